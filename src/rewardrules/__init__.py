@@ -1,0 +1,1 @@
+"""rewardrules: customer reward programs written in YAML, evaluated exactly."""

@@ -1,0 +1,113 @@
+"""Errors that point at the input: which file, which line and column, which field, what to do.
+
+Every error the library raises on purpose derives from :class:`RewardRulesError`. Errors
+keep their facts as data (a document path, a :class:`Location`) and become text only when
+shown, so that tools can read them and people can follow them to the offending line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+PathItem = str | int
+
+
+def format_path(path: Sequence[PathItem]) -> str:
+    """Write a document path the way a marketer reads it: ``tiers.levels[1].at_least``."""
+    text = ""
+    for item in path:
+        if isinstance(item, int):
+            text += f"[{item}]"
+        else:
+            text += f".{item}" if text else item
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in an input file; ``line`` and ``column`` count from 1."""
+
+    source: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input.
+
+    Attributes:
+        message: what is wrong and what was expected, in plain words.
+        path: where in the document (``("rules", 0, "every")``); empty for the whole file.
+        location: file, line and column, when known.
+        code: a stable identifier for tools (``duplicate-key``, ``unknown-key``...).
+        suggestion: a likely fix, e.g. "did you mean 'categories'?".
+        source_line: the text of the offending line, to show with a caret.
+    """
+
+    message: str
+    path: tuple[PathItem, ...] = ()
+    location: Location | None = None
+    code: str = "invalid"
+    suggestion: str | None = None
+    source_line: str | None = None
+
+    def __str__(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        where = f"{format_path(self.path)}: " if self.path else ""
+        hint = f" ({self.suggestion})" if self.suggestion else ""
+        return f"{prefix}{where}{self.message}{hint}"
+
+    def with_caret(self) -> str:
+        """The one-line form, then the offending source line and a caret under the column."""
+        text = str(self)
+        if self.source_line is not None and self.location is not None:
+            shown = self.source_line.expandtabs(1).rstrip("\n")
+            text += f"\n    {shown}\n    {' ' * (self.location.column - 1)}^"
+        return text
+
+
+class RewardRulesError(Exception):
+    """The root of every error rewardrules raises about its input."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+    def render(self) -> str:
+        """All problems, one after another, each with its source line when known."""
+        return "\n".join(problem.with_caret() for problem in self.problems)
+
+
+class RuleFileError(RewardRulesError, ValueError):
+    """A program (rule file) that cannot be used as written."""
+
+
+class HistoryError(RewardRulesError, ValueError):
+    """A history file, or an event in it, that cannot be read or evaluated."""
+
+
+def history_problem(
+    message: str,
+    *,
+    source: str | None = None,
+    line: int | None = None,
+    column: int = 1,
+    field: str | None = None,
+    event_id: str | None = None,
+    code: str = "invalid-event",
+) -> Problem:
+    """Build a :class:`Problem` about one record of a history (file row, or event id)."""
+    path: tuple[PathItem, ...] = ()
+    if event_id is not None:
+        path += (f"event {event_id}",)
+    if field is not None:
+        path += (field,)
+    location = Location(source, line, column) if source is not None and line is not None else None
+    return Problem(message=message, path=path, location=location, code=code)

@@ -1,0 +1,140 @@
+"""The history a program is evaluated over: purchases, refunds, and customer profiles.
+
+Events are immutable pydantic models. Timestamps must carry a UTC offset (a naive time is
+ambiguous across time zones and is rejected); money is ``Decimal`` and is never parsed
+through float.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from rewardrules._types import ExactDecimal, WholeNumber
+
+_MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Line(_Event):
+    """One line of a purchase: a quantity of one sku at one unit price."""
+
+    sku: NonEmptyText = Field(description="The product's stock-keeping unit.")
+    category: NonEmptyText | None = Field(default=None, description="The product's category.")
+    quantity: WholeNumber = Field(ge=1, description="How many units were bought (at least 1).")
+    unit_price: ExactDecimal = Field(
+        ge=0, allow_inf_nan=False, description="The price of one unit before any reward."
+    )
+
+    @property
+    def gross(self) -> Decimal:
+        """quantity x unit price."""
+        return self.quantity * self.unit_price
+
+
+class Purchase(_Event):
+    """A customer's purchase of one or more lines at one moment."""
+
+    type: Literal["purchase"] = "purchase"
+    id: NonEmptyText = Field(description="Unique id of the event.")
+    customer_id: NonEmptyText = Field(description="Who bought.")
+    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    lines: tuple[Line, ...] = Field(min_length=1, description="What was bought.")
+    store: NonEmptyText | None = Field(default=None, description="Where it was bought.")
+
+    @property
+    def gross_total(self) -> Decimal:
+        """The sum of quantity x unit price over the lines, before any reward."""
+        return sum((line.gross for line in self.lines), Decimal(0))
+
+
+class RefundLine(_Event):
+    """Units of one sku given back."""
+
+    sku: NonEmptyText = Field(description="The sku returned.")
+    quantity: WholeNumber = Field(ge=1, description="How many units were returned.")
+
+
+class Refund(_Event):
+    """A return of some or all of an earlier purchase of the same customer."""
+
+    type: Literal["refund"] = "refund"
+    id: NonEmptyText = Field(description="Unique id of the event.")
+    customer_id: NonEmptyText = Field(description="Whose purchase is returned.")
+    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    purchase_id: NonEmptyText = Field(description="The id of the purchase returned.")
+    lines: tuple[RefundLine, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="What is returned; absent means everything that is left of the purchase.",
+    )
+
+
+Event = Annotated[Purchase | Refund, Field(discriminator="type")]
+"""Any event of a history, told apart by its ``type``."""
+
+
+class MonthDay(BaseModel):
+    """A day of the year without a year, such as a birthday (``--07-14`` or ``07-14``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+
+    def __str__(self) -> str:
+        return f"--{self.month:02d}-{self.day:02d}"
+
+
+def parse_month_day(text: str) -> MonthDay:
+    """Read ``--MM-DD`` or ``MM-DD`` into a :class:`MonthDay`.
+
+    Raises:
+        ValueError: the text is not a real day of the year.
+    """
+    match = _MONTH_DAY.match(text.strip())
+    if match is None:
+        raise ValueError(f"a month and day is written MM-DD, e.g. 07-14 (got {text!r})")
+    month, day = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
+        raise ValueError(f"{text!r} is not a day of the year")
+    return MonthDay(month=month, day=day)
+
+
+class Customer(_Event):
+    """What the program knows of a customer besides their events."""
+
+    customer_id: NonEmptyText = Field(description="The customer.")
+    joined_at: AwareDatetime | None = Field(default=None, description="When they joined.")
+    birthday: MonthDay | None = Field(default=None, description="Their birthday, month and day.")
+    referred_by: NonEmptyText | None = Field(
+        default=None, description="The customer who referred them."
+    )
+
+    @field_validator("birthday", mode="before")
+    @classmethod
+    def _read_birthday(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_month_day(value) if value.strip() else None
+        return value
+
+
+def event_sort_key(event: Purchase | Refund) -> tuple[datetime, str]:
+    """Events are evaluated by instant, then by id as text."""
+    return (event.at, event.id)

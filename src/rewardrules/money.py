@@ -1,0 +1,125 @@
+"""Exact money: currencies, minor units, and the rounding rules the engine uses.
+
+Inside the engine every amount is an ``int`` of the currency's minor unit (cents for USD,
+yen for JPY, fils for KWD). Decimal appears only at the edges: when a program or a history
+is read, and when results are shown. Integer arithmetic is exact and several times faster
+than Decimal, and rounding happens only where the documented semantics say so, through the
+two functions below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Final
+
+# ISO 4217 active codes whose minor unit is not 2 decimal places. Every other active code
+# in ``_ISO_4217_CODES`` has two.
+_MINOR_UNIT_EXCEPTIONS: Final[dict[str, int]] = {
+    # no minor unit
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "XPF": 0,
+    # three decimal places
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    # four decimal places (units of account)
+    "CLF": 4, "UYW": 4,
+}  # fmt: skip
+
+_ISO_4217_CODES: Final[frozenset[str]] = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD
+    EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD
+    IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
+    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+    PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN
+    SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES
+    VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    """An ISO 4217 currency and the size of its minor unit.
+
+    Attributes:
+        code: the three-letter code, e.g. ``"USD"``.
+        exponent: decimal places of the minor unit (2 for USD, 0 for JPY, 3 for KWD).
+    """
+
+    code: str
+    exponent: int
+
+    @property
+    def minor_per_major(self) -> int:
+        """How many minor units make one major unit (100 for USD)."""
+        return 10**self.exponent
+
+    def to_minor(self, amount: Decimal) -> int:
+        """Convert an exact amount to minor units; raise if it is finer than the minor unit.
+
+        Raises:
+            ValueError: the amount has more decimal places than the currency allows.
+        """
+        scaled = amount.scaleb(self.exponent)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(
+                f"{amount} has more decimal places than {self.code} allows ({self.exponent})"
+            )
+        return int(scaled)
+
+    def to_decimal(self, minor: int) -> Decimal:
+        """Convert minor units back to a Decimal with exactly the currency's decimal places."""
+        return Decimal(minor).scaleb(-self.exponent)
+
+    def format(self, minor: int) -> str:
+        """Show an amount as text, e.g. ``"4.50 USD"``."""
+        return f"{self.to_decimal(minor)} {self.code}"
+
+
+def is_known_currency(code: str) -> bool:
+    """Tell whether ``code`` is an active ISO 4217 currency code."""
+    return code in _ISO_4217_CODES
+
+
+def currency(code: str) -> Currency:
+    """Look up an ISO 4217 currency by its code.
+
+    Raises:
+        ValueError: the code is not an active ISO 4217 code.
+    """
+    if code not in _ISO_4217_CODES:
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code (for example USD, EUR, JPY)")
+    return Currency(code, _MINOR_UNIT_EXCEPTIONS.get(code, 2))
+
+
+def decimal_places(value: Decimal) -> int:
+    """Count the decimal places written in ``value`` (``Decimal("1.50")`` has 2)."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def as_fraction(value: Decimal) -> tuple[int, int]:
+    """Write a finite Decimal as an exact ``(numerator, denominator)`` pair of integers."""
+    fraction = Fraction(value)
+    return fraction.numerator, fraction.denominator
+
+
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """Divide and round half away from zero; ``denominator`` must be positive."""
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((-2 * numerator + denominator) // (2 * denominator))
+
+
+def divide_floor(numerator: int, denominator: int) -> int:
+    """Divide and round toward negative infinity; ``denominator`` must be positive."""
+    return numerator // denominator
+
+
+def divide_ceil(numerator: int, denominator: int) -> int:
+    """Divide and round toward positive infinity; ``denominator`` must be positive."""
+    return -(-numerator // denominator)

@@ -1,0 +1,478 @@
+"""The program: its settings, tiers and rules, as validated, immutable pydantic models.
+
+A rule is a discriminated union on ``kind``; each kind is its own model, and its evaluation
+lives in ``rewardrules.kinds``. Checks that involve several fields or several rules (tier
+names a rule mentions, money finer than the currency, dates in the wrong order) live in
+:func:`semantic_problems`, which the model runs after validation and the loader runs itself
+so that each problem can point at its own line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
+from rewardrules.errors import PathItem, format_path
+from rewardrules.money import Currency, currency, decimal_places
+
+WEEKDAYS: tuple[str, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+CalendarWindow = Literal["calendar_year", "calendar_quarter", "calendar_month"]
+
+SEMANTICS_DEFERRED = "rewardrules.defer_semantic_checks"
+"""Validation context key: the loader runs :func:`semantic_problems` itself, with locations."""
+
+_ROLLING = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks)\s*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _lowercase_weekdays(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return [item.lower() if isinstance(item, str) else item for item in value]
+    return value
+
+
+class Filter(_Model):
+    """Which purchases and which of their lines a rule (or a multiplier) looks at.
+
+    A purchase passes when every purchase-level condition that is set holds. A line is
+    eligible when the purchase passes, when it matches one of ``categories`` or ``skus``
+    (if either is set), and when it matches none of the exclusions.
+    """
+
+    categories: tuple[Text, ...] | None = Field(
+        default=None, description="Lines whose category is one of these.", examples=[["coffee"]]
+    )
+    skus: tuple[Text, ...] | None = Field(
+        default=None, description="Lines whose sku is one of these.", examples=[["latte-12oz"]]
+    )
+    exclude_categories: tuple[Text, ...] | None = Field(
+        default=None, description="Never lines of these categories.", examples=[["gift-cards"]]
+    )
+    exclude_skus: tuple[Text, ...] | None = Field(
+        default=None, description="Never lines of these skus.", examples=[["bag-fee"]]
+    )
+    min_total: ExactDecimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Only purchases whose gross total (before rewards) is at least this.",
+        examples=["20.00"],
+    )
+    stores: tuple[Text, ...] | None = Field(
+        default=None, description="Only purchases made in one of these stores.", examples=[["s1"]]
+    )
+    weekdays: Annotated[tuple[Weekday, ...] | None, BeforeValidator(_lowercase_weekdays)] = Field(
+        default=None,
+        description="Only purchases made on these days of the week (local time).",
+        examples=[["saturday", "sunday"]],
+    )
+    dates: tuple[LocalDate, ...] | None = Field(
+        default=None,
+        description="Only purchases made on these local dates (YYYY-MM-DD).",
+        examples=[["2026-03-14"]],
+    )
+    tiers: tuple[Text, ...] | None = Field(
+        default=None,
+        description="Only purchases made while the customer is at one of these tiers.",
+        examples=[["gold"]],
+    )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the filter lets every purchase and every line through."""
+        return all(getattr(self, name) is None for name in type(self).model_fields)
+
+
+class _Rule(_Model):
+    id: Slug = Field(description="A unique name for the rule, e.g. 'coffee-stars'.")
+    description: str | None = Field(default=None, description="What the rule is for, in words.")
+    starts: LocalDate | None = Field(
+        default=None, description="First local date on which the rule applies (inclusive)."
+    )
+    ends: LocalDate | None = Field(
+        default=None, description="Last local date on which the rule applies (inclusive)."
+    )
+    when: Filter = Field(
+        default_factory=Filter, description="Which purchases and lines the rule looks at."
+    )
+    priority: WholeNumber = Field(
+        default=0, description="Lower runs first; ties keep the order of the file."
+    )
+
+
+class Multiplier(_Model):
+    """A factor on the points of the lines a filter matches ("double stars on coffee")."""
+
+    factor: ExactDecimal = Field(
+        ge=1, allow_inf_nan=False, description="Points are multiplied by this.", examples=["2"]
+    )
+    when: Filter = Field(description="Which purchases and lines get the factor.")
+    description: str | None = Field(default=None, description="What the multiplier is for.")
+
+
+class PointsPerSpend(_Rule):
+    """``points`` for every ``per`` currency units paid on eligible lines."""
+
+    kind: Literal["points_per_spend"] = Field(description="Points for money spent.")
+    points: ExactDecimal = Field(
+        gt=0, allow_inf_nan=False, description="Points earned per `per` spent.", examples=["1"]
+    )
+    per: ExactDecimal = Field(
+        default=Decimal(1),
+        gt=0,
+        allow_inf_nan=False,
+        description="The spend, in currency units, that earns `points`.",
+        examples=["1.00"],
+    )
+    multipliers: tuple[Multiplier, ...] = Field(
+        default=(),
+        description="Factors for some lines; the largest matching factor applies to a line.",
+    )
+    rounding: Literal["floor", "half_up", "ceil"] = Field(
+        default="floor", description="How a purchase's points are rounded to a whole number."
+    )
+    max_per_purchase: WholeNumber | None = Field(
+        default=None, ge=0, description="At most this many points from one purchase."
+    )
+
+
+class PercentOff(_Model):
+    """The units a punch card rewards get this percentage off."""
+
+    percent_off: ExactDecimal = Field(
+        gt=0, le=100, allow_inf_nan=False, description="Percent off, more than 0, at most 100."
+    )
+
+
+class VoucherSpec(_Model):
+    """A voucher for one product, to use on a later visit."""
+
+    sku: Text = Field(description="The product the voucher is for.")
+    value: ExactDecimal = Field(
+        ge=0, allow_inf_nan=False, description="What the voucher costs the business."
+    )
+    name: str | None = Field(default=None, description="How the voucher is called.")
+
+
+class VoucherReward(_Model):
+    """Each completed card issues a voucher."""
+
+    voucher: VoucherSpec = Field(description="The voucher issued per completed card.")
+
+
+class EveryNthFree(_Rule):
+    """A punch card: every ``every`` qualifying units (or visits) earn a reward."""
+
+    kind: Literal["every_nth_free"] = Field(description="A punch card.")
+    every: WholeNumber = Field(ge=2, description="Units or visits per completed card.")
+    counts: Literal["items", "visits"] = Field(
+        default="items", description="Count units of matching lines, or visits with one."
+    )
+    reward: Literal["free"] | PercentOff | VoucherReward = Field(
+        default="free",
+        description="`free`, `{percent_off: P}` or `{voucher: {sku, value}}`.",
+    )
+
+
+class PartnerGiftCard(_Rule):
+    """A partner's gift card for every ``every_spend`` paid within a window."""
+
+    kind: Literal["partner_gift_card"] = Field(description="Gift cards from a partner business.")
+    partner: Text = Field(description="The business that honours the gift card.")
+    value: ExactDecimal = Field(
+        gt=0, allow_inf_nan=False, description="The value of one gift card."
+    )
+    every_spend: ExactDecimal = Field(
+        gt=0, allow_inf_nan=False, description="Qualifying paid spend per gift card."
+    )
+    window: Literal["lifetime"] | CalendarWindow = Field(
+        default="lifetime", description="The period over which spend adds up."
+    )
+    max_per_window: WholeNumber | None = Field(
+        default=None, ge=1, description="At most this many gift cards per window."
+    )
+
+
+class TieredDiscount(_Rule):
+    """A percentage off eligible lines, depending on the customer's tier."""
+
+    kind: Literal["tiered_discount"] = Field(description="A discount by tier.")
+    discounts: dict[Text, ExactDecimal] = Field(
+        min_length=1,
+        description="Percent off per tier name, e.g. {silver: 5, gold: 10}.",
+    )
+
+    @field_validator("discounts")
+    @classmethod
+    def _percentages(cls, discounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        for tier, percent in discounts.items():
+            if not percent.is_finite() or not Decimal(0) < percent <= 100:
+                raise ValueError(
+                    f"a discount must be more than 0 and at most 100 percent "
+                    f"(got {percent} for {tier})"
+                )
+        return discounts
+
+
+Rule = Annotated[
+    PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount,
+    Field(discriminator="kind"),
+]
+"""Any rule, told apart by its ``kind``."""
+
+RULE_KINDS: tuple[type[_Rule], ...] = (PointsPerSpend, EveryNthFree, PartnerGiftCard, TieredDiscount)
+
+
+class RollingWindow(_Model):
+    """A window of the last ``days`` x 24 hours."""
+
+    days: WholeNumber = Field(ge=1, description="Length of the window in days.")
+
+
+def _read_rolling(value: object) -> object:
+    if isinstance(value, str):
+        match = _ROLLING.match(value)
+        if match:
+            count = int(match.group(1))
+            return {"days": count * 7 if match.group(2).startswith("week") else count}
+    return value
+
+
+class TierLevel(_Model):
+    """One level of the tiers, reached at ``at_least`` spend or purchases."""
+
+    name: Text = Field(description="The tier's name, e.g. 'gold'.")
+    at_least: ExactDecimal = Field(
+        ge=0,
+        allow_inf_nan=False,
+        description="Spend (currency) or number of purchases needed to reach the level.",
+    )
+    points_multiplier: ExactDecimal = Field(
+        default=Decimal(1),
+        gt=0,
+        allow_inf_nan=False,
+        description="Everything points rules earn at this level is multiplied by this.",
+    )
+
+
+class Tiers(_Model):
+    """The program's status levels and how a customer qualifies for them."""
+
+    qualify_by: Literal["spend", "purchases"] = Field(
+        description="Paid spend or number of purchases."
+    )
+    window: Annotated[
+        Literal["lifetime"] | CalendarWindow | RollingWindow, BeforeValidator(_read_rolling)
+    ] = Field(
+        description="'lifetime', a calendar window, or a rolling one such as '365 days'.",
+    )
+    levels: tuple[TierLevel, ...] = Field(min_length=1, description="Levels, lowest first.")
+
+    def level_names(self) -> tuple[str, ...]:
+        """The names of the levels, lowest first."""
+        return tuple(level.name for level in self.levels)
+
+
+class PointsSettings(_Model):
+    """What points are called and what one is worth to the business."""
+
+    name: Text = Field(default="points", description="What points are called, e.g. 'stars'.")
+    value: ExactDecimal = Field(
+        default=Decimal(0),
+        ge=0,
+        allow_inf_nan=False,
+        description="What one point costs the business, in currency, for cost reports.",
+    )
+
+
+class Program(_Model):
+    """A complete reward program as a marketer wrote it."""
+
+    program: Slug = Field(description="The program's id, e.g. 'coffee-club'.")
+    name: Text = Field(description="The program's name as customers see it.")
+    currency: Text = Field(description="ISO 4217 code, e.g. USD.")
+    timezone: Text = Field(description="IANA time zone, e.g. America/New_York.")
+    points: PointsSettings = Field(
+        default_factory=PointsSettings, description="What points are called and worth."
+    )
+    tiers: Tiers | None = Field(default=None, description="Status levels, if any.")
+    rules: tuple[Rule, ...] = Field(default=(), description="The rules, in file order.")
+
+    _currency: Currency = PrivateAttr()
+    _zone: ZoneInfo = PrivateAttr()
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        currency(code)
+        return code
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{name}' is not an IANA time zone (for example Europe/Paris, America/New_York)"
+            ) from None
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Program:
+        context = info.context if isinstance(info.context, dict) else {}
+        if not context.get(SEMANTICS_DEFERRED):
+            problems = list(semantic_problems(self))
+            if problems:
+                raise ValueError(
+                    "; ".join(f"{format_path(path)}: {message}" for path, message in problems)
+                )
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._currency = currency(self.currency)
+        self._zone = ZoneInfo(self.timezone)
+
+    @property
+    def money(self) -> Currency:
+        """The program's currency with its minor unit."""
+        return self._currency
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The program's time zone."""
+        return self._zone
+
+    def rule(self, rule_id: str) -> PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount:
+        """The rule with this id.
+
+        Raises:
+            KeyError: no rule has that id.
+        """
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def _money_fields(program: Program) -> Iterator[tuple[tuple[PathItem, ...], Decimal]]:
+    if program.tiers is not None and program.tiers.qualify_by == "spend":
+        for index, level in enumerate(program.tiers.levels):
+            yield ("tiers", "levels", index, "at_least"), level.at_least
+    for index, rule in enumerate(program.rules):
+        base: tuple[PathItem, ...] = ("rules", index)
+        if rule.when.min_total is not None:
+            yield (*base, "when", "min_total"), rule.when.min_total
+        if isinstance(rule, PointsPerSpend):
+            yield (*base, "per"), rule.per
+            for position, multiplier in enumerate(rule.multipliers):
+                if multiplier.when.min_total is not None:
+                    path = (*base, "multipliers", position, "when", "min_total")
+                    yield path, multiplier.when.min_total
+        elif isinstance(rule, PartnerGiftCard):
+            yield (*base, "value"), rule.value
+            yield (*base, "every_spend"), rule.every_spend
+        elif isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
+            yield (*base, "reward", "voucher", "value"), rule.reward.voucher.value
+
+
+def _filters(program: Program) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
+    for index, rule in enumerate(program.rules):
+        yield ("rules", index, "when"), rule.when
+        if isinstance(rule, PointsPerSpend):
+            for position, multiplier in enumerate(rule.multipliers):
+                yield ("rules", index, "multipliers", position, "when"), multiplier.when
+
+
+def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    """Yield ``(path, message)`` for every cross-field mistake in a program."""
+    money = currency(program.currency)
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(program.rules):
+        if rule.id in seen:
+            yield (
+                ("rules", index, "id"),
+                f"the rule id '{rule.id}' is already used by rules[{seen[rule.id]}]; "
+                "give every rule its own id",
+            )
+        else:
+            seen[rule.id] = index
+        if rule.starts is not None and rule.ends is not None and rule.ends < rule.starts:
+            yield (
+                ("rules", index, "ends"),
+                f"the rule ends ({rule.ends}) before it starts ({rule.starts})",
+            )
+    for path, amount in _money_fields(program):
+        if decimal_places(amount) > money.exponent:
+            yield (
+                path,
+                f"{amount} has more decimal places than {money.code} has "
+                f"({money.exponent}); write it in whole {money.code} minor units",
+            )
+    tier_names: tuple[str, ...] = ()
+    if program.tiers is not None:
+        tier_names = program.tiers.level_names()
+        yield from _tier_problems(program.tiers)
+    for path, rule_filter in _filters(program):
+        for position, name in enumerate(rule_filter.tiers or ()):
+            if name not in tier_names:
+                yield (*path, "tiers", position), _unknown_tier(name, tier_names)
+    for index, rule in enumerate(program.rules):
+        if isinstance(rule, TieredDiscount):
+            for name in rule.discounts:
+                if name not in tier_names:
+                    yield ("rules", index, "discounts", name), _unknown_tier(name, tier_names)
+
+
+def _tier_problems(tiers: Tiers) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    names: set[str] = set()
+    for index, level in enumerate(tiers.levels):
+        if level.name in names:
+            yield ("tiers", "levels", index, "name"), f"the tier '{level.name}' is defined twice"
+        names.add(level.name)
+        if tiers.qualify_by == "purchases" and level.at_least != level.at_least.to_integral_value():
+            yield (
+                ("tiers", "levels", index, "at_least"),
+                f"a number of purchases must be a whole number (got {level.at_least})",
+            )
+        if index > 0 and level.at_least <= tiers.levels[index - 1].at_least:
+            yield (
+                ("tiers", "levels", index, "at_least"),
+                f"levels must rise: '{level.name}' needs {level.at_least}, which is not more "
+                f"than the {tiers.levels[index - 1].at_least} of "
+                f"'{tiers.levels[index - 1].name}' below it",
+            )
+
+
+def _unknown_tier(name: str, known: tuple[str, ...]) -> str:
+    if not known:
+        return f"the tier '{name}' is named, but the program defines no tiers"
+    return f"there is no tier '{name}'; the tiers are: {', '.join(known)}"
+
