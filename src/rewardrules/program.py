@@ -247,7 +247,12 @@ Rule = Annotated[
 ]
 """Any rule, told apart by its ``kind``."""
 
-RULE_KINDS: tuple[type[_Rule], ...] = (PointsPerSpend, EveryNthFree, PartnerGiftCard, TieredDiscount)
+RULE_KINDS: tuple[type[_Rule], ...] = (
+    PointsPerSpend,
+    EveryNthFree,
+    PartnerGiftCard,
+    TieredDiscount,
+)
 
 
 class RollingWindow(_Model):
@@ -370,7 +375,9 @@ class Program(_Model):
         """The program's time zone."""
         return self._zone
 
-    def rule(self, rule_id: str) -> PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount:
+    def rule(
+        self, rule_id: str
+    ) -> PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount:
         """The rule with this id.
 
         Raises:
@@ -475,4 +482,3 @@ def _unknown_tier(name: str, known: tuple[str, ...]) -> str:
     if not known:
         return f"the tier '{name}' is named, but the program defines no tiers"
     return f"there is no tier '{name}'; the tiers are: {', '.join(known)}"
-

@@ -1,0 +1,433 @@
+"""The engine: a fold of ``step`` over a customer's events, and ``evaluate`` over a history.
+
+For each purchase, in this order: (a) the customer's tier, from purchases before it in the
+window; (b) the price rules (punch cards that free or discount units, tiered discounts) in
+priority order, each on the amounts the previous ones left; (c) the paid amount per line;
+(d) the earning rules (points, vouchers, gift cards) on the paid amounts; tier counters
+then count the paid amount. A refund undoes what the refunded units earned.
+
+Everything here is pure: no I/O, no clock, no globals. The working state is a private
+mutable copy; inputs (programs, events, saved states) are never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from rewardrules.errors import HistoryError, history_problem
+from rewardrules.events import Customer, Purchase, Refund, event_sort_key
+from rewardrules.kinds.every_nth_free import (
+    PunchCardPlan,
+    every_nth_free,
+    every_nth_voucher,
+    refund_every_nth,
+)
+from rewardrules.kinds.partner_gift_card import (
+    EMPTY_WINDOW,
+    GiftCardPlan,
+    partner_gift_card,
+    refund_partner_gift_card,
+)
+from rewardrules.kinds.points_per_spend import PointsPlan, points_per_spend, refund_points_per_spend
+from rewardrules.kinds.tiered_discount import TieredDiscountPlan, tiered_discount
+from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
+from rewardrules.plan import ProgramPlan
+from rewardrules.program import Program
+from rewardrules.refunds import refunded_lines
+from rewardrules.scope import PurchaseContext, build_context
+from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
+
+__all__ = ["evaluate", "step"]
+
+
+class _Basket:
+    """A purchase's line amounts and units not yet made free, as price rules go."""
+
+    __slots__ = ("amounts", "points", "units_left")
+
+    def __init__(self, context: PurchaseContext) -> None:
+        self.amounts = list(context.gross)
+        self.units_left = [line.quantity for line in context.purchase.lines]
+        self.points: dict[str, int] = {}
+
+
+# --- one adapter per plan type: the kind's pure function on the state's slice ----------
+
+
+def _purchase_points(
+    plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    points, entries = points_per_spend(plan, context, basket.amounts)
+    if points:
+        basket.points[plan.rule.id] = points
+        state.points += points
+    return entries
+
+
+def _purchase_punch_card(
+    plan: PunchCardPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    count = state.stamps.get(plan.rule.id, 0)
+    if plan.changes_prices:
+        count, basket.amounts, basket.units_left, entries = every_nth_free(
+            plan, count, context, basket.amounts, basket.units_left
+        )
+    else:
+        count, entries = every_nth_voucher(plan, count, context)
+    state.stamps[plan.rule.id] = count
+    return entries
+
+
+def _purchase_gift_card(
+    plan: GiftCardPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    windows = state.gift_cards.setdefault(plan.rule.id, {})
+    key = plan.window_of(context)
+    windows[key], entries = partner_gift_card(
+        plan, windows.get(key, EMPTY_WINDOW), context, basket.amounts
+    )
+    return entries
+
+
+def _purchase_tiered_discount(
+    plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    basket.amounts, entries = tiered_discount(plan, context, basket.amounts)
+    return entries
+
+
+PURCHASE_STEPS: dict[
+    type[Any], Callable[[Any, WorkingState, PurchaseContext, _Basket], list[LedgerEntry]]
+] = {
+    PointsPlan: _purchase_points,
+    PunchCardPlan: _purchase_punch_card,
+    GiftCardPlan: _purchase_gift_card,
+    TieredDiscountPlan: _purchase_tiered_discount,
+}
+
+
+def _refund_points(
+    plan: PointsPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    earned = record.points.get(plan.rule.id, 0)
+    if earned == 0:
+        return []
+    now, entries = refund_points_per_spend(
+        plan, record.context, record.paid_left(), earned, refund.id
+    )
+    record.points[plan.rule.id] = now
+    state.points += now - earned
+    return entries
+
+
+def _refund_punch_card(
+    plan: PunchCardPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    count = state.stamps.get(plan.rule.id, 0)
+    state.stamps[plan.rule.id] = refund_every_nth(
+        plan, count, record.context, before, record.refunded_units
+    )
+    return []
+
+
+def _refund_gift_card(
+    plan: GiftCardPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    spend = plan.qualifying_spend(record.context, refunded)
+    if spend:
+        windows = state.gift_cards.setdefault(plan.rule.id, {})
+        key = plan.window_of(record.context)
+        windows[key] = refund_partner_gift_card(windows.get(key, EMPTY_WINDOW), spend)
+    return []
+
+
+def _refund_nothing(
+    plan: TieredDiscountPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    # A discount was given at the till; the refund pays back only what was paid.
+    return []
+
+
+REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
+    PointsPlan: _refund_points,
+    PunchCardPlan: _refund_punch_card,
+    GiftCardPlan: _refund_gift_card,
+    TieredDiscountPlan: _refund_nothing,
+}
+
+
+# --- the fold -------------------------------------------------------------------------
+
+
+def _fail(event: Purchase | Refund, message: str, field: str | None = None) -> HistoryError:
+    return HistoryError([history_problem(message, event_id=event.id, field=field)])
+
+
+def _apply_purchase(
+    plan: ProgramPlan, state: WorkingState, purchase: Purchase
+) -> list[LedgerEntry]:
+    if purchase.id in state.purchases:
+        raise _fail(
+            purchase, f"customer {purchase.customer_id} already has a purchase with this id"
+        )
+    try:
+        context = build_context(purchase, plan.money, plan.zone, None, None)
+    except ValueError as error:
+        raise _fail(purchase, f"{error}; prices must be whole minor units", "lines") from None
+    tiers = plan.tiers
+    if tiers is not None:
+        amount = state.tiers.amount_before(tiers, purchase.at, context.local_date)
+        context.tier_index = tiers.level_for(amount)
+        context.tier = tiers.name_of(context.tier_index)
+    basket = _Basket(context)
+    entries: list[LedgerEntry] = []
+    for rule_plan in plan.price_rules:
+        entries += PURCHASE_STEPS[type(rule_plan)](rule_plan, state, context, basket)
+    for rule_plan in plan.earning_rules:
+        entries += PURCHASE_STEPS[type(rule_plan)](rule_plan, state, context, basket)
+    record = PurchaseRecord(context, basket.amounts, basket.points, 0)
+    record.tier_amount = tier_amount(record, tiers)
+    state.purchases[purchase.id] = record
+    if tiers is not None:
+        state.tiers.add(tiers, record)
+    return entries
+
+
+def _apply_refund(plan: ProgramPlan, state: WorkingState, refund: Refund) -> list[LedgerEntry]:
+    record = state.purchases.get(refund.purchase_id)
+    if record is None:
+        raise _fail(
+            refund,
+            f"it refunds purchase {refund.purchase_id}, which customer {refund.customer_id} "
+            "has no earlier purchase of; check the purchase id (a refund must come after "
+            "its purchase)",
+            "purchase_id",
+        )
+    try:
+        units, amounts = refunded_lines(record, refund)
+    except ValueError as error:
+        raise _fail(refund, str(error), "lines") from None
+    before = record.refunded_units
+    refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
+    record.refunded_units, record.refunded_amount = units, amounts
+    entries: list[LedgerEntry] = []
+    for rule_plan in (*plan.price_rules, *plan.earning_rules):
+        entries += REFUND_STEPS[type(rule_plan)](rule_plan, state, record, refund, before, refunded)
+    if plan.tiers is not None:
+        state.tiers.adjust(plan.tiers, record, tier_amount(record, plan.tiers))
+    return entries
+
+
+def _apply(plan: ProgramPlan, state: WorkingState, event: Purchase | Refund) -> list[LedgerEntry]:
+    if state.last_event_at is not None and event.at < state.last_event_at:
+        raise _fail(
+            event,
+            f"it happened at {event.at.isoformat()}, before the customer's saved state "
+            f"(last event at {state.last_event_at.isoformat()}); evaluate it from an "
+            "earlier state",
+            "at",
+        )
+    entries = (
+        _apply_purchase(plan, state, event)
+        if isinstance(event, Purchase)
+        else _apply_refund(plan, state, event)
+    )
+    state.last_event_at = event.at
+    return entries
+
+
+def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
+    program_id = plan.program.program
+    if saved.program != program_id:
+        raise HistoryError(
+            [
+                history_problem(
+                    f"the saved state of customer {saved.customer_id} belongs to program "
+                    f"'{saved.program}', not '{program_id}'",
+                    code="state-mismatch",
+                )
+            ]
+        )
+    try:
+        return restore(saved, plan.money, plan.zone, plan.tiers)
+    except ValueError as error:
+        raise HistoryError(
+            [history_problem(f"saved state of {saved.customer_id}: {error}", code="bad-state")]
+        ) from None
+
+
+def compile_program(program: Program) -> ProgramPlan:
+    """Compile a program for evaluation (done once per evaluate or step call)."""
+    return ProgramPlan.compile(program)
+
+
+def step(
+    program: Program, state: CustomerState | None, event: Purchase | Refund
+) -> tuple[CustomerState, list[LedgerEntry]]:
+    """Evaluate one event on one customer's saved state; return the new state and entries.
+
+    ``state`` is None for a customer the program has not seen. The input state is not
+    changed.
+
+    Raises:
+        HistoryError: the event cannot be applied (a refund of an unknown purchase, a
+            duplicate purchase id, an event older than the state...).
+    """
+    plan = compile_program(program)
+    if state is None:
+        working = WorkingState(event.customer_id)
+    elif state.customer_id != event.customer_id:
+        raise _fail(
+            event,
+            f"it is customer {event.customer_id}'s, but the state is {state.customer_id}'s",
+            "customer_id",
+        )
+    else:
+        working = _restore(plan, state)
+    entries = _apply(plan, working, event)
+    return working.save(program.program, plan.money), entries
+
+
+class _Cutoff:
+    """Where ``as_of`` stops the history: an instant, and the local date it reports on.
+
+    A date counts whole: events up to (not including) the next local midnight. An instant
+    counts events at that instant too.
+    """
+
+    __slots__ = ("inclusive", "instant", "local_date")
+
+    def __init__(self, as_of: date | datetime, plan: ProgramPlan) -> None:
+        if isinstance(as_of, datetime):
+            if as_of.tzinfo is None or as_of.utcoffset() is None:
+                raise ValueError("as_of must be a date or a timezone-aware datetime")
+            self.instant, self.inclusive = as_of, True
+            self.local_date = as_of.astimezone(plan.zone).date()
+        else:
+            next_day = datetime.combine(as_of + timedelta(days=1), time(0), plan.zone)
+            self.instant, self.inclusive, self.local_date = next_day, False, as_of
+
+    def admits(self, event: Purchase | Refund) -> bool:
+        """Whether an event happens on or before the cutoff."""
+        return event.at < self.instant or (self.inclusive and event.at == self.instant)
+
+
+def evaluate(
+    program: Program,
+    events: Iterable[Purchase | Refund],
+    customers: Iterable[Customer] | None = None,
+    as_of: date | datetime | None = None,
+    *,
+    states: Mapping[str, CustomerState] | Iterable[CustomerState] | None = None,
+) -> Evaluation:
+    """Evaluate a program over a history; pure and deterministic.
+
+    Args:
+        program: the program.
+        events: purchases and refunds, in any order; they are evaluated by (instant, id).
+        customers: customer profiles (read by the bonus rules; the core rules need none).
+        as_of: ignore events after this date (the whole local day counts) or instant; the
+            reported tier is the tier as of then.
+        states: saved states to resume from, by customer id (or as a list).
+
+    Raises:
+        HistoryError: an event cannot be applied; the problem names the event.
+        ValueError: ``as_of`` is a naive datetime.
+    """
+    plan = compile_program(program)
+    cutoff = None if as_of is None else _Cutoff(as_of, plan)
+    del customers  # profiles matter only to the bonus rules
+    working: dict[str, WorkingState] = {}
+    saved_states = states.values() if isinstance(states, Mapping) else (states or ())
+    for saved in saved_states:
+        working[saved.customer_id] = _restore(plan, saved)
+    selected = [event for event in events if cutoff is None or cutoff.admits(event)]
+    selected.sort(key=event_sort_key)
+    ledgers: dict[str, list[LedgerEntry]] = {customer: [] for customer in working}
+    seen: set[str] = set()
+    purchases = refunds = gross = 0
+    for event in selected:
+        if event.id in seen:
+            raise _fail(event, "another event has the same id; event ids must be unique")
+        seen.add(event.id)
+        customer_id = event.customer_id
+        state = working.get(customer_id)
+        if state is None:
+            state = working[customer_id] = WorkingState(customer_id)
+            ledgers[customer_id] = []
+        ledgers[customer_id] += _apply(plan, state, event)
+        if isinstance(event, Purchase):
+            purchases += 1
+            gross += state.purchases[event.id].context.gross_total
+        else:
+            refunds += 1
+    results = tuple(
+        _result(plan, working[customer_id], ledgers[customer_id], cutoff)
+        for customer_id in sorted(working)
+    )
+    all_entries = (entry for result in results for entry in result.ledger)
+    totals = total(
+        all_entries,
+        money=plan.money,
+        point_value=program.points.value,
+        customers=len(results),
+        purchases=purchases,
+        refunds=refunds,
+        gross_spend=gross,
+    )
+    return Evaluation(
+        program=program.program,
+        money=plan.money,
+        points_name=program.points.name,
+        customers=results,
+        totals=totals,
+    )
+
+
+def _result(
+    plan: ProgramPlan, state: WorkingState, ledger: list[LedgerEntry], cutoff: _Cutoff | None
+) -> CustomerResult:
+    tier = None
+    if plan.tiers is not None:
+        if cutoff is not None:
+            instant, local_date = cutoff.instant, cutoff.local_date
+        elif state.last_event_at is not None:
+            instant = state.last_event_at
+            local_date = instant.astimezone(plan.zone).date()
+        if cutoff is not None or state.last_event_at is not None:
+            amount = state.tiers.amount_at(plan.tiers, instant, local_date)
+            tier = plan.tiers.name_of(plan.tiers.level_for(amount))
+    stamps = {
+        card.rule.id: state.stamps.get(card.rule.id, 0) % card.every for card in plan.punch_cards
+    }
+    program_id, money = plan.program.program, plan.money
+    return CustomerResult(
+        customer_id=state.customer_id,
+        ledger=tuple(ledger),
+        points=state.points,
+        tier=tier,
+        stamps=stamps,
+        save=lambda: state.save(program_id, money),
+    )

@@ -1,0 +1,212 @@
+"""``points_per_spend``: points for money paid on eligible lines.
+
+Business rule: a purchase earns ``points`` per ``per`` currency units paid on its eligible
+lines; each line is weighted by the largest multiplier factor whose filter matches it (1
+when none does); the sum is multiplied by the tier's ``points_multiplier`` and rounded once
+per purchase (floor, half_up or ceil), then capped by ``max_per_purchase``.
+
+Edges: the arithmetic is exact integer rational arithmetic on minor units, so ``1.10`` per
+point is not approximated. A refund recomputes the purchase's points on what is left of its
+paid amounts, at the tier and factors it was made with, and takes back the difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rewardrules.kinds._words import plain_number
+from rewardrules.ledger import LedgerEntry
+from rewardrules.money import (
+    Currency,
+    as_fraction,
+    divide_ceil,
+    divide_floor,
+    divide_half_up,
+)
+from rewardrules.program import PointsPerSpend
+from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.tiers import TierPlan
+
+ROUNDINGS: dict[str, Callable[[int, int], int]] = {
+    "floor": divide_floor,
+    "half_up": divide_half_up,
+    "ceil": divide_ceil,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PointsPlan:
+    """A points rule in integers: weights per factor, one denominator for everything."""
+
+    rule: PointsPerSpend
+    scope: Scope
+    multipliers: tuple[tuple[Scope, int, Decimal], ...]
+    base_weight: int
+    numerator: int
+    denominator: int
+    round: Callable[[int, int], int]
+    cap: int | None
+    points_name: str
+    money: Currency
+    tiers: TierPlan | None
+
+    @classmethod
+    def compile(
+        cls, rule: PointsPerSpend, money: Currency, tiers: TierPlan | None, points_name: str
+    ) -> PointsPlan:
+        """Bring every factor over one denominator and the rate to minor units."""
+        factors = [as_fraction(multiplier.factor) for multiplier in rule.multipliers]
+        factor_denominator = math.lcm(1, *(denominator for _, denominator in factors))
+        weights = [
+            numerator * (factor_denominator // denominator) for numerator, denominator in factors
+        ]
+        ordered = sorted(
+            (
+                (Scope.compile(multiplier.when, money), weight, multiplier.factor)
+                for multiplier, weight in zip(rule.multipliers, weights)
+            ),
+            key=lambda item: -item[1],
+        )
+        points_numerator, points_denominator = as_fraction(rule.points)
+        per_minor = money.to_minor(rule.per)
+        return cls(
+            rule=rule,
+            scope=Scope.compile(rule.when, money, rule.starts, rule.ends),
+            multipliers=tuple(ordered),
+            base_weight=factor_denominator,
+            numerator=points_numerator,
+            denominator=factor_denominator * points_denominator * per_minor,
+            round=ROUNDINGS[rule.rounding],
+            cap=rule.max_per_purchase,
+            points_name=points_name,
+            money=money,
+            tiers=tiers,
+        )
+
+    def weights(self, context: PurchaseContext) -> tuple[int, ...]:
+        """Each line's factor over the common denominator; 0 for lines the rule ignores."""
+        eligible = self.scope.eligible_lines(context)
+        if not self.multipliers:
+            return tuple(self.base_weight if flag else 0 for flag in eligible)
+        weights = []
+        for line, flag in zip(context.purchase.lines, eligible):
+            weight = 0
+            if flag:
+                weight = self.base_weight
+                for scope, factor_weight, _ in self.multipliers:
+                    if scope.admits(context) and scope.matches_line(line):
+                        weight = factor_weight
+                        break
+            weights.append(weight)
+        return tuple(weights)
+
+    def points(self, context: PurchaseContext, paid: Sequence[int], weights: Sequence[int]) -> int:
+        """The purchase's points on these paid amounts: rounded once, then capped."""
+        weighted = 0
+        for amount, weight in zip(paid, weights):
+            if weight:
+                weighted += amount * weight
+        if not weighted:
+            return 0
+        numerator, denominator = self.numerator * weighted, self.denominator
+        if self.tiers is not None and context.tier_index is not None:
+            tier_numerator, tier_denominator = self.tiers.multipliers[context.tier_index]
+            numerator *= tier_numerator
+            denominator *= tier_denominator
+        points = self.round(numerator, denominator)
+        if self.cap is not None and points > self.cap:
+            return self.cap
+        return points
+
+
+def points_per_spend(
+    plan: PointsPlan, context: PurchaseContext, paid: Sequence[int]
+) -> tuple[int, list[LedgerEntry]]:
+    """Points a purchase earns on its paid amounts, with the entry that explains them."""
+    weights = plan.weights(context)
+    points = plan.points(context, paid, weights)
+    if points == 0:
+        return 0, []
+    purchase = context.purchase
+    entry = LedgerEntry(
+        purchase.id,
+        purchase.customer_id,
+        plan.rule.id,
+        "points",
+        points,
+        None,
+        None,
+        plan.money,
+        _earn_reason,
+        (plan, context, tuple(paid), weights, points),
+    )
+    return points, [entry]
+
+
+def refund_points_per_spend(
+    plan: PointsPlan,
+    context: PurchaseContext,
+    paid_left: Sequence[int],
+    earned: int,
+    refund_id: str,
+) -> tuple[int, list[LedgerEntry]]:
+    """Recompute a refunded purchase's points on what is left; take back the difference."""
+    now = plan.points(context, paid_left, plan.weights(context))
+    taken = now - earned
+    if taken == 0:
+        return now, []
+    purchase = context.purchase
+    entry = LedgerEntry(
+        refund_id,
+        purchase.customer_id,
+        plan.rule.id,
+        "points",
+        taken,
+        None,
+        None,
+        plan.money,
+        "refund of purchase {0}: {1} recomputed on {2:money} left, {3} now instead of {4}",
+        (purchase.id, plan.points_name, sum(paid_left), now, earned),
+    )
+    return now, [entry]
+
+
+def _earn_reason(
+    money: Currency,
+    plan: PointsPlan,
+    context: PurchaseContext,
+    paid: tuple[int, ...],
+    weights: tuple[int, ...],
+    points: int,
+) -> str:
+    eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
+    rule = plan.rule
+    text = (
+        f"{money.format(eligible)} paid at {plain_number(rule.points)} {plan.points_name} "
+        f"per {money.format(money.to_minor(rule.per))}"
+    )
+    boosted: dict[Decimal, int] = {}
+    for weight in weights:
+        if weight and weight != plan.base_weight:
+            factor = next(factor for _, w, factor in plan.multipliers if w == weight)
+            boosted[factor] = boosted.get(factor, 0) + 1
+    for factor, count in sorted(boosted.items(), reverse=True):
+        lines = "line" if count == 1 else "lines"
+        text += f", x{plain_number(factor)} on {count} {lines}"
+    if plan.tiers is not None and context.tier_index is not None:
+        tier_multiplier = rule_tier_multiplier(plan, context.tier_index)
+        if tier_multiplier != 1:
+            text += f", x{plain_number(tier_multiplier)} at tier {context.tier}"
+    if plan.cap is not None and points == plan.cap:
+        text += f" (at most {plan.cap} per purchase)"
+    return f"{text}: {points} {plan.points_name}"
+
+
+def rule_tier_multiplier(plan: PointsPlan, tier_index: int) -> Decimal:
+    """The tier's points multiplier as a Decimal, for reasons."""
+    assert plan.tiers is not None  # noqa: S101 -- only called when the program has tiers
+    numerator, denominator = plan.tiers.multipliers[tier_index]
+    return Decimal(numerator) / Decimal(denominator)

@@ -1,0 +1,299 @@
+"""Ledger entries, per-customer results and program totals: what an evaluation returns.
+
+Amounts are kept as integer minor units and shown as Decimal; the readable reason of an
+entry is formatted only when asked for, so that replaying a long history does not spend
+its time writing sentences nobody reads.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from rewardrules.money import Currency, divide_half_up
+
+if TYPE_CHECKING:
+    from rewardrules.state import CustomerState
+
+EntryKind = Literal["points", "discount", "free", "voucher", "gift_card"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("points", "discount", "free", "voucher", "gift_card")
+
+
+class _ReasonFormatter(string.Formatter):
+    """Formats ``{0:money}`` as an amount in the entry's currency."""
+
+    def __init__(self, money: Currency) -> None:
+        self.money = money
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "money":
+            return self.money.format(int(value))
+        return str(super().format_field(value, format_spec))
+
+
+class LedgerEntry(NamedTuple):
+    """One reward given (or taken back) for one event by one rule.
+
+    A named tuple rather than a dataclass: a long replay creates millions of them, and a
+    tuple is the cheapest immutable record Python has.
+
+    Attributes:
+        event_id: the purchase or refund that caused the entry.
+        customer_id: whose ledger it belongs to.
+        rule: the id of the rule that gave the reward.
+        kind: what is given: points, discount, free, voucher or gift_card.
+        points: points given (negative when taken back); None for other kinds.
+        value_minor: the reward's value in minor units; None for points.
+        units: units freed or discounted, 1 per voucher or gift card; None for points.
+        money: the program's currency, for showing amounts.
+        template: the reason, either text with ``{n}`` placeholders (``{n:money}`` for
+            amounts) or a function of (currency, *arguments) that writes it.
+        arguments: what fills the placeholders.
+    """
+
+    event_id: str
+    customer_id: str
+    rule: str
+    kind: EntryKind
+    points: int | None
+    value_minor: int | None
+    units: int | None
+    money: Currency
+    template: str | Callable[..., str]
+    arguments: tuple[Any, ...] = ()
+
+    @property
+    def value(self) -> Decimal | None:
+        """The reward's value in currency, exact to the minor unit."""
+        return None if self.value_minor is None else self.money.to_decimal(self.value_minor)
+
+    @property
+    def reason(self) -> str:
+        """Why the customer got this, in words a marketer can read."""
+        if callable(self.template):
+            return self.template(self.money, *self.arguments)
+        return _ReasonFormatter(self.money).format(self.template, *self.arguments)
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry in the JSON output contract (docs/json-output.md)."""
+        value = self.value
+        return {
+            "event_id": self.event_id,
+            "rule": self.rule,
+            "kind": self.kind,
+            "points": self.points,
+            "value": None if value is None else str(value),
+            "units": self.units,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerResult:
+    """What one customer earned, and where they stand at the end.
+
+    Attributes:
+        customer_id: the customer.
+        ledger: their entries for the evaluated events, in the order they happened.
+        points: their points balance.
+        tier: their tier as of the evaluation's ``as_of`` (or just after their last event).
+        stamps: per punch-card rule, units or visits toward the next reward.
+        save: builds the saved state; use :attr:`state`.
+    """
+
+    customer_id: str
+    ledger: tuple[LedgerEntry, ...]
+    points: int
+    tier: str | None
+    stamps: Mapping[str, int]
+    save: Callable[[], CustomerState] = field(repr=False, compare=False)
+
+    @property
+    def state(self) -> CustomerState:
+        """The customer's final state, to save and resume from (built when asked for)."""
+        return self.save()
+
+    def to_json(self) -> dict[str, Any]:
+        """The customer in the JSON output contract."""
+        return {
+            "customer_id": self.customer_id,
+            "points": self.points,
+            "tier": self.tier,
+            "stamps": dict(self.stamps),
+            "ledger": [entry.to_json() for entry in self.ledger],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the program gave over the evaluated events, and what that costs.
+
+    Money is in minor units; use :meth:`to_json` or the ``*_value`` helpers for Decimal.
+    """
+
+    money: Currency = field(repr=False)
+    point_value: Decimal = field(repr=False)
+    customers: int = 0
+    purchases: int = 0
+    refunds: int = 0
+    gross_spend: int = 0
+    points_issued: int = 0
+    points_reversed: int = 0
+    discount_value: int = 0
+    discount_units: int = 0
+    free_value: int = 0
+    free_units: int = 0
+    vouchers: int = 0
+    voucher_value: int = 0
+    gift_cards: int = 0
+    gift_card_value: int = 0
+
+    @property
+    def points_net(self) -> int:
+        """Points issued less points taken back by refunds."""
+        return self.points_issued - self.points_reversed
+
+    @property
+    def points_cost(self) -> int:
+        """What the net points cost, in minor units, rounded half-up once."""
+        numerator, denominator = self.point_value.as_integer_ratio()
+        scaled = self.points_net * numerator * self.money.minor_per_major
+        return divide_half_up(scaled, denominator)
+
+    @property
+    def estimated_cost(self) -> int:
+        """Points, discounts, free items, vouchers and gift cards together, in minor units."""
+        return (
+            self.points_cost
+            + self.discount_value
+            + self.free_value
+            + self.voucher_value
+            + self.gift_card_value
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The totals in the JSON output contract."""
+        show = self.money.to_decimal
+        return {
+            "customers": self.customers,
+            "purchases": self.purchases,
+            "refunds": self.refunds,
+            "gross_spend": str(show(self.gross_spend)),
+            "points_issued": self.points_issued,
+            "points_reversed": self.points_reversed,
+            "points_net": self.points_net,
+            "points_cost": str(show(self.points_cost)),
+            "discount_value": str(show(self.discount_value)),
+            "discount_units": self.discount_units,
+            "free_item_value": str(show(self.free_value)),
+            "free_units": self.free_units,
+            "vouchers": self.vouchers,
+            "voucher_value": str(show(self.voucher_value)),
+            "gift_cards": self.gift_cards,
+            "gift_card_value": str(show(self.gift_card_value)),
+            "estimated_cost": str(show(self.estimated_cost)),
+        }
+
+
+def total(
+    entries: Iterable[LedgerEntry],
+    *,
+    money: Currency,
+    point_value: Decimal,
+    customers: int,
+    purchases: int,
+    refunds: int,
+    gross_spend: int,
+) -> Totals:
+    """Add up ledger entries into program totals."""
+    sums: dict[str, int] = dict.fromkeys(
+        (
+            "points_issued",
+            "points_reversed",
+            "discount_value",
+            "discount_units",
+            "free_value",
+            "free_units",
+            "vouchers",
+            "voucher_value",
+            "gift_cards",
+            "gift_card_value",
+        ),
+        0,
+    )
+    for entry in entries:
+        kind = entry.kind
+        if kind == "points":
+            points = entry.points or 0
+            if points >= 0:
+                sums["points_issued"] += points
+            else:
+                sums["points_reversed"] -= points
+        elif kind == "discount":
+            sums["discount_value"] += entry.value_minor or 0
+            sums["discount_units"] += entry.units or 0
+        elif kind == "free":
+            sums["free_value"] += entry.value_minor or 0
+            sums["free_units"] += entry.units or 0
+        elif kind == "voucher":
+            sums["vouchers"] += entry.units or 0
+            sums["voucher_value"] += entry.value_minor or 0
+        else:
+            sums["gift_cards"] += entry.units or 0
+            sums["gift_card_value"] += entry.value_minor or 0
+    return Totals(
+        money=money,
+        point_value=point_value,
+        customers=customers,
+        purchases=purchases,
+        refunds=refunds,
+        gross_spend=gross_spend,
+        **sums,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The result of evaluating a program over a history.
+
+    Attributes:
+        program: the program's id.
+        money: the program's currency.
+        points_name: what the program calls its points.
+        customers: one result per customer, ordered by customer id.
+        totals: what the program gave and what it costs.
+    """
+
+    program: str
+    money: Currency
+    points_name: str
+    customers: tuple[CustomerResult, ...]
+    totals: Totals
+
+    def customer(self, customer_id: str) -> CustomerResult:
+        """The result of one customer.
+
+        Raises:
+            KeyError: the customer had no event and no saved state.
+        """
+        for result in self.customers:
+            if result.customer_id == customer_id:
+                return result
+        raise KeyError(customer_id)
+
+    @property
+    def entries(self) -> Sequence[LedgerEntry]:
+        """Every ledger entry, customer by customer."""
+        return [entry for result in self.customers for entry in result.ledger]
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole evaluation in the JSON output contract (docs/json-output.md)."""
+        return {
+            "program": self.program,
+            "currency": self.money.code,
+            "customers": [result.to_json() for result in self.customers],
+            "totals": self.totals.to_json(),
+        }

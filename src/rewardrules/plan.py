@@ -1,0 +1,80 @@
+"""A program compiled for evaluation: every rule as integers and sets, in running order.
+
+The table :data:`COMPILERS` is the one place that maps a rule kind to its compiled plan;
+``engine`` maps each plan type to its step function. A test checks that every kind of the
+``Rule`` union has an entry in both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rewardrules.kinds.every_nth_free import PunchCardPlan
+from rewardrules.kinds.partner_gift_card import GiftCardPlan
+from rewardrules.kinds.points_per_spend import PointsPlan
+from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+from rewardrules.money import Currency
+from rewardrules.program import (
+    EveryNthFree,
+    PartnerGiftCard,
+    PointsPerSpend,
+    Program,
+    TieredDiscount,
+)
+from rewardrules.tiers import TierPlan
+
+RulePlan = PointsPlan | PunchCardPlan | GiftCardPlan | TieredDiscountPlan
+
+COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] = {
+    PointsPerSpend: lambda rule, program, tiers: PointsPlan.compile(
+        rule, program.money, tiers, program.points.name
+    ),
+    EveryNthFree: lambda rule, program, _tiers: PunchCardPlan.compile(rule, program.money),
+    PartnerGiftCard: lambda rule, program, _tiers: GiftCardPlan.compile(rule, program.money),
+    TieredDiscount: lambda rule, program, _tiers: TieredDiscountPlan.compile(rule, program.money),
+}
+
+
+def changes_prices(plan: RulePlan) -> bool:
+    """Price rules change what is paid and run before the rules that earn on it."""
+    if isinstance(plan, TieredDiscountPlan):
+        return True
+    return isinstance(plan, PunchCardPlan) and plan.changes_prices
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramPlan:
+    """A program ready to run: price rules then earning rules, each by priority."""
+
+    program: Program
+    money: Currency
+    zone: ZoneInfo
+    tiers: TierPlan | None
+    price_rules: tuple[RulePlan, ...]
+    earning_rules: tuple[RulePlan, ...]
+    punch_cards: tuple[PunchCardPlan, ...]
+
+    @classmethod
+    def compile(cls, program: Program) -> ProgramPlan:
+        """Compile every rule; order each phase by priority, then by file order."""
+        tiers = TierPlan.compile(program)
+        in_file_order = [COMPILERS[type(rule)](rule, program, tiers) for rule in program.rules]
+        running = [
+            in_file_order[index]
+            for index in sorted(
+                range(len(program.rules)),
+                key=lambda index: (program.rules[index].priority, index),
+            )
+        ]
+        return cls(
+            program=program,
+            money=program.money,
+            zone=program.zone,
+            tiers=tiers,
+            price_rules=tuple(plan for plan in running if changes_prices(plan)),
+            earning_rules=tuple(plan for plan in running if not changes_prices(plan)),
+            punch_cards=tuple(plan for plan in in_file_order if isinstance(plan, PunchCardPlan)),
+        )

@@ -1,0 +1,221 @@
+"""A customer's state between events: the fold's accumulator.
+
+:class:`CustomerState` is the saved form, a pydantic model that round-trips through JSON so
+an application can keep it and evaluate one new event without the history. Inside one
+evaluation the engine works on :class:`WorkingState`, a mutable copy with integer minor
+units and running tier counters, built from and turned back into the saved form.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from rewardrules.events import Purchase
+from rewardrules.money import Currency
+from rewardrules.scope import PurchaseContext, build_context
+from rewardrules.tiers import TierCounter, TierPlan
+
+
+class _Saved(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SavedPurchase(_Saved):
+    """A purchase kept in the state so a later refund can undo what it earned."""
+
+    purchase: Purchase = Field(description="The purchase as it was evaluated.")
+    tier: str | None = Field(description="The tier it was made at.")
+    paid: tuple[Decimal, ...] = Field(description="Each line's paid amount after discounts.")
+    refunded_units: tuple[int, ...] = Field(description="Units of each line refunded so far.")
+    refunded_amount: tuple[Decimal, ...] = Field(description="Paid amount refunded per line.")
+    points: dict[str, int] = Field(description="Points each points rule gave it, net.")
+
+
+class GiftCardWindow(_Saved):
+    """A partner gift card rule's progress in one window."""
+
+    net_spend: Decimal = Field(description="Qualifying paid spend, less refunds.")
+    highest_spend: Decimal = Field(description="The highest net spend reached.")
+    cards: int = Field(ge=0, description="Gift cards issued in the window.")
+
+
+class CustomerState(_Saved):
+    """Everything the engine remembers of one customer, in a JSON-friendly form."""
+
+    program: str = Field(description="The id of the program the state belongs to.")
+    customer_id: str = Field(description="The customer.")
+    points: int = Field(default=0, description="The points balance.")
+    last_event_at: AwareDatetime | None = Field(
+        default=None, description="When the customer's last evaluated event happened."
+    )
+    stamps: dict[str, int] = Field(
+        default_factory=dict, description="Per punch-card rule, units or visits counted."
+    )
+    gift_cards: dict[str, dict[str, GiftCardWindow]] = Field(
+        default_factory=dict, description="Per gift card rule, progress per window."
+    )
+    purchases: tuple[SavedPurchase, ...] = Field(
+        default=(), description="Purchases evaluated, oldest first."
+    )
+
+
+class PurchaseRecord:
+    """A purchase inside the working state: what it paid and what it earned."""
+
+    __slots__ = (
+        "context",
+        "in_window",
+        "paid",
+        "points",
+        "refunded_amount",
+        "refunded_units",
+        "tier_amount",
+    )
+
+    def __init__(
+        self,
+        context: PurchaseContext,
+        paid: list[int],
+        points: dict[str, int],
+        tier_amount: int,
+        refunded_units: list[int] | None = None,
+        refunded_amount: list[int] | None = None,
+    ) -> None:
+        self.context = context
+        self.paid = paid
+        self.points = points
+        self.tier_amount = tier_amount
+        self.refunded_units = refunded_units or [0] * len(paid)
+        self.refunded_amount = refunded_amount or [0] * len(paid)
+        self.in_window = False
+
+    @property
+    def purchase(self) -> Purchase:
+        """The purchase itself."""
+        return self.context.purchase
+
+    @property
+    def at(self) -> datetime:
+        """When the purchase was made."""
+        return self.context.purchase.at
+
+    @property
+    def local_date(self) -> date:
+        """Its local date."""
+        return self.context.local_date
+
+    def paid_left(self) -> list[int]:
+        """Each line's paid amount not yet refunded."""
+        return [paid - refunded for paid, refunded in zip(self.paid, self.refunded_amount)]
+
+    def fully_refunded(self) -> bool:
+        """Whether every unit of every line has been refunded."""
+        lines = self.context.purchase.lines
+        return all(done == line.quantity for done, line in zip(self.refunded_units, lines))
+
+
+class WorkingState:
+    """The mutable state of one customer during one evaluation."""
+
+    __slots__ = (
+        "customer_id",
+        "gift_cards",
+        "last_event_at",
+        "points",
+        "purchases",
+        "stamps",
+        "tiers",
+    )
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.points = 0
+        self.last_event_at: datetime | None = None
+        self.stamps: dict[str, int] = {}
+        self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
+        self.purchases: dict[str, PurchaseRecord] = {}
+        self.tiers = TierCounter()
+
+    def save(self, program_id: str, money: Currency) -> CustomerState:
+        """The saved, JSON-friendly form of this state."""
+        show = money.to_decimal
+        return CustomerState(
+            program=program_id,
+            customer_id=self.customer_id,
+            points=self.points,
+            last_event_at=self.last_event_at,
+            stamps=dict(self.stamps),
+            gift_cards={
+                rule: {
+                    key: GiftCardWindow(
+                        net_spend=show(net), highest_spend=show(highest), cards=cards
+                    )
+                    for key, (net, highest, cards) in windows.items()
+                }
+                for rule, windows in self.gift_cards.items()
+            },
+            purchases=tuple(
+                SavedPurchase(
+                    purchase=record.context.purchase,
+                    tier=record.context.tier,
+                    paid=tuple(show(amount) for amount in record.paid),
+                    refunded_units=tuple(record.refunded_units),
+                    refunded_amount=tuple(show(amount) for amount in record.refunded_amount),
+                    points=dict(record.points),
+                )
+                for record in self.purchases.values()
+            ),
+        )
+
+
+def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
+    """What a purchase counts toward tiers now: its paid amount left, or 1 if not refunded."""
+    if plan is None or plan.by_spend:
+        return sum(record.paid) - sum(record.refunded_amount)
+    return 0 if record.fully_refunded() else 1
+
+
+def restore(
+    saved: CustomerState, money: Currency, zone: tzinfo, tiers: TierPlan | None
+) -> WorkingState:
+    """Rebuild the working state from a saved one.
+
+    Raises:
+        ValueError: the saved state names a tier the program does not have, or holds
+            amounts finer than the currency.
+    """
+    state = WorkingState(saved.customer_id)
+    state.points = saved.points
+    state.last_event_at = saved.last_event_at
+    state.stamps = dict(saved.stamps)
+    to_minor = money.to_minor
+    state.gift_cards = {
+        rule: {
+            key: (to_minor(window.net_spend), to_minor(window.highest_spend), window.cards)
+            for key, window in windows.items()
+        }
+        for rule, windows in saved.gift_cards.items()
+    }
+    for kept in saved.purchases:
+        tier_index = None
+        if kept.tier is not None:
+            if tiers is None or kept.tier not in tiers.names:
+                raise ValueError(f"the saved purchase {kept.purchase.id} names an unknown tier")
+            tier_index = tiers.names.index(kept.tier)
+        context = build_context(kept.purchase, money, zone, kept.tier, tier_index)
+        record = PurchaseRecord(
+            context,
+            [to_minor(amount) for amount in kept.paid],
+            dict(kept.points),
+            0,
+            list(kept.refunded_units),
+            [to_minor(amount) for amount in kept.refunded_amount],
+        )
+        record.tier_amount = tier_amount(record, tiers)
+        state.purchases[kept.purchase.id] = record
+        if tiers is not None:
+            state.tiers.add(tiers, record)
+    return state
