@@ -22,3 +22,10 @@ def plain_number(value: Decimal) -> str:
 def window_words(key: str) -> str:
     """How a calendar window key reads in a sentence."""
     return "in all" if key == "lifetime" else f"in {key}"
+
+
+def counted(number: int | Decimal, noun: str) -> str:
+    """'1 star', '2 stars', '1.5 stars': a plural noun made singular for exactly one."""
+    singular = noun[:-1] if noun.endswith("s") and len(noun) > 1 else noun
+    shown = plain_number(number) if isinstance(number, Decimal) else str(number)
+    return f"{shown} {singular if number == 1 else noun}"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rewardrules.kinds._words import plain_number
+from rewardrules.kinds._words import counted, plain_number
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import (
     Currency,
@@ -185,7 +185,7 @@ def _earn_reason(
     eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
     rule = plan.rule
     text = (
-        f"{money.format(eligible)} paid at {plain_number(rule.points)} {plan.points_name} "
+        f"{money.format(eligible)} paid at {counted(rule.points, plan.points_name)} "
         f"per {money.format(money.to_minor(rule.per))}"
     )
     boosted: dict[Decimal, int] = {}
@@ -202,7 +202,7 @@ def _earn_reason(
             text += f", x{plain_number(tier_multiplier)} at tier {context.tier}"
     if plan.cap is not None and points == plan.cap:
         text += f" (at most {plan.cap} per purchase)"
-    return f"{text}: {points} {plan.points_name}"
+    return f"{text}: {counted(points, plan.points_name)}"
 
 
 def rule_tier_multiplier(plan: PointsPlan, tier_index: int) -> Decimal:

@@ -1,0 +1,5 @@
+"""``python -m rewardrules``: the same as the ``rewardrules`` command."""
+
+from rewardrules.cli import main
+
+main()

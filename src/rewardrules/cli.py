@@ -1,0 +1,234 @@
+"""The ``rewardrules`` command: check programs and dry-run them over histories.
+
+Rendering only: every decision is the library's. Errors the library raises about its input
+are shown as ``file:line:col: message`` lines with exit status 1; bad usage exits with 2.
+No traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from rewardrules.engine import evaluate
+from rewardrules.errors import RewardRulesError
+from rewardrules.events import Purchase, Refund
+from rewardrules.histories import read_customers, read_history
+from rewardrules.kinds._words import counted
+from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
+from rewardrules.loader import load_program
+from rewardrules.program import EveryNthFree, Program
+
+_Result = TypeVar("_Result")
+
+
+def _guarded(action: Callable[[], _Result]) -> _Result:
+    """Run an action; show input errors the way editors link them, and exit 1."""
+    try:
+        return action()
+    except RewardRulesError as error:
+        click.echo(error.render(), err=True)
+        raise SystemExit(error.exit_code) from None
+
+
+def _parse_as_of(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> date | datetime | None:
+    if value is None:
+        return None
+    try:
+        if "T" in value or " " in value.strip():
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                raise click.BadParameter(
+                    f"{value!r} has no UTC offset; write 2026-03-01T18:00:00+01:00, or a date"
+                )
+            return moment
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-03-31) or a timestamp with an offset "
+            "(2026-03-31T18:00:00-05:00)"
+        ) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rewardrules")
+def cli() -> None:
+    """Customer reward programs written in YAML, evaluated exactly."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: Sequence[Path]) -> None:
+    """Check program files; print OK or every problem as file:line:col: message."""
+    failed = False
+    for file in files:
+        try:
+            program = load_program(file)
+        except RewardRulesError as error:
+            failed = True
+            click.echo(error.render(), err=True)
+        else:
+            rules = len(program.rules)
+            click.echo(f"{file}: OK ({program.name}, {rules} rule{'s' if rules != 1 else ''})")
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command("dry-run")
+@click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
+@click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
+@click.option(
+    "--customers",
+    "customers_file",
+    type=click.Path(path_type=Path),
+    help="Customer profiles (CSV, JSON Lines or JSON).",
+)
+@click.option(
+    "--as-of",
+    callback=_parse_as_of,
+    help="Ignore events after this date (whole local day) or timestamp.",
+)
+@click.option("--customer", "customer_id", help="Show only this customer.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A readable table, or the JSON contract of docs/json-output.md.",
+)
+def dry_run(
+    program_file: Path,
+    history_file: Path,
+    customers_file: Path | None,
+    as_of: date | datetime | None,
+    customer_id: str | None,
+    output_format: str,
+) -> None:
+    """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
+    program = _guarded(lambda: load_program(program_file))
+
+    def events() -> Iterator[Purchase | Refund]:
+        for event in read_history(history_file):
+            if customer_id is None or event.customer_id == customer_id:
+                yield event
+
+    def run() -> Evaluation:
+        profiles = None if customers_file is None else list(read_customers(customers_file))
+        return evaluate(program, events(), profiles, as_of)
+
+    evaluation = _guarded(run)
+    if customer_id is not None and not evaluation.customers:
+        click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
+        raise SystemExit(1)
+    if output_format == "json":
+        click.echo(json.dumps(evaluation.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_table(program, evaluation))
+
+
+def render_table(program: Program, evaluation: Evaluation) -> str:
+    """The dry-run as text: one block per customer, then the program's totals."""
+    money = evaluation.money
+    points = program.points.name
+    header = f"{program.name} ({program.program}) - {money.code}, {points}"
+    if program.points.value:
+        header += f" worth {program.points.value} {money.code} each"
+    blocks = [header]
+    cards = {rule.id: rule.every for rule in program.rules if isinstance(rule, EveryNthFree)}
+    for result in evaluation.customers:
+        blocks.append(_customer_block(result, points, cards))
+    blocks.append(_totals_block(evaluation, points))
+    return "\n\n".join(blocks)
+
+
+def _customer_block(result: CustomerResult, points: str, cards: dict[str, int]) -> str:
+    tier = result.tier or "no tier"
+    title = f"Customer {result.customer_id}: {result.points} {points}, {tier}"
+    if result.stamps:
+        title += ", stamps " + ", ".join(
+            f"{rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()
+        )
+    rows = [("event", "rule", "reward", "reason")]
+    rows += [(e.event_id, e.rule, _reward_text(e, points), e.reason) for e in result.ledger]
+    if len(rows) == 1:
+        return f"{title}\n  (no rewards)"
+    return f"{title}\n{_columns(rows)}"
+
+
+def _reward_text(entry: LedgerEntry, points: str) -> str:
+    if entry.kind == "points":
+        sign = "+" if (entry.points or 0) >= 0 else "-"
+        return sign + counted(abs(entry.points or 0), points)
+    value = f"{entry.value} {entry.money.code}"
+    if entry.kind == "discount":
+        return f"-{value} off"
+    if entry.kind == "free":
+        return f"{entry.units} free ({value})"
+    if entry.kind == "voucher":
+        return f"voucher ({value})"
+    return f"gift card ({value})"
+
+
+def _totals_block(evaluation: Evaluation, points: str) -> str:
+    totals = evaluation.totals.to_json()
+    code = evaluation.money.code
+    rows: list[tuple[str, ...]] = [
+        ("customers", str(totals["customers"])),
+        ("purchases", f"{totals['purchases']} ({counted(totals['refunds'], 'refunds')})"),
+        ("gross spend", f"{totals['gross_spend']} {code}"),
+        (
+            f"{points} issued",
+            f"{totals['points_issued']} (-{totals['points_reversed']} by refunds, "
+            f"net {totals['points_net']}, cost {totals['points_cost']} {code})",
+        ),
+        (
+            "discounts",
+            f"{totals['discount_value']} {code} on {counted(totals['discount_units'], 'units')}",
+        ),
+        (
+            "free items",
+            f"{totals['free_item_value']} {code} ({counted(totals['free_units'], 'units')})",
+        ),
+        ("vouchers", f"{totals['vouchers']} worth {totals['voucher_value']} {code}"),
+        ("gift cards", f"{totals['gift_cards']} worth {totals['gift_card_value']} {code}"),
+        ("estimated cost", f"{totals['estimated_cost']} {code}"),
+    ]
+    return "Program totals\n" + _columns(rows)
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Run the command line; the entry point of ``rewardrules`` and ``python -m``."""
+    try:
+        return cli.main(args=argv, prog_name="rewardrules")
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # pragma: no cover - a bug, shown without a traceback
+        if os.environ.get("REWARDRULES_DEBUG"):
+            raise
+        click.echo(
+            f"rewardrules: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in rewardrules; set REWARDRULES_DEBUG=1 to see where, and "
+            "please report it with the files that caused it.",
+            err=True,
+        )
+        sys.exit(3)
