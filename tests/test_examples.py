@@ -1,0 +1,110 @@
+"""Golden dry-runs of the example programs in rules/examples/, one test per example.
+
+Each example NAME is NAME.yaml (the program), NAME.history.{csv,jsonl,json} (its sample
+history), NAME.expected.json (the golden `dry-run --format json`) and, optionally,
+NAME.expected.txt (the golden table). docs/examples.md works every golden out by hand.
+
+These tests never write a golden. To change one deliberately, run the CLI yourself, e.g.
+
+    rewardrules dry-run rules/examples/NAME.yaml rules/examples/NAME.history.csv \
+        --format json > rules/examples/NAME.expected.json
+    rewardrules dry-run rules/examples/NAME.yaml rules/examples/NAME.history.csv \
+        > rules/examples/NAME.expected.txt
+
+then review `git diff rules/examples/` line by line against docs/examples.md (update the
+walkthrough too) before committing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rewardrules.cli import cli
+from rewardrules.loader import load_program
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
+HISTORY_SUFFIXES = (".csv", ".jsonl", ".json")
+PROGRAMS = sorted(EXAMPLES.glob("*.yaml"))
+
+
+def history_of(program: Path) -> Path:
+    """The one sample history of an example program."""
+    found = [
+        path
+        for suffix in HISTORY_SUFFIXES
+        if (path := program.with_name(f"{program.stem}.history{suffix}")).is_file()
+    ]
+    assert len(found) == 1, f"{program.name} needs exactly one history, found {found}"
+    return found[0]
+
+
+def golden_json(program: Path) -> Path:
+    """Where the golden JSON dry-run of an example lives."""
+    return program.with_name(f"{program.stem}.expected.json")
+
+
+def golden_table(program: Path) -> Path:
+    """Where the (optional) golden table dry-run of an example lives."""
+    return program.with_name(f"{program.stem}.expected.txt")
+
+
+def run(*arguments: str) -> tuple[int, str]:
+    """Run the real command; return its exit code and standard output."""
+    result = CliRunner().invoke(cli, list(arguments), catch_exceptions=False)
+    return result.exit_code, result.stdout
+
+
+examples = pytest.mark.parametrize("program", PROGRAMS, ids=[path.stem for path in PROGRAMS])
+
+
+def test_there_are_examples() -> None:
+    assert len(PROGRAMS) >= 6
+
+
+@examples
+def test_example_has_a_history_and_a_golden(program: Path) -> None:
+    history_of(program)
+    assert golden_json(program).is_file(), f"{program.name} has no {golden_json(program).name}"
+
+
+def test_every_example_file_belongs_to_a_program() -> None:
+    stems = {path.stem for path in PROGRAMS}
+    strays = [
+        path.name
+        for path in EXAMPLES.iterdir()
+        if path.suffix != ".yaml" and path.name.split(".", 1)[0] not in stems
+    ]
+    assert strays == []
+
+
+@examples
+def test_example_loads(program: Path) -> None:
+    assert load_program(program).program == program.stem
+
+
+@examples
+def test_example_validates(program: Path) -> None:
+    exit_code, output = run("validate", str(program))
+    assert exit_code == 0, output
+    assert output.startswith(f"{program}: OK (")
+
+
+@examples
+def test_example_dry_run_matches_golden_json(program: Path) -> None:
+    exit_code, output = run("dry-run", str(program), str(history_of(program)), "--format", "json")
+    assert exit_code == 0, output
+    assert json.loads(output) == json.loads(golden_json(program).read_text(encoding="utf-8"))
+
+
+@examples
+def test_example_dry_run_matches_golden_table(program: Path) -> None:
+    golden = golden_table(program)
+    if not golden.is_file():
+        pytest.skip(f"{program.stem} has no table golden")
+    exit_code, output = run("dry-run", str(program), str(history_of(program)))
+    assert exit_code == 0, output
+    assert output == golden.read_text(encoding="utf-8")
