@@ -94,7 +94,7 @@ def _purchase_gift_card(
 def _purchase_tiered_discount(
     plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
 ) -> list[LedgerEntry]:
-    basket.amounts, entries = tiered_discount(plan, context, basket.amounts)
+    basket.amounts, entries = tiered_discount(plan, context, basket.amounts, basket.units_left)
     return entries
 
 
@@ -188,10 +188,6 @@ def _fail(event: Purchase | Refund, message: str, field: str | None = None) -> H
 def _apply_purchase(
     plan: ProgramPlan, state: WorkingState, purchase: Purchase
 ) -> list[LedgerEntry]:
-    if purchase.id in state.purchases:
-        raise _fail(
-            purchase, f"customer {purchase.customer_id} already has a purchase with this id"
-        )
     try:
         context = build_context(purchase, plan.money, plan.zone, None, None)
     except ValueError as error:
@@ -229,6 +225,7 @@ def _apply_refund(plan: ProgramPlan, state: WorkingState, refund: Refund) -> lis
         units, amounts = refunded_lines(record, refund)
     except ValueError as error:
         raise _fail(refund, str(error), "lines") from None
+    state.refunds.append(refund.id)
     before = record.refunded_units
     refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
     record.refunded_units, record.refunded_amount = units, amounts
@@ -241,6 +238,9 @@ def _apply_refund(plan: ProgramPlan, state: WorkingState, refund: Refund) -> lis
 
 
 def _apply(plan: ProgramPlan, state: WorkingState, event: Purchase | Refund) -> list[LedgerEntry]:
+    if state.knows(event.id):
+        message = f"customer {event.customer_id} already has an event with this id"
+        raise _fail(event, f"{message}; event ids must be unique")
     if state.last_event_at is not None and event.at < state.last_event_at:
         raise _fail(
             event,
@@ -361,12 +361,13 @@ def evaluate(
     del customers  # profiles matter only to the bonus rules
     working: dict[str, WorkingState] = {}
     saved_states = states.values() if isinstance(states, Mapping) else (states or ())
+    seen: set[str] = set()
     for saved in saved_states:
         working[saved.customer_id] = _restore(plan, saved)
+        seen.update(working[saved.customer_id].event_ids())
     selected = [event for event in events if cutoff is None or cutoff.admits(event)]
     selected.sort(key=event_sort_key)
     ledgers: dict[str, list[LedgerEntry]] = {customer: [] for customer in working}
-    seen: set[str] = set()
     purchases = refunds = gross = 0
     for event in selected:
         if event.id in seen:

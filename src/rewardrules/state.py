@@ -60,6 +60,9 @@ class CustomerState(_Saved):
     purchases: tuple[SavedPurchase, ...] = Field(
         default=(), description="Purchases evaluated, oldest first."
     )
+    refunds: tuple[str, ...] = Field(
+        default=(), description="Ids of the refunds evaluated, so none is applied twice."
+    )
 
 
 class PurchaseRecord:
@@ -126,6 +129,7 @@ class WorkingState:
         "last_event_at",
         "points",
         "purchases",
+        "refunds",
         "stamps",
         "tiers",
     )
@@ -137,7 +141,16 @@ class WorkingState:
         self.stamps: dict[str, int] = {}
         self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.purchases: dict[str, PurchaseRecord] = {}
+        self.refunds: list[str] = []
         self.tiers = TierCounter()
+
+    def knows(self, event_id: str) -> bool:
+        """Whether an event with this id was already evaluated for this customer."""
+        return event_id in self.purchases or event_id in self.refunds
+
+    def event_ids(self) -> list[str]:
+        """Every event id evaluated for this customer."""
+        return [*self.purchases, *self.refunds]
 
     def save(self, program_id: str, money: Currency) -> CustomerState:
         """The saved, JSON-friendly form of this state."""
@@ -168,6 +181,7 @@ class WorkingState:
                 )
                 for record in self.purchases.values()
             ),
+            refunds=tuple(self.refunds),
         )
 
 
@@ -191,6 +205,7 @@ def restore(
     state.points = saved.points
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
+    state.refunds = list(saved.refunds)
     to_minor = money.to_minor
     state.gift_cards = {
         rule: {

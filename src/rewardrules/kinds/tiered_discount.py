@@ -42,9 +42,16 @@ class TieredDiscountPlan:
 
 
 def tiered_discount(
-    plan: TieredDiscountPlan, context: PurchaseContext, amounts: Sequence[int]
+    plan: TieredDiscountPlan,
+    context: PurchaseContext,
+    amounts: Sequence[int],
+    units_left: Sequence[int],
 ) -> tuple[list[int], list[LedgerEntry]]:
-    """Take the tier's percentage off each eligible line; return the new amounts."""
+    """Take the tier's percentage off each eligible line; return the new amounts.
+
+    ``units_left`` are the units of each line not made free by an earlier rule: the
+    entry counts those as the units discounted.
+    """
     amounts = list(amounts)
     tier = context.tier
     percent = plan.percents.get(tier) if tier is not None else None
@@ -53,7 +60,6 @@ def tiered_discount(
     numerator, denominator = percent
     scale = 100 * denominator
     value = units = 0
-    lines = context.purchase.lines
     for index, eligible in enumerate(plan.scope.eligible_lines(context)):
         amount = amounts[index]
         if eligible and amount > 0:
@@ -61,7 +67,7 @@ def tiered_discount(
             if discount:
                 amounts[index] = amount - discount
                 value += discount
-                units += lines[index].quantity
+                units += units_left[index]
     if value == 0:
         return amounts, []
     purchase = context.purchase
