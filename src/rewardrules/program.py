@@ -344,7 +344,9 @@ class Program(_Model):
     def _known_zone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # A directory of the zone database ("America") or an over-long name reaches
+            # the file system as an OSError; both are just "not a zone".
             raise ValueError(
                 f"'{name}' is not an IANA time zone (for example Europe/Paris, America/New_York)"
             ) from None

@@ -1,0 +1,401 @@
+"""Read a rule file (YAML) into a validated :class:`~rewardrules.program.Program`.
+
+Reading happens in four steps, and every problem of every step is reported together in one
+:class:`~rewardrules.errors.RuleFileError`, each at its line and column:
+
+1. the text: UTF-8, no control characters;
+2. the YAML: PyYAML's safe parser (the C one when available) turns the text into events, which
+   :class:`_Composer` assembles into a node tree, refusing several documents, unknown or
+   recursive aliases, too-deep nesting and files that aliases blow up beyond a budget;
+3. the values: :func:`rewardrules.sourcemap.build` reads them by the YAML 1.2 core schema
+   (money stays exact ``Decimal``; ``no`` stays text) and notes where each one sits;
+4. the program: pydantic validates the values, then :func:`~rewardrules.program.semantic_problems`
+   checks what involves several fields.
+
+This is the only module that imports ``yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from rewardrules import _messages
+from rewardrules._syntax import character_problems, syntax_problem
+from rewardrules.errors import PathItem, Problem, RuleFileError
+from rewardrules.program import SEMANTICS_DEFERRED, Program, semantic_problems
+from rewardrules.sourcemap import (
+    PLAIN_TAG,
+    STR_TAG,
+    AliasNode,
+    MappingNode,
+    Node,
+    Position,
+    ScalarNode,
+    SequenceNode,
+    SourceText,
+    build,
+    has_prefix,
+)
+
+NODE_BUDGET: Final = 100_000
+"""At most this many values, counting each use of an alias in full ("billion laughs")."""
+
+MAX_DEPTH: Final = 64
+"""At most this many lists and mappings inside one another; a program needs fewer than 10."""
+
+_DISCOUNT_KEYS = "discounts"
+"""A mapping whose keys name something (a tier): its problems point at the key."""
+
+Parser = Literal["c", "pure"]
+
+
+def _leave_plain_scalars_alone(reader: type[Any]) -> type[Any]:
+    """Replace YAML 1.1's implicit resolvers by one that tags every plain scalar PLAIN_TAG.
+
+    A wildcard resolver (``first=None``) is tried for every plain scalar, and an empty
+    pattern matches every text; :func:`rewardrules.sourcemap.read_scalar` then reads it by
+    the YAML 1.2 core schema.
+    """
+    reader.yaml_implicit_resolvers = {}
+    reader.add_implicit_resolver(PLAIN_TAG, re.compile(""), None)
+    return reader
+
+
+class _PureReader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe parser."""
+
+
+_READERS: dict[str, type[Any]] = {"pure": _leave_plain_scalars_alone(_PureReader)}
+
+if yaml.__with_libyaml__:
+
+    class _CReader(yaml.CSafeLoader):
+        """libyaml's safe parser."""
+
+    _READERS["c"] = _leave_plain_scalars_alone(_CReader)
+
+
+def load_program(
+    source: str | os.PathLike[str],
+    *,
+    _parser: Parser | None = None,
+    _node_budget: int = NODE_BUDGET,
+) -> Program:
+    """Read a program from a file or from YAML text.
+
+    Args:
+        source: a path (``pathlib.Path`` or any ``os.PathLike``) is read as a file. A ``str``
+            is a file name when it has no line break and names an existing path; otherwise it
+            is the YAML text itself (shown as ``<text>`` in problems).
+
+    The keyword arguments starting with ``_`` are for tests: ``_parser`` chooses PyYAML's
+    ``"c"`` (libyaml) or ``"pure"`` parser, ``_node_budget`` the alias budget.
+
+    Returns:
+        The validated program.
+
+    Raises:
+        RuleFileError: the file cannot be read or is not a valid program; it lists every
+            problem found, each with its line and column.
+    """
+    if isinstance(source, str) and ("\n" in source or "\r" in source or not os.path.exists(source)):
+        return load_program_text(source, _parser=_parser, _node_budget=_node_budget)
+    return load_program_file(source, _parser=_parser, _node_budget=_node_budget)
+
+
+def load_program_file(
+    path: str | os.PathLike[str],
+    *,
+    _parser: Parser | None = None,
+    _node_budget: int = NODE_BUDGET,
+) -> Program:
+    """Read a program from a UTF-8 YAML file.
+
+    Raises:
+        RuleFileError: the file is missing, unreadable, a directory, not UTF-8, or not a
+            valid program.
+    """
+    name = os.fspath(path)
+    try:
+        if Path(name).is_dir():
+            raise IsADirectoryError(name)  # one message on every platform
+        data = Path(name).read_bytes()
+    except FileNotFoundError:
+        raise _unreadable(name, "there is no such file", "missing-file") from None
+    except IsADirectoryError:
+        raise _unreadable(name, "it is a directory, not a rule file", "not-a-file") from None
+    except PermissionError:
+        raise _unreadable(name, "permission denied", "unreadable-file") from None
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise _unreadable(name, reason.lower(), "unreadable-file") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        source = SourceText(name, data.decode("utf-8", errors="replace"))
+        at = source.position_of(len(data[: error.start].decode("utf-8")))
+        message = (
+            f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be read; "
+            "save the file as UTF-8"
+        )
+        raise RuleFileError([source.problem(message, at=at, code="not-utf8")]) from None
+    return _load(SourceText(name, text), _parser, _node_budget)
+
+
+def load_program_text(
+    text: str,
+    source: str = "<text>",
+    *,
+    _parser: Parser | None = None,
+    _node_budget: int = NODE_BUDGET,
+) -> Program:
+    """Read a program from YAML text.
+
+    Args:
+        text: the YAML.
+        source: the name problems give the text, e.g. the file it came from.
+
+    Raises:
+        RuleFileError: the text is not a valid program.
+    """
+    return _load(SourceText(source, text.removeprefix("\ufeff")), _parser, _node_budget)
+
+
+def _unreadable(name: str, reason: str, code: str) -> RuleFileError:
+    return RuleFileError([Problem(f"cannot read '{name}': {reason}", code=code)])
+
+
+def _load(source: SourceText, parser: Parser | None, budget: int) -> Program:
+    characters = character_problems(source)
+    if characters:
+        raise RuleFileError(characters)
+    root = _parse(source, parser, budget)
+    if root is None or (isinstance(root, ScalarNode) and root.tag == PLAIN_TAG and not root.value):
+        message = "the file is empty; a program needs at least program, name, currency, timezone"
+        raise RuleFileError([source.problem(message, at=Position(1, 1), code="empty-file")])
+    if not isinstance(root, MappingNode):
+        raise RuleFileError([_not_a_mapping(root, source)])
+    built = build(root, source)
+    problems = list(built.problems)
+    where = built.source_map
+    try:
+        program = Program.model_validate(built.data, context={SEMANTICS_DEFERRED: True})
+    except ValidationError as error:
+        for finding in _messages.findings(error, built.data, where.text):
+            if finding.at == "key" or not has_prefix(finding.path, built.unreadable):
+                at = where.locate(finding.path, finding.at)
+                problems.append(
+                    source.problem(
+                        finding.message,
+                        at=at,
+                        path=finding.path,
+                        code=finding.code,
+                        suggestion=finding.suggestion,
+                    )
+                )
+    except OSError as error:  # a model check that touched the file system and failed
+        message = f"the program could not be checked: {error.strerror or error}"
+        problems.append(source.problem(message, at=Position(1, 1), code="invalid"))
+    else:
+        for path, message in semantic_problems(program):
+            if not has_prefix(path, built.unreadable):
+                named_by_key = len(path) >= 2 and path[-2] == _DISCOUNT_KEYS
+                at = where.locate(path, "key" if named_by_key else "value")
+                problems.append(source.problem(message, at=at, path=path, code="inconsistent"))
+    if problems:
+        raise RuleFileError(sorted(problems, key=_order))
+    return program
+
+
+def _order(problem: Problem) -> tuple[int, int]:
+    location = problem.location
+    return (location.line, location.column) if location is not None else (0, 0)
+
+
+def _not_a_mapping(root: Node, source: SourceText) -> Problem:
+    shown = "a list" if isinstance(root, SequenceNode) else "a single value"
+    hint = None
+    if isinstance(root, ScalarNode):
+        shown = f"the single value '{root.value}'"
+        if source.name == "<text>" and root.value.endswith((".yaml", ".yml")):
+            hint = f"no file '{root.value}' exists; to read a file, pass a pathlib.Path"
+    message = (
+        "a rule file must be a mapping of keys such as program, name, currency, timezone "
+        f"(got {shown})"
+    )
+    return source.problem(message, at=root.start, code="not-a-mapping", suggestion=hint)
+
+
+class _FatalError(Exception):
+    """A problem after which the rest of the YAML cannot be read."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _parse(source: SourceText, parser: Parser | None, budget: int) -> Node | None:
+    if parser is None:
+        parser = "c" if "c" in _READERS else "pure"
+    if "\t" in source.text:
+        # The pure parser allows a tab only inside quotes, block text and comments; libyaml
+        # allows more. Reading such a text with the stricter one makes a file mean the same
+        # with or without libyaml.
+        parser = "pure"
+    if parser not in _READERS:
+        raise ValueError(f"the {parser} YAML parser is not available")
+    reader = _READERS[parser](source.text)
+    try:
+        return _Composer(reader, source, budget).document()
+    except _FatalError as fatal:
+        raise RuleFileError([fatal.problem]) from None
+    except yaml.MarkedYAMLError as error:
+        problem = syntax_problem(
+            error.problem or "",
+            error.context or "",
+            _position(error.problem_mark or error.context_mark),
+            _position(error.context_mark or error.problem_mark),
+            source,
+        )
+        raise RuleFileError([problem]) from None
+    except yaml.YAMLError as error:
+        index = getattr(error, "position", None)
+        at = source.position_of(index) if isinstance(index, int) else None
+        message = f"the YAML cannot be read: {error}"
+        raise RuleFileError([source.problem(message, at=at, code="yaml-syntax")]) from None
+    finally:
+        reader.dispose()
+
+
+def _position(mark: Any) -> Position:
+    return Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
+
+
+@dataclass(slots=True)
+class _Open:
+    node: SequenceNode | MappingNode
+    anchor: str | None
+    size: int = 1
+    key: Node | None = None
+
+
+class _Composer:
+    """Assemble parser events into a node tree, without recursion (no depth can crash it)."""
+
+    def __init__(self, reader: Any, source: SourceText, budget: int) -> None:
+        self.reader = reader
+        self.source = source
+        self.budget = budget
+        self.anchors: dict[str, tuple[Node, int | None]] = {}
+        self.stack: list[_Open] = []
+        self.spent = 0
+
+    def fatal(self, message: str, at: Position, code: str) -> _FatalError:
+        path: list[PathItem] = []
+        for frame in self.stack:
+            if isinstance(frame.node, SequenceNode):
+                path.append(len(frame.node.items))
+            elif isinstance(frame.key, ScalarNode):
+                path.append(frame.key.value)
+        return _FatalError(self.source.problem(message, at=at, path=tuple(path), code=code))
+
+    def document(self) -> Node | None:
+        self.reader.get_event()  # the stream starts
+        if self.reader.check_event(yaml.StreamEndEvent):
+            return None
+        self.reader.get_event()  # the document starts
+        root = self.node()
+        self.reader.get_event()  # the document ends
+        if not self.reader.check_event(yaml.StreamEndEvent):
+            at = _position(self.reader.get_event().start_mark)
+            message = "a second YAML document starts here; a rule file holds one program"
+            raise self.fatal(message, at, "several-documents")
+        return root
+
+    def node(self) -> Node:
+        while True:
+            event = self.reader.get_event()
+            at = _position(event.start_mark)
+            node: Node
+            if isinstance(event, yaml.AliasEvent):
+                node, size = self.alias(str(event.anchor), at)
+                self.spend(size, at)
+            elif isinstance(event, yaml.ScalarEvent):
+                self.spend(1, at)
+                tag = event.tag
+                if tag == "!":  # the non-specific tag: text, whatever it looks like
+                    tag = STR_TAG
+                elif tag is None:
+                    tag = self.reader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                node, size = ScalarNode(str(tag), event.value, at), 1
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (node, size)
+            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                self.spend(1, at)
+                self.open(event, at)
+                continue
+            else:
+                frame = self.stack.pop()
+                node, size = frame.node, frame.size
+                if frame.anchor is not None:
+                    self.anchors[frame.anchor] = (node, size)
+            if not self.stack:
+                return node
+            self.attach(node, size)
+
+    def alias(self, name: str, at: Position) -> tuple[Node, int]:
+        if name not in self.anchors:
+            message = f"the alias *{name} refers to no anchor &{name} defined above it"
+            raise self.fatal(message, at, "unknown-alias")
+        target, size = self.anchors[name]
+        if size is None:
+            message = (
+                f"the alias *{name} is used inside the value it names; "
+                "a value cannot contain itself"
+            )
+            raise self.fatal(message, at, "recursive-alias")
+        return AliasNode(name, target, at), size
+
+    def open(self, event: yaml.SequenceStartEvent | yaml.MappingStartEvent, at: Position) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            message = f"lists and mappings are nested more than {MAX_DEPTH} deep here"
+            raise self.fatal(message, at, "too-deep")
+        is_sequence = isinstance(event, yaml.SequenceStartEvent)
+        tag = event.tag
+        if tag is None or tag == "!":
+            kind = yaml.SequenceNode if is_sequence else yaml.MappingNode
+            tag = self.reader.resolve(kind, None, event.implicit)
+        node = SequenceNode(str(tag), at) if is_sequence else MappingNode(str(tag), at)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (node, None)
+        self.stack.append(_Open(node, event.anchor))
+
+    def spend(self, size: int, at: Position) -> None:
+        """Count ``size`` more values, each use of an alias counting its whole value."""
+        self.spent += size
+        if self.spent > self.budget:
+            message = (
+                f"this file holds more than {self.budget} values once its aliases (*name) "
+                "are expanded; a rule file this large is refused"
+            )
+            raise self.fatal(message, at, "alias-budget")
+
+    def attach(self, node: Node, size: int) -> None:
+        frame = self.stack[-1]
+        frame.size += size
+        if isinstance(frame.node, SequenceNode):
+            frame.node.items.append(node)
+        elif frame.key is None:
+            frame.key = node
+        else:
+            frame.node.pairs.append((frame.key, node))
+            frame.key = None
