@@ -248,8 +248,8 @@ def test_a_refund_of_an_unknown_purchase_is_an_error() -> None:
         run(program(rules=[STARS]), refund("r1", at(), "p9"))
     assert problem_of(caught) == (
         ("event r1", "purchase_id"),
-        "it refunds purchase p9, which customer c1 has no earlier purchase of; check the "
-        "purchase id (a refund must come after its purchase)",
+        "it refunds purchase p9, but customer c1 has no such purchase before it; check the "
+        "purchase id, and that the refund comes after its purchase",
     )
 
 
@@ -262,7 +262,7 @@ def test_a_refund_of_another_customers_purchase_is_an_error() -> None:
         )
     path, message = problem_of(caught)
     assert path == ("event r1", "purchase_id")
-    assert message.startswith("it refunds purchase p1, which customer c2 has no earlier purchase")
+    assert message.startswith("it refunds purchase p1, but customer c2 has no such purchase")
 
 
 def test_a_refund_ordered_before_its_purchase_is_an_error() -> None:
@@ -286,7 +286,7 @@ def test_returning_more_units_than_are_left_is_an_error() -> None:
         )
     assert problem_of(caught) == (
         ("event r2", "lines"),
-        "it returns 3 x cone, but only 2 of purchase p1 are left to refund",
+        "it returns 3 x cone, but purchase p1 has only 2 x cone left to refund",
     )
 
 

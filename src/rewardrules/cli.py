@@ -24,7 +24,7 @@ from rewardrules.histories import read_customers, read_history
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
-from rewardrules.program import EveryNthFree, Program
+from rewardrules.program import EveryNthFree, PointsPerSpend, Program
 
 _Result = TypeVar("_Result")
 
@@ -140,26 +140,33 @@ def render_table(program: Program, evaluation: Evaluation) -> str:
     """The dry-run as text: one block per customer, then the program's totals."""
     money = evaluation.money
     points = program.points.name
-    header = f"{program.name} ({program.program}) - {money.code}, {points}"
-    if program.points.value:
-        header += f" worth {program.points.value} {money.code} each"
+    earns_points = any(isinstance(rule, PointsPerSpend) for rule in program.rules)
+    header = f"{program.name} ({program.program}) - {money.code}"
+    if earns_points:
+        header += f", {points}"
+        if program.points.value:
+            header += f" worth {program.points.value} {money.code} each"
     blocks = [header]
     cards = {rule.id: rule.every for rule in program.rules if isinstance(rule, EveryNthFree)}
     for result in evaluation.customers:
-        blocks.append(_customer_block(result, points, cards))
-    blocks.append(_totals_block(evaluation, points))
+        shown_points = points if earns_points else None
+        blocks.append(_customer_block(result, shown_points, program.tiers is not None, cards))
+    blocks.append(_totals_block(evaluation, points if earns_points else None))
     return "\n\n".join(blocks)
 
 
-def _customer_block(result: CustomerResult, points: str, cards: dict[str, int]) -> str:
-    tier = result.tier or "no tier"
-    title = f"Customer {result.customer_id}: {result.points} {points}, {tier}"
-    if result.stamps:
-        title += ", stamps " + ", ".join(
-            f"{rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()
-        )
+def _customer_block(
+    result: CustomerResult, points: str | None, has_tiers: bool, cards: dict[str, int]
+) -> str:
+    facts = [] if points is None else [counted(result.points, points)]
+    if has_tiers:
+        facts.append(f"tier {result.tier}" if result.tier else "no tier")
+    facts += [f"stamps {rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()]
+    title = f"Customer {result.customer_id}" + (f": {', '.join(facts)}" if facts else "")
     rows = [("event", "rule", "reward", "reason")]
-    rows += [(e.event_id, e.rule, _reward_text(e, points), e.reason) for e in result.ledger]
+    rows += [
+        (e.event_id, e.rule, _reward_text(e, points or "points"), e.reason) for e in result.ledger
+    ]
     if len(rows) == 1:
         return f"{title}\n  (no rewards)"
     return f"{title}\n{_columns(rows)}"
@@ -179,18 +186,23 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
     return f"gift card ({value})"
 
 
-def _totals_block(evaluation: Evaluation, points: str) -> str:
+def _totals_block(evaluation: Evaluation, points: str | None) -> str:
     totals = evaluation.totals.to_json()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
         ("customers", str(totals["customers"])),
         ("purchases", f"{totals['purchases']} ({counted(totals['refunds'], 'refunds')})"),
         ("gross spend", f"{totals['gross_spend']} {code}"),
-        (
-            f"{points} issued",
-            f"{totals['points_issued']} (-{totals['points_reversed']} by refunds, "
-            f"net {totals['points_net']}, cost {totals['points_cost']} {code})",
-        ),
+    ]
+    if points is not None:
+        rows.append(
+            (
+                f"{points} issued",
+                f"{totals['points_issued']} (-{totals['points_reversed']} by refunds, "
+                f"net {totals['points_net']}, cost {totals['points_cost']} {code})",
+            )
+        )
+    rows += [
         (
             "discounts",
             f"{totals['discount_value']} {code} on {counted(totals['discount_units'], 'units')}",

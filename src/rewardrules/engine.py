@@ -216,9 +216,9 @@ def _apply_refund(plan: ProgramPlan, state: WorkingState, refund: Refund) -> lis
     if record is None:
         raise _fail(
             refund,
-            f"it refunds purchase {refund.purchase_id}, which customer {refund.customer_id} "
-            "has no earlier purchase of; check the purchase id (a refund must come after "
-            "its purchase)",
+            f"it refunds purchase {refund.purchase_id}, but customer {refund.customer_id} "
+            "has no such purchase before it; check the purchase id, and that the refund "
+            "comes after its purchase",
             "purchase_id",
         )
     try:

@@ -61,8 +61,8 @@ def refunded_lines(record: _Refundable, refund: Refund) -> tuple[list[int], list
             if wanted:
                 left = returned.quantity - wanted
                 raise ValueError(
-                    f"it returns {returned.quantity} x {returned.sku}, but only {left} "
-                    f"of purchase {purchase.id} are left to refund"
+                    f"it returns {returned.quantity} x {returned.sku}, but purchase "
+                    f"{purchase.id} has only {left} x {returned.sku} left to refund"
                 )
     amounts = [
         refunded_amount(paid, line.quantity, done)

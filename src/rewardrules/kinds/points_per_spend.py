@@ -188,14 +188,15 @@ def _earn_reason(
         f"{money.format(eligible)} paid at {counted(rule.points, plan.points_name)} "
         f"per {money.format(money.to_minor(rule.per))}"
     )
-    boosted: dict[Decimal, int] = {}
+    boosted: dict[int, int] = {}
     for weight in weights:
         if weight and weight != plan.base_weight:
-            factor = next(factor for _, w, factor in plan.multipliers if w == weight)
-            boosted[factor] = boosted.get(factor, 0) + 1
-    for factor, count in sorted(boosted.items(), reverse=True):
-        lines = "line" if count == 1 else "lines"
-        text += f", x{plain_number(factor)} on {count} {lines}"
+            boosted[weight] = boosted.get(weight, 0) + 1
+    for weight, count in sorted(boosted.items(), reverse=True):
+        multiplier = next(m for m in plan.rule.multipliers if _weight(plan, m.factor) == weight)
+        text += f", x{plain_number(multiplier.factor)} on {counted(count, 'lines')}"
+        if multiplier.description:
+            text += f" ({multiplier.description})"
     if plan.tiers is not None and context.tier_index is not None:
         tier_multiplier = rule_tier_multiplier(plan, context.tier_index)
         if tier_multiplier != 1:
@@ -203,6 +204,11 @@ def _earn_reason(
     if plan.cap is not None and points == plan.cap:
         text += f" (at most {plan.cap} per purchase)"
     return f"{text}: {counted(points, plan.points_name)}"
+
+
+def _weight(plan: PointsPlan, factor: Decimal) -> int:
+    numerator, denominator = as_fraction(factor)
+    return numerator * plan.base_weight // denominator
 
 
 def rule_tier_multiplier(plan: PointsPlan, tier_index: int) -> Decimal:
