@@ -102,7 +102,7 @@ def test_dry_run_table_shows_each_reward_and_the_totals(files: tuple[Path, Path]
     assert out.splitlines() == [
         "Scoops (scoops) - USD, stars worth 0.01 USD each",
         "",
-        "Customer c1: 6 stars, no tier, stamps cone-card 0/3",
+        "Customer c1: 6 stars, stamps cone-card 0/3",
         "  event  rule       reward             reason",
         "  p1     stars      +6 stars           6.00 USD paid at 1 star per 1.00 USD: 6 stars",
         "  p2     cone-card  1 free (3.50 USD)  3rd ice-cream of the card: cheapest ice-cream"
@@ -111,7 +111,7 @@ def test_dry_run_table_shows_each_reward_and_the_totals(files: tuple[Path, Path]
         "  r1     stars      -1 star            refund of purchase p2: stars recomputed on"
         " 0.00 USD left, 0 now instead of 1",
         "",
-        "Customer c2: 3 stars, no tier, stamps cone-card 1/3",
+        "Customer c2: 3 stars, stamps cone-card 1/3",
         "  event  rule   reward    reason",
         "  p3     stars  +3 stars  3.00 USD paid at 1 star per 1.00 USD: 3 stars",
         "",
