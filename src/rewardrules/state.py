@@ -8,7 +8,7 @@ units and running tier counters, built from and turned back into the saved form.
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -69,8 +69,10 @@ class PurchaseRecord:
     """A purchase inside the working state: what it paid and what it earned."""
 
     __slots__ = (
+        "at",
         "context",
         "in_window",
+        "local_date",
         "paid",
         "points",
         "refunded_amount",
@@ -88,6 +90,9 @@ class PurchaseRecord:
         refunded_amount: list[int] | None = None,
     ) -> None:
         self.context = context
+        # Copied out of the context: the tier counter reads them for every purchase.
+        self.at = context.purchase.at
+        self.local_date = context.local_date
         self.paid = paid
         self.points = points
         self.tier_amount = tier_amount
@@ -99,16 +104,6 @@ class PurchaseRecord:
     def purchase(self) -> Purchase:
         """The purchase itself."""
         return self.context.purchase
-
-    @property
-    def at(self) -> datetime:
-        """When the purchase was made."""
-        return self.context.purchase.at
-
-    @property
-    def local_date(self) -> date:
-        """Its local date."""
-        return self.context.local_date
 
     def paid_left(self) -> list[int]:
         """Each line's paid amount not yet refunded."""

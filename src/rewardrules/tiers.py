@@ -20,16 +20,8 @@ from rewardrules.program import Program, RollingWindow
 class Qualifying(Protocol):
     """What the tier counter needs of a purchase record."""
 
-    @property
-    def at(self) -> datetime:
-        """When the purchase was made."""
-        ...
-
-    @property
-    def local_date(self) -> date:
-        """Its local date."""
-        ...
-
+    at: datetime
+    local_date: date
     tier_amount: int
     in_window: bool
 

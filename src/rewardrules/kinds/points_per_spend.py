@@ -91,13 +91,16 @@ class PointsPlan:
         eligible = self.scope.eligible_lines(context)
         if not self.multipliers:
             return tuple(self.base_weight if flag else 0 for flag in eligible)
+        admitted = [
+            (scope, weight) for scope, weight, _ in self.multipliers if scope.admits(context)
+        ]
         weights = []
         for line, flag in zip(context.purchase.lines, eligible):
             weight = 0
             if flag:
                 weight = self.base_weight
-                for scope, factor_weight, _ in self.multipliers:
-                    if scope.admits(context) and scope.matches_line(line):
+                for scope, factor_weight in admitted:
+                    if scope.matches_line(line):
                         weight = factor_weight
                         break
             weights.append(weight)

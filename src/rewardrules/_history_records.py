@@ -1,0 +1,197 @@
+"""What the history readers share: record errors in plain words, values read from text, and
+records built one at a time with unique keys.
+
+The CSV reader (:mod:`rewardrules._csv_history`) and the JSON reader
+(:mod:`rewardrules._json_history`) both import from here; :mod:`rewardrules.histories`
+imports them both, so these helpers live below all three rather than in it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from rewardrules.errors import HistoryError, Location, PathItem, Problem
+from rewardrules.events import Customer, Line, Purchase, Refund, RefundLine
+
+Path = tuple[PathItem, ...]
+Record = TypeVar("Record", bound=BaseModel)
+
+MODELS: dict[str, type[Purchase] | type[Refund]] = {"purchase": Purchase, "refund": Refund}
+AMOUNT_HELP = (
+    "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
+)
+WHOLE_HELP = "a whole number written with digits, like 2"
+MAX_DIGITS = 18  # of a quantity; Python refuses to read an int of over 4300 digits anyway
+
+_FIELDS = sorted(
+    {f for m in (Purchase, Line, Refund, RefundLine, Customer) for f in m.model_fields}
+)
+_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_TIME_EXAMPLE = "2026-03-01T09:30:00+01:00"
+
+# Pydantic's error types, in plain words; ``{input}`` is the value given, the rest its ctx.
+_MESSAGES: dict[str, str] = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "string_too_short": "must not be empty",
+    "too_short": "must have at least one entry",
+    "greater_than_equal": "must be at least {ge} (got {input})",
+    "string_type": "must be text in quotes (got {input})",
+    "int_type": f"must be {WHOLE_HELP} (got {{input}})",
+    "int_from_float": f"must be {WHOLE_HELP} (got {{input}})",
+    "decimal_type": f"must be {AMOUNT_HELP} (got {{input}})",
+    "decimal_parsing": f"must be {AMOUNT_HELP} (got {{input}})",
+    "finite_number": f"must be {AMOUNT_HELP} (got {{input}})",
+    "model_type": "must be an object {{...}} (got {input})",
+    "tuple_type": "must be a list [...] (got {input})",
+    "value_error": "{error}",
+}
+_CODES = {"missing": "missing-field", "extra_forbidden": "unknown-key"}
+
+
+@dataclass(frozen=True)
+class Kind(Generic[Record]):
+    """What differs between reading events and reading customers."""
+
+    noun: str
+    key: str  # the field that must be unique in a file
+    top_key: str  # the list's key in a JSON object ``{"events": [...]}``
+    from_object: Callable[[Any], Record]
+    read_csv: Callable[[Iterable[str], str], Iterator[Record]]
+
+
+class RecordError(Exception):
+    """One problem with a record; ``where`` (line, or offset in a JSON text) if known."""
+
+    def __init__(self, path: Path, message: str, code: str, where: int | None = None):
+        super().__init__(message)
+        self.path, self.message, self.code, self.where = path, message, code, where
+
+
+def history_error(
+    source: str,
+    line: int,
+    path: Path,
+    message: str,
+    code: str,
+    column: int = 1,
+    suggestion: str | None = None,
+    source_line: str | None = None,
+) -> HistoryError:
+    """One located problem, as the error to raise."""
+    location = Location(source, line, column)
+    return HistoryError([Problem(message, path, location, code, suggestion, source_line)])
+
+
+def show(value: object) -> str:
+    """A value as a message quotes it: text in quotes, JSON's null and true, at most 40 chars."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    shown = repr(value) if isinstance(value, str) else str(value)
+    return shown if len(shown) <= 40 else f"{shown[:36]}...{shown[-1]}"
+
+
+def issues(exc: ValidationError | RecordError) -> list[tuple[Path, str, str | None, str]]:
+    """Each problem as (field path, message, suggestion, code), in plain words."""
+    if isinstance(exc, RecordError):
+        return [(exc.path, exc.message, None, exc.code)]
+    found: list[tuple[Path, str, str | None, str]] = []
+    for error in exc.errors(include_url=False):
+        kind, path, given = error["type"], tuple(error["loc"]), error.get("input")
+        if kind == "too_short" and given:
+            continue  # the list has entries: the problems inside them are reported instead
+        template = _MESSAGES.get(kind)
+        message = (
+            error["msg"]
+            if template is None
+            else template.format(input=show(given), **error.get("ctx", {}))
+        )
+        close = (
+            difflib.get_close_matches(str(path[-1]), _FIELDS, 1)
+            if kind == "extra_forbidden"
+            else []
+        )
+        suggestion = f"did you mean {close[0]!r}?" if close and close[0] != path[-1] else None
+        found.append((path, message, suggestion, _CODES.get(kind, "invalid-value")))
+    return found
+
+
+def located(
+    exc: ValidationError | RecordError, source: str, line: int, column: int = 1
+) -> HistoryError:
+    """Every problem of one record, all at the record's line and column."""
+    return HistoryError(
+        Problem(message, path, Location(source, line, column), code, suggestion)
+        for path, message, suggestion, code in issues(exc)
+    )
+
+
+def timestamp(value: object, path: Path) -> datetime:
+    """An ISO 8601 timestamp with a UTC offset, given as text."""
+    if not isinstance(value, str):
+        message = f"must be a timestamp written as text, like {_TIME_EXAMPLE} (got {show(value)})"
+        raise RecordError(path, message, "bad-timestamp")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        message = f"must be an ISO 8601 timestamp like {_TIME_EXAMPLE} (got {value!r})"
+        raise RecordError(path, message, "bad-timestamp") from None
+    if moment.tzinfo is None:
+        message = (
+            f"timestamp has no UTC offset; write it like {_TIME_EXAMPLE} "
+            f"or 2026-03-01T09:30:00Z (got {value!r})"
+        )
+        raise RecordError(path, message, "naive-timestamp")
+    return moment
+
+
+def amount(text: str, path: Path) -> Decimal:
+    """An exact amount from its digits; never through float."""
+    if _AMOUNT.fullmatch(text) is None:
+        raise RecordError(path, f"must be {AMOUNT_HELP} (got {show(text)})", "bad-amount")
+    return Decimal(text)
+
+
+def whole(text: str, path: Path) -> int:
+    """A whole number from its ASCII digits, of at most ``MAX_DIGITS``."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise RecordError(path, f"must be {WHOLE_HELP} (got {show(text)})", "bad-quantity")
+    if len(digits) > MAX_DIGITS:
+        message = f"must have at most {MAX_DIGITS} digits (got {show(text)})"
+        raise RecordError(path, message, "bad-quantity")
+    return int(text)
+
+
+def records(
+    items: Iterable[tuple[int, Any]],
+    source: str,
+    kind: Kind[Record],
+    locate: Callable[[int], tuple[int, int]],
+) -> Iterator[Record]:
+    """Build a record from each (where, value); ``locate`` turns where into line and column."""
+    seen: dict[str, int] = {}
+    where = 1
+    try:
+        for where, value in items:
+            record = kind.from_object(value)
+            key = getattr(record, kind.key)
+            if (first := seen.setdefault(key, where)) != where:
+                message = f"{kind.noun} {key!r} appears twice (first on line {locate(first)[0]})"
+                raise RecordError((kind.key,), message, "duplicate-id")
+            yield record
+    except (RecordError, ValidationError) as exc:
+        if isinstance(exc, RecordError) and exc.where is not None:
+            where = exc.where
+        raise located(exc, source, *locate(where)) from None
