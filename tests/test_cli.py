@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from rewardrules import cli as cli_module
 from rewardrules.cli import cli
+from rewardrules.errors import Location
+from rewardrules.histories import locate_event
 
 PROGRAM = """\
 program: scoops
@@ -204,6 +207,56 @@ def test_a_bad_history_row_is_shown_with_its_file_and_exits_1(files: tuple[Path,
 def test_a_refund_of_an_unknown_purchase_names_the_event(files: tuple[Path, Path]) -> None:
     program, history = files
     history.write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
+    code, out, err = run("dry-run", program, history)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{history}:6:1: event r1.purchase_id: it refunds purchase p9, but customer c1 has no "
+        "such purchase before it; check the purchase id, and that the refund comes after its "
+        "purchase\n"
+    )
+
+
+def test_an_evaluation_error_in_a_json_history_points_at_the_events_brace(
+    files: tuple[Path, Path],
+) -> None:
+    program, _ = files
+    history = program.parent / "history.json"
+    history.write_text(
+        '{"events": [\n'
+        '  {"type": "purchase", "id": "p1", "customer_id": "c1", "at": "2026-05-01T15:00:00Z",\n'
+        '   "lines": [{"sku": "cone", "quantity": 1, "unit_price": "3.005"}]}\n'
+        "]}\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("dry-run", program, history)
+    assert code == 1
+    assert err.startswith(f"{history}:2:3: event p1.lines: ")
+
+
+def test_only_a_failed_dry_run_reads_the_history_again(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program, history = files
+    calls: list[tuple[Path, str]] = []
+
+    def spy(path: Path, event_id: str) -> Location | None:
+        calls.append((path, event_id))
+        return locate_event(path, event_id)
+
+    monkeypatch.setattr(cli_module, "locate_event", spy)
+    assert run("dry-run", program, history)[0] == 0
+    assert calls == []
+    history.write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
+    assert run("dry-run", program, history)[0] == 1
+    assert calls == [(history, "r1")]
+
+
+def test_an_event_no_longer_in_the_history_is_named_without_a_place(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program, history = files
+    history.write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
+    monkeypatch.setattr(cli_module, "locate_event", lambda _path, _event_id: None)
     code, _, err = run("dry-run", program, history)
     assert code == 1
     assert err.startswith("event r1.purchase_id: it refunds purchase p9, but customer c1 has no")

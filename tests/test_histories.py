@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from rewardrules.errors import HistoryError, Location
 from rewardrules.events import Customer, Line, MonthDay, Purchase, Refund, RefundLine
-from rewardrules.histories import Format, parse_history_text, read_customers, read_history
+from rewardrules.histories import (
+    Format,
+    locate_event,
+    parse_history_text,
+    read_customers,
+    read_history,
+)
 
 DATA = Path(__file__).parent / "data" / "histories"
 
@@ -556,6 +562,95 @@ def test_a_json_syntax_error_shows_the_line_with_a_caret(in_tmp: Path) -> None:
     )
 
 
+# --- locating an event --------------------------------------------------------------------
+
+SMALL_STARTS = {
+    "small.csv": [(2, 1), (4, 1), (5, 1), (6, 1)],
+    "small.jsonl": [(1, 1), (2, 1), (4, 1), (5, 1)],
+    "small.json": [(3, 5), (14, 5), (21, 5), (29, 5)],
+}
+
+
+@pytest.mark.parametrize("name", SMALL_FILES)
+def test_locate_event_finds_the_line_where_each_event_starts(name: str) -> None:
+    path = DATA / name
+    assert [locate_event(path, event.id) for event in read_history(path)] == [
+        Location(str(path), line, column) for line, column in SMALL_STARTS[name]
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(THIRD_EVENT_BAD))
+def test_locate_event_points_where_the_reader_points(in_tmp: Path, name: str) -> None:
+    Path(name).write_text(THIRD_EVENT_BAD[name])
+    with pytest.raises(HistoryError) as info:
+        list(read_history(name))
+    third = "p3" if name.endswith(".csv") else "r3"
+    assert locate_event(name, third) == info.value.problems[0].location
+
+
+@pytest.mark.parametrize("name", SMALL_FILES)
+def test_locate_event_of_an_id_not_in_the_file_is_none(name: str) -> None:
+    assert locate_event(DATA / name, "p9") is None
+    assert locate_event(DATA / name, "c-1") is None  # a customer id is not an event id
+
+
+def test_locate_event_counts_physical_lines_after_a_bom_and_a_quoted_line_break(
+    in_tmp: Path,
+) -> None:
+    text = HEADER.replace("\n", ",store\n") + ROW.replace(",\n", ',"Lyon,\n2e"\n') + ROW
+    text = "\ufeff" + text.replace("p1", "p2", 1).replace("p1", "p3")
+    Path("h.csv").write_text(text, encoding="utf-8")
+    assert locate_event("h.csv", "p3") == Location("h.csv", 4, 1)
+
+
+def test_locate_event_finds_an_id_spelt_with_escapes_in_json_lines(in_tmp: Path) -> None:
+    Path("h.ndjson").write_text('{"id": "p1"}\n\n{"id": "\\u0072\\u0031"}\n')
+    assert locate_event("h.ndjson", "r1") == Location("h.ndjson", 3, 1)
+    assert locate_event("h.ndjson", "r1", format="json") is None  # not one JSON value
+
+
+def test_locate_event_reads_a_streamed_file_only_as_far_as_the_event(in_tmp: Path) -> None:
+    Path("h.csv").write_text(HEADER + ROW + "x" * 200_000 + "\n")
+    Path("h.jsonl").write_text('{"id": "p1"}\n{"id": "p1"\n')
+    assert locate_event("h.csv", "p1") == Location("h.csv", 2, 1)
+    assert locate_event("h.jsonl", "p1") == Location("h.jsonl", 1, 1)
+
+
+DAMAGED = {
+    "a missing file": ("missing.csv", None),
+    "bytes that are not UTF-8": ("h.csv", (HEADER + ROW.replace("latte", "café")).encode("cp1252")),
+    "a CSV field over the size limit": ("h.csv", HEADER + "x" * 200_000 + "\n" + ROW),
+    "a CSV header without event_id": ("h.csv", HEADER.replace("event_id", "id") + ROW),
+    "an empty CSV file": ("h.csv", ""),
+    "a JSON Lines line that cannot be decoded": ("h.jsonl", '{"id": "p1", "id": "p1"}\n'),
+    "a JSON Lines syntax error": ("h.jsonl", '{"id": "p1" "type": "purchase"}\n'),
+    "a NaN in JSON Lines": ("h.jsonl", '{"id": "p1", "lines": [{"unit_price": NaN}]}\n'),
+    "JSON broken before the event": ("h.json", '[{"id": "p0"} {"id": "p1"}]'),
+    "JSON that is not a list": ("h.json", '{"orders": [{"id": "p1"}]}'),
+    "JSON nested too deeply": ("h.json", "[" + "[" * 100_000 + "]" * 100_000 + "]"),
+}
+
+
+@pytest.mark.parametrize(("name", "content"), DAMAGED.values(), ids=list(DAMAGED))
+def test_locate_event_in_a_damaged_file_is_none(
+    in_tmp: Path, name: str, content: str | bytes | None
+) -> None:
+    if isinstance(content, str):
+        Path(name).write_text(content, encoding="utf-8")
+    elif content is not None:
+        Path(name).write_bytes(content)
+    assert locate_event(name, "p1") is None
+
+
+def test_locate_event_refuses_an_unknown_format_like_read_history() -> None:
+    with pytest.raises(HistoryError) as info:
+        locate_event("history.txt", "p1")
+    assert str(info.value) == (
+        "cannot tell the format of history.txt from its extension; "
+        "name it .csv, .jsonl or .json, or give the format"
+    )
+
+
 # --- nothing but HistoryError escapes -----------------------------------------------------
 
 FORMATS: dict[str, Format] = {"small.csv": "csv", "small.jsonl": "jsonl", "small.json": "json"}
@@ -587,3 +682,32 @@ def test_any_bytes_read_or_raise_history_error(
     path.write_bytes(data)
     with contextlib.suppress(HistoryError):
         list(read_history(path))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(sorted(FORMATS)),
+    start=st.integers(min_value=0, max_value=2000),
+    cut=st.integers(min_value=0, max_value=3),
+    insert=st.text(alphabet=',"\n\r{}[]:-.0123456789eEZT NaInfulltrue\\\x00é', max_size=3),
+)
+def test_locate_event_in_a_damaged_history_never_raises(
+    tmp_path_factory: pytest.TempPathFactory, name: str, start: int, cut: int, insert: str
+) -> None:
+    text = (DATA / name).read_text()
+    start %= len(text)
+    path = tmp_path_factory.getbasetemp() / name
+    path.write_bytes((text[:start] + insert + text[start + cut :]).encode())
+    found = locate_event(path, "r1")
+    assert found is None or found.source == str(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=200), extension=st.sampled_from([".csv", ".jsonl", ".json"]))
+def test_locate_event_in_any_bytes_never_raises(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, extension: str
+) -> None:
+    path = tmp_path_factory.getbasetemp() / f"locate{extension}"
+    path.write_bytes(data)
+    found = locate_event(path, "p1")
+    assert found is None or found.source == str(path)

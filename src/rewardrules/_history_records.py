@@ -26,9 +26,7 @@ Path = tuple[PathItem, ...]
 Record = TypeVar("Record", bound=BaseModel)
 
 MODELS: dict[str, type[Purchase] | type[Refund]] = {"purchase": Purchase, "refund": Refund}
-AMOUNT_HELP = (
-    "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
-)
+AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
 WHOLE_HELP = "a whole number written with digits, like 2"
 MAX_DIGITS = 18  # of a quantity; Python refuses to read an int of over 4300 digits anyway
 

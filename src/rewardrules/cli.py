@@ -7,6 +7,7 @@ No traceback reaches a user.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -18,9 +19,9 @@ from typing import Any, TypeVar
 import click
 
 from rewardrules.engine import evaluate
-from rewardrules.errors import RewardRulesError
+from rewardrules.errors import HistoryError, Location, RewardRulesError
 from rewardrules.events import Purchase, Refund
-from rewardrules.histories import read_customers, read_history
+from rewardrules.histories import locate_event, read_customers, read_history
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
@@ -124,7 +125,10 @@ def dry_run(
 
     def run() -> Evaluation:
         profiles = None if customers_file is None else list(read_customers(customers_file))
-        return evaluate(program, events(), profiles, as_of)
+        try:
+            return evaluate(program, events(), profiles, as_of)
+        except HistoryError as error:
+            raise _located_events(error, history_file) from None
 
     evaluation = _guarded(run)
     if customer_id is not None and not evaluation.customers:
@@ -134,6 +138,26 @@ def dry_run(
         click.echo(json.dumps(evaluation.to_json(), indent=2, ensure_ascii=False))
     else:
         click.echo(render_table(program, evaluation))
+
+
+def _located_events(error: HistoryError, history_file: Path) -> HistoryError:
+    """Point each problem about an evaluated event at the event's first line in the history.
+
+    The engine names the event (path ``("event <id>", field)``) but not its place; only this
+    error path reads the history again to find it. Problems already located are kept.
+    """
+    found: dict[str, Location | None] = {}
+    problems = []
+    for problem in error.problems:
+        head = problem.path[0] if problem.path else None
+        if problem.location is None and isinstance(head, str) and head.startswith("event "):
+            event_id = head.removeprefix("event ")
+            if event_id not in found:
+                found[event_id] = locate_event(history_file, event_id)
+            problems.append(dataclasses.replace(problem, location=found[event_id]))
+        else:
+            problems.append(problem)
+    return HistoryError(problems)
 
 
 def render_table(program: Program, evaluation: Evaluation) -> str:

@@ -1,0 +1,239 @@
+"""Reading CSV histories and customer profiles, row by row.
+
+A CSV history has one row per purchase line; the adjacent rows with one ``event_id`` make one
+event. Error lines count physical lines, so a quoted cell holding a line break does not shift
+them. ``docs/histories.md`` describes the columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import operator
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from rewardrules._history_records import (
+    MAX_DIGITS,
+    MODELS,
+    RecordError,
+    amount,
+    history_error,
+    issues,
+    located,
+    timestamp,
+    whole,
+)
+from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.events import Purchase, Refund
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+_EVENT_COLUMNS = (
+    "event_id", "type", "customer_id", "at", "sku", "category", "quantity", "unit_price",
+    "purchase_id",
+)  # fmt: skip
+_HEAD_COLUMNS = ("type", "customer_id", "at", "purchase_id", "store")  # one value per event
+_CUSTOMER_COLUMNS = ("customer_id", "joined_at", "birthday", "referred_by")
+
+
+def read_events(stream: Iterable[str], source: str) -> Iterator[Purchase | Refund]:
+    """The events of a CSV history, each built once its last row is read."""
+    columns, rows = _csv_table(stream, source, _EVENT_COLUMNS, ("store",))
+    cells = operator.itemgetter(*(columns[name] for name in _EVENT_COLUMNS))
+    store = columns.get("store")
+    seen: dict[str, int] = {}
+    event: _CsvEvent | None = None
+    line = 1
+    try:
+        for line, row in rows:
+            event_id, kind, customer, at, sku, category, quantity, price, purchase = cells(row)
+            head = (kind, customer, at, purchase, "" if store is None else row[store])
+            if event is None or event_id != event.id:
+                if event is not None:
+                    yield event.build()
+                if (first := seen.setdefault(event_id, line)) != line:
+                    message = (
+                        f"event {event_id!r} is split: its rows must be adjacent "
+                        f"(its first rows start on line {first})"
+                    )
+                    raise RecordError(("event_id",), message, "split-event")
+                event = _CsvEvent(source, line, event_id, head)
+            event.add(line, head, sku, category, quantity, price)
+        if event is not None:
+            yield event.build()
+    except RecordError as exc:
+        raise located(exc, source, line) from None
+
+
+def customer_rows(stream: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Check the header now; then each profile row as (line, its non-empty cells by column)."""
+    columns, rows = _csv_table(stream, source, _CUSTOMER_COLUMNS[:1], _CUSTOMER_COLUMNS[1:])
+    return ((line, {k: row[i] for k, i in columns.items() if row[i]}) for line, row in rows)
+
+
+def find_event(stream: Iterable[str], event_id: str) -> tuple[int, int] | None:
+    """The line and column of the first row of an event; None if absent or not valid CSV."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, None)
+        if header is None or "event_id" not in header:
+            return None
+        column = header.index("event_id")
+        previous = reader.line_num
+        for row in reader:
+            line, previous = previous + 1, reader.line_num  # as the reader counts lines
+            if len(row) > column and row[column] == event_id:
+                return line, 1
+    except csv.Error:
+        return None
+    return None
+
+
+def _csv_table(
+    stream: Iterable[str], source: str, required: tuple[str, ...], optional: tuple[str, ...]
+) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
+    """Check the header; return the column of each name, and the rows with their line."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise history_error(
+            source, reader.line_num, (), f"not valid CSV: {exc}", "not-csv"
+        ) from None
+    if header is None:
+        message = f"the file is empty; its first line must be the header {','.join(required)}"
+        raise history_error(source, 1, (), message, "missing-header")
+    known, at = required + optional, Location(source, 1, 1)
+    columns: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, name in enumerate(header):
+        if name in columns:
+            problems.append(Problem(f"column {name!r} appears twice", (), at, "duplicate-column"))
+        elif name not in known:
+            close = difflib.get_close_matches(name, known, 1)
+            hint = f"did you mean {close[0]!r}?" if close else f"the columns are {', '.join(known)}"
+            problems.append(Problem(f"unknown column {name!r}", (), at, "unknown-column", hint))
+        columns.setdefault(name, index)
+    problems += [
+        Problem(f"the header has no {name!r} column", (), at, "missing-column")
+        for name in required
+        if name not in columns
+    ]
+    if problems:
+        raise HistoryError(problems)
+    return columns, _csv_rows(reader, source, len(header))
+
+
+def _csv_rows(reader: Reader, source: str, width: int) -> Iterator[tuple[int, list[str]]]:
+    previous = reader.line_num
+    try:
+        for row in reader:
+            line, previous = previous + 1, reader.line_num  # a quoted cell may span lines
+            if not row:
+                continue
+            if len(row) != width:
+                message = f"this row has {len(row)} cells but the header has {width} columns"
+                raise history_error(source, line, (), message, "bad-row")
+            yield line, row
+    except csv.Error as exc:
+        raise history_error(
+            source, reader.line_num, (), f"not valid CSV: {exc}", "not-csv"
+        ) from None
+
+
+@functools.lru_cache(maxsize=4096)  # prices repeat; a Decimal is immutable
+def _csv_amount(text: str) -> Decimal:
+    return amount(text, ("unit_price",))
+
+
+class _CsvEvent:
+    """The adjacent rows of one event of a CSV history, gathered until its id changes."""
+
+    __slots__ = ("data", "head", "id", "line", "line_numbers", "lines", "model", "source", "whole")
+
+    def __init__(self, source: str, line: int, event_id: str, head: tuple[str, ...]) -> None:
+        kind, customer_id, at, purchase_id, store = head
+        model = MODELS.get(kind)
+        if model is None:
+            message = f"must be 'purchase' or 'refund' (got {kind!r})"
+            raise RecordError(("type",), message, "unknown-type")
+        if model is Purchase and purchase_id:
+            message = "must be empty for a purchase; only a refund names a purchase"
+            raise RecordError(("purchase_id",), message, "not-empty")
+        if model is Refund and store:
+            raise RecordError(("store",), "must be empty for a refund", "not-empty")
+        self.source, self.line, self.id, self.head, self.model = source, line, event_id, head, model
+        self.data: dict[str, object] = {"type": kind}  # an empty cell is an absent field
+        if event_id:
+            self.data["id"] = event_id
+        if customer_id:
+            self.data["customer_id"] = customer_id
+        if at:
+            self.data["at"] = timestamp(at, ("at",))
+        if purchase_id:
+            self.data["purchase_id"] = purchase_id
+        if store:
+            self.data["store"] = store
+        self.lines: list[dict[str, object]] = []
+        self.line_numbers: list[int] = []
+        self.whole = False
+
+    def add(
+        self, line: int, head: tuple[str, ...], sku: str, category: str, quantity: str, price: str
+    ) -> None:
+        """Add one row: its event cells must agree with the first row's; it adds a line."""
+        if head != self.head:
+            name, here, there = next(
+                d for d in zip(_HEAD_COLUMNS, head, self.head, strict=True) if d[1] != d[2]
+            )
+            message = (
+                f"is {here!r} here but {there!r} on line {self.line}, the first row of event "
+                f"{self.id!r}; the rows of one event must agree"
+            )
+            raise RecordError((name,), message, "inconsistent-event")
+        if self.model is Refund:
+            if category or price:
+                column = "category" if category else "unit_price"
+                raise RecordError((column,), "must be empty for a refund", "not-empty")
+            everything = not (sku or quantity)
+            if self.whole or (everything and self.lines):
+                message = (
+                    "a refund row with empty sku and quantity returns the whole purchase, "
+                    "so it must be the only row of its event"
+                )
+                raise RecordError(("sku",), message, "whole-refund")
+            if everything:
+                self.whole = True
+                return
+        item: dict[str, object] = {"sku": sku} if sku else {}
+        if category:
+            item["category"] = category
+        if quantity:  # the fast path first: a million rows are mostly plain digits
+            is_plain = len(quantity) <= MAX_DIGITS and quantity.isdigit() and quantity.isascii()
+            item["quantity"] = int(quantity) if is_plain else whole(quantity, ("quantity",))
+        if price:
+            item["unit_price"] = _csv_amount(price)
+        self.lines.append(item)
+        self.line_numbers.append(line)
+
+    def build(self) -> Purchase | Refund:
+        """Validate the gathered event; problems point at the row and name the column."""
+        if not self.whole:
+            self.data["lines"] = self.lines
+        try:
+            return self.model.model_validate(self.data)
+        except ValidationError as exc:
+            problems = []
+            for path, message, suggestion, code in issues(exc):
+                in_line = len(path) > 1 and path[0] == "lines" and isinstance(path[1], int)
+                line = self.line_numbers[int(path[1])] if in_line else self.line
+                column = ("event_id" if path[-1] == "id" else path[-1],) if path else ()
+                location = Location(self.source, line, 1)
+                problems.append(Problem(message, column, location, code, suggestion))
+            raise HistoryError(problems) from None
