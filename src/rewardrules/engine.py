@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -187,10 +188,11 @@ def _fail(event: Purchase | Refund, message: str, field: str | None = None) -> H
 
 
 def _apply_purchase(
-    plan: ProgramPlan, state: WorkingState, purchase: Purchase
-) -> list[LedgerEntry]:
+    plan: ProgramPlan, state: WorkingState, purchase: Purchase, entries: list[LedgerEntry]
+) -> int:
+    """Evaluate a purchase, append its entries; return its gross total in minor units."""
     try:
-        context = build_context(purchase, plan.money, plan.zone, None, None)
+        context = build_context(purchase, plan.money, plan.zone, None, None, plan.unit_prices)
     except ValueError as error:
         raise _fail(purchase, f"{error}; prices must be whole minor units", "lines") from None
     tiers = plan.tiers
@@ -199,11 +201,8 @@ def _apply_purchase(
         context.tier_index = tiers.level_for(amount)
         context.tier = tiers.name_of(context.tier_index)
     basket = _Basket(context)
-    entries: list[LedgerEntry] = []
-    for rule_plan in plan.price_rules:
-        entries += PURCHASE_STEPS[type(rule_plan)](rule_plan, state, context, basket)
-    for rule_plan in plan.earning_rules:
-        entries += PURCHASE_STEPS[type(rule_plan)](rule_plan, state, context, basket)
+    for apply_rule, rule_plan in plan.purchase_steps:
+        entries += apply_rule(rule_plan, state, context, basket)
     paid = basket.amounts
     record = PurchaseRecord(
         context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
@@ -211,10 +210,13 @@ def _apply_purchase(
     state.purchases[purchase.id] = record
     if tiers is not None:
         state.tiers.add(tiers, record)
-    return entries
+    return context.gross_total
 
 
-def _apply_refund(plan: ProgramPlan, state: WorkingState, refund: Refund) -> list[LedgerEntry]:
+def _apply_refund(
+    plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
+) -> None:
+    """Evaluate a refund and append what it takes back."""
     record = state.purchases.get(refund.purchase_id)
     if record is None:
         raise _fail(
@@ -228,22 +230,20 @@ def _apply_refund(plan: ProgramPlan, state: WorkingState, refund: Refund) -> lis
         units, amounts = refunded_lines(record, refund)
     except ValueError as error:
         raise _fail(refund, str(error), "lines") from None
-    state.refunds.append(refund.id)
+    state.refunds[refund.id] = None
     before = record.refunded_units
     refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
     record.refunded_units, record.refunded_amount = units, amounts
-    entries: list[LedgerEntry] = []
-    for rule_plan in (*plan.price_rules, *plan.earning_rules):
-        entries += REFUND_STEPS[type(rule_plan)](rule_plan, state, record, refund, before, refunded)
+    for undo_rule, rule_plan in plan.refund_steps:
+        entries += undo_rule(rule_plan, state, record, refund, before, refunded)
     if plan.tiers is not None:
         state.tiers.adjust(plan.tiers, record, tier_amount(record, plan.tiers))
-    return entries
 
 
-def _apply(plan: ProgramPlan, state: WorkingState, event: Purchase | Refund) -> list[LedgerEntry]:
-    if state.knows(event.id):
-        message = f"customer {event.customer_id} already has an event with this id"
-        raise _fail(event, f"{message}; event ids must be unique")
+def _fold_event(
+    plan: ProgramPlan, state: WorkingState, event: Purchase | Refund, entries: list[LedgerEntry]
+) -> int:
+    """One step of the fold: apply an event, append its entries; return the gross spend."""
     if state.last_event_at is not None and event.at < state.last_event_at:
         raise _fail(
             event,
@@ -252,12 +252,27 @@ def _apply(plan: ProgramPlan, state: WorkingState, event: Purchase | Refund) -> 
             "earlier state",
             "at",
         )
-    entries = (
-        _apply_purchase(plan, state, event)
-        if isinstance(event, Purchase)
-        else _apply_refund(plan, state, event)
-    )
+    gross = 0
+    if isinstance(event, Purchase):
+        gross = _apply_purchase(plan, state, event, entries)
+    else:
+        _apply_refund(plan, state, event, entries)
     state.last_event_at = event.at
+    return gross
+
+
+def _apply(plan: ProgramPlan, state: WorkingState, event: Purchase | Refund) -> list[LedgerEntry]:
+    """Apply one event to a customer's working state; return its ledger entries.
+
+    Raises:
+        HistoryError: the customer already has an event with this id, or the event cannot
+            be applied.
+    """
+    if state.knows(event.id):
+        message = f"customer {event.customer_id} already has an event with this id"
+        raise _fail(event, f"{message}; event ids must be unique")
+    entries: list[LedgerEntry] = []
+    _fold_event(plan, state, event, entries)
     return entries
 
 
@@ -282,8 +297,17 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
 
 
 def compile_program(program: Program) -> ProgramPlan:
-    """Compile a program for evaluation (done once per evaluate or step call)."""
-    return ProgramPlan.compile(program)
+    """Compile a program for evaluation (done once per evaluate or step call).
+
+    Each rule's plan is bound to its step functions here, so the fold does no look-up.
+    """
+    plan = ProgramPlan.compile(program)
+    running = (*plan.price_rules, *plan.earning_rules)
+    return replace(
+        plan,
+        purchase_steps=tuple((PURCHASE_STEPS[type(rule)], rule) for rule in running),
+        refund_steps=tuple((REFUND_STEPS[type(rule)], rule) for rule in running),
+    )
 
 
 def step(
@@ -402,12 +426,11 @@ def _evaluate(
         if state is None:
             state = working[customer_id] = WorkingState(customer_id)
             ledgers[customer_id] = []
-        ledgers[customer_id] += _apply(plan, state, event)
         if isinstance(event, Purchase):
             purchases += 1
-            gross += state.purchases[event.id].context.gross_total
         else:
             refunds += 1
+        gross += _fold_event(plan, state, event, ledgers[customer_id])
     results = tuple(
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
         for customer_id in sorted(working)

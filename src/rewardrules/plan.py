@@ -8,7 +8,8 @@ The table :data:`COMPILERS` is the one place that maps a rule kind to its compil
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,10 @@ class ProgramPlan:
     price_rules: tuple[RulePlan, ...]
     earning_rules: tuple[RulePlan, ...]
     punch_cards: tuple[PunchCardPlan, ...]
+    purchase_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
+    refund_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
+    unit_prices: dict[Decimal, int] = field(default_factory=dict, compare=False, repr=False)
+    """A memo of unit prices already converted to minor units (menus repeat prices)."""
 
     @classmethod
     def compile(cls, program: Program) -> ProgramPlan:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from decimal import Decimal
 
 from rewardrules.events import Line, Purchase
 from rewardrules.money import Currency
@@ -169,24 +170,32 @@ def build_context(
     zone: tzinfo,
     tier: str | None,
     tier_index: int | None,
+    prices: dict[Decimal, int] | None = None,
 ) -> PurchaseContext:
     """Read a purchase in the program's currency and time zone.
+
+    ``prices`` memoises unit prices already converted to minor units.
 
     Raises:
         ValueError: a unit price is finer than the currency's minor unit.
     """
     local = purchase.at.astimezone(zone)
-    scale = money.minor_per_major
+    if prices is None:
+        prices = {}
     unit_prices = []
     gross = []
     for line in purchase.lines:
-        scaled = line.unit_price * scale
-        minor = int(scaled)
-        if minor != scaled:
-            raise ValueError(
-                f"the unit price {line.unit_price} of sku {line.sku} is finer than "
-                f"{money.code} allows ({money.exponent} decimal places)"
-            )
+        price = line.unit_price
+        minor = prices.get(price)
+        if minor is None:
+            scaled = price * money.minor_per_major
+            minor = int(scaled)
+            if minor != scaled:
+                raise ValueError(
+                    f"the unit price {price} of sku {line.sku} is finer than "
+                    f"{money.code} allows ({money.exponent} decimal places)"
+                )
+            prices[price] = minor
         unit_prices.append(minor)
         gross.append(minor * line.quantity)
     return PurchaseContext(

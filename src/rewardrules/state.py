@@ -136,7 +136,7 @@ class WorkingState:
         self.stamps: dict[str, int] = {}
         self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.purchases: dict[str, PurchaseRecord] = {}
-        self.refunds: list[str] = []
+        self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
         self.tiers = TierCounter()
 
     def knows(self, event_id: str) -> bool:
@@ -200,7 +200,7 @@ def restore(
     state.points = saved.points
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
-    state.refunds = list(saved.refunds)
+    state.refunds = dict.fromkeys(saved.refunds)
     to_minor = money.to_minor
     state.gift_cards = {
         rule: {

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from rewardrules.kinds._words import plain_number
 from rewardrules.ledger import LedgerEntry
@@ -28,6 +27,7 @@ class TieredDiscountPlan:
     rule: TieredDiscount
     scope: Scope
     percents: dict[str, tuple[int, int]]
+    labels: dict[str, str]
     money: Currency
 
     @classmethod
@@ -37,6 +37,7 @@ class TieredDiscountPlan:
             rule=rule,
             scope=Scope.compile(rule.when, money, rule.starts, rule.ends),
             percents={tier: as_fraction(percent) for tier, percent in rule.discounts.items()},
+            labels={tier: plain_number(percent) for tier, percent in rule.discounts.items()},
             money=money,
         )
 
@@ -54,9 +55,9 @@ def tiered_discount(
     """
     amounts = list(amounts)
     tier = context.tier
-    percent = plan.percents.get(tier) if tier is not None else None
-    if percent is None:
+    if tier is None or tier not in plan.percents:
         return amounts, []
+    percent = plan.percents[tier]
     numerator, denominator = percent
     scale = 100 * denominator
     value = units = 0
@@ -83,7 +84,7 @@ def tiered_discount(
         "tier {0}: {1}% off {2} eligible {3} ({4:money})",
         (
             tier,
-            plain_number(Decimal(numerator) / Decimal(denominator)),
+            plan.labels[tier],
             units,
             "unit" if units == 1 else "units",
             value,
