@@ -1001,3 +1001,53 @@ def test_any_text_gives_a_program_or_a_rule_file_error(text: str) -> None:
     for name in names:
         with contextlib.suppress(RuleFileError):
             load_program_text(text, _parser=name)
+
+
+ALL_AT_ONCE = """\
+program: t
+name: T
+currency: USD
+timezone: UTC
+tiers:
+  qualify_by: spend
+  window: 365 days
+  levels:
+    - {name: silver, at_least: 100}
+rules:
+  - id: stars
+    kind: points_per_spend
+    points: 1
+    per: 0.001
+  - id: stars
+    kind: every_nth_fre
+    every: 3
+  - id: gold-only
+    kind: points_per_spend
+    points: 1
+    when: {tiers: [gold], categroies: [x]}
+  - id: stars
+    kind: tiered_discount
+    discounts: {platinum: 5}
+"""
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_cross_field_problems_come_with_the_other_problems_in_one_run(parser: Parser) -> None:
+    # rules[1] and rules[2] are invalid on their own; the valid rules 0 and 3 are still
+    # checked against each other and against the tiers: money finer than USD, a reused id,
+    # an unknown tier. rules[2]'s tier is not reported: the rule itself is invalid.
+    with pytest.raises(RuleFileError) as caught:
+        load_program_text(ALL_AT_ONCE, "p.yaml", _parser=parser)
+    assert [str(problem) for problem in caught.value.problems] == [
+        "p.yaml:14:10: rules[0].per: 0.001 has more decimal places than USD has (2); "
+        "write it in whole USD minor units",
+        "p.yaml:16:11: rules[1].kind: unknown kind 'every_nth_fre'; the kinds are: "
+        "points_per_spend, every_nth_free, partner_gift_card, tiered_discount "
+        "(did you mean 'every_nth_free'?)",
+        "p.yaml:21:27: rules[2].when.categroies: unknown key 'categroies' "
+        "(did you mean 'categories'?)",
+        "p.yaml:22:9: rules[3].id: the rule id 'stars' is already used by rules[0]; "
+        "give every rule its own id",
+        "p.yaml:24:17: rules[3].discounts.platinum: there is no tier 'platinum'; "
+        "the tiers are: silver",
+    ]

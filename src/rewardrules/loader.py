@@ -19,26 +19,38 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from rewardrules import _messages
 from rewardrules._syntax import character_problems, syntax_problem
 from rewardrules.errors import PathItem, Problem, RuleFileError
-from rewardrules.program import SEMANTICS_DEFERRED, Program, semantic_problems
+from rewardrules.money import is_known_currency
+from rewardrules.program import (
+    SEMANTICS_DEFERRED,
+    AnyRule,
+    Program,
+    Rule,
+    Tiers,
+    semantic_problems,
+    semantic_problems_of_parts,
+)
 from rewardrules.sourcemap import (
     PLAIN_TAG,
     STR_TAG,
     AliasNode,
+    Built,
     MappingNode,
     Node,
     Position,
     ScalarNode,
     SequenceNode,
+    SourceMap,
     SourceText,
     build,
     has_prefix,
@@ -122,6 +134,10 @@ def load_program_file(
         RuleFileError: the file is missing, unreadable, a directory, not UTF-8, or not a
             valid program.
     """
+    return _load(_read_file(path), _parser, _node_budget)
+
+
+def _read_file(path: str | os.PathLike[str]) -> SourceText:
     name = os.fspath(path)
     try:
         if Path(name).is_dir():
@@ -148,7 +164,7 @@ def load_program_file(
             "save the file as UTF-8"
         )
         raise RuleFileError([source.problem(message, at=at, code="not-utf8")]) from None
-    return _load(SourceText(name, text), _parser, _node_budget)
+    return SourceText(name, text)
 
 
 def load_program_text(
@@ -170,11 +186,65 @@ def load_program_text(
     return _load(SourceText(source, text.removeprefix("\ufeff")), _parser, _node_budget)
 
 
+@dataclass(frozen=True, slots=True)
+class ProgramSourceMap:
+    """Where the values of a loaded program sit, to point later findings (lint) at them.
+
+    Attributes:
+        text: the file's name and lines.
+        entries: ``{document path: where its key and value are written}``.
+    """
+
+    text: SourceText
+    entries: SourceMap
+
+    def problem(
+        self,
+        message: str,
+        path: tuple[PathItem, ...],
+        *,
+        at: Literal["key", "value"] = "value",
+        code: str = "invalid",
+        suggestion: str | None = None,
+    ) -> Problem:
+        """A :class:`Problem` at ``path`` (or the nearest value above it that is written)."""
+        position = self.entries.locate(path, at)
+        return self.text.problem(message, at=position, path=path, code=code, suggestion=suggestion)
+
+
+def load_program_with_map(
+    source: str | os.PathLike[str],
+    *,
+    _parser: Parser | None = None,
+    _node_budget: int = NODE_BUDGET,
+) -> tuple[Program, ProgramSourceMap]:
+    """Read a program as :func:`load_program` does, and also where each of its values sits.
+
+    Returns:
+        The validated program and its source map.
+
+    Raises:
+        RuleFileError: as for :func:`load_program`.
+    """
+    if isinstance(source, str) and ("\n" in source or "\r" in source or not os.path.exists(source)):
+        text = SourceText("<text>", source.removeprefix("\ufeff"))
+    else:
+        text = _read_file(source)
+    program, entries = _load_with_map(text, _parser, _node_budget)
+    return program, ProgramSourceMap(text, entries)
+
+
 def _unreadable(name: str, reason: str, code: str) -> RuleFileError:
     return RuleFileError([Problem(f"cannot read '{name}': {reason}", code=code)])
 
 
 def _load(source: SourceText, parser: Parser | None, budget: int) -> Program:
+    return _load_with_map(source, parser, budget)[0]
+
+
+def _load_with_map(
+    source: SourceText, parser: Parser | None, budget: int
+) -> tuple[Program, SourceMap]:
     characters = character_problems(source)
     if characters:
         raise RuleFileError(characters)
@@ -190,6 +260,7 @@ def _load(source: SourceText, parser: Parser | None, budget: int) -> Program:
     try:
         program = Program.model_validate(built.data, context={SEMANTICS_DEFERRED: True})
     except ValidationError as error:
+        semantic = _semantic_problems_of_valid_parts(built.data)
         for finding in _messages.findings(error, built.data, where.text):
             if finding.at == "key" or not has_prefix(finding.path, built.unreadable):
                 at = where.locate(finding.path, finding.at)
@@ -202,18 +273,65 @@ def _load(source: SourceText, parser: Parser | None, budget: int) -> Program:
                         suggestion=finding.suggestion,
                     )
                 )
+        problems += _located_semantic_problems(semantic, built, where, source)
     except OSError as error:  # a model check that touched the file system and failed
         message = f"the program could not be checked: {error.strerror or error}"
         problems.append(source.problem(message, at=Position(1, 1), code="invalid"))
     else:
-        for path, message in semantic_problems(program):
-            if not has_prefix(path, built.unreadable):
-                named_by_key = len(path) >= 2 and path[-2] == _DISCOUNT_KEYS
-                at = where.locate(path, "key" if named_by_key else "value")
-                problems.append(source.problem(message, at=at, path=path, code="inconsistent"))
+        problems += _located_semantic_problems(semantic_problems(program), built, where, source)
     if problems:
         raise RuleFileError(sorted(problems, key=_order))
-    return program
+    return program, where
+
+
+def _located_semantic_problems(
+    found: Iterable[tuple[tuple[PathItem, ...], str]],
+    built: Built,
+    where: SourceMap,
+    source: SourceText,
+) -> list[Problem]:
+    problems = []
+    for path, message in found:
+        if not has_prefix(path, built.unreadable):
+            named_by_key = len(path) >= 2 and path[-2] == _DISCOUNT_KEYS
+            at = where.locate(path, "key" if named_by_key else "value")
+            problems.append(source.problem(message, at=at, path=path, code="inconsistent"))
+    return problems
+
+
+_RULE = TypeAdapter(Rule)
+
+
+def _semantic_problems_of_valid_parts(data: object) -> list[tuple[tuple[PathItem, ...], str]]:
+    """Cross-field checks on the parts of an invalid file that are valid on their own.
+
+    Without this, a file with a typo would hide its duplicate rule ids or its money finer
+    than the currency until the typo is fixed; every problem should come in one run.
+    """
+    if not isinstance(data, dict):
+        return []
+    code = data.get("currency")
+    currency_code = code if isinstance(code, str) and is_known_currency(code) else None
+    tiers = None
+    raw_tiers = data.get("tiers")
+    if raw_tiers is not None:
+        try:
+            tiers = Tiers.model_validate(raw_tiers)
+        except ValidationError:
+            tiers = None
+    rules: list[tuple[int, AnyRule]] = []
+    raw_rules = data.get("rules")
+    if isinstance(raw_rules, list):
+        for index, raw in enumerate(raw_rules):
+            try:
+                rules.append((index, _RULE.validate_python(raw)))
+            except ValidationError:
+                continue
+    return list(
+        semantic_problems_of_parts(
+            currency_code, tiers, rules, tiers_known=raw_tiers is None or tiers is not None
+        )
+    )
 
 
 def _order(problem: Problem) -> tuple[int, int]:

@@ -10,7 +10,7 @@ so that each problem can point at its own line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -247,6 +247,9 @@ Rule = Annotated[
 ]
 """Any rule, told apart by its ``kind``."""
 
+AnyRule = PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount
+"""The type of a validated rule."""
+
 RULE_KINDS: tuple[type[_Rule], ...] = (
     PointsPerSpend,
     EveryNthFree,
@@ -377,9 +380,7 @@ class Program(_Model):
         """The program's time zone."""
         return self._zone
 
-    def rule(
-        self, rule_id: str
-    ) -> PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount:
+    def rule(self, rule_id: str) -> AnyRule:
         """The rule with this id.
 
         Raises:
@@ -391,11 +392,17 @@ class Program(_Model):
         raise KeyError(rule_id)
 
 
-def _money_fields(program: Program) -> Iterator[tuple[tuple[PathItem, ...], Decimal]]:
-    if program.tiers is not None and program.tiers.qualify_by == "spend":
-        for index, level in enumerate(program.tiers.levels):
+IndexedRules = Sequence[tuple[int, AnyRule]]
+"""Rules with their position in the file (a partly valid file keeps only the valid ones)."""
+
+
+def _money_fields(
+    tiers: Tiers | None, rules: IndexedRules
+) -> Iterator[tuple[tuple[PathItem, ...], Decimal]]:
+    if tiers is not None and tiers.qualify_by == "spend":
+        for index, level in enumerate(tiers.levels):
             yield ("tiers", "levels", index, "at_least"), level.at_least
-    for index, rule in enumerate(program.rules):
+    for index, rule in rules:
         base: tuple[PathItem, ...] = ("rules", index)
         if rule.when.min_total is not None:
             yield (*base, "when", "min_total"), rule.when.min_total
@@ -412,8 +419,8 @@ def _money_fields(program: Program) -> Iterator[tuple[tuple[PathItem, ...], Deci
             yield (*base, "reward", "voucher", "value"), rule.reward.voucher.value
 
 
-def _filters(program: Program) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
-    for index, rule in enumerate(program.rules):
+def _filters(rules: IndexedRules) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
+    for index, rule in rules:
         yield ("rules", index, "when"), rule.when
         if isinstance(rule, PointsPerSpend):
             for position, multiplier in enumerate(rule.multipliers):
@@ -422,9 +429,27 @@ def _filters(program: Program) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
 
 def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
     """Yield ``(path, message)`` for every cross-field mistake in a program."""
-    money = currency(program.currency)
+    return semantic_problems_of_parts(
+        program.currency, program.tiers, list(enumerate(program.rules))
+    )
+
+
+def semantic_problems_of_parts(
+    currency_code: str | None,
+    tiers: Tiers | None,
+    rules: IndexedRules,
+    *,
+    tiers_known: bool = True,
+) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    """The cross-field checks on the parts of a program that are valid on their own.
+
+    The loader uses this when a file has other errors too, so that every problem is
+    reported in one run. ``currency_code`` None (not a valid currency) skips the money
+    checks; ``tiers_known`` False (the tiers themselves are invalid) skips the checks of
+    tier names.
+    """
     seen: dict[str, int] = {}
-    for index, rule in enumerate(program.rules):
+    for index, rule in rules:
         if rule.id in seen:
             yield (
                 ("rules", index, "id"),
@@ -438,22 +463,26 @@ def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], 
                 ("rules", index, "ends"),
                 f"the rule ends ({rule.ends}) before it starts ({rule.starts})",
             )
-    for path, amount in _money_fields(program):
-        if decimal_places(amount) > money.exponent:
-            yield (
-                path,
-                f"{amount} has more decimal places than {money.code} has "
-                f"({money.exponent}); write it in whole {money.code} minor units",
-            )
+    if currency_code is not None:
+        money = currency(currency_code)
+        for path, amount in _money_fields(tiers, rules):
+            if decimal_places(amount) > money.exponent:
+                yield (
+                    path,
+                    f"{amount} has more decimal places than {money.code} has "
+                    f"({money.exponent}); write it in whole {money.code} minor units",
+                )
     tier_names: tuple[str, ...] = ()
-    if program.tiers is not None:
-        tier_names = program.tiers.level_names()
-        yield from _tier_problems(program.tiers)
-    for path, rule_filter in _filters(program):
+    if tiers is not None:
+        tier_names = tiers.level_names()
+        yield from _tier_problems(tiers)
+    if not tiers_known:
+        return
+    for path, rule_filter in _filters(rules):
         for position, name in enumerate(rule_filter.tiers or ()):
             if name not in tier_names:
                 yield (*path, "tiers", position), _unknown_tier(name, tier_names)
-    for index, rule in enumerate(program.rules):
+    for index, rule in rules:
         if isinstance(rule, TieredDiscount):
             for name in rule.discounts:
                 if name not in tier_names:
