@@ -1,0 +1,577 @@
+"""Warnings for programs that are valid but probably wrong: what ``rewardrules lint`` reports.
+
+Each warning is one small pure function of the program and a :class:`LintContext` that
+yields :class:`Finding` values (a document path, a message, maybe a suggestion), and
+:data:`CHECKS` maps every warning's code to its function. :func:`lint_program` runs them
+all and turns each finding into a :class:`~rewardrules.errors.Problem` located with the
+program's source map. ``docs/lint.md`` describes every warning and how to fix the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from rewardrules.errors import PathItem, Problem
+from rewardrules.events import Purchase, Refund
+from rewardrules.kinds._words import plain_number
+from rewardrules.loader import ProgramSourceMap
+from rewardrules.program import (
+    WEEKDAYS,
+    EveryNthFree,
+    Filter,
+    PercentOff,
+    PointsPerSpend,
+    Program,
+    TieredDiscount,
+    VoucherReward,
+)
+
+Path = tuple[PathItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One warning as data: where it points, what is probably wrong, and a likely fix.
+
+    Attributes:
+        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
+        message: what is probably wrong, in plain words.
+        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
+        at: point at the value (``"value"``) or at its key (``"key"``).
+    """
+
+    path: Path
+    message: str
+    suggestion: str | None = None
+    at: Literal["key", "value"] = "value"
+
+
+@dataclass(frozen=True, slots=True)
+class SeenInHistory:
+    """The categories and skus that a history's purchases have: what filters can match."""
+
+    categories: frozenset[str]
+    skus: frozenset[str]
+
+    @classmethod
+    def from_events(cls, events: Iterable[Purchase | Refund]) -> SeenInHistory:
+        """Collect the categories and skus of every purchase line, reading events once."""
+        categories: set[str] = set()
+        skus: set[str] = set()
+        for event in events:
+            if isinstance(event, Purchase):
+                for line in event.lines:
+                    skus.add(line.sku)
+                    if line.category is not None:
+                        categories.add(line.category)
+        return cls(frozenset(categories), frozenset(skus))
+
+
+@dataclass(frozen=True, slots=True)
+class LintContext:
+    """What the checks know besides the program.
+
+    Attributes:
+        as_of: today, as a local date of the program: rules over by then are reported.
+        history: what a history shows, to report names no purchase has.
+    """
+
+    as_of: date | None = None
+    history: SeenInHistory | None = None
+
+
+Check = Callable[[Program, LintContext], Iterator[Finding]]
+"""A warning: yields a finding for each place of the program it applies to."""
+
+
+def lint_program(
+    program: Program,
+    source_map: ProgramSourceMap | None,
+    *,
+    history_events: Iterable[Purchase | Refund] | SeenInHistory | None = None,
+    as_of: date | datetime | None = None,
+) -> list[Problem]:
+    """Every warning about a program, ordered by line and column.
+
+    Args:
+        program: the program, as :func:`~rewardrules.loader.load_program_with_map` read it.
+        source_map: where its values sit (from the same call); without one, the warnings
+            name their document path but no line.
+        history_events: a history (or what :meth:`SeenInHistory.from_events` made of one)
+            to check the categories and skus the filters name against.
+        as_of: report rules that are over by this local date; a timestamp (with a UTC
+            offset) stands for its local date in the program's time zone.
+
+    Returns:
+        One :class:`~rewardrules.errors.Problem` per warning; its ``code`` is the key of
+        :data:`CHECKS` that found it.
+
+    Raises:
+        ValueError: ``as_of`` is a timestamp without a UTC offset.
+    """
+    if isinstance(history_events, SeenInHistory) or history_events is None:
+        history = history_events
+    else:
+        history = SeenInHistory.from_events(history_events)
+    context = LintContext(_local_date(as_of, program), history)
+    warnings: list[Problem] = []
+    for code, check in CHECKS.items():
+        for finding in check(program, context):
+            if source_map is None:
+                warning = Problem(finding.message, finding.path, None, code, finding.suggestion)
+            else:
+                warning = source_map.problem(
+                    finding.message,
+                    finding.path,
+                    at=finding.at,
+                    code=code,
+                    suggestion=finding.suggestion,
+                )
+            warnings.append(warning)
+    return sorted(warnings, key=_order)
+
+
+def _order(problem: Problem) -> tuple[int, int]:
+    location = problem.location
+    return (location.line, location.column) if location is not None else (0, 0)
+
+
+def _local_date(as_of: date | datetime | None, program: Program) -> date | None:
+    if not isinstance(as_of, datetime):
+        return as_of
+    if as_of.tzinfo is None:
+        raise ValueError(f"as_of {as_of.isoformat()} has no UTC offset; give one, or a date")
+    return as_of.astimezone(program.zone).date()
+
+
+# --- the warnings ----------------------------------------------------------------------
+
+
+def discounts_fall_as_tiers_rise(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A tiered_discount that gives a higher tier less than a lower one, or nothing.
+
+    A tier left out is not reported when another tiered_discount gives it a discount: a
+    program may write one rule per tier.
+    """
+    if program.tiers is None:
+        return
+    discounted = {
+        name
+        for rule in program.rules
+        if isinstance(rule, TieredDiscount)
+        for name in rule.discounts
+    }
+    for index, rule in enumerate(program.rules):
+        if not isinstance(rule, TieredDiscount):
+            continue
+        below: tuple[str, Decimal] | None = None
+        left_out: list[str] = []
+        for name in program.tiers.level_names():
+            percent = rule.discounts.get(name)
+            if percent is None:
+                if below is not None and name not in discounted:
+                    left_out.append(name)
+                continue
+            if below is not None and percent < below[1]:
+                yield Finding(
+                    ("rules", index, "discounts", name),
+                    f"'{name}' gets {plain_number(percent)}% off, less than the "
+                    f"{plain_number(below[1])}% of '{below[0]}' below it; "
+                    "discounts usually rise with the tier",
+                )
+            below = (name, percent)
+        if left_out:
+            missing = _either([f"'{name}'" for name in left_out], "and")
+            lowest = next(name for name in program.tiers.level_names() if name in rule.discounts)
+            yield Finding(
+                ("rules", index, "discounts"),
+                f"{missing} {'gets' if len(left_out) == 1 else 'get'} no discount, but "
+                f"'{lowest}' below it gets {plain_number(rule.discounts[lowest])}%: a customer "
+                "who moves up loses the discount",
+                suggestion=f"give {missing} a discount too",
+                at="key",
+            )
+
+
+def multipliers_fall_as_tiers_rise(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A tier level whose points_multiplier is lower than the level's below it."""
+    if program.tiers is None:
+        return
+    levels = program.tiers.levels
+    for index in range(1, len(levels)):
+        level, lower = levels[index], levels[index - 1]
+        if level.points_multiplier < lower.points_multiplier:
+            yield Finding(
+                ("tiers", "levels", index, "points_multiplier"),
+                f"'{level.name}' earns {plain_number(level.points_multiplier)}x "
+                f"{program.points.name}, less than the {plain_number(lower.points_multiplier)}x "
+                f"of '{lower.name}' below it; multipliers usually rise with the tier",
+            )
+
+
+def everything_free(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A discount of 100%: what it covers is given away."""
+    for index, rule in enumerate(program.rules):
+        if isinstance(rule, TieredDiscount):
+            for name, percent in rule.discounts.items():
+                if percent == 100:
+                    yield Finding(
+                        ("rules", index, "discounts", name),
+                        f"'{name}' gets 100% off: every line the rule covers is free for "
+                        f"'{name}' customers",
+                    )
+        elif (
+            isinstance(rule, EveryNthFree)
+            and isinstance(rule.reward, PercentOff)
+            and rule.reward.percent_off == 100
+        ):
+            yield Finding(
+                ("rules", index, "reward", "percent_off"),
+                "100% off gives the rewarded units away",
+                suggestion="if they are meant to be free, write `reward: free`",
+            )
+
+
+def rules_never_applying(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A rule whose own filter and dates leave no purchase or no line it could reward."""
+    for index, rule in enumerate(program.rules):
+        reason = _never_matches(rule.when, rule.starts, rule.ends)
+        if (
+            reason is None
+            and isinstance(rule, TieredDiscount)
+            and rule.when.tiers
+            and not set(rule.when.tiers) & set(rule.discounts)
+        ):
+            reason = (
+                ("tiers",),
+                (
+                    f"it looks only at {_either(rule.when.tiers)} customers, and its discounts "
+                    f"are for {_either(list(rule.discounts))}"
+                ),
+            )
+        if reason is not None:
+            where, why = reason
+            yield Finding(("rules", index, "when", *where), f"the rule can never apply: {why}")
+
+
+def unreachable_dates(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A date in ``dates`` outside the rule's starts/ends or on none of its weekdays."""
+    for path, when, starts, ends in _filters(program):
+        days = when.dates or ()
+        problems = [_date_problem(day, starts, ends, when.weekdays) for day in days]
+        if all(problems):
+            continue  # no date can match: the whole rule or multiplier is reported
+        for position, problem in enumerate(problems):
+            if problem is not None:
+                yield Finding((*path, "dates", position), f"{problem}; this date never applies")
+
+
+def rules_ended(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A rule that is over by ``as_of``: it ended, or its last date has passed."""
+    as_of = context.as_of
+    if as_of is None:
+        return
+    for index, rule in enumerate(program.rules):
+        if rule.ends is not None and rule.ends < as_of:
+            yield Finding(
+                ("rules", index, "ends"),
+                f"the rule ended on {rule.ends}, before {as_of}; it will never apply again",
+                suggestion="remove the rule if it is over",
+            )
+        elif rule.when.dates and max(rule.when.dates) < as_of:
+            yield Finding(
+                ("rules", index, "when", "dates"),
+                f"the last of the rule's dates is {max(rule.when.dates)}, before {as_of}; "
+                "it will never apply again",
+                suggestion="remove the rule if it is over",
+            )
+
+
+def unknown_categories(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A filter naming a category that no purchase of the history has."""
+    if context.history is not None:
+        yield from _unseen(program, "category", context.history.categories)
+
+
+def unknown_skus(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A filter (or a voucher) naming a sku that no purchase of the history has."""
+    if context.history is not None:
+        yield from _unseen(program, "sku", context.history.skus)
+
+
+def duplicate_rewards(program: Program, context: LintContext) -> Iterator[Finding]:
+    """Two rules of the same kind with the same filter, in force on the same days."""
+    for index, rule in enumerate(program.rules):
+        for earlier, other in enumerate(program.rules[:index]):
+            if (
+                other.kind == rule.kind
+                and _filter_key(other.when) == _filter_key(rule.when)
+                and _overlap(other.starts, other.ends, rule.starts, rule.ends)
+            ):
+                yield Finding(
+                    ("rules", index, "when"),
+                    f"this rule rewards the same purchases in the same way as rules[{earlier}] "
+                    f"('{other.id}'): both are {rule.kind} with the same filter, so a purchase "
+                    "gets both rewards",
+                    suggestion="merge them into one rule, or give them different filters or dates",
+                )
+                break
+
+
+def worthless_rewards(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A reward that gives the customer nothing: a factor of 1, a cap of 0, a 0 voucher."""
+    for index, rule in enumerate(program.rules):
+        if isinstance(rule, PointsPerSpend):
+            if rule.max_per_purchase == 0:
+                yield Finding(
+                    ("rules", index, "max_per_purchase"),
+                    f"at most 0 {program.points.name} per purchase: the rule never gives any",
+                )
+            for position, multiplier in enumerate(rule.multipliers):
+                if multiplier.factor == 1:
+                    yield Finding(
+                        ("rules", index, "multipliers", position, "factor"),
+                        "a factor of 1 changes nothing: the lines it matches earn the same "
+                        "without it",
+                    )
+        elif (
+            isinstance(rule, EveryNthFree)
+            and isinstance(rule.reward, VoucherReward)
+            and rule.reward.voucher.value == 0
+        ):
+            voucher = rule.reward.voucher
+            yield Finding(
+                ("rules", index, "reward", "voucher", "value"),
+                f"the voucher is worth 0 {program.currency}: the customer gets nothing of "
+                "value and the cost report counts nothing",
+                suggestion=f"give it the price of '{voucher.sku}'",
+            )
+
+
+def multipliers_never_matching(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A multiplier whose filter can match no line that its rule's own filter covers."""
+    for index, rule in enumerate(program.rules):
+        if not isinstance(rule, PointsPerSpend) or _never_matches(
+            rule.when, rule.starts, rule.ends
+        ):
+            continue  # a rule that never applies is reported as such
+        for position, multiplier in enumerate(rule.multipliers):
+            when = multiplier.when
+            reason = _never_matches(when, rule.starts, rule.ends) or _outside_rule(rule.when, when)
+            if reason is not None:
+                where, why = reason
+                yield Finding(
+                    ("rules", index, "multipliers", position, "when", *where),
+                    f"the multiplier can never apply: {why}",
+                )
+
+
+CHECKS: Mapping[str, Check] = {
+    "tiers-discount-falls": discounts_fall_as_tiers_rise,
+    "tiers-multiplier-falls": multipliers_fall_as_tiers_rise,
+    "discount-100": everything_free,
+    "rule-never-applies": rules_never_applying,
+    "date-never-applies": unreachable_dates,
+    "rule-ended": rules_ended,
+    "unknown-category": unknown_categories,
+    "unknown-sku": unknown_skus,
+    "duplicate-reward": duplicate_rewards,
+    "worthless-reward": worthless_rewards,
+    "multiplier-never-applies": multipliers_never_matching,
+}
+"""Every warning, by its code: the code a warning carries is its key here."""
+
+
+# --- what the warnings share -------------------------------------------------------------
+
+Reason = tuple[Path, str]
+"""Why a filter can match nothing: the field to point at (below ``when``) and the words."""
+
+
+def _filters(program: Program) -> Iterator[tuple[Path, Filter, date | None, date | None]]:
+    """Every filter with the path of its ``when`` and the dates of its rule."""
+    for index, rule in enumerate(program.rules):
+        yield ("rules", index, "when"), rule.when, rule.starts, rule.ends
+        if isinstance(rule, PointsPerSpend):
+            for position, multiplier in enumerate(rule.multipliers):
+                path: Path = ("rules", index, "multipliers", position, "when")
+                yield path, multiplier.when, rule.starts, rule.ends
+
+
+def _never_matches(when: Filter, starts: date | None, ends: date | None) -> Reason | None:
+    for name in ("stores", "weekdays", "dates", "tiers"):
+        if getattr(when, name) == ():
+            return (name,), f"`{name}` is an empty list, which no purchase matches"
+    if when.categories is not None or when.skus is not None:
+        categories, skus = set(when.categories or ()), set(when.skus or ())
+        if not categories and not skus:
+            name = "categories" if when.categories is not None else "skus"
+            return (name,), f"`{name}` is an empty list, which no line matches"
+        if categories <= set(when.exclude_categories or ()) and skus <= set(
+            when.exclude_skus or ()
+        ):
+            name = "exclude_categories" if categories else "exclude_skus"
+            return (name,), "every category and sku it names is also excluded"
+    if when.dates:
+        problems = [_date_problem(day, starts, ends, when.weekdays) for day in when.dates]
+        if all(problems):
+            weekdays = _either(when.weekdays or ())
+            outside = f"outside the rule's starts/ends ({_window(starts, ends)})"
+            if all(_in_window(day, starts, ends) for day in when.dates):
+                why = f"none of the dates in `dates` is a {weekdays}"
+            elif not any(_in_window(day, starts, ends) for day in when.dates):
+                why = f"every date in `dates` is {outside}"
+            else:
+                why = f"every date in `dates` is {outside} or not a {weekdays}"
+            return ("dates",), why
+    elif when.weekdays and starts is not None and ends is not None and (ends - starts).days < 6:
+        days = [starts + timedelta(days=offset) for offset in range((ends - starts).days + 1)]
+        if not any(_on_weekdays(day, when.weekdays) for day in days):
+            return ("weekdays",), (
+                f"it runs {_window(starts, ends)}, and none of those days is a "
+                f"{_either(when.weekdays)}"
+            )
+    return None
+
+
+def _outside_rule(rule_when: Filter, when: Filter) -> Reason | None:
+    """Why a multiplier's filter matches nothing inside its rule's filter, if it does not."""
+    for name in ("stores", "tiers", "weekdays", "dates"):
+        own, rules = getattr(when, name), getattr(rule_when, name)
+        if own and rules and not set(own) & set(rules):
+            return (name,), (
+                f"it asks for {name} {_listed(own)}, but the rule looks only at {_listed(rules)}"
+            )
+    if when.dates and not any(_on_weekdays(day, rule_when.weekdays) for day in when.dates):
+        return ("dates",), (
+            f"none of its dates is a {_either(rule_when.weekdays or ())}, the rule's only weekdays"
+        )
+    if rule_when.dates and not any(_on_weekdays(day, when.weekdays) for day in rule_when.dates):
+        return ("weekdays",), (
+            f"none of the rule's dates ({_listed(rule_when.dates)}) is a "
+            f"{_either(when.weekdays or ())}"
+        )
+    return _outside_rule_lines(rule_when, when)
+
+
+def _outside_rule_lines(rule_when: Filter, when: Filter) -> Reason | None:
+    """A line can have any category with any sku, so only like can be compared with like."""
+    if when.categories is None and when.skus is None:
+        return None
+    only_categories = (rule_when.skus is None and rule_when.categories) or None
+    only_skus = (rule_when.categories is None and rule_when.skus) or None
+    excluded_categories = set(rule_when.exclude_categories or ())
+    excluded_skus = set(rule_when.exclude_skus or ())
+    live = [
+        category
+        for category in when.categories or ()
+        if category not in excluded_categories
+        and (not only_categories or category in only_categories)
+    ] + [
+        sku
+        for sku in when.skus or ()
+        if sku not in excluded_skus and (not only_skus or sku in only_skus)
+    ]
+    if live:
+        return None
+    scope = []
+    if rule_when.categories is not None or rule_when.skus is not None:
+        scope.append(f"counts only {_named(rule_when.categories, rule_when.skus)}")
+    if excluded_categories or excluded_skus:
+        scope.append(f"excludes {_named(rule_when.exclude_categories, rule_when.exclude_skus)}")
+    return ("categories" if when.categories else "skus",), (
+        f"it asks for {_named(when.categories, when.skus)}, but the rule {' and '.join(scope)}"
+    )
+
+
+def _unseen(
+    program: Program, kind: Literal["category", "sku"], seen: frozenset[str]
+) -> Iterator[Finding]:
+    fields = (
+        ("categories", "exclude_categories") if kind == "category" else ("skus", "exclude_skus")
+    )
+    named: list[tuple[Path, str]] = []
+    for path, when, _starts, _ends in _filters(program):
+        for name in fields:
+            named += [
+                ((*path, name, at), value) for at, value in enumerate(getattr(when, name) or ())
+            ]
+    if kind == "sku":
+        for index, rule in enumerate(program.rules):
+            if isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
+                named.append(
+                    (("rules", index, "reward", "voucher", "sku"), rule.reward.voucher.sku)
+                )
+    for path, value in named:
+        if value not in seen:
+            close = difflib.get_close_matches(value, sorted(seen), n=1)
+            yield Finding(
+                path,
+                f"no purchase in the history has the {kind} '{value}'",
+                suggestion=f"did you mean '{close[0]}'?" if close else None,
+            )
+
+
+def _filter_key(when: Filter) -> tuple[object, ...]:
+    """A filter as a value in which the order of its lists does not count."""
+    return tuple(
+        frozenset(value) if isinstance(value, tuple) else value
+        for value in (getattr(when, name) for name in Filter.model_fields)
+    )
+
+
+def _overlap(
+    starts: date | None, ends: date | None, other_starts: date | None, other_ends: date | None
+) -> bool:
+    return (starts or date.min) <= (other_ends or date.max) and (other_starts or date.min) <= (
+        ends or date.max
+    )
+
+
+def _in_window(day: date, starts: date | None, ends: date | None) -> bool:
+    return (starts is None or starts <= day) and (ends is None or day <= ends)
+
+
+def _on_weekdays(day: date, weekdays: Iterable[str] | None) -> bool:
+    return weekdays is None or WEEKDAYS[day.weekday()] in weekdays
+
+
+def _date_problem(
+    day: date, starts: date | None, ends: date | None, weekdays: tuple[str, ...] | None
+) -> str | None:
+    if not _in_window(day, starts, ends):
+        return f"{day} is outside the rule's starts/ends ({_window(starts, ends)})"
+    if not _on_weekdays(day, weekdays):
+        return f"{day} is a {WEEKDAYS[day.weekday()]}, not a {_either(weekdays or ())}"
+    return None
+
+
+def _window(starts: date | None, ends: date | None) -> str:
+    if starts is not None and ends is not None:
+        return f"from {starts} to {ends}"
+    return f"from {starts}" if starts is not None else f"until {ends}"
+
+
+def _listed(values: Iterable[object]) -> str:
+    return ", ".join(str(value) for value in values)
+
+
+def _either(values: Iterable[str], word: str = "or") -> str:
+    names = list(values)
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
+def _named(categories: tuple[str, ...] | None, skus: tuple[str, ...] | None) -> str:
+    parts = []
+    if categories:
+        parts.append(f"categories {_listed(categories)}")
+    if skus:
+        parts.append(f"skus {_listed(skus)}")
+    return " and ".join(parts)
