@@ -1,0 +1,512 @@
+"""Reusable Hypothesis strategies: money, lines, histories with refunds, and programs.
+
+Everything is drawn from small alphabets (a handful of skus, three categories, three
+customers) so that filters match some lines and miss others, and over about two years with
+several UTC offsets so that calendar windows, quarters and rolling tier windows matter.
+Programs are built through ``Program.model_validate`` with Decimal values, never floats.
+
+Each factory is cached: Hypothesis validates a strategy object the first time it draws
+from it, and building fresh strategy objects inside every example made generation the
+slowest part of the laws. Arguments are therefore tuples, not lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+from rewardrules.events import Line, Purchase, Refund, RefundLine, event_sort_key
+from rewardrules.program import WEEKDAYS, Program
+
+SKUS = ("latte", "mocha", "bagel", "cone", "tea")
+CATEGORIES = ("coffee", "food", "ice-cream")
+CUSTOMERS = ("alice", "bob", "carol")
+TIER_NAMES = ("silver", "gold", "platinum")
+ZONES = ("UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "Pacific/Auckland")
+OFFSETS = tuple(
+    timezone(timedelta(minutes=minutes)) for minutes in (-480, -300, 0, 60, 330, 540, 780)
+)
+GIFT_CARD_WINDOWS = ("lifetime", "calendar_year", "calendar_quarter", "calendar_month")
+TIER_WINDOWS = ("lifetime", "calendar_year", "calendar_quarter", "365 days", "90 days")
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN_MINUTES = 730 * 24 * 60
+# Quarter starts in UTC; purchases are drawn near them often, so that a window's edge in
+# the program's time zone (up to 14 hours away) falls between two purchases.
+BOUNDARIES = tuple(
+    datetime(year, month, 1, tzinfo=UTC)
+    for year in (2024, 2025, 2026)
+    for month in (1, 4, 7, 10)
+    if year < 2026 or month == 1
+)
+# Time from a purchase to its refund (or from one refund to the next): up to 200 days.
+REFUND_GAP_MINUTES = st.integers(1, 200 * 24 * 60)
+
+Event = Purchase | Refund
+
+
+def cents(amount: int) -> Decimal:
+    """An amount of minor units as a Decimal with exactly two places."""
+    return Decimal(amount).scaleb(-2).quantize(Decimal("0.01"))
+
+
+@cache
+def money(min_cents: int = 0, max_cents: int = 2500) -> st.SearchStrategy[Decimal]:
+    """Decimal amounts with two places; a quarter of them within 10 cents of the minimum."""
+    anywhere = st.integers(min_cents, max_cents)
+    small = st.integers(min_cents, min(max_cents, min_cents + 10))
+    return st.one_of(anywhere, anywhere, anywhere, small).map(cents)
+
+
+@cache
+def instants() -> st.SearchStrategy[datetime]:
+    """Aware datetimes over 2024-2025 in one of several UTC offsets, often near a quarter."""
+    uniform = st.integers(0, SPAN_MINUTES).map(lambda minutes: START + timedelta(minutes=minutes))
+    near_boundary = st.builds(
+        lambda boundary, minutes: boundary + timedelta(minutes=minutes),
+        st.sampled_from(BOUNDARIES),
+        st.integers(-16 * 60, 16 * 60),
+    )
+    return st.builds(
+        lambda instant, offset: instant.astimezone(offset),
+        st.one_of(uniform, near_boundary),
+        st.sampled_from(OFFSETS),
+    )
+
+
+@cache
+def lines() -> st.SearchStrategy[Line]:
+    """A purchase line: a sku and category from small sets, 1-5 units, a unit price."""
+    # One draw for sku and category together: fewer draws make generation much faster.
+    kinds = tuple((sku, category) for sku in SKUS for category in (None, *CATEGORIES))
+    return st.tuples(st.sampled_from(kinds), st.integers(1, 5), money(0, 900)).map(
+        lambda drawn: Line(
+            sku=drawn[0][0], category=drawn[0][1], quantity=drawn[1], unit_price=drawn[2]
+        )
+    )
+
+
+def _number(drawn: list[tuple[str, datetime, list[Line]]]) -> list[Purchase]:
+    return [
+        Purchase(id=f"p{index:02d}", customer_id=customer, at=at, lines=tuple(bought))
+        for index, (customer, at, bought) in enumerate(drawn)
+    ]
+
+
+@cache
+def purchases(
+    customers: tuple[str, ...] = CUSTOMERS, min_size: int = 1, max_size: int = 12
+) -> st.SearchStrategy[list[Purchase]]:
+    """Purchases of a few customers with unique ids, in no particular order."""
+    return st.lists(
+        st.tuples(
+            st.sampled_from(customers), instants(), st.lists(lines(), min_size=1, max_size=4)
+        ),
+        min_size=min_size,
+        max_size=max_size,
+    ).map(_number)
+
+
+def _skus_left(purchase: Purchase, left: Sequence[int]) -> dict[str, int]:
+    remaining: dict[str, int] = {}
+    for line, units in zip(purchase.lines, left, strict=True):
+        if units:
+            remaining[line.sku] = remaining.get(line.sku, 0) + units
+    return remaining
+
+
+def _fill(purchase: Purchase, left: list[int], sku: str, quantity: int) -> None:
+    """Take ``quantity`` units of ``sku`` off the lines of that sku, in line order."""
+    for index, line in enumerate(purchase.lines):
+        if line.sku == sku:
+            take = min(quantity, left[index])
+            left[index] -= take
+            quantity -= take
+    assert quantity == 0
+
+
+def _partial_lines(draw: st.DrawFn, purchase: Purchase, left: list[int]) -> tuple[RefundLine, ...]:
+    """Some units of some skus not yet refunded; takes them off ``left``."""
+    remaining = _skus_left(purchase, left)
+    chosen = [sku for sku in remaining if draw(st.booleans())] or [next(iter(remaining))]
+    result = []
+    for sku in chosen:
+        quantity = draw(st.integers(1, remaining[sku]))
+        _fill(purchase, left, sku, quantity)
+        result.append(RefundLine(sku=sku, quantity=quantity))
+    return tuple(result)
+
+
+def _refunds_of(draw: st.DrawFn, purchase: Purchase, first_id: int, in_full: bool) -> list[Refund]:
+    """Refunds of one purchase, each after the last, never more than what is left.
+
+    With ``in_full``, a last refund gives back whatever the others left.
+    """
+    left = [line.quantity for line in purchase.lines]
+    made: list[tuple[datetime, tuple[RefundLine, ...] | None]] = []
+    at = purchase.at
+    for _ in range(draw(st.integers(0, 2))):
+        if not any(left):
+            break
+        at += timedelta(minutes=draw(REFUND_GAP_MINUTES))
+        if draw(st.booleans()):
+            made.append((at, _partial_lines(draw, purchase, left)))
+        else:
+            made.append((at, None))
+            left = [0] * len(left)
+    if in_full and any(left):
+        at += timedelta(minutes=draw(REFUND_GAP_MINUTES))
+        rest = tuple(
+            RefundLine(sku=sku, quantity=units) for sku, units in _skus_left(purchase, left).items()
+        )
+        # The rest named sku by sku, or as "everything left".
+        made.append((at, rest if draw(st.booleans()) else None))
+    return [
+        Refund(
+            id=f"r{first_id + number:02d}",
+            customer_id=purchase.customer_id,
+            at=when.astimezone(draw(st.sampled_from(OFFSETS))),
+            purchase_id=purchase.id,
+            lines=returned,
+        )
+        for number, (when, returned) in enumerate(made)
+    ]
+
+
+@cache
+def histories(
+    customers: tuple[str, ...] = CUSTOMERS,
+    min_purchases: int = 1,
+    max_purchases: int = 12,
+    refunds: bool = True,
+    in_full: bool = False,
+) -> st.SearchStrategy[list[Event]]:
+    """Purchases and refunds of earlier purchases, sorted as the engine orders them.
+
+    A refund names a purchase of the same customer, comes after it (and after that
+    purchase's earlier refunds), and returns part of its lines or all that is left. With
+    ``in_full`` every purchase ends refunded in full; without ``refunds`` there are none.
+    """
+    bought_strategy = purchases(customers, min_purchases, max_purchases)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> list[Event]:
+        bought = draw(bought_strategy)
+        events: list[Event] = list(bought)
+        if refunds or in_full:
+            for purchase in bought:
+                if in_full or draw(st.booleans()):
+                    events += _refunds_of(draw, purchase, len(events), in_full)
+        events.sort(key=event_sort_key)
+        return events
+
+    return build()
+
+
+# --- programs --------------------------------------------------------------------------
+
+
+@cache
+def _choices(values: tuple[str, ...], max_size: int = 2) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(values), min_size=1, max_size=max_size, unique=True)
+
+
+@cache
+def filters(tier_names: tuple[str, ...] = ()) -> st.SearchStrategy[dict[str, Any]]:
+    """A ``when`` filter: half of them empty, else one or two conditions.
+
+    The conditions: categories, skus, exclusions, a minimum total, weekdays or tiers; more
+    than two at once would rarely let anything through.
+    """
+    conditions: dict[str, st.SearchStrategy[Any]] = {
+        "categories": _choices(CATEGORIES),
+        "skus": _choices(SKUS, 3),
+        "exclude_categories": _choices(CATEGORIES, 1),
+        "exclude_skus": _choices(SKUS, 1),
+        "min_total": money(0, 1500),
+        "weekdays": st.lists(st.sampled_from(WEEKDAYS), min_size=3, max_size=6, unique=True),
+    }
+    if tier_names:
+        conditions["tiers"] = _choices(tier_names)
+    one = st.one_of([st.fixed_dictionaries({name: value}) for name, value in conditions.items()])
+    two = st.tuples(one, one).map(lambda pair: pair[0] | pair[1])
+    return st.one_of(st.just({}), st.just({}), one, two)
+
+
+def _rule_base(draw: st.DrawFn, rule_id: str, tier_names: tuple[str, ...]) -> dict[str, Any]:
+    """What every rule has: an id, a filter, a priority and perhaps a date range."""
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "priority": draw(st.integers(0, 2)),
+        "when": draw(filters(tier_names)),
+    }
+    bounds = draw(DATE_BOUNDS)
+    if bounds:
+        first = date(2024, 1, 1) + timedelta(days=draw(st.integers(0, 700)))
+        if "starts" in bounds:
+            rule["starts"] = first
+        if "ends" in bounds:
+            rule["ends"] = first + timedelta(days=draw(st.integers(0, 400)))
+    return rule
+
+
+def _decimals(*values: str) -> st.SearchStrategy[Decimal]:
+    return st.sampled_from(tuple(Decimal(value) for value in values))
+
+
+# Most rules apply every day; a quarter start, end, or both.
+DATE_BOUNDS = st.sampled_from(((),) * 9 + (("starts",), ("ends",), ("starts", "ends")))
+POINTS = _decimals("1", "2", "0.5", "1.5", "10")
+PER = _decimals("1.00", "0.50", "2.00", "1.10", "0.01")
+FACTORS = _decimals("1", "1.5", "2", "3")
+PERCENTS_OFF = _decimals("50", "100", "12.5", "33")
+# Round thresholds mostly, odd amounts sometimes; not below 2.00, since a threshold of a
+# few cents issues hundreds of cards per purchase and only slows the laws down.
+EVERY_SPEND = st.one_of(_decimals("5.00", "10.00", "12.50", "25.00"), money(200, 6000))
+TIER_PERCENTS = _decimals("5", "10", "12.5", "100")
+TIER_MULTIPLIERS = _decimals("1", "1.25", "1.5", "2", "0.5")
+POINT_VALUES = _decimals("0", "0.01", "0.005", "0.013", "0.1")
+
+
+@cache
+def multipliers(tier_names: tuple[str, ...] = ()) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Up to two multipliers of a points rule."""
+    return st.lists(
+        st.fixed_dictionaries({"factor": FACTORS, "when": filters(tier_names)}), max_size=2
+    )
+
+
+@cache
+def points_per_spend_rules(
+    rule_id: str = "points", tier_names: tuple[str, ...] = (), caps: bool = True
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A points rule: a rate, maybe multipliers, a rounding and (with ``caps``) a cap."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        rule = _rule_base(draw, rule_id, tier_names) | {
+            "kind": "points_per_spend",
+            "points": draw(POINTS),
+            "per": draw(PER),
+            "rounding": draw(st.sampled_from(("floor", "half_up", "ceil"))),
+            "multipliers": draw(multipliers(tier_names)),
+        }
+        if caps and draw(st.booleans()):
+            rule["max_per_purchase"] = draw(st.integers(0, 60))
+        return rule
+
+    return build()
+
+
+@cache
+def punch_card_rewards(
+    rewards: tuple[str, ...] = ("free", "percent_off", "voucher"),
+) -> st.SearchStrategy[Any]:
+    """A punch card's reward: ``free``, a percentage off, or a voucher."""
+    options: list[st.SearchStrategy[Any]] = []
+    if "free" in rewards:
+        options.append(st.just("free"))
+    if "percent_off" in rewards:
+        options.append(st.fixed_dictionaries({"percent_off": PERCENTS_OFF}))
+    if "voucher" in rewards:
+        voucher = st.fixed_dictionaries(
+            {"sku": st.sampled_from(SKUS), "value": money(0, 600)},
+            optional={"name": st.just("a free drink")},
+        )
+        options.append(st.fixed_dictionaries({"voucher": voucher}))
+    return st.one_of(options)
+
+
+@cache
+def every_nth_free_rules(
+    rule_id: str = "card",
+    tier_names: tuple[str, ...] = (),
+    rewards: tuple[str, ...] = ("free", "percent_off", "voucher"),
+    counts: tuple[str, ...] = ("items", "visits"),
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A punch card counting items or visits, rewarding free units, a percentage or vouchers."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        return _rule_base(draw, rule_id, tier_names) | {
+            "kind": "every_nth_free",
+            "every": draw(st.integers(2, 5)),
+            "counts": draw(st.sampled_from(counts)),
+            "reward": draw(punch_card_rewards(rewards)),
+        }
+
+    return build()
+
+
+@cache
+def partner_gift_card_rules(
+    rule_id: str = "gift",
+    tier_names: tuple[str, ...] = (),
+    windows: tuple[str, ...] = GIFT_CARD_WINDOWS,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A gift card rule with each kind of window and perhaps a maximum per window."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        rule = _rule_base(draw, rule_id, tier_names) | {
+            "kind": "partner_gift_card",
+            "partner": "cinema",
+            "value": draw(money(1, 2500)),
+            "every_spend": draw(EVERY_SPEND),
+            "window": draw(st.sampled_from(windows)),
+        }
+        if draw(st.booleans()):
+            rule["max_per_window"] = draw(st.integers(1, 3))
+        return rule
+
+    return build()
+
+
+@cache
+def tiered_discount_rules(
+    rule_id: str = "discount", tier_names: tuple[str, ...] = TIER_NAMES
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A discount for some of the program's tiers."""
+    named = st.lists(st.sampled_from(tier_names), min_size=1, unique=True)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        return _rule_base(draw, rule_id, tier_names) | {
+            "kind": "tiered_discount",
+            "discounts": {name: draw(TIER_PERCENTS) for name in draw(named)},
+        }
+
+    return build()
+
+
+@cache
+def tiers() -> st.SearchStrategy[dict[str, Any]]:
+    """Tiers by spend or purchases, in one of several windows, levels rising."""
+    return _tiers()
+
+
+@st.composite
+def _tiers(draw: st.DrawFn) -> dict[str, Any]:
+    qualify_by = draw(st.sampled_from(("spend", "purchases")))
+    count = draw(st.integers(1, len(TIER_NAMES)))
+    # Each level needs more than the one below: add a step (and one unit) per level.
+    reached = 0
+    levels = []
+    for index, name in enumerate(TIER_NAMES[:count]):
+        if qualify_by == "spend":
+            reached += draw(st.integers(0, 6000)) + min(index, 1)
+            at_least = cents(reached)
+        else:
+            reached += draw(st.integers(0, 4)) + min(index, 1)
+            at_least = Decimal(reached)
+        levels.append(
+            {"name": name, "at_least": at_least, "points_multiplier": draw(TIER_MULTIPLIERS)}
+        )
+    return {
+        "qualify_by": qualify_by,
+        "window": draw(st.sampled_from(TIER_WINDOWS)),
+        "levels": levels,
+    }
+
+
+RULE_STRATEGIES: dict[str, Callable[..., st.SearchStrategy[dict[str, Any]]]] = {
+    "points_per_spend": points_per_spend_rules,
+    "every_nth_free": every_nth_free_rules,
+    "partner_gift_card": partner_gift_card_rules,
+    "tiered_discount": tiered_discount_rules,
+}
+ALL_KINDS = tuple(RULE_STRATEGIES)
+
+
+def make_program(rules: Sequence[dict[str, Any]], **settings: Any) -> Program:
+    """A USD program around these rules; ``settings`` override the defaults."""
+    return Program.model_validate(
+        {
+            "program": "laws",
+            "name": "The laws",
+            "currency": "USD",
+            "timezone": "UTC",
+            "rules": list(rules),
+            **settings,
+        }
+    )
+
+
+Options = tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+"""Per kind, keyword arguments for its strategy, as nested tuples so they can be cached."""
+
+
+def options(**by_kind: Mapping[str, Any]) -> Options:
+    """Per-kind strategy options: ``options(points_per_spend={"caps": False})``."""
+    return tuple((kind, tuple(sorted(values.items()))) for kind, values in by_kind.items())
+
+
+@cache
+def rule_lists(
+    kinds: tuple[str, ...] = ALL_KINDS,
+    tier_names: tuple[str, ...] = (),
+    rule_options: Options = (),
+    min_rules: int = 1,
+    max_rules: int = 4,
+) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A few rules of ``kinds``, each with its own id; ``rule_options`` go to their strategy.
+
+    A tiered discount is drawn only when there are tiers.
+    """
+    available = tuple(kind for kind in kinds if kind != "tiered_discount" or tier_names)
+    if not available:
+        return st.just([])
+    extra = dict(rule_options)
+    per_kind = {
+        kind: [
+            RULE_STRATEGIES[kind](
+                f"{kind.replace('_', '-')}-{index}", tier_names, **dict(extra.get(kind, ()))
+            )
+            for index in range(max_rules)
+        ]
+        for kind in available
+    }
+
+    kinds_drawn = st.lists(st.sampled_from(available), min_size=min_rules, max_size=max_rules)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> list[dict[str, Any]]:
+        chosen = draw(kinds_drawn)
+        return [draw(per_kind[kind][index]) for index, kind in enumerate(chosen)]
+
+    return build()
+
+
+@cache
+def programs(
+    kinds: tuple[str, ...] = ALL_KINDS,
+    with_tiers: bool | None = None,
+    min_rules: int = 1,
+    max_rules: int = 4,
+    rule_options: Options = (),
+) -> st.SearchStrategy[Program]:
+    """A program of a few rules of ``kinds``, with tiers when ``with_tiers`` (None: maybe).
+
+    Its time zone and point value vary; a tiered discount is drawn only with tiers.
+    """
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Program:
+        has_tiers = draw(st.booleans()) if with_tiers is None else with_tiers
+        settings: dict[str, Any] = {
+            "timezone": draw(st.sampled_from(ZONES)),
+            "points": {"name": "stars", "value": draw(POINT_VALUES)},
+        }
+        tier_names: tuple[str, ...] = ()
+        if has_tiers:
+            settings["tiers"] = draw(tiers())
+            tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
+        rules = draw(rule_lists(kinds, tier_names, rule_options, min_rules, max_rules))
+        return make_program(rules, **settings)
+
+    return build()

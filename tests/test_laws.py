@@ -1,0 +1,412 @@
+"""The engine's laws, as Hypothesis properties over generated programs and histories.
+
+Each law holds for every program and history the strategies can draw; the oracles here
+(which lines a filter covers, what a refund gives back, which calendar window a purchase
+falls in) are written independently of the engine, from the kinds' docstrings.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rewardrules.engine import evaluate, step
+from rewardrules.events import Purchase, Refund
+from rewardrules.ledger import Evaluation, LedgerEntry
+from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, Program
+from rewardrules.state import CustomerState
+from strategies import (
+    ZONES,
+    Event,
+    every_nth_free_rules,
+    histories,
+    make_program,
+    money,
+    options,
+    partner_gift_card_rules,
+    programs,
+    rule_lists,
+)
+
+NO_CAPS = options(points_per_spend={"caps": False})
+
+
+# --- oracles, from the kinds' docstrings -------------------------------------------------
+
+
+def eligible_lines(
+    rule: EveryNthFree | PartnerGiftCard, purchase: Purchase, zone: str
+) -> list[bool]:
+    """Which lines of a purchase a rule's dates and ``when`` filter cover."""
+    when = rule.when
+    assert when.tiers is None
+    assert when.stores is None
+    assert when.dates is None
+    local = purchase.at.astimezone(ZoneInfo(zone)).date()
+    gross = sum((line.quantity * line.unit_price for line in purchase.lines), Decimal(0))
+    admitted = (
+        (rule.starts is None or local >= rule.starts)
+        and (rule.ends is None or local <= rule.ends)
+        and (when.min_total is None or gross >= when.min_total)
+        and (when.weekdays is None or WEEKDAYS[local.weekday()] in when.weekdays)
+    )
+    flags = []
+    for line in purchase.lines:
+        included = (when.categories is None and when.skus is None) or (
+            line.category in (when.categories or ()) or line.sku in (when.skus or ())
+        )
+        excluded = line.sku in (when.exclude_skus or ()) or line.category in (
+            when.exclude_categories or ()
+        )
+        flags.append(admitted and included and not excluded)
+    return flags
+
+
+def units_returned(purchase: Purchase, left: list[int], refund: Refund) -> list[int]:
+    """Units a refund gives back per line (filling lines of a sku in order); updates ``left``."""
+    returned = [0] * len(left)
+    if refund.lines is None:
+        returned, left[:] = list(left), [0] * len(left)
+        return returned
+    for refund_line in refund.lines:
+        wanted = refund_line.quantity
+        for index, line in enumerate(purchase.lines):
+            if line.sku == refund_line.sku:
+                take = min(wanted, left[index])
+                left[index] -= take
+                returned[index] += take
+                wanted -= take
+        assert wanted == 0
+    return returned
+
+
+def calendar_window(window: str, local: date) -> tuple[int, ...]:
+    """The calendar window a local date falls in, as a tuple."""
+    if window == "calendar_year":
+        return (local.year,)
+    if window == "calendar_quarter":
+        return (local.year, (local.month - 1) // 3)
+    if window == "calendar_month":
+        return (local.year, local.month)
+    return ()
+
+
+def ledgers(evaluation: Evaluation) -> dict[str, list[dict[str, Any]]]:
+    """Each customer's ledger in its JSON form."""
+    return {
+        result.customer_id: [entry.to_json() for entry in result.ledger]
+        for result in evaluation.customers
+    }
+
+
+def states(evaluation: Evaluation) -> dict[str, dict[str, Any]]:
+    """Each customer's final state, dumped."""
+    return {result.customer_id: result.state.model_dump() for result in evaluation.customers}
+
+
+def purchase_of(events: Sequence[Event]) -> dict[str, str]:
+    """For every event id, the id of the purchase it is or refunds."""
+    return {
+        event.id: event.id if isinstance(event, Purchase) else event.purchase_id for event in events
+    }
+
+
+def cents(amount: int | None) -> Decimal:
+    """Minor units as a Decimal amount."""
+    return Decimal(amount or 0).scaleb(-2)
+
+
+# --- the laws ----------------------------------------------------------------------------
+
+
+@given(program=programs(), events=histories(), shuffle=st.randoms(use_true_random=False))
+def test_the_order_events_are_given_in_does_not_change_the_evaluation(
+    program: Program, events: list[Event], shuffle: random.Random
+) -> None:
+    shuffled = list(events)
+    shuffle.shuffle(shuffled)
+
+    in_order, out_of_order = evaluate(program, events), evaluate(program, shuffled)
+
+    assert out_of_order.to_json() == in_order.to_json()
+    assert states(out_of_order) == states(in_order)
+
+
+@given(program=programs(), events=histories(), data=st.data())
+def test_an_evaluation_split_anywhere_and_resumed_from_saved_states_equals_one_evaluation(
+    program: Program, events: list[Event], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    whole = evaluate(program, events)
+
+    first = evaluate(program, events[:split])
+    saved = {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+    rest = evaluate(program, events[split:], states=saved)
+
+    assert [result.customer_id for result in rest.customers] == [
+        result.customer_id for result in whole.customers
+    ]
+    for resumed, single in zip(rest.customers, whole.customers, strict=True):
+        assert resumed.points == single.points
+        assert resumed.tier == single.tier
+        assert resumed.stamps == single.stamps
+        assert resumed.state.model_dump() == single.state.model_dump()
+    before, after = ledgers(first), ledgers(rest)
+    assert {
+        customer: before.get(customer, []) + entries for customer, entries in after.items()
+    } == ledgers(whole)
+
+
+@given(program=programs(), events=histories())
+def test_step_folded_over_the_events_gives_the_entries_and_states_of_evaluate(
+    program: Program, events: list[Event]
+) -> None:
+    folded: dict[str, CustomerState] = {}
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        folded[event.customer_id], new = step(program, folded.get(event.customer_id), event)
+        entries[event.customer_id] += [entry.to_json() for entry in new]
+
+    evaluation = evaluate(program, events)
+
+    assert dict(entries) == ledgers(evaluation)
+    assert {customer: state.model_dump() for customer, state in folded.items()} == states(
+        evaluation
+    )
+    assert {customer: state.points for customer, state in folded.items()} == {
+        result.customer_id: result.points for result in evaluation.customers
+    }
+
+
+@given(
+    program=programs(
+        kinds=("points_per_spend",), with_tiers=False, max_rules=2, rule_options=NO_CAPS
+    ),
+    events=histories(min_purchases=1),
+    data=st.data(),
+)
+def test_raising_a_unit_price_never_lowers_the_points_of_an_uncapped_points_rule(
+    program: Program, events: list[Event], data: st.DataObject
+) -> None:
+    target = data.draw(
+        st.sampled_from([event for event in events if isinstance(event, Purchase)]),
+        label="purchase",
+    )
+    index = data.draw(st.integers(0, len(target.lines) - 1), label="line")
+    line = target.lines[index]
+    dearer_line = line.model_copy(
+        update={"unit_price": line.unit_price + data.draw(money(1, 500), label="raise")}
+    )
+    dearer = target.model_copy(
+        update={"lines": (*target.lines[:index], dearer_line, *target.lines[index + 1 :])}
+    )
+    raised = [dearer if event is target else event for event in events]
+
+    before, after = evaluate(program, events), evaluate(program, raised)
+
+    for cheap, dear in zip(before.customers, after.customers, strict=True):
+        assert dear.points >= cheap.points
+    assert _net_points(after, raised, target.id) >= _net_points(before, events, target.id)
+
+
+def _net_points(evaluation: Evaluation, events: Sequence[Event], purchase_id: str) -> int:
+    owner = purchase_of(events)
+    return sum(
+        entry.points or 0
+        for entry in evaluation.entries
+        if entry.kind == "points" and owner[entry.event_id] == purchase_id
+    )
+
+
+@st.composite
+def _free_card_programs(draw: st.DrawFn) -> tuple[Program, EveryNthFree]:
+    """A `free` punch card with only earning rules beside it (no other price rule)."""
+    card = draw(every_nth_free_rules("card", rewards=("free",)))
+    earning = draw(
+        rule_lists(
+            ("points_per_spend", "partner_gift_card", "every_nth_free"),
+            rule_options=options(every_nth_free={"rewards": ("voucher",)}),
+            min_rules=0,
+            max_rules=2,
+        )
+    )
+    program = make_program([*earning, card], timezone=draw(st.sampled_from(ZONES)))
+    rule = program.rule("card")
+    assert isinstance(rule, EveryNthFree)
+    return program, rule
+
+
+@given(
+    program_and_card=_free_card_programs(),
+    events=histories(customers=("alice",), refunds=False, max_purchases=12),
+)
+def test_a_free_punch_card_frees_one_unit_per_every_qualifying_units_or_visits(
+    program_and_card: tuple[Program, EveryNthFree], events: list[Event]
+) -> None:
+    program, card = program_and_card
+    counted = 0
+    for purchase in events:
+        assert isinstance(purchase, Purchase)
+        flags = eligible_lines(card, purchase, program.timezone)
+        units = sum(
+            line.quantity
+            for line, eligible in zip(purchase.lines, flags, strict=True)
+            if eligible and line.unit_price > 0
+        )
+        counted += (1 if units else 0) if card.counts == "visits" else units
+
+    freed = sum(
+        entry.units or 0
+        for entry in evaluate(program, events).entries
+        if entry.rule == card.id and entry.kind == "free"
+    )
+
+    assert freed == counted // card.every
+
+
+@given(
+    rule=partner_gift_card_rules(),
+    zone=st.sampled_from(ZONES),
+    events=histories(max_purchases=12),
+)
+def test_gift_cards_in_a_window_follow_its_highest_net_spend_up_to_the_maximum(
+    rule: dict[str, Any], zone: str, events: list[Event]
+) -> None:
+    program = make_program([rule], timezone=zone)
+    gift_card = program.rules[0]
+    assert isinstance(gift_card, PartnerGiftCard)
+    net: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
+    highest: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
+    window_of: dict[str, tuple[Any, ...]] = {}
+    left: dict[str, list[int]] = {}
+    bought: dict[str, Purchase] = {}
+    for event in events:
+        if isinstance(event, Purchase):
+            local = event.at.astimezone(ZoneInfo(zone)).date()
+            key = window_of[event.id] = (
+                event.customer_id,
+                *calendar_window(gift_card.window, local),
+            )
+            bought[event.id] = event
+            left[event.id] = [line.quantity for line in event.lines]
+            units = left[event.id]
+            net[key] += _spend(gift_card, event, units, zone)
+            highest[key] = max(highest[key], net[key])
+        else:
+            purchase = bought[event.purchase_id]
+            returned = units_returned(purchase, left[purchase.id], event)
+            net[window_of[purchase.id]] -= _spend(gift_card, purchase, returned, zone)
+
+    issued: dict[tuple[Any, ...], int] = defaultdict(int)
+    for entry in evaluate(program, events).entries:
+        assert entry.kind == "gift_card"
+        issued[window_of[entry.event_id]] += 1
+
+    for key in highest.keys() | issued.keys():
+        due = int(highest[key] // gift_card.every_spend)
+        if gift_card.max_per_window is not None:
+            due = min(due, gift_card.max_per_window)
+        assert issued[key] == due, key
+
+
+def _spend(rule: PartnerGiftCard, purchase: Purchase, units: Sequence[int], zone: str) -> Decimal:
+    """The qualifying spend of these units of a purchase (paid is gross: no price rules)."""
+    flags = eligible_lines(rule, purchase, zone)
+    return sum(
+        (
+            count * line.unit_price
+            for line, count, eligible in zip(purchase.lines, units, flags, strict=True)
+            if eligible
+        ),
+        Decimal(0),
+    )
+
+
+@given(program=programs(rule_options=NO_CAPS), events=histories(in_full=True))
+def test_refunding_every_purchase_in_full_takes_every_point_back(
+    program: Program, events: list[Event]
+) -> None:
+    evaluation = evaluate(program, events)
+
+    assert [result.points for result in evaluation.customers] == [0] * len(evaluation.customers)
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    owner = purchase_of(events)
+    for entry in evaluation.entries:
+        if entry.kind == "points":
+            net[owner[entry.event_id], entry.rule] += entry.points or 0
+    assert dict(net) == dict.fromkeys(net, 0)
+
+
+@given(program=programs(), events=histories())
+def test_the_totals_add_up_the_ledger(program: Program, events: list[Event]) -> None:
+    evaluation = evaluate(program, events)
+    totals = evaluation.totals
+    shown = totals.to_json()
+
+    assert totals.points_issued - totals.points_reversed == sum(
+        result.points for result in evaluation.customers
+    )
+    by_kind: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in evaluation.entries:
+        by_kind[entry.kind].append(entry)
+    points = [entry.points or 0 for entry in by_kind["points"]]
+    assert totals.points_issued == sum(given for given in points if given > 0)
+    assert totals.points_reversed == -sum(taken for taken in points if taken < 0)
+    money_totals = Decimal(0)
+    for kind, value_name, units_name in (
+        ("discount", "discount_value", "discount_units"),
+        ("free", "free_item_value", "free_units"),
+        ("voucher", "voucher_value", "vouchers"),
+        ("gift_card", "gift_card_value", "gift_cards"),
+    ):
+        value = sum((cents(entry.value_minor) for entry in by_kind[kind]), Decimal(0))
+        assert Decimal(shown[value_name]) == value, kind
+        assert shown[units_name] == sum(entry.units or 0 for entry in by_kind[kind]), kind
+        money_totals += value
+    points_cost = (totals.points_net * program.points.value).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+    assert Decimal(shown["points_cost"]) == points_cost
+    assert Decimal(shown["estimated_cost"]) == points_cost + money_totals
+    purchases = [event for event in events if isinstance(event, Purchase)]
+    assert (shown["customers"], shown["purchases"], shown["refunds"]) == (
+        len({event.customer_id for event in events}),
+        len(purchases),
+        len(events) - len(purchases),
+    )
+    assert Decimal(shown["gross_spend"]) == sum(
+        (purchase.gross_total for purchase in purchases), Decimal(0)
+    )
+
+
+@given(program=programs(), events=histories(), data=st.data())
+def test_evaluation_is_deterministic_and_leaves_its_inputs_unchanged(
+    program: Program, events: list[Event], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    saved = [result.state for result in evaluate(program, events[:split]).customers]
+    rest = events[split:]
+    program_before = program.model_dump()
+    events_before = copy.deepcopy(rest)
+    saved_before = [state.model_dump() for state in saved]
+
+    once = evaluate(program, rest, states=saved)
+    twice = evaluate(program, rest, states=saved)
+
+    assert once.to_json() == twice.to_json()
+    assert states(once) == states(twice)
+    assert rest == events_before
+    assert [state.model_dump() for state in saved] == saved_before
+    assert program.model_dump() == program_before
