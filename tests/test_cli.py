@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rewardrules import cli as cli_module
+from rewardrules import _cli_support as cli_support
 from rewardrules.cli import cli
 from rewardrules.errors import Location
 from rewardrules.histories import locate_event
@@ -243,7 +243,7 @@ def test_only_a_failed_dry_run_reads_the_history_again(
         calls.append((path, event_id))
         return locate_event(path, event_id)
 
-    monkeypatch.setattr(cli_module, "locate_event", spy)
+    monkeypatch.setattr(cli_support, "locate_event", spy)
     assert run("dry-run", program, history)[0] == 0
     assert calls == []
     history.write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
@@ -256,7 +256,7 @@ def test_an_event_no_longer_in_the_history_is_named_without_a_place(
 ) -> None:
     program, history = files
     history.write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
-    monkeypatch.setattr(cli_module, "locate_event", lambda _path, _event_id: None)
+    monkeypatch.setattr(cli_support, "locate_event", lambda _path, _event_id: None)
     code, _, err = run("dry-run", program, history)
     assert code == 1
     assert err.startswith("event r1.purchase_id: it refunds purchase p9, but customer c1 has no")

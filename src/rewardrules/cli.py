@@ -7,57 +7,26 @@ No traceback reaches a user.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from rewardrules._cli_support import guarded, located_events, parse_as_of
 from rewardrules.engine import evaluate
-from rewardrules.errors import HistoryError, Location, RewardRulesError
+from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import Purchase, Refund
-from rewardrules.histories import locate_event, read_customers, read_history
+from rewardrules.explain import explain_all
+from rewardrules.histories import read_customers, read_history
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
 from rewardrules.program import EveryNthFree, PointsPerSpend, Program
-
-_Result = TypeVar("_Result")
-
-
-def _guarded(action: Callable[[], _Result]) -> _Result:
-    """Run an action; show input errors the way editors link them, and exit 1."""
-    try:
-        return action()
-    except RewardRulesError as error:
-        click.echo(error.render(), err=True)
-        raise SystemExit(error.exit_code) from None
-
-
-def _parse_as_of(
-    _context: click.Context, _parameter: click.Parameter, value: str | None
-) -> date | datetime | None:
-    if value is None:
-        return None
-    try:
-        if "T" in value or " " in value.strip():
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:
-                raise click.BadParameter(
-                    f"{value!r} has no UTC offset; write 2026-03-01T18:00:00+01:00, or a date"
-                )
-            return moment
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date (2026-03-31) or a timestamp with an offset "
-            "(2026-03-31T18:00:00-05:00)"
-        ) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +64,7 @@ def validate(files: Sequence[Path]) -> None:
 )
 @click.option(
     "--as-of",
-    callback=_parse_as_of,
+    callback=parse_as_of,
     help="Ignore events after this date (whole local day) or timestamp.",
 )
 @click.option("--customer", "customer_id", help="Show only this customer.")
@@ -107,6 +76,11 @@ def validate(files: Sequence[Path]) -> None:
     show_default=True,
     help="A readable table, or the JSON contract of docs/json-output.md.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="With --format json: add, per customer, what each rule did with each event and why.",
+)
 def dry_run(
     program_file: Path,
     history_file: Path,
@@ -114,9 +88,12 @@ def dry_run(
     as_of: date | datetime | None,
     customer_id: str | None,
     output_format: str,
+    explain: bool,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
-    program = _guarded(lambda: load_program(program_file))
+    if explain and output_format != "json":
+        raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
+    program = guarded(lambda: load_program(program_file))
 
     def events() -> Iterator[Purchase | Refund]:
         for event in read_history(history_file):
@@ -128,36 +105,23 @@ def dry_run(
         try:
             return evaluate(program, events(), profiles, as_of)
         except HistoryError as error:
-            raise _located_events(error, history_file) from None
+            raise located_events(error, history_file) from None
 
-    evaluation = _guarded(run)
+    evaluation = guarded(run)
     if customer_id is not None and not evaluation.customers:
         click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
         raise SystemExit(1)
     if output_format == "json":
-        click.echo(json.dumps(evaluation.to_json(), indent=2, ensure_ascii=False))
+        document = evaluation.to_json()
+        if explain:
+            explained = guarded(lambda: explain_all(program, events(), as_of=as_of))
+            for customer in document["customers"]:
+                account = explained[customer["customer_id"]].to_json()
+                customer["explanations"] = account["events"]
+                customer["next_rewards"] = account["next_rewards"]
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         click.echo(render_table(program, evaluation))
-
-
-def _located_events(error: HistoryError, history_file: Path) -> HistoryError:
-    """Point each problem about an evaluated event at the event's first line in the history.
-
-    The engine names the event (path ``("event <id>", field)``) but not its place; only this
-    error path reads the history again to find it. Problems already located are kept.
-    """
-    found: dict[str, Location | None] = {}
-    problems = []
-    for problem in error.problems:
-        head = problem.path[0] if problem.path else None
-        if problem.location is None and isinstance(head, str) and head.startswith("event "):
-            event_id = head.removeprefix("event ")
-            if event_id not in found:
-                found[event_id] = locate_event(history_file, event_id)
-            problems.append(dataclasses.replace(problem, location=found[event_id]))
-        else:
-            problems.append(problem)
-    return HistoryError(problems)
 
 
 def render_table(program: Program, evaluation: Evaluation) -> str:
@@ -268,3 +232,16 @@ def main(argv: Sequence[str] | None = None) -> Any:
             err=True,
         )
         sys.exit(3)
+
+
+from rewardrules._explain_command import explain_command  # noqa: E402 -- uses the helpers above
+
+cli.add_command(explain_command)
+
+from rewardrules._lint_command import lint  # noqa: E402 -- commands are registered last
+
+cli.add_command(lint)
+
+from rewardrules._schema_command import schema  # noqa: E402 -- commands are registered last
+
+cli.add_command(schema)

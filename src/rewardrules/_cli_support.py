@@ -1,0 +1,71 @@
+"""What the commands share: showing input errors, reading --as-of, locating event errors.
+
+The commands import these at module level; keeping them out of ``cli`` lets every command
+module import them without importing ``cli`` (which imports the command modules).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from rewardrules.errors import HistoryError, Location, RewardRulesError
+from rewardrules.histories import locate_event
+
+_Result = TypeVar("_Result")
+
+
+def guarded(action: Callable[[], _Result]) -> _Result:
+    """Run an action; show input errors the way editors link them, and exit 1."""
+    try:
+        return action()
+    except RewardRulesError as error:
+        click.echo(error.render(), err=True)
+        raise SystemExit(error.exit_code) from None
+
+
+def parse_as_of(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> date | datetime | None:
+    """Read ``--as-of``: a date, or a timestamp with a UTC offset."""
+    if value is None:
+        return None
+    try:
+        if "T" in value or " " in value.strip():
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                raise click.BadParameter(
+                    f"{value!r} has no UTC offset; write 2026-03-01T18:00:00+01:00, or a date"
+                )
+            return moment
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-03-31) or a timestamp with an offset "
+            "(2026-03-31T18:00:00-05:00)"
+        ) from None
+
+
+def located_events(error: HistoryError, history_file: Path) -> HistoryError:
+    """Point each problem about an evaluated event at the event's first line in the history.
+
+    The engine names the event (path ``("event <id>", field)``) but not its place; only this
+    error path reads the history again to find it. Problems already located are kept.
+    """
+    found: dict[str, Location | None] = {}
+    problems = []
+    for problem in error.problems:
+        head = problem.path[0] if problem.path else None
+        if problem.location is None and isinstance(head, str) and head.startswith("event "):
+            event_id = head.removeprefix("event ")
+            if event_id not in found:
+                found[event_id] = locate_event(history_file, event_id)
+            problems.append(dataclasses.replace(problem, location=found[event_id]))
+        else:
+            problems.append(problem)
+    return HistoryError(problems)

@@ -1,0 +1,63 @@
+"""``rewardrules explain``: one customer's rewards, purchase by purchase, in plain words.
+
+Rendering only; the account is :func:`rewardrules.explain.explain`'s. Errors are shown like
+``dry-run`` shows them (exit 1), bad usage exits with 2.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from rewardrules._cli_support import guarded, located_events, parse_as_of
+from rewardrules.errors import HistoryError
+from rewardrules.explain import CustomerExplanation, explain
+from rewardrules.histories import read_history
+from rewardrules.loader import load_program
+
+
+@click.command("explain")
+@click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
+@click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
+@click.option("--customer", "customer_id", required=True, help="The customer to explain.")
+@click.option("--event", "event_id", help="Explain only this purchase or refund.")
+@click.option(
+    "--as-of",
+    callback=parse_as_of,
+    help="Ignore events after this date (whole local day) or timestamp.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The plain-words account, or the same as JSON.",
+)
+def explain_command(
+    program_file: Path,
+    history_file: Path,
+    customer_id: str,
+    event_id: str | None,
+    as_of: date | datetime | None,
+    output_format: str,
+) -> None:
+    """Explain CUSTOMER's rewards in PROGRAM over HISTORY: what each rule gave, or why not."""
+    program = guarded(lambda: load_program(program_file))
+
+    def run() -> CustomerExplanation:
+        try:
+            return explain(
+                program, read_history(history_file), customer_id, event_id=event_id, as_of=as_of
+            )
+        except HistoryError as error:
+            raise located_events(error, history_file) from None
+
+    explanation = guarded(run)
+    if output_format == "json":
+        click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(explanation.render_text())
