@@ -50,7 +50,7 @@ class LedgerEntry(NamedTuple):
         units: units freed or discounted, 1 per voucher or gift card; None for points.
         money: the program's currency, for showing amounts.
         template: the reason, either text with ``{n}`` placeholders (``{n:money}`` for
-            amounts) or a function of (currency, *arguments) that writes it.
+            amounts) or a function of ``(currency, *arguments)`` that writes it.
         arguments: what fills the placeholders.
     """
 
