@@ -12,26 +12,33 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from rewardrules.errors import PathItem, Problem
+from rewardrules._lint_filters import Path as Path  # noqa: PLC0414 -- re-export: Finding.path
+from rewardrules._lint_filters import (
+    date_problem,
+    either,
+    filter_key,
+    filters,
+    named_values,
+    never_matches,
+    outside_rule,
+    overlap,
+)
+from rewardrules.errors import Problem
 from rewardrules.events import Purchase, Refund
 from rewardrules.kinds._words import plain_number
 from rewardrules.loader import ProgramSourceMap
 from rewardrules.program import (
-    WEEKDAYS,
     EveryNthFree,
-    Filter,
     PercentOff,
     PointsPerSpend,
     Program,
     TieredDiscount,
     VoucherReward,
 )
-
-Path = tuple[PathItem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +193,7 @@ def discounts_fall_as_tiers_rise(program: Program, context: LintContext) -> Iter
                 )
             below = (name, percent)
         if left_out:
-            missing = _either([f"'{name}'" for name in left_out], "and")
+            missing = either([f"'{name}'" for name in left_out], "and")
             lowest = next(name for name in program.tiers.level_names() if name in rule.discounts)
             yield Finding(
                 ("rules", index, "discounts"),
@@ -240,7 +247,7 @@ def everything_free(program: Program, context: LintContext) -> Iterator[Finding]
 def rules_never_applying(program: Program, context: LintContext) -> Iterator[Finding]:
     """A rule whose own filter and dates leave no purchase or no line it could reward."""
     for index, rule in enumerate(program.rules):
-        reason = _never_matches(rule.when, rule.starts, rule.ends)
+        reason = never_matches(rule.when, rule.starts, rule.ends)
         if (
             reason is None
             and isinstance(rule, TieredDiscount)
@@ -250,8 +257,8 @@ def rules_never_applying(program: Program, context: LintContext) -> Iterator[Fin
             reason = (
                 ("tiers",),
                 (
-                    f"it looks only at {_either(rule.when.tiers)} customers, and its discounts "
-                    f"are for {_either(list(rule.discounts))}"
+                    f"it looks only at {either(rule.when.tiers)} customers, and its discounts "
+                    f"are for {either(list(rule.discounts))}"
                 ),
             )
         if reason is not None:
@@ -261,9 +268,9 @@ def rules_never_applying(program: Program, context: LintContext) -> Iterator[Fin
 
 def unreachable_dates(program: Program, context: LintContext) -> Iterator[Finding]:
     """A date in ``dates`` outside the rule's starts/ends or on none of its weekdays."""
-    for path, when, starts, ends in _filters(program):
+    for path, when, starts, ends in filters(program):
         days = when.dates or ()
-        problems = [_date_problem(day, starts, ends, when.weekdays) for day in days]
+        problems = [date_problem(day, starts, ends, when.weekdays) for day in days]
         if all(problems):
             continue  # no date can match: the whole rule or multiplier is reported
         for position, problem in enumerate(problems):
@@ -310,8 +317,8 @@ def duplicate_rewards(program: Program, context: LintContext) -> Iterator[Findin
         for earlier, other in enumerate(program.rules[:index]):
             if (
                 other.kind == rule.kind
-                and _filter_key(other.when) == _filter_key(rule.when)
-                and _overlap(other.starts, other.ends, rule.starts, rule.ends)
+                and filter_key(other.when) == filter_key(rule.when)
+                and overlap(other.starts, other.ends, rule.starts, rule.ends)
             ):
                 yield Finding(
                     ("rules", index, "when"),
@@ -356,13 +363,11 @@ def worthless_rewards(program: Program, context: LintContext) -> Iterator[Findin
 def multipliers_never_matching(program: Program, context: LintContext) -> Iterator[Finding]:
     """A multiplier whose filter can match no line that its rule's own filter covers."""
     for index, rule in enumerate(program.rules):
-        if not isinstance(rule, PointsPerSpend) or _never_matches(
-            rule.when, rule.starts, rule.ends
-        ):
+        if not isinstance(rule, PointsPerSpend) or never_matches(rule.when, rule.starts, rule.ends):
             continue  # a rule that never applies is reported as such
         for position, multiplier in enumerate(rule.multipliers):
             when = multiplier.when
-            reason = _never_matches(when, rule.starts, rule.ends) or _outside_rule(rule.when, when)
+            reason = never_matches(when, rule.starts, rule.ends) or outside_rule(rule.when, when)
             if reason is not None:
                 where, why = reason
                 yield Finding(
@@ -387,127 +392,10 @@ CHECKS: Mapping[str, Check] = {
 """Every warning, by its code: the code a warning carries is its key here."""
 
 
-# --- what the warnings share -------------------------------------------------------------
-
-Reason = tuple[Path, str]
-"""Why a filter can match nothing: the field to point at (below ``when``) and the words."""
-
-
-def _filters(program: Program) -> Iterator[tuple[Path, Filter, date | None, date | None]]:
-    """Every filter with the path of its ``when`` and the dates of its rule."""
-    for index, rule in enumerate(program.rules):
-        yield ("rules", index, "when"), rule.when, rule.starts, rule.ends
-        if isinstance(rule, PointsPerSpend):
-            for position, multiplier in enumerate(rule.multipliers):
-                path: Path = ("rules", index, "multipliers", position, "when")
-                yield path, multiplier.when, rule.starts, rule.ends
-
-
-def _never_matches(when: Filter, starts: date | None, ends: date | None) -> Reason | None:
-    for name in ("stores", "weekdays", "dates", "tiers"):
-        if getattr(when, name) == ():
-            return (name,), f"`{name}` is an empty list, which no purchase matches"
-    if when.categories is not None or when.skus is not None:
-        categories, skus = set(when.categories or ()), set(when.skus or ())
-        if not categories and not skus:
-            name = "categories" if when.categories is not None else "skus"
-            return (name,), f"`{name}` is an empty list, which no line matches"
-        if categories <= set(when.exclude_categories or ()) and skus <= set(
-            when.exclude_skus or ()
-        ):
-            name = "exclude_categories" if categories else "exclude_skus"
-            return (name,), "every category and sku it names is also excluded"
-    if when.dates:
-        problems = [_date_problem(day, starts, ends, when.weekdays) for day in when.dates]
-        if all(problems):
-            weekdays = _either(when.weekdays or ())
-            outside = f"outside the rule's starts/ends ({_window(starts, ends)})"
-            if all(_in_window(day, starts, ends) for day in when.dates):
-                why = f"none of the dates in `dates` is a {weekdays}"
-            elif not any(_in_window(day, starts, ends) for day in when.dates):
-                why = f"every date in `dates` is {outside}"
-            else:
-                why = f"every date in `dates` is {outside} or not a {weekdays}"
-            return ("dates",), why
-    elif when.weekdays and starts is not None and ends is not None and (ends - starts).days < 6:
-        days = [starts + timedelta(days=offset) for offset in range((ends - starts).days + 1)]
-        if not any(_on_weekdays(day, when.weekdays) for day in days):
-            return ("weekdays",), (
-                f"it runs {_window(starts, ends)}, and none of those days is a "
-                f"{_either(when.weekdays)}"
-            )
-    return None
-
-
-def _outside_rule(rule_when: Filter, when: Filter) -> Reason | None:
-    """Why a multiplier's filter matches nothing inside its rule's filter, if it does not."""
-    for name in ("stores", "tiers", "weekdays", "dates"):
-        own, rules = getattr(when, name), getattr(rule_when, name)
-        if own and rules and not set(own) & set(rules):
-            return (name,), (
-                f"it asks for {name} {_listed(own)}, but the rule looks only at {_listed(rules)}"
-            )
-    if when.dates and not any(_on_weekdays(day, rule_when.weekdays) for day in when.dates):
-        return ("dates",), (
-            f"none of its dates is a {_either(rule_when.weekdays or ())}, the rule's only weekdays"
-        )
-    if rule_when.dates and not any(_on_weekdays(day, when.weekdays) for day in rule_when.dates):
-        return ("weekdays",), (
-            f"none of the rule's dates ({_listed(rule_when.dates)}) is a "
-            f"{_either(when.weekdays or ())}"
-        )
-    return _outside_rule_lines(rule_when, when)
-
-
-def _outside_rule_lines(rule_when: Filter, when: Filter) -> Reason | None:
-    """A line can have any category with any sku, so only like can be compared with like."""
-    if when.categories is None and when.skus is None:
-        return None
-    only_categories = (rule_when.skus is None and rule_when.categories) or None
-    only_skus = (rule_when.categories is None and rule_when.skus) or None
-    excluded_categories = set(rule_when.exclude_categories or ())
-    excluded_skus = set(rule_when.exclude_skus or ())
-    live = [
-        category
-        for category in when.categories or ()
-        if category not in excluded_categories
-        and (not only_categories or category in only_categories)
-    ] + [
-        sku
-        for sku in when.skus or ()
-        if sku not in excluded_skus and (not only_skus or sku in only_skus)
-    ]
-    if live:
-        return None
-    scope = []
-    if rule_when.categories is not None or rule_when.skus is not None:
-        scope.append(f"counts only {_named(rule_when.categories, rule_when.skus)}")
-    if excluded_categories or excluded_skus:
-        scope.append(f"excludes {_named(rule_when.exclude_categories, rule_when.exclude_skus)}")
-    return ("categories" if when.categories else "skus",), (
-        f"it asks for {_named(when.categories, when.skus)}, but the rule {' and '.join(scope)}"
-    )
-
-
 def _unseen(
     program: Program, kind: Literal["category", "sku"], seen: frozenset[str]
 ) -> Iterator[Finding]:
-    fields = (
-        ("categories", "exclude_categories") if kind == "category" else ("skus", "exclude_skus")
-    )
-    named: list[tuple[Path, str]] = []
-    for path, when, _starts, _ends in _filters(program):
-        for name in fields:
-            named += [
-                ((*path, name, at), value) for at, value in enumerate(getattr(when, name) or ())
-            ]
-    if kind == "sku":
-        for index, rule in enumerate(program.rules):
-            if isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
-                named.append(
-                    (("rules", index, "reward", "voucher", "sku"), rule.reward.voucher.sku)
-                )
-    for path, value in named:
+    for path, value in named_values(program, kind):
         if value not in seen:
             close = difflib.get_close_matches(value, sorted(seen), n=1)
             yield Finding(
@@ -515,63 +403,3 @@ def _unseen(
                 f"no purchase in the history has the {kind} '{value}'",
                 suggestion=f"did you mean '{close[0]}'?" if close else None,
             )
-
-
-def _filter_key(when: Filter) -> tuple[object, ...]:
-    """A filter as a value in which the order of its lists does not count."""
-    return tuple(
-        frozenset(value) if isinstance(value, tuple) else value
-        for value in (getattr(when, name) for name in Filter.model_fields)
-    )
-
-
-def _overlap(
-    starts: date | None, ends: date | None, other_starts: date | None, other_ends: date | None
-) -> bool:
-    return (starts or date.min) <= (other_ends or date.max) and (other_starts or date.min) <= (
-        ends or date.max
-    )
-
-
-def _in_window(day: date, starts: date | None, ends: date | None) -> bool:
-    return (starts is None or starts <= day) and (ends is None or day <= ends)
-
-
-def _on_weekdays(day: date, weekdays: Iterable[str] | None) -> bool:
-    return weekdays is None or WEEKDAYS[day.weekday()] in weekdays
-
-
-def _date_problem(
-    day: date, starts: date | None, ends: date | None, weekdays: tuple[str, ...] | None
-) -> str | None:
-    if not _in_window(day, starts, ends):
-        return f"{day} is outside the rule's starts/ends ({_window(starts, ends)})"
-    if not _on_weekdays(day, weekdays):
-        return f"{day} is a {WEEKDAYS[day.weekday()]}, not a {_either(weekdays or ())}"
-    return None
-
-
-def _window(starts: date | None, ends: date | None) -> str:
-    if starts is not None and ends is not None:
-        return f"from {starts} to {ends}"
-    return f"from {starts}" if starts is not None else f"until {ends}"
-
-
-def _listed(values: Iterable[object]) -> str:
-    return ", ".join(str(value) for value in values)
-
-
-def _either(values: Iterable[str], word: str = "or") -> str:
-    names = list(values)
-    if len(names) < 2:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} {word} {names[-1]}"
-
-
-def _named(categories: tuple[str, ...] | None, skus: tuple[str, ...] | None) -> str:
-    parts = []
-    if categories:
-        parts.append(f"categories {_listed(categories)}")
-    if skus:
-        parts.append(f"skus {_listed(skus)}")
-    return " and ".join(parts)
