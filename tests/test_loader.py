@@ -975,7 +975,8 @@ def test_a_file_that_is_not_utf8_points_at_the_bad_byte(tmp_path: Path) -> None:
         load_program_file(path)
     (problem,) = caught.value.problems
     assert str(problem) == (
-        f"{path}:2:10: the file is not UTF-8 text: byte 0xe9 cannot be read; save the file as UTF-8"
+        f"{path}:2:10: the file is not UTF-8 text: byte 0xe9 at offset 30 cannot be read; "
+        "save the file as UTF-8"
     )
     assert problem.code == "not-utf8"
     assert problem.source_line == "name: Caf\ufffd Club"

@@ -29,7 +29,7 @@ from rewardrules._errorpaths import (
 from rewardrules._types import Slug
 from rewardrules.errors import PathItem
 from rewardrules.program import RULE_KINDS
-from rewardrules.sourcemap import shorten
+from rewardrules.sourcemap import escaped, shorten, unusual_characters
 
 Path = tuple[PathItem, ...]
 Anchor = Literal["key", "value", "parent"]
@@ -97,13 +97,15 @@ def got(value: object, text: str | None) -> str:
     if isinstance(value, int | Decimal):
         return f"the number {shorten(text or str(value))}"
     if isinstance(value, str):
-        return f"the text '{shorten(value)}'"
+        return f"the text '{shorten(escaped(value))}'"
     return "a mapping" if isinstance(value, dict) else "a list"
 
 
 def _choice(value: object, text: str | None) -> str:
     """A value given where one of a few words was expected: ``'down'``, or "the number 3"."""
-    return f"'{shorten(value)}'" if isinstance(value, str) else got(value, text)
+    if isinstance(value, str):  # the choices are ASCII words: show anything else escaped
+        return f"'{shorten(escaped(value, ascii_only=True))}'"
+    return got(value, text)
 
 
 def _choices(expected: str) -> list[str]:
@@ -215,12 +217,15 @@ def _unknown_key(error: _Error) -> Finding:
             break
     if hint is None and fields:
         hint = f"the keys allowed here are: {', '.join(fields)}"
-    return Finding(error.path, f"unknown key '{key}'", "unknown-key", hint, "key", meant)
+    message = f"unknown key '{escaped(key, ascii_only=True)}'{unusual_characters(key)}"
+    return Finding(error.path, message, "unknown-key", hint, "key", meant)
 
 
 def _unknown_kind(error: _Error) -> Finding:
     tag = lookup(error.data, (*error.path, "kind"))
-    message = f"unknown kind {tag!r}; the kinds are: {', '.join(_KINDS)}"
+    shown = f"'{escaped(tag, ascii_only=True)}'" if isinstance(tag, str) else repr(tag)
+    unusual = unusual_characters(tag) if isinstance(tag, str) else ""
+    message = f"unknown kind {shown}{unusual}; the kinds are: {', '.join(_KINDS)}"
     return Finding((*error.path, "kind"), message, "unknown-kind", _did_you_mean(tag, _KINDS))
 
 
@@ -292,7 +297,7 @@ def _pattern(error: _Error) -> Finding:
     slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
     message = (
         "must be written with lowercase letters, digits, '-' and '_', e.g. 'coffee-stars' "
-        f"(got '{shorten(value)}')"
+        f"(got '{shorten(escaped(value, ascii_only=True))}')"
     )
     return error.finding(message, "bad-format", f"did you mean '{slug}'?" if slug else None)
 
@@ -311,10 +316,18 @@ def _not_a_number(error: _Error) -> Finding:
 
 def _value_error(error: _Error) -> Finding:
     details = error.mapped.error
-    message = str(error.ctx["error"]) if "error" in error.ctx else details["msg"]
+    cause = error.ctx.get("error")
+    message = str(cause) if cause is not None else details["msg"]
     if isinstance(details["input"], bool):  # the models' own words say "True"; YAML says true
         message = message.replace(f"(got {details['input']})", f"(got {error.text or error.value})")
-    return error.finding(message, "invalid")
+    # A check that knows its own code and fix (rewardrules._types.NumberTextError) gives them.
+    code = getattr(cause, "code", "invalid")
+    suggestion = getattr(cause, "suggestion", None)
+    return error.finding(
+        message,
+        code if isinstance(code, str) else "invalid",
+        suggestion if isinstance(suggestion, str) else None,
+    )
 
 
 _DESCRIBE: dict[str, Callable[[_Error], Finding | None]] = {

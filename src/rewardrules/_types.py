@@ -2,28 +2,81 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BeforeValidator, Field
 
+_PLAIN_DECIMAL: Final = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+"""The only way an amount may be written as text: optional sign, ASCII digits, a point."""
 
-def _reject_float(value: object) -> object:
+_PLAIN_WHOLE: Final = re.compile(r"[-+]?[0-9]+", re.ASCII)
+
+
+class NumberTextError(ValueError):
+    """Text that Python would read as a number but a program must not: ``1_000``, ``١٢٣``.
+
+    Attributes:
+        code: the stable problem code, ``bad-number``.
+        suggestion: the number as it should be written, when that is clear.
+    """
+
+    code = "bad-number"
+
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
+
+
+def _as_plain_digits(text: str) -> str:
+    """What ``text`` would be with its digits in ASCII and its separators removed."""
+    digits = []
+    for char in text.strip():
+        if char in "_ '\u00a0\u202f":
+            continue
+        value = unicodedata.digit(char, None) if not char.isascii() else None
+        digits.append(str(value) if value is not None else char)
+    return "".join(digits)
+
+
+def _number_text_error(text: str, kind: str, pattern: re.Pattern[str]) -> NumberTextError:
+    shown = text.encode("ascii", "backslashreplace").decode("ascii")
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    how = (
+        "the digits 0-9 and at most one '.', nothing else"
+        if kind == "an amount"
+        else "the digits 0-9 only"
+    )
+    message = f"'{shown}' is not {kind}; write it with {how}"
+    plain = _as_plain_digits(text)
+    suggestion = f"write {plain}" if plain != text and pattern.fullmatch(plain) else None
+    return NumberTextError(message, suggestion)
+
+
+def _exact_decimal(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError(f"expected an amount, not a yes/no value (got {value})")
     if isinstance(value, float):
         raise ValueError(
             f"money must be given exactly, as text or Decimal, never as a float (got {value!r})"
         )
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        # Decimal() would read '1_000.00', ' 12 ' and Arabic-Indic digits silently.
+        raise _number_text_error(value, "an amount", _PLAIN_DECIMAL)
     return value
 
 
-def _reject_bool_and_float_for_whole(value: object) -> object:
+def _whole_number(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError(f"expected a whole number, not a yes/no value (got {value})")
     if isinstance(value, float):
         raise ValueError(f"expected a whole number (got {value!r})")
+    if isinstance(value, str) and not _PLAIN_WHOLE.fullmatch(value):
+        raise _number_text_error(value, "a whole number", _PLAIN_WHOLE)
     return value
 
 
@@ -33,11 +86,12 @@ def _require_date_text(value: object) -> object:
     raise ValueError(f"expected a date written YYYY-MM-DD (got {value!r})")
 
 
-ExactDecimal = Annotated[Decimal, BeforeValidator(_reject_float)]
-"""A Decimal that refuses floats (and booleans) so no amount ever passes through binary."""
+ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+"""A Decimal that refuses floats, booleans and any text but plain ASCII digits (``-12.50``),
+so that no amount passes through binary or is guessed from ``1_000`` or non-ASCII digits."""
 
-WholeNumber = Annotated[int, BeforeValidator(_reject_bool_and_float_for_whole)]
-"""An int that refuses booleans and floats."""
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+"""An int that refuses booleans, floats and any text but plain ASCII digits."""
 
 LocalDate = Annotated[date, BeforeValidator(_require_date_text)]
 """A calendar date in the program's time zone, written YYYY-MM-DD."""

@@ -62,6 +62,23 @@ class Problem:
         hint = f" ({self.suggestion})" if self.suggestion else ""
         return f"{prefix}{where}{self.message}{hint}"
 
+    def to_json(self) -> dict[str, str | int | None]:
+        """The problem as data for tools: code, file, line, column, path, message, suggestion.
+
+        ``path`` is written as in messages (``rules[0].every``, ``""`` for the whole file);
+        ``file``, ``line`` and ``column`` are ``None`` when the place is not known.
+        """
+        location = self.location
+        return {
+            "code": self.code,
+            "file": location.source if location else None,
+            "line": location.line if location else None,
+            "column": location.column if location else None,
+            "path": format_path(self.path),
+            "message": self.message,
+            "suggestion": self.suggestion,
+        }
+
     def with_caret(self) -> str:
         """The one-line form, then the offending source line and a caret under the column."""
         text = str(self)

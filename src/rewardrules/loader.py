@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
@@ -29,7 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rewardrules import _messages
 from rewardrules._syntax import character_problems, syntax_problem
-from rewardrules.errors import PathItem, Problem, RuleFileError
+from rewardrules.errors import Location, PathItem, Problem, RuleFileError
 from rewardrules.money import is_known_currency
 from rewardrules.program import (
     SEMANTICS_DEFERRED,
@@ -53,11 +53,17 @@ from rewardrules.sourcemap import (
     SourceMap,
     SourceText,
     build,
+    escaped,
     has_prefix,
+    shorten,
 )
 
 NODE_BUDGET: Final = 100_000
 """At most this many values, counting each use of an alias in full ("billion laughs")."""
+
+MAX_FILE_BYTES: Final = 1024 * 1024
+"""A rule file larger than this (1 MiB) is refused, without reading more of it; the largest
+example program is about 3 KiB."""
 
 MAX_DEPTH: Final = 64
 """At most this many lists and mappings inside one another; a program needs fewer than 10."""
@@ -137,12 +143,64 @@ def load_program_file(
     return _load(_read_file(path), _parser, _node_budget)
 
 
+def load_program_bytes(
+    data: bytes,
+    source: str = "<bytes>",
+    *,
+    _parser: Parser | None = None,
+    _node_budget: int = NODE_BUDGET,
+) -> Program:
+    """Read a program from the bytes of a rule file (UTF-8, with or without a BOM).
+
+    Args:
+        data: the file's bytes.
+        source: the name problems give the bytes, e.g. the file they came from.
+
+    Raises:
+        RuleFileError: the bytes are too many, not UTF-8, or not a valid program.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise RuleFileError([Problem(_too_large(f"cannot read '{source}': it"), code="too-large")])
+    return _load(_decode(source, data), _parser, _node_budget)
+
+
+_OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+"""Never wait for a writer: a FIFO swapped in after the check must not block the read."""
+
+_SPECIAL_FILES: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_special(name: str, mode: int) -> None:
+    """Refuse what is not a regular file: a directory, /dev/zero (endless), a FIFO (blocks)."""
+    for test, what in _SPECIAL_FILES:
+        if test(mode):
+            raise _unreadable(name, f"it is {what}, not a rule file", "not-a-file")
+    if not stat.S_ISREG(mode):
+        raise _unreadable(name, "it is not a regular file", "not-a-file")
+
+
+def _too_large(what: str) -> str:
+    return (
+        f"{what} is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB ({MAX_FILE_BYTES} bytes); "
+        "a rule file that large is refused"
+    )
+
+
 def _read_file(path: str | os.PathLike[str]) -> SourceText:
     name = os.fspath(path)
     try:
-        if Path(name).is_dir():
-            raise IsADirectoryError(name)  # one message on every platform
-        data = Path(name).read_bytes()
+        _refuse_special(name, os.stat(name).st_mode)
+        with open(os.open(name, _OPEN_FLAGS), "rb") as file:
+            _refuse_special(name, os.fstat(file.fileno()).st_mode)
+            data = file.read(MAX_FILE_BYTES + 1)  # never more than the cap, whatever it is
+    except RuleFileError:
+        raise
     except FileNotFoundError:
         raise _unreadable(name, "there is no such file", "missing-file") from None
     except IsADirectoryError:
@@ -152,16 +210,46 @@ def _read_file(path: str | os.PathLike[str]) -> SourceText:
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise _unreadable(name, reason.lower(), "unreadable-file") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    if len(data) > MAX_FILE_BYTES:
+        raise RuleFileError([Problem(_too_large(f"cannot read '{name}': it"), code="too-large")])
+    return _decode(name, data)
+
+
+_WIDE_ENCODINGS: Final = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` (with its byte-order mark) when ``data`` is written so."""
+    for mark, encoding in _WIDE_ENCODINGS:
+        if data.startswith(mark):
+            return f"{encoding} text (it starts with a {encoding} byte-order mark)"
+    # Without a mark, text in UTF-16 has a zero byte beside each ASCII character.
+    head = data[:2]
+    if len(head) == 2 and (head[0] == 0) != (head[1] == 0):
+        return "UTF-16 text (every other byte is zero)"
+    return None
+
+
+def _decode(name: str, data: bytes) -> SourceText:
+    wide = _wide_encoding(data)
+    if wide is not None:
+        message = f"the file is {wide}; save it as UTF-8"
+        raise RuleFileError([Problem(message, (), Location(name, 1, 1), "not-utf8")])
+    skipped = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        text = data.decode("utf-8")
+        text = data[skipped:].decode("utf-8")
     except UnicodeDecodeError as error:
-        source = SourceText(name, data.decode("utf-8", errors="replace"))
-        at = source.position_of(len(data[: error.start].decode("utf-8")))
+        offset = skipped + error.start
+        source = SourceText(name, data[skipped:].decode("utf-8", errors="replace"))
+        at = source.position_of(len(data[skipped:offset].decode("utf-8")))
         message = (
-            f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be read; "
-            "save the file as UTF-8"
+            f"the file is not UTF-8 text: byte 0x{data[offset]:02x} at offset {offset} "
+            "cannot be read; save the file as UTF-8"
         )
         raise RuleFileError([source.problem(message, at=at, code="not-utf8")]) from None
     return SourceText(name, text)
@@ -245,6 +333,12 @@ def _load(source: SourceText, parser: Parser | None, budget: int) -> Program:
 def _load_with_map(
     source: SourceText, parser: Parser | None, budget: int
 ) -> tuple[Program, SourceMap]:
+    if (
+        len(source.text) > MAX_FILE_BYTES
+        or len(source.text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES
+    ):
+        what = f"cannot read '{source.name}': it"
+        raise RuleFileError([Problem(_too_large(what), code="too-large")])
     characters = character_problems(source)
     if characters:
         raise RuleFileError(characters)
@@ -310,8 +404,8 @@ def _semantic_problems_of_valid_parts(data: object) -> list[tuple[tuple[PathItem
     """
     if not isinstance(data, dict):
         return []
-    code = data.get("currency")
-    currency_code = code if isinstance(code, str) and is_known_currency(code) else None
+    written = data.get("currency")
+    currency_code = written if isinstance(written, str) and is_known_currency(written) else None
     tiers = None
     raw_tiers = data.get("tiers")
     if raw_tiers is not None:
@@ -343,7 +437,7 @@ def _not_a_mapping(root: Node, source: SourceText) -> Problem:
     shown = "a list" if isinstance(root, SequenceNode) else "a single value"
     hint = None
     if isinstance(root, ScalarNode):
-        shown = f"the single value '{root.value}'"
+        shown = f"the single value '{shorten(escaped(root.value))}'"
         if source.name == "<text>" and root.value.endswith((".yaml", ".yml")):
             hint = f"no file '{root.value}' exists; to read a file, pass a pathlib.Path"
     message = (

@@ -10,6 +10,7 @@ later, by pydantic or by the program's own checks, can point at its line and col
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -197,7 +198,8 @@ class ScalarError(ValueError):
 
 def show_tag(tag: str) -> str:
     """Write a tag the way it is written in YAML: ``!!int``, ``!include``."""
-    return "!!" + tag.removeprefix(_STANDARD) if tag.startswith(_STANDARD) else tag
+    shown = "!!" + tag.removeprefix(_STANDARD) if tag.startswith(_STANDARD) else tag
+    return shorten(escaped(shown))
 
 
 def _unsupported(tag: str) -> ScalarError:
@@ -233,6 +235,46 @@ def _number(text: str) -> int | Decimal | None:
 def shorten(text: str, size: int = 40) -> str:
     """Cut long text for a message: ``'aaaaaaaaaaaa...'``."""
     return text if len(text) <= size else text[: size - 3] + "..."
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def escaped(text: str, *, ascii_only: bool = False) -> str:
+    """Text as a message quotes it, so that it never looks like something it is not.
+
+    Characters that cannot be seen (zero-width space, no-break space, control characters,
+    byte-order marks) are written as escapes: ``every\\u200b``. With ``ascii_only`` (for
+    keys and kinds, which are always plain ASCII when valid), every non-ASCII character is,
+    so that a Cyrillic letter that looks like 'e' shows as ``\\u0435``.
+    """
+    return "".join(
+        char if (char.isascii() or not ascii_only) and char.isprintable() else _escape(char)
+        for char in text
+    )
+
+
+def unusual_characters(text: str) -> str:
+    """Name the characters of ``text`` that are not printable ASCII, for a message.
+
+    Returns:
+        ``""`` when there are none, else e.g. ``", which contains U+200B ZERO WIDTH SPACE
+        (invisible)"``.
+    """
+    found = list(
+        dict.fromkeys(char for char in text if not (char.isascii() and char.isprintable()))
+    )
+    if not found:
+        return ""
+    named = []
+    for char in found[:3]:
+        name = unicodedata.name(char, "an unnamed character")
+        hidden = " (invisible)" if not char.isprintable() or char.isspace() else ""
+        named.append(f"U+{ord(char):04X} {name}{hidden}")
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    return f", which contains {', '.join(named)}{more}"
 
 
 def _too_large(text: str) -> ScalarError:
@@ -347,7 +389,8 @@ class _Builder:
             if name in first_seen:
                 self.problems.append(
                     self.source.problem(
-                        f"duplicate key '{name}'; it is already on line {first_seen[name].line}",
+                        f"duplicate key '{escaped(name)}'; "
+                        f"it is already on line {first_seen[name].line}",
                         at=key_at,
                         path=(*path, name),
                         code="duplicate-key",
