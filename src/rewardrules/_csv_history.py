@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from rewardrules._history_records import (
+    CURRENCY_HINT,
     MAX_DIGITS,
     MODELS,
+    CsvOptions,
     RecordError,
     amount,
     history_error,
@@ -42,9 +44,11 @@ _HEAD_COLUMNS = ("type", "customer_id", "at", "purchase_id", "store")  # one val
 _CUSTOMER_COLUMNS = ("customer_id", "joined_at", "birthday", "referred_by")
 
 
-def read_events(stream: Iterable[str], source: str) -> Iterator[Purchase | Refund]:
+def read_events(
+    stream: Iterable[str], source: str, options: CsvOptions
+) -> Iterator[Purchase | Refund]:
     """The events of a CSV history, each built once its last row is read."""
-    columns, rows = _csv_table(stream, source, _EVENT_COLUMNS, ("store",))
+    columns, rows = _csv_table(stream, source, options, _EVENT_COLUMNS, ("store",))
     cells = operator.itemgetter(*(columns[name] for name in _EVENT_COLUMNS))
     store = columns.get("store")
     seen: dict[str, int] = {}
@@ -59,11 +63,13 @@ def read_events(stream: Iterable[str], source: str) -> Iterator[Purchase | Refun
                     yield event.build()
                 if (first := seen.setdefault(event_id, line)) != line:
                     message = (
-                        f"event {event_id!r} is split: its rows must be adjacent "
-                        f"(its first rows start on line {first})"
+                        f"event {event_id!r} appears again (its first rows start on line "
+                        f"{first}); the rows of one event must be adjacent, and an event id "
+                        "is used by one event only"
                     )
-                    raise RecordError(("event_id",), message, "split-event")
-                event = _CsvEvent(source, line, event_id, head)
+                    hint = "remove the rows of a re-sent export before reading"
+                    raise RecordError(("event_id",), message, "split-event", None, hint)
+                event = _CsvEvent(source, line, event_id, head, options.decimal_comma)
             event.add(line, head, sku, category, quantity, price)
         if event is not None:
             yield event.build()
@@ -71,15 +77,20 @@ def read_events(stream: Iterable[str], source: str) -> Iterator[Purchase | Refun
         raise located(exc, source, line) from None
 
 
-def customer_rows(stream: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, str]]]:
+def customer_rows(
+    stream: Iterable[str], source: str, options: CsvOptions
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Check the header now; then each profile row as (line, its non-empty cells by column)."""
-    columns, rows = _csv_table(stream, source, _CUSTOMER_COLUMNS[:1], _CUSTOMER_COLUMNS[1:])
+    required, optional = _CUSTOMER_COLUMNS[:1], _CUSTOMER_COLUMNS[1:]
+    columns, rows = _csv_table(stream, source, options, required, optional)
     return ((line, {k: row[i] for k, i in columns.items() if row[i]}) for line, row in rows)
 
 
-def find_event(stream: Iterable[str], event_id: str) -> tuple[int, int] | None:
+def find_event(
+    stream: Iterable[str], event_id: str, delimiter: str = ","
+) -> tuple[int, int] | None:
     """The line and column of the first row of an event; None if absent or not valid CSV."""
-    reader = csv.reader(stream)
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None or "event_id" not in header:
@@ -96,29 +107,42 @@ def find_event(stream: Iterable[str], event_id: str) -> tuple[int, int] | None:
 
 
 def _csv_table(
-    stream: Iterable[str], source: str, required: tuple[str, ...], optional: tuple[str, ...]
+    stream: Iterable[str],
+    source: str,
+    options: CsvOptions,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
 ) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
     """Check the header; return the column of each name, and the rows with their line."""
-    reader = csv.reader(stream)
+    # strict: a quote left open is an error, not a cell that swallows the rest of the file
+    reader = csv.reader(stream, delimiter=options.delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise history_error(
-            source, reader.line_num, (), f"not valid CSV: {exc}", "not-csv"
-        ) from None
+        raise _csv_error(source, exc, 1) from None
     if header is None:
         message = f"the file is empty; its first line must be the header {','.join(required)}"
         raise history_error(source, 1, (), message, "missing-header")
     known, at = required + optional, Location(source, 1, 1)
+    _check_delimiter(header, known, options.delimiter, at)
     columns: dict[str, int] = {}
     problems: list[Problem] = []
     for index, name in enumerate(header):
         if name in columns:
             problems.append(Problem(f"column {name!r} appears twice", (), at, "duplicate-column"))
+        elif not name.strip():
+            message = f"column {index + 1} of the header has no name"
+            hint = "name it, or delete the column if it is empty"
+            problems.append(Problem(message, (), at, "missing-column-name", hint))
         elif name not in known:
             close = difflib.get_close_matches(name, known, 1)
             hint = f"did you mean {close[0]!r}?" if close else f"the columns are {', '.join(known)}"
-            problems.append(Problem(f"unknown column {name!r}", (), at, "unknown-column", hint))
+            hint = f"remove the spaces around {name.strip()!r}" if name.strip() in known else hint
+            hint = CURRENCY_HINT if name.strip().lower() == "currency" else hint
+            message = (
+                f"unknown column {name!r}" if name.isprintable() else f"unknown column {name!a}"
+            )
+            problems.append(Problem(message, (), at, "unknown-column", hint))
         columns.setdefault(name, index)
     problems += [
         Problem(f"the header has no {name!r} column", (), at, "missing-column")
@@ -130,6 +154,46 @@ def _csv_table(
     return columns, _csv_rows(reader, source, len(header))
 
 
+def _check_delimiter(
+    header: list[str], known: tuple[str, ...], delimiter: str, at: Location
+) -> None:
+    """Refuse a header written with another separator than the one the file is read with."""
+    if len(header) != 1:
+        return
+    for other in ";,\t|":
+        if other != delimiter and len(set(header[0].split(other)) & set(known)) >= 2:
+            shown = "a tab" if other == "\t" else repr(other)
+            message = f"the header is separated by {shown}, not {delimiter!r}"
+            if other == ",":
+                hint = "read it with delimiter=',' (on the command line: --delimiter ',')"
+            else:
+                hint = (
+                    "re-export it as comma-separated with a point in amounts (4.50), "
+                    f"or read it with delimiter={other!r} (and decimal_comma=True if amounts "
+                    f"are written 4,50; on the command line: --delimiter {other!r} "
+                    "--decimal-comma)"
+                )
+            raise HistoryError([Problem(message, (), at, "wrong-delimiter", hint)])
+
+
+def _csv_error(source: str, exc: csv.Error, line: int) -> HistoryError:
+    """A CSV syntax error in plain words, at the first line of the row it is in."""
+    text = str(exc)
+    if text == "unexpected end of data":
+        message = "a quote opened in this row is never closed"
+        hint, code = (
+            "was the file cut short? a quote inside a cell is written twice",
+            "unclosed-quote",
+        )
+    elif text.startswith("field larger than field limit"):
+        message = f"a cell is longer than {csv.field_size_limit()} characters"
+        hint, code = "is a quote left open?", "too-long"
+    else:
+        message = f"not valid CSV: {text}"
+        hint, code = 'a quote inside a quoted cell is written twice: ""', "not-csv"
+    return history_error(source, line, (), message, code, 1, hint)
+
+
 def _csv_rows(reader: Reader, source: str, width: int) -> Iterator[tuple[int, list[str]]]:
     previous = reader.line_num
     try:
@@ -139,25 +203,34 @@ def _csv_rows(reader: Reader, source: str, width: int) -> Iterator[tuple[int, li
                 continue
             if len(row) != width:
                 message = f"this row has {len(row)} cells but the header has {width} columns"
-                raise history_error(source, line, (), message, "bad-row")
+                delimiter = reader.dialect.delimiter
+                hint = (
+                    f"put a cell that holds {delimiter!r} in double quotes"
+                    if len(row) > width
+                    else None
+                )
+                raise history_error(source, line, (), message, "bad-row", 1, hint)
             yield line, row
     except csv.Error as exc:
-        raise history_error(
-            source, reader.line_num, (), f"not valid CSV: {exc}", "not-csv"
-        ) from None
+        raise _csv_error(source, exc, previous + 1) from None
 
 
 @functools.lru_cache(maxsize=4096)  # prices repeat; a Decimal is immutable
-def _csv_amount(text: str) -> Decimal:
-    return amount(text, ("unit_price",))
+def _csv_amount(text: str, decimal_comma: bool) -> Decimal:
+    return amount(text, ("unit_price",), decimal_comma)
 
 
 class _CsvEvent:
     """The adjacent rows of one event of a CSV history, gathered until its id changes."""
 
-    __slots__ = ("data", "head", "id", "line", "line_numbers", "lines", "model", "source", "whole")
+    __slots__ = (
+        "data", "decimal_comma", "head", "id", "line", "line_numbers", "lines", "model", "source",
+        "whole",
+    )  # fmt: skip
 
-    def __init__(self, source: str, line: int, event_id: str, head: tuple[str, ...]) -> None:
+    def __init__(
+        self, source: str, line: int, event_id: str, head: tuple[str, ...], decimal_comma: bool
+    ) -> None:
         kind, customer_id, at, purchase_id, store = head
         model = MODELS.get(kind)
         if model is None:
@@ -169,6 +242,7 @@ class _CsvEvent:
         if model is Refund and store:
             raise RecordError(("store",), "must be empty for a refund", "not-empty")
         self.source, self.line, self.id, self.head, self.model = source, line, event_id, head, model
+        self.decimal_comma = decimal_comma
         self.data: dict[str, object] = {"type": kind}  # an empty cell is an absent field
         if event_id:
             self.data["id"] = event_id
@@ -218,7 +292,7 @@ class _CsvEvent:
             is_plain = len(quantity) <= MAX_DIGITS and quantity.isdigit() and quantity.isascii()
             item["quantity"] = int(quantity) if is_plain else whole(quantity, ("quantity",))
         if price:
-            item["unit_price"] = _csv_amount(price)
+            item["unit_price"] = _csv_amount(price, self.decimal_comma)
         self.lines.append(item)
         self.line_numbers.append(line)
 

@@ -28,12 +28,28 @@ Record = TypeVar("Record", bound=BaseModel)
 MODELS: dict[str, type[Purchase] | type[Refund]] = {"purchase": Purchase, "refund": Refund}
 AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
 WHOLE_HELP = "a whole number written with digits, like 2"
+COMMA_AMOUNT_HELP = (
+    "an amount like 4,50 (digits, a decimal comma, decimals; "
+    "no currency sign, point, thousands separator or exponent)"
+)
+DECIMAL_COMMA_HINT = (
+    "if the file writes amounts with a decimal comma, re-export it with a point, "
+    "or read it with decimal_comma=True"
+)
 MAX_DIGITS = 18  # of a quantity; Python refuses to read an int of over 4300 digits anyway
+MAX_AMOUNT = 24  # characters of an amount: far beyond any price, short enough to stay cheap
+FIRST_YEAR, LAST_YEAR = 1970, 2099  # a timestamp's year, as written
+CURRENCY_HINT = (
+    "a history has no currency: every amount is in the program's currency; "
+    "put the events of each currency in their own file, evaluated with that currency's program"
+)
 
 _FIELDS = sorted(
     {f for m in (Purchase, Line, Refund, RefundLine, Customer) for f in m.model_fields}
 )
 _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_COMMA_AMOUNT = re.compile(r"-?[0-9]+(?:,[0-9]+)?")
+_EPOCH = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _TIME_EXAMPLE = "2026-03-01T09:30:00+01:00"
 
 # Pydantic's error types, in plain words; ``{input}`` is the value given, the rest its ctx.
@@ -53,7 +69,20 @@ _MESSAGES: dict[str, str] = {
     "tuple_type": "must be a list [...] (got {input})",
     "value_error": "{error}",
 }
-_CODES = {"missing": "missing-field", "extra_forbidden": "unknown-key"}
+_CODES = {
+    "missing": "missing-field",
+    "extra_forbidden": "unknown-key",
+    "control_character": "control-character",
+    "text_too_long": "too-long",
+}
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How a CSV file is written: its cell separator, and whether amounts use a decimal comma."""
+
+    delimiter: str = ","
+    decimal_comma: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,15 +93,23 @@ class Kind(Generic[Record]):
     key: str  # the field that must be unique in a file
     top_key: str  # the list's key in a JSON object ``{"events": [...]}``
     from_object: Callable[[Any], Record]
-    read_csv: Callable[[Iterable[str], str], Iterator[Record]]
+    read_csv: Callable[[Iterable[str], str, CsvOptions], Iterator[Record]]
 
 
 class RecordError(Exception):
     """One problem with a record; ``where`` (line, or offset in a JSON text) if known."""
 
-    def __init__(self, path: Path, message: str, code: str, where: int | None = None):
+    def __init__(
+        self,
+        path: Path,
+        message: str,
+        code: str,
+        where: int | None = None,
+        suggestion: str | None = None,
+    ):
         super().__init__(message)
         self.path, self.message, self.code, self.where = path, message, code, where
+        self.suggestion = suggestion
 
 
 def history_error(
@@ -103,7 +140,7 @@ def show(value: object) -> str:
 def issues(exc: ValidationError | RecordError) -> list[tuple[Path, str, str | None, str]]:
     """Each problem as (field path, message, suggestion, code), in plain words."""
     if isinstance(exc, RecordError):
-        return [(exc.path, exc.message, None, exc.code)]
+        return [(exc.path, exc.message, exc.suggestion, exc.code)]
     found: list[tuple[Path, str, str | None, str]] = []
     for error in exc.errors(include_url=False):
         kind, path, given = error["type"], tuple(error["loc"]), error.get("input")
@@ -115,12 +152,14 @@ def issues(exc: ValidationError | RecordError) -> list[tuple[Path, str, str | No
             if template is None
             else template.format(input=show(given), **error.get("ctx", {}))
         )
-        close = (
-            difflib.get_close_matches(str(path[-1]), _FIELDS, 1)
-            if kind == "extra_forbidden"
-            else []
-        )
-        suggestion = f"did you mean {close[0]!r}?" if close and close[0] != path[-1] else None
+        suggestion = None
+        if kind == "extra_forbidden":
+            name = str(path[-1])
+            close = difflib.get_close_matches(name, _FIELDS, 1)
+            suggestion = f"did you mean {close[0]!r}?" if close and close[0] != name else None
+            suggestion = CURRENCY_HINT if name.lower() == "currency" else suggestion
+            if not name.isprintable():  # show an invisible character, not a look-alike
+                path = (*path[:-1], ascii(name))
         found.append((path, message, suggestion, _CODES.get(kind, "invalid-value")))
     return found
 
@@ -136,14 +175,26 @@ def located(
 
 
 def timestamp(value: object, path: Path) -> datetime:
-    """An ISO 8601 timestamp with a UTC offset, given as text."""
+    """An ISO 8601 timestamp with a UTC offset, given as text, in the years 1970 to 2099."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        message = (
+            f"must be a timestamp written as text, like {_TIME_EXAMPLE}, "
+            f"not a number of seconds since 1970 (got {show(value)})"
+        )
+        raise RecordError(path, message, "epoch-timestamp")
     if not isinstance(value, str):
         message = f"must be a timestamp written as text, like {_TIME_EXAMPLE} (got {show(value)})"
         raise RecordError(path, message, "bad-timestamp")
+    if _EPOCH.fullmatch(value) and len(value) > 8:  # not a date like 20260301
+        message = (
+            f"must be an ISO 8601 timestamp like {_TIME_EXAMPLE}, "
+            f"not a number of seconds since 1970 (got {show(value)})"
+        )
+        raise RecordError(path, message, "epoch-timestamp")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        message = f"must be an ISO 8601 timestamp like {_TIME_EXAMPLE} (got {value!r})"
+        message = f"must be an ISO 8601 timestamp like {_TIME_EXAMPLE} (got {show(value)})"
         raise RecordError(path, message, "bad-timestamp") from None
     if moment.tzinfo is None:
         message = (
@@ -151,13 +202,26 @@ def timestamp(value: object, path: Path) -> datetime:
             f"or 2026-03-01T09:30:00Z (got {value!r})"
         )
         raise RecordError(path, message, "naive-timestamp")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        message = f"must be in the years {FIRST_YEAR} to {LAST_YEAR} (got {value!r})"
+        raise RecordError(path, message, "timestamp-out-of-range", None, "check the year")
     return moment
 
 
-def amount(text: str, path: Path) -> Decimal:
-    """An exact amount from its digits; never through float."""
+def amount(text: str, path: Path, decimal_comma: bool = False) -> Decimal:
+    """An exact amount from its digits (a decimal comma if asked); never through float."""
+    if len(text) > MAX_AMOUNT:
+        message = f"must be an amount of at most {MAX_AMOUNT} characters (got {show(text)})"
+        raise RecordError(path, message, "bad-amount")
+    if decimal_comma:
+        if _COMMA_AMOUNT.fullmatch(text) is None:
+            message = f"must be {COMMA_AMOUNT_HELP} (got {show(text)})"
+            raise RecordError(path, message, "bad-amount")
+        return Decimal(text.replace(",", "."))
     if _AMOUNT.fullmatch(text) is None:
-        raise RecordError(path, f"must be {AMOUNT_HELP} (got {show(text)})", "bad-amount")
+        hint = DECIMAL_COMMA_HINT if _COMMA_AMOUNT.fullmatch(text) else None
+        message = f"must be {AMOUNT_HELP} (got {show(text)})"
+        raise RecordError(path, message, "bad-amount", None, hint)
     return Decimal(text)
 
 

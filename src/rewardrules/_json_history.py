@@ -16,6 +16,7 @@ from typing import Any
 
 from rewardrules._history_records import (
     AMOUNT_HELP,
+    MAX_AMOUNT,
     MODELS,
     WHOLE_HELP,
     Kind,
@@ -82,10 +83,11 @@ def read_json(text: str, source: str, kind: Kind[Record]) -> Iterator[Record]:
     except json.JSONDecodeError as exc:
         begin, end = text.rfind("\n", 0, exc.pos) + 1, text.find("\n", exc.pos)
         shown = text[begin : end if end >= 0 else len(text)].rstrip("\r")
-        message = f"not valid JSON: {exc.msg}"
-        raise history_error(
-            source, exc.lineno, (), message, "not-json", exc.colno, None, shown
-        ) from None
+        message, code, hint = f"not valid JSON: {exc.msg}", "not-json", None
+        if text and exc.pos >= len(text.rstrip()) and exc.msg != "Extra data":
+            message = "not valid JSON: the text ends in the middle of a value"
+            code, hint = "truncated", "was the file cut short?"
+        raise history_error(source, exc.lineno, (), message, code, exc.colno, hint, shown) from None
 
 
 def find_jsonl_event(stream: Iterable[str], event_id: str) -> tuple[int, int] | None:
@@ -131,9 +133,20 @@ def _json_constant(name: str) -> Any:
     raise RecordError((), f"{name} is not a number; write {AMOUNT_HELP}", "not-a-number")
 
 
+def _json_decimal(text: str) -> Decimal:
+    """A JSON number with a point, exactly; an exponent or a very long number is refused."""
+    if "e" in text or "E" in text:
+        message = f"{show(text)} is a number with an exponent; write {AMOUNT_HELP}"
+        raise RecordError((), message, "bad-amount")
+    if len(text) > MAX_AMOUNT:
+        message = f"{show(text)} has more than {MAX_AMOUNT} characters; write {AMOUNT_HELP}"
+        raise RecordError((), message, "bad-amount")
+    return Decimal(text)
+
+
 def _decoder() -> json.JSONDecoder:
     return json.JSONDecoder(
-        object_pairs_hook=_json_object, parse_float=Decimal, parse_constant=_json_constant
+        object_pairs_hook=_json_object, parse_float=_json_decimal, parse_constant=_json_constant
     )
 
 
@@ -151,9 +164,14 @@ def _jsonl_values(stream: Iterable[str], source: str) -> Iterator[tuple[int, Any
             value = decoder.decode(text)
         except json.JSONDecodeError as exc:
             line, message = text.rstrip("\r\n"), f"not valid JSON: {exc.msg}"
-            raise history_error(
-                source, number, (), message, "not-json", exc.colno, None, line
-            ) from None
+            code, hint = "not-json", None
+            if exc.pos >= len(text.rstrip()) and not text.endswith("\n"):
+                message = "not valid JSON: the last line ends in the middle of a value"
+                code, hint = "truncated", "was the file cut short?"
+            elif exc.pos >= len(text.rstrip()):
+                message = "not valid JSON: the line ends in the middle of a value"
+                hint = "in JSON Lines each event is on one line; name a pretty-printed file .json"
+            raise history_error(source, number, (), message, code, exc.colno, hint, line) from None
         except RecordError as exc:
             exc.where = number
             raise

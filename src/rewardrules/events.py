@@ -13,19 +13,46 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from rewardrules._types import ExactDecimal, WholeNumber
 
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-NonEmptyText = Annotated[str, Field(min_length=1)]
+MAX_TEXT = 256
+"""The most characters an id, sku, category or store may have."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain_text(value: str) -> str:
+    """Refuse text a person cannot see or check: control characters, and very long text."""
+    if len(value) > MAX_TEXT:
+        raise PydanticCustomError(
+            "text_too_long",
+            "must be at most {most} characters (got {length})",
+            {"most": MAX_TEXT, "length": len(value)},
+        )
+    found = _CONTROL.search(value)
+    if found is not None:
+        shown = repr(value) if len(value) <= 40 else repr(value[:36]) + "..."
+        raise PydanticCustomError(
+            "control_character",
+            "must not hold the control character {character} (got {shown})",
+            {"character": f"U+{ord(found.group()):04X}", "shown": shown},
+        )
+    return value
+
+
+NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_plain_text)]
 
 
 class _Event(BaseModel):

@@ -18,13 +18,14 @@ CSV reader is :mod:`rewardrules._csv_history`, the JSON and JSON Lines reader
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Literal
 
 from rewardrules import _csv_history, _json_history
-from rewardrules._history_records import Kind, Record, history_error, records
+from rewardrules._history_records import CsvOptions, Kind, Record, history_error, records
 from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import Customer, Purchase, Refund
 
@@ -32,36 +33,63 @@ Format = Literal["csv", "jsonl", "json"]
 """The history file formats."""
 
 _FORMATS: dict[str, Format] = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json"}
+# The encodings a history may be read in, by codec name: UTF-8, and the two that
+# spreadsheets on Windows write. Each writes a newline as the byte 0x0A and nothing else.
+_ENCODINGS = {
+    "utf-8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "cp1252": "cp1252",
+    "iso8859-1": "latin-1",
+}
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def read_history(
-    path: str | os.PathLike[str], *, format: Format | None = None
+    path: str | os.PathLike[str],
+    *,
+    format: Format | None = None,
+    delimiter: str = ",",
+    decimal_comma: bool = False,
+    encoding: str = "utf-8",
 ) -> Iterator[Purchase | Refund]:
     """Read a history file into its events, lazily and in file order.
 
     Args:
         path: the file; its extension tells the format unless ``format`` is given.
         format: ``"csv"``, ``"jsonl"`` or ``"json"``.
+        delimiter: CSV only: the character between cells, such as ``";"``.
+        decimal_comma: CSV only: amounts are written ``4,50``; needs another delimiter than
+            ``","``.
+        encoding: ``"utf-8"`` (a byte order mark is fine), or ``"cp1252"`` or ``"latin-1"``
+            for a file a spreadsheet saved in a Windows encoding.
 
     Returns:
         An iterator of purchases and refunds, read as it is consumed.
 
     Raises:
-        HistoryError: at once if the format is unknown or the file cannot be opened; while
-            iterating, at the first record that cannot be read.
+        HistoryError: at once if the format or an option is wrong or the file cannot be
+            opened; while iterating, at the first record that cannot be read.
     """
     source = os.fspath(path)
-    return _read(source, _format_of(source, format), _EVENTS)
+    fmt = _format_of(source, format)
+    options = _csv_options(fmt, delimiter, decimal_comma)
+    return _read(source, fmt, _EVENTS, options, _codec(encoding))
 
 
 def read_customers(
-    path: str | os.PathLike[str], *, format: Format | None = None
+    path: str | os.PathLike[str],
+    *,
+    format: Format | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
 ) -> Iterator[Customer]:
     """Read customer profiles (``customer_id``, ``joined_at``, ``birthday``, ``referred_by``).
 
     Args:
         path: a CSV, JSON Lines or JSON file; its extension tells the format unless given.
         format: ``"csv"``, ``"jsonl"`` or ``"json"``.
+        delimiter: CSV only: the character between cells.
+        encoding: as for :func:`read_history`.
 
     Returns:
         An iterator of customers, read as it is consumed.
@@ -70,11 +98,17 @@ def read_customers(
         HistoryError: as for :func:`read_history`.
     """
     source = os.fspath(path)
-    return _read(source, _format_of(source, format), _CUSTOMERS)
+    fmt = _format_of(source, format)
+    return _read(source, fmt, _CUSTOMERS, _csv_options(fmt, delimiter, False), _codec(encoding))
 
 
 def parse_history_text(
-    text: str, format: Format, *, source: str = "<text>"
+    text: str,
+    format: Format,
+    *,
+    source: str = "<text>",
+    delimiter: str = ",",
+    decimal_comma: bool = False,
 ) -> Iterator[Purchase | Refund]:
     """Read events from text already in memory, such as standard input.
 
@@ -82,15 +116,25 @@ def parse_history_text(
         text: the whole history.
         format: ``"csv"``, ``"jsonl"`` or ``"json"``.
         source: the name shown in error locations.
+        delimiter: as for :func:`read_history`.
+        decimal_comma: as for :func:`read_history`.
 
     Raises:
-        HistoryError: while iterating, at the first record that cannot be read.
+        HistoryError: at once if an option is wrong; while iterating, at the first record
+            that cannot be read.
     """
-    return _parse(io.StringIO(text, newline=""), source, _format_of(source, format), _EVENTS)
+    fmt = _format_of(source, format)
+    options = _csv_options(fmt, delimiter, decimal_comma)
+    return _parse(io.StringIO(text, newline=""), source, fmt, _EVENTS, options)
 
 
 def locate_event(
-    path: str | os.PathLike[str], event_id: str, *, format: Format | None = None
+    path: str | os.PathLike[str],
+    event_id: str,
+    *,
+    format: Format | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
 ) -> Location | None:
     """Find where an event starts in a history file, to point an error about it there.
 
@@ -102,6 +146,8 @@ def locate_event(
         path: the history file; its extension tells the format unless ``format`` is given.
         event_id: the event's id (``event_id`` in CSV, ``id`` in JSON).
         format: ``"csv"``, ``"jsonl"`` or ``"json"``.
+        delimiter: as for :func:`read_history`.
+        encoding: as for :func:`read_history`.
 
     Returns:
         The location of the first CSV row of the event, of its JSON Lines line (column 1),
@@ -110,14 +156,15 @@ def locate_event(
         JSON Lines only the lines that may hold the id are decoded.
 
     Raises:
-        HistoryError: if the format is unknown, as for :func:`read_history`.
+        HistoryError: if the format or an option is wrong, as for :func:`read_history`.
     """
     source = os.fspath(path)
     fmt = _format_of(source, format)
+    options = _csv_options(fmt, delimiter, False)
     try:
-        with open(source, encoding="utf-8-sig", newline="") as stream:
+        with open(source, encoding=_codec(encoding), newline="") as stream:
             if fmt == "csv":
-                found = _csv_history.find_event(stream, event_id)
+                found = _csv_history.find_event(stream, event_id, options.delimiter)
             elif fmt == "jsonl":
                 found = _json_history.find_jsonl_event(stream, event_id)
             else:
@@ -142,28 +189,63 @@ def _format_of(source: str, given: str | None) -> Format:
     return fmt
 
 
-def _read(source: str, fmt: Format, kind: Kind[Record]) -> Iterator[Record]:
+def _csv_options(fmt: Format, delimiter: str, decimal_comma: bool) -> CsvOptions:
+    """The CSV options, checked; a JSON format takes none."""
+    message = None
+    if fmt != "csv" and (delimiter != "," or decimal_comma):
+        message = "delimiter and decimal_comma apply to CSV files only"
+    elif len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum():
+        message = (
+            "delimiter must be one character that is not a letter, digit, quote or line break "
+            f"(got {delimiter!r})"
+        )
+    elif decimal_comma and delimiter == ",":
+        message = "decimal_comma needs another delimiter than ',', such as ';'"
+    if message is not None:
+        raise HistoryError([Problem(message, code="bad-option")])
+    return CsvOptions(delimiter, decimal_comma)
+
+
+def _codec(encoding: str) -> str:
+    """The codec to open a history with; only encodings that write a newline as 0x0A."""
+    try:
+        codec = _ENCODINGS.get(codecs.lookup(encoding).name)
+    except LookupError:
+        codec = None
+    if codec is None:
+        message = f"encoding must be 'utf-8', 'cp1252' or 'latin-1' (got {encoding!r})"
+        raise HistoryError([Problem(message, code="bad-option")])
+    return codec
+
+
+def _read(
+    source: str, fmt: Format, kind: Kind[Record], options: CsvOptions, codec: str
+) -> Iterator[Record]:
     try:  # fail now rather than at the first next() if the file cannot be read at all
         with open(source, "rb"):
             pass
     except OSError as exc:
         raise _unreadable(source, exc) from None
-    return _read_file(source, fmt, kind)
+    return _read_file(source, fmt, kind, options, codec)
 
 
-def _read_file(source: str, fmt: Format, kind: Kind[Record]) -> Iterator[Record]:
+def _read_file(
+    source: str, fmt: Format, kind: Kind[Record], options: CsvOptions, codec: str
+) -> Iterator[Record]:
     try:
-        with open(source, encoding="utf-8-sig", newline="") as stream:
-            yield from _parse(stream, source, fmt, kind)
+        with open(source, encoding=codec, newline="") as stream:
+            yield from _parse(stream, source, fmt, kind, options)
     except UnicodeDecodeError:
-        raise _not_utf8(source) from None
+        raise _not_decodable(source, codec) from None
     except OSError as exc:
         raise _unreadable(source, exc) from None
 
 
-def _parse(stream: IO[str], source: str, fmt: Format, kind: Kind[Record]) -> Iterator[Record]:
+def _parse(
+    stream: IO[str], source: str, fmt: Format, kind: Kind[Record], options: CsvOptions
+) -> Iterator[Record]:
     if fmt == "csv":
-        return kind.read_csv(stream, source)
+        return kind.read_csv(stream, source, options)
     if fmt == "jsonl":
         return _json_history.read_jsonl(stream, source, kind)
     return _json_history.read_json(stream.read(), source, kind)
@@ -178,31 +260,46 @@ def _unreadable(source: str, exc: OSError) -> HistoryError:
     return HistoryError([Problem(f"cannot read {source}: {reason}", code="unreadable")])
 
 
-def _not_utf8(source: str) -> HistoryError:
-    """Find the first byte that is not UTF-8; a newline byte never occurs inside a character."""
+def _not_decodable(source: str, codec: str) -> HistoryError:
+    """Find the first byte the codec cannot read; a newline byte never occurs inside a character."""
+    name = "UTF-8" if codec == "utf-8-sig" else codec
     offset = 0
     try:
         with open(source, "rb") as raw:
             for number, chunk in enumerate(raw, start=1):
-                try:
-                    chunk.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    skip = 3 if number == 1 and chunk.startswith(b"\xef\xbb\xbf") else 0
-                    column = len(chunk[skip : exc.start].decode("utf-8")) + 1
+                if number == 1 and codec == "utf-8-sig" and chunk.startswith(_UTF16_MARKS):
                     message = (
-                        f"the file is not UTF-8: byte 0x{chunk[exc.start]:02X} "
+                        "the file is UTF-16, not UTF-8 (it starts with a UTF-16 byte order mark)"
+                    )
+                    hint = "re-save it as UTF-8 (in Excel: CSV UTF-8)"
+                    return history_error(source, 1, (), message, "not-utf8", 1, hint)
+                try:
+                    chunk.decode(codec)
+                except UnicodeDecodeError as exc:
+                    skip = 3 if number == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
+                    column = len(chunk[skip : exc.start].decode(codec)) + 1
+                    message = (
+                        f"the file is not {name}: byte 0x{chunk[exc.start]:02X} "
                         f"at offset {offset + exc.start} cannot be read"
                     )
                     hint = "re-save the file as UTF-8"
+                    if codec == "utf-8-sig":
+                        hint = (
+                            "re-save the file as UTF-8 (in Excel: CSV UTF-8), or read it with "
+                            "encoding='cp1252' if it was saved on Windows"
+                        )
                     return history_error(source, number, (), message, "not-utf8", column, hint)
                 offset += len(chunk)
     except OSError as exc:
         return _unreadable(source, exc)
-    return HistoryError([Problem(f"{source} is not UTF-8", code="not-utf8")])  # pragma: no cover
+    message = f"{source} is not {name}"  # pragma: no cover
+    return HistoryError([Problem(message, code="not-utf8")])  # pragma: no cover
 
 
-def _read_customers_csv(stream: Iterable[str], source: str) -> Iterator[Customer]:
-    rows = _csv_history.customer_rows(stream, source)
+def _read_customers_csv(
+    stream: Iterable[str], source: str, options: CsvOptions
+) -> Iterator[Customer]:
+    rows = _csv_history.customer_rows(stream, source, options)
     return records(rows, source, _CUSTOMERS, lambda line: (line, 1))
 
 
