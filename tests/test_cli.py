@@ -230,7 +230,7 @@ def test_an_evaluation_error_in_a_json_history_points_at_the_events_brace(
     )
     code, _, err = run("dry-run", program, history)
     assert code == 1
-    assert err.startswith(f"{history}:2:3: event p1.lines: ")
+    assert err.startswith(f"{history}:2:3: event p1.lines[0].unit_price: ")
 
 
 def test_only_a_failed_dry_run_reads_the_history_again(
@@ -239,9 +239,9 @@ def test_only_a_failed_dry_run_reads_the_history_again(
     program, history = files
     calls: list[tuple[Path, str]] = []
 
-    def spy(path: Path, event_id: str) -> Location | None:
+    def spy(path: Path, event_id: str, **options: str) -> Location | None:
         calls.append((path, event_id))
-        return locate_event(path, event_id)
+        return locate_event(path, event_id, **options)
 
     monkeypatch.setattr(cli_support, "locate_event", spy)
     assert run("dry-run", program, history)[0] == 0
@@ -256,7 +256,7 @@ def test_an_event_no_longer_in_the_history_is_named_without_a_place(
 ) -> None:
     program, history = files
     history.write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
-    monkeypatch.setattr(cli_support, "locate_event", lambda _path, _event_id: None)
+    monkeypatch.setattr(cli_support, "locate_event", lambda _path, _event_id, **_options: None)
     code, _, err = run("dry-run", program, history)
     assert code == 1
     assert err.startswith("event r1.purchase_id: it refunds purchase p9, but customer c1 has no")
@@ -292,3 +292,24 @@ def test_importing_the_library_does_not_import_the_command_line() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert done.stdout == "False False\n"
+
+
+def test_a_semicolon_export_with_decimal_commas_reads_with_the_options(
+    files: tuple[Path, Path],
+) -> None:
+    program, history = files
+    history.write_text(
+        "event_id;type;customer_id;at;sku;category;quantity;unit_price;purchase_id\n"
+        "p1;purchase;c1;2026-05-01T15:00:00-05:00;cone;ice-cream;2;3,50;\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("dry-run", program, history)
+    assert code == 1
+    assert err.startswith(f"{history}:1:1: the header is separated by ';', not ','")
+    assert "--delimiter ';' --decimal-comma" in err
+    code, out, _ = run(
+        "dry-run", program, history, "--delimiter", ";", "--decimal-comma", "--format", "json"
+    )
+    assert code == 0
+    # 2 cones at 3,50 = 7.00 -> 7 stars
+    assert json.loads(out)["customers"][0]["points"] == 7

@@ -285,7 +285,7 @@ def test_returning_more_units_than_are_left_is_an_error() -> None:
             refund("r2", at(2), "p1", ("cone", 3)),
         )
     assert problem_of(caught) == (
-        ("event r2", "lines"),
+        ("event r2", "lines", 0, "quantity"),
         "it returns 3 x cone, but purchase p1 has only 2 x cone left to refund",
     )
 
@@ -298,7 +298,10 @@ def test_refunding_a_purchase_already_refunded_in_full_is_an_error() -> None:
             refund("r1", at(1), "p1"),
             refund("r2", at(2), "p1"),
         )
-    assert problem_of(caught) == (("event r2", "lines"), "purchase p1 is already refunded in full")
+    assert problem_of(caught) == (
+        ("event r2", "purchase_id"),
+        "purchase p1 is already refunded in full",
+    )
 
 
 def test_returning_a_sku_the_purchase_does_not_have_is_an_error() -> None:
@@ -309,7 +312,7 @@ def test_returning_a_sku_the_purchase_does_not_have_is_an_error() -> None:
             refund("r1", at(1), "p1", ("tea", 1)),
         )
     assert problem_of(caught) == (
-        ("event r1", "lines"),
+        ("event r1", "lines", 0, "sku"),
         "it returns sku tea, which purchase p1 does not have",
     )
 
@@ -329,7 +332,7 @@ def test_a_price_finer_than_the_currency_is_an_error_naming_the_event() -> None:
     with pytest.raises(HistoryError) as caught:
         run(program(rules=[STARS]), purchase("p1", at(), line("cone", "0.125")))
     assert problem_of(caught) == (
-        ("event p1", "lines"),
+        ("event p1", "lines", 0, "unit_price"),
         "the unit price 0.125 of sku cone is finer than USD allows (2 decimal places); "
         "prices must be whole minor units",
     )

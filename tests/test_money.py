@@ -194,5 +194,5 @@ def test_a_price_finer_than_the_currency_is_an_error_naming_the_event(
     with pytest.raises(HistoryError) as caught:
         run(any_program, purchase("p1", at(), line("cone", price)))
     (problem,) = caught.value.problems
-    assert problem.path == ("event p1", "lines")
+    assert problem.path == ("event p1", "lines", 0, "unit_price")
     assert problem.message.startswith(f"the unit price {price} of sku cone is finer than {code}")

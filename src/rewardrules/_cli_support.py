@@ -7,7 +7,9 @@ module import them without importing ``cli`` (which imports the command modules)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +17,8 @@ from typing import TypeVar
 import click
 
 from rewardrules.errors import HistoryError, Location, RewardRulesError
-from rewardrules.histories import locate_event
+from rewardrules.events import Purchase, Refund
+from rewardrules.histories import locate_event, read_history
 
 _Result = TypeVar("_Result")
 
@@ -51,7 +54,9 @@ def parse_as_of(
         ) from None
 
 
-def located_events(error: HistoryError, history_file: Path) -> HistoryError:
+def located_events(
+    error: HistoryError, history_file: Path, reading: HistoryReading | None = None
+) -> HistoryError:
     """Point each problem about an evaluated event at the event's first line in the history.
 
     The engine names the event (path ``("event <id>", field)``) but not its place; only this
@@ -64,8 +69,64 @@ def located_events(error: HistoryError, history_file: Path) -> HistoryError:
         if problem.location is None and isinstance(head, str) and head.startswith("event "):
             event_id = head.removeprefix("event ")
             if event_id not in found:
-                found[event_id] = locate_event(history_file, event_id)
+                found[event_id] = (reading or HistoryReading()).locate(history_file, event_id)
             problems.append(dataclasses.replace(problem, location=found[event_id]))
         else:
             problems.append(problem)
     return HistoryError(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReading:
+    """How the command line was told to read history files (spreadsheet exports differ)."""
+
+    delimiter: str = ","
+    decimal_comma: bool = False
+    encoding: str = "utf-8"
+
+    def read(self, path: Path) -> Iterator[Purchase | Refund]:
+        """Read a history with these options."""
+        return read_history(
+            path, delimiter=self.delimiter, decimal_comma=self.decimal_comma, encoding=self.encoding
+        )
+
+    def locate(self, path: Path, event_id: str) -> Location | None:
+        """Find an event's place in a history read with these options."""
+        return locate_event(path, event_id, delimiter=self.delimiter, encoding=self.encoding)
+
+
+_HISTORY_OPTIONS = (
+    click.option(
+        "--delimiter",
+        default=",",
+        show_default=True,
+        help="CSV histories: the character between cells (';' for many spreadsheet exports).",
+    ),
+    click.option(
+        "--decimal-comma",
+        is_flag=True,
+        help="CSV histories: amounts are written with a decimal comma (4,50).",
+    ),
+    click.option(
+        "--encoding",
+        type=click.Choice(["utf-8", "cp1252", "latin-1"]),
+        default="utf-8",
+        show_default=True,
+        help="The history file's text encoding.",
+    ),
+)
+
+
+def history_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add --delimiter, --decimal-comma and --encoding; pass them as ``reading``."""
+
+    @functools.wraps(command)
+    def with_reading(
+        *args: object, delimiter: str, decimal_comma: bool, encoding: str, **kwargs: object
+    ) -> None:
+        command(*args, reading=HistoryReading(delimiter, decimal_comma, encoding), **kwargs)
+
+    decorated: Callable[..., None] = with_reading
+    for option in reversed(_HISTORY_OPTIONS):
+        decorated = option(decorated)
+    return decorated

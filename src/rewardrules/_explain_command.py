@@ -12,10 +12,15 @@ from pathlib import Path
 
 import click
 
-from rewardrules._cli_support import guarded, located_events, parse_as_of
+from rewardrules._cli_support import (
+    HistoryReading,
+    guarded,
+    history_options,
+    located_events,
+    parse_as_of,
+)
 from rewardrules.errors import HistoryError
 from rewardrules.explain import CustomerExplanation, explain
-from rewardrules.histories import read_history
 from rewardrules.loader import load_program
 
 
@@ -37,6 +42,7 @@ from rewardrules.loader import load_program
     show_default=True,
     help="The plain-words account, or the same as JSON.",
 )
+@history_options
 def explain_command(
     program_file: Path,
     history_file: Path,
@@ -44,6 +50,7 @@ def explain_command(
     event_id: str | None,
     as_of: date | datetime | None,
     output_format: str,
+    reading: HistoryReading,
 ) -> None:
     """Explain CUSTOMER's rewards in PROGRAM over HISTORY: what each rule gave, or why not."""
     program = guarded(lambda: load_program(program_file))
@@ -51,10 +58,10 @@ def explain_command(
     def run() -> CustomerExplanation:
         try:
             return explain(
-                program, read_history(history_file), customer_id, event_id=event_id, as_of=as_of
+                program, reading.read(history_file), customer_id, event_id=event_id, as_of=as_of
             )
         except HistoryError as error:
-            raise located_events(error, history_file) from None
+            raise located_events(error, history_file, reading) from None
 
     explanation = guarded(run)
     if output_format == "json":

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
+from rewardrules._cli_support import HistoryReading, history_options
 from rewardrules.errors import Problem, RewardRulesError
-from rewardrules.histories import read_history
 from rewardrules.kinds._words import counted
 from rewardrules.lint import SeenInHistory, lint_program
 from rewardrules.loader import load_program_with_map
@@ -49,8 +49,13 @@ def render_warning(warning: Problem) -> str:
     help="Warn about rules that are over by this date (YYYY-MM-DD).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings.")
+@history_options
 def lint(
-    files: Sequence[Path], history_file: Path | None, as_of: date | None, strict: bool
+    files: Sequence[Path],
+    history_file: Path | None,
+    as_of: date | None,
+    strict: bool,
+    reading: HistoryReading,
 ) -> None:
     """Warn about what is valid in PROGRAM files but probably wrong.
 
@@ -61,7 +66,7 @@ def lint(
     history = None
     if history_file is not None:
         try:
-            history = SeenInHistory.from_events(read_history(history_file))
+            history = SeenInHistory.from_events(reading.read(history_file))
         except RewardRulesError as error:
             click.echo(error.render(), err=True)
             raise SystemExit(error.exit_code) from None

@@ -17,12 +17,18 @@ from typing import Any
 
 import click
 
-from rewardrules._cli_support import guarded, located_events, parse_as_of
+from rewardrules._cli_support import (
+    HistoryReading,
+    guarded,
+    history_options,
+    located_events,
+    parse_as_of,
+)
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import Purchase, Refund
 from rewardrules.explain import explain_all
-from rewardrules.histories import read_customers, read_history
+from rewardrules.histories import read_customers
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
@@ -37,18 +43,38 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(files: Sequence[Path]) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Problems as file:line:col: message lines, or as JSON for tools (docs/rule-files.md).",
+)
+def validate(files: Sequence[Path], output_format: str) -> None:
     """Check program files; print OK or every problem as file:line:col: message."""
     failed = False
+    reports: list[dict[str, Any]] = []
     for file in files:
         try:
             program = load_program(file)
         except RewardRulesError as error:
             failed = True
-            click.echo(error.render(), err=True)
+            if output_format == "json":
+                problems = [problem.to_json() for problem in error.problems]
+                for problem in problems:
+                    problem["file"] = problem["file"] or str(file)
+                reports.append({"file": str(file), "ok": False, "problems": problems})
+            else:
+                click.echo(error.render(), err=True)
         else:
-            rules = len(program.rules)
-            click.echo(f"{file}: OK ({program.name}, {rules} rule{'s' if rules != 1 else ''})")
+            if output_format == "json":
+                reports.append({"file": str(file), "ok": True, "problems": []})
+            else:
+                rules = len(program.rules)
+                click.echo(f"{file}: OK ({program.name}, {rules} rule{'s' if rules != 1 else ''})")
+    if output_format == "json":
+        click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False))
     if failed:
         raise SystemExit(1)
 
@@ -81,6 +107,7 @@ def validate(files: Sequence[Path]) -> None:
     is_flag=True,
     help="With --format json: add, per customer, what each rule did with each event and why.",
 )
+@history_options
 def dry_run(
     program_file: Path,
     history_file: Path,
@@ -89,6 +116,7 @@ def dry_run(
     customer_id: str | None,
     output_format: str,
     explain: bool,
+    reading: HistoryReading,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
     if explain and output_format != "json":
@@ -96,7 +124,7 @@ def dry_run(
     program = guarded(lambda: load_program(program_file))
 
     def events() -> Iterator[Purchase | Refund]:
-        for event in read_history(history_file):
+        for event in reading.read(history_file):
             if customer_id is None or event.customer_id == customer_id:
                 yield event
 
@@ -105,7 +133,7 @@ def dry_run(
         try:
             return evaluate(program, events(), profiles, as_of)
         except HistoryError as error:
-            raise located_events(error, history_file) from None
+            raise located_events(error, history_file, reading) from None
 
     evaluation = guarded(run)
     if customer_id is not None and not evaluation.customers:

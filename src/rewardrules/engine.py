@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from rewardrules.errors import HistoryError, history_problem
+from rewardrules.errors import HistoryError, Problem, history_problem
 from rewardrules.events import Customer, Purchase, Refund
 from rewardrules.kinds.every_nth_free import (
     PunchCardPlan,
@@ -37,8 +37,8 @@ from rewardrules.kinds.tiered_discount import TieredDiscountPlan, tiered_discoun
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
-from rewardrules.refunds import refunded_lines
-from rewardrules.scope import PurchaseContext, build_context
+from rewardrules.refunds import RefundError, refunded_lines
+from rewardrules.scope import PriceTooFine, PurchaseContext, build_context
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
 
 __all__ = ["evaluate", "step"]
@@ -183,8 +183,10 @@ REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
 # --- the fold -------------------------------------------------------------------------
 
 
-def _fail(event: Purchase | Refund, message: str, field: str | None = None) -> HistoryError:
-    return HistoryError([history_problem(message, event_id=event.id, field=field)])
+def _fail(event: Purchase | Refund, message: str, *path: str | int) -> HistoryError:
+    """An error about one event, its path starting with ``event <id>`` then the field."""
+    where = (f"event {event.id}", *path)
+    return HistoryError([Problem(message=message, path=where, code="invalid-event")])
 
 
 def _apply_purchase(
@@ -193,8 +195,9 @@ def _apply_purchase(
     """Evaluate a purchase, append its entries; return its gross total in minor units."""
     try:
         context = build_context(purchase, plan.money, plan.zone, None, None, plan.unit_prices)
-    except ValueError as error:
-        raise _fail(purchase, f"{error}; prices must be whole minor units", "lines") from None
+    except PriceTooFine as error:
+        message = f"{error}; prices must be whole minor units"
+        raise _fail(purchase, message, "lines", error.line, "unit_price") from None
     tiers = plan.tiers
     if tiers is not None:
         amount = state.tiers.amount_before(tiers, purchase.at, context.local_date)
@@ -228,8 +231,8 @@ def _apply_refund(
         )
     try:
         units, amounts = refunded_lines(record, refund)
-    except ValueError as error:
-        raise _fail(refund, str(error), "lines") from None
+    except RefundError as error:
+        raise _fail(refund, str(error), *error.path) from None
     state.refunds[refund.id] = None
     before = record.refunded_units
     refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]

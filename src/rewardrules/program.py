@@ -29,6 +29,7 @@ from pydantic import (
 from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
 from rewardrules.errors import PathItem, format_path
 from rewardrules.money import Currency, currency, decimal_places
+from rewardrules.sourcemap import escaped
 
 WEEKDAYS: tuple[str, ...] = (
     "monday",
@@ -45,7 +46,7 @@ CalendarWindow = Literal["calendar_year", "calendar_quarter", "calendar_month"]
 SEMANTICS_DEFERRED = "rewardrules.defer_semantic_checks"
 """Validation context key: the loader runs :func:`semantic_problems` itself, with locations."""
 
-_ROLLING = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks)\s*$")
+_ROLLING = re.compile(r"^ *([0-9]+) *(day|days|week|weeks) *$")
 
 
 class _Model(BaseModel):
@@ -510,6 +511,9 @@ def _tier_problems(tiers: Tiers) -> Iterator[tuple[tuple[PathItem, ...], str]]:
 
 
 def _unknown_tier(name: str, known: tuple[str, ...]) -> str:
+    # Escaped: a tier named with a look-alike letter (a Cyrillic o in 'gold') must not read as
+    # the valid name it imitates.
+    shown = escaped(name, ascii_only=not name.isascii())
     if not known:
-        return f"the tier '{name}' is named, but the program defines no tiers"
-    return f"there is no tier '{name}'; the tiers are: {', '.join(known)}"
+        return f"the tier '{shown}' is named, but the program defines no tiers"
+    return f"there is no tier '{shown}'; the tiers are: {', '.join(known)}"

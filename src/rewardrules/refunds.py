@@ -25,6 +25,14 @@ class _Refundable(Protocol):
         ...
 
 
+class RefundError(ValueError):
+    """A refund that cannot be applied; ``path`` is the refund's field at fault."""
+
+    def __init__(self, message: str, *path: str | int) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def refunded_amount(paid: int, quantity: int, units: int) -> int:
     """What the first ``units`` refunded units of a line give back, in minor units."""
     if units >= quantity:
@@ -36,7 +44,7 @@ def refunded_lines(record: _Refundable, refund: Refund) -> tuple[list[int], list
     """Units refunded per line and amounts refunded per line, after this refund.
 
     Raises:
-        ValueError: the refund returns a sku the purchase does not have, more units than
+        RefundError: the refund returns a sku the purchase does not have, more units than
             are left, or a purchase already refunded in full.
     """
     purchase = record.purchase
@@ -44,15 +52,17 @@ def refunded_lines(record: _Refundable, refund: Refund) -> tuple[list[int], list
     units = list(record.refunded_units)
     if refund.lines is None:
         if all(done == line.quantity for done, line in zip(units, lines)):
-            raise ValueError(f"purchase {purchase.id} is already refunded in full")
+            message = f"purchase {purchase.id} is already refunded in full"
+            raise RefundError(message, "purchase_id")
         units = [line.quantity for line in lines]
     else:
-        for returned in refund.lines:
+        for position, returned in enumerate(refund.lines):
             wanted = returned.quantity
             matching = [index for index, line in enumerate(lines) if line.sku == returned.sku]
             if not matching:
-                raise ValueError(
-                    f"it returns sku {returned.sku}, which purchase {purchase.id} does not have"
+                raise RefundError(
+                    f"it returns sku {returned.sku}, which purchase {purchase.id} does not have",
+                    *("lines", position, "sku"),
                 )
             for index in matching:
                 take = min(wanted, lines[index].quantity - units[index])
@@ -60,9 +70,10 @@ def refunded_lines(record: _Refundable, refund: Refund) -> tuple[list[int], list
                 wanted -= take
             if wanted:
                 left = returned.quantity - wanted
-                raise ValueError(
+                raise RefundError(
                     f"it returns {returned.quantity} x {returned.sku}, but purchase "
-                    f"{purchase.id} has only {left} x {returned.sku} left to refund"
+                    f"{purchase.id} has only {left} x {returned.sku} left to refund",
+                    *("lines", position, "quantity"),
                 )
     amounts = [
         refunded_amount(paid, line.quantity, done)

@@ -17,6 +17,14 @@ from rewardrules.money import Currency
 from rewardrules.program import WEEKDAYS, Filter
 
 
+class PriceTooFine(ValueError):  # noqa: N818 -- reads as the condition it reports
+    """A unit price finer than the currency's minor unit; ``line`` is the line's index."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 @dataclass(slots=True)
 class PurchaseContext:
     """One purchase as the rules see it.
@@ -184,16 +192,17 @@ def build_context(
         prices = {}
     unit_prices = []
     gross = []
-    for line in purchase.lines:
+    for index, line in enumerate(purchase.lines):
         price = line.unit_price
         minor = prices.get(price)
         if minor is None:
             scaled = price * money.minor_per_major
             minor = int(scaled)
             if minor != scaled:
-                raise ValueError(
+                raise PriceTooFine(
                     f"the unit price {price} of sku {line.sku} is finer than "
-                    f"{money.code} allows ({money.exponent} decimal places)"
+                    f"{money.code} allows ({money.exponent} decimal places)",
+                    index,
                 )
             prices[price] = minor
         unit_prices.append(minor)
