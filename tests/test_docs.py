@@ -50,6 +50,8 @@ from rewardrules.errors import RuleFileError
 from rewardrules.loader import load_program_text
 from rewardrules.program import (
     RULE_KINDS,
+    Availability,
+    CatalogueReward,
     Filter,
     Multiplier,
     PercentOff,
@@ -338,6 +340,10 @@ PLACE: dict[type[BaseModel], Callable[[dict[str, object]], dict[str, object]]] =
     VoucherReward: lambda example: _program(rules=[_rule("every_nth_free", reward=example)]),
     VoucherSpec: lambda example: _program(
         rules=[_rule("every_nth_free", reward={"voucher": example})]
+    ),
+    CatalogueReward: lambda example: _program(rewards=[example]),
+    Availability: lambda example: _program(
+        rewards=[{"id": "mug", "name": "Mug", "cost": 100, "value": "3.00", "available": example}]
     ),
     **{kind: (lambda example: _program(rules=[example])) for kind in RULE_KINDS},
 }

@@ -17,7 +17,7 @@ from typing import TypeVar
 import click
 
 from rewardrules.errors import HistoryError, Location, RewardRulesError
-from rewardrules.events import Purchase, Refund
+from rewardrules.events import AnyEvent
 from rewardrules.histories import locate_event, read_history
 
 _Result = TypeVar("_Result")
@@ -84,7 +84,7 @@ class HistoryReading:
     decimal_comma: bool = False
     encoding: str = "utf-8"
 
-    def read(self, path: Path) -> Iterator[Purchase | Refund]:
+    def read(self, path: Path) -> Iterator[AnyEvent]:
         """Read a history with these options."""
         return read_history(
             path, delimiter=self.delimiter, decimal_comma=self.decimal_comma, encoding=self.encoding

@@ -26,7 +26,7 @@ from rewardrules._cli_support import (
 )
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
-from rewardrules.events import Purchase, Refund
+from rewardrules.events import AnyEvent
 from rewardrules.explain import explain_all
 from rewardrules.histories import read_customers
 from rewardrules.kinds._words import counted
@@ -123,7 +123,7 @@ def dry_run(
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
     program = guarded(lambda: load_program(program_file))
 
-    def events() -> Iterator[Purchase | Refund]:
+    def events() -> Iterator[AnyEvent]:
         for event in reading.read(history_file):
             if customer_id is None or event.customer_id == customer_id:
                 yield event
@@ -175,6 +175,10 @@ def _customer_block(
     result: CustomerResult, points: str | None, has_tiers: bool, cards: dict[str, int]
 ) -> str:
     facts = [] if points is None else [counted(result.points, points)]
+    if points is not None and result.pending_points:
+        facts[0] += f" ({result.pending_points} pending)"
+    if result.available_points < 0:
+        facts.append(f"owes {-result.available_points}")
     if has_tiers:
         facts.append(f"tier {result.tier}" if result.tier else "no tier")
     facts += [f"stamps {rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()]
@@ -189,9 +193,13 @@ def _customer_block(
 
 
 def _reward_text(entry: LedgerEntry, points: str) -> str:
-    if entry.kind == "points":
+    if entry.kind == "rejected":
+        return "rejected"
+    if entry.kind in ("points", "expiry", "written_off", "redemption"):
         sign = "+" if (entry.points or 0) >= 0 else "-"
-        return sign + counted(abs(entry.points or 0), points)
+        change = sign + counted(abs(entry.points or 0), points)
+        labels = {"expiry": " expired", "written_off": " written off", "redemption": " spent"}
+        return change + labels.get(entry.kind, "")
     value = f"{entry.value} {entry.money.code}"
     if entry.kind == "discount":
         return f"-{value} off"
@@ -218,6 +226,19 @@ def _totals_block(evaluation: Evaluation, points: str | None) -> str:
                 f"net {totals['points_net']}, cost {totals['points_cost']} {code})",
             )
         )
+        if totals["redemptions"] or totals["rejected_redemptions"]:
+            rows.append(
+                (
+                    "redemptions",
+                    f"{totals['redemptions']} for {totals['points_redeemed']} {points}, "
+                    f"worth {totals['redemption_value']} {code} "
+                    f"({totals['rejected_redemptions']} rejected)",
+                )
+            )
+        if totals["points_expired"]:
+            rows.append((f"{points} expired", str(totals["points_expired"])))
+        if totals["points_written_off"]:
+            rows.append((f"{points} written off", str(totals["points_written_off"])))
     rows += [
         (
             "discounts",

@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from rewardrules.errors import HistoryError, Problem, history_problem
-from rewardrules.events import Customer, Purchase, Refund
+from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, Refund
 from rewardrules.kinds.every_nth_free import (
     PunchCardPlan,
     every_nth_free,
@@ -35,6 +35,7 @@ from rewardrules.kinds.partner_gift_card import (
 from rewardrules.kinds.points_per_spend import PointsPlan, points_per_spend, refund_points_per_spend
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan, tiered_discount
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
+from rewardrules.lots import advance, earn, redeem, take_back
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
 from rewardrules.refunds import RefundError, refunded_lines
@@ -61,10 +62,10 @@ class _Basket:
 def _purchase_points(
     plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
 ) -> list[LedgerEntry]:
-    points, entries = points_per_spend(plan, context, basket.amounts)
+    amounts = context.gross if plan.on_gross else basket.amounts
+    points, entries = points_per_spend(plan, context, amounts)
     if points:
         basket.points[plan.rule.id] = points
-        state.points += points
     return entries
 
 
@@ -121,11 +122,9 @@ def _refund_points(
     earned = record.points.get(plan.rule.id, 0)
     if earned == 0:
         return []
-    now, entries = refund_points_per_spend(
-        plan, record.context, record.paid_left(), earned, refund.id
-    )
+    left = record.gross_left() if plan.on_gross else record.paid_left()
+    now, entries = refund_points_per_spend(plan, record.context, left, earned, refund.id)
     record.points[plan.rule.id] = now
-    state.points += now - earned
     return entries
 
 
@@ -183,7 +182,7 @@ REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
 # --- the fold -------------------------------------------------------------------------
 
 
-def _fail(event: Purchase | Refund, message: str, *path: str | int) -> HistoryError:
+def _fail(event: AnyEvent, message: str, *path: str | int) -> HistoryError:
     """An error about one event, its path starting with ``event <id>`` then the field."""
     where = (f"event {event.id}", *path)
     return HistoryError([Problem(message=message, path=where, code="invalid-event")])
@@ -211,6 +210,9 @@ def _apply_purchase(
         context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
     )
     state.purchases[purchase.id] = record
+    account = state.account
+    earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
+    account.last_purchase_at = purchase.at
     if tiers is not None:
         state.tiers.add(tiers, record)
     return context.gross_total
@@ -237,14 +239,42 @@ def _apply_refund(
     before = record.refunded_units
     refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
     record.refunded_units, record.refunded_amount = units, amounts
+    taken: list[LedgerEntry] = []
     for undo_rule, rule_plan in plan.refund_steps:
-        entries += undo_rule(rule_plan, state, record, refund, before, refunded)
+        taken += undo_rule(rule_plan, state, record, refund, before, refunded)
+    entries += taken
+    points_back = -sum(entry.points or 0 for entry in taken if entry.kind == "points")
+    if points_back:
+        entries += take_back(
+            plan.points,
+            state.account,
+            refund.customer_id,
+            refund.id,
+            refund.purchase_id,
+            refund.at,
+            points_back,
+        )
     if plan.tiers is not None:
         state.tiers.adjust(plan.tiers, record, tier_amount(record, plan.tiers))
 
 
+def _apply_redemption(
+    plan: ProgramPlan, state: WorkingState, redemption: Redemption, entries: list[LedgerEntry]
+) -> None:
+    """Spend points on a catalogue reward, or record why not."""
+    state.redemptions[redemption.id] = None
+    entries += redeem(
+        plan.points,
+        state.account,
+        redemption.customer_id,
+        redemption.id,
+        redemption.reward,
+        redemption.at,
+    )
+
+
 def _fold_event(
-    plan: ProgramPlan, state: WorkingState, event: Purchase | Refund, entries: list[LedgerEntry]
+    plan: ProgramPlan, state: WorkingState, event: AnyEvent, entries: list[LedgerEntry]
 ) -> int:
     """One step of the fold: apply an event, append its entries; return the gross spend."""
     if state.last_event_at is not None and event.at < state.last_event_at:
@@ -255,16 +285,20 @@ def _fold_event(
             "earlier state",
             "at",
         )
+    if plan.points.has_clock:
+        entries += advance(plan.points, state.account, state.customer_id, event.at)
     gross = 0
     if isinstance(event, Purchase):
         gross = _apply_purchase(plan, state, event, entries)
-    else:
+    elif isinstance(event, Refund):
         _apply_refund(plan, state, event, entries)
+    else:
+        _apply_redemption(plan, state, event, entries)
     state.last_event_at = event.at
     return gross
 
 
-def _apply(plan: ProgramPlan, state: WorkingState, event: Purchase | Refund) -> list[LedgerEntry]:
+def _apply(plan: ProgramPlan, state: WorkingState, event: AnyEvent) -> list[LedgerEntry]:
     """Apply one event to a customer's working state; return its ledger entries.
 
     Raises:
@@ -314,7 +348,7 @@ def compile_program(program: Program) -> ProgramPlan:
 
 
 def step(
-    program: Program, state: CustomerState | None, event: Purchase | Refund
+    program: Program, state: CustomerState | None, event: AnyEvent
 ) -> tuple[CustomerState, list[LedgerEntry]]:
     """Evaluate one event on one customer's saved state; return the new state and entries.
 
@@ -359,14 +393,14 @@ class _Cutoff:
             next_day = datetime.combine(as_of + timedelta(days=1), time(0), plan.zone)
             self.instant, self.inclusive, self.local_date = next_day, False, as_of
 
-    def admits(self, event: Purchase | Refund) -> bool:
+    def admits(self, event: AnyEvent) -> bool:
         """Whether an event happens on or before the cutoff."""
         return event.at < self.instant or (self.inclusive and event.at == self.instant)
 
 
 def evaluate(
     program: Program,
-    events: Iterable[Purchase | Refund],
+    events: Iterable[AnyEvent],
     customers: Iterable[Customer] | None = None,
     as_of: date | datetime | None = None,
     *,
@@ -403,7 +437,7 @@ def evaluate(
 
 def _evaluate(
     plan: ProgramPlan,
-    events: Iterable[Purchase | Refund],
+    events: Iterable[AnyEvent],
     cutoff: _Cutoff | None,
     states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
 ) -> Evaluation:
@@ -431,7 +465,7 @@ def _evaluate(
             ledgers[customer_id] = []
         if isinstance(event, Purchase):
             purchases += 1
-        else:
+        elif isinstance(event, Refund):
             refunds += 1
         gross += _fold_event(plan, state, event, ledgers[customer_id])
     results = tuple(
@@ -457,17 +491,29 @@ def _evaluate(
     )
 
 
-def _event_id(event: Purchase | Refund) -> str:
+def _event_id(event: AnyEvent) -> str:
     return event.id
 
 
-def _event_at(event: Purchase | Refund) -> datetime:
+def _event_at(event: AnyEvent) -> datetime:
     return event.at
+
+
+_INSTANT = timedelta(microseconds=1)
+"""The smallest step of time a datetime has: 'just before' an exclusive cutoff."""
 
 
 def _result(
     plan: ProgramPlan, state: WorkingState, ledger: list[LedgerEntry], cutoff: _Cutoff | None
 ) -> CustomerResult:
+    moment = state.last_event_at
+    if cutoff is not None:
+        # Points expire up to the cutoff too; a date counts up to (not including) the
+        # next local midnight.
+        ledger += advance(
+            plan.points, state.account, state.customer_id, cutoff.instant, cutoff.inclusive
+        )
+        moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
     tier = None
     if plan.tiers is not None:
         if cutoff is not None:
@@ -486,6 +532,8 @@ def _result(
         customer_id=state.customer_id,
         ledger=tuple(ledger),
         points=state.points,
+        available_points=state.account.available(moment),
+        pending_points=state.account.pending(moment),
         tier=tier,
         stamps=stamps,
         save=lambda: state.save(program_id, money),

@@ -113,7 +113,20 @@ class Refund(_Event):
     )
 
 
-Event = Annotated[Purchase | Refund, Field(discriminator="type")]
+class Redemption(_Event):
+    """A customer spending points on a reward of the program's catalogue."""
+
+    type: Literal["redemption"] = "redemption"
+    id: NonEmptyText = Field(description="Unique id of the event.")
+    customer_id: NonEmptyText = Field(description="Who redeems.")
+    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    reward: NonEmptyText = Field(description="The id of the catalogue reward.")
+
+
+AnyEvent = Purchase | Refund | Redemption
+"""The type of any event of a history."""
+
+Event = Annotated[AnyEvent, Field(discriminator="type")]
 """Any event of a history, told apart by its ``type``."""
 
 
@@ -162,6 +175,6 @@ class Customer(_Event):
         return value
 
 
-def event_sort_key(event: Purchase | Refund) -> tuple[datetime, str]:
+def event_sort_key(event: AnyEvent) -> tuple[datetime, str]:
     """Events are evaluated by instant, then by id as text."""
     return (event.at, event.id)

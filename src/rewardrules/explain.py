@@ -20,7 +20,7 @@ from typing import Any, Literal
 from rewardrules._explain_words import Returned, next_rewards, refund_text, why_not
 from rewardrules.engine import _apply, _Cutoff, _result, compile_program
 from rewardrules.errors import HistoryError, Problem
-from rewardrules.events import Purchase, Refund
+from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 from rewardrules.ledger import LedgerEntry
 from rewardrules.plan import ProgramPlan, RulePlan
 from rewardrules.program import Program
@@ -66,7 +66,7 @@ class EventExplanation:
     """
 
     event_id: str
-    type: Literal["purchase", "refund"]
+    type: Literal["purchase", "refund", "redemption"]
     at: datetime
     tier: str | None
     amount: Decimal
@@ -178,7 +178,7 @@ def _columns(rows: Sequence[tuple[str, str, str]]) -> list[str]:
 
 def explain(
     program: Program,
-    events: Iterable[Purchase | Refund],
+    events: Iterable[AnyEvent],
     customer_id: str,
     *,
     event_id: str | None = None,
@@ -221,7 +221,7 @@ def explain(
 
 def explain_all(
     program: Program,
-    events: Iterable[Purchase | Refund],
+    events: Iterable[AnyEvent],
     *,
     as_of: date | datetime | None = None,
 ) -> dict[str, CustomerExplanation]:
@@ -233,7 +233,7 @@ def explain_all(
     """
     plan = compile_program(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
-    by_customer: dict[str, list[Purchase | Refund]] = {}
+    by_customer: dict[str, list[AnyEvent]] = {}
     for event in events:
         if cutoff is None or cutoff.admits(event):
             by_customer.setdefault(event.customer_id, []).append(event)
@@ -260,7 +260,7 @@ class _Explainer:
         self.state = WorkingState(customer_id)
         self.rules = (*plan.price_rules, *plan.earning_rules)
 
-    def run(self, events: list[Purchase | Refund], only: str | None) -> CustomerExplanation:
+    def run(self, events: list[AnyEvent], only: str | None) -> CustomerExplanation:
         events = sorted(sorted(events, key=lambda event: event.id), key=lambda event: event.at)
         explained, ledger = [], []
         for event in events:
@@ -286,11 +286,23 @@ class _Explainer:
             next_rewards=tuple(next_rewards(plan, state, instant, local_date)),
         )
 
-    def step(self, event: Purchase | Refund) -> tuple[list[LedgerEntry], EventExplanation]:
+    def step(self, event: AnyEvent) -> tuple[list[LedgerEntry], EventExplanation]:
         """Apply one event with the engine's step; explain it from the state around it."""
         if isinstance(event, Purchase):
             return self._purchase(event)
+        if isinstance(event, Redemption):
+            return self._redemption(event)
         return self._refund(event)
+
+    def _redemption(self, event: Redemption) -> tuple[list[LedgerEntry], EventExplanation]:
+        entries = _apply(self.plan, self.state, event)
+        money = self.plan.money
+        spent = sum(-(entry.points or 0) for entry in entries if entry.kind == "redemption")
+        explanation = EventExplanation(
+            event.id, "redemption", event.at.astimezone(self.plan.zone), None,
+            Decimal(spent), money.code, None, _lifecycle_outcomes(entries),
+        )  # fmt: skip
+        return entries, explanation
 
     def _purchase(self, event: Purchase) -> tuple[list[LedgerEntry], EventExplanation]:
         state, money = self.state, self.plan.money
@@ -298,9 +310,12 @@ class _Explainer:
         entries = _apply(self.plan, state, event)
         given = _by_rule(entries)
         record = state.purchases[event.id]
-        outcomes = tuple(
-            _outcome(rule, given.get(rule.rule.id), record, stamps, state, None)
-            for rule in self.rules
+        outcomes = _with_lifecycle(
+            tuple(
+                _outcome(rule, given.get(rule.rule.id), record, stamps, state, None)
+                for rule in self.rules
+            ),
+            entries,
         )
         explanation = EventExplanation(
             event.id, "purchase", event.at.astimezone(self.plan.zone), record.context.tier,
@@ -319,15 +334,38 @@ class _Explainer:
         record = state.purchases[event.purchase_id]
         back = [now - then for now, then in zip(record.refunded_amount, amounts_before)]
         refunded = Returned(units_before, back)
-        outcomes = tuple(
-            _outcome(rule, given.get(rule.rule.id), record, stamps, state, refunded)
-            for rule in self.rules
+        outcomes = _with_lifecycle(
+            tuple(
+                _outcome(rule, given.get(rule.rule.id), record, stamps, state, refunded)
+                for rule in self.rules
+            ),
+            entries,
         )
         explanation = EventExplanation(
             event.id, "refund", event.at.astimezone(self.plan.zone), record.context.tier,
             money.to_decimal(sum(back)), money.code, event.purchase_id, outcomes,
         )  # fmt: skip
         return entries, explanation
+
+
+def _lifecycle_outcomes(entries: list[LedgerEntry]) -> tuple[RuleOutcome, ...]:
+    """Entries of the points lifecycle (expiry, redemption, write-off), one outcome each."""
+    lifecycle = ("redemption", "rejected", "expiry", "written_off")
+    return tuple(
+        RuleOutcome(entry.rule, entry.kind != "rejected", entry.reason, (entry,))
+        for entry in entries
+        if entry.kind in lifecycle
+    )
+
+
+def _with_lifecycle(
+    outcomes: tuple[RuleOutcome, ...], entries: list[LedgerEntry]
+) -> tuple[RuleOutcome, ...]:
+    """Rule outcomes with the lifecycle's: expiries come before the event, the rest after."""
+    lifecycle = _lifecycle_outcomes(entries)
+    before = tuple(outcome for outcome in lifecycle if outcome.entries[0].kind == "expiry")
+    after = tuple(outcome for outcome in lifecycle if outcome.entries[0].kind != "expiry")
+    return before + outcomes + after
 
 
 def _by_rule(entries: list[LedgerEntry]) -> dict[str, list[LedgerEntry]]:

@@ -18,8 +18,30 @@ from rewardrules.money import Currency, divide_half_up
 if TYPE_CHECKING:
     from rewardrules.state import CustomerState
 
-EntryKind = Literal["points", "discount", "free", "voucher", "gift_card"]
-ENTRY_KINDS: tuple[EntryKind, ...] = ("points", "discount", "free", "voucher", "gift_card")
+EntryKind = Literal[
+    "points",
+    "discount",
+    "free",
+    "voucher",
+    "gift_card",
+    "redemption",
+    "rejected",
+    "expiry",
+    "written_off",
+]
+ENTRY_KINDS: tuple[EntryKind, ...] = (
+    "points",
+    "discount",
+    "free",
+    "voucher",
+    "gift_card",
+    "redemption",
+    "rejected",
+    "expiry",
+    "written_off",
+)
+POINTS_KINDS = frozenset({"points", "redemption", "expiry", "written_off"})
+"""Entry kinds whose ``points`` add up to the balance."""
 
 
 class _ReasonFormatter(string.Formatter):
@@ -98,7 +120,9 @@ class CustomerResult:
     Attributes:
         customer_id: the customer.
         ledger: their entries for the evaluated events, in the order they happened.
-        points: their points balance.
+        points: their points balance: available and pending together.
+        available_points: points they can spend now (negative while they owe points).
+        pending_points: points still waiting out the return period.
         tier: their tier as of the evaluation's ``as_of`` (or just after their last event).
         stamps: per punch-card rule, units or visits toward the next reward.
         save: builds the saved state; use :attr:`state`.
@@ -107,6 +131,8 @@ class CustomerResult:
     customer_id: str
     ledger: tuple[LedgerEntry, ...]
     points: int
+    available_points: int
+    pending_points: int
     tier: str | None
     stamps: Mapping[str, int]
     save: Callable[[], CustomerState] = field(repr=False, compare=False)
@@ -121,6 +147,8 @@ class CustomerResult:
         return {
             "customer_id": self.customer_id,
             "points": self.points,
+            "available_points": self.available_points,
+            "pending_points": self.pending_points,
             "tier": self.tier,
             "stamps": dict(self.stamps),
             "ledger": [entry.to_json() for entry in self.ledger],
@@ -150,6 +178,12 @@ class Totals:
     voucher_value: int = 0
     gift_cards: int = 0
     gift_card_value: int = 0
+    redemptions: int = 0
+    points_redeemed: int = 0
+    redemption_value: int = 0
+    rejected_redemptions: int = 0
+    points_expired: int = 0
+    points_written_off: int = 0
 
     @property
     def points_net(self) -> int:
@@ -194,6 +228,12 @@ class Totals:
             "voucher_value": str(show(self.voucher_value)),
             "gift_cards": self.gift_cards,
             "gift_card_value": str(show(self.gift_card_value)),
+            "redemptions": self.redemptions,
+            "points_redeemed": self.points_redeemed,
+            "redemption_value": str(show(self.redemption_value)),
+            "rejected_redemptions": self.rejected_redemptions,
+            "points_expired": self.points_expired,
+            "points_written_off": self.points_written_off,
             "estimated_cost": str(show(self.estimated_cost)),
         }
 
@@ -221,6 +261,12 @@ def total(
             "voucher_value",
             "gift_cards",
             "gift_card_value",
+            "redemptions",
+            "points_redeemed",
+            "redemption_value",
+            "rejected_redemptions",
+            "points_expired",
+            "points_written_off",
         ),
         0,
     )
@@ -241,9 +287,19 @@ def total(
         elif kind == "voucher":
             sums["vouchers"] += entry.units or 0
             sums["voucher_value"] += entry.value_minor or 0
-        else:
+        elif kind == "gift_card":
             sums["gift_cards"] += entry.units or 0
             sums["gift_card_value"] += entry.value_minor or 0
+        elif kind == "redemption":
+            sums["redemptions"] += 1
+            sums["points_redeemed"] -= entry.points or 0
+            sums["redemption_value"] += entry.value_minor or 0
+        elif kind == "rejected":
+            sums["rejected_redemptions"] += 1
+        elif kind == "expiry":
+            sums["points_expired"] -= entry.points or 0
+        else:
+            sums["points_written_off"] += entry.points or 0
     return Totals(
         money=money,
         point_value=point_value,

@@ -28,7 +28,7 @@ from rewardrules._lint_filters import (
     overlap,
 )
 from rewardrules.errors import Problem
-from rewardrules.events import Purchase, Refund
+from rewardrules.events import AnyEvent, Purchase
 from rewardrules.kinds._words import plain_number
 from rewardrules.loader import ProgramSourceMap
 from rewardrules.program import (
@@ -66,7 +66,7 @@ class SeenInHistory:
     skus: frozenset[str]
 
     @classmethod
-    def from_events(cls, events: Iterable[Purchase | Refund]) -> SeenInHistory:
+    def from_events(cls, events: Iterable[AnyEvent]) -> SeenInHistory:
         """Collect the categories and skus of every purchase line, reading events once."""
         categories: set[str] = set()
         skus: set[str] = set()
@@ -100,7 +100,7 @@ def lint_program(
     program: Program,
     source_map: ProgramSourceMap | None,
     *,
-    history_events: Iterable[Purchase | Refund] | SeenInHistory | None = None,
+    history_events: Iterable[AnyEvent] | SeenInHistory | None = None,
     as_of: date | datetime | None = None,
 ) -> list[Problem]:
     """Every warning about a program, ordered by line and column.

@@ -17,6 +17,7 @@ from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+from rewardrules.lots import PointsPolicy
 from rewardrules.money import Currency
 from rewardrules.program import (
     EveryNthFree,
@@ -31,7 +32,7 @@ RulePlan = PointsPlan | PunchCardPlan | GiftCardPlan | TieredDiscountPlan
 
 COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] = {
     PointsPerSpend: lambda rule, program, tiers: PointsPlan.compile(
-        rule, program.money, tiers, program.points.name
+        rule, program.money, tiers, program.points.name, program.points.earn_on == "gross"
     ),
     EveryNthFree: lambda rule, program, _tiers: PunchCardPlan.compile(rule, program.money),
     PartnerGiftCard: lambda rule, program, _tiers: GiftCardPlan.compile(rule, program.money),
@@ -53,6 +54,7 @@ class ProgramPlan:
     program: Program
     money: Currency
     zone: ZoneInfo
+    points: PointsPolicy
     tiers: TierPlan | None
     price_rules: tuple[RulePlan, ...]
     earning_rules: tuple[RulePlan, ...]
@@ -78,6 +80,7 @@ class ProgramPlan:
             program=program,
             money=program.money,
             zone=program.zone,
+            points=PointsPolicy.compile(program),
             tiers=tiers,
             price_rules=tuple(plan for plan in running if changes_prices(plan)),
             earning_rules=tuple(plan for plan in running if not changes_prices(plan)),

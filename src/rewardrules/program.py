@@ -309,8 +309,21 @@ class Tiers(_Model):
         return tuple(level.name for level in self.levels)
 
 
+DURATION_PATTERN = r"^[0-9]{1,4} (day|days|week|weeks|month|months|year|years)$"
+
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        description="A length of time: 'N days', 'N weeks', 'N months' or 'N years'.",
+        examples=["6 months"],
+    ),
+]
+"""A duration as written: months and years are calendar months in the program's zone."""
+
+
 class PointsSettings(_Model):
-    """What points are called and what one is worth to the business."""
+    """What points are called, what one is worth, and how they wait, expire and are owed."""
 
     name: Text = Field(default="points", description="What points are called, e.g. 'stars'.")
     value: ExactDecimal = Field(
@@ -318,6 +331,69 @@ class PointsSettings(_Model):
         ge=0,
         allow_inf_nan=False,
         description="What one point costs the business, in currency, for cost reports.",
+    )
+    earn_on: Literal["paid", "gross"] = Field(
+        default="paid",
+        description="Points on what was paid after discounts (paid), or before them (gross).",
+        examples=["paid"],
+    )
+    pending_for: Duration | None = Field(
+        default=None,
+        description="Points become spendable this long after the purchase (a return period).",
+        examples=["14 days"],
+    )
+    expire_after: Duration | None = Field(
+        default=None,
+        description="Points expire this long after they were earned.",
+        examples=["12 months"],
+    )
+    expire_round_up_to: Literal["month", "quarter", "year"] | None = Field(
+        default=None,
+        description="Move each expiry to the end of its calendar month, quarter or year.",
+        examples=["month"],
+    )
+    expire_on_inactivity: Duration | None = Field(
+        default=None,
+        description="All points expire after this long without a purchase.",
+        examples=["18 months"],
+    )
+    negative_balance: Literal["allow", "clamp"] = Field(
+        default="allow",
+        description=(
+            "When a refund takes back points already spent: allow a debt, or clamp the "
+            "balance at 0 and write the rest off."
+        ),
+        examples=["clamp"],
+    )
+
+
+class Availability(_Model):
+    """The local dates on which a catalogue reward can be redeemed (inclusive)."""
+
+    starts: LocalDate | None = Field(
+        default=None, description="First local date it can be redeemed.", examples=["2026-04-01"]
+    )
+    ends: LocalDate | None = Field(
+        default=None, description="Last local date it can be redeemed.", examples=["2026-06-30"]
+    )
+
+
+class CatalogueReward(_Model):
+    """Something customers can spend points on."""
+
+    id: Slug = Field(description="A unique name for the reward.", examples=["free-drink"])
+    name: Text = Field(description="What customers see.", examples=["Any drink"])
+    cost: WholeNumber = Field(ge=1, description="Points it costs.", examples=[150])
+    value: ExactDecimal = Field(
+        ge=0,
+        allow_inf_nan=False,
+        description="What the reward costs the business, in currency, for cost reports.",
+        examples=["4.50"],
+    )
+    available: Availability | None = Field(
+        default=None,
+        description="When it can be redeemed; always when absent.",
+        examples=[{"starts": "2026-04-01", "ends": "2026-06-30"}],
     )
 
 
@@ -333,6 +409,11 @@ class Program(_Model):
     )
     tiers: Tiers | None = Field(default=None, description="Status levels, if any.")
     rules: tuple[Rule, ...] = Field(default=(), description="The rules, in file order.")
+    rewards: tuple[CatalogueReward, ...] = Field(
+        default=(),
+        description="The catalogue: what points can be spent on.",
+        examples=[[{"id": "free-drink", "name": "Any drink", "cost": 150, "value": "4.50"}]],
+    )
 
     _currency: Currency = PrivateAttr()
     _zone: ZoneInfo = PrivateAttr()
@@ -430,9 +511,41 @@ def _filters(rules: IndexedRules) -> Iterator[tuple[tuple[PathItem, ...], Filter
 
 def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
     """Yield ``(path, message)`` for every cross-field mistake in a program."""
-    return semantic_problems_of_parts(
+    yield from semantic_problems_of_parts(
         program.currency, program.tiers, list(enumerate(program.rules))
     )
+    yield from _lifecycle_problems(program)
+
+
+def _lifecycle_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    points = program.points
+    if points.expire_round_up_to is not None and points.expire_after is None:
+        yield (
+            ("points", "expire_round_up_to"),
+            "expire_round_up_to rounds the expiry that expire_after sets; set expire_after too",
+        )
+    money = currency(program.currency)
+    seen: dict[str, int] = {}
+    for index, reward in enumerate(program.rewards):
+        if reward.id in seen:
+            yield (
+                ("rewards", index, "id"),
+                f"the reward id '{reward.id}' is already used by rewards[{seen[reward.id]}]",
+            )
+        seen.setdefault(reward.id, index)
+        if decimal_places(reward.value) > money.exponent:
+            yield (
+                ("rewards", index, "value"),
+                f"{reward.value} has more decimal places than {money.code} has "
+                f"({money.exponent}); write it in whole {money.code} minor units",
+            )
+        window = reward.available
+        if window and window.starts and window.ends and window.ends < window.starts:
+            yield (
+                ("rewards", index, "available", "ends"),
+                f"the reward stops being available ({window.ends}) before it starts "
+                f"({window.starts})",
+            )
 
 
 def semantic_problems_of_parts(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from rewardrules.events import Purchase
+from rewardrules.lots import Lot, PointsAccount
 from rewardrules.money import Currency
 from rewardrules.scope import PurchaseContext, build_context
 from rewardrules.tiers import TierCounter, TierPlan
@@ -42,12 +43,29 @@ class GiftCardWindow(_Saved):
     cards: int = Field(ge=0, description="Gift cards issued in the window.")
 
 
+class SavedLot(_Saved):
+    """Points from one purchase that are left, with when they can be spent and expire."""
+
+    source: str = Field(description="The purchase that earned them.")
+    earned_at: AwareDatetime = Field(description="When they were earned.")
+    available_at: AwareDatetime = Field(description="When they can be spent.")
+    expires_at: AwareDatetime | None = Field(description="When they expire, if they do.")
+    points: int = Field(ge=0, description="How many are left.")
+
+
 class CustomerState(_Saved):
     """Everything the engine remembers of one customer, in a JSON-friendly form."""
 
     program: str = Field(description="The id of the program the state belongs to.")
     customer_id: str = Field(description="The customer.")
-    points: int = Field(default=0, description="The points balance.")
+    points: int = Field(
+        default=0, description="The points balance (for reading; the lots are what counts)."
+    )
+    lots: tuple[SavedLot, ...] = Field(default=(), description="Points left, oldest first.")
+    debt: int = Field(default=0, ge=0, description="Points owed after refunds (allowed debt).")
+    last_purchase_at: AwareDatetime | None = Field(
+        default=None, description="When the customer last bought (for inactivity expiry)."
+    )
     last_event_at: AwareDatetime | None = Field(
         default=None, description="When the customer's last evaluated event happened."
     )
@@ -62,6 +80,9 @@ class CustomerState(_Saved):
     )
     refunds: tuple[str, ...] = Field(
         default=(), description="Ids of the refunds evaluated, so none is applied twice."
+    )
+    redemptions: tuple[str, ...] = Field(
+        default=(), description="Ids of the redemptions evaluated, so none is applied twice."
     )
 
 
@@ -105,6 +126,15 @@ class PurchaseRecord:
         """The purchase itself."""
         return self.context.purchase
 
+    def gross_left(self) -> list[int]:
+        """Each line's gross amount for the units not yet refunded."""
+        return [
+            price * (line.quantity - done)
+            for price, line, done in zip(
+                self.context.unit_prices, self.context.purchase.lines, self.refunded_units
+            )
+        ]
+
     def paid_left(self) -> list[int]:
         """Each line's paid amount not yet refunded."""
         return [paid - refunded for paid, refunded in zip(self.paid, self.refunded_amount)]
@@ -119,11 +149,12 @@ class WorkingState:
     """The mutable state of one customer during one evaluation."""
 
     __slots__ = (
+        "account",
         "customer_id",
         "gift_cards",
         "last_event_at",
-        "points",
         "purchases",
+        "redemptions",
         "refunds",
         "stamps",
         "tiers",
@@ -131,21 +162,29 @@ class WorkingState:
 
     def __init__(self, customer_id: str) -> None:
         self.customer_id = customer_id
-        self.points = 0
+        self.account = PointsAccount()
         self.last_event_at: datetime | None = None
         self.stamps: dict[str, int] = {}
         self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.purchases: dict[str, PurchaseRecord] = {}
         self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
+        self.redemptions: dict[str, None] = {}
         self.tiers = TierCounter()
+
+    @property
+    def points(self) -> int:
+        """The points balance: available and pending, less any debt."""
+        return self.account.balance
 
     def knows(self, event_id: str) -> bool:
         """Whether an event with this id was already evaluated for this customer."""
-        return event_id in self.purchases or event_id in self.refunds
+        return (
+            event_id in self.purchases or event_id in self.refunds or event_id in self.redemptions
+        )
 
     def event_ids(self) -> list[str]:
         """Every event id evaluated for this customer."""
-        return [*self.purchases, *self.refunds]
+        return [*self.purchases, *self.refunds, *self.redemptions]
 
     def save(self, program_id: str, money: Currency) -> CustomerState:
         """The saved, JSON-friendly form of this state."""
@@ -154,6 +193,18 @@ class WorkingState:
             program=program_id,
             customer_id=self.customer_id,
             points=self.points,
+            lots=tuple(
+                SavedLot(
+                    source=lot.source,
+                    earned_at=lot.earned_at,
+                    available_at=lot.available_at,
+                    expires_at=lot.expires_at,
+                    points=lot.points,
+                )
+                for lot in self.account.lots
+            ),
+            debt=self.account.debt,
+            last_purchase_at=self.account.last_purchase_at,
             last_event_at=self.last_event_at,
             stamps=dict(self.stamps),
             gift_cards={
@@ -177,6 +228,7 @@ class WorkingState:
                 for record in self.purchases.values()
             ),
             refunds=tuple(self.refunds),
+            redemptions=tuple(self.redemptions),
         )
 
 
@@ -197,7 +249,13 @@ def restore(
             amounts finer than the currency.
     """
     state = WorkingState(saved.customer_id)
-    state.points = saved.points
+    state.account.lots = [
+        Lot(lot.source, lot.earned_at, lot.available_at, lot.expires_at, lot.points)
+        for lot in saved.lots
+    ]
+    state.account.debt = saved.debt
+    state.account.last_purchase_at = saved.last_purchase_at
+    state.redemptions = dict.fromkeys(saved.redemptions)
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)

@@ -52,10 +52,16 @@ class PointsPlan:
     points_name: str
     money: Currency
     tiers: TierPlan | None
+    on_gross: bool = False
 
     @classmethod
     def compile(
-        cls, rule: PointsPerSpend, money: Currency, tiers: TierPlan | None, points_name: str
+        cls,
+        rule: PointsPerSpend,
+        money: Currency,
+        tiers: TierPlan | None,
+        points_name: str,
+        on_gross: bool = False,
     ) -> PointsPlan:
         """Bring every factor over one denominator and the rate to minor units."""
         factors = [as_fraction(multiplier.factor) for multiplier in rule.multipliers]
@@ -84,6 +90,7 @@ class PointsPlan:
             points_name=points_name,
             money=money,
             tiers=tiers,
+            on_gross=on_gross,
         )
 
     def weights(self, context: PurchaseContext) -> tuple[int, ...]:
