@@ -12,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewardrules.errors import HistoryError, Location
-from rewardrules.events import Customer, Line, MonthDay, Purchase, Refund, RefundLine
+from rewardrules.events import (
+    AnyEvent,
+    Customer,
+    Line,
+    MonthDay,
+    Purchase,
+    Redemption,
+    Refund,
+    RefundLine,
+)
 from rewardrules.histories import (
     Format,
     locate_event,
@@ -25,6 +34,8 @@ DATA = Path(__file__).parent / "data" / "histories"
 
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
 ROW = "p1,purchase,c1,2026-03-01T09:30:00Z,latte,coffee,1,4.50,\n"
+REWARD_HEADER = HEADER.replace("\n", ",reward\n")
+REDEEM_ROW = "x1,redemption,c1,2026-03-05T08:00:00Z,,,,,,free-drink\n"
 MOMENT = '"at": "2026-03-01T09:30:00Z"'
 AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
 
@@ -164,6 +175,136 @@ def test_each_format_reads_the_same_customers(name: str) -> None:
     ]
 
 
+# --- redemptions -------------------------------------------------------------------------
+
+REDEEMING = {
+    "h.csv": (
+        "event_id,type,customer_id,at,reward,sku,category,quantity,unit_price,purchase_id,store\n"
+        "p1,purchase,c-1,2026-04-01T09:30:00-04:00,,latte,coffee,2,4.50,,downtown\n"
+        "p1,purchase,c-1,2026-04-01T09:30:00-04:00,,bagel,,1,2.25,,downtown\n"
+        "p2,purchase,c-2,2026-04-02T12:00:00Z,,beans,,3,12.00,,\n"
+        "r1,refund,c-2,2026-04-03T10:00:00+01:00,,beans,,1,,p2,\n"
+        "x1,redemption,c-1,2026-05-01T10:00:00-04:00,free-drink,,,,,,\n"
+        "x2,redemption,c-2,2026-05-02T08:15:00Z,tote-bag,,,,,,\n"
+    ),
+    "h.jsonl": (
+        '{"type": "purchase", "id": "p1", "customer_id": "c-1", "at": "2026-04-01T09:30:00-04:00", '
+        '"store": "downtown", "lines": [{"sku": "latte", "category": "coffee", "quantity": 2, '
+        '"unit_price": 4.50}, {"sku": "bagel", "quantity": 1, "unit_price": "2.25"}]}\n'
+        '{"type": "purchase", "id": "p2", "customer_id": "c-2", "at": "2026-04-02T12:00:00Z", '
+        '"lines": [{"sku": "beans", "quantity": 3, "unit_price": 12.00}]}\n'
+        '{"type": "refund", "id": "r1", "customer_id": "c-2", "at": "2026-04-03T10:00:00+01:00", '
+        '"purchase_id": "p2", "lines": [{"sku": "beans", "quantity": 1}]}\n'
+        "\n"
+        '{"type": "redemption", "id": "x1", "customer_id": "c-1", '
+        '"at": "2026-05-01T10:00:00-04:00", "reward": "free-drink"}\n'
+        '{"reward": "tote-bag", "at": "2026-05-02T08:15:00Z", "customer_id": "c-2", "id": "x2", '
+        '"type": "redemption"}\n'
+    ),
+    "h.json": (
+        '{"events": [\n'
+        '  {"type": "purchase", "id": "p1", "customer_id": "c-1", '
+        '"at": "2026-04-01T09:30:00-04:00", "store": "downtown",\n'
+        '   "lines": [{"sku": "latte", "category": "coffee", "quantity": 2, "unit_price": 4.50},\n'
+        '             {"sku": "bagel", "quantity": 1, "unit_price": "2.25"}]},\n'
+        '  {"type": "purchase", "id": "p2", "customer_id": "c-2", "at": "2026-04-02T12:00:00Z",\n'
+        '   "lines": [{"sku": "beans", "quantity": 3, "unit_price": 12.00}]},\n'
+        '  {"type": "refund", "id": "r1", "customer_id": "c-2", '
+        '"at": "2026-04-03T10:00:00+01:00", "purchase_id": "p2",\n'
+        '   "lines": [{"sku": "beans", "quantity": 1}]},\n'
+        '  {"type": "redemption", "id": "x1", "customer_id": "c-1", '
+        '"at": "2026-05-01T10:00:00-04:00",\n'
+        '   "reward": "free-drink"},\n'
+        '    {"type": "redemption", "id": "x2", "customer_id": "c-2", '
+        '"at": "2026-05-02T08:15:00Z", "reward": "tote-bag"}\n'
+        "]}\n"
+    ),
+}
+
+REDEEMING_HISTORY: list[AnyEvent] = [
+    Purchase(
+        id="p1",
+        customer_id="c-1",
+        at=datetime.fromisoformat("2026-04-01T09:30:00-04:00"),
+        lines=(
+            Line(sku="latte", category="coffee", quantity=2, unit_price=Decimal("4.50")),
+            Line(sku="bagel", quantity=1, unit_price=Decimal("2.25")),
+        ),
+        store="downtown",
+    ),
+    Purchase(
+        id="p2",
+        customer_id="c-2",
+        at=datetime.fromisoformat("2026-04-02T12:00:00+00:00"),
+        lines=(Line(sku="beans", quantity=3, unit_price=Decimal("12.00")),),
+    ),
+    Refund(
+        id="r1",
+        customer_id="c-2",
+        at=datetime.fromisoformat("2026-04-03T10:00:00+01:00"),
+        purchase_id="p2",
+        lines=(RefundLine(sku="beans", quantity=1),),
+    ),
+    Redemption(
+        id="x1",
+        customer_id="c-1",
+        at=datetime.fromisoformat("2026-05-01T10:00:00-04:00"),
+        reward="free-drink",
+    ),
+    Redemption(
+        id="x2",
+        customer_id="c-2",
+        at=datetime.fromisoformat("2026-05-02T08:15:00+00:00"),
+        reward="tote-bag",
+    ),
+]
+
+REDEEMING_STARTS = {
+    "h.csv": [(2, 1), (4, 1), (5, 1), (6, 1), (7, 1)],
+    "h.jsonl": [(1, 1), (2, 1), (3, 1), (5, 1), (6, 1)],
+    "h.json": [(2, 3), (5, 3), (7, 3), (9, 3), (11, 5)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDEEMING))
+def test_each_format_reads_redemptions_among_purchases_and_refunds(in_tmp: Path, name: str) -> None:
+    Path(name).write_text(REDEEMING[name], newline="")
+    events = list(read_history(name))
+    assert events == REDEEMING_HISTORY
+    assert [(e.id, e.at.isoformat(), e.reward) for e in events if isinstance(e, Redemption)] == [
+        ("x1", "2026-05-01T10:00:00-04:00", "free-drink"),
+        ("x2", "2026-05-02T08:15:00+00:00", "tote-bag"),
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(REDEEMING))
+def test_locate_event_finds_redemptions_too(in_tmp: Path, name: str) -> None:
+    Path(name).write_text(REDEEMING[name], newline="")
+    assert [locate_event(name, event.id) for event in REDEEMING_HISTORY] == [
+        Location(name, line, column) for line, column in REDEEMING_STARTS[name]
+    ]
+
+
+def test_a_history_without_redemptions_needs_no_reward_column() -> None:
+    assert "reward" not in (DATA / "small.csv").read_text()
+    assert list(read_history(DATA / "small.csv")) == SMALL_HISTORY
+
+
+def test_a_redemption_row_may_come_between_the_rows_of_other_events(in_tmp: Path) -> None:
+    Path("h.csv").write_text(
+        REWARD_HEADER
+        + ROW.replace(",\n", ",,\n")
+        + REDEEM_ROW
+        + ROW.replace("p1", "p2")[:-1]
+        + ",\n"
+    )
+    assert [(event.type, event.id) for event in read_history("h.csv")] == [
+        ("purchase", "p1"),
+        ("redemption", "x1"),
+        ("purchase", "p2"),
+    ]
+
+
 # --- laziness -----------------------------------------------------------------------------
 
 
@@ -292,7 +433,7 @@ ERRORS = {
         HEADER.replace("unit_price", "price").replace("\n", ",note\n"),
         "h.csv:1:1: unknown column 'price' (did you mean 'unit_price'?)\n"
         "h.csv:1:1: unknown column 'note' (the columns are event_id, type, customer_id, at, "
-        "sku, category, quantity, unit_price, purchase_id, store)\n"
+        "sku, category, quantity, unit_price, purchase_id, store, reward)\n"
         "h.csv:1:1: the header has no 'unit_price' column",
     ),
     "empty file": (
@@ -359,17 +500,17 @@ ERRORS = {
     "unknown type": (
         "h.csv",
         HEADER + ROW.replace("purchase", "sale"),
-        "h.csv:2:1: type: must be 'purchase' or 'refund' (got 'sale')",
+        "h.csv:2:1: type: must be 'purchase', 'refund' or 'redemption' (got 'sale')",
     ),
     "unknown type in JSON": (
         "h.json",
         '[\n  {"type": "return", "id": "r1"}\n]',
-        "h.json:2:3: type: must be 'purchase' or 'refund' (got 'return')",
+        "h.json:2:3: type: must be 'purchase', 'refund' or 'redemption' (got 'return')",
     ),
     "missing type": (
         "h.jsonl",
         '{"id": "r1"}',
-        "h.jsonl:1:1: type: is required: 'purchase' or 'refund'",
+        "h.jsonl:1:1: type: is required: 'purchase', 'refund' or 'redemption'",
     ),
     "NaN in JSON": (
         "h.json",
@@ -477,6 +618,86 @@ ERRORS = {
         "h.csv",
         HEADER + ROW.replace(",1,", ",1000000000000000000000,"),
         "h.csv:2:1: quantity: must have at most 18 digits (got '1000000000000000000000')",
+    ),
+    "a redemption without a reward": (
+        "h.csv",
+        REWARD_HEADER + ROW.replace(",\n", ",,\n") + REDEEM_ROW.replace("free-drink", ""),
+        "h.csv:3:1: reward: is required",
+    ),
+    "a redemption in a file without a reward column": (
+        "h.csv",
+        HEADER + "x1,redemption,c1,2026-03-05T08:00:00Z,,,,,\n",
+        "h.csv:2:1: reward: is required; the header has no 'reward' column "
+        "(add a 'reward' column holding the catalogue reward's id)",
+    ),
+    "a redemption without a reward in JSON Lines": (
+        "h.jsonl",
+        '{"type": "redemption", "id": "x1", "customer_id": "c1", ' + MOMENT + "}",
+        "h.jsonl:1:1: reward: is required",
+    ),
+    "a reward on a purchase row": (
+        "h.csv",
+        REWARD_HEADER + ROW.replace("\n", ",free-drink\n"),
+        "h.csv:2:1: reward: must be empty for a purchase; only a redemption names a reward",
+    ),
+    "a reward on a refund row": (
+        "h.csv",
+        REWARD_HEADER + "r1,refund,c1,2026-03-01T09:30:00Z,,,,,p1,free-drink\n",
+        "h.csv:2:1: reward: must be empty for a refund; only a redemption names a reward",
+    ),
+    "a sku on a redemption row": (
+        "h.csv",
+        REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",latte,,,,,"),
+        "h.csv:2:1: sku: must be empty for a redemption; only a purchase or refund has lines",
+    ),
+    "a price on a redemption row": (
+        "h.csv",
+        REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,,4.50,,"),
+        "h.csv:2:1: unit_price: must be empty for a redemption; only a purchase or refund has "
+        "lines",
+    ),
+    "a purchase_id on a redemption row": (
+        "h.csv",
+        REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,,,p1,"),
+        "h.csv:2:1: purchase_id: must be empty for a redemption; only a refund names a purchase",
+    ),
+    "a store on a redemption row": (
+        "h.csv",
+        HEADER.replace("\n", ",store,reward\n") + REDEEM_ROW.replace(",,,,,,", ",,,,,,downtown,"),
+        "h.csv:2:1: store: must be empty for a redemption",
+    ),
+    "a redemption on two rows": (
+        "h.csv",
+        REWARD_HEADER + REDEEM_ROW + REDEEM_ROW,
+        "h.csv:3:1: event_id: event 'x1' appears twice (first on line 2); a redemption is one "
+        "row (remove the rows of a re-sent export before reading)",
+    ),
+    "a redemption id that comes back": (
+        "h.csv",
+        REWARD_HEADER + REDEEM_ROW + ROW.replace(",\n", ",,\n") + REDEEM_ROW,
+        "h.csv:4:1: event_id: event 'x1' appears again (its first rows start on line 2); the "
+        "rows of one event must be adjacent, and an event id is used by one event only "
+        "(remove the rows of a re-sent export before reading)",
+    ),
+    "a redemption id used by a purchase": (
+        "h.jsonl",
+        '{"type": "redemption", "id": "p1", "customer_id": "c1", ' + MOMENT + ', "reward": "a"}\n'
+        '{"type": "purchase", "id": "p1", "customer_id": "c1", ' + MOMENT + ", "
+        '"lines": [{"sku": "a", "quantity": 1, "unit_price": 1}]}',
+        "h.jsonl:2:1: id: event 'p1' appears twice (first on line 1)",
+    ),
+    "an unknown key in a JSON redemption": (
+        "h.json",
+        '[\n  {"type": "redemption", "id": "x1", "customer_id": "c1", ' + MOMENT + ",\n"
+        '   "reward_id": "free-drink"}\n]',
+        "h.json:2:3: reward: is required\n"
+        "h.json:2:3: reward_id: is not a known field (did you mean 'reward'?)",
+    ),
+    "lines on a JSON Lines redemption": (
+        "h.jsonl",
+        '{"type": "redemption", "id": "x1", "customer_id": "c1", ' + MOMENT + ', "reward": "a", '
+        '"lines": [{"sku": "a", "quantity": 1}]}',
+        "h.jsonl:1:1: lines: is not a known field",
     ),
     "unknown extension": (
         "h.txt",

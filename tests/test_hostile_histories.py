@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewardrules.errors import HistoryError, Problem
-from rewardrules.events import Line, Purchase
+from rewardrules.events import Line, Purchase, Redemption
 from rewardrules.histories import locate_event, parse_history_text, read_history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,9 @@ ROW = "p1,purchase,c1,2026-03-01T09:30:00Z,latte,coffee,1,4.50,\n"
 SEMI_HEADER = HEADER.replace(",", ";")
 SEMI_ROW = "p1;purchase;c1;2026-03-01T09:30:00Z;latte;coffee;2;4,50;\n"
 REFUND = '{"type": "refund", "id": "r1", "customer_id": "c1", "purchase_id": "p1", '
+REWARD_HEADER = HEADER.replace("\n", ",reward\n")
+REDEEM_ROW = "x1,redemption,c1,2026-03-05T08:00:00Z,,,,,,free-drink\n"
+REDEMPTION = '{"type": "redemption", "id": "x1", "customer_id": "c1", "reward": "free-drink", '
 
 
 @pytest.fixture
@@ -61,6 +64,22 @@ def test_a_cp1252_file_reads_with_the_explicit_encoding(in_tmp: Path) -> None:
     assert isinstance(purchase, Purchase)
     assert purchase.lines[0].sku == "café"
     assert locate_event("h.csv", "p1", encoding="cp1252") is not None
+
+
+def test_a_redemption_reads_from_a_semicolon_file_with_the_explicit_options(
+    in_tmp: Path,
+) -> None:
+    Path("h.csv").write_bytes(
+        b"\xef\xbb\xbf" + (REWARD_HEADER + REDEEM_ROW).replace(",", ";").encode()
+    )
+    [redemption] = read_history("h.csv", delimiter=";", decimal_comma=True)
+    assert redemption == Redemption(
+        id="x1",
+        customer_id="c1",
+        at=datetime.fromisoformat("2026-03-05T08:00:00+00:00"),
+        reward="free-drink",
+    )
+    assert locate_event("h.csv", "x1", delimiter=";") is not None
 
 
 HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
@@ -338,6 +357,43 @@ HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
             )
         ],
     ),
+    # --- redemptions
+    "a redemption row exported twice": (
+        "h.csv",
+        (REWARD_HEADER + REDEEM_ROW + REDEEM_ROW).encode(),
+        {},
+        [
+            (
+                "duplicate-id",
+                "h.csv:3:1: event_id: event 'x1' appears twice (first on line 2); a redemption "
+                "is one row (remove the rows of a re-sent export before reading)",
+            )
+        ],
+    ),
+    "a redemption row with a quantity": (
+        "h.csv",
+        (REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,1,,,")).encode(),
+        {},
+        [
+            (
+                "not-empty",
+                "h.csv:2:1: quantity: must be empty for a redemption; only a purchase or refund "
+                "has lines",
+            )
+        ],
+    ),
+    "a JSON redemption with a points key": (
+        "h.jsonl",
+        (REDEMPTION + '"at": "2026-03-05T08:00:00Z", "points": 150}').encode(),
+        {},
+        [("unknown-key", "h.jsonl:1:1: points: is not a known field")],
+    ),
+    "a JSON redemption with a numeric reward": (
+        "h.jsonl",
+        (REDEMPTION.replace('"free-drink"', "7") + '"at": "2026-03-05T08:00:00Z"}').encode(),
+        {},
+        [("invalid-value", "h.jsonl:1:1: reward: must be text in quotes (got 7)")],
+    ),
 }
 HOSTILE["an unknown encoding"] = (
     "h.csv",
@@ -448,7 +504,8 @@ HOSTILE_PIECES = [
     b"1772357400", HEADER.encode(), ROW.encode(), SEMI_HEADER.encode(), SEMI_ROW.encode(),
     b'{"type": "purchase", "id": "p", "customer_id": "c", "at": "2026-03-01T09:30:00Z", ',
     b'"lines": [{"sku": "a", "quantity": 1, "unit_price": ', b'"id": "p", "id": "p"',
-    b"x" * 300, b"[" * 3000,
+    b"x" * 300, b"[" * 3000, REWARD_HEADER.encode(), REDEEM_ROW.encode(),
+    REDEMPTION.encode(), b'"type": "redemption", ',
 ]  # fmt: skip
 hostile_bytes = st.lists(st.sampled_from(HOSTILE_PIECES) | st.binary(max_size=8), max_size=12).map(
     b"".join

@@ -1,8 +1,9 @@
 """Reading CSV histories and customer profiles, row by row.
 
-A CSV history has one row per purchase line; the adjacent rows with one ``event_id`` make one
-event. Error lines count physical lines, so a quoted cell holding a line break does not shift
-them. ``docs/histories.md`` describes the columns.
+A CSV history has one row per purchase line (or refund line); the adjacent rows with one
+``event_id`` make one event. A redemption is a single row. Error lines count physical lines,
+so a quoted cell holding a line break does not shift them. ``docs/histories.md`` describes
+the columns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rewardrules._history_records import (
     CURRENCY_HINT,
     MAX_DIGITS,
     MODELS,
+    TYPES_HELP,
     CsvOptions,
     RecordError,
     amount,
@@ -31,7 +33,7 @@ from rewardrules._history_records import (
     whole,
 )
 from rewardrules.errors import HistoryError, Location, Problem
-from rewardrules.events import Purchase, Refund
+from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -40,24 +42,32 @@ _EVENT_COLUMNS = (
     "event_id", "type", "customer_id", "at", "sku", "category", "quantity", "unit_price",
     "purchase_id",
 )  # fmt: skip
-_HEAD_COLUMNS = ("type", "customer_id", "at", "purchase_id", "store")  # one value per event
+_OPTIONAL_EVENT_COLUMNS = ("store", "reward")
+_HEAD_COLUMNS = ("type", "customer_id", "at", "purchase_id", "store", "reward")  # one per event
+# A redemption's row holds its id, type, customer, time and reward; these cells stay empty.
+_NOT_REDEMPTION_COLUMNS = ("sku", "category", "quantity", "unit_price")
 _CUSTOMER_COLUMNS = ("customer_id", "joined_at", "birthday", "referred_by")
 
 
-def read_events(
-    stream: Iterable[str], source: str, options: CsvOptions
-) -> Iterator[Purchase | Refund]:
+def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iterator[AnyEvent]:
     """The events of a CSV history, each built once its last row is read."""
-    columns, rows = _csv_table(stream, source, options, _EVENT_COLUMNS, ("store",))
+    columns, rows = _csv_table(stream, source, options, _EVENT_COLUMNS, _OPTIONAL_EVENT_COLUMNS)
     cells = operator.itemgetter(*(columns[name] for name in _EVENT_COLUMNS))
-    store = columns.get("store")
+    store, reward = columns.get("store"), columns.get("reward")
     seen: dict[str, int] = {}
     event: _CsvEvent | None = None
     line = 1
     try:
         for line, row in rows:
             event_id, kind, customer, at, sku, category, quantity, price, purchase = cells(row)
-            head = (kind, customer, at, purchase, "" if store is None else row[store])
+            head = (
+                kind,
+                customer,
+                at,
+                purchase,
+                "" if store is None else row[store],
+                "" if reward is None else row[reward],
+            )
             if event is None or event_id != event.id:
                 if event is not None:
                     yield event.build()
@@ -70,6 +80,10 @@ def read_events(
                     hint = "remove the rows of a re-sent export before reading"
                     raise RecordError(("event_id",), message, "split-event", None, hint)
                 event = _CsvEvent(source, line, event_id, head, options.decimal_comma)
+                if event.model is Redemption and reward is None:
+                    message = "is required; the header has no 'reward' column"
+                    hint = "add a 'reward' column holding the catalogue reward's id"
+                    raise RecordError(("reward",), message, "missing-field", None, hint)
             event.add(line, head, sku, category, quantity, price)
         if event is not None:
             yield event.build()
@@ -231,16 +245,19 @@ class _CsvEvent:
     def __init__(
         self, source: str, line: int, event_id: str, head: tuple[str, ...], decimal_comma: bool
     ) -> None:
-        kind, customer_id, at, purchase_id, store = head
+        kind, customer_id, at, purchase_id, store, reward = head
         model = MODELS.get(kind)
         if model is None:
-            message = f"must be 'purchase' or 'refund' (got {kind!r})"
+            message = f"must be {TYPES_HELP} (got {kind!r})"
             raise RecordError(("type",), message, "unknown-type")
-        if model is Purchase and purchase_id:
-            message = "must be empty for a purchase; only a refund names a purchase"
+        if model is not Refund and purchase_id:
+            message = f"must be empty for a {kind}; only a refund names a purchase"
             raise RecordError(("purchase_id",), message, "not-empty")
-        if model is Refund and store:
-            raise RecordError(("store",), "must be empty for a refund", "not-empty")
+        if model is not Purchase and store:
+            raise RecordError(("store",), f"must be empty for a {kind}", "not-empty")
+        if model is not Redemption and reward:
+            message = f"must be empty for a {kind}; only a redemption names a reward"
+            raise RecordError(("reward",), message, "not-empty")
         self.source, self.line, self.id, self.head, self.model = source, line, event_id, head, model
         self.decimal_comma = decimal_comma
         self.data: dict[str, object] = {"type": kind}  # an empty cell is an absent field
@@ -254,6 +271,8 @@ class _CsvEvent:
             self.data["purchase_id"] = purchase_id
         if store:
             self.data["store"] = store
+        if reward:
+            self.data["reward"] = reward
         self.lines: list[dict[str, object]] = []
         self.line_numbers: list[int] = []
         self.whole = False
@@ -262,6 +281,9 @@ class _CsvEvent:
         self, line: int, head: tuple[str, ...], sku: str, category: str, quantity: str, price: str
     ) -> None:
         """Add one row: its event cells must agree with the first row's; it adds a line."""
+        if self.model is Redemption:
+            self._add_redemption_row(line, sku, category, quantity, price)
+            return
         if head != self.head:
             name, here, there = next(
                 d for d in zip(_HEAD_COLUMNS, head, self.head, strict=True) if d[1] != d[2]
@@ -296,9 +318,28 @@ class _CsvEvent:
         self.lines.append(item)
         self.line_numbers.append(line)
 
-    def build(self) -> Purchase | Refund:
+    def _add_redemption_row(
+        self, line: int, sku: str, category: str, quantity: str, price: str
+    ) -> None:
+        """A redemption is its first row alone: the line cells stay empty, no second row."""
+        if self.line_numbers:
+            message = (
+                f"event {self.id!r} appears twice (first on line {self.line}); "
+                "a redemption is one row"
+            )
+            hint = "remove the rows of a re-sent export before reading"
+            raise RecordError(("event_id",), message, "duplicate-id", None, hint)
+        for column, cell in zip(
+            _NOT_REDEMPTION_COLUMNS, (sku, category, quantity, price), strict=True
+        ):
+            if cell:
+                message = "must be empty for a redemption; only a purchase or refund has lines"
+                raise RecordError((column,), message, "not-empty")
+        self.line_numbers.append(line)
+
+    def build(self) -> AnyEvent:
         """Validate the gathered event; problems point at the row and name the column."""
-        if not self.whole:
+        if self.model is not Redemption and not self.whole:
             self.data["lines"] = self.lines
         try:
             return self.model.model_validate(self.data)

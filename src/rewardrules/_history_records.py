@@ -20,12 +20,17 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from rewardrules.errors import HistoryError, Location, PathItem, Problem
-from rewardrules.events import Customer, Line, Purchase, Refund, RefundLine
+from rewardrules.events import Customer, Line, Purchase, Redemption, Refund, RefundLine
 
 Path = tuple[PathItem, ...]
 Record = TypeVar("Record", bound=BaseModel)
 
-MODELS: dict[str, type[Purchase] | type[Refund]] = {"purchase": Purchase, "refund": Refund}
+MODELS: dict[str, type[Purchase] | type[Refund] | type[Redemption]] = {
+    "purchase": Purchase,
+    "refund": Refund,
+    "redemption": Redemption,
+}
+TYPES_HELP = "'purchase', 'refund' or 'redemption'"
 AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
 WHOLE_HELP = "a whole number written with digits, like 2"
 COMMA_AMOUNT_HELP = (
@@ -45,7 +50,7 @@ CURRENCY_HINT = (
 )
 
 _FIELDS = sorted(
-    {f for m in (Purchase, Line, Refund, RefundLine, Customer) for f in m.model_fields}
+    {f for m in (Purchase, Line, Refund, RefundLine, Redemption, Customer) for f in m.model_fields}
 )
 _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _COMMA_AMOUNT = re.compile(r"-?[0-9]+(?:,[0-9]+)?")

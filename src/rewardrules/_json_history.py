@@ -18,6 +18,7 @@ from rewardrules._history_records import (
     AMOUNT_HELP,
     MAX_AMOUNT,
     MODELS,
+    TYPES_HELP,
     WHOLE_HELP,
     Kind,
     Record,
@@ -28,23 +29,23 @@ from rewardrules._history_records import (
     show,
     timestamp,
 )
-from rewardrules.events import Customer, Purchase, Refund
+from rewardrules.events import AnyEvent, Customer
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _OBJECT_START = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\r]*')
 
 
-def event_from_object(value: Any) -> Purchase | Refund:
-    """A purchase or refund from a decoded JSON object."""
+def event_from_object(value: Any) -> AnyEvent:
+    """A purchase, refund or redemption from a decoded JSON object."""
     if not isinstance(value, dict):
         message = f"an event must be an object {{...}} (got {show(value)})"
         raise RecordError((), message, "not-an-object")
     kind = value.get("type")
     model = MODELS.get(kind) if isinstance(kind, str) else None
     if model is None and "type" not in value:
-        raise RecordError(("type",), "is required: 'purchase' or 'refund'", "missing-field")
+        raise RecordError(("type",), f"is required: {TYPES_HELP}", "missing-field")
     if model is None:
-        message = f"must be 'purchase' or 'refund' (got {show(kind)})"
+        message = f"must be {TYPES_HELP} (got {show(kind)})"
         raise RecordError(("type",), message, "unknown-type")
     if "at" in value:
         value["at"] = timestamp(value["at"], ("at",))

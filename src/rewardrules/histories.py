@@ -27,7 +27,7 @@ from typing import IO, Literal
 from rewardrules import _csv_history, _json_history
 from rewardrules._history_records import CsvOptions, Kind, Record, history_error, records
 from rewardrules.errors import HistoryError, Location, Problem
-from rewardrules.events import Customer, Purchase, Refund
+from rewardrules.events import AnyEvent, Customer
 
 Format = Literal["csv", "jsonl", "json"]
 """The history file formats."""
@@ -51,7 +51,7 @@ def read_history(
     delimiter: str = ",",
     decimal_comma: bool = False,
     encoding: str = "utf-8",
-) -> Iterator[Purchase | Refund]:
+) -> Iterator[AnyEvent]:
     """Read a history file into its events, lazily and in file order.
 
     Args:
@@ -64,7 +64,7 @@ def read_history(
             for a file a spreadsheet saved in a Windows encoding.
 
     Returns:
-        An iterator of purchases and refunds, read as it is consumed.
+        An iterator of purchases, refunds and redemptions, read as it is consumed.
 
     Raises:
         HistoryError: at once if the format or an option is wrong or the file cannot be
@@ -109,7 +109,7 @@ def parse_history_text(
     source: str = "<text>",
     delimiter: str = ",",
     decimal_comma: bool = False,
-) -> Iterator[Purchase | Refund]:
+) -> Iterator[AnyEvent]:
     """Read events from text already in memory, such as standard input.
 
     Args:
@@ -303,7 +303,7 @@ def _read_customers_csv(
     return records(rows, source, _CUSTOMERS, lambda line: (line, 1))
 
 
-_EVENTS: Kind[Purchase | Refund] = Kind(
+_EVENTS: Kind[AnyEvent] = Kind(
     "event", "id", "events", _json_history.event_from_object, _csv_history.read_events
 )
 _CUSTOMERS: Kind[Customer] = Kind(
