@@ -313,3 +313,20 @@ def test_a_semicolon_export_with_decimal_commas_reads_with_the_options(
     assert code == 0
     # 2 cones at 3,50 = 7.00 -> 7 stars
     assert json.loads(out)["customers"][0]["points"] == 7
+
+
+def test_dry_run_csv_neutralises_cells_a_spreadsheet_would_run(
+    files: tuple[Path, Path],
+) -> None:
+    program, history = files
+    history.write_text(HISTORY.replace(",c2,", ",=HYPERLINK(x),"), encoding="utf-8")
+    code, out, _ = run("dry-run", program, history, "--format", "csv")
+    assert code == 0
+    rows = out.splitlines()
+    assert rows[0] == "customer_id,event_id,rule,kind,points,value,units,reason"
+    # Customers are sorted as text, so the hostile id comes first; its cell is quoted.
+    assert rows[1] == (
+        "'=HYPERLINK(x),p3,stars,points,3,,,3.00 USD paid at 1 star per 1.00 USD: 3 stars"
+    )
+    # A negative number of points stays a number: it is not text a spreadsheet would run.
+    assert any(row.startswith("c1,r1,stars,points,-1,,,") for row in rows)

@@ -28,6 +28,7 @@ from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import AnyEvent
 from rewardrules.explain import explain_all
+from rewardrules.export import ledger_csv
 from rewardrules.histories import read_customers
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
@@ -97,10 +98,13 @@ def validate(files: Sequence[Path], output_format: str) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json"]),
+    type=click.Choice(["table", "json", "csv"]),
     default="table",
     show_default=True,
-    help="A readable table, or the JSON contract of docs/json-output.md.",
+    help=(
+        "A readable table, the JSON contract of docs/json-output.md, or the ledger as CSV "
+        "for a spreadsheet (cells a spreadsheet would run as formulas are neutralised)."
+    ),
 )
 @click.option(
     "--explain",
@@ -148,6 +152,8 @@ def dry_run(
                 customer["explanations"] = account["events"]
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    elif output_format == "csv":
+        click.echo(ledger_csv(evaluation), nl=False)
     else:
         click.echo(render_table(program, evaluation))
 

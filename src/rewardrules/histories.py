@@ -263,6 +263,10 @@ def _unreadable(source: str, exc: OSError) -> HistoryError:
 def _not_decodable(source: str, codec: str) -> HistoryError:
     """Find the first byte the codec cannot read; a newline byte never occurs inside a character."""
     name = "UTF-8" if codec == "utf-8-sig" else codec
+    # Each line is decoded on its own: utf-8-sig would drop a byte-order mark at the start
+    # of every line and count the error's position without it, so plain UTF-8 it is; the
+    # file's own mark is skipped by hand below.
+    plain = "utf-8" if codec == "utf-8-sig" else codec
     offset = 0
     try:
         with open(source, "rb") as raw:
@@ -274,10 +278,10 @@ def _not_decodable(source: str, codec: str) -> HistoryError:
                     hint = "re-save it as UTF-8 (in Excel: CSV UTF-8)"
                     return history_error(source, 1, (), message, "not-utf8", 1, hint)
                 try:
-                    chunk.decode(codec)
+                    chunk.decode(plain)
                 except UnicodeDecodeError as exc:
                     skip = 3 if number == 1 and chunk.startswith(codecs.BOM_UTF8) else 0
-                    column = len(chunk[skip : exc.start].decode(codec)) + 1
+                    column = len(chunk[skip : exc.start].decode(plain, errors="replace")) + 1
                     message = (
                         f"the file is not {name}: byte 0x{chunk[exc.start]:02X} "
                         f"at offset {offset + exc.start} cannot be read"

@@ -76,8 +76,12 @@ class Currency:
         return int(scaled)
 
     def to_decimal(self, minor: int) -> Decimal:
-        """Convert minor units back to a Decimal with exactly the currency's decimal places."""
-        return Decimal(minor).scaleb(-self.exponent)
+        """Convert minor units back to a Decimal with exactly the currency's decimal places.
+
+        Built from its digits, so no context precision rounds a very large amount.
+        """
+        digits = tuple(int(digit) for digit in str(abs(minor)))
+        return Decimal((1 if minor < 0 else 0, digits, -self.exponent))
 
     def format(self, minor: int) -> str:
         """Show an amount as text, e.g. ``"4.50 USD"``."""

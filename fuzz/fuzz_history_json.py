@@ -1,0 +1,20 @@
+"""Fuzz the JSON history reader: any bytes give events or a HistoryError, nothing else.
+
+The events read are also evaluated; ``fuzz/_history_harness.py`` says how.
+
+    python fuzz/fuzz_history_json.py -max_total_time=300
+    python fuzz/fuzz_history_json.py --replay
+"""
+
+from __future__ import annotations
+
+from _fuzzing import instrumented, main
+
+with instrumented(__name__):
+    from _history_harness import history_harness
+
+TARGET = "history_json"
+TestOneInput = history_harness("json")
+
+if __name__ == "__main__":
+    main(TARGET, TestOneInput)

@@ -1,0 +1,20 @@
+"""Fuzz the JSON Lines history reader: any bytes give events or a HistoryError, nothing else.
+
+The events read are also evaluated; ``fuzz/_history_harness.py`` says how.
+
+    python fuzz/fuzz_history_jsonl.py -max_total_time=300
+    python fuzz/fuzz_history_jsonl.py --replay
+"""
+
+from __future__ import annotations
+
+from _fuzzing import instrumented, main
+
+with instrumented(__name__):
+    from _history_harness import history_harness
+
+TARGET = "history_jsonl"
+TestOneInput = history_harness("jsonl")
+
+if __name__ == "__main__":
+    main(TARGET, TestOneInput)
