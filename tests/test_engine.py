@@ -468,6 +468,7 @@ SAMPLE_RULES: dict[str, dict[str, Any]] = {
         "every_spend": "100.00",
     },
     "tiered_discount": {"kind": "tiered_discount", "id": "member", "discounts": {"silver": 5}},
+    "bonus_points": {"kind": "bonus_points", "id": "welcome", "points": "25"},
 }
 
 

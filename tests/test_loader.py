@@ -316,8 +316,8 @@ BROKEN = [
         [
             (
                 "<text>:7:11: rules[0].kind: unknown kind 'every_nth_fre'; the kinds are: "
-                "points_per_spend, every_nth_free, partner_gift_card, tiered_discount (did you "
-                "mean 'every_nth_free'?)",
+                "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, "
+                "bonus_points (did you mean 'every_nth_free'?)",
                 "unknown-kind",
             ),
         ],
@@ -328,7 +328,8 @@ BROKEN = [
         [
             (
                 "<text>:6:5: rules[0].kind: 'kind' is required here; the kinds are: "
-                "points_per_spend, every_nth_free, partner_gift_card, tiered_discount",
+                "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, "
+                "bonus_points",
                 "missing-kind",
             ),
         ],
@@ -1043,7 +1044,7 @@ def test_cross_field_problems_come_with_the_other_problems_in_one_run(parser: Pa
         "p.yaml:14:10: rules[0].per: 0.001 has more decimal places than USD has (2); "
         "write it in whole USD minor units",
         "p.yaml:16:11: rules[1].kind: unknown kind 'every_nth_fre'; the kinds are: "
-        "points_per_spend, every_nth_free, partner_gift_card, tiered_discount "
+        "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, bonus_points "
         "(did you mean 'every_nth_free'?)",
         "p.yaml:21:27: rules[2].when.categroies: unknown key 'categroies' "
         "(did you mean 'categories'?)",

@@ -314,7 +314,7 @@ BROKEN: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
                 "rules.0.kind",
                 "enum",
                 "'every_nth_fre' is not one of ['points_per_spend', 'every_nth_free', "
-                "'partner_gift_card', 'tiered_discount']",
+                "'partner_gift_card', 'tiered_discount', 'bonus_points']",
             )
         ],
     ),

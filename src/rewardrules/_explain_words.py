@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from rewardrules.kinds._words import counted, plain_number
+from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import EMPTY_WINDOW, GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
@@ -50,6 +51,10 @@ def why_not(
         return _punch_card_why_not(rule, stamps.get(rule_id, 0), state.stamps.get(rule_id, 0))
     if isinstance(rule, GiftCardPlan):
         return _gift_card_why_not(rule, record, state)
+    if isinstance(rule, BonusPlan):
+        if rule.rule.once_per_customer and rule.rule.id in state.bonuses:
+            return "given once already (once per customer)"
+        return "no line of the purchase it rewards has a price"
     return _discount_why_not(rule, record)
 
 
@@ -199,6 +204,10 @@ def refund_text(
             f"{money.format(spend)} less spend{_in(key)}, {money.format(net)} now; "
             "gift cards already given stay"
         )
+    if isinstance(rule, BonusPlan):
+        if record.points.get(rule_id, 0):
+            return "the bonus stays: some of what earned it is still bought"
+        return "no bonus to take back"
     return "a discount given at the till is not taken back"
 
 
@@ -253,6 +262,12 @@ def next_rewards(
             texts.append(f"{rule.id}: {_next_card(rule_plan, state.stamps.get(rule.id, 0))}")
         elif isinstance(rule_plan, GiftCardPlan):
             texts.append(f"{rule.id}: {_next_gift_card(rule_plan, state, local_date)}")
+        elif isinstance(rule_plan, BonusPlan):
+            if rule_plan.rule.once_per_customer and rule.id in state.bonuses:
+                texts.append(f"{rule.id}: already given (once per customer)")
+            else:
+                points = counted(rule_plan.points, rule_plan.points_name)
+                texts.append(f"{rule.id}: {points} on the next purchase it rewards")
         else:
             texts.append(f"{rule.id}: {_next_discount(plan, rule_plan, tier_index)}")
     return texts

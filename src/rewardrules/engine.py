@@ -20,6 +20,7 @@ from typing import Any
 
 from rewardrules.errors import HistoryError, Problem, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, Refund
+from rewardrules.kinds.bonus_points import BonusPlan, bonus_points, refund_bonus_points
 from rewardrules.kinds.every_nth_free import (
     PunchCardPlan,
     every_nth_free,
@@ -41,6 +42,7 @@ from rewardrules.program import Program
 from rewardrules.refunds import RefundError, refunded_lines
 from rewardrules.scope import PriceTooFine, PurchaseContext, build_context
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
+from rewardrules.tiers import NextTier, TierChange
 
 __all__ = ["evaluate", "step"]
 
@@ -101,6 +103,17 @@ def _purchase_tiered_discount(
     return entries
 
 
+def _purchase_bonus(
+    plan: BonusPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    rule_id = plan.rule.id
+    points, entries = bonus_points(plan, rule_id in state.bonuses, context)
+    if points:
+        basket.points[rule_id] = points
+        state.bonuses[rule_id] = None
+    return entries
+
+
 PURCHASE_STEPS: dict[
     type[Any], Callable[[Any, WorkingState, PurchaseContext, _Basket], list[LedgerEntry]]
 ] = {
@@ -108,6 +121,7 @@ PURCHASE_STEPS: dict[
     PunchCardPlan: _purchase_punch_card,
     GiftCardPlan: _purchase_gift_card,
     TieredDiscountPlan: _purchase_tiered_discount,
+    BonusPlan: _purchase_bonus,
 }
 
 
@@ -171,11 +185,29 @@ def _refund_nothing(
     return []
 
 
+def _refund_bonus(
+    plan: BonusPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    earned = record.points.get(plan.rule.id, 0)
+    now, entries = refund_bonus_points(
+        plan, record.context, record.refunded_units, earned, refund.id
+    )
+    if earned:
+        record.points[plan.rule.id] = now
+    return entries
+
+
 REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
     PointsPlan: _refund_points,
     PunchCardPlan: _refund_punch_card,
     GiftCardPlan: _refund_gift_card,
     TieredDiscountPlan: _refund_nothing,
+    BonusPlan: _refund_bonus,
 }
 
 
@@ -199,8 +231,7 @@ def _apply_purchase(
         raise _fail(purchase, message, "lines", error.line, "unit_price") from None
     tiers = plan.tiers
     if tiers is not None:
-        amount = state.tiers.amount_before(tiers, purchase.at, context.local_date)
-        context.tier_index = tiers.level_for(amount)
+        context.tier_index = state.tiers.level_before(tiers, purchase.at, context.local_date)
         context.tier = tiers.name_of(context.tier_index)
     basket = _Basket(context)
     for apply_rule, rule_plan in plan.purchase_steps:
@@ -514,7 +545,9 @@ def _result(
             plan.points, state.account, state.customer_id, cutoff.instant, cutoff.inclusive
         )
         moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
-    tier = None
+    tier: str | None = None
+    tier_changes: tuple[TierChange, ...] = ()
+    next_tier: NextTier | None = None
     if plan.tiers is not None:
         if cutoff is not None:
             instant, local_date = cutoff.instant, cutoff.local_date
@@ -522,8 +555,9 @@ def _result(
             instant = state.last_event_at
             local_date = instant.astimezone(plan.zone).date()
         if cutoff is not None or state.last_event_at is not None:
-            amount = state.tiers.amount_at(plan.tiers, instant, local_date)
-            tier = plan.tiers.name_of(plan.tiers.level_for(amount))
+            tier, tier_changes, next_tier = state.tiers.report(
+                plan.tiers, plan.money, instant, local_date, moment or instant
+            )
     stamps = {
         card.rule.id: state.stamps.get(card.rule.id, 0) % card.every for card in plan.punch_cards
     }
@@ -537,4 +571,6 @@ def _result(
         tier=tier,
         stamps=stamps,
         save=lambda: state.save(program_id, money),
+        tier_changes=tier_changes,
+        next_tier=next_tier,
     )

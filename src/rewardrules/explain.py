@@ -66,7 +66,7 @@ class EventExplanation:
     """
 
     event_id: str
-    type: Literal["purchase", "refund", "redemption"]
+    type: Literal["purchase", "refund", "redemption", "as_of"]
     at: datetime
     tier: str | None
     amount: Decimal
@@ -89,6 +89,10 @@ class EventExplanation:
         money = f"{self.amount} {self.currency}"
         if self.type == "refund":
             return f"Refund {self.event_id} on {when} of purchase {self.purchase_id}, {money} back"
+        if self.type == "redemption":
+            return f"Redemption {self.event_id} on {when}, {self.amount} points spent"
+        if self.type == "as_of":
+            return f"Up to {when}: points that expired after the last event"
         tier = "" if not tiers else f", at tier {self.tier}" if self.tier else ", no tier"
         return f"Purchase {self.event_id} on {when}, {money}{tier}"
 
@@ -269,7 +273,23 @@ class _Explainer:
             if only is None or event.id == only:
                 explained.append(explanation)
         plan, state = self.plan, self.state
+        before_cutoff = len(ledger)
         result = _result(plan, state, ledger, self.cutoff)
+        if len(ledger) > before_cutoff and self.cutoff is not None and only is None:
+            # Points that expired between the last event and as_of: the evaluation's ledger
+            # ends with them, so the account does too.
+            explained.append(
+                EventExplanation(
+                    "as_of",
+                    "as_of",
+                    self.cutoff.instant.astimezone(plan.zone),
+                    None,
+                    Decimal(0),
+                    plan.money.code,
+                    None,
+                    _lifecycle_outcomes(ledger[before_cutoff:]),
+                )
+            )
         if self.cutoff is not None:
             instant, local_date = self.cutoff.instant, self.cutoff.local_date
         else:

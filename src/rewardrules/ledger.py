@@ -17,6 +17,7 @@ from rewardrules.money import Currency, divide_half_up
 
 if TYPE_CHECKING:
     from rewardrules.state import CustomerState
+    from rewardrules.tiers import NextTier, TierChange
 
 EntryKind = Literal[
     "points",
@@ -126,6 +127,10 @@ class CustomerResult:
         tier: their tier as of the evaluation's ``as_of`` (or just after their last event).
         stamps: per punch-card rule, units or visits toward the next reward.
         save: builds the saved state; use :attr:`state`.
+        tier_changes: each change of the tier that applies, oldest first: at the purchases
+            of this evaluation, then at the report.
+        next_tier: the level above the window's level and what it still needs; None at
+            the top level or without tiers.
     """
 
     customer_id: str
@@ -136,6 +141,8 @@ class CustomerResult:
     tier: str | None
     stamps: Mapping[str, int]
     save: Callable[[], CustomerState] = field(repr=False, compare=False)
+    tier_changes: tuple[TierChange, ...] = ()
+    next_tier: NextTier | None = None
 
     @property
     def state(self) -> CustomerState:
@@ -150,6 +157,8 @@ class CustomerResult:
             "available_points": self.available_points,
             "pending_points": self.pending_points,
             "tier": self.tier,
+            "tier_changes": [change.to_json() for change in self.tier_changes],
+            "next_tier": None if self.next_tier is None else self.next_tier.to_json(),
             "stamps": dict(self.stamps),
             "ledger": [entry.to_json() for entry in self.ledger],
         }

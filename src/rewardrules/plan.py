@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
@@ -20,6 +21,7 @@ from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 from rewardrules.lots import PointsPolicy
 from rewardrules.money import Currency
 from rewardrules.program import (
+    BonusPoints,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
@@ -28,7 +30,7 @@ from rewardrules.program import (
 )
 from rewardrules.tiers import TierPlan
 
-RulePlan = PointsPlan | PunchCardPlan | GiftCardPlan | TieredDiscountPlan
+RulePlan = PointsPlan | PunchCardPlan | GiftCardPlan | TieredDiscountPlan | BonusPlan
 
 COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] = {
     PointsPerSpend: lambda rule, program, tiers: PointsPlan.compile(
@@ -37,6 +39,9 @@ COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] 
     EveryNthFree: lambda rule, program, _tiers: PunchCardPlan.compile(rule, program.money),
     PartnerGiftCard: lambda rule, program, _tiers: GiftCardPlan.compile(rule, program.money),
     TieredDiscount: lambda rule, program, _tiers: TieredDiscountPlan.compile(rule, program.money),
+    BonusPoints: lambda rule, program, _tiers: BonusPlan.compile(
+        rule, program.money, program.points.name
+    ),
 }
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictBool,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -242,13 +243,25 @@ class TieredDiscount(_Rule):
         return discounts
 
 
+class BonusPoints(_Rule):
+    """Fixed points for a purchase that matches the filter."""
+
+    kind: Literal["bonus_points"] = Field(description="Fixed bonus points.")
+    points: WholeNumber = Field(ge=1, description="Points the purchase earns.", examples=[50])
+    once_per_customer: StrictBool = Field(
+        default=False,
+        description="Only the customer's first matching purchase earns them.",
+        examples=[True],
+    )
+
+
 Rule = Annotated[
-    PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount,
+    PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount | BonusPoints,
     Field(discriminator="kind"),
 ]
 """Any rule, told apart by its ``kind``."""
 
-AnyRule = PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount
+AnyRule = PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount | BonusPoints
 """The type of a validated rule."""
 
 RULE_KINDS: tuple[type[_Rule], ...] = (
@@ -256,6 +269,7 @@ RULE_KINDS: tuple[type[_Rule], ...] = (
     EveryNthFree,
     PartnerGiftCard,
     TieredDiscount,
+    BonusPoints,
 )
 
 
@@ -272,6 +286,19 @@ def _read_rolling(value: object) -> object:
             count = int(match.group(1))
             return {"days": count * 7 if match.group(2).startswith("week") else count}
     return value
+
+
+DURATION_PATTERN = r"^[0-9]{1,4} (day|days|week|weeks|month|months|year|years)$"
+
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        description="A length of time: 'N days', 'N weeks', 'N months' or 'N years'.",
+        examples=["6 months"],
+    ),
+]
+"""A duration as written: months and years are calendar months in the program's zone."""
 
 
 class TierLevel(_Model):
@@ -303,23 +330,18 @@ class Tiers(_Model):
         description="'lifetime', a calendar window, or a rolling one such as '365 days'.",
     )
     levels: tuple[TierLevel, ...] = Field(min_length=1, description="Levels, lowest first.")
+    keep_for: Duration | None = Field(
+        default=None,
+        description=(
+            "Keep a level at least this long after it was reached (its first purchase at "
+            "the level), even when the window would drop it; reaching it again restarts it."
+        ),
+        examples=["12 months", "90 days"],
+    )
 
     def level_names(self) -> tuple[str, ...]:
         """The names of the levels, lowest first."""
         return tuple(level.name for level in self.levels)
-
-
-DURATION_PATTERN = r"^[0-9]{1,4} (day|days|week|weeks|month|months|year|years)$"
-
-Duration = Annotated[
-    str,
-    Field(
-        pattern=DURATION_PATTERN,
-        description="A length of time: 'N days', 'N weeks', 'N months' or 'N years'.",
-        examples=["6 months"],
-    ),
-]
-"""A duration as written: months and years are calendar months in the program's zone."""
 
 
 class PointsSettings(_Model):

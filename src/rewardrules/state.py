@@ -84,6 +84,17 @@ class CustomerState(_Saved):
     redemptions: tuple[str, ...] = Field(
         default=(), description="Ids of the redemptions evaluated, so none is applied twice."
     )
+    bonuses: tuple[str, ...] = Field(
+        default=(), description="Bonus rules that have given this customer their bonus."
+    )
+    window_tier: str | None = Field(
+        default=None,
+        description="The tier the window gave at the last purchase (kept for tiers.keep_for).",
+    )
+    tier_reached: dict[str, AwareDatetime] = Field(
+        default_factory=dict,
+        description="When each tier was last reached (kept for tiers.keep_for).",
+    )
 
 
 class PurchaseRecord:
@@ -150,6 +161,7 @@ class WorkingState:
 
     __slots__ = (
         "account",
+        "bonuses",
         "customer_id",
         "gift_cards",
         "last_event_at",
@@ -169,6 +181,7 @@ class WorkingState:
         self.purchases: dict[str, PurchaseRecord] = {}
         self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
         self.redemptions: dict[str, None] = {}
+        self.bonuses: dict[str, None] = {}
         self.tiers = TierCounter()
 
     @property
@@ -189,6 +202,7 @@ class WorkingState:
     def save(self, program_id: str, money: Currency) -> CustomerState:
         """The saved, JSON-friendly form of this state."""
         show = money.to_decimal
+        window_tier, tier_reached = self.tiers.retention()
         return CustomerState(
             program=program_id,
             customer_id=self.customer_id,
@@ -229,6 +243,9 @@ class WorkingState:
             ),
             refunds=tuple(self.refunds),
             redemptions=tuple(self.redemptions),
+            window_tier=window_tier,
+            tier_reached=tier_reached,
+            bonuses=tuple(self.bonuses),
         )
 
 
@@ -256,6 +273,7 @@ def restore(
     state.account.debt = saved.debt
     state.account.last_purchase_at = saved.last_purchase_at
     state.redemptions = dict.fromkeys(saved.redemptions)
+    state.bonuses = dict.fromkeys(saved.bonuses)
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)
@@ -286,4 +304,7 @@ def restore(
         state.purchases[kept.purchase.id] = record
         if tiers is not None:
             state.tiers.add(tiers, record)
+    if tiers is not None:
+        last_tier = saved.purchases[-1].tier if saved.purchases else None
+        state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)
     return state

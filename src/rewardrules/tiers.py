@@ -4,6 +4,10 @@ The tier that applies to a purchase comes from the purchases evaluated before it
 engine's order) that lie in the window: the purchase that crosses a threshold is not yet
 treated at the new level. Spend counts paid amounts (after discounts, less refunds);
 ``qualify_by: purchases`` counts purchases that are not fully refunded.
+
+With ``keep_for``, a level is *reached* at the first purchase evaluated at it (its window
+level rose to it or above from below) and then holds for that long even if the window drops:
+the level that applies is never lower than a level reached less than ``keep_for`` ago.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
-from rewardrules.money import as_fraction
+from rewardrules.lots import Duration
+from rewardrules.money import Currency, as_fraction
 from rewardrules.program import Program, RollingWindow
 
 
@@ -47,6 +54,8 @@ class TierPlan:
     by_spend: bool
     window: str
     span: timedelta | None
+    keep_for: Duration | None
+    zone: ZoneInfo
 
     @classmethod
     def compile(cls, program: Program) -> TierPlan | None:
@@ -70,6 +79,8 @@ class TierPlan:
             by_spend=by_spend,
             window=window,
             span=span,
+            keep_for=None if tiers.keep_for is None else Duration.parse(tiers.keep_for),
+            zone=program.zone,
         )
 
     def level_for(self, amount: int) -> int | None:
@@ -83,16 +94,114 @@ class TierPlan:
         """The name of a level index (None stays None)."""
         return None if index is None else self.names[index]
 
+    def index_of(self, name: str) -> int:
+        """The index of a level name.
+
+        Raises:
+            ValueError: the program has no such level.
+        """
+        if name not in self.names:
+            raise ValueError(f"'{name}' is not one of the tiers ({', '.join(self.names)})")
+        return self.names.index(name)
+
+    def next_tier(self, amount: int, money: Currency) -> NextTier | None:
+        """The level above the one ``amount`` reaches and what is missing, or None at the top."""
+        level = self.level_for(amount)
+        above = 0 if level is None else level + 1
+        if above == len(self.names):
+            return None
+        needs = self.thresholds[above] - amount
+        return NextTier(self.names[above], money.to_decimal(needs) if self.by_spend else needs)
+
+
+@dataclass(frozen=True, slots=True)
+class TierChange:
+    """A change of the tier that applies to a customer, as seen at a purchase or a report."""
+
+    at: datetime
+    before: str | None
+    after: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The change in the JSON output contract."""
+        return {"at": self.at.isoformat(), "from": self.before, "to": self.after}
+
+
+@dataclass(frozen=True, slots=True)
+class NextTier:
+    """The next level above a customer's window level, and the spend or purchases it needs."""
+
+    tier: str
+    needs: Decimal | int
+
+    def to_json(self) -> dict[str, Any]:
+        """The next tier in the JSON output contract: money as text, purchases as a number."""
+        needs = self.needs
+        return {"tier": self.tier, "needs": str(needs) if isinstance(needs, Decimal) else needs}
+
 
 class TierCounter:
-    """A customer's qualifying amounts, kept per window as purchases come and go."""
+    """A customer's qualifying amounts, kept per window as purchases come and go.
 
-    __slots__ = ("by_key", "recent", "recent_total")
+    It also remembers the level that applied at the last purchase (to see changes), and for
+    ``keep_for`` the window level at the last purchase and when each level was last reached.
+    """
+
+    __slots__ = (
+        "by_key",
+        "changes",
+        "held_until",
+        "level",
+        "names",
+        "reached",
+        "recent",
+        "recent_total",
+        "window_level",
+    )
 
     def __init__(self) -> None:
         self.by_key: dict[str, int] = {}
         self.recent: deque[Qualifying] = deque()
         self.recent_total = 0
+        self.level: int | None = None
+        self.names: tuple[str, ...] = ()  # the plan's level names, once retention is kept
+        self.window_level: int | None = None
+        self.reached: dict[int, datetime] = {}
+        self.held_until: dict[int, datetime] = {}
+        # (instant, from, to) for each change seen in this evaluation, oldest first.
+        self.changes: list[tuple[datetime, int | None, int | None]] = []
+
+    def level_before(self, plan: TierPlan, at: datetime, local_date: date) -> int | None:
+        """The level that applies to a purchase about to be evaluated; remembers it.
+
+        The window's level, raised to any level reached less than ``keep_for`` before
+        ``at``. Levels the window rises to here are reached at ``at``.
+        """
+        window = plan.level_for(self.amount_before(plan, at, local_date))
+        level = window
+        keep_for = plan.keep_for
+        if keep_for is not None:
+            self.names = plan.names
+            top = -1 if window is None else window
+            previous = self.window_level
+            for index in range(0 if previous is None else previous + 1, top + 1):
+                self.reached[index] = at
+                self.held_until[index] = keep_for.after(at, plan.zone)
+            self.window_level = window
+            level = self._held(plan, window, at)
+        if level != self.level:
+            self.changes.append((at, self.level, level))
+            self.level = level
+        return level
+
+    def _held(self, plan: TierPlan, window: int | None, at: datetime) -> int | None:
+        """The highest level above ``window`` still held at ``at``, else ``window``."""
+        held_until = self.held_until
+        for index in range(len(plan.names) - 1, -1 if window is None else window, -1):
+            until = held_until.get(index)
+            if until is not None and until > at:
+                return index
+        return window
 
     def amount_before(self, plan: TierPlan, at: datetime, local_date: date) -> int:
         """The qualifying amount in the window of a purchase about to be evaluated.
@@ -136,3 +245,63 @@ class TierCounter:
             return self.by_key.get(calendar_key(plan.window, local_date), 0)
         start = instant - plan.span
         return sum(record.tier_amount for record in self.recent if record.at >= start)
+
+    def report(
+        self,
+        plan: TierPlan,
+        money: Currency,
+        instant: datetime,
+        local_date: date,
+        moment: datetime,
+    ) -> tuple[str | None, tuple[TierChange, ...], NextTier | None]:
+        """Where a customer stands at a report: tier, changes and next tier, changing nothing.
+
+        The tier is the one that applies at ``instant``; a change from the tier of the last
+        purchase is dated ``moment`` (the report's instant). The next tier is the level above
+        the window's, from the qualifying amount at ``instant``.
+        """
+        amount = self.amount_at(plan, instant, local_date)
+        window = plan.level_for(amount)
+        level = window if plan.keep_for is None else self._held(plan, window, instant)
+        changes = self.changes
+        if level != self.level:
+            changes = [*changes, (moment, self.level, level)]
+        name_of = plan.name_of
+        return (
+            name_of(level),
+            tuple(TierChange(at, name_of(before), name_of(after)) for at, before, after in changes),
+            plan.next_tier(amount, money),
+        )
+
+    def resume(
+        self,
+        plan: TierPlan,
+        level: str | None,
+        window_level: str | None,
+        reached: dict[str, datetime],
+    ) -> None:
+        """Restore the level of the last purchase and the retention from a saved state.
+
+        Without ``keep_for`` the saved retention is dropped: nothing is held.
+
+        Raises:
+            ValueError: a saved name is not one of the program's levels.
+        """
+        self.level = None if level is None else plan.index_of(level)
+        keep_for = plan.keep_for
+        if keep_for is None:
+            return
+        self.names = plan.names
+        self.window_level = None if window_level is None else plan.index_of(window_level)
+        for name, at in reached.items():
+            index = plan.index_of(name)
+            self.reached[index] = at
+            self.held_until[index] = keep_for.after(at, plan.zone)
+
+    def retention(self) -> tuple[str | None, dict[str, datetime]]:
+        """What the saved state keeps for ``keep_for``: the window level at the last purchase
+        and when each level was last reached, by name (None and {} without ``keep_for``).
+        """
+        names = self.names
+        window = None if self.window_level is None else names[self.window_level]
+        return window, {names[index]: at for index, at in sorted(self.reached.items())}

@@ -1,0 +1,106 @@
+"""``bonus_points``: fixed points for a purchase that matches a filter.
+
+Business rule: a purchase that the rule's filter admits and that has at least one eligible
+line with a price above zero earns ``points`` ("50 bonus stars for buying the new blend",
+"100 points on appreciation day", "25 points for a basket over 30.00"). With
+``once_per_customer`` only the customer's first such purchase does (a first-purchase bonus).
+
+Edges: the points are fixed: the tier's ``points_multiplier`` does not apply to them. A
+refund takes them back when none of the purchase's eligible priced units is left; a
+once-per-customer bonus taken back this way is not given again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rewardrules.kinds._words import counted
+from rewardrules.ledger import LedgerEntry
+from rewardrules.money import Currency
+from rewardrules.program import BonusPoints
+from rewardrules.scope import PurchaseContext, Scope
+
+
+@dataclass(frozen=True, slots=True)
+class BonusPlan:
+    """A bonus rule with its filter compiled."""
+
+    rule: BonusPoints
+    scope: Scope
+    points: int
+    points_name: str
+    money: Currency
+
+    @classmethod
+    def compile(cls, rule: BonusPoints, money: Currency, points_name: str) -> BonusPlan:
+        """Compile the filter and dates."""
+        return cls(
+            rule=rule,
+            scope=Scope.compile(rule.when, money, rule.starts, rule.ends),
+            points=rule.points,
+            points_name=points_name,
+            money=money,
+        )
+
+    def eligible_units(self, context: PurchaseContext, refunded: list[int] | None = None) -> int:
+        """Priced units of eligible lines (less those refunded)."""
+        eligible = self.scope.eligible_lines(context)
+        lines, prices = context.purchase.lines, context.unit_prices
+        done = refunded or [0] * len(lines)
+        return sum(
+            line.quantity - gone
+            for line, flag, price, gone in zip(lines, eligible, prices, done)
+            if flag and price > 0
+        )
+
+
+def bonus_points(
+    plan: BonusPlan, already_given: bool, context: PurchaseContext
+) -> tuple[int, list[LedgerEntry]]:
+    """The bonus a purchase earns, with its entry; nothing when it does not qualify."""
+    if already_given and plan.rule.once_per_customer:
+        return 0, []
+    if plan.eligible_units(context) == 0:
+        return 0, []
+    purchase = context.purchase
+    what = plan.rule.description or "bonus"
+    first = " (once per customer)" if plan.rule.once_per_customer else ""
+    entry = LedgerEntry(
+        purchase.id,
+        purchase.customer_id,
+        plan.rule.id,
+        "points",
+        plan.points,
+        None,
+        None,
+        plan.money,
+        f"{what}{first}: {counted(plan.points, plan.points_name)}",
+        (),
+    )
+    return plan.points, [entry]
+
+
+def refund_bonus_points(
+    plan: BonusPlan,
+    context: PurchaseContext,
+    refunded_units: list[int],
+    earned: int,
+    refund_id: str,
+) -> tuple[int, list[LedgerEntry]]:
+    """Take the bonus back once no eligible priced unit of the purchase is left."""
+    if earned == 0 or plan.eligible_units(context, refunded_units) > 0:
+        return earned, []
+    entry = LedgerEntry(
+        refund_id,
+        context.purchase.customer_id,
+        plan.rule.id,
+        "points",
+        -earned,
+        None,
+        None,
+        plan.money,
+        f"refund of purchase {context.purchase.id}: nothing it earned the bonus with is left, "
+        f"{counted(earned, plan.points_name)} taken back",
+        (),
+    )
+    return 0, [entry]
