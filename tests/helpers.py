@@ -1,4 +1,4 @@
-"""Small builders shared by the example-based tests: programs, lines, purchases, refunds.
+"""Builders for the example-based tests: programs, lines, purchases, refunds, redemptions.
 
 Money is always written as text (``"4.50"``) and becomes ``Decimal``; times are built from
 one fixed, timezone-aware base so every example can be worked out by hand.
@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from rewardrules.engine import evaluate
-from rewardrules.events import Line, Purchase, Refund, RefundLine
+from rewardrules.events import Line, Purchase, Redemption, Refund, RefundLine
 from rewardrules.ledger import Evaluation, LedgerEntry
 from rewardrules.program import Program
 
@@ -68,6 +68,11 @@ def refund(
     return Refund(
         id=id, customer_id=customer, at=when, purchase_id=purchase_id, lines=lines or None
     )
+
+
+def redemption(id: str, when: datetime, reward: str, customer: str = "c1") -> Redemption:
+    """A redemption of the catalogue reward ``reward`` by ``customer`` at ``when``."""
+    return Redemption(id=id, customer_id=customer, at=when, reward=reward)
 
 
 def run(rules_program: Program, *events: Purchase | Refund, **options: Any) -> Evaluation:

@@ -11,7 +11,8 @@ import copy
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import fields
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,15 +21,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardrules.engine import evaluate, step
-from rewardrules.events import Purchase, Refund
-from rewardrules.ledger import Evaluation, LedgerEntry
+from rewardrules.events import Purchase, Redemption, Refund
+from rewardrules.ledger import POINTS_KINDS, Evaluation, LedgerEntry, Totals
 from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, Program
 from rewardrules.state import CustomerState
 from strategies import (
     ZONES,
     Event,
+    LifecycleEvent,
+    cutoffs,
     every_nth_free_rules,
     histories,
+    lifecycle_histories,
+    lifecycle_programs,
     make_program,
     money,
     options,
@@ -410,3 +415,217 @@ def test_evaluation_is_deterministic_and_leaves_its_inputs_unchanged(
     assert rest == events_before
     assert [state.model_dump() for state in saved] == saved_before
     assert program.model_dump() == program_before
+
+
+@given(program=programs(), events=histories(), data=st.data())
+def test_evaluating_the_customers_in_parts_gives_each_the_results_of_one_evaluation(
+    program: Program, events: list[Event], data: st.DataObject
+) -> None:
+    customers = sorted({event.customer_id for event in events})
+    parts = data.draw(
+        st.lists(st.integers(0, 2), min_size=len(customers), max_size=len(customers)),
+        label="part of each customer",
+    )
+    part_of = dict(zip(customers, parts, strict=True))
+    whole = evaluate(program, events)
+
+    evaluations = [
+        evaluate(program, [event for event in events if part_of[event.customer_id] == part])
+        for part in sorted(set(parts))
+    ]
+
+    by_customer = {
+        result.customer_id: result for evaluation in evaluations for result in evaluation.customers
+    }
+    assert sorted(by_customer) == [result.customer_id for result in whole.customers]
+    for single in whole.customers:
+        in_part = by_customer[single.customer_id]
+        assert in_part.to_json() == single.to_json()
+        assert in_part.state.model_dump() == single.state.model_dump()
+    # Every count and sum adds up; the costs are rounded once per evaluation, so they need not.
+    for name in [field.name for field in fields(Totals) if field.type == "int"]:
+        assert sum(getattr(evaluation.totals, name) for evaluation in evaluations) == getattr(
+            whole.totals, name
+        ), name
+
+
+# --- the points lifecycle (docs/lifecycle.md) --------------------------------------------
+
+
+def _available(state: CustomerState | None, moment: datetime) -> int:
+    """Points a saved state can spend at ``moment``: available lots less the debt."""
+    if state is None:
+        return 0
+    return sum(lot.points for lot in state.lots if lot.available_at <= moment) - state.debt
+
+
+def _in_window(program: Program, reward_id: str, moment: datetime) -> bool:
+    """Whether a catalogue reward exists and can be redeemed on ``moment``'s local date."""
+    reward = next((reward for reward in program.rewards if reward.id == reward_id), None)
+    if reward is None:
+        return False
+    window = reward.available
+    local = moment.astimezone(ZoneInfo(program.timezone)).date()
+    return window is None or (
+        (window.starts is None or local >= window.starts)
+        and (window.ends is None or local <= window.ends)
+    )
+
+
+@given(program=lifecycle_programs(), events=lifecycle_histories(), as_of=cutoffs())
+def test_the_ledger_adds_up_to_the_balance_with_redemptions_expiry_and_debts(
+    program: Program, events: list[LifecycleEvent], as_of: date | datetime | None
+) -> None:
+    evaluation = evaluate(program, events, as_of=as_of)
+
+    for result in evaluation.customers:
+        total_points = sum(
+            entry.points or 0 for entry in result.ledger if entry.kind in POINTS_KINDS
+        )
+        assert total_points == result.points == result.available_points + result.pending_points
+        assert result.pending_points >= 0
+        assert result.state.points == result.points
+    by_kind: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in evaluation.entries:
+        by_kind[entry.kind].append(entry)
+    totals = evaluation.totals
+    assert totals.redemptions == len(by_kind["redemption"])
+    assert totals.points_redeemed == -sum(entry.points or 0 for entry in by_kind["redemption"])
+    assert totals.redemption_value == sum(entry.value_minor or 0 for entry in by_kind["redemption"])
+    assert totals.rejected_redemptions == len(by_kind["rejected"])
+    assert totals.points_expired == -sum(entry.points or 0 for entry in by_kind["expiry"])
+    assert totals.points_written_off == sum(entry.points or 0 for entry in by_kind["written_off"])
+    assert all((entry.points or 0) < 0 for entry in by_kind["expiry"])
+    assert all((entry.points or 0) > 0 for entry in by_kind["written_off"])
+    assert all(
+        (entry.points, entry.value_minor, entry.units) == (None, None, None)
+        for entry in by_kind["rejected"]
+    )
+    assert (
+        totals.points_issued
+        - totals.points_reversed
+        - totals.points_redeemed
+        - totals.points_expired
+        + totals.points_written_off
+    ) == sum(result.points for result in evaluation.customers)
+
+
+@given(program=lifecycle_programs(), events=lifecycle_histories())
+def test_no_redemption_drives_the_available_balance_negative(
+    program: Program, events: list[LifecycleEvent]
+) -> None:
+    costs = {reward.id: reward.cost for reward in program.rewards}
+    states_by_customer: dict[str, CustomerState] = {}
+    for event in events:
+        before_state = states_by_customer.get(event.customer_id)
+        after_state, entries = step(program, before_state, event)
+        states_by_customer[event.customer_id] = after_state
+        if not isinstance(event, Redemption):
+            continue
+        # What could be spent at the redemption's instant, once what was due expired.
+        lots_before = {lot.source: lot for lot in (before_state.lots if before_state else ())}
+        before = _available(before_state, event.at) + sum(
+            entry.points or 0
+            for entry in entries
+            if entry.kind == "expiry" and lots_before[entry.event_id].available_at <= event.at
+        )
+        after = _available(after_state, event.at)
+        *_, outcome = entries
+        assert outcome.event_id == event.id
+        due = _in_window(program, event.reward, event.at) and before >= costs[event.reward]
+        if due:
+            assert (outcome.kind, outcome.points) == ("redemption", -costs[event.reward])
+            assert after == before - costs[event.reward] >= 0
+        else:
+            assert outcome.kind == "rejected"
+            assert after == before
+        assert after_state.debt == (before_state.debt if before_state else 0)
+
+
+@given(
+    program=lifecycle_programs(expiry=False, rule_options=NO_CAPS),
+    events=lifecycle_histories(in_full=True, max_redemptions=0),
+)
+def test_refunding_every_purchase_in_full_before_any_redemption_leaves_zero_points(
+    program: Program, events: list[LifecycleEvent]
+) -> None:
+    evaluation = evaluate(program, events)
+
+    for result in evaluation.customers:
+        assert (result.points, result.available_points, result.pending_points) == (0, 0, 0)
+        assert result.state.debt == 0
+        assert [lot.points for lot in result.state.lots] == [0] * len(result.state.lots)
+    assert evaluation.totals.points_written_off == 0
+
+
+@given(
+    program=lifecycle_programs(rule_options=NO_CAPS),
+    events=lifecycle_histories(in_full=True, max_redemptions=0),
+)
+def test_refunding_every_purchase_in_full_leaves_zero_points_or_owes_what_expired(
+    program: Program, events: list[LifecycleEvent]
+) -> None:
+    # A refund after its points expired takes back points the customer no longer has:
+    # with `allow` they are owed (a debt), with `clamp` written off.
+    evaluation = evaluate(program, events)
+
+    for result in evaluation.customers:
+        expired = -sum(entry.points or 0 for entry in result.ledger if entry.kind == "expiry")
+        written_off = sum(
+            entry.points or 0 for entry in result.ledger if entry.kind == "written_off"
+        )
+        assert [lot.points for lot in result.state.lots] == [0] * len(result.state.lots)
+        assert result.points == result.available_points == written_off - expired
+        if program.points.negative_balance == "clamp":
+            assert (result.points, result.state.debt) == (0, 0)
+        else:
+            assert written_off == 0
+            assert result.points == -result.state.debt
+
+
+@given(program=lifecycle_programs(), events=lifecycle_histories(), data=st.data())
+def test_split_and_resume_holds_with_lifecycle_settings_and_redemptions(
+    program: Program, events: list[LifecycleEvent], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    whole = evaluate(program, events)
+
+    first = evaluate(program, events[:split])
+    saved = {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+    rest = evaluate(program, events[split:], states=saved)
+
+    assert [result.customer_id for result in rest.customers] == [
+        result.customer_id for result in whole.customers
+    ]
+    for resumed, single in zip(rest.customers, whole.customers, strict=True):
+        assert (resumed.points, resumed.available_points, resumed.pending_points) == (
+            single.points,
+            single.available_points,
+            single.pending_points,
+        )
+        assert resumed.state.model_dump() == single.state.model_dump()
+    before, after = ledgers(first), ledgers(rest)
+    assert {
+        customer: before.get(customer, []) + entries for customer, entries in after.items()
+    } == ledgers(whole)
+
+
+@given(program=lifecycle_programs(), events=lifecycle_histories())
+def test_step_folded_over_a_lifecycle_history_gives_the_entries_and_states_of_evaluate(
+    program: Program, events: list[LifecycleEvent]
+) -> None:
+    folded: dict[str, CustomerState] = {}
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        folded[event.customer_id], new = step(program, folded.get(event.customer_id), event)
+        entries[event.customer_id] += [entry.to_json() for entry in new]
+
+    evaluation = evaluate(program, events)
+
+    assert dict(entries) == ledgers(evaluation)
+    assert {customer: state.model_dump() for customer, state in folded.items()} == states(
+        evaluation
+    )
