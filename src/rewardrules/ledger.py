@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 from rewardrules.money import Currency, divide_half_up
 
@@ -30,17 +30,7 @@ EntryKind = Literal[
     "expiry",
     "written_off",
 ]
-ENTRY_KINDS: tuple[EntryKind, ...] = (
-    "points",
-    "discount",
-    "free",
-    "voucher",
-    "gift_card",
-    "redemption",
-    "rejected",
-    "expiry",
-    "written_off",
-)
+ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
 POINTS_KINDS = frozenset({"points", "redemption", "expiry", "written_off"})
 """Entry kinds whose ``points`` add up to the balance."""
 
