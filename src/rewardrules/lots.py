@@ -199,6 +199,11 @@ def earn(
     repaid = min(account.debt, points)
     account.debt -= repaid
     points -= repaid
+    if points and not policy.has_clock and account.lots:
+        # Without waiting or expiry every point is like every other: one lot holds them
+        # all (a long replay would otherwise keep a lot per purchase for nothing).
+        account.lots[0].points += points
+        return
     if points:
         waits = policy.pending_for
         available_at = at if waits is None else waits.after(at, policy.zone)
