@@ -5,6 +5,7 @@
 >>> result = evaluate(program, read_history("history.csv"))  # doctest: +SKIP
 """
 
+from rewardrules.dump import dump_program
 from rewardrules.engine import evaluate, step
 from rewardrules.errors import (
     HistoryError,
@@ -13,7 +14,9 @@ from rewardrules.errors import (
     RewardRulesError,
     RuleFileError,
 )
-from rewardrules.events import Customer, Line, Purchase, Refund, RefundLine
+from rewardrules.events import Customer, Line, Purchase, Redemption, Refund, RefundLine
+from rewardrules.explain import CustomerExplanation, explain
+from rewardrules.export import ledger_csv
 from rewardrules.histories import read_customers, read_history
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
 from rewardrules.loader import load_program
@@ -22,6 +25,7 @@ from rewardrules.state import CustomerState
 
 __all__ = [
     "Customer",
+    "CustomerExplanation",
     "CustomerResult",
     "CustomerState",
     "Evaluation",
@@ -32,12 +36,16 @@ __all__ = [
     "Problem",
     "Program",
     "Purchase",
+    "Redemption",
     "Refund",
     "RefundLine",
     "RewardRulesError",
     "RuleFileError",
     "Totals",
+    "dump_program",
     "evaluate",
+    "explain",
+    "ledger_csv",
     "load_program",
     "read_customers",
     "read_history",
