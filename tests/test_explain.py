@@ -606,3 +606,21 @@ def test_dry_run_explain_needs_json() -> None:
     code, _, err = run("dry-run", COFFEE, COFFEE_HISTORY, "--explain")
     assert code == 2
     assert "--explain needs --format json" in err
+
+
+def test_a_tier_kept_by_keep_for_is_the_tier_of_the_next_rewards() -> None:
+    rules_program = program(tiers={**TIERS, "window": "30 days", "keep_for": "90 days"})
+    # 500.00 on day 0 crosses gold; the purchase on day 1 is the first at gold (reached then).
+    # On day 40 the 30-day window holds only day 40's 10.00: the window says no tier, but
+    # gold is kept until day 91. The next level above the window's is silver: 90.00 more
+    # within 30 days (next_tier counts from the window, as docs/json-output.md says).
+    history = [
+        purchase("p1", at(), line("tv", "500.00")),
+        purchase("p2", at(1), line("cable", "0.00")),
+        purchase("p3", at(40), line("cable", "10.00")),
+    ]
+    explanation = explain(rules_program, history, "c1")
+    assert explanation.tier == "gold"
+    assert explanation.next_rewards[0] == (
+        "tier gold (kept): 90.00 USD more spend within 30 days to reach silver"
+    )

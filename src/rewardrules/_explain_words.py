@@ -246,8 +246,11 @@ def next_rewards(
     tier_index = None
     if plan.tiers is not None:
         amount = state.tiers.amount_at(plan.tiers, instant, local_date)
-        tier_index = plan.tiers.level_for(amount)
-        texts.append(_next_tier(plan, amount, tier_index, local_date))
+        window_index = plan.tiers.level_for(amount)
+        # The tier that applies may be a level kept by tiers.keep_for, above the window's.
+        applied = state.tiers.report(plan.tiers, plan.money, instant, local_date, instant)[0]
+        tier_index = window_index if applied is None else plan.tiers.index_of(applied)
+        texts.append(_next_tier(plan, amount, window_index, tier_index, local_date))
     plans = {rule.rule.id: rule for rule in (*plan.price_rules, *plan.earning_rules)}
     balance_shown = False
     for rule in plan.program.rules:
@@ -273,10 +276,14 @@ def next_rewards(
     return texts
 
 
-def _next_tier(plan: ProgramPlan, amount: int, index: int | None, local_date: date) -> str:
+def _next_tier(
+    plan: ProgramPlan, amount: int, index: int | None, applied: int | None, local_date: date
+) -> str:
     tiers = plan.tiers
     assert tiers is not None  # noqa: S101 -- called only for a program with tiers
-    now = "no tier yet" if index is None else f"tier {tiers.names[index]}"
+    now = "no tier yet" if applied is None else f"tier {tiers.names[applied]}"
+    if applied != index:
+        now += " (kept)"
     following = 0 if index is None else index + 1
     if following == len(tiers.names):
         return f"{now}: the highest tier"
