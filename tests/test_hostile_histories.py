@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rewardrules import histories
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.events import Line, Purchase, Redemption
 from rewardrules.histories import locate_event, parse_history_text, read_history
@@ -544,3 +546,56 @@ def test_hostile_bytes_read_or_raise_located_history_errors(
 def test_hostile_text_reads_or_raises_history_error(text: str, fmt: Any) -> None:
     with contextlib.suppress(HistoryError):
         list(parse_history_text(HEADER + text if fmt == "csv" else text, fmt))
+
+
+# --- inputs that never end or are too large to hold --------------------------------------
+
+
+def _only_problem(path: Path | str, **options: Any) -> tuple[str, str]:
+    with pytest.raises(HistoryError) as caught:
+        list(read_history(path, **options))
+    (problem,) = caught.value.problems
+    return problem.code, str(problem)
+
+
+def test_a_device_that_never_ends_is_refused_before_reading() -> None:
+    assert _only_problem("/dev/zero", format="jsonl") == (
+        "not-a-file",
+        "cannot read /dev/zero: it is not a regular file (a device, a pipe...)",
+    )
+
+
+def test_a_pipe_is_refused_instead_of_waiting_for_a_writer(tmp_path: Path) -> None:
+    pipe = tmp_path / "history.csv"
+    os.mkfifo(pipe)
+    code, message = _only_problem(pipe)
+    assert (code, message) == (
+        "not-a-file",
+        f"cannot read {pipe}: it is not a regular file (a device, a pipe...)",
+    )
+
+
+def test_a_json_lines_line_past_the_cap_is_refused_without_reading_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(histories, "MAX_JSONL_LINE", 100)
+    path = tmp_path / "h.jsonl"
+    path.write_text("x" * 150 + "\n", encoding="utf-8")
+    assert _only_problem(path) == (
+        "too-long",
+        f"{path}:1:1: line 1 is over 100 characters "
+        "(each line of a JSON Lines file holds one event)",
+    )
+
+
+def test_a_json_history_past_the_cap_is_refused_with_what_to_use_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(histories, "MAX_JSON_CHARACTERS", 100)
+    path = tmp_path / "h.json"
+    path.write_text("[" + " " * 200 + "]", encoding="utf-8")
+    assert _only_problem(path) == (
+        "too-large",
+        f"{path}:1:1: the JSON history is over 100 characters; a .json file is read whole "
+        "(write a large history as JSON Lines or CSV, which are read line by line)",
+    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from typing import IO, Literal
 
@@ -222,6 +223,11 @@ def _read(
     source: str, fmt: Format, kind: Kind[Record], options: CsvOptions, codec: str
 ) -> Iterator[Record]:
     try:  # fail now rather than at the first next() if the file cannot be read at all
+        mode = os.stat(source).st_mode if os.path.exists(source) else None
+        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            # A FIFO would block, /dev/zero never ends: only regular files are read.
+            message = f"cannot read {source}: it is not a regular file (a device, a pipe...)"
+            raise HistoryError([Problem(message, code="not-a-file")])
         with open(source, "rb"):
             pass
     except OSError as exc:
@@ -247,8 +253,38 @@ def _parse(
     if fmt == "csv":
         return kind.read_csv(stream, source, options)
     if fmt == "jsonl":
-        return _json_history.read_jsonl(stream, source, kind)
-    return _json_history.read_json(stream.read(), source, kind)
+        return _json_history.read_jsonl(_bounded_lines(stream, source), source, kind)
+    text = stream.read(MAX_JSON_CHARACTERS + 1)
+    if len(text) > MAX_JSON_CHARACTERS:
+        message = (
+            f"the JSON history is over {MAX_JSON_CHARACTERS:,} characters; a .json file is "
+            "read whole"
+        )
+        hint = "write a large history as JSON Lines or CSV, which are read line by line"
+        raise history_error(source, 1, (), message, "too-large", 1, hint)
+    return _json_history.read_json(text, source, kind)
+
+
+MAX_JSON_CHARACTERS = 64 * 1024 * 1024
+"""A .json history is read whole, so its size is capped; JSON Lines and CSV are streamed."""
+
+MAX_JSONL_LINE = 1024 * 1024
+"""The longest line a JSON Lines history may have: one event is far shorter."""
+
+
+def _bounded_lines(stream: IO[str], source: str) -> Iterator[str]:
+    """The lines of a stream, refusing one over :data:`MAX_JSONL_LINE` before reading it all."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_JSONL_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_JSONL_LINE:
+            message = f"line {number} is over {MAX_JSONL_LINE:,} characters"
+            hint = "each line of a JSON Lines file holds one event"
+            raise history_error(source, number, (), message, "too-long", 1, hint)
+        yield line
 
 
 def _unreadable(source: str, exc: OSError) -> HistoryError:
