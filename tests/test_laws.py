@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardrules.engine import evaluate, step
-from rewardrules.events import Purchase, Redemption, Refund
+from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 from rewardrules.ledger import POINTS_KINDS, Evaluation, LedgerEntry, Totals
 from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, Program
 from rewardrules.state import CustomerState
@@ -133,6 +133,54 @@ def cents(amount: int | None) -> Decimal:
 # --- the laws ----------------------------------------------------------------------------
 
 
+def assert_split_and_resume_equals_one_evaluation(
+    program: Program, events: Sequence[AnyEvent], split: int
+) -> None:
+    """Evaluating ``events[:split]``, saving each state to JSON and resuming with the rest
+    gives the balances, tiers, stamps and states of one evaluation, and the two ledgers
+    together are its ledger."""
+    whole = evaluate(program, events)
+    first = evaluate(program, events[:split])
+    saved = {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+    rest = evaluate(program, events[split:], states=saved)
+
+    assert [result.customer_id for result in rest.customers] == [
+        result.customer_id for result in whole.customers
+    ]
+    for resumed, single in zip(rest.customers, whole.customers, strict=True):
+        assert (resumed.points, resumed.available_points, resumed.pending_points) == (
+            single.points,
+            single.available_points,
+            single.pending_points,
+        )
+        assert resumed.tier == single.tier
+        assert resumed.stamps == single.stamps
+        assert resumed.state.model_dump() == single.state.model_dump()
+    before, after = ledgers(first), ledgers(rest)
+    assert {
+        customer: before.get(customer, []) + entries for customer, entries in after.items()
+    } == ledgers(whole)
+
+
+def assert_step_folded_equals_evaluate(program: Program, events: Sequence[AnyEvent]) -> None:
+    """``step`` folded over the events gives evaluate's entries and final states."""
+    folded: dict[str, CustomerState] = {}
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        folded[event.customer_id], new = step(program, folded.get(event.customer_id), event)
+        entries[event.customer_id] += [entry.to_json() for entry in new]
+
+    evaluation = evaluate(program, events)
+
+    assert dict(entries) == ledgers(evaluation)
+    assert {customer: state.model_dump() for customer, state in folded.items()} == states(
+        evaluation
+    )
+
+
 @given(program=programs(), events=histories(), shuffle=st.randoms(use_true_random=False))
 def test_the_order_events_are_given_in_does_not_change_the_evaluation(
     program: Program, events: list[Event], shuffle: random.Random
@@ -150,49 +198,16 @@ def test_the_order_events_are_given_in_does_not_change_the_evaluation(
 def test_an_evaluation_split_anywhere_and_resumed_from_saved_states_equals_one_evaluation(
     program: Program, events: list[Event], data: st.DataObject
 ) -> None:
-    split = data.draw(st.integers(0, len(events)), label="split")
-    whole = evaluate(program, events)
-
-    first = evaluate(program, events[:split])
-    saved = {
-        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
-        for result in first.customers
-    }
-    rest = evaluate(program, events[split:], states=saved)
-
-    assert [result.customer_id for result in rest.customers] == [
-        result.customer_id for result in whole.customers
-    ]
-    for resumed, single in zip(rest.customers, whole.customers, strict=True):
-        assert resumed.points == single.points
-        assert resumed.tier == single.tier
-        assert resumed.stamps == single.stamps
-        assert resumed.state.model_dump() == single.state.model_dump()
-    before, after = ledgers(first), ledgers(rest)
-    assert {
-        customer: before.get(customer, []) + entries for customer, entries in after.items()
-    } == ledgers(whole)
+    assert_split_and_resume_equals_one_evaluation(
+        program, events, data.draw(st.integers(0, len(events)), label="split")
+    )
 
 
 @given(program=programs(), events=histories())
 def test_step_folded_over_the_events_gives_the_entries_and_states_of_evaluate(
     program: Program, events: list[Event]
 ) -> None:
-    folded: dict[str, CustomerState] = {}
-    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for event in events:
-        folded[event.customer_id], new = step(program, folded.get(event.customer_id), event)
-        entries[event.customer_id] += [entry.to_json() for entry in new]
-
-    evaluation = evaluate(program, events)
-
-    assert dict(entries) == ledgers(evaluation)
-    assert {customer: state.model_dump() for customer, state in folded.items()} == states(
-        evaluation
-    )
-    assert {customer: state.points for customer, state in folded.items()} == {
-        result.customer_id: result.points for result in evaluation.customers
-    }
+    assert_step_folded_equals_evaluate(program, events)
 
 
 @given(
@@ -587,45 +602,13 @@ def test_refunding_every_purchase_in_full_leaves_zero_points_or_owes_what_expire
 def test_split_and_resume_holds_with_lifecycle_settings_and_redemptions(
     program: Program, events: list[LifecycleEvent], data: st.DataObject
 ) -> None:
-    split = data.draw(st.integers(0, len(events)), label="split")
-    whole = evaluate(program, events)
-
-    first = evaluate(program, events[:split])
-    saved = {
-        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
-        for result in first.customers
-    }
-    rest = evaluate(program, events[split:], states=saved)
-
-    assert [result.customer_id for result in rest.customers] == [
-        result.customer_id for result in whole.customers
-    ]
-    for resumed, single in zip(rest.customers, whole.customers, strict=True):
-        assert (resumed.points, resumed.available_points, resumed.pending_points) == (
-            single.points,
-            single.available_points,
-            single.pending_points,
-        )
-        assert resumed.state.model_dump() == single.state.model_dump()
-    before, after = ledgers(first), ledgers(rest)
-    assert {
-        customer: before.get(customer, []) + entries for customer, entries in after.items()
-    } == ledgers(whole)
+    assert_split_and_resume_equals_one_evaluation(
+        program, events, data.draw(st.integers(0, len(events)), label="split")
+    )
 
 
 @given(program=lifecycle_programs(), events=lifecycle_histories())
 def test_step_folded_over_a_lifecycle_history_gives_the_entries_and_states_of_evaluate(
     program: Program, events: list[LifecycleEvent]
 ) -> None:
-    folded: dict[str, CustomerState] = {}
-    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for event in events:
-        folded[event.customer_id], new = step(program, folded.get(event.customer_id), event)
-        entries[event.customer_id] += [entry.to_json() for entry in new]
-
-    evaluation = evaluate(program, events)
-
-    assert dict(entries) == ledgers(evaluation)
-    assert {customer: state.model_dump() for customer, state in folded.items()} == states(
-        evaluation
-    )
+    assert_step_folded_equals_evaluate(program, events)
