@@ -18,8 +18,16 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, history_problem
-from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, Refund
+from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.kinds._gifts import take_back_fixed
+from rewardrules.kinds.birthday import (
+    BirthdayPlan,
+    birthday_at_purchase,
+    birthday_dates,
+    dated_birthday_entry,
+)
 from rewardrules.kinds.bonus_points import BonusPlan, bonus_points, refund_bonus_points
 from rewardrules.kinds.every_nth_free import (
     PunchCardPlan,
@@ -34,28 +42,22 @@ from rewardrules.kinds.partner_gift_card import (
     refund_partner_gift_card,
 )
 from rewardrules.kinds.points_per_spend import PointsPlan, points_per_spend, refund_points_per_spend
+from rewardrules.kinds.referral import ReferralPlan, referral_at_purchase, referrer_reward
+from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining, signup_at_purchase
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan, tiered_discount
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
 from rewardrules.lots import advance, earn, redeem, take_back
-from rewardrules.plan import ProgramPlan
+from rewardrules.plan import ProgramPlan, RulePlan, changes_prices
 from rewardrules.program import Program
 from rewardrules.refunds import RefundError, refunded_lines
 from rewardrules.scope import PriceTooFine, PurchaseContext, build_context
+from rewardrules.stacking import GroupStep, LimitedStep, group_step, limit_gift, limited_step
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
 from rewardrules.tiers import NextTier, TierChange
 
 __all__ = ["evaluate", "step"]
 
-
-class _Basket:
-    """A purchase's line amounts and units not yet made free, as price rules go."""
-
-    __slots__ = ("amounts", "points", "units_left")
-
-    def __init__(self, context: PurchaseContext) -> None:
-        self.amounts = list(context.gross)
-        self.units_left = [line.quantity for line in context.purchase.lines]
-        self.points: dict[str, int] = {}
+_Basket = Basket
 
 
 # --- one adapter per plan type: the kind's pure function on the state's slice ----------
@@ -76,8 +78,15 @@ def _purchase_punch_card(
 ) -> list[LedgerEntry]:
     count = state.stamps.get(plan.rule.id, 0)
     if plan.changes_prices:
+        allowance = basket.allowance
         count, basket.amounts, basket.units_left, entries = every_nth_free(
-            plan, count, context, basket.amounts, basket.units_left
+            plan,
+            count,
+            context,
+            basket.amounts,
+            basket.units_left,
+            most_units=None if allowance is None else allowance.rewards,
+            most_value=None if allowance is None else allowance.value,
         )
     else:
         count, entries = every_nth_voucher(plan, count, context)
@@ -99,7 +108,13 @@ def _purchase_gift_card(
 def _purchase_tiered_discount(
     plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
 ) -> list[LedgerEntry]:
-    basket.amounts, entries = tiered_discount(plan, context, basket.amounts, basket.units_left)
+    allowance = basket.allowance
+    if allowance is not None and allowance.rewards == 0:
+        return []
+    most_value = None if allowance is None else allowance.value
+    basket.amounts, entries = tiered_discount(
+        plan, context, basket.amounts, basket.units_left, most_value
+    )
     return entries
 
 
@@ -114,6 +129,59 @@ def _purchase_bonus(
     return entries
 
 
+def _keep_points(basket: _Basket, rule_id: str, entries: list[LedgerEntry]) -> None:
+    points = sum(entry.points or 0 for entry in entries if entry.kind == "points")
+    if points:
+        basket.points[rule_id] = points
+
+
+def _purchase_birthday(
+    plan: BirthdayPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    profile = state.profile
+    if profile is None or profile.birthday is None:
+        return []
+    rule_id = plan.rule.id
+    year, entries = birthday_at_purchase(
+        plan, profile.birthday, state.birthdays.get(rule_id), context
+    )
+    if year is not None:
+        state.birthdays[rule_id] = year
+        _keep_points(basket, rule_id, entries)
+    return entries
+
+
+def _purchase_signup(
+    plan: SignupPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    rule_id = plan.rule.id
+    profile = state.profile
+    if profile is None or rule_id in state.bonuses:
+        return []
+    entries = signup_at_purchase(plan, profile.joined_at, context, basket.amounts)
+    if entries:
+        state.bonuses[rule_id] = None
+        _keep_points(basket, rule_id, entries)
+    return entries
+
+
+def _purchase_referral(
+    plan: ReferralPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+) -> list[LedgerEntry]:
+    rule_id = plan.rule.id
+    profile = state.profile
+    if profile is None or profile.referred_by is None or rule_id in state.bonuses:
+        return []
+    if profile.joined_at is not None and context.purchase.at < profile.joined_at:
+        return []
+    fact, entries = referral_at_purchase(plan, profile.referred_by, context, basket.amounts)
+    if fact is not None:
+        state.bonuses[rule_id] = None
+        state.outbox.append(fact)
+        _keep_points(basket, rule_id, entries)
+    return entries
+
+
 PURCHASE_STEPS: dict[
     type[Any], Callable[[Any, WorkingState, PurchaseContext, _Basket], list[LedgerEntry]]
 ] = {
@@ -122,6 +190,9 @@ PURCHASE_STEPS: dict[
     GiftCardPlan: _purchase_gift_card,
     TieredDiscountPlan: _purchase_tiered_discount,
     BonusPlan: _purchase_bonus,
+    BirthdayPlan: _purchase_birthday,
+    SignupPlan: _purchase_signup,
+    ReferralPlan: _purchase_referral,
 }
 
 
@@ -202,12 +273,42 @@ def _refund_bonus(
     return entries
 
 
+def _refund_gift(
+    plan: BirthdayPlan | SignupPlan | ReferralPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    # Fixed points given at the purchase go when nothing eligible is left; vouchers stay.
+    rule_id = plan.rule.id
+    earned = record.points.get(rule_id, 0)
+    if earned == 0:
+        return []
+    now, entries = take_back_fixed(
+        rule_id,
+        plan.scope,
+        record.context,
+        record.refunded_units,
+        earned,
+        refund.id,
+        plan.points_name,
+        plan.money,
+    )
+    record.points[rule_id] = now
+    return entries
+
+
 REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
     PointsPlan: _refund_points,
     PunchCardPlan: _refund_punch_card,
     GiftCardPlan: _refund_gift_card,
     TieredDiscountPlan: _refund_nothing,
     BonusPlan: _refund_bonus,
+    BirthdayPlan: _refund_gift,
+    SignupPlan: _refund_gift,
+    ReferralPlan: _refund_gift,
 }
 
 
@@ -274,6 +375,11 @@ def _apply_refund(
     for undo_rule, rule_plan in plan.refund_steps:
         taken += undo_rule(rule_plan, state, record, refund, before, refunded)
     entries += taken
+    if plan.limits:
+        for entry in taken:
+            limits = plan.limits.get(entry.rule)
+            if limits is not None and entry.kind == "points" and entry.points:
+                limits.release_points(state.limit_usage, record.local_date, -entry.points)
     points_back = -sum(entry.points or 0 for entry in taken if entry.kind == "points")
     if points_back:
         entries += take_back(
@@ -304,6 +410,94 @@ def _apply_redemption(
     )
 
 
+def _apply_referral(
+    plan: ProgramPlan, state: WorkingState, fact: ReferralQualified, entries: list[LedgerEntry]
+) -> None:
+    """Reward a referrer for a friend's qualifying purchase."""
+    rule = plan.referrals.get(fact.rule)
+    if rule is None:
+        known = ", ".join(sorted(plan.referrals)) or "none"
+        raise _fail(
+            fact,
+            f"it names the referral rule '{fact.rule}', which the program does not have "
+            f"(its referral rules: {known})",
+            "rule",
+        )
+    if fact.referred == fact.customer_id:
+        raise _fail(fact, "a customer cannot refer themselves", "referred")
+    for rule_id, friend in state.referrals.values():
+        if (rule_id, friend) == (fact.rule, fact.referred):
+            raise _fail(
+                fact,
+                f"customer {fact.customer_id} was already rewarded for referring "
+                f"{fact.referred} under rule '{fact.rule}'; a friend qualifies once per rule",
+                "referred",
+            )
+    state.referrals[fact.id] = (fact.rule, fact.referred)
+    local_date = fact.at.astimezone(plan.zone).date()
+    entry = limit_gift(plan.limits.get(fact.rule), state, local_date, referrer_reward(rule, fact))
+    entries.append(entry)
+    if entry.kind == "points" and entry.points:
+        earn(plan.points, state.account, fact.id, fact.at, entry.points, waits=False)
+
+
+def _grant_dated(
+    plan: ProgramPlan,
+    state: WorkingState,
+    until: datetime,
+    inclusive: bool,
+    entries: list[LedgerEntry],
+) -> None:
+    """Give the gifts due at dates (birthday windows, joining) up to ``until``, in order.
+
+    Points expire up to each gift's moment before it is given, so a gift never revives a
+    balance that had already expired.
+    """
+    profile = state.profile
+    if profile is None:
+        return
+    due: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
+    for order, rule in enumerate(plan.dated):
+        if isinstance(rule, SignupPlan):
+            joined = profile.joined_at
+            if joined is None or rule.rule.id in state.bonuses:
+                continue
+            if (joined < until or (inclusive and joined == until)) and rule.active_at(joined):
+                due.append((joined, order, rule, 0))
+            continue
+        since = profile.joined_at or state.first_event_at
+        if profile.birthday is None or since is None:
+            continue
+        last_year = state.birthdays.get(rule.rule.id)
+        for moment, year in birthday_dates(
+            rule, profile.birthday, since, last_year, until, inclusive
+        ):
+            due.append((moment, order, rule, year))
+    if not due:
+        return
+    due.sort(key=lambda item: (item[0], item[1]))
+    customer_id = state.customer_id
+    for scheduled, _, rule, year in due:
+        moment = scheduled
+        if state.last_event_at is not None and moment < state.last_event_at:
+            moment = state.last_event_at  # a profile given late: never out of order
+        if plan.points.has_clock:
+            entries += advance(plan.points, state.account, customer_id, moment)
+        rule_id = rule.rule.id
+        if isinstance(rule, SignupPlan):
+            gift = signup_at_joining(rule, customer_id, moment)
+            state.bonuses[rule_id] = None
+        else:
+            assert profile.birthday is not None  # noqa: S101 -- only scheduled with one
+            gift = dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
+            state.birthdays[rule_id] = year
+        local_date = moment.astimezone(plan.zone).date()
+        gift = limit_gift(plan.limits.get(rule_id), state, local_date, gift)
+        entries.append(gift)
+        if gift.kind == "points" and gift.points:
+            earn(plan.points, state.account, gift.event_id, moment, gift.points, waits=False)
+
+
 def _fold_event(
     plan: ProgramPlan, state: WorkingState, event: AnyEvent, entries: list[LedgerEntry]
 ) -> int:
@@ -316,6 +510,10 @@ def _fold_event(
             "earlier state",
             "at",
         )
+    if state.first_event_at is None:
+        state.first_event_at = event.at
+    if plan.dated:
+        _grant_dated(plan, state, event.at, True, entries)
     if plan.points.has_clock:
         entries += advance(plan.points, state.account, state.customer_id, event.at)
     gross = 0
@@ -323,8 +521,10 @@ def _fold_event(
         gross = _apply_purchase(plan, state, event, entries)
     elif isinstance(event, Refund):
         _apply_refund(plan, state, event, entries)
-    else:
+    elif isinstance(event, Redemption):
         _apply_redemption(plan, state, event, entries)
+    else:
+        _apply_referral(plan, state, event, entries)
     state.last_event_at = event.at
     return gross
 
@@ -373,18 +573,71 @@ def compile_program(program: Program) -> ProgramPlan:
     running = (*plan.price_rules, *plan.earning_rules)
     return replace(
         plan,
-        purchase_steps=tuple((PURCHASE_STEPS[type(rule)], rule) for rule in running),
+        purchase_steps=_purchase_stages(plan, running),
         refund_steps=tuple((REFUND_STEPS[type(rule)], rule) for rule in running),
     )
 
 
+def _purchase_stages(
+    plan: ProgramPlan, running: tuple[RulePlan, ...]
+) -> tuple[tuple[Callable[..., Any], Any], ...]:
+    """Each rule's step in running order; limited rules wrapped, each exclusive group as
+    one stage where its first member runs."""
+    stages: list[tuple[Callable[..., Any], Any]] = []
+    groups: dict[str, list[tuple[Callable[..., Any], Any, str]]] = {}
+    for rule in running:
+        step_function: Callable[..., Any] = PURCHASE_STEPS[type(rule)]
+        argument: Any = rule
+        limits = plan.limits.get(rule.rule.id)
+        if limits is not None and not isinstance(rule, ReferralPlan):
+            # A referral rule's limits bound the referrer's rewards, given in their ledger.
+            argument = LimitedStep(
+                step_function,
+                rule,
+                limits,
+                price_rule=changes_prices(rule),
+                units_are_rewards=isinstance(rule, PunchCardPlan),
+            )
+            step_function = limited_step
+        group = rule.rule.exclusive_group
+        if group is None:
+            stages.append((step_function, argument))
+            continue
+        if group not in groups:
+            groups[group] = []
+            stages.append((group_step, group))  # the group's place: filled in below
+        groups[group].append((step_function, argument, rule.rule.id))
+    program = plan.program
+    return tuple(
+        (
+            group_step,
+            GroupStep(
+                argument,
+                tuple(groups[argument]),
+                program.points.value,
+                plan.money,
+                program.points.name,
+            ),
+        )
+        if step_function is group_step
+        else (step_function, argument)
+        for step_function, argument in stages
+    )
+
+
 def step(
-    program: Program, state: CustomerState | None, event: AnyEvent
+    program: Program,
+    state: CustomerState | None,
+    event: AnyEvent,
+    customer: Customer | None = None,
 ) -> tuple[CustomerState, list[LedgerEntry]]:
     """Evaluate one event on one customer's saved state; return the new state and entries.
 
     ``state`` is None for a customer the program has not seen. The input state is not
-    changed.
+    changed. ``customer`` is the customer's profile, which the birthday, sign-up and
+    referral rules read; gifts due at dates before the event are given first. When a
+    referred friend's purchase qualifies, its entries carry the fact for the referrer:
+    pass each of ``referral_facts(entries)`` to ``step`` on the referrer's state.
 
     Raises:
         HistoryError: the event cannot be applied (a refund of an unknown purchase, a
@@ -401,6 +654,15 @@ def step(
         )
     else:
         working = _restore(plan, state)
+    if customer is not None:
+        if customer.customer_id != event.customer_id:
+            raise _fail(
+                event,
+                f"it is customer {event.customer_id}'s, but the profile is "
+                f"{customer.customer_id}'s",
+                "customer_id",
+            )
+        working.profile = customer
     entries = _apply(plan, working, event)
     return working.save(program.program, plan.money), entries
 
@@ -442,7 +704,9 @@ def evaluate(
     Args:
         program: the program.
         events: purchases and refunds, in any order; they are evaluated by (instant, id).
-        customers: customer profiles (read by the bonus rules; the core rules need none).
+        customers: customer profiles (read by the birthday, sign-up and referral rules).
+            With ``as_of``, a customer with a profile but no event gets the gifts due at
+            dates up to then.
         as_of: ignore events after this date (the whole local day counts) or instant; the
             reported tier is the tier as of then.
         states: saved states to resume from, by customer id (or as a list).
@@ -453,17 +717,34 @@ def evaluate(
     """
     plan = compile_program(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
-    del customers  # profiles matter only to the bonus rules
+    profiles = _profiles(customers)
     # The fold allocates millions of small objects and creates no reference cycles; the
     # cyclic collector would rescan the growing state again and again (about half the
     # time of a long replay), so it is paused for the fold and restored afterwards.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(plan, events, cutoff, states)
+        return _evaluate(plan, events, cutoff, states, profiles)
     finally:
         if collecting:
             gc.enable()
+
+
+def _profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:
+    """Profiles by customer id; a customer given twice, or referring themselves, is an error."""
+    profiles: dict[str, Customer] = {}
+    for profile in customers or ():
+        where = (f"customer {profile.customer_id}",)
+        if profile.customer_id in profiles:
+            message = "the customer has two profiles; give each customer one"
+            raise HistoryError([Problem(message=message, path=where, code="invalid-event")])
+        if profile.referred_by == profile.customer_id:
+            message = "a customer cannot refer themselves; check referred_by"
+            raise HistoryError(
+                [Problem(message=message, path=(*where, "referred_by"), code="invalid-event")]
+            )
+        profiles[profile.customer_id] = profile
+    return profiles
 
 
 def _evaluate(
@@ -471,6 +752,7 @@ def _evaluate(
     events: Iterable[AnyEvent],
     cutoff: _Cutoff | None,
     states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
+    profiles: dict[str, Customer],
 ) -> Evaluation:
     program = plan.program
     working: dict[str, WorkingState] = {}
@@ -479,29 +761,50 @@ def _evaluate(
     for saved in saved_states:
         working[saved.customer_id] = _restore(plan, saved)
         seen.update(working[saved.customer_id].event_ids())
+    reported = set(working)  # customers with a saved state or an event
     selected = [event for event in events if cutoff is None or cutoff.admits(event)]
     # Two stable sorts give the (instant, id) order; cheaper than sorting on tuples.
     selected.sort(key=_event_id)
     selected.sort(key=_event_at)
     ledgers: dict[str, list[LedgerEntry]] = {customer: [] for customer in working}
-    purchases = refunds = gross = 0
-    for event in selected:
-        if event.id in seen:
-            raise _fail(event, "another event has the same id; event ids must be unique")
-        seen.add(event.id)
-        customer_id = event.customer_id
+    for customer_id, state in working.items():
+        state.profile = profiles.get(customer_id)
+
+    def state_of(customer_id: str) -> WorkingState:
         state = working.get(customer_id)
         if state is None:
             state = working[customer_id] = WorkingState(customer_id)
+            state.profile = profiles.get(customer_id)
             ledgers[customer_id] = []
+        return state
+
+    if plan.dated and cutoff is not None:
+        for customer_id in profiles:
+            state_of(customer_id)  # gifts at dates up to as_of, even without an event
+    purchases = refunds = gross = 0
+    for event in selected:
+        if event.id in seen:
+            raise _fail(event, _duplicate_message(event))
+        seen.add(event.id)
+        customer_id = event.customer_id
+        reported.add(customer_id)
+        state = state_of(customer_id)
         if isinstance(event, Purchase):
             purchases += 1
         elif isinstance(event, Refund):
             refunds += 1
         gross += _fold_event(plan, state, event, ledgers[customer_id])
-    results = tuple(
+        if state.outbox:
+            for fact in state.outbox:
+                referrer = state_of(fact.customer_id)
+                _fold_event(plan, referrer, fact, ledgers[fact.customer_id])
+            state.outbox.clear()
+    finished = [
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
         for customer_id in sorted(working)
+    ]
+    results = tuple(
+        result for result in finished if result.customer_id in reported or result.ledger
     )
     all_entries = (entry for result in results for entry in result.ledger)
     totals = total(
@@ -522,6 +825,16 @@ def _evaluate(
     )
 
 
+def _duplicate_message(event: AnyEvent) -> str:
+    if isinstance(event, ReferralQualified):
+        return (
+            "another event has the same id: the referral fact repeats a purchase of this "
+            "evaluation, which gives the referrer their reward itself; supply referral facts "
+            "only for friends whose history is not evaluated"
+        )
+    return "another event has the same id; event ids must be unique"
+
+
 def _event_id(event: AnyEvent) -> str:
     return event.id
 
@@ -539,8 +852,10 @@ def _result(
 ) -> CustomerResult:
     moment = state.last_event_at
     if cutoff is not None:
-        # Points expire up to the cutoff too; a date counts up to (not including) the
-        # next local midnight.
+        # Gifts at dates are given and points expire up to the cutoff too; a date counts
+        # up to (not including) the next local midnight.
+        if plan.dated:
+            _grant_dated(plan, state, cutoff.instant, cutoff.inclusive, ledger)
         ledger += advance(
             plan.points, state.account, state.customer_id, cutoff.instant, cutoff.inclusive
         )

@@ -123,7 +123,24 @@ class Redemption(_Event):
     reward: NonEmptyText = Field(description="The id of the catalogue reward.")
 
 
-AnyEvent = Purchase | Refund | Redemption
+class ReferralQualified(_Event):
+    """A referred friend's first qualifying purchase, seen from the referrer's side.
+
+    ``evaluate`` derives these itself when the friend's history and profile are part of the
+    evaluation. Supply one only to evaluate a referrer without the friend's history (for
+    example with ``step`` on the referrer's saved state): it then gives exactly what the
+    derived fact would.
+    """
+
+    type: Literal["referral"] = "referral"
+    id: NonEmptyText = Field(description="The id of the friend's qualifying purchase.")
+    customer_id: NonEmptyText = Field(description="The referrer, who is rewarded.")
+    at: AwareDatetime = Field(description="When the friend's purchase happened, with a UTC offset.")
+    referred: NonEmptyText = Field(description="The friend's customer id.")
+    rule: NonEmptyText = Field(description="The id of the referral rule.")
+
+
+AnyEvent = Purchase | Refund | Redemption | ReferralQualified
 """The type of any event of a history."""
 
 Event = Annotated[AnyEvent, Field(discriminator="type")]

@@ -29,10 +29,19 @@ EntryKind = Literal[
     "rejected",
     "expiry",
     "written_off",
+    "capped",
+    "set_aside",
+    "referral",
 ]
 ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
 POINTS_KINDS = frozenset({"points", "redemption", "expiry", "written_off"})
 """Entry kinds whose ``points`` add up to the balance."""
+NOTE_KINDS = frozenset({"capped", "set_aside", "referral"})
+"""Entry kinds that record a decision and give nothing: points, value and units are None.
+
+``capped``: a limit left nothing of a reward; ``set_aside``: a rule lost its exclusive
+group to another; ``referral``: a referred customer's qualifying purchase (the referrer is
+rewarded in their own ledger)."""
 
 
 class _ReasonFormatter(string.Formatter):
@@ -183,6 +192,9 @@ class Totals:
     rejected_redemptions: int = 0
     points_expired: int = 0
     points_written_off: int = 0
+    rewards_capped: int = 0
+    rewards_set_aside: int = 0
+    referrals: int = 0
 
     @property
     def points_net(self) -> int:
@@ -233,6 +245,9 @@ class Totals:
             "rejected_redemptions": self.rejected_redemptions,
             "points_expired": self.points_expired,
             "points_written_off": self.points_written_off,
+            "rewards_capped": self.rewards_capped,
+            "rewards_set_aside": self.rewards_set_aside,
+            "referrals": self.referrals,
             "estimated_cost": str(show(self.estimated_cost)),
         }
 
@@ -266,6 +281,9 @@ def total(
             "rejected_redemptions",
             "points_expired",
             "points_written_off",
+            "rewards_capped",
+            "rewards_set_aside",
+            "referrals",
         ),
         0,
     )
@@ -297,8 +315,14 @@ def total(
             sums["rejected_redemptions"] += 1
         elif kind == "expiry":
             sums["points_expired"] -= entry.points or 0
-        else:
+        elif kind == "written_off":
             sums["points_written_off"] += entry.points or 0
+        elif kind == "capped":
+            sums["rewards_capped"] += 1
+        elif kind == "set_aside":
+            sums["rewards_set_aside"] += 1
+        else:
+            sums["referrals"] += 1
     return Totals(
         money=money,
         point_value=point_value,

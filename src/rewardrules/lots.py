@@ -9,7 +9,7 @@ The rules are in docs/lifecycle.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -191,9 +191,18 @@ def _entry(
 
 
 def earn(
-    policy: PointsPolicy, account: PointsAccount, source: str, at: datetime, points: int
+    policy: PointsPolicy,
+    account: PointsAccount,
+    source: str,
+    at: datetime,
+    points: int,
+    waits: bool = True,
 ) -> None:
-    """Keep a purchase's points as a lot; a debt is paid back first."""
+    """Keep a purchase's points as a lot; a debt is paid back first.
+
+    ``waits`` False: the points are available at once (a gift that no purchase earned, so
+    no return period applies).
+    """
     if points <= 0:
         return
     repaid = min(account.debt, points)
@@ -205,8 +214,8 @@ def earn(
         account.lots[0].points += points
         return
     if points:
-        waits = policy.pending_for
-        available_at = at if waits is None else waits.after(at, policy.zone)
+        period = policy.pending_for if waits else None
+        available_at = at if period is None else period.after(at, policy.zone)
         account.lots.append(Lot(source, at, available_at, policy.expiry_of(at), points))
 
 
@@ -235,27 +244,46 @@ def advance(
     inactive = deadline is not None and due(deadline)
     lots = account.lots
     # Lots expire oldest first; one whose own expiry comes after the inactivity deadline
-    # expires at the deadline instead, with every lot still left.
+    # expires at the deadline instead, with every lot earned before it. A lot given after
+    # the deadline (a gift at a date, without a purchase) is not touched by that deadline.
+    _expire_due(policy, lots, customer_id, due, deadline if inactive else None, entries)
+    if inactive and deadline is not None:
+        kept = []
+        for lot in lots:
+            if lot.earned_at > deadline:
+                kept.append(lot)
+            elif lot.points:
+                entries.append(
+                    _expiry(policy, lot, customer_id, "points.expire_on_inactivity", deadline)
+                )
+        lots[:] = kept
+        _expire_due(policy, lots, customer_id, due, None, entries)
+    return entries
+
+
+def _expire_due(
+    policy: PointsPolicy,
+    lots: list[Lot],
+    customer_id: str,
+    due: Callable[[datetime | None], bool],
+    deadline: datetime | None,
+    entries: list[LedgerEntry],
+) -> None:
+    """Expire lots whose own expiry is due, oldest first, stopping at a lot that the
+    inactivity ``deadline`` (if any) expires first."""
     while lots and due(lots[0].expires_at):
-        first_expiry = lots[0].expires_at
+        first = lots[0]
+        first_expiry = first.expires_at
         if (
-            inactive
-            and deadline is not None
+            deadline is not None
             and first_expiry is not None
-            and (deadline < first_expiry)
+            and deadline < first_expiry
+            and first.earned_at <= deadline
         ):
             break
         lot = lots.pop(0)
         if lot.points:
             entries.append(_expiry(policy, lot, customer_id, "points.expire_after"))
-    if inactive and deadline is not None:
-        for lot in lots:
-            if lot.points:
-                entries.append(
-                    _expiry(policy, lot, customer_id, "points.expire_on_inactivity", deadline)
-                )
-        lots.clear()
-    return entries
 
 
 def _expiry(

@@ -13,24 +13,42 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
+from rewardrules.kinds.referral import ReferralPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+from rewardrules.limits import LimitPlan
 from rewardrules.lots import PointsPolicy
 from rewardrules.money import Currency
 from rewardrules.program import (
+    Birthday,
     BonusPoints,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
     Program,
+    Referral,
+    SignupBonus,
     TieredDiscount,
 )
 from rewardrules.tiers import TierPlan
 
-RulePlan = PointsPlan | PunchCardPlan | GiftCardPlan | TieredDiscountPlan | BonusPlan
+RulePlan = (
+    PointsPlan
+    | PunchCardPlan
+    | GiftCardPlan
+    | TieredDiscountPlan
+    | BonusPlan
+    | BirthdayPlan
+    | SignupPlan
+    | ReferralPlan
+)
+DatedPlan = BirthdayPlan | SignupPlan
+"""A rule that gives at a date rather than at a purchase."""
 
 COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] = {
     PointsPerSpend: lambda rule, program, tiers: PointsPlan.compile(
@@ -42,7 +60,21 @@ COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] 
     BonusPoints: lambda rule, program, _tiers: BonusPlan.compile(
         rule, program.money, program.points.name
     ),
+    Birthday: lambda rule, program, _tiers: BirthdayPlan.compile(
+        rule, program.money, program.points.name, program.zone
+    ),
+    SignupBonus: lambda rule, program, _tiers: SignupPlan.compile(
+        rule, program.money, program.points.name, program.zone
+    ),
+    Referral: lambda rule, program, _tiers: ReferralPlan.compile(
+        rule, program.money, program.points.name
+    ),
 }
+
+
+def is_dated(plan: RulePlan) -> bool:
+    """Whether a rule gives at a date (a birthday window, joining) rather than at a purchase."""
+    return isinstance(plan, BirthdayPlan | SignupPlan) and not plan.at_purchase
 
 
 def changes_prices(plan: RulePlan) -> bool:
@@ -64,6 +96,12 @@ class ProgramPlan:
     price_rules: tuple[RulePlan, ...]
     earning_rules: tuple[RulePlan, ...]
     punch_cards: tuple[PunchCardPlan, ...]
+    dated: tuple[DatedPlan, ...] = ()
+    """Rules that give at a date, in running order."""
+    referrals: dict[str, ReferralPlan] = field(default_factory=dict)
+    """Referral rules by id: a referrer's reward is given by the rule its fact names."""
+    limits: dict[str, LimitPlan] = field(default_factory=dict)
+    """Per rule id, its limits (only rules that have some)."""
     purchase_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
     refund_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
     unit_prices: dict[Decimal, int] = field(default_factory=dict, compare=False, repr=False)
@@ -88,6 +126,21 @@ class ProgramPlan:
             points=PointsPolicy.compile(program),
             tiers=tiers,
             price_rules=tuple(plan for plan in running if changes_prices(plan)),
-            earning_rules=tuple(plan for plan in running if not changes_prices(plan)),
+            earning_rules=tuple(
+                plan for plan in running if not changes_prices(plan) and not is_dated(plan)
+            ),
             punch_cards=tuple(plan for plan in in_file_order if isinstance(plan, PunchCardPlan)),
+            dated=tuple(
+                plan
+                for plan in running
+                if isinstance(plan, BirthdayPlan | SignupPlan) and is_dated(plan)
+            ),
+            referrals={
+                plan.rule.id: plan for plan in in_file_order if isinstance(plan, ReferralPlan)
+            },
+            limits={
+                rule.id: LimitPlan.compile(rule.id, rule.limit, program.money, program.points.name)
+                for rule in program.rules
+                if rule.limit
+            },
         )

@@ -112,6 +112,65 @@ class Filter(_Model):
         return all(getattr(self, name) is None for name in type(self).model_fields)
 
 
+LimitPeriod = Literal["purchase", "day", "week", "month", "year", "lifetime"]
+
+
+class Limit(_Model):
+    """At most so many points, rewards or so much value from one rule per period."""
+
+    per: LimitPeriod = Field(
+        description=(
+            "The period: purchase, day, week (Monday to Sunday), month, year (calendar) "
+            "or lifetime, in the program's time zone."
+        ),
+        examples=["month"],
+    )
+    points: WholeNumber | None = Field(
+        default=None, ge=0, description="At most this many points.", examples=[500]
+    )
+    rewards: WholeNumber | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "At most this many rewards: free or discounted units, vouchers, gift cards, "
+            "discounted purchases, or purchases given points."
+        ),
+        examples=[2],
+    )
+    value: ExactDecimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="At most this much value in currency (discounts, free units, vouchers).",
+        examples=["10.00"],
+    )
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Limit:
+        measures = [
+            name for name in ("points", "rewards", "value") if getattr(self, name) is not None
+        ]
+        if len(measures) != 1:
+            raise ValueError(
+                "a limit counts exactly one of points, rewards or value "
+                f"(got {' and '.join(measures) if measures else 'none'})"
+            )
+        return self
+
+    @property
+    def measure(self) -> Literal["points", "rewards", "value"]:
+        """What the limit counts."""
+        if self.points is not None:
+            return "points"
+        return "rewards" if self.rewards is not None else "value"
+
+
+def _one_or_more(value: object) -> object:
+    if isinstance(value, dict):
+        return [value]
+    return value
+
+
 class _Rule(_Model):
     id: Slug = Field(description="A unique name for the rule, e.g. 'coffee-stars'.")
     description: str | None = Field(default=None, description="What the rule is for, in words.")
@@ -126,6 +185,19 @@ class _Rule(_Model):
     )
     priority: WholeNumber = Field(
         default=0, description="Lower runs first; ties keep the order of the file."
+    )
+    exclusive_group: Slug | None = Field(
+        default=None,
+        description=(
+            "Of the rules of one group that would reward a purchase, only the one worth "
+            "most to the customer does (ties: the lower priority)."
+        ),
+        examples=["weekend-promotions"],
+    )
+    limit: Annotated[tuple[Limit, ...], BeforeValidator(_one_or_more)] = Field(
+        default=(),
+        description="At most so much from this rule per period and customer (one or a list).",
+        examples=[{"per": "month", "points": 500}],
     )
 
 
@@ -255,13 +327,127 @@ class BonusPoints(_Rule):
     )
 
 
+class Gift(_Model):
+    """Points or a voucher: exactly one of the two."""
+
+    points: WholeNumber | None = Field(
+        default=None, ge=1, description="Points given.", examples=[100]
+    )
+    voucher: VoucherSpec | None = Field(
+        default=None,
+        description="A voucher given instead of points.",
+        examples=[{"sku": "cake-slice", "value": "3.50", "name": "a slice of cake"}],
+    )
+
+    @model_validator(mode="after")
+    def _points_or_voucher(self) -> Gift:
+        if (self.points is None) == (self.voucher is None):
+            raise ValueError("give either points or a voucher (exactly one of the two)")
+        return self
+
+
+class Birthday(_Rule):
+    """Points or a voucher once a year, in a window around the customer's birthday."""
+
+    kind: Literal["birthday"] = Field(description="A birthday gift.")
+    points: WholeNumber | None = Field(
+        default=None, ge=1, description="Points given (or give a voucher).", examples=[100]
+    )
+    voucher: VoucherSpec | None = Field(
+        default=None,
+        description="A voucher given instead of points.",
+        examples=[{"sku": "cake-slice", "value": "3.50", "name": "a slice of cake"}],
+    )
+    window: Literal["day", "month"] = Field(
+        default="day",
+        description="The birthday itself (plus or minus days_around) or its whole month.",
+        examples=["month"],
+    )
+    days_around: WholeNumber = Field(
+        default=0,
+        ge=0,
+        le=180,
+        description="With window 'day': the window runs this many days either side.",
+        examples=[7],
+    )
+    requires_purchase: StrictBool = Field(
+        default=False,
+        description=(
+            "Give it at the first matching purchase in the window, instead of at the "
+            "window's start."
+        ),
+        examples=[True],
+    )
+
+    @model_validator(mode="after")
+    def _points_or_voucher(self) -> Birthday:
+        if (self.points is None) == (self.voucher is None):
+            raise ValueError("give either points or a voucher (exactly one of the two)")
+        return self
+
+
+class SignupBonus(_Rule):
+    """Points when the customer joins, or at their first purchase of at least a minimum."""
+
+    kind: Literal["signup_bonus"] = Field(description="A bonus for joining.")
+    points: WholeNumber = Field(ge=1, description="Points given.", examples=[250])
+    min_first_purchase: ExactDecimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "Give the points at the first purchase after joining that pays at least this "
+            "on the rule's lines (0 for any purchase), instead of at joining."
+        ),
+        examples=["20.00"],
+    )
+
+
+class Referral(_Rule):
+    """A reward for bringing a friend, when the friend first buys."""
+
+    kind: Literal["referral"] = Field(description="A reward for referring a friend.")
+    referrer: Gift = Field(
+        description="What the customer who referred the friend gets.",
+        examples=[{"points": 500}],
+    )
+    referred: Gift | None = Field(
+        default=None,
+        description="What the referred friend gets at that purchase, if anything.",
+        examples=[{"points": 200}],
+    )
+    min_paid: ExactDecimal = Field(
+        default=Decimal(0),
+        ge=0,
+        allow_inf_nan=False,
+        description="The friend's purchase must pay at least this on the rule's lines.",
+        examples=["15.00"],
+    )
+
+
 Rule = Annotated[
-    PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount | BonusPoints,
+    PointsPerSpend
+    | EveryNthFree
+    | PartnerGiftCard
+    | TieredDiscount
+    | BonusPoints
+    | Birthday
+    | SignupBonus
+    | Referral,
     Field(discriminator="kind"),
 ]
 """Any rule, told apart by its ``kind``."""
 
-AnyRule = PointsPerSpend | EveryNthFree | PartnerGiftCard | TieredDiscount | BonusPoints
+AnyRule = (
+    PointsPerSpend
+    | EveryNthFree
+    | PartnerGiftCard
+    | TieredDiscount
+    | BonusPoints
+    | Birthday
+    | SignupBonus
+    | Referral
+)
 """The type of a validated rule."""
 
 RULE_KINDS: tuple[type[_Rule], ...] = (
@@ -270,6 +456,9 @@ RULE_KINDS: tuple[type[_Rule], ...] = (
     PartnerGiftCard,
     TieredDiscount,
     BonusPoints,
+    Birthday,
+    SignupBonus,
+    Referral,
 )
 
 
@@ -521,6 +710,19 @@ def _money_fields(
             yield (*base, "every_spend"), rule.every_spend
         elif isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
             yield (*base, "reward", "voucher", "value"), rule.reward.voucher.value
+        elif isinstance(rule, Birthday) and rule.voucher is not None:
+            yield (*base, "voucher", "value"), rule.voucher.value
+        elif isinstance(rule, SignupBonus) and rule.min_first_purchase is not None:
+            yield (*base, "min_first_purchase"), rule.min_first_purchase
+        elif isinstance(rule, Referral):
+            yield (*base, "min_paid"), rule.min_paid
+            for side in ("referrer", "referred"):
+                gift = getattr(rule, side)
+                if gift is not None and gift.voucher is not None:
+                    yield (*base, side, "voucher", "value"), gift.voucher.value
+        for position, limit in enumerate(rule.limit):
+            if limit.value is not None:
+                yield (*base, "limit", position, "value"), limit.value
 
 
 def _filters(rules: IndexedRules) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
@@ -537,6 +739,82 @@ def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], 
         program.currency, program.tiers, list(enumerate(program.rules))
     )
     yield from _lifecycle_problems(program)
+    yield from _group_problems(program)
+
+
+def gives_points(rule: AnyRule) -> bool:
+    """Whether the rule gives points (rather than money rewards)."""
+    if isinstance(rule, PointsPerSpend | BonusPoints | SignupBonus):
+        return True
+    if isinstance(rule, Birthday):
+        return rule.points is not None
+    if isinstance(rule, Referral):
+        return rule.referrer.points is not None
+    return False
+
+
+def rewards_a_purchase(rule: AnyRule) -> bool:
+    """Whether the rule rewards the purchase it looks at (so it can compete in a group)."""
+    if isinstance(rule, Birthday):
+        return rule.requires_purchase
+    if isinstance(rule, SignupBonus):
+        return rule.min_first_purchase is not None
+    return not isinstance(rule, Referral)
+
+
+def _group_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    groups: dict[str, list[int]] = {}
+    for index, rule in enumerate(program.rules):
+        if rule.exclusive_group is not None:
+            groups.setdefault(rule.exclusive_group, []).append(index)
+    if program.points.value != 0:
+        return
+    for group, members in groups.items():
+        kinds = {gives_points(program.rules[index]) for index in members}
+        if kinds == {True, False}:
+            yield (
+                ("rules", members[-1], "exclusive_group"),
+                f"the exclusive group '{group}' mixes rules that give points with rules that "
+                "give money, but points.value is 0, so their worth cannot be compared; set "
+                "points.value (what one point costs the business)",
+            )
+
+
+def _rule_shape_problems(index: int, rule: AnyRule) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    base: tuple[PathItem, ...] = ("rules", index)
+    points_rule = gives_points(rule)
+    for position, limit in enumerate(rule.limit):
+        if limit.points is not None and not points_rule:
+            yield (
+                (*base, "limit", position, "points"),
+                f"the rule '{rule.id}' gives no points; limit its rewards or value instead",
+            )
+        if limit.value is not None and points_rule:
+            yield (
+                (*base, "limit", position, "value"),
+                f"the rule '{rule.id}' gives points; limit its points or rewards instead",
+            )
+    if rule.exclusive_group is not None and not rewards_a_purchase(rule):
+        yield (
+            (*base, "exclusive_group"),
+            f"a {rule.kind} rule that does not reward the purchase itself cannot compete in "
+            "an exclusive group; only rules that reward a purchase can",
+        )
+    dated = (isinstance(rule, Birthday) and not rule.requires_purchase) or (
+        isinstance(rule, SignupBonus) and rule.min_first_purchase is None
+    )
+    if dated and not rule.when.is_empty:
+        needs = "requires_purchase: true" if isinstance(rule, Birthday) else "min_first_purchase"
+        yield (
+            (*base, "when"),
+            f"the rule gives at a date, not at a purchase, so it has no purchase to filter; "
+            f"remove 'when' or set {needs}",
+        )
+    if isinstance(rule, Birthday) and rule.window == "month" and rule.days_around:
+        yield (
+            (*base, "days_around"),
+            "days_around widens a 'day' window; the 'month' window is the whole birthday month",
+        )
 
 
 def _lifecycle_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
@@ -599,6 +877,7 @@ def semantic_problems_of_parts(
                 ("rules", index, "ends"),
                 f"the rule ends ({rule.ends}) before it starts ({rule.starts})",
             )
+        yield from _rule_shape_problems(index, rule)
     if currency_code is not None:
         money = currency(currency_code)
         for path, amount in _money_fields(tiers, rules):

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from rewardrules.events import Purchase
+from rewardrules.events import Customer, Purchase, ReferralQualified
 from rewardrules.lots import Lot, PointsAccount
 from rewardrules.money import Currency
 from rewardrules.scope import PurchaseContext, build_context
@@ -53,6 +53,21 @@ class SavedLot(_Saved):
     points: int = Field(ge=0, description="How many are left.")
 
 
+class LimitUsage(_Saved):
+    """What one limit of a rule has counted in its current period."""
+
+    period: str = Field(description="The period: '2026-11-23', '2026-W48', '2026-11', '2026'.")
+    used: int = Field(ge=0, description="Points, rewards or minor units of value counted.")
+
+
+class SavedReferral(_Saved):
+    """A friend's qualifying purchase that rewarded this customer as the referrer."""
+
+    id: str = Field(description="The friend's qualifying purchase.")
+    rule: str = Field(description="The referral rule.")
+    referred: str = Field(description="The friend.")
+
+
 class CustomerState(_Saved):
     """Everything the engine remembers of one customer, in a JSON-friendly form."""
 
@@ -86,6 +101,19 @@ class CustomerState(_Saved):
     )
     bonuses: tuple[str, ...] = Field(
         default=(), description="Bonus rules that have given this customer their bonus."
+    )
+    first_event_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the customer's first event happened (for birthday windows).",
+    )
+    birthdays: dict[str, int] = Field(
+        default_factory=dict, description="Per birthday rule, the last birthday year given."
+    )
+    limits: dict[str, LimitUsage] = Field(
+        default_factory=dict, description="Per rule limit ('<rule>#<n>'), its current usage."
+    )
+    referrals: tuple[SavedReferral, ...] = Field(
+        default=(), description="Friends' qualifying purchases this customer was rewarded for."
     )
     window_tier: str | None = Field(
         default=None,
@@ -161,12 +189,18 @@ class WorkingState:
 
     __slots__ = (
         "account",
+        "birthdays",
         "bonuses",
         "customer_id",
+        "first_event_at",
         "gift_cards",
         "last_event_at",
+        "limit_usage",
+        "outbox",
+        "profile",
         "purchases",
         "redemptions",
+        "referrals",
         "refunds",
         "stamps",
         "tiers",
@@ -183,6 +217,12 @@ class WorkingState:
         self.redemptions: dict[str, None] = {}
         self.bonuses: dict[str, None] = {}
         self.tiers = TierCounter()
+        self.profile: Customer | None = None
+        self.first_event_at: datetime | None = None
+        self.birthdays: dict[str, int] = {}
+        self.limit_usage: dict[str, tuple[str, int]] = {}
+        self.referrals: dict[str, tuple[str, str]] = {}  # fact id: (rule, friend)
+        self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
 
     @property
     def points(self) -> int:
@@ -192,12 +232,15 @@ class WorkingState:
     def knows(self, event_id: str) -> bool:
         """Whether an event with this id was already evaluated for this customer."""
         return (
-            event_id in self.purchases or event_id in self.refunds or event_id in self.redemptions
+            event_id in self.purchases
+            or event_id in self.refunds
+            or event_id in self.redemptions
+            or event_id in self.referrals
         )
 
     def event_ids(self) -> list[str]:
         """Every event id evaluated for this customer."""
-        return [*self.purchases, *self.refunds, *self.redemptions]
+        return [*self.purchases, *self.refunds, *self.redemptions, *self.referrals]
 
     def save(self, program_id: str, money: Currency) -> CustomerState:
         """The saved, JSON-friendly form of this state."""
@@ -246,6 +289,16 @@ class WorkingState:
             window_tier=window_tier,
             tier_reached=tier_reached,
             bonuses=tuple(self.bonuses),
+            first_event_at=self.first_event_at,
+            birthdays=dict(self.birthdays),
+            limits={
+                key: LimitUsage(period=period, used=used)
+                for key, (period, used) in self.limit_usage.items()
+            },
+            referrals=tuple(
+                SavedReferral(id=fact_id, rule=rule, referred=friend)
+                for fact_id, (rule, friend) in self.referrals.items()
+            ),
         )
 
 
@@ -274,6 +327,10 @@ def restore(
     state.account.last_purchase_at = saved.last_purchase_at
     state.redemptions = dict.fromkeys(saved.redemptions)
     state.bonuses = dict.fromkeys(saved.bonuses)
+    state.first_event_at = saved.first_event_at
+    state.birthdays = dict(saved.birthdays)
+    state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
+    state.referrals = {kept.id: (kept.rule, kept.referred) for kept in saved.referrals}
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)

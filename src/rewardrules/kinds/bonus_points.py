@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rewardrules.kinds._gifts import eligible_priced_units, take_back_fixed
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
@@ -44,14 +45,7 @@ class BonusPlan:
 
     def eligible_units(self, context: PurchaseContext, refunded: list[int] | None = None) -> int:
         """Priced units of eligible lines (less those refunded)."""
-        eligible = self.scope.eligible_lines(context)
-        lines, prices = context.purchase.lines, context.unit_prices
-        done = refunded or [0] * len(lines)
-        return sum(
-            line.quantity - gone
-            for line, flag, price, gone in zip(lines, eligible, prices, done)
-            if flag and price > 0
-        )
+        return eligible_priced_units(self.scope, context, refunded)
 
 
 def bonus_points(
@@ -88,19 +82,13 @@ def refund_bonus_points(
     refund_id: str,
 ) -> tuple[int, list[LedgerEntry]]:
     """Take the bonus back once no eligible priced unit of the purchase is left."""
-    if earned == 0 or plan.eligible_units(context, refunded_units) > 0:
-        return earned, []
-    entry = LedgerEntry(
-        refund_id,
-        context.purchase.customer_id,
+    return take_back_fixed(
         plan.rule.id,
-        "points",
-        -earned,
-        None,
-        None,
+        plan.scope,
+        context,
+        refunded_units,
+        earned,
+        refund_id,
+        plan.points_name,
         plan.money,
-        f"refund of purchase {context.purchase.id}: nothing it earned the bonus with is left, "
-        f"{counted(earned, plan.points_name)} taken back",
-        (),
     )
-    return 0, [entry]

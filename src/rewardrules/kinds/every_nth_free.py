@@ -91,11 +91,14 @@ def every_nth_free(
     context: PurchaseContext,
     amounts: Sequence[int],
     units_left: Sequence[int],
+    most_units: int | None = None,
+    most_value: int | None = None,
 ) -> tuple[int, list[int], list[int], list[LedgerEntry]]:
     """Count a purchase on the card and free (or discount) the units of completed cards.
 
     Returns the new count, the line amounts and units not yet free after the reward, and
-    the entry that explains it.
+    the entry that explains it. ``most_units`` and ``most_value`` (a rule's limits) bound
+    the reward: the cards still complete, the rewards beyond them are not given.
     """
     qualifying = plan.qualifying_units(context)
     after = count + plan.counted(qualifying)
@@ -109,17 +112,21 @@ def every_nth_free(
         key=lambda index: (Fraction(amounts[index], units_left[index]), index),
     )
     to_give, given, value = completed, 0, 0
+    if most_units is not None:
+        to_give = min(to_give, most_units)
     for index in order:
         if to_give == 0:
             break
         take = min(to_give, available[index])
         amount, left = amounts[index], units_left[index]
+        worth = _worth(plan, amount, left, take)
+        while most_value is not None and take and worth > most_value - value:
+            take -= 1
+            worth = _worth(plan, amount, left, take)
+        if take == 0:
+            continue
         if plan.reward == "free":
-            worth = amount if take == left else divide_half_up(amount * take, left)
             units_left[index] = left - take
-        else:
-            numerator, denominator = plan.percent
-            worth = divide_half_up(amount * take * numerator, left * 100 * denominator)
         amounts[index] = amount - worth
         value += worth
         given += take
@@ -141,6 +148,14 @@ def every_nth_free(
         (plan, after, completed, given, value),
     )
     return after, amounts, units_left, [entry]
+
+
+def _worth(plan: PunchCardPlan, amount: int, left: int, take: int) -> int:
+    """What ``take`` of a line's ``left`` units not yet free are worth as the reward."""
+    if plan.reward == "free":
+        return amount if take == left else divide_half_up(amount * take, left)
+    numerator, denominator = plan.percent
+    return divide_half_up(amount * take * numerator, left * 100 * denominator)
 
 
 def every_nth_voucher(

@@ -163,8 +163,12 @@ def refund_points_per_spend(
     earned: int,
     refund_id: str,
 ) -> tuple[int, list[LedgerEntry]]:
-    """Recompute a refunded purchase's points on what is left; take back the difference."""
-    now = plan.points(context, paid_left, plan.weights(context))
+    """Recompute a refunded purchase's points on what is left; take back the difference.
+
+    Never more than the purchase was given: when a limit cut its points, a refund takes
+    back only what the rest of the purchase no longer earns beyond that.
+    """
+    now = min(plan.points(context, paid_left, plan.weights(context)), earned)
     taken = now - earned
     if taken == 0:
         return now, []

@@ -47,11 +47,13 @@ def tiered_discount(
     context: PurchaseContext,
     amounts: Sequence[int],
     units_left: Sequence[int],
+    most_value: int | None = None,
 ) -> tuple[list[int], list[LedgerEntry]]:
     """Take the tier's percentage off each eligible line; return the new amounts.
 
     ``units_left`` are the units of each line not made free by an earlier rule: the
-    entry counts those as the units discounted.
+    entry counts those as the units discounted. ``most_value`` (a rule's limit) bounds the
+    discount: lines are discounted in order until it is used up.
     """
     amounts = list(amounts)
     tier = context.tier
@@ -65,6 +67,8 @@ def tiered_discount(
         amount = amounts[index]
         if eligible and amount > 0:
             discount = divide_half_up(amount * numerator, scale)
+            if most_value is not None:
+                discount = min(discount, most_value - value)
             if discount:
                 amounts[index] = amount - discount
                 value += discount

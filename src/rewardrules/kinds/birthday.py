@@ -1,0 +1,170 @@
+"""``birthday``: points or a voucher once a year, in a window around the birthday.
+
+Business rule: the window is the birthday itself plus or minus ``days_around`` days, or
+the whole birthday month (``window: month``), as local dates of the program's time zone.
+Each birthday year gives once: at the window's first local midnight, or, with
+``requires_purchase``, at the customer's first purchase in the window that the filter
+admits (one with an eligible line priced above zero).
+
+Edges: a customer without a birthday in their profile (or without a profile) gets
+nothing. A 29 February birthday falls on 28 February in other years. A window that
+straddles New Year belongs to the year of the birthday in it. A window counts only when
+it ends after the customer joined (their profile's ``joined_at``, else their first event);
+joining inside a window gives at the moment of joining. A window gives only when the
+moment it gives falls between the rule's ``starts`` and ``ends``. Points given at a
+purchase are that purchase's points (they wait with it and a refund of everything
+eligible takes them back); points given at a date are available at once.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from rewardrules.events import MonthDay
+from rewardrules.kinds._gifts import GiftPlan, eligible_priced_units
+from rewardrules.ledger import LedgerEntry
+from rewardrules.money import Currency
+from rewardrules.program import Birthday
+from rewardrules.scope import PurchaseContext, Scope
+
+
+@dataclass(frozen=True, slots=True)
+class BirthdayPlan:
+    """A birthday rule: its gift, window and filter."""
+
+    rule: Birthday
+    scope: Scope
+    gift: GiftPlan
+    points_name: str
+    money: Currency
+    zone: ZoneInfo
+
+    @classmethod
+    def compile(
+        cls, rule: Birthday, money: Currency, points_name: str, zone: ZoneInfo
+    ) -> BirthdayPlan:
+        """Compile the gift and filter."""
+        return cls(
+            rule=rule,
+            scope=Scope.compile(rule.when, money, rule.starts, rule.ends),
+            gift=GiftPlan.compile(rule.points, rule.voucher, money),
+            points_name=points_name,
+            money=money,
+            zone=zone,
+        )
+
+    @property
+    def at_purchase(self) -> bool:
+        """Whether the gift waits for a purchase in the window."""
+        return self.rule.requires_purchase
+
+    def window(self, birthday: MonthDay, year: int) -> tuple[date, date]:
+        """The first and last local date of the window around the birthday of ``year``."""
+        day = birthday.day
+        if birthday.month == 2 and day == 29 and not calendar.isleap(year):
+            day = 28
+        if self.rule.window == "month":
+            last = calendar.monthrange(year, birthday.month)[1]
+            return date(year, birthday.month, 1), date(year, birthday.month, last)
+        centre = date(year, birthday.month, day)
+        around = timedelta(days=self.rule.days_around)
+        return centre - around, centre + around
+
+    def year_of(self, birthday: MonthDay, local_date: date) -> int | None:
+        """The birthday year whose window holds this date, if any."""
+        for year in (local_date.year - 1, local_date.year, local_date.year + 1):
+            first, last = self.window(birthday, year)
+            if first <= local_date <= last:
+                return year
+        return None
+
+    def active_on(self, local_date: date) -> bool:
+        """Whether the rule's ``starts`` and ``ends`` admit this local date."""
+        rule = self.rule
+        return (rule.starts is None or rule.starts <= local_date) and (
+            rule.ends is None or local_date <= rule.ends
+        )
+
+    def why(self, birthday: MonthDay, year: int) -> str:
+        """'birthday 2026 (07-14; window 2026-07-07 to 2026-07-21)'."""
+        first, last = self.window(birthday, year)
+        what = self.rule.description or "birthday"
+        day = f"{birthday.month:02d}-{birthday.day:02d}"
+        return f"{what} {year} (birthday {day}; window {first} to {last})"
+
+
+def birthday_at_purchase(
+    plan: BirthdayPlan,
+    birthday: MonthDay | None,
+    last_year: int | None,
+    context: PurchaseContext,
+) -> tuple[int | None, list[LedgerEntry]]:
+    """The gift of a purchase in a birthday window not yet rewarded; its year, its entry."""
+    if birthday is None:
+        return None, []
+    year = plan.year_of(birthday, context.local_date)
+    if year is None or (last_year is not None and year <= last_year):
+        return None, []
+    if eligible_priced_units(plan.scope, context) == 0:
+        return None, []
+    purchase = context.purchase
+    entry = plan.gift.entry(
+        purchase.id,
+        purchase.customer_id,
+        plan.rule.id,
+        plan.money,
+        plan.points_name,
+        plan.why(birthday, year),
+    )
+    return year, [entry]
+
+
+def birthday_dates(
+    plan: BirthdayPlan,
+    birthday: MonthDay,
+    since: datetime,
+    last_year: int | None,
+    until: datetime,
+    inclusive: bool,
+) -> list[tuple[datetime, int]]:
+    """The moments a dated birthday gift is due up to ``until``, with their birthday year.
+
+    A window counts when it ends after ``since`` (when the customer joined) and its year
+    is after ``last_year`` (the last year given); it gives at its first local midnight, or
+    at ``since`` when the customer joined inside it.
+    """
+    zone = plan.zone
+    since_local = since.astimezone(zone).date()
+    first_year = since_local.year - 1
+    if last_year is not None:
+        first_year = max(first_year, last_year + 1)
+    last_possible = until.astimezone(zone).date().year + 1
+    due: list[tuple[datetime, int]] = []
+    for year in range(first_year, last_possible + 1):
+        first, last = plan.window(birthday, year)
+        if last < since_local:
+            continue
+        moment = max(datetime.combine(first, time(0), zone), since)
+        if moment > until or (moment == until and not inclusive):
+            break
+        if plan.active_on(moment.astimezone(zone).date()):
+            due.append((moment, year))
+    return due
+
+
+def dated_birthday_entry(
+    plan: BirthdayPlan, birthday: MonthDay, customer_id: str, moment: datetime, year: int
+) -> LedgerEntry:
+    """The entry of a birthday gift given at a date."""
+    local = moment.astimezone(plan.zone).date()
+    return plan.gift.entry(
+        f"{plan.rule.id}@{local.isoformat()}",
+        customer_id,
+        plan.rule.id,
+        plan.money,
+        plan.points_name,
+        plan.why(birthday, year),
+    )

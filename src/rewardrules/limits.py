@@ -1,0 +1,263 @@
+"""Per-rule limits: at most so many points, rewards or so much value per period.
+
+A rule's limits are compiled into :class:`LimitPlan`. The engine asks it what is still
+allowed before a rule rewards an event (:meth:`LimitPlan.allowance`), cuts what the rule
+would give to fit (:func:`cut_points`, :func:`cut_entries`), and records what was given
+(:meth:`LimitPlan.record`). Usage lives in the customer's state as one running total per
+limit and the period it belongs to; a new period starts again from zero.
+
+Points taken back by a refund are given back to the allowance of the purchase's period
+(if it is still the current one); rewards and value given are counted as given, because a
+refund does not take discounts, free units, vouchers or gift cards back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rewardrules.kinds._words import counted
+from rewardrules.ledger import LedgerEntry
+from rewardrules.money import Currency
+from rewardrules.program import Limit
+
+Usage = dict[str, tuple[str, int]]
+"""Per limit (``<rule>#<position>``): the period it counts in, and what it counted there."""
+
+_PERIOD_WORDS = {
+    "purchase": "per purchase",
+    "day": "a day",
+    "week": "a week",
+    "month": "a month",
+    "year": "a calendar year",
+    "lifetime": "in all",
+}
+
+
+def period_key(per: str, local_date: date) -> str:
+    """The period a local date falls in, for a limit ``per`` day, week, month, year."""
+    if per == "day":
+        return local_date.isoformat()
+    if per == "week":
+        year, week, _ = local_date.isocalendar()
+        return f"{year}-W{week:02d}"
+    if per == "month":
+        return f"{local_date.year}-{local_date.month:02d}"
+    if per == "year":
+        return str(local_date.year)
+    return "lifetime"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLimit:
+    """One limit: its key in the state, its period, what it counts and how much."""
+
+    key: str
+    per: str
+    measure: str
+    most: int
+
+    def words(self, money: Currency, points_name: str) -> str:
+        """'at most 500 points a month'."""
+        if self.measure == "points":
+            amount = counted(self.most, points_name)
+        elif self.measure == "value":
+            amount = money.format(self.most)
+        else:
+            amount = counted(self.most, "rewards")
+        return f"at most {amount} {_PERIOD_WORDS[self.per]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What a rule may still give now, per measure (None: not limited)."""
+
+    points: int | None
+    rewards: int | None
+    value: int | None
+    binding: dict[str, CompiledLimit]
+    """Per measure, the limit that leaves the least."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPlan:
+    """A rule's limits, in minor units and counts."""
+
+    rule_id: str
+    limits: tuple[CompiledLimit, ...]
+    money: Currency
+    points_name: str
+
+    @classmethod
+    def compile(
+        cls, rule_id: str, limits: Sequence[Limit], money: Currency, points_name: str
+    ) -> LimitPlan:
+        """Bring value limits to minor units."""
+        compiled = []
+        for position, limit in enumerate(limits):
+            if limit.value is not None:
+                most = money.to_minor(limit.value)
+            else:
+                most = limit.points if limit.points is not None else limit.rewards or 0
+            compiled.append(CompiledLimit(f"{rule_id}#{position}", limit.per, limit.measure, most))
+        return cls(rule_id, tuple(compiled), money, points_name)
+
+    def allowance(self, usage: Usage, local_date: date) -> Allowance:
+        """What is left of every limit in the periods of ``local_date``."""
+        left: dict[str, int] = {}
+        binding: dict[str, CompiledLimit] = {}
+        for limit in self.limits:
+            used = 0
+            if limit.per != "purchase":
+                period, counted_so_far = usage.get(limit.key, ("", 0))
+                if period == period_key(limit.per, local_date):
+                    used = counted_so_far
+            remaining = max(limit.most - used, 0)
+            if limit.measure not in left or remaining < left[limit.measure]:
+                left[limit.measure] = remaining
+                binding[limit.measure] = limit
+        return Allowance(left.get("points"), left.get("rewards"), left.get("value"), binding)
+
+    def record(self, usage: Usage, local_date: date, points: int, rewards: int, value: int) -> None:
+        """Count what the rule gave in the periods of ``local_date``."""
+        given = {"points": points, "rewards": rewards, "value": value}
+        for limit in self.limits:
+            if limit.per == "purchase" or not given[limit.measure]:
+                continue
+            period = period_key(limit.per, local_date)
+            previous, used = usage.get(limit.key, ("", 0))
+            usage[limit.key] = (period, (used if previous == period else 0) + given[limit.measure])
+
+    def release_points(self, usage: Usage, local_date: date, points: int) -> None:
+        """Give points a refund took back to the allowance of their period, if current."""
+        for limit in self.limits:
+            if limit.measure != "points" or limit.per == "purchase":
+                continue
+            period, used = usage.get(limit.key, ("", 0))
+            if period == period_key(limit.per, local_date):
+                usage[limit.key] = (period, max(used - points, 0))
+
+
+def measure(entries: Sequence[LedgerEntry], units_are_rewards: bool) -> tuple[int, int, int]:
+    """(points, rewards, value) of what a rule gave: a reward is a unit of a punch card's
+    free or discounted units, and one per other entry."""
+    points = rewards = value = 0
+    for entry in entries:
+        if entry.kind not in ("points", "discount", "free", "voucher", "gift_card"):
+            continue
+        points += entry.points or 0
+        value += entry.value_minor or 0
+        if units_are_rewards and entry.kind in ("free", "discount"):
+            rewards += entry.units or 0
+        else:
+            rewards += 1
+    return points, rewards, value
+
+
+def fits(allowance: Allowance, points: int, rewards: int, value: int) -> bool:
+    """Whether a rule's whole reward fits what is left."""
+    return (
+        (allowance.points is None or points <= allowance.points)
+        and (allowance.rewards is None or rewards <= allowance.rewards)
+        and (allowance.value is None or value <= allowance.value)
+    )
+
+
+def cut_points(
+    plan: LimitPlan, allowance: Allowance, entries: list[LedgerEntry], wanted: int
+) -> tuple[int, list[LedgerEntry]]:
+    """Cut a points rule's entries to what the allowance leaves; return the points given.
+
+    The rule's single points entry keeps its reason with a note of the cut; a rule cut to
+    nothing leaves a ``capped`` entry instead.
+    """
+    most = wanted
+    limit = None
+    if allowance.points is not None and allowance.points < most:
+        most, limit = allowance.points, allowance.binding["points"]
+    if allowance.rewards is not None and allowance.rewards < 1:
+        most, limit = 0, allowance.binding["rewards"]
+    if limit is None:
+        return wanted, entries
+    kept: list[LedgerEntry] = []
+    for entry in entries:
+        if entry.kind != "points" or not entry.points:
+            kept.append(entry)
+            continue
+        note = _note(plan, limit, f"{most} of {entry.points} given")
+        if most == 0:
+            kept.append(_capped(entry, note))
+        else:
+            kept.append(entry._replace(points=most, template=_noted, arguments=(entry, note)))
+    return most, kept
+
+
+def cut_entries(
+    plan: LimitPlan, allowance: Allowance, entries: list[LedgerEntry]
+) -> list[LedgerEntry]:
+    """Drop the vouchers or gift cards beyond the allowance (each is given whole or not)."""
+    rewards_left = allowance.rewards
+    value_left = allowance.value
+    kept: list[LedgerEntry] = []
+    for entry in entries:
+        worth = entry.value_minor or 0
+        limit = None
+        if rewards_left is not None and rewards_left < 1:
+            limit = allowance.binding["rewards"]
+        elif value_left is not None and worth > value_left:
+            limit = allowance.binding["value"]
+        if limit is not None:
+            kept.append(_capped(entry, _note(plan, limit, "not given")))
+            continue
+        if rewards_left is not None:
+            rewards_left -= 1
+        if value_left is not None:
+            value_left -= worth
+        kept.append(entry)
+    return kept
+
+
+def note_cut(
+    plan: LimitPlan,
+    allowance: Allowance,
+    wanted: tuple[int, int, int],
+    entries: list[LedgerEntry],
+    rule_event: LedgerEntry | None,
+) -> list[LedgerEntry]:
+    """Say on the entries of a price rule that a limit cut them (or leave a ``capped``)."""
+    _, rewards, value = wanted
+    if allowance.rewards is not None and rewards > allowance.rewards:
+        limit = allowance.binding["rewards"]
+    else:
+        limit = allowance.binding["value"]
+    if not entries:
+        assert rule_event is not None  # noqa: S101 -- the unlimited run gave an entry
+        return [_capped(rule_event, _note(plan, limit, "not given"))]
+    shown = (
+        f"cut from {counted(rewards, 'rewards')}"
+        if limit.measure == "rewards"
+        else (f"cut from {plan.money.format(value)}")
+    )
+    note = _note(plan, limit, shown)
+    return [entry._replace(template=_noted, arguments=(entry, note)) for entry in entries]
+
+
+def _note(plan: LimitPlan, limit: CompiledLimit, what: str) -> str:
+    return f" (limit reached: {limit.words(plan.money, plan.points_name)}; {what})"
+
+
+def _capped(entry: LedgerEntry, note: str) -> LedgerEntry:
+    return entry._replace(
+        kind="capped",
+        points=None,
+        value_minor=None,
+        units=None,
+        template=_noted,
+        arguments=(entry, note),
+    )
+
+
+def _noted(money: Currency, entry: LedgerEntry, note: str, *_: Any) -> str:
+    return f"{entry.reason}{note}"
