@@ -21,7 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardrules.engine import evaluate, step
-from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
+from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, Refund
+from rewardrules.kinds.referral import referral_facts
 from rewardrules.ledger import POINTS_KINDS, Evaluation, LedgerEntry, Totals
 from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, Program
 from rewardrules.state import CustomerState
@@ -134,18 +135,21 @@ def cents(amount: int | None) -> Decimal:
 
 
 def assert_split_and_resume_equals_one_evaluation(
-    program: Program, events: Sequence[AnyEvent], split: int
+    program: Program,
+    events: Sequence[AnyEvent],
+    split: int,
+    customers: Sequence[Customer] = (),
 ) -> None:
     """Evaluating ``events[:split]``, saving each state to JSON and resuming with the rest
     gives the balances, tiers, stamps and states of one evaluation, and the two ledgers
     together are its ledger."""
-    whole = evaluate(program, events)
-    first = evaluate(program, events[:split])
+    whole = evaluate(program, events, customers)
+    first = evaluate(program, events[:split], customers)
     saved = {
         result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
         for result in first.customers
     }
-    rest = evaluate(program, events[split:], states=saved)
+    rest = evaluate(program, events[split:], customers, states=saved)
 
     assert [result.customer_id for result in rest.customers] == [
         result.customer_id for result in whole.customers
@@ -165,15 +169,24 @@ def assert_split_and_resume_equals_one_evaluation(
     } == ledgers(whole)
 
 
-def assert_step_folded_equals_evaluate(program: Program, events: Sequence[AnyEvent]) -> None:
-    """``step`` folded over the events gives evaluate's entries and final states."""
+def assert_step_folded_equals_evaluate(
+    program: Program, events: Sequence[AnyEvent], customers: Sequence[Customer] = ()
+) -> None:
+    """``step`` folded over the events gives evaluate's entries and final states; a
+    friend's qualifying purchase is passed on to the referrer as ``referral_facts`` say."""
+    profiles = {profile.customer_id: profile for profile in customers}
     folded: dict[str, CustomerState] = {}
     entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
-        folded[event.customer_id], new = step(program, folded.get(event.customer_id), event)
-        entries[event.customer_id] += [entry.to_json() for entry in new]
+        pending: list[AnyEvent] = [event]
+        while pending:
+            now = pending.pop(0)
+            who = now.customer_id
+            folded[who], new = step(program, folded.get(who), now, profiles.get(who))
+            entries[who] += [entry.to_json() for entry in new]
+            pending += referral_facts(new)
 
-    evaluation = evaluate(program, events)
+    evaluation = evaluate(program, events, customers)
 
     assert dict(entries) == ledgers(evaluation)
     assert {customer: state.model_dump() for customer, state in folded.items()} == states(

@@ -14,10 +14,19 @@ from rewardrules.errors import (
     RewardRulesError,
     RuleFileError,
 )
-from rewardrules.events import Customer, Line, Purchase, Redemption, Refund, RefundLine
+from rewardrules.events import (
+    Customer,
+    Line,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+    RefundLine,
+)
 from rewardrules.explain import CustomerExplanation, explain
 from rewardrules.export import ledger_csv
 from rewardrules.histories import read_customers, read_history
+from rewardrules.kinds.referral import referral_facts
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
 from rewardrules.loader import load_program
 from rewardrules.program import Program
@@ -37,6 +46,7 @@ __all__ = [
     "Program",
     "Purchase",
     "Redemption",
+    "ReferralQualified",
     "Refund",
     "RefundLine",
     "RewardRulesError",
@@ -49,5 +59,6 @@ __all__ = [
     "load_program",
     "read_customers",
     "read_history",
+    "referral_facts",
     "step",
 ]

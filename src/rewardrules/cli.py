@@ -33,7 +33,7 @@ from rewardrules.histories import read_customers
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
-from rewardrules.program import EveryNthFree, PointsPerSpend, Program
+from rewardrules.program import EveryNthFree, Program, gives_points
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -162,7 +162,7 @@ def render_table(program: Program, evaluation: Evaluation) -> str:
     """The dry-run as text: one block per customer, then the program's totals."""
     money = evaluation.money
     points = program.points.name
-    earns_points = any(isinstance(rule, PointsPerSpend) for rule in program.rules)
+    earns_points = any(gives_points(rule) for rule in program.rules)
     header = f"{program.name} ({program.program}) - {money.code}"
     if earns_points:
         header += f", {points}"
@@ -198,9 +198,14 @@ def _customer_block(
     return f"{title}\n{_columns(rows)}"
 
 
+_NOTES = {"capped": "limit reached", "set_aside": "set aside", "referral": "referral"}
+
+
 def _reward_text(entry: LedgerEntry, points: str) -> str:
     if entry.kind == "rejected":
         return "rejected"
+    if entry.kind in _NOTES:
+        return _NOTES[entry.kind]
     if entry.kind in ("points", "expiry", "written_off", "redemption"):
         sign = "+" if (entry.points or 0) >= 0 else "-"
         change = sign + counted(abs(entry.points or 0), points)
@@ -256,8 +261,18 @@ def _totals_block(evaluation: Evaluation, points: str | None) -> str:
         ),
         ("vouchers", f"{totals['vouchers']} worth {totals['voucher_value']} {code}"),
         ("gift cards", f"{totals['gift_cards']} worth {totals['gift_card_value']} {code}"),
-        ("estimated cost", f"{totals['estimated_cost']} {code}"),
     ]
+    if totals["rewards_capped"] or totals["rewards_set_aside"]:
+        rows.append(
+            (
+                "not given",
+                f"{counted(totals['rewards_capped'], 'rewards')} cut to nothing by a limit, "
+                f"{totals['rewards_set_aside']} set aside by an exclusive group",
+            )
+        )
+    if totals["referrals"]:
+        rows.append(("referrals", str(totals["referrals"])))
+    rows.append(("estimated cost", f"{totals['estimated_cost']} {code}"))
     return "Program totals\n" + _columns(rows)
 
 
