@@ -9,6 +9,12 @@ limit and the period it belongs to; a new period starts again from zero.
 Points taken back by a refund are given back to the allowance of the purchase's period
 (if it is still the current one); rewards and value given are counted as given, because a
 refund does not take discounts, free units, vouchers or gift cards back.
+
+A reward a limit does not give is lost, not postponed: the punch card still completes its
+card, the gift card window still counts the card as issued, a once-per-customer bonus or
+a birthday year counts as given. Periods are local dates of the program's zone: a day, an
+ISO week (Monday to Sunday), a calendar month or year; ``purchase`` limits each purchase
+(or each gift) on its own, ``lifetime`` never starts again.
 """
 
 from __future__ import annotations
