@@ -1,10 +1,14 @@
 """The engine: a fold of ``step`` over a customer's events, and ``evaluate`` over a history.
 
-For each purchase, in this order: (a) the customer's tier, from purchases before it in the
-window; (b) the price rules (punch cards that free or discount units, tiered discounts) in
-priority order, each on the amounts the previous ones left; (c) the paid amount per line;
-(d) the earning rules (points, vouchers, gift cards) on the paid amounts; tier counters
-then count the paid amount. A refund undoes what the refunded units earned.
+Before each event of a customer, the gifts due at dates (birthday windows, joining) up to
+it are given and points due to expire expire. For each purchase, in this order: (a) the
+customer's tier, from purchases before it in the window; (b) the price rules (punch cards
+that free or discount units, tiered discounts) in priority order, each on the amounts the
+previous ones left; (c) the paid amount per line; (d) the earning rules (points, vouchers,
+gift cards, bonuses) on the paid amounts; tier counters then count the paid amount. An
+exclusive group runs as one step where its first member would (``stacking``); a limited
+rule runs within what its limits leave. A refund undoes what the refunded units earned. A
+referred friend's qualifying purchase rewards the referrer at the same instant.
 
 Everything here is pure: no I/O, no clock, no globals. The working state is a private
 mutable copy; inputs (programs, events, saved states) are never changed.
@@ -21,295 +25,22 @@ from typing import Any
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
-from rewardrules.kinds._gifts import take_back_fixed
-from rewardrules.kinds.birthday import (
-    BirthdayPlan,
-    birthday_at_purchase,
-    birthday_dates,
-    dated_birthday_entry,
-)
-from rewardrules.kinds.bonus_points import BonusPlan, bonus_points, refund_bonus_points
-from rewardrules.kinds.every_nth_free import (
-    PunchCardPlan,
-    every_nth_free,
-    every_nth_voucher,
-    refund_every_nth,
-)
-from rewardrules.kinds.partner_gift_card import (
-    EMPTY_WINDOW,
-    GiftCardPlan,
-    partner_gift_card,
-    refund_partner_gift_card,
-)
-from rewardrules.kinds.points_per_spend import PointsPlan, points_per_spend, refund_points_per_spend
-from rewardrules.kinds.referral import ReferralPlan, referral_at_purchase, referrer_reward
-from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining, signup_at_purchase
-from rewardrules.kinds.tiered_discount import TieredDiscountPlan, tiered_discount
+from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
+from rewardrules.kinds.every_nth_free import PunchCardPlan
+from rewardrules.kinds.referral import ReferralPlan, referrer_reward
+from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
 from rewardrules.lots import advance, earn, redeem, take_back
 from rewardrules.plan import ProgramPlan, RulePlan, changes_prices
 from rewardrules.program import Program
 from rewardrules.refunds import RefundError, refunded_lines
-from rewardrules.scope import PriceTooFine, PurchaseContext, build_context
+from rewardrules.scope import PriceTooFine, build_context
 from rewardrules.stacking import GroupStep, LimitedStep, group_step, limit_gift, limited_step
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
+from rewardrules.steps import PURCHASE_STEPS, REFUND_STEPS
 from rewardrules.tiers import NextTier, TierChange
 
 __all__ = ["evaluate", "step"]
-
-_Basket = Basket
-
-
-# --- one adapter per plan type: the kind's pure function on the state's slice ----------
-
-
-def _purchase_points(
-    plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    amounts = context.gross if plan.on_gross else basket.amounts
-    points, entries = points_per_spend(plan, context, amounts)
-    if points:
-        basket.points[plan.rule.id] = points
-    return entries
-
-
-def _purchase_punch_card(
-    plan: PunchCardPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    count = state.stamps.get(plan.rule.id, 0)
-    if plan.changes_prices:
-        allowance = basket.allowance
-        count, basket.amounts, basket.units_left, entries = every_nth_free(
-            plan,
-            count,
-            context,
-            basket.amounts,
-            basket.units_left,
-            most_units=None if allowance is None else allowance.rewards,
-            most_value=None if allowance is None else allowance.value,
-        )
-    else:
-        count, entries = every_nth_voucher(plan, count, context)
-    state.stamps[plan.rule.id] = count
-    return entries
-
-
-def _purchase_gift_card(
-    plan: GiftCardPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    windows = state.gift_cards.setdefault(plan.rule.id, {})
-    key = plan.window_of(context)
-    windows[key], entries = partner_gift_card(
-        plan, windows.get(key, EMPTY_WINDOW), context, basket.amounts
-    )
-    return entries
-
-
-def _purchase_tiered_discount(
-    plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    allowance = basket.allowance
-    if allowance is not None and allowance.rewards == 0:
-        return []
-    most_value = None if allowance is None else allowance.value
-    basket.amounts, entries = tiered_discount(
-        plan, context, basket.amounts, basket.units_left, most_value
-    )
-    return entries
-
-
-def _purchase_bonus(
-    plan: BonusPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    rule_id = plan.rule.id
-    points, entries = bonus_points(plan, rule_id in state.bonuses, context)
-    if points:
-        basket.points[rule_id] = points
-        state.bonuses[rule_id] = None
-    return entries
-
-
-def _keep_points(basket: _Basket, rule_id: str, entries: list[LedgerEntry]) -> None:
-    points = sum(entry.points or 0 for entry in entries if entry.kind == "points")
-    if points:
-        basket.points[rule_id] = points
-
-
-def _purchase_birthday(
-    plan: BirthdayPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    profile = state.profile
-    if profile is None or profile.birthday is None:
-        return []
-    rule_id = plan.rule.id
-    year, entries = birthday_at_purchase(
-        plan, profile.birthday, state.birthdays.get(rule_id), context
-    )
-    if year is not None:
-        state.birthdays[rule_id] = year
-        _keep_points(basket, rule_id, entries)
-    return entries
-
-
-def _purchase_signup(
-    plan: SignupPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    rule_id = plan.rule.id
-    profile = state.profile
-    if profile is None or rule_id in state.bonuses:
-        return []
-    entries = signup_at_purchase(plan, profile.joined_at, context, basket.amounts)
-    if entries:
-        state.bonuses[rule_id] = None
-        _keep_points(basket, rule_id, entries)
-    return entries
-
-
-def _purchase_referral(
-    plan: ReferralPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
-) -> list[LedgerEntry]:
-    rule_id = plan.rule.id
-    profile = state.profile
-    if profile is None or profile.referred_by is None or rule_id in state.bonuses:
-        return []
-    if profile.joined_at is not None and context.purchase.at < profile.joined_at:
-        return []
-    fact, entries = referral_at_purchase(plan, profile.referred_by, context, basket.amounts)
-    if fact is not None:
-        state.bonuses[rule_id] = None
-        state.outbox.append(fact)
-        _keep_points(basket, rule_id, entries)
-    return entries
-
-
-PURCHASE_STEPS: dict[
-    type[Any], Callable[[Any, WorkingState, PurchaseContext, _Basket], list[LedgerEntry]]
-] = {
-    PointsPlan: _purchase_points,
-    PunchCardPlan: _purchase_punch_card,
-    GiftCardPlan: _purchase_gift_card,
-    TieredDiscountPlan: _purchase_tiered_discount,
-    BonusPlan: _purchase_bonus,
-    BirthdayPlan: _purchase_birthday,
-    SignupPlan: _purchase_signup,
-    ReferralPlan: _purchase_referral,
-}
-
-
-def _refund_points(
-    plan: PointsPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    earned = record.points.get(plan.rule.id, 0)
-    if earned == 0:
-        return []
-    left = record.gross_left() if plan.on_gross else record.paid_left()
-    now, entries = refund_points_per_spend(plan, record.context, left, earned, refund.id)
-    record.points[plan.rule.id] = now
-    return entries
-
-
-def _refund_punch_card(
-    plan: PunchCardPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    count = state.stamps.get(plan.rule.id, 0)
-    state.stamps[plan.rule.id] = refund_every_nth(
-        plan, count, record.context, before, record.refunded_units
-    )
-    return []
-
-
-def _refund_gift_card(
-    plan: GiftCardPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    spend = plan.qualifying_spend(record.context, refunded)
-    if spend:
-        windows = state.gift_cards.setdefault(plan.rule.id, {})
-        key = plan.window_of(record.context)
-        windows[key] = refund_partner_gift_card(windows.get(key, EMPTY_WINDOW), spend)
-    return []
-
-
-def _refund_nothing(
-    plan: TieredDiscountPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    # A discount was given at the till; the refund pays back only what was paid.
-    return []
-
-
-def _refund_bonus(
-    plan: BonusPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    earned = record.points.get(plan.rule.id, 0)
-    now, entries = refund_bonus_points(
-        plan, record.context, record.refunded_units, earned, refund.id
-    )
-    if earned:
-        record.points[plan.rule.id] = now
-    return entries
-
-
-def _refund_gift(
-    plan: BirthdayPlan | SignupPlan | ReferralPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    # Fixed points given at the purchase go when nothing eligible is left; vouchers stay.
-    rule_id = plan.rule.id
-    earned = record.points.get(rule_id, 0)
-    if earned == 0:
-        return []
-    now, entries = take_back_fixed(
-        rule_id,
-        plan.scope,
-        record.context,
-        record.refunded_units,
-        earned,
-        refund.id,
-        plan.points_name,
-        plan.money,
-    )
-    record.points[rule_id] = now
-    return entries
-
-
-REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
-    PointsPlan: _refund_points,
-    PunchCardPlan: _refund_punch_card,
-    GiftCardPlan: _refund_gift_card,
-    TieredDiscountPlan: _refund_nothing,
-    BonusPlan: _refund_bonus,
-    BirthdayPlan: _refund_gift,
-    SignupPlan: _refund_gift,
-    ReferralPlan: _refund_gift,
-}
 
 
 # --- the fold -------------------------------------------------------------------------
@@ -334,7 +65,7 @@ def _apply_purchase(
     if tiers is not None:
         context.tier_index = state.tiers.level_before(tiers, purchase.at, context.local_date)
         context.tier = tiers.name_of(context.tier_index)
-    basket = _Basket(context)
+    basket = Basket(context)
     for apply_rule, rule_plan in plan.purchase_steps:
         entries += apply_rule(rule_plan, state, context, basket)
     paid = basket.amounts

@@ -1,7 +1,7 @@
 """A program compiled for evaluation: every rule as integers and sets, in running order.
 
 The table :data:`COMPILERS` is the one place that maps a rule kind to its compiled plan;
-``engine`` maps each plan type to its step function. A test checks that every kind of the
+``steps`` maps each plan type to its step function. A test checks that every kind of the
 ``Rule`` union has an entry in both.
 """
 
