@@ -24,7 +24,7 @@ from rewardrules.events import AnyEvent, Customer, Purchase, ReferralQualified
 from rewardrules.kinds.referral import referral_facts
 from rewardrules.ledger import NOTE_KINDS, POINTS_KINDS, LedgerEntry
 from rewardrules.limits import period_key
-from rewardrules.program import EveryNthFree, Program
+from rewardrules.program import EveryNthFree, Program, Referral
 from strategies import cutoffs, histories, lifecycle_histories
 from test_laws import (
     assert_split_and_resume_equals_one_evaluation,
@@ -137,12 +137,17 @@ def test_no_limit_is_ever_exceeded_in_any_period(
     evaluation = evaluate(program, events, customers, as_of)
     moments: dict[str, Any] = {event.id: event.at for event in events}
     punch_cards = {rule.id for rule in program.rules if isinstance(rule, EveryNthFree)}
+    # A referral rule's limits bound the referrer's rewards, not the friend's own gift.
+    referrals = {rule.id for rule in program.rules if isinstance(rule, Referral)}
+    owner = {event.id: event.customer_id for event in events}
 
     for rule in program.rules:
         for limit in rule.limit:
             counted: dict[tuple[str, str], int] = defaultdict(int)
             for entry in evaluation.entries:
                 if entry.rule != rule.id or entry.kind not in REWARD_KINDS:
+                    continue
+                if rule.id in referrals and owner.get(entry.event_id) == entry.customer_id:
                     continue
                 local = _local_date(program, entry, moments)
                 period = entry.event_id if limit.per == "purchase" else period_key(limit.per, local)

@@ -475,3 +475,30 @@ def test_a_purchase_before_the_friend_joined_does_not_qualify() -> None:
 
 def test_birthday_month_day_parsing_matches_the_profile_field() -> None:
     assert profile(birthday="--07-14").birthday == MonthDay(month=7, day=14)
+
+
+def test_a_birthday_purchase_before_joining_does_not_count() -> None:
+    rule = {**BIRTHDAY_POINTS, "window": "month", "requires_purchase": True}
+    events = [buy("p1", at(0), "2.00"), buy("p2", at(5), "2.00")]
+
+    evaluation = run(club(rule), events, profile(birthday="03-20", joined_at=at(3)))
+
+    assert [row[0] for row in ledger(evaluation) if row[1] == "bday"] == ["p2"]
+
+
+def test_one_purchase_may_qualify_a_friend_under_two_referral_rules() -> None:
+    second = {**FRIENDS, "id": "spring", "referrer": {"points": 50}, "referred": None}
+    events = [buy("b1", at(1), "15.00", customer="ben")]
+    customers = [profile("ben", referred_by="ann")]
+
+    together = run(club(FRIENDS, second), events, *customers)
+    facts = referral_facts(together.entries)
+    alone = run(club(FRIENDS, second), facts)
+
+    assert [(fact.id, fact.rule) for fact in facts] == [("b1", "friends"), ("b1", "spring")]
+    assert ledger(together, "ann") == [
+        ("b1", "friends", "points", 500, None, None),
+        ("b1", "spring", "points", 50, None, None),
+    ]
+    assert ledger(alone, "ann") == ledger(together, "ann")
+    assert alone.customer("ann").state == together.customer("ann").state

@@ -355,3 +355,72 @@ def test_a_capped_member_does_not_compete() -> None:
         ("p2", "ten-off", "discount"),
         ("p2", "bonus", "capped"),
     ]
+
+
+def test_a_tie_between_a_price_rule_and_an_earning_rule_goes_by_priority_not_phase() -> None:
+    # A free unit (a price rule, run first) and a voucher card (an earning rule), both 2.00.
+    free = {
+        "id": "free",
+        "kind": "every_nth_free",
+        "every": 2,
+        "priority": 5,
+        "exclusive_group": "g",
+    }
+    voucher = {
+        "id": "voucher",
+        "kind": "every_nth_free",
+        "every": 2,
+        "reward": {"voucher": {"sku": "bun", "value": "2.00"}},
+        "exclusive_group": "g",
+    }
+
+    evaluation = run(club(free, voucher), buy("p1", at(0), "2.00", 2))
+
+    assert [row[1:3] for row in ledger(evaluation)] == [
+        ("free", "set_aside"),
+        ("voucher", "voucher"),
+    ]
+
+
+def test_a_refund_leaves_a_punch_card_set_aside_at_the_purchase_as_it_was() -> None:
+    card = {"id": "card", "kind": "every_nth_free", "every": 3, "exclusive_group": "promo"}
+    big = {**BONUS, "points": 5000, "when": {"min_total": "10.00"}}
+
+    evaluation = run(
+        club(card, big),
+        buy("p1", at(0), "2.00", 2),  # no bonus: the card counts 2
+        buy("p2", at(1), "6.00", 2),  # the card would complete; 50.00 of bonus wins
+        refund("r1", at(2), "p2"),  # p2 never counted on the card: it stays at 2
+        buy("p3", at(3), "1.00"),  # the third unit completes the card
+    )
+
+    assert [row[:3] for row in ledger(evaluation) if row[1] == "card"] == [
+        ("p2", "card", "set_aside"),
+        ("p3", "card", "free"),
+    ]
+    assert evaluation.customer("c1").state.purchases[1].set_aside == ("card",)
+
+
+def test_a_refund_leaves_the_spend_of_a_gift_card_set_aside_at_the_purchase() -> None:
+    cinema = {
+        "id": "cinema",
+        "kind": "partner_gift_card",
+        "partner": "Cinema",
+        "value": "1.00",
+        "every_spend": "10.00",
+        "exclusive_group": "promo",
+    }
+    big = {**BONUS, "points": 5000, "when": {"min_total": "10.00"}}
+
+    evaluation = run(
+        club(cinema, big),
+        buy("p1", at(0), "12.00"),  # the bonus wins: p1's spend never counts for cinema
+        refund("r1", at(1), "p1"),
+        buy("p2", at(2), "8.00"),
+        buy("p3", at(3), "8.00"),  # 16.00 counted: the first card
+    )
+
+    assert [row[:3] for row in ledger(evaluation) if row[1] == "cinema"] == [
+        ("p1", "cinema", "set_aside"),
+        ("p3", "cinema", "gift_card"),
+    ]

@@ -66,12 +66,17 @@ def _apply_purchase(
         context.tier_index = state.tiers.level_before(tiers, purchase.at, context.local_date)
         context.tier = tiers.name_of(context.tier_index)
     basket = Basket(context)
+    first = len(entries)
     for apply_rule, rule_plan in plan.purchase_steps:
         entries += apply_rule(rule_plan, state, context, basket)
     paid = basket.amounts
     record = PurchaseRecord(
         context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
     )
+    if plan.has_groups:
+        record.set_aside = tuple(
+            entry.rule for entry in entries[first:] if entry.kind == "set_aside"
+        )
     state.purchases[purchase.id] = record
     account = state.account
     earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
@@ -104,6 +109,8 @@ def _apply_refund(
     record.refunded_units, record.refunded_amount = units, amounts
     taken: list[LedgerEntry] = []
     for undo_rule, rule_plan in plan.refund_steps:
+        if record.set_aside and rule_plan.rule.id in record.set_aside:
+            continue  # the purchase never counted for a rule set aside at it
         taken += undo_rule(rule_plan, state, record, refund, before, refunded)
     entries += taken
     if plan.limits:
@@ -156,7 +163,7 @@ def _apply_referral(
         )
     if fact.referred == fact.customer_id:
         raise _fail(fact, "a customer cannot refer themselves", "referred")
-    for rule_id, friend in state.referrals.values():
+    for (_, rule_id), friend in state.referrals.items():
         if (rule_id, friend) == (fact.rule, fact.referred):
             raise _fail(
                 fact,
@@ -164,7 +171,7 @@ def _apply_referral(
                 f"{fact.referred} under rule '{fact.rule}'; a friend qualifies once per rule",
                 "referred",
             )
-    state.referrals[fact.id] = (fact.rule, fact.referred)
+    state.referrals[(fact.id, fact.rule)] = fact.referred
     local_date = fact.at.astimezone(plan.zone).date()
     entry = limit_gift(plan.limits.get(fact.rule), state, local_date, referrer_reward(rule, fact))
     entries.append(entry)
@@ -267,7 +274,11 @@ def _apply(plan: ProgramPlan, state: WorkingState, event: AnyEvent) -> list[Ledg
         HistoryError: the customer already has an event with this id, or the event cannot
             be applied.
     """
-    if state.knows(event.id):
+    if isinstance(event, ReferralQualified):
+        repeated = state.knows_fact(event.id, event.rule) or state.knows(event.id)
+    else:
+        repeated = state.knows(event.id) or any(key[0] == event.id for key in state.referrals)
+    if repeated:
         message = f"customer {event.customer_id} already has an event with this id"
         raise _fail(event, f"{message}; event ids must be unique")
     entries: list[LedgerEntry] = []
@@ -316,6 +327,8 @@ def _purchase_stages(
     one stage where its first member runs."""
     stages: list[tuple[Callable[..., Any], Any]] = []
     groups: dict[str, list[tuple[Callable[..., Any], Any, str]]] = {}
+    ranks: dict[str, list[tuple[int, int]]] = {}
+    place = {rule.id: index for index, rule in enumerate(plan.program.rules)}
     for rule in running:
         step_function: Callable[..., Any] = PURCHASE_STEPS[type(rule)]
         argument: Any = rule
@@ -335,9 +348,10 @@ def _purchase_stages(
             stages.append((step_function, argument))
             continue
         if group not in groups:
-            groups[group] = []
+            groups[group], ranks[group] = [], []
             stages.append((group_step, group))  # the group's place: filled in below
         groups[group].append((step_function, argument, rule.rule.id))
+        ranks[group].append((rule.rule.priority, place[rule.rule.id]))
     program = plan.program
     return tuple(
         (
@@ -345,6 +359,7 @@ def _purchase_stages(
             GroupStep(
                 argument,
                 tuple(groups[argument]),
+                tuple(ranks[argument]),
                 program.points.value,
                 plan.money,
                 program.points.name,
@@ -488,10 +503,13 @@ def _evaluate(
     program = plan.program
     working: dict[str, WorkingState] = {}
     saved_states = states.values() if isinstance(states, Mapping) else (states or ())
-    seen: set[str] = set()
+    seen: set[str] = set()  # ids of purchases, refunds, redemptions
+    facts: set[tuple[str, str]] = set()  # (id, rule) of referral facts supplied or saved
     for saved in saved_states:
         working[saved.customer_id] = _restore(plan, saved)
         seen.update(working[saved.customer_id].event_ids())
+        facts.update(working[saved.customer_id].referrals)
+    fact_ids = {fact_id for fact_id, _ in facts}
     reported = set(working)  # customers with a saved state or an event
     selected = [event for event in events if cutoff is None or cutoff.admits(event)]
     # Two stable sorts give the (instant, id) order; cheaper than sorting on tuples.
@@ -514,9 +532,16 @@ def _evaluate(
             state_of(customer_id)  # gifts at dates up to as_of, even without an event
     purchases = refunds = gross = 0
     for event in selected:
-        if event.id in seen:
-            raise _fail(event, _duplicate_message(event))
-        seen.add(event.id)
+        if isinstance(event, ReferralQualified):
+            # A friend's purchase may qualify under two rules: two facts with its id.
+            if event.id in seen or (event.id, event.rule) in facts:
+                raise _fail(event, _duplicate_message(event))
+            facts.add((event.id, event.rule))
+            fact_ids.add(event.id)
+        else:
+            if event.id in seen or event.id in fact_ids:
+                raise _fail(event, _duplicate_message(event))
+            seen.add(event.id)
         customer_id = event.customer_id
         reported.add(customer_id)
         state = state_of(customer_id)

@@ -102,6 +102,8 @@ class ProgramPlan:
     """Referral rules by id: a referrer's reward is given by the rule its fact names."""
     limits: dict[str, LimitPlan] = field(default_factory=dict)
     """Per rule id, its limits (only rules that have some)."""
+    has_groups: bool = False
+    """Whether some rule is in an exclusive group."""
     purchase_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
     refund_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
     unit_prices: dict[Decimal, int] = field(default_factory=dict, compare=False, repr=False)
@@ -138,6 +140,7 @@ class ProgramPlan:
             referrals={
                 plan.rule.id: plan for plan in in_file_order if isinstance(plan, ReferralPlan)
             },
+            has_groups=any(rule.exclusive_group for rule in program.rules),
             limits={
                 rule.id: LimitPlan.compile(rule.id, rule.limit, program.money, program.points.name)
                 for rule in program.rules

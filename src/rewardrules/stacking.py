@@ -8,9 +8,10 @@ says so on the entries, or with a ``capped`` entry when nothing is left.
 An exclusive group runs where its first member would run. Each member is tried on the
 same basket and state; the members that would reward the purchase compete, and only the
 one worth most to the customer (money, plus points at ``points.value``; ties: the lower
-priority, then the file order) is applied. The others are set aside: the purchase does not
-count for them, and a ``set_aside`` entry says what they would have given. Members that
-would give nothing run as usual (their punch cards and spend still count).
+priority number, then the earlier in the file) is applied. The others are set aside: the
+purchase does not count for them (nor does a refund of it), and a ``set_aside`` entry
+says what they would have given. Members that would give nothing run as usual (their
+punch cards and spend still count).
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class GroupStep:
     name: str
     members: tuple[tuple[StepFunction, Any, str], ...]
     """Each member's step function, what it is called with, and the rule's id."""
+    ranks: tuple[tuple[int, int], ...]
+    """Each member's priority and place in the file: the lower wins a tie of worth."""
     point_value: Decimal
     money: Currency
     points_name: str
@@ -147,7 +150,13 @@ def group_step(
         for index, (_, entries) in enumerate(tried)
         if any(entry.kind not in NOTE_KINDS for entry in entries)
     ]
-    winner = max(rewarding, key=lambda index: (tried[index][0], -index)) if rewarding else None
+    winner = None
+    if rewarding:
+        best = max(tried[index][0] for index in rewarding)
+        winner = min(
+            (index for index in rewarding if tried[index][0] == best),
+            key=lambda index: group.ranks[index],
+        )
     losers = [index for index in rewarding if index != winner]
     result: list[LedgerEntry] = []
     for index, (step, argument, rule_id) in enumerate(group.members):

@@ -33,6 +33,9 @@ class SavedPurchase(_Saved):
     refunded_units: tuple[int, ...] = Field(description="Units of each line refunded so far.")
     refunded_amount: tuple[Decimal, ...] = Field(description="Paid amount refunded per line.")
     points: dict[str, int] = Field(description="Points each points rule gave it, net.")
+    set_aside: tuple[str, ...] = Field(
+        default=(), description="Rules set aside by an exclusive group at this purchase."
+    )
 
 
 class GiftCardWindow(_Saved):
@@ -137,6 +140,7 @@ class PurchaseRecord:
         "points",
         "refunded_amount",
         "refunded_units",
+        "set_aside",
         "tier_amount",
     )
 
@@ -158,6 +162,8 @@ class PurchaseRecord:
         self.tier_amount = tier_amount
         self.refunded_units = refunded_units or [0] * len(paid)
         self.refunded_amount = refunded_amount or [0] * len(paid)
+        self.set_aside: tuple[str, ...] = ()
+        """Rules that lost an exclusive group at this purchase: a refund leaves them be."""
         self.in_window = False
 
     @property
@@ -221,7 +227,8 @@ class WorkingState:
         self.first_event_at: datetime | None = None
         self.birthdays: dict[str, int] = {}
         self.limit_usage: dict[str, tuple[str, int]] = {}
-        self.referrals: dict[str, tuple[str, str]] = {}  # fact id: (rule, friend)
+        # (fact id, rule): friend. One purchase of a friend may qualify under two rules.
+        self.referrals: dict[tuple[str, str], str] = {}
         self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
 
     @property
@@ -232,15 +239,16 @@ class WorkingState:
     def knows(self, event_id: str) -> bool:
         """Whether an event with this id was already evaluated for this customer."""
         return (
-            event_id in self.purchases
-            or event_id in self.refunds
-            or event_id in self.redemptions
-            or event_id in self.referrals
+            event_id in self.purchases or event_id in self.refunds or event_id in self.redemptions
         )
+
+    def knows_fact(self, fact_id: str, rule: str) -> bool:
+        """Whether this referral fact (a friend's purchase under a rule) was applied."""
+        return (fact_id, rule) in self.referrals
 
     def event_ids(self) -> list[str]:
         """Every event id evaluated for this customer."""
-        return [*self.purchases, *self.refunds, *self.redemptions, *self.referrals]
+        return [*self.purchases, *self.refunds, *self.redemptions]
 
     def save(self, program_id: str, money: Currency) -> CustomerState:
         """The saved, JSON-friendly form of this state."""
@@ -281,6 +289,7 @@ class WorkingState:
                     refunded_units=tuple(record.refunded_units),
                     refunded_amount=tuple(show(amount) for amount in record.refunded_amount),
                     points=dict(record.points),
+                    set_aside=record.set_aside,
                 )
                 for record in self.purchases.values()
             ),
@@ -297,7 +306,7 @@ class WorkingState:
             },
             referrals=tuple(
                 SavedReferral(id=fact_id, rule=rule, referred=friend)
-                for fact_id, (rule, friend) in self.referrals.items()
+                for (fact_id, rule), friend in self.referrals.items()
             ),
         )
 
@@ -330,7 +339,7 @@ def restore(
     state.first_event_at = saved.first_event_at
     state.birthdays = dict(saved.birthdays)
     state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
-    state.referrals = {kept.id: (kept.rule, kept.referred) for kept in saved.referrals}
+    state.referrals = {(kept.id, kept.rule): kept.referred for kept in saved.referrals}
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)
@@ -358,6 +367,7 @@ def restore(
             [to_minor(amount) for amount in kept.refunded_amount],
         )
         record.tier_amount = tier_amount(record, tiers)
+        record.set_aside = kept.set_aside
         state.purchases[kept.purchase.id] = record
         if tiers is not None:
             state.tiers.add(tiers, record)

@@ -123,7 +123,7 @@ def _purchase_birthday(
         return []
     rule_id = plan.rule.id
     year, entries = birthday_at_purchase(
-        plan, profile.birthday, state.birthdays.get(rule_id), context
+        plan, profile.birthday, state.birthdays.get(rule_id), context, profile.joined_at
     )
     if year is not None:
         state.birthdays[rule_id] = year

@@ -10,7 +10,8 @@ Edges: a customer without a birthday in their profile (or without a profile) get
 nothing. A 29 February birthday falls on 28 February in other years. A window that
 straddles New Year belongs to the year of the birthday in it. A window counts only when
 it ends after the customer joined (their profile's ``joined_at``, else their first event);
-joining inside a window gives at the moment of joining. A window gives only when the
+joining inside a window gives at the moment of joining, and with ``requires_purchase`` only
+a purchase at or after ``joined_at`` counts. A window gives only when the
 moment it gives falls between the rule's ``starts`` and ``ends``. Points given at a
 purchase are that purchase's points (they wait with it and a refund of everything
 eligible takes them back); points given at a date are available at once.
@@ -101,9 +102,13 @@ def birthday_at_purchase(
     birthday: MonthDay | None,
     last_year: int | None,
     context: PurchaseContext,
+    joined_at: datetime | None = None,
 ) -> tuple[int | None, list[LedgerEntry]]:
-    """The gift of a purchase in a birthday window not yet rewarded; its year, its entry."""
-    if birthday is None:
+    """The gift of a purchase in a birthday window not yet rewarded; its year, its entry.
+
+    A purchase before the customer joined (``joined_at``) does not count.
+    """
+    if birthday is None or (joined_at is not None and context.purchase.at < joined_at):
         return None, []
     year = plan.year_of(birthday, context.local_date)
     if year is None or (last_year is not None and year <= last_year):
