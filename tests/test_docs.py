@@ -44,19 +44,23 @@ from pydantic import BaseModel
 
 import rewardrules
 from rewardrules import _reference
-from rewardrules._reference_examples import flow, full_example, kind_example, rule_base, to_yaml
+from rewardrules._reference_examples import flow, full_examples, kind_example, rule_base, to_yaml
 from rewardrules.cli import cli
 from rewardrules.errors import RuleFileError
 from rewardrules.loader import load_program_text
 from rewardrules.program import (
     RULE_KINDS,
     Availability,
+    Birthday,
     CatalogueReward,
     Filter,
+    Gift,
+    Limit,
     Multiplier,
     PercentOff,
     PointsSettings,
     Program,
+    Referral,
     RollingWindow,
     TierLevel,
     Tiers,
@@ -305,7 +309,11 @@ def test_the_reference_shows_every_field_with_its_example() -> None:
 
 
 def _rule(kind: str = "points_per_spend", **keys: object) -> dict[str, object]:
-    required = {"points_per_spend": {"points": 1}, "every_nth_free": {"every": 2}}
+    required = {
+        "points_per_spend": {"points": 1},
+        "every_nth_free": {"every": 2},
+        "referral": {"referrer": {"points": 1}},
+    }
     return {"id": "docs-rule", "kind": kind, **required.get(kind, {}), **keys}
 
 
@@ -341,6 +349,11 @@ PLACE: dict[type[BaseModel], Callable[[dict[str, object]], dict[str, object]]] =
     VoucherSpec: lambda example: _program(
         rules=[_rule("every_nth_free", reward={"voucher": example})]
     ),
+    # A limit of value fits a rule that gives money; one of points, a rule that gives points.
+    Limit: lambda example: _program(
+        rules=[_rule("every_nth_free" if "value" in example else "points_per_spend", limit=example)]
+    ),
+    Gift: lambda example: _program(rules=[_rule("referral", referrer=example, referred=example)]),
     CatalogueReward: lambda example: _program(rewards=[example]),
     Availability: lambda example: _program(
         rewards=[{"id": "mug", "name": "Mug", "cost": 100, "value": "3.00", "available": example}]
@@ -359,8 +372,27 @@ def _load(mapping: dict[str, object], source: str) -> Program:
 
 @pytest.mark.parametrize("model", [*DOCS], ids=lambda model: model.__name__)
 def test_every_example_of_a_model_together_is_valid(model: type[BaseModel]) -> None:
+    # Keys that cannot be set at once (a birthday's points and voucher) are in separate
+    # mappings; together the mappings set every key the model accepts.
     assert model in PLACE, f"add {model.__name__} to PLACE: where its example goes in a program"
-    _load(PLACE[model](full_example(model)), f"{model.__name__} example")
+    examples = full_examples(model)
+    for number, example in enumerate(examples, 1):
+        _load(PLACE[model](example), f"{model.__name__} example {number} of {len(examples)}")
+
+
+def test_keys_that_cannot_stand_together_get_examples_of_their_own() -> None:
+    birthday = [set(example) for example in full_examples(Birthday)]
+    assert [keys & {"points", "voucher", "window", "days_around"} for keys in birthday] == [
+        {"points", "window"},
+        {"voucher", "window"},
+        {"points", "days_around"},
+    ]
+    assert [sorted(set(example) - {"per"}) for example in full_examples(Limit)] == [
+        ["points"],
+        ["rewards"],
+        ["value"],
+    ]
+    assert "exclusive_group" not in full_examples(Referral)[0]
 
 
 @pytest.mark.parametrize("kind", RULE_KINDS, ids=lambda kind: kind.__name__)

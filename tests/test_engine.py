@@ -469,6 +469,20 @@ SAMPLE_RULES: dict[str, dict[str, Any]] = {
     },
     "tiered_discount": {"kind": "tiered_discount", "id": "member", "discounts": {"silver": 5}},
     "bonus_points": {"kind": "bonus_points", "id": "welcome", "points": "25"},
+    "birthday": {
+        "kind": "birthday",
+        "id": "birthday-treat",
+        "voucher": {"sku": "cake-slice", "value": "3.50"},
+        "requires_purchase": True,
+    },
+    "signup_bonus": {"kind": "signup_bonus", "id": "joining", "points": "250"},
+    "referral": {
+        "kind": "referral",
+        "id": "bring-a-friend",
+        "referrer": {"points": "500"},
+        "referred": {"points": "200"},
+        "min_paid": "15.00",
+    },
 }
 
 

@@ -19,6 +19,7 @@ from rewardrules.events import (
     MonthDay,
     Purchase,
     Redemption,
+    ReferralQualified,
     Refund,
     RefundLine,
 )
@@ -305,6 +306,84 @@ def test_a_redemption_row_may_come_between_the_rows_of_other_events(in_tmp: Path
     ]
 
 
+# --- referrals ----------------------------------------------------------------------------
+
+REFERRAL = (
+    '{"type": "referral", "id": "f-p1", "customer_id": "c1", "at": "2026-03-04T10:00:00+01:00", '
+    '"referred": "c9", "rule": "bring-a-friend"}'
+)
+REFERRAL_FACT = ReferralQualified(
+    id="f-p1",
+    customer_id="c1",
+    at=datetime.fromisoformat("2026-03-04T10:00:00+01:00"),
+    referred="c9",
+    rule="bring-a-friend",
+)
+
+
+@pytest.mark.parametrize("name", ["h.jsonl", "h.json"])
+def test_a_json_history_reads_a_referral_among_purchases(in_tmp: Path, name: str) -> None:
+    purchase = (
+        '{"type": "purchase", "id": "p1", "customer_id": "c1", '
+        + MOMENT
+        + (', "lines": [{"sku": "latte", "quantity": 1, "unit_price": "4.50"}]}')
+    )
+    lines = [purchase, REFERRAL]
+    text = "\n".join(lines) + "\n" if name == "h.jsonl" else "[\n" + ",\n".join(lines) + "\n]"
+    Path(name).write_text(text)
+    events = list(read_history(name))
+    assert [type(event) for event in events] == [Purchase, ReferralQualified]
+    assert events[1] == REFERRAL_FACT
+    assert locate_event(name, "f-p1") == Location(name, 2 if name == "h.jsonl" else 3, 1)
+
+
+def test_a_referral_in_json_lines_needs_the_friend_and_the_rule(in_tmp: Path) -> None:
+    Path("h.jsonl").write_text(REFERRAL.replace('"referred": "c9", ', "") + "\n")
+    assert error_of("h.jsonl") == "h.jsonl:1:1: referred: is required"
+
+
+def test_a_misspelt_key_of_a_referral_gets_a_suggestion(in_tmp: Path) -> None:
+    Path("h.jsonl").write_text(REFERRAL.replace('"referred"', '"refered"') + "\n")
+    with pytest.raises(HistoryError) as info:
+        list(read_history("h.jsonl"))
+    assert [str(problem) for problem in info.value.problems] == [
+        "h.jsonl:1:1: referred: is required",
+        "h.jsonl:1:1: refered: is not a known field (did you mean 'referred'?)",
+    ]
+
+
+def test_a_csv_history_refuses_a_referral_row_and_says_where_to_write_it(in_tmp: Path) -> None:
+    Path("h.csv").write_text(HEADER + ROW + "f-p1,referral,c1,2026-03-04T09:00:00Z,,,,,\n")
+    events = read_history("h.csv")
+    assert next(events).id == "p1"
+    with pytest.raises(HistoryError) as info:
+        next(events)
+    [problem] = info.value.problems
+    assert (problem.location, problem.path, problem.code) == (
+        Location("h.csv", 3, 1),
+        ("type",),
+        "unknown-type",
+    )
+    assert problem.message == (
+        "a referral is read from JSON or JSON Lines histories only, not from CSV; "
+        "evaluate finds referrals itself when the friend's purchases are in the history"
+    )
+    assert problem.suggestion == (
+        "if the friend's purchases are not in the history, put the referral in a .jsonl file: "
+        '{"type": "referral", "id": ..., "customer_id": ..., "at": ..., "referred": ..., '
+        '"rule": ...}'
+    )
+
+
+def test_a_csv_history_names_only_the_types_it_can_hold() -> None:
+    with pytest.raises(HistoryError) as info:
+        list(parse_history_text(HEADER + ROW.replace("purchase", "gift"), "csv", source="h.csv"))
+    assert (
+        str(info.value)
+        == "h.csv:2:1: type: must be 'purchase', 'refund' or 'redemption' (got 'gift')"
+    )
+
+
 # --- laziness -----------------------------------------------------------------------------
 
 
@@ -505,12 +584,12 @@ ERRORS = {
     "unknown type in JSON": (
         "h.json",
         '[\n  {"type": "return", "id": "r1"}\n]',
-        "h.json:2:3: type: must be 'purchase', 'refund' or 'redemption' (got 'return')",
+        "h.json:2:3: type: must be 'purchase', 'refund', 'redemption' or 'referral' (got 'return')",
     ),
     "missing type": (
         "h.jsonl",
         '{"id": "r1"}',
-        "h.jsonl:1:1: type: is required: 'purchase', 'refund' or 'redemption'",
+        "h.jsonl:1:1: type: is required: 'purchase', 'refund', 'redemption' or 'referral'",
     ),
     "NaN in JSON": (
         "h.json",

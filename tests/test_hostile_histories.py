@@ -507,7 +507,8 @@ HOSTILE_PIECES = [
     b'{"type": "purchase", "id": "p", "customer_id": "c", "at": "2026-03-01T09:30:00Z", ',
     b'"lines": [{"sku": "a", "quantity": 1, "unit_price": ', b'"id": "p", "id": "p"',
     b"x" * 300, b"[" * 3000, REWARD_HEADER.encode(), REDEEM_ROW.encode(),
-    REDEMPTION.encode(), b'"type": "redemption", ',
+    REDEMPTION.encode(), b'"type": "redemption", ', b'"type": "referral", "referred": "c9", ',
+    b"f1,referral,c1,2026-03-04T09:00:00Z,,,,,\n",
 ]  # fmt: skip
 hostile_bytes = st.lists(st.sampled_from(HOSTILE_PIECES) | st.binary(max_size=8), max_size=12).map(
     b"".join

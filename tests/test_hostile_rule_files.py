@@ -603,6 +603,38 @@ def test_a_dumped_program_loads_back_equal(program: Program) -> None:
         assert load_program_text(text, _parser=parser) == program
 
 
+GIFTS_AND_LIMITS = HEADER + (
+    "  - {id: stars, kind: points_per_spend, points: 1, exclusive_group: weekend,"
+    " limit: [{per: purchase, points: 200}, {per: month, points: 1000}]}\n"
+    "  - {id: weekend-bonus, kind: bonus_points, points: 50, exclusive_group: weekend}\n"
+    "  - {id: card, kind: every_nth_free, every: 5, limit: {per: week, value: 9.50}}\n"
+    "  - id: birthday-treat\n"
+    "    kind: birthday\n"
+    "    voucher: {sku: cake-slice, value: 3.50, name: a slice of cake}\n"
+    "    window: day\n"
+    "    days_around: 3\n"
+    "    requires_purchase: true\n"
+    "    when: {categories: [coffee]}\n"
+    "  - {id: welcome, kind: signup_bonus, points: 250, min_first_purchase: 0}\n"
+    "  - id: bring-a-friend\n"
+    "    kind: referral\n"
+    "    referrer: {points: 500}\n"
+    "    referred: {voucher: {sku: latte, value: 4.50}}\n"
+    "    min_paid: 15.00\n"
+    "    limit: {per: year, rewards: 5}\n"
+)
+
+
+def test_gifts_limits_and_groups_are_dumped_and_load_back_equal() -> None:
+    program = load_program_text(GIFTS_AND_LIMITS)
+    text = dump_program(program)
+    for parser in PARSERS:
+        assert load_program_text(text, _parser=parser) == program
+    assert "    limit:\n      per: week\n      value: 9.50\n" in text
+    assert "    limit:\n      - per: purchase\n        points: 200\n" in text
+    assert "min_first_purchase: 0\n" in text
+
+
 WRITABLE = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
 
 

@@ -638,9 +638,159 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "an exclusive group misspelt on one of its rules",
+        (
+            "rules:",
+            "  - {id: weekend-stars, kind: points_per_spend, points: 2, exclusive_group: weekend}",
+            "  - {id: weekend-bonus, kind: bonus_points, points: 50, exclusive_group: weekends}",
+        ),
+        [
+            (
+                "exclusive-group-alone",
+                "6:77: rules[0].exclusive_group: the exclusive group 'weekend' holds only this "
+                "rule, so it has no effect (did you mean 'weekends'?)",
+            ),
+            (
+                "exclusive-group-alone",
+                "7:74: rules[1].exclusive_group: the exclusive group 'weekends' holds only this "
+                "rule, so it has no effect (did you mean 'weekend'?)",
+            ),
+        ],
+    ),
+    Case(
+        "an exclusive group of one rule",
+        (
+            "rules:",
+            "  - id: stars",
+            "    kind: points_per_spend",
+            "    points: 1",
+            "    exclusive_group: promotions",
+        ),
+        [
+            (
+                "exclusive-group-alone",
+                "9:22: rules[0].exclusive_group: the exclusive group 'promotions' holds only this "
+                "rule, so it has no effect (give the rules that must not add up the same group, "
+                "or remove it)",
+            )
+        ],
+    ),
+    Case(
+        "a limit per purchase on a birthday gift",
+        (
+            "rules:",
+            "  - id: birthday-treat",
+            "    kind: birthday",
+            "    points: 100",
+            "    limit: {per: purchase, points: 50}",
+        ),
+        [
+            (
+                "limit-per-purchase",
+                "9:18: rules[0].limit.per: 'birthday-treat' gives one fixed gift at a time, so a "
+                "limit per purchase never limits how often it is given; it can only make the "
+                "gift smaller (to limit how often, use per: day, week, month, year or lifetime; "
+                "to give less, make the gift smaller)",
+            )
+        ],
+    ),
+    Case(
+        "a limit per purchase in a list, on a referral",
+        (
+            "rules:",
+            "  - id: bring-a-friend",
+            "    kind: referral",
+            "    referrer: {points: 500}",
+            "    limit:",
+            "      - {per: year, rewards: 5}",
+            "      - {per: purchase, rewards: 1}",
+        ),
+        [
+            (
+                "limit-per-purchase",
+                "11:15: rules[0].limit[1].per: 'bring-a-friend' gives one fixed gift at a time, "
+                "so a limit per purchase never limits how often it is given; it can only make "
+                "the gift smaller (to limit how often, use per: day, week, month, year or "
+                "lifetime; to give less, make the gift smaller)",
+            )
+        ],
+    ),
+    Case(
+        "a limit of nothing",
+        (
+            "rules:",
+            "  - id: tenth-coffee-free",
+            "    kind: every_nth_free",
+            "    every: 10",
+            "    limit: {per: month, value: 0}",
+        ),
+        [
+            (
+                "worthless-reward",
+                "9:12: rules[0].limit: at most 0.00 USD a month: the rule never gives anything",
+            )
+        ],
+    ),
+    Case(
+        "a referral voucher worth nothing",
+        (
+            "rules:",
+            "  - id: bring-a-friend",
+            "    kind: referral",
+            "    referrer: {points: 500}",
+            "    referred: {voucher: {sku: latte, value: 0}}",
+        ),
+        [
+            (
+                "worthless-reward",
+                "9:45: rules[0].referred.voucher.value: the voucher is worth 0 USD: the customer "
+                "gets nothing of value and the cost report counts nothing (give it the price of "
+                "'latte')",
+            )
+        ],
+    ),
+    Case(
+        "a birthday voucher for a sku no purchase has",
+        (
+            "rules:",
+            "  - id: birthday-treat",
+            "    kind: birthday",
+            "    voucher: {sku: cake-slice, value: 3.50}",
+        ),
+        [
+            (
+                "unknown-sku",
+                "8:20: rules[0].voucher.sku: no purchase in the history has the sku 'cake-slice'",
+            )
+        ],
+        {"history_events": HISTORY},
+    ),
 ]
 
 CLEAN = [
+    pytest.param(
+        (
+            "rules:",
+            "  - {id: stars, kind: points_per_spend, points: 1, exclusive_group: promotions}",
+            "  - {id: stars-2026, kind: points_per_spend, points: 2, exclusive_group: promotions}",
+        ),
+        id="two rules of one kind and filter in one exclusive group, which gives one of them",
+    ),
+    pytest.param(
+        (
+            "rules:",
+            "  - id: birthday-treat",
+            "    kind: birthday",
+            "    points: 100",
+            "    limit: {per: year, rewards: 1}",
+            "  - id: stars",
+            "    kind: points_per_spend",
+            "    points: 1",
+            "    limit: [{per: purchase, points: 200}, {per: month, points: 1000}]",
+        ),
+        id="limits that limit how often, and how much a purchase earns",
+    ),
     pytest.param(
         (
             "rules:",

@@ -19,6 +19,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rewardrules._errorpaths import written_path
 from rewardrules.errors import Location, Problem, RuleFileError
 from rewardrules.loader import Parser, load_program, load_program_file, load_program_text
 from rewardrules.program import (
@@ -317,7 +318,7 @@ BROKEN = [
             (
                 "<text>:7:11: rules[0].kind: unknown kind 'every_nth_fre'; the kinds are: "
                 "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, "
-                "bonus_points (did you mean 'every_nth_free'?)",
+                "bonus_points, birthday, signup_bonus, referral (did you mean 'every_nth_free'?)",
                 "unknown-kind",
             ),
         ],
@@ -329,9 +330,82 @@ BROKEN = [
             (
                 "<text>:6:5: rules[0].kind: 'kind' is required here; the kinds are: "
                 "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, "
-                "bonus_points",
+                "bonus_points, birthday, signup_bonus, referral",
                 "missing-kind",
             ),
+        ],
+    ),
+    Broken(
+        "a limit that is a number",
+        lines(*header(), *RULE, "    every: 3", "    limit: 5"),
+        [
+            (
+                "<text>:9:12: rules[0].limit: expected a limit such as {per: month, rewards: 2}, "
+                "or a list of them (got the number 5)",
+                "wrong-type",
+            )
+        ],
+    ),
+    Broken(
+        "one limit with a misspelt key",
+        lines(*header(), *RULE, "    every: 3", "    limit: {pre: month, rewards: 1}"),
+        [
+            (
+                "<text>:9:13: rules[0].limit.pre: unknown key 'pre' (did you mean 'per'?)",
+                "unknown-key",
+            )
+        ],
+    ),
+    Broken(
+        "one limit with no measure",
+        lines(*header(), *RULE, "    every: 3", "    limit:", "      per: week"),
+        [
+            (
+                "<text>:10:7: rules[0].limit: a limit counts exactly one of points, rewards or "
+                "value (got none)",
+                "invalid",
+            )
+        ],
+    ),
+    Broken(
+        "the second of two limits with an unknown period",
+        lines(
+            *header(),
+            *RULE,
+            "    every: 3",
+            "    limit:",
+            "      - {per: week, rewards: 1}",
+            "      - {per: fortnight, rewards: 2}",
+        ),
+        [
+            (
+                "<text>:11:15: rules[0].limit[1].per: must be one of: purchase, day, week, "
+                "month, year, lifetime (got 'fortnight')",
+                "not-allowed",
+            )
+        ],
+    ),
+    Broken(
+        "a referrer's gift of neither points nor a voucher",
+        lines(*header(), "rules:", "  - id: friends", "    kind: referral", "    referrer: {}"),
+        [
+            (
+                "<text>:8:15: rules[0].referrer: give either points or a voucher (exactly one "
+                "of the two)",
+                "invalid",
+            )
+        ],
+    ),
+    Broken(
+        "an exclusive group that is not a slug",
+        lines(*header(), *RULE, "    every: 3", "    exclusive_group: Weekend Deals"),
+        [
+            (
+                "<text>:9:22: rules[0].exclusive_group: must be written with lowercase letters, "
+                "digits, '-' and '_', e.g. 'coffee-stars' (got 'Weekend Deals') "
+                "(did you mean 'weekend-deals'?)",
+                "bad-format",
+            )
         ],
     ),
     Broken(
@@ -805,8 +879,8 @@ BROKEN = [
             ("<text>:12:13: rules[1].points: must be more than 0 (got 0)", "out-of-range"),
             (
                 "<text>:13:5: rules[1].colour: unknown key 'colour' (the keys allowed here "
-                "are: id, description, starts, ends, when, priority, kind, points, per, "
-                "multipliers, rounding, max_per_purchase)",
+                "are: id, description, starts, ends, when, priority, exclusive_group, limit, "
+                "kind, points, per, multipliers, rounding, max_per_purchase)",
                 "unknown-key",
             ),
         ],
@@ -1044,8 +1118,8 @@ def test_cross_field_problems_come_with_the_other_problems_in_one_run(parser: Pa
         "p.yaml:14:10: rules[0].per: 0.001 has more decimal places than USD has (2); "
         "write it in whole USD minor units",
         "p.yaml:16:11: rules[1].kind: unknown kind 'every_nth_fre'; the kinds are: "
-        "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, bonus_points "
-        "(did you mean 'every_nth_free'?)",
+        "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, bonus_points, "
+        "birthday, signup_bonus, referral (did you mean 'every_nth_free'?)",
         "p.yaml:21:27: rules[2].when.categroies: unknown key 'categroies' "
         "(did you mean 'categories'?)",
         "p.yaml:22:9: rules[3].id: the rule id 'stars' is already used by rules[0]; "
@@ -1053,3 +1127,10 @@ def test_cross_field_problems_come_with_the_other_problems_in_one_run(parser: Pa
         "p.yaml:24:17: rules[3].discounts.platinum: there is no tier 'platinum'; "
         "the tiers are: silver",
     ]
+
+
+def test_a_path_into_one_limit_is_written_without_the_index_the_model_adds() -> None:
+    data = {"rules": [{"limit": {"per": "month", "points": 5}}, {"limit": [{"per": "day"}]}]}
+    assert written_path(data, ("rules", 0, "limit", 0, "points")) == ("rules", 0, "limit", "points")
+    assert written_path(data, ("rules", 1, "limit", 0, "per")) == ("rules", 1, "limit", 0, "per")
+    assert written_path(data, ("rules", 2, "when")) == ("rules", 2, "when")

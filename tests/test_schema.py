@@ -283,6 +283,29 @@ VALID = {
         "priority: -1",
         "multipliers: [{factor: 2, when: {tiers: [gold], min_total: 20}}]",
     ),
+    "one limit as a mapping": card("every: 10", "limit: {per: day, rewards: 1}"),
+    "limits as a list": rule(
+        "bonus_points",
+        "points: 50",
+        "limit: [{per: week, points: 100}, {per: year, points: 1000}]",
+    ),
+    "a group of two": rule("bonus_points", "points: 50", "exclusive_group: weekend").replace(
+        "rules:\n",
+        "rules:\n  - {id: weekend-double, kind: points_per_spend, points: 2, "
+        "exclusive_group: weekend}\n",
+    ),
+    "a birthday voucher": rule(
+        "birthday",
+        "voucher: {sku: cake-slice, value: '3.50'}",
+        "window: day",
+        "days_around: 7",
+    ),
+    "a signup bonus at the first purchase": rule(
+        "signup_bonus", "points: 250", "min_first_purchase: 20", "when: {categories: [coffee]}"
+    ),
+    "a referral with gifts for both": rule(
+        "referral", "referrer: {points: 500}", "referred: {voucher: {sku: latte, value: 4}}"
+    ),
 }
 
 
@@ -314,7 +337,8 @@ BROKEN: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
                 "rules.0.kind",
                 "enum",
                 "'every_nth_fre' is not one of ['points_per_spend', 'every_nth_free', "
-                "'partner_gift_card', 'tiered_discount', 'bonus_points']",
+                "'partner_gift_card', 'tiered_discount', 'bonus_points', 'birthday', "
+                "'signup_bonus', 'referral']",
             )
         ],
     ),
@@ -413,6 +437,37 @@ BROKEN: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "a lowercase currency": (
         HEAD.replace("USD", "usd"),
         [("currency", "pattern", "'usd' does not match '^[A-Z]{3}$'")],
+    ),
+    "a limit per fortnight": (
+        card("every: 10", "limit: {per: fortnight, rewards: 1}"),
+        [
+            (
+                "rules.0.limit.per",
+                "enum",
+                "'fortnight' is not one of ['purchase', 'day', 'week', 'month', 'year', "
+                "'lifetime']",
+            )
+        ],
+    ),
+    "a limit in a list without a period": (
+        card("every: 10", "limit: [{per: day, rewards: 1}, {rewards: 5}]"),
+        [("rules.0.limit.1", "required", "'per' is a required property")],
+    ),
+    "a limit that is a number": (
+        card("every: 10", "limit: 3"),
+        [("rules.0.limit", "type", "3 is not of type 'object', 'array'")],
+    ),
+    "a birthday window of a week": (
+        rule("birthday", "points: 100", "window: week"),
+        [("rules.0.window", "enum", "'week' is not one of ['day', 'month']")],
+    ),
+    "a referral without a referrer's gift": (
+        rule("referral", "referred: {points: 200}"),
+        [("rules.0", "required", "'referrer' is a required property")],
+    ),
+    "a referrer's gift of no points": (
+        rule("referral", "referrer: {points: 0}"),
+        [("rules.0.referrer.points", "minimum", "0 is less than the minimum of 1")],
     ),
     "an unknown key at the top": (
         HEAD + "colour: blue\n",

@@ -4,6 +4,12 @@ A CSV history has one row per purchase line (or refund line); the adjacent rows 
 ``event_id`` make one event. A redemption is a single row. Error lines count physical lines,
 so a quoted cell holding a line break does not shift them. ``docs/histories.md`` describes
 the columns.
+
+A referral (:class:`~rewardrules.events.ReferralQualified`) has no columns: a row of type
+``referral`` is refused, saying so. ``evaluate`` finds referrals itself in the friend's
+purchases; a referral is supplied only to evaluate a referrer without the friend's history,
+which is rare enough that two columns used by no other row would cost every export more than
+they give. Such a referral is written in a JSON or JSON Lines history.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from rewardrules._history_records import (
+    CSV_MODELS,
+    CSV_TYPES_HELP,
     CURRENCY_HINT,
     MAX_DIGITS,
-    MODELS,
-    TYPES_HELP,
+    REFERRAL_IN_CSV,
+    REFERRAL_IN_CSV_HINT,
     CsvOptions,
     RecordError,
     amount,
@@ -246,9 +254,13 @@ class _CsvEvent:
         self, source: str, line: int, event_id: str, head: tuple[str, ...], decimal_comma: bool
     ) -> None:
         kind, customer_id, at, purchase_id, store, reward = head
-        model = MODELS.get(kind)
+        model = CSV_MODELS.get(kind)
+        if kind == "referral":
+            raise RecordError(
+                ("type",), REFERRAL_IN_CSV, "unknown-type", None, REFERRAL_IN_CSV_HINT
+            )
         if model is None:
-            message = f"must be {TYPES_HELP} (got {kind!r})"
+            message = f"must be {CSV_TYPES_HELP} (got {kind!r})"
             raise RecordError(("type",), message, "unknown-type")
         if model is not Refund and purchase_id:
             message = f"must be empty for a {kind}; only a refund names a purchase"

@@ -141,6 +141,23 @@ def child(node: object, item: PathItem) -> object:
     return ABSENT
 
 
+def written_path(data: object, path: Path) -> Path:
+    """``path`` as the document writes it: without the index of a mapping read as a list.
+
+    The models read one ``limit`` mapping as a list of one, so a check of the model names
+    ``limit[0]`` where the document has only ``limit``.
+    """
+    kept: list[PathItem] = []
+    node = data
+    for item in path:
+        below = child(node, item)
+        if below is ABSENT and isinstance(node, dict) and isinstance(item, int):
+            continue
+        kept.append(item)
+        node = None if below is ABSENT else below
+    return tuple(kept)
+
+
 def lookup(data: object, path: Path, default: object = None) -> object:
     """The value at ``path`` in the document, or ``default``."""
     for item in path:
@@ -151,7 +168,11 @@ def lookup(data: object, path: Path, default: object = None) -> object:
 
 
 def map_loc(error: ErrorDetails, data: object) -> MappedError:
-    """Walk pydantic's ``loc`` over the document, keeping only the items written in it."""
+    """Walk pydantic's ``loc`` over the document, keeping only the items written in it.
+
+    An index below a mapping is dropped: the model read that one mapping as a list of one
+    (``limit: {per: month, points: 500}``), so the document has no ``[0]`` to point at.
+    """
     mapped = MappedError(error, ())
     path: list[PathItem] = []
     node: object = data
@@ -167,6 +188,8 @@ def map_loc(error: ErrorDetails, data: object) -> MappedError:
         elif is_member(item):
             if mapped.union is None:
                 mapped.union, mapped.member = tuple(path), str(item)
+        elif isinstance(node, dict) and isinstance(item, int):
+            pass  # one mapping written where a list may stand, read as a list of one (limit)
         elif not (isinstance(item, str) and item.startswith(_WRAPPERS)):
             path.append(item)  # a field the document lacks ("missing")
             node = None

@@ -20,17 +20,41 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from rewardrules.errors import HistoryError, Location, PathItem, Problem
-from rewardrules.events import Customer, Line, Purchase, Redemption, Refund, RefundLine
+from rewardrules.events import (
+    Customer,
+    Line,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+    RefundLine,
+)
 
 Path = tuple[PathItem, ...]
 Record = TypeVar("Record", bound=BaseModel)
 
-MODELS: dict[str, type[Purchase] | type[Refund] | type[Redemption]] = {
+CsvModel = type[Purchase] | type[Refund] | type[Redemption]
+CSV_MODELS: dict[str, CsvModel] = {
     "purchase": Purchase,
     "refund": Refund,
     "redemption": Redemption,
 }
-TYPES_HELP = "'purchase', 'refund' or 'redemption'"
+"""The event types a CSV history holds, by its ``type`` cell."""
+MODELS: dict[str, CsvModel | type[ReferralQualified]] = {
+    **CSV_MODELS,
+    "referral": ReferralQualified,
+}
+"""The event types a JSON or JSON Lines history holds, by its ``type`` key."""
+TYPES_HELP = "'purchase', 'refund', 'redemption' or 'referral'"
+CSV_TYPES_HELP = "'purchase', 'refund' or 'redemption'"
+REFERRAL_IN_CSV = (
+    "a referral is read from JSON or JSON Lines histories only, not from CSV; "
+    "evaluate finds referrals itself when the friend's purchases are in the history"
+)
+REFERRAL_IN_CSV_HINT = (
+    "if the friend's purchases are not in the history, put the referral in a .jsonl file: "
+    '{"type": "referral", "id": ..., "customer_id": ..., "at": ..., "referred": ..., "rule": ...}'
+)
 AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
 WHOLE_HELP = "a whole number written with digits, like 2"
 COMMA_AMOUNT_HELP = (
@@ -50,7 +74,11 @@ CURRENCY_HINT = (
 )
 
 _FIELDS = sorted(
-    {f for m in (Purchase, Line, Refund, RefundLine, Redemption, Customer) for f in m.model_fields}
+    {
+        name
+        for model in (Purchase, Line, Refund, RefundLine, Redemption, ReferralQualified, Customer)
+        for name in model.model_fields
+    }
 )
 _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _COMMA_AMOUNT = re.compile(r"-?[0-9]+(?:,[0-9]+)?")

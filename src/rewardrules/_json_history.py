@@ -36,7 +36,7 @@ _OBJECT_START = re.compile(r'[ \t\n\r]*\{[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\
 
 
 def event_from_object(value: Any) -> AnyEvent:
-    """A purchase, refund or redemption from a decoded JSON object."""
+    """A purchase, refund, redemption or referral from a decoded JSON object."""
     if not isinstance(value, dict):
         message = f"an event must be an object {{...}} (got {show(value)})"
         raise RecordError((), message, "not-an-object")

@@ -13,11 +13,15 @@ from typing import Literal
 from rewardrules.errors import PathItem
 from rewardrules.program import (
     WEEKDAYS,
+    AnyRule,
+    Birthday,
     EveryNthFree,
     Filter,
     PointsPerSpend,
     Program,
+    Referral,
     VoucherReward,
+    VoucherSpec,
 )
 
 Path = tuple[PathItem, ...]
@@ -135,11 +139,21 @@ def named_values(program: Program, kind: Literal["category", "sku"]) -> list[tup
             ]
     if kind == "sku":
         for index, rule in enumerate(program.rules):
-            if isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
-                named.append(
-                    (("rules", index, "reward", "voucher", "sku"), rule.reward.voucher.sku)
-                )
+            named += [((*path, "sku"), voucher.sku) for path, voucher in vouchers(index, rule)]
     return named
+
+
+def vouchers(index: int, rule: AnyRule) -> Iterator[tuple[Path, VoucherSpec]]:
+    """Every voucher a rule gives, with the path of its ``voucher``."""
+    base: Path = ("rules", index)
+    if isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
+        yield (*base, "reward", "voucher"), rule.reward.voucher
+    elif isinstance(rule, Birthday) and rule.voucher is not None:
+        yield (*base, "voucher"), rule.voucher
+    elif isinstance(rule, Referral):
+        for side, gift in (("referrer", rule.referrer), ("referred", rule.referred)):
+            if gift is not None and gift.voucher is not None:
+                yield (*base, side, "voucher"), gift.voucher
 
 
 def filter_key(when: Filter) -> tuple[object, ...]:

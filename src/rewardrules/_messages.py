@@ -44,6 +44,10 @@ _SLUG_PATTERN = next(
 )
 _KINDS = [get_args(rule.model_fields["kind"].annotation)[0] for rule in RULE_KINDS]
 _MODEL_WORDS = {"RollingWindow": "a rolling window such as '365 days' or {days: 365}"}
+_ONE_OR_A_LIST = {
+    "limit": "a limit such as {per: month, rewards: 2}, or a list of them",
+}
+"""Fields of a rule that take one mapping or a list of them, in words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +273,19 @@ def _expected(expected: str) -> Callable[[_Error], Finding]:
     return describe
 
 
+def _list(error: _Error) -> Finding:
+    """A list was expected: of a rule's ``limit``, one mapping is enough."""
+    name = error.path[-1] if error.path else None
+    loc = tuple(error.mapped.error["loc"])
+    if isinstance(name, str) and name in _ONE_OR_A_LIST and model_at(loc[:-1]) in RULE_KINDS:
+        if error.value is None:
+            message = f"expected {_ONE_OR_A_LIST[name]}, but nothing is written here"
+        else:
+            message = f"expected {_ONE_OR_A_LIST[name]} (got {error.seen})"
+        return error.finding(message, "wrong-type")
+    return _expected("a list")(error)
+
+
 def _too_short(error: _Error) -> Finding | None:
     count = error.ctx.get("min_length", 1)
     if isinstance(error.value, list | dict) and len(error.value) >= count:
@@ -346,7 +363,7 @@ _DESCRIBE: dict[str, Callable[[_Error], Finding | None]] = {
     "int_from_float": _expected("a whole number"),
     "decimal_type": _expected("a number"),
     "decimal_parsing": _expected("a number"),
-    "tuple_type": _expected("a list"),
+    "tuple_type": _list,
     "list_type": _expected("a list"),
     "dict_type": _expected("a mapping of keys and values"),
     "model_type": _expected("a mapping of keys and values"),

@@ -38,12 +38,17 @@ from rewardrules._reference_examples import (
 from rewardrules._types import Slug
 from rewardrules.program import (
     RULE_KINDS,
+    Birthday,
     Filter,
+    Gift,
+    Limit,
     Multiplier,
     PercentOff,
     PointsSettings,
     Program,
+    Referral,
     RollingWindow,
+    SignupBonus,
     TierLevel,
     Tiers,
     VoucherReward,
@@ -58,6 +63,12 @@ _LIMITS: dict[tuple[str, str], str] = {
 """Limits that a validator of the model checks, so that no metadata shows them."""
 
 
+_TYPES: dict[tuple[str, str], str] = {
+    ("_Rule", "limit"): "a {ref}`limit <reference-limit>`, or a list of them",
+}
+"""Types that a validator of the model reads more widely than the annotation says."""
+
+
 _TITLES: dict[type[BaseModel], str] = {
     Program: "Top level",
     PointsSettings: "`points`",
@@ -69,11 +80,32 @@ _TITLES: dict[type[BaseModel], str] = {
     PercentOff: "`reward: {percent_off: …}`",
     VoucherReward: "`reward: {voucher: …}`",
     VoucherSpec: "`voucher`: the voucher issued",
+    Limit: "`limit`: one limit",
+    Gift: "`referrer`, `referred`: a gift",
 }
 
 
 _NOTES: dict[type[BaseModel], str] = {
     RollingWindow: "Written as text, `365 days` or `52 weeks`, or as a mapping `{days: 365}`.",
+    Limit: (
+        "Give `per` and exactly one of `points`, `rewards` or `value`. A limit of points is "
+        "for a rule that gives points; a limit of value, for a rule that gives money "
+        "(discounts, free units, vouchers, gift cards)."
+    ),
+    Birthday: (
+        "Give exactly one of `points` or `voucher`. Without `requires_purchase` the gift is "
+        "given when the window starts, not at a purchase, so the rule takes no `when`."
+    ),
+    SignupBonus: (
+        "Without `min_first_purchase` the points are given when the customer joins, not at "
+        "a purchase, so the rule takes no `when`."
+    ),
+    Referral: (
+        "A friend is a customer whose profile names the referrer in `referred_by`. The "
+        "referrer's gift is given at the friend's first purchase that `when` admits and that "
+        "pays at least `min_paid` on the rule's lines. The rule rewards no purchase of the "
+        "referrer's, so it cannot be in an `exclusive_group`."
+    ),
 }
 
 
@@ -146,10 +178,10 @@ def _model_doc(model: type[BaseModel], level: int, base: type[BaseModel]) -> Mod
         title = f"`{kind}`" if kind else _TITLES.get(model, model.__name__)
         anchor = "reference-" + (kind or model.__name__).lower().replace("_", "-")
         summary = _summary(model)
-        if kind:
-            summary += "\n\nIt has the keys of {ref}`every rule <reference-rule>`, and these:"
     if model in _NOTES:
         summary += "\n\n" + _NOTES[model]
+    if kind:
+        summary += "\n\nIt has the keys of {ref}`every rule <reference-rule>`, and these:"
     fields = tuple(_field_doc(model, name, model.model_fields[name]) for name in names)
     return ModelDoc(model, title, anchor, level, summary, fields)
 
@@ -165,7 +197,8 @@ def _field_doc(model: type[BaseModel], name: str, field: FieldInfo) -> FieldDoc:
     default = None if required else _default_text(field)
     return FieldDoc(
         name=name,
-        type=_type_words(field.annotation),
+        type=_TYPES.get((declaring_model(model, name).__name__, name))
+        or _type_words(field.annotation),
         required=required,
         default=default,
         limits=tuple(_limits(model, name, field)),

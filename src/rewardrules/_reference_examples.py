@@ -23,9 +23,12 @@ from pydantic.fields import FieldInfo
 
 from rewardrules.program import (
     RULE_KINDS,
+    Birthday,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
+    Referral,
+    SignupBonus,
     TieredDiscount,
 )
 
@@ -84,7 +87,26 @@ _KIND_IDS: dict[type[BaseModel], str] = {
     EveryNthFree: "tenth-coffee-free",
     PartnerGiftCard: "grocery-gift-card",
     TieredDiscount: "member-discount",
+    Birthday: "birthday-treat",
+    SignupBonus: "welcome-bonus",
+    Referral: "bring-a-friend",
 }
+
+
+_APART: tuple[tuple[_Key, ...], ...] = (
+    (("Birthday", "points"), ("Birthday", "voucher")),
+    (("Birthday", "window"), ("Birthday", "days_around")),
+    (("Gift", "points"), ("Gift", "voucher")),
+    (("Limit", "points"), ("Limit", "rewards"), ("Limit", "value")),
+)
+"""Keys of one model that cannot all be set at once: at most one of each group is.
+
+A birthday gives points or a voucher; ``days_around`` widens the ``day`` window that the
+example of ``window`` (``month``) replaces; a limit counts one measure.
+"""
+
+_REFUSED: frozenset[_Key] = frozenset({("Referral", "exclusive_group")})
+"""Keys a kind has (every rule has them) but refuses whatever their value."""
 
 
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./+-]*(?<! )$")
@@ -155,22 +177,70 @@ def field_example(model: type[BaseModel], name: str, field: FieldInfo) -> object
 
 
 def full_example(model: type[BaseModel]) -> dict[str, object]:
-    """A mapping that sets every key of a model to its example."""
-    return {name: field_example(model, name, field) for name, field in model.model_fields.items()}
+    """A mapping that sets every key of a model that can stand beside the others.
+
+    Of keys that cannot be set at once (:data:`_APART`) only the first is set; the others'
+    examples are in :func:`full_examples`. A key the model refuses is left out.
+    """
+    return full_examples(model)[0]
+
+
+def full_examples(model: type[BaseModel]) -> tuple[dict[str, object], ...]:
+    """Mappings that together set every key of a model to its example.
+
+    The first sets every key that :func:`full_example` sets; each further one swaps in
+    another key of a group that cannot be set at once (a birthday's voucher for its points).
+    """
+    groups = [
+        [name for owner, name in group if owner == model.__name__]
+        for group in _APART
+        if any(owner == model.__name__ for owner, _ in group)
+    ]
+    later = {name for names in groups for name in names[1:]}
+    names = [
+        name
+        for name in model.model_fields
+        if name not in later and (model.__name__, name) not in _REFUSED
+    ]
+    first = {name: field_example(model, name, model.model_fields[name]) for name in names}
+    swapped = [
+        {
+            **{key: value for key, value in first.items() if key != group[0]},
+            other: field_example(model, other, model.model_fields[other]),
+        }
+        for group in groups
+        for other in group[1:]
+    ]
+    return (first, *swapped)
 
 
 def kind_example(model: type[BaseModel]) -> dict[str, object]:
-    """A rule of one kind: an id, the kind and every key the kind adds to every rule."""
-    own = [name for name in model.model_fields if name not in rule_base().model_fields]
+    """A rule of one kind: an id, the kind and every key the kind adds to every rule.
+
+    Of keys that cannot be set at once, only the first is set (a birthday gives points).
+    """
+    base = rule_base().model_fields
     example: dict[str, object] = {"id": _KIND_IDS.get(model, f"my-{kind_name(model)}")}
-    example.update({name: field_example(model, name, model.model_fields[name]) for name in own})
+    example.update({name: value for name, value in full_example(model).items() if name not in base})
     return example
 
 
 def _from_json(value: object, annotation: Any) -> object:
-    """Examples give amounts as text (JSON has no decimals); show them as numbers."""
+    """Examples give amounts as text (JSON has no decimals); show them as numbers.
+
+    Inside a mapping of a nested model (a voucher's value), each key's own type decides.
+    """
     if isinstance(value, list):
         return [_from_json(item, annotation) for item in value]
+    if isinstance(value, dict):
+        models = [leaf for leaf in leaf_types(annotation) if issubclass(leaf, BaseModel)]
+        if len(models) != 1:
+            return value
+        fields = models[0].model_fields
+        return {
+            key: _from_json(item, fields[key].annotation) if key in fields else item
+            for key, item in value.items()
+        }
     if isinstance(value, str) and Decimal in set(leaf_types(annotation)):
         return Decimal(value)
     return value

@@ -113,6 +113,14 @@ def _rolling_window_text(field: Schema) -> None:
     field["anyOf"] = [*field["anyOf"], {"type": "string", "pattern": _ROLLING_TEXT}]
 
 
+def _one_limit_or_a_list(field: Schema) -> None:
+    # The model reads a single limit as a list of one; publish both forms as a union,
+    # which rewardrules.schema then publishes by JSON type.
+    one = field.pop("items")
+    del field["type"]
+    field["anyOf"] = [one, {"type": "array", "items": one}]
+
+
 def _weekdays_in_any_case(field: Schema) -> None:
     any_case = "|".join("".join(f"[{c.upper()}{c}]" for c in day) for day in WEEKDAYS)
     for branch in field["anyOf"]:
@@ -126,14 +134,16 @@ def _weekdays_in_any_case(field: Schema) -> None:
 
 
 _VALIDATOR_CHECKS: Final[dict[tuple[type[BaseModel], str], Callable[[Schema], None]]] = {
+    **{(kind, "limit"): _one_limit_or_a_list for kind in RULE_KINDS},
     (Program, "currency"): _currency_code,
     (TieredDiscount, "discounts"): _percent_per_tier,
     (Tiers, "window"): _rolling_window_text,
     (Filter, "weekdays"): _weekdays_in_any_case,
 }
 """What the models check or read in their own validators, which pydantic cannot publish:
-known currencies, percentages per tier, "365 days" read as a rolling window, weekdays in
-any case. Each changes the field's schema as pydantic generated it."""
+one limit read as a list of one, known currencies, percentages per tier, "365 days" read as
+a rolling window, weekdays in any case. Each changes the field's schema as pydantic
+generated it."""
 
 
 def add_examples(models: dict[str, Schema]) -> None:

@@ -4,7 +4,8 @@ The text is block YAML that :func:`rewardrules.loader.load_program_text` reads b
 equal program: money is written exactly as its ``Decimal`` (``1.10`` stays ``1.10``), dates as
 ``YYYY-MM-DD``, text plain when the loader would read it back as the same text and in double
 quotes (with escapes for anything invisible) otherwise. Fields left at their default are
-omitted; a rule starts with its ``id`` and ``kind``.
+omitted; a rule starts with its ``id`` and ``kind``; a rule's one ``limit`` is written as a
+mapping, as a marketer would write it, and several as a list.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ _INDENT: Final = "  "
 _FIRST: Final = ("id", "kind")
 """Keys a mapping shows first when it has them (a rule's id and kind)."""
 
+_ONE_OR_A_LIST: Final = frozenset({"limit"})
+"""Keys the loader reads as one mapping or a list: a list of one is written as its mapping."""
+
 
 def dump_program(program: Program) -> str:
     """Write ``program`` as the YAML text of a rule file.
@@ -50,6 +54,8 @@ def _fields(model: BaseModel) -> dict[str, object]:
         value = getattr(model, name)
         if value is None or _same(value, info.get_default(call_default_factory=True)):
             continue
+        if name in _ONE_OR_A_LIST and isinstance(value, tuple) and len(value) == 1:
+            value = value[0]
         written[name] = value
     first = {name: written.pop(name) for name in _FIRST if name in written}
     return first | written

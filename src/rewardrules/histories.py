@@ -11,6 +11,10 @@ records) raises :class:`~rewardrules.errors.HistoryError` naming the file, the l
 field; the records before the bad one have been yielded already. ``docs/histories.md``
 describes the formats.
 
+A JSON or JSON Lines history may also hold referrals (``"type": "referral"``, read as
+:class:`~rewardrules.events.ReferralQualified`), to evaluate a referrer without the friend's
+history; CSV has no columns for them and refuses a ``referral`` row, saying so.
+
 This module holds the public functions, tells the formats apart and opens the files; the
 CSV reader is :mod:`rewardrules._csv_history`, the JSON and JSON Lines reader
 :mod:`rewardrules._json_history`, and what they share :mod:`rewardrules._history_records`.
@@ -65,7 +69,8 @@ def read_history(
             for a file a spreadsheet saved in a Windows encoding.
 
     Returns:
-        An iterator of purchases, refunds and redemptions, read as it is consumed.
+        An iterator of purchases, refunds and redemptions (and, from JSON or JSON Lines,
+        referrals), read as it is consumed.
 
     Raises:
         HistoryError: at once if the format or an option is wrong or the file cannot be

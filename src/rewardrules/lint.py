@@ -26,18 +26,24 @@ from rewardrules._lint_filters import (
     never_matches,
     outside_rule,
     overlap,
+    vouchers,
 )
-from rewardrules.errors import Problem
+from rewardrules.errors import PathItem, Problem
 from rewardrules.events import AnyEvent, Purchase
 from rewardrules.kinds._words import plain_number
+from rewardrules.limits import LimitPlan
 from rewardrules.loader import ProgramSourceMap
 from rewardrules.program import (
+    Birthday,
+    BonusPoints,
     EveryNthFree,
     PercentOff,
     PointsPerSpend,
     Program,
+    Referral,
+    SignupBonus,
     TieredDiscount,
-    VoucherReward,
+    rewards_a_purchase,
 )
 
 
@@ -134,13 +140,24 @@ def lint_program(
             else:
                 warning = source_map.problem(
                     finding.message,
-                    finding.path,
+                    _as_written(finding.path, source_map),
                     at=finding.at,
                     code=code,
                     suggestion=finding.suggestion,
                 )
             warnings.append(warning)
     return sorted(warnings, key=_order)
+
+
+def _as_written(path: Path, source_map: ProgramSourceMap) -> Path:
+    """The path without the ``[0]`` of a single ``limit`` mapping, which a file may write."""
+    written = source_map.entries.entries
+    kept: list[PathItem] = []
+    for item in path:
+        if isinstance(item, int) and (*kept, item) not in written and tuple(kept) in written:
+            continue
+        kept.append(item)
+    return tuple(kept)
 
 
 def _order(problem: Problem) -> tuple[int, int]:
@@ -312,13 +329,20 @@ def unknown_skus(program: Program, context: LintContext) -> Iterator[Finding]:
 
 
 def duplicate_rewards(program: Program, context: LintContext) -> Iterator[Finding]:
-    """Two rules of the same kind with the same filter, in force on the same days."""
+    """Two rules of the same kind with the same filter, in force on the same days.
+
+    Two rules of one exclusive group are not reported: the group gives only one of them;
+    nor are two that give at different moments (a birthday gift when the window opens and
+    one at a purchase in it, a sign-up bonus at joining and one at the first purchase).
+    """
     for index, rule in enumerate(program.rules):
         for earlier, other in enumerate(program.rules[:index]):
             if (
                 other.kind == rule.kind
                 and filter_key(other.when) == filter_key(rule.when)
                 and overlap(other.starts, other.ends, rule.starts, rule.ends)
+                and rewards_a_purchase(other) == rewards_a_purchase(rule)
+                and (rule.exclusive_group is None or rule.exclusive_group != other.exclusive_group)
             ):
                 yield Finding(
                     ("rules", index, "when"),
@@ -331,8 +355,24 @@ def duplicate_rewards(program: Program, context: LintContext) -> Iterator[Findin
 
 
 def worthless_rewards(program: Program, context: LintContext) -> Iterator[Finding]:
-    """A reward that gives the customer nothing: a factor of 1, a cap of 0, a 0 voucher."""
+    """A reward that gives the customer nothing: a factor of 1, a cap or limit of 0, a 0 voucher."""
     for index, rule in enumerate(program.rules):
+        for path, voucher in vouchers(index, rule):
+            if voucher.value == 0:
+                yield Finding(
+                    (*path, "value"),
+                    f"the voucher is worth 0 {program.currency}: the customer gets nothing of "
+                    "value and the cost report counts nothing",
+                    suggestion=f"give it the price of '{voucher.sku}'",
+                )
+        plan = LimitPlan.compile(rule.id, rule.limit, program.money, program.points.name)
+        for position, limit in enumerate(plan.limits):
+            if limit.most == 0:
+                yield Finding(
+                    ("rules", index, "limit", position),
+                    f"{limit.words(program.money, program.points.name)}: the rule never gives "
+                    "anything",
+                )
         if isinstance(rule, PointsPerSpend):
             if rule.max_per_purchase == 0:
                 yield Finding(
@@ -346,18 +386,6 @@ def worthless_rewards(program: Program, context: LintContext) -> Iterator[Findin
                         "a factor of 1 changes nothing: the lines it matches earn the same "
                         "without it",
                     )
-        elif (
-            isinstance(rule, EveryNthFree)
-            and isinstance(rule.reward, VoucherReward)
-            and rule.reward.voucher.value == 0
-        ):
-            voucher = rule.reward.voucher
-            yield Finding(
-                ("rules", index, "reward", "voucher", "value"),
-                f"the voucher is worth 0 {program.currency}: the customer gets nothing of "
-                "value and the cost report counts nothing",
-                suggestion=f"give it the price of '{voucher.sku}'",
-            )
 
 
 def multipliers_never_matching(program: Program, context: LintContext) -> Iterator[Finding]:
@@ -376,6 +404,56 @@ def multipliers_never_matching(program: Program, context: LintContext) -> Iterat
                 )
 
 
+def lonely_exclusive_groups(program: Program, context: LintContext) -> Iterator[Finding]:
+    """An exclusive group of one rule: nothing competes with it, so the group does nothing.
+
+    The usual cause is a group name misspelt on one of the rules that should compete.
+    """
+    members: dict[str, list[int]] = {}
+    for index, rule in enumerate(program.rules):
+        if rule.exclusive_group is not None:
+            members.setdefault(rule.exclusive_group, []).append(index)
+    for group, indexes in members.items():
+        if len(indexes) == 1:
+            others = sorted(name for name in members if name != group)
+            close = difflib.get_close_matches(group, others, n=1)
+            yield Finding(
+                ("rules", indexes[0], "exclusive_group"),
+                f"the exclusive group '{group}' holds only this rule, so it has no effect",
+                suggestion=(
+                    f"did you mean '{close[0]}'?"
+                    if close
+                    else "give the rules that must not add up the same group, or remove it"
+                ),
+            )
+
+
+_FIXED_GIFTS = (BonusPoints, Birthday, SignupBonus, Referral)
+"""Kinds that give one gift of a fixed size each time they give."""
+
+
+def limits_per_purchase_on_a_gift(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A limit ``per: purchase`` on a rule that gives one fixed gift at a time.
+
+    Such a limit either never binds or only makes each gift smaller (a limit of 0 is a
+    ``worthless-reward``); it never limits how often the gift is given.
+    """
+    for index, rule in enumerate(program.rules):
+        if not isinstance(rule, _FIXED_GIFTS):
+            continue
+        for position, limit in enumerate(rule.limit):
+            if limit.per == "purchase" and (limit.points or limit.rewards or limit.value):
+                yield Finding(
+                    ("rules", index, "limit", position, "per"),
+                    f"'{rule.id}' gives one fixed gift at a time, so a limit per purchase "
+                    "never limits how often it is given; it can only make the gift smaller",
+                    suggestion=(
+                        "to limit how often, use per: day, week, month, year or lifetime; "
+                        "to give less, make the gift smaller"
+                    ),
+                )
+
+
 CHECKS: Mapping[str, Check] = {
     "tiers-discount-falls": discounts_fall_as_tiers_rise,
     "tiers-multiplier-falls": multipliers_fall_as_tiers_rise,
@@ -388,6 +466,8 @@ CHECKS: Mapping[str, Check] = {
     "duplicate-reward": duplicate_rewards,
     "worthless-reward": worthless_rewards,
     "multiplier-never-applies": multipliers_never_matching,
+    "exclusive-group-alone": lonely_exclusive_groups,
+    "limit-per-purchase": limits_per_purchase_on_a_gift,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 

@@ -196,8 +196,14 @@ class _Rule(_Model):
     )
     limit: Annotated[tuple[Limit, ...], BeforeValidator(_one_or_more)] = Field(
         default=(),
-        description="At most so much from this rule per period and customer (one or a list).",
-        examples=[{"per": "month", "points": 500}],
+        description=(
+            "At most so much from this rule per customer and period: one limit, or a list "
+            "of them (each must hold)."
+        ),
+        examples=[
+            {"per": "day", "rewards": 1},
+            [{"per": "week", "rewards": 2}, {"per": "year", "rewards": 20}],
+        ],
     )
 
 

@@ -236,6 +236,13 @@ def _union(node: Schema, definitions: dict[str, Schema]) -> Schema:
         if branch != _NULL:
             groups.setdefault(_types_of(branch, definitions), []).append(branch)
     parts = [(types, _merge(types, group, definitions)) for types, group in groups.items()]
+    if "description" in node:
+        # The field's own words stand; a branch's (a slug's pattern in words) would only
+        # be guarded in an ``if`` that says nothing.
+        parts = [
+            (types, {key: value for key, value in part.items() if key not in _ANNOTATIONS})
+            for types, part in parts
+        ]
     all_types = [name for types, _ in parts for name in types] + (["null"] if nullable else [])
     if len(all_types) != len(set(all_types)):
         raise ValueError(f"cannot publish a union whose branches share a type: {branches}")
