@@ -18,9 +18,9 @@ from helpers import at, line, program, purchase, refund
 from rewardrules.cli import cli
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError
-from rewardrules.events import Line, Purchase, Refund
+from rewardrules.events import Customer, Line, Purchase, Refund
 from rewardrules.explain import CustomerExplanation, RuleOutcome, explain, explain_all
-from rewardrules.histories import read_history
+from rewardrules.histories import read_customers, read_history
 from rewardrules.loader import load_program
 from rewardrules.program import Program
 
@@ -482,28 +482,58 @@ def test_an_unknown_customer_or_event_is_an_error_with_a_suggestion() -> None:
 # --- identical to evaluate ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
-@pytest.mark.parametrize("as_of", [None, date(2026, 3, 31)], ids=["all", "march"])
-def test_the_entries_are_the_ledger_evaluate_gives(path: Path, as_of: date | None) -> None:
-    rules_program = load_program(path)
-    (history_file,) = EXAMPLES.glob(f"{path.stem}.history.*")
-    history = list(read_history(history_file))
-    evaluation = evaluate(rules_program, history, as_of=as_of)
-    everyone = explain_all(rules_program, history, as_of=as_of)
+NOT_GIVEN = {"rejected", "capped", "set_aside"}
+"""Entry kinds that say something was not given: an outcome with only these did not apply."""
+
+
+def assert_explains_the_ledger(
+    rules_program: Program,
+    history: list[Any],
+    customers: list[Customer] | None,
+    as_of: date | None,
+) -> None:
+    """explain and explain_all give, for each customer evaluate reports, its very ledger;
+    an outcome applied exactly when one of its entries gives something, and then its text
+    is the entries' reasons."""
+    evaluation = evaluate(rules_program, history, customers, as_of)
+    everyone = explain_all(rules_program, history, customers=customers, as_of=as_of)
     assert sorted(everyone) == [result.customer_id for result in evaluation.customers]
     for result in evaluation.customers:
-        explanation = explain(rules_program, history, result.customer_id, as_of=as_of)
+        explanation = explain(
+            rules_program, history, result.customer_id, customers=customers, as_of=as_of
+        )
         assert explanation.entries == result.ledger
         assert explanation.tier == result.tier
         assert everyone[result.customer_id] == explanation
         for event in explanation.events:
             for found in event.outcomes:
-                rejected = [entry for entry in found.entries if entry.kind == "rejected"]
-                assert (found.applied == bool(found.entries) and not rejected) or (
-                    not found.applied and rejected == list(found.entries)
-                )
+                kinds = {entry.kind for entry in found.entries}
+                assert found.applied == bool(kinds - NOT_GIVEN)
                 if found.applied:
                     assert found.text == "; ".join(entry.reason for entry in found.entries)
+
+
+def example_as_of(path: Path) -> date:
+    """The date an example's goldens are made as of (its NAME.as-of), else the year's end."""
+    as_of_file = path.with_name(f"{path.stem}.as-of")
+    if as_of_file.is_file():
+        return date.fromisoformat(as_of_file.read_text(encoding="utf-8").strip())
+    return date(2026, 12, 31)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "as_of", [None, date(2026, 3, 31), "example"], ids=["all", "march", "example"]
+)
+def test_the_entries_are_the_ledger_evaluate_gives(path: Path, as_of: date | str | None) -> None:
+    rules_program = load_program(path)
+    (history_file,) = EXAMPLES.glob(f"{path.stem}.history.*")
+    history = list(read_history(history_file))
+    profiles = list(EXAMPLES.glob(f"{path.stem}.customers.*"))
+    customers = [found for file in profiles for found in read_customers(file)] or None
+    when = example_as_of(path) if as_of == "example" else as_of
+    assert not isinstance(when, str)
+    assert_explains_the_ledger(rules_program, history, customers, when)
 
 
 # --- the command line --------------------------------------------------------------------
@@ -563,6 +593,51 @@ def test_explain_command_as_of() -> None:
     assert code == 0
     assert out.splitlines()[0] == "Coffee Club (coffee-club): customer pat, as of 2026-01-31"
     assert out.splitlines()[-1] == "  balance: 201 stars"
+
+
+BIRTHDAY_CLUB = """\
+program: birthday-club
+name: Birthday Club
+currency: USD
+timezone: UTC
+points: {name: stars}
+rules:
+  - {id: stars, kind: points_per_spend, points: 1}
+  - {id: cake, kind: birthday, points: 100}
+"""
+
+
+def test_explain_command_reads_the_profiles_with_customers(tmp_path: Path) -> None:
+    program_file = tmp_path / "club.yaml"
+    program_file.write_text(BIRTHDAY_CLUB, encoding="utf-8")
+    history_file = tmp_path / "history.csv"
+    history_file.write_text(
+        "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
+        "p1,purchase,ana,2026-03-02T12:00:00+00:00,latte,coffee,1,4.00,\n"
+        "p2,purchase,ana,2026-03-20T12:00:00+00:00,latte,coffee,1,4.00,\n",
+        encoding="utf-8",
+    )
+    customers_file = tmp_path / "customers.csv"
+    customers_file.write_text("customer_id,birthday\nana,03-14\n", encoding="utf-8")
+    arguments = ("explain", program_file, history_file, "--customer", "ana")
+    code, out, err = run(*arguments, "--customers", customers_file)
+    assert (code, err) == (0, "")
+    # The birthday gift is given at the window's first midnight (the window is the day
+    # itself), between p1 and p2: 4 + 100 + 4 stars.
+    assert out.splitlines()[5:8] == [
+        "Gift cake@2026-03-14: given at a date, not for a purchase",
+        "  cake  gave  birthday 2026 (birthday 03-14; window 2026-03-14 to 2026-03-14): 100 stars",
+        "",
+    ]
+    assert out.splitlines()[-3:] == [
+        "Next rewards",
+        "  balance: 108 stars",
+        "  cake: 100 stars in the birthday window 2027-03-14 to 2027-03-14",
+    ]
+    # Without the profiles there is no birthday, as in dry-run without --customers.
+    code, out, _ = run(*arguments)
+    assert code == 0
+    assert out.splitlines()[-1] == "  cake: no customer profile, so no birthday"
 
 
 def test_explain_command_for_an_unknown_customer_exits_1() -> None:

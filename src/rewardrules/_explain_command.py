@@ -1,7 +1,8 @@
 """``rewardrules explain``: one customer's rewards, purchase by purchase, in plain words.
 
-Rendering only; the account is :func:`rewardrules.explain.explain`'s. Errors are shown like
-``dry-run`` shows them (exit 1), bad usage exits with 2.
+Rendering only; the account is :func:`rewardrules.explain.explain`'s. ``--customers`` reads
+the profiles as ``dry-run`` does (the birthday, sign-up and referral rules need them). Errors
+are shown like ``dry-run`` shows them (exit 1), bad usage exits with 2.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rewardrules._cli_support import (
 )
 from rewardrules.errors import HistoryError
 from rewardrules.explain import CustomerExplanation, explain
+from rewardrules.histories import read_customers
 from rewardrules.loader import load_program
 
 
@@ -28,7 +30,17 @@ from rewardrules.loader import load_program
 @click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
 @click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
 @click.option("--customer", "customer_id", required=True, help="The customer to explain.")
-@click.option("--event", "event_id", help="Explain only this purchase or refund.")
+@click.option(
+    "--customers",
+    "customers_file",
+    type=click.Path(path_type=Path),
+    help="Customer profiles (CSV, JSON Lines or JSON).",
+)
+@click.option(
+    "--event",
+    "event_id",
+    help="Explain only this event (a purchase, refund, redemption, gift or referral).",
+)
 @click.option(
     "--as-of",
     callback=parse_as_of,
@@ -47,6 +59,7 @@ def explain_command(
     program_file: Path,
     history_file: Path,
     customer_id: str,
+    customers_file: Path | None,
     event_id: str | None,
     as_of: date | datetime | None,
     output_format: str,
@@ -56,9 +69,15 @@ def explain_command(
     program = guarded(lambda: load_program(program_file))
 
     def run() -> CustomerExplanation:
+        profiles = None if customers_file is None else list(read_customers(customers_file))
         try:
             return explain(
-                program, reading.read(history_file), customer_id, event_id=event_id, as_of=as_of
+                program,
+                reading.read(history_file),
+                customer_id,
+                customers=profiles,
+                event_id=event_id,
+                as_of=as_of,
             )
         except HistoryError as error:
             raise located_events(error, history_file, reading) from None

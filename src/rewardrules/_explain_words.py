@@ -1,23 +1,32 @@
 """The words of an explanation: why a rule gave nothing, what a refund took back, what comes next.
 
 Each function reads the engine's state around one step (see :mod:`rewardrules.explain`) and
-says it in plain words; none changes the state.
+says it in plain words; none changes the state. Why a rule gave nothing follows the engine's
+own checks in the engine's order, so the words never contradict the ledger; a limit or an
+exclusive group that stopped a reward is read from the ledger's own note (``capped``,
+``set_aside``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
+from rewardrules.events import MonthDay
+from rewardrules.kinds._gifts import paid_on_eligible
 from rewardrules.kinds._words import counted, plain_number
+from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import EMPTY_WINDOW, GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
+from rewardrules.kinds.referral import ReferralPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+from rewardrules.ledger import LedgerEntry
 from rewardrules.plan import ProgramPlan, RulePlan
-from rewardrules.program import Filter, PercentOff, VoucherReward
+from rewardrules.program import Filter, PercentOff, VoucherReward, gives_points
 from rewardrules.scope import PurchaseContext
 from rewardrules.state import PurchaseRecord, WorkingState
 from rewardrules.tiers import calendar_key
@@ -37,9 +46,18 @@ class Returned:
 
 
 def why_not(
-    rule: RulePlan, record: PurchaseRecord, stamps: dict[str, int], state: WorkingState
+    rule: RulePlan,
+    record: PurchaseRecord,
+    stamps: dict[str, int],
+    state: WorkingState,
+    zone: tzinfo,
 ) -> str:
-    """Why a rule gave nothing for a purchase: its first unmet condition, or its count."""
+    """Why a rule gave nothing for a purchase: its first unmet condition, or its count.
+
+    ``zone`` is the program's time zone, for the moments the words name.
+    """
+    if isinstance(rule, BirthdayPlan | SignupPlan | ReferralPlan):
+        return _gift_why_not(rule, record, state, zone)
     context = record.context
     refusal = _scope_refusal(rule, context)
     if refusal is not None:
@@ -56,6 +74,108 @@ def why_not(
             return "given once already (once per customer)"
         return "no line of the purchase it rewards has a price"
     return _discount_why_not(rule, record)
+
+
+def note_text(entry: LedgerEntry) -> str:
+    """Why a rule gave nothing, from the note the ledger keeps: a limit left nothing of its
+    reward (``capped``), or another rule of its exclusive group won (``set_aside``)."""
+    reason = entry.reason
+    if entry.kind == "capped":
+        would, found, note = reason.rpartition(" (limit reached: ")
+        if found:
+            note = note.removesuffix(")")
+            limit = note.rpartition("; ")[0] or note
+            return f"limit reached ({limit}); it would have given: {would}"
+    if entry.kind == "set_aside":
+        return f"lost to another rule of its group: {reason.removeprefix('set aside: ')}"
+    return reason
+
+
+# --- the birthday, sign-up and referral kinds -----------------------------------------
+
+
+def _gift_why_not(
+    rule: BirthdayPlan | SignupPlan | ReferralPlan,
+    record: PurchaseRecord,
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    """The engine's checks in its order: the profile and what was given before, then the
+    filter, then what the purchase pays on the rule's lines."""
+    refusal = _profile_refusal(rule, record, state, zone)
+    if refusal is None:
+        refusal = _scope_refusal(rule, record.context)
+    if refusal is None and not isinstance(rule, BirthdayPlan):
+        refusal = _minimum_refusal(rule, record)
+    return refusal or "it gave nothing for this purchase"
+
+
+def _profile_refusal(
+    rule: BirthdayPlan | SignupPlan | ReferralPlan,
+    record: PurchaseRecord,
+    state: WorkingState,
+    zone: tzinfo,
+) -> str | None:
+    profile, context, rule_id = state.profile, record.context, rule.rule.id
+    if isinstance(rule, BirthdayPlan):
+        if profile is None:
+            return "no customer profile, so no birthday"
+        if profile.birthday is None:
+            return "no birthday in the profile"
+        if profile.joined_at is not None and context.purchase.at < profile.joined_at:
+            return _not_joined(profile.joined_at, zone)
+        year = rule.year_of(profile.birthday, context.local_date)
+        if year is None:
+            _, first, last = _next_window(rule, profile.birthday, context.local_date, None)
+            return f"not in the birthday window {first} to {last}"
+        given = state.birthdays.get(rule_id)
+        if given is not None and year <= given:
+            return f"already given for {given}"
+        return None
+    if isinstance(rule, SignupPlan):
+        if profile is None:
+            return "no customer profile, so no joined_at"
+        if rule_id in state.bonuses:
+            return "bonus already given"
+        if profile.joined_at is None:
+            return "no joined_at in the profile"
+    else:
+        if profile is None or profile.referred_by is None:
+            return "not a referred customer (no referred_by in the profile)"
+        if rule_id in state.bonuses:
+            return f"friend already qualified (referred by {profile.referred_by}; once per rule)"
+        if profile.joined_at is None:
+            return None
+    if context.purchase.at < profile.joined_at:
+        return _not_joined(profile.joined_at, zone)
+    return None
+
+
+def _not_joined(joined_at: datetime, zone: tzinfo) -> str:
+    return f"not joined yet (joins {joined_at.astimezone(zone).strftime('%Y-%m-%d %H:%M')})"
+
+
+def _minimum_refusal(rule: SignupPlan | ReferralPlan, record: PurchaseRecord) -> str | None:
+    minimum = rule.min_paid
+    if minimum is None:
+        return "it gives at joining, not at a purchase"
+    paid = paid_on_eligible(rule.scope, record.context, record.paid)
+    if paid < minimum:
+        money = rule.money
+        return f"pays {money.format(paid)} on eligible lines, needs {money.format(minimum)}"
+    return None
+
+
+def _next_window(
+    rule: BirthdayPlan, birthday: MonthDay, local_date: date, given: int | None
+) -> tuple[int, date, date]:
+    """The first birthday window not over on ``local_date``, of a year after ``given``."""
+    year = local_date.year - 1 if given is None else max(local_date.year - 1, given + 1)
+    while True:
+        first, last = rule.window(birthday, year)
+        if last >= local_date:
+            return year, first, last
+        year += 1
 
 
 def _scope_refusal(rule: RulePlan, context: PurchaseContext) -> str | None:
@@ -186,6 +306,11 @@ def refund_text(
 ) -> str:
     """What a refund did to a rule that took nothing back."""
     rule_id, money = rule.rule.id, rule.money
+    if rule_id in record.set_aside:
+        return (
+            f"set aside at purchase {record.purchase.id} by its exclusive group, "
+            "so the refund leaves it be"
+        )
     if isinstance(rule, PointsPlan):
         kept = record.points.get(rule_id, 0)
         if kept == 0:
@@ -208,6 +333,14 @@ def refund_text(
         if record.points.get(rule_id, 0):
             return "the bonus stays: some of what earned it is still bought"
         return "no bonus to take back"
+    if isinstance(rule, BirthdayPlan | SignupPlan | ReferralPlan):
+        # The engine takes a gift's points back only when nothing eligible is left.
+        if record.points.get(rule_id, 0):
+            return "the points stay: some of what earned them is still bought"
+        gift = rule.referred if isinstance(rule, ReferralPlan) else rule.gift
+        if gift is not None and gift.points is None:
+            return "a voucher given is not taken back"
+        return f"no {rule.points_name} of it to take back on purchase {record.purchase.id}"
     return "a discount given at the till is not taken back"
 
 
@@ -251,29 +384,136 @@ def next_rewards(
         applied = state.tiers.report(plan.tiers, plan.money, instant, local_date, instant)[0]
         tier_index = window_index if applied is None else plan.tiers.index_of(applied)
         texts.append(_next_tier(plan, amount, window_index, tier_index, local_date))
-    plans = {rule.rule.id: rule for rule in (*plan.price_rules, *plan.earning_rules)}
+    running = (*plan.price_rules, *plan.earning_rules, *plan.dated)
+    plans = {rule.rule.id: rule for rule in running}
     balance_shown = False
     for rule in plan.program.rules:
         rule_plan = plans[rule.id]
-        if isinstance(rule_plan, PointsPlan):
-            if not balance_shown:
-                texts.append(f"balance: {counted(state.points, rule_plan.points_name)}")
-                balance_shown = True
-        elif rule.ends is not None and rule.ends < local_date:
+        if gives_points(rule) and not balance_shown:
+            texts.append(f"balance: {counted(state.points, plan.program.points.name)}")
+            balance_shown = True
+        if (
+            rule.ends is not None
+            and rule.ends < local_date
+            and not isinstance(rule_plan, PointsPlan)
+        ):
             texts.append(f"{rule.id}: it ended {rule.ends}")
-        elif isinstance(rule_plan, PunchCardPlan):
-            texts.append(f"{rule.id}: {_next_card(rule_plan, state.stamps.get(rule.id, 0))}")
-        elif isinstance(rule_plan, GiftCardPlan):
-            texts.append(f"{rule.id}: {_next_gift_card(rule_plan, state, local_date)}")
-        elif isinstance(rule_plan, BonusPlan):
-            if rule_plan.rule.once_per_customer and rule.id in state.bonuses:
-                texts.append(f"{rule.id}: already given (once per customer)")
-            else:
-                points = counted(rule_plan.points, rule_plan.points_name)
-                texts.append(f"{rule.id}: {points} on the next purchase it rewards")
-        else:
-            texts.append(f"{rule.id}: {_next_discount(plan, rule_plan, tier_index)}")
+            continue
+        text, day = _next_of(plan, rule_plan, state, instant, local_date, tier_index)
+        reached = None if day is None else _limit_reached(plan, state, rule.id, day)
+        if reached is not None:
+            text = reached if text is None else f"{text}; {reached}"
+        if text is not None:
+            texts.append(f"{rule.id}: {text}")
     return texts
+
+
+def _next_of(
+    plan: ProgramPlan,
+    rule: RulePlan,
+    state: WorkingState,
+    instant: datetime,
+    local_date: date,
+    tier_index: int | None,
+) -> tuple[str | None, date | None]:
+    """A rule's next reward (None for a points rule: the balance says it), and the first
+    local date it can come, if it can (a limit used up then is worth saying)."""
+    if isinstance(rule, PointsPlan):
+        return None, local_date
+    if isinstance(rule, PunchCardPlan):
+        return _next_card(rule, state.stamps.get(rule.rule.id, 0)), local_date
+    if isinstance(rule, GiftCardPlan):
+        return _next_gift_card(rule, state, local_date), local_date
+    if isinstance(rule, BonusPlan):
+        if rule.rule.once_per_customer and rule.rule.id in state.bonuses:
+            return "already given (once per customer)", None
+        points = counted(rule.points, rule.points_name)
+        return f"{points} on the next purchase it rewards", local_date
+    if isinstance(rule, BirthdayPlan):
+        return _next_birthday(rule, state, local_date)
+    if isinstance(rule, SignupPlan):
+        return _next_signup(rule, state, instant, local_date)
+    if isinstance(rule, ReferralPlan):
+        return _next_referral(rule, state, local_date)
+    return _next_discount(plan, rule, tier_index), local_date
+
+
+def _limit_reached(
+    plan: ProgramPlan, state: WorkingState, rule_id: str, local_date: date
+) -> str | None:
+    """'limit reached (at most 1 reward a calendar year)' when a limit of the rule has
+    nothing left in the period of ``local_date`` (a limit per purchase starts again at
+    each)."""
+    limits = plan.limits.get(rule_id)
+    if limits is None:
+        return None
+    allowance = limits.allowance(state.limit_usage, local_date)
+    left = {"points": allowance.points, "rewards": allowance.rewards, "value": allowance.value}
+    for measure, limit in allowance.binding.items():
+        if left[measure] == 0 and limit.per != "purchase":
+            return f"limit reached ({limit.words(plan.money, plan.program.points.name)})"
+    return None
+
+
+def _next_birthday(
+    rule: BirthdayPlan, state: WorkingState, local_date: date
+) -> tuple[str, date | None]:
+    profile = state.profile
+    if profile is None:
+        return "no customer profile, so no birthday", None
+    if profile.birthday is None:
+        return "no birthday in the profile", None
+    given = state.birthdays.get(rule.rule.id)
+    _, first, last = _next_window(rule, profile.birthday, local_date, given)
+    gift = rule.gift.words(rule.money, rule.points_name)
+    at_purchase = " at a purchase" if rule.at_purchase else ""
+    text = f"{gift}{at_purchase} in the birthday window {first} to {last}"
+    return text, max(first, local_date)
+
+
+def _next_signup(
+    rule: SignupPlan, state: WorkingState, instant: datetime, local_date: date
+) -> tuple[str, date | None]:
+    profile = state.profile
+    if rule.rule.id in state.bonuses:
+        return "already given", None
+    if profile is None:
+        return "no customer profile, so no joined_at", None
+    joined = profile.joined_at
+    if joined is None:
+        return "no joined_at in the profile", None
+    gift = counted(rule.rule.points, rule.points_name)
+    joins = joined.astimezone(rule.zone).date()
+    if rule.min_paid is None:
+        if joined > instant:
+            return f"{gift} at joining on {joins}", joins
+        return f"not given: joined on {joins}, outside its dates", None
+    first = f"a first purchase{_at_least(rule.money.format(rule.min_paid), rule.min_paid)}"
+    if joined > instant:
+        return f"{gift} at {first} from joining on {joins}", max(joins, local_date)
+    return f"{gift} at {first}", local_date
+
+
+def _next_referral(
+    rule: ReferralPlan, state: WorkingState, local_date: date
+) -> tuple[str, date | None]:
+    """As a referred friend still to qualify, what qualifies; else the referrer's side (its
+    limits count the referrer's rewards)."""
+    profile, rule_id = state.profile, rule.rule.id
+    minimum = _at_least(rule.money.format(rule.min_paid), rule.min_paid)
+    if profile is not None and profile.referred_by is not None and rule_id not in state.bonuses:
+        text = f"waiting for a qualifying purchase{minimum} (referred by {profile.referred_by})"
+        if rule.referred is not None:
+            text += f", which gives {rule.referred.words(rule.money, rule.points_name)}"
+        return text, None
+    gift = rule.referrer.words(rule.money, rule.points_name)
+    friends = sum(1 for _, referral in state.referrals if referral == rule_id)
+    so_far = f"{counted(friends, 'friends')} qualified so far"
+    return f"{gift} for each referred friend's first purchase{minimum} ({so_far})", local_date
+
+
+def _at_least(shown: str, minor: int) -> str:
+    return f" of at least {shown}" if minor else ""
 
 
 def _next_tier(
