@@ -442,7 +442,7 @@ def test_a_referral_limit_bounds_the_referrers_rewards() -> None:
         ("c1", "friends", "capped", None, None, None),
     ]
     assert reasons(evaluation, "ann")[1].endswith(
-        "(limit reached: at most 1 reward a calendar year; 0 of 500 given)"
+        "(limit reached: at most 1 reward a calendar year; not given)"
     )
     assert evaluation.customer("cy").points == 215  # the friend's own reward is not limited
 

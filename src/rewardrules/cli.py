@@ -26,14 +26,14 @@ from rewardrules._cli_support import (
 )
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.explain import explain_all
 from rewardrules.export import ledger_csv
 from rewardrules.histories import read_customers
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
-from rewardrules.program import EveryNthFree, Program, gives_points
+from rewardrules.program import EveryNthFree, Program, Referral, gives_points
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,18 +126,36 @@ def dry_run(
     if explain and output_format != "json":
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
     program = guarded(lambda: load_program(program_file))
+    # A referrer's rewards come from their friends' purchases: with referral rules, one
+    # customer's dry-run evaluates everybody and keeps that customer.
+    everybody = customer_id is None or any(isinstance(rule, Referral) for rule in program.rules)
 
-    def events() -> Iterator[AnyEvent]:
+    def events(keep_all: bool = everybody) -> Iterator[AnyEvent]:
         for event in reading.read(history_file):
-            if customer_id is None or event.customer_id == customer_id:
+            if keep_all or event.customer_id == customer_id:
                 yield event
 
+    def profiles() -> list[Customer] | None:
+        if customers_file is None:
+            return None
+        read = read_customers(customers_file)
+        return [profile for profile in read if everybody or profile.customer_id == customer_id]
+
     def run() -> Evaluation:
-        profiles = None if customers_file is None else list(read_customers(customers_file))
         try:
-            return evaluate(program, events(), profiles, as_of)
+            evaluation = evaluate(program, events(), profiles(), as_of)
         except HistoryError as error:
             raise located_events(error, history_file, reading) from None
+        if customer_id is None or not everybody:
+            return evaluation
+        # The customer's own purchases, refunds and spend, as an evaluation counts them.
+        own = evaluate(program, events(keep_all=False), None, as_of).totals
+        return evaluation.only(
+            customer_id,
+            purchases=own.purchases,
+            refunds=own.refunds,
+            gross_spend=own.gross_spend,
+        )
 
     evaluation = guarded(run)
     if customer_id is not None and not evaluation.customers:
@@ -146,7 +164,9 @@ def dry_run(
     if output_format == "json":
         document = evaluation.to_json()
         if explain:
-            explained = guarded(lambda: explain_all(program, events(), as_of=as_of))
+            explained = guarded(
+                lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
+            )
             for customer in document["customers"]:
                 account = explained[customer["customer_id"]].to_json()
                 customer["explanations"] = account["events"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
@@ -362,6 +362,26 @@ class Evaluation:
             if result.customer_id == customer_id:
                 return result
         raise KeyError(customer_id)
+
+    def only(
+        self, customer_id: str, *, purchases: int, refunds: int, gross_spend: int
+    ) -> Evaluation:
+        """This evaluation narrowed to one customer, totals added up from their ledger.
+
+        ``purchases``, ``refunds`` and ``gross_spend`` (minor units) are the customer's own,
+        which the ledger alone cannot tell.
+        """
+        kept = tuple(result for result in self.customers if result.customer_id == customer_id)
+        totals = total(
+            (entry for result in kept for entry in result.ledger),
+            money=self.money,
+            point_value=self.totals.point_value,
+            customers=len(kept),
+            purchases=purchases,
+            refunds=refunds,
+            gross_spend=gross_spend,
+        )
+        return replace(self, customers=kept, totals=totals)
 
     @property
     def entries(self) -> Sequence[LedgerEntry]:

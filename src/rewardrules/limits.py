@@ -192,7 +192,8 @@ def cut_points(
         if entry.kind != "points" or not entry.points:
             kept.append(entry)
             continue
-        note = _note(plan, limit, f"{most} of {entry.points} given")
+        given = "not given" if limit.measure == "rewards" else f"{most} of {entry.points} given"
+        note = _note(plan, limit, given)
         if most == 0:
             kept.append(_capped(entry, note))
         else:

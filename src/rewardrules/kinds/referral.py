@@ -114,9 +114,10 @@ def referrer_reward(plan: ReferralPlan, fact: ReferralQualified) -> LedgerEntry:
 
 def _marker_reason(money: Currency, fact: ReferralQualified, plan: ReferralPlan) -> str:
     gift = plan.referrer.words(money, plan.points_name)
+    referrer = fact.customer_id
     return (
-        f"{plan.what()}: first qualifying purchase of a friend referred by "
-        f"{fact.customer_id}, who earns {gift}"
+        f"{plan.what()}: first qualifying purchase of a friend referred by {referrer}; "
+        f"the referral reward ({gift}) goes to {referrer}'s ledger"
     )
 
 
