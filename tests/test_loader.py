@@ -397,6 +397,72 @@ BROKEN = [
         ],
     ),
     Broken(
+        "a referrer's gift of both points and a voucher",
+        lines(
+            *header(),
+            "rules:",
+            "  - id: friends",
+            "    kind: referral",
+            "    referrer: {points: 500, voucher: {sku: latte, value: 4.50}}",
+        ),
+        [
+            (
+                "<text>:8:38: rules[0].referrer.voucher: give either points or a voucher, not "
+                "both; remove one of the two",
+                "invalid",
+            )
+        ],
+    ),
+    Broken(
+        "a birthday gift of neither points nor a voucher",
+        lines(*header(), "rules:", "  - id: cake", "    kind: birthday"),
+        [
+            (
+                "<text>:6:5: rules[0]: give either points or a voucher (exactly one of the two)",
+                "invalid",
+            )
+        ],
+    ),
+    Broken(
+        "a birthday given when its window opens, in an exclusive group",
+        lines(
+            *header(),
+            "rules:",
+            "  - id: cake",
+            "    kind: birthday",
+            "    points: 100",
+            "    exclusive_group: treats",
+        ),
+        [
+            (
+                "<text>:9:22: rules[0].exclusive_group: this birthday gift is given when its "
+                "window opens, not at a purchase, so it cannot be in an exclusive group; remove "
+                "exclusive_group or set requires_purchase: true to let it compete",
+                "inconsistent",
+            )
+        ],
+    ),
+    Broken(
+        "a sign-up bonus given at joining, in an exclusive group",
+        lines(
+            *header(),
+            "rules:",
+            "  - id: welcome",
+            "    kind: signup_bonus",
+            "    points: 250",
+            "    exclusive_group: treats",
+        ),
+        [
+            (
+                "<text>:9:22: rules[0].exclusive_group: this sign-up bonus is given at joining, "
+                "not at a purchase, so it cannot be in an exclusive group; remove "
+                "exclusive_group or set min_first_purchase (0 for any purchase) to let it "
+                "compete",
+                "inconsistent",
+            )
+        ],
+    ),
+    Broken(
         "an exclusive group that is not a slug",
         lines(*header(), *RULE, "    every: 3", "    exclusive_group: Weekend Deals"),
         [
@@ -1134,3 +1200,28 @@ def test_a_path_into_one_limit_is_written_without_the_index_the_model_adds() -> 
     assert written_path(data, ("rules", 0, "limit", 0, "points")) == ("rules", 0, "limit", "points")
     assert written_path(data, ("rules", 1, "limit", 0, "per")) == ("rules", 1, "limit", 0, "per")
     assert written_path(data, ("rules", 2, "when")) == ("rules", 2, "when")
+
+
+ONE_LIMIT_OF_POINTS = (*RULE, "    every: 10", "    limit: {per: day, points: 5}")
+"""Lines 5-9: a punch card (no points) limited in points, by one limit mapping."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(lines(*header(), *ONE_LIMIT_OF_POINTS), id="alone"),
+        pytest.param(lines(*header(), *ONE_LIMIT_OF_POINTS, "colour: red"), id="beside-an-error"),
+    ],
+)
+def test_a_cross_field_problem_in_one_limit_mapping_points_at_its_value(
+    text: str, parser: Parser
+) -> None:
+    # The model reads the one mapping as a list of one; the file has no limit[0] to show.
+    problems = problems_in(text, parser)
+    (problem,) = [problem for problem in problems if problem.code == "inconsistent"]
+    assert problem.path == ("rules", 0, "limit", "points")
+    assert problem.location == Location("<text>", 9, 31)
+    assert str(problem) == (
+        "<text>:9:31: rules[0].limit.points: the rule 'punch' gives no points; limit its "
+        "rewards or value instead"
+    )

@@ -5,101 +5,62 @@ yields :class:`Finding` values (a document path, a message, maybe a suggestion),
 :data:`CHECKS` maps every warning's code to its function. :func:`lint_program` runs them
 all and turns each finding into a :class:`~rewardrules.errors.Problem` located with the
 program's source map. ``docs/lint.md`` describes every warning and how to fix the file.
+The checks about what rules give (vouchers, limits, exclusive groups) are in
+:mod:`rewardrules._lint_rewards`; the rest are here.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from rewardrules._lint_filters import Path as Path  # noqa: PLC0414 -- re-export: Finding.path
+from rewardrules._lint_check import Check, Finding, LintContext, SeenInHistory
 from rewardrules._lint_filters import (
+    Path,
     date_problem,
     either,
-    filter_key,
     filters,
     named_values,
     never_matches,
     outside_rule,
-    overlap,
-    vouchers,
+)
+from rewardrules._lint_rewards import (
+    duplicate_rewards,
+    limits_per_purchase_on_a_gift,
+    lonely_exclusive_groups,
+    worthless_rewards,
 )
 from rewardrules.errors import PathItem, Problem
-from rewardrules.events import AnyEvent, Purchase
+from rewardrules.events import AnyEvent
 from rewardrules.kinds._words import plain_number
-from rewardrules.limits import LimitPlan
 from rewardrules.loader import ProgramSourceMap
-from rewardrules.program import (
-    Birthday,
-    BonusPoints,
-    EveryNthFree,
-    PercentOff,
-    PointsPerSpend,
-    Program,
-    Referral,
-    SignupBonus,
-    TieredDiscount,
-    rewards_a_purchase,
-)
+from rewardrules.program import EveryNthFree, PercentOff, PointsPerSpend, Program, TieredDiscount
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One warning as data: where it points, what is probably wrong, and a likely fix.
-
-    Attributes:
-        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
-        message: what is probably wrong, in plain words.
-        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
-        at: point at the value (``"value"``) or at its key (``"key"``).
-    """
-
-    path: Path
-    message: str
-    suggestion: str | None = None
-    at: Literal["key", "value"] = "value"
-
-
-@dataclass(frozen=True, slots=True)
-class SeenInHistory:
-    """The categories and skus that a history's purchases have: what filters can match."""
-
-    categories: frozenset[str]
-    skus: frozenset[str]
-
-    @classmethod
-    def from_events(cls, events: Iterable[AnyEvent]) -> SeenInHistory:
-        """Collect the categories and skus of every purchase line, reading events once."""
-        categories: set[str] = set()
-        skus: set[str] = set()
-        for event in events:
-            if isinstance(event, Purchase):
-                for line in event.lines:
-                    skus.add(line.sku)
-                    if line.category is not None:
-                        categories.add(line.category)
-        return cls(frozenset(categories), frozenset(skus))
-
-
-@dataclass(frozen=True, slots=True)
-class LintContext:
-    """What the checks know besides the program.
-
-    Attributes:
-        as_of: today, as a local date of the program: rules over by then are reported.
-        history: what a history shows, to report names no purchase has.
-    """
-
-    as_of: date | None = None
-    history: SeenInHistory | None = None
-
-
-Check = Callable[[Program, LintContext], Iterator[Finding]]
-"""A warning: yields a finding for each place of the program it applies to."""
+__all__ = [
+    "CHECKS",
+    "Check",
+    "Finding",
+    "LintContext",
+    "Path",
+    "SeenInHistory",
+    "discounts_fall_as_tiers_rise",
+    "duplicate_rewards",
+    "everything_free",
+    "limits_per_purchase_on_a_gift",
+    "lint_program",
+    "lonely_exclusive_groups",
+    "multipliers_fall_as_tiers_rise",
+    "multipliers_never_matching",
+    "rules_ended",
+    "rules_never_applying",
+    "unknown_categories",
+    "unknown_skus",
+    "unreachable_dates",
+    "worthless_rewards",
+]
 
 
 def lint_program(
@@ -328,66 +289,6 @@ def unknown_skus(program: Program, context: LintContext) -> Iterator[Finding]:
         yield from _unseen(program, "sku", context.history.skus)
 
 
-def duplicate_rewards(program: Program, context: LintContext) -> Iterator[Finding]:
-    """Two rules of the same kind with the same filter, in force on the same days.
-
-    Two rules of one exclusive group are not reported: the group gives only one of them;
-    nor are two that give at different moments (a birthday gift when the window opens and
-    one at a purchase in it, a sign-up bonus at joining and one at the first purchase).
-    """
-    for index, rule in enumerate(program.rules):
-        for earlier, other in enumerate(program.rules[:index]):
-            if (
-                other.kind == rule.kind
-                and filter_key(other.when) == filter_key(rule.when)
-                and overlap(other.starts, other.ends, rule.starts, rule.ends)
-                and rewards_a_purchase(other) == rewards_a_purchase(rule)
-                and (rule.exclusive_group is None or rule.exclusive_group != other.exclusive_group)
-            ):
-                yield Finding(
-                    ("rules", index, "when"),
-                    f"this rule rewards the same purchases in the same way as rules[{earlier}] "
-                    f"('{other.id}'): both are {rule.kind} with the same filter, so a purchase "
-                    "gets both rewards",
-                    suggestion="merge them into one rule, or give them different filters or dates",
-                )
-                break
-
-
-def worthless_rewards(program: Program, context: LintContext) -> Iterator[Finding]:
-    """A reward that gives the customer nothing: a factor of 1, a cap or limit of 0, a 0 voucher."""
-    for index, rule in enumerate(program.rules):
-        for path, voucher in vouchers(index, rule):
-            if voucher.value == 0:
-                yield Finding(
-                    (*path, "value"),
-                    f"the voucher is worth 0 {program.currency}: the customer gets nothing of "
-                    "value and the cost report counts nothing",
-                    suggestion=f"give it the price of '{voucher.sku}'",
-                )
-        plan = LimitPlan.compile(rule.id, rule.limit, program.money, program.points.name)
-        for position, limit in enumerate(plan.limits):
-            if limit.most == 0:
-                yield Finding(
-                    ("rules", index, "limit", position),
-                    f"{limit.words(program.money, program.points.name)}: the rule never gives "
-                    "anything",
-                )
-        if isinstance(rule, PointsPerSpend):
-            if rule.max_per_purchase == 0:
-                yield Finding(
-                    ("rules", index, "max_per_purchase"),
-                    f"at most 0 {program.points.name} per purchase: the rule never gives any",
-                )
-            for position, multiplier in enumerate(rule.multipliers):
-                if multiplier.factor == 1:
-                    yield Finding(
-                        ("rules", index, "multipliers", position, "factor"),
-                        "a factor of 1 changes nothing: the lines it matches earn the same "
-                        "without it",
-                    )
-
-
 def multipliers_never_matching(program: Program, context: LintContext) -> Iterator[Finding]:
     """A multiplier whose filter can match no line that its rule's own filter covers."""
     for index, rule in enumerate(program.rules):
@@ -401,56 +302,6 @@ def multipliers_never_matching(program: Program, context: LintContext) -> Iterat
                 yield Finding(
                     ("rules", index, "multipliers", position, "when", *where),
                     f"the multiplier can never apply: {why}",
-                )
-
-
-def lonely_exclusive_groups(program: Program, context: LintContext) -> Iterator[Finding]:
-    """An exclusive group of one rule: nothing competes with it, so the group does nothing.
-
-    The usual cause is a group name misspelt on one of the rules that should compete.
-    """
-    members: dict[str, list[int]] = {}
-    for index, rule in enumerate(program.rules):
-        if rule.exclusive_group is not None:
-            members.setdefault(rule.exclusive_group, []).append(index)
-    for group, indexes in members.items():
-        if len(indexes) == 1:
-            others = sorted(name for name in members if name != group)
-            close = difflib.get_close_matches(group, others, n=1)
-            yield Finding(
-                ("rules", indexes[0], "exclusive_group"),
-                f"the exclusive group '{group}' holds only this rule, so it has no effect",
-                suggestion=(
-                    f"did you mean '{close[0]}'?"
-                    if close
-                    else "give the rules that must not add up the same group, or remove it"
-                ),
-            )
-
-
-_FIXED_GIFTS = (BonusPoints, Birthday, SignupBonus, Referral)
-"""Kinds that give one gift of a fixed size each time they give."""
-
-
-def limits_per_purchase_on_a_gift(program: Program, context: LintContext) -> Iterator[Finding]:
-    """A limit ``per: purchase`` on a rule that gives one fixed gift at a time.
-
-    Such a limit either never binds or only makes each gift smaller (a limit of 0 is a
-    ``worthless-reward``); it never limits how often the gift is given.
-    """
-    for index, rule in enumerate(program.rules):
-        if not isinstance(rule, _FIXED_GIFTS):
-            continue
-        for position, limit in enumerate(rule.limit):
-            if limit.per == "purchase" and (limit.points or limit.rewards or limit.value):
-                yield Finding(
-                    ("rules", index, "limit", position, "per"),
-                    f"'{rule.id}' gives one fixed gift at a time, so a limit per purchase "
-                    "never limits how often it is given; it can only make the gift smaller",
-                    suggestion=(
-                        "to limit how often, use per: day, week, month, year or lifetime; "
-                        "to give less, make the gift smaller"
-                    ),
                 )
 
 

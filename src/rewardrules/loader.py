@@ -28,6 +28,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from rewardrules import _messages
+from rewardrules._errorpaths import written_path
 from rewardrules._syntax import character_problems, syntax_problem
 from rewardrules.errors import Location, PathItem, Problem, RuleFileError
 from rewardrules.money import is_known_currency
@@ -385,7 +386,9 @@ def _located_semantic_problems(
     source: SourceText,
 ) -> list[Problem]:
     problems = []
-    for path, message in found:
+    for model_path, message in found:
+        # A single ``limit`` mapping is a list of one to the models: drop that ``[0]``.
+        path = written_path(built.data, model_path)
         if not has_prefix(path, built.unreadable):
             named_by_key = len(path) >= 2 and path[-2] == _DISCOUNT_KEYS
             at = where.locate(path, "key" if named_by_key else "value")
