@@ -9,7 +9,7 @@ involve the rest of the program are in :mod:`rewardrules._consistency`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
 
@@ -143,25 +143,11 @@ class BonusPoints(_Rule):
     )
 
 
-_NEITHER = "give either points or a voucher (exactly one of the two)"
-
-
-def _voucher_alone(voucher: VoucherSpec | None, info: ValidationInfo) -> VoucherSpec | None:
-    """Refuse a voucher beside points, pointing at the voucher.
-
-    ``points`` is declared, so validated, before ``voucher``: ``info.data`` holds it unless
-    it is itself invalid (then that error is enough).
-    """
-    if voucher is not None and info.data.get("points") is not None:
-        raise ValueError("give either points or a voucher, not both; remove one of the two")
-    return voucher
-
-
-class Gift(_Model):
-    """Points or a voucher: exactly one of the two."""
+class _PointsOrVoucher(_Model):
+    """Points or a voucher, exactly one of the two: what a gift or a birthday gives."""
 
     points: WholeNumber | None = Field(
-        default=None, ge=1, description="Points given.", examples=[100]
+        default=None, ge=1, description="Points given (or give a voucher).", examples=[100]
     )
     voucher: VoucherSpec | None = Field(
         default=None,
@@ -174,27 +160,27 @@ class Gift(_Model):
     def _not_with_points(
         cls, voucher: VoucherSpec | None, info: ValidationInfo
     ) -> VoucherSpec | None:
-        return _voucher_alone(voucher, info)
+        # ``points`` is declared, so validated, before ``voucher``: ``info.data`` holds it
+        # unless it is itself invalid (then that error is enough). Said at the voucher.
+        if voucher is not None and info.data.get("points") is not None:
+            raise ValueError("give either points or a voucher, not both; remove one of the two")
+        return voucher
 
     @model_validator(mode="after")
-    def _points_or_voucher(self) -> Gift:
+    def _points_or_voucher(self) -> Self:
         if self.points is None and self.voucher is None:
-            raise ValueError(_NEITHER)
+            raise ValueError("give either points or a voucher (exactly one of the two)")
         return self
 
 
-class Birthday(_Rule):
+class Gift(_PointsOrVoucher):
+    """Points or a voucher: exactly one of the two."""
+
+
+class Birthday(_Rule, _PointsOrVoucher):
     """Points or a voucher once a year, in a window around the customer's birthday."""
 
     kind: Literal["birthday"] = Field(description="A birthday gift.")
-    points: WholeNumber | None = Field(
-        default=None, ge=1, description="Points given (or give a voucher).", examples=[100]
-    )
-    voucher: VoucherSpec | None = Field(
-        default=None,
-        description="A voucher given instead of points.",
-        examples=[{"sku": "cake-slice", "value": "3.50", "name": "a slice of cake"}],
-    )
     window: Literal["day", "month"] = Field(
         default="day",
         description="The birthday itself (plus or minus days_around) or its whole month.",
@@ -215,19 +201,6 @@ class Birthday(_Rule):
         ),
         examples=[True],
     )
-
-    @field_validator("voucher")
-    @classmethod
-    def _not_with_points(
-        cls, voucher: VoucherSpec | None, info: ValidationInfo
-    ) -> VoucherSpec | None:
-        return _voucher_alone(voucher, info)
-
-    @model_validator(mode="after")
-    def _points_or_voucher(self) -> Birthday:
-        if self.points is None and self.voucher is None:
-            raise ValueError(_NEITHER)
-        return self
 
 
 class SignupBonus(_Rule):

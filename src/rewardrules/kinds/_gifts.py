@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
@@ -61,6 +63,11 @@ class GiftPlan:
         return LedgerEntry(
             event_id, customer_id, rule_id, "voucher", None, self.voucher_value, 1, money, text
         )
+
+
+def dated_event_id(rule_id: str, moment: datetime, zone: ZoneInfo) -> str:
+    """The id a gift given at a date is filed under: ``<rule>@<local date>``."""
+    return f"{rule_id}@{moment.astimezone(zone).date().isoformat()}"
 
 
 def eligible_priced_units(

@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from rewardrules.events import MonthDay
-from rewardrules.kinds._gifts import GiftPlan, eligible_priced_units
+from rewardrules.kinds._gifts import GiftPlan, dated_event_id, eligible_priced_units
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import Birthday
@@ -164,9 +164,8 @@ def dated_birthday_entry(
     plan: BirthdayPlan, birthday: MonthDay, customer_id: str, moment: datetime, year: int
 ) -> LedgerEntry:
     """The entry of a birthday gift given at a date."""
-    local = moment.astimezone(plan.zone).date()
     return plan.gift.entry(
-        f"{plan.rule.id}@{local.isoformat()}",
+        dated_event_id(plan.rule.id, moment, plan.zone),
         customer_id,
         plan.rule.id,
         plan.money,

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from rewardrules.kinds._gifts import GiftPlan, eligible_priced_units, paid_on_eligible
+from rewardrules.kinds._gifts import (
+    GiftPlan,
+    dated_event_id,
+    eligible_priced_units,
+    paid_on_eligible,
+)
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import SignupBonus
@@ -98,9 +103,8 @@ def signup_at_purchase(
 
 def signup_at_joining(plan: SignupPlan, customer_id: str, joined_at: datetime) -> LedgerEntry:
     """The entry of a bonus given at the moment of joining."""
-    local = joined_at.astimezone(plan.zone).date()
     return plan.gift.entry(
-        f"{plan.rule.id}@{local.isoformat()}",
+        dated_event_id(plan.rule.id, joined_at, plan.zone),
         customer_id,
         plan.rule.id,
         plan.money,
