@@ -8,7 +8,7 @@ can try each member and a limit can re-run a rule within what is left.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rewardrules.scope import PurchaseContext
 
@@ -30,40 +30,48 @@ class Basket:
         """Set while a limited price rule runs: what its limits still allow."""
 
 
+_ABSENT = object()
+
+Slice = tuple[str, str]
+"""A part of the working state a rule's step may change: (attribute, key), such as
+``("stamps", "coffee-card")`` or ``("limit_usage", "stars#0")``."""
+
+
 class Snapshot:
-    """What a rule's step may change, saved so it can be put back (any number of times)."""
+    """What the steps of some rules may change, saved so it can be put back (many times).
 
-    __slots__ = (
-        "amounts",
-        "birthdays",
-        "bonuses",
-        "gift_cards",
-        "limit_usage",
-        "outbox",
-        "points",
-        "stamps",
-        "units_left",
-    )
+    Only the given slices of the state are saved (a punch card's count, a gift card's
+    windows, a once-only flag, a birthday year, a limit's usage), with the basket and the
+    referral facts waiting to go out: a group of two rules copies a few values, not the
+    customer's whole state.
+    """
 
-    def __init__(self, state: WorkingState, basket: Basket) -> None:
-        self.stamps = dict(state.stamps)
-        self.gift_cards = {rule: dict(windows) for rule, windows in state.gift_cards.items()}
-        self.bonuses = dict(state.bonuses)
-        self.birthdays = dict(state.birthdays)
-        self.limit_usage = dict(state.limit_usage)
+    __slots__ = ("amounts", "outbox", "points", "saved", "units_left")
+
+    def __init__(self, state: WorkingState, basket: Basket, slices: tuple[Slice, ...]) -> None:
+        self.saved = [
+            (attribute, key, _copy(getattr(state, attribute).get(key, _ABSENT)))
+            for attribute, key in slices
+        ]
         self.outbox = len(state.outbox)
         self.amounts = list(basket.amounts)
         self.units_left = list(basket.units_left)
         self.points = dict(basket.points)
 
     def restore(self, state: WorkingState, basket: Basket) -> None:
-        """Put the state and basket back as they were when the snapshot was taken."""
-        state.stamps = dict(self.stamps)
-        state.gift_cards = {rule: dict(windows) for rule, windows in self.gift_cards.items()}
-        state.bonuses = dict(self.bonuses)
-        state.birthdays = dict(self.birthdays)
-        state.limit_usage = dict(self.limit_usage)
+        """Put the slices and the basket back as they were at the snapshot."""
+        for attribute, key, value in self.saved:
+            part = getattr(state, attribute)
+            if value is _ABSENT:
+                part.pop(key, None)
+            else:
+                part[key] = _copy(value)
         del state.outbox[self.outbox :]
         basket.amounts = list(self.amounts)
         basket.units_left = list(self.units_left)
         basket.points = dict(self.points)
+
+
+def _copy(value: Any) -> Any:
+    # A gift card rule's windows are a dict the step changes in place; the rest are values.
+    return dict(value) if isinstance(value, dict) else value

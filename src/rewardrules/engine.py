@@ -35,7 +35,14 @@ from rewardrules.plan import ProgramPlan, RulePlan, changes_prices
 from rewardrules.program import Program
 from rewardrules.refunds import RefundError, refunded_lines
 from rewardrules.scope import PriceTooFine, build_context
-from rewardrules.stacking import GroupStep, LimitedStep, group_step, limit_gift, limited_step
+from rewardrules.stacking import (
+    GroupStep,
+    LimitedStep,
+    group_step,
+    limit_gift,
+    limited_step,
+    state_slices,
+)
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
 from rewardrules.steps import PURCHASE_STEPS, REFUND_STEPS
 from rewardrules.tiers import NextTier, TierChange
@@ -179,6 +186,10 @@ def _apply_referral(
         earn(plan.points, state.account, fact.id, fact.at, entry.points, waits=False)
 
 
+_GIFT_HORIZON = timedelta(days=800)
+"""How far ahead the gifts at dates are scheduled: past the next of every yearly window."""
+
+
 def _grant_dated(
     plan: ProgramPlan,
     state: WorkingState,
@@ -189,28 +200,39 @@ def _grant_dated(
     """Give the gifts due at dates (birthday windows, joining) up to ``until``, in order.
 
     Points expire up to each gift's moment before it is given, so a gift never revives a
-    balance that had already expired.
+    balance that had already expired. The schedule is worked out up to a horizon past
+    ``until`` and its next moment kept in the working state, so that the events before
+    that moment skip it.
     """
     profile = state.profile
     if profile is None:
         return
-    due: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
+    upcoming = state.next_gift_at
+    if upcoming is not None and (until < upcoming or (until == upcoming and not inclusive)):
+        return
+    horizon = until + _GIFT_HORIZON
+    schedule: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
     for order, rule in enumerate(plan.dated):
         if isinstance(rule, SignupPlan):
             joined = profile.joined_at
             if joined is None or rule.rule.id in state.bonuses:
                 continue
-            if (joined < until or (inclusive and joined == until)) and rule.active_at(joined):
-                due.append((joined, order, rule, 0))
+            if joined <= horizon and rule.active_at(joined):
+                schedule.append((joined, order, rule, 0))
             continue
         since = profile.joined_at or state.first_event_at
         if profile.birthday is None or since is None:
             continue
         last_year = state.birthdays.get(rule.rule.id)
-        for moment, year in birthday_dates(
-            rule, profile.birthday, since, last_year, until, inclusive
-        ):
-            due.append((moment, order, rule, year))
+        for moment, year in birthday_dates(rule, profile.birthday, since, last_year, horizon, True):
+            schedule.append((moment, order, rule, year))
+    due, later = [], [horizon]
+    for item in schedule:
+        if item[0] < until or (inclusive and item[0] == until):
+            due.append(item)
+        else:
+            later.append(item[0])
+    state.next_gift_at = min(later)
     if not due:
         return
     due.sort(key=lambda item: (item[0], item[1]))
@@ -363,6 +385,7 @@ def _purchase_stages(
                 program.points.value,
                 plan.money,
                 program.points.name,
+                tuple(part for member in groups[argument] for part in state_slices(member[1])),
             ),
         )
         if step_function is group_step

@@ -22,8 +22,13 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from rewardrules.basket import Basket, Snapshot
+from rewardrules.basket import Basket, Slice, Snapshot
 from rewardrules.kinds._words import counted
+from rewardrules.kinds.birthday import BirthdayPlan
+from rewardrules.kinds.bonus_points import BonusPlan
+from rewardrules.kinds.every_nth_free import PunchCardPlan
+from rewardrules.kinds.partner_gift_card import GiftCardPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.limits import (
     LimitPlan,
@@ -52,6 +57,28 @@ class LimitedStep:
     units_are_rewards: bool
     """Punch cards count each free or discounted unit as a reward."""
 
+    @property
+    def slices(self) -> tuple[Slice, ...]:
+        """What the rule's step and its limits may change in the state."""
+        usage = tuple(("limit_usage", limit.key) for limit in self.limits.limits)
+        return (*state_slices(self.plan), *usage)
+
+
+def state_slices(step_argument: Any) -> tuple[Slice, ...]:
+    """The parts of the state a rule's step may change (a limited rule's limits too)."""
+    if isinstance(step_argument, LimitedStep):
+        return step_argument.slices
+    rule_id = step_argument.rule.id
+    if isinstance(step_argument, PunchCardPlan):
+        return (("stamps", rule_id),)
+    if isinstance(step_argument, GiftCardPlan):
+        return (("gift_cards", rule_id),)
+    if isinstance(step_argument, BonusPlan | SignupPlan):
+        return (("bonuses", rule_id),)
+    if isinstance(step_argument, BirthdayPlan):
+        return (("birthdays", rule_id),)
+    return ()  # points and tiered discounts change only the basket
+
 
 def limited_step(
     limited: LimitedStep, state: WorkingState, context: PurchaseContext, basket: Basket
@@ -61,7 +88,7 @@ def limited_step(
     allowance = limits.allowance(state.limit_usage, context.local_date)
     rule_id = limits.rule_id
     if limited.price_rule:
-        snapshot = Snapshot(state, basket)
+        snapshot = Snapshot(state, basket, limited.slices)
         entries = limited.step(limited.plan, state, context, basket)
         wanted = measure(entries, limited.units_are_rewards)
         if not fits(allowance, *wanted):
@@ -116,6 +143,8 @@ class GroupStep:
     point_value: Decimal
     money: Currency
     points_name: str
+    slices: tuple[Slice, ...] = ()
+    """What the members' steps may change in the state (see :func:`state_slices`)."""
 
 
 Worth = tuple[Decimal, int]
@@ -139,7 +168,7 @@ def group_step(
     group: GroupStep, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     """Apply the one member of the group worth most; set the others that would reward aside."""
-    snapshot = Snapshot(state, basket)
+    snapshot = Snapshot(state, basket, group.slices)
     tried: list[tuple[Worth, list[LedgerEntry]]] = []
     for step, argument, _ in group.members:
         entries = step(argument, state, context, basket)

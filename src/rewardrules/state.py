@@ -202,6 +202,7 @@ class WorkingState:
         "gift_cards",
         "last_event_at",
         "limit_usage",
+        "next_gift_at",
         "outbox",
         "profile",
         "purchases",
@@ -230,6 +231,8 @@ class WorkingState:
         # (fact id, rule): friend. One purchase of a friend may qualify under two rules.
         self.referrals: dict[tuple[str, str], str] = {}
         self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
+        # The next gift at a date, once worked out (not saved: a resumed state works it out).
+        self.next_gift_at: datetime | None = None
 
     @property
     def points(self) -> int:
