@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from rewardrules.basket import Basket
@@ -232,7 +232,9 @@ def _grant_dated(
             due.append(item)
         else:
             later.append(item[0])
-    state.next_gift_at = min(later)
+    # Kept in UTC: every later event compares its instant with it, and comparing with a
+    # moment in the program's zone would look the zone's offset up each time.
+    state.next_gift_at = min(later).astimezone(UTC)
     if not due:
         return
     due.sort(key=lambda item: (item[0], item[1]))
