@@ -9,7 +9,7 @@ from typing import Any, get_args
 import pytest
 
 from helpers import BASE, at, ledger, line, program, purchase, refund, rows, run
-from rewardrules import engine, plan
+from rewardrules import plan, steps
 from rewardrules.engine import evaluate, step
 from rewardrules.errors import HistoryError
 from rewardrules.events import Purchase, Refund
@@ -453,8 +453,8 @@ def test_every_rule_kind_has_a_compiler() -> None:
 
 def test_every_plan_type_has_a_purchase_step_and_a_refund_step() -> None:
     plan_types = set(get_args(plan.RulePlan))
-    assert plan_types <= set(engine.PURCHASE_STEPS)
-    assert plan_types <= set(engine.REFUND_STEPS)
+    assert plan_types <= set(steps.PURCHASE_STEPS)
+    assert plan_types <= set(steps.REFUND_STEPS)
 
 
 SAMPLE_RULES: dict[str, dict[str, Any]] = {
@@ -501,5 +501,5 @@ def test_every_rule_kind_compiles_to_a_plan_the_engine_can_step() -> None:
     )
     for rule in rules_program.rules:
         compiled = plan.COMPILERS[type(rule)](rule, rules_program, None)
-        assert type(compiled) in engine.PURCHASE_STEPS
-        assert type(compiled) in engine.REFUND_STEPS
+        assert type(compiled) in steps.PURCHASE_STEPS
+        assert type(compiled) in steps.REFUND_STEPS

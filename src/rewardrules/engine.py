@@ -17,34 +17,23 @@ mutable copy; inputs (programs, events, saved states) are never changed.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
 
 from rewardrules.basket import Basket
-from rewardrules.errors import HistoryError, Problem, history_problem
+from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
-from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
-from rewardrules.kinds.every_nth_free import PunchCardPlan
-from rewardrules.kinds.referral import ReferralPlan, referrer_reward
-from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
+from rewardrules.gifts import apply_referral, grant_dated
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
 from rewardrules.lots import advance, earn, redeem, take_back
-from rewardrules.plan import ProgramPlan, RulePlan, changes_prices
+from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
 from rewardrules.refunds import RefundError, refunded_lines
 from rewardrules.scope import PriceTooFine, build_context
-from rewardrules.stacking import (
-    GroupStep,
-    LimitedStep,
-    group_step,
-    limit_gift,
-    limited_step,
-    state_slices,
-)
+from rewardrules.stacking import purchase_stages
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
-from rewardrules.steps import PURCHASE_STEPS, REFUND_STEPS
+from rewardrules.steps import REFUND_STEPS
 from rewardrules.tiers import NextTier, TierChange
 
 __all__ = ["evaluate", "step"]
@@ -55,8 +44,7 @@ __all__ = ["evaluate", "step"]
 
 def _fail(event: AnyEvent, message: str, *path: str | int) -> HistoryError:
     """An error about one event, its path starting with ``event <id>`` then the field."""
-    where = (f"event {event.id}", *path)
-    return HistoryError([Problem(message=message, path=where, code="invalid-event")])
+    return event_error(event.id, message, *path)
 
 
 def _apply_purchase(
@@ -155,111 +143,6 @@ def _apply_redemption(
     )
 
 
-def _apply_referral(
-    plan: ProgramPlan, state: WorkingState, fact: ReferralQualified, entries: list[LedgerEntry]
-) -> None:
-    """Reward a referrer for a friend's qualifying purchase."""
-    rule = plan.referrals.get(fact.rule)
-    if rule is None:
-        known = ", ".join(sorted(plan.referrals)) or "none"
-        raise _fail(
-            fact,
-            f"it names the referral rule '{fact.rule}', which the program does not have "
-            f"(its referral rules: {known})",
-            "rule",
-        )
-    if fact.referred == fact.customer_id:
-        raise _fail(fact, "a customer cannot refer themselves", "referred")
-    for (_, rule_id), friend in state.referrals.items():
-        if (rule_id, friend) == (fact.rule, fact.referred):
-            raise _fail(
-                fact,
-                f"customer {fact.customer_id} was already rewarded for referring "
-                f"{fact.referred} under rule '{fact.rule}'; a friend qualifies once per rule",
-                "referred",
-            )
-    state.referrals[(fact.id, fact.rule)] = fact.referred
-    local_date = fact.at.astimezone(plan.zone).date()
-    entry = limit_gift(plan.limits.get(fact.rule), state, local_date, referrer_reward(rule, fact))
-    entries.append(entry)
-    if entry.kind == "points" and entry.points:
-        earn(plan.points, state.account, fact.id, fact.at, entry.points, waits=False)
-
-
-_GIFT_HORIZON = timedelta(days=800)
-"""How far ahead the gifts at dates are scheduled: past the next of every yearly window."""
-
-
-def _grant_dated(
-    plan: ProgramPlan,
-    state: WorkingState,
-    until: datetime,
-    inclusive: bool,
-    entries: list[LedgerEntry],
-) -> None:
-    """Give the gifts due at dates (birthday windows, joining) up to ``until``, in order.
-
-    Points expire up to each gift's moment before it is given, so a gift never revives a
-    balance that had already expired. The schedule is worked out up to a horizon past
-    ``until`` and its next moment kept in the working state, so that the events before
-    that moment skip it.
-    """
-    profile = state.profile
-    if profile is None:
-        return
-    upcoming = state.next_gift_at
-    if upcoming is not None and (until < upcoming or (until == upcoming and not inclusive)):
-        return
-    horizon = until + _GIFT_HORIZON
-    schedule: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
-    for order, rule in enumerate(plan.dated):
-        if isinstance(rule, SignupPlan):
-            joined = profile.joined_at
-            if joined is None or rule.rule.id in state.bonuses:
-                continue
-            if joined <= horizon and rule.active_at(joined):
-                schedule.append((joined, order, rule, 0))
-            continue
-        since = profile.joined_at or state.first_event_at
-        if profile.birthday is None or since is None:
-            continue
-        last_year = state.birthdays.get(rule.rule.id)
-        for moment, year in birthday_dates(rule, profile.birthday, since, last_year, horizon, True):
-            schedule.append((moment, order, rule, year))
-    due, later = [], [horizon]
-    for item in schedule:
-        if item[0] < until or (inclusive and item[0] == until):
-            due.append(item)
-        else:
-            later.append(item[0])
-    # Kept in UTC: every later event compares its instant with it, and comparing with a
-    # moment in the program's zone would look the zone's offset up each time.
-    state.next_gift_at = min(later).astimezone(UTC)
-    if not due:
-        return
-    due.sort(key=lambda item: (item[0], item[1]))
-    customer_id = state.customer_id
-    for scheduled, _, rule, year in due:
-        moment = scheduled
-        if state.last_event_at is not None and moment < state.last_event_at:
-            moment = state.last_event_at  # a profile given late: never out of order
-        if plan.points.has_clock:
-            entries += advance(plan.points, state.account, customer_id, moment)
-        rule_id = rule.rule.id
-        if isinstance(rule, SignupPlan):
-            gift = signup_at_joining(rule, customer_id, moment)
-            state.bonuses[rule_id] = None
-        else:
-            assert profile.birthday is not None  # noqa: S101 -- only scheduled with one
-            gift = dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
-            state.birthdays[rule_id] = year
-        local_date = moment.astimezone(plan.zone).date()
-        gift = limit_gift(plan.limits.get(rule_id), state, local_date, gift)
-        entries.append(gift)
-        if gift.kind == "points" and gift.points:
-            earn(plan.points, state.account, gift.event_id, moment, gift.points, waits=False)
-
-
 def _fold_event(
     plan: ProgramPlan, state: WorkingState, event: AnyEvent, entries: list[LedgerEntry]
 ) -> int:
@@ -275,7 +158,7 @@ def _fold_event(
     if state.first_event_at is None:
         state.first_event_at = event.at
     if plan.dated:
-        _grant_dated(plan, state, event.at, True, entries)
+        grant_dated(plan, state, event.at, True, entries)
     if plan.points.has_clock:
         entries += advance(plan.points, state.account, state.customer_id, event.at)
     gross = 0
@@ -286,7 +169,7 @@ def _fold_event(
     elif isinstance(event, Redemption):
         _apply_redemption(plan, state, event, entries)
     else:
-        _apply_referral(plan, state, event, entries)
+        apply_referral(plan, state, event, entries)
     state.last_event_at = event.at
     return gross
 
@@ -339,60 +222,8 @@ def compile_program(program: Program) -> ProgramPlan:
     running = (*plan.price_rules, *plan.earning_rules)
     return replace(
         plan,
-        purchase_steps=_purchase_stages(plan, running),
+        purchase_steps=purchase_stages(plan, running),
         refund_steps=tuple((REFUND_STEPS[type(rule)], rule) for rule in running),
-    )
-
-
-def _purchase_stages(
-    plan: ProgramPlan, running: tuple[RulePlan, ...]
-) -> tuple[tuple[Callable[..., Any], Any], ...]:
-    """Each rule's step in running order; limited rules wrapped, each exclusive group as
-    one stage where its first member runs."""
-    stages: list[tuple[Callable[..., Any], Any]] = []
-    groups: dict[str, list[tuple[Callable[..., Any], Any, str]]] = {}
-    ranks: dict[str, list[tuple[int, int]]] = {}
-    place = {rule.id: index for index, rule in enumerate(plan.program.rules)}
-    for rule in running:
-        step_function: Callable[..., Any] = PURCHASE_STEPS[type(rule)]
-        argument: Any = rule
-        limits = plan.limits.get(rule.rule.id)
-        if limits is not None and not isinstance(rule, ReferralPlan):
-            # A referral rule's limits bound the referrer's rewards, given in their ledger.
-            argument = LimitedStep(
-                step_function,
-                rule,
-                limits,
-                price_rule=changes_prices(rule),
-                units_are_rewards=isinstance(rule, PunchCardPlan),
-            )
-            step_function = limited_step
-        group = rule.rule.exclusive_group
-        if group is None:
-            stages.append((step_function, argument))
-            continue
-        if group not in groups:
-            groups[group], ranks[group] = [], []
-            stages.append((group_step, group))  # the group's place: filled in below
-        groups[group].append((step_function, argument, rule.rule.id))
-        ranks[group].append((rule.rule.priority, place[rule.rule.id]))
-    program = plan.program
-    return tuple(
-        (
-            group_step,
-            GroupStep(
-                argument,
-                tuple(groups[argument]),
-                tuple(ranks[argument]),
-                program.points.value,
-                plan.money,
-                program.points.name,
-                tuple(part for member in groups[argument] for part in state_slices(member[1])),
-            ),
-        )
-        if step_function is group_step
-        else (step_function, argument)
-        for step_function, argument in stages
     )
 
 
@@ -636,7 +467,7 @@ def _result(
         # Gifts at dates are given and points expire up to the cutoff too; a date counts
         # up to (not including) the next local midnight.
         if plan.dated:
-            _grant_dated(plan, state, cutoff.instant, cutoff.inclusive, ledger)
+            grant_dated(plan, state, cutoff.instant, cutoff.inclusive, ledger)
         ledger += advance(
             plan.points, state.account, state.customer_id, cutoff.instant, cutoff.inclusive
         )

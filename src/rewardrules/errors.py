@@ -128,3 +128,9 @@ def history_problem(
         path += (field,)
     location = Location(source, line, column) if source is not None and line is not None else None
     return Problem(message=message, path=path, location=location, code=code)
+
+
+def event_error(event_id: str, message: str, *path: str | int) -> HistoryError:
+    """An error about one event, its path starting with ``event <id>`` then the field."""
+    where = (f"event {event_id}", *path)
+    return HistoryError([Problem(message=message, path=where, code="invalid-event")])

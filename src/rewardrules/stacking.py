@@ -28,6 +28,7 @@ from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
+from rewardrules.kinds.referral import ReferralPlan
 from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.limits import (
@@ -39,8 +40,10 @@ from rewardrules.limits import (
     note_cut,
 )
 from rewardrules.money import Currency
+from rewardrules.plan import ProgramPlan, RulePlan, changes_prices
 from rewardrules.scope import PurchaseContext
 from rewardrules.state import WorkingState
+from rewardrules.steps import PURCHASE_STEPS
 
 StepFunction = Callable[[Any, WorkingState, PurchaseContext, Basket], list[LedgerEntry]]
 
@@ -261,3 +264,55 @@ def _won(money: Currency, entry: LedgerEntry, note: tuple[str, tuple[str, ...]])
     name, others = note
     names = ", ".join(f"'{other}'" for other in others)
     return f"{entry.reason} (best of exclusive group '{name}', over {names})"
+
+
+def purchase_stages(
+    plan: ProgramPlan, running: tuple[RulePlan, ...]
+) -> tuple[tuple[Callable[..., Any], Any], ...]:
+    """Each rule's step in running order; limited rules wrapped, each exclusive group as
+    one stage where its first member runs."""
+    stages: list[tuple[Callable[..., Any], Any]] = []
+    groups: dict[str, list[tuple[Callable[..., Any], Any, str]]] = {}
+    ranks: dict[str, list[tuple[int, int]]] = {}
+    place = {rule.id: index for index, rule in enumerate(plan.program.rules)}
+    for rule in running:
+        step_function: Callable[..., Any] = PURCHASE_STEPS[type(rule)]
+        argument: Any = rule
+        limits = plan.limits.get(rule.rule.id)
+        if limits is not None and not isinstance(rule, ReferralPlan):
+            # A referral rule's limits bound the referrer's rewards, given in their ledger.
+            argument = LimitedStep(
+                step_function,
+                rule,
+                limits,
+                price_rule=changes_prices(rule),
+                units_are_rewards=isinstance(rule, PunchCardPlan),
+            )
+            step_function = limited_step
+        group = rule.rule.exclusive_group
+        if group is None:
+            stages.append((step_function, argument))
+            continue
+        if group not in groups:
+            groups[group], ranks[group] = [], []
+            stages.append((group_step, group))  # the group's place: filled in below
+        groups[group].append((step_function, argument, rule.rule.id))
+        ranks[group].append((rule.rule.priority, place[rule.rule.id]))
+    program = plan.program
+    return tuple(
+        (
+            group_step,
+            GroupStep(
+                argument,
+                tuple(groups[argument]),
+                tuple(ranks[argument]),
+                program.points.value,
+                plan.money,
+                program.points.name,
+                tuple(part for member in groups[argument] for part in state_slices(member[1])),
+            ),
+        )
+        if step_function is group_step
+        else (step_function, argument)
+        for step_function, argument in stages
+    )
