@@ -20,14 +20,16 @@ ISO week (Monday to Sunday), a calendar month or year; ``purchase`` limits each 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import Limit
+
+_UNUSED = ("", 0)
 
 Usage = dict[str, tuple[str, int]]
 """Per limit (``<rule>#<position>``): the period it counts in, and what it counted there."""
@@ -76,15 +78,28 @@ class CompiledLimit:
         return f"at most {amount} {_PERIOD_WORDS[self.per]}"
 
 
-@dataclass(frozen=True, slots=True)
-class Allowance:
-    """What a rule may still give now, per measure (None: not limited)."""
+class Allowance(NamedTuple):
+    """What a rule may still give now, per measure (None: not limited).
+
+    A named tuple: one is made for every purchase a limited rule sees.
+    """
 
     points: int | None
     rewards: int | None
     value: int | None
-    binding: dict[str, CompiledLimit]
-    """Per measure, the limit that leaves the least."""
+    limits: tuple[CompiledLimit, ...]
+    remaining: tuple[int, ...]
+    """What each of ``limits`` leaves."""
+
+    @property
+    def binding(self) -> dict[str, CompiledLimit]:
+        """Per measure, the limit that leaves the least (the first of equals); worked out
+        only when a reward is cut, which is rare."""
+        least: dict[str, tuple[int, CompiledLimit]] = {}
+        for limit, left in zip(self.limits, self.remaining):
+            if limit.measure not in least or left < least[limit.measure][0]:
+                least[limit.measure] = (left, limit)
+        return {measure: limit for measure, (_, limit) in least.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +110,16 @@ class LimitPlan:
     limits: tuple[CompiledLimit, ...]
     money: Currency
     points_name: str
+    periods: dict[tuple[str, date], str] = field(default_factory=dict, compare=False, repr=False)
+    """A memo of the period of each (per, local date) met: histories repeat their days."""
+
+    def period(self, per: str, local_date: date) -> str:
+        """The period of ``local_date`` for a limit ``per`` day, week... (memoised)."""
+        key = (per, local_date)
+        found = self.periods.get(key)
+        if found is None:
+            found = self.periods[key] = period_key(per, local_date)
+        return found
 
     @classmethod
     def compile(
@@ -112,29 +137,35 @@ class LimitPlan:
 
     def allowance(self, usage: Usage, local_date: date) -> Allowance:
         """What is left of every limit in the periods of ``local_date``."""
-        left: dict[str, int] = {}
-        binding: dict[str, CompiledLimit] = {}
+        least: dict[str, int] = {}
+        remaining = []
         for limit in self.limits:
-            used = 0
+            left = limit.most
             if limit.per != "purchase":
-                period, counted_so_far = usage.get(limit.key, ("", 0))
-                if period == period_key(limit.per, local_date):
-                    used = counted_so_far
-            remaining = max(limit.most - used, 0)
-            if limit.measure not in left or remaining < left[limit.measure]:
-                left[limit.measure] = remaining
-                binding[limit.measure] = limit
-        return Allowance(left.get("points"), left.get("rewards"), left.get("value"), binding)
+                period, used = usage.get(limit.key, _UNUSED)
+                if used and period == self.period(limit.per, local_date):
+                    left = max(left - used, 0)
+            remaining.append(left)
+            if left < least.get(limit.measure, left + 1):
+                least[limit.measure] = left
+        return Allowance(
+            least.get("points"),
+            least.get("rewards"),
+            least.get("value"),
+            self.limits,
+            tuple(remaining),
+        )
 
     def record(self, usage: Usage, local_date: date, points: int, rewards: int, value: int) -> None:
         """Count what the rule gave in the periods of ``local_date``."""
-        given = {"points": points, "rewards": rewards, "value": value}
         for limit in self.limits:
-            if limit.per == "purchase" or not given[limit.measure]:
+            measure = limit.measure
+            given = points if measure == "points" else rewards if measure == "rewards" else value
+            if not given or limit.per == "purchase":
                 continue
-            period = period_key(limit.per, local_date)
-            previous, used = usage.get(limit.key, ("", 0))
-            usage[limit.key] = (period, (used if previous == period else 0) + given[limit.measure])
+            period = self.period(limit.per, local_date)
+            previous, used = usage.get(limit.key, _UNUSED)
+            usage[limit.key] = (period, (used if previous == period else 0) + given)
 
     def release_points(self, usage: Usage, local_date: date, points: int) -> None:
         """Give points a refund took back to the allowance of their period, if current."""
@@ -142,7 +173,7 @@ class LimitPlan:
             if limit.measure != "points" or limit.per == "purchase":
                 continue
             period, used = usage.get(limit.key, ("", 0))
-            if period == period_key(limit.per, local_date):
+            if period == self.period(limit.per, local_date):
                 usage[limit.key] = (period, max(used - points, 0))
 
 
