@@ -130,3 +130,19 @@ def history_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(_HISTORY_OPTIONS):
         decorated = option(decorated)
     return decorated
+
+
+customers_option = click.option(
+    "--customers",
+    "customers_file",
+    type=click.Path(path_type=Path),
+    help="Customer profiles (CSV, JSON Lines or JSON).",
+)
+"""``--customers FILE``, shared by dry-run and explain (passed as ``customers_file``)."""
+
+as_of_option = click.option(
+    "--as-of",
+    callback=parse_as_of,
+    help="Ignore events after this date (whole local day) or timestamp.",
+)
+"""``--as-of DATE|TIMESTAMP``, shared by dry-run and explain (read by :func:`parse_as_of`)."""

@@ -15,10 +15,11 @@ import click
 
 from rewardrules._cli_support import (
     HistoryReading,
+    as_of_option,
+    customers_option,
     guarded,
     history_options,
     located_events,
-    parse_as_of,
 )
 from rewardrules.errors import HistoryError
 from rewardrules.explain import CustomerExplanation, explain
@@ -30,22 +31,13 @@ from rewardrules.loader import load_program
 @click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
 @click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
 @click.option("--customer", "customer_id", required=True, help="The customer to explain.")
-@click.option(
-    "--customers",
-    "customers_file",
-    type=click.Path(path_type=Path),
-    help="Customer profiles (CSV, JSON Lines or JSON).",
-)
+@customers_option
 @click.option(
     "--event",
     "event_id",
     help="Explain only this event (a purchase, refund, redemption, gift or referral).",
 )
-@click.option(
-    "--as-of",
-    callback=parse_as_of,
-    help="Ignore events after this date (whole local day) or timestamp.",
-)
+@as_of_option
 @click.option(
     "--format",
     "output_format",

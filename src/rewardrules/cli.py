@@ -19,10 +19,11 @@ import click
 
 from rewardrules._cli_support import (
     HistoryReading,
+    as_of_option,
+    customers_option,
     guarded,
     history_options,
     located_events,
-    parse_as_of,
 )
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
@@ -83,17 +84,8 @@ def validate(files: Sequence[Path], output_format: str) -> None:
 @cli.command("dry-run")
 @click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
 @click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
-@click.option(
-    "--customers",
-    "customers_file",
-    type=click.Path(path_type=Path),
-    help="Customer profiles (CSV, JSON Lines or JSON).",
-)
-@click.option(
-    "--as-of",
-    callback=parse_as_of,
-    help="Ignore events after this date (whole local day) or timestamp.",
-)
+@customers_option
+@as_of_option
 @click.option("--customer", "customer_id", help="Show only this customer.")
 @click.option(
     "--format",
