@@ -15,7 +15,7 @@ from rewardrules.basket import Basket
 from rewardrules.events import Refund
 from rewardrules.kinds._gifts import take_back_fixed
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_at_purchase
-from rewardrules.kinds.bonus_points import BonusPlan, bonus_points, refund_bonus_points
+from rewardrules.kinds.bonus_points import BonusPlan, bonus_points
 from rewardrules.kinds.every_nth_free import (
     PunchCardPlan,
     every_nth_free,
@@ -236,25 +236,8 @@ def _refund_nothing(
     return []
 
 
-def _refund_bonus(
-    plan: BonusPlan,
-    state: WorkingState,
-    record: PurchaseRecord,
-    refund: Refund,
-    before: list[int],
-    refunded: list[int],
-) -> list[LedgerEntry]:
-    earned = record.points.get(plan.rule.id, 0)
-    now, entries = refund_bonus_points(
-        plan, record.context, record.refunded_units, earned, refund.id
-    )
-    if earned:
-        record.points[plan.rule.id] = now
-    return entries
-
-
-def _refund_gift(
-    plan: BirthdayPlan | SignupPlan | ReferralPlan,
+def _refund_fixed_points(
+    plan: BonusPlan | BirthdayPlan | SignupPlan | ReferralPlan,
     state: WorkingState,
     record: PurchaseRecord,
     refund: Refund,
@@ -285,8 +268,8 @@ REFUND_STEPS: dict[type[Any], Callable[..., list[LedgerEntry]]] = {
     PunchCardPlan: _refund_punch_card,
     GiftCardPlan: _refund_gift_card,
     TieredDiscountPlan: _refund_nothing,
-    BonusPlan: _refund_bonus,
-    BirthdayPlan: _refund_gift,
-    SignupPlan: _refund_gift,
-    ReferralPlan: _refund_gift,
+    BonusPlan: _refund_fixed_points,
+    BirthdayPlan: _refund_fixed_points,
+    SignupPlan: _refund_fixed_points,
+    ReferralPlan: _refund_fixed_points,
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rewardrules.kinds._gifts import eligible_priced_units, take_back_fixed
+from rewardrules.kinds._gifts import eligible_priced_units
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
@@ -72,23 +72,3 @@ def bonus_points(
         (),
     )
     return plan.points, [entry]
-
-
-def refund_bonus_points(
-    plan: BonusPlan,
-    context: PurchaseContext,
-    refunded_units: list[int],
-    earned: int,
-    refund_id: str,
-) -> tuple[int, list[LedgerEntry]]:
-    """Take the bonus back once no eligible priced unit of the purchase is left."""
-    return take_back_fixed(
-        plan.rule.id,
-        plan.scope,
-        context,
-        refunded_units,
-        earned,
-        refund_id,
-        plan.points_name,
-        plan.money,
-    )
