@@ -38,13 +38,12 @@ from rewardrules.state import PurchaseRecord, WorkingState
 
 __all__ = ["PURCHASE_STEPS", "REFUND_STEPS"]
 
-_Basket = Basket
 
 # --- one adapter per plan type: the kind's pure function on the state's slice ----------
 
 
 def _purchase_points(
-    plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     amounts = context.gross if plan.on_gross else basket.amounts
     points, entries = points_per_spend(plan, context, amounts)
@@ -54,7 +53,7 @@ def _purchase_points(
 
 
 def _purchase_punch_card(
-    plan: PunchCardPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: PunchCardPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     count = state.stamps.get(plan.rule.id, 0)
     if plan.changes_prices:
@@ -75,7 +74,7 @@ def _purchase_punch_card(
 
 
 def _purchase_gift_card(
-    plan: GiftCardPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: GiftCardPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     windows = state.gift_cards.setdefault(plan.rule.id, {})
     key = plan.window_of(context)
@@ -86,7 +85,7 @@ def _purchase_gift_card(
 
 
 def _purchase_tiered_discount(
-    plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     allowance = basket.allowance
     if allowance is not None and allowance.rewards == 0:
@@ -99,7 +98,7 @@ def _purchase_tiered_discount(
 
 
 def _purchase_bonus(
-    plan: BonusPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: BonusPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     rule_id = plan.rule.id
     points, entries = bonus_points(plan, rule_id in state.bonuses, context)
@@ -109,14 +108,14 @@ def _purchase_bonus(
     return entries
 
 
-def _keep_points(basket: _Basket, rule_id: str, entries: list[LedgerEntry]) -> None:
+def _keep_points(basket: Basket, rule_id: str, entries: list[LedgerEntry]) -> None:
     points = sum(entry.points or 0 for entry in entries if entry.kind == "points")
     if points:
         basket.points[rule_id] = points
 
 
 def _purchase_birthday(
-    plan: BirthdayPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: BirthdayPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     profile = state.profile
     if profile is None or profile.birthday is None:
@@ -132,7 +131,7 @@ def _purchase_birthday(
 
 
 def _purchase_signup(
-    plan: SignupPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: SignupPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     rule_id = plan.rule.id
     profile = state.profile
@@ -146,7 +145,7 @@ def _purchase_signup(
 
 
 def _purchase_referral(
-    plan: ReferralPlan, state: WorkingState, context: PurchaseContext, basket: _Basket
+    plan: ReferralPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
     rule_id = plan.rule.id
     profile = state.profile
@@ -163,7 +162,7 @@ def _purchase_referral(
 
 
 PURCHASE_STEPS: dict[
-    type[Any], Callable[[Any, WorkingState, PurchaseContext, _Basket], list[LedgerEntry]]
+    type[Any], Callable[[Any, WorkingState, PurchaseContext, Basket], list[LedgerEntry]]
 ] = {
     PointsPlan: _purchase_points,
     PunchCardPlan: _purchase_punch_card,
