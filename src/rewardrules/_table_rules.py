@@ -1,0 +1,277 @@
+"""What the table reader checks besides the row readers' rules, and the column helpers.
+
+- a column of the wrong Arrow type (a float price, a naive timestamp, a numeric id) is
+  refused as a whole, naming the column and its first row;
+- a row that repeats the row before it is ``duplicate-row``, and an id with a character
+  that cannot be seen is ``invisible-character`` (issue 9 brings both to the row readers;
+  then their message is the one given, since the row reader is asked first);
+- a price with more than 12 decimals does not fit the table's ``decimal128(38, 12)``;
+- timestamps written as text are parsed by Arrow (which reads exactly the ISO 8601 forms
+  that Python reads, to the same instant), else one by one as the row reader does.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rewardrules._history_records import FIRST_YEAR, LAST_YEAR, RecordError, timestamp
+from rewardrules.columns import INSTANT
+from rewardrules.errors import HistoryError, Location, Problem
+
+if TYPE_CHECKING:
+    from rewardrules._table_checks import Cells
+
+Mask = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+
+INVISIBLE = re.compile(
+    "[\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u2064\u2066-\u206f\u3000\u3164\ufeff\uffa0]"
+)
+"""Characters an id must not hold: spaces other than U+0020, zero-width and format marks.
+Such an id looks like another id in every message and every spreadsheet."""
+
+_OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
+_MISSING = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def numpy_of(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[Any]:
+    """A column as a numpy array (a copy when Arrow's layout needs one)."""
+    return np.asarray(array.to_numpy(zero_copy_only=False))
+
+
+def is_text(kind: pa.DataType) -> bool:
+    """Whether a column holds text (plain, large or dictionary-encoded)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as plain strings, "" for an empty or null cell."""
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    return pa.chunked_array([column.combine_chunks().fill_null("")])
+
+
+def cell_text(value: object) -> str:
+    """A cell as the CSV row reader would read it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "as_tuple"):  # a Decimal, written without an exponent
+        return format(value, "f")
+    return str(value)
+
+
+def nfc(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Ids in Unicode's composed form, so that an é typed two ways is one id."""
+    if pc.all(pc.string_is_ascii(column.fill_null(""))).as_py():
+        return column
+    return pc.utf8_normalize(column, "NFC")
+
+
+def refuse_wrong_types(cells: Cells) -> None:
+    """Refuse a column whose Arrow type cannot hold what it must, naming its first row.
+
+    Raises:
+        HistoryError: ``bad-column``, ``naive-timestamp`` or ``bad-amount``.
+    """
+    for name in cells.table.column_names:
+        column = cells.table[name]
+        kind = column.type
+        if pa.types.is_null(kind) or is_text(kind):
+            continue
+        if name == "at" and pa.types.is_timestamp(kind) and kind.tz is not None:
+            continue
+        if name == "quantity" and pa.types.is_integer(kind):
+            continue
+        if name == "unit_price" and (pa.types.is_decimal(kind) or pa.types.is_integer(kind)):
+            continue
+        code = "bad-column"
+        if name == "at":
+            naive = pa.types.is_timestamp(kind)
+            message = (
+                f"the column is {kind}{', without a time zone' if naive else ''}; write "
+                "instants as a timestamp column with a time zone (such as "
+                "timestamp[us, tz=UTC]) or as text with a UTC offset, like "
+                "2026-03-01T09:30:00+01:00"
+            )
+            code = "naive-timestamp" if naive else code
+        elif name == "unit_price" and pa.types.is_floating(kind):
+            message = (
+                f"the column is {kind}, which cannot hold cents exactly (0.1 is not one "
+                "tenth); write amounts as a decimal column, such as decimal128(38, 12), or "
+                "as text, like 4.50"
+            )
+            code = "bad-amount"
+        elif name == "quantity":
+            message = f"the column is {kind}; write quantities as an integer column"
+        else:
+            message = f"the column is {kind}; write it as text (ids stay text: 007 is not 7)"
+        valid = np.flatnonzero(numpy_of(column.is_valid()))
+        row = int(valid[0]) if len(valid) else 0
+        location = Location(cells.source, int(cells.lines[row]), 1)
+        raise HistoryError([Problem(message, (name,), location, code)])
+
+
+def text_instants(head: pa.ChunkedArray) -> tuple[Ints, npt.NDArray[np.int32], Mask]:
+    """Timestamps written as text: microseconds since 1970, written offsets, refused ones."""
+    count = len(head)
+    try:
+        cast = pc.cast(head, INSTANT)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        cast = None
+    if cast is not None:
+        instants = numpy_of(cast.cast(pa.int64())).astype(np.int64)
+        offsets = _offsets(head)
+        bad = np.zeros(count, np.bool_)
+        low, high = _micros_of(FIRST_YEAR, 1, 2), _micros_of(LAST_YEAR, 12, 31)
+        if count and (instants.min() < low or instants.max() >= high):
+            years = numpy_of(pc.utf8_slice_codeunits(head, 0, 4)).astype(str)
+            bad = (years < str(FIRST_YEAR)) | (years > str(LAST_YEAR))
+        return instants, offsets, bad
+    instants = np.full(count, _MISSING, np.int64)
+    offsets = np.zeros(count, np.int32)
+    bad = np.zeros(count, np.bool_)
+    for index, text in enumerate(head.to_pylist()):
+        try:
+            moment = timestamp(text, ("at",))
+        except RecordError:
+            bad[index] = True
+            continue
+        instants[index] = _micros(moment)
+        offsets[index] = _offset_of(moment)
+    return instants, offsets, bad
+
+
+def _offsets(head: pa.ChunkedArray) -> npt.NDArray[np.int32]:
+    """The UTC offsets, in seconds, of timestamps Arrow has read, from their last characters."""
+    suffix = pc.dictionary_encode(pc.utf8_slice_codeunits(head, -6)).combine_chunks()
+    known: list[int | None] = []
+    for text in suffix.dictionary.to_pylist():
+        match = _OFFSET.fullmatch(text)
+        if match:
+            seconds = int(match.group(2)) * 3600 + int(match.group(3)) * 60
+            known.append(seconds if match.group(1) == "+" else -seconds)
+        else:
+            known.append(0 if text.endswith(("Z", "z")) else None)
+    index = numpy_of(suffix.indices)
+    offsets = np.array([value or 0 for value in known], np.int32)[index]
+    unknown = np.array([value is None for value in known], np.bool_)[index]
+    for row in np.flatnonzero(unknown):  # +0100, +01: the rare forms, one at a time
+        offsets[row] = _offset_of(datetime.fromisoformat(head[int(row)].as_py()))
+    return np.asarray(offsets)
+
+
+def typed_instants(cells: Cells) -> tuple[Ints, Mask]:
+    """A timestamp column with a time zone: microseconds since 1970, and refused rows.
+
+    Raises:
+        HistoryError: an instant finer than a microsecond.
+    """
+    column = cells.table["at"]
+    try:
+        instants = numpy_of(column.cast(INSTANT).cast(pa.int64()).fill_null(0))
+    except pa.ArrowInvalid:
+        found = pc.not_equal(
+            column.cast(pa.int64()), pc.multiply(pc.divide(column.cast(pa.int64()), 1000), 1000)
+        )
+        rows = np.flatnonzero(numpy_of(found.fill_null(False)))
+        row = int(rows[0]) if len(rows) else 0
+        message = "holds an instant finer than a microsecond; round it to microseconds"
+        location = Location(cells.source, int(cells.lines[row]), 1)
+        raise HistoryError([Problem(message, ("at",), location, "bad-timestamp")]) from None
+    years = numpy_of(pc.year(column).fill_null(FIRST_YEAR))
+    bad = (years < FIRST_YEAR) | (years > LAST_YEAR) | ~numpy_of(column.is_valid())
+    return instants.astype(np.int64), bad
+
+
+def too_fine(cells: Cells, row: int, text: str) -> tuple[int, Problem]:
+    """A price with more than 12 decimals: the table cannot hold it, and no currency could."""
+    message = f"must have at most 12 decimals, finer than any currency's minor unit (got {text!r})"
+    location = Location(cells.source, int(cells.lines[row]), 1)
+    return row, Problem(message, ("unit_price",), location, "bad-amount")
+
+
+def repeated_rows(cells: Cells) -> list[tuple[int, Problem]]:
+    """The first row that repeats the row before it in every cell (``duplicate-row``)."""
+    table = cells.table
+    if table.num_rows < 2:
+        return []
+    same = np.ones(table.num_rows - 1, np.bool_)
+    for name in table.column_names:
+        column = table[name]
+        after, before = column[1:], column[:-1]
+        equal = numpy_of(pc.equal(after, before).fill_null(False))
+        same &= equal | (numpy_of(after.is_null()) & numpy_of(before.is_null()))
+        if not same.any():
+            return []
+    row = int(np.flatnonzero(same)[0]) + 1
+    where = "row" if cells.rows else "line"
+    message = (
+        f"this row repeats {where} {cells.lines[row - 1]} exactly; an export resumed with an "
+        "overlap repeats its last row, and two rows are never one purchase of two units"
+    )
+    hint = "remove the repeated row; two units of one sku are one row with quantity 2"
+    location = Location(cells.source, int(cells.lines[row]), 1)
+    return [(row, Problem(message, (), location, "duplicate-row", hint))]
+
+
+def invisible(cells: Cells, name: str, column: pa.ChunkedArray) -> list[tuple[int, Problem]]:
+    """The first id of a column with a character that cannot be seen (``invisible-character``)."""
+    found = np.flatnonzero(numpy_of(pc.match_substring_regex(column, INVISIBLE.pattern)))
+    if not len(found):
+        return []
+    row = int(found[0])
+    value = column[row].as_py()
+    character = INVISIBLE.search(value)
+    assert character is not None
+    code = f"U+{ord(character.group()):04X}"
+    label = unicodedata.name(character.group(), code)
+    shown = value.encode("ascii", "backslashreplace").decode("ascii")
+    message = (
+        f"must not hold the invisible character {code} {label} (got '{shown}'); "
+        "an id with it looks like another id"
+    )
+    location = Location(cells.source, int(cells.lines[row]), 1)
+    return [(row, Problem(message, (name,), location, "invisible-character"))]
+
+
+def as_rows(error: HistoryError, cells: Cells) -> HistoryError:
+    """The row reader's error about a table's rows: it read row N as line N + 1."""
+    if not cells.rows:
+        return error
+    problems = []
+    for problem in error.problems:
+        location = problem.location
+        if location is not None and location.line > 1:
+            location = Location(location.source, location.line - 1, location.column)
+        message = re.sub(
+            r"\bline (\d+)", lambda found: f"row {int(found.group(1)) - 1}", problem.message
+        )
+        problems.append(Problem(message, problem.path, location, problem.code, problem.suggestion))
+    return HistoryError(problems)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _offset_of(moment: datetime) -> int:
+    offset = moment.utcoffset()
+    return 0 if offset is None else int(offset.total_seconds())
+
+
+def _micros_of(year: int, month: int, day: int) -> int:
+    return _micros(datetime(year, month, day, tzinfo=UTC))
