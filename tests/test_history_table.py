@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import rewardrules
@@ -114,6 +114,10 @@ def test_drawn_histories_read_back_from_csv_and_parquet(
     tmp_path: Path, events: list[AnyEvent]
 ) -> None:
     events = [event for event in events if isinstance(event, Purchase | Refund | Redemption)]
+    # Two equal lines of one purchase are two equal rows, refused as duplicate-row: a shop
+    # writes them as one line of both units.
+    lines = [getattr(event, "lines", None) or () for event in events]
+    assume(all(len(set(each)) == len(each) for each in lines))
     write_csv(tmp_path / "h.csv", events)
     same_answer(tmp_path / "h.csv")
     pq.write_table(events_to_table(events), tmp_path / "h.parquet")
@@ -486,29 +490,15 @@ def test_a_referral_in_json_lines_is_not_a_table_row(in_tmp: Path) -> None:
 
 
 def write_csv(path: Path, events: list[AnyEvent]) -> None:
-    """The CSV a shop would export for these events (amounts and times as written)."""
+    """The CSV a shop would export for these events (times at their written offsets)."""
     rows = []
     for row in events_to_table(events).to_pylist():
-        at = row["at"]
-        if row["utc_offset"]:
-            at = datetime.fromtimestamp(at.timestamp(), UTC).astimezone(
-                __import__("datetime").timezone(
-                    __import__("datetime").timedelta(seconds=row["utc_offset"])
-                )
-            )
-        rows.append(
-            [
-                row["event_id"],
-                row["type"],
-                row["customer_id"],
-                at.isoformat(),
-                row["sku"] or "",
-                row["category"] or "",
-                "" if row["quantity"] is None else str(row["quantity"]),
-                "" if row["unit_price"] is None else format(row["unit_price"].normalize(), "f"),
-                row["purchase_id"] or "",
-                row["store"] or "",
-                row["reward"] or "",
-            ]  # fmt: skip
-        )
+        at = row["at"].astimezone(timezone(timedelta(seconds=row["utc_offset"] or 0)))
+        quantity, price = row["quantity"], row["unit_price"]
+        cells = [row["event_id"], row["type"], row["customer_id"], at.isoformat()]
+        cells += [row["sku"] or "", row["category"] or ""]
+        cells += ["" if quantity is None else str(quantity)]
+        cells += ["" if price is None else format(price.normalize(), "f")]
+        cells += [row["purchase_id"] or "", row["store"] or "", row["reward"] or ""]
+        rows.append(cells)
     write_rows(path, rows)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,17 @@ import pyarrow.compute as pc
 
 from rewardrules import _csv_history, _table_rules
 from rewardrules._history_records import CsvOptions, RecordError, amount, whole
-from rewardrules._table_rules import Ints, Mask, cell_text, numpy_of, strings
+from rewardrules._table_rules import (
+    EMPTY,
+    Column,
+    Ints,
+    Mask,
+    cell_text,
+    dictionary,
+    numpy_of,
+    positions,
+    strings,
+)
 from rewardrules.columns import AMOUNT, HISTORY_SCHEMA, INSTANT
 from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import MAX_TEXT
@@ -62,7 +72,7 @@ class Cells:
     table: pa.Table
     lines: Ints
     source: str
-    options: CsvOptions = CsvOptions()
+    options: CsvOptions = field(default_factory=CsvOptions)
     rows: bool = False
 
 
@@ -106,7 +116,7 @@ class _Checker:
         self.count = cells.table.num_rows
         self.bad = np.zeros(self.count, np.bool_)
         self.own: list[tuple[int, Problem]] = []
-        self.text: dict[str, pa.ChunkedArray] = {}
+        self.text: dict[str, Column] = {}
 
     def table(self) -> pa.Table:
         if self.count == 0:
@@ -143,7 +153,7 @@ class _Checker:
         self.size = np.diff(np.append(self.starts, self.count))[self.run]
         # Dictionary codes are given in order of first appearance: a run repeats an id
         # when its code is not above every code before it.
-        head = pc.dictionary_encode(ids.take(pa.array(self.starts))).combine_chunks()
+        head = dictionary(ids.take(positions(self.starts)))
         codes = numpy_of(head.indices)
         before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
         repeats = np.flatnonzero(codes <= before)
@@ -167,7 +177,7 @@ class _Checker:
             self._refuse(bad)
             return instants, np.zeros(self.count, np.int32)
         instants, offsets, bad = _table_rules.text_instants(
-            self.text["at"].take(pa.array(self.starts))
+            self.text["at"].take(positions(self.starts))
         )
         self._refuse(bad[self.run] & self.is_start)
         return instants[self.run], offsets[self.run]
@@ -190,7 +200,7 @@ class _Checker:
         self._refuse(whole_refund & (self.size > 1))
         return np.asarray(values)
 
-    def _prices(self, types: npt.NDArray[np.int8]) -> pa.ChunkedArray:
+    def _prices(self, types: npt.NDArray[np.int8]) -> Column:
         decimal_comma = self.cells.options.decimal_comma
         finest = Decimal("1e-12")
 
@@ -212,7 +222,7 @@ class _Checker:
             row = int(too_fine[0])
             text = cell_text(self.cells.table["unit_price"][row].as_py())
             self.own.append(_table_rules.too_fine(self.cells, row, text))
-        prices = pa.array(distinct.values, AMOUNT).take(pa.array(distinct.index))
+        prices = pa.array(distinct.values, AMOUNT).take(positions(distinct.index))
         return pa.chunked_array([prices])
 
     def _cells_by_type(self, types: npt.NDArray[np.int8]) -> None:
@@ -234,7 +244,7 @@ class _Checker:
         self._refuse(refund & ~self._empty("category"))
         self._refuse(purchase & self._empty("sku"))
         self._refuse(refund & self._empty("sku") & self.has_quantity)
-        first = pa.array(self.first)
+        first = positions(self.first)
         for name in _HEAD:
             if name in self.text:
                 column = self.text[name]
@@ -249,20 +259,20 @@ class _Checker:
             longest = pc.max(pc.binary_length(column)).as_py() or 0
             if longest <= MAX_TEXT and pc.all(pc.ascii_is_printable(column)).as_py():
                 continue
-            too_long = numpy_of(pc.greater(pc.utf8_length(column), MAX_TEXT))
+            too_long = numpy_of(pc.utf8_length(column)) > MAX_TEXT
             self._refuse(too_long | numpy_of(pc.match_substring_regex(column, _CONTROL)))
             if name in _IDS:
                 self.own += _table_rules.invisible(self.cells, name, column)
 
     def _empty(self, name: str) -> Mask:
-        return numpy_of(pc.equal(self.text[name], ""))
+        return numpy_of(pc.equal(self.text[name], EMPTY))
 
     def _refuse(self, rows: Mask) -> None:
         self.bad |= rows
 
-    def _distinct(self, column: pa.ChunkedArray, read: Callable[[str], Any]) -> _Distinct:
+    def _distinct(self, column: Column, read: Callable[[str], Any]) -> _Distinct:
         """Read each distinct cell once; an empty cell is None, a refused one None and _BAD."""
-        encoded = pc.dictionary_encode(column).combine_chunks()
+        encoded = dictionary(column)
         values: list[Any] = []
         status = []
         for cell in encoded.dictionary.to_pylist():
@@ -278,7 +288,9 @@ class _Checker:
             status.append(outcome)
         values.append(None)  # where a null cell points
         status.append(_OK)
-        index = numpy_of(encoded.indices.fill_null(len(values) - 1))
+        index = numpy_of(
+            encoded.indices.fill_null(pa.scalar(len(values) - 1, encoded.indices.type))
+        )
         return _Distinct(index, values, np.array(status, np.int8))
 
     def _raise_first_problem(self) -> None:
@@ -308,8 +320,7 @@ class _Checker:
         raise HistoryError([own_problem])
 
     def _split_event(self) -> HistoryError:
-        assert self.split is not None
-        row = int(self.starts[self.split])
+        row = int(self.starts[self.split or 0])
         event_id = self.text["event_id"][row].as_py()
         message = (
             f"event {event_id!r} appears again (its first rows start on "
@@ -328,11 +339,14 @@ class _Checker:
         return _read_rows(self.cells, names, range(start, end))
 
     def _build(
-        self, at: Ints, offsets: npt.NDArray[np.int32], quantity: Ints, price: pa.ChunkedArray
+        self, at: Ints, offsets: npt.NDArray[np.int32], quantity: Ints, price: Column
     ) -> pa.Table:
-        def absent(name: str) -> pa.ChunkedArray:
+        def absent(name: str) -> Column:
             column = self.text[name]
-            return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+            result: Column = pc.if_else(
+                pc.equal(column, EMPTY), pa.scalar(None, pa.string()), column
+            )
+            return result
 
         nfc = _table_rules.nfc
         columns = {

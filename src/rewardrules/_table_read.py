@@ -21,7 +21,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from rewardrules import _csv_history, _json_history, histories
 from rewardrules._history_records import CsvOptions, located
 from rewardrules._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
-from rewardrules._table_rules import is_text, nfc
+from rewardrules._table_rules import dictionary, is_text, nfc
 from rewardrules.columns import (
     CUSTOMERS_SCHEMA,
     HISTORY_SCHEMA,
@@ -211,7 +211,7 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
     names = header.split(options.delimiter)
     try:
         table = pa_csv.read_csv(
-            pa.py_buffer(body),
+            io.BytesIO(body),
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pa_csv.ParseOptions(delimiter=options.delimiter, quote_char=False),
             convert_options=pa_csv.ConvertOptions(
@@ -238,15 +238,14 @@ _CELL_LIMIT = 131072  # Python's csv field limit: longer cells are the row reade
 
 
 def _longest(table: pa.Table) -> int:
-    """The longest cell of a table of text, in bytes."""
-    lengths = [
-        pc.max(pc.binary_length(column.dictionary if hasattr(column, "dictionary") else column))
-        for column in (
-            column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-            for column in table.columns
+    """The longest cell of a table of text, in bytes (of a dictionary's values)."""
+    longest = 0
+    for column in table.columns:
+        cells: Any = (
+            dictionary(column).dictionary if pa.types.is_dictionary(column.type) else column
         )
-    ]
-    return max((length.as_py() or 0) for length in lengths)
+        longest = max(longest, pc.max(pc.binary_length(cells)).as_py() or 0)
+    return longest
 
 
 def _python_cells(text: str, name: str, options: CsvOptions) -> Cells:

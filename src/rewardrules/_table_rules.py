@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
+Column: TypeAlias = "pa.ChunkedArray[Any]"
+"""A column of cells, whatever its Arrow type (pyarrow's stubs type columns by scalar)."""
+EMPTY = pa.scalar("", pa.string())
 
 INVISIBLE = re.compile(
     "[\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
@@ -44,7 +47,7 @@ _MISSING = np.iinfo(np.int64).min
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def numpy_of(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[Any]:
+def numpy_of(array: Column | pa.Array[Any]) -> npt.NDArray[Any]:
     """A column as a numpy array (a copy when Arrow's layout needs one)."""
     return np.asarray(array.to_numpy(zero_copy_only=False))
 
@@ -56,11 +59,11 @@ def is_text(kind: pa.DataType) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def strings(column: Column) -> Column:
     """A text column as plain strings, "" for an empty or null cell."""
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
-    return pa.chunked_array([column.combine_chunks().fill_null("")])
+    return pa.chunked_array([column.combine_chunks().fill_null(EMPTY)])
 
 
 def cell_text(value: object) -> str:
@@ -74,11 +77,12 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def nfc(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def nfc(column: Column) -> Column:
     """Ids in Unicode's composed form, so that an é typed two ways is one id."""
-    if pc.all(pc.string_is_ascii(column.fill_null(""))).as_py():
+    if pc.all(pc.string_is_ascii(column.fill_null(EMPTY))).as_py():
         return column
-    return pc.utf8_normalize(column, "NFC")
+    normalized: Column = pc.utf8_normalize(column, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
+    return normalized
 
 
 def refuse_wrong_types(cells: Cells) -> None:
@@ -125,7 +129,7 @@ def refuse_wrong_types(cells: Cells) -> None:
         raise HistoryError([Problem(message, (name,), location, code)])
 
 
-def text_instants(head: pa.ChunkedArray) -> tuple[Ints, npt.NDArray[np.int32], Mask]:
+def text_instants(head: Column) -> tuple[Ints, npt.NDArray[np.int32], Mask]:
     """Timestamps written as text: microseconds since 1970, written offsets, refused ones."""
     count = len(head)
     try:
@@ -155,11 +159,12 @@ def text_instants(head: pa.ChunkedArray) -> tuple[Ints, npt.NDArray[np.int32], M
     return instants, offsets, bad
 
 
-def _offsets(head: pa.ChunkedArray) -> npt.NDArray[np.int32]:
+def _offsets(head: Column) -> npt.NDArray[np.int32]:
     """The UTC offsets, in seconds, of timestamps Arrow has read, from their last characters."""
-    suffix = pc.dictionary_encode(pc.utf8_slice_codeunits(head, -6)).combine_chunks()
+    suffix = dictionary(pc.utf8_slice_codeunits(head, -6))
     known: list[int | None] = []
-    for text in suffix.dictionary.to_pylist():
+    for cell in suffix.dictionary.to_pylist():
+        text = str(cell)
         match = _OFFSET.fullmatch(text)
         if match:
             seconds = int(match.group(2)) * 3600 + int(match.group(3)) * 60
@@ -182,7 +187,7 @@ def typed_instants(cells: Cells) -> tuple[Ints, Mask]:
     """
     column = cells.table["at"]
     try:
-        instants = numpy_of(column.cast(INSTANT).cast(pa.int64()).fill_null(0))
+        instants = numpy_of(column.cast(INSTANT).cast(pa.int64())).astype(np.int64)
     except pa.ArrowInvalid:
         found = pc.not_equal(
             column.cast(pa.int64()), pc.multiply(pc.divide(column.cast(pa.int64()), 1000), 1000)
@@ -192,8 +197,9 @@ def typed_instants(cells: Cells) -> tuple[Ints, Mask]:
         message = "holds an instant finer than a microsecond; round it to microseconds"
         location = Location(cells.source, int(cells.lines[row]), 1)
         raise HistoryError([Problem(message, ("at",), location, "bad-timestamp")]) from None
-    years = numpy_of(pc.year(column).fill_null(FIRST_YEAR))
-    bad = (years < FIRST_YEAR) | (years > LAST_YEAR) | ~numpy_of(column.is_valid())
+    valid = numpy_of(column.is_valid())
+    years = np.where(valid, numpy_of(pc.year(column)), FIRST_YEAR)
+    bad = (years < FIRST_YEAR) | (years > LAST_YEAR) | ~valid
     return instants.astype(np.int64), bad
 
 
@@ -228,17 +234,16 @@ def repeated_rows(cells: Cells) -> list[tuple[int, Problem]]:
     return [(row, Problem(message, (), location, "duplicate-row", hint))]
 
 
-def invisible(cells: Cells, name: str, column: pa.ChunkedArray) -> list[tuple[int, Problem]]:
+def invisible(cells: Cells, name: str, column: Column) -> list[tuple[int, Problem]]:
     """The first id of a column with a character that cannot be seen (``invisible-character``)."""
     found = np.flatnonzero(numpy_of(pc.match_substring_regex(column, INVISIBLE.pattern)))
     if not len(found):
         return []
     row = int(found[0])
     value = column[row].as_py()
-    character = INVISIBLE.search(value)
-    assert character is not None
-    code = f"U+{ord(character.group()):04X}"
-    label = unicodedata.name(character.group(), code)
+    character = next(INVISIBLE.finditer(value)).group()
+    code = f"U+{ord(character):04X}"
+    label = unicodedata.name(character, code)
     shown = value.encode("ascii", "backslashreplace").decode("ascii")
     message = (
         f"must not hold the invisible character {code} {label} (got '{shown}'); "
@@ -262,6 +267,19 @@ def as_rows(error: HistoryError, cells: Cells) -> HistoryError:
         )
         problems.append(Problem(message, problem.path, location, problem.code, problem.suggestion))
     return HistoryError(problems)
+
+
+def dictionary(column: Column | pa.Array[Any]) -> pa.DictionaryArray[Any, Any]:
+    """A column dictionary-encoded in one chunk: its distinct values, and each row's index."""
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return cast("pa.DictionaryArray[Any, Any]", encoded)
+
+
+def positions(rows: Ints) -> pa.Int64Array:
+    """Row numbers as an Arrow array, to take rows with."""
+    return pa.array(rows, pa.int64())
 
 
 def _micros(moment: datetime) -> int:
