@@ -158,6 +158,15 @@ def _format_of(name: str, given: str | None, is_path: bool) -> TableFormat:
     return histories._format_of(name, given)
 
 
+def decode_history(data: bytes, name: str, encoding: str) -> str:
+    """The text of a history read as bytes (standard input), or the row reader's error.
+
+    Raises:
+        HistoryError: an unknown encoding; a byte it cannot read, located as in a file.
+    """
+    return _decode(data, name, histories._codec(encoding), None)
+
+
 def _decode(data: bytes, name: str, codec: str, path: str | None) -> str:
     try:
         return data.decode(codec)
