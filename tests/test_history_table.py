@@ -502,3 +502,22 @@ def write_csv(path: Path, events: list[AnyEvent]) -> None:
         cells += [row["purchase_id"] or "", row["store"] or "", row["reward"] or ""]
         rows.append(cells)
     write_rows(path, rows)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-03-01T09:30:00Z",
+        "2026-03-01T09:30:00z",
+        "2026-03-01 09:30:00+05:30",
+        "2026-03-01T09:30:00.25-03:00",
+        "2026-03-01T09:30:00+0100",
+        "2026-03-01T09:30:00-01",
+        "2026-03-01T09:30+14:00",
+    ],
+)
+def test_the_written_offset_is_kept_for_each_form(in_tmp: Path, written: str) -> None:
+    Path("h.csv").write_text(GOOD.replace("2026-03-02T12:00:00Z", written))
+    offset = datetime.fromisoformat(written).utcoffset()
+    assert offset is not None
+    assert read_history_table("h.csv")["utc_offset"][2].as_py() == offset.total_seconds()

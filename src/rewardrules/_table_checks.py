@@ -136,7 +136,7 @@ class _Checker:
         price = self._prices(types)
         self._cells_by_type(types)
         self._texts()
-        self.own += _table_rules.repeated_rows(self.cells)
+        self.own += _table_rules.repeated_rows(self.cells, ~self.is_start[1:])
         self._raise_first_problem()
         return self._build(at, offsets, quantity, price)
 
@@ -151,9 +151,13 @@ class _Checker:
         self.run = np.cumsum(starts) - 1
         self.first = self.starts[self.run]
         self.size = np.diff(np.append(self.starts, self.count))[self.run]
+        self.split: int | None = None
+        head_ids = ids.take(positions(self.starts))
+        if _table_rules.surely_unique(head_ids):
+            return
         # Dictionary codes are given in order of first appearance: a run repeats an id
         # when its code is not above every code before it.
-        head = dictionary(ids.take(positions(self.starts)))
+        head = dictionary(head_ids)
         codes = numpy_of(head.indices)
         before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
         repeats = np.flatnonzero(codes <= before)
@@ -244,11 +248,13 @@ class _Checker:
         self._refuse(refund & ~self._empty("category"))
         self._refuse(purchase & self._empty("sku"))
         self._refuse(refund & self._empty("sku") & self.has_quantity)
-        first = positions(self.first)
+        # Each row agrees with the row before it in its event, so with the event's first row.
+        later = ~self.is_start[1:] & ~redemption[1:]
         for name in _HEAD:
-            if name in self.text:
-                column = self.text[name]
-                self._refuse(numpy_of(pc.not_equal(column, column.take(first))) & ~redemption)
+            column = self.text.get(name, self.cells.table["at"] if name == "at" else None)
+            if column is not None and later.any():
+                differs = numpy_of(pc.not_equal(column[1:], column[:-1]).fill_null(True))
+                self.bad[1:] |= differs & later
 
     def _texts(self) -> None:
         """Text: not empty where needed, at most 256 characters, no control character."""
@@ -256,8 +262,8 @@ class _Checker:
             self._refuse(self._empty(name) & self.is_start)
         for name in _TEXT:
             column = self.text[name]
-            longest = pc.max(pc.binary_length(column)).as_py() or 0
-            if longest <= MAX_TEXT and pc.all(pc.ascii_is_printable(column)).as_py():
+            seen = _table_rules.scan(column)
+            if seen.longest <= MAX_TEXT and seen.printable:
                 continue
             too_long = numpy_of(pc.utf8_length(column)) > MAX_TEXT
             self._refuse(too_long | numpy_of(pc.match_substring_regex(column, _CONTROL)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
@@ -60,10 +61,11 @@ def is_text(kind: pa.DataType) -> bool:
 
 
 def strings(column: Column) -> Column:
-    """A text column as plain strings, "" for an empty or null cell."""
+    """A text column as plain strings in one chunk, "" for an empty or null cell."""
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
-    return pa.chunked_array([column.combine_chunks().fill_null(EMPTY)])
+    array = column.combine_chunks()
+    return pa.chunked_array([array.fill_null(EMPTY) if array.null_count else array])
 
 
 def cell_text(value: object) -> str:
@@ -77,9 +79,64 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What one pass over a text column's bytes tells: enough to skip most text checks."""
+
+    longest: int  # in bytes
+    printable: bool  # every byte printable ASCII: no control, invisible or composed character
+    ascii: bool
+
+
+def scan(column: Column) -> Scan:
+    """Look at a text column's bytes at once, without a kernel per check."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_string(array.type) or len(array) == 0:
+        return Scan(0, True, True)
+    offsets, data = _buffers(array)
+    longest = int(np.diff(offsets).max())
+    return Scan(longest, bool(((data >= 0x20) & (data < 0x7F)).all()), bool((data < 0x80).all()))
+
+
+def _buffers(array: pa.Array[Any]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+    """A string array's offsets and the bytes they point into."""
+    _, offset_buffer, data_buffer = array.buffers()
+    assert offset_buffer is not None  # noqa: S101 -- a string array always has offsets
+    offsets = np.frombuffer(memoryview(offset_buffer), np.int32)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    if data_buffer is None:
+        return offsets, np.zeros(0, np.uint8)
+    data = np.frombuffer(memoryview(data_buffer), np.uint8)[offsets[0] : offsets[-1]]
+    return offsets - offsets[0], data
+
+
+def surely_unique(column: Column) -> bool:
+    """True when no two values of a text column are equal, told by a 64-bit hash of each.
+
+    False may be wrong (two values with one hash): the caller then checks exactly. One pass
+    over the bytes and a sort of the hashes is cheaper than Arrow's hash table of strings.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) < 2:
+        return True
+    if array.null_count or not pa.types.is_string(array.type):
+        return False
+    offsets, data = _buffers(array)
+    lengths = np.diff(offsets)
+    if len(data) == 0 or lengths.min() == 0:
+        return False
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    powers = np.cumprod(np.full(int(lengths.max()), 0x100000001B3, np.uint64))
+    mixed = data.astype(np.uint64) * powers[position]
+    hashes = np.add.reduceat(mixed, offsets[:-1]) ^ (lengths.astype(np.uint64) << np.uint64(56))
+    hashes.sort()
+    return not bool((hashes[1:] == hashes[:-1]).any())
+
+
 def nfc(column: Column) -> Column:
     """Ids in Unicode's composed form, so that an é typed two ways is one id."""
-    if pc.all(pc.string_is_ascii(column.fill_null(EMPTY))).as_py():
+    if scan(column).ascii:
         return column
     normalized: Column = pc.utf8_normalize(column, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
     return normalized
@@ -160,23 +217,36 @@ def text_instants(head: Column) -> tuple[Ints, npt.NDArray[np.int32], Mask]:
 
 
 def _offsets(head: Column) -> npt.NDArray[np.int32]:
-    """The UTC offsets, in seconds, of timestamps Arrow has read, from their last characters."""
-    suffix = dictionary(pc.utf8_slice_codeunits(head, -6))
-    known: list[int | None] = []
-    for cell in suffix.dictionary.to_pylist():
-        text = str(cell)
-        match = _OFFSET.fullmatch(text)
-        if match:
-            seconds = int(match.group(2)) * 3600 + int(match.group(3)) * 60
-            known.append(seconds if match.group(1) == "+" else -seconds)
-        else:
-            known.append(0 if text.endswith(("Z", "z")) else None)
-    index = numpy_of(suffix.indices)
-    offsets = np.array([value or 0 for value in known], np.int32)[index]
-    unknown = np.array([value is None for value in known], np.bool_)[index]
-    for row in np.flatnonzero(unknown):  # +0100, +01: the rare forms, one at a time
-        offsets[row] = _offset_of(datetime.fromisoformat(head[int(row)].as_py()))
-    return np.asarray(offsets)
+    """The UTC offsets, in seconds, of timestamps Arrow has read, from their last characters.
+
+    ``Z`` and ``+hh:mm`` are read from the bytes at once; the rare other forms that Arrow and
+    Python both read (``+0100``, ``+01``) one timestamp at a time.
+    """
+    array = head.combine_chunks()
+    offsets_of, data = _buffers(array)
+    ends = offsets_of[1:].astype(np.int64)
+    count = len(ends)
+    lengths = np.diff(offsets_of)
+    tail = np.zeros((count, 6), np.uint8)
+    if count:
+        usable = lengths >= 6
+        where = np.clip(ends[:, None] - 6 + np.arange(6), 0, max(len(data) - 1, 0))
+        tail = np.where(usable[:, None], data[where], 0)
+    digits = tail[:, [1, 2, 4, 5]].astype(np.int32) - ord("0")
+    sign = np.where(tail[:, 0] == ord("-"), -1, 1)
+    written = (
+        np.isin(tail[:, 0], (ord("+"), ord("-")))
+        & (tail[:, 3] == ord(":"))
+        & ((digits >= 0) & (digits <= 9)).all(axis=1)
+    )
+    seconds = sign * (
+        (digits[:, 0] * 10 + digits[:, 1]) * 3600 + (digits[:, 2] * 10 + digits[:, 3]) * 60
+    )
+    zulu = np.isin(tail[:, 5], (ord("Z"), ord("z")))
+    offsets = np.where(written, seconds, 0).astype(np.int32)
+    for row in np.flatnonzero(~written & ~zulu):  # +0100, +01: one at a time
+        offsets[row] = _offset_of(datetime.fromisoformat(array[int(row)].as_py()))
+    return offsets
 
 
 def typed_instants(cells: Cells) -> tuple[Ints, Mask]:
@@ -210,19 +280,26 @@ def too_fine(cells: Cells, row: int, text: str) -> tuple[int, Problem]:
     return row, Problem(message, ("unit_price",), location, "bad-amount")
 
 
-def repeated_rows(cells: Cells) -> list[tuple[int, Problem]]:
-    """The first row that repeats the row before it in every cell (``duplicate-row``)."""
+def repeated_rows(cells: Cells, within_runs: Mask) -> list[tuple[int, Problem]]:
+    """The first row that repeats the row before it in every cell (``duplicate-row``).
+
+    ``within_runs`` tells, for each row but the first, whether it has the event id of the
+    row before it; the lines of an event differ most often by sku, so that is compared next.
+    """
     table = cells.table
     if table.num_rows < 2:
         return []
-    same = np.ones(table.num_rows - 1, np.bool_)
-    for name in table.column_names:
+    same = within_runs.copy()
+    first = [name for name in ("sku", "quantity", "unit_price") if name in table.column_names]
+    for name in [*first, *(name for name in table.column_names if name not in first)]:
+        if not same.any():
+            return []
         column = table[name]
         after, before = column[1:], column[:-1]
         equal = numpy_of(pc.equal(after, before).fill_null(False))
         same &= equal | (numpy_of(after.is_null()) & numpy_of(before.is_null()))
-        if not same.any():
-            return []
+    if not same.any():
+        return []
     row = int(np.flatnonzero(same)[0]) + 1
     where = "row" if cells.rows else "line"
     message = (
