@@ -542,3 +542,15 @@ def test_any_text_after_a_good_header_gets_the_same_answer(
         # Only the table reader's own rules may differ from the row reader (issue 9).
         codes = [code for code, _ in table_problems(tmp_path / "h.csv")]
         assert codes in (["invisible-character"], ["duplicate-row"])
+
+
+def test_an_invisible_character_in_a_json_lines_id_is_refused_before_a_later_error(
+    in_tmp: Path,
+) -> None:
+    good = (DATA / "small.jsonl").read_text(encoding="utf-8").splitlines()
+    good[1] = good[1].replace('"c-2"', '"c-2\\u200b"')
+    good[4] = good[4].replace('"p2"', '"p7"').replace('"r2"', '"r2", "x": 1')
+    Path("h.jsonl").write_text("\n".join(good) + "\n", encoding="utf-8")
+    [(code, text)] = table_problems("h.jsonl")
+    assert code == "invisible-character"
+    assert text.startswith("h.jsonl:2:1: customer_id: must not hold the invisible character U+200B")

@@ -17,6 +17,7 @@ JSON syntax are found by running the row reader itself on the input.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import stat
 import tempfile
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 from rewardrules import _csv_history, _json_history, histories
 from rewardrules._history_records import CsvOptions, located
 from rewardrules._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
-from rewardrules._table_rules import dictionary, is_text, nfc
+from rewardrules._table_rules import dictionary, invisible, is_text, nfc, strings
 from rewardrules.columns import (
     CUSTOMERS_SCHEMA,
     HISTORY_SCHEMA,
@@ -337,12 +338,31 @@ def _json_table(text: str, name: str, fmt: str) -> pa.Table:
     counted = _CountedLines(text)
     events: list[AnyEvent] = []
     lines: list[int] = []
-    for event in histories._parse(counted, name, fmt, histories._EVENTS, CsvOptions()):  # type: ignore[arg-type]
-        events.append(event)
-        lines.append(counted.number)
-    if fmt == "json":
-        starts = _json_history._json_elements(text, histories._EVENTS.top_key)
-        lines = [_json_history._line_column(text, offset)[0] for offset, _ in starts]
+    try:
+        for event in histories._parse(counted, name, fmt, histories._EVENTS, CsvOptions()):  # type: ignore[arg-type]
+            events.append(event)
+            lines.append(counted.number)
+    except HistoryError:
+        # An invisible character in an id before the row reader's error comes first.
+        _refuse_invisible_ids(_table_of(events, _json_lines(text, fmt, lines), name), name)
+        raise
+    table = _table_of(events, _json_lines(text, fmt, lines), name)
+    _refuse_invisible_ids(table, name)
+    return table
+
+
+def _json_lines(text: str, fmt: str, lines: list[int]) -> list[int]:
+    """The line of each event read: as counted for JSON Lines, of its ``{`` in JSON."""
+    if fmt != "json":
+        return lines
+    starts = _json_history._json_elements(text, histories._EVENTS.top_key)
+    found = []
+    for offset, _ in itertools.islice(starts, len(lines)):
+        found.append(_json_history._line_column(text, offset)[0])
+    return found
+
+
+def _table_of(events: list[AnyEvent], lines: list[int], name: str) -> pa.Table:
     for event, line in zip(events, lines, strict=True):
         if isinstance(event, ReferralQualified):
             message = (
@@ -359,6 +379,17 @@ def _json_table(text: str, name: str, fmt: str) -> pa.Table:
         index = HISTORY_SCHEMA.get_field_index(column)
         table = table.set_column(index, HISTORY_SCHEMA.field(column), nfc(table[column]))
     return table
+
+
+def _refuse_invisible_ids(table: pa.Table, name: str) -> None:
+    cells = Cells(table, table["line"].to_numpy(), name)
+    found = [
+        problem
+        for column in ("event_id", "customer_id", "purchase_id", "reward")
+        for problem in invisible(cells, column, strings(table[column]))
+    ]
+    if found:
+        raise HistoryError([min(found, key=lambda item: item[0])[1]])
 
 
 __all__ = ["TableFormat", "is_text", "read_customers_table", "read_history_table"]
