@@ -117,6 +117,7 @@ class _Checker:
         self.bad = np.zeros(self.count, np.bool_)
         self.own: list[tuple[int, Problem]] = []
         self.text: dict[str, Column] = {}
+        self.empty: dict[str, Mask] = {}
 
     def table(self) -> pa.Table:
         if self.count == 0:
@@ -271,7 +272,9 @@ class _Checker:
                 self.own += _table_rules.invisible(self.cells, name, column)
 
     def _empty(self, name: str) -> Mask:
-        return numpy_of(pc.equal(self.text[name], EMPTY))
+        if name not in self.empty:
+            self.empty[name] = _table_rules.empty(self.text[name])
+        return self.empty[name]
 
     def _refuse(self, rows: Mask) -> None:
         self.bad |= rows

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from rewardrules import _csv_history, _json_history, histories
 from rewardrules._history_records import CsvOptions, located
 from rewardrules._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
-from rewardrules._table_rules import dictionary, invisible, is_text, nfc, strings
+from rewardrules._table_rules import dictionary, empty, invisible, is_text, nfc, strings
 from rewardrules.columns import (
     CUSTOMERS_SCHEMA,
     HISTORY_SCHEMA,
@@ -212,7 +212,6 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
     header_end = body.find(b"\n")
     if header_end < 0:
         return None
-    breaks = body.count(b"\n")
     if b"\r" in body and body.count(b"\r\n") != body.count(b"\r"):
         return None  # a lone carriage return: Python's csv module counts it as a line
     header = body[:header_end].decode().rstrip("\r")
@@ -223,7 +222,10 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
         table = pa_csv.read_csv(
             io.BytesIO(body),
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pa_csv.ParseOptions(delimiter=options.delimiter, quote_char=False),
+            # A blank line is then a row of one cell, which fails: every line is a row.
+            parse_options=pa_csv.ParseOptions(
+                delimiter=options.delimiter, quote_char=False, ignore_empty_lines=False
+            ),
             convert_options=pa_csv.ConvertOptions(
                 column_types={
                     column: _DICTIONARY if column in _FEW_VALUES else pa.string()
@@ -235,12 +237,9 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # a row of the wrong width, and such: the row reader will say
-    lines = breaks + (0 if body.endswith(b"\n") else 1)
-    if lines != table.num_rows + 1:
-        return None  # blank lines: the rows are not at line index + 2
     table = table.combine_chunks()
-    if table.num_rows and _longest(table) > _CELL_LIMIT:
-        return None
+    if table.num_rows and (_longest(table) > _CELL_LIMIT or empty(table["event_id"]).any()):
+        return None  # a blank line (read as a row of empty cells), or a bad row: to the slow path
     return Cells(table, np.arange(2, table.num_rows + 2, dtype=np.int64), name, options)
 
 

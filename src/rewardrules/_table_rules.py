@@ -111,6 +111,13 @@ def _buffers(array: pa.Array[Any]) -> tuple[npt.NDArray[np.int32], npt.NDArray[n
     return offsets - offsets[0], data
 
 
+def empty(column: Column) -> Mask:
+    """Which cells of a text column (strings, in one chunk, no nulls) are empty."""
+    array = column.combine_chunks()
+    offsets, _ = _buffers(array)
+    return np.asarray(np.diff(offsets) == 0)
+
+
 def surely_unique(column: Column) -> bool:
     """True when no two values of a text column are equal, told by a 64-bit hash of each.
 
