@@ -554,3 +554,11 @@ def test_an_invisible_character_in_a_json_lines_id_is_refused_before_a_later_err
     [(code, text)] = table_problems("h.jsonl")
     assert code == "invisible-character"
     assert text.startswith("h.jsonl:2:1: customer_id: must not hold the invisible character U+200B")
+
+
+@pytest.mark.parametrize("name", ["missing.csv", "folder.csv", "h.txt", "h.jsonl"])
+def test_a_file_that_cannot_be_read_gets_the_same_problem(in_tmp: Path, name: str) -> None:
+    Path("folder.csv").mkdir()
+    Path("h.txt").write_text(GOOD)
+    Path("h.jsonl").write_bytes(b'{"type": "refund", "id": "r\xff"}\n')
+    same_answer(name)
