@@ -129,7 +129,7 @@ class _Checker:
             if present and (name != "at" or _table_rules.is_text(table[name].type)):
                 self.text[name] = strings(table[name])
             elif name in ("store", "reward"):
-                self.text[name] = pa.chunked_array([pa.array([""] * self.count, pa.string())])
+                self.text[name] = pa.chunked_array([pa.repeat(EMPTY, self.count)])
         self._runs()
         types = self._types()
         at, offsets = self._instants()
