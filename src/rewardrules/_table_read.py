@@ -289,7 +289,15 @@ def _raise_row_reader_error(text: str, name: str, options: CsvOptions) -> None:
 # --- Parquet
 def _parquet(data: bytes, name: str) -> pa.Table:
     try:
-        return pq.read_table(pa.BufferReader(data))
+        schema = pq.read_schema(pa.BufferReader(data))
+        # Text columns of few values come as dictionaries, as Parquet stores them: each
+        # distinct value is then checked once, with no hashing.
+        few = [
+            column
+            for column in _FEW_VALUES
+            if column in schema.names and pa.types.is_string(schema.field(column).type)
+        ]
+        return pq.read_table(pa.BufferReader(data), read_dictionary=few)
     except (pa.ArrowInvalid, OSError) as exc:
         message = f"cannot read {name} as Parquet: {exc}"
         raise HistoryError([Problem(message, code="not-parquet")]) from None
