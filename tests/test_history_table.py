@@ -562,3 +562,13 @@ def test_a_file_that_cannot_be_read_gets_the_same_problem(in_tmp: Path, name: st
     Path("h.txt").write_text(GOOD)
     Path("h.jsonl").write_bytes(b'{"type": "refund", "id": "r\xff"}\n')
     same_answer(name)
+
+
+def test_options_that_do_not_fit_the_format_are_refused(in_tmp: Path) -> None:
+    pq.write_table(typed_table(), "h.parquet")
+    Path("empty.csv").write_text("")
+    assert [code for code, _ in table_problems("h.parquet", delimiter=";")] == ["bad-option"]
+    assert [code for code, _ in table_problems("h.parquet", encoding="cp1252")] == ["bad-option"]
+    assert problems(lambda: read_customers_table("empty.csv")) == problems(
+        lambda: list(read_customers("empty.csv"))
+    )

@@ -35,7 +35,6 @@ from rewardrules._history_records import CsvOptions, located
 from rewardrules._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
 from rewardrules._table_rules import dictionary, empty, invisible, is_text, nfc, strings
 from rewardrules.columns import (
-    CUSTOMERS_SCHEMA,
     HISTORY_SCHEMA,
     customers_to_table,
     events_to_table,
@@ -83,7 +82,7 @@ def read_history_table(
     """
     name, data, path = _open(path_or_stream, source, format)
     fmt = _format_of(name, format, path is not None)
-    options = histories._csv_options("csv" if fmt == "parquet" else fmt, delimiter, decimal_comma)
+    options = histories._csv_options(fmt, delimiter, decimal_comma)
     if fmt == "parquet":
         if encoding != "utf-8":
             raise HistoryError([Problem("encoding applies to text files only", code="bad-option")])
@@ -126,7 +125,7 @@ def read_customers_table(
     text = _decode(data, name, histories._codec(encoding), path)
     stream = io.StringIO(text, newline="")
     profiles = histories._parse(stream, name, fmt, histories._CUSTOMERS, options)
-    return customers_to_table(profiles) if text else CUSTOMERS_SCHEMA.empty_table()
+    return customers_to_table(profiles)
 
 
 # --- opening and decoding
