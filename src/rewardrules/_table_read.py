@@ -16,6 +16,7 @@ JSON syntax are found by running the row reader itself on the input.
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import os
@@ -202,7 +203,7 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
 
     ``data`` is known to decode with ``codec``.
     """
-    if b'"' in data or not data:
+    if not data:
         return None
     if codec == "utf-8-sig":
         body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
@@ -214,6 +215,9 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
     if b"\r" in body and body.count(b"\r\n") != body.count(b"\r"):
         return None  # a lone carriage return: Python's csv module counts it as a line
     header = body[:header_end].decode().rstrip("\r")
+    quoted = b'"' in body
+    if '"' in header:
+        return None
     for _ in _csv_history.read_events(io.StringIO(header + "\n"), name, options):
         pass  # the header's problems, as the row reader words them
     names = header.split(options.delimiter)
@@ -221,9 +225,11 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
         table = pa_csv.read_csv(
             io.BytesIO(body),
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
-            # A blank line is then a row of one cell, which fails: every line is a row.
+            # A blank line is then a row of empty cells, found below: every line is a row.
             parse_options=pa_csv.ParseOptions(
-                delimiter=options.delimiter, quote_char=False, ignore_empty_lines=False
+                delimiter=options.delimiter,
+                quote_char='"' if quoted else False,
+                ignore_empty_lines=False,
             ),
             convert_options=pa_csv.ConvertOptions(
                 column_types={
@@ -239,10 +245,38 @@ def _pyarrow_cells(data: bytes, name: str, options: CsvOptions, codec: str) -> C
     table = table.combine_chunks()
     if table.num_rows and (_longest(table) > _CELL_LIMIT or empty(table["event_id"]).any()):
         return None  # a blank line (read as a row of empty cells), or a bad row: to the slow path
+    if quoted and not _quotes_agree(body, table, names, options):
+        return None
     return Cells(table, np.arange(2, table.num_rows + 2, dtype=np.int64), name, options)
 
 
 _CELL_LIMIT = 131072  # Python's csv field limit: longer cells are the row reader's error
+_FEW_QUOTED = 0.05  # above this share of quoted lines, Python's csv module reads the file
+
+
+def _quotes_agree(body: bytes, table: pa.Table, names: list[str], options: CsvOptions) -> bool:
+    """Whether Python's csv module reads each line with a quote into pyarrow's cells.
+
+    pyarrow is laxer than the row reader with a quote in the middle of a cell or text after
+    a closing quote; the lines with a quote (few, in most exports) are read again to be sure.
+    """
+    raw = np.frombuffer(body, np.uint8)
+    breaks = np.flatnonzero(raw == ord("\n"))
+    lines = np.unique(np.searchsorted(breaks, np.flatnonzero(raw == ord('"'))))
+    if len(lines) > _FEW_QUOTED * max(table.num_rows, 1):
+        return False
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(body)]))
+    for line in lines.tolist():
+        text = body[starts[line] : ends[line]].decode().rstrip("\r")
+        try:
+            cells = next(csv.reader([text], delimiter=options.delimiter, strict=True))
+        except csv.Error:
+            return False
+        row = line - 1
+        if row >= table.num_rows or cells != [table[name][row].as_py() for name in names]:
+            return False
+    return True
 
 
 def _longest(table: pa.Table) -> int:
