@@ -138,6 +138,8 @@ BAD_CELLS = {
     "an exponent": (1, "unit_price", "1e3"),
     "a negative price": (1, "unit_price", "-4.50"),
     "a long price": (1, "unit_price", "1" * 25),
+    "a price of 24 digits": (1, "unit_price", "9" * 24),
+    "a price of 24 characters with 12 decimals": (1, "unit_price", "12345678901.000000000000"),
     "NaN": (1, "unit_price", "NaN"),
     "no price": (3, "unit_price", ""),
     "a price on a refund": (4, "unit_price", "1.00"),

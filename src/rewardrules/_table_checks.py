@@ -18,6 +18,7 @@ decimals, and a column of the wrong Arrow type.
 from __future__ import annotations
 
 import csv
+import decimal
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,11 @@ _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 _IDS = ("event_id", "customer_id", "purchase_id", "reward")
 _TEXT = (*_IDS, "sku", "category", "store")
 _OK, _BAD, _TOO_FINE = 0, 1, 2
+_WIDE = decimal.Context(prec=100)  # 24 digits and 12 decimals are past the default 28
+
+
+class _TooFineError(Exception):
+    """An amount with more decimals than the table keeps."""
 
 
 @dataclass(frozen=True)
@@ -213,8 +219,10 @@ class _Checker:
             value = amount(text, ("unit_price",), decimal_comma)
             if value < 0:  # the event models refuse it
                 raise ValueError(text)
-            if value != value.quantize(finest, rounding="ROUND_DOWN"):
-                raise ArithmeticError(text)
+            exponent = value.as_tuple().exponent
+            fine = isinstance(exponent, int) and exponent < -12
+            if fine and _WIDE.quantize(value, finest) != value:
+                raise _TooFineError(text)
             return value
 
         distinct = self._distinct(self.cells.table["unit_price"], read)
@@ -289,7 +297,7 @@ class _Checker:
             if text:
                 try:
                     value = read(text)
-                except ArithmeticError:
+                except _TooFineError:
                     outcome = _TOO_FINE
                 except (RecordError, ValueError, KeyError):
                     outcome = _BAD
