@@ -2,7 +2,9 @@
 
 Events are immutable pydantic models. Timestamps must carry a UTC offset (a naive time is
 ambiguous across time zones and is rejected); money is ``Decimal`` and is never parsed
-through float.
+through float. Ids and names are kept in one spelling (NFC) and may not hold a character
+that cannot be seen. A model that refuses its input raises
+:class:`~rewardrules.errors.HistoryError`, naming the field in plain words.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from rewardrules._ids import check_text
+from rewardrules._model_errors import PlainErrors
 from rewardrules._types import ExactDecimal, WholeNumber
 
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
@@ -52,10 +56,16 @@ def _plain_text(value: str) -> str:
     return value
 
 
-NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_plain_text)]
+def _name(value: str) -> str:
+    """An id or name: plain text, nothing invisible, no space at either end; then NFC."""
+    return _plain_text(check_text(_plain_text(value)))
 
 
-class _Event(BaseModel):
+NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_name)]
+"""An id, sku, category or store: see :func:`rewardrules._ids.check_text`."""
+
+
+class _Event(PlainErrors):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
