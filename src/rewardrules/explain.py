@@ -147,7 +147,10 @@ def explain_all(
 def _not_found(
     message: str, wanted: str, known: Iterable[str], code: str = "unknown-customer"
 ) -> HistoryError:
-    close = difflib.get_close_matches(wanted, sorted(known), n=3)
+    names = sorted(known)
+    alike = [name for name in names if look_alike(name, wanted)]  # too alike for difflib
+    close = [*alike, *difflib.get_close_matches(wanted, names, n=3)]
+    close = list(dict.fromkeys(close))[:3]
     shown = []
     for name in close:  # an id that only looks like the one asked for is shown escaped
         theirs, mine = shown_apart(name, wanted)
