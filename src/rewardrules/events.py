@@ -58,6 +58,9 @@ def _plain_text(value: str) -> str:
 
 def _name(value: str) -> str:
     """An id or name: plain text, nothing invisible, no space at either end; then NFC."""
+    plain = value.isprintable() and value.isascii() and len(value) <= MAX_TEXT
+    if plain and value[0] != " " != value[-1]:
+        return value  # the common case, decided without a regex: nothing to refuse
     return _plain_text(check_text(_plain_text(value)))
 
 
