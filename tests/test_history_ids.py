@@ -8,12 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import at, program
 from rewardrules import evaluate, explain
 from rewardrules._ids import is_hidden, look_alike, shown_apart
+from rewardrules.cli import cli
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
 from rewardrules.histories import locate_event, read_customers, read_history
@@ -274,3 +276,18 @@ def test_a_refund_and_a_redemption_take_the_same_checks() -> None:
     with pytest.raises(HistoryError, match="reward: 'gift\\\\u200d' has a ZERO WIDTH JOINER"):
         Redemption(id="x1", customer_id="c1", at=at(), reward="gift\u200d")
     assert Customer(customer_id=CAFE_NFD).customer_id == CAFE_NFC
+
+
+def test_dry_run_reports_an_invisible_character_in_plain_ascii_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    history = tmp_path / "h.csv"
+    history.write_text(HEADER + f"p1,purchase,c1\u00a0,{MOMENT},latte,,1,4.50,\n")
+    rules = Path(__file__).parent.parent / "rules" / "examples" / "car-wash.yaml"
+    result = CliRunner().invoke(cli, ["dry-run", str(rules), str(history)])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"{history}:2:1: customer_id: 'c1\\u00a0' has a NO-BREAK SPACE (U+00A0) at position 3 "
+        f"({INVISIBLE_HINT})\n",
+    )

@@ -1,7 +1,9 @@
 """Reading CSV histories and customer profiles, row by row.
 
 A CSV history has one row per purchase line (or refund line); the adjacent rows with one
-``event_id`` make one event. A redemption is a single row. Error lines count physical lines,
+``event_id`` make one event. A redemption is a single row. A row whose cells are those of
+the row before it is refused (``duplicate-row``): it is an overlap of a resumed export far
+more often than a second unit, which is written as quantity 2. Error lines count physical lines,
 so a quoted cell holding a line break does not shift them. ``docs/histories.md`` describes
 the columns.
 
