@@ -25,11 +25,12 @@ from rewardrules import (
     evaluate,
 )
 from rewardrules.errors import HistoryError
+from rewardrules.events import MonthDay
 
 FLOAT_MESSAGE = (
     "money must be exact: give Decimal('4.5') or the text '4.5', never a float (got 4.5)"
 )
-MODELS = (Purchase, Refund, Redemption, ReferralQualified, Customer, Line, RefundLine)
+MODELS = (Purchase, Refund, Redemption, ReferralQualified, Customer, Line, RefundLine, MonthDay)
 
 
 def one_purchase() -> Purchase:

@@ -34,6 +34,7 @@ _MESSAGES: dict[str, str] = {
     "string_too_short": "must not be empty",
     "too_short": "must have at least one entry",
     "greater_than_equal": "must be at least {ge} (got {input})",
+    "less_than_equal": "must be at most {le} (got {input})",
     "string_type": "must be text in quotes (got {input})",
     "int_type": f"must be {WHOLE_HELP} (got {{input}})",
     "int_from_float": f"must be {WHOLE_HELP} (got {{input}})",

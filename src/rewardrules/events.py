@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
@@ -160,7 +159,7 @@ Event = Annotated[AnyEvent, Field(discriminator="type")]
 """Any event of a history, told apart by its ``type``."""
 
 
-class MonthDay(BaseModel):
+class MonthDay(PlainErrors):
     """A day of the year without a year, such as a birthday (``--07-14`` or ``07-14``)."""
 
     model_config = ConfigDict(frozen=True)
