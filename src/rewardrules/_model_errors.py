@@ -90,7 +90,10 @@ def plain_problems(error: ValidationError, model: type[BaseModel]) -> list[Probl
             if template is None
             else template.format(input=show(given), **details.get("ctx", {}))
         )
-        suggestion = _HINTS.get(kind)
+        suggestion, code = _HINTS.get(kind), _CODES.get(kind, "invalid-value")
+        raised = details.get("ctx", {}).get("error")  # a ValueError of our own validators
+        suggestion = getattr(raised, "suggestion", None) or suggestion
+        code = getattr(raised, "code", None) or code
         if kind == "extra_forbidden":
             name = str(path[-1])
             close = difflib.get_close_matches(name, field_names(model), 1)
@@ -98,7 +101,7 @@ def plain_problems(error: ValidationError, model: type[BaseModel]) -> list[Probl
             suggestion = CURRENCY_HINT if name.lower() == "currency" else suggestion
             if not name.isprintable():  # show an invisible character, not a look-alike
                 path = (*path[:-1], ascii(name))
-        found.append(Problem(message, path, None, _CODES.get(kind, "invalid-value"), suggestion))
+        found.append(Problem(message, path, None, code, suggestion))
     return found
 
 
