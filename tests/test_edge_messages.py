@@ -111,6 +111,18 @@ def test_a_leap_second_in_a_history_says_so_at_its_line(tmp_path: Path, suffix: 
     )
 
 
+def test_a_week_date_in_a_rule_file_says_week_dates_are_not_accepted() -> None:
+    text = (
+        HEADER + "rules:\n  - id: a\n    kind: signup_bonus\n    points: 5\n    starts: 2026-W09\n"
+    )
+    with pytest.raises(RuleFileError) as caught:
+        load_program_text(text)
+    assert [str(problem) for problem in caught.value.problems] == [
+        "<text>:9:13: rules[0].starts: the text '2026-W09' is not a date (an ISO week date is "
+        "not accepted); write dates as YYYY-MM-DD"
+    ]
+
+
 # --- keys over 1024 characters --------------------------------------------------------------
 
 LONG_KEY = "a key is longer than 1024 characters, more than YAML reads before its ':'; shorten it"
