@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "rules" / "examples" / "bakery-rewards.yaml"
 COMMAND = (sys.executable, "-m", "rewardrules")
 
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="POSIX pipes, descriptors and signals"
+)
+
 
 def start(*arguments: str | Path, **streams: object) -> subprocess.Popen[bytes]:
     options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
