@@ -23,7 +23,7 @@ from rewardrules._model_errors import (
     ModelInputError,
     show,
 )
-from rewardrules._timetext import LEAP_SECONDS, leap_second_fix
+from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
 from rewardrules.errors import HistoryError, Location, PathItem, Problem
 from rewardrules.events import Purchase, Redemption, ReferralQualified, Refund
 
@@ -154,6 +154,12 @@ def timestamp(value: object, path: Path) -> datetime:
             f"not a number of seconds since 1970 (got {show(value)})"
         )
         raise RecordError(path, message, "epoch-timestamp")
+    if is_week_date(value):
+        message = (
+            f"an ISO week date is not accepted (it would be read as that week's Monday); "
+            f"write the calendar date, like {_TIME_EXAMPLE} (got {show(value)})"
+        )
+        raise RecordError(path, message, "bad-timestamp")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
