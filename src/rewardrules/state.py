@@ -8,11 +8,27 @@ units and running tier counters, built from and turned back into the saved form.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from typing import Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
+from rewardrules._state_checks import state_problems
+from rewardrules._state_format import FORMAT, bad_state, digest_of, read_format
+from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Purchase, ReferralQualified
 from rewardrules.lots import Lot, PointsAccount
 from rewardrules.money import Currency
@@ -72,8 +88,15 @@ class SavedReferral(_Saved):
 
 
 class CustomerState(_Saved):
-    """Everything the engine remembers of one customer, in a JSON-friendly form."""
+    """Everything the engine remembers of one customer, in a JSON-friendly form.
 
+    Loading a state (``model_validate``, ``model_validate_json``) checks it: a state no
+    evaluation can have made, of a newer format, or changed after it was saved (its
+    ``digest`` differs) raises :class:`~rewardrules.HistoryError` with the code
+    ``bad-state``. A dump adds the ``digest``. See docs/api.md, "Saved states".
+    """
+
+    format: int = Field(default=FORMAT, description="The version of the saved shape.")
     program: str = Field(description="The id of the program the state belongs to.")
     customer_id: str = Field(description="The customer.")
     points: int = Field(
@@ -126,6 +149,79 @@ class CustomerState(_Saved):
         default_factory=dict,
         description="When each tier was last reached (kept for tiers.keep_for).",
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        digest = None
+        if isinstance(data, dict):
+            data, digest = read_format(data)
+        state = handler(data)
+        problems = list(state_problems(state))
+        if not problems and digest is not None and digest != digest_of(state):
+            message = "does not match the content: the state was changed after it was saved"
+            problems.append((("digest",), message))
+        if problems:
+            raise bad_state(state.customer_id, problems)
+        return state
+
+    @model_serializer(mode="wrap")
+    def _add_digest(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            data["digest"] = digest_of(self)
+        return data
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Load a saved state from Python data, checked.
+
+        Raises:
+            HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
+        """
+        try:
+            return super().model_validate(obj, **options)
+        except ValidationError as error:
+            raise _refused(error, obj) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """Load a saved state from JSON text, checked.
+
+        Raises:
+            HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
+        """
+        try:
+            return super().model_validate_json(json_data, **options)
+        except ValidationError as error:
+            try:  # only to name the customer in the error
+                data = json.loads(json_data)
+            except ValueError:
+                data = None
+            raise _refused(error, data) from None
+
+
+def _refused(error: ValidationError, data: Any) -> HistoryError:
+    """The ``bad-state`` error for a state pydantic refused: the checks' own, or its fields'."""
+    details = error.errors(include_url=False)
+    for detail in details:
+        found = detail.get("ctx", {}).get("error")
+        if isinstance(found, HistoryError):
+            return found
+    customer = data.get("customer_id") if isinstance(data, dict) else None
+    return bad_state(
+        customer if isinstance(customer, str) else None,
+        [(tuple(detail["loc"]), _worded(detail)) for detail in details],
+    )
+
+
+def _worded(detail: ErrorDetails) -> str:
+    """Pydantic's message in the house style: lower case, with the value it got."""
+    message = detail["msg"]
+    message = message[:1].lower() + message[1:]
+    if detail["type"] in ("missing", "extra_forbidden"):
+        return message
+    return f"{message} (got {detail['input']!r})"
 
 
 class PurchaseRecord:
