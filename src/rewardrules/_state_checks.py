@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from rewardrules.errors import PathItem
+from rewardrules.kinds._words import counted
 from rewardrules.money import Currency
 from rewardrules.refunds import refunded_amount
 
@@ -59,8 +60,8 @@ def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -
             if money.to_minor(back) != expected:
                 yield (
                     ("purchases", index, "refunded_amount", position),
-                    f"is {back}, but {done} refunded of {lines[position].quantity} units "
-                    f"paid {paid} give back {money.to_decimal(expected)}",
+                    f"is {back}, but {done} of {lines[position].quantity} units refunded of "
+                    f"{paid} paid give back {money.to_decimal(expected)}",
                 )
     if merged_lots:
         return
@@ -101,7 +102,8 @@ def _count_problems(state: CustomerState) -> Found:
         if count > units:
             yield (
                 ("stamps", rule),
-                f"counts {count}, but the saved purchases have only {units} units in all",
+                f"counts {count}, but the saved purchases have only {counted(units, 'units')} "
+                "in all",
             )
 
 
@@ -129,7 +131,9 @@ def _event_problems(state: CustomerState) -> Found:
             if event_id in used:
                 yield (name, index), f"'{event_id}' is also the id of another saved event"
         used.update(ids)
-    if len(state.refunds) > (refunded := sum(sum(kept.refunded_units) for kept in state.purchases)):
+    if len(state.refunds) > (
+        refunded := sum(max(units, 0) for kept in state.purchases for units in kept.refunded_units)
+    ):
         yield (
             ("refunds",),
             f"{len(state.refunds)} refunds are saved, but only {refunded} units of the saved "
@@ -274,7 +278,9 @@ def _lot_problems(state: CustomerState) -> Found:
                 f"'{lot.source}' is none of this customer's saved purchases, referrals or "
                 "gifts; a lot holds points of the customer's own events",
             )
-        if lot.source in sources:
+        # One lot per event; a friend's purchase that qualified under several referral
+        # rules rewarded the referrer once per rule.
+        if lot.source in sources and lot.source not in facts:
             yield (*path, "source"), f"'{lot.source}' already has lots[{sources[lot.source]}]"
         sources.setdefault(lot.source, index)
         if lot.available_at < lot.earned_at:
