@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bonus_strategies import bonus_programs, profiles
 from helpers import at, line, program, purchase, redemption, refund
-from rewardrules import CustomerState, evaluate, step
+from rewardrules import CustomerState, _state_format, evaluate, step
 from rewardrules._state_format import FORMAT
 from rewardrules.errors import HistoryError, format_path
 from rewardrules.events import AnyEvent, Customer
@@ -226,6 +226,22 @@ def test_a_state_saved_before_the_format_existed_is_read_as_format_1() -> None:
     assert CustomerState.model_validate(unversioned) == CustomerState.model_validate(data)
 
 
+def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    upgraded: list[int] = []
+
+    def from_1(old: Data) -> Data:
+        upgraded.append(old["format"])
+        return old
+
+    monkeypatch.setattr(_state_format, "FORMAT", 2)  # as if format 2 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 1, from_1)
+    state = CustomerState.model_validate_json(json.dumps(data))
+    assert (upgraded, state.format, state.points) == ([1], 2, 3)
+
+
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     data["format"] = 2
@@ -259,11 +275,22 @@ def test_a_state_changed_after_it_was_saved_is_refused_by_its_digest() -> None:
     ]
 
 
-def test_the_digest_ignores_how_amounts_and_instants_are_written() -> None:
+def test_a_state_kept_as_python_data_or_as_json_text_loads_back_equal() -> None:
+    state = CustomerState.model_validate(saved(purchase("p1", at(), line("a", "3.00"))))
+    from_data = CustomerState.model_validate(state.model_dump())
+    from_text = CustomerState.model_validate_json(state.model_dump_json())
+    assert from_data == from_text == state
+    assert from_data.model_dump() == from_text.model_dump() == state.model_dump()
+
+
+def test_a_value_written_another_way_is_refused_by_the_digest_alone() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     data["purchases"][0]["paid"] = ["3.0"]
-    data["last_event_at"] = at().astimezone(timezone(timedelta(hours=-5))).isoformat()
-    assert CustomerState.model_validate(data).points == 3
+    with pytest.raises(HistoryError) as raised:
+        CustomerState.model_validate(data)
+    assert [problem.path for problem in raised.value.problems] == [("state of c1", "digest")]
+    del data["digest"]
+    assert CustomerState.model_validate(data).purchases[0].paid == (Decimal("3.0"),)
 
 
 def test_a_field_of_the_wrong_type_is_a_bad_state_without_a_pydantic_address() -> None:

@@ -2,22 +2,17 @@
 the digest that tells a state changed after it was saved.
 
 A saved state carries ``format`` (the version of its shape) and ``digest`` (a hash of its
-content, written by every dump). Loading reads the version first: a newer one is refused,
-an older one goes through :data:`UPGRADES` one version at a time, so that a later change of
-the shape adds one function there. The digest is checked after the content is validated.
-The rules are in docs/api.md, "Saved states".
+content as rewardrules writes it in JSON, added by every dump). Loading reads the version
+first: a newer one is refused, an older one goes through :data:`UPGRADES` one version at a
+time, so that a later change of the shape adds one function there. The digest is checked
+after the content is validated. The rules are in docs/api.md, "Saved states".
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
-
-from pydantic import BaseModel
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
@@ -49,57 +44,53 @@ def bad_state(
     )
 
 
-def read_format(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The state's content brought to :data:`FORMAT`, and the digest it came with.
+class FormatError(ValueError):
+    """A ``format`` this rewardrules cannot read, with what to do about it."""
+
+    def __init__(self, message: str, suggestion: str | None) -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
+
+
+class OlderFormatError(ValueError):
+    """A state of an older format: it is read again through :func:`upgrade`."""
+
+
+def check_format(version: object) -> int:
+    """The format version of a saved state, if this rewardrules reads it as it is.
 
     Raises:
-        HistoryError: the format is not a version number, or is newer than this
-            rewardrules reads.
+        FormatError: not a version number, or a newer format.
+        OlderFormatError: an older format, which :func:`upgrade` brings up to date.
     """
-    content = dict(data)
-    customer = content.get("customer_id")
-    whose = customer if isinstance(customer, str) else None
-    digest = content.pop("digest", None)
-    version = content.get("format", UNVERSIONED)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         message = f"must be a format version, a whole number from 1 (got {version!r})"
-        raise bad_state(whose, [(("format",), message)])
+        raise FormatError(message, WHAT_TO_DO)
     if version > FORMAT:
         message = (
             f"is {version}: the state was saved by a newer rewardrules, and this one reads "
             f"formats up to {FORMAT}"
         )
-        raise bad_state(whose, [(("format",), message)], "upgrade rewardrules to use it")
+        raise FormatError(message, "upgrade rewardrules to use it")
+    if version < FORMAT:
+        raise OlderFormatError(version)
+    return version
+
+
+def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A state of an older format brought to :data:`FORMAT`, one version at a time."""
+    content = dict(data)
+    # The digest hashes the content as the older rewardrules wrote it, which this one cannot
+    # write again: an upgraded state is checked for consistency only.
+    content.pop("digest", None)
+    version = content.get("format", UNVERSIONED)
     while version < FORMAT:
         content = UPGRADES[version](content)
         version += 1
-    content["format"] = FORMAT
-    if digest is not None and not isinstance(digest, str):
-        raise bad_state(whose, [(("digest",), f"must be text (got {digest!r})")])
-    return content, digest
+        content["format"] = version
+    return content
 
 
-def digest_of(state: BaseModel) -> str:
-    """A hash of a state's content, the same for every way of writing the same values.
-
-    Amounts count by value (``1.50`` and ``1.5`` are the same) and instants as instants
-    (the UTC offset they were written with does not count).
-    """
-    text = json.dumps(_canonical(state), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return {name: _canonical(getattr(value, name)) for name in type(value).model_fields}
-    if isinstance(value, dict):
-        return {str(key): _canonical(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(item) for item in value]
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def digest_of(content: str) -> str:
+    """A hash of a state's content written as JSON (without its digest)."""
+    return hashlib.sha256(content.encode()).hexdigest()[:32]

@@ -208,10 +208,8 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
             ]
         )
     # Checked again here: a state changed in memory (model_copy) was never validated.
-    problems = [
-        *state_problems(saved),
-        *program_problems(saved, plan.money, merged_lots=not plan.points.has_clock),
-    ]
+    problems = [] if saved.is_checked() else list(state_problems(saved))
+    problems += program_problems(saved, plan.money, merged_lots=not plan.points.has_clock)
     if problems:
         raise bad_state(saved.customer_id, problems)
     try:

@@ -18,16 +18,23 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
-    SerializerFunctionWrapHandler,
+    PrivateAttr,
     ValidationError,
-    model_serializer,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
 
 from rewardrules._state_checks import state_problems
-from rewardrules._state_format import FORMAT, bad_state, digest_of, read_format
+from rewardrules._state_format import (
+    FORMAT,
+    FormatError,
+    OlderFormatError,
+    bad_state,
+    check_format,
+    digest_of,
+    upgrade,
+)
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Purchase, ReferralQualified
 from rewardrules.lots import Lot, PointsAccount
@@ -85,6 +92,24 @@ class SavedReferral(_Saved):
     id: str = Field(description="The friend's qualifying purchase.")
     rule: str = Field(description="The referral rule.")
     referred: str = Field(description="The friend.")
+
+
+class _Mark:
+    """Which object passed the checks: ``id`` of the state, so that a copy is not marked.
+
+    Two marks are always equal: a private attribute takes part in pydantic's ``==``, and
+    whether a state was checked must not make two equal states differ.
+    """
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: int | None) -> None:
+        self.owner = owner
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Mark)
+
+    __hash__ = None  # type: ignore[assignment]  # equal marks: not to be hashed
 
 
 class CustomerState(_Saved):
@@ -150,27 +175,61 @@ class CustomerState(_Saved):
         description="When each tier was last reached (kept for tiers.keep_for).",
     )
 
-    @model_validator(mode="wrap")
+    digest: str | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="A hash of the content, written by every dump; checked when the state is "
+        "loaded, then dropped.",
+    )
+
+    _checked: _Mark = PrivateAttr(default_factory=lambda: _Mark(None))
+
+    @field_validator("format", mode="before")
     @classmethod
-    def _check(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        digest = None
-        if isinstance(data, dict):
-            data, digest = read_format(data)
-        state = handler(data)
-        problems = list(state_problems(state))
-        if not problems and digest is not None and digest != digest_of(state):
+    def _readable_format(cls, version: object) -> int:
+        return check_format(version)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        problems = list(state_problems(self))
+        if not problems and self.digest is not None and self.digest != self.content_digest():
             message = "does not match the content: the state was changed after it was saved"
             problems.append((("digest",), message))
         if problems:
-            raise bad_state(state.customer_id, problems)
-        return state
+            raise bad_state(self.customer_id, problems)
+        # Checked: the digest has done its work, and two states with the same content are equal.
+        object.__setattr__(self, "digest", None)
+        self.mark_checked()
+        return self
 
-    @model_serializer(mode="wrap")
-    def _add_digest(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            data["digest"] = digest_of(self)
+    def content_digest(self) -> str:
+        """The digest a dump of this state carries: a hash of its content as JSON."""
+        return digest_of(super().model_dump_json())
+
+    def mark_checked(self) -> None:
+        """Remember that this very object passes the checks that need no program."""
+        self._checked = _Mark(id(self))
+
+    def is_checked(self) -> bool:
+        """Whether this object passed the checks that need no program (a copy has not)."""
+        return self._checked.owner == id(self)
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """The state as Python data, with its ``digest``."""
+        data = super().model_dump(**options)
+        data["digest"] = self.content_digest()
         return data
+
+    def model_dump_json(self, **options: Any) -> str:
+        """The state as JSON text, with its ``digest``."""
+        text = super().model_dump_json(**options)
+        digest = digest_of(text) if not options else self.content_digest()
+        if options.get("indent") is None and text.endswith("}"):
+            return f'{text[:-1]},"digest":"{digest}"}}'
+        data = json.loads(text)
+        data["digest"] = digest
+        return json.dumps(data, indent=options.get("indent"), ensure_ascii=False)
 
     @classmethod
     def model_validate(cls, obj: Any, **options: Any) -> Self:
@@ -182,6 +241,8 @@ class CustomerState(_Saved):
         try:
             return super().model_validate(obj, **options)
         except ValidationError as error:
+            if _needs_upgrade(error) and isinstance(obj, dict):
+                return cls.model_validate(upgrade(obj), **options)
             raise _refused(error, obj) from None
 
     @classmethod
@@ -194,25 +255,34 @@ class CustomerState(_Saved):
         try:
             return super().model_validate_json(json_data, **options)
         except ValidationError as error:
-            try:  # only to name the customer in the error
+            try:  # to upgrade it, or to name the customer in the error
                 data = json.loads(json_data)
             except ValueError:
                 data = None
+            if _needs_upgrade(error) and isinstance(data, dict):
+                return cls.model_validate(upgrade(data), **options)
             raise _refused(error, data) from None
+
+
+def _needs_upgrade(error: ValidationError) -> bool:
+    return any(
+        isinstance(detail.get("ctx", {}).get("error"), OlderFormatError)
+        for detail in error.errors(include_url=False)
+    )
 
 
 def _refused(error: ValidationError, data: Any) -> HistoryError:
     """The ``bad-state`` error for a state pydantic refused: the checks' own, or its fields'."""
     details = error.errors(include_url=False)
+    customer = data.get("customer_id") if isinstance(data, dict) else None
+    whose = customer if isinstance(customer, str) else None
     for detail in details:
         found = detail.get("ctx", {}).get("error")
         if isinstance(found, HistoryError):
             return found
-    customer = data.get("customer_id") if isinstance(data, dict) else None
-    return bad_state(
-        customer if isinstance(customer, str) else None,
-        [(tuple(detail["loc"]), _worded(detail)) for detail in details],
-    )
+        if isinstance(found, FormatError):  # a newer shape: its other errors say nothing
+            return bad_state(whose, [(("format",), str(found))], found.suggestion)
+    return bad_state(whose, [(tuple(detail["loc"]), _worded(detail)) for detail in details])
 
 
 def _worded(detail: ErrorDetails) -> str:
@@ -353,7 +423,9 @@ class WorkingState:
         """The saved, JSON-friendly form of this state."""
         show = money.to_decimal
         window_tier, tier_reached = self.tiers.retention()
-        return CustomerState(
+        # The engine's own state: the checks are for states that come from outside, and the
+        # laws over drawn histories check that every state made here passes them.
+        state = CustomerState.model_construct(
             program=program_id,
             customer_id=self.customer_id,
             points=self.points,
@@ -408,6 +480,8 @@ class WorkingState:
                 for (fact_id, rule), friend in self.referrals.items()
             ),
         )
+        state.mark_checked()
+        return state
 
 
 def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
