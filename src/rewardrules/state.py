@@ -200,14 +200,14 @@ class CustomerState(_Saved):
             raise bad_state(self.customer_id, problems)
         # Checked: the digest has done its work, and two states with the same content are equal.
         object.__setattr__(self, "digest", None)
-        self.mark_checked()
+        self._mark_checked()
         return self
 
     def content_digest(self) -> str:
         """The digest a dump of this state carries: a hash of its content as JSON."""
         return digest_of(super().model_dump_json())
 
-    def mark_checked(self) -> None:
+    def _mark_checked(self) -> None:
         """Remember that this very object passes the checks that need no program."""
         self._checked = _Mark(id(self))
 
@@ -289,9 +289,12 @@ def _worded(detail: ErrorDetails) -> str:
     """Pydantic's message in the house style: lower case, with the value it got."""
     message = detail["msg"]
     message = message[:1].lower() + message[1:]
-    if detail["type"] in ("missing", "extra_forbidden"):
+    if detail["type"] in ("missing", "extra_forbidden", "json_invalid"):
         return message
-    return f"{message} (got {detail['input']!r})"
+    shown = repr(detail["input"])
+    if len(shown) > 60:
+        shown = f"{shown[:56]}..."
+    return f"{message} (got {shown})"
 
 
 class PurchaseRecord:
@@ -480,7 +483,7 @@ class WorkingState:
                 for (fact_id, rule), friend in self.referrals.items()
             ),
         )
-        state.mark_checked()
+        state._mark_checked()
         return state
 
 
