@@ -130,6 +130,12 @@ def test_refunded_units_beyond_the_quantity_are_refused() -> None:
     ]
 
 
+def test_a_saved_purchase_without_one_value_per_line_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"][0]["paid"] = ["3.00", "1.00"]
+    assert refusal(data) == ["state of c1.purchases[0].paid: has 2 values for 1 line"]
+
+
 def test_negative_counts_are_refused() -> None:
     card = {"kind": "every_nth_free", "id": "card", "every": 3}
     rules_program = program(rules=[card])

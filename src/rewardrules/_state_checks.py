@@ -45,24 +45,27 @@ def state_problems(state: CustomerState) -> Found:
 def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -> Found:
     """Yield the inconsistencies that show only with the program's currency and points.
 
+    Only for a state without the problems of :func:`state_problems` (one value per line).
+
     ``merged_lots``: the program's points neither wait nor expire, so one lot holds the
     points of every event and no lot belongs to one purchase.
     """
     for index, kept in enumerate(state.purchases):
         lines = kept.purchase.lines
-        for position, (paid, done, back) in enumerate(
-            zip(kept.paid, kept.refunded_units, kept.refunded_amount)
+        for position, (line, paid, done, back) in enumerate(
+            zip(lines, kept.paid, kept.refunded_units, kept.refunded_amount, strict=True)
         ):
             if not done and not back:
                 continue  # nothing refunded, nothing given back: most lines of most states
             try:
-                expected = refunded_amount(money.to_minor(paid), lines[position].quantity, done)
+                expected = refunded_amount(money.to_minor(paid), line.quantity, done)
+                given_back = money.to_minor(back)
             except ValueError:
                 continue  # an amount finer than the currency: restore says so
-            if money.to_minor(back) != expected:
+            if given_back != expected:
                 yield (
                     ("purchases", index, "refunded_amount", position),
-                    f"is {back}, but {done} of {lines[position].quantity} units refunded of "
+                    f"is {back}, but {done} of {line.quantity} units refunded of "
                     f"{paid} paid give back {money.to_decimal(expected)}",
                 )
     if merged_lots:
@@ -218,7 +221,10 @@ def _purchase_problems(customer_id: str, index: int, kept: SavedPurchase) -> Fou
     lines, paid, units, back = purchase.lines, kept.paid, kept.refunded_units, kept.refunded_amount
     for name, values in (("paid", paid), ("refunded_units", units), ("refunded_amount", back)):
         if len(values) != len(lines):
-            yield (*path, name), f"has {len(values)} values for {len(lines)} lines"
+            yield (
+                (*path, name),
+                f"has {counted(len(values), 'values')} for {counted(len(lines), 'lines')}",
+            )
             return
     # One test per line on the way most states go (every state is checked at every load).
     for position, line in enumerate(lines):

@@ -209,7 +209,9 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
         )
     # Checked again here: a state changed in memory (model_copy) was never validated.
     problems = [] if saved.is_checked() else list(state_problems(saved))
-    problems += program_problems(saved, plan.money, merged_lots=not plan.points.has_clock)
+    if not problems:
+        merged = not plan.points.has_clock
+        problems = list(program_problems(saved, plan.money, merged_lots=merged))
     if problems:
         raise bad_state(saved.customer_id, problems)
     try:
