@@ -219,6 +219,34 @@ def test_two_states_of_one_customer_are_refused() -> None:
 # --- the format version and the digest ---------------------------------------------------
 
 
+FORMAT_1 = {
+    "CustomerState": (
+        "birthdays bonuses customer_id debt digest first_event_at format gift_cards "
+        "last_event_at last_purchase_at limits lots points program purchases redemptions "
+        "referrals refunds stamps tier_reached window_tier"
+    ),
+    "GiftCardWindow": "cards highest_spend net_spend",
+    "LimitUsage": "period used",
+    "Line": "category quantity sku unit_price",
+    "Purchase": "at customer_id id lines store type",
+    "SavedLot": "available_at earned_at expires_at points source",
+    "SavedPurchase": "paid points purchase refunded_amount refunded_units set_aside tier",
+    "SavedReferral": "id referred rule",
+}
+"""The keys of a format 1 state and of each object in it."""
+
+
+def test_the_saved_shape_changes_only_with_the_format() -> None:
+    schema = CustomerState.model_json_schema()
+    shape = {"CustomerState": " ".join(sorted(schema["properties"]))}
+    for name, model in schema["$defs"].items():
+        shape[name] = " ".join(sorted(model.get("properties", {})))
+    # A key added, even with a default, changes what a dump writes, and with it the digest
+    # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
+    # shape here, and say in docs/api.md what the new format holds.
+    assert (FORMAT, shape) == (1, FORMAT_1)
+
+
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     assert data["format"] == FORMAT == 1

@@ -6,6 +6,12 @@ content as rewardrules writes it in JSON, added by every dump). Loading reads th
 first: a newer one is refused, an older one goes through :data:`UPGRADES` one version at a
 time, so that a later change of the shape adds one function there. The digest is checked
 after the content is validated. The rules are in docs/api.md, "Saved states".
+
+Any change of the saved shape, even a key added with a default, needs a new format and an
+upgrade step: it changes what a dump writes, and so the digest of every state saved before
+it; and an older rewardrules then refuses the new states as "saved by a newer rewardrules"
+rather than for an unknown key. ``tests/test_state_checks.py`` holds the keys of format 1
+to catch a change made without one.
 """
 
 from __future__ import annotations
