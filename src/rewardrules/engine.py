@@ -22,6 +22,8 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from rewardrules._arguments import check_evaluate_arguments
+from rewardrules._state_checks import program_problems, state_problems
+from rewardrules._state_format import bad_state
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -206,6 +208,13 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
                 )
             ]
         )
+    # Checked again here: a state changed in memory (model_copy) was never validated.
+    problems = [] if saved.is_checked() else list(state_problems(saved))
+    if not problems:
+        merged = not plan.points.has_clock
+        problems = list(program_problems(saved, plan.money, merged_lots=merged))
+    if problems:
+        raise bad_state(saved.customer_id, problems)
     try:
         return restore(saved, plan.money, plan.zone, plan.tiers)
     except ValueError as error:
@@ -361,7 +370,7 @@ def _evaluate(
 ) -> Evaluation:
     program = plan.program
     working: dict[str, WorkingState] = {}
-    saved_states = states.values() if isinstance(states, Mapping) else (states or ())
+    saved_states = _saved_states(states)
     seen: set[str] = set()  # ids of purchases, refunds, redemptions
     facts: set[tuple[str, str]] = set()  # (id, rule) of referral facts supplied or saved
     for saved in saved_states:
@@ -438,6 +447,26 @@ def _evaluate(
         customers=results,
         totals=totals,
     )
+
+
+def _saved_states(
+    states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
+) -> list[CustomerState]:
+    """The saved states, each under its own customer and one per customer."""
+    given = (
+        list(states.items()) if isinstance(states, Mapping) else [(None, s) for s in states or ()]
+    )
+    found: dict[str, CustomerState] = {}
+    for key, saved in given:
+        customer = saved.customer_id
+        if key is not None and key != customer:
+            message = f"is given as the state of '{key}'; pass each state under its own customer"
+            raise bad_state(customer, [(("customer_id",), message)], None)
+        if customer in found:
+            message = "is given twice; pass one state per customer"
+            raise bad_state(customer, [((), message)], None)
+        found[customer] = saved
+    return list(found.values())
 
 
 def _duplicate_message(event: AnyEvent) -> str:
