@@ -151,9 +151,7 @@ def test_negative_counts_are_refused() -> None:
 def test_a_negative_lot_is_refused_with_the_field_it_is_in() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     data["lots"][0]["points"] = -3
-    assert refusal(data) == [
-        "state of c1.lots[0].points: must be at least 0 (got -3)"
-    ]
+    assert refusal(data) == ["state of c1.lots[0].points: must be at least 0 (got -3)"]
 
 
 def test_a_lot_holding_more_than_its_purchase_earned_is_refused() -> None:
