@@ -497,7 +497,7 @@ def coffee_numpy(columns: Columns) -> NumpyRun:  # noqa: PLR0915 (one pipeline, 
     paid = _by_tier(tier[row_event], paid_by_tier)
 
     # what is left of each line after every refund, and the stars on it
-    last_of_line = np.append(new_line[1:], True)
+    last_of_line = np.append(new_line[1:], True)[: len(new_line)]
     final_line = touched_line[last_of_line]
     left = paid.copy()
     left[final_line] -= _returned(
