@@ -218,28 +218,33 @@ def columns_from_table(table: pa.Table) -> Columns:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Per customer id: stars balance, final tier (None for none), discount in cents."""
+    """Per customer id: points balance, final tier (None for none), money given in cents
+    (discounts and free units), and the points available at the last event."""
 
     stars: dict[str, int]
     tiers: dict[str, str | None]
     discounts: dict[str, int]
+    available: dict[str, int]
 
     def only(self, customers: set[str]) -> Outcome:
         """The outcome of some customers."""
         return Outcome(
-            {key: value for key, value in self.stars.items() if key in customers},
-            {key: value for key, value in self.tiers.items() if key in customers},
-            {key: value for key, value in self.discounts.items() if key in customers},
+            *(
+                {key: value for key, value in part.items() if key in customers}
+                for part in (self.stars, self.tiers, self.discounts, self.available)
+            )
         )
 
 
 def _outcome(
     customers: list[str], stars: list[int], tiers: list[int], discounts: list[int]
 ) -> Outcome:
+    balances = dict(zip(customers, stars))
     return Outcome(
-        dict(zip(customers, stars)),
+        balances,
         {customer: TIER_NAMES[tier] for customer, tier in zip(customers, tiers)},
         dict(zip(customers, discounts)),
+        balances,  # the coffee club's points neither wait nor expire: all are available
     )
 
 
@@ -250,10 +255,13 @@ def reference_outcome(evaluation: Evaluation) -> Outcome:
         {result.customer_id: result.tier for result in evaluation.customers},
         {
             result.customer_id: sum(
-                entry.value_minor or 0 for entry in result.ledger if entry.kind == "discount"
+                entry.value_minor or 0
+                for entry in result.ledger
+                if entry.kind in ("discount", "free")
             )
             for result in evaluation.customers
         },
+        {result.customer_id: result.available_points for result in evaluation.customers},
     )
 
 
@@ -265,7 +273,8 @@ def first_difference(expected: Outcome, found: Outcome) -> str | None:
         for what, mine, theirs in (
             ("stars", expected.stars, found.stars),
             ("final tier", expected.tiers, found.tiers),
-            ("discount in cents", expected.discounts, found.discounts),
+            ("money given in cents", expected.discounts, found.discounts),
+            ("available points", expected.available, found.available),
         ):
             if mine[customer] != theirs[customer]:
                 found_here, found_there = mine[customer], theirs[customer]

@@ -25,17 +25,18 @@ read, whose size is printed too):
   100,000 purchases; 20,000 with ``--quick``): it runs at tens of thousands a second;
 * ``batch``: ``rewardrules.batch.evaluate_table`` from the Arrow table, when the batch
   engine is installed ("batch engine: not available" otherwise);
-* ``int-loop``: the hand-written integer loop of ``baselines.py``, over the table's
-  integer columns; making those columns (sort, codes, cents) is timed apart as ``prepare``;
-* ``numpy``: the same program vectorised by hand, the upper reference.
+* ``int-loop``: the hand-written integer loop of ``baselines.py`` (of
+  ``lifecycle_baseline.py`` for the lifecycle program), over the table's integer columns;
+  making those columns (sort, codes, cents, local dates) is timed apart as ``prepare``;
+* ``numpy``: the coffee club vectorised by hand, the upper reference (none for the
+  lifecycle program).
 
 Times are CPU seconds (``time.process_time``) and wall seconds of the evaluation alone.
 Ratios compare purchases per CPU second with the int loop's. The figures are printed only
 if every implementation agrees: the int loop with the reference engine on each customer of
-the subset (stars, final tier, money given), and the numpy baseline and the batch engine
-with the int loop on every customer (through a digest); the batch engine also with the
-reference on the subset. On ``a-lifecycle`` there is no hand-written baseline: the batch
-engine is checked against the reference on the subset only.
+the subset (points balance, available points, final tier, money given), and the numpy
+baseline and the batch engine with the int loop on every customer (through a digest); the
+batch engine also with the reference on the subset.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from baselines import (  # beside this script (its folder is on sys.path)
     first_difference,
     reference_outcome,
 )
+from lifecycle_baseline import lifecycle_int_loop, local_columns
 from synthetic import history_table
 
 from rewardrules import CustomerState, evaluate, load_program, step
@@ -169,7 +171,7 @@ def outcome_json(outcome: Outcome, subset_last: str) -> dict[str, Any]:
     """The subset's outcome in full, and a digest of the whole."""
     lines = "\n".join(
         f"{customer} {outcome.stars[customer]} {outcome.tiers[customer]} "
-        f"{outcome.discounts[customer]}"
+        f"{outcome.discounts[customer]} {outcome.available[customer]}"
         for customer in sorted(outcome.stars)
     )
     subset = {key for key in outcome.stars if key <= subset_last}
@@ -177,7 +179,12 @@ def outcome_json(outcome: Outcome, subset_last: str) -> dict[str, Any]:
     return {
         "digest": hashlib.sha256(lines.encode()).hexdigest(),
         "customers": len(outcome.stars),
-        "subset": {"stars": part.stars, "tiers": part.tiers, "discounts": part.discounts},
+        "subset": {
+            "stars": part.stars,
+            "tiers": part.tiers,
+            "discounts": part.discounts,
+            "available": part.available,
+        },
     }
 
 
@@ -218,10 +225,13 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         report["purchases"] = count_purchases(table)
         start = clock()
         columns = columns_from_table(table)
+        local = local_columns(columns.at) if job["program"] == "lifecycle" else None
         report["prepare"] = since(start)
         del table
         start = clock()
-        if implementation == "int-loop":
+        if local is not None:
+            outcome = lifecycle_int_loop(columns, local)
+        elif implementation == "int-loop":
             outcome = coffee_int_loop(columns)
         else:
             run = coffee_numpy(columns)
@@ -328,7 +338,7 @@ def check(scenario: Scenario, reports: dict[str, dict[str, Any]]) -> list[str]:
 
     def subset(name: str) -> Outcome:
         part = outcomes[name]["subset"]
-        return Outcome(part["stars"], part["tiers"], part["discounts"])
+        return Outcome(part["stars"], part["tiers"], part["discounts"], part["available"])
 
     reference = subset("reference")
     for name in outcomes:
@@ -419,7 +429,9 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, folder: Path
         [],
     )
     del table
-    implementations = ("reference", "batch") if scenario.program == "lifecycle" else IMPLEMENTATIONS
+    implementations = (
+        ("reference", "batch", "int-loop") if scenario.program == "lifecycle" else IMPLEMENTATIONS
+    )
     reports: dict[str, dict[str, Any]] = {}
     for implementation in implementations:
         print(f"{scenario.name}: {implementation}...", file=sys.stderr, flush=True)
@@ -534,10 +546,10 @@ def print_figures(
         )
     print()
     print(
-        "results agree: the int loop with the reference engine on every customer of each "
-        "subset (stars, final tier, money given); numpy and the batch engine (when present) "
-        "with the int loop on every customer; the batch engine with the reference on each "
-        "subset (on a-lifecycle, only that)"
+        "results agree: the int loops with the reference engine on every customer of each "
+        "subset (points, available points, final tier, money given); numpy and the batch "
+        "engine (when present) with the int loop on every customer; the batch engine with "
+        "the reference on each subset"
     )
     if step_report is not None:
         print()
