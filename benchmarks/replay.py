@@ -28,8 +28,8 @@ read, whose size is printed too):
 * ``int-loop``: the hand-written integer loop of ``baselines.py`` (of
   ``lifecycle_baseline.py`` for the lifecycle program), over the table's integer columns;
   making those columns (sort, codes, cents, local dates) is timed apart as ``prepare``;
-* ``numpy``: the coffee club vectorised by hand, the upper reference (none for the
-  lifecycle program).
+* ``numpy``: the coffee club vectorised by hand (``numpy_baseline.py``), the upper
+  reference (none for the lifecycle program).
 
 Times are CPU seconds (``time.process_time``) and wall seconds of the evaluation alone.
 Ratios compare purchases per CPU second with the int loop's. The figures are printed only
@@ -66,12 +66,12 @@ import pyarrow.parquet as pq
 from baselines import (  # beside this script (its folder is on sys.path)
     Outcome,
     coffee_int_loop,
-    coffee_numpy,
     columns_from_table,
     first_difference,
     reference_outcome,
 )
 from lifecycle_baseline import lifecycle_int_loop, local_columns
+from numpy_baseline import coffee_numpy
 from synthetic import history_table
 
 from rewardrules import CustomerState, evaluate, load_program, step
@@ -452,7 +452,8 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, folder: Path
             what = "models" if implementation == "reference" else "columns"
             note = f"{what} {report['prepare']['cpu']:.2f} CPU s"
         if "passes" in report:
-            note += f", {report['passes']} passes"
+            passes = report["passes"]
+            note += f", {passes} pass{'es' if passes != 1 else ''}"
         if "read_checked" in report:
             note = f"read_history_table {report['read_checked']['cpu']:.2f} CPU s"
         measured.rows.append(

@@ -1,7 +1,8 @@
 """The benchmarks' hand-written baselines compute exactly what the reference engine does.
 
-The coffee club (``baselines.py``: the int loop and numpy) and ``lifecycle-program.yaml``
-(``lifecycle_baseline.py``: lots, expiry, a limit, an exclusive group, redemptions).
+The coffee club (the int loop of ``baselines.py``, ``numpy_baseline.py``) and
+``lifecycle-program.yaml`` (``lifecycle_baseline.py``: lots, expiry, a limit, an exclusive
+group, redemptions).
 
 benchmarks/replay.py refuses to print figures when a baseline disagrees with the engine,
 but only on the sizes it runs; these tests keep the baselines honest on small seeded
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import baselines  # noqa: E402 (from benchmarks/, put on the path above)
 import lifecycle_baseline  # noqa: E402
+import numpy_baseline  # noqa: E402
 import synthetic  # noqa: E402
 
 COFFEE_CLUB = load_program(ROOT / "rules" / "examples" / "coffee-club.yaml")
@@ -58,7 +60,9 @@ def test_the_int_loop_and_numpy_agree_with_the_engine(
     expected = reference(table)
     columns = baselines.columns_from_table(table)
     assert baselines.first_difference(expected, baselines.coffee_int_loop(columns)) is None
-    assert baselines.first_difference(expected, baselines.coffee_numpy(columns).outcome) is None
+    assert (
+        baselines.first_difference(expected, numpy_baseline.coffee_numpy(columns).outcome) is None
+    )
 
 
 @settings(max_examples=25)
@@ -111,7 +115,9 @@ def test_one_purchase_each_agrees_with_the_engine() -> None:
     expected = reference(table)
     columns = baselines.columns_from_table(table)
     assert baselines.first_difference(expected, baselines.coffee_int_loop(columns)) is None
-    assert baselines.first_difference(expected, baselines.coffee_numpy(columns).outcome) is None
+    assert (
+        baselines.first_difference(expected, numpy_baseline.coffee_numpy(columns).outcome) is None
+    )
 
 
 def test_a_long_history_reaches_every_tier_and_the_window_edges() -> None:
