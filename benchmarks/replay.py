@@ -456,6 +456,10 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, folder: Path
             note += f", {passes} pass{'es' if passes != 1 else ''}"
         if "read_checked" in report:
             note = f"read_history_table {report['read_checked']['cpu']:.2f} CPU s"
+        note += (
+            f"; read {report['table_mib']:,.0f} MiB of Arrow, "
+            f"{report['input_peak_mib']:,.0f} MiB peak after reading"
+        )
         measured.rows.append(
             Row(
                 scenario.name,
