@@ -345,7 +345,9 @@ def test_gift_cards_in_a_window_follow_its_highest_net_spend_up_to_the_maximum(
     issued: dict[tuple[Any, ...], int] = defaultdict(int)
     for entry in evaluate(program, events).entries:
         assert entry.kind == "gift_card"
-        issued[window_of[entry.event_id]] += 1
+        assert entry.units is not None
+        assert entry.value_minor == entry.units * program.money.to_minor(gift_card.value)
+        issued[window_of[entry.event_id]] += entry.units
 
     for key in highest.keys() | issued.keys():
         due = int(highest[key] // gift_card.every_spend)

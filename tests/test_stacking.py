@@ -215,7 +215,7 @@ def test_a_value_limit_cuts_a_tiered_discount_to_what_is_left() -> None:
     )
 
 
-def test_gift_cards_beyond_a_yearly_limit_are_not_given() -> None:
+def test_gift_cards_beyond_a_yearly_limit_are_cut_from_the_one_entry() -> None:
     cards = {
         "id": "cinema",
         "kind": "partner_gift_card",
@@ -227,8 +227,39 @@ def test_gift_cards_beyond_a_yearly_limit_are_not_given() -> None:
 
     evaluation = run(club(cards), buy("p1", at(0), "160.00"))
 
-    assert [row[2] for row in ledger(evaluation)] == ["gift_card", "gift_card", "capped"]
+    # 160.00 earns 3 cards; the limit leaves 2: one entry of 2 cards says so.
+    assert [row[2:] for row in ledger(evaluation)] == [
+        ("gift_card", None, Decimal("20.00"), 2)
+    ]
+    assert reasons(evaluation) == [
+        "3 Cinema gift cards of 10.00 USD (1st to 3rd): 160.00 USD spent in all, one card "
+        "per 50.00 USD (30.00 USD) (limit reached: at most 2 rewards a calendar year; "
+        "2 of 3 given)"
+    ]
     assert evaluation.totals.gift_cards == 2
+    assert evaluation.totals.gift_card_value == 2000
+
+
+def test_gift_cards_past_the_limit_give_a_capped_entry_when_none_is_left() -> None:
+    cards = {
+        "id": "cinema",
+        "kind": "partner_gift_card",
+        "partner": "Cinema",
+        "value": "10.00",
+        "every_spend": "50.00",
+        "limit": {"per": "year", "value": "25.00"},
+    }
+
+    evaluation = run(club(cards), buy("p1", at(0), "160.00"), buy("p2", at(1), "100.00"))
+
+    # 25.00 allows two cards of 10.00 at p1; the 5.00 left buys none of p2's two.
+    assert [row[2:] for row in ledger(evaluation)] == [
+        ("gift_card", None, Decimal("20.00"), 2),
+        ("capped", None, None, None),
+    ]
+    assert reasons(evaluation)[1].endswith(
+        "(limit reached: at most 25.00 USD a calendar year; not given)"
+    )
 
 
 def test_a_limit_on_a_rule_that_gives_no_points_cannot_count_points() -> None:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
+from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -279,6 +280,11 @@ class _Cutoff:
     __slots__ = ("inclusive", "instant", "local_date")
 
     def __init__(self, as_of: date | datetime, plan: ProgramPlan) -> None:
+        if not FIRST_DATE.year <= as_of.year <= LAST_DATE.year:
+            raise ValueError(
+                f"as_of must be in the years {FIRST_DATE.year} to {LAST_DATE.year}, like "
+                f"events (got {as_of.isoformat()})"
+            )
         if isinstance(as_of, datetime):
             if as_of.tzinfo is None or as_of.utcoffset() is None:
                 raise ValueError("as_of must be a date or a timezone-aware datetime")
@@ -315,7 +321,7 @@ def evaluate(
 
     Raises:
         HistoryError: an event cannot be applied; the problem names the event.
-        ValueError: ``as_of`` is a naive datetime.
+        ValueError: ``as_of`` is a naive datetime, or outside the years 1970 to 2099.
     """
     plan = compile_program(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)

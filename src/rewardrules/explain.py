@@ -66,7 +66,7 @@ def explain(
         HistoryError: the customer has no event and no ledger entry (up to ``as_of``),
             ``event_id`` is not one of theirs, an event cannot be applied, or a profile is
             given twice or refers its own customer.
-        ValueError: ``as_of`` is a naive datetime.
+        ValueError: ``as_of`` is a naive datetime, or outside the years 1970 to 2099.
     """
     plan = compile_program(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
