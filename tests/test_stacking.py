@@ -228,9 +228,7 @@ def test_gift_cards_beyond_a_yearly_limit_are_cut_from_the_one_entry() -> None:
     evaluation = run(club(cards), buy("p1", at(0), "160.00"))
 
     # 160.00 earns 3 cards; the limit leaves 2: one entry of 2 cards says so.
-    assert [row[2:] for row in ledger(evaluation)] == [
-        ("gift_card", None, Decimal("20.00"), 2)
-    ]
+    assert [row[2:] for row in ledger(evaluation)] == [("gift_card", None, Decimal("20.00"), 2)]
     assert reasons(evaluation) == [
         "3 Cinema gift cards of 10.00 USD (1st to 3rd): 160.00 USD spent in all, one card "
         "per 50.00 USD (30.00 USD) (limit reached: at most 2 rewards a calendar year; "

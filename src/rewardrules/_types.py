@@ -96,8 +96,7 @@ class OutOfRangeError(ValueError):
 def _date_in_range(value: date) -> date:
     if not FIRST_DATE <= value <= LAST_DATE:
         raise OutOfRangeError(
-            f"must be a date from {FIRST_DATE} to {LAST_DATE}, the years of events "
-            f"(got {value})"
+            f"must be a date from {FIRST_DATE} to {LAST_DATE}, the years of events (got {value})"
         )
     return value
 

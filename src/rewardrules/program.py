@@ -138,6 +138,7 @@ def _read_rolling(value: object) -> object:
 
 DURATION_PATTERN = r"^[0-9]{1,5} (day|days|week|weeks|month|months|year|years)$"
 
+
 def _bounded_duration(text: str) -> str:
     count, unit = text.split(" ")
     unit = unit.removesuffix("s")
