@@ -271,6 +271,8 @@ EVERY_SPEND = st.one_of(_decimals("5.00", "10.00", "12.50", "25.00"), money(200,
 TIER_PERCENTS = _decimals("5", "10", "12.5", "100")
 TIER_MULTIPLIERS = _decimals("1", "1.25", "1.5", "2", "0.5")
 POINT_VALUES = _decimals("0", "0.01", "0.005", "0.013", "0.1")
+# A group that weighs points against money needs points with a value.
+COSTLY_POINT_VALUES = _decimals("0.01", "0.005", "0.013", "0.1")
 
 
 @cache
@@ -508,6 +510,39 @@ def programs(
             tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
         rules = draw(rule_lists(kinds, tier_names, rule_options, min_rules, max_rules))
         return make_program(rules, **settings)
+
+    return build()
+
+
+@cache
+def grouped_programs() -> st.SearchStrategy[Program]:
+    """A punch card and a points rule in one exclusive group, a tier discount after the
+    group (or, sometimes, before it) and perhaps a points rule outside the group.
+
+    The group runs where its punch card runs, among the price rules: its points rule
+    earns on amounts a later discount lowers again, which a refund must remember.
+    """
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Program:
+        levels = draw(tiers())
+        names = tuple(level["name"] for level in levels["levels"])
+        group = {"priority": 1, "exclusive_group": "promo"}
+        rewards = ("free", "percent_off")
+        rules = [
+            draw(every_nth_free_rules("card", names, rewards=rewards)) | group,
+            draw(points_per_spend_rules("earn", names, caps=False)) | group,
+            draw(tiered_discount_rules("discount", names))
+            | {"priority": draw(st.sampled_from((2, 2, 0)))},
+        ]
+        if draw(st.booleans()):
+            rules.append(draw(points_per_spend_rules("outside", names, caps=False)))
+        points = {
+            "name": "stars",
+            "value": draw(COSTLY_POINT_VALUES),
+            "earn_on": draw(st.sampled_from(("paid", "paid", "gross"))),
+        }
+        return make_program(rules, tiers=levels, points=points)
 
     return build()
 

@@ -73,6 +73,14 @@ def _apply_purchase(
         record.set_aside = tuple(
             entry.rule for entry in entries[first:] if entry.kind == "set_aside"
         )
+        # Only a group member can run before a price rule: keep what it saw if not paid.
+        earned_on = {
+            rule: amounts
+            for rule, amounts in basket.earned_on.items()
+            if amounts is not paid and amounts != paid
+        }
+        if earned_on:
+            record.earned_on = earned_on
     state.purchases[purchase.id] = record
     account = state.account
     earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
