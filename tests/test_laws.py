@@ -389,19 +389,12 @@ def test_refunding_every_purchase_in_full_takes_every_point_back(
 
 def _most_points_per_minor_unit(rule: PointsPerSpend, program: Program) -> Fraction:
     """The most a points rule gives per minor unit: its rate at its largest multiplier
-    factor and the largest tier multiplier."""
-    factor = max((multiplier.factor for multiplier in rule.multipliers), default=Decimal(1))
-    tier = max(
-        (level.points_multiplier for level in program.tiers.levels if program.tiers),
-        default=Decimal(1),
-    )
-    per_minor = rule.per * 100
-    return (
-        Fraction(rule.points)
-        * Fraction(max(factor, Decimal(1)))
-        * Fraction(tier)
-        / Fraction(per_minor)
-    )
+    factor and the largest tier multiplier (1 for a purchase at no tier)."""
+    factors = [Decimal(1), *(multiplier.factor for multiplier in rule.multipliers)]
+    levels = program.tiers.levels if program.tiers is not None else ()
+    tiers = [Decimal(1), *(level.points_multiplier for level in levels)]
+    most = Fraction(rule.points) * Fraction(max(factors)) * Fraction(max(tiers))
+    return most / Fraction(rule.per * 100)
 
 
 @given(program=grouped_programs(), events=histories())
