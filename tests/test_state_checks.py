@@ -228,7 +228,7 @@ FORMAT_1 = {
     "Line": "category quantity sku unit_price",
     "Purchase": "at customer_id id lines store type",
     "SavedLot": "available_at earned_at expires_at points source",
-    "SavedPurchase": "paid points purchase refunded_amount refunded_units set_aside tier",
+    "SavedPurchase": "earned_on paid points purchase refunded_amount refunded_units set_aside tier",
     "SavedReferral": "id referred rule",
 }
 """The keys of a format 1 state and of each object in it."""
@@ -641,3 +641,9 @@ def test_a_state_edited_without_its_digest_is_refused_for_each_listed_inconsiste
     assert {problem.code for problem in problems} == {"bad-state"}
     named = [format_path(problem.path) for problem in problems]
     assert any(field in path for field in fields for path in named), named
+
+
+def test_a_rule_basis_with_a_value_per_line_missing_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"][0]["earned_on"] = {"stars": [300, 100]}
+    assert refusal(data) == ["state of c1.purchases[0].earned_on.stars: has 2 values for 1 line"]

@@ -240,6 +240,12 @@ def _purchase_problems(customer_id: str, index: int, kept: SavedPurchase) -> Fou
     for rule, points in kept.points.items():
         if points < 0:
             yield (*path, "points", rule), f"must not be negative (got {points})"
+    for rule, seen in kept.earned_on.items():  # minor units a grouped rule earned on, per line
+        if len(seen) != len(lines):
+            message = f"has {counted(len(seen), 'values')} for {counted(len(lines), 'lines')}"
+            yield (*path, "earned_on", rule), message
+        elif any(amount < 0 for amount in seen):
+            yield (*path, "earned_on", rule), f"must not hold a negative amount (got {seen})"
 
 
 def _line_problems(

@@ -228,8 +228,15 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
     if entry.kind == "free":
         return f"{entry.units} free ({value})"
     if entry.kind == "voucher":
-        return f"voucher ({value})"
-    return f"gift card ({value})"
+        return f"{_several(entry.units, 'vouchers')}({value})"
+    return f"{_several(entry.units, 'gift cards')}({value})"
+
+
+def _several(units: int | None, noun: str) -> str:
+    """'voucher ' for one, '3 vouchers ' for more."""
+    if units is None or units == 1:
+        return noun[:-1] + " "
+    return f"{units} {noun} "
 
 
 def _totals_block(evaluation: Evaluation, points: str | None) -> str:

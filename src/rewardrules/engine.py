@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from rewardrules._arguments import check_evaluate_arguments
 from rewardrules._state_checks import program_problems, state_problems
 from rewardrules._state_format import bad_state
+from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -75,6 +76,14 @@ def _apply_purchase(
         record.set_aside = tuple(
             entry.rule for entry in entries[first:] if entry.kind == "set_aside"
         )
+        # Only a group member can run before a price rule: keep what it saw if not paid.
+        earned_on = {
+            rule: amounts
+            for rule, amounts in basket.earned_on.items()
+            if amounts is not paid and amounts != paid
+        }
+        if earned_on:
+            record.earned_on = earned_on
     state.purchases[purchase.id] = record
     account = state.account
     earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
@@ -289,6 +298,11 @@ class _Cutoff:
     __slots__ = ("inclusive", "instant", "local_date")
 
     def __init__(self, as_of: date | datetime, plan: ProgramPlan) -> None:
+        if not FIRST_DATE.year <= as_of.year <= LAST_DATE.year:
+            raise ValueError(
+                f"as_of must be in the years {FIRST_DATE.year} to {LAST_DATE.year}, like "
+                f"events (got {as_of.isoformat()})"
+            )
         if isinstance(as_of, datetime):
             if as_of.tzinfo is None or as_of.utcoffset() is None:
                 raise ValueError("as_of must be a date or a timezone-aware datetime")
@@ -325,7 +339,7 @@ def evaluate(
 
     Raises:
         HistoryError: an event cannot be applied; the problem names the event.
-        ValueError: ``as_of`` is a naive datetime.
+        ValueError: ``as_of`` is a naive datetime, or outside the years 1970 to 2099.
         TypeError: a file name (or a dict) where a program, events or profiles belong.
     """
     check_evaluate_arguments(program, events, customers)

@@ -9,9 +9,11 @@ units and running tier counters, built from and turned back into the saved form.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Self
 
 from pydantic import (
@@ -40,6 +42,7 @@ from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Purchase, ReferralQualified
 from rewardrules.lots import Lot, PointsAccount
 from rewardrules.money import Currency
+from rewardrules.refunds import refunded_amount
 from rewardrules.scope import PurchaseContext, build_context
 from rewardrules.tiers import TierCounter, TierPlan
 
@@ -59,6 +62,14 @@ class SavedPurchase(_Saved):
     points: dict[str, int] = Field(description="Points each points rule gave it, net.")
     set_aside: tuple[str, ...] = Field(
         default=(), description="Rules set aside by an exclusive group at this purchase."
+    )
+    earned_on: dict[str, tuple[int, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Per rule that earned on amounts other than `paid` (an exclusive group's member "
+            "that ran before a later price rule), each line's amount it saw, in minor units; "
+            "a refund recomputes that rule on them."
+        ),
     )
 
 
@@ -299,12 +310,17 @@ def _refused(error: ValidationError, data: Any) -> HistoryError:
     )
 
 
+_PAID: Mapping[str, list[int]] = MappingProxyType({})
+"""No rule earned on other amounts than the purchase's paid amounts (shared, never changed)."""
+
+
 class PurchaseRecord:
     """A purchase inside the working state: what it paid and what it earned."""
 
     __slots__ = (
         "at",
         "context",
+        "earned_on",
         "in_window",
         "local_date",
         "paid",
@@ -336,6 +352,8 @@ class PurchaseRecord:
         self.set_aside: tuple[str, ...] = ()
         """Rules that lost an exclusive group at this purchase: a refund leaves them be."""
         self.in_window = False
+        self.earned_on: Mapping[str, list[int]] = _PAID
+        """Per rule that earned on other amounts than ``paid``, each line's amount it saw."""
 
     @property
     def purchase(self) -> Purchase:
@@ -354,6 +372,29 @@ class PurchaseRecord:
     def paid_left(self) -> list[int]:
         """Each line's paid amount not yet refunded."""
         return [paid - refunded for paid, refunded in zip(self.paid, self.refunded_amount)]
+
+    def left_of(self, rule_id: str) -> list[int]:
+        """Each line's amount the rule earned on, less the share of the refunded units."""
+        seen = self.earned_on.get(rule_id)
+        if seen is None:
+            return self.paid_left()
+        gone = self.refunded_of(rule_id, self.refunded_units)
+        return [amount - back for amount, back in zip(seen, gone)]
+
+    def refunded_of(
+        self, rule_id: str, units: Sequence[int], before: Sequence[int] | None = None
+    ) -> list[int]:
+        """The share of the amounts a rule earned on that ``units`` refunded per line take
+        (less the share of ``before``), as :func:`refunded_amount` shares paid amounts."""
+        seen = self.earned_on.get(rule_id, self.paid)
+        lines = self.context.purchase.lines
+        now = [refunded_amount(a, line.quantity, n) for a, line, n in zip(seen, lines, units)]
+        if before is None:
+            return now
+        return [
+            taken - refunded_amount(amount, line.quantity, done)
+            for taken, amount, line, done in zip(now, seen, lines, before)
+        ]
 
     def fully_refunded(self) -> bool:
         """Whether every unit of every line has been refunded."""
@@ -466,6 +507,7 @@ class WorkingState:
                     refunded_amount=tuple(show(amount) for amount in record.refunded_amount),
                     points=dict(record.points),
                     set_aside=record.set_aside,
+                    earned_on={rule: tuple(amounts) for rule, amounts in record.earned_on.items()},
                 )
                 for record in self.purchases.values()
             ),
@@ -546,6 +588,8 @@ def restore(
         )
         record.tier_amount = tier_amount(record, tiers)
         record.set_aside = kept.set_aside
+        if kept.earned_on:
+            record.earned_on = {rule: list(amounts) for rule, amounts in kept.earned_on.items()}
         state.purchases[kept.purchase.id] = record
         if tiers is not None:
             state.tiers.add(tiers, record)
