@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from rewardrules._arguments import check_evaluate_arguments
+from rewardrules._ids import look_alike, shown_apart
 from rewardrules._state_checks import program_problems, state_problems
 from rewardrules._state_format import bad_state
 from rewardrules._types import FIRST_DATE, LAST_DATE
@@ -268,24 +269,27 @@ def step(
     if state is None:
         working = WorkingState(event.customer_id)
     elif state.customer_id != event.customer_id:
+        mine, theirs = _apart(event.customer_id, state.customer_id)
         raise _fail(
             event,
-            f"it is customer {event.customer_id}'s, but the state is {state.customer_id}'s",
+            f"it belongs to customer {mine}, but the state to customer {theirs}",
             "customer_id",
         )
     else:
         working = _restore(plan, state)
     if customer is not None:
         if customer.customer_id != event.customer_id:
-            raise _fail(
-                event,
-                f"it is customer {event.customer_id}'s, but the profile is "
-                f"{customer.customer_id}'s",
-                "customer_id",
-            )
+            mine, theirs = _apart(event.customer_id, customer.customer_id)
+            message = f"it belongs to customer {mine}, but the profile to customer {theirs}"
+            raise _fail(event, message, "customer_id")
         working.profile = customer
     entries = _apply(plan, working, event)
     return working.save(program.program, plan.money), entries
+
+
+def _apart(first: str, second: str) -> tuple[str, str]:
+    """Two different ids for one message: as written, or escaped when they look alike."""
+    return shown_apart(first, second) if look_alike(first, second) else (first, second)
 
 
 class _Cutoff:
