@@ -26,11 +26,25 @@ from rewardrules.summary import Group, Summary, SummaryBuilder
 _Result = TypeVar("_Result")
 _Command = TypeVar("_Command", bound=Callable[..., None])
 
+
+def _ledger_path(
+    _context: click.Context, _parameter: click.Parameter, value: Path | None
+) -> Path | None:
+    """Read ``--output``: a path whose extension is a ledger file format."""
+    if value is not None:
+        try:
+            ledger_file_format(value)
+        except LedgerFileError as error:
+            raise click.BadParameter(error.problems[0].message) from None
+    return value
+
+
 _OUTPUT_OPTIONS = (
     click.option(
         "--output",
         "output_file",
         type=click.Path(dir_okay=False, path_type=Path),
+        callback=_ledger_path,
         help=(
             "Write the ledger to this file as it is produced (.parquet, .csv or .jsonl) and "
             "print the summary instead of the ledger."
@@ -97,16 +111,11 @@ class DryRunOutput:
         self.output = output
         self.summarises = summary or output is not None
         self.entries = 0
-        if output is not None:
-            try:
-                ledger_file_format(output)
-            except LedgerFileError as error:
-                raise click.BadParameter(error.problems[0].message, param_hint="--output") from None
-            if _same_file(output, history):
-                raise click.BadParameter(
-                    f"{output} is the history; write the ledger to another file",
-                    param_hint="--output",
-                )
+        if output is not None and _same_file(output, history):
+            raise click.BadParameter(
+                f"{output} is the history; write the ledger to another file",
+                param_hint="'--output'",
+            )
         self._builder = SummaryBuilder(program) if self.summarises else None
         self._progress = Progress(history, quiet=quiet)
 

@@ -160,11 +160,14 @@ class _ParquetSink(_Sink):
                 self._flush()
 
     def _flush(self) -> None:
-        if not self._columns["kind"]:
+        columns = self._columns
+        if not columns["kind"]:
             return
-        table = pa.Table.from_pydict(self._columns, schema=self._schema)
+        table = pa.Table.from_pydict(columns, schema=self._schema)
         self._writer.write_table(table, row_group_size=self._limit)
-        self._columns = {name: [] for name in LEDGER_COLUMNS}
+        # Emptied in place: ``add`` holds the same dict while it fills a customer's rows.
+        for values in columns.values():
+            values.clear()
 
     def close(self) -> None:
         try:
