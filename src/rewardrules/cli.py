@@ -343,3 +343,7 @@ cli.add_command(lint)
 from rewardrules._schema_command import schema  # noqa: E402 -- commands are registered last
 
 cli.add_command(schema)
+
+from rewardrules._sort_history import sort_history  # noqa: E402 -- commands are registered last
+
+cli.add_command(sort_history)
