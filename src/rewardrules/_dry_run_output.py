@@ -143,6 +143,7 @@ class DryRunOutput:
         with self._progress as progress:
             output = self.output
             ledger = None if output is None else LedgerFile(output, evaluation.money)
+            progress.customers(len(evaluation.customers))
             try:
                 for result in evaluation.customers:
                     if ledger is not None:

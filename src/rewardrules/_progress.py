@@ -10,9 +10,10 @@ left. Otherwise every method does nothing and nothing is written to standard err
 Rows are counted as the file has them: one per purchase line, refund line (or whole refund)
 and redemption in CSV and Parquet, one per event in JSON Lines and JSON.
 
-Today's engine reads the whole history before it evaluates, so the bar fills while the
-history is read, says "evaluating" while the engine works, then counts customers as their
-ledgers are written; an engine that yields customers one by one moves both together.
+Two lines: the rows read, then the customers. Today's engine reads the whole history before
+it evaluates, so the rows fill first, the customers' line says "evaluating" while the
+engine works, then counts the customers as their results are written or summed, out of
+their number; an engine that yields customers one by one would move both together.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class Progress:
             ProgressColumn,
             SpinnerColumn,
             Task,
+            TaskID,
             TextColumn,
             TimeRemainingColumn,
         )
@@ -119,11 +121,12 @@ class Progress:
         from rich.text import Text  # noqa: PLC0415
 
         class RateColumn(ProgressColumn):
-            """Rows per second, from rich's running estimate."""
+            """Rows or customers per second, from rich's running estimate."""
 
             def render(self, task: Task) -> Text:
                 speed = task.finished_speed or task.speed
-                return Text(f"{'?' if speed is None else f'{speed:,.0f}'} rows/s")
+                shown = "?" if speed is None else f"{speed:,.0f}"
+                return Text(f"{shown} {task.fields['unit']}/s")
 
         try:
             total = count_rows(self._history)
@@ -131,21 +134,22 @@ class Progress:
             total = None
         self._bar = Bar(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description:<10}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("rows, {task.fields[customers]} customers,"),
+            TextColumn("{task.fields[unit]},"),
             RateColumn(),
             TimeRemainingColumn(),
             console=Console(file=self._stream),
             transient=False,
         )
-        self._task = self._bar.add_task("reading", total=total, customers=0)
-        self._customers = 0
+        self._rows = self._bar.add_task("reading", total=total, unit="rows")
+        self._customers: TaskID | None = None
+        self._done = 0
         self._bar.start()
 
     def rows(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
-        """Pass events through, counting their rows; after the last: "evaluating"."""
+        """Pass events through, counting their rows; after the last, "evaluating" begins."""
         if not self._shown:
             yield from events
             return
@@ -157,21 +161,32 @@ class Progress:
             if pending >= _EVERY:
                 rows += pending
                 pending = 0
-                self._bar.update(self._task, completed=rows)
+                self._bar.update(self._rows, completed=rows)
             yield event
-        self._bar.update(self._task, completed=rows + pending, description="evaluating")
+        rows += pending
+        self._bar.update(self._rows, completed=rows, total=rows, description="read")
+        self._customers = self._bar.add_task("evaluating", total=None, unit="customers")
+
+    def customers(self, total: int | None) -> None:
+        """The results are coming: ``total`` customers, if known, to write."""
+        if self._shown:
+            if self._customers is None:
+                self._customers = self._bar.add_task("writing", total=total, unit="customers")
+            else:
+                self._bar.update(self._customers, total=total, description="writing")
 
     def customer_done(self) -> None:
         """One more customer's ledger written."""
         if self._shown:
-            self._customers += 1
-            if self._customers % 256 == 0:
-                self._bar.update(self._task, customers=self._customers, description="writing")
+            self._done += 1
+            if self._done % 64 == 0 and self._customers is not None:
+                self._bar.update(self._customers, completed=self._done)
 
     def close(self) -> None:
         """Show the final counts and leave the bar on screen."""
         if self._shown:
-            self._bar.update(self._task, customers=self._customers, description="done")
+            if self._customers is not None:
+                self._bar.update(self._customers, completed=self._done, description="done")
             self._bar.stop()
             self._shown = False
 
