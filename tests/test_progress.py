@@ -101,6 +101,7 @@ def test_the_bar_is_shown_for_the_ordinary_table_too() -> None:
     assert status == 0, stderr
     assert "Customer" in stdout
     assert "rows/s" in stderr
+    assert "done" in stderr
 
 
 def test_quiet_shows_nothing_on_the_terminal() -> None:

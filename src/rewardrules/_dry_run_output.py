@@ -101,7 +101,7 @@ class DryRunOutput:
         quiet: ``--quiet``: no progress bar.
 
     Raises:
-        click.UsageError: the output file has an unknown extension or is the history.
+        click.BadParameter: the output file is the history.
     """
 
     def __init__(
@@ -140,6 +140,9 @@ class DryRunOutput:
     def finish(self, evaluation: Evaluation) -> Summary | None:
         """Write the ledger (with ``--output``) customer by customer; the summary, if any."""
         builder = self._builder
+        if builder is None and self.output is None:
+            self._progress.close()
+            return None
         with self._progress as progress:
             output = self.output
             ledger = None if output is None else LedgerFile(output, evaluation.money)

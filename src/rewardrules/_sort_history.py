@@ -75,9 +75,11 @@ def sort_history_table(table: pa.Table) -> pa.Table:
 
 def is_sorted(table: pa.Table) -> bool:
     """Whether a history table is already in :data:`SORT_KEYS` order."""
-    order = _order(table)
-    expected = pa.array(range(table.num_rows), pa.uint64())
-    return bool(order.equals(expected.cast(order.type)))
+    return _is_identity(_order(table))
+
+
+def _is_identity(order: pa.Array[Any]) -> bool:
+    return bool(order.equals(pa.array(range(len(order)), order.type)))
 
 
 def _output_format(path: Path) -> OutputFormat:
@@ -167,9 +169,10 @@ def sort_history(in_file: Path, out_file: Path, reading: HistoryReading) -> None
             raise HistoryError([Problem(f"{in_file}: {error}", code="not-a-row")]) from None
 
     table = guarded(read)
-    already = is_sorted(table)
+    order = _order(table)
+    already = _is_identity(order)
     try:
-        write_history(table if already else sort_history_table(table), out_file)
+        write_history(table if already else table.take(order), out_file)
     except OSError as error:
         click.echo(f"cannot write {out_file}: {error.strerror or error}", err=True)
         raise SystemExit(1) from None
