@@ -311,3 +311,42 @@ def test_a_ledger_entry_is_one_row_whatever_its_reason_holds(tmp_path: Path) -> 
         path = tmp_path / f"odd{suffix}"
         write_ledger([result], path, evaluation.money)
         assert [row[7] for row in read(path)] == [odd.reason]
+
+
+def test_a_ledger_in_a_missing_folder_is_an_input_error_not_a_traceback(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "ledger.parquet"
+    result = CliRunner().invoke(cli, [*dry_run_arguments(PROGRAMS[0]), "--output", str(target)])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"cannot write the ledger file {target}: ")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_history_that_fails_leaves_no_ledger_file(tmp_path: Path) -> None:
+    program_file = next(path for path in PROGRAMS if example_history(path).suffix == ".csv")
+    history = tmp_path / "history.csv"
+    lines = example_history(program_file).read_text(encoding="utf-8").splitlines()
+    history.write_text("\n".join([*lines, lines[-1].replace("T", "X", 1)]) + "\n")
+    target = tmp_path / "ledger.csv"
+    result = CliRunner().invoke(
+        cli, ["dry-run", str(program_file), str(history), "--output", str(target)]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{history}:{len(lines) + 1}:")
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["history.csv"]
+
+
+def test_one_customers_ledger_is_written_with_customer(tmp_path: Path) -> None:
+    program_file = PROGRAMS[0]
+    everybody = evaluate_example(program_file)
+    chosen = everybody.customers[-1].customer_id
+    target = tmp_path / "one.jsonl"
+    arguments = [*dry_run_arguments(program_file), "--customer", chosen, "--output", str(target)]
+    result = CliRunner().invoke(cli, arguments)
+
+    assert result.exit_code == 0, result.output
+    expected = [row for row in expected_rows(everybody) if row[0] == chosen]
+    assert expected
+    assert exact(read_jsonl(target)) == exact(expected)
