@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
+from rewardrules._arguments import check_evaluate_arguments
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -316,7 +317,9 @@ def evaluate(
     Raises:
         HistoryError: an event cannot be applied; the problem names the event.
         ValueError: ``as_of`` is a naive datetime.
+        TypeError: a file name (or a dict) where a program, events or profiles belong.
     """
+    check_evaluate_arguments(program, events, customers)
     plan = compile_program(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
