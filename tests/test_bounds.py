@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from helpers import line, program, purchase
 from rewardrules.engine import evaluate
-from rewardrules.errors import RuleFileError
+from rewardrules.errors import HistoryError, RuleFileError
 from rewardrules.events import Customer, Purchase
 from rewardrules.loader import load_program_text
 from rewardrules.program import Program
@@ -118,7 +118,7 @@ def test_a_keep_for_past_its_bound_names_its_line_and_column() -> None:
 
 
 def test_an_event_built_in_python_is_held_to_the_years_of_history_files() -> None:
-    with pytest.raises(ValidationError, match="must be in the years 1970 to 2099, as written"):
+    with pytest.raises(HistoryError, match="must be in the years 1970 to 2099, as written"):
         Purchase(
             id="p1",
             customer_id="c1",
