@@ -19,12 +19,15 @@ from typing import TypeVar
 import click
 
 from rewardrules._table_read import decode_history
+from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
+from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.columns import read_history_table, table_to_events
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError
 from rewardrules.events import AnyEvent
 from rewardrules.histories import Format, locate_event, parse_history_text, read_history
 
 _Result = TypeVar("_Result")
+_Moment = TypeVar("_Moment", date, datetime)
 
 
 def guarded(action: Callable[[], _Result]) -> _Result:
@@ -42,6 +45,7 @@ def parse_as_of(
     """Read ``--as-of``: a date, or a timestamp with a UTC offset."""
     if value is None:
         return None
+    refuse_misread_time(value)
     try:
         if "T" in value or " " in value.strip():
             moment = datetime.fromisoformat(value)
@@ -49,13 +53,41 @@ def parse_as_of(
                 raise click.BadParameter(
                     f"{value!r} has no UTC offset; write 2026-03-01T18:00:00+01:00, or a date"
                 )
-            return moment
-        return date.fromisoformat(value)
+            return _in_event_years(value, moment)
+        return _in_event_years(value, date.fromisoformat(value))
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date (2026-03-31) or a timestamp with an offset "
             "(2026-03-31T18:00:00-05:00)"
         ) from None
+
+
+def _in_event_years(value: str, moment: _Moment) -> _Moment:
+    # Years as written, like the events': past 2099 the date arithmetic would overflow.
+    if not FIRST_DATE.year <= moment.year <= LAST_DATE.year:
+        raise click.BadParameter(
+            f"{value!r} is outside the years {FIRST_DATE.year} to {LAST_DATE.year}, "
+            "which events and programs are in"
+        )
+    return moment
+
+
+_AS_OF_FORMS = "a date (2026-03-31) or a timestamp with an offset (2026-03-31T18:00:00-05:00)"
+
+
+def refuse_misread_time(value: str, forms: str = _AS_OF_FORMS) -> None:
+    """Refuse what Python would misread: a week date (taken as a Monday), a leap second.
+
+    Raises:
+        click.BadParameter: with the forms that are accepted, or the time to write.
+    """
+    if is_week_date(value):
+        raise click.BadParameter(
+            f"{value!r} is an ISO week date, which is not accepted; write {forms}"
+        )
+    fix = leap_second_fix(value)
+    if fix is not None:
+        raise click.BadParameter(f"{value!r}: {LEAP_SECONDS.format(fix=fix)}")
 
 
 def located_events(

@@ -26,6 +26,7 @@ from rewardrules._errorpaths import (
     model_at,
     nested_fields,
 )
+from rewardrules._timetext import is_week_date
 from rewardrules._types import Slug
 from rewardrules.errors import PathItem
 from rewardrules.program import RULE_KINDS
@@ -43,7 +44,10 @@ _SLUG_PATTERN = next(
     if getattr(constraint, "pattern", None)
 )
 _KINDS = [get_args(rule.model_fields["kind"].annotation)[0] for rule in RULE_KINDS]
-_MODEL_WORDS = {"RollingWindow": "a rolling window such as '365 days' or {days: 365}"}
+_MODEL_WORDS = {
+    "RollingWindow": "a rolling window of 1 to 36500 days (100 years) such as '365 days' "
+    "or {days: 365}"
+}
 _ONE_OR_A_LIST = {
     "limit": "a limit such as {per: month, rewards: 2}, or a list of them",
 }
@@ -321,6 +325,8 @@ def _pattern(error: _Error) -> Finding:
 
 def _date(error: _Error) -> Finding:
     reason = error.ctx.get("error", "not a calendar date")
+    if isinstance(error.value, str) and is_week_date(error.value):
+        reason = "an ISO week date is not accepted"
     message = f"{error.seen} is not a date ({reason}); write dates as YYYY-MM-DD"
     return error.finding(message, "bad-date")
 

@@ -293,7 +293,9 @@ def _longest(table: pa.Table) -> int:
 def _python_cells(text: str, name: str, options: CsvOptions) -> Cells:
     """The cells, read by the row reader's own tokenizer: exact lines, quotes and errors."""
     stream = io.StringIO(text, newline="")
-    columns, rows = _csv_history._csv_table(stream, name, options, _REQUIRED, _OPTIONAL)
+    columns, rows = _csv_history._csv_table(
+        stream, name, options, _REQUIRED, _OPTIONAL, _csv_history._TWO_UNITS_HINT
+    )
     names = list(columns)
     cells: list[list[str]] = [[] for _ in names]
     lines: list[int] = []

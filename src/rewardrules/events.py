@@ -2,7 +2,9 @@
 
 Events are immutable pydantic models. Timestamps must carry a UTC offset (a naive time is
 ambiguous across time zones and is rejected); money is ``Decimal`` and is never parsed
-through float.
+through float. Ids and names are kept in one spelling (NFC) and may not hold a character
+that cannot be seen. A model that refuses its input raises
+:class:`~rewardrules.errors.HistoryError`, naming the field in plain words.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from rewardrules._types import ExactDecimal, WholeNumber
+from rewardrules._ids import check_text
+from rewardrules._model_errors import PlainErrors
+from rewardrules._types import EventTime, ExactDecimal, WholeNumber
 
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -52,10 +54,19 @@ def _plain_text(value: str) -> str:
     return value
 
 
-NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_plain_text)]
+def _name(value: str) -> str:
+    """An id or name: plain text, nothing invisible, no space at either end; then NFC."""
+    plain = value.isprintable() and value.isascii() and len(value) <= MAX_TEXT
+    if plain and value[0] != " " != value[-1]:
+        return value  # the common case, decided without a regex: nothing to refuse
+    return _plain_text(check_text(_plain_text(value)))
 
 
-class _Event(BaseModel):
+NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_name)]
+"""An id, sku, category or store: see :func:`rewardrules._ids.check_text`."""
+
+
+class _Event(PlainErrors):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -81,7 +92,7 @@ class Purchase(_Event):
     type: Literal["purchase"] = "purchase"
     id: NonEmptyText = Field(description="Unique id of the event.")
     customer_id: NonEmptyText = Field(description="Who bought.")
-    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    at: EventTime = Field(description="When, with a UTC offset.")
     lines: tuple[Line, ...] = Field(min_length=1, description="What was bought.")
     store: NonEmptyText | None = Field(default=None, description="Where it was bought.")
 
@@ -104,7 +115,7 @@ class Refund(_Event):
     type: Literal["refund"] = "refund"
     id: NonEmptyText = Field(description="Unique id of the event.")
     customer_id: NonEmptyText = Field(description="Whose purchase is returned.")
-    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    at: EventTime = Field(description="When, with a UTC offset.")
     purchase_id: NonEmptyText = Field(description="The id of the purchase returned.")
     lines: tuple[RefundLine, ...] | None = Field(
         default=None,
@@ -119,7 +130,7 @@ class Redemption(_Event):
     type: Literal["redemption"] = "redemption"
     id: NonEmptyText = Field(description="Unique id of the event.")
     customer_id: NonEmptyText = Field(description="Who redeems.")
-    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    at: EventTime = Field(description="When, with a UTC offset.")
     reward: NonEmptyText = Field(description="The id of the catalogue reward.")
 
 
@@ -135,7 +146,7 @@ class ReferralQualified(_Event):
     type: Literal["referral"] = "referral"
     id: NonEmptyText = Field(description="The id of the friend's qualifying purchase.")
     customer_id: NonEmptyText = Field(description="The referrer, who is rewarded.")
-    at: AwareDatetime = Field(description="When the friend's purchase happened, with a UTC offset.")
+    at: EventTime = Field(description="When the friend's purchase happened, with a UTC offset.")
     referred: NonEmptyText = Field(description="The friend's customer id.")
     rule: NonEmptyText = Field(description="The id of the referral rule.")
 
@@ -147,7 +158,7 @@ Event = Annotated[AnyEvent, Field(discriminator="type")]
 """Any event of a history, told apart by its ``type``."""
 
 
-class MonthDay(BaseModel):
+class MonthDay(PlainErrors):
     """A day of the year without a year, such as a birthday (``--07-14`` or ``07-14``)."""
 
     model_config = ConfigDict(frozen=True)
@@ -178,7 +189,7 @@ class Customer(_Event):
     """What the program knows of a customer besides their events."""
 
     customer_id: NonEmptyText = Field(description="The customer.")
-    joined_at: AwareDatetime | None = Field(default=None, description="When they joined.")
+    joined_at: EventTime | None = Field(default=None, description="When they joined.")
     birthday: MonthDay | None = Field(default=None, description="Their birthday, month and day.")
     referred_by: NonEmptyText | None = Field(
         default=None, description="The customer who referred them."
