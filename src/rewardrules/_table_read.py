@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from rewardrules import _csv_history, _json_history, histories
 from rewardrules._history_records import CsvOptions, located
 from rewardrules._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
-from rewardrules._table_rules import dictionary, empty, invisible, is_text, nfc, strings
+from rewardrules._table_rules import dictionary, empty, is_text, nfc
 from rewardrules.columns import (
     HISTORY_SCHEMA,
     customers_to_table,
@@ -380,17 +380,10 @@ def _json_table(text: str, name: str, fmt: str) -> pa.Table:
     counted = _CountedLines(text)
     events: list[AnyEvent] = []
     lines: list[int] = []
-    try:
-        for event in histories._parse(counted, name, fmt, histories._EVENTS, CsvOptions()):  # type: ignore[arg-type]
-            events.append(event)
-            lines.append(counted.number)
-    except HistoryError:
-        # An invisible character in an id before the row reader's error comes first.
-        _refuse_invisible_ids(_table_of(events, _json_lines(text, fmt, lines), name), name)
-        raise
-    table = _table_of(events, _json_lines(text, fmt, lines), name)
-    _refuse_invisible_ids(table, name)
-    return table
+    for event in histories._parse(counted, name, fmt, histories._EVENTS, CsvOptions()):  # type: ignore[arg-type]
+        events.append(event)
+        lines.append(counted.number)
+    return _table_of(events, _json_lines(text, fmt, lines), name)
 
 
 def _json_lines(text: str, fmt: str, lines: list[int]) -> list[int]:
@@ -421,17 +414,6 @@ def _table_of(events: list[AnyEvent], lines: list[int], name: str) -> pa.Table:
         index = HISTORY_SCHEMA.get_field_index(column)
         table = table.set_column(index, HISTORY_SCHEMA.field(column), nfc(table[column]))
     return table
-
-
-def _refuse_invisible_ids(table: pa.Table, name: str) -> None:
-    cells = Cells(table, table["line"].to_numpy(), name)
-    found = [
-        problem
-        for column in ("event_id", "customer_id", "purchase_id", "reward")
-        for problem in invisible(cells, column, strings(table[column]))
-    ]
-    if found:
-        raise HistoryError([min(found, key=lambda item: item[0])[1]])
 
 
 __all__ = ["TableFormat", "is_text", "read_customers_table", "read_history_table"]

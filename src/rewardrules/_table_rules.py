@@ -2,9 +2,10 @@
 
 - a column of the wrong Arrow type (a float price, a naive timestamp, a numeric id) is
   refused as a whole, naming the column and its first row;
-- a row that repeats the row before it is ``duplicate-row``, and an id with a character
-  that cannot be seen is ``invisible-character`` (issue 9 brings both to the row readers;
-  then their message is the one given, since the row reader is asked first);
+- a row that repeats the row before it is ``duplicate-row`` (the row reader, asked first,
+  words it; this is the fallback);
+- cells with a hidden character or a space at either end are found here, for the row reader
+  to word;
 - a price with more than 12 decimals does not fit the table's ``decimal128(38, 12)``;
 - timestamps written as text are parsed by Arrow (which reads exactly the ISO 8601 forms
   that Python reads, to the same instant), else one by one as the row reader does.
@@ -13,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rewardrules._history_records import FIRST_YEAR, LAST_YEAR, RecordError, timestamp
+from rewardrules._ids import is_hidden
 from rewardrules.columns import INSTANT
 from rewardrules.errors import HistoryError, Location, Problem
 
@@ -35,13 +36,6 @@ Ints = npt.NDArray[np.int64]
 Column: TypeAlias = "pa.ChunkedArray[Any]"
 """A column of cells, whatever its Arrow type (pyarrow's stubs type columns by scalar)."""
 EMPTY = pa.scalar("", pa.string())
-
-INVISIBLE = re.compile(
-    "[\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
-    "\u205f-\u2064\u2066-\u206f\u3000\u3164\ufeff\uffa0]"
-)
-"""Characters an id must not hold: spaces other than U+0020, zero-width and format marks.
-Such an id looks like another id in every message and every spreadsheet."""
 
 _OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 _MISSING = np.iinfo(np.int64).min
@@ -116,6 +110,27 @@ def empty(column: Column) -> Mask:
     array = column.combine_chunks()
     offsets, _ = _buffers(array)
     return np.asarray(np.diff(offsets) == 0)
+
+
+def surrounding_space(column: Column) -> Mask:
+    """Which cells of a text column start or end with a space (refused: a padded cell)."""
+    offsets, data = _buffers(column.combine_chunks())
+    filled = np.flatnonzero(np.diff(offsets) > 0)
+    found = np.zeros(len(offsets) - 1, np.bool_)
+    if len(filled):
+        first, last = data[offsets[filled]], data[offsets[filled + 1] - 1]
+        found[filled] = (first == ord(" ")) | (last == ord(" "))
+    return found
+
+
+def hidden(column: Column) -> Mask:
+    """Which cells hold a character that cannot be seen, as the event models tell it."""
+    distinct = dictionary(column)
+    refused = np.array(
+        [any(is_hidden(char) for char in str(text)) for text in distinct.dictionary.to_pylist()],
+        np.bool_,
+    )
+    return np.asarray(refused[numpy_of(distinct.indices)]) if len(refused) else refused
 
 
 def surely_unique(column: Column) -> bool:
@@ -311,25 +326,6 @@ def repeated_rows(cells: Cells, within_runs: Mask) -> list[tuple[int, Problem]]:
     hint = "remove the repeated row; two units of one sku are one row with quantity 2"
     location = Location(cells.source, int(cells.lines[row]), 1)
     return [(row, Problem(message, (), location, "duplicate-row", hint))]
-
-
-def invisible(cells: Cells, name: str, column: Column) -> list[tuple[int, Problem]]:
-    """The first id of a column with a character that cannot be seen (``invisible-character``)."""
-    found = np.flatnonzero(numpy_of(pc.match_substring_regex(column, INVISIBLE.pattern)))
-    if not len(found):
-        return []
-    row = int(found[0])
-    value = column[row].as_py()
-    character = next(INVISIBLE.finditer(value)).group()
-    code = f"U+{ord(character):04X}"
-    label = unicodedata.name(character, code)
-    shown = value.encode("ascii", "backslashreplace").decode("ascii")
-    message = (
-        f"must not hold the invisible character {code} {label} (got '{shown}'); "
-        "an id with it looks like another id"
-    )
-    location = Location(cells.source, int(cells.lines[row]), 1)
-    return [(row, Problem(message, (name,), location, "invisible-character"))]
 
 
 def as_rows(error: HistoryError, cells: Cells) -> HistoryError:
