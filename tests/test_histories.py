@@ -782,7 +782,7 @@ ERRORS = {
         "h.txt",
         "",
         "cannot tell the format of h.txt from its extension; "
-        "name it .csv, .jsonl or .json, or give the format",
+        "name it .csv, .jsonl, .json or .parquet, or give the format",
     ),
 }
 
@@ -816,7 +816,7 @@ def test_a_directory_is_not_a_history(in_tmp: Path, name: str) -> None:
 def test_an_unknown_format_name_is_refused() -> None:
     with pytest.raises(HistoryError) as info:
         parse_history_text("", "xml")  # type: ignore[arg-type]
-    assert str(info.value) == "unknown format 'xml'; use 'csv', 'jsonl' or 'json'"
+    assert str(info.value) == "unknown format 'xml'; use 'csv', 'jsonl', 'json' or 'parquet'"
 
 
 CUSTOMER_ERRORS = {
@@ -955,7 +955,7 @@ def test_locate_event_refuses_an_unknown_format_like_read_history() -> None:
         locate_event("history.txt", "p1")
     assert str(info.value) == (
         "cannot tell the format of history.txt from its extension; "
-        "name it .csv, .jsonl or .json, or give the format"
+        "name it .csv, .jsonl, .json or .parquet, or give the format"
     )
 
 

@@ -5,6 +5,7 @@
 >>> result = evaluate(program, read_history("history.csv"))  # doctest: +SKIP
 """
 
+from rewardrules.columns import read_history_table
 from rewardrules.dump import dump_program
 from rewardrules.engine import evaluate, step
 from rewardrules.errors import (
@@ -59,6 +60,7 @@ __all__ = [
     "load_program",
     "read_customers",
     "read_history",
+    "read_history_table",
     "referral_facts",
     "step",
 ]

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
+import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from rewardrules._table_read import decode_history
 from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
 from rewardrules._types import FIRST_DATE, LAST_DATE
-from rewardrules.errors import HistoryError, Location, RewardRulesError
+from rewardrules.columns import read_history_table, table_to_events
+from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError
 from rewardrules.events import AnyEvent
-from rewardrules.histories import locate_event, read_history
+from rewardrules.histories import Format, locate_event, parse_history_text, read_history
 
 _Result = TypeVar("_Result")
 _Moment = TypeVar("_Moment", date, datetime)
@@ -108,23 +112,71 @@ def located_events(
     return HistoryError(problems)
 
 
+STDIN = "-"
+"""The history name that reads standard input."""
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryReading:
-    """How the command line was told to read history files (spreadsheet exports differ)."""
+    """How the command line was told to read history files (spreadsheet exports differ).
+
+    A history named ``-`` is standard input, read once and kept, since a command may read
+    its history more than once. Its format is ``format`` if given, else Parquet when it
+    starts with Parquet's magic bytes, else CSV; JSON on standard input needs the format.
+    """
 
     delimiter: str = ","
     decimal_comma: bool = False
     encoding: str = "utf-8"
+    format: Format | None = None
+    _stdin: list[bytes] = field(default_factory=list, compare=False)
 
     def read(self, path: Path) -> Iterator[AnyEvent]:
         """Read a history with these options."""
+        if str(path) == STDIN:
+            return self._read_stdin()
         return read_history(
-            path, delimiter=self.delimiter, decimal_comma=self.decimal_comma, encoding=self.encoding
+            path,
+            format=self.format,
+            delimiter=self.delimiter,
+            decimal_comma=self.decimal_comma,
+            encoding=self.encoding,
         )
 
     def locate(self, path: Path, event_id: str) -> Location | None:
-        """Find an event's place in a history read with these options."""
-        return locate_event(path, event_id, delimiter=self.delimiter, encoding=self.encoding)
+        """Find an event's place in a history read with these options (not on standard input)."""
+        if str(path) == STDIN:
+            return None
+        return locate_event(
+            path, event_id, format=self.format, delimiter=self.delimiter, encoding=self.encoding
+        )
+
+    def _read_stdin(self) -> Iterator[AnyEvent]:
+        if not self._stdin:
+            self._stdin.append(sys.stdin.buffer.read())
+        data = self._stdin[0]
+        fmt = self.format or ("parquet" if data.startswith(b"PAR1") else None)
+        if fmt is None and data.lstrip()[:1] in (b"{", b"["):
+            message = (
+                "standard input looks like JSON; say which: --history-format jsonl or "
+                "--history-format json"
+            )
+            raise HistoryError([Problem(message, code="unknown-format")])
+        if fmt == "parquet":
+            stream = io.BytesIO(data)
+            table = read_history_table(stream, format="parquet", source=_STDIN_NAME)
+            return table_to_events(table, _STDIN_NAME)
+        text = decode_history(data, _STDIN_NAME, self.encoding)
+        return parse_history_text(
+            text,
+            fmt or "csv",
+            source=_STDIN_NAME,
+            delimiter=self.delimiter,
+            decimal_comma=self.decimal_comma,
+        )
+
+
+_STDIN_NAME = "<stdin>"
 
 
 _HISTORY_OPTIONS = (
@@ -146,17 +198,31 @@ _HISTORY_OPTIONS = (
         show_default=True,
         help="The history file's text encoding.",
     ),
+    click.option(
+        "--history-format",
+        type=click.Choice(["csv", "jsonl", "json", "parquet"]),
+        help=(
+            "The history's format, when its extension does not tell it. HISTORY '-' reads "
+            "standard input: Parquet if it starts like Parquet, else CSV unless told."
+        ),
+    ),
 )
 
 
 def history_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add --delimiter, --decimal-comma and --encoding; pass them as ``reading``."""
+    """Add --delimiter, --decimal-comma, --encoding and --history-format; pass ``reading``."""
 
     @functools.wraps(command)
     def with_reading(
-        *args: object, delimiter: str, decimal_comma: bool, encoding: str, **kwargs: object
+        *args: object,
+        delimiter: str,
+        decimal_comma: bool,
+        encoding: str,
+        history_format: Format | None,
+        **kwargs: object,
     ) -> None:
-        command(*args, reading=HistoryReading(delimiter, decimal_comma, encoding), **kwargs)
+        reading = HistoryReading(delimiter, decimal_comma, encoding, history_format)
+        command(*args, reading=reading, **kwargs)
 
     decorated: Callable[..., None] = with_reading
     for option in reversed(_HISTORY_OPTIONS):

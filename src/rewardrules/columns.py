@@ -36,6 +36,8 @@ __all__ = [
     "HISTORY_SCHEMA",
     "customers_to_table",
     "events_to_table",
+    "read_customers_table",
+    "read_history_table",
     "table_to_customers",
     "table_to_events",
 ]
@@ -283,3 +285,7 @@ def table_to_customers(table: pa.Table, source: str = "<table>") -> Iterator[Cus
             )
         except ModelInputError as error:
             raise _row_error(source, None, index, error) from None
+
+
+# The readers check cells against the schema above, so they import this module: last.
+from rewardrules._table_read import read_customers_table, read_history_table  # noqa: E402

@@ -34,10 +34,16 @@ from rewardrules._history_records import CsvOptions, Kind, Record, history_error
 from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import AnyEvent, Customer
 
-Format = Literal["csv", "jsonl", "json"]
+Format = Literal["csv", "jsonl", "json", "parquet"]
 """The history file formats."""
 
-_FORMATS: dict[str, Format] = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json"}
+_FORMATS: dict[str, Format] = {
+    "csv": "csv",
+    "jsonl": "jsonl",
+    "ndjson": "jsonl",
+    "json": "json",
+    "parquet": "parquet",
+}
 # The encodings a history may be read in, by codec name: UTF-8, and the two that
 # spreadsheets on Windows write. Each writes a newline as the byte 0x0A and nothing else.
 _ENCODINGS = {
@@ -61,7 +67,9 @@ def read_history(
 
     Args:
         path: the file; its extension tells the format unless ``format`` is given.
-        format: ``"csv"``, ``"jsonl"`` or ``"json"``.
+        format: ``"csv"``, ``"jsonl"``, ``"json"`` or ``"parquet"``. A Parquet file is
+            read whole into a table (:func:`~rewardrules.columns.read_history_table`),
+            whose rows become events as they are consumed.
         delimiter: CSV only: the character between cells, such as ``";"``.
         decimal_comma: CSV only: amounts are written ``4,50``; needs another delimiter than
             ``","``.
@@ -79,6 +87,10 @@ def read_history(
     source = os.fspath(path)
     fmt = _format_of(source, format)
     options = _csv_options(fmt, delimiter, decimal_comma)
+    if fmt == "parquet":
+        from rewardrules.columns import read_history_table, table_to_events  # noqa: PLC0415 -- columns imports this module
+
+        return table_to_events(read_history_table(path, format=fmt), source)
     return _read(source, fmt, _EVENTS, options, _codec(encoding))
 
 
@@ -92,8 +104,9 @@ def read_customers(
     """Read customer profiles (``customer_id``, ``joined_at``, ``birthday``, ``referred_by``).
 
     Args:
-        path: a CSV, JSON Lines or JSON file; its extension tells the format unless given.
-        format: ``"csv"``, ``"jsonl"`` or ``"json"``.
+        path: a CSV, JSON Lines, JSON or Parquet file; its extension tells the format
+            unless given.
+        format: ``"csv"``, ``"jsonl"``, ``"json"`` or ``"parquet"``.
         delimiter: CSV only: the character between cells.
         encoding: as for :func:`read_history`.
 
@@ -105,7 +118,12 @@ def read_customers(
     """
     source = os.fspath(path)
     fmt = _format_of(source, format)
-    return _read(source, fmt, _CUSTOMERS, _csv_options(fmt, delimiter, False), _codec(encoding))
+    options = _csv_options(fmt, delimiter, False)
+    if fmt == "parquet":
+        from rewardrules.columns import read_customers_table, table_to_customers  # noqa: PLC0415 -- columns imports this module
+
+        return table_to_customers(read_customers_table(path, format=fmt), source)
+    return _read(source, fmt, _CUSTOMERS, options, _codec(encoding))
 
 
 def parse_history_text(
@@ -131,6 +149,9 @@ def parse_history_text(
     """
     fmt = _format_of(source, format)
     options = _csv_options(fmt, delimiter, decimal_comma)
+    if fmt == "parquet":
+        message = "a Parquet history is binary, not text: read it with read_history_table"
+        raise HistoryError([Problem(message, code="bad-option")])
     return _parse(io.StringIO(text, newline=""), source, fmt, _EVENTS, options)
 
 
@@ -167,6 +188,8 @@ def locate_event(
     source = os.fspath(path)
     fmt = _format_of(source, format)
     options = _csv_options(fmt, delimiter, False)
+    if fmt == "parquet":
+        return _locate_in_parquet(source, event_id)
     try:
         with open(source, encoding=_codec(encoding), newline="") as stream:
             if fmt == "csv":
@@ -183,16 +206,29 @@ def locate_event(
 def _format_of(source: str, given: str | None) -> Format:
     if given is not None:
         fmt = _FORMATS.get(given)
-        message = f"unknown format {given!r}; use 'csv', 'jsonl' or 'json'"
+        message = f"unknown format {given!r}; use 'csv', 'jsonl', 'json' or 'parquet'"
     else:
         fmt = _FORMATS.get(os.path.splitext(source)[1].lower().lstrip("."))
         message = (
             f"cannot tell the format of {source} from its extension; "
-            "name it .csv, .jsonl or .json, or give the format"
+            "name it .csv, .jsonl, .json or .parquet, or give the format"
         )
     if fmt is None:
         raise HistoryError([Problem(message, code="unknown-format")])
     return fmt
+
+
+def _locate_in_parquet(source: str, event_id: str) -> Location | None:
+    """The row (as the line, column 1) of an event's first row in a Parquet history."""
+    import pyarrow.compute as pc  # noqa: PLC0415 -- only a Parquet history needs pyarrow here
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    try:
+        ids = pq.read_table(source, columns=["event_id"])["event_id"]
+        found = pc.index(ids.cast("string"), event_id).as_py()
+    except (OSError, ValueError, KeyError):  # pyarrow's errors are OSError or ValueError
+        return None
+    return None if found < 0 else Location(source, found + 1, 1)
 
 
 def _csv_options(fmt: Format, delimiter: str, decimal_comma: bool) -> CsvOptions:

@@ -1,0 +1,92 @@
+"""The command line reads Parquet histories, histories of any name, and standard input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from rewardrules.cli import cli
+from rewardrules.columns import read_history_table
+from test_cli import HISTORY, PROGRAM
+
+
+@pytest.fixture
+def program(tmp_path: Path) -> Path:
+    path = tmp_path / "scoops.yaml"
+    path.write_text(PROGRAM, encoding="utf-8")
+    (tmp_path / "history.csv").write_text(HISTORY, encoding="utf-8")
+    pq.write_table(read_history_table(tmp_path / "history.csv"), tmp_path / "history.parquet")
+    return path
+
+
+def run(*arguments: str | Path, stdin: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(argument) for argument in arguments], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_parquet_history_dry_runs_like_its_csv(program: Path) -> None:
+    folder = program.parent
+    expected = run("dry-run", program, folder / "history.csv", "--format", "json")
+    assert expected[0] == 0
+    assert run("dry-run", program, folder / "history.parquet", "--format", "json") == expected
+
+
+def test_explain_reads_a_parquet_history(program: Path) -> None:
+    folder = program.parent
+    expected = run("explain", program, folder / "history.csv", "--customer", "c1")
+    assert expected[0] == 0
+    assert run("explain", program, folder / "history.parquet", "--customer", "c1") == expected
+
+
+def test_the_history_format_option_reads_a_file_of_any_name(program: Path) -> None:
+    folder = program.parent
+    (folder / "export.txt").write_text(HISTORY, encoding="utf-8")
+    expected = run("dry-run", program, folder / "history.csv")
+    assert run("dry-run", program, folder / "export.txt", "--history-format", "csv") == expected
+    code, _, err = run("dry-run", program, folder / "export.txt")
+    assert code == 1
+    assert "name it .csv, .jsonl, .json or .parquet, or give the format" in err
+
+
+def test_a_dash_reads_csv_or_parquet_from_standard_input(program: Path) -> None:
+    folder = program.parent
+    expected = run("dry-run", program, folder / "history.csv")
+    assert run("dry-run", program, "-", stdin=HISTORY.encode()) == expected
+    parquet = (folder / "history.parquet").read_bytes()
+    assert run("dry-run", program, "-", stdin=parquet) == expected
+    told = run("dry-run", program, "-", "--history-format", "parquet", stdin=parquet)
+    assert told == expected
+
+
+def test_json_on_standard_input_needs_its_format(program: Path) -> None:
+    line = (
+        '{"type": "purchase", "id": "p1", "customer_id": "c1", "at": "2026-05-01T15:00:00Z", '
+        '"lines": [{"sku": "cone", "category": "ice-cream", "quantity": 3, "unit_price": 3}]}\n'
+    )
+    assert run("dry-run", program, "-", stdin=line.encode()) == (
+        1,
+        "",
+        "standard input looks like JSON; say which: --history-format jsonl or "
+        "--history-format json\n",
+    )
+    code, out, _ = run("dry-run", program, "-", "--history-format", "jsonl", stdin=line.encode())
+    assert code == 0
+    assert "Customer c1" in out
+
+
+def test_a_bad_row_on_standard_input_is_located_in_it(program: Path) -> None:
+    code, out, err = run("dry-run", program, "-", stdin=HISTORY.replace("3.50", "3,50").encode())
+    assert (code, out) == (1, "")
+    assert err.startswith("<stdin>:3:1: ")
+
+
+def test_an_evaluation_error_points_at_the_parquet_row(program: Path) -> None:
+    folder = program.parent
+    (folder / "bad.csv").write_text(HISTORY.replace(",p2\n", ",p9\n"), encoding="utf-8")
+    pq.write_table(read_history_table(folder / "bad.csv"), folder / "bad.parquet")
+    code, _, err = run("dry-run", program, folder / "bad.parquet")
+    assert code == 1
+    assert err.startswith(f"{folder / 'bad.parquet'}:5:1: event r1.purchase_id: it refunds")
