@@ -130,3 +130,15 @@ def test_an_unknown_output_extension_is_a_usage_error(tmp_path: Path) -> None:
         f"Error: Invalid value for 'OUT': cannot tell the format of {out} from its "
         "extension; name it .csv, .jsonl or .parquet"
     )
+
+
+def test_a_parquet_history_is_sorted_too(tmp_path: Path) -> None:
+    history, events = shuffled_history(tmp_path, "pharmacy")
+    shuffled = tmp_path / "shuffled.parquet"
+    pq.write_table(events_to_table(events), shuffled)
+    out = tmp_path / "sorted.csv"
+
+    result = CliRunner().invoke(cli, ["sort-history", str(shuffled), str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert read_back(out) == engine_order(events)

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+import pyarrow as pa
 
 from rewardrules._table_read import decode_history
 from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
 from rewardrules._types import FIRST_DATE, LAST_DATE
-from rewardrules.columns import read_history_table, table_to_events
+from rewardrules.columns import events_to_table, read_history_table, table_to_events
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError
 from rewardrules.events import AnyEvent
 from rewardrules.histories import Format, locate_event, parse_history_text, read_history
@@ -136,6 +137,18 @@ class HistoryReading:
         if str(path) == STDIN:
             return self._read_stdin()
         return read_history(
+            path,
+            format=self.format,
+            delimiter=self.delimiter,
+            decimal_comma=self.decimal_comma,
+            encoding=self.encoding,
+        )
+
+    def read_table(self, path: Path) -> pa.Table:
+        """Read a history with these options into a table of the history's columns."""
+        if str(path) == STDIN:
+            return events_to_table(self._read_stdin())
+        return read_history_table(
             path,
             format=self.format,
             delimiter=self.delimiter,

@@ -7,8 +7,8 @@ the order they were written. The output's format is told by its extension: ``.cs
 :data:`rewardrules.columns.HISTORY_SCHEMA`, ``line`` numbering the rows of the new file).
 
 The whole history is held in memory while it is sorted (docs/histories.md says how to sort
-a larger one with DuckDB). It is read through the event models into an Arrow table
-(:func:`rewardrules.columns.events_to_table`), so every check of the readers applies.
+a larger one with DuckDB). It is read with :func:`rewardrules.columns.read_history_table`,
+so every check of the readers applies.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rewardrules._cli_support import HistoryReading, guarded, history_options
-from rewardrules.columns import HISTORY_SCHEMA, events_to_table, table_to_events
-from rewardrules.errors import HistoryError, Problem
+from rewardrules.columns import HISTORY_SCHEMA, table_to_events
 from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 
 __all__ = ["SORT_KEYS", "is_sorted", "sort_history_table", "write_history"]
@@ -153,20 +152,15 @@ def _write_csv(events: Iterable[AnyEvent], stream: object) -> None:
 def sort_history(in_file: Path, out_file: Path, reading: HistoryReading) -> None:
     """Sort a history by customer, instant and event id, for bounded-memory runs.
 
-    Reads IN (CSV, JSON Lines, JSON) and writes OUT as .csv, .jsonl or .parquet; the rows of
-    one event stay together and in order. The whole history is held in memory: for a file
-    larger than memory, see docs/histories.md (DuckDB sorts on disk).
+    Reads IN (CSV, JSON Lines, JSON, Parquet, or - for standard input) and writes OUT as
+    .csv, .jsonl or .parquet; the rows of one event stay together and in order. The whole
+    history is held in memory: for a file larger than memory, see docs/histories.md (DuckDB
+    sorts on disk).
     """
     _output_format(out_file)
 
     def read() -> pa.Table:
-        # Through the event models until rewardrules.columns reads files into tables.
-        try:
-            return events_to_table(reading.read(in_file))
-        except ValueError as error:
-            if isinstance(error, HistoryError):
-                raise
-            raise HistoryError([Problem(f"{in_file}: {error}", code="not-a-row")]) from None
+        return reading.read_table(in_file)
 
     table = guarded(read)
     order = _order(table)
