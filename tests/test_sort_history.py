@@ -133,7 +133,7 @@ def test_an_unknown_output_extension_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_a_parquet_history_is_sorted_too(tmp_path: Path) -> None:
-    history, events = shuffled_history(tmp_path, "pharmacy")
+    _, events = shuffled_history(tmp_path, "pharmacy")
     shuffled = tmp_path / "shuffled.parquet"
     pq.write_table(events_to_table(events), shuffled)
     out = tmp_path / "sorted.csv"
