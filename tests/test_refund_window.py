@@ -22,7 +22,11 @@ from rewardrules.errors import HistoryError
 from rewardrules.events import Purchase, Refund
 from rewardrules.program import Program, RefundSettings
 from strategies import lifecycle_histories, lifecycle_programs, programs
-from test_laws import assert_split_and_resume_equals_one_evaluation, ledgers
+from test_laws import (
+    assert_split_and_resume_equals_one_evaluation,
+    assert_step_folded_equals_evaluate,
+    ledgers,
+)
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
 WITHIN_90 = {"within": "90 days"}
@@ -120,6 +124,14 @@ def test_split_and_resume_with_a_window_equals_one_evaluation(
     windowed = with_window(program, longest_refund_gap(events))
     split = data.draw(st.integers(0, len(events)), label="split")
     assert_split_and_resume_equals_one_evaluation(windowed, events, split)  # type: ignore[arg-type]
+
+
+@given(program=lifecycle_programs(), events=lifecycle_histories())
+def test_step_folded_with_a_window_gives_the_entries_and_states_of_evaluate(
+    program: Program, events: list[object]
+) -> None:
+    windowed = with_window(program, longest_refund_gap(events))
+    assert_step_folded_equals_evaluate(windowed, events)  # type: ignore[arg-type]
 
 
 @given(
