@@ -55,7 +55,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,9 @@ PROGRAMS = {
 REDEMPTION_SHARE = 0.02
 STEP_HISTORIES = (10, 1_000, 10_000)
 STEP_REPEAT = 5  # 3 after the longest history, whose step takes seconds today
+STEP_YEARS = 4
+STEP_WINDOW = "90 days"  # refunds.within for the second step run
+STEP_EVERY = timedelta(days=2)  # 10,000 purchases then span 55 years, within the bounds
 IMPLEMENTATIONS = ("reference", "batch", "int-loop", "numpy")
 
 
@@ -248,14 +251,25 @@ def count_purchases(table: pa.Table) -> int:
     return len(pc.unique(purchases))
 
 
-def measure_step(program: Program, seed: int) -> dict[str, Any]:
-    """Load a saved state, step one purchase, save: after several lengths of history."""
+def measure_step(program: Program, seed: int, every: timedelta | None) -> dict[str, Any]:
+    """Load a saved state, step one purchase, save: after several lengths of history.
+
+    The purchases come ``every`` so long (a ``refunds.within`` window then holds as many
+    whatever the history's length), or with None are spread evenly over ``STEP_YEARS``
+    years (the window then holds a share of the history).
+    """
     figures: dict[str, Any] = {}
     longest = max(STEP_HISTORIES)
     table = history_table(1, longest + 1, seed, refund_share=0.0)
     events = sorted(table_to_events(table), key=lambda event: (event.at, event.id))
+    first = events[0].at
     for length in STEP_HISTORIES:
-        history, purchase = events[:length], events[length]
+        gap = every or timedelta(days=365 * STEP_YEARS) / length
+        spread = [
+            event.model_copy(update={"at": first + gap * index})
+            for index, event in enumerate(events[: length + 1])
+        ]
+        history, purchase = spread[:length], spread[length]
         text = evaluate(program, history).customers[0].state.model_dump_json()
         timings = []
         for _ in range(STEP_REPEAT if length < longest else 3):
@@ -267,6 +281,7 @@ def measure_step(program: Program, seed: int) -> dict[str, Any]:
         figures[str(length)] = {
             "seconds": statistics.median(timings),
             "state_bytes": len(text.encode()),
+            "saved_purchases": len(CustomerState.model_validate_json(text).purchases),
         }
     return figures
 
@@ -275,7 +290,16 @@ def child(argument: str) -> int:
     """The measuring process: one job, figures as one JSON line on standard output."""
     job = json.loads(argument)
     if job["implementation"] == "step":
-        report = {"step": measure_step(load_program(PROGRAMS["coffee-club"]), job["seed"])}
+        program = load_program(PROGRAMS["coffee-club"])
+        windowed = program.model_copy(
+            update={"refunds": program.refunds.model_copy(update={"within": STEP_WINDOW})}
+        )
+        report = {
+            "step": measure_step(program, job["seed"], None),
+            "step_window": measure_step(windowed, job["seed"], None),
+            "step_every": measure_step(program, job["seed"], STEP_EVERY),
+            "step_window_every": measure_step(windowed, job["seed"], STEP_EVERY),
+        }
         report["peak_mib"] = peak_mib()
     else:
         report = measure(job)
@@ -559,11 +583,23 @@ def print_figures(
     if step_report is not None:
         print()
         print("step: load a saved state (JSON), one purchase, save (median of 5; of 3 at 10,000)")
-        for length, figures in step_report["step"].items():
-            print(
-                f"  after {int(length):6,} purchases: {figures['seconds'] * 1000:9.2f} ms, "
-                f"state {figures['state_bytes']:11,} bytes"
-            )
+        runs = (
+            ("step", f"over {STEP_YEARS} years, without refunds.within"),
+            ("step_window", f"over {STEP_YEARS} years, refunds.within {STEP_WINDOW}"),
+            ("step_every", f"one every {STEP_EVERY.days} days, without refunds.within"),
+            (
+                "step_window_every",
+                f"one every {STEP_EVERY.days} days, refunds.within {STEP_WINDOW}",
+            ),
+        )
+        for key, title in runs:
+            print(f" {title}:")
+            for length, figures in step_report[key].items():
+                print(
+                    f"  after {int(length):6,} purchases: {figures['seconds'] * 1000:9.2f} ms, "
+                    f"state {figures['state_bytes']:11,} bytes, "
+                    f"{figures['saved_purchases']:6,} purchases kept"
+                )
     print()
     print(f"load average (1, 5, 15 min) at end: {', '.join(f'{x:.2f}' for x in load_end)}")
     print(f"the whole run took {elapsed / 60:.1f} min")

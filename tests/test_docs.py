@@ -61,6 +61,7 @@ from rewardrules.program import (
     PointsSettings,
     Program,
     Referral,
+    RefundSettings,
     RollingWindow,
     TierLevel,
     Tiers,
@@ -160,15 +161,15 @@ def _program_text(block: Block) -> str:
         return block.text  # not even YAML: the loader says where
     if isinstance(shape, dict) and "program" in shape:
         return block.text
-    if isinstance(shape, dict) and set(shape) == {"tiers"}:
+    if isinstance(shape, dict) and set(shape) in ({"tiers"}, {"refunds"}):
         return WRAPPER + block.text
     if isinstance(shape, list):
         return WRAPPER + WRAPPER_TIERS + "rules:\n" + _indent(block.text, "  ")
     if isinstance(shape, dict) and "kind" in shape:
         return WRAPPER + WRAPPER_TIERS + "rules:\n  -\n" + _indent(block.text, "    ")
     pytest.fail(
-        f"{block.id}: this YAML is not a program, a rule, a list of rules or a tiers: mapping; "
-        "make it one, or mark it <!-- no-test: why --> on the line above"
+        f"{block.id}: this YAML is not a program, a rule, a list of rules, a tiers: or a "
+        "refunds: mapping; make it one, or mark it <!-- no-test: why --> on the line above"
     )
 
 
@@ -339,6 +340,7 @@ PLACE: dict[type[BaseModel], Callable[[dict[str, object]], dict[str, object]]] =
     Program: lambda example: example,
     PointsSettings: lambda example: _program(points=example),
     Tiers: lambda example: _program(tiers=example),
+    RefundSettings: lambda example: _program(refunds=example),
     TierLevel: lambda example: _in_tiers(levels=[example]),
     RollingWindow: lambda example: _in_tiers(window=example),
     BASE: lambda example: _program(rules=[_rule(**example)]),

@@ -233,6 +233,18 @@ FORMAT_1 = {
 }
 """The keys of a format 1 state and of each object in it."""
 
+FORMAT_2 = {
+    **FORMAT_1,
+    "CustomerState": (
+        "birthdays bonuses customer_id debt digest first_event_at forgotten_until format "
+        "gift_cards last_event_at last_purchase_at limits lots points program purchases "
+        "redemptions referrals refunds stamps tier_amounts tier_reached tier_window "
+        "window_tier"
+    ),
+    "TierAmount": "amount at",
+}
+"""The keys of a format 2 state: format 1's and what it keeps of forgotten purchases."""
+
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:
     schema = CustomerState.model_json_schema()
@@ -242,12 +254,12 @@ def test_the_saved_shape_changes_only_with_the_format() -> None:
     # A key added, even with a default, changes what a dump writes, and with it the digest
     # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
     # shape here, and say in docs/api.md what the new format holds.
-    assert (FORMAT, shape) == (1, FORMAT_1)
+    assert (FORMAT, shape) == (2, FORMAT_2)
 
 
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    assert data["format"] == FORMAT == 1
+    assert data["format"] == FORMAT == 2
     assert len(data["digest"]) == 32
     assert CustomerState.model_validate(data).model_dump(mode="json") == data
 
@@ -264,24 +276,42 @@ def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
     data = saved(purchase("p1", at(), line("a", "3.00")))
     upgraded: list[int] = []
 
-    def from_1(old: Data) -> Data:
+    def from_2(old: Data) -> Data:
         upgraded.append(old["format"])
         return old
 
-    monkeypatch.setattr(_state_format, "FORMAT", 2)  # as if format 2 were the current one
-    monkeypatch.setitem(_state_format.UPGRADES, 1, from_1)
+    monkeypatch.setattr(_state_format, "FORMAT", 3)  # as if format 3 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 2, from_2)
     state = CustomerState.model_validate_json(json.dumps(data))
-    assert (upgraded, state.format, state.points) == ([1], 2, 3)
+    assert (upgraded, state.format, state.points) == ([2], 3, 3)
+
+
+def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    old = {
+        key: value
+        for key, value in data.items()
+        if key not in ("digest", "forgotten_until", "tier_amounts", "tier_window")
+    }
+    old["format"] = 1
+    state = CustomerState.model_validate(old)
+    assert (state.format, state.forgotten_until, state.tier_amounts, state.tier_window) == (
+        2,
+        None,
+        {},
+        (),
+    )
+    assert state == CustomerState.model_validate(data)
 
 
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["format"] = 2
+    data["format"] = 3
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate_json(json.dumps(data))
     assert [str(problem) for problem in raised.value.problems] == [
-        "state of c1.format: is 2: the state was saved by a newer rewardrules, and this one "
-        "reads formats up to 1 (upgrade rewardrules to use it)"
+        "state of c1.format: is 3: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 2 (upgrade rewardrules to use it)"
     ]
 
 

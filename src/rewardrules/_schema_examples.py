@@ -60,6 +60,7 @@ _EXAMPLES: Final[dict[tuple[type[BaseModel], str], list[Any]]] = {
             "levels": [{"name": "silver", "at_least": 100}, {"name": "gold", "at_least": 500}],
         }
     ],
+    (Program, "refunds"): [{"within": "90 days"}],
     (Program, "rules"): [[{"id": "stars", "kind": "points_per_spend", "points": 2}]],
     (PointsSettings, "name"): ["stars", "miles"],
     (PointsSettings, "value"): [0.01],

@@ -102,6 +102,8 @@ def _count_problems(state: CustomerState) -> Found:
                     f"is {window.highest_spend}, below the net spend {window.net_spend}; "
                     "it is the highest net spend reached",
                 )
+    if state.forgotten_until is not None:
+        return  # the forgotten purchases' units are counted too
     units = sum(line.quantity for kept in state.purchases for line in kept.purchase.lines)
     for rule, count in state.stamps.items():
         if count > units:
@@ -136,7 +138,7 @@ def _event_problems(state: CustomerState) -> Found:
             if event_id in used:
                 yield (name, index), f"'{event_id}' is also the id of another saved event"
         used.update(ids)
-    if len(state.refunds) > (
+    if state.forgotten_until is None and len(state.refunds) > (
         refunded := sum(max(units, 0) for kept in state.purchases for units in kept.refunded_units)
     ):
         yield (
@@ -207,6 +209,38 @@ def _time_problems(state: CustomerState) -> Found:
             )
     if state.window_tier is not None and expected is None:
         yield ("window_tier",), "names a tier, but no purchase is saved"
+    yield from _forgotten_problems(state)
+
+
+def _forgotten_problems(state: CustomerState) -> Found:
+    """The purchases the state forgot (``refunds.within``): all older than those it keeps."""
+    until = state.forgotten_until
+    if until is None:
+        if state.tier_amounts or state.tier_window:
+            name = "tier_amounts" if state.tier_amounts else "tier_window"
+            yield (name,), "counts forgotten purchases, but forgotten_until is missing"
+        return
+    if not state.purchases:
+        yield ("forgotten_until",), "is set, but no purchase is saved; the newest is kept"
+    elif state.purchases[0].purchase.at < until:
+        yield (
+            ("purchases", 0, "purchase", "at"),
+            f"is before forgotten_until ({until.isoformat()}); purchases are forgotten "
+            "oldest first",
+        )
+    for key, amount in state.tier_amounts.items():
+        yield from _negative(("tier_amounts", key), amount)
+    previous: datetime | None = None
+    for index, kept in enumerate(state.tier_window):
+        if kept.at > until:
+            yield (
+                ("tier_window", index, "at"),
+                f"is after forgotten_until ({until.isoformat()}); it holds forgotten "
+                "purchases only",
+            )
+        if previous is not None and kept.at < previous:
+            yield ("tier_window", index, "at"), f"is before tier_window[{index - 1}]"
+        previous = kept.at
 
 
 def _purchase_problems(customer_id: str, index: int, kept: SavedPurchase) -> Found:
@@ -301,7 +335,11 @@ def _lot_problems(state: CustomerState) -> Found:
                     f"is {lot.earned_at.isoformat()}, but purchase {lot.source} was made at "
                     f"{purchases[lot.source].isoformat()}",
                 )
-        elif lot.source not in facts and not _is_gift(lot.source, gift_rules):
+        elif (
+            lot.source not in facts
+            and not _is_gift(lot.source, gift_rules)
+            and not (state.forgotten_until is not None and lot.earned_at <= state.forgotten_until)
+        ):
             yield (
                 (*path, "source"),
                 f"'{lot.source}' is none of this customer's saved purchases, referrals or "

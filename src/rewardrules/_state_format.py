@@ -22,13 +22,23 @@ from typing import Any
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 1
-"""The version of the saved shape this rewardrules writes and reads."""
+FORMAT = 2
+"""The version of the saved shape this rewardrules writes and reads.
+
+Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
+``forgotten_until``, ``tier_amounts`` and ``tier_window``.
+"""
 
 UNVERSIONED = 1
 """The format a state saved before ``format`` existed is read as: the shape is the same."""
 
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+def _from_1(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 to 2: a state of format 1 kept every purchase, so it forgot none."""
+    return {**content, "forgotten_until": None, "tier_amounts": {}, "tier_window": []}
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 
 WHAT_TO_DO = (

@@ -85,7 +85,9 @@ def _apply_purchase(
         }
         if earned_on:
             record.earned_on = earned_on
-    state.purchases[purchase.id] = record
+    state.add_purchase(purchase.id, record)
+    if plan.refunds_within is not None:
+        state.forget(plan.refunds_within, plan.zone, purchase.at)
     account = state.account
     earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
     account.last_purchase_at = purchase.at
@@ -99,13 +101,31 @@ def _apply_refund(
 ) -> None:
     """Evaluate a refund and append what it takes back."""
     record = state.purchases.get(refund.purchase_id)
+    within = plan.refunds_within
     if record is None:
+        if within is not None and state.forgotten_until is not None:
+            raise _fail(
+                refund,
+                f"it refunds purchase {refund.purchase_id}, which customer "
+                f"{refund.customer_id} made more than {within.text} before it or never: the "
+                f"program's refunds.within is {within.text}, and older purchases are "
+                "forgotten; check the purchase id, and refund within the policy",
+                "purchase_id",
+            )
         raise _fail(
             refund,
             f"it refunds purchase {refund.purchase_id}, but customer {refund.customer_id} "
             "has no such purchase before it; check the purchase id, and that the refund "
             "comes after its purchase",
             "purchase_id",
+        )
+    if within is not None and refund.at > within.after(record.at, plan.zone):
+        raise _fail(
+            refund,
+            f"it refunds purchase {refund.purchase_id} of {record.local_date.isoformat()}, "
+            f"more than {within.text} before; the program's refunds.within is "
+            f"{within.text}, so that purchase can no longer be refunded",
+            "at",
         )
     try:
         units, amounts = refunded_lines(record, refund)
@@ -284,7 +304,9 @@ def step(
             raise _fail(event, message, "customer_id")
         working.profile = customer
     entries = _apply(plan, working, event)
-    return working.save(program.program, plan.money), entries
+    if plan.refunds_within is not None:
+        working.forget(plan.refunds_within, plan.zone, event.at)
+    return working.save(program.program, plan.money, plan.tiers), entries
 
 
 def _apart(first: str, second: str) -> tuple[str, str]:
@@ -538,7 +560,9 @@ def _result(
     stamps = {
         card.rule.id: state.stamps.get(card.rule.id, 0) % card.every for card in plan.punch_cards
     }
-    program_id, money = plan.program.program, plan.money
+    program_id, money, tiers = plan.program.program, plan.money, plan.tiers
+    if plan.refunds_within is not None and state.last_event_at is not None:
+        state.forget(plan.refunds_within, plan.zone, state.last_event_at)
     return CustomerResult(
         customer_id=state.customer_id,
         ledger=tuple(ledger),
@@ -547,7 +571,7 @@ def _result(
         pending_points=state.account.pending(moment),
         tier=tier,
         stamps=stamps,
-        save=lambda: state.save(program_id, money),
+        save=lambda: state.save(program_id, money, tiers),
         tier_changes=tier_changes,
         next_tier=next_tier,
     )

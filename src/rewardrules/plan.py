@@ -22,7 +22,7 @@ from rewardrules.kinds.referral import ReferralPlan
 from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 from rewardrules.limits import LimitPlan
-from rewardrules.lots import PointsPolicy
+from rewardrules.lots import Duration, PointsPolicy
 from rewardrules.money import Currency
 from rewardrules.program import (
     Birthday,
@@ -104,6 +104,8 @@ class ProgramPlan:
     """Per rule id, its limits (only rules that have some)."""
     has_groups: bool = False
     """Whether some rule is in an exclusive group."""
+    refunds_within: Duration | None = None
+    """How long after its purchase a refund is accepted (``refunds.within``); None: always."""
     purchase_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
     refund_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
     unit_prices: dict[Decimal, int] = field(default_factory=dict, compare=False, repr=False)
@@ -141,6 +143,9 @@ class ProgramPlan:
                 plan.rule.id: plan for plan in in_file_order if isinstance(plan, ReferralPlan)
             },
             has_groups=any(rule.exclusive_group for rule in program.rules),
+            refunds_within=(
+                None if program.refunds.within is None else Duration.parse(program.refunds.within)
+            ),
             limits={
                 rule.id: LimitPlan.compile(rule.id, rule.limit, program.money, program.points.name)
                 for rule in program.rules

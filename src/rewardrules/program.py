@@ -93,6 +93,7 @@ __all__ = [
     "PointsSettings",
     "Program",
     "Referral",
+    "RefundSettings",
     "RollingWindow",
     "Rule",
     "SignupBonus",
@@ -254,6 +255,20 @@ class PointsSettings(_Model):
     )
 
 
+class RefundSettings(_Model):
+    """How long after a purchase it can still be refunded."""
+
+    within: Duration | None = Field(
+        default=None,
+        description=(
+            "A refund more than this long after its purchase is refused; purchases older "
+            "than this are then forgotten by the saved state. Absent: any earlier purchase "
+            "can be refunded, and the state keeps every purchase."
+        ),
+        examples=["90 days"],
+    )
+
+
 class Availability(_Model):
     """The local dates on which a catalogue reward can be redeemed (inclusive)."""
 
@@ -295,6 +310,9 @@ class Program(_Model):
         default_factory=PointsSettings, description="What points are called and worth."
     )
     tiers: Tiers | None = Field(default=None, description="Status levels, if any.")
+    refunds: RefundSettings = Field(
+        default_factory=RefundSettings, description="How late a purchase can be refunded."
+    )
     rules: tuple[Rule, ...] = Field(default=(), description="The rules, in file order.")
     rewards: tuple[CatalogueReward, ...] = Field(
         default=(),

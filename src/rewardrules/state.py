@@ -9,12 +9,14 @@ units and running tier counters, built from and turned back into the saved form.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
@@ -40,11 +42,11 @@ from rewardrules._state_format import (
 )
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Purchase, ReferralQualified
-from rewardrules.lots import Lot, PointsAccount
+from rewardrules.lots import Duration, Lot, PointsAccount, elapsed
 from rewardrules.money import Currency
 from rewardrules.refunds import refunded_amount
 from rewardrules.scope import PurchaseContext, build_context
-from rewardrules.tiers import TierCounter, TierPlan
+from rewardrules.tiers import TierCounter, TierPlan, calendar_key
 
 
 class _Saved(PlainErrors):  # a bad saved state is a HistoryError in plain words
@@ -89,6 +91,15 @@ class SavedLot(_Saved):
     available_at: AwareDatetime = Field(description="When they can be spent.")
     expires_at: AwareDatetime | None = Field(description="When they expire, if they do.")
     points: int = Field(ge=0, description="How many are left.")
+
+
+class TierAmount(_Saved):
+    """What a forgotten purchase still counts in a rolling tier window."""
+
+    at: AwareDatetime = Field(description="When the purchase was made.")
+    amount: int = Field(
+        ge=0, description="What it counts: its paid amount left in minor units, or 1 purchase."
+    )
 
 
 class LimitUsage(_Saved):
@@ -185,6 +196,24 @@ class CustomerState(_Saved):
     tier_reached: dict[str, AwareDatetime] = Field(
         default_factory=dict,
         description="When each tier was last reached (kept for tiers.keep_for).",
+    )
+    forgotten_until: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When the latest purchase the state forgot was made: purchases older than the "
+            "program's refunds.within can no longer be refunded and are not kept."
+        ),
+    )
+    tier_amounts: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "Per calendar tier window ('2026', '2026-Q1', '2026-03', 'lifetime'), what the "
+            "forgotten purchases count in it: minor units of spend, or purchases."
+        ),
+    )
+    tier_window: tuple[TierAmount, ...] = Field(
+        default=(),
+        description="The forgotten purchases still inside a rolling tier window, oldest first.",
     )
 
     digest: str | None = Field(
@@ -402,6 +431,18 @@ class PurchaseRecord:
         return all(done == line.quantity for done, line in zip(self.refunded_units, lines))
 
 
+class ForgottenPurchase:
+    """A forgotten purchase as a rolling tier window still counts it."""
+
+    __slots__ = ("at", "in_window", "local_date", "tier_amount")
+
+    def __init__(self, at: datetime, local_date: date, amount: int) -> None:
+        self.at = at
+        self.local_date = local_date
+        self.tier_amount = amount
+        self.in_window = False
+
+
 class WorkingState:
     """The mutable state of one customer during one evaluation."""
 
@@ -411,10 +452,12 @@ class WorkingState:
         "bonuses",
         "customer_id",
         "first_event_at",
+        "forgotten_until",
         "gift_cards",
         "last_event_at",
         "limit_usage",
         "next_gift_at",
+        "order",
         "outbox",
         "profile",
         "purchases",
@@ -432,6 +475,10 @@ class WorkingState:
         self.stamps: dict[str, int] = {}
         self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.purchases: dict[str, PurchaseRecord] = {}
+        # The purchases' ids oldest first, to forget them from the front: deleting the
+        # first keys of a dict one by one makes finding the next first key ever slower.
+        self.order: deque[str] = deque()
+        self.forgotten_until: datetime | None = None
         self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
         self.redemptions: dict[str, None] = {}
         self.bonuses: dict[str, None] = {}
@@ -465,10 +512,57 @@ class WorkingState:
         """Every event id evaluated for this customer."""
         return [*self.purchases, *self.refunds, *self.redemptions]
 
-    def save(self, program_id: str, money: Currency) -> CustomerState:
+    def add_purchase(self, purchase_id: str, record: PurchaseRecord) -> None:
+        """Keep a purchase just evaluated (the newest)."""
+        self.purchases[purchase_id] = record
+        self.order.append(purchase_id)
+
+    def forget(self, within: Duration, zone: ZoneInfo, now: datetime) -> None:
+        """Forget the purchases that can no longer be refunded at ``now`` (``refunds.within``).
+
+        The newest purchase is kept whatever its age: the tier it was made at is where tier
+        changes are seen from, and ``last_purchase_at`` is checked against it. A rolling
+        tier window keeps counting them (it holds its own records), and a calendar window's
+        totals already include them.
+        """
+        purchases, order = self.purchases, self.order
+        while len(order) > 1:
+            record = purchases[order[0]]
+            if within.after(record.at, zone) >= now:
+                return
+            del purchases[order.popleft()]
+            self.forgotten_until = record.at
+
+    def _forgotten_tiers(
+        self, plan: TierPlan | None
+    ) -> tuple[dict[str, int], tuple[TierAmount, ...]]:
+        """What the forgotten purchases count in the tier windows still to be read."""
+        until, now = self.forgotten_until, self.last_event_at
+        if plan is None or until is None or now is None:
+            return {}, ()
+        if plan.span is None:
+            key = calendar_key(plan.window, now.astimezone(plan.zone).date())
+            kept = sum(
+                record.tier_amount
+                for record in self.purchases.values()
+                if calendar_key(plan.window, record.local_date) == key
+            )
+            amount = self.tiers.by_key.get(key, 0) - kept
+            return ({key: amount} if amount else {}), ()
+        start = elapsed(now, -plan.span)
+        return {}, tuple(
+            TierAmount(at=record.at, amount=record.tier_amount)
+            for record in self.tiers.recent
+            if start <= record.at <= until
+        )
+
+    def save(
+        self, program_id: str, money: Currency, tiers: TierPlan | None = None
+    ) -> CustomerState:
         """The saved, JSON-friendly form of this state."""
         show = money.to_decimal
         window_tier, tier_reached = self.tiers.retention()
+        tier_amounts, tier_window = self._forgotten_tiers(tiers)
         # The engine's own state: the checks are for states that come from outside, and the
         # laws over drawn histories check that every state made here passes them.
         state = CustomerState.model_construct(
@@ -515,6 +609,9 @@ class WorkingState:
             redemptions=tuple(self.redemptions),
             window_tier=window_tier,
             tier_reached=tier_reached,
+            forgotten_until=self.forgotten_until,
+            tier_amounts=tier_amounts,
+            tier_window=tier_window,
             bonuses=tuple(self.bonuses),
             first_event_at=self.first_event_at,
             birthdays=dict(self.birthdays),
@@ -563,6 +660,15 @@ def restore(
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)
+    state.forgotten_until = saved.forgotten_until
+    if tiers is not None and saved.forgotten_until is not None:
+        if tiers.span is None:
+            state.tiers.by_key = dict(saved.tier_amounts)
+        else:
+            for kept_amount in saved.tier_window:
+                at = kept_amount.at
+                forgotten = ForgottenPurchase(at, at.astimezone(zone).date(), kept_amount.amount)
+                state.tiers.add(tiers, forgotten)
     to_minor = money.to_minor
     state.gift_cards = {
         rule: {
@@ -590,7 +696,7 @@ def restore(
         record.set_aside = kept.set_aside
         if kept.earned_on:
             record.earned_on = {rule: list(amounts) for rule, amounts in kept.earned_on.items()}
-        state.purchases[kept.purchase.id] = record
+        state.add_purchase(kept.purchase.id, record)
         if tiers is not None:
             state.tiers.add(tiers, record)
     if tiers is not None:
