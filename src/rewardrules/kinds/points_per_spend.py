@@ -150,7 +150,7 @@ def points_per_spend(
         None,
         None,
         plan.money,
-        _earn_reason,
+        earn_reason,
         (plan, context, tuple(paid), weights, points),
     )
     return points, [entry]
@@ -188,7 +188,7 @@ def refund_points_per_spend(
     return now, [entry]
 
 
-def _earn_reason(
+def earn_reason(
     money: Currency,
     plan: PointsPlan,
     context: PurchaseContext,
@@ -196,6 +196,7 @@ def _earn_reason(
     weights: tuple[int, ...],
     points: int,
 ) -> str:
+    """The reason of a points entry (the batch engine writes its entries with it too)."""
     eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
     rule = plan.rule
     text = (

@@ -1,0 +1,412 @@
+"""``evaluate_table``: a program over a history table, column by column, for every customer at once.
+
+The program is compiled once (``ProgramPlan``, the reference engine's own plan, read into
+columns by ``_rules``); the table is read once into integer columns (``_frame``). Then:
+tiers and prices by fixed-point iteration (``_tiers``), points on what is paid, and the
+ledger entries the reference would write, built in bulk and split by customer.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
+from typing import Any, NamedTuple, NoReturn
+
+import numpy as np
+import pyarrow as pa
+
+from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError, read_frame
+from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.batch._tiers import TierWindows, levels
+from rewardrules.batch.support import unsupported, unsupported_message
+from rewardrules.engine import _INSTANT, _Cutoff, _profiles
+from rewardrules.errors import Problem
+from rewardrules.events import Customer
+from rewardrules.kinds.points_per_spend import PointsPlan, earn_reason
+from rewardrules.kinds.tiered_discount import DISCOUNT_REASON, TieredDiscountPlan
+from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
+from rewardrules.money import Currency
+from rewardrules.plan import ProgramPlan
+from rewardrules.program import Program
+from rewardrules.state import CustomerState
+from rewardrules.tiers import TierChange
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
+
+
+def _as_table(history: Any) -> pa.Table:
+    if isinstance(history, pa.Table):
+        return history
+    if isinstance(history, pa.RecordBatch):
+        return pa.Table.from_batches([history])
+    if hasattr(history, "__arrow_c_stream__"):
+        return pa.RecordBatchReader.from_stream(history).read_all()
+    raise TypeError(
+        f"the batch engine reads a pyarrow Table or an Arrow C stream (got {type(history)})"
+    )
+
+
+def refuse(features: list[str]) -> NoReturn:
+    """Raise the batch engine's refusal of unsupported features."""
+    raise UnsupportedError([Problem(message=unsupported_message(features), code="unsupported")])
+
+
+def evaluate_table(
+    program: Program,
+    table: Any,
+    customers: Iterable[Customer] | None = None,
+    as_of: date | datetime | None = None,
+    *,
+    source: str = "<table>",
+) -> Evaluation:
+    """Evaluate a program over a history table with the batch engine.
+
+    The result is the reference engine's, entry for entry (``evaluate(program,
+    events)``): the same ledger entries and reasons, balances, tiers and totals.
+
+    Args:
+        program: the program; :func:`rewardrules.batch.unsupported` must find nothing.
+        table: a history table (``rewardrules.columns.HISTORY_SCHEMA``), or anything
+            with ``__arrow_c_stream__``.
+        customers: customer profiles (checked as the reference engine checks them).
+        as_of: ignore events after this date (the whole local day) or instant.
+        source: how errors name the table.
+
+    Raises:
+        UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
+            or the history holds refunds or redemptions; nothing was computed.
+        HistoryError: the table has a row or an event the reference engine refuses.
+        ValueError: ``as_of`` is a naive datetime.
+    """
+    features = unsupported(program)
+    if features:
+        refuse(features)
+    plan = ProgramPlan.compile(program)
+    cutoff = None if as_of is None else _Cutoff(as_of, plan)
+    _profiles(customers)
+    until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
+    frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    kinds = np.asarray(frame.kind.to_numpy(zero_copy_only=False), dtype=object)
+    for kind, feature in (("refund", "refunds"), ("redemption", "redemptions")):
+        found = np.flatnonzero(kinds == kind)
+        if len(found):
+            event_id = frame.event_ids[int(found[0])].as_py()
+            refuse([f"{feature} in the history (event {event_id})"])
+    collecting = gc.isenabled()
+    gc.disable()  # millions of entries and no cycles: see engine.evaluate
+    try:
+        return _Run(plan, frame, cutoff).evaluation()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _INSTANT
+
+
+def _written(at: int, offset: int) -> datetime:
+    """An instant at the UTC offset it was written with (UTC when none was kept)."""
+    moment = _EPOCH + timedelta(microseconds=at)
+    return moment.astimezone(timezone(timedelta(seconds=offset))) if offset else moment
+
+
+class _TierAt(NamedTuple):
+    """What a points reason reads of a purchase's context."""
+
+    tier_index: int | None
+    tier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _PointsReasons:
+    """What a points rule's reasons need, kept as columns until a reason is read."""
+
+    plan: PointsPlan
+    paid: Numbers
+    weights: Ints
+    line_start: Ints
+    tier: Ints
+    names: tuple[str, ...]
+
+
+def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
+    start, end = int(reasons.line_start[event]), int(reasons.line_start[event + 1])
+    index = int(reasons.tier[event])
+    context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
+    paid = tuple(int(amount) for amount in reasons.paid[start:end])
+    weights = tuple(int(weight) for weight in reasons.weights[start:end])
+    return earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+
+
+def _no_saved_state(customer_id: str) -> CustomerState:
+    message = (
+        f"customer {customer_id}: the batch engine does not build saved states; evaluate "
+        "with engine='reference' to save and resume states"
+    )
+    raise UnsupportedError([Problem(message=message, code="unsupported")])
+
+
+class _Run:
+    """One evaluation: the frame, the compiled rules, and what they computed."""
+
+    def __init__(self, plan: ProgramPlan, frame: Frame, cutoff: _Cutoff | None) -> None:
+        self.plan, self.frame, self.cutoff = plan, frame, cutoff
+        kinds = np.asarray(frame.kind.to_numpy(zero_copy_only=False), dtype=object)
+        self.purchases: Flags = kinds == "purchase"
+        self.purchase_lines: Flags = self.purchases[frame.line_event]
+        tiers = plan.tiers
+        self.names: tuple[str, ...] = () if tiers is None else tiers.names
+        self.discounts = [
+            DiscountColumns.of(rule, frame, tiers)
+            for rule in plan.price_rules
+            if isinstance(rule, TieredDiscountPlan)
+        ]
+        self.earnings = [
+            PointsColumns.of(rule, frame, tiers)
+            for rule in plan.earning_rules
+            if isinstance(rule, PointsPlan)
+        ]
+        if len(self.discounts) + len(self.earnings) != len(plan.price_rules + plan.earning_rules):
+            refuse(unsupported(plan.program))  # pragma: no cover -- support.py refused it
+        self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
+        self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
+        self.paid, self.given = self._prices()
+        if self.windows is not None:
+            self._settle_tiers(self.windows)
+
+    def _prices(self) -> tuple[Numbers, list[Numbers]]:
+        """What each line is paid after the price rules, and each rule's line discounts."""
+        amounts: Numbers = self.frame.gross
+        given = []
+        for discount in self.discounts:
+            amounts, taken = discount.apply(self.frame, self.tier, amounts, self.purchase_lines)
+            given.append(taken)
+        return amounts, given
+
+    def _tier_amounts(self, paid: Numbers) -> Ints:
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        if not self.plan.tiers.by_spend:
+            return self.purchases.astype(np.int64)
+        return np.asarray(per_event(self.frame, paid), dtype=np.int64)
+
+    def _settle_tiers(self, windows: TierWindows) -> None:
+        """Iterate levels and prices to their fixed point (see ``_tiers``)."""
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        tiers = self.plan.tiers
+        self.tier = levels(tiers, windows.sums_before(self._tier_amounts(self.frame.gross)))
+        for _ in range(self.frame.events + 2):
+            self.paid, self.given = self._prices()
+            settled = levels(tiers, windows.sums_before(self._tier_amounts(self.paid)))
+            if np.array_equal(settled, self.tier):
+                return
+            self.tier = settled
+        raise AssertionError("the tier iteration did not settle")  # pragma: no cover
+
+    # --- the ledger ---------------------------------------------------------------------
+
+    def evaluation(self) -> Evaluation:
+        """The evaluation, as the reference engine reports it."""
+        frame, plan = self.frame, self.plan
+        money = plan.money
+        event_ids: list[str] = frame.event_ids.to_pylist()
+        owners: list[Any] = np.asarray(frame.customer_ids, dtype=object)[frame.customer].tolist()
+        parts: list[list[LedgerEntry]] = []
+        keys: list[Ints] = []
+        rule_count = len(self.discounts) + len(self.earnings)
+        position = 0
+        totals = dict.fromkeys(("points", "discount_value", "discount_units"), 0)
+        points_total = np.zeros(frame.events, dtype=np.int64)
+        for discount, taken in zip(self.discounts, self.given):
+            value = np.asarray(per_event(frame, taken), dtype=np.int64)
+            units = per_event(frame, np.where(taken > 0, frame.quantity, 0))
+            events = np.flatnonzero(value > 0)
+            parts.append(self._discount_entries(discount, events, value, units, event_ids, owners))
+            keys.append(events * rule_count + position)
+            totals["discount_value"] += int(value.sum())
+            totals["discount_units"] += int(units[events].sum())
+            position += 1
+        for earning in self.earnings:
+            paid = frame.gross if earning.plan.on_gross else self.paid
+            weights = earning.weights(frame, self.tier, self.purchase_lines)
+            points = earning.points(frame, self.tier, paid, weights)
+            events = np.flatnonzero(points != 0)
+            reasons = _PointsReasons(
+                earning.plan, paid, weights, frame.line_start, self.tier, self.names
+            )
+            rule_id = earning.plan.rule.id
+            parts.append(
+                [
+                    _new_entry(
+                        LedgerEntry,
+                        (
+                            event_ids[event],
+                            owners[event],
+                            rule_id,
+                            "points",
+                            given,
+                            None,
+                            None,
+                            money,
+                            _points_reason,
+                            (reasons, event, given),
+                        ),
+                    )
+                    for event, given in zip(events.tolist(), points[events].tolist())
+                ]
+            )
+            keys.append(events * rule_count + position)
+            points_total += points
+            position += 1
+        entries, entry_keys = _in_order(parts, keys)
+        bounds = np.searchsorted(entry_keys, frame.customer_start * rule_count)
+        balances: list[int] = []
+        if frame.events:
+            balances = np.add.reduceat(points_total, frame.customer_start[:-1]).tolist()
+        results = self._results(entries, bounds.tolist(), balances)
+        totals["points"] = int(points_total.sum())
+        return Evaluation(
+            program=plan.program.program,
+            money=money,
+            points_name=plan.program.points.name,
+            customers=results,
+            totals=Totals(
+                money=money,
+                point_value=plan.program.points.value,
+                customers=len(results),
+                purchases=int(self.purchases.sum()),
+                refunds=0,
+                gross_spend=int(frame.gross_total[self.purchases].sum()),
+                points_issued=totals["points"],
+                discount_value=totals["discount_value"],
+                discount_units=totals["discount_units"],
+            ),
+        )
+
+    def _discount_entries(
+        self,
+        discount: DiscountColumns,
+        events: Ints,
+        value: Ints,
+        units: Numbers,
+        event_ids: list[str],
+        owners: list[str],
+    ) -> list[LedgerEntry]:
+        money, names = self.plan.money, self.names
+        labels = discount.plan.labels
+        rule_id = discount.plan.rule.id
+        return [
+            _new_entry(
+                LedgerEntry,
+                (
+                    event_ids[event],
+                    owners[event],
+                    rule_id,
+                    "discount",
+                    None,
+                    worth,
+                    count,
+                    money,
+                    DISCOUNT_REASON,
+                    (
+                        names[tier],
+                        labels[names[tier]],
+                        count,
+                        "unit" if count == 1 else "units",
+                        worth,
+                    ),
+                ),
+            )
+            for event, worth, count, tier in zip(
+                events.tolist(),
+                value[events].tolist(),
+                np.asarray(units)[events].tolist(),
+                self.tier[events].tolist(),
+            )
+        ]
+
+    def _results(
+        self, entries: list[LedgerEntry], bounds: list[int], balances: list[int]
+    ) -> tuple[CustomerResult, ...]:
+        frame = self.frame
+        tiers = self._tier_reports()
+        stamps: dict[str, int] = {}
+        results = []
+        for index, customer_id in enumerate(frame.customer_ids):
+            tier, changes, next_tier = tiers[index] if tiers else (None, (), None)
+            balance = balances[index]
+            results.append(
+                CustomerResult(
+                    customer_id=customer_id,
+                    ledger=tuple(entries[bounds[index] : bounds[index + 1]]),
+                    points=balance,
+                    available_points=balance,
+                    pending_points=0,
+                    tier=tier,
+                    stamps=stamps,
+                    save=partial(_no_saved_state, customer_id),
+                    tier_changes=changes,
+                    next_tier=next_tier,
+                )
+            )
+        return tuple(results)
+
+    def _tier_reports(self) -> list[tuple[str | None, tuple[TierChange, ...], Any]]:
+        """Per customer: the tier at the report, the changes seen, the next tier."""
+        frame, plan, cutoff = self.frame, self.plan, self.cutoff
+        tiers, windows = plan.tiers, self.windows
+        if tiers is None or windows is None:
+            return []
+        last = frame.customer_start[1:] - 1
+        if cutoff is None:
+            instant, local_date = frame.at[last], frame.local_date[last]
+        else:
+            count = len(last)
+            instant = np.full(count, _microseconds(cutoff.instant), dtype=np.int64)
+            local_date = np.full(count, cutoff.local_date.toordinal(), dtype=np.int64)
+        amounts = windows.report_sums(frame, self._tier_amounts(self.paid), instant, local_date)
+        reported = levels(tiers, amounts)
+        tier = self.tier
+        before = np.full(frame.events, -1, dtype=np.int64)
+        before[1:] = tier[:-1]
+        before[frame.customer_start[:-1]] = -1
+        changed = np.flatnonzero(tier != before)
+        changes: list[list[TierChange]] = [[] for _ in frame.customer_ids]
+        names = (*tiers.names, None)
+        at, offsets, owner = frame.at, frame.utc_offset, frame.customer
+        for event in changed.tolist():
+            moment = _written(int(at[event]), int(offsets[event]))
+            changes[int(owner[event])].append(
+                TierChange(moment, names[int(before[event])], names[int(tier[event])])
+            )
+        reports = []
+        money = plan.money
+        for index, (amount, level, final) in enumerate(
+            zip(amounts.tolist(), reported.tolist(), tier[last].tolist())
+        ):
+            seen = changes[index]
+            if level != final:
+                if cutoff is None:
+                    event = int(last[index])
+                    moment = _written(int(at[event]), int(offsets[event]))
+                else:
+                    moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
+                seen.append(TierChange(moment, names[final], names[level]))
+            reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
+        return reports
+
+
+def _in_order(parts: list[list[LedgerEntry]], keys: list[Ints]) -> tuple[list[LedgerEntry], Ints]:
+    """All entries in (event, rule position) order, with their sorted keys."""
+    entries = [entry for part in parts for entry in part]
+    if not keys:
+        return entries, np.zeros(0, dtype=np.int64)
+    flat = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    if len(parts) == 1:
+        return entries, flat
+    order = np.argsort(flat, kind="stable")
+    return [entries[index] for index in order.tolist()], flat[order]

@@ -1,0 +1,395 @@
+"""A history table read once into integer columns, sorted as the engine evaluates it.
+
+Events are runs of adjacent rows with one id and type (as ``columns.table_to_events``
+reads them); an event's instant, customer and store are those of its first row. Events are
+sorted by (customer, instant, id) and lines keep their order inside an event, so every
+customer's events are one contiguous, time-ordered slice: the reference fold's (instant,
+id) order, seen customer by customer.
+
+Money becomes int64 minor units straight from the decimal128 buffer (a price finer than the
+minor unit is refused with the reference engine's message), instants int64 microseconds,
+and local dates day ordinals in the program's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute
+
+from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
+from rewardrules.money import Currency
+
+# pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
+# indexes and masks: the batch engine handles its Arrow columns as Any.
+Column = Any
+pc: Any = pyarrow.compute
+
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+AMOUNT = pa.decimal128(38, 12)
+_SCALE = 12
+_EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
+_DAY_US = 86_400_000_000
+_BUCKET_US = 900_000_000  # 15 minutes: no zone changes its offset more often
+_LARGEST = 2**53
+"""The largest amount (in minor units) kept in int64 with room for the rules' arithmetic."""
+
+
+class UnsupportedError(RewardRulesError, NotImplementedError):
+    """The batch engine cannot evaluate this program or history (yet); nothing was computed.
+
+    Evaluate it with ``engine="reference"``.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A history in integer columns: events in evaluation order, and their lines.
+
+    Event columns have one value per event; line columns one per purchase line, in event
+    order; ``line_start[e]:line_start[e + 1]`` are event ``e``'s lines.
+    """
+
+    event_ids: Column
+    customer_ids: list[str]
+    """The customers, in id order; ``customer_start[c]`` is customer ``c``'s first event."""
+    customer_start: Ints
+    customer: Ints
+    at: Ints
+    utc_offset: Ints
+    local_date: Ints
+    weekday: Ints
+    store: Column
+    kind: Column
+    gross_total: Ints
+    line_start: Ints
+    line_event: Ints
+    quantity: Ints
+    unit_price: Ints
+    gross: Ints
+    sku: Column
+    category: Column
+
+    @property
+    def events(self) -> int:
+        """How many events."""
+        return len(self.at)
+
+
+def _numbers(array: Column, fill: int = 0) -> Ints:
+    values = pc.fill_null(array, fill) if array.null_count else array
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _column(table: pa.Table, name: str, kind: Any) -> Column:
+    if name not in table.schema.names:
+        return pa.nulls(table.num_rows, kind)
+    column = table.column(name).combine_chunks()
+    return column if column.type == kind else column.cast(kind)
+
+
+def _where(lines: Column, row: int, source: str) -> tuple[Location | None, str]:
+    line = lines[row].as_py()
+    if line is None:
+        return None, f"row {row + 1}"
+    return Location(source, int(line), 1), f"line {line}"
+
+
+def _row_problem(lines: Column, row: int, source: str, message: str) -> HistoryError:
+    location, where = _where(lines, row, source)
+    text = message if location is not None else f"{where}: {message}"
+    return HistoryError([Problem(message=text, location=location, code="invalid-event")])
+
+
+def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
+    """The checks the event models make, column-wise, on what the batch engine reads."""
+    names = table.schema.names
+    missing = [name for name in ("event_id", "type", "customer_id", "at") if name not in names]
+    if missing:
+        message = f"{source}: the table has no column {', '.join(missing)}"
+        raise HistoryError([Problem(message=message, code="missing-column")])
+    purchase = pc.equal(rows["type"], "purchase").fill_null(False)
+    checks: list[tuple[Column, str]] = [
+        (pc.is_null(rows["event_id"]), "event_id: must be an id (got nothing)"),
+        (pc.is_null(rows["customer_id"]), "customer_id: must be an id (got nothing)"),
+        (pc.is_null(rows["at"]), "at: must be an instant (got nothing)"),
+        (pc.equal(rows["event_id"], "").fill_null(False), "event_id: must not be empty"),
+        (pc.equal(rows["customer_id"], "").fill_null(False), "customer_id: must not be empty"),
+        (
+            pc.and_(purchase, pc.or_(pc.is_null(rows["sku"]), pc.equal(rows["sku"], ""))),
+            "sku: a purchase line needs a sku",
+        ),
+        (
+            pc.and_(purchase, pc.less(rows["quantity"], 1).fill_null(True)),
+            "quantity: a purchase line needs a whole quantity of at least 1",
+        ),
+        (
+            pc.and_(purchase, pc.less(rows["unit_price"], Decimal(0)).fill_null(True)),
+            "unit_price: a purchase line needs a unit price of at least 0",
+        ),
+        (
+            pc.invert(
+                pc.is_in(rows["type"], pa.array(["purchase", "refund", "redemption"]))
+            ).fill_null(True),
+            "type: must be 'purchase', 'refund' or 'redemption'",
+        ),
+    ]
+    for flags, message in checks:
+        if pc.any(flags).as_py():
+            row = pc.index(flags, True).as_py()
+            raise _row_problem(rows["line"], row, source, message)
+
+
+def _minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
+    """Each price in minor units, with flags of prices finer than the minor unit and of
+    prices too large for the batch engine (beyond 2**53 minor units).
+
+    Read from the decimal128 buffer: 16 bytes per value, a little-endian two's complement
+    integer of 10^-12 currency units.
+    """
+    count = len(prices)
+    words = np.frombuffer(prices.buffers()[1], dtype=np.uint64)
+    words = words[2 * prices.offset : 2 * (prices.offset + count)].reshape(count, 2)
+    valid = np.asarray(prices.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    low, high = words[:, 0], words[:, 1]
+    too_large = valid & ((high != 0) | (low >= np.uint64(2**63)))
+    raw = np.where(valid & ~too_large, low, np.uint64(0)).astype(np.int64)
+    step = 10 ** (_SCALE - money.exponent)
+    minor, rest = np.divmod(raw, step)
+    too_large |= minor > _LARGEST
+    return np.where(too_large, 0, minor), rest != 0, too_large
+
+
+def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
+    """Each instant's UTC offset in the zone, in microseconds.
+
+    The offset is looked up once per 15-minute bucket; a bucket whose two ends disagree
+    (a change of offset inside it) is looked up instant by instant.
+    """
+    if len(at) == 0:
+        return np.zeros(0, dtype=np.int64)
+    buckets, inverse = np.unique(at // _BUCKET_US, return_inverse=True)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    starts, ends, exact = [], [], []
+    for bucket in buckets.tolist():
+        start = epoch + timedelta(microseconds=bucket * _BUCKET_US)
+        end = start + timedelta(microseconds=_BUCKET_US - 1)
+        first, last = _offset_us(start, zone), _offset_us(end, zone)
+        starts.append(first)
+        ends.append(last)
+        exact.append(first != last)
+    offsets = np.asarray(starts, dtype=np.int64)[inverse]
+    changing = np.asarray(exact, dtype=np.bool_)[inverse]
+    for index in np.flatnonzero(changing).tolist():
+        moment = epoch + timedelta(microseconds=int(at[index]))
+        offsets[index] = _offset_us(moment, zone)
+    return offsets
+
+
+def _offset_us(moment: datetime, zone: ZoneInfo) -> int:
+    offset = moment.astimezone(zone).utcoffset()
+    assert offset is not None  # noqa: S101 -- a ZoneInfo always has an offset
+    return offset // timedelta(microseconds=1)
+
+
+def local_dates(at: Ints, zone: ZoneInfo) -> Ints:
+    """The local date of each instant in the zone, as a proleptic Gregorian ordinal."""
+    return (at + _offsets(at, zone)) // _DAY_US + _EPOCH_ORDINAL
+
+
+def _runs(event_ids: Column, kinds: Column) -> Ints:
+    """Where each run of adjacent rows with one id and type starts, then the row count."""
+    count = len(event_ids)
+    if count == 0:
+        return np.zeros(1, dtype=np.int64)
+    same_id = pc.equal(event_ids.slice(1), event_ids.slice(0, count - 1))
+    same_kind = pc.equal(kinds.slice(1), kinds.slice(0, count - 1))
+    same = np.asarray(pc.and_(same_id, same_kind).to_numpy(zero_copy_only=False), dtype=bool)
+    starts = np.flatnonzero(~same) + 1
+    return np.concatenate(([0], starts, [count])).astype(np.int64)
+
+
+def _ranks(values: Column) -> tuple[Ints, Column]:
+    """Each value's rank among the distinct values in code point order, and those values."""
+    encoded = pc.dictionary_encode(values)
+    dictionary = encoded.dictionary
+    order = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return rank[indices], dictionary.take(pa.array(order))
+
+
+def read_frame(
+    table: pa.Table,
+    money: Currency,
+    zone: ZoneInfo,
+    source: str,
+    until: tuple[int, bool] | None = None,
+) -> Frame:
+    """Read, check and sort a history table; with ``until`` (an instant in microseconds,
+    and whether it is included) only the rows up to it.
+
+    Raises:
+        HistoryError: a row the reference engine would refuse: a missing id, customer or
+            instant, a purchase line without sku, quantity or price, a price finer than
+            the minor unit, or two events with one id.
+    """
+    types = {
+        "event_id": pa.string(),
+        "type": pa.string(),
+        "customer_id": pa.string(),
+        "at": pa.timestamp("us", tz="UTC"),
+        "utc_offset": pa.int32(),
+        "sku": pa.string(),
+        "category": pa.string(),
+        "quantity": pa.int64(),
+        "unit_price": AMOUNT,
+        "store": pa.string(),
+        "line": pa.int64(),
+    }
+    try:
+        rows = {name: _column(table, name, kind) for name, kind in types.items()}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        message = f"{source}: a column does not have the history table's type: {error}"
+        raise HistoryError([Problem(message=message, code="invalid-column")]) from None
+    _check_rows(table, rows, source)
+    if until is not None:
+        instant, inclusive = until
+        at = _numbers(rows["at"].cast(pa.int64()))
+        kept = pa.array((at < instant) | (inclusive & (at == instant)))
+        rows = {name: column.filter(kept) for name, column in rows.items()}
+    bounds = _runs(rows["event_id"], rows["type"])
+    heads = pa.array(bounds[:-1])
+    head_ids = rows["event_id"].take(heads)
+    if pc.count_distinct(head_ids).as_py() != len(head_ids):
+        raise _duplicate(head_ids)
+    customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
+    at = _numbers(rows["at"].take(heads).cast(pa.int64()))
+    order = np.lexsort((at, customer_rank))
+    sorted_at, sorted_customer = at[order], customer_rank[order]
+    ties = (sorted_at[1:] == sorted_at[:-1]) & (sorted_customer[1:] == sorted_customer[:-1])
+    if ties.any():
+        id_rank, _ = _ranks(head_ids)
+        order = np.lexsort((id_rank, at, customer_rank))
+    return _frame(
+        rows, bounds, order, customer_rank[order], at[order], customer_ids, (money, zone), source
+    )
+
+
+def _duplicate(head_ids: Column) -> HistoryError:
+    counts = pc.value_counts(head_ids)
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    return event_error(
+        repeated[0].as_py(), "another event has the same id; event ids must be unique"
+    )
+
+
+def _frame(
+    rows: dict[str, Column],
+    bounds: Ints,
+    order: Ints,
+    customer_rank: Ints,
+    at: Ints,
+    customer_ids: Column,
+    settings: tuple[Currency, ZoneInfo],
+    source: str,
+) -> Frame:
+    money, zone = settings
+    starts, ends = bounds[:-1][order], bounds[1:][order]
+    sizes = ends - starts
+    line_start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    line_event = np.repeat(np.arange(len(order), dtype=np.int64), sizes)
+    row_of_line = starts[line_event] + (np.arange(len(line_event)) - line_start[line_event])
+    heads = pa.array(starts)
+    local = local_dates(at, zone)
+    taken = pa.array(row_of_line)
+    minor, too_fine, too_large = _minor_units(rows["unit_price"], money)
+    purchase_rows = np.asarray(
+        pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    too_fine &= purchase_rows & ~too_large
+    if too_fine.any():
+        _too_fine(rows, row_of_line, line_event, line_start, too_fine, at, money, heads)
+    quantity = _numbers(rows["quantity"])[row_of_line]
+    unit_price = minor[row_of_line]
+    too_large_lines = too_large[row_of_line] | (
+        (unit_price > 0) & (quantity > _LARGEST // np.maximum(unit_price, 1))
+    )
+    if too_large_lines.any():
+        raise UnsupportedError([_too_large(source)])
+    gross = unit_price * quantity
+    gross_total = np.add.reduceat(gross, line_start[:-1]) if len(gross) else line_start[:-1]
+    gross_total = np.where(sizes > 0, gross_total, 0)
+    if float(gross_total.astype(np.float64).sum()) > 2.0**62:
+        raise UnsupportedError([_too_large(source)])
+    customer_start = np.searchsorted(customer_rank, np.arange(len(customer_ids) + 1))
+    return Frame(
+        event_ids=rows["event_id"].take(heads),
+        customer_ids=customer_ids.to_pylist(),
+        customer_start=customer_start.astype(np.int64),
+        customer=customer_rank,
+        at=at,
+        utc_offset=_numbers(rows["utc_offset"].take(heads)),
+        local_date=local,
+        weekday=(local - 1) % 7,
+        store=rows["store"].take(heads),
+        kind=rows["type"].take(heads),
+        gross_total=np.asarray(gross_total, dtype=np.int64),
+        line_start=line_start,
+        line_event=line_event,
+        quantity=quantity,
+        unit_price=unit_price,
+        gross=gross,
+        sku=rows["sku"].take(taken),
+        category=rows["category"].take(taken),
+    )
+
+
+def _too_large(source: str) -> Problem:
+    return Problem(
+        message=f"{source}: an amount is larger than the batch engine's integers allow "
+        f"(2**53 minor units); evaluate this history with engine='reference'",
+        code="unsupported",
+    )
+
+
+def _too_fine(
+    rows: dict[str, Column],
+    row_of_line: Ints,
+    line_event: Ints,
+    line_start: Ints,
+    too_fine: Flags,
+    at: Ints,
+    money: Currency,
+    heads: Column,
+) -> None:
+    """Raise the reference engine's error for the first price too fine, in its order:
+    the earliest event by (instant, id), its first such line."""
+    lines = np.flatnonzero(too_fine[row_of_line])
+    events = sorted(
+        {int(line_event[line]) for line in lines.tolist()},
+        key=lambda event: (int(at[event]), rows["event_id"][heads[event].as_py()].as_py()),
+    )
+    event = events[0]
+    first = int(lines[line_event[lines] == event][0])
+    row = int(row_of_line[first])
+    price: Any = rows["unit_price"][row].as_py()
+    normal = price.normalize()
+    shown = normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+    sku = rows["sku"][row].as_py()
+    message = (
+        f"the unit price {shown} of sku {sku} is finer than {money.code} allows "
+        f"({money.exponent} decimal places); prices must be whole minor units"
+    )
+    event_id = rows["event_id"][heads[event].as_py()].as_py()
+    raise event_error(event_id, message, "lines", first - int(line_start[event]), "unit_price")
