@@ -366,16 +366,33 @@ def _evaluate_batch(
     as_of: date | datetime | None,
     states: object,
 ) -> Evaluation:
-    from rewardrules.batch import UnsupportedError, evaluate_table  # noqa: PLC0415 -- no cycle
+    from rewardrules.batch import (  # noqa: PLC0415 -- the batch engine imports this module
+        UnsupportedError,
+        evaluate_table,
+        refuse,
+        unsupported,
+    )
     from rewardrules.columns import events_to_table  # noqa: PLC0415 -- pyarrow on demand
 
+    features = unsupported(program)
+    if features:
+        refuse(features)
     if states:
         message = (
             "the batch engine does not resume from saved states; evaluate with engine='reference'"
         )
         raise UnsupportedError([Problem(message=message, code="unsupported")])
-    table = history if _is_table(history) else events_to_table(history)
-    return evaluate_table(program, table, customers, as_of)
+    if not _is_table(history):
+        history = list(history)
+        for event in history:
+            if isinstance(event, ReferralQualified):
+                message = (
+                    f"the batch engine does not evaluate referral facts (event {event.id}) "
+                    "yet; evaluate with engine='reference'"
+                )
+                raise UnsupportedError([Problem(message=message, code="unsupported")])
+        history = events_to_table(history)
+    return evaluate_table(program, history, customers, as_of)
 
 
 def _profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:

@@ -1,0 +1,272 @@
+"""The batch engine against the reference engine: identical results, or a loud refusal.
+
+Every example program, every conformance case and drawn programs and histories are
+evaluated by both engines; what the batch engine evaluates must equal the reference's
+``Evaluation.to_json()`` (every entry and reason, balance, tier, change and total), and an
+error the reference raises the batch engine raises too. What the batch engine does not
+evaluate yet it must refuse by name, never compute.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rewardrules import batch
+from rewardrules.batch import UnsupportedError, evaluate_table
+from rewardrules.columns import events_to_table
+from rewardrules.engine import evaluate
+from rewardrules.errors import HistoryError, RuleFileError
+from rewardrules.events import (
+    AnyEvent,
+    Customer,
+    Line,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
+from rewardrules.histories import read_customers, read_history
+from rewardrules.loader import load_program
+from rewardrules.program import Program
+from strategies import cutoffs, histories, make_program, options, programs
+from test_conformance import CASES, HISTORY_FILES, case_id, load_case_program, only_one, read_json
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
+SUPPORTED_KINDS = ("points_per_spend", "tiered_discount")
+
+
+def refused_history(events: list[AnyEvent]) -> str | None:
+    """Why the batch engine refuses this history today, if it does."""
+    for event in events:
+        if isinstance(event, Refund):
+            return "refunds in the history"
+        if isinstance(event, Redemption):
+            return "redemptions in the history"
+        if isinstance(event, ReferralQualified):
+            return "referral facts"
+    return None
+
+
+def same_results(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer] | None = None,
+    as_of: date | datetime | None = None,
+) -> bool:
+    """Assert the engines agree, or that the batch engine refuses what it should.
+
+    Returns whether the batch engine evaluated (rather than refused).
+    """
+    try:
+        expected: Any = evaluate(program, events, customers, as_of).to_json()
+    except HistoryError as error:
+        expected = error
+    features = batch.unsupported(program)
+    reason = refused_history(events)
+    if features or (reason and not isinstance(expected, HistoryError)):
+        with pytest.raises(UnsupportedError) as refusal:
+            evaluate(program, events, customers, as_of, engine="batch")
+        for feature in features or [reason]:
+            assert feature is not None
+            assert feature in str(refusal.value)
+        return False
+    if isinstance(expected, HistoryError):
+        with pytest.raises((HistoryError, UnsupportedError)) as raised:
+            evaluate(program, events, customers, as_of, engine="batch")
+        if isinstance(raised.value, HistoryError):
+            assert str(raised.value) == str(expected)
+        return False
+    table = events_to_table(events)
+    assert evaluate_table(program, table, customers, as_of).to_json() == expected
+    return True
+
+
+# --- examples and the conformance corpus --------------------------------------------------
+
+
+def _example_files(program: Path) -> tuple[Path, Path | None, str | None]:
+    history = next(EXAMPLES.glob(f"{program.stem}.history.*"))
+    customers = next(EXAMPLES.glob(f"{program.stem}.customers.*"), None)
+    as_of_file = program.with_name(f"{program.stem}.as-of")
+    as_of = as_of_file.read_text(encoding="utf-8").strip() if as_of_file.is_file() else None
+    return history, customers, as_of
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_example_runs_identically_or_is_refused_by_name(example: Path) -> None:
+    history, customers_file, as_of_text = _example_files(example)
+    program = load_program(example)
+    events = list(read_history(history))
+    customers = None if customers_file is None else list(read_customers(customers_file))
+    as_of: date | datetime | None = None
+    if as_of_text is not None:
+        as_of = (
+            date.fromisoformat(as_of_text)
+            if len(as_of_text) == 10
+            else datetime.fromisoformat(as_of_text)
+        )
+    same_results(program, events, customers, as_of)
+
+
+def test_the_coffee_club_purchases_run_identically() -> None:
+    program = load_program(EXAMPLES / "coffee-club.yaml")
+    purchases = [
+        event
+        for event in read_history(EXAMPLES / "coffee-club.history.csv")
+        if isinstance(event, Purchase)
+    ]
+    assert batch.unsupported(program) == []
+    assert same_results(program, list(purchases))
+
+
+EVALUATED_CASES = [
+    case
+    for case in CASES
+    if only_one(case, HISTORY_FILES) is not None
+    and "evaluation" in read_json(case / "expected.json")
+]
+
+
+@pytest.mark.parametrize("case", EVALUATED_CASES, ids=[case_id(case) for case in EVALUATED_CASES])
+def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> None:
+    try:
+        program = load_case_program(case)
+    except RuleFileError:
+        pytest.fail("an evaluated case has a program that loads")
+    history = only_one(case, HISTORY_FILES)
+    assert history is not None
+    options_file = case / "options.json"
+    read_options = read_json(options_file) if options_file.is_file() else {}
+    same_results(program, list(read_history(history, **read_options)))
+
+
+# --- drawn programs and histories ---------------------------------------------------------
+
+SUPPORTED_PROGRAMS = programs(
+    kinds=SUPPORTED_KINDS,
+    rule_options=options(points_per_spend={"caps": True}),
+)
+
+
+@given(SUPPORTED_PROGRAMS, histories(refunds=False), cutoffs())
+def test_drawn_programs_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    assert same_results(program, events, None, as_of)
+
+
+@given(programs(), histories(refunds=True))
+def test_drawn_programs_of_every_kind_run_identically_or_are_refused(
+    program: Program, events: list[AnyEvent]
+) -> None:
+    same_results(program, events)
+
+
+# --- refusals and errors ------------------------------------------------------------------
+
+
+def _purchase(event_id: str, price: str, at: datetime | None = None) -> Purchase:
+    return Purchase(
+        id=event_id,
+        customer_id="ann",
+        at=at or datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        lines=(Line(sku="latte", category="coffee", quantity=2, unit_price=Decimal(price)),),
+    )
+
+
+STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)}
+
+
+def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None:
+    card = {"id": "coffee-card", "kind": "every_nth_free", "every": 5, "reward": "free"}
+    program = make_program([STARS, card])
+    assert batch.unsupported(program) == ["rule 'coffee-card': kind every_nth_free"]
+    with pytest.raises(UnsupportedError, match="rule 'coffee-card': kind every_nth_free"):
+        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+
+
+def test_limits_groups_and_points_that_expire_are_refused() -> None:
+    limited = {**STARS, "limit": {"per": "day", "points": 10}, "exclusive_group": "one"}
+    program = make_program([limited], points={"expire_after": "1 year"})
+    assert batch.unsupported(program) == [
+        "points.expire_after (points that wait or expire)",
+        "rule 'stars': limit",
+        "rule 'stars': exclusive_group",
+    ]
+
+
+def test_a_refund_in_the_history_is_refused_naming_the_event() -> None:
+    program = make_program([STARS])
+    refund = Refund(
+        id="r1",
+        customer_id="ann",
+        at=datetime(2026, 3, 3, tzinfo=UTC),
+        purchase_id="p1",
+    )
+    with pytest.raises(UnsupportedError, match=r"refunds in the history \(event r1\)"):
+        evaluate(program, [_purchase("p1", "3.50"), refund], engine="batch")
+
+
+def test_a_price_finer_than_a_cent_is_the_reference_engines_error() -> None:
+    program = make_program([STARS])
+    events: list[AnyEvent] = [
+        _purchase("p2", "1.005", datetime(2026, 3, 5, tzinfo=UTC)),
+        _purchase("p1", "1.001", datetime(2026, 3, 4, tzinfo=UTC)),
+    ]
+    with pytest.raises(HistoryError) as expected:
+        evaluate(program, events)
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events_to_table(events), engine="batch")
+    assert str(raised.value) == str(expected.value)
+    assert "event p1" in str(raised.value)
+
+
+def test_two_events_with_one_id_are_the_reference_engines_error() -> None:
+    program = make_program([STARS])
+    # Not adjacent: in a table, adjacent rows with one id are the lines of one event.
+    events: list[AnyEvent] = [
+        _purchase("p1", "1.00"),
+        _purchase("p2", "1.00"),
+        _purchase("p1", "2.00"),
+    ]
+    with pytest.raises(HistoryError) as expected:
+        evaluate(program, events)
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events, engine="batch")
+    assert str(raised.value) == str(expected.value)
+
+
+def test_the_batch_engine_builds_no_saved_state() -> None:
+    result = evaluate(make_program([STARS]), [_purchase("p1", "3.50")], engine="batch")
+    with pytest.raises(UnsupportedError, match="engine='reference' to save"):
+        _ = result.customers[0].state
+
+
+def test_the_reference_engine_reads_a_table_too() -> None:
+    program = load_program(EXAMPLES / "coffee-club.yaml")
+    events = list(read_history(EXAMPLES / "coffee-club.history.csv"))
+    from_table = evaluate(program, events_to_table(events)).to_json()
+    assert json.dumps(from_table) == json.dumps(evaluate(program, events).to_json())
+
+
+def test_an_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="engine must be 'reference' or 'batch'"):
+        evaluate(make_program([STARS]), [], engine="fast")  # type: ignore[arg-type]
+
+
+@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=5))
+def test_points_are_exact_at_any_price(cents: list[int]) -> None:
+    program = make_program([{**STARS, "per": Decimal("1.10"), "rounding": "half_up"}])
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", str(Decimal(amount) / 100), datetime(2026, 1, 1 + index, tzinfo=UTC))
+        for index, amount in enumerate(cents)
+    ]
+    assert same_results(program, events)
