@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
+from itertools import chain, repeat
 from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
@@ -213,8 +214,8 @@ class _Run:
         """The evaluation, as the reference engine reports it."""
         frame, plan = self.frame, self.plan
         money = plan.money
-        event_ids: list[str] = frame.event_ids.to_pylist()
-        owners: list[Any] = np.asarray(frame.customer_ids, dtype=object)[frame.customer].tolist()
+        self.event_ids = np.asarray(frame.event_ids.to_pylist(), dtype=object)
+        self.owners = np.asarray(frame.customer_ids, dtype=object)
         parts: list[list[LedgerEntry]] = []
         keys: list[Ints] = []
         rule_count = len(self.discounts) + len(self.earnings)
@@ -223,9 +224,9 @@ class _Run:
         points_total = np.zeros(frame.events, dtype=np.int64)
         for discount, taken in zip(self.discounts, self.given):
             value = np.asarray(per_event(frame, taken), dtype=np.int64)
-            units = per_event(frame, np.where(taken > 0, frame.quantity, 0))
+            units = np.asarray(per_event(frame, np.where(taken > 0, frame.quantity, 0)))
             events = np.flatnonzero(value > 0)
-            parts.append(self._discount_entries(discount, events, value, units, event_ids, owners))
+            parts.append(self._discount_entries(discount, events, value[events], units[events]))
             keys.append(events * rule_count + position)
             totals["discount_value"] += int(value.sum())
             totals["discount_units"] += int(units[events].sum())
@@ -238,26 +239,16 @@ class _Run:
             reasons = _PointsReasons(
                 earning.plan, paid, weights, frame.line_start, self.tier, self.names
             )
-            rule_id = earning.plan.rule.id
+            given = points[events].tolist()
             parts.append(
-                [
-                    _new_entry(
-                        LedgerEntry,
-                        (
-                            event_ids[event],
-                            owners[event],
-                            rule_id,
-                            "points",
-                            given,
-                            None,
-                            None,
-                            money,
-                            _points_reason,
-                            (reasons, event, given),
-                        ),
-                    )
-                    for event, given in zip(events.tolist(), points[events].tolist())
-                ]
+                self._entries(
+                    events,
+                    earning.plan.rule.id,
+                    "points",
+                    (given, repeat(None), repeat(None)),
+                    _points_reason,
+                    zip(repeat(reasons), events.tolist(), given),
+                )
             )
             keys.append(events * rule_count + position)
             points_total += points
@@ -287,47 +278,52 @@ class _Run:
             ),
         )
 
-    def _discount_entries(
+    def _entries(
         self,
-        discount: DiscountColumns,
         events: Ints,
-        value: Ints,
-        units: Numbers,
-        event_ids: list[str],
-        owners: list[str],
+        rule_id: str,
+        kind: str,
+        amounts: tuple[Iterable[Any], Iterable[Any], Iterable[Any]],
+        template: Any,
+        arguments: Iterable[tuple[Any, ...]],
     ) -> list[LedgerEntry]:
-        money, names = self.plan.money, self.names
+        """One rule's entries for these events, built in C loops (``zip`` and ``map``).
+
+        ``amounts`` are the entries' points, value and units.
+        """
+        fields = zip(
+            self.event_ids[events].tolist(),
+            self.owners[self.frame.customer[events]].tolist(),
+            repeat(rule_id),
+            repeat(kind),
+            *amounts,
+            repeat(self.plan.money),
+            repeat(template),
+            arguments,
+        )
+        return list(map(_new_entry, repeat(LedgerEntry), fields))
+
+    def _discount_entries(
+        self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
+    ) -> list[LedgerEntry]:
+        names = np.asarray(self.names, dtype=object)[self.tier[events]]
         labels = discount.plan.labels
-        rule_id = discount.plan.rule.id
-        return [
-            _new_entry(
-                LedgerEntry,
-                (
-                    event_ids[event],
-                    owners[event],
-                    rule_id,
-                    "discount",
-                    None,
-                    worth,
-                    count,
-                    money,
-                    DISCOUNT_REASON,
-                    (
-                        names[tier],
-                        labels[names[tier]],
-                        count,
-                        "unit" if count == 1 else "units",
-                        worth,
-                    ),
-                ),
-            )
-            for event, worth, count, tier in zip(
-                events.tolist(),
-                value[events].tolist(),
-                np.asarray(units)[events].tolist(),
-                self.tier[events].tolist(),
-            )
-        ]
+        counts = units.tolist()
+        worth = value.tolist()
+        return self._entries(
+            events,
+            discount.plan.rule.id,
+            "discount",
+            (repeat(None), worth, counts),
+            DISCOUNT_REASON,
+            zip(
+                names.tolist(),
+                [labels[name] for name in names.tolist()],
+                counts,
+                np.where(units == 1, "unit", "units").tolist(),
+                worth,
+            ),
+        )
 
     def _results(
         self, entries: list[LedgerEntry], bounds: list[int], balances: list[int]
@@ -402,11 +398,11 @@ class _Run:
 
 def _in_order(parts: list[list[LedgerEntry]], keys: list[Ints]) -> tuple[list[LedgerEntry], Ints]:
     """All entries in (event, rule position) order, with their sorted keys."""
-    entries = [entry for part in parts for entry in part]
     if not keys:
-        return entries, np.zeros(0, dtype=np.int64)
-    flat = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        return [], np.zeros(0, dtype=np.int64)
+    flat = np.concatenate(keys)
     if len(parts) == 1:
-        return entries, flat
+        return parts[0], flat
     order = np.argsort(flat, kind="stable")
-    return [entries[index] for index in order.tolist()], flat[order]
+    entries = np.fromiter(chain.from_iterable(parts), dtype=object, count=len(flat))
+    return entries[order].tolist(), flat[order]

@@ -39,7 +39,7 @@ AMOUNT = pa.decimal128(38, 12)
 _SCALE = 12
 _EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 _DAY_US = 86_400_000_000
-_BUCKET_US = 900_000_000  # 15 minutes: no zone changes its offset more often
+_BUCKET_US = 21_600_000_000  # 6 hours: no zone has changed its offset twice within one
 _LARGEST = 2**53
 """The largest amount (in minor units) kept in int64 with room for the rules' arithmetic."""
 
@@ -172,27 +172,41 @@ def _minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
 def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
     """Each instant's UTC offset in the zone, in microseconds.
 
-    The offset is looked up once per 15-minute bucket; a bucket whose two ends disagree
-    (a change of offset inside it) is looked up instant by instant.
+    The offset is sampled every 6 hours through each UTC day that has an instant;
+    where two samples of a day differ, the exact instant of the change is found by
+    bisection (between days, where there is no instant, any point will do). Offsets are
+    then a look-up by instant. (A zone that changed its offset twice within 6 hours
+    would be missed; the time zone database has none.)
     """
     if len(at) == 0:
         return np.zeros(0, dtype=np.int64)
-    buckets, inverse = np.unique(at // _BUCKET_US, return_inverse=True)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    starts, ends, exact = [], [], []
-    for bucket in buckets.tolist():
-        start = epoch + timedelta(microseconds=bucket * _BUCKET_US)
-        end = start + timedelta(microseconds=_BUCKET_US - 1)
-        first, last = _offset_us(start, zone), _offset_us(end, zone)
-        starts.append(first)
-        ends.append(last)
-        exact.append(first != last)
-    offsets = np.asarray(starts, dtype=np.int64)[inverse]
-    changing = np.asarray(exact, dtype=np.bool_)[inverse]
-    for index in np.flatnonzero(changing).tolist():
-        moment = epoch + timedelta(microseconds=int(at[index]))
-        offsets[index] = _offset_us(moment, zone)
-    return offsets
+    per_day = _DAY_US // _BUCKET_US
+    changes: list[int] = []  # instants (µs) where each offset starts
+    values: list[int] = []
+    for day in np.unique(at // _DAY_US).tolist():
+        start = day * _DAY_US
+        previous = _offset_us(epoch + timedelta(microseconds=start), zone)
+        if not values or values[-1] != previous:
+            changes.append(start)
+            values.append(previous)
+        for index in range(1, per_day + 1):
+            high = start + index * _BUCKET_US
+            offset = _offset_us(epoch + timedelta(microseconds=high), zone)
+            if offset != previous:
+                low = high - _BUCKET_US
+                while high - low > 1:  # the first instant at the new offset is in (low, high]
+                    middle = (low + high) // 2
+                    if _offset_us(epoch + timedelta(microseconds=middle), zone) == offset:
+                        high = middle
+                    else:
+                        low = middle
+                changes.append(high)
+                values.append(offset)
+                previous = offset
+    changes[0] = int(np.iinfo(np.int64).min)
+    where = np.searchsorted(np.asarray(changes, dtype=np.int64), at, side="right") - 1
+    return np.asarray(values, dtype=np.int64)[where]
 
 
 def _offset_us(moment: datetime, zone: ZoneInfo) -> int:
@@ -271,26 +285,22 @@ def read_frame(
     bounds = _runs(rows["event_id"], rows["type"])
     heads = pa.array(bounds[:-1])
     head_ids = rows["event_id"].take(heads)
-    if pc.count_distinct(head_ids).as_py() != len(head_ids):
-        raise _duplicate(head_ids)
+    # Sorting the ids finds a repeated one and ranks them for ties of instant at once.
+    by_id = np.asarray(pc.sort_indices(head_ids).to_numpy(), dtype=np.int64)
+    sorted_ids = head_ids.take(pa.array(by_id))
+    if len(by_id) > 1:
+        repeated = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(by_id) - 1))
+        if pc.any(repeated).as_py():
+            event_id = sorted_ids[pc.index(repeated, True).as_py()].as_py()
+            message = "another event has the same id; event ids must be unique"
+            raise event_error(event_id, message)
     customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     at = _numbers(rows["at"].take(heads).cast(pa.int64()))
-    order = np.lexsort((at, customer_rank))
-    sorted_at, sorted_customer = at[order], customer_rank[order]
-    ties = (sorted_at[1:] == sorted_at[:-1]) & (sorted_customer[1:] == sorted_customer[:-1])
-    if ties.any():
-        id_rank, _ = _ranks(head_ids)
-        order = np.lexsort((id_rank, at, customer_rank))
+    id_rank = np.empty(len(by_id), dtype=np.int64)
+    id_rank[by_id] = np.arange(len(by_id), dtype=np.int64)
+    order = np.lexsort((id_rank, at, customer_rank))
     return _frame(
         rows, bounds, order, customer_rank[order], at[order], customer_ids, (money, zone), source
-    )
-
-
-def _duplicate(head_ids: Column) -> HistoryError:
-    counts = pc.value_counts(head_ids)
-    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    return event_error(
-        repeated[0].as_py(), "another event has the same id; event ids must be unique"
     )
 
 

@@ -43,6 +43,26 @@ def first_at_or_after(customer: Ints, at: Ints, query_customer: Ints, query_at: 
     return found
 
 
+def window_starts(customer: Ints, customer_start: Ints, at: Ints, span: int) -> Ints:
+    """For each event, the index of its customer's first event at or after ``at - span``.
+
+    Events are sorted by (customer, instant). Each customer's instants are shifted so that
+    all of them, and every instant ``span`` before them, lie above the previous customer's:
+    one global binary search then answers every event. When the shifted instants would not
+    fit in int64, one merge sort does (``first_at_or_after``).
+    """
+    if len(at) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = customer_start[:-1], customer_start[1:] - 1
+    lowest, highest = at[first], at[last]
+    room = (highest - lowest).astype(np.float64).sum() + len(first) * (span + 1.0)
+    if room >= 2.0**62:
+        return first_at_or_after(customer, at, customer, at - span)
+    base = np.concatenate(([0], np.cumsum(highest - lowest + span + 1)[:-1]))
+    shift = (base - lowest)[customer]
+    return np.searchsorted(at + shift, at - span + shift, side="left").astype(np.int64)
+
+
 def calendar_keys(window: str, local_date: Ints) -> Ints:
     """The calendar window of each local date, as an integer (0 for lifetime)."""
     if window == "lifetime":
@@ -82,8 +102,7 @@ class TierWindows:
         """Find each event's window once: it does not depend on amounts."""
         index = np.arange(frame.events, dtype=np.int64)
         if plan.span is not None:
-            since = frame.at - span_us(plan)
-            start = first_at_or_after(frame.customer, frame.at, frame.customer, since)
+            start = window_starts(frame.customer, frame.customer_start, frame.at, span_us(plan))
             return cls(plan, index, start, counted)
         # A calendar key can step back when a zone changes its offset at midnight: group
         # by (customer, key) rather than by runs.
