@@ -20,13 +20,14 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError, read_frame
+from rewardrules.batch._refunds import Refunds
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._tiers import TierWindows, levels
 from rewardrules.batch.support import unsupported, unsupported_message
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
 from rewardrules.errors import Problem
 from rewardrules.events import Customer
-from rewardrules.kinds.points_per_spend import PointsPlan, earn_reason
+from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON, TieredDiscountPlan
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
 from rewardrules.money import Currency
@@ -92,7 +93,7 @@ def evaluate_table(
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
     kinds = np.asarray(frame.kind.to_numpy(zero_copy_only=False), dtype=object)
-    for kind, feature in (("refund", "refunds"), ("redemption", "redemptions")):
+    for kind, feature in (("redemption", "redemptions"),):
         found = np.flatnonzero(kinds == kind)
         if len(found):
             event_id = frame.event_ids[int(found[0])].as_py()
@@ -160,6 +161,8 @@ class _Run:
         kinds = np.asarray(frame.kind.to_numpy(zero_copy_only=False), dtype=object)
         self.purchases: Flags = kinds == "purchase"
         self.purchase_lines: Flags = self.purchases[frame.line_event]
+        self.is_refund: Flags = kinds == "refund"
+        self.refunds = Refunds.of(frame, self.is_refund, self.purchases)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
         self.discounts = [
@@ -181,28 +184,55 @@ class _Run:
             self._settle_tiers(self.windows)
 
     def _prices(self) -> tuple[Numbers, list[Numbers]]:
-        """What each line is paid after the price rules, and each rule's line discounts."""
+        """What each line is paid after the price rules, and each rule's line discounts;
+        then the refunds on those amounts."""
         amounts: Numbers = self.frame.gross
         given = []
         for discount in self.discounts:
             amounts, taken = discount.apply(self.frame, self.tier, amounts, self.purchase_lines)
             given.append(taken)
+        self.refunds.apply(self.frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
 
     def _tier_amounts(self, paid: Numbers) -> Ints:
+        """What each purchase counts toward tiers when it is made."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         if not self.plan.tiers.by_spend:
             return self.purchases.astype(np.int64)
         return np.asarray(per_event(self.frame, paid), dtype=np.int64)
 
+    def _tier_changes(self) -> list[tuple[int, int, int]]:
+        """What each refund changes in what its purchase counts toward tiers, from then on:
+        the paid amount it gives back, or the purchase itself once refunded in full."""
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        if self.plan.tiers.by_spend:
+            return [(step.event, step.purchase, -step.given_back) for step in self.refunds.steps]
+        quantity = self.frame.quantity
+        line_start = self.frame.line_start
+        changes = []
+        for step in self.refunds.steps:
+            bought = quantity[line_start[step.purchase] : line_start[step.purchase + 1]].tolist()
+            whole = list(step.units_after) == bought and list(step.units_before) != bought
+            changes.append((step.event, step.purchase, -1 if whole else 0))
+        return changes
+
+    def _final_tier_amounts(self) -> Ints:
+        """What each purchase counts toward tiers after all its refunds."""
+        amounts = self._tier_amounts(self.paid).copy()
+        for _, purchase, delta in self._tier_changes():
+            amounts[purchase] += delta
+        return amounts
+
     def _settle_tiers(self, windows: TierWindows) -> None:
         """Iterate levels and prices to their fixed point (see ``_tiers``)."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
-        tiers = self.plan.tiers
-        self.tier = levels(tiers, windows.sums_before(self._tier_amounts(self.frame.gross)))
-        for _ in range(self.frame.events + 2):
+        tiers, frame = self.plan.tiers, self.frame
+        sums = windows.sums_before(frame, self._tier_amounts(frame.gross), self._tier_changes())
+        self.tier = levels(tiers, sums)
+        for _ in range(frame.events + 2):
             self.paid, self.given = self._prices()
-            settled = levels(tiers, windows.sums_before(self._tier_amounts(self.paid)))
+            sums = windows.sums_before(frame, self._tier_amounts(self.paid), self._tier_changes())
+            settled = levels(tiers, sums)
             if np.array_equal(settled, self.tier):
                 return
             self.tier = settled
@@ -221,6 +251,7 @@ class _Run:
         rule_count = len(self.discounts) + len(self.earnings)
         position = 0
         totals = dict.fromkeys(("points", "discount_value", "discount_units"), 0)
+        taken_back = 0
         points_total = np.zeros(frame.events, dtype=np.int64)
         for discount, taken in zip(self.discounts, self.given):
             value = np.asarray(per_event(frame, taken), dtype=np.int64)
@@ -239,6 +270,12 @@ class _Run:
             reasons = _PointsReasons(
                 earning.plan, paid, weights, frame.line_start, self.tier, self.names
             )
+            refunded = self._refund_points(earning, points, paid, weights)
+            if refunded:
+                parts.append(refunded[0])
+                keys.append(refunded[1] * rule_count + position)
+                np.add.at(points_total, refunded[1], refunded[2])
+                taken_back += int(refunded[2].sum())
             given = points[events].tolist()
             parts.append(
                 self._entries(
@@ -259,7 +296,7 @@ class _Run:
         if frame.events:
             balances = np.add.reduceat(points_total, frame.customer_start[:-1]).tolist()
         results = self._results(entries, bounds.tolist(), balances)
-        totals["points"] = int(points_total.sum())
+        totals["points"] = int(points_total.sum()) - taken_back
         return Evaluation(
             program=plan.program.program,
             money=money,
@@ -270,9 +307,10 @@ class _Run:
                 point_value=plan.program.points.value,
                 customers=len(results),
                 purchases=int(self.purchases.sum()),
-                refunds=0,
+                refunds=int(self.is_refund.sum()),
                 gross_spend=int(frame.gross_total[self.purchases].sum()),
                 points_issued=totals["points"],
+                points_reversed=-taken_back,
                 discount_value=totals["discount_value"],
                 discount_units=totals["discount_units"],
             ),
@@ -302,6 +340,62 @@ class _Run:
             arguments,
         )
         return list(map(_new_entry, repeat(LedgerEntry), fields))
+
+    def _refund_points(
+        self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
+    ) -> tuple[list[LedgerEntry], Ints, Ints] | None:
+        """A points rule's entries at refunds: its points recomputed on what is left of the
+        purchase, at the tier and factors it was made with, never more than it gave
+        (``refund_points_per_spend``)."""
+        steps = self.refunds.steps
+        if not steps:
+            return None
+        plan = earning.plan
+        frame = self.frame
+        net: dict[int, int] = {}
+        events: list[int] = []
+        taken_list: list[int] = []
+        arguments: list[tuple[Any, ...]] = []
+        for step in steps:
+            purchase = step.purchase
+            earned = net.get(purchase, int(points[purchase]))
+            if earned == 0:
+                continue
+            start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+            if plan.on_gross:
+                left = [
+                    int(price) * (int(quantity) - done)
+                    for price, quantity, done in zip(
+                        frame.unit_price[start:end], frame.quantity[start:end], step.units_after
+                    )
+                ]
+            else:
+                left = [
+                    int(amount) - refunded
+                    for amount, refunded in zip(paid[start:end], step.amounts_after)
+                ]
+            index = int(self.tier[purchase])
+            context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
+            line_weights = [int(weight) for weight in weights[start:end]]
+            now = min(plan.points(context, left, line_weights), earned)  # type: ignore[arg-type]
+            net[purchase] = now
+            if now != earned:
+                events.append(step.event)
+                taken_list.append(now - earned)
+                purchase_id = frame.event_ids[purchase].as_py()
+                arguments.append((purchase_id, plan.points_name, sum(left), now, earned))
+        if not events:
+            return None
+        chosen = np.asarray(events, dtype=np.int64)
+        entries = self._entries(
+            chosen,
+            plan.rule.id,
+            "points",
+            (taken_list, repeat(None), repeat(None)),
+            REFUND_REASON,
+            arguments,
+        )
+        return entries, chosen, np.asarray(taken_list, dtype=np.int64)
 
     def _discount_entries(
         self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
@@ -364,25 +458,35 @@ class _Run:
             count = len(last)
             instant = np.full(count, _microseconds(cutoff.instant), dtype=np.int64)
             local_date = np.full(count, cutoff.local_date.toordinal(), dtype=np.int64)
-        amounts = windows.report_sums(frame, self._tier_amounts(self.paid), instant, local_date)
+        amounts = windows.report_sums(frame, self._final_tier_amounts(), instant, local_date)
         reported = levels(tiers, amounts)
-        tier = self.tier
-        before = np.full(frame.events, -1, dtype=np.int64)
+        # The level changes at purchases only: compare each purchase with the customer's
+        # purchase before it (none before the first).
+        bought = np.flatnonzero(self.purchases)
+        tier = self.tier[bought]
+        owner_of = frame.customer[bought]
+        before = np.full(len(bought), -1, dtype=np.int64)
         before[1:] = tier[:-1]
-        before[frame.customer_start[:-1]] = -1
+        first = np.ones(len(bought), dtype=np.bool_)
+        first[1:] = owner_of[1:] != owner_of[:-1]
+        before[first] = -1
         changed = np.flatnonzero(tier != before)
+        latest = np.searchsorted(bought, frame.customer_start[1:]) - 1
+        has_purchase = (latest >= 0) & (bought[np.maximum(latest, 0)] >= frame.customer_start[:-1])
+        final_level = np.where(has_purchase, tier[np.maximum(latest, 0)], -1)
         changes: list[list[TierChange]] = [[] for _ in frame.customer_ids]
         names = (*tiers.names, None)
         at, offsets, owner = frame.at, frame.utc_offset, frame.customer
-        for event in changed.tolist():
+        for index in changed.tolist():
+            event = int(bought[index])
             moment = _written(int(at[event]), int(offsets[event]))
             changes[int(owner[event])].append(
-                TierChange(moment, names[int(before[event])], names[int(tier[event])])
+                TierChange(moment, names[int(before[index])], names[int(tier[index])])
             )
         reports = []
         money = plan.money
         for index, (amount, level, final) in enumerate(
-            zip(amounts.tolist(), reported.tolist(), tier[last].tolist())
+            zip(amounts.tolist(), reported.tolist(), final_level.tolist())
         ):
             seen = changes[index]
             if level != final:

@@ -70,6 +70,8 @@ class Frame:
     weekday: Ints
     store: Column
     kind: Column
+    purchase_id: Column
+    """The purchase a refund refunds (null for other events)."""
     gross_total: Ints
     line_start: Ints
     line_event: Ints
@@ -269,6 +271,7 @@ def read_frame(
         "quantity": pa.int64(),
         "unit_price": AMOUNT,
         "store": pa.string(),
+        "purchase_id": pa.string(),
         "line": pa.int64(),
     }
     try:
@@ -354,6 +357,7 @@ def _frame(
         weekday=(local - 1) % 7,
         store=rows["store"].take(heads),
         kind=rows["type"].take(heads),
+        purchase_id=rows["purchase_id"].take(heads),
         gross_total=np.asarray(gross_total, dtype=np.int64),
         line_start=line_start,
         line_event=line_event,

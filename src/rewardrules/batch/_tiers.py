@@ -11,6 +11,7 @@ purchases; in practice two or three passes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -116,13 +117,56 @@ class TierWindows:
         start = np.maximum.accumulate(np.where(change, index, 0))
         return cls(plan, order.astype(np.int64), start.astype(np.int64), counted)
 
-    def sums_before(self, amounts: Ints) -> Ints:
-        """Each event's window sum over the customer's counted events before it."""
+    def sums_before(
+        self, frame: Frame, amounts: Ints, changes: Sequence[tuple[int, int, int]] = ()
+    ) -> Ints:
+        """Each event's window sum over the customer's counted events before it.
+
+        ``changes`` are (event, purchase, delta): from that event on, the purchase counts
+        ``delta`` more (a refund), for the later events whose window holds it.
+        """
         grouped = np.where(self.counted, amounts, 0)[self.order]
         prefix = np.concatenate(([0], np.cumsum(grouped)))
+        sums_grouped = prefix[: len(amounts)] - prefix[self.start]
+        if changes:
+            sums_grouped = sums_grouped + np.cumsum(self._corrections(frame, changes))[:-1]
         sums = np.empty(len(amounts), dtype=np.int64)
-        sums[self.order] = prefix[: len(amounts)] - prefix[self.start]
+        sums[self.order] = sums_grouped
         return sums
+
+    def _corrections(self, frame: Frame, changes: Sequence[tuple[int, int, int]]) -> Ints:
+        """A difference array (in ``order``'s positions) of what the changes add."""
+        count = len(self.order)
+        added = np.zeros(count + 1, dtype=np.int64)
+        span = None if self.plan.span is None else span_us(self.plan)
+        starts = frame.customer_start
+        if span is None:
+            position = np.empty(count, dtype=np.int64)
+            position[self.order] = np.arange(count, dtype=np.int64)
+            group_end = self._group_ends()
+        for event, purchase, delta in changes:
+            if not delta:
+                continue
+            customer = int(frame.customer[event])
+            if span is not None:
+                first, end = event + 1, int(starts[customer + 1])
+                limit = int(frame.at[purchase]) + span
+                end = first + int(np.searchsorted(frame.at[first:end], limit, side="right"))
+            else:
+                group = int(position[purchase])
+                low, end = int(self.start[group]), int(group_end[group])
+                first = low + int(np.searchsorted(self.order[low:end], event, side="right"))
+            if first < end:
+                added[first] += delta
+                added[end] -= delta
+        return added
+
+    def _group_ends(self) -> Ints:
+        """For each position in ``order``, where its window's group ends."""
+        count = len(self.order)
+        group_starts = np.flatnonzero(np.diff(self.start, prepend=-1) != 0)
+        bounds = np.concatenate((group_starts, [count]))
+        return np.repeat(bounds[1:], np.diff(bounds)).astype(np.int64)
 
     def report_sums(self, frame: Frame, amounts: Ints, instant: Ints, local_date: Ints) -> Ints:
         """Per customer, what the window holds at a report instant (and its local date),

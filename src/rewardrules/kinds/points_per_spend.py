@@ -37,6 +37,10 @@ ROUNDINGS: dict[str, Callable[[int, int], int]] = {
 }
 
 
+REFUND_REASON = "refund of purchase {0}: {1} recomputed on {2:money} left, {3} now instead of {4}"
+"""The reason of a refund's points entry: purchase, points name, amount left, now, before."""
+
+
 @dataclass(frozen=True, slots=True)
 class PointsPlan:
     """A points rule in integers: weights per factor, one denominator for everything."""
@@ -182,7 +186,7 @@ def refund_points_per_spend(
         None,
         None,
         plan.money,
-        "refund of purchase {0}: {1} recomputed on {2:money} left, {3} now instead of {4}",
+        REFUND_REASON,
         (purchase.id, plan.points_name, sum(paid_left), now, earned),
     )
     return now, [entry]
