@@ -42,7 +42,7 @@ from strategies import cutoffs, histories, make_program, options, programs
 from test_conformance import CASES, HISTORY_FILES, case_id, load_case_program, only_one, read_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
-SUPPORTED_KINDS = ("points_per_spend", "tiered_discount")
+SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free")
 
 
 def refused_history(events: list[AnyEvent]) -> str | None:
@@ -195,10 +195,16 @@ STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per":
 
 
 def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None:
-    card = {"id": "coffee-card", "kind": "every_nth_free", "every": 5, "reward": "free"}
+    card = {
+        "id": "partner",
+        "kind": "partner_gift_card",
+        "partner": "Cinema",
+        "value": Decimal(10),
+        "every_spend": Decimal(100),
+    }
     program = make_program([STARS, card])
-    assert batch.unsupported(program) == ["rule 'coffee-card': kind every_nth_free"]
-    with pytest.raises(UnsupportedError, match="rule 'coffee-card': kind every_nth_free"):
+    assert batch.unsupported(program) == ["rule 'partner': kind partner_gift_card"]
+    with pytest.raises(UnsupportedError, match="rule 'partner': kind partner_gift_card"):
         evaluate(program, [_purchase("p1", "3.50")], engine="batch")
 
 

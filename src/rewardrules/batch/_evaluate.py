@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 import pyarrow as pa
 
+from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError, read_frame
 from rewardrules.batch._refunds import Refunds
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
@@ -27,6 +28,10 @@ from rewardrules.batch.support import unsupported, unsupported_message
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
 from rewardrules.errors import Problem
 from rewardrules.events import Customer
+from rewardrules.kinds.every_nth_free import PunchCardPlan
+
+# The punch card's reason function (private to its kind module, which alone writes it).
+from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
 from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON, TieredDiscountPlan
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
@@ -34,7 +39,7 @@ from rewardrules.money import Currency
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
 from rewardrules.state import CustomerState
-from rewardrules.tiers import TierChange
+from rewardrules.tiers import TierChange, TierPlan
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
@@ -153,6 +158,34 @@ def _no_saved_state(customer_id: str) -> CustomerState:
     raise UnsupportedError([Problem(message=message, code="unsupported")])
 
 
+class _Ledger:
+    """The entries of one evaluation as they are built, rule by rule, with their sums."""
+
+    def __init__(self, rule_count: int, events: int) -> None:
+        self.rule_count = rule_count
+        self.parts: list[list[LedgerEntry]] = []
+        self.keys: list[Ints] = []
+        self.points: Ints = np.zeros(events, dtype=np.int64)
+        """Points per event, net."""
+        self.taken_back = 0
+        self.sums = dict.fromkeys(
+            (
+                "discount_value",
+                "discount_units",
+                "free_value",
+                "free_units",
+                "vouchers",
+                "voucher_value",
+            ),
+            0,
+        )
+
+    def add(self, position: int, events: Ints, entries: list[LedgerEntry]) -> None:
+        """Entries of the rule at ``position``, one per event (in event order)."""
+        self.parts.append(entries)
+        self.keys.append(events * self.rule_count + position)
+
+
 class _Run:
     """One evaluation: the frame, the compiled rules, and what they computed."""
 
@@ -165,33 +198,37 @@ class _Run:
         self.refunds = Refunds.of(frame, self.is_refund, self.purchases)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
-        self.discounts = [
-            DiscountColumns.of(rule, frame, tiers)
-            for rule in plan.price_rules
-            if isinstance(rule, TieredDiscountPlan)
-        ]
-        self.earnings = [
-            PointsColumns.of(rule, frame, tiers)
-            for rule in plan.earning_rules
-            if isinstance(rule, PointsPlan)
-        ]
-        if len(self.discounts) + len(self.earnings) != len(plan.price_rules + plan.earning_rules):
-            refuse(unsupported(plan.program))  # pragma: no cover -- support.py refused it
+        self.price_stages = [_stage(rule, frame, tiers) for rule in plan.price_rules]
+        self.earning_stages = [_stage(rule, frame, tiers) for rule in plan.earning_rules]
+        # What refunds take off the cards depends on units only: known before any price.
+        self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
         self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
         self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
         self.paid, self.given = self._prices()
         if self.windows is not None:
             self._settle_tiers(self.windows)
 
-    def _prices(self) -> tuple[Numbers, list[Numbers]]:
-        """What each line is paid after the price rules, and each rule's line discounts;
-        then the refunds on those amounts."""
-        amounts: Numbers = self.frame.gross
-        given = []
-        for discount in self.discounts:
-            amounts, taken = discount.apply(self.frame, self.tier, amounts, self.purchase_lines)
-            given.append(taken)
-        self.refunds.apply(self.frame, np.asarray(amounts, dtype=np.int64))
+    def _prices(self) -> tuple[Numbers, list[Any]]:
+        """What each line is paid after the price rules, and what each rule gave; then the
+        refunds on those amounts."""
+        frame, tier = self.frame, self.tier
+        amounts: Numbers = frame.gross
+        units_left = frame.quantity
+        given: list[Any] = []
+        for stage in self.price_stages:
+            if isinstance(stage, DiscountColumns):
+                amounts, taken = stage.apply(frame, tier, amounts, self.purchase_lines)
+                units = per_event(frame, np.where(taken > 0, units_left, 0))
+                given.append((taken, units))
+            else:
+                assert isinstance(stage, CardColumns)  # noqa: S101 -- the price stages
+                qualifying = stage.qualifying(frame, tier, self.purchase_lines)
+                counts = stage.counts(frame, qualifying, self.refunds.steps)
+                amounts, units_left, rewards = stage.free(
+                    frame, counts, qualifying, np.asarray(amounts, dtype=np.int64), units_left
+                )
+                given.append((counts, rewards))
+        self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
 
     def _tier_amounts(self, paid: Numbers) -> Ints:
@@ -246,57 +283,19 @@ class _Run:
         money = plan.money
         self.event_ids = np.asarray(frame.event_ids.to_pylist(), dtype=object)
         self.owners = np.asarray(frame.customer_ids, dtype=object)
-        parts: list[list[LedgerEntry]] = []
-        keys: list[Ints] = []
-        rule_count = len(self.discounts) + len(self.earnings)
-        position = 0
-        totals = dict.fromkeys(("points", "discount_value", "discount_units"), 0)
-        taken_back = 0
-        points_total = np.zeros(frame.events, dtype=np.int64)
-        for discount, taken in zip(self.discounts, self.given):
-            value = np.asarray(per_event(frame, taken), dtype=np.int64)
-            units = np.asarray(per_event(frame, np.where(taken > 0, frame.quantity, 0)))
-            events = np.flatnonzero(value > 0)
-            parts.append(self._discount_entries(discount, events, value[events], units[events]))
-            keys.append(events * rule_count + position)
-            totals["discount_value"] += int(value.sum())
-            totals["discount_units"] += int(units[events].sum())
-            position += 1
-        for earning in self.earnings:
-            paid = frame.gross if earning.plan.on_gross else self.paid
-            weights = earning.weights(frame, self.tier, self.purchase_lines)
-            points = earning.points(frame, self.tier, paid, weights)
-            events = np.flatnonzero(points != 0)
-            reasons = _PointsReasons(
-                earning.plan, paid, weights, frame.line_start, self.tier, self.names
-            )
-            refunded = self._refund_points(earning, points, paid, weights)
-            if refunded:
-                parts.append(refunded[0])
-                keys.append(refunded[1] * rule_count + position)
-                np.add.at(points_total, refunded[1], refunded[2])
-                taken_back += int(refunded[2].sum())
-            given = points[events].tolist()
-            parts.append(
-                self._entries(
-                    events,
-                    earning.plan.rule.id,
-                    "points",
-                    (given, repeat(None), repeat(None)),
-                    _points_reason,
-                    zip(repeat(reasons), events.tolist(), given),
-                )
-            )
-            keys.append(events * rule_count + position)
-            points_total += points
-            position += 1
-        entries, entry_keys = _in_order(parts, keys)
-        bounds = np.searchsorted(entry_keys, frame.customer_start * rule_count)
+        self.stamps: dict[str, Ints] = {}
+        ledger = _Ledger(len(self.price_stages) + len(self.earning_stages), frame.events)
+        for position, (stage, result) in enumerate(zip(self.price_stages, self.given)):
+            self._price_entries(ledger, position, stage, result)
+        for position, stage in enumerate(self.earning_stages, len(self.price_stages)):
+            self._earning_entries(ledger, position, stage)
+        entries, entry_keys = _in_order(ledger.parts, ledger.keys)
+        bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
         balances: list[int] = []
         if frame.events:
-            balances = np.add.reduceat(points_total, frame.customer_start[:-1]).tolist()
+            balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
         results = self._results(entries, bounds.tolist(), balances)
-        totals["points"] = int(points_total.sum()) - taken_back
+        sums = ledger.sums
         return Evaluation(
             program=plan.program.program,
             money=money,
@@ -309,12 +308,68 @@ class _Run:
                 purchases=int(self.purchases.sum()),
                 refunds=int(self.is_refund.sum()),
                 gross_spend=int(frame.gross_total[self.purchases].sum()),
-                points_issued=totals["points"],
-                points_reversed=-taken_back,
-                discount_value=totals["discount_value"],
-                discount_units=totals["discount_units"],
+                points_issued=int(ledger.points.sum()) - ledger.taken_back,
+                points_reversed=-ledger.taken_back,
+                discount_value=sums["discount_value"],
+                discount_units=sums["discount_units"],
+                free_value=sums["free_value"],
+                free_units=sums["free_units"],
+                vouchers=sums["vouchers"],
+                voucher_value=sums["voucher_value"],
             ),
         )
+
+    def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
+        """A price rule's entries: discounts, free or discounted units of cards."""
+        frame = self.frame
+        if isinstance(stage, DiscountColumns):
+            taken, units_per_event = result
+            value = np.asarray(per_event(frame, taken), dtype=np.int64)
+            units = np.asarray(units_per_event)
+            events = np.flatnonzero(value > 0)
+            part = self._discount_entries(stage, events, value[events], units[events])
+            ledger.sums["discount_value"] += int(value.sum())
+            ledger.sums["discount_units"] += int(units[events].sum())
+        else:
+            counts, rewards = result
+            self.stamps[stage.plan.rule.id] = counts.final
+            events, part = self._card_entries(stage, rewards, ledger.sums)
+        ledger.add(position, events, part)
+
+    def _earning_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
+        """An earning rule's entries: vouchers of cards, points (and points taken back)."""
+        frame = self.frame
+        if isinstance(stage, CardColumns):
+            qualifying = stage.qualifying(frame, self.tier, self.purchase_lines)
+            counts = stage.counts(frame, qualifying, self.refunds.steps)
+            self.stamps[stage.plan.rule.id] = counts.final
+            events, part = self._voucher_entries(stage, counts, ledger.sums)
+            ledger.add(position, events, part)
+            return
+        earning: PointsColumns = stage
+        paid = frame.gross if earning.plan.on_gross else self.paid
+        weights = earning.weights(frame, self.tier, self.purchase_lines)
+        points = earning.points(frame, self.tier, paid, weights)
+        events = np.flatnonzero(points != 0)
+        reasons = _PointsReasons(
+            earning.plan, paid, weights, frame.line_start, self.tier, self.names
+        )
+        refunded = self._refund_points(earning, points, paid, weights)
+        if refunded:
+            ledger.add(position, refunded[1], refunded[0])
+            np.add.at(ledger.points, refunded[1], refunded[2])
+            ledger.taken_back += int(refunded[2].sum())
+        given = points[events].tolist()
+        part = self._entries(
+            events,
+            earning.plan.rule.id,
+            "points",
+            (given, repeat(None), repeat(None)),
+            _points_reason,
+            zip(repeat(reasons), events.tolist(), given),
+        )
+        ledger.add(position, events, part)
+        ledger.points += points
 
     def _entries(
         self,
@@ -397,6 +452,51 @@ class _Run:
         )
         return entries, chosen, np.asarray(taken_list, dtype=np.int64)
 
+    def _card_entries(
+        self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A free-unit or percent-off card's entries at the purchases that complete it."""
+        plan = stage.plan
+        events = np.asarray([reward.event for reward in rewards], dtype=np.int64)
+        kind = "free" if plan.reward == "free" else "discount"
+        units = [reward.units for reward in rewards]
+        values = [reward.value for reward in rewards]
+        totals[f"{kind}_value"] += sum(values)
+        totals[f"{kind}_units"] += sum(units)
+        arguments = [
+            (plan, reward.after, reward.completed, reward.units, reward.value) for reward in rewards
+        ]
+        entries = self._entries(
+            events, plan.rule.id, kind, (repeat(None), values, units), reward_reason, arguments
+        )
+        return events, entries
+
+    def _voucher_entries(
+        self, stage: CardColumns, counts: CardCounts, totals: dict[str, int]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A voucher card's entries: one voucher per card a purchase completes."""
+        plan = stage.plan
+        every = plan.every
+        completed = counts.after // every - counts.before // every
+        chosen = np.flatnonzero(completed > 0)
+        events = np.repeat(chosen, completed[chosen])
+        arguments = [
+            (plan, (int(counts.before[event]) // every + number) * every, 1, 1, plan.voucher_value)
+            for event in chosen.tolist()
+            for number in range(1, int(completed[event]) + 1)
+        ]
+        totals["vouchers"] += len(arguments)
+        totals["voucher_value"] += len(arguments) * plan.voucher_value
+        entries = self._entries(
+            events,
+            plan.rule.id,
+            "voucher",
+            (repeat(None), repeat(plan.voucher_value), repeat(1)),
+            reward_reason,
+            arguments,
+        )
+        return events, entries
+
     def _discount_entries(
         self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
     ) -> list[LedgerEntry]:
@@ -424,9 +524,13 @@ class _Run:
     ) -> tuple[CustomerResult, ...]:
         frame = self.frame
         tiers = self._tier_reports()
-        stamps: dict[str, int] = {}
+        cards = [
+            (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
+            for card in self.plan.punch_cards
+        ]
         results = []
         for index, customer_id in enumerate(frame.customer_ids):
+            stamps = {rule_id: final[index] % every for rule_id, every, final in cards}
             tier, changes, next_tier = tiers[index] if tiers else (None, (), None)
             balance = balances[index]
             results.append(
@@ -498,6 +602,17 @@ class _Run:
                 seen.append(TierChange(moment, names[final], names[level]))
             reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
         return reports
+
+
+def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:
+    """A rule compiled over the frame, or a refusal of a kind the batch engine lacks."""
+    if isinstance(rule, TieredDiscountPlan):
+        return DiscountColumns.of(rule, frame, tiers)
+    if isinstance(rule, PointsPlan):
+        return PointsColumns.of(rule, frame, tiers)
+    if isinstance(rule, PunchCardPlan):
+        return CardColumns.of(rule, frame, tiers)
+    refuse([f"rule '{rule.rule.id}': kind {rule.rule.kind}"])  # pragma: no cover -- support
 
 
 def _in_order(parts: list[list[LedgerEntry]], keys: list[Ints]) -> tuple[list[LedgerEntry], Ints]:

@@ -8,9 +8,9 @@ what it admits.
 
 from __future__ import annotations
 
-from rewardrules.program import PointsPerSpend, Program, TieredDiscount
+from rewardrules.program import EveryNthFree, PointsPerSpend, Program, TieredDiscount
 
-SUPPORTED_KINDS: tuple[type, ...] = (PointsPerSpend, TieredDiscount)
+SUPPORTED_KINDS: tuple[type, ...] = (PointsPerSpend, TieredDiscount, EveryNthFree)
 """Rule kinds the batch engine evaluates."""
 
 
