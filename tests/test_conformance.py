@@ -12,6 +12,7 @@ hand, and a failing case shows the difference between them and what the library 
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,10 @@ from rewardrules.program import Program
 CORPUS = Path(__file__).resolve().parent / "conformance"
 PROGRAM_FILES = ("program.yaml", "program.bin")
 HISTORY_FILES = ("history.csv", "history.jsonl", "history.json")
-CASE_FILES = frozenset({*PROGRAM_FILES, *HISTORY_FILES, "options.json", "expected.json"})
+CASE_FILES = frozenset(
+    {*PROGRAM_FILES, *HISTORY_FILES, "options.json", "evaluate.json", "expected.json"}
+)
+EVALUATE_KEYS = frozenset({"as_of"})
 EXPECTED_KEYS = frozenset({"about", "problems", "evaluation"})
 PROBLEM_KEYS = ("code", "line", "column", "path", "message")
 CORPUS_FILES = frozenset({"README.md"})
@@ -73,13 +77,28 @@ def load_case_program(case: Path) -> Program:
     return load_program_text(text, "program.yaml")
 
 
+def read_as_of(text: str) -> date | datetime:
+    """``as_of`` as ``--as-of`` reads it: a date (``2026-06-30``), or an instant with a UTC
+    offset (``2026-07-01T00:00:00-04:00``)."""
+    if "T" not in text:
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    assert moment.utcoffset() is not None, f"as_of {text!r} needs a UTC offset"
+    return moment
+
+
 def evaluate_case(case: Path, program: Program) -> dict[str, Any]:
-    """Read the case's history (with its options, if any) and evaluate the program on it."""
+    """Read the case's history (with its options, if any) and evaluate the program on it,
+    up to the case's ``as_of`` (from ``evaluate.json``), if any."""
     history = only_one(case, HISTORY_FILES)
     assert history is not None, f"{case_id(case)} has no history to evaluate"
     options_file = case / "options.json"
     options = read_json(options_file) if options_file.is_file() else {}
-    result: dict[str, Any] = evaluate(program, read_history(history, **options)).to_json()
+    evaluate_file = case / "evaluate.json"
+    settings = read_json(evaluate_file) if evaluate_file.is_file() else {}
+    as_of = None if "as_of" not in settings else read_as_of(settings["as_of"])
+    events = read_history(history, **options)
+    result: dict[str, Any] = evaluate(program, events, as_of=as_of).to_json()
     return result
 
 
@@ -135,6 +154,12 @@ def test_case_is_well_formed(case: Path) -> None:
     if (case / "options.json").is_file():
         assert history is not None, "options.json is for read_history; the case has no history"
         assert isinstance(read_json(case / "options.json"), dict)
+    if (case / "evaluate.json").is_file():
+        assert history is not None, "evaluate.json is for evaluate; the case has no history"
+        settings = read_json(case / "evaluate.json")
+        assert isinstance(settings, dict)
+        assert set(settings) <= EVALUATE_KEYS, f"evaluate.json holds only {sorted(EVALUATE_KEYS)}"
+        assert all(isinstance(value, str) for value in settings.values())
     assert (case / "expected.json").is_file(), "a case needs expected.json"
     expected = read_json(case / "expected.json")
     assert isinstance(expected, dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from rewardrules.ledger import EntryKind, LedgerEntry
@@ -23,7 +23,11 @@ _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 @dataclass(frozen=True, slots=True)
 class Duration:
-    """A length of time: a number of days (24 hours each) or of calendar months."""
+    """A length of time: a number of days (24 hours each) or of calendar months.
+
+    Days and weeks are elapsed time, whatever the clocks do; months and years are counted on
+    the local calendar (docs/lifecycle.md says why).
+    """
 
     days: int = 0
     months: int = 0
@@ -45,13 +49,26 @@ class Duration:
     def after(self, instant: datetime, zone: ZoneInfo) -> datetime:
         """The instant this long after ``instant``; months at the same local time of day."""
         if not self.months:
-            return instant + timedelta(days=self.days)
+            return elapsed(instant, timedelta(days=self.days))
         local = instant.astimezone(zone)
         month_index = local.month - 1 + self.months
         year, month = local.year + month_index // 12, month_index % 12 + 1
         last_day = _MONTH_DAYS[month - 1] + (1 if month == 2 and _leap(year) else 0)
         moved = local.replace(year=year, month=month, day=min(local.day, last_day), fold=0)
         return moved.replace(tzinfo=zone)
+
+
+def elapsed(instant: datetime, span: timedelta) -> datetime:
+    """The instant ``span`` of elapsed time after ``instant`` (before it, if negative).
+
+    Python adds a timedelta to the wall clock of a datetime whose tzinfo is a zone (a gift
+    at local midnight, a zone-aware datetime from Python), which across a daylight-saving
+    change is an hour off 24-hour days; counting in UTC is exact for every tzinfo. The
+    result keeps ``instant``'s tzinfo, so a fixed offset stays as it was written.
+    """
+    if isinstance(instant.tzinfo, timezone):
+        return instant + span  # a fixed offset: the wall clock is elapsed time
+    return (instant.astimezone(UTC) + span).astimezone(instant.tzinfo)
 
 
 def _leap(year: int) -> bool:

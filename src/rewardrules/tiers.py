@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from rewardrules.lots import Duration
+from rewardrules.lots import Duration, elapsed
 from rewardrules.money import Currency, as_fraction
 from rewardrules.program import Program, RollingWindow
 
@@ -211,7 +211,7 @@ class TierCounter:
         """
         if plan.span is None:
             return self.by_key.get(calendar_key(plan.window, local_date), 0)
-        start = at - plan.span
+        start = elapsed(at, -plan.span)
         recent = self.recent
         while recent and recent[0].at < start:
             gone = recent.popleft()
@@ -243,7 +243,7 @@ class TierCounter:
         """The qualifying amount as of an instant, without forgetting anything."""
         if plan.span is None:
             return self.by_key.get(calendar_key(plan.window, local_date), 0)
-        start = instant - plan.span
+        start = elapsed(instant, -plan.span)
         return sum(record.tier_amount for record in self.recent if record.at >= start)
 
     def report(
