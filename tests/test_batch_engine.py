@@ -39,7 +39,15 @@ from rewardrules.histories import read_customers, read_history
 from rewardrules.loader import load_program
 from rewardrules.program import Program
 from strategies import cutoffs, histories, make_program, options, programs
-from test_conformance import CASES, HISTORY_FILES, case_id, load_case_program, only_one, read_json
+from test_conformance import (
+    CASES,
+    HISTORY_FILES,
+    case_id,
+    load_case_program,
+    only_one,
+    read_as_of,
+    read_json,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free")
@@ -152,7 +160,10 @@ def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> No
         pytest.fail("an evaluated case has a program that loads")
     events = _read_case_history(case)
     assert events is not None
-    same_results(program, events)
+    evaluate_file = case / "evaluate.json"
+    settings = read_json(evaluate_file) if evaluate_file.is_file() else {}
+    as_of = None if "as_of" not in settings else read_as_of(settings["as_of"])
+    same_results(program, events, None, as_of)
 
 
 # --- drawn programs and histories ---------------------------------------------------------
