@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError, read_frame
+from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._refunds import Refunds
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._tiers import TierWindows, levels
@@ -28,10 +29,12 @@ from rewardrules.batch.support import unsupported, unsupported_message
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
 from rewardrules.errors import Problem
 from rewardrules.events import Customer
+from rewardrules.kinds._words import ordinal, window_words
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 
 # The punch card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
+from rewardrules.kinds.partner_gift_card import GIFT_CARD_REASON, GiftCardPlan
 from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON, TieredDiscountPlan
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
@@ -39,7 +42,7 @@ from rewardrules.money import Currency
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
 from rewardrules.state import CustomerState
-from rewardrules.tiers import TierChange, TierPlan
+from rewardrules.tiers import TierChange, TierPlan, calendar_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
@@ -176,6 +179,8 @@ class _Ledger:
                 "free_units",
                 "vouchers",
                 "voucher_value",
+                "gift_cards",
+                "gift_card_value",
             ),
             0,
         )
@@ -316,6 +321,8 @@ class _Run:
                 free_units=sums["free_units"],
                 vouchers=sums["vouchers"],
                 voucher_value=sums["voucher_value"],
+                gift_cards=sums["gift_cards"],
+                gift_card_value=sums["gift_card_value"],
             ),
         )
 
@@ -344,6 +351,12 @@ class _Run:
             counts = stage.counts(frame, qualifying, self.refunds.steps)
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._voucher_entries(stage, counts, ledger.sums)
+            ledger.add(position, events, part)
+            return
+        if isinstance(stage, GiftCardColumns):
+            paid = np.asarray(self.paid, dtype=np.int64)
+            issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            events, part = self._gift_card_entries(stage, issued, ledger.sums)
             ledger.add(position, events, part)
             return
         earning: PointsColumns = stage
@@ -497,6 +510,41 @@ class _Run:
         )
         return events, entries
 
+    def _gift_card_entries(
+        self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A gift card rule's entries: one per card, numbered within its window."""
+        plan = stage.plan
+        events: list[int] = []
+        arguments: list[tuple[Any, ...]] = []
+        for cards in issued:
+            day = date.fromordinal(int(self.frame.local_date[cards.event]))
+            window = window_words(calendar_key(plan.rule.window, day))
+            for number in range(cards.first, cards.last + 1):
+                events.append(cards.event)
+                arguments.append(
+                    (
+                        ordinal(number),
+                        plan.rule.partner,
+                        cards.highest,
+                        window,
+                        plan.every_spend,
+                        plan.value,
+                    )
+                )
+        sums["gift_cards"] += len(events)
+        sums["gift_card_value"] += len(events) * plan.value
+        chosen = np.asarray(events, dtype=np.int64)
+        entries = self._entries(
+            chosen,
+            plan.rule.id,
+            "gift_card",
+            (repeat(None), repeat(plan.value), repeat(1)),
+            GIFT_CARD_REASON,
+            arguments,
+        )
+        return chosen, entries
+
     def _discount_entries(
         self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
     ) -> list[LedgerEntry]:
@@ -612,6 +660,8 @@ def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:
         return PointsColumns.of(rule, frame, tiers)
     if isinstance(rule, PunchCardPlan):
         return CardColumns.of(rule, frame, tiers)
+    if isinstance(rule, GiftCardPlan):
+        return GiftCardColumns.of(rule, frame, tiers)
     refuse([f"rule '{rule.rule.id}': kind {rule.rule.kind}"])  # pragma: no cover -- support
 
 

@@ -60,6 +60,7 @@ class RefundStep:
     purchase: int
     units_before: tuple[int, ...]
     units_after: tuple[int, ...]
+    amounts_before: tuple[int, ...]
     amounts_after: tuple[int, ...]
     given_back: int
 
@@ -141,6 +142,7 @@ class Refunds:
                     purchase,
                     tuple(record.refunded_units),
                     tuple(units),
+                    tuple(record.refunded_amount),
                     tuple(amounts),
                     given_back,
                 )

@@ -8,9 +8,15 @@ what it admits.
 
 from __future__ import annotations
 
-from rewardrules.program import EveryNthFree, PointsPerSpend, Program, TieredDiscount
+from rewardrules.program import (
+    EveryNthFree,
+    PartnerGiftCard,
+    PointsPerSpend,
+    Program,
+    TieredDiscount,
+)
 
-SUPPORTED_KINDS: tuple[type, ...] = (PointsPerSpend, TieredDiscount, EveryNthFree)
+SUPPORTED_KINDS: tuple[type, ...] = (PointsPerSpend, TieredDiscount, EveryNthFree, PartnerGiftCard)
 """Rule kinds the batch engine evaluates."""
 
 

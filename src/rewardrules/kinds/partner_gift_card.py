@@ -27,6 +27,9 @@ GiftCardWindowTotals = tuple[int, int, int]
 
 EMPTY_WINDOW: GiftCardWindowTotals = (0, 0, 0)
 
+GIFT_CARD_REASON = "{0} {1} gift card: {2:money} spent {3}, one card per {4:money} ({5:money})"
+"""The reason of a gift card entry: ordinal, partner, spend, window, threshold, value."""
+
 
 @dataclass(frozen=True, slots=True)
 class GiftCardPlan:
@@ -91,7 +94,7 @@ def partner_gift_card(
             plan.value,
             1,
             plan.money,
-            "{0} {1} gift card: {2:money} spent {3}, one card per {4:money} ({5:money})",
+            GIFT_CARD_REASON,
             (
                 ordinal(number),
                 plan.rule.partner,
