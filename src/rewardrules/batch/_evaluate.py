@@ -100,12 +100,10 @@ def evaluate_table(
     _profiles(customers)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
-    kinds = np.asarray(frame.kind.to_numpy(zero_copy_only=False), dtype=object)
-    for kind, feature in (("redemption", "redemptions"),):
-        found = np.flatnonzero(kinds == kind)
-        if len(found):
-            event_id = frame.event_ids[int(found[0])].as_py()
-            refuse([f"{feature} in the history (event {event_id})"])
+    redemptions = frame.flags_of("redemption")
+    if redemptions.any():
+        event_id = frame.event_ids[int(np.flatnonzero(redemptions)[0])]
+        refuse([f"redemptions in the history (event {event_id})"])
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
@@ -196,10 +194,9 @@ class _Run:
 
     def __init__(self, plan: ProgramPlan, frame: Frame, cutoff: _Cutoff | None) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
-        kinds = np.asarray(frame.kind.to_numpy(zero_copy_only=False), dtype=object)
-        self.purchases: Flags = kinds == "purchase"
+        self.purchases: Flags = frame.flags_of("purchase")
         self.purchase_lines: Flags = self.purchases[frame.line_event]
-        self.is_refund: Flags = kinds == "refund"
+        self.is_refund: Flags = frame.flags_of("refund")
         self.refunds = Refunds.of(frame, self.is_refund, self.purchases)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
@@ -286,7 +283,7 @@ class _Run:
         """The evaluation, as the reference engine reports it."""
         frame, plan = self.frame, self.plan
         money = plan.money
-        self.event_ids = np.asarray(frame.event_ids.to_pylist(), dtype=object)
+        self.event_ids = frame.event_ids
         self.owners = np.asarray(frame.customer_ids, dtype=object)
         self.stamps: dict[str, Ints] = {}
         ledger = _Ledger(len(self.price_stages) + len(self.earning_stages), frame.events)
@@ -450,7 +447,7 @@ class _Run:
             if now != earned:
                 events.append(step.event)
                 taken_list.append(now - earned)
-                purchase_id = frame.event_ids[purchase].as_py()
+                purchase_id = frame.event_ids[purchase]
                 arguments.append((purchase_id, plan.points_name, sum(left), now, earned))
         if not events:
             return None

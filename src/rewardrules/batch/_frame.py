@@ -52,6 +52,31 @@ class UnsupportedError(RewardRulesError, NotImplementedError):
 
 
 @dataclass(frozen=True, slots=True)
+class Codes:
+    """A text column as codes into its distinct values (-1 for nothing)."""
+
+    codes: Ints
+    values: Column
+
+    @classmethod
+    def encode(cls, column: Column, rows: Ints) -> Codes:
+        """Encode a column (hashing each distinct text once), then pick ``rows``."""
+        encoded = pc.dictionary_encode(column)
+        indices = _numbers(encoded.indices, fill=-1)
+        return cls(indices[rows], encoded.dictionary)
+
+    def is_in(self, members: frozenset[str]) -> Flags:
+        """Whether each value is one of ``members`` (never for nothing)."""
+        found = pc.is_in(self.values, value_set=pa.array(sorted(members), pa.string()))
+        flags = np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+        return np.append(flags, False)[self.codes]
+
+    def texts(self, start: int, end: int) -> list[str | None]:
+        """The values of rows ``start`` to ``end``."""
+        return [None if code < 0 else self.values[code].as_py() for code in self.codes[start:end]]
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """A history in integer columns: events in evaluation order, and their lines.
 
@@ -59,7 +84,8 @@ class Frame:
     order; ``line_start[e]:line_start[e + 1]`` are event ``e``'s lines.
     """
 
-    event_ids: Column
+    event_ids: npt.NDArray[np.object_]
+    """Each event's id, as Python text (ledger entries hold them)."""
     customer_ids: list[str]
     """The customers, in id order; ``customer_start[c]`` is customer ``c``'s first event."""
     customer_start: Ints
@@ -78,13 +104,18 @@ class Frame:
     quantity: Ints
     unit_price: Ints
     gross: Ints
-    sku: Column
-    category: Column
+    sku: Codes
+    category: Codes
 
     @property
     def events(self) -> int:
         """How many events."""
         return len(self.at)
+
+    def flags_of(self, kind: str) -> Flags:
+        """Which events are of a type: 'purchase', 'refund' or 'redemption'."""
+        found = pc.equal(self.kind, kind).fill_null(False)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 def _numbers(array: Column, fill: int = 0) -> Ints:
@@ -95,7 +126,8 @@ def _numbers(array: Column, fill: int = 0) -> Ints:
 def _column(table: pa.Table, name: str, kind: Any) -> Column:
     if name not in table.schema.names:
         return pa.nulls(table.num_rows, kind)
-    column = table.column(name).combine_chunks()
+    chunked = table.column(name)
+    column = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
     return column if column.type == kind else column.cast(kind)
 
 
@@ -325,7 +357,6 @@ def _frame(
     row_of_line = starts[line_event] + (np.arange(len(line_event)) - line_start[line_event])
     heads = pa.array(starts)
     local = local_dates(at, zone)
-    taken = pa.array(row_of_line)
     minor, too_fine, too_large = _minor_units(rows["unit_price"], money)
     purchase_rows = np.asarray(
         pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
@@ -347,7 +378,7 @@ def _frame(
         raise UnsupportedError([_too_large(source)])
     customer_start = np.searchsorted(customer_rank, np.arange(len(customer_ids) + 1))
     return Frame(
-        event_ids=rows["event_id"].take(heads),
+        event_ids=rows["event_id"].take(heads).to_numpy(zero_copy_only=False),
         customer_ids=customer_ids.to_pylist(),
         customer_start=customer_start.astype(np.int64),
         customer=customer_rank,
@@ -364,8 +395,8 @@ def _frame(
         quantity=quantity,
         unit_price=unit_price,
         gross=gross,
-        sku=rows["sku"].take(taken),
-        category=rows["category"].take(taken),
+        sku=Codes.encode(rows["sku"], row_of_line),
+        category=Codes.encode(rows["category"], row_of_line),
     )
 
 

@@ -54,14 +54,14 @@ def _lines(scope: Scope, frame: Frame) -> Flags:
     if scope.categories is not None or scope.skus is not None:
         included = np.zeros(count, dtype=np.bool_)
         if scope.categories is not None:
-            included |= _is_in(frame.category, scope.categories)
+            included |= frame.category.is_in(scope.categories)
         if scope.skus is not None:
-            included |= _is_in(frame.sku, scope.skus)
+            included |= frame.sku.is_in(scope.skus)
         matched &= included
     if scope.exclude_skus:
-        matched &= ~_is_in(frame.sku, scope.exclude_skus)
+        matched &= ~frame.sku.is_in(scope.exclude_skus)
     if scope.exclude_categories:
-        matched &= ~_is_in(frame.category, scope.exclude_categories)
+        matched &= ~frame.category.is_in(scope.exclude_categories)
     return matched
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from rewardrules.batch._frame import Frame, Ints, pc
 from rewardrules.errors import HistoryError, event_error
@@ -87,10 +88,10 @@ class Refunds:
             return cls([], [], [])
         ids = frame.event_ids
         at = frame.at
-        order = sorted(found.tolist(), key=lambda event: (int(at[event]), ids[event].as_py()))
+        order = sorted(found.tolist(), key=lambda event: (int(at[event]), ids[event]))
         events = np.asarray(order, dtype=np.int64)
         wanted = frame.purchase_id.take(events)
-        where = pc.index_in(wanted, value_set=ids)
+        where = pc.index_in(wanted, value_set=pa.array(ids, pa.string()))
         target = np.asarray(where.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         valid = (
             (target >= 0)
@@ -104,7 +105,7 @@ class Refunds:
             event = int(events[bad])
             customer = frame.customer_ids[int(frame.customer[event])]
             error = event_error(
-                ids[event].as_py(),
+                ids[event],
                 f"it refunds purchase {wanted[bad].as_py()}, but customer {customer} has no "
                 "such purchase before it; check the purchase id, and that the refund comes "
                 "after its purchase",
@@ -158,12 +159,12 @@ def _refund_error(refund_id: str, error: RefundError) -> HistoryError:
 
 def _record(frame: Frame, purchase: int, paid: Ints) -> _Record:
     start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-    skus = frame.sku.slice(start, end - start).to_pylist()
+    skus = frame.sku.texts(start, end)
     quantities = frame.quantity[start:end].tolist()
     lines = tuple(_Line(sku, quantity) for sku, quantity in zip(skus, quantities))
     count = end - start
     return _Record(
-        _Purchase(frame.event_ids[purchase].as_py(), lines),
+        _Purchase(frame.event_ids[purchase], lines),
         [int(amount) for amount in paid[start:end]],
         [0] * count,
         [0] * count,
@@ -172,8 +173,8 @@ def _record(frame: Frame, purchase: int, paid: Ints) -> _Record:
 
 def _request(frame: Frame, event: int) -> _Refund:
     start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
-    skus = frame.sku.slice(start, end - start).to_pylist()
-    event_id = frame.event_ids[event].as_py()
+    skus = frame.sku.texts(start, end)
+    event_id = frame.event_ids[event]
     if end - start == 1 and skus[0] is None:
         return _Refund(event_id, None)
     quantities = frame.quantity[start:end].tolist()
