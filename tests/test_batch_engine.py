@@ -32,13 +32,20 @@ from rewardrules.events import (
     Customer,
     Line,
     Purchase,
-    Redemption,
     ReferralQualified,
 )
 from rewardrules.histories import read_customers, read_history
 from rewardrules.loader import load_program
 from rewardrules.program import Program
-from strategies import cutoffs, histories, make_program, options, programs
+from strategies import (
+    cutoffs,
+    histories,
+    lifecycle_histories,
+    lifecycle_programs,
+    make_program,
+    options,
+    programs,
+)
 from test_conformance import (
     CASES,
     HISTORY_FILES,
@@ -56,8 +63,6 @@ SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free", "par
 def refused_history(events: list[AnyEvent]) -> str | None:
     """Why the batch engine refuses this history today, if it does."""
     for event in events:
-        if isinstance(event, Redemption):
-            return "redemptions in the history"
         if isinstance(event, ReferralQualified):
             return "referral facts"
     return None
@@ -181,6 +186,16 @@ def test_drawn_programs_run_identically(
     assert same_results(program, events, None, as_of)
 
 
+@given(lifecycle_programs(expiry=False), lifecycle_histories(), cutoffs())
+def test_drawn_redemptions_and_debts_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    # Points that wait for a return period are not evaluated yet: drop that setting.
+    points = program.points.model_copy(update={"pending_for": None})
+    program = program.model_copy(update={"points": points})
+    assert same_results(program, events, None, as_of)
+
+
 # Mostly refusals: fewer examples suffice.
 @settings(max_examples=40)
 @given(programs(), histories(refunds=True))
@@ -221,18 +236,6 @@ def test_limits_groups_and_points_that_expire_are_refused() -> None:
         "rule 'stars': limit",
         "rule 'stars': exclusive_group",
     ]
-
-
-def test_a_redemption_in_the_history_is_refused_naming_the_event() -> None:
-    program = make_program([STARS])
-    redemption = Redemption(
-        id="x1",
-        customer_id="ann",
-        at=datetime(2026, 3, 3, tzinfo=UTC),
-        reward="cake",
-    )
-    with pytest.raises(UnsupportedError, match=r"redemptions in the history \(event x1\)"):
-        evaluate(program, [_purchase("p1", "3.50"), redemption], engine="batch")
 
 
 def test_a_price_finer_than_a_cent_is_the_reference_engines_error() -> None:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 import pyarrow as pa
 
+from rewardrules.batch._accounts import run_accounts
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
@@ -100,10 +101,6 @@ def evaluate_table(
     _profiles(customers)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
-    redemptions = frame.flags_of("redemption")
-    if redemptions.any():
-        event_id = frame.event_ids[int(np.flatnonzero(redemptions)[0])]
-        refuse([f"redemptions in the history (event {event_id})"])
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
@@ -286,16 +283,30 @@ class _Run:
         self.event_ids = frame.event_ids
         self.owners = np.asarray(frame.customer_ids, dtype=object)
         self.stamps: dict[str, Ints] = {}
-        ledger = _Ledger(len(self.price_stages) + len(self.earning_stages), frame.events)
+        rules = len(self.price_stages) + len(self.earning_stages)
+        # One more position after the rules: the account's entries (redemptions, points
+        # written off at refunds), which the reference engine writes after the rules'.
+        ledger = _Ledger(rules + 1, frame.events)
         for position, (stage, result) in enumerate(zip(self.price_stages, self.given)):
             self._price_entries(ledger, position, stage, result)
         for position, stage in enumerate(self.earning_stages, len(self.price_stages)):
             self._earning_entries(ledger, position, stage)
+        accounts = run_accounts(
+            frame,
+            plan.points,
+            ledger.points,
+            (self.purchases, self.is_refund, frame.flags_of("redemption")),
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+        )
+        ledger.add(rules, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
         entries, entry_keys = _in_order(ledger.parts, ledger.keys)
         bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
         balances: list[int] = []
         if frame.events:
             balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
+        for customer, balance in accounts.balances.items():
+            balances[customer] = balance
+        account_sums = _account_sums(accounts.entries)
         results = self._results(entries, bounds.tolist(), balances)
         sums = ledger.sums
         return Evaluation(
@@ -320,6 +331,7 @@ class _Run:
                 voucher_value=sums["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
+                **account_sums,
             ),
         )
 
@@ -647,6 +659,30 @@ class _Run:
                 seen.append(TierChange(moment, names[final], names[level]))
             reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
         return reports
+
+
+def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
+    """The totals of the account's entries (as ``ledger.total`` adds them up)."""
+    sums = dict.fromkeys(
+        (
+            "redemptions",
+            "points_redeemed",
+            "redemption_value",
+            "rejected_redemptions",
+            "points_written_off",
+        ),
+        0,
+    )
+    for entry in entries:
+        if entry.kind == "redemption":
+            sums["redemptions"] += 1
+            sums["points_redeemed"] -= entry.points or 0
+            sums["redemption_value"] += entry.value_minor or 0
+        elif entry.kind == "rejected":
+            sums["rejected_redemptions"] += 1
+        else:
+            sums["points_written_off"] += entry.points or 0
+    return sums
 
 
 def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:

@@ -98,6 +98,8 @@ class Frame:
     kind: Column
     purchase_id: Column
     """The purchase a refund refunds (null for other events)."""
+    reward: Column
+    """The catalogue reward a redemption asks for (null for other events)."""
     gross_total: Ints
     line_start: Ints
     line_event: Ints
@@ -152,6 +154,8 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
         message = f"{source}: the table has no column {', '.join(missing)}"
         raise HistoryError([Problem(message=message, code="missing-column")])
     purchase = pc.equal(rows["type"], "purchase").fill_null(False)
+    refund = pc.equal(rows["type"], "refund").fill_null(False)
+    redemption = pc.equal(rows["type"], "redemption").fill_null(False)
     checks: list[tuple[Column, str]] = [
         (pc.is_null(rows["event_id"]), "event_id: must be an id (got nothing)"),
         (pc.is_null(rows["customer_id"]), "customer_id: must be an id (got nothing)"),
@@ -169,6 +173,14 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
         (
             pc.and_(purchase, pc.less(rows["unit_price"], Decimal(0)).fill_null(True)),
             "unit_price: a purchase line needs a unit price of at least 0",
+        ),
+        (
+            pc.and_(refund, pc.is_null(rows["purchase_id"])),
+            "purchase_id: a refund needs the id of the purchase it refunds",
+        ),
+        (
+            pc.and_(redemption, pc.is_null(rows["reward"])),
+            "reward: a redemption needs the id of a catalogue reward",
         ),
         (
             pc.invert(
@@ -304,6 +316,7 @@ def read_frame(
         "unit_price": AMOUNT,
         "store": pa.string(),
         "purchase_id": pa.string(),
+        "reward": pa.string(),
         "line": pa.int64(),
     }
     try:
@@ -389,6 +402,7 @@ def _frame(
         store=rows["store"].take(heads),
         kind=rows["type"].take(heads),
         purchase_id=rows["purchase_id"].take(heads),
+        reward=rows["reward"].take(heads),
         gross_total=np.asarray(gross_total, dtype=np.int64),
         line_start=line_start,
         line_event=line_event,
