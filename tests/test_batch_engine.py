@@ -179,6 +179,8 @@ SUPPORTED_PROGRAMS = programs(
 )
 
 
+# Half the CI profile's examples for each drawn test: together well under a minute.
+@settings(max_examples=100)
 @given(SUPPORTED_PROGRAMS, histories(refunds=True), cutoffs())
 def test_drawn_programs_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
@@ -186,6 +188,7 @@ def test_drawn_programs_run_identically(
     assert same_results(program, events, None, as_of)
 
 
+@settings(max_examples=100)
 @given(lifecycle_programs(expiry=False), lifecycle_histories(), cutoffs())
 def test_drawn_redemptions_and_debts_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None

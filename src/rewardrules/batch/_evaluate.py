@@ -632,9 +632,13 @@ class _Run:
         first[1:] = owner_of[1:] != owner_of[:-1]
         before[first] = -1
         changed = np.flatnonzero(tier != before)
+        # Each customer's level at their last purchase (-1 without one).
         latest = np.searchsorted(bought, frame.customer_start[1:]) - 1
-        has_purchase = (latest >= 0) & (bought[np.maximum(latest, 0)] >= frame.customer_start[:-1])
-        final_level = np.where(has_purchase, tier[np.maximum(latest, 0)], -1)
+        final_level = np.full(len(latest), -1, dtype=np.int64)
+        if len(bought):
+            clipped = np.maximum(latest, 0)
+            has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
+            final_level = np.where(has_purchase, tier[clipped], -1)
         changes: list[list[TierChange]] = [[] for _ in frame.customer_ids]
         names = (*tiers.names, None)
         at, offsets, owner = frame.at, frame.utc_offset, frame.customer
