@@ -237,37 +237,40 @@ class _Run:
             return self.purchases.astype(np.int64)
         return np.asarray(per_event(self.frame, paid), dtype=np.int64)
 
-    def _tier_changes(self) -> list[tuple[int, int, int]]:
+    def _tier_deltas(self) -> Ints:
         """What each refund changes in what its purchase counts toward tiers, from then on:
         the paid amount it gives back, or the purchase itself once refunded in full."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        steps = self.refunds.steps
         if self.plan.tiers.by_spend:
-            return [(step.event, step.purchase, -step.given_back) for step in self.refunds.steps]
+            return np.asarray([-step.given_back for step in steps], dtype=np.int64)
         quantity = self.frame.quantity
         line_start = self.frame.line_start
-        changes = []
-        for step in self.refunds.steps:
+        deltas = []
+        for step in steps:
             bought = quantity[line_start[step.purchase] : line_start[step.purchase + 1]].tolist()
             whole = list(step.units_after) == bought and list(step.units_before) != bought
-            changes.append((step.event, step.purchase, -1 if whole else 0))
-        return changes
+            deltas.append(-1 if whole else 0)
+        return np.asarray(deltas, dtype=np.int64)
 
     def _final_tier_amounts(self) -> Ints:
         """What each purchase counts toward tiers after all its refunds."""
         amounts = self._tier_amounts(self.paid).copy()
-        for _, purchase, delta in self._tier_changes():
-            amounts[purchase] += delta
+        purchases = np.asarray([step.purchase for step in self.refunds.steps], dtype=np.int64)
+        np.add.at(amounts, purchases, self._tier_deltas())
         return amounts
 
     def _settle_tiers(self, windows: TierWindows) -> None:
         """Iterate levels and prices to their fixed point (see ``_tiers``)."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         tiers, frame = self.plan.tiers, self.frame
-        sums = windows.sums_before(frame, self._tier_amounts(frame.gross), self._tier_changes())
+        pairs = [(step.event, step.purchase) for step in self.refunds.steps]
+        ranges = windows.change_ranges(frame, pairs)
+        sums = windows.sums_before(self._tier_amounts(frame.gross), ranges, self._tier_deltas())
         self.tier = levels(tiers, sums)
         for _ in range(frame.events + 2):
             self.paid, self.given = self._prices()
-            sums = windows.sums_before(frame, self._tier_amounts(self.paid), self._tier_changes())
+            sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
             settled = levels(tiers, sums)
             if np.array_equal(settled, self.tier):
                 return

@@ -57,13 +57,16 @@ class Codes:
 
     codes: Ints
     values: Column
+    texts_of: list[str | None]
+    """The distinct values as Python text, then None (for code -1)."""
 
     @classmethod
     def encode(cls, column: Column, rows: Ints) -> Codes:
         """Encode a column (hashing each distinct text once), then pick ``rows``."""
         encoded = pc.dictionary_encode(column)
         indices = _numbers(encoded.indices, fill=-1)
-        return cls(indices[rows], encoded.dictionary)
+        dictionary = encoded.dictionary
+        return cls(indices[rows], dictionary, [*dictionary.to_pylist(), None])
 
     def is_in(self, members: frozenset[str]) -> Flags:
         """Whether each value is one of ``members`` (never for nothing)."""
@@ -73,7 +76,8 @@ class Codes:
 
     def texts(self, start: int, end: int) -> list[str | None]:
         """The values of rows ``start`` to ``end``."""
-        return [None if code < 0 else self.values[code].as_py() for code in self.codes[start:end]]
+        texts = self.texts_of
+        return [texts[code] for code in self.codes[start:end].tolist()]
 
 
 @dataclass(frozen=True, slots=True)

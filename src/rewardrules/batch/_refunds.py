@@ -75,6 +75,8 @@ class Refunds:
     requests: list[_Refund]
     unknown: tuple[int, HistoryError] | None = None
     """The first refund (by position) of a purchase the customer does not have before it."""
+    bought: dict[int, _Purchase] = field(default_factory=dict)
+    """The refunded purchases' lines, by event."""
     steps: list[RefundStep] = field(default_factory=list)
 
     @classmethod
@@ -113,7 +115,9 @@ class Refunds:
             )
             unknown = (bad, error)
         requests = [_request(frame, event) for event in order]
-        return cls(order, target.tolist(), requests, unknown)
+        purchases = target.tolist()
+        bought = {purchase: _purchase(frame, purchase) for purchase in set(purchases)}
+        return cls(order, purchases, requests, unknown, bought)
 
     def apply(self, frame: Frame, paid: Ints) -> list[RefundStep]:
         """Run every refund on these paid amounts; return (and keep) what each did.
@@ -131,7 +135,11 @@ class Refunds:
                 raise self.unknown[1]
             record = records.get(purchase)
             if record is None:
-                record = records[purchase] = _record(frame, purchase, paid)
+                start = int(frame.line_start[purchase])
+                bought = self.bought[purchase]
+                count = len(bought.lines)
+                amounts = paid[start : start + count].tolist()
+                record = records[purchase] = _Record(bought, amounts, [0] * count, [0] * count)
             try:
                 units, amounts = refunded_lines(record, request)  # type: ignore[arg-type]
             except RefundError as error:
@@ -157,18 +165,14 @@ def _refund_error(refund_id: str, error: RefundError) -> HistoryError:
     return event_error(refund_id, str(error), *error.path)
 
 
-def _record(frame: Frame, purchase: int, paid: Ints) -> _Record:
+def _purchase(frame: Frame, purchase: int) -> _Purchase:
+    if purchase < 0:
+        return _Purchase("", ())  # an unknown purchase: its refund raises before use
     start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
     skus = frame.sku.texts(start, end)
     quantities = frame.quantity[start:end].tolist()
     lines = tuple(_Line(sku, quantity) for sku, quantity in zip(skus, quantities))
-    count = end - start
-    return _Record(
-        _Purchase(frame.event_ids[purchase], lines),
-        [int(amount) for amount in paid[start:end]],
-        [0] * count,
-        [0] * count,
-    )
+    return _Purchase(frame.event_ids[purchase], lines)
 
 
 def _request(frame: Frame, event: int) -> _Refund:

@@ -118,35 +118,37 @@ class TierWindows:
         return cls(plan, order.astype(np.int64), start.astype(np.int64), counted)
 
     def sums_before(
-        self, frame: Frame, amounts: Ints, changes: Sequence[tuple[int, int, int]] = ()
+        self, amounts: Ints, ranges: tuple[Ints, Ints] | None = None, deltas: Ints | None = None
     ) -> Ints:
         """Each event's window sum over the customer's counted events before it.
 
-        ``changes`` are (event, purchase, delta): from that event on, the purchase counts
-        ``delta`` more (a refund), for the later events whose window holds it.
+        ``ranges`` (from :meth:`change_ranges`) and ``deltas``: each change (a refund)
+        adds its delta over its range of positions (in ``order``).
         """
         grouped = np.where(self.counted, amounts, 0)[self.order]
         prefix = np.concatenate(([0], np.cumsum(grouped)))
         sums_grouped = prefix[: len(amounts)] - prefix[self.start]
-        if changes:
-            sums_grouped = sums_grouped + np.cumsum(self._corrections(frame, changes))[:-1]
+        if ranges is not None and deltas is not None and len(deltas):
+            added = np.zeros(len(amounts) + 1, dtype=np.int64)
+            np.add.at(added, ranges[0], deltas)
+            np.add.at(added, ranges[1], -deltas)
+            sums_grouped = sums_grouped + np.cumsum(added)[:-1]
         sums = np.empty(len(amounts), dtype=np.int64)
         sums[self.order] = sums_grouped
         return sums
 
-    def _corrections(self, frame: Frame, changes: Sequence[tuple[int, int, int]]) -> Ints:
-        """A difference array (in ``order``'s positions) of what the changes add."""
-        count = len(self.order)
-        added = np.zeros(count + 1, dtype=np.int64)
+    def change_ranges(self, frame: Frame, changes: Sequence[tuple[int, int]]) -> tuple[Ints, Ints]:
+        """For each (event, purchase): the positions (in ``order``) of the later events
+        whose window holds the purchase, from the first to one past the last (an empty
+        range when there are none). They do not depend on amounts: found once."""
+        firsts, ends = [], []
         span = None if self.plan.span is None else span_us(self.plan)
         starts = frame.customer_start
         if span is None:
-            position = np.empty(count, dtype=np.int64)
-            position[self.order] = np.arange(count, dtype=np.int64)
+            position = np.empty(len(self.order), dtype=np.int64)
+            position[self.order] = np.arange(len(self.order), dtype=np.int64)
             group_end = self._group_ends()
-        for event, purchase, delta in changes:
-            if not delta:
-                continue
+        for event, purchase in changes:
             customer = int(frame.customer[event])
             if span is not None:
                 first, end = event + 1, int(starts[customer + 1])
@@ -156,10 +158,9 @@ class TierWindows:
                 group = int(position[purchase])
                 low, end = int(self.start[group]), int(group_end[group])
                 first = low + int(np.searchsorted(self.order[low:end], event, side="right"))
-            if first < end:
-                added[first] += delta
-                added[end] -= delta
-        return added
+            firsts.append(first)
+            ends.append(max(first, end))
+        return np.asarray(firsts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
 
     def _group_ends(self) -> Ints:
         """For each position in ``order``, where its window's group ends."""
