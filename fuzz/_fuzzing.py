@@ -104,7 +104,10 @@ def require(condition: bool, message: str) -> None:
 def check_error(error: Any) -> None:
     """A library error must say something and show itself as the CLI would, 1-based."""
     require(bool(error.problems), f"{type(error).__name__} without problems")
-    error.render()
+    for shown in error.render().splitlines():
+        # A source line under a problem is cut to 200 characters, indented by 4.
+        if shown.startswith("    "):
+            require(len(shown) <= 204, f"a source line of {len(shown)} characters is shown")
     for problem in error.problems:
         location = problem.location
         if location is not None:

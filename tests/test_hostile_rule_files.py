@@ -397,7 +397,15 @@ _CODE_ARGUMENT = {
 }
 """For calls that take a code by position: its index."""
 
-LOADER_MODULES = ("loader.py", "sourcemap.py", "_syntax.py", "_messages.py", "_types.py")
+LOADER_MODULES = (
+    "loader.py",
+    "sourcemap.py",
+    "_syntax.py",
+    "_messages.py",
+    "_types.py",
+    "_zones.py",
+    "money.py",
+)
 
 
 def _codes_in(tree: ast.AST) -> set[str]:

@@ -574,7 +574,7 @@ BROKEN = [
             (
                 "<text>:4:11: timezone: 'Mars/Olympus' is not an IANA time zone (for example "
                 "Europe/Paris, America/New_York)",
-                "invalid",
+                "unknown-zone",
             ),
         ],
     ),
@@ -934,7 +934,7 @@ BROKEN = [
             (
                 "<text>:4:11: timezone: 'Mars/Olympus' is not an IANA time zone (for example "
                 "Europe/Paris, America/New_York)",
-                "invalid",
+                "unknown-zone",
             ),
             ("<text>:8:12: rules[0].every: must be at least 2 (got 1)", "out-of-range"),
             (
@@ -1126,7 +1126,7 @@ def test_a_file_that_is_not_utf8_points_at_the_bad_byte(tmp_path: Path) -> None:
 def test_a_time_zone_that_names_a_directory_is_a_rule_file_error(parser: Parser) -> None:
     # zoneinfo raises IsADirectoryError for "America"; it must not escape the loader.
     (problem,) = problems_in(lines(*header(timezone="America")), parser)
-    assert problem.code == "invalid"
+    assert problem.code == "unknown-zone"
 
 
 def test_a_rule_file_error_is_a_value_error() -> None:

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import click
 
+from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
 from rewardrules.errors import HistoryError, Location, RewardRulesError
 from rewardrules.events import AnyEvent
 from rewardrules.histories import locate_event, read_history
@@ -38,6 +39,7 @@ def parse_as_of(
     """Read ``--as-of``: a date, or a timestamp with a UTC offset."""
     if value is None:
         return None
+    refuse_misread_time(value)
     try:
         if "T" in value or " " in value.strip():
             moment = datetime.fromisoformat(value)
@@ -52,6 +54,24 @@ def parse_as_of(
             f"{value!r} is not a date (2026-03-31) or a timestamp with an offset "
             "(2026-03-31T18:00:00-05:00)"
         ) from None
+
+
+_AS_OF_FORMS = "a date (2026-03-31) or a timestamp with an offset (2026-03-31T18:00:00-05:00)"
+
+
+def refuse_misread_time(value: str, forms: str = _AS_OF_FORMS) -> None:
+    """Refuse what Python would misread: a week date (taken as a Monday), a leap second.
+
+    Raises:
+        click.BadParameter: with the forms that are accepted, or the time to write.
+    """
+    if is_week_date(value):
+        raise click.BadParameter(
+            f"{value!r} is an ISO week date, which is not accepted; write {forms}"
+        )
+    fix = leap_second_fix(value)
+    if fix is not None:
+        raise click.BadParameter(f"{value!r}: {LEAP_SECONDS.format(fix=fix)}")
 
 
 def located_events(

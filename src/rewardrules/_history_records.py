@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from rewardrules._timetext import LEAP_SECONDS, leap_second_fix
 from rewardrules.errors import HistoryError, Location, PathItem, Problem
 from rewardrules.events import (
     Customer,
@@ -228,6 +229,8 @@ def timestamp(value: object, path: Path) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         message = f"must be an ISO 8601 timestamp like {_TIME_EXAMPLE} (got {show(value)})"
+        if (fix := leap_second_fix(value)) is not None:
+            message = f"{LEAP_SECONDS.format(fix=fix)} (got {show(value)})"
         raise RecordError(path, message, "bad-timestamp") from None
     if moment.tzinfo is None:
         message = (

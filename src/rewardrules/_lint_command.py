@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from rewardrules._cli_support import HistoryReading, history_options
+from rewardrules._cli_support import HistoryReading, history_options, refuse_misread_time
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.kinds._words import counted
 from rewardrules.lint import SeenInHistory, lint_program
@@ -21,6 +21,7 @@ def _parse_date(
 ) -> date | None:
     if value is None:
         return None
+    refuse_misread_time(value, "a date as YYYY-MM-DD (2026-03-31)")
     try:
         return date.fromisoformat(value)
     except ValueError:

@@ -26,6 +26,7 @@ from rewardrules._errorpaths import (
     model_at,
     nested_fields,
 )
+from rewardrules._timetext import is_week_date
 from rewardrules._types import Slug
 from rewardrules.errors import PathItem
 from rewardrules.program import RULE_KINDS
@@ -321,6 +322,8 @@ def _pattern(error: _Error) -> Finding:
 
 def _date(error: _Error) -> Finding:
     reason = error.ctx.get("error", "not a calendar date")
+    if isinstance(error.value, str) and is_week_date(error.value):
+        reason = "an ISO week date is not accepted"
     message = f"{error.seen} is not a date ({reason}); write dates as YYYY-MM-DD"
     return error.finding(message, "bad-date")
 

@@ -57,8 +57,11 @@ from rewardrules.program import (
 
 _LIMITS: dict[tuple[str, str], str] = {
     ("TieredDiscount", "discounts"): "each percentage more than 0 and at most 100",
-    ("Program", "currency"): "a currency the ISO 4217 list knows",
-    ("Program", "timezone"): "a zone the IANA time zone database knows",
+    ("Program", "currency"): "an active ISO 4217 code, in capitals",
+    ("Program", "timezone"): (
+        "a canonical IANA zone, a zone.tab place or UTC; not localtime, posix/, right/ "
+        "nor an old name such as US/Eastern (see rule-files.md)"
+    ),
 }
 """Limits that a validator of the model checks, so that no metadata shows them."""
 

@@ -49,9 +49,20 @@ class _Failure:
     began: Position
     char: str
     before: str
+    began_line: str = ""
 
 
 _Said = tuple[str, Position] | None
+
+MAX_KEY_LENGTH = 1024
+"""YAML reads at most this many characters of a key (quoted or not) before its ':'."""
+
+_KEY_END = re.compile(r":(?:[ \t]|$)")
+_LIST_ITEM_INDENT = re.compile(r"[ \t]*(?:-[ \t]+)*")
+_LONG_KEY = (
+    f"a key is longer than {MAX_KEY_LENGTH} characters, more than YAML reads before its ':'; "
+    "shorten it"
+)
 
 
 def _tab(failure: _Failure) -> _Said:
@@ -71,6 +82,12 @@ def _reserved(failure: _Failure) -> _Said:
 def _colon(failure: _Failure) -> _Said:
     if "mapping values are not allowed" not in failure.problem:
         return None
+    indent = _LIST_ITEM_INDENT.match(failure.before)
+    key = failure.before[indent.end() if indent else 0 :]
+    if len(key) > MAX_KEY_LENGTH and not _KEY_END.search(key):
+        # A key too long to be read as one, after '- ': the parser found its ':' too late.
+        column = failure.at.column - len(key)
+        return _LONG_KEY, Position(failure.at.line, column)
     message = (
         "': ' cannot appear here; put text that contains ': ' in quotes, "
         "or put a nested mapping on its own indented lines"
@@ -81,7 +98,11 @@ def _colon(failure: _Failure) -> _Said:
 def _no_colon(failure: _Failure) -> _Said:
     if "simple key" not in failure.context:
         return None
-    return "this key is not followed by ':'", failure.began
+    began = failure.began
+    key_end = _KEY_END.search(failure.began_line, began.column - 1)
+    if key_end is not None and key_end.start() - (began.column - 1) > MAX_KEY_LENGTH:
+        return _LONG_KEY, began
+    return "this key is not followed by ':'", began
 
 
 def _indentation(failure: _Failure) -> _Said:
@@ -192,7 +213,8 @@ def syntax_problem(
     """
     line = source.lines[at.line - 1] if at.line <= len(source.lines) else ""
     char = line[at.column - 1] if at.column <= len(line) else ""
-    failure = _Failure(problem, context, at, began, char, line[: at.column - 1])
+    began_line = source.lines[began.line - 1] if 0 < began.line <= len(source.lines) else ""
+    failure = _Failure(problem, context, at, began, char, line[: at.column - 1], began_line)
     for rule in _RULES:
         said = rule(failure)
         if said is not None:

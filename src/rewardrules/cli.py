@@ -1,22 +1,21 @@
 """The ``rewardrules`` command: check programs and dry-run them over histories.
 
 Rendering only: every decision is the library's. Errors the library raises about its input
-are shown as ``file:line:col: message`` lines with exit status 1; bad usage exits with 2.
-No traceback reaches a user.
+are shown as ``file:line:col: message`` lines with exit status 1; bad usage exits with 2; the
+other statuses are in :mod:`rewardrules._cli_exit`. No traceback reaches a user.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from rewardrules._cli_exit import InterruptibleGroup, run
 from rewardrules._cli_support import (
     HistoryReading,
     as_of_option,
@@ -37,7 +36,7 @@ from rewardrules.loader import load_program
 from rewardrules.program import EveryNthFree, Program, Referral, gives_points
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rewardrules")
 def cli() -> None:
     """Customer reward programs written in YAML, evaluated exactly."""
@@ -297,23 +296,14 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
-    """Run the command line; the entry point of ``rewardrules`` and ``python -m``."""
-    try:
-        return cli.main(args=argv, prog_name="rewardrules")
-    except KeyboardInterrupt:  # pragma: no cover - interactive only
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as error:  # pragma: no cover - a bug, shown without a traceback
-        if os.environ.get("REWARDRULES_DEBUG"):
-            raise
-        click.echo(
-            f"rewardrules: internal error: {type(error).__name__}: {error}\n"
-            "This is a bug in rewardrules; set REWARDRULES_DEBUG=1 to see where, and "
-            "please report it with the files that caused it.",
-            err=True,
-        )
-        sys.exit(3)
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the command line; the entry point of ``rewardrules`` and ``python -m``.
+
+    Exits 0 on success, 1 for invalid input or output that cannot be written, 2 for bad
+    usage, 130 when interrupted and 141 when the reader of the output goes away
+    (:mod:`rewardrules._cli_exit`).
+    """
+    run(cli, argv)
 
 
 from rewardrules._explain_command import explain_command  # noqa: E402 -- uses the helpers above

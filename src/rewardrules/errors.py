@@ -80,12 +80,37 @@ class Problem:
         }
 
     def with_caret(self) -> str:
-        """The one-line form, then the offending source line and a caret under the column."""
+        """The one-line form, then the offending source line and a caret under the column.
+
+        A line longer than :data:`MAX_SHOWN_LINE` characters is cut to that many around the
+        column, with ``...`` where it was cut.
+        """
         text = str(self)
         if self.source_line is not None and self.location is not None:
-            shown = self.source_line.expandtabs(1).rstrip("\n")
-            text += f"\n    {shown}\n    {' ' * (self.location.column - 1)}^"
+            shown, caret = _around(
+                self.source_line.expandtabs(1).rstrip("\n"), self.location.column - 1
+            )
+            text += f"\n    {shown}\n    {' ' * caret}^"
         return text
+
+
+MAX_SHOWN_LINE = 200
+"""A source line shown under a problem is cut to at most this many characters."""
+
+
+def _around(line: str, index: int) -> tuple[str, int]:
+    """``line`` cut to ``MAX_SHOWN_LINE`` characters around ``index``, and where it now is."""
+    if len(line) <= MAX_SHOWN_LINE:
+        return line, index
+    cut = "..."
+    width = MAX_SHOWN_LINE - 2 * len(cut)
+    start = min(max(0, index - width // 2), len(line) - width)
+    if start <= len(cut):  # the start is shown: only the end is cut
+        return line[: MAX_SHOWN_LINE - len(cut)] + cut, index
+    if start + width + len(cut) >= len(line):  # the end is shown: only the start is cut
+        start = len(line) - (MAX_SHOWN_LINE - len(cut))
+        return cut + line[start:], index - start + len(cut)
+    return cut + line[start : start + width] + cut, index - start + len(cut)
 
 
 class RewardRulesError(Exception):

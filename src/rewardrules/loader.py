@@ -60,7 +60,10 @@ from rewardrules.sourcemap import (
 )
 
 NODE_BUDGET: Final = 100_000
-"""At most this many values, counting each use of an alias in full ("billion laughs")."""
+"""At most this many values, counting each use of an alias in full ("billion laughs").
+
+A file without aliases that passes it is refused as ``too-many-values``, not blamed on
+aliases it does not have."""
 
 MAX_FILE_BYTES: Final = 1024 * 1024
 """A rule file larger than this (1 MiB) is refused, without reading more of it; the largest
@@ -125,6 +128,7 @@ def load_program(
             problem found, each with its line and column.
     """
     if isinstance(source, str) and ("\n" in source or "\r" in source or not os.path.exists(source)):
+        _refuse_spaced_file_name(source)
         return load_program_text(source, _parser=_parser, _node_budget=_node_budget)
     return load_program_file(source, _parser=_parser, _node_budget=_node_budget)
 
@@ -203,7 +207,7 @@ def _read_file(path: str | os.PathLike[str]) -> SourceText:
     except RuleFileError:
         raise
     except FileNotFoundError:
-        raise _unreadable(name, "there is no such file", "missing-file") from None
+        raise _missing(name, _spaces_note(name)) from None
     except IsADirectoryError:
         raise _unreadable(name, "it is a directory, not a rule file", "not-a-file") from None
     except PermissionError:
@@ -316,11 +320,51 @@ def load_program_with_map(
         RuleFileError: as for :func:`load_program`.
     """
     if isinstance(source, str) and ("\n" in source or "\r" in source or not os.path.exists(source)):
+        _refuse_spaced_file_name(source)
         text = SourceText("<text>", source.removeprefix("\ufeff"))
     else:
         text = _read_file(source)
     program, entries = _load_with_map(text, _parser, _node_budget)
     return program, ProgramSourceMap(text, entries)
+
+
+def _spaces_note(name: str) -> str | None:
+    """ "(note the trailing space)" and the like, when spaces around a name are easy to miss."""
+    stripped = name.strip()
+    if stripped == name or not stripped:
+        return None
+    ends = [
+        where
+        for where, spaced in (("leading", name[0].isspace()), ("trailing", name[-1].isspace()))
+        if spaced
+    ]
+    count = len(name) - len(name.lstrip()) + len(name) - len(name.rstrip())
+    noun = "space" if count == 1 else "spaces"
+    return f"(note the {' and '.join(ends)} {noun})"
+
+
+def _refuse_spaced_file_name(source: str) -> None:
+    """Refuse ``'coffee.yaml '``: a file name with spaces around it, not YAML text.
+
+    Without this the name would be read as a program of one value, and the message would
+    say that a file which exists does not.
+    """
+    note = _spaces_note(source)
+    stripped = source.strip()
+    if "\n" in source or "\r" in source or note is None:
+        return
+    if not (os.path.exists(stripped) or stripped.endswith((".yaml", ".yml"))):
+        return
+    raise _missing(source, note)
+
+
+def _missing(name: str, note: str | None) -> RuleFileError:
+    message = (
+        f"no such file '{name}' {note}" if note else f"cannot read '{name}': there is no such file"
+    )
+    exists = note is not None and os.path.exists(name.strip())
+    suggestion = f"did you mean '{name.strip()}'?" if exists else None
+    return RuleFileError([Problem(message, code="missing-file", suggestion=suggestion)])
 
 
 def _unreadable(name: str, reason: str, code: str) -> RuleFileError:
@@ -513,6 +557,8 @@ class _Composer:
         self.anchors: dict[str, tuple[Node, int | None]] = {}
         self.stack: list[_Open] = []
         self.spent = 0
+        self.expanded = 0
+        """How many of the values spent are copies made by aliases."""
 
     def fatal(self, message: str, at: Position, code: str) -> _FatalError:
         path: list[PathItem] = []
@@ -543,6 +589,7 @@ class _Composer:
             node: Node
             if isinstance(event, yaml.AliasEvent):
                 node, size = self.alias(str(event.anchor), at)
+                self.expanded += size
                 self.spend(size, at)
             elif isinstance(event, yaml.ScalarEvent):
                 self.spend(1, at)
@@ -598,11 +645,17 @@ class _Composer:
         """Count ``size`` more values, each use of an alias counting its whole value."""
         self.spent += size
         if self.spent > self.budget:
+            if self.expanded:
+                message = (
+                    f"this file holds more than {self.budget} values once its aliases (*name) "
+                    "are expanded; a rule file this large is refused"
+                )
+                raise self.fatal(message, at, "alias-budget")
             message = (
-                f"this file holds more than {self.budget} values once its aliases (*name) "
-                "are expanded; a rule file this large is refused"
+                f"this file holds more than {self.budget} values (items, keys and values "
+                "together); a rule file this large is refused"
             )
-            raise self.fatal(message, at, "alias-budget")
+            raise self.fatal(message, at, "too-many-values")
 
     def attach(self, node: Node, size: int) -> None:
         frame = self.stack[-1]

@@ -93,15 +93,75 @@ def is_known_currency(code: str) -> bool:
     return code in _ISO_4217_CODES
 
 
+class CurrencyCodeError(ValueError):
+    """A ``currency`` that is not an active ISO 4217 code, with a likely fix.
+
+    Attributes:
+        code: the stable problem code, ``unknown-currency``.
+        suggestion: the code to write instead, as "did you mean ...?", when one is clear.
+    """
+
+    code = "unknown-currency"
+
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
+
+
+_SYMBOLS: Final[dict[str, tuple[str, ...]]] = {
+    "€": ("EUR",), "£": ("GBP",), "₹": ("INR",), "₩": ("KRW",), "₽": ("RUB",),
+    "₺": ("TRY",), "₪": ("ILS",), "₫": ("VND",), "₱": ("PHP",), "฿": ("THB",),
+    "₴": ("UAH",), "₸": ("KZT",), "₦": ("NGN",), "₡": ("CRC",), "₲": ("PYG",),
+    "₵": ("GHS",), "₭": ("LAK",), "₮": ("MNT",), "zł": ("PLN",), "R$": ("BRL",),
+    "US$": ("USD",), "A$": ("AUD",), "C$": ("CAD",), "CA$": ("CAD",), "NZ$": ("NZD",),
+    "HK$": ("HKD",), "S$": ("SGD",), "MX$": ("MXN",), "NT$": ("TWD",),
+    "$": ("USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD"),
+    "¥": ("JPY", "CNY"), "￥": ("JPY", "CNY"), "元": ("CNY",), "円": ("JPY",),
+    "kr": ("SEK", "NOK", "DKK", "ISK"), "fr": ("CHF",),
+    "euro": ("EUR",), "euros": ("EUR",), "pound": ("GBP",), "pounds": ("GBP",),
+    "sterling": ("GBP",), "yen": ("JPY",), "yuan": ("CNY",), "renminbi": ("CNY",),
+    "rmb": ("CNY",), "dollar": ("USD", "CAD", "AUD"), "dollars": ("USD", "CAD", "AUD"),
+    "franc": ("CHF",), "francs": ("CHF",), "rupee": ("INR", "PKR", "LKR", "NPR"),
+    "rupees": ("INR", "PKR", "LKR", "NPR"), "nis": ("ILS",), "ukp": ("GBP",),
+}  # fmt: skip
+"""Symbols and names people write for a currency, case-folded, to the codes they may mean."""
+
+_REPLACED: Final[dict[str, str]] = {
+    "HRK": "EUR", "LTL": "EUR", "LVL": "EUR", "EEK": "EUR", "SKK": "EUR", "CYP": "EUR",
+    "MTL": "EUR", "SIT": "EUR", "DEM": "EUR", "FRF": "EUR", "ITL": "EUR", "ESP": "EUR",
+    "NLG": "EUR", "BEF": "EUR", "ATS": "EUR", "PTE": "EUR", "FIM": "EUR", "IEP": "EUR",
+    "GRD": "EUR", "VEF": "VES", "MRO": "MRU", "STD": "STN", "BYR": "BYN", "SLL": "SLE",
+    "ZWL": "ZWG", "CUC": "CUP",
+}  # fmt: skip
+"""Codes withdrawn from ISO 4217 this century, to the code that replaced them."""
+
+
 def currency(code: str) -> Currency:
     """Look up an ISO 4217 currency by its code.
 
     Raises:
-        ValueError: the code is not an active ISO 4217 code.
+        CurrencyCodeError: the code is not an active ISO 4217 code (a ``ValueError``).
     """
     if code not in _ISO_4217_CODES:
-        raise ValueError(f"'{code}' is not an ISO 4217 currency code (for example USD, EUR, JPY)")
+        raise _unknown_currency(code)
     return Currency(code, _MINOR_UNIT_EXCEPTIONS.get(code, 2))
+
+
+def _unknown_currency(code: str) -> CurrencyCodeError:
+    message = f"'{code}' is not an ISO 4217 currency code (for example USD, EUR, JPY)"
+    written = code.strip()
+    upper = written.upper()
+    if upper in _REPLACED:
+        message = f"'{code}' is no longer in use; {_REPLACED[upper]} replaced it"
+        return CurrencyCodeError(message, f"did you mean '{_REPLACED[upper]}'?")
+    if upper in _ISO_4217_CODES:
+        return CurrencyCodeError(message, f"did you mean '{upper}'?")
+    meant = _SYMBOLS.get(written.casefold(), ())
+    if len(meant) > 1:
+        message = f"'{code}' stands for several currencies; write the ISO 4217 code of yours"
+        codes = f"{', '.join(meant[:-1])} or {meant[-1]}"
+        return CurrencyCodeError(message, f"did you mean {codes}?")
+    return CurrencyCodeError(message, f"did you mean '{meant[0]}'?" if meant else None)
 
 
 def decimal_places(value: Decimal) -> int:

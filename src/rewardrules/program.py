@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BeforeValidator,
@@ -56,6 +56,7 @@ from rewardrules._rule_kinds import (
     rewards_a_purchase,
 )
 from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
+from rewardrules._zones import check_zone_name, zone
 from rewardrules.errors import format_path
 from rewardrules.money import Currency, currency
 
@@ -281,14 +282,7 @@ class Program(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            # A directory of the zone database ("America") or an over-long name reaches
-            # the file system as an OSError; both are just "not a zone".
-            raise ValueError(
-                f"'{name}' is not an IANA time zone (for example Europe/Paris, America/New_York)"
-            ) from None
+        check_zone_name(name)
         return name
 
     @model_validator(mode="after")
@@ -304,7 +298,7 @@ class Program(_Model):
 
     def model_post_init(self, context: Any, /) -> None:
         self._currency = currency(self.currency)
-        self._zone = ZoneInfo(self.timezone)
+        self._zone = zone(self.timezone)
 
     @property
     def money(self) -> Currency:
