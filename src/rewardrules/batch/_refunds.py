@@ -77,6 +77,10 @@ class Refunds:
     """The first refund (by position) of a purchase the customer does not have before it."""
     bought: dict[int, _Purchase] = field(default_factory=dict)
     """The refunded purchases' lines, by event."""
+    lines: Ints | None = None
+    """Every line of the refunded purchases (for :meth:`apply` to see what changed)."""
+    applied_on: Ints | None = None
+    """The paid amounts of those lines at the last :meth:`apply`."""
     steps: list[RefundStep] = field(default_factory=list)
 
     @classmethod
@@ -126,6 +130,17 @@ class Refunds:
             HistoryError: a refund of a sku the purchase does not have, of more units than
                 are left, or of a purchase already refunded in full.
         """
+        if self.lines is None:
+            spans = [
+                np.arange(frame.line_start[purchase], frame.line_start[purchase + 1])
+                for purchase in sorted(self.bought)
+                if purchase >= 0
+            ]
+            self.lines = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+        seen = np.asarray(paid, dtype=np.int64)[self.lines]
+        if self.applied_on is not None and np.array_equal(seen, self.applied_on):
+            return self.steps  # the refunded purchases paid the same: nothing changes
+        self.applied_on = seen
         records: dict[int, _Record] = {}
         steps = []
         for position, (event, purchase, request) in enumerate(
