@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from rewardrules.batch import UnsupportedError, evaluate_table
 from rewardrules.batch._frame import local_dates
 from rewardrules.columns import events_to_table
 from rewardrules.engine import evaluate
-from rewardrules.errors import HistoryError, RuleFileError
+from rewardrules.errors import HistoryError, Location, RuleFileError
 from rewardrules.events import (
     AnyEvent,
     Customer,
@@ -321,3 +322,16 @@ def test_local_dates_are_zoneinfos(instants: list[datetime], zone_name: str) -> 
     micros = np.asarray([(instant - epoch) // timedelta(microseconds=1) for instant in instants])
     expected = [instant.astimezone(zone).date().toordinal() for instant in instants]
     assert local_dates(micros, zone).tolist() == expected
+
+
+def test_a_control_character_in_a_table_is_refused_naming_its_line() -> None:
+    events: list[AnyEvent] = [_purchase("p1", "1.00")]
+    table = events_to_table(events)
+    skus = pa.array(["lat\x07te"])
+    table = table.set_column(table.schema.get_field_index("sku"), "sku", skus)
+    table = table.set_column(table.schema.get_field_index("line"), "line", pa.array([7]))
+    with pytest.raises(HistoryError) as raised:
+        evaluate_table(make_program([STARS]), table, source="history.parquet")
+    problem = raised.value.problems[0]
+    assert problem.location == Location("history.parquet", 7, 1)
+    assert problem.message == "sku: must not hold a control character"

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
+from rewardrules.events import MAX_TEXT
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -150,6 +151,11 @@ def _row_problem(lines: Column, row: int, source: str, message: str) -> HistoryE
     return HistoryError([Problem(message=text, location=location, code="invalid-event")])
 
 
+_TEXTS = ("event_id", "customer_id", "sku", "category", "store", "purchase_id", "reward")
+_CONTROL = r"[\x00-\x1f\x{7f}-\x{9f}]"
+"""The characters the event models refuse in text (RE2 syntax)."""
+
+
 def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
     """The checks the event models make, column-wise, on what the batch engine reads."""
     names = table.schema.names
@@ -179,6 +185,14 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
             "unit_price: a purchase line needs a unit price of at least 0",
         ),
         (
+            pc.and_(
+                pc.and_(refund, pc.is_valid(rows["sku"])),
+                pc.less(rows["quantity"], 1).fill_null(True),
+            ),
+            "quantity: a refund line needs a whole quantity of at least 1",
+        ),
+        (pc.equal(rows["category"], "").fill_null(False), "category: must not be empty"),
+        (
             pc.and_(refund, pc.is_null(rows["purchase_id"])),
             "purchase_id: a refund needs the id of the purchase it refunds",
         ),
@@ -193,6 +207,20 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
             "type: must be 'purchase', 'refund' or 'redemption'",
         ),
     ]
+    for name in _TEXTS:
+        column = rows[name]
+        checks.append(
+            (
+                pc.greater(pc.utf8_length(column), MAX_TEXT).fill_null(False),
+                f"{name}: must be at most {MAX_TEXT} characters",
+            )
+        )
+        checks.append(
+            (
+                pc.match_substring_regex(column, _CONTROL).fill_null(False),
+                f"{name}: must not hold a control character",
+            )
+        )
     for flags, message in checks:
         if pc.any(flags).as_py():
             row = pc.index(flags, True).as_py()
