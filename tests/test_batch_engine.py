@@ -39,13 +39,20 @@ from rewardrules.histories import read_customers, read_history
 from rewardrules.loader import load_program
 from rewardrules.program import Program
 from strategies import (
+    ALL_KINDS,
+    CATALOGUE,
+    ZONES,
     cutoffs,
+    filters,
     histories,
     lifecycle_histories,
     lifecycle_programs,
     make_program,
     options,
+    points_per_spend_rules,
     programs,
+    rule_lists,
+    tiers,
 )
 from test_conformance import (
     CASES,
@@ -180,8 +187,8 @@ SUPPORTED_PROGRAMS = programs(
 )
 
 
-# Half the CI profile's examples for each drawn test: together well under a minute.
-@settings(max_examples=100)
+# Fewer than the CI profile's examples for each drawn test: together well under a minute.
+@settings(max_examples=80)
 @given(SUPPORTED_PROGRAMS, histories(refunds=True), cutoffs())
 def test_drawn_programs_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
@@ -189,7 +196,7 @@ def test_drawn_programs_run_identically(
     assert same_results(program, events, None, as_of)
 
 
-@settings(max_examples=100)
+@settings(max_examples=80)
 @given(lifecycle_programs(expiry=False), lifecycle_histories(), cutoffs())
 def test_drawn_redemptions_and_debts_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
@@ -197,6 +204,46 @@ def test_drawn_redemptions_and_debts_run_identically(
     # Points that wait for a return period are not evaluated yet: drop that setting.
     points = program.points.model_copy(update={"pending_for": None})
     program = program.model_copy(update={"points": points})
+    assert same_results(program, events, None, as_of)
+
+
+@st.composite
+def programs_with_bonuses(draw: st.DrawFn) -> Program:
+    """A points program with the other supported kinds and one or two fixed bonuses."""
+    settings: dict[str, Any] = {
+        "timezone": draw(st.sampled_from(ZONES)),
+        "points": {
+            "name": "stars",
+            "value": Decimal("0.01"),
+            "negative_balance": draw(st.sampled_from(("allow", "clamp"))),
+        },
+        "rewards": list(CATALOGUE),
+    }
+    tier_names: tuple[str, ...] = ()
+    if draw(st.booleans()):
+        settings["tiers"] = draw(tiers())
+        tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
+    rules = [draw(points_per_spend_rules("earn", tier_names))]
+    rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
+    for index in range(draw(st.integers(1, 2))):
+        rules.append(
+            {
+                "id": f"bonus-{index}",
+                "kind": "bonus_points",
+                "points": draw(st.integers(1, 40)),
+                "once_per_customer": draw(st.booleans()),
+                "when": draw(filters(tier_names)),
+                "priority": draw(st.integers(0, 2)),
+            }
+        )
+    return make_program(rules, **settings)
+
+
+@settings(max_examples=50)
+@given(programs_with_bonuses(), lifecycle_histories(), cutoffs())
+def test_drawn_bonuses_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
     assert same_results(program, events, None, as_of)
 
 
@@ -225,10 +272,10 @@ STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per":
 
 
 def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None:
-    bonus = {"id": "welcome", "kind": "bonus_points", "points": 50}
+    bonus = {"id": "welcome", "kind": "signup_bonus", "points": 50}
     program = make_program([STARS, bonus])
-    assert batch.unsupported(program) == ["rule 'welcome': kind bonus_points"]
-    with pytest.raises(UnsupportedError, match="rule 'welcome': kind bonus_points"):
+    assert batch.unsupported(program) == ["rule 'welcome': kind signup_bonus"]
+    with pytest.raises(UnsupportedError, match="rule 'welcome': kind signup_bonus"):
         evaluate(program, [_purchase("p1", "3.50")], engine="batch")
 
 

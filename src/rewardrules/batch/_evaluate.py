@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.batch._accounts import run_accounts
+from rewardrules.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
@@ -31,6 +32,7 @@ from rewardrules.engine import _INSTANT, _Cutoff, _profiles
 from rewardrules.errors import Problem
 from rewardrules.events import Customer
 from rewardrules.kinds._words import ordinal, window_words
+from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 
 # The punch card's reason function (private to its kind module, which alone writes it).
@@ -365,6 +367,9 @@ class _Run:
             events, part = self._voucher_entries(stage, counts, ledger.sums)
             ledger.add(position, events, part)
             return
+        if isinstance(stage, BonusColumns):
+            self._bonus_entries(ledger, position, stage)
+            return
         if isinstance(stage, GiftCardColumns):
             paid = np.asarray(self.paid, dtype=np.int64)
             issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
@@ -521,6 +526,34 @@ class _Run:
             arguments,
         )
         return events, entries
+
+    def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
+        """A bonus rule's entries: its points at purchases, taken back at refunds."""
+        frame = self.frame
+        priced = stage.priced(frame, self.tier, self.purchase_lines)
+        given = stage.given(frame, priced)
+        events = np.flatnonzero(given)
+        contexts = PurchaseContextMaker(
+            frame,
+            self.tier,
+            self.names,
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+        )
+        if len(events):
+            reason = stage.reason(contexts(int(events[0])))
+            points = given[events].tolist()
+            amounts = (points, repeat(None), repeat(None))
+            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, repeat(()))
+            ledger.add(position, events, part)
+            ledger.points += given
+        taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
+        if taken:
+            refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
+            entries = [entry for _, entry in taken]
+            back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
+            ledger.add(position, refunds, entries)
+            np.add.at(ledger.points, refunds, back)
+            ledger.taken_back += int(back.sum())
 
     def _gift_card_entries(
         self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
@@ -702,6 +735,8 @@ def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:
         return CardColumns.of(rule, frame, tiers)
     if isinstance(rule, GiftCardPlan):
         return GiftCardColumns.of(rule, frame, tiers)
+    if isinstance(rule, BonusPlan):
+        return BonusColumns.of(rule, frame, tiers)
     refuse([f"rule '{rule.rule.id}': kind {rule.rule.kind}"])  # pragma: no cover -- support
 
 

@@ -9,6 +9,7 @@ what it admits.
 from __future__ import annotations
 
 from rewardrules.program import (
+    BonusPoints,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
@@ -16,7 +17,13 @@ from rewardrules.program import (
     TieredDiscount,
 )
 
-SUPPORTED_KINDS: tuple[type, ...] = (PointsPerSpend, TieredDiscount, EveryNthFree, PartnerGiftCard)
+SUPPORTED_KINDS: tuple[type, ...] = (
+    PointsPerSpend,
+    TieredDiscount,
+    EveryNthFree,
+    PartnerGiftCard,
+    BonusPoints,
+)
 """Rule kinds the batch engine evaluates."""
 
 
