@@ -197,13 +197,10 @@ def test_drawn_programs_run_identically(
 
 
 @settings(max_examples=80)
-@given(lifecycle_programs(expiry=False), lifecycle_histories(), cutoffs())
-def test_drawn_redemptions_and_debts_run_identically(
+@given(lifecycle_programs(), lifecycle_histories(), cutoffs())
+def test_drawn_points_lifecycles_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
-    # Points that wait for a return period are not evaluated yet: drop that setting.
-    points = program.points.model_copy(update={"pending_for": None})
-    program = program.model_copy(update={"points": points})
     assert same_results(program, events, None, as_of)
 
 
@@ -279,11 +276,17 @@ def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None
         evaluate(program, [_purchase("p1", "3.50")], engine="batch")
 
 
-def test_limits_groups_and_points_that_expire_are_refused() -> None:
+def test_limits_groups_and_tier_retention_are_refused() -> None:
     limited = {**STARS, "limit": {"per": "day", "points": 10}, "exclusive_group": "one"}
-    program = make_program([limited], points={"expire_after": "1 year"})
+    tiers = {
+        "qualify_by": "purchases",
+        "window": "lifetime",
+        "levels": [{"name": "gold", "at_least": Decimal(3)}],
+        "keep_for": "6 months",
+    }
+    program = make_program([limited], tiers=tiers)
     assert batch.unsupported(program) == [
-        "points.expire_after (points that wait or expire)",
+        "tiers.keep_for (tier retention)",
         "rule 'stars': limit",
         "rule 'stars': exclusive_group",
     ]

@@ -19,7 +19,7 @@ import numpy as np
 
 from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.ledger import LedgerEntry
-from rewardrules.lots import PointsAccount, PointsPolicy, earn, redeem, take_back
+from rewardrules.lots import PointsAccount, PointsPolicy, advance, earn, redeem, take_back
 
 
 @dataclass(slots=True)
@@ -28,8 +28,17 @@ class Accounts:
 
     balances: dict[int, int] = field(default_factory=dict)
     """Per customer (index), the balance at the end."""
+    available: dict[int, int] = field(default_factory=dict)
+    """Per customer, the points available at the report."""
     events: list[int] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
+    """Entries an event writes after the rules' (redemptions, write-offs)."""
+    expired_at: list[int] = field(default_factory=list)
+    expired: list[LedgerEntry] = field(default_factory=list)
+    """Expiries due before an event, written before it."""
+    closing_at: list[int] = field(default_factory=list)
+    closing: list[LedgerEntry] = field(default_factory=list)
+    """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
 
 
 def run_accounts(
@@ -38,28 +47,36 @@ def run_accounts(
     points: Ints,
     flags: tuple[Flags, Flags, Flags],
     moment: Callable[[int], datetime],
+    cutoff: tuple[datetime, bool, datetime] | None,
 ) -> Accounts:
-    """Replay the points accounts of the customers with a redemption.
+    """Replay the points accounts of the customers with a redemption (of every customer
+    when points wait or expire: their lots are then a matter of time).
 
     ``points`` are the rules' points per event (negative at refunds); ``flags`` tell
-    purchases, refunds and redemptions; ``moment(event)`` is an event's instant.
+    purchases, refunds and redemptions; ``moment(event)`` is an event's instant;
+    ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
     """
     purchases, refunds, redemptions = flags
     accounts = Accounts()
-    redeeming = np.unique(frame.customer[redemptions])
-    if not len(redeeming):
-        return accounts
+    if policy.has_clock:
+        replayed = np.arange(len(frame.customer_ids), dtype=np.int64)
+    else:
+        replayed = np.unique(frame.customer[redemptions])
     at_of = moment
     ids = frame.event_ids
-    for customer in redeeming.tolist():
+    for customer in replayed.tolist():
         customer_id = frame.customer_ids[customer]
         account = PointsAccount()
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         for event in range(first, end):
             written: list[LedgerEntry] = []
+            at: datetime = at_of(event)
+            if policy.has_clock:
+                for entry in advance(policy, account, customer_id, at):
+                    accounts.expired_at.append(event)
+                    accounts.expired.append(entry)
             if purchases[event]:
                 earned = int(points[event])
-                at: datetime = at_of(event)
                 earn(policy, account, ids[event], at, earned)
                 account.last_purchase_at = at
             elif refunds[event]:
@@ -67,13 +84,20 @@ def run_accounts(
                 if back:
                     purchase_id = frame.purchase_id[event].as_py()
                     written = take_back(
-                        policy, account, customer_id, ids[event], purchase_id, at_of(event), back
+                        policy, account, customer_id, ids[event], purchase_id, at, back
                     )
             else:
                 reward = frame.reward[event].as_py()
-                written = redeem(policy, account, customer_id, ids[event], reward, at_of(event))
+                written = redeem(policy, account, customer_id, ids[event], reward, at)
             for entry in written:
                 accounts.events.append(event)
                 accounts.entries.append(entry)
+        report = at_of(end - 1)
+        if cutoff is not None:
+            instant, inclusive, report = cutoff
+            for entry in advance(policy, account, customer_id, instant, inclusive):
+                accounts.closing_at.append(end - 1)
+                accounts.closing.append(entry)
         accounts.balances[customer] = account.balance
+        accounts.available[customer] = account.available(report)
     return accounts

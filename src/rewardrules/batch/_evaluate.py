@@ -289,29 +289,43 @@ class _Run:
         self.owners = np.asarray(frame.customer_ids, dtype=object)
         self.stamps: dict[str, Ints] = {}
         rules = len(self.price_stages) + len(self.earning_stages)
-        # One more position after the rules: the account's entries (redemptions, points
-        # written off at refunds), which the reference engine writes after the rules'.
-        ledger = _Ledger(rules + 1, frame.events)
-        for position, (stage, result) in enumerate(zip(self.price_stages, self.given)):
+        # Positions around the rules' (1 to rules): expiries due before an event (0); the
+        # account's entries after the rules' (redemptions, write-offs); and expiries due up
+        # to the as_of cutoff, after a customer's last event.
+        ledger = _Ledger(rules + 3, frame.events)
+        for position, (stage, result) in enumerate(zip(self.price_stages, self.given), 1):
             self._price_entries(ledger, position, stage, result)
-        for position, stage in enumerate(self.earning_stages, len(self.price_stages)):
+        for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
             self._earning_entries(ledger, position, stage)
+        cutoff = self.cutoff
         accounts = run_accounts(
             frame,
             plan.points,
             ledger.points,
             (self.purchases, self.is_refund, frame.flags_of("redemption")),
             lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+            None
+            if cutoff is None
+            else (
+                cutoff.instant,
+                cutoff.inclusive,
+                cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT,
+            ),
         )
-        ledger.add(rules, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
+        ledger.add(0, np.asarray(accounts.expired_at, dtype=np.int64), accounts.expired)
+        ledger.add(rules + 1, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
+        ledger.add(rules + 2, np.asarray(accounts.closing_at, dtype=np.int64), accounts.closing)
         entries, entry_keys = _in_order(ledger.parts, ledger.keys)
         bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
         balances: list[int] = []
         if frame.events:
             balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
+        available = list(balances)
         for customer, balance in accounts.balances.items():
             balances[customer] = balance
-        account_sums = _account_sums(accounts.entries)
+            available[customer] = accounts.available[customer]
+        self.available = available
+        account_sums = _account_sums([*accounts.entries, *accounts.expired, *accounts.closing])
         results = self._results(entries, bounds.tolist(), balances)
         sums = ledger.sums
         return Evaluation(
@@ -631,8 +645,8 @@ class _Run:
                     customer_id=customer_id,
                     ledger=tuple(entries[bounds[index] : bounds[index + 1]]),
                     points=balance,
-                    available_points=balance,
-                    pending_points=0,
+                    available_points=self.available[index],
+                    pending_points=balance - self.available[index],
                     tier=tier,
                     stamps=stamps,
                     save=partial(_no_saved_state, customer_id),
@@ -710,6 +724,7 @@ def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
             "redemption_value",
             "rejected_redemptions",
             "points_written_off",
+            "points_expired",
         ),
         0,
     )
@@ -720,6 +735,8 @@ def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
             sums["redemption_value"] += entry.value_minor or 0
         elif entry.kind == "rejected":
             sums["rejected_redemptions"] += 1
+        elif entry.kind == "expiry":
+            sums["points_expired"] -= entry.points or 0
         else:
             sums["points_written_off"] += entry.points or 0
     return sums

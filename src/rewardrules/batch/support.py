@@ -35,10 +35,6 @@ def unsupported(program: Program) -> list[str]:
     redemptions): :func:`rewardrules.batch.evaluate_table` says so when it meets them.
     """
     found: list[str] = []
-    points = program.points
-    for setting in ("pending_for", "expire_after", "expire_on_inactivity"):
-        if getattr(points, setting) is not None:
-            found.append(f"points.{setting} (points that wait or expire)")
     tiers = program.tiers
     if tiers is not None and tiers.keep_for is not None:
         found.append("tiers.keep_for (tier retention)")
