@@ -12,8 +12,8 @@ compiled plans (plan, scope, tiers, kinds) and the reference engine's cutoff and
 checks; nothing imports it but ``rewardrules.engine``'s ``engine="batch"`` switch.
 """
 
-from rewardrules.batch._evaluate import evaluate_table, refuse
+from rewardrules.batch._evaluate import evaluate_table
 from rewardrules.batch._frame import UnsupportedError
-from rewardrules.batch.support import unsupported
+from rewardrules.batch.support import refuse, unsupported
 
 __all__ = ["UnsupportedError", "evaluate_table", "refuse", "unsupported"]

@@ -8,6 +8,10 @@ what it admits.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
+from rewardrules.batch._frame import UnsupportedError
+from rewardrules.errors import Problem
 from rewardrules.program import (
     BonusPoints,
     EveryNthFree,
@@ -57,3 +61,8 @@ def unsupported_message(features: list[str]) -> str:
         f"the batch engine does not evaluate {listed} yet; "
         "evaluate this program with engine='reference'"
     )
+
+
+def refuse(features: list[str]) -> NoReturn:
+    """Raise the batch engine's refusal of unsupported features."""
+    raise UnsupportedError([Problem(message=unsupported_message(features), code="unsupported")])
