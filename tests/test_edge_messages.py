@@ -262,3 +262,22 @@ def test_a_missing_yaml_name_with_a_trailing_space_says_so_without_a_suggestion(
 def test_yaml_text_that_ends_with_a_space_is_still_read_as_text() -> None:
     program = load_program(HEADER.replace("\n", " \n"))
     assert program.timezone == "UTC"
+
+
+@pytest.mark.parametrize("written", ["2026-W09-1T10:00:00Z", "2026W091T10:00:00+01:00"])
+def test_a_week_date_in_a_history_is_refused_not_read_as_a_monday(
+    tmp_path: Path, written: str
+) -> None:
+    history = tmp_path / "week.csv"
+    history.write_text(
+        "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
+        f"p1,purchase,c1,{written},a,b,1,1.00,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(HistoryError) as caught:
+        list(read_history(history))
+    assert str(caught.value) == (
+        f"{history}:2:1: at: an ISO week date is not accepted (it would be read as that week's "
+        "Monday); write the calendar date, like 2026-03-01T09:30:00+01:00 "
+        f"(got {written!r})"
+    )

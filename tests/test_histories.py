@@ -634,7 +634,7 @@ ERRORS = {
     "an event id used twice": (
         "h.jsonl",
         '{"type": "refund", "id": "r1", "customer_id": "c1", ' + MOMENT + ', "purchase_id": "p"}\n'
-        '{"type": "refund", "id": "r1", "customer_id": "c1", ' + MOMENT + ', "purchase_id": "p"}',
+        '{"type": "refund", "id": "r1", "customer_id": "c1", ' + MOMENT + ', "purchase_id": "q"}',
         "h.jsonl:2:1: id: event 'r1' appears twice (first on line 1)",
     ),
     "a duplicated column": (
@@ -747,7 +747,7 @@ ERRORS = {
     ),
     "a redemption on two rows": (
         "h.csv",
-        REWARD_HEADER + REDEEM_ROW + REDEEM_ROW,
+        REWARD_HEADER + REDEEM_ROW + REDEEM_ROW.replace("free-drink", "tote"),
         "h.csv:3:1: event_id: event 'x1' appears twice (first on line 2); a redemption is one "
         "row (remove the rows of a re-sent export before reading)",
     ),
@@ -833,7 +833,7 @@ CUSTOMER_ERRORS = {
     ),
     "a customer listed twice": (
         "c.json",
-        '[{"customer_id": "c1"},\n {"customer_id": "c1"}]',
+        '[{"customer_id": "c1"},\n {"customer_id": "c1", "birthday": "07-14"}]',
         "c.json:2:2: customer_id: customer 'c1' appears twice (first on line 1)",
     ),
     "a customer that is not an object": (

@@ -366,6 +366,19 @@ HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
         {},
         [
             (
+                "duplicate-row",
+                "h.csv:3:1: this row repeats line 2 exactly (a row is one line of an event, so a "
+                "repeat is not read as a second unit: for two units, write quantity 2 on one "
+                "row; if an export was resumed with an overlap, delete the repeated row)",
+            )
+        ],
+    ),
+    "a second row of a redemption": (
+        "h.csv",
+        (REWARD_HEADER + REDEEM_ROW + REDEEM_ROW.replace("free-drink", "tote")).encode(),
+        {},
+        [
+            (
                 "duplicate-id",
                 "h.csv:3:1: event_id: event 'x1' appears twice (first on line 2); a redemption "
                 "is one row (remove the rows of a re-sent export before reading)",

@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from rewardrules import _types
 from rewardrules.cli import cli
 from rewardrules.dump import dump_program
-from rewardrules.errors import Problem, RuleFileError
+from rewardrules.errors import HistoryError, Problem, RuleFileError
 from rewardrules.events import Line
 from rewardrules.loader import (
     MAX_FILE_BYTES,
@@ -333,9 +333,11 @@ def test_money_types_refuse_text_that_decimal_would_guess(text: str) -> None:
 
 
 def test_events_refuse_text_that_decimal_would_guess() -> None:
-    with pytest.raises(ValidationError, match="is not an amount"):
+    with pytest.raises(HistoryError, match="is not an amount") as caught:
         Line(sku="a", category="c", quantity=1, unit_price="1_000.00")
-    with pytest.raises(ValidationError, match="is not a whole number"):
+    [problem] = caught.value.problems
+    assert (problem.code, problem.suggestion) == ("bad-number", "write 1000.00")
+    with pytest.raises(HistoryError, match="is not a whole number"):
         Line(sku="a", category="c", quantity="\u0661", unit_price=Decimal(1))
 
 

@@ -1,7 +1,9 @@
 """Reading CSV histories and customer profiles, row by row.
 
 A CSV history has one row per purchase line (or refund line); the adjacent rows with one
-``event_id`` make one event. A redemption is a single row. Error lines count physical lines,
+``event_id`` make one event. A redemption is a single row. A row whose cells are those of
+the row before it is refused (``duplicate-row``): it is an overlap of a resumed export far
+more often than a second unit, which is written as quantity 2. Error lines count physical lines,
 so a quoted cell holding a line break does not shift them. ``docs/histories.md`` describes
 the columns.
 
@@ -18,16 +20,14 @@ import csv
 import difflib
 import functools
 import operator
+import unicodedata
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from rewardrules._history_records import (
     CSV_MODELS,
     CSV_TYPES_HELP,
-    CURRENCY_HINT,
     MAX_DIGITS,
     REFERRAL_IN_CSV,
     REFERRAL_IN_CSV_HINT,
@@ -40,6 +40,8 @@ from rewardrules._history_records import (
     timestamp,
     whole,
 )
+from rewardrules._ids import shown_apart
+from rewardrules._model_errors import CURRENCY_HINT, ModelInputError
 from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 
@@ -55,11 +57,18 @@ _HEAD_COLUMNS = ("type", "customer_id", "at", "purchase_id", "store", "reward") 
 # A redemption's row holds its id, type, customer, time and reward; these cells stay empty.
 _NOT_REDEMPTION_COLUMNS = ("sku", "category", "quantity", "unit_price")
 _CUSTOMER_COLUMNS = ("customer_id", "joined_at", "birthday", "referred_by")
+_OVERLAP_HINT = "if an export was resumed with an overlap, delete the repeated row"
+_TWO_UNITS_HINT = (
+    "a row is one line of an event, so a repeat is not read as a second unit: for two "
+    f"units, write quantity 2 on one row; {_OVERLAP_HINT}"
+)
 
 
 def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iterator[AnyEvent]:
     """The events of a CSV history, each built once its last row is read."""
-    columns, rows = _csv_table(stream, source, options, _EVENT_COLUMNS, _OPTIONAL_EVENT_COLUMNS)
+    columns, rows = _csv_table(
+        stream, source, options, _EVENT_COLUMNS, _OPTIONAL_EVENT_COLUMNS, _TWO_UNITS_HINT
+    )
     cells = operator.itemgetter(*(columns[name] for name in _EVENT_COLUMNS))
     store, reward = columns.get("store"), columns.get("reward")
     seen: dict[str, int] = {}
@@ -104,7 +113,7 @@ def customer_rows(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Check the header now; then each profile row as (line, its non-empty cells by column)."""
     required, optional = _CUSTOMER_COLUMNS[:1], _CUSTOMER_COLUMNS[1:]
-    columns, rows = _csv_table(stream, source, options, required, optional)
+    columns, rows = _csv_table(stream, source, options, required, optional, _OVERLAP_HINT)
     return ((line, {k: row[i] for k, i in columns.items() if row[i]}) for line, row in rows)
 
 
@@ -121,7 +130,7 @@ def find_event(
         previous = reader.line_num
         for row in reader:
             line, previous = previous + 1, reader.line_num  # as the reader counts lines
-            if len(row) > column and row[column] == event_id:
+            if len(row) > column and unicodedata.normalize("NFC", row[column]) == event_id:
                 return line, 1
     except csv.Error:
         return None
@@ -134,6 +143,7 @@ def _csv_table(
     options: CsvOptions,
     required: tuple[str, ...],
     optional: tuple[str, ...],
+    repeat_hint: str,
 ) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
     """Check the header; return the column of each name, and the rows with their line."""
     # strict: a quote left open is an error, not a cell that swallows the rest of the file
@@ -173,7 +183,7 @@ def _csv_table(
     ]
     if problems:
         raise HistoryError(problems)
-    return columns, _csv_rows(reader, source, len(header))
+    return columns, _csv_rows(reader, source, len(header), repeat_hint)
 
 
 def _check_delimiter(
@@ -216,13 +226,22 @@ def _csv_error(source: str, exc: csv.Error, line: int) -> HistoryError:
     return history_error(source, line, (), message, code, 1, hint)
 
 
-def _csv_rows(reader: Reader, source: str, width: int) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(
+    reader: Reader, source: str, width: int, repeat_hint: str
+) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows with their line; a row that repeats the one before it is refused."""
     previous = reader.line_num
+    last: list[str] = []
+    last_line = 0
     try:
         for row in reader:
             line, previous = previous + 1, reader.line_num  # a quoted cell may span lines
             if not row:
                 continue
+            if row == last:
+                message = f"this row repeats line {last_line} exactly"
+                raise history_error(source, line, (), message, "duplicate-row", 1, repeat_hint)
+            last, last_line = row, line
             if len(row) != width:
                 message = f"this row has {len(row)} cells but the header has {width} columns"
                 delimiter = reader.dialect.delimiter
@@ -235,6 +254,11 @@ def _csv_rows(reader: Reader, source: str, width: int) -> Iterator[tuple[int, li
             yield line, row
     except csv.Error as exc:
         raise _csv_error(source, exc, previous + 1) from None
+
+
+def _nfc(cells: tuple[str, ...]) -> tuple[str, ...]:
+    """The cells in one spelling: rows that differ only in it are of one event."""
+    return tuple(unicodedata.normalize("NFC", cell) for cell in cells)
 
 
 @functools.lru_cache(maxsize=4096)  # prices repeat; a Decimal is immutable
@@ -296,12 +320,14 @@ class _CsvEvent:
         if self.model is Redemption:
             self._add_redemption_row(line, sku, category, quantity, price)
             return
-        if head != self.head:
+        if head != self.head and _nfc(head) != _nfc(self.head):
             name, here, there = next(
-                d for d in zip(_HEAD_COLUMNS, head, self.head, strict=True) if d[1] != d[2]
-            )
+                d for d in zip(_HEAD_COLUMNS, _nfc(head), _nfc(self.head), strict=True)
+                if d[1] != d[2]
+            )  # fmt: skip
+            here, there = shown_apart(here, there)
             message = (
-                f"is {here!r} here but {there!r} on line {self.line}, the first row of event "
+                f"is {here} here but {there} on line {self.line}, the first row of event "
                 f"{self.id!r}; the rows of one event must agree"
             )
             raise RecordError((name,), message, "inconsistent-event")
@@ -355,7 +381,7 @@ class _CsvEvent:
             self.data["lines"] = self.lines
         try:
             return self.model.model_validate(self.data)
-        except ValidationError as exc:
+        except ModelInputError as exc:
             problems = []
             for path, message, suggestion, code in issues(exc):
                 in_line = len(path) > 1 and path[0] == "lines" and isinstance(path[1], int)

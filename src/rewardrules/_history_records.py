@@ -8,8 +8,6 @@ imports them both, so these helpers live below all three rather than in it.
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -17,19 +15,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from rewardrules._timetext import LEAP_SECONDS, leap_second_fix
-from rewardrules.errors import HistoryError, Location, PathItem, Problem
-from rewardrules.events import (
-    Customer,
-    Line,
-    Purchase,
-    Redemption,
-    ReferralQualified,
-    Refund,
-    RefundLine,
+from rewardrules._model_errors import (
+    AMOUNT_HELP,
+    WHOLE_HELP,
+    ModelInputError,
+    show,
 )
+from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
+from rewardrules.errors import HistoryError, Location, PathItem, Problem
+from rewardrules.events import Purchase, Redemption, ReferralQualified, Refund
 
 Path = tuple[PathItem, ...]
 Record = TypeVar("Record", bound=BaseModel)
@@ -56,8 +52,6 @@ REFERRAL_IN_CSV_HINT = (
     "if the friend's purchases are not in the history, put the referral in a .jsonl file: "
     '{"type": "referral", "id": ..., "customer_id": ..., "at": ..., "referred": ..., "rule": ...}'
 )
-AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
-WHOLE_HELP = "a whole number written with digits, like 2"
 COMMA_AMOUNT_HELP = (
     "an amount like 4,50 (digits, a decimal comma, decimals; "
     "no currency sign, point, thousands separator or exponent)"
@@ -69,46 +63,11 @@ DECIMAL_COMMA_HINT = (
 MAX_DIGITS = 18  # of a quantity; Python refuses to read an int of over 4300 digits anyway
 MAX_AMOUNT = 24  # characters of an amount: far beyond any price, short enough to stay cheap
 FIRST_YEAR, LAST_YEAR = 1970, 2099  # a timestamp's year, as written
-CURRENCY_HINT = (
-    "a history has no currency: every amount is in the program's currency; "
-    "put the events of each currency in their own file, evaluated with that currency's program"
-)
 
-_FIELDS = sorted(
-    {
-        name
-        for model in (Purchase, Line, Refund, RefundLine, Redemption, ReferralQualified, Customer)
-        for name in model.model_fields
-    }
-)
 _AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _COMMA_AMOUNT = re.compile(r"-?[0-9]+(?:,[0-9]+)?")
 _EPOCH = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _TIME_EXAMPLE = "2026-03-01T09:30:00+01:00"
-
-# Pydantic's error types, in plain words; ``{input}`` is the value given, the rest its ctx.
-_MESSAGES: dict[str, str] = {
-    "missing": "is required",
-    "extra_forbidden": "is not a known field",
-    "string_too_short": "must not be empty",
-    "too_short": "must have at least one entry",
-    "greater_than_equal": "must be at least {ge} (got {input})",
-    "string_type": "must be text in quotes (got {input})",
-    "int_type": f"must be {WHOLE_HELP} (got {{input}})",
-    "int_from_float": f"must be {WHOLE_HELP} (got {{input}})",
-    "decimal_type": f"must be {AMOUNT_HELP} (got {{input}})",
-    "decimal_parsing": f"must be {AMOUNT_HELP} (got {{input}})",
-    "finite_number": f"must be {AMOUNT_HELP} (got {{input}})",
-    "model_type": "must be an object {{...}} (got {input})",
-    "tuple_type": "must be a list [...] (got {input})",
-    "value_error": "{error}",
-}
-_CODES = {
-    "missing": "missing-field",
-    "extra_forbidden": "unknown-key",
-    "control_character": "control-character",
-    "text_too_long": "too-long",
-}
 
 
 @dataclass(frozen=True)
@@ -161,45 +120,15 @@ def history_error(
     return HistoryError([Problem(message, path, location, code, suggestion, source_line)])
 
 
-def show(value: object) -> str:
-    """A value as a message quotes it: text in quotes, JSON's null and true, at most 40 chars."""
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, dict | list):
-        return "an object" if isinstance(value, dict) else "a list"
-    shown = repr(value) if isinstance(value, str) else str(value)
-    return shown if len(shown) <= 40 else f"{shown[:36]}...{shown[-1]}"
-
-
-def issues(exc: ValidationError | RecordError) -> list[tuple[Path, str, str | None, str]]:
+def issues(exc: ModelInputError | RecordError) -> list[tuple[Path, str, str | None, str]]:
     """Each problem as (field path, message, suggestion, code), in plain words."""
     if isinstance(exc, RecordError):
         return [(exc.path, exc.message, exc.suggestion, exc.code)]
-    found: list[tuple[Path, str, str | None, str]] = []
-    for error in exc.errors(include_url=False):
-        kind, path, given = error["type"], tuple(error["loc"]), error.get("input")
-        if kind == "too_short" and given:
-            continue  # the list has entries: the problems inside them are reported instead
-        template = _MESSAGES.get(kind)
-        message = (
-            error["msg"]
-            if template is None
-            else template.format(input=show(given), **error.get("ctx", {}))
-        )
-        suggestion = None
-        if kind == "extra_forbidden":
-            name = str(path[-1])
-            close = difflib.get_close_matches(name, _FIELDS, 1)
-            suggestion = f"did you mean {close[0]!r}?" if close and close[0] != name else None
-            suggestion = CURRENCY_HINT if name.lower() == "currency" else suggestion
-            if not name.isprintable():  # show an invisible character, not a look-alike
-                path = (*path[:-1], ascii(name))
-        found.append((path, message, suggestion, _CODES.get(kind, "invalid-value")))
-    return found
+    return [(item.path, item.message, item.suggestion, item.code) for item in exc.problems]
 
 
 def located(
-    exc: ValidationError | RecordError, source: str, line: int, column: int = 1
+    exc: ModelInputError | RecordError, source: str, line: int, column: int = 1
 ) -> HistoryError:
     """Every problem of one record, all at the record's line and column."""
     return HistoryError(
@@ -225,6 +154,12 @@ def timestamp(value: object, path: Path) -> datetime:
             f"not a number of seconds since 1970 (got {show(value)})"
         )
         raise RecordError(path, message, "epoch-timestamp")
+    if is_week_date(value):
+        message = (
+            f"an ISO week date is not accepted (it would be read as that week's Monday); "
+            f"write the calendar date, like {_TIME_EXAMPLE} (got {show(value)})"
+        )
+        raise RecordError(path, message, "bad-timestamp")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -289,7 +224,7 @@ def records(
                 message = f"{kind.noun} {key!r} appears twice (first on line {locate(first)[0]})"
                 raise RecordError((kind.key,), message, "duplicate-id")
             yield record
-    except (RecordError, ValidationError) as exc:
+    except (RecordError, ModelInputError) as exc:
         if isinstance(exc, RecordError) and exc.where is not None:
             where = exc.where
         raise located(exc, source, *locate(where)) from None

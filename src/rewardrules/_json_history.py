@@ -10,25 +10,24 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from rewardrules._history_records import (
-    AMOUNT_HELP,
     MAX_AMOUNT,
     MODELS,
     TYPES_HELP,
-    WHOLE_HELP,
     Kind,
     Record,
     RecordError,
     amount,
     history_error,
     records,
-    show,
     timestamp,
 )
+from rewardrules._model_errors import AMOUNT_HELP, WHOLE_HELP, show
 from rewardrules.events import AnyEvent, Customer
 
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -95,17 +94,18 @@ def find_jsonl_event(stream: Iterable[str], event_id: str) -> tuple[int, int] | 
     """The line (column 1) of the event with this id; None if absent or its line is damaged.
 
     Only a line that may hold the id is decoded: its text holds the id unless an escape
-    spells it, so the others are skipped unread, damaged or not.
+    or another spelling (NFD) writes it, so the other ASCII lines are skipped unread,
+    damaged or not.
     """
     decoder = _decoder()
     for number, text in enumerate(stream, start=1):
-        if text.isspace() or (event_id not in text and "\\" not in text):
+        if text.isspace() or (event_id not in text and "\\" not in text and text.isascii()):
             continue
         try:
             value = decoder.decode(text)
         except (RecordError, RecursionError, ValueError, ArithmeticError):
             return None
-        if isinstance(value, dict) and value.get("id") == event_id:
+        if isinstance(value, dict) and _nfc(value.get("id")) == event_id:
             return number, 1
     return None
 
@@ -114,11 +114,16 @@ def find_json_event(text: str, top_key: str, event_id: str) -> tuple[int, int] |
     """The line and column of the ``{`` of the event with this id; None if absent or damaged."""
     try:
         for offset, value in _json_elements(text, top_key):
-            if isinstance(value, dict) and value.get("id") == event_id:
+            if isinstance(value, dict) and _nfc(value.get("id")) == event_id:
                 return _line_column(text, offset)
     except (RecordError, ValueError):  # a JSONDecodeError is a ValueError
         return None
     return None
+
+
+def _nfc(value: object) -> object:
+    """An id as the event model keeps it (NFC), to compare with an event's id."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -158,9 +163,14 @@ def _undecodable(exc: Exception) -> str:
 
 def _jsonl_values(stream: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
     decoder = _decoder()
+    last, last_number = "", 0
     for number, text in enumerate(stream, start=1):
         if text.isspace():
             continue
+        if text.rstrip("\r\n") == last:
+            said, how = _repeated(last_number, "line")
+            raise history_error(source, number, (), said, "duplicate-row", 1, how)
+        last, last_number = text.rstrip("\r\n"), number
         try:
             value = decoder.decode(text)
         except json.JSONDecodeError as exc:
@@ -179,6 +189,17 @@ def _jsonl_values(stream: Iterable[str], source: str) -> Iterator[tuple[int, Any
         except (RecursionError, ValueError, ArithmeticError) as exc:
             raise history_error(source, number, (), _undecodable(exc), "not-json") from None
         yield number, value
+
+
+def _repeated(first: int, what: str) -> tuple[str, str]:
+    """The message and hint for a record whose text is that of the record before it."""
+    message = (
+        f"this line repeats line {first} exactly"
+        if what == "line"
+        else f"this {what} repeats the {what} on line {first} exactly"
+    )
+    hint = f"if an export was resumed with an overlap, delete the repeated {what}"
+    return message, hint
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:
@@ -202,6 +223,7 @@ def _json_elements(text: str, top_key: str) -> Iterator[tuple[int, Any]]:
     if not text.startswith("[", offset):
         raise RecordError((), f"the file must hold {expected}", "not-a-list", offset)
     offset = _skip(text, offset + 1)
+    last, last_offset = "", 0
     if not text.startswith("]", offset):
         while True:
             try:
@@ -213,6 +235,10 @@ def _json_elements(text: str, top_key: str) -> Iterator[tuple[int, Any]]:
                 raise
             except (RecursionError, ValueError, ArithmeticError) as exc:
                 raise RecordError((), _undecodable(exc), "not-json", offset) from None
+            if text[offset:end] == last:
+                message, hint = _repeated(_line_column(text, last_offset)[0], "element")
+                raise RecordError((), message, "duplicate-row", offset, hint)
+            last, last_offset = text[offset:end], offset
             yield offset, value
             offset = _skip(text, end)
             if not text.startswith(",", offset):

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Final
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 _PLAIN_DECIMAL: Final = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 """The only way an amount may be written as text: optional sign, ASCII digits, a point."""
@@ -62,7 +62,8 @@ def _exact_decimal(value: object) -> object:
         raise ValueError(f"expected an amount, not a yes/no value (got {value})")
     if isinstance(value, float):
         raise ValueError(
-            f"money must be given exactly, as text or Decimal, never as a float (got {value!r})"
+            f"money must be exact: give Decimal('{value!r}') or the text '{value!r}', "
+            f"never a float (got {value!r})"
         )
     if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
         # Decimal() would read '1_000.00', ' 12 ' and Arabic-Indic digits silently.
@@ -107,5 +108,10 @@ Slug = Annotated[
 ]
 """An identifier a marketer can type and a URL can hold."""
 
-Text = Annotated[str, Field(min_length=1)]
-"""Non-empty text."""
+
+def _nfc(value: str) -> str:
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
+Text = Annotated[str, Field(min_length=1), AfterValidator(_nfc)]
+"""Non-empty text, in one spelling (NFC): a filter's sku matches a history's however typed."""

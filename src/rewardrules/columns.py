@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-from pydantic import ValidationError
 
-from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules._model_errors import ModelInputError
+from rewardrules.errors import HistoryError, Location, Problem, format_path
 from rewardrules.events import (
     AnyEvent,
     Customer,
@@ -145,16 +145,13 @@ def _where(source: str, line: int | None, index: int) -> tuple[Location | None, 
 
 
 def _row_error(
-    source: str, line: int | None, index: int, error: ValidationError | str
+    source: str, line: int | None, index: int, error: ModelInputError | str
 ) -> HistoryError:
     location, where = _where(source, line, index)
     if isinstance(error, str):
         messages = [error]
-    else:
-        messages = [
-            f"{'.'.join(str(part) for part in item['loc']) or 'row'}: {item['msg']}"
-            for item in error.errors(include_url=False)
-        ]
+    else:  # what the event models raise: problems with a field path, in plain words
+        messages = [f"{format_path(item.path) or 'row'}: {item.message}" for item in error.problems]
     problems = [
         Problem(
             message=message if location is not None else f"{where}: {message}",
@@ -244,7 +241,7 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
                 at=at,
                 reward=first.get("reward"),
             )
-    except ValidationError as error:
+    except ModelInputError as error:
         raise _row_error(source, line, index, error) from None
     message = f"type: must be 'purchase', 'refund' or 'redemption' (got {kind!r})"
     raise _row_error(source, line, index, message)
@@ -284,5 +281,5 @@ def table_to_customers(table: pa.Table, source: str = "<table>") -> Iterator[Cus
                 birthday=row.get("birthday"),
                 referred_by=row.get("referred_by"),
             )
-        except ValidationError as error:
+        except ModelInputError as error:
             raise _row_error(source, None, index, error) from None

@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
+from rewardrules._arguments import check_evaluate_arguments
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -323,7 +324,9 @@ def evaluate(
     Raises:
         HistoryError: an event cannot be applied; the problem names the event.
         ValueError: ``as_of`` is a naive datetime, or ``engine`` is unknown.
+        TypeError: a file name (or a dict) where a program, events or profiles belong.
     """
+    check_evaluate_arguments(program, events, customers)
     if engine == "batch":
         return _evaluate_batch(program, events, customers, as_of, states)
     if engine != "reference":

@@ -2,7 +2,9 @@
 
 Events are immutable pydantic models. Timestamps must carry a UTC offset (a naive time is
 ambiguous across time zones and is rejected); money is ``Decimal`` and is never parsed
-through float.
+through float. Ids and names are kept in one spelling (NFC) and may not hold a character
+that cannot be seen. A model that refuses its input raises
+:class:`~rewardrules.errors.HistoryError`, naming the field in plain words.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from rewardrules._ids import check_text
+from rewardrules._model_errors import PlainErrors
 from rewardrules._types import ExactDecimal, WholeNumber
 
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
@@ -52,10 +55,19 @@ def _plain_text(value: str) -> str:
     return value
 
 
-NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_plain_text)]
+def _name(value: str) -> str:
+    """An id or name: plain text, nothing invisible, no space at either end; then NFC."""
+    plain = value.isprintable() and value.isascii() and len(value) <= MAX_TEXT
+    if plain and value[0] != " " != value[-1]:
+        return value  # the common case, decided without a regex: nothing to refuse
+    return _plain_text(check_text(_plain_text(value)))
 
 
-class _Event(BaseModel):
+NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_name)]
+"""An id, sku, category or store: see :func:`rewardrules._ids.check_text`."""
+
+
+class _Event(PlainErrors):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -147,7 +159,7 @@ Event = Annotated[AnyEvent, Field(discriminator="type")]
 """Any event of a history, told apart by its ``type``."""
 
 
-class MonthDay(BaseModel):
+class MonthDay(PlainErrors):
     """A day of the year without a year, such as a birthday (``--07-14`` or ``07-14``)."""
 
     model_config = ConfigDict(frozen=True)

@@ -22,12 +22,14 @@ referred. The modules behind it, one job each:
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
 
 from rewardrules._explain_account import CustomerExplanation, EventExplanation, RuleOutcome
 from rewardrules._explain_replay import Replay
+from rewardrules._ids import look_alike, shown_apart
 from rewardrules.engine import _Cutoff, _profiles, compile_program
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.events import AnyEvent, Customer
@@ -68,6 +70,8 @@ def explain(
             given twice or refers its own customer.
         ValueError: ``as_of`` is a naive datetime.
     """
+    customer_id = unicodedata.normalize("NFC", customer_id)  # as the events keep their ids
+    event_id = None if event_id is None else unicodedata.normalize("NFC", event_id)
     plan = compile_program(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
@@ -143,6 +147,13 @@ def explain_all(
 def _not_found(
     message: str, wanted: str, known: Iterable[str], code: str = "unknown-customer"
 ) -> HistoryError:
-    close = difflib.get_close_matches(wanted, sorted(known), n=3)
-    suggestion = f"did you mean {' or '.join(repr(name) for name in close)}?" if close else None
+    names = sorted(known)
+    alike = [name for name in names if look_alike(name, wanted)]  # too alike for difflib
+    close = [*alike, *difflib.get_close_matches(wanted, names, n=3)]
+    close = list(dict.fromkeys(close))[:3]
+    shown = []
+    for name in close:  # an id that only looks like the one asked for is shown escaped
+        theirs, mine = shown_apart(name, wanted)
+        shown.append(f"{theirs} (not {mine})" if look_alike(name, wanted) else theirs)
+    suggestion = f"did you mean {' or '.join(shown)}?" if close else None
     return HistoryError([Problem(message=message, code=code, suggestion=suggestion)])

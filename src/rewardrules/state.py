@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
+from rewardrules._model_errors import PlainErrors
 from rewardrules.events import Customer, Purchase, ReferralQualified
 from rewardrules.lots import Lot, PointsAccount
 from rewardrules.money import Currency
@@ -20,7 +21,7 @@ from rewardrules.scope import PurchaseContext, build_context
 from rewardrules.tiers import TierCounter, TierPlan
 
 
-class _Saved(BaseModel):
+class _Saved(PlainErrors):  # a bad saved state is a HistoryError in plain words
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

@@ -1,0 +1,293 @@
+"""Ids and names: one spelling (NFC), nothing invisible, no space at either end, look-alikes
+told apart in messages; the same from a file and from Python."""
+
+from __future__ import annotations
+
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import at, program
+from rewardrules import evaluate, explain
+from rewardrules._ids import is_hidden, look_alike, shown_apart
+from rewardrules.cli import cli
+from rewardrules.errors import HistoryError
+from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
+from rewardrules.histories import locate_event, read_customers, read_history
+
+HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
+MOMENT = "2026-03-01T09:30:00Z"
+INVISIBLE_HINT = (
+    "delete it: ids and names are compared character by character, "
+    "so with it the text is another id that looks the same"
+)
+CAFE_NFC = "caf\u00e9"
+CAFE_NFD = "cafe\u0301"
+HIDDEN = [
+    ("\u200b", "ZERO WIDTH SPACE"),
+    ("\u200c", "ZERO WIDTH NON-JOINER"),
+    ("\u200d", "ZERO WIDTH JOINER"),
+    ("\u2060", "WORD JOINER"),
+    ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"),
+    ("\u00a0", "NO-BREAK SPACE"),
+    ("\u202f", "NARROW NO-BREAK SPACE"),
+    ("\u3000", "IDEOGRAPHIC SPACE"),
+    ("\u2028", "LINE SEPARATOR"),
+    ("\u202e", "RIGHT-TO-LEFT OVERRIDE"),
+    ("\u2066", "LEFT-TO-RIGHT ISOLATE"),
+    ("\u00ad", "SOFT HYPHEN"),
+    ("\ufe0f", "VARIATION SELECTOR-16"),
+    ("\u3164", "HANGUL FILLER"),
+]
+
+
+def purchase(customer_id: str = "c1", event_id: str = "p1", sku: str = "latte") -> Purchase:
+    return Purchase(
+        id=event_id,
+        customer_id=customer_id,
+        at=at(),
+        lines=(Line(sku=sku, quantity=1, unit_price=Decimal("4.50")),),
+    )
+
+
+def csv_error(tmp_path: Path, rows: str) -> str:
+    path = tmp_path / "h.csv"
+    path.write_text(HEADER + rows, encoding="utf-8")
+    with pytest.raises(HistoryError) as caught:
+        list(read_history(path))
+    return str(caught.value)
+
+
+# --- invisible characters are refused, named and shown escaped ---------------------------
+
+
+@pytest.mark.parametrize(("char", "name"), HIDDEN, ids=[name for _, name in HIDDEN])
+def test_an_invisible_character_in_a_customer_id_is_named_with_its_position(
+    tmp_path: Path, char: str, name: str
+) -> None:
+    row = f"p1,purchase,c1{char},{MOMENT},latte,,1,4.50,\n"
+    code = f"\\u{ord(char):04x}"
+    article = "an" if name[0] in "AEIOU" else "a"
+    assert csv_error(tmp_path, row) == (
+        f"{tmp_path / 'h.csv'}:2:1: customer_id: 'c1{code}' has {article} {name} "
+        f"(U+{ord(char):04X}) at position 3 ({INVISIBLE_HINT})"
+    )
+
+
+def test_a_no_break_space_is_refused_from_python_with_the_same_message() -> None:
+    with pytest.raises(HistoryError) as caught:
+        purchase(customer_id="c1\u00a0")
+    [problem] = caught.value.problems
+    assert (problem.code, str(problem)) == (
+        "invisible-character",
+        f"customer_id: 'c1\\u00a0' has a NO-BREAK SPACE (U+00A0) at position 3 ({INVISIBLE_HINT})",
+    )
+
+
+REFUND = '{"type": "refund", "customer_id": "c1", '
+
+
+@pytest.mark.parametrize(
+    ("field", "record"),
+    [
+        ("id", REFUND + '"id": "r\u200b1", "purchase_id": "p1"'),
+        ("purchase_id", REFUND + '"id": "r1", "purchase_id": "p\u200b1"'),
+        ("reward", '{"type": "redemption", "id": "x1", "customer_id": "c1", "reward": "r\u200b1"'),
+    ],
+)
+def test_every_id_of_a_json_lines_event_is_checked(tmp_path: Path, field: str, record: str) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text(record + f', "at": "{MOMENT}"}}\n', encoding="utf-8")
+    with pytest.raises(HistoryError) as caught:
+        list(read_history(path))
+    [problem] = caught.value.problems
+    assert (problem.code, problem.path, problem.location and problem.location.line) == (
+        "invisible-character",
+        (field,),
+        1,
+    )
+    assert "ZERO WIDTH SPACE (U+200B) at position 2" in problem.message
+
+
+def test_a_referrer_id_in_a_customer_file_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,referred_by\nc2,c1\u2060\n", encoding="utf-8")
+    with pytest.raises(HistoryError) as caught:
+        list(read_customers(path))
+    assert str(caught.value) == (
+        f"{path}:2:1: referred_by: 'c1\\u2060' has a WORD JOINER (U+2060) at position 3 "
+        f"({INVISIBLE_HINT})"
+    )
+
+
+def test_a_sku_with_a_zero_width_space_is_refused_so_that_a_filter_cannot_miss_it() -> None:
+    with pytest.raises(HistoryError) as caught:
+        Line(sku="latte\u200b", quantity=1, unit_price=Decimal(1))
+    assert [problem.code for problem in caught.value.problems] == ["invisible-character"]
+
+
+def test_a_space_at_either_end_of_an_id_is_refused_and_one_inside_is_kept(tmp_path: Path) -> None:
+    assert csv_error(tmp_path, f"p1,purchase,c1 ,{MOMENT},latte,,1,4.50,\n") == (
+        f"{tmp_path / 'h.csv'}:2:1: customer_id: 'c1 ' ends with a space "
+        "(delete the space: ids and names are compared character by character)"
+    )
+    with pytest.raises(HistoryError, match="' c1' starts with a space"):
+        purchase(customer_id=" c1")
+    assert purchase(customer_id="Jane Doe").customer_id == "Jane Doe"
+
+
+def test_a_control_character_keeps_its_own_message() -> None:
+    with pytest.raises(HistoryError) as caught:
+        purchase(customer_id="c\x001")
+    assert [problem.code for problem in caught.value.problems] == ["control-character"]
+
+
+def test_letters_of_every_script_are_accepted() -> None:
+    for name in ("José", "Łódź", "東京", "Ελένη", "محمد", "Jane-Doe_2"):
+        assert purchase(customer_id=name).customer_id == name
+
+
+@given(
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=8),
+    st.sampled_from([char for char, _ in HIDDEN]),
+    st.data(),
+)
+def test_any_id_with_an_invisible_character_inserted_is_refused(
+    plain: str, hidden: str, data: st.DataObject
+) -> None:
+    position = data.draw(st.integers(0, len(plain)))
+    spoiled = plain[:position] + hidden + plain[position:]
+    with pytest.raises(HistoryError) as caught:
+        purchase(customer_id=spoiled)
+    [problem] = caught.value.problems
+    assert problem.code == "invisible-character"
+    assert f"at position {position + 1}" in problem.message
+
+
+# --- one spelling: NFC ---------------------------------------------------------------------
+
+
+def test_nfc_and_nfd_spellings_of_an_id_are_one_customer() -> None:
+    events = [purchase(customer_id=CAFE_NFC), purchase(customer_id=CAFE_NFD, event_id="p2")]
+    assert [event.customer_id for event in events] == [CAFE_NFC, CAFE_NFC]
+    rules = [{"kind": "points_per_spend", "id": "stars", "points": "1"}]
+    [result] = evaluate(program(rules=rules), events).customers
+    assert (result.customer_id, result.points) == (CAFE_NFC, 8)
+
+
+@given(
+    st.text(
+        st.characters(categories=["Lu", "Ll", "Mn", "Nd"], max_codepoint=0x2FFF),
+        min_size=1,
+        max_size=6,
+    ).filter(lambda text: not any(is_hidden(char) for char in text))
+)
+def test_every_spelling_of_an_id_reads_as_its_nfc_form(text: str) -> None:
+    read = {
+        purchase(customer_id=unicodedata.normalize(form, text)).customer_id
+        for form in ("NFC", "NFD")
+    }
+    assert read == {unicodedata.normalize("NFC", text)}
+
+
+def test_the_rows_of_one_csv_event_may_differ_only_in_spelling(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text(
+        HEADER
+        + f"p1,purchase,{CAFE_NFC},{MOMENT},latte,,1,4.50,\n"
+        + f"p1,purchase,{CAFE_NFD},{MOMENT},bagel,,1,2.00,\n",
+        encoding="utf-8",
+    )
+    [event] = read_history(path)
+    assert (event.customer_id, len(event.lines)) == (CAFE_NFC, 2)
+
+
+def test_an_nfd_event_id_is_located_by_its_nfc_form(tmp_path: Path) -> None:
+    csv_path, jsonl_path = tmp_path / "h.csv", tmp_path / "h.jsonl"
+    csv_path.write_text(HEADER + f"{CAFE_NFD},purchase,c1,{MOMENT},latte,,1,4.50,\n")
+    jsonl_path.write_text(
+        f'{{"type": "refund", "id": "{CAFE_NFD}", "customer_id": "c1", "at": "{MOMENT}", '
+        '"purchase_id": "p1"}\n'
+    )
+    [event] = read_history(csv_path)
+    assert event.id == CAFE_NFC
+    assert locate_event(csv_path, CAFE_NFC) is not None
+    assert locate_event(jsonl_path, CAFE_NFC) is not None
+
+
+def test_a_program_filter_matches_skus_however_either_is_spelt() -> None:
+    rules = [
+        {
+            "kind": "points_per_spend",
+            "id": "pastry",
+            "points": "1",
+            "when": {"skus": [CAFE_NFD]},
+        }
+    ]
+    [result] = evaluate(program(rules=rules), [purchase(sku=CAFE_NFC)]).customers
+    assert result.points == 4
+
+
+# --- look-alikes are shown apart -----------------------------------------------------------
+
+
+def test_rows_of_one_event_with_look_alike_customers_show_them_escaped(tmp_path: Path) -> None:
+    rows = f"p1,purchase,\u04411,{MOMENT},latte,,1,4.50,\np1,purchase,c1,{MOMENT},bagel,,1,2.00,\n"
+    assert csv_error(tmp_path, rows) == (
+        f"{tmp_path / 'h.csv'}:3:1: customer_id: is 'c1' here but '\\u04411' on line 2, "
+        "the first row of event 'p1'; the rows of one event must agree"
+    )
+
+
+def test_ids_that_plainly_differ_are_shown_as_written() -> None:
+    assert shown_apart("Zoe", "Bob") == ("'Zoe'", "'Bob'")
+    assert shown_apart("Müller", "Mueller") == ("'Müller'", "'Mueller'")
+    assert shown_apart("c\u00e9", "ce") == ("'c\\u00e9'", "'ce'")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("c1", "\u04411"), ("ABC", "abc"), ("\u210c", "H"), ("c1", "c1\u200b"), ("é", "e")],
+)
+def test_look_alike_pairs_are_recognised(first: str, second: str) -> None:
+    assert look_alike(first, second)
+    assert look_alike(second, first)
+    assert not look_alike(first, first)
+
+
+def test_explain_reads_an_nfd_customer_id_and_escapes_a_look_alike_suggestion() -> None:
+    rules = [{"kind": "points_per_spend", "id": "stars", "points": "1"}]
+    events = [purchase(customer_id=CAFE_NFC), purchase(customer_id="\u04411", event_id="p2")]
+    assert explain(program(rules=rules), events, CAFE_NFD).customer_id == CAFE_NFC
+    with pytest.raises(HistoryError) as caught:
+        explain(program(rules=rules), events, "c1")
+    [problem] = caught.value.problems
+    assert problem.suggestion == "did you mean '\\u04411' (not 'c1')?"
+
+
+def test_a_refund_and_a_redemption_take_the_same_checks() -> None:
+    with pytest.raises(HistoryError, match="purchase_id: 'p1\\\\u00a0' has a NO-BREAK SPACE"):
+        Refund(id="r1", customer_id="c1", at=at(), purchase_id="p1\u00a0")
+    with pytest.raises(HistoryError, match="reward: 'gift\\\\u200d' has a ZERO WIDTH JOINER"):
+        Redemption(id="x1", customer_id="c1", at=at(), reward="gift\u200d")
+    assert Customer(customer_id=CAFE_NFD).customer_id == CAFE_NFC
+
+
+def test_dry_run_reports_an_invisible_character_in_plain_ascii_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    history = tmp_path / "h.csv"
+    history.write_text(HEADER + f"p1,purchase,c1\u00a0,{MOMENT},latte,,1,4.50,\n")
+    rules = Path(__file__).parent.parent / "rules" / "examples" / "car-wash.yaml"
+    result = CliRunner().invoke(cli, ["dry-run", str(rules), str(history)])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"{history}:2:1: customer_id: 'c1\\u00a0' has a NO-BREAK SPACE (U+00A0) at position 3 "
+        f"({INVISIBLE_HINT})\n",
+    )
