@@ -385,3 +385,24 @@ def test_a_control_character_in_a_table_is_refused_naming_its_line() -> None:
     problem = raised.value.problems[0]
     assert problem.location == Location("history.parquet", 7, 1)
     assert problem.message == "sku: must not hold a control character"
+
+
+def test_ids_are_kept_in_one_spelling_as_the_event_models_keep_them() -> None:
+    decomposed, composed = "cafe\u0301-1", "caf\u00e9-1"
+    events: list[AnyEvent] = [_purchase("p1", "1.00")]
+    table = events_to_table(events)
+    table = table.set_column(
+        table.schema.get_field_index("customer_id"), "customer_id", pa.array([decomposed])
+    )
+    program = make_program([STARS])
+    batch_result = evaluate_table(program, table)
+    assert [result.customer_id for result in batch_result.customers] == [composed]
+    assert batch_result.to_json() == evaluate(program, table).to_json()
+
+
+def test_a_hidden_character_in_an_id_is_refused() -> None:
+    table = events_to_table([_purchase("p1", "1.00")])
+    ids = pa.array(["p\u200b1"])
+    table = table.set_column(table.schema.get_field_index("event_id"), "event_id", ids)
+    with pytest.raises(HistoryError, match=r"event_id: .*position 2"):
+        evaluate_table(make_program([STARS]), table)
