@@ -13,6 +13,7 @@ and local dates day ordinals in the program's zone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -154,8 +155,6 @@ def _row_problem(lines: Column, row: int, source: str, message: str) -> HistoryE
 
 
 _TEXTS = ("event_id", "customer_id", "sku", "category", "store", "purchase_id", "reward")
-_CONTROL = r"[\x00-\x1f\x{7f}-\x{9f}]"
-"""The characters the event models refuse in text (RE2 syntax)."""
 
 
 def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
@@ -172,8 +171,6 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
         (pc.is_null(rows["event_id"]), "event_id: must be an id (got nothing)"),
         (pc.is_null(rows["customer_id"]), "customer_id: must be an id (got nothing)"),
         (pc.is_null(rows["at"]), "at: must be an instant (got nothing)"),
-        (pc.equal(rows["event_id"], "").fill_null(False), "event_id: must not be empty"),
-        (pc.equal(rows["customer_id"], "").fill_null(False), "customer_id: must not be empty"),
         (
             pc.and_(purchase, pc.or_(pc.is_null(rows["sku"]), pc.equal(rows["sku"], ""))),
             "sku: a purchase line needs a sku",
@@ -193,7 +190,6 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
             ),
             "quantity: a refund line needs a whole quantity of at least 1",
         ),
-        (pc.equal(rows["category"], "").fill_null(False), "category: must not be empty"),
         (
             pc.and_(refund, pc.is_null(rows["purchase_id"])),
             "purchase_id: a refund needs the id of the purchase it refunds",
@@ -209,46 +205,62 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
             "type: must be 'purchase', 'refund' or 'redemption'",
         ),
     ]
-    for name in _TEXTS:
-        column = rows[name]
-        checks.append(
-            (
-                pc.greater(pc.utf8_length(column), MAX_TEXT).fill_null(False),
-                f"{name}: must be at most {MAX_TEXT} characters",
-            )
-        )
-        checks.append(
-            (
-                pc.match_substring_regex(column, _CONTROL).fill_null(False),
-                f"{name}: must not hold a control character",
-            )
-        )
-        checks.append((pc.equal(column, "").fill_null(False), f"{name}: must not be empty"))
     for flags, message in checks:
         if pc.any(flags).as_py():
             row = pc.index(flags, True).as_py()
             raise _row_problem(rows["line"], row, source, message)
 
 
-_PLAIN = r"^[!-~](?:[ -~]*[!-~])?$"
-"""Printable ASCII without a space at either end: text the event models keep as it is."""
+_PLAIN = r"^[!-~](?:[ -~]{0,254}[!-~])?$"
+"""Printable ASCII, at most 256 characters, without a space at either end: text the event
+models keep as it is (RE2 syntax)."""
+_CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNIQUE_TEXTS = frozenset({"event_id", "purchase_id"})
+"""Columns whose values rarely repeat: checked value by value, not per distinct value."""
+
+
+def _unusual_rows(column: Column, repeats: bool) -> Ints:
+    """The rows whose text is not plain (see ``_PLAIN``), checked on the distinct values
+    of a column whose values repeat."""
+    if repeats:
+        distinct = pc.unique(column)
+        odd = distinct.filter(pc.invert(pc.match_substring_regex(distinct, _PLAIN)))
+        if not len(odd):
+            return np.zeros(0, dtype=np.int64)
+        flags = pc.is_in(column, value_set=odd)
+    else:
+        flags = pc.invert(pc.match_substring_regex(column, _PLAIN))
+    flags = pc.and_(pc.is_valid(column), flags.fill_null(False))
+    return np.flatnonzero(np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool))
 
 
 def _respelled(rows: dict[str, Column], source: str) -> dict[str, Column]:
-    """Text as the event models keep it: the few values that are not plain ASCII go through
-    the models' own check (hidden characters and surrounding spaces refused, then NFC)."""
+    """Text as the event models keep it. Plain text is kept as it is; the few other values
+    are refused when empty, too long or holding a control character, and otherwise go
+    through the models' own check (hidden characters and surrounding spaces refused, then
+    NFC)."""
     for name in _TEXTS:
         column = rows[name]
-        unusual = pc.and_(pc.is_valid(column), pc.invert(pc.match_substring_regex(column, _PLAIN)))
-        found = np.flatnonzero(np.asarray(unusual.to_numpy(zero_copy_only=False), dtype=bool))
+        found = _unusual_rows(column, name not in _UNIQUE_TEXTS)
         if not len(found):
             continue
         values = column.to_pylist()
         for row in found.tolist():
-            try:
-                values[row] = check_text(values[row])
-            except PydanticCustomError as error:
-                raise _row_problem(rows["line"], row, source, f"{name}: {error}") from None
+            value = values[row]
+            problem = None
+            if value == "":
+                problem = "must not be empty"
+            elif len(value) > MAX_TEXT:
+                problem = f"must be at most {MAX_TEXT} characters"
+            elif _CONTROL_TEXT.search(value):
+                problem = "must not hold a control character"
+            else:
+                try:
+                    values[row] = check_text(value)
+                except PydanticCustomError as error:
+                    problem = str(error)
+            if problem is not None:
+                raise _row_problem(rows["line"], row, source, f"{name}: {problem}")
         rows[name] = pa.array(values, pa.string())
     return rows
 
