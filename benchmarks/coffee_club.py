@@ -10,12 +10,16 @@ a seeded history (purchases spread over two years, about 1% of them refunded lat
 times three implementations of the same program on the same data:
 
 * ``rewardrules.engine.evaluate`` on the ``Purchase``/``Refund`` models;
-* a plain-Python loop with integer cents over plain tuples;
-* the same loop with ``Decimal`` money.
+* the int loop of ``baselines.py``: integer cents in flat lists of ints, one pass over the
+  events sorted by customer, no object per event (``replay.py`` uses the same loop);
+* a loop with ``Decimal`` money over plain tuples that keeps a record object per purchase,
+  as the int loop here did before (docs/performance.md has both: read its figures as "a
+  simple object-per-purchase loop", not as "what Python can do").
 
-Building the models is timed on its own and preparing the tuples not at all; neither is part
-of the runs. ``evaluate`` pauses the cyclic garbage collector during its fold, so the loops
-run with it paused too. The loops are written from the documented semantics, independently
+Building the models and the int loop's columns (sort, codes, cents) are timed on their own,
+and preparing the ``Decimal`` loop's tuples not at all; none is part of the runs.
+``evaluate`` pauses the cyclic garbage collector during its fold, so the loops run with it
+paused too. The loops are written from the documented semantics, independently
 of the engine, and the script checks that they agree with the engine on every customer's
 points balance and final tier and on the total discount; it exits with status 1 at the
 first difference.
@@ -47,6 +51,9 @@ from pathlib import Path
 from typing import NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
+from baselines import Columns, coffee_int_loop, columns_from_table  # beside this script
+
+from rewardrules.columns import events_to_table
 from rewardrules.engine import evaluate
 from rewardrules.events import Line, Purchase, Refund, RefundLine
 from rewardrules.ledger import Evaluation
@@ -340,10 +347,7 @@ def first_difference(engine: Outcome, loop: Outcome) -> tuple[str, object, objec
 
 WINDOW_SECONDS = 365 * 86_400
 TIER_NAMES: tuple[str | None, ...] = (None, "silver", "gold")
-GOLD_CENTS, SILVER_CENTS = 50_000, 10_000
-DISCOUNT_PERCENT = (0, 5, 10)
 STARS_PER_DOLLAR = 2
-TIER_STARS = ((1, 1), (1, 1), (3, 2))  # numerator, denominator by tier index
 APPRECIATION_ORDINAL = APPRECIATION_DAY.toordinal()
 ORDER = itemgetter(0, 1)
 
@@ -373,60 +377,6 @@ def prepare(history: History, price: Callable[[str], M]) -> list[PlainEvent[M]]:
     return events
 
 
-def cents(text: str) -> int:
-    """A price such as '4.50' in cents, exactly."""
-    whole, _, fraction = text.partition(".")
-    return int(whole) * 100 + int(fraction.ljust(2, "0"))
-
-
-class IntRecord:
-    """A purchase in the integer loop: what it paid per line and what it earned."""
-
-    __slots__ = (
-        "at",
-        "in_window",
-        "lines",
-        "paid",
-        "stars",
-        "tier",
-        "tier_spend",
-        "units_back",
-        "weights",
-    )
-
-    def __init__(
-        self,
-        at: int,
-        lines: tuple[PlainLine[int], ...],
-        paid: list[int],
-        weights: list[int],
-        stars: int,
-        tier: int,
-    ) -> None:
-        self.at = at
-        self.lines = lines
-        self.paid = paid
-        self.weights = weights
-        self.stars = stars
-        self.tier = tier
-        self.tier_spend = sum(paid)
-        self.in_window = True
-        self.units_back: list[int] | None = None  # until a refund comes
-
-
-class IntCustomer:
-    """A customer in the integer loop."""
-
-    __slots__ = ("last_at", "purchases", "recent", "recent_spend", "stars")
-
-    def __init__(self) -> None:
-        self.stars = 0
-        self.recent: deque[IntRecord] = deque()
-        self.recent_spend = 0
-        self.purchases: dict[str, IntRecord] = {}
-        self.last_at = 0
-
-
 def units_returned(
     lines: Sequence[PlainLine[M]], units_back: list[int] | None, sku: str | None, quantity: int
 ) -> list[int]:
@@ -442,91 +392,26 @@ def units_returned(
     return units
 
 
-def final_tier(customer: IntCustomer | DecimalCustomer, gold: M, silver: M) -> int:
+def final_tier(customer: DecimalCustomer, gold: Decimal, silver: Decimal) -> int:
     """The tier index (0 none, 1 silver, 2 gold) just after the customer's last event."""
     start = customer.last_at - WINDOW_SECONDS
     spend = sum((record.tier_spend for record in customer.recent if record.at >= start), 0 * gold)
     return 2 if spend >= gold else 1 if spend >= silver else 0
 
 
-def refund_int(customer: IntCustomer, refund: PlainRefund) -> None:
-    """Give back the refunded units' paid amounts; take back stars and tier spend."""
-    purchase_id, sku, quantity = refund
-    record = customer.purchases[purchase_id]
-    units = units_returned(record.lines, record.units_back, sku, quantity)
-    refunded = [
-        paid_cents
-        if back >= line[2]
-        else min(back * ((2 * paid_cents + line[2]) // (2 * line[2])), paid_cents)
-        for paid_cents, line, back in zip(record.paid, record.lines, units)
-    ]
-    record.units_back = units
-    if record.stars:
-        weighted = sum(
-            (paid_cents - back_cents) * weight
-            for paid_cents, back_cents, weight in zip(record.paid, refunded, record.weights)
-        )
-        numerator, denominator = TIER_STARS[record.tier]
-        stars = weighted * STARS_PER_DOLLAR * numerator // (100 * denominator)
-        customer.stars += stars - record.stars
-        record.stars = stars
-    spend_left = sum(record.paid) - sum(refunded)
-    if record.in_window:
-        customer.recent_spend += spend_left - record.tier_spend
-    record.tier_spend = spend_left
+def int_columns(events: Sequence[Purchase | Refund]) -> Columns:
+    """The history as the integer columns of ``baselines.py`` (sorted, codes, cents)."""
+    return columns_from_table(events_to_table(events))
 
 
-def run_plain_int(events: Iterable[PlainEvent[int]]) -> Outcome:
-    """The coffee-club program in integer cents (see the semantics above)."""
-    customers: dict[str, IntCustomer] = {}
-    discount_total = 0
-    for at, event_id, customer_id, local_day, lines, refund in sorted(events, key=ORDER):
-        customer = customers.get(customer_id)
-        if customer is None:
-            customer = customers[customer_id] = IntCustomer()
-        customer.last_at = at
-        recent = customer.recent
-        if lines is not None:
-            start = at - WINDOW_SECONDS
-            while recent and recent[0].at < start:
-                gone = recent.popleft()
-                gone.in_window = False
-                customer.recent_spend -= gone.tier_spend
-            spend = customer.recent_spend
-            tier = 2 if spend >= GOLD_CENTS else 1 if spend >= SILVER_CENTS else 0
-            percent = DISCOUNT_PERCENT[tier]
-            appreciation = local_day == APPRECIATION_ORDINAL
-            paid: list[int] = []
-            weights: list[int] = []
-            weighted = 0
-            for _, category, quantity, unit_cents in lines:
-                amount = quantity * unit_cents
-                if percent and category != "merch":
-                    # half up: amount x percent / 100, as (2n + d) // 2d
-                    discount = (amount * percent * 2 + 100) // 200
-                    amount -= discount
-                    discount_total += discount
-                weight = 3 if appreciation else 2 if category == "coffee" else 1
-                paid.append(amount)
-                weights.append(weight)
-                weighted += amount * weight
-            numerator, denominator = TIER_STARS[tier]
-            stars = weighted * STARS_PER_DOLLAR * numerator // (100 * denominator)
-            customer.stars += stars
-            record = IntRecord(at, lines, paid, weights, stars, tier)
-            customer.purchases[event_id] = record
-            recent.append(record)
-            customer.recent_spend += record.tier_spend
-        elif refund is not None:
-            refund_int(customer, refund)
-    return Outcome(
-        points={customer_id: customer.stars for customer_id, customer in customers.items()},
-        tiers={
-            customer_id: TIER_NAMES[final_tier(customer, GOLD_CENTS, SILVER_CENTS)]
-            for customer_id, customer in customers.items()
-        },
-        discount_cents=discount_total,
-    )
+def run_plain_int(columns: Columns) -> Outcome:
+    """The coffee-club program in integer cents: the int loop of ``baselines.py``.
+
+    One pass over flat lists of ints, with no object per purchase (the loop this script had
+    before kept a record object per purchase, as the ``Decimal`` loop still does).
+    """
+    found = coffee_int_loop(columns)
+    return Outcome(found.stars, found.tiers, sum(found.discounts.values()))
 
 
 CENT = Decimal("0.01")
@@ -789,7 +674,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"built {len(events):,} Purchase/Refund models in {building.wall:.1f} s "
         f"({len(events) / building.wall:,.0f} events/s; not part of any run below)"
     )
-    int_events = prepare(history, cents)
+    int_events, preparing = timed(int_columns, events)
+    print(
+        f"made the int loop's columns (events to an Arrow table, sorted by customer, codes, "
+        f"cents) in {preparing.wall:.1f} s (not part of any run below)"
+    )
     decimal_events = prepare(history, Decimal)
     del history
 
@@ -806,11 +695,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = engine_outcome(evaluation)
     del evaluation
     plain_int, timing = best_of(repeat, collector_paused(run_plain_int), int_events)
-    rows.append(("plain loop, int cents", timing))
-    check("plain int loop", engine, plain_int)
+    rows.append(("int loop (baselines.py)", timing))
+    check("int loop", engine, plain_int)
     plain_decimal, timing = best_of(repeat, collector_paused(run_plain_decimal), decimal_events)
-    rows.append(("plain loop, Decimal", timing))
-    check("plain Decimal loop", engine, plain_decimal)
+    rows.append(("Decimal loop, object per purchase", timing))
+    check("Decimal loop", engine, plain_decimal)
     load_after = os.getloadavg()[0]
 
     print()
@@ -824,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     engine_time, int_time, decimal_time = (timing for _, timing in rows)
     print()
-    for label, baseline in (("plain-int", int_time), ("plain-Decimal", decimal_time)):
+    for label, baseline in (("int-loop", int_time), ("Decimal-loop", decimal_time)):
         print(
             f"engine time / {label} time: {engine_time.wall / baseline.wall:.1f}x wall, "
             f"{engine_time.cpu / baseline.cpu:.1f}x CPU"

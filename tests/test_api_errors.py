@@ -137,8 +137,8 @@ def test_a_saved_state_that_does_not_fit_is_said_plainly() -> None:
         CustomerState.model_validate_json('{"program": "p", "customer_id": "c1", "lotz": []}')
     [problem] = caught.value.problems
     assert (problem.code, str(problem)) == (
-        "unknown-key",
-        "lotz: is not a known field (did you mean 'lots'?)",
+        "bad-state",
+        "state of c1.lotz: is not a known field (did you mean 'lots'?)",
     )
 
 

@@ -422,7 +422,7 @@ def test_step_refuses_an_event_of_another_customer() -> None:
         step(rules_program, state, refund("r1", at(1), "p1", customer="c2"))
     assert problem_of(caught) == (
         ("event r1", "customer_id"),
-        "it is customer c2's, but the state is c1's",
+        "it belongs to customer c2, but the state to customer c1",
     )
 
 

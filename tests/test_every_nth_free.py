@@ -377,19 +377,32 @@ VOUCHERS = program(
 )
 
 
-def test_each_completed_card_issues_its_own_voucher() -> None:
+def test_the_cards_completed_by_one_purchase_give_one_entry_of_vouchers() -> None:
     evaluation = run(VOUCHERS, purchase("p1", at(), cones(12, "1.00")))
-    # 12 units: 2 cards -> 2 vouchers; prices unchanged, so 12.00 earns 12 points
+    # 12 units: 2 cards -> 2 vouchers of 4.50; prices unchanged, so 12.00 earns 12 points
     assert ledger(evaluation) == [
-        ("p1", "ice", "voucher", None, Decimal("4.50"), 1),
-        ("p1", "ice", "voucher", None, Decimal("4.50"), 1),
+        ("p1", "ice", "voucher", None, Decimal("9.00"), 2),
         ("p1", "stars", "points", 12, None, None),
     ]
-    assert reasons(evaluation)[:2] == [
-        "5th ice-cream of the card: a voucher for a free cone (4.50 USD) to use on a later visit",
-        "10th ice-cream of the card: a voucher for a free cone (4.50 USD) to use on a later visit",
-    ]
+    assert reasons(evaluation)[0] == (
+        "2 cards completed (every 5 ice-cream): 2 vouchers for a free cone of 4.50 USD "
+        "(9.00 USD) to use on later visits"
+    )
     assert evaluation.customer("c1").stamps == {"ice": 2}
+    assert (evaluation.totals.vouchers, evaluation.totals.voucher_value) == (2, 900)
+
+
+def test_one_voucher_names_the_unit_that_completed_its_card() -> None:
+    evaluation = run(
+        VOUCHERS,
+        purchase("p1", at(), cones(3, "1.00")),
+        purchase("p2", at(1), cones(4, "1.00")),
+    )
+    # 3 then 7: the 5th ice cream completes the card during p2
+    assert ledger(evaluation)[1] == ("p2", "ice", "voucher", None, Decimal("4.50"), 1)
+    assert reasons(evaluation)[1] == (
+        "5th ice-cream of the card: a voucher for a free cone (4.50 USD) to use on a later visit"
+    )
 
 
 def test_a_voucher_card_counts_visits_too() -> None:

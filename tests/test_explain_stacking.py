@@ -599,3 +599,34 @@ def test_the_accounts_cover_every_kind_of_block_and_note() -> None:
     assert sum(
         Decimal(entry.points or 0) for entry in accounts["ana"].entries if entry.kind == "points"
     )
+
+
+def test_a_refund_explains_the_spend_a_grouped_gift_card_counted() -> None:
+    silver = {
+        "qualify_by": "purchases",
+        "window": "lifetime",
+        "levels": [{"name": "silver", "at_least": 0}],
+    }
+    rules = program(
+        points={"value": "0.01"},
+        tiers=silver,
+        rules=[
+            {"id": "card", "kind": "every_nth_free", "every": 10, "priority": 1,
+             "exclusive_group": "g"},
+            {"id": "cinema", "kind": "partner_gift_card", "partner": "Cinema", "value": "1.00",
+             "every_spend": "100.00", "priority": 1, "exclusive_group": "g"},
+            {"id": "half-off", "kind": "tiered_discount", "discounts": {"silver": 50},
+             "priority": 2},
+        ],
+    )  # fmt: skip
+    history = [
+        purchase("p1", at(0), line("shoes", "40.00"), line("belt", "20.00")),
+        refund("r1", at(1), "p1", ("belt", 1)),
+    ]
+
+    account = explain(rules, history, "c1")
+
+    (refunded,) = [event for event in account.events if event.event_id == "r1"]
+    (cinema,) = [outcome for outcome in refunded.outcomes if outcome.rule == "cinema"]
+    # The card counted 60.00 before the 50% discount; the belt's share of that is 20.00.
+    assert cinema.text == ("20.00 USD less spend, 40.00 USD now; gift cards already given stay")

@@ -212,3 +212,22 @@ def test_a_spreadsheet_reading_the_csv_gets_back_every_text_with_a_quote_in_fron
 
     assert [row[0] for row in rows[1:]] == [neutralise(text) for text in hostile]
     assert [row[0].removeprefix("'") for row in rows[1:]] == hostile
+
+
+def test_the_gift_cards_of_one_purchase_are_one_row_with_their_count_and_total() -> None:
+    cinema = {
+        "kind": "partner_gift_card",
+        "id": "cinema",
+        "partner": "Cinema",
+        "value": "10.00",
+        "every_spend": "0.01",
+    }
+    huge = "999999999999999999999.99"  # 24 characters: the longest price a history holds
+    evaluation = run(program(rules=[cinema]), purchase("p1", at(), line("tv", huge, 3)))
+
+    rows = list(csv.reader(io.StringIO(ledger_csv(evaluation))))
+
+    cards = 3 * (10**23 - 1)  # one per cent of 3 x 999999999999999999999.99
+    assert [row[:7] for row in rows[1:]] == [
+        ["c1", "p1", "cinema", "gift_card", "", f"{cards * 10}.00", str(cards)]
+    ]

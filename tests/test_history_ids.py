@@ -4,6 +4,7 @@ told apart in messages; the same from a file and from Python."""
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import at, program
-from rewardrules import evaluate, explain
+from rewardrules import evaluate, explain, load_program, step
 from rewardrules._ids import is_hidden, look_alike, shown_apart
 from rewardrules.cli import cli
 from rewardrules.errors import HistoryError
@@ -290,4 +291,21 @@ def test_dry_run_reports_an_invisible_character_in_plain_ascii_and_exits_1(
         "",
         f"{history}:2:1: customer_id: 'c1\\u00a0' has a NO-BREAK SPACE (U+00A0) at position 3 "
         f"({INVISIBLE_HINT})\n",
+    )
+
+
+def test_step_shows_two_look_alike_customer_ids_escaped() -> None:
+    program = load_program(Path(__file__).parent.parent / "rules/examples/coffee-club.yaml")
+
+    def bought(customer: str, event_id: str) -> Purchase:
+        line = Line(sku="latte", quantity=1, unit_price=Decimal("4.50"))
+        return Purchase(
+            id=event_id, customer_id=customer, at=datetime(2026, 3, 1, tzinfo=UTC), lines=(line,)
+        )
+
+    state, _ = step(program, None, bought("c1", "p1"))
+    with pytest.raises(HistoryError) as caught:
+        step(program, state, bought("\u04411", "p2"))  # a Cyrillic es, then 1
+    assert str(caught.value) == (
+        "event p2.customer_id: it belongs to customer '\\u04411', but the state to customer 'c1'"
     )

@@ -8,12 +8,14 @@ falls in) are written independently of the engine, from the kinds' docstrings.
 from __future__ import annotations
 
 import copy
+import math
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +26,7 @@ from rewardrules.engine import evaluate, step
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, Refund
 from rewardrules.kinds.referral import referral_facts
 from rewardrules.ledger import POINTS_KINDS, Evaluation, LedgerEntry, Totals
-from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, Program
+from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, PointsPerSpend, Program
 from rewardrules.state import CustomerState
 from strategies import (
     ZONES,
@@ -32,6 +34,7 @@ from strategies import (
     LifecycleEvent,
     cutoffs,
     every_nth_free_rules,
+    grouped_programs,
     histories,
     lifecycle_histories,
     lifecycle_programs,
@@ -345,7 +348,9 @@ def test_gift_cards_in_a_window_follow_its_highest_net_spend_up_to_the_maximum(
     issued: dict[tuple[Any, ...], int] = defaultdict(int)
     for entry in evaluate(program, events).entries:
         assert entry.kind == "gift_card"
-        issued[window_of[entry.event_id]] += 1
+        assert entry.units is not None
+        assert entry.value_minor == entry.units * program.money.to_minor(gift_card.value)
+        issued[window_of[entry.event_id]] += entry.units
 
     for key in highest.keys() | issued.keys():
         due = int(highest[key] // gift_card.every_spend)
@@ -369,6 +374,73 @@ def _spend(rule: PartnerGiftCard, purchase: Purchase, units: Sequence[int], zone
 
 @given(program=programs(rule_options=NO_CAPS), events=histories(in_full=True))
 def test_refunding_every_purchase_in_full_takes_every_point_back(
+    program: Program, events: list[Event]
+) -> None:
+    evaluation = evaluate(program, events)
+
+    assert [result.points for result in evaluation.customers] == [0] * len(evaluation.customers)
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    owner = purchase_of(events)
+    for entry in evaluation.entries:
+        if entry.kind == "points":
+            net[owner[entry.event_id], entry.rule] += entry.points or 0
+    assert dict(net) == dict.fromkeys(net, 0)
+
+
+def _most_points_per_minor_unit(rule: PointsPerSpend, program: Program) -> Fraction:
+    """The most a points rule gives per minor unit: its rate at its largest multiplier
+    factor and the largest tier multiplier (1 for a purchase at no tier)."""
+    factors = [Decimal(1), *(multiplier.factor for multiplier in rule.multipliers)]
+    levels = program.tiers.levels if program.tiers is not None else ()
+    tiers = [Decimal(1), *(level.points_multiplier for level in levels)]
+    most = Fraction(rule.points) * Fraction(max(factors)) * Fraction(max(tiers))
+    return most / Fraction(rule.per * 100)
+
+
+@given(program=grouped_programs(), events=histories())
+def test_a_refund_takes_back_no_more_than_the_refunded_units_earned(
+    program: Program, events: list[Event]
+) -> None:
+    # A rule earned at most its rate on the refunded units' gross (its amounts are the
+    # gross less what price rules before it took off). A unit's share of a line is its
+    # amount over the quantity rounded, the last unit taking the remainder: up to
+    # (quantity - 1) // 2 minor units more per line. Rounding once per purchase, floor,
+    # half-up or ceil, adds at most one point: ceil(the most it can earn) bounds it.
+    evaluation = evaluate(program, events)
+    rules = {rule.id: rule for rule in program.rules if isinstance(rule, PointsPerSpend)}
+    bought = {event.id: event for event in events if isinstance(event, Purchase)}
+    left = {
+        purchase_id: [line.quantity for line in purchase.lines]
+        for purchase_id, purchase in bought.items()
+    }
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in evaluation.entries:
+        if entry.kind == "points" and (entry.points or 0) < 0:
+            taken[entry.event_id, entry.rule] -= entry.points or 0
+    earned: dict[tuple[str, str], int] = defaultdict(int)
+    back: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in evaluation.entries:
+        if entry.kind == "points" and (entry.points or 0) > 0 and entry.event_id in bought:
+            earned[entry.event_id, entry.rule] += entry.points or 0
+    for event in events:
+        if not isinstance(event, Refund):
+            continue
+        purchase = bought[event.purchase_id]
+        returned = units_returned(purchase, left[purchase.id], event)
+        minor = sum(
+            units * int(line.unit_price * 100) + (line.quantity - 1) // 2 * (units > 0)
+            for units, line in zip(returned, purchase.lines, strict=True)
+        )
+        for rule_id, rule in rules.items():
+            most = math.ceil(minor * _most_points_per_minor_unit(rule, program))
+            assert taken[event.id, rule_id] <= most, (event.id, rule_id)
+            back[purchase.id, rule_id] += taken[event.id, rule_id]
+    for key, points in back.items():
+        assert points <= earned[key], key
+
+
+@given(program=grouped_programs(), events=histories(in_full=True))
+def test_refunding_everything_takes_back_all_a_grouped_rule_earned(
     program: Program, events: list[Event]
 ) -> None:
     evaluation = evaluate(program, events)

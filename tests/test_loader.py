@@ -595,8 +595,8 @@ BROKEN = [
         [
             (
                 "<text>:7:11: tiers.window: must be one of: lifetime, calendar_year, "
-                "calendar_quarter, calendar_month, a rolling window such as '365 days' or "
-                "{days: 365} (got '3 fortnights')",
+                "calendar_quarter, calendar_month, a rolling window of 1 to 36500 days "
+                "(100 years) such as '365 days' or {days: 365} (got '3 fortnights')",
                 "not-allowed",
             ),
         ],

@@ -51,12 +51,32 @@ def test_spend_adds_up_across_purchases() -> None:
     assert ledger(evaluation) == [("p2", "cinema", *CARD)]
 
 
-def test_one_purchase_can_earn_several_cards_one_entry_each() -> None:
+def test_one_purchase_can_earn_several_cards_in_one_entry_with_their_count() -> None:
     evaluation = run(program(rules=[cinema()]), purchase("p1", at(), line("tv", "250.00")))
-    # 250.00 // 100.00 = 2 cards
-    assert ledger(evaluation) == [("p1", "cinema", *CARD), ("p1", "cinema", *CARD)]
+    # 250.00 // 100.00 = 2 cards of 10.00
+    assert ledger(evaluation) == [("p1", "cinema", "gift_card", None, Decimal("20.00"), 2)]
+    assert reasons(evaluation) == [
+        "2 Cinema gift cards of 10.00 USD (1st to 2nd): 250.00 USD spent in all, one card per "
+        "100.00 USD (20.00 USD)"
+    ]
+    assert evaluation.totals.gift_cards == 2
+    assert evaluation.totals.gift_card_value == 2000
+
+
+def test_cards_after_earlier_ones_are_numbered_on_from_them() -> None:
+    evaluation = run(
+        program(rules=[cinema()]),
+        purchase("p1", at(), line("tv", "150.00")),
+        purchase("p2", at(1), line("tv", "360.00")),
+    )
+    # 150.00: 1 card; 510.00: 5 cards, so p2 gives the 2nd to the 5th
+    assert ledger(evaluation) == [
+        ("p1", "cinema", *CARD),
+        ("p2", "cinema", "gift_card", None, Decimal("40.00"), 4),
+    ]
     assert reasons(evaluation)[1] == (
-        "2nd Cinema gift card: 250.00 USD spent in all, one card per 100.00 USD (10.00 USD)"
+        "4 Cinema gift cards of 10.00 USD (2nd to 5th): 510.00 USD spent in all, one card per "
+        "100.00 USD (40.00 USD)"
     )
 
 
@@ -90,7 +110,10 @@ def test_max_per_window_caps_the_cards_of_a_window() -> None:
         purchase("p3", datetime(2027, 1, 5, 12, tzinfo=UTC), line("tv", "100.00")),
     )
     # 2026: 500.00 would be 5 cards, at most 2; 600.00 still 2. 2027 is a new window: 1
-    assert cards(evaluation) == ["p1", "p1", "p3"]
+    assert ledger(evaluation) == [
+        ("p1", "cinema", "gift_card", None, Decimal("20.00"), 2),
+        ("p3", "cinema", *CARD),
+    ]
 
 
 def test_the_window_follows_the_purchases_local_date() -> None:

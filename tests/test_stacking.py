@@ -14,10 +14,11 @@ import pytest
 from pydantic import ValidationError
 
 from helpers import at, ledger, line, program, purchase, reasons, refund
-from rewardrules.engine import evaluate
+from rewardrules.engine import evaluate, step
 from rewardrules.events import AnyEvent
 from rewardrules.ledger import Evaluation
 from rewardrules.program import Program
+from rewardrules.state import CustomerState
 
 EARN = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"}
 
@@ -215,7 +216,7 @@ def test_a_value_limit_cuts_a_tiered_discount_to_what_is_left() -> None:
     )
 
 
-def test_gift_cards_beyond_a_yearly_limit_are_not_given() -> None:
+def test_gift_cards_beyond_a_yearly_limit_are_cut_from_the_one_entry() -> None:
     cards = {
         "id": "cinema",
         "kind": "partner_gift_card",
@@ -227,8 +228,37 @@ def test_gift_cards_beyond_a_yearly_limit_are_not_given() -> None:
 
     evaluation = run(club(cards), buy("p1", at(0), "160.00"))
 
-    assert [row[2] for row in ledger(evaluation)] == ["gift_card", "gift_card", "capped"]
+    # 160.00 earns 3 cards; the limit leaves 2: one entry of 2 cards says so.
+    assert [row[2:] for row in ledger(evaluation)] == [("gift_card", None, Decimal("20.00"), 2)]
+    assert reasons(evaluation) == [
+        "3 Cinema gift cards of 10.00 USD (1st to 3rd): 160.00 USD spent in all, one card "
+        "per 50.00 USD (30.00 USD) (limit reached: at most 2 rewards a calendar year; "
+        "2 of 3 given)"
+    ]
     assert evaluation.totals.gift_cards == 2
+    assert evaluation.totals.gift_card_value == 2000
+
+
+def test_gift_cards_past_the_limit_give_a_capped_entry_when_none_is_left() -> None:
+    cards = {
+        "id": "cinema",
+        "kind": "partner_gift_card",
+        "partner": "Cinema",
+        "value": "10.00",
+        "every_spend": "50.00",
+        "limit": {"per": "year", "value": "25.00"},
+    }
+
+    evaluation = run(club(cards), buy("p1", at(0), "160.00"), buy("p2", at(1), "100.00"))
+
+    # 25.00 allows two cards of 10.00 at p1; the 5.00 left buys none of p2's two.
+    assert [row[2:] for row in ledger(evaluation)] == [
+        ("gift_card", None, Decimal("20.00"), 2),
+        ("capped", None, None, None),
+    ]
+    assert reasons(evaluation)[1].endswith(
+        "(limit reached: at most 25.00 USD a calendar year; not given)"
+    )
 
 
 def test_a_limit_on_a_rule_that_gives_no_points_cannot_count_points() -> None:
@@ -424,3 +454,90 @@ def test_a_refund_leaves_the_spend_of_a_gift_card_set_aside_at_the_purchase() ->
         ("p1", "cinema", "set_aside"),
         ("p3", "cinema", "gift_card"),
     ]
+
+
+# --- refunds of a group that runs before a later price rule -----------------------------
+
+SILVER = {
+    "qualify_by": "purchases",
+    "window": "lifetime",
+    "levels": [{"name": "silver", "at_least": 0}],
+}
+HALF_OFF = {"id": "half-off", "kind": "tiered_discount", "discounts": {"silver": 50}, "priority": 2}
+CARD = {"id": "card", "kind": "every_nth_free", "every": 10, "priority": 1, "exclusive_group": "g"}
+GROUPED_EARN = {**EARN, "priority": 1, "exclusive_group": "g"}
+
+
+def test_a_refund_takes_back_what_the_line_earned_before_a_later_discount() -> None:
+    # The group runs at the punch card's place, before the 50% silver discount: earn sees
+    # 40.00 + 20.00 and gives 60. Returning the 20.00 line leaves 40.00 of what it saw.
+    evaluation = run(
+        club(CARD, GROUPED_EARN, HALF_OFF, tiers=SILVER),
+        purchase("p1", at(0), line("shoes", "40.00"), line("belt", "20.00")),
+        refund("r1", at(1), "p1", ("belt", 1)),
+    )
+
+    assert [row[:4] for row in ledger(evaluation) if row[2] == "points"] == [
+        ("p1", "earn", "points", 60),
+        ("r1", "earn", "points", -20),
+    ]
+    assert reasons(evaluation)[-1] == (
+        "refund of purchase p1: points recomputed on 40.00 USD left, 40 now instead of 60"
+    )
+    assert evaluation.customer("c1").points == 40
+
+
+def test_the_amounts_a_grouped_rule_earned_on_are_saved_in_minor_units() -> None:
+    rules = club(CARD, GROUPED_EARN, HALF_OFF, tiers=SILVER)
+    saved, _ = step(
+        rules, None, purchase("p1", at(0), line("shoes", "40.00"), line("belt", "20.00"))
+    )
+
+    assert saved.purchases[0].paid == (Decimal("20.00"), Decimal("10.00"))
+    assert saved.purchases[0].earned_on == {"earn": (4000, 2000)}
+    resumed = CustomerState.model_validate_json(saved.model_dump_json())
+    after, entries = step(rules, resumed, refund("r1", at(1), "p1", ("belt", 1)))
+    assert [(entry.rule, entry.points) for entry in entries] == [("earn", -20)]
+    assert after.points == 40
+
+
+def test_a_rule_after_every_price_rule_keeps_nothing_beside_the_paid_amounts() -> None:
+    outside = {**EARN, "id": "outside", "priority": 3}
+    evaluation = run(
+        club(CARD, GROUPED_EARN, HALF_OFF, outside, tiers=SILVER),
+        purchase("p1", at(0), line("shoes", "40.00")),
+        refund("r1", at(1), "p1"),
+    )
+
+    assert [row[:4] for row in ledger(evaluation) if row[2] == "points"] == [
+        ("p1", "earn", "points", 40),
+        ("p1", "outside", "points", 20),
+        ("r1", "earn", "points", -40),
+        ("r1", "outside", "points", -20),
+    ]
+    saved = evaluate(
+        club(CARD, GROUPED_EARN, HALF_OFF, outside, tiers=SILVER),
+        [purchase("p1", at(0), line("shoes", "40.00"))],
+    )
+    assert saved.customer("c1").state.purchases[0].earned_on == {"earn": (4000,)}
+
+
+def test_a_grouped_gift_card_refund_lowers_the_spend_it_counted() -> None:
+    cinema = {
+        "id": "cinema",
+        "kind": "partner_gift_card",
+        "partner": "Cinema",
+        "value": "1.00",
+        "every_spend": "100.00",
+        "priority": 1,
+        "exclusive_group": "g",
+    }
+    evaluation = run(
+        club(CARD, cinema, HALF_OFF, tiers=SILVER),
+        purchase("p1", at(0), line("shoes", "40.00"), line("belt", "20.00")),
+        refund("r1", at(1), "p1", ("belt", 1)),
+    )
+
+    # The card counted 60.00 before the discount; the belt took 20.00 of it away.
+    window = evaluation.customer("c1").state.gift_cards["cinema"]["lifetime"]
+    assert (window.net_spend, window.highest_spend) == (Decimal("40.00"), Decimal("60.00"))

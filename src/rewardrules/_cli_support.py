@@ -17,11 +17,13 @@ from typing import TypeVar
 import click
 
 from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
+from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.errors import HistoryError, Location, RewardRulesError
 from rewardrules.events import AnyEvent
 from rewardrules.histories import locate_event, read_history
 
 _Result = TypeVar("_Result")
+_Moment = TypeVar("_Moment", date, datetime)
 
 
 def guarded(action: Callable[[], _Result]) -> _Result:
@@ -47,13 +49,23 @@ def parse_as_of(
                 raise click.BadParameter(
                     f"{value!r} has no UTC offset; write 2026-03-01T18:00:00+01:00, or a date"
                 )
-            return moment
-        return date.fromisoformat(value)
+            return _in_event_years(value, moment)
+        return _in_event_years(value, date.fromisoformat(value))
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date (2026-03-31) or a timestamp with an offset "
             "(2026-03-31T18:00:00-05:00)"
         ) from None
+
+
+def _in_event_years(value: str, moment: _Moment) -> _Moment:
+    # Years as written, like the events': past 2099 the date arithmetic would overflow.
+    if not FIRST_DATE.year <= moment.year <= LAST_DATE.year:
+        raise click.BadParameter(
+            f"{value!r} is outside the years {FIRST_DATE.year} to {LAST_DATE.year}, "
+            "which events and programs are in"
+        )
+    return moment
 
 
 _AS_OF_FORMS = "a date (2026-03-31) or a timestamp with an offset (2026-03-31T18:00:00-05:00)"

@@ -53,7 +53,10 @@ def refund_text(
         count = state.stamps.get(rule_id, 0)
         return _punch_card_refund(rule, record, stamps.get(rule_id, 0), count, returned)
     if isinstance(rule, GiftCardPlan):
-        spend = rule.qualifying_spend(record.context, returned.amounts)
+        amounts = returned.amounts
+        if rule_id in record.earned_on:  # the spend it counted, before a later price rule
+            amounts = record.refunded_of(rule_id, record.refunded_units, returned.units_before)
+        spend = rule.qualifying_spend(record.context, amounts)
         if spend == 0:
             return "no qualifying spend was returned"
         key = rule.window_of(record.context)

@@ -44,7 +44,10 @@ _SLUG_PATTERN = next(
     if getattr(constraint, "pattern", None)
 )
 _KINDS = [get_args(rule.model_fields["kind"].annotation)[0] for rule in RULE_KINDS]
-_MODEL_WORDS = {"RollingWindow": "a rolling window such as '365 days' or {days: 365}"}
+_MODEL_WORDS = {
+    "RollingWindow": "a rolling window of 1 to 36500 days (100 years) such as '365 days' "
+    "or {days: 365}"
+}
 _ONE_OR_A_LIST = {
     "limit": "a limit such as {per: month, rewards: 2}, or a list of them",
 }

@@ -38,6 +38,7 @@ _MESSAGES: dict[str, str] = {
     "string_type": "must be text in quotes (got {input})",
     "int_type": f"must be {WHOLE_HELP} (got {{input}})",
     "int_from_float": f"must be {WHOLE_HELP} (got {{input}})",
+    "int_parsing": f"must be {WHOLE_HELP} (got {{input}})",
     "decimal_type": f"must be {AMOUNT_HELP} (got {{input}})",
     "decimal_parsing": f"must be {AMOUNT_HELP} (got {{input}})",
     "finite_number": f"must be {AMOUNT_HELP} (got {{input}})",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 _PLAIN_DECIMAL: Final = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 """The only way an amount may be written as text: optional sign, ASCII digits, a point."""
@@ -81,6 +81,36 @@ def _whole_number(value: object) -> object:
     return value
 
 
+FIRST_DATE: Final = date(1970, 1, 1)
+LAST_DATE: Final = date(2099, 12, 31)
+"""The dates a program may name, the years of the events (docs/rule-files.md): a year 9999
+is a typing mistake, and arithmetic on it would reach past what a date can hold."""
+
+
+class OutOfRangeError(ValueError):
+    """A value of the right type beyond its documented bound; ``code`` is ``out-of-range``."""
+
+    code = "out-of-range"
+    suggestion = None
+
+
+def _date_in_range(value: date) -> date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise OutOfRangeError(
+            f"must be a date from {FIRST_DATE} to {LAST_DATE}, the years of events (got {value})"
+        )
+    return value
+
+
+def _moment_in_range(value: datetime) -> datetime:
+    if not FIRST_DATE.year <= value.year <= LAST_DATE.year:
+        raise OutOfRangeError(
+            f"must be in the years {FIRST_DATE.year} to {LAST_DATE.year}, as written "
+            f"(got {value.isoformat()})"
+        )
+    return value
+
+
 def _require_date_text(value: object) -> object:
     if isinstance(value, date | str):
         return value
@@ -94,8 +124,12 @@ so that no amount passes through binary or is guessed from ``1_000`` or non-ASCI
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 """An int that refuses booleans, floats and any text but plain ASCII digits."""
 
-LocalDate = Annotated[date, BeforeValidator(_require_date_text)]
-"""A calendar date in the program's time zone, written YYYY-MM-DD."""
+EventTime = Annotated[AwareDatetime, AfterValidator(_moment_in_range)]
+"""An instant with a UTC offset whose year, as written, is from 1970 to 2099: what history
+files hold, so that an event built in Python evaluates as one read from a file would."""
+
+LocalDate = Annotated[date, BeforeValidator(_require_date_text), AfterValidator(_date_in_range)]
+"""A calendar date in the program's time zone, written YYYY-MM-DD, from 1970 to 2099."""
 
 Slug = Annotated[
     str,

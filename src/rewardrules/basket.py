@@ -1,9 +1,9 @@
 """A purchase as the rules of one evaluation change it, and snapshots to try a rule out.
 
 :class:`Basket` holds the line amounts and the units not yet made free as price rules go,
-and the points each earning rule gave. :class:`Snapshot` saves what a rule's step can
-change (its basket and its slices of the customer's state) so that an exclusive group
-can try each member and a limit can re-run a rule within what is left.
+the points each earning rule gave, and the amounts it earned on. :class:`Snapshot` saves
+what a rule's step can change (its basket and its slices of the customer's state) so that
+an exclusive group can try each member and a limit can re-run a rule within what is left.
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 class Basket:
     """A purchase's line amounts and units not yet made free, as price rules go."""
 
-    __slots__ = ("allowance", "amounts", "points", "units_left")
+    __slots__ = ("allowance", "amounts", "earned_on", "points", "units_left")
 
     def __init__(self, context: PurchaseContext) -> None:
         self.amounts = list(context.gross)
         self.units_left = [line.quantity for line in context.purchase.lines]
         self.points: dict[str, int] = {}
+        self.earned_on: dict[str, list[int]] = {}
+        """Per rule that earns on amounts (points, gift cards), the amounts it saw: a
+        refund recomputes on them (an exclusive group can run before a price rule)."""
         self.allowance: Allowance | None = None
         """Set while a limited price rule runs: what its limits still allow."""
 
@@ -46,7 +49,7 @@ class Snapshot:
     customer's whole state.
     """
 
-    __slots__ = ("amounts", "outbox", "points", "saved", "units_left")
+    __slots__ = ("amounts", "earned_on", "outbox", "points", "saved", "units_left")
 
     def __init__(self, state: WorkingState, basket: Basket, slices: tuple[Slice, ...]) -> None:
         self.saved = [
@@ -57,6 +60,7 @@ class Snapshot:
         self.amounts = list(basket.amounts)
         self.units_left = list(basket.units_left)
         self.points = dict(basket.points)
+        self.earned_on = dict(basket.earned_on)
 
     def restore(self, state: WorkingState, basket: Basket) -> None:
         """Put the slices and the basket back as they were at the snapshot."""
@@ -70,6 +74,7 @@ class Snapshot:
         basket.amounts = list(self.amounts)
         basket.units_left = list(self.units_left)
         basket.points = dict(self.points)
+        basket.earned_on = dict(self.earned_on)
 
 
 def _copy(value: Any) -> Any:

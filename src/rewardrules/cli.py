@@ -24,6 +24,7 @@ from rewardrules._cli_support import (
     history_options,
     located_events,
 )
+from rewardrules._dry_run_output import DryRunOutput, check_output_options, output_options
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import AnyEvent, Customer
@@ -102,6 +103,7 @@ def validate(files: Sequence[Path], output_format: str) -> None:
     is_flag=True,
     help="With --format json: add, per customer, what each rule did with each event and why.",
 )
+@output_options
 @history_options
 def dry_run(
     program_file: Path,
@@ -112,11 +114,16 @@ def dry_run(
     output_format: str,
     explain: bool,
     reading: HistoryReading,
+    output_file: Path | None = None,
+    summary: bool = False,
+    quiet: bool = False,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
     if explain and output_format != "json":
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
+    check_output_options(output_file, summary, output_format, explain)
     program = guarded(lambda: load_program(program_file))
+    output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
     everybody = customer_id is None or any(isinstance(rule, Referral) for rule in program.rules)
@@ -134,7 +141,7 @@ def dry_run(
 
     def run() -> Evaluation:
         try:
-            evaluation = evaluate(program, events(), profiles(), as_of)
+            evaluation = evaluate(program, output.watch(events()), profiles(), as_of)
         except HistoryError as error:
             raise located_events(error, history_file, reading) from None
         if customer_id is None or not everybody:
@@ -148,10 +155,19 @@ def dry_run(
             gross_spend=own.gross_spend,
         )
 
-    evaluation = guarded(run)
+    evaluation = guarded(lambda: output.evaluating(run))
     if customer_id is not None and not evaluation.customers:
+        output.close()
         click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
         raise SystemExit(1)
+    totals_summary = guarded(lambda: output.finish(evaluation))
+    if totals_summary is not None:
+        if output_format == "json":
+            click.echo(output.summary_json(totals_summary))
+        else:
+            shown = program.points.name if output.gives_points else None
+            click.echo(output.summary_text(totals_summary, _totals_block(evaluation, shown)))
+        return
     if output_format == "json":
         document = evaluation.to_json()
         if explain:
@@ -228,8 +244,15 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
     if entry.kind == "free":
         return f"{entry.units} free ({value})"
     if entry.kind == "voucher":
-        return f"voucher ({value})"
-    return f"gift card ({value})"
+        return f"{_several(entry.units, 'vouchers')}({value})"
+    return f"{_several(entry.units, 'gift cards')}({value})"
+
+
+def _several(units: int | None, noun: str) -> str:
+    """'voucher ' for one, '3 vouchers ' for more."""
+    if units is None or units == 1:
+        return noun[:-1] + " "
+    return f"{units} {noun} "
 
 
 def _totals_block(evaluation: Evaluation, points: str | None) -> str:
@@ -317,3 +340,7 @@ cli.add_command(lint)
 from rewardrules._schema_command import schema  # noqa: E402 -- commands are registered last
 
 cli.add_command(schema)
+
+from rewardrules._sort_history import sort_history  # noqa: E402 -- commands are registered last
+
+cli.add_command(sort_history)

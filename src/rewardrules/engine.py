@@ -23,6 +23,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from rewardrules._arguments import check_evaluate_arguments
+from rewardrules._ids import look_alike, shown_apart
+from rewardrules._state_checks import program_problems, state_problems
+from rewardrules._state_format import bad_state
+from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -74,6 +78,14 @@ def _apply_purchase(
         record.set_aside = tuple(
             entry.rule for entry in entries[first:] if entry.kind == "set_aside"
         )
+        # Only a group member can run before a price rule: keep what it saw if not paid.
+        earned_on = {
+            rule: amounts
+            for rule, amounts in basket.earned_on.items()
+            if amounts is not paid and amounts != paid
+        }
+        if earned_on:
+            record.earned_on = earned_on
     state.purchases[purchase.id] = record
     account = state.account
     earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
@@ -207,6 +219,13 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
                 )
             ]
         )
+    # Checked again here: a state changed in memory (model_copy) was never validated.
+    problems = [] if saved.is_checked() else list(state_problems(saved))
+    if not problems:
+        merged = not plan.points.has_clock
+        problems = list(program_problems(saved, plan.money, merged_lots=merged))
+    if problems:
+        raise bad_state(saved.customer_id, problems)
     try:
         return restore(saved, plan.money, plan.zone, plan.tiers)
     except ValueError as error:
@@ -251,24 +270,27 @@ def step(
     if state is None:
         working = WorkingState(event.customer_id)
     elif state.customer_id != event.customer_id:
+        mine, theirs = _apart(event.customer_id, state.customer_id)
         raise _fail(
             event,
-            f"it is customer {event.customer_id}'s, but the state is {state.customer_id}'s",
+            f"it belongs to customer {mine}, but the state to customer {theirs}",
             "customer_id",
         )
     else:
         working = _restore(plan, state)
     if customer is not None:
         if customer.customer_id != event.customer_id:
-            raise _fail(
-                event,
-                f"it is customer {event.customer_id}'s, but the profile is "
-                f"{customer.customer_id}'s",
-                "customer_id",
-            )
+            mine, theirs = _apart(event.customer_id, customer.customer_id)
+            message = f"it belongs to customer {mine}, but the profile to customer {theirs}"
+            raise _fail(event, message, "customer_id")
         working.profile = customer
     entries = _apply(plan, working, event)
     return working.save(program.program, plan.money), entries
+
+
+def _apart(first: str, second: str) -> tuple[str, str]:
+    """Two different ids for one message: as written, or escaped when they look alike."""
+    return shown_apart(first, second) if look_alike(first, second) else (first, second)
 
 
 class _Cutoff:
@@ -281,6 +303,11 @@ class _Cutoff:
     __slots__ = ("inclusive", "instant", "local_date")
 
     def __init__(self, as_of: date | datetime, plan: ProgramPlan) -> None:
+        if not FIRST_DATE.year <= as_of.year <= LAST_DATE.year:
+            raise ValueError(
+                f"as_of must be in the years {FIRST_DATE.year} to {LAST_DATE.year}, like "
+                f"events (got {as_of.isoformat()})"
+            )
         if isinstance(as_of, datetime):
             if as_of.tzinfo is None or as_of.utcoffset() is None:
                 raise ValueError("as_of must be a date or a timezone-aware datetime")
@@ -323,7 +350,8 @@ def evaluate(
 
     Raises:
         HistoryError: an event cannot be applied; the problem names the event.
-        ValueError: ``as_of`` is a naive datetime, or ``engine`` is unknown.
+        ValueError: ``as_of`` is a naive datetime, or outside the years 1970 to 2099, or
+            ``engine`` is unknown.
         TypeError: a file name (or a dict) where a program, events or profiles belong.
     """
     check_evaluate_arguments(program, events, customers)
@@ -424,7 +452,7 @@ def _evaluate(
 ) -> Evaluation:
     program = plan.program
     working: dict[str, WorkingState] = {}
-    saved_states = states.values() if isinstance(states, Mapping) else (states or ())
+    saved_states = _saved_states(states)
     seen: set[str] = set()  # ids of purchases, refunds, redemptions
     facts: set[tuple[str, str]] = set()  # (id, rule) of referral facts supplied or saved
     for saved in saved_states:
@@ -501,6 +529,26 @@ def _evaluate(
         customers=results,
         totals=totals,
     )
+
+
+def _saved_states(
+    states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
+) -> list[CustomerState]:
+    """The saved states, each under its own customer and one per customer."""
+    given = (
+        list(states.items()) if isinstance(states, Mapping) else [(None, s) for s in states or ()]
+    )
+    found: dict[str, CustomerState] = {}
+    for key, saved in given:
+        customer = saved.customer_id
+        if key is not None and key != customer:
+            message = f"is given as the state of '{key}'; pass each state under its own customer"
+            raise bad_state(customer, [(("customer_id",), message)], None)
+        if customer in found:
+            message = "is given twice; pass one state per customer"
+            raise bad_state(customer, [((), message)], None)
+        found[customer] = saved
+    return list(found.values())
 
 
 def _duplicate_message(event: AnyEvent) -> str:

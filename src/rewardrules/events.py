@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     ConfigDict,
     Field,
     field_validator,
@@ -25,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from rewardrules._ids import check_text
 from rewardrules._model_errors import PlainErrors
-from rewardrules._types import ExactDecimal, WholeNumber
+from rewardrules._types import EventTime, ExactDecimal, WholeNumber
 
 _MONTH_DAY = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -93,7 +92,7 @@ class Purchase(_Event):
     type: Literal["purchase"] = "purchase"
     id: NonEmptyText = Field(description="Unique id of the event.")
     customer_id: NonEmptyText = Field(description="Who bought.")
-    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    at: EventTime = Field(description="When, with a UTC offset.")
     lines: tuple[Line, ...] = Field(min_length=1, description="What was bought.")
     store: NonEmptyText | None = Field(default=None, description="Where it was bought.")
 
@@ -116,7 +115,7 @@ class Refund(_Event):
     type: Literal["refund"] = "refund"
     id: NonEmptyText = Field(description="Unique id of the event.")
     customer_id: NonEmptyText = Field(description="Whose purchase is returned.")
-    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    at: EventTime = Field(description="When, with a UTC offset.")
     purchase_id: NonEmptyText = Field(description="The id of the purchase returned.")
     lines: tuple[RefundLine, ...] | None = Field(
         default=None,
@@ -131,7 +130,7 @@ class Redemption(_Event):
     type: Literal["redemption"] = "redemption"
     id: NonEmptyText = Field(description="Unique id of the event.")
     customer_id: NonEmptyText = Field(description="Who redeems.")
-    at: AwareDatetime = Field(description="When, with a UTC offset.")
+    at: EventTime = Field(description="When, with a UTC offset.")
     reward: NonEmptyText = Field(description="The id of the catalogue reward.")
 
 
@@ -147,7 +146,7 @@ class ReferralQualified(_Event):
     type: Literal["referral"] = "referral"
     id: NonEmptyText = Field(description="The id of the friend's qualifying purchase.")
     customer_id: NonEmptyText = Field(description="The referrer, who is rewarded.")
-    at: AwareDatetime = Field(description="When the friend's purchase happened, with a UTC offset.")
+    at: EventTime = Field(description="When the friend's purchase happened, with a UTC offset.")
     referred: NonEmptyText = Field(description="The friend's customer id.")
     rule: NonEmptyText = Field(description="The id of the referral rule.")
 
@@ -190,7 +189,7 @@ class Customer(_Event):
     """What the program knows of a customer besides their events."""
 
     customer_id: NonEmptyText = Field(description="The customer.")
-    joined_at: AwareDatetime | None = Field(default=None, description="When they joined.")
+    joined_at: EventTime | None = Field(default=None, description="When they joined.")
     birthday: MonthDay | None = Field(default=None, description="Their birthday, month and day.")
     referred_by: NonEmptyText | None = Field(
         default=None, description="The customer who referred them."

@@ -68,7 +68,7 @@ def explain(
         HistoryError: the customer has no event and no ledger entry (up to ``as_of``),
             ``event_id`` is not one of theirs, an event cannot be applied, or a profile is
             given twice or refers its own customer.
-        ValueError: ``as_of`` is a naive datetime.
+        ValueError: ``as_of`` is a naive datetime, or outside the years 1970 to 2099.
     """
     customer_id = unicodedata.normalize("NFC", customer_id)  # as the events keep their ids
     event_id = None if event_id is None else unicodedata.normalize("NFC", event_id)

@@ -64,7 +64,8 @@ def _number(value: int | Decimal | None) -> str:
     return written
 
 
-def _row(entry: LedgerEntry) -> tuple[str, ...]:
+def ledger_row(entry: LedgerEntry) -> tuple[str, ...]:
+    """One ledger entry as the cells of a CSV row, in :data:`LEDGER_COLUMNS` order."""
     return (
         neutralise(entry.customer_id),
         neutralise(entry.event_id),
@@ -82,7 +83,7 @@ def ledger_rows(evaluation: Evaluation) -> Iterator[tuple[str, ...]]:
     yield LEDGER_COLUMNS
     for result in evaluation.customers:
         for entry in result.ledger:
-            yield _row(entry)
+            yield ledger_row(entry)
 
 
 def write_ledger_csv(evaluation: Evaluation, stream: TextIO) -> None:

@@ -179,18 +179,24 @@ class LimitPlan:
 
 def measure(entries: Sequence[LedgerEntry], units_are_rewards: bool) -> tuple[int, int, int]:
     """(points, rewards, value) of what a rule gave: a reward is a unit of a punch card's
-    free or discounted units, and one per other entry."""
+    free or discounted units, a voucher or a gift card (an entry's ``units`` of them), and
+    one per other entry."""
     points = rewards = value = 0
     for entry in entries:
-        if entry.kind not in ("points", "discount", "free", "voucher", "gift_card"):
+        kind = entry.kind
+        if kind not in ("points", "discount", "free", "voucher", "gift_card"):
             continue
         points += entry.points or 0
         value += entry.value_minor or 0
-        if units_are_rewards and entry.kind in ("free", "discount"):
+        if (units_are_rewards and kind in ("free", "discount")) or kind in _COUNTED:
             rewards += entry.units or 0
         else:
             rewards += 1
     return points, rewards, value
+
+
+_COUNTED = ("voucher", "gift_card")
+"""Kinds whose entry gives ``units`` rewards of the same value each."""
 
 
 def fits(allowance: Allowance, points: int, rewards: int, value: int) -> bool:
@@ -235,25 +241,42 @@ def cut_points(
 def cut_entries(
     plan: LimitPlan, allowance: Allowance, entries: list[LedgerEntry]
 ) -> list[LedgerEntry]:
-    """Drop the vouchers or gift cards beyond the allowance (each is given whole or not)."""
+    """Give as many of the vouchers or gift cards of each entry as the allowance leaves.
+
+    Each is given whole or not: an entry of n alike is cut to the most that fit, with a
+    note on its reason; one cut to none becomes a ``capped`` entry.
+    """
     rewards_left = allowance.rewards
     value_left = allowance.value
     kept: list[LedgerEntry] = []
     for entry in entries:
         worth = entry.value_minor or 0
-        limit = None
-        if rewards_left is not None and rewards_left < 1:
-            limit = allowance.binding["rewards"]
-        elif value_left is not None and worth > value_left:
-            limit = allowance.binding["value"]
-        if limit is not None:
+        units = (entry.units or 1) if entry.kind in _COUNTED else 1
+        each = worth // units
+        give, limit = units, None
+        if rewards_left is not None and rewards_left < give:
+            give, limit = rewards_left, allowance.binding["rewards"]
+        if value_left is not None and each * give > value_left:
+            give, limit = value_left // each, allowance.binding["value"]
+        if limit is None:
+            kept.append(entry)
+        elif give == 0:
             kept.append(_capped(entry, _note(plan, limit, "not given")))
             continue
+        else:
+            note = _note(plan, limit, f"{give} of {units} given")
+            kept.append(
+                entry._replace(
+                    value_minor=each * give,
+                    units=give,
+                    template=_noted,
+                    arguments=(entry, note),
+                )
+            )
         if rewards_left is not None:
-            rewards_left -= 1
+            rewards_left -= give
         if value_left is not None:
-            value_left -= worth
-        kept.append(entry)
+            value_left -= each * give
     return kept
 
 

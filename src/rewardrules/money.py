@@ -68,12 +68,15 @@ class Currency:
         Raises:
             ValueError: the amount has more decimal places than the currency allows.
         """
-        scaled = amount.scaleb(self.exponent)
-        if scaled != scaled.to_integral_value():
+        # Exact whatever the number of digits: Decimal arithmetic (scaleb too) rounds to
+        # the context's 28 digits, and a program may write 30 before and 30 after the point.
+        numerator, denominator = amount.as_integer_ratio()
+        scaled, remainder = divmod(numerator * self.minor_per_major, denominator)
+        if remainder:
             raise ValueError(
                 f"{amount} has more decimal places than {self.code} allows ({self.exponent})"
             )
-        return int(scaled)
+        return scaled
 
     def to_decimal(self, minor: int) -> Decimal:
         """Convert minor units back to a Decimal with exactly the currency's decimal places.

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     PrivateAttr,
@@ -55,7 +56,14 @@ from rewardrules._rule_kinds import (
     gives_points,
     rewards_a_purchase,
 )
-from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
+from rewardrules._types import (
+    ExactDecimal,
+    LocalDate,
+    OutOfRangeError,
+    Slug,
+    Text,
+    WholeNumber,
+)
 from rewardrules._zones import check_zone_name, zone
 from rewardrules.errors import format_path
 from rewardrules.money import Currency, currency
@@ -106,10 +114,18 @@ SEMANTICS_DEFERRED = "rewardrules.defer_semantic_checks"
 _ROLLING = re.compile(r"^ *([0-9]+) *(day|days|week|weeks) *$")
 
 
+MOST_OF_UNIT: Final = {"day": 36_500, "week": 5_218, "month": 1_200, "year": 100}
+"""The longest duration of each unit: 100 years, so that an event of 2099 plus a duration
+stays a date (docs/rule-files.md)."""
+MOST_DAYS: Final = MOST_OF_UNIT["day"]
+
+
 class RollingWindow(_Model):
     """A window of the last ``days`` x 24 hours."""
 
-    days: WholeNumber = Field(ge=1, description="Length of the window in days.")
+    days: WholeNumber = Field(
+        ge=1, le=MOST_DAYS, description="Length of the window in days (at most 100 years)."
+    )
 
 
 def _read_rolling(value: object) -> object:
@@ -121,17 +137,33 @@ def _read_rolling(value: object) -> object:
     return value
 
 
-DURATION_PATTERN = r"^[0-9]{1,4} (day|days|week|weeks|month|months|year|years)$"
+DURATION_PATTERN = r"^[0-9]{1,5} (day|days|week|weeks|month|months|year|years)$"
+
+
+def _bounded_duration(text: str) -> str:
+    count, unit = text.split(" ")
+    unit = unit.removesuffix("s")
+    most = MOST_OF_UNIT[unit]
+    if int(count) > most:
+        longest = "100 years" if unit == "year" else f"{most} {unit}s (100 years)"
+        raise OutOfRangeError(f"must be at most {longest} (got '{text}')")
+    return text
+
 
 Duration = Annotated[
     str,
     Field(
         pattern=DURATION_PATTERN,
-        description="A length of time: 'N days', 'N weeks', 'N months' or 'N years'.",
+        description=(
+            "A length of time: 'N days', 'N weeks', 'N months' or 'N years', at most 100 "
+            "years (36500 days, 5218 weeks, 1200 months)."
+        ),
         examples=["6 months"],
     ),
+    AfterValidator(_bounded_duration),
 ]
-"""A duration as written: months and years are calendar months in the program's zone."""
+"""A duration as written, at most 100 years: months and years are calendar months in the
+program's zone."""
 
 
 class TierLevel(_Model):

@@ -8,15 +8,41 @@ units and running tier counters, built from and turned back into the saved form.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Self
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from rewardrules._model_errors import PlainErrors
+from rewardrules._model_errors import ModelInputError, PlainErrors, plain_problems
+from rewardrules._state_checks import state_problems
+from rewardrules._state_format import (
+    FORMAT,
+    WHAT_TO_DO,
+    FormatError,
+    OlderFormatError,
+    bad_state,
+    check_format,
+    digest_of,
+    upgrade,
+)
+from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Purchase, ReferralQualified
 from rewardrules.lots import Lot, PointsAccount
 from rewardrules.money import Currency
+from rewardrules.refunds import refunded_amount
 from rewardrules.scope import PurchaseContext, build_context
 from rewardrules.tiers import TierCounter, TierPlan
 
@@ -36,6 +62,14 @@ class SavedPurchase(_Saved):
     points: dict[str, int] = Field(description="Points each points rule gave it, net.")
     set_aside: tuple[str, ...] = Field(
         default=(), description="Rules set aside by an exclusive group at this purchase."
+    )
+    earned_on: dict[str, tuple[int, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Per rule that earned on amounts other than `paid` (an exclusive group's member "
+            "that ran before a later price rule), each line's amount it saw, in minor units; "
+            "a refund recomputes that rule on them."
+        ),
     )
 
 
@@ -72,9 +106,34 @@ class SavedReferral(_Saved):
     referred: str = Field(description="The friend.")
 
 
-class CustomerState(_Saved):
-    """Everything the engine remembers of one customer, in a JSON-friendly form."""
+class _Mark:
+    """Which object passed the checks: ``id`` of the state, so that a copy is not marked.
 
+    Two marks are always equal: a private attribute takes part in pydantic's ``==``, and
+    whether a state was checked must not make two equal states differ.
+    """
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: int | None) -> None:
+        self.owner = owner
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Mark)
+
+    __hash__ = None  # type: ignore[assignment]  # equal marks: not to be hashed
+
+
+class CustomerState(_Saved):
+    """Everything the engine remembers of one customer, in a JSON-friendly form.
+
+    Loading a state (``model_validate``, ``model_validate_json``) checks it: a state no
+    evaluation can have made, of a newer format, or changed after it was saved (its
+    ``digest`` differs) raises :class:`~rewardrules.HistoryError` with the code
+    ``bad-state``. A dump adds the ``digest``. See docs/api.md, "Saved states".
+    """
+
+    format: int = Field(default=FORMAT, description="The version of the saved shape.")
     program: str = Field(description="The id of the program the state belongs to.")
     customer_id: str = Field(description="The customer.")
     points: int = Field(
@@ -128,6 +187,132 @@ class CustomerState(_Saved):
         description="When each tier was last reached (kept for tiers.keep_for).",
     )
 
+    digest: str | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="A hash of the content, written by every dump; checked when the state is "
+        "loaded, then dropped.",
+    )
+
+    _checked: _Mark = PrivateAttr(default_factory=lambda: _Mark(None))
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _readable_format(cls, version: object) -> int:
+        return check_format(version)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        problems = list(state_problems(self))
+        if not problems and self.digest is not None and self.digest != self.content_digest():
+            message = "does not match the content: the state was changed after it was saved"
+            problems.append((("digest",), message))
+        if problems:
+            raise bad_state(self.customer_id, problems)
+        # Checked: the digest has done its work, and two states with the same content are equal.
+        object.__setattr__(self, "digest", None)
+        self._mark_checked()
+        return self
+
+    def content_digest(self) -> str:
+        """The digest a dump of this state carries: a hash of its content as JSON."""
+        return digest_of(super().model_dump_json())
+
+    def _mark_checked(self) -> None:
+        """Remember that this very object passes the checks that need no program."""
+        self._checked = _Mark(id(self))
+
+    def is_checked(self) -> bool:
+        """Whether this object passed the checks that need no program (a copy has not)."""
+        return self._checked.owner == id(self)
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """The state as Python data, with its ``digest``."""
+        data = super().model_dump(**options)
+        data["digest"] = self.content_digest()
+        return data
+
+    def model_dump_json(self, **options: Any) -> str:
+        """The state as JSON text, with its ``digest``."""
+        text = super().model_dump_json(**options)
+        digest = digest_of(text) if not options else self.content_digest()
+        if options.get("indent") is None and text.endswith("}"):
+            return f'{text[:-1]},"digest":"{digest}"}}'
+        data = json.loads(text)
+        data["digest"] = digest
+        return json.dumps(data, indent=options.get("indent"), ensure_ascii=False)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Load a saved state from Python data, checked.
+
+        Raises:
+            HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
+        """
+        # Past PlainErrors: its plain errors would hide the format to upgrade from and the
+        # consistency problems, which are reported here as ``bad-state``.
+        try:
+            return super(PlainErrors, cls).model_validate(obj, **options)
+        except ValidationError as error:
+            if _needs_upgrade(error) and isinstance(obj, dict):
+                return cls.model_validate(upgrade(obj), **options)
+            raise _refused(error, obj) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """Load a saved state from JSON text, checked.
+
+        Raises:
+            HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
+        """
+        try:
+            return super(PlainErrors, cls).model_validate_json(json_data, **options)
+        except ValidationError as error:
+            try:  # to upgrade it, or to name the customer in the error
+                data = json.loads(json_data)
+            except ValueError:
+                data = None
+            if _needs_upgrade(error) and isinstance(data, dict):
+                return cls.model_validate(upgrade(data), **options)
+            raise _refused(error, data) from None
+
+
+def _needs_upgrade(error: ValidationError) -> bool:
+    return any(
+        isinstance(detail.get("ctx", {}).get("error"), OlderFormatError)
+        for detail in error.errors(include_url=False)
+    )
+
+
+def _refused(error: ValidationError, data: Any) -> HistoryError:
+    """The ``bad-state`` error for a state pydantic refused: the checks' own, or its fields'."""
+    details = error.errors(include_url=False)
+    customer = data.get("customer_id") if isinstance(data, dict) else None
+    whose = customer if isinstance(customer, str) else None
+    for detail in details:
+        found = detail.get("ctx", {}).get("error")
+        if isinstance(found, HistoryError):
+            return found
+        if isinstance(found, FormatError):  # a newer shape: its other errors say nothing
+            return bad_state(whose, [(("format",), str(found))], found.suggestion)
+    # A field pydantic refused (an unknown key, a wrong type, a negative count): the plain
+    # words every model of events and states uses, with its did-you-mean, as ``bad-state``.
+    whose_state = "saved state" if whose is None else f"state of {whose}"
+    return ModelInputError(
+        replace(
+            problem,
+            path=(whose_state, *problem.path),
+            code="bad-state",
+            suggestion=problem.suggestion or WHAT_TO_DO,
+        )
+        for problem in plain_problems(error, CustomerState)
+    )
+
+
+_PAID: Mapping[str, list[int]] = MappingProxyType({})
+"""No rule earned on other amounts than the purchase's paid amounts (shared, never changed)."""
+
 
 class PurchaseRecord:
     """A purchase inside the working state: what it paid and what it earned."""
@@ -135,6 +320,7 @@ class PurchaseRecord:
     __slots__ = (
         "at",
         "context",
+        "earned_on",
         "in_window",
         "local_date",
         "paid",
@@ -166,6 +352,8 @@ class PurchaseRecord:
         self.set_aside: tuple[str, ...] = ()
         """Rules that lost an exclusive group at this purchase: a refund leaves them be."""
         self.in_window = False
+        self.earned_on: Mapping[str, list[int]] = _PAID
+        """Per rule that earned on other amounts than ``paid``, each line's amount it saw."""
 
     @property
     def purchase(self) -> Purchase:
@@ -184,6 +372,29 @@ class PurchaseRecord:
     def paid_left(self) -> list[int]:
         """Each line's paid amount not yet refunded."""
         return [paid - refunded for paid, refunded in zip(self.paid, self.refunded_amount)]
+
+    def left_of(self, rule_id: str) -> list[int]:
+        """Each line's amount the rule earned on, less the share of the refunded units."""
+        seen = self.earned_on.get(rule_id)
+        if seen is None:
+            return self.paid_left()
+        gone = self.refunded_of(rule_id, self.refunded_units)
+        return [amount - back for amount, back in zip(seen, gone)]
+
+    def refunded_of(
+        self, rule_id: str, units: Sequence[int], before: Sequence[int] | None = None
+    ) -> list[int]:
+        """The share of the amounts a rule earned on that ``units`` refunded per line take
+        (less the share of ``before``), as :func:`refunded_amount` shares paid amounts."""
+        seen = self.earned_on.get(rule_id, self.paid)
+        lines = self.context.purchase.lines
+        now = [refunded_amount(a, line.quantity, n) for a, line, n in zip(seen, lines, units)]
+        if before is None:
+            return now
+        return [
+            taken - refunded_amount(amount, line.quantity, done)
+            for taken, amount, line, done in zip(now, seen, lines, before)
+        ]
 
     def fully_refunded(self) -> bool:
         """Whether every unit of every line has been refunded."""
@@ -258,7 +469,9 @@ class WorkingState:
         """The saved, JSON-friendly form of this state."""
         show = money.to_decimal
         window_tier, tier_reached = self.tiers.retention()
-        return CustomerState(
+        # The engine's own state: the checks are for states that come from outside, and the
+        # laws over drawn histories check that every state made here passes them.
+        state = CustomerState.model_construct(
             program=program_id,
             customer_id=self.customer_id,
             points=self.points,
@@ -294,6 +507,7 @@ class WorkingState:
                     refunded_amount=tuple(show(amount) for amount in record.refunded_amount),
                     points=dict(record.points),
                     set_aside=record.set_aside,
+                    earned_on={rule: tuple(amounts) for rule, amounts in record.earned_on.items()},
                 )
                 for record in self.purchases.values()
             ),
@@ -313,6 +527,8 @@ class WorkingState:
                 for (fact_id, rule), friend in self.referrals.items()
             ),
         )
+        state._mark_checked()
+        return state
 
 
 def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
@@ -372,6 +588,8 @@ def restore(
         )
         record.tier_amount = tier_amount(record, tiers)
         record.set_aside = kept.set_aside
+        if kept.earned_on:
+            record.earned_on = {rule: list(amounts) for rule, amounts in kept.earned_on.items()}
         state.purchases[kept.purchase.id] = record
         if tiers is not None:
             state.tiers.add(tiers, record)

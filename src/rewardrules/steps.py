@@ -49,6 +49,8 @@ def _purchase_points(
     points, entries = points_per_spend(plan, context, amounts)
     if points:
         basket.points[plan.rule.id] = points
+        if not plan.on_gross:
+            basket.earned_on[plan.rule.id] = basket.amounts
     return entries
 
 
@@ -81,6 +83,7 @@ def _purchase_gift_card(
     windows[key], entries = partner_gift_card(
         plan, windows.get(key, EMPTY_WINDOW), context, basket.amounts
     )
+    basket.earned_on[plan.rule.id] = basket.amounts
     return entries
 
 
@@ -186,7 +189,7 @@ def _refund_points(
     earned = record.points.get(plan.rule.id, 0)
     if earned == 0:
         return []
-    left = record.gross_left() if plan.on_gross else record.paid_left()
+    left = record.gross_left() if plan.on_gross else record.left_of(plan.rule.id)
     now, entries = refund_points_per_spend(plan, record.context, left, earned, refund.id)
     record.points[plan.rule.id] = now
     return entries
@@ -215,6 +218,8 @@ def _refund_gift_card(
     before: list[int],
     refunded: list[int],
 ) -> list[LedgerEntry]:
+    if plan.rule.id in record.earned_on:
+        refunded = record.refunded_of(plan.rule.id, record.refunded_units, before)
     spend = plan.qualifying_spend(record.context, refunded)
     if spend:
         windows = state.gift_cards.setdefault(plan.rule.id, {})

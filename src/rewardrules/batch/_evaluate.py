@@ -31,11 +31,12 @@ from rewardrules.batch.support import refuse, unsupported
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
 from rewardrules.errors import Problem
 from rewardrules.events import Customer
-from rewardrules.kinds._words import ordinal, window_words
 
 # The punch card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
-from rewardrules.kinds.partner_gift_card import GIFT_CARD_REASON
+
+# The gift card's reason function (private to its kind module, which alone writes it).
+from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
 from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
@@ -423,26 +424,22 @@ class _Run(Computation):
     def _voucher_entries(
         self, stage: CardColumns, counts: CardCounts, totals: dict[str, int]
     ) -> tuple[Ints, list[LedgerEntry]]:
-        """A voucher card's entries: one voucher per card a purchase completes."""
+        """A voucher card's entries: one per purchase that completes cards, with the number
+        of vouchers (``units``) and their total value."""
         plan = stage.plan
         every = plan.every
         completed = counts.after // every - counts.before // every
-        chosen = np.flatnonzero(completed > 0)
-        events = np.repeat(chosen, completed[chosen])
+        events = np.flatnonzero(completed > 0)
+        cards = completed[events].tolist()
+        values = [plan.voucher_value * count for count in cards]
         arguments = [
-            (plan, (int(counts.before[event]) // every + number) * every, 1, 1, plan.voucher_value)
-            for event in chosen.tolist()
-            for number in range(1, int(completed[event]) + 1)
+            (plan, int(counts.after[event]) // every * every, count, count, value)
+            for event, count, value in zip(events.tolist(), cards, values)
         ]
-        totals["vouchers"] += len(arguments)
-        totals["voucher_value"] += len(arguments) * plan.voucher_value
+        totals["vouchers"] += sum(cards)
+        totals["voucher_value"] += sum(values)
         entries = self._entries(
-            events,
-            plan.rule.id,
-            "voucher",
-            (repeat(None), repeat(plan.voucher_value), repeat(1)),
-            reward_reason,
-            arguments,
+            events, plan.rule.id, "voucher", (repeat(None), values, cards), reward_reason, arguments
         )
         return events, entries
 
@@ -477,34 +474,27 @@ class _Run(Computation):
     def _gift_card_entries(
         self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
     ) -> tuple[Ints, list[LedgerEntry]]:
-        """A gift card rule's entries: one per card, numbered within its window."""
+        """A gift card rule's entries: one per purchase, with the number of cards it issues
+        (``units``) and their total value."""
         plan = stage.plan
-        events: list[int] = []
         arguments: list[tuple[Any, ...]] = []
+        counts: list[int] = []
         for cards in issued:
             day = date.fromordinal(int(self.frame.local_date[cards.event]))
-            window = window_words(calendar_key(plan.rule.window, day))
-            for number in range(cards.first, cards.last + 1):
-                events.append(cards.event)
-                arguments.append(
-                    (
-                        ordinal(number),
-                        plan.rule.partner,
-                        cards.highest,
-                        window,
-                        plan.every_spend,
-                        plan.value,
-                    )
-                )
-        sums["gift_cards"] += len(events)
-        sums["gift_card_value"] += len(events) * plan.value
-        chosen = np.asarray(events, dtype=np.int64)
+            count = cards.last - cards.first + 1
+            key = calendar_key(plan.rule.window, day)
+            arguments.append((plan, cards.first, count, cards.highest, key))
+            counts.append(count)
+        values = [plan.value * count for count in counts]
+        sums["gift_cards"] += sum(counts)
+        sums["gift_card_value"] += sum(values)
+        chosen = np.asarray([cards.event for cards in issued], dtype=np.int64)
         entries = self._entries(
             chosen,
             plan.rule.id,
             "gift_card",
-            (repeat(None), repeat(plan.value), repeat(1)),
-            GIFT_CARD_REASON,
+            (repeat(None), values, counts),
+            cards_reason,
             arguments,
         )
         return chosen, entries

@@ -16,7 +16,9 @@ def ordinal(number: int) -> str:
 
 def plain_number(value: Decimal) -> str:
     """A Decimal without trailing zeros or exponent: 2.50 -> '2.5', 10 -> '10'."""
-    return format(value.normalize(), "f")
+    # Not value.normalize(): it rounds to the context's 28 digits.
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def window_words(key: str) -> str:

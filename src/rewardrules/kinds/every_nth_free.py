@@ -5,7 +5,8 @@ filter matches whose unit price is above zero) or visits (``counts: visits``: pu
 at least one such line). A purchase that brings the count from ``before`` to ``after``
 completes ``k = after // every - before // every`` cards. With ``reward: free`` the k
 cheapest qualifying units of that purchase are free; with ``{percent_off: P}`` they get P%
-off; with ``{voucher: {sku, value}}`` each completed card issues a voucher for later.
+off; with ``{voucher: {sku, value}}`` each completed card issues a voucher for later. The
+k rewards of one purchase are one ledger entry (``units`` k, ``value`` their total).
 
 Edges: the rewarded unit is the last unit of the card it completes, so it counts toward
 the card. Units are priced by what earlier price rules left (a line's amount spread evenly
@@ -120,8 +121,8 @@ def every_nth_free(
         take = min(to_give, available[index])
         amount, left = amounts[index], units_left[index]
         worth = _worth(plan, amount, left, take)
-        while most_value is not None and take and worth > most_value - value:
-            take -= 1
+        if most_value is not None and worth > most_value - value:
+            take = _most_within(plan, amount, left, take, most_value - value)
             worth = _worth(plan, amount, left, take)
         if take == 0:
             continue
@@ -158,29 +159,48 @@ def _worth(plan: PunchCardPlan, amount: int, left: int, take: int) -> int:
     return divide_half_up(amount * take * numerator, left * 100 * denominator)
 
 
+def _most_within(plan: PunchCardPlan, amount: int, left: int, take: int, budget: int) -> int:
+    """The most units (at most ``take``) whose worth fits ``budget``.
+
+    A binary search: worth grows with the units, and a line may hold a billion of them.
+    """
+    low, high = 0, take  # worth(low) fits; worth(high) does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _worth(plan, amount, left, middle) <= budget:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
 def every_nth_voucher(
     plan: PunchCardPlan, count: int, context: PurchaseContext
 ) -> tuple[int, list[LedgerEntry]]:
-    """Count a purchase on the card and issue a voucher per completed card."""
+    """Count a purchase on the card and issue a voucher per completed card.
+
+    The vouchers of one purchase are one ``voucher`` entry: ``units`` is how many, ``value``
+    their total, so a basket completing a million cards costs what one card costs.
+    """
     after = count + plan.counted(plan.qualifying_units(context))
     completed = after // plan.every - count // plan.every
+    if completed == 0:
+        return after, []
     purchase = context.purchase
-    entries = [
-        LedgerEntry(
-            purchase.id,
-            purchase.customer_id,
-            plan.rule.id,
-            "voucher",
-            None,
-            plan.voucher_value,
-            1,
-            plan.money,
-            _reward_reason,
-            (plan, (count // plan.every + number) * plan.every, 1, 1, plan.voucher_value),
-        )
-        for number in range(1, completed + 1)
-    ]
-    return after, entries
+    value = plan.voucher_value * completed
+    entry = LedgerEntry(
+        purchase.id,
+        purchase.customer_id,
+        plan.rule.id,
+        "voucher",
+        None,
+        value,
+        completed,
+        plan.money,
+        _reward_reason,
+        (plan, after // plan.every * plan.every, completed, completed, value),
+    )
+    return after, [entry]
 
 
 def refund_every_nth(
@@ -215,9 +235,15 @@ def _reward_reason(
         voucher = plan.rule.reward
         assert isinstance(voucher, VoucherReward)  # noqa: S101 -- reward is 'voucher' here
         name = voucher.voucher.name or voucher.voucher.sku
+        if completed == 1:
+            return (
+                f"{ordinal(after)} {counted} of the card: a voucher for {name} "
+                f"({money.format(value)}) to use on a later visit"
+            )
         return (
-            f"{ordinal(after)} {counted} of the card: a voucher for {name} "
-            f"({money.format(value)}) to use on a later visit"
+            f"{completed} cards completed (every {plan.every} {counted}): {completed} "
+            f"vouchers for {name} of {money.format(value // completed)} "
+            f"({money.format(value)}) to use on later visits"
         )
     if completed == 1:
         card = f"{ordinal(after // plan.every * plan.every)} {counted} of the card"

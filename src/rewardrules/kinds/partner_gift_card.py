@@ -3,7 +3,8 @@
 Business rule: the qualifying paid spend (paid amounts of eligible lines) adds up per
 window (lifetime, calendar year, quarter or month, in the program's time zone). The cards
 a window has earned are ``highest net spend reached // every_spend``, at most
-``max_per_window``; a purchase that raises that number issues the difference.
+``max_per_window``; a purchase that raises that number issues the difference, as one
+``gift_card`` entry whose ``units`` is the number of cards and ``value`` their total.
 
 Edges: a refund lowers the net spend of the original purchase's window but never revokes a
 card, and spending back up to a threshold already rewarded issues nothing, because cards
@@ -26,9 +27,6 @@ GiftCardWindowTotals = tuple[int, int, int]
 """(net spend, highest net spend, cards issued) in one window, money in minor units."""
 
 EMPTY_WINDOW: GiftCardWindowTotals = (0, 0, 0)
-
-GIFT_CARD_REASON = "{0} {1} gift card: {2:money} spent {3}, one card per {4:money} ({5:money})"
-"""The reason of a gift card entry: ordinal, partner, spend, window, threshold, value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,31 +80,43 @@ def partner_gift_card(
     due = highest // plan.every_spend
     if plan.limit is not None and due > plan.limit:
         due = plan.limit
+    if due <= cards:
+        return (net, highest, cards), []
     purchase = context.purchase
-    key = plan.window_of(context)
-    entries = [
-        LedgerEntry(
-            purchase.id,
-            purchase.customer_id,
-            plan.rule.id,
-            "gift_card",
-            None,
-            plan.value,
-            1,
-            plan.money,
-            GIFT_CARD_REASON,
-            (
-                ordinal(number),
-                plan.rule.partner,
-                highest,
-                window_words(key),
-                plan.every_spend,
-                plan.value,
-            ),
+    issued = due - cards
+    # One entry however many cards: the work is bounded by the purchase, not its amount.
+    entry = LedgerEntry(
+        purchase.id,
+        purchase.customer_id,
+        plan.rule.id,
+        "gift_card",
+        None,
+        plan.value * issued,
+        issued,
+        plan.money,
+        _cards_reason,
+        (plan, cards + 1, issued, highest, plan.window_of(context)),
+    )
+    return (net, highest, due), [entry]
+
+
+def _cards_reason(
+    money: Currency, plan: GiftCardPlan, first: int, issued: int, spent: int, key: str
+) -> str:
+    """'2nd Cinema gift card: ...' or '3 Cinema gift cards of 10.00 (2nd to 4th): ...'."""
+    partner = plan.rule.partner
+    if issued == 1:
+        cards = f"{ordinal(first)} {partner} gift card"
+    else:
+        last = ordinal(first + issued - 1)
+        cards = (
+            f"{issued} {partner} gift cards of {money.format(plan.value)} "
+            f"({ordinal(first)} to {last})"
         )
-        for number in range(cards + 1, due + 1)
-    ]
-    return (net, highest, max(cards, due)), entries
+    return (
+        f"{cards}: {money.format(spent)} spent {window_words(key)}, one card per "
+        f"{money.format(plan.every_spend)} ({money.format(plan.value * issued)})"
+    )
 
 
 def refund_partner_gift_card(

@@ -1,0 +1,649 @@
+"""Saved states are checked before use: consistency, the format version, the digest.
+
+The laws: every state a real evaluation saves is accepted; a saved state changed in one
+field is refused or gives exactly the result of the state as saved; and a state edited
+without its digest is refused for each kind of inconsistency docs/api.md lists.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bonus_strategies import bonus_programs, profiles
+from helpers import at, line, program, purchase, redemption, refund
+from rewardrules import CustomerState, _state_format, evaluate, step
+from rewardrules._state_format import FORMAT
+from rewardrules.errors import HistoryError, format_path
+from rewardrules.events import AnyEvent, Customer
+from rewardrules.lots import PointsPolicy
+from rewardrules.program import Program
+from strategies import (
+    cutoffs,
+    lifecycle_histories,
+)
+
+STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
+WHAT_TO_DO = (
+    "use the state exactly as rewardrules saved it, or rebuild it by evaluating the "
+    "customer's history"
+)
+Data = dict[str, Any]
+
+
+def saved(*events: AnyEvent, rules_program: Program | None = None, customer: str = "c1") -> Data:
+    """The state of ``customer`` after ``events``, as the JSON data an application keeps."""
+    evaluation = evaluate(rules_program or program(rules=[STARS]), events)
+    data: Data = json.loads(evaluation.customer(customer).state.model_dump_json())
+    return data
+
+
+def load_and_use(data: Data, rules_program: Program, customers: Sequence[Customer] = ()) -> None:
+    """Load a state from its data and resume an evaluation from it."""
+    state = CustomerState.model_validate(data)
+    evaluate(rules_program, [], customers, states=[state])
+
+
+def refusal(data: Data, rules_program: Program | None = None) -> list[str]:
+    """The problems loading ``data`` (without its digest) and resuming from it raise."""
+    data = {key: value for key, value in data.items() if key != "digest"}
+    with pytest.raises(HistoryError) as raised:
+        load_and_use(data, rules_program or program(rules=[STARS]))
+    assert {problem.code for problem in raised.value.problems} == {"bad-state"}
+    return [str(problem).removesuffix(f" ({WHAT_TO_DO})") for problem in raised.value.problems]
+
+
+# --- what each check says ----------------------------------------------------------------
+
+
+def test_points_that_disagree_with_the_lots_are_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["points"] = 300
+    assert refusal(data) == ["state of c1.points: is 300, but the lots hold 3"]
+
+
+def test_points_without_lots_are_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["lots"] = []
+    assert refusal(data) == ["state of c1.lots: is empty, but points is 3; points are kept in lots"]
+
+
+def test_a_debt_beside_points_left_in_a_lot_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["debt"], data["points"] = 2, 1
+    assert refusal(data) == [
+        "state of c1.debt: is 2, but the lots still hold 3 points; a debt is owed only once "
+        "every lot is used"
+    ]
+
+
+def test_a_purchase_of_another_customer_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"][0]["purchase"]["customer_id"] = "c2"
+    assert refusal(data) == [
+        "state of c1.purchases[0].purchase.customer_id: is 'c2': a purchase of another "
+        "customer in the state of 'c1'"
+    ]
+
+
+def test_a_lot_of_an_event_the_customer_does_not_have_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["lots"][0]["source"] = "p9"
+    assert refusal(data) == [
+        "state of c1.lots[0].source: 'p9' is none of this customer's saved purchases, "
+        "referrals or gifts; a lot holds points of the customer's own events"
+    ]
+
+
+def test_a_missing_last_event_at_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    del data["last_event_at"]
+    assert refusal(data) == [
+        "state of c1.last_event_at: is missing, but the state has evaluated events"
+    ]
+
+
+def test_a_last_event_at_earlier_than_a_saved_purchase_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")), purchase("p2", at(2), line("a", "1.00")))
+    data["last_event_at"] = at(1).isoformat()
+    assert refusal(data) == [
+        "state of c1.last_event_at: is 2026-03-03T12:00:00+00:00, earlier than purchases[1] "
+        "(2026-03-04T12:00:00+00:00); it is the instant of the last evaluated event"
+    ]
+
+
+def test_refunded_units_beyond_the_quantity_are_refused() -> None:
+    data = saved(
+        purchase("p1", at(), line("a", "3.00", quantity=2)), refund("r1", at(1), "p1", ("a", 1))
+    )
+    data["purchases"][0]["refunded_units"] = [3]
+    assert refusal(data) == [
+        "state of c1.purchases[0].refunded_units[0]: is 3, more than the line's quantity 2"
+    ]
+
+
+def test_a_saved_purchase_without_one_value_per_line_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"][0]["paid"] = ["3.00", "1.00"]
+    assert refusal(data) == ["state of c1.purchases[0].paid: has 2 values for 1 line"]
+
+
+def test_negative_counts_are_refused() -> None:
+    card = {"kind": "every_nth_free", "id": "card", "every": 3}
+    rules_program = program(rules=[card])
+    data = saved(purchase("p1", at(), line("a", "3.00")), rules_program=rules_program)
+    data["stamps"]["card"] = -2
+    data["purchases"][0]["refunded_units"] = [-1]
+    assert refusal(data, rules_program) == [
+        "state of c1.stamps.card: must not be negative (got -2)",
+        "state of c1.purchases[0].refunded_units[0]: must not be negative (got -1)",
+    ]
+
+
+def test_a_negative_lot_is_refused_with_the_field_it_is_in() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["lots"][0]["points"] = -3
+    assert refusal(data) == ["state of c1.lots[0].points: must be at least 0 (got -3)"]
+
+
+def test_a_lot_holding_more_than_its_purchase_earned_is_refused() -> None:
+    waiting = program(rules=[STARS], points={"pending_for": "14 days"})
+    data = saved(purchase("p1", at(), line("a", "30.00")), rules_program=waiting)
+    data["purchases"][0]["points"]["stars"] = 3
+    assert refusal(data, waiting) == [
+        "state of c1.lots[0].points: is 30, more than the 3 its purchase p1 earned "
+        "(purchases[0].points)"
+    ]
+
+
+def test_a_refunded_amount_that_the_refunded_units_do_not_give_is_refused() -> None:
+    data = saved(
+        purchase("p1", at(), line("a", "3.00", quantity=3)), refund("r1", at(1), "p1", ("a", 1))
+    )
+    data["purchases"][0]["refunded_amount"] = ["2.00"]
+    assert refusal(data) == [
+        "state of c1.purchases[0].refunded_amount[0]: is 2.00, but 1 of 3 units refunded of "
+        "9.00 paid give back 3.00"
+    ]
+
+
+def test_every_problem_of_a_state_is_reported_at_once() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["points"] = 4
+    data["purchases"][0]["purchase"]["customer_id"] = "c2"
+    assert [problem.split(":")[0] for problem in refusal(data)] == [
+        "state of c1.purchases[0].purchase.customer_id",
+        "state of c1.points",
+    ]
+
+
+def test_a_state_changed_in_memory_is_refused_by_step() -> None:
+    state, _ = step(program(rules=[STARS]), None, purchase("p1", at(), line("a", "3.00")))
+    changed = state.model_copy(update={"points": 300})
+    with pytest.raises(HistoryError) as raised:
+        step(program(rules=[STARS]), changed, purchase("p2", at(1), line("a", "1.00")))
+    assert [str(problem) for problem in raised.value.problems] == [
+        f"state of c1.points: is 300, but the lots hold 3 ({WHAT_TO_DO})"
+    ]
+
+
+def test_a_state_under_another_customer_s_key_is_refused() -> None:
+    state = CustomerState.model_validate(saved(purchase("p1", at(), line("a", "3.00"))))
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program(rules=[STARS]), [], states={"c2": state})
+    assert [str(problem) for problem in raised.value.problems] == [
+        "state of c1.customer_id: is given as the state of 'c2'; pass each state under its "
+        "own customer"
+    ]
+
+
+def test_two_states_of_one_customer_are_refused() -> None:
+    state = CustomerState.model_validate(saved(purchase("p1", at(), line("a", "3.00"))))
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program(rules=[STARS]), [], states=[state, state])
+    assert [str(problem) for problem in raised.value.problems] == [
+        "state of c1: is given twice; pass one state per customer"
+    ]
+
+
+# --- the format version and the digest ---------------------------------------------------
+
+
+FORMAT_1 = {
+    "CustomerState": (
+        "birthdays bonuses customer_id debt digest first_event_at format gift_cards "
+        "last_event_at last_purchase_at limits lots points program purchases redemptions "
+        "referrals refunds stamps tier_reached window_tier"
+    ),
+    "GiftCardWindow": "cards highest_spend net_spend",
+    "LimitUsage": "period used",
+    "Line": "category quantity sku unit_price",
+    "Purchase": "at customer_id id lines store type",
+    "SavedLot": "available_at earned_at expires_at points source",
+    "SavedPurchase": "earned_on paid points purchase refunded_amount refunded_units set_aside tier",
+    "SavedReferral": "id referred rule",
+}
+"""The keys of a format 1 state and of each object in it."""
+
+
+def test_the_saved_shape_changes_only_with_the_format() -> None:
+    schema = CustomerState.model_json_schema()
+    shape = {"CustomerState": " ".join(sorted(schema["properties"]))}
+    for name, model in schema["$defs"].items():
+        shape[name] = " ".join(sorted(model.get("properties", {})))
+    # A key added, even with a default, changes what a dump writes, and with it the digest
+    # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
+    # shape here, and say in docs/api.md what the new format holds.
+    assert (FORMAT, shape) == (1, FORMAT_1)
+
+
+def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    assert data["format"] == FORMAT == 1
+    assert len(data["digest"]) == 32
+    assert CustomerState.model_validate(data).model_dump(mode="json") == data
+
+
+def test_a_state_saved_before_the_format_existed_is_read_as_format_1() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")), redemption("x1", at(1), "pie"))
+    unversioned = {key: value for key, value in data.items() if key not in ("format", "digest")}
+    assert CustomerState.model_validate(unversioned) == CustomerState.model_validate(data)
+
+
+def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    upgraded: list[int] = []
+
+    def from_1(old: Data) -> Data:
+        upgraded.append(old["format"])
+        return old
+
+    monkeypatch.setattr(_state_format, "FORMAT", 2)  # as if format 2 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 1, from_1)
+    state = CustomerState.model_validate_json(json.dumps(data))
+    assert (upgraded, state.format, state.points) == ([1], 2, 3)
+
+
+def test_a_state_of_a_newer_format_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["format"] = 2
+    with pytest.raises(HistoryError) as raised:
+        CustomerState.model_validate_json(json.dumps(data))
+    assert [str(problem) for problem in raised.value.problems] == [
+        "state of c1.format: is 2: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 1 (upgrade rewardrules to use it)"
+    ]
+
+
+@pytest.mark.parametrize("version", [0, "1", 1.5, True, None])
+def test_a_format_that_is_not_a_version_number_is_refused(version: object) -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["format"] = version
+    assert refusal(data) == [
+        f"state of c1.format: must be a format version, a whole number from 1 (got {version!r})"
+    ]
+
+
+def test_a_state_changed_after_it_was_saved_is_refused_by_its_digest() -> None:
+    card = {"kind": "every_nth_free", "id": "card", "every": 3}
+    rules_program = program(rules=[card])
+    data = saved(purchase("p1", at(), line("a", "3.00", 2)), rules_program=rules_program)
+    data["stamps"]["card"] = 1  # 2 before: a count no other field contradicts
+    with pytest.raises(HistoryError) as raised:
+        CustomerState.model_validate_json(json.dumps(data))
+    assert [str(problem) for problem in raised.value.problems] == [
+        "state of c1.digest: does not match the content: the state was changed after it was "
+        f"saved ({WHAT_TO_DO})"
+    ]
+
+
+def test_a_state_kept_as_python_data_or_as_json_text_loads_back_equal() -> None:
+    state = CustomerState.model_validate(saved(purchase("p1", at(), line("a", "3.00"))))
+    from_data = CustomerState.model_validate(state.model_dump())
+    from_text = CustomerState.model_validate_json(state.model_dump_json())
+    assert from_data == from_text == state
+    assert from_data.model_dump() == from_text.model_dump() == state.model_dump()
+
+
+def test_a_value_written_another_way_is_refused_by_the_digest_alone() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"][0]["paid"] = ["3.0"]
+    with pytest.raises(HistoryError) as raised:
+        CustomerState.model_validate(data)
+    assert [problem.path for problem in raised.value.problems] == [("state of c1", "digest")]
+    del data["digest"]
+    assert CustomerState.model_validate(data).purchases[0].paid == (Decimal("3.0"),)
+
+
+def test_a_field_of_the_wrong_type_is_a_bad_state_without_a_pydantic_address() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["debt"] = "none"
+    with pytest.raises(HistoryError) as raised:
+        CustomerState.model_validate_json(json.dumps(data))
+    (problem,) = raised.value.problems
+    assert (problem.code, str(problem)) == (
+        "bad-state",
+        "state of c1.debt: must be a whole number written with digits, like 2 (got 'none') "
+        f"({WHAT_TO_DO})",
+    )
+
+
+# --- the laws ----------------------------------------------------------------------------
+
+
+# The bonus programs hold every kind of rule, points that wait and expire (or not), tiers,
+# limits and groups; with profiles and as_of they also save gifts at dates and referrals.
+@settings(max_examples=100)
+@given(
+    program=bonus_programs(), events=lifecycle_histories(), customers=profiles(), as_of=cutoffs()
+)
+def test_every_state_an_evaluation_saves_is_accepted(
+    program: Program, events: list[AnyEvent], customers: list[Customer], as_of: Any
+) -> None:
+    evaluation = evaluate(program, events, customers, as_of)
+    kept = [
+        CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in evaluation.customers
+    ]
+    resumed = evaluate(program, [], customers, states=kept)
+    assert [result.state for result in resumed.customers] == kept
+
+
+Path = tuple[str | int, ...]
+
+
+def _leaves(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leaves(value, (*path, index))
+    else:
+        yield path, node
+
+
+def _containers(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    if isinstance(node, dict | list):
+        yield path, node
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            yield from _containers(value, (*path, key))
+
+
+def _at(data: Any, path: Path) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def _as_instant(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _as_amount(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _changed_value(draw: st.DrawFn, value: Any, ids: list[str]) -> Any:
+    """Another value of the same kind: a number, an amount, an instant or an id."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + draw(st.sampled_from((-1, 1, 2, 7, -value - 1)) | st.integers(-5, 5))
+    if isinstance(value, str):
+        moment = _as_instant(value)
+        if moment is not None:
+            minutes = draw(st.sampled_from((-1, 1, -60 * 24, 60 * 24 * 40)) | st.integers(-9, 9))
+            return (moment + timedelta(minutes=minutes)).isoformat()
+        amount = _as_amount(value)
+        if amount is not None:
+            change = draw(st.sampled_from(("0.01", "-0.01", "1.00", "-100")))
+            return str(amount + Decimal(change))
+        return draw(st.sampled_from([*ids, f"{value}x", "alice", "bob"]))
+    return draw(st.sampled_from(ids)) if ids and value is None else value
+
+
+@st.composite
+def corruptions(draw: st.DrawFn, data: Data) -> tuple[Data, str]:
+    """One change of a saved state: a value, a dropped key or item, or a renamed key."""
+    corrupted = copy.deepcopy(data)
+    ids = sorted({value for _, value in _leaves(data) if isinstance(value, str)})
+    how = draw(st.sampled_from(("value", "value", "value", "drop", "rename")))
+    if how == "value":
+        path, value = draw(st.sampled_from(list(_leaves(data))))
+        new = _changed_value(draw, value, ids)
+        _at(corrupted, path[:-1])[path[-1]] = new
+        return corrupted, f"{format_path(path)}: {value!r} -> {new!r}"
+    holders = [(path, node) for path, node in _containers(data) if node]
+    path, node = draw(st.sampled_from(holders))
+    key = draw(st.sampled_from(list(node) if isinstance(node, dict) else range(len(node))))
+    target = _at(corrupted, path)
+    if how == "drop" or isinstance(node, list):
+        del target[key]
+        return corrupted, f"{format_path((*path, key))} dropped"
+    renamed = draw(st.sampled_from([*ids, f"{key}x"]))
+    if renamed in target:
+        return corrupted, "nothing changed"
+    target[renamed] = target.pop(key)
+    return corrupted, f"{format_path((*path, key))} renamed {renamed!r}"
+
+
+def _outcome(
+    rules_program: Program,
+    events: Sequence[AnyEvent],
+    customers: Sequence[Customer],
+    states: list[CustomerState],
+) -> list[Any]:
+    evaluation = evaluate(rules_program, events, customers, states=states)
+    return [
+        (
+            result.customer_id,
+            [entry.to_json() for entry in result.ledger],
+            result.points,
+            result.available_points,
+            result.pending_points,
+            result.tier,
+            result.stamps,
+            result.state.model_dump(),
+        )
+        for result in evaluation.customers
+    ]
+
+
+@settings(max_examples=120)
+@given(program=bonus_programs(), events=lifecycle_histories(), customers=profiles(), data=st.data())
+def test_a_saved_state_changed_in_one_field_is_refused_or_gives_the_same_result(
+    program: Program, events: list[AnyEvent], customers: list[Customer], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(1, len(events)), label="split")
+    first = evaluate(program, events[:split], customers)
+    kept = {
+        result.customer_id: json.loads(result.state.model_dump_json()) for result in first.customers
+    }
+    customer = data.draw(st.sampled_from(sorted(kept)), label="customer")
+    corrupted, change = data.draw(corruptions(kept[customer]), label="change")
+    originals = [CustomerState.model_validate(state) for state in kept.values()]
+    expected = _outcome(program, events[split:], customers, originals)
+    try:
+        loaded = CustomerState.model_validate(corrupted)
+        states = [loaded if state.customer_id == customer else state for state in originals]
+        got = _outcome(program, events[split:], customers, states)
+    except HistoryError:
+        return  # refused
+    assert got == expected, change
+
+
+Forgery = Callable[[st.DrawFn, Data, Program], tuple[str, ...] | None]
+"""Changes a state's data in place; returns the fields a refusal may name (None: not
+applicable to this state)."""
+
+
+def _points(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    data["points"] += draw(st.sampled_from((-1, 1, 100)))
+    return ("points", "lots")  # points without lots are refused as such
+
+
+def _lot_points(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if not data["lots"]:
+        return None
+    index = draw(st.integers(0, len(data["lots"]) - 1))
+    data["lots"][index]["points"] += draw(st.sampled_from((1, 10)))
+    return ("points",)
+
+
+def _no_lots(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if data["points"] <= 0:
+        return None
+    data["lots"] = []
+    return ("lots",)
+
+
+def _debt(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    data["debt"] += draw(st.sampled_from((1, 5)))
+    return ("points",)
+
+
+def _purchase_of_another(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if not data["purchases"]:
+        return None
+    index = draw(st.integers(0, len(data["purchases"]) - 1))
+    data["purchases"][index]["purchase"]["customer_id"] += "-other"
+    return ("customer_id",)
+
+
+def _lot_of_another(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if not data["lots"]:
+        return None
+    index = draw(st.integers(0, len(data["lots"]) - 1))
+    data["lots"][index]["source"] = "p-of-someone-else"
+    return ("source",)
+
+
+def _no_last_event(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if data["last_event_at"] is None:
+        return None
+    del data["last_event_at"]
+    return ("last_event_at",)
+
+
+def _earlier_last_event(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if not data["purchases"]:
+        return None
+    last = datetime.fromisoformat(data["purchases"][-1]["purchase"]["at"])
+    minutes = draw(st.integers(1, 60 * 24 * 400))
+    data["last_event_at"] = (last - timedelta(minutes=minutes)).isoformat()
+    return ("last_event_at",)
+
+
+def _units_beyond_quantity(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    if not data["purchases"]:
+        return None
+    kept = draw(st.sampled_from(data["purchases"]))
+    position = draw(st.integers(0, len(kept["refunded_units"]) - 1))
+    extra = draw(st.integers(1, 3))
+    kept["refunded_units"][position] = kept["purchase"]["lines"][position]["quantity"] + extra
+    return ("refunded_units",)
+
+
+def _negative_count(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+    # (where the count is, its key, the field a refusal names)
+    counts: list[tuple[Any, Any, str]] = [
+        (data["stamps"], rule, "stamps") for rule in data["stamps"]
+    ]
+    counts += [(usage, "used", "used") for usage in data["limits"].values()]
+    for kept in data["purchases"]:
+        units = kept["refunded_units"]
+        counts += [(units, index, "refunded_units") for index in range(len(units))]
+        counts += [(kept["points"], rule, "points") for rule in kept["points"]]
+        counts += [(line, "quantity", "quantity") for line in kept["purchase"]["lines"]]
+    if not counts:
+        return None
+    holder, key, field = draw(st.sampled_from(counts))
+    holder[key] = -draw(st.integers(1, 3))
+    return (field,)
+
+
+def _purchase_points_below_its_lot(
+    draw: st.DrawFn, data: Data, program: Program
+) -> tuple[str, ...] | None:
+    if not PointsPolicy.compile(program).has_clock:
+        return None  # one lot holds every event's points: no lot is a purchase's
+    by_id = {kept["purchase"]["id"]: kept for kept in data["purchases"]}
+    lots = [lot for lot in data["lots"] if lot["source"] in by_id and lot["points"] > 0]
+    if not lots:
+        return None
+    lot = draw(st.sampled_from(lots))
+    points = by_id[lot["source"]]["points"]
+    for rule in points:
+        points[rule] = 0
+    points["earn"] = lot["points"] - draw(st.integers(1, lot["points"]))
+    return ("points",)
+
+
+FORGERIES: dict[str, Forgery] = {
+    "points": _points,
+    "lot points": _lot_points,
+    "no lots": _no_lots,
+    "debt": _debt,
+    "a purchase of another customer": _purchase_of_another,
+    "a lot of another customer": _lot_of_another,
+    "last_event_at missing": _no_last_event,
+    "last_event_at earlier": _earlier_last_event,
+    "refunded units beyond the quantity": _units_beyond_quantity,
+    "a negative count": _negative_count,
+    "a purchase's points below its lot": _purchase_points_below_its_lot,
+}
+
+
+@settings(max_examples=150)
+@given(
+    program=bonus_programs(),
+    events=lifecycle_histories(),
+    customers=profiles(),
+    forgery=st.sampled_from(sorted(FORGERIES)),
+    data=st.data(),
+)
+def test_a_state_edited_without_its_digest_is_refused_for_each_listed_inconsistency(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    forgery: str,
+    data: st.DataObject,
+) -> None:
+    evaluation = evaluate(program, events, customers)
+    result = data.draw(st.sampled_from(evaluation.customers), label="customer")
+    edited: Data = json.loads(result.state.model_dump_json())
+    del edited["digest"]
+    fields = FORGERIES[forgery](data.draw, edited, program)
+    if fields is None:
+        return  # the state has nothing of that kind to change
+    with pytest.raises(HistoryError) as raised:
+        load_and_use(edited, program, customers)
+    problems = raised.value.problems
+    assert {problem.code for problem in problems} == {"bad-state"}
+    named = [format_path(problem.path) for problem in problems]
+    assert any(field in path for field in fields for path in named), named
+
+
+def test_a_rule_basis_with_a_value_per_line_missing_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"][0]["earned_on"] = {"stars": [300, 100]}
+    assert refusal(data) == ["state of c1.purchases[0].earned_on.stars: has 2 values for 1 line"]
