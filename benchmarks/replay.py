@@ -145,6 +145,16 @@ def batch_engine() -> Callable[..., Any] | None:
     return found if callable(found) else None
 
 
+def batch_refusal(program: Any) -> str | None:
+    """Why the batch engine refuses the program (features it does not evaluate yet), if so."""
+    try:
+        module = importlib.import_module("rewardrules.batch")
+    except ImportError:
+        return None
+    features = module.unsupported(program) if hasattr(module, "unsupported") else []
+    return f"batch engine: does not evaluate {'; '.join(features)} yet" if features else None
+
+
 def table_reader() -> Callable[..., pa.Table] | None:
     """``rewardrules.read_history_table`` (checks column-wise) if it is installed."""
     for name in ("rewardrules", "rewardrules.columns"):
@@ -216,9 +226,9 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         report["run"] = since(start)
         report["outcome"] = outcome_json(reference_outcome(evaluation), subset_last)
     elif implementation == "batch":
-        evaluate_table = batch_engine()
-        if evaluate_table is None:
-            return {"unavailable": "batch engine: not available"}
+        evaluate_table, refusal = batch_engine(), batch_refusal(program)
+        if evaluate_table is None or refusal:
+            return {"unavailable": refusal or "batch engine: not available"}
         report["purchases"] = count_purchases(table)
         start = clock()
         evaluation = evaluate_table(program, table)

@@ -37,6 +37,10 @@ ROUNDINGS: dict[str, Callable[[int, int], int]] = {
 }
 
 
+REFUND_REASON = "refund of purchase {0}: {1} recomputed on {2:money} left, {3} now instead of {4}"
+"""The reason of a refund's points entry: purchase, points name, amount left, now, before."""
+
+
 @dataclass(frozen=True, slots=True)
 class PointsPlan:
     """A points rule in integers: weights per factor, one denominator for everything."""
@@ -150,7 +154,7 @@ def points_per_spend(
         None,
         None,
         plan.money,
-        _earn_reason,
+        earn_reason,
         (plan, context, tuple(paid), weights, points),
     )
     return points, [entry]
@@ -182,13 +186,13 @@ def refund_points_per_spend(
         None,
         None,
         plan.money,
-        "refund of purchase {0}: {1} recomputed on {2:money} left, {3} now instead of {4}",
+        REFUND_REASON,
         (purchase.id, plan.points_name, sum(paid_left), now, earned),
     )
     return now, [entry]
 
 
-def _earn_reason(
+def earn_reason(
     money: Currency,
     plan: PointsPlan,
     context: PurchaseContext,
@@ -196,6 +200,7 @@ def _earn_reason(
     weights: tuple[int, ...],
     points: int,
 ) -> str:
+    """The reason of a points entry (the batch engine writes its entries with it too)."""
     eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
     rule = plan.rule
     text = (

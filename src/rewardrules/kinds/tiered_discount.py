@@ -19,6 +19,9 @@ from rewardrules.money import Currency, as_fraction, divide_half_up
 from rewardrules.program import TieredDiscount
 from rewardrules.scope import PurchaseContext, Scope
 
+DISCOUNT_REASON = "tier {0}: {1}% off {2} eligible {3} ({4:money})"
+"""The reason of a discount entry: tier, percent, units, 'unit(s)', value."""
+
 
 @dataclass(frozen=True, slots=True)
 class TieredDiscountPlan:
@@ -85,7 +88,7 @@ def tiered_discount(
         value,
         units,
         plan.money,
-        "tier {0}: {1}% off {2} eligible {3} ({4:money})",
+        DISCOUNT_REASON,
         (
             tier,
             plan.labels[tier],

@@ -1,0 +1,649 @@
+"""``evaluate_table``: a program over a history table, column by column, for every customer at once.
+
+The program is compiled once (``ProgramPlan``, the reference engine's own plan, read into
+columns by ``_rules``); the table is read once into integer columns (``_frame``). Then:
+tiers and prices by fixed-point iteration (``_tiers``), points on what is paid, and the
+ledger entries the reference would write, built in bulk and split by customer.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
+from itertools import chain, repeat
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from rewardrules.batch._accounts import run_accounts
+from rewardrules.batch._bonus import BonusColumns, PurchaseContextMaker
+from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
+from rewardrules.batch._compute import Computation
+from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
+from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
+from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.batch._tiers import levels
+from rewardrules.batch.support import refuse, unsupported
+from rewardrules.engine import _INSTANT, _Cutoff, _profiles
+from rewardrules.errors import Problem
+from rewardrules.events import Customer
+
+# The punch card's reason function (private to its kind module, which alone writes it).
+from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
+
+# The gift card's reason function (private to its kind module, which alone writes it).
+from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
+from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
+from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
+from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
+from rewardrules.money import Currency
+from rewardrules.plan import ProgramPlan
+from rewardrules.program import Program
+from rewardrules.state import CustomerState
+from rewardrules.tiers import TierChange, calendar_key
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
+
+
+def _as_table(history: Any) -> pa.Table:
+    if isinstance(history, pa.Table):
+        return history
+    if isinstance(history, pa.RecordBatch):
+        return pa.Table.from_batches([history])
+    if hasattr(history, "__arrow_c_stream__"):
+        return pa.RecordBatchReader.from_stream(history).read_all()
+    raise TypeError(
+        f"the batch engine reads a pyarrow Table or an Arrow C stream (got {type(history)})"
+    )
+
+
+def evaluate_table(
+    program: Program,
+    table: Any,
+    customers: Iterable[Customer] | None = None,
+    as_of: date | datetime | None = None,
+    *,
+    source: str = "<table>",
+) -> Evaluation:
+    """Evaluate a program over a history table with the batch engine.
+
+    The result is the reference engine's, entry for entry (``evaluate(program,
+    events)``): the same ledger entries and reasons, balances, tiers and totals.
+
+    Args:
+        program: the program; :func:`rewardrules.batch.unsupported` must find nothing.
+        table: a history table (``rewardrules.columns.HISTORY_SCHEMA``), or anything
+            with ``__arrow_c_stream__``.
+        customers: customer profiles (checked as the reference engine checks them).
+        as_of: ignore events after this date (the whole local day) or instant.
+        source: how errors name the table.
+
+    Raises:
+        UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
+            or the history holds refunds or redemptions; nothing was computed.
+        HistoryError: the table has a row or an event the reference engine refuses.
+        ValueError: ``as_of`` is a naive datetime.
+    """
+    features = unsupported(program)
+    if features:
+        refuse(features)
+    plan = ProgramPlan.compile(program)
+    cutoff = None if as_of is None else _Cutoff(as_of, plan)
+    _profiles(customers)
+    until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
+    frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of entries and no cycles: see engine.evaluate
+    try:
+        return _Run(plan, frame, cutoff).evaluation()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _INSTANT
+
+
+def _written(at: int, offset: int) -> datetime:
+    """An instant at the UTC offset it was written with (UTC when none was kept)."""
+    moment = _EPOCH + timedelta(microseconds=at)
+    return moment.astimezone(timezone(timedelta(seconds=offset))) if offset else moment
+
+
+class _TierAt(NamedTuple):
+    """What a points reason reads of a purchase's context."""
+
+    tier_index: int | None
+    tier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _PointsReasons:
+    """What a points rule's reasons need, kept as columns until a reason is read."""
+
+    plan: PointsPlan
+    paid: Numbers
+    weights: Ints
+    line_start: Ints
+    tier: Ints
+    names: tuple[str, ...]
+
+
+def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
+    start, end = int(reasons.line_start[event]), int(reasons.line_start[event + 1])
+    index = int(reasons.tier[event])
+    context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
+    paid = tuple(int(amount) for amount in reasons.paid[start:end])
+    weights = tuple(int(weight) for weight in reasons.weights[start:end])
+    return earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+
+
+def _no_saved_state(customer_id: str) -> CustomerState:
+    message = (
+        f"customer {customer_id}: the batch engine does not build saved states; evaluate "
+        "with engine='reference' to save and resume states"
+    )
+    raise UnsupportedError([Problem(message=message, code="unsupported")])
+
+
+class _Ledger:
+    """The entries of one evaluation as they are built, rule by rule, with their sums."""
+
+    def __init__(self, rule_count: int, events: int) -> None:
+        self.rule_count = rule_count
+        self.parts: list[list[LedgerEntry]] = []
+        self.keys: list[Ints] = []
+        self.points: Ints = np.zeros(events, dtype=np.int64)
+        """Points per event, net."""
+        self.taken_back = 0
+        self.sums = dict.fromkeys(
+            (
+                "discount_value",
+                "discount_units",
+                "free_value",
+                "free_units",
+                "vouchers",
+                "voucher_value",
+                "gift_cards",
+                "gift_card_value",
+            ),
+            0,
+        )
+
+    def add(self, position: int, events: Ints, entries: list[LedgerEntry]) -> None:
+        """Entries of the rule at ``position``, one per event (in event order)."""
+        self.parts.append(entries)
+        self.keys.append(events * self.rule_count + position)
+
+
+class _Run(Computation):
+    """One evaluation: what the rules computed over the frame, written as the ledger."""
+
+    # --- the ledger ---------------------------------------------------------------------
+
+    def evaluation(self) -> Evaluation:
+        """The evaluation, as the reference engine reports it."""
+        frame, plan = self.frame, self.plan
+        money = plan.money
+        self.event_ids = frame.event_ids
+        self.owners = np.asarray(frame.customer_ids, dtype=object)
+        self.stamps: dict[str, Ints] = {}
+        rules = len(self.price_stages) + len(self.earning_stages)
+        # Positions around the rules' (1 to rules): expiries due before an event (0); the
+        # account's entries after the rules' (redemptions, write-offs); and expiries due up
+        # to the as_of cutoff, after a customer's last event.
+        ledger = _Ledger(rules + 3, frame.events)
+        for position, (stage, result) in enumerate(zip(self.price_stages, self.given), 1):
+            self._price_entries(ledger, position, stage, result)
+        for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
+            self._earning_entries(ledger, position, stage)
+        cutoff = self.cutoff
+        accounts = run_accounts(
+            frame,
+            plan.points,
+            ledger.points,
+            (self.purchases, self.is_refund, frame.flags_of("redemption")),
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+            None
+            if cutoff is None
+            else (
+                cutoff.instant,
+                cutoff.inclusive,
+                cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT,
+            ),
+        )
+        ledger.add(0, np.asarray(accounts.expired_at, dtype=np.int64), accounts.expired)
+        ledger.add(rules + 1, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
+        ledger.add(rules + 2, np.asarray(accounts.closing_at, dtype=np.int64), accounts.closing)
+        entries, entry_keys = _in_order(ledger.parts, ledger.keys)
+        bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
+        balances: list[int] = []
+        if frame.events:
+            balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
+        available = list(balances)
+        for customer, balance in accounts.balances.items():
+            balances[customer] = balance
+            available[customer] = accounts.available[customer]
+        self.available = available
+        account_sums = _account_sums([*accounts.entries, *accounts.expired, *accounts.closing])
+        results = self._results(entries, bounds.tolist(), balances)
+        sums = ledger.sums
+        return Evaluation(
+            program=plan.program.program,
+            money=money,
+            points_name=plan.program.points.name,
+            customers=results,
+            totals=Totals(
+                money=money,
+                point_value=plan.program.points.value,
+                customers=len(results),
+                purchases=int(self.purchases.sum()),
+                refunds=int(self.is_refund.sum()),
+                gross_spend=int(frame.gross_total[self.purchases].sum()),
+                points_issued=int(ledger.points.sum()) - ledger.taken_back,
+                points_reversed=-ledger.taken_back,
+                discount_value=sums["discount_value"],
+                discount_units=sums["discount_units"],
+                free_value=sums["free_value"],
+                free_units=sums["free_units"],
+                vouchers=sums["vouchers"],
+                voucher_value=sums["voucher_value"],
+                gift_cards=sums["gift_cards"],
+                gift_card_value=sums["gift_card_value"],
+                **account_sums,
+            ),
+        )
+
+    def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
+        """A price rule's entries: discounts, free or discounted units of cards."""
+        frame = self.frame
+        if isinstance(stage, DiscountColumns):
+            taken, units_per_event = result
+            value = np.asarray(per_event(frame, taken), dtype=np.int64)
+            units = np.asarray(units_per_event)
+            events = np.flatnonzero(value > 0)
+            part = self._discount_entries(stage, events, value[events], units[events])
+            ledger.sums["discount_value"] += int(value.sum())
+            ledger.sums["discount_units"] += int(units[events].sum())
+        else:
+            counts, rewards = result
+            self.stamps[stage.plan.rule.id] = counts.final
+            events, part = self._card_entries(stage, rewards, ledger.sums)
+        ledger.add(position, events, part)
+
+    def _earning_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
+        """An earning rule's entries: vouchers of cards, points (and points taken back)."""
+        frame = self.frame
+        if isinstance(stage, CardColumns):
+            qualifying = stage.qualifying(frame, self.tier, self.purchase_lines)
+            counts = stage.counts(frame, qualifying, self.refunds.steps)
+            self.stamps[stage.plan.rule.id] = counts.final
+            events, part = self._voucher_entries(stage, counts, ledger.sums)
+            ledger.add(position, events, part)
+            return
+        if isinstance(stage, BonusColumns):
+            self._bonus_entries(ledger, position, stage)
+            return
+        if isinstance(stage, GiftCardColumns):
+            paid = np.asarray(self.paid, dtype=np.int64)
+            issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            events, part = self._gift_card_entries(stage, issued, ledger.sums)
+            ledger.add(position, events, part)
+            return
+        earning: PointsColumns = stage
+        paid = frame.gross if earning.plan.on_gross else self.paid
+        weights = earning.weights(frame, self.tier, self.purchase_lines)
+        points = earning.points(frame, self.tier, paid, weights)
+        events = np.flatnonzero(points != 0)
+        reasons = _PointsReasons(
+            earning.plan, paid, weights, frame.line_start, self.tier, self.names
+        )
+        refunded = self._refund_points(earning, points, paid, weights)
+        if refunded:
+            ledger.add(position, refunded[1], refunded[0])
+            np.add.at(ledger.points, refunded[1], refunded[2])
+            ledger.taken_back += int(refunded[2].sum())
+        given = points[events].tolist()
+        part = self._entries(
+            events,
+            earning.plan.rule.id,
+            "points",
+            (given, repeat(None), repeat(None)),
+            _points_reason,
+            zip(repeat(reasons), events.tolist(), given),
+        )
+        ledger.add(position, events, part)
+        ledger.points += points
+
+    def _entries(
+        self,
+        events: Ints,
+        rule_id: str,
+        kind: str,
+        amounts: tuple[Iterable[Any], Iterable[Any], Iterable[Any]],
+        template: Any,
+        arguments: Iterable[tuple[Any, ...]],
+    ) -> list[LedgerEntry]:
+        """One rule's entries for these events, built in C loops (``zip`` and ``map``).
+
+        ``amounts`` are the entries' points, value and units.
+        """
+        fields = zip(
+            self.event_ids[events].tolist(),
+            self.owners[self.frame.customer[events]].tolist(),
+            repeat(rule_id),
+            repeat(kind),
+            *amounts,
+            repeat(self.plan.money),
+            repeat(template),
+            arguments,
+        )
+        return list(map(_new_entry, repeat(LedgerEntry), fields))
+
+    def _refund_points(
+        self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
+    ) -> tuple[list[LedgerEntry], Ints, Ints] | None:
+        """A points rule's entries at refunds: its points recomputed on what is left of the
+        purchase, at the tier and factors it was made with, never more than it gave
+        (``refund_points_per_spend``)."""
+        steps = self.refunds.steps
+        if not steps:
+            return None
+        plan = earning.plan
+        frame = self.frame
+        net: dict[int, int] = {}
+        events: list[int] = []
+        taken_list: list[int] = []
+        arguments: list[tuple[Any, ...]] = []
+        for step in steps:
+            purchase = step.purchase
+            earned = net.get(purchase, int(points[purchase]))
+            if earned == 0:
+                continue
+            start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+            if plan.on_gross:
+                left = [
+                    int(price) * (int(quantity) - done)
+                    for price, quantity, done in zip(
+                        frame.unit_price[start:end], frame.quantity[start:end], step.units_after
+                    )
+                ]
+            else:
+                left = [
+                    int(amount) - refunded
+                    for amount, refunded in zip(paid[start:end], step.amounts_after)
+                ]
+            index = int(self.tier[purchase])
+            context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
+            line_weights = [int(weight) for weight in weights[start:end]]
+            now = min(plan.points(context, left, line_weights), earned)  # type: ignore[arg-type]
+            net[purchase] = now
+            if now != earned:
+                events.append(step.event)
+                taken_list.append(now - earned)
+                purchase_id = frame.event_ids[purchase]
+                arguments.append((purchase_id, plan.points_name, sum(left), now, earned))
+        if not events:
+            return None
+        chosen = np.asarray(events, dtype=np.int64)
+        entries = self._entries(
+            chosen,
+            plan.rule.id,
+            "points",
+            (taken_list, repeat(None), repeat(None)),
+            REFUND_REASON,
+            arguments,
+        )
+        return entries, chosen, np.asarray(taken_list, dtype=np.int64)
+
+    def _card_entries(
+        self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A free-unit or percent-off card's entries at the purchases that complete it."""
+        plan = stage.plan
+        events = np.asarray([reward.event for reward in rewards], dtype=np.int64)
+        kind = "free" if plan.reward == "free" else "discount"
+        units = [reward.units for reward in rewards]
+        values = [reward.value for reward in rewards]
+        totals[f"{kind}_value"] += sum(values)
+        totals[f"{kind}_units"] += sum(units)
+        arguments = [
+            (plan, reward.after, reward.completed, reward.units, reward.value) for reward in rewards
+        ]
+        entries = self._entries(
+            events, plan.rule.id, kind, (repeat(None), values, units), reward_reason, arguments
+        )
+        return events, entries
+
+    def _voucher_entries(
+        self, stage: CardColumns, counts: CardCounts, totals: dict[str, int]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A voucher card's entries: one per purchase that completes cards, with the number
+        of vouchers (``units``) and their total value."""
+        plan = stage.plan
+        every = plan.every
+        completed = counts.after // every - counts.before // every
+        events = np.flatnonzero(completed > 0)
+        cards = completed[events].tolist()
+        values = [plan.voucher_value * count for count in cards]
+        arguments = [
+            (plan, int(counts.after[event]) // every * every, count, count, value)
+            for event, count, value in zip(events.tolist(), cards, values)
+        ]
+        totals["vouchers"] += sum(cards)
+        totals["voucher_value"] += sum(values)
+        entries = self._entries(
+            events, plan.rule.id, "voucher", (repeat(None), values, cards), reward_reason, arguments
+        )
+        return events, entries
+
+    def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
+        """A bonus rule's entries: its points at purchases, taken back at refunds."""
+        frame = self.frame
+        priced = stage.priced(frame, self.tier, self.purchase_lines)
+        given = stage.given(frame, priced)
+        events = np.flatnonzero(given)
+        contexts = PurchaseContextMaker(
+            frame,
+            self.tier,
+            self.names,
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+        )
+        if len(events):
+            reason = stage.reason(contexts(int(events[0])))
+            points = given[events].tolist()
+            amounts = (points, repeat(None), repeat(None))
+            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, repeat(()))
+            ledger.add(position, events, part)
+            ledger.points += given
+        taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
+        if taken:
+            refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
+            entries = [entry for _, entry in taken]
+            back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
+            ledger.add(position, refunds, entries)
+            np.add.at(ledger.points, refunds, back)
+            ledger.taken_back += int(back.sum())
+
+    def _gift_card_entries(
+        self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A gift card rule's entries: one per purchase, with the number of cards it issues
+        (``units``) and their total value."""
+        plan = stage.plan
+        arguments: list[tuple[Any, ...]] = []
+        counts: list[int] = []
+        for cards in issued:
+            day = date.fromordinal(int(self.frame.local_date[cards.event]))
+            count = cards.last - cards.first + 1
+            key = calendar_key(plan.rule.window, day)
+            arguments.append((plan, cards.first, count, cards.highest, key))
+            counts.append(count)
+        values = [plan.value * count for count in counts]
+        sums["gift_cards"] += sum(counts)
+        sums["gift_card_value"] += sum(values)
+        chosen = np.asarray([cards.event for cards in issued], dtype=np.int64)
+        entries = self._entries(
+            chosen,
+            plan.rule.id,
+            "gift_card",
+            (repeat(None), values, counts),
+            cards_reason,
+            arguments,
+        )
+        return chosen, entries
+
+    def _discount_entries(
+        self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
+    ) -> list[LedgerEntry]:
+        names = np.asarray(self.names, dtype=object)[self.tier[events]]
+        labels = discount.plan.labels
+        counts = units.tolist()
+        worth = value.tolist()
+        return self._entries(
+            events,
+            discount.plan.rule.id,
+            "discount",
+            (repeat(None), worth, counts),
+            DISCOUNT_REASON,
+            zip(
+                names.tolist(),
+                [labels[name] for name in names.tolist()],
+                counts,
+                np.where(units == 1, "unit", "units").tolist(),
+                worth,
+            ),
+        )
+
+    def _results(
+        self, entries: list[LedgerEntry], bounds: list[int], balances: list[int]
+    ) -> tuple[CustomerResult, ...]:
+        frame = self.frame
+        tiers = self._tier_reports()
+        cards = [
+            (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
+            for card in self.plan.punch_cards
+        ]
+        results = []
+        for index, customer_id in enumerate(frame.customer_ids):
+            stamps = {rule_id: final[index] % every for rule_id, every, final in cards}
+            tier, changes, next_tier = tiers[index] if tiers else (None, (), None)
+            balance = balances[index]
+            results.append(
+                CustomerResult(
+                    customer_id=customer_id,
+                    ledger=tuple(entries[bounds[index] : bounds[index + 1]]),
+                    points=balance,
+                    available_points=self.available[index],
+                    pending_points=balance - self.available[index],
+                    tier=tier,
+                    stamps=stamps,
+                    save=partial(_no_saved_state, customer_id),
+                    tier_changes=changes,
+                    next_tier=next_tier,
+                )
+            )
+        return tuple(results)
+
+    def _tier_reports(self) -> list[tuple[str | None, tuple[TierChange, ...], Any]]:
+        """Per customer: the tier at the report, the changes seen, the next tier."""
+        frame, plan, cutoff = self.frame, self.plan, self.cutoff
+        tiers, windows = plan.tiers, self.windows
+        if tiers is None or windows is None:
+            return []
+        last = frame.customer_start[1:] - 1
+        if cutoff is None:
+            instant, local_date = frame.at[last], frame.local_date[last]
+        else:
+            count = len(last)
+            instant = np.full(count, _microseconds(cutoff.instant), dtype=np.int64)
+            local_date = np.full(count, cutoff.local_date.toordinal(), dtype=np.int64)
+        amounts = windows.report_sums(frame, self._final_tier_amounts(), instant, local_date)
+        reported = levels(tiers, amounts)
+        # The level changes at purchases only: compare each purchase with the customer's
+        # purchase before it (none before the first).
+        bought = np.flatnonzero(self.purchases)
+        tier = self.tier[bought]
+        owner_of = frame.customer[bought]
+        before = np.full(len(bought), -1, dtype=np.int64)
+        before[1:] = tier[:-1]
+        first = np.ones(len(bought), dtype=np.bool_)
+        first[1:] = owner_of[1:] != owner_of[:-1]
+        before[first] = -1
+        changed = np.flatnonzero(tier != before)
+        # Each customer's level at their last purchase (-1 without one).
+        latest = np.searchsorted(bought, frame.customer_start[1:]) - 1
+        final_level = np.full(len(latest), -1, dtype=np.int64)
+        if len(bought):
+            clipped = np.maximum(latest, 0)
+            has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
+            final_level = np.where(has_purchase, tier[clipped], -1)
+        changes: list[list[TierChange]] = [[] for _ in frame.customer_ids]
+        names = (*tiers.names, None)
+        at, offsets, owner = frame.at, frame.utc_offset, frame.customer
+        for index in changed.tolist():
+            event = int(bought[index])
+            moment = _written(int(at[event]), int(offsets[event]))
+            changes[int(owner[event])].append(
+                TierChange(moment, names[int(before[index])], names[int(tier[index])])
+            )
+        reports = []
+        money = plan.money
+        for index, (amount, level, final) in enumerate(
+            zip(amounts.tolist(), reported.tolist(), final_level.tolist())
+        ):
+            seen = changes[index]
+            if level != final:
+                if cutoff is None:
+                    event = int(last[index])
+                    moment = _written(int(at[event]), int(offsets[event]))
+                else:
+                    moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
+                seen.append(TierChange(moment, names[final], names[level]))
+            reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
+        return reports
+
+
+def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
+    """The totals of the account's entries (as ``ledger.total`` adds them up)."""
+    sums = dict.fromkeys(
+        (
+            "redemptions",
+            "points_redeemed",
+            "redemption_value",
+            "rejected_redemptions",
+            "points_written_off",
+            "points_expired",
+        ),
+        0,
+    )
+    for entry in entries:
+        if entry.kind == "redemption":
+            sums["redemptions"] += 1
+            sums["points_redeemed"] -= entry.points or 0
+            sums["redemption_value"] += entry.value_minor or 0
+        elif entry.kind == "rejected":
+            sums["rejected_redemptions"] += 1
+        elif entry.kind == "expiry":
+            sums["points_expired"] -= entry.points or 0
+        else:
+            sums["points_written_off"] += entry.points or 0
+    return sums
+
+
+def _in_order(parts: list[list[LedgerEntry]], keys: list[Ints]) -> tuple[list[LedgerEntry], Ints]:
+    """All entries in (event, rule position) order, with their sorted keys."""
+    if not keys:
+        return [], np.zeros(0, dtype=np.int64)
+    flat = np.concatenate(keys)
+    if len(parts) == 1:
+        return parts[0], flat
+    order = np.argsort(flat, kind="stable")
+    entries = np.fromiter(chain.from_iterable(parts), dtype=object, count=len(flat))
+    return entries[order].tolist(), flat[order]

@@ -1,0 +1,525 @@
+"""A history table read once into integer columns, sorted as the engine evaluates it.
+
+Events are runs of adjacent rows with one id and type (as ``columns.table_to_events``
+reads them); an event's instant, customer and store are those of its first row. Events are
+sorted by (customer, instant, id) and lines keep their order inside an event, so every
+customer's events are one contiguous, time-ordered slice: the reference fold's (instant,
+id) order, seen customer by customer.
+
+Money becomes int64 minor units straight from the decimal128 buffer (a price finer than the
+minor unit is refused with the reference engine's message), instants int64 microseconds,
+and local dates day ordinals in the program's zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute
+from pydantic_core import PydanticCustomError
+
+from rewardrules._ids import check_text
+from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
+from rewardrules.events import MAX_TEXT
+from rewardrules.money import Currency
+
+# pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
+# indexes and masks: the batch engine handles its Arrow columns as Any.
+Column = Any
+pc: Any = pyarrow.compute
+
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+AMOUNT = pa.decimal128(38, 12)
+_SCALE = 12
+_EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
+_DAY_US = 86_400_000_000
+_BUCKET_US = 21_600_000_000  # 6 hours: no zone has changed its offset twice within one
+_LARGEST = 2**53
+"""The largest amount (in minor units) kept in int64 with room for the rules' arithmetic."""
+
+
+class UnsupportedError(RewardRulesError, NotImplementedError):
+    """The batch engine cannot evaluate this program or history (yet); nothing was computed.
+
+    Evaluate it with ``engine="reference"``.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """A text column as codes into its distinct values (-1 for nothing)."""
+
+    codes: Ints
+    values: Column
+    texts_of: list[str | None]
+    """The distinct values as Python text, then None (for code -1)."""
+
+    @classmethod
+    def encode(cls, column: Column, rows: Ints) -> Codes:
+        """Encode a column (hashing each distinct text once), then pick ``rows``."""
+        encoded = pc.dictionary_encode(column)
+        indices = _numbers(encoded.indices, fill=-1)
+        dictionary = encoded.dictionary
+        return cls(indices[rows], dictionary, [*dictionary.to_pylist(), None])
+
+    def is_in(self, members: frozenset[str]) -> Flags:
+        """Whether each value is one of ``members`` (never for nothing)."""
+        found = pc.is_in(self.values, value_set=pa.array(sorted(members), pa.string()))
+        flags = np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+        return np.append(flags, False)[self.codes]
+
+    def texts(self, start: int, end: int) -> list[str | None]:
+        """The values of rows ``start`` to ``end``."""
+        texts = self.texts_of
+        return [texts[code] for code in self.codes[start:end].tolist()]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A history in integer columns: events in evaluation order, and their lines.
+
+    Event columns have one value per event; line columns one per purchase line, in event
+    order; ``line_start[e]:line_start[e + 1]`` are event ``e``'s lines.
+    """
+
+    event_ids: npt.NDArray[np.object_]
+    """Each event's id, as Python text (ledger entries hold them)."""
+    customer_ids: list[str]
+    """The customers, in id order; ``customer_start[c]`` is customer ``c``'s first event."""
+    customer_start: Ints
+    customer: Ints
+    at: Ints
+    utc_offset: Ints
+    local_date: Ints
+    weekday: Ints
+    store: Column
+    kind: Column
+    purchase_id: Column
+    """The purchase a refund refunds (null for other events)."""
+    reward: Column
+    """The catalogue reward a redemption asks for (null for other events)."""
+    gross_total: Ints
+    line_start: Ints
+    line_event: Ints
+    quantity: Ints
+    unit_price: Ints
+    gross: Ints
+    sku: Codes
+    category: Codes
+
+    @property
+    def events(self) -> int:
+        """How many events."""
+        return len(self.at)
+
+    def flags_of(self, kind: str) -> Flags:
+        """Which events are of a type: 'purchase', 'refund' or 'redemption'."""
+        found = pc.equal(self.kind, kind).fill_null(False)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _numbers(array: Column, fill: int = 0) -> Ints:
+    values = pc.fill_null(array, fill) if array.null_count else array
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _column(table: pa.Table, name: str, kind: Any) -> Column:
+    if name not in table.schema.names:
+        return pa.nulls(table.num_rows, kind)
+    chunked = table.column(name)
+    column = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
+    return column if column.type == kind else column.cast(kind)
+
+
+def _where(lines: Column, row: int, source: str) -> tuple[Location | None, str]:
+    line = lines[row].as_py()
+    if line is None:
+        return None, f"row {row + 1}"
+    return Location(source, int(line), 1), f"line {line}"
+
+
+def _row_problem(lines: Column, row: int, source: str, message: str) -> HistoryError:
+    location, where = _where(lines, row, source)
+    text = message if location is not None else f"{where}: {message}"
+    return HistoryError([Problem(message=text, location=location, code="invalid-event")])
+
+
+_TEXTS = ("event_id", "customer_id", "sku", "category", "store", "purchase_id", "reward")
+
+
+def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
+    """The checks the event models make, column-wise, on what the batch engine reads."""
+    names = table.schema.names
+    missing = [name for name in ("event_id", "type", "customer_id", "at") if name not in names]
+    if missing:
+        message = f"{source}: the table has no column {', '.join(missing)}"
+        raise HistoryError([Problem(message=message, code="missing-column")])
+    purchase = pc.equal(rows["type"], "purchase").fill_null(False)
+    refund = pc.equal(rows["type"], "refund").fill_null(False)
+    redemption = pc.equal(rows["type"], "redemption").fill_null(False)
+    checks: list[tuple[Column, str]] = [
+        (pc.is_null(rows["event_id"]), "event_id: must be an id (got nothing)"),
+        (pc.is_null(rows["customer_id"]), "customer_id: must be an id (got nothing)"),
+        (pc.is_null(rows["at"]), "at: must be an instant (got nothing)"),
+        (
+            pc.and_(purchase, pc.or_(pc.is_null(rows["sku"]), pc.equal(rows["sku"], ""))),
+            "sku: a purchase line needs a sku",
+        ),
+        (
+            pc.and_(purchase, pc.less(rows["quantity"], 1).fill_null(True)),
+            "quantity: a purchase line needs a whole quantity of at least 1",
+        ),
+        (
+            pc.and_(purchase, pc.less(rows["unit_price"], Decimal(0)).fill_null(True)),
+            "unit_price: a purchase line needs a unit price of at least 0",
+        ),
+        (
+            pc.and_(
+                pc.and_(refund, pc.is_valid(rows["sku"])),
+                pc.less(rows["quantity"], 1).fill_null(True),
+            ),
+            "quantity: a refund line needs a whole quantity of at least 1",
+        ),
+        (
+            pc.and_(refund, pc.is_null(rows["purchase_id"])),
+            "purchase_id: a refund needs the id of the purchase it refunds",
+        ),
+        (
+            pc.and_(redemption, pc.is_null(rows["reward"])),
+            "reward: a redemption needs the id of a catalogue reward",
+        ),
+        (
+            pc.invert(
+                pc.is_in(rows["type"], pa.array(["purchase", "refund", "redemption"]))
+            ).fill_null(True),
+            "type: must be 'purchase', 'refund' or 'redemption'",
+        ),
+    ]
+    for flags, message in checks:
+        if pc.any(flags).as_py():
+            row = pc.index(flags, True).as_py()
+            raise _row_problem(rows["line"], row, source, message)
+
+
+_PLAIN = r"^[!-~](?:[ -~]{0,254}[!-~])?$"
+"""Printable ASCII, at most 256 characters, without a space at either end: text the event
+models keep as it is (RE2 syntax)."""
+_CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNIQUE_TEXTS = frozenset({"event_id", "purchase_id"})
+"""Columns whose values rarely repeat: checked value by value, not per distinct value."""
+
+
+def _unusual_rows(column: Column, repeats: bool) -> Ints:
+    """The rows whose text is not plain (see ``_PLAIN``), checked on the distinct values
+    of a column whose values repeat."""
+    if repeats:
+        distinct = pc.unique(column)
+        odd = distinct.filter(pc.invert(pc.match_substring_regex(distinct, _PLAIN)))
+        if not len(odd):
+            return np.zeros(0, dtype=np.int64)
+        flags = pc.is_in(column, value_set=odd)
+    else:
+        flags = pc.invert(pc.match_substring_regex(column, _PLAIN))
+    flags = pc.and_(pc.is_valid(column), flags.fill_null(False))
+    return np.flatnonzero(np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool))
+
+
+def _respelled(rows: dict[str, Column], source: str) -> dict[str, Column]:
+    """Text as the event models keep it. Plain text is kept as it is; the few other values
+    are refused when empty, too long or holding a control character, and otherwise go
+    through the models' own check (hidden characters and surrounding spaces refused, then
+    NFC)."""
+    for name in _TEXTS:
+        column = rows[name]
+        found = _unusual_rows(column, name not in _UNIQUE_TEXTS)
+        if not len(found):
+            continue
+        values = column.to_pylist()
+        for row in found.tolist():
+            value = values[row]
+            problem = None
+            if value == "":
+                problem = "must not be empty"
+            elif len(value) > MAX_TEXT:
+                problem = f"must be at most {MAX_TEXT} characters"
+            elif _CONTROL_TEXT.search(value):
+                problem = "must not hold a control character"
+            else:
+                try:
+                    values[row] = check_text(value)
+                except PydanticCustomError as error:
+                    problem = str(error)
+            if problem is not None:
+                raise _row_problem(rows["line"], row, source, f"{name}: {problem}")
+        rows[name] = pa.array(values, pa.string())
+    return rows
+
+
+def _minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
+    """Each price in minor units, with flags of prices finer than the minor unit and of
+    prices too large for the batch engine (beyond 2**53 minor units).
+
+    Read from the decimal128 buffer: 16 bytes per value, a little-endian two's complement
+    integer of 10^-12 currency units.
+    """
+    count = len(prices)
+    words = np.frombuffer(prices.buffers()[1], dtype=np.uint64)
+    words = words[2 * prices.offset : 2 * (prices.offset + count)].reshape(count, 2)
+    valid = np.asarray(prices.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    low, high = words[:, 0], words[:, 1]
+    too_large = valid & ((high != 0) | (low >= np.uint64(2**63)))
+    raw = np.where(valid & ~too_large, low, np.uint64(0)).astype(np.int64)
+    step = 10 ** (_SCALE - money.exponent)
+    minor, rest = np.divmod(raw, step)
+    too_large |= minor > _LARGEST
+    return np.where(too_large, 0, minor), rest != 0, too_large
+
+
+def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
+    """Each instant's UTC offset in the zone, in microseconds.
+
+    The offset is sampled every 6 hours through each UTC day that has an instant;
+    where two samples of a day differ, the exact instant of the change is found by
+    bisection (between days, where there is no instant, any point will do). Offsets are
+    then a look-up by instant. (A zone that changed its offset twice within 6 hours
+    would be missed; the time zone database has none.)
+    """
+    if len(at) == 0:
+        return np.zeros(0, dtype=np.int64)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    per_day = _DAY_US // _BUCKET_US
+    changes: list[int] = []  # instants (µs) where each offset starts
+    values: list[int] = []
+    for day in np.unique(at // _DAY_US).tolist():
+        start = day * _DAY_US
+        previous = _offset_us(epoch + timedelta(microseconds=start), zone)
+        if not values or values[-1] != previous:
+            changes.append(start)
+            values.append(previous)
+        for index in range(1, per_day + 1):
+            high = start + index * _BUCKET_US
+            offset = _offset_us(epoch + timedelta(microseconds=high), zone)
+            if offset != previous:
+                low = high - _BUCKET_US
+                while high - low > 1:  # the first instant at the new offset is in (low, high]
+                    middle = (low + high) // 2
+                    if _offset_us(epoch + timedelta(microseconds=middle), zone) == offset:
+                        high = middle
+                    else:
+                        low = middle
+                changes.append(high)
+                values.append(offset)
+                previous = offset
+    changes[0] = int(np.iinfo(np.int64).min)
+    where = np.searchsorted(np.asarray(changes, dtype=np.int64), at, side="right") - 1
+    return np.asarray(values, dtype=np.int64)[where]
+
+
+def _offset_us(moment: datetime, zone: ZoneInfo) -> int:
+    offset = moment.astimezone(zone).utcoffset()
+    assert offset is not None  # noqa: S101 -- a ZoneInfo always has an offset
+    return offset // timedelta(microseconds=1)
+
+
+def local_dates(at: Ints, zone: ZoneInfo) -> Ints:
+    """The local date of each instant in the zone, as a proleptic Gregorian ordinal."""
+    return (at + _offsets(at, zone)) // _DAY_US + _EPOCH_ORDINAL
+
+
+def _runs(event_ids: Column, kinds: Column) -> Ints:
+    """Where each run of adjacent rows with one id and type starts, then the row count."""
+    count = len(event_ids)
+    if count == 0:
+        return np.zeros(1, dtype=np.int64)
+    same_id = pc.equal(event_ids.slice(1), event_ids.slice(0, count - 1))
+    same_kind = pc.equal(kinds.slice(1), kinds.slice(0, count - 1))
+    same = np.asarray(pc.and_(same_id, same_kind).to_numpy(zero_copy_only=False), dtype=bool)
+    starts = np.flatnonzero(~same) + 1
+    return np.concatenate(([0], starts, [count])).astype(np.int64)
+
+
+def _ranks(values: Column) -> tuple[Ints, Column]:
+    """Each value's rank among the distinct values in code point order, and those values."""
+    encoded = pc.dictionary_encode(values)
+    dictionary = encoded.dictionary
+    order = np.asarray(pc.sort_indices(dictionary).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return rank[indices], dictionary.take(pa.array(order))
+
+
+def read_frame(
+    table: pa.Table,
+    money: Currency,
+    zone: ZoneInfo,
+    source: str,
+    until: tuple[int, bool] | None = None,
+) -> Frame:
+    """Read, check and sort a history table; with ``until`` (an instant in microseconds,
+    and whether it is included) only the rows up to it.
+
+    Raises:
+        HistoryError: a row the reference engine would refuse: a missing id, customer or
+            instant, a purchase line without sku, quantity or price, a price finer than
+            the minor unit, or two events with one id.
+    """
+    types = {
+        "event_id": pa.string(),
+        "type": pa.string(),
+        "customer_id": pa.string(),
+        "at": pa.timestamp("us", tz="UTC"),
+        "utc_offset": pa.int32(),
+        "sku": pa.string(),
+        "category": pa.string(),
+        "quantity": pa.int64(),
+        "unit_price": AMOUNT,
+        "store": pa.string(),
+        "purchase_id": pa.string(),
+        "reward": pa.string(),
+        "line": pa.int64(),
+    }
+    try:
+        rows = {name: _column(table, name, kind) for name, kind in types.items()}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        message = f"{source}: a column does not have the history table's type: {error}"
+        raise HistoryError([Problem(message=message, code="invalid-column")]) from None
+    _check_rows(table, rows, source)
+    rows = _respelled(rows, source)
+    if until is not None:
+        instant, inclusive = until
+        at = _numbers(rows["at"].cast(pa.int64()))
+        kept = pa.array((at < instant) | (inclusive & (at == instant)))
+        rows = {name: column.filter(kept) for name, column in rows.items()}
+    bounds = _runs(rows["event_id"], rows["type"])
+    heads = pa.array(bounds[:-1])
+    head_ids = rows["event_id"].take(heads)
+    # Sorting the ids finds a repeated one and ranks them for ties of instant at once.
+    by_id = np.asarray(pc.sort_indices(head_ids).to_numpy(), dtype=np.int64)
+    sorted_ids = head_ids.take(pa.array(by_id))
+    if len(by_id) > 1:
+        repeated = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(by_id) - 1))
+        if pc.any(repeated).as_py():
+            event_id = sorted_ids[pc.index(repeated, True).as_py()].as_py()
+            message = "another event has the same id; event ids must be unique"
+            raise event_error(event_id, message)
+    customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
+    at = _numbers(rows["at"].take(heads).cast(pa.int64()))
+    id_rank = np.empty(len(by_id), dtype=np.int64)
+    id_rank[by_id] = np.arange(len(by_id), dtype=np.int64)
+    order = np.lexsort((id_rank, at, customer_rank))
+    return _frame(
+        rows, bounds, order, customer_rank[order], at[order], customer_ids, (money, zone), source
+    )
+
+
+def _frame(
+    rows: dict[str, Column],
+    bounds: Ints,
+    order: Ints,
+    customer_rank: Ints,
+    at: Ints,
+    customer_ids: Column,
+    settings: tuple[Currency, ZoneInfo],
+    source: str,
+) -> Frame:
+    money, zone = settings
+    starts, ends = bounds[:-1][order], bounds[1:][order]
+    sizes = ends - starts
+    line_start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    line_event = np.repeat(np.arange(len(order), dtype=np.int64), sizes)
+    row_of_line = starts[line_event] + (np.arange(len(line_event)) - line_start[line_event])
+    heads = pa.array(starts)
+    local = local_dates(at, zone)
+    minor, too_fine, too_large = _minor_units(rows["unit_price"], money)
+    purchase_rows = np.asarray(
+        pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    too_fine &= purchase_rows & ~too_large
+    if too_fine.any():
+        _too_fine(rows, row_of_line, line_event, line_start, too_fine, at, money, heads)
+    quantity = _numbers(rows["quantity"])[row_of_line]
+    unit_price = minor[row_of_line]
+    too_large_lines = too_large[row_of_line] | (
+        (unit_price > 0) & (quantity > _LARGEST // np.maximum(unit_price, 1))
+    )
+    if too_large_lines.any():
+        raise UnsupportedError([_too_large(source)])
+    gross = unit_price * quantity
+    gross_total = np.add.reduceat(gross, line_start[:-1]) if len(gross) else line_start[:-1]
+    gross_total = np.where(sizes > 0, gross_total, 0)
+    if float(gross_total.astype(np.float64).sum()) > 2.0**62:
+        raise UnsupportedError([_too_large(source)])
+    customer_start = np.searchsorted(customer_rank, np.arange(len(customer_ids) + 1))
+    return Frame(
+        event_ids=rows["event_id"].take(heads).to_numpy(zero_copy_only=False),
+        customer_ids=customer_ids.to_pylist(),
+        customer_start=customer_start.astype(np.int64),
+        customer=customer_rank,
+        at=at,
+        utc_offset=_numbers(rows["utc_offset"].take(heads)),
+        local_date=local,
+        weekday=(local - 1) % 7,
+        store=rows["store"].take(heads),
+        kind=rows["type"].take(heads),
+        purchase_id=rows["purchase_id"].take(heads),
+        reward=rows["reward"].take(heads),
+        gross_total=np.asarray(gross_total, dtype=np.int64),
+        line_start=line_start,
+        line_event=line_event,
+        quantity=quantity,
+        unit_price=unit_price,
+        gross=gross,
+        sku=Codes.encode(rows["sku"], row_of_line),
+        category=Codes.encode(rows["category"], row_of_line),
+    )
+
+
+def _too_large(source: str) -> Problem:
+    return Problem(
+        message=f"{source}: an amount is larger than the batch engine's integers allow "
+        f"(2**53 minor units); evaluate this history with engine='reference'",
+        code="unsupported",
+    )
+
+
+def _too_fine(
+    rows: dict[str, Column],
+    row_of_line: Ints,
+    line_event: Ints,
+    line_start: Ints,
+    too_fine: Flags,
+    at: Ints,
+    money: Currency,
+    heads: Column,
+) -> None:
+    """Raise the reference engine's error for the first price too fine, in its order:
+    the earliest event by (instant, id), its first such line."""
+    lines = np.flatnonzero(too_fine[row_of_line])
+    events = sorted(
+        {int(line_event[line]) for line in lines.tolist()},
+        key=lambda event: (int(at[event]), rows["event_id"][heads[event].as_py()].as_py()),
+    )
+    event = events[0]
+    first = int(lines[line_event[lines] == event][0])
+    row = int(row_of_line[first])
+    price: Any = rows["unit_price"][row].as_py()
+    normal = price.normalize()
+    shown = normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+    sku = rows["sku"][row].as_py()
+    message = (
+        f"the unit price {shown} of sku {sku} is finer than {money.code} allows "
+        f"({money.exponent} decimal places); prices must be whole minor units"
+    )
+    event_id = rows["event_id"][heads[event].as_py()].as_py()
+    raise event_error(event_id, message, "lines", first - int(line_start[event]), "unit_price")

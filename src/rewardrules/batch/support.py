@@ -1,0 +1,68 @@
+"""What the batch engine evaluates today, and what it refuses.
+
+The batch engine never computes a feature it does not implement, slowly or wrongly: a
+program that uses one is refused before anything runs, with one line per feature naming
+it and the rule. The list shrinks as features land; the differential tests cover exactly
+what it admits.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from rewardrules.batch._frame import UnsupportedError
+from rewardrules.errors import Problem
+from rewardrules.program import (
+    BonusPoints,
+    EveryNthFree,
+    PartnerGiftCard,
+    PointsPerSpend,
+    Program,
+    TieredDiscount,
+)
+
+SUPPORTED_KINDS: tuple[type, ...] = (
+    PointsPerSpend,
+    TieredDiscount,
+    EveryNthFree,
+    PartnerGiftCard,
+    BonusPoints,
+)
+"""Rule kinds the batch engine evaluates."""
+
+
+def unsupported(program: Program) -> list[str]:
+    """What in the program the batch engine does not evaluate yet; empty when it all runs.
+
+    Each item names the feature and where it is, e.g. ``rule 'coffee-card': kind
+    every_nth_free``. The history may still hold what the engine refuses (refunds,
+    redemptions): :func:`rewardrules.batch.evaluate_table` says so when it meets them.
+    """
+    found: list[str] = []
+    tiers = program.tiers
+    if tiers is not None and tiers.keep_for is not None:
+        found.append("tiers.keep_for (tier retention)")
+    for rule in program.rules:
+        where = f"rule '{rule.id}'"
+        if not isinstance(rule, SUPPORTED_KINDS):
+            found.append(f"{where}: kind {rule.kind}")
+            continue
+        if rule.limit:
+            found.append(f"{where}: limit")
+        if rule.exclusive_group is not None:
+            found.append(f"{where}: exclusive_group")
+    return found
+
+
+def unsupported_message(features: list[str]) -> str:
+    """One message for a refused program: what is not supported and what to do."""
+    listed = "; ".join(features)
+    return (
+        f"the batch engine does not evaluate {listed} yet; "
+        "evaluate this program with engine='reference'"
+    )
+
+
+def refuse(features: list[str]) -> NoReturn:
+    """Raise the batch engine's refusal of unsupported features."""
+    raise UnsupportedError([Problem(message=unsupported_message(features), code="unsupported")])

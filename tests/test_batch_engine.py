@@ -1,0 +1,408 @@
+"""The batch engine against the reference engine: identical results, or a loud refusal.
+
+Every example program, every conformance case and drawn programs and histories are
+evaluated by both engines; what the batch engine evaluates must equal the reference's
+``Evaluation.to_json()`` (every entry and reason, balance, tier, change and total), and an
+error the reference raises the batch engine raises too. What the batch engine does not
+evaluate yet it must refuse by name, never compute.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rewardrules import batch
+from rewardrules.batch import UnsupportedError, evaluate_table
+from rewardrules.batch._frame import local_dates
+from rewardrules.columns import events_to_table
+from rewardrules.engine import evaluate
+from rewardrules.errors import HistoryError, Location, RuleFileError
+from rewardrules.events import (
+    AnyEvent,
+    Customer,
+    Line,
+    Purchase,
+    ReferralQualified,
+)
+from rewardrules.histories import read_customers, read_history
+from rewardrules.loader import load_program
+from rewardrules.program import Program
+from strategies import (
+    ALL_KINDS,
+    CATALOGUE,
+    ZONES,
+    cutoffs,
+    filters,
+    histories,
+    lifecycle_histories,
+    lifecycle_programs,
+    make_program,
+    options,
+    points_per_spend_rules,
+    programs,
+    rule_lists,
+    tiers,
+)
+from test_conformance import (
+    CASES,
+    HISTORY_FILES,
+    case_id,
+    load_case_program,
+    only_one,
+    read_as_of,
+    read_json,
+)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
+SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free", "partner_gift_card")
+
+
+def refused_history(events: list[AnyEvent]) -> str | None:
+    """Why the batch engine refuses this history today, if it does."""
+    for event in events:
+        if isinstance(event, ReferralQualified):
+            return "referral facts"
+    return None
+
+
+def same_results(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer] | None = None,
+    as_of: date | datetime | None = None,
+) -> bool:
+    """Assert the engines agree, or that the batch engine refuses what it should.
+
+    Returns whether the batch engine evaluated (rather than refused).
+    """
+    try:
+        expected: Any = evaluate(program, events, customers, as_of).to_json()
+    except HistoryError as error:
+        expected = error
+    features = batch.unsupported(program)
+    reason = refused_history(events)
+    if features or (reason and not isinstance(expected, HistoryError)):
+        with pytest.raises(UnsupportedError) as refusal:
+            evaluate(program, events, customers, as_of, engine="batch")
+        for feature in features or [reason]:
+            assert feature is not None
+            assert feature in str(refusal.value)
+        return False
+    if isinstance(expected, HistoryError):
+        with pytest.raises((HistoryError, UnsupportedError)) as raised:
+            evaluate(program, events, customers, as_of, engine="batch")
+        if isinstance(raised.value, HistoryError):
+            assert str(raised.value) == str(expected)
+        return False
+    table = events_to_table(events)
+    assert evaluate_table(program, table, customers, as_of).to_json() == expected
+    return True
+
+
+# --- examples and the conformance corpus --------------------------------------------------
+
+
+def _example_files(program: Path) -> tuple[Path, Path | None, str | None]:
+    history = next(EXAMPLES.glob(f"{program.stem}.history.*"))
+    customers = next(EXAMPLES.glob(f"{program.stem}.customers.*"), None)
+    as_of_file = program.with_name(f"{program.stem}.as-of")
+    as_of = as_of_file.read_text(encoding="utf-8").strip() if as_of_file.is_file() else None
+    return history, customers, as_of
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_example_runs_identically_or_is_refused_by_name(example: Path) -> None:
+    history, customers_file, as_of_text = _example_files(example)
+    program = load_program(example)
+    events = list(read_history(history))
+    customers = None if customers_file is None else list(read_customers(customers_file))
+    as_of: date | datetime | None = None
+    if as_of_text is not None:
+        as_of = (
+            date.fromisoformat(as_of_text)
+            if len(as_of_text) == 10
+            else datetime.fromisoformat(as_of_text)
+        )
+    same_results(program, events, customers, as_of)
+
+
+def test_the_coffee_club_purchases_run_identically() -> None:
+    program = load_program(EXAMPLES / "coffee-club.yaml")
+    purchases = [
+        event
+        for event in read_history(EXAMPLES / "coffee-club.history.csv")
+        if isinstance(event, Purchase)
+    ]
+    assert batch.unsupported(program) == []
+    assert same_results(program, list(purchases))
+
+
+def _read_case_history(case: Path) -> list[AnyEvent] | None:
+    """The case's events, or None when it has no history or its reader refuses it."""
+    history = only_one(case, HISTORY_FILES)
+    if history is None:
+        return None
+    options_file = case / "options.json"
+    read_options = read_json(options_file) if options_file.is_file() else {}
+    try:
+        return list(read_history(history, **read_options))
+    except HistoryError:
+        return None
+
+
+# Cases that reach an engine: an evaluation, or an error of the engine (not of a reader).
+EVALUATED_CASES = [case for case in CASES if _read_case_history(case) is not None]
+
+
+@pytest.mark.parametrize("case", EVALUATED_CASES, ids=[case_id(case) for case in EVALUATED_CASES])
+def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> None:
+    try:
+        program = load_case_program(case)
+    except RuleFileError:
+        pytest.fail("an evaluated case has a program that loads")
+    events = _read_case_history(case)
+    assert events is not None
+    evaluate_file = case / "evaluate.json"
+    settings = read_json(evaluate_file) if evaluate_file.is_file() else {}
+    as_of = None if "as_of" not in settings else read_as_of(settings["as_of"])
+    same_results(program, events, None, as_of)
+
+
+# --- drawn programs and histories ---------------------------------------------------------
+
+SUPPORTED_PROGRAMS = programs(
+    kinds=SUPPORTED_KINDS,
+    rule_options=options(points_per_spend={"caps": True}),
+)
+
+
+# Fewer than the CI profile's examples for each drawn test: together well under a minute.
+@settings(max_examples=80)
+@given(SUPPORTED_PROGRAMS, histories(refunds=True), cutoffs())
+def test_drawn_programs_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    assert same_results(program, events, None, as_of)
+
+
+@settings(max_examples=80)
+@given(lifecycle_programs(), lifecycle_histories(), cutoffs())
+def test_drawn_points_lifecycles_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    assert same_results(program, events, None, as_of)
+
+
+@st.composite
+def programs_with_bonuses(draw: st.DrawFn) -> Program:
+    """A points program with the other supported kinds and one or two fixed bonuses."""
+    settings: dict[str, Any] = {
+        "timezone": draw(st.sampled_from(ZONES)),
+        "points": {
+            "name": "stars",
+            "value": Decimal("0.01"),
+            "negative_balance": draw(st.sampled_from(("allow", "clamp"))),
+        },
+        "rewards": list(CATALOGUE),
+    }
+    tier_names: tuple[str, ...] = ()
+    if draw(st.booleans()):
+        settings["tiers"] = draw(tiers())
+        tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
+    rules = [draw(points_per_spend_rules("earn", tier_names))]
+    rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
+    for index in range(draw(st.integers(1, 2))):
+        rules.append(
+            {
+                "id": f"bonus-{index}",
+                "kind": "bonus_points",
+                "points": draw(st.integers(1, 40)),
+                "once_per_customer": draw(st.booleans()),
+                "when": draw(filters(tier_names)),
+                "priority": draw(st.integers(0, 2)),
+            }
+        )
+    return make_program(rules, **settings)
+
+
+@settings(max_examples=50)
+@given(programs_with_bonuses(), lifecycle_histories(), cutoffs())
+def test_drawn_bonuses_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    assert same_results(program, events, None, as_of)
+
+
+# Mostly refusals: fewer examples suffice.
+@settings(max_examples=40)
+@given(programs(), histories(refunds=True))
+def test_drawn_programs_of_every_kind_run_identically_or_are_refused(
+    program: Program, events: list[AnyEvent]
+) -> None:
+    same_results(program, events)
+
+
+# --- refusals and errors ------------------------------------------------------------------
+
+
+def _purchase(event_id: str, price: str, at: datetime | None = None) -> Purchase:
+    return Purchase(
+        id=event_id,
+        customer_id="ann",
+        at=at or datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        lines=(Line(sku="latte", category="coffee", quantity=2, unit_price=Decimal(price)),),
+    )
+
+
+STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)}
+
+
+def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None:
+    bonus = {"id": "welcome", "kind": "signup_bonus", "points": 50}
+    program = make_program([STARS, bonus])
+    assert batch.unsupported(program) == ["rule 'welcome': kind signup_bonus"]
+    with pytest.raises(UnsupportedError, match="rule 'welcome': kind signup_bonus"):
+        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+
+
+def test_limits_groups_and_tier_retention_are_refused() -> None:
+    limited = {**STARS, "limit": {"per": "day", "points": 10}, "exclusive_group": "one"}
+    tiers = {
+        "qualify_by": "purchases",
+        "window": "lifetime",
+        "levels": [{"name": "gold", "at_least": Decimal(3)}],
+        "keep_for": "6 months",
+    }
+    program = make_program([limited], tiers=tiers)
+    assert batch.unsupported(program) == [
+        "tiers.keep_for (tier retention)",
+        "rule 'stars': limit",
+        "rule 'stars': exclusive_group",
+    ]
+
+
+def test_a_price_finer_than_a_cent_is_the_reference_engines_error() -> None:
+    program = make_program([STARS])
+    events: list[AnyEvent] = [
+        _purchase("p2", "1.005", datetime(2026, 3, 5, tzinfo=UTC)),
+        _purchase("p1", "1.001", datetime(2026, 3, 4, tzinfo=UTC)),
+    ]
+    with pytest.raises(HistoryError) as expected:
+        evaluate(program, events)
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events_to_table(events), engine="batch")
+    assert str(raised.value) == str(expected.value)
+    assert "event p1" in str(raised.value)
+
+
+def test_two_events_with_one_id_are_the_reference_engines_error() -> None:
+    program = make_program([STARS])
+    # Not adjacent: in a table, adjacent rows with one id are the lines of one event.
+    events: list[AnyEvent] = [
+        _purchase("p1", "1.00"),
+        _purchase("p2", "1.00"),
+        _purchase("p1", "2.00"),
+    ]
+    with pytest.raises(HistoryError) as expected:
+        evaluate(program, events)
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events, engine="batch")
+    assert str(raised.value) == str(expected.value)
+
+
+def test_the_batch_engine_builds_no_saved_state() -> None:
+    result = evaluate(make_program([STARS]), [_purchase("p1", "3.50")], engine="batch")
+    with pytest.raises(UnsupportedError, match="engine='reference' to save"):
+        _ = result.customers[0].state
+
+
+def test_the_reference_engine_reads_a_table_too() -> None:
+    program = load_program(EXAMPLES / "coffee-club.yaml")
+    events = list(read_history(EXAMPLES / "coffee-club.history.csv"))
+    from_table = evaluate(program, events_to_table(events)).to_json()
+    assert json.dumps(from_table) == json.dumps(evaluate(program, events).to_json())
+
+
+def test_an_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="engine must be 'reference' or 'batch'"):
+        evaluate(make_program([STARS]), [], engine="fast")  # type: ignore[arg-type]
+
+
+@settings(max_examples=40)
+@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=5))
+def test_points_are_exact_at_any_price(cents: list[int]) -> None:
+    program = make_program([{**STARS, "per": Decimal("1.10"), "rounding": "half_up"}])
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", str(Decimal(amount) / 100), datetime(2026, 1, 1 + index, tzinfo=UTC))
+        for index, amount in enumerate(cents)
+    ]
+    assert same_results(program, events)
+
+
+ZONE_NAMES = ("America/New_York", "Pacific/Auckland", "Asia/Kolkata", "Australia/Lord_Howe")
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(
+        st.datetimes(
+            min_value=datetime(1900, 1, 1),
+            max_value=datetime(2100, 1, 1),
+            timezones=st.just(UTC),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(ZONE_NAMES),
+)
+def test_local_dates_are_zoneinfos(instants: list[datetime], zone_name: str) -> None:
+    zone = ZoneInfo(zone_name)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    micros = np.asarray([(instant - epoch) // timedelta(microseconds=1) for instant in instants])
+    expected = [instant.astimezone(zone).date().toordinal() for instant in instants]
+    assert local_dates(micros, zone).tolist() == expected
+
+
+def test_a_control_character_in_a_table_is_refused_naming_its_line() -> None:
+    events: list[AnyEvent] = [_purchase("p1", "1.00")]
+    table = events_to_table(events)
+    skus = pa.array(["lat\x07te"])
+    table = table.set_column(table.schema.get_field_index("sku"), "sku", skus)
+    table = table.set_column(table.schema.get_field_index("line"), "line", pa.array([7]))
+    with pytest.raises(HistoryError) as raised:
+        evaluate_table(make_program([STARS]), table, source="history.parquet")
+    problem = raised.value.problems[0]
+    assert problem.location == Location("history.parquet", 7, 1)
+    assert problem.message == "sku: must not hold a control character"
+
+
+def test_ids_are_kept_in_one_spelling_as_the_event_models_keep_them() -> None:
+    decomposed, composed = "cafe\u0301-1", "caf\u00e9-1"
+    events: list[AnyEvent] = [_purchase("p1", "1.00")]
+    table = events_to_table(events)
+    table = table.set_column(
+        table.schema.get_field_index("customer_id"), "customer_id", pa.array([decomposed])
+    )
+    program = make_program([STARS])
+    batch_result = evaluate_table(program, table)
+    assert [result.customer_id for result in batch_result.customers] == [composed]
+    assert batch_result.to_json() == evaluate(program, table).to_json()
+
+
+def test_a_hidden_character_in_an_id_is_refused() -> None:
+    table = events_to_table([_purchase("p1", "1.00")])
+    ids = pa.array(["p\u200b1"])
+    table = table.set_column(table.schema.get_field_index("event_id"), "event_id", ids)
+    with pytest.raises(HistoryError, match=r"event_id: .*position 2"):
+        evaluate_table(make_program([STARS]), table)
