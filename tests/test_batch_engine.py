@@ -292,6 +292,13 @@ def test_limits_groups_and_tier_retention_are_refused() -> None:
     ]
 
 
+def test_a_refund_window_is_refused_until_the_batch_engine_checks_it() -> None:
+    program = make_program([STARS], refunds={"within": "90 days"})
+    assert batch.unsupported(program) == ["refunds.within (late refunds and forgotten purchases)"]
+    with pytest.raises(UnsupportedError, match=r"refunds\.within"):
+        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+
+
 def test_a_price_finer_than_a_cent_is_the_reference_engines_error() -> None:
     program = make_program([STARS])
     events: list[AnyEvent] = [
