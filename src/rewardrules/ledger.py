@@ -44,6 +44,30 @@ group to another; ``referral``: a referred customer's qualifying purchase (the r
 rewarded in their own ledger)."""
 
 
+ENTRY_SUMS: tuple[str, ...] = (
+    "points_issued",
+    "points_reversed",
+    "discount_value",
+    "discount_units",
+    "free_value",
+    "free_units",
+    "vouchers",
+    "voucher_value",
+    "gift_cards",
+    "gift_card_value",
+    "redemptions",
+    "points_redeemed",
+    "redemption_value",
+    "rejected_redemptions",
+    "points_expired",
+    "points_written_off",
+    "rewards_capped",
+    "rewards_set_aside",
+    "referrals",
+)
+"""The figures :func:`total` adds up from ledger entries, in the order totals show them."""
+
+
 class _ReasonFormatter(string.Formatter):
     """Formats ``{0:money}`` as an amount in the entry's currency."""
 
@@ -263,30 +287,7 @@ def total(
     gross_spend: int,
 ) -> Totals:
     """Add up ledger entries into program totals."""
-    sums: dict[str, int] = dict.fromkeys(
-        (
-            "points_issued",
-            "points_reversed",
-            "discount_value",
-            "discount_units",
-            "free_value",
-            "free_units",
-            "vouchers",
-            "voucher_value",
-            "gift_cards",
-            "gift_card_value",
-            "redemptions",
-            "points_redeemed",
-            "redemption_value",
-            "rejected_redemptions",
-            "points_expired",
-            "points_written_off",
-            "rewards_capped",
-            "rewards_set_aside",
-            "referrals",
-        ),
-        0,
-    )
+    sums: dict[str, int] = dict.fromkeys(ENTRY_SUMS, 0)
     for entry in entries:
         kind = entry.kind
         if kind == "points":

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from rewardrules.events import AnyEvent
-from rewardrules.ledger import CustomerResult, LedgerEntry, Totals
+from rewardrules.ledger import ENTRY_SUMS, CustomerResult, LedgerEntry, Totals
 from rewardrules.program import Program
 
 __all__ = ["Group", "Summary", "SummaryBuilder", "month_of"]
@@ -208,29 +208,7 @@ class SummaryBuilder:
         return Group(key, entries, totals, source)
 
 
-_SUMS: Final = (
-    "entries",
-    "customers",
-    "points_issued",
-    "points_reversed",
-    "discount_value",
-    "discount_units",
-    "free_value",
-    "free_units",
-    "vouchers",
-    "voucher_value",
-    "gift_cards",
-    "gift_card_value",
-    "redemptions",
-    "points_redeemed",
-    "redemption_value",
-    "rejected_redemptions",
-    "points_expired",
-    "points_written_off",
-    "rewards_capped",
-    "rewards_set_aside",
-    "referrals",
-)
+_SUMS: Final = ("entries", "customers", *ENTRY_SUMS)
 
 
 def _zero() -> dict[str, int]:
