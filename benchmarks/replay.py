@@ -54,7 +54,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ def batch_refusal(program: Any) -> str | None:
     except ImportError:
         return None
     features = module.unsupported(program) if hasattr(module, "unsupported") else []
-    return f"batch engine: does not evaluate {'; '.join(features)} yet" if features else None
+    return '; '.join(features) if features else None
 
 
 def table_reader() -> Callable[..., pa.Table] | None:
@@ -435,6 +435,8 @@ class Measured:
     note: str
     problems: list[str]
     batch_missing: bool = False
+    refusals: list[str] = field(default_factory=list)
+    """Why the batch engine refused this scenario's program, when it did."""
 
 
 def run_scenario(scenario: Scenario, arguments: argparse.Namespace, folder: Path) -> Measured:
@@ -478,7 +480,12 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, folder: Path
         }
         report = run_child(job)
         if "unavailable" in report:
-            measured.batch_missing = True
+            if report["unavailable"] == "batch engine: not available":
+                measured.batch_missing = True
+            else:  # the engine is there but refuses this program: say what it refuses
+                measured.refusals.append(
+                    f"{scenario.name}: the batch engine does not evaluate {report['unavailable']} yet"
+                )
             continue
         reports[implementation] = report
         note = ""
@@ -537,7 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print_figures(
         [row for result in results for row in result.rows],
-        [result.note for result in results],
+        [result.note for result in results]
+        + [refusal for result in results for refusal in result.refusals],
         step_report,
         any(result.batch_missing for result in results),
         load_start,
