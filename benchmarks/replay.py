@@ -152,7 +152,7 @@ def batch_refusal(program: Any) -> str | None:
     except ImportError:
         return None
     features = module.unsupported(program) if hasattr(module, "unsupported") else []
-    return '; '.join(features) if features else None
+    return "; ".join(features) if features else None
 
 
 def table_reader() -> Callable[..., pa.Table] | None:
@@ -483,8 +483,9 @@ def run_scenario(scenario: Scenario, arguments: argparse.Namespace, folder: Path
             if report["unavailable"] == "batch engine: not available":
                 measured.batch_missing = True
             else:  # the engine is there but refuses this program: say what it refuses
+                refused = report["unavailable"]
                 measured.refusals.append(
-                    f"{scenario.name}: the batch engine does not evaluate {report['unavailable']} yet"
+                    f"{scenario.name}: the batch engine does not evaluate {refused} yet"
                 )
             continue
         reports[implementation] = report
