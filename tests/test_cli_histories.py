@@ -90,3 +90,23 @@ def test_an_evaluation_error_points_at_the_parquet_row(program: Path) -> None:
     code, _, err = run("dry-run", program, folder / "bad.parquet")
     assert code == 1
     assert err.startswith(f"{folder / 'bad.parquet'}:5:1: event r1.purchase_id: it refunds")
+
+
+def test_dry_run_with_the_batch_engine_prints_what_the_reference_prints() -> None:
+    examples = Path(__file__).parent.parent / "rules" / "examples"
+    arguments = [str(examples / "coffee-club.yaml"), str(examples / "coffee-club.history.csv")]
+    reference = CliRunner().invoke(cli, ["dry-run", *arguments, "--format", "json"])
+    batch = CliRunner().invoke(
+        cli, ["dry-run", *arguments, "--format", "json", "--engine", "batch"]
+    )
+    assert (batch.exit_code, reference.exit_code) == (0, 0)
+    assert batch.stdout == reference.stdout
+
+
+def test_dry_run_with_the_batch_engine_names_what_it_refuses() -> None:
+    examples = Path(__file__).parent.parent / "rules" / "examples"
+    arguments = [str(examples / "pet-shop.yaml"), str(examples / "pet-shop.history.jsonl")]
+    result = CliRunner().invoke(cli, ["dry-run", *arguments, "--engine", "batch"])
+    assert result.exit_code == 1
+    assert "rule 'paws': limit" in result.stderr
+    assert "rule 'welcome': kind signup_bonus" in result.stderr
