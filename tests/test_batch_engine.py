@@ -34,10 +34,11 @@ from rewardrules.events import (
     Line,
     Purchase,
     ReferralQualified,
+    Refund,
 )
 from rewardrules.histories import read_customers, read_history
 from rewardrules.loader import load_program
-from rewardrules.program import Program
+from rewardrules.program import Program, RefundSettings
 from strategies import (
     ALL_KINDS,
     CATALOGUE,
@@ -292,11 +293,111 @@ def test_limits_groups_and_tier_retention_are_refused() -> None:
     ]
 
 
-def test_a_refund_window_is_refused_until_the_batch_engine_checks_it() -> None:
+def _refund(event_id: str, purchase_id: str, at: datetime) -> Refund:
+    return Refund(id=event_id, customer_id="ann", at=at, purchase_id=purchase_id)
+
+
+BOUGHT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("within", "refunded_at", "message"),
+    [
+        ("90 days", BOUGHT + timedelta(days=90), None),
+        (
+            "90 days",
+            BOUGHT + timedelta(days=90, microseconds=1),
+            "event r1.at: it refunds purchase p1 of 2026-03-02, more than 90 days before; the "
+            "program's refunds.within is 90 days, so that purchase can no longer be refunded",
+        ),
+        ("1 month", datetime(2026, 4, 2, 9, 0, tzinfo=UTC), None),
+        (
+            "1 month",
+            datetime(2026, 4, 2, 9, 1, tzinfo=UTC),
+            "event r1.at: it refunds purchase p1 of 2026-03-02, more than 1 month before; the "
+            "program's refunds.within is 1 month, so that purchase can no longer be refunded",
+        ),
+    ],
+    ids=["days-at-the-limit", "days-late", "month-at-the-limit", "month-late"],
+)
+def test_a_refund_window_is_checked_as_the_reference_checks_it(
+    within: str, refunded_at: datetime, message: str | None
+) -> None:
+    program = make_program([STARS], refunds={"within": within})
+    assert batch.unsupported(program) == []
+    events: list[AnyEvent] = [_purchase("p1", "3.50"), _refund("r1", "p1", refunded_at)]
+    assert same_results(program, events) == (message is None)
+    if message is not None:
+        with pytest.raises(HistoryError) as raised:
+            evaluate(program, events, engine="batch")
+        assert [str(problem) for problem in raised.value.problems] == [message]
+
+
+@pytest.mark.parametrize("refunded", ["p1", "p0"], ids=["forgotten", "never-made"])
+def test_a_refund_of_a_forgotten_purchase_is_the_reference_engines_error(refunded: str) -> None:
     program = make_program([STARS], refunds={"within": "90 days"})
-    assert batch.unsupported(program) == ["refunds.within (late refunds and forgotten purchases)"]
-    with pytest.raises(UnsupportedError, match=r"refunds\.within"):
-        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+    events: list[AnyEvent] = [
+        _purchase("p1", "3.50"),
+        _purchase("p2", "1.00", BOUGHT + timedelta(days=91)),
+        _refund("r1", refunded, BOUGHT + timedelta(days=92)),
+    ]
+    assert not same_results(program, events)
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events, engine="batch")
+    assert [str(problem) for problem in raised.value.problems] == [
+        f"event r1.purchase_id: it refunds purchase {refunded}, which customer ann made more "
+        "than 90 days before it or never: the program's refunds.within is 90 days, and older "
+        "purchases are forgotten; check the purchase id, and refund within the policy"
+    ]
+
+
+def test_the_newest_purchase_is_never_forgotten_so_its_late_refund_is_late() -> None:
+    program = make_program([STARS], refunds={"within": "90 days"})
+    events: list[AnyEvent] = [
+        _purchase("p1", "3.50"),
+        _refund("r1", "p1", BOUGHT + timedelta(days=200)),
+    ]
+    assert not same_results(program, events)
+    with pytest.raises(HistoryError, match=r"^event r1\.at: it refunds purchase p1 of"):
+        evaluate(program, events, engine="batch")
+
+
+def test_a_purchase_behind_one_still_refundable_is_not_forgotten() -> None:
+    # 1:30 EDT then 1:15 EST on 2025-11-02: a month later, the first window ends after the
+    # second, so the reference keeps both (it forgets from the front) and r1 is only late.
+    program = make_program([STARS], refunds={"within": "1 month"}, timezone="America/New_York")
+    later = datetime(2025, 12, 2, 6, 20, tzinfo=UTC)
+    events: list[AnyEvent] = [
+        _purchase("p1", "1.00", datetime(2025, 11, 2, 5, 30, tzinfo=UTC)),
+        _purchase("p2", "1.00", datetime(2025, 11, 2, 6, 15, tzinfo=UTC)),
+        _purchase("p3", "1.00", later),
+        _refund("r1", "p2", later + timedelta(minutes=1)),
+    ]
+    assert not same_results(program, events)
+    with pytest.raises(HistoryError, match=r"^event r1\.at: it refunds purchase p2 of 2025-11-02"):
+        evaluate(program, events, engine="batch")
+
+
+@st.composite
+def refund_windows(draw: st.DrawFn) -> str:
+    """A ``refunds.within`` from a day to past the longest drawn refund gap (200 days);
+    short ones often, so that purchases are forgotten before their refunds."""
+    unit, most = draw(st.sampled_from((("days", 240), ("weeks", 34), ("months", 8))))
+    count = draw(st.one_of(st.integers(1, max(1, most // 8)), st.integers(1, most)))
+    return f"{count} {unit}"
+
+
+@settings(max_examples=80)
+@given(
+    st.one_of(SUPPORTED_PROGRAMS, lifecycle_programs()),
+    refund_windows(),
+    st.one_of(histories(refunds=True), lifecycle_histories()),
+)
+def test_drawn_refund_windows_run_identically(
+    program: Program, within: str, events: list[AnyEvent]
+) -> None:
+    windowed = program.model_copy(update={"refunds": RefundSettings(within=within)})
+    same_results(windowed, events)
 
 
 def test_a_price_finer_than_a_cent_is_the_reference_engines_error() -> None:

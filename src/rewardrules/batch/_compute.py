@@ -38,7 +38,8 @@ class Computation:
         self.purchases: Flags = frame.flags_of("purchase")
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
-        self.refunds = Refunds.of(frame, self.is_refund, self.purchases)
+        within = None if plan.refunds_within is None else (plan.refunds_within, plan.zone)
+        self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
         self.price_stages = [_stage(rule, frame, tiers) for rule in plan.price_rules]

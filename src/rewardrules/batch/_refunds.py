@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
 from rewardrules.batch._frame import Frame, Ints, pc
+from rewardrules.batch._window import first_refused
 from rewardrules.errors import HistoryError, event_error
+from rewardrules.lots import Duration
 from rewardrules.refunds import RefundError, refunded_lines
 
 
@@ -74,7 +77,8 @@ class Refunds:
     purchases: list[int]
     requests: list[_Refund]
     unknown: tuple[int, HistoryError] | None = None
-    """The first refund (by position) of a purchase the customer does not have before it."""
+    """The first refund (by position) of a purchase the customer does not have before it,
+    or that ``refunds.within`` refuses (late, or of a forgotten purchase)."""
     bought: dict[int, _Purchase] = field(default_factory=dict)
     """The refunded purchases' lines, by event."""
     lines: Ints | None = None
@@ -84,10 +88,17 @@ class Refunds:
     steps: list[RefundStep] = field(default_factory=list)
 
     @classmethod
-    def of(cls, frame: Frame, is_refund: Any, is_purchase: Any) -> Refunds:
+    def of(
+        cls,
+        frame: Frame,
+        is_refund: Any,
+        is_purchase: Any,
+        window: tuple[Duration, ZoneInfo] | None = None,
+    ) -> Refunds:
         """Find each refund's purchase: the customer's purchase with that id before it.
 
-        A refund without one is kept as the error :meth:`apply` raises when it gets there.
+        A refund without one, or one that ``window`` (``refunds.within`` and the program's
+        zone) refuses, is kept as the error :meth:`apply` raises when it gets there.
         """
         found = np.flatnonzero(is_refund)
         if not len(found):
@@ -118,6 +129,10 @@ class Refunds:
                 "purchase_id",
             )
             unknown = (bad, error)
+        if window is not None:
+            refused = first_refused(frame, events, target, valid, is_purchase, window)
+            if refused is not None and (unknown is None or refused[0] <= unknown[0]):
+                unknown = refused
         requests = [_request(frame, event) for event in order]
         purchases = target.tolist()
         bought = {purchase: _purchase(frame, purchase) for purchase in set(purchases)}

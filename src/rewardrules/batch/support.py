@@ -39,8 +39,6 @@ def unsupported(program: Program) -> list[str]:
     redemptions): :func:`rewardrules.batch.evaluate_table` says so when it meets them.
     """
     found: list[str] = []
-    if program.refunds.within is not None:
-        found.append("refunds.within (late refunds and forgotten purchases)")
     tiers = program.tiers
     if tiers is not None and tiers.keep_for is not None:
         found.append("tiers.keep_for (tier retention)")
