@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import at, line, program, purchase, refund
+from helpers import at, line, program, purchase, redemption, refund
 from rewardrules import CustomerState, evaluate, step
 from rewardrules.errors import HistoryError
 from rewardrules.events import Purchase, Refund
@@ -198,3 +198,31 @@ def test_tier_amounts_without_forgotten_purchases_are_refused() -> None:
     data = json.loads(state.model_dump_json())
     data["tier_amounts"] = {"2026": 300}
     assert problems_of(data) == ["counts forgotten purchases, but forgotten_until is missing"]
+
+
+def test_a_kept_purchase_at_the_instant_of_a_forgotten_one_counts_once_in_the_tier_window() -> None:
+    # Two purchases at one instant: the older is forgotten, the newest kept. The kept one's
+    # spend was saved both with it and among the forgotten window's amounts, so each resume
+    # through a saved state counted it once more (found by the step-fold law).
+    tiers = {
+        "qualify_by": "spend",
+        "window": "365 days",
+        "levels": [{"name": "silver", "at_least": "5.00"}, {"name": "gold", "at_least": "12.00"}],
+    }
+    rewards = [{"id": "snack", "name": "Snack", "cost": 1, "value": "0.50"}]
+    rules_program = program(
+        rules=[STARS], tiers=tiers, rewards=rewards, refunds={"within": "1 days"}
+    )
+    events = [
+        purchase("p1", at(), line("a", "6.00")),
+        purchase("p2", at(), line("a", "3.00")),
+        redemption("x1", at(2), "snack"),
+        redemption("x2", at(3), "snack"),
+    ]
+    assert_step_folded_equals_evaluate(rules_program, events)
+    state = None
+    for event in events:
+        state, _ = step(rules_program, state, event)
+    assert evaluate(rules_program, events).customer("c1").tier == "silver"  # 9.00
+    resumed = evaluate(rules_program, [], states=[state], as_of=at(3, hours=1))
+    assert resumed.customer("c1").tier == "silver"

@@ -550,10 +550,13 @@ class WorkingState:
             amount = self.tiers.by_key.get(key, 0) - kept
             return ({key: amount} if amount else {}), ()
         start = elapsed(now, -plan.span)
+        # The window's records that are not a kept purchase: a kept purchase at the same
+        # instant as a forgotten one is saved with its purchase, and must not count twice.
+        saved = {id(record) for record in self.purchases.values()}
         return {}, tuple(
             TierAmount(at=record.at, amount=record.tier_amount)
             for record in self.tiers.recent
-            if start <= record.at <= until
+            if start <= record.at and id(record) not in saved
         )
 
     def save(
