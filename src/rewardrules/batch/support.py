@@ -41,9 +41,6 @@ def unsupported(program: Program) -> list[str]:
     found: list[str] = []
     if program.refunds.within is not None:
         found.append("refunds.within (late refunds and forgotten purchases)")
-    tiers = program.tiers
-    if tiers is not None and tiers.keep_for is not None:
-        found.append("tiers.keep_for (tier retention)")
     for rule in program.rules:
         where = f"rule '{rule.id}'"
         if not isinstance(rule, SUPPORTED_KINDS):
