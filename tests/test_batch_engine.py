@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import at, line, purchase
 from rewardrules import batch
 from rewardrules.batch import UnsupportedError, evaluate_table
 from rewardrules.batch._frame import local_dates
@@ -35,6 +36,7 @@ from rewardrules.events import (
     Purchase,
     ReferralQualified,
     Refund,
+    event_sort_key,
 )
 from rewardrules.histories import read_customers, read_history
 from rewardrules.loader import load_program
@@ -64,6 +66,7 @@ from test_conformance import (
     read_as_of,
     read_json,
 )
+from test_tier_retention import kept
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free", "partner_gift_card")
@@ -277,7 +280,7 @@ def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None
         evaluate(program, [_purchase("p1", "3.50")], engine="batch")
 
 
-def test_limits_groups_and_tier_retention_are_refused() -> None:
+def test_limits_and_groups_are_refused_but_tier_retention_runs() -> None:
     limited = {**STARS, "limit": {"per": "day", "points": 10}, "exclusive_group": "one"}
     tiers = {
         "qualify_by": "purchases",
@@ -287,10 +290,127 @@ def test_limits_groups_and_tier_retention_are_refused() -> None:
     }
     program = make_program([limited], tiers=tiers)
     assert batch.unsupported(program) == [
-        "tiers.keep_for (tier retention)",
         "rule 'stars': limit",
         "rule 'stars': exclusive_group",
     ]
+    assert batch.unsupported(make_program([STARS], tiers=tiers)) == []
+
+
+@st.composite
+def programs_keeping_tiers(draw: st.DrawFn) -> Program:
+    """A supported program with tiers, a ``keep_for`` in days or calendar months, and a
+    window that is sometimes short enough for a level to be kept after it drops."""
+    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True))
+    assert drawn.tiers is not None
+    keep_for = draw(st.sampled_from(("1 day", "3 days", "30 days", "2 weeks", "1 month", "1 year")))
+    tiers = {**drawn.tiers.model_dump(exclude_none=True), "keep_for": keep_for}
+    if draw(st.integers(0, 3)):
+        tiers["window"] = draw(st.sampled_from(("2 days", "10 days", "calendar_month")))
+    # Validated afresh (a model copy would keep a window as unchecked text).
+    return Program.model_validate({**drawn.model_dump(exclude_none=True), "tiers": tiers})
+
+
+@st.composite
+def dense_histories(draw: st.DrawFn) -> list[AnyEvent]:
+    """Drawn histories retimed, in their order, up to two and a half days apart, so that
+    short windows rise and fall while levels are kept."""
+    events: list[AnyEvent] = draw(histories(("alice", "bob"), 2, 12, refunds=True))
+    gaps = draw(st.lists(st.integers(0, 60), min_size=len(events), max_size=len(events)))
+    at = datetime(2024, 3, 1, tzinfo=UTC)
+    retimed = []
+    for event, hours in zip(events, gaps, strict=True):
+        at += timedelta(hours=hours, minutes=7)
+        retimed.append(event.model_copy(update={"at": at.astimezone(event.at.tzinfo)}))
+    return retimed
+
+
+@settings(max_examples=100)
+@given(programs_keeping_tiers(), dense_histories(), cutoffs())
+def test_drawn_programs_keeping_tiers_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    assert same_results(program, events, None, as_of)
+
+
+def _kept_gold(*days: tuple[str, float, str], customer: str = "c1") -> list[AnyEvent]:
+    """Purchases of ``price`` on day offsets from ``helpers.at`` (gold is 500.00)."""
+    return [
+        purchase(id, at(0, seconds=round(day * 86400)), line("cd", price), customer=customer)
+        for id, day, price in days
+    ]
+
+
+RETENTION_CASES = {
+    "kept after the window drops": (
+        kept(),
+        _kept_gold(("p1", 0, "500.00"), ("p2", 1, "10.00"), ("p3", 40, "10.00")),
+        None,
+    ),
+    "gone exactly keep_for after the reach": (
+        kept(),
+        _kept_gold(("p1", 0, "500.00"), ("p2", 1, "10.00"), ("p3", 61, "10.00")),
+        None,
+    ),
+    "reached again, kept again": (
+        kept(),
+        _kept_gold(
+            ("p1", 0, "500.00"),
+            ("p2", 1, "10.00"),
+            ("p3", 40, "10.00"),
+            ("p4", 41, "490.00"),
+            ("p5", 42, "10.00"),
+            ("p6", 90, "10.00"),
+            ("p7", 102, "10.00"),
+        ),
+        None,
+    ),
+    "staying at gold does not restart it": (
+        kept(),
+        _kept_gold(
+            ("p1", 0, "500.00"),
+            ("p2", 1, "10.00"),
+            ("p3", 25, "500.00"),
+            ("p4", 50, "10.00"),
+            ("p5", 61, "10.00"),
+        ),
+        None,
+    ),
+    "falls back to silver": (
+        kept(),
+        _kept_gold(
+            ("p1", 0, "500.00"), ("p2", 1, "10.00"), ("p3", 50, "120.00"), ("p4", 61, "10.00")
+        ),
+        None,
+    ),
+    "calendar months": (
+        kept("1 month"),
+        [
+            *_kept_gold(("p1", 0, "500.00"), ("p2", 1, "10.00")),
+            purchase("p3", datetime(2026, 4, 3, 11, 59, tzinfo=UTC), line("cd", "10.00")),
+        ],
+        None,
+    ),
+    "a report just before the end": (
+        kept(),
+        _kept_gold(("p1", 0, "500.00"), ("p2", 1, "10.00")),
+        at(61, microseconds=-1),
+    ),
+    "a report at the end": (kept(), _kept_gold(("p1", 0, "500.00"), ("p2", 1, "10.00")), at(61)),
+    "a second customer starts from nothing": (
+        kept("1 year", "lifetime", "purchases"),
+        [
+            *_kept_gold(*((f"p{n}", n, "1.00") for n in range(6))),
+            *_kept_gold(("q1", 7, "1.00"), ("q2", 8, "1.00"), customer="c2"),
+        ],
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RETENTION_CASES, ids=str)
+def test_the_retention_examples_run_identically(case: str) -> None:
+    program, events, as_of = RETENTION_CASES[case]
+    assert same_results(program, sorted(events, key=event_sort_key), None, as_of)
 
 
 def _refund(event_id: str, purchase_id: str, at: datetime) -> Refund:

@@ -18,7 +18,7 @@ from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.batch._giftcards import GiftCardColumns
 from rewardrules.batch._refunds import Refunds
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
-from rewardrules.batch._tiers import TierWindows, levels
+from rewardrules.batch._tiers import Retention, TierWindows, levels
 from rewardrules.batch.support import refuse
 from rewardrules.engine import _Cutoff
 from rewardrules.kinds.bonus_points import BonusPlan
@@ -48,6 +48,11 @@ class Computation:
         self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
         self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
         self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
+        self.retention: Retention | None = None
+        if tiers is not None and tiers.keep_for is not None:
+            self.retention = Retention(tiers, frame, self.purchases)
+        # The window's level at each event, before retention raises it (``tier``).
+        self.window_tier: Ints = self.tier
         self.paid, self.given = self._prices()
         if self.windows is not None:
             self._settle_tiers(self.windows)
@@ -105,18 +110,27 @@ class Computation:
         np.add.at(amounts, purchases, self._tier_deltas())
         return amounts
 
+    def _levels(self, sums: Ints) -> tuple[Ints, Ints]:
+        """The window's level at each event, and the level that applies (with retention)."""
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        window = levels(self.plan.tiers, sums)
+        if self.retention is None:
+            return window, window
+        return window, self.retention.levels(window)
+
     def _settle_tiers(self, windows: TierWindows) -> None:
         """Iterate levels and prices to their fixed point (see ``_tiers``)."""
-        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
-        tiers, frame = self.plan.tiers, self.frame
+        frame = self.frame
         pairs = [(step.event, step.purchase) for step in self.refunds.steps]
         ranges = windows.change_ranges(frame, pairs)
         sums = windows.sums_before(self._tier_amounts(frame.gross), ranges, self._tier_deltas())
-        self.tier = levels(tiers, sums)
+        self.window_tier, self.tier = self._levels(sums)
         for _ in range(frame.events + 2):
             self.paid, self.given = self._prices()
             sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
-            settled = levels(tiers, sums)
+            window_tier, settled = self._levels(sums)
+            # Retention can hide a window level that moved: keep the one these prices give.
+            self.window_tier = window_tier
             if np.array_equal(settled, self.tier):
                 return
             self.tier = settled

@@ -566,6 +566,8 @@ class _Run(Computation):
             local_date = np.full(count, cutoff.local_date.toordinal(), dtype=np.int64)
         amounts = windows.report_sums(frame, self._final_tier_amounts(), instant, local_date)
         reported = levels(tiers, amounts)
+        if self.retention is not None:
+            reported = self.retention.reported(self.window_tier, reported, instant)
         # The level changes at purchases only: compare each purchase with the customer's
         # purchase before it (none before the first).
         bought = np.flatnonzero(self.purchases)

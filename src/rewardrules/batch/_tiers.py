@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -186,3 +186,88 @@ def span_us(plan: TierPlan) -> int:
     """A rolling window's length in microseconds."""
     assert plan.span is not None  # noqa: S101 -- only rolling windows have a span
     return plan.span // _MICROSECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNKNOWN = np.iinfo(np.int64).min
+
+
+class Retention:
+    """``keep_for`` over columns: the level that applies is the window's, raised to the
+    highest level reached less than ``keep_for`` before (``TierCounter.level_before``).
+
+    Level ``k`` is reached at a purchase whose window level is ``k`` or above while the
+    customer's previous purchase's was below ``k``; it holds while the instant is before
+    ``keep_for`` after its *last* reach. Per level, the last reach up to each purchase is
+    a running maximum of indices: a few numpy passes per level. Reaches depend only on
+    window levels, so the tiers' fixed point (``_compute``) applies the retention in each
+    pass and keeps its argument: a purchase's level still depends on earlier purchases
+    alone.
+    """
+
+    def __init__(self, plan: TierPlan, frame: Frame, counted: Flags) -> None:
+        assert plan.keep_for is not None  # noqa: S101 -- only with keep_for
+        self.plan, self.keep_for = plan, plan.keep_for
+        self.bought = np.flatnonzero(counted).astype(np.int64)
+        self.at = frame.at[self.bought]
+        owner = frame.customer[self.bought]
+        # Each purchase's customer's first purchase (in purchase positions).
+        self.first = np.searchsorted(owner, owner, side="left").astype(np.int64)
+        self.last = np.searchsorted(owner, np.arange(len(frame.customer_start) - 1), "right") - 1
+        self.has_purchase = self.last >= np.searchsorted(
+            owner, np.arange(len(frame.customer_start) - 1), "left"
+        )
+        self.until = np.full(len(self.bought), _UNKNOWN, dtype=np.int64)
+        if not self.keep_for.months:
+            self.until = self.at + self.keep_for.days * (timedelta(days=1) // _MICROSECOND)
+
+    def _last_reaches(self, window: Ints) -> list[Ints]:
+        """Per level: for each purchase, the position of the last purchase up to it that
+        reached the level (-1 when none of its customer's did)."""
+        level = window[self.bought]
+        previous = np.full(len(level), -1, dtype=np.int64)
+        previous[1:] = level[:-1]
+        positions = np.arange(len(level), dtype=np.int64)
+        previous[positions == self.first] = -1
+        reaches = []
+        for index in range(len(self.plan.names)):
+            reached = np.where((previous < index) & (level >= index), positions, -1)
+            last = np.maximum.accumulate(reached) if len(reached) else reached
+            reaches.append(np.where(last >= self.first, last, -1))
+        self._fill_until(reaches)
+        return reaches
+
+    def _fill_until(self, reaches: list[Ints]) -> None:
+        """When each reaching purchase's levels end, for calendar months (computed once)."""
+        if not self.keep_for.months:
+            return
+        found = np.unique(np.concatenate([*reaches, np.zeros(0, dtype=np.int64)]))
+        found = found[found >= 0]
+        for position in found[self.until[found] == _UNKNOWN].tolist():
+            moment = _EPOCH + timedelta(microseconds=int(self.at[position]))
+            ends = self.keep_for.after(moment, self.plan.zone)
+            self.until[position] = (ends - _EPOCH) // _MICROSECOND
+
+    def levels(self, window: Ints) -> Ints:
+        """Each event's level from its window level: retention raises the purchases'."""
+        reaches = self._last_reaches(window)
+        level = window[self.bought]
+        for index, last in enumerate(reaches):
+            held = (last >= 0) & (self.until[np.maximum(last, 0)] > self.at)
+            level = np.where(held, np.maximum(level, index), level)
+        raised = window.copy()
+        raised[self.bought] = level
+        return raised
+
+    def reported(self, window: Ints, report_window: Ints, instant: Ints) -> Ints:
+        """Per customer, the level at a report instant from the window's level there."""
+        reaches = self._last_reaches(window)
+        level = report_window.copy()
+        latest = np.maximum(self.last, 0)
+        for index, last in enumerate(reaches):
+            if not len(last):
+                break
+            reach = np.where(self.has_purchase, last[latest], -1)
+            held = (reach >= 0) & (self.until[np.maximum(reach, 0)] > instant)
+            level = np.where(held, np.maximum(level, index), level)
+        return level

@@ -39,9 +39,6 @@ def unsupported(program: Program) -> list[str]:
     redemptions): :func:`rewardrules.batch.evaluate_table` says so when it meets them.
     """
     found: list[str] = []
-    tiers = program.tiers
-    if tiers is not None and tiers.keep_for is not None:
-        found.append("tiers.keep_for (tier retention)")
     for rule in program.rules:
         where = f"rule '{rule.id}'"
         if not isinstance(rule, SUPPORTED_KINDS):
