@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any, NamedTuple
@@ -133,15 +133,22 @@ class _PointsReasons:
     line_start: Ints
     tier: Ints
     names: tuple[str, ...]
+    written: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False)
+    """Reasons already written, by what ``earn_reason`` reads: purchases alike share one."""
 
 
 def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
     start, end = int(reasons.line_start[event]), int(reasons.line_start[event + 1])
     index = int(reasons.tier[event])
-    context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
-    paid = tuple(int(amount) for amount in reasons.paid[start:end])
-    weights = tuple(int(weight) for weight in reasons.weights[start:end])
-    return earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+    paid = tuple(reasons.paid[start:end].tolist())
+    weights = tuple(reasons.weights[start:end].tolist())
+    key = (money, index, paid, weights, points)
+    found = reasons.written.get(key)
+    if found is None:
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
+        found = earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+        reasons.written[key] = found
+    return found
 
 
 def _points_arguments(
