@@ -20,8 +20,9 @@ ISO week (Monday to Sunday), a calendar month or year; ``purchase`` limits each 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rewardrules.kinds._words import counted
@@ -110,16 +111,10 @@ class LimitPlan:
     limits: tuple[CompiledLimit, ...]
     money: Currency
     points_name: str
-    periods: dict[tuple[str, date], str] = field(default_factory=dict, compare=False, repr=False)
-    """A memo of the period of each (per, local date) met: histories repeat their days."""
 
     def period(self, per: str, local_date: date) -> str:
         """The period of ``local_date`` for a limit ``per`` day, week... (memoised)."""
-        key = (per, local_date)
-        found = self.periods.get(key)
-        if found is None:
-            found = self.periods[key] = period_key(per, local_date)
-        return found
+        return _period(per, local_date)
 
     @classmethod
     def compile(
@@ -322,3 +317,8 @@ def _capped(entry: LedgerEntry, note: str) -> LedgerEntry:
 
 def _noted(money: Currency, entry: LedgerEntry, note: str, *_: Any) -> str:
     return f"{entry.reason}{note}"
+
+
+# Histories repeat their days; a shared bounded cache (thread-safe) rather than a memo in
+# the plan keeps a compiled program free of mutable state.
+_period = lru_cache(maxsize=4096)(period_key)

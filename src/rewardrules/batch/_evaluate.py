@@ -527,8 +527,8 @@ class _Run(Computation):
         frame = self.frame
         tiers = self._tier_reports()
         cards = [
-            (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
-            for card in self.plan.punch_cards
+            (rule_id, every, self.stamps[rule_id].tolist())
+            for rule_id, every in self.plan.stamp_cards
         ]
         results = []
         for index, customer_id in enumerate(frame.customer_ids):
