@@ -20,7 +20,7 @@ ISO week (Monday to Sunday), a calendar month or year; ``purchase`` limits each 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -229,7 +229,7 @@ def cut_points(
         if most == 0:
             kept.append(_capped(entry, note))
         else:
-            kept.append(entry._replace(points=most, template=_noted, arguments=(entry, note)))
+            kept.append(replace(entry, points=most, template=_noted, arguments=(entry, note)))
     return most, kept
 
 
@@ -261,7 +261,8 @@ def cut_entries(
         else:
             note = _note(plan, limit, f"{give} of {units} given")
             kept.append(
-                entry._replace(
+                replace(
+                    entry,
                     value_minor=each * give,
                     units=give,
                     template=_noted,
@@ -297,7 +298,7 @@ def note_cut(
         else (f"cut from {plan.money.format(value)}")
     )
     note = _note(plan, limit, shown)
-    return [entry._replace(template=_noted, arguments=(entry, note)) for entry in entries]
+    return [replace(entry, template=_noted, arguments=(entry, note)) for entry in entries]
 
 
 def _note(plan: LimitPlan, limit: CompiledLimit, what: str) -> str:
@@ -305,7 +306,8 @@ def _note(plan: LimitPlan, limit: CompiledLimit, what: str) -> str:
 
 
 def _capped(entry: LedgerEntry, note: str) -> LedgerEntry:
-    return entry._replace(
+    return replace(
+        entry,
         kind="capped",
         points=None,
         value_minor=None,

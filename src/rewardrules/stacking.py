@@ -17,7 +17,7 @@ punch cards and spend still count).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -187,7 +187,7 @@ def group_step(
             entries = [
                 entry
                 if entry.kind in NOTE_KINDS
-                else entry._replace(template=_won, arguments=(entry, note))
+                else replace(entry, template=_won, arguments=(entry, note))
                 for entry in entries
             ]
         result += entries
