@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from rewardrules.money import Currency, divide_half_up
 
@@ -80,11 +80,13 @@ class _ReasonFormatter(string.Formatter):
         return str(super().format_field(value, format_spec))
 
 
-class LedgerEntry(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
     """One reward given (or taken back) for one event by one rule.
 
-    A named tuple rather than a dataclass: a long replay creates millions of them, and a
-    tuple is the cheapest immutable record Python has.
+    A frozen record with slots: a long replay creates millions of them. Its reason is
+    kept as a template and its arguments, and written only when :attr:`reason` is read.
+    The fields keep the order they had as a tuple, so positional construction still holds.
 
     Attributes:
         event_id: the purchase or refund that caused the entry.
@@ -108,8 +110,15 @@ class LedgerEntry(NamedTuple):
     value_minor: int | None
     units: int | None
     money: Currency
-    template: str | Callable[..., str]
-    arguments: tuple[Any, ...] = ()
+    template: str | Callable[..., str] = field(repr=False)
+    arguments: tuple[Any, ...] = field(default=(), repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"LedgerEntry(event_id={self.event_id!r}, customer_id={self.customer_id!r}, "
+            f"rule={self.rule!r}, kind={self.kind!r}, points={self.points!r}, "
+            f"value={self.value!r}, units={self.units!r}, reason={self.reason!r})"
+        )
 
     @property
     def value(self) -> Decimal | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, repeat, starmap
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,7 +47,6 @@ from rewardrules.state import CustomerState
 from rewardrules.tiers import TierChange, calendar_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
 
 
 def _as_table(history: Any) -> pa.Table:
@@ -344,7 +343,7 @@ class _Run(Computation):
             repeat(template),
             arguments,
         )
-        return list(map(_new_entry, repeat(LedgerEntry), fields))
+        return list(starmap(LedgerEntry, fields))
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
@@ -527,8 +526,8 @@ class _Run(Computation):
         frame = self.frame
         tiers = self._tier_reports()
         cards = [
-            (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
-            for card in self.plan.punch_cards
+            (rule_id, every, self.stamps[rule_id].tolist())
+            for rule_id, every in self.plan.stamp_cards
         ]
         results = []
         for index, customer_id in enumerate(frame.customer_ids):
