@@ -80,13 +80,15 @@ class _ReasonFormatter(string.Formatter):
         return str(super().format_field(value, format_spec))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class LedgerEntry:
     """One reward given (or taken back) for one event by one rule.
 
     A frozen record with slots: a long replay creates millions of them. Its reason is
     kept as a template and its arguments, and written only when :attr:`reason` is read.
     The fields keep the order they had as a tuple, so positional construction still holds.
+    ``__init__`` is written by hand: it sets the slots through their descriptors, which
+    costs half of the generated frozen ``__init__`` (its ``object.__setattr__`` per field).
 
     Attributes:
         event_id: the purchase or refund that caused the entry.
@@ -112,6 +114,30 @@ class LedgerEntry:
     money: Currency
     template: str | Callable[..., str] = field(repr=False)
     arguments: tuple[Any, ...] = field(default=(), repr=False)
+
+    def __init__(
+        self,
+        event_id: str,
+        customer_id: str,
+        rule: str,
+        kind: EntryKind,
+        points: int | None,
+        value_minor: int | None,
+        units: int | None,
+        money: Currency,
+        template: str | Callable[..., str],
+        arguments: tuple[Any, ...] = (),
+    ) -> None:
+        _set_event_id(self, event_id)
+        _set_customer_id(self, customer_id)
+        _set_rule(self, rule)
+        _set_kind(self, kind)
+        _set_points(self, points)
+        _set_value_minor(self, value_minor)
+        _set_units(self, units)
+        _set_money(self, money)
+        _set_template(self, template)
+        _set_arguments(self, arguments)
 
     def __repr__(self) -> str:
         return (
@@ -144,6 +170,24 @@ class LedgerEntry:
             "units": self.units,
             "reason": self.reason,
         }
+
+
+def _setter(name: str) -> Callable[[LedgerEntry, Any], None]:
+    """The slot's own setter, which a frozen dataclass's ``__setattr__`` does not guard."""
+    setter: Callable[[LedgerEntry, Any], None] = LedgerEntry.__dict__[name].__set__
+    return setter
+
+
+_set_event_id = _setter("event_id")
+_set_customer_id = _setter("customer_id")
+_set_rule = _setter("rule")
+_set_kind = _setter("kind")
+_set_points = _setter("points")
+_set_value_minor = _setter("value_minor")
+_set_units = _setter("units")
+_set_money = _setter("money")
+_set_template = _setter("template")
+_set_arguments = _setter("arguments")
 
 
 @dataclass(frozen=True, slots=True)
