@@ -365,7 +365,7 @@ class _Run(Computation):
             zip(repeat(reasons), events.tolist(), given),
         )
         if limited is not None:
-            part = limited.noted(events.tolist(), part, cuts, "points")
+            part = limited.noted(events, part, cuts, "points")
         ledger.add(position, events, part)
         ledger.points += points
 
@@ -475,7 +475,7 @@ class _Run(Computation):
         _, cuts = limited.cut_counted(self.frame, units, values)
         if not cuts:
             return part
-        noted = limited.noted(events.tolist(), part, cuts, "counted")
+        noted = limited.noted(events, part, cuts, "counted")
         prefix = "vouchers" if isinstance(stage, CardColumns) else "gift_cards"
         for before, after in zip(part, noted):
             if after is not before:
@@ -550,7 +550,7 @@ class _Run(Computation):
             amounts = (points, repeat(None), repeat(None))
             part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, repeat(()))
             if limited is not None:
-                part = limited.noted(events.tolist(), part, cuts, "points")
+                part = limited.noted(events, part, cuts, "points")
             ledger.add(position, events, part)
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)

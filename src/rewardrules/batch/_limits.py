@@ -90,15 +90,17 @@ class LimitColumns:
                     customers[asked.astype(np.float64) >= float(limit.most) * (1 - 1e-6) - 1]
                 ] = True
                 continue
+            # Events are in time order per customer, and periods follow local dates: a
+            # customer's period is a run of consecutive events.
             period = keys[events]
-            pairs = np.stack((customers, period - (period.min() if len(period) else 0)))
-            _, group = np.unique(pairs, axis=1, return_inverse=True)
-            group = group.reshape(-1)
+            starts = np.ones(len(events), dtype=np.bool_)
+            starts[1:] = (customers[1:] != customers[:-1]) | (period[1:] != period[:-1])
+            first = np.flatnonzero(starts)
             # Float sums, with room for their rounding: a customer flagged needlessly only
             # runs through the exact loop.
-            totals = np.bincount(group, weights=asked.astype(np.float64))
+            totals = np.add.reduceat(asked.astype(np.float64), first)
             over = totals >= float(limit.most) * (1 - 1e-6) - 1
-            flagged[customers[over[group]]] = True
+            flagged[customers[first[over]]] = True
         return np.flatnonzero(flagged)
 
     def run(
@@ -234,20 +236,21 @@ class LimitColumns:
 
     def noted(
         self,
-        events: Sequence[int],
+        events: Ints,
         entries: list[LedgerEntry],
         cuts: dict[int, Allowance],
         kind: str,
     ) -> list[LedgerEntry]:
         """Earning entries (one per event) with the reference's note on the cut ones:
-        ``kind`` is ``points`` (points cut) or ``counted`` (vouchers, gift cards)."""
+        ``kind`` is ``points`` (points cut) or ``counted`` (vouchers, gift cards);
+        ``events`` are in order."""
         if not cuts:
             return entries
         noted = list(entries)
-        for position, event in enumerate(events):
-            allowance = cuts.get(event)
-            if allowance is None:
-                continue
+        cut = sorted(cuts)
+        positions = np.searchsorted(events, cut).tolist()
+        for event, position in zip(cut, positions, strict=True):
+            allowance = cuts[event]
             entry = entries[position]
             if kind == "points":
                 _, kept = cut_points(self.plan, allowance, [entry], entry.points or 0)
