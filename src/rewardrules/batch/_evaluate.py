@@ -25,6 +25,8 @@ from rewardrules.batch._compute import Computation
 from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._ledger import EntryPart, LedgerColumns
+from rewardrules.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.batch._refunds import RefundStep
 from rewardrules.batch._results import ResultColumns, TierReports
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._tiers import levels
@@ -202,8 +204,11 @@ class _Ledger:
             0,
         )
 
-    def add(self, position: int, events: Ints, entries: EntryPart) -> None:
-        """Entries of the rule at ``position``, one per event (in event order)."""
+    def add(self, position: int, events: Ints, entries: EntryPart | list[LedgerEntry]) -> None:
+        """Entries of the rule at ``position``, one per event (in event order): columns, or
+        entries already built (a limited rule's, noted where a limit cut them)."""
+        if not isinstance(entries, EntryPart):
+            entries = EntryPart.of_entries(events, entries)
         self.parts.append(entries)
         self.keys.append(events * self.rule_count + position)
 
@@ -272,8 +277,8 @@ class _Run(Computation):
             balances,
             available,
             [
-                (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
-                for card in self.plan.punch_cards
+                (rule_id, every, self.stamps[rule_id].tolist())
+                for rule_id, every in self.plan.stamp_cards
             ],
             self._tier_reports(),
             _no_saved_state,
@@ -301,6 +306,7 @@ class _Run(Computation):
                 voucher_value=sums["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
+                rewards_capped=_capped(ledger.parts) if plan.limits else 0,
                 **account_sums,
             ),
         )
@@ -320,7 +326,40 @@ class _Run(Computation):
             counts, rewards = result
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._card_entries(stage, rewards, ledger.sums)
-        ledger.add(position, events, part)
+        cuts = self.price_cuts.get(stage.plan.rule.id)
+        if cuts:
+            ledger.add(position, *self._noted_prices(stage, events, part, cuts))
+        else:
+            ledger.add(position, events, part)
+
+    def _noted_prices(
+        self, stage: Any, events: Ints, columns: EntryPart, cuts: dict[int, Any]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A limited price rule's entries with the reference's notes at the cut events:
+        each built as the rule would have given it, then noted (``note_cut``)."""
+        part = self._built(columns)
+        cut = np.asarray(sorted(cuts), dtype=np.int64)
+        if isinstance(stage, DiscountColumns):
+            wanted = [cuts[event][2] for event in cut.tolist()]
+            value = np.asarray([worth for worth, _ in wanted], dtype=np.int64)
+            units = np.asarray([count for _, count in wanted], dtype=np.int64)
+            would = self._discount_entries(stage, cut, value, units)
+        else:
+            scratch = dict.fromkeys(
+                ("free_value", "free_units", "discount_value", "discount_units"), 0
+            )
+            _, would = self._card_entries(
+                stage, [cuts[event][2] for event in cut.tolist()], scratch
+            )
+        limited = self.limited[stage.plan.rule.id]
+        noted = limited.noted_prices(
+            dict(zip(events.tolist(), part)),
+            {
+                event: (cuts[event][0], cuts[event][1], entry)
+                for event, entry in zip(cut.tolist(), self._built(would))
+            },
+        )
+        return with_noted(events, part, noted)
 
     def _earning_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
         """An earning rule's entries: vouchers of cards, points (and points taken back)."""
@@ -330,7 +369,7 @@ class _Run(Computation):
             counts = stage.counts(frame, qualifying, self.refunds.steps)
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._voucher_entries(stage, counts, ledger.sums)
-            ledger.add(position, events, part)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
@@ -339,13 +378,25 @@ class _Run(Computation):
             paid = np.asarray(self.paid, dtype=np.int64)
             issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
-            ledger.add(position, events, part)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
         paid = frame.gross if earning.plan.on_gross else self.paid
         weights = earning.weights(frame, self.tier, self.purchase_lines)
         points = earning.points(frame, self.tier, paid, weights)
         events = np.flatnonzero(points != 0)
+        wanted = points
+        limited = self.limited.get(earning.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = [
+                Release(
+                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
+                )
+                for step in self.refunds.steps
+                if points[step.purchase]
+            ]
+            points, cuts = limited.cut_points_column(frame, points, releases)
         reasons = _PointsReasons(
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
@@ -354,7 +405,7 @@ class _Run(Computation):
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
             ledger.taken_back += int(refunded[2].sum())
-        given = points[events].tolist()
+        given = wanted[events].tolist()
         part = self._entries(
             events,
             earning.plan.rule.id,
@@ -363,8 +414,20 @@ class _Run(Computation):
             _points_reason,
             partial(_points_arguments, reasons, events.tolist(), given),
         )
-        ledger.add(position, events, part)
+        if limited is not None:
+            ledger.add(position, events, limited.noted(events, self._built(part), cuts, "points"))
+        else:
+            ledger.add(position, events, part)
         ledger.points += points
+
+    def _built(self, part: EntryPart) -> list[LedgerEntry]:
+        """A part's entries, built now (a limit reads and notes them one by one)."""
+        frame, money = self.frame, self.plan.money
+        owners = frame.customer_ids
+        return [
+            part.entry(index, frame.event_ids[event], owners[frame.customer[event]], money)
+            for index, event in enumerate(part.events.tolist())
+        ]
 
     def _entries(
         self,
@@ -401,29 +464,14 @@ class _Run(Computation):
             earned = net.get(purchase, int(points[purchase]))
             if earned == 0:
                 continue
-            start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-            if plan.on_gross:
-                left = [
-                    int(price) * (int(quantity) - done)
-                    for price, quantity, done in zip(
-                        frame.unit_price[start:end], frame.quantity[start:end], step.units_after
-                    )
-                ]
-            else:
-                left = [
-                    int(amount) - refunded
-                    for amount, refunded in zip(paid[start:end], step.amounts_after)
-                ]
-            index = int(self.tier[purchase])
-            context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
-            line_weights = [int(weight) for weight in weights[start:end]]
-            now = min(plan.points(context, left, line_weights), earned)  # type: ignore[arg-type]
+            worth, left = self._points_left(earning, step, paid, weights)
+            now = min(worth, earned)
             net[purchase] = now
             if now != earned:
                 events.append(step.event)
                 taken_list.append(now - earned)
                 purchase_id = frame.event_ids[purchase]
-                arguments.append((purchase_id, plan.points_name, sum(left), now, earned))
+                arguments.append((purchase_id, plan.points_name, left, now, earned))
         if not events:
             return None
         chosen = np.asarray(events, dtype=np.int64)
@@ -436,6 +484,57 @@ class _Run(Computation):
             arguments,
         )
         return entries, chosen, np.asarray(taken_list, dtype=np.int64)
+
+    def _points_left(
+        self, earning: PointsColumns, step: RefundStep, paid: Numbers, weights: Ints
+    ) -> tuple[int, int]:
+        """The points a purchase's entry of a points rule is worth on what ``step`` (a
+        refund) leaves of it, at the tier and factors it was made with; and what is left."""
+        frame, purchase = self.frame, step.purchase
+        start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+        if earning.plan.on_gross:
+            left = [
+                int(price) * (int(quantity) - done)
+                for price, quantity, done in zip(
+                    frame.unit_price[start:end], frame.quantity[start:end], step.units_after
+                )
+            ]
+        else:
+            left = [
+                int(amount) - refunded
+                for amount, refunded in zip(paid[start:end], step.amounts_after)
+            ]
+        index = int(self.tier[purchase])
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
+        line_weights = [int(weight) for weight in weights[start:end]]
+        worth = earning.plan.points(context, left, line_weights)  # type: ignore[arg-type]
+        return worth, sum(left)
+
+    def _noted_counted(
+        self, stage: Any, events: Ints, columns: EntryPart, sums: dict[str, int]
+    ) -> EntryPart | list[LedgerEntry]:
+        """Vouchers or gift cards of a limited rule, as many as fit, noted where cut
+        (``cut_entries``); the totals count what was given."""
+        limited = self.limited.get(stage.plan.rule.id)
+        if limited is None or not len(events):
+            return columns
+        part = self._built(columns)
+        units = np.zeros(self.frame.events, dtype=np.int64)
+        values = np.zeros(self.frame.events, dtype=np.int64)
+        units[events] = [entry.units or 0 for entry in part]
+        values[events] = [entry.value_minor or 0 for entry in part]
+        _, cuts = limited.cut_counted(self.frame, units, values)
+        if not cuts:
+            return part
+        noted = limited.noted(events, part, cuts, "counted")
+        prefix = "vouchers" if isinstance(stage, CardColumns) else "gift_cards"
+        for before, after in zip(part, noted):
+            if after is not before:
+                sums[prefix] += (after.units or 0) - (before.units or 0)
+                sums[f"{prefix.rstrip('s')}_value"] += (after.value_minor or 0) - (
+                    before.value_minor or 0
+                )
+        return noted
 
     def _card_entries(
         self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
@@ -484,6 +583,12 @@ class _Run(Computation):
         priced = stage.priced(frame, self.tier, self.purchase_lines)
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
+        wanted = given
+        limited = self.limited.get(stage.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = bonus_releases(frame, priced, given, self.refunds.steps)
+            given, cuts = limited.cut_points_column(frame, given, releases)
         contexts = PurchaseContextMaker(
             frame,
             self.tier,
@@ -492,10 +597,15 @@ class _Run(Computation):
         )
         if len(events):
             reason = stage.reason(contexts(int(events[0])))
-            points = given[events].tolist()
+            points = wanted[events].tolist()
             amounts = (points, None, None)
             part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, _nothing)
-            ledger.add(position, events, part)
+            if limited is not None:
+                ledger.add(
+                    position, events, limited.noted(events, self._built(part), cuts, "points")
+                )
+            else:
+                ledger.add(position, events, part)
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
         if taken:
@@ -609,6 +719,14 @@ class _Run(Computation):
             report_change=report_change,
             written=lambda event: _written(int(at[event]), int(offsets[event])),
         )
+
+
+def _capped(parts: list[EntryPart]) -> int:
+    """How many rewards limits left nothing of (``capped`` entries: a limit's notes, in
+    parts of built entries)."""
+    return sum(
+        entry.kind == "capped" for part in parts if part.built is not None for entry in part.built
+    )
 
 
 def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
