@@ -101,7 +101,7 @@ def _apply_refund(
     plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
 ) -> None:
     """Evaluate a refund and append what it takes back."""
-    record = state.purchases.get(refund.purchase_id)
+    record = state.record(refund.purchase_id)
     within = plan.refunds_within
     if record is None:
         if within is not None and state.forgotten_until is not None:
@@ -286,7 +286,17 @@ def step(
         HistoryError: the event cannot be applied (a refund of an unknown purchase, a
             duplicate purchase id, an event older than the state...).
     """
-    plan = compile_program(program)
+    return _step(compile_program(program), state, event, customer)
+
+
+def _step(
+    plan: ProgramPlan,
+    state: CustomerState | None,
+    event: AnyEvent,
+    customer: Customer | None = None,
+) -> tuple[CustomerState, list[LedgerEntry]]:
+    """:func:`step` with the program compiled already (``compile_program``), so that an
+    application stepping many events compiles its program once."""
     if state is None:
         working = WorkingState(event.customer_id)
     elif state.customer_id != event.customer_id:
@@ -307,7 +317,7 @@ def step(
     entries = _apply(plan, working, event)
     if plan.refunds_within is not None:
         working.forget(plan.refunds_within, plan.zone, event.at)
-    return working.save(program.program, plan.money, plan.tiers), entries
+    return working.save(plan.program.program, plan.money, plan.tiers), entries
 
 
 def _apart(first: str, second: str) -> tuple[str, str]:
