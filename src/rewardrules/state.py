@@ -9,11 +9,13 @@ units and running tier counters, built from and turned back into the saved form.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Self
 from zoneinfo import ZoneInfo
@@ -26,6 +28,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -260,9 +263,18 @@ class CustomerState(_Saved):
         return check_format(version)
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
         problems = list(state_problems(self))
-        if not problems and self.digest is not None and self.digest != self.content_digest():
+        # A text loaded as a dump wrote it is checked on its own bytes; any other spelling
+        # of the content is written again as a dump would, and checked on that.
+        as_read = info.context.get(_AS_READ) if isinstance(info.context, dict) else None
+        digest = self.digest
+        if (
+            not problems
+            and digest is not None
+            and digest != as_read
+            and digest != self.content_digest()
+        ):
             message = "does not match the content: the state was changed after it was saved"
             problems.append((("digest",), message))
         if problems:
@@ -323,6 +335,8 @@ class CustomerState(_Saved):
         Raises:
             HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
         """
+        if options.get("context") is None:
+            options["context"] = {_AS_READ: _digest_as_read(json_data)}
         try:
             return super(PlainErrors, cls).model_validate_json(json_data, **options)
         except ValidationError as error:
@@ -333,6 +347,22 @@ class CustomerState(_Saved):
             if _needs_upgrade(error) and isinstance(data, dict):
                 return cls.model_validate(upgrade(data), **options)
             raise _refused(error, data) from None
+
+
+_AS_READ = "rewardrules: digest of the text as read"
+_DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
+
+
+def _digest_as_read(json_data: str | bytes | bytearray) -> str | None:
+    """The digest of a state's text as read, if it ends with its digest as a dump writes it."""
+    end = len(_DIGEST_END)
+    if isinstance(json_data, str):
+        if json_data[-end:-34] == _DIGEST_END[:-34] and json_data.endswith('"}'):
+            return digest_of(json_data[:-end] + "}")
+        return None
+    if bytes(json_data[-end:-34]) == _DIGEST_END[:-34].encode() and json_data.endswith(b'"}'):
+        return digest_of(bytes(json_data[:-end]).decode() + "}")
+    return None
 
 
 def _needs_upgrade(error: ValidationError) -> bool:
@@ -492,6 +522,7 @@ class WorkingState:
         "refunds",
         "saved",
         "saved_order",
+        "saved_pairs",
         "stamps",
         "tiers",
     )
@@ -506,6 +537,7 @@ class WorkingState:
         # The saved state's purchases not opened yet, and the ids of all it held, in order.
         self.saved: dict[str, SavedPurchase] = {}
         self.saved_order: tuple[str, ...] = ()
+        self.saved_pairs: tuple[TierAmount, ...] = ()  # the saved rolling window's forgotten
         self.opener: _Opener | None = None
         # The purchases' ids oldest first, to forget them from the front: deleting the
         # first keys of a dict one by one makes finding the next first key ever slower.
@@ -629,14 +661,17 @@ class WorkingState:
             amount = self.tiers.by_key.get(key, 0) - kept
             return ({key: amount} if amount else {}), ()
         start = micros(elapsed(now, -plan.span))
-        saved, purchases = self.saved, self.purchases
+        saved, purchases, counter = self.saved, self.purchases, self.tiers
         # The window's records that are not a kept purchase: a kept purchase at the same
         # instant as a forgotten one is saved with its purchase, and must not count twice.
-        pairs = [
-            TierAmount(at, amount)
-            for at, amount, purchase_id in self.tiers.saved_window(start)
-            if purchase_id is None or (purchase_id not in saved and purchase_id not in purchases)
-        ]
+        # The saved window's forgotten pairs come first and are written back as they were.
+        first = bisect_left(counter.saved_at, start, lo=counter.saved_next)
+        pairs = list(self.saved_pairs[first:])
+        for index in range(max(first, len(self.saved_pairs)), len(counter.saved_at)):
+            purchase_id = counter.saved_ids[index]
+            if purchase_id in saved or purchase_id in purchases:
+                break  # purchases are forgotten oldest first: the rest are kept
+            pairs.append(TierAmount(counter.saved_at[index], counter.saved_amount[index]))
         live = {id(record) for record in purchases.values()}
         pairs += [
             TierAmount(micros(record.at), record.tier_amount)
@@ -742,10 +777,15 @@ def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
     return 0 if record.fully_refunded() else 1
 
 
+_PAID_OF, _REFUNDED_AMOUNT_OF = itemgetter(4), itemgetter(6)
+
+
 def _row_amount(row: SavedPurchase, plan: TierPlan | None) -> int:
     """What a saved purchase counts toward tiers now (as :func:`tier_amount`)."""
     if plan is None or plan.by_spend:
-        return sum(line.paid - line.refunded_amount for line in row.lines)
+        paid: int = sum(map(_PAID_OF, row.lines))
+        refunded: int = sum(map(_REFUNDED_AMOUNT_OF, row.lines))
+        return paid - refunded
     return 0 if all(line.refunded_units == line.quantity for line in row.lines) else 1
 
 
@@ -871,6 +911,7 @@ def restore(
                 by_key[key] = by_key.get(key, 0) + amount
         else:
             window = saved.tier_window if forgotten else ()
+            state.saved_pairs = window
             state.tiers.load_window(
                 [*(pair.at for pair in window), *(row.at for row in rows)],
                 [*(pair.amount for pair in window), *(_row_amount(row, tiers) for row in rows)],
