@@ -198,8 +198,14 @@ def _time_problems(state: CustomerState) -> Found:
         yield ("first_event_at",), f"is after last_event_at ({last.isoformat()})"
     last_at = None if last is None else micros(last)
     first_at = None if first is None else micros(first)
+    moments = list(map(_PURCHASE_AT, state.purchases))
+    in_order = not moments or (
+        all(map(le, moments, moments[1:]))
+        and (last_at is None or moments[-1] <= last_at)
+        and (first_at is None or moments[0] >= first_at)
+    )
     previous: int | None = None
-    for index, kept in enumerate(state.purchases):
+    for index, kept in enumerate(() if in_order else state.purchases):
         at = kept.at
         path: tuple[PathItem, ...] = ("purchases", index, "at")
         if last_at is not None and at > last_at and last is not None:
@@ -303,6 +309,7 @@ def _all_plain(purchases: Sequence[SavedPurchase]) -> bool:
 _ID, _STORE, _LINES = itemgetter(0), itemgetter(3), itemgetter(5)
 _SKU, _CATEGORY = itemgetter(0), itemgetter(1)
 _PAIR_AT, _PAIR_AMOUNT = itemgetter(0), itemgetter(1)
+_PURCHASE_AT = itemgetter(1)
 
 
 def _purchase_problems(
