@@ -76,25 +76,16 @@ class NotSortedError(HistoryError):
     """The history is not sorted by customer id: it cannot be read chunk by chunk."""
 
 
-def not_sorted(source: str, line: int, rows: bool, customer: str, before: str) -> NotSortedError:
+def not_sorted(source: str, line: int, customer: str, before: str) -> NotSortedError:
     """The error of a history too large to read whole and not sorted by customer id."""
-    where = "row" if rows else "line"
     message = (
         f"customer {customer!r} comes after customer {before!r}: the history is not sorted "
         f"by customer id, and a history of more than {whole_rows():,} rows is evaluated "
-        f"customer by customer, in that order ({where} {line})"
+        "customer by customer, in that order"
     )
-    return NotSortedError(
-        [
-            Problem(
-                message,
-                ("customer_id",),
-                Location(source, line, 1),
-                "not-sorted",
-                _SORT_HINT.format(name=source),
-            )
-        ]
-    )
+    location = Location(source, line, 1)
+    hint = _SORT_HINT.format(name=source)
+    return NotSortedError([Problem(message, (), location, "not-sorted", hint)])
 
 
 class ParquetSource:
@@ -213,9 +204,8 @@ def event_heads(table: pa.Table) -> tuple[Any, npt.NDArray[np.intp]]:
 class _Order:
     """The customer order seen so far, checked chunk by chunk."""
 
-    def __init__(self, source: str, rows: bool) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.rows = rows
         self.last: str | None = None
 
     def check(self, table: pa.Table) -> None:
@@ -236,7 +226,7 @@ class _Order:
 
     def _error(self, table: pa.Table, row: int, customer: str, before: str) -> NotSortedError:
         line = int(table["line"][row].as_py())
-        return not_sorted(self.source, line, self.rows, customer, before)
+        return not_sorted(self.source, line, customer, before)
 
 
 def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
@@ -247,7 +237,7 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
             file; an event id used again (``split-event``).
         NotSortedError: a customer id smaller than the one before.
     """
-    order = _Order(source.name, rows=True)
+    order = _Order(source.name)
     seen = _SeenIds()
     start = 0  # the file's row (0-based) of the first pending row
     pending: list[pa.Table] = []
