@@ -147,6 +147,7 @@ class Progress:
         self._rows = self._bar.add_task("reading", total=total, unit="rows")
         self._customers: TaskID | None = None
         self._done = 0
+        self._streamed = False
         self._bar.start()
 
     def rows(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
@@ -188,7 +189,8 @@ class Progress:
         done so far (a streamed dry-run moves both lines together)."""
         if self._shown:
             if self._customers is None:
-                self._customers = self._bar.add_task("done", total=None, unit="customers")
+                self._customers = self._bar.add_task("evaluating", total=None, unit="customers")
+            self._streamed = True
             self._bar.update(self._rows, completed=rows)
             self._done = customers
             self._bar.update(self._customers, completed=customers)
@@ -197,7 +199,11 @@ class Progress:
         """Show the final counts and leave the bar on screen."""
         if self._shown:
             if self._customers is not None:
-                self._bar.update(self._customers, completed=self._done, description="done")
+                # Streamed, the customers are counted only once they are all done.
+                total = self._done if self._streamed else None
+                self._bar.update(
+                    self._customers, completed=self._done, description="done", total=total
+                )
             self._bar.stop()
             self._shown = False
 
