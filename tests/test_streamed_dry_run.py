@@ -272,3 +272,18 @@ def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:
         assert found.tolist() == [int(value) in added for value in probe.tolist()]
         seen.add(hashes)
         added.update(hashes.tolist())
+
+
+def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
+    tmp_path: Path,
+) -> None:
+    program = ROOT / "rules" / "examples" / "pet-shop.yaml"
+    history = tmp_path / "history.csv"
+    history.write_text("event_id,type\nnot,a history\n")
+    whole = run("dry-run", program, history, "--engine", "batch")
+    output = tmp_path / "ledger.csv"
+    streamed = run("dry-run", program, history, "--engine", "batch", "--output", output)
+    assert whole[0] == 1
+    assert "the batch engine does not evaluate rule 'treat-card': exclusive_group" in whole[2]
+    assert streamed == whole
+    assert not output.exists()

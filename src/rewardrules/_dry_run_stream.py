@@ -27,7 +27,7 @@ from rewardrules._customer_chunks import (
     whole_rows,
 )
 from rewardrules._dry_run_output import DryRunOutput
-from rewardrules.batch import evaluate_table
+from rewardrules.batch import evaluate_table, refuse, unsupported
 from rewardrules.columns import HISTORY_SCHEMA
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.events import Customer
@@ -54,18 +54,22 @@ def streamed_dry_run(
             history of more than ``WHOLE_ROWS`` rows not sorted by customer id.
         UnsupportedError: the program uses what the batch engine does not evaluate yet.
     """
+    features = unsupported(program)
+    if features:  # before any row is read, as the whole-history run refuses it
+        refuse(features)
     size = chunk_rows()
     source = _parquet_source(history, reading)
 
     def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
-        given = profiles
         name = source.name if source is not None else _name(history)
+        first = True
         for chunk in chunks:
+            given = profiles if first else None  # profiles are checked once
             yield chunk, _evaluate(program, chunk, given, as_of, name, history, reading)
-            given = None  # profiles are checked once, with the first chunk
-        if given is profiles:  # no row at all: the program and profiles are still checked
+            first = False
+        if first:  # no row at all: the profiles are still checked, the totals still made
             empty = HISTORY_SCHEMA.empty_table()
-            yield empty, _evaluate(program, empty, given, as_of, name, history, reading)
+            yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
 
     if source is not None:
         try:
