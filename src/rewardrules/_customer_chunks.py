@@ -108,7 +108,9 @@ class ParquetSource:
             ]
             if self._data is not None:
                 source = pa.BufferReader(self._data)
-            return pq.ParquetFile(source, read_dictionary=few or None)
+            return pq.ParquetFile(
+                source, read_dictionary=few or None, pre_buffer=False, buffer_size=1 << 20
+            )
         except (pa.ArrowInvalid, OSError) as exc:
             raise self._unreadable(exc) from None
 
