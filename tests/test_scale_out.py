@@ -68,6 +68,9 @@ def spark() -> Iterator[Any]:
         pytest.skip("no Java runtime: Spark cannot start (.ci/run installs one as root)")
     from pyspark.sql import SparkSession  # noqa: PLC0415 -- only when Java is there
 
+    # The workers must be this interpreter, which has rewardrules (not the first python3).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
     session = (
         SparkSession.builder.master("local[2]")
         .appName("rewardrules-tests")

@@ -207,6 +207,11 @@ def partition_tasks(
     ]
 
 
+def read_histories(files: Sequence[str]) -> dd.DataFrame:
+    """Parquet history files as one frame, Arrow types kept (no float for a missing int)."""
+    return dd.read_parquet(list(files), dtype_backend="pyarrow")
+
+
 def results_of(program: Program, tasks: Sequence[Delayed]) -> DaskEvaluation:
     """The evaluation of computed (or persisted) partition tasks."""
     figures = compute(*[cast(Any, task)[2] for task in tasks])
