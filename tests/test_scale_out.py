@@ -8,6 +8,7 @@ Hypothesis draws few examples here (each is a distributed run); the ``scale`` pr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -22,7 +23,9 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from distributed import Client, LocalCluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,6 +35,7 @@ from bonus_strategies import bonus_programs, profiles
 from rewardrules import evaluate, load_program, read_customers, read_history
 from rewardrules._scale import ledger_table, partition_of, results_table
 from rewardrules.batch import UnsupportedError
+from rewardrules.cli import cli
 from rewardrules.columns import events_to_table
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
@@ -402,3 +406,124 @@ def test_a_missing_extra_is_named_with_the_install_command(
         f"MissingExtraError {missing} is not installed; install rewardrules with the "
         f"'{extra}' extra: pip install 'rewardrules[{extra}]'\n"
     )
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def _dry_run(*arguments: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["dry-run", *(str(argument) for argument in arguments)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def parquet_histories(tmp_path: Path) -> Path:
+    """The pet shop's history in two Parquet files, cut in the middle of the customers."""
+    table = events_to_table(read_history(EXAMPLES / "pet-shop.history.jsonl"))
+    half = table.num_rows // 2
+    folder = tmp_path / "histories"
+    folder.mkdir()
+    pq.write_table(table.slice(0, half), folder / "a.parquet")
+    pq.write_table(table.slice(half), folder / "b.parquet")
+    return folder
+
+
+PET_SHOP = (EXAMPLES / "pet-shop.yaml", "--customers", EXAMPLES / "pet-shop.customers.csv")
+
+
+def test_dry_run_on_a_scheduler_prints_the_totals_and_writes_the_ledger(
+    dask_client: Client, parquet_histories: Path, tmp_path: Path
+) -> None:
+    scheduler = dask_client.scheduler.address
+    ledger = tmp_path / "ledger"
+    pattern = parquet_histories / "*.parquet"
+    code, out, err = _dry_run(
+        *PET_SHOP[:1], pattern, *PET_SHOP[1:], "--as-of", "2026-04-30",
+        "--scheduler", scheduler, "--format", "json", "--output", f"{ledger}/",
+    )  # fmt: skip
+    assert (code, err.splitlines()[0].startswith("dashboard: ")) == (0, True)
+    one = evaluate(
+        load_program(EXAMPLES / "pet-shop.yaml"),
+        list(read_history(EXAMPLES / "pet-shop.history.jsonl")),
+        list(read_customers(EXAMPLES / "pet-shop.customers.csv")),
+        date(2026, 4, 30),
+    )
+    assert json.loads(out) == {"program": "pet-shop", "totals": one.totals.to_json()}
+    written = pq.read_table(ledger)
+    assert written.schema.field("value").type == pa.decimal128(38, 2)
+    assert _rows(written.select(ledger_table(one.customers, one.money).schema.names)) == _rows(
+        ledger_table(one.customers, one.money)
+    )
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_dry_run_with_workers_starts_a_local_cluster(parquet_histories: Path) -> None:
+    pattern = parquet_histories / "*.parquet"
+    code, out, _ = _dry_run(EXAMPLES / "pet-shop.yaml", pattern, "--workers", 2, "--quiet")
+    _, expected, _ = _dry_run(EXAMPLES / "pet-shop.yaml", EXAMPLES / "pet-shop.history.jsonl")
+    assert code == 0
+    assert out == expected[expected.index("Program totals") :]
+
+
+def test_a_pattern_that_matches_nothing_is_one_line(tmp_path: Path) -> None:
+    pattern = tmp_path / "*.parquet"
+    assert _dry_run(EXAMPLES / "pet-shop.yaml", pattern, "--workers", 2) == (
+        1,
+        "",
+        f"{pattern}: no history file matches; check the pattern, and quote it so that the "
+        "shell does not expand it\n",
+    )
+
+
+def test_a_history_that_is_not_parquet_is_one_line() -> None:
+    history = EXAMPLES / "pet-shop.history.jsonl"
+    assert _dry_run(EXAMPLES / "pet-shop.yaml", history, "--workers", 2) == (
+        1,
+        "",
+        f"{history}: --workers and --scheduler read Parquet histories; write this one as "
+        "Parquet (rewardrules sort-history IN OUT.parquet)\n",
+    )
+
+
+def test_an_unreachable_scheduler_is_one_line(parquet_histories: Path) -> None:
+    pattern = parquet_histories / "*.parquet"
+    code, out, err = _dry_run(
+        EXAMPLES / "pet-shop.yaml", pattern, "--scheduler", "tcp://127.0.0.1:1"
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:1 (")
+    assert err.endswith("); check the address and that the scheduler is running\n")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ("--workers", "2", "--scheduler", "tcp://h:8786"),
+            "give --workers (a local cluster) or --scheduler, not both",
+        ),
+        (
+            ("--workers", "2", "--customer", "amy"),
+            "--customer shows one customer's events; it cannot go with a cluster",
+        ),
+        (
+            ("--workers", "2", "--format", "csv"),
+            "--format csv prints the ledger; with a cluster use --output DIR/",
+        ),
+        (
+            ("--workers", "2", "--output", "l.csv"),
+            "with a cluster, --output names a directory: l.csv/",
+        ),
+        (
+            ("--output", "ledger/"),
+            "--output DIR/ writes a partitioned ledger with --workers or --scheduler; "
+            "otherwise name a .parquet, .csv or .jsonl file",
+        ),
+    ],
+)
+def test_options_that_do_not_go_with_a_cluster_are_usage_errors(
+    arguments: tuple[str, ...], message: str
+) -> None:
+    code, out, err = _dry_run(EXAMPLES / "pet-shop.yaml", "histories/*.parquet", *arguments)
+    assert (code, out, err.splitlines()[-1]) == (2, "", f"Error: {message}")
