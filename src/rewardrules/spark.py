@@ -169,9 +169,14 @@ class _Partition:
     def facts(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         """Pass one for a group: the facts to route to other partitions."""
         part, history, profiles, _ = _split(key, table)
-        found = remote_facts(
-            self.text, part, self.partitions, history, profiles, self.as_of, self.engine
-        )
+        try:
+            found = remote_facts(
+                self.text, part, self.partitions, history, profiles, self.as_of, self.engine
+            )
+        except RewardRulesError:
+            # The second pass evaluates the same events, meets the same error and carries
+            # it to the driver; here it would become a Java exception.
+            found = _facts_schema().empty_table()
         return _conform(found, _facts_schema())
 
     def evaluate(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
