@@ -315,15 +315,16 @@ def results_table(results: Sequence[CustomerResult]) -> pa.Table:
     """One row per customer in ``RESULTS_SCHEMA``."""
     columns: dict[str, list[Any]] = {name: [] for name in RESULTS_SCHEMA.names}
     for result in results:
-        shown = result.to_json()
+        # Not result.to_json(): that writes every ledger reason again.
+        following = None if result.next_tier is None else result.next_tier.to_json()
         columns["customer_id"].append(result.customer_id)
         columns["points"].append(result.points)
         columns["available_points"].append(result.available_points)
         columns["pending_points"].append(result.pending_points)
         columns["tier"].append(result.tier)
-        columns["stamps"].append(json.dumps(shown["stamps"], sort_keys=True))
-        columns["tier_changes"].append(json.dumps(shown["tier_changes"]))
-        following = shown["next_tier"]
+        columns["stamps"].append(json.dumps(dict(result.stamps), sort_keys=True))
+        changes = [change.to_json() for change in result.tier_changes]
+        columns["tier_changes"].append(json.dumps(changes))
         columns["next_tier"].append(None if following is None else json.dumps(following))
         columns["entries"].append(len(result.ledger))
     return pa.table(columns, schema=RESULTS_SCHEMA)
