@@ -109,6 +109,7 @@ class MissingExtraError(RewardRulesError, ImportError):
     exit_code = 1
 
     def __init__(self, extra: str, module: str) -> None:
+        module = module.partition(".")[0]  # the package to install, not its submodule
         message = (
             f"{module} is not installed; install rewardrules with the '{extra}' extra: "
             f"pip install 'rewardrules[{extra}]'"
