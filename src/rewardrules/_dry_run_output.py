@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ import click
 import pyarrow as pa
 
 from rewardrules._customer_chunks import event_months
+from rewardrules._dry_run_cluster import LedgerDirectory
 from rewardrules._progress import Progress
 from rewardrules.events import AnyEvent
 from rewardrules.ledger import Evaluation, Totals
@@ -31,26 +33,30 @@ _Command = TypeVar("_Command", bound=Callable[..., None])
 
 
 def _ledger_path(
-    _context: click.Context, _parameter: click.Parameter, value: Path | None
-) -> Path | None:
-    """Read ``--output``: a path whose extension is a ledger file format."""
-    if value is not None:
-        try:
-            ledger_file_format(value)
-        except LedgerFileError as error:
-            raise click.BadParameter(error.problems[0].message) from None
-    return value
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> Path | LedgerDirectory | None:
+    """Read ``--output``: a path whose extension is a ledger file format, or ``DIR/``."""
+    if value is None:
+        return None
+    if value.endswith(("/", os.sep)) or Path(value).is_dir():
+        return LedgerDirectory(Path(value))
+    try:
+        ledger_file_format(value)
+    except LedgerFileError as error:
+        raise click.BadParameter(error.problems[0].message) from None
+    return Path(value)
 
 
 _OUTPUT_OPTIONS = (
     click.option(
         "--output",
         "output_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(),
         callback=_ledger_path,
         help=(
             "Write the ledger to this file as it is produced (.parquet, .csv or .jsonl) and "
-            "print the summary instead of the ledger."
+            "print the summary instead of the ledger; with --workers or --scheduler, DIR/ "
+            "for one Parquet file per partition."
         ),
     ),
     click.option(
