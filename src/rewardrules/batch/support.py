@@ -13,11 +13,14 @@ from typing import NoReturn
 from rewardrules.batch._frame import UnsupportedError
 from rewardrules.errors import Problem
 from rewardrules.program import (
+    Birthday,
     BonusPoints,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
     Program,
+    Referral,
+    SignupBonus,
     TieredDiscount,
 )
 
@@ -27,6 +30,9 @@ SUPPORTED_KINDS: tuple[type, ...] = (
     EveryNthFree,
     PartnerGiftCard,
     BonusPoints,
+    Birthday,
+    SignupBonus,
+    Referral,
 )
 """Rule kinds the batch engine evaluates."""
 
