@@ -20,6 +20,7 @@ from rewardrules.batch._bonus import PurchaseContextMaker
 from rewardrules.batch._dated import GiftColumns, ProfileColumns, gifts_at_purchases
 from rewardrules.batch._referrals import Fact, facts_of, repeated_ids
 from rewardrules.batch._timeline import Walker, Walks, walk_customers
+from rewardrules.errors import HistoryError
 from rewardrules.events import Customer
 from rewardrules.ledger import CustomerResult, LedgerEntry
 from rewardrules.tiers import TierCounter
@@ -48,6 +49,7 @@ class GiftLedger:
         frame = run.frame
         self.columns = ProfileColumns.of(frame, profiles)
         self.facts: list[Fact] = []
+        self.repeated: tuple[tuple[int, str], HistoryError] | None = None
         if supplied is not None and supplied.num_rows:
             facts = facts_of(supplied)
             if until is not None:
@@ -58,7 +60,7 @@ class GiftLedger:
                     if fact.at < instant or (inclusive and fact.at == instant)
                 ]
             first_at = dict(zip(frame.event_ids.tolist(), frame.at.tolist()))
-            repeated_ids(facts, first_at)
+            self.repeated = repeated_ids(facts, first_at)
             self.facts = facts
         self.walks = Walks()
         self.referrals = 0
@@ -102,7 +104,7 @@ class GiftLedger:
         """Walk the customers with gifts at dates or rewards; the frame's customers walked."""
         run = self.run
         walker = Walker(run.plan, run.frame, points, flags, self.written, cutoff)
-        self.walks = walk_customers(walker, self.profiles, self.facts)
+        self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)
 
     def place(self, ledger: Any, rules: int) -> None:

@@ -168,14 +168,16 @@ def supplied_table(facts: list[ReferralQualified]) -> pa.Table:
     )
 
 
-def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> None:
+def repeated_ids(
+    facts: list[Fact], first_at: dict[str, int]
+) -> tuple[tuple[int, str], HistoryError] | None:
     """Refuse a supplied fact that repeats an event of the evaluation, or another fact
     (same id and rule), as the reference does at whichever of the two comes later.
 
     ``first_at`` is, per event id of the history, its instant in microseconds.
 
-    Raises:
-        HistoryError: the first such repetition, in evaluation order.
+    Returns the first such repetition, in evaluation order, with its (instant, id): the
+    referrers' pass raises it unless a fact before it is refused first.
     """
     seen: set[tuple[str, str]] = set()
     problems: list[tuple[int, str, HistoryError]] = []
@@ -188,8 +190,10 @@ def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> None:
             message = "another event has the same id; event ids must be unique"
             problems.append((other, fact.event_id, event_error(fact.event_id, message)))
         seen.add(key)
-    if problems:
-        raise min(problems, key=lambda problem: problem[:2])[2]
+    if not problems:
+        return None
+    at, event_id, error = min(problems, key=lambda problem: problem[:2])
+    return (at, event_id), error
 
 
 _REPEATS = (

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.batch._referrals import Fact, check_fact
+from rewardrules.errors import HistoryError
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
 from rewardrules.kinds.referral import referrer_reward
@@ -252,14 +253,28 @@ class Walks:
         return [entry for walk in everyone for entry in walk.account]
 
 
-def walk_customers(walker: Walker, profiles: dict[str, Customer], facts: list[Fact]) -> Walks:
-    """Walk every customer who may get a gift at a date or a referrer's reward."""
+def walk_customers(
+    walker: Walker,
+    profiles: dict[str, Customer],
+    facts: list[Fact],
+    repeated: tuple[tuple[int, str], HistoryError] | None = None,
+) -> Walks:
+    """Walk every customer who may get a gift at a date or a referrer's reward.
+
+    Raises:
+        HistoryError: the first fact the reference refuses, in evaluation order: a fact
+            ``check_fact`` refuses, or ``repeated`` (a supplied fact repeating an id).
+    """
     frame, plan = walker.frame, walker.plan
     by_referrer: dict[str, list[Fact]] = {}
     rewarded: dict[str, set[tuple[str, str]]] = {}
     for fact in sorted(facts, key=lambda fact: (fact.at, fact.event_id)):
+        if repeated is not None and repeated[0] < (fact.at, fact.event_id):
+            raise repeated[1]
         check_fact(fact, plan.referrals, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
+    if repeated is not None:
+        raise repeated[1]
     index = {customer: position for position, customer in enumerate(frame.customer_ids)}
     chosen = {
         index[customer]
