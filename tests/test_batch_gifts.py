@@ -191,3 +191,53 @@ def test_a_referrer_in_the_evaluation_is_rewarded_between_their_own_events() -> 
         ("b2", "points"),
     ]
     assert result.totals.referrals == 1
+
+
+# Birthdays on the days clocks change (New York, Paris, Auckland), at the turn of the year
+# and on 29 February, with purchases near the window's edges and near local midnight.
+EDGE_BIRTHDAYS = (
+    MonthDay(month=3, day=9),
+    MonthDay(month=3, day=30),
+    MonthDay(month=4, day=6),
+    MonthDay(month=10, day=26),
+    MonthDay(month=11, day=2),
+    MonthDay(month=2, day=29),
+    MonthDay(month=12, day=31),
+    MonthDay(month=1, day=1),
+)
+
+
+@st.composite
+def birthday_edges(draw: st.DrawFn) -> tuple[Program, list[AnyEvent], list[Customer]]:
+    """A birthday rule (dated or at a purchase) and purchases around its window's edges."""
+    zone = draw(st.sampled_from(("America/New_York", "Europe/Paris", "Pacific/Auckland")))
+    birthday = draw(st.sampled_from(EDGE_BIRTHDAYS))
+    rule: dict[str, Any] = {
+        "id": "bday",
+        "kind": "birthday",
+        "points": 40,
+        "window": draw(st.sampled_from(("day", "month"))),
+        "requires_purchase": draw(st.booleans()),
+    }
+    if rule["window"] == "day":
+        rule["days_around"] = draw(st.sampled_from((0, 1, 3)))
+    program = make_program([STARS, rule], timezone=zone)
+    year = draw(st.sampled_from((2024, 2025)))
+    day = 28 if (birthday.month, birthday.day) == (2, 29) and year == 2025 else birthday.day
+    centre = datetime(year, birthday.month, day, tzinfo=UTC)
+    events: list[AnyEvent] = []
+    for index in range(draw(st.integers(1, 5))):
+        shift = draw(st.integers(-36, 36)) * 24 + draw(st.sampled_from((-14, -13, -1, 0, 1, 11)))
+        moment = centre + timedelta(hours=shift, minutes=draw(st.sampled_from((0, 30, 59))))
+        events.append(_buy(f"p{index}", "ann", moment))
+    joined = draw(st.none() | st.just(centre - timedelta(days=40)))
+    return program, events, [Customer(customer_id="ann", birthday=birthday, joined_at=joined)]
+
+
+@settings(max_examples=150)
+@given(birthday_edges(), cutoffs())
+def test_birthdays_at_window_edges_and_clock_changes_run_identically(
+    drawn: tuple[Program, list[AnyEvent], list[Customer]], as_of: date | datetime | None
+) -> None:
+    program, events, customers = drawn
+    assert same_results(program, events, customers, as_of) or as_of is not None
