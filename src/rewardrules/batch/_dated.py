@@ -132,7 +132,7 @@ class GiftColumns:
         if minimum:
             eligible = self.scope.line_flags(tier, frame) & purchase_lines
             on_eligible = per_event(frame, np.where(eligible, paid, 0))
-            found &= np.asarray([amount >= minimum for amount in on_eligible], dtype=np.bool_)
+            found &= np.asarray(on_eligible >= minimum, dtype=np.bool_)
         return found
 
     def givers(self, frame: Frame, found: Flags, profiles: ProfileColumns) -> tuple[Ints, Ints]:
