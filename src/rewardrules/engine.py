@@ -440,7 +440,9 @@ def _evaluate_batch(
         history = list(history)
         supplied = [event for event in history if isinstance(event, ReferralQualified)]
         if supplied:
-            from rewardrules.batch._referrals import supplied_table  # noqa: PLC0415
+            from rewardrules.batch._referrals import (  # noqa: PLC0415 -- imports this module
+                supplied_table,
+            )
 
             facts = supplied_table(supplied)
             history = [event for event in history if not isinstance(event, ReferralQualified)]

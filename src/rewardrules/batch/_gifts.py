@@ -20,9 +20,11 @@ from rewardrules.batch._bonus import PurchaseContextMaker
 from rewardrules.batch._dated import GiftColumns, ProfileColumns, gifts_at_purchases
 from rewardrules.batch._referrals import Fact, facts_of, repeated_ids
 from rewardrules.batch._timeline import Walker, Walks, walk_customers
+from rewardrules.batch.support import refuse
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer
 from rewardrules.ledger import CustomerResult, LedgerEntry
+from rewardrules.program import Birthday, Referral, SignupBonus
 from rewardrules.tiers import TierCounter
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,6 +48,15 @@ class GiftLedger:
     ) -> None:
         self.run = run
         self.profiles = profiles
+        # The gifts' limits (``stacking.limit_gift`` and limited steps at purchases) are not
+        # evaluated here: refused even if the generic refusal of limits goes.
+        limited = [
+            f"rule '{rule.id}': limit"
+            for rule in run.plan.program.rules
+            if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit
+        ]
+        if limited:
+            refuse(limited)
         frame = run.frame
         self.columns = ProfileColumns.of(frame, profiles)
         self.facts: list[Fact] = []
