@@ -109,4 +109,4 @@ def test_dry_run_with_the_batch_engine_names_what_it_refuses() -> None:
     result = CliRunner().invoke(cli, ["dry-run", *arguments, "--engine", "batch"])
     assert result.exit_code == 1
     assert "rule 'paws': limit" in result.stderr
-    assert "rule 'welcome': kind signup_bonus" in result.stderr
+    assert "rule 'refer-a-friend': limit" in result.stderr
