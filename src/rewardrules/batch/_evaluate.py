@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
-from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,6 +26,10 @@ from rewardrules.batch._dated import GiftColumns
 from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._gifts import GiftLedger
+from rewardrules.batch._ledger import EntryPart, LedgerColumns
+from rewardrules.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.batch._refunds import RefundStep
+from rewardrules.batch._results import ResultColumns, TierReports
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._tiers import levels
 from rewardrules.batch.support import refuse, unsupported
@@ -41,15 +44,14 @@ from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
 from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
-from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
+from rewardrules.ledger import EntryKind, Evaluation, LedgerEntry, Totals
 from rewardrules.money import Currency
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
 from rewardrules.state import CustomerState
-from rewardrules.tiers import TierChange, calendar_key
+from rewardrules.tiers import calendar_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
 
 
 def _as_table(history: Any) -> pa.Table:
@@ -139,15 +141,41 @@ class _PointsReasons:
     line_start: Ints
     tier: Ints
     names: tuple[str, ...]
+    written: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False)
+    """Reasons already written, by what ``earn_reason`` reads: purchases alike share one."""
 
 
 def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
     start, end = int(reasons.line_start[event]), int(reasons.line_start[event + 1])
     index = int(reasons.tier[event])
-    context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
-    paid = tuple(int(amount) for amount in reasons.paid[start:end])
-    weights = tuple(int(weight) for weight in reasons.weights[start:end])
-    return earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+    paid = tuple(reasons.paid[start:end].tolist())
+    weights = tuple(reasons.weights[start:end].tolist())
+    key = (money, index, paid, weights, points)
+    found = reasons.written.get(key)
+    if found is None:
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
+        found = earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+        reasons.written[key] = found
+    return found
+
+
+def _points_arguments(
+    reasons: _PointsReasons, events: list[int], given: list[int], index: int
+) -> tuple[Any, ...]:
+    """A points entry's reason arguments (``_points_reason``), read when asked for."""
+    return (reasons, events[index], given[index])
+
+
+def _discount_arguments(
+    names: list[str], labels: dict[str, str], counts: list[int], worth: list[int], index: int
+) -> tuple[Any, ...]:
+    """A discount entry's reason arguments (``DISCOUNT_REASON``), read when asked for."""
+    name, count = names[index], counts[index]
+    return (name, labels[name], count, "unit" if count == 1 else "units", worth[index])
+
+
+def _nothing(_index: int) -> tuple[()]:
+    return ()
 
 
 def _no_saved_state(customer_id: str) -> CustomerState:
@@ -163,7 +191,7 @@ class _Ledger:
 
     def __init__(self, rule_count: int, events: int) -> None:
         self.rule_count = rule_count
-        self.parts: list[list[LedgerEntry]] = []
+        self.parts: list[EntryPart] = []
         self.keys: list[Ints] = []
         self.points: Ints = np.zeros(events, dtype=np.int64)
         """Points per event, net."""
@@ -182,8 +210,11 @@ class _Ledger:
             0,
         )
 
-    def add(self, position: int, events: Ints, entries: list[LedgerEntry]) -> None:
-        """Entries of the rule at ``position``, one per event (in event order)."""
+    def add(self, position: int, events: Ints, entries: EntryPart | list[LedgerEntry]) -> None:
+        """Entries of the rule at ``position``, one per event (in event order): columns, or
+        entries already built (a limited rule's, noted where a limit cut them)."""
+        if not isinstance(entries, EntryPart):
+            entries = EntryPart.of_entries(events, entries)
         self.parts.append(entries)
         self.keys.append(events * self.rule_count + position)
 
@@ -200,8 +231,6 @@ class _Run(Computation):
         """The evaluation, as the reference engine reports it."""
         frame, plan = self.frame, self.plan
         money = plan.money
-        self.event_ids = frame.event_ids
-        self.owners = np.asarray(frame.customer_ids, dtype=object)
         self.stamps: dict[str, Ints] = {}
         rules = len(self.price_stages) + len(self.earning_stages)
         # Positions around the rules' (1 to rules): expiries due before an event (0); the
@@ -234,11 +263,21 @@ class _Run(Computation):
             skip=walked,
         )
         self.gifts.place(ledger, rules)
-        ledger.add(0, np.asarray(accounts.expired_at, dtype=np.int64), accounts.expired)
-        ledger.add(rules + 1, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
-        ledger.add(rules + 2, np.asarray(accounts.closing_at, dtype=np.int64), accounts.closing)
-        entries, entry_keys = _in_order(ledger.parts, ledger.keys)
-        bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
+        for position, events, entries in (
+            (0, accounts.expired_at, accounts.expired),
+            (rules + 1, accounts.events, accounts.entries),
+            (rules + 2, accounts.closing_at, accounts.closing),
+        ):
+            chosen = np.asarray(events, dtype=np.int64)
+            ledger.add(position, chosen, EntryPart.of_entries(chosen, entries))
+        columns = LedgerColumns(
+            ledger.parts,
+            ledger.keys,
+            frame.event_ids,
+            frame.customer_start,
+            ledger.rule_count,
+            money,
+        )
         balances: list[int] = []
         if frame.events:
             balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
@@ -253,7 +292,19 @@ class _Run(Computation):
             [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries]
         )
         results = self.gifts.results(
-            self._results(entries, bounds.tolist(), balances), _no_saved_state
+            ResultColumns(
+                frame.customer_ids,
+                columns,
+                balances,
+                available,
+                [
+                    (rule_id, every, self.stamps[rule_id].tolist())
+                    for rule_id, every in self.plan.stamp_cards
+                ],
+                self._tier_reports(),
+                _no_saved_state,
+            ).results(),
+            _no_saved_state,
         )
         sums = ledger.sums
         return Evaluation(
@@ -278,6 +329,7 @@ class _Run(Computation):
                 voucher_value=sums["voucher_value"] + given["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
+                rewards_capped=_capped(ledger.parts) if plan.limits else 0,
                 referrals=self.gifts.referrals,
                 **account_sums,
             ),
@@ -298,7 +350,40 @@ class _Run(Computation):
             counts, rewards = result
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._card_entries(stage, rewards, ledger.sums)
-        ledger.add(position, events, part)
+        cuts = self.price_cuts.get(stage.plan.rule.id)
+        if cuts:
+            ledger.add(position, *self._noted_prices(stage, events, part, cuts))
+        else:
+            ledger.add(position, events, part)
+
+    def _noted_prices(
+        self, stage: Any, events: Ints, columns: EntryPart, cuts: dict[int, Any]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A limited price rule's entries with the reference's notes at the cut events:
+        each built as the rule would have given it, then noted (``note_cut``)."""
+        part = self._built(columns)
+        cut = np.asarray(sorted(cuts), dtype=np.int64)
+        if isinstance(stage, DiscountColumns):
+            wanted = [cuts[event][2] for event in cut.tolist()]
+            value = np.asarray([worth for worth, _ in wanted], dtype=np.int64)
+            units = np.asarray([count for _, count in wanted], dtype=np.int64)
+            would = self._discount_entries(stage, cut, value, units)
+        else:
+            scratch = dict.fromkeys(
+                ("free_value", "free_units", "discount_value", "discount_units"), 0
+            )
+            _, would = self._card_entries(
+                stage, [cuts[event][2] for event in cut.tolist()], scratch
+            )
+        limited = self.limited[stage.plan.rule.id]
+        noted = limited.noted_prices(
+            dict(zip(events.tolist(), part)),
+            {
+                event: (cuts[event][0], cuts[event][1], entry)
+                for event, entry in zip(cut.tolist(), self._built(would))
+            },
+        )
+        return with_noted(events, part, noted)
 
     def _earning_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
         """An earning rule's entries: vouchers of cards, points (and points taken back)."""
@@ -308,7 +393,7 @@ class _Run(Computation):
             counts = stage.counts(frame, qualifying, self.refunds.steps)
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._voucher_entries(stage, counts, ledger.sums)
-            ledger.add(position, events, part)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
@@ -320,13 +405,25 @@ class _Run(Computation):
             paid = np.asarray(self.paid, dtype=np.int64)
             issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
-            ledger.add(position, events, part)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
         paid = frame.gross if earning.plan.on_gross else self.paid
         weights = earning.weights(frame, self.tier, self.purchase_lines)
         points = earning.points(frame, self.tier, paid, weights)
         events = np.flatnonzero(points != 0)
+        wanted = points
+        limited = self.limited.get(earning.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = [
+                Release(
+                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
+                )
+                for step in self.refunds.steps
+                if points[step.purchase]
+            ]
+            points, cuts = limited.cut_points_column(frame, points, releases)
         reasons = _PointsReasons(
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
@@ -335,46 +432,48 @@ class _Run(Computation):
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
             ledger.taken_back += int(refunded[2].sum())
-        given = points[events].tolist()
+        given = wanted[events].tolist()
         part = self._entries(
             events,
             earning.plan.rule.id,
             "points",
-            (given, repeat(None), repeat(None)),
+            (given, None, None),
             _points_reason,
-            zip(repeat(reasons), events.tolist(), given),
+            partial(_points_arguments, reasons, events.tolist(), given),
         )
-        ledger.add(position, events, part)
+        if limited is not None:
+            ledger.add(position, events, limited.noted(events, self._built(part), cuts, "points"))
+        else:
+            ledger.add(position, events, part)
         ledger.points += points
+
+    def _built(self, part: EntryPart) -> list[LedgerEntry]:
+        """A part's entries, built now (a limit reads and notes them one by one)."""
+        frame, money = self.frame, self.plan.money
+        owners = frame.customer_ids
+        return [
+            part.entry(index, frame.event_ids[event], owners[frame.customer[event]], money)
+            for index, event in enumerate(part.events.tolist())
+        ]
 
     def _entries(
         self,
         events: Ints,
         rule_id: str,
-        kind: str,
-        amounts: tuple[Iterable[Any], Iterable[Any], Iterable[Any]],
+        kind: EntryKind,
+        amounts: tuple[Any, Any, Any],
         template: Any,
-        arguments: Iterable[tuple[Any, ...]],
-    ) -> list[LedgerEntry]:
-        """One rule's entries for these events, built in C loops (``zip`` and ``map``).
+        arguments: Any,
+    ) -> EntryPart:
+        """One rule's entries for these events, as columns (``_ledger``): built when read.
 
-        ``amounts`` are the entries' points, value and units.
+        ``amounts`` are the entries' points, value and units (lists, or None for none).
         """
-        fields = zip(
-            self.event_ids[events].tolist(),
-            self.owners[self.frame.customer[events]].tolist(),
-            repeat(rule_id),
-            repeat(kind),
-            *amounts,
-            repeat(self.plan.money),
-            repeat(template),
-            arguments,
-        )
-        return list(map(_new_entry, repeat(LedgerEntry), fields))
+        return EntryPart(events, rule_id, kind, *amounts, template, arguments)
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
-    ) -> tuple[list[LedgerEntry], Ints, Ints] | None:
+    ) -> tuple[EntryPart, Ints, Ints] | None:
         """A points rule's entries at refunds: its points recomputed on what is left of the
         purchase, at the tier and factors it was made with, never more than it gave
         (``refund_points_per_spend``)."""
@@ -392,29 +491,14 @@ class _Run(Computation):
             earned = net.get(purchase, int(points[purchase]))
             if earned == 0:
                 continue
-            start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-            if plan.on_gross:
-                left = [
-                    int(price) * (int(quantity) - done)
-                    for price, quantity, done in zip(
-                        frame.unit_price[start:end], frame.quantity[start:end], step.units_after
-                    )
-                ]
-            else:
-                left = [
-                    int(amount) - refunded
-                    for amount, refunded in zip(paid[start:end], step.amounts_after)
-                ]
-            index = int(self.tier[purchase])
-            context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
-            line_weights = [int(weight) for weight in weights[start:end]]
-            now = min(plan.points(context, left, line_weights), earned)  # type: ignore[arg-type]
+            worth, left = self._points_left(earning, step, paid, weights)
+            now = min(worth, earned)
             net[purchase] = now
             if now != earned:
                 events.append(step.event)
                 taken_list.append(now - earned)
                 purchase_id = frame.event_ids[purchase]
-                arguments.append((purchase_id, plan.points_name, sum(left), now, earned))
+                arguments.append((purchase_id, plan.points_name, left, now, earned))
         if not events:
             return None
         chosen = np.asarray(events, dtype=np.int64)
@@ -422,19 +506,70 @@ class _Run(Computation):
             chosen,
             plan.rule.id,
             "points",
-            (taken_list, repeat(None), repeat(None)),
+            (taken_list, None, None),
             REFUND_REASON,
             arguments,
         )
         return entries, chosen, np.asarray(taken_list, dtype=np.int64)
 
+    def _points_left(
+        self, earning: PointsColumns, step: RefundStep, paid: Numbers, weights: Ints
+    ) -> tuple[int, int]:
+        """The points a purchase's entry of a points rule is worth on what ``step`` (a
+        refund) leaves of it, at the tier and factors it was made with; and what is left."""
+        frame, purchase = self.frame, step.purchase
+        start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+        if earning.plan.on_gross:
+            left = [
+                int(price) * (int(quantity) - done)
+                for price, quantity, done in zip(
+                    frame.unit_price[start:end], frame.quantity[start:end], step.units_after
+                )
+            ]
+        else:
+            left = [
+                int(amount) - refunded
+                for amount, refunded in zip(paid[start:end], step.amounts_after)
+            ]
+        index = int(self.tier[purchase])
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
+        line_weights = [int(weight) for weight in weights[start:end]]
+        worth = earning.plan.points(context, left, line_weights)  # type: ignore[arg-type]
+        return worth, sum(left)
+
+    def _noted_counted(
+        self, stage: Any, events: Ints, columns: EntryPart, sums: dict[str, int]
+    ) -> EntryPart | list[LedgerEntry]:
+        """Vouchers or gift cards of a limited rule, as many as fit, noted where cut
+        (``cut_entries``); the totals count what was given."""
+        limited = self.limited.get(stage.plan.rule.id)
+        if limited is None or not len(events):
+            return columns
+        part = self._built(columns)
+        units = np.zeros(self.frame.events, dtype=np.int64)
+        values = np.zeros(self.frame.events, dtype=np.int64)
+        units[events] = [entry.units or 0 for entry in part]
+        values[events] = [entry.value_minor or 0 for entry in part]
+        _, cuts = limited.cut_counted(self.frame, units, values)
+        if not cuts:
+            return part
+        noted = limited.noted(events, part, cuts, "counted")
+        prefix = "vouchers" if isinstance(stage, CardColumns) else "gift_cards"
+        for before, after in zip(part, noted):
+            if after is not before:
+                sums[prefix] += (after.units or 0) - (before.units or 0)
+                sums[f"{prefix.rstrip('s')}_value"] += (after.value_minor or 0) - (
+                    before.value_minor or 0
+                )
+        return noted
+
     def _card_entries(
         self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
-    ) -> tuple[Ints, list[LedgerEntry]]:
+    ) -> tuple[Ints, EntryPart]:
         """A free-unit or percent-off card's entries at the purchases that complete it."""
         plan = stage.plan
         events = np.asarray([reward.event for reward in rewards], dtype=np.int64)
-        kind = "free" if plan.reward == "free" else "discount"
+        kind: EntryKind = "free" if plan.reward == "free" else "discount"
         units = [reward.units for reward in rewards]
         values = [reward.value for reward in rewards]
         totals[f"{kind}_value"] += sum(values)
@@ -443,13 +578,13 @@ class _Run(Computation):
             (plan, reward.after, reward.completed, reward.units, reward.value) for reward in rewards
         ]
         entries = self._entries(
-            events, plan.rule.id, kind, (repeat(None), values, units), reward_reason, arguments
+            events, plan.rule.id, kind, (None, values, units), reward_reason, arguments
         )
         return events, entries
 
     def _voucher_entries(
         self, stage: CardColumns, counts: CardCounts, totals: dict[str, int]
-    ) -> tuple[Ints, list[LedgerEntry]]:
+    ) -> tuple[Ints, EntryPart]:
         """A voucher card's entries: one per purchase that completes cards, with the number
         of vouchers (``units``) and their total value."""
         plan = stage.plan
@@ -465,7 +600,7 @@ class _Run(Computation):
         totals["vouchers"] += sum(cards)
         totals["voucher_value"] += sum(values)
         entries = self._entries(
-            events, plan.rule.id, "voucher", (repeat(None), values, cards), reward_reason, arguments
+            events, plan.rule.id, "voucher", (None, values, cards), reward_reason, arguments
         )
         return events, entries
 
@@ -475,6 +610,12 @@ class _Run(Computation):
         priced = stage.priced(frame, self.tier, self.purchase_lines)
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
+        wanted = given
+        limited = self.limited.get(stage.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = bonus_releases(frame, priced, given, self.refunds.steps)
+            given, cuts = limited.cut_points_column(frame, given, releases)
         contexts = PurchaseContextMaker(
             frame,
             self.tier,
@@ -483,23 +624,28 @@ class _Run(Computation):
         )
         if len(events):
             reason = stage.reason(contexts(int(events[0])))
-            points = given[events].tolist()
-            amounts = (points, repeat(None), repeat(None))
-            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, repeat(()))
-            ledger.add(position, events, part)
+            points = wanted[events].tolist()
+            amounts = (points, None, None)
+            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, _nothing)
+            if limited is not None:
+                ledger.add(
+                    position, events, limited.noted(events, self._built(part), cuts, "points")
+                )
+            else:
+                ledger.add(position, events, part)
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
         if taken:
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
             back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
-            ledger.add(position, refunds, entries)
+            ledger.add(position, refunds, EntryPart.of_entries(refunds, entries))
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
 
     def _gift_card_entries(
         self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
-    ) -> tuple[Ints, list[LedgerEntry]]:
+    ) -> tuple[Ints, EntryPart]:
         """A gift card rule's entries: one per purchase, with the number of cards it issues
         (``units``) and their total value."""
         plan = stage.plan
@@ -519,7 +665,7 @@ class _Run(Computation):
             chosen,
             plan.rule.id,
             "gift_card",
-            (repeat(None), values, counts),
+            (None, values, counts),
             cards_reason,
             arguments,
         )
@@ -527,62 +673,25 @@ class _Run(Computation):
 
     def _discount_entries(
         self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
-    ) -> list[LedgerEntry]:
-        names = np.asarray(self.names, dtype=object)[self.tier[events]]
-        labels = discount.plan.labels
+    ) -> EntryPart:
+        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         counts = units.tolist()
         worth = value.tolist()
         return self._entries(
             events,
             discount.plan.rule.id,
             "discount",
-            (repeat(None), worth, counts),
+            (None, worth, counts),
             DISCOUNT_REASON,
-            zip(
-                names.tolist(),
-                [labels[name] for name in names.tolist()],
-                counts,
-                np.where(units == 1, "unit", "units").tolist(),
-                worth,
-            ),
+            partial(_discount_arguments, names, discount.plan.labels, counts, worth),
         )
 
-    def _results(
-        self, entries: list[LedgerEntry], bounds: list[int], balances: list[int]
-    ) -> tuple[CustomerResult, ...]:
-        frame = self.frame
-        tiers = self._tier_reports()
-        cards = [
-            (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
-            for card in self.plan.punch_cards
-        ]
-        results = []
-        for index, customer_id in enumerate(frame.customer_ids):
-            stamps = {rule_id: final[index] % every for rule_id, every, final in cards}
-            tier, changes, next_tier = tiers[index] if tiers else (None, (), None)
-            balance = balances[index]
-            results.append(
-                CustomerResult(
-                    customer_id=customer_id,
-                    ledger=tuple(entries[bounds[index] : bounds[index + 1]]),
-                    points=balance,
-                    available_points=self.available[index],
-                    pending_points=balance - self.available[index],
-                    tier=tier,
-                    stamps=stamps,
-                    save=partial(_no_saved_state, customer_id),
-                    tier_changes=changes,
-                    next_tier=next_tier,
-                )
-            )
-        return tuple(results)
-
-    def _tier_reports(self) -> list[tuple[str | None, tuple[TierChange, ...], Any]]:
+    def _tier_reports(self) -> TierReports | None:
         """Per customer: the tier at the report, the changes seen, the next tier."""
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
         tiers, windows = plan.tiers, self.windows
         if tiers is None or windows is None:
-            return []
+            return None
         last = frame.customer_start[1:] - 1
         last_facts = self.gifts.last_facts() if cutoff is None else {}
         if cutoff is None:
@@ -613,32 +722,41 @@ class _Run(Computation):
             clipped = np.maximum(latest, 0)
             has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
             final_level = np.where(has_purchase, tier[clipped], -1)
-        changes: list[list[TierChange]] = [[] for _ in frame.customer_ids]
-        names = (*tiers.names, None)
-        at, offsets, owner = frame.at, frame.utc_offset, frame.customer
-        for index in changed.tolist():
-            event = int(bought[index])
-            moment = _written(int(at[event]), int(offsets[event]))
-            changes[int(owner[event])].append(
-                TierChange(moment, names[int(before[index])], names[int(tier[index])])
-            )
-        reports = []
-        money = plan.money
-        for index, (amount, level, final) in enumerate(
-            zip(amounts.tolist(), reported.tolist(), final_level.tolist())
-        ):
-            seen = changes[index]
-            if level != final:
-                if index in last_facts:
-                    moment = last_facts[index]
-                elif cutoff is None:
-                    event = int(last[index])
-                    moment = _written(int(at[event]), int(offsets[event]))
-                else:
-                    moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
-                seen.append(TierChange(moment, names[final], names[level]))
-            reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
-        return reports
+        at, offsets = frame.at, frame.utc_offset
+        report_change: list[datetime | None] = [None] * len(last)
+        for index in np.flatnonzero(reported != final_level).tolist():
+            if index in last_facts:
+                report_change[index] = last_facts[index]
+            elif cutoff is None:
+                event = int(last[index])
+                report_change[index] = _written(int(at[event]), int(offsets[event]))
+            else:
+                report_change[index] = (
+                    cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
+                )
+        events = bought[changed]
+        return TierReports(
+            plan=tiers,
+            money=plan.money,
+            names=(*tiers.names, None),
+            reported=reported.tolist(),
+            amounts=amounts.tolist(),
+            final=final_level.tolist(),
+            change_event=events.tolist(),
+            change_before=before[changed].tolist(),
+            change_after=tier[changed].tolist(),
+            change_start=np.searchsorted(frame.customer[events], np.arange(len(last) + 1)).tolist(),
+            report_change=report_change,
+            written=lambda event: _written(int(at[event]), int(offsets[event])),
+        )
+
+
+def _capped(parts: list[EntryPart]) -> int:
+    """How many rewards limits left nothing of (``capped`` entries: a limit's notes, in
+    parts of built entries)."""
+    return sum(
+        entry.kind == "capped" for part in parts if part.built is not None for entry in part.built
+    )
 
 
 def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
@@ -666,15 +784,3 @@ def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
         else:
             sums["points_written_off"] += entry.points or 0
     return sums
-
-
-def _in_order(parts: list[list[LedgerEntry]], keys: list[Ints]) -> tuple[list[LedgerEntry], Ints]:
-    """All entries in (event, rule position) order, with their sorted keys."""
-    if not keys:
-        return [], np.zeros(0, dtype=np.int64)
-    flat = np.concatenate(keys)
-    if len(parts) == 1:
-        return parts[0], flat
-    order = np.argsort(flat, kind="stable")
-    entries = np.fromiter(chain.from_iterable(parts), dtype=object, count=len(flat))
-    return entries[order].tolist(), flat[order]

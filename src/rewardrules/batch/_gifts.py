@@ -172,7 +172,7 @@ class GiftLedger:
             return results
         run = self.run
         plan, cutoff = run.plan, run.cutoff
-        stamps = {card.rule.id: 0 for card in plan.punch_cards}
+        stamps = {rule_id: 0 for rule_id, _ in plan.stamp_cards}
         extra = []
         for walk in self.walks.others:
             tier = None

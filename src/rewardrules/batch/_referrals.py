@@ -16,8 +16,10 @@ are the friend's alone), so the batch engine splits the work:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +27,6 @@ import pyarrow as pa
 from rewardrules.batch._frame import pc
 from rewardrules.errors import HistoryError, event_error
 from rewardrules.events import ReferralQualified
-from rewardrules.kinds.referral import ReferralPlan
 
 FACT_SCHEMA: pa.Schema = pa.schema(
     [  # type: ignore[arg-type]
@@ -118,17 +119,14 @@ def facts_of(table: pa.Table) -> list[Fact]:
     return found
 
 
-def check_fact(
-    fact: Fact, referrals: dict[str, ReferralPlan], rewarded: set[tuple[str, str]]
-) -> ReferralPlan:
-    """The rule of a fact, checked as ``gifts.apply_referral`` checks it.
+def check_fact(fact: Fact, referrals: Mapping[str, Any], rewarded: set[tuple[str, str]]) -> None:
+    """Check a fact's rule, referrer and friend as ``gifts.apply_referral`` checks them.
 
     Raises:
         HistoryError: the rule is not the program's, the referrer refers themselves, or
             the friend was already rewarded under the rule.
     """
-    plan = referrals.get(fact.rule)
-    if plan is None:
+    if fact.rule not in referrals:
         known = ", ".join(sorted(referrals)) or "none"
         raise event_error(
             fact.event_id,
@@ -146,7 +144,6 @@ def check_fact(
             "referred",
         )
     rewarded.add((fact.rule, fact.referred))
-    return plan
 
 
 def supplied_table(facts: list[ReferralQualified]) -> pa.Table:

@@ -22,13 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.batch._referrals import Fact, check_fact
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
-from rewardrules.kinds.referral import referrer_reward
+from rewardrules.kinds.referral import ReferralPlan, referrer_reward
 from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
 from rewardrules.ledger import LedgerEntry
 from rewardrules.lots import PointsAccount, advance, earn, redeem, take_back
@@ -75,7 +76,8 @@ class Walker:
         """Whether a profile may give a gift at a date."""
         if profile is None:
             return False
-        for rule in self.plan.dated:
+        for compiled in self.plan.dated:
+            rule = compiled.plan
             if isinstance(rule, SignupPlan) and profile.joined_at is not None:
                 return True
             if isinstance(rule, BirthdayPlan) and profile.birthday is not None:
@@ -113,7 +115,8 @@ class Walker:
             if policy.has_clock:
                 pending += self._expired(done, advance(policy, account, customer_id, moment))
             if isinstance(item, Fact):
-                rule = plan.referrals[item.rule]  # checked by walk_customers
+                # checked by walk_customers; the program's referrals are referral rules
+                rule = cast(ReferralPlan, plan.referrals[item.rule].plan)
                 entry = referrer_reward(rule, item.event())
                 pending.append(entry)
                 done.gifts.append(entry)
@@ -180,7 +183,8 @@ class Walker:
         if profile is None:
             return []
         schedule: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
-        for order, rule in enumerate(self.plan.dated):
+        for order, compiled in enumerate(self.plan.dated):
+            rule = compiled.plan
             if isinstance(rule, SignupPlan):
                 joined = profile.joined_at
                 if joined is None or not rule.active_at(joined):
@@ -189,7 +193,7 @@ class Walker:
                     schedule.append((joined, order, rule, 0))
                 continue
             since = profile.joined_at or first
-            if profile.birthday is None or since is None:
+            if not isinstance(rule, BirthdayPlan) or profile.birthday is None or since is None:
                 continue
             for moment, year in birthday_dates(
                 rule, profile.birthday, since, None, until, inclusive
