@@ -110,4 +110,5 @@ def test_dry_run_with_the_batch_engine_names_what_it_refuses() -> None:
     assert result.exit_code == 1
     assert "rule 'treat-card': exclusive_group" in result.stderr
     assert "rule 'paws': limit" not in result.stderr  # limits run in the batch engine
-    assert "rule 'welcome': kind signup_bonus" in result.stderr
+    assert "rule 'welcome': kind signup_bonus" not in result.stderr  # gifts run too
+    assert "rule 'refer-a-friend': limit" in result.stderr  # not yet on gift rules

@@ -544,17 +544,19 @@ def _evaluate_batch(
             "the batch engine does not resume from saved states; evaluate with engine='reference'"
         )
         raise UnsupportedError([Problem(message=message, code="unsupported")])
+    facts = None
     if not _is_table(history):
         history = list(history)
-        for event in history:
-            if isinstance(event, ReferralQualified):
-                message = (
-                    f"the batch engine does not evaluate referral facts (event {event.id}) "
-                    "yet; evaluate with engine='reference'"
-                )
-                raise UnsupportedError([Problem(message=message, code="unsupported")])
+        supplied = [event for event in history if isinstance(event, ReferralQualified)]
+        if supplied:
+            from rewardrules.batch._referrals import (  # noqa: PLC0415 -- imports this module
+                supplied_table,
+            )
+
+            facts = supplied_table(supplied)
+            history = [event for event in history if not isinstance(event, ReferralQualified)]
         history = events_to_table(history)
-    return evaluate_table(program, history, customers, as_of)
+    return evaluate_table(program, history, customers, as_of, facts=facts)
 
 
 def check_profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:

@@ -48,6 +48,7 @@ def run_accounts(
     flags: tuple[Flags, Flags, Flags],
     moment: Callable[[int], datetime],
     cutoff: tuple[datetime, bool, datetime] | None,
+    skip: Ints | None = None,
 ) -> Accounts:
     """Replay the points accounts of the customers with a redemption (of every customer
     when points wait or expire: their lots are then a matter of time).
@@ -55,6 +56,7 @@ def run_accounts(
     ``points`` are the rules' points per event (negative at refunds); ``flags`` tell
     purchases, refunds and redemptions; ``moment(event)`` is an event's instant;
     ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
+    The customers in ``skip`` are replayed elsewhere (``_timeline``).
     """
     purchases, refunds, redemptions = flags
     accounts = Accounts()
@@ -62,6 +64,8 @@ def run_accounts(
         replayed = np.arange(len(frame.customer_ids), dtype=np.int64)
     else:
         replayed = np.unique(frame.customer[redemptions])
+    if skip is not None and len(skip):
+        replayed = np.setdiff1d(replayed, skip)
     at_of = moment
     ids = frame.event_ids
     for customer in replayed.tolist():

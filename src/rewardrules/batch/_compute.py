@@ -14,6 +14,7 @@ import numpy as np
 
 from rewardrules.batch._bonus import BonusColumns
 from rewardrules.batch._cards import CardColumns
+from rewardrules.batch._dated import GiftColumns
 from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.batch._giftcards import GiftCardColumns
 from rewardrules.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
@@ -22,10 +23,13 @@ from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, pe
 from rewardrules.batch._tiers import Retention, TierWindows, levels
 from rewardrules.batch.support import refuse
 from rewardrules.engine import _Cutoff
+from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
+from rewardrules.kinds.referral import ReferralPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 from rewardrules.plan import ProgramPlan
 from rewardrules.tiers import TierPlan
@@ -175,5 +179,7 @@ def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:  # noqa: RET
         return GiftCardColumns.of(rule, frame, tiers)
     if isinstance(rule, BonusPlan):
         return BonusColumns.of(rule, frame, tiers)
+    if isinstance(rule, BirthdayPlan | SignupPlan | ReferralPlan):
+        return GiftColumns.of(rule, frame, tiers)
     # support.unsupported refused every other kind before anything ran.
     refuse([f"rule '{rule.rule.id}': kind {rule.rule.kind}"])  # pragma: no cover

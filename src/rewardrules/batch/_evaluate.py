@@ -22,8 +22,10 @@ from rewardrules.batch._accounts import run_accounts
 from rewardrules.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._compute import Computation
+from rewardrules.batch._dated import GiftColumns
 from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
+from rewardrules.batch._gifts import GiftLedger
 from rewardrules.batch._ledger import EntryPart, LedgerColumns
 from rewardrules.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.batch._refunds import RefundStep
@@ -71,6 +73,7 @@ def evaluate_table(
     as_of: date | datetime | None = None,
     *,
     source: str = "<table>",
+    facts: pa.Table | None = None,
 ) -> Evaluation:
     """Evaluate a program over a history table with the batch engine.
 
@@ -84,6 +87,7 @@ def evaluate_table(
         customers: customer profiles (checked as the reference engine checks them).
         as_of: ignore events after this date (the whole local day) or instant.
         source: how errors name the table.
+        facts: referral facts supplied with the history (``_referrals.FACT_SCHEMA``).
 
     Raises:
         UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
@@ -96,13 +100,15 @@ def evaluate_table(
         refuse(features)
     plan = ProgramPlan.compile(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
-    _profiles(customers)
+    profiles = _profiles(customers)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
-        return _Run(plan, frame, cutoff).evaluation()
+        run = _Run(plan, frame, cutoff)
+        run.gifts = GiftLedger(run, profiles, facts, until)
+        return run.evaluation()
     finally:
         if collecting:
             gc.enable()
@@ -216,6 +222,9 @@ class _Ledger:
 class _Run(Computation):
     """One evaluation: what the rules computed over the frame, written as the ledger."""
 
+    gifts: GiftLedger
+    """The gifts that read profiles (set before :meth:`evaluation`)."""
+
     # --- the ledger ---------------------------------------------------------------------
 
     def evaluation(self) -> Evaluation:
@@ -233,20 +242,27 @@ class _Run(Computation):
         for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
             self._earning_entries(ledger, position, stage)
         cutoff = self.cutoff
-        accounts = run_accounts(
-            frame,
-            plan.points,
-            ledger.points,
-            (self.purchases, self.is_refund, frame.flags_of("redemption")),
-            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+        closing = (
             None
             if cutoff is None
             else (
                 cutoff.instant,
                 cutoff.inclusive,
                 cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT,
-            ),
+            )
         )
+        flags = (self.purchases, self.is_refund, frame.flags_of("redemption"))
+        walked = self.gifts.walk(ledger.points, flags, closing)
+        accounts = run_accounts(
+            frame,
+            plan.points,
+            ledger.points,
+            flags,
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+            closing,
+            skip=walked,
+        )
+        self.gifts.place(ledger, rules)
         for position, events, entries in (
             (0, accounts.expired_at, accounts.expired),
             (rules + 1, accounts.events, accounts.entries),
@@ -269,20 +285,27 @@ class _Run(Computation):
         for customer, balance in accounts.balances.items():
             balances[customer] = balance
             available[customer] = accounts.available[customer]
+        self.gifts.balances(balances, available)
         self.available = available
-        account_sums = _account_sums([*accounts.entries, *accounts.expired, *accounts.closing])
-        results = ResultColumns(
-            frame.customer_ids,
-            columns,
-            balances,
-            available,
-            [
-                (rule_id, every, self.stamps[rule_id].tolist())
-                for rule_id, every in self.plan.stamp_cards
-            ],
-            self._tier_reports(),
+        given, walked_entries = self.gifts.sums()
+        account_sums = _account_sums(
+            [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries]
+        )
+        results = self.gifts.results(
+            ResultColumns(
+                frame.customer_ids,
+                columns,
+                balances,
+                available,
+                [
+                    (rule_id, every, self.stamps[rule_id].tolist())
+                    for rule_id, every in self.plan.stamp_cards
+                ],
+                self._tier_reports(),
+                _no_saved_state,
+            ).results(),
             _no_saved_state,
-        ).results()
+        )
         sums = ledger.sums
         return Evaluation(
             program=plan.program.program,
@@ -296,17 +319,18 @@ class _Run(Computation):
                 purchases=int(self.purchases.sum()),
                 refunds=int(self.is_refund.sum()),
                 gross_spend=int(frame.gross_total[self.purchases].sum()),
-                points_issued=int(ledger.points.sum()) - ledger.taken_back,
+                points_issued=int(ledger.points.sum()) - ledger.taken_back + given["points"],
                 points_reversed=-ledger.taken_back,
                 discount_value=sums["discount_value"],
                 discount_units=sums["discount_units"],
                 free_value=sums["free_value"],
                 free_units=sums["free_units"],
-                vouchers=sums["vouchers"],
-                voucher_value=sums["voucher_value"],
+                vouchers=sums["vouchers"] + given["vouchers"],
+                voucher_value=sums["voucher_value"] + given["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
                 rewards_capped=_capped(ledger.parts) if plan.limits else 0,
+                referrals=self.gifts.referrals,
                 **account_sums,
             ),
         )
@@ -373,6 +397,9 @@ class _Run(Computation):
             return
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
+            return
+        if isinstance(stage, GiftColumns):
+            self.gifts.at_purchases(ledger, position, stage)
             return
         if isinstance(stage, GiftCardColumns):
             paid = np.asarray(self.paid, dtype=np.int64)
@@ -666,8 +693,9 @@ class _Run(Computation):
         if tiers is None or windows is None:
             return None
         last = frame.customer_start[1:] - 1
+        last_facts = self.gifts.last_facts() if cutoff is None else {}
         if cutoff is None:
-            instant, local_date = frame.at[last], frame.local_date[last]
+            instant, local_date = self.gifts.report_instants(last, last_facts)
         else:
             count = len(last)
             instant = np.full(count, _microseconds(cutoff.instant), dtype=np.int64)
@@ -697,7 +725,9 @@ class _Run(Computation):
         at, offsets = frame.at, frame.utc_offset
         report_change: list[datetime | None] = [None] * len(last)
         for index in np.flatnonzero(reported != final_level).tolist():
-            if cutoff is None:
+            if index in last_facts:
+                report_change[index] = last_facts[index]
+            elif cutoff is None:
                 event = int(last[index])
                 report_change[index] = _written(int(at[event]), int(offsets[event]))
             else:

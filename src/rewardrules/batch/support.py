@@ -13,11 +13,14 @@ from typing import NoReturn
 from rewardrules.batch._frame import UnsupportedError
 from rewardrules.errors import Problem
 from rewardrules.program import (
+    Birthday,
     BonusPoints,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
     Program,
+    Referral,
+    SignupBonus,
     TieredDiscount,
 )
 
@@ -27,6 +30,9 @@ SUPPORTED_KINDS: tuple[type, ...] = (
     EveryNthFree,
     PartnerGiftCard,
     BonusPoints,
+    Birthday,
+    SignupBonus,
+    Referral,
 )
 """Rule kinds the batch engine evaluates."""
 
@@ -46,6 +52,9 @@ def unsupported(program: Program) -> list[str]:
             continue
         if rule.exclusive_group is not None:
             found.append(f"{where}: exclusive_group")
+        if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit:
+            # The gift rules' limits are not evaluated by the batch engine yet.
+            found.append(f"{where}: limit")
     return found
 
 
