@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from rewardrules._customer_chunks import _SeenIds, event_months, whole_chunks
@@ -287,3 +288,40 @@ def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
     assert "the batch engine does not evaluate rule 'treat-card': exclusive_group" in whole[2]
     assert streamed == whole
     assert not output.exists()
+
+
+def _pet_shop_without_groups(folder: Path) -> Path:
+    """The pet shop with what the batch engine refuses taken out (its exclusive groups and
+    the referral's limit), keeping its birthday, sign-up and referral rules."""
+    text = (ROOT / "rules" / "examples" / "pet-shop.yaml").read_text(encoding="utf-8")
+    program = yaml.safe_load(text)
+    rules = [rule for rule in program["rules"] if "exclusive_group" not in rule]
+    for rule in rules:
+        if rule["kind"] == "referral":
+            rule.pop("limit", None)
+    program["rules"] = rules
+    path = folder / "pet-shop.yaml"
+    path.write_text(yaml.safe_dump(program, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("with_profiles", [True, False])
+def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_profiles: bool
+) -> None:
+    examples = ROOT / "rules" / "examples"
+    program = _pet_shop_without_groups(tmp_path)
+    history = tmp_path / "sorted.parquet"
+    assert run("sort-history", examples / "pet-shop.history.jsonl", history)[0] == 0
+    profiles = ("--customers", examples / "pet-shop.customers.csv") if with_profiles else ()
+    as_of = ("--as-of", (examples / "pet-shop.as-of").read_text(encoding="utf-8").strip())
+    whole = tmp_path / "whole.jsonl"
+    expected = run("dry-run", program, history, *profiles, *as_of, "--output", whole)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # one customer per chunk, if chunked
+    streamed = tmp_path / "streamed.jsonl"
+    arguments = ("--engine", "batch", "--output", streamed)
+    code, out, err = run("dry-run", program, history, *profiles, *as_of, *arguments)
+    assert (code, err, expected[0]) == (0, "", 0)
+    assert streamed.read_text(encoding="utf-8") == whole.read_text(encoding="utf-8")
+    assert ("refer-a-friend" in whole.read_text(encoding="utf-8")) == with_profiles
+    assert out.replace(str(streamed), str(whole)) == expected[1]

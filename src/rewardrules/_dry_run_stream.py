@@ -58,6 +58,10 @@ def streamed_dry_run(
     if features:  # before any row is read, as the whole-history run refuses it
         refuse(features)
     size = chunk_rows()
+    if profiles is not None or any(rule.kind in _READ_PROFILES for rule in program.rules):
+        # Profiles, gifts at dates and referrals cross the chunks (a profile-only customer,
+        # a referrer in another chunk): such a history is evaluated in one piece.
+        size = _ONE_PIECE
     source = _parquet_source(history, reading)
 
     def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
@@ -81,6 +85,10 @@ def streamed_dry_run(
     else:
         table = reading.read_table(history)
     return output.stream(evaluated(whole_chunks(table, size)))
+
+
+_READ_PROFILES = frozenset({"birthday", "signup_bonus", "referral"})
+_ONE_PIECE = 2**62  # rows: more than any history holds
 
 
 def _name(history: Path) -> str:
