@@ -31,6 +31,7 @@ from rewardrules.kinds.referral import referral_facts
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
 from rewardrules.loader import load_program
 from rewardrules.program import Program
+from rewardrules.report import Report, report
 from rewardrules.state import CustomerState
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ReferralQualified",
     "Refund",
     "RefundLine",
+    "Report",
     "RewardRulesError",
     "RuleFileError",
     "Totals",
@@ -64,5 +66,6 @@ __all__ = [
     "read_history",
     "read_history_table",
     "referral_facts",
+    "report",
     "step",
 ]

@@ -356,3 +356,7 @@ cli.add_command(schema)
 from rewardrules._sort_history import sort_history  # noqa: E402 -- commands are registered last
 
 cli.add_command(sort_history)
+
+from rewardrules._report_command import report_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(report_command)
