@@ -18,7 +18,7 @@ import click
 
 from rewardrules._progress import Progress
 from rewardrules.events import AnyEvent
-from rewardrules.ledger import Evaluation, Totals
+from rewardrules.ledger import Evaluation
 from rewardrules.ledger_files import LedgerFile, LedgerFileError, ledger_file_format
 from rewardrules.program import Program, gives_points
 from rewardrules.summary import Group, Summary, SummaryBuilder
@@ -200,10 +200,6 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def _value_given(totals: Totals) -> int:
-    return totals.discount_value + totals.free_value + totals.voucher_value + totals.gift_card_value
-
-
 def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
     head = [name] + (["customers"] if name == "tier" else []) + ["entries"]
     if points:
@@ -221,7 +217,7 @@ def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
         row = [key] + ([str(totals.customers)] if name == "tier" else []) + [str(group.entries)]
         if points:
             row += [str(totals.points_net), str(totals.points_redeemed), str(totals.points_expired)]
-        row += [_money(money(_value_given(totals))), _money(money(totals.estimated_cost))]
+        row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
         rows.append(row)
     return _columns(rows)
 

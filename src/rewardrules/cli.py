@@ -318,7 +318,23 @@ def _totals_block(evaluation: Evaluation, points: str | None) -> str:
         )
     if totals["referrals"]:
         rows.append(("referrals", str(totals["referrals"])))
-    rows.append(("estimated cost", f"{totals['estimated_cost']} {code}"))
+    if points is not None:
+        rows.append(
+            (
+                "liability",
+                f"{totals['liability']} {code} "
+                f"({totals['points_outstanding']} {points} outstanding)",
+            )
+        )
+    rows.append(
+        (
+            "estimated cost",
+            f"{totals['estimated_cost']} {code} (value given {totals['value_given']} {code}"
+            + (")" if points is None else f" + liability {totals['liability']} {code})"),
+        )
+    )
+    if points is not None and totals["points_expired"]:
+        rows.append(("breakage", f"{totals['breakage']} {code} (expired, not a cost)"))
     return "Program totals\n" + _columns(rows)
 
 

@@ -59,13 +59,7 @@ def points_money(points: int, point_value: Decimal, money: Currency) -> int:
 def value_given(totals: Totals) -> int:
     """The money value given now, in minor units: discounts, free items, vouchers and gift
     cards at face value, and the value of the catalogue rewards points were redeemed for."""
-    return (
-        totals.discount_value
-        + totals.free_value
-        + totals.voucher_value
-        + totals.gift_card_value
-        + totals.redemption_value
-    )
+    return totals.value_given
 
 
 def _balance(totals: Totals) -> int:
