@@ -199,3 +199,38 @@ def test_report_is_exported() -> None:
     assert "Report" in rewardrules.__all__
     assert rewardrules.report is report
     assert isinstance(report(points_club(), []), Report)
+
+
+def test_dry_run_json_lists_each_customers_coming_expiries() -> None:
+    arguments = [
+        "dry-run",
+        str(EXAMPLES / "bakery-rewards.yaml"),
+        str(EXAMPLES / "bakery-rewards.history.csv"),
+        "--format",
+        "json",
+        "--as-of",
+        "2026-03-15",
+    ]
+    document = json.loads(CliRunner().invoke(cli, arguments).output)
+    expiring = {customer["customer_id"]: customer["expiring"] for customer in document["customers"]}
+    # ben's 26 crumbs of 3 February expire 2 months later rounded up to the month: at
+    # 2026-05-01 00:00, in the third month from March. ada has none left.
+    assert expiring == {
+        "ada": [{"month": m, "points": 0} for m in ("2026-03", "2026-04", "2026-05")],
+        "ben": [
+            {"month": "2026-03", "points": 0},
+            {"month": "2026-04", "points": 0},
+            {"month": "2026-05", "points": 26},
+        ],
+    }
+
+
+def test_dry_run_json_has_no_expiries_without_expiry_settings() -> None:
+    arguments = [
+        "dry-run",
+        *dry_run_arguments(EXAMPLES / "coffee-club.yaml")[1:],
+        "--format",
+        "json",
+    ]
+    document = json.loads(CliRunner().invoke(cli, arguments).output)
+    assert all("expiring" not in customer for customer in document["customers"])

@@ -35,6 +35,7 @@ from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
 from rewardrules.program import EveryNthFree, Program, Referral, gives_points
+from rewardrules.report import coming_expiries
 
 
 @click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,6 +183,12 @@ def dry_run(
         return
     if output_format == "json":
         document = evaluation.to_json()
+        coming = coming_expiries(program, evaluation, as_of)
+        for customer in document["customers"] if coming else ():
+            who = customer["customer_id"]
+            customer["expiring"] = [
+                {"month": month.month, "points": month.customers.get(who, 0)} for month in coming
+            ]
         if explain:
             explained = guarded(
                 lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)

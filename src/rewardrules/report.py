@@ -38,6 +38,7 @@ __all__ = [
     "Report",
     "RuleCost",
     "TierCost",
+    "coming_expiries",
     "points_money",
     "report",
     "value_given",
@@ -560,6 +561,26 @@ def _months(
         )
         liability = new_liability
     return tuple(months)
+
+
+def coming_expiries(
+    program: Program, evaluation: Evaluation, as_of: date | datetime | None
+) -> tuple[ExpiryMonth, ...]:
+    """The points due to expire in the three months from the report's instant, as in a
+    report (docs/cost.md), for ``dry-run --format json``; empty without expiry settings."""
+    if program.points.expire_after is None and program.points.expire_on_inactivity is None:
+        return ()
+    last_at: datetime | None = None
+    if as_of is None:
+        instants = [
+            at for result in evaluation.customers if (at := result.state.last_event_at) is not None
+        ]
+        last_at = max(instants, default=None)
+
+    def worth(points: int) -> int:
+        return points_money(points, program.points.value, program.money)
+
+    return _expiry(program, evaluation, as_of, last_at, worth)
 
 
 def _tier_mix(
