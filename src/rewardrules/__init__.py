@@ -6,6 +6,7 @@
 """
 
 from rewardrules.columns import read_history_table
+from rewardrules.compare import Comparison, compare
 from rewardrules.dump import dump_program
 from rewardrules.engine import CompiledProgram, compile_program, evaluate, step
 from rewardrules.errors import (
@@ -35,6 +36,7 @@ from rewardrules.report import Report, report
 from rewardrules.state import CustomerState
 
 __all__ = [
+    "Comparison",
     "CompiledProgram",
     "Customer",
     "CustomerExplanation",
@@ -56,6 +58,7 @@ __all__ = [
     "RewardRulesError",
     "RuleFileError",
     "Totals",
+    "compare",
     "compile_program",
     "dump_program",
     "evaluate",

@@ -383,3 +383,7 @@ cli.add_command(sort_history)
 from rewardrules._report_command import report_command  # noqa: E402 -- commands are registered last
 
 cli.add_command(report_command)
+
+from rewardrules._compare_command import compare_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(compare_command)
