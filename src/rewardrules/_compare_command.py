@@ -39,7 +39,7 @@ from rewardrules.loader import load_program
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="A readable table, JSON, or a long CSV (section,key,figure,old,new,change).",
+    help="A readable table, JSON, a long CSV (section,key,status,old,new,change) or HTML.",
 )
 @output_option
 @history_options
@@ -73,6 +73,10 @@ def compare_command(
         emit(json.dumps(found.to_json(), indent=2, ensure_ascii=False), output_file)
     elif output_format == "csv":
         emit(comparison_csv(found), output_file)
+    elif output_format == "html":
+        from rewardrules._report_html import compare_html  # noqa: PLC0415 -- the extra
+
+        emit(compare_html(found), output_file)
     else:
         emit(comparison_table(found), output_file)
 

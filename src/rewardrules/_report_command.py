@@ -27,7 +27,7 @@ from rewardrules.histories import read_customers
 from rewardrules.loader import load_program
 from rewardrules.report import Report, report
 
-FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "html")
 
 
 output_option = click.option(
@@ -49,7 +49,7 @@ output_option = click.option(
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="A readable table, JSON, a long CSV (section,key,figure,value).",
+    help="A readable table, JSON, a long CSV (section,key,figure,value) or an HTML page.",
 )
 @output_option
 @history_options
@@ -97,6 +97,11 @@ def render_report(found: Report, output_format: str) -> str:
         return json.dumps(found.to_json(), indent=2, ensure_ascii=False)
     if output_format == "csv":
         return report_csv(found)
+    if output_format == "html":
+        # plotly is the extra 'report' (pip install 'rewardrules[report]'): imported here.
+        from rewardrules._report_html import report_html  # noqa: PLC0415
+
+        return report_html(found)
     return report_table(found)
 
 
