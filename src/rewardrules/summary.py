@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from rewardrules.events import AnyEvent
@@ -138,10 +138,26 @@ class SummaryBuilder:
         self._month_rules: dict[tuple[str | None, str], list[int]] = {}
 
     def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
-        """Pass events through, noting each one's month: wrap the history being evaluated."""
+        """Pass events through, noting each one's month: wrap the history being evaluated.
+
+        A history comes mostly in time order, so the last month's span of POSIX seconds
+        (less two hours at each end) answers most events without converting their instant
+        to the program's zone.
+        """
+        zone = self._program.zone
+        start = end = 0.0
+        month = ""
         for event in events:
-            month = month_of(event.at, self._program)
-            self._months[event.id] = self._interned.setdefault(month, month)
+            moment = event.at.timestamp()
+            if not start <= moment < end:
+                local = event.at.astimezone(zone)
+                first = datetime(local.year, local.month, 1, tzinfo=zone)
+                following = (first + timedelta(days=32)).replace(day=1)
+                # Two hours' margin: near a boundary (where a zone may skip or repeat its
+                # midnight) each instant is converted.
+                start, end = first.timestamp() + 7200, following.timestamp() - 7200
+                month = self._interned.setdefault(local.strftime("%Y-%m"), local.strftime("%Y-%m"))
+            self._months[event.id] = month
             yield event
 
     def _month(self, entry: LedgerEntry) -> str | None:
