@@ -20,6 +20,7 @@ from rewardrules.cli import cli
 from rewardrules.events import AnyEvent
 from rewardrules.program import Program
 from rewardrules.report import Report, points_money
+from rewardrules.summary import SummaryBuilder, month_of
 from strategies import cutoffs, lifecycle_histories, lifecycle_programs
 from test_examples import PROGRAMS, dry_run_arguments
 
@@ -234,3 +235,12 @@ def test_dry_run_json_has_no_expiries_without_expiry_settings() -> None:
     ]
     document = json.loads(CliRunner().invoke(cli, arguments).output)
     assert all("expiring" not in customer for customer in document["customers"])
+
+
+@given(lifecycle_programs(), lifecycle_histories())
+def test_the_summary_notes_each_events_local_month(drawn: Program, events: list[AnyEvent]) -> None:
+    builder = SummaryBuilder(drawn)
+    seen = list(builder.watch(events))
+    assert seen == events
+    months = {event.id: month_of(event.at, drawn) for event in events}
+    assert {event.id: builder._months[event.id] for event in events} == months
