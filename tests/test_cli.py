@@ -127,7 +127,9 @@ def test_dry_run_table_shows_each_reward_and_the_totals(files: tuple[Path, Path]
         "  free items      3.50 USD (1 unit)",
         "  vouchers        0 worth 0.00 USD",
         "  gift cards      0 worth 0.00 USD",
-        "  estimated cost  3.59 USD",
+        # 9 stars still held at 0.01 USD each, and the free cone.
+        "  liability       0.09 USD (9 stars outstanding)",
+        "  estimated cost  3.59 USD (value given 3.50 USD + liability 0.09 USD)",
     ]
 
 

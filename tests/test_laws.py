@@ -484,6 +484,8 @@ def test_the_totals_add_up_the_ledger(program: Program, events: list[Event]) -> 
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
     assert Decimal(shown["points_cost"]) == points_cost
+    # Nothing here redeems or expires points, so every net point is still outstanding.
+    assert Decimal(shown["liability"]) == points_cost
     assert Decimal(shown["estimated_cost"]) == points_cost + money_totals
     purchases = [event for event in events if isinstance(event, Purchase)]
     assert (shown["customers"], shown["purchases"], shown["refunds"]) == (

@@ -743,11 +743,15 @@ def test_the_totals_count_redemptions_expiry_and_write_offs() -> None:
     ) == (2, 140, 925, 2, 30, 100)
     assert (totals.points_issued, totals.points_reversed, totals.points_net) == (220, 150, 70)
     shown = totals.to_json()
-    assert (shown["redemption_value"], shown["points_cost"], shown["estimated_cost"]) == (
-        "9.25",
-        "0.70",
-        "0.70",
-    )
+    assert (shown["redemption_value"], shown["points_cost"]) == ("9.25", "0.70")
+    # Both customers end with 0 points: nothing is owed, so the cost is what the redeemed
+    # rewards cost; c2's 30 expired points are breakage, beside the cost and not in it.
+    assert (
+        shown["points_outstanding"],
+        shown["liability"],
+        shown["estimated_cost"],
+        shown["breakage"],
+    ) == (0, "0.00", "9.25", "0.30")
     assert [balances(evaluation, customer) for customer in ("c1", "c2")] == [(0, 0, 0)] * 2
 
 

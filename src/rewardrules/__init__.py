@@ -6,6 +6,7 @@
 """
 
 from rewardrules.columns import read_history_table
+from rewardrules.compare import Comparison, compare
 from rewardrules.dump import dump_program
 from rewardrules.engine import CompiledProgram, compile_program, evaluate, step
 from rewardrules.errors import (
@@ -31,9 +32,11 @@ from rewardrules.kinds.referral import referral_facts
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
 from rewardrules.loader import load_program
 from rewardrules.program import Program
+from rewardrules.report import Report, report
 from rewardrules.state import CustomerState
 
 __all__ = [
+    "Comparison",
     "CompiledProgram",
     "Customer",
     "CustomerExplanation",
@@ -51,9 +54,11 @@ __all__ = [
     "ReferralQualified",
     "Refund",
     "RefundLine",
+    "Report",
     "RewardRulesError",
     "RuleFileError",
     "Totals",
+    "compare",
     "compile_program",
     "dump_program",
     "evaluate",
@@ -64,5 +69,6 @@ __all__ = [
     "read_history",
     "read_history_table",
     "referral_facts",
+    "report",
     "step",
 ]

@@ -258,10 +258,6 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def _value_given(totals: Totals) -> int:
-    return totals.discount_value + totals.free_value + totals.voucher_value + totals.gift_card_value
-
-
 def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
     head = [name] + (["customers"] if name == "tier" else []) + ["entries"]
     if points:
@@ -279,7 +275,7 @@ def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
         row = [key] + ([str(totals.customers)] if name == "tier" else []) + [str(group.entries)]
         if points:
             row += [str(totals.points_net), str(totals.points_redeemed), str(totals.points_expired)]
-        row += [_money(money(_value_given(totals))), _money(money(totals.estimated_cost))]
+        row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
         rows.append(row)
     return _columns(rows)
 

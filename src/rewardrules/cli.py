@@ -37,6 +37,7 @@ from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
 from rewardrules.program import EveryNthFree, Program, Referral, gives_points
+from rewardrules.report import coming_expiries
 from rewardrules.summary import Summary
 
 
@@ -232,7 +233,7 @@ def dry_run(
         explained = guarded(
             lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
         )
-    _show_evaluation(program, evaluation, output_format, explained)
+    _show_evaluation(program, evaluation, output_format, explained, as_of)
 
 
 def _show_evaluation(
@@ -240,10 +241,17 @@ def _show_evaluation(
     evaluation: Evaluation,
     output_format: str,
     explained: Mapping[str, CustomerExplanation] | None,
+    as_of: date | datetime | None,
 ) -> None:
     """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
     if output_format == "json":
         document = evaluation.to_json()
+        coming = coming_expiries(program, evaluation, as_of)
+        for customer in document["customers"] if coming else ():
+            who = customer["customer_id"]
+            customer["expiring"] = [
+                {"month": month.month, "points": month.customers.get(who, 0)} for month in coming
+            ]
         if explained is not None:
             for customer in document["customers"]:
                 account = explained[customer["customer_id"]].to_json()
@@ -425,7 +433,23 @@ def _totals_block(evaluation: Evaluation, points: str | None) -> str:
         )
     if totals["referrals"]:
         rows.append(("referrals", str(totals["referrals"])))
-    rows.append(("estimated cost", f"{totals['estimated_cost']} {code}"))
+    if points is not None:
+        rows.append(
+            (
+                "liability",
+                f"{totals['liability']} {code} "
+                f"({totals['points_outstanding']} {points} outstanding)",
+            )
+        )
+    rows.append(
+        (
+            "estimated cost",
+            f"{totals['estimated_cost']} {code} (value given {totals['value_given']} {code}"
+            + (")" if points is None else f" + liability {totals['liability']} {code})"),
+        )
+    )
+    if points is not None and totals["points_expired"]:
+        rows.append(("breakage", f"{totals['breakage']} {code} (expired, not a cost)"))
     return "Program totals\n" + _columns(rows)
 
 
@@ -463,3 +487,11 @@ cli.add_command(schema)
 from rewardrules._sort_history import sort_history  # noqa: E402 -- commands are registered last
 
 cli.add_command(sort_history)
+
+from rewardrules._report_command import report_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(report_command)
+
+from rewardrules._compare_command import compare_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(compare_command)

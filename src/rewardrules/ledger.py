@@ -34,6 +34,8 @@ EntryKind = Literal[
     "referral",
 ]
 ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
+JSON_FORMAT = 2
+"""The version of the JSON output contract (docs/json-output.md, "Versions")."""
 POINTS_KINDS = frozenset({"points", "redemption", "expiry", "written_off"})
 """Entry kinds whose ``points`` add up to the balance."""
 NOTE_KINDS = frozenset({"capped", "set_aside", "referral"})
@@ -286,15 +288,43 @@ class Totals:
         return divide_half_up(scaled, denominator)
 
     @property
-    def estimated_cost(self) -> int:
-        """Points, discounts, free items, vouchers and gift cards together, in minor units."""
+    def value_given(self) -> int:
+        """Money given now, in minor units: discounts, free items, vouchers and gift cards at
+        face value, and the value of the catalogue rewards points were redeemed for."""
         return (
-            self.points_cost
-            + self.discount_value
+            self.discount_value
             + self.free_value
             + self.voucher_value
             + self.gift_card_value
+            + self.redemption_value
         )
+
+    @property
+    def points_outstanding(self) -> int:
+        """Points the entries leave with customers: issued, less reversed, redeemed and
+        expired, plus written off (the sum of the customers' ``points``)."""
+        return (
+            self.points_net - self.points_redeemed - self.points_expired + self.points_written_off
+        )
+
+    @property
+    def liability(self) -> int:
+        """The outstanding points at ``points.value``, in minor units, rounded half-up once."""
+        return self._points_money(self.points_outstanding)
+
+    @property
+    def breakage(self) -> int:
+        """The expired points at ``points.value``, in minor units: shown, never a cost."""
+        return self._points_money(self.points_expired)
+
+    @property
+    def estimated_cost(self) -> int:
+        """Value given now plus the liability, in minor units (docs/cost.md)."""
+        return self.value_given + self.liability
+
+    def _points_money(self, points: int) -> int:
+        numerator, denominator = self.point_value.as_integer_ratio()
+        return divide_half_up(points * numerator * self.money.minor_per_major, denominator)
 
     def to_json(self) -> dict[str, Any]:
         """The totals in the JSON output contract."""
@@ -325,6 +355,10 @@ class Totals:
             "rewards_capped": self.rewards_capped,
             "rewards_set_aside": self.rewards_set_aside,
             "referrals": self.referrals,
+            "value_given": str(show(self.value_given)),
+            "points_outstanding": self.points_outstanding,
+            "liability": str(show(self.liability)),
+            "breakage": str(show(self.breakage)),
             "estimated_cost": str(show(self.estimated_cost)),
         }
 
@@ -445,6 +479,7 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         """The whole evaluation in the JSON output contract (docs/json-output.md)."""
         return {
+            "format": JSON_FORMAT,
             "program": self.program,
             "currency": self.money.code,
             "customers": [result.to_json() for result in self.customers],

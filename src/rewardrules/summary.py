@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from rewardrules.events import AnyEvent
@@ -67,6 +67,9 @@ class Group:
     entries: int
     totals: Totals
     source: Source | None = None
+    rewards: int = 0
+    """Rewards given: entries earning points, discounts, free items, vouchers, gift cards
+    and applied redemptions (``rewardrules report`` shows it)."""
 
     def to_json(self, name: str) -> dict[str, Any]:
         """The group as JSON, its key under ``name``: the figures of the program totals
@@ -132,12 +135,29 @@ class SummaryBuilder:
         self._tiers: dict[str | None, dict[str, int]] = {}
         self._by_month: dict[str | None, dict[str, int]] = {}
         self._gift_rules = frozenset(rule.id for rule in program.rules)
+        self._month_rules: dict[tuple[str | None, str], list[int]] = {}
 
     def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
-        """Pass events through, noting each one's month: wrap the history being evaluated."""
+        """Pass events through, noting each one's month: wrap the history being evaluated.
+
+        A history comes mostly in time order, so the last month's span of POSIX seconds
+        (less two hours at each end) answers most events without converting their instant
+        to the program's zone.
+        """
+        zone = self._program.zone
+        start = end = 0.0
+        month = ""
         for event in events:
-            month = month_of(event.at, self._program)
-            self._months[event.id] = self._interned.setdefault(month, month)
+            moment = event.at.timestamp()
+            if not start <= moment < end:
+                local = event.at.astimezone(zone)
+                first = datetime(local.year, local.month, 1, tzinfo=zone)
+                following = (first + timedelta(days=32)).replace(day=1)
+                # Two hours' margin: near a boundary (where a zone may skip or repeat its
+                # midnight) each instant is converted.
+                start, end = first.timestamp() + 7200, following.timestamp() - 7200
+                month = self._interned.setdefault(local.strftime("%Y-%m"), local.strftime("%Y-%m"))
+            self._months[event.id] = month
             yield event
 
     def use_months(self, months: Mapping[str, str]) -> None:
@@ -172,6 +192,17 @@ class SummaryBuilder:
             _count(rule, entry)
             _count(tier, entry)
             _count(month, entry)
+            if key[0] == "rule":
+                given = self._month_rules.get((month_key, entry.rule))
+                if given is None:
+                    given = self._month_rules[(month_key, entry.rule)] = [0, 0]
+                given[0] += entry.value_minor or 0
+                given[1] += entry.points or 0
+
+    def month_rules(self) -> dict[tuple[str | None, str], tuple[int, int]]:
+        """Per (month, program rule): the money value given (minor units) and the net
+        points given, for cost per month stacked by rule."""
+        return {key: (sums[0], sums[1]) for key, sums in self._month_rules.items()}
 
     def finish(self, totals: Totals) -> Summary:
         """The summary, with the program totals of the evaluation (``evaluation.totals``)."""
@@ -203,6 +234,7 @@ class SummaryBuilder:
         sums = dict(sums or _zero())
         entries = sums.pop("entries")
         customers = sums.pop("customers")
+        rewards = sums.pop("rewards")
         program = self._program
         totals = Totals(
             money=program.money,
@@ -210,10 +242,11 @@ class SummaryBuilder:
             customers=customers,
             **sums,
         )
-        return Group(key, entries, totals, source)
+        return Group(key, entries, totals, source, rewards)
 
 
-_SUMS: Final = ("entries", "customers", *ENTRY_SUMS)
+_SUMS: Final = ("entries", "customers", "rewards", *ENTRY_SUMS)
+_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card", "redemption"})
 
 
 def _zero() -> dict[str, int]:
@@ -225,6 +258,8 @@ def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
     sums["entries"] += 1
     kind = entry.kind
     points = entry.points or 0
+    if kind in _GIVING or (kind == "points" and points > 0):
+        sums["rewards"] += 1
     value = entry.value_minor or 0
     units = entry.units or 0
     if kind == "points":
