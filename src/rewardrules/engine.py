@@ -444,7 +444,7 @@ def _evaluate_batch(
                     "yet; evaluate with engine='reference'"
                 )
                 raise UnsupportedError([Problem(message=message, code="unsupported")])
-        history = events_to_table(history)
+        return evaluate_table(program, events_to_table(history), customers, as_of, events=history)
     return evaluate_table(program, history, customers, as_of)
 
 

@@ -23,14 +23,14 @@ from rewardrules.batch._accounts import run_accounts
 from rewardrules.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._compute import Computation
-from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
+from rewardrules.batch._frame import Ints, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.batch._states import RulePoints, SavedStates, StateColumns, gift_card_spend
 from rewardrules.batch._tiers import levels
 from rewardrules.batch.support import refuse, unsupported
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
-from rewardrules.errors import Problem
-from rewardrules.events import Customer
+from rewardrules.events import AnyEvent, Customer
 
 # The punch card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
@@ -43,7 +43,6 @@ from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
 from rewardrules.money import Currency
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
-from rewardrules.state import CustomerState
 from rewardrules.tiers import TierChange, calendar_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,6 +68,7 @@ def evaluate_table(
     as_of: date | datetime | None = None,
     *,
     source: str = "<table>",
+    events: Iterable[AnyEvent] | None = None,
 ) -> Evaluation:
     """Evaluate a program over a history table with the batch engine.
 
@@ -82,6 +82,8 @@ def evaluate_table(
         customers: customer profiles (checked as the reference engine checks them).
         as_of: ignore events after this date (the whole local day) or instant.
         source: how errors name the table.
+        events: the events the table was made from, if it was: saved states keep their
+            purchases as given (amounts as written, e.g. ``3.50`` where the table has 3.5).
 
     Raises:
         UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
@@ -100,7 +102,8 @@ def evaluate_table(
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
-        return _Run(plan, frame, cutoff).evaluation()
+        given = None if events is None else {event.id: event for event in events}
+        return _Run(plan, frame, cutoff, given).evaluation()
     finally:
         if collecting:
             gc.enable()
@@ -144,14 +147,6 @@ def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points:
     return earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
 
 
-def _no_saved_state(customer_id: str) -> CustomerState:
-    message = (
-        f"customer {customer_id}: the batch engine does not build saved states; evaluate "
-        "with engine='reference' to save and resume states"
-    )
-    raise UnsupportedError([Problem(message=message, code="unsupported")])
-
-
 class _Ledger:
     """The entries of one evaluation as they are built, rule by rule, with their sums."""
 
@@ -184,6 +179,19 @@ class _Ledger:
 
 class _Run(Computation):
     """One evaluation: what the rules computed over the frame, written as the ledger."""
+
+    def __init__(
+        self,
+        plan: ProgramPlan,
+        frame: Any,
+        cutoff: _Cutoff | None,
+        given: dict[str, AnyEvent] | None = None,
+    ) -> None:
+        super().__init__(plan, frame, cutoff)
+        self.given_events = given
+        # What the saved states read of the earning rules, in running order.
+        self.rule_points: list[RulePoints] = []
+        self.bonus_points: list[tuple[str, Ints]] = []
 
     # --- the ledger ---------------------------------------------------------------------
 
@@ -221,6 +229,7 @@ class _Run(Computation):
         ledger.add(0, np.asarray(accounts.expired_at, dtype=np.int64), accounts.expired)
         ledger.add(rules + 1, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
         ledger.add(rules + 2, np.asarray(accounts.closing_at, dtype=np.int64), accounts.closing)
+        self.event_points = ledger.points
         entries, entry_keys = _in_order(ledger.parts, ledger.keys)
         bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
         balances: list[int] = []
@@ -290,7 +299,7 @@ class _Run(Computation):
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
             return
-        if isinstance(stage, GiftCardColumns):
+        if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
             paid = np.asarray(self.paid, dtype=np.int64)
             issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
@@ -305,6 +314,8 @@ class _Run(Computation):
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
         refunded = self._refund_points(earning, points, paid, weights)
+        net = {} if not refunded else refunded[3]
+        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net))
         if refunded:
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
@@ -348,7 +359,7 @@ class _Run(Computation):
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
-    ) -> tuple[list[LedgerEntry], Ints, Ints] | None:
+    ) -> tuple[list[LedgerEntry], Ints, Ints, dict[int, int]] | None:
         """A points rule's entries at refunds: its points recomputed on what is left of the
         purchase, at the tier and factors it was made with, never more than it gave
         (``refund_points_per_spend``)."""
@@ -400,7 +411,7 @@ class _Run(Computation):
             REFUND_REASON,
             arguments,
         )
-        return entries, chosen, np.asarray(taken_list, dtype=np.int64)
+        return entries, chosen, np.asarray(taken_list, dtype=np.int64), net
 
     def _card_entries(
         self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
@@ -449,6 +460,7 @@ class _Run(Computation):
         priced = stage.priced(frame, self.tier, self.purchase_lines)
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
+        taken_from: dict[int, int] = {}
         contexts = PurchaseContextMaker(
             frame,
             self.tier,
@@ -464,12 +476,16 @@ class _Run(Computation):
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
         if taken:
+            purchase_of = {step.event: step.purchase for step in self.refunds.steps}
+            taken_from = {purchase_of[event]: 0 for event, _ in taken}
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
             back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
             ledger.add(position, refunds, entries)
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
+        self.rule_points.append(RulePoints(stage.plan.rule.id, given, taken_from))
+        self.bonus_points.append((stage.plan.rule.id, given))
 
     def _gift_card_entries(
         self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
@@ -530,6 +546,7 @@ class _Run(Computation):
             (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
             for card in self.plan.punch_cards
         ]
+        saved = self._saved_states()
         results = []
         for index, customer_id in enumerate(frame.customer_ids):
             stamps = {rule_id: final[index] % every for rule_id, every, final in cards}
@@ -544,12 +561,47 @@ class _Run(Computation):
                     pending_points=balance - self.available[index],
                     tier=tier,
                     stamps=stamps,
-                    save=partial(_no_saved_state, customer_id),
+                    save=partial(saved.state_of, index),
                     tier_changes=changes,
                     next_tier=next_tier,
                 )
             )
         return tuple(results)
+
+    def _saved_states(self) -> SavedStates:
+        """What builds each customer's state when it is read (``batch._states``)."""
+        frame, plan, cutoff = self.frame, self.plan, self.cutoff
+        paid = np.asarray(self.paid, dtype=np.int64)
+        gift_cards = [
+            gift_card_spend(stage, frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            for stage in self.earning_stages
+            if isinstance(stage, GiftCardColumns)
+        ]
+        running = [*self.price_stages, *self.earning_stages]
+        return SavedStates(
+            StateColumns(
+                plan=plan,
+                frame=frame,
+                flags=(self.purchases, self.is_refund, frame.flags_of("redemption")),
+                tier=self.tier,
+                window_tier=self.window_tier,
+                paid=self.paid,
+                tier_amounts=None if plan.tiers is None else self._final_tier_amounts(),
+                steps=self.refunds.steps,
+                points=self.event_points,
+                rule_points=self.rule_points,
+                stamps=[
+                    (stage.plan.rule.id, self.stamps[stage.plan.rule.id])
+                    for stage in running
+                    if isinstance(stage, CardColumns)
+                ],
+                gift_cards=gift_cards,
+                bonuses=self.bonus_points,
+                moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+                cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+                events=self.given_events,
+            )
+        )
 
     def _tier_reports(self) -> list[tuple[str | None, tuple[TierChange, ...], Any]]:
         """Per customer: the tier at the report, the changes seen, the next tier."""
