@@ -254,8 +254,10 @@ class SavedStates:
             return given
         start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
         exponent = columns.plan.money.exponent
+        # Built without validating again: the frame has checked every value as the event
+        # models check them (texts, quantities, prices, instants) or refused the table.
         lines = tuple(
-            Line(
+            Line.model_construct(
                 sku=sku,
                 category=category,
                 quantity=quantity,
@@ -268,7 +270,7 @@ class SavedStates:
                 frame.unit_price[start:end].tolist(),
             )
         )
-        return Purchase(
+        return Purchase.model_construct(
             id=event_id,
             customer_id=frame.customer_ids[int(frame.customer[event])],
             at=columns.moment(event),
