@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -258,7 +258,7 @@ class SavedStates:
         # models check them (texts, quantities, prices, instants) or refused the table.
         lines = tuple(
             Line.model_construct(
-                sku=sku,
+                sku=cast("str", sku),  # a purchase line's sku: the frame refused a missing one
                 category=category,
                 quantity=quantity,
                 unit_price=_written_amount(price, exponent),
