@@ -21,7 +21,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from rewardrules.events import Line, Purchase, Redemption, Refund, RefundLine, event_sort_key
-from rewardrules.program import WEEKDAYS, Program
+from rewardrules.program import WEEKDAYS, Program, gives_points
 
 SKUS = ("latte", "mocha", "bagel", "cone", "tea")
 CATEGORIES = ("coffee", "food", "ice-cream")
@@ -847,3 +847,45 @@ def edge_histories(draw: st.DrawFn) -> tuple[list[Event | Redemption], list[Any]
     joined = draw(st.sampled_from((None, *EDGE_INSTANTS)))
     birthday = draw(st.sampled_from(("02-29", "12-31", "01-01")))
     return events, [{"customer_id": "c1", "joined_at": joined, "birthday": birthday}]
+
+
+# --- per-rule limits -------------------------------------------------------------------
+
+LIMIT_PERIODS = ("purchase", "day", "week", "month", "year", "lifetime")
+
+
+@st.composite
+def rule_limits(draw: st.DrawFn, gives_points: bool) -> list[dict[str, Any]]:
+    """One or two limits that fit a rule: points or rewards on a rule that gives points,
+    value or rewards on one that gives money. Small enough to bind now and then."""
+    limits = []
+    for _ in range(draw(st.integers(1, 2))):
+        per = draw(st.sampled_from(LIMIT_PERIODS))
+        measure = draw(
+            st.sampled_from(("points", "rewards") if gives_points else ("value", "rewards"))
+        )
+        if measure == "points":
+            amount: Any = draw(st.integers(0, 120))
+        elif measure == "rewards":
+            amount = draw(st.integers(0, 3))
+        else:
+            amount = draw(money(0, 1500))
+        limits.append({"per": per, measure: amount})
+    return limits
+
+
+@cache
+def with_limits(drawn: st.SearchStrategy[Program]) -> st.SearchStrategy[Program]:
+    """Programs of ``drawn`` with limits on some of their rules (most often on all)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Program:
+        program = draw(drawn)
+        document = program.model_dump(exclude_none=True)
+        for rule, model in zip(document["rules"], program.rules, strict=True):
+            if draw(st.integers(0, 3)):
+                rule["limit"] = draw(rule_limits(gives_points(model)))
+        # Validated afresh (a model copy would keep durations as unchecked text).
+        return Program.model_validate(document)
+
+    return build()

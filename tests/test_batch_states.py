@@ -13,11 +13,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import at, line, purchase, refund
 from rewardrules import batch
+from rewardrules.batch import UnsupportedError
 from rewardrules.columns import events_to_table
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError
@@ -225,3 +227,15 @@ def test_a_saved_purchase_is_the_purchase_as_given() -> None:
     assert saved.purchases[0].purchase is events[0]
     table_saved = evaluate(program, events_to_table(events), engine="batch").customers[0].state
     assert [line.unit_price for line in table_saved.purchases[0].purchase.lines] == [Decimal("4.5")]
+
+
+def test_a_state_of_a_program_with_limits_is_refused_not_built_without_them() -> None:
+    program = _edge_program("7 days", "7 days")
+    rule = {
+        **program.rules[0].model_dump(exclude_none=True),
+        "limit": [{"per": "day", "points": 5}],
+    }
+    limited = Program.model_validate({**program.model_dump(exclude_none=True), "rules": [rule]})
+    result = evaluate(limited, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
+    with pytest.raises(UnsupportedError, match=r"rules with a limit \('stars'\)"):
+        _ = result.customers[0].state

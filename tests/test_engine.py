@@ -9,10 +9,11 @@ from typing import Any, get_args
 import pytest
 
 from helpers import BASE, at, ledger, line, program, purchase, refund, rows, run
-from rewardrules import plan, steps
-from rewardrules.engine import evaluate, step
+from rewardrules._reference_examples import kind_example, kind_name
+from rewardrules.engine import compile_program, evaluate, step
 from rewardrules.errors import HistoryError
 from rewardrules.events import Purchase, Refund
+from rewardrules.kinds.table import KINDS
 from rewardrules.program import RULE_KINDS, Program, Rule
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
@@ -447,59 +448,30 @@ def test_every_rule_kind_of_the_union_is_listed_in_rule_kinds() -> None:
     assert set(get_args(union)) == set(RULE_KINDS)
 
 
-def test_every_rule_kind_has_a_compiler() -> None:
-    assert set(RULE_KINDS) <= set(plan.COMPILERS)
-
-
-def test_every_plan_type_has_a_purchase_step_and_a_refund_step() -> None:
-    plan_types = set(get_args(plan.RulePlan))
-    assert plan_types <= set(steps.PURCHASE_STEPS)
-    assert plan_types <= set(steps.REFUND_STEPS)
+def test_every_rule_kind_has_one_spec_in_the_kind_table_and_the_table_no_other() -> None:
+    assert set(KINDS) == set(RULE_KINDS)
+    for model, spec in KINDS.items():
+        assert spec.model is model
 
 
 SAMPLE_RULES: dict[str, dict[str, Any]] = {
-    "points_per_spend": STARS,
-    "every_nth_free": every_second_free(),
-    "partner_gift_card": {
-        "kind": "partner_gift_card",
-        "id": "cinema",
-        "partner": "Cinema",
-        "value": "10.00",
-        "every_spend": "100.00",
-    },
-    "tiered_discount": {"kind": "tiered_discount", "id": "member", "discounts": {"silver": 5}},
-    "bonus_points": {"kind": "bonus_points", "id": "welcome", "points": "25"},
-    "birthday": {
-        "kind": "birthday",
-        "id": "birthday-treat",
-        "voucher": {"sku": "cake-slice", "value": "3.50"},
-        "requires_purchase": True,
-    },
-    "signup_bonus": {"kind": "signup_bonus", "id": "joining", "points": "250"},
-    "referral": {
-        "kind": "referral",
-        "id": "bring-a-friend",
-        "referrer": {"points": "500"},
-        "referred": {"points": "200"},
-        "min_paid": "15.00",
-    },
+    kind_name(model) or model.__name__: kind_example(model) for model in RULE_KINDS
 }
+"""One rule of each kind: the reference's own example of the kind."""
 
 
-def test_every_rule_kind_compiles_to_a_plan_the_engine_can_step() -> None:
-    kinds = {
-        rule_class.model_json_schema()["properties"]["kind"]["const"] for rule_class in RULE_KINDS
-    }
-    assert kinds == set(SAMPLE_RULES)
+def test_every_rule_kind_compiles_to_rules_the_engine_runs() -> None:
     rules_program: Program = program(
         tiers={
             "qualify_by": "spend",
             "window": "lifetime",
-            "levels": [{"name": "silver", "at_least": "0"}],
+            "levels": [{"name": "silver", "at_least": "0"}, {"name": "gold", "at_least": "100"}],
         },
         rules=list(SAMPLE_RULES.values()),
     )
-    for rule in rules_program.rules:
-        compiled = plan.COMPILERS[type(rule)](rule, rules_program, None)
-        assert type(compiled) in steps.PURCHASE_STEPS
-        assert type(compiled) in steps.REFUND_STEPS
+    compiled = compile_program(rules_program).plan
+    ran = [rule.id for rule in (*compiled.running, *compiled.dated)]
+    assert sorted(ran) == sorted(rule["id"] for rule in SAMPLE_RULES.values())
+    for rule in compiled.running:
+        assert KINDS[type(rule.rule)].model is type(rule.rule)
+        assert rule.plan.rule is rule.rule

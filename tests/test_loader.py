@@ -20,9 +20,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardrules._errorpaths import written_path
+from rewardrules._reference_examples import kind_name
 from rewardrules.errors import Location, Problem, RuleFileError
 from rewardrules.loader import Parser, load_program, load_program_file, load_program_text
 from rewardrules.program import (
+    RULE_KINDS,
     EveryNthFree,
     PointsPerSpend,
     Program,
@@ -31,6 +33,10 @@ from rewardrules.program import (
     VoucherSpec,
 )
 from rewardrules.sourcemap import PLAIN_TAG, STR_TAG, ScalarError, read_scalar
+
+KIND_NAMES = ", ".join(kind_name(model) or model.__name__ for model in RULE_KINDS)
+"""The kinds as the messages list them: every kind of the union, in its order."""
+
 
 HAS_LIBYAML = yaml.__with_libyaml__
 PARSERS = [
@@ -316,9 +322,8 @@ BROKEN = [
         lines(*header(), "rules:", "  - id: punch", "    kind: every_nth_fre", "    every: 10"),
         [
             (
-                "<text>:7:11: rules[0].kind: unknown kind 'every_nth_fre'; the kinds are: "
-                "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, "
-                "bonus_points, birthday, signup_bonus, referral (did you mean 'every_nth_free'?)",
+                f"<text>:7:11: rules[0].kind: unknown kind 'every_nth_fre'; the kinds are: "
+                f"{KIND_NAMES} (did you mean 'every_nth_free'?)",
                 "unknown-kind",
             ),
         ],
@@ -328,9 +333,7 @@ BROKEN = [
         lines(*header(), "rules:", "  - id: punch", "    every: 10"),
         [
             (
-                "<text>:6:5: rules[0].kind: 'kind' is required here; the kinds are: "
-                "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, "
-                "bonus_points, birthday, signup_bonus, referral",
+                f"<text>:6:5: rules[0].kind: 'kind' is required here; the kinds are: {KIND_NAMES}",
                 "missing-kind",
             ),
         ],
@@ -1184,8 +1187,7 @@ def test_cross_field_problems_come_with_the_other_problems_in_one_run(parser: Pa
         "p.yaml:14:10: rules[0].per: 0.001 has more decimal places than USD has (2); "
         "write it in whole USD minor units",
         "p.yaml:16:11: rules[1].kind: unknown kind 'every_nth_fre'; the kinds are: "
-        "points_per_spend, every_nth_free, partner_gift_card, tiered_discount, bonus_points, "
-        "birthday, signup_bonus, referral (did you mean 'every_nth_free'?)",
+        f"{KIND_NAMES} (did you mean 'every_nth_free'?)",
         "p.yaml:21:27: rules[2].when.categroies: unknown key 'categroies' "
         "(did you mean 'categories'?)",
         "p.yaml:22:9: rules[3].id: the rule id 'stars' is already used by rules[0]; "

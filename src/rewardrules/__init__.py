@@ -7,7 +7,7 @@
 
 from rewardrules.columns import read_history_table
 from rewardrules.dump import dump_program
-from rewardrules.engine import evaluate, step
+from rewardrules.engine import CompiledProgram, compile_program, evaluate, step
 from rewardrules.errors import (
     HistoryError,
     Location,
@@ -34,6 +34,7 @@ from rewardrules.program import Program
 from rewardrules.state import CustomerState
 
 __all__ = [
+    "CompiledProgram",
     "Customer",
     "CustomerExplanation",
     "CustomerResult",
@@ -53,6 +54,7 @@ __all__ = [
     "RewardRulesError",
     "RuleFileError",
     "Totals",
+    "compile_program",
     "dump_program",
     "evaluate",
     "explain",

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rewardrules.plan import RulePlan
+from rewardrules._kind import KindPlan
 from rewardrules.program import Filter
 from rewardrules.scope import PurchaseContext
 
 __all__ = ["one_of", "scope_refusal"]
 
 
-def scope_refusal(rule: RulePlan, context: PurchaseContext) -> str | None:
+def scope_refusal(rule: KindPlan, context: PurchaseContext) -> str | None:
     """The first condition of the rule's dates and filter that the purchase fails."""
     scope, when, money = rule.scope, rule.rule.when, rule.money
     local_date, purchase = context.local_date, context.purchase

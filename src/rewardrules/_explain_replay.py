@@ -23,11 +23,10 @@ from rewardrules._explain_account import CustomerExplanation, EventExplanation, 
 from rewardrules._explain_next_rewards import next_rewards
 from rewardrules._explain_refund_words import Returned, refund_text
 from rewardrules._explain_words import note_text, why_not
-from rewardrules.engine import _apply, _Cutoff, _fold_event, _result
+from rewardrules._kind import CompiledRule
+from rewardrules.engine import CompiledProgram, Cutoff, Fold
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
 from rewardrules.ledger import LedgerEntry
-from rewardrules.plan import ProgramPlan, RulePlan
-from rewardrules.stacking import GroupStep, LimitedStep
 from rewardrules.state import PurchaseRecord, WorkingState
 
 __all__ = ["Replay"]
@@ -52,16 +51,17 @@ class Replay:
 
     def __init__(
         self,
-        plan: ProgramPlan,
-        cutoff: _Cutoff | None,
+        compiled: CompiledProgram,
+        cutoff: Cutoff | None,
         profiles: dict[str, Customer],
         only: str | None,
     ) -> None:
-        self.plan = plan
+        self.program = compiled.program
+        self.fold = compiled.fold()
         self.cutoff = cutoff
         self.profiles = profiles
         self.only = only
-        self.order = _Order.of(plan)
+        self.order = _Order.of(compiled)
         self.accounts: dict[str, _Explainer] = {}
         self.friends: dict[str, WorkingState] = {}
 
@@ -69,7 +69,7 @@ class Replay:
         """The account of a customer to explain, opened at first sight."""
         found = self.accounts.get(customer_id)
         if found is None:
-            found = _Explainer(self.plan, self.order, customer_id, self.cutoff)
+            found = _Explainer(self.fold, self.order, customer_id, self.cutoff)
             found.state.profile = self.profiles.get(customer_id)
             self.accounts[customer_id] = found
         return found
@@ -87,7 +87,7 @@ class Replay:
                 state = account.state
             else:
                 state = self._friend(owner)
-                _apply(self.plan, state, event)
+                self.fold.apply(state, event)
             for fact in state.outbox:
                 if self.only is None or fact.customer_id == self.only:
                     self.account(fact.customer_id).apply(fact, derived=True)
@@ -106,34 +106,25 @@ class _Order:
     """The rules as the engine runs them for a purchase and for a refund, and the ids of the
     rules that give at dates."""
 
-    purchase: tuple[RulePlan, ...]
-    refund: tuple[RulePlan, ...]
+    purchase: tuple[CompiledRule, ...]
+    refund: tuple[CompiledRule, ...]
     dated: frozenset[str]
 
     @classmethod
-    def of(cls, plan: ProgramPlan) -> _Order:
-        """Read the order from the engine's own stages: an exclusive group runs its members
-        where its first member would run; a limited rule runs inside its limits."""
-        running = (*plan.price_rules, *plan.earning_rules)
-        by_id = {rule.rule.id: rule for rule in running}
-        purchase: list[RulePlan] = []
-        for _, stage in plan.purchase_steps:
-            if isinstance(stage, GroupStep):
-                purchase += [by_id[rule_id] for _, _, rule_id in stage.members]
-            elif isinstance(stage, LimitedStep):
-                purchase.append(by_id[stage.plan.rule.id])
-            else:
-                purchase.append(by_id[stage.rule.id])
-        return cls(tuple(purchase), running, frozenset(rule.rule.id for rule in plan.dated))
+    def of(cls, compiled: CompiledProgram) -> _Order:
+        """Read the order from the engine's own: an exclusive group runs its members where
+        its first member would run."""
+        plan = compiled.plan
+        dated = frozenset(rule.id for rule in plan.dated)
+        return cls(plan.purchase_order, plan.running, dated)
 
 
 class _Explainer:
     """One customer's account: applies their events with the engine and explains each."""
 
-    def __init__(
-        self, plan: ProgramPlan, order: _Order, customer_id: str, cutoff: _Cutoff | None
-    ) -> None:
-        self.plan = plan
+    def __init__(self, fold: Fold, order: _Order, customer_id: str, cutoff: Cutoff | None) -> None:
+        self.fold = fold
+        self.plan = fold.plan
         self.order = order
         self.cutoff = cutoff
         self.state = WorkingState(customer_id)
@@ -159,7 +150,7 @@ class _Explainer:
         if cutoff is None and state.last_event_at is None:
             return None
         before = len(self.ledger)
-        result = _result(plan, state, self.ledger, cutoff)
+        result = self.fold.finish(state, self.ledger, cutoff)
         # The evaluation's ledger ends with the gifts due at dates and the points that
         # expired between the last event and as_of, so the account does too.
         expired = self._gifts(self.ledger[before:])
@@ -191,9 +182,9 @@ class _Explainer:
         it; return the event's own entries (expiries before it included)."""
         if derived:
             entries: list[LedgerEntry] = []
-            _fold_event(self.plan, self.state, event, entries)
+            self.fold.event(self.state, event, entries)
         else:
-            entries = _apply(self.plan, self.state, event)  # raises for a bad event
+            entries = self.fold.apply(self.state, event)  # raises for a bad event
         self.ledger += entries
         return self._gifts(entries)
 
@@ -250,7 +241,7 @@ class _Explainer:
         record = state.purchases[event.id]
         outcomes = _with_lifecycle(
             tuple(
-                _outcome(rule, given.get(rule.rule.id), record, stamps, state, None, zone)
+                _outcome(rule, given.get(rule.id), record, stamps, state, None, zone)
                 for rule in self.order.purchase
             ),
             entries,
@@ -273,7 +264,7 @@ class _Explainer:
         refunded = Returned(units_before, back)
         outcomes = _with_lifecycle(
             tuple(
-                _outcome(rule, given.get(rule.rule.id), record, stamps, state, refunded, zone)
+                _outcome(rule, given.get(rule.id), record, stamps, state, refunded, zone)
                 for rule in self.order.refund
             ),
             entries,
@@ -330,7 +321,7 @@ def _given(rule_id: str, entries: list[LedgerEntry]) -> RuleOutcome:
 
 
 def _outcome(
-    rule: RulePlan,
+    rule: CompiledRule,
     entries: list[LedgerEntry] | None,
     record: PurchaseRecord,
     stamps: dict[str, int],
@@ -344,7 +335,7 @@ def _outcome(
     the refunded purchase) after it; ``refunded`` is None for a purchase.
     """
     if entries:
-        return _given(rule.rule.id, entries)
+        return _given(rule.id, entries)
     if refunded is None:
-        return RuleOutcome(rule.rule.id, False, why_not(rule, record, stamps, state, zone))
-    return RuleOutcome(rule.rule.id, False, refund_text(rule, record, stamps, refunded, state))
+        return RuleOutcome(rule.id, False, why_not(rule, record, stamps, state, zone))
+    return RuleOutcome(rule.id, False, refund_text(rule, record, stamps, refunded, state))

@@ -37,7 +37,6 @@ from rewardrules._reference_examples import (
 )
 from rewardrules._types import Slug
 from rewardrules.program import (
-    RULE_KINDS,
     Birthday,
     Filter,
     Gift,
@@ -139,7 +138,7 @@ class ModelDoc:
     fields: tuple[FieldDoc, ...]
 
 
-def model_docs() -> tuple[ModelDoc, ...]:
+def model_docs(program: type[Program] = Program) -> tuple[ModelDoc, ...]:
     """Every model reachable from the program, in reading order, each with its own keys."""
     base = rule_base()
     order: list[tuple[type[BaseModel], int]] = []
@@ -147,7 +146,7 @@ def model_docs() -> tuple[ModelDoc, ...]:
     def visit(model: type[BaseModel], level: int) -> None:
         if model in (entry for entry, _ in order):
             return
-        if model in RULE_KINDS and base not in (entry for entry, _ in order):
+        if issubclass(model, base) and base not in (entry for entry, _ in order):
             order.append((base, 2))
             for child in _child_models(base):
                 visit(child, 2)
@@ -155,20 +154,21 @@ def model_docs() -> tuple[ModelDoc, ...]:
         for child in _child_models(model):
             visit(child, 3)
 
-    order.append((Program, 2))
-    for model in _child_models(Program):
+    order.append((program, 2))
+    for model in _child_models(program):
         visit(model, 2)
     return tuple(_model_doc(model, level, base) for model, level in order)
 
 
-def reference_markdown() -> str:
-    """The whole reference as MyST Markdown, headings starting at level 2."""
+def reference_markdown(program: type[Program] = Program) -> str:
+    """The whole reference as MyST Markdown, headings starting at level 2 (``program``: the
+    model of a program with kinds of your own, from ``program_model``)."""
     parts = [
         "## A whole program\n",
         "Every top-level key set:\n",
-        f"```yaml\n{to_yaml(full_example(Program))}```\n",
+        f"```yaml\n{to_yaml(full_example(program))}```\n",
     ]
-    for doc in model_docs():
+    for doc in model_docs(program):
         parts.append(_section(doc))
     return "\n".join(parts)
 

@@ -7,6 +7,7 @@ keeps its name because the reference keys its examples on it. The kinds themselv
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -181,3 +182,14 @@ class _Rule(_Model):
             [{"per": "week", "rewards": 2}, {"per": "year", "rewards": 20}],
         ],
     )
+
+    # Facts of the rule's data that validation needs (exclusive groups, points settings),
+    # so they live on the model rather than in the kind's spec: abstract, so a kind that
+    # does not say cannot even be built.
+    @abstractmethod
+    def gives_points(self) -> bool:
+        """Whether the rule gives points (rather than money rewards)."""
+
+    @abstractmethod
+    def rewards_a_purchase(self) -> bool:
+        """Whether the rule rewards the purchase it looks at (so it can compete in a group)."""

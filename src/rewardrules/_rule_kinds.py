@@ -9,7 +9,7 @@ involve the rest of the program are in :mod:`rewardrules._consistency`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
 
@@ -52,6 +52,12 @@ class PointsPerSpend(_Rule):
         default=None, ge=0, description="At most this many points from one purchase."
     )
 
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
 
 class PercentOff(_Model):
     """The units a punch card rewards get this percentage off."""
@@ -90,6 +96,12 @@ class EveryNthFree(_Rule):
         description="`free`, `{percent_off: P}` or `{voucher: {sku, value}}`.",
     )
 
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
 
 class PartnerGiftCard(_Rule):
     """A partner's gift card for every ``every_spend`` paid within a window."""
@@ -108,6 +120,12 @@ class PartnerGiftCard(_Rule):
     max_per_window: WholeNumber | None = Field(
         default=None, ge=1, description="At most this many gift cards per window."
     )
+
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
 
 
 class TieredDiscount(_Rule):
@@ -130,6 +148,12 @@ class TieredDiscount(_Rule):
                 )
         return discounts
 
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
 
 class BonusPoints(_Rule):
     """Fixed points for a purchase that matches the filter."""
@@ -141,6 +165,12 @@ class BonusPoints(_Rule):
         description="Only the customer's first matching purchase earns them.",
         examples=[True],
     )
+
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return True
 
 
 class _PointsOrVoucher(_Model):
@@ -202,6 +232,12 @@ class Birthday(_Rule, _PointsOrVoucher):
         examples=[True],
     )
 
+    def gives_points(self) -> bool:
+        return self.points is not None
+
+    def rewards_a_purchase(self) -> bool:
+        return self.requires_purchase
+
 
 class SignupBonus(_Rule):
     """Points when the customer joins, or at their first purchase of at least a minimum."""
@@ -218,6 +254,12 @@ class SignupBonus(_Rule):
         ),
         examples=["20.00"],
     )
+
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return self.min_first_purchase is not None
 
 
 class Referral(_Rule):
@@ -241,19 +283,12 @@ class Referral(_Rule):
         examples=["15.00"],
     )
 
+    def gives_points(self) -> bool:
+        return self.referrer.points is not None
 
-Rule = Annotated[
-    PointsPerSpend
-    | EveryNthFree
-    | PartnerGiftCard
-    | TieredDiscount
-    | BonusPoints
-    | Birthday
-    | SignupBonus
-    | Referral,
-    Field(discriminator="kind"),
-]
-"""Any rule, told apart by its ``kind``."""
+    def rewards_a_purchase(self) -> bool:
+        return False
+
 
 AnyRule = (
     PointsPerSpend
@@ -265,35 +300,21 @@ AnyRule = (
     | SignupBonus
     | Referral
 )
-"""The type of a validated rule."""
+"""The type of a validated rule: the one list of the kinds' models (``kinds.table.KINDS``
+maps each to its spec)."""
 
-RULE_KINDS: tuple[type[_Rule], ...] = (
-    PointsPerSpend,
-    EveryNthFree,
-    PartnerGiftCard,
-    TieredDiscount,
-    BonusPoints,
-    Birthday,
-    SignupBonus,
-    Referral,
-)
+Rule = Annotated[AnyRule, Field(discriminator="kind")]
+"""Any rule, told apart by its ``kind``."""
+
+RULE_KINDS: tuple[type[_Rule], ...] = get_args(AnyRule)
+"""The kinds' models, in the order of :data:`AnyRule`."""
 
 
-def gives_points(rule: AnyRule) -> bool:
+def gives_points(rule: _Rule) -> bool:
     """Whether the rule gives points (rather than money rewards)."""
-    if isinstance(rule, PointsPerSpend | BonusPoints | SignupBonus):
-        return True
-    if isinstance(rule, Birthday):
-        return rule.points is not None
-    if isinstance(rule, Referral):
-        return rule.referrer.points is not None
-    return False
+    return rule.gives_points()
 
 
-def rewards_a_purchase(rule: AnyRule) -> bool:
+def rewards_a_purchase(rule: _Rule) -> bool:
     """Whether the rule rewards the purchase it looks at (so it can compete in a group)."""
-    if isinstance(rule, Birthday):
-        return rule.requires_purchase
-    if isinstance(rule, SignupBonus):
-        return rule.min_first_purchase is not None
-    return not isinstance(rule, Referral)
+    return rule.rewards_a_purchase()

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from rewardrules._arguments import check_evaluate_arguments
 from rewardrules._ids import look_alike, shown_apart
+from rewardrules._kind import KindTable
 from rewardrules._state_checks import program_problems, state_problems
 from rewardrules._state_format import bad_state
 from rewardrules._types import FIRST_DATE, LAST_DATE
@@ -31,6 +33,7 @@ from rewardrules.basket import Basket
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
 from rewardrules.gifts import apply_referral, grant_dated
+from rewardrules.kinds.table import KINDS
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, total
 from rewardrules.lots import advance, earn, redeem, take_back
 from rewardrules.plan import ProgramPlan
@@ -39,10 +42,17 @@ from rewardrules.refunds import RefundError, refunded_lines
 from rewardrules.scope import PriceTooFine, build_context
 from rewardrules.stacking import purchase_stages
 from rewardrules.state import CustomerState, PurchaseRecord, WorkingState, restore, tier_amount
-from rewardrules.steps import REFUND_STEPS
 from rewardrules.tiers import NextTier, TierChange
 
-__all__ = ["evaluate", "step"]
+__all__ = [
+    "CompiledProgram",
+    "Cutoff",
+    "Fold",
+    "check_profiles",
+    "compile_program",
+    "evaluate",
+    "step",
+]
 
 
 # --- the fold -------------------------------------------------------------------------
@@ -54,11 +64,18 @@ def _fail(event: AnyEvent, message: str, *path: str | int) -> HistoryError:
 
 
 def _apply_purchase(
-    plan: ProgramPlan, state: WorkingState, purchase: Purchase, entries: list[LedgerEntry]
+    plan: ProgramPlan,
+    state: WorkingState,
+    purchase: Purchase,
+    entries: list[LedgerEntry],
+    prices: dict[Decimal, int],
 ) -> int:
-    """Evaluate a purchase, append its entries; return its gross total in minor units."""
+    """Evaluate a purchase, append its entries; return its gross total in minor units.
+
+    ``prices`` memoises unit prices already converted to minor units (menus repeat them).
+    """
     try:
-        context = build_context(purchase, plan.money, plan.zone, None, None, plan.unit_prices)
+        context = build_context(purchase, plan.money, plan.zone, None, None, prices)
     except PriceTooFine as error:
         message = f"{error}; prices must be whole minor units"
         raise _fail(purchase, message, "lines", error.line, "unit_price") from None
@@ -68,8 +85,8 @@ def _apply_purchase(
         context.tier = tiers.name_of(context.tier_index)
     basket = Basket(context)
     first = len(entries)
-    for apply_rule, rule_plan in plan.purchase_steps:
-        entries += apply_rule(rule_plan, state, context, basket)
+    for run in plan.purchase_steps:
+        entries += run(state, context, basket)
     paid = basket.amounts
     record = PurchaseRecord(
         context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
@@ -137,10 +154,10 @@ def _apply_refund(
     refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
     record.refunded_units, record.refunded_amount = units, amounts
     taken: list[LedgerEntry] = []
-    for undo_rule, rule_plan in plan.refund_steps:
-        if record.set_aside and rule_plan.rule.id in record.set_aside:
+    for rule in plan.running:
+        if record.set_aside and rule.id in record.set_aside:
             continue  # the purchase never counted for a rule set aside at it
-        taken += undo_rule(rule_plan, state, record, refund, before, refunded)
+        taken += rule.refund(state, record, refund, before, refunded)
     entries += taken
     if plan.limits:
         for entry in taken:
@@ -178,7 +195,11 @@ def _apply_redemption(
 
 
 def _fold_event(
-    plan: ProgramPlan, state: WorkingState, event: AnyEvent, entries: list[LedgerEntry]
+    plan: ProgramPlan,
+    state: WorkingState,
+    event: AnyEvent,
+    entries: list[LedgerEntry],
+    prices: dict[Decimal, int],
 ) -> int:
     """One step of the fold: apply an event, append its entries; return the gross spend."""
     if state.last_event_at is not None and event.at < state.last_event_at:
@@ -197,7 +218,7 @@ def _fold_event(
         entries += advance(plan.points, state.account, state.customer_id, event.at)
     gross = 0
     if isinstance(event, Purchase):
-        gross = _apply_purchase(plan, state, event, entries)
+        gross = _apply_purchase(plan, state, event, entries, prices)
     elif isinstance(event, Refund):
         _apply_refund(plan, state, event, entries)
     elif isinstance(event, Redemption):
@@ -208,7 +229,9 @@ def _fold_event(
     return gross
 
 
-def _apply(plan: ProgramPlan, state: WorkingState, event: AnyEvent) -> list[LedgerEntry]:
+def _apply(
+    plan: ProgramPlan, state: WorkingState, event: AnyEvent, prices: dict[Decimal, int]
+) -> list[LedgerEntry]:
     """Apply one event to a customer's working state; return its ledger entries.
 
     Raises:
@@ -223,7 +246,7 @@ def _apply(plan: ProgramPlan, state: WorkingState, event: AnyEvent) -> list[Ledg
         message = f"customer {event.customer_id} already has an event with this id"
         raise _fail(event, f"{message}; event ids must be unique")
     entries: list[LedgerEntry] = []
-    _fold_event(plan, state, event, entries)
+    _fold_event(plan, state, event, entries, prices)
     return entries
 
 
@@ -254,22 +277,97 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
         ) from None
 
 
-def compile_program(program: Program) -> ProgramPlan:
-    """Compile a program for evaluation (done once per evaluate or step call).
+def compile_program(program: Program, kinds: KindTable = KINDS) -> CompiledProgram:
+    """Compile a program once, to pass to ``step``, ``evaluate`` and ``explain`` many times.
 
-    Each rule's plan is bound to its step functions here, so the fold does no look-up.
+    ``kinds`` maps each rule model to its kind's spec (``rewardrules.kinds.table.KINDS``);
+    pass a table of your own to run a kind of your own.
+
+    Raises:
+        TypeError: a rule's model is not in ``kinds``.
     """
-    plan = ProgramPlan.compile(program)
-    running = (*plan.price_rules, *plan.earning_rules)
-    return replace(
-        plan,
-        purchase_steps=purchase_stages(plan, running),
-        refund_steps=tuple((REFUND_STEPS[type(rule)], rule) for rule in running),
-    )
+    plan = ProgramPlan.compile(program, kinds)
+    steps, order = purchase_stages(plan)
+    return CompiledProgram(replace(plan, purchase_steps=steps, purchase_order=order))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProgram:
+    """A program compiled for evaluation: every rule bound to its kind's steps.
+
+    Immutable and holding no state of any customer, so one compiled program serves any
+    number of ``step``, ``evaluate`` and ``explain`` calls, from any number of threads.
+    Build it with :func:`compile_program`.
+    """
+
+    plan: ProgramPlan = field(repr=False)
+    """The compiled rules in running order (an internal shape: read :attr:`program`)."""
+
+    @property
+    def program(self) -> Program:
+        """The program it was compiled from."""
+        return self.plan.program
+
+    @property
+    def gives_at_dates(self) -> bool:
+        """Whether some rule gives at dates (a birthday window, joining), not at purchases:
+        a customer with a profile and no event may then have entries up to ``as_of``."""
+        return bool(self.plan.dated)
+
+    def fold(self) -> Fold:
+        """A fold of events over working states with this program (one per thread)."""
+        return Fold(self)
+
+    def cutoff(self, as_of: date | datetime) -> Cutoff:
+        """Where ``as_of`` stops a history (see ``evaluate``).
+
+        Raises:
+            ValueError: ``as_of`` is a naive datetime or outside the years 1970 to 2099.
+        """
+        return Cutoff(as_of, self.plan)
+
+
+class Fold:
+    """The engine's fold, one event at a time, over working states the caller keeps.
+
+    What ``evaluate`` does for each event, for tools that look at the state between events
+    (``explain``). It keeps a memo of unit prices, so it is not shared between threads.
+    """
+
+    __slots__ = ("plan", "prices")
+
+    def __init__(self, compiled: CompiledProgram) -> None:
+        self.plan = compiled.plan
+        self.prices: dict[Decimal, int] = {}
+
+    def apply(self, state: WorkingState, event: AnyEvent) -> list[LedgerEntry]:
+        """Apply a new event (its id checked against the state's); return its entries.
+
+        Raises:
+            HistoryError: the customer already has an event with this id, or the event
+                cannot be applied.
+        """
+        return _apply(self.plan, state, event, self.prices)
+
+    def event(self, state: WorkingState, event: AnyEvent, entries: list[LedgerEntry]) -> int:
+        """Apply an event whose id is known to be new (a referral fact raised by a friend's
+        purchase), appending its entries; return its gross spend in minor units."""
+        return _fold_event(self.plan, state, event, entries, self.prices)
+
+    def finish(
+        self, state: WorkingState, ledger: list[LedgerEntry], cutoff: Cutoff | None
+    ) -> CustomerResult:
+        """A customer's result: the gifts at dates and expiries up to ``cutoff`` appended to
+        ``ledger``, the tier and balances as of then."""
+        return _result(self.plan, state, ledger, cutoff)
+
+
+def _compiled(program: Program | CompiledProgram) -> CompiledProgram:
+    return program if isinstance(program, CompiledProgram) else compile_program(program)
 
 
 def step(
-    program: Program,
+    program: Program | CompiledProgram,
     state: CustomerState | None,
     event: AnyEvent,
     customer: Customer | None = None,
@@ -286,7 +384,8 @@ def step(
         HistoryError: the event cannot be applied (a refund of an unknown purchase, a
             duplicate purchase id, an event older than the state...).
     """
-    plan = compile_program(program)
+    compiled = _compiled(program)
+    plan = compiled.plan
     if state is None:
         working = WorkingState(event.customer_id)
     elif state.customer_id != event.customer_id:
@@ -304,10 +403,10 @@ def step(
             message = f"it belongs to customer {mine}, but the profile to customer {theirs}"
             raise _fail(event, message, "customer_id")
         working.profile = customer
-    entries = _apply(plan, working, event)
+    entries = _apply(plan, working, event, {})
     if plan.refunds_within is not None:
         working.forget(plan.refunds_within, plan.zone, event.at)
-    return working.save(program.program, plan.money, plan.tiers), entries
+    return working.save(plan.program.program, plan.money, plan.tiers), entries
 
 
 def _apart(first: str, second: str) -> tuple[str, str]:
@@ -315,7 +414,7 @@ def _apart(first: str, second: str) -> tuple[str, str]:
     return shown_apart(first, second) if look_alike(first, second) else (first, second)
 
 
-class _Cutoff:
+class Cutoff:
     """Where ``as_of`` stops the history: an instant, and the local date it reports on.
 
     A date counts whole: events up to (not including) the next local midnight. An instant
@@ -345,7 +444,7 @@ class _Cutoff:
 
 
 def evaluate(
-    program: Program,
+    program: Program | CompiledProgram,
     events: Iterable[AnyEvent] | Any,
     customers: Iterable[Customer] | None = None,
     as_of: date | datetime | None = None,
@@ -377,18 +476,20 @@ def evaluate(
             ``engine`` is unknown.
         TypeError: a file name (or a dict) where a program, events or profiles belong.
     """
-    check_evaluate_arguments(program, events, customers)
+    compiled = program if isinstance(program, CompiledProgram) else None
+    source = program.program if isinstance(program, CompiledProgram) else program
+    check_evaluate_arguments(source, events, customers)
     if engine == "batch":
-        return _evaluate_batch(program, events, customers, as_of, states)
+        return _evaluate_batch(source, events, customers, as_of, states)
     if engine != "reference":
         raise ValueError(f"engine must be 'reference' or 'batch' (got {engine!r})")
     if _is_table(events):
         from rewardrules.columns import table_to_events  # noqa: PLC0415 -- pyarrow on demand
 
         events = table_to_events(_as_table(events))
-    plan = compile_program(program)
-    cutoff = None if as_of is None else _Cutoff(as_of, plan)
-    profiles = _profiles(customers)
+    plan = (compiled or compile_program(source)).plan
+    cutoff = None if as_of is None else Cutoff(as_of, plan)
+    profiles = check_profiles(customers)
     # The fold allocates millions of small objects and creates no reference cycles; the
     # cyclic collector would rescan the growing state again and again (about half the
     # time of a long replay), so it is paused for the fold and restored afterwards.
@@ -449,7 +550,7 @@ def _evaluate_batch(
     return evaluate_table(program, history, customers, as_of)
 
 
-def _profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:
+def check_profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:
     """Profiles by customer id; a customer given twice, or referring themselves, is an error."""
     profiles: dict[str, Customer] = {}
     for profile in customers or ():
@@ -469,11 +570,12 @@ def _profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:
 def _evaluate(
     plan: ProgramPlan,
     events: Iterable[AnyEvent],
-    cutoff: _Cutoff | None,
+    cutoff: Cutoff | None,
     states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
     profiles: dict[str, Customer],
 ) -> Evaluation:
     program = plan.program
+    prices: dict[Decimal, int] = {}
     working: dict[str, WorkingState] = {}
     saved_states = _saved_states(states)
     seen: set[str] = set()  # ids of purchases, refunds, redemptions
@@ -522,11 +624,11 @@ def _evaluate(
             purchases += 1
         elif isinstance(event, Refund):
             refunds += 1
-        gross += _fold_event(plan, state, event, ledgers[customer_id])
+        gross += _fold_event(plan, state, event, ledgers[customer_id], prices)
         if state.outbox:
             for fact in state.outbox:
                 referrer = state_of(fact.customer_id)
-                _fold_event(plan, referrer, fact, ledgers[fact.customer_id])
+                _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
             state.outbox.clear()
     finished = [
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
@@ -597,7 +699,7 @@ _INSTANT = timedelta(microseconds=1)
 
 
 def _result(
-    plan: ProgramPlan, state: WorkingState, ledger: list[LedgerEntry], cutoff: _Cutoff | None
+    plan: ProgramPlan, state: WorkingState, ledger: list[LedgerEntry], cutoff: Cutoff | None
 ) -> CustomerResult:
     moment = state.last_event_at
     if cutoff is not None:
@@ -622,9 +724,7 @@ def _result(
             tier, tier_changes, next_tier = state.tiers.report(
                 plan.tiers, plan.money, instant, local_date, moment or instant
             )
-    stamps = {
-        card.rule.id: state.stamps.get(card.rule.id, 0) % card.every for card in plan.punch_cards
-    }
+    stamps = {rule_id: state.stamps.get(rule_id, 0) % every for rule_id, every in plan.stamp_cards}
     program_id, money, tiers = plan.program.program, plan.money, plan.tiers
     if plan.refunds_within is not None and state.last_event_at is not None:
         state.forget(plan.refunds_within, plan.zone, state.last_event_at)
@@ -640,3 +740,9 @@ def _result(
         tier_changes=tier_changes,
         next_tier=next_tier,
     )
+
+
+_Cutoff = Cutoff
+"""The name the batch engine imports (``Cutoff`` is the public one)."""
+_profiles = check_profiles
+"""The name the batch engine imports (``check_profiles`` is the public one)."""

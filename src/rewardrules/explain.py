@@ -30,7 +30,7 @@ from datetime import date, datetime
 from rewardrules._explain_account import CustomerExplanation, EventExplanation, RuleOutcome
 from rewardrules._explain_replay import Replay
 from rewardrules._ids import look_alike, shown_apart
-from rewardrules.engine import _Cutoff, _profiles, compile_program
+from rewardrules.engine import CompiledProgram, check_profiles, compile_program
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program import Program
@@ -39,7 +39,7 @@ __all__ = ["CustomerExplanation", "EventExplanation", "RuleOutcome", "explain", 
 
 
 def explain(
-    program: Program,
+    program: Program | CompiledProgram,
     events: Iterable[AnyEvent],
     customer_id: str,
     *,
@@ -54,7 +54,7 @@ def explain(
     the customer, as in ``evaluate``.
 
     Args:
-        program: the program.
+        program: the program, or the program compiled once with ``compile_program``.
         events: the history, in any order; evaluated by (instant, id) like ``evaluate``.
         customer_id: whose account to explain.
         customers: customer profiles, as for ``evaluate`` (read by the birthday, sign-up
@@ -72,9 +72,9 @@ def explain(
     """
     customer_id = unicodedata.normalize("NFC", customer_id)  # as the events keep their ids
     event_id = None if event_id is None else unicodedata.normalize("NFC", event_id)
-    plan = compile_program(program)
-    cutoff = None if as_of is None else _Cutoff(as_of, plan)
-    profiles = _profiles(customers)
+    compiled = program if isinstance(program, CompiledProgram) else compile_program(program)
+    cutoff = None if as_of is None else compiled.cutoff(as_of)
+    profiles = check_profiles(customers)
     friends = {friend for friend, profile in profiles.items() if profile.referred_by == customer_id}
     others = set(profiles) - {customer_id}
     selected: list[AnyEvent] = []
@@ -86,7 +86,7 @@ def explain(
         if (owner == customer_id or owner in friends) and (cutoff is None or cutoff.admits(event)):
             selected.append(event)
             own = own or owner == customer_id
-    replay = Replay(plan, cutoff, profiles, customer_id)
+    replay = Replay(compiled, cutoff, profiles, customer_id)
     replay.account(customer_id)
     replay.run(selected)
     explanation = replay.accounts[customer_id].finish()
@@ -110,7 +110,7 @@ def explain(
 
 
 def explain_all(
-    program: Program,
+    program: Program | CompiledProgram,
     events: Iterable[AnyEvent],
     *,
     customers: Iterable[Customer] | None = None,
@@ -126,12 +126,12 @@ def explain_all(
             its own customer.
         ValueError: ``as_of`` is a naive datetime.
     """
-    plan = compile_program(program)
-    cutoff = None if as_of is None else _Cutoff(as_of, plan)
-    profiles = _profiles(customers)
+    compiled = program if isinstance(program, CompiledProgram) else compile_program(program)
+    cutoff = None if as_of is None else compiled.cutoff(as_of)
+    profiles = check_profiles(customers)
     selected = [event for event in events if cutoff is None or cutoff.admits(event)]
-    replay = Replay(plan, cutoff, profiles, None)
-    if plan.dated and cutoff is not None:
+    replay = Replay(compiled, cutoff, profiles, None)
+    if compiled.gives_at_dates and cutoff is not None:
         for customer_id in profiles:
             replay.account(customer_id)  # gifts at dates up to as_of, even without an event
     replay.run(selected)

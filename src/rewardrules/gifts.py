@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from rewardrules._kind import BoundDated
 from rewardrules.errors import event_error
 from rewardrules.events import ReferralQualified
-from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
-from rewardrules.kinds.referral import referrer_reward
-from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
 from rewardrules.ledger import LedgerEntry
 from rewardrules.lots import advance, earn
 from rewardrules.plan import ProgramPlan
@@ -49,7 +47,8 @@ def apply_referral(
             )
     state.referrals[(fact.id, fact.rule)] = fact.referred
     local_date = fact.at.astimezone(plan.zone).date()
-    entry = limit_gift(plan.limits.get(fact.rule), state, local_date, referrer_reward(rule, fact))
+    assert rule.rewards_referrer is not None  # noqa: S101 -- the plan keeps only such rules
+    entry = limit_gift(plan.limits.get(fact.rule), state, local_date, rule.rewards_referrer(fact))
     entries.append(entry)
     if entry.kind == "points" and entry.points:
         earn(plan.points, state.account, fact.id, fact.at, entry.points, waits=False)
@@ -80,21 +79,12 @@ def grant_dated(
     if upcoming is not None and (until < upcoming or (until == upcoming and not inclusive)):
         return
     horizon = until + _GIFT_HORIZON
-    schedule: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
+    schedule: list[tuple[datetime, int, BoundDated, str, int]] = []
     for order, rule in enumerate(plan.dated):
-        if isinstance(rule, SignupPlan):
-            joined = profile.joined_at
-            if joined is None or rule.rule.id in state.bonuses:
-                continue
-            if joined <= horizon and rule.active_at(joined):
-                schedule.append((joined, order, rule, 0))
-            continue
-        since = profile.joined_at or state.first_event_at
-        if profile.birthday is None or since is None:
-            continue
-        last_year = state.birthdays.get(rule.rule.id)
-        for moment, year in birthday_dates(rule, profile.birthday, since, last_year, horizon, True):
-            schedule.append((moment, order, rule, year))
+        dated = rule.dated
+        assert dated is not None  # noqa: S101 -- the plan keeps only such rules
+        for moment, tag in dated.due(state, profile, horizon):
+            schedule.append((moment, order, dated, rule.id, tag))
     due, later = [], [horizon]
     for item in schedule:
         if item[0] < until or (inclusive and item[0] == until):
@@ -108,20 +98,13 @@ def grant_dated(
         return
     due.sort(key=lambda item: (item[0], item[1]))
     customer_id = state.customer_id
-    for scheduled, _, rule, year in due:
+    for scheduled, _, dated, rule_id, tag in due:
         moment = scheduled
         if state.last_event_at is not None and moment < state.last_event_at:
             moment = state.last_event_at  # a profile given late: never out of order
         if plan.points.has_clock:
             entries += advance(plan.points, state.account, customer_id, moment)
-        rule_id = rule.rule.id
-        if isinstance(rule, SignupPlan):
-            gift = signup_at_joining(rule, customer_id, moment)
-            state.bonuses[rule_id] = None
-        else:
-            assert profile.birthday is not None  # noqa: S101 -- only scheduled with one
-            gift = dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
-            state.birthdays[rule_id] = year
+        gift = dated.give(state, profile, moment, tag)
         local_date = moment.astimezone(plan.zone).date()
         gift = limit_gift(plan.limits.get(rule_id), state, local_date, gift)
         entries.append(gift)

@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from rewardrules.money import Currency, divide_half_up
 
@@ -80,11 +80,15 @@ class _ReasonFormatter(string.Formatter):
         return str(super().format_field(value, format_spec))
 
 
-class LedgerEntry(NamedTuple):
+@dataclass(frozen=True, slots=True, init=False)
+class LedgerEntry:
     """One reward given (or taken back) for one event by one rule.
 
-    A named tuple rather than a dataclass: a long replay creates millions of them, and a
-    tuple is the cheapest immutable record Python has.
+    A frozen record with slots: a long replay creates millions of them. Its reason is
+    kept as a template and its arguments, and written only when :attr:`reason` is read.
+    The fields keep the order they had as a tuple, so positional construction still holds.
+    ``__init__`` is written by hand: it sets the slots through their descriptors, which
+    costs half of the generated frozen ``__init__`` (its ``object.__setattr__`` per field).
 
     Attributes:
         event_id: the purchase or refund that caused the entry.
@@ -108,8 +112,39 @@ class LedgerEntry(NamedTuple):
     value_minor: int | None
     units: int | None
     money: Currency
-    template: str | Callable[..., str]
-    arguments: tuple[Any, ...] = ()
+    template: str | Callable[..., str] = field(repr=False)
+    arguments: tuple[Any, ...] = field(default=(), repr=False)
+
+    def __init__(
+        self,
+        event_id: str,
+        customer_id: str,
+        rule: str,
+        kind: EntryKind,
+        points: int | None,
+        value_minor: int | None,
+        units: int | None,
+        money: Currency,
+        template: str | Callable[..., str],
+        arguments: tuple[Any, ...] = (),
+    ) -> None:
+        _set_event_id(self, event_id)
+        _set_customer_id(self, customer_id)
+        _set_rule(self, rule)
+        _set_kind(self, kind)
+        _set_points(self, points)
+        _set_value_minor(self, value_minor)
+        _set_units(self, units)
+        _set_money(self, money)
+        _set_template(self, template)
+        _set_arguments(self, arguments)
+
+    def __repr__(self) -> str:
+        return (
+            f"LedgerEntry(event_id={self.event_id!r}, customer_id={self.customer_id!r}, "
+            f"rule={self.rule!r}, kind={self.kind!r}, points={self.points!r}, "
+            f"value={self.value!r}, units={self.units!r}, reason={self.reason!r})"
+        )
 
     @property
     def value(self) -> Decimal | None:
@@ -135,6 +170,24 @@ class LedgerEntry(NamedTuple):
             "units": self.units,
             "reason": self.reason,
         }
+
+
+def _setter(name: str) -> Callable[[LedgerEntry, Any], None]:
+    """The slot's own setter, which a frozen dataclass's ``__setattr__`` does not guard."""
+    setter: Callable[[LedgerEntry, Any], None] = LedgerEntry.__dict__[name].__set__
+    return setter
+
+
+_set_event_id = _setter("event_id")
+_set_customer_id = _setter("customer_id")
+_set_rule = _setter("rule")
+_set_kind = _setter("kind")
+_set_points = _setter("points")
+_set_value_minor = _setter("value_minor")
+_set_units = _setter("units")
+_set_money = _setter("money")
+_set_template = _setter("template")
+_set_arguments = _setter("arguments")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,9 @@ ISO week (Monday to Sunday), a calendar month or year; ``purchase`` limits each 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from rewardrules.kinds._words import counted
@@ -110,16 +111,10 @@ class LimitPlan:
     limits: tuple[CompiledLimit, ...]
     money: Currency
     points_name: str
-    periods: dict[tuple[str, date], str] = field(default_factory=dict, compare=False, repr=False)
-    """A memo of the period of each (per, local date) met: histories repeat their days."""
 
     def period(self, per: str, local_date: date) -> str:
         """The period of ``local_date`` for a limit ``per`` day, week... (memoised)."""
-        key = (per, local_date)
-        found = self.periods.get(key)
-        if found is None:
-            found = self.periods[key] = period_key(per, local_date)
-        return found
+        return _period(per, local_date)
 
     @classmethod
     def compile(
@@ -234,7 +229,7 @@ def cut_points(
         if most == 0:
             kept.append(_capped(entry, note))
         else:
-            kept.append(entry._replace(points=most, template=_noted, arguments=(entry, note)))
+            kept.append(replace(entry, points=most, template=_noted, arguments=(entry, note)))
     return most, kept
 
 
@@ -266,7 +261,8 @@ def cut_entries(
         else:
             note = _note(plan, limit, f"{give} of {units} given")
             kept.append(
-                entry._replace(
+                replace(
+                    entry,
                     value_minor=each * give,
                     units=give,
                     template=_noted,
@@ -302,7 +298,7 @@ def note_cut(
         else (f"cut from {plan.money.format(value)}")
     )
     note = _note(plan, limit, shown)
-    return [entry._replace(template=_noted, arguments=(entry, note)) for entry in entries]
+    return [replace(entry, template=_noted, arguments=(entry, note)) for entry in entries]
 
 
 def _note(plan: LimitPlan, limit: CompiledLimit, what: str) -> str:
@@ -310,7 +306,8 @@ def _note(plan: LimitPlan, limit: CompiledLimit, what: str) -> str:
 
 
 def _capped(entry: LedgerEntry, note: str) -> LedgerEntry:
-    return entry._replace(
+    return replace(
+        entry,
         kind="capped",
         points=None,
         value_minor=None,
@@ -322,3 +319,8 @@ def _capped(entry: LedgerEntry, note: str) -> LedgerEntry:
 
 def _noted(money: Currency, entry: LedgerEntry, note: str, *_: Any) -> str:
     return f"{entry.reason}{note}"
+
+
+# Histories repeat their days; a shared bounded cache (thread-safe) rather than a memo in
+# the plan keeps a compiled program free of mutable state.
+_period = lru_cache(maxsize=4096)(period_key)

@@ -1,87 +1,48 @@
 """A program compiled for evaluation: every rule as integers and sets, in running order.
 
-The table :data:`COMPILERS` is the one place that maps a rule kind to its compiled plan;
-``steps`` maps each plan type to its step function. A test checks that every kind of the
-``Rule`` union has an entry in both.
+Each rule is compiled by its kind's spec (:data:`rewardrules.kinds.table.KINDS`, or a table
+the caller passes), which binds the kind's steps and words to the rule's plan; nothing here
+names a kind. A test checks that every kind of the ``Rule`` union has a spec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from rewardrules.kinds.birthday import BirthdayPlan
-from rewardrules.kinds.bonus_points import BonusPlan
-from rewardrules.kinds.every_nth_free import PunchCardPlan
-from rewardrules.kinds.partner_gift_card import GiftCardPlan
-from rewardrules.kinds.points_per_spend import PointsPlan
-from rewardrules.kinds.referral import ReferralPlan
-from rewardrules.kinds.signup_bonus import SignupPlan
-from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+from rewardrules._kind import CompiledRule, KindPlan, KindTable, PurchaseStep, Settings
+from rewardrules.kinds.table import KINDS
 from rewardrules.limits import LimitPlan
 from rewardrules.lots import Duration, PointsPolicy
 from rewardrules.money import Currency
-from rewardrules.program import (
-    Birthday,
-    BonusPoints,
-    EveryNthFree,
-    PartnerGiftCard,
-    PointsPerSpend,
-    Program,
-    Referral,
-    SignupBonus,
-    TieredDiscount,
-)
+from rewardrules.program import Program
 from rewardrules.tiers import TierPlan
 
-RulePlan = (
-    PointsPlan
-    | PunchCardPlan
-    | GiftCardPlan
-    | TieredDiscountPlan
-    | BonusPlan
-    | BirthdayPlan
-    | SignupPlan
-    | ReferralPlan
-)
-DatedPlan = BirthdayPlan | SignupPlan
-"""A rule that gives at a date rather than at a purchase."""
-
-COMPILERS: dict[type[Any], Callable[[Any, Program, TierPlan | None], RulePlan]] = {
-    PointsPerSpend: lambda rule, program, tiers: PointsPlan.compile(
-        rule, program.money, tiers, program.points.name, program.points.earn_on == "gross"
-    ),
-    EveryNthFree: lambda rule, program, _tiers: PunchCardPlan.compile(rule, program.money),
-    PartnerGiftCard: lambda rule, program, _tiers: GiftCardPlan.compile(rule, program.money),
-    TieredDiscount: lambda rule, program, _tiers: TieredDiscountPlan.compile(rule, program.money),
-    BonusPoints: lambda rule, program, _tiers: BonusPlan.compile(
-        rule, program.money, program.points.name
-    ),
-    Birthday: lambda rule, program, _tiers: BirthdayPlan.compile(
-        rule, program.money, program.points.name, program.zone
-    ),
-    SignupBonus: lambda rule, program, _tiers: SignupPlan.compile(
-        rule, program.money, program.points.name, program.zone
-    ),
-    Referral: lambda rule, program, _tiers: ReferralPlan.compile(
-        rule, program.money, program.points.name
-    ),
-}
+__all__ = ["ProgramPlan", "UnknownKindError", "compile_rules"]
 
 
-def is_dated(plan: RulePlan) -> bool:
-    """Whether a rule gives at a date (a birthday window, joining) rather than at a purchase."""
-    return isinstance(plan, BirthdayPlan | SignupPlan) and not plan.at_purchase
+class UnknownKindError(TypeError):
+    """A rule whose model the kind table does not list."""
 
 
-def changes_prices(plan: RulePlan) -> bool:
-    """Price rules change what is paid and run before the rules that earn on it."""
-    if isinstance(plan, TieredDiscountPlan):
-        return True
-    return isinstance(plan, PunchCardPlan) and plan.changes_prices
+def compile_rules(
+    program: Program, tiers: TierPlan | None, kinds: KindTable
+) -> tuple[CompiledRule, ...]:
+    """Each rule compiled by its kind's spec, in file order."""
+    settings = Settings.of(program, tiers)
+    compiled = []
+    for rule in program.rules:
+        spec = kinds.get(type(rule))
+        if spec is None:
+            known = ", ".join(sorted(model.__name__ for model in kinds))
+            raise UnknownKindError(
+                f"rule '{rule.id}' is a {type(rule).__name__}, which the kind table does not "
+                f"list (it lists {known}); add its spec to the table"
+            )
+        compiled.append(spec.bind(rule, settings))
+    return tuple(compiled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,29 +54,35 @@ class ProgramPlan:
     zone: ZoneInfo
     points: PointsPolicy
     tiers: TierPlan | None
-    price_rules: tuple[RulePlan, ...]
-    earning_rules: tuple[RulePlan, ...]
-    punch_cards: tuple[PunchCardPlan, ...]
-    dated: tuple[DatedPlan, ...] = ()
-    """Rules that give at a date, in running order."""
-    referrals: dict[str, ReferralPlan] = field(default_factory=dict)
+    price_rules: tuple[KindPlan, ...]
+    """The plans of the rules that change prices, in running order (the batch engine's)."""
+    earning_rules: tuple[KindPlan, ...]
+    """The plans of the rules that earn at a purchase, in running order."""
+    stamp_cards: tuple[tuple[str, int], ...]
+    """Each punch card's rule id and units or visits per card, in file order."""
+    running: tuple[CompiledRule, ...] = ()
+    """The rules that run at a purchase (price rules, then earning rules), compiled."""
+    dated: tuple[CompiledRule, ...] = ()
+    """Rules that give at dates, in running order."""
+    referrals: Mapping[str, CompiledRule] = field(default_factory=dict)
     """Referral rules by id: a referrer's reward is given by the rule its fact names."""
-    limits: dict[str, LimitPlan] = field(default_factory=dict)
+    limits: Mapping[str, LimitPlan] = field(default_factory=dict)
     """Per rule id, its limits (only rules that have some)."""
     has_groups: bool = False
     """Whether some rule is in an exclusive group."""
     refunds_within: Duration | None = None
     """How long after its purchase a refund is accepted (``refunds.within``); None: always."""
-    purchase_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
-    refund_steps: tuple[tuple[Callable[..., Any], RulePlan], ...] = ()
-    unit_prices: dict[Decimal, int] = field(default_factory=dict, compare=False, repr=False)
-    """A memo of unit prices already converted to minor units (menus repeat prices)."""
+    purchase_steps: tuple[PurchaseStep, ...] = ()
+    """The steps of a purchase in running order: a rule's own, within its limits, or its
+    exclusive group's."""
+    purchase_order: tuple[CompiledRule, ...] = ()
+    """The rules as a purchase runs them: a group's members where its first member runs."""
 
     @classmethod
-    def compile(cls, program: Program) -> ProgramPlan:
+    def compile(cls, program: Program, kinds: KindTable = KINDS) -> ProgramPlan:
         """Compile every rule; order each phase by priority, then by file order."""
         tiers = TierPlan.compile(program)
-        in_file_order = [COMPILERS[type(rule)](rule, program, tiers) for rule in program.rules]
+        in_file_order = compile_rules(program, tiers, kinds)
         running = [
             in_file_order[index]
             for index in sorted(
@@ -123,32 +90,37 @@ class ProgramPlan:
                 key=lambda index: (program.rules[index].priority, index),
             )
         ]
+        price = tuple(rule for rule in running if rule.changes_prices)
+        earning = tuple(rule for rule in running if not rule.changes_prices and rule.dated is None)
         return cls(
             program=program,
             money=program.money,
             zone=program.zone,
             points=PointsPolicy.compile(program),
             tiers=tiers,
-            price_rules=tuple(plan for plan in running if changes_prices(plan)),
-            earning_rules=tuple(
-                plan for plan in running if not changes_prices(plan) and not is_dated(plan)
+            price_rules=tuple(rule.plan for rule in price),
+            earning_rules=tuple(rule.plan for rule in earning),
+            stamp_cards=tuple(
+                (rule.id, rule.stamps_every)
+                for rule in in_file_order
+                if rule.stamps_every is not None
             ),
-            punch_cards=tuple(plan for plan in in_file_order if isinstance(plan, PunchCardPlan)),
-            dated=tuple(
-                plan
-                for plan in running
-                if isinstance(plan, BirthdayPlan | SignupPlan) and is_dated(plan)
+            running=(*price, *earning),
+            dated=tuple(rule for rule in running if rule.dated is not None),
+            referrals=MappingProxyType(
+                {rule.id: rule for rule in in_file_order if rule.rewards_referrer is not None}
             ),
-            referrals={
-                plan.rule.id: plan for plan in in_file_order if isinstance(plan, ReferralPlan)
-            },
             has_groups=any(rule.exclusive_group for rule in program.rules),
             refunds_within=(
                 None if program.refunds.within is None else Duration.parse(program.refunds.within)
             ),
-            limits={
-                rule.id: LimitPlan.compile(rule.id, rule.limit, program.money, program.points.name)
-                for rule in program.rules
-                if rule.limit
-            },
+            limits=MappingProxyType(
+                {
+                    rule.id: LimitPlan.compile(
+                        rule.id, rule.limit, program.money, program.points.name
+                    )
+                    for rule in program.rules
+                    if rule.limit
+                }
+            ),
         )

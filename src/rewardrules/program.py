@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -35,6 +36,7 @@ from rewardrules._rule_base import (
     LimitPeriod,
     Weekday,
     _Model,
+    _Rule,
 )
 from rewardrules._rule_kinds import (
     RULE_KINDS,
@@ -104,6 +106,7 @@ __all__ = [
     "VoucherSpec",
     "Weekday",
     "gives_points",
+    "program_model",
     "rewards_a_purchase",
     "semantic_problems",
     "semantic_problems_of_parts",
@@ -370,3 +373,21 @@ class Program(_Model):
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+
+def program_model(*kinds: type[_Rule]) -> type[Program]:
+    """A :class:`Program` whose ``rules`` also take rules of ``kinds`` (each a model with a
+    ``kind`` literal): for a kind of your own, run with a kind table that lists its spec
+    (``compile_program(program, kinds={**KINDS, Model: SPEC})``).
+    """
+    union: Any = AnyRule
+    for kind in kinds:
+        union = union | kind
+    rule: Any = Annotated[union, Field(discriminator="kind")]
+    model: type[Program] = create_model(
+        "Program",
+        __base__=Program,
+        __doc__=Program.__doc__,
+        rules=(tuple[rule, ...], Field(default=(), description="The rules, in file order.")),
+    )
+    return model

@@ -79,17 +79,21 @@ class _Generator(GenerateJsonSchema):
         return result
 
 
-def program_schema() -> Schema:
+def program_schema(model: type[Program] = Program) -> Schema:
     """The JSON Schema (draft-07) of a program file.
+
+    Args:
+        model: the program's model: :class:`Program`, or one with kinds of your own
+            (:func:`rewardrules.program.program_model`).
 
     Returns:
         A new dict each time, ready for ``json.dumps``.
     """
-    document = Program.model_json_schema(
+    document = model.model_json_schema(
         ref_template="#/definitions/{model}", schema_generator=_Generator, mode="validation"
     )
     definitions: dict[str, Schema] = document.pop("$defs")
-    models = {**definitions, Program.__name__: document}
+    models = {**definitions, model.__name__: document}
     add_examples(models)
     add_validator_checks(models)
     definitions["Rule"] = _rule_union(document, definitions)

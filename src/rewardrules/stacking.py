@@ -16,20 +16,15 @@ punch cards and spend still count).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from functools import partial
 
+from rewardrules._kind import CompiledRule, PurchaseStep
 from rewardrules.basket import Basket, Slice, Snapshot
 from rewardrules.kinds._words import counted
-from rewardrules.kinds.birthday import BirthdayPlan
-from rewardrules.kinds.bonus_points import BonusPlan
-from rewardrules.kinds.every_nth_free import PunchCardPlan
-from rewardrules.kinds.partner_gift_card import GiftCardPlan
-from rewardrules.kinds.referral import ReferralPlan
-from rewardrules.kinds.signup_bonus import SignupPlan
 from rewardrules.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.limits import (
     LimitPlan,
@@ -40,47 +35,35 @@ from rewardrules.limits import (
     note_cut,
 )
 from rewardrules.money import Currency
-from rewardrules.plan import ProgramPlan, RulePlan, changes_prices
+from rewardrules.plan import ProgramPlan
 from rewardrules.scope import PurchaseContext
 from rewardrules.state import WorkingState
-from rewardrules.steps import PURCHASE_STEPS
-
-StepFunction = Callable[[Any, WorkingState, PurchaseContext, Basket], list[LedgerEntry]]
 
 
 @dataclass(frozen=True, slots=True)
 class LimitedStep:
     """A rule's step with the limits that bound it."""
 
-    step: StepFunction
-    plan: Any
+    step: PurchaseStep
     limits: LimitPlan
     price_rule: bool
     """Price rules change the basket: a cut re-runs them within what is left."""
     units_are_rewards: bool
     """Punch cards count each free or discounted unit as a reward."""
+    slices: tuple[Slice, ...]
+    """What the rule's step and its limits may change in the state."""
 
-    @property
-    def slices(self) -> tuple[Slice, ...]:
-        """What the rule's step and its limits may change in the state."""
-        usage = tuple(("limit_usage", limit.key) for limit in self.limits.limits)
-        return (*state_slices(self.plan), *usage)
-
-
-def state_slices(step_argument: Any) -> tuple[Slice, ...]:
-    """The parts of the state a rule's step may change (a limited rule's limits too)."""
-    if isinstance(step_argument, LimitedStep):
-        return step_argument.slices
-    rule_id = step_argument.rule.id
-    if isinstance(step_argument, PunchCardPlan):
-        return (("stamps", rule_id),)
-    if isinstance(step_argument, GiftCardPlan):
-        return (("gift_cards", rule_id),)
-    if isinstance(step_argument, BonusPlan | SignupPlan):
-        return (("bonuses", rule_id),)
-    if isinstance(step_argument, BirthdayPlan):
-        return (("birthdays", rule_id),)
-    return ()  # points and tiered discounts change only the basket
+    @classmethod
+    def of(cls, rule: CompiledRule, limits: LimitPlan) -> LimitedStep:
+        """A compiled rule within its limits."""
+        usage = tuple(("limit_usage", limit.key) for limit in limits.limits)
+        return cls(
+            rule.purchase,
+            limits,
+            price_rule=rule.changes_prices,
+            units_are_rewards=rule.units_are_rewards,
+            slices=(*rule.slices, *usage),
+        )
 
 
 def limited_step(
@@ -92,18 +75,18 @@ def limited_step(
     rule_id = limits.rule_id
     if limited.price_rule:
         snapshot = Snapshot(state, basket, limited.slices)
-        entries = limited.step(limited.plan, state, context, basket)
+        entries = limited.step(state, context, basket)
         wanted = measure(entries, limited.units_are_rewards)
         if not fits(allowance, *wanted):
             snapshot.restore(state, basket)
             basket.allowance = allowance
             try:
-                within = limited.step(limited.plan, state, context, basket)
+                within = limited.step(state, context, basket)
             finally:
                 basket.allowance = None
             entries = note_cut(limits, allowance, wanted, within, entries[0])
     else:
-        entries = limited.step(limited.plan, state, context, basket)
+        entries = limited.step(state, context, basket)
         points = basket.points.get(rule_id, 0)
         if points:
             given, entries = cut_points(limits, allowance, entries, points)
@@ -139,15 +122,16 @@ class GroupStep:
     """The rules of one exclusive group, in running order."""
 
     name: str
-    members: tuple[tuple[StepFunction, Any, str], ...]
-    """Each member's step function, what it is called with, and the rule's id."""
+    members: tuple[tuple[PurchaseStep, str], ...] = field(compare=False)
+    """Each member's step (within its limits, if any) and the rule's id (not compared: a
+    ledger note names the group, and each compilation binds its own steps)."""
     ranks: tuple[tuple[int, int], ...]
     """Each member's priority and place in the file: the lower wins a tie of worth."""
     point_value: Decimal
     money: Currency
     points_name: str
     slices: tuple[Slice, ...] = ()
-    """What the members' steps may change in the state (see :func:`state_slices`)."""
+    """What the members' steps may change in the state (their kinds' ``state_slices``)."""
 
 
 Worth = tuple[Decimal, int]
@@ -173,8 +157,8 @@ def group_step(
     """Apply the one member of the group worth most; set the others that would reward aside."""
     snapshot = Snapshot(state, basket, group.slices)
     tried: list[tuple[Worth, list[LedgerEntry]]] = []
-    for step, argument, _ in group.members:
-        entries = step(argument, state, context, basket)
+    for step, _ in group.members:
+        entries = step(state, context, basket)
         tried.append((worth(group, entries), entries))
         snapshot.restore(state, basket)
     rewarding = [
@@ -191,19 +175,19 @@ def group_step(
         )
     losers = [index for index in rewarding if index != winner]
     result: list[LedgerEntry] = []
-    for index, (step, argument, rule_id) in enumerate(group.members):
+    for index, (step, rule_id) in enumerate(group.members):
         if index in losers:
             assert winner is not None  # noqa: S101 -- a loser means there is a winner
             result.append(_set_aside(group, context, rule_id, index, winner, tried))
             continue
-        entries = step(argument, state, context, basket)
+        entries = step(state, context, basket)
         if index == winner and losers:
-            others = tuple(group.members[loser][2] for loser in losers)
+            others = tuple(group.members[loser][1] for loser in losers)
             note = (group.name, others)
             entries = [
                 entry
                 if entry.kind in NOTE_KINDS
-                else entry._replace(template=_won, arguments=(entry, note))
+                else replace(entry, template=_won, arguments=(entry, note))
                 for entry in entries
             ]
         result += entries
@@ -230,7 +214,7 @@ def _set_aside(
         None,
         group.money,
         _set_aside_reason,
-        (group, group.members[winner][2], tried[winner][0], tried[index][0], would),
+        (group, group.members[winner][1], tried[winner][0], tried[index][0], would),
     )
 
 
@@ -267,52 +251,60 @@ def _won(money: Currency, entry: LedgerEntry, note: tuple[str, tuple[str, ...]])
 
 
 def purchase_stages(
-    plan: ProgramPlan, running: tuple[RulePlan, ...]
-) -> tuple[tuple[Callable[..., Any], Any], ...]:
-    """Each rule's step in running order; limited rules wrapped, each exclusive group as
-    one stage where its first member runs."""
-    stages: list[tuple[Callable[..., Any], Any]] = []
-    groups: dict[str, list[tuple[Callable[..., Any], Any, str]]] = {}
+    plan: ProgramPlan,
+) -> tuple[tuple[PurchaseStep, ...], tuple[CompiledRule, ...]]:
+    """Each rule's step in running order, limited rules within their limits, each exclusive
+    group as one stage where its first member runs; and the rules in the order they run."""
+    stages: list[PurchaseStep | str] = []  # a group's name marks its place, filled in below
+    groups: dict[str, list[tuple[PurchaseStep, str]]] = {}
+    slices: dict[str, list[Slice]] = {}
     ranks: dict[str, list[tuple[int, int]]] = {}
+    members: dict[str, list[CompiledRule]] = {}
     place = {rule.id: index for index, rule in enumerate(plan.program.rules)}
-    for rule in running:
-        step_function: Callable[..., Any] = PURCHASE_STEPS[type(rule)]
-        argument: Any = rule
-        limits = plan.limits.get(rule.rule.id)
-        if limits is not None and not isinstance(rule, ReferralPlan):
-            # A referral rule's limits bound the referrer's rewards, given in their ledger.
-            argument = LimitedStep(
-                step_function,
-                rule,
-                limits,
-                price_rule=changes_prices(rule),
-                units_are_rewards=isinstance(rule, PunchCardPlan),
-            )
-            step_function = limited_step
+    for rule in plan.running:
+        step = rule.purchase
+        rule_slices = rule.slices
+        limits = plan.limits.get(rule.id)
+        # A referral rule's limits bound the referrer's rewards, given in their ledger.
+        if limits is not None and rule.rewards_referrer is None:
+            limited = LimitedStep.of(rule, limits)
+            step, rule_slices = partial(limited_step, limited), limited.slices
         group = rule.rule.exclusive_group
         if group is None:
-            stages.append((step_function, argument))
+            stages.append(step)
             continue
         if group not in groups:
-            groups[group], ranks[group] = [], []
-            stages.append((group_step, group))  # the group's place: filled in below
-        groups[group].append((step_function, argument, rule.rule.id))
-        ranks[group].append((rule.rule.priority, place[rule.rule.id]))
+            groups[group], slices[group], ranks[group], members[group] = [], [], [], []
+            stages.append(group)
+        groups[group].append((step, rule.id))
+        slices[group] += rule_slices
+        ranks[group].append((rule.rule.priority, place[rule.id]))
+        members[group].append(rule)
     program = plan.program
-    return tuple(
-        (
+    steps = tuple(
+        partial(
             group_step,
             GroupStep(
-                argument,
-                tuple(groups[argument]),
-                tuple(ranks[argument]),
+                stage,
+                tuple(groups[stage]),
+                tuple(ranks[stage]),
                 program.points.value,
                 plan.money,
                 program.points.name,
-                tuple(part for member in groups[argument] for part in state_slices(member[1])),
+                tuple(slices[stage]),
             ),
         )
-        if step_function is group_step
-        else (step_function, argument)
-        for step_function, argument in stages
+        if isinstance(stage, str)
+        else stage
+        for stage in stages
     )
+    order: list[CompiledRule] = []
+    seen: set[str] = set()
+    for rule in plan.running:
+        group = rule.rule.exclusive_group
+        if group is None:
+            order.append(rule)
+        elif group not in seen:
+            seen.add(group)
+            order += members[group]
+    return steps, tuple(order)

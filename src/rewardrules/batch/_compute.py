@@ -16,6 +16,7 @@ from rewardrules.batch._bonus import BonusColumns
 from rewardrules.batch._cards import CardColumns
 from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.batch._giftcards import GiftCardColumns
+from rewardrules.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
 from rewardrules.batch._refunds import Refunds
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._tiers import Retention, TierWindows, levels
@@ -44,6 +45,12 @@ class Computation:
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
         self.price_stages = [_stage(rule, frame, tiers) for rule in plan.price_rules]
         self.earning_stages = [_stage(rule, frame, tiers) for rule in plan.earning_rules]
+        self.limited = {
+            rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
+        }
+        """Per limited rule's id, its limits over the frame (``_limits``)."""
+        self.price_cuts: dict[str, dict[int, PriceCut]] = {}
+        """Per limited price rule's id, the events its limits cut (at the last pass)."""
         # What refunds take off the cards depends on units only: known before any price.
         self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
         self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
@@ -65,17 +72,36 @@ class Computation:
         units_left = frame.quantity
         given: list[Any] = []
         for stage in self.price_stages:
+            limited = self.limited.get(stage.plan.rule.id)
             if isinstance(stage, DiscountColumns):
+                before = amounts
                 amounts, taken = stage.apply(frame, tier, amounts, self.purchase_lines)
+                if limited is not None:
+                    amounts, taken, cuts = limit_discount(
+                        limited, frame, before, amounts, taken, units_left
+                    )
+                    self.price_cuts[stage.plan.rule.id] = cuts
                 units = per_event(frame, np.where(taken > 0, units_left, 0))
                 given.append((taken, units))
             else:
                 assert isinstance(stage, CardColumns)  # noqa: S101 -- the price stages
                 qualifying = stage.qualifying(frame, tier, self.purchase_lines)
                 counts = stage.counts(frame, qualifying, self.refunds.steps)
-                amounts, units_left, rewards = stage.free(
-                    frame, counts, qualifying, np.asarray(amounts, dtype=np.int64), units_left
-                )
+                start = (np.asarray(amounts, dtype=np.int64), units_left)
+                amounts, units_left, rewards = stage.free(frame, counts, qualifying, *start)
+                if limited is not None:
+                    every = stage.plan.every
+                    amounts, units_left, rewards, cuts = limit_card(
+                        limited,
+                        frame,
+                        stage.plan,
+                        counts.after // every - counts.before // every,
+                        qualifying,
+                        start,
+                        (amounts, units_left),
+                        rewards,
+                    )
+                    self.price_cuts[stage.plan.rule.id] = cuts
                 given.append((counts, rewards))
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given

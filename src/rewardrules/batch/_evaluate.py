@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, repeat, starmap
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +25,8 @@ from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._compute import Computation
 from rewardrules.batch._frame import Ints, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
+from rewardrules.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.batch._refunds import RefundStep
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._states import RulePoints, SavedStates, StateColumns, gift_card_spend
 from rewardrules.batch._tiers import levels
@@ -46,7 +48,6 @@ from rewardrules.program import Program
 from rewardrules.tiers import TierChange, calendar_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_new_entry = tuple.__new__  # LedgerEntry's own _make, without the length check
 
 
 def _as_table(history: Any) -> pa.Table:
@@ -265,6 +266,7 @@ class _Run(Computation):
                 voucher_value=sums["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
+                rewards_capped=_capped(ledger.parts) if plan.limits else 0,
                 **account_sums,
             ),
         )
@@ -284,7 +286,38 @@ class _Run(Computation):
             counts, rewards = result
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._card_entries(stage, rewards, ledger.sums)
+        cuts = self.price_cuts.get(stage.plan.rule.id)
+        if cuts:
+            events, part = self._noted_prices(stage, events, part, cuts)
         ledger.add(position, events, part)
+
+    def _noted_prices(
+        self, stage: Any, events: Ints, part: list[LedgerEntry], cuts: dict[int, Any]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A limited price rule's entries with the reference's notes at the cut events:
+        each built as the rule would have given it, then noted (``note_cut``)."""
+        cut = np.asarray(sorted(cuts), dtype=np.int64)
+        if isinstance(stage, DiscountColumns):
+            wanted = [cuts[event][2] for event in cut.tolist()]
+            value = np.asarray([worth for worth, _ in wanted], dtype=np.int64)
+            units = np.asarray([count for _, count in wanted], dtype=np.int64)
+            would = self._discount_entries(stage, cut, value, units)
+        else:
+            scratch = dict.fromkeys(
+                ("free_value", "free_units", "discount_value", "discount_units"), 0
+            )
+            _, would = self._card_entries(
+                stage, [cuts[event][2] for event in cut.tolist()], scratch
+            )
+        limited = self.limited[stage.plan.rule.id]
+        noted = limited.noted_prices(
+            dict(zip(events.tolist(), part)),
+            {
+                event: (cuts[event][0], cuts[event][1], entry)
+                for event, entry in zip(cut.tolist(), would)
+            },
+        )
+        return with_noted(events, part, noted)
 
     def _earning_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
         """An earning rule's entries: vouchers of cards, points (and points taken back)."""
@@ -294,7 +327,7 @@ class _Run(Computation):
             counts = stage.counts(frame, qualifying, self.refunds.steps)
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._voucher_entries(stage, counts, ledger.sums)
-            ledger.add(position, events, part)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
@@ -303,13 +336,25 @@ class _Run(Computation):
             paid = np.asarray(self.paid, dtype=np.int64)
             issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
-            ledger.add(position, events, part)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
         paid = frame.gross if earning.plan.on_gross else self.paid
         weights = earning.weights(frame, self.tier, self.purchase_lines)
         points = earning.points(frame, self.tier, paid, weights)
         events = np.flatnonzero(points != 0)
+        wanted = points
+        limited = self.limited.get(earning.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = [
+                Release(
+                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
+                )
+                for step in self.refunds.steps
+                if points[step.purchase]
+            ]
+            points, cuts = limited.cut_points_column(frame, points, releases)
         reasons = _PointsReasons(
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
@@ -320,7 +365,7 @@ class _Run(Computation):
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
             ledger.taken_back += int(refunded[2].sum())
-        given = points[events].tolist()
+        given = wanted[events].tolist()
         part = self._entries(
             events,
             earning.plan.rule.id,
@@ -329,6 +374,8 @@ class _Run(Computation):
             _points_reason,
             zip(repeat(reasons), events.tolist(), given),
         )
+        if limited is not None:
+            part = limited.noted(events, part, cuts, "points")
         ledger.add(position, events, part)
         ledger.points += points
 
@@ -355,7 +402,7 @@ class _Run(Computation):
             repeat(template),
             arguments,
         )
-        return list(map(_new_entry, repeat(LedgerEntry), fields))
+        return list(starmap(LedgerEntry, fields))
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
@@ -377,29 +424,14 @@ class _Run(Computation):
             earned = net.get(purchase, int(points[purchase]))
             if earned == 0:
                 continue
-            start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-            if plan.on_gross:
-                left = [
-                    int(price) * (int(quantity) - done)
-                    for price, quantity, done in zip(
-                        frame.unit_price[start:end], frame.quantity[start:end], step.units_after
-                    )
-                ]
-            else:
-                left = [
-                    int(amount) - refunded
-                    for amount, refunded in zip(paid[start:end], step.amounts_after)
-                ]
-            index = int(self.tier[purchase])
-            context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
-            line_weights = [int(weight) for weight in weights[start:end]]
-            now = min(plan.points(context, left, line_weights), earned)  # type: ignore[arg-type]
+            worth, left = self._points_left(earning, step, paid, weights)
+            now = min(worth, earned)
             net[purchase] = now
             if now != earned:
                 events.append(step.event)
                 taken_list.append(now - earned)
                 purchase_id = frame.event_ids[purchase]
-                arguments.append((purchase_id, plan.points_name, sum(left), now, earned))
+                arguments.append((purchase_id, plan.points_name, left, now, earned))
         if not events:
             return None
         chosen = np.asarray(events, dtype=np.int64)
@@ -412,6 +444,56 @@ class _Run(Computation):
             arguments,
         )
         return entries, chosen, np.asarray(taken_list, dtype=np.int64), net
+
+    def _points_left(
+        self, earning: PointsColumns, step: RefundStep, paid: Numbers, weights: Ints
+    ) -> tuple[int, int]:
+        """The points a purchase's entry of a points rule is worth on what ``step`` (a
+        refund) leaves of it, at the tier and factors it was made with; and what is left."""
+        frame, purchase = self.frame, step.purchase
+        start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+        if earning.plan.on_gross:
+            left = [
+                int(price) * (int(quantity) - done)
+                for price, quantity, done in zip(
+                    frame.unit_price[start:end], frame.quantity[start:end], step.units_after
+                )
+            ]
+        else:
+            left = [
+                int(amount) - refunded
+                for amount, refunded in zip(paid[start:end], step.amounts_after)
+            ]
+        index = int(self.tier[purchase])
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
+        line_weights = [int(weight) for weight in weights[start:end]]
+        worth = earning.plan.points(context, left, line_weights)  # type: ignore[arg-type]
+        return worth, sum(left)
+
+    def _noted_counted(
+        self, stage: Any, events: Ints, part: list[LedgerEntry], sums: dict[str, int]
+    ) -> list[LedgerEntry]:
+        """Vouchers or gift cards of a limited rule, as many as fit, noted where cut
+        (``cut_entries``); the totals count what was given."""
+        limited = self.limited.get(stage.plan.rule.id)
+        if limited is None or not len(events):
+            return part
+        units = np.zeros(self.frame.events, dtype=np.int64)
+        values = np.zeros(self.frame.events, dtype=np.int64)
+        units[events] = [entry.units or 0 for entry in part]
+        values[events] = [entry.value_minor or 0 for entry in part]
+        _, cuts = limited.cut_counted(self.frame, units, values)
+        if not cuts:
+            return part
+        noted = limited.noted(events, part, cuts, "counted")
+        prefix = "vouchers" if isinstance(stage, CardColumns) else "gift_cards"
+        for before, after in zip(part, noted):
+            if after is not before:
+                sums[prefix] += (after.units or 0) - (before.units or 0)
+                sums[f"{prefix.rstrip('s')}_value"] += (after.value_minor or 0) - (
+                    before.value_minor or 0
+                )
+        return noted
 
     def _card_entries(
         self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
@@ -461,6 +543,12 @@ class _Run(Computation):
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
         taken_from: dict[int, int] = {}
+        wanted = given
+        limited = self.limited.get(stage.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = bonus_releases(frame, priced, given, self.refunds.steps)
+            given, cuts = limited.cut_points_column(frame, given, releases)
         contexts = PurchaseContextMaker(
             frame,
             self.tier,
@@ -469,9 +557,11 @@ class _Run(Computation):
         )
         if len(events):
             reason = stage.reason(contexts(int(events[0])))
-            points = given[events].tolist()
+            points = wanted[events].tolist()
             amounts = (points, repeat(None), repeat(None))
             part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, repeat(()))
+            if limited is not None:
+                part = limited.noted(events, part, cuts, "points")
             ledger.add(position, events, part)
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
@@ -543,8 +633,8 @@ class _Run(Computation):
         frame = self.frame
         tiers = self._tier_reports()
         cards = [
-            (card.rule.id, card.every, self.stamps[card.rule.id].tolist())
-            for card in self.plan.punch_cards
+            (rule_id, every, self.stamps[rule_id].tolist())
+            for rule_id, every in self.plan.stamp_cards
         ]
         saved = self._saved_states()
         results = []
@@ -662,6 +752,11 @@ class _Run(Computation):
                 seen.append(TierChange(moment, names[final], names[level]))
             reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
         return reports
+
+
+def _capped(parts: list[list[LedgerEntry]]) -> int:
+    """How many rewards limits left nothing of (``capped`` entries)."""
+    return sum(entry.kind == "capped" for part in parts for entry in part)
 
 
 def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:

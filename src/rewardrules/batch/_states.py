@@ -23,9 +23,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from rewardrules.batch._frame import Flags, Frame, Ints
+from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError
 from rewardrules.batch._giftcards import GiftCardColumns
 from rewardrules.batch._refunds import RefundStep
+from rewardrules.errors import Problem
 from rewardrules.events import AnyEvent, Line, Purchase
 from rewardrules.lots import PointsAccount, advance, earn, elapsed, redeem, take_back
 from rewardrules.plan import ProgramPlan
@@ -101,6 +102,16 @@ class SavedStates:
         """The state the reference engine would save for the customer (by index)."""
         columns = self.columns
         plan, frame = columns.plan, columns.frame
+        if plan.limits:
+            # What each limit has counted in its period is not gathered from the batch
+            # engine's limits yet: refuse rather than save a state without it.
+            rules = ", ".join(f"'{rule}'" for rule in plan.limits)
+            message = (
+                f"customer {frame.customer_ids[customer]}: the batch engine does not build "
+                f"saved states of rules with a limit ({rules}) yet; evaluate with "
+                "engine='reference' to save states"
+            )
+            raise UnsupportedError([Problem(message=message, code="unsupported")])
         purchases, refunds, redemptions = columns.flags
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         events = range(first, end)

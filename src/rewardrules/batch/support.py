@@ -44,8 +44,6 @@ def unsupported(program: Program) -> list[str]:
         if not isinstance(rule, SUPPORTED_KINDS):
             found.append(f"{where}: kind {rule.kind}")
             continue
-        if rule.limit:
-            found.append(f"{where}: limit")
         if rule.exclusive_group is not None:
             found.append(f"{where}: exclusive_group")
     return found

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from rewardrules._rule_base import _Rule
+from rewardrules.basket import Basket
+from rewardrules.events import Refund
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import Gift, VoucherSpec
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +121,95 @@ def take_back_fixed(
         (),
     )
     return 0, [entry]
+
+
+# --- what the gift kinds (bonus, birthday, sign-up, referral) share in their specs ----
+
+
+class FixedPointsPlan(Protocol):
+    """A plan whose points at a purchase are fixed: taken back whole, or not at all."""
+
+    @property
+    def rule(self) -> _Rule:
+        """The rule as written."""
+
+    @property
+    def scope(self) -> Scope:
+        """Its dates and filter."""
+
+    @property
+    def points_name(self) -> str:
+        """What the program calls its points."""
+
+    @property
+    def money(self) -> Currency:
+        """The program's currency."""
+
+
+def refund_fixed_points(
+    plan: FixedPointsPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    """Fixed points given at the purchase go when nothing eligible is left; vouchers stay."""
+    rule_id = plan.rule.id
+    earned = record.points.get(rule_id, 0)
+    if earned == 0:
+        return []
+    now, entries = take_back_fixed(
+        rule_id,
+        plan.scope,
+        record.context,
+        record.refunded_units,
+        earned,
+        refund.id,
+        plan.points_name,
+        plan.money,
+    )
+    record.points[rule_id] = now
+    return entries
+
+
+def keep_points(basket: Basket, rule_id: str, entries: list[LedgerEntry]) -> None:
+    """Note on the basket the points a gift's entries give at the purchase."""
+    points = sum(entry.points or 0 for entry in entries if entry.kind == "points")
+    if points:
+        basket.points[rule_id] = points
+
+
+def not_joined(joined_at: datetime, zone: tzinfo) -> str:
+    """'not joined yet (joins 2026-03-01 09:00)'."""
+    return f"not joined yet (joins {joined_at.astimezone(zone).strftime('%Y-%m-%d %H:%M')})"
+
+
+def minimum_refusal(
+    scope: Scope, money: Currency, minimum: int | None, record: PurchaseRecord
+) -> str | None:
+    """Why a purchase does not qualify for a gift at a first purchase of a minimum."""
+    if minimum is None:
+        return "it gives at joining, not at a purchase"
+    paid = paid_on_eligible(scope, record.context, record.paid)
+    if paid < minimum:
+        return f"pays {money.format(paid)} on eligible lines, needs {money.format(minimum)}"
+    return None
+
+
+def gift_refund_words(
+    rule_id: str, gift: GiftPlan | None, points_name: str, record: PurchaseRecord
+) -> str:
+    """What a refund did to a gift at the purchase, when it took nothing back."""
+    # The engine takes a gift's points back only when nothing eligible is left.
+    if record.points.get(rule_id, 0):
+        return "the points stay: some of what earned them is still bought"
+    nothing = f"no {points_name} of it to take back on purchase {record.purchase.id}"
+    if gift is not None and gift.points is None:
+        return f"{nothing}; a voucher is never taken back"
+    return nothing
+
+
+def at_least(shown: str, minor: int) -> str:
+    """' of at least 15.00', or nothing for a minimum of zero."""
+    return f" of at least {shown}" if minor else ""

@@ -31,3 +31,17 @@ def counted(number: int | Decimal, noun: str) -> str:
     singular = noun[:-1] if noun.endswith("s") and len(noun) > 1 else noun
     shown = plain_number(number) if isinstance(number, Decimal) else str(number)
     return f"{shown} {singular if number == 1 else noun}"
+
+
+NOTHING_LEFT = "nothing was left to pay on the matching lines after earlier rules"
+"""Why a rule gave nothing when earlier price rules left nothing to pay on its lines."""
+
+
+def in_window(key: str) -> str:
+    """' in 2026-Q1' for a calendar window's key; nothing for a lifetime."""
+    return "" if key == "lifetime" else f" in {key}"
+
+
+def for_window(key: str) -> str:
+    """' for 2026-Q1' for a calendar window's key; nothing for a lifetime."""
+    return "" if key == "lifetime" else f" for {key}"

@@ -20,16 +20,29 @@ eligible takes them back); points given at a date are available at once.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from rewardrules.events import MonthDay
-from rewardrules.kinds._gifts import GiftPlan, dated_event_id, eligible_priced_units
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import DatedGifts, KindSpec, Now, Returned
+from rewardrules.basket import Basket
+from rewardrules.events import Customer, MonthDay
+from rewardrules.kinds._gifts import (
+    GiftPlan,
+    dated_event_id,
+    eligible_priced_units,
+    gift_refund_words,
+    keep_points,
+    not_joined,
+    refund_fixed_points,
+)
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import Birthday
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +185,130 @@ def dated_birthday_entry(
         plan.points_name,
         plan.why(birthday, year),
     )
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: BirthdayPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    profile = state.profile
+    if profile is None or profile.birthday is None:
+        return []
+    rule_id = plan.rule.id
+    year, entries = birthday_at_purchase(
+        plan, profile.birthday, state.birthdays.get(rule_id), context, profile.joined_at
+    )
+    if year is not None:
+        state.birthdays[rule_id] = year
+        keep_points(basket, rule_id, entries)
+    return entries
+
+
+def _due(
+    plan: BirthdayPlan, state: WorkingState, profile: Customer, horizon: datetime
+) -> list[tuple[datetime, int]]:
+    since = profile.joined_at or state.first_event_at
+    if profile.birthday is None or since is None:
+        return []
+    last_year = state.birthdays.get(plan.rule.id)
+    return birthday_dates(plan, profile.birthday, since, last_year, horizon, True)
+
+
+def _give(
+    plan: BirthdayPlan, state: WorkingState, profile: Customer, moment: datetime, year: int
+) -> LedgerEntry:
+    assert profile.birthday is not None  # noqa: S101 -- only scheduled with one
+    state.birthdays[plan.rule.id] = year
+    return dated_birthday_entry(plan, profile.birthday, state.customer_id, moment, year)
+
+
+def _why_not(
+    plan: BirthdayPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    # The engine's checks in its order: the profile and what was given, then the filter.
+    refusal = _profile_refusal(plan, record, state, zone)
+    if refusal is None:
+        refusal = scope_refusal(plan, record.context)
+    return refusal or "it gave nothing for this purchase"
+
+
+def _profile_refusal(
+    plan: BirthdayPlan, record: PurchaseRecord, state: WorkingState, zone: tzinfo
+) -> str | None:
+    profile, context = state.profile, record.context
+    if profile is None:
+        return "no customer profile, so no birthday"
+    if profile.birthday is None:
+        return "no birthday in the profile"
+    if profile.joined_at is not None and context.purchase.at < profile.joined_at:
+        return not_joined(profile.joined_at, zone)
+    year = plan.year_of(profile.birthday, context.local_date)
+    if year is None:
+        _, first, last = _next_window(plan, profile.birthday, context.local_date, None)
+        return f"not in the birthday window {first} to {last}"
+    given = state.birthdays.get(plan.rule.id)
+    if given is not None and year <= given:
+        return f"already given for {given}"
+    return None
+
+
+def _next_window(
+    plan: BirthdayPlan, birthday: MonthDay, local_date: date, given: int | None
+) -> tuple[int, date, date]:
+    """The first birthday window not over on ``local_date``, of a year after ``given``."""
+    year = local_date.year - 1 if given is None else max(local_date.year - 1, given + 1)
+    while True:
+        first, last = plan.window(birthday, year)
+        if last >= local_date:
+            return year, first, last
+        year += 1
+
+
+def _next_reward(plan: BirthdayPlan, state: WorkingState, now: Now) -> tuple[str, date | None]:
+    profile, local_date = state.profile, now.local_date
+    if profile is None:
+        return "no customer profile, so no birthday", None
+    if profile.birthday is None:
+        return "no birthday in the profile", None
+    given = state.birthdays.get(plan.rule.id)
+    _, first, last = _next_window(plan, profile.birthday, local_date, given)
+    gift = plan.gift.words(plan.money, plan.points_name)
+    at_purchase = " at a purchase" if plan.at_purchase else ""
+    text = f"{gift}{at_purchase} in the birthday window {first} to {last}"
+    return text, max(first, local_date)
+
+
+def _refund_words(
+    plan: BirthdayPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    return gift_refund_words(plan.rule.id, plan.gift, plan.points_name, record)
+
+
+SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
+    model=Birthday,
+    compile=lambda rule, settings: BirthdayPlan.compile(
+        rule, settings.money, settings.points_name, settings.zone
+    ),
+    purchase=_purchase,
+    refund=refund_fixed_points,
+    state_slices=lambda plan: (("birthdays", plan.rule.id),),
+    changes_prices=lambda plan: False,
+    dated=DatedGifts(applies=lambda plan: not plan.at_purchase, due=_due, give=_give),
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``birthday``."""

@@ -12,14 +12,20 @@ once-per-customer bonus taken back this way is not given again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, tzinfo
 
-from rewardrules.kinds._gifts import eligible_priced_units
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import KindSpec, Now, Returned
+from rewardrules.basket import Basket
+from rewardrules.kinds._gifts import eligible_priced_units, refund_fixed_points
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import BonusPoints
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +78,69 @@ def bonus_points(
         (),
     )
     return plan.points, [entry]
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: BonusPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    rule_id = plan.rule.id
+    points, entries = bonus_points(plan, rule_id in state.bonuses, context)
+    if points:
+        basket.points[rule_id] = points
+        state.bonuses[rule_id] = None
+    return entries
+
+
+def _why_not(
+    plan: BonusPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    refusal = scope_refusal(plan, record.context)
+    if refusal is not None:
+        return refusal
+    if plan.rule.once_per_customer and plan.rule.id in state.bonuses:
+        return "given once already (once per customer)"
+    return "no line of the purchase it rewards has a price"
+
+
+def _next_reward(plan: BonusPlan, state: WorkingState, now: Now) -> tuple[str, date | None]:
+    if plan.rule.once_per_customer and plan.rule.id in state.bonuses:
+        return "already given (once per customer)", None
+    points = counted(plan.points, plan.points_name)
+    return f"{points} on the next purchase it rewards", now.local_date
+
+
+def _refund_words(
+    plan: BonusPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    if record.points.get(plan.rule.id, 0):
+        return "the bonus stays: some of what earned it is still bought"
+    return "no bonus to take back"
+
+
+SPEC: KindSpec[BonusPoints, BonusPlan] = KindSpec(
+    model=BonusPoints,
+    compile=lambda rule, settings: BonusPlan.compile(rule, settings.money, settings.points_name),
+    purchase=_purchase,
+    refund=refund_fixed_points,
+    state_slices=lambda plan: (("bonuses", plan.rule.id),),
+    changes_prices=lambda plan: False,
+    dated=None,
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``bonus_points``."""

@@ -18,16 +18,22 @@ never below the last completed card, and takes no reward back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import KindSpec, Now, Returned
+from rewardrules.basket import Basket
+from rewardrules.events import Refund
 from rewardrules.kinds._words import ordinal, plain_number
 from rewardrules.ledger import EntryKind, LedgerEntry
 from rewardrules.money import Currency, as_fraction, divide_half_up
 from rewardrules.program import EveryNthFree, PercentOff, VoucherReward
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,3 +260,131 @@ def _reward_reason(
         return f"{card}: {cheapest} {noun} free ({money.format(value)})"
     percent = plain_number(Decimal(plan.percent[0]) / Decimal(plan.percent[1]))
     return f"{card}: {percent}% off the {cheapest} {noun} ({money.format(value)})"
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: PunchCardPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    count = state.stamps.get(plan.rule.id, 0)
+    if plan.changes_prices:
+        allowance = basket.allowance
+        count, basket.amounts, basket.units_left, entries = every_nth_free(
+            plan,
+            count,
+            context,
+            basket.amounts,
+            basket.units_left,
+            most_units=None if allowance is None else allowance.rewards,
+            most_value=None if allowance is None else allowance.value,
+        )
+    else:
+        count, entries = every_nth_voucher(plan, count, context)
+    state.stamps[plan.rule.id] = count
+    return entries
+
+
+def _refund(
+    plan: PunchCardPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    count = state.stamps.get(plan.rule.id, 0)
+    state.stamps[plan.rule.id] = refund_every_nth(
+        plan, count, record.context, before, record.refunded_units
+    )
+    return []
+
+
+def card_units(plan: PunchCardPlan, number: int, more: str = "") -> str:
+    """What a card counts: '2 visits', '1 visit', '3 ice-cream' (the scope's noun as is)."""
+    noun = plan.noun
+    if plan.counts_visits:
+        noun = "visit" if number == 1 else "visits"
+    elif noun == "qualifying item" and number != 1:
+        noun = "qualifying items"
+    return f"{number} {more}{noun}"
+
+
+def _why_not(
+    plan: PunchCardPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    refusal = scope_refusal(plan, record.context)
+    if refusal is not None:
+        return refusal
+    rule_id, every = plan.rule.id, plan.every
+    before, after = stamps.get(rule_id, 0), state.stamps.get(rule_id, 0)
+    if after // every > before // every:
+        # A price rule that completed a card but found every unit already made free.
+        return f"completed a card, but every {plan.noun} of the purchase was already free"
+    return f"counted {card_units(plan, after - before)}, {after % every}/{every} on the card"
+
+
+def _next_reward(plan: PunchCardPlan, state: WorkingState, now: Now) -> tuple[str, date]:
+    count = state.stamps.get(plan.rule.id, 0)
+    left = plan.every - count % plan.every
+    reward = plan.rule.reward
+    if isinstance(reward, VoucherReward):
+        prize = f"a voucher for {reward.voucher.name or reward.voucher.sku}"
+    elif isinstance(reward, PercentOff):
+        prize = f"{plain_number(reward.percent_off)}% off one"
+    else:
+        prize = "a free one"
+    return f"{card_units(plan, left, 'more ')} to {prize}", now.local_date
+
+
+def _refund_words(
+    plan: PunchCardPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    rule_id = plan.rule.id
+    before, after = stamps.get(rule_id, 0), state.stamps.get(rule_id, 0)
+    card = f"{after % plan.every}/{plan.every} on the card"
+    qualifying = plan.qualifying_units(record.context)
+    now = record.refunded_units
+    units = zip(qualifying, now, returned.units_before)
+    back = sum(done - then for counts, done, then in units if counts)
+    if back == 0:
+        return f"no {plan.noun} was returned, {card}"
+    gone, kept = before - after, "a completed card stays completed"
+    if plan.counts_visits:
+        if gone:
+            return f"the visit left the card, {card}"
+        if any(counts - done for counts, done in zip(qualifying, now) if counts):
+            return f"the visit still has a {plan.noun}, {card}"
+        return f"{kept}, {card}"
+    if gone == back:
+        return f"{card_units(plan, gone)} left the card, {card}"
+    if gone == 0:
+        return f"{kept}, {card}"
+    return f"{gone} of the {card_units(plan, back)} returned left the card ({kept}), {card}"
+
+
+SPEC: KindSpec[EveryNthFree, PunchCardPlan] = KindSpec(
+    model=EveryNthFree,
+    compile=lambda rule, settings: PunchCardPlan.compile(rule, settings.money),
+    purchase=_purchase,
+    refund=_refund,
+    state_slices=lambda plan: (("stamps", plan.rule.id),),
+    changes_prices=lambda plan: plan.changes_prices,
+    dated=None,
+    rewards_referrer=None,
+    units_are_rewards=True,
+    stamps_every=lambda plan: plan.every,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``every_nth_free``."""

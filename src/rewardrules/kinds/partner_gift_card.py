@@ -13,14 +13,20 @@ follow the highest net spend, not the current one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 
-from rewardrules.kinds._words import ordinal, window_words
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import KindSpec, Now, Returned
+from rewardrules.basket import Basket
+from rewardrules.events import Refund
+from rewardrules.kinds._words import NOTHING_LEFT, for_window, in_window, ordinal, window_words
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import PartnerGiftCard
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 from rewardrules.tiers import calendar_key
 
 GiftCardWindowTotals = tuple[int, int, int]
@@ -125,3 +131,112 @@ def refund_partner_gift_card(
     """Lower a window's net spend by refunded qualifying spend; cards stay issued."""
     net, highest, cards = window
     return (net - refunded_spend, highest, cards)
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: GiftCardPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    windows = state.gift_cards.setdefault(plan.rule.id, {})
+    key = plan.window_of(context)
+    windows[key], entries = partner_gift_card(
+        plan, windows.get(key, EMPTY_WINDOW), context, basket.amounts
+    )
+    basket.earned_on[plan.rule.id] = basket.amounts
+    return entries
+
+
+def _refund(
+    plan: GiftCardPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    if plan.rule.id in record.earned_on:
+        refunded = record.refunded_of(plan.rule.id, record.refunded_units, before)
+    spend = plan.qualifying_spend(record.context, refunded)
+    if spend:
+        windows = state.gift_cards.setdefault(plan.rule.id, {})
+        key = plan.window_of(record.context)
+        windows[key] = refund_partner_gift_card(windows.get(key, EMPTY_WINDOW), spend)
+    return []
+
+
+def _why_not(
+    plan: GiftCardPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    refusal = scope_refusal(plan, record.context)
+    if refusal is not None:
+        return refusal
+    spend = plan.qualifying_spend(record.context, record.paid)
+    if spend == 0:
+        return NOTHING_LEFT
+    key = plan.window_of(record.context)
+    net, highest, cards = state.gift_cards.get(plan.rule.id, {}).get(key, EMPTY_WINDOW)
+    money = plan.money
+    if plan.limit is not None and cards >= plan.limit:
+        return f"{money.format(spend)} counted, limit of {plan.limit} reached{for_window(key)}"
+    threshold = (highest // plan.every_spend + 1) * plan.every_spend
+    shown = f"{money.to_decimal(net)}/{money.format(threshold)}"
+    return f"{money.format(spend)} counted, {shown}{in_window(key)}"
+
+
+def _next_reward(plan: GiftCardPlan, state: WorkingState, now: Now) -> tuple[str, date]:
+    key = calendar_key(plan.rule.window, now.local_date)
+    net, highest, cards = state.gift_cards.get(plan.rule.id, {}).get(key, EMPTY_WINDOW)
+    if plan.limit is not None and cards >= plan.limit:
+        return f"limit of {plan.limit} reached{for_window(key)}", now.local_date
+    needed = (highest // plan.every_spend + 1) * plan.every_spend - net
+    text = (
+        f"{plan.money.format(needed)} more spend{in_window(key)} for the next "
+        f"{plan.rule.partner} gift card"
+    )
+    return text, now.local_date
+
+
+def _refund_words(
+    plan: GiftCardPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    rule_id, money = plan.rule.id, plan.money
+    amounts = returned.amounts
+    if rule_id in record.earned_on:  # the spend it counted, before a later price rule
+        amounts = record.refunded_of(rule_id, record.refunded_units, returned.units_before)
+    spend = plan.qualifying_spend(record.context, amounts)
+    if spend == 0:
+        return "no qualifying spend was returned"
+    key = plan.window_of(record.context)
+    net = state.gift_cards[rule_id][key][0]
+    return (
+        f"{money.format(spend)} less spend{in_window(key)}, {money.format(net)} now; "
+        "gift cards already given stay"
+    )
+
+
+SPEC: KindSpec[PartnerGiftCard, GiftCardPlan] = KindSpec(
+    model=PartnerGiftCard,
+    compile=lambda rule, settings: GiftCardPlan.compile(rule, settings.money),
+    purchase=_purchase,
+    refund=_refund,
+    state_slices=lambda plan: (("gift_cards", plan.rule.id),),
+    changes_prices=lambda plan: False,
+    dated=None,
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``partner_gift_card``."""

@@ -13,11 +13,16 @@ paid amounts, at the tier and factors it was made with, and takes back the diffe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from decimal import Decimal
 
-from rewardrules.kinds._words import counted, plain_number
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import KindSpec, Now, Returned, Settings
+from rewardrules.basket import Basket
+from rewardrules.events import Refund
+from rewardrules.kinds._words import NOTHING_LEFT, counted, plain_number
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import (
     Currency,
@@ -28,6 +33,7 @@ from rewardrules.money import (
 )
 from rewardrules.program import PointsPerSpend
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 from rewardrules.tiers import TierPlan
 
 ROUNDINGS: dict[str, Callable[[int, int], int]] = {
@@ -235,3 +241,96 @@ def rule_tier_multiplier(plan: PointsPlan, tier_index: int) -> Decimal:
     assert plan.tiers is not None  # noqa: S101 -- only called when the program has tiers
     numerator, denominator = plan.tiers.multipliers[tier_index]
     return Decimal(numerator) / Decimal(denominator)
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    amounts = context.gross if plan.on_gross else basket.amounts
+    points, entries = points_per_spend(plan, context, amounts)
+    if points:
+        basket.points[plan.rule.id] = points
+        if not plan.on_gross:
+            basket.earned_on[plan.rule.id] = basket.amounts
+    return entries
+
+
+def _refund(
+    plan: PointsPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    earned = record.points.get(plan.rule.id, 0)
+    if earned == 0:
+        return []
+    left = record.gross_left() if plan.on_gross else record.left_of(plan.rule.id)
+    now, entries = refund_points_per_spend(plan, record.context, left, earned, refund.id)
+    record.points[plan.rule.id] = now
+    return entries
+
+
+def _why_not(
+    plan: PointsPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    refusal = scope_refusal(plan, record.context)
+    if refusal is not None:
+        return refusal
+    weights = plan.weights(record.context)
+    paid = sum(amount for amount, weight in zip(record.paid, weights) if weight)
+    if paid == 0:
+        return NOTHING_LEFT
+    name = plan.points_name
+    if plan.cap == 0:
+        return f"it gives at most {counted(0, name)} per purchase"
+    return f"{plan.money.format(paid)} paid rounds to {counted(0, name)} ({plan.rule.rounding})"
+
+
+def _next_reward(plan: PointsPlan, state: WorkingState, now: Now) -> tuple[str | None, date]:
+    return None, now.local_date  # the balance says it
+
+
+def _refund_words(
+    plan: PointsPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    kept = record.points.get(plan.rule.id, 0)
+    if kept == 0:
+        return f"no {plan.points_name} left to take back on purchase {record.purchase.id}"
+    return f"nothing to take back, {counted(kept, plan.points_name)} still earned"
+
+
+def _compile(rule: PointsPerSpend, settings: Settings) -> PointsPlan:
+    return PointsPlan.compile(
+        rule, settings.money, settings.tiers, settings.points_name, settings.earn_on_gross
+    )
+
+
+SPEC: KindSpec[PointsPerSpend, PointsPlan] = KindSpec(
+    model=PointsPerSpend,
+    compile=_compile,
+    purchase=_purchase,
+    refund=_refund,
+    state_slices=lambda plan: (),  # it changes only the basket
+    changes_prices=lambda plan: False,
+    dated=None,
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``points_per_spend``."""

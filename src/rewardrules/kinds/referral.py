@@ -15,15 +15,31 @@ referrer's rewards (for example at most 5 referrals a year).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import KindSpec, Now, Returned
+from rewardrules.basket import Basket
 from rewardrules.events import ReferralQualified
-from rewardrules.kinds._gifts import GiftPlan, eligible_priced_units, paid_on_eligible
+from rewardrules.kinds._gifts import (
+    GiftPlan,
+    at_least,
+    eligible_priced_units,
+    gift_refund_words,
+    keep_points,
+    minimum_refusal,
+    not_joined,
+    paid_on_eligible,
+    refund_fixed_points,
+)
+from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import Referral
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +148,100 @@ def referral_facts(entries: Iterable[LedgerEntry]) -> list[ReferralQualified]:
         for entry in entries
         if entry.kind == "referral" and isinstance(entry.arguments[0], ReferralQualified)
     ]
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: ReferralPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    rule_id = plan.rule.id
+    profile = state.profile
+    if profile is None or profile.referred_by is None or rule_id in state.bonuses:
+        return []
+    if profile.joined_at is not None and context.purchase.at < profile.joined_at:
+        return []
+    fact, entries = referral_at_purchase(plan, profile.referred_by, context, basket.amounts)
+    if fact is not None:
+        state.bonuses[rule_id] = None
+        state.outbox.append(fact)
+        keep_points(basket, rule_id, entries)
+    return entries
+
+
+def _why_not(
+    plan: ReferralPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    # The engine's checks in its order: the profile and what was given, then the filter,
+    # then what the purchase pays on the rule's lines.
+    refusal = _profile_refusal(plan, record, state, zone)
+    if refusal is None:
+        refusal = scope_refusal(plan, record.context)
+    if refusal is None:
+        refusal = minimum_refusal(plan.scope, plan.money, plan.min_paid, record)
+    return refusal or "it gave nothing for this purchase"
+
+
+def _profile_refusal(
+    plan: ReferralPlan, record: PurchaseRecord, state: WorkingState, zone: tzinfo
+) -> str | None:
+    profile = state.profile
+    if profile is None or profile.referred_by is None:
+        return "not a referred customer (no referred_by in the profile)"
+    if plan.rule.id in state.bonuses:
+        return f"friend already qualified (referred by {profile.referred_by}; once per rule)"
+    if profile.joined_at is None:
+        return None
+    if record.context.purchase.at < profile.joined_at:
+        return not_joined(profile.joined_at, zone)
+    return None
+
+
+def _next_reward(plan: ReferralPlan, state: WorkingState, now: Now) -> tuple[str, date | None]:
+    """As a referred friend still to qualify, what qualifies; else the referrer's side (its
+    limits count the referrer's rewards), and the first local date it can come."""
+    profile, rule_id = state.profile, plan.rule.id
+    minimum = at_least(plan.money.format(plan.min_paid), plan.min_paid)
+    if profile is not None and profile.referred_by is not None and rule_id not in state.bonuses:
+        text = f"waiting for a qualifying purchase{minimum} (referred by {profile.referred_by})"
+        if plan.referred is not None:
+            text += f", which gives {plan.referred.words(plan.money, plan.points_name)}"
+        return text, None
+    gift = plan.referrer.words(plan.money, plan.points_name)
+    friends = sum(1 for _, referral in state.referrals if referral == rule_id)
+    so_far = f"{counted(friends, 'friends')} qualified so far"
+    return f"{gift} for each referred friend's first purchase{minimum} ({so_far})", now.local_date
+
+
+def _refund_words(
+    plan: ReferralPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    return gift_refund_words(plan.rule.id, plan.referred, plan.points_name, record)
+
+
+SPEC: KindSpec[Referral, ReferralPlan] = KindSpec(
+    model=Referral,
+    compile=lambda rule, settings: ReferralPlan.compile(rule, settings.money, settings.points_name),
+    purchase=_purchase,
+    refund=refund_fixed_points,
+    # Never in a group (it rewards no purchase) nor limited at a purchase; its mark all the same.
+    state_slices=lambda plan: (("bonuses", plan.rule.id),),
+    changes_prices=lambda plan: False,
+    dated=None,
+    rewards_referrer=referrer_reward,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``referral``."""

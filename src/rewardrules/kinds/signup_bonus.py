@@ -14,21 +14,33 @@ eligible unit takes them back without giving them again).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import DatedGifts, KindSpec, Now, Returned
+from rewardrules.basket import Basket
+from rewardrules.events import Customer
 from rewardrules.kinds._gifts import (
     GiftPlan,
+    at_least,
     dated_event_id,
     eligible_priced_units,
+    gift_refund_words,
+    keep_points,
+    minimum_refusal,
+    not_joined,
     paid_on_eligible,
+    refund_fixed_points,
 )
+from rewardrules.kinds._words import counted
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program import SignupBonus
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +123,123 @@ def signup_at_joining(plan: SignupPlan, customer_id: str, joined_at: datetime) -
         plan.points_name,
         plan.why(),
     )
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: SignupPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    rule_id = plan.rule.id
+    profile = state.profile
+    if profile is None or rule_id in state.bonuses:
+        return []
+    entries = signup_at_purchase(plan, profile.joined_at, context, basket.amounts)
+    if entries:
+        state.bonuses[rule_id] = None
+        keep_points(basket, rule_id, entries)
+    return entries
+
+
+def _due(
+    plan: SignupPlan, state: WorkingState, profile: Customer, horizon: datetime
+) -> list[tuple[datetime, int]]:
+    joined = profile.joined_at
+    if joined is None or plan.rule.id in state.bonuses:
+        return []
+    if joined <= horizon and plan.active_at(joined):
+        return [(joined, 0)]
+    return []
+
+
+def _give(
+    plan: SignupPlan, state: WorkingState, profile: Customer, moment: datetime, tag: int
+) -> LedgerEntry:
+    state.bonuses[plan.rule.id] = None
+    return signup_at_joining(plan, state.customer_id, moment)
+
+
+def _why_not(
+    plan: SignupPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    # The engine's checks in its order: the profile and what was given, then the filter,
+    # then what the purchase pays on the rule's lines.
+    refusal = _profile_refusal(plan, record, state, zone)
+    if refusal is None:
+        refusal = scope_refusal(plan, record.context)
+    if refusal is None:
+        refusal = minimum_refusal(plan.scope, plan.money, plan.min_paid, record)
+    return refusal or "it gave nothing for this purchase"
+
+
+def _profile_refusal(
+    plan: SignupPlan, record: PurchaseRecord, state: WorkingState, zone: tzinfo
+) -> str | None:
+    profile = state.profile
+    if profile is None:
+        return "no customer profile, so no joined_at"
+    if plan.rule.id in state.bonuses:
+        return "bonus already given"
+    if profile.joined_at is None:
+        return "no joined_at in the profile"
+    if record.context.purchase.at < profile.joined_at:
+        return not_joined(profile.joined_at, zone)
+    return None
+
+
+def _next_reward(plan: SignupPlan, state: WorkingState, now: Now) -> tuple[str, date | None]:
+    """The bonus at joining or at the first purchase, and the first local date it can come
+    (None once given or when it cannot come)."""
+    profile, instant, local_date = state.profile, now.instant, now.local_date
+    if plan.rule.id in state.bonuses:
+        return "already given", None
+    if profile is None:
+        return "no customer profile, so no joined_at", None
+    joined = profile.joined_at
+    if joined is None:
+        return "no joined_at in the profile", None
+    gift = counted(plan.rule.points, plan.points_name)
+    joins = joined.astimezone(plan.zone).date()
+    if plan.min_paid is None:
+        if joined > instant:
+            return f"{gift} at joining on {joins}", joins
+        return f"not given: joined on {joins}, outside its dates", None
+    first = f"a first purchase{at_least(plan.money.format(plan.min_paid), plan.min_paid)}"
+    if joined > instant:
+        return f"{gift} at {first} from joining on {joins}", max(joins, local_date)
+    return f"{gift} at {first}", local_date
+
+
+def _refund_words(
+    plan: SignupPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    return gift_refund_words(plan.rule.id, plan.gift, plan.points_name, record)
+
+
+SPEC: KindSpec[SignupBonus, SignupPlan] = KindSpec(
+    model=SignupBonus,
+    compile=lambda rule, settings: SignupPlan.compile(
+        rule, settings.money, settings.points_name, settings.zone
+    ),
+    purchase=_purchase,
+    refund=refund_fixed_points,
+    state_slices=lambda plan: (("bonuses", plan.rule.id),),
+    changes_prices=lambda plan: False,
+    dated=DatedGifts(applies=lambda plan: not plan.at_purchase, due=_due, give=_give),
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``signup_bonus``."""

@@ -10,14 +10,20 @@ or at a tier the rule does not list, gets nothing and no entry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 
-from rewardrules.kinds._words import plain_number
+from rewardrules._explain_filter_words import one_of, scope_refusal
+from rewardrules._kind import KindSpec, Now, Returned
+from rewardrules.basket import Basket
+from rewardrules.events import Refund
+from rewardrules.kinds._words import NOTHING_LEFT, plain_number
 from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency, as_fraction, divide_half_up
 from rewardrules.program import TieredDiscount
 from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
 
 DISCOUNT_REASON = "tier {0}: {1}% off {2} eligible {3} ({4:money})"
 """The reason of a discount entry: tier, percent, units, 'unit(s)', value."""
@@ -98,3 +104,93 @@ def tiered_discount(
         ),
     )
     return amounts, [entry]
+
+
+# --- the kind's spec: its steps on the customer state, and its words ------------------
+
+
+def _purchase(
+    plan: TieredDiscountPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    allowance = basket.allowance
+    if allowance is not None and allowance.rewards == 0:
+        return []
+    most_value = None if allowance is None else allowance.value
+    basket.amounts, entries = tiered_discount(
+        plan, context, basket.amounts, basket.units_left, most_value
+    )
+    return entries
+
+
+def _refund(
+    plan: TieredDiscountPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    # A discount was given at the till; the refund pays back only what was paid.
+    return []
+
+
+def _why_not(
+    plan: TieredDiscountPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    refusal = scope_refusal(plan, record.context)
+    if refusal is not None:
+        return refusal
+    tier = record.context.tier
+    if tier is None:
+        return f"no tier yet, it needs {one_of(list(plan.percents))}"
+    if tier not in plan.percents:
+        return f"tier {tier} has no discount in this rule"
+    eligible = plan.scope.eligible_lines(record.context)
+    if not any(amount for amount, flag in zip(record.paid, eligible) if flag):
+        return NOTHING_LEFT
+    return f"the discount rounds to {plan.money.format(0)}"
+
+
+def _next_reward(plan: TieredDiscountPlan, state: WorkingState, now: Now) -> tuple[str, date]:
+    tiers, index = now.tiers, now.tier_index
+    assert tiers is not None  # noqa: S101 -- a tiered discount needs tiers to validate
+    discounts = plan.rule.discounts
+    current = tiers.names[index] if index is not None else None
+    percent = discounts.get(current) if current is not None else None
+    text = "no discount now" if percent is None else f"{plain_number(percent)}% off now"
+    for name in tiers.names[(-1 if index is None else index) + 1 :]:
+        if name in discounts and (percent is None or discounts[name] > percent):
+            return f"{text}, {plain_number(discounts[name])}% off from {name}", now.local_date
+    return text, now.local_date
+
+
+def _refund_words(
+    plan: TieredDiscountPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    return "a discount given at the till is not taken back"
+
+
+SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
+    model=TieredDiscount,
+    compile=lambda rule, settings: TieredDiscountPlan.compile(rule, settings.money),
+    purchase=_purchase,
+    refund=_refund,
+    state_slices=lambda plan: (),  # it changes only the basket
+    changes_prices=lambda plan: True,
+    dated=None,
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+"""What the engine and the tools know about ``tiered_discount``."""

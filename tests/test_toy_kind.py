@@ -1,0 +1,316 @@
+"""A rule kind defined here, in the test, runs through the whole pipeline.
+
+``unit_points`` gives ``per_unit`` points for each priced unit of the lines its filter
+admits, and a refund takes back the points of the units returned. Nothing in the package
+names it: the program's model takes it through ``program_model``, and the engine through a
+kind table passed to ``compile_program``. A kind that lacks a part fails where it lacks it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, tzinfo
+from decimal import Decimal
+from typing import Any, Literal
+
+import pytest
+from pydantic import Field, ValidationError
+
+from helpers import at, line, purchase, refund, rows
+from rewardrules import evaluate, explain
+from rewardrules._explain_filter_words import scope_refusal
+from rewardrules._kind import Kind, KindSpec, Now, Returned, Settings
+from rewardrules._reference import reference_markdown
+from rewardrules._rule_base import _Rule
+from rewardrules._types import WholeNumber
+from rewardrules.basket import Basket
+from rewardrules.engine import compile_program
+from rewardrules.events import Purchase, Refund
+from rewardrules.kinds._gifts import eligible_priced_units
+from rewardrules.kinds.table import KINDS
+from rewardrules.ledger import LedgerEntry
+from rewardrules.lint import lint_program
+from rewardrules.money import Currency
+from rewardrules.plan import UnknownKindError
+from rewardrules.program import Program, program_model
+from rewardrules.schema import program_schema
+from rewardrules.scope import PurchaseContext, Scope
+from rewardrules.state import PurchaseRecord, WorkingState
+
+
+class UnitPoints(_Rule):
+    """``per_unit`` points for each priced unit of the lines the filter admits."""
+
+    kind: Literal["unit_points"] = Field(description="Points per unit bought.")
+    per_unit: WholeNumber = Field(ge=1, description="Points per priced unit.", examples=[2])
+
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPointsPlan:
+    rule: UnitPoints
+    scope: Scope
+    money: Currency
+    points_name: str
+
+
+def _compile(rule: UnitPoints, settings: Settings) -> UnitPointsPlan:
+    scope = Scope.compile(rule.when, settings.money, rule.starts, rule.ends)
+    return UnitPointsPlan(rule, scope, settings.money, settings.points_name)
+
+
+def _purchase(
+    plan: UnitPointsPlan, state: WorkingState, context: PurchaseContext, basket: Basket
+) -> list[LedgerEntry]:
+    units = eligible_priced_units(plan.scope, context)
+    if units == 0:
+        return []
+    points = units * plan.rule.per_unit
+    basket.points[plan.rule.id] = points
+    purchase = context.purchase
+    return [
+        LedgerEntry(
+            purchase.id,
+            purchase.customer_id,
+            plan.rule.id,
+            "points",
+            points,
+            None,
+            None,
+            plan.money,
+            "{0} units: {1} points",
+            (units, points),
+        )
+    ]
+
+
+def _refund(
+    plan: UnitPointsPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    earned = record.points.get(plan.rule.id, 0)
+    left = eligible_priced_units(plan.scope, record.context, record.refunded_units)
+    now = min(earned, left * plan.rule.per_unit)
+    if now == earned:
+        return []
+    record.points[plan.rule.id] = now
+    customer = record.context.purchase.customer_id
+    return [
+        LedgerEntry(
+            refund.id,
+            customer,
+            plan.rule.id,
+            "points",
+            now - earned,
+            None,
+            None,
+            plan.money,
+            "{0} units returned",
+            (left,),
+        )
+    ]
+
+
+def _why_not(
+    plan: UnitPointsPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    state: WorkingState,
+    zone: tzinfo,
+) -> str:
+    return scope_refusal(plan, record.context) or "no priced unit it counts"
+
+
+def _next_reward(
+    plan: UnitPointsPlan, state: WorkingState, now: Now
+) -> tuple[str | None, date | None]:
+    return f"{plan.rule.per_unit} points a unit on the next purchase", now.local_date
+
+
+def _refund_words(
+    plan: UnitPointsPlan,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    return "no counted unit was returned"
+
+
+SPEC: KindSpec[UnitPoints, UnitPointsPlan] = KindSpec(
+    model=UnitPoints,
+    compile=_compile,
+    purchase=_purchase,
+    refund=_refund,
+    state_slices=lambda plan: (),
+    changes_prices=lambda plan: False,
+    dated=None,
+    rewards_referrer=None,
+    units_are_rewards=False,
+    stamps_every=lambda plan: None,
+    why_not=_why_not,
+    next_reward=_next_reward,
+    refund_words=_refund_words,
+)
+
+TOY_KINDS: dict[type[_Rule], Kind] = {**KINDS, UnitPoints: SPEC}
+ToyProgram = program_model(UnitPoints)
+
+
+def toy_program(*rules: dict[str, Any], **fields: Any) -> Program:
+    document: dict[str, Any] = {
+        "program": "toy",
+        "name": "Toy",
+        "currency": "USD",
+        "timezone": "UTC",
+        "points": {"name": "points", "value": "0.01"},
+        "rules": list(rules),
+        **fields,
+    }
+    return ToyProgram.model_validate(document)
+
+
+UNITS = {"kind": "unit_points", "id": "units", "per_unit": 2}
+
+
+def test_a_toy_rule_validates_and_a_wrong_field_is_refused_at_its_path() -> None:
+    program = toy_program(UNITS)
+    assert isinstance(program.rules[0], UnitPoints)
+    with pytest.raises(ValidationError) as caught:
+        toy_program({**UNITS, "per_unit": 0})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("rules", 0, "unit_points", "per_unit")
+
+
+def test_the_schema_of_a_program_with_the_toy_kind_lists_it() -> None:
+    schema = program_schema(ToyProgram)
+    kinds = schema["definitions"]["Rule"]["properties"]["kind"]["enum"]
+    assert "unit_points" in kinds
+    assert len(kinds) == len(KINDS) + 1
+    assert program_schema(Program)["definitions"]["Rule"]["properties"]["kind"]["enum"] == [
+        kind for kind in kinds if kind != "unit_points"
+    ]
+
+
+def test_the_toy_kind_gives_points_and_a_refund_takes_them_back() -> None:
+    compiled = compile_program(toy_program(UNITS), TOY_KINDS)
+    history = [
+        purchase("p1", at(), line("cake", "3.00", quantity=3), line("bag", "0.00")),
+        refund("r1", at(1), "p1", ("cake", 2)),
+    ]
+    evaluation = evaluate(compiled, history)
+    assert rows(evaluation.customer("c1").ledger) == [
+        ("p1", "units", "points", 6, None, None),
+        ("r1", "units", "points", -4, None, None),
+    ]
+    assert evaluation.customer("c1").points == 2
+    assert [entry.reason for entry in evaluation.customer("c1").ledger] == [
+        "3 units: 6 points",
+        "1 units returned",
+    ]
+
+
+def test_the_toy_kind_competes_in_an_exclusive_group_by_worth() -> None:
+    rules = (
+        {**UNITS, "exclusive_group": "offers"},
+        {"kind": "bonus_points", "id": "bonus", "points": 3, "exclusive_group": "offers"},
+    )
+    compiled = compile_program(toy_program(*rules), TOY_KINDS)
+    history = [
+        purchase("one", at(), line("cake", "3.00")),  # toy 2 points, bonus 3: bonus wins
+        purchase("three", at(1), line("cake", "3.00", quantity=3)),  # toy 6 wins
+    ]
+    ledger = rows(evaluate(compiled, history).customer("c1").ledger)
+    assert ledger == [
+        ("one", "units", "set_aside", None, None, None),
+        ("one", "bonus", "points", 3, None, None),
+        ("three", "units", "points", 6, None, None),
+        ("three", "bonus", "set_aside", None, None, None),
+    ]
+
+
+def test_the_toy_kind_keeps_within_its_limit() -> None:
+    limited = {**UNITS, "limit": {"per": "day", "points": 5}}
+    compiled = compile_program(toy_program(limited), TOY_KINDS)
+    history = [purchase("p1", at(), line("cake", "3.00", quantity=3))]
+    (entry,) = evaluate(compiled, history).customer("c1").ledger
+    assert (entry.kind, entry.points) == ("points", 5)
+
+
+def test_explain_says_why_the_toy_kind_gave_nothing_and_what_comes_next() -> None:
+    compiled = compile_program(toy_program({**UNITS, "when": {"skus": ["cake"]}}), TOY_KINDS)
+    history: list[Purchase | Refund] = [
+        purchase("p1", at(), line("tea", "2.00")),
+        purchase("p2", at(1), line("cake", "0.00")),
+        purchase("p3", at(1), line("cake", "3.00")),
+        refund("r1", at(2), "p1"),
+    ]
+    account = explain(compiled, history, "c1")
+    outcomes = {event.event_id: event.outcomes[0] for event in account.events}
+    assert not outcomes["p1"].applied
+    assert outcomes["p1"].text == "no line of the purchase matches (skus cake)"
+    assert outcomes["p2"].text == "the matching lines cost nothing (zero-priced lines never count)"
+    assert outcomes["p3"].applied
+    assert outcomes["r1"].text == "no counted unit was returned"
+    assert "units: 2 points a unit on the next purchase" in account.next_rewards
+
+
+def test_lint_reads_the_toy_rule_like_any_other() -> None:
+    program = toy_program({**UNITS, "ends": "2026-01-31"})
+    (warning,) = lint_program(program, None, as_of=date(2026, 6, 1))
+    assert (warning.code, warning.path) == ("rule-ended", ("rules", 0, "ends"))
+
+
+def test_the_reference_documents_the_toy_kind_with_an_example() -> None:
+    text = reference_markdown(ToyProgram)
+    assert "`unit_points`" in text
+    assert "per_unit: 2" in text
+    assert "`unit_points`" not in reference_markdown(Program)
+
+
+# --- a kind that lacks a part fails where it lacks it ---------------------------------
+
+
+def test_a_program_with_a_kind_missing_from_the_table_does_not_compile() -> None:
+    with pytest.raises(UnknownKindError, match="rule 'units' is a UnitPoints, which the kind"):
+        compile_program(toy_program(UNITS))
+
+
+def test_a_spec_without_refund_words_cannot_be_built() -> None:
+    fields = {field.name: getattr(SPEC, field.name) for field in dataclasses.fields(SPEC)}
+    del fields["refund_words"]
+    with pytest.raises(TypeError, match="refund_words"):
+        KindSpec(**fields)
+
+
+def test_a_model_that_does_not_say_whether_it_gives_points_cannot_be_built() -> None:
+    class Silent(_Rule):
+        kind: Literal["silent"] = Field(description="Says nothing.")
+
+    with pytest.raises(TypeError, match="abstract"):
+        Silent(id="silent", kind="silent")  # type: ignore[abstract]
+
+
+def test_a_spec_for_one_model_refuses_a_rule_of_another() -> None:
+    table: dict[type[_Rule], Kind] = {**KINDS, UnitPoints: KINDS[next(iter(KINDS))]}
+    with pytest.raises(TypeError, match="maps UnitPoints to the spec of PointsPerSpend"):
+        compile_program(toy_program(UNITS), table)
+
+
+def test_money_in_the_toy_program_is_exact() -> None:
+    compiled = compile_program(toy_program(UNITS), TOY_KINDS)
+    history = [purchase("p1", at(), line("cake", "0.10", quantity=3))]
+    evaluation = evaluate(compiled, history)
+    assert evaluation.totals.points_cost == 6  # 6 points at 0.01, in minor units
+    assert evaluation.totals.to_json()["points_cost"] == str(Decimal("0.06"))
