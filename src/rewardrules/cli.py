@@ -25,6 +25,7 @@ from rewardrules._cli_support import (
     located_events,
 )
 from rewardrules._dry_run_output import DryRunOutput, check_output_options, output_options
+from rewardrules._dry_run_stream import streamed_dry_run
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import AnyEvent, Customer
@@ -35,6 +36,7 @@ from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
 from rewardrules.program import EveryNthFree, Program, Referral, gives_points
+from rewardrules.summary import Summary
 
 
 @click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,12 +169,20 @@ def dry_run(
             gross_spend=own.gross_spend,
         )
 
-    evaluation = guarded(lambda: output.evaluating(run))
-    if customer_id is not None and not evaluation.customers:
-        output.close()
-        click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
-        raise SystemExit(1)
-    totals_summary = guarded(lambda: output.finish(evaluation))
+    if engine == "batch" and output.summarises and customer_id is None:
+        # Nothing but totals is printed: the batch engine streams chunk of customers by
+        # chunk, in memory bounded by a chunk (docs/histories.md, "Large histories").
+        evaluation, streamed = guarded(
+            lambda: streamed_dry_run(program, history_file, reading, profiles(), as_of, output)
+        )
+        totals_summary: Summary | None = streamed
+    else:
+        evaluation = guarded(lambda: output.evaluating(run))
+        if customer_id is not None and not evaluation.customers:
+            output.close()
+            click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
+            raise SystemExit(1)
+        totals_summary = guarded(lambda: output.finish(evaluation))
     if totals_summary is not None:
         if output_format == "json":
             click.echo(output.summary_json(totals_summary))

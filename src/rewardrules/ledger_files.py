@@ -137,15 +137,26 @@ class _JsonLinesSink(_Sink):
 
 
 class _ParquetSink(_Sink):
-    """Columns built in lists, written as one row group every ``row_group_entries``."""
+    """Columns built in lists, written as one row group every ``row_group_entries``.
+
+    A result whose entries are still columns (the batch engine's, see
+    :func:`_ledger_rows`) is written from those columns, a run of customers at a time,
+    without making its entries.
+    """
 
     def __init__(self, path: Path, money: Currency, row_group_entries: int) -> None:
         self._schema = ledger_schema(money)
         self._writer = pq.ParquetWriter(path, self._schema)
         self._limit = row_group_entries
         self._columns: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
+        self._rows: list[Any] = []  # [columns, start, end, customer ids] not yet written
 
     def add(self, result: CustomerResult) -> None:
+        rows = _ledger_rows(result)
+        if rows is not None:
+            self._add_rows(*rows)
+            return
+        self._flush_rows()
         columns = self._columns
         for entry in result.ledger:
             columns["customer_id"].append(entry.customer_id)
@@ -158,6 +169,29 @@ class _ParquetSink(_Sink):
             columns["reason"].append(entry.reason)
             if len(columns["kind"]) >= self._limit:
                 self._flush()
+
+    def _add_rows(self, source: Any, start: int, end: int, customer_ids: Any) -> None:
+        """Entries ``start`` to ``end`` of a columnar ledger, after those pending."""
+        self._flush()
+        pending = self._rows
+        if pending and (pending[0] is not source or pending[2] != start):
+            self._flush_rows()
+        if not self._rows:
+            self._rows = [source, start, start, customer_ids]
+        self._rows[2] = end
+        while self._rows and self._rows[2] - self._rows[1] >= self._limit:
+            self._flush_rows(self._rows[1] + self._limit)
+
+    def _flush_rows(self, until: int | None = None) -> None:
+        """Write the pending columnar entries (up to ``until``)."""
+        if not self._rows:
+            return
+        source, start, end, customer_ids = self._rows
+        stop = end if until is None else until
+        if stop > start:
+            table = source.table(start, stop, customer_ids, self._schema)
+            self._writer.write_table(table, row_group_size=self._limit)
+        self._rows = [] if stop == end else [source, stop, end, customer_ids]
 
     def _flush(self) -> None:
         columns = self._columns
@@ -172,6 +206,7 @@ class _ParquetSink(_Sink):
     def close(self) -> None:
         try:
             self._flush()
+            self._flush_rows()
         finally:
             self._writer.close()
 
@@ -218,11 +253,12 @@ class LedgerFile:
 
     def write(self, result: CustomerResult) -> None:
         """Write one customer's ledger entries, in ledger order."""
+        rows = _ledger_rows(result)
         try:
             self._sink.add(result)
         except OSError as error:
             raise _cannot_write(self.path, error) from None
-        self.entries += len(result.ledger)
+        self.entries += rows[2] - rows[1] if rows is not None else len(result.ledger)
 
     def close(self) -> None:
         """Finish the file and move it into place."""
@@ -253,6 +289,18 @@ class LedgerFile:
             self.close()
         else:
             self.discard()
+
+
+def _ledger_rows(result: CustomerResult) -> tuple[Any, int, int, Any] | None:
+    """Where a result's entries are in a columnar ledger, when they are still columns.
+
+    The batch engine's results say so with ``ledger_rows()`` (``rewardrules.batch``):
+    the ledger's columns (with ``table(start, end, customer_ids, schema)``), the first
+    and one past the last position, and the customer ids. Any other result gives None.
+    """
+    rows = getattr(result, "ledger_rows", None)
+    found: tuple[Any, int, int, Any] | None = rows() if callable(rows) else None
+    return found
 
 
 def _cannot_write(path: Path, error: OSError) -> LedgerFileError:

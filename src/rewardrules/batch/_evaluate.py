@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
-from itertools import chain, repeat, starmap
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,14 +24,16 @@ from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._compute import Computation
 from rewardrules.batch._frame import Ints, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
+from rewardrules.batch._ledger import EntryPart, LedgerColumns
 from rewardrules.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.batch._refunds import RefundStep
+from rewardrules.batch._results import ResultColumns, TierReports
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.batch._states import RulePoints, SavedStates, StateColumns, gift_card_spend
 from rewardrules.batch._tiers import levels
 from rewardrules.batch.support import refuse, unsupported
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
-from rewardrules.events import AnyEvent, Customer
+from rewardrules.events import Customer
 
 # The punch card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
@@ -41,11 +42,11 @@ from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
 from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
-from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
+from rewardrules.ledger import EntryKind, Evaluation, LedgerEntry, Totals
 from rewardrules.money import Currency
 from rewardrules.plan import ProgramPlan
 from rewardrules.program import Program
-from rewardrules.tiers import TierChange, calendar_key
+from rewardrules.tiers import calendar_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -69,7 +70,6 @@ def evaluate_table(
     as_of: date | datetime | None = None,
     *,
     source: str = "<table>",
-    events: Iterable[AnyEvent] | None = None,
 ) -> Evaluation:
     """Evaluate a program over a history table with the batch engine.
 
@@ -83,8 +83,6 @@ def evaluate_table(
         customers: customer profiles (checked as the reference engine checks them).
         as_of: ignore events after this date (the whole local day) or instant.
         source: how errors name the table.
-        events: the events the table was made from, if it was: saved states keep their
-            purchases as given (amounts as written, e.g. ``3.50`` where the table has 3.5).
 
     Raises:
         UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
@@ -103,8 +101,7 @@ def evaluate_table(
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
-        given = None if events is None else {event.id: event for event in events}
-        return _Run(plan, frame, cutoff, given).evaluation()
+        return _Run(plan, frame, cutoff).evaluation()
     finally:
         if collecting:
             gc.enable()
@@ -137,15 +134,41 @@ class _PointsReasons:
     line_start: Ints
     tier: Ints
     names: tuple[str, ...]
+    written: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False)
+    """Reasons already written, by what ``earn_reason`` reads: purchases alike share one."""
 
 
 def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
     start, end = int(reasons.line_start[event]), int(reasons.line_start[event + 1])
     index = int(reasons.tier[event])
-    context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
-    paid = tuple(int(amount) for amount in reasons.paid[start:end])
-    weights = tuple(int(weight) for weight in reasons.weights[start:end])
-    return earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+    paid = tuple(reasons.paid[start:end].tolist())
+    weights = tuple(reasons.weights[start:end].tolist())
+    key = (money, index, paid, weights, points)
+    found = reasons.written.get(key)
+    if found is None:
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
+        found = earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+        reasons.written[key] = found
+    return found
+
+
+def _points_arguments(
+    reasons: _PointsReasons, events: list[int], given: list[int], index: int
+) -> tuple[Any, ...]:
+    """A points entry's reason arguments (``_points_reason``), read when asked for."""
+    return (reasons, events[index], given[index])
+
+
+def _discount_arguments(
+    names: list[str], labels: dict[str, str], counts: list[int], worth: list[int], index: int
+) -> tuple[Any, ...]:
+    """A discount entry's reason arguments (``DISCOUNT_REASON``), read when asked for."""
+    name, count = names[index], counts[index]
+    return (name, labels[name], count, "unit" if count == 1 else "units", worth[index])
+
+
+def _nothing(_index: int) -> tuple[()]:
+    return ()
 
 
 class _Ledger:
@@ -153,7 +176,7 @@ class _Ledger:
 
     def __init__(self, rule_count: int, events: int) -> None:
         self.rule_count = rule_count
-        self.parts: list[list[LedgerEntry]] = []
+        self.parts: list[EntryPart] = []
         self.keys: list[Ints] = []
         self.points: Ints = np.zeros(events, dtype=np.int64)
         """Points per event, net."""
@@ -172,8 +195,11 @@ class _Ledger:
             0,
         )
 
-    def add(self, position: int, events: Ints, entries: list[LedgerEntry]) -> None:
-        """Entries of the rule at ``position``, one per event (in event order)."""
+    def add(self, position: int, events: Ints, entries: EntryPart | list[LedgerEntry]) -> None:
+        """Entries of the rule at ``position``, one per event (in event order): columns, or
+        entries already built (a limited rule's, noted where a limit cut them)."""
+        if not isinstance(entries, EntryPart):
+            entries = EntryPart.of_entries(events, entries)
         self.parts.append(entries)
         self.keys.append(events * self.rule_count + position)
 
@@ -186,10 +212,8 @@ class _Run(Computation):
         plan: ProgramPlan,
         frame: Any,
         cutoff: _Cutoff | None,
-        given: dict[str, AnyEvent] | None = None,
     ) -> None:
         super().__init__(plan, frame, cutoff)
-        self.given_events = given
         # What the saved states read of the earning rules, in running order.
         self.rule_points: list[RulePoints] = []
         self.bonus_points: list[tuple[str, Ints]] = []
@@ -200,8 +224,6 @@ class _Run(Computation):
         """The evaluation, as the reference engine reports it."""
         frame, plan = self.frame, self.plan
         money = plan.money
-        self.event_ids = frame.event_ids
-        self.owners = np.asarray(frame.customer_ids, dtype=object)
         self.stamps: dict[str, Ints] = {}
         rules = len(self.price_stages) + len(self.earning_stages)
         # Positions around the rules' (1 to rules): expiries due before an event (0); the
@@ -227,12 +249,22 @@ class _Run(Computation):
                 cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT,
             ),
         )
-        ledger.add(0, np.asarray(accounts.expired_at, dtype=np.int64), accounts.expired)
-        ledger.add(rules + 1, np.asarray(accounts.events, dtype=np.int64), accounts.entries)
-        ledger.add(rules + 2, np.asarray(accounts.closing_at, dtype=np.int64), accounts.closing)
+        for position, events, entries in (
+            (0, accounts.expired_at, accounts.expired),
+            (rules + 1, accounts.events, accounts.entries),
+            (rules + 2, accounts.closing_at, accounts.closing),
+        ):
+            chosen = np.asarray(events, dtype=np.int64)
+            ledger.add(position, chosen, EntryPart.of_entries(chosen, entries))
+        columns = LedgerColumns(
+            ledger.parts,
+            ledger.keys,
+            frame.event_ids,
+            frame.customer_start,
+            ledger.rule_count,
+            money,
+        )
         self.event_points = ledger.points
-        entries, entry_keys = _in_order(ledger.parts, ledger.keys)
-        bounds = np.searchsorted(entry_keys, frame.customer_start * ledger.rule_count)
         balances: list[int] = []
         if frame.events:
             balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
@@ -242,7 +274,18 @@ class _Run(Computation):
             available[customer] = accounts.available[customer]
         self.available = available
         account_sums = _account_sums([*accounts.entries, *accounts.expired, *accounts.closing])
-        results = self._results(entries, bounds.tolist(), balances)
+        results = ResultColumns(
+            frame.customer_ids,
+            columns,
+            balances,
+            available,
+            [
+                (rule_id, every, self.stamps[rule_id].tolist())
+                for rule_id, every in self.plan.stamp_cards
+            ],
+            self._tier_reports(),
+            self._saved_states().state_of,
+        ).results()
         sums = ledger.sums
         return Evaluation(
             program=plan.program.program,
@@ -288,14 +331,16 @@ class _Run(Computation):
             events, part = self._card_entries(stage, rewards, ledger.sums)
         cuts = self.price_cuts.get(stage.plan.rule.id)
         if cuts:
-            events, part = self._noted_prices(stage, events, part, cuts)
-        ledger.add(position, events, part)
+            ledger.add(position, *self._noted_prices(stage, events, part, cuts))
+        else:
+            ledger.add(position, events, part)
 
     def _noted_prices(
-        self, stage: Any, events: Ints, part: list[LedgerEntry], cuts: dict[int, Any]
+        self, stage: Any, events: Ints, columns: EntryPart, cuts: dict[int, Any]
     ) -> tuple[Ints, list[LedgerEntry]]:
         """A limited price rule's entries with the reference's notes at the cut events:
         each built as the rule would have given it, then noted (``note_cut``)."""
+        part = self._built(columns)
         cut = np.asarray(sorted(cuts), dtype=np.int64)
         if isinstance(stage, DiscountColumns):
             wanted = [cuts[event][2] for event in cut.tolist()]
@@ -314,7 +359,7 @@ class _Run(Computation):
             dict(zip(events.tolist(), part)),
             {
                 event: (cuts[event][0], cuts[event][1], entry)
-                for event, entry in zip(cut.tolist(), would)
+                for event, entry in zip(cut.tolist(), self._built(would))
             },
         )
         return with_noted(events, part, noted)
@@ -370,43 +415,43 @@ class _Run(Computation):
             events,
             earning.plan.rule.id,
             "points",
-            (given, repeat(None), repeat(None)),
+            (given, None, None),
             _points_reason,
-            zip(repeat(reasons), events.tolist(), given),
+            partial(_points_arguments, reasons, events.tolist(), given),
         )
         if limited is not None:
-            part = limited.noted(events, part, cuts, "points")
-        ledger.add(position, events, part)
+            ledger.add(position, events, limited.noted(events, self._built(part), cuts, "points"))
+        else:
+            ledger.add(position, events, part)
         ledger.points += points
+
+    def _built(self, part: EntryPart) -> list[LedgerEntry]:
+        """A part's entries, built now (a limit reads and notes them one by one)."""
+        frame, money = self.frame, self.plan.money
+        owners = frame.customer_ids
+        return [
+            part.entry(index, frame.event_ids[event], owners[frame.customer[event]], money)
+            for index, event in enumerate(part.events.tolist())
+        ]
 
     def _entries(
         self,
         events: Ints,
         rule_id: str,
-        kind: str,
-        amounts: tuple[Iterable[Any], Iterable[Any], Iterable[Any]],
+        kind: EntryKind,
+        amounts: tuple[Any, Any, Any],
         template: Any,
-        arguments: Iterable[tuple[Any, ...]],
-    ) -> list[LedgerEntry]:
-        """One rule's entries for these events, built in C loops (``zip`` and ``map``).
+        arguments: Any,
+    ) -> EntryPart:
+        """One rule's entries for these events, as columns (``_ledger``): built when read.
 
-        ``amounts`` are the entries' points, value and units.
+        ``amounts`` are the entries' points, value and units (lists, or None for none).
         """
-        fields = zip(
-            self.event_ids[events].tolist(),
-            self.owners[self.frame.customer[events]].tolist(),
-            repeat(rule_id),
-            repeat(kind),
-            *amounts,
-            repeat(self.plan.money),
-            repeat(template),
-            arguments,
-        )
-        return list(starmap(LedgerEntry, fields))
+        return EntryPart(events, rule_id, kind, *amounts, template, arguments)
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
-    ) -> tuple[list[LedgerEntry], Ints, Ints, dict[int, int]] | None:
+    ) -> tuple[EntryPart, Ints, Ints, dict[int, int]] | None:
         """A points rule's entries at refunds: its points recomputed on what is left of the
         purchase, at the tier and factors it was made with, never more than it gave
         (``refund_points_per_spend``)."""
@@ -439,7 +484,7 @@ class _Run(Computation):
             chosen,
             plan.rule.id,
             "points",
-            (taken_list, repeat(None), repeat(None)),
+            (taken_list, None, None),
             REFUND_REASON,
             arguments,
         )
@@ -471,13 +516,14 @@ class _Run(Computation):
         return worth, sum(left)
 
     def _noted_counted(
-        self, stage: Any, events: Ints, part: list[LedgerEntry], sums: dict[str, int]
-    ) -> list[LedgerEntry]:
+        self, stage: Any, events: Ints, columns: EntryPart, sums: dict[str, int]
+    ) -> EntryPart | list[LedgerEntry]:
         """Vouchers or gift cards of a limited rule, as many as fit, noted where cut
         (``cut_entries``); the totals count what was given."""
         limited = self.limited.get(stage.plan.rule.id)
         if limited is None or not len(events):
-            return part
+            return columns
+        part = self._built(columns)
         units = np.zeros(self.frame.events, dtype=np.int64)
         values = np.zeros(self.frame.events, dtype=np.int64)
         units[events] = [entry.units or 0 for entry in part]
@@ -497,11 +543,11 @@ class _Run(Computation):
 
     def _card_entries(
         self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
-    ) -> tuple[Ints, list[LedgerEntry]]:
+    ) -> tuple[Ints, EntryPart]:
         """A free-unit or percent-off card's entries at the purchases that complete it."""
         plan = stage.plan
         events = np.asarray([reward.event for reward in rewards], dtype=np.int64)
-        kind = "free" if plan.reward == "free" else "discount"
+        kind: EntryKind = "free" if plan.reward == "free" else "discount"
         units = [reward.units for reward in rewards]
         values = [reward.value for reward in rewards]
         totals[f"{kind}_value"] += sum(values)
@@ -510,13 +556,13 @@ class _Run(Computation):
             (plan, reward.after, reward.completed, reward.units, reward.value) for reward in rewards
         ]
         entries = self._entries(
-            events, plan.rule.id, kind, (repeat(None), values, units), reward_reason, arguments
+            events, plan.rule.id, kind, (None, values, units), reward_reason, arguments
         )
         return events, entries
 
     def _voucher_entries(
         self, stage: CardColumns, counts: CardCounts, totals: dict[str, int]
-    ) -> tuple[Ints, list[LedgerEntry]]:
+    ) -> tuple[Ints, EntryPart]:
         """A voucher card's entries: one per purchase that completes cards, with the number
         of vouchers (``units``) and their total value."""
         plan = stage.plan
@@ -532,7 +578,7 @@ class _Run(Computation):
         totals["vouchers"] += sum(cards)
         totals["voucher_value"] += sum(values)
         entries = self._entries(
-            events, plan.rule.id, "voucher", (repeat(None), values, cards), reward_reason, arguments
+            events, plan.rule.id, "voucher", (None, values, cards), reward_reason, arguments
         )
         return events, entries
 
@@ -558,11 +604,14 @@ class _Run(Computation):
         if len(events):
             reason = stage.reason(contexts(int(events[0])))
             points = wanted[events].tolist()
-            amounts = (points, repeat(None), repeat(None))
-            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, repeat(()))
+            amounts = (points, None, None)
+            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, _nothing)
             if limited is not None:
-                part = limited.noted(events, part, cuts, "points")
-            ledger.add(position, events, part)
+                ledger.add(
+                    position, events, limited.noted(events, self._built(part), cuts, "points")
+                )
+            else:
+                ledger.add(position, events, part)
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
         if taken:
@@ -571,7 +620,7 @@ class _Run(Computation):
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
             back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
-            ledger.add(position, refunds, entries)
+            ledger.add(position, refunds, EntryPart.of_entries(refunds, entries))
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
         self.rule_points.append(RulePoints(stage.plan.rule.id, given, taken_from))
@@ -579,7 +628,7 @@ class _Run(Computation):
 
     def _gift_card_entries(
         self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
-    ) -> tuple[Ints, list[LedgerEntry]]:
+    ) -> tuple[Ints, EntryPart]:
         """A gift card rule's entries: one per purchase, with the number of cards it issues
         (``units``) and their total value."""
         plan = stage.plan
@@ -599,7 +648,7 @@ class _Run(Computation):
             chosen,
             plan.rule.id,
             "gift_card",
-            (repeat(None), values, counts),
+            (None, values, counts),
             cards_reason,
             arguments,
         )
@@ -607,56 +656,18 @@ class _Run(Computation):
 
     def _discount_entries(
         self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
-    ) -> list[LedgerEntry]:
-        names = np.asarray(self.names, dtype=object)[self.tier[events]]
-        labels = discount.plan.labels
+    ) -> EntryPart:
+        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         counts = units.tolist()
         worth = value.tolist()
         return self._entries(
             events,
             discount.plan.rule.id,
             "discount",
-            (repeat(None), worth, counts),
+            (None, worth, counts),
             DISCOUNT_REASON,
-            zip(
-                names.tolist(),
-                [labels[name] for name in names.tolist()],
-                counts,
-                np.where(units == 1, "unit", "units").tolist(),
-                worth,
-            ),
+            partial(_discount_arguments, names, discount.plan.labels, counts, worth),
         )
-
-    def _results(
-        self, entries: list[LedgerEntry], bounds: list[int], balances: list[int]
-    ) -> tuple[CustomerResult, ...]:
-        frame = self.frame
-        tiers = self._tier_reports()
-        cards = [
-            (rule_id, every, self.stamps[rule_id].tolist())
-            for rule_id, every in self.plan.stamp_cards
-        ]
-        saved = self._saved_states()
-        results = []
-        for index, customer_id in enumerate(frame.customer_ids):
-            stamps = {rule_id: final[index] % every for rule_id, every, final in cards}
-            tier, changes, next_tier = tiers[index] if tiers else (None, (), None)
-            balance = balances[index]
-            results.append(
-                CustomerResult(
-                    customer_id=customer_id,
-                    ledger=tuple(entries[bounds[index] : bounds[index + 1]]),
-                    points=balance,
-                    available_points=self.available[index],
-                    pending_points=balance - self.available[index],
-                    tier=tier,
-                    stamps=stamps,
-                    save=partial(saved.state_of, index),
-                    tier_changes=changes,
-                    next_tier=next_tier,
-                )
-            )
-        return tuple(results)
 
     def _saved_states(self) -> SavedStates:
         """What builds each customer's state when it is read (``batch._states``)."""
@@ -689,16 +700,15 @@ class _Run(Computation):
                 bonuses=self.bonus_points,
                 moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
-                events=self.given_events,
             )
         )
 
-    def _tier_reports(self) -> list[tuple[str | None, tuple[TierChange, ...], Any]]:
+    def _tier_reports(self) -> TierReports | None:
         """Per customer: the tier at the report, the changes seen, the next tier."""
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
         tiers, windows = plan.tiers, self.windows
         if tiers is None or windows is None:
-            return []
+            return None
         last = frame.customer_start[1:] - 1
         if cutoff is None:
             instant, local_date = frame.at[last], frame.local_date[last]
@@ -728,35 +738,39 @@ class _Run(Computation):
             clipped = np.maximum(latest, 0)
             has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
             final_level = np.where(has_purchase, tier[clipped], -1)
-        changes: list[list[TierChange]] = [[] for _ in frame.customer_ids]
-        names = (*tiers.names, None)
-        at, offsets, owner = frame.at, frame.utc_offset, frame.customer
-        for index in changed.tolist():
-            event = int(bought[index])
-            moment = _written(int(at[event]), int(offsets[event]))
-            changes[int(owner[event])].append(
-                TierChange(moment, names[int(before[index])], names[int(tier[index])])
-            )
-        reports = []
-        money = plan.money
-        for index, (amount, level, final) in enumerate(
-            zip(amounts.tolist(), reported.tolist(), final_level.tolist())
-        ):
-            seen = changes[index]
-            if level != final:
-                if cutoff is None:
-                    event = int(last[index])
-                    moment = _written(int(at[event]), int(offsets[event]))
-                else:
-                    moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
-                seen.append(TierChange(moment, names[final], names[level]))
-            reports.append((names[level], tuple(seen), tiers.next_tier(amount, money)))
-        return reports
+        at, offsets = frame.at, frame.utc_offset
+        report_change: list[datetime | None] = [None] * len(last)
+        for index in np.flatnonzero(reported != final_level).tolist():
+            if cutoff is None:
+                event = int(last[index])
+                report_change[index] = _written(int(at[event]), int(offsets[event]))
+            else:
+                report_change[index] = (
+                    cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
+                )
+        events = bought[changed]
+        return TierReports(
+            plan=tiers,
+            money=plan.money,
+            names=(*tiers.names, None),
+            reported=reported.tolist(),
+            amounts=amounts.tolist(),
+            final=final_level.tolist(),
+            change_event=events.tolist(),
+            change_before=before[changed].tolist(),
+            change_after=tier[changed].tolist(),
+            change_start=np.searchsorted(frame.customer[events], np.arange(len(last) + 1)).tolist(),
+            report_change=report_change,
+            written=lambda event: _written(int(at[event]), int(offsets[event])),
+        )
 
 
-def _capped(parts: list[list[LedgerEntry]]) -> int:
-    """How many rewards limits left nothing of (``capped`` entries)."""
-    return sum(entry.kind == "capped" for part in parts for entry in part)
+def _capped(parts: list[EntryPart]) -> int:
+    """How many rewards limits left nothing of (``capped`` entries: a limit's notes, in
+    parts of built entries)."""
+    return sum(
+        entry.kind == "capped" for part in parts if part.built is not None for entry in part.built
+    )
 
 
 def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
@@ -784,15 +798,3 @@ def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
         else:
             sums["points_written_off"] += entry.points or 0
     return sums
-
-
-def _in_order(parts: list[list[LedgerEntry]], keys: list[Ints]) -> tuple[list[LedgerEntry], Ints]:
-    """All entries in (event, rule position) order, with their sorted keys."""
-    if not keys:
-        return [], np.zeros(0, dtype=np.int64)
-    flat = np.concatenate(keys)
-    if len(parts) == 1:
-        return parts[0], flat
-    order = np.argsort(flat, kind="stable")
-    entries = np.fromiter(chain.from_iterable(parts), dtype=object, count=len(flat))
-    return entries[order].tolist(), flat[order]

@@ -219,9 +219,34 @@ _UNIQUE_TEXTS = frozenset({"event_id", "purchase_id"})
 """Columns whose values rarely repeat: checked value by value, not per distinct value."""
 
 
+def _surely_plain(column: Column) -> bool:
+    """True when every value is plain (see ``_PLAIN``), told from the bytes at once: each
+    one printable ASCII, 1 to 256 long, with no space at either end (nulls pass)."""
+    if column.null_count:
+        column = column.drop_null()
+    if not len(column):
+        return True
+    if not pa.types.is_string(column.type):
+        return False
+    _, offset_buffer, data_buffer = column.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    lengths = np.diff(offsets)
+    if data_buffer is None or lengths.min() < 1 or lengths.max() > MAX_TEXT:
+        return False
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if not ((data >= ord(" ")) & (data <= ord("~"))).all():
+        return False
+    starts = offsets[:-1] - offsets[0]
+    return not ((data[starts] == ord(" ")) | (data[starts + lengths - 1] == ord(" "))).any()
+
+
 def _unusual_rows(column: Column, repeats: bool) -> Ints:
     """The rows whose text is not plain (see ``_PLAIN``), checked on the distinct values
     of a column whose values repeat."""
+    if _surely_plain(column):
+        return np.zeros(0, dtype=np.int64)
     if repeats:
         distinct = pc.unique(column)
         odd = distinct.filter(pc.invert(pc.match_substring_regex(distinct, _PLAIN)))
@@ -404,23 +429,49 @@ def read_frame(
     bounds = _runs(rows["event_id"], rows["type"])
     heads = pa.array(bounds[:-1])
     head_ids = rows["event_id"].take(heads)
-    # Sorting the ids finds a repeated one and ranks them for ties of instant at once.
-    by_id = np.asarray(pc.sort_indices(head_ids).to_numpy(), dtype=np.int64)
-    sorted_ids = head_ids.take(pa.array(by_id))
-    if len(by_id) > 1:
-        repeated = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(by_id) - 1))
-        if pc.any(repeated).as_py():
-            event_id = sorted_ids[pc.index(repeated, True).as_py()].as_py()
-            message = "another event has the same id; event ids must be unique"
-            raise event_error(event_id, message)
+    if len(pc.unique(head_ids)) < len(head_ids):
+        _refuse_repeated_id(head_ids)
     customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     at = _numbers(rows["at"].take(heads).cast(pa.int64()))
-    id_rank = np.empty(len(by_id), dtype=np.int64)
-    id_rank[by_id] = np.arange(len(by_id), dtype=np.int64)
-    order = np.lexsort((id_rank, at, customer_rank))
+    order = _evaluation_order(customer_rank, at, head_ids)
     return _frame(
         rows, bounds, order, customer_rank[order], at[order], customer_ids, (money, zone), source
     )
+
+
+def _refuse_repeated_id(head_ids: Column) -> None:
+    """Raise the error about the first repeated event id, in id order."""
+    by_id = pc.sort_indices(head_ids)
+    sorted_ids = head_ids.take(by_id)
+    repeated = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(sorted_ids) - 1))
+    event_id = sorted_ids[pc.index(repeated, True).as_py()].as_py()
+    raise event_error(event_id, "another event has the same id; event ids must be unique")
+
+
+def _evaluation_order(customer_rank: Ints, at: Ints, head_ids: Column) -> Ints:
+    """The events in (customer, instant, id) order.
+
+    Ids order only events of one customer at one instant: those few runs are sorted by id
+    after one sort by (customer, instant).
+    """
+    order = np.lexsort((at, customer_rank))
+    if len(order) < 2:
+        return order
+    ranked, instants = customer_rank[order], at[order]
+    tied = (ranked[1:] == ranked[:-1]) & (instants[1:] == instants[:-1])
+    if not tied.any():
+        return order
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], tied, [False])).astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2] + 1
+    runs = np.concatenate([order[start:end] for start, end in zip(starts, ends)])
+    ids = head_ids.take(pa.array(runs)).to_pylist()  # one take for every tied event
+    offset = 0
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        size = end - start
+        mine = ids[offset : offset + size]
+        order[start:end] = order[start:end][sorted(range(size), key=mine.__getitem__)]
+        offset += size
+    return order
 
 
 def _frame(

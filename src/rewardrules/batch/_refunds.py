@@ -83,6 +83,8 @@ class Refunds:
     """The refunded purchases' lines, by event."""
     lines: Ints | None = None
     """Every line of the refunded purchases (for :meth:`apply` to see what changed)."""
+    line_purchase: Ints | None = None
+    """The purchase of each of those lines."""
     applied_on: Ints | None = None
     """The paid amounts of those lines at the last :meth:`apply`."""
     steps: list[RefundStep] = field(default_factory=list)
@@ -146,15 +148,22 @@ class Refunds:
                 are left, or of a purchase already refunded in full.
         """
         if self.lines is None:
-            spans = [
-                np.arange(frame.line_start[purchase], frame.line_start[purchase + 1])
-                for purchase in sorted(self.bought)
-                if purchase >= 0
-            ]
-            self.lines = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+            chosen = np.asarray([purchase for purchase in sorted(self.bought) if purchase >= 0])
+            chosen = chosen.astype(np.int64)
+            sizes = frame.line_start[chosen + 1] - frame.line_start[chosen]
+            self.line_purchase = np.repeat(chosen, sizes)
+            within = np.arange(len(self.line_purchase)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            self.lines = frame.line_start[self.line_purchase] + within
         seen = np.asarray(paid, dtype=np.int64)[self.lines]
         if self.applied_on is not None and np.array_equal(seen, self.applied_on):
             return self.steps  # the refunded purchases paid the same: nothing changes
+        # A purchase's refunds depend on its own paid amounts alone: those of a purchase
+        # that paid the same as at the last run are kept as they were.
+        changed: set[int] | None = None
+        previous = self.steps
+        if self.applied_on is not None and len(previous) == len(self.events):
+            assert self.line_purchase is not None  # noqa: S101 -- set with the lines
+            changed = set(self.line_purchase[seen != self.applied_on].tolist())
         self.applied_on = seen
         records: dict[int, _Record] = {}
         steps = []
@@ -163,6 +172,9 @@ class Refunds:
         ):
             if self.unknown is not None and self.unknown[0] == position:
                 raise self.unknown[1]
+            if changed is not None and purchase not in changed:
+                steps.append(previous[position])
+                continue
             record = records.get(purchase)
             if record is None:
                 start = int(frame.line_start[purchase])

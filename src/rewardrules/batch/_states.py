@@ -18,19 +18,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, cast
 
 import numpy as np
 
+from rewardrules._state_format import micros
 from rewardrules.batch._frame import Flags, Frame, Ints, UnsupportedError
 from rewardrules.batch._giftcards import GiftCardColumns
 from rewardrules.batch._refunds import RefundStep
 from rewardrules.errors import Problem
-from rewardrules.events import AnyEvent, Line, Purchase
 from rewardrules.lots import PointsAccount, advance, earn, elapsed, redeem, take_back
 from rewardrules.plan import ProgramPlan
-from rewardrules.state import CustomerState, GiftCardWindow, SavedLot, SavedPurchase, TierAmount
+from rewardrules.state import (
+    CustomerState,
+    GiftCardWindow,
+    SavedLine,
+    SavedLot,
+    SavedPurchase,
+    TierAmount,
+)
 from rewardrules.tiers import calendar_key
 
 
@@ -84,8 +90,6 @@ class StateColumns:
     moment: Callable[[int], datetime]
     """An event's instant, as it was written."""
     cutoff: tuple[datetime, bool] | None
-    events: Mapping[str, AnyEvent] | None
-    """The events as given (their amounts as written), when the history was a list."""
 
 
 class SavedStates:
@@ -157,7 +161,8 @@ class SavedStates:
                 }
                 for rules in (columns.gift_cards if bought else ())
             },
-            purchases=tuple(self._saved_purchase(event) for event in kept),
+            exponent=money.exponent if kept else None,
+            purchases=self._saved_purchases(kept),
             refunds=tuple(ids[event] for event in events if refunds[event]),
             redemptions=tuple(ids[event] for event in events if redemptions[event]),
             window_tier=window_tier,
@@ -231,63 +236,56 @@ class SavedStates:
             self._last_step = {step.purchase: step for step in self.columns.steps}
         return self._last_step
 
-    def _saved_purchase(self, event: int) -> SavedPurchase:
-        columns = self.columns
-        frame, money = columns.frame, columns.plan.money
-        start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
-        count = end - start
-        step = self._last_refunds().get(event)
-        units = (0,) * count if step is None else step.units_after
-        amounts = (0,) * count if step is None else step.amounts_after
-        index = int(columns.tier[event])
-        points: dict[str, int] = {}
-        for rule in columns.rule_points:
-            given = int(rule.given[event])
-            if given:
-                points[rule.rule_id] = rule.net.get(event, given)
-        return SavedPurchase(
-            purchase=self._purchase(event),
-            tier=None if index < 0 else columns.plan.tiers.names[index],  # type: ignore[union-attr]
-            paid=tuple(money.to_decimal(int(amount)) for amount in columns.paid[start:end]),
-            refunded_units=tuple(units),
-            refunded_amount=tuple(money.to_decimal(amount) for amount in amounts),
-            points=points,
-        )
-
-    def _purchase(self, event: int) -> Purchase:
-        """The purchase as the reference engine saw it: as given, or as read from the table."""
+    def _saved_purchases(self, kept: list[int]) -> tuple[SavedPurchase, ...]:
+        """The kept purchases as ``state.saved_row`` writes them: integers read straight
+        from the frame's columns (minor units, microseconds, offset seconds)."""
+        if not kept:
+            return ()
         columns = self.columns
         frame = columns.frame
-        event_id = str(frame.event_ids[event])
-        if columns.events is not None:
-            given = columns.events[event_id]
-            assert isinstance(given, Purchase)  # noqa: S101 -- purchases only
-            return given
-        start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
-        exponent = columns.plan.money.exponent
-        # Built without validating again: the frame has checked every value as the event
-        # models check them (texts, quantities, prices, instants) or refused the table.
-        lines = tuple(
-            Line.model_construct(
-                sku=cast("str", sku),  # a purchase line's sku: the frame refused a missing one
-                category=category,
-                quantity=quantity,
-                unit_price=_written_amount(price, exponent),
+        last = self._last_refunds()
+        names = () if columns.plan.tiers is None else columns.plan.tiers.names
+        ids, at, offset, tier = frame.event_ids, frame.at, frame.utc_offset, columns.tier
+        rows = []
+        for event in kept:
+            start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
+            step = last.get(event)
+            count = end - start
+            units = (0,) * count if step is None else step.units_after
+            amounts = (0,) * count if step is None else step.amounts_after
+            points: dict[str, int] = {}
+            for rule in columns.rule_points:
+                given = int(rule.given[event])
+                if given:
+                    points[rule.rule_id] = rule.net.get(event, given)
+            index = int(tier[event])
+            lines = tuple(
+                SavedLine(cast("str", sku), category, quantity, price, paid, done, back)
+                for sku, category, quantity, price, paid, done, back in zip(
+                    frame.sku.texts(start, end),  # a purchase line's sku: the frame refused none
+                    frame.category.texts(start, end),
+                    frame.quantity[start:end].tolist(),
+                    frame.unit_price[start:end].tolist(),
+                    [int(amount) for amount in columns.paid[start:end]],
+                    units,
+                    amounts,
+                    strict=True,
+                )
             )
-            for sku, category, quantity, price in zip(
-                frame.sku.texts(start, end),
-                frame.category.texts(start, end),
-                frame.quantity[start:end].tolist(),
-                frame.unit_price[start:end].tolist(),
+            rows.append(
+                SavedPurchase(
+                    str(ids[event]),
+                    int(at[event]),
+                    int(offset[event]),
+                    frame.store[event].as_py(),
+                    None if index < 0 else names[index],
+                    lines,
+                    points,
+                    (),  # set_aside: exclusive groups are refused (batch.support)
+                    {},  # earned_on: likewise
+                )
             )
-        )
-        return Purchase.model_construct(
-            id=event_id,
-            customer_id=frame.customer_ids[int(frame.customer[event])],
-            at=columns.moment(event),
-            store=frame.store[event].as_py(),
-            lines=lines,
-        )
+        return tuple(rows)
 
     # --- rules ------------------------------------------------------------------------
 
@@ -367,12 +365,12 @@ class SavedStates:
                 if calendar_key(tiers.window, date.fromordinal(int(local_date[event]))) == key
             )
             return ({key: amount} if amount else {}), ()
-        start = elapsed(now, -tiers.span)
-        moment = columns.moment
+        start = micros(elapsed(now, -tiers.span))
+        at = columns.frame.at
         return {}, tuple(
-            TierAmount(at=moment(event), amount=int(amounts[event]))
+            TierAmount(int(at[event]), int(amounts[event]))
             for event in forgotten
-            if start <= moment(event)
+            if start <= int(at[event])
         )
 
 
@@ -408,10 +406,3 @@ def gift_card_spend(
     return GiftCardSpend(
         plan.rule.id, plan.every_spend, plan.limit, np.asarray(spend, dtype=np.int64), key_of
     )
-
-
-def _written_amount(minor: int, exponent: int) -> Decimal:
-    """An amount as a history table gives it back (``columns.table_to_events``): its
-    trailing zeros dropped, a whole amount without a point."""
-    amount = Decimal((0, tuple(int(digit) for digit in str(minor)), -exponent)).normalize()
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral() else amount

@@ -50,7 +50,9 @@ def window_starts(customer: Ints, customer_start: Ints, at: Ints, span: int) -> 
     Events are sorted by (customer, instant). Each customer's instants are shifted so that
     all of them, and every instant ``span`` before them, lie above the previous customer's:
     one global binary search then answers every event. When the shifted instants would not
-    fit in int64, one merge sort does (``first_at_or_after``).
+    fit in int64 (many customers over long histories), instants are first replaced by their
+    rank among all the events' instants, and each window's start by the rank of the first
+    instant at or after it: the order within each customer, hence the answer, is the same.
     """
     if len(at) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -58,7 +60,12 @@ def window_starts(customer: Ints, customer_start: Ints, at: Ints, span: int) -> 
     lowest, highest = at[first], at[last]
     room = (highest - lowest).astype(np.float64).sum() + len(first) * (span + 1.0)
     if room >= 2.0**62:
-        return first_at_or_after(customer, at, customer, at - span)
+        instants = np.unique(at)
+        ranks = np.searchsorted(instants, at)
+        starts = np.searchsorted(instants, at - span, side="left")
+        # Ranks are below the event count: shifting by it per customer cannot overflow.
+        shift = customer * (len(instants) + 1)
+        return np.searchsorted(ranks + shift, starts + shift, side="left").astype(np.int64)
     base = np.concatenate(([0], np.cumsum(highest - lowest + span + 1)[:-1]))
     shift = (base - lowest)[customer]
     return np.searchsorted(at + shift, at - span + shift, side="left").astype(np.int64)
