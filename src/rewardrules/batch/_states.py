@@ -238,35 +238,52 @@ class SavedStates:
 
     def _saved_purchases(self, kept: list[int]) -> tuple[SavedPurchase, ...]:
         """The kept purchases as ``state.saved_row`` writes them: integers read straight
-        from the frame's columns (minor units, microseconds, offset seconds)."""
+        from the frame's columns (minor units, microseconds, offset seconds), each column
+        read once for the customer's kept purchases."""
         if not kept:
             return ()
         columns = self.columns
         frame = columns.frame
         last = self._last_refunds()
         names = () if columns.plan.tiers is None else columns.plan.tiers.names
-        ids, at, offset, tier = frame.event_ids, frame.at, frame.utc_offset, columns.tier
+        chosen = np.asarray(kept, dtype=np.int64)
+        ats = frame.at[chosen].tolist()
+        offsets = frame.utc_offset[chosen].tolist()
+        tiers = columns.tier[chosen].tolist()
+        stores = frame.store.take(chosen).to_pylist()
+        given = [
+            (rule.rule_id, rule.given[chosen].tolist(), rule.net) for rule in columns.rule_points
+        ]
+        # The lines of the kept purchases: one run of rows, from the first to the last.
+        first, end = int(frame.line_start[kept[0]]), int(frame.line_start[kept[-1] + 1])
+        starts = (frame.line_start[chosen] - first).tolist()
+        ends = (frame.line_start[chosen + 1] - first).tolist()
+        skus = frame.sku.texts(first, end)
+        categories = frame.category.texts(first, end)
+        quantities = frame.quantity[first:end].tolist()
+        prices = frame.unit_price[first:end].tolist()
+        paid = np.asarray(columns.paid[first:end], dtype=np.int64).tolist()
+        ids = frame.event_ids
         rows = []
-        for event in kept:
-            start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
+        for place, event in enumerate(kept):
+            start, stop = starts[place], ends[place]
             step = last.get(event)
-            count = end - start
+            count = stop - start
             units = (0,) * count if step is None else step.units_after
             amounts = (0,) * count if step is None else step.amounts_after
             points: dict[str, int] = {}
-            for rule in columns.rule_points:
-                given = int(rule.given[event])
-                if given:
-                    points[rule.rule_id] = rule.net.get(event, given)
-            index = int(tier[event])
+            for rule_id, gave, net in given:
+                if gave[place]:
+                    points[rule_id] = net.get(event, gave[place])
+            index = tiers[place]
             lines = tuple(
-                SavedLine(cast("str", sku), category, quantity, price, paid, done, back)
-                for sku, category, quantity, price, paid, done, back in zip(
-                    frame.sku.texts(start, end),  # a purchase line's sku: the frame refused none
-                    frame.category.texts(start, end),
-                    frame.quantity[start:end].tolist(),
-                    frame.unit_price[start:end].tolist(),
-                    [int(amount) for amount in columns.paid[start:end]],
+                SavedLine(cast("str", sku), category, quantity, price, line_paid, done, back)
+                for sku, category, quantity, price, line_paid, done, back in zip(
+                    skus[start:stop],  # a purchase line's sku: the frame refused a missing one
+                    categories[start:stop],
+                    quantities[start:stop],
+                    prices[start:stop],
+                    paid[start:stop],
                     units,
                     amounts,
                     strict=True,
@@ -275,9 +292,9 @@ class SavedStates:
             rows.append(
                 SavedPurchase(
                     str(ids[event]),
-                    int(at[event]),
-                    int(offset[event]),
-                    frame.store[event].as_py(),
+                    ats[place],
+                    offsets[place],
+                    stores[place],
                     None if index < 0 else names[index],
                     lines,
                     points,
