@@ -475,7 +475,8 @@ def evaluate(
         states: saved states to resume from, by customer id (or as a list).
         engine: ``"reference"``, the fold of ``step`` (the oracle), or ``"batch"``, the
             columnar engine (``rewardrules.batch``): the same results, much faster on big
-            histories; it refuses what it does not evaluate yet, and saved states.
+            histories; it refuses what it does not evaluate yet, and resuming from saved
+            states (it saves them: ``CustomerResult.state`` is the reference's).
 
     Raises:
         HistoryError: an event cannot be applied; the problem names the event.

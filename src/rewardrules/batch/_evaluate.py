@@ -31,6 +31,7 @@ from rewardrules.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.batch._refunds import RefundStep
 from rewardrules.batch._results import ResultColumns, TierReports
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.batch._states import RulePoints, SavedStates, StateColumns, gift_card_spend
 from rewardrules.batch._tiers import levels
 from rewardrules.batch.support import refuse, unsupported
 from rewardrules.engine import _INSTANT, _Cutoff, _profiles
@@ -179,9 +180,10 @@ def _nothing(_index: int) -> tuple[()]:
 
 
 def _no_saved_state(customer_id: str) -> CustomerState:
+    """A customer known only from a profile (no event of their own): refused for now."""
     message = (
-        f"customer {customer_id}: the batch engine does not build saved states; evaluate "
-        "with engine='reference' to save and resume states"
+        f"customer {customer_id}: the batch engine does not build the saved state of a "
+        "customer without events; evaluate with engine='reference' to save states"
     )
     raise UnsupportedError([Problem(message=message, code="unsupported")])
 
@@ -224,6 +226,17 @@ class _Run(Computation):
 
     gifts: GiftLedger
     """The gifts that read profiles (set before :meth:`evaluation`)."""
+
+    def __init__(
+        self,
+        plan: ProgramPlan,
+        frame: Any,
+        cutoff: _Cutoff | None,
+    ) -> None:
+        super().__init__(plan, frame, cutoff)
+        # What the saved states read of the earning rules, in running order.
+        self.rule_points: list[RulePoints] = []
+        self.bonus_points: list[tuple[str, Ints]] = []
 
     # --- the ledger ---------------------------------------------------------------------
 
@@ -278,6 +291,7 @@ class _Run(Computation):
             ledger.rule_count,
             money,
         )
+        self.event_points = ledger.points
         balances: list[int] = []
         if frame.events:
             balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
@@ -302,7 +316,7 @@ class _Run(Computation):
                     for rule_id, every in self.plan.stamp_cards
                 ],
                 self._tier_reports(),
-                _no_saved_state,
+                self._saved_states().state_of,
             ).results(),
             _no_saved_state,
         )
@@ -401,7 +415,7 @@ class _Run(Computation):
         if isinstance(stage, GiftColumns):
             self.gifts.at_purchases(ledger, position, stage)
             return
-        if isinstance(stage, GiftCardColumns):
+        if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
             paid = np.asarray(self.paid, dtype=np.int64)
             issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
@@ -428,6 +442,8 @@ class _Run(Computation):
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
         refunded = self._refund_points(earning, points, paid, weights)
+        net = {} if not refunded else refunded[3]
+        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net))
         if refunded:
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
@@ -473,7 +489,7 @@ class _Run(Computation):
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
-    ) -> tuple[EntryPart, Ints, Ints] | None:
+    ) -> tuple[EntryPart, Ints, Ints, dict[int, int]] | None:
         """A points rule's entries at refunds: its points recomputed on what is left of the
         purchase, at the tier and factors it was made with, never more than it gave
         (``refund_points_per_spend``)."""
@@ -510,7 +526,7 @@ class _Run(Computation):
             REFUND_REASON,
             arguments,
         )
-        return entries, chosen, np.asarray(taken_list, dtype=np.int64)
+        return entries, chosen, np.asarray(taken_list, dtype=np.int64), net
 
     def _points_left(
         self, earning: PointsColumns, step: RefundStep, paid: Numbers, weights: Ints
@@ -610,6 +626,7 @@ class _Run(Computation):
         priced = stage.priced(frame, self.tier, self.purchase_lines)
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
+        taken_from: dict[int, int] = {}
         wanted = given
         limited = self.limited.get(stage.plan.rule.id)
         cuts: dict[int, Any] = {}
@@ -636,12 +653,16 @@ class _Run(Computation):
             ledger.points += given
         taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
         if taken:
+            purchase_of = {step.event: step.purchase for step in self.refunds.steps}
+            taken_from = {purchase_of[event]: 0 for event, _ in taken}
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
             back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
             ledger.add(position, refunds, EntryPart.of_entries(refunds, entries))
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
+        self.rule_points.append(RulePoints(stage.plan.rule.id, given, taken_from))
+        self.bonus_points.append((stage.plan.rule.id, given))
 
     def _gift_card_entries(
         self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
@@ -684,6 +705,40 @@ class _Run(Computation):
             (None, worth, counts),
             DISCOUNT_REASON,
             partial(_discount_arguments, names, discount.plan.labels, counts, worth),
+        )
+
+    def _saved_states(self) -> SavedStates:
+        """What builds each customer's state when it is read (``batch._states``)."""
+        frame, plan, cutoff = self.frame, self.plan, self.cutoff
+        paid = np.asarray(self.paid, dtype=np.int64)
+        gift_cards = [
+            gift_card_spend(stage, frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            for stage in self.earning_stages
+            if isinstance(stage, GiftCardColumns)
+        ]
+        running = [*self.price_stages, *self.earning_stages]
+        return SavedStates(
+            StateColumns(
+                plan=plan,
+                frame=frame,
+                flags=(self.purchases, self.is_refund, frame.flags_of("redemption")),
+                tier=self.tier,
+                window_tier=self.window_tier,
+                paid=self.paid,
+                tier_amounts=None if plan.tiers is None else self._final_tier_amounts(),
+                steps=self.refunds.steps,
+                points=self.event_points,
+                rule_points=self.rule_points,
+                stamps=[
+                    (stage.plan.rule.id, self.stamps[stage.plan.rule.id])
+                    for stage in running
+                    if isinstance(stage, CardColumns)
+                ],
+                gift_cards=gift_cards,
+                bonuses=self.bonus_points,
+                moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+                cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+            )
         )
 
     def _tier_reports(self) -> TierReports | None:

@@ -85,7 +85,8 @@ class ResultColumns:
     cards: list[tuple[str, int, list[int]]]
     """Per punch card: its rule, its size and each customer's final count."""
     tiers: TierReports | None
-    save: Callable[[str], CustomerState]
+    save: Callable[[int], CustomerState]
+    """A customer's saved state, by index (``batch._states``)."""
 
     def results(self) -> tuple[BatchCustomerResult, ...]:
         """One result per customer, in customer order."""
@@ -125,7 +126,7 @@ _FIELDS: dict[str, Callable[[ResultColumns, int], Any]] = {
     "pending_points": _pending,
     "tier": _tier,
     "stamps": _stamps,
-    "save": lambda columns, index: partial(columns.save, columns.customer_ids[index]),
+    "save": lambda columns, index: partial(columns.save, index),
     "tier_changes": _changes,
     "next_tier": _next_tier,
 }

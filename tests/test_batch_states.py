@@ -1,0 +1,257 @@
+"""The batch engine's saved states: ``CustomerResult.state`` is the reference engine's.
+
+Every differential test of ``test_batch_engine`` compares each customer's state JSON (digest
+included, through ``same_results``); this module adds the drawn programs whose states hold
+most (tiers with purchases forgotten by ``refunds.within``), the table path (the same
+integers as from a list), the edges of forgetting, and the law that a state the batch engine
+saves resumes, in the reference engine, to one evaluation of the whole history.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import at, line, purchase, refund
+from rewardrules import batch
+from rewardrules._state_format import micros
+from rewardrules.batch import UnsupportedError
+from rewardrules.columns import events_to_table
+from rewardrules.engine import evaluate
+from rewardrules.errors import HistoryError
+from rewardrules.events import AnyEvent, event_sort_key
+from rewardrules.program import Program
+from rewardrules.state import CustomerState
+from strategies import cutoffs, histories, lifecycle_histories, lifecycle_programs, programs
+from test_batch_engine import (
+    EXAMPLES,
+    SUPPORTED_KINDS,
+    SUPPORTED_PROGRAMS,
+    assert_same_states,
+    dense_histories,
+    programs_keeping_tiers,
+    programs_with_bonuses,
+    same_results,
+)
+
+# --- drawn programs whose states keep tier windows of forgotten purchases -----------------
+
+
+@st.composite
+def programs_forgetting(draw: st.DrawFn) -> Program:
+    """A supported program with tiers (sometimes kept with ``keep_for``) in a rolling or
+    calendar window, and a ``refunds.within`` short enough to forget most purchases."""
+    drawn = draw(st.one_of(programs(SUPPORTED_KINDS, with_tiers=True), programs_keeping_tiers()))
+    assert drawn.tiers is not None
+    tiers = drawn.tiers.model_dump(exclude_none=True)
+    tiers["window"] = draw(
+        st.sampled_from(("2 days", "10 days", "calendar_month", "calendar_year", "lifetime"))
+    )
+    within = draw(st.sampled_from(("1 day", "2 days", "1 week", "1 month")))
+    return Program.model_validate(
+        {**drawn.model_dump(exclude_none=True), "tiers": tiers, "refunds": {"within": within}}
+    )
+
+
+@settings(max_examples=100)
+@given(programs_forgetting(), dense_histories(), cutoffs())
+def test_drawn_states_with_forgotten_purchases_are_the_reference_states(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    same_results(program, events, None, as_of)
+
+
+@settings(max_examples=40)
+@given(st.one_of(SUPPORTED_PROGRAMS, programs_forgetting()), dense_histories())
+def test_states_from_a_table_are_the_reference_states_from_that_table(
+    program: Program, events: list[AnyEvent]
+) -> None:
+    # From a table, a purchase's amounts are as the table gives them back (3.5 for 3.50),
+    # for both engines.
+    table = events_to_table(events)
+    try:
+        reference = evaluate(program, table)
+    except HistoryError:
+        return
+    assert_same_states(reference, evaluate(program, table, engine="batch"))
+
+
+def test_every_example_saves_the_reference_states_from_its_table() -> None:
+    from rewardrules import load_program, read_history  # noqa: PLC0415 -- the examples only
+
+    checked = 0
+    for example in sorted(EXAMPLES.glob("*.yaml")):
+        program = load_program(example)
+        if batch.unsupported(program):
+            continue
+        history = next(EXAMPLES.glob(f"{example.stem}.history.*"))
+        table = events_to_table(read_history(history))
+        assert_same_states(evaluate(program, table), evaluate(program, table, engine="batch"))
+        checked += 1
+    assert checked >= 5
+
+
+# --- the edges of forgetting --------------------------------------------------------------
+
+
+def _edge_program(within: str, window: str) -> Program:
+    return Program.model_validate(
+        {
+            "program": "edges",
+            "name": "Edges",
+            "currency": "USD",
+            "timezone": "UTC",
+            "rules": [{"id": "stars", "kind": "points_per_spend", "points": "1", "per": "1"}],
+            "refunds": {"within": within},
+            "tiers": {
+                "qualify_by": "spend",
+                "window": window,
+                "levels": [{"name": "silver", "at_least": "10"}],
+            },
+        }
+    )
+
+
+def _saved(program: Program, events: list[AnyEvent]) -> CustomerState:
+    """The customer's state, after checking that both engines save the same one."""
+    reference = evaluate(program, events)
+    batch_run = evaluate(program, events, engine="batch")
+    assert_same_states(reference, batch_run)
+    return batch_run.customers[0].state
+
+
+def test_a_purchase_whose_refund_window_ends_at_the_last_event_is_kept() -> None:
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("a", "4.00")),
+        purchase("p2", at(7), line("b", "6.00")),
+    ]
+    saved = _saved(_edge_program("7 days", "7 days"), events)
+    assert [kept.id for kept in saved.purchases] == ["p1", "p2"]
+    assert saved.forgotten_until is None
+
+
+def test_a_forgotten_purchase_at_the_start_of_a_rolling_window_still_counts() -> None:
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("a", "4.00")),
+        purchase("p2", at(7), line("b", "6.00")),
+    ]
+    saved = _saved(_edge_program("2 days", "7 days"), events)
+    assert [kept.id for kept in saved.purchases] == ["p2"]
+    assert saved.forgotten_until == at(0)
+    assert [(amount.at, amount.amount) for amount in saved.tier_window] == [(micros(at(0)), 400)]
+
+
+def test_a_forgotten_purchase_counts_in_its_calendar_window_less_its_refunds() -> None:
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("a", "4.00", quantity=2)),
+        refund("r1", at(1), "p1", ("a", 1)),
+        purchase("p2", at(7), line("b", "6.00")),
+    ]
+    saved = _saved(_edge_program("2 days", "calendar_month"), events)
+    assert [kept.id for kept in saved.purchases] == ["p2"]
+    assert saved.tier_amounts == {"2026-03": 400}
+    assert saved.refunds == ("r1",)
+
+
+# --- the law: a state the batch engine saves resumes to one evaluation ---------------------
+
+
+def _resumes_to_one_evaluation(program: Program, events: list[AnyEvent], split: int) -> None:
+    """``events[:split]`` by the batch engine, its states saved as JSON, the rest resumed
+    by the reference engine: the states and balances of one batch evaluation, and its
+    ledger in two parts."""
+    events = sorted(events, key=event_sort_key)
+    try:
+        whole = evaluate(program, events, engine="batch")
+    except HistoryError:
+        return  # the whole history is refused (a late refund): nothing to split
+    first = evaluate(program, events[:split], engine="batch")
+    saved = {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+    rest = evaluate(program, events[split:], states=saved)
+    assert [result.customer_id for result in rest.customers] == [
+        result.customer_id for result in whole.customers
+    ]
+    for resumed, single in zip(rest.customers, whole.customers, strict=True):
+        assert (resumed.points, resumed.available_points, resumed.tier, resumed.stamps) == (
+            single.points,
+            single.available_points,
+            single.tier,
+            single.stamps,
+        )
+        assert resumed.state.model_dump_json() == single.state.model_dump_json()
+    parts: dict[str, list[dict[str, Any]]] = {
+        result.customer_id: [entry.to_json() for entry in result.ledger]
+        for result in first.customers
+    }
+    for result in rest.customers:
+        parts.setdefault(result.customer_id, []).extend(entry.to_json() for entry in result.ledger)
+    assert parts == {
+        result.customer_id: [entry.to_json() for entry in result.ledger]
+        for result in whole.customers
+    }
+
+
+@settings(max_examples=60)
+@given(
+    st.one_of(SUPPORTED_PROGRAMS, programs_forgetting(), programs_with_bonuses()),
+    st.one_of(histories(refunds=True), dense_histories()),
+    st.data(),
+)
+def test_a_batch_state_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split)
+
+
+@settings(max_examples=40)
+@given(lifecycle_programs(), lifecycle_histories(), st.data())
+def test_a_batch_state_with_lots_and_redemptions_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split)
+
+
+def test_a_saved_purchase_is_the_same_from_a_list_or_a_table() -> None:
+    program = _edge_program("7 days", "7 days")
+    events: list[AnyEvent] = [purchase("p1", at(0), line("a", "4.50"))]
+    saved = evaluate(program, events, engine="batch").customers[0].state
+    table_saved = evaluate(program, events_to_table(events), engine="batch").customers[0].state
+    assert table_saved.model_dump_json() == saved.model_dump_json()
+    assert saved.exponent == 2
+    assert [kept.unit_price for kept in saved.purchases[0].lines] == [450]
+    assert (saved.purchases[0].at, saved.purchases[0].offset) == (micros(at(0)), 0)
+
+
+def test_a_state_of_a_program_with_limits_is_refused_not_built_without_them() -> None:
+    program = _edge_program("7 days", "7 days")
+    rule = {
+        **program.rules[0].model_dump(exclude_none=True),
+        "limit": [{"per": "day", "points": 5}],
+    }
+    limited = Program.model_validate({**program.model_dump(exclude_none=True), "rules": [rule]})
+    result = evaluate(limited, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
+    with pytest.raises(UnsupportedError, match=r"rules with a limit \('stars'\)"):
+        _ = result.customers[0].state
+
+
+def test_a_state_of_a_program_with_gift_rules_is_refused_not_built_without_them() -> None:
+    program = _edge_program("7 days", "7 days")
+    gift = {"id": "welcome", "kind": "signup_bonus", "points": 10, "min_first_purchase": "1.00"}
+    rules = [program.rules[0].model_dump(exclude_none=True), gift]
+    gifted = Program.model_validate({**program.model_dump(exclude_none=True), "rules": rules})
+    result = evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
+    assert (
+        result.customers[0].points
+        == evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))]).customers[0].points
+    )
+    with pytest.raises(UnsupportedError, match=r"give at dates or for referrals \('welcome'\)"):
+        _ = result.customers[0].state
