@@ -45,7 +45,9 @@ from strategies import (
     ALL_KINDS,
     CATALOGUE,
     ZONES,
+    COSTLY_POINT_VALUES,
     cutoffs,
+    every_nth_free_rules,
     filters,
     histories,
     lifecycle_histories,
@@ -55,6 +57,7 @@ from strategies import (
     points_per_spend_rules,
     programs,
     rule_lists,
+    tiered_discount_rules,
     tiers,
     with_limits,
 )
@@ -281,7 +284,7 @@ def test_a_program_with_an_unsupported_kind_is_refused_naming_the_rule() -> None
         evaluate(program, [_purchase("p1", "3.50")], engine="batch")
 
 
-def test_groups_are_refused_but_limits_and_tier_retention_run() -> None:
+def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -> None:
     limited = {**STARS, "limit": {"per": "day", "points": 10}, "exclusive_group": "one"}
     tiers = {
         "qualify_by": "purchases",
@@ -290,7 +293,7 @@ def test_groups_are_refused_but_limits_and_tier_retention_run() -> None:
         "keep_for": "6 months",
     }
     program = make_program([limited], tiers=tiers)
-    assert batch.unsupported(program) == ["rule 'stars': exclusive_group"]
+    assert batch.unsupported(program) == ["rule 'stars': exclusive_group with a limit"]
     assert (
         batch.unsupported(make_program([{**STARS, "limit": limited["limit"]}], tiers=tiers)) == []
     )
@@ -704,3 +707,73 @@ def test_a_hidden_character_in_an_id_is_refused() -> None:
     table = table.set_column(table.schema.get_field_index("event_id"), "event_id", ids)
     with pytest.raises(HistoryError, match=r"event_id: .*position 2"):
         evaluate_table(make_program([STARS]), table)
+
+
+# --- exclusive groups ----------------------------------------------------------------------
+
+GROUP = {"exclusive_group": "offers"}
+
+
+@st.composite
+def batch_grouped_programs(draw: st.DrawFn) -> Program:
+    """Two or three members of one exclusive group (punch cards of every reward, tiered
+    discounts, bonuses, a points rule with no price rule beside it), perhaps tiers, and
+    perhaps rules outside the group before, between and after its members."""
+    settings: dict[str, Any] = {
+        "points": {"name": "stars", "value": draw(COSTLY_POINT_VALUES)},
+    }
+    names: tuple[str, ...] = ()
+    if draw(st.booleans()):
+        settings["tiers"] = draw(tiers())
+        names = tuple(level["name"] for level in settings["tiers"]["levels"])
+
+    def bonus(rule_id: str) -> dict[str, Any]:
+        return {
+            "id": rule_id,
+            "kind": "bonus_points",
+            "points": draw(st.integers(1, 300)),
+            "once_per_customer": draw(st.booleans()),
+            "when": draw(filters(names)),
+            "priority": draw(st.integers(0, 2)),
+        }
+
+    def member(rule_id: str, points_rule: bool) -> dict[str, Any]:
+        choices = ["card", "bonus", *(["discount"] if names else [])]
+        if points_rule:
+            choices = ["points", "bonus", "voucher"]
+        kind = draw(st.sampled_from(choices))
+        if kind == "card":
+            rule = draw(every_nth_free_rules(rule_id, names))
+        elif kind == "voucher":
+            rule = draw(every_nth_free_rules(rule_id, names, rewards=("voucher",)))
+        elif kind == "discount":
+            rule = draw(tiered_discount_rules(rule_id, names))
+        elif kind == "points":
+            rule = draw(points_per_spend_rules(rule_id, names, caps=True))
+        else:
+            rule = bonus(rule_id)
+        return rule | GROUP | {"priority": draw(st.integers(0, 2))}
+
+    points_rule = draw(st.booleans())
+    rules = [member(f"member-{index}", points_rule) for index in range(draw(st.integers(2, 3)))]
+    outside = draw(st.lists(st.sampled_from(("points", "card", "discount", "bonus")), max_size=2))
+    for index, kind in enumerate(outside):
+        rule_id = f"outside-{index}"
+        if kind == "points":
+            rule = draw(points_per_spend_rules(rule_id, names))
+        elif kind == "card":
+            rule = draw(every_nth_free_rules(rule_id, names))
+        elif kind == "discount" and names:
+            rule = draw(tiered_discount_rules(rule_id, names))
+        else:
+            rule = bonus(rule_id)
+        rules.insert(draw(st.integers(0, len(rules))), rule)
+    return make_program(rules, **settings)
+
+
+@settings(max_examples=150)
+@given(batch_grouped_programs(), histories(refunds=True), cutoffs())
+def test_drawn_exclusive_groups_run_identically(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    assert same_results(program, events, None, as_of)
