@@ -10,6 +10,7 @@ evaluate yet it must refuse by name, never compute.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,7 @@ from helpers import at, line, purchase
 from rewardrules import batch
 from rewardrules.batch import UnsupportedError, evaluate_table
 from rewardrules.batch._frame import local_dates
-from rewardrules.columns import events_to_table
+from rewardrules.columns import events_to_table, table_to_events
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, Location, RuleFileError
 from rewardrules.events import (
@@ -44,8 +45,8 @@ from rewardrules.program import Program, RefundSettings
 from strategies import (
     ALL_KINDS,
     CATALOGUE,
-    ZONES,
     COSTLY_POINT_VALUES,
+    ZONES,
     cutoffs,
     every_nth_free_rules,
     filters,
@@ -71,6 +72,11 @@ from test_conformance import (
     read_json,
 )
 from test_tier_retention import kept
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import synthetic  # noqa: E402 (from benchmarks/, put on the path above)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free", "partner_gift_card")
@@ -777,3 +783,72 @@ def test_drawn_exclusive_groups_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
     assert same_results(program, events, None, as_of)
+
+
+@settings(max_examples=5)
+@given(st.integers(0, 2**32 - 1))
+def test_the_lifecycle_benchmark_and_its_group_run_identically(seed: int) -> None:
+    program = load_program(ROOT / "benchmarks" / "lifecycle-program.yaml")
+    assert batch.unsupported(program) == []
+    table = synthetic.history_table(30, 600, seed, refund_share=0.05, redemption_share=0.05)
+    expected = evaluate(program, list(table_to_events(table))).to_json()
+    assert evaluate_table(program, table).to_json() == expected
+
+
+def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None:
+    # Two lattes a visit complete a card of two (3.50 free); the bonus, once per customer,
+    # is worth 5.00 and wins the first visit: the card does not count it, and refunding
+    # it takes the bonus back but leaves the card's count (6, cards at 2, 4, 6) be.
+    card = {"id": "card", "kind": "every_nth_free", "every": 2, "reward": "free"}
+    bonus = {"id": "bonus", "kind": "bonus_points", "points": 500, "once_per_customer": True}
+    program = make_program(
+        [card | GROUP, bonus | GROUP], points={"name": "stars", "value": Decimal("0.01")}
+    )
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", "3.50", BOUGHT + timedelta(days=index)) for index in range(4)
+    ]
+    events.append(_refund("r0", "p0", BOUGHT + timedelta(days=5)))
+    evaluation = evaluate(program, events, engine="batch")
+    assert evaluation.to_json() == evaluate(program, events).to_json()
+    (customer,) = evaluation.customers
+    assert [(entry.event_id, entry.rule, entry.kind) for entry in customer.ledger] == [
+        ("p0", "card", "set_aside"),
+        ("p0", "bonus", "points"),
+        ("p1", "card", "free"),
+        ("p2", "card", "free"),
+        ("p3", "card", "free"),
+        ("r0", "bonus", "points"),
+    ]
+    assert customer.ledger[1].reason.endswith("(best of exclusive group 'offers', over 'card')")
+    assert evaluation.totals.rewards_set_aside == 1
+
+
+@pytest.mark.parametrize(
+    ("member", "refused"),
+    [
+        (
+            {
+                "id": "gift",
+                "kind": "partner_gift_card",
+                "partner": "cinema",
+                "value": Decimal(5),
+                "every_spend": Decimal(10),
+            },
+            "rule 'gift': exclusive_group with a partner_gift_card member",
+        ),
+        (
+            {"id": "earn", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)},
+            "rule 'earn': exclusive_group of a points_per_spend rule with price rule 'card'",
+        ),
+    ],
+)
+def test_group_combinations_not_evaluated_yet_are_refused_by_name(
+    member: dict[str, Any], refused: str
+) -> None:
+    card = {"id": "card", "kind": "every_nth_free", "every": 3, "reward": "free"}
+    program = make_program(
+        [card | GROUP, member | GROUP], points={"name": "stars", "value": Decimal("0.01")}
+    )
+    assert batch.unsupported(program) == [refused]
+    with pytest.raises(UnsupportedError, match=refused):
+        evaluate(program, [_purchase("p1", "3.50")], engine="batch")

@@ -22,7 +22,7 @@ from rewardrules.batch._accounts import run_accounts
 from rewardrules.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._compute import Computation
-from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
+from rewardrules.batch._frame import Flags, Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._ledger import EntryPart, LedgerColumns
 from rewardrules.batch._limits import Release, bonus_releases, with_noted
@@ -192,7 +192,7 @@ class _Ledger:
         self.taken_back = 0
         self.places: dict[int, int] = {}
         """Exclusive groups: a member's position to its group's, at purchases."""
-        self.purchases: Ints = np.zeros(events, dtype=np.bool_)
+        self.purchases: Flags = np.zeros(events, dtype=np.bool_)
         self.noted: Any = None
         """Notes a group's winner's entries (``Groups.noted``)."""
         self.sums = dict.fromkeys(
@@ -221,9 +221,7 @@ class _Ledger:
             self.keys.append(
                 events * self.rule_count + np.where(self.purchases[events], place, position)
             )
-        if self.noted is not None:
-            entries = self.noted(entries)
-        self.parts.append(entries)
+        self.parts.append(entries if self.noted is None else self.noted(entries))
 
 
 class _Run(Computation):

@@ -252,9 +252,7 @@ class Groups:
         notes: dict[int, tuple[str, tuple[str, ...]]] = {}
         won = self.winner[group.name]
         for event in np.flatnonzero((won == index) & np.logical_or.reduce(losers)).tolist():
-            others = tuple(
-                member for member, aside in zip(group.members, losers) if aside[event]
-            )
+            others = tuple(member for member, aside in zip(group.members, losers) if aside[event])
             notes[event] = (group.name, others)
         if not notes:
             return part
@@ -363,16 +361,16 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
     )
     if isinstance(stage, DiscountColumns):
         value, units = trial.detail
-        part = run._discount_entries(stage, events, value[events], units[events])  # noqa: SLF001
+        part = run._discount_entries(stage, events, value[events], units[events])
     elif isinstance(stage, CardColumns) and stage.plan.reward == "voucher":
-        _, part = run._voucher_entries(stage, trial.detail, scratch)  # noqa: SLF001
+        _, part = run._voucher_entries(stage, trial.detail, scratch)
         keep = np.isin(part.events, events)
-        built = run._built(part)  # noqa: SLF001
+        built = run._built(part)
         return [entry for entry, kept in zip(built, keep.tolist()) if kept]
     elif isinstance(stage, CardColumns):
         wanted = set(events.tolist())
         rewards: list[CardReward] = [r for r in trial.detail if r.event in wanted]
-        _, part = run._card_entries(stage, rewards, scratch)  # noqa: SLF001
+        _, part = run._card_entries(stage, rewards, scratch)
     elif isinstance(stage, BonusColumns):
         frame = run.frame
         contexts = PurchaseContextMaker(frame, run.tier, run.names, run.written)
@@ -381,5 +379,4 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         part = EntryPart(events, rule_id, "points", points, None, None, reason, [()] * len(events))
     else:
         part = run.points_part(stage, events, trial.detail)
-    return list(run._built(part))  # noqa: SLF001
-
+    return list(run._built(part))

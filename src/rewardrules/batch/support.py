@@ -13,14 +13,15 @@ from typing import NoReturn
 from rewardrules.batch._frame import UnsupportedError
 from rewardrules.errors import Problem
 from rewardrules.program import (
+    AnyRule,
     BonusPoints,
     EveryNthFree,
     PartnerGiftCard,
     PointsPerSpend,
     Program,
     TieredDiscount,
+    VoucherReward,
 )
-from rewardrules.program import AnyRule, VoucherReward
 
 SUPPORTED_KINDS: tuple[type, ...] = (
     PointsPerSpend,
