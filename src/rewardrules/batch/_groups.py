@@ -32,9 +32,6 @@ from rewardrules.ledger import LedgerEntry
 from rewardrules.plan import ProgramPlan
 from rewardrules.stacking import GroupStep, _set_aside_reason, _won, worth
 
-_PASSES = 10_000
-"""More passes than any history needs (one more than a customer's purchases)."""
-
 
 @dataclass(slots=True)
 class Trial:
@@ -283,11 +280,17 @@ class Groups:
         events = np.flatnonzero(aside)
         won = self.winner[group.name]
         would = would_entries(run, self.trials[rule_id], rule_id, events)
+        # The winners' entries at these events, built once per winning member.
+        winning: dict[int, LedgerEntry] = {}
+        for index in np.unique(won[events]).tolist():
+            winner = group.members[index]
+            chosen = events[won[events] == index]
+            built = would_entries(run, self.trials[winner], winner, chosen)
+            winning.update(zip(chosen.tolist(), built))
         frame = self.frame
         entries = []
         for event, given in zip(events.tolist(), would):
             winner = group.members[int(won[event])]
-            winning = would_entries(run, self.trials[winner], winner, np.asarray([event]))
             entries.append(
                 LedgerEntry(
                     str(frame.event_ids[event]),
@@ -302,7 +305,7 @@ class Groups:
                     (
                         group.step,
                         winner,
-                        worth(group.step, winning),
+                        worth(group.step, [winning[event]]),
                         worth(group.step, [given]),
                         [given],
                     ),
