@@ -114,10 +114,15 @@ class Computation:
                     tried = qualifying
                     qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
                 counts = stage.counts(frame, qualifying, self.refunds.steps)
-                if grouped:
-                    self.groups.card(stage, tried, counts)
+                ran = (
+                    self.groups.card(stage, tried, counts, (amounts, units_left))
+                    if grouped
+                    else None
+                )
                 start = (np.asarray(amounts, dtype=np.int64), units_left)
-                amounts, units_left, rewards = stage.free(frame, counts, qualifying, *start)
+                if ran is None:
+                    ran = stage.free(frame, counts, qualifying, *start)
+                amounts, units_left, rewards = ran
                 if limited is not None:
                     every = stage.plan.every
                     amounts, units_left, rewards, cuts = limit_card(

@@ -139,10 +139,20 @@ class Groups:
         taken = self.masked(rule_id, np.asarray(taken))
         return before - taken, taken
 
-    def card(self, stage: CardColumns, qualifying: Ints, counts: CardCounts) -> None:
+    def card(
+        self,
+        stage: CardColumns,
+        qualifying: Ints,
+        counts: CardCounts,
+        basket: tuple[Numbers, Ints] | None = None,
+    ) -> tuple[Ints, Ints, list[CardReward]] | None:
         """A card member's trial: from its count before each purchase (its own
         set-aside purchases not counted), on the group's basket (price cards) or as
-        vouchers."""
+        vouchers.
+
+        When ``basket`` (the one it runs on) is the group's, the card's own run is its
+        trial without the set-aside purchases: returned, so the engine frees units once.
+        """
         frame, plan = self.frame, stage.plan
         tried = _tried_counts(frame, stage, qualifying, counts)
         zero = np.zeros(frame.events, dtype=np.int64)
@@ -152,17 +162,28 @@ class Groups:
             completed = np.where(completed > 0, completed, 0)
             money = (completed * plan.voucher_value).astype(np.int64)
             self.trials[plan.rule.id] = Trial(completed > 0, money, zero, tried)
-            return
+            return None
         assert self.start is not None  # noqa: S101 -- entered at the group's first member
         amounts, units_left = self.start
         start = (np.asarray(amounts, dtype=np.int64), units_left)
-        _, _, rewards = stage.free(frame, tried, qualifying, *start)
+        freed, left, rewards = stage.free(frame, tried, qualifying, *start)
         rewarding = np.zeros(frame.events, dtype=np.bool_)
         money = zero.copy()
         for reward in rewards:
             rewarding[reward.event] = True
             money[reward.event] = reward.value
         self.trials[plan.rule.id] = Trial(rewarding, money, zero, rewards)
+        if basket is None or basket[0] is not amounts or basket[1] is not units_left:
+            return None
+        # At a purchase it is not set aside at, its count (hence what it frees) is its
+        # trial's; where it is set aside, it frees nothing.
+        aside = self.aside[plan.rule.id]
+        lines = aside[frame.line_event]
+        return (
+            np.where(lines, start[0], freed),
+            np.where(lines, units_left, left),
+            [reward for reward in rewards if not aside[reward.event]],
+        )
 
     # --- earning members and the decision ----------------------------------------------
 
