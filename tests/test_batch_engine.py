@@ -50,6 +50,7 @@ from strategies import (
     cutoffs,
     every_nth_free_rules,
     filters,
+    grouped_programs,
     histories,
     lifecycle_histories,
     lifecycle_programs,
@@ -763,6 +764,8 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
     points_rule = draw(st.booleans())
     rules = [member(f"member-{index}", points_rule) for index in range(draw(st.integers(2, 3)))]
     outside = draw(st.lists(st.sampled_from(("points", "card", "discount", "bonus")), max_size=2))
+    # Sometimes the rules outside form a second group, deciding after the first.
+    second = len(outside) == 2 and "points" not in outside and draw(st.booleans())
     for index, kind in enumerate(outside):
         rule_id = f"outside-{index}"
         if kind == "points":
@@ -773,6 +776,8 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
             rule = draw(tiered_discount_rules(rule_id, names))
         else:
             rule = bonus(rule_id)
+        if second:
+            rule |= {"exclusive_group": "more"}
         rules.insert(draw(st.integers(0, len(rules))), rule)
     return make_program(rules, **settings)
 
@@ -852,3 +857,14 @@ def test_group_combinations_not_evaluated_yet_are_refused_by_name(
     assert batch.unsupported(program) == [refused]
     with pytest.raises(UnsupportedError, match=refused):
         evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+
+
+@settings(max_examples=10)
+@given(grouped_programs(), histories(refunds=True))
+def test_a_points_rule_grouped_with_a_punch_card_is_refused_naming_it(
+    program: Program, events: list[AnyEvent]
+) -> None:
+    assert batch.unsupported(program) == [
+        "rule 'earn': exclusive_group of a points_per_spend rule with price rule 'card'"
+    ]
+    assert not same_results(program, events)
