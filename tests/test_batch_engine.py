@@ -868,3 +868,31 @@ def test_a_points_rule_grouped_with_a_punch_card_is_refused_naming_it(
         "rule 'earn': exclusive_group of a points_per_spend rule with price rule 'card'"
     ]
     assert not same_results(program, events)
+
+
+@st.composite
+def groups_of_points_worth_nothing(draw: st.DrawFn) -> Program:
+    """A points rule and bonuses in one group, with points worth 0: the points decide."""
+    rules = [draw(points_per_spend_rules("earn")) | GROUP]
+    for index in range(draw(st.integers(1, 2))):
+        rules.append(
+            {
+                "id": f"bonus-{index}",
+                "kind": "bonus_points",
+                "points": draw(st.integers(1, 30)),
+                "once_per_customer": draw(st.booleans()),
+                "when": draw(filters()),
+            }
+            | GROUP
+        )
+    for rule in rules:
+        rule["priority"] = draw(st.integers(0, 2))
+    return make_program(rules, points={"name": "stars", "value": Decimal(0)})
+
+
+@settings(max_examples=40)
+@given(groups_of_points_worth_nothing(), histories(refunds=True))
+def test_drawn_groups_of_points_worth_nothing_run_identically(
+    program: Program, events: list[AnyEvent]
+) -> None:
+    assert same_results(program, events)
