@@ -387,10 +387,12 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         value, units = trial.detail
         part = run._discount_entries(stage, events, value[events], units[events])
     elif isinstance(stage, CardColumns) and stage.plan.reward == "voucher":
-        _, part = run._voucher_entries(stage, trial.detail, scratch)
-        keep = np.isin(part.events, events)
-        built = run._built(part)
-        return [entry for entry, kept in zip(built, keep.tolist()) if kept]
+        counts: CardCounts = trial.detail
+        # Nothing completes but at these events: their entries alone are written.
+        before = counts.after.copy()
+        before[events] = counts.before[events]
+        chosen = CardCounts(before, counts.after, counts.final)
+        _, part = run._voucher_entries(stage, chosen, scratch)
     elif isinstance(stage, CardColumns):
         wanted = set(events.tolist())
         rewards: list[CardReward] = [r for r in trial.detail if r.event in wanted]
