@@ -896,3 +896,19 @@ def test_drawn_groups_of_points_worth_nothing_run_identically(
     program: Program, events: list[AnyEvent]
 ) -> None:
     assert same_results(program, events)
+
+
+def test_the_pet_shops_group_runs_identically_without_the_kinds_refused() -> None:
+    program = load_program(EXAMPLES / "pet-shop.yaml")
+    refused = {"signup_bonus", "birthday", "referral"}
+    kept = tuple(rule for rule in program.rules if rule.kind not in refused)
+    assert any(rule.exclusive_group for rule in kept)
+    program = program.model_copy(update={"rules": kept})
+    assert batch.unsupported(program) == []
+    events = [
+        event
+        for event in read_history(EXAMPLES / "pet-shop.history.jsonl")
+        if not isinstance(event, ReferralQualified)
+    ]
+    assert same_results(program, events)
+    assert evaluate(program, events).totals.rewards_set_aside > 0
