@@ -253,5 +253,5 @@ def test_a_state_of_a_program_with_gift_rules_is_refused_not_built_without_them(
         result.customers[0].points
         == evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))]).customers[0].points
     )
-    with pytest.raises(UnsupportedError, match=r"give at dates or for referrals \('welcome'\)"):
+    with pytest.raises(UnsupportedError, match=r"gift or exclusive-group rules \('welcome'\)"):
         _ = result.customers[0].state

@@ -285,7 +285,7 @@ def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
     output = tmp_path / "ledger.csv"
     streamed = run("dry-run", program, history, "--engine", "batch", "--output", output)
     assert whole[0] == 1
-    assert "the batch engine does not evaluate rule 'treat-card': exclusive_group" in whole[2]
+    assert "the batch engine does not evaluate rule 'refer-a-friend': limit" in whole[2]
     assert streamed == whole
     assert not output.exists()
 

@@ -17,6 +17,7 @@ from rewardrules.batch._cards import CardColumns
 from rewardrules.batch._dated import GiftColumns
 from rewardrules.batch._frame import Flags, Frame, Ints
 from rewardrules.batch._giftcards import GiftCardColumns
+from rewardrules.batch._groups import Groups
 from rewardrules.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
 from rewardrules.batch._refunds import Refunds
 from rewardrules.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
@@ -47,7 +48,10 @@ class Computation:
         self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
-        self.price_stages = [_stage(rule, frame, tiers) for rule in plan.price_rules]
+        self.groups = Groups.of(plan, frame)
+        self.price_stages = self.groups.in_order(
+            [_stage(rule, frame, tiers) for rule in plan.price_rules]
+        )
         self.earning_stages = [_stage(rule, frame, tiers) for rule in plan.earning_rules]
         self.limited = {
             rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
@@ -64,9 +68,24 @@ class Computation:
             self.retention = Retention(tiers, frame, self.purchases)
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier
-        self.paid, self.given = self._prices()
+        self.paid, self.given = self._grouped_prices()
         if self.windows is not None:
             self._settle_tiers(self.windows)
+
+    def _grouped_prices(self) -> tuple[Numbers, list[Any]]:
+        """Prices at these tiers, passes repeated until the exclusive groups' set-aside
+        purchases no longer change (``_groups``)."""
+        groups = self.groups
+        for _ in range(self.frame.events + 2):
+            paid, given = self._prices()
+            if not groups.groups:
+                return paid, given
+            groups.earning(
+                self.earning_stages, self.tier, paid, self.purchase_lines, self.refunds.steps
+            )
+            if not groups.decide():
+                return paid, given
+        raise AssertionError("the exclusive groups did not settle")  # pragma: no cover
 
     def _prices(self) -> tuple[Numbers, list[Any]]:
         """What each line is paid after the price rules, and what each rule gave; then the
@@ -77,9 +96,14 @@ class Computation:
         given: list[Any] = []
         for stage in self.price_stages:
             limited = self.limited.get(stage.plan.rule.id)
+            grouped = stage.plan.rule.id in self.groups.group_of
+            self.groups.enter(stage.plan.rule.id, amounts, units_left)
             if isinstance(stage, DiscountColumns):
                 before = amounts
-                amounts, taken = stage.apply(frame, tier, amounts, self.purchase_lines)
+                if grouped:
+                    amounts, taken = self.groups.discount(stage, tier, self.purchase_lines, before)
+                else:
+                    amounts, taken = stage.apply(frame, tier, amounts, self.purchase_lines)
                 if limited is not None:
                     amounts, taken, cuts = limit_discount(
                         limited, frame, before, amounts, taken, units_left
@@ -90,9 +114,19 @@ class Computation:
             else:
                 assert isinstance(stage, CardColumns)  # noqa: S101 -- the price stages
                 qualifying = stage.qualifying(frame, tier, self.purchase_lines)
+                if grouped:
+                    tried = qualifying
+                    qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
                 counts = stage.counts(frame, qualifying, self.refunds.steps)
+                ran = (
+                    self.groups.card(stage, tried, counts, (amounts, units_left))
+                    if grouped
+                    else None
+                )
                 start = (np.asarray(amounts, dtype=np.int64), units_left)
-                amounts, units_left, rewards = stage.free(frame, counts, qualifying, *start)
+                if ran is None:
+                    ran = stage.free(frame, counts, qualifying, *start)
+                amounts, units_left, rewards = ran
                 if limited is not None:
                     every = stage.plan.every
                     amounts, units_left, rewards, cuts = limit_card(
@@ -156,7 +190,7 @@ class Computation:
         sums = windows.sums_before(self._tier_amounts(frame.gross), ranges, self._tier_deltas())
         self.window_tier, self.tier = self._levels(sums)
         for _ in range(frame.events + 2):
-            self.paid, self.given = self._prices()
+            self.paid, self.given = self._grouped_prices()
             sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
             window_tier, settled = self._levels(sums)
             # Retention can hide a window level that moved: keep the one these prices give.

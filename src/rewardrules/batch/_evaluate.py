@@ -23,7 +23,7 @@ from rewardrules.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.batch._compute import Computation
 from rewardrules.batch._dated import GiftColumns
-from rewardrules.batch._frame import Ints, UnsupportedError, read_frame
+from rewardrules.batch._frame import Flags, Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._gifts import GiftLedger
 from rewardrules.batch._ledger import EntryPart, LedgerColumns
@@ -198,6 +198,11 @@ class _Ledger:
         self.points: Ints = np.zeros(events, dtype=np.int64)
         """Points per event, net."""
         self.taken_back = 0
+        self.places: dict[int, int] = {}
+        """Exclusive groups: a member's position to its group's, at purchases."""
+        self.purchases: Flags = np.zeros(events, dtype=np.bool_)
+        self.noted: Any = None
+        """Notes a group's winner's entries (``Groups.noted``)."""
         self.sums = dict.fromkeys(
             (
                 "discount_value",
@@ -217,8 +222,14 @@ class _Ledger:
         entries already built (a limited rule's, noted where a limit cut them)."""
         if not isinstance(entries, EntryPart):
             entries = EntryPart.of_entries(events, entries)
-        self.parts.append(entries)
-        self.keys.append(events * self.rule_count + position)
+        place = self.places.get(position)
+        if place is None:
+            self.keys.append(events * self.rule_count + position)
+        else:
+            self.keys.append(
+                events * self.rule_count + np.where(self.purchases[events], place, position)
+            )
+        self.parts.append(entries if self.noted is None else self.noted(entries))
 
 
 class _Run(Computation):
@@ -250,10 +261,21 @@ class _Run(Computation):
         # account's entries after the rules' (redemptions, write-offs); and expiries due up
         # to the as_of cutoff, after a customer's last event.
         ledger = _Ledger(rules + 3, frame.events)
+        stages = [*self.price_stages, *self.earning_stages]
+        self.stage_of = {stage.plan.rule.id: stage for stage in stages}
+        groups = self.groups
+        positions = {stage.plan.rule.id: index for index, stage in enumerate(stages, 1)}
+        ledger.places, ledger.purchases, ledger.noted = (
+            groups.places(positions),
+            self.purchases,
+            groups.noted,
+        )
         for position, (stage, result) in enumerate(zip(self.price_stages, self.given), 1):
             self._price_entries(ledger, position, stage, result)
+            self._set_aside_entries(ledger, position, stage)
         for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
             self._earning_entries(ledger, position, stage)
+            self._set_aside_entries(ledger, position, stage)
         cutoff = self.cutoff
         closing = (
             None
@@ -345,8 +367,40 @@ class _Run(Computation):
                 gift_card_value=sums["gift_card_value"],
                 rewards_capped=_capped(ledger.parts) if plan.limits else 0,
                 referrals=self.gifts.referrals,
+                rewards_set_aside=self.set_aside_count,
                 **account_sums,
             ),
+        )
+
+    set_aside_count = 0
+
+    def _set_aside_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
+        """An exclusive group's member's ``set_aside`` entries, right after its own."""
+        found = self.groups.set_aside(self, stage.plan.rule.id)
+        if found is not None:
+            ledger.add(position, *found)
+            self.set_aside_count += len(found[1])
+
+    def written(self, event: int) -> datetime:
+        """An event's instant as it was written."""
+        return _written(int(self.frame.at[event]), int(self.frame.utc_offset[event]))
+
+    def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
+        """A points rule's entries at these events with these points (a set-aside
+        member's, as it would have given them)."""
+        paid = self.frame.gross if earning.plan.on_gross else self.paid
+        weights = earning.weights(self.frame, self.tier, self.purchase_lines)
+        reasons = _PointsReasons(
+            earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
+        )
+        given = points[events].tolist()
+        return self._entries(
+            events,
+            earning.plan.rule.id,
+            "points",
+            (given, None, None),
+            _points_reason,
+            partial(_points_arguments, reasons, events.tolist(), given),
         )
 
     def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
@@ -404,6 +458,7 @@ class _Run(Computation):
         frame = self.frame
         if isinstance(stage, CardColumns):
             qualifying = stage.qualifying(frame, self.tier, self.purchase_lines)
+            qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
             counts = stage.counts(frame, qualifying, self.refunds.steps)
             self.stamps[stage.plan.rule.id] = counts.final
             events, part = self._voucher_entries(stage, counts, ledger.sums)
@@ -425,6 +480,9 @@ class _Run(Computation):
         paid = frame.gross if earning.plan.on_gross else self.paid
         weights = earning.weights(frame, self.tier, self.purchase_lines)
         points = earning.points(frame, self.tier, paid, weights)
+        aside = self.groups.aside.get(earning.plan.rule.id)
+        if aside is not None:
+            points = np.where(aside, 0, points)
         events = np.flatnonzero(points != 0)
         wanted = points
         limited = self.limited.get(earning.plan.rule.id)
@@ -623,7 +681,9 @@ class _Run(Computation):
     def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
         """A bonus rule's entries: its points at purchases, taken back at refunds."""
         frame = self.frame
-        priced = stage.priced(frame, self.tier, self.purchase_lines)
+        priced = self.groups.masked(
+            stage.plan.rule.id, stage.priced(frame, self.tier, self.purchase_lines)
+        )
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
         taken_from: dict[int, int] = {}

@@ -93,7 +93,7 @@ class StateColumns:
 
 
 _GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
-"""The kinds whose saved slices the batch engine does not build yet."""
+"""The kinds whose saved slices the batch engine does not build yet (nor groups')."""
 
 
 class SavedStates:
@@ -120,14 +120,19 @@ class SavedStates:
                 "engine='reference' to save states"
             )
             raise UnsupportedError([Problem(message=message, code="unsupported")])
-        gifts = [rule.id for rule in plan.program.rules if rule.kind in _GIFT_KINDS]
+        gifts = [
+            rule.id
+            for rule in plan.program.rules
+            if rule.kind in _GIFT_KINDS or rule.exclusive_group is not None
+        ]
         if gifts:
-            # The gifts' own slices (birthdays given, sign-up, referrals) are not gathered
-            # from the batch engine's gift modules yet: refuse rather than save without them.
+            # The gifts' own slices (birthdays given, sign-up, referrals) and the purchases'
+            # set-aside members are not gathered from the batch engine's gift and group
+            # modules yet: refuse rather than save a state without them.
             rules = ", ".join(f"'{rule}'" for rule in gifts)
             message = (
                 f"customer {frame.customer_ids[customer]}: the batch engine does not build "
-                f"saved states of rules that give at dates or for referrals ({rules}) yet; "
+                f"saved states of gift or exclusive-group rules ({rules}) yet; "
                 "evaluate with engine='reference' to save states"
             )
             raise UnsupportedError([Problem(message=message, code="unsupported")])

@@ -13,6 +13,7 @@ from typing import NoReturn
 from rewardrules.batch._frame import UnsupportedError
 from rewardrules.errors import Problem
 from rewardrules.program import (
+    AnyRule,
     Birthday,
     BonusPoints,
     EveryNthFree,
@@ -22,6 +23,7 @@ from rewardrules.program import (
     Referral,
     SignupBonus,
     TieredDiscount,
+    VoucherReward,
 )
 
 SUPPORTED_KINDS: tuple[type, ...] = (
@@ -45,16 +47,41 @@ def unsupported(program: Program) -> list[str]:
     redemptions): :func:`rewardrules.batch.evaluate_table` says so when it meets them.
     """
     found: list[str] = []
+    groups: dict[str, list[AnyRule]] = {}
     for rule in program.rules:
         where = f"rule '{rule.id}'"
         if not isinstance(rule, SUPPORTED_KINDS):
             found.append(f"{where}: kind {rule.kind}")
             continue
         if rule.exclusive_group is not None:
-            found.append(f"{where}: exclusive_group")
+            groups.setdefault(rule.exclusive_group, []).append(rule)
         if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit:
             # The gift rules' limits are not evaluated by the batch engine yet.
             found.append(f"{where}: limit")
+    for members in groups.values():
+        found += _refused_in_group(members)
+    return found
+
+
+def _refused_in_group(members: list[AnyRule]) -> list[str]:
+    """The combinations in an exclusive group the batch engine does not evaluate yet:
+    gift cards, limited members, and a points rule grouped with a price rule (it earns on
+    amounts a later price rule lowers again, which its refunds must remember)."""
+    found = []
+    prices = [
+        rule
+        for rule in members
+        if isinstance(rule, TieredDiscount)
+        or (isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward))
+    ]
+    for rule in members:
+        where = f"rule '{rule.id}': exclusive_group"
+        if isinstance(rule, PartnerGiftCard):
+            found.append(f"{where} with a partner_gift_card member")
+        elif rule.limit:
+            found.append(f"{where} with a limit")
+        elif isinstance(rule, PointsPerSpend) and prices:
+            found.append(f"{where} of a points_per_spend rule with price rule '{prices[0].id}'")
     return found
 
 
