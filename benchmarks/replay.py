@@ -15,7 +15,9 @@ folder, each read back by the process that measures it):
 * ``b``: N customers with one purchase each, coffee club;
 * ``c``: 10 x N purchases of N / 10 customers, sorted by customer, coffee club;
 * ``step``: load a saved state (JSON), ``step`` one purchase, save it, after 10, 1,000
-  and 10,000 purchases of history.
+  and 10,000 purchases of history, with and without ``refunds.within``; with the program
+  compiled once and compiled by each call, beside ``json.loads`` + ``json.dumps`` of the
+  same state text (median CPU time).
 
 Implementations, each in its own process so that peak memory does not mix (the peak of
 each is that process's ``ru_maxrss`` from ``os.wait4``; it includes the Parquet table it
@@ -74,7 +76,7 @@ from lifecycle_baseline import lifecycle_int_loop, local_columns
 from numpy_baseline import coffee_numpy
 from synthetic import history_table
 
-from rewardrules import CustomerState, evaluate, load_program, step
+from rewardrules import CustomerState, compile_program, evaluate, load_program, step
 from rewardrules.columns import table_to_events
 from rewardrules.program import Program
 
@@ -85,7 +87,6 @@ PROGRAMS = {
 }
 REDEMPTION_SHARE = 0.02
 STEP_HISTORIES = (10, 1_000, 10_000)
-STEP_REPEAT = 5  # 3 after the longest history, whose step takes seconds today
 STEP_YEARS = 4
 STEP_WINDOW = "90 days"  # refunds.within for the second step run
 STEP_EVERY = timedelta(days=2)  # 10,000 purchases then span 55 years, within the bounds
@@ -273,18 +274,39 @@ def count_purchases(table: pa.Table) -> int:
     return len(pc.unique(purchases))
 
 
+def _median_seconds(call: Callable[[], object], longest: bool) -> float:
+    """The median CPU time of ``call`` (``time.process_time``: the machine is shared, and
+    wall time counts the other processes' turns): at least 5 runs (3 for the longest
+    history) and as many as fit in about 0.3 s, so that a step of microseconds is not one
+    timer tick."""
+    timings: list[float] = []
+    spent = 0.0
+    while len(timings) < (3 if longest else 5) or (spent < 0.3 and len(timings) < 2_000):
+        start = time.process_time()
+        call()
+        timings.append(time.process_time() - start)
+        spent += timings[-1]
+    return statistics.median(timings)
+
+
 def measure_step(program: Program, seed: int, every: timedelta | None) -> dict[str, Any]:
     """Load a saved state, step one purchase, save: after several lengths of history.
 
     The purchases come ``every`` so long (a ``refunds.within`` window then holds as many
     whatever the history's length), or with None are spread evenly over ``STEP_YEARS``
-    years (the window then holds a share of the history).
+    years (the window then holds a share of the history). Each is timed with the program
+    compiled once (``rewardrules.compile_program``, then ``step`` on the compiled program,
+    as an application keeping its compiled program does) and with ``step`` on the program,
+    which compiles it at each call;
+    ``json`` is ``json.loads`` and ``json.dumps`` of the same state text, the floor any
+    load and save of it stands on.
     """
     figures: dict[str, Any] = {}
     longest = max(STEP_HISTORIES)
     table = history_table(1, longest + 1, seed, refund_share=0.0)
     events = sorted(table_to_events(table), key=lambda event: (event.at, event.id))
     first = events[0].at
+    compiled = compile_program(program)
     for length in STEP_HISTORIES:
         gap = every or timedelta(days=365 * STEP_YEARS) / length
         spread = [
@@ -293,17 +315,29 @@ def measure_step(program: Program, seed: int, every: timedelta | None) -> dict[s
         ]
         history, purchase = spread[:length], spread[length]
         text = evaluate(program, history).customers[0].state.model_dump_json()
-        timings = []
-        for _ in range(STEP_REPEAT if length < longest else 3):
-            start = time.perf_counter()
+        is_longest = length == longest
+
+        def compiled_once(text: str = text, purchase: Any = purchase) -> None:
+            state = CustomerState.model_validate_json(text)
+            saved, _entries = step(compiled, state, purchase)
+            saved.model_dump_json()
+
+        def compiling(text: str = text, purchase: Any = purchase) -> None:
             state = CustomerState.model_validate_json(text)
             saved, _entries = step(program, state, purchase)
             saved.model_dump_json()
-            timings.append(time.perf_counter() - start)
+
+        def plain_json(text: str = text) -> None:
+            json.dumps(json.loads(text), separators=(",", ":"))
+
+        kept = CustomerState.model_validate_json(text)
         figures[str(length)] = {
-            "seconds": statistics.median(timings),
+            "seconds": _median_seconds(compiled_once, is_longest),
+            "seconds_compiling": _median_seconds(compiling, is_longest),
+            "seconds_json": _median_seconds(plain_json, False),
             "state_bytes": len(text.encode()),
-            "saved_purchases": len(CustomerState.model_validate_json(text).purchases),
+            "saved_purchases": len(kept.purchases),
+            "window_pairs": len(kept.tier_window),
         }
     return figures
 
@@ -323,6 +357,7 @@ def child(argument: str) -> int:
             "step_window_every": measure_step(windowed, job["seed"], STEP_EVERY),
         }
         report["peak_mib"] = peak_mib()
+        report["load"] = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
     else:
         report = measure(job)
     print(json.dumps(report))
@@ -615,7 +650,12 @@ def print_figures(
     )
     if step_report is not None:
         print()
-        print("step: load a saved state (JSON), one purchase, save (median of 5; of 3 at 10,000)")
+        print(
+            "step: load a saved state (JSON), one purchase, save; median CPU time; program "
+            "compiled once / compiled by each step call; json.loads + json.dumps of the same "
+            "text"
+        )
+        print(f"load average (1, 5, 15 min) after step: {step_report['load']}")
         runs = (
             ("step", f"over {STEP_YEARS} years, without refunds.within"),
             ("step_window", f"over {STEP_YEARS} years, refunds.within {STEP_WINDOW}"),
@@ -629,9 +669,13 @@ def print_figures(
             print(f" {title}:")
             for length, figures in step_report[key].items():
                 print(
-                    f"  after {int(length):6,} purchases: {figures['seconds'] * 1000:9.2f} ms, "
+                    f"  after {int(length):6,} purchases: "
+                    f"{figures['seconds'] * 1e6:12,.0f} us / "
+                    f"{figures['seconds_compiling'] * 1e6:12,.0f} us "
+                    f"(json {figures['seconds_json'] * 1e6:9,.0f} us), "
                     f"state {figures['state_bytes']:11,} bytes, "
-                    f"{figures['saved_purchases']:6,} purchases kept"
+                    f"{figures['saved_purchases']:6,} purchases and "
+                    f"{figures['window_pairs']:5,} window pairs kept"
                 )
     print()
     print(f"load average (1, 5, 15 min) at end: {', '.join(f'{x:.2f}' for x in load_end)}")

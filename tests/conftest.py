@@ -1,7 +1,7 @@
 """Hypothesis profiles: "dev" for quick local runs, "ci" for more, reproducible examples.
 
 The profile is chosen by the HYPOTHESIS_PROFILE environment variable; without it, "ci"
-when the CI variable is set and "dev" otherwise.
+when the CI variable is set and "dev" otherwise. "scale" is for the heavy scale-out runs.
 """
 
 from __future__ import annotations
@@ -31,4 +31,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
+# "scale": the ci profile for the heavier runs of tests/test_scale_out.py, where each
+# example is a distributed run; there "dev" and "ci" draw a handful of examples, this 200.
+settings.register_profile("scale", settings.get_profile("ci"))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -95,6 +95,17 @@ def test_a_large_history_on_a_terminal_shows_rows_customers_rate_and_time_left()
     assert "done" in stderr
 
 
+def test_the_streamed_batch_run_moves_rows_and_customers_together() -> None:
+    rows = count_rows(HISTORY)
+    options = ("--summary", "--engine", "batch")
+    status, stdout, stderr = run_child(*dry_run(*options), terminal=True)
+
+    assert status == 0, stderr
+    assert "Program totals" in stdout
+    assert re.search(rf"\b{rows}/{rows}\s+rows,", stderr)
+    assert re.search(r"done\s.*\b3/3\s+customers,", stderr)
+
+
 def test_the_bar_is_shown_for_the_ordinary_table_too() -> None:
     status, stdout, stderr = run_child(*dry_run(), terminal=True)
 

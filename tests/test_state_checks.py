@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import pathlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from bonus_strategies import bonus_programs, profiles
 from helpers import at, line, program, purchase, redemption, refund
 from rewardrules import CustomerState, _state_format, evaluate, step
-from rewardrules._state_format import FORMAT
+from rewardrules._state_format import FORMAT, instant
 from rewardrules.errors import HistoryError, format_path
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.lots import PointsPolicy
@@ -37,6 +38,7 @@ WHAT_TO_DO = (
     "customer's history"
 )
 Data = dict[str, Any]
+STATES = pathlib.Path(__file__).parent / "data" / "states"
 
 
 def saved(*events: AnyEvent, rules_program: Program | None = None, customer: str = "c1") -> Data:
@@ -85,13 +87,16 @@ def test_a_debt_beside_points_left_in_a_lot_is_refused() -> None:
     ]
 
 
-def test_a_purchase_of_another_customer_is_refused() -> None:
+# A saved purchase's fields by position (format 3): its lines, and a line's fields.
+ID, AT, LINES, POINTS, EARNED_ON = 0, 1, 5, 6, 8
+QUANTITY, UNIT_PRICE, PAID, REFUNDED_UNITS, REFUNDED_AMOUNT = 2, 3, 4, 5, 6
+
+
+def test_a_saved_purchase_with_an_empty_id_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0]["purchase"]["customer_id"] = "c2"
-    assert refusal(data) == [
-        "state of c1.purchases[0].purchase.customer_id: is 'c2': a purchase of another "
-        "customer in the state of 'c1'"
-    ]
+    data["purchases"][0][ID] = ""
+    data["lots"][0]["source"] = ""
+    assert refusal(data)[0] == "state of c1.purchases[0].id: must not be empty"
 
 
 def test_a_lot_of_an_event_the_customer_does_not_have_is_refused() -> None:
@@ -124,16 +129,25 @@ def test_refunded_units_beyond_the_quantity_are_refused() -> None:
     data = saved(
         purchase("p1", at(), line("a", "3.00", quantity=2)), refund("r1", at(1), "p1", ("a", 1))
     )
-    data["purchases"][0]["refunded_units"] = [3]
+    data["purchases"][0][LINES][0][REFUNDED_UNITS] = 3
     assert refusal(data) == [
-        "state of c1.purchases[0].refunded_units[0]: is 3, more than the line's quantity 2"
+        "state of c1.purchases[0].lines[0].refunded_units: is 3, more than the line's quantity 2"
     ]
 
 
-def test_a_saved_purchase_without_one_value_per_line_is_refused() -> None:
+def test_a_saved_purchase_without_a_line_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0]["paid"] = ["3.00", "1.00"]
-    assert refusal(data) == ["state of c1.purchases[0].paid: has 2 values for 1 line"]
+    data["purchases"][0][LINES] = []
+    data["stamps"] = {}
+    assert refusal(data) == ["state of c1.purchases[0].lines: must hold at least one line"]
+
+
+def test_a_paid_amount_above_the_line_s_gross_is_refused_in_the_currency_s_words() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00", quantity=2)))
+    data["purchases"][0][LINES][0][PAID] = 601
+    assert refusal(data) == [
+        "state of c1.purchases[0].lines[0].paid: is 6.01, more than the line's 6.00"
+    ]
 
 
 def test_negative_counts_are_refused() -> None:
@@ -141,10 +155,10 @@ def test_negative_counts_are_refused() -> None:
     rules_program = program(rules=[card])
     data = saved(purchase("p1", at(), line("a", "3.00")), rules_program=rules_program)
     data["stamps"]["card"] = -2
-    data["purchases"][0]["refunded_units"] = [-1]
+    data["purchases"][0][LINES][0][REFUNDED_UNITS] = -1
     assert refusal(data, rules_program) == [
         "state of c1.stamps.card: must not be negative (got -2)",
-        "state of c1.purchases[0].refunded_units[0]: must not be negative (got -1)",
+        "state of c1.purchases[0].lines[0].refunded_units: must not be negative (got -1)",
     ]
 
 
@@ -157,7 +171,7 @@ def test_a_negative_lot_is_refused_with_the_field_it_is_in() -> None:
 def test_a_lot_holding_more_than_its_purchase_earned_is_refused() -> None:
     waiting = program(rules=[STARS], points={"pending_for": "14 days"})
     data = saved(purchase("p1", at(), line("a", "30.00")), rules_program=waiting)
-    data["purchases"][0]["points"]["stars"] = 3
+    data["purchases"][0][POINTS]["stars"] = 3
     assert refusal(data, waiting) == [
         "state of c1.lots[0].points: is 30, more than the 3 its purchase p1 earned "
         "(purchases[0].points)"
@@ -168,9 +182,9 @@ def test_a_refunded_amount_that_the_refunded_units_do_not_give_is_refused() -> N
     data = saved(
         purchase("p1", at(), line("a", "3.00", quantity=3)), refund("r1", at(1), "p1", ("a", 1))
     )
-    data["purchases"][0]["refunded_amount"] = ["2.00"]
+    data["purchases"][0][LINES][0][REFUNDED_AMOUNT] = 200
     assert refusal(data) == [
-        "state of c1.purchases[0].refunded_amount[0]: is 2.00, but 1 of 3 units refunded of "
+        "state of c1.purchases[0].lines[0].refunded_amount: is 2.00, but 1 of 3 units refunded of "
         "9.00 paid give back 3.00"
     ]
 
@@ -178,9 +192,10 @@ def test_a_refunded_amount_that_the_refunded_units_do_not_give_is_refused() -> N
 def test_every_problem_of_a_state_is_reported_at_once() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     data["points"] = 4
-    data["purchases"][0]["purchase"]["customer_id"] = "c2"
+    data["purchases"][0][LINES][0][QUANTITY] = 0
     assert [problem.split(":")[0] for problem in refusal(data)] == [
-        "state of c1.purchases[0].purchase.customer_id",
+        "state of c1.purchases[0].lines[0].quantity",
+        "state of c1.purchases[0].lines[0].paid",
         "state of c1.points",
     ]
 
@@ -245,21 +260,39 @@ FORMAT_2 = {
 }
 """The keys of a format 2 state: format 1's and what it keeps of forgotten purchases."""
 
+FORMAT_3 = {
+    **{name: keys for name, keys in FORMAT_2.items() if name not in ("Line", "Purchase")},
+    "CustomerState": (
+        "birthdays bonuses customer_id debt digest exponent first_event_at forgotten_until "
+        "format gift_cards last_event_at last_purchase_at limits lots points program "
+        "purchases redemptions referrals refunds stamps tier_amounts tier_reached tier_window "
+        "window_tier"
+    ),
+    # Arrays, in this order: what a refund needs, in integers.
+    "SavedPurchase": "[Id, At, Offset, Store, Tier, Lines, Points, Set Aside, Earned On]",
+    "SavedLine": "[Sku, Category, Quantity, Unit Price, Paid, Refunded Units, Refunded Amount]",
+    "TierAmount": "[At, Amount]",
+}
+"""The keys of a format 3 state: purchases and tier window pairs as arrays of integers."""
+
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:
     schema = CustomerState.model_json_schema()
     shape = {"CustomerState": " ".join(sorted(schema["properties"]))}
     for name, model in schema["$defs"].items():
-        shape[name] = " ".join(sorted(model.get("properties", {})))
+        if "prefixItems" in model:
+            shape[name] = f"[{', '.join(item['title'] for item in model['prefixItems'])}]"
+        else:
+            shape[name] = " ".join(sorted(model.get("properties", {})))
     # A key added, even with a default, changes what a dump writes, and with it the digest
     # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
     # shape here, and say in docs/api.md what the new format holds.
-    assert (FORMAT, shape) == (2, FORMAT_2)
+    assert (FORMAT, shape) == (3, FORMAT_3)
 
 
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    assert data["format"] == FORMAT == 2
+    assert data["format"] == FORMAT == 3
     assert len(data["digest"]) == 32
     assert CustomerState.model_validate(data).model_dump(mode="json") == data
 
@@ -276,42 +309,36 @@ def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
     data = saved(purchase("p1", at(), line("a", "3.00")))
     upgraded: list[int] = []
 
-    def from_2(old: Data) -> Data:
+    def from_3(old: Data) -> Data:
         upgraded.append(old["format"])
         return old
 
-    monkeypatch.setattr(_state_format, "FORMAT", 3)  # as if format 3 were the current one
-    monkeypatch.setitem(_state_format.UPGRADES, 2, from_2)
+    monkeypatch.setattr(_state_format, "FORMAT", 4)  # as if format 4 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 3, from_3)
     state = CustomerState.model_validate_json(json.dumps(data))
-    assert (upgraded, state.format, state.points) == ([2], 3, 3)
+    assert (upgraded, state.format, state.points) == ([3], 4, 3)
 
 
 def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
-    data = saved(purchase("p1", at(), line("a", "3.00")))
-    old = {
-        key: value
-        for key, value in data.items()
-        if key not in ("digest", "forgotten_until", "tier_amounts", "tier_window")
-    }
-    old["format"] = 1
+    old = json.loads(STATES.joinpath("format-1-refunds.json").read_text())
+    assert not {"forgotten_until", "tier_amounts", "tier_window"} & set(old)
     state = CustomerState.model_validate(old)
     assert (state.format, state.forgotten_until, state.tier_amounts, state.tier_window) == (
-        2,
+        3,
         None,
         {},
         (),
     )
-    assert state == CustomerState.model_validate(data)
 
 
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["format"] = 3
+    data["format"] = 4
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate_json(json.dumps(data))
     assert [str(problem) for problem in raised.value.problems] == [
-        "state of c1.format: is 3: the state was saved by a newer rewardrules, and this one "
-        "reads formats up to 2 (upgrade rewardrules to use it)"
+        "state of c1.format: is 4: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 3 (upgrade rewardrules to use it)"
     ]
 
 
@@ -347,12 +374,12 @@ def test_a_state_kept_as_python_data_or_as_json_text_loads_back_equal() -> None:
 
 def test_a_value_written_another_way_is_refused_by_the_digest_alone() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0]["paid"] = ["3.0"]
+    data["first_event_at"] = at().astimezone(timezone(timedelta(hours=1))).isoformat()
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate(data)
     assert [problem.path for problem in raised.value.problems] == [("state of c1", "digest")]
     del data["digest"]
-    assert CustomerState.model_validate(data).purchases[0].paid == (Decimal("3.0"),)
+    assert CustomerState.model_validate(data).first_event_at == at()
 
 
 def test_a_field_of_the_wrong_type_is_a_bad_state_without_a_pydantic_address() -> None:
@@ -551,12 +578,13 @@ def _debt(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
     return ("points",)
 
 
-def _purchase_of_another(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
+def _paid_beyond_gross(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
     if not data["purchases"]:
         return None
-    index = draw(st.integers(0, len(data["purchases"]) - 1))
-    data["purchases"][index]["purchase"]["customer_id"] += "-other"
-    return ("customer_id",)
+    kept = draw(st.sampled_from(data["purchases"]))
+    saved_line = draw(st.sampled_from(kept[LINES]))
+    saved_line[PAID] = saved_line[QUANTITY] * saved_line[UNIT_PRICE] + draw(st.integers(1, 99))
+    return ("paid",)
 
 
 def _lot_of_another(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
@@ -577,7 +605,7 @@ def _no_last_event(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] |
 def _earlier_last_event(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
     if not data["purchases"]:
         return None
-    last = datetime.fromisoformat(data["purchases"][-1]["purchase"]["at"])
+    last = instant(data["purchases"][-1][AT])
     minutes = draw(st.integers(1, 60 * 24 * 400))
     data["last_event_at"] = (last - timedelta(minutes=minutes)).isoformat()
     return ("last_event_at",)
@@ -587,9 +615,8 @@ def _units_beyond_quantity(draw: st.DrawFn, data: Data, _: Program) -> tuple[str
     if not data["purchases"]:
         return None
     kept = draw(st.sampled_from(data["purchases"]))
-    position = draw(st.integers(0, len(kept["refunded_units"]) - 1))
-    extra = draw(st.integers(1, 3))
-    kept["refunded_units"][position] = kept["purchase"]["lines"][position]["quantity"] + extra
+    saved_line = draw(st.sampled_from(kept[LINES]))
+    saved_line[REFUNDED_UNITS] = saved_line[QUANTITY] + draw(st.integers(1, 3))
     return ("refunded_units",)
 
 
@@ -600,10 +627,10 @@ def _negative_count(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] 
     ]
     counts += [(usage, "used", "used") for usage in data["limits"].values()]
     for kept in data["purchases"]:
-        units = kept["refunded_units"]
-        counts += [(units, index, "refunded_units") for index in range(len(units))]
-        counts += [(kept["points"], rule, "points") for rule in kept["points"]]
-        counts += [(line, "quantity", "quantity") for line in kept["purchase"]["lines"]]
+        for saved_line in kept[LINES]:
+            counts += [(saved_line, REFUNDED_UNITS, "refunded_units")]
+            counts += [(saved_line, QUANTITY, "quantity")]
+        counts += [(kept[POINTS], rule, "points") for rule in kept[POINTS]]
     if not counts:
         return None
     holder, key, field = draw(st.sampled_from(counts))
@@ -616,12 +643,12 @@ def _purchase_points_below_its_lot(
 ) -> tuple[str, ...] | None:
     if not PointsPolicy.compile(program).has_clock:
         return None  # one lot holds every event's points: no lot is a purchase's
-    by_id = {kept["purchase"]["id"]: kept for kept in data["purchases"]}
+    by_id = {kept[ID]: kept for kept in data["purchases"]}
     lots = [lot for lot in data["lots"] if lot["source"] in by_id and lot["points"] > 0]
     if not lots:
         return None
     lot = draw(st.sampled_from(lots))
-    points = by_id[lot["source"]]["points"]
+    points = by_id[lot["source"]][POINTS]
     for rule in points:
         points[rule] = 0
     points["earn"] = lot["points"] - draw(st.integers(1, lot["points"]))
@@ -633,7 +660,7 @@ FORGERIES: dict[str, Forgery] = {
     "lot points": _lot_points,
     "no lots": _no_lots,
     "debt": _debt,
-    "a purchase of another customer": _purchase_of_another,
+    "a paid amount beyond the line's gross": _paid_beyond_gross,
     "a lot of another customer": _lot_of_another,
     "last_event_at missing": _no_last_event,
     "last_event_at earlier": _earlier_last_event,
@@ -675,5 +702,5 @@ def test_a_state_edited_without_its_digest_is_refused_for_each_listed_inconsiste
 
 def test_a_rule_basis_with_a_value_per_line_missing_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0]["earned_on"] = {"stars": [300, 100]}
+    data["purchases"][0][EARNED_ON] = {"stars": [300, 100]}
     assert refusal(data) == ["state of c1.purchases[0].earned_on.stars: has 2 values for 1 line"]

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import at, ledger, line, program, purchase, refund, run
+from rewardrules._state_format import instant
 from rewardrules.engine import evaluate, step
 from rewardrules.errors import HistoryError
 from rewardrules.events import Purchase
@@ -376,7 +377,7 @@ def test_with_keep_for_the_tier_changes_follow_the_tiers_of_the_purchases(
         previous = None
         for saved in state.purchases:
             if saved.tier != previous:
-                seen.append(TierChange(saved.purchase.at, previous, saved.tier))
+                seen.append(TierChange(instant(saved.at, saved.offset), previous, saved.tier))
                 previous = saved.tier
         if result.tier != previous:
             assert state.last_event_at is not None

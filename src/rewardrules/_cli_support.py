@@ -164,10 +164,14 @@ class HistoryReading:
             path, event_id, format=self.format, delimiter=self.delimiter, encoding=self.encoding
         )
 
-    def _read_stdin(self) -> Iterator[AnyEvent]:
+    def stdin_bytes(self) -> bytes:
+        """Standard input, read once and kept."""
         if not self._stdin:
             self._stdin.append(sys.stdin.buffer.read())
-        data = self._stdin[0]
+        return self._stdin[0]
+
+    def _read_stdin(self) -> Iterator[AnyEvent]:
+        data = self.stdin_bytes()
         fmt = self.format or ("parquet" if data.startswith(b"PAR1") else None)
         if fmt is None and data.lstrip()[:1] in (b"{", b"["):
             message = (

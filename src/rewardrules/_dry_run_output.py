@@ -8,14 +8,19 @@ as it comes. Standard output then shows the summary (text or JSON) instead of th
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
+import pyarrow as pa
 
+from rewardrules._customer_chunks import event_months
+from rewardrules._dry_run_cluster import LedgerDirectory
 from rewardrules._progress import Progress
 from rewardrules.events import AnyEvent
 from rewardrules.ledger import Evaluation, Totals
@@ -28,26 +33,30 @@ _Command = TypeVar("_Command", bound=Callable[..., None])
 
 
 def _ledger_path(
-    _context: click.Context, _parameter: click.Parameter, value: Path | None
-) -> Path | None:
-    """Read ``--output``: a path whose extension is a ledger file format."""
-    if value is not None:
-        try:
-            ledger_file_format(value)
-        except LedgerFileError as error:
-            raise click.BadParameter(error.problems[0].message) from None
-    return value
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> Path | LedgerDirectory | None:
+    """Read ``--output``: a path whose extension is a ledger file format, or ``DIR/``."""
+    if value is None:
+        return None
+    if value.endswith(("/", os.sep)) or Path(value).is_dir():
+        return LedgerDirectory(Path(value))
+    try:
+        ledger_file_format(value)
+    except LedgerFileError as error:
+        raise click.BadParameter(error.problems[0].message) from None
+    return Path(value)
 
 
 _OUTPUT_OPTIONS = (
     click.option(
         "--output",
         "output_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(),
         callback=_ledger_path,
         help=(
             "Write the ledger to this file as it is produced (.parquet, .csv or .jsonl) and "
-            "print the summary instead of the ledger."
+            "print the summary instead of the ledger; with --workers or --scheduler, DIR/ "
+            "for one Parquet file per partition."
         ),
     ),
     click.option(
@@ -163,6 +172,49 @@ class DryRunOutput:
                 self.entries = ledger.entries
         return None if builder is None else builder.finish(evaluation.totals)
 
+    def stream(self, chunks: Iterable[tuple[pa.Table, Evaluation]]) -> tuple[Evaluation, Summary]:
+        """Write and count the evaluations of chunks of whole customers, one chunk at a time.
+
+        Each chunk's ledger goes to ``--output`` and into the summary before the next chunk
+        is evaluated; only the totals are kept. On an error the ledger file is discarded.
+
+        Returns:
+            The evaluation with no customers and the totals of all chunks, and the summary.
+        """
+        builder = SummaryBuilder(self.program)
+        output = self.output
+        ledger = None if output is None else LedgerFile(output, self.program.money)
+        first: Evaluation | None = None
+        sums: dict[str, Any] = {}
+        rows = customers = 0
+        try:
+            for table, evaluation in chunks:
+                if first is None:
+                    first = evaluation
+                builder.use_months(event_months(table, self.program))
+                for result in evaluation.customers:
+                    if ledger is not None:
+                        ledger.write(result)
+                    builder.add(result)
+                for name in _SUMMED:
+                    sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
+                rows += table.num_rows
+                customers += len(evaluation.customers)
+                self._progress.chunk(rows, customers)
+        except BaseException:
+            if ledger is not None:
+                ledger.discard()
+            self._progress.close()
+            raise
+        if ledger is not None:
+            ledger.close()
+            self.entries = ledger.entries
+        self._progress.close()
+        if first is None:  # pragma: no cover - the chunks always hold one evaluation
+            raise ValueError("no evaluation to stream")
+        totals = dataclasses.replace(first.totals, **sums)
+        return dataclasses.replace(first, customers=(), totals=totals), builder.finish(totals)
+
     def close(self) -> None:
         """Take the progress bar down (before anything is printed)."""
         self._progress.close()
@@ -191,6 +243,12 @@ class DryRunOutput:
         if self.output is not None:
             blocks.append(f"Ledger: {self.entries} entries written to {self.output}")
         return "\n\n".join(blocks)
+
+
+_SUMMED = tuple(
+    field.name for field in dataclasses.fields(Totals) if field.name not in ("money", "point_value")
+)
+"""The totals' counts and sums, added up over chunks."""
 
 
 def _same_file(one: Path, other: Path) -> bool:

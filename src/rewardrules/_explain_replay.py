@@ -254,7 +254,7 @@ class _Explainer:
     def _refund(self, event: Refund) -> EventExplanation:
         state, money, zone = self.state, self.plan.money, self.plan.zone
         stamps = dict(state.stamps)
-        earlier = state.purchases.get(event.purchase_id)
+        earlier = state.record(event.purchase_id)
         units_before = [] if earlier is None else list(earlier.refunded_units)
         amounts_before = [] if earlier is None else list(earlier.refunded_amount)
         entries = self._run(event)  # raises for an unknown purchase

@@ -10,10 +10,11 @@ left. Otherwise every method does nothing and nothing is written to standard err
 Rows are counted as the file has them: one per purchase line, refund line (or whole refund)
 and redemption in CSV and Parquet, one per event in JSON Lines and JSON.
 
-Two lines: the rows read, then the customers. Today's engine reads the whole history before
-it evaluates, so the rows fill first, the customers' line says "evaluating" while the
+Two lines: the rows read, then the customers. The reference engine reads the whole history
+before it evaluates, so the rows fill first, the customers' line says "evaluating" while the
 engine works, then counts the customers as their results are written or summed, out of
-their number; an engine that yields customers one by one would move both together.
+their number. The streamed batch dry-run (``--engine batch`` with ``--output`` or
+``--summary``) moves both together, chunk by chunk (:meth:`Progress.chunk`).
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ class Progress:
         self._rows = self._bar.add_task("reading", total=total, unit="rows")
         self._customers: TaskID | None = None
         self._done = 0
+        self._streamed = False
         self._bar.start()
 
     def rows(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
@@ -182,11 +184,26 @@ class Progress:
             if self._done % 64 == 0 and self._customers is not None:
                 self._bar.update(self._customers, completed=self._done)
 
+    def chunk(self, rows: int, customers: int) -> None:
+        """A chunk of whole customers is evaluated and written: rows read and customers
+        done so far (a streamed dry-run moves both lines together)."""
+        if self._shown:
+            if self._customers is None:
+                self._customers = self._bar.add_task("evaluating", total=None, unit="customers")
+            self._streamed = True
+            self._bar.update(self._rows, completed=rows)
+            self._done = customers
+            self._bar.update(self._customers, completed=customers)
+
     def close(self) -> None:
         """Show the final counts and leave the bar on screen."""
         if self._shown:
             if self._customers is not None:
-                self._bar.update(self._customers, completed=self._done, description="done")
+                # Streamed, the customers are counted only once they are all done.
+                total = self._done if self._streamed else None
+                self._bar.update(
+                    self._customers, completed=self._done, description="done", total=total
+                )
             self._bar.stop()
             self._shown = False
 

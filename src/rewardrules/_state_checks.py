@@ -16,19 +16,30 @@ break is a bug, which ``tests/test_state_checks.py`` looks for over drawn histor
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import chain
+from operator import itemgetter, le
 from typing import TYPE_CHECKING
 
+from pydantic_core import PydanticCustomError
+
+from rewardrules._state_format import instant, micros
+from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.errors import PathItem
+from rewardrules.events import MAX_TEXT, _name
 from rewardrules.kinds._words import counted
 from rewardrules.money import Currency
 from rewardrules.refunds import refunded_amount
 
 if TYPE_CHECKING:  # the state's validator calls these checks: import it for types only
-    from rewardrules.state import CustomerState, SavedLot, SavedPurchase
+    from rewardrules.state import CustomerState, SavedLine, SavedLot, SavedPurchase
 
 Found = Iterator[tuple[tuple[PathItem, ...], str]]
+
+FIRST_AT = micros(datetime(FIRST_DATE.year, 1, 1, tzinfo=UTC))
+END_AT = micros(datetime(LAST_DATE.year + 1, 1, 1, tzinfo=UTC))
+_DAY = 86_400
 
 
 def state_problems(state: CustomerState) -> Found:
@@ -36,8 +47,11 @@ def state_problems(state: CustomerState) -> Found:
     yield from _count_problems(state)
     yield from _event_problems(state)
     yield from _time_problems(state)
+    if state.purchases and (state.exponent is None or state.exponent < 0):
+        yield ("exponent",), f"must be a number of decimal places (got {state.exponent!r})"
+    texts = _all_plain(state.purchases)
     for index, kept in enumerate(state.purchases):
-        yield from _purchase_problems(state.customer_id, index, kept)
+        yield from _purchase_problems(state, index, kept, texts)
     yield from _points_problems(state)
     yield from _lot_problems(state)
 
@@ -50,35 +64,39 @@ def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -
     ``merged_lots``: the program's points neither wait nor expire, so one lot holds the
     points of every event and no lot belongs to one purchase.
     """
+    if state.purchases and state.exponent != money.exponent:
+        yield (
+            ("exponent",),
+            f"is {state.exponent}, but the program's currency {money.code} has "
+            f"{money.exponent} decimal places; a state belongs to its program",
+        )
+        return
     for index, kept in enumerate(state.purchases):
-        lines = kept.purchase.lines
-        for position, (line, paid, done, back) in enumerate(
-            zip(lines, kept.paid, kept.refunded_units, kept.refunded_amount, strict=True)
-        ):
+        for position, line in enumerate(kept.lines):
+            done, back = line.refunded_units, line.refunded_amount
             if not done and not back:
                 continue  # nothing refunded, nothing given back: most lines of most states
-            try:
-                expected = refunded_amount(money.to_minor(paid), line.quantity, done)
-                given_back = money.to_minor(back)
-            except ValueError:
-                continue  # an amount finer than the currency: restore says so
-            if given_back != expected:
+            expected = refunded_amount(line.paid, line.quantity, done)
+            if back != expected:
+                show = money.to_decimal
                 yield (
-                    ("purchases", index, "refunded_amount", position),
-                    f"is {back}, but {done} of {line.quantity} units refunded of "
-                    f"{paid} paid give back {money.to_decimal(expected)}",
+                    ("purchases", index, "lines", position, "refunded_amount"),
+                    f"is {show(back)}, but {done} of {line.quantity} units refunded of "
+                    f"{show(line.paid)} paid give back {show(expected)}",
                 )
     if merged_lots:
         return
-    by_id = {kept.purchase.id: kept for kept in state.purchases}
+    by_id = {kept.id: index for index, kept in enumerate(state.purchases)}
     for index, lot in enumerate(state.lots):
         source = by_id.get(lot.source)
-        if source is not None and lot.points > sum(source.points.values()):
-            yield (
-                ("lots", index, "points"),
-                f"is {lot.points}, more than the {sum(source.points.values())} its purchase "
-                f"{lot.source} earned (purchases[{state.purchases.index(source)}].points)",
-            )
+        if source is not None:
+            earned = sum(state.purchases[source].points.values())
+            if lot.points > earned:
+                yield (
+                    ("lots", index, "points"),
+                    f"is {lot.points}, more than the {earned} its purchase "
+                    f"{lot.source} earned (purchases[{source}].points)",
+                )
 
 
 def _negative(path: tuple[PathItem, ...], value: int | Decimal) -> Found:
@@ -104,7 +122,7 @@ def _count_problems(state: CustomerState) -> Found:
                 )
     if state.forgotten_until is not None:
         return  # the forgotten purchases' units are counted too
-    units = sum(line.quantity for kept in state.purchases for line in kept.purchase.lines)
+    units = sum(line.quantity for kept in state.purchases for line in kept.lines)
     for rule, count in state.stamps.items():
         if count > units:
             yield (
@@ -123,9 +141,9 @@ def _duplicates(name: str, ids: Sequence[str]) -> Found:
 
 
 def _event_problems(state: CustomerState) -> Found:
-    purchase_ids = [kept.purchase.id for kept in state.purchases]
+    purchase_ids = [kept.id for kept in state.purchases]
     yield from (
-        (("purchases", path[1], "purchase", "id"), message)
+        (("purchases", path[1], "id"), message)
         for path, message in _duplicates("purchases", purchase_ids)
     )
     yield from _duplicates("refunds", state.refunds)
@@ -139,7 +157,9 @@ def _event_problems(state: CustomerState) -> Found:
                 yield (name, index), f"'{event_id}' is also the id of another saved event"
         used.update(ids)
     if state.forgotten_until is None and len(state.refunds) > (
-        refunded := sum(max(units, 0) for kept in state.purchases for units in kept.refunded_units)
+        refunded := sum(
+            max(line.refunded_units, 0) for kept in state.purchases for line in kept.lines
+        )
     ):
         yield (
             ("refunds",),
@@ -176,27 +196,37 @@ def _time_problems(state: CustomerState) -> Found:
             yield (name,), f"is {moment.isoformat()}, but the state has no evaluated event"
     if first is not None and last is not None and first > last:
         yield ("first_event_at",), f"is after last_event_at ({last.isoformat()})"
-    previous: datetime | None = None
-    for index, kept in enumerate(state.purchases):
-        at = kept.purchase.at
-        path: tuple[PathItem, ...] = ("purchases", index, "purchase", "at")
-        if last is not None and at > last:
+    last_at = None if last is None else micros(last)
+    first_at = None if first is None else micros(first)
+    moments = list(map(_PURCHASE_AT, state.purchases))
+    in_order = not moments or (
+        all(map(le, moments, moments[1:]))
+        and (last_at is None or moments[-1] <= last_at)
+        and (first_at is None or moments[0] >= first_at)
+    )
+    previous: int | None = None
+    for index, kept in enumerate(() if in_order else state.purchases):
+        at = kept.at
+        path: tuple[PathItem, ...] = ("purchases", index, "at")
+        if last_at is not None and at > last_at and last is not None:
             yield (
                 ("last_event_at",),
                 (
                     f"is {last.isoformat()}, earlier than purchases[{index}] "
-                    f"({at.isoformat()}); it is the instant of the last evaluated event"
+                    f"({_shown_at(kept)}); it is the instant of the last evaluated event"
                 ),
             )
-        if first is not None and at < first:
+        if first_at is not None and at < first_at and first is not None:
             yield path, f"is before first_event_at ({first.isoformat()})"
         if previous is not None and at < previous:
             yield path, f"is before purchases[{index - 1}]; purchases are kept in time order"
         previous = at
-    expected = state.purchases[-1].purchase.at if state.purchases else None
+    expected = instant(state.purchases[-1].at) if state.purchases else None
     if state.last_purchase_at != expected:
         shown = "missing" if state.last_purchase_at is None else state.last_purchase_at
-        wanted = "none, as no purchase is saved" if expected is None else expected.isoformat()
+        wanted = (
+            "none, as no purchase is saved" if expected is None else _shown_at(state.purchases[-1])
+        )
         if isinstance(shown, datetime):
             shown = shown.isoformat()
         yield ("last_purchase_at",), f"is {shown}, but the last saved purchase says {wanted}"
@@ -222,55 +252,97 @@ def _forgotten_problems(state: CustomerState) -> Found:
         return
     if not state.purchases:
         yield ("forgotten_until",), "is set, but no purchase is saved; the newest is kept"
-    elif state.purchases[0].purchase.at < until:
+    elif state.purchases[0].at < micros(until):
         yield (
-            ("purchases", 0, "purchase", "at"),
+            ("purchases", 0, "at"),
             f"is before forgotten_until ({until.isoformat()}); purchases are forgotten "
             "oldest first",
         )
     for key, amount in state.tier_amounts.items():
         yield from _negative(("tier_amounts", key), amount)
-    previous: datetime | None = None
-    for index, kept in enumerate(state.tier_window):
-        if kept.at > until:
+    until_at = micros(until)
+    window = state.tier_window
+    if window:  # C loops for the way every saved state goes: in order, before, not negative
+        moments = list(map(_PAIR_AT, window))
+        if (
+            moments[-1] <= until_at
+            and all(map(le, moments, moments[1:]))
+            and min(map(_PAIR_AMOUNT, window)) >= 0
+        ):
+            return
+    previous: int | None = None
+    for index, (at, amount) in enumerate(window):
+        if at > until_at:
             yield (
                 ("tier_window", index, "at"),
                 f"is after forgotten_until ({until.isoformat()}); it holds forgotten "
                 "purchases only",
             )
-        if previous is not None and kept.at < previous:
+        if previous is not None and at < previous:
             yield ("tier_window", index, "at"), f"is before tier_window[{index - 1}]"
-        previous = kept.at
+        yield from _negative(("tier_window", index, "amount"), amount)
+        previous = at
 
 
-def _purchase_problems(customer_id: str, index: int, kept: SavedPurchase) -> Found:
+def _all_plain(purchases: Sequence[SavedPurchase]) -> bool:
+    """Whether every id, store, sku and category of the saved purchases is plain text, in
+    one pass of C loops: most states are, and then no text is looked at one by one."""
+    lines = list(chain.from_iterable(map(_LINES, purchases)))
+    texts = [
+        *map(_ID, purchases),
+        *filter(None, map(_STORE, purchases)),
+        *map(_SKU, lines),
+        *filter(None, map(_CATEGORY, lines)),
+    ]
+    if not texts:
+        return True
+    joined = "".join(texts)
+    return (
+        joined.isascii()
+        and joined.isprintable()
+        and min(map(len, texts)) > 0
+        and max(map(len, texts)) <= MAX_TEXT
+        and all(map(str.__eq__, texts, map(str.strip, texts)))
+    )
+
+
+_ID, _STORE, _LINES = itemgetter(0), itemgetter(3), itemgetter(5)
+_SKU, _CATEGORY = itemgetter(0), itemgetter(1)
+_PAIR_AT, _PAIR_AMOUNT = itemgetter(0), itemgetter(1)
+_PURCHASE_AT = itemgetter(1)
+
+
+def _purchase_problems(
+    state: CustomerState, index: int, kept: SavedPurchase, texts_plain: bool
+) -> Found:
     path: tuple[PathItem, ...] = ("purchases", index)
-    purchase = kept.purchase
-    if purchase.customer_id != customer_id:
-        yield (
-            (*path, "purchase", "customer_id"),
-            f"is '{purchase.customer_id}': a purchase of another customer in the state of "
-            f"'{customer_id}'",
-        )
-    lines, paid, units, back = purchase.lines, kept.paid, kept.refunded_units, kept.refunded_amount
-    for name, values in (("paid", paid), ("refunded_units", units), ("refunded_amount", back)):
-        if len(values) != len(lines):
-            yield (
-                (*path, name),
-                f"has {counted(len(values), 'values')} for {counted(len(lines), 'lines')}",
-            )
-            return
+    if not texts_plain:
+        yield from _text_problems((*path, "id"), kept.id)
+    if not FIRST_AT <= kept.at < END_AT:
+        yield (*path, "at"), f"must be an instant of the years 1970 to 2099 (got {kept.at})"
+    if not -_DAY < kept.offset < _DAY:
+        yield (*path, "offset"), f"must be a UTC offset in seconds (got {kept.offset})"
+    if kept.store is not None and not texts_plain:
+        yield from _text_problems((*path, "store"), kept.store)
+    lines = kept.lines
+    if not lines:
+        yield (*path, "lines"), "must hold at least one line"
     # One test per line on the way most states go (every state is checked at every load).
     for position, line in enumerate(lines):
-        line_paid, done, line_back = paid[position], units[position], back[position]
         if (
-            done < 0
-            or line_back < 0
-            or done > line.quantity
-            or line_back > line_paid
-            or not 0 <= line_paid <= line.gross
+            line.quantity < 1
+            or line.unit_price < 0
+            or line.refunded_units < 0
+            or line.refunded_amount < 0
+            or line.refunded_units > line.quantity
+            or line.refunded_amount > line.paid
+            or not 0 <= line.paid <= line.quantity * line.unit_price
         ):
-            yield from _line_problems((*path,), position, line.gross, line.quantity, kept)
+            yield from _line_problems((*path, "lines", position), line, state.exponent)
+        if not texts_plain:
+            yield from _text_problems((*path, "lines", position, "sku"), line.sku)
+            if line.category is not None:
+                yield from _text_problems((*path, "lines", position, "category"), line.category)
     for rule, points in kept.points.items():
         if points < 0:
             yield (*path, "points", rule), f"must not be negative (got {points})"
@@ -279,29 +351,66 @@ def _purchase_problems(customer_id: str, index: int, kept: SavedPurchase) -> Fou
             message = f"has {counted(len(seen), 'values')} for {counted(len(lines), 'lines')}"
             yield (*path, "earned_on", rule), message
         elif any(amount < 0 for amount in seen):
-            yield (*path, "earned_on", rule), f"must not hold a negative amount (got {seen})"
+            yield (*path, "earned_on", rule), f"must not hold a negative amount (got {list(seen)})"
 
 
-def _line_problems(
-    path: tuple[PathItem, ...], position: int, gross: Decimal, quantity: int, kept: SavedPurchase
-) -> Found:
-    paid, done = kept.paid[position], kept.refunded_units[position]
-    back = kept.refunded_amount[position]
-    yield from _negative((*path, "paid", position), paid)
-    yield from _negative((*path, "refunded_units", position), done)
-    yield from _negative((*path, "refunded_amount", position), back)
-    if paid > gross:
-        yield (*path, "paid", position), f"is {paid}, more than the line's {gross}"
-    if done > quantity:
+def _line_problems(path: tuple[PathItem, ...], line: SavedLine, exponent: int | None) -> Found:
+    def show(minor: int) -> str:
+        return str(_money(minor, exponent))
+
+    if line.quantity < 1:
+        yield (*path, "quantity"), f"must be at least 1 (got {line.quantity})"
+    yield from _negative((*path, "unit_price"), line.unit_price)
+    yield from _negative((*path, "paid"), line.paid)
+    yield from _negative((*path, "refunded_units"), line.refunded_units)
+    yield from _negative((*path, "refunded_amount"), line.refunded_amount)
+    gross = line.quantity * line.unit_price
+    if line.paid > gross >= 0:
+        yield (*path, "paid"), f"is {show(line.paid)}, more than the line's {show(gross)}"
+    if line.refunded_units > line.quantity:
         yield (
-            (*path, "refunded_units", position),
-            f"is {done}, more than the line's quantity {quantity}",
+            (*path, "refunded_units"),
+            f"is {line.refunded_units}, more than the line's quantity {line.quantity}",
         )
-    if back > paid:
+    if line.refunded_amount > line.paid:
         yield (
-            (*path, "refunded_amount", position),
-            f"is {back}, more than the {paid} paid for the line",
+            (*path, "refunded_amount"),
+            f"is {show(line.refunded_amount)}, more than the {show(line.paid)} paid for the line",
         )
+
+
+def _money(minor: int, exponent: int | None) -> Decimal:
+    """An amount in minor units as the currency writes it (``Currency.to_decimal``)."""
+    digits = tuple(int(digit) for digit in str(abs(minor)))
+    return Decimal((1 if minor < 0 else 0, digits, -(exponent or 0)))
+
+
+def _plain(text: str) -> bool:
+    """The common case of an id or name, decided without a look at each character."""
+    return (
+        0 < len(text) <= MAX_TEXT
+        and text.isascii()
+        and text.isprintable()
+        and (text[0] != " " != text[-1])
+    )
+
+
+def _text_problems(path: tuple[PathItem, ...], text: str) -> Found:
+    """An id, sku, category or store as events allow them."""
+    if _plain(text):
+        return
+    if not text:
+        yield path, "must not be empty"
+        return
+    try:
+        _name(text)
+    except (ValueError, PydanticCustomError) as error:
+        message = error.message() if isinstance(error, PydanticCustomError) else str(error)
+        yield path, message
+
+
+def _shown_at(kept: SavedPurchase) -> str:
+    return instant(kept.at, kept.offset).isoformat()
 
 
 def _points_problems(state: CustomerState) -> Found:
@@ -321,19 +430,20 @@ def _points_problems(state: CustomerState) -> Found:
 
 
 def _lot_problems(state: CustomerState) -> Found:
-    purchases = {kept.purchase.id: kept.purchase.at for kept in state.purchases}
+    purchases = {kept.id: kept for kept in state.purchases}
     facts = {kept.id for kept in state.referrals}
     gift_rules = {*state.bonuses, *state.birthdays}
     sources: dict[str, int] = {}
     previous: SavedLot | None = None
     for index, lot in enumerate(state.lots):
         path: tuple[PathItem, ...] = ("lots", index)
-        if lot.source in purchases:
-            if lot.earned_at != purchases[lot.source]:
+        source = purchases.get(lot.source)
+        if source is not None:
+            if micros(lot.earned_at) != source.at:
                 yield (
                     (*path, "earned_at"),
                     f"is {lot.earned_at.isoformat()}, but purchase {lot.source} was made at "
-                    f"{purchases[lot.source].isoformat()}",
+                    f"{_shown_at(source)}",
                 )
         elif (
             lot.source not in facts

@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 2
+FORMAT = 3
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
-``forgotten_until``, ``tier_amounts`` and ``tier_window``.
+``forgotten_until``, ``tier_amounts`` and ``tier_window``. Format 3 saves each purchase as
+an array of what a refund needs, its amounts in whole minor units (``exponent`` says how
+many decimal places), its instant in microseconds; and ``tier_window`` as ``[at, amount]``
+pairs of integers.
 """
 
 UNVERSIONED = 1
@@ -38,7 +44,165 @@ def _from_1(content: dict[str, Any]) -> dict[str, Any]:
     return {**content, "forgotten_until": None, "tier_amounts": {}, "tier_window": []}
 
 
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_OFFSETS: dict[int, timezone] = {}
+
+
+def micros(moment: datetime) -> int:
+    """An aware instant as microseconds since 1970-01-01 UTC, as format 3 saves it."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def offset_seconds(moment: datetime) -> int:
+    """The UTC offset an instant was written with, in whole seconds."""
+    offset = moment.utcoffset()
+    return 0 if offset is None else offset // timedelta(seconds=1)
+
+
+def instant(at: int, offset: int = 0) -> datetime:
+    """The instant of a saved ``at`` (microseconds), at the UTC ``offset`` it was written with."""
+    zone = _OFFSETS.get(offset)
+    if zone is None:
+        zone = _OFFSETS[offset] = UTC if offset == 0 else timezone(timedelta(seconds=offset))
+    return (EPOCH + timedelta(microseconds=at)).astimezone(zone)
+
+
+class _OldShapeError(ValueError):
+    """A value of an older state that is not what that format saved; ``path`` says where."""
+
+    def __init__(self, message: str, *path: str | int) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _moment(value: object, *path: str | int) -> datetime:
+    if isinstance(value, str):
+        with suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise _OldShapeError(f"must be an instant with a UTC offset (got {value!r})", *path)
+    return value
+
+
+def _amount(value: object, *path: str | int) -> Decimal:
+    try:
+        if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+            raise InvalidOperation
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise _OldShapeError(f"must be an amount of money (got {value!r})", *path) from None
+    if not amount.is_finite():
+        raise _OldShapeError(f"must be an amount of money (got {value!r})", *path)
+    return amount
+
+
+def _places(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
+
+
+def _minor(amount: Decimal, exponent: int, *path: str | int) -> int:
+    numerator, denominator = amount.as_integer_ratio()
+    scaled, remainder = divmod(numerator * 10**exponent, denominator)
+    if remainder:  # not reached: the exponent is the most places of the paid amounts
+        raise _OldShapeError(f"has more than {exponent} decimal places (got {amount})", *path)
+    return int(scaled)
+
+
+def _from_2(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 to 3: each purchase as the array of what a refund needs, in integers.
+
+    Format 2 wrote paid and refunded amounts with exactly the currency's decimal places
+    (``Currency.to_decimal``): their most decimal places become ``exponent``, so the
+    amounts in minor units are the same numbers ``earned_on`` and the tier amounts already
+    were. A purchase of another customer, which format 3 cannot hold, is refused here.
+    """
+    customer = content.get("customer_id")
+    try:
+        return _upgrade_2(content, customer)
+    except _OldShapeError as error:
+        raise bad_state(
+            customer if isinstance(customer, str) else None,
+            [(error.path, f"{error} (in a state of format 2, upgraded as it is loaded)")],
+        ) from None
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise bad_state(
+            customer if isinstance(customer, str) else None,
+            [(("purchases",), f"is not what format 2 saved ({error!r})")],
+        ) from None
+
+
+def _upgrade_2(content: dict[str, Any], customer: object) -> dict[str, Any]:
+    kept = content.get("purchases") or []
+    window = content.get("tier_window") or []
+    if not isinstance(kept, (list, tuple)) or not isinstance(window, (list, tuple)):
+        raise _OldShapeError("must be a list", "purchases" if kept else "tier_window")
+    amounts = [
+        [
+            _amount(value, "purchases", index, name, position)
+            for position, value in enumerate(old[name])
+        ]
+        for index, old in enumerate(kept)
+        for name in ("paid", "refunded_amount")
+    ]
+    exponent = max((_places(value) for row in amounts for value in row), default=0)
+    purchases = []
+    for index, old in enumerate(kept):
+        purchase = old["purchase"]
+        path = ("purchases", index, "purchase")
+        if purchase.get("customer_id") != customer:
+            raise _OldShapeError(
+                f"is '{purchase.get('customer_id')}': a purchase of another customer in the "
+                f"state of '{customer}'",
+                *path,
+                "customer_id",
+            )
+        at = _moment(purchase["at"], *path, "at")
+        lines = []
+        paid, back = amounts[2 * index], amounts[2 * index + 1]
+        units = old["refunded_units"]
+        if not len(paid) == len(back) == len(units) == len(purchase["lines"]):
+            raise _OldShapeError("has not one value per line", "purchases", index)
+        for position, line in enumerate(purchase["lines"]):
+            price = _amount(line["unit_price"], *path, "lines", position, "unit_price")
+            lines.append(
+                [
+                    line["sku"],
+                    line.get("category"),
+                    line["quantity"],
+                    _minor(price, exponent, *path, "lines", position, "unit_price"),
+                    _minor(paid[position], exponent, "purchases", index, "paid", position),
+                    units[position],
+                    _minor(back[position], exponent, "purchases", index, "refunded_amount"),
+                ]
+            )
+        purchases.append(
+            [
+                purchase["id"],
+                micros(at),
+                offset_seconds(at),
+                purchase.get("store"),
+                old["tier"],
+                lines,
+                old["points"],
+                old.get("set_aside", []),
+                old.get("earned_on", {}),
+            ]
+        )
+    pairs = []
+    for index, pair in enumerate(window):
+        at = _moment(pair["at"], "tier_window", index, "at")
+        pairs.append([micros(at), pair["amount"]])
+    return {
+        **content,
+        "exponent": exponent if purchases else None,
+        "purchases": purchases,
+        "tier_window": pairs,
+    }
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 
 WHAT_TO_DO = (

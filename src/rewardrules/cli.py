@@ -8,7 +8,7 @@ other statuses are in :mod:`rewardrules._cli_exit`. No traceback reaches a user.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -24,17 +24,20 @@ from rewardrules._cli_support import (
     history_options,
     located_events,
 )
+from rewardrules._dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
 from rewardrules._dry_run_output import DryRunOutput, check_output_options, output_options
+from rewardrules._dry_run_stream import streamed_dry_run
 from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.events import AnyEvent, Customer
-from rewardrules.explain import explain_all
+from rewardrules.explain import CustomerExplanation, explain_all
 from rewardrules.export import ledger_csv
 from rewardrules.histories import read_customers
 from rewardrules.kinds._words import counted
 from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.loader import load_program
 from rewardrules.program import EveryNthFree, Program, Referral, gives_points
+from rewardrules.summary import Summary
 
 
 @click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,6 +117,20 @@ def validate(files: Sequence[Path], output_format: str) -> None:
         "(docs/batch-engine.md)."
     ),
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help=(
+        "Evaluate on a local Dask cluster of this many worker processes, partitioned by "
+        "customer; HISTORY is then a pattern of Parquet files ('histories/*.parquet') and "
+        "the totals are printed (docs/scale-out.md; needs the 'dask' extra)."
+    ),
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Evaluate on the Dask cluster of this scheduler (tcp://host:8786), as --workers.",
+)
 @output_options
 @history_options
 def dry_run(
@@ -126,13 +143,35 @@ def dry_run(
     explain: bool,
     reading: HistoryReading,
     engine: Literal["reference", "batch"] = "reference",
-    output_file: Path | None = None,
+    output_file: Path | LedgerDirectory | None = None,
     summary: bool = False,
     quiet: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
     if explain and output_format != "json":
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
+    if workers is not None or scheduler is not None:
+        _dry_run_on_cluster(
+            program_file,
+            str(history_file),
+            customers_file,
+            as_of,
+            workers,
+            scheduler,
+            output_file,
+            output_format,
+            (customer_id, explain),
+            engine,
+            quiet,
+        )
+        return
+    if isinstance(output_file, LedgerDirectory):
+        raise click.UsageError(
+            "--output DIR/ writes a partitioned ledger with --workers or --scheduler; "
+            "otherwise name a .parquet, .csv or .jsonl file"
+        )
     check_output_options(output_file, summary, output_format, explain)
     program = guarded(lambda: load_program(program_file))
     output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
@@ -167,12 +206,20 @@ def dry_run(
             gross_spend=own.gross_spend,
         )
 
-    evaluation = guarded(lambda: output.evaluating(run))
-    if customer_id is not None and not evaluation.customers:
-        output.close()
-        click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
-        raise SystemExit(1)
-    totals_summary = guarded(lambda: output.finish(evaluation))
+    if engine == "batch" and output.summarises and customer_id is None:
+        # Nothing but totals is printed: the batch engine streams chunk of customers by
+        # chunk, in memory bounded by a chunk (docs/histories.md, "Large histories").
+        evaluation, streamed = guarded(
+            lambda: streamed_dry_run(program, history_file, reading, profiles(), as_of, output)
+        )
+        totals_summary: Summary | None = streamed
+    else:
+        evaluation = guarded(lambda: output.evaluating(run))
+        if customer_id is not None and not evaluation.customers:
+            output.close()
+            click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
+            raise SystemExit(1)
+        totals_summary = guarded(lambda: output.finish(evaluation))
     if totals_summary is not None:
         if output_format == "json":
             click.echo(output.summary_json(totals_summary))
@@ -180,12 +227,24 @@ def dry_run(
             shown = program.points.name if output.gives_points else None
             click.echo(output.summary_text(totals_summary, _totals_block(evaluation, shown)))
         return
+    explained = None
+    if explain:
+        explained = guarded(
+            lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
+        )
+    _show_evaluation(program, evaluation, output_format, explained)
+
+
+def _show_evaluation(
+    program: Program,
+    evaluation: Evaluation,
+    output_format: str,
+    explained: Mapping[str, CustomerExplanation] | None,
+) -> None:
+    """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
     if output_format == "json":
         document = evaluation.to_json()
-        if explain:
-            explained = guarded(
-                lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
-            )
+        if explained is not None:
             for customer in document["customers"]:
                 account = explained[customer["customer_id"]].to_json()
                 customer["explanations"] = account["events"]
@@ -195,6 +254,54 @@ def dry_run(
         click.echo(ledger_csv(evaluation), nl=False)
     else:
         click.echo(render_table(program, evaluation))
+
+
+def _dry_run_on_cluster(
+    program_file: Path,
+    pattern: str,
+    customers_file: Path | None,
+    as_of: date | datetime | None,
+    workers: int | None,
+    scheduler: str | None,
+    output: Path | LedgerDirectory | None,
+    output_format: str,
+    per_customer: tuple[str | None, bool],
+    engine: str,
+    quiet: bool,
+) -> None:
+    """``dry-run --workers N`` or ``--scheduler ADDRESS``: totals from a Dask cluster."""
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers (a local cluster) or --scheduler, not both")
+    if per_customer[0] is not None or per_customer[1]:
+        given = "--customer" if per_customer[0] is not None else "--explain"
+        raise click.UsageError(f"{given} shows one customer's events; it cannot go with a cluster")
+    if output_format == "csv":
+        raise click.UsageError("--format csv prints the ledger; with a cluster use --output DIR/")
+    if output is not None and not isinstance(output, LedgerDirectory):
+        raise click.UsageError(f"with a cluster, --output names a directory: {output}/")
+    program = guarded(lambda: load_program(program_file))
+    customers = guarded(
+        lambda: None if customers_file is None else list(read_customers(customers_file))
+    )
+    totals = guarded(
+        lambda: dry_run_on_cluster(
+            program,
+            pattern,
+            customers=customers,
+            as_of=as_of,
+            workers=workers,
+            scheduler=scheduler,
+            output=output,
+            engine=engine,
+            quiet=quiet,
+        )
+    )
+    if output_format == "json":
+        click.echo(totals_json(program, totals))
+        return
+    evaluation = Evaluation(program.program, program.money, program.points.name, (), totals)
+    earns = any(gives_points(rule) for rule in program.rules)
+    click.echo(_totals_block(evaluation, program.points.name if earns else None))
 
 
 def render_table(program: Program, evaluation: Evaluation) -> str:

@@ -118,7 +118,7 @@ def _apply_refund(
     plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
 ) -> None:
     """Evaluate a refund and append what it takes back."""
-    record = state.purchases.get(refund.purchase_id)
+    record = state.record(refund.purchase_id)
     within = plan.refunds_within
     if record is None:
         if within is not None and state.forgotten_until is not None:
@@ -384,8 +384,16 @@ def step(
         HistoryError: the event cannot be applied (a refund of an unknown purchase, a
             duplicate purchase id, an event older than the state...).
     """
-    compiled = _compiled(program)
-    plan = compiled.plan
+    return _step(_compiled(program).plan, state, event, customer)
+
+
+def _step(
+    plan: ProgramPlan,
+    state: CustomerState | None,
+    event: AnyEvent,
+    customer: Customer | None = None,
+) -> tuple[CustomerState, list[LedgerEntry]]:
+    """:func:`step` on a compiled program's plan."""
     if state is None:
         working = WorkingState(event.customer_id)
     elif state.customer_id != event.customer_id:

@@ -122,6 +122,11 @@ class RewardRulesError(Exception):
         self.problems: tuple[Problem, ...] = tuple(problems)
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
+    def __reduce__(self) -> tuple[type[RewardRulesError], tuple[tuple[Problem, ...]]]:
+        # Rebuilt from its problems, not from its text: a Dask worker's error reaches the
+        # client pickled, and must still be the error it was (rewardrules.dask).
+        return type(self), (self.problems,)
+
     def render(self) -> str:
         """All problems, one after another, each with its source line when known."""
         return "\n".join(problem.with_caret() for problem in self.problems)

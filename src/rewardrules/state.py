@@ -9,13 +9,15 @@ units and running tier counters, built from and turned back into the saved form.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -23,7 +25,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictInt,
+    StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,14 +43,17 @@ from rewardrules._state_format import (
     bad_state,
     check_format,
     digest_of,
+    instant,
+    micros,
+    offset_seconds,
     upgrade,
 )
 from rewardrules.errors import HistoryError
-from rewardrules.events import Customer, Purchase, ReferralQualified
+from rewardrules.events import Customer, Line, Purchase, ReferralQualified
 from rewardrules.lots import Duration, Lot, PointsAccount, elapsed
 from rewardrules.money import Currency
 from rewardrules.refunds import refunded_amount
-from rewardrules.scope import PurchaseContext, build_context
+from rewardrules.scope import PurchaseContext
 from rewardrules.tiers import TierCounter, TierPlan, calendar_key
 
 
@@ -53,26 +61,39 @@ class _Saved(PlainErrors):  # a bad saved state is a HistoryError in plain words
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class SavedPurchase(_Saved):
-    """A purchase kept in the state so a later refund can undo what it earned."""
+class SavedLine(NamedTuple):
+    """One line of a saved purchase, written as a JSON array in this order; amounts are
+    whole minor units of the program's currency (``CustomerState.exponent``)."""
 
-    purchase: Purchase = Field(description="The purchase as it was evaluated.")
-    tier: str | None = Field(description="The tier it was made at.")
-    paid: tuple[Decimal, ...] = Field(description="Each line's paid amount after discounts.")
-    refunded_units: tuple[int, ...] = Field(description="Units of each line refunded so far.")
-    refunded_amount: tuple[Decimal, ...] = Field(description="Paid amount refunded per line.")
-    points: dict[str, int] = Field(description="Points each points rule gave it, net.")
-    set_aside: tuple[str, ...] = Field(
-        default=(), description="Rules set aside by an exclusive group at this purchase."
-    )
-    earned_on: dict[str, tuple[int, ...]] = Field(
-        default_factory=dict,
-        description=(
-            "Per rule that earned on amounts other than `paid` (an exclusive group's member "
-            "that ran before a later price rule), each line's amount it saw, in minor units; "
-            "a refund recomputes that rule on them."
-        ),
-    )
+    sku: StrictStr
+    category: StrictStr | None
+    quantity: StrictInt
+    unit_price: StrictInt
+    paid: StrictInt
+    refunded_units: StrictInt
+    refunded_amount: StrictInt
+
+
+class SavedPurchase(NamedTuple):
+    """A purchase kept in the state so a later refund can undo what it earned: only what a
+    refund needs, written as a JSON array in this order (format 3; docs/api.md).
+
+    ``at`` is the instant in microseconds since 1970-01-01 UTC and ``offset`` the UTC
+    offset it was written with, in seconds. ``points`` holds the points each rule gave it,
+    net; ``set_aside`` the rules an exclusive group set aside at it; ``earned_on``, per rule
+    that earned on amounts other than the lines' ``paid`` (an exclusive group's member that
+    ran before a later price rule), each line's amount it saw, in minor units.
+    """
+
+    id: StrictStr
+    at: StrictInt
+    offset: StrictInt
+    store: StrictStr | None
+    tier: StrictStr | None
+    lines: tuple[SavedLine, ...]
+    points: dict[str, StrictInt]
+    set_aside: tuple[StrictStr, ...]
+    earned_on: dict[str, tuple[StrictInt, ...]]
 
 
 class GiftCardWindow(_Saved):
@@ -93,13 +114,13 @@ class SavedLot(_Saved):
     points: int = Field(ge=0, description="How many are left.")
 
 
-class TierAmount(_Saved):
-    """What a forgotten purchase still counts in a rolling tier window."""
+class TierAmount(NamedTuple):
+    """What a forgotten purchase still counts in a rolling tier window, written as a JSON
+    array ``[at, amount]``: its instant in microseconds since 1970-01-01 UTC, and its paid
+    amount left in minor units (or 1 purchase)."""
 
-    at: AwareDatetime = Field(description="When the purchase was made.")
-    amount: int = Field(
-        ge=0, description="What it counts: its paid amount left in minor units, or 1 purchase."
-    )
+    at: StrictInt
+    amount: StrictInt
 
 
 class LimitUsage(_Saved):
@@ -164,8 +185,15 @@ class CustomerState(_Saved):
     gift_cards: dict[str, dict[str, GiftCardWindow]] = Field(
         default_factory=dict, description="Per gift card rule, progress per window."
     )
+    exponent: int | None = Field(
+        default=None,
+        description=(
+            "The decimal places of the amounts in `purchases` (the program's currency's "
+            "minor unit); None when no purchase is saved."
+        ),
+    )
     purchases: tuple[SavedPurchase, ...] = Field(
-        default=(), description="Purchases evaluated, oldest first."
+        default=(), description="Purchases evaluated (what a refund needs), oldest first."
     )
     refunds: tuple[str, ...] = Field(
         default=(), description="Ids of the refunds evaluated, so none is applied twice."
@@ -213,7 +241,10 @@ class CustomerState(_Saved):
     )
     tier_window: tuple[TierAmount, ...] = Field(
         default=(),
-        description="The forgotten purchases still inside a rolling tier window, oldest first.",
+        description=(
+            "The forgotten purchases still inside a rolling tier window, oldest first: "
+            "[instant in microseconds since 1970 UTC, amount]."
+        ),
     )
 
     digest: str | None = Field(
@@ -232,9 +263,18 @@ class CustomerState(_Saved):
         return check_format(version)
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
         problems = list(state_problems(self))
-        if not problems and self.digest is not None and self.digest != self.content_digest():
+        # A text loaded as a dump wrote it is checked on its own bytes; any other spelling
+        # of the content is written again as a dump would, and checked on that.
+        as_read = info.context.get(_AS_READ) if isinstance(info.context, dict) else None
+        digest = self.digest
+        if (
+            not problems
+            and digest is not None
+            and digest != as_read
+            and digest != self.content_digest()
+        ):
             message = "does not match the content: the state was changed after it was saved"
             problems.append((("digest",), message))
         if problems:
@@ -295,6 +335,8 @@ class CustomerState(_Saved):
         Raises:
             HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
         """
+        if options.get("context") is None:
+            options["context"] = {_AS_READ: _digest_as_read(json_data)}
         try:
             return super(PlainErrors, cls).model_validate_json(json_data, **options)
         except ValidationError as error:
@@ -305,6 +347,22 @@ class CustomerState(_Saved):
             if _needs_upgrade(error) and isinstance(data, dict):
                 return cls.model_validate(upgrade(data), **options)
             raise _refused(error, data) from None
+
+
+_AS_READ = "rewardrules: digest of the text as read"
+_DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
+
+
+def _digest_as_read(json_data: str | bytes | bytearray) -> str | None:
+    """The digest of a state's text as read, if it ends with its digest as a dump writes it."""
+    end = len(_DIGEST_END)
+    if isinstance(json_data, str):
+        if json_data[-end:-34] == _DIGEST_END[:-34] and json_data.endswith('"}'):
+            return digest_of(json_data[:-end] + "}")
+        return None
+    if bytes(json_data[-end:-34]) == _DIGEST_END[:-34].encode() and json_data.endswith(b'"}'):
+        return digest_of(bytes(json_data[:-end]).decode() + "}")
+    return None
 
 
 def _needs_upgrade(error: ValidationError) -> bool:
@@ -358,6 +416,7 @@ class PurchaseRecord:
         "refunded_units",
         "set_aside",
         "tier_amount",
+        "tier_slot",
     )
 
     def __init__(
@@ -383,6 +442,9 @@ class PurchaseRecord:
         self.in_window = False
         self.earned_on: Mapping[str, list[int]] = _PAID
         """Per rule that earned on other amounts than ``paid``, each line's amount it saw."""
+        self.tier_slot: int | None = None
+        """For a purchase opened from a saved state, its place in the tier counter's saved
+        rolling window (``TierCounter.saved_at``); None for one evaluated here."""
 
     @property
     def purchase(self) -> Purchase:
@@ -431,20 +493,13 @@ class PurchaseRecord:
         return all(done == line.quantity for done, line in zip(self.refunded_units, lines))
 
 
-class ForgottenPurchase:
-    """A forgotten purchase as a rolling tier window still counts it."""
-
-    __slots__ = ("at", "in_window", "local_date", "tier_amount")
-
-    def __init__(self, at: datetime, local_date: date, amount: int) -> None:
-        self.at = at
-        self.local_date = local_date
-        self.tier_amount = amount
-        self.in_window = False
-
-
 class WorkingState:
-    """The mutable state of one customer during one evaluation."""
+    """The mutable state of one customer during one evaluation.
+
+    The purchases of a saved state stay as they were saved (``saved``) until a refund
+    needs one (:meth:`record`): resuming reads none of them, and saving writes the
+    untouched ones back as they were.
+    """
 
     __slots__ = (
         "account",
@@ -457,6 +512,7 @@ class WorkingState:
         "last_event_at",
         "limit_usage",
         "next_gift_at",
+        "opener",
         "order",
         "outbox",
         "profile",
@@ -464,6 +520,9 @@ class WorkingState:
         "redemptions",
         "referrals",
         "refunds",
+        "saved",
+        "saved_order",
+        "saved_pairs",
         "stamps",
         "tiers",
     )
@@ -475,6 +534,11 @@ class WorkingState:
         self.stamps: dict[str, int] = {}
         self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.purchases: dict[str, PurchaseRecord] = {}
+        # The saved state's purchases not opened yet, and the ids of all it held, in order.
+        self.saved: dict[str, SavedPurchase] = {}
+        self.saved_order: tuple[str, ...] = ()
+        self.saved_pairs: tuple[TierAmount, ...] = ()  # the saved rolling window's forgotten
+        self.opener: _Opener | None = None
         # The purchases' ids oldest first, to forget them from the front: deleting the
         # first keys of a dict one by one makes finding the next first key ever slower.
         self.order: deque[str] = deque()
@@ -501,7 +565,10 @@ class WorkingState:
     def knows(self, event_id: str) -> bool:
         """Whether an event with this id was already evaluated for this customer."""
         return (
-            event_id in self.purchases or event_id in self.refunds or event_id in self.redemptions
+            event_id in self.purchases
+            or event_id in self.saved
+            or event_id in self.refunds
+            or event_id in self.redemptions
         )
 
     def knows_fact(self, fact_id: str, rule: str) -> bool:
@@ -510,12 +577,29 @@ class WorkingState:
 
     def event_ids(self) -> list[str]:
         """Every event id evaluated for this customer."""
-        return [*self.purchases, *self.refunds, *self.redemptions]
+        return [*self.saved, *self.purchases, *self.refunds, *self.redemptions]
 
     def add_purchase(self, purchase_id: str, record: PurchaseRecord) -> None:
         """Keep a purchase just evaluated (the newest)."""
         self.purchases[purchase_id] = record
         self.order.append(purchase_id)
+
+    def record(self, purchase_id: str) -> PurchaseRecord | None:
+        """A kept purchase as a record (a saved one is opened now), or None if not kept."""
+        found = self.purchases.get(purchase_id)
+        if found is not None:
+            return found
+        row = self.saved.pop(purchase_id, None)
+        if row is None or self.opener is None:
+            return None
+        found = self.purchases[purchase_id] = self.opener.open(self, row)
+        return found
+
+    def _instant_of(self, purchase_id: str) -> datetime:
+        row = self.saved.get(purchase_id)
+        if row is not None:
+            return instant(row.at, row.offset)
+        return self.purchases[purchase_id].at
 
     def forget(self, within: Duration, zone: ZoneInfo, now: datetime) -> None:
         """Forget the purchases that can no longer be refunded at ``now`` (``refunds.within``).
@@ -525,13 +609,34 @@ class WorkingState:
         tier window keeps counting them (it holds its own records), and a calendar window's
         totals already include them.
         """
-        purchases, order = self.purchases, self.order
+        order = self.order
         while len(order) > 1:
-            record = purchases[order[0]]
-            if within.after(record.at, zone) >= now:
+            at = self._instant_of(order[0])
+            if within.after(at, zone) >= now:
                 return
-            del purchases[order.popleft()]
-            self.forgotten_until = record.at
+            gone = order.popleft()
+            if self.saved.pop(gone, None) is None:
+                del self.purchases[gone]
+            self.forgotten_until = at
+
+    def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
+        """The kept purchases as saved, oldest first: untouched saved ones as they were."""
+        saved, purchases = self.saved, self.purchases
+        rows: list[SavedPurchase] = []
+        for purchase_id in self.saved_order:
+            row = saved.get(purchase_id)
+            if row is not None:
+                rows.append(row)
+            elif purchase_id in purchases:
+                rows.append(saved_row(purchases[purchase_id]))
+        if len(rows) < len(saved) + len(purchases):
+            opened = set(self.saved_order)
+            rows += [
+                saved_row(record)
+                for purchase_id, record in purchases.items()
+                if purchase_id not in opened
+            ]
+        return tuple(rows)
 
     def _forgotten_tiers(
         self, plan: TierPlan | None
@@ -547,17 +652,33 @@ class WorkingState:
                 for record in self.purchases.values()
                 if calendar_key(plan.window, record.local_date) == key
             )
+            if self.saved and self.opener is not None:
+                kept += sum(
+                    amount
+                    for local_date, amount in self.opener.counted(self.saved.values())
+                    if calendar_key(plan.window, local_date) == key
+                )
             amount = self.tiers.by_key.get(key, 0) - kept
             return ({key: amount} if amount else {}), ()
-        start = elapsed(now, -plan.span)
+        start = micros(elapsed(now, -plan.span))
+        saved, purchases, counter = self.saved, self.purchases, self.tiers
         # The window's records that are not a kept purchase: a kept purchase at the same
         # instant as a forgotten one is saved with its purchase, and must not count twice.
-        saved = {id(record) for record in self.purchases.values()}
-        return {}, tuple(
-            TierAmount(at=record.at, amount=record.tier_amount)
+        # The saved window's forgotten pairs come first and are written back as they were.
+        first = bisect_left(counter.saved_at, start, lo=counter.saved_next)
+        pairs = list(self.saved_pairs[first:])
+        for index in range(max(first, len(self.saved_pairs)), len(counter.saved_at)):
+            purchase_id = counter.saved_ids[index]
+            if purchase_id in saved or purchase_id in purchases:
+                break  # purchases are forgotten oldest first: the rest are kept
+            pairs.append(TierAmount(counter.saved_at[index], counter.saved_amount[index]))
+        live = {id(record) for record in purchases.values()}
+        pairs += [
+            TierAmount(micros(record.at), record.tier_amount)
             for record in self.tiers.recent
-            if start <= record.at and id(record) not in saved
-        )
+            if id(record) not in live and micros(record.at) >= start
+        ]
+        return {}, tuple(pairs)
 
     def save(
         self, program_id: str, money: Currency, tiers: TierPlan | None = None
@@ -566,6 +687,7 @@ class WorkingState:
         show = money.to_decimal
         window_tier, tier_reached = self.tiers.retention()
         tier_amounts, tier_window = self._forgotten_tiers(tiers)
+        purchases = self.kept_rows(money)
         # The engine's own state: the checks are for states that come from outside, and the
         # laws over drawn histories check that every state made here passes them.
         state = CustomerState.model_construct(
@@ -595,19 +717,8 @@ class WorkingState:
                 }
                 for rule, windows in self.gift_cards.items()
             },
-            purchases=tuple(
-                SavedPurchase(
-                    purchase=record.context.purchase,
-                    tier=record.context.tier,
-                    paid=tuple(show(amount) for amount in record.paid),
-                    refunded_units=tuple(record.refunded_units),
-                    refunded_amount=tuple(show(amount) for amount in record.refunded_amount),
-                    points=dict(record.points),
-                    set_aside=record.set_aside,
-                    earned_on={rule: tuple(amounts) for rule, amounts in record.earned_on.items()},
-                )
-                for record in self.purchases.values()
-            ),
+            exponent=money.exponent if purchases else None,
+            purchases=purchases,
             refunds=tuple(self.refunds),
             redemptions=tuple(self.redemptions),
             window_tier=window_tier,
@@ -631,6 +742,34 @@ class WorkingState:
         return state
 
 
+def saved_row(record: PurchaseRecord) -> SavedPurchase:
+    """What a state saves of a purchase: what a refund needs, in integers."""
+    context = record.context
+    purchase = context.purchase
+    at = purchase.at
+    return SavedPurchase(
+        purchase.id,
+        micros(at),
+        offset_seconds(at),
+        purchase.store,
+        context.tier,
+        tuple(
+            SavedLine(line.sku, line.category, line.quantity, price, paid, units, back)
+            for line, price, paid, units, back in zip(
+                purchase.lines,
+                context.unit_prices,
+                record.paid,
+                record.refunded_units,
+                record.refunded_amount,
+                strict=True,
+            )
+        ),
+        dict(record.points),
+        record.set_aside,
+        {rule: tuple(amounts) for rule, amounts in record.earned_on.items()},
+    )
+
+
 def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
     """What a purchase counts toward tiers now: its paid amount left, or 1 if not refunded."""
     if plan is None or plan.by_spend:
@@ -638,14 +777,88 @@ def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
     return 0 if record.fully_refunded() else 1
 
 
+_PAID_OF, _REFUNDED_AMOUNT_OF = itemgetter(4), itemgetter(6)
+
+
+def _row_amount(row: SavedPurchase, plan: TierPlan | None) -> int:
+    """What a saved purchase counts toward tiers now (as :func:`tier_amount`)."""
+    if plan is None or plan.by_spend:
+        paid: int = sum(map(_PAID_OF, row.lines))
+        refunded: int = sum(map(_REFUNDED_AMOUNT_OF, row.lines))
+        return paid - refunded
+    return 0 if all(line.refunded_units == line.quantity for line in row.lines) else 1
+
+
+class _Opener:
+    """Turns a saved purchase into a record when a refund needs it, in a program's terms."""
+
+    __slots__ = ("money", "tiers", "zone")
+
+    def __init__(self, money: Currency, zone: tzinfo, tiers: TierPlan | None) -> None:
+        self.money = money
+        self.zone = zone
+        self.tiers = tiers
+
+    def local_date(self, row: SavedPurchase) -> date:
+        return instant(row.at).astimezone(self.zone).date()
+
+    def counted(self, rows: Iterable[SavedPurchase]) -> list[tuple[date, int]]:
+        """Each saved purchase's local date and what it counts toward tiers."""
+        return [(self.local_date(row), _row_amount(row, self.tiers)) for row in rows]
+
+    def open(self, state: WorkingState, row: SavedPurchase) -> PurchaseRecord:
+        """The record of a saved purchase, with its place in the saved tier window."""
+        show = self.money.to_decimal
+        purchase = Purchase.model_construct(
+            id=row.id,
+            customer_id=state.customer_id,
+            at=instant(row.at, row.offset),
+            lines=tuple(
+                Line.model_construct(
+                    sku=line.sku,
+                    category=line.category,
+                    quantity=line.quantity,
+                    unit_price=show(line.unit_price),
+                )
+                for line in row.lines
+            ),
+            store=row.store,
+        )
+        tiers = self.tiers
+        tier_index = None if row.tier is None or tiers is None else tiers.names.index(row.tier)
+        local = purchase.at.astimezone(self.zone)
+        prices = tuple(line.unit_price for line in row.lines)
+        gross = tuple(line.unit_price * line.quantity for line in row.lines)
+        context = PurchaseContext(
+            purchase, local.date(), local.weekday(), prices, gross, sum(gross), row.tier, tier_index
+        )
+        record = PurchaseRecord(
+            context,
+            [line.paid for line in row.lines],
+            dict(row.points),
+            0,
+            [line.refunded_units for line in row.lines],
+            [line.refunded_amount for line in row.lines],
+        )
+        record.tier_amount = tier_amount(record, tiers)
+        record.set_aside = tuple(row.set_aside)
+        if row.earned_on:
+            record.earned_on = {rule: list(amounts) for rule, amounts in row.earned_on.items()}
+        if tiers is not None and tiers.span is not None:
+            record.tier_slot = state.tiers.slot_of(row.id)
+        return record
+
+
 def restore(
     saved: CustomerState, money: Currency, zone: tzinfo, tiers: TierPlan | None
 ) -> WorkingState:
     """Rebuild the working state from a saved one.
 
+    The saved purchases are not opened: a refund opens the one it names.
+
     Raises:
         ValueError: the saved state names a tier the program does not have, or holds
-            amounts finer than the currency.
+            amounts in other decimal places than the currency's.
     """
     state = WorkingState(saved.customer_id)
     state.account.lots = [
@@ -664,14 +877,6 @@ def restore(
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)
     state.forgotten_until = saved.forgotten_until
-    if tiers is not None and saved.forgotten_until is not None:
-        if tiers.span is None:
-            state.tiers.by_key = dict(saved.tier_amounts)
-        else:
-            for kept_amount in saved.tier_window:
-                at = kept_amount.at
-                forgotten = ForgottenPurchase(at, at.astimezone(zone).date(), kept_amount.amount)
-                state.tiers.add(tiers, forgotten)
     to_minor = money.to_minor
     state.gift_cards = {
         rule: {
@@ -680,29 +885,38 @@ def restore(
         }
         for rule, windows in saved.gift_cards.items()
     }
-    for kept in saved.purchases:
-        tier_index = None
-        if kept.tier is not None:
-            if tiers is None or kept.tier not in tiers.names:
-                raise ValueError(f"the saved purchase {kept.purchase.id} names an unknown tier")
-            tier_index = tiers.names.index(kept.tier)
-        context = build_context(kept.purchase, money, zone, kept.tier, tier_index)
-        record = PurchaseRecord(
-            context,
-            [to_minor(amount) for amount in kept.paid],
-            dict(kept.points),
-            0,
-            list(kept.refunded_units),
-            [to_minor(amount) for amount in kept.refunded_amount],
+    rows = saved.purchases
+    if rows and saved.exponent != money.exponent:
+        raise ValueError(
+            f"its amounts are in {saved.exponent} decimal places, but the program's currency "
+            f"{money.code} has {money.exponent}"
         )
-        record.tier_amount = tier_amount(record, tiers)
-        record.set_aside = kept.set_aside
-        if kept.earned_on:
-            record.earned_on = {rule: list(amounts) for rule, amounts in kept.earned_on.items()}
-        state.add_purchase(kept.purchase.id, record)
-        if tiers is not None:
-            state.tiers.add(tiers, record)
+    opener = _Opener(money, zone, tiers)
+    state.opener = opener
+    ids = tuple(row.id for row in rows)
+    state.saved = dict(zip(ids, rows, strict=True))
+    state.saved_order = ids
+    state.order = deque(ids)
     if tiers is not None:
-        last_tier = saved.purchases[-1].tier if saved.purchases else None
+        for row in rows:
+            if row.tier is not None and row.tier not in tiers.names:
+                raise ValueError(f"the saved purchase {row.id} names an unknown tier")
+        forgotten = saved.forgotten_until is not None
+        if tiers.span is None:
+            if forgotten:
+                state.tiers.by_key = dict(saved.tier_amounts)
+            by_key = state.tiers.by_key
+            for local_date, amount in opener.counted(rows):
+                key = calendar_key(tiers.window, local_date)
+                by_key[key] = by_key.get(key, 0) + amount
+        else:
+            window = saved.tier_window if forgotten else ()
+            state.saved_pairs = window
+            state.tiers.load_window(
+                [*(pair.at for pair in window), *(row.at for row in rows)],
+                [*(pair.amount for pair in window), *(_row_amount(row, tiers) for row in rows)],
+                [*(None for _ in window), *ids],
+            )
+        last_tier = rows[-1].tier if rows else None
         state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)
     return state

@@ -140,6 +140,11 @@ class SummaryBuilder:
             self._months[event.id] = self._interned.setdefault(month, month)
             yield event
 
+    def use_months(self, months: Mapping[str, str]) -> None:
+        """Take the months of the next events (by event id) in place of those noted so far:
+        results that come chunk by chunk keep only their chunk's months in memory."""
+        self._months = dict(months)
+
     def _month(self, entry: LedgerEntry) -> str | None:
         found = self._months.get(entry.event_id)
         if found is not None:

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from rewardrules._state_format import micros
 from rewardrules.lots import Duration, elapsed
 from rewardrules.money import Currency, as_fraction
 from rewardrules.program import Program, RollingWindow
@@ -31,6 +32,7 @@ class Qualifying(Protocol):
     local_date: date
     tier_amount: int
     in_window: bool
+    tier_slot: int | None
 
 
 def calendar_key(window: str, local_date: date) -> str:
@@ -156,6 +158,10 @@ class TierCounter:
         "reached",
         "recent",
         "recent_total",
+        "saved_amount",
+        "saved_at",
+        "saved_ids",
+        "saved_next",
         "window_level",
     )
 
@@ -163,6 +169,13 @@ class TierCounter:
         self.by_key: dict[str, int] = {}
         self.recent: deque[Qualifying] = deque()
         self.recent_total = 0
+        # A rolling window resumed from a saved state, before ``recent``: instants in
+        # microseconds, amounts, and the kept purchase's id (None for a forgotten one), so
+        # that resuming makes no object per purchase. ``saved_next`` is the first still in.
+        self.saved_at: list[int] = []
+        self.saved_amount: list[int] = []
+        self.saved_ids: list[str | None] = []
+        self.saved_next = 0
         self.level: int | None = None
         self.names: tuple[str, ...] = ()  # the plan's level names, once retention is kept
         self.window_level: int | None = None
@@ -212,12 +225,42 @@ class TierCounter:
         if plan.span is None:
             return self.by_key.get(calendar_key(plan.window, local_date), 0)
         start = elapsed(at, -plan.span)
+        if self.saved_next < len(self.saved_at):
+            self._leave_saved(micros(start))
         recent = self.recent
         while recent and recent[0].at < start:
             gone = recent.popleft()
             gone.in_window = False
             self.recent_total -= gone.tier_amount
         return self.recent_total
+
+    def _leave_saved(self, start: int) -> None:
+        """Forget the saved window's purchases before ``start`` (microseconds)."""
+        index, saved_at, saved_amount = self.saved_next, self.saved_at, self.saved_amount
+        while index < len(saved_at) and saved_at[index] < start:
+            self.recent_total -= saved_amount[index]
+            index += 1
+        self.saved_next = index
+
+    def load_window(self, at: list[int], amounts: list[int], ids: list[str | None]) -> None:
+        """Resume a rolling window from a saved state: instants (microseconds, oldest
+        first), what each counts, and each kept purchase's id (None for a forgotten one)."""
+        self.saved_at, self.saved_amount, self.saved_ids = at, amounts, ids
+        self.saved_next = 0
+        self.recent_total += sum(amounts)
+
+    def slot_of(self, purchase_id: str) -> int:
+        """Where a kept purchase of the saved window is (see :meth:`load_window`)."""
+        return self.saved_ids.index(purchase_id)
+
+    def saved_window(self, start: int) -> list[tuple[int, int, str | None]]:
+        """The saved window's (instant, amount, id) still in it from ``start`` (microseconds)."""
+        saved_at, amounts, ids = self.saved_at, self.saved_amount, self.saved_ids
+        return [
+            (saved_at[index], amounts[index], ids[index])
+            for index in range(self.saved_next, len(saved_at))
+            if saved_at[index] >= start
+        ]
 
     def add(self, plan: TierPlan, record: Qualifying) -> None:
         """Count a purchase just evaluated."""
@@ -236,6 +279,10 @@ class TierCounter:
         if plan.span is None:
             key = calendar_key(plan.window, record.local_date)
             self.by_key[key] = self.by_key.get(key, 0) + delta
+        elif record.tier_slot is not None:  # opened from the saved window
+            self.saved_amount[record.tier_slot] = new_amount
+            if record.tier_slot >= self.saved_next:
+                self.recent_total += delta
         elif record.in_window:
             self.recent_total += delta
 
@@ -244,7 +291,8 @@ class TierCounter:
         if plan.span is None:
             return self.by_key.get(calendar_key(plan.window, local_date), 0)
         start = elapsed(instant, -plan.span)
-        return sum(record.tier_amount for record in self.recent if record.at >= start)
+        saved = sum(amount for _, amount, _ in self.saved_window(micros(start)))
+        return saved + sum(record.tier_amount for record in self.recent if record.at >= start)
 
     def report(
         self,

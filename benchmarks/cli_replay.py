@@ -1,0 +1,203 @@
+"""Benchmark for issue 12: the command line end to end, Parquet in and a Parquet ledger out.
+
+Run::
+
+    python benchmarks/cli_replay.py                 # 1M purchases (a), 1M customers (b)
+    python benchmarks/cli_replay.py --quick         # a tenth of that
+    python benchmarks/cli_replay.py --only a c      # c: 10 x N purchases, N / 10 customers
+
+Scenarios (seeded histories from ``synthetic.py``, as ``replay.py`` draws them, written as
+Parquet **sorted by customer**, the order a history must have to stream):
+
+* ``a``: 10,000 customers, N purchases (default 1,000,000), 1% refunded, coffee club;
+* ``b``: N customers with one purchase each, coffee club;
+* ``c``: 10 x N purchases of N / 10 customers, coffee club (the CLI only: the whole-file
+  script would not fit in memory).
+
+Implementations, each in its own process (peak memory is that process's ``ru_maxrss``
+from ``os.wait4``):
+
+* ``cli-stream``: ``rewardrules dry-run coffee-club.yaml H.parquet --engine batch
+  --output ledger.parquet --quiet``: the history read by record batches and evaluated in
+  chunks of whole customers, the ledger written as it goes (docs/histories.md);
+* ``whole``: what a script did before: ``read_history_table`` of the whole file,
+  ``batch.evaluate_table`` over it, then ``write_ledger`` of every customer.
+
+Rates are purchases per wall second and per CPU second (user and system, of the process),
+start to end of the process (Python's start and imports included). The ratio compares the
+CLI's purchases per CPU second with the whole-file script's. Figures are printed only if
+the two ledger files are equal, row for row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from synthetic import history_table  # beside this script (its folder is on sys.path)
+
+HERE = Path(__file__).resolve().parent
+PROGRAM = HERE.parent / "rules" / "examples" / "coffee-club.yaml"
+TARGET_RATE = 500_000  # issue 12: CLI end to end, Parquet in and out, purchases a second
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One implementation's process on one scenario."""
+
+    scenario: str
+    implementation: str
+    purchases: int
+    wall: float
+    cpu: float
+    peak_mib: float
+
+    @property
+    def rate(self) -> float:
+        """Purchases per CPU second."""
+        return self.purchases / self.cpu
+
+
+def whole(history: str, ledger: str) -> int:
+    """The whole-file way, in a child process: read, evaluate, write."""
+    from rewardrules import load_program  # noqa: PLC0415 -- in the child only
+    from rewardrules.batch import evaluate_table  # noqa: PLC0415
+    from rewardrules.columns import read_history_table  # noqa: PLC0415
+    from rewardrules.ledger_files import write_ledger  # noqa: PLC0415
+
+    program = load_program(PROGRAM)
+    table = read_history_table(history)
+    evaluation = evaluate_table(program, table, source=history)
+    write_ledger(evaluation.customers, ledger, evaluation.money)
+    return 0
+
+
+def measure(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak MiB of a child process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(command)}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def scenario_table(name: str, purchases: int, seed: int) -> pa.Table:
+    """The scenario's history, sorted by customer."""
+    if name == "a":
+        return history_table(10_000, purchases, seed, sorted_by_customer=True)
+    if name == "b":
+        return history_table(purchases, purchases, seed, one_each=True, sorted_by_customer=True)
+    return history_table(max(1, purchases // 10), 10 * purchases, seed, sorted_by_customer=True)
+
+
+def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[list[Run], str]:
+    """Write the scenario's Parquet history, run both ways, check the ledgers agree."""
+    table = scenario_table(name, purchases, seed)
+    count = len(pc.unique(table.filter(pc.equal(table["type"], "purchase"))["event_id"]))
+    history = folder / f"{name}.parquet"
+    pq.write_table(table, history)
+    note = f"{name}: {count:,} purchases, {table.num_rows:,} rows, sorted by customer"
+    del table
+    runs = []
+    ledgers = {}
+    # At 10 x N the whole-file script would need several times the machine's memory.
+    implementations = ("cli-stream",) if name == "c" else ("cli-stream", "whole")
+    for implementation in implementations:
+        print(f"{name}: {implementation}...", file=sys.stderr, flush=True)
+        ledger = folder / f"{name}-{implementation}.parquet"
+        ledgers[implementation] = ledger
+        if implementation == "cli-stream":
+            command = [sys.executable, "-m", "rewardrules", "dry-run", str(PROGRAM)]
+            command += [str(history), "--engine", "batch", "--output", str(ledger), "--quiet"]
+        else:
+            job = json.dumps({"history": str(history), "ledger": str(ledger)})
+            command = [sys.executable, str(Path(__file__).resolve()), "--child", job]
+        wall, cpu, peak = measure(command)
+        runs.append(Run(name, implementation, count, wall, cpu, peak))
+    streamed = pq.read_table(ledgers["cli-stream"])
+    if "whole" in ledgers:
+        if not streamed.equals(pq.read_table(ledgers["whole"])):
+            sys.exit(f"{name}: the streamed ledger differs from the whole-file ledger")
+        note += f"; ledger {streamed.num_rows:,} entries, equal both ways"
+    else:
+        note += f"; ledger {streamed.num_rows:,} entries (not run whole)"
+    for ledger in ledgers.values():
+        ledger.unlink()
+    history.unlink()
+    return runs, note
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line's arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--purchases", type=int, default=1_000_000, help="N; default 1,000,000")
+    parser.add_argument("--quick", action="store_true", help="N / 10")
+    parser.add_argument("--seed", type=int, default=2026, help="default 2026")
+    parser.add_argument("--only", nargs="+", choices=("a", "b", "c"), help="default: a b")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure each scenario, then print the table."""
+    arguments = parse_arguments(argv)
+    if arguments.child is not None:
+        job: dict[str, Any] = json.loads(arguments.child)
+        return whole(job["history"], job["ledger"])
+    purchases = arguments.purchases // 10 if arguments.quick else arguments.purchases
+    load_start = os.getloadavg()
+    runs: list[Run] = []
+    notes = []
+    with tempfile.TemporaryDirectory(prefix="rewardrules-cli-replay-") as folder:
+        for name in arguments.only or ["a", "b"]:
+            found, note = run_scenario(name, purchases, arguments.seed, Path(folder))
+            runs += found
+            notes.append(note)
+    load_end = os.getloadavg()
+    print(
+        f"CLI end to end, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python "
+        f"{platform.python_version()}, numpy {np.__version__}, pyarrow {pa.__version__}; "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"load average (1, 5, 15 min) at start: {', '.join(f'{x:.2f}' for x in load_start)}")
+    for note in notes:
+        print(f"  {note}")
+    print()
+    print(
+        "| scenario | implementation | purchases | wall s | CPU s | purchases/wall s "
+        "| purchases/CPU s | vs whole | vs target | peak MiB |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    wholes = {run.scenario: run for run in runs if run.implementation == "whole"}
+    for run in runs:
+        base = wholes.get(run.scenario)
+        ratio = f"{run.rate / base.rate:.2f}x" if base is not None else "-"
+        print(
+            f"| {run.scenario} | {run.implementation} | {run.purchases:,} | {run.wall:.2f} | "
+            f"{run.cpu:.2f} | {run.purchases / run.wall:,.0f} | {run.rate:,.0f} | "
+            f"{ratio} | {run.rate / TARGET_RATE:.2f}x | {run.peak_mib:,.0f} |"
+        )
+    print()
+    print(f"load average (1, 5, 15 min) at end: {', '.join(f'{x:.2f}' for x in load_end)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""``dry-run --engine batch`` with ``--output`` or ``--summary``: customer chunk by chunk.
+
+The history is read as Arrow tables of whole customers (:mod:`rewardrules._customer_chunks`),
+each evaluated by the batch engine and written out (:meth:`DryRunOutput.stream`) before the
+next is read, so memory holds one chunk, its evaluation and the totals. A Parquet history
+sorted by customer id streams from the file; any other history is read whole into one table
+(much smaller than its evaluation) and evaluated chunk by chunk. A Parquet history that is
+not sorted is read whole when it has at most ``WHOLE_ROWS`` rows, and refused otherwise
+with a message that says how to sort it (docs/histories.md, "Large histories").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from rewardrules._cli_support import STDIN, HistoryReading, located_events
+from rewardrules._customer_chunks import (
+    NotSortedError,
+    ParquetSource,
+    chunk_rows,
+    parquet_chunks,
+    whole_chunks,
+    whole_rows,
+)
+from rewardrules._dry_run_output import DryRunOutput
+from rewardrules.batch import evaluate_table, refuse, unsupported
+from rewardrules.columns import HISTORY_SCHEMA
+from rewardrules.errors import HistoryError, Problem
+from rewardrules.events import Customer
+from rewardrules.histories import _format_of
+from rewardrules.ledger import Evaluation
+from rewardrules.program import Program
+from rewardrules.summary import Summary
+
+_STDIN_NAME = "<stdin>"
+
+
+def streamed_dry_run(
+    program: Program,
+    history: Path,
+    reading: HistoryReading,
+    profiles: list[Customer] | None,
+    as_of: date | datetime | None,
+    output: DryRunOutput,
+) -> tuple[Evaluation, Summary]:
+    """Evaluate and write a history chunk of customers by chunk; the totals and the summary.
+
+    Raises:
+        HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
+            history of more than ``WHOLE_ROWS`` rows not sorted by customer id.
+        UnsupportedError: the program uses what the batch engine does not evaluate yet.
+    """
+    features = unsupported(program)
+    if features:  # before any row is read, as the whole-history run refuses it
+        refuse(features)
+    size = chunk_rows()
+    source = _parquet_source(history, reading)
+
+    def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
+        name = source.name if source is not None else _name(history)
+        first = True
+        for chunk in chunks:
+            given = profiles if first else None  # profiles are checked once
+            yield chunk, _evaluate(program, chunk, given, as_of, name, history, reading)
+            first = False
+        if first:  # no row at all: the profiles are still checked, the totals still made
+            empty = HISTORY_SCHEMA.empty_table()
+            yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
+
+    if source is not None:
+        try:
+            return output.stream(evaluated(parquet_chunks(source, size)))
+        except NotSortedError:
+            if source.rows > whole_rows():
+                raise
+        table = source.read_whole()
+    else:
+        table = reading.read_table(history)
+    return output.stream(evaluated(whole_chunks(table, size)))
+
+
+def _name(history: Path) -> str:
+    return _STDIN_NAME if str(history) == STDIN else str(history)
+
+
+def _evaluate(
+    program: Program,
+    chunk: pa.Table,
+    profiles: list[Customer] | None,
+    as_of: date | datetime | None,
+    name: str,
+    history: Path,
+    reading: HistoryReading,
+) -> Evaluation:
+    try:
+        return evaluate_table(program, chunk, profiles, as_of, source=name)
+    except HistoryError as error:
+        raise located_events(error, history, reading) from None
+
+
+def _parquet_source(history: Path, reading: HistoryReading) -> ParquetSource | None:
+    """The history as a Parquet file to stream, or None when it is not Parquet."""
+    if str(history) == STDIN:
+        data = reading.stdin_bytes()
+        told = reading.format
+        if told == "parquet" or (told is None and data.startswith(b"PAR1")):
+            return ParquetSource(None, data, _STDIN_NAME)
+        return None
+    if not history.is_file() or _format_of(str(history), reading.format) != "parquet":
+        return None  # the whole-file reader says what is wrong with it
+    if reading.encoding != "utf-8":
+        raise HistoryError([Problem("encoding applies to text files only", code="bad-option")])
+    return ParquetSource(history, None, str(history))

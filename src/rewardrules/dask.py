@@ -1,0 +1,261 @@
+"""A program over a Dask DataFrame, partitioned by customer: ``pip install 'rewardrules[dask]'``.
+
+>>> from rewardrules.dask import evaluate  # doctest: +SKIP
+>>> result = evaluate(program, dd.read_parquet("histories/*.parquet"))  # doctest: +SKIP
+>>> result.totals.points_issued, result.ledger.head()  # doctest: +SKIP
+
+The history's rows are shuffled so that each partition holds whole customers (partition
+``crc32(customer_id) % n``), then the engine runs once per partition. The program reaches
+the workers as its YAML text. With referral rules, a first pass collects the facts of
+friends whose referrer lives in another partition and routes them there (docs/scale-out.md).
+The results equal ``rewardrules.evaluate`` on one machine, entry for entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+import pyarrow as pa
+
+from rewardrules._scale import (
+    FACTS_SCHEMA,
+    ORDER,
+    PART,
+    RESULTS_SCHEMA,
+    Engine,
+    MissingExtraError,
+    add_totals,
+    check_engine,
+    evaluate_partition,
+    has_referrals,
+    partition_of,
+    program_text,
+    refuse_early,
+    remote_facts,
+)
+from rewardrules.columns import HISTORY_SCHEMA, customers_to_table
+from rewardrules.errors import Problem, RewardRulesError
+from rewardrules.events import Customer
+from rewardrules.ledger import Totals
+from rewardrules.ledger_files import ledger_schema
+from rewardrules.program import Program
+
+try:
+    import dask.dataframe as dd
+    import pandas as pd
+    from dask.base import compute, persist
+    from dask.delayed import Delayed, delayed
+except ImportError as missing:  # pragma: no cover - the extra's absence is tested in a subprocess
+    raise MissingExtraError("dask", missing.name or "dask") from None
+
+__all__ = ["DaskEvaluation", "evaluate"]
+
+_REQUIRED = ("event_id", "type", "customer_id", "at")
+
+
+@dataclass(frozen=True, slots=True)
+class DaskEvaluation:
+    """What a scaled-out evaluation returns.
+
+    Attributes:
+        ledger: the ledger rows (``customer_id, event_id, rule, kind, points, value, units,
+            reason``; ``value`` is ``decimal128(38, places)``), each partition in customer
+            order and each customer's entries in the order they happened.
+        customers: one row per customer (``rewardrules._scale.RESULTS_SCHEMA``).
+        totals: the program's totals, computed.
+    """
+
+    ledger: dd.DataFrame
+    customers: dd.DataFrame
+    totals: Totals
+
+
+def _pandas(schema: pa.Schema) -> pd.DataFrame:
+    """An empty frame with a schema's Arrow types: the meta Dask checks partitions against."""
+    return schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _keyed(frame: pd.DataFrame, partitions: int, partition_info: Any = None) -> pd.DataFrame:
+    """Add each row's partition and its place in the input (partition number, then row)."""
+    number = 0 if partition_info is None else int(partition_info["number"])
+    keyed = frame.copy()
+    ids = [str(value) for value in frame["customer_id"].tolist()]
+    keyed[PART] = pd.array(partition_of(ids, partitions), dtype="int64")
+    keyed[ORDER] = pd.array([(number << 32) + row for row in range(len(frame))], dtype="int64")
+    return keyed
+
+
+def _by_customer(frame: dd.DataFrame, partitions: int) -> list[Delayed]:
+    """The frame's rows in ``partitions`` parts, part *k* holding the customers of partition *k*."""
+    if PART not in frame.columns:
+        meta = frame._meta.assign(
+            **{PART: pd.Series(dtype="int64"), ORDER: pd.Series(dtype="int64")}
+        )
+        frame = frame.map_partitions(_keyed, partitions, meta=meta)
+    divisions = [*range(partitions), partitions - 1]
+    shuffled = frame.set_index(PART, divisions=divisions)
+    parts: list[Delayed] = shuffled.to_delayed()
+    return parts
+
+
+def _table(frame: pd.DataFrame | None) -> pa.Table | None:
+    if frame is None:
+        return None
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _facts_task(
+    text: str,
+    part: int,
+    partitions: int,
+    history: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    as_of: date | datetime | None,
+    engine: Engine,
+) -> pd.DataFrame:
+    table = _table(history)
+    assert table is not None  # noqa: S101 -- a partition is a frame
+    found = remote_facts(text, part, partitions, table, _table(customers), as_of, engine)
+    return _frame(found)
+
+
+def _evaluate_task(
+    text: str,
+    part: int,
+    partitions: int,
+    history: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    facts: pd.DataFrame | None,
+    as_of: date | datetime | None,
+    engine: Engine,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    table = _table(history)
+    assert table is not None  # noqa: S101 -- a partition is a frame
+    ledger, results, figures = evaluate_partition(
+        text, part, partitions, table, _table(customers), _table(facts), as_of, engine
+    )
+    return _frame(ledger), _frame(results), figures
+
+
+def _check_columns(frame: dd.DataFrame, what: str, names: Sequence[str]) -> None:
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise RewardRulesError(
+            [
+                Problem(
+                    message=f"the {what} has no column {', '.join(missing)}; a {what} has "
+                    f"the columns {', '.join(HISTORY_SCHEMA.names)}",
+                    code="missing-column",
+                )
+            ]
+        )
+
+
+def _customers_frame(customers: Any) -> dd.DataFrame:
+    if isinstance(customers, dd.DataFrame):
+        return customers
+    if not isinstance(customers, pa.Table):
+        customers = customers_to_table(list[Customer](customers))
+    frame = customers.to_pandas(types_mapper=pd.ArrowDtype)
+    return dd.from_pandas(frame, npartitions=1)
+
+
+def partition_tasks(
+    program: Program,
+    history: dd.DataFrame,
+    *,
+    as_of: date | datetime | None = None,
+    customers: dd.DataFrame | pa.Table | Iterable[Customer] | None = None,
+    engine: str = "batch",
+    partitions: int | None = None,
+) -> list[Delayed]:
+    """The lazy per-partition evaluations: each gives (ledger, customers, totals' figures).
+
+    :func:`evaluate` runs them; the command line persists them itself to show progress.
+    """
+    checked = check_engine(engine)
+    refuse_early(program, checked)
+    _check_columns(history, "history", _REQUIRED)
+    count = partitions or history.npartitions
+    if count < 1:
+        raise ValueError(f"partitions must be at least 1 (got {count})")
+    text = program_text(program)
+    events = _by_customer(history, count)
+    profiles: Sequence[Delayed | None] = [None] * count
+    if customers is not None:
+        profiles = _by_customer(_customers_frame(customers), count)
+    facts: Sequence[Delayed | None] = [None] * count
+    if has_referrals(program):
+        found = [
+            delayed(_facts_task, pure=True)(text, k, count, events[k], profiles[k], as_of, checked)
+            for k in range(count)
+        ]
+        meta = _pandas(FACTS_SCHEMA.append(pa.field(PART, pa.int64(), nullable=False)))
+        facts = _by_customer(dd.from_delayed(found, meta=meta, verify_meta=False), count)
+    return [
+        delayed(_evaluate_task, pure=True, nout=3)(
+            text, k, count, events[k], profiles[k], facts[k], as_of, checked
+        )
+        for k in range(count)
+    ]
+
+
+def read_histories(files: Sequence[str]) -> dd.DataFrame:
+    """Parquet history files as one frame, Arrow types kept (no float for a missing int)."""
+    return dd.read_parquet(list(files), dtype_backend="pyarrow")
+
+
+def results_of(program: Program, tasks: Sequence[Delayed]) -> DaskEvaluation:
+    """The evaluation of computed (or persisted) partition tasks."""
+    figures = compute(*[cast(Any, task)[2] for task in tasks])
+    ledger = dd.from_delayed(
+        [cast(Any, task)[0] for task in tasks],
+        meta=_pandas(ledger_schema(program.money)),
+        verify_meta=False,
+    )
+    results = dd.from_delayed(
+        [cast(Any, task)[1] for task in tasks], meta=_pandas(RESULTS_SCHEMA), verify_meta=False
+    )
+    return DaskEvaluation(ledger=ledger, customers=results, totals=add_totals(program, figures))
+
+
+def evaluate(
+    program: Program,
+    ddf: dd.DataFrame,
+    *,
+    as_of: date | datetime | None = None,
+    customers: dd.DataFrame | pa.Table | Iterable[Customer] | None = None,
+    engine: str = "batch",
+    partitions: int | None = None,
+) -> DaskEvaluation:
+    """Evaluate a program over a Dask DataFrame of history rows, partitioned by customer.
+
+    The partitions run once (persisted on the cluster, or computed in this process without
+    one); the ledger and customers frames read those results lazily.
+
+    Args:
+        program: the program.
+        ddf: history rows in the columns of ``rewardrules.columns.HISTORY_SCHEMA``.
+        as_of: ignore events after this date (the whole local day) or instant.
+        customers: customer profiles: a Dask DataFrame or pyarrow Table in the columns of
+            ``CUSTOMERS_SCHEMA``, or ``Customer`` objects.
+        engine: ``"batch"`` (the columnar engine; it refuses what it does not evaluate yet,
+            with its own error) or ``"reference"`` (every kind).
+        partitions: how many customer partitions (default: the frame's partitions).
+
+    Raises:
+        HistoryError: an event cannot be applied (raised when the partitions run).
+        UnsupportedError: the batch engine does not evaluate something the program uses.
+    """
+    tasks = partition_tasks(
+        program, ddf, as_of=as_of, customers=customers, engine=engine, partitions=partitions
+    )
+    persisted: list[Delayed] = list(persist(*tasks))
+    return results_of(program, persisted)

@@ -1,0 +1,298 @@
+"""A program over a Spark DataFrame, partitioned by customer: ``pip install 'rewardrules[spark]'``.
+
+>>> from rewardrules.spark import evaluate  # doctest: +SKIP
+>>> result = evaluate(program, spark.read.parquet("histories/"))  # doctest: +SKIP
+
+Every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the number
+:func:`rewardrules._scale.partition_of` gives in Python), and
+``groupBy(partition).applyInArrow`` runs the engine once per partition of customers (one
+call per customer would compile the program once per customer). History rows, profiles and
+routed referral facts travel in one frame, told apart by a column. The program reaches the
+workers as its YAML text. Every output column's type is declared.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rewardrules._scale import (
+    FACTS_SCHEMA,
+    ORDER,
+    PART,
+    RESULTS_SCHEMA,
+    Engine,
+    MissingExtraError,
+    add_totals,
+    check_engine,
+    evaluate_partition,
+    has_referrals,
+    program_text,
+    refuse_early,
+    remote_facts,
+)
+from rewardrules.columns import CUSTOMERS_SCHEMA, HISTORY_SCHEMA, customers_to_table
+from rewardrules.errors import Problem, RewardRulesError
+from rewardrules.events import Customer
+from rewardrules.ledger import Totals
+from rewardrules.ledger_files import ledger_schema
+from rewardrules.program import Program
+
+try:
+    from pyspark.sql import Column, DataFrame, functions
+    from pyspark.sql import types as spark_types
+except ImportError as missing:  # pragma: no cover - the extra's absence is tested in a subprocess
+    raise MissingExtraError("spark", missing.name or "pyspark") from None
+
+__all__ = ["SparkEvaluation", "evaluate"]
+
+_WHAT: Final = "_what"
+"""Which input a row is: a history row, a profile, or a routed referral fact."""
+_HISTORY, _PROFILE, _FACT = 0, 1, 2
+_TABLE: Final = "_table"
+"""Which output a row is: a ledger row, a customer, a partition's totals, or its error."""
+_LEDGER, _CUSTOMER, _TOTALS, _ERROR = "ledger", "customer", "totals", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SparkEvaluation:
+    """What a scaled-out evaluation returns.
+
+    Attributes:
+        ledger: the ledger rows (``value`` is ``decimal(38, places)``).
+        customers: one row per customer (``rewardrules._scale.RESULTS_SCHEMA``).
+        totals: the program's totals, computed.
+    """
+
+    ledger: DataFrame
+    customers: DataFrame
+    totals: Totals
+
+
+def _spark_type(arrow: pa.DataType) -> spark_types.DataType:
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        return spark_types.StringType()
+    if pa.types.is_int64(arrow):
+        return spark_types.LongType()
+    if pa.types.is_int32(arrow):
+        return spark_types.IntegerType()
+    if pa.types.is_timestamp(arrow):
+        return spark_types.TimestampType()
+    if pa.types.is_binary(arrow):
+        return spark_types.BinaryType()
+    if isinstance(arrow, pa.Decimal128Type):
+        return spark_types.DecimalType(arrow.precision, arrow.scale)
+    raise TypeError(f"no Spark type for {arrow}")  # pragma: no cover - the schemas above
+
+
+def _struct(schema: pa.Schema) -> spark_types.StructType:
+    """The declared Spark schema of an Arrow schema (every column nullable, as Spark reads)."""
+    return spark_types.StructType(
+        [spark_types.StructField(field.name, _spark_type(field.type), True) for field in schema]
+    )
+
+
+def _input_schema() -> pa.Schema:
+    fields = list(HISTORY_SCHEMA)
+    fields += [field for field in CUSTOMERS_SCHEMA if field.name not in HISTORY_SCHEMA.names]
+    fields += [field for field in FACTS_SCHEMA if field.name not in {f.name for f in fields}]
+    fields += [pa.field(PART, pa.int64()), pa.field(_WHAT, pa.int32())]
+    return pa.schema([field.with_nullable(True) for field in fields])
+
+
+def _output_schema(program: Program) -> pa.Schema:
+    fields: list[pa.Field[Any]] = [pa.field(_TABLE, pa.string())]
+    fields += list(ledger_schema(program.money))
+    fields += [field for field in RESULTS_SCHEMA if field.name not in {f.name for f in fields}]
+    fields += [pa.field("figures", pa.string()), pa.field("error", pa.binary())]
+    return pa.schema([field.with_nullable(True) for field in fields])
+
+
+def _facts_schema() -> pa.Schema:
+    return FACTS_SCHEMA.append(pa.field(PART, pa.int64()))
+
+
+def _part_of(column: Column, partitions: int) -> Column:
+    """The Spark twin of ``partition_of``: CRC-32 of the UTF-8 id, modulo the partitions."""
+    return functions.pmod(functions.crc32(column.cast("binary")), functions.lit(partitions))
+
+
+def _split(
+    key: tuple[Any, ...], table: pa.Table
+) -> tuple[int, pa.Table, pa.Table | None, pa.Table | None]:
+    """A group's rows: its partition (the key), history rows, profiles and routed facts."""
+    part = int(key[0].as_py())
+    what = table[_WHAT]
+    history = table.filter(pc.equal(what, pa.scalar(_HISTORY, pa.int32())))
+    profiles = facts = None
+    # The columns are there only when profiles (or routed facts) were united with the rows.
+    if "joined_at" in table.schema.names:
+        profiles = table.filter(pc.equal(what, pa.scalar(_PROFILE, pa.int32())))
+        profiles = profiles.select(CUSTOMERS_SCHEMA.names)
+    if "referred" in table.schema.names:
+        facts = table.filter(pc.equal(what, pa.scalar(_FACT, pa.int32())))
+        facts = facts.select(FACTS_SCHEMA.names)
+    return part, history, profiles, facts
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = [
+        table[field.name].cast(field.type)
+        if field.name in table.schema.names
+        else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class _Partition:
+    """The functions Spark runs per group: plain data in, so that they pickle small."""
+
+    def __init__(
+        self,
+        text: str,
+        partitions: int,
+        as_of: date | datetime | None,
+        engine: Engine,
+        output: pa.Schema,
+    ) -> None:
+        self.text, self.partitions, self.as_of, self.engine = text, partitions, as_of, engine
+        self.output = output
+
+    def facts(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+        """Pass one for a group: the facts to route to other partitions."""
+        part, history, profiles, _ = _split(key, table)
+        try:
+            found = remote_facts(
+                self.text, part, self.partitions, history, profiles, self.as_of, self.engine
+            )
+        except RewardRulesError:
+            # The second pass evaluates the same events, meets the same error and carries
+            # it to the driver; here it would become a Java exception.
+            found = _facts_schema().empty_table()
+        return _conform(found, _facts_schema())
+
+    def evaluate(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+        """Pass two for a group: its ledger rows, customers and figures, or its error."""
+        part, history, profiles, facts = _split(key, table)
+        try:
+            ledger, results, figures = evaluate_partition(
+                self.text, part, self.partitions, history, profiles, facts, self.as_of, self.engine
+            )
+        except RewardRulesError as error:
+            # Spark would turn it into a Java exception holding a traceback's text; it is
+            # carried as a row instead and raised as itself on the driver.
+            failed = {_TABLE: [_ERROR], "error": [pickle.dumps(error)]}
+            return _conform(pa.table(failed), self.output)
+        tagged = [
+            ledger.append_column(_TABLE, pa.array([_LEDGER] * ledger.num_rows, pa.string())),
+            results.append_column(_TABLE, pa.array([_CUSTOMER] * results.num_rows, pa.string())),
+            pa.table({_TABLE: [_TOTALS], "figures": [json.dumps(figures)]}),
+        ]
+        return pa.concat_tables([_conform(part_table, self.output) for part_table in tagged])
+
+
+def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
+    missing = [name for name in ("event_id", "type", "customer_id", "at") if name not in df.columns]
+    if missing:
+        raise RewardRulesError(
+            [
+                Problem(
+                    message=f"the history has no column {', '.join(missing)}; a history has "
+                    f"the columns {', '.join(HISTORY_SCHEMA.names)}",
+                    code="missing-column",
+                )
+            ]
+        )
+    return df.select(
+        *[name for name in HISTORY_SCHEMA.names if name in df.columns],
+        functions.monotonically_increasing_id().alias(ORDER),
+        _part_of(functions.col("customer_id"), partitions).alias(PART),
+        functions.lit(_HISTORY).alias(_WHAT),
+    )
+
+
+def _profile_rows(df: DataFrame, customers: Any, partitions: int) -> DataFrame:
+    if not isinstance(customers, DataFrame):
+        table = customers if isinstance(customers, pa.Table) else None
+        if table is None:
+            table = customers_to_table(list[Customer](customers))
+        customers = df.sparkSession.createDataFrame(table, schema=_struct(CUSTOMERS_SCHEMA))
+    selected: DataFrame = customers.select(
+        *CUSTOMERS_SCHEMA.names,
+        _part_of(functions.col("customer_id"), partitions).alias(PART),
+        functions.lit(_PROFILE).alias(_WHAT),
+    )
+    return selected
+
+
+def _union(frames: Iterable[DataFrame]) -> DataFrame:
+    frames = list(frames)
+    united = frames[0]
+    for frame in frames[1:]:
+        united = united.unionByName(frame, allowMissingColumns=True)
+    return united
+
+
+def evaluate(
+    program: Program,
+    df: DataFrame,
+    *,
+    as_of: date | datetime | None = None,
+    customers: DataFrame | pa.Table | Iterable[Customer] | None = None,
+    engine: str = "batch",
+    partitions: int | None = None,
+) -> SparkEvaluation:
+    """Evaluate a program over a Spark DataFrame of history rows, partitioned by customer.
+
+    The output is cached: the ledger and customers frames read it without running the
+    engine again. Arguments as :func:`rewardrules.dask.evaluate`; ``partitions`` defaults
+    to ``spark.sql.shuffle.partitions``.
+
+    Raises:
+        HistoryError: an event cannot be applied (raised here, as itself).
+        UnsupportedError: the batch engine does not evaluate something the program uses.
+    """
+    checked = check_engine(engine)
+    refuse_early(program, checked)
+    session = df.sparkSession
+    count = partitions or int(str(session.conf.get("spark.sql.shuffle.partitions")))
+    frames = [_history_rows(df, count)]
+    if customers is not None:
+        frames.append(_profile_rows(df, customers, count))
+    united = _union(frames)
+    output = _output_schema(program)
+    run = _Partition(program_text(program), count, as_of, checked, output)
+
+    # Functions of (key, data) with resolvable hints: applyInArrow reads its mode from them.
+    def facts_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+        return run.facts(key, table)
+
+    def evaluated_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+        return run.evaluate(key, table)
+
+    if has_referrals(program):
+        found = united.groupBy(PART).applyInArrow(facts_of, _struct(_facts_schema()))
+        routed = found.withColumn(_WHAT, functions.lit(_FACT))
+        united = _union([united, routed])
+    evaluated = united.groupBy(PART).applyInArrow(evaluated_of, _struct(output)).cache()
+    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR)).select(
+        _TABLE, "figures", "error"
+    )
+    figures = []
+    for row in kept.collect():
+        if row[_TABLE] == _ERROR:
+            evaluated.unpersist()
+            raise pickle.loads(row["error"])  # noqa: S301 -- our own workers' error
+        figures.append(json.loads(row["figures"]))
+    table = functions.col(_TABLE)
+    ledger = evaluated.filter(table == _LEDGER).select(*ledger_schema(program.money).names)
+    results = evaluated.filter(table == _CUSTOMER).select(*RESULTS_SCHEMA.names)
+    return SparkEvaluation(ledger=ledger, customers=results, totals=add_totals(program, figures))

@@ -1,0 +1,549 @@
+"""Scale-out on real engines: a Dask LocalCluster of two worker processes, and Spark local[2].
+
+Each evaluation is compared with ``evaluate`` on one machine: every ledger row (reasons
+included), every customer's result and the totals. The clusters start once per session.
+Hypothesis draws few examples here (each is a distributed run); the ``scale`` profile
+(HYPOTHESIS_PROFILE=scale) draws many more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dask.dataframe as dd
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from distributed import Client, LocalCluster
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rewardrules.dask as scale_dask
+from bonus_strategies import bonus_programs, profiles
+from rewardrules import evaluate, load_program, read_customers, read_history
+from rewardrules._scale import ledger_table, partition_of, results_table
+from rewardrules.batch import UnsupportedError
+from rewardrules.cli import cli
+from rewardrules.columns import events_to_table
+from rewardrules.errors import HistoryError, RewardRulesError
+from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
+from rewardrules.loader import load_program_text
+from rewardrules.program import Program
+from strategies import cutoffs, lifecycle_histories
+
+EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"
+HEAVY = os.environ.get("HYPOTHESIS_PROFILE") == "scale"
+DRAWN = 200 if HEAVY else 6
+DRAWN_ON_SPARK = 200 if HEAVY else 3  # each Spark run is two jobs of Python workers
+
+
+# --- the engines ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Client]:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime: Spark cannot start (.ci/run installs one as root)")
+    from pyspark.sql import SparkSession  # noqa: PLC0415 -- only when Java is there
+
+    # The workers must be this interpreter, which has rewardrules (not the first python3).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("rewardrules-tests")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+# --- what one machine gives, and what the clusters give ----------------------------------
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows in customer order, each customer's in the order they came (a stable sort)."""
+    return sorted(table.to_pylist(), key=lambda row: row["customer_id"])
+
+
+def _one_machine(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer] | None,
+    as_of: date | datetime | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    evaluation = evaluate(program, events, customers, as_of)
+    return (
+        _rows(ledger_table(evaluation.customers, evaluation.money)),
+        _rows(results_table(evaluation.customers)),
+        evaluation.totals.to_json(),
+    )
+
+
+def _on_dask(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer] | None,
+    as_of: date | datetime | None,
+    partitions: int,
+    engine: str = "reference",
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    table = events_to_table(events)
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    ddf = dd.from_pandas(frame, npartitions=max(1, min(3, len(frame))), sort=False)
+    result = scale_dask.evaluate(
+        program, ddf, as_of=as_of, customers=customers, engine=engine, partitions=partitions
+    )
+    ledger = pa.Table.from_pandas(result.ledger.compute(), preserve_index=False)
+    customers_table = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
+    return _rows(ledger), _rows(customers_table), result.totals.to_json()
+
+
+def _on_spark(
+    spark: Any,
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer] | None,
+    as_of: date | datetime | None,
+    partitions: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    frame = spark.createDataFrame(events_to_table(events))
+    result = scale_spark.evaluate(
+        program, frame, as_of=as_of, customers=customers, engine="reference", partitions=partitions
+    )
+    return (
+        _rows(result.ledger.toArrow()),
+        _rows(result.customers.toArrow()),
+        result.totals.to_json(),
+    )
+
+
+def _example(name: str) -> tuple[Program, list[AnyEvent], list[Customer] | None, date | None]:
+    program = load_program(EXAMPLES / f"{name}.yaml")
+    history = next(EXAMPLES.glob(f"{name}.history.*"))
+    events = list(read_history(history))
+    profiles_file = EXAMPLES / f"{name}.customers.csv"
+    customers = list(read_customers(profiles_file)) if profiles_file.exists() else None
+    as_of_file = EXAMPLES / f"{name}.as-of"
+    as_of = date.fromisoformat(as_of_file.read_text().strip()) if as_of_file.exists() else None
+    return program, events, customers, as_of
+
+
+EXAMPLE_NAMES = sorted(path.name.removesuffix(".yaml") for path in EXAMPLES.glob("*.yaml"))
+
+
+# --- Dask -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_every_example_on_dask_equals_one_machine(dask_client: Client, name: str) -> None:
+    program, events, customers, as_of = _example(name)
+    expected = _one_machine(program, events, customers, as_of)
+    assert _on_dask(program, events, customers, as_of, partitions=3) == expected
+
+
+def _purchase(event_id: str, customer: str, day: int, price: str) -> Purchase:
+    return Purchase(
+        id=event_id,
+        customer_id=customer,
+        at=datetime(2026, 3, day, 12, tzinfo=UTC),
+        lines=(Line(sku="food", category="food", quantity=1, unit_price=Decimal(price)),),
+    )
+
+
+REFERRALS = """\
+program: friends
+name: Friends
+currency: GBP
+timezone: Europe/London
+points:
+  name: paws
+rules:
+  - id: paws
+    kind: points_per_spend
+    points: 1
+    per: 1.00
+  - id: refer
+    kind: referral
+    referrer:
+      points: 300
+    referred:
+      points: 100
+    min_paid: 20.00
+    limit:
+      per: year
+      rewards: 1
+"""
+
+
+def _apart(partitions: int) -> tuple[str, str, str]:
+    """A referrer and two friends, the referrer in another partition than both friends."""
+    names = [f"member-{number}" for number in range(100)]
+    parts = partition_of(names, partitions)
+    referrer = names[0]
+    friends = [name for name, part in zip(names, parts) if part != parts[0]]
+    return referrer, friends[0], friends[1]
+
+
+def _referral_case() -> tuple[Program, list[AnyEvent], list[Customer], str, str, str]:
+    program = load_program_text(REFERRALS)
+    referrer, friend, other = _apart(2)
+    events: list[AnyEvent] = [
+        _purchase("r-1", referrer, 1, "5.00"),
+        _purchase("f-1", friend, 2, "25.00"),
+        _purchase("o-1", other, 3, "30.00"),  # the yearly limit leaves nothing: capped
+        Refund(
+            id="f-2", customer_id=friend, at=datetime(2026, 3, 4, tzinfo=UTC), purchase_id="f-1"
+        ),
+    ]
+    customers = [
+        Customer(customer_id=friend, referred_by=referrer),
+        Customer(customer_id=other, referred_by=referrer),
+    ]
+    return program, events, customers, referrer, friend, other
+
+
+def test_a_referrer_in_another_partition_than_the_friends_gets_the_same_rewards(
+    dask_client: Client,
+) -> None:
+    program, events, customers, referrer, friend, other = _referral_case()
+    assert len(set(partition_of([referrer, friend, other], 2))) == 2
+    assert partition_of([friend], 2) == partition_of([other], 2)
+    expected = _one_machine(program, events, customers, None)
+    ledger, results, totals = _on_dask(program, events, customers, None, partitions=2)
+    assert (ledger, results, totals) == expected
+    referrer_rows = [
+        (row["event_id"], row["kind"], row["points"])
+        for row in ledger
+        if row["customer_id"] == referrer
+    ]
+    assert referrer_rows == [("r-1", "points", 5), ("f-1", "points", 300), ("o-1", "capped", None)]
+
+
+def test_a_referrer_without_events_or_profile_is_a_customer_of_their_own_partition(
+    dask_client: Client,
+) -> None:
+    program, events, customers, referrer, _, _ = _referral_case()
+    events = [event for event in events if event.customer_id != referrer]
+    expected = _one_machine(program, events, customers, None)
+    assert _on_dask(program, events, customers, None, partitions=2) == expected
+    assert referrer in [row["customer_id"] for row in expected[1]]
+
+
+def test_the_batch_engine_refuses_on_dask_what_it_refuses_on_one_machine(
+    dask_client: Client,
+) -> None:
+    program, events, customers, _, _, _ = _referral_case()
+    with pytest.raises(UnsupportedError) as one:
+        evaluate(program, events, customers, engine="batch")
+    with pytest.raises(UnsupportedError) as scaled:
+        _on_dask(program, events, customers, None, partitions=2, engine="batch")
+    assert scaled.value.problems == one.value.problems
+
+
+def test_the_batch_engine_on_dask_equals_one_machine(dask_client: Client) -> None:
+    program, events, customers, as_of = _example("coffee-club")
+    expected = _one_machine(program, events, customers, as_of)
+    assert _on_dask(program, events, customers, as_of, 2, engine="batch") == expected
+
+
+def test_an_error_in_a_partition_reaches_the_caller_as_itself(dask_client: Client) -> None:
+    program = load_program_text(REFERRALS)
+    events: list[AnyEvent] = [
+        _purchase("p-1", "amy", 1, "5.00"),
+        Refund(
+            id="p-2", customer_id="amy", at=datetime(2026, 3, 2, tzinfo=UTC), purchase_id="nope"
+        ),
+    ]
+    with pytest.raises(HistoryError) as one:
+        evaluate(program, events)
+    with pytest.raises(HistoryError) as scaled:
+        _on_dask(program, events, None, None, partitions=2)
+    assert scaled.value.problems == one.value.problems
+
+
+def test_a_worker_killed_during_a_run_changes_nothing(dask_client: Client) -> None:
+    program, events, customers, as_of = _example("pet-shop")
+    expected = _one_machine(program, events, customers, as_of)
+    table = events_to_table(events)
+    history = dd.from_pandas(table.to_pandas(types_mapper=pd.ArrowDtype), npartitions=2)
+    tasks = scale_dask.partition_tasks(
+        program, history, as_of=as_of, customers=customers, engine="reference", partitions=4
+    )
+    persisted = dask_client.persist(tasks)
+    victim = next(iter(dask_client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)  # its partitions, done or not, are computed again
+    result = scale_dask.results_of(program, persisted)
+    ledger = pa.Table.from_pandas(result.ledger.compute(), preserve_index=False)
+    found = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
+    assert (_rows(ledger), _rows(found), result.totals.to_json()) == expected
+    assert victim not in dask_client.run(os.getpid).values()
+
+
+@settings(max_examples=DRAWN)
+@given(
+    program=bonus_programs(),
+    events=lifecycle_histories(),
+    customers=profiles(),
+    as_of=cutoffs(),
+    partitions=st.integers(1, 8),
+)
+def test_drawn_histories_on_dask_equal_one_machine(
+    dask_client: Client,
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    as_of: date | datetime | None,
+    partitions: int,
+) -> None:
+    try:
+        expected = _one_machine(program, events, customers, as_of)
+    except RewardRulesError as error:
+        with pytest.raises(type(error)):
+            _on_dask(program, events, customers, as_of, partitions)
+        return
+    assert _on_dask(program, events, customers, as_of, partitions) == expected
+
+
+# --- Spark ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["coffee-club", "pet-shop"])
+def test_examples_on_spark_equal_one_machine(spark: Any, name: str) -> None:
+    program, events, customers, as_of = _example(name)
+    expected = _one_machine(program, events, customers, as_of)
+    assert _on_spark(spark, program, events, customers, as_of, partitions=3) == expected
+
+
+def test_a_referrer_in_another_partition_gets_the_same_rewards_on_spark(spark: Any) -> None:
+    program, events, customers, referrer, _, _ = _referral_case()
+    expected = _one_machine(program, events, customers, None)
+    ledger, results, totals = _on_spark(spark, program, events, customers, None, partitions=2)
+    assert (ledger, results, totals) == expected
+    assert [row["points"] for row in ledger if row["customer_id"] == referrer] == [5, 300, None]
+
+
+def test_an_error_in_a_spark_partition_reaches_the_caller_as_itself(spark: Any) -> None:
+    program = load_program_text(REFERRALS)
+    events: list[AnyEvent] = [
+        _purchase("p-1", "amy", 1, "5.00"),
+        Refund(
+            id="p-2", customer_id="amy", at=datetime(2026, 3, 2, tzinfo=UTC), purchase_id="nope"
+        ),
+    ]
+    with pytest.raises(HistoryError) as one:
+        evaluate(program, events)
+    with pytest.raises(HistoryError) as scaled:
+        _on_spark(spark, program, events, None, None, partitions=2)
+    assert scaled.value.problems == one.value.problems
+
+
+@settings(max_examples=DRAWN_ON_SPARK)
+@given(
+    program=bonus_programs(),
+    events=lifecycle_histories(),
+    customers=profiles(),
+    as_of=cutoffs(),
+    partitions=st.integers(1, 8),
+)
+def test_drawn_histories_on_spark_equal_one_machine(
+    spark: Any,
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    as_of: date | datetime | None,
+    partitions: int,
+) -> None:
+    try:
+        expected = _one_machine(program, events, customers, as_of)
+    except RewardRulesError as error:
+        with pytest.raises(type(error)):
+            _on_spark(spark, program, events, customers, as_of, partitions)
+        return
+    assert _on_spark(spark, program, events, customers, as_of, partitions) == expected
+
+
+# --- the extras -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "missing"), [("dask", "dask", "dask"), ("spark", "spark", "pyspark")]
+)
+def test_a_missing_extra_is_named_with_the_install_command(
+    module: str, extra: str, missing: str
+) -> None:
+    # A subprocess whose import system cannot find the extra's package.
+    code = (
+        "import sys\n"
+        f"sys.modules[{missing!r}] = None\n"
+        "try:\n"
+        f"    import rewardrules.{module}\n"
+        "except ImportError as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    done = subprocess.run(  # noqa: S603 -- this interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == (
+        f"MissingExtraError {missing} is not installed; install rewardrules with the "
+        f"'{extra}' extra: pip install 'rewardrules[{extra}]'\n"
+    )
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def _dry_run(*arguments: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["dry-run", *(str(argument) for argument in arguments)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def parquet_histories(tmp_path: Path) -> Path:
+    """The pet shop's history in two Parquet files, cut in the middle of the customers."""
+    table = events_to_table(read_history(EXAMPLES / "pet-shop.history.jsonl"))
+    half = table.num_rows // 2
+    folder = tmp_path / "histories"
+    folder.mkdir()
+    pq.write_table(table.slice(0, half), folder / "a.parquet")
+    pq.write_table(table.slice(half), folder / "b.parquet")
+    return folder
+
+
+PET_SHOP = (EXAMPLES / "pet-shop.yaml", "--customers", EXAMPLES / "pet-shop.customers.csv")
+
+
+def test_dry_run_on_a_scheduler_prints_the_totals_and_writes_the_ledger(
+    dask_client: Client, parquet_histories: Path, tmp_path: Path
+) -> None:
+    scheduler = dask_client.scheduler.address
+    ledger = tmp_path / "ledger"
+    pattern = parquet_histories / "*.parquet"
+    code, out, err = _dry_run(
+        *PET_SHOP[:1], pattern, *PET_SHOP[1:], "--as-of", "2026-04-30",
+        "--scheduler", scheduler, "--format", "json", "--output", f"{ledger}/",
+    )  # fmt: skip
+    assert (code, err.splitlines()[0].startswith("dashboard: ")) == (0, True)
+    one = evaluate(
+        load_program(EXAMPLES / "pet-shop.yaml"),
+        list(read_history(EXAMPLES / "pet-shop.history.jsonl")),
+        list(read_customers(EXAMPLES / "pet-shop.customers.csv")),
+        date(2026, 4, 30),
+    )
+    assert json.loads(out) == {"program": "pet-shop", "totals": one.totals.to_json()}
+    written = pq.read_table(ledger)
+    assert written.schema.field("value").type == pa.decimal128(38, 2)
+    assert _rows(written.select(ledger_table(one.customers, one.money).schema.names)) == _rows(
+        ledger_table(one.customers, one.money)
+    )
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_dry_run_with_workers_starts_a_local_cluster(parquet_histories: Path) -> None:
+    pattern = parquet_histories / "*.parquet"
+    code, out, _ = _dry_run(EXAMPLES / "pet-shop.yaml", pattern, "--workers", 2, "--quiet")
+    _, expected, _ = _dry_run(EXAMPLES / "pet-shop.yaml", EXAMPLES / "pet-shop.history.jsonl")
+    assert code == 0
+    assert out == expected[expected.index("Program totals") :]
+
+
+def test_a_pattern_that_matches_nothing_is_one_line(tmp_path: Path) -> None:
+    pattern = tmp_path / "*.parquet"
+    assert _dry_run(EXAMPLES / "pet-shop.yaml", pattern, "--workers", 2) == (
+        1,
+        "",
+        f"{pattern}: no history file matches; check the pattern, and quote it so that the "
+        "shell does not expand it\n",
+    )
+
+
+def test_a_history_that_is_not_parquet_is_one_line() -> None:
+    history = EXAMPLES / "pet-shop.history.jsonl"
+    assert _dry_run(EXAMPLES / "pet-shop.yaml", history, "--workers", 2) == (
+        1,
+        "",
+        f"{history}: --workers and --scheduler read Parquet histories; write this one as "
+        "Parquet (rewardrules sort-history IN OUT.parquet)\n",
+    )
+
+
+def test_an_unreachable_scheduler_is_one_line(parquet_histories: Path) -> None:
+    pattern = parquet_histories / "*.parquet"
+    code, out, err = _dry_run(
+        EXAMPLES / "pet-shop.yaml", pattern, "--scheduler", "tcp://127.0.0.1:1"
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:1 (")
+    assert err.endswith("); check the address and that the scheduler is running\n")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ("--workers", "2", "--scheduler", "tcp://h:8786"),
+            "give --workers (a local cluster) or --scheduler, not both",
+        ),
+        (
+            ("--workers", "2", "--customer", "amy"),
+            "--customer shows one customer's events; it cannot go with a cluster",
+        ),
+        (
+            ("--workers", "2", "--format", "csv"),
+            "--format csv prints the ledger; with a cluster use --output DIR/",
+        ),
+        (
+            ("--workers", "2", "--output", "l.csv"),
+            "with a cluster, --output names a directory: l.csv/",
+        ),
+        (
+            ("--output", "ledger/"),
+            "--output DIR/ writes a partitioned ledger with --workers or --scheduler; "
+            "otherwise name a .parquet, .csv or .jsonl file",
+        ),
+    ],
+)
+def test_options_that_do_not_go_with_a_cluster_are_usage_errors(
+    arguments: tuple[str, ...], message: str
+) -> None:
+    code, out, err = _dry_run(EXAMPLES / "pet-shop.yaml", "histories/*.parquet", *arguments)
+    assert (code, out, err.splitlines()[-1]) == (2, "", f"Error: {message}")

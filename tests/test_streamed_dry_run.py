@@ -1,0 +1,289 @@
+"""``dry-run --engine batch`` with ``--output``/``--summary``: customer chunk by chunk.
+
+The streamed run must write what the whole-file run writes. Each test reads the written
+ledger back (pyarrow, text) and compares it with the ledger of the reference engine's
+dry-run, which holds the whole history; the chunk size is set through the environment
+(``REWARDRULES_CHUNK_ROWS``) down to one customer per chunk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from rewardrules._customer_chunks import _SeenIds, event_months, whole_chunks
+from rewardrules.cli import cli
+from rewardrules.columns import read_history_table
+from rewardrules.loader import load_program
+from rewardrules.summary import month_of
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import synthetic  # noqa: E402 (from benchmarks/, put on the path above)
+
+COFFEE_CLUB = ROOT / "rules" / "examples" / "coffee-club.yaml"
+CHUNK_SIZES = ("1", "2", "7", "1000000")
+
+
+def run(*arguments: str | Path, stdin: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(argument) for argument in arguments], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_history(folder: Path, table: pa.Table, name: str = "history.parquet") -> Path:
+    path = folder / name
+    pq.write_table(table, path)
+    return path
+
+
+def synthetic_history(*, sorted_by_customer: bool = True) -> pa.Table:
+    """60 customers, 400 purchases (some of several lines), refunds: seeded."""
+    return synthetic.history_table(60, 400, 12, sorted_by_customer=sorted_by_customer)
+
+
+def with_rows(table: pa.Table, change: Any) -> pa.Table:
+    rows = table.to_pylist()
+    change(rows)
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+def ledger_text(path: Path) -> Any:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    return path.read_text(encoding="utf-8")
+
+
+def without_file(document: str) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads(document)
+    summary.pop("ledger", None)
+    return summary
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    return write_history(tmp_path, synthetic_history())
+
+
+@pytest.mark.parametrize("chunk", CHUNK_SIZES)
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_the_streamed_ledger_is_the_whole_files_ledger(
+    history: Path, tmp_path: Path, chunk: str, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole, streamed = tmp_path / f"whole{suffix}", tmp_path / f"streamed{suffix}"
+    expected = run("dry-run", COFFEE_CLUB, history, "--output", whole, "--format", "json")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", chunk)
+    arguments = ("--output", streamed, "--format", "json", "--engine", "batch")
+    code, out, err = run("dry-run", COFFEE_CLUB, history, *arguments)
+    assert (code, err, expected[0]) == (0, "", 0)
+    assert ledger_text(streamed) == ledger_text(whole)
+    assert without_file(out) == without_file(expected[1])
+    assert json.loads(out)["ledger"]["entries"] == json.loads(expected[1])["ledger"]["entries"]
+
+
+@pytest.mark.parametrize("chunk", ["1", "3"])
+@pytest.mark.parametrize("example", ["coffee-club", "pharmacy", "airline-miles", "car-wash"])
+def test_the_streamed_summary_of_an_example_is_the_whole_files(
+    example: str, chunk: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = ROOT / "rules" / "examples" / f"{example}.yaml"
+    [history] = (ROOT / "rules" / "examples").glob(f"{example}.history.*")
+    parquet = tmp_path / "sorted.parquet"
+    assert run("sort-history", history, parquet)[0] == 0
+    expected = run("dry-run", program, history, "--summary")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", chunk)
+    for given in (history, parquet):  # read whole (text) and streamed (Parquet)
+        assert run("dry-run", program, given, "--summary", "--engine", "batch") == expected
+
+
+def test_standard_input_streams_like_the_file(
+    history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = run("dry-run", COFFEE_CLUB, history, "--summary", "--format", "json")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "5")
+    arguments = ("--summary", "--format", "json", "--engine", "batch")
+    assert run("dry-run", COFFEE_CLUB, "-", *arguments, stdin=history.read_bytes()) == expected
+
+
+def test_a_small_history_not_sorted_by_customer_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = write_history(tmp_path, synthetic_history(sorted_by_customer=False))
+    expected = run("dry-run", COFFEE_CLUB, history, "--output", tmp_path / "whole.csv")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "3")
+    code, out, err = run(
+        "dry-run", COFFEE_CLUB, history, "--output", tmp_path / "b.csv", "--engine", "batch"
+    )
+    assert (code, err) == (0, "")
+    assert out.replace("b.csv", "whole.csv") == expected[1]
+    assert (tmp_path / "b.csv").read_text() == (tmp_path / "whole.csv").read_text()
+
+
+def test_a_large_history_not_sorted_by_customer_is_refused_with_how_to_sort_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = synthetic_history()
+    customers = table["customer_id"].to_pylist()
+    second = customers.index(sorted(set(customers))[1])
+    third = customers.index(sorted(set(customers))[2])
+
+    rows = table.to_pylist()  # the second customer's rows moved after the third's
+    moved = rows[second:third]
+    rows[second:third] = []
+    end = next(
+        (index for index, row in enumerate(rows) if row["customer_id"] > customers[third]),
+        len(rows),
+    )
+    rows[end:end] = moved
+    history = write_history(tmp_path, pa.Table.from_pylist(rows, schema=table.schema))
+    output = tmp_path / "ledger.parquet"
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "10")
+    monkeypatch.setenv("REWARDRULES_WHOLE_ROWS", "100")
+    code, out, err = run("dry-run", COFFEE_CLUB, history, "--output", output, "--engine", "batch")
+    row = end + 1
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{history}:{row}:1: customer {customers[second]!r} comes after customer "
+        f"{customers[third]!r}: the history is not sorted by customer id, and a history of "
+        "more than 100 rows is evaluated customer by customer, in that order (sort it first: "
+        f"rewardrules sort-history {history} sorted.parquet, or with DuckDB or polars in one "
+        "line (docs/histories.md, 'Large histories'))\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.parquet"]
+
+
+def late_row(table: pa.Table) -> int:
+    """A purchase row in the last customer's rows (0-based)."""
+    types = table["type"].to_pylist()
+    return max(index for index, kind in enumerate(types) if kind == "purchase")
+
+
+@pytest.mark.parametrize("chunk", ["1", "4"])
+def test_a_bad_row_in_a_late_chunk_is_located_as_the_whole_file_reader_locates_it(
+    tmp_path: Path, chunk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = synthetic_history()
+    row = late_row(table)
+
+    def bad_quantity(rows: list[dict[str, Any]]) -> None:
+        rows[row]["quantity"] = 0
+
+    history = write_history(tmp_path, with_rows(table, bad_quantity))
+    output = tmp_path / "ledger.jsonl"
+    output.write_text("kept\n")
+    arguments = ("--output", output, "--engine", "batch")
+    whole = run("dry-run", COFFEE_CLUB, history, "--summary")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", chunk)
+    code, out, err = run("dry-run", COFFEE_CLUB, history, *arguments)
+    assert (code, out) == (1, "")
+    assert err == whole[2]
+    assert err.startswith(f"{history}:{row + 1}:")
+    assert output.read_text() == "kept\n"  # the earlier ledger is left as it was
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.parquet", "ledger.jsonl"]
+
+
+def test_an_event_id_used_again_in_a_later_chunk_is_the_readers_split_event_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = synthetic_history()
+    row = late_row(table)
+    ids = table["event_id"].to_pylist()
+    first = ids[0]
+
+    def reuse(rows: list[dict[str, Any]]) -> None:  # the last purchase takes the first's id
+        for index in range(row, len(rows)):
+            if rows[index]["event_id"] == ids[row]:
+                rows[index]["event_id"] = first
+
+    history = write_history(tmp_path, with_rows(table, reuse))
+    whole = run("dry-run", COFFEE_CLUB, history, "--summary")
+    assert whole[0] == 1
+    assert f"event {first!r} appears again (its first rows start on row 1)" in whole[2]
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "2")
+    output = tmp_path / "ledger.parquet"
+    streamed = run("dry-run", COFFEE_CLUB, history, "--output", output, "--engine", "batch")
+    assert streamed == (1, "", whole[2])
+    assert not output.exists()
+
+
+def test_an_engine_error_in_a_late_chunk_names_the_event_where_the_whole_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = synthetic_history()
+    refunds = [index for index, kind in enumerate(table["type"].to_pylist()) if kind == "refund"]
+    row = refunds[-1]
+
+    def unknown(rows: list[dict[str, Any]]) -> None:
+        rows[row]["purchase_id"] = "p-none"
+
+    history = write_history(tmp_path, with_rows(table, unknown))
+    whole = run("dry-run", COFFEE_CLUB, history, "--summary", "--engine", "batch")
+    reference = run("dry-run", COFFEE_CLUB, history, "--summary")
+    assert whole[0] == 1
+    assert whole[2] == reference[2]
+    assert f"{history}:{row + 1}:" in whole[2]
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "3")
+    output = tmp_path / "ledger.csv"
+    streamed = run("dry-run", COFFEE_CLUB, history, "--output", output, "--engine", "batch")
+    assert streamed == (1, "", whole[2])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.parquet"]
+
+
+def test_chunks_of_a_table_read_whole_are_sorted_whole_customers(tmp_path: Path) -> None:
+    history = write_history(tmp_path, synthetic_history(sorted_by_customer=False))
+    table = read_history_table(history)
+    for size in (1, 5, 50, 10_000):
+        chunks = list(whole_chunks(table, size))
+        assert sum(chunk.num_rows for chunk in chunks) == table.num_rows
+        customers = [chunk["customer_id"].to_pylist() for chunk in chunks]
+        flat = [customer for chunk in customers for customer in chunk]
+        assert flat == sorted(flat)
+        for before, after in itertools.pairwise(customers):
+            assert before[-1] != after[0]  # a customer is never cut
+            assert len(before) >= size
+        rows = sorted(line for chunk in chunks for line in chunk["line"].to_pylist())
+        assert rows == sorted(table["line"].to_pylist())
+
+
+def test_the_months_of_a_chunk_are_the_summarys_months(tmp_path: Path) -> None:
+    program = load_program(ROOT / "rules" / "examples" / "pharmacy.yaml")
+    table = read_history_table(write_history(tmp_path, synthetic_history()))
+    months = event_months(table, program)
+    for row in table.to_pylist():
+        assert months[row["event_id"]] == month_of(row["at"], program)
+
+
+def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:
+    seen = _SeenIds()
+    added: set[int] = set()
+    for start in range(0, 5000, 700):
+        hashes = np.arange(start, start + 700, dtype=np.int64) * 7919
+        probe = np.arange(start - 350, start + 350, dtype=np.int64) * 7919
+        found = seen.seen(probe)
+        assert found.tolist() == [int(value) in added for value in probe.tolist()]
+        seen.add(hashes)
+        added.update(hashes.tolist())
+
+
+def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
+    tmp_path: Path,
+) -> None:
+    program = ROOT / "rules" / "examples" / "pet-shop.yaml"
+    history = tmp_path / "history.csv"
+    history.write_text("event_id,type\nnot,a history\n")
+    whole = run("dry-run", program, history, "--engine", "batch")
+    output = tmp_path / "ledger.csv"
+    streamed = run("dry-run", program, history, "--engine", "batch", "--output", output)
+    assert whole[0] == 1
+    assert "the batch engine does not evaluate rule 'treat-card': exclusive_group" in whole[2]
+    assert streamed == whole
+    assert not output.exists()
