@@ -26,7 +26,7 @@ from rewardrules.batch._dated import GiftColumns
 from rewardrules.batch._frame import Flags, Ints, UnsupportedError, read_frame
 from rewardrules.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.batch._gifts import GiftLedger
-from rewardrules.batch._ledger import EntryPart, LedgerColumns
+from rewardrules.batch._ledger import EntryPart, LedgerColumns, row_keys
 from rewardrules.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.batch._refunds import RefundStep
 from rewardrules.batch._results import ResultColumns, TierReports
@@ -165,6 +165,25 @@ def _points_arguments(
 ) -> tuple[Any, ...]:
     """A points entry's reason arguments (``_points_reason``), read when asked for."""
     return (reasons, events[index], given[index])
+
+
+def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Ints) -> pa.Array[Any]:
+    """Points entries' reason keys: equal when ``_points_reason`` reads the same tier,
+    paid amounts, line weights and points (so one text serves them all)."""
+    event = events[chosen]
+    starts = reasons.line_start[event]
+    ends = reasons.line_start[event + 1]
+    heads = (reasons.tier[event], given[chosen])
+    return row_keys(heads, starts, ends, (reasons.paid, reasons.weights))
+
+
+def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
+    """``_points_keys`` for these entries, or None when some points do not fit in int64."""
+    try:
+        points = np.asarray(given, dtype=np.int64)
+    except OverflowError:
+        return None
+    return partial(_points_keys, reasons, events, points)
 
 
 def _discount_arguments(
@@ -514,6 +533,7 @@ class _Run(Computation):
             (given, None, None),
             _points_reason,
             partial(_points_arguments, reasons, events.tolist(), given),
+            _points_keys_of(reasons, events, given),
         )
         if limited is not None:
             ledger.add(position, events, limited.noted(events, self._built(part), cuts, "points"))
@@ -538,12 +558,14 @@ class _Run(Computation):
         amounts: tuple[Any, Any, Any],
         template: Any,
         arguments: Any,
+        keys: Any = None,
     ) -> EntryPart:
         """One rule's entries for these events, as columns (``_ledger``): built when read.
 
-        ``amounts`` are the entries' points, value and units (lists, or None for none).
+        ``amounts`` are the entries' points, value and units (lists, or None for none);
+        ``keys`` tell entries with equal reasons apart from the rest (``ReasonKeys``).
         """
-        return EntryPart(events, rule_id, kind, *amounts, template, arguments)
+        return EntryPart(events, rule_id, kind, *amounts, template, arguments, keys=keys)
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints

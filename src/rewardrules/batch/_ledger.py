@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rewardrules.batch._frame import Ints
 from rewardrules.ledger import EntryKind, LedgerEntry
@@ -26,6 +27,12 @@ Arguments = Sequence[tuple[Any, ...]] | Callable[[int], tuple[Any, ...]]
 """Each entry's reason arguments: a sequence, or a function of the entry's index."""
 Amounts = Sequence[int | None] | None
 """Each entry's points, value or units; None when the kind has none."""
+ReasonKeys = Callable[[Ints], "pa.Array[Any]"]
+"""For some entries (their indices in a part), one Arrow value each: entries whose values
+are equal have byte-identical reasons. Lets a ledger write each distinct reason once."""
+_PLAIN = frozenset({int, str, type(None)})
+"""Argument types whose equal values always format alike (unlike ``True`` and ``1``,
+``Decimal("1.0")`` and ``Decimal("1")``, ``0.0`` and ``-0.0``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,7 @@ class EntryPart:
     template: Any
     arguments: Arguments
     built: Sequence[LedgerEntry] | None = None
+    keys: ReasonKeys | None = None
 
     @classmethod
     def of_entries(cls, events: Ints, entries: Sequence[LedgerEntry]) -> EntryPart:
@@ -88,6 +96,87 @@ class EntryPart:
         if self.built is not None:
             return self.built[index].reason
         return self.entry(index, "", "", money).reason
+
+    def reasons(self, chosen: Ints, money: Currency) -> tuple[Ints, list[str]]:
+        """The reasons of entries ``chosen``, each distinct one written once: a code per
+        entry and the texts the codes point to, byte-identical to ``LedgerEntry.reason``.
+
+        Entries share a text when their ``keys`` are equal, or else when their template
+        and arguments are equal and every argument is an int, a str or None.
+        """
+        keys = None
+        if self.keys is not None:
+            try:
+                keys = self.keys(chosen)
+            except (OverflowError, TypeError):
+                keys = None  # amounts beyond int64: compare arguments instead
+        if keys is not None:
+            encoded: Any = pc.dictionary_encode(keys)
+            codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            first = np.empty(len(encoded.dictionary), dtype=np.int64)
+            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+            texts = [self.reason(index, money) for index in chosen[first].tolist()]
+            return codes, texts
+        found = np.empty(len(chosen), dtype=np.int64)
+        written: list[str] = []
+        seen: dict[tuple[Any, ...], int] = {}
+        for row, index in enumerate(chosen.tolist()):
+            key = self._reason_key(index, money)
+            code = None if key is None else seen.get(key)
+            if code is None:
+                code = len(written)
+                written.append(self.reason(index, money))
+                if key is not None:
+                    seen[key] = code
+            found[row] = code
+        return found, written
+
+    def _reason_key(self, index: int, money: Currency) -> tuple[Any, ...] | None:
+        """What entry ``index``'s reason is made of, when equal keys surely give equal
+        texts; None when that cannot be told cheaply."""
+        if self.built is not None:
+            entry = self.built[index]
+            if entry.money is not money:
+                return None
+            template, arguments = entry.template, entry.arguments
+        else:
+            template, found = self.template, self.arguments
+            arguments = found(index) if callable(found) else found[index]
+        plain = _PLAIN
+        for argument in arguments:
+            if type(argument) not in plain:
+                return None
+        return (template, *arguments)
+
+
+def row_keys(
+    heads: Sequence[Ints], starts: Ints, ends: Ints, lines: Sequence[Any]
+) -> pa.Array[Any]:
+    """One exact binary key per row: the row's ``heads`` values, then the values of its
+    lines ``starts[row]`` to ``ends[row]`` in each of ``lines``, as int64 bytes.
+
+    Rows have equal keys exactly when all those values are equal (a key's length tells
+    its line count). Raises OverflowError when a value does not fit in int64, TypeError
+    when one is not an integer.
+    """
+    rows, width = len(starts), len(lines)
+    counts = np.asarray(ends, dtype=np.int64) - starts
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(len(heads) + width * counts, out=offsets[1:])
+    data = np.empty(int(offsets[-1]), dtype=np.int64)
+    for place, head in enumerate(heads):
+        data[offsets[:-1] + place] = head
+    owner = np.repeat(np.arange(rows), counts)
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    line = starts[owner] + within
+    base = offsets[:-1][owner] + len(heads) + within * width
+    for place, column in enumerate(lines):
+        data[base + place] = _integers(np.asarray(column)[line])
+    return pa.Array.from_buffers(
+        pa.large_binary(),
+        rows,
+        [None, pa.py_buffer((offsets * 8).tobytes()), pa.py_buffer(data.tobytes())],
+    )
 
 
 class LedgerColumns:
@@ -175,7 +264,8 @@ class LedgerColumns:
         units = np.empty(count, dtype=object)
         rule = np.empty(count, dtype=object)
         kind = np.empty(count, dtype=object)
-        reason: list[str] = [""] * count
+        codes = np.zeros(count, dtype=np.int64)
+        texts: list[str] = []
         for part_index in np.unique(part_of).tolist():
             part = self.parts[part_index]
             rows = np.flatnonzero(part_of == part_index)
@@ -192,9 +282,9 @@ class LedgerColumns:
                 event_id[rows] = self.event_ids[part.events[chosen]]
                 rule[rows] = part.rule
                 kind[rows] = part.kind
-            money = self.money
-            for row, index in zip(rows.tolist(), chosen.tolist()):
-                reason[row] = part.reason(index, money)
+            part_codes, part_texts = part.reasons(chosen, self.money)
+            codes[rows] = part_codes + len(texts)
+            texts.extend(part_texts)
         owner = np.searchsorted(self.bounds, np.arange(start, end), side="right") - 1
         columns = {
             "customer_id": pa.array(np.asarray(customer_ids, dtype=object)[owner], pa.string()),
@@ -204,9 +294,18 @@ class LedgerColumns:
             "points": pa.array(points, pa.int64()),
             "value": _decimals(value, schema.field("value").type),
             "units": pa.array(units, pa.int64()),
-            "reason": pa.array(reason, pa.string()),
+            "reason": pa.array(texts, pa.string()).take(codes),
         }
         return pa.table(columns, schema=schema)
+
+
+def _integers(values: npt.NDArray[Any]) -> Ints:
+    """Integer values as int64, exactly (OverflowError or TypeError otherwise)."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind != "O" or not all(type(value) is int for value in values.tolist()):
+        raise TypeError("not integers")
+    return values.astype(np.int64)
 
 
 def _decimals(minor: npt.NDArray[Any], kind: pa.DataType) -> pa.Array[Any]:

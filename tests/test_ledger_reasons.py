@@ -1,0 +1,92 @@
+"""A columnar ledger writes each distinct reason once (``batch._ledger``): the texts must be
+byte-identical to ``LedgerEntry.reason`` entry by entry, whatever the entries share."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rewardrules.batch._ledger import EntryPart, row_keys
+from rewardrules.money import currency
+
+EUR = currency("EUR")
+
+
+def _each_reason(part: EntryPart, chosen: list[int]) -> list[str]:
+    return [part.entry(index, "e", "c", EUR).reason for index in chosen]
+
+
+def _shared_reasons(part: EntryPart, chosen: list[int]) -> list[str]:
+    codes, texts = part.reasons(np.asarray(chosen, dtype=np.int64), EUR)
+    return [texts[code] for code in codes.tolist()]
+
+
+ARGUMENTS = st.sampled_from(
+    [1, True, 0, False, "1", None, Decimal("1"), Decimal("1.0"), 0.0, -0.0, 250, -250]
+)
+
+
+@given(
+    arguments=st.lists(st.tuples(ARGUMENTS, st.integers(-300, 300)), min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_equal_looking_arguments_keep_their_own_text(
+    arguments: list[tuple[Any, int]], data: st.DataObject
+) -> None:
+    # True == 1 and Decimal("1.0") == Decimal("1"), but they are written differently.
+    part = EntryPart(
+        np.arange(len(arguments)), "r", "points", None, None, None, "{0} and {1:money}", arguments
+    )
+    chosen = data.draw(st.lists(st.integers(0, len(arguments) - 1), max_size=60))
+    assert _shared_reasons(part, chosen) == _each_reason(part, chosen)
+
+
+def test_a_reason_repeated_is_written_once() -> None:
+    calls: list[int] = []
+
+    def template(money: Any, amount: int) -> str:
+        calls.append(amount)
+        return money.format(amount)
+
+    part = EntryPart(np.arange(6), "r", "points", None, None, None, template, [(5,), (7,)] * 3)
+    codes, texts = part.reasons(np.arange(6, dtype=np.int64), EUR)
+    assert texts == [EUR.format(5), EUR.format(7)]
+    assert codes.tolist() == [0, 1, 0, 1, 0, 1]
+    assert calls == [5, 7]
+
+
+@given(
+    data=st.data(),
+    rows=st.lists(
+        st.tuples(st.integers(-3, 3), st.lists(st.tuples(st.integers(-2, 2), st.integers(0, 2)))),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_row_keys_are_equal_exactly_when_the_rows_are(
+    rows: list[tuple[int, list[tuple[int, int]]]], data: st.DataObject
+) -> None:
+    heads = np.asarray([head for head, _lines in rows], dtype=np.int64)
+    counts = [len(lines) for _head, lines in rows]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    ends = starts + np.asarray(counts, dtype=np.int64)
+    first = np.asarray([a for _h, lines in rows for a, _b in lines], dtype=np.int64)
+    second = np.asarray([b for _h, lines in rows for _a, b in lines], dtype=object)
+    keys = row_keys((heads,), starts, ends, (first, second)).to_pylist()
+    for left in range(len(rows)):
+        for right in range(len(rows)):
+            assert (keys[left] == keys[right]) == (rows[left] == rows[right])
+
+
+def test_row_keys_refuse_what_is_not_an_integer() -> None:
+    starts, ends = np.asarray([0]), np.asarray([1])
+    for column in (np.asarray([1.5]), np.asarray([Decimal(1)], dtype=object)):
+        try:
+            row_keys((), starts, ends, (column,))
+        except TypeError:
+            continue
+        raise AssertionError(f"{column!r} was taken as integers")
