@@ -9,7 +9,7 @@ variables. ``numpy_baseline.py`` vectorises the same program.
 
 It reads :class:`Columns`, which :func:`columns_from_table` makes from an Arrow table in
 the ``HISTORY_SCHEMA`` layout (sort, codes, cents). :func:`reference_outcome` reads the
-same figures from the reference engine's :class:`~rewardrules.ledger.Evaluation`, and
+same figures from the reference engine's :class:`~rewardrules.engine.ledger.Evaluation`, and
 :func:`first_difference` compares two outcomes customer by customer.
 
 The semantics, as the loops implement them: events are evaluated per customer by (instant,
@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rewardrules.ledger import Evaluation
+from rewardrules.engine.ledger import Evaluation
 
 Ints = npt.NDArray[np.int64]
 

@@ -76,9 +76,9 @@ class Run:
 def whole(history: str, ledger: str) -> int:
     """The whole-file way, in a child process: read, evaluate, write."""
     from rewardrules import load_program  # noqa: PLC0415 -- in the child only
-    from rewardrules.batch import evaluate_table  # noqa: PLC0415
-    from rewardrules.columns import read_history_table  # noqa: PLC0415
-    from rewardrules.ledger_files import write_ledger  # noqa: PLC0415
+    from rewardrules.evaluation.batch import evaluate_table  # noqa: PLC0415
+    from rewardrules.histories.columns import read_history_table  # noqa: PLC0415
+    from rewardrules.tools.ledger_files import write_ledger  # noqa: PLC0415
 
     program = load_program(PROGRAM)
     table = read_history_table(history)

@@ -9,7 +9,7 @@ The script builds the coffee-club program (the same program as the YAML example)
 a seeded history (purchases spread over two years, about 1% of them refunded later), and
 times three implementations of the same program on the same data:
 
-* ``rewardrules.engine.evaluate`` on the ``Purchase``/``Refund`` models;
+* ``rewardrules.evaluation.fold.evaluate`` on the ``Purchase``/``Refund`` models;
 * the int loop of ``baselines.py``: integer cents in flat lists of ints, one pass over the
   events sorted by customer, no object per event (``replay.py`` uses the same loop);
 * a loop with ``Decimal`` money over plain tuples that keeps a record object per purchase,
@@ -53,12 +53,12 @@ from zoneinfo import ZoneInfo
 
 from baselines import Columns, coffee_int_loop, columns_from_table  # beside this script
 
-from rewardrules.columns import events_to_table
-from rewardrules.engine import evaluate
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Line, Purchase, Refund, RefundLine
-from rewardrules.ledger import Evaluation
-from rewardrules.loader import load_program_file
-from rewardrules.program import Program
+from rewardrules.histories.columns import events_to_table
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program_file
 
 T = TypeVar("T")
 P = ParamSpec("P")

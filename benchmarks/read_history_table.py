@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from rewardrules.columns import read_history_table
+from rewardrules.histories.columns import read_history_table
 
 SKUS = [("latte", "coffee", "4.50"), ("bagel", "food", "2.25"), ("beans", "coffee", "12.00")]
 OFFSETS = ["Z", "+01:00", "-05:00"]

@@ -25,7 +25,7 @@ read, whose size is printed too):
 
 * ``reference``: ``rewardrules.evaluate`` on the models, on a subset of customers (about
   100,000 purchases; 20,000 with ``--quick``): it runs at tens of thousands a second;
-* ``batch``: ``rewardrules.batch.evaluate_table`` from the Arrow table, when the batch
+* ``batch``: ``rewardrules.evaluation.batch.evaluate_table`` from the Arrow table, when the batch
   engine is installed ("batch engine: not available" otherwise);
 * ``int-loop``: the hand-written integer loop of ``baselines.py`` (of
   ``lifecycle_baseline.py`` for the lifecycle program), over the table's integer columns;
@@ -77,8 +77,8 @@ from numpy_baseline import coffee_numpy
 from synthetic import history_table
 
 from rewardrules import CustomerState, compile_program, evaluate, load_program, step
-from rewardrules.columns import table_to_events
-from rewardrules.program import Program
+from rewardrules.histories.columns import table_to_events
+from rewardrules.program.model import Program
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS = {
@@ -137,9 +137,9 @@ def scenarios(purchases: int) -> list[Scenario]:
 
 
 def batch_engine() -> Callable[..., Any] | None:
-    """``rewardrules.batch.evaluate_table`` if the batch engine is installed."""
+    """``rewardrules.evaluation.batch.evaluate_table`` if the batch engine is installed."""
     try:
-        module = importlib.import_module("rewardrules.batch")
+        module = importlib.import_module("rewardrules.evaluation.batch")
     except ImportError:
         return None
     found = getattr(module, "evaluate_table", None)
@@ -149,7 +149,7 @@ def batch_engine() -> Callable[..., Any] | None:
 def batch_refusal(program: Any) -> str | None:
     """Why the batch engine refuses the program (features it does not evaluate yet), if so."""
     try:
-        module = importlib.import_module("rewardrules.batch")
+        module = importlib.import_module("rewardrules.evaluation.batch")
     except ImportError:
         return None
     features = module.unsupported(program) if hasattr(module, "unsupported") else []
@@ -158,7 +158,7 @@ def batch_refusal(program: Any) -> str | None:
 
 def table_reader() -> Callable[..., pa.Table] | None:
     """``rewardrules.read_history_table`` (checks column-wise) if it is installed."""
-    for name in ("rewardrules", "rewardrules.columns"):
+    for name in ("rewardrules", "rewardrules.histories.columns"):
         found = getattr(importlib.import_module(name), "read_history_table", None)
         if callable(found):
             return found  # type: ignore[no-any-return]

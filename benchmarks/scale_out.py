@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from coffee_club import coffee_club
 from synthetic import generate_rows, to_table
 
-from rewardrules.batch import evaluate_table
+from rewardrules.evaluation.batch import evaluate_table
 
 
 def _peak_mib() -> float:

@@ -35,8 +35,8 @@ from coffee_club import (  # the benchmark beside this one (its folder is on sys
 )
 
 from rewardrules import Customer, Program, Refund, evaluate
-from rewardrules.ledger import POINTS_KINDS, Evaluation
-from rewardrules.limits import period_key
+from rewardrules.engine.ledger import POINTS_KINDS, Evaluation
+from rewardrules.engine.limits import period_key
 
 DAILY_STARS, MONTHLY_STARS = 400, 3_000
 

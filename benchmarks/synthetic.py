@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from rewardrules.columns import HISTORY_SCHEMA
+from rewardrules.histories.columns import HISTORY_SCHEMA
 
 HISTORY_START = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
 HISTORY_SECONDS = 730 * 86_400

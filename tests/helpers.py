@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from rewardrules.engine import evaluate
+from rewardrules.engine.ledger import Evaluation, LedgerEntry
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Line, Purchase, Redemption, Refund, RefundLine
-from rewardrules.ledger import Evaluation, LedgerEntry
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 BASE = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """Monday 2 March 2026 at noon UTC: where every example history starts."""

@@ -19,7 +19,7 @@ from typing import Any
 from helpers import at, line, program, purchase, refund
 from rewardrules import evaluate
 from rewardrules.events import AnyEvent
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
 CARD = {"kind": "every_nth_free", "id": "card", "every": 4, "when": {"categories": ["coffee"]}}

@@ -21,7 +21,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from rewardrules.events import Line, Purchase, Redemption, Refund, RefundLine, event_sort_key
-from rewardrules.program import WEEKDAYS, Program, gives_points
+from rewardrules.program.model import WEEKDAYS, Program, gives_points
 
 SKUS = ("latte", "mocha", "bagel", "cone", "tea")
 CATEGORIES = ("coffee", "food", "ice-cream")

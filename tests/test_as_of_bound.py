@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from helpers import line, program, purchase
-from rewardrules.engine import evaluate
+from rewardrules.evaluation.fold import evaluate
 
 EDT = timezone(timedelta(hours=-4))
 EARN = {"id": "points", "kind": "points_per_spend", "points": 1, "per": "1.00"}

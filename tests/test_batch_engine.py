@@ -24,12 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import at, line, purchase
-from rewardrules import batch
-from rewardrules.batch import UnsupportedError, evaluate_table
-from rewardrules.batch._frame import local_dates
-from rewardrules.columns import events_to_table, table_to_events
-from rewardrules.engine import evaluate
+from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Location, RuleFileError
+from rewardrules.evaluation import batch
+from rewardrules.evaluation.batch import UnsupportedError, evaluate_table
+from rewardrules.evaluation.batch._frame import local_dates
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import (
     AnyEvent,
     Customer,
@@ -39,10 +39,10 @@ from rewardrules.events import (
     Refund,
     event_sort_key,
 )
-from rewardrules.histories import read_customers, read_history
-from rewardrules.ledger import Evaluation
-from rewardrules.loader import load_program
-from rewardrules.program import Program, RefundSettings
+from rewardrules.histories.columns import events_to_table, table_to_events
+from rewardrules.histories.read import read_customers, read_history
+from rewardrules.program.model import Program, RefundSettings
+from rewardrules.rulefiles.loader import load_program
 from strategies import (
     ALL_KINDS,
     CATALOGUE,

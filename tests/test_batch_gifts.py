@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bonus_strategies import bonus_rules, profiles
-from rewardrules import batch
-from rewardrules.engine import evaluate
+from rewardrules.evaluation import batch
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import (
     AnyEvent,
     Customer,
@@ -29,9 +29,9 @@ from rewardrules.events import (
     ReferralQualified,
     Refund,
 )
-from rewardrules.histories import read_customers, read_history
-from rewardrules.loader import load_program
-from rewardrules.program import Program
+from rewardrules.histories.read import read_customers, read_history
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
 from strategies import (
     ALL_KINDS,
     CATALOGUE,

@@ -1,6 +1,7 @@
 """The batch engine's results read from columns: the same fields, entries and ledger files.
 
-A batch result works its fields out when they are read (``rewardrules.batch._results``) and
+A batch result works its fields out when they are read (``rewardrules.evaluation.batch._results``)
+and
 a Parquet ledger is written from its columns without entry objects; both must give exactly
 what the reference engine's results give.
 """
@@ -16,16 +17,16 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from rewardrules import batch
-from rewardrules.batch._results import _FIELDS, BatchCustomerResult
-from rewardrules.columns import events_to_table
-from rewardrules.engine import evaluate
+from rewardrules.engine.ledger import CustomerResult, Evaluation
+from rewardrules.evaluation import batch
+from rewardrules.evaluation.batch._results import _FIELDS, BatchCustomerResult
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer
-from rewardrules.histories import read_customers, read_history
-from rewardrules.ledger import CustomerResult, Evaluation
-from rewardrules.ledger_files import write_ledger
-from rewardrules.loader import load_program
-from rewardrules.program import Program
+from rewardrules.histories.columns import events_to_table
+from rewardrules.histories.read import read_customers, read_history
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.ledger_files import write_ledger
 from strategies import histories, programs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"

@@ -17,15 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import at, line, purchase, refund
-from rewardrules import batch
-from rewardrules._state_format import micros
-from rewardrules.batch import UnsupportedError
-from rewardrules.columns import events_to_table
-from rewardrules.engine import evaluate
+from rewardrules.engine._state_format import micros
+from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation import batch
+from rewardrules.evaluation.batch import UnsupportedError
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, event_sort_key
-from rewardrules.program import Program
-from rewardrules.state import CustomerState
+from rewardrules.histories.columns import events_to_table
+from rewardrules.program.model import Program
 from strategies import cutoffs, histories, lifecycle_histories, lifecycle_programs, programs
 from test_batch_engine import (
     EXAMPLES,

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewardrules import Program, evaluate, load_program
-from rewardrules.columns import table_to_events
+from rewardrules.histories.columns import table_to_events
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

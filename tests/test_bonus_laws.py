@@ -19,12 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bonus_strategies import bonus_programs, profiles
-from rewardrules.engine import evaluate
+from rewardrules.engine.ledger import NOTE_KINDS, POINTS_KINDS, LedgerEntry
+from rewardrules.engine.limits import period_key
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Purchase, ReferralQualified
 from rewardrules.kinds.referral import referral_facts
-from rewardrules.ledger import NOTE_KINDS, POINTS_KINDS, LedgerEntry
-from rewardrules.limits import period_key
-from rewardrules.program import EveryNthFree, Program, Referral
+from rewardrules.program.model import EveryNthFree, Program, Referral
 from strategies import cutoffs, histories, lifecycle_histories
 from test_laws import (
     assert_split_and_resume_equals_one_evaluation,

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from helpers import at, ledger, line, program, purchase, reasons, refund
-from rewardrules.engine import evaluate, step
+from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import evaluate, step
 from rewardrules.events import AnyEvent, Customer, MonthDay, ReferralQualified
 from rewardrules.kinds.referral import referral_facts
-from rewardrules.ledger import Evaluation
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 EARN = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"}
 

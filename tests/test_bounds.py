@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from helpers import line, program, purchase
-from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, RuleFileError
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer, Purchase
-from rewardrules.loader import load_program_text
-from rewardrules.program import Program
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program_text
 from strategies import EDGE_AS_OF, edge_histories, edge_programs, in_bounds
 
 

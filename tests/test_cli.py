@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rewardrules import _cli_support as cli_support
-from rewardrules.cli import cli
+from rewardrules.cli import _support as cli_support
+from rewardrules.cli.main import cli
 from rewardrules.errors import Location
-from rewardrules.histories import locate_event
+from rewardrules.histories.read import locate_event
 
 PROGRAM = """\
 program: scoops
@@ -288,7 +288,8 @@ def test_python_dash_m_runs_the_same_command(files: tuple[Path, Path]) -> None:
 
 def test_importing_the_library_does_not_import_the_command_line() -> None:
     code = (
-        "import sys, rewardrules; print('click' in sys.modules, 'rewardrules.cli' in sys.modules)"
+        "import sys, rewardrules; "
+        "print('click' in sys.modules, 'rewardrules.cli.main' in sys.modules)"
     )
     done = subprocess.run(  # noqa: S603 -- our own interpreter and arguments
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from rewardrules.cli import cli
-from rewardrules.columns import read_history_table
+from rewardrules.cli.main import cli
+from rewardrules.histories.columns import read_history_table
 from test_cli import HISTORY, PROGRAM
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 
 from rewardrules import evaluate, load_program, read_history
-from rewardrules.columns import HISTORY_SCHEMA, events_to_table, table_to_events
 from rewardrules.errors import HistoryError
+from rewardrules.histories.columns import HISTORY_SCHEMA, events_to_table, table_to_events
 from strategies import lifecycle_histories
 
 EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"

@@ -1,4 +1,4 @@
-"""``rewardrules.compare`` and ``rewardrules compare``: every number is new less old."""
+"""``rewardrules.tools.compare`` and ``rewardrules compare``: every number is new less old."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from rewardrules import compare, read_customers, read_history, report
-from rewardrules.cli import cli
-from rewardrules.compare import Comparison, program_figures
+from rewardrules.cli.main import cli
 from rewardrules.events import AnyEvent
-from rewardrules.loader import load_program
-from rewardrules.program import Program
-from rewardrules.report import Report
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.compare import Comparison, program_figures
+from rewardrules.tools.report import Report
 from strategies import cutoffs, lifecycle_histories, lifecycle_programs
 from test_examples import PROGRAMS, as_of_of, customers_of, history_of
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError, Problem, RuleFileError, format_path
-from rewardrules.histories import read_history
-from rewardrules.loader import load_program_file, load_program_text
-from rewardrules.program import Program
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.histories.read import read_history
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program_file, load_program_text
 
 CORPUS = Path(__file__).resolve().parent / "conformance"
 PROGRAM_FILES = ("program.yaml", "program.bin")

@@ -5,7 +5,8 @@ test named after its page and the line of its opening fence (``guide.md:42``). T
 conventions, for whoever writes a page (docs/why-sphinx.md says the same to readers):
 
 * A ``yaml`` block that is a whole program (it has a ``program:`` key) must load with
-  :func:`rewardrules.loader.load_program_text`. A rule (a mapping with ``kind:``), a list of
+  :func:`rewardrules.rulefiles.loader.load_program_text`. A rule (a mapping with ``kind:``), a list
+  of
   rules, or a mapping whose only key is ``tiers`` is placed into a small program (which
   defines the tiers ``silver`` and ``gold``) and must load. Any other YAML is an error: mark it.
 * A ``python`` block is run after the ``python`` blocks above it on the same page, in one
@@ -43,12 +44,9 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 import rewardrules
-from rewardrules import _reference
-from rewardrules._reference_examples import flow, full_examples, kind_example, rule_base, to_yaml
-from rewardrules.cli import cli
+from rewardrules.cli.main import cli
 from rewardrules.errors import RuleFileError
-from rewardrules.loader import load_program_text
-from rewardrules.program import (
+from rewardrules.program.model import (
     RULE_KINDS,
     Availability,
     Birthday,
@@ -67,6 +65,15 @@ from rewardrules.program import (
     Tiers,
     VoucherReward,
     VoucherSpec,
+)
+from rewardrules.rulefiles.loader import load_program_text
+from rewardrules.tools.reference import pages as _reference
+from rewardrules.tools.reference.examples import (
+    flow,
+    full_examples,
+    kind_example,
+    rule_base,
+    to_yaml,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +262,8 @@ def test_api_page_documents_every_public_name() -> None:
     assert missing == []
 
 
-# The generated rule reference: src/rewardrules/_reference.py and _reference_examples.py, put
+# The generated rule reference: src/rewardrules/tools/reference/pages.py and
+# _reference_examples.py, put
 # into docs/reference.md by docs/_ext/rule_reference.py.
 
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from rewardrules import load_program
 from rewardrules._timetext import leap_second_fix
-from rewardrules.cli import cli
+from rewardrules.cli.main import cli
 from rewardrules.errors import MAX_SHOWN_LINE, HistoryError, Location, Problem, RuleFileError
-from rewardrules.histories import read_history
-from rewardrules.loader import load_program_text
+from rewardrules.histories.read import read_history
+from rewardrules.rulefiles.loader import load_program_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "rules" / "examples" / "bakery-rewards.yaml"

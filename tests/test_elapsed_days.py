@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import line, program, purchase
-from rewardrules.engine import evaluate
+from rewardrules.engine.lots import Duration, elapsed
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer
-from rewardrules.lots import Duration, elapsed
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 PARIS = ZoneInfo("Europe/Paris")

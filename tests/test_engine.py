@@ -9,12 +9,12 @@ from typing import Any, get_args
 import pytest
 
 from helpers import BASE, at, ledger, line, program, purchase, refund, rows, run
-from rewardrules._reference_examples import kind_example, kind_name
-from rewardrules.engine import compile_program, evaluate, step
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import compile_program, evaluate, step
 from rewardrules.events import Purchase, Refund
 from rewardrules.kinds.table import KINDS
-from rewardrules.program import RULE_KINDS, Program, Rule
+from rewardrules.program.model import RULE_KINDS, Program, Rule
+from rewardrules.tools.reference.examples import kind_example, kind_name
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
 

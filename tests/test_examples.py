@@ -32,8 +32,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rewardrules.cli import cli
-from rewardrules.loader import load_program
+from rewardrules.cli.main import cli
+from rewardrules.rulefiles.loader import load_program
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 HISTORY_SUFFIXES = (".csv", ".jsonl", ".json")

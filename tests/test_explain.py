@@ -15,14 +15,19 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import at, line, program, purchase, refund
-from rewardrules.cli import cli
-from rewardrules.engine import evaluate
+from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer, Line, Purchase, Refund
-from rewardrules.explain import CustomerExplanation, RuleOutcome, explain, explain_all
-from rewardrules.histories import read_customers, read_history
-from rewardrules.loader import load_program
-from rewardrules.program import Program
+from rewardrules.histories.read import read_customers, read_history
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.explain.explanation import (
+    CustomerExplanation,
+    RuleOutcome,
+    explain,
+    explain_all,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 

@@ -17,11 +17,16 @@ from typing import Any
 import pytest
 
 from helpers import at, line, program, purchase, redemption, refund
-from rewardrules.engine import evaluate
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Line, ReferralQualified
-from rewardrules.explain import CustomerExplanation, RuleOutcome, explain, explain_all
-from rewardrules.program import Program
+from rewardrules.program.model import Program
+from rewardrules.tools.explain.explanation import (
+    CustomerExplanation,
+    RuleOutcome,
+    explain,
+    explain_all,
+)
 from test_explain import assert_explains_the_ledger
 
 

@@ -1,4 +1,4 @@
-"""``rewardrules.export``: the ledger as CSV, with formula-like text cells neutralised."""
+"""``rewardrules.tools.export``: the ledger as CSV, with formula-like text cells neutralised."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from helpers import at, line, program, purchase, refund, run
-from rewardrules.export import ledger_csv, neutralise, write_ledger_csv
-from rewardrules.ledger import Evaluation, LedgerEntry
+from rewardrules.engine.ledger import Evaluation, LedgerEntry
 from rewardrules.money import currency
+from rewardrules.tools.export import ledger_csv, neutralise, write_ledger_csv
 
 USD = currency("USD")
 

@@ -23,7 +23,7 @@ from rewardrules.events import (
     Refund,
     RefundLine,
 )
-from rewardrules.histories import (
+from rewardrules.histories.read import (
     Format,
     locate_event,
     parse_history_text,

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from helpers import at, program
 from rewardrules import evaluate, explain, load_program, step
 from rewardrules._ids import is_hidden, look_alike, shown_apart
-from rewardrules.cli import cli
+from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
-from rewardrules.histories import locate_event, read_customers, read_history
+from rewardrules.histories.read import locate_event, read_customers, read_history
 
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
 MOMENT = "2026-03-01T09:30:00Z"

@@ -23,16 +23,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import rewardrules
-from rewardrules.columns import (
+from rewardrules.errors import HistoryError
+from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
+from rewardrules.histories.columns import (
     HISTORY_SCHEMA,
     events_to_table,
     read_customers_table,
     read_history_table,
     table_to_events,
 )
-from rewardrules.errors import HistoryError
-from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
-from rewardrules.histories import locate_event, read_customers, read_history
+from rewardrules.histories.read import locate_event, read_customers, read_history
 from strategies import lifecycle_histories
 from test_hostile_histories import HOSTILE
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewardrules import histories
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.events import Line, Purchase, Redemption
-from rewardrules.histories import locate_event, parse_history_text, read_history
+from rewardrules.histories import read as histories
+from rewardrules.histories.read import locate_event, parse_history_text, read_history
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY_MODULES = ["histories.py", "_csv_history.py", "_json_history.py", "_history_records.py"]

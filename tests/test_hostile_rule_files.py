@@ -25,18 +25,18 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from rewardrules import _types
-from rewardrules.cli import cli
-from rewardrules.dump import dump_program
+from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, Problem, RuleFileError
 from rewardrules.events import Line
-from rewardrules.loader import (
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.dump import dump_program
+from rewardrules.rulefiles.loader import (
     MAX_FILE_BYTES,
     Parser,
     load_program_bytes,
     load_program_file,
     load_program_text,
 )
-from rewardrules.program import Program
 from strategies import make_program, programs
 
 ROOT = Path(__file__).parent.parent

@@ -22,12 +22,18 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules.engine import evaluate, step
+from rewardrules.engine.ledger import POINTS_KINDS, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.state import CustomerState
+from rewardrules.evaluation.fold import evaluate, step
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, Refund
 from rewardrules.kinds.referral import referral_facts
-from rewardrules.ledger import POINTS_KINDS, Evaluation, LedgerEntry, Totals
-from rewardrules.program import WEEKDAYS, EveryNthFree, PartnerGiftCard, PointsPerSpend, Program
-from rewardrules.state import CustomerState
+from rewardrules.program.model import (
+    WEEKDAYS,
+    EveryNthFree,
+    PartnerGiftCard,
+    PointsPerSpend,
+    Program,
+)
 from strategies import (
     ZONES,
     Event,

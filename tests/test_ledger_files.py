@@ -1,4 +1,4 @@
-"""``rewardrules.ledger_files`` and ``dry-run --output``: ledgers written, then read back.
+"""``rewardrules.tools.ledger_files`` and ``dry-run --output``: ledgers written, then read back.
 
 Every test reads the file with a reader that knows nothing of rewardrules (pyarrow, the
 ``csv`` module, ``json``) and compares it with the in-memory ledger entry by entry.
@@ -21,15 +21,15 @@ from hypothesis import HealthCheck, given, settings
 
 from bonus_strategies import bonus_programs, profiles
 from helpers import at, line, program, purchase
-from rewardrules.cli import cli
-from rewardrules.engine import evaluate
+from rewardrules.cli.main import cli
+from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer
-from rewardrules.export import LEDGER_COLUMNS, neutralise
-from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry
-from rewardrules.ledger_files import LedgerFile, LedgerFileError, ledger_schema, write_ledger
-from rewardrules.loader import load_program
 from rewardrules.money import currency
-from rewardrules.program import Program
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.export import LEDGER_COLUMNS, neutralise
+from rewardrules.tools.ledger_files import LedgerFile, LedgerFileError, ledger_schema, write_ledger
 from strategies import cutoffs, lifecycle_histories
 from test_examples import PROGRAMS, as_of_of, customers_of, dry_run_arguments
 from test_examples import history_of as example_history
@@ -215,8 +215,8 @@ def test_a_missing_folder_is_reported_not_raised_as_a_traceback(tmp_path: Path) 
 
 def evaluate_example(program_file: Path) -> Evaluation:
     """The example as dry-run evaluates it, read with the library's own functions."""
-    from rewardrules._cli_support import parse_as_of  # noqa: PLC0415
-    from rewardrules.histories import read_customers, read_history  # noqa: PLC0415
+    from rewardrules.cli._support import parse_as_of  # noqa: PLC0415
+    from rewardrules.histories.read import read_customers, read_history  # noqa: PLC0415
 
     customers_file = customers_of(program_file)
     written_as_of = as_of_of(program_file)

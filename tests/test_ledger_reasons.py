@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules.batch._ledger import EntryPart, row_keys
+from rewardrules.evaluation.batch._ledger import EntryPart, row_keys
 from rewardrules.money import currency
 
 EUR = currency("EUR")

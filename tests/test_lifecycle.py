@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from helpers import at, ledger, line, program, purchase, reasons, redemption, refund
-from rewardrules.engine import evaluate
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.engine.state import CustomerState, SavedLot
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent
-from rewardrules.ledger import Evaluation
-from rewardrules.program import Program
-from rewardrules.state import CustomerState, SavedLot
+from rewardrules.program.model import Program
 
 EARN = {"id": "points", "kind": "points_per_spend", "points": 1, "per": "1.00"}
 """1 point per 1.00 paid, rounded down per purchase."""

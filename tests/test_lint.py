@@ -2,7 +2,8 @@
 
 The cases are data: one program (the lines after the four header lines, so the first row is
 line 5) and the exact warnings it gets, as ``line:column: path: message (suggestion)``
-with their codes. Every code of :data:`rewardrules.lint.CHECKS` has at least one case.
+with their codes. Every code of :data:`rewardrules.tools.lint.warnings.CHECKS` has at least one
+case.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from rewardrules._lint_command import lint
+from rewardrules.cli.lint import lint
 from rewardrules.errors import RuleFileError
 from rewardrules.events import Line, Purchase
-from rewardrules.histories import read_history
-from rewardrules.lint import CHECKS, SeenInHistory, lint_program
-from rewardrules.loader import load_program, load_program_with_map
+from rewardrules.histories.read import read_history
+from rewardrules.rulefiles.loader import load_program, load_program_with_map
+from rewardrules.tools.lint.warnings import CHECKS, SeenInHistory, lint_program
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "rules" / "examples").glob("*.yaml"))
@@ -1042,6 +1043,6 @@ def test_bad_usage_exits_2(clean: Path) -> None:
 
 
 def test_the_command_is_part_of_rewardrules() -> None:
-    from rewardrules.cli import cli  # noqa: PLC0415 - the command is registered at import
+    from rewardrules.cli.main import cli  # noqa: PLC0415 - the command is registered at import
 
     assert cli.commands["lint"] is lint

@@ -19,11 +19,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules._errorpaths import written_path
-from rewardrules._reference_examples import kind_name
 from rewardrules.errors import Location, Problem, RuleFileError
-from rewardrules.loader import Parser, load_program, load_program_file, load_program_text
-from rewardrules.program import (
+from rewardrules.program.model import (
     RULE_KINDS,
     EveryNthFree,
     PointsPerSpend,
@@ -32,7 +29,10 @@ from rewardrules.program import (
     VoucherReward,
     VoucherSpec,
 )
-from rewardrules.sourcemap import PLAIN_TAG, STR_TAG, ScalarError, read_scalar
+from rewardrules.rulefiles._errorpaths import written_path
+from rewardrules.rulefiles.loader import Parser, load_program, load_program_file, load_program_text
+from rewardrules.rulefiles.sourcemap import PLAIN_TAG, STR_TAG, ScalarError, read_scalar
+from rewardrules.tools.reference.examples import kind_name
 
 KIND_NAMES = ", ".join(kind_name(model) or model.__name__ for model in RULE_KINDS)
 """The kinds as the messages list them: every kind of the union, in its order."""

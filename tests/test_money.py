@@ -16,7 +16,7 @@ from rewardrules.money import (
     divide_floor,
     divide_half_up,
 )
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 # --- minor units ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from helpers import at, ledger, line, program, purchase, reasons, refund, run
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 
 def stars(**fields: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardrules._progress import count_rows, is_large
+from rewardrules.cli._progress import count_rows, is_large
 from test_examples import EXAMPLES
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
@@ -28,10 +28,10 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 CHILD = """\
 import sys
-import rewardrules._progress as progress
+import rewardrules.cli._progress as progress
 if sys.argv[1] == "small-threshold":
     progress.LARGE_BYTES = 1
-from rewardrules.cli import main
+from rewardrules.cli.main import main
 main(sys.argv[2:])
 """
 

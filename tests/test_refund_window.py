@@ -20,7 +20,7 @@ from helpers import at, line, program, purchase, redemption, refund
 from rewardrules import CustomerState, evaluate, step
 from rewardrules.errors import HistoryError
 from rewardrules.events import Purchase, Refund
-from rewardrules.program import Program, RefundSettings
+from rewardrules.program.model import Program, RefundSettings
 from strategies import lifecycle_histories, lifecycle_programs, programs
 from test_laws import (
     assert_split_and_resume_equals_one_evaluation,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rewardrules.errors import HistoryError
-from rewardrules.histories import parse_history_text, read_customers, read_history
+from rewardrules.histories.read import parse_history_text, read_customers, read_history
 
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
 ROW = "p1,purchase,c1,2026-03-01T09:30:00Z,latte,coffee,1,4.50,\n"

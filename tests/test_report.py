@@ -1,4 +1,4 @@
-"""``rewardrules.report`` and ``rewardrules report``: what a program costs (docs/cost.md)."""
+"""``rewardrules.tools.report`` and ``rewardrules report``: what a program costs (docs/cost.md)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from hypothesis import given
 import rewardrules
 from helpers import line, program, purchase
 from rewardrules import report
-from rewardrules.cli import cli
+from rewardrules.cli.main import cli
 from rewardrules.events import AnyEvent
-from rewardrules.program import Program
-from rewardrules.report import Report, points_money
-from rewardrules.summary import SummaryBuilder, month_of
+from rewardrules.program.model import Program
+from rewardrules.tools.report import Report, points_money
+from rewardrules.tools.summary import SummaryBuilder, month_of
 from strategies import cutoffs, lifecycle_histories, lifecycle_programs
 from test_examples import PROGRAMS, dry_run_arguments
 

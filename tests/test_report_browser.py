@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rewardrules.cli import cli
+from rewardrules.cli.main import cli
 
 selenium = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402 -- after the skip

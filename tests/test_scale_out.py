@@ -34,14 +34,14 @@ from hypothesis import strategies as st
 import rewardrules.dask as scale_dask
 from bonus_strategies import bonus_programs, profiles
 from rewardrules import evaluate, load_program, read_customers, read_history
-from rewardrules._scale import ledger_table, partition_of, results_table
-from rewardrules.batch import UnsupportedError
-from rewardrules.cli import cli
-from rewardrules.columns import events_to_table
+from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, RewardRulesError
+from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
-from rewardrules.loader import load_program_text
-from rewardrules.program import Program
+from rewardrules.histories.columns import events_to_table
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program_text
+from rewardrules.tools.scale import ledger_table, partition_of, results_table
 from strategies import cutoffs, lifecycle_histories
 
 EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"

@@ -24,13 +24,13 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]  # ships no type hints
 
-from rewardrules import loader
-from rewardrules._reference_examples import kind_name
-from rewardrules.cli import cli
+from rewardrules.cli.main import cli
 from rewardrules.errors import RuleFileError
-from rewardrules.program import RULE_KINDS
-from rewardrules.schema import DIALECT, program_schema, schema_text
-from rewardrules.sourcemap import SourceText, build
+from rewardrules.program.model import RULE_KINDS
+from rewardrules.rulefiles import loader
+from rewardrules.rulefiles.schema import DIALECT, program_schema, schema_text
+from rewardrules.rulefiles.sourcemap import SourceText, build
+from rewardrules.tools.reference.examples import kind_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema" / "program.schema.json"

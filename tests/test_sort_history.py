@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules._sort_history import is_sorted, sort_history_table
-from rewardrules.cli import cli
-from rewardrules.columns import HISTORY_SCHEMA, events_to_table, table_to_events
-from rewardrules.engine import evaluate
+from rewardrules.cli.main import cli
+from rewardrules.cli.sort_history import is_sorted, sort_history_table
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent
-from rewardrules.histories import read_history
-from rewardrules.loader import load_program
+from rewardrules.histories.columns import HISTORY_SCHEMA, events_to_table, table_to_events
+from rewardrules.histories.read import read_history
+from rewardrules.rulefiles.loader import load_program
 from strategies import lifecycle_histories
 from test_examples import EXAMPLES
 

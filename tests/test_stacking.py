@@ -14,11 +14,11 @@ import pytest
 from pydantic import ValidationError
 
 from helpers import at, ledger, line, program, purchase, reasons, refund
-from rewardrules.engine import evaluate, step
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.engine.state import CustomerState
+from rewardrules.evaluation.fold import evaluate, step
 from rewardrules.events import AnyEvent
-from rewardrules.ledger import Evaluation
-from rewardrules.program import Program
-from rewardrules.state import CustomerState
+from rewardrules.program.model import Program
 
 EARN = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"}
 

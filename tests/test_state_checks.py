@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 
 from bonus_strategies import bonus_programs, profiles
 from helpers import at, line, program, purchase, redemption, refund
-from rewardrules import CustomerState, _state_format, evaluate, step
-from rewardrules._state_format import FORMAT, instant
+from rewardrules import CustomerState, evaluate, step
+from rewardrules.engine import _state_format
+from rewardrules.engine._state_format import FORMAT, instant
+from rewardrules.engine.lots import PointsPolicy
 from rewardrules.errors import HistoryError, format_path
 from rewardrules.events import AnyEvent, Customer
-from rewardrules.lots import PointsPolicy
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 from strategies import (
     cutoffs,
     lifecycle_histories,

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import at, line, program, purchase
 from rewardrules import CustomerState, HistoryError, evaluate, step
-from rewardrules._state_format import FORMAT
+from rewardrules.engine._state_format import FORMAT
 from state_fixtures import CARD, CASES, STARS
 
 STATES = Path(__file__).parent / "data" / "states"

@@ -21,11 +21,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from rewardrules._customer_chunks import _SeenIds, event_months, whole_chunks
-from rewardrules.cli import cli
-from rewardrules.columns import read_history_table
-from rewardrules.loader import load_program
-from rewardrules.summary import month_of
+from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
+from rewardrules.cli.main import cli
+from rewardrules.histories.columns import read_history_table
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.summary import month_of
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -1,4 +1,5 @@
-"""``rewardrules.summary`` and ``dry-run --summary``: totals per rule, per tier and per month."""
+"""``rewardrules.tools.summary`` and ``dry-run --summary``: totals per rule, per tier and per
+month."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from hypothesis import given
 
 from bonus_strategies import bonus_programs, profiles
 from helpers import line, program, purchase, refund
-from rewardrules.cli import cli
-from rewardrules.engine import evaluate
+from rewardrules.cli.main import cli
+from rewardrules.engine.ledger import Evaluation, LedgerEntry, Totals, total
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer
-from rewardrules.ledger import Evaluation, LedgerEntry, Totals, total
-from rewardrules.program import Program
-from rewardrules.summary import Summary, SummaryBuilder, month_of
+from rewardrules.program.model import Program
+from rewardrules.tools.summary import Summary, SummaryBuilder, month_of
 from strategies import cutoffs, lifecycle_histories
 from test_examples import PROGRAMS, dry_run_arguments
 

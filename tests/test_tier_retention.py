@@ -17,14 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import at, ledger, line, program, purchase, refund, run
-from rewardrules._state_format import instant
-from rewardrules.engine import evaluate, step
+from rewardrules.engine._state_format import instant
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.engine.state import CustomerState
+from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import evaluate, step
 from rewardrules.events import Purchase
-from rewardrules.ledger import Evaluation
-from rewardrules.program import Program
-from rewardrules.state import CustomerState
-from rewardrules.tiers import NextTier, TierChange
+from rewardrules.program.model import Program
 from strategies import Event, histories, programs
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}

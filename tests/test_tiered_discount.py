@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from helpers import at, ledger, line, program, purchase, reasons, refund, run
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 TIERS = {
     "qualify_by": "spend",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from helpers import BASE, at, ledger, line, program, purchase, refund, run
-from rewardrules.program import Program
+from rewardrules.program.model import Program
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
 

@@ -20,24 +20,24 @@ from pydantic import Field, ValidationError
 
 from helpers import at, line, purchase, refund, rows
 from rewardrules import evaluate, explain
-from rewardrules._explain_filter_words import scope_refusal
-from rewardrules._kind import Kind, KindSpec, Now, Returned, Settings
-from rewardrules._reference import reference_markdown
-from rewardrules._rule_base import _Rule
 from rewardrules._types import WholeNumber
-from rewardrules.basket import Basket
-from rewardrules.engine import compile_program
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import Kind, KindSpec, Now, Returned, Settings
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.evaluation.fold import compile_program
+from rewardrules.evaluation.plan import UnknownKindError
 from rewardrules.events import Purchase, Refund
 from rewardrules.kinds._gifts import eligible_priced_units
 from rewardrules.kinds.table import KINDS
-from rewardrules.ledger import LedgerEntry
-from rewardrules.lint import lint_program
 from rewardrules.money import Currency
-from rewardrules.plan import UnknownKindError
-from rewardrules.program import Program, program_model
-from rewardrules.schema import program_schema
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
+from rewardrules.program._rule_base import _Rule
+from rewardrules.program.model import Program, program_model
+from rewardrules.rulefiles.schema import program_schema
+from rewardrules.tools.explain.filter_words import scope_refusal
+from rewardrules.tools.lint.warnings import lint_program
+from rewardrules.tools.reference.pages import reference_markdown
 
 
 class UnitPoints(_Rule):

@@ -6,7 +6,7 @@ A page asks for the reference with an empty fenced directive of its own line::
     ```
 
 Before MyST parses the page, the block is replaced by the Markdown that
-:func:`rewardrules._reference.reference_markdown` writes from the pydantic models, so the
+:func:`rewardrules.tools.reference.pages.reference_markdown` writes from the pydantic models, so the
 reference always describes the models the docs were built with. Its headings become sections
 of the page (a directive's body could only hold rubrics). If this extension is not loaded,
 MyST reports the unknown directive and a ``-W`` build fails instead of losing the reference.
@@ -20,7 +20,7 @@ from typing import Any
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
-from rewardrules._reference import reference_markdown
+from rewardrules.tools.reference.pages import reference_markdown
 
 MARKER = re.compile(r"^```\{rule-reference\}[ \t]*\n```[ \t]*$", re.MULTILINE)
 _PAGES = "rewardrules_reference_pages"

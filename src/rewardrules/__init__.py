@@ -5,10 +5,8 @@
 >>> result = evaluate(program, read_history("history.csv"))  # doctest: +SKIP
 """
 
-from rewardrules.columns import read_history_table
-from rewardrules.compare import Comparison, compare
-from rewardrules.dump import dump_program
-from rewardrules.engine import CompiledProgram, compile_program, evaluate, step
+from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.state import CustomerState
 from rewardrules.errors import (
     HistoryError,
     Location,
@@ -16,6 +14,7 @@ from rewardrules.errors import (
     RewardRulesError,
     RuleFileError,
 )
+from rewardrules.evaluation.fold import CompiledProgram, compile_program, evaluate, step
 from rewardrules.events import (
     Customer,
     Line,
@@ -25,15 +24,16 @@ from rewardrules.events import (
     Refund,
     RefundLine,
 )
-from rewardrules.explain import CustomerExplanation, explain
-from rewardrules.export import ledger_csv
-from rewardrules.histories import read_customers, read_history
+from rewardrules.histories.columns import read_history_table
+from rewardrules.histories.read import read_customers, read_history
 from rewardrules.kinds.referral import referral_facts
-from rewardrules.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
-from rewardrules.loader import load_program
-from rewardrules.program import Program
-from rewardrules.report import Report, report
-from rewardrules.state import CustomerState
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.dump import dump_program
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.compare import Comparison, compare
+from rewardrules.tools.explain.explanation import CustomerExplanation, explain
+from rewardrules.tools.export import ledger_csv
+from rewardrules.tools.report import Report, report
 
 __all__ = [
     "Comparison",

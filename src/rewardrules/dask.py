@@ -20,7 +20,13 @@ from typing import Any, cast
 
 import pyarrow as pa
 
-from rewardrules._scale import (
+from rewardrules.engine.ledger import Totals
+from rewardrules.errors import Problem, RewardRulesError
+from rewardrules.events import Customer
+from rewardrules.histories.columns import HISTORY_SCHEMA, customers_to_table
+from rewardrules.program.model import Program
+from rewardrules.tools.ledger_files import ledger_schema
+from rewardrules.tools.scale import (
     FACTS_SCHEMA,
     ORDER,
     PART,
@@ -36,12 +42,6 @@ from rewardrules._scale import (
     refuse_early,
     remote_facts,
 )
-from rewardrules.columns import HISTORY_SCHEMA, customers_to_table
-from rewardrules.errors import Problem, RewardRulesError
-from rewardrules.events import Customer
-from rewardrules.ledger import Totals
-from rewardrules.ledger_files import ledger_schema
-from rewardrules.program import Program
 
 try:
     import dask.dataframe as dd
@@ -64,7 +64,7 @@ class DaskEvaluation:
         ledger: the ledger rows (``customer_id, event_id, rule, kind, points, value, units,
             reason``; ``value`` is ``decimal128(38, places)``), each partition in customer
             order and each customer's entries in the order they happened.
-        customers: one row per customer (``rewardrules._scale.RESULTS_SCHEMA``).
+        customers: one row per customer (``rewardrules.tools.scale.RESULTS_SCHEMA``).
         totals: the program's totals, computed.
     """
 
@@ -242,7 +242,7 @@ def evaluate(
 
     Args:
         program: the program.
-        ddf: history rows in the columns of ``rewardrules.columns.HISTORY_SCHEMA``.
+        ddf: history rows in the columns of ``rewardrules.histories.columns.HISTORY_SCHEMA``.
         as_of: ignore events after this date (the whole local day) or instant.
         customers: customer profiles: a Dask DataFrame or pyarrow Table in the columns of
             ``CUSTOMERS_SCHEMA``, or ``Customer`` objects.

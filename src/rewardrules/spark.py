@@ -4,7 +4,7 @@
 >>> result = evaluate(program, spark.read.parquet("histories/"))  # doctest: +SKIP
 
 Every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the number
-:func:`rewardrules._scale.partition_of` gives in Python), and
+:func:`rewardrules.tools.scale.partition_of` gives in Python), and
 ``groupBy(partition).applyInArrow`` runs the engine once per partition of customers (one
 call per customer would compile the program once per customer). History rows, profiles and
 routed referral facts travel in one frame, told apart by a column. The program reaches the
@@ -23,7 +23,13 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rewardrules._scale import (
+from rewardrules.engine.ledger import Totals
+from rewardrules.errors import Problem, RewardRulesError
+from rewardrules.events import Customer
+from rewardrules.histories.columns import CUSTOMERS_SCHEMA, HISTORY_SCHEMA, customers_to_table
+from rewardrules.program.model import Program
+from rewardrules.tools.ledger_files import ledger_schema
+from rewardrules.tools.scale import (
     FACTS_SCHEMA,
     ORDER,
     PART,
@@ -38,12 +44,6 @@ from rewardrules._scale import (
     refuse_early,
     remote_facts,
 )
-from rewardrules.columns import CUSTOMERS_SCHEMA, HISTORY_SCHEMA, customers_to_table
-from rewardrules.errors import Problem, RewardRulesError
-from rewardrules.events import Customer
-from rewardrules.ledger import Totals
-from rewardrules.ledger_files import ledger_schema
-from rewardrules.program import Program
 
 try:
     from pyspark.sql import Column, DataFrame, functions
@@ -67,7 +67,7 @@ class SparkEvaluation:
 
     Attributes:
         ledger: the ledger rows (``value`` is ``decimal(38, places)``).
-        customers: one row per customer (``rewardrules._scale.RESULTS_SCHEMA``).
+        customers: one row per customer (``rewardrules.tools.scale.RESULTS_SCHEMA``).
         totals: the program's totals, computed.
     """
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import date
 
 from helpers import at, ledger, line, program, purchase, refund
-from rewardrules.engine import evaluate
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer
-from rewardrules.explain import explain
+from rewardrules.tools.explain.explanation import explain
 
 BIRTHDAY = {"id": "bday", "kind": "birthday", "points": 100}
 AT_A_PURCHASE = {**BIRTHDAY, "requires_purchase": True, "days_around": 2}

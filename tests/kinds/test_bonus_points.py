@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date
 
 from helpers import at, ledger, line, program, purchase, reasons, refund
-from rewardrules.engine import evaluate
-from rewardrules.explain import explain
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.tools.explain.explanation import explain
 
 WELCOME = {"id": "welcome", "kind": "bonus_points", "points": 50, "once_per_customer": True}
 CAKE_DAY = {"id": "cake-day", "kind": "bonus_points", "points": 25, "when": {"skus": ["cake"]}}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rewardrules._reference_examples import kind_name
 from rewardrules.kinds.table import KINDS
-from rewardrules.program import RULE_KINDS
+from rewardrules.program.model import RULE_KINDS
+from rewardrules.tools.reference.examples import kind_name
 
 SEMANTICS = Path(__file__).parents[2] / "docs" / "semantics.md"
 

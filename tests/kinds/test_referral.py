@@ -6,9 +6,9 @@ Histories start on Monday 2 March 2026 at noon UTC (``at(0)``); prices are in US
 from __future__ import annotations
 
 from helpers import at, ledger, line, program, purchase, refund
-from rewardrules.engine import evaluate
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer
-from rewardrules.explain import explain
+from rewardrules.tools.explain.explanation import explain
 
 FRIENDS = {
     "id": "friends",

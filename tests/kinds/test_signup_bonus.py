@@ -6,9 +6,9 @@ Histories start on Monday 2 March 2026 at noon UTC (``at(0)``); prices are in US
 from __future__ import annotations
 
 from helpers import at, ledger, line, program, purchase
-from rewardrules.engine import evaluate
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer
-from rewardrules.explain import explain
+from rewardrules.tools.explain.explanation import explain
 
 JOINING = {"id": "welcome", "kind": "signup_bonus", "points": 50}
 FIRST_20 = {"id": "first-20", "kind": "signup_bonus", "points": 25, "min_first_purchase": "20.00"}

@@ -13,15 +13,15 @@ from datetime import datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from rewardrules._rule_base import _Rule
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
-from rewardrules.kinds._words import counted
-from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
-from rewardrules.program import Gift, VoucherSpec
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
+from rewardrules.program._rule_base import _Rule
+from rewardrules.program.model import Gift, VoucherSpec
+from rewardrules.text import counted
 
 
 @dataclass(frozen=True, slots=True)

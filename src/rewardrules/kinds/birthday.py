@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from rewardrules._explain_filter_words import scope_refusal
-from rewardrules._kind import DatedGifts, KindSpec, Now, Returned
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import DatedGifts, KindSpec, Now, Returned
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Customer, MonthDay
 from rewardrules.kinds._gifts import (
     GiftPlan,
@@ -38,11 +40,9 @@ from rewardrules.kinds._gifts import (
     not_joined,
     refund_fixed_points,
 )
-from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
-from rewardrules.program import Birthday
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
+from rewardrules.program.model import Birthday
+from rewardrules.tools.explain.filter_words import scope_refusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,16 +24,16 @@ from datetime import date, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 
-from rewardrules._explain_filter_words import scope_refusal
-from rewardrules._kind import KindSpec, Now, Returned
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.ledger import EntryKind, LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
-from rewardrules.kinds._words import ordinal, plain_number
-from rewardrules.ledger import EntryKind, LedgerEntry
 from rewardrules.money import Currency, as_fraction, divide_half_up
-from rewardrules.program import EveryNthFree, PercentOff, VoucherReward
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
+from rewardrules.program.model import EveryNthFree, PercentOff, VoucherReward
+from rewardrules.text import ordinal, plain_number
+from rewardrules.tools.explain.filter_words import scope_refusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,17 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from rewardrules._explain_filter_words import scope_refusal
-from rewardrules._kind import KindSpec, Now, Returned
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.tiers import calendar_key
 from rewardrules.events import Refund
-from rewardrules.kinds._words import NOTHING_LEFT, for_window, in_window, ordinal, window_words
-from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
-from rewardrules.program import PartnerGiftCard
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
-from rewardrules.tiers import calendar_key
+from rewardrules.program.model import PartnerGiftCard
+from rewardrules.text import NOTHING_LEFT, for_window, in_window, ordinal, window_words
+from rewardrules.tools.explain.filter_words import scope_refusal
 
 GiftCardWindowTotals = tuple[int, int, int]
 """(net spend, highest net spend, cards issued) in one window, money in minor units."""

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from decimal import Decimal
 
-from rewardrules._explain_filter_words import scope_refusal
-from rewardrules._kind import KindSpec, Now, Returned, Settings
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import KindSpec, Now, Returned, Settings
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.tiers import TierPlan
 from rewardrules.events import Refund
-from rewardrules.kinds._words import NOTHING_LEFT, counted, plain_number
-from rewardrules.ledger import LedgerEntry
 from rewardrules.money import (
     Currency,
     as_fraction,
@@ -31,10 +32,9 @@ from rewardrules.money import (
     divide_floor,
     divide_half_up,
 )
-from rewardrules.program import PointsPerSpend
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
-from rewardrules.tiers import TierPlan
+from rewardrules.program.model import PointsPerSpend
+from rewardrules.text import NOTHING_LEFT, counted, plain_number
+from rewardrules.tools.explain.filter_words import scope_refusal
 
 ROUNDINGS: dict[str, Callable[[int, int], int]] = {
     "floor": divide_floor,

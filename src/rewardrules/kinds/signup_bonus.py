@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from rewardrules._explain_filter_words import scope_refusal
-from rewardrules._kind import DatedGifts, KindSpec, Now, Returned
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import DatedGifts, KindSpec, Now, Returned
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Customer
 from rewardrules.kinds._gifts import (
     GiftPlan,
@@ -35,12 +37,10 @@ from rewardrules.kinds._gifts import (
     paid_on_eligible,
     refund_fixed_points,
 )
-from rewardrules.kinds._words import counted
-from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency
-from rewardrules.program import SignupBonus
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
+from rewardrules.program.model import SignupBonus
+from rewardrules.text import counted
+from rewardrules.tools.explain.filter_words import scope_refusal
 
 
 @dataclass(frozen=True, slots=True)

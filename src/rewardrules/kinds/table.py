@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-from rewardrules._kind import Kind, KindTable
+from rewardrules.engine.kind import Kind, KindTable
 from rewardrules.kinds import (
     birthday,
     bonus_points,
@@ -36,4 +36,4 @@ _SPECS: tuple[Kind, ...] = (
 )
 
 KINDS: Final[KindTable] = MappingProxyType({spec.model: spec for spec in _SPECS})
-"""Every kind of :data:`rewardrules.program.RULE_KINDS`, by model (a test checks both)."""
+"""Every kind of :data:`rewardrules.program.model.RULE_KINDS`, by model (a test checks both)."""

@@ -14,16 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from rewardrules._explain_filter_words import one_of, scope_refusal
-from rewardrules._kind import KindSpec, Now, Returned
-from rewardrules.basket import Basket
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
-from rewardrules.kinds._words import NOTHING_LEFT, plain_number
-from rewardrules.ledger import LedgerEntry
 from rewardrules.money import Currency, as_fraction, divide_half_up
-from rewardrules.program import TieredDiscount
-from rewardrules.scope import PurchaseContext, Scope
-from rewardrules.state import PurchaseRecord, WorkingState
+from rewardrules.program.model import TieredDiscount
+from rewardrules.text import NOTHING_LEFT, plain_number
+from rewardrules.tools.explain.filter_words import one_of, scope_refusal
 
 DISCOUNT_REASON = "tier {0}: {1}% off {2} eligible {3} ({4:money})"
 """The reason of a discount entry: tier, percent, units, 'unit(s)', value."""

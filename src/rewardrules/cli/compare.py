@@ -1,0 +1,164 @@
+"""``rewardrules compare``: two programs over one history, side by side; rendering only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rewardrules.cli._support import (
+    HistoryReading,
+    as_of_option,
+    customers_option,
+    guarded,
+    history_options,
+    located_events,
+)
+from rewardrules.cli.report import FORMATS, emit, output_option
+from rewardrules.errors import HistoryError
+from rewardrules.histories.read import read_customers
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.compare import MONEY_FIGURES, Comparison, Difference, compare
+
+
+@click.command("compare")
+@click.argument("old_file", metavar="OLD", type=click.Path(path_type=Path))
+@click.argument("new_file", metavar="NEW", type=click.Path(path_type=Path))
+@click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
+@customers_option
+@as_of_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="A readable table, JSON, a long CSV (section,key,status,old,new,change) or HTML.",
+)
+@output_option
+@history_options
+def compare_command(
+    old_file: Path,
+    new_file: Path,
+    history_file: Path,
+    customers_file: Path | None,
+    as_of: date | datetime | None,
+    output_format: str,
+    output_file: Path | None,
+    reading: HistoryReading,
+) -> None:
+    """What changing OLD to NEW would do over HISTORY: cost, rules, customers, tiers."""
+    old = guarded(lambda: load_program(old_file))
+    new = guarded(lambda: load_program(new_file))
+    if old.currency != new.currency:
+        message = f"OLD is in {old.currency} and NEW in {new.currency}: compare one currency"
+        raise click.UsageError(message)
+
+    def run() -> Comparison:
+        profiles = None if customers_file is None else read_customers(customers_file)
+        try:
+            events = list(reading.read(history_file))
+            return compare(old, new, events, as_of=as_of, customers=profiles)
+        except HistoryError as error:
+            raise located_events(error, history_file, reading) from None
+
+    found = guarded(run)
+    if output_format == "json":
+        emit(json.dumps(found.to_json(), indent=2, ensure_ascii=False), output_file)
+    elif output_format == "csv":
+        emit(comparison_csv(found), output_file)
+    elif output_format == "html":
+        from rewardrules.tools.report_html import compare_html  # noqa: PLC0415 -- the extra
+
+        emit(compare_html(found), output_file)
+    else:
+        emit(comparison_table(found), output_file)
+
+
+def comparison_csv(found: Comparison) -> str:
+    """One row per figure: ``section,key,status,old,new,change``."""
+    document = found.to_json()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["section", "key", "status", "old", "new", "change"])
+    for section in ("program", "by_rule", "rewards", "by_month"):
+        for row in document[section]:
+            writer.writerow(
+                [section, row["key"], row["status"], row["old"], row["new"], row["change"]]
+            )
+    for row in document["tiers"]:
+        writer.writerow(
+            ["tiers", f"{row['old'] or ''} -> {row['new'] or ''}", "", "", "", row["customers"]]
+        )
+    return buffer.getvalue()
+
+
+def comparison_table(found: Comparison) -> str:
+    """The comparison as rich tables, in plain text 100 columns wide."""
+    console = Console(file=io.StringIO(), width=100, color_system=None, no_color=True, record=True)
+    money = found.new.money
+
+    def amount(minor: int, sign: bool = False) -> str:
+        shown = money.to_decimal(minor)
+        return f"{shown:+,}" if sign else f"{shown:,}"
+
+    def rows(title: str, differences: tuple[Difference, ...], is_money: bool) -> Table:
+        table = Table(title=title, title_justify="left")
+        for column in ("", f"old ({money.code})" if is_money else "old", "new", "change"):
+            table.add_column(column, justify="left" if not column else "right")
+        for row in differences:
+            name = row.key if row.status == "both" else f"{row.key} ({row.status})"
+            if is_money or row.key in MONEY_FIGURES:
+                table.add_row(name, amount(row.old), amount(row.new), amount(row.change, True))
+            else:
+                table.add_row(name, f"{row.old:,}", f"{row.new:,}", f"{row.change:+,}")
+        return table
+
+    console.print(
+        f"{found.old.name} ({found.old.program}) -> {found.new.name} ({found.new.program})"
+    )
+    console.print(rows("Program", found.program, is_money=False))
+    console.print(rows("Cost per rule", found.rules, is_money=True))
+    console.print(rows("Rewards per rule", found.rewards, is_money=False))
+    if found.appearing() or found.disappearing():
+        console.print(
+            "Rewards appearing: "
+            + (", ".join(found.appearing()) or "none")
+            + "; disappearing: "
+            + (", ".join(found.disappearing()) or "none")
+        )
+    console.print(rows("Cost per month", found.months, is_money=True))
+    console.print(
+        f"Customers: {len(found.gaining):,} gain, {len(found.losing):,} lose, "
+        f"{found.unchanged:,} unchanged"
+    )
+    quantiles = found.change_quantiles()
+    if quantiles:
+        console.print(
+            "Change per customer: "
+            + ", ".join(f"q{key} {amount(value, True)}" for key, value in quantiles.items())
+        )
+    if found.gaining:
+        console.print(rows("Top 10 gaining", found.gaining[:10], is_money=True))
+    if found.losing:
+        console.print(rows("Top 10 losing", found.losing[:10], is_money=True))
+    if any(old is not None or new is not None for old, new in found.tiers):
+        matrix = Table(title="Tier migration (old -> new)", title_justify="left")
+        matrix.add_column("old \\ new")
+        new_tiers = sorted({new for _, new in found.tiers}, key=str)
+        for tier in new_tiers:
+            matrix.add_column(tier or "(no tier)", justify="right")
+        for old_tier in sorted({old for old, _ in found.tiers}, key=str):
+            matrix.add_row(
+                old_tier or "(no tier)",
+                *(f"{found.tiers.get((old_tier, tier), 0):,}" for tier in new_tiers),
+            )
+        console.print(matrix)
+    text = console.export_text()
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"

@@ -1,0 +1,338 @@
+"""A history read as checked Arrow tables of whole customers, for the streaming dry-run.
+
+A Parquet history (a file, or Parquet on standard input) is read by record batches and cut
+between two customers once a chunk holds :data:`CHUNK_ROWS` rows: memory then holds one
+chunk, never the history. Each chunk is checked as ``read_history_table`` checks a whole
+file (the same located errors: its rows are numbered as rows of the file), and the chunks
+are checked together for what one chunk cannot see: an event id used again in a later
+chunk (the reader's ``split-event`` error, pointing at the first use) and the order.
+
+Streaming needs the rows **sorted by customer id** (code point order; within a customer,
+any order). A customer id smaller than the one before raises :class:`NotSortedError`; the
+caller then reads the history whole when it has at most :data:`WHOLE_ROWS` rows, and
+otherwise shows the error, which says how to sort the history.
+
+Read whole (:func:`whole_chunks`: CSV, JSON Lines, JSON, or a Parquet history not
+sorted), the history is one checked table, sorted by customer (stably: the rows of an event
+stay together and in order) if it is not already, then cut into the same chunks.
+
+:data:`CHUNK_ROWS` and :data:`WHOLE_ROWS` can be set with the environment variables
+``REWARDRULES_CHUNK_ROWS`` and ``REWARDRULES_WHOLE_ROWS`` (for tests and measurements).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute
+import pyarrow.parquet as pq
+
+from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.histories._records import CsvOptions
+from rewardrules.histories._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
+from rewardrules.program.model import Program
+from rewardrules.tools.summary import month_of
+
+CHUNK_ROWS: Final = 100_000
+"""Rows per chunk (at least, unless the history ends; whole customers)."""
+WHOLE_ROWS: Final = 1_000_000
+"""A history not sorted by customer, of at most this many rows, is read whole."""
+
+# pyarrow's stubs type the compute functions too narrowly for masks and numpy indexes.
+pc: Any = pyarrow.compute
+
+_KEPT = ("utc_offset", "line")  # columns of a written history table: not cells to check
+_FEW_VALUES = ("type", "quantity", "unit_price")  # read as dictionaries, as read_history_table
+_SORT_HINT = (
+    "sort it first: rewardrules sort-history {name} sorted.parquet, or with DuckDB or polars "
+    "in one line (docs/histories.md, 'Large histories')"
+)
+
+
+def chunk_rows() -> int:
+    """Rows per chunk: :data:`CHUNK_ROWS`, or ``REWARDRULES_CHUNK_ROWS`` (at least 1)."""
+    return max(_setting("REWARDRULES_CHUNK_ROWS", CHUNK_ROWS), 1)
+
+
+def whole_rows() -> int:
+    """The row budget of a history read whole: :data:`WHOLE_ROWS`, or ``REWARDRULES_WHOLE_ROWS``."""
+    return _setting("REWARDRULES_WHOLE_ROWS", WHOLE_ROWS)
+
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip().isdigit() else default
+
+
+class NotSortedError(HistoryError):
+    """The history is not sorted by customer id: it cannot be read chunk by chunk."""
+
+
+def not_sorted(source: str, line: int, customer: str, before: str) -> NotSortedError:
+    """The error of a history too large to read whole and not sorted by customer id."""
+    message = (
+        f"customer {customer!r} comes after customer {before!r}: the history is not sorted "
+        f"by customer id, and a history of more than {whole_rows():,} rows is evaluated "
+        "customer by customer, in that order"
+    )
+    location = Location(source, line, 1)
+    hint = _SORT_HINT.format(name=source)
+    return NotSortedError([Problem(message, (), location, "not-sorted", hint)])
+
+
+class ParquetSource:
+    """A Parquet history to read by record batches: a file, or bytes (standard input)."""
+
+    def __init__(self, path: Path | None, data: bytes | None, name: str) -> None:
+        self.name = name
+        self._path = path
+        self._data = data
+        self.rows = self._open().metadata.num_rows
+
+    def _open(self, columns: tuple[str, ...] = ()) -> pq.ParquetFile:
+        source: Any = pa.BufferReader(self._data) if self._data is not None else self._path
+        try:
+            schema = pq.read_schema(source)
+            few = [
+                column
+                for column in _FEW_VALUES
+                if column in schema.names and pa.types.is_string(schema.field(column).type)
+            ]
+            if self._data is not None:
+                source = pa.BufferReader(self._data)
+            return pq.ParquetFile(
+                source, read_dictionary=few or None, pre_buffer=False, buffer_size=1 << 20
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._unreadable(exc) from None
+
+    def read_whole(self) -> pa.Table:
+        """The whole history as one checked table, as ``read_history_table`` reads it."""
+        from rewardrules.histories.columns import read_history_table  # noqa: PLC0415 -- columns imports
+
+        source: Any = self._path if self._data is None else io.BytesIO(self._data)
+        return read_history_table(source, format="parquet", source=self.name)
+
+    def _unreadable(self, exc: Exception) -> HistoryError:
+        message = f"cannot read {self.name} as Parquet: {exc}"
+        return HistoryError([Problem(message, code="not-parquet")])
+
+    def batches(self, size: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The file's rows, ``size`` at a time, as tables of the history's cells."""
+        file = self._open()
+        names = [column for column in file.schema_arrow.names if column not in _KEPT]
+        if columns is None:
+            check_header(names, self.name, CsvOptions())
+            columns = [column for column in EVENT_COLUMNS if column in names]
+        try:
+            for batch in file.iter_batches(batch_size=size, columns=columns):
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._unreadable(exc) from None
+
+    def first_row_of(self, event_id: str, before: int) -> int | None:
+        """The 0-based row where ``event_id`` first appears, if before row ``before``."""
+        start = 0
+        for table in self.batches(65_536, ["event_id"]):
+            if start >= before:
+                return None
+            column = table["event_id"].cast(pa.string())
+            found = pc.index(column, event_id).as_py()
+            if found is not None and found >= 0 and start + found < before:
+                return int(start + found)
+            start += table.num_rows
+        return None
+
+
+def _boundaries(table: pa.Table) -> npt.NDArray[np.intp]:
+    """Rows that start a new customer and a new event (a place to cut the table)."""
+    count = table.num_rows
+    if count < 2:
+        return np.zeros(0, np.intp)
+    cuts: Any = None
+    for name in ("customer_id", "event_id"):
+        column = table[name]
+        differs = pc.not_equal(column.slice(1), column.slice(0, count - 1)).fill_null(True)
+        cuts = differs if cuts is None else pc.and_(cuts, differs)
+    flags = np.asarray(cuts.to_numpy(), np.bool_)
+    return np.flatnonzero(flags) + 1
+
+
+class _SeenIds:
+    """The event ids of earlier chunks, as 64-bit hashes in sorted runs (8 bytes an event).
+
+    Runs are merged as they grow (each at least twice the next), so a look-up searches a
+    few sorted arrays and the merging costs ``n log n`` in all. A hash found again is only
+    a suspicion: the caller confirms it on the ids themselves.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[npt.NDArray[np.int64]] = []
+
+    def seen(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        found = np.zeros(len(hashes), np.bool_)
+        for run in self._runs:
+            where = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            found |= run[where] == hashes
+        return found
+
+    def add(self, hashes: npt.NDArray[np.int64]) -> None:
+        run = np.sort(hashes)
+        while self._runs and len(self._runs[-1]) <= 2 * len(run):
+            run = np.sort(np.concatenate((self._runs.pop(), run)), kind="mergesort")
+        self._runs.append(run)
+
+
+def event_heads(table: pa.Table) -> tuple[Any, npt.NDArray[np.intp]]:
+    """Each event's id (runs of one id) and the row it starts at, in a checked table."""
+    ids = table["event_id"].combine_chunks()
+    count = len(ids)
+    starts = np.zeros(min(count, 1), np.intp)
+    if count > 1:
+        differs = pc.not_equal(ids.slice(1), ids.slice(0, count - 1))
+        flags = np.asarray(differs.to_numpy(zero_copy_only=False), np.bool_)
+        starts = np.concatenate((starts, np.flatnonzero(flags) + 1))
+    return ids.take(starts), starts
+
+
+class _Order:
+    """The customer order seen so far, checked chunk by chunk."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.last: str | None = None
+
+    def check(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        customers = table["customer_id"].combine_chunks()
+        count = len(customers)
+        first = customers[0].as_py()
+        if self.last is not None and first < self.last:
+            raise self._error(table, 0, first, self.last)
+        if count > 1:
+            down = pc.less(customers.slice(1), customers.slice(0, count - 1))
+            row = pc.index(down, True).as_py()
+            if row is not None and row >= 0:
+                before = customers[row].as_py()
+                raise self._error(table, row + 1, customers[row + 1].as_py(), before)
+        self.last = customers[count - 1].as_py()
+
+    def _error(self, table: pa.Table, row: int, customer: str, before: str) -> NotSortedError:
+        line = int(table["line"][row].as_py())
+        return not_sorted(self.source, line, customer, before)
+
+
+def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
+    """The checked chunks of a Parquet history sorted by customer, read batch by batch.
+
+    Raises:
+        HistoryError: the first problem of the first chunk that has one, located in the
+            file; an event id used again (``split-event``).
+        NotSortedError: a customer id smaller than the one before.
+    """
+    order = _Order(source.name)
+    seen = _SeenIds()
+    start = 0  # the file's row (0-based) of the first pending row
+    pending: list[pa.Table] = []
+    pending_rows = 0
+
+    def checked(table: pa.Table, first: int) -> pa.Table:
+        lines = np.arange(first + 1, first + table.num_rows + 1, dtype=np.int64)
+        result = history_table(Cells(table, lines, source.name, CsvOptions(), rows=True))
+        order.check(result)
+        _check_new_ids(source, seen, result, first)
+        return result
+
+    for batch in source.batches(size):
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows < size:
+            continue
+        table = pa.concat_tables(pending)
+        cuts = _boundaries(table)
+        if not len(cuts):
+            continue  # one customer (or event) so far: read on
+        cut = int(cuts[-1])
+        yield checked(table.slice(0, cut), start)
+        start += cut
+        rest = table.slice(cut)
+        pending, pending_rows = [rest], rest.num_rows
+    if pending_rows:
+        yield checked(pa.concat_tables(pending), start)
+
+
+def _check_new_ids(source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int) -> None:
+    """Refuse an event id used in an earlier chunk, as the whole-file reader words it."""
+    ids, starts = event_heads(table)
+    hashes = np.fromiter((hash(text) for text in ids.to_pylist()), np.int64, len(ids))
+    for index in np.flatnonzero(seen.seen(hashes)).tolist():
+        event_id = ids[index].as_py()
+        earlier = source.first_row_of(event_id, first)
+        if earlier is None:
+            continue  # two ids with one hash
+        row = int(starts[index])
+        message = (
+            f"event {event_id!r} appears again (its first rows start on row {earlier + 1}); "
+            "the rows of one event must be adjacent, and an event id is used by one event only"
+        )
+        hint = "remove the rows of a re-sent export before reading"
+        location = Location(source.name, int(table["line"][row].as_py()), 1)
+        raise HistoryError([Problem(message, ("event_id",), location, "split-event", hint)])
+    seen.add(hashes)
+
+
+def whole_chunks(table: pa.Table, size: int) -> Iterator[pa.Table]:
+    """The chunks of a history read whole: sorted by customer (stably) if it is not."""
+    customers = table["customer_id"]
+    count = table.num_rows
+    if count > 1:
+        down = pc.less(customers.slice(1), customers.slice(0, count - 1))
+        if pc.any(down).as_py():
+            order = pc.sort_indices(table, sort_keys=[("customer_id", "ascending")])
+            table = table.take(order)
+    cuts = _boundaries(table).tolist()
+    start = 0
+    index = 0
+    while start < count:
+        end = start + size
+        while index < len(cuts) and cuts[index] < end:
+            index += 1
+        end = cuts[index] if index < len(cuts) else count
+        yield table.slice(start, end - start)
+        start = end
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_US = 86_400_000_000
+
+
+def event_months(table: pa.Table, program: Program) -> dict[str, str]:
+    """The month (``summary.month_of``) of each event of a checked table, by event id.
+
+    ``month_of`` is called once at each end of every UTC day that has an event; only the
+    events of a day whose two ends fall in different local months get their own call.
+    """
+    ids, starts = event_heads(table)
+    instants = table["at"].combine_chunks().take(starts).cast(pa.int64())
+    at = np.asarray(instants.to_numpy(zero_copy_only=False), np.int64)
+    days, inverse = np.unique(at // _DAY_US, return_inverse=True)
+    day = timedelta(days=1)
+    begins = [month_of(_EPOCH + int(value) * day, program) for value in days.tolist()]
+    ends = [
+        month_of(_EPOCH + (int(value) + 1) * day - timedelta(microseconds=1), program)
+        for value in days.tolist()
+    ]
+    months = np.asarray(begins, dtype=object)[inverse]
+    mixed = np.asarray([one != other for one, other in zip(begins, ends, strict=True)], np.bool_)
+    for row in np.flatnonzero(mixed[inverse]).tolist():
+        months[row] = month_of(_EPOCH + timedelta(microseconds=int(at[row])), program)
+    return dict(zip(ids.to_pylist(), months.tolist(), strict=True))

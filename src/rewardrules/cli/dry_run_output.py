@@ -1,0 +1,295 @@
+"""``dry-run --output FILE``, ``--summary`` and the progress bar: the streaming side of dry-run.
+
+The command keeps its own reading and evaluating; this module wraps the events it reads
+(for the progress bar and the month of each event), then takes the evaluation's customers
+one by one: each customer's ledger is written to ``--output`` and counted into the summary
+as it comes. Standard output then shows the summary (text or JSON) instead of the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pyarrow as pa
+
+from rewardrules.cli._progress import Progress
+from rewardrules.cli.customer_chunks import event_months
+from rewardrules.cli.dry_run_cluster import LedgerDirectory
+from rewardrules.engine.ledger import Evaluation, Totals
+from rewardrules.events import AnyEvent
+from rewardrules.program.model import Program, gives_points
+from rewardrules.tools.ledger_files import LedgerFile, LedgerFileError, ledger_file_format
+from rewardrules.tools.summary import Group, Summary, SummaryBuilder
+
+_Result = TypeVar("_Result")
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def _ledger_path(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> Path | LedgerDirectory | None:
+    """Read ``--output``: a path whose extension is a ledger file format, or ``DIR/``."""
+    if value is None:
+        return None
+    if value.endswith(("/", os.sep)) or Path(value).is_dir():
+        return LedgerDirectory(Path(value))
+    try:
+        ledger_file_format(value)
+    except LedgerFileError as error:
+        raise click.BadParameter(error.problems[0].message) from None
+    return Path(value)
+
+
+_OUTPUT_OPTIONS = (
+    click.option(
+        "--output",
+        "output_file",
+        type=click.Path(),
+        callback=_ledger_path,
+        help=(
+            "Write the ledger to this file as it is produced (.parquet, .csv or .jsonl) and "
+            "print the summary instead of the ledger; with --workers or --scheduler, DIR/ "
+            "for one Parquet file per partition."
+        ),
+    ),
+    click.option(
+        "--summary",
+        is_flag=True,
+        help="Print only totals per rule, per tier and per month (docs/json-output.md).",
+    ),
+    click.option(
+        "--quiet",
+        is_flag=True,
+        help="No progress bar on standard error (shown only on a terminal, for large histories).",
+    ),
+)
+
+
+def output_options(command: _Command) -> _Command:
+    """Add --output FILE, --summary and --quiet (passed as output_file, summary, quiet)."""
+    for option in reversed(_OUTPUT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def check_output_options(
+    output: Path | None, summary: bool, output_format: str, explain: bool
+) -> None:
+    """Refuse the combinations that make no sense, before any file is read.
+
+    Raises:
+        click.UsageError: ``--explain`` or ``--format csv`` with ``--output`` or ``--summary``.
+    """
+    if output is None and not summary:
+        return
+    given = "--output" if output is not None else "--summary"
+    if explain:
+        raise click.UsageError(f"--explain shows every event; it cannot go with {given}")
+    if output_format == "csv":
+        raise click.UsageError(
+            f"--format csv prints the ledger; with {given} choose --format table or json "
+            "(write a CSV ledger with --output ledger.csv)"
+        )
+
+
+class DryRunOutput:
+    """What dry-run does besides printing: the progress bar, the ledger file, the summary.
+
+    Args:
+        program: the program evaluated.
+        history: the history file (its size decides the progress bar).
+        output: ``--output``: where the ledger goes, or None.
+        summary: ``--summary`` was given (``--output`` implies it).
+        quiet: ``--quiet``: no progress bar.
+
+    Raises:
+        click.BadParameter: the output file is the history.
+    """
+
+    def __init__(
+        self, program: Program, history: Path, *, output: Path | None, summary: bool, quiet: bool
+    ) -> None:
+        self.program = program
+        self.output = output
+        self.summarises = summary or output is not None
+        self.entries = 0
+        if output is not None and _same_file(output, history):
+            raise click.BadParameter(
+                f"{output} is the history; write the ledger to another file",
+                param_hint="'--output'",
+            )
+        self._builder = SummaryBuilder(program) if self.summarises else None
+        self._progress = Progress(history, quiet=quiet)
+
+    @property
+    def gives_points(self) -> bool:
+        """Whether a rule of the program gives points (the points columns are shown)."""
+        return any(gives_points(rule) for rule in self.program.rules)
+
+    def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
+        """The events being evaluated, counted for the bar and noted for the months."""
+        watched = self._progress.rows(events)
+        return iter(self._builder.watch(watched) if self._builder is not None else watched)
+
+    def evaluating(self, action: Callable[[], _Result]) -> _Result:
+        """Run the evaluation; the bar is taken down if it fails, before the error shows."""
+        try:
+            return action()
+        except BaseException:
+            self._progress.close()
+            raise
+
+    def finish(self, evaluation: Evaluation) -> Summary | None:
+        """Write the ledger (with ``--output``) customer by customer; the summary, if any."""
+        builder = self._builder
+        if builder is None and self.output is None:
+            self._progress.close()
+            return None
+        with self._progress as progress:
+            output = self.output
+            ledger = None if output is None else LedgerFile(output, evaluation.money)
+            progress.customers(len(evaluation.customers))
+            try:
+                for result in evaluation.customers:
+                    if ledger is not None:
+                        ledger.write(result)
+                    if builder is not None:
+                        builder.add(result)
+                    progress.customer_done()
+            except BaseException:
+                if ledger is not None:
+                    ledger.discard()
+                raise
+            if ledger is not None:
+                ledger.close()
+                self.entries = ledger.entries
+        return None if builder is None else builder.finish(evaluation.totals)
+
+    def stream(self, chunks: Iterable[tuple[pa.Table, Evaluation]]) -> tuple[Evaluation, Summary]:
+        """Write and count the evaluations of chunks of whole customers, one chunk at a time.
+
+        Each chunk's ledger goes to ``--output`` and into the summary before the next chunk
+        is evaluated; only the totals are kept. On an error the ledger file is discarded.
+
+        Returns:
+            The evaluation with no customers and the totals of all chunks, and the summary.
+        """
+        builder = SummaryBuilder(self.program)
+        output = self.output
+        ledger = None if output is None else LedgerFile(output, self.program.money)
+        first: Evaluation | None = None
+        sums: dict[str, Any] = {}
+        rows = customers = 0
+        try:
+            for table, evaluation in chunks:
+                if first is None:
+                    first = evaluation
+                builder.use_months(event_months(table, self.program))
+                for result in evaluation.customers:
+                    if ledger is not None:
+                        ledger.write(result)
+                    builder.add(result)
+                for name in _SUMMED:
+                    sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
+                rows += table.num_rows
+                customers += len(evaluation.customers)
+                self._progress.chunk(rows, customers)
+        except BaseException:
+            if ledger is not None:
+                ledger.discard()
+            self._progress.close()
+            raise
+        if ledger is not None:
+            ledger.close()
+            self.entries = ledger.entries
+        self._progress.close()
+        if first is None:  # pragma: no cover - the chunks always hold one evaluation
+            raise ValueError("no evaluation to stream")
+        totals = dataclasses.replace(first.totals, **sums)
+        return dataclasses.replace(first, customers=(), totals=totals), builder.finish(totals)
+
+    def close(self) -> None:
+        """Take the progress bar down (before anything is printed)."""
+        self._progress.close()
+
+    def summary_json(self, summary: Summary) -> str:
+        """The summary as JSON text; with ``--output``, where the ledger went."""
+        document = summary.to_json()
+        if self.output is not None:
+            document["ledger"] = {"file": str(self.output), "entries": self.entries}
+        return json.dumps(document, indent=2, ensure_ascii=False)
+
+    def summary_text(self, summary: Summary, totals_block: str) -> str:
+        """The summary as text tables, then the program totals block."""
+        program = self.program
+        points = self.gives_points
+        code = program.money.code
+        header = f"{program.name} ({program.program}) - {code}: summary"
+        blocks = [
+            header,
+            "Per rule\n" + _table("rule", summary.by_rule, points, code),
+        ]
+        if summary.by_tier:
+            blocks.append("Per tier\n" + _table("tier", summary.by_tier, points, code))
+        blocks.append("Per month\n" + _table("month", summary.by_month, points, code))
+        blocks.append(totals_block)
+        if self.output is not None:
+            blocks.append(f"Ledger: {self.entries} entries written to {self.output}")
+        return "\n\n".join(blocks)
+
+
+_SUMMED = tuple(
+    field.name for field in dataclasses.fields(Totals) if field.name not in ("money", "point_value")
+)
+"""The totals' counts and sums, added up over chunks."""
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
+
+
+def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
+    head = [name] + (["customers"] if name == "tier" else []) + ["entries"]
+    if points:
+        head += ["points net", "redeemed", "expired"]
+    head += [f"value given ({code})", f"cost ({code})"]
+    rows: list[list[str]] = [head]
+    for group in groups:
+        totals = group.totals
+        money = totals.money.to_decimal
+        key = group.key
+        if key is None:
+            key = "(no tier)" if name == "tier" else "(unknown)"
+        elif group.source == "catalogue":
+            key += " (redemptions)"
+        row = [key] + ([str(totals.customers)] if name == "tier" else []) + [str(group.entries)]
+        if points:
+            row += [str(totals.points_net), str(totals.points_redeemed), str(totals.points_expired)]
+        row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
+        rows.append(row)
+    return _columns(rows)
+
+
+def _money(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned first column, right-aligned figures."""
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return "\n".join(lines)

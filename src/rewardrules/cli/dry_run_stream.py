@@ -1,0 +1,125 @@
+"""``dry-run --engine batch`` with ``--output`` or ``--summary``: customer chunk by chunk.
+
+The history is read as Arrow tables of whole customers (:mod:`rewardrules.cli.customer_chunks`),
+each evaluated by the batch engine and written out (:meth:`DryRunOutput.stream`) before the
+next is read, so memory holds one chunk, its evaluation and the totals. A Parquet history
+sorted by customer id streams from the file; any other history is read whole into one table
+(much smaller than its evaluation) and evaluated chunk by chunk. A Parquet history that is
+not sorted is read whole when it has at most ``WHOLE_ROWS`` rows, and refused otherwise
+with a message that says how to sort it (docs/histories.md, "Large histories").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from rewardrules.cli._support import STDIN, HistoryReading, located_events
+from rewardrules.cli.customer_chunks import (
+    NotSortedError,
+    ParquetSource,
+    chunk_rows,
+    parquet_chunks,
+    whole_chunks,
+    whole_rows,
+)
+from rewardrules.cli.dry_run_output import DryRunOutput
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.errors import HistoryError, Problem
+from rewardrules.evaluation.batch import evaluate_table, refuse, unsupported
+from rewardrules.events import Customer
+from rewardrules.histories.columns import HISTORY_SCHEMA
+from rewardrules.histories.read import _format_of
+from rewardrules.program.model import Program
+from rewardrules.tools.summary import Summary
+
+_STDIN_NAME = "<stdin>"
+
+
+def streamed_dry_run(
+    program: Program,
+    history: Path,
+    reading: HistoryReading,
+    profiles: list[Customer] | None,
+    as_of: date | datetime | None,
+    output: DryRunOutput,
+) -> tuple[Evaluation, Summary]:
+    """Evaluate and write a history chunk of customers by chunk; the totals and the summary.
+
+    Raises:
+        HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
+            history of more than ``WHOLE_ROWS`` rows not sorted by customer id.
+        UnsupportedError: the program uses what the batch engine does not evaluate yet.
+    """
+    features = unsupported(program)
+    if features:  # before any row is read, as the whole-history run refuses it
+        refuse(features)
+    size = chunk_rows()
+    if profiles is not None or any(rule.kind in _READ_PROFILES for rule in program.rules):
+        # Profiles, gifts at dates and referrals cross the chunks (a profile-only customer,
+        # a referrer in another chunk): such a history is evaluated in one piece.
+        size = _ONE_PIECE
+    source = _parquet_source(history, reading)
+
+    def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
+        name = source.name if source is not None else _name(history)
+        first = True
+        for chunk in chunks:
+            given = profiles if first else None  # profiles are checked once
+            yield chunk, _evaluate(program, chunk, given, as_of, name, history, reading)
+            first = False
+        if first:  # no row at all: the profiles are still checked, the totals still made
+            empty = HISTORY_SCHEMA.empty_table()
+            yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
+
+    if source is not None:
+        try:
+            return output.stream(evaluated(parquet_chunks(source, size)))
+        except NotSortedError:
+            if source.rows > whole_rows():
+                raise
+        table = source.read_whole()
+    else:
+        table = reading.read_table(history)
+    return output.stream(evaluated(whole_chunks(table, size)))
+
+
+_READ_PROFILES = frozenset({"birthday", "signup_bonus", "referral"})
+_ONE_PIECE = 2**62  # rows: more than any history holds
+
+
+def _name(history: Path) -> str:
+    return _STDIN_NAME if str(history) == STDIN else str(history)
+
+
+def _evaluate(
+    program: Program,
+    chunk: pa.Table,
+    profiles: list[Customer] | None,
+    as_of: date | datetime | None,
+    name: str,
+    history: Path,
+    reading: HistoryReading,
+) -> Evaluation:
+    try:
+        return evaluate_table(program, chunk, profiles, as_of, source=name)
+    except HistoryError as error:
+        raise located_events(error, history, reading) from None
+
+
+def _parquet_source(history: Path, reading: HistoryReading) -> ParquetSource | None:
+    """The history as a Parquet file to stream, or None when it is not Parquet."""
+    if str(history) == STDIN:
+        data = reading.stdin_bytes()
+        told = reading.format
+        if told == "parquet" or (told is None and data.startswith(b"PAR1")):
+            return ParquetSource(None, data, _STDIN_NAME)
+        return None
+    if not history.is_file() or _format_of(str(history), reading.format) != "parquet":
+        return None  # the whole-file reader says what is wrong with it
+    if reading.encoding != "utf-8":
+        raise HistoryError([Problem("encoding applies to text files only", code="bad-option")])
+    return ParquetSource(history, None, str(history))

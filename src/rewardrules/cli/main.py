@@ -1,0 +1,497 @@
+"""The ``rewardrules`` command: check programs and dry-run them over histories.
+
+Rendering only: every decision is the library's. Errors the library raises about its input
+are shown as ``file:line:col: message`` lines with exit status 1; bad usage exits with 2; the
+other statuses are in :mod:`rewardrules.cli._exit`. No traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+import click
+
+from rewardrules.cli._exit import InterruptibleGroup, run
+from rewardrules.cli._support import (
+    HistoryReading,
+    as_of_option,
+    customers_option,
+    guarded,
+    history_options,
+    located_events,
+)
+from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
+from rewardrules.cli.dry_run_output import DryRunOutput, check_output_options, output_options
+from rewardrules.cli.dry_run_stream import streamed_dry_run
+from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry
+from rewardrules.errors import HistoryError, RewardRulesError
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.events import AnyEvent, Customer
+from rewardrules.histories.read import read_customers
+from rewardrules.program.model import EveryNthFree, Program, Referral, gives_points
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.text import counted
+from rewardrules.tools.explain.explanation import CustomerExplanation, explain_all
+from rewardrules.tools.export import ledger_csv
+from rewardrules.tools.report import coming_expiries
+from rewardrules.tools.summary import Summary
+
+
+@click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rewardrules")
+def cli() -> None:
+    """Customer reward programs written in YAML, evaluated exactly."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Problems as file:line:col: message lines, or as JSON for tools (docs/rule-files.md).",
+)
+def validate(files: Sequence[Path], output_format: str) -> None:
+    """Check program files; print OK or every problem as file:line:col: message."""
+    failed = False
+    reports: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            program = load_program(file)
+        except RewardRulesError as error:
+            failed = True
+            if output_format == "json":
+                problems = [problem.to_json() for problem in error.problems]
+                for problem in problems:
+                    problem["file"] = problem["file"] or str(file)
+                reports.append({"file": str(file), "ok": False, "problems": problems})
+            else:
+                click.echo(error.render(), err=True)
+        else:
+            if output_format == "json":
+                reports.append({"file": str(file), "ok": True, "problems": []})
+            else:
+                rules = len(program.rules)
+                click.echo(f"{file}: OK ({program.name}, {rules} rule{'s' if rules != 1 else ''})")
+    if output_format == "json":
+        click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False))
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command("dry-run")
+@click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
+@click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
+@customers_option
+@as_of_option
+@click.option("--customer", "customer_id", help="Show only this customer.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help=(
+        "A readable table, the JSON contract of docs/json-output.md, or the ledger as CSV "
+        "for a spreadsheet (cells a spreadsheet would run as formulas are neutralised)."
+    ),
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="With --format json: add, per customer, what each rule did with each event and why.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["reference", "batch"]),
+    default="reference",
+    show_default=True,
+    help=(
+        "The reference fold, or the batch (columnar) engine: the same results, faster on "
+        "big histories; it refuses, by name, what it does not evaluate yet "
+        "(docs/batch-engine.md)."
+    ),
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help=(
+        "Evaluate on a local Dask cluster of this many worker processes, partitioned by "
+        "customer; HISTORY is then a pattern of Parquet files ('histories/*.parquet') and "
+        "the totals are printed (docs/scale-out.md; needs the 'dask' extra)."
+    ),
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Evaluate on the Dask cluster of this scheduler (tcp://host:8786), as --workers.",
+)
+@output_options
+@history_options
+def dry_run(
+    program_file: Path,
+    history_file: Path,
+    customers_file: Path | None,
+    as_of: date | datetime | None,
+    customer_id: str | None,
+    output_format: str,
+    explain: bool,
+    reading: HistoryReading,
+    engine: Literal["reference", "batch"] = "reference",
+    output_file: Path | LedgerDirectory | None = None,
+    summary: bool = False,
+    quiet: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> None:
+    """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
+    if explain and output_format != "json":
+        raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
+    if workers is not None or scheduler is not None:
+        _dry_run_on_cluster(
+            program_file,
+            str(history_file),
+            customers_file,
+            as_of,
+            workers,
+            scheduler,
+            output_file,
+            output_format,
+            (customer_id, explain),
+            engine,
+            quiet,
+        )
+        return
+    if isinstance(output_file, LedgerDirectory):
+        raise click.UsageError(
+            "--output DIR/ writes a partitioned ledger with --workers or --scheduler; "
+            "otherwise name a .parquet, .csv or .jsonl file"
+        )
+    check_output_options(output_file, summary, output_format, explain)
+    program = guarded(lambda: load_program(program_file))
+    output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
+    # A referrer's rewards come from their friends' purchases: with referral rules, one
+    # customer's dry-run evaluates everybody and keeps that customer.
+    everybody = customer_id is None or any(isinstance(rule, Referral) for rule in program.rules)
+
+    def events(keep_all: bool = everybody) -> Iterator[AnyEvent]:
+        for event in reading.read(history_file):
+            if keep_all or event.customer_id == customer_id:
+                yield event
+
+    def profiles() -> list[Customer] | None:
+        if customers_file is None:
+            return None
+        read = read_customers(customers_file)
+        return [profile for profile in read if everybody or profile.customer_id == customer_id]
+
+    def run() -> Evaluation:
+        try:
+            evaluation = evaluate(program, output.watch(events()), profiles(), as_of, engine=engine)
+        except HistoryError as error:
+            raise located_events(error, history_file, reading) from None
+        if customer_id is None or not everybody:
+            return evaluation
+        # The customer's own purchases, refunds and spend, as an evaluation counts them.
+        own = evaluate(program, events(keep_all=False), None, as_of, engine=engine).totals
+        return evaluation.only(
+            customer_id,
+            purchases=own.purchases,
+            refunds=own.refunds,
+            gross_spend=own.gross_spend,
+        )
+
+    if engine == "batch" and output.summarises and customer_id is None:
+        # Nothing but totals is printed: the batch engine streams chunk of customers by
+        # chunk, in memory bounded by a chunk (docs/histories.md, "Large histories").
+        evaluation, streamed = guarded(
+            lambda: streamed_dry_run(program, history_file, reading, profiles(), as_of, output)
+        )
+        totals_summary: Summary | None = streamed
+    else:
+        evaluation = guarded(lambda: output.evaluating(run))
+        if customer_id is not None and not evaluation.customers:
+            output.close()
+            click.echo(f"{history_file}: no events of customer {customer_id!r}", err=True)
+            raise SystemExit(1)
+        totals_summary = guarded(lambda: output.finish(evaluation))
+    if totals_summary is not None:
+        if output_format == "json":
+            click.echo(output.summary_json(totals_summary))
+        else:
+            shown = program.points.name if output.gives_points else None
+            click.echo(output.summary_text(totals_summary, _totals_block(evaluation, shown)))
+        return
+    explained = None
+    if explain:
+        explained = guarded(
+            lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
+        )
+    _show_evaluation(program, evaluation, output_format, explained, as_of)
+
+
+def _show_evaluation(
+    program: Program,
+    evaluation: Evaluation,
+    output_format: str,
+    explained: Mapping[str, CustomerExplanation] | None,
+    as_of: date | datetime | None,
+) -> None:
+    """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
+    if output_format == "json":
+        document = evaluation.to_json()
+        coming = coming_expiries(program, evaluation, as_of)
+        for customer in document["customers"] if coming else ():
+            who = customer["customer_id"]
+            customer["expiring"] = [
+                {"month": month.month, "points": month.customers.get(who, 0)} for month in coming
+            ]
+        if explained is not None:
+            for customer in document["customers"]:
+                account = explained[customer["customer_id"]].to_json()
+                customer["explanations"] = account["events"]
+                customer["next_rewards"] = account["next_rewards"]
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    elif output_format == "csv":
+        click.echo(ledger_csv(evaluation), nl=False)
+    else:
+        click.echo(render_table(program, evaluation))
+
+
+def _dry_run_on_cluster(
+    program_file: Path,
+    pattern: str,
+    customers_file: Path | None,
+    as_of: date | datetime | None,
+    workers: int | None,
+    scheduler: str | None,
+    output: Path | LedgerDirectory | None,
+    output_format: str,
+    per_customer: tuple[str | None, bool],
+    engine: str,
+    quiet: bool,
+) -> None:
+    """``dry-run --workers N`` or ``--scheduler ADDRESS``: totals from a Dask cluster."""
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers (a local cluster) or --scheduler, not both")
+    if per_customer[0] is not None or per_customer[1]:
+        given = "--customer" if per_customer[0] is not None else "--explain"
+        raise click.UsageError(f"{given} shows one customer's events; it cannot go with a cluster")
+    if output_format == "csv":
+        raise click.UsageError("--format csv prints the ledger; with a cluster use --output DIR/")
+    if output is not None and not isinstance(output, LedgerDirectory):
+        raise click.UsageError(f"with a cluster, --output names a directory: {output}/")
+    program = guarded(lambda: load_program(program_file))
+    customers = guarded(
+        lambda: None if customers_file is None else list(read_customers(customers_file))
+    )
+    totals = guarded(
+        lambda: dry_run_on_cluster(
+            program,
+            pattern,
+            customers=customers,
+            as_of=as_of,
+            workers=workers,
+            scheduler=scheduler,
+            output=output,
+            engine=engine,
+            quiet=quiet,
+        )
+    )
+    if output_format == "json":
+        click.echo(totals_json(program, totals))
+        return
+    evaluation = Evaluation(program.program, program.money, program.points.name, (), totals)
+    earns = any(gives_points(rule) for rule in program.rules)
+    click.echo(_totals_block(evaluation, program.points.name if earns else None))
+
+
+def render_table(program: Program, evaluation: Evaluation) -> str:
+    """The dry-run as text: one block per customer, then the program's totals."""
+    money = evaluation.money
+    points = program.points.name
+    earns_points = any(gives_points(rule) for rule in program.rules)
+    header = f"{program.name} ({program.program}) - {money.code}"
+    if earns_points:
+        header += f", {points}"
+        if program.points.value:
+            header += f" worth {program.points.value} {money.code} each"
+    blocks = [header]
+    cards = {rule.id: rule.every for rule in program.rules if isinstance(rule, EveryNthFree)}
+    for result in evaluation.customers:
+        shown_points = points if earns_points else None
+        blocks.append(_customer_block(result, shown_points, program.tiers is not None, cards))
+    blocks.append(_totals_block(evaluation, points if earns_points else None))
+    return "\n\n".join(blocks)
+
+
+def _customer_block(
+    result: CustomerResult, points: str | None, has_tiers: bool, cards: dict[str, int]
+) -> str:
+    facts = [] if points is None else [counted(result.points, points)]
+    if points is not None and result.pending_points:
+        facts[0] += f" ({result.pending_points} pending)"
+    if result.available_points < 0:
+        facts.append(f"owes {-result.available_points}")
+    if has_tiers:
+        facts.append(f"tier {result.tier}" if result.tier else "no tier")
+    facts += [f"stamps {rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()]
+    title = f"Customer {result.customer_id}" + (f": {', '.join(facts)}" if facts else "")
+    rows = [("event", "rule", "reward", "reason")]
+    rows += [
+        (e.event_id, e.rule, _reward_text(e, points or "points"), e.reason) for e in result.ledger
+    ]
+    if len(rows) == 1:
+        return f"{title}\n  (no rewards)"
+    return f"{title}\n{_columns(rows)}"
+
+
+_NOTES = {"capped": "limit reached", "set_aside": "set aside", "referral": "referral"}
+
+
+def _reward_text(entry: LedgerEntry, points: str) -> str:
+    if entry.kind == "rejected":
+        return "rejected"
+    if entry.kind in _NOTES:
+        return _NOTES[entry.kind]
+    if entry.kind in ("points", "expiry", "written_off", "redemption"):
+        sign = "+" if (entry.points or 0) >= 0 else "-"
+        change = sign + counted(abs(entry.points or 0), points)
+        labels = {"expiry": " expired", "written_off": " written off", "redemption": " spent"}
+        return change + labels.get(entry.kind, "")
+    value = f"{entry.value} {entry.money.code}"
+    if entry.kind == "discount":
+        return f"-{value} off"
+    if entry.kind == "free":
+        return f"{entry.units} free ({value})"
+    if entry.kind == "voucher":
+        return f"{_several(entry.units, 'vouchers')}({value})"
+    return f"{_several(entry.units, 'gift cards')}({value})"
+
+
+def _several(units: int | None, noun: str) -> str:
+    """'voucher ' for one, '3 vouchers ' for more."""
+    if units is None or units == 1:
+        return noun[:-1] + " "
+    return f"{units} {noun} "
+
+
+def _totals_block(evaluation: Evaluation, points: str | None) -> str:
+    totals = evaluation.totals.to_json()
+    code = evaluation.money.code
+    rows: list[tuple[str, ...]] = [
+        ("customers", str(totals["customers"])),
+        ("purchases", f"{totals['purchases']} ({counted(totals['refunds'], 'refunds')})"),
+        ("gross spend", f"{totals['gross_spend']} {code}"),
+    ]
+    if points is not None:
+        rows.append(
+            (
+                f"{points} issued",
+                f"{totals['points_issued']} (-{totals['points_reversed']} by refunds, "
+                f"net {totals['points_net']}, cost {totals['points_cost']} {code})",
+            )
+        )
+        if totals["redemptions"] or totals["rejected_redemptions"]:
+            rows.append(
+                (
+                    "redemptions",
+                    f"{totals['redemptions']} for {totals['points_redeemed']} {points}, "
+                    f"worth {totals['redemption_value']} {code} "
+                    f"({totals['rejected_redemptions']} rejected)",
+                )
+            )
+        if totals["points_expired"]:
+            rows.append((f"{points} expired", str(totals["points_expired"])))
+        if totals["points_written_off"]:
+            rows.append((f"{points} written off", str(totals["points_written_off"])))
+    rows += [
+        (
+            "discounts",
+            f"{totals['discount_value']} {code} on {counted(totals['discount_units'], 'units')}",
+        ),
+        (
+            "free items",
+            f"{totals['free_item_value']} {code} ({counted(totals['free_units'], 'units')})",
+        ),
+        ("vouchers", f"{totals['vouchers']} worth {totals['voucher_value']} {code}"),
+        ("gift cards", f"{totals['gift_cards']} worth {totals['gift_card_value']} {code}"),
+    ]
+    if totals["rewards_capped"] or totals["rewards_set_aside"]:
+        rows.append(
+            (
+                "not given",
+                f"{counted(totals['rewards_capped'], 'rewards')} cut to nothing by a limit, "
+                f"{totals['rewards_set_aside']} set aside by an exclusive group",
+            )
+        )
+    if totals["referrals"]:
+        rows.append(("referrals", str(totals["referrals"])))
+    if points is not None:
+        rows.append(
+            (
+                "liability",
+                f"{totals['liability']} {code} "
+                f"({totals['points_outstanding']} {points} outstanding)",
+            )
+        )
+    rows.append(
+        (
+            "estimated cost",
+            f"{totals['estimated_cost']} {code} (value given {totals['value_given']} {code}"
+            + (")" if points is None else f" + liability {totals['liability']} {code})"),
+        )
+    )
+    if points is not None and totals["points_expired"]:
+        rows.append(("breakage", f"{totals['breakage']} {code} (expired, not a cost)"))
+    return "Program totals\n" + _columns(rows)
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the command line; the entry point of ``rewardrules`` and ``python -m``.
+
+    Exits 0 on success, 1 for invalid input or output that cannot be written, 2 for bad
+    usage, 130 when interrupted and 141 when the reader of the output goes away
+    (:mod:`rewardrules.cli._exit`).
+    """
+    run(cli, argv)
+
+
+from rewardrules.cli.explain import explain_command  # noqa: E402 -- uses the helpers above
+
+cli.add_command(explain_command)
+
+from rewardrules.cli.lint import lint  # noqa: E402 -- commands are registered last
+
+cli.add_command(lint)
+
+from rewardrules.cli.schema import schema  # noqa: E402 -- commands are registered last
+
+cli.add_command(schema)
+
+from rewardrules.cli.sort_history import sort_history  # noqa: E402 -- commands are registered last
+
+cli.add_command(sort_history)
+
+from rewardrules.cli.report import report_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(report_command)
+
+from rewardrules.cli.compare import compare_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(compare_command)

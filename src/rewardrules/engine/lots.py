@@ -1,0 +1,419 @@
+"""Points after they are earned: lots that wait, expire, are spent and are taken back.
+
+Every purchase's points become a :class:`Lot`: when they were earned, when they become
+available (after ``points.pending_for``), when they expire (``points.expire_after``, maybe
+rounded up to the end of a calendar period). Lots are kept oldest first, and because every
+lot waits and lasts equally long, they also become available and expire oldest first.
+The rules are in docs/lifecycle.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from rewardrules.engine.ledger import EntryKind, LedgerEntry
+from rewardrules.money import Currency
+from rewardrules.program.model import CatalogueReward, Program
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A length of time: a number of days (24 hours each) or of calendar months.
+
+    Days and weeks are elapsed time, whatever the clocks do; months and years are counted on
+    the local calendar (docs/lifecycle.md says why).
+    """
+
+    days: int = 0
+    months: int = 0
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Read '14 days', '2 weeks', '6 months', '1 year' (validated by the program)."""
+        count_text, unit = text.split()
+        count = int(count_text)
+        if unit.startswith("day"):
+            return cls(days=count, text=text)
+        if unit.startswith("week"):
+            return cls(days=7 * count, text=text)
+        if unit.startswith("month"):
+            return cls(months=count, text=text)
+        return cls(months=12 * count, text=text)
+
+    def after(self, instant: datetime, zone: ZoneInfo) -> datetime:
+        """The instant this long after ``instant``; months at the same local time of day."""
+        if not self.months:
+            return elapsed(instant, timedelta(days=self.days))
+        local = instant.astimezone(zone)
+        month_index = local.month - 1 + self.months
+        year, month = local.year + month_index // 12, month_index % 12 + 1
+        last_day = _MONTH_DAYS[month - 1] + (1 if month == 2 and _leap(year) else 0)
+        moved = local.replace(year=year, month=month, day=min(local.day, last_day), fold=0)
+        return moved.replace(tzinfo=zone)
+
+
+def elapsed(instant: datetime, span: timedelta) -> datetime:
+    """The instant ``span`` of elapsed time after ``instant`` (before it, if negative).
+
+    Python adds a timedelta to the wall clock of a datetime whose tzinfo is a zone (a gift
+    at local midnight, a zone-aware datetime from Python), which across a daylight-saving
+    change is an hour off 24-hour days; counting in UTC is exact for every tzinfo. The
+    result keeps ``instant``'s tzinfo, so a fixed offset stays as it was written.
+    """
+    if isinstance(instant.tzinfo, timezone):
+        return instant + span  # a fixed offset: the wall clock is elapsed time
+    return (instant.astimezone(UTC) + span).astimezone(instant.tzinfo)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def end_of_period(instant: datetime, period: str, zone: ZoneInfo) -> datetime:
+    """The first instant of the local month, quarter or year after the one ``instant`` is in."""
+    local = instant.astimezone(zone).date()
+    if period == "month":
+        step = 1
+        first_month = local.month
+    elif period == "quarter":
+        step = 3
+        first_month = (local.month - 1) // 3 * 3 + 1
+    else:
+        step = 12
+        first_month = 1
+    month_index = first_month - 1 + step
+    start = date(local.year + month_index // 12, month_index % 12 + 1, 1)
+    return datetime.combine(start, time(0), zone)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsPolicy:
+    """The program's points settings, compiled."""
+
+    money: Currency
+    zone: ZoneInfo
+    name: str
+    pending_for: Duration | None
+    expire_after: Duration | None
+    round_up_to: str | None
+    inactivity: Duration | None
+    clamp: bool
+    earn_on_gross: bool
+    rewards: dict[str, CatalogueReward]
+
+    @classmethod
+    def compile(cls, program: Program) -> PointsPolicy:
+        """Read the durations and index the catalogue."""
+        points = program.points
+
+        def duration(text: str | None) -> Duration | None:
+            return None if text is None else Duration.parse(text)
+
+        return cls(
+            money=program.money,
+            zone=program.zone,
+            name=points.name,
+            pending_for=duration(points.pending_for),
+            expire_after=duration(points.expire_after),
+            round_up_to=points.expire_round_up_to,
+            inactivity=duration(points.expire_on_inactivity),
+            clamp=points.negative_balance == "clamp",
+            earn_on_gross=points.earn_on == "gross",
+            rewards={reward.id: reward for reward in program.rewards},
+        )
+
+    @property
+    def has_clock(self) -> bool:
+        """Whether points ever change with time alone (waiting or expiring)."""
+        return (
+            self.pending_for is not None
+            or self.expire_after is not None
+            or self.inactivity is not None
+        )
+
+    def expiry_of(self, earned_at: datetime) -> datetime | None:
+        """When points earned at ``earned_at`` expire, if they do."""
+        if self.expire_after is None:
+            return None
+        expires = self.expire_after.after(earned_at, self.zone)
+        if self.round_up_to is not None:
+            expires = end_of_period(expires, self.round_up_to, self.zone)
+        return expires
+
+
+class Lot:
+    """Points from one purchase: how many are left, when they can be spent, when they go."""
+
+    __slots__ = ("available_at", "earned_at", "expires_at", "points", "source")
+
+    def __init__(
+        self,
+        source: str,
+        earned_at: datetime,
+        available_at: datetime,
+        expires_at: datetime | None,
+        points: int,
+    ) -> None:
+        self.source = source
+        self.earned_at = earned_at
+        self.available_at = available_at
+        self.expires_at = expires_at
+        self.points = points
+
+
+class PointsAccount:
+    """A customer's lots, debt and last purchase: the points part of the working state."""
+
+    __slots__ = ("debt", "last_purchase_at", "lots")
+
+    def __init__(self) -> None:
+        self.lots: list[Lot] = []
+        self.debt = 0
+        self.last_purchase_at: datetime | None = None
+
+    @property
+    def balance(self) -> int:
+        """Available and pending points together, less any debt."""
+        return sum(lot.points for lot in self.lots) - self.debt
+
+    def pending(self, at: datetime | None) -> int:
+        """Points not yet available at ``at`` (all waiting points when ``at`` is None)."""
+        return sum(lot.points for lot in self.lots if at is None or lot.available_at > at)
+
+    def available(self, at: datetime | None) -> int:
+        """Points that can be spent at ``at``, less any debt (may be negative)."""
+        return self.balance - self.pending(at)
+
+
+def _entry(
+    policy: PointsPolicy,
+    event_id: str,
+    customer_id: str,
+    rule: str,
+    kind: EntryKind,
+    points: int | None,
+    reason: str,
+    value: int | None = None,
+    units: int | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        event_id, customer_id, rule, kind, points, value, units, policy.money, reason, ()
+    )
+
+
+def earn(
+    policy: PointsPolicy,
+    account: PointsAccount,
+    source: str,
+    at: datetime,
+    points: int,
+    waits: bool = True,
+) -> None:
+    """Keep a purchase's points as a lot; a debt is paid back first.
+
+    ``waits`` False: the points are available at once (a gift that no purchase earned, so
+    no return period applies).
+    """
+    if points <= 0:
+        return
+    repaid = min(account.debt, points)
+    account.debt -= repaid
+    points -= repaid
+    if points and not policy.has_clock and account.lots:
+        # Without waiting or expiry every point is like every other: one lot holds them
+        # all (a long replay would otherwise keep a lot per purchase for nothing).
+        account.lots[0].points += points
+        return
+    if points:
+        period = policy.pending_for if waits else None
+        available_at = at if period is None else period.after(at, policy.zone)
+        account.lots.append(Lot(source, at, available_at, policy.expiry_of(at), points))
+
+
+def _local_day(policy: PointsPolicy, instant: datetime) -> date:
+    return instant.astimezone(policy.zone).date()
+
+
+def advance(
+    policy: PointsPolicy,
+    account: PointsAccount,
+    customer_id: str,
+    until: datetime,
+    inclusive: bool = True,
+) -> list[LedgerEntry]:
+    """Expire what is due up to ``until``, oldest first; return the expiry entries."""
+    entries: list[LedgerEntry] = []
+    if not policy.has_clock:
+        return entries
+
+    def due(moment: datetime | None) -> bool:
+        return moment is not None and (moment < until or (inclusive and moment == until))
+
+    deadline = None
+    if policy.inactivity is not None and account.last_purchase_at is not None:
+        deadline = policy.inactivity.after(account.last_purchase_at, policy.zone)
+    inactive = deadline is not None and due(deadline)
+    lots = account.lots
+    # Lots expire oldest first; one whose own expiry comes after the inactivity deadline
+    # expires at the deadline instead, with every lot earned before it. A lot given after
+    # the deadline (a gift at a date, without a purchase) is not touched by that deadline.
+    _expire_due(policy, lots, customer_id, due, deadline if inactive else None, entries)
+    if inactive and deadline is not None:
+        kept = []
+        for lot in lots:
+            if lot.earned_at > deadline:
+                kept.append(lot)
+            elif lot.points:
+                entries.append(
+                    _expiry(policy, lot, customer_id, "points.expire_on_inactivity", deadline)
+                )
+        lots[:] = kept
+        _expire_due(policy, lots, customer_id, due, None, entries)
+    return entries
+
+
+def _expire_due(
+    policy: PointsPolicy,
+    lots: list[Lot],
+    customer_id: str,
+    due: Callable[[datetime | None], bool],
+    deadline: datetime | None,
+    entries: list[LedgerEntry],
+) -> None:
+    """Expire lots whose own expiry is due, oldest first, stopping at a lot that the
+    inactivity ``deadline`` (if any) expires first."""
+    while lots and due(lots[0].expires_at):
+        first = lots[0]
+        first_expiry = first.expires_at
+        if (
+            deadline is not None
+            and first_expiry is not None
+            and deadline < first_expiry
+            and first.earned_at <= deadline
+        ):
+            break
+        lot = lots.pop(0)
+        if lot.points:
+            entries.append(_expiry(policy, lot, customer_id, "points.expire_after"))
+
+
+def _expiry(
+    policy: PointsPolicy,
+    lot: Lot,
+    customer_id: str,
+    rule: str,
+    at: datetime | None = None,
+) -> LedgerEntry:
+    moment = at or lot.expires_at
+    assert moment is not None  # noqa: S101 -- an expiring lot has a moment
+    earned = _local_day(policy, lot.earned_at)
+    gone = _local_day(policy, moment)
+    if rule == "points.expire_after":
+        why = f"{policy.expire_after.text if policy.expire_after else ''} after they were earned"
+        if policy.round_up_to:
+            why += f", to the end of the {policy.round_up_to}"
+    else:
+        text = policy.inactivity.text if policy.inactivity else ""
+        why = f"{text} without a purchase"
+    reason = f"{lot.points} {policy.name} earned on {earned} expired on {gone} ({why})"
+    points = lot.points
+    lot.points = 0
+    return _entry(policy, lot.source, customer_id, rule, "expiry", -points, reason)
+
+
+def _oldest_first(lots: list[Lot], at: datetime, available: bool) -> Iterator[Lot]:
+    return (lot for lot in lots if lot.points and (lot.available_at <= at) == available)
+
+
+def take_back(
+    policy: PointsPolicy,
+    account: PointsAccount,
+    customer_id: str,
+    refund_id: str,
+    purchase_id: str,
+    at: datetime,
+    points: int,
+) -> list[LedgerEntry]:
+    """Take ``points`` back after a refund: from the purchase's lot, then oldest first.
+
+    Returns a ``written_off`` entry when the program clamps and the points were gone.
+    """
+    wanted = points
+    own = [lot for lot in account.lots if lot.source == purchase_id]
+    others_available = list(_oldest_first(account.lots, at, available=True))
+    others_pending = list(_oldest_first(account.lots, at, available=False))
+    for lot in (*own, *others_available, *others_pending):
+        if not wanted:
+            break
+        taken = min(lot.points, wanted)
+        lot.points -= taken
+        wanted -= taken
+    if not wanted:
+        return []
+    if not policy.clamp:
+        account.debt += wanted
+        return []
+    reason = (
+        f"{wanted} {policy.name} of refunded purchase {purchase_id} were already spent or "
+        "expired; written off (the program clamps the balance at 0)"
+    )
+    return [
+        _entry(
+            policy, refund_id, customer_id, "points.negative_balance", "written_off", wanted, reason
+        )
+    ]
+
+
+def redeem(
+    policy: PointsPolicy,
+    account: PointsAccount,
+    customer_id: str,
+    event_id: str,
+    reward_id: str,
+    at: datetime,
+) -> list[LedgerEntry]:
+    """Spend points on a catalogue reward, oldest available first, or record why not."""
+    reward = policy.rewards.get(reward_id)
+    if reward is None:
+        known = ", ".join(policy.rewards) or "none"
+        reason = f"rejected: there is no reward '{reward_id}' (the rewards are: {known})"
+        return [_entry(policy, event_id, customer_id, reward_id, "rejected", None, reason)]
+    day = _local_day(policy, at)
+    window = reward.available
+    if window is not None and (
+        (window.starts is not None and day < window.starts)
+        or (window.ends is not None and day > window.ends)
+    ):
+        span = f"{window.starts or '...'} to {window.ends or '...'}"
+        reason = f"rejected: {reward.name} can be redeemed from {span}, not on {day}"
+        return [_entry(policy, event_id, customer_id, reward.id, "rejected", None, reason)]
+    available = account.available(at)
+    if available < reward.cost:
+        reason = (
+            f"rejected: {reward.name} costs {reward.cost} {policy.name}, "
+            f"but only {max(available, 0)} are available"
+        )
+        pending = account.pending(at)
+        if pending:
+            reason += f" ({pending} more are still pending)"
+        return [_entry(policy, event_id, customer_id, reward.id, "rejected", None, reason)]
+    wanted = reward.cost
+    for lot in _oldest_first(account.lots, at, available=True):
+        taken = min(lot.points, wanted)
+        lot.points -= taken
+        wanted -= taken
+        if not wanted:
+            break
+    value = policy.money.to_minor(reward.value)
+    reason = f"redeemed {reward.name} for {reward.cost} {policy.name}"
+    return [
+        _entry(
+            policy, event_id, customer_id, reward.id, "redemption", -reward.cost, reason, value, 1
+        )
+    ]

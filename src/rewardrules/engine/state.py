@@ -1,0 +1,922 @@
+"""A customer's state between events: the fold's accumulator.
+
+:class:`CustomerState` is the saved form, a pydantic model that round-trips through JSON so
+an application can keep it and evaluate one new event without the history. Inside one
+evaluation the engine works on :class:`WorkingState`, a mutable copy with integer minor
+units and running tier counters, built from and turned back into the saved form.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Any, NamedTuple, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from rewardrules._model_errors import ModelInputError, PlainErrors, plain_problems
+from rewardrules.engine._state_checks import state_problems
+from rewardrules.engine._state_format import (
+    FORMAT,
+    WHAT_TO_DO,
+    FormatError,
+    OlderFormatError,
+    bad_state,
+    check_format,
+    digest_of,
+    instant,
+    micros,
+    offset_seconds,
+    upgrade,
+)
+from rewardrules.engine.lots import Duration, Lot, PointsAccount, elapsed
+from rewardrules.engine.refunds import refunded_amount
+from rewardrules.engine.scope import PurchaseContext
+from rewardrules.engine.tiers import TierCounter, TierPlan, calendar_key
+from rewardrules.errors import HistoryError
+from rewardrules.events import Customer, Line, Purchase, ReferralQualified
+from rewardrules.money import Currency
+
+
+class _Saved(PlainErrors):  # a bad saved state is a HistoryError in plain words
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SavedLine(NamedTuple):
+    """One line of a saved purchase, written as a JSON array in this order; amounts are
+    whole minor units of the program's currency (``CustomerState.exponent``)."""
+
+    sku: StrictStr
+    category: StrictStr | None
+    quantity: StrictInt
+    unit_price: StrictInt
+    paid: StrictInt
+    refunded_units: StrictInt
+    refunded_amount: StrictInt
+
+
+class SavedPurchase(NamedTuple):
+    """A purchase kept in the state so a later refund can undo what it earned: only what a
+    refund needs, written as a JSON array in this order (format 3; docs/api.md).
+
+    ``at`` is the instant in microseconds since 1970-01-01 UTC and ``offset`` the UTC
+    offset it was written with, in seconds. ``points`` holds the points each rule gave it,
+    net; ``set_aside`` the rules an exclusive group set aside at it; ``earned_on``, per rule
+    that earned on amounts other than the lines' ``paid`` (an exclusive group's member that
+    ran before a later price rule), each line's amount it saw, in minor units.
+    """
+
+    id: StrictStr
+    at: StrictInt
+    offset: StrictInt
+    store: StrictStr | None
+    tier: StrictStr | None
+    lines: tuple[SavedLine, ...]
+    points: dict[str, StrictInt]
+    set_aside: tuple[StrictStr, ...]
+    earned_on: dict[str, tuple[StrictInt, ...]]
+
+
+class GiftCardWindow(_Saved):
+    """A partner gift card rule's progress in one window."""
+
+    net_spend: Decimal = Field(description="Qualifying paid spend, less refunds.")
+    highest_spend: Decimal = Field(description="The highest net spend reached.")
+    cards: int = Field(ge=0, description="Gift cards issued in the window.")
+
+
+class SavedLot(_Saved):
+    """Points from one purchase that are left, with when they can be spent and expire."""
+
+    source: str = Field(description="The purchase that earned them.")
+    earned_at: AwareDatetime = Field(description="When they were earned.")
+    available_at: AwareDatetime = Field(description="When they can be spent.")
+    expires_at: AwareDatetime | None = Field(description="When they expire, if they do.")
+    points: int = Field(ge=0, description="How many are left.")
+
+
+class TierAmount(NamedTuple):
+    """What a forgotten purchase still counts in a rolling tier window, written as a JSON
+    array ``[at, amount]``: its instant in microseconds since 1970-01-01 UTC, and its paid
+    amount left in minor units (or 1 purchase)."""
+
+    at: StrictInt
+    amount: StrictInt
+
+
+class LimitUsage(_Saved):
+    """What one limit of a rule has counted in its current period."""
+
+    period: str = Field(description="The period: '2026-11-23', '2026-W48', '2026-11', '2026'.")
+    used: int = Field(ge=0, description="Points, rewards or minor units of value counted.")
+
+
+class SavedReferral(_Saved):
+    """A friend's qualifying purchase that rewarded this customer as the referrer."""
+
+    id: str = Field(description="The friend's qualifying purchase.")
+    rule: str = Field(description="The referral rule.")
+    referred: str = Field(description="The friend.")
+
+
+class _Mark:
+    """Which object passed the checks: ``id`` of the state, so that a copy is not marked.
+
+    Two marks are always equal: a private attribute takes part in pydantic's ``==``, and
+    whether a state was checked must not make two equal states differ.
+    """
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: int | None) -> None:
+        self.owner = owner
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Mark)
+
+    __hash__ = None  # type: ignore[assignment]  # equal marks: not to be hashed
+
+
+class CustomerState(_Saved):
+    """Everything the engine remembers of one customer, in a JSON-friendly form.
+
+    Loading a state (``model_validate``, ``model_validate_json``) checks it: a state no
+    evaluation can have made, of a newer format, or changed after it was saved (its
+    ``digest`` differs) raises :class:`~rewardrules.HistoryError` with the code
+    ``bad-state``. A dump adds the ``digest``. See docs/api.md, "Saved states".
+    """
+
+    format: int = Field(default=FORMAT, description="The version of the saved shape.")
+    program: str = Field(description="The id of the program the state belongs to.")
+    customer_id: str = Field(description="The customer.")
+    points: int = Field(
+        default=0, description="The points balance (for reading; the lots are what counts)."
+    )
+    lots: tuple[SavedLot, ...] = Field(default=(), description="Points left, oldest first.")
+    debt: int = Field(default=0, ge=0, description="Points owed after refunds (allowed debt).")
+    last_purchase_at: AwareDatetime | None = Field(
+        default=None, description="When the customer last bought (for inactivity expiry)."
+    )
+    last_event_at: AwareDatetime | None = Field(
+        default=None, description="When the customer's last evaluated event happened."
+    )
+    stamps: dict[str, int] = Field(
+        default_factory=dict, description="Per punch-card rule, units or visits counted."
+    )
+    gift_cards: dict[str, dict[str, GiftCardWindow]] = Field(
+        default_factory=dict, description="Per gift card rule, progress per window."
+    )
+    exponent: int | None = Field(
+        default=None,
+        description=(
+            "The decimal places of the amounts in `purchases` (the program's currency's "
+            "minor unit); None when no purchase is saved."
+        ),
+    )
+    purchases: tuple[SavedPurchase, ...] = Field(
+        default=(), description="Purchases evaluated (what a refund needs), oldest first."
+    )
+    refunds: tuple[str, ...] = Field(
+        default=(), description="Ids of the refunds evaluated, so none is applied twice."
+    )
+    redemptions: tuple[str, ...] = Field(
+        default=(), description="Ids of the redemptions evaluated, so none is applied twice."
+    )
+    bonuses: tuple[str, ...] = Field(
+        default=(), description="Bonus rules that have given this customer their bonus."
+    )
+    first_event_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the customer's first event happened (for birthday windows).",
+    )
+    birthdays: dict[str, int] = Field(
+        default_factory=dict, description="Per birthday rule, the last birthday year given."
+    )
+    limits: dict[str, LimitUsage] = Field(
+        default_factory=dict, description="Per rule limit ('<rule>#<n>'), its current usage."
+    )
+    referrals: tuple[SavedReferral, ...] = Field(
+        default=(), description="Friends' qualifying purchases this customer was rewarded for."
+    )
+    window_tier: str | None = Field(
+        default=None,
+        description="The tier the window gave at the last purchase (kept for tiers.keep_for).",
+    )
+    tier_reached: dict[str, AwareDatetime] = Field(
+        default_factory=dict,
+        description="When each tier was last reached (kept for tiers.keep_for).",
+    )
+    forgotten_until: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When the latest purchase the state forgot was made: purchases older than the "
+            "program's refunds.within can no longer be refunded and are not kept."
+        ),
+    )
+    tier_amounts: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "Per calendar tier window ('2026', '2026-Q1', '2026-03', 'lifetime'), what the "
+            "forgotten purchases count in it: minor units of spend, or purchases."
+        ),
+    )
+    tier_window: tuple[TierAmount, ...] = Field(
+        default=(),
+        description=(
+            "The forgotten purchases still inside a rolling tier window, oldest first: "
+            "[instant in microseconds since 1970 UTC, amount]."
+        ),
+    )
+
+    digest: str | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="A hash of the content, written by every dump; checked when the state is "
+        "loaded, then dropped.",
+    )
+
+    _checked: _Mark = PrivateAttr(default_factory=lambda: _Mark(None))
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _readable_format(cls, version: object) -> int:
+        return check_format(version)
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> Self:
+        problems = list(state_problems(self))
+        # A text loaded as a dump wrote it is checked on its own bytes; any other spelling
+        # of the content is written again as a dump would, and checked on that.
+        as_read = info.context.get(_AS_READ) if isinstance(info.context, dict) else None
+        digest = self.digest
+        if (
+            not problems
+            and digest is not None
+            and digest != as_read
+            and digest != self.content_digest()
+        ):
+            message = "does not match the content: the state was changed after it was saved"
+            problems.append((("digest",), message))
+        if problems:
+            raise bad_state(self.customer_id, problems)
+        # Checked: the digest has done its work, and two states with the same content are equal.
+        object.__setattr__(self, "digest", None)
+        self._mark_checked()
+        return self
+
+    def content_digest(self) -> str:
+        """The digest a dump of this state carries: a hash of its content as JSON."""
+        return digest_of(super().model_dump_json())
+
+    def _mark_checked(self) -> None:
+        """Remember that this very object passes the checks that need no program."""
+        self._checked = _Mark(id(self))
+
+    def is_checked(self) -> bool:
+        """Whether this object passed the checks that need no program (a copy has not)."""
+        return self._checked.owner == id(self)
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """The state as Python data, with its ``digest``."""
+        data = super().model_dump(**options)
+        data["digest"] = self.content_digest()
+        return data
+
+    def model_dump_json(self, **options: Any) -> str:
+        """The state as JSON text, with its ``digest``."""
+        text = super().model_dump_json(**options)
+        digest = digest_of(text) if not options else self.content_digest()
+        if options.get("indent") is None and text.endswith("}"):
+            return f'{text[:-1]},"digest":"{digest}"}}'
+        data = json.loads(text)
+        data["digest"] = digest
+        return json.dumps(data, indent=options.get("indent"), ensure_ascii=False)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Load a saved state from Python data, checked.
+
+        Raises:
+            HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
+        """
+        # Past PlainErrors: its plain errors would hide the format to upgrade from and the
+        # consistency problems, which are reported here as ``bad-state``.
+        try:
+            return super(PlainErrors, cls).model_validate(obj, **options)
+        except ValidationError as error:
+            if _needs_upgrade(error) and isinstance(obj, dict):
+                return cls.model_validate(upgrade(obj), **options)
+            raise _refused(error, obj) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """Load a saved state from JSON text, checked.
+
+        Raises:
+            HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
+        """
+        if options.get("context") is None:
+            options["context"] = {_AS_READ: _digest_as_read(json_data)}
+        try:
+            return super(PlainErrors, cls).model_validate_json(json_data, **options)
+        except ValidationError as error:
+            try:  # to upgrade it, or to name the customer in the error
+                data = json.loads(json_data)
+            except ValueError:
+                data = None
+            if _needs_upgrade(error) and isinstance(data, dict):
+                return cls.model_validate(upgrade(data), **options)
+            raise _refused(error, data) from None
+
+
+_AS_READ = "rewardrules: digest of the text as read"
+_DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
+
+
+def _digest_as_read(json_data: str | bytes | bytearray) -> str | None:
+    """The digest of a state's text as read, if it ends with its digest as a dump writes it."""
+    end = len(_DIGEST_END)
+    if isinstance(json_data, str):
+        if json_data[-end:-34] == _DIGEST_END[:-34] and json_data.endswith('"}'):
+            return digest_of(json_data[:-end] + "}")
+        return None
+    if bytes(json_data[-end:-34]) == _DIGEST_END[:-34].encode() and json_data.endswith(b'"}'):
+        return digest_of(bytes(json_data[:-end]).decode() + "}")
+    return None
+
+
+def _needs_upgrade(error: ValidationError) -> bool:
+    return any(
+        isinstance(detail.get("ctx", {}).get("error"), OlderFormatError)
+        for detail in error.errors(include_url=False)
+    )
+
+
+def _refused(error: ValidationError, data: Any) -> HistoryError:
+    """The ``bad-state`` error for a state pydantic refused: the checks' own, or its fields'."""
+    details = error.errors(include_url=False)
+    customer = data.get("customer_id") if isinstance(data, dict) else None
+    whose = customer if isinstance(customer, str) else None
+    for detail in details:
+        found = detail.get("ctx", {}).get("error")
+        if isinstance(found, HistoryError):
+            return found
+        if isinstance(found, FormatError):  # a newer shape: its other errors say nothing
+            return bad_state(whose, [(("format",), str(found))], found.suggestion)
+    # A field pydantic refused (an unknown key, a wrong type, a negative count): the plain
+    # words every model of events and states uses, with its did-you-mean, as ``bad-state``.
+    whose_state = "saved state" if whose is None else f"state of {whose}"
+    return ModelInputError(
+        replace(
+            problem,
+            path=(whose_state, *problem.path),
+            code="bad-state",
+            suggestion=problem.suggestion or WHAT_TO_DO,
+        )
+        for problem in plain_problems(error, CustomerState)
+    )
+
+
+_PAID: Mapping[str, list[int]] = MappingProxyType({})
+"""No rule earned on other amounts than the purchase's paid amounts (shared, never changed)."""
+
+
+class PurchaseRecord:
+    """A purchase inside the working state: what it paid and what it earned."""
+
+    __slots__ = (
+        "at",
+        "context",
+        "earned_on",
+        "in_window",
+        "local_date",
+        "paid",
+        "points",
+        "refunded_amount",
+        "refunded_units",
+        "set_aside",
+        "tier_amount",
+        "tier_slot",
+    )
+
+    def __init__(
+        self,
+        context: PurchaseContext,
+        paid: list[int],
+        points: dict[str, int],
+        tier_amount: int,
+        refunded_units: list[int] | None = None,
+        refunded_amount: list[int] | None = None,
+    ) -> None:
+        self.context = context
+        # Copied out of the context: the tier counter reads them for every purchase.
+        self.at = context.purchase.at
+        self.local_date = context.local_date
+        self.paid = paid
+        self.points = points
+        self.tier_amount = tier_amount
+        self.refunded_units = refunded_units or [0] * len(paid)
+        self.refunded_amount = refunded_amount or [0] * len(paid)
+        self.set_aside: tuple[str, ...] = ()
+        """Rules that lost an exclusive group at this purchase: a refund leaves them be."""
+        self.in_window = False
+        self.earned_on: Mapping[str, list[int]] = _PAID
+        """Per rule that earned on other amounts than ``paid``, each line's amount it saw."""
+        self.tier_slot: int | None = None
+        """For a purchase opened from a saved state, its place in the tier counter's saved
+        rolling window (``TierCounter.saved_at``); None for one evaluated here."""
+
+    @property
+    def purchase(self) -> Purchase:
+        """The purchase itself."""
+        return self.context.purchase
+
+    def gross_left(self) -> list[int]:
+        """Each line's gross amount for the units not yet refunded."""
+        return [
+            price * (line.quantity - done)
+            for price, line, done in zip(
+                self.context.unit_prices, self.context.purchase.lines, self.refunded_units
+            )
+        ]
+
+    def paid_left(self) -> list[int]:
+        """Each line's paid amount not yet refunded."""
+        return [paid - refunded for paid, refunded in zip(self.paid, self.refunded_amount)]
+
+    def left_of(self, rule_id: str) -> list[int]:
+        """Each line's amount the rule earned on, less the share of the refunded units."""
+        seen = self.earned_on.get(rule_id)
+        if seen is None:
+            return self.paid_left()
+        gone = self.refunded_of(rule_id, self.refunded_units)
+        return [amount - back for amount, back in zip(seen, gone)]
+
+    def refunded_of(
+        self, rule_id: str, units: Sequence[int], before: Sequence[int] | None = None
+    ) -> list[int]:
+        """The share of the amounts a rule earned on that ``units`` refunded per line take
+        (less the share of ``before``), as :func:`refunded_amount` shares paid amounts."""
+        seen = self.earned_on.get(rule_id, self.paid)
+        lines = self.context.purchase.lines
+        now = [refunded_amount(a, line.quantity, n) for a, line, n in zip(seen, lines, units)]
+        if before is None:
+            return now
+        return [
+            taken - refunded_amount(amount, line.quantity, done)
+            for taken, amount, line, done in zip(now, seen, lines, before)
+        ]
+
+    def fully_refunded(self) -> bool:
+        """Whether every unit of every line has been refunded."""
+        lines = self.context.purchase.lines
+        return all(done == line.quantity for done, line in zip(self.refunded_units, lines))
+
+
+class WorkingState:
+    """The mutable state of one customer during one evaluation.
+
+    The purchases of a saved state stay as they were saved (``saved``) until a refund
+    needs one (:meth:`record`): resuming reads none of them, and saving writes the
+    untouched ones back as they were.
+    """
+
+    __slots__ = (
+        "account",
+        "birthdays",
+        "bonuses",
+        "customer_id",
+        "first_event_at",
+        "forgotten_until",
+        "gift_cards",
+        "last_event_at",
+        "limit_usage",
+        "next_gift_at",
+        "opener",
+        "order",
+        "outbox",
+        "profile",
+        "purchases",
+        "redemptions",
+        "referrals",
+        "refunds",
+        "saved",
+        "saved_order",
+        "saved_pairs",
+        "stamps",
+        "tiers",
+    )
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.account = PointsAccount()
+        self.last_event_at: datetime | None = None
+        self.stamps: dict[str, int] = {}
+        self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
+        self.purchases: dict[str, PurchaseRecord] = {}
+        # The saved state's purchases not opened yet, and the ids of all it held, in order.
+        self.saved: dict[str, SavedPurchase] = {}
+        self.saved_order: tuple[str, ...] = ()
+        self.saved_pairs: tuple[TierAmount, ...] = ()  # the saved rolling window's forgotten
+        self.opener: _Opener | None = None
+        # The purchases' ids oldest first, to forget them from the front: deleting the
+        # first keys of a dict one by one makes finding the next first key ever slower.
+        self.order: deque[str] = deque()
+        self.forgotten_until: datetime | None = None
+        self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
+        self.redemptions: dict[str, None] = {}
+        self.bonuses: dict[str, None] = {}
+        self.tiers = TierCounter()
+        self.profile: Customer | None = None
+        self.first_event_at: datetime | None = None
+        self.birthdays: dict[str, int] = {}
+        self.limit_usage: dict[str, tuple[str, int]] = {}
+        # (fact id, rule): friend. One purchase of a friend may qualify under two rules.
+        self.referrals: dict[tuple[str, str], str] = {}
+        self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
+        # The next gift at a date, once worked out (not saved: a resumed state works it out).
+        self.next_gift_at: datetime | None = None
+
+    @property
+    def points(self) -> int:
+        """The points balance: available and pending, less any debt."""
+        return self.account.balance
+
+    def knows(self, event_id: str) -> bool:
+        """Whether an event with this id was already evaluated for this customer."""
+        return (
+            event_id in self.purchases
+            or event_id in self.saved
+            or event_id in self.refunds
+            or event_id in self.redemptions
+        )
+
+    def knows_fact(self, fact_id: str, rule: str) -> bool:
+        """Whether this referral fact (a friend's purchase under a rule) was applied."""
+        return (fact_id, rule) in self.referrals
+
+    def event_ids(self) -> list[str]:
+        """Every event id evaluated for this customer."""
+        return [*self.saved, *self.purchases, *self.refunds, *self.redemptions]
+
+    def add_purchase(self, purchase_id: str, record: PurchaseRecord) -> None:
+        """Keep a purchase just evaluated (the newest)."""
+        self.purchases[purchase_id] = record
+        self.order.append(purchase_id)
+
+    def record(self, purchase_id: str) -> PurchaseRecord | None:
+        """A kept purchase as a record (a saved one is opened now), or None if not kept."""
+        found = self.purchases.get(purchase_id)
+        if found is not None:
+            return found
+        row = self.saved.pop(purchase_id, None)
+        if row is None or self.opener is None:
+            return None
+        found = self.purchases[purchase_id] = self.opener.open(self, row)
+        return found
+
+    def _instant_of(self, purchase_id: str) -> datetime:
+        row = self.saved.get(purchase_id)
+        if row is not None:
+            return instant(row.at, row.offset)
+        return self.purchases[purchase_id].at
+
+    def forget(self, within: Duration, zone: ZoneInfo, now: datetime) -> None:
+        """Forget the purchases that can no longer be refunded at ``now`` (``refunds.within``).
+
+        The newest purchase is kept whatever its age: the tier it was made at is where tier
+        changes are seen from, and ``last_purchase_at`` is checked against it. A rolling
+        tier window keeps counting them (it holds its own records), and a calendar window's
+        totals already include them.
+        """
+        order = self.order
+        while len(order) > 1:
+            at = self._instant_of(order[0])
+            if within.after(at, zone) >= now:
+                return
+            gone = order.popleft()
+            if self.saved.pop(gone, None) is None:
+                del self.purchases[gone]
+            self.forgotten_until = at
+
+    def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
+        """The kept purchases as saved, oldest first: untouched saved ones as they were."""
+        saved, purchases = self.saved, self.purchases
+        rows: list[SavedPurchase] = []
+        for purchase_id in self.saved_order:
+            row = saved.get(purchase_id)
+            if row is not None:
+                rows.append(row)
+            elif purchase_id in purchases:
+                rows.append(saved_row(purchases[purchase_id]))
+        if len(rows) < len(saved) + len(purchases):
+            opened = set(self.saved_order)
+            rows += [
+                saved_row(record)
+                for purchase_id, record in purchases.items()
+                if purchase_id not in opened
+            ]
+        return tuple(rows)
+
+    def _forgotten_tiers(
+        self, plan: TierPlan | None
+    ) -> tuple[dict[str, int], tuple[TierAmount, ...]]:
+        """What the forgotten purchases count in the tier windows still to be read."""
+        until, now = self.forgotten_until, self.last_event_at
+        if plan is None or until is None or now is None:
+            return {}, ()
+        if plan.span is None:
+            key = calendar_key(plan.window, now.astimezone(plan.zone).date())
+            kept = sum(
+                record.tier_amount
+                for record in self.purchases.values()
+                if calendar_key(plan.window, record.local_date) == key
+            )
+            if self.saved and self.opener is not None:
+                kept += sum(
+                    amount
+                    for local_date, amount in self.opener.counted(self.saved.values())
+                    if calendar_key(plan.window, local_date) == key
+                )
+            amount = self.tiers.by_key.get(key, 0) - kept
+            return ({key: amount} if amount else {}), ()
+        start = micros(elapsed(now, -plan.span))
+        saved, purchases, counter = self.saved, self.purchases, self.tiers
+        # The window's records that are not a kept purchase: a kept purchase at the same
+        # instant as a forgotten one is saved with its purchase, and must not count twice.
+        # The saved window's forgotten pairs come first and are written back as they were.
+        first = bisect_left(counter.saved_at, start, lo=counter.saved_next)
+        pairs = list(self.saved_pairs[first:])
+        for index in range(max(first, len(self.saved_pairs)), len(counter.saved_at)):
+            purchase_id = counter.saved_ids[index]
+            if purchase_id in saved or purchase_id in purchases:
+                break  # purchases are forgotten oldest first: the rest are kept
+            pairs.append(TierAmount(counter.saved_at[index], counter.saved_amount[index]))
+        live = {id(record) for record in purchases.values()}
+        pairs += [
+            TierAmount(micros(record.at), record.tier_amount)
+            for record in self.tiers.recent
+            if id(record) not in live and micros(record.at) >= start
+        ]
+        return {}, tuple(pairs)
+
+    def save(
+        self, program_id: str, money: Currency, tiers: TierPlan | None = None
+    ) -> CustomerState:
+        """The saved, JSON-friendly form of this state."""
+        show = money.to_decimal
+        window_tier, tier_reached = self.tiers.retention()
+        tier_amounts, tier_window = self._forgotten_tiers(tiers)
+        purchases = self.kept_rows(money)
+        # The engine's own state: the checks are for states that come from outside, and the
+        # laws over drawn histories check that every state made here passes them.
+        state = CustomerState.model_construct(
+            program=program_id,
+            customer_id=self.customer_id,
+            points=self.points,
+            lots=tuple(
+                SavedLot(
+                    source=lot.source,
+                    earned_at=lot.earned_at,
+                    available_at=lot.available_at,
+                    expires_at=lot.expires_at,
+                    points=lot.points,
+                )
+                for lot in self.account.lots
+            ),
+            debt=self.account.debt,
+            last_purchase_at=self.account.last_purchase_at,
+            last_event_at=self.last_event_at,
+            stamps=dict(self.stamps),
+            gift_cards={
+                rule: {
+                    key: GiftCardWindow(
+                        net_spend=show(net), highest_spend=show(highest), cards=cards
+                    )
+                    for key, (net, highest, cards) in windows.items()
+                }
+                for rule, windows in self.gift_cards.items()
+            },
+            exponent=money.exponent if purchases else None,
+            purchases=purchases,
+            refunds=tuple(self.refunds),
+            redemptions=tuple(self.redemptions),
+            window_tier=window_tier,
+            tier_reached=tier_reached,
+            forgotten_until=self.forgotten_until,
+            tier_amounts=tier_amounts,
+            tier_window=tier_window,
+            bonuses=tuple(self.bonuses),
+            first_event_at=self.first_event_at,
+            birthdays=dict(self.birthdays),
+            limits={
+                key: LimitUsage(period=period, used=used)
+                for key, (period, used) in self.limit_usage.items()
+            },
+            referrals=tuple(
+                SavedReferral(id=fact_id, rule=rule, referred=friend)
+                for (fact_id, rule), friend in self.referrals.items()
+            ),
+        )
+        state._mark_checked()
+        return state
+
+
+def saved_row(record: PurchaseRecord) -> SavedPurchase:
+    """What a state saves of a purchase: what a refund needs, in integers."""
+    context = record.context
+    purchase = context.purchase
+    at = purchase.at
+    return SavedPurchase(
+        purchase.id,
+        micros(at),
+        offset_seconds(at),
+        purchase.store,
+        context.tier,
+        tuple(
+            SavedLine(line.sku, line.category, line.quantity, price, paid, units, back)
+            for line, price, paid, units, back in zip(
+                purchase.lines,
+                context.unit_prices,
+                record.paid,
+                record.refunded_units,
+                record.refunded_amount,
+                strict=True,
+            )
+        ),
+        dict(record.points),
+        record.set_aside,
+        {rule: tuple(amounts) for rule, amounts in record.earned_on.items()},
+    )
+
+
+def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
+    """What a purchase counts toward tiers now: its paid amount left, or 1 if not refunded."""
+    if plan is None or plan.by_spend:
+        return sum(record.paid) - sum(record.refunded_amount)
+    return 0 if record.fully_refunded() else 1
+
+
+_PAID_OF, _REFUNDED_AMOUNT_OF = itemgetter(4), itemgetter(6)
+
+
+def _row_amount(row: SavedPurchase, plan: TierPlan | None) -> int:
+    """What a saved purchase counts toward tiers now (as :func:`tier_amount`)."""
+    if plan is None or plan.by_spend:
+        paid: int = sum(map(_PAID_OF, row.lines))
+        refunded: int = sum(map(_REFUNDED_AMOUNT_OF, row.lines))
+        return paid - refunded
+    return 0 if all(line.refunded_units == line.quantity for line in row.lines) else 1
+
+
+class _Opener:
+    """Turns a saved purchase into a record when a refund needs it, in a program's terms."""
+
+    __slots__ = ("money", "tiers", "zone")
+
+    def __init__(self, money: Currency, zone: tzinfo, tiers: TierPlan | None) -> None:
+        self.money = money
+        self.zone = zone
+        self.tiers = tiers
+
+    def local_date(self, row: SavedPurchase) -> date:
+        return instant(row.at).astimezone(self.zone).date()
+
+    def counted(self, rows: Iterable[SavedPurchase]) -> list[tuple[date, int]]:
+        """Each saved purchase's local date and what it counts toward tiers."""
+        return [(self.local_date(row), _row_amount(row, self.tiers)) for row in rows]
+
+    def open(self, state: WorkingState, row: SavedPurchase) -> PurchaseRecord:
+        """The record of a saved purchase, with its place in the saved tier window."""
+        show = self.money.to_decimal
+        purchase = Purchase.model_construct(
+            id=row.id,
+            customer_id=state.customer_id,
+            at=instant(row.at, row.offset),
+            lines=tuple(
+                Line.model_construct(
+                    sku=line.sku,
+                    category=line.category,
+                    quantity=line.quantity,
+                    unit_price=show(line.unit_price),
+                )
+                for line in row.lines
+            ),
+            store=row.store,
+        )
+        tiers = self.tiers
+        tier_index = None if row.tier is None or tiers is None else tiers.names.index(row.tier)
+        local = purchase.at.astimezone(self.zone)
+        prices = tuple(line.unit_price for line in row.lines)
+        gross = tuple(line.unit_price * line.quantity for line in row.lines)
+        context = PurchaseContext(
+            purchase, local.date(), local.weekday(), prices, gross, sum(gross), row.tier, tier_index
+        )
+        record = PurchaseRecord(
+            context,
+            [line.paid for line in row.lines],
+            dict(row.points),
+            0,
+            [line.refunded_units for line in row.lines],
+            [line.refunded_amount for line in row.lines],
+        )
+        record.tier_amount = tier_amount(record, tiers)
+        record.set_aside = tuple(row.set_aside)
+        if row.earned_on:
+            record.earned_on = {rule: list(amounts) for rule, amounts in row.earned_on.items()}
+        if tiers is not None and tiers.span is not None:
+            record.tier_slot = state.tiers.slot_of(row.id)
+        return record
+
+
+def restore(
+    saved: CustomerState, money: Currency, zone: tzinfo, tiers: TierPlan | None
+) -> WorkingState:
+    """Rebuild the working state from a saved one.
+
+    The saved purchases are not opened: a refund opens the one it names.
+
+    Raises:
+        ValueError: the saved state names a tier the program does not have, or holds
+            amounts in other decimal places than the currency's.
+    """
+    state = WorkingState(saved.customer_id)
+    state.account.lots = [
+        Lot(lot.source, lot.earned_at, lot.available_at, lot.expires_at, lot.points)
+        for lot in saved.lots
+    ]
+    state.account.debt = saved.debt
+    state.account.last_purchase_at = saved.last_purchase_at
+    state.redemptions = dict.fromkeys(saved.redemptions)
+    state.bonuses = dict.fromkeys(saved.bonuses)
+    state.first_event_at = saved.first_event_at
+    state.birthdays = dict(saved.birthdays)
+    state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
+    state.referrals = {(kept.id, kept.rule): kept.referred for kept in saved.referrals}
+    state.last_event_at = saved.last_event_at
+    state.stamps = dict(saved.stamps)
+    state.refunds = dict.fromkeys(saved.refunds)
+    state.forgotten_until = saved.forgotten_until
+    to_minor = money.to_minor
+    state.gift_cards = {
+        rule: {
+            key: (to_minor(window.net_spend), to_minor(window.highest_spend), window.cards)
+            for key, window in windows.items()
+        }
+        for rule, windows in saved.gift_cards.items()
+    }
+    rows = saved.purchases
+    if rows and saved.exponent != money.exponent:
+        raise ValueError(
+            f"its amounts are in {saved.exponent} decimal places, but the program's currency "
+            f"{money.code} has {money.exponent}"
+        )
+    opener = _Opener(money, zone, tiers)
+    state.opener = opener
+    ids = tuple(row.id for row in rows)
+    state.saved = dict(zip(ids, rows, strict=True))
+    state.saved_order = ids
+    state.order = deque(ids)
+    if tiers is not None:
+        for row in rows:
+            if row.tier is not None and row.tier not in tiers.names:
+                raise ValueError(f"the saved purchase {row.id} names an unknown tier")
+        forgotten = saved.forgotten_until is not None
+        if tiers.span is None:
+            if forgotten:
+                state.tiers.by_key = dict(saved.tier_amounts)
+            by_key = state.tiers.by_key
+            for local_date, amount in opener.counted(rows):
+                key = calendar_key(tiers.window, local_date)
+                by_key[key] = by_key.get(key, 0) + amount
+        else:
+            window = saved.tier_window if forgotten else ()
+            state.saved_pairs = window
+            state.tiers.load_window(
+                [*(pair.at for pair in window), *(row.at for row in rows)],
+                [*(pair.amount for pair in window), *(_row_amount(row, tiers) for row in rows)],
+                [*(None for _ in window), *ids],
+            )
+        last_tier = rows[-1].tier if rows else None
+        state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)
+    return state

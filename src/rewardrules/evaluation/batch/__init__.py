@@ -1,0 +1,19 @@
+"""The batch engine: a program evaluated over a history table, column by column.
+
+Its job is speed on big histories with the reference engine's exact results: the same
+``Evaluation``, entry for entry and reason for reason (a differential test checks it). It
+reads an Arrow table (``rewardrules.histories.columns``) into integer columns, compiles the program
+once with the reference engine's own plan (``rewardrules.evaluation.plan``), vectorises what a rule
+allows with numpy, and reuses the kind modules' reason templates. What it does not
+evaluate yet, it refuses (:func:`unsupported`); it never falls back to a slow path.
+
+It may import the foundations (money, errors, events, program, ledger, columns), the
+compiled plans (plan, scope, tiers, kinds) and the reference engine's cutoff and profile
+checks; nothing imports it but ``rewardrules.evaluation.fold``'s ``engine="batch"`` switch.
+"""
+
+from rewardrules.evaluation.batch._evaluate import evaluate_table
+from rewardrules.evaluation.batch._frame import UnsupportedError
+from rewardrules.evaluation.batch.support import refuse, unsupported
+
+__all__ = ["UnsupportedError", "evaluate_table", "refuse", "unsupported"]

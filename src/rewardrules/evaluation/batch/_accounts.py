@@ -1,0 +1,107 @@
+"""Points accounts where they are not a sum: the customers who redeem.
+
+Without waiting or expiring points, a customer who never redeems has a balance that is the
+sum of their points entries and never owes a point (a refund takes back at most what its
+purchase earned, and that is still there). A redemption is different: whether it is
+accepted depends on the balance at that moment, and a later refund may then leave a debt
+(or a write-off, when the program clamps). So the customers with redemptions run through
+the reference engine's own account functions (``lots.earn``, ``take_back``, ``redeem``),
+event by event, on the points the rules computed in columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.lots import PointsAccount, PointsPolicy, advance, earn, redeem, take_back
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+
+
+@dataclass(slots=True)
+class Accounts:
+    """The accounts of the customers who redeem, with the entries they wrote."""
+
+    balances: dict[int, int] = field(default_factory=dict)
+    """Per customer (index), the balance at the end."""
+    available: dict[int, int] = field(default_factory=dict)
+    """Per customer, the points available at the report."""
+    events: list[int] = field(default_factory=list)
+    entries: list[LedgerEntry] = field(default_factory=list)
+    """Entries an event writes after the rules' (redemptions, write-offs)."""
+    expired_at: list[int] = field(default_factory=list)
+    expired: list[LedgerEntry] = field(default_factory=list)
+    """Expiries due before an event, written before it."""
+    closing_at: list[int] = field(default_factory=list)
+    closing: list[LedgerEntry] = field(default_factory=list)
+    """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
+
+
+def run_accounts(
+    frame: Frame,
+    policy: PointsPolicy,
+    points: Ints,
+    flags: tuple[Flags, Flags, Flags],
+    moment: Callable[[int], datetime],
+    cutoff: tuple[datetime, bool, datetime] | None,
+    skip: Ints | None = None,
+) -> Accounts:
+    """Replay the points accounts of the customers with a redemption (of every customer
+    when points wait or expire: their lots are then a matter of time).
+
+    ``points`` are the rules' points per event (negative at refunds); ``flags`` tell
+    purchases, refunds and redemptions; ``moment(event)`` is an event's instant;
+    ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
+    The customers in ``skip`` are replayed elsewhere (``_timeline``).
+    """
+    purchases, refunds, redemptions = flags
+    accounts = Accounts()
+    if policy.has_clock:
+        replayed = np.arange(len(frame.customer_ids), dtype=np.int64)
+    else:
+        replayed = np.unique(frame.customer[redemptions])
+    if skip is not None and len(skip):
+        replayed = np.setdiff1d(replayed, skip)
+    at_of = moment
+    ids = frame.event_ids
+    for customer in replayed.tolist():
+        customer_id = frame.customer_ids[customer]
+        account = PointsAccount()
+        first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
+        for event in range(first, end):
+            written: list[LedgerEntry] = []
+            at: datetime = at_of(event)
+            if policy.has_clock:
+                for entry in advance(policy, account, customer_id, at):
+                    accounts.expired_at.append(event)
+                    accounts.expired.append(entry)
+            if purchases[event]:
+                earned = int(points[event])
+                earn(policy, account, ids[event], at, earned)
+                account.last_purchase_at = at
+            elif refunds[event]:
+                back = -int(points[event])
+                if back:
+                    purchase_id = frame.purchase_id[event].as_py()
+                    written = take_back(
+                        policy, account, customer_id, ids[event], purchase_id, at, back
+                    )
+            else:
+                reward = frame.reward[event].as_py()
+                written = redeem(policy, account, customer_id, ids[event], reward, at)
+            for entry in written:
+                accounts.events.append(event)
+                accounts.entries.append(entry)
+        report = at_of(end - 1)
+        if cutoff is not None:
+            instant, inclusive, report = cutoff
+            for entry in advance(policy, account, customer_id, instant, inclusive):
+                accounts.closing_at.append(end - 1)
+                accounts.closing.append(entry)
+        accounts.balances[customer] = account.balance
+        accounts.available[customer] = account.available(report)
+    return accounts

@@ -1,0 +1,172 @@
+"""Punch cards (``every_nth_free``) over columns: counts from cumulative sums, rewards per card.
+
+A card's count is a cumulative sum of what each purchase adds, per customer; a refund
+takes units off it but never below the last completed card, which is not a sum: the
+customers with such a refund are counted in a short integer loop instead. The purchases
+that complete a card (one in ``every``) choose their cheapest units in a loop of their own,
+as ``kinds.every_nth_free`` does; its reason function writes their entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from rewardrules.engine.tiers import TierPlan
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
+from rewardrules.evaluation.batch._refunds import RefundStep
+from rewardrules.kinds.every_nth_free import PunchCardPlan, _worth
+
+# The kind module's own pricing of a freed unit and its reason text, so that both engines
+# say and compute the same (private there: no other module of the reference needs them).
+from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason  # noqa: F401
+
+
+@dataclass(frozen=True, slots=True)
+class CardReward:
+    """What a purchase that completes cards gets: its count after it, the cards completed,
+    and the units and value given (free or discounted)."""
+
+    event: int
+    after: int
+    completed: int
+    units: int
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardCounts:
+    """Each event's count before and after it, and each customer's final count."""
+
+    before: Ints
+    after: Ints
+    final: Ints
+
+
+@dataclass(frozen=True, slots=True)
+class CardColumns:
+    """A punch card compiled over a frame."""
+
+    plan: PunchCardPlan
+    scope: ScopeColumns
+
+    @classmethod
+    def of(cls, plan: PunchCardPlan, frame: Frame, tiers: TierPlan | None) -> CardColumns:
+        """Compile the card's scope."""
+        return cls(plan, scope_columns(plan.scope, frame, tiers))
+
+    def qualifying(self, frame: Frame, tier: Ints, purchase_lines: Flags) -> Ints:
+        """Per line, the units that count toward the card (0 for zero-priced lines)."""
+        flags = self.scope.line_flags(tier, frame) & purchase_lines & (frame.unit_price > 0)
+        return np.where(flags, frame.quantity, 0).astype(np.int64)
+
+    def counts(self, frame: Frame, qualifying: Ints, steps: list[RefundStep]) -> CardCounts:
+        """The card's count around every event, customer by customer."""
+        every = self.plan.every
+        per_purchase = (
+            np.add.reduceat(qualifying, frame.line_start[:-1])
+            if frame.events
+            else np.zeros(0, dtype=np.int64)
+        )
+        added = (per_purchase > 0).astype(np.int64) if self.plan.counts_visits else per_purchase
+        gone = self._gone(frame, qualifying, steps)
+        starts = frame.customer_start
+        total = np.concatenate(([0], np.cumsum(added)))
+        after = total[1:] - total[starts[frame.customer]]
+        before = after - added
+        if gone:
+            # A refund floors the count at the last card: loop over those customers only.
+            for customer in sorted({int(frame.customer[event]) for event in gone}):
+                count = 0
+                for event in range(int(starts[customer]), int(starts[customer + 1])):
+                    before[event] = count
+                    taken = gone.get(event, 0)
+                    if taken:
+                        count = max(count - taken, count // every * every)
+                    else:
+                        count += int(added[event])
+                    after[event] = count
+        final = after[starts[1:] - 1] if frame.events else np.zeros(0, dtype=np.int64)
+        return CardCounts(before, after, final)
+
+    def _gone(self, frame: Frame, qualifying: Ints, steps: list[RefundStep]) -> dict[int, int]:
+        """Per refund event, the units (or visit) it takes off the card, when any."""
+        gone: dict[int, int] = {}
+        for step in steps:
+            start, end = (
+                int(frame.line_start[step.purchase]),
+                int(frame.line_start[step.purchase + 1]),
+            )
+            units = qualifying[start:end].tolist()
+            left_before = sum(u - d for u, d in zip(units, step.units_before) if u)
+            left_now = sum(u - d for u, d in zip(units, step.units_after) if u)
+            if self.plan.counts_visits:
+                taken = 1 if left_before > 0 and left_now == 0 else 0
+            else:
+                taken = left_before - left_now
+            if taken:
+                gone[step.event] = taken
+        return gone
+
+    def free(
+        self,
+        frame: Frame,
+        counts: CardCounts,
+        qualifying: Ints,
+        amounts: Ints,
+        units_left: Ints,
+    ) -> tuple[Ints, Ints, list[CardReward]]:
+        """Free (or discount) the cheapest qualifying units of each completed card."""
+        every = self.plan.every
+        completed = counts.after // every - counts.before // every
+        rewards = []
+        amounts, units_left = amounts.copy(), units_left.copy()
+        for event in np.flatnonzero(completed > 0).tolist():
+            start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
+            line_amounts = [int(amount) for amount in amounts[start:end]]
+            line_left = units_left[start:end].tolist()
+            given, value = _give(
+                self.plan,
+                int(completed[event]),
+                qualifying[start:end].tolist(),
+                line_amounts,
+                line_left,
+            )
+            if given:
+                amounts[start:end] = line_amounts
+                units_left[start:end] = line_left
+                cards = int(completed[event])
+                rewards.append(CardReward(event, int(counts.after[event]), cards, given, value))
+        return amounts, units_left, rewards
+
+
+def _give(
+    plan: PunchCardPlan,
+    completed: int,
+    qualifying: list[int],
+    amounts: list[int],
+    units_left: list[int],
+) -> tuple[int, int]:
+    """``every_nth_free`` on one purchase's lines (changed in place): units given, value."""
+    available = [min(units, left) for units, left in zip(qualifying, units_left)]
+    order = sorted(
+        (index for index, units in enumerate(available) if units),
+        key=lambda index: (Fraction(amounts[index], units_left[index]), index),
+    )
+    to_give, given, value = completed, 0, 0
+    for index in order:
+        if to_give == 0:
+            break
+        take = min(to_give, available[index])
+        amount, left = amounts[index], units_left[index]
+        worth = _worth(plan, amount, left, take)
+        if plan.reward == "free":
+            units_left[index] = left - take
+        amounts[index] = amount - worth
+        value += worth
+        given += take
+        to_give -= take
+    return given, value

@@ -1,0 +1,219 @@
+"""What the rules compute over a frame, before any ledger entry: tiers and prices to their
+fixed point, and the refunds on what was paid.
+
+Each rule of the plan becomes a stage over the frame (``_stage``): price stages change the
+amounts paid, in running order; earning stages read them (``_evaluate`` writes their
+entries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewardrules.engine.tiers import TierPlan
+from rewardrules.evaluation.batch._bonus import BonusColumns
+from rewardrules.evaluation.batch._cards import CardColumns
+from rewardrules.evaluation.batch._dated import GiftColumns
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._giftcards import GiftCardColumns
+from rewardrules.evaluation.batch._groups import Groups
+from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
+from rewardrules.evaluation.batch._refunds import Refunds
+from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.batch._tiers import Retention, TierWindows, levels
+from rewardrules.evaluation.batch.support import refuse
+from rewardrules.evaluation.fold import _Cutoff
+from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.kinds.birthday import BirthdayPlan
+from rewardrules.kinds.bonus_points import BonusPlan
+from rewardrules.kinds.every_nth_free import PunchCardPlan
+from rewardrules.kinds.partner_gift_card import GiftCardPlan
+from rewardrules.kinds.points_per_spend import PointsPlan
+from rewardrules.kinds.referral import ReferralPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
+from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+
+
+class Computation:
+    """The frame, the compiled rules, and what they computed: tiers, prices, refunds."""
+
+    def __init__(self, plan: ProgramPlan, frame: Frame, cutoff: _Cutoff | None) -> None:
+        self.plan, self.frame, self.cutoff = plan, frame, cutoff
+        self.purchases: Flags = frame.flags_of("purchase")
+        self.purchase_lines: Flags = self.purchases[frame.line_event]
+        self.is_refund: Flags = frame.flags_of("refund")
+        within = None if plan.refunds_within is None else (plan.refunds_within, plan.zone)
+        self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
+        tiers = plan.tiers
+        self.names: tuple[str, ...] = () if tiers is None else tiers.names
+        self.groups = Groups.of(plan, frame)
+        self.price_stages = self.groups.in_order(
+            [_stage(rule, frame, tiers) for rule in plan.price_rules]
+        )
+        self.earning_stages = [_stage(rule, frame, tiers) for rule in plan.earning_rules]
+        self.limited = {
+            rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
+        }
+        """Per limited rule's id, its limits over the frame (``_limits``)."""
+        self.price_cuts: dict[str, dict[int, PriceCut]] = {}
+        """Per limited price rule's id, the events its limits cut (at the last pass)."""
+        # What refunds take off the cards depends on units only: known before any price.
+        self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
+        self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
+        self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
+        self.retention: Retention | None = None
+        if tiers is not None and tiers.keep_for is not None:
+            self.retention = Retention(tiers, frame, self.purchases)
+        # The window's level at each event, before retention raises it (``tier``).
+        self.window_tier: Ints = self.tier
+        self.paid, self.given = self._grouped_prices()
+        if self.windows is not None:
+            self._settle_tiers(self.windows)
+
+    def _grouped_prices(self) -> tuple[Numbers, list[Any]]:
+        """Prices at these tiers, passes repeated until the exclusive groups' set-aside
+        purchases no longer change (``_groups``)."""
+        groups = self.groups
+        for _ in range(self.frame.events + 2):
+            paid, given = self._prices()
+            if not groups.groups:
+                return paid, given
+            groups.earning(
+                self.earning_stages, self.tier, paid, self.purchase_lines, self.refunds.steps
+            )
+            if not groups.decide():
+                return paid, given
+        raise AssertionError("the exclusive groups did not settle")  # pragma: no cover
+
+    def _prices(self) -> tuple[Numbers, list[Any]]:
+        """What each line is paid after the price rules, and what each rule gave; then the
+        refunds on those amounts."""
+        frame, tier = self.frame, self.tier
+        amounts: Numbers = frame.gross
+        units_left = frame.quantity
+        given: list[Any] = []
+        for stage in self.price_stages:
+            limited = self.limited.get(stage.plan.rule.id)
+            grouped = stage.plan.rule.id in self.groups.group_of
+            self.groups.enter(stage.plan.rule.id, amounts, units_left)
+            if isinstance(stage, DiscountColumns):
+                before = amounts
+                if grouped:
+                    amounts, taken = self.groups.discount(stage, tier, self.purchase_lines, before)
+                else:
+                    amounts, taken = stage.apply(frame, tier, amounts, self.purchase_lines)
+                if limited is not None:
+                    amounts, taken, cuts = limit_discount(
+                        limited, frame, before, amounts, taken, units_left
+                    )
+                    self.price_cuts[stage.plan.rule.id] = cuts
+                units = per_event(frame, np.where(taken > 0, units_left, 0))
+                given.append((taken, units))
+            else:
+                assert isinstance(stage, CardColumns)  # noqa: S101 -- the price stages
+                qualifying = stage.qualifying(frame, tier, self.purchase_lines)
+                if grouped:
+                    tried = qualifying
+                    qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
+                counts = stage.counts(frame, qualifying, self.refunds.steps)
+                ran = (
+                    self.groups.card(stage, tried, counts, (amounts, units_left))
+                    if grouped
+                    else None
+                )
+                start = (np.asarray(amounts, dtype=np.int64), units_left)
+                if ran is None:
+                    ran = stage.free(frame, counts, qualifying, *start)
+                amounts, units_left, rewards = ran
+                if limited is not None:
+                    every = stage.plan.every
+                    amounts, units_left, rewards, cuts = limit_card(
+                        limited,
+                        frame,
+                        stage.plan,
+                        counts.after // every - counts.before // every,
+                        qualifying,
+                        start,
+                        (amounts, units_left),
+                        rewards,
+                    )
+                    self.price_cuts[stage.plan.rule.id] = cuts
+                given.append((counts, rewards))
+        self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
+        return amounts, given
+
+    def _tier_amounts(self, paid: Numbers) -> Ints:
+        """What each purchase counts toward tiers when it is made."""
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        if not self.plan.tiers.by_spend:
+            return self.purchases.astype(np.int64)
+        return np.asarray(per_event(self.frame, paid), dtype=np.int64)
+
+    def _tier_deltas(self) -> Ints:
+        """What each refund changes in what its purchase counts toward tiers, from then on:
+        the paid amount it gives back, or the purchase itself once refunded in full."""
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        steps = self.refunds.steps
+        if self.plan.tiers.by_spend:
+            return np.asarray([-step.given_back for step in steps], dtype=np.int64)
+        quantity = self.frame.quantity
+        line_start = self.frame.line_start
+        deltas = []
+        for step in steps:
+            bought = quantity[line_start[step.purchase] : line_start[step.purchase + 1]].tolist()
+            whole = list(step.units_after) == bought and list(step.units_before) != bought
+            deltas.append(-1 if whole else 0)
+        return np.asarray(deltas, dtype=np.int64)
+
+    def _final_tier_amounts(self) -> Ints:
+        """What each purchase counts toward tiers after all its refunds."""
+        amounts = self._tier_amounts(self.paid).copy()
+        purchases = np.asarray([step.purchase for step in self.refunds.steps], dtype=np.int64)
+        np.add.at(amounts, purchases, self._tier_deltas())
+        return amounts
+
+    def _levels(self, sums: Ints) -> tuple[Ints, Ints]:
+        """The window's level at each event, and the level that applies (with retention)."""
+        assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        window = levels(self.plan.tiers, sums)
+        if self.retention is None:
+            return window, window
+        return window, self.retention.levels(window)
+
+    def _settle_tiers(self, windows: TierWindows) -> None:
+        """Iterate levels and prices to their fixed point (see ``_tiers``)."""
+        frame = self.frame
+        pairs = [(step.event, step.purchase) for step in self.refunds.steps]
+        ranges = windows.change_ranges(frame, pairs)
+        sums = windows.sums_before(self._tier_amounts(frame.gross), ranges, self._tier_deltas())
+        self.window_tier, self.tier = self._levels(sums)
+        for _ in range(frame.events + 2):
+            self.paid, self.given = self._grouped_prices()
+            sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
+            window_tier, settled = self._levels(sums)
+            # Retention can hide a window level that moved: keep the one these prices give.
+            self.window_tier = window_tier
+            if np.array_equal(settled, self.tier):
+                return
+            self.tier = settled
+        raise AssertionError("the tier iteration did not settle")  # pragma: no cover
+
+
+def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:  # noqa: RET503 -- refuse raises
+    """A rule compiled over the frame, or a refusal of a kind the batch engine lacks."""
+    if isinstance(rule, TieredDiscountPlan):
+        return DiscountColumns.of(rule, frame, tiers)
+    if isinstance(rule, PointsPlan):
+        return PointsColumns.of(rule, frame, tiers)
+    if isinstance(rule, PunchCardPlan):
+        return CardColumns.of(rule, frame, tiers)
+    if isinstance(rule, GiftCardPlan):
+        return GiftCardColumns.of(rule, frame, tiers)
+    if isinstance(rule, BonusPlan):
+        return BonusColumns.of(rule, frame, tiers)
+    if isinstance(rule, BirthdayPlan | SignupPlan | ReferralPlan):
+        return GiftColumns.of(rule, frame, tiers)
+    # support.unsupported refused every other kind before anything ran.
+    refuse([f"rule '{rule.rule.id}': kind {rule.rule.kind}"])  # pragma: no cover

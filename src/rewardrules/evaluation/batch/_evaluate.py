@@ -1,0 +1,928 @@
+"""``evaluate_table``: a program over a history table, column by column, for every customer at once.
+
+The program is compiled once (``ProgramPlan``, the reference engine's own plan, read into
+columns by ``_rules``); the table is read once into integer columns (``_frame``). Then:
+tiers and prices by fixed-point iteration (``_tiers``), points on what is paid, and the
+ledger entries the reference would write, built in bulk and split by customer.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from rewardrules.engine.ledger import EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.state import CustomerState
+from rewardrules.engine.tiers import calendar_key
+from rewardrules.errors import Problem
+from rewardrules.evaluation.batch._accounts import run_accounts
+from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
+from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
+from rewardrules.evaluation.batch._compute import Computation
+from rewardrules.evaluation.batch._dated import GiftColumns
+from rewardrules.evaluation.batch._frame import Flags, Ints, UnsupportedError, read_frame
+from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
+from rewardrules.evaluation.batch._gifts import GiftLedger
+from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
+from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._refunds import RefundStep
+from rewardrules.evaluation.batch._results import ResultColumns, TierReports
+from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.batch._states import (
+    RulePoints,
+    SavedStates,
+    StateColumns,
+    gift_card_spend,
+)
+from rewardrules.evaluation.batch._tiers import levels
+from rewardrules.evaluation.batch.support import refuse, unsupported
+from rewardrules.evaluation.fold import _INSTANT, _Cutoff, _profiles
+from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.events import Customer
+
+# The punch card's reason function (private to its kind module, which alone writes it).
+from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
+
+# The gift card's reason function (private to its kind module, which alone writes it).
+from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
+from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
+from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
+from rewardrules.money import Currency
+from rewardrules.program.model import Program
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _as_table(history: Any) -> pa.Table:
+    if isinstance(history, pa.Table):
+        return history
+    if isinstance(history, pa.RecordBatch):
+        return pa.Table.from_batches([history])
+    if hasattr(history, "__arrow_c_stream__"):
+        return pa.RecordBatchReader.from_stream(history).read_all()
+    raise TypeError(
+        f"the batch engine reads a pyarrow Table or an Arrow C stream (got {type(history)})"
+    )
+
+
+def evaluate_table(
+    program: Program,
+    table: Any,
+    customers: Iterable[Customer] | None = None,
+    as_of: date | datetime | None = None,
+    *,
+    source: str = "<table>",
+    facts: pa.Table | None = None,
+) -> Evaluation:
+    """Evaluate a program over a history table with the batch engine.
+
+    The result is the reference engine's, entry for entry (``evaluate(program,
+    events)``): the same ledger entries and reasons, balances, tiers and totals.
+
+    Args:
+        program: the program; :func:`rewardrules.evaluation.batch.unsupported` must find nothing.
+        table: a history table (``rewardrules.histories.columns.HISTORY_SCHEMA``), or anything
+            with ``__arrow_c_stream__``.
+        customers: customer profiles (checked as the reference engine checks them).
+        as_of: ignore events after this date (the whole local day) or instant.
+        source: how errors name the table.
+        facts: referral facts supplied with the history (``_referrals.FACT_SCHEMA``).
+
+    Raises:
+        UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
+            or the history holds refunds or redemptions; nothing was computed.
+        HistoryError: the table has a row or an event the reference engine refuses.
+        ValueError: ``as_of`` is a naive datetime.
+    """
+    features = unsupported(program)
+    if features:
+        refuse(features)
+    plan = ProgramPlan.compile(program)
+    cutoff = None if as_of is None else _Cutoff(as_of, plan)
+    profiles = _profiles(customers)
+    until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
+    frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of entries and no cycles: see engine.evaluate
+    try:
+        run = _Run(plan, frame, cutoff)
+        run.gifts = GiftLedger(run, profiles, facts, until)
+        return run.evaluation()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _INSTANT
+
+
+def _written(at: int, offset: int) -> datetime:
+    """An instant at the UTC offset it was written with (UTC when none was kept)."""
+    moment = _EPOCH + timedelta(microseconds=at)
+    return moment.astimezone(timezone(timedelta(seconds=offset))) if offset else moment
+
+
+class _TierAt(NamedTuple):
+    """What a points reason reads of a purchase's context."""
+
+    tier_index: int | None
+    tier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _PointsReasons:
+    """What a points rule's reasons need, kept as columns until a reason is read."""
+
+    plan: PointsPlan
+    paid: Numbers
+    weights: Ints
+    line_start: Ints
+    tier: Ints
+    names: tuple[str, ...]
+    written: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False)
+    """Reasons already written, by what ``earn_reason`` reads: purchases alike share one."""
+
+
+def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
+    start, end = int(reasons.line_start[event]), int(reasons.line_start[event + 1])
+    index = int(reasons.tier[event])
+    paid = tuple(reasons.paid[start:end].tolist())
+    weights = tuple(reasons.weights[start:end].tolist())
+    key = (money, index, paid, weights, points)
+    found = reasons.written.get(key)
+    if found is None:
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, reasons.names[index])
+        found = earn_reason(money, reasons.plan, context, paid, weights, points)  # type: ignore[arg-type]
+        reasons.written[key] = found
+    return found
+
+
+def _points_arguments(
+    reasons: _PointsReasons, events: list[int], given: list[int], index: int
+) -> tuple[Any, ...]:
+    """A points entry's reason arguments (``_points_reason``), read when asked for."""
+    return (reasons, events[index], given[index])
+
+
+def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Ints) -> pa.Array[Any]:
+    """Points entries' reason keys: equal when ``_points_reason`` reads the same tier,
+    paid amounts, line weights and points (so one text serves them all)."""
+    event = events[chosen]
+    starts = reasons.line_start[event]
+    ends = reasons.line_start[event + 1]
+    heads = (reasons.tier[event], given[chosen])
+    return row_keys(heads, starts, ends, (reasons.paid, reasons.weights))
+
+
+def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
+    """``_points_keys`` for these entries, or None when some points do not fit in int64."""
+    try:
+        points = np.asarray(given, dtype=np.int64)
+    except OverflowError:
+        return None
+    return partial(_points_keys, reasons, events, points)
+
+
+def _discount_arguments(
+    names: list[str], labels: dict[str, str], counts: list[int], worth: list[int], index: int
+) -> tuple[Any, ...]:
+    """A discount entry's reason arguments (``DISCOUNT_REASON``), read when asked for."""
+    name, count = names[index], counts[index]
+    return (name, labels[name], count, "unit" if count == 1 else "units", worth[index])
+
+
+def _nothing(_index: int) -> tuple[()]:
+    return ()
+
+
+def _no_saved_state(customer_id: str) -> CustomerState:
+    """A customer known only from a profile (no event of their own): refused for now."""
+    message = (
+        f"customer {customer_id}: the batch engine does not build the saved state of a "
+        "customer without events; evaluate with engine='reference' to save states"
+    )
+    raise UnsupportedError([Problem(message=message, code="unsupported")])
+
+
+class _Ledger:
+    """The entries of one evaluation as they are built, rule by rule, with their sums."""
+
+    def __init__(self, rule_count: int, events: int) -> None:
+        self.rule_count = rule_count
+        self.parts: list[EntryPart] = []
+        self.keys: list[Ints] = []
+        self.points: Ints = np.zeros(events, dtype=np.int64)
+        """Points per event, net."""
+        self.taken_back = 0
+        self.places: dict[int, int] = {}
+        """Exclusive groups: a member's position to its group's, at purchases."""
+        self.purchases: Flags = np.zeros(events, dtype=np.bool_)
+        self.noted: Any = None
+        """Notes a group's winner's entries (``Groups.noted``)."""
+        self.sums = dict.fromkeys(
+            (
+                "discount_value",
+                "discount_units",
+                "free_value",
+                "free_units",
+                "vouchers",
+                "voucher_value",
+                "gift_cards",
+                "gift_card_value",
+            ),
+            0,
+        )
+
+    def add(self, position: int, events: Ints, entries: EntryPart | list[LedgerEntry]) -> None:
+        """Entries of the rule at ``position``, one per event (in event order): columns, or
+        entries already built (a limited rule's, noted where a limit cut them)."""
+        if not isinstance(entries, EntryPart):
+            entries = EntryPart.of_entries(events, entries)
+        place = self.places.get(position)
+        if place is None:
+            self.keys.append(events * self.rule_count + position)
+        else:
+            self.keys.append(
+                events * self.rule_count + np.where(self.purchases[events], place, position)
+            )
+        self.parts.append(entries if self.noted is None else self.noted(entries))
+
+
+class _Run(Computation):
+    """One evaluation: what the rules computed over the frame, written as the ledger."""
+
+    gifts: GiftLedger
+    """The gifts that read profiles (set before :meth:`evaluation`)."""
+
+    def __init__(
+        self,
+        plan: ProgramPlan,
+        frame: Any,
+        cutoff: _Cutoff | None,
+    ) -> None:
+        super().__init__(plan, frame, cutoff)
+        # What the saved states read of the earning rules, in running order.
+        self.rule_points: list[RulePoints] = []
+        self.bonus_points: list[tuple[str, Ints]] = []
+
+    # --- the ledger ---------------------------------------------------------------------
+
+    def evaluation(self) -> Evaluation:
+        """The evaluation, as the reference engine reports it."""
+        frame, plan = self.frame, self.plan
+        money = plan.money
+        self.stamps: dict[str, Ints] = {}
+        rules = len(self.price_stages) + len(self.earning_stages)
+        # Positions around the rules' (1 to rules): expiries due before an event (0); the
+        # account's entries after the rules' (redemptions, write-offs); and expiries due up
+        # to the as_of cutoff, after a customer's last event.
+        ledger = _Ledger(rules + 3, frame.events)
+        stages = [*self.price_stages, *self.earning_stages]
+        self.stage_of = {stage.plan.rule.id: stage for stage in stages}
+        groups = self.groups
+        positions = {stage.plan.rule.id: index for index, stage in enumerate(stages, 1)}
+        ledger.places, ledger.purchases, ledger.noted = (
+            groups.places(positions),
+            self.purchases,
+            groups.noted,
+        )
+        for position, (stage, result) in enumerate(zip(self.price_stages, self.given), 1):
+            self._price_entries(ledger, position, stage, result)
+            self._set_aside_entries(ledger, position, stage)
+        for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
+            self._earning_entries(ledger, position, stage)
+            self._set_aside_entries(ledger, position, stage)
+        cutoff = self.cutoff
+        closing = (
+            None
+            if cutoff is None
+            else (
+                cutoff.instant,
+                cutoff.inclusive,
+                cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT,
+            )
+        )
+        flags = (self.purchases, self.is_refund, frame.flags_of("redemption"))
+        walked = self.gifts.walk(ledger.points, flags, closing)
+        accounts = run_accounts(
+            frame,
+            plan.points,
+            ledger.points,
+            flags,
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+            closing,
+            skip=walked,
+        )
+        self.gifts.place(ledger, rules)
+        for position, events, entries in (
+            (0, accounts.expired_at, accounts.expired),
+            (rules + 1, accounts.events, accounts.entries),
+            (rules + 2, accounts.closing_at, accounts.closing),
+        ):
+            chosen = np.asarray(events, dtype=np.int64)
+            ledger.add(position, chosen, EntryPart.of_entries(chosen, entries))
+        columns = LedgerColumns(
+            ledger.parts,
+            ledger.keys,
+            frame.event_ids,
+            frame.customer_start,
+            ledger.rule_count,
+            money,
+        )
+        self.event_points = ledger.points
+        balances: list[int] = []
+        if frame.events:
+            balances = np.add.reduceat(ledger.points, frame.customer_start[:-1]).tolist()
+        available = list(balances)
+        for customer, balance in accounts.balances.items():
+            balances[customer] = balance
+            available[customer] = accounts.available[customer]
+        self.gifts.balances(balances, available)
+        self.available = available
+        given, walked_entries = self.gifts.sums()
+        account_sums = _account_sums(
+            [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries]
+        )
+        results = self.gifts.results(
+            ResultColumns(
+                frame.customer_ids,
+                columns,
+                balances,
+                available,
+                [
+                    (rule_id, every, self.stamps[rule_id].tolist())
+                    for rule_id, every in self.plan.stamp_cards
+                ],
+                self._tier_reports(),
+                self._saved_states().state_of,
+            ).results(),
+            _no_saved_state,
+        )
+        sums = ledger.sums
+        return Evaluation(
+            program=plan.program.program,
+            money=money,
+            points_name=plan.program.points.name,
+            customers=results,
+            totals=Totals(
+                money=money,
+                point_value=plan.program.points.value,
+                customers=len(results),
+                purchases=int(self.purchases.sum()),
+                refunds=int(self.is_refund.sum()),
+                gross_spend=int(frame.gross_total[self.purchases].sum()),
+                points_issued=int(ledger.points.sum()) - ledger.taken_back + given["points"],
+                points_reversed=-ledger.taken_back,
+                discount_value=sums["discount_value"],
+                discount_units=sums["discount_units"],
+                free_value=sums["free_value"],
+                free_units=sums["free_units"],
+                vouchers=sums["vouchers"] + given["vouchers"],
+                voucher_value=sums["voucher_value"] + given["voucher_value"],
+                gift_cards=sums["gift_cards"],
+                gift_card_value=sums["gift_card_value"],
+                rewards_capped=_capped(ledger.parts) if plan.limits else 0,
+                referrals=self.gifts.referrals,
+                rewards_set_aside=self.set_aside_count,
+                **account_sums,
+            ),
+        )
+
+    set_aside_count = 0
+
+    def _set_aside_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
+        """An exclusive group's member's ``set_aside`` entries, right after its own."""
+        found = self.groups.set_aside(self, stage.plan.rule.id)
+        if found is not None:
+            ledger.add(position, *found)
+            self.set_aside_count += len(found[1])
+
+    def written(self, event: int) -> datetime:
+        """An event's instant as it was written."""
+        return _written(int(self.frame.at[event]), int(self.frame.utc_offset[event]))
+
+    def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
+        """A points rule's entries at these events with these points (a set-aside
+        member's, as it would have given them)."""
+        paid = self.frame.gross if earning.plan.on_gross else self.paid
+        weights = earning.weights(self.frame, self.tier, self.purchase_lines)
+        reasons = _PointsReasons(
+            earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
+        )
+        given = points[events].tolist()
+        return self._entries(
+            events,
+            earning.plan.rule.id,
+            "points",
+            (given, None, None),
+            _points_reason,
+            partial(_points_arguments, reasons, events.tolist(), given),
+        )
+
+    def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
+        """A price rule's entries: discounts, free or discounted units of cards."""
+        frame = self.frame
+        if isinstance(stage, DiscountColumns):
+            taken, units_per_event = result
+            value = np.asarray(per_event(frame, taken), dtype=np.int64)
+            units = np.asarray(units_per_event)
+            events = np.flatnonzero(value > 0)
+            part = self._discount_entries(stage, events, value[events], units[events])
+            ledger.sums["discount_value"] += int(value.sum())
+            ledger.sums["discount_units"] += int(units[events].sum())
+        else:
+            counts, rewards = result
+            self.stamps[stage.plan.rule.id] = counts.final
+            events, part = self._card_entries(stage, rewards, ledger.sums)
+        cuts = self.price_cuts.get(stage.plan.rule.id)
+        if cuts:
+            ledger.add(position, *self._noted_prices(stage, events, part, cuts))
+        else:
+            ledger.add(position, events, part)
+
+    def _noted_prices(
+        self, stage: Any, events: Ints, columns: EntryPart, cuts: dict[int, Any]
+    ) -> tuple[Ints, list[LedgerEntry]]:
+        """A limited price rule's entries with the reference's notes at the cut events:
+        each built as the rule would have given it, then noted (``note_cut``)."""
+        part = self._built(columns)
+        cut = np.asarray(sorted(cuts), dtype=np.int64)
+        if isinstance(stage, DiscountColumns):
+            wanted = [cuts[event][2] for event in cut.tolist()]
+            value = np.asarray([worth for worth, _ in wanted], dtype=np.int64)
+            units = np.asarray([count for _, count in wanted], dtype=np.int64)
+            would = self._discount_entries(stage, cut, value, units)
+        else:
+            scratch = dict.fromkeys(
+                ("free_value", "free_units", "discount_value", "discount_units"), 0
+            )
+            _, would = self._card_entries(
+                stage, [cuts[event][2] for event in cut.tolist()], scratch
+            )
+        limited = self.limited[stage.plan.rule.id]
+        noted = limited.noted_prices(
+            dict(zip(events.tolist(), part)),
+            {
+                event: (cuts[event][0], cuts[event][1], entry)
+                for event, entry in zip(cut.tolist(), self._built(would))
+            },
+        )
+        return with_noted(events, part, noted)
+
+    def _earning_entries(self, ledger: _Ledger, position: int, stage: Any) -> None:
+        """An earning rule's entries: vouchers of cards, points (and points taken back)."""
+        frame = self.frame
+        if isinstance(stage, CardColumns):
+            qualifying = stage.qualifying(frame, self.tier, self.purchase_lines)
+            qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
+            counts = stage.counts(frame, qualifying, self.refunds.steps)
+            self.stamps[stage.plan.rule.id] = counts.final
+            events, part = self._voucher_entries(stage, counts, ledger.sums)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
+            return
+        if isinstance(stage, BonusColumns):
+            self._bonus_entries(ledger, position, stage)
+            return
+        if isinstance(stage, GiftColumns):
+            self.gifts.at_purchases(ledger, position, stage)
+            return
+        if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
+            paid = np.asarray(self.paid, dtype=np.int64)
+            issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            events, part = self._gift_card_entries(stage, issued, ledger.sums)
+            ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
+            return
+        earning: PointsColumns = stage
+        paid = frame.gross if earning.plan.on_gross else self.paid
+        weights = earning.weights(frame, self.tier, self.purchase_lines)
+        points = earning.points(frame, self.tier, paid, weights)
+        aside = self.groups.aside.get(earning.plan.rule.id)
+        if aside is not None:
+            points = np.where(aside, 0, points)
+        events = np.flatnonzero(points != 0)
+        wanted = points
+        limited = self.limited.get(earning.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = [
+                Release(
+                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
+                )
+                for step in self.refunds.steps
+                if points[step.purchase]
+            ]
+            points, cuts = limited.cut_points_column(frame, points, releases)
+        reasons = _PointsReasons(
+            earning.plan, paid, weights, frame.line_start, self.tier, self.names
+        )
+        refunded = self._refund_points(earning, points, paid, weights)
+        net = {} if not refunded else refunded[3]
+        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net))
+        if refunded:
+            ledger.add(position, refunded[1], refunded[0])
+            np.add.at(ledger.points, refunded[1], refunded[2])
+            ledger.taken_back += int(refunded[2].sum())
+        given = wanted[events].tolist()
+        part = self._entries(
+            events,
+            earning.plan.rule.id,
+            "points",
+            (given, None, None),
+            _points_reason,
+            partial(_points_arguments, reasons, events.tolist(), given),
+            _points_keys_of(reasons, events, given),
+        )
+        if limited is not None:
+            ledger.add(position, events, limited.noted(events, self._built(part), cuts, "points"))
+        else:
+            ledger.add(position, events, part)
+        ledger.points += points
+
+    def _built(self, part: EntryPart) -> list[LedgerEntry]:
+        """A part's entries, built now (a limit reads and notes them one by one)."""
+        frame, money = self.frame, self.plan.money
+        owners = frame.customer_ids
+        return [
+            part.entry(index, frame.event_ids[event], owners[frame.customer[event]], money)
+            for index, event in enumerate(part.events.tolist())
+        ]
+
+    def _entries(
+        self,
+        events: Ints,
+        rule_id: str,
+        kind: EntryKind,
+        amounts: tuple[Any, Any, Any],
+        template: Any,
+        arguments: Any,
+        keys: Any = None,
+    ) -> EntryPart:
+        """One rule's entries for these events, as columns (``_ledger``): built when read.
+
+        ``amounts`` are the entries' points, value and units (lists, or None for none);
+        ``keys`` tell entries with equal reasons apart from the rest (``ReasonKeys``).
+        """
+        return EntryPart(events, rule_id, kind, *amounts, template, arguments, keys=keys)
+
+    def _refund_points(
+        self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
+    ) -> tuple[EntryPart, Ints, Ints, dict[int, int]] | None:
+        """A points rule's entries at refunds: its points recomputed on what is left of the
+        purchase, at the tier and factors it was made with, never more than it gave
+        (``refund_points_per_spend``)."""
+        steps = self.refunds.steps
+        if not steps:
+            return None
+        plan = earning.plan
+        frame = self.frame
+        net: dict[int, int] = {}
+        events: list[int] = []
+        taken_list: list[int] = []
+        arguments: list[tuple[Any, ...]] = []
+        for step in steps:
+            purchase = step.purchase
+            earned = net.get(purchase, int(points[purchase]))
+            if earned == 0:
+                continue
+            worth, left = self._points_left(earning, step, paid, weights)
+            now = min(worth, earned)
+            net[purchase] = now
+            if now != earned:
+                events.append(step.event)
+                taken_list.append(now - earned)
+                purchase_id = frame.event_ids[purchase]
+                arguments.append((purchase_id, plan.points_name, left, now, earned))
+        if not events:
+            return None
+        chosen = np.asarray(events, dtype=np.int64)
+        entries = self._entries(
+            chosen,
+            plan.rule.id,
+            "points",
+            (taken_list, None, None),
+            REFUND_REASON,
+            arguments,
+        )
+        return entries, chosen, np.asarray(taken_list, dtype=np.int64), net
+
+    def _points_left(
+        self, earning: PointsColumns, step: RefundStep, paid: Numbers, weights: Ints
+    ) -> tuple[int, int]:
+        """The points a purchase's entry of a points rule is worth on what ``step`` (a
+        refund) leaves of it, at the tier and factors it was made with; and what is left."""
+        frame, purchase = self.frame, step.purchase
+        start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+        if earning.plan.on_gross:
+            left = [
+                int(price) * (int(quantity) - done)
+                for price, quantity, done in zip(
+                    frame.unit_price[start:end], frame.quantity[start:end], step.units_after
+                )
+            ]
+        else:
+            left = [
+                int(amount) - refunded
+                for amount, refunded in zip(paid[start:end], step.amounts_after)
+            ]
+        index = int(self.tier[purchase])
+        context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
+        line_weights = [int(weight) for weight in weights[start:end]]
+        worth = earning.plan.points(context, left, line_weights)  # type: ignore[arg-type]
+        return worth, sum(left)
+
+    def _noted_counted(
+        self, stage: Any, events: Ints, columns: EntryPart, sums: dict[str, int]
+    ) -> EntryPart | list[LedgerEntry]:
+        """Vouchers or gift cards of a limited rule, as many as fit, noted where cut
+        (``cut_entries``); the totals count what was given."""
+        limited = self.limited.get(stage.plan.rule.id)
+        if limited is None or not len(events):
+            return columns
+        part = self._built(columns)
+        units = np.zeros(self.frame.events, dtype=np.int64)
+        values = np.zeros(self.frame.events, dtype=np.int64)
+        units[events] = [entry.units or 0 for entry in part]
+        values[events] = [entry.value_minor or 0 for entry in part]
+        _, cuts = limited.cut_counted(self.frame, units, values)
+        if not cuts:
+            return part
+        noted = limited.noted(events, part, cuts, "counted")
+        prefix = "vouchers" if isinstance(stage, CardColumns) else "gift_cards"
+        for before, after in zip(part, noted):
+            if after is not before:
+                sums[prefix] += (after.units or 0) - (before.units or 0)
+                sums[f"{prefix.rstrip('s')}_value"] += (after.value_minor or 0) - (
+                    before.value_minor or 0
+                )
+        return noted
+
+    def _card_entries(
+        self, stage: CardColumns, rewards: list[CardReward], totals: dict[str, int]
+    ) -> tuple[Ints, EntryPart]:
+        """A free-unit or percent-off card's entries at the purchases that complete it."""
+        plan = stage.plan
+        events = np.asarray([reward.event for reward in rewards], dtype=np.int64)
+        kind: EntryKind = "free" if plan.reward == "free" else "discount"
+        units = [reward.units for reward in rewards]
+        values = [reward.value for reward in rewards]
+        totals[f"{kind}_value"] += sum(values)
+        totals[f"{kind}_units"] += sum(units)
+        arguments = [
+            (plan, reward.after, reward.completed, reward.units, reward.value) for reward in rewards
+        ]
+        entries = self._entries(
+            events, plan.rule.id, kind, (None, values, units), reward_reason, arguments
+        )
+        return events, entries
+
+    def _voucher_entries(
+        self, stage: CardColumns, counts: CardCounts, totals: dict[str, int]
+    ) -> tuple[Ints, EntryPart]:
+        """A voucher card's entries: one per purchase that completes cards, with the number
+        of vouchers (``units``) and their total value."""
+        plan = stage.plan
+        every = plan.every
+        completed = counts.after // every - counts.before // every
+        events = np.flatnonzero(completed > 0)
+        cards = completed[events].tolist()
+        values = [plan.voucher_value * count for count in cards]
+        arguments = [
+            (plan, int(counts.after[event]) // every * every, count, count, value)
+            for event, count, value in zip(events.tolist(), cards, values)
+        ]
+        totals["vouchers"] += sum(cards)
+        totals["voucher_value"] += sum(values)
+        entries = self._entries(
+            events, plan.rule.id, "voucher", (None, values, cards), reward_reason, arguments
+        )
+        return events, entries
+
+    def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
+        """A bonus rule's entries: its points at purchases, taken back at refunds."""
+        frame = self.frame
+        priced = self.groups.masked(
+            stage.plan.rule.id, stage.priced(frame, self.tier, self.purchase_lines)
+        )
+        given = stage.given(frame, priced)
+        events = np.flatnonzero(given)
+        taken_from: dict[int, int] = {}
+        wanted = given
+        limited = self.limited.get(stage.plan.rule.id)
+        cuts: dict[int, Any] = {}
+        if limited is not None:
+            releases = bonus_releases(frame, priced, given, self.refunds.steps)
+            given, cuts = limited.cut_points_column(frame, given, releases)
+        contexts = PurchaseContextMaker(
+            frame,
+            self.tier,
+            self.names,
+            lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+        )
+        if len(events):
+            reason = stage.reason(contexts(int(events[0])))
+            points = wanted[events].tolist()
+            amounts = (points, None, None)
+            part = self._entries(events, stage.plan.rule.id, "points", amounts, reason, _nothing)
+            if limited is not None:
+                ledger.add(
+                    position, events, limited.noted(events, self._built(part), cuts, "points")
+                )
+            else:
+                ledger.add(position, events, part)
+            ledger.points += given
+        taken = stage.taken_back(frame, priced, given, self.refunds.steps, contexts)
+        if taken:
+            purchase_of = {step.event: step.purchase for step in self.refunds.steps}
+            taken_from = {purchase_of[event]: 0 for event, _ in taken}
+            refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
+            entries = [entry for _, entry in taken]
+            back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
+            ledger.add(position, refunds, EntryPart.of_entries(refunds, entries))
+            np.add.at(ledger.points, refunds, back)
+            ledger.taken_back += int(back.sum())
+        self.rule_points.append(RulePoints(stage.plan.rule.id, given, taken_from))
+        self.bonus_points.append((stage.plan.rule.id, given))
+
+    def _gift_card_entries(
+        self, stage: GiftCardColumns, issued: list[CardsIssued], sums: dict[str, int]
+    ) -> tuple[Ints, EntryPart]:
+        """A gift card rule's entries: one per purchase, with the number of cards it issues
+        (``units``) and their total value."""
+        plan = stage.plan
+        arguments: list[tuple[Any, ...]] = []
+        counts: list[int] = []
+        for cards in issued:
+            day = date.fromordinal(int(self.frame.local_date[cards.event]))
+            count = cards.last - cards.first + 1
+            key = calendar_key(plan.rule.window, day)
+            arguments.append((plan, cards.first, count, cards.highest, key))
+            counts.append(count)
+        values = [plan.value * count for count in counts]
+        sums["gift_cards"] += sum(counts)
+        sums["gift_card_value"] += sum(values)
+        chosen = np.asarray([cards.event for cards in issued], dtype=np.int64)
+        entries = self._entries(
+            chosen,
+            plan.rule.id,
+            "gift_card",
+            (None, values, counts),
+            cards_reason,
+            arguments,
+        )
+        return chosen, entries
+
+    def _discount_entries(
+        self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
+    ) -> EntryPart:
+        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
+        counts = units.tolist()
+        worth = value.tolist()
+        return self._entries(
+            events,
+            discount.plan.rule.id,
+            "discount",
+            (None, worth, counts),
+            DISCOUNT_REASON,
+            partial(_discount_arguments, names, discount.plan.labels, counts, worth),
+        )
+
+    def _saved_states(self) -> SavedStates:
+        """What builds each customer's state when it is read (``batch._states``)."""
+        frame, plan, cutoff = self.frame, self.plan, self.cutoff
+        paid = np.asarray(self.paid, dtype=np.int64)
+        gift_cards = [
+            gift_card_spend(stage, frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            for stage in self.earning_stages
+            if isinstance(stage, GiftCardColumns)
+        ]
+        running = [*self.price_stages, *self.earning_stages]
+        return SavedStates(
+            StateColumns(
+                plan=plan,
+                frame=frame,
+                flags=(self.purchases, self.is_refund, frame.flags_of("redemption")),
+                tier=self.tier,
+                window_tier=self.window_tier,
+                paid=self.paid,
+                tier_amounts=None if plan.tiers is None else self._final_tier_amounts(),
+                steps=self.refunds.steps,
+                points=self.event_points,
+                rule_points=self.rule_points,
+                stamps=[
+                    (stage.plan.rule.id, self.stamps[stage.plan.rule.id])
+                    for stage in running
+                    if isinstance(stage, CardColumns)
+                ],
+                gift_cards=gift_cards,
+                bonuses=self.bonus_points,
+                moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
+                cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+            )
+        )
+
+    def _tier_reports(self) -> TierReports | None:
+        """Per customer: the tier at the report, the changes seen, the next tier."""
+        frame, plan, cutoff = self.frame, self.plan, self.cutoff
+        tiers, windows = plan.tiers, self.windows
+        if tiers is None or windows is None:
+            return None
+        last = frame.customer_start[1:] - 1
+        last_facts = self.gifts.last_facts() if cutoff is None else {}
+        if cutoff is None:
+            instant, local_date = self.gifts.report_instants(last, last_facts)
+        else:
+            count = len(last)
+            instant = np.full(count, _microseconds(cutoff.instant), dtype=np.int64)
+            local_date = np.full(count, cutoff.local_date.toordinal(), dtype=np.int64)
+        amounts = windows.report_sums(frame, self._final_tier_amounts(), instant, local_date)
+        reported = levels(tiers, amounts)
+        if self.retention is not None:
+            reported = self.retention.reported(self.window_tier, reported, instant)
+        # The level changes at purchases only: compare each purchase with the customer's
+        # purchase before it (none before the first).
+        bought = np.flatnonzero(self.purchases)
+        tier = self.tier[bought]
+        owner_of = frame.customer[bought]
+        before = np.full(len(bought), -1, dtype=np.int64)
+        before[1:] = tier[:-1]
+        first = np.ones(len(bought), dtype=np.bool_)
+        first[1:] = owner_of[1:] != owner_of[:-1]
+        before[first] = -1
+        changed = np.flatnonzero(tier != before)
+        # Each customer's level at their last purchase (-1 without one).
+        latest = np.searchsorted(bought, frame.customer_start[1:]) - 1
+        final_level = np.full(len(latest), -1, dtype=np.int64)
+        if len(bought):
+            clipped = np.maximum(latest, 0)
+            has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
+            final_level = np.where(has_purchase, tier[clipped], -1)
+        at, offsets = frame.at, frame.utc_offset
+        report_change: list[datetime | None] = [None] * len(last)
+        for index in np.flatnonzero(reported != final_level).tolist():
+            if index in last_facts:
+                report_change[index] = last_facts[index]
+            elif cutoff is None:
+                event = int(last[index])
+                report_change[index] = _written(int(at[event]), int(offsets[event]))
+            else:
+                report_change[index] = (
+                    cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
+                )
+        events = bought[changed]
+        return TierReports(
+            plan=tiers,
+            money=plan.money,
+            names=(*tiers.names, None),
+            reported=reported.tolist(),
+            amounts=amounts.tolist(),
+            final=final_level.tolist(),
+            change_event=events.tolist(),
+            change_before=before[changed].tolist(),
+            change_after=tier[changed].tolist(),
+            change_start=np.searchsorted(frame.customer[events], np.arange(len(last) + 1)).tolist(),
+            report_change=report_change,
+            written=lambda event: _written(int(at[event]), int(offsets[event])),
+        )
+
+
+def _capped(parts: list[EntryPart]) -> int:
+    """How many rewards limits left nothing of (``capped`` entries: a limit's notes, in
+    parts of built entries)."""
+    return sum(
+        entry.kind == "capped" for part in parts if part.built is not None for entry in part.built
+    )
+
+
+def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
+    """The totals of the account's entries (as ``ledger.total`` adds them up)."""
+    sums = dict.fromkeys(
+        (
+            "redemptions",
+            "points_redeemed",
+            "redemption_value",
+            "rejected_redemptions",
+            "points_written_off",
+            "points_expired",
+        ),
+        0,
+    )
+    for entry in entries:
+        if entry.kind == "redemption":
+            sums["redemptions"] += 1
+            sums["points_redeemed"] -= entry.points or 0
+            sums["redemption_value"] += entry.value_minor or 0
+        elif entry.kind == "rejected":
+            sums["rejected_redemptions"] += 1
+        elif entry.kind == "expiry":
+            sums["points_expired"] -= entry.points or 0
+        else:
+            sums["points_written_off"] += entry.points or 0
+    return sums

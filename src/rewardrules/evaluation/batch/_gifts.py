@@ -1,0 +1,205 @@
+"""The gifts that read profiles, in one evaluation of the batch engine: the glue between
+the run (``_evaluate``) and the modules that compute them (``_dated`` at purchases,
+``_referrals`` for the facts, ``_timeline`` at dates and for referrers).
+
+It writes a gift rule's entries at purchases into the ledger, walks the customers who get
+gifts at dates or referrers' rewards, and gives back what the run's ledger, balances,
+tier reports, results and totals need of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rewardrules.engine.ledger import CustomerResult, LedgerEntry
+from rewardrules.engine.tiers import TierCounter
+from rewardrules.errors import HistoryError
+from rewardrules.evaluation.batch._bonus import PurchaseContextMaker
+from rewardrules.evaluation.batch._dated import GiftColumns, ProfileColumns, gifts_at_purchases
+from rewardrules.evaluation.batch._referrals import Fact, facts_of, repeated_ids
+from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
+from rewardrules.evaluation.batch.support import refuse
+from rewardrules.events import Customer
+from rewardrules.program.model import Birthday, Referral, SignupBonus
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INSTANT = timedelta(microseconds=1)
+
+
+def _written(at: int, offset: int) -> datetime:
+    moment = _EPOCH + timedelta(microseconds=at)
+    return moment.astimezone(timezone(timedelta(seconds=offset))) if offset else moment
+
+
+class GiftLedger:
+    """What the gift rules gave in one run, and where it goes."""
+
+    def __init__(
+        self,
+        run: Any,
+        profiles: dict[str, Customer],
+        supplied: pa.Table | None,
+        until: tuple[int, bool] | None,
+    ) -> None:
+        self.run = run
+        self.profiles = profiles
+        # The gifts' limits (``stacking.limit_gift`` and limited steps at purchases) are not
+        # evaluated here: refused even if the generic refusal of limits goes.
+        limited = [
+            f"rule '{rule.id}': limit"
+            for rule in run.plan.program.rules
+            if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit
+        ]
+        if limited:
+            refuse(limited)
+        frame = run.frame
+        self.columns = ProfileColumns.of(frame, profiles)
+        self.facts: list[Fact] = []
+        self.repeated: tuple[tuple[int, str], HistoryError] | None = None
+        if supplied is not None and supplied.num_rows:
+            facts = facts_of(supplied)
+            if until is not None:
+                instant, inclusive = until
+                facts = [
+                    fact
+                    for fact in facts
+                    if fact.at < instant or (inclusive and fact.at == instant)
+                ]
+            first_at = dict(zip(frame.event_ids.tolist(), frame.at.tolist()))
+            self.repeated = repeated_ids(facts, first_at)
+            self.facts = facts
+        self.walks = Walks()
+        self.referrals = 0
+
+    def written(self, event: int) -> datetime:
+        """An event's instant, with the UTC offset it was written with."""
+        frame = self.run.frame
+        return _written(int(frame.at[event]), int(frame.utc_offset[event]))
+
+    def at_purchases(self, ledger: Any, position: int, stage: GiftColumns) -> None:
+        """A gift rule's entries at purchases, and its points taken back at refunds."""
+        run, frame = self.run, self.run.frame
+        found = stage.qualifying(frame, run.tier, run.purchase_lines, run.paid, self.columns)
+        given = gifts_at_purchases(stage, frame, found, self.columns)
+        if given.facts is not None:
+            self.facts += facts_of(given.facts)
+        if given.entries:
+            ledger.add(position, np.asarray(given.events, dtype=np.int64), given.entries)
+        for event, points in given.points.items():
+            ledger.points[event] += points
+        for entry in given.entries:
+            if entry.kind == "voucher":
+                ledger.sums["vouchers"] += 1
+                ledger.sums["voucher_value"] += entry.value_minor or 0
+            elif entry.kind == "referral":
+                self.referrals += 1
+        if not given.points or not run.refunds.steps:
+            return
+        priced = stage.priced(frame, run.tier, run.purchase_lines)
+        contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
+        taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
+        if taken:
+            refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
+            entries = [entry for _, entry in taken]
+            back = np.asarray([entry.points or 0 for entry in entries], dtype=np.int64)
+            ledger.add(position, refunds, entries)
+            np.add.at(ledger.points, refunds, back)
+            ledger.taken_back += int(back.sum())
+
+    def walk(self, points: Any, flags: Any, cutoff: tuple[datetime, bool, datetime] | None) -> Any:
+        """Walk the customers with gifts at dates or rewards; the frame's customers walked."""
+        run = self.run
+        walker = Walker(run.plan, run.frame, points, flags, self.written, cutoff)
+        self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
+        return np.asarray(self.walks.frame_customers, dtype=np.int64)
+
+    def place(self, ledger: Any, rules: int) -> None:
+        """Put the walks' entries around the events' own."""
+        for position, (events, entries) in (
+            (0, self.walks.before),
+            (rules + 1, self.walks.after),
+            (rules + 2, self.walks.last),
+        ):
+            if entries:
+                ledger.add(position, np.asarray(events, dtype=np.int64), entries)
+
+    def balances(self, balances: list[int], available: list[int]) -> None:
+        """The walked customers' balances at the report."""
+        for customer, walk in self.walks.walks.items():
+            balances[customer] = walk.balance
+            available[customer] = walk.available
+
+    def last_facts(self) -> dict[int, datetime]:
+        """The frame's customers whose last moment is a referrer's reward after their last
+        event: the tier is reported then."""
+        return {
+            customer: walk.last_item
+            for customer, walk in self.walks.walks.items()
+            if walk.last_is_fact and walk.last_item is not None
+        }
+
+    def report_instants(self, last: Any, last_facts: dict[int, datetime]) -> tuple[Any, Any]:
+        """Each customer's report instant and local date: their last event's, or the last
+        referrer's reward after it."""
+        frame, zone = self.run.frame, self.run.plan.zone
+        instant, local_date = frame.at[last], frame.local_date[last]
+        for customer, moment in last_facts.items():
+            instant[customer] = (moment - _EPOCH) // _INSTANT
+            local_date[customer] = moment.astimezone(zone).date().toordinal()
+        return instant, local_date
+
+    def sums(self) -> tuple[dict[str, int], list[LedgerEntry]]:
+        """What the walks gave (points, vouchers) and the account entries they wrote."""
+        sums = {"points": 0, "vouchers": 0, "voucher_value": 0}
+        for entry in self.walks.gifts():
+            if entry.kind == "points":
+                sums["points"] += entry.points or 0
+            elif entry.kind == "voucher":
+                sums["vouchers"] += 1
+                sums["voucher_value"] += entry.value_minor or 0
+        return sums, self.walks.account()
+
+    def results(
+        self, results: tuple[CustomerResult, ...], unsaved: Any
+    ) -> tuple[CustomerResult, ...]:
+        """The results with the customers who have no event of their own, in id order."""
+        if not self.walks.others:
+            return results
+        run = self.run
+        plan, cutoff = run.plan, run.cutoff
+        stamps = {rule_id: 0 for rule_id, _ in plan.stamp_cards}
+        extra = []
+        for walk in self.walks.others:
+            tier = None
+            changes: tuple[Any, ...] = ()
+            next_tier = None
+            if plan.tiers is not None:
+                if cutoff is not None:
+                    instant, local_date = cutoff.instant, cutoff.local_date
+                else:
+                    assert walk.last_item is not None  # noqa: S101 -- a walk with entries
+                    instant = walk.last_item
+                    local_date = instant.astimezone(plan.zone).date()
+                tier, changes, next_tier = TierCounter().report(
+                    plan.tiers, plan.money, instant, local_date, walk.moment or instant
+                )
+            extra.append(
+                CustomerResult(
+                    customer_id=walk.customer_id,
+                    ledger=tuple(walk.last),
+                    points=walk.balance,
+                    available_points=walk.available,
+                    pending_points=walk.balance - walk.available,
+                    tier=tier,
+                    stamps=dict(stamps),
+                    save=partial(unsaved, walk.customer_id),
+                    tier_changes=changes,
+                    next_tier=next_tier,
+                )
+            )
+        return tuple(sorted([*results, *extra], key=lambda result: result.customer_id))

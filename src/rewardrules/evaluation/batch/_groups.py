@@ -1,0 +1,408 @@
+"""Exclusive groups over columns: which member of a group each purchase goes to.
+
+The reference (``stacking.group_step``) tries every member of a group on the same basket
+and state, applies the one worth most and sets the other rewarding members aside: the
+purchase does not count for them, nor does a refund of it. Over columns the engine keeps,
+per member, a mask of the purchases it is set aside at. Starting with none set aside, a
+pass computes prices and tiers with the members' qualifying units (or points) masked
+where they are set aside, and each member's *trial* at each purchase: what it would give
+there from its state before the purchase (which only earlier masks shape), on the basket
+where the group runs. The trials pick the winners, hence new masks; the passes repeat
+until the masks no longer change. A decision depends only on earlier events (and, at one
+purchase, on earlier groups), so by induction a fixed point is the reference's answer.
+
+A group runs where its first member runs: its price members run together there (the
+price stages are reordered), and its members' entries at purchases take that place in
+the ledger, in member order; at refunds each rule keeps its own place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
+from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._ledger import EntryPart
+from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.evaluation.stacking import GroupStep, _set_aside_reason, _won, worth
+
+
+@dataclass(slots=True)
+class Trial:
+    """What a member would give at each event, tried on the group's basket."""
+
+    rewarding: Flags
+    money: Ints
+    """Minor units of money (free, discounted, vouchers) per event."""
+    points: Ints
+    detail: Any = None
+    """What its entries are written from: card rewards, or (value, units) of a discount."""
+
+
+@dataclass(slots=True)
+class Group:
+    """One exclusive group: its members (rule ids) in running order, and their ranks."""
+
+    name: str
+    members: list[str]
+    ranks: list[tuple[int, int]]
+    step: GroupStep
+
+
+@dataclass(slots=True)
+class Groups:
+    """The program's exclusive groups and, per member, where it is set aside."""
+
+    frame: Frame
+    plan: ProgramPlan
+    groups: list[Group]
+    group_of: dict[str, Group]
+    aside: dict[str, Flags] = field(default_factory=dict)
+    trials: dict[str, Trial] = field(default_factory=dict)
+    winner: dict[str, Ints] = field(default_factory=dict)
+    """Per group, each event's winning member (an index into ``members``), -1 for none."""
+    start: tuple[Numbers, Ints] | None = None
+    """The basket where the current price group runs: amounts and units left."""
+
+    @classmethod
+    def of(cls, plan: ProgramPlan, frame: Frame) -> Groups:
+        """The groups of the plan, with nothing set aside yet."""
+        place = {rule.id: index for index, rule in enumerate(plan.program.rules)}
+        program = plan.program
+        found: dict[str, Group] = {}
+        for rule in plan.running:
+            name = rule.rule.exclusive_group
+            if name is None:
+                continue
+            if name not in found:
+                step = GroupStep(
+                    name, (), (), program.points.value, plan.money, program.points.name
+                )
+                found[name] = Group(name, [], [], step)
+            found[name].members.append(rule.id)
+            found[name].ranks.append((rule.rule.priority, place[rule.id]))
+        group_of = {member: group for group in found.values() for member in group.members}
+        aside = {member: np.zeros(frame.events, dtype=np.bool_) for member in group_of}
+        return cls(frame, plan, list(found.values()), group_of, aside)
+
+    # --- price stages ---------------------------------------------------------------------
+
+    def in_order(self, stages: list[Any]) -> list[Any]:
+        """The price stages in running order, a group's members together at its first."""
+        ordered: list[Any] = []
+        placed: set[str] = set()
+        for stage in stages:
+            rule_id = stage.plan.rule.id
+            group = self.group_of.get(rule_id)
+            if group is None:
+                ordered.append(stage)
+            elif group.name not in placed:
+                placed.add(group.name)
+                ordered += [
+                    other for other in stages if self.group_of.get(other.plan.rule.id) is group
+                ]
+        return ordered
+
+    def enter(self, rule_id: str, amounts: Numbers, units_left: Ints) -> None:
+        """Keep the basket where a group's first price member runs."""
+        group = self.group_of.get(rule_id)
+        if group is not None and group.members[0] == rule_id:
+            self.start = (amounts, units_left)
+
+    def masked(self, rule_id: str, line_values: Any) -> Any:
+        """Line values with a member's set-aside purchases' lines zeroed."""
+        aside = self.aside.get(rule_id)
+        if aside is None or not aside.any():
+            return line_values
+        return np.where(aside[self.frame.line_event], 0, line_values).astype(line_values.dtype)
+
+    def discount(
+        self, stage: DiscountColumns, tier: Ints, purchase_lines: Flags, before: Numbers
+    ) -> tuple[Numbers, Numbers]:
+        """A discount member: its trial on the group's basket, then its run without the
+        purchases it is set aside at."""
+        frame, rule_id = self.frame, stage.plan.rule.id
+        assert self.start is not None  # noqa: S101 -- entered at the group's first member
+        amounts, units_left = self.start
+        _, tried = stage.apply(frame, tier, amounts, purchase_lines)
+        value = np.asarray(per_event(frame, tried), dtype=np.int64)
+        units = np.asarray(per_event(frame, np.where(tried > 0, units_left, 0)), dtype=np.int64)
+        zero = np.zeros(frame.events, dtype=np.int64)
+        self.trials[rule_id] = Trial(value > 0, value, zero, (value, units))
+        _, taken = stage.apply(frame, tier, before, purchase_lines)
+        taken = self.masked(rule_id, np.asarray(taken))
+        return before - taken, taken
+
+    def card(
+        self,
+        stage: CardColumns,
+        qualifying: Ints,
+        counts: CardCounts,
+        basket: tuple[Numbers, Ints] | None = None,
+    ) -> tuple[Ints, Ints, list[CardReward]] | None:
+        """A card member's trial: from its count before each purchase (its own
+        set-aside purchases not counted), on the group's basket (price cards) or as
+        vouchers.
+
+        When ``basket`` (the one it runs on) is the group's, the card's own run is its
+        trial without the set-aside purchases: returned, so the engine frees units once.
+        """
+        frame, plan = self.frame, stage.plan
+        tried = _tried_counts(frame, stage, qualifying, counts)
+        zero = np.zeros(frame.events, dtype=np.int64)
+        if plan.reward == "voucher":
+            every = plan.every
+            completed = tried.after // every - tried.before // every
+            completed = np.where(completed > 0, completed, 0)
+            money = (completed * plan.voucher_value).astype(np.int64)
+            self.trials[plan.rule.id] = Trial(completed > 0, money, zero, tried)
+            return None
+        assert self.start is not None  # noqa: S101 -- entered at the group's first member
+        amounts, units_left = self.start
+        start = (np.asarray(amounts, dtype=np.int64), units_left)
+        freed, left, rewards = stage.free(frame, tried, qualifying, *start)
+        rewarding = np.zeros(frame.events, dtype=np.bool_)
+        money = zero.copy()
+        for reward in rewards:
+            rewarding[reward.event] = True
+            money[reward.event] = reward.value
+        self.trials[plan.rule.id] = Trial(rewarding, money, zero, rewards)
+        if basket is None or basket[0] is not amounts or basket[1] is not units_left:
+            return None
+        # At a purchase it is not set aside at, its count (hence what it frees) is its
+        # trial's; where it is set aside, it frees nothing.
+        aside = self.aside[plan.rule.id]
+        lines = aside[frame.line_event]
+        return (
+            np.where(lines, start[0], freed),
+            np.where(lines, units_left, left),
+            [reward for reward in rewards if not aside[reward.event]],
+        )
+
+    # --- earning members and the decision ----------------------------------------------
+
+    def earning(
+        self, stages: list[Any], tier: Ints, paid: Numbers, purchase_lines: Flags, steps: Any
+    ) -> None:
+        """The earning members' trials: bonuses, vouchers and points (``steps``: the
+        refunds, which take units off a voucher card)."""
+        frame = self.frame
+        for stage in stages:
+            rule_id = stage.plan.rule.id
+            if rule_id not in self.group_of:
+                continue
+            zero = np.zeros(frame.events, dtype=np.int64)
+            if isinstance(stage, BonusColumns):
+                priced = stage.priced(frame, tier, purchase_lines)
+                points = bonus_trial(frame, stage, priced, self.masked(rule_id, priced))
+                self.trials[rule_id] = Trial(points > 0, zero, points, points)
+            elif isinstance(stage, CardColumns):
+                qualifying = stage.qualifying(frame, tier, purchase_lines)
+                counts = stage.counts(frame, self.masked(rule_id, qualifying), steps)
+                self.card(stage, qualifying, counts)
+            else:
+                assert isinstance(stage, PointsColumns)  # noqa: S101 -- support admits these
+                source = frame.gross if stage.plan.on_gross else paid
+                weights = stage.weights(frame, tier, purchase_lines)
+                points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
+                self.trials[rule_id] = Trial(points != 0, zero, points, points)
+
+    def decide(self) -> bool:
+        """Pick each purchase's winner from the trials; True when a mask changed."""
+        changed = False
+        exponent = self.plan.money.exponent
+        for group in self.groups:
+            numerator, denominator = group.step.point_value.as_integer_ratio()
+            trials = [self.trials[member] for member in group.members]
+            scale = 10**exponent
+            # Worth in units of 1 / (10**exponent * denominator): exact integers.
+            worths = [
+                trial.money.astype(object) * denominator
+                + trial.points.astype(object) * numerator * scale
+                for trial in trials
+            ]
+            best = np.full(self.frame.events, -1, dtype=np.int64)
+            best_worth: Any = np.zeros(self.frame.events, dtype=object)
+            best_points = np.zeros(self.frame.events, dtype=np.int64)
+            for index in sorted(range(len(trials)), key=lambda index: group.ranks[index]):
+                trial = trials[index]
+                better = trial.rewarding & (
+                    (best < 0)
+                    | (worths[index] > best_worth)
+                    | ((worths[index] == best_worth) & (trial.points > best_points))
+                )
+                best = np.where(better, index, best)
+                best_worth = np.where(better, worths[index], best_worth)
+                best_points = np.where(better, trial.points, best_points)
+            self.winner[group.name] = best
+            for index, member in enumerate(group.members):
+                aside = trials[index].rewarding & (best != index)
+                if not np.array_equal(aside, self.aside[member]):
+                    self.aside[member] = aside
+                    changed = True
+        return changed
+
+    # --- the ledger ----------------------------------------------------------------------
+
+    def places(self, positions: dict[str, int]) -> dict[int, int]:
+        """Each member's ledger position mapped to its group's (where they differ)."""
+        found: dict[int, int] = {}
+        for group in self.groups:
+            place = min(positions[member] for member in group.members)
+            for member in group.members:
+                if positions[member] != place:
+                    found[positions[member]] = place
+        return found
+
+    def noted(self, part: EntryPart) -> EntryPart:
+        """A winner's entries, noted at the purchases where it beat other members."""
+        group = self.group_of.get(part.rule)
+        if group is None or part.built is not None or not len(part):
+            return part
+        index = group.members.index(part.rule)
+        losers = [self.aside[member] for member in group.members]
+        notes: dict[int, tuple[str, tuple[str, ...]]] = {}
+        won = self.winner[group.name]
+        for event in np.flatnonzero((won == index) & np.logical_or.reduce(losers)).tolist():
+            others = tuple(member for member, aside in zip(group.members, losers) if aside[event])
+            notes[event] = (group.name, others)
+        if not notes:
+            return part
+        events = part.events.tolist()
+        arguments = part.arguments
+
+        def noted_arguments(position: int) -> tuple[Any, ...]:
+            own = arguments(position) if callable(arguments) else arguments[position]
+            return (part.template, part.kind, own, notes.get(events[position]))
+
+        return EntryPart(
+            part.events,
+            part.rule,
+            part.kind,
+            part.points,
+            part.value,
+            part.units,
+            _noted_reason,
+            noted_arguments,
+        )
+
+    def set_aside(self, run: Any, rule_id: str) -> tuple[Ints, list[LedgerEntry]] | None:
+        """A member's ``set_aside`` entries: what it would have given, and to whom it lost."""
+        aside = self.aside.get(rule_id)
+        if aside is None or not aside.any():
+            return None
+        group = self.group_of[rule_id]
+        events = np.flatnonzero(aside)
+        won = self.winner[group.name]
+        would = would_entries(run, self.trials[rule_id], rule_id, events)
+        # The winners' entries at these events, built once per winning member.
+        winning: dict[int, LedgerEntry] = {}
+        for index in np.unique(won[events]).tolist():
+            winner = group.members[index]
+            chosen = events[won[events] == index]
+            built = would_entries(run, self.trials[winner], winner, chosen)
+            winning.update(zip(chosen.tolist(), built))
+        frame = self.frame
+        entries = []
+        for event, given in zip(events.tolist(), would):
+            winner = group.members[int(won[event])]
+            entries.append(
+                LedgerEntry(
+                    str(frame.event_ids[event]),
+                    frame.customer_ids[int(frame.customer[event])],
+                    rule_id,
+                    "set_aside",
+                    None,
+                    None,
+                    None,
+                    self.plan.money,
+                    _set_aside_reason,
+                    (
+                        group.step,
+                        winner,
+                        worth(group.step, [winning[event]]),
+                        worth(group.step, [given]),
+                        [given],
+                    ),
+                )
+            )
+        return events, entries
+
+
+def _noted_reason(
+    money: Any, template: Any, kind: Any, arguments: Any, note: tuple[str, tuple[str, ...]] | None
+) -> str:
+    """The entry's own reason, then, where it won its group, the note saying over whom."""
+    entry = LedgerEntry("", "", "", kind, None, None, None, money, template, arguments)
+    return entry.reason if note is None else _won(money, entry, note)
+
+
+def _tried_counts(
+    frame: Frame, stage: CardColumns, qualifying: Ints, counts: CardCounts
+) -> CardCounts:
+    """The card's count after each purchase were it to count there (its count before
+    it stays the masked one: earlier set-aside purchases did not count)."""
+    per_purchase = (
+        np.add.reduceat(qualifying, frame.line_start[:-1])
+        if frame.events
+        else np.zeros(0, dtype=np.int64)
+    )
+    added = (per_purchase > 0).astype(np.int64) if stage.plan.counts_visits else per_purchase
+    return CardCounts(counts.before, counts.before + added, counts.final)
+
+
+def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags) -> Ints:
+    """The bonus each purchase would get: once per customer counts only what was given."""
+    units = np.where(priced, frame.quantity, 0)
+    qualifies = np.add.reduceat(units, frame.line_start[:-1]) > 0 if frame.events else priced
+    if stage.plan.rule.once_per_customer:
+        given = stage.given(frame, masked) > 0
+        total = np.concatenate(([0], np.cumsum(given)))
+        before = total[:-1] - total[frame.customer_start[frame.customer]]
+        qualifies = qualifies & (before == 0)
+    return np.where(qualifies, stage.plan.points, 0).astype(np.int64)
+
+
+def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[LedgerEntry]:
+    """A member's entries at these purchases as it would have given them (its trial)."""
+    stage = run.stage_of[rule_id]
+    scratch = dict.fromkeys(
+        (
+            "free_value",
+            "free_units",
+            "discount_value",
+            "discount_units",
+            "vouchers",
+            "voucher_value",
+        ),
+        0,
+    )
+    if isinstance(stage, DiscountColumns):
+        value, units = trial.detail
+        part = run._discount_entries(stage, events, value[events], units[events])
+    elif isinstance(stage, CardColumns) and stage.plan.reward == "voucher":
+        counts: CardCounts = trial.detail
+        # Nothing completes but at these events: their entries alone are written.
+        before = counts.after.copy()
+        before[events] = counts.before[events]
+        chosen = CardCounts(before, counts.after, counts.final)
+        _, part = run._voucher_entries(stage, chosen, scratch)
+    elif isinstance(stage, CardColumns):
+        wanted = set(events.tolist())
+        rewards: list[CardReward] = [r for r in trial.detail if r.event in wanted]
+        _, part = run._card_entries(stage, rewards, scratch)
+    elif isinstance(stage, BonusColumns):
+        frame = run.frame
+        contexts = PurchaseContextMaker(frame, run.tier, run.names, run.written)
+        reason = stage.reason(contexts(int(events[0])))
+        points = trial.detail[events].tolist()
+        part = EntryPart(events, rule_id, "points", points, None, None, reason, [()] * len(events))
+    else:
+        part = run.points_part(stage, events, trial.detail)
+    return list(run._built(part))

@@ -1,0 +1,320 @@
+"""The batch engine's ledger as columns: entries are built only when they are read.
+
+Each rule gives its entries for many events at once as an :class:`EntryPart`: the events,
+the rule, the kind, the points, values and units, the reason's template and a way to get
+each entry's reason arguments. :class:`LedgerColumns` holds every part and the order that
+merges them into the reference's order, (customer, event, rule position). A
+``LedgerEntry`` is made only when a customer's ledger is read; a Parquet ledger is written
+from the columns (:meth:`LedgerColumns.table`) with no entry object at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rewardrules.engine.ledger import EntryKind, LedgerEntry
+from rewardrules.evaluation.batch._frame import Ints
+from rewardrules.money import Currency
+
+Arguments = Sequence[tuple[Any, ...]] | Callable[[int], tuple[Any, ...]]
+"""Each entry's reason arguments: a sequence, or a function of the entry's index."""
+Amounts = Sequence[int | None] | None
+"""Each entry's points, value or units; None when the kind has none."""
+ReasonKeys = Callable[[Ints], "pa.Array[Any]"]
+"""For some entries (their indices in a part), one Arrow value each: entries whose values
+are equal have byte-identical reasons. Lets a ledger write each distinct reason once."""
+_PLAIN = frozenset({int, str, type(None)})
+"""Argument types whose equal values always format alike (unlike ``True`` and ``1``,
+``Decimal("1.0")`` and ``Decimal("1")``, ``0.0`` and ``-0.0``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPart:
+    """One rule's entries for some events (in event order), as columns.
+
+    ``built`` holds entries made elsewhere (a points account's), used as they are.
+    """
+
+    events: Ints
+    rule: str
+    kind: EntryKind
+    points: Amounts
+    value: Amounts
+    units: Amounts
+    template: Any
+    arguments: Arguments
+    built: Sequence[LedgerEntry] | None = None
+    keys: ReasonKeys | None = None
+
+    @classmethod
+    def of_entries(cls, events: Ints, entries: Sequence[LedgerEntry]) -> EntryPart:
+        """A part of entries already made (their own rule, kind and reason)."""
+        return cls(events, "", "points", None, None, None, None, (), entries)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def entry(self, index: int, event_id: str, customer_id: str, money: Currency) -> LedgerEntry:
+        """Entry ``index`` of this part."""
+        if self.built is not None:
+            return self.built[index]
+        arguments = self.arguments
+        return LedgerEntry(
+            event_id,
+            customer_id,
+            self.rule,
+            self.kind,
+            None if self.points is None else self.points[index],
+            None if self.value is None else self.value[index],
+            None if self.units is None else self.units[index],
+            money,
+            self.template,
+            arguments(index) if callable(arguments) else arguments[index],
+        )
+
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """Points, value or units as an object array (None where there is none)."""
+        if self.built is not None:
+            field = "value_minor" if name == "value" else name
+            return np.asarray([getattr(entry, field) for entry in self.built] or [], object)
+        values = getattr(self, name)
+        if values is None:
+            return np.full(len(self), None, dtype=object)
+        found = np.empty(len(self), dtype=object)
+        found[:] = list(values)
+        return found
+
+    def reason(self, index: int, money: Currency) -> str:
+        """The reason of entry ``index``, as ``LedgerEntry.reason`` writes it."""
+        if self.built is not None:
+            return self.built[index].reason
+        return self.entry(index, "", "", money).reason
+
+    def reasons(self, chosen: Ints, money: Currency) -> tuple[Ints, list[str]]:
+        """The reasons of entries ``chosen``, each distinct one written once: a code per
+        entry and the texts the codes point to, byte-identical to ``LedgerEntry.reason``.
+
+        Entries share a text when their ``keys`` are equal, or else when their template
+        and arguments are equal and every argument is an int, a str or None.
+        """
+        keys = None
+        if self.keys is not None:
+            try:
+                keys = self.keys(chosen)
+            except (OverflowError, TypeError):
+                keys = None  # amounts beyond int64: compare arguments instead
+        if keys is not None:
+            encoded: Any = pc.dictionary_encode(keys)
+            codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            first = np.empty(len(encoded.dictionary), dtype=np.int64)
+            first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+            texts = [self.reason(index, money) for index in chosen[first].tolist()]
+            return codes, texts
+        found = np.empty(len(chosen), dtype=np.int64)
+        written: list[str] = []
+        seen: dict[tuple[Any, ...], int] = {}
+        for row, index in enumerate(chosen.tolist()):
+            key = self._reason_key(index, money)
+            code = None if key is None else seen.get(key)
+            if code is None:
+                code = len(written)
+                written.append(self.reason(index, money))
+                if key is not None:
+                    seen[key] = code
+            found[row] = code
+        return found, written
+
+    def _reason_key(self, index: int, money: Currency) -> tuple[Any, ...] | None:
+        """What entry ``index``'s reason is made of, when equal keys surely give equal
+        texts; None when that cannot be told cheaply."""
+        if self.built is not None:
+            entry = self.built[index]
+            if entry.money is not money:
+                return None
+            template, arguments = entry.template, entry.arguments
+        else:
+            template, found = self.template, self.arguments
+            arguments = found(index) if callable(found) else found[index]
+        plain = _PLAIN
+        for argument in arguments:
+            if type(argument) not in plain:
+                return None
+        return (template, *arguments)
+
+
+def row_keys(
+    heads: Sequence[Ints], starts: Ints, ends: Ints, lines: Sequence[Any]
+) -> pa.Array[Any]:
+    """One exact binary key per row: the row's ``heads`` values, then the values of its
+    lines ``starts[row]`` to ``ends[row]`` in each of ``lines``, as int64 bytes.
+
+    Rows have equal keys exactly when all those values are equal (a key's length tells
+    its line count). Raises OverflowError when a value does not fit in int64, TypeError
+    when one is not an integer.
+    """
+    rows, width = len(starts), len(lines)
+    counts = np.asarray(ends, dtype=np.int64) - starts
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(len(heads) + width * counts, out=offsets[1:])
+    data = np.empty(int(offsets[-1]), dtype=np.int64)
+    for place, head in enumerate(heads):
+        data[offsets[:-1] + place] = head
+    owner = np.repeat(np.arange(rows), counts)
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    line = starts[owner] + within
+    base = offsets[:-1][owner] + len(heads) + within * width
+    for place, column in enumerate(lines):
+        data[base + place] = _integers(np.asarray(column)[line])
+    return pa.Array.from_buffers(
+        pa.large_binary(),
+        rows,
+        [None, pa.py_buffer((offsets * 8).tobytes()), pa.py_buffer(data.tobytes())],
+    )
+
+
+class LedgerColumns:
+    """Every entry of one evaluation, in ledger order, built when read.
+
+    Args:
+        parts: the rules' entries; ``keys`` give each part's sort keys (event times the
+            rule count, plus the rule's position), in event order.
+        event_ids: each event's id (by event index).
+        customer_start: where each customer's events start, then the event count.
+        rule_count: the key's multiplier.
+        money: the program's currency.
+    """
+
+    def __init__(
+        self,
+        parts: list[EntryPart],
+        keys: list[Ints],
+        event_ids: npt.NDArray[np.object_],
+        customer_start: Ints,
+        rule_count: int,
+        money: Currency,
+    ) -> None:
+        self.parts = [part for part in parts if len(part)]
+        kept = [key for part, key in zip(parts, keys) if len(part)]
+        self.offsets = np.concatenate(([0], np.cumsum([len(part) for part in self.parts])))
+        flat = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+        self.order: Ints | None = None
+        if len(self.parts) > 1:
+            self.order = np.argsort(flat, kind="stable")
+            flat = flat[self.order]
+        self.bounds: list[int] = np.searchsorted(flat, customer_start * rule_count).tolist()
+        self.event_ids = event_ids
+        self.money = money
+        self._columns: dict[tuple[int, str], npt.NDArray[Any]] = {}
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def count(self, customer: int) -> int:
+        """How many entries a customer has."""
+        return self.bounds[customer + 1] - self.bounds[customer]
+
+    def _positions(self, start: int, end: int) -> tuple[Ints, Ints]:
+        """For ledger positions ``start`` to ``end``: each entry's part and its index there."""
+        found = np.arange(start, end, dtype=np.int64)
+        if self.order is not None:
+            found = self.order[start:end]
+        part = np.searchsorted(self.offsets, found, side="right") - 1
+        return part, found - self.offsets[part]
+
+    def entries(self, customer: int, customer_id: str) -> tuple[LedgerEntry, ...]:
+        """A customer's entries, in ledger order."""
+        start, end = self.bounds[customer], self.bounds[customer + 1]
+        if start == end:
+            return ()
+        part_of, index_of = self._positions(start, end)
+        parts, money, event_ids = self.parts, self.money, self.event_ids
+        built = []
+        for part_index, index in zip(part_of.tolist(), index_of.tolist()):
+            part = parts[part_index]
+            event_id = event_ids[part.events[index]]
+            built.append(part.entry(index, event_id, customer_id, money))
+        return tuple(built)
+
+    def _column(self, part: int, name: str) -> npt.NDArray[Any]:
+        key = (part, name)
+        if key not in self._columns:
+            self._columns[key] = self.parts[part].column(name)
+        return self._columns[key]
+
+    def table(
+        self, start: int, end: int, customer_ids: Sequence[str], schema: pa.Schema
+    ) -> pa.Table:
+        """Ledger positions ``start`` to ``end`` as a table of ``schema`` (a Parquet
+        ledger's, ``ledger_files.ledger_schema``), with no entry object made.
+
+        ``customer_ids`` names the customers by index.
+        """
+        part_of, index_of = self._positions(start, end)
+        count = end - start
+        event_id = np.empty(count, dtype=object)
+        points = np.empty(count, dtype=object)
+        value = np.empty(count, dtype=object)
+        units = np.empty(count, dtype=object)
+        rule = np.empty(count, dtype=object)
+        kind = np.empty(count, dtype=object)
+        codes = np.zeros(count, dtype=np.int64)
+        texts: list[str] = []
+        for part_index in np.unique(part_of).tolist():
+            part = self.parts[part_index]
+            rows = np.flatnonzero(part_of == part_index)
+            chosen = index_of[rows]
+            points[rows] = self._column(part_index, "points")[chosen]
+            value[rows] = self._column(part_index, "value")[chosen]
+            units[rows] = self._column(part_index, "units")[chosen]
+            if part.built is not None:
+                picked = [part.built[index] for index in chosen.tolist()]
+                rule[rows] = [entry.rule for entry in picked]
+                kind[rows] = [entry.kind for entry in picked]
+                event_id[rows] = [entry.event_id for entry in picked]
+            else:
+                event_id[rows] = self.event_ids[part.events[chosen]]
+                rule[rows] = part.rule
+                kind[rows] = part.kind
+            part_codes, part_texts = part.reasons(chosen, self.money)
+            codes[rows] = part_codes + len(texts)
+            texts.extend(part_texts)
+        owner = np.searchsorted(self.bounds, np.arange(start, end), side="right") - 1
+        columns = {
+            "customer_id": pa.array(np.asarray(customer_ids, dtype=object)[owner], pa.string()),
+            "event_id": pa.array(event_id, pa.string()),
+            "rule": pa.array(rule, pa.string()),
+            "kind": pa.array(kind, pa.string()),
+            "points": pa.array(points, pa.int64()),
+            "value": _decimals(value, schema.field("value").type),
+            "units": pa.array(units, pa.int64()),
+            "reason": pa.array(texts, pa.string()).take(codes),
+        }
+        return pa.table(columns, schema=schema)
+
+
+def _integers(values: npt.NDArray[Any]) -> Ints:
+    """Integer values as int64, exactly (OverflowError or TypeError otherwise)."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind != "O" or not all(type(value) is int for value in values.tolist()):
+        raise TypeError("not integers")
+    return values.astype(np.int64)
+
+
+def _decimals(minor: npt.NDArray[Any], kind: pa.DataType) -> pa.Array[Any]:
+    """Minor units as decimals of the currency's scale: the unscaled integers themselves,
+    written as the 16-byte little-endian two's complement Arrow keeps."""
+    missing = np.asarray([value is None for value in minor.tolist()], dtype=np.bool_)
+    low = np.where(missing, 0, minor).astype(np.int64)
+    words = np.empty((len(low), 2), dtype=np.int64)
+    words[:, 0] = low
+    words[:, 1] = np.where(low < 0, -1, 0)
+    validity = pa.array(~missing).buffers()[1] if missing.any() else None
+    return pa.Array.from_buffers(kind, len(low), [validity, pa.py_buffer(words.tobytes())])

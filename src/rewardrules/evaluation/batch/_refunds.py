@@ -1,0 +1,227 @@
+"""Refunds over columns: a short loop over the refunds, on the paid amounts of their purchases.
+
+Refunds are few beside purchases, and each one depends on the refunds of its purchase
+before it, so they run one by one, in the reference engine's order, through the reference
+engine's own ``refunded_lines`` (same units, amounts and messages). What a refund changes
+for tiers (a purchase counts less from the refund on) is handed to the tier windows as a
+correction over the later purchases whose window holds the refunded purchase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from rewardrules.engine.lots import Duration
+from rewardrules.engine.refunds import RefundError, refunded_lines
+from rewardrules.errors import HistoryError, event_error
+from rewardrules.evaluation.batch._frame import Frame, Ints, pc
+from rewardrules.evaluation.batch._window import first_refused
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    sku: str | None
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Purchase:
+    """What ``refunded_lines`` reads of a purchase."""
+
+    id: str
+    lines: tuple[_Line, ...]
+
+
+@dataclass(slots=True)
+class _Record:
+    """What ``refunded_lines`` reads of a purchase's record, kept between its refunds."""
+
+    purchase: _Purchase
+    paid: list[int]
+    refunded_units: list[int]
+    refunded_amount: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Refund:
+    """What ``refunded_lines`` reads of a refund: its lines (None for everything left)."""
+
+    id: str
+    lines: tuple[_Line, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundStep:
+    """One refund as applied: which purchase, units and paid amounts refunded per line so
+    far (before and after it), and the paid amount it gives back."""
+
+    event: int
+    purchase: int
+    units_before: tuple[int, ...]
+    units_after: tuple[int, ...]
+    amounts_before: tuple[int, ...]
+    amounts_after: tuple[int, ...]
+    given_back: int
+
+
+@dataclass(slots=True)
+class Refunds:
+    """The refunds of a frame, in the reference engine's order, with their purchases."""
+
+    events: list[int]
+    purchases: list[int]
+    requests: list[_Refund]
+    unknown: tuple[int, HistoryError] | None = None
+    """The first refund (by position) of a purchase the customer does not have before it,
+    or that ``refunds.within`` refuses (late, or of a forgotten purchase)."""
+    bought: dict[int, _Purchase] = field(default_factory=dict)
+    """The refunded purchases' lines, by event."""
+    lines: Ints | None = None
+    """Every line of the refunded purchases (for :meth:`apply` to see what changed)."""
+    line_purchase: Ints | None = None
+    """The purchase of each of those lines."""
+    applied_on: Ints | None = None
+    """The paid amounts of those lines at the last :meth:`apply`."""
+    steps: list[RefundStep] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        frame: Frame,
+        is_refund: Any,
+        is_purchase: Any,
+        window: tuple[Duration, ZoneInfo] | None = None,
+    ) -> Refunds:
+        """Find each refund's purchase: the customer's purchase with that id before it.
+
+        A refund without one, or one that ``window`` (``refunds.within`` and the program's
+        zone) refuses, is kept as the error :meth:`apply` raises when it gets there.
+        """
+        found = np.flatnonzero(is_refund)
+        if not len(found):
+            return cls([], [], [])
+        ids = frame.event_ids
+        at = frame.at
+        order = sorted(found.tolist(), key=lambda event: (int(at[event]), ids[event]))
+        events = np.asarray(order, dtype=np.int64)
+        wanted = frame.purchase_id.take(events)
+        where = pc.index_in(wanted, value_set=pa.array(ids, pa.string()))
+        target = np.asarray(where.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        valid = (
+            (target >= 0)
+            & is_purchase[np.maximum(target, 0)]
+            & (frame.customer[np.maximum(target, 0)] == frame.customer[events])
+            & (target < events)
+        )
+        unknown = None
+        if not valid.all():
+            bad = int(np.flatnonzero(~valid)[0])
+            event = int(events[bad])
+            customer = frame.customer_ids[int(frame.customer[event])]
+            error = event_error(
+                ids[event],
+                f"it refunds purchase {wanted[bad].as_py()}, but customer {customer} has no "
+                "such purchase before it; check the purchase id, and that the refund comes "
+                "after its purchase",
+                "purchase_id",
+            )
+            unknown = (bad, error)
+        if window is not None:
+            refused = first_refused(frame, events, target, valid, is_purchase, window)
+            if refused is not None and (unknown is None or refused[0] <= unknown[0]):
+                unknown = refused
+        requests = [_request(frame, event) for event in order]
+        purchases = target.tolist()
+        bought = {purchase: _purchase(frame, purchase) for purchase in set(purchases)}
+        return cls(order, purchases, requests, unknown, bought)
+
+    def apply(self, frame: Frame, paid: Ints) -> list[RefundStep]:
+        """Run every refund on these paid amounts; return (and keep) what each did.
+
+        Raises:
+            HistoryError: a refund of a sku the purchase does not have, of more units than
+                are left, or of a purchase already refunded in full.
+        """
+        if self.lines is None:
+            chosen = np.asarray([purchase for purchase in sorted(self.bought) if purchase >= 0])
+            chosen = chosen.astype(np.int64)
+            sizes = frame.line_start[chosen + 1] - frame.line_start[chosen]
+            self.line_purchase = np.repeat(chosen, sizes)
+            within = np.arange(len(self.line_purchase)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            self.lines = frame.line_start[self.line_purchase] + within
+        seen = np.asarray(paid, dtype=np.int64)[self.lines]
+        if self.applied_on is not None and np.array_equal(seen, self.applied_on):
+            return self.steps  # the refunded purchases paid the same: nothing changes
+        # A purchase's refunds depend on its own paid amounts alone: those of a purchase
+        # that paid the same as at the last run are kept as they were.
+        changed: set[int] | None = None
+        previous = self.steps
+        if self.applied_on is not None and len(previous) == len(self.events):
+            assert self.line_purchase is not None  # noqa: S101 -- set with the lines
+            changed = set(self.line_purchase[seen != self.applied_on].tolist())
+        self.applied_on = seen
+        records: dict[int, _Record] = {}
+        steps = []
+        for position, (event, purchase, request) in enumerate(
+            zip(self.events, self.purchases, self.requests)
+        ):
+            if self.unknown is not None and self.unknown[0] == position:
+                raise self.unknown[1]
+            if changed is not None and purchase not in changed:
+                steps.append(previous[position])
+                continue
+            record = records.get(purchase)
+            if record is None:
+                start = int(frame.line_start[purchase])
+                bought = self.bought[purchase]
+                count = len(bought.lines)
+                amounts = paid[start : start + count].tolist()
+                record = records[purchase] = _Record(bought, amounts, [0] * count, [0] * count)
+            try:
+                units, amounts = refunded_lines(record, request)  # type: ignore[arg-type]
+            except RefundError as error:
+                raise _refund_error(request.id, error) from None
+            given_back = sum(amounts) - sum(record.refunded_amount)
+            steps.append(
+                RefundStep(
+                    event,
+                    purchase,
+                    tuple(record.refunded_units),
+                    tuple(units),
+                    tuple(record.refunded_amount),
+                    tuple(amounts),
+                    given_back,
+                )
+            )
+            record.refunded_units, record.refunded_amount = units, amounts
+        self.steps = steps
+        return steps
+
+
+def _refund_error(refund_id: str, error: RefundError) -> HistoryError:
+    return event_error(refund_id, str(error), *error.path)
+
+
+def _purchase(frame: Frame, purchase: int) -> _Purchase:
+    if purchase < 0:
+        return _Purchase("", ())  # an unknown purchase: its refund raises before use
+    start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
+    skus = frame.sku.texts(start, end)
+    quantities = frame.quantity[start:end].tolist()
+    lines = tuple(_Line(sku, quantity) for sku, quantity in zip(skus, quantities))
+    return _Purchase(frame.event_ids[purchase], lines)
+
+
+def _request(frame: Frame, event: int) -> _Refund:
+    start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
+    skus = frame.sku.texts(start, end)
+    event_id = frame.event_ids[event]
+    if end - start == 1 and skus[0] is None:
+        return _Refund(event_id, None)
+    quantities = frame.quantity[start:end].tolist()
+    return _Refund(event_id, tuple(_Line(sku, units) for sku, units in zip(skus, quantities)))

@@ -1,0 +1,165 @@
+"""The rule kinds over columns: each computes, for every purchase at once, what the kind's
+step in ``rewardrules.kinds`` computes for one purchase.
+
+Integers stay exact: a computation whose bound might pass int64 runs on Python integers
+(numpy object arrays) instead, with the same formulas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rewardrules.engine.tiers import TierPlan
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
+from rewardrules.kinds.points_per_spend import PointsPlan
+from rewardrules.kinds.tiered_discount import TieredDiscountPlan
+from rewardrules.money import divide_ceil, divide_floor, divide_half_up
+
+Numbers = npt.NDArray[Any]
+"""int64, or Python integers (object) where int64 could overflow."""
+
+_SAFE = 2**62
+
+
+def _exact(values: Ints, bound: int) -> Numbers:
+    """The values as int64 when ``bound`` fits, else as Python integers."""
+    return values if bound < _SAFE else values.astype(object)
+
+
+def _largest(values: Ints) -> int:
+    return int(values.max()) if len(values) else 0
+
+
+def per_event(frame: Frame, line_values: Numbers) -> Numbers:
+    """Sum line values per event (every event has at least one row)."""
+    if frame.events == 0:
+        return line_values[:0]
+    return np.add.reduceat(line_values, frame.line_start[:-1])
+
+
+def _tier_fractions(
+    tiers: TierPlan | None, fractions: dict[str, tuple[int, int]]
+) -> tuple[Ints, Ints, Flags]:
+    """Per tier index (the last position: no tier), numerator, denominator, and whether any."""
+    names = () if tiers is None else tiers.names
+    numerators = [fractions.get(name, (0, 1))[0] for name in names] + [0]
+    denominators = [fractions.get(name, (0, 1))[1] for name in names] + [1]
+    present = [name in fractions for name in names] + [False]
+    return (
+        np.asarray(numerators, dtype=object if max(numerators) >= _SAFE else np.int64),
+        np.asarray(denominators, dtype=object if max(denominators) >= _SAFE else np.int64),
+        np.asarray(present, dtype=np.bool_),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountColumns:
+    """A tiered discount compiled over a frame."""
+
+    plan: TieredDiscountPlan
+    scope: ScopeColumns
+    numerators: Ints
+    denominators: Ints
+    present: Flags
+
+    @classmethod
+    def of(cls, plan: TieredDiscountPlan, frame: Frame, tiers: TierPlan | None) -> DiscountColumns:
+        """Compile the rule's scope and percentages."""
+        numerators, denominators, present = _tier_fractions(tiers, plan.percents)
+        return cls(plan, scope_columns(plan.scope, frame, tiers), numerators, denominators, present)
+
+    def apply(
+        self, frame: Frame, tier: Ints, amounts: Numbers, purchase_lines: Flags
+    ) -> tuple[Numbers, Numbers]:
+        """The amounts after the discount, and each line's discount (``tiered_discount``).
+
+        Each eligible line with something left gets the tier's percentage off, rounded
+        half-up per line.
+        """
+        line_tier = tier[frame.line_event]
+        flags = self.scope.line_flags(tier, frame) & self.present[line_tier] & purchase_lines
+        flags &= amounts > 0
+        numerator = self.numerators[line_tier]
+        scale = 100 * self.denominators[line_tier]
+        bound = 2 * _largest(np.asarray(amounts, dtype=np.int64)) * max(
+            int(self.numerators.max()), 1
+        ) + 2 * 100 * int(self.denominators.max())
+        exact = _exact(np.asarray(amounts), bound)
+        rounded = (2 * exact * numerator + scale) // (2 * scale)
+        discount = np.where(flags, rounded, 0)
+        return amounts - discount, discount
+
+
+@dataclass(frozen=True, slots=True)
+class PointsColumns:
+    """A points rule compiled over a frame: its scope and its multipliers' scopes."""
+
+    plan: PointsPlan
+    scope: ScopeColumns
+    multipliers: tuple[tuple[ScopeColumns, int], ...]
+    tier_numerators: Ints
+    tier_denominators: Ints
+
+    @classmethod
+    def of(cls, plan: PointsPlan, frame: Frame, tiers: TierPlan | None) -> PointsColumns:
+        """Compile the rule's scopes and its tiers' multipliers."""
+        multipliers = tuple(
+            (scope_columns(scope, frame, tiers), weight) for scope, weight, _ in plan.multipliers
+        )
+        levels = () if plan.tiers is None else plan.tiers.multipliers
+        numerators = [numerator for numerator, _ in levels] + [1]
+        denominators = [denominator for _, denominator in levels] + [1]
+        return cls(
+            plan,
+            scope_columns(plan.scope, frame, tiers),
+            multipliers,
+            np.asarray(numerators, dtype=object),
+            np.asarray(denominators, dtype=object),
+        )
+
+    def weights(self, frame: Frame, tier: Ints, purchase_lines: Flags) -> Ints:
+        """Each line's factor over the common denominator; 0 for lines the rule ignores.
+
+        The largest factor whose filter matches the line wins (``PointsPlan.weights``).
+        """
+        eligible = self.scope.line_flags(tier, frame) & purchase_lines
+        weights = np.where(eligible, self.plan.base_weight, 0).astype(np.int64)
+        # The multipliers are ordered by falling weight: the first that matches wins, so
+        # apply them from the last, each overriding those after it.
+        for scope, weight in reversed(self.multipliers):
+            weights = np.where(eligible & scope.line_flags(tier, frame), weight, weights)
+        return weights
+
+    def points(self, frame: Frame, tier: Ints, paid: Numbers, weights: Ints) -> Numbers:
+        """Each purchase's points on these amounts: rounded once, then capped."""
+        plan = self.plan
+        largest_weight = max(_largest(weights), 1)
+        tier_bound = max(int(max(self.tier_numerators)), int(max(self.tier_denominators)))
+        line_bound = _largest(np.asarray(paid, dtype=np.int64)) * largest_weight
+        event_bound = line_bound * max(_largest(np.diff(frame.line_start)), 1)
+        bound = 2 * event_bound * plan.numerator * tier_bound + 2 * plan.denominator * tier_bound
+        weighted = per_event(frame, _exact(np.asarray(paid), bound) * weights)
+        numerator = plan.numerator * weighted
+        denominator: Numbers = np.full(frame.events, plan.denominator, dtype=object)
+        if plan.tiers is not None:
+            numerator = numerator * self.tier_numerators[tier]
+            denominator = denominator * self.tier_denominators[tier]
+        if bound < _SAFE:
+            numerator = numerator.astype(np.int64)
+            denominator = denominator.astype(np.int64)
+        rounding = plan.round
+        if rounding is divide_floor:
+            points = numerator // denominator
+        elif rounding is divide_ceil:
+            points = -(-numerator // denominator)
+        else:
+            assert rounding is divide_half_up  # noqa: S101 -- the three roundings
+            points = (2 * numerator + denominator) // (2 * denominator)
+        if plan.cap is not None:
+            points = np.minimum(points, plan.cap)
+        return np.asarray(points).astype(np.int64)

@@ -1,0 +1,445 @@
+"""Saved states from the batch engine's columns: ``CustomerResult.state`` as the reference's.
+
+The batch engine keeps no per-customer objects while it runs; a customer's state is built
+when it is read, from the columns the run computed (tiers, paid amounts, refunds, points
+per rule, punch-card counts) and a short loop over that customer's events for what is a
+matter of order (the points account's lots, gift-card windows, when each tier was
+reached). Everything a state holds goes through ``rewardrules.engine.state``'s public models
+(``CustomerState``, ``SavedPurchase``, ``SavedLot``, ``GiftCardWindow``, ``TierAmount``)
+in this module alone, so that a change of the saved shape is adapted here.
+
+Dicts keep the reference's insertion order (it shows in the JSON and the digest): a rule
+appears in ``stamps``, ``gift_cards`` and a purchase's ``points`` in the order the rules
+run, a gift-card window when its first purchase is made, a bonus when it is first given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+import numpy as np
+
+from rewardrules.engine._state_format import micros
+from rewardrules.engine.lots import PointsAccount, advance, earn, elapsed, redeem, take_back
+from rewardrules.engine.state import (
+    CustomerState,
+    GiftCardWindow,
+    SavedLine,
+    SavedLot,
+    SavedPurchase,
+    TierAmount,
+)
+from rewardrules.engine.tiers import calendar_key
+from rewardrules.errors import Problem
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, UnsupportedError
+from rewardrules.evaluation.batch._giftcards import GiftCardColumns
+from rewardrules.evaluation.batch._refunds import RefundStep
+from rewardrules.evaluation.plan import ProgramPlan
+
+
+@dataclass(frozen=True, slots=True)
+class RulePoints:
+    """What an earning rule gave each purchase, and what is left of it after refunds."""
+
+    rule_id: str
+    given: Ints
+    """Points per event (the purchases')."""
+    net: Mapping[int, int]
+    """Per refunded purchase, what the rule's points are after its refunds."""
+
+
+@dataclass(frozen=True, slots=True)
+class GiftCardSpend:
+    """A gift card rule's qualifying spend per event, and each purchase's window."""
+
+    rule_id: str
+    every_spend: int
+    limit: int | None
+    spend: Ints
+    """Per purchase, its qualifying paid spend; per refund, the qualifying amount it gives
+    back (in its purchase's window)."""
+    window: Callable[[int], str]
+    """The window key of a purchase (by event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateColumns:
+    """What the run computed that a saved state reads (see ``_evaluate._Run``)."""
+
+    plan: ProgramPlan
+    frame: Frame
+    flags: tuple[Any, Any, Any]
+    """Which events are purchases, refunds, redemptions."""
+    tier: Ints
+    window_tier: Ints
+    paid: Sequence[int] | Ints
+    tier_amounts: Ints | None
+    """What each purchase counts toward tiers after its refunds (None without tiers)."""
+    steps: list[RefundStep]
+    points: Ints
+    """Net points per event, as the account sees them (negative at refunds)."""
+    rule_points: list[RulePoints]
+    stamps: list[tuple[str, Ints]]
+    """Per punch card, in running order, each customer's final count."""
+    gift_cards: list[GiftCardSpend]
+    bonuses: list[tuple[str, Ints]]
+    """Per bonus rule, in running order, the points given per event."""
+    moment: Callable[[int], datetime]
+    """An event's instant, as it was written."""
+    cutoff: tuple[datetime, bool] | None
+
+
+_GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
+"""The kinds whose saved slices the batch engine does not build yet (nor groups')."""
+
+
+class SavedStates:
+    """Builds each customer's final state on demand (``CustomerResult.state``)."""
+
+    def __init__(self, columns: StateColumns) -> None:
+        self.columns = columns
+        self._last_step: dict[int, RefundStep] | None = None
+        """Per refunded purchase, its last refund (built once, when a state is first read)."""
+        self._purchase_of: dict[int, int] | None = None
+        """Per refund, its purchase."""
+
+    def state_of(self, customer: int) -> CustomerState:
+        """The state the reference engine would save for the customer (by index)."""
+        columns = self.columns
+        plan, frame = columns.plan, columns.frame
+        if plan.limits:
+            # What each limit has counted in its period is not gathered from the batch
+            # engine's limits yet: refuse rather than save a state without it.
+            rules = ", ".join(f"'{rule}'" for rule in plan.limits)
+            message = (
+                f"customer {frame.customer_ids[customer]}: the batch engine does not build "
+                f"saved states of rules with a limit ({rules}) yet; evaluate with "
+                "engine='reference' to save states"
+            )
+            raise UnsupportedError([Problem(message=message, code="unsupported")])
+        gifts = [
+            rule.id
+            for rule in plan.program.rules
+            if rule.kind in _GIFT_KINDS or rule.exclusive_group is not None
+        ]
+        if gifts:
+            # The gifts' own slices (birthdays given, sign-up, referrals) and the purchases'
+            # set-aside members are not gathered from the batch engine's gift and group
+            # modules yet: refuse rather than save a state without them.
+            rules = ", ".join(f"'{rule}'" for rule in gifts)
+            message = (
+                f"customer {frame.customer_ids[customer]}: the batch engine does not build "
+                f"saved states of gift or exclusive-group rules ({rules}) yet; "
+                "evaluate with engine='reference' to save states"
+            )
+            raise UnsupportedError([Problem(message=message, code="unsupported")])
+        purchases, refunds, redemptions = columns.flags
+        first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
+        events = range(first, end)
+        bought = [event for event in events if purchases[event]]
+        account = self._account(customer, events)
+        moment = columns.moment
+        last_event_at = moment(end - 1)
+        kept, forgotten = self._forget(bought, last_event_at)
+        window_tier, reached = self._retention(bought)
+        tier_amounts, tier_window = self._forgotten_tiers(forgotten, last_event_at)
+        ids = frame.event_ids
+        money = plan.money
+        return CustomerState.model_construct(
+            program=plan.program.program,
+            customer_id=frame.customer_ids[customer],
+            points=account.balance,
+            lots=tuple(
+                SavedLot(
+                    source=lot.source,
+                    earned_at=lot.earned_at,
+                    available_at=lot.available_at,
+                    expires_at=lot.expires_at,
+                    points=lot.points,
+                )
+                for lot in account.lots
+            ),
+            debt=account.debt,
+            last_purchase_at=account.last_purchase_at,
+            last_event_at=last_event_at,
+            stamps=(
+                {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
+                if bought
+                else {}
+            ),
+            gift_cards={
+                rules.rule_id: {
+                    key: GiftCardWindow(
+                        net_spend=money.to_decimal(net),
+                        highest_spend=money.to_decimal(highest),
+                        cards=cards,
+                    )
+                    for key, (net, highest, cards) in self._gift_card_windows(rules, events).items()
+                }
+                for rules in (columns.gift_cards if bought else ())
+            },
+            exponent=money.exponent if kept else None,
+            purchases=self._saved_purchases(kept),
+            refunds=tuple(ids[event] for event in events if refunds[event]),
+            redemptions=tuple(ids[event] for event in events if redemptions[event]),
+            window_tier=window_tier,
+            tier_reached=reached,
+            forgotten_until=moment(forgotten[-1]) if forgotten else None,
+            tier_amounts=tier_amounts,
+            tier_window=tier_window,
+            bonuses=self._bonuses(bought),
+            first_event_at=moment(first),
+            birthdays={},
+            limits={},
+            referrals=(),
+        )
+
+    # --- the points account -----------------------------------------------------------
+
+    def _account(self, customer: int, events: Iterable[int]) -> PointsAccount:
+        """The customer's points account, replayed on the points the rules computed (as
+        ``_accounts.run_accounts`` does, without its entries)."""
+        columns = self.columns
+        frame, policy = columns.frame, columns.plan.points
+        purchases, refunds, _ = columns.flags
+        customer_id = frame.customer_ids[customer]
+        ids = frame.event_ids
+        account = PointsAccount()
+        for event in events:
+            at = columns.moment(event)
+            if policy.has_clock:
+                advance(policy, account, customer_id, at)
+            if purchases[event]:
+                earn(policy, account, ids[event], at, int(columns.points[event]))
+                account.last_purchase_at = at
+            elif refunds[event]:
+                back = -int(columns.points[event])
+                if back:
+                    purchase_id = frame.purchase_id[event].as_py()
+                    take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
+            else:
+                reward = frame.reward[event].as_py()
+                redeem(policy, account, customer_id, ids[event], reward, at)
+        if columns.cutoff is not None:
+            instant, inclusive = columns.cutoff
+            advance(policy, account, customer_id, instant, inclusive)
+        return account
+
+    # --- purchases --------------------------------------------------------------------
+
+    def _forget(self, bought: list[int], now: datetime) -> tuple[list[int], list[int]]:
+        """The purchases kept and forgotten (``refunds.within``), oldest first.
+
+        The reference forgets from the front after every purchase and at the end, never
+        the newest; since the instant only grows, that is one pass at the last event.
+        """
+        plan = self.columns.plan
+        within = plan.refunds_within
+        if within is None:
+            return bought, []
+        moment = self.columns.moment
+        count = 0
+        while count < len(bought) - 1 and within.after(moment(bought[count]), plan.zone) < now:
+            count += 1
+        return bought[count:], bought[:count]
+
+    def _refunded_purchase(self) -> dict[int, int]:
+        if self._purchase_of is None:
+            self._purchase_of = {step.event: step.purchase for step in self.columns.steps}
+        return self._purchase_of
+
+    def _last_refunds(self) -> dict[int, RefundStep]:
+        if self._last_step is None:
+            self._last_step = {step.purchase: step for step in self.columns.steps}
+        return self._last_step
+
+    def _saved_purchases(self, kept: list[int]) -> tuple[SavedPurchase, ...]:
+        """The kept purchases as ``state.saved_row`` writes them: integers read straight
+        from the frame's columns (minor units, microseconds, offset seconds), each column
+        read once for the customer's kept purchases."""
+        if not kept:
+            return ()
+        columns = self.columns
+        frame = columns.frame
+        last = self._last_refunds()
+        names = () if columns.plan.tiers is None else columns.plan.tiers.names
+        chosen = np.asarray(kept, dtype=np.int64)
+        ats = frame.at[chosen].tolist()
+        offsets = frame.utc_offset[chosen].tolist()
+        tiers = columns.tier[chosen].tolist()
+        stores = frame.store.take(chosen).to_pylist()
+        given = [
+            (rule.rule_id, rule.given[chosen].tolist(), rule.net) for rule in columns.rule_points
+        ]
+        # The lines of the kept purchases: one run of rows, from the first to the last.
+        first, end = int(frame.line_start[kept[0]]), int(frame.line_start[kept[-1] + 1])
+        starts = (frame.line_start[chosen] - first).tolist()
+        ends = (frame.line_start[chosen + 1] - first).tolist()
+        skus = frame.sku.texts(first, end)
+        categories = frame.category.texts(first, end)
+        quantities = frame.quantity[first:end].tolist()
+        prices = frame.unit_price[first:end].tolist()
+        paid = np.asarray(columns.paid[first:end], dtype=np.int64).tolist()
+        ids = frame.event_ids
+        rows = []
+        for place, event in enumerate(kept):
+            start, stop = starts[place], ends[place]
+            step = last.get(event)
+            count = stop - start
+            units = (0,) * count if step is None else step.units_after
+            amounts = (0,) * count if step is None else step.amounts_after
+            points: dict[str, int] = {}
+            for rule_id, gave, net in given:
+                if gave[place]:
+                    points[rule_id] = net.get(event, gave[place])
+            index = tiers[place]
+            lines = tuple(
+                SavedLine(cast("str", sku), category, quantity, price, line_paid, done, back)
+                for sku, category, quantity, price, line_paid, done, back in zip(
+                    skus[start:stop],  # a purchase line's sku: the frame refused a missing one
+                    categories[start:stop],
+                    quantities[start:stop],
+                    prices[start:stop],
+                    paid[start:stop],
+                    units,
+                    amounts,
+                    strict=True,
+                )
+            )
+            rows.append(
+                SavedPurchase(
+                    str(ids[event]),
+                    ats[place],
+                    offsets[place],
+                    stores[place],
+                    None if index < 0 else names[index],
+                    lines,
+                    points,
+                    (),  # set_aside: exclusive groups are refused (batch.support)
+                    {},  # earned_on: likewise
+                )
+            )
+        return tuple(rows)
+
+    # --- rules ------------------------------------------------------------------------
+
+    def _gift_card_windows(
+        self, rules: GiftCardSpend, events: Iterable[int]
+    ) -> dict[str, tuple[int, int, int]]:
+        """A gift card rule's windows (net, highest, cards), as ``partner_gift_card`` and
+        ``refund_partner_gift_card`` leave them."""
+        purchases, refunds, _ = self.columns.flags
+        purchase_of = self._refunded_purchase()
+        windows: dict[str, tuple[int, int, int]] = {}
+        for event in events:
+            spend = int(rules.spend[event])
+            if purchases[event]:
+                key = rules.window(event)
+                net, highest, cards = windows.get(key, (0, 0, 0))
+                if spend:
+                    net += spend
+                    if net > highest:
+                        highest = net
+                        due = highest // rules.every_spend
+                        if rules.limit is not None:
+                            due = min(due, rules.limit)
+                        cards = max(cards, due)
+                windows[key] = (net, highest, cards)
+            elif refunds[event] and spend:
+                key = rules.window(purchase_of[event])
+                net, highest, cards = windows.get(key, (0, 0, 0))
+                windows[key] = (net - spend, highest, cards)
+        return windows
+
+    def _bonuses(self, bought: list[int]) -> tuple[str, ...]:
+        """The bonus rules that gave the customer their points, in the order given."""
+        found: dict[str, None] = {}
+        for event in bought:
+            for rule_id, given in self.columns.bonuses:
+                if given[event]:
+                    found.setdefault(rule_id)
+        return tuple(found)
+
+    # --- tiers ------------------------------------------------------------------------
+
+    def _retention(self, bought: list[int]) -> tuple[str | None, dict[str, datetime]]:
+        """For ``keep_for``: the window level at the last purchase, and when each level was
+        last reached (``TierCounter.level_before``)."""
+        tiers = self.columns.plan.tiers
+        if tiers is None or tiers.keep_for is None or not bought:
+            return None, {}
+        window = self.columns.window_tier
+        reached: dict[int, int] = {}
+        previous = -1
+        for event in bought:
+            level = int(window[event])
+            for index in range(previous + 1, level + 1):
+                reached[index] = event
+            previous = level
+        names = tiers.names
+        moment = self.columns.moment
+        window_name = None if previous < 0 else names[previous]
+        return window_name, {names[index]: moment(reached[index]) for index in sorted(reached)}
+
+    def _forgotten_tiers(
+        self, forgotten: list[int], now: datetime
+    ) -> tuple[dict[str, int], tuple[TierAmount, ...]]:
+        """What the forgotten purchases still count in the tier window read next
+        (``WorkingState._forgotten_tiers``)."""
+        columns = self.columns
+        tiers, amounts = columns.plan.tiers, columns.tier_amounts
+        if tiers is None or amounts is None or not forgotten:
+            return {}, ()
+        local_date = columns.frame.local_date
+        if tiers.span is None:
+            key = calendar_key(tiers.window, now.astimezone(tiers.zone).date())
+            amount = sum(
+                int(amounts[event])
+                for event in forgotten
+                if calendar_key(tiers.window, date.fromordinal(int(local_date[event]))) == key
+            )
+            return ({key: amount} if amount else {}), ()
+        start = micros(elapsed(now, -tiers.span))
+        at = columns.frame.at
+        return {}, tuple(
+            TierAmount(int(at[event]), int(amounts[event]))
+            for event in forgotten
+            if start <= int(at[event])
+        )
+
+
+def gift_card_spend(
+    stage: GiftCardColumns,
+    frame: Frame,
+    tier: Ints,
+    paid: Ints,
+    purchase_lines: Flags,
+    steps: list[RefundStep],
+) -> GiftCardSpend:
+    """A gift card rule's qualifying spend per event (``GiftCardPlan.qualifying_spend``):
+    of what each purchase paid, and of what each refund gives back."""
+    plan = stage.plan
+    eligible = stage.scope.line_flags(tier, frame) & purchase_lines
+    spend = np.zeros(frame.events, dtype=np.int64)
+    if frame.events:
+        spend = np.add.reduceat(np.where(eligible, paid, 0), frame.line_start[:-1])
+    for step in steps:
+        start = int(frame.line_start[step.purchase])
+        flags = eligible[start : start + len(step.amounts_after)].tolist()
+        spend[step.event] = sum(
+            after - before
+            for after, before, flag in zip(step.amounts_after, step.amounts_before, flags)
+            if flag
+        )
+    window = plan.rule.window
+    local_date = frame.local_date
+
+    def key_of(event: int) -> str:
+        return calendar_key(window, date.fromordinal(int(local_date[event])))
+
+    return GiftCardSpend(
+        plan.rule.id, plan.every_spend, plan.limit, np.asarray(spend, dtype=np.int64), key_of
+    )

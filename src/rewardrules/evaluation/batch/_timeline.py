@@ -1,0 +1,318 @@
+"""Gifts at dates and referrers' rewards: a tight loop per customer who gets one.
+
+A birthday window's first midnight, the moment of joining and a friend's qualifying
+purchase are moments between a customer's events. The reference gives what is due before
+each event (``gifts.grant_dated``), expiring points up to each gift first, and rewards a
+referrer as an event of their own (``gifts.apply_referral``); such gifts are available at
+once, so they change the points account between the customer's events. So for these
+customers only, this loop walks the customer's events and facts by (instant, id), gives
+the gifts due (the kind modules' own schedule, ``birthday_dates``, and entries), and
+replays the points account with the reference's own functions (``advance``, ``earn``,
+``take_back``, ``redeem``) on the points the rules computed in columns. Everyone else's
+account is ``_accounts``'s.
+
+What the loop writes is placed around each event's entries: before it (gifts, expiries,
+rewards since the previous event), after its rules' entries (redemptions, write-offs), and
+after the customer's last event (then up to ``as_of``). A customer with no event of their
+own (a referrer, or a profile with a gift up to ``as_of``) gets a whole ledger from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.lots import PointsAccount, advance, earn, redeem, take_back
+from rewardrules.errors import HistoryError
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._referrals import Fact, check_fact
+from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.events import Customer
+from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
+from rewardrules.kinds.referral import ReferralPlan, referrer_reward
+from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
+
+
+@dataclass(slots=True)
+class Walk:
+    """What the loop wrote and found for one customer."""
+
+    customer_id: str
+    before: list[tuple[int, list[LedgerEntry]]] = field(default_factory=list)
+    """Per event of the frame: what comes before its rules' entries."""
+    after: list[tuple[int, list[LedgerEntry]]] = field(default_factory=list)
+    """Per event of the frame: what comes after its rules' entries."""
+    last: list[LedgerEntry] = field(default_factory=list)
+    """What comes after the last event (the whole ledger without one)."""
+    balance: int = 0
+    available: int = 0
+    moment: datetime | None = None
+    """The report's moment: the last event or fact, or the ``as_of`` cutoff."""
+    last_item: datetime | None = None
+    """The customer's last event or fact."""
+    last_is_fact: bool = False
+    gifts: list[LedgerEntry] = field(default_factory=list)
+    """The gifts and rewards written (for the totals)."""
+    account: list[LedgerEntry] = field(default_factory=list)
+    """The account's entries written (expiries, redemptions, write-offs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Walker:
+    """What every customer's walk reads."""
+
+    plan: ProgramPlan
+    frame: Frame
+    points: Ints
+    flags: tuple[Flags, Flags, Flags]
+    written: Callable[[int], datetime]
+    cutoff: tuple[datetime, bool, datetime] | None
+    """The ``as_of`` instant, whether it is included, and the report's moment."""
+
+    def needs_walk(self, profile: Customer | None) -> bool:
+        """Whether a profile may give a gift at a date."""
+        if profile is None:
+            return False
+        for compiled in self.plan.dated:
+            rule = compiled.plan
+            if isinstance(rule, SignupPlan) and profile.joined_at is not None:
+                return True
+            if isinstance(rule, BirthdayPlan) and profile.birthday is not None:
+                return True
+        return False
+
+    def walk(
+        self, customer_id: str, events: range, facts: list[Fact], profile: Customer | None
+    ) -> Walk:
+        """Give one customer's gifts at dates and rewards, and replay their account."""
+        plan, frame, cutoff = self.plan, self.frame, self.cutoff
+        policy = plan.points
+        done = Walk(customer_id)
+        account = PointsAccount()
+        keys = frame.event_ids
+        items: list[tuple[int, str, int | Fact]] = [
+            (int(frame.at[event]), str(keys[event]), event) for event in events
+        ]
+        items += [(fact.at, fact.event_id, fact) for fact in facts]
+        items.sort(key=lambda item: (item[0], item[1]))
+        moments = [self._moment(item[2]) for item in items]
+        if cutoff is not None:
+            until, inclusive = cutoff[0], cutoff[1]
+        elif moments:
+            until, inclusive = moments[-1], True
+        else:
+            return done
+        due = self._schedule(profile, moments[0] if moments else None, until, inclusive)
+        next_gift = 0
+        pending: list[LedgerEntry] = []
+        for (_, _, item), moment in zip(items, moments):
+            while next_gift < len(due) and due[next_gift][0] <= moment:
+                self._give(done, account, due[next_gift], pending, profile)
+                next_gift += 1
+            if policy.has_clock:
+                pending += self._expired(done, advance(policy, account, customer_id, moment))
+            if isinstance(item, Fact):
+                # checked by walk_customers; the program's referrals are referral rules
+                rule = cast(ReferralPlan, plan.referrals[item.rule].plan)
+                entry = referrer_reward(rule, item.event())
+                pending.append(entry)
+                done.gifts.append(entry)
+                if entry.kind == "points" and entry.points:
+                    earn(policy, account, item.event_id, moment, entry.points, waits=False)
+                continue
+            done.before.append((item, pending))
+            pending = []
+            written = self._account_step(account, customer_id, item, moment)
+            if written:
+                done.after.append((item, written))
+                done.account += written
+        done.last_item = moments[-1] if moments else None
+        done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
+        done.moment = done.last_item
+        if cutoff is not None:
+            instant, inclusive, done.moment = cutoff
+            while next_gift < len(due):
+                self._give(done, account, due[next_gift], pending, profile)
+                next_gift += 1
+            pending += self._expired(
+                done, advance(policy, account, customer_id, instant, inclusive)
+            )
+        done.last = pending
+        done.balance = account.balance
+        done.available = account.available(done.moment)
+        return done
+
+    def _account_step(
+        self, account: PointsAccount, customer_id: str, event: int, moment: datetime
+    ) -> list[LedgerEntry]:
+        """An event of the frame in the account, as ``_accounts.run_accounts`` takes it."""
+        policy, frame, keys = self.plan.points, self.frame, self.frame.event_ids
+        purchases, refunds, _ = self.flags
+        if purchases[event]:
+            earn(policy, account, keys[event], moment, int(self.points[event]))
+            account.last_purchase_at = moment
+            return []
+        if refunds[event]:
+            back = -int(self.points[event])
+            if not back:
+                return []
+            purchase_id = frame.purchase_id[event].as_py()
+            return take_back(policy, account, customer_id, keys[event], purchase_id, moment, back)
+        reward = frame.reward[event].as_py()
+        return redeem(policy, account, customer_id, keys[event], reward, moment)
+
+    def _moment(self, item: int | Fact) -> datetime:
+        return item.written if isinstance(item, Fact) else self.written(item)
+
+    @staticmethod
+    def _expired(done: Walk, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        done.account += entries
+        return entries
+
+    def _schedule(
+        self,
+        profile: Customer | None,
+        first: datetime | None,
+        until: datetime,
+        inclusive: bool,
+    ) -> list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]]:
+        """The gifts at dates due up to ``until``, in the order given (``grant_dated``)."""
+        if profile is None:
+            return []
+        schedule: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
+        for order, compiled in enumerate(self.plan.dated):
+            rule = compiled.plan
+            if isinstance(rule, SignupPlan):
+                joined = profile.joined_at
+                if joined is None or not rule.active_at(joined):
+                    continue
+                if joined < until or (inclusive and joined == until):
+                    schedule.append((joined, order, rule, 0))
+                continue
+            since = profile.joined_at or first
+            if not isinstance(rule, BirthdayPlan) or profile.birthday is None or since is None:
+                continue
+            for moment, year in birthday_dates(
+                rule, profile.birthday, since, None, until, inclusive
+            ):
+                schedule.append((moment, order, rule, year))
+        schedule.sort(key=lambda item: (item[0], item[1]))
+        return schedule
+
+    def _give(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        gift: tuple[datetime, int, BirthdayPlan | SignupPlan, int],
+        pending: list[LedgerEntry],
+        profile: Customer | None,
+    ) -> None:
+        moment, _, rule, year = gift
+        plan = self.plan
+        customer_id = done.customer_id
+        if plan.points.has_clock:
+            pending += self._expired(done, advance(plan.points, account, customer_id, moment))
+        if isinstance(rule, SignupPlan):
+            entry = signup_at_joining(rule, customer_id, moment)
+        else:
+            assert profile is not None  # noqa: S101 -- scheduled with a profile
+            assert profile.birthday is not None  # noqa: S101 -- and a birthday
+            entry = dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
+        pending.append(entry)
+        done.gifts.append(entry)
+        if entry.kind == "points" and entry.points:
+            earn(plan.points, account, entry.event_id, moment, entry.points, waits=False)
+
+
+def local_ordinal(moment: datetime, plan: ProgramPlan) -> int:
+    """A moment's local date in the program's zone, as an ordinal."""
+    return moment.astimezone(plan.zone).date().toordinal()
+
+
+@dataclass(slots=True)
+class Walks:
+    """Every walk, as the ledger places it."""
+
+    frame_customers: list[int] = field(default_factory=list)
+    """The frame's customers walked here (``_accounts`` skips them)."""
+    walks: dict[int, Walk] = field(default_factory=dict)
+    """Per frame customer, their walk."""
+    others: list[Walk] = field(default_factory=list)
+    """The walks of customers without an event in the frame, with something written."""
+    before: tuple[list[int], list[LedgerEntry]] = field(default_factory=lambda: ([], []))
+    after: tuple[list[int], list[LedgerEntry]] = field(default_factory=lambda: ([], []))
+    last: tuple[list[int], list[LedgerEntry]] = field(default_factory=lambda: ([], []))
+
+    def gifts(self) -> list[LedgerEntry]:
+        """Every gift and reward written here."""
+        everyone = [*self.walks.values(), *self.others]
+        return [entry for walk in everyone for entry in walk.gifts]
+
+    def account(self) -> list[LedgerEntry]:
+        """Every account entry written here."""
+        everyone = [*self.walks.values(), *self.others]
+        return [entry for walk in everyone for entry in walk.account]
+
+
+def walk_customers(
+    walker: Walker,
+    profiles: dict[str, Customer],
+    facts: list[Fact],
+    repeated: tuple[tuple[int, str], HistoryError] | None = None,
+) -> Walks:
+    """Walk every customer who may get a gift at a date or a referrer's reward.
+
+    Raises:
+        HistoryError: the first fact the reference refuses, in evaluation order: a fact
+            ``check_fact`` refuses, or ``repeated`` (a supplied fact repeating an id).
+    """
+    frame, plan = walker.frame, walker.plan
+    by_referrer: dict[str, list[Fact]] = {}
+    rewarded: dict[str, set[tuple[str, str]]] = {}
+    for fact in sorted(facts, key=lambda fact: (fact.at, fact.event_id)):
+        if repeated is not None and repeated[0] < (fact.at, fact.event_id):
+            raise repeated[1]
+        check_fact(fact, plan.referrals, rewarded.setdefault(fact.referrer, set()))
+        by_referrer.setdefault(fact.referrer, []).append(fact)
+    if repeated is not None:
+        raise repeated[1]
+    index = {customer: position for position, customer in enumerate(frame.customer_ids)}
+    chosen = {
+        index[customer]
+        for customer, profile in profiles.items()
+        if customer in index and walker.needs_walk(profile)
+    }
+    chosen |= {index[customer] for customer in by_referrer if customer in index}
+    walks = Walks(frame_customers=sorted(chosen))
+    starts = frame.customer_start.tolist()
+    for customer in walks.frame_customers:
+        customer_id = frame.customer_ids[customer]
+        walk = walker.walk(
+            customer_id,
+            range(starts[customer], starts[customer + 1]),
+            by_referrer.get(customer_id, []),
+            profiles.get(customer_id),
+        )
+        walks.walks[customer] = walk
+        last_event = starts[customer + 1] - 1
+        for event, entries in walk.before:
+            walks.before[0].extend([event] * len(entries))
+            walks.before[1].extend(entries)
+        for event, entries in walk.after:
+            walks.after[0].extend([event] * len(entries))
+            walks.after[1].extend(entries)
+        walks.last[0].extend([last_event] * len(walk.last))
+        walks.last[1].extend(walk.last)
+    others = {customer for customer in by_referrer if customer not in index}
+    if plan.dated and walker.cutoff is not None:
+        others |= {customer for customer in profiles if customer not in index}
+    for customer_id in sorted(others):
+        walk = walker.walk(
+            customer_id, range(0), by_referrer.get(customer_id, []), profiles.get(customer_id)
+        )
+        if walk.last:
+            walks.others.append(walk)
+    return walks

@@ -1,0 +1,764 @@
+"""The engine: a fold of ``step`` over a customer's events, and ``evaluate`` over a history.
+
+Before each event of a customer, the gifts due at dates (birthday windows, joining) up to
+it are given and points due to expire expire. For each purchase, in this order: (a) the
+customer's tier, from purchases before it in the window; (b) the price rules (punch cards
+that free or discount units, tiered discounts) in priority order, each on the amounts the
+previous ones left; (c) the paid amount per line; (d) the earning rules (points, vouchers,
+gift cards, bonuses) on the paid amounts; tier counters then count the paid amount. An
+exclusive group runs as one step where its first member would (``stacking``); a limited
+rule runs within what its limits leave. A refund undoes what the refunded units earned. A
+referred friend's qualifying purchase rewards the referrer at the same instant.
+
+Everything here is pure: no I/O, no clock, no globals. The working state is a private
+mutable copy; inputs (programs, events, saved states) are never changed.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from rewardrules._ids import look_alike, shown_apart
+from rewardrules._types import FIRST_DATE, LAST_DATE
+from rewardrules.engine._state_checks import program_problems, state_problems
+from rewardrules.engine._state_format import bad_state
+from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import KindTable
+from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry, total
+from rewardrules.engine.lots import advance, earn, redeem, take_back
+from rewardrules.engine.refunds import RefundError, refunded_lines
+from rewardrules.engine.scope import PriceTooFine, build_context
+from rewardrules.engine.state import (
+    CustomerState,
+    PurchaseRecord,
+    WorkingState,
+    restore,
+    tier_amount,
+)
+from rewardrules.engine.tiers import NextTier, TierChange
+from rewardrules.errors import HistoryError, Problem, event_error, history_problem
+from rewardrules.evaluation._arguments import check_evaluate_arguments
+from rewardrules.evaluation.gifts import apply_referral, grant_dated
+from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.evaluation.stacking import purchase_stages
+from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.kinds.table import KINDS
+from rewardrules.program.model import Program
+
+__all__ = [
+    "CompiledProgram",
+    "Cutoff",
+    "Fold",
+    "check_profiles",
+    "compile_program",
+    "evaluate",
+    "step",
+]
+
+
+# --- the fold -------------------------------------------------------------------------
+
+
+def _fail(event: AnyEvent, message: str, *path: str | int) -> HistoryError:
+    """An error about one event, its path starting with ``event <id>`` then the field."""
+    return event_error(event.id, message, *path)
+
+
+def _apply_purchase(
+    plan: ProgramPlan,
+    state: WorkingState,
+    purchase: Purchase,
+    entries: list[LedgerEntry],
+    prices: dict[Decimal, int],
+) -> int:
+    """Evaluate a purchase, append its entries; return its gross total in minor units.
+
+    ``prices`` memoises unit prices already converted to minor units (menus repeat them).
+    """
+    try:
+        context = build_context(purchase, plan.money, plan.zone, None, None, prices)
+    except PriceTooFine as error:
+        message = f"{error}; prices must be whole minor units"
+        raise _fail(purchase, message, "lines", error.line, "unit_price") from None
+    tiers = plan.tiers
+    if tiers is not None:
+        context.tier_index = state.tiers.level_before(tiers, purchase.at, context.local_date)
+        context.tier = tiers.name_of(context.tier_index)
+    basket = Basket(context)
+    first = len(entries)
+    for run in plan.purchase_steps:
+        entries += run(state, context, basket)
+    paid = basket.amounts
+    record = PurchaseRecord(
+        context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
+    )
+    if plan.has_groups:
+        record.set_aside = tuple(
+            entry.rule for entry in entries[first:] if entry.kind == "set_aside"
+        )
+        # Only a group member can run before a price rule: keep what it saw if not paid.
+        earned_on = {
+            rule: amounts
+            for rule, amounts in basket.earned_on.items()
+            if amounts is not paid and amounts != paid
+        }
+        if earned_on:
+            record.earned_on = earned_on
+    state.add_purchase(purchase.id, record)
+    if plan.refunds_within is not None:
+        state.forget(plan.refunds_within, plan.zone, purchase.at)
+    account = state.account
+    earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
+    account.last_purchase_at = purchase.at
+    if tiers is not None:
+        state.tiers.add(tiers, record)
+    return context.gross_total
+
+
+def _apply_refund(
+    plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
+) -> None:
+    """Evaluate a refund and append what it takes back."""
+    record = state.record(refund.purchase_id)
+    within = plan.refunds_within
+    if record is None:
+        if within is not None and state.forgotten_until is not None:
+            raise _fail(
+                refund,
+                f"it refunds purchase {refund.purchase_id}, which customer "
+                f"{refund.customer_id} made more than {within.text} before it or never: the "
+                f"program's refunds.within is {within.text}, and older purchases are "
+                "forgotten; check the purchase id, and refund within the policy",
+                "purchase_id",
+            )
+        raise _fail(
+            refund,
+            f"it refunds purchase {refund.purchase_id}, but customer {refund.customer_id} "
+            "has no such purchase before it; check the purchase id, and that the refund "
+            "comes after its purchase",
+            "purchase_id",
+        )
+    if within is not None and refund.at > within.after(record.at, plan.zone):
+        raise _fail(
+            refund,
+            f"it refunds purchase {refund.purchase_id} of {record.local_date.isoformat()}, "
+            f"more than {within.text} before; the program's refunds.within is "
+            f"{within.text}, so that purchase can no longer be refunded",
+            "at",
+        )
+    try:
+        units, amounts = refunded_lines(record, refund)
+    except RefundError as error:
+        raise _fail(refund, str(error), *error.path) from None
+    state.refunds[refund.id] = None
+    before = record.refunded_units
+    refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
+    record.refunded_units, record.refunded_amount = units, amounts
+    taken: list[LedgerEntry] = []
+    for rule in plan.running:
+        if record.set_aside and rule.id in record.set_aside:
+            continue  # the purchase never counted for a rule set aside at it
+        taken += rule.refund(state, record, refund, before, refunded)
+    entries += taken
+    if plan.limits:
+        for entry in taken:
+            limits = plan.limits.get(entry.rule)
+            if limits is not None and entry.kind == "points" and entry.points:
+                limits.release_points(state.limit_usage, record.local_date, -entry.points)
+    points_back = -sum(entry.points or 0 for entry in taken if entry.kind == "points")
+    if points_back:
+        entries += take_back(
+            plan.points,
+            state.account,
+            refund.customer_id,
+            refund.id,
+            refund.purchase_id,
+            refund.at,
+            points_back,
+        )
+    if plan.tiers is not None:
+        state.tiers.adjust(plan.tiers, record, tier_amount(record, plan.tiers))
+
+
+def _apply_redemption(
+    plan: ProgramPlan, state: WorkingState, redemption: Redemption, entries: list[LedgerEntry]
+) -> None:
+    """Spend points on a catalogue reward, or record why not."""
+    state.redemptions[redemption.id] = None
+    entries += redeem(
+        plan.points,
+        state.account,
+        redemption.customer_id,
+        redemption.id,
+        redemption.reward,
+        redemption.at,
+    )
+
+
+def _fold_event(
+    plan: ProgramPlan,
+    state: WorkingState,
+    event: AnyEvent,
+    entries: list[LedgerEntry],
+    prices: dict[Decimal, int],
+) -> int:
+    """One step of the fold: apply an event, append its entries; return the gross spend."""
+    if state.last_event_at is not None and event.at < state.last_event_at:
+        raise _fail(
+            event,
+            f"it happened at {event.at.isoformat()}, before the customer's saved state "
+            f"(last event at {state.last_event_at.isoformat()}); evaluate it from an "
+            "earlier state",
+            "at",
+        )
+    if state.first_event_at is None:
+        state.first_event_at = event.at
+    if plan.dated:
+        grant_dated(plan, state, event.at, True, entries)
+    if plan.points.has_clock:
+        entries += advance(plan.points, state.account, state.customer_id, event.at)
+    gross = 0
+    if isinstance(event, Purchase):
+        gross = _apply_purchase(plan, state, event, entries, prices)
+    elif isinstance(event, Refund):
+        _apply_refund(plan, state, event, entries)
+    elif isinstance(event, Redemption):
+        _apply_redemption(plan, state, event, entries)
+    else:
+        apply_referral(plan, state, event, entries)
+    state.last_event_at = event.at
+    return gross
+
+
+def _apply(
+    plan: ProgramPlan, state: WorkingState, event: AnyEvent, prices: dict[Decimal, int]
+) -> list[LedgerEntry]:
+    """Apply one event to a customer's working state; return its ledger entries.
+
+    Raises:
+        HistoryError: the customer already has an event with this id, or the event cannot
+            be applied.
+    """
+    if isinstance(event, ReferralQualified):
+        repeated = state.knows_fact(event.id, event.rule) or state.knows(event.id)
+    else:
+        repeated = state.knows(event.id) or any(key[0] == event.id for key in state.referrals)
+    if repeated:
+        message = f"customer {event.customer_id} already has an event with this id"
+        raise _fail(event, f"{message}; event ids must be unique")
+    entries: list[LedgerEntry] = []
+    _fold_event(plan, state, event, entries, prices)
+    return entries
+
+
+def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
+    program_id = plan.program.program
+    if saved.program != program_id:
+        raise HistoryError(
+            [
+                history_problem(
+                    f"the saved state of customer {saved.customer_id} belongs to program "
+                    f"'{saved.program}', not '{program_id}'",
+                    code="state-mismatch",
+                )
+            ]
+        )
+    # Checked again here: a state changed in memory (model_copy) was never validated.
+    problems = [] if saved.is_checked() else list(state_problems(saved))
+    if not problems:
+        merged = not plan.points.has_clock
+        problems = list(program_problems(saved, plan.money, merged_lots=merged))
+    if problems:
+        raise bad_state(saved.customer_id, problems)
+    try:
+        return restore(saved, plan.money, plan.zone, plan.tiers)
+    except ValueError as error:
+        raise HistoryError(
+            [history_problem(f"saved state of {saved.customer_id}: {error}", code="bad-state")]
+        ) from None
+
+
+def compile_program(program: Program, kinds: KindTable = KINDS) -> CompiledProgram:
+    """Compile a program once, to pass to ``step``, ``evaluate`` and ``explain`` many times.
+
+    ``kinds`` maps each rule model to its kind's spec (``rewardrules.kinds.table.KINDS``);
+    pass a table of your own to run a kind of your own.
+
+    Raises:
+        TypeError: a rule's model is not in ``kinds``.
+    """
+    plan = ProgramPlan.compile(program, kinds)
+    steps, order = purchase_stages(plan)
+    return CompiledProgram(replace(plan, purchase_steps=steps, purchase_order=order))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProgram:
+    """A program compiled for evaluation: every rule bound to its kind's steps.
+
+    Immutable and holding no state of any customer, so one compiled program serves any
+    number of ``step``, ``evaluate`` and ``explain`` calls, from any number of threads.
+    Build it with :func:`compile_program`.
+    """
+
+    plan: ProgramPlan = field(repr=False)
+    """The compiled rules in running order (an internal shape: read :attr:`program`)."""
+
+    @property
+    def program(self) -> Program:
+        """The program it was compiled from."""
+        return self.plan.program
+
+    @property
+    def gives_at_dates(self) -> bool:
+        """Whether some rule gives at dates (a birthday window, joining), not at purchases:
+        a customer with a profile and no event may then have entries up to ``as_of``."""
+        return bool(self.plan.dated)
+
+    def fold(self) -> Fold:
+        """A fold of events over working states with this program (one per thread)."""
+        return Fold(self)
+
+    def cutoff(self, as_of: date | datetime) -> Cutoff:
+        """Where ``as_of`` stops a history (see ``evaluate``).
+
+        Raises:
+            ValueError: ``as_of`` is a naive datetime or outside the years 1970 to 2099.
+        """
+        return Cutoff(as_of, self.plan)
+
+
+class Fold:
+    """The engine's fold, one event at a time, over working states the caller keeps.
+
+    What ``evaluate`` does for each event, for tools that look at the state between events
+    (``explain``). It keeps a memo of unit prices, so it is not shared between threads.
+    """
+
+    __slots__ = ("plan", "prices")
+
+    def __init__(self, compiled: CompiledProgram) -> None:
+        self.plan = compiled.plan
+        self.prices: dict[Decimal, int] = {}
+
+    def apply(self, state: WorkingState, event: AnyEvent) -> list[LedgerEntry]:
+        """Apply a new event (its id checked against the state's); return its entries.
+
+        Raises:
+            HistoryError: the customer already has an event with this id, or the event
+                cannot be applied.
+        """
+        return _apply(self.plan, state, event, self.prices)
+
+    def event(self, state: WorkingState, event: AnyEvent, entries: list[LedgerEntry]) -> int:
+        """Apply an event whose id is known to be new (a referral fact raised by a friend's
+        purchase), appending its entries; return its gross spend in minor units."""
+        return _fold_event(self.plan, state, event, entries, self.prices)
+
+    def finish(
+        self, state: WorkingState, ledger: list[LedgerEntry], cutoff: Cutoff | None
+    ) -> CustomerResult:
+        """A customer's result: the gifts at dates and expiries up to ``cutoff`` appended to
+        ``ledger``, the tier and balances as of then."""
+        return _result(self.plan, state, ledger, cutoff)
+
+
+def _compiled(program: Program | CompiledProgram) -> CompiledProgram:
+    return program if isinstance(program, CompiledProgram) else compile_program(program)
+
+
+def step(
+    program: Program | CompiledProgram,
+    state: CustomerState | None,
+    event: AnyEvent,
+    customer: Customer | None = None,
+) -> tuple[CustomerState, list[LedgerEntry]]:
+    """Evaluate one event on one customer's saved state; return the new state and entries.
+
+    ``state`` is None for a customer the program has not seen. The input state is not
+    changed. ``customer`` is the customer's profile, which the birthday, sign-up and
+    referral rules read; gifts due at dates before the event are given first. When a
+    referred friend's purchase qualifies, its entries carry the fact for the referrer:
+    pass each of ``referral_facts(entries)`` to ``step`` on the referrer's state.
+
+    Raises:
+        HistoryError: the event cannot be applied (a refund of an unknown purchase, a
+            duplicate purchase id, an event older than the state...).
+    """
+    return _step(_compiled(program).plan, state, event, customer)
+
+
+def _step(
+    plan: ProgramPlan,
+    state: CustomerState | None,
+    event: AnyEvent,
+    customer: Customer | None = None,
+) -> tuple[CustomerState, list[LedgerEntry]]:
+    """:func:`step` on a compiled program's plan."""
+    if state is None:
+        working = WorkingState(event.customer_id)
+    elif state.customer_id != event.customer_id:
+        mine, theirs = _apart(event.customer_id, state.customer_id)
+        raise _fail(
+            event,
+            f"it belongs to customer {mine}, but the state to customer {theirs}",
+            "customer_id",
+        )
+    else:
+        working = _restore(plan, state)
+    if customer is not None:
+        if customer.customer_id != event.customer_id:
+            mine, theirs = _apart(event.customer_id, customer.customer_id)
+            message = f"it belongs to customer {mine}, but the profile to customer {theirs}"
+            raise _fail(event, message, "customer_id")
+        working.profile = customer
+    entries = _apply(plan, working, event, {})
+    if plan.refunds_within is not None:
+        working.forget(plan.refunds_within, plan.zone, event.at)
+    return working.save(plan.program.program, plan.money, plan.tiers), entries
+
+
+def _apart(first: str, second: str) -> tuple[str, str]:
+    """Two different ids for one message: as written, or escaped when they look alike."""
+    return shown_apart(first, second) if look_alike(first, second) else (first, second)
+
+
+class Cutoff:
+    """Where ``as_of`` stops the history: an instant, and the local date it reports on.
+
+    A date counts whole: events up to (not including) the next local midnight. An instant
+    counts events at that instant too.
+    """
+
+    __slots__ = ("inclusive", "instant", "local_date")
+
+    def __init__(self, as_of: date | datetime, plan: ProgramPlan) -> None:
+        if not FIRST_DATE.year <= as_of.year <= LAST_DATE.year:
+            raise ValueError(
+                f"as_of must be in the years {FIRST_DATE.year} to {LAST_DATE.year}, like "
+                f"events (got {as_of.isoformat()})"
+            )
+        if isinstance(as_of, datetime):
+            if as_of.tzinfo is None or as_of.utcoffset() is None:
+                raise ValueError("as_of must be a date or a timezone-aware datetime")
+            self.instant, self.inclusive = as_of, True
+            self.local_date = as_of.astimezone(plan.zone).date()
+        else:
+            next_day = datetime.combine(as_of + timedelta(days=1), time(0), plan.zone)
+            self.instant, self.inclusive, self.local_date = next_day, False, as_of
+
+    def admits(self, event: AnyEvent) -> bool:
+        """Whether an event happens on or before the cutoff."""
+        return event.at < self.instant or (self.inclusive and event.at == self.instant)
+
+
+def evaluate(
+    program: Program | CompiledProgram,
+    events: Iterable[AnyEvent] | Any,
+    customers: Iterable[Customer] | None = None,
+    as_of: date | datetime | None = None,
+    *,
+    states: Mapping[str, CustomerState] | Iterable[CustomerState] | None = None,
+    engine: Literal["reference", "batch"] = "reference",
+) -> Evaluation:
+    """Evaluate a program over a history; pure and deterministic.
+
+    Args:
+        program: the program.
+        events: purchases and refunds, in any order; they are evaluated by (instant, id).
+            Or a history table (``rewardrules.histories.columns``): a pyarrow Table, or anything
+            with ``__arrow_c_stream__``.
+        customers: customer profiles (read by the birthday, sign-up and referral rules).
+            With ``as_of``, a customer with a profile but no event gets the gifts due at
+            dates up to then.
+        as_of: ignore events after this date (the whole local day counts) or instant; the
+            reported tier is the tier as of then.
+        states: saved states to resume from, by customer id (or as a list).
+        engine: ``"reference"``, the fold of ``step`` (the oracle), or ``"batch"``, the
+            columnar engine (``rewardrules.evaluation.batch``): the same results, much faster on big
+            histories; it refuses what it does not evaluate yet, and resuming from saved
+            states (it saves them: ``CustomerResult.state`` is the reference's).
+
+    Raises:
+        HistoryError: an event cannot be applied; the problem names the event.
+        ValueError: ``as_of`` is a naive datetime, or outside the years 1970 to 2099, or
+            ``engine`` is unknown.
+        TypeError: a file name (or a dict) where a program, events or profiles belong.
+    """
+    compiled = program if isinstance(program, CompiledProgram) else None
+    source = program.program if isinstance(program, CompiledProgram) else program
+    check_evaluate_arguments(source, events, customers)
+    if engine == "batch":
+        return _evaluate_batch(source, events, customers, as_of, states)
+    if engine != "reference":
+        raise ValueError(f"engine must be 'reference' or 'batch' (got {engine!r})")
+    if _is_table(events):
+        from rewardrules.histories.columns import table_to_events  # noqa: PLC0415 -- pyarrow on demand
+
+        events = table_to_events(_as_table(events))
+    plan = (compiled or compile_program(source)).plan
+    cutoff = None if as_of is None else Cutoff(as_of, plan)
+    profiles = check_profiles(customers)
+    # The fold allocates millions of small objects and creates no reference cycles; the
+    # cyclic collector would rescan the growing state again and again (about half the
+    # time of a long replay), so it is paused for the fold and restored afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate(plan, events, cutoff, states, profiles)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _is_table(history: object) -> bool:
+    return hasattr(history, "__arrow_c_stream__")
+
+
+def _as_table(history: Any) -> Any:
+    import pyarrow as pa  # noqa: PLC0415 -- pyarrow on demand
+
+    if isinstance(history, pa.Table):
+        return history
+    return pa.RecordBatchReader.from_stream(history).read_all()
+
+
+def _evaluate_batch(
+    program: Program,
+    history: Any,
+    customers: Iterable[Customer] | None,
+    as_of: date | datetime | None,
+    states: object,
+) -> Evaluation:
+    from rewardrules.evaluation.batch import (  # noqa: PLC0415 -- the batch engine imports this module
+        UnsupportedError,
+        evaluate_table,
+        refuse,
+        unsupported,
+    )
+    from rewardrules.histories.columns import events_to_table  # noqa: PLC0415 -- pyarrow on demand
+
+    features = unsupported(program)
+    if features:
+        refuse(features)
+    if states:
+        message = (
+            "the batch engine does not resume from saved states; evaluate with engine='reference'"
+        )
+        raise UnsupportedError([Problem(message=message, code="unsupported")])
+    facts = None
+    if not _is_table(history):
+        history = list(history)
+        supplied = [event for event in history if isinstance(event, ReferralQualified)]
+        if supplied:
+            from rewardrules.evaluation.batch._referrals import (  # noqa: PLC0415 -- imports this module
+                supplied_table,
+            )
+
+            facts = supplied_table(supplied)
+            history = [event for event in history if not isinstance(event, ReferralQualified)]
+        history = events_to_table(history)
+    return evaluate_table(program, history, customers, as_of, facts=facts)
+
+
+def check_profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:
+    """Profiles by customer id; a customer given twice, or referring themselves, is an error."""
+    profiles: dict[str, Customer] = {}
+    for profile in customers or ():
+        where = (f"customer {profile.customer_id}",)
+        if profile.customer_id in profiles:
+            message = "the customer has two profiles; give each customer one"
+            raise HistoryError([Problem(message=message, path=where, code="invalid-event")])
+        if profile.referred_by == profile.customer_id:
+            message = "a customer cannot refer themselves; check referred_by"
+            raise HistoryError(
+                [Problem(message=message, path=(*where, "referred_by"), code="invalid-event")]
+            )
+        profiles[profile.customer_id] = profile
+    return profiles
+
+
+def _evaluate(
+    plan: ProgramPlan,
+    events: Iterable[AnyEvent],
+    cutoff: Cutoff | None,
+    states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
+    profiles: dict[str, Customer],
+) -> Evaluation:
+    program = plan.program
+    prices: dict[Decimal, int] = {}
+    working: dict[str, WorkingState] = {}
+    saved_states = _saved_states(states)
+    seen: set[str] = set()  # ids of purchases, refunds, redemptions
+    facts: set[tuple[str, str]] = set()  # (id, rule) of referral facts supplied or saved
+    for saved in saved_states:
+        working[saved.customer_id] = _restore(plan, saved)
+        seen.update(working[saved.customer_id].event_ids())
+        facts.update(working[saved.customer_id].referrals)
+    fact_ids = {fact_id for fact_id, _ in facts}
+    reported = set(working)  # customers with a saved state or an event
+    selected = [event for event in events if cutoff is None or cutoff.admits(event)]
+    # Two stable sorts give the (instant, id) order; cheaper than sorting on tuples.
+    selected.sort(key=_event_id)
+    selected.sort(key=_event_at)
+    ledgers: dict[str, list[LedgerEntry]] = {customer: [] for customer in working}
+    for customer_id, state in working.items():
+        state.profile = profiles.get(customer_id)
+
+    def state_of(customer_id: str) -> WorkingState:
+        state = working.get(customer_id)
+        if state is None:
+            state = working[customer_id] = WorkingState(customer_id)
+            state.profile = profiles.get(customer_id)
+            ledgers[customer_id] = []
+        return state
+
+    if plan.dated and cutoff is not None:
+        for customer_id in profiles:
+            state_of(customer_id)  # gifts at dates up to as_of, even without an event
+    purchases = refunds = gross = 0
+    for event in selected:
+        if isinstance(event, ReferralQualified):
+            # A friend's purchase may qualify under two rules: two facts with its id.
+            if event.id in seen or (event.id, event.rule) in facts:
+                raise _fail(event, _duplicate_message(event))
+            facts.add((event.id, event.rule))
+            fact_ids.add(event.id)
+        else:
+            if event.id in seen or event.id in fact_ids:
+                raise _fail(event, _duplicate_message(event))
+            seen.add(event.id)
+        customer_id = event.customer_id
+        reported.add(customer_id)
+        state = state_of(customer_id)
+        if isinstance(event, Purchase):
+            purchases += 1
+        elif isinstance(event, Refund):
+            refunds += 1
+        gross += _fold_event(plan, state, event, ledgers[customer_id], prices)
+        if state.outbox:
+            for fact in state.outbox:
+                referrer = state_of(fact.customer_id)
+                _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
+            state.outbox.clear()
+    finished = [
+        _result(plan, working[customer_id], ledgers[customer_id], cutoff)
+        for customer_id in sorted(working)
+    ]
+    results = tuple(
+        result for result in finished if result.customer_id in reported or result.ledger
+    )
+    all_entries = (entry for result in results for entry in result.ledger)
+    totals = total(
+        all_entries,
+        money=plan.money,
+        point_value=program.points.value,
+        customers=len(results),
+        purchases=purchases,
+        refunds=refunds,
+        gross_spend=gross,
+    )
+    return Evaluation(
+        program=program.program,
+        money=plan.money,
+        points_name=program.points.name,
+        customers=results,
+        totals=totals,
+    )
+
+
+def _saved_states(
+    states: Mapping[str, CustomerState] | Iterable[CustomerState] | None,
+) -> list[CustomerState]:
+    """The saved states, each under its own customer and one per customer."""
+    given = (
+        list(states.items()) if isinstance(states, Mapping) else [(None, s) for s in states or ()]
+    )
+    found: dict[str, CustomerState] = {}
+    for key, saved in given:
+        customer = saved.customer_id
+        if key is not None and key != customer:
+            message = f"is given as the state of '{key}'; pass each state under its own customer"
+            raise bad_state(customer, [(("customer_id",), message)], None)
+        if customer in found:
+            message = "is given twice; pass one state per customer"
+            raise bad_state(customer, [((), message)], None)
+        found[customer] = saved
+    return list(found.values())
+
+
+def _duplicate_message(event: AnyEvent) -> str:
+    if isinstance(event, ReferralQualified):
+        return (
+            "another event has the same id: the referral fact repeats a purchase of this "
+            "evaluation, which gives the referrer their reward itself; supply referral facts "
+            "only for friends whose history is not evaluated"
+        )
+    return "another event has the same id; event ids must be unique"
+
+
+def _event_id(event: AnyEvent) -> str:
+    return event.id
+
+
+def _event_at(event: AnyEvent) -> datetime:
+    return event.at
+
+
+_INSTANT = timedelta(microseconds=1)
+"""The smallest step of time a datetime has: 'just before' an exclusive cutoff."""
+
+
+def _result(
+    plan: ProgramPlan, state: WorkingState, ledger: list[LedgerEntry], cutoff: Cutoff | None
+) -> CustomerResult:
+    moment = state.last_event_at
+    if cutoff is not None:
+        # Gifts at dates are given and points expire up to the cutoff too; a date counts
+        # up to (not including) the next local midnight.
+        if plan.dated:
+            grant_dated(plan, state, cutoff.instant, cutoff.inclusive, ledger)
+        ledger += advance(
+            plan.points, state.account, state.customer_id, cutoff.instant, cutoff.inclusive
+        )
+        moment = cutoff.instant if cutoff.inclusive else cutoff.instant - _INSTANT
+    tier: str | None = None
+    tier_changes: tuple[TierChange, ...] = ()
+    next_tier: NextTier | None = None
+    if plan.tiers is not None:
+        if cutoff is not None:
+            instant, local_date = cutoff.instant, cutoff.local_date
+        elif state.last_event_at is not None:
+            instant = state.last_event_at
+            local_date = instant.astimezone(plan.zone).date()
+        if cutoff is not None or state.last_event_at is not None:
+            tier, tier_changes, next_tier = state.tiers.report(
+                plan.tiers, plan.money, instant, local_date, moment or instant
+            )
+    stamps = {rule_id: state.stamps.get(rule_id, 0) % every for rule_id, every in plan.stamp_cards}
+    program_id, money, tiers = plan.program.program, plan.money, plan.tiers
+    if plan.refunds_within is not None and state.last_event_at is not None:
+        state.forget(plan.refunds_within, plan.zone, state.last_event_at)
+    return CustomerResult(
+        customer_id=state.customer_id,
+        ledger=tuple(ledger),
+        points=state.points,
+        available_points=state.account.available(moment),
+        pending_points=state.account.pending(moment),
+        tier=tier,
+        stamps=stamps,
+        save=lambda: state.save(program_id, money, tiers),
+        tier_changes=tier_changes,
+        next_tier=next_tier,
+    )
+
+
+_Cutoff = Cutoff
+"""The name the batch engine imports (``Cutoff`` is the public one)."""
+_profiles = check_profiles
+"""The name the batch engine imports (``check_profiles`` is the public one)."""

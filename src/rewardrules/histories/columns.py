@@ -1,0 +1,291 @@
+"""Histories as Apache Arrow tables: the column layout, and the way between events and rows.
+
+A history table has one row per purchase line, per refund line (or one row for a refund of
+everything that is left), and per redemption. The rows of one event are adjacent, and the
+table keeps the order of the file it came from. ``line`` says where a row came from (the
+line of a CSV or JSON Lines file, the element of a JSON file, the row of a Parquet file),
+so that an error about a row can point at it.
+
+Amounts are ``decimal128(38, 12)``: exact, in currency units, as written; the engine turns
+them into whole minor units of the program's currency and refuses a finer amount there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from rewardrules._model_errors import ModelInputError
+from rewardrules.errors import HistoryError, Location, Problem, format_path
+from rewardrules.events import (
+    AnyEvent,
+    Customer,
+    Line,
+    Purchase,
+    Redemption,
+    Refund,
+    RefundLine,
+)
+
+__all__ = [
+    "CUSTOMERS_SCHEMA",
+    "HISTORY_SCHEMA",
+    "customers_to_table",
+    "events_to_table",
+    "read_customers_table",
+    "read_history_table",
+    "table_to_customers",
+    "table_to_events",
+]
+
+AMOUNT = pa.decimal128(38, 12)
+"""An exact amount in currency units: 26 digits before the point, 12 after."""
+INSTANT = pa.timestamp("us", tz="UTC")
+
+_HISTORY_FIELDS: list[pa.Field[Any]] = [
+    pa.field("event_id", pa.string(), nullable=False),
+    pa.field("type", pa.string(), nullable=False),
+    pa.field("customer_id", pa.string(), nullable=False),
+    pa.field("at", INSTANT, nullable=False),
+    pa.field("utc_offset", pa.int32()),
+    pa.field("sku", pa.string()),
+    pa.field("category", pa.string()),
+    pa.field("quantity", pa.int64()),
+    pa.field("unit_price", AMOUNT),
+    pa.field("purchase_id", pa.string()),
+    pa.field("store", pa.string()),
+    pa.field("reward", pa.string()),
+    pa.field("line", pa.int64()),
+]
+HISTORY_SCHEMA = pa.schema(_HISTORY_FIELDS)
+"""The columns of a history table, in order (docs/histories.md)."""
+
+_CUSTOMER_FIELDS: list[pa.Field[Any]] = [
+    pa.field("customer_id", pa.string(), nullable=False),
+    pa.field("joined_at", INSTANT),
+    pa.field("birthday", pa.string()),
+    pa.field("referred_by", pa.string()),
+]
+CUSTOMERS_SCHEMA = pa.schema(_CUSTOMER_FIELDS)
+"""The columns of a customers table: one row per profile."""
+
+
+def _instant(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _offset(moment: datetime) -> int | None:
+    offset = moment.utcoffset()
+    return None if offset is None else int(offset.total_seconds())
+
+
+def _written(instant: datetime, offset: int | None) -> datetime:
+    """The instant at the UTC offset it was written with (UTC when none was kept)."""
+    if not offset:
+        return instant
+    return instant.astimezone(timezone(timedelta(seconds=offset)))
+
+
+def events_to_table(events: Iterable[AnyEvent]) -> pa.Table:
+    """The rows of purchases, refunds and redemptions, in the order given.
+
+    Raises:
+        ValueError: a referral fact, which is not a row of a history table.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in HISTORY_SCHEMA.names}
+
+    def row(event: AnyEvent, **cells: Any) -> None:
+        columns["event_id"].append(event.id)
+        columns["type"].append(event.type)
+        columns["customer_id"].append(event.customer_id)
+        columns["at"].append(_instant(event.at))
+        columns["utc_offset"].append(_offset(event.at))
+        for name in ("sku", "category", "quantity", "unit_price", "purchase_id", "store"):
+            columns[name].append(cells.get(name))
+        columns["reward"].append(cells.get("reward"))
+        columns["line"].append(None)
+
+    for event in events:
+        if isinstance(event, Purchase):
+            for line in event.lines:
+                row(
+                    event,
+                    sku=line.sku,
+                    category=line.category,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    store=event.store,
+                )
+        elif isinstance(event, Refund):
+            if event.lines is None:
+                row(event, purchase_id=event.purchase_id)
+            for refund_line in event.lines or ():
+                row(
+                    event,
+                    sku=refund_line.sku,
+                    quantity=refund_line.quantity,
+                    purchase_id=event.purchase_id,
+                )
+        elif isinstance(event, Redemption):
+            row(event, reward=event.reward)
+        else:
+            raise ValueError(
+                f"event {event.id}: a referral fact is not a row of a history table; "
+                "pass it to evaluate or step as an event"
+            )
+    return pa.table(columns, schema=HISTORY_SCHEMA)
+
+
+def _where(source: str, line: int | None, index: int) -> tuple[Location | None, str]:
+    if line is None:
+        return None, f"row {index + 1}"
+    return Location(source, line, 1), f"line {line}"
+
+
+def _row_error(
+    source: str, line: int | None, index: int, error: ModelInputError | str
+) -> HistoryError:
+    location, where = _where(source, line, index)
+    if isinstance(error, str):
+        messages = [error]
+    else:  # what the event models raise: problems with a field path, in plain words
+        messages = [f"{format_path(item.path) or 'row'}: {item.message}" for item in error.problems]
+    problems = [
+        Problem(
+            message=message if location is not None else f"{where}: {message}",
+            location=location,
+            code="invalid-event",
+        )
+        for message in messages
+    ]
+    return HistoryError(problems)
+
+
+def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEvent]:
+    """The events of a history table, one per run of adjacent rows with one event id.
+
+    Raises:
+        HistoryError: a row cannot be read as part of an event; the problem names the
+            source and the row's line (or its position in the table).
+    """
+    optional = {"line", "utc_offset", "store", "reward"}
+    names = table.schema.names
+    missing = [name for name in HISTORY_SCHEMA.names if name not in optional and name not in names]
+    if missing:
+        raise HistoryError(
+            [
+                Problem(
+                    message=f"{source}: the table has no column {', '.join(missing)}; "
+                    f"a history table has the columns {', '.join(HISTORY_SCHEMA.names)}",
+                    code="missing-column",
+                )
+            ]
+        )
+    rows = table.to_pylist()
+    index = 0
+    while index < len(rows):
+        first = rows[index]
+        end = index + 1
+        while (
+            end < len(rows)
+            and rows[end]["event_id"] == first["event_id"]
+            and (rows[end]["type"] == first["type"])
+        ):
+            end += 1
+        yield _event(rows[index:end], source, index)
+        index = end
+
+
+def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
+    first = rows[0]
+    kind = first["type"]
+    line = first.get("line")
+    at = _written(first["at"], first.get("utc_offset"))
+    try:
+        if kind == "purchase":
+            return Purchase(
+                id=first["event_id"],
+                customer_id=first["customer_id"],
+                at=at,
+                store=first.get("store"),
+                lines=tuple(
+                    Line(
+                        sku=row["sku"],
+                        category=row["category"],
+                        quantity=row["quantity"],
+                        unit_price=_amount(row["unit_price"]),
+                    )
+                    for row in rows
+                ),
+            )
+        if kind == "refund":
+            whole = len(rows) == 1 and first["sku"] is None
+            return Refund(
+                id=first["event_id"],
+                customer_id=first["customer_id"],
+                at=at,
+                purchase_id=first["purchase_id"],
+                lines=None
+                if whole
+                else tuple(RefundLine(sku=row["sku"], quantity=row["quantity"]) for row in rows),
+            )
+        if kind == "redemption":
+            if len(rows) > 1:
+                return_error = "a redemption is one row; two adjacent rows have its id"
+                raise _row_error(source, rows[1].get("line"), index + 1, return_error)
+            return Redemption(
+                id=first["event_id"],
+                customer_id=first["customer_id"],
+                at=at,
+                reward=first.get("reward"),
+            )
+    except ModelInputError as error:
+        raise _row_error(source, line, index, error) from None
+    message = f"type: must be 'purchase', 'refund' or 'redemption' (got {kind!r})"
+    raise _row_error(source, line, index, message)
+
+
+def _amount(value: Decimal | None) -> Decimal | None:
+    """An Arrow decimal with its scale's trailing zeros dropped back to the written form."""
+    if value is None:
+        return None
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+
+
+def customers_to_table(customers: Iterable[Customer]) -> pa.Table:
+    """One row per customer profile."""
+    columns: dict[str, list[Any]] = {name: [] for name in CUSTOMERS_SCHEMA.names}
+    for profile in customers:
+        columns["customer_id"].append(profile.customer_id)
+        joined = profile.joined_at
+        columns["joined_at"].append(None if joined is None else _instant(joined))
+        columns["birthday"].append(None if profile.birthday is None else str(profile.birthday))
+        columns["referred_by"].append(profile.referred_by)
+    return pa.table(columns, schema=CUSTOMERS_SCHEMA)
+
+
+def table_to_customers(table: pa.Table, source: str = "<table>") -> Iterator[Customer]:
+    """The profiles of a customers table.
+
+    Raises:
+        HistoryError: a row is not a valid profile.
+    """
+    for index, row in enumerate(table.to_pylist()):
+        try:
+            yield Customer(
+                customer_id=row["customer_id"],
+                joined_at=row.get("joined_at"),
+                birthday=row.get("birthday"),
+                referred_by=row.get("referred_by"),
+            )
+        except ModelInputError as error:
+            raise _row_error(source, None, index, error) from None
+
+
+# The readers check cells against the schema above, so they import this module: last.
+from rewardrules.histories._table_read import read_customers_table, read_history_table  # noqa: E402

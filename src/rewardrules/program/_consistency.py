@@ -1,0 +1,285 @@
+"""The checks that involve several fields or several rules of a program.
+
+Tier names a rule mentions, money finer than the currency, dates in the wrong order, limits
+that measure what a rule does not give, groups whose rules cannot compete: each check yields
+``(path, message)``. :class:`~rewardrules.program.model.Program` runs :func:`semantic_problems`
+after validation, and the loader runs it itself so that each problem points at its own line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from rewardrules.errors import PathItem
+from rewardrules.money import currency, decimal_places
+from rewardrules.program._rule_base import Filter
+from rewardrules.program._rule_kinds import (
+    AnyRule,
+    Birthday,
+    EveryNthFree,
+    PartnerGiftCard,
+    PointsPerSpend,
+    Referral,
+    SignupBonus,
+    TieredDiscount,
+    VoucherReward,
+    gives_points,
+    rewards_a_purchase,
+)
+from rewardrules.rulefiles.sourcemap import escaped
+
+if TYPE_CHECKING:  # the program's validator calls these checks: import it for types only
+    from rewardrules.program.model import Program, Tiers
+
+IndexedRules = Sequence[tuple[int, AnyRule]]
+"""Rules with their position in the file (a partly valid file keeps only the valid ones)."""
+
+
+def _money_fields(
+    tiers: Tiers | None, rules: IndexedRules
+) -> Iterator[tuple[tuple[PathItem, ...], Decimal]]:
+    if tiers is not None and tiers.qualify_by == "spend":
+        for index, level in enumerate(tiers.levels):
+            yield ("tiers", "levels", index, "at_least"), level.at_least
+    for index, rule in rules:
+        base: tuple[PathItem, ...] = ("rules", index)
+        if rule.when.min_total is not None:
+            yield (*base, "when", "min_total"), rule.when.min_total
+        if isinstance(rule, PointsPerSpend):
+            yield (*base, "per"), rule.per
+            for position, multiplier in enumerate(rule.multipliers):
+                if multiplier.when.min_total is not None:
+                    path = (*base, "multipliers", position, "when", "min_total")
+                    yield path, multiplier.when.min_total
+        elif isinstance(rule, PartnerGiftCard):
+            yield (*base, "value"), rule.value
+            yield (*base, "every_spend"), rule.every_spend
+        elif isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
+            yield (*base, "reward", "voucher", "value"), rule.reward.voucher.value
+        elif isinstance(rule, Birthday) and rule.voucher is not None:
+            yield (*base, "voucher", "value"), rule.voucher.value
+        elif isinstance(rule, SignupBonus) and rule.min_first_purchase is not None:
+            yield (*base, "min_first_purchase"), rule.min_first_purchase
+        elif isinstance(rule, Referral):
+            yield (*base, "min_paid"), rule.min_paid
+            for side in ("referrer", "referred"):
+                gift = getattr(rule, side)
+                if gift is not None and gift.voucher is not None:
+                    yield (*base, side, "voucher", "value"), gift.voucher.value
+        for position, limit in enumerate(rule.limit):
+            if limit.value is not None:
+                yield (*base, "limit", position, "value"), limit.value
+
+
+def _filters(rules: IndexedRules) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
+    for index, rule in rules:
+        yield ("rules", index, "when"), rule.when
+        if isinstance(rule, PointsPerSpend):
+            for position, multiplier in enumerate(rule.multipliers):
+                yield ("rules", index, "multipliers", position, "when"), multiplier.when
+
+
+def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    """Yield ``(path, message)`` for every cross-field mistake in a program."""
+    yield from semantic_problems_of_parts(
+        program.currency, program.tiers, list(enumerate(program.rules))
+    )
+    yield from _lifecycle_problems(program)
+    yield from _group_problems(program)
+
+
+def _group_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    groups: dict[str, list[int]] = {}
+    for index, rule in enumerate(program.rules):
+        if rule.exclusive_group is not None:
+            groups.setdefault(rule.exclusive_group, []).append(index)
+    if program.points.value != 0:
+        return
+    for group, members in groups.items():
+        kinds = {gives_points(program.rules[index]) for index in members}
+        if kinds == {True, False}:
+            yield (
+                ("rules", members[-1], "exclusive_group"),
+                f"the exclusive group '{group}' mixes rules that give points with rules that "
+                "give money, but points.value is 0, so their worth cannot be compared; set "
+                "points.value (what one point costs the business)",
+            )
+
+
+def _rule_shape_problems(index: int, rule: AnyRule) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    base: tuple[PathItem, ...] = ("rules", index)
+    points_rule = gives_points(rule)
+    for position, limit in enumerate(rule.limit):
+        if limit.points is not None and not points_rule:
+            yield (
+                (*base, "limit", position, "points"),
+                f"the rule '{rule.id}' gives no points; limit its rewards or value instead",
+            )
+        if limit.value is not None and points_rule:
+            yield (
+                (*base, "limit", position, "value"),
+                f"the rule '{rule.id}' gives points; limit its points or rewards instead",
+            )
+    if rule.exclusive_group is not None and not rewards_a_purchase(rule):
+        yield (*base, "exclusive_group"), _not_competing(rule)
+    given_at = _given_at_a_date(rule)
+    if given_at is not None and not rule.when.is_empty:
+        gift, needs = given_at
+        yield (
+            (*base, "when"),
+            f"{gift}, not at a purchase, so there is no purchase for 'when' to filter; "
+            f"remove 'when' or set {needs}",
+        )
+    if isinstance(rule, Birthday) and rule.window == "month" and rule.days_around:
+        yield (
+            (*base, "days_around"),
+            "days_around widens a 'day' window; the 'month' window is the whole birthday month",
+        )
+
+
+def _given_at_a_date(rule: AnyRule) -> tuple[str, str] | None:
+    """When a rule that gives at a date gives (in words), and the key that ties it to a purchase.
+
+    None for a rule that gives at a purchase.
+    """
+    if isinstance(rule, Birthday) and not rule.requires_purchase:
+        return "this birthday gift is given when its window opens", "requires_purchase: true"
+    if isinstance(rule, SignupBonus) and rule.min_first_purchase is None:
+        return (
+            "this sign-up bonus is given at joining",
+            "min_first_purchase (0 for any purchase)",
+        )
+    return None
+
+
+def _not_competing(rule: AnyRule) -> str:
+    """Why a rule that rewards no purchase cannot be in an exclusive group, and the fix."""
+    given_at = _given_at_a_date(rule)
+    if given_at is None:  # a referral: the only other kind that rewards no purchase
+        return (
+            "a referral rule rewards the referrer for a friend's purchase, not the purchase "
+            "in hand, so it cannot be in an exclusive group; remove exclusive_group"
+        )
+    gift, needs = given_at
+    return (
+        f"{gift}, not at a purchase, so it cannot be in an exclusive group; remove "
+        f"exclusive_group or set {needs} to let it compete"
+    )
+
+
+def _lifecycle_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    points = program.points
+    if points.expire_round_up_to is not None and points.expire_after is None:
+        yield (
+            ("points", "expire_round_up_to"),
+            "expire_round_up_to rounds the expiry that expire_after sets; set expire_after too",
+        )
+    money = currency(program.currency)
+    seen: dict[str, int] = {}
+    for index, reward in enumerate(program.rewards):
+        if reward.id in seen:
+            yield (
+                ("rewards", index, "id"),
+                f"the reward id '{reward.id}' is already used by rewards[{seen[reward.id]}]",
+            )
+        seen.setdefault(reward.id, index)
+        if decimal_places(reward.value) > money.exponent:
+            yield (
+                ("rewards", index, "value"),
+                f"{reward.value} has more decimal places than {money.code} has "
+                f"({money.exponent}); write it in whole {money.code} minor units",
+            )
+        window = reward.available
+        if window and window.starts and window.ends and window.ends < window.starts:
+            yield (
+                ("rewards", index, "available", "ends"),
+                f"the reward stops being available ({window.ends}) before it starts "
+                f"({window.starts})",
+            )
+
+
+def semantic_problems_of_parts(
+    currency_code: str | None,
+    tiers: Tiers | None,
+    rules: IndexedRules,
+    *,
+    tiers_known: bool = True,
+) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    """The cross-field checks on the parts of a program that are valid on their own.
+
+    The loader uses this when a file has other errors too, so that every problem is
+    reported in one run. ``currency_code`` None (not a valid currency) skips the money
+    checks; ``tiers_known`` False (the tiers themselves are invalid) skips the checks of
+    tier names.
+    """
+    seen: dict[str, int] = {}
+    for index, rule in rules:
+        if rule.id in seen:
+            yield (
+                ("rules", index, "id"),
+                f"the rule id '{rule.id}' is already used by rules[{seen[rule.id]}]; "
+                "give every rule its own id",
+            )
+        else:
+            seen[rule.id] = index
+        if rule.starts is not None and rule.ends is not None and rule.ends < rule.starts:
+            yield (
+                ("rules", index, "ends"),
+                f"the rule ends ({rule.ends}) before it starts ({rule.starts})",
+            )
+        yield from _rule_shape_problems(index, rule)
+    if currency_code is not None:
+        money = currency(currency_code)
+        for path, amount in _money_fields(tiers, rules):
+            if decimal_places(amount) > money.exponent:
+                yield (
+                    path,
+                    f"{amount} has more decimal places than {money.code} has "
+                    f"({money.exponent}); write it in whole {money.code} minor units",
+                )
+    tier_names: tuple[str, ...] = ()
+    if tiers is not None:
+        tier_names = tiers.level_names()
+        yield from _tier_problems(tiers)
+    if not tiers_known:
+        return
+    for path, rule_filter in _filters(rules):
+        for position, name in enumerate(rule_filter.tiers or ()):
+            if name not in tier_names:
+                yield (*path, "tiers", position), _unknown_tier(name, tier_names)
+    for index, rule in rules:
+        if isinstance(rule, TieredDiscount):
+            for name in rule.discounts:
+                if name not in tier_names:
+                    yield ("rules", index, "discounts", name), _unknown_tier(name, tier_names)
+
+
+def _tier_problems(tiers: Tiers) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    names: set[str] = set()
+    for index, level in enumerate(tiers.levels):
+        if level.name in names:
+            yield ("tiers", "levels", index, "name"), f"the tier '{level.name}' is defined twice"
+        names.add(level.name)
+        if tiers.qualify_by == "purchases" and level.at_least != level.at_least.to_integral_value():
+            yield (
+                ("tiers", "levels", index, "at_least"),
+                f"a number of purchases must be a whole number (got {level.at_least})",
+            )
+        if index > 0 and level.at_least <= tiers.levels[index - 1].at_least:
+            yield (
+                ("tiers", "levels", index, "at_least"),
+                f"levels must rise: '{level.name}' needs {level.at_least}, which is not more "
+                f"than the {tiers.levels[index - 1].at_least} of "
+                f"'{tiers.levels[index - 1].name}' below it",
+            )
+
+
+def _unknown_tier(name: str, known: tuple[str, ...]) -> str:
+    # Escaped: a tier named with a look-alike letter (a Cyrillic o in 'gold') must not read as
+    # the valid name it imitates.
+    shown = escaped(name, ascii_only=not name.isascii())
+    if not known:
+        return f"the tier '{shown}' is named, but the program defines no tiers"
+    return f"there is no tier '{shown}'; the tiers are: {', '.join(known)}"

@@ -1,0 +1,195 @@
+"""What every rule has, whatever its kind: the keys of ``_Rule``, its filter and its limits.
+
+``_Model`` is the base of every model of a program (frozen, unknown keys refused); ``_Rule``
+keeps its name because the reference keys its examples on it. The kinds themselves are in
+:mod:`rewardrules.program._rule_kinds`; :mod:`rewardrules.program.model` re-exports both.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
+
+WEEKDAYS: tuple[str, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+CalendarWindow = Literal["calendar_year", "calendar_quarter", "calendar_month"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _lowercase_weekdays(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return [item.lower() if isinstance(item, str) else item for item in value]
+    return value
+
+
+class Filter(_Model):
+    """Which purchases and which of their lines a rule (or a multiplier) looks at.
+
+    A purchase passes when every purchase-level condition that is set holds. A line is
+    eligible when the purchase passes, when it matches one of ``categories`` or ``skus``
+    (if either is set), and when it matches none of the exclusions.
+    """
+
+    categories: tuple[Text, ...] | None = Field(
+        default=None, description="Lines whose category is one of these.", examples=[["coffee"]]
+    )
+    skus: tuple[Text, ...] | None = Field(
+        default=None, description="Lines whose sku is one of these.", examples=[["latte-12oz"]]
+    )
+    exclude_categories: tuple[Text, ...] | None = Field(
+        default=None, description="Never lines of these categories.", examples=[["gift-cards"]]
+    )
+    exclude_skus: tuple[Text, ...] | None = Field(
+        default=None, description="Never lines of these skus.", examples=[["bag-fee"]]
+    )
+    min_total: ExactDecimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Only purchases whose gross total (before rewards) is at least this.",
+        examples=["20.00"],
+    )
+    stores: tuple[Text, ...] | None = Field(
+        default=None, description="Only purchases made in one of these stores.", examples=[["s1"]]
+    )
+    weekdays: Annotated[tuple[Weekday, ...] | None, BeforeValidator(_lowercase_weekdays)] = Field(
+        default=None,
+        description="Only purchases made on these days of the week (local time).",
+        examples=[["saturday", "sunday"]],
+    )
+    dates: tuple[LocalDate, ...] | None = Field(
+        default=None,
+        description="Only purchases made on these local dates (YYYY-MM-DD).",
+        examples=[["2026-03-14"]],
+    )
+    tiers: tuple[Text, ...] | None = Field(
+        default=None,
+        description="Only purchases made while the customer is at one of these tiers.",
+        examples=[["gold"]],
+    )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the filter lets every purchase and every line through."""
+        return all(getattr(self, name) is None for name in type(self).model_fields)
+
+
+LimitPeriod = Literal["purchase", "day", "week", "month", "year", "lifetime"]
+
+
+class Limit(_Model):
+    """At most so many points, rewards or so much value from one rule per period."""
+
+    per: LimitPeriod = Field(
+        description=(
+            "The period: purchase, day, week (Monday to Sunday), month, year (calendar) "
+            "or lifetime, in the program's time zone."
+        ),
+        examples=["month"],
+    )
+    points: WholeNumber | None = Field(
+        default=None, ge=0, description="At most this many points.", examples=[500]
+    )
+    rewards: WholeNumber | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "At most this many rewards: free or discounted units, vouchers, gift cards, "
+            "discounted purchases, or purchases given points."
+        ),
+        examples=[2],
+    )
+    value: ExactDecimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="At most this much value in currency (discounts, free units, vouchers).",
+        examples=["10.00"],
+    )
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Limit:
+        measures = [
+            name for name in ("points", "rewards", "value") if getattr(self, name) is not None
+        ]
+        if len(measures) != 1:
+            raise ValueError(
+                "a limit counts exactly one of points, rewards or value "
+                f"(got {' and '.join(measures) if measures else 'none'})"
+            )
+        return self
+
+    @property
+    def measure(self) -> Literal["points", "rewards", "value"]:
+        """What the limit counts."""
+        if self.points is not None:
+            return "points"
+        return "rewards" if self.rewards is not None else "value"
+
+
+def _one_or_more(value: object) -> object:
+    if isinstance(value, dict):
+        return [value]
+    return value
+
+
+class _Rule(_Model):
+    id: Slug = Field(description="A unique name for the rule, e.g. 'coffee-stars'.")
+    description: str | None = Field(default=None, description="What the rule is for, in words.")
+    starts: LocalDate | None = Field(
+        default=None, description="First local date on which the rule applies (inclusive)."
+    )
+    ends: LocalDate | None = Field(
+        default=None, description="Last local date on which the rule applies (inclusive)."
+    )
+    when: Filter = Field(
+        default_factory=Filter, description="Which purchases and lines the rule looks at."
+    )
+    priority: WholeNumber = Field(
+        default=0, description="Lower runs first; ties keep the order of the file."
+    )
+    exclusive_group: Slug | None = Field(
+        default=None,
+        description=(
+            "Of the rules of one group that would reward a purchase, only the one worth "
+            "most to the customer does (ties: the lower priority)."
+        ),
+        examples=["weekend-promotions"],
+    )
+    limit: Annotated[tuple[Limit, ...], BeforeValidator(_one_or_more)] = Field(
+        default=(),
+        description=(
+            "At most so much from this rule per customer and period: one limit, or a list "
+            "of them (each must hold)."
+        ),
+        examples=[
+            {"per": "day", "rewards": 1},
+            [{"per": "week", "rewards": 2}, {"per": "year", "rewards": 20}],
+        ],
+    )
+
+    # Facts of the rule's data that validation needs (exclusive groups, points settings),
+    # so they live on the model rather than in the kind's spec: abstract, so a kind that
+    # does not say cannot even be built.
+    @abstractmethod
+    def gives_points(self) -> bool:
+        """Whether the rule gives points (rather than money rewards)."""
+
+    @abstractmethod
+    def rewards_a_purchase(self) -> bool:
+        """Whether the rule rewards the purchase it looks at (so it can compete in a group)."""

@@ -1,0 +1,320 @@
+"""Each rule kind's model, and the tagged union of them that a program's ``rules`` hold.
+
+A kind's model is data: the keys every rule has come from
+:class:`~rewardrules.program._rule_base._Rule`, and its evaluation lives in ``rewardrules.kinds``.
+Checks within one model (a gift gives points or a voucher) are its validators; checks that
+involve the rest of the program are in :mod:`rewardrules.program._consistency`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal, Self, get_args
+
+from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
+
+from rewardrules._types import ExactDecimal, Text, WholeNumber
+from rewardrules.program._rule_base import CalendarWindow, Filter, _Model, _Rule
+
+
+class Multiplier(_Model):
+    """A factor on the points of the lines a filter matches ("double stars on coffee")."""
+
+    factor: ExactDecimal = Field(
+        ge=1, allow_inf_nan=False, description="Points are multiplied by this.", examples=["2"]
+    )
+    when: Filter = Field(description="Which purchases and lines get the factor.")
+    description: str | None = Field(default=None, description="What the multiplier is for.")
+
+
+class PointsPerSpend(_Rule):
+    """``points`` for every ``per`` currency units paid on eligible lines."""
+
+    kind: Literal["points_per_spend"] = Field(description="Points for money spent.")
+    points: ExactDecimal = Field(
+        gt=0, allow_inf_nan=False, description="Points earned per `per` spent.", examples=["1"]
+    )
+    per: ExactDecimal = Field(
+        default=Decimal(1),
+        gt=0,
+        allow_inf_nan=False,
+        description="The spend, in currency units, that earns `points`.",
+        examples=["1.00"],
+    )
+    multipliers: tuple[Multiplier, ...] = Field(
+        default=(),
+        description="Factors for some lines; the largest matching factor applies to a line.",
+    )
+    rounding: Literal["floor", "half_up", "ceil"] = Field(
+        default="floor", description="How a purchase's points are rounded to a whole number."
+    )
+    max_per_purchase: WholeNumber | None = Field(
+        default=None, ge=0, description="At most this many points from one purchase."
+    )
+
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+
+class PercentOff(_Model):
+    """The units a punch card rewards get this percentage off."""
+
+    percent_off: ExactDecimal = Field(
+        gt=0, le=100, allow_inf_nan=False, description="Percent off, more than 0, at most 100."
+    )
+
+
+class VoucherSpec(_Model):
+    """A voucher for one product, to use on a later visit."""
+
+    sku: Text = Field(description="The product the voucher is for.")
+    value: ExactDecimal = Field(
+        ge=0, allow_inf_nan=False, description="What the voucher costs the business."
+    )
+    name: str | None = Field(default=None, description="How the voucher is called.")
+
+
+class VoucherReward(_Model):
+    """Each completed card issues a voucher."""
+
+    voucher: VoucherSpec = Field(description="The voucher issued per completed card.")
+
+
+class EveryNthFree(_Rule):
+    """A punch card: every ``every`` qualifying units (or visits) earn a reward."""
+
+    kind: Literal["every_nth_free"] = Field(description="A punch card.")
+    every: WholeNumber = Field(ge=2, description="Units or visits per completed card.")
+    counts: Literal["items", "visits"] = Field(
+        default="items", description="Count units of matching lines, or visits with one."
+    )
+    reward: Literal["free"] | PercentOff | VoucherReward = Field(
+        default="free",
+        description="`free`, `{percent_off: P}` or `{voucher: {sku, value}}`.",
+    )
+
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+
+class PartnerGiftCard(_Rule):
+    """A partner's gift card for every ``every_spend`` paid within a window."""
+
+    kind: Literal["partner_gift_card"] = Field(description="Gift cards from a partner business.")
+    partner: Text = Field(description="The business that honours the gift card.")
+    value: ExactDecimal = Field(
+        gt=0, allow_inf_nan=False, description="The value of one gift card."
+    )
+    every_spend: ExactDecimal = Field(
+        gt=0, allow_inf_nan=False, description="Qualifying paid spend per gift card."
+    )
+    window: Literal["lifetime"] | CalendarWindow = Field(
+        default="lifetime", description="The period over which spend adds up."
+    )
+    max_per_window: WholeNumber | None = Field(
+        default=None, ge=1, description="At most this many gift cards per window."
+    )
+
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+
+class TieredDiscount(_Rule):
+    """A percentage off eligible lines, depending on the customer's tier."""
+
+    kind: Literal["tiered_discount"] = Field(description="A discount by tier.")
+    discounts: dict[Text, ExactDecimal] = Field(
+        min_length=1,
+        description="Percent off per tier name, e.g. {silver: 5, gold: 10}.",
+    )
+
+    @field_validator("discounts")
+    @classmethod
+    def _percentages(cls, discounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        for tier, percent in discounts.items():
+            if not percent.is_finite() or not Decimal(0) < percent <= 100:
+                raise ValueError(
+                    f"a discount must be more than 0 and at most 100 percent "
+                    f"(got {percent} for {tier})"
+                )
+        return discounts
+
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+
+class BonusPoints(_Rule):
+    """Fixed points for a purchase that matches the filter."""
+
+    kind: Literal["bonus_points"] = Field(description="Fixed bonus points.")
+    points: WholeNumber = Field(ge=1, description="Points the purchase earns.", examples=[50])
+    once_per_customer: StrictBool = Field(
+        default=False,
+        description="Only the customer's first matching purchase earns them.",
+        examples=[True],
+    )
+
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+
+class _PointsOrVoucher(_Model):
+    """Points or a voucher, exactly one of the two: what a gift or a birthday gives."""
+
+    points: WholeNumber | None = Field(
+        default=None, ge=1, description="Points given (or give a voucher).", examples=[100]
+    )
+    voucher: VoucherSpec | None = Field(
+        default=None,
+        description="A voucher given instead of points.",
+        examples=[{"sku": "cake-slice", "value": "3.50", "name": "a slice of cake"}],
+    )
+
+    @field_validator("voucher")
+    @classmethod
+    def _not_with_points(
+        cls, voucher: VoucherSpec | None, info: ValidationInfo
+    ) -> VoucherSpec | None:
+        # ``points`` is declared, so validated, before ``voucher``: ``info.data`` holds it
+        # unless it is itself invalid (then that error is enough). Said at the voucher.
+        if voucher is not None and info.data.get("points") is not None:
+            raise ValueError("give either points or a voucher, not both; remove one of the two")
+        return voucher
+
+    @model_validator(mode="after")
+    def _points_or_voucher(self) -> Self:
+        if self.points is None and self.voucher is None:
+            raise ValueError("give either points or a voucher (exactly one of the two)")
+        return self
+
+
+class Gift(_PointsOrVoucher):
+    """Points or a voucher: exactly one of the two."""
+
+
+class Birthday(_Rule, _PointsOrVoucher):
+    """Points or a voucher once a year, in a window around the customer's birthday."""
+
+    kind: Literal["birthday"] = Field(description="A birthday gift.")
+    window: Literal["day", "month"] = Field(
+        default="day",
+        description="The birthday itself (plus or minus days_around) or its whole month.",
+        examples=["month"],
+    )
+    days_around: WholeNumber = Field(
+        default=0,
+        ge=0,
+        le=180,
+        description="With window 'day': the window runs this many days either side.",
+        examples=[7],
+    )
+    requires_purchase: StrictBool = Field(
+        default=False,
+        description=(
+            "Give it at the first matching purchase in the window, instead of at the "
+            "window's start."
+        ),
+        examples=[True],
+    )
+
+    def gives_points(self) -> bool:
+        return self.points is not None
+
+    def rewards_a_purchase(self) -> bool:
+        return self.requires_purchase
+
+
+class SignupBonus(_Rule):
+    """Points when the customer joins, or at their first purchase of at least a minimum."""
+
+    kind: Literal["signup_bonus"] = Field(description="A bonus for joining.")
+    points: WholeNumber = Field(ge=1, description="Points given.", examples=[250])
+    min_first_purchase: ExactDecimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "Give the points at the first purchase after joining that pays at least this "
+            "on the rule's lines (0 for any purchase), instead of at joining."
+        ),
+        examples=["20.00"],
+    )
+
+    def gives_points(self) -> bool:
+        return True
+
+    def rewards_a_purchase(self) -> bool:
+        return self.min_first_purchase is not None
+
+
+class Referral(_Rule):
+    """A reward for bringing a friend, when the friend first buys."""
+
+    kind: Literal["referral"] = Field(description="A reward for referring a friend.")
+    referrer: Gift = Field(
+        description="What the customer who referred the friend gets.",
+        examples=[{"points": 500}],
+    )
+    referred: Gift | None = Field(
+        default=None,
+        description="What the referred friend gets at that purchase, if anything.",
+        examples=[{"points": 200}],
+    )
+    min_paid: ExactDecimal = Field(
+        default=Decimal(0),
+        ge=0,
+        allow_inf_nan=False,
+        description="The friend's purchase must pay at least this on the rule's lines.",
+        examples=["15.00"],
+    )
+
+    def gives_points(self) -> bool:
+        return self.referrer.points is not None
+
+    def rewards_a_purchase(self) -> bool:
+        return False
+
+
+AnyRule = (
+    PointsPerSpend
+    | EveryNthFree
+    | PartnerGiftCard
+    | TieredDiscount
+    | BonusPoints
+    | Birthday
+    | SignupBonus
+    | Referral
+)
+"""The type of a validated rule: the one list of the kinds' models (``kinds.table.KINDS``
+maps each to its spec)."""
+
+Rule = Annotated[AnyRule, Field(discriminator="kind")]
+"""Any rule, told apart by its ``kind``."""
+
+RULE_KINDS: tuple[type[_Rule], ...] = get_args(AnyRule)
+"""The kinds' models, in the order of :data:`AnyRule`."""
+
+
+def gives_points(rule: _Rule) -> bool:
+    """Whether the rule gives points (rather than money rewards)."""
+    return rule.gives_points()
+
+
+def rewards_a_purchase(rule: _Rule) -> bool:
+    """Whether the rule rewards the purchase it looks at (so it can compete in a group)."""
+    return rule.rewards_a_purchase()

@@ -1,0 +1,390 @@
+"""Pydantic's validation errors, rewritten in plain words a marketer can act on.
+
+Each error type our models can produce has one small function in :data:`_DESCRIBE`; an error
+type without one keeps pydantic's own message. A plain union (``reward: free | {percent_off}
+| {voucher}``) makes pydantic report one error per member: :func:`findings` keeps only the
+member the author evidently meant, or says in one message what the value may be.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from difflib import get_close_matches
+from typing import Any, Literal, get_args
+
+from pydantic import ValidationError
+
+from rewardrules._timetext import is_week_date
+from rewardrules._types import Slug
+from rewardrules.errors import PathItem
+from rewardrules.program.model import RULE_KINDS
+from rewardrules.rulefiles._errorpaths import (
+    ABSENT,
+    MODELS,
+    MappedError,
+    lookup,
+    map_loc,
+    model_at,
+    nested_fields,
+)
+from rewardrules.rulefiles.sourcemap import escaped, shorten, unusual_characters
+
+Path = tuple[PathItem, ...]
+Anchor = Literal["key", "value", "parent"]
+TextAt = Callable[[Path], "str | None"]
+
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_SLUG_PATTERN = next(
+    str(constraint.pattern)
+    for info in get_args(Slug)[1:]
+    for constraint in getattr(info, "metadata", ())
+    if getattr(constraint, "pattern", None)
+)
+_KINDS = [get_args(rule.model_fields["kind"].annotation)[0] for rule in RULE_KINDS]
+_MODEL_WORDS = {
+    "RollingWindow": "a rolling window of 1 to 36500 days (100 years) such as '365 days' "
+    "or {days: 365}"
+}
+_ONE_OR_A_LIST = {
+    "limit": "a limit such as {per: month, rewards: 2}, or a list of them",
+}
+"""Fields of a rule that take one mapping or a list of them, in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One validation problem in document terms, not yet located in the text.
+
+    Attributes:
+        at: point at the entry's key, its value, or the mapping that holds it.
+        meant: for an unknown key, the field it most likely misspells.
+    """
+
+    path: Path
+    message: str
+    code: str
+    suggestion: str | None = None
+    at: Anchor = "value"
+    meant: str | None = None
+
+
+def findings(error: ValidationError, data: object, text_at: TextAt) -> list[Finding]:
+    """Turn a pydantic ``ValidationError`` about ``data`` into findings in document terms.
+
+    Args:
+        error: what ``Program.model_validate(data)`` raised.
+        data: the document as built from the YAML.
+        text_at: a scalar's text as written, by document path (for "got 0123" and quoting hints).
+    """
+    found: list[Finding] = []
+    unions: dict[Path, list[MappedError]] = {}
+    for details in error.errors(include_url=False):
+        mapped = map_loc(details, data)
+        if mapped.union is not None:
+            unions.setdefault(mapped.union, []).append(mapped)
+        elif (finding := _describe(mapped, data, text_at)) is not None:
+            found.append(finding)
+    for path, members in unions.items():
+        found.extend(_union(path, members, data, text_at))
+    # "unknown key 'percent_of' (did you mean 'percent_off'?)" already says what is missing.
+    misspelt = {(*finding.path[:-1], finding.meant) for finding in found if finding.meant}
+    return [
+        finding for finding in found if not (finding.code == "missing" and finding.path in misspelt)
+    ]
+
+
+def got(value: object, text: str | None) -> str:
+    """Describe a value from the document in words: "the number 0123", "the text 'x'"."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"the yes/no value {text or str(value).lower()}"
+    if isinstance(value, int | Decimal):
+        return f"the number {shorten(text or str(value))}"
+    if isinstance(value, str):
+        return f"the text '{shorten(escaped(value))}'"
+    return "a mapping" if isinstance(value, dict) else "a list"
+
+
+def _choice(value: object, text: str | None) -> str:
+    """A value given where one of a few words was expected: ``'down'``, or "the number 3"."""
+    if isinstance(value, str):  # the choices are ASCII words: show anything else escaped
+        return f"'{shorten(escaped(value, ascii_only=True))}'"
+    return got(value, text)
+
+
+def _choices(expected: str) -> list[str]:
+    return [match.group(1) for match in _QUOTED.finditer(expected)]
+
+
+def _closest(word: object, candidates: list[str]) -> str | None:
+    if not isinstance(word, str):
+        return None
+    close = get_close_matches(word, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(word: object, candidates: list[str]) -> str | None:
+    close = _closest(word, candidates)
+    return f"did you mean '{close}'?" if close is not None else None
+
+
+def _union(
+    path: Path, errors: list[MappedError], data: object, text_at: TextAt
+) -> Iterator[Finding]:
+    value = lookup(data, path)
+    by_member: dict[str, list[MappedError]] = {}
+    for mapped in errors:
+        by_member.setdefault(str(mapped.member), []).append(mapped)
+    models = [name for name in by_member if name in MODELS]
+    if isinstance(value, dict) and models:
+        # The member sharing the most keys with the mapping, then the one with fewest errors.
+        def fit(name: str) -> tuple[int, int]:
+            return len(set(MODELS[name].model_fields) & set(value)), -len(by_member[name])
+
+        for mapped in by_member[max(models, key=fit)]:
+            finding = _describe(mapped, data, text_at)
+            if finding is not None:
+                yield finding
+        return
+    options: list[str] = []
+    literals: list[str] = []
+    for name, members in by_member.items():
+        if name in MODELS:
+            fields = MODELS[name].model_fields
+            required = [field for field, info in fields.items() if info.is_required()]
+            options.append(_MODEL_WORDS.get(name, f"a mapping with {', '.join(required)}"))
+        else:
+            literals += _choices(str(members[0].error.get("ctx", {}).get("expected", "")))
+    yield Finding(
+        path,
+        f"must be one of: {', '.join(literals + options)} (got {_choice(value, text_at(path))})",
+        "not-allowed",
+        _did_you_mean(value, literals),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Error:
+    """One pydantic error with what its message needs: the value and its text as written."""
+
+    mapped: MappedError
+    data: object
+    value: object
+    text: str | None
+    ctx: dict[str, Any]
+
+    @property
+    def path(self) -> Path:
+        return self.mapped.path
+
+    @property
+    def at(self) -> Anchor:
+        return "key" if self.mapped.at_key else "value"
+
+    @property
+    def seen(self) -> str:
+        return got(self.value, self.text)
+
+    def finding(self, message: str, code: str, suggestion: str | None = None) -> Finding:
+        return Finding(self.path, message, code, suggestion, self.at)
+
+
+def _describe(mapped: MappedError, data: object, text_at: TextAt) -> Finding | None:
+    error = mapped.error
+    value = lookup(data, mapped.path, ABSENT)
+    if value is ABSENT:
+        value = error["input"]
+    details = _Error(mapped, data, value, text_at(mapped.path), dict(error.get("ctx") or {}))
+    describe = _DESCRIBE.get(error["type"])
+    return describe(details) if describe else details.finding(error["msg"], "invalid")
+
+
+def _missing(error: _Error) -> Finding:
+    return Finding(error.path, f"'{error.path[-1]}' is required here", "missing", at="parent")
+
+
+def _unknown_key(error: _Error) -> Finding:
+    key = str(error.path[-1])
+    model = model_at(tuple(error.mapped.error["loc"][:-1]))
+    fields = list(model.model_fields) if model else []
+    meant = _closest(key, fields)
+    hint = f"did you mean '{meant}'?" if meant else None
+    for home, keys in nested_fields(model) if model and not meant else ():
+        close = _closest(key, keys)
+        if close == key:
+            hint = f"'{key}' belongs inside '{home}'"
+            break
+        if close is not None:
+            hint = f"did you mean '{close}', inside '{home}'?"
+            break
+    if hint is None and fields:
+        hint = f"the keys allowed here are: {', '.join(fields)}"
+    message = f"unknown key '{escaped(key, ascii_only=True)}'{unusual_characters(key)}"
+    return Finding(error.path, message, "unknown-key", hint, "key", meant)
+
+
+def _unknown_kind(error: _Error) -> Finding:
+    tag = lookup(error.data, (*error.path, "kind"))
+    shown = f"'{escaped(tag, ascii_only=True)}'" if isinstance(tag, str) else repr(tag)
+    unusual = unusual_characters(tag) if isinstance(tag, str) else ""
+    message = f"unknown kind {shown}{unusual}; the kinds are: {', '.join(_KINDS)}"
+    return Finding((*error.path, "kind"), message, "unknown-kind", _did_you_mean(tag, _KINDS))
+
+
+def _missing_kind(error: _Error) -> Finding:
+    message = f"'kind' is required here; the kinds are: {', '.join(_KINDS)}"
+    return Finding((*error.path, "kind"), message, "missing-kind", at="parent")
+
+
+def _limit(name: str, words: str) -> Callable[[_Error], Finding]:
+    def describe(error: _Error) -> Finding:
+        shown = error.text or error.value
+        return error.finding(f"must be {words} {error.ctx.get(name)} (got {shown})", "out-of-range")
+
+    return describe
+
+
+def _literal(error: _Error) -> Finding:
+    options = _choices(str(error.ctx.get("expected", "")))
+    expected = f"'{options[0]}'" if len(options) == 1 else f"one of: {', '.join(options)}"
+    hint = _did_you_mean(error.value, options)
+    return error.finding(
+        f"must be {expected} (got {_choice(error.value, error.text)})", "not-allowed", hint
+    )
+
+
+def _expected(expected: str) -> Callable[[_Error], Finding]:
+    def describe(error: _Error) -> Finding:
+        value, text = error.value, error.text
+        if value is None:
+            return error.finding(f"expected {expected}, but nothing is written here", "wrong-type")
+        message = f"expected {expected} (got {error.seen})"
+        hint = None
+        if expected == "text" and isinstance(value, int | Decimal | bool):
+            message += f"; put it in quotes, e.g. '{text or value}'"
+        elif expected == "a list" and isinstance(value, str | int | Decimal | bool):
+            hint = f"write a list, e.g. [{text or value}]"
+        elif expected == "a list" and isinstance(value, dict):
+            hint = "start each item of a list on its own line with '- '"
+        return error.finding(message, "wrong-type", hint)
+
+    return describe
+
+
+def _list(error: _Error) -> Finding:
+    """A list was expected: of a rule's ``limit``, one mapping is enough."""
+    name = error.path[-1] if error.path else None
+    loc = tuple(error.mapped.error["loc"])
+    if isinstance(name, str) and name in _ONE_OR_A_LIST and model_at(loc[:-1]) in RULE_KINDS:
+        if error.value is None:
+            message = f"expected {_ONE_OR_A_LIST[name]}, but nothing is written here"
+        else:
+            message = f"expected {_ONE_OR_A_LIST[name]} (got {error.seen})"
+        return error.finding(message, "wrong-type")
+    return _expected("a list")(error)
+
+
+def _too_short(error: _Error) -> Finding | None:
+    count = error.ctx.get("min_length", 1)
+    if isinstance(error.value, list | dict) and len(error.value) >= count:
+        return None  # its items are there but invalid, and each says why
+    nouns = (
+        ("entry", "entries") if error.ctx.get("field_type") == "Dictionary" else ("item", "items")
+    )
+    actual = error.ctx.get("actual_length") or "none"
+    return error.finding(f"needs at least {count} {nouns[count != 1]} (got {actual})", "too-short")
+
+
+def _empty_text(error: _Error) -> Finding:
+    return error.finding("must not be empty", "empty")
+
+
+def _long_text(error: _Error) -> Finding:
+    length = len(error.value) if isinstance(error.value, str) else "more"
+    message = f"must be at most {error.ctx.get('max_length')} characters long (got {length})"
+    return error.finding(message, "too-long")
+
+
+def _pattern(error: _Error) -> Finding:
+    pattern, value = str(error.ctx.get("pattern")), error.value
+    if pattern != _SLUG_PATTERN or not isinstance(value, str):
+        return error.finding(f"must match the pattern {pattern} (got {error.seen})", "bad-format")
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    message = (
+        "must be written with lowercase letters, digits, '-' and '_', e.g. 'coffee-stars' "
+        f"(got '{shorten(escaped(value, ascii_only=True))}')"
+    )
+    return error.finding(message, "bad-format", f"did you mean '{slug}'?" if slug else None)
+
+
+def _date(error: _Error) -> Finding:
+    reason = error.ctx.get("error", "not a calendar date")
+    if isinstance(error.value, str) and is_week_date(error.value):
+        reason = "an ISO week date is not accepted"
+    message = f"{error.seen} is not a date ({reason}); write dates as YYYY-MM-DD"
+    return error.finding(message, "bad-date")
+
+
+def _not_a_number(error: _Error) -> Finding:
+    return error.finding(
+        f"{error.text or error.value} is not a number a program can use", "not-a-number"
+    )
+
+
+def _value_error(error: _Error) -> Finding:
+    details = error.mapped.error
+    cause = error.ctx.get("error")
+    message = str(cause) if cause is not None else details["msg"]
+    if isinstance(details["input"], bool):  # the models' own words say "True"; YAML says true
+        message = message.replace(f"(got {details['input']})", f"(got {error.text or error.value})")
+    # A check that knows its own code and fix (rewardrules._types.NumberTextError) gives them.
+    code = getattr(cause, "code", "invalid")
+    suggestion = getattr(cause, "suggestion", None)
+    return error.finding(
+        message,
+        code if isinstance(code, str) else "invalid",
+        suggestion if isinstance(suggestion, str) else None,
+    )
+
+
+_DESCRIBE: dict[str, Callable[[_Error], Finding | None]] = {
+    "missing": _missing,
+    "extra_forbidden": _unknown_key,
+    "union_tag_invalid": _unknown_kind,
+    "union_tag_not_found": _missing_kind,
+    "greater_than_equal": _limit("ge", "at least"),
+    "greater_than": _limit("gt", "more than"),
+    "less_than_equal": _limit("le", "at most"),
+    "less_than": _limit("lt", "less than"),
+    "literal_error": _literal,
+    "string_type": _expected("text"),
+    "int_type": _expected("a whole number"),
+    "int_parsing": _expected("a whole number"),
+    "int_from_float": _expected("a whole number"),
+    "decimal_type": _expected("a number"),
+    "decimal_parsing": _expected("a number"),
+    "tuple_type": _list,
+    "list_type": _expected("a list"),
+    "dict_type": _expected("a mapping of keys and values"),
+    "model_type": _expected("a mapping of keys and values"),
+    "model_attributes_type": _expected("a mapping of keys and values"),
+    "date_type": _expected("a date written YYYY-MM-DD"),
+    "bool_type": _expected("true or false"),
+    "too_short": _too_short,
+    "string_too_short": _empty_text,
+    "string_too_long": _long_text,
+    "string_pattern_mismatch": _pattern,
+    "date_parsing": _date,
+    "date_from_datetime_parsing": _date,
+    "date_from_datetime_inexact": _date,
+    "finite_number": _not_a_number,
+    "value_error": _value_error,
+    "assertion_error": _value_error,
+}
+"""One function per pydantic error type our models can produce."""

@@ -1,0 +1,341 @@
+"""The replay behind ``explain``: a customer's events through the engine's own step.
+
+:class:`Replay` folds the events in ``evaluate``'s order and, around each step, reads the
+state before and after: for each rule in running order, what it gave, or (in the words of
+:mod:`rewardrules.tools.explain.words`) the first reason it gave nothing. So every ledger entry
+of an account is the one :func:`rewardrules.evaluate` gives.
+
+Besides the customer's own events, an account shows what the engine gives between them:
+gifts at dates (a birthday window, joining: ledger entries whose event id is
+``<rule>@<local date>``), each as its own block before the event that brought it, and the
+rewards for friends the customer referred. For those, the friends' histories are replayed
+too (with the engine's step, in ``evaluate``'s order), and each friend's first qualifying
+purchase becomes a referral block in the referrer's account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, tzinfo
+from decimal import Decimal
+
+from rewardrules.engine.kind import CompiledRule
+from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
+from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.tools.explain.account import CustomerExplanation, EventExplanation, RuleOutcome
+from rewardrules.tools.explain.next_rewards import next_rewards
+from rewardrules.tools.explain.refund_words import Returned, refund_text
+from rewardrules.tools.explain.words import note_text, why_not
+
+__all__ = ["Replay"]
+
+
+def _event_id(event: AnyEvent) -> str:
+    return event.id
+
+
+def _event_at(event: AnyEvent) -> datetime:
+    return event.at
+
+
+class Replay:
+    """``evaluate``'s fold over the accounts to explain, and the friends who reward them.
+
+    Events go in (instant, id) order to their customer's state; a referral fact a purchase
+    raises goes at once to the referrer's account, as ``evaluate`` does. ``only`` names the
+    one account to explain (the other events are then its referred friends', replayed on
+    plain states); None explains everyone.
+    """
+
+    def __init__(
+        self,
+        compiled: CompiledProgram,
+        cutoff: Cutoff | None,
+        profiles: dict[str, Customer],
+        only: str | None,
+    ) -> None:
+        self.program = compiled.program
+        self.fold = compiled.fold()
+        self.cutoff = cutoff
+        self.profiles = profiles
+        self.only = only
+        self.order = _Order.of(compiled)
+        self.accounts: dict[str, _Explainer] = {}
+        self.friends: dict[str, WorkingState] = {}
+
+    def account(self, customer_id: str) -> _Explainer:
+        """The account of a customer to explain, opened at first sight."""
+        found = self.accounts.get(customer_id)
+        if found is None:
+            found = _Explainer(self.fold, self.order, customer_id, self.cutoff)
+            found.state.profile = self.profiles.get(customer_id)
+            self.accounts[customer_id] = found
+        return found
+
+    def run(self, events: list[AnyEvent]) -> None:
+        """Fold the events (any order) in evaluate's order."""
+        # Two stable sorts give the (instant, id) order, exactly as evaluate sorts.
+        events.sort(key=_event_id)
+        events.sort(key=_event_at)
+        for event in events:
+            owner = event.customer_id
+            if self.only is None or owner == self.only:
+                account = self.account(owner)
+                account.apply(event)
+                state = account.state
+            else:
+                state = self._friend(owner)
+                self.fold.apply(state, event)
+            for fact in state.outbox:
+                if self.only is None or fact.customer_id == self.only:
+                    self.account(fact.customer_id).apply(fact, derived=True)
+            state.outbox.clear()
+
+    def _friend(self, customer_id: str) -> WorkingState:
+        state = self.friends.get(customer_id)
+        if state is None:
+            state = self.friends[customer_id] = WorkingState(customer_id)
+            state.profile = self.profiles.get(customer_id)
+        return state
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """The rules as the engine runs them for a purchase and for a refund, and the ids of the
+    rules that give at dates."""
+
+    purchase: tuple[CompiledRule, ...]
+    refund: tuple[CompiledRule, ...]
+    dated: frozenset[str]
+
+    @classmethod
+    def of(cls, compiled: CompiledProgram) -> _Order:
+        """Read the order from the engine's own: an exclusive group runs its members where
+        its first member would run."""
+        plan = compiled.plan
+        dated = frozenset(rule.id for rule in plan.dated)
+        return cls(plan.purchase_order, plan.running, dated)
+
+
+class _Explainer:
+    """One customer's account: applies their events with the engine and explains each."""
+
+    def __init__(self, fold: Fold, order: _Order, customer_id: str, cutoff: Cutoff | None) -> None:
+        self.fold = fold
+        self.plan = fold.plan
+        self.order = order
+        self.cutoff = cutoff
+        self.state = WorkingState(customer_id)
+        self.explained: list[EventExplanation] = []
+        self.ledger: list[LedgerEntry] = []
+
+    def apply(self, event: AnyEvent, derived: bool = False) -> None:
+        """Apply one event (``derived``: a referral fact of a friend's purchase, applied as
+        evaluate applies it) and explain it, after the gifts at dates it brought."""
+        if isinstance(event, Purchase):
+            explanation = self._purchase(event)
+        elif isinstance(event, Refund):
+            explanation = self._refund(event)
+        elif isinstance(event, Redemption):
+            explanation = self._redemption(event)
+        else:
+            explanation = self._referral(event, derived)
+        self.explained.append(explanation)
+
+    def finish(self) -> CustomerExplanation | None:
+        """The account up to as_of (or the last event); None without either."""
+        plan, state, cutoff = self.plan, self.state, self.cutoff
+        if cutoff is None and state.last_event_at is None:
+            return None
+        before = len(self.ledger)
+        result = self.fold.finish(state, self.ledger, cutoff)
+        # The evaluation's ledger ends with the gifts due at dates and the points that
+        # expired between the last event and as_of, so the account does too.
+        expired = self._gifts(self.ledger[before:])
+        if expired and cutoff is not None:
+            up_to = EventExplanation(
+                "as_of", "as_of", cutoff.instant.astimezone(plan.zone), None, Decimal(0),
+                plan.money.code, None, _lifecycle_outcomes(expired),
+            )  # fmt: skip
+            self.explained.append(up_to)
+        if cutoff is not None:
+            instant, local_date = cutoff.instant, cutoff.local_date
+        else:
+            assert state.last_event_at is not None  # noqa: S101 -- checked above
+            instant = state.last_event_at
+            local_date = instant.astimezone(plan.zone).date()
+        return CustomerExplanation(
+            program=plan.program.program,
+            name=plan.program.name,
+            customer_id=state.customer_id,
+            as_of=local_date,
+            tier=result.tier,
+            has_tiers=plan.tiers is not None,
+            events=tuple(self.explained),
+            next_rewards=tuple(next_rewards(plan, state, instant, local_date)),
+        )
+
+    def _run(self, event: AnyEvent, derived: bool = False) -> list[LedgerEntry]:
+        """Apply an event with the engine's step; explain the gifts at dates given before
+        it; return the event's own entries (expiries before it included)."""
+        if derived:
+            entries: list[LedgerEntry] = []
+            self.fold.event(self.state, event, entries)
+        else:
+            entries = self.fold.apply(self.state, event)  # raises for a bad event
+        self.ledger += entries
+        return self._gifts(entries)
+
+    def _gifts(self, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        """Explain the gifts at dates at the head of an event's entries, each with the
+        expiries just before it; return the entries after the last gift."""
+        dated = self.order.dated
+        last = max(
+            (index for index, entry in enumerate(entries) if entry.rule in dated), default=-1
+        )
+        waiting: list[LedgerEntry] = []
+        for entry in entries[: last + 1]:
+            if entry.rule not in dated:
+                waiting.append(entry)  # an expiry before the gift
+                continue
+            outcomes = (*_lifecycle_outcomes(waiting), _given(entry.rule, [entry]))
+            gift = EventExplanation(
+                entry.event_id, "gift", self._day_of(entry), None, Decimal(0),
+                self.plan.money.code, None, outcomes,
+            )  # fmt: skip
+            self.explained.append(gift)
+            waiting = []
+        return entries[last + 1 :]
+
+    def _day_of(self, gift: LedgerEntry) -> datetime:
+        """The start of the local date a gift's id names (``<rule>@<date>``)."""
+        day = date.fromisoformat(gift.event_id.rpartition("@")[2])
+        return datetime.combine(day, time(0), self.plan.zone)
+
+    def _referral(self, fact: ReferralQualified, derived: bool) -> EventExplanation:
+        entries = self._run(fact, derived)
+        rewarded = [entry for entry in entries if entry.kind not in _LIFECYCLE]
+        outcomes = _with_lifecycle(
+            tuple(_given(rule, given) for rule, given in _by_rule(rewarded).items()), entries
+        )
+        return EventExplanation(
+            fact.id, "referral", fact.at.astimezone(self.plan.zone), None, Decimal(0),
+            self.plan.money.code, None, outcomes, fact.referred,
+        )  # fmt: skip
+
+    def _redemption(self, event: Redemption) -> EventExplanation:
+        entries = self._run(event)
+        spent = sum(-(entry.points or 0) for entry in entries if entry.kind == "redemption")
+        return EventExplanation(
+            event.id, "redemption", event.at.astimezone(self.plan.zone), None,
+            Decimal(spent), self.plan.money.code, None, _lifecycle_outcomes(entries),
+        )  # fmt: skip
+
+    def _purchase(self, event: Purchase) -> EventExplanation:
+        state, money, zone = self.state, self.plan.money, self.plan.zone
+        stamps = dict(state.stamps)
+        entries = self._run(event)
+        given = _by_rule(entries)
+        record = state.purchases[event.id]
+        outcomes = _with_lifecycle(
+            tuple(
+                _outcome(rule, given.get(rule.id), record, stamps, state, None, zone)
+                for rule in self.order.purchase
+            ),
+            entries,
+        )
+        return EventExplanation(
+            event.id, "purchase", event.at.astimezone(zone), record.context.tier,
+            money.to_decimal(record.context.gross_total), money.code, None, outcomes,
+        )  # fmt: skip
+
+    def _refund(self, event: Refund) -> EventExplanation:
+        state, money, zone = self.state, self.plan.money, self.plan.zone
+        stamps = dict(state.stamps)
+        earlier = state.record(event.purchase_id)
+        units_before = [] if earlier is None else list(earlier.refunded_units)
+        amounts_before = [] if earlier is None else list(earlier.refunded_amount)
+        entries = self._run(event)  # raises for an unknown purchase
+        given = _by_rule(entries)
+        record = state.purchases[event.purchase_id]
+        back = [now - then for now, then in zip(record.refunded_amount, amounts_before)]
+        refunded = Returned(units_before, back)
+        outcomes = _with_lifecycle(
+            tuple(
+                _outcome(rule, given.get(rule.id), record, stamps, state, refunded, zone)
+                for rule in self.order.refund
+            ),
+            entries,
+        )
+        return EventExplanation(
+            event.id, "refund", event.at.astimezone(zone), record.context.tier,
+            money.to_decimal(sum(back)), money.code, event.purchase_id, outcomes,
+        )  # fmt: skip
+
+
+_LIFECYCLE = ("redemption", "rejected", "expiry", "written_off")
+"""Entry kinds of the points lifecycle rather than of a rule."""
+
+_NOT_GIVEN = frozenset({"capped", "set_aside", "rejected"})
+"""Entry kinds that say something was not given."""
+
+
+def _lifecycle_outcomes(entries: list[LedgerEntry]) -> tuple[RuleOutcome, ...]:
+    """Entries of the points lifecycle (expiry, redemption, write-off), one outcome each."""
+    return tuple(
+        RuleOutcome(entry.rule, entry.kind != "rejected", entry.reason, (entry,))
+        for entry in entries
+        if entry.kind in _LIFECYCLE
+    )
+
+
+def _with_lifecycle(
+    outcomes: tuple[RuleOutcome, ...], entries: list[LedgerEntry]
+) -> tuple[RuleOutcome, ...]:
+    """Rule outcomes with the lifecycle's: expiries come before the event, the rest after."""
+    lifecycle = _lifecycle_outcomes(entries)
+    before = tuple(outcome for outcome in lifecycle if outcome.entries[0].kind == "expiry")
+    after = tuple(outcome for outcome in lifecycle if outcome.entries[0].kind != "expiry")
+    return before + outcomes + after
+
+
+def _by_rule(entries: list[LedgerEntry]) -> dict[str, list[LedgerEntry]]:
+    given: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        given.setdefault(entry.rule, []).append(entry)
+    return given
+
+
+def _given(rule_id: str, entries: list[LedgerEntry]) -> RuleOutcome:
+    """A rule's outcome from its entries: their reasons when it gave something; when its
+    entries only note that it gave nothing (a limit, its exclusive group), why not."""
+    if any(entry.kind not in _NOT_GIVEN for entry in entries):
+        return RuleOutcome(
+            rule_id, True, "; ".join(entry.reason for entry in entries), tuple(entries)
+        )
+    return RuleOutcome(
+        rule_id, False, "; ".join(note_text(entry) for entry in entries), tuple(entries)
+    )
+
+
+def _outcome(
+    rule: CompiledRule,
+    entries: list[LedgerEntry] | None,
+    record: PurchaseRecord,
+    stamps: dict[str, int],
+    state: WorkingState,
+    refunded: Returned | None,
+    zone: tzinfo,
+) -> RuleOutcome:
+    """What a rule gave (its entries' reasons), or why it gave nothing, for one event.
+
+    ``stamps`` are the punch-card counts before the event; ``record`` is the purchase (or
+    the refunded purchase) after it; ``refunded`` is None for a purchase.
+    """
+    if entries:
+        return _given(rule.id, entries)
+    if refunded is None:
+        return RuleOutcome(rule.id, False, why_not(rule, record, stamps, state, zone))
+    return RuleOutcome(rule.id, False, refund_text(rule, record, stamps, refunded, state))

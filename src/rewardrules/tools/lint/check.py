@@ -1,0 +1,70 @@
+"""The shape of a lint check: what it is given (:class:`LintContext`) and yields (:class:`Finding`).
+
+:mod:`rewardrules.tools.lint.warnings` holds the table of checks and re-exports these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from rewardrules.events import AnyEvent, Purchase
+from rewardrules.program.model import Program
+from rewardrules.tools.lint.filters import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One warning as data: where it points, what is probably wrong, and a likely fix.
+
+    Attributes:
+        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
+        message: what is probably wrong, in plain words.
+        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
+        at: point at the value (``"value"``) or at its key (``"key"``).
+    """
+
+    path: Path
+    message: str
+    suggestion: str | None = None
+    at: Literal["key", "value"] = "value"
+
+
+@dataclass(frozen=True, slots=True)
+class SeenInHistory:
+    """The categories and skus that a history's purchases have: what filters can match."""
+
+    categories: frozenset[str]
+    skus: frozenset[str]
+
+    @classmethod
+    def from_events(cls, events: Iterable[AnyEvent]) -> SeenInHistory:
+        """Collect the categories and skus of every purchase line, reading events once."""
+        categories: set[str] = set()
+        skus: set[str] = set()
+        for event in events:
+            if isinstance(event, Purchase):
+                for line in event.lines:
+                    skus.add(line.sku)
+                    if line.category is not None:
+                        categories.add(line.category)
+        return cls(frozenset(categories), frozenset(skus))
+
+
+@dataclass(frozen=True, slots=True)
+class LintContext:
+    """What the checks know besides the program.
+
+    Attributes:
+        as_of: today, as a local date of the program: rules over by then are reported.
+        history: what a history shows, to report names no purchase has.
+    """
+
+    as_of: date | None = None
+    history: SeenInHistory | None = None
+
+
+Check = Callable[[Program, LintContext], Iterator[Finding]]
+"""A warning: yields a finding for each place of the program it applies to."""

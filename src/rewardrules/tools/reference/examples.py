@@ -1,0 +1,321 @@
+"""Examples for the rule reference: which example each field gets, and how it is written.
+
+A field's example is, in this order: one of :data:`_EXAMPLES`; the field's own ``examples=``;
+or one derived from its type (another value of a ``Literal``, a mapping of a nested model's
+required fields). Examples are plain data (``Decimal`` for amounts) written as YAML by
+:func:`to_yaml` and :func:`flow`, which quote text only where a YAML 1.2 reader would take it
+for something else.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from rewardrules.program.model import (
+    RULE_KINDS,
+    Birthday,
+    EveryNthFree,
+    PartnerGiftCard,
+    PointsPerSpend,
+    Referral,
+    SignupBonus,
+    TieredDiscount,
+)
+
+_Key = tuple[str, str]
+"""A field named by (model class name, field name)."""
+
+
+_EXAMPLES: dict[_Key, object] = {
+    ("Program", "program"): "coffee-club",
+    ("Program", "name"): "Coffee Club",
+    ("Program", "currency"): "USD",
+    ("Program", "timezone"): "America/New_York",
+    ("Program", "points"): {"name": "stars", "value": Decimal("0.01")},
+    ("Program", "rules"): [
+        {"id": "coffee-stars", "kind": "points_per_spend", "points": Decimal(2)},
+        {"id": "member-discount", "kind": "tiered_discount", "discounts": {"gold": Decimal(10)}},
+    ],
+    ("PointsSettings", "name"): "stars",
+    ("PointsSettings", "value"): Decimal("0.01"),
+    ("Tiers", "window"): "365 days",
+    ("Tiers", "levels"): [
+        {"name": "silver", "at_least": Decimal("100.00")},
+        {"name": "gold", "at_least": Decimal("500.00"), "points_multiplier": Decimal("1.5")},
+    ],
+    ("TierLevel", "name"): "gold",
+    ("TierLevel", "at_least"): Decimal("500.00"),
+    ("TierLevel", "points_multiplier"): Decimal("1.5"),
+    ("RollingWindow", "days"): 365,
+    ("_Rule", "id"): "coffee-stars",
+    ("_Rule", "description"): "Stars for every dollar spent",
+    ("_Rule", "starts"): date(2026, 3, 1),
+    ("_Rule", "ends"): date(2026, 3, 31),
+    ("_Rule", "when"): {"categories": ["coffee"]},
+    ("_Rule", "priority"): 10,
+    ("Multiplier", "when"): {"categories": ["coffee"]},
+    ("Multiplier", "description"): "Double stars on coffee",
+    ("PointsPerSpend", "multipliers"): [{"factor": Decimal(2), "when": {"categories": ["coffee"]}}],
+    ("PointsPerSpend", "max_per_purchase"): 500,
+    ("EveryNthFree", "every"): 10,
+    ("EveryNthFree", "reward"): {"percent_off": 30},
+    ("PercentOff", "percent_off"): 30,
+    ("VoucherSpec", "sku"): "wash-basic",
+    ("VoucherSpec", "value"): Decimal("12.00"),
+    ("VoucherSpec", "name"): "Basic wash",
+    ("PartnerGiftCard", "partner"): "Green Basket Grocery",
+    ("PartnerGiftCard", "value"): Decimal("10.00"),
+    ("PartnerGiftCard", "every_spend"): Decimal("200.00"),
+    ("PartnerGiftCard", "max_per_window"): 3,
+    ("TieredDiscount", "discounts"): {"silver": 5, "gold": 10},
+}
+"""Examples for the fields whose model gives none and whose type suggests none."""
+
+
+_KIND_IDS: dict[type[BaseModel], str] = {
+    PointsPerSpend: "coffee-stars",
+    EveryNthFree: "tenth-coffee-free",
+    PartnerGiftCard: "grocery-gift-card",
+    TieredDiscount: "member-discount",
+    Birthday: "birthday-treat",
+    SignupBonus: "welcome-bonus",
+    Referral: "bring-a-friend",
+}
+
+
+_APART: tuple[tuple[_Key, ...], ...] = (
+    (("Birthday", "points"), ("Birthday", "voucher")),
+    (("Birthday", "window"), ("Birthday", "days_around")),
+    (("Gift", "points"), ("Gift", "voucher")),
+    (("Limit", "points"), ("Limit", "rewards"), ("Limit", "value")),
+)
+"""Keys of one model that cannot all be set at once: at most one of each group is.
+
+A birthday gives points or a voucher; ``days_around`` widens the ``day`` window that the
+example of ``window`` (``month``) replaces; a limit counts one measure.
+"""
+
+_REFUSED: frozenset[_Key] = frozenset({("Referral", "exclusive_group")})
+"""Keys a kind has (every rule has them) but refuses whatever their value."""
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./+-]*(?<! )$")
+
+
+_NOT_TEXT = re.compile(
+    r"^(?:null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
+    r"|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$"
+)
+
+
+def rule_base() -> type[BaseModel]:
+    """The model every rule kind extends: its fields are those every rule has."""
+    for base in RULE_KINDS[0].__mro__[1:]:
+        if (
+            issubclass(base, BaseModel)
+            and base.model_fields
+            and all(issubclass(kind, base) for kind in RULE_KINDS)
+        ):
+            return base
+    raise TypeError("the rule kinds share no base model with fields")  # pragma: no cover
+
+
+def kind_name(model: type[BaseModel]) -> str | None:
+    """The ``kind:`` value of a rule kind's model; None for any other model."""
+    field = model.model_fields.get("kind")
+    if field is None or typing.get_origin(field.annotation) is not Literal:
+        return None
+    return str(typing.get_args(field.annotation)[0])
+
+
+def declaring_model(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """The class that declares a field (the rule base for the keys every rule has)."""
+    for cls in reversed(model.__mro__):
+        if issubclass(cls, BaseModel) and name in cls.model_fields:
+            return cls
+    return model  # pragma: no cover
+
+
+def leaf_types(annotation: Any) -> Iterator[type]:
+    """The classes inside a type: ``tuple[Text, ...] | None`` holds ``str``."""
+    if inspect.isclass(annotation) and typing.get_origin(annotation) is None:
+        yield annotation
+    elif typing.get_origin(annotation) is Annotated:
+        yield from leaf_types(typing.get_args(annotation)[0])
+    elif typing.get_origin(annotation) is not Literal:
+        for argument in typing.get_args(annotation):
+            if argument is not Ellipsis and argument is not type(None):
+                yield from leaf_types(argument)
+
+
+def field_example(model: type[BaseModel], name: str, field: FieldInfo) -> object:
+    """The example of one field, as plain data.
+
+    Raises:
+        LookupError: the field has none, and its type suggests none.
+    """
+    key = (declaring_model(model, name).__name__, name)
+    if key in _EXAMPLES:
+        return _EXAMPLES[key]
+    if field.examples:
+        return _from_json(field.examples[0], field.annotation)
+    derived = _derived_example(field.annotation, field.get_default(call_default_factory=True))
+    if derived is None:
+        raise LookupError(f"{model.__name__}.{name} has no example; add one to _EXAMPLES")
+    return derived
+
+
+def full_example(model: type[BaseModel]) -> dict[str, object]:
+    """A mapping that sets every key of a model that can stand beside the others.
+
+    Of keys that cannot be set at once (:data:`_APART`) only the first is set; the others'
+    examples are in :func:`full_examples`. A key the model refuses is left out.
+    """
+    return full_examples(model)[0]
+
+
+def full_examples(model: type[BaseModel]) -> tuple[dict[str, object], ...]:
+    """Mappings that together set every key of a model to its example.
+
+    The first sets every key that :func:`full_example` sets; each further one swaps in
+    another key of a group that cannot be set at once (a birthday's voucher for its points).
+    """
+    groups = [
+        [name for owner, name in group if owner == model.__name__]
+        for group in _APART
+        if any(owner == model.__name__ for owner, _ in group)
+    ]
+    later = {name for names in groups for name in names[1:]}
+    names = [
+        name
+        for name in model.model_fields
+        if name not in later and (model.__name__, name) not in _REFUSED
+    ]
+    first = {name: field_example(model, name, model.model_fields[name]) for name in names}
+    swapped = [
+        {
+            **{key: value for key, value in first.items() if key != group[0]},
+            other: field_example(model, other, model.model_fields[other]),
+        }
+        for group in groups
+        for other in group[1:]
+    ]
+    return (first, *swapped)
+
+
+def kind_example(model: type[BaseModel]) -> dict[str, object]:
+    """A rule of one kind: an id, the kind and every key the kind adds to every rule.
+
+    Of keys that cannot be set at once, only the first is set (a birthday gives points).
+    """
+    base = rule_base().model_fields
+    example: dict[str, object] = {"id": _KIND_IDS.get(model, f"my-{kind_name(model)}")}
+    example.update({name: value for name, value in full_example(model).items() if name not in base})
+    return example
+
+
+def _from_json(value: object, annotation: Any) -> object:
+    """Examples give amounts as text (JSON has no decimals); show them as numbers.
+
+    Inside a mapping of a nested model (a voucher's value), each key's own type decides.
+    """
+    if isinstance(value, list):
+        return [_from_json(item, annotation) for item in value]
+    if isinstance(value, dict):
+        models = [leaf for leaf in leaf_types(annotation) if issubclass(leaf, BaseModel)]
+        if len(models) != 1:
+            return value
+        fields = models[0].model_fields
+        return {
+            key: _from_json(item, fields[key].annotation) if key in fields else item
+            for key, item in value.items()
+        }
+    if isinstance(value, str) and Decimal in set(leaf_types(annotation)):
+        return Decimal(value)
+    return value
+
+
+def _derived_example(annotation: Any, default: object) -> object:
+    origin = typing.get_origin(annotation)
+    arguments = typing.get_args(annotation)
+    if origin is Annotated:
+        return _derived_example(arguments[0], default)
+    if origin is Literal:
+        others = [value for value in arguments if value != default]
+        return others[0] if others else None
+    if origin in (Union, types.UnionType):
+        literals = [member for member in arguments if typing.get_origin(member) is Literal]
+        values = [value for member in literals for value in typing.get_args(member)]
+        if values:
+            return _derived_example(Literal[tuple(values)], default)
+        derived = (_derived_example(member, None) for member in arguments)
+        return next((example for example in derived if example is not None), None)
+    if origin is tuple:
+        item = _derived_example(arguments[0], None)
+        return None if item is None else [item]
+    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+        required = [n for n, f in annotation.model_fields.items() if f.is_required()]
+        names = required or list(annotation.model_fields)[:1]
+        return {n: field_example(annotation, n, annotation.model_fields[n]) for n in names}
+    return None
+
+
+def to_yaml(value: object, indent: int = 0) -> str:
+    """Block-style YAML for an example; lists of plain values stay on one line."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _inline(item):
+                lines.append(f"{pad}{key}: {flow(item)}\n")
+            else:
+                lines.append(f"{pad}{key}:\n{to_yaml(item, indent + 2)}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            nested = to_yaml(item, indent + 2)
+            lines.append(f"{pad}- {nested[indent + 2 :]}")
+    else:
+        lines.append(f"{pad}{flow(value)}\n")
+    return "".join(lines)
+
+
+def flow(value: object) -> str:
+    """One-line (flow-style) YAML for an example value."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(flow(item) for item in value) + "]"
+    if isinstance(value, BaseModel):
+        return flow(value.model_dump(exclude_defaults=True, mode="json"))
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    if _PLAIN.match(text) and not _NOT_TEXT.match(text):
+        return text
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _inline(value: object) -> bool:
+    """Plain values, lists of them and short mappings of them fit on their key's line."""
+    if isinstance(value, dict):
+        return len(flow(value)) <= 40 and all(not isinstance(v, dict) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(not isinstance(item, dict | list | tuple) for item in value)
+    return True

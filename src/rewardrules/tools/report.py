@@ -1,0 +1,681 @@
+"""What a program costs: :func:`report`, behind ``rewardrules report``.
+
+A report evaluates a program over a history once (the same evaluation as ``dry-run``),
+groups the ledger with :class:`rewardrules.tools.summary.SummaryBuilder` (per rule, tier and
+month), and adds what a cost report needs beyond those sums: the points outstanding and
+their liability, breakage, cost per customer, the tier each customer ends in, and the
+points due to expire in the next three months. docs/cost.md defines every figure.
+
+Money is integer minor units inside and Decimal outside; a figure in points is valued at
+``points.value`` and rounded half-up to the minor unit once, where it is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+from rewardrules.engine.ledger import Evaluation, Totals
+from rewardrules.engine.lots import Duration
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.events import AnyEvent, Customer, Purchase
+from rewardrules.histories.read import read_history
+from rewardrules.money import Currency, divide_half_up
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.summary import Group, Summary, SummaryBuilder, month_of
+
+__all__ = [
+    "CustomerCost",
+    "ExpiryMonth",
+    "MonthCost",
+    "PointsFigures",
+    "Report",
+    "RuleCost",
+    "TierCost",
+    "coming_expiries",
+    "points_money",
+    "report",
+    "value_given",
+]
+
+QUANTILES: Final = ("0", "0.25", "0.5", "0.75", "0.9", "0.99", "1")
+"""The quantiles of cost per customer a report shows (nearest rank; docs/cost.md)."""
+TOP: Final = 10
+EXPIRY_MONTHS: Final = 3
+MonthRules = Mapping[tuple[str | None, str], tuple[int, int]]
+
+
+def points_money(points: int, point_value: Decimal, money: Currency) -> int:
+    """What ``points`` are worth at ``point_value``, in minor units, rounded half-up once."""
+    numerator, denominator = point_value.as_integer_ratio()
+    return divide_half_up(points * numerator * money.minor_per_major, denominator)
+
+
+def value_given(totals: Totals) -> int:
+    """The money value given now, in minor units: discounts, free items, vouchers and gift
+    cards at face value, and the value of the catalogue rewards points were redeemed for."""
+    return totals.value_given
+
+
+def _balance(totals: Totals) -> int:
+    """The net points the entries leave: issued - reversed - redeemed - expired + written off."""
+    return (
+        totals.points_issued
+        - totals.points_reversed
+        - totals.points_redeemed
+        - totals.points_expired
+        + totals.points_written_off
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCost:
+    """What one rule gave (or, for a catalogue reward or a points setting, what it took).
+
+    Attributes:
+        rule: the rule id, catalogue reward id or points setting.
+        source: ``rule``, ``catalogue`` or ``points`` (docs/json-output.md, the summary).
+        rewards: rewards given: points entries earning points, discounts, free items,
+            voucher and gift-card entries, applied redemptions.
+        units: units discounted or made free, vouchers and gift cards issued.
+        value: money rewards at face value, plus redemption value (minor units).
+        points_issued: points given (before refunds).
+        points_net: points given less points taken back by refunds.
+        cost: ``value`` plus ``points_net`` valued at ``points.value`` (minor units): what
+            the rule gave, counted when it gave it.
+    """
+
+    rule: str
+    source: str
+    rewards: int
+    units: int
+    value: int
+    points_issued: int
+    points_net: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthCost:
+    """One calendar month in the program's time zone (minor units, points)."""
+
+    month: str
+    rewards: int
+    value_given: int
+    points_issued: int
+    points_reversed: int
+    points_redeemed: int
+    redemption_value: int
+    points_expired: int
+    breakage: int
+    points_written_off: int
+    balance: int
+    """Points outstanding at the end of the month (all months so far)."""
+    liability: int
+    """``balance`` valued at ``points.value``."""
+    cost: int
+    """``value_given`` plus the change of liability over the month."""
+    by_rule: Mapping[str, int] = field(default_factory=dict)
+    """Cost at issue per program rule given in the month (for the stacked chart)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PointsFigures:
+    """The points of the whole program at ``as_of`` (minor units for money)."""
+
+    issued: int
+    reversed: int
+    redeemed: int
+    redemption_value: int
+    expired: int
+    breakage: int
+    written_off: int
+    pending: int
+    outstanding: int
+    liability: int
+    redemption_rate: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class TierCost:
+    """The members of a tier at ``as_of``, what they spent and what they cost."""
+
+    tier: str | None
+    members: int
+    spend: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCost:
+    """What one customer cost (minor units) and where they stand."""
+
+    customer_id: str
+    cost: int
+    value_given: int
+    points: int
+    tier: str | None
+    earned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryMonth:
+    """Points due to expire in one coming month, in total and per customer."""
+
+    month: str
+    points: int
+    value: int
+    customers: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a program cost over a history, and what it still owes (docs/cost.md).
+
+    Attributes:
+        program: the program's id.
+        name: its name.
+        money: its currency.
+        points_name: what it calls its points.
+        point_value: ``points.value``.
+        as_of: the ``as_of`` of the evaluation, or None (just after each customer's last
+            event).
+        totals: the program totals (``dry-run``'s).
+        summary: ``dry-run --summary``'s groups.
+        rules: per program rule (program order), then catalogue rewards and points settings.
+        months: per month, oldest first.
+        points: the points figures at ``as_of``.
+        tiers: per tier (below every level first); empty without tiers.
+        tier_mix: per month, members of each tier at its end (tier None: below every level).
+        customers: per customer, ordered by customer id.
+        expiry: the next three months' expiries.
+    """
+
+    program: str
+    name: str
+    money: Currency
+    points_name: str
+    point_value: Decimal
+    as_of: date | datetime | None
+    totals: Totals
+    summary: Summary
+    rules: tuple[RuleCost, ...]
+    months: tuple[MonthCost, ...]
+    points: PointsFigures
+    tiers: tuple[TierCost, ...]
+    tier_mix: tuple[tuple[str, Mapping[str | None, int]], ...]
+    customers: tuple[CustomerCost, ...]
+    expiry: tuple[ExpiryMonth, ...]
+
+    @property
+    def value_given(self) -> int:
+        """Money value given now (minor units): see :func:`value_given`."""
+        return value_given(self.totals)
+
+    @property
+    def cost(self) -> int:
+        """The program's cost: value given now plus the liability (minor units)."""
+        return self.value_given + self.points.liability
+
+    @property
+    def customers_earning(self) -> int:
+        """Customers with at least one reward given."""
+        return sum(1 for customer in self.customers if customer.earned)
+
+    def quantiles(self) -> dict[str, int]:
+        """Cost per customer at each of :data:`QUANTILES`, nearest rank (minor units)."""
+        costs = sorted(customer.cost for customer in self.customers)
+        if not costs:
+            return {}
+        found = {}
+        for quantile in QUANTILES:
+            share = Decimal(quantile)
+            rank = max(1, math.ceil(share * len(costs)))
+            found[quantile] = costs[rank - 1]
+        return found
+
+    def top(self, count: int = TOP) -> tuple[CustomerCost, ...]:
+        """The customers who cost most, highest first (ties by customer id)."""
+        ranked = sorted(self.customers, key=lambda customer: (-customer.cost, customer.customer_id))
+        return tuple(ranked[:count])
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON: money as exact decimal strings (docs/cost.md)."""
+        show = self._show
+        points = self.points
+        return {
+            "format": 1,
+            "program": self.program,
+            "currency": self.money.code,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "cost": show(self.cost),
+            "value_given": show(self.value_given),
+            "liability": show(points.liability),
+            "breakage": show(points.breakage),
+            "totals": self.totals.to_json(),
+            "by_rule": [
+                {
+                    "rule": rule.rule,
+                    "source": rule.source,
+                    "rewards": rule.rewards,
+                    "units": rule.units,
+                    "value": show(rule.value),
+                    "points_issued": rule.points_issued,
+                    "points_net": rule.points_net,
+                    "cost": show(rule.cost),
+                    "share": _share(rule.cost, self._rules_cost()),
+                }
+                for rule in self.rules
+            ],
+            "by_month": [
+                {
+                    "month": month.month,
+                    "rewards": month.rewards,
+                    "value_given": show(month.value_given),
+                    "points_issued": month.points_issued,
+                    "points_reversed": month.points_reversed,
+                    "points_redeemed": month.points_redeemed,
+                    "redemption_value": show(month.redemption_value),
+                    "points_expired": month.points_expired,
+                    "breakage": show(month.breakage),
+                    "points_written_off": month.points_written_off,
+                    "points_outstanding": month.balance,
+                    "liability": show(month.liability),
+                    "cost": show(month.cost),
+                    "by_rule": {rule: show(cost) for rule, cost in month.by_rule.items()},
+                }
+                for month in self.months
+            ],
+            "points": {
+                "issued": points.issued,
+                "reversed": points.reversed,
+                "redeemed": points.redeemed,
+                "redemption_value": show(points.redemption_value),
+                "expired": points.expired,
+                "breakage": show(points.breakage),
+                "written_off": points.written_off,
+                "pending": points.pending,
+                "outstanding": points.outstanding,
+                "liability": show(points.liability),
+                "redemption_rate": None
+                if points.redemption_rate is None
+                else str(points.redemption_rate),
+            },
+            "by_tier": [
+                {
+                    "tier": tier.tier,
+                    "members": tier.members,
+                    "spend": show(tier.spend),
+                    "cost": show(tier.cost),
+                }
+                for tier in self.tiers
+            ],
+            "tier_mix": [
+                {"month": month, "members": [[tier, count] for tier, count in mix.items()]}
+                for month, mix in self.tier_mix
+            ],
+            "customers": {
+                "count": len(self.customers),
+                "earning": self.customers_earning,
+                "quantiles": {key: show(value) for key, value in self.quantiles().items()},
+                "top": [
+                    {"customer_id": customer.customer_id, "cost": show(customer.cost)}
+                    for customer in self.top()
+                ],
+            },
+            "expiry": [
+                {
+                    "month": month.month,
+                    "points": month.points,
+                    "value": show(month.value),
+                    "customers": dict(month.customers),
+                }
+                for month in self.expiry
+            ],
+        }
+
+    def _show(self, minor: int) -> str:
+        return str(self.money.to_decimal(minor))
+
+    def _rules_cost(self) -> int:
+        return sum(rule.cost for rule in self.rules if rule.source == "rule")
+
+
+def _share(part: int, whole: int) -> str | None:
+    """``part / whole`` as a fraction with 4 decimals (half-up), None when ``whole`` is 0."""
+    if whole == 0:
+        return None
+    return str(Decimal(divide_half_up(part * 10000, whole)) / 10000)
+
+
+def report(
+    program: Program | str | Path,
+    history: Iterable[AnyEvent] | str | Path,
+    *,
+    as_of: date | datetime | None = None,
+    customers: Iterable[Customer] | None = None,
+) -> Report:
+    """Evaluate ``program`` over ``history`` and report what it cost (docs/cost.md).
+
+    Args:
+        program: a program, or the path of its YAML file.
+        history: events, or the path of a history file.
+        as_of: as for :func:`rewardrules.evaluate`; liability, pending points, tiers and
+            the coming expiries are as of then.
+        customers: customer profiles, as for :func:`rewardrules.evaluate`.
+
+    Raises:
+        RuleFileError, HistoryError: as ``load_program``, ``read_history`` and ``evaluate``.
+    """
+    if not isinstance(program, Program):
+        program = load_program(program)
+    events: Iterable[AnyEvent] = (
+        read_history(history) if isinstance(history, str | Path) else history
+    )
+    builder = SummaryBuilder(program)
+    watcher = _Watcher(program, bool(program.tiers))
+    evaluation = evaluate(program, watcher.watch(builder.watch(events)), customers, as_of)
+    for result in evaluation.customers:
+        builder.add(result)
+    summary = builder.finish(evaluation.totals)
+    return build_report(program, evaluation, summary, builder.month_rules(), watcher, as_of)
+
+
+class _Watcher:
+    """Notes, while the history is read, what the ledger does not tell."""
+
+    def __init__(self, program: Program, spends: bool) -> None:
+        self._program = program
+        self._spends = spends
+        self.spend: dict[str, int] = {}
+        self.first_month: dict[str, str] = {}
+        self.last_at: datetime | None = None
+
+    def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
+        money = self._program.money
+        last: datetime | None = None
+        for event in events:
+            if last is None or event.at > last:
+                last = event.at
+            if self._spends:
+                customer = event.customer_id
+                if customer not in self.first_month:
+                    self.first_month[customer] = month_of(event.at, self._program)
+                if isinstance(event, Purchase):
+                    amount = money.to_minor(event.gross_total)
+                    self.spend[customer] = self.spend.get(customer, 0) + amount
+            yield event
+        self.last_at = last
+
+
+def build_report(
+    program: Program,
+    evaluation: Evaluation,
+    summary: Summary,
+    month_rules: MonthRules,
+    watcher: _Watcher,
+    as_of: date | datetime | None,
+) -> Report:
+    """Put a report together from an evaluation and its summary."""
+    money = program.money
+    value = program.points.value
+    totals = evaluation.totals
+
+    def worth(points: int) -> int:
+        return points_money(points, value, money)
+
+    rules = tuple(_rule_cost(group, worth) for group in summary.by_rule)
+    customer_costs = []
+    for result in evaluation.customers:
+        given = 0
+        earned = False
+        for entry in result.ledger:
+            kind = entry.kind
+            if kind in _MONEY_KINDS:
+                given += entry.value_minor or 0
+                earned = True
+            elif kind == "points" and (entry.points or 0) > 0:
+                earned = True
+        customer_costs.append(
+            CustomerCost(
+                customer_id=result.customer_id,
+                cost=given + worth(result.points),
+                value_given=given,
+                points=result.points,
+                tier=result.tier,
+                earned=earned,
+            )
+        )
+    outstanding = sum(result.points for result in evaluation.customers)
+    issued_net = totals.points_issued - totals.points_reversed
+    points = PointsFigures(
+        issued=totals.points_issued,
+        reversed=totals.points_reversed,
+        redeemed=totals.points_redeemed,
+        redemption_value=totals.redemption_value,
+        expired=totals.points_expired,
+        breakage=worth(totals.points_expired),
+        written_off=totals.points_written_off,
+        pending=sum(result.pending_points for result in evaluation.customers),
+        outstanding=outstanding,
+        liability=worth(outstanding),
+        redemption_rate=None
+        if issued_net <= 0
+        else Decimal(divide_half_up(totals.points_redeemed * 10000, issued_net)) / 10000,
+    )
+    tiers: tuple[TierCost, ...] = ()
+    tier_mix: tuple[tuple[str, Mapping[str | None, int]], ...] = ()
+    if program.tiers is not None:
+        spend: dict[str | None, int] = {}
+        cost: dict[str | None, int] = {}
+        for customer in customer_costs:
+            spend[customer.tier] = spend.get(customer.tier, 0) + watcher.spend.get(
+                customer.customer_id, 0
+            )
+            cost[customer.tier] = cost.get(customer.tier, 0) + customer.cost
+        tiers = tuple(
+            TierCost(
+                group.key, group.totals.customers, spend.get(group.key, 0), cost.get(group.key, 0)
+            )
+            for group in summary.by_tier
+        )
+        tier_mix = _tier_mix(program, evaluation, summary, watcher)
+    return Report(
+        program=program.program,
+        name=program.name,
+        money=money,
+        points_name=program.points.name,
+        point_value=value,
+        as_of=as_of,
+        totals=totals,
+        summary=summary,
+        rules=rules,
+        months=_months(summary, worth, month_rules),
+        points=points,
+        tiers=tiers,
+        tier_mix=tier_mix,
+        customers=tuple(customer_costs),
+        expiry=_expiry(program, evaluation, as_of, watcher.last_at, worth),
+    )
+
+
+_MONEY_KINDS: Final = frozenset({"discount", "free", "voucher", "gift_card", "redemption"})
+
+
+def _rule_cost(group: Group, worth: Callable[[int], int]) -> RuleCost:
+    totals = group.totals
+    points_net = totals.points_issued - totals.points_reversed
+    given = value_given(totals)
+    return RuleCost(
+        rule=group.key or "",
+        source=group.source or "rule",
+        rewards=group.rewards,
+        units=totals.discount_units + totals.free_units + totals.vouchers + totals.gift_cards,
+        value=given,
+        points_issued=totals.points_issued,
+        points_net=points_net,
+        cost=given + worth(points_net),
+    )
+
+
+def _months(
+    summary: Summary, worth: Callable[[int], int], month_rules: MonthRules
+) -> tuple[MonthCost, ...]:
+    months = []
+    balance = 0
+    liability = 0
+    for group in summary.by_month:
+        if group.key is None:
+            continue
+        totals = group.totals
+        balance += _balance(totals)
+        new_liability = worth(balance)
+        given = value_given(totals)
+        months.append(
+            MonthCost(
+                month=group.key,
+                rewards=group.rewards,
+                value_given=given,
+                points_issued=totals.points_issued,
+                points_reversed=totals.points_reversed,
+                points_redeemed=totals.points_redeemed,
+                redemption_value=totals.redemption_value,
+                points_expired=totals.points_expired,
+                breakage=worth(totals.points_expired),
+                points_written_off=totals.points_written_off,
+                balance=balance,
+                liability=new_liability,
+                cost=given + new_liability - liability,
+                by_rule={
+                    rule: money + worth(points)
+                    for (month, rule), (money, points) in sorted(month_rules.items())
+                    if month == group.key
+                },
+            )
+        )
+        liability = new_liability
+    return tuple(months)
+
+
+def coming_expiries(
+    program: Program, evaluation: Evaluation, as_of: date | datetime | None
+) -> tuple[ExpiryMonth, ...]:
+    """The points due to expire in the three months from the report's instant, as in a
+    report (docs/cost.md), for ``dry-run --format json``; empty without expiry settings."""
+    if program.points.expire_after is None and program.points.expire_on_inactivity is None:
+        return ()
+    last_at: datetime | None = None
+    if as_of is None:
+        instants = [
+            at for result in evaluation.customers if (at := result.state.last_event_at) is not None
+        ]
+        last_at = max(instants, default=None)
+
+    def worth(points: int) -> int:
+        return points_money(points, program.points.value, program.money)
+
+    return _expiry(program, evaluation, as_of, last_at, worth)
+
+
+def _tier_mix(
+    program: Program, evaluation: Evaluation, summary: Summary, watcher: _Watcher
+) -> tuple[tuple[str, Mapping[str | None, int]], ...]:
+    """Per month, how many customers were in each tier at its end.
+
+    A customer counts from the month of their first event; their tier at a month's end is
+    the ``to`` of their last tier change up to then (None before any).
+    """
+    months = [group.key for group in summary.by_month if group.key is not None]
+    for month in watcher.first_month.values():
+        if month not in months:
+            months.append(month)
+    months.sort()
+    levels: list[str | None] = [None]
+    if program.tiers is not None:
+        levels += program.tiers.level_names()
+    counts = {month: dict.fromkeys(levels, 0) for month in months}
+    for result in evaluation.customers:
+        first = watcher.first_month.get(result.customer_id)
+        if first is None:
+            continue
+        changes = [(month_of(change.at, program), change.after) for change in result.tier_changes]
+        tier: str | None = None
+        position = 0
+        for month in months:
+            while position < len(changes) and changes[position][0] <= month:
+                tier = changes[position][1]
+                position += 1
+            if month >= first:
+                counts[month][tier] = counts[month].get(tier, 0) + 1
+    return tuple((month, counts[month]) for month in months)
+
+
+def _expiry(
+    program: Program,
+    evaluation: Evaluation,
+    as_of: date | datetime | None,
+    last_at: datetime | None,
+    worth: Callable[[int], int],
+) -> tuple[ExpiryMonth, ...]:
+    """Points due to expire in the calendar month of the report's instant and the two after.
+
+    The report's instant is ``as_of`` (a date: the next local midnight) or the history's
+    last event. A lot expires at its ``expires_at`` or at the inactivity deadline (the last
+    purchase plus ``expire_on_inactivity``), whichever is first, if no purchase comes first.
+    """
+    settings = program.points
+    if settings.expire_after is None and settings.expire_on_inactivity is None:
+        return ()
+    zone = program.zone
+    if isinstance(as_of, datetime):
+        start = as_of
+    elif isinstance(as_of, date):
+        start = datetime.combine(as_of + timedelta(days=1), time(0), zone)
+    elif last_at is not None:
+        start = last_at
+    else:
+        return ()
+    first = start.astimezone(zone)
+    months: list[str] = []
+    year, month = first.year, first.month
+    for _ in range(EXPIRY_MONTHS):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    end = datetime.combine(date(year, month, 1), time(0), zone)
+    inactivity = (
+        None
+        if settings.expire_on_inactivity is None
+        else Duration.parse(str(settings.expire_on_inactivity))
+    )
+    per_month: dict[str, dict[str, int]] = {month: {} for month in months}
+    for result in evaluation.customers:
+        if result.points <= 0:
+            continue
+        state = result.state
+        deadline = None
+        if inactivity is not None and state.last_purchase_at is not None:
+            deadline = inactivity.after(state.last_purchase_at, zone)
+        for lot in state.lots:
+            due = lot.expires_at
+            if deadline is not None and lot.earned_at <= deadline:
+                due = deadline if due is None else min(due, deadline)
+            if due is None or not start <= due < end or lot.points <= 0:
+                continue
+            key = month_of(due, program)
+            found = per_month[key]
+            found[result.customer_id] = found.get(result.customer_id, 0) + lot.points
+    return tuple(
+        ExpiryMonth(
+            month=month,
+            points=sum(per_month[month].values()),
+            value=worth(sum(per_month[month].values())),
+            customers=dict(sorted(per_month[month].items())),
+        )
+        for month in months
+    )

@@ -1,0 +1,297 @@
+"""Totals per rule, per tier and per month: ``rewardrules dry-run --summary``.
+
+A :class:`SummaryBuilder` takes one customer's result at a time and keeps only running
+sums, so that it never needs the whole ledger. Every figure of a group is the program
+totals' figure (as :func:`rewardrules.engine.ledger.total` adds them up, docs/json-output.md)
+computed over that group's ledger entries only; docs/json-output.md ("The summary")
+defines the groups.
+
+* **per rule**: the entries whose ``rule`` is that rule, every rule of the program listed
+  (in program order) even when it gave nothing; then the lifecycle's entries grouped by what
+  their ``rule`` names: a catalogue reward (``redemption``, ``rejected``) or a points setting
+  (``expiry``, ``written_off``).
+* **per tier**: customers grouped by the tier they are reported at (the ``tier`` of their
+  result: as of ``as_of``, or just after their last event), with all their entries.
+* **per month**: entries grouped by the calendar month, in the program's time zone, of the
+  event their ``event_id`` names (for a gift given at a date, the date in its id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, LedgerEntry, Totals
+from rewardrules.events import AnyEvent
+from rewardrules.program.model import Program
+
+__all__ = ["Group", "Summary", "SummaryBuilder", "month_of"]
+
+Source = Literal["rule", "catalogue", "points"]
+"""What the ``rule`` of a per-rule group names: a program rule, a catalogue reward, or a
+points setting (``points.expire_after``, ``points.expire_on_inactivity``,
+``points.negative_balance``)."""
+
+_SOURCE_OF_KIND: Final[dict[str, Source]] = {
+    "redemption": "catalogue",
+    "rejected": "catalogue",
+    "expiry": "points",
+    "written_off": "points",
+}
+_COUNTS: Final = ("customers", "purchases", "refunds", "gross_spend")
+"""Totals fields that a group of entries does not have (a tier group has ``customers``)."""
+
+
+def month_of(moment: datetime, program: Program) -> str:
+    """The calendar month of an instant in the program's time zone, as ``YYYY-MM``."""
+    return moment.astimezone(program.zone).strftime("%Y-%m")
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The figures of one group of ledger entries.
+
+    Attributes:
+        key: the rule id, tier name (None: below every level) or ``YYYY-MM`` month (None:
+            an entry whose event is not known).
+        entries: how many ledger entries the group has.
+        totals: the program totals' figures over the group's entries; ``customers`` is
+            the number of customers of a tier group and 0 otherwise; ``purchases``,
+            ``refunds`` and ``gross_spend`` are 0 (not figures of a group).
+        source: per-rule groups only: what ``key`` names.
+    """
+
+    key: str | None
+    entries: int
+    totals: Totals
+    source: Source | None = None
+    rewards: int = 0
+    """Rewards given: entries earning points, discounts, free items, vouchers, gift cards
+    and applied redemptions (``rewardrules report`` shows it)."""
+
+    def to_json(self, name: str) -> dict[str, Any]:
+        """The group as JSON, its key under ``name``: the figures of the program totals
+        that come from ledger entries (no ``purchases``, ``refunds``, ``gross_spend``)."""
+        document: dict[str, Any] = {name: self.key}
+        if self.source is not None:
+            document["source"] = self.source
+        figures = self.totals.to_json()
+        if name == "tier":
+            document["customers"] = figures["customers"]
+        document["entries"] = self.entries
+        document.update((key, value) for key, value in figures.items() if key not in _COUNTS)
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Totals per rule, per tier and per month, and the program totals.
+
+    Attributes:
+        program: the program's id.
+        currency: its currency code.
+        totals: the program totals, as ``dry-run --format json`` gives them.
+        by_rule: per rule, in program order, then catalogue rewards and points settings.
+        by_tier: per tier: below every level (``None``) first, then the levels lowest
+            first; empty for a program without tiers.
+        by_month: per month, oldest first (an unknown month, ``None``, last).
+    """
+
+    program: str
+    currency: str
+    totals: Totals
+    by_rule: tuple[Group, ...]
+    by_tier: tuple[Group, ...]
+    by_month: tuple[Group, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary in the JSON form of docs/json-output.md ("The summary")."""
+        return {
+            "program": self.program,
+            "currency": self.currency,
+            "totals": self.totals.to_json(),
+            "by_rule": [group.to_json("rule") for group in self.by_rule],
+            "by_tier": [group.to_json("tier") for group in self.by_tier],
+            "by_month": [group.to_json("month") for group in self.by_month],
+        }
+
+
+class SummaryBuilder:
+    """Running sums of per-customer results, for :class:`Summary`.
+
+    Args:
+        program: the evaluated program.
+        months: the month (:func:`month_of`) of each event, by event id; or let
+            :meth:`watch` note them while the history is read.
+    """
+
+    def __init__(self, program: Program, months: Mapping[str, str] | None = None) -> None:
+        self._program = program
+        self._months: dict[str, str] = dict(months or {})
+        self._interned: dict[str, str] = {}
+        self._rules: dict[tuple[Source, str], dict[str, int]] = {}
+        self._tiers: dict[str | None, dict[str, int]] = {}
+        self._by_month: dict[str | None, dict[str, int]] = {}
+        self._gift_rules = frozenset(rule.id for rule in program.rules)
+        self._month_rules: dict[tuple[str | None, str], list[int]] = {}
+
+    def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
+        """Pass events through, noting each one's month: wrap the history being evaluated.
+
+        A history comes mostly in time order, so the last month's span of POSIX seconds
+        (less two hours at each end) answers most events without converting their instant
+        to the program's zone.
+        """
+        zone = self._program.zone
+        start = end = 0.0
+        month = ""
+        for event in events:
+            moment = event.at.timestamp()
+            if not start <= moment < end:
+                local = event.at.astimezone(zone)
+                first = datetime(local.year, local.month, 1, tzinfo=zone)
+                following = (first + timedelta(days=32)).replace(day=1)
+                # Two hours' margin: near a boundary (where a zone may skip or repeat its
+                # midnight) each instant is converted.
+                start, end = first.timestamp() + 7200, following.timestamp() - 7200
+                month = self._interned.setdefault(local.strftime("%Y-%m"), local.strftime("%Y-%m"))
+            self._months[event.id] = month
+            yield event
+
+    def use_months(self, months: Mapping[str, str]) -> None:
+        """Take the months of the next events (by event id) in place of those noted so far:
+        results that come chunk by chunk keep only their chunk's months in memory."""
+        self._months = dict(months)
+
+    def _month(self, entry: LedgerEntry) -> str | None:
+        found = self._months.get(entry.event_id)
+        if found is not None:
+            return found
+        rule, at, day = entry.event_id.rpartition("@")
+        if at and rule in self._gift_rules and len(day) == 10:
+            return day[:7]
+        return None
+
+    def add(self, result: CustomerResult) -> None:
+        """Count one customer's result."""
+        tier = self._tiers.get(result.tier)
+        if tier is None:
+            tier = self._tiers[result.tier] = _zero()
+        tier["customers"] += 1
+        for entry in result.ledger:
+            key = (_SOURCE_OF_KIND.get(entry.kind, "rule"), entry.rule)
+            rule = self._rules.get(key)
+            if rule is None:
+                rule = self._rules[key] = _zero()
+            month_key = self._month(entry)
+            month = self._by_month.get(month_key)
+            if month is None:
+                month = self._by_month[month_key] = _zero()
+            _count(rule, entry)
+            _count(tier, entry)
+            _count(month, entry)
+            if key[0] == "rule":
+                given = self._month_rules.get((month_key, entry.rule))
+                if given is None:
+                    given = self._month_rules[(month_key, entry.rule)] = [0, 0]
+                given[0] += entry.value_minor or 0
+                given[1] += entry.points or 0
+
+    def month_rules(self) -> dict[tuple[str | None, str], tuple[int, int]]:
+        """Per (month, program rule): the money value given (minor units) and the net
+        points given, for cost per month stacked by rule."""
+        return {key: (sums[0], sums[1]) for key, sums in self._month_rules.items()}
+
+    def finish(self, totals: Totals) -> Summary:
+        """The summary, with the program totals of the evaluation (``evaluation.totals``)."""
+        program = self._program
+        keys: list[tuple[Source, str]] = [("rule", rule.id) for rule in program.rules]
+        seen = set(keys)
+        keys += sorted(
+            (key for key in self._rules if key not in seen),
+            key=lambda key: (key[0] != "rule", key[0] == "points", key[1]),
+        )
+        rules = [self._group(key[1], self._rules.get(key), key[0]) for key in keys]
+        tiers: list[Group] = []
+        if program.tiers is not None:
+            names: list[str | None] = [None, *program.tiers.level_names()]
+            tiers = [self._group(name, self._tiers.get(name)) for name in names]
+        months = sorted(self._by_month, key=lambda month: (month is None, month or ""))
+        return Summary(
+            program=program.program,
+            currency=program.money.code,
+            totals=totals,
+            by_rule=tuple(rules),
+            by_tier=tuple(tiers),
+            by_month=tuple(self._group(month, self._by_month[month]) for month in months),
+        )
+
+    def _group(
+        self, key: str | None, sums: dict[str, int] | None, source: Source | None = None
+    ) -> Group:
+        sums = dict(sums or _zero())
+        entries = sums.pop("entries")
+        customers = sums.pop("customers")
+        rewards = sums.pop("rewards")
+        program = self._program
+        totals = Totals(
+            money=program.money,
+            point_value=program.points.value,
+            customers=customers,
+            **sums,
+        )
+        return Group(key, entries, totals, source, rewards)
+
+
+_SUMS: Final = ("entries", "customers", "rewards", *ENTRY_SUMS)
+_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card", "redemption"})
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(_SUMS, 0)
+
+
+def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
+    """Add one entry as :func:`rewardrules.engine.ledger.total` does (a test holds them equal)."""
+    sums["entries"] += 1
+    kind = entry.kind
+    points = entry.points or 0
+    if kind in _GIVING or (kind == "points" and points > 0):
+        sums["rewards"] += 1
+    value = entry.value_minor or 0
+    units = entry.units or 0
+    if kind == "points":
+        if points >= 0:
+            sums["points_issued"] += points
+        else:
+            sums["points_reversed"] -= points
+    elif kind == "discount":
+        sums["discount_value"] += value
+        sums["discount_units"] += units
+    elif kind == "free":
+        sums["free_value"] += value
+        sums["free_units"] += units
+    elif kind == "voucher":
+        sums["vouchers"] += units
+        sums["voucher_value"] += value
+    elif kind == "gift_card":
+        sums["gift_cards"] += units
+        sums["gift_card_value"] += value
+    elif kind == "redemption":
+        sums["redemptions"] += 1
+        sums["points_redeemed"] -= points
+        sums["redemption_value"] += value
+    elif kind == "rejected":
+        sums["rejected_redemptions"] += 1
+    elif kind == "expiry":
+        sums["points_expired"] -= points
+    elif kind == "written_off":
+        sums["points_written_off"] += points
+    elif kind == "capped":
+        sums["rewards_capped"] += 1
+    elif kind == "set_aside":
+        sums["rewards_set_aside"] += 1
+    else:
+        sums["referrals"] += 1
