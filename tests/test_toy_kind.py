@@ -25,6 +25,7 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import Kind, KindSpec, Now, Returned, Settings
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.evaluation.fold import compile_program
 from rewardrules.evaluation.plan import UnknownKindError
@@ -35,7 +36,6 @@ from rewardrules.money import Currency
 from rewardrules.program._rule_base import _Rule
 from rewardrules.program.model import Program, program_model
 from rewardrules.rulefiles.schema import program_schema
-from rewardrules.tools.explain.filter_words import scope_refusal
 from rewardrules.tools.lint.warnings import lint_program
 from rewardrules.tools.reference.pages import reference_markdown
 

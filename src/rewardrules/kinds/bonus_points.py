@@ -20,12 +20,12 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindSpec, Now, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.kinds._gifts import eligible_priced_units, refund_fixed_points
 from rewardrules.money import Currency
 from rewardrules.program.model import BonusPoints
 from rewardrules.text import counted
-from rewardrules.tools.explain.filter_words import scope_refusal
 
 
 @dataclass(frozen=True, slots=True)

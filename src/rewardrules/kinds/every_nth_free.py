@@ -28,12 +28,12 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindSpec, Now, Returned
 from rewardrules.engine.ledger import EntryKind, LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency, as_fraction, divide_half_up
 from rewardrules.program.model import EveryNthFree, PercentOff, VoucherReward
 from rewardrules.text import ordinal, plain_number
-from rewardrules.tools.explain.filter_words import scope_refusal
 
 
 @dataclass(frozen=True, slots=True)

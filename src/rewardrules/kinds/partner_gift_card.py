@@ -21,13 +21,13 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindSpec, Now, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.events import Refund
 from rewardrules.money import Currency
 from rewardrules.program.model import PartnerGiftCard
 from rewardrules.text import NOTHING_LEFT, for_window, in_window, ordinal, window_words
-from rewardrules.tools.explain.filter_words import scope_refusal
 
 GiftCardWindowTotals = tuple[int, int, int]
 """(net spend, highest net spend, cards issued) in one window, money in minor units."""

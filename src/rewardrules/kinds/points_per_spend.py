@@ -22,6 +22,7 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindSpec, Now, Returned, Settings
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import TierPlan
 from rewardrules.events import Refund
@@ -34,7 +35,6 @@ from rewardrules.money import (
 )
 from rewardrules.program.model import PointsPerSpend
 from rewardrules.text import NOTHING_LEFT, counted, plain_number
-from rewardrules.tools.explain.filter_words import scope_refusal
 
 ROUNDINGS: dict[str, Callable[[int, int], int]] = {
     "floor": divide_floor,

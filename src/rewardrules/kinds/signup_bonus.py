@@ -23,6 +23,7 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import DatedGifts, KindSpec, Now, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Customer
 from rewardrules.kinds._gifts import (
@@ -40,7 +41,6 @@ from rewardrules.kinds._gifts import (
 from rewardrules.money import Currency
 from rewardrules.program.model import SignupBonus
 from rewardrules.text import counted
-from rewardrules.tools.explain.filter_words import scope_refusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,12 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindSpec, Now, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
+from rewardrules.engine.scope_words import one_of, scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency, as_fraction, divide_half_up
 from rewardrules.program.model import TieredDiscount
 from rewardrules.text import NOTHING_LEFT, plain_number
-from rewardrules.tools.explain.filter_words import one_of, scope_refusal
 
 DISCOUNT_REASON = "tier {0}: {1}% off {2} eligible {3} ({4:money})"
 """The reason of a discount entry: tier, percent, units, 'unit(s)', value."""

@@ -13,7 +13,7 @@ referred. The modules behind it, one job each:
 * :mod:`rewardrules.tools.explain.account`: the account, its events and outcomes; text and JSON.
 * :mod:`rewardrules.tools.explain.replay`: the replay of the events, friends' and gifts included.
 * :mod:`rewardrules.tools.explain.words`: why a rule gave nothing for a purchase, with
-  :mod:`rewardrules.tools.explain.filter_words` (its dates and filter) and
+  :mod:`rewardrules.engine.scope_words` (its dates and filter) and
   :mod:`rewardrules._explain_profile_words` (the birthday, sign-up and referral kinds).
 * :mod:`rewardrules.tools.explain.refund_words`: what a refund did to each rule.
 * :mod:`rewardrules.tools.explain.next_rewards`: how close each next reward is.

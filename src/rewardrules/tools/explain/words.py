@@ -2,7 +2,7 @@
 
 Each rule's kind says why it gave nothing (``KindSpec.why_not``, in ``rewardrules.kinds``),
 following the engine's own checks in the engine's order, so the words never contradict the
-ledger: first the rule's dates and filter (:mod:`rewardrules.tools.explain.filter_words`), then
+ledger: first the rule's dates and filter (:mod:`rewardrules.engine.scope_words`), then
 what its kind needs. A limit or an exclusive group that stopped a reward is read from the
 ledger's own note (``capped``, ``set_aside``).
 """
