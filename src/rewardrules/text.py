@@ -1,4 +1,5 @@
-"""Small helpers for writing reasons."""
+"""The words every layer writes: ordinals, counts, plain numbers, windows, and text
+quoted so that it never looks like something it is not (``escaped``)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,22 @@ def in_window(key: str) -> str:
 def for_window(key: str) -> str:
     """' for 2026-Q1' for a calendar window's key; nothing for a lifetime."""
     return "" if key == "lifetime" else f" for {key}"
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def escaped(text: str, *, ascii_only: bool = False) -> str:
+    """Text as a message quotes it, so that it never looks like something it is not.
+
+    Characters that cannot be seen (zero-width space, no-break space, control characters,
+    byte-order marks) are written as escapes: ``every\\u200b``. With ``ascii_only`` (for
+    keys and kinds, which are always plain ASCII when valid), every non-ASCII character is,
+    so that a Cyrillic letter that looks like 'e' shows as ``\\u0435``.
+    """
+    return "".join(
+        char if (char.isascii() or not ascii_only) and char.isprintable() else _escape(char)
+        for char in text
+    )

@@ -28,7 +28,7 @@ from rewardrules.program._rule_kinds import (
     gives_points,
     rewards_a_purchase,
 )
-from rewardrules.rulefiles.sourcemap import escaped
+from rewardrules.text import escaped
 
 if TYPE_CHECKING:  # the program's validator calls these checks: import it for types only
     from rewardrules.program.model import Program, Tiers

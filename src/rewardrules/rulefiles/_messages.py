@@ -30,7 +30,8 @@ from rewardrules.rulefiles._errorpaths import (
     model_at,
     nested_fields,
 )
-from rewardrules.rulefiles.sourcemap import escaped, shorten, unusual_characters
+from rewardrules.rulefiles.sourcemap import shorten, unusual_characters
+from rewardrules.text import escaped
 
 Path = tuple[PathItem, ...]
 Anchor = Literal["key", "value", "parent"]

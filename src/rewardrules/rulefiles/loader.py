@@ -55,10 +55,10 @@ from rewardrules.rulefiles.sourcemap import (
     SourceMap,
     SourceText,
     build,
-    escaped,
     has_prefix,
     shorten,
 )
+from rewardrules.text import escaped
 
 NODE_BUDGET: Final = 100_000
 """At most this many values, counting each use of an alias in full ("billion laughs").

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Literal
 
 from rewardrules.errors import Location, PathItem, Problem
+from rewardrules.text import escaped
 
 PLAIN_TAG = "tag:rewardrules,2026:plain"
 """The tag the loader gives every plain (unquoted, untagged) scalar; :func:`build` reads it."""
@@ -235,25 +236,6 @@ def _number(text: str) -> int | Decimal | None:
 def shorten(text: str, size: int = 40) -> str:
     """Cut long text for a message: ``'aaaaaaaaaaaa...'``."""
     return text if len(text) <= size else text[: size - 3] + "..."
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def escaped(text: str, *, ascii_only: bool = False) -> str:
-    """Text as a message quotes it, so that it never looks like something it is not.
-
-    Characters that cannot be seen (zero-width space, no-break space, control characters,
-    byte-order marks) are written as escapes: ``every\\u200b``. With ``ascii_only`` (for
-    keys and kinds, which are always plain ASCII when valid), every non-ASCII character is,
-    so that a Cyrillic letter that looks like 'e' shows as ``\\u0435``.
-    """
-    return "".join(
-        char if (char.isascii() or not ascii_only) and char.isprintable() else _escape(char)
-        for char in text
-    )
 
 
 def unusual_characters(text: str) -> str:
