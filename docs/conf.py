@@ -27,6 +27,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "rule_reference",
+    # docs/architecture.md's diagram: a ```mermaid fence, which GitHub also draws.
+    "sphinxcontrib.mermaid",
 ]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
@@ -35,6 +37,7 @@ exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
 # MyST: definition lists for the generated reference; heading anchors so that pages can
 # link to each other's sections as page.md#heading.
 myst_enable_extensions = ["deflist"]
+myst_fence_as_directive = ["mermaid"]
 myst_heading_anchors = 3
 
 html_theme = "furo"
