@@ -1,13 +1,13 @@
 """The history harnesses' common body: read the bytes in one format, then evaluate them.
 
-Every input is read as text by :func:`~rewardrules.histories.parse_history_text` (undecodable
+Every input is read as text by :func:`~rewardrules.histories.read.parse_history_text` (undecodable
 bytes replaced), and the events it gives are evaluated by a program with every rule kind and
 tiers, as ``rewardrules dry-run`` would; every amount in the evaluation's JSON output must
 be written exactly, in the currency's places. CSV is also read in one other dialect (``;``
 with decimal commas, tabs...), chosen by the input's checksum so that a replay reads it the
 same way. Some inputs are also read as a file, in UTF-8 and in CP1252 or Latin-1, by
-:func:`~rewardrules.histories.read_history`, :func:`~rewardrules.histories.read_customers`
-and :func:`~rewardrules.histories.locate_event` (always when the bytes are not plain UTF-8),
+:func:`~rewardrules.histories.read.read_history`, :func:`~rewardrules.histories.read.read_customers`
+and :func:`~rewardrules.histories.read.locate_event` (always when the bytes are not plain UTF-8),
 and a few as text holding lone surrogates, as ``errors="surrogateescape"`` makes them.
 Only :class:`~rewardrules.errors.HistoryError` may come out.
 
@@ -23,11 +23,11 @@ from typing import Any
 
 from _fuzzing import ScratchFile, check_error, is_utf8, require
 
-from rewardrules.engine import evaluate
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.errors import HistoryError
-from rewardrules.histories import Format, locate_event, parse_history_text, read_customers
-from rewardrules.histories import read_history as read_history_file
-from rewardrules.loader import load_program_text
+from rewardrules.histories.read import Format, locate_event, parse_history_text, read_customers
+from rewardrules.histories.read import read_history as read_history_file
+from rewardrules.rulefiles.loader import load_program_text
 
 PROGRAM = load_program_text(
     """\

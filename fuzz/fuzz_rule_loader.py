@@ -18,8 +18,8 @@ from _fuzzing import ScratchFile, check_error, instrumented, is_utf8, main, requ
 
 with instrumented(__name__):
     from rewardrules.errors import RuleFileError
-    from rewardrules.loader import load_program_file, load_program_text
-    from rewardrules.program import Program
+    from rewardrules.rulefiles.loader import load_program_file, load_program_text
+    from rewardrules.program.model import Program
 
 TARGET = "rules"
 _SCRATCH = ScratchFile("program.yaml")

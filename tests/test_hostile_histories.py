@@ -21,7 +21,12 @@ from rewardrules.histories import read as histories
 from rewardrules.histories.read import locate_event, parse_history_text, read_history
 
 ROOT = Path(__file__).resolve().parent.parent
-HISTORY_MODULES = ["histories.py", "_csv_history.py", "_json_history.py", "_history_records.py"]
+HISTORY_MODULES = [
+    "histories/read.py",
+    "histories/_csv.py",
+    "histories/_json.py",
+    "histories/_records.py",
+]
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
 ROW = "p1,purchase,c1,2026-03-01T09:30:00Z,latte,coffee,1,4.50,\n"
 SEMI_HEADER = HEADER.replace(",", ";")

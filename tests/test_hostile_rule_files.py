@@ -400,10 +400,10 @@ _CODE_ARGUMENT = {
 """For calls that take a code by position: its index."""
 
 LOADER_MODULES = (
-    "loader.py",
-    "sourcemap.py",
-    "_syntax.py",
-    "_messages.py",
+    "rulefiles/loader.py",
+    "rulefiles/sourcemap.py",
+    "rulefiles/_syntax.py",
+    "rulefiles/_messages.py",
     "_types.py",
     "_zones.py",
     "money.py",
