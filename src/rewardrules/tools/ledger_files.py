@@ -30,7 +30,7 @@ from typing import IO, Any, Final, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rewardrules.engine.ledger import CustomerResult
+from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.money import Currency
 from rewardrules.tools.export import LEDGER_COLUMNS, ledger_row
@@ -98,6 +98,18 @@ def ledger_schema(money: Currency) -> pa.Schema:
     return pa.schema(fields)
 
 
+def append_entry(columns: dict[str, list[Any]], entry: LedgerEntry) -> None:
+    """Add one entry to lists of the ledger's columns (:func:`ledger_schema`'s names)."""
+    columns["customer_id"].append(entry.customer_id)
+    columns["event_id"].append(entry.event_id)
+    columns["rule"].append(entry.rule)
+    columns["kind"].append(entry.kind)
+    columns["points"].append(entry.points)
+    columns["value"].append(entry.value)
+    columns["units"].append(entry.units)
+    columns["reason"].append(entry.reason)
+
+
 class _Sink:
     """Where the rows of one format go; ``add`` takes one customer, ``close`` finishes."""
 
@@ -159,14 +171,7 @@ class _ParquetSink(_Sink):
         self._flush_rows()
         columns = self._columns
         for entry in result.ledger:
-            columns["customer_id"].append(entry.customer_id)
-            columns["event_id"].append(entry.event_id)
-            columns["rule"].append(entry.rule)
-            columns["kind"].append(entry.kind)
-            columns["points"].append(entry.points)
-            columns["value"].append(entry.value)
-            columns["units"].append(entry.units)
-            columns["reason"].append(entry.reason)
+            append_entry(columns, entry)
             if len(columns["kind"]) >= self._limit:
                 self._flush()
 

@@ -43,7 +43,7 @@ from rewardrules.money import Currency
 from rewardrules.program.model import Program, Referral
 from rewardrules.rulefiles.dump import dump_program
 from rewardrules.rulefiles.loader import load_program_text
-from rewardrules.tools.ledger_files import ledger_schema
+from rewardrules.tools.ledger_files import append_entry, ledger_schema
 
 __all__ = [
     "FACTS_SCHEMA",
@@ -301,14 +301,7 @@ def ledger_table(results: Sequence[CustomerResult], money: Currency) -> pa.Table
     columns: dict[str, list[Any]] = {name: [] for name in ledger_schema(money).names}
     for result in results:
         for entry in result.ledger:
-            columns["customer_id"].append(entry.customer_id)
-            columns["event_id"].append(entry.event_id)
-            columns["rule"].append(entry.rule)
-            columns["kind"].append(entry.kind)
-            columns["points"].append(entry.points)
-            columns["value"].append(entry.value)
-            columns["units"].append(entry.units)
-            columns["reason"].append(entry.reason)
+            append_entry(columns, entry)
     return pa.table(columns, schema=ledger_schema(money))
 
 
