@@ -7,13 +7,14 @@ once none of the purchase's eligible priced units is left.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
+from rewardrules.engine.kind import Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.state import PurchaseRecord, WorkingState
@@ -195,6 +196,30 @@ def minimum_refusal(
     if paid < minimum:
         return f"pays {money.format(paid)} on eligible lines, needs {money.format(minimum)}"
     return None
+
+
+class _PlanWithGift(Protocol):
+    """A plan that gives one gift at a purchase (birthday, sign-up)."""
+
+    @property
+    def rule(self) -> _Rule: ...
+
+    @property
+    def gift(self) -> GiftPlan: ...
+
+    @property
+    def points_name(self) -> str: ...
+
+
+def refund_words_of_gift(
+    plan: _PlanWithGift,
+    record: PurchaseRecord,
+    stamps: Mapping[str, int],
+    returned: Returned,
+    state: WorkingState,
+) -> str:
+    """A gift rule's ``refund_words`` hook: :func:`gift_refund_words` for its gift."""
+    return gift_refund_words(plan.rule.id, plan.gift, plan.points_name, record)
 
 
 def gift_refund_words(

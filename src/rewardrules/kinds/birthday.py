@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import DatedGifts, KindSpec, Now, Returned
+from rewardrules.engine.kind import DatedGifts, KindSpec, Now
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -36,10 +36,10 @@ from rewardrules.kinds._gifts import (
     GiftPlan,
     dated_event_id,
     eligible_priced_units,
-    gift_refund_words,
     keep_points,
     not_joined,
     refund_fixed_points,
+    refund_words_of_gift,
 )
 from rewardrules.money import Currency
 from rewardrules.program.model import Birthday
@@ -284,16 +284,6 @@ def _next_reward(plan: BirthdayPlan, state: WorkingState, now: Now) -> tuple[str
     return text, max(first, local_date)
 
 
-def _refund_words(
-    plan: BirthdayPlan,
-    record: PurchaseRecord,
-    stamps: Mapping[str, int],
-    returned: Returned,
-    state: WorkingState,
-) -> str:
-    return gift_refund_words(plan.rule.id, plan.gift, plan.points_name, record)
-
-
 SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     model=Birthday,
     compile=lambda rule, settings: BirthdayPlan.compile(
@@ -309,6 +299,6 @@ SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     stamps_every=lambda plan: None,
     why_not=_why_not,
     next_reward=_next_reward,
-    refund_words=_refund_words,
+    refund_words=refund_words_of_gift,
 )
 """What the engine and the tools know about ``birthday``."""

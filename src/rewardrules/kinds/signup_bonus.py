@@ -20,7 +20,7 @@ from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import DatedGifts, KindSpec, Now, Returned
+from rewardrules.engine.kind import DatedGifts, KindSpec, Now
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -31,12 +31,12 @@ from rewardrules.kinds._gifts import (
     at_least,
     dated_event_id,
     eligible_priced_units,
-    gift_refund_words,
     keep_points,
     minimum_refusal,
     not_joined,
     paid_on_eligible,
     refund_fixed_points,
+    refund_words_of_gift,
 )
 from rewardrules.money import Currency
 from rewardrules.program.model import SignupBonus
@@ -215,16 +215,6 @@ def _next_reward(plan: SignupPlan, state: WorkingState, now: Now) -> tuple[str, 
     return f"{gift} at {first}", local_date
 
 
-def _refund_words(
-    plan: SignupPlan,
-    record: PurchaseRecord,
-    stamps: Mapping[str, int],
-    returned: Returned,
-    state: WorkingState,
-) -> str:
-    return gift_refund_words(plan.rule.id, plan.gift, plan.points_name, record)
-
-
 SPEC: KindSpec[SignupBonus, SignupPlan] = KindSpec(
     model=SignupBonus,
     compile=lambda rule, settings: SignupPlan.compile(
@@ -240,6 +230,6 @@ SPEC: KindSpec[SignupBonus, SignupPlan] = KindSpec(
     stamps_every=lambda plan: None,
     why_not=_why_not,
     next_reward=_next_reward,
-    refund_words=_refund_words,
+    refund_words=refund_words_of_gift,
 )
 """What the engine and the tools know about ``signup_bonus``."""
