@@ -113,6 +113,40 @@ def every_nth_free(
     amounts, units_left = list(amounts), list(units_left)
     if completed == 0:
         return after, amounts, units_left, []
+    given, value = card_within(
+        plan, completed, qualifying, amounts, units_left, most_units, most_value
+    )
+    if given == 0:
+        return after, amounts, units_left, []
+    purchase = context.purchase
+    kind: EntryKind = "free" if plan.reward == "free" else "discount"
+    entry = LedgerEntry(
+        purchase.id,
+        purchase.customer_id,
+        plan.rule.id,
+        kind,
+        None,
+        value,
+        given,
+        plan.money,
+        _reward_reason,
+        (plan, after, completed, given, value),
+    )
+    return after, amounts, units_left, [entry]
+
+
+def card_within(
+    plan: PunchCardPlan,
+    completed: int,
+    qualifying: Sequence[int],
+    amounts: list[int],
+    units_left: list[int],
+    most_units: int | None,
+    most_value: int | None,
+) -> tuple[int, int]:
+    """The rewards of ``completed`` cards on one purchase's lines (changed in place), the
+    cheapest units first, within a limit's ``most_units`` and ``most_value``: the units and
+    value given. The batch engine frees its cards with it too."""
     available = [min(units, left) for units, left in zip(qualifying, units_left)]
     order = sorted(
         (index for index, units in enumerate(available) if units),
@@ -138,23 +172,7 @@ def every_nth_free(
         value += worth
         given += take
         to_give -= take
-    if given == 0:
-        return after, amounts, units_left, []
-    purchase = context.purchase
-    kind: EntryKind = "free" if plan.reward == "free" else "discount"
-    entry = LedgerEntry(
-        purchase.id,
-        purchase.customer_id,
-        plan.rule.id,
-        kind,
-        None,
-        value,
-        given,
-        plan.money,
-        _reward_reason,
-        (plan, after, completed, given, value),
-    )
-    return after, amounts, units_left, [entry]
+    return given, value
 
 
 def _worth(plan: PunchCardPlan, amount: int, left: int, take: int) -> int:

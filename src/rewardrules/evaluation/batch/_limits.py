@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from fractions import Fraction
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from rewardrules.engine.limits import Allowance, LimitPlan, cut_entries, cut_poi
 from rewardrules.evaluation.batch._cards import CardReward
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._refunds import RefundStep
-from rewardrules.kinds.every_nth_free import PunchCardPlan, _most_within, _worth
+from rewardrules.kinds.every_nth_free import PunchCardPlan, card_within
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -284,45 +283,6 @@ def discount_within(taken: list[int], most_value: int | None) -> list[int]:
         within.append(min(discount, most_value - value))
         value += within[-1]
     return within
-
-
-def card_within(
-    plan: PunchCardPlan,
-    completed: int,
-    qualifying: list[int],
-    amounts: list[int],
-    units_left: list[int],
-    most_units: int | None,
-    most_value: int | None,
-) -> tuple[int, int]:
-    """``every_nth_free`` within a limit on one purchase's lines (changed in place):
-    the units and value given."""
-    available = [min(units, left) for units, left in zip(qualifying, units_left)]
-    order = sorted(
-        (index for index, units in enumerate(available) if units),
-        key=lambda index: (Fraction(amounts[index], units_left[index]), index),
-    )
-    to_give, given, value = completed, 0, 0
-    if most_units is not None:
-        to_give = min(to_give, most_units)
-    for index in order:
-        if to_give == 0:
-            break
-        take = min(to_give, available[index])
-        amount, left = amounts[index], units_left[index]
-        worth = _worth(plan, amount, left, take)
-        if most_value is not None and worth > most_value - value:
-            take = _most_within(plan, amount, left, take, most_value - value)
-            worth = _worth(plan, amount, left, take)
-        if take == 0:
-            continue
-        if plan.reward == "free":
-            units_left[index] = left - take
-        amounts[index] = amount - worth
-        value += worth
-        given += take
-        to_give -= take
-    return given, value
 
 
 PriceCut = tuple[Allowance, Wanted, object]
