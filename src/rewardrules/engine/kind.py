@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from functools import partial
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket, Slice
@@ -25,6 +25,7 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.errors import PathItem
 from rewardrules.events import Customer, ReferralQualified, Refund
 from rewardrules.money import Currency
 from rewardrules.program._rule_base import _Rule
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CompiledRule",
     "DatedGifts",
+    "Finding",
     "KindPlan",
     "KindSpec",
     "KindTable",
@@ -42,6 +44,23 @@ __all__ = [
     "Returned",
     "Settings",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One warning as data: where it points, what is probably wrong, and a likely fix.
+
+    Attributes:
+        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
+        message: what is probably wrong, in plain words.
+        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
+        at: point at the value (``"value"``) or at its key (``"key"``).
+    """
+
+    path: tuple[PathItem, ...]
+    message: str
+    suggestion: str | None = None
+    at: Literal["key", "value"] = "value"
 
 
 class KindPlan(Protocol):

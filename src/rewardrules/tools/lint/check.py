@@ -8,28 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
+from rewardrules.engine.kind import Finding
 from rewardrules.events import AnyEvent, Purchase
 from rewardrules.program.model import Program
-from rewardrules.tools.lint.filters import Path
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One warning as data: where it points, what is probably wrong, and a likely fix.
-
-    Attributes:
-        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
-        message: what is probably wrong, in plain words.
-        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
-        at: point at the value (``"value"``) or at its key (``"key"``).
-    """
-
-    path: Path
-    message: str
-    suggestion: str | None = None
-    at: Literal["key", "value"] = "value"
+__all__ = ["Check", "Finding", "LintContext", "SeenInHistory"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from rewardrules.program.model import (
     VoucherReward,
     VoucherSpec,
 )
+from rewardrules.text import either
 
 Path = tuple[PathItem, ...]
 
@@ -199,13 +200,6 @@ def _window(starts: date | None, ends: date | None) -> str:
 
 def _listed(values: Iterable[object]) -> str:
     return ", ".join(str(value) for value in values)
-
-
-def either(values: Iterable[str], word: str = "or") -> str:
-    names = list(values)
-    if len(names) < 2:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} {word} {names[-1]}"
 
 
 def _named(categories: tuple[str, ...] | None, skus: tuple[str, ...] | None) -> str:

@@ -27,12 +27,11 @@ from rewardrules.program.model import (
     TieredDiscount,
 )
 from rewardrules.rulefiles.loader import ProgramSourceMap
-from rewardrules.text import plain_number
+from rewardrules.text import either, plain_number
 from rewardrules.tools.lint.check import Check, Finding, LintContext, SeenInHistory
 from rewardrules.tools.lint.filters import (
     Path,
     date_problem,
-    either,
     filters,
     named_values,
     never_matches,
