@@ -439,17 +439,22 @@ class Evaluation:
     points_name: str
     customers: tuple[CustomerResult, ...]
     totals: Totals
+    _by_id: dict[str, CustomerResult] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def customer(self, customer_id: str) -> CustomerResult:
-        """The result of one customer.
+        """The result of one customer, found in constant time.
 
         Raises:
             KeyError: the customer had no event and no saved state.
         """
-        for result in self.customers:
-            if result.customer_id == customer_id:
-                return result
-        raise KeyError(customer_id)
+        by_id = self._by_id
+        if by_id is None:
+            # Built on the first call, once: an evaluation is immutable.
+            by_id = {result.customer_id: result for result in self.customers}
+            object.__setattr__(self, "_by_id", by_id)
+        return by_id[customer_id]
 
     def only(
         self, customer_id: str, *, purchases: int, refunds: int, gross_spend: int
