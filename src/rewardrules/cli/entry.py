@@ -21,7 +21,7 @@ COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
     "validate": (
         "rewardrules.cli.main",
         "validate",
-        "Check program files (a directory: its *.yaml files, recursively).",
+        "Check program files (a directory: its YAML files, recursively).",
     ),
     "lint": (
         "rewardrules.cli.lint",

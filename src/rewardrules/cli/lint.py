@@ -67,7 +67,7 @@ def lint(
 ) -> None:
     """Warn about what is valid in PROGRAM files but probably wrong.
 
-    A directory stands for its *.yaml files, recursively. Prints each warning as
+    A directory stands for its YAML files, recursively. Prints each warning as
     file:line:col: path: warning: message, and "OK, no warnings" for a clean file. Exits
     with 1 for a file that cannot be loaded, and with --strict when there are warnings.
     """

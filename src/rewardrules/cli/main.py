@@ -56,7 +56,7 @@ from rewardrules.tools.summary import Summary
 @format_option
 @output_option
 def validate(files: Sequence[Path], output_format: Format, output_file: Path | None) -> None:
-    """Check program files (a directory: its *.yaml files, recursively).
+    """Check program files (a directory: its YAML files, recursively).
 
     Prints OK for each valid file, or every problem as file:line:col: message; exits with 1
     when any file has problems.
