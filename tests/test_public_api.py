@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import gc
 import inspect
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -156,6 +157,23 @@ def test_finding_a_customer_does_not_scan_the_customers_each_time() -> None:
     assert _CountedTuple.walks == 1
     with pytest.raises(KeyError):
         counted.customer("nobody")
+
+
+def test_results_give_data_with_to_dict_and_text_with_to_json() -> None:
+    found = rewardrules.report(
+        ROOT / "rules/examples/coffee-club.yaml", ROOT / "rules/examples/coffee-club.history.csv"
+    )
+    program = rewardrules.load_program(ROOT / "rules/examples/coffee-club.yaml")
+    evaluation = rewardrules.evaluate(
+        program, rewardrules.read_history(ROOT / "rules/examples/coffee-club.history.csv")
+    )
+    customer = evaluation.customers[0]
+    results = [found, evaluation, evaluation.totals, customer, customer.ledger[0]]
+    for result in results:
+        text = result.to_json()
+        assert isinstance(text, str)
+        assert json.loads(text) == result.to_dict()
+        assert text == json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -163,14 +163,14 @@ def _json(report: FileReport) -> dict[str, Any]:
 
 
 def _located_json(file: Path, problem: Problem) -> dict[str, Any]:
-    data = problem.to_json()
+    data = problem.to_dict()
     data["file"] = data["file"] or str(file)
     return data
 
 
 def _message(problem: Problem) -> str:
     """The message with its path and suggestion, as the text form says it without a place."""
-    where = problem.to_json()["path"]
+    where = problem.to_dict()["path"]
     text = f"{where}: {problem.message}" if where else problem.message
     return f"{text} ({problem.suggestion})" if problem.suggestion else text
 

@@ -237,7 +237,7 @@ def _show_evaluation(
 ) -> None:
     """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
     if output_format == "json":
-        document = evaluation.to_json()
+        document = evaluation.to_dict()
         coming = coming_expiries(program, evaluation, as_of)
         for customer in document["customers"] if coming else ():
             who = customer["customer_id"]
@@ -246,7 +246,7 @@ def _show_evaluation(
             ]
         if explained is not None:
             for customer in document["customers"]:
-                account = explained[customer["customer_id"]].to_json()
+                account = explained[customer["customer_id"]].to_dict()
                 customer["explanations"] = account["events"]
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -375,7 +375,7 @@ def _several(units: int | None, noun: str) -> str:
 
 
 def _totals_block(evaluation: Evaluation, points: str | None) -> str:
-    totals = evaluation.totals.to_json()
+    totals = evaluation.totals.to_dict()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
         ("customers", str(totals["customers"])),
