@@ -94,6 +94,7 @@ def test_all_is_sorted_public_and_every_name_resolves() -> None:
     names = rewardrules.__all__
     assert names == sorted(names)
     assert [name for name in names if name.startswith("_")] == []
+    assert sorted(rewardrules._HOMES) == names
     for name in names:
         module, attribute = rewardrules._HOMES[name]
         assert getattr(rewardrules, name) is getattr(sys.modules[module], attribute)
