@@ -104,7 +104,7 @@ def evaluate_case(case: Path, program: Program) -> dict[str, Any]:
     settings = read_json(evaluate_file) if evaluate_file.is_file() else {}
     as_of = None if "as_of" not in settings else read_as_of(settings["as_of"])
     events = read_history(history, **options)
-    result: dict[str, Any] = evaluate(program, events, as_of=as_of).to_json()
+    result: dict[str, Any] = evaluate(program, events, as_of=as_of).to_dict()
     return result
 
 

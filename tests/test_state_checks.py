@@ -514,7 +514,7 @@ def _outcome(
     return [
         (
             result.customer_id,
-            [entry.to_json() for entry in result.ledger],
+            [entry.to_dict() for entry in result.ledger],
             result.points,
             result.available_points,
             result.pending_points,

@@ -374,4 +374,4 @@ def test_money_in_the_toy_program_is_exact() -> None:
     history = [purchase("p1", at(), line("cake", "0.10", quantity=3))]
     evaluation = evaluate(compiled, history)
     assert evaluation.totals.points_cost == 6  # 6 points at 0.01, in minor units
-    assert evaluation.totals.to_json()["points_cost"] == str(Decimal("0.06"))
+    assert evaluation.totals.to_dict()["points_cost"] == str(Decimal("0.06"))
