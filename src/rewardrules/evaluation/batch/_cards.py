@@ -10,7 +10,7 @@ as ``kinds.every_nth_free`` does; its reason function writes their entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from functools import cmp_to_key
 
 import numpy as np
 
@@ -162,7 +162,13 @@ def _give(
     available = [min(units, left) for units, left in zip(qualifying, units_left)]
     order = [index for index, units in enumerate(available) if units]
     if len(order) > 1:  # the cheapest unit first (most purchases have one such line)
-        order.sort(key=lambda index: (Fraction(amounts[index], units_left[index]), index))
+
+        def cheaper(first: int, second: int) -> int:
+            # amounts[i] / units_left[i] compared exactly, by cross-multiplying; then line order
+            difference = amounts[first] * units_left[second] - amounts[second] * units_left[first]
+            return difference or first - second
+
+        order.sort(key=cmp_to_key(cheaper))
     to_give, given, value = completed, 0, 0
     for index in order:
         if to_give == 0:
