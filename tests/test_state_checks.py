@@ -789,3 +789,43 @@ def test_the_checks_of_saved_purchases_in_c_loops_agree_with_the_checks_one_by_o
             assert not found, found
         elif not any(kept.earned_on for kept in purchases):  # the grouped rules' amounts
             assert found  # are left to the checks one by one; any other pass is seen in C
+
+
+_SOUND_LINE = SavedLine("latte", "coffee", 2, 450, 800, 1, 400)
+_SOUND_PURCHASE = SavedPurchase(
+    "p1", _state_checks.FIRST_AT, 3_600, "s1", None, (_SOUND_LINE,), {"a": 3}, (), {}
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"at": _state_checks.FIRST_AT - 1},
+        {"at": _state_checks.END_AT},
+        {"offset": -86_400},
+        {"offset": 86_400},
+        {"lines": ()},
+        {"points": {"a": -1}},
+        {"earned_on": {"a": (1, 2)}},
+        {"quantity": 0},
+        {"unit_price": -1},
+        {"paid": -1},
+        {"paid": 901},
+        {"refunded_units": -1},
+        {"refunded_units": 3},
+        {"refunded_amount": -1},
+        {"refunded_amount": 801},
+    ],
+    ids=repr,
+)
+def test_the_c_loop_checks_refuse_a_saved_purchase_beyond_each_bound(change: Data) -> None:
+    line_fields = {key: value for key, value in change.items() if key in SavedLine._fields}
+    kept = _SOUND_PURCHASE._replace(
+        lines=(_SOUND_LINE, _SOUND_LINE._replace(**line_fields)) if line_fields else (_SOUND_LINE,)
+    )
+    kept = kept._replace(**{key: value for key, value in change.items() if key not in line_fields})
+    holder = SimpleNamespace(exponent=2)
+    assert _state_checks._plain_and_sound([_SOUND_PURCHASE]) == (True, True)
+    assert _state_checks._plain_and_sound([_SOUND_PURCHASE, kept]) == (True, False)
+    found = list(_state_checks._purchase_problems(holder, 1, kept, True))  # type: ignore[arg-type]
+    assert found  # the checks one by one refuse it too, with their located message
