@@ -495,3 +495,7 @@ cli.add_command(report_command)
 from rewardrules.cli.compare import compare_command  # noqa: E402 -- commands are registered last
 
 cli.add_command(compare_command)
+
+from rewardrules.cli.serve import serve_command  # noqa: E402 -- commands are registered last
+
+cli.add_command(serve_command)
