@@ -143,7 +143,8 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
     driver.execute_script(AXE.read_text(encoding="utf-8"))
     found: list[dict[str, Any]] = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {iframes: false}).then(r => done(r.violations), e => done([{id: String(e), impact: 'serious'}]));"
+        "axe.run(document, {iframes: false}).then("
+        "  r => done(r.violations), e => done([{id: String(e), impact: 'serious'}]));"
     )
     return [
         {"id": violation["id"], "where": [node["target"] for node in violation.get("nodes", [])]}
@@ -191,6 +192,16 @@ def test_a_marketer_edits_runs_compares_and_saves(browser: Any, server: str, fol
         "no problems",
     )
     assert not driver.find_elements(By.CSS_SELECTOR, ".cm-lintRange-error")
+
+    # Hover docs: the pointer on the key shows its description from the schema.
+    x, y = driver.execute_script(
+        "const view = window.rewardrules.view;"
+        "const at = view.state.doc.toString().indexOf('every: 10') + 2;"
+        "const box = view.coordsAtPos(at); return [box.left + 1, (box.top + box.bottom) / 2];"
+    )
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+    hover = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".hover-doc"), "hover docs")
+    assert hover[0].text == "every\nUnits or visits per completed card."
     shot(driver, "3-fixed")
 
     # A history from the folder, then Ctrl-Enter: the dry-run's table.

@@ -360,10 +360,11 @@ class _Api:
             if found is None:
                 raise RefusedError(404, "this upload is no longer kept: upload the history again")
             return found
+        path = self._resolve(reference)
         if not reference.lower().endswith(HISTORY_SUFFIXES):
             message = f"{reference!r} is not a history (.csv, .jsonl, .json, .parquet)"
             raise RefusedError(400, message)
-        return reference, self._resolve(reference)
+        return reference, path
 
     async def _work(
         self,
