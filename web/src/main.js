@@ -195,6 +195,10 @@ async function run() {
   }
 }
 
+function customers(count) {
+  return `${count} customer${count === 1 ? "" : "s"}`;
+}
+
 async function compareWithSaved() {
   const panel = $("comparison");
   if (!state.path || state.saved === null) {
@@ -212,7 +216,7 @@ async function compareWithSaved() {
       : "";
   panel.replaceChildren(
     el("p", { id: "cost-change" }, `Against the saved ${state.path}: cost ${found.old_cost} → ${found.new_cost}, change ${found.change}.`),
-    el("p", {}, `${found.gaining} customers gain, ${found.losing} lose, ${found.unchanged} unchanged.`),
+    el("p", {}, `${customers(found.gaining)} gain, ${found.losing} lose, ${found.unchanged} unchanged.`),
     rows("Most gaining", found.top_gaining),
     rows("Most losing", found.top_losing),
   );
