@@ -22,8 +22,11 @@ import pytest
 httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
 
-from rewardrules.serve import _work  # noqa: E402 -- after the skip
+from rewardrules.histories.read import read_history  # noqa: E402 -- after the skip
+from rewardrules.rulefiles.loader import load_program_with_map  # noqa: E402
+from rewardrules.serve import _work  # noqa: E402
 from rewardrules.serve.app import MAX_REQUEST_BYTES, create_app  # noqa: E402
+from rewardrules.tools.lint.warnings import lint_program  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "rules" / "examples"
@@ -235,18 +238,34 @@ def test_a_bad_upload_is_refused_with_its_line(client: Any) -> None:
     assert answer.json()["error"].startswith("mine.csv: mine.csv:3:")
 
 
-def test_an_uploaded_history_runs(client: Any) -> None:
+@pytest.mark.parametrize("name", [HISTORY, "pet-shop.history.jsonl"])
+def test_an_uploaded_history_runs(client: Any, name: str) -> None:
     answer = client.post(
-        "/api/upload", content=(EXAMPLES / HISTORY).read_bytes(), headers={"x-file-name": "h.csv"}
+        "/api/upload", content=(EXAMPLES / name).read_bytes(), headers={"x-file-name": name}
     )
     assert answer.status_code == 200
     upload = answer.json()
-    lines = len((EXAMPLES / HISTORY).read_text().splitlines()) - 1
-    assert upload["name"] == "h.csv"
+    events = list(read_history(EXAMPLES / name))
+    assert (upload["name"], upload["events"]) == (name, len(events))
     ran = client.post("/api/run", json={"text": program_text(), "history": upload["history"]})
     assert ran.status_code == 200
-    assert ran.json()["customers"]
-    assert upload["events"] <= lines
+    customers = [row["customer"] for row in ran.json()["customers"]]
+    assert customers == sorted({event.customer_id for event in events})
+
+
+def test_lint_warnings_come_apart_from_problems(client: Any) -> None:
+    text = program_text().replace("    every: 10\n", "    every: 10\n    exclusive_group: solo\n")
+    found = client.post("/api/validate", json={"text": text, "path": PROGRAM}).json()
+    assert (found["ok"], found["problems"]) == (True, [])
+    program, source_map = load_program_with_map(text)
+    (expected,) = lint_program(program, source_map)
+    (warning,) = found["warnings"]
+    assert (warning["code"], warning["file"], warning["line"], warning["message"]) == (
+        expected.code,
+        PROGRAM,
+        23,
+        expected.message,
+    )
 
 
 # -- no code runs, no traceback shows --------------------------------------------------------

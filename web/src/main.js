@@ -289,68 +289,68 @@ async function upload(file) {
 let view;
 
 async function main() {
-const response = await fetch("/schema.json");
-const guide = new SchemaGuide(await response.json());
+  const response = await fetch("/schema.json");
+  const guide = new SchemaGuide(await response.json());
 
-const shortcuts = Prec.highest(
-  keymap.of([
-    { key: "Mod-s", preventDefault: true, run: () => (save(), true) },
-    { key: "Mod-Enter", preventDefault: true, run: () => (run(), true) },
-  ]),
-);
+  const shortcuts = Prec.highest(
+    keymap.of([
+      { key: "Mod-s", preventDefault: true, run: () => (save(), true) },
+      { key: "Mod-Enter", preventDefault: true, run: () => (run(), true) },
+    ]),
+  );
 
-view = new EditorView({
-  parent: $("editor"),
-  state: EditorState.create({
-    doc: "",
-    extensions: [
-      shortcuts,
-      lineNumbers(),
-      highlightActiveLine(),
-      history(),
-      indentOnInput(),
-      yaml(),
-      syntaxHighlighting(defaultHighlightStyle),
-      autocompletion({ override: [completionSource(guide)] }),
-      hoverTooltip((view, pos) => {
-        const found = describe(guide, view.state.doc, pos);
-        if (!found) return null;
-        return {
-          pos: found.from,
-          end: found.to,
-          create: () => ({ dom: el("div", { class: "hover-doc" }, el("strong", {}, found.title), el("div", {}, found.text)) }),
-        };
-      }),
-      checker,
-      lintGutter(),
-      keymap.of([...completionKeymap, ...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
-      EditorView.contentAttributes.of({ "aria-label": "Program (YAML)", tabindex: "0" }),
-      EditorView.lineWrapping,
-    ],
-  }),
-});
+  view = new EditorView({
+    parent: $("editor"),
+    state: EditorState.create({
+      doc: "",
+      extensions: [
+        shortcuts,
+        lineNumbers(),
+        highlightActiveLine(),
+        history(),
+        indentOnInput(),
+        yaml(),
+        syntaxHighlighting(defaultHighlightStyle),
+        autocompletion({ override: [completionSource(guide)] }),
+        hoverTooltip((view, pos) => {
+          const found = describe(guide, view.state.doc, pos);
+          if (!found) return null;
+          return {
+            pos: found.from,
+            end: found.to,
+            create: () => ({ dom: el("div", { class: "hover-doc" }, el("strong", {}, found.title), el("div", {}, found.text)) }),
+          };
+        }),
+        checker,
+        lintGutter(),
+        keymap.of([...completionKeymap, ...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
+        EditorView.contentAttributes.of({ "aria-label": "Program (YAML)", tabindex: "0" }),
+        EditorView.lineWrapping,
+      ],
+    }),
+  });
 
-// Outside the editor too: the shortcuts work wherever the focus is.
-document.addEventListener("keydown", (event) => {
-  if (view.hasFocus || !(event.ctrlKey || event.metaKey)) return;
-  if (event.key === "s") event.preventDefault(), save();
-  if (event.key === "Enter") event.preventDefault(), run();
-});
-$("program").addEventListener("change", (event) => event.target.value && openProgram(event.target.value));
-$("run").addEventListener("click", run);
-$("save").addEventListener("click", () => save());
-$("save-draft").addEventListener("click", () => save(true));
-$("cancel").addEventListener("click", () => state.run && api("/api/cancel", { run: state.run }));
-$("upload").addEventListener("change", (event) => event.target.files[0] && upload(event.target.files[0]));
+  // Outside the editor too: the shortcuts work wherever the focus is.
+  document.addEventListener("keydown", (event) => {
+    if (view.hasFocus || !(event.ctrlKey || event.metaKey)) return;
+    if (event.key === "s") event.preventDefault(), save();
+    if (event.key === "Enter") event.preventDefault(), run();
+  });
+  $("program").addEventListener("change", (event) => event.target.value && openProgram(event.target.value));
+  $("run").addEventListener("click", run);
+  $("save").addEventListener("click", () => save());
+  $("save-draft").addEventListener("click", () => save(true));
+  $("cancel").addEventListener("click", () => state.run && api("/api/cancel", { run: state.run }));
+  $("upload").addEventListener("change", (event) => event.target.files[0] && upload(event.target.files[0]));
 
-window.rewardrules = { view };
-await loadFiles();
-const first = new URLSearchParams(location.search).get("program");
-if (first) {
-  $("program").value = first;
-  await openProgram(first);
-}
-document.body.dataset.ready = "true";
+  window.rewardrules = { view };
+  await loadFiles();
+  const first = new URLSearchParams(location.search).get("program");
+  if (first) {
+    $("program").value = first;
+    await openProgram(first);
+  }
+  document.body.dataset.ready = "true";
 }
 
 main().catch((error) => say(`The page could not start: ${error.message}`, true));

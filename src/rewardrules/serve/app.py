@@ -273,7 +273,12 @@ class _Api:
         data = await self._json(request)
         name = _text(data, "path")
         path = self._resolve(name)
-        saved_text = path.read_text(encoding="utf-8")
+        if not name.lower().endswith(PROGRAM_SUFFIXES):
+            raise RefusedError(400, f"{name!r} is not a program file (.yaml or .yml)")
+        try:
+            saved_text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise RefusedError(422, f"{name}: cannot read it as UTF-8 text ({error})") from None
         if saved_text == _text(data, "text"):
             return JSONResponse({"same": True})
         try:
