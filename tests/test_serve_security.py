@@ -135,9 +135,30 @@ def test_saving_over_a_link_that_leads_out_is_refused(client: Any, outside: Path
     assert (outside / "secret.yaml").read_text() == before
 
 
+def test_a_backup_through_a_link_that_leads_out_is_refused(
+    client: Any, outside: Path, folder: Path
+) -> None:
+    (folder / "linked.yaml").write_text(program_text())
+    (outside / "victim.txt").write_text("not a program")
+    (folder / "linked.yaml.bak").symlink_to(outside / "victim.txt")
+    answer = client.post("/api/save", json={"path": "linked.yaml", "text": program_text()})
+    assert answer.status_code == 403
+    assert (outside / "victim.txt").read_text() == "not a program"
+
+
+def test_saving_into_a_missing_folder_says_so(client: Any) -> None:
+    answer = client.post("/api/save", json={"path": "nowhere/new.yaml", "text": program_text()})
+    assert answer.status_code == 400
+    assert (
+        answer.json()["error"]
+        == "'nowhere/new.yaml': its folder does not exist in the served folder"
+    )
+
+
 def test_the_listing_shows_only_what_is_inside(client: Any) -> None:
     found = client.get("/api/files").json()
-    assert found["programs"] == [PROGRAM]
+    assert "leak.yaml" not in found["programs"]
+    assert PROGRAM in found["programs"]
     assert found["histories"] == [HISTORY]
 
 

@@ -319,18 +319,26 @@ class _Api:
             )
         if path.exists() and not path.is_file():
             raise RefusedError(400, f"{name!r} is not a regular file")
+        if not path.parent.is_dir():
+            raise RefusedError(400, f"{name!r}: its folder does not exist in the served folder")
         backup = None
         if path.exists():
-            backup = path.with_name(path.name + ".bak")
-            shutil.copyfile(path, backup)
-        # Write beside the file, then rename: a crash never leaves half a program.
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rewardrules-")
+            # The backup too must stay inside: a link named NAME.bak that leads out is refused.
+            backup = self._resolve(f"{name}.bak", must_exist=False)
+            if backup.exists() and not backup.is_file():
+                raise RefusedError(400, f"'{name}.bak' is not a regular file")
+        temporary = None
         try:
+            if backup is not None:
+                shutil.copyfile(path, backup)
+            # Write beside the file, then rename: a crash never leaves half a program.
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rewardrules-")
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
                 stream.write(text)
             os.replace(temporary, path)
         except OSError as error:
-            Path(temporary).unlink(missing_ok=True)
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
             raise RefusedError(500, f"{name}: cannot write it ({error.strerror})") from None
         root = self.session.folder.root
         return JSONResponse(
