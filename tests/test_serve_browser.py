@@ -33,7 +33,7 @@ from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 from rewardrules.evaluation.fold import evaluate  # noqa: E402
 from rewardrules.histories.read import read_history  # noqa: E402
-from rewardrules.rulefiles.loader import load_program  # noqa: E402
+from rewardrules.rulefiles.loader import load_program, loads_program  # noqa: E402
 from rewardrules.serve.app import create_app  # noqa: E402
 from rewardrules.tools.compare import compare  # noqa: E402
 
@@ -237,7 +237,7 @@ def test_a_marketer_edits_runs_compares_and_saves(browser: Any, server: str, fol
         driver, lambda d: d.find_elements(By.ID, "cost-change"), "the cost difference"
     )
     dearer = (folder / PROGRAM).read_text(encoding="utf-8").replace("every: 10", "every: 8")
-    found = compare(folder / PROGRAM, load_program(dearer), folder / HISTORY)
+    found = compare(folder / PROGRAM, loads_program(dearer), folder / HISTORY)
     money = found.new.money
     old, new = money.to_decimal(found.old.cost), money.to_decimal(found.new.cost)
     assert new != old

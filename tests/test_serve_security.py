@@ -278,7 +278,7 @@ def test_lint_warnings_come_apart_from_problems(client: Any) -> None:
     text = program_text().replace("    every: 10\n", "    every: 10\n    exclusive_group: solo\n")
     found = client.post("/api/validate", json={"text": text, "path": PROGRAM}).json()
     assert (found["ok"], found["problems"]) == (True, [])
-    program, source_map = load_program_with_map(text)
+    program, source_map = load_program_with_map(PROGRAM, text=text)
     (expected,) = lint_program(program, source_map)
     (warning,) = found["warnings"]
     assert (warning["code"], warning["file"], warning["line"], warning["message"]) == (

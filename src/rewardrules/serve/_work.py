@@ -70,7 +70,7 @@ def problems_json(
     """
     found = []
     for problem in _named(problems, source, was):
-        shown = problem.to_json()
+        shown = problem.to_dict()
         shown["file"] = shown["file"] or source
         shown["text"] = str(problem)
         found.append(shown)
@@ -80,7 +80,7 @@ def problems_json(
 def check_text(text: str, source: str) -> dict[str, Any]:
     """The loader's problems with ``text``, or, when it loads, lint's warnings."""
     try:
-        program, source_map = load_program_with_map(_as_text(text))
+        program, source_map = load_program_with_map(source, text=text)
     except RewardRulesError as error:
         return {"ok": False, "problems": problems_json(error.problems, source)}
     warnings = lint_program(program, source_map)
@@ -177,11 +177,6 @@ def _money(found: Report, minor: int, sign: bool = False) -> str:
     amount = found.money.to_decimal(minor)
     shown = f"{amount:+,}" if sign else f"{amount:,}"
     return f"{shown} {found.money.code}"
-
-
-def _as_text(text: str) -> str:
-    # load_program_with_map reads a str without a line break as a file name: never here.
-    return text if "\n" in text else text + "\n"
 
 
 def _named(problems: Iterable[Problem], source: str, was: str = "<text>") -> list[Problem]:
