@@ -34,7 +34,14 @@ class NumberTextError(ValueError):
 def _as_plain_digits(text: str) -> str:
     """What ``text`` would be with its digits in ASCII and its separators removed."""
     digits = []
-    for char in text.strip():
+    # A currency sign or a percent sign around the number is how people write it;
+    # the program says which currency, and a percent field is a percent already.
+    bare = text.strip().strip("%").strip()
+    while bare and unicodedata.category(bare[0]) == "Sc":
+        bare = bare[1:].lstrip()
+    while bare and unicodedata.category(bare[-1]) == "Sc":
+        bare = bare[:-1].rstrip()
+    for char in bare:
         if char in "_ '\u00a0\u202f":
             continue
         value = unicodedata.digit(char, None) if not char.isascii() else None
@@ -43,7 +50,8 @@ def _as_plain_digits(text: str) -> str:
 
 
 def _number_text_error(text: str, kind: str, pattern: re.Pattern[str]) -> NumberTextError:
-    shown = text.encode("ascii", "backslashreplace").decode("ascii")
+    # A sign like '£' is shown as written; only what a terminal cannot show is escaped.
+    shown = text if text.isprintable() else text.encode("ascii", "backslashreplace").decode()
     if len(shown) > 40:
         shown = shown[:37] + "..."
     how = (
