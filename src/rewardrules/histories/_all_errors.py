@@ -11,10 +11,11 @@ Each reading after the first is of the rest of the file only; the counting stops
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.histories import read as _read
-from rewardrules.histories._records import CsvOptions
+from rewardrules.histories._records import CsvOptions, Kind
 
 MAX_COUNTED = 1000
 """Bad records counted beyond those shown, to say "and N more"."""
@@ -24,7 +25,7 @@ def every_problem(
     first: HistoryError,
     text: str,
     source: str,
-    fmt: str,
+    fmt: _read.Format,
     options: CsvOptions,
     max_errors: int,
     customers: bool = False,
@@ -43,7 +44,7 @@ def every_problem(
     line = _line(first, source, fmt)
     if fmt not in ("csv", "jsonl") or line is None or max_errors < 1:
         return first
-    kind = _read._CUSTOMERS if customers else _read._EVENTS
+    kind: Kind[Any] = _read._CUSTOMERS if customers else _read._EVENTS
     lines = text.splitlines(keepends=True)
     header = lines[0] if fmt == "csv" and lines else ""
     skipped = 1 if header else 0
@@ -55,7 +56,7 @@ def every_problem(
             break
         rest = header + "\n" * (line - skipped) + "".join(lines[line:])
         try:
-            for _ in _read._parse(io.StringIO(rest, newline=""), source, fmt, kind, options):  # type: ignore[arg-type]
+            for _ in _read._parse(io.StringIO(rest, newline=""), source, fmt, kind, options):
                 pass
         except HistoryError as error:
             found = _line(error, source, fmt)
