@@ -451,7 +451,7 @@ ERRORS = {
     "money with a currency sign": (
         "h.csv",
         HEADER + ROW.replace("4.50", "$4.50"),
-        f"h.csv:2:1: unit_price: must be {AMOUNT_HELP} (got '$4.50')",
+        f"h.csv:2:1: unit_price: must be {AMOUNT_HELP} (got '$4.50') (write 4.50)",
     ),
     "money with an exponent": (
         "h.csv",
@@ -472,7 +472,7 @@ ERRORS = {
         "h.jsonl",
         '{"type": "purchase", "id": "p", "customer_id": "c", ' + MOMENT + ", "
         '"lines": [{"sku": "a", "quantity": 1, "unit_price": " 4.50"}]}',
-        f"h.jsonl:1:1: lines[0].unit_price: must be {AMOUNT_HELP} (got ' 4.50')",
+        f"h.jsonl:1:1: lines[0].unit_price: must be {AMOUNT_HELP} (got ' 4.50') (write 4.50)",
     ),
     "negative quantity": (
         "h.csv",

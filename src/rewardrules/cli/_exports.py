@@ -202,14 +202,9 @@ def read_table(export: Export, fmt: _read.Format | None, max_errors: int) -> pa.
 
 
 def locate(export: Export, event_id: str) -> Location | None:
-    """Where an event starts in a CSV export."""
-    if export.text is None:
-        return _read.locate_event(
-            export.name, event_id, format="csv", delimiter=export.dialect.delimiter,
-            encoding=export.dialect.encoding,
-        )  # fmt: skip
+    """Where an event starts in a rewritten CSV export."""
     found = _csv_history.find_event(
-        io.StringIO(export.text, newline=""), event_id, export.dialect.delimiter
+        io.StringIO(export.text or "", newline=""), event_id, export.dialect.delimiter
     )
     return None if found is None else Location(export.name, *found)
 

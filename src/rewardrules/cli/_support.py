@@ -204,10 +204,13 @@ class HistoryReading:
         if str(path) == STDIN:
             return None
         export = self._export(path)
-        if export is not None:
+        if export is not None and export.text is not None:
             return _exports.locate(export, event_id)
+        delimiter, encoding = self.delimiter, self.encoding
+        if export is not None:
+            delimiter, encoding = export.dialect.delimiter, export.dialect.encoding
         return locate_event(
-            path, event_id, format=self.format, delimiter=self.delimiter, encoding=self.encoding
+            path, event_id, format=self.format, delimiter=delimiter, encoding=encoding
         )
 
     def stdin_bytes(self) -> bytes:

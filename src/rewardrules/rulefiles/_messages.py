@@ -8,6 +8,7 @@ member the author evidently meant, or says in one message what the value may be.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -330,9 +331,24 @@ def _date(error: _Error) -> Finding:
         message = f"{error.seen} is not a date (an ISO week date is not accepted); "
         return error.finding(message + "write dates as YYYY-MM-DD", "bad-date")
     # Python's own reason ("invalid character in year") helps nobody writing a program.
-    message = f"{error.seen} is not a date; write dates as YYYY-MM-DD"
+    reason = _no_such_day(error.value)
+    message = f"{error.seen} is not a date{reason}; write dates as YYYY-MM-DD"
     suggestion = date_fix(error.value)
     return error.finding(message, "bad-date", None if suggestion is None else f"write {suggestion}")
+
+
+def _no_such_day(value: object) -> str:
+    """' (there is no month 13)' for a date written right but not in the calendar."""
+    match = _YEAR_FIRST.fullmatch(value) if isinstance(value, str) else None
+    if match is None or "-" not in value:  # type: ignore[operator]
+        return ""
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        return f" (there is no month {month})"
+    days = calendar.monthrange(year, month)[1] if year else 31
+    if not 1 <= day <= days:
+        return f" ({calendar.month_name[month]} {year} has {days} days)"
+    return ""
 
 
 _DAY_FIRST = re.compile(r"(\d{1,2})[./](\d{1,2})[./](\d{4})")
