@@ -782,7 +782,8 @@ ERRORS = {
         "h.txt",
         "",
         "cannot tell the format of h.txt from its extension; "
-        "name it .csv, .jsonl, .json or .parquet, or give the format",
+        "name it .csv, .jsonl, .json or .parquet, or give the format "
+        "(format='csv' from Python, --history-format csv on the command line)",
     ),
 }
 
@@ -955,7 +956,8 @@ def test_locate_event_refuses_an_unknown_format_like_read_history() -> None:
         locate_event("history.txt", "p1")
     assert str(info.value) == (
         "cannot tell the format of history.txt from its extension; "
-        "name it .csv, .jsonl, .json or .parquet, or give the format"
+        "name it .csv, .jsonl, .json or .parquet, or give the format "
+        "(format='csv' from Python, --history-format csv on the command line)"
     )
 
 

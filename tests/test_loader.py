@@ -320,7 +320,7 @@ BROKEN = [
             "    kind: points_per_spend",
             "    points: 1",
             "    per: £1",
-        ),  # fmt: skip
+        ),
         [
             (
                 "<text>:9:10: rules[0].per: '£1' is not an amount; write it with the digits 0-9 "

@@ -190,6 +190,11 @@ def parse_month_day(text: str) -> MonthDay:
         raise ValueError(f"a month and day is written MM-DD, e.g. 07-14 (got {text!r})")
     month, day = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
+        if 1 <= day <= 12 and 1 <= month <= _DAYS_IN_MONTH[day - 1]:  # written day first
+            raise ValueError(
+                f"{text!r} is not a day of the year; the month comes first: "
+                f"write {day:02d}-{month:02d}"
+            )
         raise ValueError(f"{text!r} is not a day of the year")
     return MonthDay(month=month, day=day)
 
