@@ -160,6 +160,13 @@ class LedgerEntry:
             return self.template(self.money, *self.arguments)
         return _ReasonFormatter(self.money).format(self.template, *self.arguments)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as a dict of JSON values, as :meth:`to_json` gives it.
+
+        ``json.dumps`` writes it as text; ``to_json`` is its older name, kept.
+        """
+        return self.to_json()
+
     def to_json(self) -> dict[str, Any]:
         """The entry in the JSON output contract (docs/json-output.md)."""
         value = self.value
@@ -226,6 +233,13 @@ class CustomerResult:
     def state(self) -> CustomerState:
         """The customer's final state, to save and resume from (built when asked for)."""
         return self.save()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The customer as a dict of JSON values, as :meth:`to_json` gives it.
+
+        ``json.dumps`` writes it as text; ``to_json`` is its older name, kept.
+        """
+        return self.to_json()
 
     def to_json(self) -> dict[str, Any]:
         """The customer in the JSON output contract."""
@@ -325,6 +339,13 @@ class Totals:
     def _points_money(self, points: int) -> int:
         numerator, denominator = self.point_value.as_integer_ratio()
         return divide_half_up(points * numerator * self.money.minor_per_major, denominator)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The totals as a dict of JSON values, as :meth:`to_json` gives it.
+
+        ``json.dumps`` writes it as text; ``to_json`` is its older name, kept.
+        """
+        return self.to_json()
 
     def to_json(self) -> dict[str, Any]:
         """The totals in the JSON output contract."""
@@ -475,6 +496,13 @@ class Evaluation:
     def entries(self) -> Sequence[LedgerEntry]:
         """Every ledger entry, customer by customer."""
         return [entry for result in self.customers for entry in result.ledger]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The evaluation as a dict of JSON values, as :meth:`to_json` gives it.
+
+        ``json.dumps`` writes it as text; ``to_json`` is its older name, kept.
+        """
+        return self.to_json()
 
     def to_json(self) -> dict[str, Any]:
         """The whole evaluation in the JSON output contract (docs/json-output.md)."""
