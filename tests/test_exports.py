@@ -402,3 +402,12 @@ def test_a_json_lines_history_reports_every_bad_line(program: Path) -> None:
         f"{history}:4:1",
     ]
     assert err.endswith("(got '€2') (write 2)\n")
+
+
+def test_lint_reads_a_mapped_export_with_local_times(program: Path) -> None:
+    history = program.parent / "orders.csv"
+    history.write_text(MAPPED, encoding="utf-8")
+    code, out, err = run(
+        "lint", program, "--history", history, "--columns", MAPPED_COLUMNS, "--local-times"
+    )
+    assert (code, out, err) == (0, f"{program}: OK, no warnings\n", "")

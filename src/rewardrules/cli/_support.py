@@ -158,7 +158,11 @@ class HistoryReading:
 
     def for_program(self, program: Program) -> HistoryReading:
         """These options, with the program's time zone for ``--local-times``."""
-        exports = dataclasses.replace(self.exports, program_zone=program.timezone)
+        return self.in_zone(program.timezone)
+
+    def in_zone(self, zone: str) -> HistoryReading:
+        """These options, with ``zone`` for ``--local-times`` when it names none."""
+        exports = dataclasses.replace(self.exports, program_zone=zone)
         return dataclasses.replace(self, exports=exports, _opened={})
 
     def read(self, path: Path) -> Iterator[AnyEvent]:
