@@ -50,8 +50,14 @@ def _as_plain_digits(text: str) -> str:
 
 
 def _number_text_error(text: str, kind: str, pattern: re.Pattern[str]) -> NumberTextError:
-    # A sign like '£' is shown as written; only what a terminal cannot show is escaped.
-    shown = text if text.isprintable() else text.encode("ascii", "backslashreplace").decode()
+    # A currency sign like '£' is shown as written; any other character outside ASCII is
+    # escaped, so that a full-width '１' does not pass for a '1'.
+    shown = "".join(
+        char
+        if char.isascii() or unicodedata.category(char) == "Sc"
+        else char.encode("ascii", "backslashreplace").decode()
+        for char in text
+    )
     if len(shown) > 40:
         shown = shown[:37] + "..."
     how = (
