@@ -411,3 +411,17 @@ def test_lint_reads_a_mapped_export_with_local_times(program: Path) -> None:
         "lint", program, "--history", history, "--columns", MAPPED_COLUMNS, "--local-times"
     )
     assert (code, out, err) == (0, f"{program}: OK, no warnings\n", "")
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_time_without_an_offset_says_how_to_read_local_times(program: Path, engine: str) -> None:
+    history = program.parent / "export.csv"
+    history.write_text(LOCAL, encoding="utf-8")
+    code, _, err = run("dry-run", program, history, "--engine", engine, "--max-errors", "1")
+    assert code == 1
+    assert err.splitlines()[1:] == [
+        f"{history}:2:1: at: timestamp has no UTC offset; write it like "
+        "2026-03-01T09:30:00+01:00 or 2026-03-01T09:30:00Z (got '2026-10-25 02:30') (if the "
+        "file's times are local times of the program's time zone, read them with --local-times)",
+        "and 1 more bad record (--max-errors 2 shows them all)",
+    ]

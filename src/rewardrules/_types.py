@@ -51,7 +51,7 @@ def _as_plain_digits(text: str) -> str:
 
 def _number_text_error(text: str, kind: str, pattern: re.Pattern[str]) -> NumberTextError:
     # A currency sign like '£' is shown as written; any other character outside ASCII is
-    # escaped, so that a full-width '１' does not pass for a '1'.
+    # escaped, so that a full-width digit one (U+FF11) does not pass for a '1'.
     shown = "".join(
         char
         if char.isascii() or unicodedata.category(char) == "Sc"

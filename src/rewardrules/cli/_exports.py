@@ -10,6 +10,7 @@ alike. A file with bad records reports each, up to ``--max-errors``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -224,9 +225,27 @@ def more_problems(error: HistoryError, export: Export, max_errors: int) -> Histo
         try:
             text = _whole(export.name).decode(_read._codec(export.dialect.encoding))
         except (OSError, UnicodeDecodeError, HistoryError):
-            return error
-    return every_problem(
+            return _local_times_hint(error, export)
+    every = every_problem(
         error, text, export.name, "csv", export.options, max_errors, export.customers
+    )
+    return _local_times_hint(every, export)
+
+
+LOCAL_TIMES_HINT = (
+    "if the file's times are local times of the program's time zone, read them with --local-times"
+)
+
+
+def _local_times_hint(error: HistoryError, export: Export) -> HistoryError:
+    """Say how to read times without an offset, on the command line, where it is possible."""
+    if export.settings.zone is not None:
+        return error
+    return HistoryError(
+        dataclasses.replace(problem, suggestion=LOCAL_TIMES_HINT)
+        if problem.code == "naive-timestamp" and problem.suggestion is None
+        else problem
+        for problem in error.problems
     )
 
 
