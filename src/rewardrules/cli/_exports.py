@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from rewardrules._zones import zone as zone_named
 from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories import _csv as _csv_history
 from rewardrules.histories import read as _read
 from rewardrules.histories._all_errors import every_problem
@@ -146,7 +147,7 @@ def say_dialect(export: Export, said: set[str]) -> None:
         click.echo(line, err=True)
 
 
-def read_events(export: Export, fmt: _read.Format | None, max_errors: int) -> Iterator[object]:
+def read_events(export: Export, fmt: _read.Format | None, max_errors: int) -> Iterator[AnyEvent]:
     """The events of a CSV export, every bad record reported up to ``max_errors``."""
     if export.text is not None:
         events = _read.parse_history_text(
@@ -167,11 +168,13 @@ def read_events(export: Export, fmt: _read.Format | None, max_errors: int) -> It
     return every_record(events, export, max_errors)
 
 
-def read_customer_rows(export: Export, max_errors: int) -> Iterator[object]:
+def read_customer_rows(export: Export, max_errors: int) -> Iterator[Customer]:
     """The customers of a CSV export, every bad record reported up to ``max_errors``."""
     if export.text is not None:
         stream = io.StringIO(export.text, newline="")
-        profiles = _read._parse(stream, export.name, "csv", _read._CUSTOMERS, export.options)
+        profiles: Iterator[Customer] = _read._parse(
+            stream, export.name, "csv", _read._CUSTOMERS, export.options
+        )
     else:
         profiles = _read.read_customers(
             export.name, format="csv", delimiter=export.dialect.delimiter,

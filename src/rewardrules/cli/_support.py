@@ -171,7 +171,7 @@ class HistoryReading:
             return self._read_stdin()
         export = self._export(path)
         if export is not None:
-            return _exports.read_events(export, self.format, self.max_errors)  # type: ignore[return-value]
+            return _exports.read_events(export, self.format, self.max_errors)
         events = read_history(
             path,
             format=self.format,
@@ -185,7 +185,7 @@ class HistoryReading:
         """Read a customers file: its dialect detected as a history's, its errors all said."""
         export = self._export(path, customers=True)
         if export is not None:
-            return _exports.read_customer_rows(export, self.max_errors)  # type: ignore[return-value]
+            return _exports.read_customer_rows(export, self.max_errors)
         return self._every_jsonl_record(read_customers(path), path, customers=True)
 
     def read_table(self, path: Path) -> pa.Table:
