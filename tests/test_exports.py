@@ -425,3 +425,19 @@ def test_a_time_without_an_offset_says_how_to_read_local_times(program: Path, en
         "file's times are local times of the program's time zone, read them with --local-times)",
         "and 1 more bad record (--max-errors 2 shows them all)",
     ]
+
+
+def test_the_lines_a_later_problem_names_are_the_files_own(program: Path) -> None:
+    history = program.parent / "bad.csv"
+    row = "p2,purchase,c1,2026-03-02T11:00:00Z,tea,drinks,1,4.50,\n"
+    history.write_text(
+        BAD.splitlines(keepends=True)[0] + BAD.splitlines(keepends=True)[1] + row + row
+    )
+    code, _, err = run("dry-run", program, history)
+    assert code == 1
+    assert err.splitlines() == [
+        f"{history}:2:1: {BAD_LINES[0]}",
+        f"{history}:4:1: this row repeats line 3 exactly (a row is one line of an event, so a "
+        "repeat is not read as a second unit: for two units, write quantity 2 on one row; if an "
+        "export was resumed with an overlap, delete the repeated row)",
+    ]

@@ -1,24 +1,46 @@
 """Every bad record of a CSV or JSON Lines file, not only the first.
 
 The readers stop at the first bad record, which is what a program reading a file wants. A
-person fixing an export wants the list. After a bad record, the file is read again from the
-line after it, the lines before it blanked (both readers skip blank lines), so every line
-keeps its number and every message its words ("repeats line 4") as in the first reading.
-Each reading after the first is of the rest of the file only; the counting stops after
-``MAX_COUNTED`` bad records past those shown.
+person fixing an export wants the list. After a bad record, the rest of the file (after the
+CSV header) is read again from the line after it, and the problems found are moved back to
+the file's own lines: their locations, and the line numbers their messages give ("repeats
+line 4"). Each reading starts where the last one stopped, so the whole costs about one
+reading of the file, plus ``MAX_COUNTED`` restarts at most past the bad records shown.
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
+import itertools
+import re
+from collections.abc import Iterator
 from typing import Any
 
-from rewardrules.errors import HistoryError, Problem
+from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.histories import read as _read
 from rewardrules.histories._records import CsvOptions, Kind
 
 MAX_COUNTED = 1000
 """Bad records counted beyond those shown, to say "and N more"."""
+
+# "line 4" in a message, but not inside a quoted value, which is the file's own text.
+_LINE_NUMBER = re.compile(r"'(?:[^'\\]|\\.)*'|\bline (\d+)\b")
+
+
+class _Rest:
+    """The lines of a file from one line on, after its header: what a reader iterates."""
+
+    def __init__(self, header: list[str], lines: list[str], start: int) -> None:
+        self.lines: Iterator[str] = itertools.chain(header, itertools.islice(lines, start, None))
+
+    def __iter__(self) -> Iterator[str]:
+        return self.lines
+
+    def readline(self, limit: int = -1) -> str:
+        return next(self.lines, "")
+
+    def read(self, limit: int = -1) -> str:
+        return "".join(self.lines)
 
 
 def every_problem(
@@ -46,26 +68,25 @@ def every_problem(
         return first
     kind: Kind[Any] = _read._CUSTOMERS if customers else _read._EVENTS
     lines = text.splitlines(keepends=True)
-    header = lines[0] if fmt == "csv" and lines else ""
-    skipped = 1 if header else 0
+    header = lines[:1] if fmt == "csv" else []
     problems = list(first.problems)
     bad, capped = 1, False
     while line < len(lines):
         if bad >= max_errors + MAX_COUNTED:
             capped = True
             break
-        rest = header + "\n" * (line - skipped) + "".join(lines[line:])
+        shift = line - len(header)  # the rest's line n is the file's line n + shift
         try:
-            for _ in _read._parse(io.StringIO(rest, newline=""), source, fmt, kind, options):
+            for _ in _read._parse(_Rest(header, lines, line), source, fmt, kind, options):  # type: ignore[arg-type]
                 pass
         except HistoryError as error:
             found = _line(error, source, fmt)
-            if found is None or found <= line:
+            if found is None:
                 break
             bad += 1
             if bad <= max_errors:
-                problems += error.problems
-            line = found
+                problems += [_shifted(problem, shift) for problem in error.problems]
+            line = found + shift
             continue
         break
     if bad > max_errors:
@@ -75,6 +96,20 @@ def every_problem(
         hint = f"--max-errors {bad} shows them all" if not capped else None
         problems.append(Problem(message, code="more-errors", suggestion=hint))
     return HistoryError(problems)
+
+
+def _shifted(problem: Problem, shift: int) -> Problem:
+    """A problem found in the rest of a file, moved to the file's own lines."""
+    location = problem.location
+    if location is not None:
+        location = Location(location.source, location.line + shift, location.column)
+
+    def moved(match: re.Match[str]) -> str:
+        number = match.group(1)
+        return match.group(0) if number is None else f"line {int(number) + shift}"
+
+    message = _LINE_NUMBER.sub(moved, problem.message)
+    return dataclasses.replace(problem, message=message, location=location)
 
 
 def _line(error: HistoryError, source: str, fmt: str) -> int | None:
