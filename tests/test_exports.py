@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rewardrules.cli._exports import Told
 from rewardrules.cli._support import HistoryReading
@@ -441,3 +443,44 @@ def test_the_lines_a_later_problem_names_are_the_files_own(program: Path) -> Non
         "repeat is not read as a second unit: for two units, write quantity 2 on one row; if an "
         "export was resumed with an overlap, delete the repeated row)",
     ]
+
+
+@given(
+    cells=st.lists(
+        st.sampled_from(
+            [
+                "2026-03-29 02:30",
+                "2026-10-25 02:30",
+                "0001-01-01 00:00",
+                "9999-12-31 23:59",
+                "2026-03-02T10:15:00+01:00",
+                "",
+                '"',
+                ";",
+                ",",
+                "\r\n",
+                "x" * 40,
+                "é",
+                "\x00",
+            ]
+        ),
+        max_size=12,
+    ),
+    zone=st.sampled_from(["Europe/Paris", "Asia/Tokyo", "Pacific/Kiritimati", "UTC"]),
+    fold=st.sampled_from(["earlier", "later"]),
+)
+def test_rewriting_any_text_raises_nothing_but_a_history_error(
+    cells: list[str], zone: str, fold: str
+) -> None:
+    text = "event_id,at\n" + "".join(f"e,{cell}\n" for cell in cells)
+    settings = ExportSettings(zone=ZoneInfo(zone), fold=fold)  # type: ignore[arg-type]
+    codes: set[str | None] = set()
+    try:
+        rewritten = prepare(text, "h.csv", Dialect(), settings)
+    except HistoryError as error:
+        codes = {problem.code for problem in error.problems}
+        rewritten = ""
+    if codes:
+        assert codes == {"nonexistent-time"}
+    else:  # every row kept on its line: as many line ends, or more where a quote was closed
+        assert rewritten.count("\n") >= text.count("\n") - text.count("\r")

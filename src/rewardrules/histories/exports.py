@@ -35,6 +35,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.histories._records import FIRST_YEAR, LAST_YEAR
 
 Fold = Literal["earlier", "later"]
 """Which of two occurrences of a local time that happens twice is meant."""
@@ -264,8 +265,8 @@ def _with_offset(text: str, zone: ZoneInfo, fold: Fold, source: str, line: int, 
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    if moment.tzinfo is not None:
-        return text
+    if moment.tzinfo is not None or not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        return text  # the reader judges a time outside the years of events
     earlier = moment.replace(tzinfo=zone, fold=0)
     later = moment.replace(tzinfo=zone, fold=1)
     if earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
