@@ -22,7 +22,6 @@ from rewardrules.cli._support import (
 )
 from rewardrules.cli.report import FORMATS, emit, output_option
 from rewardrules.errors import HistoryError
-from rewardrules.histories.read import read_customers
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.compare import MONEY_FIGURES, Comparison, Difference, compare
 
@@ -56,12 +55,13 @@ def compare_command(
     """What changing OLD to NEW would do over HISTORY: cost, rules, customers, tiers."""
     old = guarded(lambda: load_program(old_file))
     new = guarded(lambda: load_program(new_file))
+    reading = reading.for_program(new)
     if old.currency != new.currency:
         message = f"OLD is in {old.currency} and NEW in {new.currency}: compare one currency"
         raise click.UsageError(message)
 
     def run() -> Comparison:
-        profiles = None if customers_file is None else read_customers(customers_file)
+        profiles = None if customers_file is None else reading.read_customers(customers_file)
         try:
             events = list(reading.read(history_file))
             return compare(old, new, events, as_of=as_of, customers=profiles)

@@ -167,6 +167,7 @@ def dry_run(
         )
     check_output_options(output_file, summary, output_format, explain)
     program = guarded(lambda: load_program(program_file))
+    reading = reading.for_program(program)
     output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
@@ -180,7 +181,7 @@ def dry_run(
     def profiles() -> list[Customer] | None:
         if customers_file is None:
             return None
-        read = read_customers(customers_file)
+        read = reading.read_customers(customers_file)
         return [profile for profile in read if everybody or profile.customer_id == customer_id]
 
     def run() -> Evaluation:

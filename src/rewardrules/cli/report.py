@@ -23,7 +23,6 @@ from rewardrules.cli._support import (
 )
 from rewardrules.errors import HistoryError
 from rewardrules.events import AnyEvent
-from rewardrules.histories.read import read_customers
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.report import Report, report
 
@@ -64,12 +63,13 @@ def report_command(
 ) -> None:
     """What PROGRAM cost over HISTORY: per rule, month, tier and customer (docs/cost.md)."""
     program = guarded(lambda: load_program(program_file))
+    reading = reading.for_program(program)
 
     def events() -> Iterator[AnyEvent]:
         yield from reading.read(history_file)
 
     def run() -> Report:
-        profiles = None if customers_file is None else read_customers(customers_file)
+        profiles = None if customers_file is None else reading.read_customers(customers_file)
         try:
             return report(program, events(), as_of=as_of, customers=profiles)
         except HistoryError as error:
