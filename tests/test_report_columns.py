@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import program as make_program
 from rewardrules import evaluate, load_program, read_history
+from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import UnsupportedError, unsupported
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program
@@ -130,3 +132,24 @@ def test_month_codes_are_the_local_months_of_the_instants(
 
 def _zoned(zone_name: str) -> Program:
     return make_program(timezone=zone_name)
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_the_command_line_reports_alike_with_either_engine(command: str) -> None:
+    path = EXAMPLES / "coffee-club.yaml"
+    programs = [str(path)] if command == "report" else [str(path), str(path)]
+    arguments = [command, *programs, str(_history(path)), "--format", "json"]
+    runner = CliRunner()
+    reference = runner.invoke(cli, arguments)
+    batch = runner.invoke(cli, [*arguments, "--engine", "batch"])
+    assert (reference.exit_code, batch.exit_code) == (0, 0)
+    assert batch.output == reference.output
+
+
+def test_the_command_line_names_what_the_batch_engine_refuses() -> None:
+    path = EXAMPLES / "pet-shop.yaml"
+    arguments = ["report", str(path), str(_history(path)), "--engine", "batch"]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 1
+    assert "the batch engine does not evaluate rule 'refer-a-friend'" in result.output
+    assert "Traceback" not in result.output

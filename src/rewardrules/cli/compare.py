@@ -7,6 +7,7 @@ import io
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 import click
 from rich.console import Console
@@ -20,7 +21,7 @@ from rewardrules.cli._support import (
     history_options,
     located_events,
 )
-from rewardrules.cli.report import FORMATS, emit, output_option
+from rewardrules.cli.report import FORMATS, emit, engine_option, output_option
 from rewardrules.errors import HistoryError
 from rewardrules.histories.read import read_customers
 from rewardrules.rulefiles.loader import load_program
@@ -42,6 +43,7 @@ from rewardrules.tools.compare import MONEY_FIGURES, Comparison, Difference, com
     help="A readable table, JSON, a long CSV (section,key,status,old,new,change) or HTML.",
 )
 @output_option
+@engine_option
 @history_options
 def compare_command(
     old_file: Path,
@@ -52,6 +54,7 @@ def compare_command(
     output_format: str,
     output_file: Path | None,
     reading: HistoryReading,
+    engine: Literal["reference", "batch"] = "reference",
 ) -> None:
     """What changing OLD to NEW would do over HISTORY: cost, rules, customers, tiers."""
     old = guarded(lambda: load_program(old_file))
@@ -64,7 +67,7 @@ def compare_command(
         profiles = None if customers_file is None else read_customers(customers_file)
         try:
             events = list(reading.read(history_file))
-            return compare(old, new, events, as_of=as_of, customers=profiles)
+            return compare(old, new, events, as_of=as_of, customers=profiles, engine=engine)
         except HistoryError as error:
             raise located_events(error, history_file, reading) from None
 
