@@ -68,8 +68,9 @@ def test_the_batch_report_of_an_example_is_the_reference_report(path: Path) -> N
 def test_the_batch_report_reads_the_ledger_columns_without_making_entries(path: Path) -> None:
     program = load_program(path)
     evaluation = evaluate(program, list(read_history(_history(path))), engine="batch")
-    assert batch_ledger(evaluation.customers) is not None
-    columns = entries_as_columns(evaluation.customers, lambda _: None, program.zone)
+    ledger = batch_ledger(evaluation.customers)
+    assert ledger is not None
+    columns = entries_as_columns(evaluation.customers, lambda _: None, program.zone, ledger)
     # Still columns: no customer's entries were built to read them.
     assert batch_ledger(evaluation.customers) is not None
     entries = [entry for result in evaluation.customers for entry in result.ledger]

@@ -80,16 +80,16 @@ def entries_as_columns(
     results: Sequence[CustomerResult],
     month_of_event: Callable[[str], str | None],
     zone: ZoneInfo,
+    ledger: Any = None,
 ) -> EntryColumns:
-    """The columns of evaluated results: from the batch engine's ledger columns when
-    every result still has them, else entry by entry (the reference engine's results).
+    """The columns of evaluated results: from the batch engine's ledger columns
+    (``ledger``, as :func:`batch_ledger` finds them), else entry by entry.
 
     ``month_of_event`` gives the month of an event id the history does not hold (a gift
-    at a date), or of every event for the reference engine's results.
+    at a date), or of every event when the results are read entry by entry.
     """
-    columns = _batch_columns(results, month_of_event, zone)
-    if columns is not None:
-        return columns
+    if ledger is not None:
+        return _batch_columns(results, ledger, month_of_event, zone)
     rules, months = _Codes(), _Codes()
     rows: list[tuple[int, int, int, int, int, int, int]] = []
     month_codes: dict[str | None, int] = {None: -1}
@@ -189,14 +189,11 @@ _HOUR: Final = 3_600_000_000
 
 def _batch_columns(
     results: Sequence[CustomerResult],
+    ledger: Any,
     month_of_event: Callable[[str], str | None],
     zone: ZoneInfo,
-) -> EntryColumns | None:
-    """The columns read from one batch evaluation's ledger columns, or None when the
-    results are not all still columns of one evaluation."""
-    ledger = batch_ledger(results)
-    if ledger is None:
-        return None
+) -> EntryColumns:
+    """The columns read from one batch evaluation's ledger columns."""
     event_months, month_names = month_codes(ledger.frame.at, zone)
     months = _Codes()
     for name in month_names:
@@ -274,10 +271,12 @@ def _amounts(values: Any, size: int) -> Ints:
     """A part's points, values or units as int64 (0 for None)."""
     if values is None:
         return np.zeros(size, dtype=np.int64)
-    array = np.asarray(values)
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64, copy=False)
-    return np.fromiter((value or 0 for value in values), dtype=np.int64, count=size)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values.astype(np.int64, copy=False)
+    try:
+        return np.array(values, dtype=np.int64)
+    except TypeError:  # None among them
+        return np.fromiter((value or 0 for value in values), dtype=np.int64, count=size)
 
 
 def group_sums(columns: EntryColumns, group: Ints, groups: int) -> list[dict[str, int]]:
@@ -404,3 +403,93 @@ def month_rule_sums(columns: EntryColumns) -> dict[tuple[str | None, str], tuple
         key = (None if month == 0 else columns.months[month - 1], columns.rules[rule])
         found[key] = (int(value[place]), int(points[place]))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFigures:
+    """Per customer (in result order): id, points at the report, pending points, tier."""
+
+    customer_ids: list[str]
+    points: list[int]
+    pending: list[int]
+    tiers: list[str | None]
+
+
+def customer_figures(results: Sequence[CustomerResult], ledger: Any) -> CustomerFigures:
+    """The customers' balances and tiers: read from the batch engine's result columns
+    when ``ledger`` is theirs (no result's fields are worked out), else from each result."""
+    columns = _result_columns(results, ledger)
+    if columns is not None:
+        balances = list(columns.balances)
+        pending = [
+            balance - available
+            for balance, available in zip(balances, columns.available, strict=True)
+        ]
+        tiers = columns.tiers
+        names = (
+            [None] * len(balances)
+            if tiers is None
+            else [tiers.names[level] for level in tiers.reported]
+        )
+        return CustomerFigures(list(columns.customer_ids), balances, pending, names)
+    return CustomerFigures(
+        [result.customer_id for result in results],
+        [result.points for result in results],
+        [result.pending_points for result in results],
+        [result.tier for result in results],
+    )
+
+
+def _result_columns(results: Sequence[CustomerResult], ledger: Any) -> Any:
+    if ledger is None or not results:
+        return None
+    columns = getattr(results[0], "_columns", None)
+    if columns is None or columns.ledger is not ledger:
+        return None
+    if len(columns.customer_ids) != len(results):
+        return None
+    return columns
+
+
+TierChanges = tuple[Ints, list[str], list[str | None]]
+"""Every tier change, oldest first per customer: the customer's index, the month (in the
+program's zone) and the tier after the change."""
+
+
+def tier_changes(results: Sequence[CustomerResult], ledger: Any, zone: ZoneInfo) -> TierChanges:
+    """The tier changes of every customer: from the batch engine's tier columns when
+    ``ledger`` is theirs (no ``TierChange`` made), else from each result."""
+    columns = _result_columns(results, ledger)
+    if columns is None or columns.tiers is None:
+        customers: list[int] = []
+        instants: list[int] = []
+        after: list[str | None] = []
+        for index, result in enumerate(results):
+            for change in result.tier_changes:
+                customers.append(index)
+                instants.append((change.at - _EPOCH) // timedelta(microseconds=1))
+                after.append(change.after)
+        codes, names = month_codes(np.asarray(instants, dtype=np.int64), zone)
+        return np.asarray(customers, dtype=np.int64), [names[code] for code in codes], after
+    tiers = columns.tiers
+    starts = np.asarray(tiers.change_start, dtype=np.int64)
+    counts = np.diff(starts)
+    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    at = ledger.frame.at[np.asarray(tiers.change_event, dtype=np.int64)]
+    level = np.asarray(tiers.change_after, dtype=np.int64)
+    # A change at the report (as_of or a referrer's reward) comes after a customer's own.
+    late = [
+        (customer, (moment - _EPOCH) // timedelta(microseconds=1), tiers.reported[customer])
+        for customer, moment in enumerate(tiers.report_change)
+        if moment is not None
+    ]
+    if late:
+        extra = np.asarray(late, dtype=np.int64).reshape(-1, 3)
+        owner = np.concatenate((owner, extra[:, 0]))
+        at = np.concatenate((at, extra[:, 1]))
+        level = np.concatenate((level, extra[:, 2]))
+        order = np.argsort(owner, kind="stable")
+        owner, at, level = owner[order], at[order], level[order]
+    codes, names = month_codes(at, zone)
+    month_names = [names[code] for code in codes.tolist()]
+    return owner, month_names, [tiers.names[found] for found in level.tolist()]

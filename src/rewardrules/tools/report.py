@@ -13,7 +13,7 @@ Money is integer minor units inside and Decimal outside; a figure in points is v
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -34,13 +34,16 @@ from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools._report_columns import (
     EntryColumns,
+    TierChanges,
     batch_ledger,
+    customer_figures,
     customer_sums,
     entries_as_columns,
     group_sums,
     month_codes,
     month_rule_sums,
     source_of,
+    tier_changes,
 )
 from rewardrules.tools.summary import Group, Source, Summary, month_of
 
@@ -401,7 +404,7 @@ def report(
         ledger = batch_ledger(evaluation.customers)
         if ledger is not None:
             watcher = _Watcher.of_frame(program, ledger.frame, ledger.event_ids)
-            return build_report(program, evaluation, watcher, as_of)
+            return build_report(program, evaluation, watcher, as_of, ledger)
         # Results already built (a customer with profile only): read them as the
         # reference engine's, with the history noted again.
         if _is_table(history):
@@ -512,33 +515,38 @@ def build_report(
     evaluation: Evaluation,
     watcher: _Watcher,
     as_of: date | datetime | None,
+    ledger: Any = None,
 ) -> Report:
-    """Put a report together from an evaluation and what was noted of its history."""
+    """Put a report together from an evaluation and what was noted of its history
+    (and, for the batch engine, the ledger columns it read the evaluation from)."""
     money = program.money
     value = program.points.value
     totals = evaluation.totals
+    # points_money, with the point value's ratio worked out once (a call per customer).
+    numerator, denominator = value.as_integer_ratio()
+    numerator *= money.minor_per_major
 
     def worth(points: int) -> int:
-        return points_money(points, value, money)
+        return divide_half_up(points * numerator, denominator)
 
     results = evaluation.customers
-    columns = entries_as_columns(results, watcher.month, program.zone)
-    tiers_of = [result.tier for result in results] if program.tiers is not None else []
-    summary = _summary(program, columns, tiers_of, totals, len(results))
+    columns = entries_as_columns(results, watcher.month, program.zone, ledger)
+    figures = customer_figures(results, ledger)
+    summary = _summary(program, columns, figures.tiers, totals)
     rules = tuple(_rule_cost(group, worth) for group in summary.by_rule)
     sums = customer_sums(columns, len(results))
-    balances = [result.points for result in results]
+    balances = figures.points
     customer_costs = [
         CustomerCost(
-            customer_id=result.customer_id,
+            customer_id=customer_id,
             cost=given + worth(balance),
             value_given=given,
             points=balance,
-            tier=tiers_of[index] if tiers_of else result.tier,
+            tier=tier,
             earned=earned,
         )
-        for index, (result, given, earned, balance) in enumerate(
-            zip(results, sums.given, sums.earned, balances, strict=True)
+        for customer_id, given, earned, balance, tier in zip(
+            figures.customer_ids, sums.given, sums.earned, balances, figures.tiers, strict=True
         )
     ]
     outstanding = sum(balances)
@@ -551,7 +559,7 @@ def build_report(
         expired=totals.points_expired,
         breakage=worth(totals.points_expired),
         written_off=totals.points_written_off,
-        pending=sum(result.pending_points for result in results),
+        pending=sum(figures.pending),
         outstanding=outstanding,
         liability=worth(outstanding),
         redemption_rate=None
@@ -574,7 +582,8 @@ def build_report(
             )
             for group in summary.by_tier
         )
-        tier_mix = _tier_mix(program, evaluation, summary, watcher)
+        changes = tier_changes(results, ledger, program.zone)
+        tier_mix = _tier_mix(program, figures.customer_ids, changes, summary, watcher)
     return Report(
         program=program.program,
         name=program.name,
@@ -599,7 +608,6 @@ def _summary(
     columns: EntryColumns,
     tiers_of: list[str | None],
     totals: Totals,
-    customers: int,
 ) -> Summary:
     """The summary's groups (as ``SummaryBuilder`` makes them) from the entry columns."""
     # Per rule: a group per (source, rule) seen, every program rule listed first.
@@ -639,7 +647,6 @@ def _summary(
         if sums["entries"]
     ]
     months.sort(key=lambda pair: (pair[0] is None, pair[0] or ""))
-    del customers
     return Summary(
         program=program.program,
         currency=program.money.code,
@@ -742,36 +749,53 @@ def coming_expiries(
 
 
 def _tier_mix(
-    program: Program, evaluation: Evaluation, summary: Summary, watcher: _Watcher
+    program: Program,
+    customer_ids: Sequence[str],
+    changes: TierChanges,
+    summary: Summary,
+    watcher: _Watcher,
 ) -> tuple[tuple[str, Mapping[str | None, int]], ...]:
     """Per month, how many customers were in each tier at its end.
 
     A customer counts from the month of their first event; their tier at a month's end is
-    the ``to`` of their last tier change up to then (None before any).
+    the ``to`` of their last tier change up to then (None before any). Worked out as a
+    (customer, month) table of the tier, changes written where they fall and carried
+    forward.
     """
-    months = [group.key for group in summary.by_month if group.key is not None]
-    for month in watcher.first_month.values():
-        if month not in months:
-            months.append(month)
-    months.sort()
+    months = sorted(
+        {group.key for group in summary.by_month if group.key is not None}
+        | set(watcher.first_month.values())
+    )
     levels: list[str | None] = [None]
     if program.tiers is not None:
         levels += program.tiers.level_names()
-    counts = {month: dict.fromkeys(levels, 0) for month in months}
-    for result in evaluation.customers:
-        first = watcher.first_month.get(result.customer_id)
-        if first is None:
-            continue
-        changes = [(month_of(change.at, program), change.after) for change in result.tier_changes]
-        tier: str | None = None
-        position = 0
-        for month in months:
-            while position < len(changes) and changes[position][0] <= month:
-                tier = changes[position][1]
-                position += 1
-            if month >= first:
-                counts[month][tier] = counts[month].get(tier, 0) + 1
-    return tuple((month, counts[month]) for month in months)
+    level_code = {level: code for code, level in enumerate(levels)}
+    count, width = len(customer_ids), len(months)
+    owner, change_months, after = changes
+    place = np.searchsorted(np.asarray(months, dtype=object), change_months).astype(np.int64)
+    inside = place < width
+    owner, place = owner[inside], place[inside]
+    codes = np.asarray([level_code[level] for level in after], dtype=np.int64)[inside]
+    # The last change of each (customer, month) holds at the month's end.
+    cell = owner * width + place
+    last = len(cell) - 1 - np.unique(cell[::-1], return_index=True)[1]
+    written = np.full(count * width, -1, dtype=np.int64)
+    written[cell[last]] = codes[last]
+    table = written.reshape(count, width)
+    seen = np.where(table >= 0, np.arange(width), -1)
+    carried = np.maximum.accumulate(seen, axis=1) if width else seen
+    tier = np.where(carried >= 0, np.take_along_axis(table, np.maximum(carried, 0), 1), 0)
+    position = {month: index for index, month in enumerate(months)}
+    first = np.asarray(
+        [position.get(watcher.first_month.get(customer, ""), width) for customer in customer_ids],
+        dtype=np.int64,
+    ).reshape(count, 1)
+    counted = np.arange(width) >= first
+    found = []
+    for index, month in enumerate(months):
+        members = np.bincount(tier[counted[:, index], index], minlength=len(levels)).tolist()
+        found.append((month, dict(zip(levels, members, strict=True))))
+    return tuple(found)
 
 
 def _expiry(
