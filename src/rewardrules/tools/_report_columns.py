@@ -90,37 +90,49 @@ def entries_as_columns(
     """
     if ledger is not None:
         return _batch_columns(results, ledger, month_of_event, zone)
-    rules, months = _Codes(), _Codes()
-    rows: list[tuple[int, int, int, int, int, int, int]] = []
-    month_codes: dict[str | None, int] = {None: -1}
-    for index, result in enumerate(results):
-        for entry in result.ledger:
-            month = month_of_event(entry.event_id)
-            code = month_codes.get(month)
-            if code is None:
-                code = month_codes[month] = months.code(month)  # type: ignore[arg-type]
-            rows.append(
-                (
-                    index,
-                    code,
-                    rules.code(entry.rule),
-                    KIND_CODE[entry.kind],
-                    entry.points or 0,
-                    entry.value_minor or 0,
-                    entry.units or 0,
-                )
-            )
-    table = np.asarray(rows, dtype=np.int64).reshape(-1, 7)
+    # One pass per column, each a comprehension: several times faster than one loop
+    # making a row per entry.
+    ledgers = [result.ledger for result in results]
+    entries = [entry for ledger_of in ledgers for entry in ledger_of]
+    count = len(entries)
+    customer = np.repeat(
+        np.arange(len(results), dtype=np.int64),
+        np.asarray([len(ledger_of) for ledger_of in ledgers], dtype=np.int64),
+    )
+    rule_codes: dict[str, int] = {}
+    rule = np.fromiter(
+        (rule_codes.setdefault(entry.rule, len(rule_codes)) for entry in entries), np.int64, count
+    )
+    month_names: dict[str, int] = {}
+    by_event: dict[str, int] = {}
+
+    def month_code(event_id: str) -> int:
+        month = month_of_event(event_id)
+        code = -1 if month is None else month_names.setdefault(month, len(month_names))
+        by_event[event_id] = code
+        return code
+
+    month = np.fromiter(
+        (
+            found
+            if (found := by_event.get(entry.event_id)) is not None
+            else month_code(entry.event_id)
+            for entry in entries
+        ),
+        np.int64,
+        count,
+    )
+    codes = KIND_CODE
     return EntryColumns(
-        customer=table[:, 0],
-        month=table[:, 1],
-        rule=table[:, 2],
-        kind=table[:, 3],
-        points=table[:, 4],
-        value=table[:, 5],
-        units=table[:, 6],
-        months=months.names,
-        rules=rules.names,
+        customer=customer,
+        month=month,
+        rule=rule,
+        kind=np.fromiter((codes[entry.kind] for entry in entries), np.int64, count),
+        points=np.fromiter((entry.points or 0 for entry in entries), np.int64, count),
+        value=np.fromiter((entry.value_minor or 0 for entry in entries), np.int64, count),
+        units=np.fromiter((entry.units or 0 for entry in entries), np.int64, count),
+        months=list(month_names),
+        rules=list(rule_codes),
     )
 
 

@@ -493,13 +493,25 @@ class _Watcher:
         program = self._program
         money = program.money
         until = self._until
+        zone = program.zone
         last: datetime | None = None
+        start = end = 0.0
+        month = ""
         for event in events:
             if last is None or event.at > last:
                 last = event.at
             if until is None or event.at < until[0] or (until[1] and event.at == until[0]):
                 customer = event.customer_id
-                month = month_of(event.at, program)
+                # A history comes mostly in time order: the last month's span of POSIX
+                # seconds (less two hours at each end, where a zone may skip or repeat
+                # midnight) answers most events without converting them to the zone.
+                moment = event.at.timestamp()
+                if not start <= moment < end:
+                    local = event.at.astimezone(zone)
+                    first = datetime(local.year, local.month, 1, tzinfo=zone)
+                    following = (first + timedelta(days=32)).replace(day=1)
+                    start, end = first.timestamp() + 7200, following.timestamp() - 7200
+                    month = local.strftime("%Y-%m")
                 self.months[event.id] = month
                 if customer not in self.first_month:
                     self.first_month[customer] = month
