@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import line, purchase
 from helpers import program as make_program
 from rewardrules import evaluate, load_program, read_history
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import UnsupportedError, unsupported
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
 from rewardrules.tools._report_columns import batch_ledger, entries_as_columns, month_codes
 from rewardrules.tools.report import report
@@ -154,3 +155,25 @@ def test_the_command_line_names_what_the_batch_engine_refuses() -> None:
     assert result.exit_code == 1
     assert "the batch engine does not evaluate rule 'refer-a-friend'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_gifts_at_dates_for_profiles_report_alike_on_both_engines() -> None:
+    club = make_program(
+        points={"value": "0.01"},
+        rules=[
+            {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {"id": "birthday", "kind": "birthday", "points": 50},
+        ],
+    )
+    bought = purchase(
+        "p1", datetime(2026, 3, 2, 9, tzinfo=UTC), line("tea", "10.00"), customer="tom"
+    )
+    profiles = [
+        Customer(customer_id="tom", birthday="03-05"),
+        Customer(customer_id="ann", birthday="03-10"),
+    ]
+    as_of = date(2026, 4, 1)
+    batch = report(club, [bought], customers=profiles, as_of=as_of, engine="batch")
+    assert batch.to_json() == report(club, [bought], customers=profiles, as_of=as_of).to_json()
+    # tom: 10 points for 10.00 and 50 on his birthday, at 0.01 USD each
+    assert batch.cost == 60
