@@ -278,8 +278,12 @@ def first_difference(expected: Outcome, found: Outcome) -> str | None:
 
 
 def coffee_int_loop(columns: Columns) -> Outcome:  # noqa: PLR0915 (one hot loop, on purpose)
-    """The coffee club as one loop over plain ints (see the module docstring)."""
-    customer_of = columns.customer.tolist()
+    """The coffee club as one loop over plain ints (see the module docstring).
+
+    One outer loop per customer (their events are one slice), so the inner loop never
+    asks whose event it is; a line's weight and whether it can be discounted are tuple
+    lookups by category; a purchase without a tier skips the discount arithmetic.
+    """
     at_of = columns.at.tolist()
     kind_of = columns.kind.tolist()
     appreciation_of = columns.appreciation.tolist()
@@ -290,6 +294,11 @@ def coffee_int_loop(columns: Columns) -> Outcome:  # noqa: PLR0915 (one hot loop
     gross_of = columns.gross.tolist()
     category_of = columns.category.tolist()
     events, rows = len(kind_of), len(sku_of)
+    changes = np.flatnonzero(np.diff(columns.customer)) + 1
+    bounds = [0, *changes.tolist(), events] if events else [0]
+    codes = columns.customer[bounds[:-1]].tolist()
+    weight_by = (1, 2, 1)  # by category: other, coffee, merch
+    discounted_by = (True, True, False)
 
     paid = [0] * rows  # per purchase line: what was paid
     units_back = [0] * rows  # per purchase line: units refunded so far
@@ -299,71 +308,82 @@ def coffee_int_loop(columns: Columns) -> Outcome:  # noqa: PLR0915 (one hot loop
     customers = len(columns.customers)
     balances, tiers, discounts = [0] * customers, [0] * customers, [0] * customers
 
-    current, lo, window, stars, discount = -1, 0, 0, 0, 0
-    for event in range(events + 1):
-        customer = customer_of[event] if event < events else -2
-        if customer != current:
-            if current >= 0:  # the customer's last event was event - 1: their final tier
-                start = at_of[event - 1] - WINDOW
+    for index, current in enumerate(codes):
+        begin, stop = bounds[index], bounds[index + 1]
+        lo, window, stars, discount = begin, 0, 0, 0
+        for event in range(begin, stop):
+            if kind_of[event] == PURCHASE:
+                start = at_of[event] - WINDOW
                 while at_of[lo] < start:
                     window -= spend[lo]
                     lo += 1
-                balances[current], discounts[current] = stars, discount
-                tiers[current] = 2 if window >= GOLD_CENTS else 1 if window >= SILVER_CENTS else 0
-            if event == events:
-                break
-            current, lo, window, stars, discount = customer, event, 0, 0, 0
-        kind = kind_of[event]
-        if kind == PURCHASE:
-            start = at_of[event] - WINDOW
-            while at_of[lo] < start:
-                window -= spend[lo]
-                lo += 1
-            tier = 2 if window >= GOLD_CENTS else 1 if window >= SILVER_CENTS else 0
-            percent = PERCENT_BY_TIER[tier]
-            appreciation = appreciation_of[event]
-            weighted = total = 0
-            for row in range(first_of[event], first_of[event + 1]):
-                amount = gross_of[row]
-                category = category_of[row]
-                if percent and category != MERCH:
-                    off = (amount * percent + 50) // 100
-                    amount -= off
-                    discount += off
-                paid[row] = amount
-                total += amount
-                weighted += amount * (3 if appreciation else 2 if category == COFFEE else 1)
-            earned = weighted * 3 // 100 if tier == 2 else weighted // 50
-            stars += earned
-            stars_of[event], tier_of[event], spend[event] = earned, tier, total
-            window += total
-        elif kind == REFUND:
-            purchase = target_of[event]
-            lines = range(first_of[purchase], first_of[purchase + 1])
-            for row in range(first_of[event], first_of[event + 1]):
-                sku, wanted = sku_of[row], quantity_of[row]
-                for line in lines:
-                    if sku < 0:
-                        units_back[line] = quantity_of[line]
-                    elif sku_of[line] == sku and wanted:
-                        take = min(wanted, quantity_of[line] - units_back[line])
-                        units_back[line] += take
-                        wanted -= take
-            appreciation = appreciation_of[purchase]
-            weighted = left = 0
-            for line in lines:
-                amount, units, back = paid[line], quantity_of[line], units_back[line]
-                if back < units:
-                    amount -= min(back * ((2 * amount + units) // (2 * units)), amount)
+                weighted = total = 0
+                row, end = first_of[event], first_of[event + 1]
+                if window < SILVER_CENTS:
+                    tier = 0
+                    if appreciation_of[event]:
+                        total = sum(gross_of[row:end])
+                        weighted = 3 * total
+                        paid[row:end] = gross_of[row:end]
+                    else:
+                        while row < end:
+                            amount = paid[row] = gross_of[row]
+                            total += amount
+                            weighted += amount * weight_by[category_of[row]]
+                            row += 1
+                    earned = weighted // 50
                 else:
-                    amount = 0
-                left += amount
-                category = category_of[line]
-                weighted += amount * (3 if appreciation else 2 if category == COFFEE else 1)
-            earned = weighted * 3 // 100 if tier_of[purchase] == 2 else weighted // 50
-            stars += earned - stars_of[purchase]
-            stars_of[purchase] = earned
-            if purchase >= lo:
-                window += left - spend[purchase]
-            spend[purchase] = left
+                    tier = 2 if window >= GOLD_CENTS else 1
+                    percent = 10 if tier == 2 else 5
+                    appreciation = appreciation_of[event]
+                    while row < end:
+                        amount = gross_of[row]
+                        category = category_of[row]
+                        if discounted_by[category]:
+                            off = (amount * percent + 50) // 100
+                            amount -= off
+                            discount += off
+                        paid[row] = amount
+                        total += amount
+                        weighted += amount * (3 if appreciation else weight_by[category])
+                        row += 1
+                    earned = weighted * 3 // 100 if tier == 2 else weighted // 50
+                stars += earned
+                stars_of[event], tier_of[event], spend[event] = earned, tier, total
+                window += total
+            elif kind_of[event] == REFUND:
+                purchase = target_of[event]
+                lines = range(first_of[purchase], first_of[purchase + 1])
+                for row in range(first_of[event], first_of[event + 1]):
+                    sku, wanted = sku_of[row], quantity_of[row]
+                    for line in lines:
+                        if sku < 0:
+                            units_back[line] = quantity_of[line]
+                        elif sku_of[line] == sku and wanted:
+                            take = min(wanted, quantity_of[line] - units_back[line])
+                            units_back[line] += take
+                            wanted -= take
+                appreciation = appreciation_of[purchase]
+                weighted = left = 0
+                for line in lines:
+                    amount, units, back = paid[line], quantity_of[line], units_back[line]
+                    if back < units:
+                        amount -= min(back * ((2 * amount + units) // (2 * units)), amount)
+                    else:
+                        amount = 0
+                    left += amount
+                    weighted += amount * (3 if appreciation else weight_by[category_of[line]])
+                earned = weighted * 3 // 100 if tier_of[purchase] == 2 else weighted // 50
+                stars += earned - stars_of[purchase]
+                stars_of[purchase] = earned
+                if purchase >= lo:
+                    window += left - spend[purchase]
+                spend[purchase] = left
+        # the final tier: the window just after the customer's last event
+        start = at_of[stop - 1] - WINDOW
+        while at_of[lo] < start:
+            window -= spend[lo]
+            lo += 1
+        balances[current], discounts[current] = stars, discount
+        tiers[current] = 2 if window >= GOLD_CENTS else 1 if window >= SILVER_CENTS else 0
     return outcome_of(columns.customers, balances, tiers, discounts)

@@ -103,7 +103,6 @@ def lifecycle_int_loop(columns: Columns, local: LocalColumns) -> Outcome:  # noq
     One function on purpose: the state lives in local variables of one hot loop.
     """
     c = columns
-    customer_of = [*c.customer.tolist(), -2]
     at_of = c.at.tolist()
     kind_of = c.kind.tolist()
     target_of = c.target.tolist()
@@ -125,142 +124,140 @@ def lifecycle_int_loop(columns: Columns, local: LocalColumns) -> Outcome:  # noq
     customers = len(c.customers)
     balances, availables, freed = [0] * customers, [0] * customers, [0] * customers
 
-    current = -1
-    count = period = used = debt = head = free_value = 0
-    lot_points: list[int] = []
-    lot_available: list[int] = []
-    lot_expires: list[int] = []
-    for event in range(events + 1):
-        customer = customer_of[event]
-        if customer != current:
-            if current >= 0:
-                last = at_of[event - 1]
-                balance = sum(lot_points[head:]) - debt
-                pending = sum(
-                    points
-                    for points, available in zip(lot_points[head:], lot_available[head:])
-                    if available > last
-                )
-                balances[current], availables[current] = balance, balance - pending
-                freed[current] = free_value
-            if customer < 0:
-                break
-            current = customer
-            count = period = used = debt = head = free_value = 0
-            lot_points, lot_available, lot_expires = [], [], []
-        at = at_of[event]
-        while head < len(lot_points) and lot_expires[head] <= at:
-            lot_points[head] = 0
-            head += 1
-        kind = kind_of[event]
-        begin, end = first_of[event], first_of[event + 1]
-        if kind == PURCHASE:
-            coffee_units = gross = 0
-            for row in range(begin, end):
-                gross += gross_of[row]
-                if coffee_of[row]:
-                    coffee_units += quantity_of[row]
-            cards = (count + coffee_units) // EVERY - count // EVERY
-            count += coffee_units
-            bonus = 0
-            if cards:
-                coffee = sorted(
-                    (gross_of[row] // quantity_of[row], row)
-                    for row in range(begin, end)
-                    if coffee_of[row]
-                )
-                for price, row in coffee:
-                    take = min(cards, quantity_of[row])
-                    paid[row] -= take * price
-                    free_value += take * price
-                    cards -= take
-                    if not cards:
-                        break
-            elif weekend_of[event] and gross >= BONUS_MINIMUM:
-                bonus = BONUS
-            points = sum(paid[begin:end]) // 50
-            given = 0
-            if points:
-                month = month_of[event]
-                left = MONTHLY_POINTS - used if used and period == month else MONTHLY_POINTS
-                given = min(points, max(left, 0))
-                if given:
-                    used = (used if period == month else 0) + given
-                    period = month
-            points_of[event], bonus_of[event] = given, bonus
-            earned = given + bonus
-            if earned:
-                repaid = min(debt, earned)
-                debt -= repaid
-                earned -= repaid
+    changes = np.flatnonzero(np.diff(c.customer)) + 1
+    bounds = [0, *changes.tolist(), events] if events else [0]
+    for number, current in enumerate(c.customer[bounds[:-1]].tolist()):
+        stop = bounds[number + 1]
+        count = period = used = debt = head = free_value = 0
+        lot_points: list[int] = []
+        lot_available: list[int] = []
+        lot_expires: list[int] = []
+        for event in range(bounds[number], stop):
+            at = at_of[event]
+            while head < len(lot_points) and lot_expires[head] <= at:
+                lot_points[head] = 0
+                head += 1
+            kind = kind_of[event]
+            begin, end = first_of[event], first_of[event + 1]
+            if kind == PURCHASE:
+                coffee_units = gross = 0
+                for row in range(begin, end):
+                    gross += gross_of[row]
+                    if coffee_of[row]:
+                        coffee_units += quantity_of[row]
+                cards = (count + coffee_units) // EVERY - count // EVERY
+                count += coffee_units
+                bonus = 0
+                if cards:
+                    coffee = sorted(
+                        (gross_of[row] // quantity_of[row], row)
+                        for row in range(begin, end)
+                        if coffee_of[row]
+                    )
+                    for price, row in coffee:
+                        take = min(cards, quantity_of[row])
+                        paid[row] -= take * price
+                        free_value += take * price
+                        cards -= take
+                        if not cards:
+                            break
+                elif weekend_of[event] and gross >= BONUS_MINIMUM:
+                    bonus = BONUS
+                points = sum(paid[begin:end]) // 50
+                given = 0
+                if points:
+                    month = month_of[event]
+                    left = MONTHLY_POINTS - used if used and period == month else MONTHLY_POINTS
+                    given = min(points, max(left, 0))
+                    if given:
+                        used = (used if period == month else 0) + given
+                        period = month
+                points_of[event], bonus_of[event] = given, bonus
+                earned = given + bonus
                 if earned:
-                    lot_of[event] = len(lot_points)
-                    lot_points.append(earned)
-                    lot_available.append(at + PENDING)
-                    lot_expires.append(expires_of[event])
-        elif kind == REFUND:
-            purchase = target_of[event]
-            lines = range(first_of[purchase], first_of[purchase + 1])
-            coffee_back = 0
-            for row in range(begin, end):
-                sku, wanted = sku_of[row], quantity_of[row]
-                for line in lines:
-                    if sku < 0:
-                        take = quantity_of[line] - units_back[line]
-                    elif sku_of[line] == sku and wanted:
-                        take = min(wanted, quantity_of[line] - units_back[line])
-                        wanted -= take
-                    else:
-                        continue
-                    units_back[line] += take
-                    if coffee_of[line]:
-                        coffee_back += take
-            count = max(count - coffee_back, count // EVERY * EVERY)
-            taken = 0
-            if bonus_of[purchase] and all(units_back[line] == quantity_of[line] for line in lines):
-                taken, bonus_of[purchase] = bonus_of[purchase], 0
-            earned = points_of[purchase]
-            if earned:
-                left = 0
-                for line in lines:
-                    amount, units, back = paid[line], quantity_of[line], units_back[line]
-                    if back < units:
-                        left += amount - min(back * ((2 * amount + units) // (2 * units)), amount)
-                now = min(left // 50, earned)
-                if now < earned:
-                    taken += earned - now
-                    if period == month_of[purchase]:
-                        used = max(used - (earned - now), 0)
-                    points_of[purchase] = now
-            if taken:
-                own = lot_of[purchase]
-                if own >= head:
-                    take = min(lot_points[own], taken)
-                    lot_points[own] -= take
-                    taken -= take
-                for waiting in (False, True):
+                    repaid = min(debt, earned)
+                    debt -= repaid
+                    earned -= repaid
+                    if earned:
+                        lot_of[event] = len(lot_points)
+                        lot_points.append(earned)
+                        lot_available.append(at + PENDING)
+                        lot_expires.append(expires_of[event])
+            elif kind == REFUND:
+                purchase = target_of[event]
+                lines = range(first_of[purchase], first_of[purchase + 1])
+                coffee_back = 0
+                for row in range(begin, end):
+                    sku, wanted = sku_of[row], quantity_of[row]
+                    for line in lines:
+                        if sku < 0:
+                            take = quantity_of[line] - units_back[line]
+                        elif sku_of[line] == sku and wanted:
+                            take = min(wanted, quantity_of[line] - units_back[line])
+                            wanted -= take
+                        else:
+                            continue
+                        units_back[line] += take
+                        if coffee_of[line]:
+                            coffee_back += take
+                count = max(count - coffee_back, count // EVERY * EVERY)
+                taken = 0
+                if bonus_of[purchase] and all(
+                    units_back[line] == quantity_of[line] for line in lines
+                ):
+                    taken, bonus_of[purchase] = bonus_of[purchase], 0
+                earned = points_of[purchase]
+                if earned:
+                    left = 0
+                    for line in lines:
+                        amount, units, back = paid[line], quantity_of[line], units_back[line]
+                        if back < units:
+                            unit = (2 * amount + units) // (2 * units)
+                            left += amount - min(back * unit, amount)
+                    now = min(left // 50, earned)
+                    if now < earned:
+                        taken += earned - now
+                        if period == month_of[purchase]:
+                            used = max(used - (earned - now), 0)
+                        points_of[purchase] = now
+                if taken:
+                    own = lot_of[purchase]
+                    if own >= head:
+                        take = min(lot_points[own], taken)
+                        lot_points[own] -= take
+                        taken -= take
+                    for waiting in (False, True):
+                        index = head
+                        while taken and index < len(lot_points):
+                            if lot_points[index] and (lot_available[index] > at) == waiting:
+                                take = min(lot_points[index], taken)
+                                lot_points[index] -= take
+                                taken -= take
+                            index += 1
+                    debt += taken
+            elif kind == REDEMPTION:
+                available = -debt
+                for index in range(head, len(lot_points)):
+                    if lot_available[index] <= at:
+                        available += lot_points[index]
+                if available >= REDEMPTION_COST:
+                    wanted = REDEMPTION_COST
                     index = head
-                    while taken and index < len(lot_points):
-                        if lot_points[index] and (lot_available[index] > at) == waiting:
-                            take = min(lot_points[index], taken)
+                    while wanted:
+                        if lot_points[index] and lot_available[index] <= at:
+                            take = min(lot_points[index], wanted)
                             lot_points[index] -= take
-                            taken -= take
+                            wanted -= take
                         index += 1
-                debt += taken
-        elif kind == REDEMPTION:
-            available = -debt
-            for index in range(head, len(lot_points)):
-                if lot_available[index] <= at:
-                    available += lot_points[index]
-            if available >= REDEMPTION_COST:
-                wanted = REDEMPTION_COST
-                index = head
-                while wanted:
-                    if lot_points[index] and lot_available[index] <= at:
-                        take = min(lot_points[index], wanted)
-                        lot_points[index] -= take
-                        wanted -= take
-                    index += 1
+        last = at_of[stop - 1]
+        balance = sum(lot_points[head:]) - debt
+        pending = sum(
+            points
+            for points, available in zip(lot_points[head:], lot_available[head:])
+            if available > last
+        )
+        balances[current], availables[current] = balance, balance - pending
+        freed[current] = free_value
     return Outcome(
         dict(zip(c.customers, balances)),
         dict.fromkeys(c.customers),

@@ -7,15 +7,12 @@ Build with ``sphinx-build -W --keep-going -b html docs <output>`` after installi
 from __future__ import annotations
 
 import importlib.metadata
-import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pygments.lexers.special import TextLexer
 from sphinx.application import Sphinx
 
-sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "rewardrules"
 author = "the rewardrules authors"
@@ -26,9 +23,10 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "rule_reference",
     # docs/architecture.md's diagram: a ```mermaid fence, which GitHub also draws.
     "sphinxcontrib.mermaid",
+    # docs/cli.md: the command-line reference, from the click commands.
+    "sphinx_click",
 ]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
@@ -85,8 +83,18 @@ def _model_signature(
     return f"(*, {', '.join(fields)})", annotation
 
 
+def _literal_stars(_app: Sphinx, _ctx: Any, lines: list[str]) -> None:
+    """Keep a ``*`` of command help ('histories/*.parquet') from starting emphasis."""
+    for index, line in enumerate(lines):
+        if not line.lstrip().startswith(".. "):
+            lines[index] = line.replace("*", "\\*")
+
+
 def setup(app: Sphinx) -> None:
     """Project-specific hooks."""
+    # docs/cli.md: click's help is plain text, sphinx-click reads it as reStructuredText.
+    for event in ("description", "options", "arguments"):
+        app.connect(f"sphinx-click-process-{event}", _literal_stars)
     # Pygments has no CSV lexer; show CSV examples as plain text rather than warn.
     app.add_lexer("csv", TextLexer)
     app.connect("autodoc-process-docstring", _model_fields)

@@ -23,8 +23,8 @@ from typing import Any
 
 from _fuzzing import ScratchFile, check_error, is_utf8, require
 
-from rewardrules.evaluation.fold import evaluate
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.histories.read import Format, locate_event, parse_history_text, read_customers
 from rewardrules.histories.read import read_history as read_history_file
 from rewardrules.rulefiles.loader import load_program_text
@@ -90,7 +90,7 @@ _AMOUNT = re.compile(r"-?[0-9]+\.[0-9]{2}")
 
 def _evaluated_amounts(events: list[Any]) -> list[str]:
     """Evaluate the events; every amount in the output must be written exactly."""
-    shown = evaluate(PROGRAM, events).to_json()
+    shown = evaluate(PROGRAM, events).to_dict()
     amounts = [value for value in shown["totals"].values() if isinstance(value, str)]
     amounts += [
         entry["value"]

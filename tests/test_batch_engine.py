@@ -2,7 +2,7 @@
 
 Every example program, every conformance case and drawn programs and histories are
 evaluated by both engines; what the batch engine evaluates must equal the reference's
-``Evaluation.to_json()`` (every entry and reason, balance, tier, change and total), and an
+``Evaluation.to_dict()`` (every entry and reason, balance, tier, change and total), and an
 error the reference raises the batch engine raises too. What the batch engine does not
 evaluate yet it must refuse by name, never compute.
 """
@@ -96,7 +96,7 @@ def same_results(
     """
     try:
         reference = evaluate(program, events, customers, as_of)
-        expected: Any = reference.to_json()
+        expected: Any = reference.to_dict()
     except HistoryError as error:
         expected = error
     features = batch.unsupported(program)
@@ -113,11 +113,11 @@ def same_results(
             assert str(raised.value) == str(expected)
         return False
     batch_run = evaluate(program, events, customers, as_of, engine="batch")
-    assert batch_run.to_json() == expected
+    assert batch_run.to_dict() == expected
     if not any(isinstance(event, ReferralQualified) for event in events):
         table = events_to_table(events)
         batch_run = evaluate_table(program, table, customers, as_of)
-        assert batch_run.to_json() == expected
+        assert batch_run.to_dict() == expected
     gifts = {"birthday", "signup_bonus", "referral"}
     if not any(
         rule.limit or rule.kind in gifts or rule.exclusive_group for rule in program.rules
@@ -644,8 +644,8 @@ def test_two_events_with_one_id_are_the_reference_engines_error() -> None:
 def test_the_reference_engine_reads_a_table_too() -> None:
     program = load_program(EXAMPLES / "coffee-club.yaml")
     events = list(read_history(EXAMPLES / "coffee-club.history.csv"))
-    from_table = evaluate(program, events_to_table(events)).to_json()
-    assert json.dumps(from_table) == json.dumps(evaluate(program, events).to_json())
+    from_table = evaluate(program, events_to_table(events)).to_dict()
+    assert json.dumps(from_table) == json.dumps(evaluate(program, events).to_dict())
 
 
 def test_an_unknown_engine_is_refused() -> None:
@@ -711,7 +711,7 @@ def test_ids_are_kept_in_one_spelling_as_the_event_models_keep_them() -> None:
     program = make_program([STARS])
     batch_result = evaluate_table(program, table)
     assert [result.customer_id for result in batch_result.customers] == [composed]
-    assert batch_result.to_json() == evaluate(program, table).to_json()
+    assert batch_result.to_dict() == evaluate(program, table).to_dict()
 
 
 def test_a_hidden_character_in_an_id_is_refused() -> None:
@@ -802,8 +802,8 @@ def test_the_lifecycle_benchmark_and_its_group_run_identically(seed: int) -> Non
     program = load_program(ROOT / "benchmarks" / "lifecycle-program.yaml")
     assert batch.unsupported(program) == []
     table = synthetic.history_table(30, 600, seed, refund_share=0.05, redemption_share=0.05)
-    expected = evaluate(program, list(table_to_events(table))).to_json()
-    assert evaluate_table(program, table).to_json() == expected
+    expected = evaluate(program, list(table_to_events(table))).to_dict()
+    assert evaluate_table(program, table).to_dict() == expected
 
 
 def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None:
@@ -820,7 +820,7 @@ def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None
     ]
     events.append(_refund("r0", "p0", BOUGHT + timedelta(days=5)))
     evaluation = evaluate(program, events, engine="batch")
-    assert evaluation.to_json() == evaluate(program, events).to_json()
+    assert evaluation.to_dict() == evaluate(program, events).to_dict()
     (customer,) = evaluation.customers
     assert [(entry.event_id, entry.rule, entry.kind) for entry in customer.ledger] == [
         ("p0", "card", "set_aside"),

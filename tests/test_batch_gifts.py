@@ -2,7 +2,7 @@
 
 Birthday, sign-up and referral rules, with customer profiles, referral facts supplied in
 the history, ``as_of`` cutoffs, refunds, redemptions and the points lifecycle: the batch
-engine's ``Evaluation.to_json()`` must equal the reference's, and an error the reference
+engine's ``Evaluation.to_dict()`` must equal the reference's, and an error the reference
 raises the batch engine raises too (``test_batch_engine.same_results``).
 """
 

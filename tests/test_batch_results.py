@@ -92,8 +92,8 @@ def test_a_batch_result_reads_as_the_reference_result(example: Path) -> None:
             assert getattr(mine, name) == getattr(theirs, name)
         assert dict(mine.stamps) == dict(theirs.stamps)
         assert mine.tier_changes == theirs.tier_changes
-        assert [entry.to_json() for entry in mine.ledger] == [
-            entry.to_json() for entry in theirs.ledger
+        assert [entry.to_dict() for entry in mine.ledger] == [
+            entry.to_dict() for entry in theirs.ledger
         ]
         assert [entry.customer_id for entry in mine.ledger] == [
             entry.customer_id for entry in theirs.ledger

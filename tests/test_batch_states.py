@@ -187,13 +187,13 @@ def _resumes_to_one_evaluation(program: Program, events: list[AnyEvent], split: 
         )
         assert resumed.state.model_dump_json() == single.state.model_dump_json()
     parts: dict[str, list[dict[str, Any]]] = {
-        result.customer_id: [entry.to_json() for entry in result.ledger]
+        result.customer_id: [entry.to_dict() for entry in result.ledger]
         for result in first.customers
     }
     for result in rest.customers:
-        parts.setdefault(result.customer_id, []).extend(entry.to_json() for entry in result.ledger)
+        parts.setdefault(result.customer_id, []).extend(entry.to_dict() for entry in result.ledger)
     assert parts == {
-        result.customer_id: [entry.to_json() for entry in result.ledger]
+        result.customer_id: [entry.to_dict() for entry in result.ledger]
         for result in whole.customers
     }
 

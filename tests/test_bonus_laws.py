@@ -78,7 +78,7 @@ def test_the_order_of_events_and_profiles_does_not_change_the_evaluation(
     in_order = evaluate(program, events, customers)
     out_of_order = evaluate(program, shuffled, profiles_shuffled)
 
-    assert out_of_order.to_json() == in_order.to_json()
+    assert out_of_order.to_dict() == in_order.to_dict()
     assert states(out_of_order) == states(in_order)
 
 

@@ -53,7 +53,7 @@ def test_a_program_that_validates_at_the_edges_of_its_bounds_evaluates(
     evaluation = evaluate(rules, events, customers, as_of)
 
     # Everything a run hands back can be shown and saved.
-    assert evaluation.to_json()["program"] == "edges"
+    assert evaluation.to_dict()["program"] == "edges"
     for result in evaluation.customers:
         assert result.state.customer_id == result.customer_id
         assert all(entry.reason for entry in result.ledger)

@@ -31,7 +31,7 @@ def test_an_example_evaluates_the_same_from_its_table(history: str) -> None:
     program = load_program(EXAMPLES / (history.split(".history.", maxsplit=1)[0] + ".yaml"))
     events = list(read_history(EXAMPLES / history))
     from_table = list(table_to_events(events_to_table(events)))
-    assert evaluate(program, from_table).to_json() == evaluate(program, events).to_json()
+    assert evaluate(program, from_table).to_dict() == evaluate(program, events).to_dict()
 
 
 def test_a_bad_row_names_its_line_and_field() -> None:

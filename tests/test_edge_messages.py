@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules import load_program
+from rewardrules import load_program, loads_program
 from rewardrules._timetext import leap_second_fix
 from rewardrules.cli.main import cli
 from rewardrules.errors import MAX_SHOWN_LINE, HistoryError, Location, Problem, RuleFileError
@@ -260,7 +260,7 @@ def test_a_missing_yaml_name_with_a_trailing_space_says_so_without_a_suggestion(
 
 
 def test_yaml_text_that_ends_with_a_space_is_still_read_as_text() -> None:
-    program = load_program(HEADER.replace("\n", " \n"))
+    program = loads_program(HEADER.replace("\n", " \n"))
     assert program.timezone == "UTC"
 
 

@@ -440,7 +440,7 @@ def test_one_event_can_be_explained_alone() -> None:
 def test_the_json_form() -> None:
     rules_program = program(points={"name": "stars"}, rules=[stars()])
     explanation = explain(rules_program, [purchase("p1", at(), latte())], "c1")
-    assert explanation.to_json() == {
+    assert explanation.to_dict() == {
         "program": "test-club",
         "customer_id": "c1",
         "as_of": "2026-03-02",

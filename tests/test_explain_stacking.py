@@ -319,7 +319,7 @@ def test_a_friend_qualifies_once_and_the_referrer_gets_a_referral_block() -> Non
     assert [(found.rule, found.applied, found.text) for found in block.outcomes] == [
         ("r", True, "referral: c1, whom you referred, made a first qualifying purchase: 500 stars")
     ]
-    assert block.to_json()["friend"] == "c1"
+    assert block.to_dict()["friend"] == "c1"
     assert referrer.next_rewards == (
         "balance: 500 stars",
         "r: 500 stars for each referred friend's first purchase of at least 15.00 USD "

@@ -118,7 +118,7 @@ def calendar_window(window: str, local: date) -> tuple[int, ...]:
 def ledgers(evaluation: Evaluation) -> dict[str, list[dict[str, Any]]]:
     """Each customer's ledger in its JSON form."""
     return {
-        result.customer_id: [entry.to_json() for entry in result.ledger]
+        result.customer_id: [entry.to_dict() for entry in result.ledger]
         for result in evaluation.customers
     }
 
@@ -192,7 +192,7 @@ def assert_step_folded_equals_evaluate(
             now = pending.pop(0)
             who = now.customer_id
             folded[who], new = step(program, folded.get(who), now, profiles.get(who))
-            entries[who] += [entry.to_json() for entry in new]
+            entries[who] += [entry.to_dict() for entry in new]
             pending += referral_facts(new)
 
     evaluation = evaluate(program, events, customers)
@@ -212,7 +212,7 @@ def test_the_order_events_are_given_in_does_not_change_the_evaluation(
 
     in_order, out_of_order = evaluate(program, events), evaluate(program, shuffled)
 
-    assert out_of_order.to_json() == in_order.to_json()
+    assert out_of_order.to_dict() == in_order.to_dict()
     assert states(out_of_order) == states(in_order)
 
 
@@ -464,7 +464,7 @@ def test_refunding_everything_takes_back_all_a_grouped_rule_earned(
 def test_the_totals_add_up_the_ledger(program: Program, events: list[Event]) -> None:
     evaluation = evaluate(program, events)
     totals = evaluation.totals
-    shown = totals.to_json()
+    shown = totals.to_dict()
 
     assert totals.points_issued - totals.points_reversed == sum(
         result.points for result in evaluation.customers
@@ -518,7 +518,7 @@ def test_evaluation_is_deterministic_and_leaves_its_inputs_unchanged(
     once = evaluate(program, rest, states=saved)
     twice = evaluate(program, rest, states=saved)
 
-    assert once.to_json() == twice.to_json()
+    assert once.to_dict() == twice.to_dict()
     assert states(once) == states(twice)
     assert rest == events_before
     assert [state.model_dump() for state in saved] == saved_before
@@ -548,7 +548,7 @@ def test_evaluating_the_customers_in_parts_gives_each_the_results_of_one_evaluat
     assert sorted(by_customer) == [result.customer_id for result in whole.customers]
     for single in whole.customers:
         in_part = by_customer[single.customer_id]
-        assert in_part.to_json() == single.to_json()
+        assert in_part.to_dict() == single.to_dict()
         assert in_part.state.model_dump() == single.state.model_dump()
     # Every count and sum adds up; the costs are rounded once per evaluation, so they need not.
     for name in [field.name for field in fields(Totals) if field.type == "int"]:

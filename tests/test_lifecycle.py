@@ -742,7 +742,7 @@ def test_the_totals_count_redemptions_expiry_and_write_offs() -> None:
         totals.points_written_off,
     ) == (2, 140, 925, 2, 30, 100)
     assert (totals.points_issued, totals.points_reversed, totals.points_net) == (220, 150, 70)
-    shown = totals.to_json()
+    shown = totals.to_dict()
     assert (shown["redemption_value"], shown["points_cost"]) == ("9.25", "0.70")
     # Both customers end with 0 points: nothing is owed, so the cost is what the redeemed
     # rewards cost; c2's 30 expired points are breakage, beside the cost and not in it.
@@ -762,7 +762,7 @@ def test_the_results_show_available_and_pending_points_in_json() -> None:
         buy("p2", at(20), "12.00"),
     )
 
-    shown = evaluation.customer("c1").to_json()
+    shown = evaluation.customer("c1").to_dict()
     assert (shown["points"], shown["available_points"], shown["pending_points"]) == (42, 30, 12)
 
 

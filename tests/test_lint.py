@@ -22,7 +22,7 @@ from rewardrules.cli.lint import lint
 from rewardrules.errors import RuleFileError
 from rewardrules.events import Line, Purchase
 from rewardrules.histories.read import read_history
-from rewardrules.rulefiles.loader import load_program, load_program_with_map
+from rewardrules.rulefiles.loader import load_program, load_program_with_map, loads_program
 from rewardrules.tools.lint.warnings import CHECKS, SeenInHistory, lint_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ HISTORY = [purchase(("latte", "coffee"), ("croissant", "bakery"), ("mug", "merch
 
 def warnings_of(text: str, **options: Any) -> list[tuple[str, str]]:
     """``(code, "line:column: path: message (suggestion)")`` for each warning of a program."""
-    program, source_map = load_program_with_map(text)
+    program, source_map = load_program_with_map("<text>", text=text)
     return [
         (warning.code, str(warning).removeprefix("<text>:"))
         for warning in lint_program(program, source_map, **options)
@@ -891,7 +891,7 @@ def test_every_example_lints_clean_with_its_own_history(path: Path) -> None:
 
 
 def test_without_a_source_map_warnings_name_their_path_only() -> None:
-    program = load_program(
+    program = loads_program(
         lines(
             "rules:", "  - {id: punch, kind: every_nth_free, every: 5, reward: {percent_off: 100}}"
         )
@@ -905,7 +905,7 @@ def test_without_a_source_map_warnings_name_their_path_only() -> None:
 
 
 def test_a_naive_as_of_timestamp_is_refused() -> None:
-    program = load_program(lines("rules: []"))
+    program = loads_program(lines("rules: []"))
     with pytest.raises(ValueError, match="has no UTC offset"):
         lint_program(program, None, as_of=datetime(2026, 3, 1))
 
@@ -916,9 +916,9 @@ def test_loading_with_a_map_reads_the_same_program_and_the_same_errors(tmp_path:
         assert load_program_with_map(str(path))[1].text.name == str(path)
     text = lines("rules:", "  - {id: punch, kind: every_nth_free, every: 1}")
     with pytest.raises(RuleFileError) as mapped:
-        load_program_with_map(text)
+        load_program_with_map("<text>", text=text)
     with pytest.raises(RuleFileError) as plain:
-        load_program(text)
+        loads_program(text)
     assert mapped.value.problems == plain.value.problems
     missing = tmp_path / "missing.yaml"
     with pytest.raises(RuleFileError, match="there is no such file"):

@@ -7,6 +7,7 @@ one) against the exact text a user sees: ``file:line:column: path: message (sugg
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ from rewardrules.program.model import (
     VoucherSpec,
 )
 from rewardrules.rulefiles._errorpaths import written_path
-from rewardrules.rulefiles.loader import Parser, load_program, load_program_file, load_program_text
+from rewardrules.rulefiles.loader import (
+    Parser,
+    load_program,
+    load_program_file,
+    load_program_text,
+    loads_program,
+)
 from rewardrules.rulefiles.sourcemap import PLAIN_TAG, STR_TAG, ScalarError, read_scalar
 from rewardrules.tools.reference.examples import kind_name
 
@@ -725,8 +732,8 @@ BROKEN = [
         [
             (
                 "<text>:1:1: a rule file must be a mapping of keys such as program, name, "
-                "currency, timezone (got the single value 'coffee.yaml') (no file "
-                "'coffee.yaml' exists; to read a file, pass a pathlib.Path)",
+                "currency, timezone (got the single value 'coffee.yaml') (to read the file "
+                "'coffee.yaml', call load_program('coffee.yaml'))",
                 "not-a-mapping",
             ),
         ],
@@ -1077,21 +1084,54 @@ def test_any_path_like_object_is_read_as_a_file(tmp_path: Path) -> None:
     assert load_program(Where()).program == "coffee-club"
 
 
-def test_text_with_a_line_break_is_read_as_yaml() -> None:
-    program = load_program(lines(*header()))
+def test_yaml_text_is_read_by_loads_program_and_refused_by_load_program() -> None:
+    program = loads_program(lines(*header()))
     assert isinstance(program, Program)
     assert program.name == "Coffee Club"
+    with pytest.raises(TypeError) as caught:
+        load_program(lines(*header()))
+    assert str(caught.value) == (
+        "load_program reads a file, and this is text with line breaks: read YAML text with "
+        "loads_program(text)"
+    )
 
 
-def test_a_file_name_that_names_nothing_is_read_as_text(
+def test_a_file_name_that_names_nothing_is_no_such_file_never_yaml(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    for written, suggestion in (
+        ("coffee.yaml", None),
+        ("program: p", "to read YAML text, call loads_program(text)"),
+    ):
+        with pytest.raises(RuleFileError) as caught:
+            load_program(written)
+        (problem,) = caught.value.problems
+        assert (problem.message, problem.code, problem.suggestion) == (
+            f"cannot read '{written}': there is no such file",
+            "missing-file",
+            suggestion,
+        )
+
+
+def test_open_files_and_string_buffers_are_read_like_json_load(tmp_path: Path) -> None:
+    text = lines(*header(), *RULE, "    every: 1")
+    path = tmp_path / "coffee.yaml"
+    path.write_text(text, encoding="utf-8")
+    expected = [f"{path}:8:12: rules[0].every: must be at least 2 (got 1)"]
+    with path.open(encoding="utf-8") as text_file, path.open("rb") as binary_file:
+        for source in (text_file, binary_file):
+            with pytest.raises(RuleFileError) as caught:
+                load_program(source)
+            assert [str(problem) for problem in caught.value.problems] == expected
+    good = lines(*header())
+    assert load_program(io.StringIO(good)) == loads_program(good)
+    assert load_program(io.BytesIO(good.encode())) == loads_program(good.encode())
     with pytest.raises(RuleFileError) as caught:
-        load_program("coffee.yaml")
-    (problem,) = caught.value.problems
-    assert problem.code == "not-a-mapping"
-    assert problem.suggestion == "no file 'coffee.yaml' exists; to read a file, pass a pathlib.Path"
+        load_program(io.StringIO(lines(*header(), *RULE, "    every: 1")))
+    assert str(caught.value.problems[0]).startswith("<file>:8:12: rules[0].every:")
+    with pytest.raises(TypeError, match=r"^load_program takes a path or an open file \(got int\)"):
+        load_program(3)  # type: ignore[arg-type]
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import iso4217
 import pytest
 
 from helpers import at, ledger, line, program, purchase, run
 from rewardrules.errors import HistoryError
 from rewardrules.money import (
+    _ISO_4217_CODES,
+    _REPLACED,
+    CurrencyCodeError,
     currency,
     decimal_places,
     divide_ceil,
@@ -196,3 +200,51 @@ def test_a_price_finer_than_the_currency_is_an_error_naming_the_event(
     (problem,) = caught.value.problems
     assert problem.path == ("event p1", "lines", 0, "unit_price")
     assert problem.message.startswith(f"the unit price {price} of sku cone is finer than {code}")
+
+
+# --- the table against the iso4217 package ----------------------------------------------
+
+UNITS_OF_ACCOUNT = {"XAD"}
+"""Active codes with a minor unit that nothing is priced in: the Arab Monetary Fund's
+accounting dinar (XDR and the metals have no minor unit in ISO 4217, so are left out too)."""
+
+
+def _published() -> dict[str, int]:
+    """ISO 4217's active codes that have a minor unit, to their decimal places."""
+    return {
+        entry.code: entry.exponent
+        for entry in iso4217.Currency
+        if entry.exponent is not None and entry.code not in UNITS_OF_ACCOUNT
+    }
+
+
+def test_the_currency_table_is_iso_4217_as_published() -> None:
+    assert sorted(_ISO_4217_CODES) == sorted(_published())
+
+
+def test_every_currency_has_the_published_decimal_places() -> None:
+    published = _published()
+    differ = [
+        (code, currency(code).exponent, published[code])
+        for code in sorted(_ISO_4217_CODES)
+        if currency(code).exponent != published[code]
+    ]
+    assert differ == []
+
+
+def test_every_withdrawn_code_is_gone_and_its_successor_is_active() -> None:
+    published = _published()
+    assert [code for code in _REPLACED if code in published] == []
+    assert [successor for successor in _REPLACED.values() if successor not in published] == []
+
+
+@pytest.mark.parametrize(
+    ("withdrawn", "successor"), [("ANG", "XCG"), ("BGN", "EUR"), ("HRK", "EUR")]
+)
+def test_a_withdrawn_code_is_refused_naming_its_successor(withdrawn: str, successor: str) -> None:
+    with pytest.raises(CurrencyCodeError) as caught:
+        currency(withdrawn)
+    assert (str(caught.value), caught.value.suggestion) == (
+        f"'{withdrawn}' is no longer in use; {successor} replaced it",
+        f"did you mean '{successor}'?",
+    )

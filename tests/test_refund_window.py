@@ -111,7 +111,7 @@ def test_a_window_that_every_refund_keeps_to_changes_no_result(
 
     with_policy, without = evaluate(windowed, events), evaluate(program, events)
 
-    assert with_policy.to_json() == without.to_json()
+    assert with_policy.to_dict() == without.to_dict()
     assert ledgers(with_policy) == ledgers(without)
     for kept, full in zip(with_policy.customers, without.customers, strict=True):
         assert (kept.points, kept.tier, kept.stamps) == (full.points, full.tier, full.stamps)

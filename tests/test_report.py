@@ -118,7 +118,7 @@ def test_coffee_club_costs_its_discounts_and_its_outstanding_stars() -> None:
     assert found.points.outstanding == 2688
     assert found.money.to_decimal(found.points.liability) == Decimal("26.88")
     assert found.money.to_decimal(found.cost) == Decimal("43.36")
-    shares = found.to_json()["by_rule"]
+    shares = found.to_dict()["by_rule"]
     assert [(rule["rule"], rule["share"]) for rule in shares] == [
         ("member-discount", "0.3801"),  # 16.48 / 43.36
         ("stars", "0.6199"),  # 26.88 / 43.36

@@ -112,7 +112,7 @@ def _one_machine(
     return (
         _rows(ledger_table(evaluation.customers, evaluation.money)),
         _rows(results_table(evaluation.customers)),
-        evaluation.totals.to_json(),
+        evaluation.totals.to_dict(),
     )
 
 
@@ -132,7 +132,7 @@ def _on_dask(
     )
     ledger = pa.Table.from_pandas(result.ledger.compute(), preserve_index=False)
     customers_table = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
-    return _rows(ledger), _rows(customers_table), result.totals.to_json()
+    return _rows(ledger), _rows(customers_table), result.totals.to_dict()
 
 
 def _on_spark(
@@ -152,7 +152,7 @@ def _on_spark(
     return (
         _rows(result.ledger.toArrow()),
         _rows(result.customers.toArrow()),
-        result.totals.to_json(),
+        result.totals.to_dict(),
     )
 
 
@@ -314,7 +314,7 @@ def test_a_worker_killed_during_a_run_changes_nothing(dask_client: Client) -> No
     result = scale_dask.results_of(program, persisted)
     ledger = pa.Table.from_pandas(result.ledger.compute(), preserve_index=False)
     found = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
-    assert (_rows(ledger), _rows(found), result.totals.to_json()) == expected
+    assert (_rows(ledger), _rows(found), result.totals.to_dict()) == expected
     assert victim not in dask_client.run(os.getpid).values()
 
 
@@ -468,7 +468,7 @@ def test_dry_run_on_a_scheduler_prints_the_totals_and_writes_the_ledger(
         list(read_customers(EXAMPLES / "pet-shop.customers.csv")),
         date(2026, 4, 30),
     )
-    assert json.loads(out) == {"program": "pet-shop", "totals": one.totals.to_json()}
+    assert json.loads(out) == {"program": "pet-shop", "totals": one.totals.to_dict()}
     written = pq.read_table(ledger)
     assert written.schema.field("value").type == pa.decimal128(38, 2)
     assert _rows(written.select(ledger_table(one.customers, one.money).schema.names)) == _rows(

@@ -28,7 +28,7 @@ from rewardrules.cli.main import cli
 from rewardrules.errors import RuleFileError
 from rewardrules.program.model import RULE_KINDS
 from rewardrules.rulefiles import loader
-from rewardrules.rulefiles.schema import DIALECT, program_schema, schema_text
+from rewardrules.rulefiles.schema import DIALECT, program_schema, schema_text, shipped_schema
 from rewardrules.rulefiles.sourcemap import SourceText, build
 from rewardrules.tools.reference.examples import kind_name
 
@@ -519,3 +519,13 @@ def test_check_jsonschema_points_at_the_wrong_field(tmp_path: Path) -> None:
     result = check_jsonschema(broken)
     assert result.returncode == 1
     assert f"{broken}::$.rules[0].every: 1 is less than the minimum of 2" in result.stdout
+
+
+def test_the_package_ships_the_schema_and_says_where() -> None:
+    assert shipped_schema().read_text(encoding="utf-8") == schema_text()
+    result = CliRunner().invoke(cli, ["schema", "--path"])
+    assert result.exit_code == 0
+    shown = Path(result.stdout.removesuffix("\n"))
+    assert shown.read_text(encoding="utf-8") == schema_text()
+    # The repository's schema/ copy is the shipped file itself, linked.
+    assert SCHEMA_FILE.resolve() == shown.resolve()

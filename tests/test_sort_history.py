@@ -78,7 +78,7 @@ def test_the_sorted_file_reads_back_in_order_and_evaluates_the_same(
     written = read_back(out)
     assert written == engine_order(events)
     program = load_program(EXAMPLES / f"{name}.yaml")
-    assert evaluate(program, written).to_json() == evaluate(program, events).to_json()
+    assert evaluate(program, written).to_dict() == evaluate(program, events).to_dict()
 
 
 def test_a_parquet_history_has_the_history_columns_and_numbers_its_own_rows(

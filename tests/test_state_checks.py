@@ -13,6 +13,7 @@ import pathlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,9 +23,10 @@ from hypothesis import strategies as st
 from bonus_strategies import bonus_programs, profiles
 from helpers import at, line, program, purchase, redemption, refund
 from rewardrules import CustomerState, evaluate, step
-from rewardrules.engine import _state_format
+from rewardrules.engine import _state_checks, _state_format
 from rewardrules.engine._state_format import FORMAT, instant
 from rewardrules.engine.lots import PointsPolicy
+from rewardrules.engine.state import SavedLine, SavedPurchase
 from rewardrules.errors import HistoryError, format_path
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
@@ -514,7 +516,7 @@ def _outcome(
     return [
         (
             result.customer_id,
-            [entry.to_json() for entry in result.ledger],
+            [entry.to_dict() for entry in result.ledger],
             result.points,
             result.available_points,
             result.pending_points,
@@ -705,3 +707,125 @@ def test_a_rule_basis_with_a_value_per_line_missing_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     data["purchases"][0][EARNED_ON] = {"stars": [300, 100]}
     assert refusal(data) == ["state of c1.purchases[0].earned_on.stars: has 2 values for 1 line"]
+
+
+# --- the checks in C loops agree with the checks one by one -------------------------------
+
+_NEAR_BOUNDS = st.sampled_from([-1, 0, 1, 10_000])
+_PLAIN = st.sampled_from(["latte", "p1", "espresso"])
+_TEXTS = st.sampled_from(
+    ["latte", "p1", "espresso"] * 8 + ["", " p1", "caf\u00e9", "a\tb", "x" * 300]
+)
+
+
+def _perturbed(draw: st.DrawFn, values: list[Any], near: st.SearchStrategy[Any]) -> list[Any]:
+    """``values``, or with one of them replaced by a value drawn from ``near``."""
+    if values and draw(st.integers(0, 3)) == 0:
+        values[draw(st.integers(0, len(values) - 1))] = draw(near)
+    return values
+
+
+@st.composite
+def _saved_lines(draw: st.DrawFn) -> SavedLine:
+    """A line as an evaluation saves it, or with one number changed near its bounds."""
+    quantity = draw(st.integers(1, 3))
+    unit_price = draw(st.integers(0, 500))
+    paid = draw(st.integers(0, quantity * unit_price))
+    units = draw(st.integers(0, quantity))
+    back = draw(st.integers(0, paid))
+    numbers = _perturbed(draw, [quantity, unit_price, paid, units, back], _NEAR_BOUNDS)
+    texts = st.sampled_from([_PLAIN] * 9 + [_TEXTS]).flatmap(lambda texts: texts)
+    return SavedLine(draw(texts), draw(st.none() | texts), *numbers)
+
+
+@st.composite
+def _saved_purchases(draw: st.DrawFn) -> SavedPurchase:
+    """A saved purchase with fields drawn at and beyond every bound its checks test."""
+    (at,) = _perturbed(
+        draw,
+        [_state_checks.FIRST_AT],
+        st.sampled_from(
+            [_state_checks.FIRST_AT - 1, _state_checks.END_AT - 1, _state_checks.END_AT]
+        ),
+    )
+    (offset,) = _perturbed(draw, [3_600], st.sampled_from([-86_400, -86_399, 86_399, 86_400]))
+    lines = tuple(draw(st.lists(_saved_lines(), min_size=1, max_size=3)))
+    points = draw(st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 9), max_size=2))
+    if points and draw(st.booleans()):
+        points[min(points)] = -1
+    earned_on = draw(
+        st.just({})
+        | st.builds(dict, st.just([("a", tuple(line.paid for line in lines))]))
+        | st.dictionaries(st.just("a"), st.lists(_NEAR_BOUNDS, max_size=3).map(tuple), max_size=1)
+    )
+    return SavedPurchase(
+        draw(_TEXTS),
+        at,
+        offset,
+        draw(st.none() | _PLAIN),
+        None,
+        draw(st.just(lines) | st.just(())),
+        points,
+        (),
+        earned_on,
+    )
+
+
+@settings(max_examples=400)  # cheap examples; each bound is met by a few in a hundred
+@given(purchases=st.lists(_saved_purchases(), max_size=4))
+def test_the_checks_of_saved_purchases_in_c_loops_agree_with_the_checks_one_by_one(
+    purchases: list[SavedPurchase],
+) -> None:
+    plain, sound = _state_checks._plain_and_sound(purchases)
+    assert plain == _state_checks._all_plain(purchases)
+    if plain:
+        holder = SimpleNamespace(exponent=2)
+        found = [
+            problem
+            for index, kept in enumerate(purchases)
+            for problem in _state_checks._purchase_problems(holder, index, kept, True)  # type: ignore[arg-type]
+        ]
+        if sound:  # never passes a purchase the checks one by one refuse
+            assert not found, found
+        elif not any(kept.earned_on for kept in purchases):  # the grouped rules' amounts
+            assert found  # are left to the checks one by one; any other pass is seen in C
+
+
+_SOUND_LINE = SavedLine("latte", "coffee", 2, 450, 800, 1, 400)
+_SOUND_PURCHASE = SavedPurchase(
+    "p1", _state_checks.FIRST_AT, 3_600, "s1", None, (_SOUND_LINE,), {"a": 3}, (), {}
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"at": _state_checks.FIRST_AT - 1},
+        {"at": _state_checks.END_AT},
+        {"offset": -86_400},
+        {"offset": 86_400},
+        {"lines": ()},
+        {"points": {"a": -1}},
+        {"earned_on": {"a": (1, 2)}},
+        {"quantity": 0},
+        {"unit_price": -1},
+        {"paid": -1},
+        {"paid": 901},
+        {"refunded_units": -1},
+        {"refunded_units": 3},
+        {"refunded_amount": -1},
+        {"refunded_amount": 801},
+    ],
+    ids=repr,
+)
+def test_the_c_loop_checks_refuse_a_saved_purchase_beyond_each_bound(change: Data) -> None:
+    line_fields = {key: value for key, value in change.items() if key in SavedLine._fields}
+    kept = _SOUND_PURCHASE._replace(
+        lines=(_SOUND_LINE, _SOUND_LINE._replace(**line_fields)) if line_fields else (_SOUND_LINE,)
+    )
+    kept = kept._replace(**{key: value for key, value in change.items() if key not in line_fields})
+    holder = SimpleNamespace(exponent=2)
+    assert _state_checks._plain_and_sound([_SOUND_PURCHASE]) == (True, True)
+    assert _state_checks._plain_and_sound([_SOUND_PURCHASE, kept]) == (True, False)
+    found = list(_state_checks._purchase_problems(holder, 1, kept, True))  # type: ignore[arg-type]
+    assert found  # the checks one by one refuse it too, with their located message

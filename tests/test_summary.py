@@ -178,7 +178,7 @@ def test_a_group_in_json_has_the_totals_figures_but_the_counts_of_events() -> No
     stars = [{"id": "stars", "kind": "points_per_spend", "points": 1, "per": "1"}]
     club = program(rules=stars, tiers=None)
     events = [purchase("p1", datetime(2026, 3, 2, tzinfo=UTC), line("tea", "3.00"))]
-    document = summarise(club, events, evaluate(club, events)).to_json()
+    document = summarise(club, events, evaluate(club, events)).to_dict()
 
     [rule] = document["by_rule"]
     totals_keys = set(document["totals"]) - {"customers", "purchases", "refunds", "gross_spend"}

@@ -192,7 +192,7 @@ def test_tier_changes_are_dated_at_the_purchases_that_see_them() -> None:
         (at(63), "gold", None),
         (at(64), None, "silver"),
     ]
-    assert [change.to_json() for change in evaluation.customer("c1").tier_changes][2] == {
+    assert [change.to_dict() for change in evaluation.customer("c1").tier_changes][2] == {
         "at": "2026-05-04T12:00:00+00:00",
         "from": "gold",
         "to": None,
@@ -240,8 +240,8 @@ def test_without_tiers_there_are_no_changes_and_no_next_tier() -> None:
     result = evaluation.customer("c1")
     assert result.tier_changes == ()
     assert result.next_tier is None
-    assert result.to_json()["tier_changes"] == []
-    assert result.to_json()["next_tier"] is None
+    assert result.to_dict()["tier_changes"] == []
+    assert result.to_dict()["next_tier"] is None
 
 
 # --- next tier --------------------------------------------------------------------------
@@ -250,7 +250,7 @@ def test_without_tiers_there_are_no_changes_and_no_next_tier() -> None:
 def test_next_tier_by_spend_is_the_money_still_needed() -> None:
     evaluation = run(kept(), big("p1", at(), "87.65"))
     assert evaluation.customer("c1").next_tier == NextTier("silver", Decimal("12.35"))
-    assert evaluation.customer("c1").to_json()["next_tier"] == {
+    assert evaluation.customer("c1").to_dict()["next_tier"] == {
         "tier": "silver",
         "needs": "12.35",
     }
@@ -262,7 +262,7 @@ def test_next_tier_by_purchases_is_a_count() -> None:
     )
     # Three purchases: silver; gold needs two more.
     assert evaluation.customer("c1").tier == "silver"
-    assert evaluation.customer("c1").to_json()["next_tier"] == {"tier": "gold", "needs": 2}
+    assert evaluation.customer("c1").to_dict()["next_tier"] == {"tier": "gold", "needs": 2}
 
 
 def test_next_tier_is_none_at_the_top_level() -> None:
@@ -359,8 +359,8 @@ def test_with_keep_for_a_split_and_resumed_evaluation_equals_one_evaluation(
         assert resumed.tier == single.tier
         assert resumed.next_tier == single.next_tier
         assert resumed.state.model_dump() == single.state.model_dump()
-        assert [entry.to_json() for entry in resumed.ledger] == [
-            entry.to_json()
+        assert [entry.to_dict() for entry in resumed.ledger] == [
+            entry.to_dict()
             for entry in single.ledger
             if entry.event_id in {event.id for event in events[split:]}
         ]

@@ -9,7 +9,7 @@ kind table passed to ``compile_program``. A kind that lacks a part fails where i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from decimal import Decimal
@@ -22,7 +22,7 @@ from helpers import at, line, purchase, refund, rows
 from rewardrules import evaluate, explain
 from rewardrules._types import WholeNumber
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Kind, KindSpec, Now, Returned, Settings
+from rewardrules.engine.kind import Finding, Kind, KindSpec, Now, Returned, Settings
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -33,7 +33,7 @@ from rewardrules.events import Purchase, Refund
 from rewardrules.kinds._gifts import eligible_priced_units
 from rewardrules.kinds.table import KINDS
 from rewardrules.money import Currency
-from rewardrules.program._rule_base import _Rule
+from rewardrules.program._rule_base import RuleParts, _Rule
 from rewardrules.program.model import Program, program_model
 from rewardrules.rulefiles.schema import program_schema
 from rewardrules.tools.lint.warnings import lint_program
@@ -45,12 +45,26 @@ class UnitPoints(_Rule):
 
     kind: Literal["unit_points"] = Field(description="Points per unit bought.")
     per_unit: WholeNumber = Field(ge=1, description="Points per priced unit.", examples=[2])
+    at_most: WholeNumber | None = Field(
+        default=None, ge=0, description="At most this many points a purchase.", examples=[50]
+    )
 
     def gives_points(self) -> bool:
         return True
 
     def rewards_a_purchase(self) -> bool:
         return True
+
+    def parts(self) -> RuleParts:
+        return RuleParts(
+            filters=(),
+            vouchers=(),
+            amounts=(),
+            tiers=(),
+            given_at_a_date=None,
+            rewards_instead=None,
+            problems=(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,10 @@ def _purchase(
     if units == 0:
         return []
     points = units * plan.rule.per_unit
+    if plan.rule.at_most is not None:
+        points = min(points, plan.rule.at_most)
+    if points == 0:
+        return []
     basket.points[plan.rule.id] = points
     purchase = context.purchase
     return [
@@ -148,6 +166,11 @@ def _refund_words(
     return "no counted unit was returned"
 
 
+def _worthless(rule: UnitPoints, program: Program) -> Iterator[Finding]:
+    if rule.at_most == 0:
+        yield Finding(("at_most",), "at most 0 points a purchase: the rule never gives any")
+
+
 SPEC: KindSpec[UnitPoints, UnitPointsPlan] = KindSpec(
     model=UnitPoints,
     compile=_compile,
@@ -162,6 +185,8 @@ SPEC: KindSpec[UnitPoints, UnitPointsPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=False,
+    lint={"worthless-reward": _worthless},
 )
 
 TOY_KINDS: dict[type[_Rule], Kind] = {**KINDS, UnitPoints: SPEC}
@@ -268,8 +293,18 @@ def test_explain_says_why_the_toy_kind_gave_nothing_and_what_comes_next() -> Non
 
 def test_lint_reads_the_toy_rule_like_any_other() -> None:
     program = toy_program({**UNITS, "ends": "2026-01-31"})
-    (warning,) = lint_program(program, None, as_of=date(2026, 6, 1))
+    (warning,) = lint_program(program, None, as_of=date(2026, 6, 1), kinds=TOY_KINDS)
     assert (warning.code, warning.path) == ("rule-ended", ("rules", 0, "ends"))
+
+
+def test_lint_runs_the_toy_kinds_own_check_under_its_code() -> None:
+    program = toy_program({**UNITS, "at_most": 0})
+    (warning,) = lint_program(program, None, kinds=TOY_KINDS)
+    assert (warning.code, warning.path, warning.message) == (
+        "worthless-reward",
+        ("rules", 0, "at_most"),
+        "at most 0 points a purchase: the rule never gives any",
+    )
 
 
 def test_the_reference_documents_the_toy_kind_with_an_example() -> None:
@@ -287,11 +322,37 @@ def test_a_program_with_a_kind_missing_from_the_table_does_not_compile() -> None
         compile_program(toy_program(UNITS))
 
 
-def test_a_spec_without_refund_words_cannot_be_built() -> None:
+@pytest.mark.parametrize("part", ["refund_words", "lint", "gives_fixed_gifts"])
+def test_a_spec_without_one_of_its_parts_cannot_be_built(part: str) -> None:
     fields = {field.name: getattr(SPEC, field.name) for field in dataclasses.fields(SPEC)}
-    del fields["refund_words"]
-    with pytest.raises(TypeError, match="refund_words"):
+    del fields[part]
+    with pytest.raises(TypeError, match=part):
         KindSpec(**fields)
+
+
+def test_a_lint_check_under_a_code_no_warning_has_is_refused() -> None:
+    stray = dataclasses.replace(SPEC, lint={"worthless-rewards": _worthless})
+    with pytest.raises(ValueError, match="UnitPoints has lint checks under worthless-rewards"):
+        lint_program(toy_program(UNITS), None, kinds={**KINDS, UnitPoints: stray})
+
+
+def test_lint_of_a_kind_missing_from_the_table_fails_instead_of_skipping_its_checks() -> None:
+    with pytest.raises(UnknownKindError, match="rule 'units' is a UnitPoints, which the kind"):
+        lint_program(toy_program({**UNITS, "at_most": 0}), None)
+
+
+def test_a_model_without_its_parts_cannot_be_built() -> None:
+    class Partless(_Rule):
+        kind: Literal["partless"] = Field(description="Says nothing of its parts.")
+
+        def gives_points(self) -> bool:
+            return True
+
+        def rewards_a_purchase(self) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match="abstract method parts"):
+        Partless(id="partless", kind="partless")  # type: ignore[abstract]
 
 
 def test_a_model_that_does_not_say_whether_it_gives_points_cannot_be_built() -> None:
@@ -313,4 +374,4 @@ def test_money_in_the_toy_program_is_exact() -> None:
     history = [purchase("p1", at(), line("cake", "0.10", quantity=3))]
     evaluation = evaluate(compiled, history)
     assert evaluation.totals.points_cost == 6  # 6 points at 0.01, in minor units
-    assert evaluation.totals.to_json()["points_cost"] == str(Decimal("0.06"))
+    assert evaluation.totals.to_dict()["points_cost"] == str(Decimal("0.06"))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules import load_program
+from rewardrules import loads_program
 from rewardrules._zones import ZoneNameError, check_zone_name, zone, zone_names
 from rewardrules.errors import RuleFileError
 from rewardrules.money import CurrencyCodeError, currency
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def problem_of(timezone: str = "America/New_York", currency_code: str = "USD") -> str:
     text = f"program: p\nname: P\ncurrency: {currency_code}\ntimezone: {timezone}\n"
     with pytest.raises(RuleFileError) as caught:
-        load_program(text)
+        loads_program(text)
     (problem,) = caught.value.problems
     return f"{problem} [{problem.code}]"
 

@@ -1,68 +1,33 @@
-"""Sphinx extension: the rule reference, generated from the models when the docs are built.
+"""Write the rule reference into docs/reference.md, generated from the program's models.
 
-A page asks for the reference with an empty fenced directive of its own line::
+Run after changing a model (tests/test_docs.py fails until it is run)::
 
-    ```{rule-reference}
-    ```
+    python docs/_ext/rule_reference.py
 
-Before MyST parses the page, the block is replaced by the Markdown that
-:func:`rewardrules.tools.reference.pages.reference_markdown` writes from the pydantic models, so the
-reference always describes the models the docs were built with. Its headings become sections
-of the page (a directive's body could only hold rubrics). If this extension is not loaded,
-MyST reports the unknown directive and a ``-W`` build fails instead of losing the reference.
+Everything after the ``<!-- generated: ...`` line of the page is replaced by the Markdown
+that :func:`rewardrules.tools.reference.pages.reference_markdown` writes from the pydantic
+models. The page is committed as generated, so that it reads on GitHub as on the site, and
+the test keeps it equal to what the models say.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-from sphinx.application import Sphinx
-from sphinx.environment import BuildEnvironment
+from pathlib import Path
 
 from rewardrules.tools.reference.pages import reference_markdown
 
-MARKER = re.compile(r"^```\{rule-reference\}[ \t]*\n```[ \t]*$", re.MULTILINE)
-_PAGES = "rewardrules_reference_pages"
+PAGE = Path(__file__).resolve().parent.parent / "reference.md"
+MARKER = "<!-- generated: "
 
 
-def _insert(app: Sphinx, docname: str, source: list[str]) -> None:
-    if MARKER.search(source[0]):
-        source[0] = MARKER.sub(lambda _match: reference_markdown(), source[0])
-        _pages(app.env).add(docname)
+def page_text(current: str) -> str:
+    """The page with its generated part as the models give it now."""
+    head, found, rest = current.partition(MARKER)
+    if not found:
+        raise SystemExit(f"{PAGE}: no line starting with {MARKER!r} to write after")
+    marker_line = MARKER + rest.split("\n", 1)[0]
+    return f"{head}{marker_line}\n\n{reference_markdown()}"
 
 
-def _pages(env: BuildEnvironment) -> set[str]:
-    if not hasattr(env, _PAGES):
-        setattr(env, _PAGES, set())
-    pages: set[str] = getattr(env, _PAGES)
-    return pages
-
-
-def _always_reread(
-    _app: Sphinx, env: BuildEnvironment, _added: set[str], _changed: set[str], _removed: set[str]
-) -> list[str]:
-    # The page's text may be unchanged while the models changed: read it again every build.
-    return sorted(_pages(env) & env.found_docs)
-
-
-def _forget(_app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _pages(env).discard(docname)
-
-
-def _merge(_app: Sphinx, env: BuildEnvironment, _docnames: set[str], other: Any) -> None:
-    _pages(env).update(_pages(other))
-
-
-def _start(app: Sphinx) -> None:
-    _pages(app.env)
-
-
-def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the hooks with Sphinx."""
-    app.connect("builder-inited", _start)
-    app.connect("source-read", _insert)
-    app.connect("env-get-outdated", _always_reread)
-    app.connect("env-purge-doc", _forget)
-    app.connect("env-merge-info", _merge)
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
+if __name__ == "__main__":
+    PAGE.write_text(page_text(PAGE.read_text(encoding="utf-8")), encoding="utf-8")

@@ -1,5 +1,5 @@
 """``python -m rewardrules``: the same as the ``rewardrules`` command."""
 
-from rewardrules.cli.main import main
+from rewardrules.cli.entry import main
 
 main()

@@ -7,6 +7,7 @@ shown, so that tools can read them and people can follow them to the offending l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -62,7 +63,11 @@ class Problem:
         hint = f" ({self.suggestion})" if self.suggestion else ""
         return f"{prefix}{where}{self.message}{hint}"
 
-    def to_json(self) -> dict[str, str | int | None]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, str | int | None]:
         """The problem as data for tools: code, file, line, column, path, message, suggestion.
 
         ``path`` is written as in messages (``rules[0].every``, ``""`` for the whole file);

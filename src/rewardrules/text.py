@@ -3,6 +3,7 @@ quoted so that it never looks like something it is not (``escaped``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 
@@ -85,3 +86,10 @@ def escaped(text: str, *, ascii_only: bool = False) -> str:
         char if (char.isascii() or not ascii_only) and char.isprintable() else _escape(char)
         for char in text
     )
+
+
+def either(values: Iterable[str], word: str = "or") -> str:
+    names = list(values)
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {word} {names[-1]}"

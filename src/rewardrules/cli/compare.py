@@ -83,7 +83,7 @@ def compare_command(
 
     found = guarded(run)
     if output_format == "json":
-        emit(json.dumps(found.to_json(), indent=2, ensure_ascii=False), output_file)
+        emit(json.dumps(found.to_dict(), indent=2, ensure_ascii=False), output_file)
     elif output_format == "csv":
         emit(comparison_csv(found), output_file)
     elif output_format == "html":
@@ -97,7 +97,7 @@ def compare_command(
 
 def comparison_csv(found: Comparison) -> str:
     """One row per figure: ``section,key,status,old,new,change``."""
-    document = found.to_json()
+    document = found.to_dict()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["section", "key", "status", "old", "new", "change"])

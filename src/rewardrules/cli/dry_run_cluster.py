@@ -180,4 +180,4 @@ def dry_run_on_cluster(
 
 def totals_json(program: Program, totals: Totals) -> str:
     """The totals in the JSON output contract's words."""
-    return json.dumps({"program": program.program, "totals": totals.to_json()}, indent=2)
+    return json.dumps({"program": program.program, "totals": totals.to_dict()}, indent=2)

@@ -221,7 +221,7 @@ class DryRunOutput:
 
     def summary_json(self, summary: Summary) -> str:
         """The summary as JSON text; with ``--output``, where the ledger went."""
-        document = summary.to_json()
+        document = summary.to_dict()
         if self.output is not None:
             document["ledger"] = {"file": str(self.output), "entries": self.entries}
         return json.dumps(document, indent=2, ensure_ascii=False)

@@ -77,6 +77,6 @@ def explain_command(
 
     explanation = guarded(run)
     if output_format == "json":
-        click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(explanation.render_text())

@@ -3,15 +3,22 @@ only."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 import click
 
+from rewardrules.cli._reports import (
+    FileReport,
+    Format,
+    format_option,
+    output_option,
+    rule_files,
+    write_reports,
+)
 from rewardrules.cli._support import HistoryReading, history_options, refuse_misread_time
-from rewardrules.errors import Problem, RewardRulesError
+from rewardrules.errors import RewardRulesError
 from rewardrules.rulefiles.loader import load_program_with_map
 from rewardrules.text import counted
 from rewardrules.tools.lint.warnings import SeenInHistory, lint_program
@@ -27,11 +34,6 @@ def _parse_date(
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date written YYYY-MM-DD") from None
-
-
-def render_warning(warning: Problem) -> str:
-    """``file:line:col: path: warning: message (suggestion)``, then the line with a caret."""
-    return dataclasses.replace(warning, message=f"warning: {warning.message}").with_caret()
 
 
 @click.command()
@@ -51,19 +53,23 @@ def render_warning(warning: Problem) -> str:
     help="Warn about rules that are over by this date (YYYY-MM-DD).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when there are warnings.")
+@format_option
+@output_option
 @history_options
 def lint(
     files: Sequence[Path],
     history_file: Path | None,
     as_of: date | None,
     strict: bool,
+    output_format: Format,
+    output_file: Path | None,
     reading: HistoryReading,
 ) -> None:
     """Warn about what is valid in PROGRAM files but probably wrong.
 
-    Prints each warning as file:line:col: path: warning: message, and "OK, no warnings"
-    for a clean file. Exits with 1 for a file that cannot be loaded, and with --strict
-    when there are warnings.
+    A directory stands for its YAML files, recursively. Prints each warning as
+    file:line:col: path: warning: message, and "OK, no warnings" for a clean file. Exits
+    with 1 for a file that cannot be loaded, and with --strict when there are warnings.
     """
     history = None
     if history_file is not None:
@@ -72,21 +78,20 @@ def lint(
         except RewardRulesError as error:
             click.echo(error.render(), err=True)
             raise SystemExit(error.exit_code) from None
-    failed = warned = False
-    for file in files:
+    reports = []
+    for file in rule_files(files):
+        report = FileReport(file)
+        reports.append(report)
         try:
             program, source_map = load_program_with_map(file)
         except RewardRulesError as error:
-            failed = True
-            click.echo(error.render(), err=True)
+            report.problems = list(error.problems)
             continue
-        warnings = lint_program(program, source_map, history_events=history, as_of=as_of)
-        if not warnings:
-            click.echo(f"{file}: OK, no warnings")
-            continue
-        warned = True
-        for warning in warnings:
-            click.echo(render_warning(warning))
-        click.echo(f"{file}: {counted(len(warnings), 'warnings')}")
-    if failed or (strict and warned):
+        report.warnings = lint_program(program, source_map, history_events=history, as_of=as_of)
+        report.summary = f"{file}: " + (
+            counted(len(report.warnings), "warnings") if report.warnings else "OK, no warnings"
+        )
+    write_reports(reports, output_format, output_file)
+    failed = not all(report.ok for report in reports)
+    if failed or (strict and any(report.warnings for report in reports)):
         raise SystemExit(1)

@@ -1,4 +1,4 @@
-"""The ``rewardrules`` command: check programs and dry-run them over histories.
+"""``rewardrules validate`` and ``rewardrules dry-run``; the group is :mod:`rewardrules.cli.entry`.
 
 Rendering only: every decision is the library's. Errors the library raises about its input
 are shown as ``file:line:col: message`` lines with exit status 1; bad usage exits with 2; the
@@ -11,11 +11,18 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Literal
 
 import click
 
-from rewardrules.cli._exit import InterruptibleGroup, run
+from rewardrules.cli._reports import (
+    FileReport,
+    Format,
+    format_option,
+    output_option,
+    rule_files,
+    write_reports,
+)
 from rewardrules.cli._support import (
     HistoryReading,
     as_of_option,
@@ -27,6 +34,7 @@ from rewardrules.cli._support import (
 from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
 from rewardrules.cli.dry_run_output import DryRunOutput, check_output_options, output_options
 from rewardrules.cli.dry_run_stream import streamed_dry_run
+from rewardrules.cli.entry import cli, main  # noqa: F401 -- the group and main, as before
 from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.evaluation.fold import evaluate
@@ -41,51 +49,35 @@ from rewardrules.tools.report import coming_expiries
 from rewardrules.tools.summary import Summary
 
 
-@click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rewardrules")
-def cli() -> None:
-    """Customer reward programs written in YAML, evaluated exactly."""
-
-
-@cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Problems as file:line:col: message lines, or as JSON for tools (docs/rule-files.md).",
+@click.command()
+@click.argument(
+    "files", metavar="PROGRAM...", nargs=-1, required=True, type=click.Path(path_type=Path)
 )
-def validate(files: Sequence[Path], output_format: str) -> None:
-    """Check program files; print OK or every problem as file:line:col: message."""
-    failed = False
-    reports: list[dict[str, Any]] = []
-    for file in files:
+@format_option
+@output_option
+def validate(files: Sequence[Path], output_format: Format, output_file: Path | None) -> None:
+    """Check program files (a directory: its YAML files, recursively).
+
+    Prints OK for each valid file, or every problem as file:line:col: message; exits with 1
+    when any file has problems.
+    """
+    reports = []
+    for file in rule_files(files):
+        report = FileReport(file)
         try:
             program = load_program(file)
         except RewardRulesError as error:
-            failed = True
-            if output_format == "json":
-                problems = [problem.to_json() for problem in error.problems]
-                for problem in problems:
-                    problem["file"] = problem["file"] or str(file)
-                reports.append({"file": str(file), "ok": False, "problems": problems})
-            else:
-                click.echo(error.render(), err=True)
+            report.problems = list(error.problems)
         else:
-            if output_format == "json":
-                reports.append({"file": str(file), "ok": True, "problems": []})
-            else:
-                rules = len(program.rules)
-                click.echo(f"{file}: OK ({program.name}, {rules} rule{'s' if rules != 1 else ''})")
-    if output_format == "json":
-        click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False))
-    if failed:
+            rules = len(program.rules)
+            report.summary = f"{file}: OK ({program.name}, {rules} rule{'s' if rules != 1 else ''})"
+        reports.append(report)
+    write_reports(reports, output_format, output_file)
+    if not all(report.ok for report in reports):
         raise SystemExit(1)
 
 
-@cli.command("dry-run")
+@click.command("dry-run")
 @click.argument("program_file", metavar="PROGRAM", type=click.Path(path_type=Path))
 @click.argument("history_file", metavar="HISTORY", type=click.Path(path_type=Path))
 @customers_option
@@ -246,7 +238,7 @@ def _show_evaluation(
 ) -> None:
     """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
     if output_format == "json":
-        document = evaluation.to_json()
+        document = evaluation.to_dict()
         coming = coming_expiries(program, evaluation, as_of)
         for customer in document["customers"] if coming else ():
             who = customer["customer_id"]
@@ -255,7 +247,7 @@ def _show_evaluation(
             ]
         if explained is not None:
             for customer in document["customers"]:
-                account = explained[customer["customer_id"]].to_json()
+                account = explained[customer["customer_id"]].to_dict()
                 customer["explanations"] = account["events"]
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -386,7 +378,7 @@ def _several(units: int | None, noun: str) -> str:
 
 
 def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Program totals") -> str:
-    totals = evaluation.totals.to_json()
+    totals = evaluation.totals.to_dict()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
         ("customers", str(totals["customers"])),
@@ -463,38 +455,3 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> str:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
         lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the command line; the entry point of ``rewardrules`` and ``python -m``.
-
-    Exits 0 on success, 1 for invalid input or output that cannot be written, 2 for bad
-    usage, 130 when interrupted and 141 when the reader of the output goes away
-    (:mod:`rewardrules.cli._exit`).
-    """
-    run(cli, argv)
-
-
-from rewardrules.cli.explain import explain_command  # noqa: E402 -- uses the helpers above
-
-cli.add_command(explain_command)
-
-from rewardrules.cli.lint import lint  # noqa: E402 -- commands are registered last
-
-cli.add_command(lint)
-
-from rewardrules.cli.schema import schema  # noqa: E402 -- commands are registered last
-
-cli.add_command(schema)
-
-from rewardrules.cli.sort_history import sort_history  # noqa: E402 -- commands are registered last
-
-cli.add_command(sort_history)
-
-from rewardrules.cli.report import report_command  # noqa: E402 -- commands are registered last
-
-cli.add_command(report_command)
-
-from rewardrules.cli.compare import compare_command  # noqa: E402 -- commands are registered last
-
-cli.add_command(compare_command)

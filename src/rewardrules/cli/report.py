@@ -113,7 +113,7 @@ def emit(text: str, output_file: Path | None, color: bool = False) -> None:
 def render_report(found: Report, output_format: str, color: bool = False) -> str:
     """The report in one of :data:`FORMATS`."""
     if output_format == "json":
-        return json.dumps(found.to_json(), indent=2, ensure_ascii=False)
+        return json.dumps(found.to_dict(), indent=2, ensure_ascii=False)
     if output_format == "csv":
         return report_csv(found)
     if output_format == "html":
@@ -126,7 +126,7 @@ def render_report(found: Report, output_format: str, color: bool = False) -> str
 
 def report_csv(found: Report) -> str:
     """The report's JSON flattened to rows ``section,key,figure,value``: one figure a row."""
-    document = found.to_json()
+    document = found.to_dict()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["section", "key", "figure", "value"])

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain
-from operator import itemgetter, le
+from operator import itemgetter, le, mul
 from typing import TYPE_CHECKING
 
 from pydantic_core import PydanticCustomError
@@ -49,9 +49,10 @@ def state_problems(state: CustomerState) -> Found:
     yield from _time_problems(state)
     if state.purchases and (state.exponent is None or state.exponent < 0):
         yield ("exponent",), f"must be a number of decimal places (got {state.exponent!r})"
-    texts = _all_plain(state.purchases)
-    for index, kept in enumerate(state.purchases):
-        yield from _purchase_problems(state, index, kept, texts)
+    texts, sound = _plain_and_sound(state.purchases)
+    if not sound:
+        for index, kept in enumerate(state.purchases):
+            yield from _purchase_problems(state, index, kept, texts)
     yield from _points_problems(state)
     yield from _lot_problems(state)
 
@@ -71,7 +72,9 @@ def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -
             f"{money.exponent} decimal places; a state belongs to its program",
         )
         return
-    for index, kept in enumerate(state.purchases):
+    lines = list(chain.from_iterable(map(_LINES, state.purchases)))
+    refunded = any(map(_REFUNDED_UNITS, lines)) or any(map(_REFUNDED_AMOUNT, lines))
+    for index, kept in enumerate(state.purchases if refunded else ()):
         for position, line in enumerate(kept.lines):
             done, back = line.refunded_units, line.refunded_amount
             if not done and not back:
@@ -288,12 +291,18 @@ def _all_plain(purchases: Sequence[SavedPurchase]) -> bool:
     """Whether every id, store, sku and category of the saved purchases is plain text, in
     one pass of C loops: most states are, and then no text is looked at one by one."""
     lines = list(chain.from_iterable(map(_LINES, purchases)))
-    texts = [
-        *map(_ID, purchases),
-        *filter(None, map(_STORE, purchases)),
-        *map(_SKU, lines),
-        *filter(None, map(_CATEGORY, lines)),
-    ]
+    return _texts_plain(
+        [
+            *map(_ID, purchases),
+            *filter(None, map(_STORE, purchases)),
+            *map(_SKU, lines),
+            *filter(None, map(_CATEGORY, lines)),
+        ]
+    )
+
+
+def _texts_plain(texts: list[str]) -> bool:
+    """Whether every one of ``texts`` is plain text (:func:`_plain`), in C loops."""
     if not texts:
         return True
     joined = "".join(texts)
@@ -306,8 +315,44 @@ def _all_plain(purchases: Sequence[SavedPurchase]) -> bool:
     )
 
 
+def _plain_and_sound(purchases: Sequence[SavedPurchase]) -> tuple[bool, bool]:
+    """Whether every text of the saved purchases is plain (:func:`_all_plain`), and whether
+    :func:`_purchase_problems` then finds nothing in any of them: the same tests decided in
+    C loops over all the purchases at once, one conjunction per field (every state is
+    checked at every load, and most pass)."""
+    if not purchases:
+        return True, True
+    ids, moments, offsets, stores, _tiers, lines_of, points, _aside, earned_on = zip(
+        *purchases, strict=True
+    )
+    if min(map(len, lines_of)) < 1:
+        return _all_plain(purchases), False
+    skus, categories, quantity, unit_price, paid, units, back = zip(
+        *chain.from_iterable(lines_of), strict=True
+    )
+    if not _texts_plain([*ids, *filter(None, stores), *skus, *filter(None, categories)]):
+        return False, False
+    return True, (
+        min(moments) >= FIRST_AT
+        and max(moments) < END_AT
+        and min(offsets) > -_DAY
+        and max(offsets) < _DAY
+        and not any(earned_on)  # the grouped rules' amounts: checked one by one
+        and min(chain.from_iterable(map(dict.values, points)), default=0) >= 0
+        and min(quantity) >= 1
+        and min(unit_price) >= 0
+        and min(paid) >= 0
+        and min(units) >= 0
+        and min(back) >= 0
+        and all(map(le, units, quantity))
+        and all(map(le, back, paid))
+        and all(map(le, paid, map(mul, quantity, unit_price)))
+    )
+
+
 _ID, _STORE, _LINES = itemgetter(0), itemgetter(3), itemgetter(5)
 _SKU, _CATEGORY = itemgetter(0), itemgetter(1)
+_REFUNDED_UNITS, _REFUNDED_AMOUNT = itemgetter(5), itemgetter(6)
 _PAIR_AT, _PAIR_AMOUNT = itemgetter(0), itemgetter(1)
 _PURCHASE_AT = itemgetter(1)
 

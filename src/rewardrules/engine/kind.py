@@ -13,11 +13,11 @@ sees the type variables: :meth:`KindSpec.bind` checks the rule's model once and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from functools import partial
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket, Slice
@@ -25,6 +25,7 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.errors import PathItem
 from rewardrules.events import Customer, ReferralQualified, Refund
 from rewardrules.money import Currency
 from rewardrules.program._rule_base import _Rule
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CompiledRule",
     "DatedGifts",
+    "Finding",
     "KindPlan",
     "KindSpec",
     "KindTable",
@@ -42,6 +44,23 @@ __all__ = [
     "Returned",
     "Settings",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One warning as data: where it points, what is probably wrong, and a likely fix.
+
+    Attributes:
+        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
+        message: what is probably wrong, in plain words.
+        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
+        at: point at the value (``"value"``) or at its key (``"key"``).
+    """
+
+    path: tuple[PathItem, ...]
+    message: str
+    suggestion: str | None = None
+    at: Literal["key", "value"] = "value"
 
 
 class KindPlan(Protocol):
@@ -174,6 +193,24 @@ class KindSpec(Generic[RuleT, PlanT]):
     can come (None: it cannot), where a used-up limit is worth saying."""
     refund_words: Callable[[PlanT, PurchaseRecord, Mapping[str, int], Returned, WorkingState], str]
     """What a refund did to it when it took nothing back."""
+    gives_fixed_gifts: bool
+    """Whether each time it gives, it gives one gift of a fixed size: a limit per purchase
+    then never limits how often (the ``limit-per-purchase`` warning)."""
+    lint: Mapping[str, Callable[[RuleT, Program], Iterator[Finding]]]
+    """Its own lint warnings, by the code of the warning each belongs to (a key of
+    ``rewardrules.tools.lint.warnings.CHECKS``): each yields findings whose paths are below
+    the rule. Empty: the warnings every rule gets are all it needs."""
+
+    def lint_findings(self, code: str, rule: _Rule, program: Program) -> Iterator[Finding]:
+        """The findings of its own check for a warning's code (none without one)."""
+        check = self.lint.get(code)
+        if check is not None:
+            yield from check(self.own(rule), program)
+
+    @property
+    def lint_codes(self) -> Iterable[str]:
+        """The codes of the warnings it has checks of its own for."""
+        return self.lint.keys()
 
     def own(self, rule: _Rule) -> RuleT:
         """The rule as this kind's model; a TypeError for a rule of another kind."""
@@ -216,8 +253,19 @@ class Kind(Protocol):
     def model(self) -> type[_Rule]:
         """The rule's model."""
 
+    @property
+    def gives_fixed_gifts(self) -> bool:
+        """Whether it gives one gift of a fixed size each time it gives."""
+
+    @property
+    def lint_codes(self) -> Iterable[str]:
+        """The codes of the warnings it has checks of its own for."""
+
     def bind(self, rule: _Rule, settings: Settings) -> CompiledRule:
         """Compile a rule and bind every hook to its plan."""
+
+    def lint_findings(self, code: str, rule: _Rule, program: Program) -> Iterator[Finding]:
+        """The findings of its own check for a warning's code, paths below the rule."""
 
 
 KindTable = Mapping[type[_Rule], Kind]

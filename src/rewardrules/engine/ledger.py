@@ -7,6 +7,7 @@ its time writing sentences nobody reads.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -160,7 +161,11 @@ class LedgerEntry:
             return self.template(self.money, *self.arguments)
         return _ReasonFormatter(self.money).format(self.template, *self.arguments)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The entry in the JSON output contract (docs/json-output.md)."""
         value = self.value
         return {
@@ -227,7 +232,11 @@ class CustomerResult:
         """The customer's final state, to save and resume from (built when asked for)."""
         return self.save()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The customer in the JSON output contract."""
         return {
             "customer_id": self.customer_id,
@@ -235,10 +244,10 @@ class CustomerResult:
             "available_points": self.available_points,
             "pending_points": self.pending_points,
             "tier": self.tier,
-            "tier_changes": [change.to_json() for change in self.tier_changes],
-            "next_tier": None if self.next_tier is None else self.next_tier.to_json(),
+            "tier_changes": [change.to_dict() for change in self.tier_changes],
+            "next_tier": None if self.next_tier is None else self.next_tier.to_dict(),
             "stamps": dict(self.stamps),
-            "ledger": [entry.to_json() for entry in self.ledger],
+            "ledger": [entry.to_dict() for entry in self.ledger],
         }
 
 
@@ -246,7 +255,7 @@ class CustomerResult:
 class Totals:
     """What the program gave over the evaluated events, and what that costs.
 
-    Money is in minor units; use :meth:`to_json` or the ``*_value`` helpers for Decimal.
+    Money is in minor units; use :meth:`to_dict` or the ``*_value`` helpers for Decimal.
     """
 
     money: Currency = field(repr=False)
@@ -326,7 +335,11 @@ class Totals:
         numerator, denominator = self.point_value.as_integer_ratio()
         return divide_half_up(points * numerator * self.money.minor_per_major, denominator)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The totals in the JSON output contract."""
         show = self.money.to_decimal
         return {
@@ -439,17 +452,22 @@ class Evaluation:
     points_name: str
     customers: tuple[CustomerResult, ...]
     totals: Totals
+    _by_id: dict[str, CustomerResult] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def customer(self, customer_id: str) -> CustomerResult:
-        """The result of one customer.
+        """The result of one customer, found in constant time.
 
         Raises:
             KeyError: the customer had no event and no saved state.
         """
-        for result in self.customers:
-            if result.customer_id == customer_id:
-                return result
-        raise KeyError(customer_id)
+        by_id = self._by_id
+        if by_id is None:
+            # Built on the first call, once: an evaluation is immutable.
+            by_id = {result.customer_id: result for result in self.customers}
+            object.__setattr__(self, "_by_id", by_id)
+        return by_id[customer_id]
 
     def only(
         self, customer_id: str, *, purchases: int, refunds: int, gross_spend: int
@@ -476,12 +494,16 @@ class Evaluation:
         """Every ledger entry, customer by customer."""
         return [entry for result in self.customers for entry in result.ledger]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The whole evaluation in the JSON output contract (docs/json-output.md)."""
         return {
             "format": JSON_FORMAT,
             "program": self.program,
             "currency": self.money.code,
-            "customers": [result.to_json() for result in self.customers],
-            "totals": self.totals.to_json(),
+            "customers": [result.to_dict() for result in self.customers],
+            "totals": self.totals.to_dict(),
         }

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from operator import itemgetter
+from operator import itemgetter, sub
 from types import MappingProxyType
 from typing import Any, NamedTuple, Self
 from zoneinfo import ZoneInfo
@@ -778,6 +778,18 @@ def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
 
 
 _PAID_OF, _REFUNDED_AMOUNT_OF = itemgetter(4), itemgetter(6)
+_ID_OF, _AT_OF, _TIER_OF, _LINES_OF = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
+_PAIR_AT, _PAIR_AMOUNT = itemgetter(0), itemgetter(1)
+
+
+def _row_amounts(rows: Sequence[SavedPurchase], plan: TierPlan) -> list[int]:
+    """:func:`_row_amount` of each saved purchase; by spend, in C loops over the lines."""
+    if not plan.by_spend:
+        return [_row_amount(row, plan) for row in rows]
+    lines_of = list(map(_LINES_OF, rows))
+    paid = [sum(map(_PAID_OF, lines)) for lines in lines_of]
+    refunded = [sum(map(_REFUNDED_AMOUNT_OF, lines)) for lines in lines_of]
+    return list(map(sub, paid, refunded))
 
 
 def _row_amount(row: SavedPurchase, plan: TierPlan | None) -> int:
@@ -893,14 +905,14 @@ def restore(
         )
     opener = _Opener(money, zone, tiers)
     state.opener = opener
-    ids = tuple(row.id for row in rows)
+    ids = tuple(map(_ID_OF, rows))
     state.saved = dict(zip(ids, rows, strict=True))
     state.saved_order = ids
     state.order = deque(ids)
     if tiers is not None:
-        for row in rows:
-            if row.tier is not None and row.tier not in tiers.names:
-                raise ValueError(f"the saved purchase {row.id} names an unknown tier")
+        if not {*map(_TIER_OF, rows)} <= {None, *tiers.names}:
+            unknown = next(row for row in rows if row.tier not in {None, *tiers.names})
+            raise ValueError(f"the saved purchase {unknown.id} names an unknown tier")
         forgotten = saved.forgotten_until is not None
         if tiers.span is None:
             if forgotten:
@@ -913,9 +925,9 @@ def restore(
             window = saved.tier_window if forgotten else ()
             state.saved_pairs = window
             state.tiers.load_window(
-                [*(pair.at for pair in window), *(row.at for row in rows)],
-                [*(pair.amount for pair in window), *(_row_amount(row, tiers) for row in rows)],
-                [*(None for _ in window), *ids],
+                [*map(_PAIR_AT, window), *map(_AT_OF, rows)],
+                [*map(_PAIR_AMOUNT, window), *_row_amounts(rows, tiers)],
+                [*(None,) * len(window), *ids],
             )
         last_tier = rows[-1].tier if rows else None
         state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)

@@ -124,7 +124,7 @@ class TierChange:
     before: str | None
     after: str | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The change in the JSON output contract."""
         return {"at": self.at.isoformat(), "from": self.before, "to": self.after}
 
@@ -136,7 +136,7 @@ class NextTier:
     tier: str
     needs: Decimal | int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The next tier in the JSON output contract: money as text, purchases as a number."""
         needs = self.needs
         return {"tier": self.tier, "needs": str(needs) if isinstance(needs, Decimal) else needs}

@@ -12,15 +12,23 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from rewardrules.engine.kind import CompiledRule, KindPlan, KindTable, PurchaseStep, Settings
+from rewardrules.engine.kind import (
+    CompiledRule,
+    Kind,
+    KindPlan,
+    KindTable,
+    PurchaseStep,
+    Settings,
+)
 from rewardrules.engine.limits import LimitPlan
 from rewardrules.engine.lots import Duration, PointsPolicy
 from rewardrules.engine.tiers import TierPlan
 from rewardrules.kinds.table import KINDS
 from rewardrules.money import Currency
+from rewardrules.program._rule_base import _Rule
 from rewardrules.program.model import Program
 
-__all__ = ["ProgramPlan", "UnknownKindError", "compile_rules"]
+__all__ = ["ProgramPlan", "UnknownKindError", "compile_rules", "spec_of"]
 
 
 class UnknownKindError(TypeError):
@@ -32,17 +40,19 @@ def compile_rules(
 ) -> tuple[CompiledRule, ...]:
     """Each rule compiled by its kind's spec, in file order."""
     settings = Settings.of(program, tiers)
-    compiled = []
-    for rule in program.rules:
-        spec = kinds.get(type(rule))
-        if spec is None:
-            known = ", ".join(sorted(model.__name__ for model in kinds))
-            raise UnknownKindError(
-                f"rule '{rule.id}' is a {type(rule).__name__}, which the kind table does not "
-                f"list (it lists {known}); add its spec to the table"
-            )
-        compiled.append(spec.bind(rule, settings))
-    return tuple(compiled)
+    return tuple(spec_of(rule, kinds).bind(rule, settings) for rule in program.rules)
+
+
+def spec_of(rule: _Rule, kinds: KindTable) -> Kind:
+    """The spec of a rule's kind in a table; an :class:`UnknownKindError` if it has none."""
+    spec = kinds.get(type(rule))
+    if spec is None:
+        known = ", ".join(sorted(model.__name__ for model in kinds))
+        raise UnknownKindError(
+            f"rule '{rule.id}' is a {type(rule).__name__}, which the kind table does not "
+            f"list (it lists {known}); add its spec to the table"
+        )
+    return spec
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -287,5 +287,15 @@ def table_to_customers(table: pa.Table, source: str = "<table>") -> Iterator[Cus
             raise _row_error(source, None, index, error) from None
 
 
-# The readers check cells against the schema above, so they import this module: last.
-from rewardrules.histories._table_read import read_customers_table, read_history_table  # noqa: E402
+# The readers check cells against the schema above, so they import this module. They are
+# re-exported here when first asked for, so that either module may be imported first.
+if TYPE_CHECKING:
+    from rewardrules.histories._table_read import read_customers_table, read_history_table
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("read_customers_table", "read_history_table"):
+        from rewardrules.histories import _table_read  # noqa: PLC0415 -- it imports this module
+
+        return getattr(_table_read, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

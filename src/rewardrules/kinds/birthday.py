@@ -300,5 +300,7 @@ SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=refund_words_of_gift,
+    gives_fixed_gifts=True,
+    lint={},
 )
 """What the engine and the tools know about ``birthday``."""

@@ -142,5 +142,7 @@ SPEC: KindSpec[BonusPoints, BonusPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=True,
+    lint={},
 )
 """What the engine and the tools know about ``bonus_points``."""

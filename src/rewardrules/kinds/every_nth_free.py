@@ -18,21 +18,21 @@ never below the last completed card, and takes no reward back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.kind import Finding, KindSpec, Now, Returned
 from rewardrules.engine.ledger import EntryKind, LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency, as_fraction, divide_half_up
-from rewardrules.program.model import EveryNthFree, PercentOff, VoucherReward
+from rewardrules.program.model import EveryNthFree, PercentOff, Program, VoucherReward
 from rewardrules.text import ordinal, plain_number
 
 
@@ -390,6 +390,16 @@ def _refund_words(
     return f"{gone} of the {card_units(plan, back)} returned left the card ({kept}), {card}"
 
 
+def _everything_free(rule: EveryNthFree, program: Program) -> Iterator[Finding]:
+    """100% off the rewarded units (``discount-100``): ``free`` says it plainly."""
+    if isinstance(rule.reward, PercentOff) and rule.reward.percent_off == 100:
+        yield Finding(
+            ("reward", "percent_off"),
+            "100% off gives the rewarded units away",
+            suggestion="if they are meant to be free, write `reward: free`",
+        )
+
+
 SPEC: KindSpec[EveryNthFree, PunchCardPlan] = KindSpec(
     model=EveryNthFree,
     compile=lambda rule, settings: PunchCardPlan.compile(rule, settings.money),
@@ -404,5 +414,7 @@ SPEC: KindSpec[EveryNthFree, PunchCardPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=False,
+    lint={"discount-100": _everything_free},
 )
 """What the engine and the tools know about ``every_nth_free``."""

@@ -238,5 +238,7 @@ SPEC: KindSpec[PartnerGiftCard, GiftCardPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=False,
+    lint={},
 )
 """What the engine and the tools know about ``partner_gift_card``."""

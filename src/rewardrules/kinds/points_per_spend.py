@@ -13,13 +13,13 @@ paid amounts, at the tier and factors it was made with, and takes back the diffe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, Returned, Settings
+from rewardrules.engine.kind import Finding, KindSpec, Now, Returned, Settings
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -33,7 +33,7 @@ from rewardrules.money import (
     divide_floor,
     divide_half_up,
 )
-from rewardrules.program.model import PointsPerSpend
+from rewardrules.program.model import PointsPerSpend, Program
 from rewardrules.text import NOTHING_LEFT, counted, plain_number
 
 ROUNDINGS: dict[str, Callable[[int, int], int]] = {
@@ -318,6 +318,21 @@ def _compile(rule: PointsPerSpend, settings: Settings) -> PointsPlan:
     )
 
 
+def _worthless(rule: PointsPerSpend, program: Program) -> Iterator[Finding]:
+    """At most 0 points a purchase, or a multiplier of 1 (``worthless-reward``)."""
+    if rule.max_per_purchase == 0:
+        yield Finding(
+            ("max_per_purchase",),
+            f"at most 0 {program.points.name} per purchase: the rule never gives any",
+        )
+    for position, multiplier in enumerate(rule.multipliers):
+        if multiplier.factor == 1:
+            yield Finding(
+                ("multipliers", position, "factor"),
+                "a factor of 1 changes nothing: the lines it matches earn the same without it",
+            )
+
+
 SPEC: KindSpec[PointsPerSpend, PointsPlan] = KindSpec(
     model=PointsPerSpend,
     compile=_compile,
@@ -332,5 +347,7 @@ SPEC: KindSpec[PointsPerSpend, PointsPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=False,
+    lint={"worthless-reward": _worthless},
 )
 """What the engine and the tools know about ``points_per_spend``."""

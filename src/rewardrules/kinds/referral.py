@@ -243,5 +243,7 @@ SPEC: KindSpec[Referral, ReferralPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=True,
+    lint={},
 )
 """What the engine and the tools know about ``referral``."""

@@ -10,20 +10,21 @@ or at a tier the rule does not list, gets nothing and no entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.kind import Finding, KindSpec, Now, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import one_of, scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency, as_fraction, divide_half_up
-from rewardrules.program.model import TieredDiscount
-from rewardrules.text import NOTHING_LEFT, plain_number
+from rewardrules.program.model import Program, TieredDiscount
+from rewardrules.text import NOTHING_LEFT, either, plain_number
 
 DISCOUNT_REASON = "tier {0}: {1}% off {2} eligible {3} ({4:money})"
 """The reason of a discount entry: tier, percent, units, 'unit(s)', value."""
@@ -178,6 +179,70 @@ def _refund_words(
     return "a discount given at the till is not taken back"
 
 
+def _falls_as_tiers_rise(rule: TieredDiscount, program: Program) -> Iterator[Finding]:
+    """A higher tier given less than a lower one, or nothing (``tiers-discount-falls``).
+
+    A tier left out is not reported when another tiered_discount gives it a discount: a
+    program may write one rule per tier.
+    """
+    if program.tiers is None:
+        return
+    discounted = {
+        name
+        for other in program.rules
+        if isinstance(other, TieredDiscount)
+        for name in other.discounts
+    }
+    below: tuple[str, Decimal] | None = None
+    left_out: list[str] = []
+    for name in program.tiers.level_names():
+        percent = rule.discounts.get(name)
+        if percent is None:
+            if below is not None and name not in discounted:
+                left_out.append(name)
+            continue
+        if below is not None and percent < below[1]:
+            yield Finding(
+                ("discounts", name),
+                f"'{name}' gets {plain_number(percent)}% off, less than the "
+                f"{plain_number(below[1])}% of '{below[0]}' below it; "
+                "discounts usually rise with the tier",
+            )
+        below = (name, percent)
+    if left_out:
+        missing = either([f"'{name}'" for name in left_out], "and")
+        lowest = next(name for name in program.tiers.level_names() if name in rule.discounts)
+        yield Finding(
+            ("discounts",),
+            f"{missing} {'gets' if len(left_out) == 1 else 'get'} no discount, but "
+            f"'{lowest}' below it gets {plain_number(rule.discounts[lowest])}%: a customer "
+            "who moves up loses the discount",
+            suggestion=f"give {missing} a discount too",
+            at="key",
+        )
+
+
+def _everything_free(rule: TieredDiscount, program: Program) -> Iterator[Finding]:
+    """A tier given 100% off (``discount-100``)."""
+    for name, percent in rule.discounts.items():
+        if percent == 100:
+            yield Finding(
+                ("discounts", name),
+                f"'{name}' gets 100% off: every line the rule covers is free for "
+                f"'{name}' customers",
+            )
+
+
+def _never_applying(rule: TieredDiscount, program: Program) -> Iterator[Finding]:
+    """A filter on tiers none of which it discounts (``rule-never-applies``)."""
+    if rule.when.tiers and not set(rule.when.tiers) & set(rule.discounts):
+        yield Finding(
+            ("when", "tiers"),
+            f"the rule can never apply: it looks only at {either(rule.when.tiers)} customers, "
+            f"and its discounts are for {either(list(rule.discounts))}",
+        )
+
+
 SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
     model=TieredDiscount,
     compile=lambda rule, settings: TieredDiscountPlan.compile(rule, settings.money),
@@ -192,5 +257,11 @@ SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
     why_not=_why_not,
     next_reward=_next_reward,
     refund_words=_refund_words,
+    gives_fixed_gifts=False,
+    lint={
+        "tiers-discount-falls": _falls_as_tiers_rise,
+        "discount-100": _everything_free,
+        "rule-never-applies": _never_applying,
+    },
 )
 """What the engine and the tools know about ``tiered_discount``."""

@@ -14,20 +14,8 @@ from typing import TYPE_CHECKING
 
 from rewardrules.errors import PathItem
 from rewardrules.money import currency, decimal_places
-from rewardrules.program._rule_base import Filter
-from rewardrules.program._rule_kinds import (
-    AnyRule,
-    Birthday,
-    EveryNthFree,
-    PartnerGiftCard,
-    PointsPerSpend,
-    Referral,
-    SignupBonus,
-    TieredDiscount,
-    VoucherReward,
-    gives_points,
-    rewards_a_purchase,
-)
+from rewardrules.program._rule_base import Filter, RuleParts
+from rewardrules.program._rule_kinds import AnyRule, gives_points, rewards_a_purchase
 from rewardrules.text import escaped
 
 if TYPE_CHECKING:  # the program's validator calls these checks: import it for types only
@@ -47,27 +35,14 @@ def _money_fields(
         base: tuple[PathItem, ...] = ("rules", index)
         if rule.when.min_total is not None:
             yield (*base, "when", "min_total"), rule.when.min_total
-        if isinstance(rule, PointsPerSpend):
-            yield (*base, "per"), rule.per
-            for position, multiplier in enumerate(rule.multipliers):
-                if multiplier.when.min_total is not None:
-                    path = (*base, "multipliers", position, "when", "min_total")
-                    yield path, multiplier.when.min_total
-        elif isinstance(rule, PartnerGiftCard):
-            yield (*base, "value"), rule.value
-            yield (*base, "every_spend"), rule.every_spend
-        elif isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
-            yield (*base, "reward", "voucher", "value"), rule.reward.voucher.value
-        elif isinstance(rule, Birthday) and rule.voucher is not None:
-            yield (*base, "voucher", "value"), rule.voucher.value
-        elif isinstance(rule, SignupBonus) and rule.min_first_purchase is not None:
-            yield (*base, "min_first_purchase"), rule.min_first_purchase
-        elif isinstance(rule, Referral):
-            yield (*base, "min_paid"), rule.min_paid
-            for side in ("referrer", "referred"):
-                gift = getattr(rule, side)
-                if gift is not None and gift.voucher is not None:
-                    yield (*base, side, "voucher", "value"), gift.voucher.value
+        parts = rule.parts()
+        for path, amount in parts.amounts:
+            yield (*base, *path), amount
+        for nested in parts.filters:
+            if nested.when.min_total is not None:
+                yield (*base, *nested.path, "min_total"), nested.when.min_total
+        for path, voucher in parts.vouchers:
+            yield (*base, *path, "value"), voucher.value
         for position, limit in enumerate(rule.limit):
             if limit.value is not None:
                 yield (*base, "limit", position, "value"), limit.value
@@ -76,9 +51,8 @@ def _money_fields(
 def _filters(rules: IndexedRules) -> Iterator[tuple[tuple[PathItem, ...], Filter]]:
     for index, rule in rules:
         yield ("rules", index, "when"), rule.when
-        if isinstance(rule, PointsPerSpend):
-            for position, multiplier in enumerate(rule.multipliers):
-                yield ("rules", index, "multipliers", position, "when"), multiplier.when
+        for nested in rule.parts().filters:
+            yield ("rules", index, *nested.path), nested.when
 
 
 def semantic_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], str]]:
@@ -122,47 +96,29 @@ def _rule_shape_problems(index: int, rule: AnyRule) -> Iterator[tuple[tuple[Path
                 (*base, "limit", position, "value"),
                 f"the rule '{rule.id}' gives points; limit its points or rewards instead",
             )
+    parts = rule.parts()
     if rule.exclusive_group is not None and not rewards_a_purchase(rule):
-        yield (*base, "exclusive_group"), _not_competing(rule)
-    given_at = _given_at_a_date(rule)
-    if given_at is not None and not rule.when.is_empty:
-        gift, needs = given_at
+        yield (*base, "exclusive_group"), _not_competing(rule.kind, parts)
+    if parts.given_at_a_date is not None and not rule.when.is_empty:
+        gift, needs = parts.given_at_a_date
         yield (
             (*base, "when"),
             f"{gift}, not at a purchase, so there is no purchase for 'when' to filter; "
             f"remove 'when' or set {needs}",
         )
-    if isinstance(rule, Birthday) and rule.window == "month" and rule.days_around:
-        yield (
-            (*base, "days_around"),
-            "days_around widens a 'day' window; the 'month' window is the whole birthday month",
-        )
+    for path, message in parts.problems:
+        yield (*base, *path), message
 
 
-def _given_at_a_date(rule: AnyRule) -> tuple[str, str] | None:
-    """When a rule that gives at a date gives (in words), and the key that ties it to a purchase.
-
-    None for a rule that gives at a purchase.
-    """
-    if isinstance(rule, Birthday) and not rule.requires_purchase:
-        return "this birthday gift is given when its window opens", "requires_purchase: true"
-    if isinstance(rule, SignupBonus) and rule.min_first_purchase is None:
-        return (
-            "this sign-up bonus is given at joining",
-            "min_first_purchase (0 for any purchase)",
-        )
-    return None
-
-
-def _not_competing(rule: AnyRule) -> str:
+def _not_competing(kind: str, parts: RuleParts) -> str:
     """Why a rule that rewards no purchase cannot be in an exclusive group, and the fix."""
-    given_at = _given_at_a_date(rule)
-    if given_at is None:  # a referral: the only other kind that rewards no purchase
+    if parts.given_at_a_date is None:
+        rewards = parts.rewards_instead or "something other than a purchase"
         return (
-            "a referral rule rewards the referrer for a friend's purchase, not the purchase "
-            "in hand, so it cannot be in an exclusive group; remove exclusive_group"
+            f"a {kind} rule rewards {rewards}, not the purchase in hand, so it cannot be in "
+            "an exclusive group; remove exclusive_group"
         )
-    gift, needs = given_at
+    gift, needs = parts.given_at_a_date
     return (
         f"{gift}, not at a purchase, so it cannot be in an exclusive group; remove "
         f"exclusive_group or set {needs} to let it compete"
@@ -250,10 +206,9 @@ def semantic_problems_of_parts(
             if name not in tier_names:
                 yield (*path, "tiers", position), _unknown_tier(name, tier_names)
     for index, rule in rules:
-        if isinstance(rule, TieredDiscount):
-            for name in rule.discounts:
-                if name not in tier_names:
-                    yield ("rules", index, "discounts", name), _unknown_tier(name, tier_names)
+        for path, name in rule.parts().tiers:
+            if name not in tier_names:
+                yield ("rules", index, *path), _unknown_tier(name, tier_names)
 
 
 def _tier_problems(tiers: Tiers) -> Iterator[tuple[tuple[PathItem, ...], str]]:

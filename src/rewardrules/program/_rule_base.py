@@ -8,11 +8,17 @@ keeps its name because the reference keys its examples on it. The kinds themselv
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
+from rewardrules.errors import PathItem
+
+if TYPE_CHECKING:  # the kinds' models are built on this module
+    from rewardrules.program._rule_kinds import VoucherSpec
 
 WEEKDAYS: tuple[str, ...] = (
     "monday",
@@ -142,6 +148,49 @@ class Limit(_Model):
         return "rewards" if self.rewards is not None else "value"
 
 
+Below = tuple[PathItem, ...]
+"""A path below a rule, e.g. ``("multipliers", 0, "when")``."""
+
+
+@dataclass(frozen=True, slots=True)
+class NestedFilter:
+    """A filter inside a rule besides its ``when`` (a multiplier's), and what to call its owner."""
+
+    path: Below
+    """The path of the filter itself, ending in ``when``."""
+    when: Filter
+    owner: str
+    """What holds the filter, in words: "multiplier"."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleParts:
+    """What a rule of one kind holds besides the keys every rule has.
+
+    The checks of a whole program (money finer than the currency, tier names, lint
+    warnings about filters and vouchers) read a rule's kind-specific parts only here. No
+    field has a default: a new kind says each, or its model does not type-check.
+    """
+
+    filters: tuple[NestedFilter, ...]
+    """Filters besides ``when``."""
+    vouchers: tuple[tuple[Below, VoucherSpec], ...]
+    """Every voucher it gives, at the path of its ``voucher``."""
+    amounts: tuple[tuple[Below, Decimal], ...]
+    """Amounts of money it writes, besides its filters' ``min_total``, its vouchers'
+    values and its limits (which every rule's checks read)."""
+    tiers: tuple[tuple[Below, str], ...]
+    """Tier names it names besides its filters' ``tiers``."""
+    given_at_a_date: tuple[str, str] | None
+    """For a rule that gives at a date, not at a purchase: when it gives (in words), and
+    the key that ties it to a purchase instead. None for a rule that gives at a purchase."""
+    rewards_instead: str | None
+    """For a rule that rewards neither the purchase in hand nor at a date: whom it rewards
+    and for what, in words ("the referrer for a friend's purchase"). None otherwise."""
+    problems: tuple[tuple[Below, str], ...]
+    """Mistakes of its own keys that only make sense together, with the path and words."""
+
+
 def _one_or_more(value: object) -> object:
     if isinstance(value, dict):
         return [value]
@@ -193,3 +242,7 @@ class _Rule(_Model):
     @abstractmethod
     def rewards_a_purchase(self) -> bool:
         """Whether the rule rewards the purchase it looks at (so it can compete in a group)."""
+
+    @abstractmethod
+    def parts(self) -> RuleParts:
+        """Its kind-specific parts, for the checks of the whole program."""

@@ -14,7 +14,29 @@ from typing import Annotated, Literal, Self, get_args
 from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from rewardrules._types import ExactDecimal, Text, WholeNumber
-from rewardrules.program._rule_base import CalendarWindow, Filter, _Model, _Rule
+from rewardrules.program._rule_base import (
+    Below,
+    CalendarWindow,
+    Filter,
+    NestedFilter,
+    RuleParts,
+    _Model,
+    _Rule,
+)
+
+
+def _parts(
+    *,
+    filters: tuple[NestedFilter, ...] = (),
+    vouchers: tuple[tuple[Below, VoucherSpec], ...] = (),
+    amounts: tuple[tuple[Below, Decimal], ...] = (),
+    tiers: tuple[tuple[Below, str], ...] = (),
+    given_at_a_date: tuple[str, str] | None = None,
+    rewards_instead: str | None = None,
+    problems: tuple[tuple[Below, str], ...] = (),
+) -> RuleParts:
+    """A kind's parts, the ones it does not name being empty (each model still calls it)."""
+    return RuleParts(filters, vouchers, amounts, tiers, given_at_a_date, rewards_instead, problems)
 
 
 class Multiplier(_Model):
@@ -57,6 +79,15 @@ class PointsPerSpend(_Rule):
 
     def rewards_a_purchase(self) -> bool:
         return True
+
+    def parts(self) -> RuleParts:
+        return _parts(
+            filters=tuple(
+                NestedFilter(("multipliers", position, "when"), multiplier.when, "multiplier")
+                for position, multiplier in enumerate(self.multipliers)
+            ),
+            amounts=((("per",), self.per),),
+        )
 
 
 class PercentOff(_Model):
@@ -102,6 +133,11 @@ class EveryNthFree(_Rule):
     def rewards_a_purchase(self) -> bool:
         return True
 
+    def parts(self) -> RuleParts:
+        if isinstance(self.reward, VoucherReward):
+            return _parts(vouchers=((("reward", "voucher"), self.reward.voucher),))
+        return _parts()
+
 
 class PartnerGiftCard(_Rule):
     """A partner's gift card for every ``every_spend`` paid within a window."""
@@ -126,6 +162,9 @@ class PartnerGiftCard(_Rule):
 
     def rewards_a_purchase(self) -> bool:
         return True
+
+    def parts(self) -> RuleParts:
+        return _parts(amounts=((("value",), self.value), (("every_spend",), self.every_spend)))
 
 
 class TieredDiscount(_Rule):
@@ -154,6 +193,9 @@ class TieredDiscount(_Rule):
     def rewards_a_purchase(self) -> bool:
         return True
 
+    def parts(self) -> RuleParts:
+        return _parts(tiers=tuple((("discounts", name), name) for name in self.discounts))
+
 
 class BonusPoints(_Rule):
     """Fixed points for a purchase that matches the filter."""
@@ -171,6 +213,9 @@ class BonusPoints(_Rule):
 
     def rewards_a_purchase(self) -> bool:
         return True
+
+    def parts(self) -> RuleParts:
+        return _parts()
 
 
 class _PointsOrVoucher(_Model):
@@ -238,6 +283,30 @@ class Birthday(_Rule, _PointsOrVoucher):
     def rewards_a_purchase(self) -> bool:
         return self.requires_purchase
 
+    def parts(self) -> RuleParts:
+        return _parts(
+            vouchers=() if self.voucher is None else ((("voucher",), self.voucher),),
+            given_at_a_date=(
+                None
+                if self.requires_purchase
+                else (
+                    "this birthday gift is given when its window opens",
+                    "requires_purchase: true",
+                )
+            ),
+            problems=(
+                (
+                    (
+                        ("days_around",),
+                        "days_around widens a 'day' window; the 'month' window is the whole "
+                        "birthday month",
+                    ),
+                )
+                if self.window == "month" and self.days_around
+                else ()
+            ),
+        )
+
 
 class SignupBonus(_Rule):
     """Points when the customer joins, or at their first purchase of at least a minimum."""
@@ -260,6 +329,16 @@ class SignupBonus(_Rule):
 
     def rewards_a_purchase(self) -> bool:
         return self.min_first_purchase is not None
+
+    def parts(self) -> RuleParts:
+        if self.min_first_purchase is not None:
+            return _parts(amounts=((("min_first_purchase",), self.min_first_purchase),))
+        return _parts(
+            given_at_a_date=(
+                "this sign-up bonus is given at joining",
+                "min_first_purchase (0 for any purchase)",
+            )
+        )
 
 
 class Referral(_Rule):
@@ -288,6 +367,18 @@ class Referral(_Rule):
 
     def rewards_a_purchase(self) -> bool:
         return False
+
+    def parts(self) -> RuleParts:
+        sides = (("referrer", self.referrer), ("referred", self.referred))
+        return _parts(
+            vouchers=tuple(
+                ((side, "voucher"), gift.voucher)
+                for side, gift in sides
+                if gift is not None and gift.voucher is not None
+            ),
+            amounts=((("min_paid",), self.min_paid),),
+            rewards_instead="the referrer for a friend's purchase",
+        )
 
 
 AnyRule = (

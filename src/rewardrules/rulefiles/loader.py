@@ -23,7 +23,7 @@ import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -105,33 +105,60 @@ if yaml.__with_libyaml__:
     _READERS["c"] = _leave_plain_scalars_alone(_CReader)
 
 
-def load_program(
-    source: str | os.PathLike[str],
-    *,
-    _parser: Parser | None = None,
-    _node_budget: int = NODE_BUDGET,
-) -> Program:
-    """Read a program from a file or from YAML text.
+def load_program(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> Program:
+    """Read a program from a rule file, like :func:`json.load`.
 
     Args:
-        source: a path (``pathlib.Path`` or any ``os.PathLike``) is read as a file. A ``str``
-            is a file name when it has no line break and names an existing path; otherwise it
-            is the YAML text itself (shown as ``<text>`` in problems).
-
-    The keyword arguments starting with ``_`` are for tests: ``_parser`` chooses PyYAML's
-    ``"c"`` (libyaml) or ``"pure"`` parser, ``_node_budget`` the alias budget.
+        source: a path (a ``str`` or any ``os.PathLike``), or an open file: text (``open(name)``,
+            ``io.StringIO``) or binary (``open(name, "rb")``, ``io.BytesIO``). A path is always
+            a file name, never YAML: YAML text goes to :func:`loads_program`.
 
     Returns:
         The validated program.
 
     Raises:
-        RuleFileError: the file cannot be read or is not a valid program; it lists every
-            problem found, each with its line and column.
+        RuleFileError: the file does not exist, cannot be read or is not a valid program; it
+            lists every problem found, each with its line and column.
+        TypeError: ``source`` is neither a path nor a file, or is a ``str`` holding YAML text
+            (a line break): the message says to call ``loads_program``.
     """
-    if isinstance(source, str) and ("\n" in source or "\r" in source or not os.path.exists(source)):
-        _refuse_spaced_file_name(source)
-        return load_program_text(source, _parser=_parser, _node_budget=_node_budget)
-    return load_program_file(source, _parser=_parser, _node_budget=_node_budget)
+    if isinstance(source, str | os.PathLike):
+        if isinstance(source, str) and ("\n" in source or "\r" in source):
+            raise TypeError(
+                "load_program reads a file, and this is text with line breaks: read YAML "
+                "text with loads_program(text)"
+            )
+        return load_program_file(source)
+    read = getattr(source, "read", None)
+    if read is None:
+        raise TypeError(
+            "load_program takes a path or an open file (got "
+            f"{type(source).__name__}); read YAML text with loads_program(text)"
+        )
+    name = getattr(source, "name", None)
+    data = read(MAX_FILE_BYTES + 1)
+    return loads_program(data, name if isinstance(name, str) else "<file>")
+
+
+def loads_program(text: str | bytes, source: str = "<text>") -> Program:
+    """Read a program from YAML text (or the bytes of a rule file), like :func:`json.loads`.
+
+    Args:
+        text: the YAML, as text or as UTF-8 bytes (with or without a byte-order mark).
+        source: the name problems give the text, e.g. the file it came from.
+
+    Returns:
+        The validated program.
+
+    Raises:
+        RuleFileError: the text is not a valid program; it lists every problem found, each
+            with its line and column.
+    """
+    if isinstance(text, bytes | bytearray):
+        return load_program_bytes(bytes(text), source)
+    if not isinstance(text, str):
+        raise TypeError(f"loads_program takes text or bytes (got {type(text).__name__})")
+    return load_program_text(text, source)
 
 
 def load_program_file(
@@ -309,10 +336,13 @@ class ProgramSourceMap:
 def load_program_with_map(
     source: str | os.PathLike[str],
     *,
-    _parser: Parser | None = None,
-    _node_budget: int = NODE_BUDGET,
+    text: str | None = None,
 ) -> tuple[Program, ProgramSourceMap]:
     """Read a program as :func:`load_program` does, and also where each of its values sits.
+
+    Args:
+        source: the rule file's path; or, with ``text``, the name problems give the text.
+        text: the YAML itself, as :func:`loads_program` reads it.
 
     Returns:
         The validated program and its source map.
@@ -320,13 +350,12 @@ def load_program_with_map(
     Raises:
         RuleFileError: as for :func:`load_program`.
     """
-    if isinstance(source, str) and ("\n" in source or "\r" in source or not os.path.exists(source)):
-        _refuse_spaced_file_name(source)
-        text = SourceText("<text>", source.removeprefix("\ufeff"))
+    if text is not None:
+        read = SourceText(os.fspath(source), text.removeprefix("\ufeff"))
     else:
-        text = _read_file(source)
-    program, entries = _load_with_map(text, _parser, _node_budget)
-    return program, ProgramSourceMap(text, entries)
+        read = _read_file(source)
+    program, entries = _load_with_map(read, None, NODE_BUDGET)
+    return program, ProgramSourceMap(read, entries)
 
 
 def _spaces_note(name: str) -> str | None:
@@ -344,27 +373,14 @@ def _spaces_note(name: str) -> str | None:
     return f"(note the {' and '.join(ends)} {noun})"
 
 
-def _refuse_spaced_file_name(source: str) -> None:
-    """Refuse ``'coffee.yaml '``: a file name with spaces around it, not YAML text.
-
-    Without this the name would be read as a program of one value, and the message would
-    say that a file which exists does not.
-    """
-    note = _spaces_note(source)
-    stripped = source.strip()
-    if "\n" in source or "\r" in source or note is None:
-        return
-    if not (os.path.exists(stripped) or stripped.endswith((".yaml", ".yml"))):
-        return
-    raise _missing(source, note)
-
-
 def _missing(name: str, note: str | None) -> RuleFileError:
     message = (
         f"no such file '{name}' {note}" if note else f"cannot read '{name}': there is no such file"
     )
     exists = note is not None and os.path.exists(name.strip())
     suggestion = f"did you mean '{name.strip()}'?" if exists else None
+    if suggestion is None and (": " in name or name.lstrip().startswith("{")):
+        suggestion = "to read YAML text, call loads_program(text)"
     return RuleFileError([Problem(message, code="missing-file", suggestion=suggestion)])
 
 
@@ -487,7 +503,7 @@ def _not_a_mapping(root: Node, source: SourceText) -> Problem:
     if isinstance(root, ScalarNode):
         shown = f"the single value '{shorten(escaped(root.value))}'"
         if source.name == "<text>" and root.value.endswith((".yaml", ".yml")):
-            hint = f"no file '{root.value}' exists; to read a file, pass a pathlib.Path"
+            hint = f"to read the file '{root.value}', call load_program({root.value!r})"
     message = (
         "a rule file must be a mapping of keys such as program, name, currency, timezone "
         f"(got {shown})"

@@ -13,14 +13,17 @@ the exact wrong field instead of "not valid under any of the given schemas":
 - every field has a description (from the model) and at least one example (from the model,
   or from the table in :mod:`rewardrules.rulefiles._schema_examples`).
 
-The committed copy, ``schema/program.schema.json``, is regenerated with
-``rewardrules schema > schema/program.schema.json``; a test keeps the two identical.
+The committed copy is shipped in the package, ``rulefiles/program.schema.json`` (read with
+:func:`shipped_schema`; ``schema/program.schema.json`` in the repository is a link to it),
+and is regenerated with ``rewardrules schema > schema/program.schema.json``; a test keeps
+the two identical.
 The schema checks each value on its own; what involves several fields (unique rule ids,
 tier names, decimals per currency, dates in order) only ``rewardrules validate`` checks.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -109,6 +112,11 @@ def program_schema(model: type[Program] = Program) -> Schema:
         "title": TITLE,
         "definitions": _reachable(document, definitions),
     }
+
+
+def shipped_schema() -> importlib.resources.abc.Traversable:
+    """The schema file installed with the package, for editors that need a path to it."""
+    return importlib.resources.files(__package__ or "rewardrules.rulefiles") / "program.schema.json"
 
 
 def schema_text() -> str:

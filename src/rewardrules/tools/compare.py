@@ -8,6 +8,7 @@ docs/cost.md defines the figures.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -136,7 +137,11 @@ class Comparison:
         """Rules that gave rewards with the old program and give none with the new."""
         return tuple(row.key for row in self.rewards if row.new == 0 < row.old)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The comparison as JSON: money as exact decimal strings."""
         money = self.new.money
 

@@ -140,7 +140,7 @@ class _JsonLinesSink(_Sink):
     def add(self, result: CustomerResult) -> None:
         write = self._stream.write
         for entry in result.ledger:
-            row = {"customer_id": entry.customer_id, **entry.to_json()}
+            row = {"customer_id": entry.customer_id, **entry.to_dict()}
             write(json.dumps(row, ensure_ascii=False))
             write("\n")
 

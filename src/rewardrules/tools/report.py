@@ -12,6 +12,7 @@ Money is integer minor units inside and Decimal outside; a figure in points is v
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -262,7 +263,11 @@ class Report:
         ranked = sorted(self.customers, key=lambda customer: (-customer.cost, customer.customer_id))
         return tuple(ranked[:count])
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The report as JSON: money as exact decimal strings (docs/cost.md)."""
         show = self._show
         points = self.points
@@ -275,7 +280,7 @@ class Report:
             "value_given": show(self.value_given),
             "liability": show(points.liability),
             "breakage": show(points.breakage),
-            "totals": self.totals.to_json(),
+            "totals": self.totals.to_dict(),
             "by_rule": [
                 {
                     "rule": rule.rule,

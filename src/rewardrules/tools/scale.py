@@ -96,7 +96,7 @@ _RESULT_FIELDS: list[pa.Field[Any]] = [
     pa.field("entries", pa.int64(), nullable=False),
 ]
 RESULTS_SCHEMA = pa.schema(_RESULT_FIELDS)
-"""One row per customer: ``CustomerResult.to_json()`` without the ledger; ``stamps``,
+"""One row per customer: ``CustomerResult.to_dict()`` without the ledger; ``stamps``,
 ``tier_changes`` and ``next_tier`` are JSON text, ``entries`` counts the ledger rows."""
 
 TOTALS_FIELDS: Final = ("customers", "purchases", "refunds", "gross_spend", *ENTRY_SUMS)
@@ -309,15 +309,15 @@ def results_table(results: Sequence[CustomerResult]) -> pa.Table:
     """One row per customer in ``RESULTS_SCHEMA``."""
     columns: dict[str, list[Any]] = {name: [] for name in RESULTS_SCHEMA.names}
     for result in results:
-        # Not result.to_json(): that writes every ledger reason again.
-        following = None if result.next_tier is None else result.next_tier.to_json()
+        # Not result.to_dict(): that writes every ledger reason again.
+        following = None if result.next_tier is None else result.next_tier.to_dict()
         columns["customer_id"].append(result.customer_id)
         columns["points"].append(result.points)
         columns["available_points"].append(result.available_points)
         columns["pending_points"].append(result.pending_points)
         columns["tier"].append(result.tier)
         columns["stamps"].append(json.dumps(dict(result.stamps), sort_keys=True))
-        changes = [change.to_json() for change in result.tier_changes]
+        changes = [change.to_dict() for change in result.tier_changes]
         columns["tier_changes"].append(json.dumps(changes))
         columns["next_tier"].append(None if following is None else json.dumps(following))
         columns["entries"].append(len(result.ledger))

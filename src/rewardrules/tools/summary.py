@@ -71,13 +71,13 @@ class Group:
     """Rewards given: entries earning points, discounts, free items, vouchers, gift cards
     and applied redemptions (``rewardrules report`` shows it)."""
 
-    def to_json(self, name: str) -> dict[str, Any]:
+    def to_dict(self, name: str) -> dict[str, Any]:
         """The group as JSON, its key under ``name``: the figures of the program totals
         that come from ledger entries (no ``purchases``, ``refunds``, ``gross_spend``)."""
         document: dict[str, Any] = {name: self.key}
         if self.source is not None:
             document["source"] = self.source
-        figures = self.totals.to_json()
+        figures = self.totals.to_dict()
         if name == "tier":
             document["customers"] = figures["customers"]
         document["entries"] = self.entries
@@ -106,15 +106,15 @@ class Summary:
     by_tier: tuple[Group, ...]
     by_month: tuple[Group, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The summary in the JSON form of docs/json-output.md ("The summary")."""
         return {
             "program": self.program,
             "currency": self.currency,
-            "totals": self.totals.to_json(),
-            "by_rule": [group.to_json("rule") for group in self.by_rule],
-            "by_tier": [group.to_json("tier") for group in self.by_tier],
-            "by_month": [group.to_json("month") for group in self.by_month],
+            "totals": self.totals.to_dict(),
+            "by_rule": [group.to_dict("rule") for group in self.by_rule],
+            "by_tier": [group.to_dict("tier") for group in self.by_tier],
+            "by_month": [group.to_dict("month") for group in self.by_month],
         }
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import PointsAccount, PointsPolicy, advance, earn, redeem, take_back
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._lots import run_integer_accounts
 
 
 @dataclass(slots=True)
@@ -66,6 +67,13 @@ def run_accounts(
         replayed = np.unique(frame.customer[redemptions])
     if skip is not None and len(skip):
         replayed = np.setdiff1d(replayed, skip)
+    if not len(replayed):
+        return accounts
+    if policy.inactivity is None:
+        run_integer_accounts(
+            frame, policy, points, flags, moment, cutoff, replayed.tolist(), accounts
+        )
+        return accounts
     at_of = moment
     ids = frame.event_ids
     for customer in replayed.tolist():

@@ -10,7 +10,7 @@ as ``kinds.every_nth_free`` does; its reason function writes their entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from functools import cmp_to_key
 
 import numpy as np
 
@@ -123,24 +123,32 @@ class CardColumns:
         every = self.plan.every
         completed = counts.after // every - counts.before // every
         rewards = []
-        amounts, units_left = amounts.copy(), units_left.copy()
+        # Lists once, not a slice of each array per completed card: most purchases
+        # complete none, and those that do have a line or two.
+        starts = frame.line_start.tolist()
+        all_amounts, all_left, all_qualifying = (
+            amounts.tolist(),
+            units_left.tolist(),
+            qualifying.tolist(),
+        )
+        completed_of, after = completed.tolist(), counts.after
         for event in np.flatnonzero(completed > 0).tolist():
-            start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
-            line_amounts = [int(amount) for amount in amounts[start:end]]
-            line_left = units_left[start:end].tolist()
+            start, end = starts[event], starts[event + 1]
+            line_amounts = all_amounts[start:end]
+            line_left = all_left[start:end]
+            cards = completed_of[event]
             given, value = _give(
-                self.plan,
-                int(completed[event]),
-                qualifying[start:end].tolist(),
-                line_amounts,
-                line_left,
+                self.plan, cards, all_qualifying[start:end], line_amounts, line_left
             )
             if given:
-                amounts[start:end] = line_amounts
-                units_left[start:end] = line_left
-                cards = int(completed[event])
-                rewards.append(CardReward(event, int(counts.after[event]), cards, given, value))
-        return amounts, units_left, rewards
+                all_amounts[start:end] = line_amounts
+                all_left[start:end] = line_left
+                rewards.append(CardReward(event, int(after[event]), cards, given, value))
+        return (
+            np.asarray(all_amounts, dtype=amounts.dtype),
+            np.asarray(all_left, dtype=units_left.dtype),
+            rewards,
+        )
 
 
 def _give(
@@ -152,10 +160,15 @@ def _give(
 ) -> tuple[int, int]:
     """``every_nth_free`` on one purchase's lines (changed in place): units given, value."""
     available = [min(units, left) for units, left in zip(qualifying, units_left)]
-    order = sorted(
-        (index for index, units in enumerate(available) if units),
-        key=lambda index: (Fraction(amounts[index], units_left[index]), index),
-    )
+    order = [index for index, units in enumerate(available) if units]
+    if len(order) > 1:  # the cheapest unit first (most purchases have one such line)
+
+        def cheaper(first: int, second: int) -> int:
+            # amounts[i] / units_left[i] compared exactly, by cross-multiplying; then line order
+            difference = amounts[first] * units_left[second] - amounts[second] * units_left[first]
+            return difference or first - second
+
+        order.sort(key=cmp_to_key(cheaper))
     to_give, given, value = completed, 0, 0
     for index in order:
         if to_give == 0:

@@ -67,6 +67,16 @@ class ProfileColumns:
     @classmethod
     def of(cls, frame: Frame, by_id: dict[str, Customer]) -> ProfileColumns:
         """Look up each customer of the frame."""
+        if not by_id:  # no profiles: the columns are constants
+            count = len(frame.customer_ids)
+            return cls(
+                by_id=by_id,
+                has=np.zeros(count, dtype=np.bool_),
+                joined=np.full(count, _NEVER, dtype=np.int64),
+                has_joined=np.zeros(count, dtype=np.bool_),
+                birthday=np.zeros(count, dtype=np.int64),
+                referred_by=[None] * count,
+            )
         found = [by_id.get(customer) for customer in frame.customer_ids]
         joined = [
             _NEVER if p is None or p.joined_at is None else microseconds(p.joined_at) for p in found

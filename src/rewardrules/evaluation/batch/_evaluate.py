@@ -531,8 +531,21 @@ class _Run(Computation):
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
             ledger.taken_back += int(refunded[2].sum())
+        if limited is not None and cuts:  # build and note only the cut entries
+            cut = np.isin(events, np.fromiter(cuts, dtype=np.int64, count=len(cuts)))
+            cut_events = events[cut]
+            noted = self._built(self._points_part(earning, reasons, cut_events, wanted))
+            ledger.add(position, cut_events, limited.noted(cut_events, noted, cuts, "points"))
+            events = events[~cut]
+        ledger.add(position, events, self._points_part(earning, reasons, events, wanted))
+        ledger.points += points
+
+    def _points_part(
+        self, earning: PointsColumns, reasons: _PointsReasons, events: Ints, wanted: Ints
+    ) -> EntryPart:
+        """A points rule's entries at ``events``, as columns: the points it wanted there."""
         given = wanted[events].tolist()
-        part = self._entries(
+        return self._entries(
             events,
             earning.plan.rule.id,
             "points",
@@ -541,11 +554,6 @@ class _Run(Computation):
             partial(_points_arguments, reasons, events.tolist(), given),
             _points_keys_of(reasons, events, given),
         )
-        if limited is not None:
-            ledger.add(position, events, limited.noted(events, self._built(part), cuts, "points"))
-        else:
-            ledger.add(position, events, part)
-        ledger.points += points
 
     def _built(self, part: EntryPart) -> list[LedgerEntry]:
         """A part's entries, built now (a limit reads and notes them one by one)."""

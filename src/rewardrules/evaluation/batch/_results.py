@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 from rewardrules.engine.ledger import CustomerResult
@@ -90,8 +91,7 @@ class ResultColumns:
 
     def results(self) -> tuple[BatchCustomerResult, ...]:
         """One result per customer, in customer order."""
-        make = BatchCustomerResult.at
-        return tuple(make(self, index) for index in range(len(self.customer_ids)))
+        return tuple(map(BatchCustomerResult.at, repeat(self), range(len(self.customer_ids))))
 
 
 def _ledger(columns: ResultColumns, index: int) -> Any:
@@ -171,8 +171,8 @@ class BatchCustomerResult(CustomerResult):
     def at(cls, columns: ResultColumns, index: int) -> BatchCustomerResult:
         """Customer ``index`` of ``columns``, nothing read yet."""
         result = object.__new__(cls)
-        object.__setattr__(result, "_columns", columns)
-        object.__setattr__(result, "_index", index)
+        _set_columns(result, columns)
+        _set_index(result, index)
         return result
 
     def __eq__(self, other: object) -> bool:
@@ -200,6 +200,11 @@ class BatchCustomerResult(CustomerResult):
                 return columns.ledger, bounds[index], bounds[index + 1], columns.customer_ids
         return None
 
+
+_set_columns = BatchCustomerResult.__dict__["_columns"].__set__
+_set_index = BatchCustomerResult.__dict__["_index"].__set__
+"""The slots' own setters: what ``object.__setattr__`` finds, without looking (a million
+customers of one purchase each build a million results)."""
 
 for _name, _read in _FIELDS.items():
     setattr(BatchCustomerResult, _name, _ReadWhenAsked(_name, _read))

@@ -279,7 +279,9 @@ def walk_customers(
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
-    index = {customer: position for position, customer in enumerate(frame.customer_ids)}
+    index: dict[str, int] = {}
+    if profiles or by_referrer:  # a million customers without a profile need no index
+        index = {customer: position for position, customer in enumerate(frame.customer_ids)}
     chosen = {
         index[customer]
         for customer, profile in profiles.items()

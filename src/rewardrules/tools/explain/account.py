@@ -9,6 +9,7 @@ them is :mod:`rewardrules.tools.explain.replay`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,7 +39,7 @@ class RuleOutcome:
     text: str
     entries: tuple[LedgerEntry, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The outcome as JSON: rule, applied, text."""
         return {"rule": self.rule, "applied": self.applied, "text": self.text}
 
@@ -101,7 +102,7 @@ class EventExplanation:
         tier = "" if not tiers else f", at tier {self.tier}" if self.tier else ", no tier"
         return f"Purchase {self.event_id} on {when}, {money}{tier}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The event's explanation as JSON (money as a string, times in ISO 8601); a
         referral also has ``friend``."""
         document = {
@@ -111,7 +112,7 @@ class EventExplanation:
             "tier": self.tier,
             "amount": str(self.amount),
             "purchase_id": self.purchase_id,
-            "outcomes": [outcome.to_json() for outcome in self.outcomes],
+            "outcomes": [outcome.to_dict() for outcome in self.outcomes],
         }
         if self.type == "referral":
             document["friend"] = self.friend
@@ -159,14 +160,18 @@ class CustomerExplanation:
         blocks.append("\n".join(["Next rewards", *(f"  {text}" for text in self.next_rewards)]))
         return "\n\n".join(blocks)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
         """The account as JSON."""
         return {
             "program": self.program,
             "customer_id": self.customer_id,
             "as_of": self.as_of.isoformat(),
             "tier": self.tier,
-            "events": [event.to_json() for event in self.events],
+            "events": [event.to_dict() for event in self.events],
             "next_rewards": list(self.next_rewards),
         }
 

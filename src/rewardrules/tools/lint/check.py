@@ -6,30 +6,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Literal
 
+from rewardrules.engine.kind import Finding, Kind, KindTable
+from rewardrules.evaluation.plan import spec_of
 from rewardrules.events import AnyEvent, Purchase
+from rewardrules.kinds.table import KINDS
+from rewardrules.program._rule_base import _Rule
 from rewardrules.program.model import Program
-from rewardrules.tools.lint.filters import Path
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One warning as data: where it points, what is probably wrong, and a likely fix.
-
-    Attributes:
-        path: the document path, e.g. ``("rules", 0, "discounts", "gold")``.
-        message: what is probably wrong, in plain words.
-        suggestion: a likely fix, e.g. "did you mean 'coffee'?".
-        at: point at the value (``"value"``) or at its key (``"key"``).
-    """
-
-    path: Path
-    message: str
-    suggestion: str | None = None
-    at: Literal["key", "value"] = "value"
+__all__ = ["Check", "Finding", "LintContext", "SeenInHistory"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +47,28 @@ class LintContext:
     Attributes:
         as_of: today, as a local date of the program: rules over by then are reported.
         history: what a history shows, to report names no purchase has.
+        kinds: the kind table: each rule's own checks are its kind's ``lint``.
     """
 
     as_of: date | None = None
     history: SeenInHistory | None = None
+    kinds: KindTable = field(default_factory=lambda: KINDS)
+
+    def kind(self, rule: _Rule) -> Kind:
+        """The spec of a rule's kind; an ``UnknownKindError`` for a kind the table lacks."""
+        return spec_of(rule, self.kinds)
+
+    def rule_findings(
+        self, code: str, index: int, rule: _Rule, program: Program
+    ) -> Iterator[Finding]:
+        """The findings of the rule's kind's own check for a code, with their full paths."""
+        for finding in self.kind(rule).lint_findings(code, rule, program):
+            yield replace(finding, path=("rules", index, *finding.path))
+
+    def kind_findings(self, code: str, program: Program) -> Iterator[Finding]:
+        """Every rule's own findings for a code, rule by rule."""
+        for index, rule in enumerate(program.rules):
+            yield from self.rule_findings(code, index, rule, program)
 
 
 Check = Callable[[Program, LintContext], Iterator[Finding]]

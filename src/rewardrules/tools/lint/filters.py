@@ -15,15 +15,11 @@ from rewardrules.errors import PathItem
 from rewardrules.program.model import (
     WEEKDAYS,
     AnyRule,
-    Birthday,
-    EveryNthFree,
     Filter,
-    PointsPerSpend,
     Program,
-    Referral,
-    VoucherReward,
     VoucherSpec,
 )
+from rewardrules.text import either
 
 Path = tuple[PathItem, ...]
 
@@ -35,10 +31,8 @@ def filters(program: Program) -> Iterator[tuple[Path, Filter, date | None, date 
     """Every filter with the path of its ``when`` and the dates of its rule."""
     for index, rule in enumerate(program.rules):
         yield ("rules", index, "when"), rule.when, rule.starts, rule.ends
-        if isinstance(rule, PointsPerSpend):
-            for position, multiplier in enumerate(rule.multipliers):
-                path: Path = ("rules", index, "multipliers", position, "when")
-                yield path, multiplier.when, rule.starts, rule.ends
+        for nested in rule.parts().filters:
+            yield ("rules", index, *nested.path), nested.when, rule.starts, rule.ends
 
 
 def never_matches(when: Filter, starts: date | None, ends: date | None) -> Reason | None:
@@ -146,15 +140,8 @@ def named_values(program: Program, kind: Literal["category", "sku"]) -> list[tup
 
 def vouchers(index: int, rule: AnyRule) -> Iterator[tuple[Path, VoucherSpec]]:
     """Every voucher a rule gives, with the path of its ``voucher``."""
-    base: Path = ("rules", index)
-    if isinstance(rule, EveryNthFree) and isinstance(rule.reward, VoucherReward):
-        yield (*base, "reward", "voucher"), rule.reward.voucher
-    elif isinstance(rule, Birthday) and rule.voucher is not None:
-        yield (*base, "voucher"), rule.voucher
-    elif isinstance(rule, Referral):
-        for side, gift in (("referrer", rule.referrer), ("referred", rule.referred)):
-            if gift is not None and gift.voucher is not None:
-                yield (*base, side, "voucher"), gift.voucher
+    for path, voucher in rule.parts().vouchers:
+        yield ("rules", index, *path), voucher
 
 
 def filter_key(when: Filter) -> tuple[object, ...]:
@@ -199,13 +186,6 @@ def _window(starts: date | None, ends: date | None) -> str:
 
 def _listed(values: Iterable[object]) -> str:
     return ", ".join(str(value) for value in values)
-
-
-def either(values: Iterable[str], word: str = "or") -> str:
-    names = list(values)
-    if len(names) < 2:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} {word} {names[-1]}"
 
 
 def _named(categories: tuple[str, ...] | None, skus: tuple[str, ...] | None) -> str:

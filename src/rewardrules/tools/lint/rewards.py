@@ -13,12 +13,7 @@ from collections.abc import Iterator
 
 from rewardrules.engine.limits import LimitPlan
 from rewardrules.program.model import (
-    Birthday,
-    BonusPoints,
-    PointsPerSpend,
     Program,
-    Referral,
-    SignupBonus,
     rewards_a_purchase,
 )
 from rewardrules.tools.lint.check import Finding, LintContext
@@ -70,19 +65,7 @@ def worthless_rewards(program: Program, context: LintContext) -> Iterator[Findin
                     f"{limit.words(program.money, program.points.name)}: the rule never gives "
                     "anything",
                 )
-        if isinstance(rule, PointsPerSpend):
-            if rule.max_per_purchase == 0:
-                yield Finding(
-                    ("rules", index, "max_per_purchase"),
-                    f"at most 0 {program.points.name} per purchase: the rule never gives any",
-                )
-            for position, multiplier in enumerate(rule.multipliers):
-                if multiplier.factor == 1:
-                    yield Finding(
-                        ("rules", index, "multipliers", position, "factor"),
-                        "a factor of 1 changes nothing: the lines it matches earn the same "
-                        "without it",
-                    )
+        yield from context.rule_findings("worthless-reward", index, rule, program)
 
 
 def lonely_exclusive_groups(program: Program, context: LintContext) -> Iterator[Finding]:
@@ -109,10 +92,6 @@ def lonely_exclusive_groups(program: Program, context: LintContext) -> Iterator[
             )
 
 
-_FIXED_GIFTS = (BonusPoints, Birthday, SignupBonus, Referral)
-"""Kinds that give one gift of a fixed size each time they give."""
-
-
 def limits_per_purchase_on_a_gift(program: Program, context: LintContext) -> Iterator[Finding]:
     """A limit ``per: purchase`` on a rule that gives one fixed gift at a time.
 
@@ -120,7 +99,7 @@ def limits_per_purchase_on_a_gift(program: Program, context: LintContext) -> Ite
     ``worthless-reward``); it never limits how often the gift is given.
     """
     for index, rule in enumerate(program.rules):
-        if not isinstance(rule, _FIXED_GIFTS):
+        if not context.kind(rule).gives_fixed_gifts:
             continue
         for position, limit in enumerate(rule.limit):
             if limit.per == "purchase" and (limit.points or limit.rewards or limit.value):

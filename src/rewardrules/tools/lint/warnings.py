@@ -14,25 +14,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Literal
 
+from rewardrules.engine.kind import KindTable
 from rewardrules.errors import PathItem, Problem
 from rewardrules.events import AnyEvent
-from rewardrules.program.model import (
-    EveryNthFree,
-    PercentOff,
-    PointsPerSpend,
-    Program,
-    TieredDiscount,
-)
+from rewardrules.kinds.table import KINDS
+from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import ProgramSourceMap
 from rewardrules.text import plain_number
 from rewardrules.tools.lint.check import Check, Finding, LintContext, SeenInHistory
 from rewardrules.tools.lint.filters import (
     Path,
     date_problem,
-    either,
     filters,
     named_values,
     never_matches,
@@ -75,6 +69,7 @@ def lint_program(
     *,
     history_events: Iterable[AnyEvent] | SeenInHistory | None = None,
     as_of: date | datetime | None = None,
+    kinds: KindTable = KINDS,
 ) -> list[Problem]:
     """Every warning about a program, ordered by line and column.
 
@@ -87,6 +82,7 @@ def lint_program(
             to check the categories and skus the filters name against.
         as_of: report rules that are over by this local date; a timestamp (with a UTC
             offset) stands for its local date in the program's time zone.
+        kinds: the kind table, whose ``lint`` checks run for each rule of its kind.
 
     Returns:
         One :class:`~rewardrules.errors.Problem` per warning; its ``code`` is the key of
@@ -94,12 +90,20 @@ def lint_program(
 
     Raises:
         ValueError: ``as_of`` is a timestamp without a UTC offset.
+        UnknownKindError: a rule's kind is not in ``kinds``.
     """
     if isinstance(history_events, SeenInHistory) or history_events is None:
         history = history_events
     else:
         history = SeenInHistory.from_events(history_events)
-    context = LintContext(_local_date(as_of, program), history)
+    for spec in kinds.values():
+        stray = sorted(set(spec.lint_codes) - set(CHECKS))
+        if stray:  # a check filed under a code no warning has would never run
+            raise ValueError(
+                f"the kind {spec.model.__name__} has lint checks under {', '.join(stray)}, "
+                f"which no warning has; file them under one of: {', '.join(CHECKS)}"
+            )
+    context = LintContext(_local_date(as_of, program), history, kinds)
     warnings: list[Problem] = []
     for code, check in CHECKS.items():
         for finding in check(program, context):
@@ -150,44 +154,7 @@ def discounts_fall_as_tiers_rise(program: Program, context: LintContext) -> Iter
     A tier left out is not reported when another tiered_discount gives it a discount: a
     program may write one rule per tier.
     """
-    if program.tiers is None:
-        return
-    discounted = {
-        name
-        for rule in program.rules
-        if isinstance(rule, TieredDiscount)
-        for name in rule.discounts
-    }
-    for index, rule in enumerate(program.rules):
-        if not isinstance(rule, TieredDiscount):
-            continue
-        below: tuple[str, Decimal] | None = None
-        left_out: list[str] = []
-        for name in program.tiers.level_names():
-            percent = rule.discounts.get(name)
-            if percent is None:
-                if below is not None and name not in discounted:
-                    left_out.append(name)
-                continue
-            if below is not None and percent < below[1]:
-                yield Finding(
-                    ("rules", index, "discounts", name),
-                    f"'{name}' gets {plain_number(percent)}% off, less than the "
-                    f"{plain_number(below[1])}% of '{below[0]}' below it; "
-                    "discounts usually rise with the tier",
-                )
-            below = (name, percent)
-        if left_out:
-            missing = either([f"'{name}'" for name in left_out], "and")
-            lowest = next(name for name in program.tiers.level_names() if name in rule.discounts)
-            yield Finding(
-                ("rules", index, "discounts"),
-                f"{missing} {'gets' if len(left_out) == 1 else 'get'} no discount, but "
-                f"'{lowest}' below it gets {plain_number(rule.discounts[lowest])}%: a customer "
-                "who moves up loses the discount",
-                suggestion=f"give {missing} a discount too",
-                at="key",
-            )
+    yield from context.kind_findings("tiers-discount-falls", program)
 
 
 def multipliers_fall_as_tiers_rise(program: Program, context: LintContext) -> Iterator[Finding]:
@@ -208,45 +175,16 @@ def multipliers_fall_as_tiers_rise(program: Program, context: LintContext) -> It
 
 def everything_free(program: Program, context: LintContext) -> Iterator[Finding]:
     """A discount of 100%: what it covers is given away."""
-    for index, rule in enumerate(program.rules):
-        if isinstance(rule, TieredDiscount):
-            for name, percent in rule.discounts.items():
-                if percent == 100:
-                    yield Finding(
-                        ("rules", index, "discounts", name),
-                        f"'{name}' gets 100% off: every line the rule covers is free for "
-                        f"'{name}' customers",
-                    )
-        elif (
-            isinstance(rule, EveryNthFree)
-            and isinstance(rule.reward, PercentOff)
-            and rule.reward.percent_off == 100
-        ):
-            yield Finding(
-                ("rules", index, "reward", "percent_off"),
-                "100% off gives the rewarded units away",
-                suggestion="if they are meant to be free, write `reward: free`",
-            )
+    yield from context.kind_findings("discount-100", program)
 
 
 def rules_never_applying(program: Program, context: LintContext) -> Iterator[Finding]:
     """A rule whose own filter and dates leave no purchase or no line it could reward."""
     for index, rule in enumerate(program.rules):
         reason = never_matches(rule.when, rule.starts, rule.ends)
-        if (
-            reason is None
-            and isinstance(rule, TieredDiscount)
-            and rule.when.tiers
-            and not set(rule.when.tiers) & set(rule.discounts)
-        ):
-            reason = (
-                ("tiers",),
-                (
-                    f"it looks only at {either(rule.when.tiers)} customers, and its discounts "
-                    f"are for {either(list(rule.discounts))}"
-                ),
-            )
-        if reason is not None:
+        if reason is None:  # then its kind may know why it cannot apply
+            yield from context.rule_findings("rule-never-applies", index, rule, program)
+        else:
             where, why = reason
             yield Finding(("rules", index, "when", *where), f"the rule can never apply: {why}")
 
@@ -299,16 +237,16 @@ def unknown_skus(program: Program, context: LintContext) -> Iterator[Finding]:
 def multipliers_never_matching(program: Program, context: LintContext) -> Iterator[Finding]:
     """A multiplier whose filter can match no line that its rule's own filter covers."""
     for index, rule in enumerate(program.rules):
-        if not isinstance(rule, PointsPerSpend) or never_matches(rule.when, rule.starts, rule.ends):
+        if never_matches(rule.when, rule.starts, rule.ends):
             continue  # a rule that never applies is reported as such
-        for position, multiplier in enumerate(rule.multipliers):
-            when = multiplier.when
+        for nested in rule.parts().filters:
+            when = nested.when
             reason = never_matches(when, rule.starts, rule.ends) or outside_rule(rule.when, when)
             if reason is not None:
                 where, why = reason
                 yield Finding(
-                    ("rules", index, "multipliers", position, "when", *where),
-                    f"the multiplier can never apply: {why}",
+                    ("rules", index, *nested.path, *where),
+                    f"the {nested.owner} can never apply: {why}",
                 )
 
 
