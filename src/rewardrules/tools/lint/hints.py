@@ -5,36 +5,25 @@
 - ``points-without-value``: points are given but ``points.value`` is not written, so every
   cost report counts the points at 0.
 
-These look at the program as a whole, not at one kind's rules, so they live here rather than
-with a kind. ``docs/lint.md`` describes them.
+The first reads each kind's own part (its spec's ``lint``, under this code); the second looks
+at the program as a whole. ``docs/lint.md`` describes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 
-from rewardrules.program.model import (
-    EveryNthFree,
-    PercentOff,
-    Program,
-    TieredDiscount,
-    gives_points,
-)
-from rewardrules.text import plain_number
+from rewardrules.program.model import Program, gives_points
 from rewardrules.tools.lint.check import Finding, LintContext
 from rewardrules.tools.lint.filters import Path
 
 
 def percents_written_as_fractions(program: Program, context: LintContext) -> Iterator[Finding]:
-    """A percent above 0 and below 1: most likely a fraction (0.15) meant as a percent (15)."""
-    for path, percent in _percents(program):
-        if Decimal(0) < percent < 1:
-            meant = plain_number(percent * 100)
-            message = (
-                f"{plain_number(percent)} means {plain_number(percent)}%; did you mean {meant}?"
-            )
-            yield Finding(path, message, f"write {meant} for {meant}% off")
+    """A percent above 0 and below 1: most likely a fraction (0.15) meant as a percent (15).
+
+    Each kind with a percent says where it is, in its spec's ``lint``.
+    """
+    yield from context.kind_findings("percent-as-fraction", program)
 
 
 def points_without_value(program: Program, context: LintContext) -> Iterator[Finding]:
@@ -52,12 +41,3 @@ def points_without_value(program: Program, context: LintContext) -> Iterator[Fin
     )
     hint = "write what one costs the business, such as 'value: 0.01' under points"
     yield Finding(path, message, hint, at="key")
-
-
-def _percents(program: Program) -> Iterator[tuple[Path, Decimal]]:
-    for index, rule in enumerate(program.rules):
-        if isinstance(rule, TieredDiscount):
-            for tier, percent in rule.discounts.items():
-                yield ("rules", index, "discounts", tier), percent
-        elif isinstance(rule, EveryNthFree) and isinstance(rule.reward, PercentOff):
-            yield ("rules", index, "reward", "percent_off"), rule.reward.percent_off
