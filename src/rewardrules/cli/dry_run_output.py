@@ -22,12 +22,17 @@ import click
 import pyarrow as pa
 
 from rewardrules.cli._progress import Progress
-from rewardrules.cli.customer_chunks import event_month_columns
+from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program, gives_points
-from rewardrules.tools.ledger_files import LedgerFile, LedgerFileError, ledger_file_format
+from rewardrules.tools.ledger_files import (
+    ROW_GROUP_ENTRIES,
+    LedgerFile,
+    LedgerFileError,
+    ledger_file_format,
+)
 from rewardrules.tools.ledger_sums import ledger_pieces
 from rewardrules.tools.summary import Group, Summary, SummaryBuilder, entry_months
 
@@ -168,16 +173,18 @@ class DryRunOutput:
         months: tuple[pa.Array[Any], pa.Array[Any]] | None,
         done: Callable[[], None] | None = None,
         ledger: LedgerFile | None = None,
+        size: int = ROW_GROUP_ENTRIES,
     ) -> None:
         """Write and count an evaluation's ledger as columns (``ledger_sums.ledger_pieces``):
         no entry is made for the batch engine's results. A ledger file of the caller's is
-        written to and left open; else one is opened for ``--output`` and closed."""
+        written to and left open; else one is opened for ``--output`` and closed. ``size``:
+        entries per table; the batch engine formats each distinct reason once per table."""
         output = self.output
         owned = ledger is None and output is not None
         if owned and output is not None:
             ledger = LedgerFile(output, evaluation.money)
         try:
-            for piece in ledger_pieces(evaluation.customers, evaluation.money):
+            for piece in ledger_pieces(evaluation.customers, evaluation.money, size):
                 if ledger is not None:
                     ledger.write_table(piece.table)
                 if builder is not None and months is not None:
@@ -214,7 +221,8 @@ class DryRunOutput:
             for table, evaluation in chunks:
                 if first is None:
                     first = evaluation
-                self._write(evaluation, builder, event_month_columns(table, program), None, ledger)
+                months = event_month_columns(table, program)
+                self._write(evaluation, builder, months, None, ledger, _piece_entries())
                 for name in _SUMMED:
                     sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
                 rows += table.num_rows
@@ -268,6 +276,12 @@ _SUMMED = tuple(
     field.name for field in dataclasses.fields(Totals) if field.name not in ("money", "point_value")
 )
 """The totals' counts and sums, added up over chunks."""
+
+
+def _piece_entries() -> int:
+    """Entries per table of a streamed chunk: a chunk's ledger (a little more than one
+    entry a row on the examples) in one table, so that its reasons are formatted once."""
+    return max(ROW_GROUP_ENTRIES, 2 * chunk_rows())
 
 
 def _same_file(one: Path, other: Path) -> bool:
