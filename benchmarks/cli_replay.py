@@ -15,7 +15,7 @@ Parquet **sorted by customer**, the order a history must have to stream):
   script would not fit in memory).
 
 Implementations, each in its own process (peak memory is that process's ``ru_maxrss``
-from ``os.wait4``):
+from ``os.wait4``, through a small launcher: see ``LAUNCHER``):
 
 * ``cli-stream``: ``rewardrules dry-run coffee-club.yaml H.parquet --engine batch
   --output ledger.parquet --summary --quiet``: the history read by record batches and
@@ -106,16 +106,34 @@ def evaluate_only(history: str) -> int:
     return 0
 
 
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and writes its CPU seconds and peak KiB. Linux keeps, as a process's
+``ru_maxrss``, the peak of the memory it replaced at ``exec``: a child started straight
+from this script (which holds the generated history) would report this script's peak.
+The launcher's own memory is a bare interpreter's, so its child's peak is its own."""
+
+
 def measure(command: list[str], output: Path | None = None) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak MiB of a child process (its output to a file)."""
     start = time.perf_counter()
-    with (output or Path(os.devnull)).open("w") as stream:
-        process = subprocess.Popen(command, stdout=stream)  # noqa: S603
-        _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(command)}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage_file:
+        launched = [sys.executable, "-S", "-c", LAUNCHER, usage_file.name, *command]
+        with (output or Path(os.devnull)).open("w") as stream:
+            status = subprocess.run(launched, stdout=stream, check=False).returncode  # noqa: S603
+        wall = time.perf_counter() - start
+        if status != 0:
+            sys.exit(f"failed: {' '.join(command)}")
+        cpu, peak = usage_file.read().split()
+    return wall, float(cpu), int(peak) / 1024
 
 
 def scenario_table(name: str, purchases: int, seed: int) -> pa.Table:
