@@ -355,6 +355,37 @@ def test_examples_on_spark_equal_one_machine(spark: Any, name: str) -> None:
     assert _on_spark(spark, program, events, customers, as_of, partitions=3) == expected
 
 
+def test_files_are_read_in_name_order_on_spark_though_spark_packs_them_by_size(
+    spark: Any, tmp_path: Path
+) -> None:
+    # The coffee club's history, cut inside a purchase of several lines: the first file is
+    # small and the second large, so Spark, which packs the largest file first, reads the
+    # second first. One machine reads the files in name order, and so must Spark.
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    program, events, customers, as_of = _example("coffee-club")
+    table = events_to_table(events)
+    ids = table["event_id"].to_pylist()
+    cut = next(
+        row for row in range(1, len(ids)) if ids[row] == ids[row - 1] and row < len(ids) // 4
+    )
+    pq.write_table(table.slice(0, cut), tmp_path / "part-0.parquet")
+    pq.write_table(table.slice(cut), tmp_path / "part-1.parquet")
+    assert (tmp_path / "part-0.parquet").stat().st_size < (
+        tmp_path / "part-1.parquet"
+    ).stat().st_size
+    frame = spark.read.parquet(str(tmp_path))
+    result = scale_spark.evaluate(
+        program, frame, as_of=as_of, customers=customers, engine="reference", partitions=2
+    )
+    found = (
+        _rows(result.ledger.toArrow()),
+        _rows(result.customers.toArrow()),
+        result.totals.to_dict(),
+    )
+    assert found == _one_machine(program, events, customers, as_of)
+
+
 def test_a_referrer_in_another_partition_gets_the_same_rewards_on_spark(spark: Any) -> None:
     program, events, customers, referrer, _, _ = _referral_case()
     expected = _one_machine(program, events, customers, None)

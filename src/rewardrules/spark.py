@@ -56,6 +56,8 @@ __all__ = ["SparkEvaluation", "evaluate"]
 _WHAT: Final = "_what"
 """Which input a row is: a history row, a profile, or a routed referral fact."""
 _HISTORY, _PROFILE, _FACT = 0, 1, 2
+_FILE, _BLOCK = "_file", "_block"
+"""A history row's input file (its place among the sorted files) and the start of its split."""
 _TABLE: Final = "_table"
 """Which output a row is: a ledger row, a customer, a partition's totals, or its error."""
 _LEDGER, _CUSTOMER, _TOTALS, _ERROR = "ledger", "customer", "totals", "error"
@@ -131,6 +133,16 @@ def _split(
     part = int(key[0].as_py())
     what = table[_WHAT]
     history = table.filter(pc.equal(what, pa.scalar(_HISTORY, pa.int32())))
+    if history.num_rows:
+        # Back in input order (file, split, row), numbered so that history_rows keeps it.
+        history = history.sort_by(
+            [(_FILE, "ascending"), (_BLOCK, "ascending"), (ORDER, "ascending")]
+        )
+        history = history.set_column(
+            history.schema.get_field_index(ORDER),
+            ORDER,
+            pa.array(range(history.num_rows), pa.int64()),
+        )
     profiles = facts = None
     # The columns are there only when profiles (or routed facts) were united with the rows.
     if "joined_at" in table.schema.names:
@@ -211,9 +223,23 @@ def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
                 )
             ]
         )
+    # The rows' input order, as one machine reads it: files in name order, then rows in
+    # each file. Spark packs files into its partitions largest first, so the id alone would
+    # put a later file's rows before an earlier one's (an event whose lines straddle two
+    # files would come apart); the file's place and the split's start come first.
+    files = sorted(df.inputFiles())
+    where = (
+        functions.array_position(
+            functions.array(*[functions.lit(name) for name in files]), functions.input_file_name()
+        )
+        if files
+        else functions.lit(0)
+    )
     return df.select(
         *[name for name in HISTORY_SCHEMA.names if name in df.columns],
         functions.monotonically_increasing_id().alias(ORDER),
+        where.cast("long").alias(_FILE),
+        functions.input_file_block_start().alias(_BLOCK),
         _part_of(functions.col("customer_id"), partitions).alias(PART),
         functions.lit(_HISTORY).alias(_WHAT),
     )
