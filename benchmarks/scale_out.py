@@ -1,13 +1,26 @@
-"""Scale-out throughput: the batch engine in one process, then on a Dask LocalCluster.
+"""Scale-out throughput: one process, a Dask LocalCluster and Spark local[N], same files.
 
-    python benchmarks/scale_out.py --purchases 1000000 --files 20 --workers 2
+    python benchmarks/scale_out.py --purchases 10000000 --files 20 --workers 2
+    python benchmarks/scale_out.py --purchases 200000 --no-spark      # a quick look
 
 A seeded synthetic coffee-club history (``synthetic.py``) is written as ``--files``
-Parquet files (customers spread over all of them). It is evaluated by the batch engine in
-this process (CPU seconds), then by ``rewardrules.dask`` on a LocalCluster of ``--workers``
-single-threaded processes (wall seconds), whose shuffle alone is also timed. Peak memory
-is each worker's maximum resident size. The totals must agree; the load average is
-printed, since the machine may be shared.
+Parquet files, customers spread over all of them (each file a slice of the rows, so every
+customer is split across files and the shuffle is needed). Then, in this order:
+
+- **one process**: this process reads the files with pyarrow and runs
+  ``tools.scale.evaluate_partition`` on all of them as one partition: exactly the work a
+  worker does for its part (the batch engine, the ledger as Arrow columns, the totals);
+- **the shuffle alone** on a LocalCluster of ``--workers`` single-threaded processes;
+- **Dask**: ``rewardrules.dask.evaluate`` on that cluster (read, shuffle, evaluate);
+- **Spark**: ``rewardrules.spark.evaluate`` on ``local[--workers]`` (read, shuffle by
+  ``groupBy``, evaluate, collect the totals), when Java and pyspark are there.
+
+Every run's program totals must equal one process's, or the script exits 1. Speeds are
+wall-clock ratios against one process (which runs alone, so its wall time is its CPU
+time on an idle machine). The load average is printed at the start and the end: on a
+shared machine a cluster of N workers only helps as far as N cores are free. The
+projection to a billion purchases on 100 cores is arithmetic on the measured rates, and
+labelled as such.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import argparse
 import logging
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -28,80 +42,175 @@ sys.path.insert(0, str(Path(__file__).parent))
 from coffee_club import coffee_club
 from synthetic import generate_rows, to_table
 
-from rewardrules.evaluation.batch import evaluate_table
+from rewardrules.tools.scale import add_totals, evaluate_partition, history_rows, program_text
 
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _load() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def _write_files(purchases: int, customers: int, files: int, folder: Path) -> int:
+    table = to_table(generate_rows(customers, purchases, 7), customers, purchases)
+    size = -(-table.num_rows // files)
+    for number in range(files):
+        pq.write_table(table.slice(number * size, size), folder / f"part-{number:02d}.parquet")
+    return int(table.num_rows)
+
+
+def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    table = history_rows(pq.read_table(folder))
+    _ledger, _results, figures = evaluate_partition(text, 0, 1, table, None, None, None, "batch")
+    return time.perf_counter() - wall, time.process_time() - cpu, figures
+
+
+def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
+    import dask.dataframe as dd  # noqa: PLC0415 -- the dask extra
+    from distributed import Client, LocalCluster, wait  # noqa: PLC0415
+
+    from rewardrules.dask import _by_customer, evaluate  # noqa: PLC0415
+
+    files = sorted(map(str, folder.glob("*.parquet")))
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        history = dd.read_parquet(files, dtype_backend="pyarrow")
+        started = time.perf_counter()
+        shuffled = client.persist(_by_customer(history, partitions))
+        wait(shuffled)
+        shuffle = time.perf_counter() - started
+        del shuffled
+        client.run(_reset_peak)
+        started = time.perf_counter()
+        result = evaluate(program, history, engine="batch", partitions=partitions)  # type: ignore[arg-type]
+        wall = time.perf_counter() - started
+        peaks = list(client.run(_peak_mib).values())
+    return {"wall": wall, "shuffle": shuffle, "peaks": peaks, "totals": result.totals}
+
+
+def _reset_peak() -> None:
+    # Linux: writing 5 to clear_refs resets the peak resident size the kernel reports.
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
+    from pyspark.sql import SparkSession  # noqa: PLC0415 -- the spark extra
+
+    import rewardrules.spark as scale_spark  # noqa: PLC0415
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master(f"local[{workers}]")
+        .appName("rewardrules-scale-out")
+        .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.default.parallelism", str(workers))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.driver.memory", "4g")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        frame = session.read.parquet(str(folder))
+        started = time.perf_counter()
+        result = scale_spark.evaluate(program, frame, partitions=partitions)  # type: ignore[arg-type]
+        wall = time.perf_counter() - started
+        return {"wall": wall, "totals": result.totals}
+    finally:
+        session.stop()
+
+
 def main() -> None:
-    """Write the files, time both ways, print the figures."""
+    """Write the files, time every way, check the totals, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--purchases", type=int, default=10_000_000)
     parser.add_argument("--customers", type=int, default=0, help="default: purchases / 100")
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=0, help="default: the files")
+    parser.add_argument("--no-spark", action="store_true", help="skip the Spark run")
     arguments = parser.parse_args()
     customers = arguments.customers or max(1, arguments.purchases // 100)
-    program = coffee_club()
-    table = to_table(
-        generate_rows(customers, arguments.purchases, 7), customers, arguments.purchases
-    )
-    folder = Path(tempfile.mkdtemp(prefix="scale-out-"))
-    size = -(-table.num_rows // arguments.files)
-    for number in range(arguments.files):
-        pq.write_table(table.slice(number * size, size), folder / f"part-{number:02d}.parquet")
-    print(f"{arguments.purchases:,} purchases, {table.num_rows:,} rows in {arguments.files} files")
-
-    started = time.process_time()
-    one = evaluate_table(program, table)
-    single = time.process_time() - started
-    print(
-        f"one process, batch engine: {single:.1f} CPU s, "
-        f"{arguments.purchases / single:,.0f} purchases/CPU s"
-    )
-    expected = one.totals
-    del one
-
-    import dask.dataframe as dd  # noqa: PLC0415 -- the dask extra
-    from distributed import Client, LocalCluster, wait  # noqa: PLC0415
-
-    from rewardrules.dask import _by_customer, evaluate  # noqa: PLC0415
-
     partitions = arguments.partitions or arguments.files
-    with (
-        LocalCluster(
-            n_workers=arguments.workers,
-            threads_per_worker=1,
-            processes=True,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        history = dd.read_parquet(
-            sorted(map(str, folder.glob("*.parquet"))), dtype_backend="pyarrow"
+    program = coffee_club()
+    text = program_text(program)
+    folder = Path(tempfile.mkdtemp(prefix="scale-out-"))
+    try:
+        print(f"load average at the start: {_load()}")
+        rows = _write_files(arguments.purchases, customers, arguments.files, folder)
+        print(
+            f"{arguments.purchases:,} purchases of {customers:,} customers, {rows:,} rows "
+            f"in {arguments.files} Parquet files; {partitions} partitions"
         )
-        started = time.perf_counter()
-        shuffled = client.persist(_by_customer(history, partitions))
-        wait(shuffled)
-        shuffle = time.perf_counter() - started
-        del shuffled
-        started = time.perf_counter()
-        result = evaluate(program, history, engine="batch", partitions=partitions)
-        wall = time.perf_counter() - started
-        peaks = client.run(_peak_mib)
-    print(f"shuffle alone: {shuffle:.1f} s")
-    print(
-        f"dask, {arguments.workers} workers, {partitions} partitions: {wall:.1f} s wall, "
-        f"{arguments.purchases / wall:,.0f} purchases/s, {single / wall:.2f}x one process"
-    )
-    shown = ", ".join(f"{peak:,.0f} MiB" for peak in peaks.values())
-    print(f"peak resident memory per worker: {shown}")
-    if result.totals != expected:
-        raise SystemExit("the totals differ from one process's")
-    print(f"load average: {', '.join(f'{load:.1f}' for load in os.getloadavg())}")
+
+        wall, cpu, figures = _one_process(text, folder)
+        expected = add_totals(program, [figures])
+        per_core = arguments.purchases / cpu
+        print(
+            f"one process: {wall:.1f} s wall, {cpu:.1f} CPU s, "
+            f"{arguments.purchases / wall:,.0f} purchases/s ({per_core:,.0f} per CPU s), "
+            f"peak {_peak_mib():,.0f} MiB"
+        )
+
+        dask = _on_dask(program, folder, arguments.workers, partitions)
+        print(f"dask shuffle alone: {dask['shuffle']:.1f} s wall")
+        dask_wall = float(dask["wall"])  # type: ignore[arg-type]
+        print(
+            f"dask, {arguments.workers} workers: {dask_wall:.1f} s wall "
+            f"(read, shuffle, evaluate), {arguments.purchases / dask_wall:,.0f} purchases/s, "
+            f"{wall / dask_wall:.2f}x one process"
+        )
+        peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
+        print(f"dask peak resident memory per worker (MiB): {peaks}")
+        if dask["totals"] != expected:
+            raise SystemExit("dask's totals differ from one process's")
+
+        spark_wall = None
+        if arguments.no_spark:
+            print("spark: skipped (--no-spark)")
+        elif shutil.which("java") is None:
+            print("spark: skipped, no Java runtime")
+        else:
+            spark = _on_spark(program, folder, arguments.workers, partitions)
+            spark_wall = float(spark["wall"])  # type: ignore[arg-type]
+            print(
+                f"spark local[{arguments.workers}]: {spark_wall:.1f} s wall, "
+                f"{arguments.purchases / spark_wall:,.0f} purchases/s, "
+                f"{wall / spark_wall:.2f}x one process, {dask_wall / spark_wall:.2f}x dask"
+            )
+            if spark["totals"] != expected:
+                raise SystemExit("spark's totals differ from one process's")
+
+        billion, cores = 1_000_000_000, 100
+        efficiency = (wall / dask_wall) / arguments.workers
+        ideal = billion / (per_core * cores)
+        print(
+            f"projection, not a measurement: 1,000,000,000 purchases on {cores} cores at "
+            f"{per_core:,.0f} purchases per CPU s: {ideal / 60:,.1f} min if perfectly "
+            f"parallel; {ideal / efficiency / 60:,.1f} min at the {efficiency:.0%} "
+            f"efficiency per worker measured here"
+        )
+        print("totals: equal in every run")
+        print(f"load average at the end: {_load()}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
