@@ -16,7 +16,7 @@ from datetime import date, tzinfo
 from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, KindSpec, Now, Returned
+from rewardrules.engine.kind import Finding, KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import one_of, scope_refusal
@@ -263,5 +263,11 @@ SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
         "discount-100": _everything_free,
         "rule-never-applies": _never_applying,
     },
+    reference=ReferenceExamples(
+        rule_id="member-discount",
+        keys={"discounts": {"silver": 5, "gold": 10}},
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``tiered_discount``."""
