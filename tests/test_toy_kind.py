@@ -333,6 +333,14 @@ def test_a_program_with_a_kind_missing_from_the_table_does_not_compile() -> None
         compile_program(toy_program(UNITS))
 
 
+def test_whether_a_kind_keeps_a_card_or_rewards_referrers_comes_from_its_spec() -> None:
+    compiled = compile_program(toy_program(UNITS), TOY_KINDS)
+    assert (dict(compiled.stamp_cards), compiled.rewards_referrers) == ({}, False)
+    carded = dataclasses.replace(SPEC, stamps_every=lambda plan: 3 * plan.rule.per_unit)
+    compiled = compile_program(toy_program(UNITS), {**KINDS, UnitPoints: carded})
+    assert compiled.stamp_cards == {"units": 6}
+
+
 def test_the_reference_of_a_kind_missing_from_the_table_fails_instead_of_deriving() -> None:
     with pytest.raises(UnknownKindError, match="the rule kind UnitPoints is not in the kind"):
         reference_markdown(ToyProgram)
