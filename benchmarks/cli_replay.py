@@ -15,18 +15,23 @@ Parquet **sorted by customer**, the order a history must have to stream):
   script would not fit in memory).
 
 Implementations, each in its own process (peak memory is that process's ``ru_maxrss``
-from ``os.wait4``):
+from ``os.wait4``, through a small launcher: see ``LAUNCHER``):
 
 * ``cli-stream``: ``rewardrules dry-run coffee-club.yaml H.parquet --engine batch
-  --output ledger.parquet --quiet``: the history read by record batches and evaluated in
-  chunks of whole customers, the ledger written as it goes (docs/histories.md);
+  --output ledger.parquet --summary --quiet``: the history read by record batches and
+  evaluated in chunks of whole customers, the ledger written as it goes and the summary
+  totalled from its columns (docs/histories.md);
 * ``whole``: what a script did before: ``read_history_table`` of the whole file,
-  ``batch.evaluate_table`` over it, then ``write_ledger`` of every customer.
+  ``batch.evaluate_table`` over it, then ``write_ledger`` of every customer;
+* ``evaluate``: the batch engine's evaluation only, from the table already read (the CPU
+  seconds of ``evaluate_table`` alone, measured inside the child; its peak memory is the
+  whole child's). Skipped for ``c`` (the whole table would not fit).
 
 Rates are purchases per wall second and per CPU second (user and system, of the process),
-start to end of the process (Python's start and imports included). The ratio compares the
-CLI's purchases per CPU second with the whole-file script's. Figures are printed only if
-the two ledger files are equal, row for row.
+start to end of the process (Python's start and imports included). "vs whole" compares a
+row's purchases per CPU second with the whole-file script's, "vs evaluate" with the
+evaluation alone in the same run: how much of the engine's rate the command keeps end to
+end. Figures are printed only if the ledger files are equal, row for row.
 """
 
 from __future__ import annotations
@@ -87,15 +92,48 @@ def whole(history: str, ledger: str) -> int:
     return 0
 
 
-def measure(command: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak MiB of a child process."""
+def evaluate_only(history: str) -> int:
+    """The batch engine's evaluation alone, in a child process: prints its CPU seconds."""
+    from rewardrules import load_program  # noqa: PLC0415 -- in the child only
+    from rewardrules.evaluation.batch import evaluate_table  # noqa: PLC0415
+    from rewardrules.histories.columns import read_history_table  # noqa: PLC0415
+
+    program = load_program(PROGRAM)
+    table = read_history_table(history)
+    start = time.process_time()
+    evaluate_table(program, table, source=history)
+    print(json.dumps({"cpu": time.process_time() - start}))
+    return 0
+
+
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and writes its CPU seconds and peak KiB. Linux keeps, as a process's
+``ru_maxrss``, the peak of the memory it replaced at ``exec``: a child started straight
+from this script (which holds the generated history) would report this script's peak.
+The launcher's own memory is a bare interpreter's, so its child's peak is its own."""
+
+
+def measure(command: list[str], output: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak MiB of a child process (its output to a file)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(command)}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage_file:
+        launched = [sys.executable, "-S", "-c", LAUNCHER, usage_file.name, *command]
+        with (output or Path(os.devnull)).open("w") as stream:
+            status = subprocess.run(launched, stdout=stream, check=False).returncode  # noqa: S603
+        wall = time.perf_counter() - start
+        if status != 0:
+            sys.exit(f"failed: {' '.join(command)}")
+        cpu, peak = usage_file.read().split()
+    return wall, float(cpu), int(peak) / 1024
 
 
 def scenario_table(name: str, purchases: int, seed: int) -> pa.Table:
@@ -118,18 +156,26 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
     runs = []
     ledgers = {}
     # At 10 x N the whole-file script would need several times the machine's memory.
-    implementations = ("cli-stream",) if name == "c" else ("cli-stream", "whole")
+    implementations = ("cli-stream",) if name == "c" else ("cli-stream", "whole", "evaluate")
     for implementation in implementations:
         print(f"{name}: {implementation}...", file=sys.stderr, flush=True)
         ledger = folder / f"{name}-{implementation}.parquet"
-        ledgers[implementation] = ledger
+        script = [sys.executable, str(Path(__file__).resolve()), "--child"]
+        printed = None
         if implementation == "cli-stream":
             command = [sys.executable, "-m", "rewardrules", "dry-run", str(PROGRAM)]
-            command += [str(history), "--engine", "batch", "--output", str(ledger), "--quiet"]
+            command += [str(history), "--engine", "batch", "--output", str(ledger)]
+            command += ["--summary", "--quiet"]
+        elif implementation == "whole":
+            command = [*script, json.dumps({"history": str(history), "ledger": str(ledger)})]
         else:
-            job = json.dumps({"history": str(history), "ledger": str(ledger)})
-            command = [sys.executable, str(Path(__file__).resolve()), "--child", job]
-        wall, cpu, peak = measure(command)
+            command = [*script, json.dumps({"history": str(history)})]
+            printed = folder / "evaluate.json"
+        if implementation != "evaluate":
+            ledgers[implementation] = ledger
+        wall, cpu, peak = measure(command, printed)
+        if printed is not None:
+            cpu = float(json.loads(printed.read_text())["cpu"])
         runs.append(Run(name, implementation, count, wall, cpu, peak))
     streamed = pq.read_table(ledgers["cli-stream"])
     if "whole" in ledgers:
@@ -160,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     if arguments.child is not None:
         job: dict[str, Any] = json.loads(arguments.child)
+        if "ledger" not in job:
+            return evaluate_only(job["history"])
         return whole(job["history"], job["ledger"])
     purchases = arguments.purchases // 10 if arguments.quick else arguments.purchases
     load_start = os.getloadavg()
@@ -182,17 +230,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         "| scenario | implementation | purchases | wall s | CPU s | purchases/wall s "
-        "| purchases/CPU s | vs whole | vs target | peak MiB |"
+        "| purchases/CPU s | vs whole | vs evaluate | vs target | peak MiB |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     wholes = {run.scenario: run for run in runs if run.implementation == "whole"}
+    engines = {run.scenario: run for run in runs if run.implementation == "evaluate"}
     for run in runs:
         base = wholes.get(run.scenario)
+        engine = engines.get(run.scenario)
         ratio = f"{run.rate / base.rate:.2f}x" if base is not None else "-"
+        kept = f"{run.rate / engine.rate:.2f}x" if engine is not None else "-"
+        wall = "-" if run.implementation == "evaluate" else f"{run.wall:.2f}"
+        per_wall = "-" if run.implementation == "evaluate" else f"{run.purchases / run.wall:,.0f}"
         print(
-            f"| {run.scenario} | {run.implementation} | {run.purchases:,} | {run.wall:.2f} | "
-            f"{run.cpu:.2f} | {run.purchases / run.wall:,.0f} | {run.rate:,.0f} | "
-            f"{ratio} | {run.rate / TARGET_RATE:.2f}x | {run.peak_mib:,.0f} |"
+            f"| {run.scenario} | {run.implementation} | {run.purchases:,} | {wall} | "
+            f"{run.cpu:.2f} | {per_wall} | {run.rate:,.0f} | "
+            f"{ratio} | {kept} | {run.rate / TARGET_RATE:.2f}x | {run.peak_mib:,.0f} |"
         )
     print()
     print(f"load average (1, 5, 15 min) at end: {', '.join(f'{x:.2f}' for x in load_end)}")

@@ -4,14 +4,17 @@ Run::
 
     python benchmarks/report.py                      # 1,000,000 purchases, 10,000 customers
     python benchmarks/report.py --purchases 100000   # quicker
+    python benchmarks/report.py --engine reference   # the reference fold (slow)
 
 A seeded synthetic history (``synthetic.py``; 1% refunded, and with
 ``--program lifecycle`` redemptions on ``lifecycle-program.yaml``) is written as Parquet
-to a temporary folder. Each measurement reads it with ``read_history`` and evaluates it,
-as the command line does: ``dry-run`` is ``evaluate(program, events)``, ``report`` is
-``report(program, events)`` (the same evaluation, the summary's grouping, and the cost
-figures). They alternate, ``--repeat`` times each, and the best CPU time of each is kept;
-the load average is printed at start and end, since the machine is shared.
+to a temporary folder. Each measurement reads it and evaluates it: with the batch engine
+(the default) ``dry-run`` is ``evaluate(program, read_history_table(path),
+engine="batch")`` and ``report`` is ``report(program, read_history_table(path),
+engine="batch")`` (the same evaluation, then the report's sums over the ledger's columns);
+with ``--engine reference`` both read events with ``read_history``. They alternate,
+``--repeat`` times each, and the best CPU time of each is kept; the load average is
+printed at start and end, since the machine is shared.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from rewardrules import evaluate, load_program, read_history, report
+from rewardrules.histories.columns import read_history_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
@@ -45,6 +49,7 @@ def main() -> None:
     parser.add_argument("--program", choices=sorted(PROGRAMS), default="coffee")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--engine", choices=("batch", "reference"), default="batch")
     arguments = parser.parse_args()
     program = load_program(PROGRAMS[arguments.program])
     print(f"load average at start: {os.getloadavg()}")
@@ -60,13 +65,17 @@ def main() -> None:
         for _ in range(arguments.repeat):
             for name in ("dry-run", "report"):
                 start = time.process_time()
+                history = (
+                    read_history_table(path) if arguments.engine == "batch" else read_history(path)
+                )
                 if name == "dry-run":
-                    evaluate(program, read_history(path))
+                    evaluate(program, history, engine=arguments.engine)
                 else:
-                    report(program, read_history(path))
+                    report(program, history, engine=arguments.engine)
                 best[name] = min(best[name], time.process_time() - start)
     print(
-        f"program {arguments.program}, {arguments.purchases:,} purchases, "
+        f"program {arguments.program}, engine {arguments.engine}, "
+        f"{arguments.purchases:,} purchases, "
         f"{arguments.customers:,} customers, {len(table):,} rows"
     )
     for name, seconds in best.items():

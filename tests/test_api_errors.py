@@ -22,7 +22,9 @@ from rewardrules import (
     ReferralQualified,
     Refund,
     RefundLine,
+    compile_program,
     evaluate,
+    step,
 )
 from rewardrules.errors import HistoryError
 from rewardrules.events import MonthDay
@@ -177,3 +179,76 @@ def test_no_json_text_lets_pydantic_text_through(model: type[Any], text: str) ->
         model.model_validate_json(text)
     except HistoryError as error:
         assert_plain(error)
+
+
+# --- step's arguments -----------------------------------------------------------------------
+STEP_EVENT = (
+    "step takes one event, a Purchase, Refund, Redemption or ReferralQualified, as its third "
+    "argument"
+)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ("rules/coffee.yaml", None, None),
+            "step takes a Program as its first argument: load it with "
+            "load_program('rules/coffee.yaml')",
+        ),
+        (
+            (None, {"customer_id": "c1"}, None),
+            "step takes the customer's CustomerState, or None, as its second argument (got a "
+            "dict): read a saved one with CustomerState.model_validate_json(text)",
+        ),
+        (
+            (None, 3, None),
+            "step takes the customer's CustomerState, or None, as its second argument (got an "
+            "int): give None for a customer the program has not seen",
+        ),
+        (
+            (None, None, "history.csv"),
+            f"{STEP_EVENT} (got a str): to evaluate a file, pass read_history('history.csv') "
+            "to evaluate",
+        ),
+        (
+            (None, None, []),
+            f"{STEP_EVENT} (got a list): call step once per event, or pass them all to evaluate",
+        ),
+        (
+            (None, None, {"type": "purchase"}),
+            f"{STEP_EVENT} (got a dict): build it with Purchase.model_validate(...) (or Refund, "
+            "Redemption)",
+        ),
+    ],
+)
+def test_step_says_what_it_takes(arguments: tuple[Any, Any, Any], expected: str) -> None:
+    given, state, event = arguments
+    with pytest.raises(TypeError) as caught:
+        step(
+            program() if given is None else given, state, one_purchase() if event is None else event
+        )
+    assert str(caught.value) == expected
+
+
+def test_step_refuses_a_customer_that_is_not_a_profile() -> None:
+    with pytest.raises(TypeError) as caught:
+        step(program(), None, one_purchase(), "c1")  # type: ignore[arg-type]
+    assert (
+        str(caught.value) == "step takes the customer's profile as a Customer, or None (got a str)"
+    )
+
+
+def test_step_still_takes_a_compiled_program() -> None:
+    state, entries = step(compile_program(program()), None, one_purchase())
+    assert (state.customer_id, entries) == ("c1", step(program(), None, one_purchase())[1])
+
+
+# --- results as dicts -----------------------------------------------------------------------
+def test_results_give_dicts_of_json_values_under_to_dict() -> None:
+    evaluation = evaluate(program(), [one_purchase()])
+    (result,) = evaluation.customers
+    for item in (evaluation, evaluation.totals, result, *result.ledger):
+        assert json.loads(item.to_json()) == item.to_dict()
+        assert json.loads(json.dumps(item.to_dict())) == item.to_dict()
+    assert evaluation.to_dict()["totals"]["purchases"] == 1

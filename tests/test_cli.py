@@ -297,7 +297,7 @@ def test_importing_the_library_does_not_import_the_command_line() -> None:
     assert done.stdout == "False False\n"
 
 
-def test_a_semicolon_export_with_decimal_commas_reads_with_the_options(
+def test_a_semicolon_export_with_decimal_commas_is_detected_and_said(
     files: tuple[Path, Path],
 ) -> None:
     program, history = files
@@ -306,16 +306,34 @@ def test_a_semicolon_export_with_decimal_commas_reads_with_the_options(
         "p1;purchase;c1;2026-05-01T15:00:00-05:00;cone;ice-cream;2;3,50;\n",
         encoding="utf-8",
     )
-    code, _, err = run("dry-run", program, history)
-    assert code == 1
-    assert err.startswith(f"{history}:1:1: the header is separated by ';', not ','")
-    assert "--delimiter ';' --decimal-comma" in err
-    code, out, _ = run(
+    for engine in ("reference", "batch"):
+        code, out, err = run("dry-run", program, history, "--format", "json", "--engine", engine)
+        assert (code, err) == (0, f"{history}: read as ';'-separated, decimal commas (detected)\n")
+        # 2 cones at 3,50 = 7.00 -> 7 stars
+        assert json.loads(out)["customers"][0]["points"] == 7
+    code, out, err = run(
         "dry-run", program, history, "--delimiter", ";", "--decimal-comma", "--format", "json"
     )
-    assert code == 0
-    # 2 cones at 3,50 = 7.00 -> 7 stars
+    assert (code, err) == (0, "")
     assert json.loads(out)["customers"][0]["points"] == 7
+
+
+def test_an_explicit_option_wins_over_detection(files: tuple[Path, Path]) -> None:
+    program, history = files
+    history.write_text(
+        "event_id;type;customer_id;at;sku;category;quantity;unit_price;purchase_id\n"
+        "p1;purchase;c1;2026-05-01T15:00:00-05:00;cone;ice-cream;2;3,50;\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("dry-run", program, history, "--delimiter", ",")
+    assert code == 1
+    assert err.startswith(f"{history}:1:1: the header is separated by ';', not ','")
+    code, _, err = run("dry-run", program, history, "--decimal-point")
+    assert code == 1
+    assert err.startswith(
+        f"{history}: read as ';'-separated (detected)\n"
+        f"{history}:2:1: unit_price: must be an amount like 4.50"
+    )
 
 
 def test_dry_run_csv_neutralises_cells_a_spreadsheet_would_run(

@@ -21,7 +21,7 @@ from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.compare import Comparison, program_figures
 from rewardrules.tools.report import Report
 from strategies import cutoffs, lifecycle_histories, lifecycle_programs
-from test_examples import PROGRAMS, as_of_of, customers_of, history_of
+from test_examples import PROGRAMS, as_of_of, customers_of, dry_run_arguments, history_of
 
 EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"
 
@@ -191,3 +191,24 @@ def test_programs_in_two_currencies_are_refused(tmp_path: Path) -> None:
     assert "USD" in result.output
     assert "EUR" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("example", PROGRAMS, ids=lambda path: path.stem)
+def test_every_example_compares_with_itself_in_every_format(example: Path, tmp_path: Path) -> None:
+    arguments = ["compare", str(example), *dry_run_arguments(example)[1:]]
+    runner = CliRunner()
+    document = json.loads(runner.invoke(cli, [*arguments, "--format", "json"]).output)
+    assert {row["change"] for row in document["program"]} <= {"0", "0.00", 0, "0.000", "0.0"}
+    assert document["customers"]["gaining"] == document["customers"]["losing"] == 0
+    rows = list(csv.reader(io.StringIO(runner.invoke(cli, [*arguments, "--format", "csv"]).output)))
+    assert rows[0] == ["section", "key", "status", "old", "new", "change"]
+    assert len(rows) > 1
+    table = runner.invoke(cli, arguments)
+    assert table.exit_code == 0
+    assert "0 gain, 0 lose" in table.output
+    page = tmp_path / "compare.html"
+    result = runner.invoke(cli, [*arguments, "--format", "html", "--output", str(page)])
+    assert result.exit_code == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<html") == 1
+    assert 'src="http' not in text  # plotly.js is inlined: the page opens offline

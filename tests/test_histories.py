@@ -451,7 +451,7 @@ ERRORS = {
     "money with a currency sign": (
         "h.csv",
         HEADER + ROW.replace("4.50", "$4.50"),
-        f"h.csv:2:1: unit_price: must be {AMOUNT_HELP} (got '$4.50')",
+        f"h.csv:2:1: unit_price: must be {AMOUNT_HELP} (got '$4.50') (write 4.50)",
     ),
     "money with an exponent": (
         "h.csv",
@@ -472,7 +472,7 @@ ERRORS = {
         "h.jsonl",
         '{"type": "purchase", "id": "p", "customer_id": "c", ' + MOMENT + ", "
         '"lines": [{"sku": "a", "quantity": 1, "unit_price": " 4.50"}]}',
-        f"h.jsonl:1:1: lines[0].unit_price: must be {AMOUNT_HELP} (got ' 4.50')",
+        f"h.jsonl:1:1: lines[0].unit_price: must be {AMOUNT_HELP} (got ' 4.50') (write 4.50)",
     ),
     "negative quantity": (
         "h.csv",
@@ -782,7 +782,8 @@ ERRORS = {
         "h.txt",
         "",
         "cannot tell the format of h.txt from its extension; "
-        "name it .csv, .jsonl, .json or .parquet, or give the format",
+        "name it .csv, .jsonl, .json or .parquet, or give the format "
+        "(format='csv' from Python, --history-format csv on the command line)",
     ),
 }
 
@@ -955,7 +956,8 @@ def test_locate_event_refuses_an_unknown_format_like_read_history() -> None:
         locate_event("history.txt", "p1")
     assert str(info.value) == (
         "cannot tell the format of history.txt from its extension; "
-        "name it .csv, .jsonl, .json or .parquet, or give the format"
+        "name it .csv, .jsonl, .json or .parquet, or give the format "
+        "(format='csv' from Python, --history-format csv on the command line)"
     )
 
 

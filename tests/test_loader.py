@@ -264,6 +264,90 @@ class Broken:
 
 BROKEN = [
     Broken(
+        "a date without leading zeros gets the date to write",
+        lines(*header(), *RULE, "    every: 10", "    starts: 2026-6-14"),
+        [
+            (
+                "<text>:9:13: rules[0].starts: the text '2026-6-14' is not a date; write dates "
+                "as YYYY-MM-DD (write 2026-06-14)",
+                "bad-date",
+            )
+        ],
+    ),
+    Broken(
+        "a date written day first with points gets the date to write",
+        lines(*header(), *RULE, "    every: 10", "    starts: 14.06.2026"),
+        [
+            (
+                "<text>:9:13: rules[0].starts: the text '14.06.2026' is not a date; write dates "
+                "as YYYY-MM-DD (write 2026-06-14)",
+                "bad-date",
+            )
+        ],
+    ),
+    Broken(
+        "a date written with slashes whose month is unclear gets no guess",
+        lines(*header(), *RULE, "    every: 10", "    starts: 06/07/2026"),
+        [
+            (
+                "<text>:9:13: rules[0].starts: the text '06/07/2026' is not a date; write dates "
+                "as YYYY-MM-DD",
+                "bad-date",
+            )
+        ],
+    ),
+    Broken(
+        "a day past the end of its month says how long the month is",
+        lines(*header(), *RULE, "    every: 10", "    starts: 2026-02-30"),
+        [
+            (
+                "<text>:9:13: rules[0].starts: the text '2026-02-30' is not a date (February "
+                "2026 has 28 days); write dates as YYYY-MM-DD",
+                "bad-date",
+            )
+        ],
+    ),
+    Broken(
+        "a kind at column 1 is pointed at, not the line after it",
+        lines(*header(), "rules:", "  - id: punch", "kind: every_nth_free", "    every: 10"),
+        [
+            (
+                "<text>:7:1: this line is indented less than the lines around it (the keys on "
+                "lines 6 and 8 start at column 5); indent it to column 5",
+                "yaml-syntax",
+            )
+        ],
+    ),
+    Broken(
+        "an amount with a currency sign gets the amount to write",
+        lines(
+            *header(),
+            "rules:",
+            "  - id: stars",
+            "    kind: points_per_spend",
+            "    points: 1",
+            "    per: £1",
+        ),
+        [
+            (
+                "<text>:9:10: rules[0].per: '£1' is not an amount; write it with the digits 0-9 "
+                "and at most one '.', nothing else (write 1)",
+                "bad-number",
+            )
+        ],
+    ),
+    Broken(
+        "a percent with a percent sign gets the number to write",
+        lines(*header(), *RULE, "    every: 5", "    reward: {percent_off: 15%}"),
+        [
+            (
+                "<text>:9:27: rules[0].reward.percent_off: '15%' is not an amount; write it "
+                "with the digits 0-9 and at most one '.', nothing else (write 15)",
+                "bad-number",
+            )
+        ],
+    ),
+    Broken(
         "a number where text is meant (YAML 1.1 trap)",
         lines(
             *header(),
@@ -560,8 +644,8 @@ BROKEN = [
         lines(*header(), *RULE, "    every: 10", "    starts: 2026-13-01"),
         [
             (
-                "<text>:9:13: rules[0].starts: the text '2026-13-01' is not a date (month "
-                "value is outside expected range of 1-12); write dates as YYYY-MM-DD",
+                "<text>:9:13: rules[0].starts: the text '2026-13-01' is not a date (there is "
+                "no month 13); write dates as YYYY-MM-DD",
                 "bad-date",
             ),
         ],

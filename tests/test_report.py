@@ -99,6 +99,17 @@ def test_every_example_reports_in_every_format(example: Path) -> None:
     assert f"{Decimal(document['cost']):,} {document['currency']}" in table.output
 
 
+@pytest.mark.parametrize("example", PROGRAMS, ids=lambda path: path.stem)
+def test_every_example_reports_as_one_offline_html_page(example: Path, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    arguments = ["report", *dry_run_arguments(example)[1:], "--format", "html"]
+    result = CliRunner().invoke(cli, [*arguments, "--output", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<html") == 1
+    assert 'src="http' not in text  # plotly.js is inlined: the page opens offline
+
+
 def test_coffee_club_costs_its_discounts_and_its_outstanding_stars() -> None:
     found = report(EXAMPLES / "coffee-club.yaml", EXAMPLES / "coffee-club.history.csv")
     # docs/json-output.md's summary of this example: 16.48 USD of discounts, 2688 stars

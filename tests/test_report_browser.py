@@ -114,15 +114,14 @@ def test_the_report_page_draws_every_chart_offline(browser: object, tmp_path: Pa
 
 
 def test_the_compare_page_draws_every_chart_offline(browser: object, tmp_path: Path) -> None:
-    program = EXAMPLES / "coffee-club.yaml"
-    dearer = tmp_path / "dearer.yaml"
-    dearer.write_text(program.read_text().replace("value: 0.01", "value: 0.02"))
+    # docs/cost.md's worked compare: every 12th coffee free, or every 10th.
+    cards = ROOT / "rules" / "compare"
     page = tmp_path / "compare.html"
     arguments = [
         "compare",
-        str(program),
-        str(dearer),
-        str(EXAMPLES / "coffee-club.history.csv"),
+        str(cards / "coffee-card-12th.yaml"),
+        str(cards / "coffee-card-10th.yaml"),
+        str(cards / "coffee-card.history.csv"),
         "--format",
         "html",
         "--output",
@@ -130,7 +129,8 @@ def test_the_compare_page_draws_every_chart_offline(browser: object, tmp_path: P
     ]
     assert CliRunner().invoke(cli, arguments).exit_code == 0
     # the gain/loss histogram and the tier migration heatmap
-    check_page(browser, page, 2, "compare-coffee-club", tmp_path)
+    check_page(browser, page, 2, "compare-coffee-card", tmp_path)
+    assert "$19.60" in page.read_text(encoding="utf-8")
 
 
 def test_a_table_sorts_on_a_click_of_its_header(browser: object, tmp_path: Path) -> None:

@@ -60,7 +60,9 @@ def dask_client() -> Iterator[Client]:
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # A free port: None means distributed's default 8787, and a test run beside
+            # another cluster (another checkout's tests, a notebook) failed to start.
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

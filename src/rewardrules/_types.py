@@ -34,7 +34,14 @@ class NumberTextError(ValueError):
 def _as_plain_digits(text: str) -> str:
     """What ``text`` would be with its digits in ASCII and its separators removed."""
     digits = []
-    for char in text.strip():
+    # A currency sign or a percent sign around the number is how people write it;
+    # the program says which currency, and a percent field is a percent already.
+    bare = text.strip().strip("%").strip()
+    while bare and unicodedata.category(bare[0]) == "Sc":
+        bare = bare[1:].lstrip()
+    while bare and unicodedata.category(bare[-1]) == "Sc":
+        bare = bare[:-1].rstrip()
+    for char in bare:
         if char in "_ '\u00a0\u202f":
             continue
         value = unicodedata.digit(char, None) if not char.isascii() else None
@@ -43,7 +50,14 @@ def _as_plain_digits(text: str) -> str:
 
 
 def _number_text_error(text: str, kind: str, pattern: re.Pattern[str]) -> NumberTextError:
-    shown = text.encode("ascii", "backslashreplace").decode("ascii")
+    # A currency sign like '£' is shown as written; any other character outside ASCII is
+    # escaped, so that a full-width digit one (U+FF11) does not pass for a '1'.
+    shown = "".join(
+        char
+        if char.isascii() or unicodedata.category(char) == "Sc"
+        else char.encode("ascii", "backslashreplace").decode()
+        for char in text
+    )
     if len(shown) > 40:
         shown = shown[:37] + "..."
     how = (

@@ -170,6 +170,9 @@ class MonthDay(PlainErrors):
         return f"--{self.month:02d}-{self.day:02d}"
 
 
+_FULL_DATE = re.compile(r"[0-9]{4}-([0-9]{2}-[0-9]{2})")
+
+
 def parse_month_day(text: str) -> MonthDay:
     """Read ``--MM-DD`` or ``MM-DD`` into a :class:`MonthDay`.
 
@@ -178,9 +181,20 @@ def parse_month_day(text: str) -> MonthDay:
     """
     match = _MONTH_DAY.match(text.strip())
     if match is None:
+        dated = _FULL_DATE.fullmatch(text.strip())
+        if dated is not None:  # a date of birth: the year is not needed, nor kept
+            raise ValueError(
+                f"a birthday is a month and day without a year: write {dated.group(1)} "
+                f"(got {text!r})"
+            )
         raise ValueError(f"a month and day is written MM-DD, e.g. 07-14 (got {text!r})")
     month, day = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
+        if 1 <= day <= 12 and 1 <= month <= _DAYS_IN_MONTH[day - 1]:  # written day first
+            raise ValueError(
+                f"{text!r} is not a day of the year; the month comes first: "
+                f"write {day:02d}-{month:02d}"
+            )
         raise ValueError(f"{text!r} is not a day of the year")
     return MonthDay(month=month, day=day)
 

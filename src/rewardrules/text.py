@@ -28,9 +28,29 @@ def window_words(key: str) -> str:
     return "in all" if key == "lifetime" else f"in {key}"
 
 
+class Noun(str):
+    """A plural noun that knows its singular: ``Noun("kudos", "kudos")``, ``Noun("stars")``.
+
+    It is the text of its plural everywhere (a ``str``); :func:`counted` writes its
+    singular for exactly one. Without a singular given, the plural less a final ``s``.
+    """
+
+    singular: str
+
+    def __new__(cls, plural: str, singular: str | None = None) -> Noun:
+        noun = super().__new__(cls, plural)
+        noun.singular = _singular_of(plural) if singular is None else singular
+        return noun
+
+
+def _singular_of(plural: str) -> str:
+    return plural[:-1] if plural.endswith("s") and len(plural) > 1 else plural
+
+
 def counted(number: int | Decimal, noun: str) -> str:
-    """'1 star', '2 stars', '1.5 stars': a plural noun made singular for exactly one."""
-    singular = noun[:-1] if noun.endswith("s") and len(noun) > 1 else noun
+    """'1 star', '2 stars', '1.5 stars': a plural noun made singular for exactly one (a
+    :class:`Noun`'s own singular, or the plural less a final ``s``)."""
+    singular = noun.singular if isinstance(noun, Noun) else _singular_of(noun)
     shown = plain_number(number) if isinstance(number, Decimal) else str(number)
     return f"{shown} {singular if number == 1 else noun}"
 

@@ -14,20 +14,35 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import pyarrow as pa
 
+if TYPE_CHECKING:
+    from rewardrules.program.model import Program
+
 from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
 from rewardrules._types import FIRST_DATE, LAST_DATE
+from rewardrules._zones import ZoneNameError, check_zone_name
+from rewardrules.cli import _exports
+from rewardrules.cli._exports import Export, Told
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories._table_read import decode_history
 from rewardrules.histories.columns import events_to_table, read_history_table, table_to_events
-from rewardrules.histories.read import Format, locate_event, parse_history_text, read_history
+from rewardrules.histories.exports import Fold, parse_columns
+from rewardrules.histories.read import (
+    Format,
+    _format_of,
+    locate_event,
+    parse_history_text,
+    read_customers,
+    read_history,
+)
 
 _Result = TypeVar("_Result")
+_Record = TypeVar("_Record")
 _Moment = TypeVar("_Moment", date, datetime)
 
 
@@ -124,6 +139,10 @@ class HistoryReading:
     A history named ``-`` is standard input, read once and kept, since a command may read
     its history more than once. Its format is ``format`` if given, else Parquet when it
     starts with Parquet's magic bytes, else CSV; JSON on standard input needs the format.
+
+    A CSV file's delimiter, decimal comma and encoding are detected from the file unless
+    told (``told`` names the options given); so are a customers file's. Column names and
+    local times are in ``exports``; see :mod:`rewardrules.cli._exports`.
     """
 
     delimiter: str = ","
@@ -131,23 +150,51 @@ class HistoryReading:
     encoding: str = "utf-8"
     format: Format | None = None
     _stdin: list[bytes] = field(default_factory=list, compare=False)
+    told: frozenset[str] = frozenset({"delimiter", "decimal_comma", "encoding"})
+    exports: Told = field(default_factory=Told)
+    max_errors: int = 20
+    _opened: dict[tuple[str, bool], Export] = field(default_factory=dict, compare=False)
+    _said: set[str] = field(default_factory=set, compare=False)
+
+    def for_program(self, program: Program) -> HistoryReading:
+        """These options, with the program's time zone for ``--local-times``."""
+        return self.in_zone(program.timezone)
+
+    def in_zone(self, zone: str) -> HistoryReading:
+        """These options, with ``zone`` for ``--local-times`` when it names none."""
+        exports = dataclasses.replace(self.exports, program_zone=zone)
+        return dataclasses.replace(self, exports=exports, _opened={})
 
     def read(self, path: Path) -> Iterator[AnyEvent]:
         """Read a history with these options."""
         if str(path) == STDIN:
             return self._read_stdin()
-        return read_history(
+        export = self._export(path)
+        if export is not None:
+            return _exports.read_events(export, self.format, self.max_errors)
+        events = read_history(
             path,
             format=self.format,
             delimiter=self.delimiter,
             decimal_comma=self.decimal_comma,
             encoding=self.encoding,
         )
+        return self._every_jsonl_record(events, path, customers=False)
+
+    def read_customers(self, path: Path) -> Iterator[Customer]:
+        """Read a customers file: its dialect detected as a history's, its errors all said."""
+        export = self._export(path, customers=True)
+        if export is not None:
+            return _exports.read_customer_rows(export, self.max_errors)
+        return self._every_jsonl_record(read_customers(path), path, customers=True)
 
     def read_table(self, path: Path) -> pa.Table:
         """Read a history with these options into a table of the history's columns."""
         if str(path) == STDIN:
             return events_to_table(self._read_stdin())
+        export = self._export(path)
+        if export is not None:
+            return _exports.read_table(export, self.format, self.max_errors)
         return read_history_table(
             path,
             format=self.format,
@@ -160,8 +207,14 @@ class HistoryReading:
         """Find an event's place in a history read with these options (not on standard input)."""
         if str(path) == STDIN:
             return None
+        export = self._export(path)
+        if export is not None and export.text is not None:
+            return _exports.locate(export, event_id)
+        delimiter, encoding = self.delimiter, self.encoding
+        if export is not None:
+            delimiter, encoding = export.dialect.delimiter, export.dialect.encoding
         return locate_event(
-            path, event_id, format=self.format, delimiter=self.delimiter, encoding=self.encoding
+            path, event_id, format=self.format, delimiter=delimiter, encoding=encoding
         )
 
     def stdin_bytes(self) -> bytes:
@@ -169,6 +222,50 @@ class HistoryReading:
         if not self._stdin:
             self._stdin.append(sys.stdin.buffer.read())
         return self._stdin[0]
+
+    def _export(self, path: Path, customers: bool = False) -> Export | None:
+        """The CSV file at ``path`` as it is to be read; None for another format."""
+        name = str(path)
+        try:
+            fmt = _format_of(name, None if customers else self.format)
+        except HistoryError:
+            return None  # the reader says so
+        if fmt != "csv":
+            return None
+        key = (name, customers)
+        if key not in self._opened:
+            self._opened[key] = _exports.open_export(name, None, self._told(customers), customers)
+        export = self._opened[key]
+        _exports.say_dialect(export, self._said)
+        return export
+
+    def _told(self, customers: bool) -> Told:
+        if customers:
+            return dataclasses.replace(self.exports, columns=())
+        return dataclasses.replace(
+            self.exports,
+            delimiter=self.delimiter if "delimiter" in self.told else None,
+            decimal_comma=self.decimal_comma if "decimal_comma" in self.told else None,
+            encoding=self.encoding if "encoding" in self.told else None,
+        )
+
+    def _every_jsonl_record(
+        self, records: Iterator[_Record], path: Path, *, customers: bool
+    ) -> Iterator[_Record]:
+        try:
+            yield from records
+        except HistoryError as error:
+            name = str(path)
+            try:
+                fmt = _format_of(name, None if customers else self.format)
+            except HistoryError:
+                raise error from None
+            if fmt != "jsonl":
+                raise
+            encoding = "utf-8" if customers else self.encoding
+            raise _exports.more_jsonl_problems(
+                error, name, encoding, self.max_errors, customers
+            ) from None
 
     def _read_stdin(self) -> Iterator[AnyEvent]:
         data = self.stdin_bytes()
@@ -183,6 +280,17 @@ class HistoryReading:
             stream = io.BytesIO(data)
             table = read_history_table(stream, format="parquet", source=_STDIN_NAME)
             return table_to_events(table, _STDIN_NAME)
+        if (fmt or "csv") == "csv":
+            export = _exports.open_export(_STDIN_NAME, data, self._told(False), False)
+            _exports.say_dialect(export, self._said)
+            text = export.text or decode_history(data, _STDIN_NAME, export.dialect.encoding)
+            return parse_history_text(
+                text,
+                "csv",
+                source=_STDIN_NAME,
+                delimiter=export.dialect.delimiter,
+                decimal_comma=export.dialect.decimal_comma,
+            )
         text = decode_history(data, _STDIN_NAME, self.encoding)
         return parse_history_text(
             text,
@@ -196,24 +304,46 @@ class HistoryReading:
 _STDIN_NAME = "<stdin>"
 
 
+def _columns(_context: click.Context, _parameter: click.Parameter, value: str | None) -> object:
+    if value is None:
+        return ()
+    try:
+        return tuple(parse_columns(value).items())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _local_times(_context: click.Context, _parameter: click.Parameter, value: str | None) -> object:
+    if value is None or value == "program":
+        return value
+    try:
+        check_zone_name(value)
+    except ZoneNameError as exc:
+        hint = f" ({exc.suggestion})" if exc.suggestion else ""
+        raise click.BadParameter(f"{exc}{hint}") from None
+    return value
+
+
 _HISTORY_OPTIONS = (
     click.option(
         "--delimiter",
-        default=",",
-        show_default=True,
-        help="CSV histories: the character between cells (';' for many spreadsheet exports).",
+        help=(
+            "CSV: the character between cells (';' for many spreadsheet exports); "
+            "detected from each file's header when not given."
+        ),
     ),
     click.option(
-        "--decimal-comma",
-        is_flag=True,
-        help="CSV histories: amounts are written with a decimal comma (4,50).",
+        "--decimal-comma/--decimal-point",
+        default=None,
+        help=(
+            "CSV histories: amounts are written 4,50 (or 4.50); detected when not given, "
+            "for a file separated by another character than ','."
+        ),
     ),
     click.option(
         "--encoding",
         type=click.Choice(["utf-8", "cp1252", "latin-1"]),
-        default="utf-8",
-        show_default=True,
-        help="The history file's text encoding.",
+        help="The history's text encoding; UTF-8, or cp1252 when a CSV file is not UTF-8.",
     ),
     click.option(
         "--history-format",
@@ -223,22 +353,75 @@ _HISTORY_OPTIONS = (
             "standard input: Parquet if it starts like Parquet, else CSV unless told."
         ),
     ),
+    click.option(
+        "--columns",
+        callback=_columns,
+        metavar="NAME=HEADER,...",
+        help=(
+            "CSV histories: the export's names of the columns, such as "
+            "'id=Order ID,at=Date' (or a NAME.map.yaml file beside the history)."
+        ),
+    ),
+    click.option(
+        "--local-times",
+        is_flag=False,
+        flag_value="program",
+        callback=_local_times,
+        metavar="[ZONE]",
+        help=("CSV: read times without a UTC offset in the program's time zone (or in ZONE)."),
+    ),
+    click.option(
+        "--fold",
+        type=click.Choice(["earlier", "later"]),
+        help=(
+            "With --local-times: a time that happens twice when clocks go back is the "
+            "earlier one (the default) or the later one."
+        ),
+    ),
+    click.option(
+        "--max-errors",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        help="CSV and JSON Lines: the bad records to report before 'and N more'.",
+    ),
 )
 
 
 def history_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Add --delimiter, --decimal-comma, --encoding and --history-format; pass ``reading``."""
+    """Add the options of reading a history; pass them as ``reading``."""
 
     @functools.wraps(command)
     def with_reading(
         *args: object,
-        delimiter: str,
-        decimal_comma: bool,
-        encoding: str,
+        delimiter: str | None,
+        decimal_comma: bool | None,
+        encoding: str | None,
         history_format: Format | None,
+        columns: tuple[tuple[str, str], ...],
+        local_times: str | None,
+        fold: Fold | None,
+        max_errors: int,
         **kwargs: object,
     ) -> None:
-        reading = HistoryReading(delimiter, decimal_comma, encoding, history_format)
+        told = frozenset(
+            name
+            for name, value in (
+                ("delimiter", delimiter),
+                ("decimal_comma", decimal_comma),
+                ("encoding", encoding),
+            )
+            if value is not None
+        )
+        reading = HistoryReading(
+            delimiter if delimiter is not None else ",",
+            bool(decimal_comma),
+            encoding or "utf-8",
+            history_format,
+            told=told,
+            exports=Told(columns=columns, local_times=local_times, fold=fold),
+            max_errors=max_errors,
+        )
         command(*args, reading=reading, **kwargs)
 
     decorated: Callable[..., None] = with_reading

@@ -7,11 +7,13 @@ import io
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 import click
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from rewardrules.cli._style import color_option, wants_color
 from rewardrules.cli._support import (
     HistoryReading,
     as_of_option,
@@ -20,9 +22,15 @@ from rewardrules.cli._support import (
     history_options,
     located_events,
 )
-from rewardrules.cli.report import FORMATS, emit, output_option
+from rewardrules.cli.report import (
+    FORMATS,
+    emit,
+    engine_option,
+    output_option,
+    recorded_text,
+    table_console,
+)
 from rewardrules.errors import HistoryError
-from rewardrules.histories.read import read_customers
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.compare import MONEY_FIGURES, Comparison, Difference, compare
 
@@ -42,6 +50,8 @@ from rewardrules.tools.compare import MONEY_FIGURES, Comparison, Difference, com
     help="A readable table, JSON, a long CSV (section,key,status,old,new,change) or HTML.",
 )
 @output_option
+@engine_option
+@color_option
 @history_options
 def compare_command(
     old_file: Path,
@@ -52,19 +62,22 @@ def compare_command(
     output_format: str,
     output_file: Path | None,
     reading: HistoryReading,
+    engine: Literal["reference", "batch"] = "reference",
+    color: bool | None = None,
 ) -> None:
     """What changing OLD to NEW would do over HISTORY: cost, rules, customers, tiers."""
     old = guarded(lambda: load_program(old_file))
     new = guarded(lambda: load_program(new_file))
+    reading = reading.for_program(new)
     if old.currency != new.currency:
         message = f"OLD is in {old.currency} and NEW in {new.currency}: compare one currency"
         raise click.UsageError(message)
 
     def run() -> Comparison:
-        profiles = None if customers_file is None else read_customers(customers_file)
+        profiles = None if customers_file is None else reading.read_customers(customers_file)
         try:
             events = list(reading.read(history_file))
-            return compare(old, new, events, as_of=as_of, customers=profiles)
+            return compare(old, new, events, as_of=as_of, customers=profiles, engine=engine)
         except HistoryError as error:
             raise located_events(error, history_file, reading) from None
 
@@ -78,7 +91,8 @@ def compare_command(
 
         emit(compare_html(found), output_file)
     else:
-        emit(comparison_table(found), output_file)
+        coloured = wants_color(color, output_file is not None)
+        emit(comparison_table(found, coloured), output_file, coloured)
 
 
 def comparison_csv(found: Comparison) -> str:
@@ -99,25 +113,33 @@ def comparison_csv(found: Comparison) -> str:
     return buffer.getvalue()
 
 
-def comparison_table(found: Comparison) -> str:
-    """The comparison as rich tables, in plain text 100 columns wide."""
-    console = Console(file=io.StringIO(), width=100, color_system=None, no_color=True, record=True)
+def comparison_table(found: Comparison, color: bool = False) -> str:
+    """The comparison as rich tables, 100 columns wide: plain text, or coloured with
+    ``color`` (decreases in red)."""
+    console = table_console(color)
     money = found.new.money
 
     def amount(minor: int, sign: bool = False) -> str:
         shown = money.to_decimal(minor)
         return f"{shown:+,}" if sign else f"{shown:,}"
 
+    def change(text: str, value: int) -> Text:
+        return Text(text, style="red" if value < 0 else "")
+
     def rows(title: str, differences: tuple[Difference, ...], is_money: bool) -> Table:
-        table = Table(title=title, title_justify="left")
-        for column in ("", f"old ({money.code})" if is_money else "old", "new", "change"):
+        table = Table(title=f"{title} ({money.code})" if is_money else title, title_justify="left")
+        for column in ("", "old", "new", "change"):
             table.add_column(column, justify="left" if not column else "right")
         for row in differences:
             name = row.key if row.status == "both" else f"{row.key} ({row.status})"
+            if not is_money and row.key in MONEY_FIGURES:
+                name = f"{name} ({money.code})"
             if is_money or row.key in MONEY_FIGURES:
-                table.add_row(name, amount(row.old), amount(row.new), amount(row.change, True))
+                shown = change(amount(row.change, True), row.change)
+                table.add_row(name, amount(row.old), amount(row.new), shown)
             else:
-                table.add_row(name, f"{row.old:,}", f"{row.new:,}", f"{row.change:+,}")
+                shown = change(f"{row.change:+,}", row.change)
+                table.add_row(name, f"{row.old:,}", f"{row.new:,}", shown)
         return table
 
     console.print(
@@ -140,10 +162,13 @@ def comparison_table(found: Comparison) -> str:
     )
     quantiles = found.change_quantiles()
     if quantiles:
-        console.print(
-            "Change per customer: "
-            + ", ".join(f"q{key} {amount(value, True)}" for key, value in quantiles.items())
+        spread = Table(
+            title=f"Change of cost per customer, by quantile ({money.code})", title_justify="left"
         )
+        for key in quantiles:
+            spread.add_column(f"q{key}", justify="right")
+        spread.add_row(*(change(amount(value, True), value) for value in quantiles.values()))
+        console.print(spread)
     if found.gaining:
         console.print(rows("Top 10 gaining", found.gaining[:10], is_money=True))
     if found.losing:
@@ -160,5 +185,4 @@ def comparison_table(found: Comparison) -> str:
                 *(f"{found.tiers.get((old_tier, tier), 0):,}" for tier in new_tiers),
             )
         console.print(matrix)
-    text = console.export_text()
-    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+    return recorded_text(console, color)

@@ -316,7 +316,15 @@ _DAY_US = 86_400_000_000
 
 
 def event_months(table: pa.Table, program: Program) -> dict[str, str]:
-    """The month (``summary.month_of``) of each event of a checked table, by event id.
+    """The month (``summary.month_of``) of each event of a checked table, by event id."""
+    ids, months = event_month_columns(table, program)
+    return {
+        str(key): str(month) for key, month in zip(ids.to_pylist(), months.to_pylist(), strict=True)
+    }
+
+
+def event_month_columns(table: pa.Table, program: Program) -> tuple[pa.Array[Any], pa.Array[Any]]:
+    """Each event of a checked table and its month (``summary.month_of``): two columns.
 
     ``month_of`` is called once at each end of every UTC day that has an event; only the
     events of a day whose two ends fall in different local months get their own call.
@@ -331,8 +339,15 @@ def event_months(table: pa.Table, program: Program) -> dict[str, str]:
         month_of(_EPOCH + (int(value) + 1) * day - timedelta(microseconds=1), program)
         for value in days.tolist()
     ]
-    months = np.asarray(begins, dtype=object)[inverse]
+    names = sorted({*begins, *ends})
+    code = {name: place for place, name in enumerate(names)}
+    per_day = np.asarray([code[name] for name in begins], dtype=np.int64)
+    codes = per_day[np.asarray(inverse, dtype=np.int64).reshape(-1)]
     mixed = np.asarray([one != other for one, other in zip(begins, ends, strict=True)], np.bool_)
     for row in np.flatnonzero(mixed[inverse]).tolist():
-        months[row] = month_of(_EPOCH + timedelta(microseconds=int(at[row])), program)
-    return dict(zip(ids.to_pylist(), months.tolist(), strict=True))
+        name = month_of(_EPOCH + timedelta(microseconds=int(at[row])), program)
+        if name not in code:
+            code[name] = len(names)
+            names.append(name)
+        codes[row] = code[name]
+    return ids.cast(pa.string()), pa.array(names, pa.string()).take(codes)

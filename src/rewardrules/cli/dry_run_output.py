@@ -1,9 +1,11 @@
 """``dry-run --output FILE``, ``--summary`` and the progress bar: the streaming side of dry-run.
 
 The command keeps its own reading and evaluating; this module wraps the events it reads
-(for the progress bar and the month of each event), then takes the evaluation's customers
-one by one: each customer's ledger is written to ``--output`` and counted into the summary
-as it comes. Standard output then shows the summary (text or JSON) instead of the ledger.
+(for the progress bar and the month of each event), then takes the evaluation's ledger as
+Arrow tables (``tools.ledger_sums.ledger_pieces``: the batch engine's straight from its
+columns, no entry made): each is written to ``--output`` and totalled into the summary
+column by column as it comes. Standard output then shows the summary (text or JSON)
+instead of the ledger.
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ import click
 import pyarrow as pa
 
 from rewardrules.cli._progress import Progress
-from rewardrules.cli.customer_chunks import event_months
+from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program, gives_points
-from rewardrules.tools.ledger_files import LedgerFile, LedgerFileError, ledger_file_format
-from rewardrules.tools.summary import Group, Summary, SummaryBuilder
+from rewardrules.tools.ledger_files import (
+    ROW_GROUP_ENTRIES,
+    LedgerFile,
+    LedgerFileError,
+    ledger_file_format,
+)
+from rewardrules.tools.ledger_sums import ledger_pieces
+from rewardrules.tools.summary import Group, Summary, SummaryBuilder, entry_months
 
 _Result = TypeVar("_Result")
 _Command = TypeVar("_Command", bound=Callable[..., None])
@@ -147,30 +155,51 @@ class DryRunOutput:
             raise
 
     def finish(self, evaluation: Evaluation) -> Summary | None:
-        """Write the ledger (with ``--output``) customer by customer; the summary, if any."""
+        """Write the ledger (with ``--output``) piece by piece; the summary, if any."""
         builder = self._builder
         if builder is None and self.output is None:
             self._progress.close()
             return None
         with self._progress as progress:
-            output = self.output
-            ledger = None if output is None else LedgerFile(output, evaluation.money)
             progress.customers(len(evaluation.customers))
-            try:
-                for result in evaluation.customers:
-                    if ledger is not None:
-                        ledger.write(result)
-                    if builder is not None:
-                        builder.add(result)
-                    progress.customer_done()
-            except BaseException:
-                if ledger is not None:
-                    ledger.discard()
-                raise
-            if ledger is not None:
-                ledger.close()
-                self.entries = ledger.entries
+            months = None if builder is None else builder.known_months()
+            self._write(evaluation, builder, months, progress.customer_done)
         return None if builder is None else builder.finish(evaluation.totals)
+
+    def _write(
+        self,
+        evaluation: Evaluation,
+        builder: SummaryBuilder | None,
+        months: tuple[pa.Array[Any], pa.Array[Any]] | None,
+        done: Callable[[], None] | None = None,
+        ledger: LedgerFile | None = None,
+        size: int = ROW_GROUP_ENTRIES,
+    ) -> None:
+        """Write and count an evaluation's ledger as columns (``ledger_sums.ledger_pieces``):
+        no entry is made for the batch engine's results. A ledger file of the caller's is
+        written to and left open; else one is opened for ``--output`` and closed. ``size``:
+        entries per table; the batch engine formats each distinct reason once per table."""
+        output = self.output
+        owned = ledger is None and output is not None
+        if owned and output is not None:
+            ledger = LedgerFile(output, evaluation.money)
+        try:
+            for piece in ledger_pieces(evaluation.customers, evaluation.money, size):
+                if ledger is not None:
+                    ledger.write_table(piece.table)
+                if builder is not None and months is not None:
+                    event_ids = piece.table["event_id"]
+                    builder.add_piece(piece, entry_months(event_ids, months, self.program))
+                if done is not None:
+                    for _ in range(len(piece.customer_tiers)):
+                        done()
+        except BaseException:
+            if ledger is not None:
+                ledger.discard()
+            raise
+        if owned and ledger is not None:
+            ledger.close()
+            self.entries = ledger.entries
 
     def stream(self, chunks: Iterable[tuple[pa.Table, Evaluation]]) -> tuple[Evaluation, Summary]:
         """Write and count the evaluations of chunks of whole customers, one chunk at a time.
@@ -181,7 +210,8 @@ class DryRunOutput:
         Returns:
             The evaluation with no customers and the totals of all chunks, and the summary.
         """
-        builder = SummaryBuilder(self.program)
+        program = self.program
+        builder = SummaryBuilder(program)
         output = self.output
         ledger = None if output is None else LedgerFile(output, self.program.money)
         first: Evaluation | None = None
@@ -191,11 +221,8 @@ class DryRunOutput:
             for table, evaluation in chunks:
                 if first is None:
                     first = evaluation
-                builder.use_months(event_months(table, self.program))
-                for result in evaluation.customers:
-                    if ledger is not None:
-                        ledger.write(result)
-                    builder.add(result)
+                months = event_month_columns(table, program)
+                self._write(evaluation, builder, months, None, ledger, _piece_entries())
                 for name in _SUMMED:
                     sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
                 rows += table.num_rows
@@ -249,6 +276,12 @@ _SUMMED = tuple(
     field.name for field in dataclasses.fields(Totals) if field.name not in ("money", "point_value")
 )
 """The totals' counts and sums, added up over chunks."""
+
+
+def _piece_entries() -> int:
+    """Entries per table of a streamed chunk: a chunk's ledger (a little more than one
+    entry a row on the examples) in one table, so that its reasons are formatted once."""
+    return max(ROW_GROUP_ENTRIES, 2 * chunk_rows())
 
 
 def _same_file(one: Path, other: Path) -> bool:

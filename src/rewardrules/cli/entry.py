@@ -58,6 +58,11 @@ COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
         "sort_history",
         "Sort a history by customer, instant and event id, for bounded-memory runs.",
     ),
+    "serve": (
+        "rewardrules.cli.serve",
+        "serve_command",
+        "Edit, check, dry-run and save the programs of FOLDER in a web page.",
+    ),
 }
 """Each command: its module, the command object's name there, and its one-line summary."""
 

@@ -23,7 +23,6 @@ from rewardrules.cli._support import (
     located_events,
 )
 from rewardrules.errors import HistoryError
-from rewardrules.histories.read import read_customers
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.explain.explanation import CustomerExplanation, explain
 
@@ -60,9 +59,10 @@ def explain_command(
 ) -> None:
     """Explain CUSTOMER's rewards in PROGRAM over HISTORY: what each rule gave, or why not."""
     program = guarded(lambda: load_program(program_file))
+    reading = reading.for_program(program)
 
     def run() -> CustomerExplanation:
-        profiles = None if customers_file is None else list(read_customers(customers_file))
+        profiles = None if customers_file is None else list(reading.read_customers(customers_file))
         try:
             return explain(
                 program,

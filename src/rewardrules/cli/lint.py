@@ -74,7 +74,8 @@ def lint(
     history = None
     if history_file is not None:
         try:
-            history = SeenInHistory.from_events(reading.read(history_file))
+            # Only the categories and skus are read: local times may be read in any zone.
+            history = SeenInHistory.from_events(reading.in_zone("UTC").read(history_file))
         except RewardRulesError as error:
             click.echo(error.render(), err=True)
             raise SystemExit(error.exit_code) from None

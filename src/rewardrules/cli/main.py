@@ -167,6 +167,7 @@ def dry_run(
         )
     check_output_options(output_file, summary, output_format, explain)
     program = guarded(lambda: load_program(program_file))
+    reading = reading.for_program(program)
     output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
@@ -180,7 +181,7 @@ def dry_run(
     def profiles() -> list[Customer] | None:
         if customers_file is None:
             return None
-        read = read_customers(customers_file)
+        read = reading.read_customers(customers_file)
         return [profile for profile in read if everybody or profile.customer_id == customer_id]
 
     def run() -> Evaluation:
@@ -225,7 +226,7 @@ def dry_run(
         explained = guarded(
             lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
         )
-    _show_evaluation(program, evaluation, output_format, explained, as_of)
+    _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id)
 
 
 def _show_evaluation(
@@ -234,6 +235,7 @@ def _show_evaluation(
     output_format: str,
     explained: Mapping[str, CustomerExplanation] | None,
     as_of: date | datetime | None,
+    customer_id: str | None = None,
 ) -> None:
     """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
     if output_format == "json":
@@ -253,7 +255,7 @@ def _show_evaluation(
     elif output_format == "csv":
         click.echo(ledger_csv(evaluation), nl=False)
     else:
-        click.echo(render_table(program, evaluation))
+        click.echo(render_table(program, evaluation, customer_id))
 
 
 def _dry_run_on_cluster(
@@ -304,8 +306,9 @@ def _dry_run_on_cluster(
     click.echo(_totals_block(evaluation, program.points.name if earns else None))
 
 
-def render_table(program: Program, evaluation: Evaluation) -> str:
-    """The dry-run as text: one block per customer, then the program's totals."""
+def render_table(program: Program, evaluation: Evaluation, customer_id: str | None = None) -> str:
+    """The dry-run as text: one block per customer, then the totals (of the program, or
+    of the one customer ``customer_id`` when ``--customer`` chose one)."""
     money = evaluation.money
     points = program.points.name
     earns_points = any(gives_points(rule) for rule in program.rules)
@@ -319,7 +322,8 @@ def render_table(program: Program, evaluation: Evaluation) -> str:
     for result in evaluation.customers:
         shown_points = points if earns_points else None
         blocks.append(_customer_block(result, shown_points, program.tiers is not None, cards))
-    blocks.append(_totals_block(evaluation, points if earns_points else None))
+    title = "Program totals" if customer_id is None else f"Totals for customer {customer_id}"
+    blocks.append(_totals_block(evaluation, points if earns_points else None, title))
     return "\n\n".join(blocks)
 
 
@@ -374,7 +378,7 @@ def _several(units: int | None, noun: str) -> str:
     return f"{units} {noun} "
 
 
-def _totals_block(evaluation: Evaluation, points: str | None) -> str:
+def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Program totals") -> str:
     totals = evaluation.totals.to_dict()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
@@ -442,7 +446,7 @@ def _totals_block(evaluation: Evaluation, points: str | None) -> str:
     )
     if points is not None and totals["points_expired"]:
         rows.append(("breakage", f"{totals['breakage']} {code} (expired, not a cost)"))
-    return "Program totals\n" + _columns(rows)
+    return f"{title}\n" + _columns(rows)
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from rewardrules.errors import PathItem
 from rewardrules.events import Customer, ReferralQualified, Refund
 from rewardrules.money import Currency
 from rewardrules.program._rule_base import _Rule
+from rewardrules.text import plain_number
 
 if TYPE_CHECKING:
     from rewardrules.program.model import Program
@@ -62,6 +64,21 @@ class Finding:
     message: str
     suggestion: str | None = None
     at: Literal["key", "value"] = "value"
+
+
+def percent_as_fraction(path: tuple[PathItem, ...], percent: Decimal) -> Iterator[Finding]:
+    """``percent-as-fraction``: a percent above 0 and below 1, most likely 15% written 0.15.
+
+    Each kind with a percent yields it from its ``lint`` under that code
+    (docs/lint.md), so the words are the same wherever a percent is written.
+    """
+    if Decimal(0) < percent < 1:
+        shown, meant = plain_number(percent), plain_number(percent * 100)
+        yield Finding(
+            path,
+            f"{shown} means {shown}%; did you mean {meant}?",
+            f"write {meant} for {meant}% off",
+        )
 
 
 class KindPlan(Protocol):

@@ -7,10 +7,11 @@ name and fail deep in the engine with ``'str' object has no attribute 'id'``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from pydantic import BaseModel
 
+from rewardrules.engine.state import CustomerState
 from rewardrules.events import Customer, Purchase, Redemption, ReferralQualified, Refund
 from rewardrules.program.model import Program
 
@@ -36,6 +37,50 @@ def check_evaluate_arguments(program: object, events: object, customers: object)
     _check_items("events", events, _EVENTS, "read_history", "history.csv")
     if customers is not None:
         _check_items("customers", customers, (Customer,), "read_customers", "customers.csv")
+
+
+def check_step_arguments(
+    program: object, programs: tuple[type, ...], state: object, event: object, customer: object
+) -> None:
+    """Refuse what ``step`` cannot take, saying what it takes; ``programs`` are its program types.
+
+    Raises:
+        TypeError: saying what to pass instead.
+    """
+    if not isinstance(program, programs):
+        how = (
+            f"load it with load_program({_name(program)})"
+            if _is_path(program)
+            else f"load one with load_program('rules.yaml') (got {_kind(program)})"
+        )
+        raise TypeError(f"step takes a Program as its first argument: {how}")
+    if state is not None and not isinstance(state, CustomerState):
+        how = (
+            "read a saved one with CustomerState.model_validate_json(text)"
+            if isinstance(state, str | bytes | dict)
+            else "give None for a customer the program has not seen"
+        )
+        raise TypeError(
+            f"step takes the customer's CustomerState, or None, as its second argument "
+            f"(got {_kind(state)}): {how}"
+        )
+    if not isinstance(event, _EVENTS):
+        if _is_path(event):
+            how = f"to evaluate a file, pass read_history({_name(event)}) to evaluate"
+        elif isinstance(event, Sequence | Iterator):
+            how = "call step once per event, or pass them all to evaluate"
+        elif isinstance(event, dict):
+            how = "build it with Purchase.model_validate(...) (or Refund, Redemption)"
+        else:
+            how = "build one, such as Purchase(...)"
+        raise TypeError(
+            "step takes one event, a Purchase, Refund, Redemption or ReferralQualified, as its "
+            f"third argument (got {_kind(event)}): {how}"
+        )
+    if customer is not None and not isinstance(customer, Customer):
+        raise TypeError(
+            f"step takes the customer's profile as a Customer, or None (got {_kind(customer)})"
+        )
 
 
 def _check_items(
@@ -72,4 +117,5 @@ def _name(value: object) -> str:
 
 
 def _kind(value: object) -> str:
-    return "a dict" if isinstance(value, dict) else f"a {type(value).__name__}"
+    name = "dict" if isinstance(value, dict) else type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

@@ -42,7 +42,7 @@ from rewardrules.engine.state import (
 )
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
-from rewardrules.evaluation._arguments import check_evaluate_arguments
+from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages
@@ -401,7 +401,9 @@ def step(
     Raises:
         HistoryError: the event cannot be applied (a refund of an unknown purchase, a
             duplicate purchase id, an event older than the state...).
+        TypeError: an argument of the wrong type, saying what to pass.
     """
+    check_step_arguments(program, (Program, CompiledProgram), state, event, customer)
     return _step(_compiled(program).plan, state, event, customer)
 
 

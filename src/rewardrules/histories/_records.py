@@ -9,6 +9,7 @@ imports them both, so these helpers live below all three rather than in it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,13 +188,23 @@ def amount(text: str, path: Path, decimal_comma: bool = False) -> Decimal:
     if decimal_comma:
         if _COMMA_AMOUNT.fullmatch(text) is None:
             message = f"must be {COMMA_AMOUNT_HELP} (got {show(text)})"
-            raise RecordError(path, message, "bad-amount")
+            raise RecordError(path, message, "bad-amount", None, _bare_amount(text, _COMMA_AMOUNT))
         return Decimal(text.replace(",", "."))
     if _AMOUNT.fullmatch(text) is None:
-        hint = DECIMAL_COMMA_HINT if _COMMA_AMOUNT.fullmatch(text) else None
+        hint = DECIMAL_COMMA_HINT if _COMMA_AMOUNT.fullmatch(text) else _bare_amount(text)
         message = f"must be {AMOUNT_HELP} (got {show(text)})"
         raise RecordError(path, message, "bad-amount", None, hint)
     return Decimal(text)
+
+
+def _bare_amount(text: str, pattern: re.Pattern[str] = _AMOUNT) -> str | None:
+    """'write 4.50' for an amount written with a currency or percent sign around it."""
+    bare = text.strip().strip("%").strip()
+    while bare and unicodedata.category(bare[0]) == "Sc":
+        bare = bare[1:].lstrip()
+    while bare and unicodedata.category(bare[-1]) == "Sc":
+        bare = bare[:-1].rstrip()
+    return f"write {bare}" if bare != text and pattern.fullmatch(bare) else None
 
 
 def whole(text: str, path: Path) -> int:

@@ -215,7 +215,10 @@ def _format_of(source: str, given: str | None) -> Format:
             "name it .csv, .jsonl, .json or .parquet, or give the format"
         )
     if fmt is None:
-        raise HistoryError([Problem(message, code="unknown-format")])
+        hint = None
+        if given is None:  # "give the format" must say how, where each reader is
+            hint = "format='csv' from Python, --history-format csv on the command line"
+        raise HistoryError([Problem(message, code="unknown-format", suggestion=hint)])
     return fmt
 
 

@@ -25,7 +25,14 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, KindSpec, Now, ReferenceExamples, Returned
+from rewardrules.engine.kind import (
+    Finding,
+    KindSpec,
+    Now,
+    ReferenceExamples,
+    Returned,
+    percent_as_fraction,
+)
 from rewardrules.engine.ledger import EntryKind, LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -400,6 +407,12 @@ def _everything_free(rule: EveryNthFree, program: Program) -> Iterator[Finding]:
         )
 
 
+def _fraction_percent(rule: EveryNthFree, program: Program) -> Iterator[Finding]:
+    """A percent off written as a fraction (``percent-as-fraction``)."""
+    if isinstance(rule.reward, PercentOff):
+        yield from percent_as_fraction(("reward", "percent_off"), rule.reward.percent_off)
+
+
 SPEC: KindSpec[EveryNthFree, PunchCardPlan] = KindSpec(
     model=EveryNthFree,
     compile=lambda rule, settings: PunchCardPlan.compile(rule, settings.money),
@@ -415,7 +428,7 @@ SPEC: KindSpec[EveryNthFree, PunchCardPlan] = KindSpec(
     next_reward=_next_reward,
     refund_words=_refund_words,
     gives_fixed_gifts=False,
-    lint={"discount-100": _everything_free},
+    lint={"discount-100": _everything_free, "percent-as-fraction": _fraction_percent},
     reference=ReferenceExamples(
         rule_id="tenth-coffee-free",
         keys={"every": 10, "reward": {"percent_off": 30}},

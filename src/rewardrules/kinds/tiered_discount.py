@@ -16,7 +16,14 @@ from datetime import date, tzinfo
 from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, KindSpec, Now, ReferenceExamples, Returned
+from rewardrules.engine.kind import (
+    Finding,
+    KindSpec,
+    Now,
+    ReferenceExamples,
+    Returned,
+    percent_as_fraction,
+)
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import one_of, scope_refusal
@@ -243,6 +250,12 @@ def _never_applying(rule: TieredDiscount, program: Program) -> Iterator[Finding]
         )
 
 
+def _fraction_percents(rule: TieredDiscount, program: Program) -> Iterator[Finding]:
+    """A tier's percent written as a fraction (``percent-as-fraction``)."""
+    for name, percent in rule.discounts.items():
+        yield from percent_as_fraction(("discounts", name), percent)
+
+
 SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
     model=TieredDiscount,
     compile=lambda rule, settings: TieredDiscountPlan.compile(rule, settings.money),
@@ -262,6 +275,7 @@ SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
         "tiers-discount-falls": _falls_as_tiers_rise,
         "discount-100": _everything_free,
         "rule-never-applies": _never_applying,
+        "percent-as-fraction": _fraction_percents,
     },
     reference=ReferenceExamples(
         rule_id="member-discount",

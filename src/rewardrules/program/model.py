@@ -74,6 +74,7 @@ from rewardrules.program._rule_kinds import (
     gives_points,
     rewards_a_purchase,
 )
+from rewardrules.text import Noun
 
 __all__ = [
     "DURATION_PATTERN",
@@ -222,6 +223,14 @@ class PointsSettings(_Model):
     """What points are called, what one is worth, and how they wait, expire and are owed."""
 
     name: Text = Field(default="points", description="What points are called, e.g. 'stars'.")
+    singular: Text | None = Field(
+        default=None,
+        description=(
+            "What one point is called, e.g. 'star', where 'name' less a final 's' is wrong "
+            "('kudos', 'Punkt' for 'Punkte'); by default 'name' less a final 's'."
+        ),
+        examples=["star"],
+    )
     value: ExactDecimal = Field(
         default=Decimal(0),
         ge=0,
@@ -261,6 +270,13 @@ class PointsSettings(_Model):
         ),
         examples=["clamp"],
     )
+
+    @model_validator(mode="after")
+    def _name_knows_its_singular(self) -> PointsSettings:
+        # Every reason and total writes counted(n, name): the name carries its singular
+        # (a Noun is a str) so that no layer needs to be handed both.
+        object.__setattr__(self, "name", Noun(self.name, self.singular))
+        return self
 
 
 class RefundSettings(_Model):

@@ -8,9 +8,11 @@ member the author evidently meant, or says in one message what the value may be.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any, Literal, get_args
@@ -325,11 +327,60 @@ def _pattern(error: _Error) -> Finding:
 
 
 def _date(error: _Error) -> Finding:
-    reason = error.ctx.get("error", "not a calendar date")
     if isinstance(error.value, str) and is_week_date(error.value):
-        reason = "an ISO week date is not accepted"
-    message = f"{error.seen} is not a date ({reason}); write dates as YYYY-MM-DD"
-    return error.finding(message, "bad-date")
+        message = f"{error.seen} is not a date (an ISO week date is not accepted); "
+        return error.finding(message + "write dates as YYYY-MM-DD", "bad-date")
+    # Python's own reason ("invalid character in year") helps nobody writing a program.
+    reason = _no_such_day(error.value)
+    message = f"{error.seen} is not a date{reason}; write dates as YYYY-MM-DD"
+    suggestion = date_fix(error.value)
+    return error.finding(message, "bad-date", None if suggestion is None else f"write {suggestion}")
+
+
+def _no_such_day(value: object) -> str:
+    """' (there is no month 13)' for a date written right but not in the calendar."""
+    match = _YEAR_FIRST.fullmatch(value) if isinstance(value, str) else None
+    if match is None or "-" not in value:  # type: ignore[operator]
+        return ""
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        return f" (there is no month {month})"
+    days = calendar.monthrange(year, month)[1] if year else 31
+    if not 1 <= day <= days:
+        return f" ({calendar.month_name[month]} {year} has {days} days)"
+    return ""
+
+
+_DAY_FIRST = re.compile(r"(\d{1,2})[./](\d{1,2})[./](\d{4})")
+_YEAR_FIRST = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def date_fix(value: object) -> str | None:
+    """The date a mis-written date most likely means, as YYYY-MM-DD; None if unclear.
+
+    ``2026-6-14`` and ``2026/06/14`` are read year first; ``14.06.2026`` (day first, as
+    written with points) too; ``06/14/2026`` only when one of the two numbers cannot be a
+    month, since ``06/07/2026`` is June or July depending on the country.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if (match := _YEAR_FIRST.fullmatch(text)) is not None:
+        year, month, day = (int(part) for part in match.groups())
+    elif (match := _DAY_FIRST.fullmatch(text)) is not None:
+        first, second, year = (int(part) for part in match.groups())
+        if "." in text or first > 12:
+            day, month = first, second
+        elif second > 12:
+            month, day = first, second
+        else:
+            return None
+    else:
+        return None
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
 
 
 def _not_a_number(error: _Error) -> Finding:

@@ -50,6 +50,7 @@ class _Failure:
     char: str
     before: str
     began_line: str = ""
+    lines: tuple[str, ...] = ()
 
 
 _Said = tuple[str, Position] | None
@@ -93,6 +94,52 @@ def _colon(failure: _Failure) -> _Said:
         "or put a nested mapping on its own indented lines"
     )
     return message, failure.at
+
+
+_CONTENT = re.compile(r"[ ]*(?:-[ ]+)*")
+_PLAIN_KEY = re.compile(r"[^\s#'\"{}\[\],&*!|>%@`-][^:#]*:[ ]+\S")
+
+
+def _dedented_line(failure: _Failure) -> _Said:
+    """A line indented less than the lines around it, found only at the line after it.
+
+    ``kind:`` at column 1 among a rule's keys at column 5: YAML reads it as a key of the
+    document, and the next line, indented again, as a value containing ': '. The line at
+    fault is the one above, if the keys above it and below it line up without it.
+    """
+    if "mapping values are not allowed" not in failure.problem:
+        return None
+    number = failure.at.line  # 1-based: the failing line is lines[number - 1]
+    if number < 3 or number > len(failure.lines):
+        return None
+    here = _indent_of(failure.lines[number - 1])
+    above = failure.lines[number - 2]
+    if not _PLAIN_KEY.match(above.lstrip(" ")) or _indent_of(above) >= here:
+        return None
+    for earlier in range(number - 3, -1, -1):
+        line = failure.lines[earlier]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if _indent_of(line) < here and _content_column(line) != here:
+            return None
+        if _content_column(line) == here:
+            message = (
+                "this line is indented less than the lines around it (the keys on lines "
+                f"{earlier + 1} and {number} start at column {here + 1}); "
+                f"indent it to column {here + 1}"
+            )
+            return message, Position(number - 1, _indent_of(above) + 1)
+    return None
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _content_column(line: str) -> int:
+    """Where a line's key starts (0-based), after its indentation and any '- '."""
+    match = _CONTENT.match(line)
+    return match.end() if match else 0
 
 
 def _no_colon(failure: _Failure) -> _Said:
@@ -191,6 +238,7 @@ def _indicator(failure: _Failure) -> _Said:
 _RULES: tuple[Callable[[_Failure], _Said], ...] = (
     _tab,
     _reserved,
+    _dedented_line,
     _colon,
     _no_colon,
     _indentation,
@@ -214,7 +262,9 @@ def syntax_problem(
     line = source.lines[at.line - 1] if at.line <= len(source.lines) else ""
     char = line[at.column - 1] if at.column <= len(line) else ""
     began_line = source.lines[began.line - 1] if 0 < began.line <= len(source.lines) else ""
-    failure = _Failure(problem, context, at, began, char, line[: at.column - 1], began_line)
+    failure = _Failure(
+        problem, context, at, began, char, line[: at.column - 1], began_line, tuple(source.lines)
+    )
     for rule in _RULES:
         said = rule(failure)
         if said is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories.read import read_history
@@ -202,6 +202,7 @@ def compare(
     *,
     as_of: date | datetime | None = None,
     customers: Iterable[Customer] | None = None,
+    engine: Literal["reference", "batch"] = "reference",
 ) -> Comparison:
     """Run two programs over one history and compare their reports (docs/cost.md).
 
@@ -211,6 +212,7 @@ def compare(
         history: events, or the path of a history file (read once).
         as_of: as for :func:`rewardrules.tools.report.report`, for both.
         customers: customer profiles, for both.
+        engine: as for :func:`rewardrules.tools.report.report`, for both.
 
     Raises:
         ValueError: the programs have different currencies.
@@ -225,8 +227,8 @@ def compare(
         raise ValueError(message)
     events = list(read_history(history) if isinstance(history, str | Path) else history)
     profiles = None if customers is None else list(customers)
-    before = report(old_program, events, as_of=as_of, customers=profiles)
-    after = report(new_program, events, as_of=as_of, customers=profiles)
+    before = report(old_program, events, as_of=as_of, customers=profiles, engine=engine)
+    after = report(new_program, events, as_of=as_of, customers=profiles, engine=engine)
     return difference(before, after)
 
 

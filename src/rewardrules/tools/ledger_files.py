@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.money import Currency
+from rewardrules.tools._ledger_text import csv_text, json_lines_text
 from rewardrules.tools.export import LEDGER_COLUMNS, ledger_row
 
 __all__ = [
@@ -111,9 +112,13 @@ def append_entry(columns: dict[str, list[Any]], entry: LedgerEntry) -> None:
 
 
 class _Sink:
-    """Where the rows of one format go; ``add`` takes one customer, ``close`` finishes."""
+    """Where the rows of one format go; ``add`` takes one customer, ``add_table`` a table
+    of entries (:func:`ledger_schema`'s columns), ``close`` finishes."""
 
     def add(self, result: CustomerResult) -> None:
+        raise NotImplementedError
+
+    def add_table(self, table: pa.Table) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -129,6 +134,9 @@ class _CsvSink(_Sink):
     def add(self, result: CustomerResult) -> None:
         self._writer.writerows(ledger_row(entry) for entry in result.ledger)
 
+    def add_table(self, table: pa.Table) -> None:
+        self._stream.write(csv_text(table))
+
     def close(self) -> None:
         self._stream.close()
 
@@ -143,6 +151,9 @@ class _JsonLinesSink(_Sink):
             row = {"customer_id": entry.customer_id, **entry.to_dict()}
             write(json.dumps(row, ensure_ascii=False))
             write("\n")
+
+    def add_table(self, table: pa.Table) -> None:
+        self._stream.write(json_lines_text(table))
 
     def close(self) -> None:
         self._stream.close()
@@ -174,6 +185,12 @@ class _ParquetSink(_Sink):
             append_entry(columns, entry)
             if len(columns["kind"]) >= self._limit:
                 self._flush()
+
+    def add_table(self, table: pa.Table) -> None:
+        self._flush()
+        self._flush_rows()
+        if table.num_rows:
+            self._writer.write_table(table.cast(self._schema), row_group_size=self._limit)
 
     def _add_rows(self, source: Any, start: int, end: int, customer_ids: Any) -> None:
         """Entries ``start`` to ``end`` of a columnar ledger, after those pending."""
@@ -264,6 +281,15 @@ class LedgerFile:
         except OSError as error:
             raise _cannot_write(self.path, error) from None
         self.entries += rows[2] - rows[1] if rows is not None else len(result.ledger)
+
+    def write_table(self, table: pa.Table) -> None:
+        """Write some entries given as a table of :func:`ledger_schema`'s columns, in order
+        (``rewardrules.tools.ledger_sums.ledger_pieces`` makes them), after those written."""
+        try:
+            self._sink.add_table(table)
+        except OSError as error:
+            raise _cannot_write(self.path, error) from None
+        self.entries += table.num_rows
 
     def close(self) -> None:
         """Finish the file and move it into place."""

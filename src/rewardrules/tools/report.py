@@ -14,22 +14,39 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from rewardrules.engine.ledger import Evaluation, Totals
+import numpy as np
+import pyarrow as pa
+
+from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, Evaluation, Totals
 from rewardrules.engine.lots import Duration
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Purchase
+from rewardrules.histories.columns import read_history_table, table_to_events
 from rewardrules.histories.read import read_history
 from rewardrules.money import Currency, divide_half_up
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
-from rewardrules.tools.summary import Group, Summary, SummaryBuilder, month_of
+from rewardrules.tools._report_columns import (
+    EntryColumns,
+    TierChanges,
+    batch_ledger,
+    customer_figures,
+    customer_sums,
+    entries_as_columns,
+    group_sums,
+    month_codes,
+    month_rule_sums,
+    source_of,
+    tier_changes,
+)
+from rewardrules.tools.summary import Group, Source, Summary, month_of
 
 __all__ = [
     "CustomerCost",
@@ -361,57 +378,148 @@ def _share(part: int, whole: int) -> str | None:
 
 def report(
     program: Program | str | Path,
-    history: Iterable[AnyEvent] | str | Path,
+    history: Iterable[AnyEvent] | str | Path | Any,
     *,
     as_of: date | datetime | None = None,
     customers: Iterable[Customer] | None = None,
+    engine: Literal["reference", "batch"] = "reference",
 ) -> Report:
     """Evaluate ``program`` over ``history`` and report what it cost (docs/cost.md).
 
     Args:
         program: a program, or the path of its YAML file.
-        history: events, or the path of a history file.
+        history: events, the path of a history file, or (``engine="batch"``) a history
+            table.
         as_of: as for :func:`rewardrules.evaluate`; liability, pending points, tiers and
             the coming expiries are as of then.
         customers: customer profiles, as for :func:`rewardrules.evaluate`.
+        engine: as for :func:`rewardrules.evaluate`; with ``"batch"`` the report's sums
+            are read from the batch engine's ledger columns, entry objects never made.
 
     Raises:
         RuleFileError, HistoryError: as ``load_program``, ``read_history`` and ``evaluate``.
+        UnsupportedError: ``engine="batch"`` and the program uses what it does not run.
     """
     if not isinstance(program, Program):
         program = load_program(program)
+    if engine == "batch":
+        if isinstance(history, str | Path):
+            history = read_history_table(history)
+        evaluation = evaluate(program, history, customers, as_of, engine="batch")
+        ledger = batch_ledger(evaluation.customers)
+        if ledger is not None:
+            watcher = _Watcher.of_frame(program, ledger.frame, ledger.event_ids)
+            return build_report(program, evaluation, watcher, as_of, ledger)
+        # Results already built (a customer with profile only): read them as the
+        # reference engine's, with the history noted again.
+        if _is_table(history):
+            history = table_to_events(_as_table(history))
     events: Iterable[AnyEvent] = (
         read_history(history) if isinstance(history, str | Path) else history
     )
-    builder = SummaryBuilder(program)
-    watcher = _Watcher(program, bool(program.tiers))
-    evaluation = evaluate(program, watcher.watch(builder.watch(events)), customers, as_of)
-    for result in evaluation.customers:
-        builder.add(result)
-    summary = builder.finish(evaluation.totals)
-    return build_report(program, evaluation, summary, builder.month_rules(), watcher, as_of)
+    watcher = _Watcher(program, as_of)
+    evaluation = evaluate(program, watcher.watch(events), customers, as_of, engine=engine)
+    return build_report(program, evaluation, watcher, as_of)
+
+
+def _is_table(history: object) -> bool:
+    return hasattr(history, "__arrow_c_stream__")
+
+
+def _as_table(history: Any) -> pa.Table:
+    if isinstance(history, pa.Table):
+        return history
+    return pa.RecordBatchReader.from_stream(history).read_all()
 
 
 class _Watcher:
-    """Notes, while the history is read, what the ledger does not tell."""
+    """Notes what the ledger does not tell: each event's month, each customer's spend
+    and first month, the last instant; from the events as they are read (up to the
+    ``as_of`` cutoff, as evaluated), or from the batch engine's frame."""
 
-    def __init__(self, program: Program, spends: bool) -> None:
+    def __init__(self, program: Program, as_of: date | datetime | None) -> None:
         self._program = program
-        self._spends = spends
         self.spend: dict[str, int] = {}
         self.first_month: dict[str, str] = {}
+        self.months: dict[str, str] = {}
         self.last_at: datetime | None = None
+        self._until: tuple[datetime, bool] | None = None
+        if isinstance(as_of, datetime):
+            self._until = (as_of, True)
+        elif isinstance(as_of, date):
+            self._until = (
+                datetime.combine(as_of + timedelta(days=1), time(0), program.zone),
+                False,
+            )
+
+    @classmethod
+    def of_frame(cls, program: Program, frame: Any, event_ids: Any) -> _Watcher:
+        """The figures of the batch engine's frame (its events are those evaluated)."""
+        found = cls(program, None)
+        codes, names = month_codes(frame.at, program.zone)
+        if len(frame.at):
+            found.last_at = datetime.fromtimestamp(0, UTC) + timedelta(
+                microseconds=int(frame.at.max())
+            )
+        ids = frame.customer_ids
+        starts = frame.customer_start[:-1]
+        found.first_month = {
+            customer: names[code]
+            for customer, code in zip(ids, codes[starts].tolist(), strict=True)
+        }
+        purchases = frame.flags_of("purchase")
+        spend = np.zeros(len(ids), dtype=np.int64)
+        np.add.at(spend, frame.customer[purchases], frame.gross_total[purchases])
+        found.spend = dict(zip(ids, spend.tolist(), strict=True))
+        found._event_months = (event_ids, codes, names)
+        return found
+
+    _event_months: tuple[Any, Any, list[str]] | None = None
+
+    def month(self, event_id: str) -> str | None:
+        """The month of an event (by id), or of a gift at a date (``rule@YYYY-MM-DD``)."""
+        found = self.months.get(event_id)
+        if found is None and self._event_months is not None and not self.months:
+            event_ids, codes, names = self._event_months
+            self.months = {
+                str(event): names[code]
+                for event, code in zip(event_ids.tolist(), codes.tolist(), strict=True)
+            }
+            found = self.months.get(event_id)
+        if found is not None:
+            return found
+        rule, at, day = event_id.rpartition("@")
+        if at and rule in {rule.id for rule in self._program.rules} and len(day) == 10:
+            return day[:7]
+        return None
 
     def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
-        money = self._program.money
+        """Pass events through, noting their figures."""
+        program = self._program
+        money = program.money
+        until = self._until
+        zone = program.zone
         last: datetime | None = None
+        start = end = 0.0
+        month = ""
         for event in events:
             if last is None or event.at > last:
                 last = event.at
-            if self._spends:
+            if until is None or event.at < until[0] or (until[1] and event.at == until[0]):
                 customer = event.customer_id
+                # A history comes mostly in time order: the last month's span of POSIX
+                # seconds (less two hours at each end, where a zone may skip or repeat
+                # midnight) answers most events without converting them to the zone.
+                moment = event.at.timestamp()
+                if not start <= moment < end:
+                    local = event.at.astimezone(zone)
+                    first = datetime(local.year, local.month, 1, tzinfo=zone)
+                    following = (first + timedelta(days=32)).replace(day=1)
+                    start, end = first.timestamp() + 7200, following.timestamp() - 7200
+                    month = local.strftime("%Y-%m")
+                self.months[event.id] = month
                 if customer not in self.first_month:
-                    self.first_month[customer] = month_of(event.at, self._program)
+                    self.first_month[customer] = month
                 if isinstance(event, Purchase):
                     amount = money.to_minor(event.gross_total)
                     self.spend[customer] = self.spend.get(customer, 0) + amount
@@ -422,42 +530,43 @@ class _Watcher:
 def build_report(
     program: Program,
     evaluation: Evaluation,
-    summary: Summary,
-    month_rules: MonthRules,
     watcher: _Watcher,
     as_of: date | datetime | None,
+    ledger: Any = None,
 ) -> Report:
-    """Put a report together from an evaluation and its summary."""
+    """Put a report together from an evaluation and what was noted of its history
+    (and, for the batch engine, the ledger columns it read the evaluation from)."""
     money = program.money
     value = program.points.value
     totals = evaluation.totals
+    # points_money, with the point value's ratio worked out once (a call per customer).
+    numerator, denominator = value.as_integer_ratio()
+    numerator *= money.minor_per_major
 
     def worth(points: int) -> int:
-        return points_money(points, value, money)
+        return divide_half_up(points * numerator, denominator)
 
+    results = evaluation.customers
+    columns = entries_as_columns(results, watcher.month, program.zone, ledger)
+    figures = customer_figures(results, ledger)
+    summary = _summary(program, columns, figures.tiers, totals)
     rules = tuple(_rule_cost(group, worth) for group in summary.by_rule)
-    customer_costs = []
-    for result in evaluation.customers:
-        given = 0
-        earned = False
-        for entry in result.ledger:
-            kind = entry.kind
-            if kind in _MONEY_KINDS:
-                given += entry.value_minor or 0
-                earned = True
-            elif kind == "points" and (entry.points or 0) > 0:
-                earned = True
-        customer_costs.append(
-            CustomerCost(
-                customer_id=result.customer_id,
-                cost=given + worth(result.points),
-                value_given=given,
-                points=result.points,
-                tier=result.tier,
-                earned=earned,
-            )
+    sums = customer_sums(columns, len(results))
+    balances = figures.points
+    customer_costs = [
+        CustomerCost(
+            customer_id=customer_id,
+            cost=given + worth(balance),
+            value_given=given,
+            points=balance,
+            tier=tier,
+            earned=earned,
         )
-    outstanding = sum(result.points for result in evaluation.customers)
+        for customer_id, given, earned, balance, tier in zip(
+            figures.customer_ids, sums.given, sums.earned, balances, figures.tiers, strict=True
+        )
+    ]
+    outstanding = sum(balances)
     issued_net = totals.points_issued - totals.points_reversed
     points = PointsFigures(
         issued=totals.points_issued,
@@ -467,7 +576,7 @@ def build_report(
         expired=totals.points_expired,
         breakage=worth(totals.points_expired),
         written_off=totals.points_written_off,
-        pending=sum(result.pending_points for result in evaluation.customers),
+        pending=sum(figures.pending),
         outstanding=outstanding,
         liability=worth(outstanding),
         redemption_rate=None
@@ -490,7 +599,8 @@ def build_report(
             )
             for group in summary.by_tier
         )
-        tier_mix = _tier_mix(program, evaluation, summary, watcher)
+        changes = tier_changes(results, ledger, program.zone)
+        tier_mix = _tier_mix(program, figures.customer_ids, changes, summary, watcher)
     return Report(
         program=program.program,
         name=program.name,
@@ -501,13 +611,80 @@ def build_report(
         totals=totals,
         summary=summary,
         rules=rules,
-        months=_months(summary, worth, month_rules),
+        months=_months(summary, worth, month_rule_sums(columns)),
         points=points,
         tiers=tiers,
         tier_mix=tier_mix,
         customers=tuple(customer_costs),
         expiry=_expiry(program, evaluation, as_of, watcher.last_at, worth),
     )
+
+
+def _summary(
+    program: Program,
+    columns: EntryColumns,
+    tiers_of: list[str | None],
+    totals: Totals,
+) -> Summary:
+    """The summary's groups (as ``SummaryBuilder`` makes them) from the entry columns."""
+    # Per rule: a group per (source, rule) seen, every program rule listed first.
+    rule_count = len(columns.rules)
+    source_code = np.asarray([source_of(code) != "rule" for code in range(len(ENTRY_KINDS))])
+    catalogue = np.asarray([source_of(code) == "catalogue" for code in range(len(ENTRY_KINDS))])
+    source = np.where(source_code[columns.kind], np.where(catalogue[columns.kind], 1, 2), 0)
+    by_rule = group_sums(columns, source * rule_count + columns.rule, 3 * rule_count)
+    sources: tuple[Source, ...] = ("rule", "catalogue", "points")
+    found = {
+        (sources[place // rule_count], columns.rules[place % rule_count]): sums
+        for place, sums in enumerate(by_rule)
+        if sums["entries"]
+    }
+    keys: list[tuple[Source, str]] = [("rule", rule.id) for rule in program.rules]
+    seen = set(keys)
+    keys += sorted(
+        (key for key in found if key not in seen),
+        key=lambda key: (key[0] != "rule", key[0] == "points", key[1]),
+    )
+    rules = [_group(program, key[1], found.get(key), key[0]) for key in keys]
+    tiers: list[Group] = []
+    if program.tiers is not None:
+        names: list[str | None] = [None, *program.tiers.level_names()]
+        tier_code = {name: place for place, name in enumerate(names)}
+        of_customer = np.asarray([tier_code[tier] for tier in tiers_of], dtype=np.int64)
+        members = np.bincount(of_customer, minlength=len(names)).tolist()
+        by_tier = group_sums(columns, of_customer[columns.customer], len(names))
+        for place, name in enumerate(names):
+            by_tier[place]["customers"] = members[place]
+            tiers.append(_group(program, name, by_tier[place]))
+    month_names = list(columns.months)
+    by_month = group_sums(columns, columns.month + 1, len(month_names) + 1)
+    months = [
+        (None if place == 0 else month_names[place - 1], sums)
+        for place, sums in enumerate(by_month)
+        if sums["entries"]
+    ]
+    months.sort(key=lambda pair: (pair[0] is None, pair[0] or ""))
+    return Summary(
+        program=program.program,
+        currency=program.money.code,
+        totals=totals,
+        by_rule=tuple(rules),
+        by_tier=tuple(tiers),
+        by_month=tuple(_group(program, month, sums) for month, sums in months),
+    )
+
+
+def _group(
+    program: Program, key: str | None, sums: dict[str, int] | None, source: Source | None = None
+) -> Group:
+    figures = dict(sums or dict.fromkeys(("entries", "rewards", *ENTRY_SUMS), 0))
+    entries = figures.pop("entries")
+    rewards = figures.pop("rewards")
+    customers = figures.pop("customers", 0)
+    totals = Totals(
+        money=program.money, point_value=program.points.value, customers=customers, **figures
+    )
+    return Group(key, entries, totals, source, rewards)
 
 
 _MONEY_KINDS: Final = frozenset({"discount", "free", "voucher", "gift_card", "redemption"})
@@ -589,36 +766,53 @@ def coming_expiries(
 
 
 def _tier_mix(
-    program: Program, evaluation: Evaluation, summary: Summary, watcher: _Watcher
+    program: Program,
+    customer_ids: Sequence[str],
+    changes: TierChanges,
+    summary: Summary,
+    watcher: _Watcher,
 ) -> tuple[tuple[str, Mapping[str | None, int]], ...]:
     """Per month, how many customers were in each tier at its end.
 
     A customer counts from the month of their first event; their tier at a month's end is
-    the ``to`` of their last tier change up to then (None before any).
+    the ``to`` of their last tier change up to then (None before any). Worked out as a
+    (customer, month) table of the tier, changes written where they fall and carried
+    forward.
     """
-    months = [group.key for group in summary.by_month if group.key is not None]
-    for month in watcher.first_month.values():
-        if month not in months:
-            months.append(month)
-    months.sort()
+    months = sorted(
+        {group.key for group in summary.by_month if group.key is not None}
+        | set(watcher.first_month.values())
+    )
     levels: list[str | None] = [None]
     if program.tiers is not None:
         levels += program.tiers.level_names()
-    counts = {month: dict.fromkeys(levels, 0) for month in months}
-    for result in evaluation.customers:
-        first = watcher.first_month.get(result.customer_id)
-        if first is None:
-            continue
-        changes = [(month_of(change.at, program), change.after) for change in result.tier_changes]
-        tier: str | None = None
-        position = 0
-        for month in months:
-            while position < len(changes) and changes[position][0] <= month:
-                tier = changes[position][1]
-                position += 1
-            if month >= first:
-                counts[month][tier] = counts[month].get(tier, 0) + 1
-    return tuple((month, counts[month]) for month in months)
+    level_code = {level: code for code, level in enumerate(levels)}
+    count, width = len(customer_ids), len(months)
+    owner, change_months, after = changes
+    place = np.searchsorted(np.asarray(months, dtype=object), change_months).astype(np.int64)
+    inside = place < width
+    owner, place = owner[inside], place[inside]
+    codes = np.asarray([level_code[level] for level in after], dtype=np.int64)[inside]
+    # The last change of each (customer, month) holds at the month's end.
+    cell = owner * width + place
+    last = len(cell) - 1 - np.unique(cell[::-1], return_index=True)[1]
+    written = np.full(count * width, -1, dtype=np.int64)
+    written[cell[last]] = codes[last]
+    table = written.reshape(count, width)
+    seen = np.where(table >= 0, np.arange(width), -1)
+    carried = np.maximum.accumulate(seen, axis=1) if width else seen
+    tier = np.where(carried >= 0, np.take_along_axis(table, np.maximum(carried, 0), 1), 0)
+    position = {month: index for index, month in enumerate(months)}
+    first = np.asarray(
+        [position.get(watcher.first_month.get(customer, ""), width) for customer in customer_ids],
+        dtype=np.int64,
+    ).reshape(count, 1)
+    counted = np.arange(width) >= first
+    found = []
+    for index, month in enumerate(months):
+        members = np.bincount(tier[counted[:, index], index], minlength=len(levels)).tolist()
+        found.append((month, dict(zip(levels, members, strict=True))))
+    return tuple(found)
 
 
 def _expiry(

@@ -51,10 +51,11 @@ document.querySelectorAll("table.sortable th").forEach(function (header) {
 """
 
 
-def money_text(money: Currency, minor: int) -> str:
-    """``$1,234.50``, or ``1,234.50 CHF`` for a currency without a symbol here."""
+def money_text(money: Currency, minor: int, signed: bool = False) -> str:
+    """``$1,234.50``, or ``1,234.50 CHF`` for a currency without a symbol here; with
+    ``signed`` a change: ``+$5.00``, ``-$1.80``, ``+$0.00``."""
     amount = money.to_decimal(minor)
-    sign = "-" if amount < 0 else ""
+    sign = "-" if amount < 0 else "+" if signed else ""
     symbol = SYMBOLS.get(money.code)
     if symbol is None:
         return f"{sign}{abs(amount):,} {money.code}"
@@ -296,7 +297,7 @@ def compare_html(found: Comparison) -> str:
                 (name, row.key),
                 (money_text(money, row.old), row.old),
                 (money_text(money, row.new), row.new),
-                (money_text(money, row.change), row.change),
+                (money_text(money, row.change, signed=True), row.change),
             ]
         return [
             (name, row.key),

@@ -23,11 +23,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute
+
 from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, LedgerEntry, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program
+from rewardrules.tools.ledger_sums import (
+    LedgerPiece,
+    entry_figures,
+    grouped_figures,
+    ledger_pieces,
+    minor_units,
+)
 
-__all__ = ["Group", "Summary", "SummaryBuilder", "month_of"]
+__all__ = ["Group", "Summary", "SummaryBuilder", "entry_months", "month_of"]
+
+# pyarrow's stubs type the compute functions too narrowly.
+pc: Any = pyarrow.compute
 
 Source = Literal["rule", "catalogue", "points"]
 """What the ``rule`` of a per-rule group names: a program rule, a catalogue reward, or a
@@ -47,6 +61,38 @@ _COUNTS: Final = ("customers", "purchases", "refunds", "gross_spend")
 def month_of(moment: datetime, program: Program) -> str:
     """The calendar month of an instant in the program's time zone, as ``YYYY-MM``."""
     return moment.astimezone(program.zone).strftime("%Y-%m")
+
+
+def entry_months(
+    event_ids: pa.Array[Any] | pa.ChunkedArray[Any],
+    known: tuple[pa.Array[Any], pa.Array[Any]],
+    program: Program,
+) -> pa.Array[Any]:
+    """The month of each ledger entry, from its ``event_id``, column-wise.
+
+    Args:
+        event_ids: the entries' event ids.
+        known: the evaluated events' ids and their months (:func:`month_of`), two columns.
+        program: the program (its gift rules' ids).
+
+    Returns:
+        One ``YYYY-MM`` per entry: its event's month; for a gift given at a date (an event
+        id ``RULE@YYYY-MM-DD`` of a rule of the program), the date's month; else null.
+    """
+    ids, months = known
+    found = months.take(pc.index_in(event_ids, value_set=ids))
+    if not found.null_count:
+        return found
+    parts = pc.extract_regex(event_ids, r"(?s)^(?P<rule>.*)@(?P<day>[^@]{10})$")
+    rules = pc.struct_field(parts, "rule")
+    gift = pc.and_kleene(
+        pc.is_valid(parts), pc.is_in(rules, pa.array([rule.id for rule in program.rules]))
+    )
+    dated = pc.if_else(gift, pc.utf8_slice_codeunits(pc.struct_field(parts, "day"), 0, 7), None)
+    result: pa.Array[Any] = pc.coalesce(found, dated)
+    if isinstance(result, pa.ChunkedArray):
+        result = result.combine_chunks()
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +245,55 @@ class SummaryBuilder:
                 given[0] += entry.value_minor or 0
                 given[1] += entry.points or 0
 
+    def known_months(self) -> tuple[pa.Array[Any], pa.Array[Any]]:
+        """The events noted so far (:meth:`watch`, :meth:`use_months`) and their months,
+        two columns, as :func:`entry_months` takes them."""
+        ids = pa.array(list(self._months), pa.string())
+        return ids, pa.array(list(self._months.values()), pa.string())
+
+    def add_results(
+        self, results: tuple[CustomerResult, ...], months: tuple[pa.Array[Any], pa.Array[Any]]
+    ) -> None:
+        """Count some customers' results from their ledger's columns (the batch engine's
+        make no entry); ``months`` as :func:`entry_months` takes them."""
+        for piece in ledger_pieces(results, self._program.money):
+            self.add_piece(piece, entry_months(piece.table["event_id"], months, self._program))
+
+    def add_piece(self, piece: LedgerPiece, months: pa.Array[Any]) -> None:
+        """Count a piece of a ledger (``ledger_sums.ledger_pieces``), column by column;
+        ``months`` holds each entry's month (null: unknown), as :func:`entry_months` gives."""
+        ones = {"customers": np.ones(len(piece.customer_tiers), dtype=np.int64)}
+        for (tier,), counted in grouped_figures(ones, {"tier": piece.customer_tiers}):
+            _add(self._tiers, tier, counted)
+        table = piece.table
+        if not table.num_rows:
+            return
+        figures = entry_figures(table)
+        kinds = table["kind"]
+        source = pc.if_else(
+            pc.is_in(kinds, pa.array(["redemption", "rejected"])),
+            "catalogue",
+            pc.if_else(pc.is_in(kinds, pa.array(["expiry", "written_off"])), "points", "rule"),
+        )
+        keys = {"source": source, "rule": table["rule"]}
+        for (where, rule), sums in grouped_figures(figures, keys):
+            _add(self._rules, (where, rule), sums)
+        for (tier,), sums in grouped_figures(figures, {"tier": piece.tiers}):
+            _add(self._tiers, tier, sums)
+        for (month,), sums in grouped_figures(figures, {"month": months}):
+            _add(self._by_month, month, sums)
+        given = {
+            "value": minor_units(table["value"]),
+            "points": np.asarray(pc.fill_null(table["points"], 0).to_numpy(), dtype=np.int64),
+        }
+        is_rule = np.asarray(pc.equal(source, "rule").to_numpy(zero_copy_only=False), np.bool_)
+        for key, sums in grouped_figures(given, {"month": months, "rule": table["rule"]}, is_rule):
+            pair = self._month_rules.get((key[0], key[1]))
+            if pair is None:
+                pair = self._month_rules[(key[0], key[1])] = [0, 0]
+            pair[0] += sums["value"]
+            pair[1] += sums["points"]
+
     def month_rules(self) -> dict[tuple[str | None, str], tuple[int, int]]:
         """Per (month, program rule): the money value given (minor units) and the net
         points given, for cost per month stacked by rule."""
@@ -251,6 +346,14 @@ _GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card", "redempt
 
 def _zero() -> dict[str, int]:
     return dict.fromkeys(_SUMS, 0)
+
+
+def _add(groups: dict[Any, dict[str, int]], key: Any, sums: Mapping[str, int]) -> None:
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = _zero()
+    for name, value in sums.items():
+        group[name] += value
 
 
 def _count(sums: dict[str, int], entry: LedgerEntry) -> None:

@@ -9,11 +9,21 @@ evaluate yet, it refuses (:func:`unsupported`); it never falls back to a slow pa
 
 It may import the foundations (money, errors, events, program, ledger, columns), the
 compiled plans (plan, scope, tiers, kinds) and the reference engine's cutoff and profile
-checks; nothing imports it but ``rewardrules.evaluation.fold``'s ``engine="batch"`` switch.
+checks. ``rewardrules.evaluation.fold``'s ``engine="batch"`` switch runs it; the tools and the
+command line read its results' columns (:class:`ResultColumns`) to write and total a ledger
+without making its entries.
 """
 
 from rewardrules.evaluation.batch._evaluate import evaluate_table
 from rewardrules.evaluation.batch._frame import UnsupportedError
+from rewardrules.evaluation.batch._results import BatchCustomerResult, ResultColumns
 from rewardrules.evaluation.batch.support import refuse, unsupported
 
-__all__ = ["UnsupportedError", "evaluate_table", "refuse", "unsupported"]
+__all__ = [
+    "BatchCustomerResult",
+    "ResultColumns",
+    "UnsupportedError",
+    "evaluate_table",
+    "refuse",
+    "unsupported",
+]

@@ -336,6 +336,7 @@ class _Run(Computation):
             frame.customer_start,
             ledger.rule_count,
             money,
+            frame,
         )
         self.event_points = ledger.points
         balances: list[int] = []

@@ -189,6 +189,8 @@ class LedgerColumns:
         customer_start: where each customer's events start, then the event count.
         rule_count: the key's multiplier.
         money: the program's currency.
+        frame: the history's frame the event indices point into, for readers that sum
+            the history beside the ledger (``rewardrules report``: spend, months).
     """
 
     def __init__(
@@ -199,7 +201,9 @@ class LedgerColumns:
         customer_start: Ints,
         rule_count: int,
         money: Currency,
+        frame: Any = None,
     ) -> None:
+        self.frame = frame
         self.parts = [part for part in parts if len(part)]
         kept = [key for part, key in zip(parts, keys) if len(part)]
         self.offsets = np.concatenate(([0], np.cumsum([len(part) for part in self.parts])))

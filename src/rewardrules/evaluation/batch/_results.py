@@ -17,6 +17,9 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from rewardrules.engine.ledger import CustomerResult
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import NextTier, TierChange, TierPlan
@@ -92,6 +95,16 @@ class ResultColumns:
     def results(self) -> tuple[BatchCustomerResult, ...]:
         """One result per customer, in customer order."""
         return tuple(map(BatchCustomerResult.at, repeat(self), range(len(self.customer_ids))))
+
+    def tiers_of(self, start: int, end: int) -> pa.Array[Any]:
+        """The tier at the report of customers ``start`` to ``end`` (null: below every
+        level, or a program without tiers), one string each, with no result made."""
+        if self.tiers is None:
+            return pa.nulls(end - start, pa.string())
+        names = self.tiers.names
+        codes = np.asarray(self.tiers.reported[start:end], dtype=np.int64)
+        codes[codes < 0] += len(names)  # level -1 is the last name, None
+        return pa.array(list(names), pa.string()).take(codes)
 
 
 def _ledger(columns: ResultColumns, index: int) -> Any:
@@ -185,6 +198,12 @@ class BatchCustomerResult(CustomerResult):
         )
 
     __hash__ = CustomerResult.__hash__
+
+    def place(self) -> tuple[ResultColumns, int] | None:
+        """The columns this result is read from and its index there; None for a result
+        built with ``CustomerResult``'s own arguments."""
+        columns = getattr(self, "_columns", None)
+        return None if columns is None else (columns, self._index)
 
     def ledger_rows(self) -> tuple[LedgerColumns, int, int, Sequence[str]] | None:
         """Where this customer's entries are in the evaluation's ledger columns (the

@@ -32,6 +32,7 @@ from rewardrules.tools.lint.filters import (
     never_matches,
     outside_rule,
 )
+from rewardrules.tools.lint.hints import percents_written_as_fractions, points_without_value
 from rewardrules.tools.lint.rewards import (
     duplicate_rewards,
     limits_per_purchase_on_a_gift,
@@ -264,6 +265,8 @@ CHECKS: Mapping[str, Check] = {
     "multiplier-never-applies": multipliers_never_matching,
     "exclusive-group-alone": lonely_exclusive_groups,
     "limit-per-purchase": limits_per_purchase_on_a_gift,
+    "percent-as-fraction": percents_written_as_fractions,
+    "points-without-value": points_without_value,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 

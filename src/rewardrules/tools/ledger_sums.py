@@ -1,0 +1,316 @@
+"""A ledger as Arrow tables, and its figures summed column by column, with no entry made.
+
+Writing, totalling or summarising millions of ledger entries one ``LedgerEntry`` at a time
+costs more than evaluating them. This module keeps a ledger as columns from end to end:
+
+* :func:`ledger_pieces` turns per-customer results into tables of the Parquet ledger's
+  columns (:func:`rewardrules.tools.ledger_files.ledger_schema`), at most ``size`` entries
+  each. The batch engine's results come straight from its columns
+  (:class:`rewardrules.evaluation.batch.ResultColumns`): no entry, no reason made twice. Any
+  other result (the reference engine's) is read entry by entry.
+* :func:`entry_figures` gives each entry's share of every ledger figure of the program
+  totals (``entries``, ``rewards`` and :data:`rewardrules.engine.ledger.ENTRY_SUMS`) as int64
+  columns, counted as :func:`rewardrules.engine.ledger.total` counts them (a test holds them
+  equal).
+* :func:`grouped_figures` sums such columns per group of key columns (a rule, a tier, a
+  month, or anything else of one value per entry): exactly, in integers.
+
+``rewardrules dry-run --summary`` and ``--output`` and the scale-out partitions
+(:mod:`rewardrules.tools.scale`) use them; a report can do the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute
+
+from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult
+from rewardrules.evaluation.batch import BatchCustomerResult, ResultColumns
+from rewardrules.money import Currency
+from rewardrules.tools.ledger_files import ROW_GROUP_ENTRIES, append_entry, ledger_schema
+
+__all__ = [
+    "FIGURES",
+    "LedgerPiece",
+    "entry_figures",
+    "grouped_figures",
+    "ledger_pieces",
+    "minor_units",
+]
+
+# pyarrow's stubs type the compute functions too narrowly for masks and numpy arrays.
+pc: Any = pyarrow.compute
+
+Ints = npt.NDArray[np.int64]
+
+FIGURES: Final = ("entries", "rewards", *ENTRY_SUMS)
+"""The figures of :func:`entry_figures`: an entry count, the rewards given (entries earning
+points, discounts, free items, vouchers, gift cards and applied redemptions), then the
+totals' sums of ledger entries."""
+
+_GIVING: Final = ("discount", "free", "voucher", "gift_card", "redemption")
+_NAMED_KINDS: Final = frozenset(
+    {
+        "points",
+        "discount",
+        "free",
+        "voucher",
+        "gift_card",
+        "redemption",
+        "rejected",
+        "expiry",
+        "written_off",
+        "capped",
+        "set_aside",
+    }
+)
+"""Kinds :func:`rewardrules.engine.ledger.total` counts by name; any other is a referral."""
+_SAFE_SUM: Final = float(2**62)
+"""A column whose absolute values add up to less than this cannot overflow an int64 sum."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPiece:
+    """Some ledger entries as a table, with the tier of each entry's customer.
+
+    Attributes:
+        table: the entries, in ledger order, in the columns of ``ledger_schema``.
+        tiers: per entry, the tier its customer is reported at (null: none).
+        customer_tiers: per customer whose entries start in this piece (or who has none),
+            the tier reported: across the pieces of some results, every customer once.
+    """
+
+    table: pa.Table
+    tiers: pa.Array[Any]
+    customer_tiers: pa.Array[Any]
+
+
+def ledger_pieces(
+    results: Iterable[CustomerResult], money: Currency, size: int = ROW_GROUP_ENTRIES
+) -> Iterator[LedgerPiece]:
+    """The ledger of some results as tables of at most ``size`` entries, in ledger order.
+
+    A run of the batch engine's results that follow each other in its columns is read from
+    those columns; any other result is read entry by entry.
+    """
+    schema = ledger_schema(money)
+    run: list[Any] = []  # [columns, first customer, one past the last]
+    plain: list[CustomerResult] = []
+    for result in results:
+        place = result.place() if isinstance(result, BatchCustomerResult) else None
+        if place is None:
+            if run:
+                yield from _column_pieces(schema, size, *run)
+                run = []
+            plain.append(result)
+            if len(plain) >= size:
+                yield from _entry_pieces(schema, size, plain)
+                plain = []
+            continue
+        columns, index = place
+        if run and run[0] is columns and run[2] == index:
+            run[2] = index + 1
+            continue
+        if plain:
+            yield from _entry_pieces(schema, size, plain)
+            plain = []
+        if run:
+            yield from _column_pieces(schema, size, *run)
+        run = [columns, index, index + 1]
+    if run:
+        yield from _column_pieces(schema, size, *run)
+    if plain:
+        yield from _entry_pieces(schema, size, plain)
+
+
+def _column_pieces(
+    schema: pa.Schema, size: int, columns: ResultColumns, first: int, end: int
+) -> Iterator[LedgerPiece]:
+    """Customers ``first`` to ``end`` of the batch engine's columns."""
+    ledger = columns.ledger
+    bounds = np.asarray(ledger.bounds[first : end + 1], dtype=np.int64)
+    tiers = columns.tiers_of(first, end)
+    start, stop = int(bounds[0]), int(bounds[-1])
+    starts = bounds[:-1]
+    if start == stop:
+        yield LedgerPiece(schema.empty_table(), pa.nulls(0, pa.string()), tiers)
+        return
+    for low in range(start, stop, size):
+        high = min(low + size, stop)
+        table = ledger.table(low, high, columns.customer_ids, schema)
+        owners = np.searchsorted(bounds, np.arange(low, high), side="right") - 1
+        # Each customer is counted in the piece that holds the place where their entries
+        # start; one with no entry at the very end, in the last piece.
+        since = int(np.searchsorted(starts, low, side="left"))
+        until = len(starts) if high == stop else int(np.searchsorted(starts, high, side="left"))
+        counted = tiers[since:until]
+        yield LedgerPiece(table, tiers.take(owners), counted)
+
+
+def _entry_pieces(
+    schema: pa.Schema, size: int, results: list[CustomerResult]
+) -> Iterator[LedgerPiece]:
+    """Results read entry by entry (any engine's)."""
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    tiers: list[str | None] = []
+    customers: list[str | None] = []
+    for result in results:
+        customers.append(result.tier)
+        for entry in result.ledger:
+            append_entry(columns, entry)
+            tiers.append(result.tier)
+        if len(tiers) >= size:
+            yield _piece(schema, columns, tiers, customers)
+            columns = {name: [] for name in schema.names}
+            tiers, customers = [], []
+    if tiers or customers:
+        yield _piece(schema, columns, tiers, customers)
+
+
+def _piece(
+    schema: pa.Schema,
+    columns: dict[str, list[Any]],
+    tiers: list[str | None],
+    customers: list[str | None],
+) -> LedgerPiece:
+    table = pa.Table.from_pydict(columns, schema=schema)
+    return LedgerPiece(table, pa.array(tiers, pa.string()), pa.array(customers, pa.string()))
+
+
+def minor_units(values: pa.Array[Any] | pa.ChunkedArray[Any]) -> npt.NDArray[Any]:
+    """A ledger's ``value`` column (decimals of the currency's scale) as minor units, 0 for
+    null: int64, or Python ints (an object array) when a value does not fit in int64."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    count = len(array)
+    if not count:
+        return np.zeros(0, dtype=np.int64)
+    data = array.buffers()[1]
+    assert data is not None  # noqa: S101 -- a decimal128 array always has its data buffer
+    words = np.frombuffer(memoryview(data), dtype=np.int64).reshape(-1, 2)[
+        array.offset : array.offset + count
+    ]
+    low, high = words[:, 0], words[:, 1]
+    nulls = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if np.array_equal(high, low >> 63):
+        return np.where(nulls, 0, low)
+    unscaled = [
+        0 if value is None else int(value.scaleb(-value.as_tuple().exponent))
+        for value in array.to_pylist()
+    ]
+    return np.asarray(unscaled, dtype=object)
+
+
+def _integers(values: pa.ChunkedArray[Any]) -> Ints:
+    return np.asarray(pc.fill_null(values, 0).to_numpy(), dtype=np.int64)
+
+
+def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
+    """Each entry's share of every figure of :data:`FIGURES`, a column per figure.
+
+    ``table`` has a ledger's ``kind``, ``points``, ``value`` and ``units`` columns. Columns
+    are int64 (object, of Python ints, where a value does not fit).
+    """
+    kinds = table["kind"]
+    count = table.num_rows
+
+    def kind_is(name: str) -> npt.NDArray[np.bool_]:
+        return np.asarray(pc.equal(kinds, name).to_numpy(), dtype=np.bool_)
+
+    points = _integers(table["points"])
+    units = _integers(table["units"])
+    value = minor_units(table["value"])
+    zero = np.zeros(count, dtype=np.int64)
+    one = np.ones(count, dtype=np.int64)
+    is_points = kind_is("points")
+    giving = np.zeros(count, dtype=np.bool_)
+    for name in _GIVING:
+        giving |= kind_is(name)
+    named = np.asarray(pc.is_in(kinds, pa.array(sorted(_NAMED_KINDS))).to_numpy(), np.bool_)
+    discount, free, voucher = kind_is("discount"), kind_is("free"), kind_is("voucher")
+    gift_card, redemption = kind_is("gift_card"), kind_is("redemption")
+    expiry, written_off = kind_is("expiry"), kind_is("written_off")
+
+    def where(mask: npt.NDArray[np.bool_], values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.where(mask, values, 0 if values.dtype == object else zero)
+
+    figures: dict[str, npt.NDArray[Any]] = {
+        "entries": one,
+        "rewards": (giving | (is_points & (points > 0))).astype(np.int64),
+        "points_issued": where(is_points & (points >= 0), points),
+        "points_reversed": where(is_points & (points < 0), -points),
+        "discount_value": where(discount, value),
+        "discount_units": where(discount, units),
+        "free_value": where(free, value),
+        "free_units": where(free, units),
+        "vouchers": where(voucher, units),
+        "voucher_value": where(voucher, value),
+        "gift_cards": where(gift_card, units),
+        "gift_card_value": where(gift_card, value),
+        "redemptions": redemption.astype(np.int64),
+        "points_redeemed": where(redemption, -points),
+        "redemption_value": where(redemption, value),
+        "rejected_redemptions": kind_is("rejected").astype(np.int64),
+        "points_expired": where(expiry, -points),
+        "points_written_off": where(written_off, points),
+        "rewards_capped": kind_is("capped").astype(np.int64),
+        "rewards_set_aside": kind_is("set_aside").astype(np.int64),
+        "referrals": (~named).astype(np.int64),
+    }
+    missing = set(FIGURES) - set(figures)
+    if missing:  # pragma: no cover - ENTRY_SUMS gained a figure this function does not count
+        raise ValueError(f"entry_figures does not count {sorted(missing)}")
+    return figures
+
+
+def grouped_figures(
+    figures: Mapping[str, npt.NDArray[Any]],
+    keys: Mapping[str, pa.Array[Any] | pa.ChunkedArray[Any]],
+    mask: npt.NDArray[np.bool_] | None = None,
+) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    """The sums of some per-entry figures for each group of entries with equal keys.
+
+    Args:
+        figures: one column per figure (:func:`entry_figures`, or any integer columns).
+        keys: one column per key, as long as the figures; null is a key value too.
+        mask: only the entries where this is true.
+
+    Returns:
+        Per group (in no particular order): the key values (in ``keys`` order) and the
+        figures' sums, exact Python ints.
+    """
+    names = list(keys)
+    columns: dict[str, Any] = {f"k{place}": keys[name] for place, name in enumerate(names)}
+    exact: dict[str, npt.NDArray[Any]] = {}
+    for name, values in figures.items():
+        if values.dtype == object or float(np.abs(values.astype(np.float64)).sum()) >= _SAFE_SUM:
+            exact[name] = values  # summed in Python ints below
+        else:
+            columns[name] = pa.array(values, pa.int64())
+    table = pa.table(columns)
+    if mask is not None:
+        table = table.filter(pa.array(mask))
+        exact = {name: values[mask] for name, values in exact.items()}
+    key_names = [f"k{place}" for place in range(len(names))]
+    summed = [name for name in figures if name not in exact]
+    if exact:
+        table = table.append_column("row", pa.array(np.arange(table.num_rows)))
+    aggregations: list[Any] = [(name, "sum") for name in summed]
+    if exact:
+        aggregations.append(("row", "list"))
+    grouped = table.group_by(key_names, use_threads=False).aggregate(aggregations)
+    found: list[tuple[tuple[Any, ...], dict[str, int]]] = []
+    keyed = [grouped[name].to_pylist() for name in key_names]
+    sums = {name: grouped[f"{name}_sum"].to_pylist() for name in summed}
+    rows = grouped["row_list"].to_pylist() if exact else []
+    for group in range(grouped.num_rows):
+        added = {name: int(sums[name][group] or 0) for name in summed}
+        for name, column in exact.items():
+            added[name] = sum((int(column[row]) for row in rows[group] or ()), 0)
+        found.append((tuple(column[group] for column in keyed), added))
+    return found
