@@ -351,3 +351,29 @@ def test_dry_run_csv_neutralises_cells_a_spreadsheet_would_run(
     )
     # A negative number of points stays a number: it is not text a spreadsheet would run.
     assert any(row.startswith("c1,r1,stars,points,-1,,,") for row in rows)
+
+
+def test_one_customers_dry_run_with_a_referral_rule_counts_their_friends_purchases(
+    tmp_path: Path,
+) -> None:
+    program = tmp_path / "friends.yaml"
+    program.write_text(
+        PROGRAM.split("rules:\n", maxsplit=1)[0]
+        + "rules:\n  - id: friends\n    kind: referral\n"
+        + "    referrer: {points: 500}\n    referred: {points: 200}\n",
+        encoding="utf-8",
+    )
+    history = tmp_path / "history.csv"
+    history.write_text(
+        HISTORY.splitlines()[0]
+        + "\np1,purchase,c1,2026-05-01T15:00:00-05:00,cone,ice-cream,2,3.00,"
+        + "\nf1,purchase,c9,2026-05-02T15:00:00-05:00,cone,ice-cream,1,3.00,\n",
+        encoding="utf-8",
+    )
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,referred_by\nc1,\nc9,c1\n", encoding="utf-8")
+    arguments = ("dry-run", program, history, "--customers", customers, "--format", "json")
+    code, out, _ = run(*arguments, "--customer", "c1")
+    assert code == 0
+    (customer,) = json.loads(out)["customers"]
+    assert (customer["customer_id"], customer["points"]) == ("c1", 500)

@@ -63,3 +63,22 @@ def test_one_compiled_program_serves_many_threads_with_the_same_results() -> Non
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(again, range(16)))
+
+
+POINTS = {"name": "stars", "value": "0.01"}
+FRIENDS: dict[str, Any] = {
+    "kind": "referral",
+    "id": "friends",
+    "referrer": {"points": 500},
+    "referred": {"points": 200},
+}
+
+
+def test_a_compiled_program_names_its_cards_and_says_whether_it_rewards_referrers() -> None:
+    cards = {"kind": "every_nth_free", "id": "visits", "every": 6, "counts": "visits"}
+    compiled = compile_program(program(rules=[*RULES, cards], points=POINTS))
+    assert compiled.stamp_cards == {"bogo": 2, "visits": 6}
+    assert list(compiled.stamp_cards) == ["bogo", "visits"]
+    assert not compiled.rewards_referrers
+    with_friends = compile_program(program(rules=[*RULES, FRIENDS], points=POINTS))
+    assert with_friends.rewards_referrers

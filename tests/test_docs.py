@@ -281,8 +281,9 @@ def test_the_committed_reference_is_the_generated_one() -> None:
     )
 
 
-# The generated rule reference: src/rewardrules/tools/reference/pages.py and
-# _reference_examples.py, written into docs/reference.md by docs/_ext/rule_reference.py.
+# The generated rule reference: src/rewardrules/tools/reference/pages.py and examples.py
+# (with each kind's KindSpec.reference), written into docs/reference.md by
+# docs/_ext/rule_reference.py.
 
 
 def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:

@@ -22,7 +22,15 @@ from helpers import at, line, purchase, refund, rows
 from rewardrules import evaluate, explain
 from rewardrules._types import WholeNumber
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, Kind, KindSpec, Now, Returned, Settings
+from rewardrules.engine.kind import (
+    Finding,
+    Kind,
+    KindSpec,
+    Now,
+    ReferenceExamples,
+    Returned,
+    Settings,
+)
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -187,6 +195,9 @@ SPEC: KindSpec[UnitPoints, UnitPointsPlan] = KindSpec(
     refund_words=_refund_words,
     gives_fixed_gifts=False,
     lint={"worthless-reward": _worthless},
+    reference=ReferenceExamples(
+        rule_id="toy-units", keys={"at_most": 40}, apart=(), refused=frozenset()
+    ),
 )
 
 TOY_KINDS: dict[type[_Rule], Kind] = {**KINDS, UnitPoints: SPEC}
@@ -307,10 +318,10 @@ def test_lint_runs_the_toy_kinds_own_check_under_its_code() -> None:
     )
 
 
-def test_the_reference_documents_the_toy_kind_with_an_example() -> None:
-    text = reference_markdown(ToyProgram)
+def test_the_reference_documents_the_toy_kind_with_the_examples_of_its_spec() -> None:
+    text = reference_markdown(ToyProgram, TOY_KINDS)
     assert "`unit_points`" in text
-    assert "per_unit: 2" in text
+    assert "- id: toy-units\n  kind: unit_points\n  per_unit: 2\n  at_most: 40\n" in text
     assert "`unit_points`" not in reference_markdown(Program)
 
 
@@ -322,7 +333,20 @@ def test_a_program_with_a_kind_missing_from_the_table_does_not_compile() -> None
         compile_program(toy_program(UNITS))
 
 
-@pytest.mark.parametrize("part", ["refund_words", "lint", "gives_fixed_gifts"])
+def test_whether_a_kind_keeps_a_card_or_rewards_referrers_comes_from_its_spec() -> None:
+    compiled = compile_program(toy_program(UNITS), TOY_KINDS)
+    assert (dict(compiled.stamp_cards), compiled.rewards_referrers) == ({}, False)
+    carded = dataclasses.replace(SPEC, stamps_every=lambda plan: 3 * plan.rule.per_unit)
+    compiled = compile_program(toy_program(UNITS), {**KINDS, UnitPoints: carded})
+    assert compiled.stamp_cards == {"units": 6}
+
+
+def test_the_reference_of_a_kind_missing_from_the_table_fails_instead_of_deriving() -> None:
+    with pytest.raises(UnknownKindError, match="the rule kind UnitPoints is not in the kind"):
+        reference_markdown(ToyProgram)
+
+
+@pytest.mark.parametrize("part", ["refund_words", "lint", "gives_fixed_gifts", "reference"])
 def test_a_spec_without_one_of_its_parts_cannot_be_built(part: str) -> None:
     fields = {field.name: getattr(SPEC, field.name) for field in dataclasses.fields(SPEC)}
     del fields[part]

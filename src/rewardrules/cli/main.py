@@ -37,10 +37,10 @@ from rewardrules.cli.dry_run_stream import streamed_dry_run
 from rewardrules.cli.entry import cli, main  # noqa: F401 -- the group and main, as before
 from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry
 from rewardrules.errors import HistoryError, RewardRulesError
-from rewardrules.evaluation.fold import evaluate
+from rewardrules.evaluation.fold import compile_program, evaluate
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories.read import read_customers
-from rewardrules.program.model import EveryNthFree, Program, Referral, gives_points
+from rewardrules.program.model import Program, gives_points
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.text import counted
 from rewardrules.tools.explain.explanation import CustomerExplanation, explain_all
@@ -171,7 +171,7 @@ def dry_run(
     output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
-    everybody = customer_id is None or any(isinstance(rule, Referral) for rule in program.rules)
+    everybody = customer_id is None or compile_program(program).rewards_referrers
 
     def events(keep_all: bool = everybody) -> Iterator[AnyEvent]:
         for event in reading.read(history_file):
@@ -318,7 +318,7 @@ def render_table(program: Program, evaluation: Evaluation, customer_id: str | No
         if program.points.value:
             header += f" worth {program.points.value} {money.code} each"
     blocks = [header]
-    cards = {rule.id: rule.every for rule in program.rules if isinstance(rule, EveryNthFree)}
+    cards = dict(compile_program(program).stamp_cards)
     for result in evaluation.customers:
         shown_points = points if earns_points else None
         blocks.append(_customer_block(result, shown_points, program.tiers is not None, cards))

@@ -43,6 +43,7 @@ __all__ = [
     "KindSpec",
     "KindTable",
     "Now",
+    "ReferenceExamples",
     "Returned",
     "Settings",
 ]
@@ -164,6 +165,26 @@ class DatedGifts(Generic[PlanT]):
 
 
 @dataclass(frozen=True, slots=True)
+class ReferenceExamples:
+    """How the rule reference shows a kind: its example rule's id and its keys' examples.
+
+    Examples are plain data, as a rule file gives them (``Decimal`` for amounts).
+    """
+
+    rule_id: str
+    """The id of the kind's example rule."""
+    keys: Mapping[str, object]
+    """Examples of the keys the kind adds whose field gives none (``examples=``) and whose
+    type suggests none. Empty: its fields' own examples are enough."""
+    apart: tuple[tuple[str, ...], ...]
+    """Groups of its keys that cannot all be set at once: the example sets the first of a
+    group, and a further example swaps in each other one (a birthday's voucher for its
+    points)."""
+    refused: frozenset[str]
+    """Keys every rule has that this kind refuses whatever their value (left out)."""
+
+
+@dataclass(frozen=True, slots=True)
 class BoundDated:
     """A rule's gifts at dates, bound to its plan."""
 
@@ -217,6 +238,8 @@ class KindSpec(Generic[RuleT, PlanT]):
     """Its own lint warnings, by the code of the warning each belongs to (a key of
     ``rewardrules.tools.lint.warnings.CHECKS``): each yields findings whose paths are below
     the rule. Empty: the warnings every rule gets are all it needs."""
+    reference: ReferenceExamples
+    """How the rule reference shows it (``rewardrules.tools.reference``)."""
 
     def lint_findings(self, code: str, rule: _Rule, program: Program) -> Iterator[Finding]:
         """The findings of its own check for a warning's code (none without one)."""
@@ -277,6 +300,10 @@ class Kind(Protocol):
     @property
     def lint_codes(self) -> Iterable[str]:
         """The codes of the warnings it has checks of its own for."""
+
+    @property
+    def reference(self) -> ReferenceExamples:
+        """How the rule reference shows it."""
 
     def bind(self, rule: _Rule, settings: Settings) -> CompiledRule:
         """Compile a rule and bind every hook to its plan."""

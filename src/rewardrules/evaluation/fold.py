@@ -320,6 +320,18 @@ class CompiledProgram:
         a customer with a profile and no event may then have entries up to ``as_of``."""
         return bool(self.plan.dated)
 
+    @property
+    def rewards_referrers(self) -> bool:
+        """Whether some rule rewards a referrer for a friend's purchase: one customer's
+        results then depend on other customers' histories (their friends')."""
+        return bool(self.plan.referrals)
+
+    @property
+    def stamp_cards(self) -> Mapping[str, int]:
+        """The units or visits per card of each punch-card rule, by rule id in file order
+        (the cards a result's ``stamps`` counts)."""
+        return dict(self.plan.stamp_cards)
+
     def fold(self) -> Fold:
         """A fold of events over working states with this program (one per thread)."""
         return Fold(self)

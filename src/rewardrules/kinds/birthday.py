@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import DatedGifts, KindSpec, Now
+from rewardrules.engine.kind import DatedGifts, KindSpec, Now, ReferenceExamples
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -302,5 +302,11 @@ SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     refund_words=refund_words_of_gift,
     gives_fixed_gifts=True,
     lint={},
+    reference=ReferenceExamples(
+        rule_id="birthday-treat",
+        keys={},
+        apart=(("points", "voucher"), ("window", "days_around")),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``birthday``."""

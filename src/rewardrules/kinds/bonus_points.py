@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -144,5 +144,11 @@ SPEC: KindSpec[BonusPoints, BonusPlan] = KindSpec(
     refund_words=_refund_words,
     gives_fixed_gifts=True,
     lint={},
+    reference=ReferenceExamples(
+        rule_id="my-bonus_points",
+        keys={},
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``bonus_points``."""

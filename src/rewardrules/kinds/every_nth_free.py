@@ -25,7 +25,14 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, KindSpec, Now, Returned, percent_as_fraction
+from rewardrules.engine.kind import (
+    Finding,
+    KindSpec,
+    Now,
+    ReferenceExamples,
+    Returned,
+    percent_as_fraction,
+)
 from rewardrules.engine.ledger import EntryKind, LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -422,5 +429,11 @@ SPEC: KindSpec[EveryNthFree, PunchCardPlan] = KindSpec(
     refund_words=_refund_words,
     gives_fixed_gifts=False,
     lint={"discount-100": _everything_free, "percent-as-fraction": _fraction_percent},
+    reference=ReferenceExamples(
+        rule_id="tenth-coffee-free",
+        keys={"every": 10, "reward": {"percent_off": 30}},
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``every_nth_free``."""

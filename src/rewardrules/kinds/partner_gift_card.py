@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -240,5 +241,16 @@ SPEC: KindSpec[PartnerGiftCard, GiftCardPlan] = KindSpec(
     refund_words=_refund_words,
     gives_fixed_gifts=False,
     lint={},
+    reference=ReferenceExamples(
+        rule_id="grocery-gift-card",
+        keys={
+            "partner": "Green Basket Grocery",
+            "value": Decimal("10.00"),
+            "every_spend": Decimal("200.00"),
+            "max_per_window": 3,
+        },
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``partner_gift_card``."""

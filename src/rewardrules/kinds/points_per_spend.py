@@ -19,7 +19,7 @@ from datetime import date, tzinfo
 from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, KindSpec, Now, Returned, Settings
+from rewardrules.engine.kind import Finding, KindSpec, Now, ReferenceExamples, Returned, Settings
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -349,5 +349,14 @@ SPEC: KindSpec[PointsPerSpend, PointsPlan] = KindSpec(
     refund_words=_refund_words,
     gives_fixed_gifts=False,
     lint={"worthless-reward": _worthless},
+    reference=ReferenceExamples(
+        rule_id="coffee-stars",
+        keys={
+            "multipliers": [{"factor": Decimal(2), "when": {"categories": ["coffee"]}}],
+            "max_per_purchase": 500,
+        },
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``points_per_spend``."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, Returned
+from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -245,5 +245,11 @@ SPEC: KindSpec[Referral, ReferralPlan] = KindSpec(
     refund_words=_refund_words,
     gives_fixed_gifts=True,
     lint={},
+    reference=ReferenceExamples(
+        rule_id="bring-a-friend",
+        keys={},
+        apart=(),
+        refused=frozenset({"exclusive_group"}),
+    ),
 )
 """What the engine and the tools know about ``referral``."""

@@ -20,7 +20,7 @@ from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import DatedGifts, KindSpec, Now
+from rewardrules.engine.kind import DatedGifts, KindSpec, Now, ReferenceExamples
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
@@ -233,5 +233,11 @@ SPEC: KindSpec[SignupBonus, SignupPlan] = KindSpec(
     refund_words=refund_words_of_gift,
     gives_fixed_gifts=True,
     lint={},
+    reference=ReferenceExamples(
+        rule_id="welcome-bonus",
+        keys={},
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``signup_bonus``."""

@@ -16,7 +16,14 @@ from datetime import date, tzinfo
 from decimal import Decimal
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import Finding, KindSpec, Now, Returned, percent_as_fraction
+from rewardrules.engine.kind import (
+    Finding,
+    KindSpec,
+    Now,
+    ReferenceExamples,
+    Returned,
+    percent_as_fraction,
+)
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import one_of, scope_refusal
@@ -270,5 +277,11 @@ SPEC: KindSpec[TieredDiscount, TieredDiscountPlan] = KindSpec(
         "rule-never-applies": _never_applying,
         "percent-as-fraction": _fraction_percents,
     },
+    reference=ReferenceExamples(
+        rule_id="member-discount",
+        keys={"discounts": {"silver": 5, "gold": 10}},
+        apart=(),
+        refused=frozenset(),
+    ),
 )
 """What the engine and the tools know about ``tiered_discount``."""

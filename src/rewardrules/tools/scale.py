@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, Evaluation, Totals
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.evaluation.batch import BatchCustomerResult
-from rewardrules.evaluation.fold import evaluate
+from rewardrules.evaluation.fold import compile_program, evaluate
 from rewardrules.events import AnyEvent, ReferralQualified
 from rewardrules.histories.columns import (
     CUSTOMERS_SCHEMA,
@@ -41,7 +41,7 @@ from rewardrules.histories.columns import (
 )
 from rewardrules.kinds.referral import referral_facts
 from rewardrules.money import Currency
-from rewardrules.program.model import Program, Referral
+from rewardrules.program.model import Program
 from rewardrules.rulefiles.dump import dump_program
 from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.ledger_files import ledger_schema
@@ -152,8 +152,8 @@ def program_of(text: str) -> Program:
 
 
 def has_referrals(program: Program) -> bool:
-    """Whether the program has a referral rule (and so needs the first pass)."""
-    return any(isinstance(rule, Referral) for rule in program.rules)
+    """Whether the program has a rule that rewards referrers (and so needs the first pass)."""
+    return compile_program(program).rewards_referrers
 
 
 def partition_of(customer_ids: Iterable[str], partitions: int) -> list[int]:

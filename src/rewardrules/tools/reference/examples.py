@@ -1,10 +1,12 @@
 """Examples for the rule reference: which example each field gets, and how it is written.
 
-A field's example is, in this order: one of :data:`_EXAMPLES`; the field's own ``examples=``;
-or one derived from its type (another value of a ``Literal``, a mapping of a nested model's
-required fields). Examples are plain data (``Decimal`` for amounts) written as YAML by
-:func:`to_yaml` and :func:`flow`, which quote text only where a YAML 1.2 reader would take it
-for something else.
+A field's example is, in this order: one of :data:`_EXAMPLES`, or of its kind's spec
+(``KindSpec.reference``) for a key a rule kind adds; the field's own ``examples=``; or one
+derived from its type (another value of a ``Literal``, a mapping of a nested model's required
+fields). Examples are plain data (``Decimal`` for amounts) written as YAML by :func:`to_yaml`
+and :func:`flow`, which quote text only where a YAML 1.2 reader would take it for something
+else. A rule kind's example rule takes its id from its spec, and a kind missing from the
+table fails rather than getting derived examples.
 """
 
 from __future__ import annotations
@@ -21,16 +23,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from rewardrules.program.model import (
-    RULE_KINDS,
-    Birthday,
-    EveryNthFree,
-    PartnerGiftCard,
-    PointsPerSpend,
-    Referral,
-    SignupBonus,
-    TieredDiscount,
-)
+from rewardrules.engine.kind import KindTable, ReferenceExamples
+from rewardrules.evaluation.plan import UnknownKindError
+from rewardrules.kinds.table import KINDS
+from rewardrules.program.model import RULE_KINDS
 
 _Key = tuple[str, str]
 """A field named by (model class name, field name)."""
@@ -65,48 +61,23 @@ _EXAMPLES: dict[_Key, object] = {
     ("_Rule", "priority"): 10,
     ("Multiplier", "when"): {"categories": ["coffee"]},
     ("Multiplier", "description"): "Double stars on coffee",
-    ("PointsPerSpend", "multipliers"): [{"factor": Decimal(2), "when": {"categories": ["coffee"]}}],
-    ("PointsPerSpend", "max_per_purchase"): 500,
-    ("EveryNthFree", "every"): 10,
-    ("EveryNthFree", "reward"): {"percent_off": 30},
     ("PercentOff", "percent_off"): 30,
     ("VoucherSpec", "sku"): "wash-basic",
     ("VoucherSpec", "value"): Decimal("12.00"),
     ("VoucherSpec", "name"): "Basic wash",
-    ("PartnerGiftCard", "partner"): "Green Basket Grocery",
-    ("PartnerGiftCard", "value"): Decimal("10.00"),
-    ("PartnerGiftCard", "every_spend"): Decimal("200.00"),
-    ("PartnerGiftCard", "max_per_window"): 3,
-    ("TieredDiscount", "discounts"): {"silver": 5, "gold": 10},
 }
 """Examples for the fields whose model gives none and whose type suggests none."""
 
 
-_KIND_IDS: dict[type[BaseModel], str] = {
-    PointsPerSpend: "coffee-stars",
-    EveryNthFree: "tenth-coffee-free",
-    PartnerGiftCard: "grocery-gift-card",
-    TieredDiscount: "member-discount",
-    Birthday: "birthday-treat",
-    SignupBonus: "welcome-bonus",
-    Referral: "bring-a-friend",
-}
-
-
 _APART: tuple[tuple[_Key, ...], ...] = (
-    (("Birthday", "points"), ("Birthday", "voucher")),
-    (("Birthday", "window"), ("Birthday", "days_around")),
     (("Gift", "points"), ("Gift", "voucher")),
     (("Limit", "points"), ("Limit", "rewards"), ("Limit", "value")),
 )
 """Keys of one model that cannot all be set at once: at most one of each group is.
 
-A birthday gives points or a voucher; ``days_around`` widens the ``day`` window that the
-example of ``window`` (``month``) replaces; a limit counts one measure.
+A gift gives points or a voucher; a limit counts one measure. A kind's own groups are in
+its spec (``KindSpec.reference.apart``).
 """
-
-_REFUSED: frozenset[_Key] = frozenset({("Referral", "exclusive_group")})
-"""Keys a kind has (every rule has them) but refuses whatever their value."""
 
 
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./+-]*(?<! )$")
@@ -159,54 +130,85 @@ def leaf_types(annotation: Any) -> Iterator[type]:
                 yield from leaf_types(argument)
 
 
-def field_example(model: type[BaseModel], name: str, field: FieldInfo) -> object:
-    """The example of one field, as plain data.
+def field_example(
+    model: type[BaseModel], name: str, field: FieldInfo, kinds: KindTable = KINDS
+) -> object:
+    """The example of one field, as plain data (``kinds``: the table of rule kinds).
 
     Raises:
         LookupError: the field has none, and its type suggests none.
+        UnknownKindError: it is a key of a rule kind that ``kinds`` does not list.
     """
-    key = (declaring_model(model, name).__name__, name)
+    owner = declaring_model(model, name)
+    key = (owner.__name__, name)
     if key in _EXAMPLES:
         return _EXAMPLES[key]
+    reference = kind_reference(owner, kinds)
+    if reference is not None and name in reference.keys:
+        return reference.keys[name]
     if field.examples:
         return _from_json(field.examples[0], field.annotation)
-    derived = _derived_example(field.annotation, field.get_default(call_default_factory=True))
+    derived = _derived_example(
+        field.annotation, field.get_default(call_default_factory=True), kinds
+    )
     if derived is None:
-        raise LookupError(f"{model.__name__}.{name} has no example; add one to _EXAMPLES")
+        where = "its kind's spec (reference.keys)" if reference is not None else "_EXAMPLES"
+        raise LookupError(f"{model.__name__}.{name} has no example; add one to {where}")
     return derived
 
 
-def full_example(model: type[BaseModel]) -> dict[str, object]:
+def kind_reference(model: type[BaseModel], kinds: KindTable = KINDS) -> ReferenceExamples | None:
+    """How the reference shows a rule kind, from its spec; None for a model of no kind.
+
+    Raises:
+        UnknownKindError: the model is a rule kind that ``kinds`` does not list.
+    """
+    if kind_name(model) is None:
+        return None
+    spec = next((spec for spec in kinds.values() if spec.model is model), None)
+    if spec is None:
+        known = ", ".join(sorted(kind.__name__ for kind in kinds))
+        raise UnknownKindError(
+            f"the rule kind {model.__name__} is not in the kind table (it lists {known}); "
+            "add its spec, whose reference gives its examples, to the table"
+        )
+    return spec.reference
+
+
+def full_example(model: type[BaseModel], kinds: KindTable = KINDS) -> dict[str, object]:
     """A mapping that sets every key of a model that can stand beside the others.
 
-    Of keys that cannot be set at once (:data:`_APART`) only the first is set; the others'
-    examples are in :func:`full_examples`. A key the model refuses is left out.
+    Of keys that cannot be set at once (:data:`_APART`, a kind's ``reference.apart``) only
+    the first is set; the others' examples are in :func:`full_examples`. A key the model
+    refuses is left out.
     """
-    return full_examples(model)[0]
+    return full_examples(model, kinds)[0]
 
 
-def full_examples(model: type[BaseModel]) -> tuple[dict[str, object], ...]:
+def full_examples(
+    model: type[BaseModel], kinds: KindTable = KINDS
+) -> tuple[dict[str, object], ...]:
     """Mappings that together set every key of a model to its example.
 
     The first sets every key that :func:`full_example` sets; each further one swaps in
     another key of a group that cannot be set at once (a birthday's voucher for its points).
     """
+    reference = kind_reference(model, kinds)
     groups = [
         [name for owner, name in group if owner == model.__name__]
         for group in _APART
         if any(owner == model.__name__ for owner, _ in group)
     ]
+    groups += [] if reference is None else [list(group) for group in reference.apart]
+    refused = frozenset[str]() if reference is None else reference.refused
     later = {name for names in groups for name in names[1:]}
-    names = [
-        name
-        for name in model.model_fields
-        if name not in later and (model.__name__, name) not in _REFUSED
-    ]
-    first = {name: field_example(model, name, model.model_fields[name]) for name in names}
+    names = [name for name in model.model_fields if name not in later and name not in refused]
+    fields = model.model_fields
+    first = {name: field_example(model, name, fields[name], kinds) for name in names}
     swapped = [
         {
             **{key: value for key, value in first.items() if key != group[0]},
-            other: field_example(model, other, model.model_fields[other]),
+            other: field_example(model, other, fields[other], kinds),
         }
         for group in groups
         for other in group[1:]
@@ -214,14 +216,23 @@ def full_examples(model: type[BaseModel]) -> tuple[dict[str, object], ...]:
     return (first, *swapped)
 
 
-def kind_example(model: type[BaseModel]) -> dict[str, object]:
+def kind_example(model: type[BaseModel], kinds: KindTable = KINDS) -> dict[str, object]:
     """A rule of one kind: an id, the kind and every key the kind adds to every rule.
 
     Of keys that cannot be set at once, only the first is set (a birthday gives points).
+
+    Raises:
+        LookupError: the model is not a rule kind.
+        UnknownKindError: it is one that ``kinds`` does not list.
     """
+    reference = kind_reference(model, kinds)
+    if reference is None:
+        raise LookupError(f"{model.__name__} is not a rule kind")
     base = rule_base().model_fields
-    example: dict[str, object] = {"id": _KIND_IDS.get(model, f"my-{kind_name(model)}")}
-    example.update({name: value for name, value in full_example(model).items() if name not in base})
+    example: dict[str, object] = {"id": reference.rule_id}
+    example.update(
+        {name: value for name, value in full_example(model, kinds).items() if name not in base}
+    )
     return example
 
 
@@ -246,11 +257,11 @@ def _from_json(value: object, annotation: Any) -> object:
     return value
 
 
-def _derived_example(annotation: Any, default: object) -> object:
+def _derived_example(annotation: Any, default: object, kinds: KindTable) -> object:
     origin = typing.get_origin(annotation)
     arguments = typing.get_args(annotation)
     if origin is Annotated:
-        return _derived_example(arguments[0], default)
+        return _derived_example(arguments[0], default, kinds)
     if origin is Literal:
         others = [value for value in arguments if value != default]
         return others[0] if others else None
@@ -258,16 +269,17 @@ def _derived_example(annotation: Any, default: object) -> object:
         literals = [member for member in arguments if typing.get_origin(member) is Literal]
         values = [value for member in literals for value in typing.get_args(member)]
         if values:
-            return _derived_example(Literal[tuple(values)], default)
-        derived = (_derived_example(member, None) for member in arguments)
+            return _derived_example(Literal[tuple(values)], default, kinds)
+        derived = (_derived_example(member, None, kinds) for member in arguments)
         return next((example for example in derived if example is not None), None)
     if origin is tuple:
-        item = _derived_example(arguments[0], None)
+        item = _derived_example(arguments[0], None, kinds)
         return None if item is None else [item]
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         required = [n for n, f in annotation.model_fields.items() if f.is_required()]
         names = required or list(annotation.model_fields)[:1]
-        return {n: field_example(annotation, n, annotation.model_fields[n]) for n in names}
+        fields = annotation.model_fields
+        return {n: field_example(annotation, n, fields[n], kinds) for n in names}
     return None
 
 

@@ -25,6 +25,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from rewardrules._types import Slug
+from rewardrules.engine.kind import KindTable
+from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import (
     Birthday,
     Filter,
@@ -138,8 +140,9 @@ class ModelDoc:
     fields: tuple[FieldDoc, ...]
 
 
-def model_docs(program: type[Program] = Program) -> tuple[ModelDoc, ...]:
-    """Every model reachable from the program, in reading order, each with its own keys."""
+def model_docs(program: type[Program] = Program, kinds: KindTable = KINDS) -> tuple[ModelDoc, ...]:
+    """Every model reachable from the program, in reading order, each with its own keys
+    (``kinds``: the table of rule kinds, whose specs give their examples)."""
     base = rule_base()
     order: list[tuple[type[BaseModel], int]] = []
 
@@ -157,23 +160,30 @@ def model_docs(program: type[Program] = Program) -> tuple[ModelDoc, ...]:
     order.append((program, 2))
     for model in _child_models(program):
         visit(model, 2)
-    return tuple(_model_doc(model, level, base) for model, level in order)
+    return tuple(_model_doc(model, level, base, kinds) for model, level in order)
 
 
-def reference_markdown(program: type[Program] = Program) -> str:
+def reference_markdown(program: type[Program] = Program, kinds: KindTable = KINDS) -> str:
     """The whole reference as MyST Markdown, headings starting at level 2 (``program``: the
-    model of a program with kinds of your own, from ``program_model``)."""
+    model of a program with kinds of your own, from ``program_model``; ``kinds``: a table
+    that has their specs, as for ``compile_program``).
+
+    Raises:
+        UnknownKindError: ``kinds`` does not list a rule kind of ``program``.
+    """
     parts = [
         "## A whole program\n",
         "Every top-level key set:\n",
-        f"```yaml\n{to_yaml(full_example(program))}```\n",
+        f"```yaml\n{to_yaml(full_example(program, kinds))}```\n",
     ]
-    for doc in model_docs(program):
-        parts.append(_section(doc))
+    for doc in model_docs(program, kinds):
+        parts.append(_section(doc, kinds))
     return "\n".join(parts)
 
 
-def _model_doc(model: type[BaseModel], level: int, base: type[BaseModel]) -> ModelDoc:
+def _model_doc(
+    model: type[BaseModel], level: int, base: type[BaseModel], kinds: KindTable
+) -> ModelDoc:
     kind = kind_name(model)
     names = [name for name in model.model_fields if kind is None or name not in base.model_fields]
     if model is base:
@@ -187,7 +197,7 @@ def _model_doc(model: type[BaseModel], level: int, base: type[BaseModel]) -> Mod
         summary += "\n\n" + _NOTES[model]
     if kind:
         summary += "\n\nIt has the keys of {ref}`every rule <reference-rule>`, and these:"
-    fields = tuple(_field_doc(model, name, model.model_fields[name]) for name in names)
+    fields = tuple(_field_doc(model, name, model.model_fields[name], kinds) for name in names)
     return ModelDoc(model, title, anchor, level, summary, fields)
 
 
@@ -197,7 +207,7 @@ def _summary(model: type[BaseModel]) -> str:
     return text.replace("``", "`")
 
 
-def _field_doc(model: type[BaseModel], name: str, field: FieldInfo) -> FieldDoc:
+def _field_doc(model: type[BaseModel], name: str, field: FieldInfo, kinds: KindTable) -> FieldDoc:
     required = field.is_required()
     default = None if required else _default_text(field)
     return FieldDoc(
@@ -208,7 +218,7 @@ def _field_doc(model: type[BaseModel], name: str, field: FieldInfo) -> FieldDoc:
         default=default,
         limits=tuple(_limits(model, name, field)),
         description=field.description or "",
-        example=field_example(model, name, field),
+        example=field_example(model, name, field, kinds),
     )
 
 
@@ -299,7 +309,7 @@ def _child_models(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
                 yield leaf
 
 
-def _section(doc: ModelDoc) -> str:
+def _section(doc: ModelDoc, kinds: KindTable) -> str:
     lines = [f"({doc.anchor})=", f"{'#' * doc.level} {doc.title}", "", doc.summary, ""]
     for entry in doc.fields:
         facts = [entry.type, "**required**" if entry.required else str(entry.default)]
@@ -311,6 +321,6 @@ def _section(doc: ModelDoc) -> str:
         lines.append("")
     kind = kind_name(doc.model)
     if kind:
-        example = to_yaml([kind_example(doc.model)]).rstrip("\n")
+        example = to_yaml([kind_example(doc.model, kinds)]).rstrip("\n")
         lines.extend(["Example:", "", "```yaml", example, "```", ""])
     return "\n".join(lines)
