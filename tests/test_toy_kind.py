@@ -35,9 +35,11 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.evaluation.batch import UnsupportedError, evaluate_table, unsupported
 from rewardrules.evaluation.fold import compile_program
 from rewardrules.evaluation.plan import UnknownKindError
 from rewardrules.events import Purchase, Refund
+from rewardrules.histories.columns import events_to_table
 from rewardrules.kinds._gifts import eligible_priced_units
 from rewardrules.kinds.table import KINDS
 from rewardrules.money import Currency
@@ -399,3 +401,14 @@ def test_money_in_the_toy_program_is_exact() -> None:
     evaluation = evaluate(compiled, history)
     assert evaluation.totals.points_cost == 6  # 6 points at 0.01, in minor units
     assert evaluation.totals.to_dict()["points_cost"] == str(Decimal("0.06"))
+
+
+def test_the_batch_engine_refuses_the_toy_kind_by_name_instead_of_running_another_kinds_code() -> (
+    None
+):
+    # The batch engine's columnar code is per kind (docs/adding-a-kind.md): a kind it has
+    # none for is refused before anything runs, never evaluated through another kind's path.
+    program = toy_program(UNITS)
+    assert unsupported(program) == ["rule 'units': kind unit_points"]
+    with pytest.raises(UnsupportedError, match="kind unit_points"):
+        evaluate_table(program, events_to_table([]))
