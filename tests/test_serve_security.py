@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
 
-from rewardrules.histories.read import read_history  # noqa: E402 -- after the skip
+from rewardrules.histories.columns import events_to_table  # noqa: E402 -- after the skip
+from rewardrules.histories.read import read_history  # noqa: E402
 from rewardrules.rulefiles.loader import load_program_with_map  # noqa: E402
 from rewardrules.serve import _work  # noqa: E402
 from rewardrules.serve.app import MAX_REQUEST_BYTES, create_app  # noqa: E402
@@ -410,3 +412,36 @@ def test_an_invalid_program_is_not_saved_but_a_draft_is(client: Any, folder: Pat
     draft = client.post("/api/save", json={"path": "kept.draft.yaml", "text": broken})
     assert draft.json() == {"saved": "kept.draft.yaml", "backup": None, "draft": True}
     assert (folder / "kept.draft.yaml").read_text() == broken
+
+
+def test_an_uploaded_parquet_history_runs_like_its_csv(client: Any, tmp_path: Path) -> None:
+    # The same history as Parquet (the columnar layout read_history_table reads): the
+    # upload holds the same events, and the run gives the same customers and points.
+    events = list(read_history(EXAMPLES / HISTORY))
+    pq.write_table(events_to_table(events), tmp_path / "mine.parquet")
+    answer = client.post(
+        "/api/upload",
+        content=(tmp_path / "mine.parquet").read_bytes(),
+        headers={"x-file-name": "mine.parquet"},
+    )
+    assert answer.status_code == 200
+    assert (answer.json()["name"], answer.json()["events"]) == ("mine.parquet", len(events))
+    as_csv = client.post(
+        "/api/upload", content=(EXAMPLES / HISTORY).read_bytes(), headers={"x-file-name": HISTORY}
+    ).json()
+    runs = [
+        client.post("/api/run", json={"text": program_text(), "history": upload["history"]})
+        for upload in (answer.json(), as_csv)
+    ]
+    assert [run.status_code for run in runs] == [200, 200]
+    assert runs[0].json()["customers"] == runs[1].json()["customers"]
+    assert runs[0].json()["customers"]
+
+
+def test_a_parquet_upload_that_is_not_parquet_is_refused_plainly(client: Any) -> None:
+    answer = client.post(
+        "/api/upload", content=b"event_id,type\n", headers={"x-file-name": "mine.parquet"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"].startswith("mine.parquet")
+    assert "Traceback" not in answer.text
