@@ -26,6 +26,7 @@ labelled as such.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import resource
@@ -101,10 +102,8 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
 
 def _reset_peak() -> None:
     # Linux: writing 5 to clear_refs resets the peak resident size the kernel reports.
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
