@@ -27,6 +27,7 @@ from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program, gives_points
+from rewardrules.tools.export import SheetStyle, sheet_csv
 from rewardrules.tools.ledger_files import (
     ROW_GROUP_ENTRIES,
     LedgerFile,
@@ -78,6 +79,79 @@ _OUTPUT_OPTIONS = (
         help="No progress bar on standard error (shown only on a terminal, for large histories).",
     ),
 )
+
+
+def _csv_delimiter(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    if value is not None and (len(value) != 1 or value in '"\r\n'):
+        raise click.BadParameter(f"give one character, such as ';' (got {value!r})")
+    return value
+
+
+_CSV_OPTIONS = (
+    click.option(
+        "--csv-delimiter",
+        callback=_csv_delimiter,
+        help="With --format csv: the character between cells (default ',', or ';' with "
+        "--csv-decimal-comma).",
+    ),
+    click.option(
+        "--csv-decimal-comma",
+        is_flag=True,
+        help="With --format csv: write amounts 4,50 (cells separated by ';' unless "
+        "--csv-delimiter says otherwise).",
+    ),
+)
+
+
+def csv_options(command: _Command) -> _Command:
+    """Add --csv-delimiter and --csv-decimal-comma (passed as csv_delimiter, csv_decimal_comma)."""
+    for option in reversed(_CSV_OPTIONS):
+        command = option(command)
+    return command
+
+
+def sheet_style(output_format: str, delimiter: str | None, decimal_comma: bool) -> SheetStyle:
+    """The style of ``--format csv`` from its options.
+
+    Raises:
+        click.UsageError: an option of the CSV output without ``--format csv``.
+    """
+    if output_format != "csv" and (delimiter is not None or decimal_comma):
+        given = "--csv-delimiter" if delimiter is not None else "--csv-decimal-comma"
+        raise click.UsageError(
+            f"{given} shapes the ledger of --format csv; add --format csv "
+            "(the history's own separator is --delimiter)"
+        )
+    if delimiter is None:
+        delimiter = ";" if decimal_comma else ","
+    return SheetStyle(delimiter, decimal_comma)
+
+
+class EventDates:
+    """The local date of each event read, in the program's time zone, for ``--format csv``."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.dates: dict[str, str] = {}
+
+    def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
+        """Pass the events through, noting each one's local date."""
+        zone = self.program.zone
+        for event in events:
+            self.dates[event.id] = event.at.astimezone(zone).date().isoformat()
+            yield event
+
+    def csv(self, evaluation: Evaluation, style: SheetStyle) -> str:
+        """The ledger as ``--format csv`` prints it (``tools.export.sheet_csv``)."""
+        return sheet_csv(
+            evaluation,
+            dates=self.dates,
+            rule_ids=frozenset(rule.id for rule in self.program.rules),
+            point_value=self.program.points.value,
+            style=style,
+        )
 
 
 def output_options(command: _Command) -> _Command:

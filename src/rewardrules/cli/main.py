@@ -32,7 +32,14 @@ from rewardrules.cli._support import (
     located_events,
 )
 from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
-from rewardrules.cli.dry_run_output import DryRunOutput, check_output_options, output_options
+from rewardrules.cli.dry_run_output import (
+    DryRunOutput,
+    EventDates,
+    check_output_options,
+    csv_options,
+    output_options,
+    sheet_style,
+)
 from rewardrules.cli.dry_run_stream import streamed_dry_run
 from rewardrules.cli.entry import cli, main  # noqa: F401 -- the group and main, as before
 from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry
@@ -44,7 +51,6 @@ from rewardrules.program.model import Program, gives_points
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.text import counted
 from rewardrules.tools.explain.explanation import CustomerExplanation, explain_all
-from rewardrules.tools.export import ledger_csv
 from rewardrules.tools.report import coming_expiries
 from rewardrules.tools.summary import Summary
 
@@ -124,6 +130,7 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
     metavar="ADDRESS",
     help="Evaluate on the Dask cluster of this scheduler (tcp://host:8786), as --workers.",
 )
+@csv_options
 @output_options
 @history_options
 def dry_run(
@@ -141,8 +148,11 @@ def dry_run(
     quiet: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    csv_delimiter: str | None = None,
+    csv_decimal_comma: bool = False,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
+    style = sheet_style(output_format, csv_delimiter, csv_decimal_comma)
     if explain and output_format != "json":
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
     if workers is not None or scheduler is not None:
@@ -173,8 +183,10 @@ def dry_run(
     # customer's dry-run evaluates everybody and keeps that customer.
     everybody = customer_id is None or compile_program(program).rewards_referrers
 
+    dates = EventDates(program)
+
     def events(keep_all: bool = everybody) -> Iterator[AnyEvent]:
-        for event in reading.read(history_file):
+        for event in dates.watch(reading.read(history_file)):
             if keep_all or event.customer_id == customer_id:
                 yield event
 
@@ -226,6 +238,9 @@ def dry_run(
         explained = guarded(
             lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
         )
+    if output_format == "csv":
+        click.echo(dates.csv(evaluation, style), nl=False)
+        return
     _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id)
 
 
@@ -252,8 +267,6 @@ def _show_evaluation(
                 customer["explanations"] = account["events"]
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-    elif output_format == "csv":
-        click.echo(ledger_csv(evaluation), nl=False)
     else:
         click.echo(render_table(program, evaluation, customer_id))
 

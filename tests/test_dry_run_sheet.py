@@ -1,0 +1,108 @@
+"""``dry-run --format csv``: the date column, the points' money value, and the CSV style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rewardrules.cli.main import cli
+
+PROGRAM = """\
+program: scoops
+name: Scoops
+currency: USD
+timezone: America/Chicago
+points:
+  name: stars
+  value: {value}
+rules:
+  - id: stars
+    kind: points_per_spend
+    points: 1
+    per: 1.00
+"""
+
+# p2 is at 02:30 UTC on 3 May: 21:30 on 2 May in Chicago, so its date is the 2nd.
+HISTORY = """\
+event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id
+p1,purchase,c1,2026-05-01T15:00:00-05:00,cone,ice-cream,2,3.00,
+p2,purchase,c1,2026-05-03T02:30:00Z,water,drinks,1,1.25,
+r1,refund,c1,2026-05-04T10:00:00-05:00,water,,1,,p2
+"""
+
+
+def dry_run(tmp_path: Path, value: str, *options: str) -> tuple[int, str, str]:
+    program = tmp_path / "scoops.yaml"
+    program.write_text(PROGRAM.format(value=value), encoding="utf-8")
+    history = tmp_path / "history.csv"
+    history.write_text(HISTORY, encoding="utf-8")
+    arguments = ["dry-run", str(program), str(history), *options]
+    result = CliRunner().invoke(cli, arguments)
+    # stdout_bytes: Result.stdout would turn the CSV's CRLF line ends into LF.
+    return result.exit_code, result.stdout_bytes.decode("utf-8"), result.stderr
+
+
+def test_each_row_has_its_local_date_and_the_value_of_its_points(tmp_path: Path) -> None:
+    # 6 stars at 0.015 = 0.09; 1 star = 0.015, rounded half away from zero to 0.02.
+    code, out, _ = dry_run(tmp_path, "0.015", "--format", "csv")
+    assert code == 0
+    assert out == (
+        "customer_id,event_id,rule,kind,points,value,units,reason,date,points_value\r\n"
+        "c1,p1,stars,points,6,,,6.00 USD paid at 1 star per 1.00 USD: 6 stars,"
+        "2026-05-01,0.09\r\n"
+        "c1,p2,stars,points,1,,,1.25 USD paid at 1 star per 1.00 USD: 1 star,"
+        "2026-05-02,0.02\r\n"
+        'c1,r1,stars,points,-1,,,"refund of purchase p2: stars recomputed on 0.00 USD left, '
+        '0 now instead of 1",2026-05-04,-0.02\r\n'
+    )
+
+
+def test_semicolons_and_decimal_commas_for_a_european_spreadsheet(tmp_path: Path) -> None:
+    code, out, _ = dry_run(tmp_path, "0.015", "--format", "csv", "--csv-decimal-comma")
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "customer_id;event_id;rule;kind;points;value;units;reason;date;points_value",
+        "c1;p1;stars;points;6;;;6.00 USD paid at 1 star per 1.00 USD: 6 stars;2026-05-01;0,09",
+    ]
+
+
+def test_an_explicit_delimiter_wins_and_a_decimal_comma_cell_is_then_quoted(
+    tmp_path: Path,
+) -> None:
+    options = ("--format", "csv", "--csv-decimal-comma", "--csv-delimiter", ",")
+    code, out, _ = dry_run(tmp_path, "0.015", *options)
+    assert code == 0
+    assert out.splitlines()[1].endswith(',2026-05-01,"0,09"')
+    code, out, _ = dry_run(tmp_path, "0.015", "--format", "csv", "--csv-delimiter", "\t")
+    assert out.splitlines()[1].startswith("c1\tp1\tstars\tpoints\t6\t\t\t")
+
+
+def test_without_points_value_the_money_column_is_empty(tmp_path: Path) -> None:
+    code, out, _ = dry_run(tmp_path, "0", "--format", "csv")
+    assert code == 0
+    assert [row.rsplit(",", 2)[1:] for row in out.splitlines()[1:]] == [
+        ["2026-05-01", ""],
+        ["2026-05-02", ""],
+        ["2026-05-04", ""],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--csv-decimal-comma",), "Error: --csv-decimal-comma shapes the ledger of --format csv"),
+        (
+            ("--format", "csv", "--csv-delimiter", ";;"),
+            "Error: Invalid value for '--csv-delimiter': give one character, such as ';' "
+            "(got ';;')",
+        ),
+    ],
+)
+def test_csv_options_out_of_place_are_usage_errors(
+    tmp_path: Path, options: tuple[str, ...], message: str
+) -> None:
+    code, _, err = dry_run(tmp_path, "0.015", *options)
+    assert code == 2
+    assert message in err
