@@ -106,3 +106,33 @@ def test_csv_options_out_of_place_are_usage_errors(
     code, _, err = dry_run(tmp_path, "0.015", *options)
     assert code == 2
     assert message in err
+
+
+EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"
+
+
+def test_a_program_that_reads_profiles_hints_at_customers_when_none_are_given() -> None:
+    # pet-shop has a sign-up rule, two birthday rules and a referral rule: one line a kind.
+    arguments = [
+        "dry-run",
+        str(EXAMPLES / "pet-shop.yaml"),
+        str(EXAMPLES / "pet-shop.history.jsonl"),
+    ]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "hint: the program has a sign-up rule; give --customers FILE with joined_at dates, "
+        "or no sign-up bonuses are given\n"
+        "hint: the program has a birthday rule; give --customers FILE with birthdays, "
+        "or no birthday gifts are given\n"
+        "hint: the program has a referral rule; give --customers FILE with referred_by, "
+        "or no referral rewards are given\n"
+    )
+    customers = ["--customers", str(EXAMPLES / "pet-shop.customers.csv")]
+    assert CliRunner().invoke(cli, [*arguments, *customers]).stderr == ""
+
+
+def test_a_program_without_such_rules_gives_no_hint(tmp_path: Path) -> None:
+    code, _, err = dry_run(tmp_path, "0.01")
+    assert code == 0
+    assert err == ""

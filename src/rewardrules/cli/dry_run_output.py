@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 import pyarrow as pa
@@ -152,6 +152,31 @@ class EventDates:
             point_value=self.program.points.value,
             style=style,
         )
+
+
+_PROFILE_HINTS: Final = {
+    "birthday": "a birthday rule; give --customers FILE with birthdays, "
+    "or no birthday gifts are given",
+    "signup_bonus": "a sign-up rule; give --customers FILE with joined_at dates, "
+    "or no sign-up bonuses are given",
+    "referral": "a referral rule; give --customers FILE with referred_by, "
+    "or no referral rewards are given",
+}
+"""The kinds that read customer profiles, and what a dry-run without them says."""
+
+
+def profile_hints(program: Program) -> list[str]:
+    """One line for each kind of the program's rules that needs ``--customers``, in the
+    order of the rules, each kind once."""
+    kinds = dict.fromkeys(rule.kind for rule in program.rules if rule.kind in _PROFILE_HINTS)
+    return [f"hint: the program has {_PROFILE_HINTS[kind]}" for kind in kinds]
+
+
+def hint_missing_customers(program: Program, customers: Path | None) -> None:
+    """Say on standard error, without ``--customers``, which rules give nothing without it."""
+    if customers is None:
+        for hint in profile_hints(program):
+            click.echo(hint, err=True)
 
 
 def output_options(command: _Command) -> _Command:

@@ -37,6 +37,7 @@ from rewardrules.cli.dry_run_output import (
     EventDates,
     check_output_options,
     csv_options,
+    hint_missing_customers,
     output_options,
     sheet_style,
 )
@@ -177,6 +178,7 @@ def dry_run(
         )
     check_output_options(output_file, summary, output_format, explain)
     program = guarded(lambda: load_program(program_file))
+    hint_missing_customers(program, customers_file)
     reading = reading.for_program(program)
     output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
     # A referrer's rewards come from their friends' purchases: with referral rules, one
