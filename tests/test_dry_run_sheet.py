@@ -136,3 +136,49 @@ def test_a_program_without_such_rules_gives_no_hint(tmp_path: Path) -> None:
     code, _, err = dry_run(tmp_path, "0.01")
     assert code == 0
     assert err == ""
+
+
+BIG_PROGRAM = """\
+program: travel
+name: Travel
+currency: USD
+timezone: UTC
+points:
+  name: miles
+  value: 0.10
+rules:
+  - id: miles
+    kind: points_per_spend
+    points: 10
+    per: 1.00
+"""
+
+
+def test_tables_group_thousands_in_counts_and_amounts(tmp_path: Path) -> None:
+    program = tmp_path / "travel.yaml"
+    program.write_text(BIG_PROGRAM, encoding="utf-8")
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
+        "b1,purchase,ann,2026-05-01T10:00:00Z,fare,fares,1,1234.50,\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["dry-run", str(program), str(history)])
+    assert result.exit_code == 0
+    # 1,234.50 USD at 10 miles per 1.00 USD: 12,345 miles, worth 1,234.50 USD. The reason
+    # is the ledger's own text (as in the JSON) and keeps its plain numbers.
+    assert result.stdout.splitlines()[2:5] == [
+        "Customer ann: 12,345 miles",
+        "  event  rule   reward         reason",
+        "  b1     miles  +12,345 miles  1234.50 USD paid at 10 miles per 1.00 USD: 12345 miles",
+    ]
+    assert "  gross spend     1,234.50 USD" in result.stdout.splitlines()
+    assert (
+        "  miles issued    12,345 (-0 by refunds, net 12,345, cost 1,234.50 USD)"
+        in result.stdout.splitlines()
+    )
+    summary = CliRunner().invoke(cli, ["dry-run", str(program), str(history), "--summary"])
+    assert summary.stdout.splitlines()[3:5] == [
+        "  rule   entries  points net  redeemed  expired  value given (USD)  cost (USD)",
+        "  miles        1      12,345         0        0               0.00    1,234.50",
+    ]

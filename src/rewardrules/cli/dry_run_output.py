@@ -404,16 +404,18 @@ def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
             key = "(no tier)" if name == "tier" else "(unknown)"
         elif group.source == "catalogue":
             key += " (redemptions)"
-        row = [key] + ([str(totals.customers)] if name == "tier" else []) + [str(group.entries)]
+        row = [key] + ([f"{totals.customers:,}"] if name == "tier" else []) + [f"{group.entries:,}"]
         if points:
-            row += [str(totals.points_net), str(totals.points_redeemed), str(totals.points_expired)]
+            row += [f"{totals.points_net:,}", f"{totals.points_redeemed:,}"]
+            row.append(f"{totals.points_expired:,}")
         row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
         rows.append(row)
     return _columns(rows)
 
 
 def _money(value: Decimal) -> str:
-    return format(value, "f")
+    """An amount with thousands separators: 1,234.50."""
+    return format(value, ",f")
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> str:
