@@ -344,10 +344,11 @@ def test_dry_run_csv_neutralises_cells_a_spreadsheet_would_run(
     code, out, _ = run("dry-run", program, history, "--format", "csv")
     assert code == 0
     rows = out.splitlines()
-    assert rows[0] == "customer_id,event_id,rule,kind,points,value,units,reason"
+    assert rows[0] == "customer_id,event_id,rule,kind,points,value,units,reason,date,points_value"
     # Customers are sorted as text, so the hostile id comes first; its cell is quoted.
     assert rows[1] == (
-        "'=HYPERLINK(x),p3,stars,points,3,,,3.00 USD paid at 1 star per 1.00 USD: 3 stars"
+        "'=HYPERLINK(x),p3,stars,points,3,,,3.00 USD paid at 1 star per 1.00 USD: 3 stars,"
+        "2026-05-03,0.03"
     )
     # A negative number of points stays a number: it is not text a spreadsheet would run.
     assert any(row.startswith("c1,r1,stars,points,-1,,,") for row in rows)

@@ -47,11 +47,14 @@ def _singular_of(plural: str) -> str:
     return plural[:-1] if plural.endswith("s") and len(plural) > 1 else plural
 
 
-def counted(number: int | Decimal, noun: str) -> str:
+def counted(number: int | Decimal, noun: str, *, grouped: bool = False) -> str:
     """'1 star', '2 stars', '1.5 stars': a plural noun made singular for exactly one (a
-    :class:`Noun`'s own singular, or the plural less a final ``s``)."""
+    :class:`Noun`'s own singular, or the plural less a final ``s``); ``grouped``: a whole
+    number with thousands separators ('12,345 stars'), as the dry-run's tables show it."""
     singular = noun.singular if isinstance(noun, Noun) else _singular_of(noun)
     shown = plain_number(number) if isinstance(number, Decimal) else str(number)
+    if grouped and not isinstance(number, Decimal):
+        shown = f"{number:,}"
     return f"{shown} {singular if number == 1 else noun}"
 
 

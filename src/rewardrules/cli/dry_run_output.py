@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 import pyarrow as pa
@@ -27,6 +27,7 @@ from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program, gives_points
+from rewardrules.tools.export import SheetStyle, sheet_csv
 from rewardrules.tools.ledger_files import (
     ROW_GROUP_ENTRIES,
     LedgerFile,
@@ -78,6 +79,104 @@ _OUTPUT_OPTIONS = (
         help="No progress bar on standard error (shown only on a terminal, for large histories).",
     ),
 )
+
+
+def _csv_delimiter(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    if value is not None and (len(value) != 1 or value in '"\r\n'):
+        raise click.BadParameter(f"give one character, such as ';' (got {value!r})")
+    return value
+
+
+_CSV_OPTIONS = (
+    click.option(
+        "--csv-delimiter",
+        callback=_csv_delimiter,
+        help="With --format csv: the character between cells (default ',', or ';' with "
+        "--csv-decimal-comma).",
+    ),
+    click.option(
+        "--csv-decimal-comma",
+        is_flag=True,
+        help="With --format csv: write amounts 4,50 (cells separated by ';' unless "
+        "--csv-delimiter says otherwise).",
+    ),
+)
+
+
+def csv_options(command: _Command) -> _Command:
+    """Add --csv-delimiter and --csv-decimal-comma (passed as csv_delimiter, csv_decimal_comma)."""
+    for option in reversed(_CSV_OPTIONS):
+        command = option(command)
+    return command
+
+
+def sheet_style(output_format: str, delimiter: str | None, decimal_comma: bool) -> SheetStyle:
+    """The style of ``--format csv`` from its options.
+
+    Raises:
+        click.UsageError: an option of the CSV output without ``--format csv``.
+    """
+    if output_format != "csv" and (delimiter is not None or decimal_comma):
+        given = "--csv-delimiter" if delimiter is not None else "--csv-decimal-comma"
+        raise click.UsageError(
+            f"{given} shapes the ledger of --format csv; add --format csv "
+            "(the history's own separator is --delimiter)"
+        )
+    if delimiter is None:
+        delimiter = ";" if decimal_comma else ","
+    return SheetStyle(delimiter, decimal_comma)
+
+
+class EventDates:
+    """The local date of each event read, in the program's time zone, for ``--format csv``."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.dates: dict[str, str] = {}
+
+    def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
+        """Pass the events through, noting each one's local date."""
+        zone = self.program.zone
+        for event in events:
+            self.dates[event.id] = event.at.astimezone(zone).date().isoformat()
+            yield event
+
+    def csv(self, evaluation: Evaluation, style: SheetStyle) -> str:
+        """The ledger as ``--format csv`` prints it (``tools.export.sheet_csv``)."""
+        return sheet_csv(
+            evaluation,
+            dates=self.dates,
+            rule_ids=frozenset(rule.id for rule in self.program.rules),
+            point_value=self.program.points.value,
+            style=style,
+        )
+
+
+_PROFILE_HINTS: Final = {
+    "birthday": "a birthday rule; give --customers FILE with birthdays, "
+    "or no birthday gifts are given",
+    "signup_bonus": "a sign-up rule; give --customers FILE with joined_at dates, "
+    "or no sign-up bonuses are given",
+    "referral": "a referral rule; give --customers FILE with referred_by, "
+    "or no referral rewards are given",
+}
+"""The kinds that read customer profiles, and what a dry-run without them says."""
+
+
+def profile_hints(program: Program) -> list[str]:
+    """One line for each kind of the program's rules that needs ``--customers``, in the
+    order of the rules, each kind once."""
+    kinds = dict.fromkeys(rule.kind for rule in program.rules if rule.kind in _PROFILE_HINTS)
+    return [f"hint: the program has {_PROFILE_HINTS[kind]}" for kind in kinds]
+
+
+def hint_missing_customers(program: Program, customers: Path | None) -> None:
+    """Say on standard error, without ``--customers``, which rules give nothing without it."""
+    if customers is None:
+        for hint in profile_hints(program):
+            click.echo(hint, err=True)
 
 
 def output_options(command: _Command) -> _Command:
@@ -305,16 +404,18 @@ def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
             key = "(no tier)" if name == "tier" else "(unknown)"
         elif group.source == "catalogue":
             key += " (redemptions)"
-        row = [key] + ([str(totals.customers)] if name == "tier" else []) + [str(group.entries)]
+        row = [key] + ([f"{totals.customers:,}"] if name == "tier" else []) + [f"{group.entries:,}"]
         if points:
-            row += [str(totals.points_net), str(totals.points_redeemed), str(totals.points_expired)]
+            row += [f"{totals.points_net:,}", f"{totals.points_redeemed:,}"]
+            row.append(f"{totals.points_expired:,}")
         row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
         rows.append(row)
     return _columns(rows)
 
 
 def _money(value: Decimal) -> str:
-    return format(value, "f")
+    """An amount with thousands separators: 1,234.50."""
+    return format(value, ",f")
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> str:

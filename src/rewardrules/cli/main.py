@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,15 @@ from rewardrules.cli._support import (
     located_events,
 )
 from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
-from rewardrules.cli.dry_run_output import DryRunOutput, check_output_options, output_options
+from rewardrules.cli.dry_run_output import (
+    DryRunOutput,
+    EventDates,
+    check_output_options,
+    csv_options,
+    hint_missing_customers,
+    output_options,
+    sheet_style,
+)
 from rewardrules.cli.dry_run_stream import streamed_dry_run
 from rewardrules.cli.entry import cli, main  # noqa: F401 -- the group and main, as before
 from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry
@@ -44,7 +53,6 @@ from rewardrules.program.model import Program, gives_points
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.text import counted
 from rewardrules.tools.explain.explanation import CustomerExplanation, explain_all
-from rewardrules.tools.export import ledger_csv
 from rewardrules.tools.report import coming_expiries
 from rewardrules.tools.summary import Summary
 
@@ -124,6 +132,7 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
     metavar="ADDRESS",
     help="Evaluate on the Dask cluster of this scheduler (tcp://host:8786), as --workers.",
 )
+@csv_options
 @output_options
 @history_options
 def dry_run(
@@ -141,8 +150,11 @@ def dry_run(
     quiet: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    csv_delimiter: str | None = None,
+    csv_decimal_comma: bool = False,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
+    style = sheet_style(output_format, csv_delimiter, csv_decimal_comma)
     if explain and output_format != "json":
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
     if workers is not None or scheduler is not None:
@@ -167,14 +179,17 @@ def dry_run(
         )
     check_output_options(output_file, summary, output_format, explain)
     program = guarded(lambda: load_program(program_file))
+    hint_missing_customers(program, customers_file)
     reading = reading.for_program(program)
     output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
     everybody = customer_id is None or compile_program(program).rewards_referrers
 
+    dates = EventDates(program)
+
     def events(keep_all: bool = everybody) -> Iterator[AnyEvent]:
-        for event in reading.read(history_file):
+        for event in dates.watch(reading.read(history_file)):
             if keep_all or event.customer_id == customer_id:
                 yield event
 
@@ -226,6 +241,9 @@ def dry_run(
         explained = guarded(
             lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
         )
+    if output_format == "csv":
+        click.echo(dates.csv(evaluation, style), nl=False)
+        return
     _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id)
 
 
@@ -252,8 +270,6 @@ def _show_evaluation(
                 customer["explanations"] = account["events"]
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-    elif output_format == "csv":
-        click.echo(ledger_csv(evaluation), nl=False)
     else:
         click.echo(render_table(program, evaluation, customer_id))
 
@@ -330,11 +346,11 @@ def render_table(program: Program, evaluation: Evaluation, customer_id: str | No
 def _customer_block(
     result: CustomerResult, points: str | None, has_tiers: bool, cards: dict[str, int]
 ) -> str:
-    facts = [] if points is None else [counted(result.points, points)]
+    facts = [] if points is None else [_counted(result.points, points)]
     if points is not None and result.pending_points:
-        facts[0] += f" ({result.pending_points} pending)"
+        facts[0] += f" ({_n(result.pending_points)} pending)"
     if result.available_points < 0:
-        facts.append(f"owes {-result.available_points}")
+        facts.append(f"owes {_n(-result.available_points)}")
     if has_tiers:
         facts.append(f"tier {result.tier}" if result.tier else "no tier")
     facts += [f"stamps {rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()]
@@ -358,14 +374,14 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
         return _NOTES[entry.kind]
     if entry.kind in ("points", "expiry", "written_off", "redemption"):
         sign = "+" if (entry.points or 0) >= 0 else "-"
-        change = sign + counted(abs(entry.points or 0), points)
+        change = sign + _counted(abs(entry.points or 0), points)
         labels = {"expiry": " expired", "written_off": " written off", "redemption": " spent"}
         return change + labels.get(entry.kind, "")
-    value = f"{entry.value} {entry.money.code}"
+    value = f"{_m(entry.value)} {entry.money.code}"
     if entry.kind == "discount":
         return f"-{value} off"
     if entry.kind == "free":
-        return f"{entry.units} free ({value})"
+        return f"{_n(entry.units or 0)} free ({value})"
     if entry.kind == "voucher":
         return f"{_several(entry.units, 'vouchers')}({value})"
     return f"{_several(entry.units, 'gift cards')}({value})"
@@ -375,77 +391,78 @@ def _several(units: int | None, noun: str) -> str:
     """'voucher ' for one, '3 vouchers ' for more."""
     if units is None or units == 1:
         return noun[:-1] + " "
-    return f"{units} {noun} "
+    return f"{_n(units)} {noun} "
 
 
 def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Program totals") -> str:
     totals = evaluation.totals.to_dict()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
-        ("customers", str(totals["customers"])),
-        ("purchases", f"{totals['purchases']} ({counted(totals['refunds'], 'refunds')})"),
-        ("gross spend", f"{totals['gross_spend']} {code}"),
+        ("customers", _n(totals["customers"])),
+        ("purchases", f"{_n(totals['purchases'])} ({_counted(totals['refunds'], 'refunds')})"),
+        ("gross spend", f"{_m(totals['gross_spend'])} {code}"),
     ]
     if points is not None:
         rows.append(
             (
                 f"{points} issued",
-                f"{totals['points_issued']} (-{totals['points_reversed']} by refunds, "
-                f"net {totals['points_net']}, cost {totals['points_cost']} {code})",
+                f"{_n(totals['points_issued'])} (-{_n(totals['points_reversed'])} by refunds, "
+                f"net {_n(totals['points_net'])}, cost {_m(totals['points_cost'])} {code})",
             )
         )
         if totals["redemptions"] or totals["rejected_redemptions"]:
             rows.append(
                 (
                     "redemptions",
-                    f"{totals['redemptions']} for {totals['points_redeemed']} {points}, "
-                    f"worth {totals['redemption_value']} {code} "
-                    f"({totals['rejected_redemptions']} rejected)",
+                    f"{_n(totals['redemptions'])} for {_n(totals['points_redeemed'])} {points}, "
+                    f"worth {_m(totals['redemption_value'])} {code} "
+                    f"({_n(totals['rejected_redemptions'])} rejected)",
                 )
             )
         if totals["points_expired"]:
-            rows.append((f"{points} expired", str(totals["points_expired"])))
+            rows.append((f"{points} expired", _n(totals["points_expired"])))
         if totals["points_written_off"]:
-            rows.append((f"{points} written off", str(totals["points_written_off"])))
+            rows.append((f"{points} written off", _n(totals["points_written_off"])))
     rows += [
         (
             "discounts",
-            f"{totals['discount_value']} {code} on {counted(totals['discount_units'], 'units')}",
+            f"{_m(totals['discount_value'])} {code} "
+            f"on {_counted(totals['discount_units'], 'units')}",
         ),
         (
             "free items",
-            f"{totals['free_item_value']} {code} ({counted(totals['free_units'], 'units')})",
+            f"{_m(totals['free_item_value'])} {code} ({_counted(totals['free_units'], 'units')})",
         ),
-        ("vouchers", f"{totals['vouchers']} worth {totals['voucher_value']} {code}"),
-        ("gift cards", f"{totals['gift_cards']} worth {totals['gift_card_value']} {code}"),
+        ("vouchers", f"{_n(totals['vouchers'])} worth {_m(totals['voucher_value'])} {code}"),
+        ("gift cards", f"{_n(totals['gift_cards'])} worth {_m(totals['gift_card_value'])} {code}"),
     ]
     if totals["rewards_capped"] or totals["rewards_set_aside"]:
         rows.append(
             (
                 "not given",
-                f"{counted(totals['rewards_capped'], 'rewards')} cut to nothing by a limit, "
-                f"{totals['rewards_set_aside']} set aside by an exclusive group",
+                f"{_counted(totals['rewards_capped'], 'rewards')} cut to nothing by a limit, "
+                f"{_n(totals['rewards_set_aside'])} set aside by an exclusive group",
             )
         )
     if totals["referrals"]:
-        rows.append(("referrals", str(totals["referrals"])))
+        rows.append(("referrals", _n(totals["referrals"])))
     if points is not None:
         rows.append(
             (
                 "liability",
-                f"{totals['liability']} {code} "
-                f"({totals['points_outstanding']} {points} outstanding)",
+                f"{_m(totals['liability'])} {code} "
+                f"({_n(totals['points_outstanding'])} {points} outstanding)",
             )
         )
     rows.append(
         (
             "estimated cost",
-            f"{totals['estimated_cost']} {code} (value given {totals['value_given']} {code}"
-            + (")" if points is None else f" + liability {totals['liability']} {code})"),
+            f"{_m(totals['estimated_cost'])} {code} (value given {_m(totals['value_given'])} {code}"
+            + (")" if points is None else f" + liability {_m(totals['liability'])} {code})"),
         )
     )
     if points is not None and totals["points_expired"]:
-        rows.append(("breakage", f"{totals['breakage']} {code} (expired, not a cost)"))
+        rows.append(("breakage", f"{_m(totals['breakage'])} {code} (expired, not a cost)"))
     return f"{title}\n" + _columns(rows)
 
 
@@ -456,3 +473,17 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> str:
         cells = [cell.ljust(width) for cell, width in zip(row, widths)]
         lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
     return "\n".join(lines)
+
+
+def _n(number: int) -> str:
+    """A count with thousands separators: 12,345."""
+    return f"{number:,}"
+
+
+def _m(amount: str | Decimal | None) -> str:
+    """An amount with thousands separators and its decimal places: 1,234.50."""
+    return format(Decimal(str(amount)), ",f")
+
+
+def _counted(number: int, noun: str) -> str:
+    return counted(number, noun, grouped=True)

@@ -19,11 +19,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, TextIO
 
 from rewardrules.engine.ledger import Evaluation, LedgerEntry
+from rewardrules.money import Currency, divide_half_up
 
 LEDGER_COLUMNS: Final = (
     "customer_id",
@@ -112,4 +114,84 @@ def ledger_csv(evaluation: Evaluation) -> str:
     """
     buffer = io.StringIO(newline="")
     write_ledger_csv(evaluation, buffer)
+    return buffer.getvalue()
+
+
+SHEET_COLUMNS: Final = (*LEDGER_COLUMNS, "date", "points_value")
+"""The columns of ``rewardrules dry-run --format csv``: the ledger's, then the entry's date
+and the money value of its points."""
+
+_GIFT_DAY = re.compile(r"(?s)^(?P<rule>.*)@(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})$")
+
+
+@dataclass(frozen=True)
+class SheetStyle:
+    """How ``dry-run --format csv`` writes its cells for a spreadsheet.
+
+    Attributes:
+        delimiter: the character between cells (``;`` where a comma is the decimal mark).
+        decimal_comma: numbers are written ``4,50`` instead of ``4.50``.
+    """
+
+    delimiter: str = ","
+    decimal_comma: bool = False
+
+
+def entry_date(event_id: str, dates: Mapping[str, str], rule_ids: frozenset[str]) -> str:
+    """The local date (``YYYY-MM-DD``) of an entry: its event's, from ``dates`` (event id to
+    date in the program's time zone); a gift given at a date has the id ``RULE@YYYY-MM-DD``
+    and that date; else empty.
+
+    >>> entry_date("birthday@2026-04-12", {}, frozenset({"birthday"}))
+    '2026-04-12'
+    """
+    found = dates.get(event_id)
+    if found is not None:
+        return found
+    gift = _GIFT_DAY.fullmatch(event_id)
+    if gift is not None and gift["rule"] in rule_ids:
+        return gift["day"]
+    return ""
+
+
+def points_value(points: int | None, point_value: Decimal, money: Currency) -> Decimal | None:
+    """What ``points`` are worth at ``point_value`` each, rounded half-up to the currency's
+    minor unit as the totals' ``points_cost`` is; None for no points or no value."""
+    if points is None or not point_value:
+        return None
+    numerator, denominator = point_value.as_integer_ratio()
+    minor = divide_half_up(points * numerator * money.minor_per_major, denominator)
+    return money.to_decimal(minor)
+
+
+def sheet_csv(
+    evaluation: Evaluation,
+    *,
+    dates: Mapping[str, str],
+    rule_ids: frozenset[str],
+    point_value: Decimal,
+    style: SheetStyle = SheetStyle(),
+) -> str:
+    """The ledger as ``dry-run --format csv`` prints it: :data:`SHEET_COLUMNS`.
+
+    The first eight cells of each row are those of :func:`ledger_csv` (with the default
+    style, byte for byte); ``date`` is :func:`entry_date`, ``points_value`` is
+    :func:`points_value` (empty when the program has no ``points.value``).
+    """
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=style.delimiter, lineterminator="\r\n")
+    writer.writerow(SHEET_COLUMNS)
+    numbers = (4, 5, 6, 9)
+    for result in evaluation.customers:
+        for entry in result.ledger:
+            worth = points_value(entry.points, point_value, evaluation.money)
+            row = [
+                *ledger_row(entry),
+                entry_date(entry.event_id, dates, rule_ids),
+                _number(worth),
+            ]
+            if style.decimal_comma:
+                for place in numbers:
+                    row[place] = row[place].replace(".", ",")
+            writer.writerow(row)
     return buffer.getvalue()

@@ -4,7 +4,8 @@ A :class:`LedgerFile` takes one customer's result at a time and writes that cust
 entries at once, so that an engine that yields customers one by one never has the whole
 ledger in memory: CSV and JSON Lines go straight to the file, and Parquet keeps at most one
 row group (``row_group_entries`` entries) before writing it. The rows are those of
-``rewardrules dry-run --format csv`` (docs/json-output.md):
+``rewardrules dry-run --format csv`` less its ``date`` and ``points_value``
+(docs/json-output.md):
 
 ``customer_id, event_id, rule, kind, points, value, units, reason``
 
