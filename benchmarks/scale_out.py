@@ -47,6 +47,12 @@ from rewardrules.tools.scale import add_totals, evaluate_partition, history_rows
 
 
 def _peak_mib() -> float:
+    # VmHWM, which _reset_peak clears: ru_maxrss survives exec, so a worker started from
+    # this script would report this script's own peak.
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
