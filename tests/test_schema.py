@@ -527,7 +527,7 @@ def test_the_package_ships_the_schema_and_says_where() -> None:
     assert result.exit_code == 0
     shown = Path(result.stdout.removesuffix("\n"))
     assert shown.read_text(encoding="utf-8") == schema_text()
-    assert shown.name == "program.schema.json" and shown.parent.name == "rulefiles"
+    assert (shown.parent.name, shown.name) == ("rulefiles", "program.schema.json")
     # The repository's schema/ copy is the package's file itself, linked (the installed
     # copy may sit in site-packages: CI installs the project, not in editable mode).
     assert SCHEMA_FILE.is_symlink()
