@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute
 
-from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult
+from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, EntryKind
 from rewardrules.evaluation.batch import BatchCustomerResult, ResultColumns
 from rewardrules.money import Currency
 from rewardrules.tools.ledger_files import ROW_GROUP_ENTRIES, append_entry, ledger_schema
@@ -55,21 +55,7 @@ points, discounts, free items, vouchers, gift cards and applied redemptions), th
 totals' sums of ledger entries."""
 
 _GIVING: Final = ("discount", "free", "voucher", "gift_card", "redemption")
-_NAMED_KINDS: Final = frozenset(
-    {
-        "points",
-        "discount",
-        "free",
-        "voucher",
-        "gift_card",
-        "redemption",
-        "rejected",
-        "expiry",
-        "written_off",
-        "capped",
-        "set_aside",
-    }
-)
+_NAMED_KINDS: Final = frozenset(get_args(EntryKind)) - {"referral"}
 """Kinds :func:`rewardrules.engine.ledger.total` counts by name; any other is a referral."""
 _SAFE_SUM: Final = float(2**62)
 """A column whose absolute values add up to less than this cannot overflow an int64 sum."""
