@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from difflib import get_close_matches
 from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
 from rewardrules._timetext import is_week_date
 from rewardrules._types import Slug
-from rewardrules.errors import PathItem
+from rewardrules.errors import PathItem, closest
 from rewardrules.program.model import RULE_KINDS
 from rewardrules.rulefiles._errorpaths import (
     ABSENT,
@@ -124,11 +123,7 @@ def _choices(expected: str) -> list[str]:
 
 
 def _closest(word: object, candidates: list[str]) -> str | None:
-    if not isinstance(word, str):
-        return None
-    close = get_close_matches(word, candidates, n=1, cutoff=0.6)
-    if not close:
-        close = get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
+    close = closest(word, candidates) if isinstance(word, str) else []
     return close[0] if close else None
 
 
