@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, Self, get_args
 
-from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictBool, Tag, ValidationInfo, field_validator, model_validator
 
 from rewardrules._types import ExactDecimal, Text, WholeNumber
 from rewardrules.program._rule_base import (
@@ -23,6 +23,7 @@ from rewardrules.program._rule_base import (
     _Model,
     _Rule,
 )
+from rewardrules.program._unions import WORDS, one_of
 
 
 def _parts(
@@ -122,7 +123,16 @@ class EveryNthFree(_Rule):
     counts: Literal["items", "visits"] = Field(
         default="items", description="Count units of matching lines, or visits with one."
     )
-    reward: Literal["free"] | PercentOff | VoucherReward = Field(
+    reward: Annotated[
+        Annotated[Literal["free"], Tag(WORDS)]
+        | Annotated[PercentOff, Tag("PercentOff")]
+        | Annotated[VoucherReward, Tag("VoucherReward")],
+        one_of(
+            ("free",),
+            (PercentOff, VoucherReward),
+            ("a mapping with percent_off", "a mapping with voucher"),
+        ),
+    ] = Field(
         default="free",
         description="`free`, `{percent_off: P}` or `{voucher: {sku, value}}`.",
     )
@@ -150,7 +160,7 @@ class PartnerGiftCard(_Rule):
     every_spend: ExactDecimal = Field(
         gt=0, allow_inf_nan=False, description="Qualifying paid spend per gift card."
     )
-    window: Literal["lifetime"] | CalendarWindow = Field(
+    window: Literal["lifetime", CalendarWindow] = Field(
         default="lifetime", description="The period over which spend adds up."
     )
     max_per_window: WholeNumber | None = Field(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationInfo,
     create_model,
     field_validator,
@@ -74,6 +75,7 @@ from rewardrules.program._rule_kinds import (
     gives_points,
     rewards_a_purchase,
 )
+from rewardrules.program._unions import WORDS, one_of
 from rewardrules.text import Noun
 
 __all__ = [
@@ -139,11 +141,18 @@ class RollingWindow(_Model):
 
 
 def _read_rolling(value: object) -> object:
+    """Text such as '365 days' or '52 weeks' as the rolling window it names.
+
+    Text that names no window of 1 to 100 years stays text, so that the window's union says
+    what the value may be, rather than a bound of ``days`` the author never wrote.
+    """
     if isinstance(value, str):
         match = _ROLLING.match(value)
         if match:
             count = int(match.group(1))
-            return {"days": count * 7 if match.group(2).startswith("week") else count}
+            days = count * 7 if match.group(2).startswith("week") else count
+            if 1 <= days <= MOST_DAYS:
+                return {"days": days}
     return value
 
 
@@ -200,7 +209,17 @@ class Tiers(_Model):
         description="Paid spend or number of purchases."
     )
     window: Annotated[
-        Literal["lifetime"] | CalendarWindow | RollingWindow, BeforeValidator(_read_rolling)
+        Annotated[Literal["lifetime", CalendarWindow], Tag(WORDS)]
+        | Annotated[RollingWindow, Tag("RollingWindow")],
+        one_of(
+            ("lifetime", *get_args(CalendarWindow)),
+            (RollingWindow,),
+            (
+                f"a rolling window of 1 to {MOST_DAYS} days (100 years) such as '365 days' "
+                "or {days: 365}",
+            ),
+        ),
+        BeforeValidator(_read_rolling),
     ] = Field(
         description="'lifetime', a calendar window, or a rolling one such as '365 days'.",
     )

@@ -70,7 +70,18 @@ _ANNOTATIONS: Final = frozenset({"description", "examples", "default", "title"})
 
 
 class _Generator(GenerateJsonSchema):
-    """Pydantic's draft 2020-12 generator, with exact numbers as a number or numeric text."""
+    """Pydantic's draft 2020-12 generator, with exact numbers as a number or numeric text,
+    and a union told apart by a function as the ``anyOf`` of its members."""
+
+    def tagged_union_schema(self, schema: core_schema.TaggedUnionSchema) -> JsonSchemaValue:
+        """A union with a callable discriminator (``reward``, ``tiers.window``): its members.
+
+        The function that picks the member cannot be published; :func:`_union` then
+        publishes the members by JSON type. The rules' union on ``kind`` stays pydantic's.
+        """
+        if not callable(schema["discriminator"]):
+            return super().tagged_union_schema(schema)
+        return {"anyOf": [self.generate_inner(choice) for choice in schema["choices"].values()]}
 
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
         """A Decimal field: a number, or text that is one (bounds apply to numbers only)."""
