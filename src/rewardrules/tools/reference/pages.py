@@ -57,6 +57,17 @@ from rewardrules.tools.reference.examples import (
     to_yaml,
 )
 
+def anchor(title: str) -> str:
+    """The anchor of a heading as GitHub and MyST (``myst_heading_anchors``) both make it.
+
+    The heading's text in lowercase, spaces as ``-``, everything but letters, digits, ``_``
+    and ``-`` dropped: ``### `tiers.window`: a rolling window`` is ``#tierswindow-a-rolling-
+    window``. So a plain Markdown link ``[x](#anchor)`` works on GitHub and on the site.
+    """
+    text = title.replace("`", "").strip().lower().replace(" ", "-")
+    return re.sub(r"[^\w\-]", "", text)
+
+
 _LIMITS: dict[tuple[str, str], str] = {
     ("TieredDiscount", "discounts"): "each percentage more than 0 and at most 100",
     ("Program", "currency"): "an active ISO 4217 code, in capitals",
@@ -69,7 +80,7 @@ _LIMITS: dict[tuple[str, str], str] = {
 
 
 _TYPES: dict[tuple[str, str], str] = {
-    ("_Rule", "limit"): "a {ref}`limit <reference-limit>`, or a list of them",
+    ("_Rule", "limit"): f"a [limit](#{anchor('`limit`: one limit')}), or a list of them",
 }
 """Types that a validator of the model reads more widely than the annotation says."""
 
@@ -144,7 +155,7 @@ def model_docs(program: type[Program] = Program, kinds: KindTable = KINDS) -> tu
     """Every model reachable from the program, in reading order, each with its own keys
     (``kinds``: the table of rule kinds, whose specs give their examples)."""
     base = rule_base()
-    order: list[tuple[type[BaseModel], int]] = []
+    order: list[tuple[type[BaseModel], int]] = [(program, 2)]
 
     def visit(model: type[BaseModel], level: int) -> None:
         if model in (entry for entry, _ in order):
@@ -157,14 +168,18 @@ def model_docs(program: type[Program] = Program, kinds: KindTable = KINDS) -> tu
         for child in _child_models(model):
             visit(child, 3)
 
-    order.append((program, 2))
     for model in _child_models(program):
         visit(model, 2)
-    return tuple(_model_doc(model, level, base, kinds) for model, level in order)
+    docs = tuple(_model_doc(model, level, base, kinds) for model, level in order)
+    anchors = [doc.anchor for doc in docs]
+    if len(set(anchors)) != len(anchors):  # GitHub would number the second one: say so now
+        raise ValueError(f"two sections of the reference share an anchor: {anchors}")
+    return docs
 
 
 def reference_markdown(program: type[Program] = Program, kinds: KindTable = KINDS) -> str:
-    """The whole reference as MyST Markdown, headings starting at level 2 (``program``: the
+    """The whole reference as Markdown that GitHub and MyST both render (links are to the
+    headings' own anchors), headings starting at level 2 (``program``: the
     model of a program with kinds of your own, from ``program_model``; ``kinds``: a table
     that has their specs, as for ``compile_program``).
 
@@ -186,19 +201,25 @@ def _model_doc(
 ) -> ModelDoc:
     kind = kind_name(model)
     names = [name for name in model.model_fields if kind is None or name not in base.model_fields]
-    if model is base:
-        title, anchor = "Every rule", "reference-rule"
-        summary = "Every rule, whatever its kind, has these keys."
-    else:
-        title = f"`{kind}`" if kind else _TITLES.get(model, model.__name__)
-        anchor = "reference-" + (kind or model.__name__).lower().replace("_", "-")
-        summary = _summary(model)
+    title = _title(model, base)
+    summary = "Every rule, whatever its kind, has these keys." if model is base else _summary(model)
     if model in _NOTES:
         summary += "\n\n" + _NOTES[model]
     if kind:
-        summary += "\n\nIt has the keys of {ref}`every rule <reference-rule>`, and these:"
+        summary += f"\n\nIt has the keys of [every rule](#{anchor(_EVERY_RULE)}), and these:"
     fields = tuple(_field_doc(model, name, model.model_fields[name], kinds) for name in names)
-    return ModelDoc(model, title, anchor, level, summary, fields)
+    return ModelDoc(model, title, anchor(title), level, summary, fields)
+
+
+_EVERY_RULE = "Every rule"
+
+
+def _title(model: type[BaseModel], base: type[BaseModel] | None = None) -> str:
+    """The heading of a model's section."""
+    if model is (base or rule_base()):
+        return _EVERY_RULE
+    kind = kind_name(model)
+    return f"`{kind}`" if kind else _TITLES.get(model, model.__name__)
 
 
 def _summary(model: type[BaseModel]) -> str:
@@ -284,8 +305,7 @@ def _type_words(annotation: Any) -> str:
         return f"mapping of {_type_words(arguments[0])} to {_type_words(arguments[1])}"
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         words = kind_name(annotation) or re.sub(r"(?<!^)(?=[A-Z])", " ", annotation.__name__)
-        anchor = (kind_name(annotation) or annotation.__name__).lower().replace("_", "-")
-        return f"{{ref}}`{words.lower()} <reference-{anchor}>`"
+        return f"[{words.lower()}](#{anchor(_title(annotation))})"
     simple = {str: "text", Decimal: "number", int: "whole number", bool: "true or false"}
     if annotation is date:
         return "date (YYYY-MM-DD)"
@@ -310,7 +330,7 @@ def _child_models(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
 
 
 def _section(doc: ModelDoc, kinds: KindTable) -> str:
-    lines = [f"({doc.anchor})=", f"{'#' * doc.level} {doc.title}", "", doc.summary, ""]
+    lines = [f"{'#' * doc.level} {doc.title}", "", doc.summary, ""]
     for entry in doc.fields:
         facts = [entry.type, "**required**" if entry.required else str(entry.default)]
         facts.extend(entry.limits)
