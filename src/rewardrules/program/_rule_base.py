@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
 from rewardrules.errors import PathItem
+from rewardrules.program._facts import Checked, Schema
 
 if TYPE_CHECKING:  # the kinds' models are built on this module
     from rewardrules.program._rule_kinds import VoucherSpec
@@ -31,6 +32,26 @@ WEEKDAYS: tuple[str, ...] = (
 )
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 CalendarWindow = Literal["calendar_year", "calendar_quarter", "calendar_month"]
+
+
+def _weekdays_in_any_case(field: Schema) -> None:
+    any_case = "|".join("".join(f"[{c.upper()}{c}]" for c in day) for day in WEEKDAYS)
+    for branch in field["anyOf"]:
+        if branch.get("type") == "array":
+            branch["items"] = {
+                "anyOf": [
+                    {"type": "string", "enum": list(WEEKDAYS)},
+                    {"type": "string", "pattern": f"^(?:{any_case})$"},
+                ]
+            }
+
+
+def _one_limit_or_a_list(field: Schema) -> None:
+    # The JSON Schema publishes both forms as a union, which rewardrules.rulefiles.schema
+    # then publishes by JSON type.
+    one = field.pop("items")
+    del field["type"]
+    field["anyOf"] = [one, {"type": "array", "items": one}]
 
 
 class _Model(BaseModel):
@@ -77,6 +98,7 @@ class Filter(_Model):
         default=None,
         description="Only purchases made on these days of the week (local time).",
         examples=[["saturday", "sunday"]],
+        json_schema_extra=Checked(schema=_weekdays_in_any_case),
     )
     dates: tuple[LocalDate, ...] | None = Field(
         default=None,
@@ -230,6 +252,7 @@ class _Rule(_Model):
             {"per": "day", "rewards": 1},
             [{"per": "week", "rewards": 2}, {"per": "year", "rewards": 20}],
         ],
+        json_schema_extra=Checked(reads="a {item}, or a list of them", schema=_one_limit_or_a_list),
     )
 
     # Facts of the rule's data that validation needs (exclusive groups, points settings),

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Self, get_args
 from pydantic import Field, StrictBool, Tag, ValidationInfo, field_validator, model_validator
 
 from rewardrules._types import ExactDecimal, Text, WholeNumber
+from rewardrules.program._facts import Checked, Schema
 from rewardrules.program._rule_base import (
     Below,
     CalendarWindow,
@@ -177,6 +178,14 @@ class PartnerGiftCard(_Rule):
         return _parts(amounts=((("value",), self.value), (("every_spend",), self.every_spend)))
 
 
+def _percent_per_tier(field: Schema) -> None:
+    field["additionalProperties"] = {
+        **field["additionalProperties"],
+        "exclusiveMinimum": 0,
+        "maximum": 100,
+    }
+
+
 class TieredDiscount(_Rule):
     """A percentage off eligible lines, depending on the customer's tier."""
 
@@ -184,6 +193,9 @@ class TieredDiscount(_Rule):
     discounts: dict[Text, ExactDecimal] = Field(
         min_length=1,
         description="Percent off per tier name, e.g. {silver: 5, gold: 10}.",
+        json_schema_extra=Checked(
+            limit="each percentage more than 0 and at most 100", schema=_percent_per_tier
+        ),
     )
 
     @field_validator("discounts")

@@ -45,6 +45,7 @@ from rewardrules.program._consistency import (
     semantic_problems,
     semantic_problems_of_parts,
 )
+from rewardrules.program._facts import Checked, Schema
 from rewardrules.program._rule_base import (
     WEEKDAYS,
     CalendarWindow,
@@ -156,6 +157,18 @@ def _read_rolling(value: object) -> object:
     return value
 
 
+_ROLLING_TEXT: Final = r"^\s*0*[1-9][0-9]*\s*(?:days?|weeks?)\s*$"
+"""A rolling window written as text, for the JSON Schema: ``365 days``, ``52 weeks``."""
+
+
+def _rolling_window_text(field: Schema) -> None:
+    field["anyOf"] = [*field["anyOf"], {"type": "string", "pattern": _ROLLING_TEXT}]
+
+
+def _currency_code(field: Schema) -> None:
+    field["pattern"] = "^[A-Z]{3}$"
+
+
 DURATION_PATTERN = r"^[0-9]{1,5} (day|days|week|weeks|month|months|year|years)$"
 
 
@@ -222,6 +235,7 @@ class Tiers(_Model):
         BeforeValidator(_read_rolling),
     ] = Field(
         description="'lifetime', a calendar window, or a rolling one such as '365 days'.",
+        json_schema_extra=Checked(schema=_rolling_window_text),
     )
     levels: tuple[TierLevel, ...] = Field(min_length=1, description="Levels, lowest first.")
     keep_for: Duration | None = Field(
@@ -347,8 +361,19 @@ class Program(_Model):
 
     program: Slug = Field(description="The program's id, e.g. 'coffee-club'.")
     name: Text = Field(description="The program's name as customers see it.")
-    currency: Text = Field(description="ISO 4217 code, e.g. USD.")
-    timezone: Text = Field(description="IANA time zone, e.g. America/New_York.")
+    currency: Text = Field(
+        description="ISO 4217 code, e.g. USD.",
+        json_schema_extra=Checked(
+            limit="an active ISO 4217 code, in capitals", schema=_currency_code
+        ),
+    )
+    timezone: Text = Field(
+        description="IANA time zone, e.g. America/New_York.",
+        json_schema_extra=Checked(
+            limit="a canonical IANA zone, a zone.tab place or UTC; not localtime, posix/, "
+            "right/ nor an old name such as US/Eastern (see rule-files.md)"
+        ),
+    )
     points: PointsSettings = Field(
         default_factory=PointsSettings, description="What points are called and worth."
     )

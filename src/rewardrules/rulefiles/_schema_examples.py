@@ -1,23 +1,19 @@
-"""What the program schema adds to pydantic's: examples, and what the models' validators check.
+"""What the program schema adds to pydantic's: examples.
 
 :func:`add_examples` gives every field that has none in its model the examples of
-:data:`_EXAMPLES`; :func:`add_validator_checks` publishes, per field, what a model checks in
-its own validator and pydantic cannot put in a schema. :mod:`rewardrules.rulefiles.schema` calls
-both.
+:data:`_EXAMPLES`; :mod:`rewardrules.rulefiles.schema` calls it. What a model checks in its
+own validators is on the field itself (:class:`rewardrules.program._facts.Checked`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 from pydantic import BaseModel
 
 from rewardrules.program.model import (
     RULE_KINDS,
-    WEEKDAYS,
     EveryNthFree,
-    Filter,
     Multiplier,
     PartnerGiftCard,
     PercentOff,
@@ -33,9 +29,6 @@ from rewardrules.program.model import (
 )
 
 Schema = dict[str, Any]
-
-_ROLLING_TEXT: Final = r"^\s*0*[1-9][0-9]*\s*(?:days?|weeks?)\s*$"
-"""A rolling window as :mod:`rewardrules.program.model` reads it: ``365 days``, ``52 weeks``."""
 
 _RULE_EXAMPLES: Final[dict[str, list[Any]]] = {
     "id": ["coffee-stars"],
@@ -99,55 +92,6 @@ _EXAMPLES: Final[dict[tuple[type[BaseModel], str], list[Any]]] = {
 """Examples of the fields whose model gives none, by model and field."""
 
 
-def _currency_code(field: Schema) -> None:
-    field["pattern"] = "^[A-Z]{3}$"
-
-
-def _percent_per_tier(field: Schema) -> None:
-    field["additionalProperties"] = {
-        **field["additionalProperties"],
-        "exclusiveMinimum": 0,
-        "maximum": 100,
-    }
-
-
-def _rolling_window_text(field: Schema) -> None:
-    field["anyOf"] = [*field["anyOf"], {"type": "string", "pattern": _ROLLING_TEXT}]
-
-
-def _one_limit_or_a_list(field: Schema) -> None:
-    # The model reads a single limit as a list of one; publish both forms as a union,
-    # which rewardrules.rulefiles.schema then publishes by JSON type.
-    one = field.pop("items")
-    del field["type"]
-    field["anyOf"] = [one, {"type": "array", "items": one}]
-
-
-def _weekdays_in_any_case(field: Schema) -> None:
-    any_case = "|".join("".join(f"[{c.upper()}{c}]" for c in day) for day in WEEKDAYS)
-    for branch in field["anyOf"]:
-        if branch.get("type") == "array":
-            branch["items"] = {
-                "anyOf": [
-                    {"type": "string", "enum": list(WEEKDAYS)},
-                    {"type": "string", "pattern": f"^(?:{any_case})$"},
-                ]
-            }
-
-
-_VALIDATOR_CHECKS: Final[dict[tuple[type[BaseModel], str], Callable[[Schema], None]]] = {
-    **{(kind, "limit"): _one_limit_or_a_list for kind in RULE_KINDS},
-    (Program, "currency"): _currency_code,
-    (TieredDiscount, "discounts"): _percent_per_tier,
-    (Tiers, "window"): _rolling_window_text,
-    (Filter, "weekdays"): _weekdays_in_any_case,
-}
-"""What the models check or read in their own validators, which pydantic cannot publish:
-one limit read as a list of one, known currencies, percentages per tier, "365 days" read as
-a rolling window, weekdays in any case. Each changes the field's schema as pydantic
-generated it."""
-
-
 def add_examples(models: dict[str, Schema]) -> None:
     """Give the fields of ``models`` the examples their models lack (a constant: itself)."""
     for (model, name), examples in _EXAMPLES.items():
@@ -162,12 +106,6 @@ def add_examples(models: dict[str, Schema]) -> None:
         for field in schema.get("properties", {}).values():
             if "const" in field and "examples" not in field:
                 field["examples"] = [field["const"]]
-
-
-def add_validator_checks(models: dict[str, Schema]) -> None:
-    """Change the fields of ``models`` that the models' own validators check further."""
-    for (model, name), check in _VALIDATOR_CHECKS.items():
-        check(_property(models, model, name))
 
 
 def _property(models: dict[str, Schema], model: type[BaseModel], name: str) -> Schema:

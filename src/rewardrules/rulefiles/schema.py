@@ -35,7 +35,7 @@ from pydantic_core import core_schema
 
 from rewardrules.program.model import Program
 from rewardrules.rulefiles._schema_examples import Schema as Schema  # noqa: PLC0414 -- re-export
-from rewardrules.rulefiles._schema_examples import add_examples, add_validator_checks
+from rewardrules.rulefiles._schema_examples import add_examples
 
 DIALECT: Final = "http://json-schema.org/draft-07/schema#"
 SCHEMA_ID: Final = "urn:rewardrules:program:v1"
@@ -109,7 +109,6 @@ def program_schema(model: type[Program] = Program) -> Schema:
     definitions: dict[str, Schema] = document.pop("$defs")
     models = {**definitions, model.__name__: document}
     add_examples(models)
-    add_validator_checks(models)
     definitions["Rule"] = _rule_union(document, definitions)
     document = _walk({**document, "definitions": definitions}, _tidy)
     definitions = document["definitions"]

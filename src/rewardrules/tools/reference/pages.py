@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from rewardrules._types import Slug
 from rewardrules.engine.kind import KindTable
 from rewardrules.kinds.table import KINDS
+from rewardrules.program._facts import Checked
 from rewardrules.program.model import (
     Birthday,
     Filter,
@@ -46,7 +47,6 @@ from rewardrules.program.model import (
     VoucherSpec,
 )
 from rewardrules.tools.reference.examples import (
-    declaring_model,
     field_example,
     flow,
     full_example,
@@ -57,6 +57,7 @@ from rewardrules.tools.reference.examples import (
     to_yaml,
 )
 
+
 def anchor(title: str) -> str:
     """The anchor of a heading as GitHub and MyST (``myst_heading_anchors``) both make it.
 
@@ -66,23 +67,6 @@ def anchor(title: str) -> str:
     """
     text = title.replace("`", "").strip().lower().replace(" ", "-")
     return re.sub(r"[^\w\-]", "", text)
-
-
-_LIMITS: dict[tuple[str, str], str] = {
-    ("TieredDiscount", "discounts"): "each percentage more than 0 and at most 100",
-    ("Program", "currency"): "an active ISO 4217 code, in capitals",
-    ("Program", "timezone"): (
-        "a canonical IANA zone, a zone.tab place or UTC; not localtime, posix/, right/ "
-        "nor an old name such as US/Eastern (see rule-files.md)"
-    ),
-}
-"""Limits that a validator of the model checks, so that no metadata shows them."""
-
-
-_TYPES: dict[tuple[str, str], str] = {
-    ("_Rule", "limit"): f"a [limit](#{anchor('`limit`: one limit')}), or a list of them",
-}
-"""Types that a validator of the model reads more widely than the annotation says."""
 
 
 _TITLES: dict[type[BaseModel], str] = {
@@ -233,14 +217,22 @@ def _field_doc(model: type[BaseModel], name: str, field: FieldInfo, kinds: KindT
     default = None if required else _default_text(field)
     return FieldDoc(
         name=name,
-        type=_TYPES.get((declaring_model(model, name).__name__, name))
-        or _type_words(field.annotation),
+        type=_read_words(field) or _type_words(field.annotation),
         required=required,
         default=default,
         limits=tuple(_limits(model, name, field)),
         description=field.description or "",
         example=field_example(model, name, field, kinds),
     )
+
+
+def _read_words(field: FieldInfo) -> str | None:
+    """The type a field's validator reads, where that is wider than its annotation."""
+    checked = field.json_schema_extra
+    if not isinstance(checked, Checked) or checked.reads is None:
+        return None
+    items = typing.get_args(field.annotation)
+    return checked.reads.format(item=_type_words(items[0]) if items else "")
 
 
 def _default_text(field: FieldInfo) -> str:
@@ -267,9 +259,9 @@ def _limits(model: type[BaseModel], name: str, field: FieldInfo) -> Iterator[str
         pattern = getattr(item, "pattern", None)
         if pattern is not None:
             yield _pattern_words(pattern)
-    extra = _LIMITS.get((declaring_model(model, name).__name__, name))
-    if extra:
-        yield extra
+    checked = field.json_schema_extra
+    if isinstance(checked, Checked) and checked.limit:
+        yield checked.limit
 
 
 def _pattern_words(pattern: str) -> str:
