@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -57,6 +57,9 @@ def _one_limit_or_a_list(field: Schema) -> None:
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    reference_title: ClassVar[str | None] = None
+    """The heading of the model's section in the rule reference (None: its kind or class)."""
+
 
 def _lowercase_weekdays(value: object) -> object:
     if isinstance(value, list | tuple):
@@ -71,6 +74,8 @@ class Filter(_Model):
     eligible when the purchase passes, when it matches one of ``categories`` or ``skus``
     (if either is set), and when it matches none of the exclusions.
     """
+
+    reference_title: ClassVar[str] = "`when`: the filter"
 
     categories: tuple[Text, ...] | None = Field(
         default=None, description="Lines whose category is one of these.", examples=[["coffee"]]
@@ -121,7 +126,14 @@ LimitPeriod = Literal["purchase", "day", "week", "month", "year", "lifetime"]
 
 
 class Limit(_Model):
-    """At most so many points, rewards or so much value from one rule per period."""
+    """At most so many points, rewards or so much value from one rule per period.
+
+    Give ``per`` and exactly one of ``points``, ``rewards`` or ``value``. A limit of points is for a
+    rule that gives points; a limit of value, for a rule that gives money (discounts, free
+    units, vouchers, gift cards).
+    """
+
+    reference_title: ClassVar[str] = "`limit`: one limit"
 
     per: LimitPeriod = Field(
         description=(

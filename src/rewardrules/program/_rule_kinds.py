@@ -9,7 +9,7 @@ involve the rest of the program are in :mod:`rewardrules.program._consistency`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Self, get_args
+from typing import Annotated, ClassVar, Literal, Self, get_args
 
 from pydantic import Field, StrictBool, Tag, ValidationInfo, field_validator, model_validator
 
@@ -43,6 +43,8 @@ def _parts(
 
 class Multiplier(_Model):
     """A factor on the points of the lines a filter matches ("double stars on coffee")."""
+
+    reference_title: ClassVar[str] = "`multipliers`: one multiplier"
 
     factor: ExactDecimal = Field(
         ge=1, allow_inf_nan=False, description="Points are multiplied by this.", examples=["2"]
@@ -95,6 +97,8 @@ class PointsPerSpend(_Rule):
 class PercentOff(_Model):
     """The units a punch card rewards get this percentage off."""
 
+    reference_title: ClassVar[str] = "`reward: {percent_off: …}`"
+
     percent_off: ExactDecimal = Field(
         gt=0, le=100, allow_inf_nan=False, description="Percent off, more than 0, at most 100."
     )
@@ -102,6 +106,8 @@ class PercentOff(_Model):
 
 class VoucherSpec(_Model):
     """A voucher for one product, to use on a later visit."""
+
+    reference_title: ClassVar[str] = "`voucher`: the voucher issued"
 
     sku: Text = Field(description="The product the voucher is for.")
     value: ExactDecimal = Field(
@@ -112,6 +118,8 @@ class VoucherSpec(_Model):
 
 class VoucherReward(_Model):
     """Each completed card issues a voucher."""
+
+    reference_title: ClassVar[str] = "`reward: {voucher: …}`"
 
     voucher: VoucherSpec = Field(description="The voucher issued per completed card.")
 
@@ -273,9 +281,15 @@ class _PointsOrVoucher(_Model):
 class Gift(_PointsOrVoucher):
     """Points or a voucher: exactly one of the two."""
 
+    reference_title: ClassVar[str] = "`referrer`, `referred`: a gift"
+
 
 class Birthday(_Rule, _PointsOrVoucher):
-    """Points or a voucher once a year, in a window around the customer's birthday."""
+    """Points or a voucher once a year, in a window around the customer's birthday.
+
+    Give exactly one of ``points`` or ``voucher``. Without ``requires_purchase`` the gift is given
+    when the window starts, not at a purchase, so the rule takes no ``when``.
+    """
 
     kind: Literal["birthday"] = Field(description="A birthday gift.")
     window: Literal["day", "month"] = Field(
@@ -331,7 +345,11 @@ class Birthday(_Rule, _PointsOrVoucher):
 
 
 class SignupBonus(_Rule):
-    """Points when the customer joins, or at their first purchase of at least a minimum."""
+    """Points when the customer joins, or at their first purchase of at least a minimum.
+
+    Without ``min_first_purchase`` the points are given when the customer joins, not at a
+    purchase, so the rule takes no ``when``.
+    """
 
     kind: Literal["signup_bonus"] = Field(description="A bonus for joining.")
     points: WholeNumber = Field(ge=1, description="Points given.", examples=[250])
@@ -364,7 +382,13 @@ class SignupBonus(_Rule):
 
 
 class Referral(_Rule):
-    """A reward for bringing a friend, when the friend first buys."""
+    """A reward for bringing a friend, when the friend first buys.
+
+    A friend is a customer whose profile names the referrer in ``referred_by``. The referrer's
+    gift is given at the friend's first purchase that ``when`` admits and that pays at least
+    ``min_paid`` on the rule's lines. The rule rewards no purchase of the referrer's, so it
+    cannot be in an ``exclusive_group``.
+    """
 
     kind: Literal["referral"] = Field(description="A reward for referring a friend.")
     referrer: Gift = Field(

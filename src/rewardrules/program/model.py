@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -134,7 +134,12 @@ MOST_DAYS: Final = MOST_OF_UNIT["day"]
 
 
 class RollingWindow(_Model):
-    """A window of the last ``days`` x 24 hours."""
+    """A window of the last ``days`` x 24 hours.
+
+    Written as text, ``365 days`` or ``52 weeks``, or as a mapping ``{days: 365}``.
+    """
+
+    reference_title: ClassVar[str] = "`tiers.window`: a rolling window"
 
     days: WholeNumber = Field(
         ge=1, le=MOST_DAYS, description="Length of the window in days (at most 100 years)."
@@ -201,6 +206,8 @@ program's zone."""
 class TierLevel(_Model):
     """One level of the tiers, reached at ``at_least`` spend or purchases."""
 
+    reference_title: ClassVar[str] = "`tiers.levels`: one level"
+
     name: Text = Field(description="The tier's name, e.g. 'gold'.")
     at_least: ExactDecimal = Field(
         ge=0,
@@ -217,6 +224,8 @@ class TierLevel(_Model):
 
 class Tiers(_Model):
     """The program's status levels and how a customer qualifies for them."""
+
+    reference_title: ClassVar[str] = "`tiers`"
 
     qualify_by: Literal["spend", "purchases"] = Field(
         description="Paid spend or number of purchases."
@@ -254,6 +263,8 @@ class Tiers(_Model):
 
 class PointsSettings(_Model):
     """What points are called, what one is worth, and how they wait, expire and are owed."""
+
+    reference_title: ClassVar[str] = "`points`"
 
     name: Text = Field(default="points", description="What points are called, e.g. 'stars'.")
     singular: Text | None = Field(
@@ -315,6 +326,8 @@ class PointsSettings(_Model):
 class RefundSettings(_Model):
     """How long after a purchase it can still be refunded."""
 
+    reference_title: ClassVar[str] = "`refunds`"
+
     within: Duration | None = Field(
         default=None,
         description=(
@@ -358,6 +371,8 @@ class CatalogueReward(_Model):
 
 class Program(_Model):
     """A complete reward program as a marketer wrote it."""
+
+    reference_title: ClassVar[str] = "Top level"
 
     program: Slug = Field(description="The program's id, e.g. 'coffee-club'.")
     name: Text = Field(description="The program's name as customers see it.")

@@ -29,22 +29,7 @@ from rewardrules.engine.kind import KindTable
 from rewardrules.kinds.table import KINDS
 from rewardrules.program._facts import Checked
 from rewardrules.program.model import (
-    Birthday,
-    Filter,
-    Gift,
-    Limit,
-    Multiplier,
-    PercentOff,
-    PointsSettings,
     Program,
-    Referral,
-    RefundSettings,
-    RollingWindow,
-    SignupBonus,
-    TierLevel,
-    Tiers,
-    VoucherReward,
-    VoucherSpec,
 )
 from rewardrules.tools.reference.examples import (
     field_example,
@@ -67,47 +52,6 @@ def anchor(title: str) -> str:
     """
     text = title.replace("`", "").strip().lower().replace(" ", "-")
     return re.sub(r"[^\w\-]", "", text)
-
-
-_TITLES: dict[type[BaseModel], str] = {
-    Program: "Top level",
-    PointsSettings: "`points`",
-    Tiers: "`tiers`",
-    RefundSettings: "`refunds`",
-    RollingWindow: "`tiers.window`: a rolling window",
-    TierLevel: "`tiers.levels`: one level",
-    Filter: "`when`: the filter",
-    Multiplier: "`multipliers`: one multiplier",
-    PercentOff: "`reward: {percent_off: …}`",
-    VoucherReward: "`reward: {voucher: …}`",
-    VoucherSpec: "`voucher`: the voucher issued",
-    Limit: "`limit`: one limit",
-    Gift: "`referrer`, `referred`: a gift",
-}
-
-
-_NOTES: dict[type[BaseModel], str] = {
-    RollingWindow: "Written as text, `365 days` or `52 weeks`, or as a mapping `{days: 365}`.",
-    Limit: (
-        "Give `per` and exactly one of `points`, `rewards` or `value`. A limit of points is "
-        "for a rule that gives points; a limit of value, for a rule that gives money "
-        "(discounts, free units, vouchers, gift cards)."
-    ),
-    Birthday: (
-        "Give exactly one of `points` or `voucher`. Without `requires_purchase` the gift is "
-        "given when the window starts, not at a purchase, so the rule takes no `when`."
-    ),
-    SignupBonus: (
-        "Without `min_first_purchase` the points are given when the customer joins, not at "
-        "a purchase, so the rule takes no `when`."
-    ),
-    Referral: (
-        "A friend is a customer whose profile names the referrer in `referred_by`. The "
-        "referrer's gift is given at the friend's first purchase that `when` admits and that "
-        "pays at least `min_paid` on the rule's lines. The rule rewards no purchase of the "
-        "referrer's, so it cannot be in an `exclusive_group`."
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +131,6 @@ def _model_doc(
     names = [name for name in model.model_fields if kind is None or name not in base.model_fields]
     title = _title(model, base)
     summary = "Every rule, whatever its kind, has these keys." if model is base else _summary(model)
-    if model in _NOTES:
-        summary += "\n\n" + _NOTES[model]
     if kind:
         summary += f"\n\nIt has the keys of [every rule](#{anchor(_EVERY_RULE)}), and these:"
     fields = tuple(_field_doc(model, name, model.model_fields[name], kinds) for name in names)
@@ -203,7 +145,8 @@ def _title(model: type[BaseModel], base: type[BaseModel] | None = None) -> str:
     if model is (base or rule_base()):
         return _EVERY_RULE
     kind = kind_name(model)
-    return f"`{kind}`" if kind else _TITLES.get(model, model.__name__)
+    title = getattr(model, "reference_title", None)
+    return f"`{kind}`" if kind else str(title or model.__name__)
 
 
 def _summary(model: type[BaseModel]) -> str:
