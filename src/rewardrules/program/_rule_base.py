@@ -232,19 +232,33 @@ def _one_or_more(value: object) -> object:
 
 
 class _Rule(_Model):
-    id: Slug = Field(description="A unique name for the rule, e.g. 'coffee-stars'.")
-    description: str | None = Field(default=None, description="What the rule is for, in words.")
+    id: Slug = Field(
+        description="A unique name for the rule, e.g. 'coffee-stars'.", examples=["coffee-stars"]
+    )
+    description: str | None = Field(
+        default=None,
+        description="What the rule is for, in words.",
+        examples=["Stars for every dollar spent", "Double stars on coffee"],
+    )
     starts: LocalDate | None = Field(
-        default=None, description="First local date on which the rule applies (inclusive)."
+        default=None,
+        description="First local date on which the rule applies (inclusive).",
+        examples=["2026-03-01"],
     )
     ends: LocalDate | None = Field(
-        default=None, description="Last local date on which the rule applies (inclusive)."
+        default=None,
+        description="Last local date on which the rule applies (inclusive).",
+        examples=["2026-03-31", "2026-12-31"],
     )
     when: Filter = Field(
-        default_factory=Filter, description="Which purchases and lines the rule looks at."
+        default_factory=Filter,
+        description="Which purchases and lines the rule looks at.",
+        examples=[{"categories": ["coffee"]}, {"exclude_categories": ["merch"], "min_total": 20}],
     )
     priority: WholeNumber = Field(
-        default=0, description="Lower runs first; ties keep the order of the file."
+        default=0,
+        description="Lower runs first; ties keep the order of the file.",
+        examples=[10, 0],
     )
     exclusive_group: Slug | None = Field(
         default=None,

@@ -49,8 +49,13 @@ class Multiplier(_Model):
     factor: ExactDecimal = Field(
         ge=1, allow_inf_nan=False, description="Points are multiplied by this.", examples=["2"]
     )
-    when: Filter = Field(description="Which purchases and lines get the factor.")
-    description: str | None = Field(default=None, description="What the multiplier is for.")
+    when: Filter = Field(
+        description="Which purchases and lines get the factor.",
+        examples=[{"categories": ["coffee"]}],
+    )
+    description: str | None = Field(
+        default=None, description="What the multiplier is for.", examples=["Double stars on coffee"]
+    )
 
 
 class PointsPerSpend(_Rule):
@@ -70,12 +75,18 @@ class PointsPerSpend(_Rule):
     multipliers: tuple[Multiplier, ...] = Field(
         default=(),
         description="Factors for some lines; the largest matching factor applies to a line.",
+        examples=[[{"factor": 2, "when": {"categories": ["coffee"]}}]],
     )
     rounding: Literal["floor", "half_up", "ceil"] = Field(
-        default="floor", description="How a purchase's points are rounded to a whole number."
+        default="floor",
+        description="How a purchase's points are rounded to a whole number.",
+        examples=["half_up", "floor", "ceil"],
     )
     max_per_purchase: WholeNumber | None = Field(
-        default=None, ge=0, description="At most this many points from one purchase."
+        default=None,
+        ge=0,
+        description="At most this many points from one purchase.",
+        examples=[500],
     )
 
     def gives_points(self) -> bool:
@@ -100,7 +111,11 @@ class PercentOff(_Model):
     reference_title: ClassVar[str] = "`reward: {percent_off: …}`"
 
     percent_off: ExactDecimal = Field(
-        gt=0, le=100, allow_inf_nan=False, description="Percent off, more than 0, at most 100."
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Percent off, more than 0, at most 100.",
+        examples=[30],
     )
 
 
@@ -109,11 +124,18 @@ class VoucherSpec(_Model):
 
     reference_title: ClassVar[str] = "`voucher`: the voucher issued"
 
-    sku: Text = Field(description="The product the voucher is for.")
+    sku: Text = Field(description="The product the voucher is for.", examples=["wash-basic"])
     value: ExactDecimal = Field(
-        ge=0, allow_inf_nan=False, description="What the voucher costs the business."
+        ge=0,
+        allow_inf_nan=False,
+        description="What the voucher costs the business.",
+        examples=["12.00"],
     )
-    name: str | None = Field(default=None, description="How the voucher is called.")
+    name: str | None = Field(
+        default=None,
+        description="How the voucher is called.",
+        examples=["Basic wash", "Free Basic Wash"],
+    )
 
 
 class VoucherReward(_Model):
@@ -121,16 +143,23 @@ class VoucherReward(_Model):
 
     reference_title: ClassVar[str] = "`reward: {voucher: …}`"
 
-    voucher: VoucherSpec = Field(description="The voucher issued per completed card.")
+    voucher: VoucherSpec = Field(
+        description="The voucher issued per completed card.",
+        examples=[{"sku": "wash-basic", "value": "12.00"}],
+    )
 
 
 class EveryNthFree(_Rule):
     """A punch card: every ``every`` qualifying units (or visits) earn a reward."""
 
     kind: Literal["every_nth_free"] = Field(description="A punch card.")
-    every: WholeNumber = Field(ge=2, description="Units or visits per completed card.")
+    every: WholeNumber = Field(
+        ge=2, description="Units or visits per completed card.", examples=[10]
+    )
     counts: Literal["items", "visits"] = Field(
-        default="items", description="Count units of matching lines, or visits with one."
+        default="items",
+        description="Count units of matching lines, or visits with one.",
+        examples=["visits", "items"],
     )
     reward: Annotated[
         Annotated[Literal["free"], Tag(WORDS)]
@@ -144,6 +173,11 @@ class EveryNthFree(_Rule):
     ] = Field(
         default="free",
         description="`free`, `{percent_off: P}` or `{voucher: {sku, value}}`.",
+        examples=[
+            "free",
+            {"percent_off": 30},
+            {"voucher": {"sku": "wash-basic", "value": 12, "name": "Free Basic Wash"}},
+        ],
     )
 
     def gives_points(self) -> bool:
@@ -162,18 +196,25 @@ class PartnerGiftCard(_Rule):
     """A partner's gift card for every ``every_spend`` paid within a window."""
 
     kind: Literal["partner_gift_card"] = Field(description="Gift cards from a partner business.")
-    partner: Text = Field(description="The business that honours the gift card.")
+    partner: Text = Field(
+        description="The business that honours the gift card.", examples=["Green Basket Grocery"]
+    )
     value: ExactDecimal = Field(
-        gt=0, allow_inf_nan=False, description="The value of one gift card."
+        gt=0, allow_inf_nan=False, description="The value of one gift card.", examples=[10]
     )
     every_spend: ExactDecimal = Field(
-        gt=0, allow_inf_nan=False, description="Qualifying paid spend per gift card."
+        gt=0,
+        allow_inf_nan=False,
+        description="Qualifying paid spend per gift card.",
+        examples=[200],
     )
     window: Literal["lifetime", CalendarWindow] = Field(
-        default="lifetime", description="The period over which spend adds up."
+        default="lifetime",
+        description="The period over which spend adds up.",
+        examples=["calendar_year", "calendar_quarter", "lifetime"],
     )
     max_per_window: WholeNumber | None = Field(
-        default=None, ge=1, description="At most this many gift cards per window."
+        default=None, ge=1, description="At most this many gift cards per window.", examples=[3]
     )
 
     def gives_points(self) -> bool:
@@ -204,6 +245,7 @@ class TieredDiscount(_Rule):
         json_schema_extra=Checked(
             limit="each percentage more than 0 and at most 100", schema=_percent_per_tier
         ),
+        examples=[{"silver": 5, "gold": 10}],
     )
 
     @field_validator("discounts")

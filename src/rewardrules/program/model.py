@@ -142,7 +142,10 @@ class RollingWindow(_Model):
     reference_title: ClassVar[str] = "`tiers.window`: a rolling window"
 
     days: WholeNumber = Field(
-        ge=1, le=MOST_DAYS, description="Length of the window in days (at most 100 years)."
+        ge=1,
+        le=MOST_DAYS,
+        description="Length of the window in days (at most 100 years).",
+        examples=[365],
     )
 
 
@@ -208,17 +211,19 @@ class TierLevel(_Model):
 
     reference_title: ClassVar[str] = "`tiers.levels`: one level"
 
-    name: Text = Field(description="The tier's name, e.g. 'gold'.")
+    name: Text = Field(description="The tier's name, e.g. 'gold'.", examples=["gold", "silver"])
     at_least: ExactDecimal = Field(
         ge=0,
         allow_inf_nan=False,
         description="Spend (currency) or number of purchases needed to reach the level.",
+        examples=["500.00", 100],
     )
     points_multiplier: ExactDecimal = Field(
         default=Decimal(1),
         gt=0,
         allow_inf_nan=False,
         description="Everything points rules earn at this level is multiplied by this.",
+        examples=["1.5"],
     )
 
 
@@ -228,7 +233,7 @@ class Tiers(_Model):
     reference_title: ClassVar[str] = "`tiers`"
 
     qualify_by: Literal["spend", "purchases"] = Field(
-        description="Paid spend or number of purchases."
+        description="Paid spend or number of purchases.", examples=["spend", "purchases"]
     )
     window: Annotated[
         Annotated[Literal["lifetime", CalendarWindow], Tag(WORDS)]
@@ -245,8 +250,18 @@ class Tiers(_Model):
     ] = Field(
         description="'lifetime', a calendar window, or a rolling one such as '365 days'.",
         json_schema_extra=Checked(schema=_rolling_window_text),
+        examples=["365 days", "calendar_year", "lifetime"],
     )
-    levels: tuple[TierLevel, ...] = Field(min_length=1, description="Levels, lowest first.")
+    levels: tuple[TierLevel, ...] = Field(
+        min_length=1,
+        description="Levels, lowest first.",
+        examples=[
+            [
+                {"name": "silver", "at_least": "100.00"},
+                {"name": "gold", "at_least": "500.00", "points_multiplier": "1.5"},
+            ]
+        ],
+    )
     keep_for: Duration | None = Field(
         default=None,
         description=(
@@ -266,7 +281,11 @@ class PointsSettings(_Model):
 
     reference_title: ClassVar[str] = "`points`"
 
-    name: Text = Field(default="points", description="What points are called, e.g. 'stars'.")
+    name: Text = Field(
+        default="points",
+        description="What points are called, e.g. 'stars'.",
+        examples=["stars", "miles"],
+    )
     singular: Text | None = Field(
         default=None,
         description=(
@@ -280,6 +299,7 @@ class PointsSettings(_Model):
         ge=0,
         allow_inf_nan=False,
         description="What one point costs the business, in currency, for cost reports.",
+        examples=["0.01"],
     )
     earn_on: Literal["paid", "gross"] = Field(
         default="paid",
@@ -374,13 +394,18 @@ class Program(_Model):
 
     reference_title: ClassVar[str] = "Top level"
 
-    program: Slug = Field(description="The program's id, e.g. 'coffee-club'.")
-    name: Text = Field(description="The program's name as customers see it.")
+    program: Slug = Field(
+        description="The program's id, e.g. 'coffee-club'.", examples=["coffee-club"]
+    )
+    name: Text = Field(
+        description="The program's name as customers see it.", examples=["Coffee Club"]
+    )
     currency: Text = Field(
         description="ISO 4217 code, e.g. USD.",
         json_schema_extra=Checked(
             limit="an active ISO 4217 code, in capitals", schema=_currency_code
         ),
+        examples=["USD", "EUR", "JPY"],
     )
     timezone: Text = Field(
         description="IANA time zone, e.g. America/New_York.",
@@ -388,15 +413,42 @@ class Program(_Model):
             limit="a canonical IANA zone, a zone.tab place or UTC; not localtime, posix/, "
             "right/ nor an old name such as US/Eastern (see rule-files.md)"
         ),
+        examples=["America/New_York", "Europe/Berlin"],
     )
     points: PointsSettings = Field(
-        default_factory=PointsSettings, description="What points are called and worth."
+        default_factory=PointsSettings,
+        description="What points are called and worth.",
+        examples=[{"name": "stars", "value": "0.01"}],
     )
-    tiers: Tiers | None = Field(default=None, description="Status levels, if any.")
+    tiers: Tiers | None = Field(
+        default=None,
+        description="Status levels, if any.",
+        examples=[
+            {
+                "qualify_by": "spend",
+                "window": "365 days",
+                "levels": [
+                    {"name": "silver", "at_least": "100.00"},
+                    {"name": "gold", "at_least": "500.00", "points_multiplier": "1.5"},
+                ],
+            }
+        ],
+    )
     refunds: RefundSettings = Field(
-        default_factory=RefundSettings, description="How late a purchase can be refunded."
+        default_factory=RefundSettings,
+        description="How late a purchase can be refunded.",
+        examples=[{"within": "90 days"}],
     )
-    rules: tuple[Rule, ...] = Field(default=(), description="The rules, in file order.")
+    rules: tuple[Rule, ...] = Field(
+        default=(),
+        description="The rules, in file order.",
+        examples=[
+            [
+                {"id": "coffee-stars", "kind": "points_per_spend", "points": "2"},
+                {"id": "member-discount", "kind": "tiered_discount", "discounts": {"gold": 10}},
+            ]
+        ],
+    )
     rewards: tuple[CatalogueReward, ...] = Field(
         default=(),
         description="The catalogue: what points can be spent on.",

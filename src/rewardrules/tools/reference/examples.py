@@ -1,9 +1,9 @@
 """Examples for the rule reference: which example each field gets, and how it is written.
 
-A field's example is, in this order: one of :data:`_EXAMPLES`, or of its kind's spec
-(``KindSpec.reference``) for a key a rule kind adds; the field's own ``examples=``; or one
-derived from its type (another value of a ``Literal``, a mapping of a nested model's required
-fields). Examples are plain data (``Decimal`` for amounts) written as YAML by :func:`to_yaml`
+A field's example is, in this order: its kind's spec's (``KindSpec.reference``) for a key a
+rule kind adds; the first of the field's own ``examples=`` (amounts, written as text there,
+read as ``Decimal``); or one derived from its type (another value of a ``Literal``, a mapping
+of a nested model's required fields). Examples are plain data written as YAML by :func:`to_yaml`
 and :func:`flow`, which quote text only where a YAML 1.2 reader would take it for something
 else. A rule kind's example rule takes its id from its spec, and a kind missing from the
 table fails rather than getting derived examples.
@@ -30,43 +30,6 @@ from rewardrules.program.model import RULE_KINDS
 
 _Key = tuple[str, str]
 """A field named by (model class name, field name)."""
-
-
-_EXAMPLES: dict[_Key, object] = {
-    ("Program", "program"): "coffee-club",
-    ("Program", "name"): "Coffee Club",
-    ("Program", "currency"): "USD",
-    ("Program", "timezone"): "America/New_York",
-    ("Program", "points"): {"name": "stars", "value": Decimal("0.01")},
-    ("Program", "rules"): [
-        {"id": "coffee-stars", "kind": "points_per_spend", "points": Decimal(2)},
-        {"id": "member-discount", "kind": "tiered_discount", "discounts": {"gold": Decimal(10)}},
-    ],
-    ("PointsSettings", "name"): "stars",
-    ("PointsSettings", "value"): Decimal("0.01"),
-    ("Tiers", "window"): "365 days",
-    ("Tiers", "levels"): [
-        {"name": "silver", "at_least": Decimal("100.00")},
-        {"name": "gold", "at_least": Decimal("500.00"), "points_multiplier": Decimal("1.5")},
-    ],
-    ("TierLevel", "name"): "gold",
-    ("TierLevel", "at_least"): Decimal("500.00"),
-    ("TierLevel", "points_multiplier"): Decimal("1.5"),
-    ("RollingWindow", "days"): 365,
-    ("_Rule", "id"): "coffee-stars",
-    ("_Rule", "description"): "Stars for every dollar spent",
-    ("_Rule", "starts"): date(2026, 3, 1),
-    ("_Rule", "ends"): date(2026, 3, 31),
-    ("_Rule", "when"): {"categories": ["coffee"]},
-    ("_Rule", "priority"): 10,
-    ("Multiplier", "when"): {"categories": ["coffee"]},
-    ("Multiplier", "description"): "Double stars on coffee",
-    ("PercentOff", "percent_off"): 30,
-    ("VoucherSpec", "sku"): "wash-basic",
-    ("VoucherSpec", "value"): Decimal("12.00"),
-    ("VoucherSpec", "name"): "Basic wash",
-}
-"""Examples for the fields whose model gives none and whose type suggests none."""
 
 
 _APART: tuple[tuple[_Key, ...], ...] = (
@@ -140,9 +103,6 @@ def field_example(
         UnknownKindError: it is a key of a rule kind that ``kinds`` does not list.
     """
     owner = declaring_model(model, name)
-    key = (owner.__name__, name)
-    if key in _EXAMPLES:
-        return _EXAMPLES[key]
     reference = kind_reference(owner, kinds)
     if reference is not None and name in reference.keys:
         return reference.keys[name]
@@ -152,7 +112,7 @@ def field_example(
         field.annotation, field.get_default(call_default_factory=True), kinds
     )
     if derived is None:
-        where = "its kind's spec (reference.keys)" if reference is not None else "_EXAMPLES"
+        where = "its kind's spec (reference.keys)" if reference is not None else "examples="
         raise LookupError(f"{model.__name__}.{name} has no example; add one to {where}")
     return derived
 
@@ -245,6 +205,8 @@ def _from_json(value: object, annotation: Any) -> object:
         return [_from_json(item, annotation) for item in value]
     if isinstance(value, dict):
         models = [leaf for leaf in leaf_types(annotation) if issubclass(leaf, BaseModel)]
+        if len(models) > 1:  # a rule: the model of its kind
+            models = [model for model in models if kind_name(model) == value.get("kind")]
         if len(models) != 1:
             return value
         fields = models[0].model_fields
