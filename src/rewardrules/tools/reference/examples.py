@@ -3,22 +3,21 @@
 A field's example is, in this order: its kind's spec's (``KindSpec.reference``) for a key a
 rule kind adds; the first of the field's own ``examples=`` (amounts, written as text there,
 read as ``Decimal``); or one derived from its type (another value of a ``Literal``, a mapping
-of a nested model's required fields). Examples are plain data written as YAML by :func:`to_yaml`
-and :func:`flow`, which quote text only where a YAML 1.2 reader would take it for something
-else. A rule kind's example rule takes its id from its spec, and a kind missing from the
-table fails rather than getting derived examples.
+of a nested model's required fields). Examples are plain data written as YAML by
+:func:`to_yaml` and :func:`flow`, through the one writer of rule files
+(:mod:`rewardrules.rulefiles.dump`), which quotes text only where the loader would read it
+as something else. A rule kind's example rule takes its id from its spec, and a kind
+missing from the table fails rather than getting derived examples.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import types
 import typing
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Final, Literal, Union
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -27,6 +26,7 @@ from rewardrules.engine.kind import KindTable, ReferenceExamples
 from rewardrules.evaluation.plan import UnknownKindError
 from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import RULE_KINDS
+from rewardrules.rulefiles.dump import flow_text, yaml_text
 
 _Key = tuple[str, str]
 """A field named by (model class name, field name)."""
@@ -41,16 +41,6 @@ _APART: tuple[tuple[_Key, ...], ...] = (
 A gift gives points or a voucher; a limit counts one measure. A kind's own groups are in
 its spec (``KindSpec.reference.apart``).
 """
-
-
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./+-]*(?<! )$")
-
-
-_NOT_TEXT = re.compile(
-    r"^(?:null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
-    r"|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
-    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$"
-)
 
 
 def rule_base() -> type[BaseModel]:
@@ -245,51 +235,15 @@ def _derived_example(annotation: Any, default: object, kinds: KindTable) -> obje
     return None
 
 
-def to_yaml(value: object, indent: int = 0) -> str:
-    """Block-style YAML for an example; lists of plain values stay on one line."""
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _inline(item):
-                lines.append(f"{pad}{key}: {flow(item)}\n")
-            else:
-                lines.append(f"{pad}{key}:\n{to_yaml(item, indent + 2)}")
-    elif isinstance(value, list | tuple):
-        for item in value:
-            nested = to_yaml(item, indent + 2)
-            lines.append(f"{pad}- {nested[indent + 2 :]}")
-    else:
-        lines.append(f"{pad}{flow(value)}\n")
-    return "".join(lines)
+INLINE_UP_TO: Final = 40
+"""The reference writes a mapping of scalars this short on its key's line."""
+
+
+def to_yaml(value: object) -> str:
+    """Block-style YAML for an example, by the package's one writer; short mappings inline."""
+    return yaml_text(value, inline_up_to=INLINE_UP_TO)
 
 
 def flow(value: object) -> str:
     """One-line (flow-style) YAML for an example value."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {flow(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(flow(item) for item in value) + "]"
-    if isinstance(value, BaseModel):
-        return flow(value.model_dump(exclude_defaults=True, mode="json"))
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    if _PLAIN.match(text) and not _NOT_TEXT.match(text):
-        return text
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _inline(value: object) -> bool:
-    """Plain values, lists of them and short mappings of them fit on their key's line."""
-    if isinstance(value, dict):
-        return len(flow(value)) <= 40 and all(not isinstance(v, dict) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(not isinstance(item, dict | list | tuple) for item in value)
-    return True
+    return flow_text(value)
