@@ -330,10 +330,25 @@ def test_the_reference_covers_every_field(model: type[BaseModel]) -> None:
 def test_the_reference_shows_every_field_with_its_example() -> None:
     text = _reference.reference_markdown()
     for doc in DOCS.values():
-        assert f"({doc.anchor})=\n" in text
+        assert f"\n{'#' * doc.level} {doc.title}\n" in text
         for entry in doc.fields:
             assert f"`{entry.name}` — {entry.type}; " in text
             assert f"Example: `{entry.name}: {flow(entry.example)}`" in text
+
+
+def test_the_reference_reads_on_github_as_on_the_site() -> None:
+    """No MyST-only syntax, and every link goes to a heading's own anchor on the page."""
+    text = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert not re.search(r"^\([\w-]+\)=$", text, re.MULTILINE)
+    assert "{ref}`" not in text
+    headings = {
+        _reference.anchor(line.lstrip("#").strip())
+        for line in text.splitlines()
+        if line.startswith("#")
+    }
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links, "the reference links its sections"
+    assert links <= headings, sorted(links - headings)
 
 
 def _rule(kind: str = "points_per_spend", **keys: object) -> dict[str, object]:

@@ -9,7 +9,6 @@ error text or link reaches a user. The history readers catch it and add the file
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 from typing import Any, Self
@@ -17,7 +16,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ValidationError
 
 from rewardrules._ids import INVISIBLE_HINT, SPACE_HINT
-from rewardrules.errors import HistoryError, Problem
+from rewardrules.errors import HistoryError, Problem, closest
 
 AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
 WHOLE_HELP = "a whole number written with digits, like 2"
@@ -97,7 +96,7 @@ def plain_problems(error: ValidationError, model: type[BaseModel]) -> list[Probl
         code = getattr(raised, "code", None) or code
         if kind == "extra_forbidden":
             name = str(path[-1])
-            close = difflib.get_close_matches(name, field_names(model), 1)
+            close = closest(name, field_names(model))
             suggestion = f"did you mean {close[0]!r}?" if close and close[0] != name else None
             suggestion = CURRENCY_HINT if name.lower() == "currency" else suggestion
             if not name.isprintable():  # show an invisible character, not a look-alike

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from difflib import get_close_matches
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
+
+from rewardrules.errors import closest
 
 _DATA = resources.files("tzdata").joinpath("zoneinfo")
 
@@ -174,10 +175,10 @@ def _did_you_mean(name: str, database: _Database) -> str | None:
                 "inverted; a place's name also follows its summer time"
             )
     if meant is None:
-        close = get_close_matches(written, sorted(database.accepted), n=1, cutoff=0.8)
+        close = closest(written, sorted(database.accepted))
         meant = close[0] if close else None
     if meant is None:
-        close = get_close_matches(folded, sorted(database.by_place), n=1, cutoff=0.8)
+        close = closest(folded, sorted(database.by_place))
         meant = database.by_place[close[0]] if close else None
     return f"did you mean '{meant}'?" if meant else None
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Final
 
 PathItem = str | int
 
@@ -169,3 +171,29 @@ def event_error(event_id: str, message: str, *path: str | int) -> HistoryError:
     """An error about one event, its path starting with ``event <id>`` then the field."""
     where = (f"event {event_id}", *path)
     return HistoryError([Problem(message=message, path=where, code="invalid-event")])
+
+
+SUGGESTION_CUTOFF: Final = 0.6
+"""How alike a word must be to a known one for "did you mean ...?": difflib's similarity
+ratio (twice the matching characters over both lengths, from 0 to 1), difflib's own default.
+
+At 0.6 a slip of a letter or two (``percent_of``, ``Europ/Paris``, ``unit_prise``) finds the
+word meant, and two unrelated words rarely pass. Every "did you mean" of the package (rule
+files, histories and their export settings, time zones, lint, explain) asks :func:`closest`,
+so they all agree on what is close; a check that finds look-alikes difflib cannot (an id
+with a Cyrillic letter, a header that differs in spaces or case) does so on its own and says
+so before it asks.
+"""
+
+
+def closest(word: str, known: Iterable[str], count: int = 1) -> list[str]:
+    """The known words most like ``word``, best first (at most ``count``), for "did you mean".
+
+    A word with capitals that matches nothing is tried again in lowercase, so that
+    ``Percent_Off`` still finds ``percent_off``.
+    """
+    candidates = list(known)
+    found = get_close_matches(word, candidates, n=count, cutoff=SUGGESTION_CUTOFF)
+    if not found and word != word.lower():
+        found = get_close_matches(word.lower(), candidates, n=count, cutoff=SUGGESTION_CUTOFF)
+    return found

@@ -17,7 +17,6 @@ they give. Such a referral is written in a JSON or JSON Lines history.
 from __future__ import annotations
 
 import csv
-import difflib
 import functools
 import operator
 import unicodedata
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from rewardrules._ids import shown_apart
 from rewardrules._model_errors import CURRENCY_HINT, ModelInputError
-from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.errors import HistoryError, Location, Problem, closest
 from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 from rewardrules.histories._records import (
     CSV_MODELS,
@@ -167,7 +166,7 @@ def _csv_table(
             hint = "name it, or delete the column if it is empty"
             problems.append(Problem(message, (), at, "missing-column-name", hint))
         elif name not in known:
-            close = difflib.get_close_matches(name, known, 1)
+            close = closest(name, known)
             hint = f"did you mean {close[0]!r}?" if close else f"the columns are {', '.join(known)}"
             hint = f"remove the spaces around {name.strip()!r}" if name.strip() in known else hint
             hint = CURRENCY_HINT if name.strip().lower() == "currency" else hint

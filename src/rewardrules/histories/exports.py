@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import difflib
 import io
 import os
 import re
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.errors import HistoryError, Location, Problem, closest
 from rewardrules.histories._records import FIRST_YEAR, LAST_YEAR
 
 Fold = Literal["earlier", "later"]
@@ -240,7 +239,7 @@ def _renamed(header: list[str], source: str, settings: ExportSettings) -> list[s
         if theirs in header:
             renamed[header.index(theirs)] = ours
             continue
-        close = difflib.get_close_matches(theirs, header, 1, 0.4)
+        close = closest(theirs, header)
         stripped = [name for name in header if name.strip().casefold() == theirs.casefold()]
         close = stripped[:1] or close
         message = (
@@ -330,7 +329,7 @@ def read_settings_file(path: str) -> dict[str, object]:
     settings: dict[str, object] = {}
     for key, value in data.items():
         if key not in _SETTINGS_KEYS:
-            close = difflib.get_close_matches(str(key), _SETTINGS_KEYS, 1)
+            close = closest(str(key), _SETTINGS_KEYS)
             hint = (
                 f"did you mean {close[0]!r}?"
                 if close

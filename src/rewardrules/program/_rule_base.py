@@ -10,12 +10,13 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from rewardrules._types import ExactDecimal, LocalDate, Slug, Text, WholeNumber
 from rewardrules.errors import PathItem
+from rewardrules.program._facts import Checked, Schema
 
 if TYPE_CHECKING:  # the kinds' models are built on this module
     from rewardrules.program._rule_kinds import VoucherSpec
@@ -33,8 +34,31 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 CalendarWindow = Literal["calendar_year", "calendar_quarter", "calendar_month"]
 
 
+def _weekdays_in_any_case(field: Schema) -> None:
+    any_case = "|".join("".join(f"[{c.upper()}{c}]" for c in day) for day in WEEKDAYS)
+    for branch in field["anyOf"]:
+        if branch.get("type") == "array":
+            branch["items"] = {
+                "anyOf": [
+                    {"type": "string", "enum": list(WEEKDAYS)},
+                    {"type": "string", "pattern": f"^(?:{any_case})$"},
+                ]
+            }
+
+
+def _one_limit_or_a_list(field: Schema) -> None:
+    # The JSON Schema publishes both forms as a union, which rewardrules.rulefiles.schema
+    # then publishes by JSON type.
+    one = field.pop("items")
+    del field["type"]
+    field["anyOf"] = [one, {"type": "array", "items": one}]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference_title: ClassVar[str | None] = None
+    """The heading of the model's section in the rule reference (None: its kind or class)."""
 
 
 def _lowercase_weekdays(value: object) -> object:
@@ -50,6 +74,8 @@ class Filter(_Model):
     eligible when the purchase passes, when it matches one of ``categories`` or ``skus``
     (if either is set), and when it matches none of the exclusions.
     """
+
+    reference_title: ClassVar[str] = "`when`: the filter"
 
     categories: tuple[Text, ...] | None = Field(
         default=None, description="Lines whose category is one of these.", examples=[["coffee"]]
@@ -77,6 +103,7 @@ class Filter(_Model):
         default=None,
         description="Only purchases made on these days of the week (local time).",
         examples=[["saturday", "sunday"]],
+        json_schema_extra=Checked(schema=_weekdays_in_any_case),
     )
     dates: tuple[LocalDate, ...] | None = Field(
         default=None,
@@ -99,7 +126,14 @@ LimitPeriod = Literal["purchase", "day", "week", "month", "year", "lifetime"]
 
 
 class Limit(_Model):
-    """At most so many points, rewards or so much value from one rule per period."""
+    """At most so many points, rewards or so much value from one rule per period.
+
+    Give ``per`` and exactly one of ``points``, ``rewards`` or ``value``. A limit of points is for a
+    rule that gives points; a limit of value, for a rule that gives money (discounts, free
+    units, vouchers, gift cards).
+    """
+
+    reference_title: ClassVar[str] = "`limit`: one limit"
 
     per: LimitPeriod = Field(
         description=(
@@ -198,19 +232,33 @@ def _one_or_more(value: object) -> object:
 
 
 class _Rule(_Model):
-    id: Slug = Field(description="A unique name for the rule, e.g. 'coffee-stars'.")
-    description: str | None = Field(default=None, description="What the rule is for, in words.")
+    id: Slug = Field(
+        description="A unique name for the rule, e.g. 'coffee-stars'.", examples=["coffee-stars"]
+    )
+    description: str | None = Field(
+        default=None,
+        description="What the rule is for, in words.",
+        examples=["Stars for every dollar spent", "Double stars on coffee"],
+    )
     starts: LocalDate | None = Field(
-        default=None, description="First local date on which the rule applies (inclusive)."
+        default=None,
+        description="First local date on which the rule applies (inclusive).",
+        examples=["2026-03-01"],
     )
     ends: LocalDate | None = Field(
-        default=None, description="Last local date on which the rule applies (inclusive)."
+        default=None,
+        description="Last local date on which the rule applies (inclusive).",
+        examples=["2026-03-31", "2026-12-31"],
     )
     when: Filter = Field(
-        default_factory=Filter, description="Which purchases and lines the rule looks at."
+        default_factory=Filter,
+        description="Which purchases and lines the rule looks at.",
+        examples=[{"categories": ["coffee"]}, {"exclude_categories": ["merch"], "min_total": 20}],
     )
     priority: WholeNumber = Field(
-        default=0, description="Lower runs first; ties keep the order of the file."
+        default=0,
+        description="Lower runs first; ties keep the order of the file.",
+        examples=[10, 0],
     )
     exclusive_group: Slug | None = Field(
         default=None,
@@ -230,6 +278,7 @@ class _Rule(_Model):
             {"per": "day", "rewards": 1},
             [{"per": "week", "rewards": 2}, {"per": "year", "rewards": 20}],
         ],
+        json_schema_extra=Checked(reads="a {item}, or a list of them", schema=_one_limit_or_a_list),
     )
 
     # Facts of the rule's data that validation needs (exclusive groups, points settings),

@@ -9,11 +9,12 @@ involve the rest of the program are in :mod:`rewardrules.program._consistency`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Self, get_args
+from typing import Annotated, ClassVar, Literal, Self, get_args
 
-from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictBool, Tag, ValidationInfo, field_validator, model_validator
 
 from rewardrules._types import ExactDecimal, Text, WholeNumber
+from rewardrules.program._facts import Checked, Schema
 from rewardrules.program._rule_base import (
     Below,
     CalendarWindow,
@@ -23,6 +24,7 @@ from rewardrules.program._rule_base import (
     _Model,
     _Rule,
 )
+from rewardrules.program._unions import WORDS, one_of
 
 
 def _parts(
@@ -42,11 +44,18 @@ def _parts(
 class Multiplier(_Model):
     """A factor on the points of the lines a filter matches ("double stars on coffee")."""
 
+    reference_title: ClassVar[str] = "`multipliers`: one multiplier"
+
     factor: ExactDecimal = Field(
         ge=1, allow_inf_nan=False, description="Points are multiplied by this.", examples=["2"]
     )
-    when: Filter = Field(description="Which purchases and lines get the factor.")
-    description: str | None = Field(default=None, description="What the multiplier is for.")
+    when: Filter = Field(
+        description="Which purchases and lines get the factor.",
+        examples=[{"categories": ["coffee"]}],
+    )
+    description: str | None = Field(
+        default=None, description="What the multiplier is for.", examples=["Double stars on coffee"]
+    )
 
 
 class PointsPerSpend(_Rule):
@@ -66,12 +75,18 @@ class PointsPerSpend(_Rule):
     multipliers: tuple[Multiplier, ...] = Field(
         default=(),
         description="Factors for some lines; the largest matching factor applies to a line.",
+        examples=[[{"factor": 2, "when": {"categories": ["coffee"]}}]],
     )
     rounding: Literal["floor", "half_up", "ceil"] = Field(
-        default="floor", description="How a purchase's points are rounded to a whole number."
+        default="floor",
+        description="How a purchase's points are rounded to a whole number.",
+        examples=["half_up", "floor", "ceil"],
     )
     max_per_purchase: WholeNumber | None = Field(
-        default=None, ge=0, description="At most this many points from one purchase."
+        default=None,
+        ge=0,
+        description="At most this many points from one purchase.",
+        examples=[500],
     )
 
     def gives_points(self) -> bool:
@@ -93,38 +108,76 @@ class PointsPerSpend(_Rule):
 class PercentOff(_Model):
     """The units a punch card rewards get this percentage off."""
 
+    reference_title: ClassVar[str] = "`reward: {percent_off: …}`"
+
     percent_off: ExactDecimal = Field(
-        gt=0, le=100, allow_inf_nan=False, description="Percent off, more than 0, at most 100."
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Percent off, more than 0, at most 100.",
+        examples=[30],
     )
 
 
 class VoucherSpec(_Model):
     """A voucher for one product, to use on a later visit."""
 
-    sku: Text = Field(description="The product the voucher is for.")
+    reference_title: ClassVar[str] = "`voucher`: the voucher issued"
+
+    sku: Text = Field(description="The product the voucher is for.", examples=["wash-basic"])
     value: ExactDecimal = Field(
-        ge=0, allow_inf_nan=False, description="What the voucher costs the business."
+        ge=0,
+        allow_inf_nan=False,
+        description="What the voucher costs the business.",
+        examples=["12.00"],
     )
-    name: str | None = Field(default=None, description="How the voucher is called.")
+    name: str | None = Field(
+        default=None,
+        description="How the voucher is called.",
+        examples=["Basic wash", "Free Basic Wash"],
+    )
 
 
 class VoucherReward(_Model):
     """Each completed card issues a voucher."""
 
-    voucher: VoucherSpec = Field(description="The voucher issued per completed card.")
+    reference_title: ClassVar[str] = "`reward: {voucher: …}`"
+
+    voucher: VoucherSpec = Field(
+        description="The voucher issued per completed card.",
+        examples=[{"sku": "wash-basic", "value": "12.00"}],
+    )
 
 
 class EveryNthFree(_Rule):
     """A punch card: every ``every`` qualifying units (or visits) earn a reward."""
 
     kind: Literal["every_nth_free"] = Field(description="A punch card.")
-    every: WholeNumber = Field(ge=2, description="Units or visits per completed card.")
-    counts: Literal["items", "visits"] = Field(
-        default="items", description="Count units of matching lines, or visits with one."
+    every: WholeNumber = Field(
+        ge=2, description="Units or visits per completed card.", examples=[10]
     )
-    reward: Literal["free"] | PercentOff | VoucherReward = Field(
+    counts: Literal["items", "visits"] = Field(
+        default="items",
+        description="Count units of matching lines, or visits with one.",
+        examples=["visits", "items"],
+    )
+    reward: Annotated[
+        Annotated[Literal["free"], Tag(WORDS)]
+        | Annotated[PercentOff, Tag("PercentOff")]
+        | Annotated[VoucherReward, Tag("VoucherReward")],
+        one_of(
+            ("free",),
+            (PercentOff, VoucherReward),
+            ("a mapping with percent_off", "a mapping with voucher"),
+        ),
+    ] = Field(
         default="free",
         description="`free`, `{percent_off: P}` or `{voucher: {sku, value}}`.",
+        examples=[
+            "free",
+            {"percent_off": 30},
+            {"voucher": {"sku": "wash-basic", "value": 12, "name": "Free Basic Wash"}},
+        ],
     )
 
     def gives_points(self) -> bool:
@@ -143,18 +196,25 @@ class PartnerGiftCard(_Rule):
     """A partner's gift card for every ``every_spend`` paid within a window."""
 
     kind: Literal["partner_gift_card"] = Field(description="Gift cards from a partner business.")
-    partner: Text = Field(description="The business that honours the gift card.")
+    partner: Text = Field(
+        description="The business that honours the gift card.", examples=["Green Basket Grocery"]
+    )
     value: ExactDecimal = Field(
-        gt=0, allow_inf_nan=False, description="The value of one gift card."
+        gt=0, allow_inf_nan=False, description="The value of one gift card.", examples=[10]
     )
     every_spend: ExactDecimal = Field(
-        gt=0, allow_inf_nan=False, description="Qualifying paid spend per gift card."
+        gt=0,
+        allow_inf_nan=False,
+        description="Qualifying paid spend per gift card.",
+        examples=[200],
     )
-    window: Literal["lifetime"] | CalendarWindow = Field(
-        default="lifetime", description="The period over which spend adds up."
+    window: Literal["lifetime", CalendarWindow] = Field(
+        default="lifetime",
+        description="The period over which spend adds up.",
+        examples=["calendar_year", "calendar_quarter", "lifetime"],
     )
     max_per_window: WholeNumber | None = Field(
-        default=None, ge=1, description="At most this many gift cards per window."
+        default=None, ge=1, description="At most this many gift cards per window.", examples=[3]
     )
 
     def gives_points(self) -> bool:
@@ -167,6 +227,14 @@ class PartnerGiftCard(_Rule):
         return _parts(amounts=((("value",), self.value), (("every_spend",), self.every_spend)))
 
 
+def _percent_per_tier(field: Schema) -> None:
+    field["additionalProperties"] = {
+        **field["additionalProperties"],
+        "exclusiveMinimum": 0,
+        "maximum": 100,
+    }
+
+
 class TieredDiscount(_Rule):
     """A percentage off eligible lines, depending on the customer's tier."""
 
@@ -174,6 +242,10 @@ class TieredDiscount(_Rule):
     discounts: dict[Text, ExactDecimal] = Field(
         min_length=1,
         description="Percent off per tier name, e.g. {silver: 5, gold: 10}.",
+        json_schema_extra=Checked(
+            limit="each percentage more than 0 and at most 100", schema=_percent_per_tier
+        ),
+        examples=[{"silver": 5, "gold": 10}],
     )
 
     @field_validator("discounts")
@@ -251,9 +323,15 @@ class _PointsOrVoucher(_Model):
 class Gift(_PointsOrVoucher):
     """Points or a voucher: exactly one of the two."""
 
+    reference_title: ClassVar[str] = "`referrer`, `referred`: a gift"
+
 
 class Birthday(_Rule, _PointsOrVoucher):
-    """Points or a voucher once a year, in a window around the customer's birthday."""
+    """Points or a voucher once a year, in a window around the customer's birthday.
+
+    Give exactly one of ``points`` or ``voucher``. Without ``requires_purchase`` the gift is given
+    when the window starts, not at a purchase, so the rule takes no ``when``.
+    """
 
     kind: Literal["birthday"] = Field(description="A birthday gift.")
     window: Literal["day", "month"] = Field(
@@ -309,7 +387,11 @@ class Birthday(_Rule, _PointsOrVoucher):
 
 
 class SignupBonus(_Rule):
-    """Points when the customer joins, or at their first purchase of at least a minimum."""
+    """Points when the customer joins, or at their first purchase of at least a minimum.
+
+    Without ``min_first_purchase`` the points are given when the customer joins, not at a
+    purchase, so the rule takes no ``when``.
+    """
 
     kind: Literal["signup_bonus"] = Field(description="A bonus for joining.")
     points: WholeNumber = Field(ge=1, description="Points given.", examples=[250])
@@ -342,7 +424,13 @@ class SignupBonus(_Rule):
 
 
 class Referral(_Rule):
-    """A reward for bringing a friend, when the friend first buys."""
+    """A reward for bringing a friend, when the friend first buys.
+
+    A friend is a customer whose profile names the referrer in ``referred_by``. The referrer's
+    gift is given at the friend's first purchase that ``when`` admits and that pays at least
+    ``min_paid`` on the rule's lines. The rule rewards no purchase of the referrer's, so it
+    cannot be in an ``exclusive_group``.
+    """
 
     kind: Literal["referral"] = Field(description="A reward for referring a friend.")
     referrer: Gift = Field(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationInfo,
     create_model,
     field_validator,
@@ -44,6 +45,7 @@ from rewardrules.program._consistency import (
     semantic_problems,
     semantic_problems_of_parts,
 )
+from rewardrules.program._facts import Checked, Schema
 from rewardrules.program._rule_base import (
     WEEKDAYS,
     CalendarWindow,
@@ -74,6 +76,7 @@ from rewardrules.program._rule_kinds import (
     gives_points,
     rewards_a_purchase,
 )
+from rewardrules.program._unions import WORDS, one_of
 from rewardrules.text import Noun
 
 __all__ = [
@@ -131,20 +134,47 @@ MOST_DAYS: Final = MOST_OF_UNIT["day"]
 
 
 class RollingWindow(_Model):
-    """A window of the last ``days`` x 24 hours."""
+    """A window of the last ``days`` x 24 hours.
+
+    Written as text, ``365 days`` or ``52 weeks``, or as a mapping ``{days: 365}``.
+    """
+
+    reference_title: ClassVar[str] = "`tiers.window`: a rolling window"
 
     days: WholeNumber = Field(
-        ge=1, le=MOST_DAYS, description="Length of the window in days (at most 100 years)."
+        ge=1,
+        le=MOST_DAYS,
+        description="Length of the window in days (at most 100 years).",
+        examples=[365],
     )
 
 
 def _read_rolling(value: object) -> object:
+    """Text such as '365 days' or '52 weeks' as the rolling window it names.
+
+    Text that names no window of 1 to 100 years stays text, so that the window's union says
+    what the value may be, rather than a bound of ``days`` the author never wrote.
+    """
     if isinstance(value, str):
         match = _ROLLING.match(value)
         if match:
             count = int(match.group(1))
-            return {"days": count * 7 if match.group(2).startswith("week") else count}
+            days = count * 7 if match.group(2).startswith("week") else count
+            if 1 <= days <= MOST_DAYS:
+                return {"days": days}
     return value
+
+
+_ROLLING_TEXT: Final = r"^\s*0*[1-9][0-9]*\s*(?:days?|weeks?)\s*$"
+"""A rolling window written as text, for the JSON Schema: ``365 days``, ``52 weeks``."""
+
+
+def _rolling_window_text(field: Schema) -> None:
+    field["anyOf"] = [*field["anyOf"], {"type": "string", "pattern": _ROLLING_TEXT}]
+
+
+def _currency_code(field: Schema) -> None:
+    field["pattern"] = "^[A-Z]{3}$"
 
 
 DURATION_PATTERN = r"^[0-9]{1,5} (day|days|week|weeks|month|months|year|years)$"
@@ -179,32 +209,59 @@ program's zone."""
 class TierLevel(_Model):
     """One level of the tiers, reached at ``at_least`` spend or purchases."""
 
-    name: Text = Field(description="The tier's name, e.g. 'gold'.")
+    reference_title: ClassVar[str] = "`tiers.levels`: one level"
+
+    name: Text = Field(description="The tier's name, e.g. 'gold'.", examples=["gold", "silver"])
     at_least: ExactDecimal = Field(
         ge=0,
         allow_inf_nan=False,
         description="Spend (currency) or number of purchases needed to reach the level.",
+        examples=["500.00", 100],
     )
     points_multiplier: ExactDecimal = Field(
         default=Decimal(1),
         gt=0,
         allow_inf_nan=False,
         description="Everything points rules earn at this level is multiplied by this.",
+        examples=["1.5"],
     )
 
 
 class Tiers(_Model):
     """The program's status levels and how a customer qualifies for them."""
 
+    reference_title: ClassVar[str] = "`tiers`"
+
     qualify_by: Literal["spend", "purchases"] = Field(
-        description="Paid spend or number of purchases."
+        description="Paid spend or number of purchases.", examples=["spend", "purchases"]
     )
     window: Annotated[
-        Literal["lifetime"] | CalendarWindow | RollingWindow, BeforeValidator(_read_rolling)
+        Annotated[Literal["lifetime", CalendarWindow], Tag(WORDS)]
+        | Annotated[RollingWindow, Tag("RollingWindow")],
+        one_of(
+            ("lifetime", *get_args(CalendarWindow)),
+            (RollingWindow,),
+            (
+                f"a rolling window of 1 to {MOST_DAYS} days (100 years) such as '365 days' "
+                "or {days: 365}",
+            ),
+        ),
+        BeforeValidator(_read_rolling),
     ] = Field(
         description="'lifetime', a calendar window, or a rolling one such as '365 days'.",
+        json_schema_extra=Checked(schema=_rolling_window_text),
+        examples=["365 days", "calendar_year", "lifetime"],
     )
-    levels: tuple[TierLevel, ...] = Field(min_length=1, description="Levels, lowest first.")
+    levels: tuple[TierLevel, ...] = Field(
+        min_length=1,
+        description="Levels, lowest first.",
+        examples=[
+            [
+                {"name": "silver", "at_least": "100.00"},
+                {"name": "gold", "at_least": "500.00", "points_multiplier": "1.5"},
+            ]
+        ],
+    )
     keep_for: Duration | None = Field(
         default=None,
         description=(
@@ -222,7 +279,13 @@ class Tiers(_Model):
 class PointsSettings(_Model):
     """What points are called, what one is worth, and how they wait, expire and are owed."""
 
-    name: Text = Field(default="points", description="What points are called, e.g. 'stars'.")
+    reference_title: ClassVar[str] = "`points`"
+
+    name: Text = Field(
+        default="points",
+        description="What points are called, e.g. 'stars'.",
+        examples=["stars", "miles"],
+    )
     singular: Text | None = Field(
         default=None,
         description=(
@@ -236,6 +299,7 @@ class PointsSettings(_Model):
         ge=0,
         allow_inf_nan=False,
         description="What one point costs the business, in currency, for cost reports.",
+        examples=["0.01"],
     )
     earn_on: Literal["paid", "gross"] = Field(
         default="paid",
@@ -282,6 +346,8 @@ class PointsSettings(_Model):
 class RefundSettings(_Model):
     """How long after a purchase it can still be refunded."""
 
+    reference_title: ClassVar[str] = "`refunds`"
+
     within: Duration | None = Field(
         default=None,
         description=(
@@ -326,18 +392,63 @@ class CatalogueReward(_Model):
 class Program(_Model):
     """A complete reward program as a marketer wrote it."""
 
-    program: Slug = Field(description="The program's id, e.g. 'coffee-club'.")
-    name: Text = Field(description="The program's name as customers see it.")
-    currency: Text = Field(description="ISO 4217 code, e.g. USD.")
-    timezone: Text = Field(description="IANA time zone, e.g. America/New_York.")
+    reference_title: ClassVar[str] = "Top level"
+
+    program: Slug = Field(
+        description="The program's id, e.g. 'coffee-club'.", examples=["coffee-club"]
+    )
+    name: Text = Field(
+        description="The program's name as customers see it.", examples=["Coffee Club"]
+    )
+    currency: Text = Field(
+        description="ISO 4217 code, e.g. USD.",
+        json_schema_extra=Checked(
+            limit="an active ISO 4217 code, in capitals", schema=_currency_code
+        ),
+        examples=["USD", "EUR", "JPY"],
+    )
+    timezone: Text = Field(
+        description="IANA time zone, e.g. America/New_York.",
+        json_schema_extra=Checked(
+            limit="a canonical IANA zone, a zone.tab place or UTC; not localtime, posix/, "
+            "right/ nor an old name such as US/Eastern (see rule-files.md)"
+        ),
+        examples=["America/New_York", "Europe/Berlin"],
+    )
     points: PointsSettings = Field(
-        default_factory=PointsSettings, description="What points are called and worth."
+        default_factory=PointsSettings,
+        description="What points are called and worth.",
+        examples=[{"name": "stars", "value": "0.01"}],
     )
-    tiers: Tiers | None = Field(default=None, description="Status levels, if any.")
+    tiers: Tiers | None = Field(
+        default=None,
+        description="Status levels, if any.",
+        examples=[
+            {
+                "qualify_by": "spend",
+                "window": "365 days",
+                "levels": [
+                    {"name": "silver", "at_least": "100.00"},
+                    {"name": "gold", "at_least": "500.00", "points_multiplier": "1.5"},
+                ],
+            }
+        ],
+    )
     refunds: RefundSettings = Field(
-        default_factory=RefundSettings, description="How late a purchase can be refunded."
+        default_factory=RefundSettings,
+        description="How late a purchase can be refunded.",
+        examples=[{"within": "90 days"}],
     )
-    rules: tuple[Rule, ...] = Field(default=(), description="The rules, in file order.")
+    rules: tuple[Rule, ...] = Field(
+        default=(),
+        description="The rules, in file order.",
+        examples=[
+            [
+                {"id": "coffee-stars", "kind": "points_per_spend", "points": "2"},
+                {"id": "member-discount", "kind": "tiered_discount", "discounts": {"gold": 10}},
+            ]
+        ],
+    )
     rewards: tuple[CatalogueReward, ...] = Field(
         default=(),
         description="The catalogue: what points can be spent on.",

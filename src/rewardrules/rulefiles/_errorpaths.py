@@ -1,11 +1,10 @@
 """Pydantic error locations, walked back onto the document and onto the models.
 
 Pydantic reports where an error is (``loc``) in terms of its own schema: a tagged union adds
-the tag (``('rules', 0, 'every_nth_free', 'every')``), a plain union adds the member it tried
-(``'PercentOff'``, ``"literal['free']"``), a dictionary key adds ``'[key]'``. :func:`map_loc`
-keeps only the items written in the document and remembers the union member, and
-:func:`model_at` follows the same ``loc`` through the type annotations to the model whose
-fields a mapping may hold (for "did you mean ...?").
+the tag (``('rules', 0, 'every_nth_free', 'every')``, ``('tiers', 'window', 'RollingWindow',
+'days')``), a dictionary key adds ``'[key]'``. :func:`map_loc` keeps only the items written
+in the document, and :func:`model_at` follows the same ``loc`` through the type annotations
+to the model whose fields a mapping may hold (for "did you mean ...?").
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Tag
 from pydantic_core import ErrorDetails
 
 from rewardrules.errors import PathItem
@@ -30,8 +29,9 @@ ABSENT = object()
 """What :func:`lookup` returns for a path the document does not have."""
 
 
-def _models(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
+def _models(root: type[BaseModel]) -> tuple[dict[str, type[BaseModel]], frozenset[str]]:
     found: dict[str, type[BaseModel]] = {}
+    tags: set[str] = set()
     pending: list[Any] = [root]
     while pending:
         annotation = pending.pop()
@@ -39,13 +39,15 @@ def _models(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
             if annotation.__name__ not in found:
                 found[annotation.__name__] = annotation
                 pending.extend(info.annotation for info in annotation.model_fields.values())
+        elif isinstance(annotation, Tag):
+            tags.add(annotation.tag)
         else:
             pending.extend(get_args(annotation))
-    return found
+    return found, frozenset(tags)
 
 
-MODELS: dict[str, type[BaseModel]] = _models(Program)
-"""Every model a program is made of, by class name (the name pydantic uses for a member)."""
+MODELS, TAGS = _models(Program)
+"""Every model a program is made of, by class name; the tags of its unions' members."""
 
 
 def _strip(annotation: Any) -> Any:
@@ -69,7 +71,7 @@ def _step(annotation: Any, item: PathItem) -> Any:
             if isinstance(member, type) and issubclass(member, BaseModel):
                 kind = member.model_fields.get("kind")
                 if member.__name__ == item or (kind and item in get_args(kind.annotation)):
-                    return member
+                    return member  # a member's tag: its class name, or its kind
         return _step(members[0], item) if len(members) == 1 else None
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         info = annotation.model_fields.get(str(item))
@@ -108,27 +110,18 @@ def nested_fields(model: type[BaseModel]) -> Iterator[tuple[str, list[str]]]:
             yield name, list(nested.model_fields)
 
 
-def is_member(item: PathItem) -> bool:
-    """Tell whether a ``loc`` item names the member of a plain union pydantic tried."""
-    return isinstance(item, str) and (item.startswith("literal[") or item in MODELS)
-
-
 @dataclass(slots=True)
 class MappedError:
     """A pydantic error and where it is in the document.
 
     Attributes:
         error: pydantic's error details.
-        path: the document path (union tags, members and schema steps removed).
-        union: for an error inside a plain union, the path of the union's value.
-        member: ... and the member pydantic tried (``'PercentOff'``, ``"literal['free']"``).
+        path: the document path (union tags and schema steps removed).
         at_key: the error is about a dictionary's key, not its value.
     """
 
     error: ErrorDetails
     path: Path
-    union: Path | None = None
-    member: str | None = None
     at_key: bool = False
 
 
@@ -185,9 +178,8 @@ def map_loc(error: ErrorDetails, data: object) -> MappedError:
         elif (below := child(node, item)) is not ABSENT:
             path.append(item)
             node = below
-        elif is_member(item):
-            if mapped.union is None:
-                mapped.union, mapped.member = tuple(path), str(item)
+        elif item in TAGS:
+            pass  # the tag of the member of a union that pydantic validated
         elif isinstance(node, dict) and isinstance(item, int):
             pass  # one mapping written where a list may stand, read as a list of one (limit)
         elif not (isinstance(item, str) and item.startswith(_WRAPPERS)):

@@ -1,31 +1,31 @@
 """Pydantic's validation errors, rewritten in plain words a marketer can act on.
 
 Each error type our models can produce has one small function in :data:`_DESCRIBE`; an error
-type without one keeps pydantic's own message. A plain union (``reward: free | {percent_off}
-| {voucher}``) makes pydantic report one error per member: :func:`findings` keeps only the
-member the author evidently meant, or says in one message what the value may be.
+type without one keeps pydantic's own message. A union (``reward: free | {percent_off} |
+{voucher}``) is told apart by pydantic itself (:mod:`rewardrules.program._unions`): an error
+inside the member written is that member's, and a value that is no member is one error that
+says what it may be.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from difflib import get_close_matches
 from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
 from rewardrules._timetext import is_week_date
 from rewardrules._types import Slug
-from rewardrules.errors import PathItem
+from rewardrules.errors import PathItem, closest
+from rewardrules.program._unions import NOT_ONE_OF
 from rewardrules.program.model import RULE_KINDS
 from rewardrules.rulefiles._errorpaths import (
     ABSENT,
-    MODELS,
     MappedError,
     lookup,
     map_loc,
@@ -47,10 +47,6 @@ _SLUG_PATTERN = next(
     if getattr(constraint, "pattern", None)
 )
 _KINDS = [get_args(rule.model_fields["kind"].annotation)[0] for rule in RULE_KINDS]
-_MODEL_WORDS = {
-    "RollingWindow": "a rolling window of 1 to 36500 days (100 years) such as '365 days' "
-    "or {days: 365}"
-}
 _ONE_OR_A_LIST = {
     "limit": "a limit such as {per: month, rewards: 2}, or a list of them",
 }
@@ -83,15 +79,10 @@ def findings(error: ValidationError, data: object, text_at: TextAt) -> list[Find
         text_at: a scalar's text as written, by document path (for "got 0123" and quoting hints).
     """
     found: list[Finding] = []
-    unions: dict[Path, list[MappedError]] = {}
     for details in error.errors(include_url=False):
-        mapped = map_loc(details, data)
-        if mapped.union is not None:
-            unions.setdefault(mapped.union, []).append(mapped)
-        elif (finding := _describe(mapped, data, text_at)) is not None:
+        finding = _describe(map_loc(details, data), data, text_at)
+        if finding is not None:
             found.append(finding)
-    for path, members in unions.items():
-        found.extend(_union(path, members, data, text_at))
     # "unknown key 'percent_of' (did you mean 'percent_off'?)" already says what is missing.
     misspelt = {(*finding.path[:-1], finding.meant) for finding in found if finding.meant}
     return [
@@ -124,52 +115,13 @@ def _choices(expected: str) -> list[str]:
 
 
 def _closest(word: object, candidates: list[str]) -> str | None:
-    if not isinstance(word, str):
-        return None
-    close = get_close_matches(word, candidates, n=1, cutoff=0.6)
-    if not close:
-        close = get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
+    close = closest(word, candidates) if isinstance(word, str) else []
     return close[0] if close else None
 
 
 def _did_you_mean(word: object, candidates: list[str]) -> str | None:
     close = _closest(word, candidates)
     return f"did you mean '{close}'?" if close is not None else None
-
-
-def _union(
-    path: Path, errors: list[MappedError], data: object, text_at: TextAt
-) -> Iterator[Finding]:
-    value = lookup(data, path)
-    by_member: dict[str, list[MappedError]] = {}
-    for mapped in errors:
-        by_member.setdefault(str(mapped.member), []).append(mapped)
-    models = [name for name in by_member if name in MODELS]
-    if isinstance(value, dict) and models:
-        # The member sharing the most keys with the mapping, then the one with fewest errors.
-        def fit(name: str) -> tuple[int, int]:
-            return len(set(MODELS[name].model_fields) & set(value)), -len(by_member[name])
-
-        for mapped in by_member[max(models, key=fit)]:
-            finding = _describe(mapped, data, text_at)
-            if finding is not None:
-                yield finding
-        return
-    options: list[str] = []
-    literals: list[str] = []
-    for name, members in by_member.items():
-        if name in MODELS:
-            fields = MODELS[name].model_fields
-            required = [field for field, info in fields.items() if info.is_required()]
-            options.append(_MODEL_WORDS.get(name, f"a mapping with {', '.join(required)}"))
-        else:
-            literals += _choices(str(members[0].error.get("ctx", {}).get("expected", "")))
-    yield Finding(
-        path,
-        f"must be one of: {', '.join(literals + options)} (got {_choice(value, text_at(path))})",
-        "not-allowed",
-        _did_you_mean(value, literals),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +195,13 @@ def _unknown_kind(error: _Error) -> Finding:
 def _missing_kind(error: _Error) -> Finding:
     message = f"'kind' is required here; the kinds are: {', '.join(_KINDS)}"
     return Finding((*error.path, "kind"), message, "missing-kind", at="parent")
+
+
+def _not_one_of(error: _Error) -> Finding:
+    """A value that is none of a union's members; the union says what they are."""
+    message = f"must be one of: {error.ctx['choices']} (got {_choice(error.value, error.text)})"
+    words = [word for word in str(error.ctx["words"]).split(", ") if word]
+    return error.finding(message, "not-allowed", _did_you_mean(error.value, words))
 
 
 def _limit(name: str, words: str) -> Callable[[_Error], Finding]:
@@ -410,6 +369,7 @@ _DESCRIBE: dict[str, Callable[[_Error], Finding | None]] = {
     "extra_forbidden": _unknown_key,
     "union_tag_invalid": _unknown_kind,
     "union_tag_not_found": _missing_kind,
+    NOT_ONE_OF: _not_one_of,
     "greater_than_equal": _limit("ge", "at least"),
     "greater_than": _limit("gt", "more than"),
     "less_than_equal": _limit("le", "at most"),

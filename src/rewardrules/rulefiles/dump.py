@@ -7,6 +7,9 @@ equal program: money is written exactly as its ``Decimal`` (``1.10`` stays ``1.1
 quotes (with escapes for anything invisible) otherwise. Fields left at their default are
 omitted; a rule starts with its ``id`` and ``kind``; a rule's one ``limit`` is written as a
 mapping, as a marketer would write it, and several as a list.
+
+It is the package's one YAML writer: :func:`yaml_text` and :func:`flow_text` write plain data
+(the rule reference's examples) the same way, short mappings on their key's line if asked.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from pydantic import BaseModel
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.sourcemap import PLAIN_TAG, ScalarError, read_scalar
 
-_PLAIN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./-]+)*")
-"""Text safe to write unquoted: no indicator, no ': ' or ' #', no leading or trailing space."""
+_PLAIN_TEXT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./+-]*(?: [A-Za-z0-9_./+-]+)*")
+"""Text that may be written unquoted: no indicator, no ': ' or ' #', no leading or trailing
+space (``365 days``); it still is only if the loader reads it back as the same text."""
 
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -46,7 +50,31 @@ def dump_program(program: Program) -> str:
         equal
         to ``program``.
     """
-    return "".join(f"{line}\n" for line in _mapping(_fields(program), ""))
+    return "".join(f"{line}\n" for line in _mapping(_fields(program), "", 0))
+
+
+def yaml_text(value: object, *, inline_up_to: int = 0) -> str:
+    """Block YAML for plain data or models, as :func:`dump_program` writes a program.
+
+    Args:
+        value: a mapping, a list or a scalar (models are written as their fields).
+        inline_up_to: a mapping of scalars whose one-line form is at most this long is written
+            on its key's line (``points: {name: stars, value: 0.01}``); 0 never.
+    """
+    if isinstance(value, BaseModel):
+        value = _fields(value)
+    if isinstance(value, dict):
+        lines = _mapping({str(key): item for key, item in value.items()}, "", inline_up_to)
+    elif isinstance(value, list | tuple):
+        lines = _sequence(value, "", inline_up_to)
+    else:
+        lines = iter([_inline(value)])
+    return "".join(f"{line}\n" for line in lines)
+
+
+def flow_text(value: object) -> str:
+    """One-line (flow) YAML for plain data or a model: ``{per: day, rewards: 1}``."""
+    return _inline(value)
 
 
 def _fields(model: BaseModel) -> dict[str, object]:
@@ -70,32 +98,39 @@ def _same(value: object, default: object) -> bool:
     return type(value) is type(default) and value == default
 
 
-def _mapping(entries: dict[str, object], indent: str) -> Iterator[str]:
+def _mapping(entries: dict[str, object], indent: str, width: int) -> Iterator[str]:
     for key, entry in entries.items():
         head = f"{indent}{_key(key)}:"
         value = _fields(entry) if isinstance(entry, BaseModel) else entry
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and not _short(value, width):
             yield head
-            yield from _mapping({str(k): v for k, v in value.items()}, indent + _INDENT)
+            yield from _mapping({str(k): v for k, v in value.items()}, indent + _INDENT, width)
         elif isinstance(value, list | tuple) and value and not _all_scalars(value):
             yield head
-            yield from _sequence(value, indent + _INDENT)
+            yield from _sequence(value, indent + _INDENT, width)
         else:
             yield f"{head} {_inline(value)}"
 
 
-def _sequence(items: list[object] | tuple[object, ...], indent: str) -> Iterator[str]:
+def _sequence(items: list[object] | tuple[object, ...], indent: str, width: int) -> Iterator[str]:
     for item in items:
         value = _fields(item) if isinstance(item, BaseModel) else item
         if isinstance(value, dict) and value:
-            lines = list(_mapping({str(k): v for k, v in value.items()}, indent + _INDENT))
+            entries = {str(k): v for k, v in value.items()}
+            lines = list(_mapping(entries, indent + _INDENT, width))
             yield f"{indent}- {lines[0].removeprefix(indent + _INDENT)}"
             yield from lines[1:]
         elif isinstance(value, list | tuple) and value and not _all_scalars(value):
             yield f"{indent}-"
-            yield from _sequence(value, indent + _INDENT)
+            yield from _sequence(value, indent + _INDENT, width)
         else:
             yield f"{indent}- {_inline(value)}"
+
+
+def _short(value: dict[object, object], width: int) -> bool:
+    """A mapping of scalars and lists whose one-line form fits in ``width``."""
+    nested = any(isinstance(item, dict | BaseModel) for item in value.values())
+    return not nested and len(_inline(value)) <= width
 
 
 def _all_scalars(items: list[object] | tuple[object, ...]) -> bool:

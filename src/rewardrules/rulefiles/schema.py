@@ -10,8 +10,9 @@ the exact wrong field instead of "not valid under any of the given schemas":
   constrain one type side by side, and an ``if: {type: T} then: ...`` where a branch needs
   more (a ``$ref``); objects told apart by their single key are merged into one object;
 - exact numbers (money, percentages, factors) accept a number or a numeric text;
-- every field has a description (from the model) and at least one example (from the model,
-  or from the table in :mod:`rewardrules.rulefiles._schema_examples`).
+- every field has a description and at least one example, from the model (a constant is its
+  own example); an example is published in the JSON types its field takes (amounts, written
+  as text in the models, as numbers).
 
 The committed copy is shipped in the package, ``rulefiles/program.schema.json`` (read with
 :func:`shipped_schema`; ``schema/program.schema.json`` in the repository is a link to it),
@@ -33,9 +34,8 @@ from typing import Any, Final
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from rewardrules.program._facts import Schema as Schema  # noqa: PLC0414 -- re-export
 from rewardrules.program.model import Program
-from rewardrules.rulefiles._schema_examples import Schema as Schema  # noqa: PLC0414 -- re-export
-from rewardrules.rulefiles._schema_examples import add_examples, add_validator_checks
 
 DIALECT: Final = "http://json-schema.org/draft-07/schema#"
 SCHEMA_ID: Final = "urn:rewardrules:program:v1"
@@ -70,7 +70,18 @@ _ANNOTATIONS: Final = frozenset({"description", "examples", "default", "title"})
 
 
 class _Generator(GenerateJsonSchema):
-    """Pydantic's draft 2020-12 generator, with exact numbers as a number or numeric text."""
+    """Pydantic's draft 2020-12 generator, with exact numbers as a number or numeric text,
+    and a union told apart by a function as the ``anyOf`` of its members."""
+
+    def tagged_union_schema(self, schema: core_schema.TaggedUnionSchema) -> JsonSchemaValue:
+        """A union with a callable discriminator (``reward``, ``tiers.window``): its members.
+
+        The function that picks the member cannot be published; :func:`_union` then
+        publishes the members by JSON type. The rules' union on ``kind`` stays pydantic's.
+        """
+        if not callable(schema["discriminator"]):
+            return super().tagged_union_schema(schema)
+        return {"anyOf": [self.generate_inner(choice) for choice in schema["choices"].values()]}
 
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
         """A Decimal field: a number, or text that is one (bounds apply to numbers only)."""
@@ -97,8 +108,7 @@ def program_schema(model: type[Program] = Program) -> Schema:
     )
     definitions: dict[str, Schema] = document.pop("$defs")
     models = {**definitions, model.__name__: document}
-    add_examples(models)
-    add_validator_checks(models)
+    _publish_examples(models, definitions)
     definitions["Rule"] = _rule_union(document, definitions)
     document = _walk({**document, "definitions": definitions}, _tidy)
     definitions = document["definitions"]
@@ -112,6 +122,48 @@ def program_schema(model: type[Program] = Program) -> Schema:
         "title": TITLE,
         "definitions": _reachable(document, definitions),
     }
+
+
+def _publish_examples(models: dict[str, Schema], definitions: dict[str, Schema]) -> None:
+    """Give a constant field itself as example, and every example the JSON types of its field."""
+    for schema in models.values():
+        for field in schema.get("properties", {}).values():
+            if "const" in field and "examples" not in field:
+                field["examples"] = [field["const"]]
+            if "examples" in field:
+                field["examples"] = [_typed(item, field, definitions) for item in field["examples"]]
+
+
+def _typed(value: object, node: Schema, definitions: dict[str, Schema]) -> object:
+    """An example as its schema takes it: numeric text where a number may stand is a number.
+
+    The models write amounts as text (``examples=["0.01"]``: JSON has no decimals and the
+    package no floats); an editor shows them as the numbers an author writes.
+    """
+    while "$ref" in node:
+        node = definitions[_name(node["$ref"])]
+    tag = node.get("discriminator", {})
+    if isinstance(value, dict) and value.get(tag.get("propertyName")) in tag.get("mapping", {}):
+        return _typed(value, {"$ref": tag["mapping"][value[tag["propertyName"]]]}, definitions)
+    for branch in [*node.get("anyOf", []), *node.get("oneOf", [])]:
+        typed = _typed(value, branch, definitions)
+        if typed != value:  # the branch of the value's type
+            return typed
+    types = node.get("type")
+    types = [types] if isinstance(types, str) else types or []
+    if isinstance(value, str) and "number" in types and re.fullmatch(_NUMBER_TEXT, value):
+        return _plain_number(Decimal(value))
+    if isinstance(value, dict) and "object" in types:
+        properties: dict[str, Schema] = node.get("properties", {})
+        others = node.get("additionalProperties")
+        below = others if isinstance(others, dict) else {}
+        return {
+            key: _typed(item, properties.get(key, below), definitions)
+            for key, item in value.items()
+        }
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [_typed(item, node["items"], definitions) for item in value]
+    return value
 
 
 def shipped_schema() -> importlib.resources.abc.Traversable:

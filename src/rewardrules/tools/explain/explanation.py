@@ -21,14 +21,13 @@ referred. The modules behind it, one job each:
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
 
 from rewardrules._ids import look_alike, shown_apart
-from rewardrules.errors import HistoryError, Problem
+from rewardrules.errors import HistoryError, Problem, closest
 from rewardrules.evaluation.fold import CompiledProgram, check_profiles, compile_program
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
@@ -149,7 +148,7 @@ def _not_found(
 ) -> HistoryError:
     names = sorted(known)
     alike = [name for name in names if look_alike(name, wanted)]  # too alike for difflib
-    close = [*alike, *difflib.get_close_matches(wanted, names, n=3)]
+    close = [*alike, *closest(wanted, names, count=3)]
     close = list(dict.fromkeys(close))[:3]
     shown = []
     for name in close:  # an id that only looks like the one asked for is shown escaped

@@ -8,10 +8,10 @@ each its code.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from rewardrules.engine.limits import LimitPlan
+from rewardrules.errors import closest
 from rewardrules.program.model import (
     Program,
     rewards_a_purchase,
@@ -80,7 +80,7 @@ def lonely_exclusive_groups(program: Program, context: LintContext) -> Iterator[
     for group, indexes in members.items():
         if len(indexes) == 1:
             others = sorted(name for name in members if name != group)
-            close = difflib.get_close_matches(group, others, n=1)
+            close = closest(group, others)
             yield Finding(
                 ("rules", indexes[0], "exclusive_group"),
                 f"the exclusive group '{group}' holds only this rule, so it has no effect",

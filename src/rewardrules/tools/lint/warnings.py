@@ -11,13 +11,12 @@ The checks about what rules give (vouchers, limits, exclusive groups) are in
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Literal
 
 from rewardrules.engine.kind import KindTable
-from rewardrules.errors import PathItem, Problem
+from rewardrules.errors import PathItem, Problem, closest
 from rewardrules.events import AnyEvent
 from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import Program
@@ -276,7 +275,7 @@ def _unseen(
 ) -> Iterator[Finding]:
     for path, value in named_values(program, kind):
         if value not in seen:
-            close = difflib.get_close_matches(value, sorted(seen), n=1)
+            close = closest(value, sorted(seen))
             yield Finding(
                 path,
                 f"no purchase in the history has the {kind} '{value}'",

@@ -1,24 +1,23 @@
 """Examples for the rule reference: which example each field gets, and how it is written.
 
-A field's example is, in this order: one of :data:`_EXAMPLES`, or of its kind's spec
-(``KindSpec.reference``) for a key a rule kind adds; the field's own ``examples=``; or one
-derived from its type (another value of a ``Literal``, a mapping of a nested model's required
-fields). Examples are plain data (``Decimal`` for amounts) written as YAML by :func:`to_yaml`
-and :func:`flow`, which quote text only where a YAML 1.2 reader would take it for something
-else. A rule kind's example rule takes its id from its spec, and a kind missing from the
-table fails rather than getting derived examples.
+A field's example is, in this order: its kind's spec's (``KindSpec.reference``) for a key a
+rule kind adds; the first of the field's own ``examples=`` (amounts, written as text there,
+read as ``Decimal``); or one derived from its type (another value of a ``Literal``, a mapping
+of a nested model's required fields). Examples are plain data written as YAML by
+:func:`to_yaml` and :func:`flow`, through the one writer of rule files
+(:mod:`rewardrules.rulefiles.dump`), which quotes text only where the loader would read it
+as something else. A rule kind's example rule takes its id from its spec, and a kind
+missing from the table fails rather than getting derived examples.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import types
 import typing
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Final, Literal, Union
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -27,46 +26,10 @@ from rewardrules.engine.kind import KindTable, ReferenceExamples
 from rewardrules.evaluation.plan import UnknownKindError
 from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import RULE_KINDS
+from rewardrules.rulefiles.dump import flow_text, yaml_text
 
 _Key = tuple[str, str]
 """A field named by (model class name, field name)."""
-
-
-_EXAMPLES: dict[_Key, object] = {
-    ("Program", "program"): "coffee-club",
-    ("Program", "name"): "Coffee Club",
-    ("Program", "currency"): "USD",
-    ("Program", "timezone"): "America/New_York",
-    ("Program", "points"): {"name": "stars", "value": Decimal("0.01")},
-    ("Program", "rules"): [
-        {"id": "coffee-stars", "kind": "points_per_spend", "points": Decimal(2)},
-        {"id": "member-discount", "kind": "tiered_discount", "discounts": {"gold": Decimal(10)}},
-    ],
-    ("PointsSettings", "name"): "stars",
-    ("PointsSettings", "value"): Decimal("0.01"),
-    ("Tiers", "window"): "365 days",
-    ("Tiers", "levels"): [
-        {"name": "silver", "at_least": Decimal("100.00")},
-        {"name": "gold", "at_least": Decimal("500.00"), "points_multiplier": Decimal("1.5")},
-    ],
-    ("TierLevel", "name"): "gold",
-    ("TierLevel", "at_least"): Decimal("500.00"),
-    ("TierLevel", "points_multiplier"): Decimal("1.5"),
-    ("RollingWindow", "days"): 365,
-    ("_Rule", "id"): "coffee-stars",
-    ("_Rule", "description"): "Stars for every dollar spent",
-    ("_Rule", "starts"): date(2026, 3, 1),
-    ("_Rule", "ends"): date(2026, 3, 31),
-    ("_Rule", "when"): {"categories": ["coffee"]},
-    ("_Rule", "priority"): 10,
-    ("Multiplier", "when"): {"categories": ["coffee"]},
-    ("Multiplier", "description"): "Double stars on coffee",
-    ("PercentOff", "percent_off"): 30,
-    ("VoucherSpec", "sku"): "wash-basic",
-    ("VoucherSpec", "value"): Decimal("12.00"),
-    ("VoucherSpec", "name"): "Basic wash",
-}
-"""Examples for the fields whose model gives none and whose type suggests none."""
 
 
 _APART: tuple[tuple[_Key, ...], ...] = (
@@ -78,16 +41,6 @@ _APART: tuple[tuple[_Key, ...], ...] = (
 A gift gives points or a voucher; a limit counts one measure. A kind's own groups are in
 its spec (``KindSpec.reference.apart``).
 """
-
-
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./+-]*(?<! )$")
-
-
-_NOT_TEXT = re.compile(
-    r"^(?:null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
-    r"|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
-    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$"
-)
 
 
 def rule_base() -> type[BaseModel]:
@@ -140,9 +93,6 @@ def field_example(
         UnknownKindError: it is a key of a rule kind that ``kinds`` does not list.
     """
     owner = declaring_model(model, name)
-    key = (owner.__name__, name)
-    if key in _EXAMPLES:
-        return _EXAMPLES[key]
     reference = kind_reference(owner, kinds)
     if reference is not None and name in reference.keys:
         return reference.keys[name]
@@ -152,7 +102,7 @@ def field_example(
         field.annotation, field.get_default(call_default_factory=True), kinds
     )
     if derived is None:
-        where = "its kind's spec (reference.keys)" if reference is not None else "_EXAMPLES"
+        where = "its kind's spec (reference.keys)" if reference is not None else "examples="
         raise LookupError(f"{model.__name__}.{name} has no example; add one to {where}")
     return derived
 
@@ -245,6 +195,8 @@ def _from_json(value: object, annotation: Any) -> object:
         return [_from_json(item, annotation) for item in value]
     if isinstance(value, dict):
         models = [leaf for leaf in leaf_types(annotation) if issubclass(leaf, BaseModel)]
+        if len(models) > 1:  # a rule: the model of its kind
+            models = [model for model in models if kind_name(model) == value.get("kind")]
         if len(models) != 1:
             return value
         fields = models[0].model_fields
@@ -283,51 +235,15 @@ def _derived_example(annotation: Any, default: object, kinds: KindTable) -> obje
     return None
 
 
-def to_yaml(value: object, indent: int = 0) -> str:
-    """Block-style YAML for an example; lists of plain values stay on one line."""
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _inline(item):
-                lines.append(f"{pad}{key}: {flow(item)}\n")
-            else:
-                lines.append(f"{pad}{key}:\n{to_yaml(item, indent + 2)}")
-    elif isinstance(value, list | tuple):
-        for item in value:
-            nested = to_yaml(item, indent + 2)
-            lines.append(f"{pad}- {nested[indent + 2 :]}")
-    else:
-        lines.append(f"{pad}{flow(value)}\n")
-    return "".join(lines)
+INLINE_UP_TO: Final = 40
+"""The reference writes a mapping of scalars this short on its key's line."""
+
+
+def to_yaml(value: object) -> str:
+    """Block-style YAML for an example, by the package's one writer; short mappings inline."""
+    return yaml_text(value, inline_up_to=INLINE_UP_TO)
 
 
 def flow(value: object) -> str:
     """One-line (flow-style) YAML for an example value."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {flow(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(flow(item) for item in value) + "]"
-    if isinstance(value, BaseModel):
-        return flow(value.model_dump(exclude_defaults=True, mode="json"))
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    if _PLAIN.match(text) and not _NOT_TEXT.match(text):
-        return text
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _inline(value: object) -> bool:
-    """Plain values, lists of them and short mappings of them fit on their key's line."""
-    if isinstance(value, dict):
-        return len(flow(value)) <= 40 and all(not isinstance(v, dict) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(not isinstance(item, dict | list | tuple) for item in value)
-    return True
+    return flow_text(value)

@@ -27,26 +27,11 @@ from pydantic.fields import FieldInfo
 from rewardrules._types import Slug
 from rewardrules.engine.kind import KindTable
 from rewardrules.kinds.table import KINDS
+from rewardrules.program._facts import Checked
 from rewardrules.program.model import (
-    Birthday,
-    Filter,
-    Gift,
-    Limit,
-    Multiplier,
-    PercentOff,
-    PointsSettings,
     Program,
-    Referral,
-    RefundSettings,
-    RollingWindow,
-    SignupBonus,
-    TierLevel,
-    Tiers,
-    VoucherReward,
-    VoucherSpec,
 )
 from rewardrules.tools.reference.examples import (
-    declaring_model,
     field_example,
     flow,
     full_example,
@@ -57,62 +42,16 @@ from rewardrules.tools.reference.examples import (
     to_yaml,
 )
 
-_LIMITS: dict[tuple[str, str], str] = {
-    ("TieredDiscount", "discounts"): "each percentage more than 0 and at most 100",
-    ("Program", "currency"): "an active ISO 4217 code, in capitals",
-    ("Program", "timezone"): (
-        "a canonical IANA zone, a zone.tab place or UTC; not localtime, posix/, right/ "
-        "nor an old name such as US/Eastern (see rule-files.md)"
-    ),
-}
-"""Limits that a validator of the model checks, so that no metadata shows them."""
 
+def anchor(title: str) -> str:
+    """The anchor of a heading as GitHub and MyST (``myst_heading_anchors``) both make it.
 
-_TYPES: dict[tuple[str, str], str] = {
-    ("_Rule", "limit"): "a {ref}`limit <reference-limit>`, or a list of them",
-}
-"""Types that a validator of the model reads more widely than the annotation says."""
-
-
-_TITLES: dict[type[BaseModel], str] = {
-    Program: "Top level",
-    PointsSettings: "`points`",
-    Tiers: "`tiers`",
-    RefundSettings: "`refunds`",
-    RollingWindow: "`tiers.window`: a rolling window",
-    TierLevel: "`tiers.levels`: one level",
-    Filter: "`when`: the filter",
-    Multiplier: "`multipliers`: one multiplier",
-    PercentOff: "`reward: {percent_off: …}`",
-    VoucherReward: "`reward: {voucher: …}`",
-    VoucherSpec: "`voucher`: the voucher issued",
-    Limit: "`limit`: one limit",
-    Gift: "`referrer`, `referred`: a gift",
-}
-
-
-_NOTES: dict[type[BaseModel], str] = {
-    RollingWindow: "Written as text, `365 days` or `52 weeks`, or as a mapping `{days: 365}`.",
-    Limit: (
-        "Give `per` and exactly one of `points`, `rewards` or `value`. A limit of points is "
-        "for a rule that gives points; a limit of value, for a rule that gives money "
-        "(discounts, free units, vouchers, gift cards)."
-    ),
-    Birthday: (
-        "Give exactly one of `points` or `voucher`. Without `requires_purchase` the gift is "
-        "given when the window starts, not at a purchase, so the rule takes no `when`."
-    ),
-    SignupBonus: (
-        "Without `min_first_purchase` the points are given when the customer joins, not at "
-        "a purchase, so the rule takes no `when`."
-    ),
-    Referral: (
-        "A friend is a customer whose profile names the referrer in `referred_by`. The "
-        "referrer's gift is given at the friend's first purchase that `when` admits and that "
-        "pays at least `min_paid` on the rule's lines. The rule rewards no purchase of the "
-        "referrer's, so it cannot be in an `exclusive_group`."
-    ),
-}
+    The heading's text in lowercase, spaces as ``-``, everything but letters, digits, ``_``
+    and ``-`` dropped: ``### `tiers.window`: a rolling window`` is ``#tierswindow-a-rolling-
+    window``. So a plain Markdown link ``[x](#anchor)`` works on GitHub and on the site.
+    """
+    text = title.replace("`", "").strip().lower().replace(" ", "-")
+    return re.sub(r"[^\w\-]", "", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +83,7 @@ def model_docs(program: type[Program] = Program, kinds: KindTable = KINDS) -> tu
     """Every model reachable from the program, in reading order, each with its own keys
     (``kinds``: the table of rule kinds, whose specs give their examples)."""
     base = rule_base()
-    order: list[tuple[type[BaseModel], int]] = []
+    order: list[tuple[type[BaseModel], int]] = [(program, 2)]
 
     def visit(model: type[BaseModel], level: int) -> None:
         if model in (entry for entry, _ in order):
@@ -157,14 +96,18 @@ def model_docs(program: type[Program] = Program, kinds: KindTable = KINDS) -> tu
         for child in _child_models(model):
             visit(child, 3)
 
-    order.append((program, 2))
     for model in _child_models(program):
         visit(model, 2)
-    return tuple(_model_doc(model, level, base, kinds) for model, level in order)
+    docs = tuple(_model_doc(model, level, base, kinds) for model, level in order)
+    anchors = [doc.anchor for doc in docs]
+    if len(set(anchors)) != len(anchors):  # GitHub would number the second one: say so now
+        raise ValueError(f"two sections of the reference share an anchor: {anchors}")
+    return docs
 
 
 def reference_markdown(program: type[Program] = Program, kinds: KindTable = KINDS) -> str:
-    """The whole reference as MyST Markdown, headings starting at level 2 (``program``: the
+    """The whole reference as Markdown that GitHub and MyST both render (links are to the
+    headings' own anchors), headings starting at level 2 (``program``: the
     model of a program with kinds of your own, from ``program_model``; ``kinds``: a table
     that has their specs, as for ``compile_program``).
 
@@ -186,19 +129,24 @@ def _model_doc(
 ) -> ModelDoc:
     kind = kind_name(model)
     names = [name for name in model.model_fields if kind is None or name not in base.model_fields]
-    if model is base:
-        title, anchor = "Every rule", "reference-rule"
-        summary = "Every rule, whatever its kind, has these keys."
-    else:
-        title = f"`{kind}`" if kind else _TITLES.get(model, model.__name__)
-        anchor = "reference-" + (kind or model.__name__).lower().replace("_", "-")
-        summary = _summary(model)
-    if model in _NOTES:
-        summary += "\n\n" + _NOTES[model]
+    title = _title(model, base)
+    summary = "Every rule, whatever its kind, has these keys." if model is base else _summary(model)
     if kind:
-        summary += "\n\nIt has the keys of {ref}`every rule <reference-rule>`, and these:"
+        summary += f"\n\nIt has the keys of [every rule](#{anchor(_EVERY_RULE)}), and these:"
     fields = tuple(_field_doc(model, name, model.model_fields[name], kinds) for name in names)
-    return ModelDoc(model, title, anchor, level, summary, fields)
+    return ModelDoc(model, title, anchor(title), level, summary, fields)
+
+
+_EVERY_RULE = "Every rule"
+
+
+def _title(model: type[BaseModel], base: type[BaseModel] | None = None) -> str:
+    """The heading of a model's section."""
+    if model is (base or rule_base()):
+        return _EVERY_RULE
+    kind = kind_name(model)
+    title = getattr(model, "reference_title", None)
+    return f"`{kind}`" if kind else str(title or model.__name__)
 
 
 def _summary(model: type[BaseModel]) -> str:
@@ -212,14 +160,22 @@ def _field_doc(model: type[BaseModel], name: str, field: FieldInfo, kinds: KindT
     default = None if required else _default_text(field)
     return FieldDoc(
         name=name,
-        type=_TYPES.get((declaring_model(model, name).__name__, name))
-        or _type_words(field.annotation),
+        type=_read_words(field) or _type_words(field.annotation),
         required=required,
         default=default,
         limits=tuple(_limits(model, name, field)),
         description=field.description or "",
         example=field_example(model, name, field, kinds),
     )
+
+
+def _read_words(field: FieldInfo) -> str | None:
+    """The type a field's validator reads, where that is wider than its annotation."""
+    checked = field.json_schema_extra
+    if not isinstance(checked, Checked) or checked.reads is None:
+        return None
+    items = typing.get_args(field.annotation)
+    return checked.reads.format(item=_type_words(items[0]) if items else "")
 
 
 def _default_text(field: FieldInfo) -> str:
@@ -246,9 +202,9 @@ def _limits(model: type[BaseModel], name: str, field: FieldInfo) -> Iterator[str
         pattern = getattr(item, "pattern", None)
         if pattern is not None:
             yield _pattern_words(pattern)
-    extra = _LIMITS.get((declaring_model(model, name).__name__, name))
-    if extra:
-        yield extra
+    checked = field.json_schema_extra
+    if isinstance(checked, Checked) and checked.limit:
+        yield checked.limit
 
 
 def _pattern_words(pattern: str) -> str:
@@ -284,8 +240,7 @@ def _type_words(annotation: Any) -> str:
         return f"mapping of {_type_words(arguments[0])} to {_type_words(arguments[1])}"
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         words = kind_name(annotation) or re.sub(r"(?<!^)(?=[A-Z])", " ", annotation.__name__)
-        anchor = (kind_name(annotation) or annotation.__name__).lower().replace("_", "-")
-        return f"{{ref}}`{words.lower()} <reference-{anchor}>`"
+        return f"[{words.lower()}](#{anchor(_title(annotation))})"
     simple = {str: "text", Decimal: "number", int: "whole number", bool: "true or false"}
     if annotation is date:
         return "date (YYYY-MM-DD)"
@@ -310,7 +265,7 @@ def _child_models(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
 
 
 def _section(doc: ModelDoc, kinds: KindTable) -> str:
-    lines = [f"({doc.anchor})=", f"{'#' * doc.level} {doc.title}", "", doc.summary, ""]
+    lines = [f"{'#' * doc.level} {doc.title}", "", doc.summary, ""]
     for entry in doc.fields:
         facts = [entry.type, "**required**" if entry.required else str(entry.default)]
         facts.extend(entry.limits)
