@@ -48,8 +48,7 @@ def options_without_effect(program: Program, context: LintContext) -> Iterator[F
             yield Finding(
                 ("rules", index, "final"),
                 f"{at_a_date[0]}, not at a purchase, so final: true stops nothing",
-                suggestion="remove final, or tie the rule to a purchase with "
-                f"{at_a_date[1]}",
+                suggestion=f"remove final, or tie the rule to a purchase with {at_a_date[1]}",
             )
         elif rule.id in last:
             yield Finding(
