@@ -209,6 +209,7 @@ def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> No
 SUPPORTED_PROGRAMS = programs(
     kinds=SUPPORTED_KINDS,
     rule_options=options(points_per_spend={"caps": True}),
+    finals=False,  # the batch engine refuses final: true by name
 )
 
 
@@ -322,7 +323,7 @@ def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -
 def programs_keeping_tiers(draw: st.DrawFn) -> Program:
     """A supported program with tiers, a ``keep_for`` in days or calendar months, and a
     window that is sometimes short enough for a level to be kept after it drops."""
-    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True))
+    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True, finals=False))
     assert drawn.tiers is not None
     keep_for = draw(st.sampled_from(("1 day", "3 days", "30 days", "2 weeks", "1 month", "1 year")))
     tiers = {**drawn.tiers.model_dump(exclude_none=True), "keep_for": keep_for}
@@ -357,7 +358,7 @@ def test_drawn_programs_keeping_tiers_run_identically(
 # --- limits -------------------------------------------------------------------------------
 
 LIMITED_PROGRAMS = with_limits(
-    programs(SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True}))
+    programs(SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True}), finals=False)
 )
 
 

@@ -45,7 +45,11 @@ from test_batch_engine import (
 def programs_forgetting(draw: st.DrawFn) -> Program:
     """A supported program with tiers (sometimes kept with ``keep_for``) in a rolling or
     calendar window, and a ``refunds.within`` short enough to forget most purchases."""
-    drawn = draw(st.one_of(programs(SUPPORTED_KINDS, with_tiers=True), programs_keeping_tiers()))
+    drawn = draw(
+        st.one_of(
+            programs(SUPPORTED_KINDS, with_tiers=True, finals=False), programs_keeping_tiers()
+        )
+    )
     assert drawn.tiers is not None
     tiers = drawn.tiers.model_dump(exclude_none=True)
     tiers["window"] = draw(

@@ -25,7 +25,15 @@ def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize(
-    "history", sorted(path.name for path in EXAMPLES.glob("*.history.*")), ids=str
+    "history",
+    # card-rewards' purchases record payments, which a history table does not hold yet
+    # (events_to_table refuses them; tests/test_scale_out.py holds that refusal).
+    sorted(
+        path.name
+        for path in EXAMPLES.glob("*.history.*")
+        if not path.name.startswith("card-rewards.")
+    ),
+    ids=str,
 )
 def test_an_example_evaluates_the_same_from_its_table(history: str) -> None:
     program = load_program(EXAMPLES / (history.split(".history.", maxsplit=1)[0] + ".yaml"))

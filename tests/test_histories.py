@@ -512,7 +512,7 @@ ERRORS = {
         HEADER.replace("unit_price", "price").replace("\n", ",note\n"),
         "h.csv:1:1: unknown column 'price' (did you mean 'unit_price'?)\n"
         "h.csv:1:1: unknown column 'note' (the columns are event_id, type, customer_id, at, "
-        "sku, category, quantity, unit_price, purchase_id, store, reward)\n"
+        "sku, category, quantity, unit_price, purchase_id, store, reward, payments)\n"
         "h.csv:1:1: the header has no 'unit_price' column",
     ),
     "empty file": (

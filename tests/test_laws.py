@@ -203,7 +203,9 @@ def assert_step_folded_equals_evaluate(
     )
 
 
-@given(program=programs(), events=histories(), shuffle=st.randoms(use_true_random=False))
+@given(
+    program=programs(), events=histories(payments=True), shuffle=st.randoms(use_true_random=False)
+)
 def test_the_order_events_are_given_in_does_not_change_the_evaluation(
     program: Program, events: list[Event], shuffle: random.Random
 ) -> None:
@@ -216,7 +218,7 @@ def test_the_order_events_are_given_in_does_not_change_the_evaluation(
     assert states(out_of_order) == states(in_order)
 
 
-@given(program=programs(), events=histories(), data=st.data())
+@given(program=programs(), events=histories(payments=True), data=st.data())
 def test_an_evaluation_split_anywhere_and_resumed_from_saved_states_equals_one_evaluation(
     program: Program, events: list[Event], data: st.DataObject
 ) -> None:
@@ -225,7 +227,7 @@ def test_an_evaluation_split_anywhere_and_resumed_from_saved_states_equals_one_e
     )
 
 
-@given(program=programs(), events=histories())
+@given(program=programs(), events=histories(payments=True))
 def test_step_folded_over_the_events_gives_the_entries_and_states_of_evaluate(
     program: Program, events: list[Event]
 ) -> None:
@@ -378,7 +380,7 @@ def _spend(rule: PartnerGiftCard, purchase: Purchase, units: Sequence[int], zone
     )
 
 
-@given(program=programs(rule_options=NO_CAPS), events=histories(in_full=True))
+@given(program=programs(rule_options=NO_CAPS), events=histories(in_full=True, payments=True))
 def test_refunding_every_purchase_in_full_takes_every_point_back(
     program: Program, events: list[Event]
 ) -> None:
@@ -460,7 +462,7 @@ def test_refunding_everything_takes_back_all_a_grouped_rule_earned(
     assert dict(net) == dict.fromkeys(net, 0)
 
 
-@given(program=programs(), events=histories())
+@given(program=programs(), events=histories(payments=True))
 def test_the_totals_add_up_the_ledger(program: Program, events: list[Event]) -> None:
     evaluation = evaluate(program, events)
     totals = evaluation.totals
@@ -504,7 +506,7 @@ def test_the_totals_add_up_the_ledger(program: Program, events: list[Event]) -> 
     )
 
 
-@given(program=programs(), events=histories(), data=st.data())
+@given(program=programs(), events=histories(payments=True), data=st.data())
 def test_evaluation_is_deterministic_and_leaves_its_inputs_unchanged(
     program: Program, events: list[Event], data: st.DataObject
 ) -> None:
@@ -525,7 +527,7 @@ def test_evaluation_is_deterministic_and_leaves_its_inputs_unchanged(
     assert program.model_dump() == program_before
 
 
-@given(program=programs(), events=histories(), data=st.data())
+@given(program=programs(), events=histories(payments=True), data=st.data())
 def test_evaluating_the_customers_in_parts_gives_each_the_results_of_one_evaluation(
     program: Program, events: list[Event], data: st.DataObject
 ) -> None:

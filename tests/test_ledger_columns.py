@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from rewardrules.cli.main import cli
 from rewardrules.engine.ledger import ENTRY_SUMS, Evaluation, total
 from rewardrules.evaluation.batch import UnsupportedError
+from rewardrules.evaluation.batch import unsupported as batch_unsupported
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent
 from rewardrules.histories.read import read_history
@@ -47,7 +48,7 @@ from test_batch_engine import SUPPORTED_KINDS
 from test_examples import EXAMPLES, PROGRAMS, dry_run_arguments, history_of
 from test_ledger_files import READERS, as_csv_writes, evaluate_example, exact, expected_rows
 
-DRAWN_PROGRAMS = st.one_of(programs(kinds=SUPPORTED_KINDS), lifecycle_programs())
+DRAWN_PROGRAMS = st.one_of(programs(kinds=SUPPORTED_KINDS, finals=False), lifecycle_programs())
 DRAWN_HISTORIES = st.one_of(histories(refunds=True), lifecycle_histories())
 
 
@@ -146,7 +147,13 @@ def test_each_customer_is_counted_once_however_the_ledger_is_cut() -> None:
         assert per_entry == [result.tier for result in columnar.customers for _ in result.ledger]
 
 
-BATCH_EXAMPLES = [path for path in PROGRAMS if path.stem != "pet-shop"]
+# The examples the batch engine evaluates (card-rewards earns by payment method and stops
+# rules with final: true, which it refuses by name).
+BATCH_EXAMPLES = [
+    path
+    for path in PROGRAMS
+    if path.stem != "pet-shop" and not batch_unsupported(load_program(path))
+]
 
 
 @pytest.mark.parametrize("suffix", list(READERS))

@@ -92,6 +92,56 @@ class Case:
 
 CASES = [
     Case(
+        "an option that changes nothing: min_total_of alone, final on the last rule",
+        (
+            "points: {name: stars, value: 0.01}",
+            "rules:",
+            "  - id: stars",
+            "    kind: points_per_spend",
+            "    points: 1",
+            "    final: true",
+            "    when: {min_total_of: eligible, categories: [coffee]}",
+        ),
+        [
+            (
+                "option-has-no-effect",
+                "10:12: rules[0].final: no rule runs after this one at a purchase (price "
+                "rules, then earning rules, each by priority, then file order), so final: true "
+                "stops nothing (give the rules it should stop a higher priority number, or "
+                "remove final)",
+            ),
+            (
+                "option-has-no-effect",
+                "11:26: rules[0].when.min_total_of: min_total_of says which lines min_total "
+                "adds up, but there is no min_total here, so it changes nothing (add the "
+                "minimum (min_total), or remove min_total_of)",
+            ),
+        ],
+    ),
+    Case(
+        "final on a birthday gift given when its window opens",
+        (
+            "points: {name: stars, value: 0.01}",
+            "rules:",
+            "  - id: cake",
+            "    kind: birthday",
+            "    points: 50",
+            "    final: true",
+            "  - id: stars",
+            "    kind: points_per_spend",
+            "    points: 1",
+            "    when: {exclude_categories: [delivery], min_total: 20, min_total_of: eligible}",
+        ),
+        [
+            (
+                "option-has-no-effect",
+                "10:12: rules[0].final: this birthday gift is given when its window opens, not "
+                "at a purchase, so final: true stops nothing (remove final, or tie the rule to "
+                "a purchase with requires_purchase: true)",
+            ),
+        ],
+    ),
+    Case(
         "a higher tier with a smaller discount",
         (
             *TIERS,

@@ -1039,8 +1039,8 @@ BROKEN = [
             ("<text>:12:13: rules[1].points: must be more than 0 (got 0)", "out-of-range"),
             (
                 "<text>:13:5: rules[1].colour: unknown key 'colour' (the keys allowed here "
-                "are: id, description, starts, ends, when, priority, exclusive_group, limit, "
-                "kind, points, per, multipliers, rounding, max_per_purchase)",
+                "are: id, description, starts, ends, when, priority, exclusive_group, final, "
+                "limit, kind, points, per, multipliers, rounding, max_per_purchase)",
                 "unknown-key",
             ),
         ],

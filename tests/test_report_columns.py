@@ -89,7 +89,11 @@ def test_a_report_from_a_history_file_with_the_batch_engine_reads_it_as_a_table(
 
 @settings(max_examples=60)
 @given(
-    programs(kinds=SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True})),
+    programs(
+        kinds=SUPPORTED_KINDS,
+        rule_options=options(points_per_spend={"caps": True}),
+        finals=False,
+    ),
     histories(refunds=True),
     cutoffs(),
 )

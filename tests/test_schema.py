@@ -403,9 +403,9 @@ BROKEN: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             )
         ],
     ),
-    "a multiplier below 1": (
-        rule("points_per_spend", "points: 1", "multipliers: [{factor: 0.5, when: {}}]"),
-        [("rules.0.multipliers.0.factor", "minimum", "0.5 is less than the minimum of 1")],
+    "a negative multiplier": (
+        rule("points_per_spend", "points: 1", "multipliers: [{factor: -0.5, when: {}}]"),
+        [("rules.0.multipliers.0.factor", "minimum", "-0.5 is less than the minimum of 0")],
     ),
     "a discount over 100 percent": (
         rule("tiered_discount", "discounts: {silver: 5, gold: 150}"),

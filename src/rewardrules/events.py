@@ -18,6 +18,7 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -86,6 +87,33 @@ class Line(_Event):
         return self.quantity * self.unit_price
 
 
+_METHOD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _method(value: str) -> str:
+    """A payment method's name: letters, digits, ``_``, ``-`` and ``.``, no space or colon
+    (so that a CSV cell can hold ``method:amount`` pairs)."""
+    if _METHOD.fullmatch(value) is None or len(value) > MAX_TEXT:
+        raise PydanticCustomError(
+            "payment_method",
+            "must be a name of letters, digits, '_', '-' or '.', starting with a letter or "
+            "digit, without spaces or colons, like stored_value (got {shown})",
+            {"shown": repr(value)},
+        )
+    return value
+
+
+class Payment(_Event):
+    """What one payment method paid of a purchase."""
+
+    method: Annotated[str, AfterValidator(_method)] = Field(
+        description="How it was paid, e.g. card, cash or stored_value (the program's words)."
+    )
+    amount: ExactDecimal = Field(
+        ge=0, allow_inf_nan=False, description="How much, in the purchase's currency."
+    )
+
+
 class Purchase(_Event):
     """A customer's purchase of one or more lines at one moment."""
 
@@ -95,11 +123,38 @@ class Purchase(_Event):
     at: EventTime = Field(description="When, with a UTC offset.")
     lines: tuple[Line, ...] = Field(min_length=1, description="What was bought.")
     store: NonEmptyText | None = Field(default=None, description="Where it was bought.")
+    payments: tuple[Payment, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "How it was paid: the amounts add up to the purchase's gross total (the lines' "
+            "quantity x unit price, before any reward). Absent: not recorded."
+        ),
+    )
 
     @property
     def gross_total(self) -> Decimal:
         """The sum of quantity x unit price over the lines, before any reward."""
         return sum((line.gross for line in self.lines), Decimal(0))
+
+    @field_validator("payments", mode="after")
+    @classmethod
+    def _payments_add_up(
+        cls, payments: tuple[Payment, ...] | None, info: ValidationInfo
+    ) -> tuple[Payment, ...] | None:
+        lines = info.data.get("lines")
+        if payments is None or lines is None:  # without valid lines, their error is enough
+            return payments
+        paid = sum((payment.amount for payment in payments), Decimal(0))
+        total = sum((line.gross for line in lines), Decimal(0))
+        if paid != total:
+            raise PydanticCustomError(
+                "payments_total",
+                "add up to {paid}, but the lines' gross total (quantity x unit price, before "
+                "any reward) is {total}; the payments must add up to it",
+                {"paid": str(paid), "total": str(total)},
+            )
+        return payments
 
 
 class RefundLine(_Event):

@@ -153,9 +153,12 @@ def test_a_fractional_factor_is_exact() -> None:
     assert points_of(rules_program, line("x", "3.34")) == 5
 
 
-def test_a_factor_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="greater than or equal to 1"):
-        program(rules=[stars(multipliers=[{"factor": "0.5", "when": {}}])])
+def test_a_factor_below_one_is_allowed_and_a_negative_one_is_refused() -> None:
+    # 3.00 x 0.5 = 1.5 -> 1 (floor)
+    halved = program(rules=[stars(multipliers=[{"factor": "0.5", "when": {}}])])
+    assert points_of(halved, line("x", "3.00")) == 1
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        program(rules=[stars(multipliers=[{"factor": "-0.5", "when": {}}])])
 
 
 def test_a_multiplier_checks_purchase_level_conditions_too() -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from functools import cache
+from typing import Any
 
 from hypothesis import strategies as st
 
-from rewardrules.events import Line, Purchase, Refund, RefundLine, event_sort_key
+from rewardrules.events import Line, Payment, Purchase, Refund, RefundLine, event_sort_key
 from strategies.values import (
     CUSTOMERS,
     OFFSETS,
@@ -18,22 +20,64 @@ from strategies.values import (
     lines,
 )
 
+PAYMENT_METHODS = ("stored_value", "card", "cash")
+"""The payment methods drawn purchases are paid by (and rules earn by)."""
 
-def _number(drawn: list[tuple[str, datetime, list[Line]]]) -> list[Purchase]:
+Split = tuple[str, str, int] | None
+"""How a purchase is paid: a first method paying a percentage of it, the second the rest;
+None when no payments are recorded."""
+
+_SPLITS: st.SearchStrategy[Split] = st.one_of(
+    st.none(),
+    st.tuples(
+        st.sampled_from(PAYMENT_METHODS),
+        st.sampled_from(PAYMENT_METHODS),
+        st.sampled_from((100, 100, 0, 50, 37, 61)),
+    ),
+)
+
+
+def _payments(bought: list[Line], split: Split) -> tuple[Payment, ...] | None:
+    if split is None:
+        return None
+    first, second, percent = split
+    total = sum((line.gross for line in bought), Decimal(0))
+    part = (total * percent / 100).quantize(Decimal("0.01"), ROUND_DOWN)
+    paid = [Payment(method=first, amount=part)]
+    if part != total:
+        paid.append(Payment(method=second, amount=total - part))
+    return tuple(paid)
+
+
+def _number(drawn: list[tuple[str, datetime, list[Line], Split]]) -> list[Purchase]:
     return [
-        Purchase(id=f"p{index:02d}", customer_id=customer, at=at, lines=tuple(bought))
-        for index, (customer, at, bought) in enumerate(drawn)
+        Purchase(
+            id=f"p{index:02d}",
+            customer_id=customer,
+            at=at,
+            lines=tuple(bought),
+            payments=_payments(bought, split),
+        )
+        for index, (customer, at, bought, split) in enumerate(drawn)
     ]
 
 
 @cache
 def purchases(
-    customers: tuple[str, ...] = CUSTOMERS, min_size: int = 1, max_size: int = 12
+    customers: tuple[str, ...] = CUSTOMERS,
+    min_size: int = 1,
+    max_size: int = 12,
+    payments: bool = False,
 ) -> st.SearchStrategy[list[Purchase]]:
-    """Purchases of a few customers with unique ids, in no particular order."""
+    """Purchases of a few customers with unique ids, in no particular order; with
+    ``payments``, most of them record how they were paid (one method, or two)."""
+    splits: st.SearchStrategy[Any] = _SPLITS if payments else st.none()
     return st.lists(
         st.tuples(
-            st.sampled_from(customers), instants(), st.lists(lines(), min_size=1, max_size=4)
+            st.sampled_from(customers),
+            instants(),
+            st.lists(lines(), min_size=1, max_size=4),
+            splits,
         ),
         min_size=min_size,
         max_size=max_size,
@@ -113,14 +157,16 @@ def histories(
     max_purchases: int = 12,
     refunds: bool = True,
     in_full: bool = False,
+    payments: bool = False,
 ) -> st.SearchStrategy[list[Event]]:
     """Purchases and refunds of earlier purchases, sorted as the engine orders them.
 
     A refund names a purchase of the same customer, comes after it (and after that
     purchase's earlier refunds), and returns part of its lines or all that is left. With
     ``in_full`` every purchase ends refunded in full; without ``refunds`` there are none.
+    With ``payments`` most purchases record their payments (a history table holds none).
     """
-    bought_strategy = purchases(customers, min_purchases, max_purchases)
+    bought_strategy = purchases(customers, min_purchases, max_purchases, payments)
 
     @st.composite
     def build(draw: st.DrawFn) -> list[Event]:

@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from rewardrules.program.model import WEEKDAYS, Program, gives_points
+from strategies.histories import PAYMENT_METHODS
 from strategies.values import (
     CATEGORIES,
     GIFT_CARD_WINDOWS,
@@ -45,7 +46,13 @@ def filters(tier_names: tuple[str, ...] = ()) -> st.SearchStrategy[dict[str, Any
     }
     if tier_names:
         conditions["tiers"] = _choices(tier_names)
-    one = st.one_of([st.fixed_dictionaries({name: value}) for name, value in conditions.items()])
+    # A minimum of the eligible lines only (min_total_of), or of all of them said outright.
+    of_lines = st.fixed_dictionaries(
+        {"min_total": money(0, 1500), "min_total_of": st.sampled_from(("eligible", "all"))}
+    )
+    one = st.one_of(
+        [st.fixed_dictionaries({name: value}) for name, value in conditions.items()] + [of_lines]
+    )
     two = st.tuples(one, one).map(lambda pair: pair[0] | pair[1])
     return st.one_of(st.just({}), st.just({}), one, two)
 
@@ -75,14 +82,17 @@ def _decimals(*values: str) -> st.SearchStrategy[Decimal]:
 DATE_BOUNDS = st.sampled_from(((),) * 9 + (("starts",), ("ends",), ("starts", "ends")))
 POINTS = _decimals("1", "2", "0.5", "1.5", "10")
 PER = _decimals("1.00", "0.50", "2.00", "1.10", "0.01")
-FACTORS = _decimals("1", "1.5", "2", "3")
+FACTORS = _decimals("1", "1.5", "2", "3", "0.5", "0")
 PERCENTS_OFF = _decimals("50", "100", "12.5", "33")
 # Round thresholds mostly, odd amounts sometimes; not below 2.00, since a threshold of a
 # few cents issues hundreds of cards per purchase and only slows the laws down.
 EVERY_SPEND = st.one_of(_decimals("5.00", "10.00", "12.50", "25.00"), money(200, 6000))
 TIER_PERCENTS = _decimals("5", "10", "12.5", "100")
-TIER_MULTIPLIERS = _decimals("1", "1.25", "1.5", "2", "0.5")
+TIER_MULTIPLIERS = _decimals("1", "1.25", "1.5", "2", "0.5", "0")
 POINT_VALUES = _decimals("0", "0.01", "0.005", "0.013", "0.1")
+# A rule stops the later rules of a purchase now and then.
+FINAL = st.sampled_from((False, False, False, True))
+_PAID_BY = _choices(PAYMENT_METHODS)
 # A group that weighs points against money needs points with a value.
 COSTLY_POINT_VALUES = _decimals("0.01", "0.005", "0.013", "0.1")
 
@@ -303,10 +313,13 @@ def programs(
     min_rules: int = 1,
     max_rules: int = 4,
     rule_options: Options = (),
+    finals: bool = True,
 ) -> st.SearchStrategy[Program]:
     """A program of a few rules of ``kinds``, with tiers when ``with_tiers`` (None: maybe).
 
-    Its time zone and point value vary; a tiered discount is drawn only with tiers.
+    Its time zone and point value vary; a tiered discount is drawn only with tiers. With
+    ``finals``, what only the reference engine evaluates is drawn too: a rule is now and
+    then ``final: true``, and a points rule earns by payment method.
     """
 
     @st.composite
@@ -321,6 +334,14 @@ def programs(
             settings["tiers"] = draw(tiers())
             tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
         rules = draw(rule_lists(kinds, tier_names, rule_options, min_rules, max_rules))
+        if finals:
+            rules = [rule | {"final": True} if draw(FINAL) else rule for rule in rules]
+            rules = [
+                rule | {"when": rule["when"] | {"payment_methods": draw(_PAID_BY)}}
+                if rule["kind"] == "points_per_spend" and draw(FINAL)
+                else rule
+                for rule in rules
+            ]
         return make_program(rules, **settings)
 
     return build()

@@ -13,7 +13,7 @@ from datetime import date, tzinfo
 from decimal import Decimal
 
 from rewardrules.events import Line, Purchase
-from rewardrules.money import Currency
+from rewardrules.money import Currency, divide_half_up
 from rewardrules.program.model import WEEKDAYS, Filter
 
 
@@ -51,6 +51,17 @@ class PurchaseContext:
     gross_total: int
     tier: str | None
     tier_index: int | None
+    payments: tuple[tuple[str, int], ...] | None = None
+    """Each payment's method and amount in minor units; None when none are recorded (and
+    for a purchase reopened from a saved state, whose refunds need only what was earned on)."""
+
+
+class PaymentTooFine(ValueError):  # noqa: N818 -- reads as the condition it reports
+    """A payment finer than the currency's minor unit; ``payment`` is its index."""
+
+    def __init__(self, message: str, payment: int) -> None:
+        super().__init__(message)
+        self.payment = payment
 
 
 def _set(values: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -66,10 +77,15 @@ class Scope:
     exclude_categories: frozenset[str]
     exclude_skus: frozenset[str]
     min_total: int | None
+    min_total_eligible: bool
+    """Whether ``min_total`` adds up only the lines the scope matches (``min_total_of``)."""
     stores: frozenset[str] | None
     weekdays: frozenset[int] | None
     dates: frozenset[date] | None
     tiers: frozenset[str] | None
+    payment_methods: frozenset[str] | None
+    """Earn only on the share of each line paid by these methods (:meth:`paid_by`); not a
+    condition of :meth:`admits`, so a refund recomputes on what was earned on."""
     starts: date | None
     ends: date | None
     every_line: bool
@@ -110,10 +126,12 @@ class Scope:
             exclude_categories=exclude_categories,
             exclude_skus=exclude_skus,
             min_total=min_total,
+            min_total_eligible=when.min_total_of == "eligible",
             stores=_set(when.stores),
             weekdays=weekdays,
             dates=None if when.dates is None else frozenset(when.dates),
             tiers=_set(when.tiers),
+            payment_methods=_set(when.payment_methods),
             starts=starts,
             ends=ends,
             every_line=every_line,
@@ -128,11 +146,41 @@ class Scope:
         return not (
             (self.starts is not None and local_date < self.starts)
             or (self.ends is not None and local_date > self.ends)
-            or (self.min_total is not None and context.gross_total < self.min_total)
+            or (self.min_total is not None and self.total_of(context) < self.min_total)
             or (self.stores is not None and context.purchase.store not in self.stores)
             or (self.weekdays is not None and context.weekday not in self.weekdays)
             or (self.dates is not None and local_date not in self.dates)
             or (self.tiers is not None and context.tier not in self.tiers)
+        )
+
+    def paid_by(self, context: PurchaseContext, amounts: list[int]) -> list[int] | None:
+        """Each line's share of ``amounts`` paid by the scope's payment methods.
+
+        Every payment pays the same fraction of every line: its amount over the purchase's
+        gross total. A line's share is its amount times the methods' fraction, rounded half
+        up to a minor unit. None when the purchase records no payment by those methods.
+        """
+        methods = self.payment_methods
+        if methods is None:
+            return amounts
+        payments = context.payments
+        if payments is None or not any(method in methods for method, _ in payments):
+            return None
+        share = sum(amount for method, amount in payments if method in methods)
+        total = context.gross_total
+        if total == 0:
+            return [0] * len(amounts)
+        return [divide_half_up(amount * share, total) for amount in amounts]
+
+    def total_of(self, context: PurchaseContext) -> int:
+        """What ``min_total`` is compared with: the gross total, or with ``min_total_of:
+        eligible`` the gross of the lines the scope matches (in minor units)."""
+        if not self.min_total_eligible or self.every_line:
+            return context.gross_total
+        return sum(
+            gross
+            for line, gross in zip(context.purchase.lines, context.gross)
+            if self.matches_line(line)
         )
 
     def matches_line(self, line: Line) -> bool:
@@ -179,13 +227,16 @@ def build_context(
     tier: str | None,
     tier_index: int | None,
     prices: dict[Decimal, int] | None = None,
+    payments: bool = True,
 ) -> PurchaseContext:
     """Read a purchase in the program's currency and time zone.
 
-    ``prices`` memoises unit prices already converted to minor units.
+    ``prices`` memoises unit prices already converted to minor units. ``payments`` False
+    leaves the purchase's payments unread (a program that earns by no payment method).
 
     Raises:
-        ValueError: a unit price is finer than the currency's minor unit.
+        ValueError: a unit price (PriceTooFine) or a payment (PaymentTooFine) is finer than
+            the currency's minor unit.
     """
     local = purchase.at.astimezone(zone)
     if prices is None:
@@ -207,6 +258,19 @@ def build_context(
             prices[price] = minor
         unit_prices.append(minor)
         gross.append(minor * line.quantity)
+    read = None
+    if payments and purchase.payments is not None:
+        paid = []
+        for index, payment in enumerate(purchase.payments):
+            scaled = payment.amount * money.minor_per_major
+            if int(scaled) != scaled:
+                raise PaymentTooFine(
+                    f"the payment {payment.amount} by {payment.method} is finer than "
+                    f"{money.code} allows ({money.exponent} decimal places)",
+                    index,
+                )
+            paid.append((payment.method, int(scaled)))
+        read = tuple(paid)
     return PurchaseContext(
         purchase=purchase,
         local_date=local.date(),
@@ -216,4 +280,5 @@ def build_context(
         gross_total=sum(gross),
         tier=tier,
         tier_index=tier_index,
+        payments=read,
     )

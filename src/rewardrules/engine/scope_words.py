@@ -24,7 +24,12 @@ def scope_refusal(rule: KindPlan, context: PurchaseContext) -> str | None:
         return f"outside its dates (it starts {scope.starts})"
     if scope.ends is not None and local_date > scope.ends:
         return f"outside its dates (it ended {scope.ends})"
-    if scope.min_total is not None and context.gross_total < scope.min_total:
+    if scope.min_total is not None and scope.total_of(context) < scope.min_total:
+        if scope.min_total_eligible and not scope.every_line:
+            return (
+                f"its eligible lines total {money.format(scope.total_of(context))}, below "
+                f"the minimum {money.format(scope.min_total)} (min_total_of: eligible)"
+            )
         return (
             f"the purchase total {money.format(context.gross_total)} is below the minimum "
             f"{money.format(scope.min_total)}"
@@ -41,6 +46,13 @@ def scope_refusal(rule: KindPlan, context: PurchaseContext) -> str | None:
         if context.tier is None:
             return f"no tier yet, it needs {one_of(when.tiers)}"
         return f"tier {context.tier} is not one of {', '.join(when.tiers)}"
+    if when.payment_methods is not None:
+        payments = context.purchase.payments
+        if payments is None:
+            return f"the purchase records no payments, it needs {one_of(when.payment_methods)}"
+        if not any(payment.method in when.payment_methods for payment in payments):
+            paid = ", ".join(dict.fromkeys(payment.method for payment in payments))
+            return f"paid by {paid}, not {one_of(when.payment_methods)}"
     if not scope.admits(context):  # the engine's own check decides; the words above explain
         return "the purchase does not pass its filter"
     matching = [scope.matches_line(line) for line in purchase.lines]

@@ -29,10 +29,16 @@ from rewardrules.engine._state_checks import program_problems, state_problems
 from rewardrules.engine._state_format import bad_state
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindTable
-from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry, total
+from rewardrules.engine.ledger import (
+    NOTE_KINDS,
+    CustomerResult,
+    Evaluation,
+    LedgerEntry,
+    total,
+)
 from rewardrules.engine.lots import advance, earn, redeem, take_back
 from rewardrules.engine.refunds import RefundError, refunded_lines
-from rewardrules.engine.scope import PriceTooFine, build_context
+from rewardrules.engine.scope import PaymentTooFine, PriceTooFine, build_context
 from rewardrules.engine.state import (
     CustomerState,
     PurchaseRecord,
@@ -45,7 +51,7 @@ from rewardrules.errors import HistoryError, Problem, event_error, history_probl
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
-from rewardrules.evaluation.stacking import purchase_stages
+from rewardrules.evaluation.stacking import purchase_stages, stage_rules
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
 from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import Program
@@ -81,27 +87,44 @@ def _apply_purchase(
     ``prices`` memoises unit prices already converted to minor units (menus repeat them).
     """
     try:
-        context = build_context(purchase, plan.money, plan.zone, None, None, prices)
+        context = build_context(
+            purchase, plan.money, plan.zone, None, None, prices, plan.by_payment_method
+        )
     except PriceTooFine as error:
         message = f"{error}; prices must be whole minor units"
         raise _fail(purchase, message, "lines", error.line, "unit_price") from None
+    except PaymentTooFine as error:
+        message = f"{error}; payments must be whole minor units"
+        raise _fail(purchase, message, "payments", error.payment, "amount") from None
     tiers = plan.tiers
     if tiers is not None:
         context.tier_index = state.tiers.level_before(tiers, purchase.at, context.local_date)
         context.tier = tiers.name_of(context.tier_index)
     basket = Basket(context)
     first = len(entries)
-    for run in plan.purchase_steps:
-        entries += run(state, context, basket)
+    stopped: tuple[str, ...] = ()
+    final = plan.final_rules
+    for index, run in enumerate(plan.purchase_steps):
+        given = run(state, context, basket)
+        entries += given
+        if final and any(entry.rule in final and entry.kind not in NOTE_KINDS for entry in given):
+            # A final rule gave something: the later stages do not run for this purchase.
+            stopped = tuple(rule for stage in plan.stage_rules[index + 1 :] for rule in stage)
+            break
     paid = basket.amounts
     record = PurchaseRecord(
         context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
     )
-    if plan.has_groups:
-        record.set_aside = tuple(
-            entry.rule for entry in entries[first:] if entry.kind == "set_aside"
+    if plan.has_groups or stopped:
+        # Rules set aside by a group or stopped by a final rule: the purchase (and a refund
+        # of it) does not count for them.
+        record.set_aside = (
+            *(entry.rule for entry in entries[first:] if entry.kind == "set_aside"),
+            *stopped,
         )
-        # Only a group member can run before a price rule: keep what it saw if not paid.
+    if plan.has_groups or plan.by_payment_method:
+        # A group member can run before a price rule, and a rule by payment method earns
+        # on a share of the lines: keep what it saw if not paid.
         earned_on = {
             rule: amounts
             for rule, amounts in basket.earned_on.items()
@@ -294,7 +317,15 @@ def compile_program(program: Program, kinds: KindTable = KINDS) -> CompiledProgr
     """
     plan = ProgramPlan.compile(program, kinds)
     steps, order = purchase_stages(plan)
-    return CompiledProgram(replace(plan, purchase_steps=steps, purchase_order=order))
+    return CompiledProgram(
+        replace(
+            plan,
+            purchase_steps=steps,
+            purchase_order=order,
+            stage_rules=stage_rules(order),
+            final_rules=frozenset(rule.id for rule in program.rules if rule.final),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,7 +613,9 @@ def _evaluate_batch(
 
             facts = supplied_table(supplied)
             history = [event for event in history if not isinstance(event, ReferralQualified)]
-        history = events_to_table(history)
+        # The program earns by no payment method (the batch engine refuses one that does),
+        # so the payments are never read: the table may leave them out.
+        history = events_to_table(history, drop_payments=True)
     return evaluate_table(program, history, customers, as_of, facts=facts)
 
 

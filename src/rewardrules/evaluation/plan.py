@@ -80,6 +80,8 @@ class ProgramPlan:
     """Per rule id, its limits (only rules that have some)."""
     has_groups: bool = False
     """Whether some rule is in an exclusive group."""
+    by_payment_method: bool = False
+    """Whether some rule earns by payment method (``when.payment_methods``)."""
     refunds_within: Duration | None = None
     """How long after its purchase a refund is accepted (``refunds.within``); None: always."""
     purchase_steps: tuple[PurchaseStep, ...] = ()
@@ -87,6 +89,10 @@ class ProgramPlan:
     exclusive group's."""
     purchase_order: tuple[CompiledRule, ...] = ()
     """The rules as a purchase runs them: a group's members where its first member runs."""
+    stage_rules: tuple[tuple[str, ...], ...] = ()
+    """The rule ids of each of ``purchase_steps``: one rule, or an exclusive group's members."""
+    final_rules: frozenset[str] = frozenset()
+    """The rules with ``final: true``: when one gives something, the later stages do not run."""
 
     @classmethod
     def compile(cls, program: Program, kinds: KindTable = KINDS) -> ProgramPlan:
@@ -121,6 +127,7 @@ class ProgramPlan:
                 {rule.id: rule for rule in in_file_order if rule.rewards_referrer is not None}
             ),
             has_groups=any(rule.exclusive_group for rule in program.rules),
+            by_payment_method=any(rule.when.payment_methods is not None for rule in program.rules),
             refunds_within=(
                 None if program.refunds.within is None else Duration.parse(program.refunds.within)
             ),

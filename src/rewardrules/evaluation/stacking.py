@@ -250,6 +250,23 @@ def _won(money: Currency, entry: LedgerEntry, note: tuple[str, tuple[str, ...]])
     return f"{entry.reason} (best of exclusive group '{name}', over {names})"
 
 
+def stage_rules(order: Sequence[CompiledRule]) -> tuple[tuple[str, ...], ...]:
+    """The rule ids of each stage of :func:`purchase_stages`, from the order it returns: a
+    rule alone, or an exclusive group's members (which that order keeps together)."""
+    stages: list[list[str]] = []
+    groups: dict[str, list[str]] = {}
+    for rule in order:
+        group = rule.rule.exclusive_group
+        if group is None:
+            stages.append([rule.id])
+        elif group in groups:
+            groups[group].append(rule.id)
+        else:
+            groups[group] = [rule.id]
+            stages.append(groups[group])  # the same list: later members join it
+    return tuple(tuple(stage) for stage in stages)
+
+
 def purchase_stages(
     plan: ProgramPlan,
 ) -> tuple[tuple[PurchaseStep, ...], tuple[CompiledRule, ...]]:

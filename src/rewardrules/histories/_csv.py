@@ -51,8 +51,14 @@ _EVENT_COLUMNS = (
     "event_id", "type", "customer_id", "at", "sku", "category", "quantity", "unit_price",
     "purchase_id",
 )  # fmt: skip
-_OPTIONAL_EVENT_COLUMNS = ("store", "reward")
-_HEAD_COLUMNS = ("type", "customer_id", "at", "purchase_id", "store", "reward")  # one per event
+_OPTIONAL_EVENT_COLUMNS = ("store", "reward", "payments")
+_HEAD_COLUMNS = (
+    "type", "customer_id", "at", "purchase_id", "store", "reward", "payments",
+)  # one per event  # fmt: skip
+_PAYMENTS_HINT = (
+    "write each payment as method:amount, separated by spaces, e.g. "
+    "'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase"
+)
 # A redemption's row holds its id, type, customer, time and reward; these cells stay empty.
 _NOT_REDEMPTION_COLUMNS = ("sku", "category", "quantity", "unit_price")
 _CUSTOMER_COLUMNS = ("customer_id", "joined_at", "birthday", "referred_by")
@@ -70,6 +76,7 @@ def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iter
     )
     cells = operator.itemgetter(*(columns[name] for name in _EVENT_COLUMNS))
     store, reward = columns.get("store"), columns.get("reward")
+    payments = columns.get("payments")
     seen: dict[str, int] = {}
     event: _CsvEvent | None = None
     line = 1
@@ -83,6 +90,7 @@ def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iter
                 purchase,
                 "" if store is None else row[store],
                 "" if reward is None else row[reward],
+                "" if payments is None else row[payments],
             )
             if event is None or event_id != event.id:
                 if event is not None:
@@ -265,6 +273,19 @@ def _csv_amount(text: str, decimal_comma: bool) -> Decimal:
     return amount(text, ("unit_price",), decimal_comma)
 
 
+def payment_pairs(text: str, decimal_comma: bool) -> list[dict[str, object]]:
+    """A ``payments`` cell: ``method:amount`` pairs separated by spaces, in order."""
+    pairs: list[dict[str, object]] = []
+    for position, pair in enumerate(text.split()):
+        method, colon, written = pair.rpartition(":")
+        if not colon or not method or not written:
+            message = f"must be method:amount pairs separated by spaces (got {pair!r})"
+            raise RecordError(("payments",), message, "bad-payments", None, _PAYMENTS_HINT)
+        paid = amount(written, ("payments", position, "amount"), decimal_comma)
+        pairs.append({"method": method, "amount": paid})
+    return pairs
+
+
 class _CsvEvent:
     """The adjacent rows of one event of a CSV history, gathered until its id changes."""
 
@@ -276,7 +297,7 @@ class _CsvEvent:
     def __init__(
         self, source: str, line: int, event_id: str, head: tuple[str, ...], decimal_comma: bool
     ) -> None:
-        kind, customer_id, at, purchase_id, store, reward = head
+        kind, customer_id, at, purchase_id, store, reward, payments = head
         model = CSV_MODELS.get(kind)
         if kind == "referral":
             raise RecordError(
@@ -290,6 +311,9 @@ class _CsvEvent:
             raise RecordError(("purchase_id",), message, "not-empty")
         if model is not Purchase and store:
             raise RecordError(("store",), f"must be empty for a {kind}", "not-empty")
+        if model is not Purchase and payments:
+            message = f"must be empty for a {kind}; only a purchase records its payments"
+            raise RecordError(("payments",), message, "not-empty")
         if model is not Redemption and reward:
             message = f"must be empty for a {kind}; only a redemption names a reward"
             raise RecordError(("reward",), message, "not-empty")
@@ -308,6 +332,8 @@ class _CsvEvent:
             self.data["store"] = store
         if reward:
             self.data["reward"] = reward
+        if payments:
+            self.data["payments"] = payment_pairs(payments, decimal_comma)
         self.lines: list[dict[str, object]] = []
         self.line_numbers: list[int] = []
         self.whole = False

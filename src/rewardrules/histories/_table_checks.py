@@ -101,6 +101,21 @@ def check_header(names: Sequence[str], source: str, options: CsvOptions) -> None
     error = _read_rows(Cells(pa.table({}), np.zeros(0, np.int64), source, options), names, ())
     if error is not None:
         raise error
+    if "payments" in names:
+        raise HistoryError([_no_payments(source, 1)])
+
+
+def _no_payments(source: str, line: int) -> Problem:
+    """A history table has no payments yet: refused by name rather than dropped."""
+    message = (
+        "a history table does not hold the 'payments' column yet, so this file cannot be "
+        "read as a table (the batch engine, --output or --summary)"
+    )
+    hint = (
+        "read it with read_history and evaluate with engine='reference' "
+        "(dry-run without --engine batch, --output or --summary), or drop the column"
+    )
+    return Problem(message, ("payments",), Location(source, line, 1), "unsupported", hint)
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,8 @@ class _Checker:
         if self.count == 0:
             return HISTORY_SCHEMA.empty_table()
         table = self.cells.table
+        if "payments" in table.column_names:
+            raise HistoryError([_no_payments(self.cells.source, 1)])
         _table_rules.refuse_wrong_types(self.cells)
         for name in EVENT_COLUMNS:
             present = name in table.column_names and name not in ("quantity", "unit_price")

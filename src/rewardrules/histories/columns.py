@@ -90,11 +90,16 @@ def _written(instant: datetime, offset: int | None) -> datetime:
     return instant.astimezone(timezone(timedelta(seconds=offset)))
 
 
-def events_to_table(events: Iterable[AnyEvent]) -> pa.Table:
+def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) -> pa.Table:
     """The rows of purchases, refunds and redemptions, in the order given.
+
+    A history table has no column for a purchase's payments yet: a purchase that records
+    them is refused, unless ``drop_payments`` (for a program that earns by no payment
+    method, which never reads them).
 
     Raises:
         ValueError: a referral fact, which is not a row of a history table.
+        HistoryError: a purchase records payments, and ``drop_payments`` is False.
     """
     columns: dict[str, list[Any]] = {name: [] for name in HISTORY_SCHEMA.names}
 
@@ -111,6 +116,12 @@ def events_to_table(events: Iterable[AnyEvent]) -> pa.Table:
 
     for event in events:
         if isinstance(event, Purchase):
+            if event.payments is not None and not drop_payments:
+                message = (
+                    f"purchase {event.id} records payments, which a history table does not "
+                    "hold yet; evaluate its events with engine='reference'"
+                )
+                raise HistoryError([Problem(message, ("payments",), None, "unsupported")])
             for line in event.lines:
                 row(
                     event,

@@ -209,8 +209,10 @@ def earn_reason(
     """The reason of a points entry (the batch engine writes its entries with it too)."""
     eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
     rule = plan.rule
+    methods = rule.when.payment_methods
+    by = "" if methods is None else f" by {' or '.join(methods)}"
     text = (
-        f"{money.format(eligible)} paid at {counted(rule.points, plan.points_name)} "
+        f"{money.format(eligible)} paid{by} at {counted(rule.points, plan.points_name)} "
         f"per {money.format(money.to_minor(rule.per))}"
     )
     boosted: dict[int, int] = {}
@@ -249,12 +251,15 @@ def rule_tier_multiplier(plan: PointsPlan, tier_index: int) -> Decimal:
 def _purchase(
     plan: PointsPlan, state: WorkingState, context: PurchaseContext, basket: Basket
 ) -> list[LedgerEntry]:
-    amounts = context.gross if plan.on_gross else basket.amounts
-    points, entries = points_per_spend(plan, context, amounts)
+    amounts = list(context.gross) if plan.on_gross else basket.amounts
+    shares = plan.scope.paid_by(context, amounts)
+    if shares is None:  # no payment by the rule's payment methods
+        return []
+    points, entries = points_per_spend(plan, context, shares)
     if points:
         basket.points[plan.rule.id] = points
-        if not plan.on_gross:
-            basket.earned_on[plan.rule.id] = basket.amounts
+        if not plan.on_gross or shares is not amounts:
+            basket.earned_on[plan.rule.id] = shares
     return entries
 
 
@@ -269,7 +274,8 @@ def _refund(
     earned = record.points.get(plan.rule.id, 0)
     if earned == 0:
         return []
-    left = record.gross_left() if plan.on_gross else record.left_of(plan.rule.id)
+    by_method = plan.scope.payment_methods is not None  # it earned on shares: left_of them
+    left = record.gross_left() if plan.on_gross and not by_method else record.left_of(plan.rule.id)
     now, entries = refund_points_per_spend(plan, record.context, left, earned, refund.id)
     record.points[plan.rule.id] = now
     return entries

@@ -156,6 +156,28 @@ def _lifecycle_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...]
             )
 
 
+def _payment_method_problems(
+    index: int, rule: AnyRule
+) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    """``payment_methods`` only on a points_per_spend rule's own ``when`` (the share of a line
+    paid by a method is an amount to earn points on; nothing else has such a share)."""
+    base: tuple[PathItem, ...] = ("rules", index)
+    if rule.when.payment_methods is not None and rule.kind != "points_per_spend":
+        yield (
+            (*base, "when", "payment_methods"),
+            f"payment_methods is for points_per_spend rules; a {rule.kind} rule cannot "
+            "give to a share of a line: remove it, or earn by payment method with a "
+            "points_per_spend rule",
+        )
+    for nested in rule.parts().filters:
+        if nested.when.payment_methods is not None:
+            yield (
+                (*base, *nested.path, "payment_methods"),
+                f"payment_methods goes on the rule's own `when`, not on a {nested.owner}'s: "
+                "write a second points_per_spend rule for that payment method instead",
+            )
+
+
 def semantic_problems_of_parts(
     currency_code: str | None,
     tiers: Tiers | None,
@@ -186,6 +208,7 @@ def semantic_problems_of_parts(
                 f"the rule ends ({rule.ends}) before it starts ({rule.starts})",
             )
         yield from _rule_shape_problems(index, rule)
+        yield from _payment_method_problems(index, rule)
     if currency_code is not None:
         money = currency(currency_code)
         for path, amount in _money_fields(tiers, rules):

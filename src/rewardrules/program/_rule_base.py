@@ -93,8 +93,20 @@ class Filter(_Model):
         default=None,
         ge=0,
         allow_inf_nan=False,
-        description="Only purchases whose gross total (before rewards) is at least this.",
+        description=(
+            "Only purchases whose gross total (before rewards) is at least this; "
+            "`min_total_of` says of which lines."
+        ),
         examples=["20.00"],
+    )
+    min_total_of: Literal["all", "eligible"] | None = Field(
+        default=None,
+        description=(
+            "Which lines `min_total` adds up: `all` (the default) every line of the purchase, "
+            "`eligible` only the lines this filter's categories, skus and exclusions let "
+            "through (a minimum order without delivery, say)."
+        ),
+        examples=["eligible"],
     )
     stores: tuple[Text, ...] | None = Field(
         default=None, description="Only purchases made in one of these stores.", examples=[["s1"]]
@@ -114,6 +126,15 @@ class Filter(_Model):
         default=None,
         description="Only purchases made while the customer is at one of these tiers.",
         examples=[["gold"]],
+    )
+    payment_methods: tuple[Text, ...] | None = Field(
+        default=None,
+        description=(
+            "Only the share of each line paid by one of these payment methods (a purchase's "
+            "`payments`); a purchase that records no payments gives nothing. On a "
+            "points_per_spend rule's own `when` only."
+        ),
+        examples=[["stored_value"]],
     )
 
     @property
@@ -267,6 +288,15 @@ class _Rule(_Model):
             "most to the customer does (ties: the lower priority)."
         ),
         examples=["weekend-promotions"],
+    )
+    final: bool = Field(
+        default=False,
+        description=(
+            "When this rule gives something for a purchase, the rules that run after it "
+            "(price rules, then earning rules, each by priority, then file order) do not "
+            "run for that purchase."
+        ),
+        examples=[True],
     )
     limit: Annotated[tuple[Limit, ...], BeforeValidator(_one_or_more)] = Field(
         default=(),

@@ -47,7 +47,13 @@ class Multiplier(_Model):
     reference_title: ClassVar[str] = "`multipliers`: one multiplier"
 
     factor: ExactDecimal = Field(
-        ge=1, allow_inf_nan=False, description="Points are multiplied by this.", examples=["2"]
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "Points of the lines it matches are multiplied by this: 2 doubles them, 0.5 "
+            "halves them, 0 gives none (any factor of at least 0)."
+        ),
+        examples=["2", "0.5"],
     )
     when: Filter = Field(
         description="Which purchases and lines get the factor.",

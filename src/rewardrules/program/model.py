@@ -220,9 +220,12 @@ class TierLevel(_Model):
     )
     points_multiplier: ExactDecimal = Field(
         default=Decimal(1),
-        gt=0,
+        ge=0,
         allow_inf_nan=False,
-        description="Everything points rules earn at this level is multiplied by this.",
+        description=(
+            "Everything points rules earn at this level is multiplied by this (at least 0; "
+            "0 earns none at this level)."
+        ),
         examples=["1.5"],
     )
 

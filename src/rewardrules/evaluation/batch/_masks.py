@@ -43,7 +43,8 @@ class ScopeColumns:
 
 def scope_columns(scope: Scope, frame: Frame, tiers: TierPlan | None) -> ScopeColumns:
     """Evaluate a scope's conditions over every line and event of the frame."""
-    return ScopeColumns(_lines(scope, frame), _events(scope, frame), _tiers(scope, tiers))
+    lines = _lines(scope, frame)
+    return ScopeColumns(lines, _events(scope, frame, lines), _tiers(scope, tiers))
 
 
 def _lines(scope: Scope, frame: Frame) -> Flags:
@@ -65,7 +66,7 @@ def _lines(scope: Scope, frame: Frame) -> Flags:
     return matched
 
 
-def _events(scope: Scope, frame: Frame) -> Flags:
+def _events(scope: Scope, frame: Frame, lines: Flags) -> Flags:
     admitted = np.ones(frame.events, dtype=np.bool_)
     local = frame.local_date
     if scope.starts is not None:
@@ -73,7 +74,11 @@ def _events(scope: Scope, frame: Frame) -> Flags:
     if scope.ends is not None:
         admitted &= local <= scope.ends.toordinal()
     if scope.min_total is not None:
-        admitted &= frame.gross_total >= scope.min_total
+        if scope.min_total_eligible and not scope.every_line:
+            # min_total_of: eligible adds up only the lines the scope matches.
+            admitted &= _matched_totals(frame, lines) >= scope.min_total
+        else:
+            admitted &= frame.gross_total >= scope.min_total
     if scope.stores is not None:
         admitted &= _is_in(frame.store, scope.stores)
     if scope.weekdays is not None:
@@ -81,6 +86,16 @@ def _events(scope: Scope, frame: Frame) -> Flags:
     if scope.dates is not None:
         admitted &= np.isin(local, sorted(day.toordinal() for day in scope.dates))
     return admitted
+
+
+def _matched_totals(frame: Frame, lines: Flags) -> Ints:
+    """Per event, the gross of its lines the scope matches (``min_total_of: eligible``)."""
+    if len(frame.gross) == 0:
+        return np.zeros(frame.events, dtype=np.int64)
+    matched = np.where(lines, frame.gross, 0).astype(np.int64)
+    totals = np.add.reduceat(matched, frame.line_start[:-1])
+    # reduceat gives an event without lines (a refund) the next event's first line: none.
+    return np.where(np.diff(frame.line_start) > 0, totals, 0)
 
 
 def _tiers(scope: Scope, tiers: TierPlan | None) -> Flags:

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 
 from rewardrules.engine.kind import CompiledRule
-from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
@@ -239,9 +239,26 @@ class _Explainer:
         entries = self._run(event)
         given = _by_rule(entries)
         record = state.purchases[event.id]
+        stopped = _stopped(record, self.order.purchase)
+        stopper = next(
+            (
+                rule.id
+                for rule in self.order.purchase
+                if rule.rule.final
+                and any(entry.kind not in NOTE_KINDS for entry in given.get(rule.id, ()))
+            ),
+            None,
+        )
         outcomes = _with_lifecycle(
             tuple(
-                _outcome(rule, given.get(rule.id), record, stamps, state, None, zone)
+                RuleOutcome(
+                    rule.id,
+                    False,
+                    f"stopped by rule '{stopper}' (final: true), which gave something "
+                    "for this purchase",
+                )
+                if rule.id in stopped and stopper is not None
+                else _outcome(rule, given.get(rule.id), record, stamps, state, None, zone)
                 for rule in self.order.purchase
             ),
             entries,
@@ -262,9 +279,17 @@ class _Explainer:
         record = state.purchases[event.purchase_id]
         back = [now - then for now, then in zip(record.refunded_amount, amounts_before)]
         refunded = Returned(units_before, back)
+        stopped = _stopped(record, self.order.refund)
         outcomes = _with_lifecycle(
             tuple(
-                _outcome(rule, given.get(rule.id), record, stamps, state, refunded, zone)
+                RuleOutcome(
+                    rule.id,
+                    False,
+                    f"stopped at purchase {record.purchase.id} by a final rule, "
+                    "so the refund leaves it be",
+                )
+                if rule.id in stopped and not given.get(rule.id)
+                else _outcome(rule, given.get(rule.id), record, stamps, state, refunded, zone)
                 for rule in self.order.refund
             ),
             entries,
@@ -299,6 +324,29 @@ def _with_lifecycle(
     before = tuple(outcome for outcome in lifecycle if outcome.entries[0].kind == "expiry")
     after = tuple(outcome for outcome in lifecycle if outcome.entries[0].kind != "expiry")
     return before + outcomes + after
+
+
+def _stopped(record: PurchaseRecord, rules: tuple[CompiledRule, ...]) -> frozenset[str]:
+    """The rules a final rule stopped at a purchase: of the rules the purchase did not count
+    for, those in no exclusive group, and the members of a group none of whose members it
+    counted for (a group that ran counts for its winner)."""
+    if not record.set_aside:
+        return frozenset()
+    left_out = set(record.set_aside)
+    members: dict[str, list[str]] = {}
+    for rule in rules:
+        group = rule.rule.exclusive_group
+        if group is not None:
+            members.setdefault(group, []).append(rule.id)
+    return frozenset(
+        rule.id
+        for rule in rules
+        if rule.id in left_out
+        and (
+            rule.rule.exclusive_group is None
+            or all(member in left_out for member in members[rule.rule.exclusive_group])
+        )
+    )
 
 
 def _by_rule(entries: list[LedgerEntry]) -> dict[str, list[LedgerEntry]]:

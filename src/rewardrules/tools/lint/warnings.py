@@ -32,6 +32,7 @@ from rewardrules.tools.lint.filters import (
     outside_rule,
 )
 from rewardrules.tools.lint.hints import percents_written_as_fractions, points_without_value
+from rewardrules.tools.lint.options import options_without_effect
 from rewardrules.tools.lint.rewards import (
     duplicate_rewards,
     limits_per_purchase_on_a_gift,
@@ -54,6 +55,7 @@ __all__ = [
     "lonely_exclusive_groups",
     "multipliers_fall_as_tiers_rise",
     "multipliers_never_matching",
+    "options_without_effect",
     "rules_ended",
     "rules_never_applying",
     "unknown_categories",
@@ -266,6 +268,7 @@ CHECKS: Mapping[str, Check] = {
     "limit-per-purchase": limits_per_purchase_on_a_gift,
     "percent-as-fraction": percents_written_as_fractions,
     "points-without-value": points_without_value,
+    "option-has-no-effect": options_without_effect,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
