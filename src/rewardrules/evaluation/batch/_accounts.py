@@ -18,7 +18,16 @@ from datetime import datetime
 import numpy as np
 
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import PointsAccount, PointsPolicy, advance, earn, redeem, take_back
+from rewardrules.engine.lots import (
+    PointsAccount,
+    PointsPolicy,
+    advance,
+    bought,
+    earn,
+    redeem,
+    refunded_in_full,
+    take_back,
+)
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._lots import run_integer_accounts
 
@@ -50,6 +59,7 @@ def run_accounts(
     moment: Callable[[int], datetime],
     cutoff: tuple[datetime, bool, datetime] | None,
     skip: Ints | None = None,
+    emptied: frozenset[int] = frozenset(),
 ) -> Accounts:
     """Replay the points accounts of the customers with a redemption (of every customer
     when points wait or expire: their lots are then a matter of time).
@@ -57,7 +67,8 @@ def run_accounts(
     ``points`` are the rules' points per event (negative at refunds); ``flags`` tell
     purchases, refunds and redemptions; ``moment(event)`` is an event's instant;
     ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
-    The customers in ``skip`` are replayed elsewhere (``_timeline``).
+    The customers in ``skip`` are replayed elsewhere (``_timeline``); the refunds in
+    ``emptied`` refund their purchase in full (it stops counting as activity).
     """
     purchases, refunds, redemptions = flags
     accounts = Accounts()
@@ -90,14 +101,16 @@ def run_accounts(
             if purchases[event]:
                 earned = int(points[event])
                 earn(policy, account, ids[event], at, earned)
-                account.last_purchase_at = at
+                bought(policy, account, ids[event], at)
             elif refunds[event]:
                 back = -int(points[event])
+                purchase_id = frame.purchase_id[event].as_py()
                 if back:
-                    purchase_id = frame.purchase_id[event].as_py()
                     written = take_back(
                         policy, account, customer_id, ids[event], purchase_id, at, back
                     )
+                if event in emptied:
+                    refunded_in_full(account, purchase_id)
             else:
                 reward = frame.reward[event].as_py()
                 written = redeem(policy, account, customer_id, ids[event], reward, at)

@@ -60,6 +60,22 @@ def unsupported(program: Program) -> list[str]:
             found.append(f"{where}: limit")
     for members in groups.values():
         found += _refused_in_group(members)
+    return found + _refused_in_tiers(program)
+
+
+def _refused_in_tiers(program: Program) -> list[str]:
+    """The tier options the batch engine does not evaluate yet: ``qualify_by: points`` (a
+    purchase's level would depend on the points earlier purchases earned at their levels)
+    and ``points_never_expire`` (the accounts would need each purchase's level)."""
+    tiers = program.tiers
+    if tiers is None:
+        return []
+    found = ["tiers: qualify_by points"] if tiers.qualify_by == "points" else []
+    found += [
+        f"tiers.levels[{index}] '{level.name}': points_never_expire"
+        for index, level in enumerate(tiers.levels)
+        if level.points_never_expire
+    ]
     return found
 
 

@@ -188,6 +188,8 @@ _VERBS = {
 def _verb(event_type: str, outcome: RuleOutcome) -> str:
     if not outcome.applied:
         return "nothing"
+    if not outcome.entries:
+        return "activity"  # a note on the inactivity deadline, no entry of its own
     kinds = {entry.kind for entry in outcome.entries}
     if len(kinds) == 1 and (kind := kinds.pop()) in _VERBS:
         return _VERBS[kind]

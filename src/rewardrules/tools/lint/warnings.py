@@ -33,6 +33,11 @@ from rewardrules.tools.lint.filters import (
     outside_rule,
 )
 from rewardrules.tools.lint.hints import percents_written_as_fractions, points_without_value
+from rewardrules.tools.lint.lifecycle import (
+    inactivity_without_purchases,
+    never_expire_without_expiry,
+    status_kept_in_lifetime,
+)
 from rewardrules.tools.lint.rewards import (
     duplicate_rewards,
     limits_per_purchase_on_a_gift,
@@ -267,6 +272,9 @@ CHECKS: Mapping[str, Check] = {
     "limit-per-purchase": limits_per_purchase_on_a_gift,
     "percent-as-fraction": percents_written_as_fractions,
     "points-without-value": points_without_value,
+    "inactivity-without-purchases": inactivity_without_purchases,
+    "never-expire-without-expiry": never_expire_without_expiry,
+    "status-kept-in-lifetime": status_kept_in_lifetime,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
