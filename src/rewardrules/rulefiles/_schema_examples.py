@@ -65,7 +65,7 @@ _EXAMPLES: Final[dict[tuple[type[BaseModel], str], list[Any]]] = {
     (Program, "rules"): [[{"id": "stars", "kind": "points_per_spend", "points": 2}]],
     (PointsSettings, "name"): ["stars", "miles"],
     (PointsSettings, "value"): [0.01],
-    (Tiers, "qualify_by"): ["spend", "purchases"],
+    (Tiers, "qualify_by"): ["spend", "purchases", "points"],
     (Tiers, "window"): ["365 days", "calendar_year", "lifetime"],
     (Tiers, "levels"): [[{"name": "silver", "at_least": 100}, {"name": "gold", "at_least": 500}]],
     (TierLevel, "name"): ["silver", "gold"],

@@ -31,6 +31,7 @@ from rewardrules.program.model import (
     Birthday,
     Filter,
     Gift,
+    Inactivity,
     Limit,
     Multiplier,
     PercentOff,
@@ -80,6 +81,7 @@ _TITLES: dict[type[BaseModel], str] = {
     Tiers: "`tiers`",
     RefundSettings: "`refunds`",
     RollingWindow: "`tiers.window`: a rolling window",
+    Inactivity: "`points.expire_on_inactivity`: the long form",
     TierLevel: "`tiers.levels`: one level",
     Filter: "`when`: the filter",
     Multiplier: "`multipliers`: one multiplier",
@@ -93,6 +95,11 @@ _TITLES: dict[type[BaseModel], str] = {
 
 _NOTES: dict[type[BaseModel], str] = {
     RollingWindow: "Written as text, `365 days` or `52 weeks`, or as a mapping `{days: 365}`.",
+    Inactivity: (
+        "Written as a duration alone, `12 months` (purchases count), or as a mapping "
+        "`{after: 12 months, activity: [purchase, redemption]}`. A purchase refunded in full "
+        "stops counting (docs/lifecycle.md)."
+    ),
     Limit: (
         "Give `per` and exactly one of `points`, `rewards` or `value`. A limit of points is "
         "for a rule that gives points; a limit of value, for a rule that gives money "
