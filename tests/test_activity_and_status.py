@@ -168,6 +168,29 @@ def test_a_purchase_refunded_in_full_no_longer_keeps_points_alive() -> None:
     resumed_at_each_event(inactivity(None), events)
 
 
+def test_a_deadline_already_passed_at_the_refund_expires_the_points_at_it() -> None:
+    # p2 at day 25 kept p1's points past day 30; its return at day 35 takes that back: the
+    # 20 expire at day 30 (1 April), written after the refund, before p3.
+    events = [
+        purchase("p1", at(0), line("latte", "20.00")),
+        purchase("p2", at(25), line("mug", "10.00")),
+        refund("r1", at(35), "p2"),
+        purchase("p3", at(40), line("latte", "1.00")),
+    ]
+    evaluation = both(inactivity(None), events)
+    assert [
+        (entry.event_id, entry.kind, entry.points) for entry in evaluation.customer("c1").ledger
+    ] == [
+        ("p1", "points", 20),
+        ("p2", "points", 10),
+        ("r1", "points", -10),
+        ("p1", "expiry", -20),
+        ("p3", "points", 1),
+    ]
+    assert "expired on 2026-04-01" in evaluation.customer("c1").ledger[3].reason
+    resumed_at_each_event(inactivity(None), events)
+
+
 def test_a_purchase_partly_refunded_still_counts() -> None:
     # One of p2's two lines is returned: p2 still counts, the deadline stays at day 50.
     events = [
