@@ -403,7 +403,7 @@ def test_points_earned_at_the_level_never_expire_and_the_others_do() -> None:
         purchase("p4", at(100), line("sock", "1.00")),
     ]
     rules = never_expiring(expire_after="30 days")
-    evaluation = evaluate(rules, events)
+    evaluation = both(rules, events)
     assert [(source, points) for source, points, _ in expiries(evaluation)] == [
         ("p1", -100),
         ("p3", -1),
@@ -423,15 +423,22 @@ def test_points_earned_at_the_level_outlive_inactivity() -> None:
         purchase("p2", at(1), line("tie", "10.00")),
         purchase("p3", at(40), line("sock", "1.00")),
     ]
-    evaluation = evaluate(never_expiring(expire_on_inactivity="20 days"), events)
+    evaluation = both(never_expiring(expire_on_inactivity="20 days"), events)
     # The deadline (day 21) takes p1's 100; p2's 10 were earned at gold.
     assert [(source, points) for source, points, _ in expiries(evaluation)] == [("p1", -100)]
     assert evaluation.customer("c1").points == 10 + 1
 
 
-def test_the_batch_engine_refuses_the_options_it_does_not_evaluate_by_name() -> None:
-    with pytest.raises(UnsupportedError, match=r"tiers\.levels\[1\] 'gold': points_never_expire"):
-        evaluate(never_expiring(expire_after="30 days"), [], engine="batch")
+def test_points_that_never_expire_where_nothing_expires_make_an_ordinary_lot() -> None:
+    events = [
+        purchase("p1", at(0), line("suit", "100.00")),
+        purchase("p2", at(10), line("tie", "10.00")),
+    ]
+    state = both(never_expiring(), events).customer("c1").state
+    assert [(lot.points, lot.lasting) for lot in state.lots] == [(110, False)]
+
+
+def test_the_batch_engine_refuses_qualify_by_points_by_name() -> None:
     with pytest.raises(UnsupportedError, match="tiers: qualify_by points"):
         evaluate(by_points(), [], engine="batch")
 

@@ -99,7 +99,7 @@ def lifecycle_programs(
     Beside its points rule it may have other rules (price rules change what is paid, so
     ``earn_on`` matters); with ``expiry`` False its points never expire. With
     ``reference_only`` its tiers may use what the batch engine refuses (``qualify_by:
-    points``, ``points_never_expire``).
+    points``).
     """
 
     @st.composite
@@ -124,25 +124,23 @@ def lifecycle_programs(
 
 @st.composite
 def lifecycle_tiers(draw: st.DrawFn, reference_only: bool = False) -> dict[str, Any]:
-    """Tiers as ``tiers()`` draws them, sometimes kept to the end of a calendar year; with
-    ``reference_only`` (options the batch engine refuses) also qualifying by points, or
-    with a level whose points never expire."""
+    """Tiers as ``tiers()`` draws them, sometimes kept to the end of a calendar year or
+    with a level whose points never expire; with ``reference_only`` (an option the batch
+    engine refuses) also qualifying by points."""
     drawn = draw(tiers())
     keep_until = draw(st.sampled_from(KEEP_UNTIL))
     if keep_until is not None:
         drawn["keep_until"] = keep_until
-    if not reference_only:
-        return drawn
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 2)) == 0:
+        chosen = draw(st.integers(0, len(drawn["levels"]) - 1))
+        drawn["levels"][chosen]["points_never_expire"] = True
+    if reference_only and draw(st.integers(0, 3)) == 0:
         # Points thresholds: a few dozen points apart (most histories earn that many).
         reached = 0
         for index, level in enumerate(drawn["levels"]):
             reached += draw(st.integers(0, 60)) + min(index, 1)
             level["at_least"] = Decimal(reached)
         drawn["qualify_by"] = "points"
-    if draw(st.integers(0, 2)) == 0:
-        chosen = draw(st.integers(0, len(drawn["levels"]) - 1))
-        drawn["levels"][chosen]["points_never_expire"] = True
     return drawn
 
 

@@ -287,6 +287,8 @@ def earn(
     """
     if points <= 0:
         return
+    # Only an expiry can be escaped: without one, a lasting lot is like any other.
+    lasting = lasting and (policy.expire_after is not None or policy.inactivity is not None)
     repaid = min(account.debt, points)
     account.debt -= repaid
     points -= repaid

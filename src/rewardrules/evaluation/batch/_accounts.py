@@ -28,6 +28,7 @@ from rewardrules.engine.lots import (
     refunded_in_full,
     take_back,
 )
+from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._lots import run_integer_accounts
 
@@ -51,6 +52,21 @@ class Accounts:
     """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
 
 
+def lasting_purchases(
+    policy: PointsPolicy, tiers: TierPlan | None, tier: Ints, purchases: Flags
+) -> frozenset[int]:
+    """The purchases made at a level whose points never expire (their lots are lasting);
+    empty when nothing expires or no level says so."""
+    if (
+        tiers is None
+        or not tiers.lasting
+        or (policy.expire_after is None and policy.inactivity is None)
+    ):
+        return frozenset()
+    at_level = np.isin(tier, np.asarray(sorted(tiers.lasting), dtype=np.int64))
+    return frozenset(np.flatnonzero(at_level & purchases).tolist())
+
+
 def run_accounts(
     frame: Frame,
     policy: PointsPolicy,
@@ -60,6 +76,7 @@ def run_accounts(
     cutoff: tuple[datetime, bool, datetime] | None,
     skip: Ints | None = None,
     emptied: frozenset[int] = frozenset(),
+    lasting: frozenset[int] = frozenset(),
 ) -> Accounts:
     """Replay the points accounts of the customers with a redemption (of every customer
     when points wait or expire: their lots are then a matter of time).
@@ -68,7 +85,8 @@ def run_accounts(
     purchases, refunds and redemptions; ``moment(event)`` is an event's instant;
     ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
     The customers in ``skip`` are replayed elsewhere (``_timeline``); the refunds in
-    ``emptied`` refund their purchase in full (it stops counting as activity).
+    ``emptied`` refund their purchase in full (it stops counting as activity); the
+    purchases in ``lasting`` earn points that never expire (``lasting_purchases``).
     """
     purchases, refunds, redemptions = flags
     accounts = Accounts()
@@ -80,7 +98,7 @@ def run_accounts(
         replayed = np.setdiff1d(replayed, skip)
     if not len(replayed):
         return accounts
-    if policy.inactivity is None:
+    if policy.inactivity is None and not lasting:
         run_integer_accounts(
             frame, policy, points, flags, moment, cutoff, replayed.tolist(), accounts
         )
@@ -100,7 +118,7 @@ def run_accounts(
                     accounts.expired.append(entry)
             if purchases[event]:
                 earned = int(points[event])
-                earn(policy, account, ids[event], at, earned)
+                earn(policy, account, ids[event], at, earned, lasting=event in lasting)
                 bought(policy, account, ids[event], at)
             elif refunds[event]:
                 back = -int(points[event])

@@ -22,7 +22,7 @@ from rewardrules.engine.ledger import EntryKind, Evaluation, LedgerEntry, Totals
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
-from rewardrules.evaluation.batch._accounts import run_accounts
+from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
@@ -323,6 +323,7 @@ class _Run(Computation):
             emptied=(
                 emptying(frame, self.refunds.steps) if plan.points.inactivity else frozenset()
             ),
+            lasting=lasting_purchases(plan.points, plan.tiers, self.tier, self.purchases),
         )
         self.gifts.place(ledger, rules)
         for position, events, entries in (

@@ -44,6 +44,7 @@ from rewardrules.engine.state import (
 )
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
+from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
@@ -171,6 +172,7 @@ class SavedStates:
                     available_at=lot.available_at,
                     expires_at=lot.expires_at,
                     points=lot.points,
+                    lasting=lot.lasting,
                 )
                 for lot in account.lots
             ),
@@ -221,13 +223,15 @@ class SavedStates:
         customer_id = frame.customer_ids[customer]
         ids = frame.event_ids
         emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
+        lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
         account = PointsAccount()
         for event in events:
             at = columns.moment(event)
             if policy.has_clock:
                 advance(policy, account, customer_id, at)
             if purchases[event]:
-                earn(policy, account, ids[event], at, int(columns.points[event]))
+                earned = int(columns.points[event])
+                earn(policy, account, ids[event], at, earned, lasting=event in lasting)
                 bought(policy, account, ids[event], at)
             elif refunds[event]:
                 back = -int(columns.points[event])

@@ -82,6 +82,8 @@ class Walker:
     """The ``as_of`` instant, whether it is included, and the report's moment."""
     emptied: frozenset[int] = frozenset()
     """The refunds that refund their purchase in full (``_refunds.emptying``)."""
+    lasting: frozenset[int] = frozenset()
+    """The purchases whose points never expire (``_accounts.lasting_purchases``)."""
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date."""
@@ -164,7 +166,8 @@ class Walker:
         policy, frame, keys = self.plan.points, self.frame, self.frame.event_ids
         purchases, refunds, _ = self.flags
         if purchases[event]:
-            earn(policy, account, keys[event], moment, int(self.points[event]))
+            lasting = event in self.lasting
+            earn(policy, account, keys[event], moment, int(self.points[event]), lasting=lasting)
             bought(policy, account, keys[event], moment)
             return []
         if refunds[event]:

@@ -65,18 +65,12 @@ def unsupported(program: Program) -> list[str]:
 
 def _refused_in_tiers(program: Program) -> list[str]:
     """The tier options the batch engine does not evaluate yet: ``qualify_by: points`` (a
-    purchase's level would depend on the points earlier purchases earned at their levels)
-    and ``points_never_expire`` (the accounts would need each purchase's level)."""
+    purchase's level would depend on the points earlier purchases earned at their levels,
+    which the columns compute after the levels)."""
     tiers = program.tiers
-    if tiers is None:
+    if tiers is None or tiers.qualify_by != "points":
         return []
-    found = ["tiers: qualify_by points"] if tiers.qualify_by == "points" else []
-    found += [
-        f"tiers.levels[{index}] '{level.name}': points_never_expire"
-        for index, level in enumerate(tiers.levels)
-        if level.points_never_expire
-    ]
-    return found
+    return ["tiers: qualify_by points"]
 
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
