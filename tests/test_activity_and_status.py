@@ -19,7 +19,7 @@ from rewardrules import evaluate, step
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import RuleFileError
 from rewardrules.evaluation.batch import UnsupportedError
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import loads_program
 from rewardrules.tools.explain.explanation import explain
@@ -140,6 +140,30 @@ def test_when_only_redemptions_count_a_purchase_does_not_keep_points_alive() -> 
         ("p2", -10),
     ]
     assert evaluation.customer("c1").points == 1
+
+
+REFER = {"id": "refer", "kind": "referral", "referrer": {"points": 100}, "min_paid": "10.00"}
+
+
+def test_a_friend_s_qualifying_purchase_keeps_the_referrer_s_points_alive() -> None:
+    # amy earns 20 at day 0; her friend ben's purchase at day 25 gives her 100. With
+    # referrals counting, the deadline is day 55 (after p2): nothing expires. With
+    # purchases only, it is day 30: p1's 20 and the 100 given at day 25 expire.
+    events = [
+        purchase("p1", at(0), line("latte", "20.00"), customer="amy"),
+        purchase("b1", at(25), line("latte", "10.00"), customer="ben"),
+        purchase("p2", at(50), line("latte", "1.00"), customer="amy"),
+    ]
+    friend = Customer(customer_id="ben", joined_at=at(20), referred_by="amy")
+    for activity, points, expired in (
+        (["purchase", "referral"], 20 + 100 + 1, []),
+        (None, 1, [("p1", -20), ("b1", -100)]),
+    ):
+        setting: Any = "30 days" if activity is None else {"after": "30 days", "activity": activity}
+        rules = program(rules=[STARS, REFER], points={"expire_on_inactivity": setting})
+        amy = both(rules, events, customers=[friend]).customer("amy")
+        assert amy.points == points
+        assert [(e.event_id, e.points) for e in amy.ledger if e.kind == "expiry"] == expired
 
 
 BOUGHT_AND_RETURNED = [
