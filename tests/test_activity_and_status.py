@@ -510,6 +510,12 @@ def test_tiers_count_the_points_purchases_earned_less_what_refunds_take_back() -
     resumed_at_each_event(rules, events)
 
 
+def test_explain_says_how_many_more_points_the_next_tier_needs() -> None:
+    events = [purchase("p1", at(0), line("a", "30.00"))]
+    account = explain(by_points(), events, "c1")
+    assert "no tier yet: 20 more points earned to reach silver" in account.next_rewards
+
+
 def test_a_points_threshold_must_be_whole() -> None:
     with pytest.raises(ValueError, match="a number of points must be a whole number"):
         program(

@@ -83,6 +83,8 @@ def _next_tier(
     needed = tiers.thresholds[following] - amount
     if tiers.by_spend:
         more = f"{plan.money.format(needed)} more spend"
+    elif tiers.by_points:
+        more = f"{counted(needed, plan.program.points.name)} more earned"
     else:
         more = f"{needed} more {'purchase' if needed == 1 else 'purchases'}"
     if tiers.span is not None:
