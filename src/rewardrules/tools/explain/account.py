@@ -185,11 +185,15 @@ _VERBS = {
 """Rows whose entries are all of one of these kinds say what happened, not 'gave'."""
 
 
+INACTIVITY_NOTE = "points.expire_on_inactivity"
+"""The rule of the row that notes an event moved the inactivity deadline (it gives nothing)."""
+
+
 def _verb(event_type: str, outcome: RuleOutcome) -> str:
+    if outcome.rule == INACTIVITY_NOTE and not outcome.entries:
+        return "activity"
     if not outcome.applied:
         return "nothing"
-    if not outcome.entries:
-        return "activity"  # a note on the inactivity deadline, no entry of its own
     kinds = {entry.kind for entry in outcome.entries}
     if len(kinds) == 1 and (kind := kinds.pop()) in _VERBS:
         return _VERBS[kind]

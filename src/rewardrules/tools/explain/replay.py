@@ -24,7 +24,12 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
-from rewardrules.tools.explain.account import CustomerExplanation, EventExplanation, RuleOutcome
+from rewardrules.tools.explain.account import (
+    INACTIVITY_NOTE,
+    CustomerExplanation,
+    EventExplanation,
+    RuleOutcome,
+)
 from rewardrules.tools.explain.next_rewards import next_rewards
 from rewardrules.tools.explain.refund_words import Returned, refund_text
 from rewardrules.tools.explain.words import note_text, why_not
@@ -228,7 +233,8 @@ class _Explainer:
             deadline = policy.inactivity.after(after, self.plan.zone)
             day = deadline.astimezone(self.plan.zone).date()
             text = f"{what}: without more activity, all points expire on {day}"
-        return (RuleOutcome("points.expire_on_inactivity", True, text),)
+        # It gives nothing: not applied, and no entry of its own (account._verb: 'activity').
+        return (RuleOutcome(INACTIVITY_NOTE, False, text),)
 
     def _referral(self, fact: ReferralQualified, derived: bool) -> EventExplanation:
         active = self.state.account.active_at
