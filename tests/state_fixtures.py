@@ -5,7 +5,8 @@ Each case is a program, the events before the state was saved, and the events af
 rewardrules is importable: run it with an older rewardrules (``git archive <commit> src``)
 to make the fixtures of that format. The format 2 files were written by the code of
 commit 42705c6; format 1 files are format 2's without the keys format 2 added, which is how
-format 1 saved those histories (none of them forgets a purchase).
+format 1 saved those histories (none of them forgets a purchase). The format 3 files were
+written by the code of commit cd81066.
 """
 
 from __future__ import annotations
@@ -114,11 +115,25 @@ def _group() -> tuple[Program, list[AnyEvent], list[AnyEvent]]:
     return rules, before, after
 
 
+def _inactivity() -> tuple[Program, list[AnyEvent], list[AnyEvent]]:
+    # The last purchase is refunded in full before the save: from format 4 the deadline
+    # counts from p1 (30 days: at(30)), not from p2 (at(50)), and the expiry says so.
+    rules = program(rules=[STARS], points={"expire_on_inactivity": "30 days"})
+    before: list[AnyEvent] = [
+        purchase("p1", at(0), line("latte", "10.00")),
+        purchase("p2", at(20), line("mug", "5.00")),
+        refund("r1", at(21), "p2"),
+    ]
+    after: list[AnyEvent] = [purchase("p3", at(55), line("latte", "3.50"))]
+    return rules, before, after
+
+
 CASES: dict[str, Any] = {
     "refunds": _refunds,
     "window": _window,
     "calendar": _calendar,
     "group": _group,
+    "inactivity": _inactivity,
 }
 """Per case, a function giving (program, events before the save, events after)."""
 

@@ -321,12 +321,26 @@ def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -
 
 @st.composite
 def programs_keeping_tiers(draw: st.DrawFn) -> Program:
-    """A supported program with tiers, a ``keep_for`` in days or calendar months, and a
-    window that is sometimes short enough for a level to be kept after it drops."""
+    """A supported program with tiers, a ``keep_for`` in days or calendar months (or a
+    ``keep_until``), and a window that is sometimes short enough for a level to be kept
+    after it drops."""
     drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True, finals=False))
     assert drawn.tiers is not None
-    keep_for = draw(st.sampled_from(("1 day", "3 days", "30 days", "2 weeks", "1 month", "1 year")))
-    tiers = {**drawn.tiers.model_dump(exclude_none=True), "keep_for": keep_for}
+    keep = draw(
+        st.sampled_from(
+            (
+                ("keep_for", "1 day"),
+                ("keep_for", "3 days"),
+                ("keep_for", "30 days"),
+                ("keep_for", "2 weeks"),
+                ("keep_for", "1 month"),
+                ("keep_for", "1 year"),
+                ("keep_until", "end_of_year"),
+                ("keep_until", "end_of_next_year"),
+            )
+        )
+    )
+    tiers = {**drawn.tiers.model_dump(exclude_none=True), keep[0]: keep[1]}
     if draw(st.integers(0, 3)):
         tiers["window"] = draw(st.sampled_from(("2 days", "10 days", "calendar_month")))
     # Validated afresh (a model copy would keep a window as unchecked text).
@@ -339,7 +353,8 @@ def dense_histories(draw: st.DrawFn) -> list[AnyEvent]:
     short windows rise and fall while levels are kept."""
     events: list[AnyEvent] = draw(histories(("alice", "bob"), 2, 12, refunds=True))
     gaps = draw(st.lists(st.integers(0, 60), min_size=len(events), max_size=len(events)))
-    at = datetime(2024, 3, 1, tzinfo=UTC)
+    # Late December sometimes: a level kept to the end of the year (keep_until) then ends.
+    at = datetime(2024, draw(st.sampled_from((3, 12))), 1 + draw(st.integers(0, 30)), tzinfo=UTC)
     retimed = []
     for event, hours in zip(events, gaps, strict=True):
         at += timedelta(hours=hours, minutes=7)

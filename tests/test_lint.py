@@ -875,6 +875,61 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "inactivity that purchases do not end",
+        (
+            "points:",
+            "  expire_on_inactivity: {after: 12 months, activity: [redemption]}",
+            "rules: []",
+        ),
+        [
+            (
+                "inactivity-without-purchases",
+                "6:54: points.expire_on_inactivity.activity: only redemption keeps points "
+                "alive: a customer who keeps buying but does not redeem loses every point "
+                "after 12 months (add 'purchase' to the activity list)",
+            )
+        ],
+    ),
+    Case(
+        "a level whose points never expire where none do",
+        (
+            "tiers:",
+            "  qualify_by: spend",
+            "  window: calendar_year",
+            "  levels:",
+            "    - {name: gold, at_least: 500, points_never_expire: true}",
+            "rules: []",
+        ),
+        [
+            (
+                "never-expire-without-expiry",
+                "9:56: tiers.levels[0].points_never_expire: 'gold' keeps its points from "
+                "expiring, but the program has neither points.expire_after nor "
+                "points.expire_on_inactivity: no point expires (write the expiry the other "
+                "levels have, or leave points_never_expire out)",
+            )
+        ],
+    ),
+    Case(
+        "status kept in a window that never drops it",
+        (
+            "tiers:",
+            "  qualify_by: spend",
+            "  window: lifetime",
+            "  keep_until: end_of_next_year",
+            "  levels: [{name: gold, at_least: 500}]",
+            "rules: []",
+        ),
+        [
+            (
+                "status-kept-in-lifetime",
+                "8:15: tiers.keep_until: keep_until keeps a level the window would drop, but "
+                "a lifetime window never drops one (leave keep_until out, or count in a "
+                "calendar or rolling window)",
+            )
+        ],
+    ),
 ]
 
 CLEAN = [

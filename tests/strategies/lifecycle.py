@@ -47,7 +47,16 @@ REWARD_IDS = ("snack", *(reward["id"] for reward in CATALOGUE), *UNKNOWN_REWARDS
 PENDING_FOR = (None, "3 days", "14 days", "1 month")
 EXPIRE_AFTER = (None, "30 days", "2 months", "1 year")
 ROUND_UP_TO = (None, "month", "quarter", "year")
-INACTIVITY = (None, "60 days", "6 months")
+INACTIVITY: tuple[str | dict[str, Any] | None, ...] = (
+    None,
+    "60 days",
+    "6 months",
+    {"after": "60 days", "activity": ["purchase", "redemption"]},
+    {"after": "45 days", "activity": ["redemption", "referral"]},
+    {"after": "6 months", "activity": ["purchase", "redemption", "referral"]},
+)
+"""A duration alone (purchases count), or the long form naming other activity."""
+KEEP_UNTIL = (None, None, "end_of_year", "end_of_next_year")
 # Days from a purchase to a redemption drawn after it: at once, inside and just after the
 # pending periods, around the expiry periods; plus up to a day.
 REDEMPTION_GAP_DAYS = st.sampled_from((0, 2, 15, 32, 45, 70, 200, 400))
@@ -80,12 +89,17 @@ def points_settings(expiry: bool = True) -> st.SearchStrategy[dict[str, Any]]:
 
 @cache
 def lifecycle_programs(
-    expiry: bool = True, rule_options: Options = (), max_rules: int = 2
+    expiry: bool = True,
+    rule_options: Options = (),
+    max_rules: int = 2,
+    reference_only: bool = False,
 ) -> st.SearchStrategy[Program]:
     """A program that always earns points, with the catalogue and drawn points settings.
 
     Beside its points rule it may have other rules (price rules change what is paid, so
-    ``earn_on`` matters); with ``expiry`` False its points never expire.
+    ``earn_on`` matters); with ``expiry`` False its points never expire. With
+    ``reference_only`` its tiers may use what the batch engine refuses (``qualify_by:
+    points``).
     """
 
     @st.composite
@@ -98,7 +112,7 @@ def lifecycle_programs(
         }
         tier_names: tuple[str, ...] = ()
         if has_tiers:
-            settings["tiers"] = draw(tiers())
+            settings["tiers"] = draw(lifecycle_tiers(reference_only))
             tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
         caps = dict(dict(rule_options).get("points_per_spend", ())).get("caps", True)
         earning = draw(points_per_spend_rules("earn", tier_names, caps))
@@ -106,6 +120,28 @@ def lifecycle_programs(
         return make_program([*others, earning], **settings)
 
     return build()
+
+
+@st.composite
+def lifecycle_tiers(draw: st.DrawFn, reference_only: bool = False) -> dict[str, Any]:
+    """Tiers as ``tiers()`` draws them, sometimes kept to the end of a calendar year or
+    with a level whose points never expire; with ``reference_only`` (an option the batch
+    engine refuses) also qualifying by points."""
+    drawn = draw(tiers())
+    keep_until = draw(st.sampled_from(KEEP_UNTIL))
+    if keep_until is not None:
+        drawn["keep_until"] = keep_until
+    if draw(st.integers(0, 2)) == 0:
+        chosen = draw(st.integers(0, len(drawn["levels"]) - 1))
+        drawn["levels"][chosen]["points_never_expire"] = True
+    if reference_only and draw(st.integers(0, 3)) == 0:
+        # Points thresholds: a few dozen points apart (most histories earn that many).
+        reached = 0
+        for index, level in enumerate(drawn["levels"]):
+            reached += draw(st.integers(0, 60)) + min(index, 1)
+            level["at_least"] = Decimal(reached)
+        drawn["qualify_by"] = "points"
+    return drawn
 
 
 @cache

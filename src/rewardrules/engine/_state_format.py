@@ -25,7 +25,7 @@ from typing import Any
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 3
+FORMAT = 4
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
@@ -202,7 +202,19 @@ def _upgrade_2(content: dict[str, Any], customer: object) -> dict[str, Any]:
     }
 
 
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
+def _from_3(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 to 4: no settled activity, no lasting lot. A format 3 state counted
+    inactivity from its last purchase; format 4 counts from the last kept purchase not
+    refunded in full (after the settled activity, none here), which is that purchase
+    unless it was refunded in full."""
+    return content
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _from_1,
+    2: _from_2,
+    3: _from_3,
+}
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 
 WHAT_TO_DO = (

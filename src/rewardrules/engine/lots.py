@@ -103,6 +103,7 @@ class PointsPolicy:
     expire_after: Duration | None
     round_up_to: str | None
     inactivity: Duration | None
+    activity: frozenset[str]
     clamp: bool
     earn_on_gross: bool
     rewards: dict[str, CatalogueReward]
@@ -115,6 +116,8 @@ class PointsPolicy:
         def duration(text: str | None) -> Duration | None:
             return None if text is None else Duration.parse(text)
 
+        inactivity = points.inactivity()
+
         return cls(
             money=program.money,
             zone=program.zone,
@@ -122,7 +125,8 @@ class PointsPolicy:
             pending_for=duration(points.pending_for),
             expire_after=duration(points.expire_after),
             round_up_to=points.expire_round_up_to,
-            inactivity=duration(points.expire_on_inactivity),
+            inactivity=None if inactivity is None else duration(inactivity.after),
+            activity=frozenset(() if inactivity is None else inactivity.activity),
             clamp=points.negative_balance == "clamp",
             earn_on_gross=points.earn_on == "gross",
             rewards={reward.id: reward for reward in program.rewards},
@@ -148,9 +152,12 @@ class PointsPolicy:
 
 
 class Lot:
-    """Points from one purchase: how many are left, when they can be spent, when they go."""
+    """Points from one purchase: how many are left, when they can be spent, when they go.
 
-    __slots__ = ("available_at", "earned_at", "expires_at", "points", "source")
+    ``lasting``: earned at a tier whose points never expire (no expiry, no inactivity).
+    """
+
+    __slots__ = ("available_at", "earned_at", "expires_at", "lasting", "points", "source")
 
     def __init__(
         self,
@@ -159,23 +166,35 @@ class Lot:
         available_at: datetime,
         expires_at: datetime | None,
         points: int,
+        lasting: bool = False,
     ) -> None:
         self.source = source
         self.earned_at = earned_at
         self.available_at = available_at
         self.expires_at = expires_at
         self.points = points
+        self.lasting = lasting
 
 
 class PointsAccount:
-    """A customer's lots, debt and last purchase: the points part of the working state."""
+    """A customer's lots, debt, last purchase and activity: the points part of the working
+    state.
 
-    __slots__ = ("debt", "last_purchase_at", "lots")
+    For ``expire_on_inactivity``, ``active_at`` is the last activity that counts (the
+    deadline counts from it); ``settled_at`` the last one that can no longer be undone (a
+    redemption, a referrer's reward, a purchase no longer refundable); ``counting`` the
+    purchases after it that count and that a full refund could still undo.
+    """
+
+    __slots__ = ("active_at", "counting", "debt", "last_purchase_at", "lots", "settled_at")
 
     def __init__(self) -> None:
         self.lots: list[Lot] = []
         self.debt = 0
         self.last_purchase_at: datetime | None = None
+        self.active_at: datetime | None = None
+        self.settled_at: datetime | None = None
+        self.counting: dict[str, datetime] = {}
 
     @property
     def balance(self) -> int:
@@ -189,6 +208,50 @@ class PointsAccount:
     def available(self, at: datetime | None) -> int:
         """Points that can be spent at ``at``, less any debt (may be negative)."""
         return self.balance - self.pending(at)
+
+
+def bought(policy: PointsPolicy, account: PointsAccount, purchase_id: str, at: datetime) -> None:
+    """Note a purchase just evaluated: the last purchase, and activity if purchases count."""
+    account.last_purchase_at = at
+    if policy.inactivity is not None and "purchase" in policy.activity:
+        account.counting[purchase_id] = at
+        _active(account, at)
+
+
+def active(policy: PointsPolicy, account: PointsAccount, kind: str, at: datetime) -> None:
+    """Note an activity that cannot be undone (``redemption``, ``referral``) at ``at``."""
+    if policy.inactivity is None or kind not in policy.activity:
+        return
+    if account.settled_at is None or at > account.settled_at:
+        account.settled_at = at
+    # Purchases at or before it can no longer be the last activity: forget them.
+    if account.counting:
+        account.counting = {key: when for key, when in account.counting.items() if when > at}
+    _active(account, at)
+
+
+def _active(account: PointsAccount, at: datetime) -> None:
+    if account.active_at is None or at > account.active_at:
+        account.active_at = at
+
+
+def refunded_in_full(account: PointsAccount, purchase_id: str) -> None:
+    """A purchase refunded in full no longer counts as activity: the deadline counts from
+    the last activity left."""
+    if account.counting.pop(purchase_id, None) is None:
+        return
+    last = account.settled_at
+    if account.counting:
+        newest = max(account.counting.values())
+        last = newest if last is None or newest > last else last
+    account.active_at = last
+
+
+def settle(account: PointsAccount, purchase_id: str) -> None:
+    """A purchase that can no longer be refunded: its activity can no longer be undone."""
+    at = account.counting.pop(purchase_id, None)
+    if at is not None and (account.settled_at is None or at > account.settled_at):
+        account.settled_at = at
 
 
 def _entry(
@@ -214,14 +277,18 @@ def earn(
     at: datetime,
     points: int,
     waits: bool = True,
+    lasting: bool = False,
 ) -> None:
     """Keep a purchase's points as a lot; a debt is paid back first.
 
     ``waits`` False: the points are available at once (a gift that no purchase earned, so
-    no return period applies).
+    no return period applies). ``lasting``: they never expire (earned at a tier whose
+    points never expire).
     """
     if points <= 0:
         return
+    # Only an expiry can be escaped: without one, a lasting lot is like any other.
+    lasting = lasting and (policy.expire_after is not None or policy.inactivity is not None)
     repaid = min(account.debt, points)
     account.debt -= repaid
     points -= repaid
@@ -233,7 +300,8 @@ def earn(
     if points:
         period = policy.pending_for if waits else None
         available_at = at if period is None else period.after(at, policy.zone)
-        account.lots.append(Lot(source, at, available_at, policy.expiry_of(at), points))
+        expires = None if lasting else policy.expiry_of(at)
+        account.lots.append(Lot(source, at, available_at, expires, points, lasting))
 
 
 def _local_day(policy: PointsPolicy, instant: datetime) -> date:
@@ -256,8 +324,8 @@ def advance(
         return moment is not None and (moment < until or (inclusive and moment == until))
 
     deadline = None
-    if policy.inactivity is not None and account.last_purchase_at is not None:
-        deadline = policy.inactivity.after(account.last_purchase_at, policy.zone)
+    if policy.inactivity is not None and account.active_at is not None:
+        deadline = policy.inactivity.after(account.active_at, policy.zone)
     inactive = deadline is not None and due(deadline)
     lots = account.lots
     # Lots expire oldest first; one whose own expiry comes after the inactivity deadline
@@ -267,7 +335,7 @@ def advance(
     if inactive and deadline is not None:
         kept = []
         for lot in lots:
-            if lot.earned_at > deadline:
+            if lot.earned_at > deadline or lot.lasting:
                 kept.append(lot)
             elif lot.points:
                 entries.append(
@@ -287,10 +355,16 @@ def _expire_due(
     entries: list[LedgerEntry],
 ) -> None:
     """Expire lots whose own expiry is due, oldest first, stopping at a lot that the
-    inactivity ``deadline`` (if any) expires first."""
-    while lots and due(lots[0].expires_at):
-        first = lots[0]
+    inactivity ``deadline`` (if any) expires first. Lasting lots (no expiry) are passed."""
+    index = 0
+    while index < len(lots):
+        first = lots[index]
         first_expiry = first.expires_at
+        if first_expiry is None and first.lasting:
+            index += 1
+            continue
+        if not due(first_expiry):
+            break
         if (
             deadline is not None
             and first_expiry is not None
@@ -298,7 +372,7 @@ def _expire_due(
             and first.earned_at <= deadline
         ):
             break
-        lot = lots.pop(0)
+        lot = lots.pop(index)
         if lot.points:
             entries.append(_expiry(policy, lot, customer_id, "points.expire_after"))
 
@@ -320,11 +394,19 @@ def _expiry(
             why += f", to the end of the {policy.round_up_to}"
     else:
         text = policy.inactivity.text if policy.inactivity else ""
-        why = f"{text} without a purchase"
+        why = f"{text} without {_activity_words(policy.activity)}"
     reason = f"{lot.points} {policy.name} earned on {earned} expired on {gone} ({why})"
     points = lot.points
     lot.points = 0
     return _entry(policy, lot.source, customer_id, rule, "expiry", -points, reason)
+
+
+def _activity_words(activity: frozenset[str]) -> str:
+    """'a purchase', 'a purchase or redemption', in the docs' order."""
+    words = [kind for kind in ("purchase", "redemption", "referral") if kind in activity]
+    if len(words) == 1:
+        return f"a {words[0]}"
+    return f"a {', '.join(words[:-1])} or {words[-1]}"
 
 
 def _oldest_first(lots: list[Lot], at: datetime, available: bool) -> Iterator[Lot]:
@@ -410,6 +492,7 @@ def redeem(
         wanted -= taken
         if not wanted:
             break
+    active(policy, account, "redemption", at)
     value = policy.money.to_minor(reward.value)
     reason = f"redeemed {reward.name} for {reward.cost} {policy.name}"
     return [

@@ -48,7 +48,7 @@ from rewardrules.engine._state_format import (
     offset_seconds,
     upgrade,
 )
-from rewardrules.engine.lots import Duration, Lot, PointsAccount, elapsed
+from rewardrules.engine.lots import Duration, Lot, PointsAccount, elapsed, settle
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.tiers import TierCounter, TierPlan, calendar_key
@@ -112,6 +112,10 @@ class SavedLot(_Saved):
     available_at: AwareDatetime = Field(description="When they can be spent.")
     expires_at: AwareDatetime | None = Field(description="When they expire, if they do.")
     points: int = Field(ge=0, description="How many are left.")
+    lasting: bool = Field(
+        default=False,
+        description="Earned at a tier whose points never expire (no expiry, no inactivity).",
+    )
 
 
 class TierAmount(NamedTuple):
@@ -174,7 +178,16 @@ class CustomerState(_Saved):
     lots: tuple[SavedLot, ...] = Field(default=(), description="Points left, oldest first.")
     debt: int = Field(default=0, ge=0, description="Points owed after refunds (allowed debt).")
     last_purchase_at: AwareDatetime | None = Field(
-        default=None, description="When the customer last bought (for inactivity expiry)."
+        default=None, description="When the customer last bought."
+    )
+    settled_active_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "For points.expire_on_inactivity: the last activity no refund can undo any more "
+            "(a redemption, a referrer's reward, a purchase no longer refundable). The "
+            "deadline counts from it or from the last kept purchase not refunded in full, "
+            "whichever is later (when purchases count)."
+        ),
     )
     last_event_at: AwareDatetime | None = Field(
         default=None, description="When the customer's last evaluated event happened."
@@ -618,6 +631,7 @@ class WorkingState:
             if self.saved.pop(gone, None) is None:
                 del self.purchases[gone]
             self.forgotten_until = at
+            settle(self.account, gone)
 
     def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
         """The kept purchases as saved, oldest first: untouched saved ones as they were."""
@@ -701,11 +715,13 @@ class WorkingState:
                     available_at=lot.available_at,
                     expires_at=lot.expires_at,
                     points=lot.points,
+                    lasting=lot.lasting,
                 )
                 for lot in self.account.lots
             ),
             debt=self.account.debt,
             last_purchase_at=self.account.last_purchase_at,
+            settled_active_at=self.account.settled_at,
             last_event_at=self.last_event_at,
             stamps=dict(self.stamps),
             gift_cards={
@@ -771,10 +787,22 @@ def saved_row(record: PurchaseRecord) -> SavedPurchase:
 
 
 def tier_amount(record: PurchaseRecord, plan: TierPlan | None) -> int:
-    """What a purchase counts toward tiers now: its paid amount left, or 1 if not refunded."""
+    """What a purchase counts toward tiers now: its paid amount left, 1 if not refunded in
+    full, or its points left (``qualify_by: points``)."""
     if plan is None or plan.by_spend:
         return sum(record.paid) - sum(record.refunded_amount)
+    if plan.by_points:
+        return sum(record.points.values())
     return 0 if record.fully_refunded() else 1
+
+
+def tier_amount_of(plan: TierPlan | None, paid: list[int], points: Mapping[str, int]) -> int:
+    """What a purchase just evaluated counts toward tiers (as :func:`tier_amount`)."""
+    if plan is None or plan.by_spend:
+        return sum(paid)
+    if plan.by_points:
+        return sum(points.values())
+    return 1
 
 
 _PAID_OF, _REFUNDED_AMOUNT_OF = itemgetter(4), itemgetter(6)
@@ -798,6 +826,8 @@ def _row_amount(row: SavedPurchase, plan: TierPlan | None) -> int:
         paid: int = sum(map(_PAID_OF, row.lines))
         refunded: int = sum(map(_REFUNDED_AMOUNT_OF, row.lines))
         return paid - refunded
+    if plan.by_points:
+        return sum(row.points.values())
     return 0 if all(line.refunded_units == line.quantity for line in row.lines) else 1
 
 
@@ -861,24 +891,68 @@ class _Opener:
         return record
 
 
+def _restore_activity(saved: CustomerState, account: PointsAccount, purchases_count: bool) -> None:
+    """The activity ``expire_on_inactivity`` counts from, as saved: the settled activity,
+    and (when purchases count) the kept purchases after it not refunded in full. A state
+    saved before activity was kept (format 3) has no settled activity: its kept purchases
+    are read the same way."""
+    account.settled_at = saved.settled_active_at
+    if purchases_count:
+        account.counting = _counting(saved.purchases, saved.settled_active_at)
+    account.active_at = active_at(saved, purchases_count)
+
+
+def active_at(saved: CustomerState, purchases_count: bool) -> datetime | None:
+    """The last activity that keeps a saved state's points alive: the settled activity, or
+    (when purchases count) the last kept purchase after it not refunded in full."""
+    settled = saved.settled_active_at
+    if not purchases_count:
+        return settled
+    newest = max(_counting(saved.purchases, settled).values(), default=None)
+    if newest is None or (settled is not None and settled >= newest):
+        return settled
+    return newest
+
+
+def _counting(rows: Sequence[SavedPurchase], settled: datetime | None) -> dict[str, datetime]:
+    """The saved purchases after ``settled`` that still count as activity (not refunded in
+    full), by id."""
+    counting = {}
+    for row in rows:
+        at = instant(row.at, row.offset)
+        if (settled is None or at > settled) and any(
+            line.refunded_units < line.quantity for line in row.lines
+        ):
+            counting[row.id] = at
+    return counting
+
+
 def restore(
-    saved: CustomerState, money: Currency, zone: tzinfo, tiers: TierPlan | None
+    saved: CustomerState,
+    money: Currency,
+    zone: tzinfo,
+    tiers: TierPlan | None,
+    purchases_count: bool = False,
 ) -> WorkingState:
     """Rebuild the working state from a saved one.
 
     The saved purchases are not opened: a refund opens the one it names.
+    ``purchases_count``: purchases count as activity for ``expire_on_inactivity``, so the
+    kept ones after the settled activity that are not refunded in full are read for it.
 
     Raises:
         ValueError: the saved state names a tier the program does not have, or holds
             amounts in other decimal places than the currency's.
     """
     state = WorkingState(saved.customer_id)
-    state.account.lots = [
-        Lot(lot.source, lot.earned_at, lot.available_at, lot.expires_at, lot.points)
+    account = state.account
+    account.lots = [
+        Lot(lot.source, lot.earned_at, lot.available_at, lot.expires_at, lot.points, lot.lasting)
         for lot in saved.lots
     ]
-    state.account.debt = saved.debt
-    state.account.last_purchase_at = saved.last_purchase_at
+    account.debt = saved.debt
+    account.last_purchase_at = saved.last_purchase_at
+    _restore_activity(saved, account, purchases_count)
     state.redemptions = dict.fromkeys(saved.redemptions)
     state.bonuses = dict.fromkeys(saved.bonuses)
     state.first_event_at = saved.first_event_at

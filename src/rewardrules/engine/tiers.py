@@ -8,6 +8,9 @@ treated at the new level. Spend counts paid amounts (after discounts, less refun
 With ``keep_for``, a level is *reached* at the first purchase evaluated at it (its window
 level rose to it or above from below) and then holds for that long even if the window drops:
 the level that applies is never lower than a level reached less than ``keep_for`` ago.
+``keep_until`` holds it instead to the first local midnight of the year after the one it
+was reached in (``end_of_year``) or of the year after that (``end_of_next_year``).
+``qualify_by: points`` counts the points each purchase earned, less what refunds took back.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def calendar_key(window: str, local_date: date) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TierPlan:
-    """A program's tiers with thresholds in minor units (spend) or counts (purchases)."""
+    """A program's tiers with thresholds in minor units (spend) or counts (purchases, points)."""
 
     names: tuple[str, ...]
     thresholds: tuple[int, ...]
@@ -58,6 +61,24 @@ class TierPlan:
     span: timedelta | None
     keep_for: Duration | None
     zone: ZoneInfo
+    keep_until: str | None = None
+    """``end_of_year`` or ``end_of_next_year``: a level reached is held to that local New Year."""
+    by_points: bool = False
+    lasting: frozenset[int] = frozenset()
+    """The levels whose points never expire."""
+
+    @property
+    def holds(self) -> bool:
+        """Whether a level reached is held after the window drops it (keep_for, keep_until)."""
+        return self.keep_for is not None or self.keep_until is not None
+
+    def hold_until(self, at: datetime) -> datetime:
+        """Until when a level reached at ``at`` is held (``holds`` must be true)."""
+        if self.keep_for is not None:
+            return self.keep_for.after(at, self.zone)
+        years = 1 if self.keep_until == "end_of_year" else 2
+        year = at.astimezone(self.zone).year + years
+        return datetime(year, 1, 1, tzinfo=self.zone)
 
     @classmethod
     def compile(cls, program: Program) -> TierPlan | None:
@@ -83,6 +104,11 @@ class TierPlan:
             span=span,
             keep_for=None if tiers.keep_for is None else Duration.parse(tiers.keep_for),
             zone=program.zone,
+            keep_until=tiers.keep_until,
+            by_points=tiers.qualify_by == "points",
+            lasting=frozenset(
+                index for index, level in enumerate(tiers.levels) if level.points_never_expire
+            ),
         )
 
     def level_for(self, amount: int) -> int | None:
@@ -192,14 +218,13 @@ class TierCounter:
         """
         window = plan.level_for(self.amount_before(plan, at, local_date))
         level = window
-        keep_for = plan.keep_for
-        if keep_for is not None:
+        if plan.holds:
             self.names = plan.names
             top = -1 if window is None else window
             previous = self.window_level
             for index in range(0 if previous is None else previous + 1, top + 1):
                 self.reached[index] = at
-                self.held_until[index] = keep_for.after(at, plan.zone)
+                self.held_until[index] = plan.hold_until(at)
             self.window_level = window
             level = self._held(plan, window, at)
         if level != self.level:
@@ -310,7 +335,7 @@ class TierCounter:
         """
         amount = self.amount_at(plan, instant, local_date)
         window = plan.level_for(amount)
-        level = window if plan.keep_for is None else self._held(plan, window, instant)
+        level = self._held(plan, window, instant) if plan.holds else window
         changes = self.changes
         if level != self.level:
             changes = [*changes, (moment, self.level, level)]
@@ -336,15 +361,14 @@ class TierCounter:
             ValueError: a saved name is not one of the program's levels.
         """
         self.level = None if level is None else plan.index_of(level)
-        keep_for = plan.keep_for
-        if keep_for is None:
+        if not plan.holds:
             return
         self.names = plan.names
         self.window_level = None if window_level is None else plan.index_of(window_level)
         for name, at in reached.items():
             index = plan.index_of(name)
             self.reached[index] = at
-            self.held_until[index] = keep_for.after(at, plan.zone)
+            self.held_until[index] = plan.hold_until(at)
 
     def retention(self) -> tuple[str | None, dict[str, datetime]]:
         """What the saved state keeps for ``keep_for``: the window level at the last purchase

@@ -36,7 +36,7 @@ from rewardrules.engine.ledger import (
     LedgerEntry,
     total,
 )
-from rewardrules.engine.lots import advance, earn, redeem, take_back
+from rewardrules.engine.lots import advance, bought, earn, redeem, refunded_in_full, take_back
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.scope import PaymentTooFine, PriceTooFine, build_context
 from rewardrules.engine.state import (
@@ -45,6 +45,7 @@ from rewardrules.engine.state import (
     WorkingState,
     restore,
     tier_amount,
+    tier_amount_of,
 )
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
@@ -112,9 +113,8 @@ def _apply_purchase(
             stopped = tuple(rule for stage in plan.stage_rules[index + 1 :] for rule in stage)
             break
     paid = basket.amounts
-    record = PurchaseRecord(
-        context, paid, basket.points, 1 if tiers is not None and not tiers.by_spend else sum(paid)
-    )
+    amount = tier_amount_of(tiers, paid, basket.points)
+    record = PurchaseRecord(context, paid, basket.points, amount)
     if plan.has_groups or stopped:
         # Rules set aside by a group or stopped by a final rule: the purchase (and a refund
         # of it) does not count for them.
@@ -136,8 +136,10 @@ def _apply_purchase(
     if plan.refunds_within is not None:
         state.forget(plan.refunds_within, plan.zone, purchase.at)
     account = state.account
-    earn(plan.points, account, purchase.id, purchase.at, sum(basket.points.values()))
-    account.last_purchase_at = purchase.at
+    lasting = tiers is not None and context.tier_index in tiers.lasting
+    earned = sum(basket.points.values())
+    earn(plan.points, account, purchase.id, purchase.at, earned, lasting=lasting)
+    bought(plan.points, account, purchase.id, purchase.at)
     if tiers is not None:
         state.tiers.add(tiers, record)
     return context.gross_total
@@ -204,6 +206,8 @@ def _apply_refund(
             refund.at,
             points_back,
         )
+    if record.fully_refunded():
+        refunded_in_full(state.account, refund.purchase_id)
     if plan.tiers is not None:
         state.tiers.adjust(plan.tiers, record, tier_amount(record, plan.tiers))
 
@@ -299,7 +303,8 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
     if problems:
         raise bad_state(saved.customer_id, problems)
     try:
-        return restore(saved, plan.money, plan.zone, plan.tiers)
+        counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
+        return restore(saved, plan.money, plan.zone, plan.tiers, counts)
     except ValueError as error:
         raise HistoryError(
             [history_problem(f"saved state of {saved.customer_id}: {error}", code="bad-state")]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from rewardrules.engine.kind import BoundDated
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import advance, earn
+from rewardrules.engine.lots import active, advance, earn
 from rewardrules.engine.state import WorkingState
 from rewardrules.errors import event_error
 from rewardrules.evaluation.plan import ProgramPlan
@@ -52,6 +52,7 @@ def apply_referral(
     entries.append(entry)
     if entry.kind == "points" and entry.points:
         earn(plan.points, state.account, fact.id, fact.at, entry.points, waits=False)
+    active(plan.points, state.account, "referral", fact.at)
 
 
 _GIFT_HORIZON = timedelta(days=800)

@@ -236,14 +236,21 @@ def semantic_problems_of_parts(
 
 def _tier_problems(tiers: Tiers) -> Iterator[tuple[tuple[PathItem, ...], str]]:
     names: set[str] = set()
+    if tiers.keep_for is not None and tiers.keep_until is not None:
+        yield (
+            ("tiers", "keep_until"),
+            f"keep_until ({tiers.keep_until}) and keep_for ({tiers.keep_for}) both say how "
+            "long a level is kept; keep one of them",
+        )
     for index, level in enumerate(tiers.levels):
         if level.name in names:
             yield ("tiers", "levels", index, "name"), f"the tier '{level.name}' is defined twice"
         names.add(level.name)
-        if tiers.qualify_by == "purchases" and level.at_least != level.at_least.to_integral_value():
+        if tiers.qualify_by != "spend" and level.at_least != level.at_least.to_integral_value():
+            counted = "purchases" if tiers.qualify_by == "purchases" else "points"
             yield (
                 ("tiers", "levels", index, "at_least"),
-                f"a number of purchases must be a whole number (got {level.at_least})",
+                f"a number of {counted} must be a whole number (got {level.at_least})",
             )
         if index > 0 and level.at_least <= tiers.levels[index - 1].at_least:
             yield (

@@ -80,6 +80,7 @@ from rewardrules.program._unions import WORDS, one_of
 from rewardrules.text import Noun
 
 __all__ = [
+    "ACTIVITY_KINDS",
     "DURATION_PATTERN",
     "RULE_KINDS",
     "SEMANTICS_DEFERRED",
@@ -94,6 +95,7 @@ __all__ = [
     "EveryNthFree",
     "Filter",
     "Gift",
+    "Inactivity",
     "IndexedRules",
     "Limit",
     "LimitPeriod",
@@ -206,6 +208,43 @@ Duration = Annotated[
 program's zone."""
 
 
+ACTIVITY_KINDS: Final = ("purchase", "redemption", "referral")
+"""What can count as activity for ``expire_on_inactivity``, in the order the docs list it."""
+
+ActivityKind = Literal["purchase", "redemption", "referral"]
+
+
+class Inactivity(_Model):
+    """When all points expire for want of activity, and what counts as activity.
+
+    Written as a duration alone, ``12 months`` (purchases count), or as a mapping
+    ``{after: 12 months, activity: [purchase, redemption]}``. A purchase refunded in full
+    stops counting (docs/lifecycle.md).
+    """
+
+    reference_title: ClassVar[str] = "`points.expire_on_inactivity`: the long form"
+
+    after: Duration = Field(description="All points expire after this long without activity.")
+    activity: tuple[ActivityKind, ...] = Field(
+        default=("purchase",),
+        min_length=1,
+        description=(
+            "What keeps points alive: 'purchase' (a purchase not refunded in full), "
+            "'redemption' (an accepted redemption), 'referral' (a referrer's reward for a "
+            "friend's purchase). Default: purchases only."
+        ),
+        examples=[["purchase", "redemption"]],
+    )
+
+    @field_validator("activity")
+    @classmethod
+    def _once_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({kind for kind in value if value.count(kind) > 1})
+        if repeated:
+            raise ValueError(f"names '{repeated[0]}' more than once; list each kind once")
+        return value
+
+
 class TierLevel(_Model):
     """One level of the tiers, reached at ``at_least`` spend or purchases."""
 
@@ -228,6 +267,15 @@ class TierLevel(_Model):
         ),
         examples=["1.5"],
     )
+    points_never_expire: bool = Field(
+        default=False,
+        description=(
+            "Points earned at a purchase made at this level never expire: neither "
+            "points.expire_after nor points.expire_on_inactivity takes them, even after the "
+            "customer leaves the level. Points earned at other levels expire as usual."
+        ),
+        examples=[True],
+    )
 
 
 class Tiers(_Model):
@@ -235,8 +283,13 @@ class Tiers(_Model):
 
     reference_title: ClassVar[str] = "`tiers`"
 
-    qualify_by: Literal["spend", "purchases"] = Field(
-        description="Paid spend or number of purchases.", examples=["spend", "purchases"]
+    qualify_by: Literal["spend", "purchases", "points"] = Field(
+        description=(
+            "Paid spend, number of purchases, or points earned at purchases (after the "
+            "tier's multiplier, less what refunds take back; not gifts at dates, referrers' "
+            "rewards or redemptions)."
+        ),
+        examples=["spend", "purchases", "points"],
     )
     window: Annotated[
         Annotated[Literal["lifetime", CalendarWindow], Tag(WORDS)]
@@ -272,6 +325,16 @@ class Tiers(_Model):
             "the level), even when the window would drop it; reaching it again restarts it."
         ),
         examples=["12 months", "90 days"],
+    )
+    keep_until: Literal["end_of_year", "end_of_next_year"] | None = Field(
+        default=None,
+        description=(
+            "Keep a level until the end of the calendar year (in the program's time zone) "
+            "in which it was reached (its first purchase at the level), or of the year after "
+            "it, even when the window would drop it; reaching it again moves the date. Not "
+            "with keep_for."
+        ),
+        examples=["end_of_next_year"],
     )
 
     def level_names(self) -> tuple[str, ...]:
@@ -324,10 +387,13 @@ class PointsSettings(_Model):
         description="Move each expiry to the end of its calendar month, quarter or year.",
         examples=["month"],
     )
-    expire_on_inactivity: Duration | None = Field(
+    expire_on_inactivity: Duration | Inactivity | None = Field(
         default=None,
-        description="All points expire after this long without a purchase.",
-        examples=["18 months"],
+        description=(
+            "All points expire after this long without activity: a duration (purchases "
+            "count), or {after, activity} naming what counts."
+        ),
+        examples=["18 months", {"after": "18 months", "activity": ["purchase", "redemption"]}],
     )
     negative_balance: Literal["allow", "clamp"] = Field(
         default="allow",
@@ -337,6 +403,13 @@ class PointsSettings(_Model):
         ),
         examples=["clamp"],
     )
+
+    def inactivity(self) -> Inactivity | None:
+        """``expire_on_inactivity`` in its long form (a duration alone counts purchases)."""
+        value = self.expire_on_inactivity
+        if isinstance(value, str):
+            return Inactivity(after=value)
+        return value
 
     @model_validator(mode="after")
     def _name_knows_its_singular(self) -> PointsSettings:

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, Evaluation, Totals
 from rewardrules.engine.lots import Duration
+from rewardrules.engine.state import active_at
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Purchase
 from rewardrules.histories.columns import read_history_table, table_to_events
@@ -826,7 +827,8 @@ def _expiry(
 
     The report's instant is ``as_of`` (a date: the next local midnight) or the history's
     last event. A lot expires at its ``expires_at`` or at the inactivity deadline (the last
-    purchase plus ``expire_on_inactivity``), whichever is first, if no purchase comes first.
+    activity plus ``expire_on_inactivity``), whichever is first, if no activity comes first;
+    a lasting lot (a tier's ``points_never_expire``) never.
     """
     settings = program.points
     if settings.expire_after is None and settings.expire_on_inactivity is None:
@@ -847,22 +849,21 @@ def _expiry(
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     end = datetime.combine(date(year, month, 1), time(0), zone)
-    inactivity = (
-        None
-        if settings.expire_on_inactivity is None
-        else Duration.parse(str(settings.expire_on_inactivity))
-    )
+    long_form = settings.inactivity()
+    inactivity = None if long_form is None else Duration.parse(long_form.after)
+    counts = long_form is not None and "purchase" in long_form.activity
     per_month: dict[str, dict[str, int]] = {month: {} for month in months}
     for result in evaluation.customers:
         if result.points <= 0:
             continue
         state = result.state
         deadline = None
-        if inactivity is not None and state.last_purchase_at is not None:
-            deadline = inactivity.after(state.last_purchase_at, zone)
+        last_active = None if long_form is None else active_at(state, counts)
+        if inactivity is not None and last_active is not None:
+            deadline = inactivity.after(last_active, zone)
         for lot in state.lots:
             due = lot.expires_at
-            if deadline is not None and lot.earned_at <= deadline:
+            if deadline is not None and lot.earned_at <= deadline and not lot.lasting:
                 due = deadline if due is None else min(due, deadline)
             if due is None or not start <= due < end or lot.points <= 0:
                 continue

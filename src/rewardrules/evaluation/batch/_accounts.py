@@ -18,7 +18,17 @@ from datetime import datetime
 import numpy as np
 
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import PointsAccount, PointsPolicy, advance, earn, redeem, take_back
+from rewardrules.engine.lots import (
+    PointsAccount,
+    PointsPolicy,
+    advance,
+    bought,
+    earn,
+    redeem,
+    refunded_in_full,
+    take_back,
+)
+from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._lots import run_integer_accounts
 
@@ -42,6 +52,21 @@ class Accounts:
     """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
 
 
+def lasting_purchases(
+    policy: PointsPolicy, tiers: TierPlan | None, tier: Ints, purchases: Flags
+) -> frozenset[int]:
+    """The purchases made at a level whose points never expire (their lots are lasting);
+    empty when nothing expires or no level says so."""
+    if (
+        tiers is None
+        or not tiers.lasting
+        or (policy.expire_after is None and policy.inactivity is None)
+    ):
+        return frozenset()
+    at_level = np.isin(tier, np.asarray(sorted(tiers.lasting), dtype=np.int64))
+    return frozenset(np.flatnonzero(at_level & purchases).tolist())
+
+
 def run_accounts(
     frame: Frame,
     policy: PointsPolicy,
@@ -50,6 +75,8 @@ def run_accounts(
     moment: Callable[[int], datetime],
     cutoff: tuple[datetime, bool, datetime] | None,
     skip: Ints | None = None,
+    emptied: frozenset[int] = frozenset(),
+    lasting: frozenset[int] = frozenset(),
 ) -> Accounts:
     """Replay the points accounts of the customers with a redemption (of every customer
     when points wait or expire: their lots are then a matter of time).
@@ -57,7 +84,9 @@ def run_accounts(
     ``points`` are the rules' points per event (negative at refunds); ``flags`` tell
     purchases, refunds and redemptions; ``moment(event)`` is an event's instant;
     ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
-    The customers in ``skip`` are replayed elsewhere (``_timeline``).
+    The customers in ``skip`` are replayed elsewhere (``_timeline``); the refunds in
+    ``emptied`` refund their purchase in full (it stops counting as activity); the
+    purchases in ``lasting`` earn points that never expire (``lasting_purchases``).
     """
     purchases, refunds, redemptions = flags
     accounts = Accounts()
@@ -69,7 +98,7 @@ def run_accounts(
         replayed = np.setdiff1d(replayed, skip)
     if not len(replayed):
         return accounts
-    if policy.inactivity is None:
+    if policy.inactivity is None and not lasting:
         run_integer_accounts(
             frame, policy, points, flags, moment, cutoff, replayed.tolist(), accounts
         )
@@ -89,15 +118,17 @@ def run_accounts(
                     accounts.expired.append(entry)
             if purchases[event]:
                 earned = int(points[event])
-                earn(policy, account, ids[event], at, earned)
-                account.last_purchase_at = at
+                earn(policy, account, ids[event], at, earned, lasting=event in lasting)
+                bought(policy, account, ids[event], at)
             elif refunds[event]:
                 back = -int(points[event])
+                purchase_id = frame.purchase_id[event].as_py()
                 if back:
-                    purchase_id = frame.purchase_id[event].as_py()
                     written = take_back(
                         policy, account, customer_id, ids[event], purchase_id, at, back
                     )
+                if event in emptied:
+                    refunded_in_full(account, purchase_id)
             else:
                 reward = frame.reward[event].as_py()
                 written = redeem(policy, account, customer_id, ids[event], reward, at)

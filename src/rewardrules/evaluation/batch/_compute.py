@@ -64,7 +64,7 @@ class Computation:
         self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
         self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
         self.retention: Retention | None = None
-        if tiers is not None and tiers.keep_for is not None:
+        if tiers is not None and tiers.holds:
             self.retention = Retention(tiers, frame, self.purchases)
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier

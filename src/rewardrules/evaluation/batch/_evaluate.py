@@ -22,7 +22,7 @@ from rewardrules.engine.ledger import EntryKind, Evaluation, LedgerEntry, Totals
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
-from rewardrules.evaluation.batch._accounts import run_accounts
+from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
@@ -32,7 +32,7 @@ from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
-from rewardrules.evaluation.batch._refunds import RefundStep
+from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
 from rewardrules.evaluation.batch._states import (
@@ -320,6 +320,10 @@ class _Run(Computation):
             lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
             closing,
             skip=walked,
+            emptied=(
+                emptying(frame, self.refunds.steps) if plan.points.inactivity else frozenset()
+            ),
+            lasting=lasting_purchases(plan.points, plan.tiers, self.tier, self.purchases),
         )
         self.gifts.place(ledger, rules)
         for position, events, entries in (

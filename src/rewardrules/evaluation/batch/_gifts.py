@@ -19,9 +19,11 @@ import pyarrow as pa
 from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.engine.tiers import TierCounter
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._bonus import PurchaseContextMaker
 from rewardrules.evaluation.batch._dated import GiftColumns, ProfileColumns, gifts_at_purchases
 from rewardrules.evaluation.batch._referrals import Fact, facts_of, repeated_ids
+from rewardrules.evaluation.batch._refunds import emptying
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.evaluation.batch.support import refuse
 from rewardrules.events import Customer
@@ -114,7 +116,18 @@ class GiftLedger:
     def walk(self, points: Any, flags: Any, cutoff: tuple[datetime, bool, datetime] | None) -> Any:
         """Walk the customers with gifts at dates or rewards; the frame's customers walked."""
         run = self.run
-        walker = Walker(run.plan, run.frame, points, flags, self.written, cutoff)
+        emptied = emptying(run.frame, run.refunds.steps) if run.plan.points.inactivity else None
+        lasting = lasting_purchases(run.plan.points, run.plan.tiers, run.tier, flags[0])
+        walker = Walker(
+            run.plan,
+            run.frame,
+            points,
+            flags,
+            self.written,
+            cutoff,
+            emptied or frozenset(),
+            lasting,
+        )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)
 

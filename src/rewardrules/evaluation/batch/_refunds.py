@@ -225,3 +225,15 @@ def _request(frame: Frame, event: int) -> _Refund:
         return _Refund(event_id, None)
     quantities = frame.quantity[start:end].tolist()
     return _Refund(event_id, tuple(_Line(sku, units) for sku, units in zip(skus, quantities)))
+
+
+def emptying(frame: Frame, steps: list[RefundStep]) -> frozenset[int]:
+    """The refunds (events) after which their purchase is refunded in full: it no longer
+    counts as activity for ``expire_on_inactivity``."""
+    quantity, line_start = frame.quantity, frame.line_start
+    return frozenset(
+        step.event
+        for step in steps
+        if list(step.units_after)
+        == quantity[line_start[step.purchase] : line_start[step.purchase + 1]].tolist()
+    )

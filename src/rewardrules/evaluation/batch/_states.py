@@ -23,7 +23,17 @@ from typing import Any, cast
 import numpy as np
 
 from rewardrules.engine._state_format import micros
-from rewardrules.engine.lots import PointsAccount, advance, earn, elapsed, redeem, take_back
+from rewardrules.engine.lots import (
+    PointsAccount,
+    advance,
+    bought,
+    earn,
+    elapsed,
+    redeem,
+    refunded_in_full,
+    settle,
+    take_back,
+)
 from rewardrules.engine.state import (
     CustomerState,
     GiftCardWindow,
@@ -34,9 +44,10 @@ from rewardrules.engine.state import (
 )
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
+from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
-from rewardrules.evaluation.batch._refunds import RefundStep
+from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.plan import ProgramPlan
 
 
@@ -144,6 +155,8 @@ class SavedStates:
         moment = columns.moment
         last_event_at = moment(end - 1)
         kept, forgotten = self._forget(bought, last_event_at)
+        for event in forgotten:
+            settle(account, frame.event_ids[event])  # no longer refundable, as the reference
         window_tier, reached = self._retention(bought)
         tier_amounts, tier_window = self._forgotten_tiers(forgotten, last_event_at)
         ids = frame.event_ids
@@ -159,11 +172,13 @@ class SavedStates:
                     available_at=lot.available_at,
                     expires_at=lot.expires_at,
                     points=lot.points,
+                    lasting=lot.lasting,
                 )
                 for lot in account.lots
             ),
             debt=account.debt,
             last_purchase_at=account.last_purchase_at,
+            settled_active_at=account.settled_at,
             last_event_at=last_event_at,
             stamps=(
                 {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
@@ -207,19 +222,24 @@ class SavedStates:
         purchases, refunds, _ = columns.flags
         customer_id = frame.customer_ids[customer]
         ids = frame.event_ids
+        emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
+        lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
         account = PointsAccount()
         for event in events:
             at = columns.moment(event)
             if policy.has_clock:
                 advance(policy, account, customer_id, at)
             if purchases[event]:
-                earn(policy, account, ids[event], at, int(columns.points[event]))
-                account.last_purchase_at = at
+                earned = int(columns.points[event])
+                earn(policy, account, ids[event], at, earned, lasting=event in lasting)
+                bought(policy, account, ids[event], at)
             elif refunds[event]:
                 back = -int(columns.points[event])
+                purchase_id = frame.purchase_id[event].as_py()
                 if back:
-                    purchase_id = frame.purchase_id[event].as_py()
                     take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
+                if event in emptied:
+                    refunded_in_full(account, purchase_id)
             else:
                 reward = frame.reward[event].as_py()
                 redeem(policy, account, customer_id, ids[event], reward, at)
@@ -366,10 +386,10 @@ class SavedStates:
     # --- tiers ------------------------------------------------------------------------
 
     def _retention(self, bought: list[int]) -> tuple[str | None, dict[str, datetime]]:
-        """For ``keep_for``: the window level at the last purchase, and when each level was
-        last reached (``TierCounter.level_before``)."""
+        """For ``keep_for`` and ``keep_until``: the window level at the last purchase, and
+        when each level was last reached (``TierCounter.level_before``)."""
         tiers = self.columns.plan.tiers
-        if tiers is None or tiers.keep_for is None or not bought:
+        if tiers is None or not tiers.holds or not bought:
             return None, {}
         window = self.columns.window_tier
         reached: dict[int, int] = {}

@@ -200,8 +200,8 @@ _UNKNOWN = np.iinfo(np.int64).min
 
 
 class Retention:
-    """``keep_for`` over columns: the level that applies is the window's, raised to the
-    highest level reached less than ``keep_for`` before (``TierCounter.level_before``).
+    """``keep_for`` (or ``keep_until``) over columns: the level that applies is the
+    window's, raised to the highest level still held (``TierCounter.level_before``).
 
     Level ``k`` is reached at a purchase whose window level is ``k`` or above while the
     customer's previous purchase's was below ``k``; it holds while the instant is before
@@ -213,8 +213,10 @@ class Retention:
     """
 
     def __init__(self, plan: TierPlan, frame: Frame, counted: Flags) -> None:
-        assert plan.keep_for is not None  # noqa: S101 -- only with keep_for
-        self.plan, self.keep_for = plan, plan.keep_for
+        assert plan.holds  # noqa: S101 -- only with keep_for or keep_until
+        self.plan = plan
+        # Whole days are a sum; calendar months and keep_until are computed per reach.
+        self.days = plan.keep_for.days if plan.keep_for and not plan.keep_for.months else None
         self.bought = np.flatnonzero(counted).astype(np.int64)
         self.at = frame.at[self.bought]
         owner = frame.customer[self.bought]
@@ -225,8 +227,8 @@ class Retention:
             owner, np.arange(len(frame.customer_start) - 1), "left"
         )
         self.until = np.full(len(self.bought), _UNKNOWN, dtype=np.int64)
-        if not self.keep_for.months:
-            self.until = self.at + self.keep_for.days * (timedelta(days=1) // _MICROSECOND)
+        if self.days is not None:
+            self.until = self.at + self.days * (timedelta(days=1) // _MICROSECOND)
 
     def _last_reaches(self, window: Ints) -> list[Ints]:
         """Per level: for each purchase, the position of the last purchase up to it that
@@ -245,14 +247,15 @@ class Retention:
         return reaches
 
     def _fill_until(self, reaches: list[Ints]) -> None:
-        """When each reaching purchase's levels end, for calendar months (computed once)."""
-        if not self.keep_for.months:
+        """When each reaching purchase's levels end, for calendar months and keep_until
+        (computed once)."""
+        if self.days is not None:
             return
         found = np.unique(np.concatenate([*reaches, np.zeros(0, dtype=np.int64)]))
         found = found[found >= 0]
         for position in found[self.until[found] == _UNKNOWN].tolist():
             moment = _EPOCH + timedelta(microseconds=int(self.at[position]))
-            ends = self.keep_for.after(moment, self.plan.zone)
+            ends = self.plan.hold_until(moment)
             self.until[position] = (ends - _EPOCH) // _MICROSECOND
 
     def levels(self, window: Ints) -> Ints:

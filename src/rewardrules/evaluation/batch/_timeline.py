@@ -25,7 +25,16 @@ from datetime import datetime
 from typing import cast
 
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import PointsAccount, advance, earn, redeem, take_back
+from rewardrules.engine.lots import (
+    PointsAccount,
+    active,
+    advance,
+    bought,
+    earn,
+    redeem,
+    refunded_in_full,
+    take_back,
+)
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._referrals import Fact, check_fact
@@ -71,6 +80,10 @@ class Walker:
     written: Callable[[int], datetime]
     cutoff: tuple[datetime, bool, datetime] | None
     """The ``as_of`` instant, whether it is included, and the report's moment."""
+    emptied: frozenset[int] = frozenset()
+    """The refunds that refund their purchase in full (``_refunds.emptying``)."""
+    lasting: frozenset[int] = frozenset()
+    """The purchases whose points never expire (``_accounts.lasting_purchases``)."""
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date."""
@@ -122,6 +135,7 @@ class Walker:
                 done.gifts.append(entry)
                 if entry.kind == "points" and entry.points:
                     earn(policy, account, item.event_id, moment, entry.points, waits=False)
+                active(policy, account, "referral", moment)
                 continue
             done.before.append((item, pending))
             pending = []
@@ -152,15 +166,21 @@ class Walker:
         policy, frame, keys = self.plan.points, self.frame, self.frame.event_ids
         purchases, refunds, _ = self.flags
         if purchases[event]:
-            earn(policy, account, keys[event], moment, int(self.points[event]))
-            account.last_purchase_at = moment
+            lasting = event in self.lasting
+            earn(policy, account, keys[event], moment, int(self.points[event]), lasting=lasting)
+            bought(policy, account, keys[event], moment)
             return []
         if refunds[event]:
             back = -int(self.points[event])
-            if not back:
-                return []
             purchase_id = frame.purchase_id[event].as_py()
-            return take_back(policy, account, customer_id, keys[event], purchase_id, moment, back)
+            written = (
+                take_back(policy, account, customer_id, keys[event], purchase_id, moment, back)
+                if back
+                else []
+            )
+            if event in self.emptied:
+                refunded_in_full(account, purchase_id)
+            return written
         reward = frame.reward[event].as_py()
         return redeem(policy, account, customer_id, keys[event], reward, moment)
 

@@ -66,7 +66,17 @@ def unsupported(program: Program) -> list[str]:
             found.append(f"{where}: limit")
     for members in groups.values():
         found += _refused_in_group(members)
-    return found
+    return found + _refused_in_tiers(program)
+
+
+def _refused_in_tiers(program: Program) -> list[str]:
+    """The tier options the batch engine does not evaluate yet: ``qualify_by: points`` (a
+    purchase's level would depend on the points earlier purchases earned at their levels,
+    which the columns compute after the levels)."""
+    tiers = program.tiers
+    if tiers is None or tiers.qualify_by != "points":
+        return []
+    return ["tiers: qualify_by points"]
 
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:

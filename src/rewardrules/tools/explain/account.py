@@ -185,7 +185,13 @@ _VERBS = {
 """Rows whose entries are all of one of these kinds say what happened, not 'gave'."""
 
 
+INACTIVITY_NOTE = "points.expire_on_inactivity"
+"""The rule of the row that notes an event moved the inactivity deadline (it gives nothing)."""
+
+
 def _verb(event_type: str, outcome: RuleOutcome) -> str:
+    if outcome.rule == INACTIVITY_NOTE and not outcome.entries:
+        return "activity"
     if not outcome.applied:
         return "nothing"
     kinds = {entry.kind for entry in outcome.entries}

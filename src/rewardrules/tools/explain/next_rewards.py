@@ -83,6 +83,9 @@ def _next_tier(
     needed = tiers.thresholds[following] - amount
     if tiers.by_spend:
         more = f"{plan.money.format(needed)} more spend"
+    elif tiers.by_points:
+        number, _, noun = counted(needed, plan.program.points.name).partition(" ")
+        more = f"{number} more {noun} earned"
     else:
         more = f"{needed} more {'purchase' if needed == 1 else 'purchases'}"
     if tiers.span is not None:

@@ -24,7 +24,12 @@ from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
-from rewardrules.tools.explain.account import CustomerExplanation, EventExplanation, RuleOutcome
+from rewardrules.tools.explain.account import (
+    INACTIVITY_NOTE,
+    CustomerExplanation,
+    EventExplanation,
+    RuleOutcome,
+)
 from rewardrules.tools.explain.next_rewards import next_rewards
 from rewardrules.tools.explain.refund_words import Returned, refund_text
 from rewardrules.tools.explain.words import note_text, why_not
@@ -214,23 +219,45 @@ class _Explainer:
         day = date.fromisoformat(gift.event_id.rpartition("@")[2])
         return datetime.combine(day, time(0), self.plan.zone)
 
+    def _activity(self, before: datetime | None, what: str) -> tuple[RuleOutcome, ...]:
+        """A line on the inactivity deadline when an event moved it: an activity other than
+        a purchase ("kept alive by redemption r1"), or a purchase refunded in full that no
+        longer counts. Empty when the deadline did not move (or there is none)."""
+        policy = self.plan.points
+        after = self.state.account.active_at
+        if policy.inactivity is None or after == before:
+            return ()
+        if after is None:
+            text = f"{what}: no activity is left to keep points alive"
+        else:
+            deadline = policy.inactivity.after(after, self.plan.zone)
+            day = deadline.astimezone(self.plan.zone).date()
+            text = f"{what}: without more activity, all points expire on {day}"
+        # It gives nothing: not applied, and no entry of its own (account._verb: 'activity').
+        return (RuleOutcome(INACTIVITY_NOTE, False, text),)
+
     def _referral(self, fact: ReferralQualified, derived: bool) -> EventExplanation:
+        active = self.state.account.active_at
         entries = self._run(fact, derived)
         rewarded = [entry for entry in entries if entry.kind not in _LIFECYCLE]
         outcomes = _with_lifecycle(
             tuple(_given(rule, given) for rule, given in _by_rule(rewarded).items()), entries
-        )
+        ) + self._activity(active, f"kept alive by referral {fact.id}")
         return EventExplanation(
             fact.id, "referral", fact.at.astimezone(self.plan.zone), None, Decimal(0),
             self.plan.money.code, None, outcomes, fact.referred,
         )  # fmt: skip
 
     def _redemption(self, event: Redemption) -> EventExplanation:
+        active = self.state.account.active_at
         entries = self._run(event)
         spent = sum(-(entry.points or 0) for entry in entries if entry.kind == "redemption")
+        outcomes = _lifecycle_outcomes(entries) + self._activity(
+            active, f"kept alive by redemption {event.id}"
+        )
         return EventExplanation(
             event.id, "redemption", event.at.astimezone(self.plan.zone), None,
-            Decimal(spent), self.plan.money.code, None, _lifecycle_outcomes(entries),
+            Decimal(spent), self.plan.money.code, None, outcomes,
         )  # fmt: skip
 
     def _purchase(self, event: Purchase) -> EventExplanation:
@@ -274,6 +301,7 @@ class _Explainer:
         earlier = state.record(event.purchase_id)
         units_before = [] if earlier is None else list(earlier.refunded_units)
         amounts_before = [] if earlier is None else list(earlier.refunded_amount)
+        active = state.account.active_at
         entries = self._run(event)  # raises for an unknown purchase
         given = _by_rule(entries)
         record = state.purchases[event.purchase_id]
@@ -293,6 +321,8 @@ class _Explainer:
                 for rule in self.order.refund
             ),
             entries,
+        ) + self._activity(
+            active, f"purchase {event.purchase_id} was refunded in full and no longer counts"
         )
         return EventExplanation(
             event.id, "refund", event.at.astimezone(zone), record.context.tier,

@@ -32,6 +32,11 @@ from rewardrules.tools.lint.filters import (
     outside_rule,
 )
 from rewardrules.tools.lint.hints import percents_written_as_fractions, points_without_value
+from rewardrules.tools.lint.lifecycle import (
+    inactivity_without_purchases,
+    never_expire_without_expiry,
+    status_kept_in_lifetime,
+)
 from rewardrules.tools.lint.options import options_without_effect
 from rewardrules.tools.lint.rewards import (
     duplicate_rewards,
@@ -269,6 +274,9 @@ CHECKS: Mapping[str, Check] = {
     "percent-as-fraction": percents_written_as_fractions,
     "points-without-value": points_without_value,
     "option-has-no-effect": options_without_effect,
+    "inactivity-without-purchases": inactivity_without_purchases,
+    "never-expire-without-expiry": never_expire_without_expiry,
+    "status-kept-in-lifetime": status_kept_in_lifetime,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 

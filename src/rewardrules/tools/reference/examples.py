@@ -35,10 +35,12 @@ _Key = tuple[str, str]
 _APART: tuple[tuple[_Key, ...], ...] = (
     (("Gift", "points"), ("Gift", "voucher")),
     (("Limit", "points"), ("Limit", "rewards"), ("Limit", "value")),
+    (("Tiers", "keep_for"), ("Tiers", "keep_until")),
 )
 """Keys of one model that cannot all be set at once: at most one of each group is.
 
-A gift gives points or a voucher; a limit counts one measure. A kind's own groups are in
+A gift gives points or a voucher; a limit counts one measure; tiers keep a level for a
+duration or until a New Year. A kind's own groups are in
 its spec (``KindSpec.reference.apart``).
 """
 
