@@ -213,6 +213,8 @@ def dry_run(
             purchases=own.purchases,
             refunds=own.refunds,
             gross_spend=own.gross_spend,
+            refunded_purchases=own.refunded_purchases,
+            fully_refunded_purchases=own.fully_refunded_purchases,
         )
 
     if engine == "batch" and output.summarises and customer_id is None:
@@ -399,7 +401,7 @@ def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Prog
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
         ("customers", _n(totals["customers"])),
-        ("purchases", f"{_n(totals['purchases'])} ({_counted(totals['refunds'], 'refunds')})"),
+        ("purchases", _purchases_text(totals)),
         ("gross spend", f"{_m(totals['gross_spend'])} {code}"),
     ]
     if points is not None:
@@ -464,6 +466,26 @@ def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Prog
     if points is not None and totals["points_expired"]:
         rows.append(("breakage", f"{_m(totals['breakage'])} {code} (expired, not a cost)"))
     return f"{title}\n" + _columns(rows)
+
+
+def _purchases_text(totals: Mapping[str, int]) -> str:
+    """'10, 3 of them refunded: 1 in full, 2 in part (4 refunds)'. A purchase counts once
+    however many refunds it had; "in full" means every unit was given back."""
+    purchases, refunds = _n(totals["purchases"]), totals["refunds"]
+    if not refunds:
+        return f"{purchases}, none refunded"
+    refunded, full = totals["refunded_purchases"], totals["fully_refunded_purchases"]
+    if not refunded:  # a resumed evaluation: the refunds gave back earlier purchases
+        return (
+            f"{purchases}, none of them refunded ({_counted(refunds, 'refunds')} of earlier ones)"
+        )
+    parts = [
+        f"{_n(count)} {how}"
+        for count, how in ((full, "in full"), (refunded - full, "in part"))
+        if count
+    ]
+    how = ", ".join(parts)
+    return f"{purchases}, {_n(refunded)} of them refunded: {how} ({_counted(refunds, 'refunds')})"
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:
