@@ -22,12 +22,14 @@ import click
 import pyarrow as pa
 
 from rewardrules.cli._progress import Progress
+from rewardrules.cli._workbook import check_workbook_options, is_workbook
 from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program, gives_points
 from rewardrules.tools.export import SheetStyle, sheet_csv
+from rewardrules.tools.export_xlsx import sheet_xlsx
 from rewardrules.tools.ledger_files import (
     ROW_GROUP_ENTRIES,
     LedgerFile,
@@ -49,6 +51,8 @@ def _ledger_path(
         return None
     if value.endswith(("/", os.sep)) or Path(value).is_dir():
         return LedgerDirectory(Path(value))
+    if is_workbook(Path(value)):
+        return Path(value)  # for --format xlsx (cli._workbook)
     try:
         ledger_file_format(value)
     except LedgerFileError as error:
@@ -65,7 +69,7 @@ _OUTPUT_OPTIONS = (
         help=(
             "Write the ledger to this file as it is produced (.parquet, .csv or .jsonl) and "
             "print the summary instead of the ledger; with --workers or --scheduler, DIR/ "
-            "for one Parquet file per partition."
+            "for one Parquet file per partition; with --format xlsx, the workbook (.xlsx)."
         ),
     ),
     click.option(
@@ -143,6 +147,15 @@ class EventDates:
             self.dates[event.id] = event.at.astimezone(zone).date().isoformat()
             yield event
 
+    def xlsx(self, evaluation: Evaluation) -> bytes:
+        """The ledger and the totals as ``--format xlsx`` writes them (``tools.export_xlsx``)."""
+        return sheet_xlsx(
+            evaluation,
+            dates=self.dates,
+            rule_ids=frozenset(rule.id for rule in self.program.rules),
+            point_value=self.program.points.value,
+        )
+
     def csv(self, evaluation: Evaluation, style: SheetStyle) -> str:
         """The ledger as ``--format csv`` prints it (``tools.export.sheet_csv``)."""
         return sheet_csv(
@@ -192,9 +205,11 @@ def check_output_options(
     """Refuse the combinations that make no sense, before any file is read.
 
     Raises:
-        click.UsageError: ``--explain`` or ``--format csv`` with ``--output`` or ``--summary``.
+        click.UsageError: ``--explain`` or ``--format csv`` with ``--output`` or ``--summary``;
+            what ``cli._workbook.check_workbook_options`` refuses.
     """
-    if output is None and not summary:
+    check_workbook_options(output, summary, output_format)
+    if (output is None and not summary) or output_format == "xlsx":
         return
     given = "--output" if output is not None else "--summary"
     if explain:

@@ -32,6 +32,7 @@ from rewardrules.cli._support import (
     history_options,
     located_events,
 )
+from rewardrules.cli._workbook import write_sheet
 from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
 from rewardrules.cli.dry_run_output import (
     DryRunOutput,
@@ -94,12 +95,14 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "xlsx"]),
     default="table",
     show_default=True,
     help=(
-        "A readable table, the JSON contract of docs/json-output.md, or the ledger as CSV "
-        "for a spreadsheet (cells a spreadsheet would run as formulas are neutralised)."
+        "A readable table, the JSON contract of docs/json-output.md, the ledger as CSV "
+        "for a spreadsheet (cells a spreadsheet would run as formulas are neutralised), or "
+        "an Excel workbook of the ledger and the totals (to --output FILE.xlsx; needs the "
+        "'xlsx' extra)."
     ),
 )
 @click.option(
@@ -181,7 +184,13 @@ def dry_run(
     program = guarded(lambda: load_program(program_file))
     hint_missing_customers(program, customers_file)
     reading = reading.for_program(program)
-    output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
+    output = DryRunOutput(
+        program,
+        history_file,
+        output=None if output_format == "xlsx" else output_file,  # xlsx: the workbook's
+        summary=summary,
+        quiet=quiet,
+    )
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
     everybody = customer_id is None or compile_program(program).rewards_referrers
@@ -243,8 +252,8 @@ def dry_run(
         explained = guarded(
             lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
         )
-    if output_format == "csv":
-        click.echo(dates.csv(evaluation, style), nl=False)
+    if output_format in ("csv", "xlsx"):
+        write_sheet(dates, evaluation, output_format, style, output_file)
         return
     _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id)
 
@@ -295,8 +304,10 @@ def _dry_run_on_cluster(
     if per_customer[0] is not None or per_customer[1]:
         given = "--customer" if per_customer[0] is not None else "--explain"
         raise click.UsageError(f"{given} shows one customer's events; it cannot go with a cluster")
-    if output_format == "csv":
-        raise click.UsageError("--format csv prints the ledger; with a cluster use --output DIR/")
+    if output_format in ("csv", "xlsx"):
+        raise click.UsageError(
+            f"--format {output_format} gives the ledger; with a cluster use --output DIR/"
+        )
     if output is not None and not isinstance(output, LedgerDirectory):
         raise click.UsageError(f"with a cluster, --output names a directory: {output}/")
     program = guarded(lambda: load_program(program_file))
