@@ -24,6 +24,7 @@ from rewardrules.cli._reports import (
     rule_files,
     write_reports,
 )
+from rewardrules.cli._style import color_option
 from rewardrules.cli._support import (
     HistoryReading,
     as_of_option,
@@ -32,6 +33,7 @@ from rewardrules.cli._support import (
     history_options,
     located_events,
 )
+from rewardrules.cli._tables import PLAIN, Block, Look, table_look
 from rewardrules.cli._workbook import write_sheet
 from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
 from rewardrules.cli.dry_run_output import (
@@ -137,6 +139,7 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
 )
 @csv_options
 @output_options
+@color_option
 @history_options
 def dry_run(
     program_file: Path,
@@ -155,6 +158,7 @@ def dry_run(
     scheduler: str | None = None,
     csv_delimiter: str | None = None,
     csv_decimal_comma: bool = False,
+    color: bool | None = None,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
     style = sheet_style(output_format, csv_delimiter, csv_decimal_comma)
@@ -245,7 +249,7 @@ def dry_run(
             click.echo(output.summary_json(totals_summary))
         else:
             shown = program.points.name if output.gives_points else None
-            click.echo(output.summary_text(totals_summary, _totals_block(evaluation, shown)))
+            click.echo(output.summary_text(totals_summary, str(_totals_block(evaluation, shown))))
         return
     explained = None
     if explain:
@@ -255,7 +259,7 @@ def dry_run(
     if output_format in ("csv", "xlsx"):
         write_sheet(dates, evaluation, output_format, style, output_file)
         return
-    _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id)
+    _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id, color)
 
 
 def _show_evaluation(
@@ -265,8 +269,10 @@ def _show_evaluation(
     explained: Mapping[str, CustomerExplanation] | None,
     as_of: date | datetime | None,
     customer_id: str | None = None,
+    color: bool | None = None,
 ) -> None:
-    """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
+    """Print a dry-run's evaluation in the chosen format, with explanations for JSON;
+    ``color``: ``--color`` or ``--no-color`` (None: neither)."""
     if output_format == "json":
         document = evaluation.to_dict()
         coming = coming_expiries(program, evaluation, as_of)
@@ -282,7 +288,9 @@ def _show_evaluation(
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        click.echo(render_table(program, evaluation, customer_id))
+        look = table_look(color)
+        text = render_table(program, evaluation, customer_id, look)
+        click.echo(text, color=look.color or None)
 
 
 def _dry_run_on_cluster(
@@ -332,12 +340,15 @@ def _dry_run_on_cluster(
         return
     evaluation = Evaluation(program.program, program.money, program.points.name, (), totals)
     earns = any(gives_points(rule) for rule in program.rules)
-    click.echo(_totals_block(evaluation, program.points.name if earns else None))
+    click.echo(_totals_block(evaluation, program.points.name if earns else None).plain())
 
 
-def render_table(program: Program, evaluation: Evaluation, customer_id: str | None = None) -> str:
+def render_table(
+    program: Program, evaluation: Evaluation, customer_id: str | None = None, look: Look = PLAIN
+) -> str:
     """The dry-run as text: one block per customer, then the totals (of the program, or
-    of the one customer ``customer_id`` when ``--customer`` chose one)."""
+    of the one customer ``customer_id`` when ``--customer`` chose one); aligned columns,
+    or rich tables with ``look`` (``cli._tables``)."""
     money = evaluation.money
     points = program.points.name
     earns_points = any(gives_points(rule) for rule in program.rules)
@@ -346,19 +357,19 @@ def render_table(program: Program, evaluation: Evaluation, customer_id: str | No
         header += f", {points}"
         if program.points.value:
             header += f" worth {program.points.value} {money.code} each"
-    blocks = [header]
+    blocks = []
     cards = dict(compile_program(program).stamp_cards)
     for result in evaluation.customers:
         shown_points = points if earns_points else None
         blocks.append(_customer_block(result, shown_points, program.tiers is not None, cards))
     title = "Program totals" if customer_id is None else f"Totals for customer {customer_id}"
     blocks.append(_totals_block(evaluation, points if earns_points else None, title))
-    return "\n\n".join(blocks)
+    return look.render(header, blocks)
 
 
 def _customer_block(
     result: CustomerResult, points: str | None, has_tiers: bool, cards: dict[str, int]
-) -> str:
+) -> Block:
     facts = [] if points is None else [_counted(result.points, points)]
     if points is not None and result.pending_points:
         facts[0] += f" ({_n(result.pending_points)} pending)"
@@ -372,9 +383,7 @@ def _customer_block(
     rows += [
         (e.event_id, e.rule, _reward_text(e, points or "points"), e.reason) for e in result.ledger
     ]
-    if len(rows) == 1:
-        return f"{title}\n  (no rewards)"
-    return f"{title}\n{_columns(rows)}"
+    return Block(title, rows, empty="(no rewards)")
 
 
 _NOTES = {"capped": "limit reached", "set_aside": "set aside", "referral": "referral"}
@@ -407,7 +416,9 @@ def _several(units: int | None, noun: str) -> str:
     return f"{_n(units)} {noun} "
 
 
-def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Program totals") -> str:
+def _totals_block(
+    evaluation: Evaluation, points: str | None, title: str = "Program totals"
+) -> Block:
     totals = evaluation.totals.to_dict()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
@@ -476,7 +487,7 @@ def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Prog
     )
     if points is not None and totals["points_expired"]:
         rows.append(("breakage", f"{_m(totals['breakage'])} {code} (expired, not a cost)"))
-    return f"{title}\n" + _columns(rows)
+    return Block(title, rows, header=False)
 
 
 def _purchases_text(totals: Mapping[str, int]) -> str:
@@ -497,15 +508,6 @@ def _purchases_text(totals: Mapping[str, int]) -> str:
     ]
     how = ", ".join(parts)
     return f"{purchases}, {_n(refunded)} of them refunded: {how} ({_counted(refunds, 'refunds')})"
-
-
-def _columns(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
-        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
-    return "\n".join(lines)
 
 
 def _n(number: int) -> str:
