@@ -103,3 +103,14 @@ def test_a_customer_without_rewards_says_so_in_both_forms() -> None:
     assert block.plain() == "Customer eli: stamps card 1/6\n  (no rewards)"
     rich = Look(rich=True, width=80).render("Club", [block])
     assert rich == "Club\n\nCustomer eli: stamps card 1/6\n  (no rewards)"
+
+
+def test_the_summary_is_drawn_as_rich_tables_with_the_same_cells() -> None:
+    runner = CliRunner()
+    plain = runner.invoke(cli, [*AIRLINE, "--summary"])
+    coloured = runner.invoke(cli, [*AIRLINE, "--summary", "--color"], env={"COLUMNS": "300"})
+    assert (plain.exit_code, coloured.exit_code) == (0, 0)
+    assert "\x1b[" not in plain.output
+    assert "─" not in plain.output
+    assert "\x1b[1mPer rule" in coloured.output
+    assert cells(ANSI.sub("", coloured.output)) == cells(plain.output)

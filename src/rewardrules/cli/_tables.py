@@ -27,18 +27,26 @@ from rewardrules.cli._style import Terminal, wants_color
 @dataclass(frozen=True)
 class Block:
     """A titled table: ``rows`` of cells, the first naming the columns when ``header``;
-    ``empty`` is shown under the title when there are no rows."""
+    ``empty`` is shown under the title when there are no rows; with ``figures``, the
+    columns after the first are figures, aligned right."""
 
     title: str
-    rows: Sequence[tuple[str, ...]]
+    rows: Sequence[Sequence[str]]
     header: bool = True
     empty: str = ""
+    figures: bool = False
+
+    @property
+    def body(self) -> Sequence[Sequence[str]]:
+        """The rows below the header."""
+        return self.rows[1:] if self.header else self.rows
 
     def plain(self) -> str:
         """The block as aligned columns, two spaces in: the piped form."""
-        if not self.rows or (self.header and len(self.rows) == 1):
-            return f"{self.title}\n  {self.empty}"
-        return f"{self.title}\n{columns(self.rows)}"
+        if not self.body:
+            return self.title + (f"\n  {self.empty}" if self.empty else "")
+        aligned = figure_columns(self.rows) if self.figures else columns(self.rows)
+        return f"{self.title}\n{aligned}"
 
     def __str__(self) -> str:
         return self.plain()
@@ -74,8 +82,8 @@ class Look:
         return "\n".join(line.rstrip() for line in text.splitlines())
 
     def _table(self, block: Block) -> Table | Text:
-        if not block.rows or (block.header and len(block.rows) == 1):
-            return Text(f"{block.title}\n  {block.empty}")
+        if not block.body:
+            return Text(block.plain(), style="bold" if not block.empty else "")
         table = Table(
             title=Text(block.title, style="bold"),
             title_justify="left",
@@ -85,12 +93,11 @@ class Look:
             show_edge=False,
             padding=(0, 1),
         )
-        head, body = (
-            (block.rows[0], block.rows[1:]) if block.header else (block.rows[0], block.rows)
-        )
-        for name in head:
-            table.add_column(name if block.header else "", overflow="fold")
-        for row in body:
+        for place, name in enumerate(block.rows[0]):
+            right = block.figures and place > 0
+            header = name if block.header else ""
+            table.add_column(header, justify="right" if right else "left", overflow="fold")
+        for row in block.body:
             table.add_row(*(self._cell(text) for text in row))
         return table
 
@@ -118,7 +125,18 @@ def table_look(
     return Look(rich=True, color=color, width=shutil.get_terminal_size((100, 24)).columns)
 
 
-def columns(rows: Sequence[tuple[str, ...]]) -> str:
+def figure_columns(rows: Sequence[Sequence[str]]) -> str:
+    """A left-aligned first column, then right-aligned figures, two spaces apart."""
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return "\n".join(lines)
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns, two spaces apart; the last one is not padded."""
     widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
     lines = []

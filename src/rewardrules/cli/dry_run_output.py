@@ -22,6 +22,7 @@ import click
 import pyarrow as pa
 
 from rewardrules.cli._progress import Progress
+from rewardrules.cli._tables import PLAIN, Block, Look
 from rewardrules.cli._workbook import check_workbook_options, is_workbook
 from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
@@ -367,23 +368,22 @@ class DryRunOutput:
             document["ledger"] = {"file": str(self.output), "entries": self.entries}
         return json.dumps(document, indent=2, ensure_ascii=False)
 
-    def summary_text(self, summary: Summary, totals_block: str) -> str:
-        """The summary as text tables, then the program totals block."""
+    def summary_text(self, summary: Summary, totals_block: Block, look: Look = PLAIN) -> str:
+        """The summary's tables, then the program totals block: aligned columns, or rich
+        tables with ``look`` (``cli._tables``)."""
         program = self.program
         points = self.gives_points
         code = program.money.code
         header = f"{program.name} ({program.program}) - {code}: summary"
-        blocks = [
-            header,
-            "Per rule\n" + _table("rule", summary.by_rule, points, code),
-        ]
+        blocks = [Block("Per rule", _table("rule", summary.by_rule, points, code), figures=True)]
         if summary.by_tier:
-            blocks.append("Per tier\n" + _table("tier", summary.by_tier, points, code))
-        blocks.append("Per month\n" + _table("month", summary.by_month, points, code))
-        blocks.append(totals_block)
+            tiers = _table("tier", summary.by_tier, points, code)
+            blocks.append(Block("Per tier", tiers, figures=True))
+        months = _table("month", summary.by_month, points, code)
+        blocks += [Block("Per month", months, figures=True), totals_block]
         if self.output is not None:
-            blocks.append(f"Ledger: {self.entries} entries written to {self.output}")
-        return "\n\n".join(blocks)
+            blocks.append(Block(f"Ledger: {self.entries} entries written to {self.output}", []))
+        return look.render(header, blocks)
 
 
 _SUMMED = tuple(
@@ -405,7 +405,7 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
+def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> list[list[str]]:
     head = [name] + (["customers"] if name == "tier" else []) + ["entries"]
     if points:
         head += ["points net", "redeemed", "expired"]
@@ -425,20 +425,9 @@ def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
             row.append(f"{totals.points_expired:,}")
         row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
         rows.append(row)
-    return _columns(rows)
+    return rows
 
 
 def _money(value: Decimal) -> str:
     """An amount with thousands separators: 1,234.50."""
     return format(value, ",f")
-
-
-def _columns(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned first column, right-aligned figures."""
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
-        lines.append(("  " + "  ".join(cells)).rstrip())
-    return "\n".join(lines)

@@ -249,7 +249,13 @@ def dry_run(
             click.echo(output.summary_json(totals_summary))
         else:
             shown = program.points.name if output.gives_points else None
-            click.echo(output.summary_text(totals_summary, str(_totals_block(evaluation, shown))))
+            # Styles only when table_look chose colour: echo keeps them even when piped.
+            click.echo(
+                output.summary_text(
+                    totals_summary, _totals_block(evaluation, shown), table_look(color)
+                ),
+                color=True,
+            )
         return
     explained = None
     if explain:
