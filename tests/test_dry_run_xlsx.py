@@ -165,7 +165,7 @@ def test_without_openpyxl_the_message_says_which_extra_to_install(
         ),
         (
             ["--format", "xlsx", "--workers", "2"],
-            "Error: --format xlsx gives the ledger; with a cluster use --output DIR/",
+            "Error: --format xlsx writes the ledger; with a cluster use --output DIR/",
         ),
     ],
     ids=["workbook-without-format", "format-without-workbook", "summary", "cluster"],

@@ -320,7 +320,8 @@ def _dry_run_on_cluster(
         raise click.UsageError(f"{given} shows one customer's events; it cannot go with a cluster")
     if output_format in ("csv", "xlsx"):
         raise click.UsageError(
-            f"--format {output_format} gives the ledger; with a cluster use --output DIR/"
+            f"--format {output_format} {'prints' if output_format == 'csv' else 'writes'} "
+            "the ledger; with a cluster use --output DIR/"
         )
     if output is not None and not isinstance(output, LedgerDirectory):
         raise click.UsageError(f"with a cluster, --output names a directory: {output}/")
