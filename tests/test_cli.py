@@ -100,7 +100,8 @@ def test_dry_run_table_shows_each_reward_and_the_totals(files: tuple[Path, Path]
     code, out, err = run("dry-run", program, history)
     assert (code, err) == (0, "")
     # c1: p1 2 cones 6.00 -> 6 stars; p2 3rd cone free (3.50), water 1.25 -> 1 star;
-    # r1 refunds the water: p2's stars recomputed on 0.00 -> 0, so -1.
+    # r1 refunds the water: p2's stars recomputed on 0.00 -> 0, so -1; p2 keeps its cone,
+    # so it is refunded in part.
     # c2: p3 one cone 3.00 -> 3 stars. Cost: 9 stars x 0.01 + 3.50 free = 3.59.
     assert out.splitlines() == [
         "Scoops (scoops) - USD, stars worth 0.01 USD each",
@@ -120,7 +121,7 @@ def test_dry_run_table_shows_each_reward_and_the_totals(files: tuple[Path, Path]
         "",
         "Program totals",
         "  customers       2",
-        "  purchases       3 (1 refund)",
+        "  purchases       3, 1 of them refunded: 1 in part (1 refund)",
         "  gross spend     13.75 USD",
         "  stars issued    10 (-1 by refunds, net 9, cost 0.09 USD)",
         "  discounts       0.00 USD on 0 units",

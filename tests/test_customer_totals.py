@@ -44,7 +44,7 @@ def test_one_customers_totals_say_whose_they_are(tmp_path: Path) -> None:
     assert totals == (
         "Totals for customer tom\n"
         "  customers       1\n"
-        "  purchases       2 (0 refunds)\n"
+        "  purchases       2, none refunded\n"
         "  gross spend     15.00 USD\n"
         "  points issued   15 (-0 by refunds, net 15, cost 0.15 USD)\n"
         "  discounts       0.00 USD on 0 units\n"
@@ -59,5 +59,5 @@ def test_one_customers_totals_say_whose_they_are(tmp_path: Path) -> None:
 
 def test_everybodys_totals_are_the_programs(tmp_path: Path) -> None:
     output = dry_run(tmp_path)
-    assert "\nProgram totals\n  customers       2\n  purchases       3 (0 refunds)\n" in output
+    assert "\nProgram totals\n  customers       2\n  purchases       3, none refunded\n" in output
     assert "Totals for customer" not in output

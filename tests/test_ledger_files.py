@@ -259,9 +259,9 @@ def test_dry_run_output_with_json_says_where_the_ledger_went(tmp_path: Path) -> 
     ("options", "message"),
     [
         (
-            ["--output", "out.xlsx"],
+            ["--output", "out.ods"],
             "Invalid value for '--output': cannot tell the format of the ledger file "
-            "out.xlsx from its extension; name it .parquet, .csv or .jsonl",
+            "out.ods from its extension; name it .parquet, .csv or .jsonl",
         ),
         (
             ["--output", "out.csv", "--format", "csv"],

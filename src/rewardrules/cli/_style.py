@@ -1,4 +1,4 @@
-"""Colour in a terminal: when the tables of ``report`` and ``compare`` are coloured.
+"""Colour in a terminal: when the tables of ``report``, ``compare`` and ``dry-run`` are coloured.
 
 Colour is on when the output is a terminal and ``NO_COLOR`` is unset or empty
 (https://no-color.org); ``--color`` and ``--no-color`` decide over both. Text written to
@@ -28,7 +28,7 @@ color_option = click.option(
 def wants_color(
     flag: bool | None,
     to_file: bool,
-    stream: _Terminal | None = None,
+    stream: Terminal | None = None,
     environment: Mapping[str, str] | None = None,
 ) -> bool:
     """Whether to colour: the flag if given; else not into a file, not with ``NO_COLOR``
@@ -39,9 +39,11 @@ def wants_color(
         return False
     if (environment if environment is not None else os.environ).get("NO_COLOR", ""):
         return False
-    shown: _Terminal = sys.stdout if stream is None else stream
+    shown: Terminal = sys.stdout if stream is None else stream
     return shown.isatty()
 
 
-class _Terminal(Protocol):
+class Terminal(Protocol):
+    """A stream that can tell whether it is a terminal."""
+
     def isatty(self) -> bool: ...

@@ -22,12 +22,15 @@ import click
 import pyarrow as pa
 
 from rewardrules.cli._progress import Progress
+from rewardrules.cli._tables import PLAIN, Block, Look
+from rewardrules.cli._workbook import check_workbook_options, is_workbook
 from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program, gives_points
 from rewardrules.tools.export import SheetStyle, sheet_csv
+from rewardrules.tools.export_xlsx import sheet_xlsx
 from rewardrules.tools.ledger_files import (
     ROW_GROUP_ENTRIES,
     LedgerFile,
@@ -49,6 +52,8 @@ def _ledger_path(
         return None
     if value.endswith(("/", os.sep)) or Path(value).is_dir():
         return LedgerDirectory(Path(value))
+    if is_workbook(Path(value)):
+        return Path(value)  # for --format xlsx (cli._workbook)
     try:
         ledger_file_format(value)
     except LedgerFileError as error:
@@ -65,7 +70,7 @@ _OUTPUT_OPTIONS = (
         help=(
             "Write the ledger to this file as it is produced (.parquet, .csv or .jsonl) and "
             "print the summary instead of the ledger; with --workers or --scheduler, DIR/ "
-            "for one Parquet file per partition."
+            "for one Parquet file per partition; with --format xlsx, the workbook (.xlsx)."
         ),
     ),
     click.option(
@@ -143,6 +148,15 @@ class EventDates:
             self.dates[event.id] = event.at.astimezone(zone).date().isoformat()
             yield event
 
+    def xlsx(self, evaluation: Evaluation) -> bytes:
+        """The ledger and the totals as ``--format xlsx`` writes them (``tools.export_xlsx``)."""
+        return sheet_xlsx(
+            evaluation,
+            dates=self.dates,
+            rule_ids=frozenset(rule.id for rule in self.program.rules),
+            point_value=self.program.points.value,
+        )
+
     def csv(self, evaluation: Evaluation, style: SheetStyle) -> str:
         """The ledger as ``--format csv`` prints it (``tools.export.sheet_csv``)."""
         return sheet_csv(
@@ -192,9 +206,11 @@ def check_output_options(
     """Refuse the combinations that make no sense, before any file is read.
 
     Raises:
-        click.UsageError: ``--explain`` or ``--format csv`` with ``--output`` or ``--summary``.
+        click.UsageError: ``--explain`` or ``--format csv`` with ``--output`` or ``--summary``;
+            what ``cli._workbook.check_workbook_options`` refuses.
     """
-    if output is None and not summary:
+    check_workbook_options(output, summary, output_format)
+    if (output is None and not summary) or output_format == "xlsx":
         return
     given = "--output" if output is not None else "--summary"
     if explain:
@@ -352,23 +368,22 @@ class DryRunOutput:
             document["ledger"] = {"file": str(self.output), "entries": self.entries}
         return json.dumps(document, indent=2, ensure_ascii=False)
 
-    def summary_text(self, summary: Summary, totals_block: str) -> str:
-        """The summary as text tables, then the program totals block."""
+    def summary_text(self, summary: Summary, totals_block: Block, look: Look = PLAIN) -> str:
+        """The summary's tables, then the program totals block: aligned columns, or rich
+        tables with ``look`` (``cli._tables``)."""
         program = self.program
         points = self.gives_points
         code = program.money.code
         header = f"{program.name} ({program.program}) - {code}: summary"
-        blocks = [
-            header,
-            "Per rule\n" + _table("rule", summary.by_rule, points, code),
-        ]
+        blocks = [Block("Per rule", _table("rule", summary.by_rule, points, code), figures=True)]
         if summary.by_tier:
-            blocks.append("Per tier\n" + _table("tier", summary.by_tier, points, code))
-        blocks.append("Per month\n" + _table("month", summary.by_month, points, code))
-        blocks.append(totals_block)
+            tiers = _table("tier", summary.by_tier, points, code)
+            blocks.append(Block("Per tier", tiers, figures=True))
+        months = _table("month", summary.by_month, points, code)
+        blocks += [Block("Per month", months, figures=True), totals_block]
         if self.output is not None:
-            blocks.append(f"Ledger: {self.entries} entries written to {self.output}")
-        return "\n\n".join(blocks)
+            blocks.append(Block(f"Ledger: {self.entries} entries written to {self.output}", []))
+        return look.render(header, blocks)
 
 
 _SUMMED = tuple(
@@ -390,7 +405,7 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
+def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> list[list[str]]:
     head = [name] + (["customers"] if name == "tier" else []) + ["entries"]
     if points:
         head += ["points net", "redeemed", "expired"]
@@ -410,20 +425,9 @@ def _table(name: str, groups: Sequence[Group], points: bool, code: str) -> str:
             row.append(f"{totals.points_expired:,}")
         row += [_money(money(totals.value_given)), _money(money(totals.estimated_cost))]
         rows.append(row)
-    return _columns(rows)
+    return rows
 
 
 def _money(value: Decimal) -> str:
     """An amount with thousands separators: 1,234.50."""
     return format(value, ",f")
-
-
-def _columns(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned first column, right-aligned figures."""
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
-        lines.append(("  " + "  ".join(cells)).rstrip())
-    return "\n".join(lines)

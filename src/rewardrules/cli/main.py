@@ -24,6 +24,7 @@ from rewardrules.cli._reports import (
     rule_files,
     write_reports,
 )
+from rewardrules.cli._style import color_option
 from rewardrules.cli._support import (
     HistoryReading,
     as_of_option,
@@ -32,6 +33,8 @@ from rewardrules.cli._support import (
     history_options,
     located_events,
 )
+from rewardrules.cli._tables import PLAIN, Block, Look, table_look
+from rewardrules.cli._workbook import write_sheet
 from rewardrules.cli.dry_run_cluster import LedgerDirectory, dry_run_on_cluster, totals_json
 from rewardrules.cli.dry_run_output import (
     DryRunOutput,
@@ -94,12 +97,14 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "xlsx"]),
     default="table",
     show_default=True,
     help=(
-        "A readable table, the JSON contract of docs/json-output.md, or the ledger as CSV "
-        "for a spreadsheet (cells a spreadsheet would run as formulas are neutralised)."
+        "A readable table, the JSON contract of docs/json-output.md, the ledger as CSV "
+        "for a spreadsheet (cells a spreadsheet would run as formulas are neutralised), or "
+        "an Excel workbook of the ledger and the totals (to --output FILE.xlsx; needs the "
+        "'xlsx' extra)."
     ),
 )
 @click.option(
@@ -134,6 +139,7 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
 )
 @csv_options
 @output_options
+@color_option
 @history_options
 def dry_run(
     program_file: Path,
@@ -152,6 +158,7 @@ def dry_run(
     scheduler: str | None = None,
     csv_delimiter: str | None = None,
     csv_decimal_comma: bool = False,
+    color: bool | None = None,
 ) -> None:
     """Evaluate PROGRAM over HISTORY: every reward, why, and what the program costs."""
     style = sheet_style(output_format, csv_delimiter, csv_decimal_comma)
@@ -181,7 +188,13 @@ def dry_run(
     program = guarded(lambda: load_program(program_file))
     hint_missing_customers(program, customers_file)
     reading = reading.for_program(program)
-    output = DryRunOutput(program, history_file, output=output_file, summary=summary, quiet=quiet)
+    output = DryRunOutput(
+        program,
+        history_file,
+        output=None if output_format == "xlsx" else output_file,  # xlsx: the workbook's
+        summary=summary,
+        quiet=quiet,
+    )
     # A referrer's rewards come from their friends' purchases: with referral rules, one
     # customer's dry-run evaluates everybody and keeps that customer.
     everybody = customer_id is None or compile_program(program).rewards_referrers
@@ -213,6 +226,8 @@ def dry_run(
             purchases=own.purchases,
             refunds=own.refunds,
             gross_spend=own.gross_spend,
+            refunded_purchases=own.refunded_purchases,
+            fully_refunded_purchases=own.fully_refunded_purchases,
         )
 
     if engine == "batch" and output.summarises and customer_id is None:
@@ -234,17 +249,23 @@ def dry_run(
             click.echo(output.summary_json(totals_summary))
         else:
             shown = program.points.name if output.gives_points else None
-            click.echo(output.summary_text(totals_summary, _totals_block(evaluation, shown)))
+            # Styles only when table_look chose colour: echo keeps them even when piped.
+            click.echo(
+                output.summary_text(
+                    totals_summary, _totals_block(evaluation, shown), table_look(color)
+                ),
+                color=True,
+            )
         return
     explained = None
     if explain:
         explained = guarded(
             lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
         )
-    if output_format == "csv":
-        click.echo(dates.csv(evaluation, style), nl=False)
+    if output_format in ("csv", "xlsx"):
+        write_sheet(dates, evaluation, output_format, style, output_file)
         return
-    _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id)
+    _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id, color)
 
 
 def _show_evaluation(
@@ -254,8 +275,10 @@ def _show_evaluation(
     explained: Mapping[str, CustomerExplanation] | None,
     as_of: date | datetime | None,
     customer_id: str | None = None,
+    color: bool | None = None,
 ) -> None:
-    """Print a dry-run's evaluation in the chosen format, with explanations for JSON."""
+    """Print a dry-run's evaluation in the chosen format, with explanations for JSON;
+    ``color``: ``--color`` or ``--no-color`` (None: neither)."""
     if output_format == "json":
         document = evaluation.to_dict()
         coming = coming_expiries(program, evaluation, as_of)
@@ -271,7 +294,9 @@ def _show_evaluation(
                 customer["next_rewards"] = account["next_rewards"]
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        click.echo(render_table(program, evaluation, customer_id))
+        look = table_look(color)
+        text = render_table(program, evaluation, customer_id, look)
+        click.echo(text, color=look.color or None)
 
 
 def _dry_run_on_cluster(
@@ -293,8 +318,11 @@ def _dry_run_on_cluster(
     if per_customer[0] is not None or per_customer[1]:
         given = "--customer" if per_customer[0] is not None else "--explain"
         raise click.UsageError(f"{given} shows one customer's events; it cannot go with a cluster")
-    if output_format == "csv":
-        raise click.UsageError("--format csv prints the ledger; with a cluster use --output DIR/")
+    if output_format in ("csv", "xlsx"):
+        raise click.UsageError(
+            f"--format {output_format} {'prints' if output_format == 'csv' else 'writes'} "
+            "the ledger; with a cluster use --output DIR/"
+        )
     if output is not None and not isinstance(output, LedgerDirectory):
         raise click.UsageError(f"with a cluster, --output names a directory: {output}/")
     program = guarded(lambda: load_program(program_file))
@@ -319,12 +347,15 @@ def _dry_run_on_cluster(
         return
     evaluation = Evaluation(program.program, program.money, program.points.name, (), totals)
     earns = any(gives_points(rule) for rule in program.rules)
-    click.echo(_totals_block(evaluation, program.points.name if earns else None))
+    click.echo(_totals_block(evaluation, program.points.name if earns else None).plain())
 
 
-def render_table(program: Program, evaluation: Evaluation, customer_id: str | None = None) -> str:
+def render_table(
+    program: Program, evaluation: Evaluation, customer_id: str | None = None, look: Look = PLAIN
+) -> str:
     """The dry-run as text: one block per customer, then the totals (of the program, or
-    of the one customer ``customer_id`` when ``--customer`` chose one)."""
+    of the one customer ``customer_id`` when ``--customer`` chose one); aligned columns,
+    or rich tables with ``look`` (``cli._tables``)."""
     money = evaluation.money
     points = program.points.name
     earns_points = any(gives_points(rule) for rule in program.rules)
@@ -333,19 +364,19 @@ def render_table(program: Program, evaluation: Evaluation, customer_id: str | No
         header += f", {points}"
         if program.points.value:
             header += f" worth {program.points.value} {money.code} each"
-    blocks = [header]
+    blocks = []
     cards = dict(compile_program(program).stamp_cards)
     for result in evaluation.customers:
         shown_points = points if earns_points else None
         blocks.append(_customer_block(result, shown_points, program.tiers is not None, cards))
     title = "Program totals" if customer_id is None else f"Totals for customer {customer_id}"
     blocks.append(_totals_block(evaluation, points if earns_points else None, title))
-    return "\n\n".join(blocks)
+    return look.render(header, blocks)
 
 
 def _customer_block(
     result: CustomerResult, points: str | None, has_tiers: bool, cards: dict[str, int]
-) -> str:
+) -> Block:
     facts = [] if points is None else [_counted(result.points, points)]
     if points is not None and result.pending_points:
         facts[0] += f" ({_n(result.pending_points)} pending)"
@@ -359,9 +390,7 @@ def _customer_block(
     rows += [
         (e.event_id, e.rule, _reward_text(e, points or "points"), e.reason) for e in result.ledger
     ]
-    if len(rows) == 1:
-        return f"{title}\n  (no rewards)"
-    return f"{title}\n{_columns(rows)}"
+    return Block(title, rows, empty="(no rewards)")
 
 
 _NOTES = {"capped": "limit reached", "set_aside": "set aside", "referral": "referral"}
@@ -394,12 +423,14 @@ def _several(units: int | None, noun: str) -> str:
     return f"{_n(units)} {noun} "
 
 
-def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Program totals") -> str:
+def _totals_block(
+    evaluation: Evaluation, points: str | None, title: str = "Program totals"
+) -> Block:
     totals = evaluation.totals.to_dict()
     code = evaluation.money.code
     rows: list[tuple[str, ...]] = [
         ("customers", _n(totals["customers"])),
-        ("purchases", f"{_n(totals['purchases'])} ({_counted(totals['refunds'], 'refunds')})"),
+        ("purchases", _purchases_text(totals)),
         ("gross spend", f"{_m(totals['gross_spend'])} {code}"),
     ]
     if points is not None:
@@ -463,16 +494,27 @@ def _totals_block(evaluation: Evaluation, points: str | None, title: str = "Prog
     )
     if points is not None and totals["points_expired"]:
         rows.append(("breakage", f"{_m(totals['breakage'])} {code} (expired, not a cost)"))
-    return f"{title}\n" + _columns(rows)
+    return Block(title, rows, header=False)
 
 
-def _columns(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
-        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
-    return "\n".join(lines)
+def _purchases_text(totals: Mapping[str, int]) -> str:
+    """'10, 3 of them refunded: 1 in full, 2 in part (4 refunds)'. A purchase counts once
+    however many refunds it had; "in full" means every unit was given back."""
+    purchases, refunds = _n(totals["purchases"]), totals["refunds"]
+    if not refunds:
+        return f"{purchases}, none refunded"
+    refunded, full = totals["refunded_purchases"], totals["fully_refunded_purchases"]
+    if not refunded:  # a resumed evaluation: the refunds gave back earlier purchases
+        return (
+            f"{purchases}, none of them refunded ({_counted(refunds, 'refunds')} of earlier ones)"
+        )
+    parts = [
+        f"{_n(count)} {how}"
+        for count, how in ((full, "in full"), (refunded - full, "in part"))
+        if count
+    ]
+    how = ", ".join(parts)
+    return f"{purchases}, {_n(refunded)} of them refunded: {how} ({_counted(refunds, 'refunds')})"
 
 
 def _n(number: int) -> str:

@@ -263,6 +263,10 @@ class Totals:
     customers: int = 0
     purchases: int = 0
     refunds: int = 0
+    refunded_purchases: int = 0
+    """Purchases of these events that their refunds gave back some or all of."""
+    fully_refunded_purchases: int = 0
+    """Those of ``refunded_purchases`` with every unit given back."""
     gross_spend: int = 0
     points_issued: int = 0
     points_reversed: int = 0
@@ -346,6 +350,8 @@ class Totals:
             "customers": self.customers,
             "purchases": self.purchases,
             "refunds": self.refunds,
+            "refunded_purchases": self.refunded_purchases,
+            "fully_refunded_purchases": self.fully_refunded_purchases,
             "gross_spend": str(show(self.gross_spend)),
             "points_issued": self.points_issued,
             "points_reversed": self.points_reversed,
@@ -385,6 +391,8 @@ def total(
     purchases: int,
     refunds: int,
     gross_spend: int,
+    refunded_purchases: int = 0,
+    fully_refunded_purchases: int = 0,
 ) -> Totals:
     """Add up ledger entries into program totals."""
     sums: dict[str, int] = dict.fromkeys(ENTRY_SUMS, 0)
@@ -430,6 +438,8 @@ def total(
         customers=customers,
         purchases=purchases,
         refunds=refunds,
+        refunded_purchases=refunded_purchases,
+        fully_refunded_purchases=fully_refunded_purchases,
         gross_spend=gross_spend,
         **sums,
     )
@@ -470,12 +480,20 @@ class Evaluation:
         return by_id[customer_id]
 
     def only(
-        self, customer_id: str, *, purchases: int, refunds: int, gross_spend: int
+        self,
+        customer_id: str,
+        *,
+        purchases: int,
+        refunds: int,
+        gross_spend: int,
+        refunded_purchases: int = 0,
+        fully_refunded_purchases: int = 0,
     ) -> Evaluation:
         """This evaluation narrowed to one customer, totals added up from their ledger.
 
-        ``purchases``, ``refunds`` and ``gross_spend`` (minor units) are the customer's own,
-        which the ledger alone cannot tell.
+        ``purchases``, ``refunds``, ``gross_spend`` (minor units), ``refunded_purchases``
+        and ``fully_refunded_purchases`` are the customer's own, which the ledger alone
+        cannot tell.
         """
         kept = tuple(result for result in self.customers if result.customer_id == customer_id)
         totals = total(
@@ -486,6 +504,8 @@ class Evaluation:
             purchases=purchases,
             refunds=refunds,
             gross_spend=gross_spend,
+            refunded_purchases=refunded_purchases,
+            fully_refunded_purchases=fully_refunded_purchases,
         )
         return replace(self, customers=kept, totals=totals)
 

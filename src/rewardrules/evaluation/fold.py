@@ -679,7 +679,8 @@ def _evaluate(
     if plan.dated and cutoff is not None:
         for customer_id in profiles:
             state_of(customer_id)  # gifts at dates up to as_of, even without an event
-    purchases = refunds = gross = 0
+    gross = 0
+    counts = _Counts()
     for event in selected:
         if isinstance(event, ReferralQualified):
             # A friend's purchase may qualify under two rules: two facts with its id.
@@ -694,11 +695,8 @@ def _evaluate(
         customer_id = event.customer_id
         reported.add(customer_id)
         state = state_of(customer_id)
-        if isinstance(event, Purchase):
-            purchases += 1
-        elif isinstance(event, Refund):
-            refunds += 1
         gross += _fold_event(plan, state, event, ledgers[customer_id], prices)
+        counts.add(event, state)
         if state.outbox:
             for fact in state.outbox:
                 referrer = state_of(fact.customer_id)
@@ -717,9 +715,11 @@ def _evaluate(
         money=plan.money,
         point_value=program.points.value,
         customers=len(results),
-        purchases=purchases,
-        refunds=refunds,
+        purchases=counts.purchases,
+        refunds=counts.refunds,
         gross_spend=gross,
+        refunded_purchases=len(counts.refunded),
+        fully_refunded_purchases=sum(counts.refunded.values()),
     )
     return Evaluation(
         program=program.program,
@@ -728,6 +728,31 @@ def _evaluate(
         customers=results,
         totals=totals,
     )
+
+
+class _Counts:
+    """The evaluated purchases and refunds, and which of these purchases the refunds gave
+    back (by id: whether in full, every unit of every line)."""
+
+    def __init__(self) -> None:
+        self.purchases = self.refunds = 0
+        self.bought: set[str] = set()
+        self.refunded: dict[str, bool] = {}
+
+    def add(self, event: AnyEvent, state: WorkingState) -> None:
+        """Count an event just folded into ``state``."""
+        if isinstance(event, Purchase):
+            self.purchases += 1
+            self.bought.add(event.id)
+        elif isinstance(event, Refund):
+            self.refunds += 1
+            record = state.record(event.purchase_id)
+            if event.purchase_id in self.bought and record is not None:
+                lines = record.purchase.lines
+                done = record.refunded_units
+                self.refunded[event.purchase_id] = all(
+                    units == line.quantity for units, line in zip(done, lines)
+                )
 
 
 def _saved_states(

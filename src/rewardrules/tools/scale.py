@@ -101,7 +101,15 @@ RESULTS_SCHEMA = pa.schema(_RESULT_FIELDS)
 """One row per customer: ``CustomerResult.to_dict()`` without the ledger; ``stamps``,
 ``tier_changes`` and ``next_tier`` are JSON text, ``entries`` counts the ledger rows."""
 
-TOTALS_FIELDS: Final = ("customers", "purchases", "refunds", "gross_spend", *ENTRY_SUMS)
+TOTALS_FIELDS: Final = (
+    "customers",
+    "purchases",
+    "refunds",
+    "refunded_purchases",
+    "fully_refunded_purchases",
+    "gross_spend",
+    *ENTRY_SUMS,
+)
 """The figures of :class:`~rewardrules.engine.ledger.Totals`, all sums over partitions."""
 
 
@@ -341,6 +349,8 @@ def totals_of(
         customers=len(own),
         purchases=totals.purchases,
         refunds=totals.refunds,
+        refunded_purchases=totals.refunded_purchases,
+        fully_refunded_purchases=totals.fully_refunded_purchases,
         gross_spend=totals.gross_spend,
     )
     everything = pa.nulls(ledger.num_rows, pa.string())

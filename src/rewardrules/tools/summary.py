@@ -54,7 +54,14 @@ _SOURCE_OF_KIND: Final[dict[str, Source]] = {
     "expiry": "points",
     "written_off": "points",
 }
-_COUNTS: Final = ("customers", "purchases", "refunds", "gross_spend")
+_COUNTS: Final = (
+    "customers",
+    "purchases",
+    "refunds",
+    "refunded_purchases",
+    "fully_refunded_purchases",
+    "gross_spend",
+)
 """Totals fields that a group of entries does not have (a tier group has ``customers``)."""
 
 

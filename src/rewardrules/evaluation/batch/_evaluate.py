@@ -383,6 +383,7 @@ class _Run(Computation):
                 customers=len(results),
                 purchases=int(self.purchases.sum()),
                 refunds=int(self.is_refund.sum()),
+                **self.refunds.refunded_purchases(),
                 gross_spend=int(frame.gross_total[self.purchases].sum()),
                 points_issued=int(ledger.points.sum()) - ledger.taken_back + given["points"],
                 points_reversed=-ledger.taken_back,

@@ -140,6 +140,16 @@ class Refunds:
         bought = {purchase: _purchase(frame, purchase) for purchase in set(purchases)}
         return cls(order, purchases, requests, unknown, bought)
 
+    def refunded_purchases(self) -> dict[str, int]:
+        """The totals' ``refunded_purchases`` and ``fully_refunded_purchases``: purchases
+        the applied refunds gave back some of, and those with every unit given back."""
+        last = {step.purchase: step.units_after for step in self.steps}
+        full = sum(
+            all(done == line.quantity for done, line in zip(units, self.bought[purchase].lines))
+            for purchase, units in last.items()
+        )
+        return {"refunded_purchases": len(last), "fully_refunded_purchases": full}
+
     def apply(self, frame: Frame, paid: Ints) -> list[RefundStep]:
         """Run every refund on these paid amounts; return (and keep) what each did.
 
