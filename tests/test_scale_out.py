@@ -726,6 +726,20 @@ def test_dry_run_on_a_scheduler_prints_the_totals_and_writes_the_ledger(
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 
 
+def test_dry_run_says_when_the_files_are_partitioned_by_customer(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    events = list(read_history(EXAMPLES / "pet-shop.history.jsonl"))
+    table = _by_customer_rows(events)
+    _in_files(table, _customer_starts(table)[:1], tmp_path)
+    arguments = (EXAMPLES / "pet-shop.yaml", tmp_path / "*.parquet", *PET_SHOP[1:])
+    code, out, err = _dry_run(*arguments, "--scheduler", dask_client.scheduler.address)
+    _, expected, _ = _dry_run(*arguments[:1], EXAMPLES / "pet-shop.history.jsonl", *PET_SHOP[1:])
+    assert code == 0
+    assert err.splitlines()[1] == "the files are partitioned by customer: no shuffle"
+    assert out == expected[expected.index("Program totals") :]
+
+
 def test_dry_run_with_workers_starts_a_local_cluster(parquet_histories: Path) -> None:
     pattern = parquet_histories / "*.parquet"
     code, out, _ = _dry_run(EXAMPLES / "pet-shop.yaml", pattern, "--workers", 2, "--quiet")
