@@ -4,14 +4,22 @@
     python benchmarks/scale_out.py --purchases 200000 --no-spark      # a quick look
 
 A seeded synthetic coffee-club history (``synthetic.py``) is written as ``--files``
-Parquet files, customers spread over all of them (each file a slice of the rows, so every
-customer is split across files and the shuffle is needed). Then, in this order:
+Parquet files. ``--layout customer-ranges`` (the default) sorts the rows by customer, then
+instant, then id (as ``rewardrules sort-history`` writes them) and cuts them into files of
+about equal size at customer boundaries: each file holds a range of customer ids, the way
+an export partitioned by customer is laid out. ``--layout row-slices`` cuts the rows in
+generation order (by purchase id) into equal slices, so every customer is spread over
+the files and the shuffle is needed. Then, in this order:
 
 - **one process**: this process reads the files with pyarrow and runs
   ``tools.scale.evaluate_partition`` on all of them as one partition: exactly the work a
   worker does for its part (the batch engine, the ledger as Arrow columns, the totals);
-- **the shuffle alone** on a LocalCluster of ``--workers`` single-threaded processes;
-- **Dask**: ``rewardrules.dask.evaluate`` on that cluster (read, shuffle, evaluate);
+- **the layout check alone** (``rewardrules.dask.customer_layout``: one read of the
+  ``customer_id`` column) on a LocalCluster of ``--workers`` single-threaded processes;
+- **the shuffle alone** on that cluster, forced whatever the layout: what a layout that
+  is not partitioned by customer costs on top;
+- **Dask**: ``rewardrules.dask.evaluate`` on that cluster (read, check, shuffle if the
+  check fails, evaluate), with each worker's peak resident memory during it;
 - **Spark**: ``rewardrules.spark.evaluate`` on ``local[--workers]`` (read, shuffle by
   ``groupBy``, evaluate, collect the totals), when Java and pyspark are there.
 
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import os
 import resource
@@ -36,12 +45,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from coffee_club import coffee_club
-from synthetic import generate_rows, to_table
+from synthetic import generate_rows, sort_by_customer, to_table
 
 from rewardrules.tools.scale import add_totals, evaluate_partition, history_rows, program_text
 
@@ -60,12 +70,29 @@ def _load() -> str:
     return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def _write_files(purchases: int, customers: int, files: int, folder: Path) -> int:
-    table = to_table(generate_rows(customers, purchases, 7), customers, purchases)
+def _write_files(purchases: int, customers: int, files: int, folder: Path, layout: str) -> int:
+    rows = generate_rows(customers, purchases, 7)
+    if layout == "customer-ranges":
+        rows = sort_by_customer(rows)
+    table = to_table(rows, customers, purchases)
+    del rows
     size = -(-table.num_rows // files)
-    for number in range(files):
-        pq.write_table(table.slice(number * size, size), folder / f"part-{number:02d}.parquet")
+    cuts = [min(number * size, table.num_rows) for number in range(1, files)]
+    if layout == "customer-ranges":
+        # Each cut moves on to the next customer's first row: no customer in two files.
+        cuts = [_next_customer(table["customer_id"], cut) for cut in cuts]
+    bounds = [0, *cuts, table.num_rows]
+    for number, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        piece = table.slice(start, stop - start)
+        pq.write_table(piece, folder / f"part-{number:02d}.parquet")
     return int(table.num_rows)
+
+
+def _next_customer(ids: pa.ChunkedArray, row: int) -> int:
+    """The first row, from ``row`` on, where a customer's rows begin (or the end)."""
+    while 0 < row < len(ids) and ids[row].as_py() == ids[row - 1].as_py():
+        row += 1
+    return row
 
 
 def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]:
@@ -79,7 +106,7 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
     import dask.dataframe as dd  # noqa: PLC0415 -- the dask extra
     from distributed import Client, LocalCluster, wait  # noqa: PLC0415
 
-    from rewardrules.dask import _by_customer, evaluate  # noqa: PLC0415
+    from rewardrules.dask import _by_customer, customer_layout, evaluate  # noqa: PLC0415
 
     files = sorted(map(str, folder.glob("*.parquet")))
     with (
@@ -94,6 +121,9 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
     ):
         history = dd.read_parquet(files, dtype_backend="pyarrow")
         started = time.perf_counter()
+        layout = customer_layout(history)
+        check = time.perf_counter() - started
+        started = time.perf_counter()
         shuffled = client.persist(_by_customer(history, partitions))
         wait(shuffled)
         shuffle = time.perf_counter() - started
@@ -103,7 +133,15 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
         result = evaluate(program, history, engine="batch", partitions=partitions)  # type: ignore[arg-type]
         wall = time.perf_counter() - started
         peaks = list(client.run(_peak_mib).values())
-    return {"wall": wall, "shuffle": shuffle, "peaks": peaks, "totals": result.totals}
+    return {
+        "wall": wall,
+        "check": check,
+        "partitioned": not isinstance(layout, tuple),
+        "shuffle": shuffle,
+        "shuffled": result.shuffled,
+        "peaks": peaks,
+        "totals": result.totals,
+    }
 
 
 def _reset_peak() -> None:
@@ -142,6 +180,23 @@ def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> d
         session.stop()
 
 
+def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: float) -> float:
+    """Print the Dask figures; the cluster's wall seconds."""
+    partitioned = "partitioned by customer" if dask["partitioned"] else "not partitioned"
+    print(f"dask layout check alone: {dask['check']:.1f} s wall ({partitioned})")
+    print(f"dask shuffle alone: {dask['shuffle']:.1f} s wall")
+    dask_wall = float(dask["wall"])  # type: ignore[arg-type]
+    steps = "read, check, shuffle, evaluate" if dask["shuffled"] else "read, check, evaluate"
+    print(
+        f"dask, {workers} workers: {dask_wall:.1f} s wall "
+        f"({steps}), {purchases / dask_wall:,.0f} purchases/s, "
+        f"{wall / dask_wall:.2f}x one process"
+    )
+    peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
+    print(f"dask peak resident memory per worker (MiB): {peaks}")
+    return dask_wall
+
+
 def main() -> None:
     """Write the files, time every way, check the totals, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -150,6 +205,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=0, help="default: the files")
+    parser.add_argument(
+        "--layout",
+        choices=("customer-ranges", "row-slices"),
+        default="customer-ranges",
+        help="files of customer id ranges (default), or slices of the rows in purchase order",
+    )
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark run")
     arguments = parser.parse_args()
     customers = arguments.customers or max(1, arguments.purchases // 100)
@@ -158,13 +219,16 @@ def main() -> None:
     text = program_text(program)
     folder = Path(tempfile.mkdtemp(prefix="scale-out-"))
     try:
-        print(f"load average at the start: {_load()}")
-        rows = _write_files(arguments.purchases, customers, arguments.files, folder)
+        print(f"load average at the start: {_load()}", flush=True)
+        rows = _write_files(
+            arguments.purchases, customers, arguments.files, folder, arguments.layout
+        )
         print(
             f"{arguments.purchases:,} purchases of {customers:,} customers, {rows:,} rows "
-            f"in {arguments.files} Parquet files; {partitions} partitions"
+            f"in {arguments.files} Parquet files ({arguments.layout}); {partitions} partitions"
         )
 
+        _reset_peak()
         wall, cpu, figures = _one_process(text, folder)
         expected = add_totals(program, [figures])
         per_core = arguments.purchases / cpu
@@ -175,15 +239,7 @@ def main() -> None:
         )
 
         dask = _on_dask(program, folder, arguments.workers, partitions)
-        print(f"dask shuffle alone: {dask['shuffle']:.1f} s wall")
-        dask_wall = float(dask["wall"])  # type: ignore[arg-type]
-        print(
-            f"dask, {arguments.workers} workers: {dask_wall:.1f} s wall "
-            f"(read, shuffle, evaluate), {arguments.purchases / dask_wall:,.0f} purchases/s, "
-            f"{wall / dask_wall:.2f}x one process"
-        )
-        peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
-        print(f"dask peak resident memory per worker (MiB): {peaks}")
+        dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
         if dask["totals"] != expected:
             raise SystemExit("dask's totals differ from one process's")
 

@@ -8,6 +8,7 @@ Hypothesis draws few examples here (each is a distributed run); the ``scale`` pr
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from distributed import Client, LocalCluster
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import rewardrules.dask as scale_dask
@@ -38,10 +40,16 @@ from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
-from rewardrules.histories.columns import events_to_table
+from rewardrules.histories.columns import events_to_table, table_to_events
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program_text
-from rewardrules.tools.scale import ledger_table, partition_of, results_table
+from rewardrules.tools.scale import (
+    CustomerRanges,
+    customer_ranges,
+    ledger_table,
+    partition_of,
+    results_table,
+)
 from strategies import cutoffs, lifecycle_histories
 
 EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"
@@ -326,7 +334,7 @@ def test_a_worker_killed_during_a_run_changes_nothing(dask_client: Client) -> No
     tasks = scale_dask.partition_tasks(
         program, history, as_of=as_of, customers=customers, engine="reference", partitions=4
     )
-    persisted = dask_client.persist(tasks)
+    persisted = dask_client.persist(tasks.tasks)
     victim = next(iter(dask_client.run(os.getpid).values()))
     os.kill(victim, signal.SIGKILL)  # its partitions, done or not, are computed again
     result = scale_dask.results_of(program, persisted)
@@ -359,6 +367,214 @@ def test_drawn_histories_on_dask_equal_one_machine(
             _on_dask(program, events, customers, as_of, partitions)
         return
     assert _on_dask(program, events, customers, as_of, partitions) == expected
+
+
+# --- input already partitioned by customer ------------------------------------------------
+
+
+def _by_customer_rows(events: list[AnyEvent]) -> pa.Table:
+    """The history's rows sorted by customer; each customer's rows keep their order."""
+    table = events_to_table(events)
+    order = sorted(range(table.num_rows), key=table["customer_id"].to_pylist().__getitem__)
+    return table.take(pa.array(order, pa.int64()))
+
+
+def _in_files(table: pa.Table, cuts: list[int], folder: Path) -> dd.DataFrame:
+    """The rows as Parquet files cut before the given rows, read back as Dask reads them."""
+    bounds = [0, *cuts, table.num_rows]
+    for number, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        pq.write_table(table.slice(start, stop - start), folder / f"part-{number:02d}.parquet")
+    return scale_dask.read_histories(sorted(str(path) for path in folder.glob("*.parquet")))
+
+
+def _customer_starts(table: pa.Table) -> list[int]:
+    """The rows where a customer's rows begin, the first customer's left out."""
+    ids = table["customer_id"].to_pylist()
+    return [row for row in range(1, len(ids)) if ids[row] != ids[row - 1]]
+
+
+def _inside_a_customer(table: pa.Table) -> list[int]:
+    """The rows that are not a customer's first: a cut there splits the customer."""
+    ids = table["customer_id"].to_pylist()
+    return [row for row in range(1, len(ids)) if ids[row] == ids[row - 1]]
+
+
+def _results_of(result: scale_dask.DaskEvaluation) -> tuple[Any, Any, Any]:
+    ledger = pa.Table.from_pandas(result.ledger.compute(), preserve_index=False)
+    found = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
+    return _rows(ledger), _rows(found), result.totals.to_dict()
+
+
+def test_ranges_of_customer_ids_that_do_not_overlap_place_every_customer() -> None:
+    ranges = customer_ranges(
+        [("m", "p", False), (None, None, False), ("a", "c", False), ("q", "q", False)]
+    )
+    assert ranges == CustomerRanges(highs=("c", "p", "q"), parts=(2, 0, 3))
+    assert partition_of(["a", "b", "c", "n", "q"], ranges) == [2, 2, 2, 0, 3]
+    # Ids in no range have no rows anywhere: the next range up, or the last partition.
+    assert partition_of(["0", "d", "pa", "z"], ranges) == [2, 0, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("ranges", "overlapping"),
+    [
+        ([("a", "c", False), ("c", "d", False)], (0, 1)),  # a customer in both
+        ([("m", "z", False), ("b", "c", False), ("a", "n", False)], (1, 2)),  # b-c in a-n
+        ([("a", "c", False), ("d", "e", True)], (1, 1)),  # a row without a customer id
+        ([(None, None, False)], (0, 0)),  # no rows at all
+    ],
+)
+def test_ranges_that_overlap_name_two_partitions_to_shuffle(
+    ranges: list[tuple[str | None, str | None, bool]], overlapping: tuple[int, int]
+) -> None:
+    assert customer_ranges(ranges) == overlapping
+
+
+@settings(max_examples=DRAWN)
+@given(
+    program=bonus_programs(),
+    events=lifecycle_histories(),
+    customers=profiles(),
+    as_of=cutoffs(),
+    files=st.integers(1, 8),
+    data=st.data(),
+)
+def test_files_partitioned_by_customer_are_not_shuffled_and_equal_one_machine(
+    dask_client: Client,
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    as_of: date | datetime | None,
+    files: int,
+    data: st.DataObject,
+) -> None:
+    table = _by_customer_rows(events)
+    starts = _customer_starts(table)
+    cuts = sorted(data.draw(st.sets(st.sampled_from(starts), max_size=files - 1)) if starts else [])
+    in_order = list(table_to_events(table))
+    try:
+        expected = _one_machine(program, in_order, customers, as_of)
+    except RewardRulesError as error:
+        expected = None
+        failure = error
+    with tempfile.TemporaryDirectory() as folder:
+        history = _in_files(table, cuts, Path(folder))
+        if expected is None:
+            with pytest.raises(type(failure)):
+                scale_dask.evaluate(
+                    program, history, as_of=as_of, customers=customers, engine="reference"
+                )
+            return
+        result = scale_dask.evaluate(
+            program, history, as_of=as_of, customers=customers, engine="reference"
+        )
+        assert _results_of(result) == expected
+    assert result.shuffled == (table.num_rows == 0)
+
+
+@settings(max_examples=DRAWN)
+@given(
+    program=bonus_programs(),
+    events=lifecycle_histories(),
+    customers=profiles(),
+    as_of=cutoffs(),
+    files=st.integers(1, 7),
+    data=st.data(),
+)
+def test_a_customer_split_across_two_files_is_shuffled_and_equals_one_machine(
+    dask_client: Client,
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    as_of: date | datetime | None,
+    files: int,
+    data: st.DataObject,
+) -> None:
+    table = _by_customer_rows(events)
+    inside = _inside_a_customer(table)
+    assume(inside)
+    split = data.draw(st.sampled_from(inside))
+    others = data.draw(st.sets(st.sampled_from(_customer_starts(table) or [split]), max_size=files))
+    cuts = sorted({split, *others})
+    in_order = list(table_to_events(table))
+    try:
+        expected = _one_machine(program, in_order, customers, as_of)
+    except RewardRulesError as error:
+        expected = None
+        failure = error
+    with tempfile.TemporaryDirectory() as folder:
+        history = _in_files(table, cuts, Path(folder))
+        if expected is None:
+            with pytest.raises(type(failure)):
+                scale_dask.evaluate(
+                    program, history, as_of=as_of, customers=customers, engine="reference"
+                )
+            return
+        result = scale_dask.evaluate(
+            program, history, as_of=as_of, customers=customers, engine="reference"
+        )
+        assert _results_of(result) == expected
+    assert result.shuffled
+
+
+def _referral_files(folder: Path, *, with_referrer: bool) -> tuple[Any, ...]:
+    """The referral case in two files cut between the first two customers (by id).
+
+    The referrer's id is the lowest: with their purchase, they are alone in the first file;
+    without it, they live in the first file's partition and only one friend is there.
+    """
+    program, events, customers, referrer, _, _ = _referral_case()
+    if not with_referrer:
+        events = [event for event in events if event.customer_id != referrer]
+    table = _by_customer_rows(events)
+    history = _in_files(table, _customer_starts(table)[:1], folder)
+    expected = _one_machine(program, list(table_to_events(table)), customers, None)
+    return program, history, customers, expected, referrer
+
+
+@pytest.mark.parametrize("with_referrer", [True, False])
+def test_a_referrer_in_another_file_than_the_friends_gets_the_same_rewards_unshuffled(
+    dask_client: Client, tmp_path: Path, with_referrer: bool
+) -> None:
+    program, history, customers, expected, referrer = _referral_files(
+        tmp_path, with_referrer=with_referrer
+    )
+    ranges = scale_dask.customer_layout(history)
+    assert isinstance(ranges, CustomerRanges)
+    result = scale_dask.evaluate(program, history, customers=customers, engine="reference")
+    assert (result.shuffled, _results_of(result)) == (False, expected)
+    referrer_points = [row["points"] for row in expected[0] if row["customer_id"] == referrer]
+    assert referrer_points == ([5, 300, None] if with_referrer else [300, None])
+
+
+def test_partitioned_by_customer_is_checked_and_a_split_customer_is_shuffled_with_a_warning(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    program, events, customers, as_of = _example("coffee-club")
+    table = _by_customer_rows(events)
+    history = _in_files(table, [_inside_a_customer(table)[0]], tmp_path)
+    expected = _one_machine(program, list(table_to_events(table)), customers, as_of)
+    with pytest.warns(
+        scale_dask.LayoutWarning, match="the customer ids of partitions 0 and 1 overlap"
+    ):
+        result = scale_dask.evaluate(
+            program, history, as_of=as_of, customers=customers, partitioned_by_customer=True
+        )
+    assert (result.shuffled, _results_of(result)) == (True, expected)
+
+
+def test_partitioned_by_customer_false_shuffles_without_checking(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    program, events, customers, as_of = _example("coffee-club")
+    table = _by_customer_rows(events)
+    history = _in_files(table, _customer_starts(table)[:2], tmp_path)
+    assert isinstance(scale_dask.customer_layout(history), CustomerRanges)
+    expected = _one_machine(program, list(table_to_events(table)), customers, as_of)
+    result = scale_dask.evaluate(
+        program, history, as_of=as_of, customers=customers, partitioned_by_customer=False
+    )
+    assert (result.shuffled, _results_of(result)) == (True, expected)
 
 
 # --- Spark ------------------------------------------------------------------------------
@@ -524,6 +740,20 @@ def test_dry_run_on_a_scheduler_prints_the_totals_and_writes_the_ledger(
         ledger_table(one.customers, one.money)
     )
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_dry_run_says_when_the_files_are_partitioned_by_customer(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    events = list(read_history(EXAMPLES / "pet-shop.history.jsonl"))
+    table = _by_customer_rows(events)
+    _in_files(table, _customer_starts(table)[:1], tmp_path)
+    arguments = (EXAMPLES / "pet-shop.yaml", tmp_path / "*.parquet", *PET_SHOP[1:])
+    code, out, err = _dry_run(*arguments, "--scheduler", dask_client.scheduler.address)
+    _, expected, _ = _dry_run(*arguments[:1], EXAMPLES / "pet-shop.history.jsonl", *PET_SHOP[1:])
+    assert code == 0
+    assert err.splitlines()[1] == "the files are partitioned by customer: no shuffle"
+    assert out == expected[expected.index("Program totals") :]
 
 
 def test_dry_run_with_workers_starts_a_local_cluster(parquet_histories: Path) -> None:

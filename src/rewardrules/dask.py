@@ -5,20 +5,25 @@
 >>> result.totals.points_issued, result.ledger.head()  # doctest: +SKIP
 
 The history's rows are shuffled so that each partition holds whole customers (partition
-``crc32(customer_id) % n``), then the engine runs once per partition. The program reaches
-the workers as its YAML text. With referral rules, a first pass collects the facts of
-friends whose referrer lives in another partition and routes them there (docs/scale-out.md).
+``crc32(customer_id) % n``), then the engine runs once per partition. Input that is already
+partitioned by customer (its partitions hold disjoint ranges of customer ids, which one
+read of the ``customer_id`` column checks) is evaluated where it lies, without the shuffle.
+The program reaches the workers as its YAML text. With referral rules, a first pass
+collects the facts of friends whose referrer lives in another partition and routes them
+there (docs/scale-out.md).
 The results equal ``rewardrules.evaluate`` on one machine, entry for entry.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rewardrules.engine.ledger import Totals
 from rewardrules.errors import Problem, RewardRulesError
@@ -31,10 +36,13 @@ from rewardrules.tools.scale import (
     ORDER,
     PART,
     RESULTS_SCHEMA,
+    CustomerRanges,
     Engine,
     MissingExtraError,
+    Placement,
     add_totals,
     check_engine,
+    customer_ranges,
     evaluate_partition,
     has_referrals,
     partition_of,
@@ -44,6 +52,7 @@ from rewardrules.tools.scale import (
 )
 
 try:
+    import dask
     import dask.dataframe as dd
     import pandas as pd
     from dask.base import compute, persist
@@ -51,7 +60,7 @@ try:
 except ImportError as missing:  # pragma: no cover - the extra's absence is tested in a subprocess
     raise MissingExtraError("dask", missing.name or "dask") from None
 
-__all__ = ["DaskEvaluation", "evaluate"]
+__all__ = ["DaskEvaluation", "LayoutWarning", "PartitionTasks", "evaluate"]
 
 _REQUIRED = ("event_id", "type", "customer_id", "at")
 
@@ -71,6 +80,20 @@ class DaskEvaluation:
     ledger: dd.DataFrame
     customers: dd.DataFrame
     totals: Totals
+    shuffled: bool = True
+    """False when the input was already partitioned by customer and evaluated in place."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTasks:
+    """The lazy per-partition evaluations, and whether the history is shuffled first."""
+
+    tasks: list[Delayed]
+    shuffled: bool
+
+
+class LayoutWarning(UserWarning):
+    """``partitioned_by_customer=True`` was given, but a customer's rows span partitions."""
 
 
 def _pandas(schema: pa.Schema) -> pd.DataFrame:
@@ -82,7 +105,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def _keyed(frame: pd.DataFrame, partitions: int, partition_info: Any = None) -> pd.DataFrame:
+def _keyed(frame: pd.DataFrame, partitions: Placement, partition_info: Any = None) -> pd.DataFrame:
     """Add each row's partition and its place in the input (partition number, then row)."""
     number = 0 if partition_info is None else int(partition_info["number"])
     keyed = frame.copy()
@@ -92,16 +115,68 @@ def _keyed(frame: pd.DataFrame, partitions: int, partition_info: Any = None) -> 
     return keyed
 
 
-def _by_customer(frame: dd.DataFrame, partitions: int) -> list[Delayed]:
-    """The frame's rows in ``partitions`` parts, part *k* holding the customers of partition *k*."""
+def _by_customer(
+    frame: dd.DataFrame, partitions: int, placement: Placement | None = None
+) -> list[Delayed]:
+    """The frame's rows in ``partitions`` parts, part *k* holding the customers of partition
+    *k* (placed by ``placement``, by default ``crc32(customer_id) % partitions``)."""
     if PART not in frame.columns:
         meta = frame._meta.assign(
             **{PART: pd.Series(dtype="int64"), ORDER: pd.Series(dtype="int64")}
         )
-        frame = frame.map_partitions(_keyed, partitions, meta=meta)
+        where = partitions if placement is None else placement
+        frame = frame.map_partitions(_keyed, where, meta=meta)
     divisions = [*range(partitions), partitions - 1]
     shuffled = frame.set_index(PART, divisions=divisions)
     parts: list[Delayed] = shuffled.to_delayed()
+    return parts
+
+
+def _range_of(ids: pd.Series) -> pd.DataFrame:
+    """A partition's lowest and highest customer id, and whether a row has none."""
+    column = pa.array(ids)
+    found = pc.min_max(column)
+    return pd.DataFrame(
+        {
+            "low": pd.array([found["min"].as_py()], dtype="object"),
+            "high": pd.array([found["max"].as_py()], dtype="object"),
+            "missing": [column.null_count > 0],
+        }
+    )
+
+
+def customer_layout(history: dd.DataFrame) -> CustomerRanges | tuple[int, int]:
+    """Whether the history's partitions hold disjoint ranges of customer ids.
+
+    Reads only the ``customer_id`` column of each partition. Dask's tuning would merge the
+    partitions of a one-column read of Parquet into fewer; it is turned off here, so that
+    the ranges are those of the very partitions :func:`partition_tasks` evaluates.
+
+    Returns:
+        The ranges (:class:`~rewardrules.tools.scale.CustomerRanges`), or two partitions
+        whose ranges overlap (see :func:`~rewardrules.tools.scale.customer_ranges`).
+    """
+    meta = pd.DataFrame(
+        {
+            "low": pd.Series(dtype="object"),
+            "high": pd.Series(dtype="object"),
+            "missing": pd.Series(dtype="bool"),
+        }
+    )
+    with dask.config.set({"optimization.tune.active": False}):
+        parts = history["customer_id"].map_partitions(_range_of, meta=meta).to_delayed()
+    found = compute(*parts)
+    rows = [
+        (frame["low"].iloc[0], frame["high"].iloc[0], bool(frame["missing"].iloc[0]))
+        for frame in found
+    ]
+    return customer_ranges(rows)
+
+
+def _in_place(history: dd.DataFrame) -> list[Delayed]:
+    """The history's own partitions, as :func:`customer_layout` saw them (no tuning)."""
+    with dask.config.set({"optimization.tune.active": False}):
+        parts: list[Delayed] = history.to_delayed()
     return parts
 
 
@@ -114,7 +189,7 @@ def _table(frame: pd.DataFrame | None) -> pa.Table | None:
 def _facts_task(
     text: str,
     part: int,
-    partitions: int,
+    partitions: Placement,
     history: pd.DataFrame,
     customers: pd.DataFrame | None,
     as_of: date | datetime | None,
@@ -129,7 +204,7 @@ def _facts_task(
 def _evaluate_task(
     text: str,
     part: int,
-    partitions: int,
+    partitions: Placement,
     history: pd.DataFrame,
     customers: pd.DataFrame | None,
     facts: pd.DataFrame | None,
@@ -167,6 +242,32 @@ def _customers_frame(customers: Any) -> dd.DataFrame:
     return dd.from_pandas(frame, npartitions=1)
 
 
+def _placement(
+    history: dd.DataFrame, partitions: int | None, partitioned_by_customer: bool | None
+) -> CustomerRanges | None:
+    """The input's own placement when it may be evaluated without a shuffle, else None."""
+    if partitioned_by_customer is False:
+        return None
+    if partitions is not None and partitions != history.npartitions:
+        return None  # the caller asked for another number of partitions
+    layout = customer_layout(history)
+    if isinstance(layout, CustomerRanges):
+        return layout
+    if partitioned_by_customer:
+        first, second = layout
+        where = (
+            f"partition {first} has a row without a customer id"
+            if first == second
+            else f"the customer ids of partitions {first} and {second} overlap"
+        )
+        warnings.warn(
+            f"partitioned_by_customer=True, but {where}; the history is shuffled by customer",
+            LayoutWarning,
+            stacklevel=4,
+        )
+    return None
+
+
 def partition_tasks(
     program: Program,
     history: dd.DataFrame,
@@ -175,36 +276,50 @@ def partition_tasks(
     customers: dd.DataFrame | pa.Table | Iterable[Customer] | None = None,
     engine: str = "batch",
     partitions: int | None = None,
-) -> list[Delayed]:
+    partitioned_by_customer: bool | None = None,
+) -> PartitionTasks:
     """The lazy per-partition evaluations: each gives (ledger, customers, totals' figures).
 
     :func:`evaluate` runs them; the command line persists them itself to show progress.
+    Arguments as :func:`evaluate`.
     """
     checked = check_engine(engine)
     refuse_early(program, checked)
     _check_columns(history, "history", _REQUIRED)
-    count = partitions or history.npartitions
-    if count < 1:
-        raise ValueError(f"partitions must be at least 1 (got {count})")
+    wanted = partitions or None
+    if wanted is not None and wanted < 1:
+        raise ValueError(f"partitions must be at least 1 (got {wanted})")
     text = program_text(program)
-    events = _by_customer(history, count)
+    ranges = _placement(history, wanted, partitioned_by_customer)
+    placement: Placement
+    if ranges is None:
+        count = wanted or history.npartitions
+        placement = count
+        events = _by_customer(history, count)
+    else:
+        events = _in_place(history)
+        count = len(events)
+        placement = ranges
     profiles: Sequence[Delayed | None] = [None] * count
     if customers is not None:
-        profiles = _by_customer(_customers_frame(customers), count)
+        profiles = _by_customer(_customers_frame(customers), count, placement)
     facts: Sequence[Delayed | None] = [None] * count
     if has_referrals(program):
         found = [
-            delayed(_facts_task, pure=True)(text, k, count, events[k], profiles[k], as_of, checked)
+            delayed(_facts_task, pure=True)(
+                text, k, placement, events[k], profiles[k], as_of, checked
+            )
             for k in range(count)
         ]
         meta = _pandas(FACTS_SCHEMA.append(pa.field(PART, pa.int64(), nullable=False)))
         facts = _by_customer(dd.from_delayed(found, meta=meta, verify_meta=False), count)
-    return [
+    tasks = [
         delayed(_evaluate_task, pure=True, nout=3)(
-            text, k, count, events[k], profiles[k], facts[k], as_of, checked
+            text, k, placement, events[k], profiles[k], facts[k], as_of, checked
         )
         for k in range(count)
     ]
+    return PartitionTasks(tasks=tasks, shuffled=ranges is None)
 
 
 def read_histories(files: Sequence[str]) -> dd.DataFrame:
@@ -212,7 +327,9 @@ def read_histories(files: Sequence[str]) -> dd.DataFrame:
     return dd.read_parquet(list(files), dtype_backend="pyarrow")
 
 
-def results_of(program: Program, tasks: Sequence[Delayed]) -> DaskEvaluation:
+def results_of(
+    program: Program, tasks: Sequence[Delayed], *, shuffled: bool = True
+) -> DaskEvaluation:
     """The evaluation of computed (or persisted) partition tasks."""
     figures = compute(*[cast(Any, task)[2] for task in tasks])
     ledger = dd.from_delayed(
@@ -223,7 +340,12 @@ def results_of(program: Program, tasks: Sequence[Delayed]) -> DaskEvaluation:
     results = dd.from_delayed(
         [cast(Any, task)[1] for task in tasks], meta=_pandas(RESULTS_SCHEMA), verify_meta=False
     )
-    return DaskEvaluation(ledger=ledger, customers=results, totals=add_totals(program, figures))
+    return DaskEvaluation(
+        ledger=ledger,
+        customers=results,
+        totals=add_totals(program, figures),
+        shuffled=shuffled,
+    )
 
 
 def evaluate(
@@ -234,6 +356,7 @@ def evaluate(
     customers: dd.DataFrame | pa.Table | Iterable[Customer] | None = None,
     engine: str = "batch",
     partitions: int | None = None,
+    partitioned_by_customer: bool | None = None,
 ) -> DaskEvaluation:
     """Evaluate a program over a Dask DataFrame of history rows, partitioned by customer.
 
@@ -249,13 +372,24 @@ def evaluate(
         engine: ``"batch"`` (the columnar engine; it refuses what it does not evaluate yet,
             with its own error) or ``"reference"`` (every kind).
         partitions: how many customer partitions (default: the frame's partitions).
+        partitioned_by_customer: ``None`` (the default) reads the ``customer_id`` column
+            once and, when the frame's partitions hold disjoint ranges of customer ids,
+            evaluates them where they are, without the shuffle; ``True`` does the same and
+            warns (:class:`LayoutWarning`) when the check fails; ``False`` shuffles without
+            checking. A given ``partitions`` other than the frame's always shuffles.
 
     Raises:
         HistoryError: an event cannot be applied (raised when the partitions run).
         UnsupportedError: the batch engine does not evaluate something the program uses.
     """
-    tasks = partition_tasks(
-        program, ddf, as_of=as_of, customers=customers, engine=engine, partitions=partitions
+    planned = partition_tasks(
+        program,
+        ddf,
+        as_of=as_of,
+        customers=customers,
+        engine=engine,
+        partitions=partitions,
+        partitioned_by_customer=partitioned_by_customer,
     )
-    persisted: list[Delayed] = list(persist(*tasks))
-    return results_of(program, persisted)
+    persisted: list[Delayed] = list(persist(*planned.tasks))
+    return results_of(program, persisted, shuffled=planned.shuffled)

@@ -169,10 +169,12 @@ def dry_run_on_cluster(
         raise _fail(f"{pattern}: cannot read the histories: {error}", "unreadable") from None
     with _client(workers, scheduler) as client:
         click.echo(f"dashboard: {client.dashboard_link}", err=True)
-        tasks = partition_tasks(program, history, as_of=as_of, customers=customers, engine=engine)
-        persisted = client.persist(tasks)
+        planned = partition_tasks(program, history, as_of=as_of, customers=customers, engine=engine)
+        if not planned.shuffled:
+            click.echo("the files are partitioned by customer: no shuffle", err=True)
+        persisted = client.persist(planned.tasks)
         _show_progress(client, persisted, quiet)
-        evaluation = results_of(program, persisted)
+        evaluation = results_of(program, persisted, shuffled=planned.shuffled)
         if output is not None:
             _write(evaluation.ledger, output.path)
         return evaluation.totals

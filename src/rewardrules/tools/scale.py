@@ -17,9 +17,12 @@ partition gets the same fact.
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Final, Literal
@@ -53,10 +56,13 @@ __all__ = [
     "PART",
     "RESULTS_SCHEMA",
     "TOTALS_FIELDS",
+    "CustomerRanges",
     "Engine",
     "MissingExtraError",
+    "Placement",
     "add_totals",
     "check_engine",
+    "customer_ranges",
     "evaluate_partition",
     "has_referrals",
     "history_rows",
@@ -164,14 +170,76 @@ def has_referrals(program: Program) -> bool:
     return compile_program(program).rewards_referrers
 
 
-def partition_of(customer_ids: Iterable[str], partitions: int) -> list[int]:
-    """Each customer's partition: the CRC-32 of its UTF-8 id, modulo ``partitions``."""
+@dataclass(frozen=True, slots=True)
+class CustomerRanges:
+    """Where customers live when the input partitions hold disjoint ranges of customer ids.
+
+    Then no shuffle is needed: a customer lives in the input partition whose range holds
+    their id. An id in no range (a referrer without events, a profile without history) has
+    no rows anywhere, and lives in the first partition whose highest id is above it, or
+    the last: any choice every process agrees on would do.
+
+    Attributes:
+        highs: the highest customer id of each input partition that has rows, ascending.
+        parts: the number of each of those partitions, in the same order.
+    """
+
+    highs: tuple[str, ...]
+    parts: tuple[int, ...]
+
+    def part(self, customer: str) -> int:
+        """The partition of one customer."""
+        return self.parts[min(bisect_left(self.highs, customer), len(self.parts) - 1)]
+
+
+Placement = int | CustomerRanges
+"""Where customers live: ``n`` for ``crc32(customer_id) % n`` after a shuffle, or the
+input partitions' ranges when they are already partitioned by customer."""
+
+
+def customer_ranges(
+    ranges: Sequence[tuple[str | None, str | None, bool]],
+) -> CustomerRanges | tuple[int, int]:
+    """The placement of input partitions that hold disjoint ranges of customer ids.
+
+    Args:
+        ranges: for each input partition in order, its lowest and highest customer id
+            (``None`` for an empty partition) and whether it has a row without one.
+
+    Returns:
+        The ranges; otherwise the numbers of two partitions whose ranges overlap, or
+        ``(k, k)`` for a partition with a row without a customer id, or ``(0, 0)`` when no
+        partition has rows: such input is shuffled.
+    """
+    found = []
+    for number, (low, high, missing) in enumerate(ranges):
+        if missing:
+            return number, number
+        if low is not None and high is not None:
+            found.append((low, high, number))
+    found.sort()
+    for (_, high, before), (low, _, after) in itertools.pairwise(found):
+        if low <= high:
+            return min(before, after), max(before, after)
+    if not found:
+        return 0, 0
+    return CustomerRanges(
+        highs=tuple(high for _, high, _ in found), parts=tuple(number for *_, number in found)
+    )
+
+
+def partition_of(customer_ids: Iterable[str], partitions: Placement) -> list[int]:
+    """Each customer's partition: the CRC-32 of its UTF-8 id modulo ``partitions`` when it
+    is a number, or the input partition whose range holds the id (:class:`CustomerRanges`)."""
     found: dict[str, int] = {}
     parts = []
     for customer in customer_ids:
         part = found.get(customer)
         if part is None:
-            part = found[customer] = zlib.crc32(customer.encode()) % partitions
+            if isinstance(partitions, CustomerRanges):
+                part = found[customer] = partitions.part(customer)
+            else:
+                part = found[customer] = zlib.crc32(customer.encode()) % partitions
         parts.append(part)
     return parts
 
@@ -243,7 +311,7 @@ def _run(
 def remote_facts(
     text: str,
     part: int,
-    partitions: int,
+    partitions: Placement,
     history: pa.Table,
     customers: pa.Table | None,
     as_of: date | datetime | None,
@@ -279,7 +347,7 @@ def remote_facts(
 def evaluate_partition(
     text: str,
     part: int,
-    partitions: int,
+    partitions: Placement,
     history: pa.Table,
     customers: pa.Table | None,
     facts: pa.Table | None,
