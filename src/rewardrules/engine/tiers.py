@@ -8,6 +8,10 @@ treated at the new level. Spend counts paid amounts (after discounts, less refun
 With ``keep_for``, a level is *reached* at the first purchase evaluated at it (its window
 level rose to it or above from below) and then holds for that long even if the window drops:
 the level that applies is never lower than a level reached less than ``keep_for`` ago.
+
+A migrated customer may start with a granted level (``Customer.tier`` until
+``Customer.tier_until``): until then the level that applies is never lower than it; after
+it, the window (and ``keep_for``) decide alone. A grant is not a level reached.
 """
 
 from __future__ import annotations
@@ -152,6 +156,8 @@ class TierCounter:
     __slots__ = (
         "by_key",
         "changes",
+        "granted",
+        "granted_until",
         "held_until",
         "level",
         "names",
@@ -181,6 +187,9 @@ class TierCounter:
         self.window_level: int | None = None
         self.reached: dict[int, datetime] = {}
         self.held_until: dict[int, datetime] = {}
+        # A granted level (a migrated customer's status) and when it stops holding.
+        self.granted: int | None = None
+        self.granted_until: datetime | None = None
         # (instant, from, to) for each change seen in this evaluation, oldest first.
         self.changes: list[tuple[datetime, int | None, int | None]] = []
 
@@ -202,10 +211,28 @@ class TierCounter:
                 self.held_until[index] = keep_for.after(at, plan.zone)
             self.window_level = window
             level = self._held(plan, window, at)
+        if self.granted is not None:
+            level = self._granted(level, at)
         if level != self.level:
             self.changes.append((at, self.level, level))
             self.level = level
         return level
+
+    def grant(self, plan: TierPlan, name: str, until: datetime) -> None:
+        """Hold level ``name`` until ``until`` whatever the window says.
+
+        Raises:
+            ValueError: the program has no such level.
+        """
+        self.granted = plan.index_of(name)
+        self.granted_until = until
+
+    def _granted(self, level: int | None, at: datetime) -> int | None:
+        """``level``, raised to the granted level while the grant holds at ``at``."""
+        granted, until = self.granted, self.granted_until
+        if granted is None or until is None or until <= at:
+            return level
+        return granted if level is None or granted > level else level
 
     def _held(self, plan: TierPlan, window: int | None, at: datetime) -> int | None:
         """The highest level above ``window`` still held at ``at``, else ``window``."""
@@ -311,6 +338,8 @@ class TierCounter:
         amount = self.amount_at(plan, instant, local_date)
         window = plan.level_for(amount)
         level = window if plan.keep_for is None else self._held(plan, window, instant)
+        if self.granted is not None:
+            level = self._granted(level, instant)
         changes = self.changes
         if level != self.level:
             changes = [*changes, (moment, self.level, level)]

@@ -17,7 +17,7 @@ mutable copy; inputs (programs, events, saved states) are never changed.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -30,7 +30,7 @@ from rewardrules.engine._state_format import bad_state
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindTable
 from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry, total
-from rewardrules.engine.lots import advance, earn, redeem, take_back
+from rewardrules.engine.lots import advance, earn, redeem, take_back, upcoming_expiry
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.scope import PriceTooFine, build_context
 from rewardrules.engine.state import (
@@ -43,6 +43,7 @@ from rewardrules.engine.state import (
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
+from rewardrules.evaluation._opening import open_customer
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages
@@ -425,13 +426,16 @@ def _step(
         )
     else:
         working = _restore(plan, state)
+    opened: list[LedgerEntry] = []
     if customer is not None:
         if customer.customer_id != event.customer_id:
             mine, theirs = _apart(event.customer_id, customer.customer_id)
             message = f"it belongs to customer {mine}, but the profile to customer {theirs}"
             raise _fail(event, message, "customer_id")
         working.profile = customer
-    entries = _apply(plan, working, event, {})
+        if state is None and customer.opens:
+            opened = open_customer(plan, working, customer, event.at)
+    entries = opened + _apply(plan, working, event, {})
     if plan.refunds_within is not None:
         working.forget(plan.refunds_within, plan.zone, event.at)
     return working.save(plan.program.program, plan.money, plan.tiers), entries
@@ -638,9 +642,7 @@ def _evaluate(
             ledgers[customer_id] = []
         return state
 
-    if plan.dated and cutoff is not None:
-        for customer_id in profiles:
-            state_of(customer_id)  # gifts at dates up to as_of, even without an event
+    _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
     purchases = refunds = gross = 0
     for event in selected:
         if isinstance(event, ReferralQualified):
@@ -690,6 +692,40 @@ def _evaluate(
         customers=results,
         totals=totals,
     )
+
+
+def _start_profiles(
+    plan: ProgramPlan,
+    profiles: dict[str, Customer],
+    selected: list[AnyEvent],
+    cutoff: Cutoff | None,
+    state_of: Callable[[str], WorkingState],
+    ledgers: dict[str, list[LedgerEntry]],
+    reported: set[str],
+) -> None:
+    """Start the customers known from their profile before any event: with gifts at dates
+    (up to ``as_of``), and each migrated customer without a saved state (``reported``
+    holds those) from their opening, whether or not they have events (they have a balance
+    or a tier to report)."""
+    restored = set(reported)  # a saved state already holds a migrated customer's opening
+    if plan.dated and cutoff is not None:
+        for customer_id in profiles:
+            state_of(customer_id)  # gifts at dates up to as_of, even without an event
+    opening = [
+        profile
+        for customer_id, profile in sorted(profiles.items())
+        if profile.opens and customer_id not in restored
+    ]
+    if not opening:
+        return
+    firsts: dict[str, datetime] = {}
+    for event in selected:  # in (instant, id) order: the first seen is the first
+        firsts.setdefault(event.customer_id, event.at)
+    for profile in opening:
+        customer_id = profile.customer_id
+        state = state_of(customer_id)
+        ledgers[customer_id] += open_customer(plan, state, profile, firsts.get(customer_id))
+        reported.add(customer_id)
 
 
 def _saved_states(
@@ -775,6 +811,9 @@ def _result(
         save=lambda: state.save(program_id, money, tiers),
         tier_changes=tier_changes,
         next_tier=next_tier,
+        upcoming_expiry=upcoming_expiry(
+            plan.points, state.account.lots, state.account.last_purchase_at
+        ),
     )
 
 

@@ -17,8 +17,16 @@ from datetime import datetime
 
 import numpy as np
 
-from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import PointsAccount, PointsPolicy, advance, earn, redeem, take_back
+from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
+from rewardrules.engine.lots import (
+    PointsAccount,
+    PointsPolicy,
+    advance,
+    earn,
+    redeem,
+    take_back,
+    upcoming_expiry,
+)
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._lots import run_integer_accounts
 
@@ -40,6 +48,8 @@ class Accounts:
     closing_at: list[int] = field(default_factory=list)
     closing: list[LedgerEntry] = field(default_factory=list)
     """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
+    upcoming: dict[int, tuple[ExpiryDue, ...]] = field(default_factory=dict)
+    """Per customer whose points expire, the points left that will, per local date."""
 
 
 def run_accounts(
@@ -112,4 +122,7 @@ def run_accounts(
                 accounts.closing.append(entry)
         accounts.balances[customer] = account.balance
         accounts.available[customer] = account.available(report)
+        accounts.upcoming[customer] = upcoming_expiry(
+            policy, account.lots, account.last_purchase_at
+        )
     return accounts

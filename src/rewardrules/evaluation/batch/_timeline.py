@@ -24,8 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import PointsAccount, advance, earn, redeem, take_back
+from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
+from rewardrules.engine.lots import (
+    PointsAccount,
+    advance,
+    earn,
+    redeem,
+    take_back,
+    upcoming_expiry,
+)
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._referrals import Fact, check_fact
@@ -58,6 +65,8 @@ class Walk:
     """The gifts and rewards written (for the totals)."""
     account: list[LedgerEntry] = field(default_factory=list)
     """The account's entries written (expiries, redemptions, write-offs)."""
+    upcoming: tuple[ExpiryDue, ...] = ()
+    """The points left that will expire, per local date (``CustomerResult.upcoming_expiry``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,7 @@ class Walker:
         done.last = pending
         done.balance = account.balance
         done.available = account.available(done.moment)
+        done.upcoming = upcoming_expiry(policy, account.lots, account.last_purchase_at)
         return done
 
     def _account_step(

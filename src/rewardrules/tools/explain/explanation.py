@@ -131,6 +131,13 @@ def explain_all(
     profiles = check_profiles(customers)
     selected = [event for event in events if cutoff is None or cutoff.admits(event)]
     replay = Replay(compiled, cutoff, profiles, None)
+    if cutoff is not None:
+        firsts: dict[str, datetime] = {}
+        for event in sorted(selected, key=lambda event: (event.at, event.id)):
+            firsts.setdefault(event.customer_id, event.at)
+        for customer_id, profile in sorted(profiles.items()):
+            if profile.opens:  # a migrated customer has a balance even without an event
+                replay.account(customer_id, firsts.get(customer_id))
     if compiled.gives_at_dates and cutoff is not None:
         for customer_id in profiles:
             replay.account(customer_id)  # gifts at dates up to as_of, even without an event
