@@ -167,10 +167,13 @@ def test_an_opening_lot_expires_even_where_the_programs_points_never_do() -> Non
     assert (result.customer("c1").points, result.customer("c1").upcoming_expiry) == (17, ())
 
 
-def test_a_migrated_customer_without_events_is_reported_with_their_balance() -> None:
-    result = evaluate(club(), [], [ANA, Customer(customer_id="plain")])
+def test_a_migrated_customer_without_events_is_reported_as_of_a_date() -> None:
+    profiles = [ANA, Customer(customer_id="plain")]
+    result = evaluate(club(), [], profiles, as_of=date(2026, 3, 1))
     assert [customer.customer_id for customer in result.customers] == ["c1"]
-    assert (result.customer("c1").points, result.customer("c1").tier) == (130, None)
+    assert (result.customer("c1").points, result.customer("c1").tier) == (130, "gold")
+    # Without as_of there is no moment to report on, as for gifts at dates.
+    assert evaluate(club(), [], profiles).customers == ()
 
 
 def test_a_profile_names_each_mistake_and_what_to_do() -> None:

@@ -43,7 +43,7 @@ from rewardrules.engine.state import (
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
-from rewardrules.evaluation._opening import open_customer
+from rewardrules.evaluation._opening import open_customer, opening_problems
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages
@@ -703,10 +703,10 @@ def _start_profiles(
     ledgers: dict[str, list[LedgerEntry]],
     reported: set[str],
 ) -> None:
-    """Start the customers known from their profile before any event: with gifts at dates
-    (up to ``as_of``), and each migrated customer without a saved state (``reported``
-    holds those) from their opening, whether or not they have events (they have a balance
-    or a tier to report)."""
+    """Start the customers known from their profile before any event: with ``as_of``,
+    those with gifts at dates; and each migrated customer without a saved state
+    (``reported`` holds those) from their opening: with an event, or with ``as_of`` (a
+    balance and a tier to report then) without one."""
     restored = set(reported)  # a saved state already holds a migrated customer's opening
     if plan.dated and cutoff is not None:
         for customer_id in profiles:
@@ -718,11 +718,17 @@ def _start_profiles(
     ]
     if not opening:
         return
+    tiers = None if plan.tiers is None else plan.tiers.names
+    problems = [problem for profile in opening for problem in opening_problems(profile, tiers)]
+    if problems:  # every profile's, also of a customer this evaluation does not start
+        raise HistoryError(problems)
     firsts: dict[str, datetime] = {}
     for event in selected:  # in (instant, id) order: the first seen is the first
         firsts.setdefault(event.customer_id, event.at)
     for profile in opening:
         customer_id = profile.customer_id
+        if cutoff is None and customer_id not in firsts:
+            continue  # no event and no as_of: nothing to report on, as for gifts at dates
         state = state_of(customer_id)
         ledgers[customer_id] += open_customer(plan, state, profile, firsts.get(customer_id))
         reported.add(customer_id)

@@ -87,10 +87,13 @@ def explain(
             selected.append(event)
             own = own or owner == customer_id
     replay = Replay(compiled, cutoff, profiles, customer_id)
-    replay.account(customer_id)
+    first = min((event.at for event in selected if event.customer_id == customer_id), default=None)
+    replay.account(customer_id, first)
     replay.run(selected)
     explanation = replay.accounts[customer_id].finish()
-    if explanation is None or not (own or explanation.entries):
+    profile = profiles.get(customer_id)
+    migrated = profile is not None and profile.opens
+    if explanation is None or not (own or explanation.entries or migrated):
         message = f"customer {customer_id!r} has no events in the history"
         if as_of is not None:
             message += f" up to {as_of.isoformat()}"
@@ -146,7 +149,11 @@ def explain_all(
     explained = {}
     for customer_id in sorted(replay.accounts):
         explanation = replay.accounts[customer_id].finish()
-        if explanation is not None and (customer_id in with_events or explanation.entries):
+        found = profiles.get(customer_id)
+        migrated = found is not None and found.opens
+        if explanation is not None and (
+            customer_id in with_events or explanation.entries or migrated
+        ):
             explained[customer_id] = explanation
     return explained
 
