@@ -395,7 +395,9 @@ def step(
 
     ``state`` is None for a customer the program has not seen. The input state is not
     changed. ``customer`` is the customer's profile, which the birthday, sign-up and
-    referral rules read; gifts due at dates before the event are given first. When a
+    referral rules read; gifts due at dates before the event are given first. A migrated
+    customer's opening (``Customer.opening_points``, ``tier``) is given first at their first
+    ``step`` (``state`` None, the profile given); the saved state keeps it. When a
     referred friend's purchase qualifies, its entries carry the fact for the referrer:
     pass each of ``referral_facts(entries)`` to ``step`` on the referrer's state.
 
