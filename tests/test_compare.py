@@ -107,13 +107,21 @@ def test_every_number_of_a_compare_is_the_difference_of_two_reports(
 
 def example_pairs() -> list[tuple[Path, Path]]:
     """Each example against itself, and against each other example of its currency (over
-    the second one's history)."""
-    currency = {program: load_program(program).currency for program in PROGRAMS}
+    the second one's history) that has every tier the second one's customers are granted
+    (a migrated customer's tier the program lacks is refused)."""
+    loaded = {program: load_program(program) for program in PROGRAMS}
+
+    def fits(old: Path, new: Path) -> bool:
+        profiles = customers_of(new)
+        granted = {p.tier for p in read_customers(profiles) if p.tier} if profiles else set()
+        tiers = loaded[old].tiers
+        return granted <= set(() if tiers is None else tiers.level_names())
+
     return [(program, program) for program in PROGRAMS] + [
         (old, new)
         for old in PROGRAMS
         for new in PROGRAMS
-        if old != new and currency[old] == currency[new]
+        if old != new and loaded[old].currency == loaded[new].currency and fits(old, new)
     ]
 
 

@@ -463,6 +463,7 @@ def test_the_json_form() -> None:
             }
         ],
         "next_rewards": ["balance: 12 stars"],
+        "upcoming_expiry": [],
     }
 
 

@@ -284,12 +284,13 @@ FORMAT_4 = {
         "birthdays bonuses customer_id debt digest exponent first_event_at forgotten_until "
         "format gift_cards last_event_at last_purchase_at limits lots points program "
         "purchases redemptions referrals refunds settled_active_at stamps tier_amounts "
-        "tier_reached tier_window window_tier"
+        "tier_granted tier_granted_until tier_reached tier_window window_tier"
     ),
     "SavedLot": "available_at earned_at expires_at lasting points source",
 }
-"""The keys of a format 4 state: the settled activity for points.expire_on_inactivity, and
-lots that never expire (a tier's points_never_expire)."""
+"""The keys of a format 4 state: the settled activity for points.expire_on_inactivity,
+lots that never expire (a tier's points_never_expire), and a migrated customer's granted
+tier."""
 
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:

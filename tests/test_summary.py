@@ -25,7 +25,7 @@ from strategies import cutoffs, lifecycle_histories
 from test_examples import PROGRAMS, dry_run_arguments
 
 LIFECYCLE = {"redemption": "catalogue", "rejected": "catalogue"}
-SETTINGS = {"expiry": "points", "written_off": "points"}
+SETTINGS = {"expiry": "points", "written_off": "points", "opening": "points"}
 
 
 def summarise(drawn: Program, events: Iterable[AnyEvent], evaluation: Evaluation) -> Summary:
@@ -140,7 +140,8 @@ def test_the_json_summary_adds_up_the_examples_golden_ledger(program_file: Path)
     assert summary["totals"] == golden["totals"]
     for group in summary["by_rule"]:
         assert group["entries"] == sum(1 for entry in entries if in_group(entry, group))
-        points = [e["points"] for e in entries if in_group(e, group) and e["kind"] == "points"]
+        issued = ("points", "opening")  # an opening lot counts among the points issued
+        points = [e["points"] for e in entries if in_group(e, group) and e["kind"] in issued]
         assert group["points_issued"] == sum(p for p in points if p > 0)
         assert group["points_reversed"] == -sum(p for p in points if p < 0)
     for group in summary["by_tier"]:

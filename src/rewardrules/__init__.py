@@ -15,7 +15,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry, Totals
+    from rewardrules.engine.ledger import (
+        CustomerResult,
+        Evaluation,
+        ExpiryDue,
+        LedgerEntry,
+        Totals,
+    )
     from rewardrules.engine.state import CustomerState
     from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, RuleFileError
     from rewardrules.evaluation.batch.support import unsupported as batch_unsupported
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
         AnyEvent,
         Customer,
         Line,
+        OpeningLot,
         Purchase,
         Redemption,
         ReferralQualified,
@@ -58,10 +65,12 @@ _HOMES: dict[str, tuple[str, str]] = {
     "CustomerResult": ("rewardrules.engine.ledger", "CustomerResult"),
     "CustomerState": ("rewardrules.engine.state", "CustomerState"),
     "Evaluation": ("rewardrules.engine.ledger", "Evaluation"),
+    "ExpiryDue": ("rewardrules.engine.ledger", "ExpiryDue"),
     "HistoryError": ("rewardrules.errors", "HistoryError"),
     "LedgerEntry": ("rewardrules.engine.ledger", "LedgerEntry"),
     "Line": ("rewardrules.events", "Line"),
     "Location": ("rewardrules.errors", "Location"),
+    "OpeningLot": ("rewardrules.events", "OpeningLot"),
     "Problem": ("rewardrules.errors", "Problem"),
     "Program": ("rewardrules.program.model", "Program"),
     "Purchase": ("rewardrules.events", "Purchase"),
@@ -108,10 +117,12 @@ __all__ = [
     "CustomerResult",
     "CustomerState",
     "Evaluation",
+    "ExpiryDue",
     "HistoryError",
     "LedgerEntry",
     "Line",
     "Location",
+    "OpeningLot",
     "Problem",
     "Program",
     "Purchase",

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -254,14 +255,63 @@ def parse_month_day(text: str) -> MonthDay:
     return MonthDay(month=month, day=day)
 
 
+class OpeningLot(_Event):
+    """Points a customer brings from another system: one lot, with when it was earned.
+
+    It behaves as a lot the program's own purchases earn: it is spent oldest first with
+    the others and expires at ``expires_at``, or, when that is absent, when the program's
+    ``points.expire_after`` says points earned at ``earned_at`` expire (docs/lifecycle.md,
+    "Opening balances").
+    """
+
+    points: WholeNumber = Field(ge=1, description="How many points the lot holds (at least 1).")
+    earned_at: EventTime = Field(description="When the points were earned, with a UTC offset.")
+    expires_at: EventTime | None = Field(
+        default=None,
+        description=(
+            "When the points expire, with a UTC offset; absent: as the program's "
+            "points.expire_after says for points earned at earned_at."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _expires_after_earned(self) -> OpeningLot:
+        if self.expires_at is not None and self.expires_at <= self.earned_at:
+            raise ValueError(
+                f"expires_at ({self.expires_at.isoformat()}) must come after earned_at "
+                f"({self.earned_at.isoformat()}); check the two dates, or leave expires_at "
+                "out for the program's own expiry"
+            )
+        return self
+
+
 class Customer(_Event):
-    """What the program knows of a customer besides their events."""
+    """What the program knows of a customer besides their events.
+
+    A customer moved from another system may start with ``opening_points`` (lots with their
+    own expiry) and a granted ``tier`` that holds until ``tier_until`` (docs/histories.md,
+    "Customers").
+    """
 
     customer_id: NonEmptyText = Field(description="The customer.")
     joined_at: EventTime | None = Field(default=None, description="When they joined.")
     birthday: MonthDay | None = Field(default=None, description="Their birthday, month and day.")
     referred_by: NonEmptyText | None = Field(
         default=None, description="The customer who referred them."
+    )
+    opening_points: tuple[OpeningLot, ...] = Field(
+        default=(),
+        description="Points brought from another system, one lot each, when the customer starts.",
+    )
+    tier: NonEmptyText | None = Field(
+        default=None,
+        description=(
+            "A tier granted when the customer starts (a status match, a manual grant), held "
+            "until tier_until whatever the tier window says."
+        ),
+    )
+    tier_until: EventTime | None = Field(
+        default=None, description="When the granted tier stops holding; required with tier."
     )
 
     @field_validator("birthday", mode="before")
@@ -270,6 +320,24 @@ class Customer(_Event):
         if isinstance(value, str):
             return parse_month_day(value) if value.strip() else None
         return value
+
+    @model_validator(mode="after")
+    def _tier_with_until(self) -> Customer:
+        if self.tier_until is not None and self.tier is None:
+            raise ValueError(
+                "tier_until is given without a tier; add the granted tier, or leave tier_until out"
+            )
+        if self.tier is not None and self.tier_until is None:
+            raise ValueError(
+                f"tier {self.tier!r} is given without tier_until; add when the granted tier "
+                "stops holding"
+            )
+        return self
+
+    @property
+    def opens(self) -> bool:
+        """Whether the customer starts with opening points or a granted tier."""
+        return bool(self.opening_points) or self.tier is not None
 
 
 def event_sort_key(event: AnyEvent) -> tuple[datetime, str]:

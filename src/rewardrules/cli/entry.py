@@ -23,6 +23,11 @@ COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
         "validate",
         "Check program files (a directory: its YAML files, recursively).",
     ),
+    "validate-customers": (
+        "rewardrules.cli.validate_customers",
+        "validate_customers",
+        "Check a customers file (CSV, JSON Lines or JSON): profiles, opening points, tiers.",
+    ),
     "lint": (
         "rewardrules.cli.lint",
         "lint",

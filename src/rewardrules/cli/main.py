@@ -386,6 +386,11 @@ def _customer_block(
         facts.append(f"tier {result.tier}" if result.tier else "no tier")
     facts += [f"stamps {rule} {count}/{cards[rule]}" for rule, count in result.stamps.items()]
     title = f"Customer {result.customer_id}" + (f": {', '.join(facts)}" if facts else "")
+    noun = points or "points"
+    title += "".join(
+        f"\n  {_counted(due.points, noun)} expire on {due.on.isoformat()}"
+        for due in result.upcoming_expiry
+    )
     rows = [("event", "rule", "reward", "reason")]
     rows += [
         (e.event_id, e.rule, _reward_text(e, points or "points"), e.reason) for e in result.ledger
@@ -401,10 +406,15 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
         return "rejected"
     if entry.kind in _NOTES:
         return _NOTES[entry.kind]
-    if entry.kind in ("points", "expiry", "written_off", "redemption"):
+    if entry.kind in ("points", "expiry", "written_off", "redemption", "opening"):
         sign = "+" if (entry.points or 0) >= 0 else "-"
         change = sign + _counted(abs(entry.points or 0), points)
-        labels = {"expiry": " expired", "written_off": " written off", "redemption": " spent"}
+        labels = {
+            "expiry": " expired",
+            "written_off": " written off",
+            "redemption": " spent",
+            "opening": " brought",
+        }
         return change + labels.get(entry.kind, "")
     value = f"{_m(entry.value)} {entry.money.code}"
     if entry.kind == "discount":

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.engine._state_format import instant, micros
+from rewardrules.engine.lots import OPENING
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.errors import PathItem
 from rewardrules.events import MAX_TEXT, _name
@@ -242,6 +243,8 @@ def _time_problems(state: CustomerState) -> Found:
             )
     if state.window_tier is not None and expected is None:
         yield ("window_tier",), "names a tier, but no purchase is saved"
+    if (state.tier_granted is None) != (state.tier_granted_until is None):
+        yield ("tier_granted_until",), "must be given with tier_granted, and only with it"
     yield from _forgotten_problems(state)
 
 
@@ -493,6 +496,7 @@ def _lot_problems(state: CustomerState) -> Found:
         elif (
             lot.source not in facts
             and not _is_gift(lot.source, gift_rules)
+            and not _is_opening(lot.source)
             and not (state.forgotten_until is not None and lot.earned_at <= state.forgotten_until)
         ):
             yield (
@@ -515,6 +519,12 @@ def _lot_problems(state: CustomerState) -> Found:
                 f"is before lots[{index - 1}].earned_at; lots are kept oldest first",
             )
         previous = lot
+
+
+def _is_opening(source: str) -> bool:
+    """Whether ``source`` is an opening lot of a migrated customer: ``opening#<n>``."""
+    number = source.removeprefix(OPENING)
+    return number != source and number.isascii() and number.isdigit()
 
 
 def _is_gift(source: str, gift_rules: set[str]) -> bool:

@@ -32,7 +32,10 @@ Format 2 adds what a state keeps of the purchases it forgot under ``refunds.with
 ``forgotten_until``, ``tier_amounts`` and ``tier_window``. Format 3 saves each purchase as
 an array of what a refund needs, its amounts in whole minor units (``exponent`` says how
 many decimal places), its instant in microseconds; and ``tier_window`` as ``[at, amount]``
-pairs of integers.
+pairs of integers. Format 4 adds ``settled_active_at`` (the last activity for
+``expire_on_inactivity`` that can no longer be undone), ``lasting`` on lots (earned at a
+level whose points never expire), and a migrated customer's granted tier: ``tier_granted``
+and ``tier_granted_until``.
 """
 
 UNVERSIONED = 1
@@ -203,11 +206,11 @@ def _upgrade_2(content: dict[str, Any], customer: object) -> dict[str, Any]:
 
 
 def _from_3(content: dict[str, Any]) -> dict[str, Any]:
-    """Format 3 to 4: no settled activity, no lasting lot. A format 3 state counted
-    inactivity from its last purchase; format 4 counts from the last kept purchase not
-    refunded in full (after the settled activity, none here), which is that purchase
-    unless it was refunded in full."""
-    return content
+    """Format 3 to 4: no settled activity, no lasting lot, never granted a tier. A
+    format 3 state counted inactivity from its last purchase; format 4 counts from the
+    last kept purchase not refunded in full (after the settled activity, none here), which
+    is that purchase unless it was refunded in full."""
+    return {**content, "tier_granted": None, "tier_granted_until": None}
 
 
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -11,6 +11,7 @@ import json
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -33,18 +34,22 @@ EntryKind = Literal[
     "capped",
     "set_aside",
     "referral",
+    "opening",
 ]
 ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
 JSON_FORMAT = 2
 """The version of the JSON output contract (docs/json-output.md, "Versions")."""
-POINTS_KINDS = frozenset({"points", "redemption", "expiry", "written_off"})
+POINTS_KINDS = frozenset({"points", "redemption", "expiry", "written_off", "opening"})
 """Entry kinds whose ``points`` add up to the balance."""
 NOTE_KINDS = frozenset({"capped", "set_aside", "referral"})
 """Entry kinds that record a decision and give nothing: points, value and units are None.
 
 ``capped``: a limit left nothing of a reward; ``set_aside``: a rule lost its exclusive
 group to another; ``referral``: a referred customer's qualifying purchase (the referrer is
-rewarded in their own ledger)."""
+rewarded in their own ledger).
+
+``opening`` is a lot a migrated customer starts with (``Customer.opening_points``): its
+points count among the points issued, a liability the program takes on."""
 
 
 ENTRY_SUMS: tuple[str, ...] = (
@@ -198,6 +203,18 @@ _set_arguments = _setter("arguments")
 
 
 @dataclass(frozen=True, slots=True)
+class ExpiryDue:
+    """Points of a customer that will expire on a local date, if nothing spends them first."""
+
+    on: date
+    points: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The expiry in the JSON output contract."""
+        return {"date": self.on.isoformat(), "points": self.points}
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerResult:
     """What one customer earned, and where they stand at the end.
 
@@ -214,6 +231,8 @@ class CustomerResult:
             of this evaluation, then at the report.
         next_tier: the level above the window's level and what it still needs; None at
             the top level or without tiers.
+        upcoming_expiry: the points left that will expire, summed per local date, soonest
+            first, as of the evaluation's ``as_of`` (or the customer's last event).
     """
 
     customer_id: str
@@ -226,6 +245,7 @@ class CustomerResult:
     save: Callable[[], CustomerState] = field(repr=False, compare=False)
     tier_changes: tuple[TierChange, ...] = ()
     next_tier: NextTier | None = None
+    upcoming_expiry: tuple[ExpiryDue, ...] = ()
 
     @property
     def state(self) -> CustomerState:
@@ -247,6 +267,7 @@ class CustomerResult:
             "tier_changes": [change.to_dict() for change in self.tier_changes],
             "next_tier": None if self.next_tier is None else self.next_tier.to_dict(),
             "stamps": dict(self.stamps),
+            "upcoming_expiry": [due.to_dict() for due in self.upcoming_expiry],
             "ledger": [entry.to_dict() for entry in self.ledger],
         }
 
@@ -430,6 +451,8 @@ def total(
             sums["rewards_capped"] += 1
         elif kind == "set_aside":
             sums["rewards_set_aside"] += 1
+        elif kind == "opening":
+            sums["points_issued"] += entry.points or 0
         else:
             sums["referrals"] += 1
     return Totals(

@@ -3,22 +3,29 @@
 Every purchase's points become a :class:`Lot`: when they were earned, when they become
 available (after ``points.pending_for``), when they expire (``points.expire_after``, maybe
 rounded up to the end of a calendar period). Lots are kept oldest first, and because every
-lot waits and lasts equally long, they also become available and expire oldest first.
-The rules are in docs/lifecycle.md.
+lot waits and lasts equally long, they also become available and expire oldest first;
+only a migrated customer's opening lots (``Customer.opening_points``) may carry expiries of
+their own, which are honoured wherever they fall. The rules are in docs/lifecycle.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from rewardrules.engine.ledger import EntryKind, LedgerEntry
+from rewardrules.engine.ledger import EntryKind, ExpiryDue, LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program.model import CatalogueReward, Program
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+OPENING = "opening#"
+"""The source of an opening lot is this and its place in the profile, from 1: ``opening#1``."""
+OPENING_RULE = "customers.opening_points"
+"""The ``rule`` of the entries of opening lots: where they come from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +158,19 @@ class PointsPolicy:
         return expires
 
 
+class SavedLotLike(Protocol):
+    """What :func:`upcoming_expiry` reads of a lot, working or saved."""
+
+    @property
+    def earned_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def points(self) -> int: ...
+    @property
+    def lasting(self) -> bool: ...
+
+
 class Lot:
     """Points from one purchase: how many are left, when they can be spent, when they go.
 
@@ -186,7 +206,15 @@ class PointsAccount:
     purchases after it that count and that a full refund could still undo.
     """
 
-    __slots__ = ("active_at", "counting", "debt", "last_purchase_at", "lots", "settled_at")
+    __slots__ = (
+        "active_at",
+        "counting",
+        "dated",
+        "debt",
+        "last_purchase_at",
+        "lots",
+        "settled_at",
+    )
 
     def __init__(self) -> None:
         self.lots: list[Lot] = []
@@ -195,6 +223,9 @@ class PointsAccount:
         self.active_at: datetime | None = None
         self.settled_at: datetime | None = None
         self.counting: dict[str, datetime] = {}
+        # An opening lot has an expiry of its own: lots may then expire in another order
+        # than they were earned, and expire even if the program's points never do.
+        self.dated = False
 
     @property
     def balance(self) -> int:
@@ -292,16 +323,83 @@ def earn(
     repaid = min(account.debt, points)
     account.debt -= repaid
     points -= repaid
-    if points and not policy.has_clock and account.lots:
+    if points and not policy.has_clock and account.lots and account.lots[-1].expires_at is None:
         # Without waiting or expiry every point is like every other: one lot holds them
-        # all (a long replay would otherwise keep a lot per purchase for nothing).
-        account.lots[0].points += points
+        # all (a long replay would otherwise keep a lot per purchase for nothing). Only an
+        # opening lot can expire here, and it is not merged into.
+        account.lots[-1].points += points
         return
     if points:
         period = policy.pending_for if waits else None
         available_at = at if period is None else period.after(at, policy.zone)
         expires = None if lasting else policy.expiry_of(at)
         account.lots.append(Lot(source, at, available_at, expires, points, lasting))
+
+
+def open_lot(
+    policy: PointsPolicy,
+    account: PointsAccount,
+    customer_id: str,
+    number: int,
+    earned_at: datetime,
+    expires_at: datetime | None,
+    points: int,
+) -> LedgerEntry:
+    """Start a migrated customer with one lot of their opening balance; return its entry.
+
+    The lot is available at once and expires at ``expires_at``, or as the program's
+    expiry says for points earned at ``earned_at``. Lots are opened oldest first, before
+    any event of the customer.
+    """
+    source = f"{OPENING}{number}"
+    expires = expires_at if expires_at is not None else policy.expiry_of(earned_at)
+    lots = account.lots
+    if not policy.has_clock and expires is None and lots and lots[-1].expires_at is None:
+        lots[-1].points += points  # merged, as earn merges lots that never expire
+    else:
+        lots.append(Lot(source, earned_at, earned_at, expires, points))
+        account.dated = account.dated or expires_at is not None
+    day = _local_day(policy, earned_at)
+    until = "" if expires is None else f", expiring on {_local_day(policy, expires)}"
+    reason = f"opening balance: {points} {policy.name} earned on {day}{until}"
+    return _entry(policy, source, customer_id, OPENING_RULE, "opening", points, reason)
+
+
+def upcoming_expiry(
+    policy: PointsPolicy, lots: Sequence[Lot | SavedLotLike], active_at: datetime | None
+) -> tuple[ExpiryDue, ...]:
+    """The points left that will expire, summed per local date, soonest first.
+
+    A lot expires at its ``expires_at`` or, with ``points.expire_on_inactivity``, at the
+    inactivity deadline (``active_at``, the last activity that counts, plus that long) if it
+    was earned by then and that comes first, as ``advance`` would expire it if no activity
+    came before. Lots already expired are not in ``lots``; a lot that never expires (no
+    expiry, or ``lasting``) is not counted.
+    """
+    if (
+        policy.expire_after is None
+        and policy.inactivity is None
+        and not any(lot.expires_at is not None for lot in lots)
+    ):
+        return ()
+    deadline = None
+    if policy.inactivity is not None and active_at is not None:
+        deadline = policy.inactivity.after(active_at, policy.zone)
+    by_day: dict[date, int] = {}
+    for lot in lots:
+        if not lot.points or lot.lasting:
+            continue
+        moment = lot.expires_at
+        if (
+            deadline is not None
+            and lot.earned_at <= deadline
+            and (moment is None or deadline < moment)
+        ):
+            moment = deadline
+        if moment is not None:
+            day = _local_day(policy, moment)
+            by_day[day] = by_day.get(day, 0) + lot.points
+    return tuple(ExpiryDue(day, points) for day, points in sorted(by_day.items()))
 
 
 def _local_day(policy: PointsPolicy, instant: datetime) -> date:
@@ -317,7 +415,7 @@ def advance(
 ) -> list[LedgerEntry]:
     """Expire what is due up to ``until``, oldest first; return the expiry entries."""
     entries: list[LedgerEntry] = []
-    if not policy.has_clock:
+    if not policy.has_clock and not account.dated:
         return entries
 
     def due(moment: datetime | None) -> bool:
@@ -331,7 +429,8 @@ def advance(
     # Lots expire oldest first; one whose own expiry comes after the inactivity deadline
     # expires at the deadline instead, with every lot earned before it. A lot given after
     # the deadline (a gift at a date, without a purchase) is not touched by that deadline.
-    _expire_due(policy, lots, customer_id, due, deadline if inactive else None, entries)
+    any_order = account.dated
+    _expire_due(policy, lots, customer_id, due, deadline if inactive else None, entries, any_order)
     if inactive and deadline is not None:
         kept = []
         for lot in lots:
@@ -342,7 +441,7 @@ def advance(
                     _expiry(policy, lot, customer_id, "points.expire_on_inactivity", deadline)
                 )
         lots[:] = kept
-        _expire_due(policy, lots, customer_id, due, None, entries)
+        _expire_due(policy, lots, customer_id, due, None, entries, any_order)
     return entries
 
 
@@ -353,28 +452,60 @@ def _expire_due(
     due: Callable[[datetime | None], bool],
     deadline: datetime | None,
     entries: list[LedgerEntry],
+    any_order: bool = False,
 ) -> None:
     """Expire lots whose own expiry is due, oldest first, stopping at a lot that the
-    inactivity ``deadline`` (if any) expires first. Lasting lots (no expiry) are passed."""
-    index = 0
-    while index < len(lots):
-        first = lots[index]
-        first_expiry = first.expires_at
-        if first_expiry is None and first.lasting:
-            index += 1
+    inactivity ``deadline`` (if any) expires first. Lasting lots (no expiry) are passed.
+
+    The program's lots expire in the order they were earned. With ``any_order`` (an
+    opening lot has an expiry of its own, which may come before older lots' or after
+    newer ones') every lot is looked at, and the lots due expire in the order of their
+    expiry.
+    """
+    if not any_order:
+        index = 0
+        while index < len(lots):
+            first = lots[index]
+            first_expiry = first.expires_at
+            if first_expiry is None and first.lasting:
+                index += 1
+                continue
+            if not due(first_expiry):
+                break
+            if (
+                deadline is not None
+                and first_expiry is not None
+                and deadline < first_expiry
+                and first.earned_at <= deadline
+            ):
+                break
+            lot = lots.pop(index)
+            if lot.points:
+                entries.append(_expiry(policy, lot, customer_id, "points.expire_after"))
+        return
+    found: list[tuple[datetime, int]] = []
+    for index, lot in enumerate(lots):
+        expiry = lot.expires_at
+        if expiry is None or not due(expiry):
             continue
-        if not due(first_expiry):
+        if deadline is not None and deadline < expiry and lot.earned_at <= deadline:
             break
-        if (
-            deadline is not None
-            and first_expiry is not None
-            and deadline < first_expiry
-            and first.earned_at <= deadline
-        ):
-            break
-        lot = lots.pop(index)
+        found.append((expiry, index))
+    found.sort()
+    for _, index in found:
+        lot = lots[index]
         if lot.points:
-            entries.append(_expiry(policy, lot, customer_id, "points.expire_after"))
+            entries.append(_expiry(policy, lot, customer_id, _expiry_rule(policy, lot)))
+    gone = {index for _, index in found}
+    lots[:] = [lot for index, lot in enumerate(lots) if index not in gone]
+
+
+def _expiry_rule(policy: PointsPolicy, lot: Lot) -> str:
+    """What expires a lot at its ``expires_at``: the program's expiry, or the opening
+    balance's own date."""
+    if lot.source.startswith(OPENING) and lot.expires_at != policy.expiry_of(lot.earned_at):
+        return OPENING_RULE
+    return "points.expire_after"
 
 
 def _expiry(
@@ -388,6 +519,14 @@ def _expiry(
     assert moment is not None  # noqa: S101 -- an expiring lot has a moment
     earned = _local_day(policy, lot.earned_at)
     gone = _local_day(policy, moment)
+    if rule == OPENING_RULE:
+        reason = (
+            f"{lot.points} {policy.name} of the opening balance, earned on {earned}, "
+            f"expired on {gone}"
+        )
+        points = lot.points
+        lot.points = 0
+        return _entry(policy, lot.source, customer_id, rule, "expiry", -points, reason)
     if rule == "points.expire_after":
         why = f"{policy.expire_after.text if policy.expire_after else ''} after they were earned"
         if policy.round_up_to:

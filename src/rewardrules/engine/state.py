@@ -48,7 +48,7 @@ from rewardrules.engine._state_format import (
     offset_seconds,
     upgrade,
 )
-from rewardrules.engine.lots import Duration, Lot, PointsAccount, elapsed, settle
+from rewardrules.engine.lots import OPENING, Duration, Lot, PointsAccount, elapsed, settle
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.tiers import TierCounter, TierPlan, calendar_key
@@ -258,6 +258,14 @@ class CustomerState(_Saved):
             "The forgotten purchases still inside a rolling tier window, oldest first: "
             "[instant in microseconds since 1970 UTC, amount]."
         ),
+    )
+    tier_granted: str | None = Field(
+        default=None,
+        description="A tier granted when the customer started (Customer.tier), if any.",
+    )
+    tier_granted_until: AwareDatetime | None = Field(
+        default=None,
+        description="When the granted tier stops holding (Customer.tier_until).",
     )
 
     digest: str | None = Field(
@@ -700,6 +708,7 @@ class WorkingState:
         """The saved, JSON-friendly form of this state."""
         show = money.to_decimal
         window_tier, tier_reached = self.tiers.retention()
+        granted = self.tiers.granted
         tier_amounts, tier_window = self._forgotten_tiers(tiers)
         purchases = self.kept_rows(money)
         # The engine's own state: the checks are for states that come from outside, and the
@@ -742,6 +751,8 @@ class WorkingState:
             forgotten_until=self.forgotten_until,
             tier_amounts=tier_amounts,
             tier_window=tier_window,
+            tier_granted=None if granted is None or tiers is None else tiers.names[granted],
+            tier_granted_until=None if granted is None else self.tiers.granted_until,
             bonuses=tuple(self.bonuses),
             first_event_at=self.first_event_at,
             birthdays=dict(self.birthdays),
@@ -951,6 +962,9 @@ def restore(
         for lot in saved.lots
     ]
     account.debt = saved.debt
+    account.dated = any(
+        lot.expires_at is not None and lot.source.startswith(OPENING) for lot in saved.lots
+    )
     account.last_purchase_at = saved.last_purchase_at
     _restore_activity(saved, account, purchases_count)
     state.redemptions = dict.fromkeys(saved.redemptions)
@@ -1005,4 +1019,6 @@ def restore(
             )
         last_tier = rows[-1].tier if rows else None
         state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)
+        if saved.tier_granted is not None and saved.tier_granted_until is not None:
+            state.tiers.grant(tiers, saved.tier_granted, saved.tier_granted_until)
     return state

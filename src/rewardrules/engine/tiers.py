@@ -11,6 +11,10 @@ the level that applies is never lower than a level reached less than ``keep_for`
 ``keep_until`` holds it instead to the first local midnight of the year after the one it
 was reached in (``end_of_year``) or of the year after that (``end_of_next_year``).
 ``qualify_by: points`` counts the points each purchase earned, less what refunds took back.
+
+A migrated customer may start with a granted level (``Customer.tier`` until
+``Customer.tier_until``): until then the level that applies is never lower than it; after
+it, the window (and ``keep_for``) decide alone. A grant is not a level reached.
 """
 
 from __future__ import annotations
@@ -178,6 +182,8 @@ class TierCounter:
     __slots__ = (
         "by_key",
         "changes",
+        "granted",
+        "granted_until",
         "held_until",
         "level",
         "names",
@@ -207,6 +213,9 @@ class TierCounter:
         self.window_level: int | None = None
         self.reached: dict[int, datetime] = {}
         self.held_until: dict[int, datetime] = {}
+        # A granted level (a migrated customer's status) and when it stops holding.
+        self.granted: int | None = None
+        self.granted_until: datetime | None = None
         # (instant, from, to) for each change seen in this evaluation, oldest first.
         self.changes: list[tuple[datetime, int | None, int | None]] = []
 
@@ -227,10 +236,28 @@ class TierCounter:
                 self.held_until[index] = plan.hold_until(at)
             self.window_level = window
             level = self._held(plan, window, at)
+        if self.granted is not None:
+            level = self._granted(level, at)
         if level != self.level:
             self.changes.append((at, self.level, level))
             self.level = level
         return level
+
+    def grant(self, plan: TierPlan, name: str, until: datetime) -> None:
+        """Hold level ``name`` until ``until`` whatever the window says.
+
+        Raises:
+            ValueError: the program has no such level.
+        """
+        self.granted = plan.index_of(name)
+        self.granted_until = until
+
+    def _granted(self, level: int | None, at: datetime) -> int | None:
+        """``level``, raised to the granted level while the grant holds at ``at``."""
+        granted, until = self.granted, self.granted_until
+        if granted is None or until is None or until <= at:
+            return level
+        return granted if level is None or granted > level else level
 
     def _held(self, plan: TierPlan, window: int | None, at: datetime) -> int | None:
         """The highest level above ``window`` still held at ``at``, else ``window``."""
@@ -336,6 +363,8 @@ class TierCounter:
         amount = self.amount_at(plan, instant, local_date)
         window = plan.level_for(amount)
         level = self._held(plan, window, instant) if plan.holds else window
+        if self.granted is not None:
+            level = self._granted(level, instant)
         changes = self.changes
         if level != self.level:
             changes = [*changes, (moment, self.level, level)]

@@ -17,7 +17,7 @@ mutable copy; inputs (programs, events, saved states) are never changed.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -36,7 +36,15 @@ from rewardrules.engine.ledger import (
     LedgerEntry,
     total,
 )
-from rewardrules.engine.lots import advance, bought, earn, redeem, refunded_in_full, take_back
+from rewardrules.engine.lots import (
+    advance,
+    bought,
+    earn,
+    redeem,
+    refunded_in_full,
+    take_back,
+    upcoming_expiry,
+)
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.scope import PaymentTooFine, PriceTooFine, build_context
 from rewardrules.engine.state import (
@@ -50,6 +58,7 @@ from rewardrules.engine.state import (
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
+from rewardrules.evaluation._opening import open_customer, opening_problems
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages, stage_rules
@@ -430,7 +439,9 @@ def step(
 
     ``state`` is None for a customer the program has not seen. The input state is not
     changed. ``customer`` is the customer's profile, which the birthday, sign-up and
-    referral rules read; gifts due at dates before the event are given first. When a
+    referral rules read; gifts due at dates before the event are given first. A migrated
+    customer's opening (``Customer.opening_points``, ``tier``) is given first at their first
+    ``step`` (``state`` None, the profile given); the saved state keeps it. When a
     referred friend's purchase qualifies, its entries carry the fact for the referrer:
     pass each of ``referral_facts(entries)`` to ``step`` on the referrer's state.
 
@@ -461,13 +472,16 @@ def _step(
         )
     else:
         working = _restore(plan, state)
+    opened: list[LedgerEntry] = []
     if customer is not None:
         if customer.customer_id != event.customer_id:
             mine, theirs = _apart(event.customer_id, customer.customer_id)
             message = f"it belongs to customer {mine}, but the profile to customer {theirs}"
             raise _fail(event, message, "customer_id")
         working.profile = customer
-    entries = _apply(plan, working, event, {})
+        if state is None and customer.opens:
+            opened = open_customer(plan, working, customer, event.at)
+    entries = opened + _apply(plan, working, event, {})
     if plan.refunds_within is not None:
         working.forget(plan.refunds_within, plan.zone, event.at)
     return working.save(plan.program.program, plan.money, plan.tiers), entries
@@ -676,9 +690,7 @@ def _evaluate(
             ledgers[customer_id] = []
         return state
 
-    if plan.dated and cutoff is not None:
-        for customer_id in profiles:
-            state_of(customer_id)  # gifts at dates up to as_of, even without an event
+    _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
     gross = 0
     counts = _Counts()
     for event in selected:
@@ -753,6 +765,46 @@ class _Counts:
                 self.refunded[event.purchase_id] = all(
                     units == line.quantity for units, line in zip(done, lines)
                 )
+
+
+def _start_profiles(
+    plan: ProgramPlan,
+    profiles: dict[str, Customer],
+    selected: list[AnyEvent],
+    cutoff: Cutoff | None,
+    state_of: Callable[[str], WorkingState],
+    ledgers: dict[str, list[LedgerEntry]],
+    reported: set[str],
+) -> None:
+    """Start the customers known from their profile before any event: with ``as_of``,
+    those with gifts at dates; and each migrated customer without a saved state
+    (``reported`` holds those) from their opening: with an event, or with ``as_of`` (a
+    balance and a tier to report then) without one."""
+    restored = set(reported)  # a saved state already holds a migrated customer's opening
+    if plan.dated and cutoff is not None:
+        for customer_id in profiles:
+            state_of(customer_id)  # gifts at dates up to as_of, even without an event
+    opening = [
+        profile
+        for customer_id, profile in sorted(profiles.items())
+        if profile.opens and customer_id not in restored
+    ]
+    if not opening:
+        return
+    tiers = None if plan.tiers is None else plan.tiers.names
+    problems = [problem for profile in opening for problem in opening_problems(profile, tiers)]
+    if problems:  # every profile's, also of a customer this evaluation does not start
+        raise HistoryError(problems)
+    firsts: dict[str, datetime] = {}
+    for event in selected:  # in (instant, id) order: the first seen is the first
+        firsts.setdefault(event.customer_id, event.at)
+    for profile in opening:
+        customer_id = profile.customer_id
+        if cutoff is None and customer_id not in firsts:
+            continue  # no event and no as_of: nothing to report on, as for gifts at dates
+        state = state_of(customer_id)
+        ledgers[customer_id] += open_customer(plan, state, profile, firsts.get(customer_id))
+        reported.add(customer_id)
 
 
 def _saved_states(
@@ -838,6 +890,7 @@ def _result(
         save=lambda: state.save(program_id, money, tiers),
         tier_changes=tier_changes,
         next_tier=next_tier,
+        upcoming_expiry=upcoming_expiry(plan.points, state.account.lots, state.account.active_at),
     )
 
 

@@ -61,7 +61,15 @@ _PAYMENTS_HINT = (
 )
 # A redemption's row holds its id, type, customer, time and reward; these cells stay empty.
 _NOT_REDEMPTION_COLUMNS = ("sku", "category", "quantity", "unit_price")
-_CUSTOMER_COLUMNS = ("customer_id", "joined_at", "birthday", "referred_by")
+_CUSTOMER_COLUMNS = (
+    "customer_id",
+    "joined_at",
+    "birthday",
+    "referred_by",
+    "opening_points",
+    "tier",
+    "tier_until",
+)
 _OVERLAP_HINT = "if an export was resumed with an overlap, delete the repeated row"
 _TWO_UNITS_HINT = (
     "a row is one line of an event, so a repeat is not read as a second unit: for two "

@@ -65,9 +65,44 @@ def customer_from_object(value: Any) -> Customer:
     if not isinstance(value, dict):
         message = f"a customer must be an object {{...}} (got {show(value)})"
         raise RecordError((), message, "not-an-object")
-    if value.get("joined_at") is not None:
-        value["joined_at"] = timestamp(value["joined_at"], ("joined_at",))
+    for key in ("joined_at", "tier_until"):
+        if value.get(key) is not None:
+            value[key] = timestamp(value[key], (key,))
+    lots = value.get("opening_points")
+    if isinstance(lots, str):  # a CSV cell: points@earned_at[@expires_at], space-separated
+        value["opening_points"] = lots = opening_lots(lots)
+    if isinstance(lots, list):
+        for index, lot in enumerate(lots):
+            if isinstance(lot, dict):
+                for key in ("earned_at", "expires_at"):
+                    if lot.get(key) is not None:
+                        lot[key] = timestamp(lot[key], ("opening_points", index, key))
     return Customer.model_validate(value)
+
+
+_LOT_HELP = (
+    "points@earned_at or points@earned_at@expires_at, lots separated by spaces, like "
+    "120@2026-01-15T10:00:00+00:00@2027-01-15T00:00:00+00:00"
+)
+
+
+def opening_lots(text: str) -> list[dict[str, Any]]:
+    """The lots of a CSV ``opening_points`` cell (see docs/histories.md, "Customers")."""
+    lots: list[dict[str, Any]] = []
+    for index, item in enumerate(text.split()):
+        parts = item.split("@")
+        path = ("opening_points", index)
+        if len(parts) not in (2, 3) or not all(parts):
+            raise RecordError(path, f"must be {_LOT_HELP} (got {show(item)})", "bad-lot")
+        points = parts[0]
+        if not (points.lstrip("-").isascii() and points.lstrip("-").isdigit()):
+            message = f"points must be a whole number, like 120 (got {show(points)})"
+            raise RecordError((*path, "points"), message, "bad-lot")
+        lot: dict[str, Any] = {"points": int(points), "earned_at": parts[1]}
+        if len(parts) == 3:
+            lot["expires_at"] = parts[2]
+        lots.append(lot)
+    return lots
 
 
 def read_jsonl(stream: Iterable[str], source: str, kind: Kind[Record]) -> Iterator[Record]:

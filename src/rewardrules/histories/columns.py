@@ -269,9 +269,23 @@ def _amount(value: Decimal | None) -> Decimal | None:
 
 
 def customers_to_table(customers: Iterable[Customer]) -> pa.Table:
-    """One row per customer profile."""
+    """One row per customer profile.
+
+    Raises:
+        HistoryError: a profile opens with points or a granted tier, which a table does not
+            hold (only the reference engine evaluates them, from CSV or JSON profiles).
+    """
     columns: dict[str, list[Any]] = {name: [] for name in CUSTOMERS_SCHEMA.names}
     for profile in customers:
+        if profile.opens:
+            field = "opening_points" if profile.opening_points else "tier"
+            message = (
+                "a customers table does not hold opening_points or a granted tier; evaluate "
+                "migrated customers with the reference engine, from a CSV or JSON customers file"
+            )
+            raise HistoryError(
+                [Problem(message, (f"customer {profile.customer_id}", field), code="unsupported")]
+            )
         columns["customer_id"].append(profile.customer_id)
         joined = profile.joined_at
         columns["joined_at"].append(None if joined is None else _instant(joined))

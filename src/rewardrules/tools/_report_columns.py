@@ -33,6 +33,7 @@ _SOURCE_OF_KIND: Final = {
     "rejected": "catalogue",
     "expiry": "points",
     "written_off": "points",
+    "opening": "points",
 }
 
 
@@ -367,6 +368,8 @@ def _add(
         sums["rewards_capped"] += entries
     elif kind == "set_aside":
         sums["rewards_set_aside"] += entries
+    elif kind == "opening":
+        sums["points_issued"] += points
     else:
         sums["referrals"] += entries
 

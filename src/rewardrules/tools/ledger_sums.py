@@ -221,6 +221,7 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
     discount, free, voucher = kind_is("discount"), kind_is("free"), kind_is("voucher")
     gift_card, redemption = kind_is("gift_card"), kind_is("redemption")
     expiry, written_off = kind_is("expiry"), kind_is("written_off")
+    issued = (is_points & (points >= 0)) | kind_is("opening")
 
     def where(mask: npt.NDArray[np.bool_], values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return np.where(mask, values, 0 if values.dtype == object else zero)
@@ -228,7 +229,7 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
     figures: dict[str, npt.NDArray[Any]] = {
         "entries": one,
         "rewards": (giving | (is_points & (points > 0))).astype(np.int64),
-        "points_issued": where(is_points & (points >= 0), points),
+        "points_issued": where(issued, points),
         "points_reversed": where(is_points & (points < 0), -points),
         "discount_value": where(discount, value),
         "discount_units": where(discount, units),

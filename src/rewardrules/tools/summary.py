@@ -53,6 +53,7 @@ _SOURCE_OF_KIND: Final[dict[str, Source]] = {
     "rejected": "catalogue",
     "expiry": "points",
     "written_off": "points",
+    "opening": "points",
 }
 _COUNTS: Final = (
     "customers",
@@ -280,7 +281,9 @@ class SummaryBuilder:
         source = pc.if_else(
             pc.is_in(kinds, pa.array(["redemption", "rejected"])),
             "catalogue",
-            pc.if_else(pc.is_in(kinds, pa.array(["expiry", "written_off"])), "points", "rule"),
+            pc.if_else(
+                pc.is_in(kinds, pa.array(["expiry", "written_off", "opening"])), "points", "rule"
+            ),
         )
         keys = {"source": source, "rule": table["rule"]}
         for (where, rule), sums in grouped_figures(figures, keys):
@@ -403,5 +406,7 @@ def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
         sums["rewards_capped"] += 1
     elif kind == "set_aside":
         sums["rewards_set_aside"] += 1
+    elif kind == "opening":
+        sums["points_issued"] += points
     else:
         sums["referrals"] += 1

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import numpy as np
 
-from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsAccount,
     PointsPolicy,
@@ -27,6 +27,7 @@ from rewardrules.engine.lots import (
     redeem,
     refunded_in_full,
     take_back,
+    upcoming_expiry,
 )
 from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -50,6 +51,8 @@ class Accounts:
     closing_at: list[int] = field(default_factory=list)
     closing: list[LedgerEntry] = field(default_factory=list)
     """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
+    upcoming: dict[int, tuple[ExpiryDue, ...]] = field(default_factory=dict)
+    """Per customer whose points expire, the points left that will, per local date."""
 
 
 def lasting_purchases(
@@ -143,4 +146,5 @@ def run_accounts(
                 accounts.closing.append(entry)
         accounts.balances[customer] = account.balance
         accounts.available[customer] = account.available(report)
+        accounts.upcoming[customer] = upcoming_expiry(policy, account.lots, account.active_at)
     return accounts

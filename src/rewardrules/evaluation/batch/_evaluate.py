@@ -107,6 +107,16 @@ def evaluate_table(
     plan = ProgramPlan.compile(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
+    opening = [profile.customer_id for profile in profiles.values() if profile.opens]
+    if opening:
+        shown = ", ".join(opening[:3]) + (
+            f" and {len(opening) - 3} more" if len(opening) > 3 else ""
+        )
+        message = (
+            f"the batch engine does not evaluate opening_points or a granted tier in the "
+            f"customers' profiles yet (customers {shown}); evaluate with engine='reference'"
+        )
+        raise UnsupportedError([Problem(message=message, code="unsupported")])
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
     collecting = gc.isenabled()
@@ -351,6 +361,8 @@ class _Run(Computation):
             balances[customer] = balance
             available[customer] = accounts.available[customer]
         self.gifts.balances(balances, available)
+        upcoming = dict(accounts.upcoming)
+        self.gifts.upcoming(upcoming)
         self.available = available
         given, walked_entries = self.gifts.sums()
         account_sums = _account_sums(
@@ -368,6 +380,7 @@ class _Run(Computation):
                 ],
                 self._tier_reports(),
                 self._saved_states().state_of,
+                upcoming,
             ).results(),
             _no_saved_state,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rewardrules.engine.ledger import CustomerResult, LedgerEntry
+from rewardrules.engine.ledger import CustomerResult, ExpiryDue, LedgerEntry
 from rewardrules.engine.tiers import TierCounter
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._accounts import lasting_purchases
@@ -147,6 +147,11 @@ class GiftLedger:
             balances[customer] = walk.balance
             available[customer] = walk.available
 
+    def upcoming(self, upcoming: dict[int, tuple[ExpiryDue, ...]]) -> None:
+        """The walked customers' upcoming expiries at the report."""
+        for customer, walk in self.walks.walks.items():
+            upcoming[customer] = walk.upcoming
+
     def last_facts(self) -> dict[int, datetime]:
         """The frame's customers whose last moment is a referrer's reward after their last
         event: the tier is reported then."""
@@ -213,6 +218,7 @@ class GiftLedger:
                     save=partial(unsaved, walk.customer_id),
                     tier_changes=changes,
                     next_tier=next_tier,
+                    upcoming_expiry=walk.upcoming,
                 )
             )
         return tuple(sorted([*results, *extra], key=lambda result: result.customer_id))

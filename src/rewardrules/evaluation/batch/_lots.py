@@ -17,12 +17,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import PointsPolicy, _entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from rewardrules.engine.ledger import LedgerEntry
     from rewardrules.evaluation.batch._accounts import Accounts
     from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 
@@ -292,3 +292,12 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         accounts.available[customer] = balance - sum(
             lot_points[lot] for lot in lots if available[lot] > report
         )
+        if policy.expire_after is not None:
+            by_day: dict[date, int] = {}
+            for lot in lots:
+                if lot_points[lot] and expires[lot] != NEVER:
+                    day = clock.local_day(expires[lot])
+                    by_day[day] = by_day.get(day, 0) + lot_points[lot]
+            accounts.upcoming[customer] = tuple(
+                ExpiryDue(day, left) for day, left in sorted(by_day.items())
+            )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rewardrules.engine.ledger import CustomerResult
+from rewardrules.engine.ledger import CustomerResult, ExpiryDue
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import NextTier, TierChange, TierPlan
 from rewardrules.evaluation.batch._ledger import LedgerColumns
@@ -91,6 +91,8 @@ class ResultColumns:
     tiers: TierReports | None
     save: Callable[[int], CustomerState]
     """A customer's saved state, by index (``batch._states``)."""
+    upcoming: dict[int, tuple[ExpiryDue, ...]]
+    """Per customer whose points expire, the points left that will, per local date."""
 
     def results(self) -> tuple[BatchCustomerResult, ...]:
         """One result per customer, in customer order."""
@@ -127,6 +129,10 @@ def _changes(columns: ResultColumns, index: int) -> tuple[TierChange, ...]:
     return () if columns.tiers is None else columns.tiers.changes(index)
 
 
+def _upcoming(columns: ResultColumns, index: int) -> tuple[ExpiryDue, ...]:
+    return columns.upcoming.get(index, ())
+
+
 def _next_tier(columns: ResultColumns, index: int) -> NextTier | None:
     return None if columns.tiers is None else columns.tiers.next_tier(index)
 
@@ -142,6 +148,7 @@ _FIELDS: dict[str, Callable[[ResultColumns, int], Any]] = {
     "save": lambda columns, index: partial(columns.save, index),
     "tier_changes": _changes,
     "next_tier": _next_tier,
+    "upcoming_expiry": _upcoming,
 }
 """How each field of ``CustomerResult`` is read from the columns (every field has one:
 ``tests/test_batch_results.py`` checks it)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsAccount,
     active,
@@ -34,6 +34,7 @@ from rewardrules.engine.lots import (
     redeem,
     refunded_in_full,
     take_back,
+    upcoming_expiry,
 )
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -67,6 +68,8 @@ class Walk:
     """The gifts and rewards written (for the totals)."""
     account: list[LedgerEntry] = field(default_factory=list)
     """The account's entries written (expiries, redemptions, write-offs)."""
+    upcoming: tuple[ExpiryDue, ...] = ()
+    """The points left that will expire, per local date (``CustomerResult.upcoming_expiry``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,18 +149,31 @@ class Walker:
         done.last_item = moments[-1] if moments else None
         done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
         done.moment = done.last_item
-        if cutoff is not None:
-            instant, inclusive, done.moment = cutoff
-            while next_gift < len(due):
-                self._give(done, account, due[next_gift], pending, profile)
-                next_gift += 1
+        self._close(done, account, due[next_gift:], pending, profile)
+        return done
+
+    def _close(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        due: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]],
+        pending: list[LedgerEntry],
+        profile: Customer | None,
+    ) -> None:
+        """After the last event: the gifts still ``due`` and the expiries up to the cutoff
+        (if any), then the customer's balance and upcoming expiries."""
+        policy = self.plan.points
+        if self.cutoff is not None:
+            instant, inclusive, done.moment = self.cutoff
+            for gift in due:
+                self._give(done, account, gift, pending, profile)
             pending += self._expired(
-                done, advance(policy, account, customer_id, instant, inclusive)
+                done, advance(policy, account, done.customer_id, instant, inclusive)
             )
         done.last = pending
         done.balance = account.balance
         done.available = account.available(done.moment)
-        return done
+        done.upcoming = upcoming_expiry(policy, account.lots, account.active_at)
 
     def _account_step(
         self, account: PointsAccount, customer_id: str, event: int, moment: datetime

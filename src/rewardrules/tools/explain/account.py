@@ -16,7 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
+from rewardrules.text import counted
 
 __all__ = ["CustomerExplanation", "EventExplanation", "RuleOutcome"]
 
@@ -52,8 +53,9 @@ class EventExplanation:
         event_id: the purchase, refund or redemption; for a gift at a date, the id of its
             ledger entries (``<rule>@<local date>``); for a referral, the friend's purchase.
         type: ``"purchase"``, ``"refund"``, ``"redemption"``, ``"gift"`` (given at a date),
-            ``"referral"`` (a referred friend's first qualifying purchase) or ``"as_of"``
-            (points that expired after the last event).
+            ``"referral"`` (a referred friend's first qualifying purchase), ``"as_of"``
+            (points that expired after the last event) or ``"opening"`` (a lot of a
+            migrated customer's opening balance, ``opening#<n>``).
         at: when, in the program's time zone; for a gift, the start of its local date.
         tier: the tier the purchase was made at (for a refund: its purchase's), or None.
         amount: a purchase's gross total, what a refund paid back, the points a redemption
@@ -66,7 +68,7 @@ class EventExplanation:
     """
 
     event_id: str
-    type: Literal["purchase", "refund", "redemption", "gift", "referral", "as_of"]
+    type: Literal["purchase", "refund", "redemption", "gift", "referral", "as_of", "opening"]
     at: datetime
     tier: str | None
     amount: Decimal
@@ -94,6 +96,9 @@ class EventExplanation:
             return f"Redemption {self.event_id} on {when}, {self.amount} points spent"
         if self.type == "as_of":
             return f"Up to {when}: points that expired after the last event"
+        if self.type == "opening":
+            day = self.at.date().isoformat()
+            return f"Opening balance {self.event_id}: earned on {day}, before the history"
         if self.type == "gift":
             return f"Gift {self.event_id}: given at a date, not for a purchase"
         if self.type == "referral":
@@ -132,6 +137,8 @@ class CustomerExplanation:
         has_tiers: whether the program has tiers at all.
         events: the explained events, in evaluation order.
         next_rewards: one sentence per rule (and the tiers) on what comes next.
+        upcoming_expiry: the points left that will expire, summed per local date.
+        points_name: what the program calls its points.
     """
 
     program: str
@@ -142,6 +149,8 @@ class CustomerExplanation:
     has_tiers: bool
     events: tuple[EventExplanation, ...]
     next_rewards: tuple[str, ...]
+    upcoming_expiry: tuple[ExpiryDue, ...] = ()
+    points_name: str = "points"
 
     @property
     def entries(self) -> tuple[LedgerEntry, ...]:
@@ -158,6 +167,19 @@ class CustomerExplanation:
             ]
             blocks.append("\n".join([event.title(self.has_tiers), *_columns(rows)]))
         blocks.append("\n".join(["Next rewards", *(f"  {text}" for text in self.next_rewards)]))
+        if self.upcoming_expiry:
+            blocks.append(
+                "\n".join(
+                    [
+                        "Upcoming expiry",
+                        *(
+                            f"  {counted(due.points, self.points_name)} expire on "
+                            f"{due.on.isoformat()}"
+                            for due in self.upcoming_expiry
+                        ),
+                    ]
+                )
+            )
         return "\n\n".join(blocks)
 
     def to_json(self) -> str:
@@ -173,6 +195,7 @@ class CustomerExplanation:
             "tier": self.tier,
             "events": [event.to_dict() for event in self.events],
             "next_rewards": list(self.next_rewards),
+            "upcoming_expiry": [due.to_dict() for due in self.upcoming_expiry],
         }
 
 
@@ -181,6 +204,7 @@ _VERBS = {
     "written_off": "wrote off",
     "redemption": "spent",
     "rejected": "refused",
+    "opening": "brought",
 }
 """Rows whose entries are all of one of these kinds say what happened, not 'gave'."""
 

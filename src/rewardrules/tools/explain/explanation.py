@@ -86,10 +86,13 @@ def explain(
             selected.append(event)
             own = own or owner == customer_id
     replay = Replay(compiled, cutoff, profiles, customer_id)
-    replay.account(customer_id)
+    first = min((event.at for event in selected if event.customer_id == customer_id), default=None)
+    replay.account(customer_id, first)
     replay.run(selected)
     explanation = replay.accounts[customer_id].finish()
-    if explanation is None or not (own or explanation.entries):
+    profile = profiles.get(customer_id)
+    migrated = profile is not None and profile.opens
+    if explanation is None or not (own or explanation.entries or migrated):
         message = f"customer {customer_id!r} has no events in the history"
         if as_of is not None:
             message += f" up to {as_of.isoformat()}"
@@ -130,6 +133,13 @@ def explain_all(
     profiles = check_profiles(customers)
     selected = [event for event in events if cutoff is None or cutoff.admits(event)]
     replay = Replay(compiled, cutoff, profiles, None)
+    if cutoff is not None:
+        firsts: dict[str, datetime] = {}
+        for event in sorted(selected, key=lambda event: (event.at, event.id)):
+            firsts.setdefault(event.customer_id, event.at)
+        for customer_id, profile in sorted(profiles.items()):
+            if profile.opens:  # a migrated customer has a balance even without an event
+                replay.account(customer_id, firsts.get(customer_id))
     if compiled.gives_at_dates and cutoff is not None:
         for customer_id in profiles:
             replay.account(customer_id)  # gifts at dates up to as_of, even without an event
@@ -138,7 +148,11 @@ def explain_all(
     explained = {}
     for customer_id in sorted(replay.accounts):
         explanation = replay.accounts[customer_id].finish()
-        if explanation is not None and (customer_id in with_events or explanation.entries):
+        found = profiles.get(customer_id)
+        migrated = found is not None and found.opens
+        if explanation is not None and (
+            customer_id in with_events or explanation.entries or migrated
+        ):
             explained[customer_id] = explanation
     return explained
 

@@ -21,7 +21,9 @@ from decimal import Decimal
 
 from rewardrules.engine.kind import CompiledRule
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
+from rewardrules.engine.lots import OPENING
 from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.evaluation._opening import open_customer
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
 from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
 from rewardrules.tools.explain.account import (
@@ -70,13 +72,16 @@ class Replay:
         self.accounts: dict[str, _Explainer] = {}
         self.friends: dict[str, WorkingState] = {}
 
-    def account(self, customer_id: str) -> _Explainer:
-        """The account of a customer to explain, opened at first sight."""
+    def account(self, customer_id: str, first_at: datetime | None = None) -> _Explainer:
+        """The account of a customer to explain, opened at first sight (at ``first_at``,
+        their first event, if any): a migrated customer's opening comes first."""
         found = self.accounts.get(customer_id)
         if found is None:
             found = _Explainer(self.fold, self.order, customer_id, self.cutoff)
-            found.state.profile = self.profiles.get(customer_id)
+            profile = found.state.profile = self.profiles.get(customer_id)
             self.accounts[customer_id] = found
+            if profile is not None and profile.opens:
+                found.open(profile, first_at)
         return found
 
     def run(self, events: list[AnyEvent]) -> None:
@@ -87,7 +92,7 @@ class Replay:
         for event in events:
             owner = event.customer_id
             if self.only is None or owner == self.only:
-                account = self.account(owner)
+                account = self.account(owner, event.at)
                 account.apply(event)
                 state = account.state
             else:
@@ -95,7 +100,7 @@ class Replay:
                 self.fold.apply(state, event)
             for fact in state.outbox:
                 if self.only is None or fact.customer_id == self.only:
-                    self.account(fact.customer_id).apply(fact, derived=True)
+                    self.account(fact.customer_id, fact.at).apply(fact, derived=True)
             state.outbox.clear()
 
     def _friend(self, customer_id: str) -> WorkingState:
@@ -136,6 +141,21 @@ class _Explainer:
         self.explained: list[EventExplanation] = []
         self.ledger: list[LedgerEntry] = []
 
+    def open(self, profile: Customer, first_at: datetime | None) -> None:
+        """Start a migrated customer from their profile's opening, one block per lot."""
+        entries = open_customer(self.plan, self.state, profile, first_at)
+        self.ledger += entries
+        lots = profile.opening_points
+        by_source = {f"{OPENING}{number}": lot for number, lot in enumerate(lots, start=1)}
+        for entry in entries:
+            lot = by_source[entry.event_id]
+            outcome = RuleOutcome(entry.rule, True, entry.reason, (entry,))
+            block = EventExplanation(
+                entry.event_id, "opening", lot.earned_at.astimezone(self.plan.zone), None,
+                Decimal(entry.points or 0), self.plan.money.code, None, (outcome,),
+            )  # fmt: skip
+            self.explained.append(block)
+
     def apply(self, event: AnyEvent, derived: bool = False) -> None:
         """Apply one event (``derived``: a referral fact of a friend's purchase, applied as
         evaluate applies it) and explain it, after the gifts at dates it brought."""
@@ -172,6 +192,8 @@ class _Explainer:
             instant = state.last_event_at
             local_date = instant.astimezone(plan.zone).date()
         return CustomerExplanation(
+            upcoming_expiry=result.upcoming_expiry,
+            points_name=plan.program.points.name,
             program=plan.program.program,
             name=plan.program.name,
             customer_id=state.customer_id,
