@@ -34,7 +34,13 @@ from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_k
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.evaluation.batch._refunds import RefundStep
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
-from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.batch._rules import (
+    AnyDiscount,
+    Numbers,
+    OrderDiscountColumns,
+    PointsColumns,
+    per_event,
+)
 from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
@@ -197,6 +203,14 @@ def _discount_arguments(
     """A discount entry's reason arguments (``DISCOUNT_REASON``), read when asked for."""
     name, count = names[index], counts[index]
     return (name, labels[name], count, "unit" if count == 1 else "units", worth[index])
+
+
+def _offer_arguments(
+    first: object, counts: list[int], worth: list[int], index: int
+) -> tuple[Any, ...]:
+    """An order offer's reason arguments (``PERCENT_REASON``, ``AMOUNT_REASON``)."""
+    count = counts[index]
+    return (first, count, "unit" if count == 1 else "units", worth[index])
 
 
 def _nothing(_index: int) -> tuple[()]:
@@ -431,7 +445,7 @@ class _Run(Computation):
     def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
         """A price rule's entries: discounts, free or discounted units of cards."""
         frame = self.frame
-        if isinstance(stage, DiscountColumns):
+        if isinstance(stage, AnyDiscount):
             taken, units_per_event = result
             value = np.asarray(per_event(frame, taken), dtype=np.int64)
             units = np.asarray(units_per_event)
@@ -456,7 +470,7 @@ class _Run(Computation):
         each built as the rule would have given it, then noted (``note_cut``)."""
         part = self._built(columns)
         cut = np.asarray(sorted(cuts), dtype=np.int64)
-        if isinstance(stage, DiscountColumns):
+        if isinstance(stage, AnyDiscount):
             wanted = [cuts[event][2] for event in cut.tolist()]
             value = np.asarray([worth for worth, _ in wanted], dtype=np.int64)
             units = np.asarray([count for _, count in wanted], dtype=np.int64)
@@ -789,11 +803,20 @@ class _Run(Computation):
         return chosen, entries
 
     def _discount_entries(
-        self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
+        self, discount: AnyDiscount, events: Ints, value: Ints, units: Numbers
     ) -> EntryPart:
-        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         counts = units.tolist()
         worth = value.tolist()
+        if isinstance(discount, OrderDiscountColumns):
+            return self._entries(
+                events,
+                discount.plan.rule.id,
+                "discount",
+                (None, worth, counts),
+                discount.template,
+                partial(_offer_arguments, discount.first_argument(), counts, worth),
+            )
+        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         return self._entries(
             events,
             discount.plan.rule.id,

@@ -31,6 +31,7 @@ from rewardrules.program.model import (
     Birthday,
     Filter,
     Gift,
+    GiftItem,
     Limit,
     Multiplier,
     PercentOff,
@@ -88,6 +89,7 @@ _TITLES: dict[type[BaseModel], str] = {
     VoucherSpec: "`voucher`: the voucher issued",
     Limit: "`limit`: one limit",
     Gift: "`referrer`, `referred`: a gift",
+    GiftItem: "`gift_item`: the product given",
 }
 
 
