@@ -12,6 +12,7 @@ from rewardrules.errors import RuleFileError
 from rewardrules.kinds.order_discount import share_amount
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import loads_program
+from rewardrules.tools.explain.explanation import explain
 
 TIERS = {
     "qualify_by": "spend",
@@ -186,3 +187,34 @@ def test_a_rule_with_two_rewards_is_refused_at_its_place() -> None:
     assert "exactly one of percent, amount or gift_item (got percent and amount)" in (
         problem.message
     )
+
+
+# --- explain's words -------------------------------------------------------------------
+
+
+def test_explain_says_why_a_purchase_got_nothing_and_what_the_offer_is() -> None:
+    offers = shop(
+        offer(id="ten", percent=10),
+        offer(id="tote", gift_item={"sku": "tote", "value": "8.00", "name": "a tote bag"}),
+        offer(id="five", amount="5.00", when={}),
+    )
+    explanation = explain(offers, [purchase("p1", at(), line("a", "20.00"))], "c1")
+    outcomes = {found.rule: found.text for found in explanation.events[0].outcomes}
+    assert outcomes["ten"] == "the purchase total 20.00 USD is below the minimum 30.00 USD"
+    assert outcomes["tote"] == "the purchase total 20.00 USD is below the minimum 30.00 USD"
+    assert outcomes["five"] == "order offer: 5.00 USD off 1 eligible unit (5.00 USD)"
+    assert explanation.next_rewards == (
+        "ten: 10% off a purchase of at least 30.00 USD",
+        "tote: free gift a tote bag with a purchase of at least 30.00 USD",
+        "five: 5.00 USD off every purchase",
+    )
+
+
+def test_explain_says_a_refund_takes_no_discount_back() -> None:
+    explanation = explain(
+        shop(offer(percent=10)),
+        [purchase("p1", at(), line("a", "40.00")), refund("r1", at(1), "p1")],
+        "c1",
+    )
+    outcomes = {found.rule: found.text for found in explanation.events[-1].outcomes}
+    assert outcomes["big-basket"] == "a discount given at the till is not taken back"

@@ -228,7 +228,7 @@ def _why_not(
 def _offer_words(plan: OrderDiscountPlan) -> str:
     rule, money = plan.rule, plan.money
     if rule.gift_item is not None:
-        what = f"a free {rule.gift_item.name or rule.gift_item.sku}"
+        what = f"free gift {rule.gift_item.name or rule.gift_item.sku} with"
     elif rule.percent is not None:
         what = f"{plain_number(rule.percent)}% off"
     else:
