@@ -71,8 +71,9 @@ def unsupported(program: Program) -> list[str]:
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
     """The combinations in an exclusive group the batch engine does not evaluate yet:
-    gift cards, limited members, and a points rule grouped with a price rule (it earns on
-    amounts a later price rule lowers again, which its refunds must remember)."""
+    gifts given at dates, gift cards, limited members, and a points rule grouped with a price
+    rule (it earns on amounts a later price rule lowers again, which its refunds must
+    remember)."""
     found = []
     prices = [
         rule
@@ -82,7 +83,10 @@ def _refused_in_group(members: list[AnyRule]) -> list[str]:
     ]
     for rule in members:
         where = f"rule '{rule.id}': exclusive_group"
-        if isinstance(rule, PartnerGiftCard):
+        if rule.parts().given_at_a_date is not None:
+            # Gifts at dates compete in the reference engine only, for now.
+            found.append(f"{where} of a gift given at a date")
+        elif isinstance(rule, PartnerGiftCard):
             found.append(f"{where} with a partner_gift_card member")
         elif rule.limit:
             found.append(f"{where} with a limit")
