@@ -214,7 +214,7 @@ def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> No
 
 SUPPORTED_PROGRAMS = programs(
     kinds=SUPPORTED_KINDS,
-    rule_options=options(points_per_spend={"caps": True}),
+    rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
 )
 
 

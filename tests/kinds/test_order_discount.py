@@ -9,6 +9,8 @@ import pytest
 
 from helpers import at, ledger, line, program, purchase, reasons, refund, run
 from rewardrules.errors import RuleFileError
+from rewardrules.evaluation import batch
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.kinds.order_discount import share_amount
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import loads_program
@@ -218,3 +220,40 @@ def test_explain_says_a_refund_takes_no_discount_back() -> None:
     )
     outcomes = {found.rule: found.text for found in explanation.events[-1].outcomes}
     assert outcomes["big-basket"] == "a discount given at the till is not taken back"
+
+
+def test_the_batch_engine_refuses_a_gift_item_only_in_a_group_or_with_a_limit() -> None:
+    tote = {"sku": "tote", "value": "8.00"}
+    alone = shop(offer(gift_item=tote), offer(id="ten", percent=10))
+    assert batch.unsupported(alone) == []
+    grouped = shop(*group("10"))
+    assert batch.unsupported(grouped) == ["rule 'tote': gift_item in an exclusive_group"]
+    limited = shop(offer(gift_item=tote, limit={"per": "day", "rewards": 1}))
+    assert batch.unsupported(limited) == ["rule 'big-basket': gift_item with a limit"]
+
+
+def test_both_engines_give_a_gift_item_and_share_an_amount_alike() -> None:
+    history = [
+        purchase("p1", at(), line("a", "20.00"), line("b", "10.00")),
+        purchase("p2", at(1), line("a", "35.00"), line("free", "0.00")),
+        refund("r1", at(2), "p1", ("b", 1)),
+    ]
+    rules = shop(
+        offer(gift_item={"sku": "tote", "value": "8.00"}),
+        offer(id="five", amount="5.00"),
+        {"kind": "points_per_spend", "id": "stars", "points": "1"},
+    )
+    reference = evaluate(rules, history)
+    assert evaluate(rules, history, engine="batch").to_dict() == reference.to_dict()
+    # the discount is a price rule and runs first; the gift changes no price and runs with
+    # the earning rules, in file order. p1: 3.33 + 1.67 off, tote, 25 points; p2: 5.00 off
+    # 35.00 (the free line has nothing to share), tote, 30 points; r1 returns b: -9
+    assert ledger(reference) == [
+        ("p1", "five", "discount", None, Decimal("5.00"), 2),
+        ("p1", "big-basket", "free", None, Decimal("8.00"), 1),
+        ("p1", "stars", "points", 25, None, None),
+        ("p2", "five", "discount", None, Decimal("5.00"), 1),
+        ("p2", "big-basket", "free", None, Decimal("8.00"), 1),
+        ("p2", "stars", "points", 30, None, None),
+        ("r1", "stars", "points", -9, None, None),
+    ]

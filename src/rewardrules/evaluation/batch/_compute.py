@@ -24,6 +24,7 @@ from rewardrules.evaluation.batch._refunds import Refunds
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     DiscountColumns,
+    GiftItemColumns,
     Numbers,
     OrderDiscountColumns,
     PointsColumns,
@@ -213,6 +214,8 @@ def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:  # noqa: RET
     """A rule compiled over the frame, or a refusal of a kind the batch engine lacks."""
     if isinstance(rule, TieredDiscountPlan):
         return DiscountColumns.of(rule, frame, tiers)
+    if isinstance(rule, OrderDiscountPlan) and rule.gives_gift:
+        return GiftItemColumns.of(rule, frame, tiers)
     if isinstance(rule, OrderDiscountPlan):
         return OrderDiscountColumns.of(rule, frame, tiers)
     if isinstance(rule, PointsPlan):

@@ -36,6 +36,7 @@ from rewardrules.evaluation.batch._refunds import RefundStep
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
+    GiftItemColumns,
     Numbers,
     OrderDiscountColumns,
     PointsColumns,
@@ -55,6 +56,7 @@ from rewardrules.events import Customer
 
 # The punch card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
+from rewardrules.kinds.order_discount import GIFT_REASON
 
 # The gift card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
@@ -506,6 +508,9 @@ class _Run(Computation):
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
             return
+        if isinstance(stage, GiftItemColumns):
+            self._gift_item_entries(ledger, position, stage)
+            return
         if isinstance(stage, GiftColumns):
             self.gifts.at_purchases(ledger, position, stage)
             return
@@ -727,6 +732,25 @@ class _Run(Computation):
             events, plan.rule.id, "voucher", (None, values, cards), reward_reason, arguments
         )
         return events, entries
+
+    def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
+        """An order offer's gift items: one free unit at the gift's value per purchase."""
+        events = stage.given(self.frame, self.tier, self.purchase_lines)
+        value = stage.plan.gift_value
+        assert value is not None  # noqa: S101 -- compiled only for a gift item
+        count = len(events)
+        ledger.sums["free_value"] += value * count
+        ledger.sums["free_units"] += count
+        arguments = (stage.label(), value)
+        part = self._entries(
+            events,
+            stage.plan.rule.id,
+            "free",
+            (None, [value] * count, [1] * count),
+            GIFT_REASON,
+            lambda _index: arguments,
+        )
+        ledger.add(position, events, part)
 
     def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
         """A bonus rule's entries: its points at purchases, taken back at refunds."""

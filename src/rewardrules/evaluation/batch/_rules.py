@@ -165,6 +165,32 @@ class OrderDiscountColumns:
         return np.where(left > 0, shares, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class GiftItemColumns:
+    """An order offer's gift item compiled over a frame (outside groups and limits)."""
+
+    plan: OrderDiscountPlan
+    scope: ScopeColumns
+
+    @classmethod
+    def of(cls, plan: OrderDiscountPlan, frame: Frame, tiers: TierPlan | None) -> GiftItemColumns:
+        """Compile the rule's scope."""
+        return cls(plan, scope_columns(plan.scope, frame, tiers))
+
+    def given(self, frame: Frame, tier: Ints, purchase_lines: Flags) -> Ints:
+        """The events given the gift (``gift_item``): each purchase the filter admits with
+        an eligible line priced above zero."""
+        priced = self.scope.line_flags(tier, frame) & purchase_lines & (frame.unit_price > 0)
+        units = np.where(priced, frame.quantity, 0)
+        return np.flatnonzero(np.asarray(per_event(frame, units)) > 0)
+
+    def label(self) -> str:
+        """What its reason names: the gift's name, or its sku."""
+        gift = self.plan.rule.gift_item
+        assert gift is not None  # noqa: S101 -- compiled only for a gift item
+        return gift.name or gift.sku
+
+
 AnyDiscount = DiscountColumns | OrderDiscountColumns
 """A price rule that takes money off lines (not a punch card): one entry per purchase."""
 

@@ -56,8 +56,11 @@ def unsupported(program: Program) -> list[str]:
             found.append(f"{where}: kind {rule.kind}")
             continue
         if isinstance(rule, OrderDiscount) and rule.gift_item is not None:
-            # A gift item has no columnar form yet: the reference engine gives it.
-            found.append(f"{where}: gift_item")
+            # A gift item's columnar form gives it alone: not in a group, nor limited.
+            if rule.exclusive_group is not None:
+                found.append(f"{where}: gift_item in an exclusive_group")
+            if rule.limit:
+                found.append(f"{where}: gift_item with a limit")
             continue
         if rule.exclusive_group is not None:
             groups.setdefault(rule.exclusive_group, []).append(rule)
