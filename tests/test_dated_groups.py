@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import at, ledger, line, program, purchase, reasons
 from rewardrules.errors import RuleFileError
@@ -182,3 +184,29 @@ def test_a_group_mixing_a_gift_at_a_date_with_a_purchase_rule_is_refused_at_its_
         "purchase: they never fall due together, so they never compete; put them in "
         "separate groups, or set requires_purchase: true on 'cake'"
     )
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 2)), min_size=1, max_size=4))
+def test_a_group_of_sign_up_gifts_gives_the_most_points_once(
+    gifts: list[tuple[int, int]],
+) -> None:
+    rules = program(
+        points=POINTS,
+        rules=[
+            welcome(f"w{index}", points, exclusive_group="welcome", priority=priority)
+            for index, (points, priority) in enumerate(gifts)
+        ],
+    )
+    ana = Customer(customer_id="c1", joined_at=at(1))
+
+    entries = evaluate(rules, [purchase("p1", at(2), line("bun", "3.00"))], [ana])
+    rows = ledger(entries)
+
+    most = max(points for points, _ in gifts)
+    winner = min(
+        (priority, index) for index, (points, priority) in enumerate(gifts) if points == most
+    )[1]
+    assert entries.customer("c1").points == most
+    assert [row[1] for row in rows if row[2] == "points"] == [f"w{winner}"]
+    assert sum(row[2] == "set_aside" for row in rows) == len(gifts) - 1
