@@ -19,6 +19,7 @@ from rewardrules.evaluation import batch
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer
 from rewardrules.rulefiles.loader import loads_program
+from rewardrules.tools.explain.explanation import explain
 
 POINTS = {"name": "points", "value": "0.01"}
 
@@ -210,3 +211,29 @@ def test_a_group_of_sign_up_gifts_gives_the_most_points_once(
     assert entries.customer("c1").points == most
     assert [row[1] for row in rows if row[2] == "points"] == [f"w{winner}"]
     assert sum(row[2] == "set_aside" for row in rows) == len(gifts) - 1
+
+
+def test_explain_says_which_gift_of_the_group_won_and_by_how_much() -> None:
+    rules = program(
+        points=POINTS,
+        rules=[
+            welcome("small", 50, exclusive_group="welcome"),
+            welcome("big", 80, exclusive_group="welcome"),
+        ],
+    )
+    ana = Customer(customer_id="c1", joined_at=at(1))
+    history = [purchase("p1", at(2), line("bun", "3.00"))]
+
+    account = explain(rules, history, "c1", customers=[ana])
+
+    lost, won = account.events[0], account.events[1]
+    assert [(found.rule, found.applied, found.text) for found in lost.outcomes] == [
+        (
+            "small",
+            False,
+            "lost to another rule of its group: exclusive group 'welcome' went to 'big', "
+            "worth 0.80 USD (80 points) against 0.50 USD (50 points); this rule would have "
+            "given: welcome bonus, for joining: 50 points",
+        )
+    ]
+    assert [(found.rule, found.applied) for found in won.outcomes] == [("big", True)]
