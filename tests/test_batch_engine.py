@@ -81,7 +81,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import synthetic  # noqa: E402 (from benchmarks/, put on the path above)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
-SUPPORTED_KINDS = ("points_per_spend", "tiered_discount", "every_nth_free", "partner_gift_card")
+SUPPORTED_KINDS = (
+    "points_per_spend",
+    "tiered_discount",
+    "every_nth_free",
+    "partner_gift_card",
+    "order_discount",
+)
 
 
 def same_results(
@@ -213,7 +219,7 @@ def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> No
 
 SUPPORTED_PROGRAMS = programs(
     kinds=SUPPORTED_KINDS,
-    rule_options=options(points_per_spend={"caps": True}),
+    rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
     finals=False,  # the batch engine refuses final: true by name
 )
 
@@ -277,7 +283,7 @@ def test_drawn_bonuses_run_identically(
 
 # Mostly refusals: fewer examples suffice.
 @settings(max_examples=40)
-@given(programs(), histories(refunds=True))
+@given(programs(rule_options=options(order_discount={"gifts": True})), histories(refunds=True))
 def test_drawn_programs_of_every_kind_run_identically_or_are_refused(
     program: Program, events: list[AnyEvent]
 ) -> None:

@@ -52,6 +52,7 @@ from rewardrules.program.model import (
     CatalogueReward,
     Filter,
     Gift,
+    GiftItem,
     Inactivity,
     Limit,
     Multiplier,
@@ -400,6 +401,7 @@ PLACE: dict[type[BaseModel], Callable[[dict[str, object]], dict[str, object]]] =
         rules=[_rule("every_nth_free" if "value" in example else "points_per_spend", limit=example)]
     ),
     Gift: lambda example: _program(rules=[_rule("referral", referrer=example, referred=example)]),
+    GiftItem: lambda example: _program(rules=[_rule("order_discount", gift_item=example)]),
     CatalogueReward: lambda example: _program(rewards=[example]),
     Availability: lambda example: _program(
         rewards=[{"id": "mug", "name": "Mug", "cost": 100, "value": "3.00", "available": example}]

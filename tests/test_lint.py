@@ -251,6 +251,44 @@ CASES = [
         ],
     ),
     Case(
+        "an order offer's amount with no minimum spend",
+        ("rules:", "  - id: five-off", "    kind: order_discount", '    amount: "5.00"'),
+        [
+            (
+                "discount-over-minimum",
+                "8:13: rules[0].amount: 5.00 USD off with no minimum spend: a purchase whose "
+                "lines come to 5.00 USD or less is free (set when.min_total above 5.00)",
+            )
+        ],
+    ),
+    Case(
+        "an order offer's amount above its minimum spend",
+        (
+            "rules:",
+            "  - id: five-off",
+            "    kind: order_discount",
+            '    amount: "5.00"',
+            '    when: {min_total: "4.00"}',
+        ),
+        [
+            (
+                "discount-over-minimum",
+                "8:13: rules[0].amount: 5.00 USD off with a minimum spend of 4.00: a purchase "
+                "whose lines come to 5.00 USD or less is free (set when.min_total above 5.00)",
+            )
+        ],
+    ),
+    Case(
+        "an order offer of 100 percent",
+        ("rules:", "  - {id: all-off, kind: order_discount, percent: 100}"),
+        [
+            (
+                "discount-100",
+                "6:50: rules[0].percent: 100% off: every line the rule covers is free",
+            )
+        ],
+    ),
+    Case(
         "dates all outside starts and ends",
         (
             "rules:",
@@ -991,6 +1029,16 @@ CLEAN = [
             "  - {id: stars, kind: points_per_spend, points: 1, ends: 2026-12-31}",
         ),
         id="a discount for the top tier only, a rule still running",
+    ),
+    pytest.param(
+        (
+            "rules:",
+            "  - id: five-off",
+            "    kind: order_discount",
+            '    amount: "5.00"',
+            '    when: {min_total: "30.00"}',
+        ),
+        id="an order offer's amount below its minimum spend",
     ),
 ]
 

@@ -518,26 +518,7 @@ BROKEN = [
         ],
     ),
     Broken(
-        "a birthday given when its window opens, in an exclusive group",
-        lines(
-            *header(),
-            "rules:",
-            "  - id: cake",
-            "    kind: birthday",
-            "    points: 100",
-            "    exclusive_group: treats",
-        ),
-        [
-            (
-                "<text>:9:22: rules[0].exclusive_group: this birthday gift is given when its "
-                "window opens, not at a purchase, so it cannot be in an exclusive group; remove "
-                "exclusive_group or set requires_purchase: true to let it compete",
-                "inconsistent",
-            )
-        ],
-    ),
-    Broken(
-        "a sign-up bonus given at joining, in an exclusive group",
+        "a sign-up bonus given at joining, in an exclusive group with a purchase rule",
         lines(
             *header(),
             "rules:",
@@ -545,13 +526,15 @@ BROKEN = [
             "    kind: signup_bonus",
             "    points: 250",
             "    exclusive_group: treats",
+            "  - {id: bonus, kind: bonus_points, points: 50, exclusive_group: treats}",
         ),
         [
             (
-                "<text>:9:22: rules[0].exclusive_group: this sign-up bonus is given at joining, "
-                "not at a purchase, so it cannot be in an exclusive group; remove "
-                "exclusive_group or set min_first_purchase (0 for any purchase) to let it "
-                "compete",
+                "<text>:10:66: rules[1].exclusive_group: the exclusive group 'treats' mixes "
+                "'welcome' (this sign-up bonus is given at joining) with 'bonus', which "
+                "rewards a purchase: they never fall due together, so they never compete; put "
+                "them in separate groups, or set min_first_purchase (0 for any purchase) on "
+                "'welcome'",
                 "inconsistent",
             )
         ],

@@ -208,6 +208,35 @@ def tiered_discount_rules(
     return build()
 
 
+ORDER_PERCENTS = _decimals("10", "5", "12.5", "33", "100")
+ORDER_AMOUNTS = _decimals("5.00", "0.01", "2.50", "20.00")
+
+
+@cache
+def order_discount_rules(
+    rule_id: str = "offer", tier_names: tuple[str, ...] = (), gifts: bool = False
+) -> st.SearchStrategy[dict[str, Any]]:
+    """An order offer: a percent or an amount off (or, with ``gifts``, a gift item), its
+    minimum spend in its filter (most of the time)."""
+    rewards = ["percent", "amount", *(["gift_item"] if gifts else [])]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        rule = _rule_base(draw, rule_id, tier_names) | {"kind": "order_discount"}
+        if draw(st.integers(0, 3)):
+            rule["when"] = rule["when"] | {"min_total": draw(money(0, 3000))}
+        reward = draw(st.sampled_from(rewards))
+        if reward == "percent":
+            rule["percent"] = draw(ORDER_PERCENTS)
+        elif reward == "amount":
+            rule["amount"] = draw(ORDER_AMOUNTS)
+        else:
+            rule["gift_item"] = {"sku": "tote", "value": draw(ORDER_AMOUNTS)}
+        return rule
+
+    return build()
+
+
 @cache
 def tiers() -> st.SearchStrategy[dict[str, Any]]:
     """Tiers by spend or purchases, in one of several windows, levels rising."""
@@ -243,6 +272,7 @@ RULE_STRATEGIES: dict[str, Callable[..., st.SearchStrategy[dict[str, Any]]]] = {
     "every_nth_free": every_nth_free_rules,
     "partner_gift_card": partner_gift_card_rules,
     "tiered_discount": tiered_discount_rules,
+    "order_discount": order_discount_rules,
 }
 ALL_KINDS = tuple(RULE_STRATEGIES)
 

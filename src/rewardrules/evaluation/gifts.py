@@ -3,21 +3,25 @@
 :func:`grant_dated` gives, before each event of a customer (and up to ``as_of``), the
 birthday and sign-up gifts due at dates, in time order; :func:`apply_referral` rewards a
 referrer for a friend's qualifying purchase. Both give points that are available at once
-(no purchase of theirs can be returned) and keep within the rule's limits.
+(no purchase of theirs can be returned) and keep within the rule's limits. Of the gifts of
+one exclusive group due at one moment, only the one worth most is given.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 from rewardrules.engine.kind import BoundDated
-from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
+from rewardrules.engine.limits import LimitPlan, cut_entries, cut_points
 from rewardrules.engine.lots import active, advance, earn
 from rewardrules.engine.state import WorkingState
 from rewardrules.errors import event_error
 from rewardrules.evaluation.plan import ProgramPlan
-from rewardrules.evaluation.stacking import limit_gift
+from rewardrules.evaluation.stacking import GroupStep, Worth, limit_gift, worth, worth_words
 from rewardrules.events import ReferralQualified
+from rewardrules.money import Currency
 
 __all__ = ["apply_referral", "grant_dated"]
 
@@ -99,15 +103,127 @@ def grant_dated(
         return
     due.sort(key=lambda item: (item[0], item[1]))
     customer_id = state.customer_id
-    for scheduled, _, dated, rule_id, tag in due:
+    groups = {rule.id: rule.rule.exclusive_group for rule in plan.dated}
+    done: set[int] = set()
+    for position, (scheduled, _, dated, rule_id, tag) in enumerate(due):
+        if position in done:
+            continue
         moment = scheduled
         if state.last_event_at is not None and moment < state.last_event_at:
             moment = state.last_event_at  # a profile given late: never out of order
         if plan.points.has_clock:
             entries += advance(plan.points, state.account, customer_id, moment)
-        gift = dated.give(state, profile, moment, tag)
         local_date = moment.astimezone(plan.zone).date()
-        gift = limit_gift(plan.limits.get(rule_id), state, local_date, gift)
-        entries.append(gift)
-        if gift.kind == "points" and gift.points:
-            earn(plan.points, state.account, gift.event_id, moment, gift.points, waits=False)
+        group = groups[rule_id]
+        rivals = [
+            later
+            for later in range(position + 1, len(due))
+            if due[later][0] == scheduled and groups[due[later][3]] == group
+        ]
+        if group is not None and rivals:
+            done.update(rivals)
+            members = [(dated, rule_id, tag), *(due[later][2:] for later in rivals)]
+            gifts = [member.give(state, profile, moment, key) for member, _, key in members]
+            gift_entries = _best_gift(plan, state, local_date, group, members, gifts)
+        else:
+            gift = dated.give(state, profile, moment, tag)
+            gift_entries = [limit_gift(plan.limits.get(rule_id), state, local_date, gift)]
+        for gift in gift_entries:
+            entries.append(gift)
+            if gift.kind == "points" and gift.points:
+                earn(plan.points, state.account, gift.event_id, moment, gift.points, waits=False)
+
+
+Member = tuple[BoundDated, str, int]
+"""A gift due: its rule's bound gifts, the rule's id, and the tag its ``give`` takes."""
+
+
+def _best_gift(
+    plan: ProgramPlan,
+    state: WorkingState,
+    local_date: date,
+    group: str,
+    members: list[Member],
+    gifts: list[LedgerEntry],
+) -> list[LedgerEntry]:
+    """Of the gifts of one exclusive group due at one moment, give the one worth most.
+
+    Each is worth what it would give within its limits (as ``worth`` measures a purchase's
+    group: money, plus points at ``points.value``; then more points); a tie goes to the
+    lower priority, then the earlier rule in the file. The others write a ``set_aside``
+    entry under their own gift's id, and are used up as if given (a sign-up bonus is not
+    given later, nor a birthday gift again that year).
+    """
+    program = plan.program
+    measure = GroupStep(group, (), (), program.points.value, plan.money, program.points.name)
+    place = {rule.id: index for index, rule in enumerate(program.rules)}
+    priority = {rule.id: rule.priority for rule in program.rules}
+    worths = []
+    for (_, rule_id, _), gift in zip(members, gifts, strict=True):
+        within = _within_limits(plan.limits.get(rule_id), state, local_date, gift)
+        worths.append(worth(measure, [within]))
+    best = max(worths)
+    winner = min(
+        (index for index, value in enumerate(worths) if value == best),
+        key=lambda index: (priority[members[index][1]], place[members[index][1]]),
+    )
+    winner_id = members[winner][1]
+    others = tuple(rule_id for index, (_, rule_id, _) in enumerate(members) if index != winner)
+    result = []
+    for index, ((_, rule_id, _), gift) in enumerate(zip(members, gifts, strict=True)):
+        if index != winner:
+            reason = (measure, winner_id, worths[winner], worths[index], gift)
+            result.append(
+                LedgerEntry(
+                    gift.event_id,
+                    gift.customer_id,
+                    rule_id,
+                    "set_aside",
+                    None,
+                    None,
+                    None,
+                    plan.money,
+                    _set_aside_reason,
+                    reason,
+                )
+            )
+            continue
+        given = limit_gift(plan.limits.get(rule_id), state, local_date, gift)
+        if given.kind not in NOTE_KINDS:
+            given = replace(given, template=_won, arguments=(given, group, others))
+        result.append(given)
+    return result
+
+
+def _within_limits(
+    limits: LimitPlan | None, state: WorkingState, local_date: date, entry: LedgerEntry
+) -> LedgerEntry:
+    """What a gift would give within its limits, counting nothing."""
+    if limits is None:
+        return entry
+    allowance = limits.allowance(state.limit_usage, local_date)
+    if entry.points:
+        _, kept = cut_points(limits, allowance, [entry], entry.points)
+    else:
+        kept = cut_entries(limits, allowance, [entry])
+    return kept[0]
+
+
+def _set_aside_reason(
+    money: Currency,
+    group: GroupStep,
+    winner: str,
+    winner_worth: Worth,
+    own_worth: Worth,
+    would: LedgerEntry,
+) -> str:
+    return (
+        f"set aside: exclusive group '{group.name}' went to '{winner}', worth "
+        f"{worth_words(group, winner_worth)} against {worth_words(group, own_worth)}; "
+        f"this rule would have given: {would.reason}"
+    )
+
+
+def _won(money: Currency, entry: LedgerEntry, group: str, others: tuple[str, ...]) -> str:
+    names = ", ".join(f"'{other}'" for other in others)
+    return f"{entry.reason} (best of exclusive group '{group}', over {names})"

@@ -69,6 +69,7 @@ def _group_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], st
     for index, rule in enumerate(program.rules):
         if rule.exclusive_group is not None:
             groups.setdefault(rule.exclusive_group, []).append(index)
+    yield from _gifts_at_dates_with_purchase_rules(program, groups)
     if program.points.value != 0:
         return
     for group, members in groups.items():
@@ -80,6 +81,26 @@ def _group_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...], st
                 "give money, but points.value is 0, so their worth cannot be compared; set "
                 "points.value (what one point costs the business)",
             )
+
+
+def _gifts_at_dates_with_purchase_rules(
+    program: Program, groups: dict[str, list[int]]
+) -> Iterator[tuple[tuple[PathItem, ...], str]]:
+    """A group is either of rules that reward a purchase or of gifts given at dates: the
+    two never fall due together, so such a group would never choose."""
+    for group, members in groups.items():
+        dated = [index for index in members if program.rules[index].parts().given_at_a_date]
+        if not dated or len(dated) == len(members):
+            continue
+        gift = program.rules[dated[0]]
+        other = program.rules[next(index for index in members if index not in dated)]
+        when, needs = gift.parts().given_at_a_date or ("", "")
+        yield (
+            ("rules", max(members), "exclusive_group"),
+            f"the exclusive group '{group}' mixes '{gift.id}' ({when}) with '{other.id}', "
+            "which rewards a purchase: they never fall due together, so they never compete; "
+            f"put them in separate groups, or set {needs} on '{gift.id}'",
+        )
 
 
 def _rule_shape_problems(index: int, rule: AnyRule) -> Iterator[tuple[tuple[PathItem, ...], str]]:
@@ -97,7 +118,11 @@ def _rule_shape_problems(index: int, rule: AnyRule) -> Iterator[tuple[tuple[Path
                 f"the rule '{rule.id}' gives points; limit its points or rewards instead",
             )
     parts = rule.parts()
-    if rule.exclusive_group is not None and not rewards_a_purchase(rule):
+    if (
+        rule.exclusive_group is not None
+        and not rewards_a_purchase(rule)
+        and parts.given_at_a_date is None
+    ):
         yield (*base, "exclusive_group"), _not_competing(rule.kind, parts)
     if parts.given_at_a_date is not None and not rule.when.is_empty:
         gift, needs = parts.given_at_a_date
@@ -111,17 +136,12 @@ def _rule_shape_problems(index: int, rule: AnyRule) -> Iterator[tuple[tuple[Path
 
 
 def _not_competing(kind: str, parts: RuleParts) -> str:
-    """Why a rule that rewards no purchase cannot be in an exclusive group, and the fix."""
-    if parts.given_at_a_date is None:
-        rewards = parts.rewards_instead or "something other than a purchase"
-        return (
-            f"a {kind} rule rewards {rewards}, not the purchase in hand, so it cannot be in "
-            "an exclusive group; remove exclusive_group"
-        )
-    gift, needs = parts.given_at_a_date
+    """Why a rule that rewards no purchase and gives at no date cannot be in an exclusive
+    group, and the fix."""
+    rewards = parts.rewards_instead or "something other than a purchase"
     return (
-        f"{gift}, not at a purchase, so it cannot be in an exclusive group; remove "
-        f"exclusive_group or set {needs} to let it compete"
+        f"a {kind} rule rewards {rewards}, not the purchase in hand, so it cannot be in "
+        "an exclusive group; remove exclusive_group"
     )
 
 

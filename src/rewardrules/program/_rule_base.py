@@ -284,8 +284,9 @@ class _Rule(_Model):
     exclusive_group: Slug | None = Field(
         default=None,
         description=(
-            "Of the rules of one group that would reward a purchase, only the one worth "
-            "most to the customer does (ties: the lower priority)."
+            "Of the rules of one group that would reward a purchase (or of its gifts due "
+            "at one moment), only the one worth most to the customer does (ties: the "
+            "lower priority)."
         ),
         examples=["weekend-promotions"],
     )

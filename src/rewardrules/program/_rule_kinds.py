@@ -275,6 +275,87 @@ class TieredDiscount(_Rule):
         return _parts(tiers=tuple((("discounts", name), name) for name in self.discounts))
 
 
+class GiftItem(_Model):
+    """A product handed over free at the till with the purchase (not a voucher for later)."""
+
+    reference_title: ClassVar[str] = "`gift_item`: the product given"
+
+    sku: Text = Field(description="The product given.", examples=["tote-bag"])
+    value: ExactDecimal = Field(
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "What the gift is worth to the customer (its shelf price): what it counts in an "
+            "exclusive group and in a limit on value."
+        ),
+        examples=["8.00"],
+    )
+    name: str | None = Field(
+        default=None, description="How the gift is called.", examples=["a canvas tote bag"]
+    )
+
+
+class OrderDiscount(_Rule):
+    """A percent or an amount off a purchase, or a gift item with it, for every customer.
+
+    The minimum spend is the rule's ``when.min_total``; its lines are the lines ``when``
+    makes eligible (all of them when it names no categories or skus).
+    """
+
+    kind: Literal["order_discount"] = Field(
+        description="An order offer: off a purchase of at least when.min_total, or a gift."
+    )
+    percent: ExactDecimal | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Percent off each eligible line (or give amount or gift_item).",
+        examples=["10"],
+    )
+    amount: ExactDecimal | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "An amount off the eligible lines together, shared across them in proportion "
+            "to what each has left, at most what they have left (or give percent or gift_item)."
+        ),
+        examples=["5.00"],
+    )
+    gift_item: GiftItem | None = Field(
+        default=None,
+        description="A free product with the purchase (or give percent or amount).",
+        examples=[{"sku": "tote-bag", "value": "8.00", "name": "a canvas tote bag"}],
+    )
+
+    @model_validator(mode="after")
+    def _one_reward(self) -> Self:
+        given = [
+            name for name in ("percent", "amount", "gift_item") if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "an order_discount gives exactly one of percent, amount or gift_item "
+                f"(got {' and '.join(given) if given else 'none'}); keep one of them"
+            )
+        return self
+
+    def gives_points(self) -> bool:
+        return False
+
+    def rewards_a_purchase(self) -> bool:
+        return True
+
+    def parts(self) -> RuleParts:
+        amounts: tuple[tuple[Below, Decimal], ...] = ()
+        if self.amount is not None:
+            amounts = ((("amount",), self.amount),)
+        if self.gift_item is not None:
+            amounts = ((("gift_item", "value"), self.gift_item.value),)
+        return _parts(amounts=amounts)
+
+
 class BonusPoints(_Rule):
     """Fixed points for a purchase that matches the filter."""
 
@@ -480,6 +561,7 @@ AnyRule = (
     | EveryNthFree
     | PartnerGiftCard
     | TieredDiscount
+    | OrderDiscount
     | BonusPoints
     | Birthday
     | SignupBonus

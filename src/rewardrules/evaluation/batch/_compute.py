@@ -21,7 +21,15 @@ from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
 from rewardrules.evaluation.batch._refunds import Refunds
-from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.batch._rules import (
+    AnyDiscount,
+    DiscountColumns,
+    GiftItemColumns,
+    Numbers,
+    OrderDiscountColumns,
+    PointsColumns,
+    per_event,
+)
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, levels
 from rewardrules.evaluation.batch.support import refuse
 from rewardrules.evaluation.fold import _Cutoff
@@ -29,6 +37,7 @@ from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.every_nth_free import PunchCardPlan
+from rewardrules.kinds.order_discount import OrderDiscountPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
 from rewardrules.kinds.referral import ReferralPlan
@@ -98,7 +107,7 @@ class Computation:
             limited = self.limited.get(stage.plan.rule.id)
             grouped = stage.plan.rule.id in self.groups.group_of
             self.groups.enter(stage.plan.rule.id, amounts, units_left)
-            if isinstance(stage, DiscountColumns):
+            if isinstance(stage, AnyDiscount):
                 before = amounts
                 if grouped:
                     amounts, taken = self.groups.discount(stage, tier, self.purchase_lines, before)
@@ -205,6 +214,10 @@ def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:  # noqa: RET
     """A rule compiled over the frame, or a refusal of a kind the batch engine lacks."""
     if isinstance(rule, TieredDiscountPlan):
         return DiscountColumns.of(rule, frame, tiers)
+    if isinstance(rule, OrderDiscountPlan) and rule.gives_gift:
+        return GiftItemColumns.of(rule, frame, tiers)
+    if isinstance(rule, OrderDiscountPlan):
+        return OrderDiscountColumns.of(rule, frame, tiers)
     if isinstance(rule, PointsPlan):
         return PointsColumns.of(rule, frame, tiers)
     if isinstance(rule, PunchCardPlan):

@@ -34,7 +34,14 @@ from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_k
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
-from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.batch._rules import (
+    AnyDiscount,
+    GiftItemColumns,
+    Numbers,
+    OrderDiscountColumns,
+    PointsColumns,
+    per_event,
+)
 from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
@@ -49,6 +56,7 @@ from rewardrules.events import Customer
 
 # The punch card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason
+from rewardrules.kinds.order_discount import GIFT_REASON
 
 # The gift card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
@@ -207,6 +215,14 @@ def _discount_arguments(
     """A discount entry's reason arguments (``DISCOUNT_REASON``), read when asked for."""
     name, count = names[index], counts[index]
     return (name, labels[name], count, "unit" if count == 1 else "units", worth[index])
+
+
+def _offer_arguments(
+    first: object, counts: list[int], worth: list[int], index: int
+) -> tuple[Any, ...]:
+    """An order offer's reason arguments (``PERCENT_REASON``, ``AMOUNT_REASON``)."""
+    count = counts[index]
+    return (first, count, "unit" if count == 1 else "units", worth[index])
 
 
 def _nothing(_index: int) -> tuple[()]:
@@ -449,7 +465,7 @@ class _Run(Computation):
     def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
         """A price rule's entries: discounts, free or discounted units of cards."""
         frame = self.frame
-        if isinstance(stage, DiscountColumns):
+        if isinstance(stage, AnyDiscount):
             taken, units_per_event = result
             value = np.asarray(per_event(frame, taken), dtype=np.int64)
             units = np.asarray(units_per_event)
@@ -474,7 +490,7 @@ class _Run(Computation):
         each built as the rule would have given it, then noted (``note_cut``)."""
         part = self._built(columns)
         cut = np.asarray(sorted(cuts), dtype=np.int64)
-        if isinstance(stage, DiscountColumns):
+        if isinstance(stage, AnyDiscount):
             wanted = [cuts[event][2] for event in cut.tolist()]
             value = np.asarray([worth for worth, _ in wanted], dtype=np.int64)
             units = np.asarray([count for _, count in wanted], dtype=np.int64)
@@ -509,6 +525,9 @@ class _Run(Computation):
             return
         if isinstance(stage, BonusColumns):
             self._bonus_entries(ledger, position, stage)
+            return
+        if isinstance(stage, GiftItemColumns):
+            self._gift_item_entries(ledger, position, stage)
             return
         if isinstance(stage, GiftColumns):
             self.gifts.at_purchases(ledger, position, stage)
@@ -732,6 +751,25 @@ class _Run(Computation):
         )
         return events, entries
 
+    def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
+        """An order offer's gift items: one free unit at the gift's value per purchase."""
+        events = stage.given(self.frame, self.tier, self.purchase_lines)
+        value = stage.plan.gift_value
+        assert value is not None  # noqa: S101 -- compiled only for a gift item
+        count = len(events)
+        ledger.sums["free_value"] += value * count
+        ledger.sums["free_units"] += count
+        arguments = (stage.label(), value)
+        part = self._entries(
+            events,
+            stage.plan.rule.id,
+            "free",
+            (None, [value] * count, [1] * count),
+            GIFT_REASON,
+            lambda _index: arguments,
+        )
+        ledger.add(position, events, part)
+
     def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
         """A bonus rule's entries: its points at purchases, taken back at refunds."""
         frame = self.frame
@@ -807,11 +845,20 @@ class _Run(Computation):
         return chosen, entries
 
     def _discount_entries(
-        self, discount: DiscountColumns, events: Ints, value: Ints, units: Numbers
+        self, discount: AnyDiscount, events: Ints, value: Ints, units: Numbers
     ) -> EntryPart:
-        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         counts = units.tolist()
         worth = value.tolist()
+        if isinstance(discount, OrderDiscountColumns):
+            return self._entries(
+                events,
+                discount.plan.rule.id,
+                "discount",
+                (None, worth, counts),
+                discount.template,
+                partial(_offer_arguments, discount.first_argument(), counts, worth),
+            )
+        names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         return self._entries(
             events,
             discount.plan.rule.id,

@@ -28,7 +28,12 @@ from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMak
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._ledger import EntryPart
-from rewardrules.evaluation.batch._rules import DiscountColumns, Numbers, PointsColumns, per_event
+from rewardrules.evaluation.batch._rules import (
+    AnyDiscount,
+    Numbers,
+    PointsColumns,
+    per_event,
+)
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import GroupStep, _set_aside_reason, _won, worth
 
@@ -123,7 +128,7 @@ class Groups:
         return np.where(aside[self.frame.line_event], 0, line_values).astype(line_values.dtype)
 
     def discount(
-        self, stage: DiscountColumns, tier: Ints, purchase_lines: Flags, before: Numbers
+        self, stage: AnyDiscount, tier: Ints, purchase_lines: Flags, before: Numbers
     ) -> tuple[Numbers, Numbers]:
         """A discount member: its trial on the group's basket, then its run without the
         purchases it is set aside at."""
@@ -383,7 +388,7 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         ),
         0,
     )
-    if isinstance(stage, DiscountColumns):
+    if isinstance(stage, AnyDiscount):
         value, units = trial.detail
         part = run._discount_entries(stage, events, value[events], units[events])
     elif isinstance(stage, CardColumns) and stage.plan.reward == "voucher":

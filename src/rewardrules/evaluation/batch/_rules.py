@@ -16,9 +16,11 @@ import numpy.typing as npt
 from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
+from rewardrules.kinds.order_discount import AMOUNT_REASON, PERCENT_REASON, OrderDiscountPlan
 from rewardrules.kinds.points_per_spend import PointsPlan
 from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 from rewardrules.money import divide_ceil, divide_floor, divide_half_up
+from rewardrules.text import plain_number
 
 Numbers = npt.NDArray[Any]
 """int64, or Python integers (object) where int64 could overflow."""
@@ -93,6 +95,104 @@ class DiscountColumns:
         rounded = (2 * exact * numerator + scale) // (2 * scale)
         discount = np.where(flags, rounded, 0)
         return amounts - discount, discount
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDiscountColumns:
+    """An order offer's percent or amount compiled over a frame (a gift item is refused)."""
+
+    plan: OrderDiscountPlan
+    scope: ScopeColumns
+
+    @classmethod
+    def of(
+        cls, plan: OrderDiscountPlan, frame: Frame, tiers: TierPlan | None
+    ) -> OrderDiscountColumns:
+        """Compile the rule's scope."""
+        return cls(plan, scope_columns(plan.scope, frame, tiers))
+
+    @property
+    def template(self) -> str:
+        """Its entries' reason (``order_discount``'s)."""
+        return PERCENT_REASON if self.plan.percent is not None else AMOUNT_REASON
+
+    def first_argument(self) -> object:
+        """What its reason says first: the percent, or the amount written."""
+        rule = self.plan.rule
+        return plain_number(rule.percent) if rule.percent is not None else self.plan.amount
+
+    def apply(
+        self, frame: Frame, tier: Ints, amounts: Numbers, purchase_lines: Flags
+    ) -> tuple[Numbers, Numbers]:
+        """The amounts after the offer, and each line's discount (``order_discount``).
+
+        A percent comes off each eligible line with something left, rounded half-up per
+        line; an amount is shared by what each has left (``share_amount``): floored
+        shares, then a minor unit each to the largest remainders, the earlier line first.
+        """
+        flags = self.scope.line_flags(tier, frame) & purchase_lines
+        flags &= np.asarray(amounts) > 0
+        paid = np.asarray(amounts, dtype=np.int64)
+        left = np.where(flags, paid, 0)
+        plan = self.plan
+        if plan.percent is not None:
+            numerator, denominator = plan.percent
+            scale = 100 * denominator
+            bound = 2 * _largest(left) * numerator + 2 * scale
+            exact = _exact(left, bound)
+            discount = (2 * exact * numerator + scale) // (2 * scale)
+            return amounts - discount, discount
+        assert plan.amount is not None  # noqa: S101 -- a gift item is refused before
+        shares = self._shares(frame, left, plan.amount)
+        return amounts - shares, shares
+
+    def _shares(self, frame: Frame, left: Ints, amount: int) -> Numbers:
+        total = np.asarray(per_event(frame, left))
+        given = np.minimum(total, amount)
+        line_event = frame.line_event
+        bound = max(_largest(left), 1) * amount
+        exact = _exact(left, bound)
+        line_total = np.maximum(total[line_event], 1)
+        line_given = given[line_event]
+        shares = exact * line_given // line_total
+        remainders = exact * line_given % line_total
+        over = given - np.asarray(per_event(frame, shares))
+        count = len(left)
+        order = np.lexsort((np.arange(count), -np.asarray(remainders, dtype=np.int64), line_event))
+        rank = np.empty(count, dtype=np.int64)
+        rank[order] = np.arange(count) - frame.line_start[line_event[order]]
+        shares = shares + (rank < over[line_event])
+        return np.where(left > 0, shares, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class GiftItemColumns:
+    """An order offer's gift item compiled over a frame (outside groups and limits)."""
+
+    plan: OrderDiscountPlan
+    scope: ScopeColumns
+
+    @classmethod
+    def of(cls, plan: OrderDiscountPlan, frame: Frame, tiers: TierPlan | None) -> GiftItemColumns:
+        """Compile the rule's scope."""
+        return cls(plan, scope_columns(plan.scope, frame, tiers))
+
+    def given(self, frame: Frame, tier: Ints, purchase_lines: Flags) -> Ints:
+        """The events given the gift (``gift_item``): each purchase the filter admits with
+        an eligible line priced above zero."""
+        priced = self.scope.line_flags(tier, frame) & purchase_lines & (frame.unit_price > 0)
+        units = np.where(priced, frame.quantity, 0)
+        return np.flatnonzero(np.asarray(per_event(frame, units)) > 0)
+
+    def label(self) -> str:
+        """What its reason names: the gift's name, or its sku."""
+        gift = self.plan.rule.gift_item
+        assert gift is not None  # noqa: S101 -- compiled only for a gift item
+        return gift.name or gift.sku
+
+
+AnyDiscount = DiscountColumns | OrderDiscountColumns
+"""A price rule that takes money off lines (not a punch card): one entry per purchase."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from rewardrules.program.model import (
     Birthday,
     BonusPoints,
     EveryNthFree,
+    OrderDiscount,
     PartnerGiftCard,
     PointsPerSpend,
     Program,
@@ -29,6 +30,7 @@ from rewardrules.program.model import (
 SUPPORTED_KINDS: tuple[type, ...] = (
     PointsPerSpend,
     TieredDiscount,
+    OrderDiscount,
     EveryNthFree,
     PartnerGiftCard,
     BonusPoints,
@@ -59,6 +61,13 @@ def unsupported(program: Program) -> list[str]:
         if rule.final:
             # Stopping the later rules of a purchase is not built in the batch engine yet.
             found.append(f"{where}: final")
+        if isinstance(rule, OrderDiscount) and rule.gift_item is not None:
+            # A gift item's columnar form gives it alone: not in a group, nor limited.
+            if rule.exclusive_group is not None:
+                found.append(f"{where}: gift_item in an exclusive_group")
+            if rule.limit:
+                found.append(f"{where}: gift_item with a limit")
+            continue
         if rule.exclusive_group is not None:
             groups.setdefault(rule.exclusive_group, []).append(rule)
         if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit:
@@ -81,18 +90,22 @@ def _refused_in_tiers(program: Program) -> list[str]:
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
     """The combinations in an exclusive group the batch engine does not evaluate yet:
-    gift cards, limited members, and a points rule grouped with a price rule (it earns on
-    amounts a later price rule lowers again, which its refunds must remember)."""
+    gifts given at dates, gift cards, limited members, and a points rule grouped with a price
+    rule (it earns on amounts a later price rule lowers again, which its refunds must
+    remember)."""
     found = []
     prices = [
         rule
         for rule in members
-        if isinstance(rule, TieredDiscount)
+        if isinstance(rule, TieredDiscount | OrderDiscount)
         or (isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward))
     ]
     for rule in members:
         where = f"rule '{rule.id}': exclusive_group"
-        if isinstance(rule, PartnerGiftCard):
+        if rule.parts().given_at_a_date is not None:
+            # Gifts at dates compete in the reference engine only, for now.
+            found.append(f"{where} of a gift given at a date")
+        elif isinstance(rule, PartnerGiftCard):
             found.append(f"{where} with a partner_gift_card member")
         elif rule.limit:
             found.append(f"{where} with a limit")

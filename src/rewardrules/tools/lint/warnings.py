@@ -53,6 +53,7 @@ __all__ = [
     "Path",
     "SeenInHistory",
     "discounts_fall_as_tiers_rise",
+    "discounts_over_minimum",
     "duplicate_rewards",
     "everything_free",
     "limits_per_purchase_on_a_gift",
@@ -185,6 +186,11 @@ def everything_free(program: Program, context: LintContext) -> Iterator[Finding]
     yield from context.kind_findings("discount-100", program)
 
 
+def discounts_over_minimum(program: Program, context: LintContext) -> Iterator[Finding]:
+    """An order offer's amount of at least its minimum spend: some purchases are free."""
+    yield from context.kind_findings("discount-over-minimum", program)
+
+
 def rules_never_applying(program: Program, context: LintContext) -> Iterator[Finding]:
     """A rule whose own filter and dates leave no purchase or no line it could reward."""
     for index, rule in enumerate(program.rules):
@@ -261,6 +267,7 @@ CHECKS: Mapping[str, Check] = {
     "tiers-discount-falls": discounts_fall_as_tiers_rise,
     "tiers-multiplier-falls": multipliers_fall_as_tiers_rise,
     "discount-100": everything_free,
+    "discount-over-minimum": discounts_over_minimum,
     "rule-never-applies": rules_never_applying,
     "date-never-applies": unreachable_dates,
     "rule-ended": rules_ended,
