@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rewardrules.evaluation.fold import CompiledProgram, compile_program, evaluate, step
     from rewardrules.events import (
         AnyEvent,
+        CancelRedemption,
         Customer,
         Line,
         Purchase,
@@ -52,6 +53,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "AnyEvent": ("rewardrules.events", "AnyEvent"),
     "Comparison": ("rewardrules.tools.compare", "Comparison"),
     "CompiledProgram": ("rewardrules.evaluation.fold", "CompiledProgram"),
+    "CancelRedemption": ("rewardrules.events", "CancelRedemption"),
     "Currency": ("rewardrules.money", "Currency"),
     "Customer": ("rewardrules.events", "Customer"),
     "CustomerExplanation": ("rewardrules.tools.explain.explanation", "CustomerExplanation"),
@@ -100,6 +102,7 @@ _HOMES: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "AnyEvent",
+    "CancelRedemption",
     "Comparison",
     "CompiledProgram",
     "Currency",

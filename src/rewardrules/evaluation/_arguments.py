@@ -12,10 +12,17 @@ from collections.abc import Iterator, Sequence
 from pydantic import BaseModel
 
 from rewardrules.engine.state import CustomerState
-from rewardrules.events import Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import (
+    CancelRedemption,
+    Customer,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
 from rewardrules.program.model import Program
 
-_EVENTS = (Purchase, Refund, Redemption, ReferralQualified)
+_EVENTS = (Purchase, Refund, Redemption, CancelRedemption, ReferralQualified)
 
 
 def check_evaluate_arguments(program: object, events: object, customers: object) -> None:

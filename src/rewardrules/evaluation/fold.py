@@ -30,7 +30,7 @@ from rewardrules.engine._state_format import bad_state
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindTable
 from rewardrules.engine.ledger import CustomerResult, Evaluation, LedgerEntry, total
-from rewardrules.engine.lots import advance, earn, redeem, take_back
+from rewardrules.engine.lots import advance, cancel_redemption, earn, redeem, take_back
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.scope import PriceTooFine, build_context
 from rewardrules.engine.state import (
@@ -46,7 +46,15 @@ from rewardrules.evaluation._arguments import check_evaluate_arguments, check_st
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages
-from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import (
+    AnyEvent,
+    CancelRedemption,
+    Customer,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
 from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import Program
 
@@ -190,6 +198,11 @@ def _apply_redemption(
 ) -> None:
     """Spend points on a catalogue reward, or record why not."""
     state.redemptions[redemption.id] = None
+    tier = None
+    tiers = plan.tiers
+    if tiers is not None:
+        local_date = redemption.at.astimezone(plan.zone).date()
+        tier = tiers.name_of(state.tiers.level_before(tiers, redemption.at, local_date))
     entries += redeem(
         plan.points,
         state.account,
@@ -197,7 +210,33 @@ def _apply_redemption(
         redemption.id,
         redemption.reward,
         redemption.at,
+        redemption.quantity,
+        tier,
     )
+
+
+def _apply_cancellation(
+    plan: ProgramPlan, state: WorkingState, cancel: CancelRedemption, entries: list[LedgerEntry]
+) -> None:
+    """Give a redemption's points back to their lots (nothing for a rejected one)."""
+    target = cancel.redemption_id
+    state.redemptions[cancel.id] = None
+    if target not in state.redemptions or target in state.cancellations:
+        raise _fail(
+            cancel,
+            f"it cancels redemption {target}, which customer {cancel.customer_id} has not "
+            "made before it; check the redemption id",
+            "redemption_id",
+        )
+    earlier = next((key for key, value in state.cancellations.items() if value == target), None)
+    if earlier is not None:
+        raise _fail(
+            cancel,
+            f"redemption {target} was already cancelled by {earlier}; cancel it once",
+            "redemption_id",
+        )
+    state.cancellations[cancel.id] = target
+    entries += cancel_redemption(plan.points, state.account, cancel.customer_id, cancel.id, target)
 
 
 def _fold_event(
@@ -229,6 +268,8 @@ def _fold_event(
         _apply_refund(plan, state, event, entries)
     elif isinstance(event, Redemption):
         _apply_redemption(plan, state, event, entries)
+    elif isinstance(event, CancelRedemption):
+        _apply_cancellation(plan, state, event, entries)
     else:
         apply_referral(plan, state, event, entries)
     state.last_event_at = event.at
@@ -561,7 +602,10 @@ def _evaluate_batch(
         refuse,
         unsupported,
     )
-    from rewardrules.histories.columns import events_to_table  # noqa: PLC0415 -- pyarrow on demand
+    from rewardrules.histories.columns import (  # noqa: PLC0415 -- pyarrow on demand
+        events_to_table,
+        is_not_a_row,
+    )
 
     features = unsupported(program)
     if features:
@@ -582,6 +626,10 @@ def _evaluate_batch(
 
             facts = supplied_table(supplied)
             history = [event for event in history if not isinstance(event, ReferralQualified)]
+        kept = [event.id for event in history if is_not_a_row(event)]
+        if kept:
+            shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
+            refuse([f"cancel_redemption events or redemption quantities (event {shown})"])
         history = events_to_table(history)
     return evaluate_table(program, history, customers, as_of, facts=facts)
 

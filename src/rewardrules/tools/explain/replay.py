@@ -23,7 +23,15 @@ from rewardrules.engine.kind import CompiledRule
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
-from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import (
+    AnyEvent,
+    CancelRedemption,
+    Customer,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
 from rewardrules.tools.explain.account import CustomerExplanation, EventExplanation, RuleOutcome
 from rewardrules.tools.explain.next_rewards import next_rewards
 from rewardrules.tools.explain.refund_words import Returned, refund_text
@@ -140,6 +148,8 @@ class _Explainer:
             explanation = self._refund(event)
         elif isinstance(event, Redemption):
             explanation = self._redemption(event)
+        elif isinstance(event, CancelRedemption):
+            explanation = self._cancellation(event)
         else:
             explanation = self._referral(event, derived)
         self.explained.append(explanation)
@@ -231,6 +241,15 @@ class _Explainer:
         return EventExplanation(
             event.id, "redemption", event.at.astimezone(self.plan.zone), None,
             Decimal(spent), self.plan.money.code, None, _lifecycle_outcomes(entries),
+        )  # fmt: skip
+
+    def _cancellation(self, event: CancelRedemption) -> EventExplanation:
+        entries = self._run(event)
+        back = sum(entry.points or 0 for entry in entries if entry.kind == "redemption")
+        return EventExplanation(
+            event.id, "cancel_redemption", event.at.astimezone(self.plan.zone), None,
+            Decimal(back), self.plan.money.code, event.redemption_id,
+            _lifecycle_outcomes(entries),
         )  # fmt: skip
 
     def _purchase(self, event: Purchase) -> EventExplanation:
