@@ -278,6 +278,19 @@ FORMAT_3 = {
 }
 """The keys of a format 3 state: purchases and tier window pairs as arrays of integers."""
 
+FORMAT_4 = {
+    **FORMAT_3,
+    "CustomerState": (
+        "birthdays bonuses cancellations customer_id debt digest exponent first_event_at "
+        "forgotten_until format gift_cards last_event_at last_purchase_at limits lots points "
+        "program purchases redemptions referrals refunds spent stamps tier_amounts "
+        "tier_reached tier_window window_tier"
+    ),
+    "SavedSpent": "id quantity reward taken value",
+    "SavedTaken": "earned_at points source",
+}
+"""The keys of a format 4 state: format 3's and the lots each redemption took points from."""
+
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:
     schema = CustomerState.model_json_schema()
@@ -290,12 +303,12 @@ def test_the_saved_shape_changes_only_with_the_format() -> None:
     # A key added, even with a default, changes what a dump writes, and with it the digest
     # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
     # shape here, and say in docs/api.md what the new format holds.
-    assert (FORMAT, shape) == (3, FORMAT_3)
+    assert (FORMAT, shape) == (4, FORMAT_4)
 
 
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    assert data["format"] == FORMAT == 3
+    assert data["format"] == FORMAT == 4
     assert len(data["digest"]) == 32
     assert CustomerState.model_validate(data).model_dump(mode="json") == data
 
@@ -312,14 +325,14 @@ def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
     data = saved(purchase("p1", at(), line("a", "3.00")))
     upgraded: list[int] = []
 
-    def from_3(old: Data) -> Data:
+    def from_4(old: Data) -> Data:
         upgraded.append(old["format"])
         return old
 
-    monkeypatch.setattr(_state_format, "FORMAT", 4)  # as if format 4 were the current one
-    monkeypatch.setitem(_state_format.UPGRADES, 3, from_3)
+    monkeypatch.setattr(_state_format, "FORMAT", 5)  # as if format 5 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 4, from_4)
     state = CustomerState.model_validate_json(json.dumps(data))
-    assert (upgraded, state.format, state.points) == ([3], 4, 3)
+    assert (upgraded, state.format, state.points) == ([4], 5, 3)
 
 
 def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
@@ -327,7 +340,7 @@ def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
     assert not {"forgotten_until", "tier_amounts", "tier_window"} & set(old)
     state = CustomerState.model_validate(old)
     assert (state.format, state.forgotten_until, state.tier_amounts, state.tier_window) == (
-        3,
+        4,
         None,
         {},
         (),
@@ -336,12 +349,12 @@ def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
 
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["format"] = 4
+    data["format"] = 5
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate_json(json.dumps(data))
     assert [str(problem) for problem in raised.value.problems] == [
-        "state of c1.format: is 4: the state was saved by a newer rewardrules, and this one "
-        "reads formats up to 3 (upgrade rewardrules to use it)"
+        "state of c1.format: is 5: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 4 (upgrade rewardrules to use it)"
     ]
 
 

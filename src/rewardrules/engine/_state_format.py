@@ -25,14 +25,15 @@ from typing import Any
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 3
+FORMAT = 4
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
 ``forgotten_until``, ``tier_amounts`` and ``tier_window``. Format 3 saves each purchase as
 an array of what a refund needs, its amounts in whole minor units (``exponent`` says how
 many decimal places), its instant in microseconds; and ``tier_window`` as ``[at, amount]``
-pairs of integers.
+pairs of integers. Format 4 adds ``spent`` (per applied redemption not cancelled, the points
+it took from each lot, which a ``cancel_redemption`` gives back) and ``cancellations``.
 """
 
 UNVERSIONED = 1
@@ -202,7 +203,17 @@ def _upgrade_2(content: dict[str, Any], customer: object) -> dict[str, Any]:
     }
 
 
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
+def _from_3(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 to 4: no redemption of a format 3 state can be cancelled (which lots its
+    points came from was not kept), and none was cancelled."""
+    return {**content, "spent": [], "cancellations": {}}
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _from_1,
+    2: _from_2,
+    3: _from_3,
+}
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 
 WHAT_TO_DO = (
