@@ -7,10 +7,13 @@ are earned; histories start at ``BASE``, Monday 2 March 2026 at noon UTC.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import at, line, program, purchase, refund
 from rewardrules.engine.ledger import Evaluation
@@ -20,6 +23,9 @@ from rewardrules.evaluation.fold import evaluate, step
 from rewardrules.events import AnyEvent, CancelRedemption, Redemption
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import loads_program
+from strategies import lifecycle_histories, lifecycle_programs
+from strategies.lifecycle import CATALOGUE_REWARD_IDS
+from strategies.values import CUSTOMERS
 
 EARN = {"id": "points", "kind": "points_per_spend", "points": 1, "per": "1.00"}
 CAKE = {"id": "cake", "name": "Cake", "cost": 100, "value": "6.00"}
@@ -336,3 +342,43 @@ def test_the_batch_engine_refuses_what_it_does_not_evaluate_by_name(
         evaluate(shop(**fields), history, engine="batch")
     assert named in str(caught.value)
     assert "engine='reference'" in str(caught.value)
+
+
+# --- the law ----------------------------------------------------------------------------
+
+
+@given(
+    program=lifecycle_programs(reward_tiers=True),
+    events=lifecycle_histories(catalogue=True),
+    data=st.data(),
+)
+def test_cancel_right_after_a_redemption_leaves_the_lots_as_before(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    # A redemption and its cancellation at one instant, after the drawn history, against a
+    # rejected redemption there (so that both run the clock to that instant alike).
+    customer = data.draw(st.sampled_from(CUSTOMERS), label="customer")
+    when = max((event.at for event in events), default=at(0)) + timedelta(
+        days=data.draw(st.sampled_from((0, 1, 45))), seconds=1
+    )
+    reward = data.draw(st.sampled_from(CATALOGUE_REWARD_IDS), label="reward")
+    quantity = data.draw(st.integers(1, 3), label="quantity")
+    asked = Redemption(id="zz1", customer_id=customer, at=when, reward=reward, quantity=quantity)
+    undone = CancelRedemption(id="zz2", customer_id=customer, at=when, redemption_id="zz1")
+    nothing = Redemption(id="zz1", customer_id=customer, at=when, reward="pie")
+    after = evaluate(program, [*events, asked, undone]).customer(customer)
+    before = evaluate(program, [*events, nothing]).customer(customer)
+    assert after.state.lots == before.state.lots
+    assert (after.points, after.available_points, after.state.debt) == (
+        before.points,
+        before.available_points,
+        before.state.debt,
+    )
+    spent = [entry for entry in after.ledger if entry.event_id == "zz1"]
+    back = [entry for entry in after.ledger if entry.event_id == "zz2"]
+    if spent[-1].kind == "redemption":
+        assert [(entry.kind, entry.points) for entry in back] == [
+            ("redemption", -(spent[-1].points or 0))
+        ]
+    else:
+        assert back == []
