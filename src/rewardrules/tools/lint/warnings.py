@@ -32,7 +32,11 @@ from rewardrules.tools.lint.filters import (
     never_matches,
     outside_rule,
 )
-from rewardrules.tools.lint.hints import percents_written_as_fractions, points_without_value
+from rewardrules.tools.lint.hints import (
+    cash_covering_value,
+    percents_written_as_fractions,
+    points_without_value,
+)
 from rewardrules.tools.lint.rewards import (
     duplicate_rewards,
     limits_per_purchase_on_a_gift,
@@ -267,6 +271,7 @@ CHECKS: Mapping[str, Check] = {
     "limit-per-purchase": limits_per_purchase_on_a_gift,
     "percent-as-fraction": percents_written_as_fractions,
     "points-without-value": points_without_value,
+    "cash-covers-value": cash_covering_value,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
