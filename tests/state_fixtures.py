@@ -4,8 +4,9 @@ Each case is a program, the events before the state was saved, and the events af
 ``python tests/state_fixtures.py OUT_DIR`` writes ``format-<n>-<case>.json`` with whichever
 rewardrules is importable: run it with an older rewardrules (``git archive <commit> src``)
 to make the fixtures of that format. The format 2 files were written by the code of
-commit 42705c6, the format 3 files by commit cd81066; format 1 files are format 2's without the keys format 2 added, which is how
-format 1 saved those histories (none of them forgets a purchase).
+commit 42705c6, the format 3 files by commit cd81066; format 1 files are format 2's
+without the keys format 2 added, which is how format 1 saved those histories (none of
+them forgets a purchase).
 """
 
 from __future__ import annotations

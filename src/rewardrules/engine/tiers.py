@@ -207,6 +207,12 @@ class TierCounter:
             self.level = level
         return level
 
+    def level_at(self, plan: TierPlan, at: datetime, local_date: date) -> int | None:
+        """The level a purchase at ``at`` would be made at, remembering nothing: no tier
+        change, no level reached (a redemption asks it; only purchases move tiers)."""
+        window = plan.level_for(self.amount_before(plan, at, local_date))
+        return window if plan.keep_for is None else self._held(plan, window, at)
+
     def _held(self, plan: TierPlan, window: int | None, at: datetime) -> int | None:
         """The highest level above ``window`` still held at ``at``, else ``window``."""
         held_until = self.held_until

@@ -200,9 +200,10 @@ def _apply_redemption(
     state.redemptions[redemption.id] = None
     tier = None
     tiers = plan.tiers
-    if tiers is not None:
+    reward = plan.points.rewards.get(redemption.reward)
+    if tiers is not None and reward is not None and reward.tiers is not None:
         local_date = redemption.at.astimezone(plan.zone).date()
-        tier = tiers.name_of(state.tiers.level_before(tiers, redemption.at, local_date))
+        tier = tiers.name_of(state.tiers.level_at(tiers, redemption.at, local_date))
     entries += redeem(
         plan.points,
         state.account,
