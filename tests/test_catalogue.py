@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import at, line, program, purchase, refund
+from rewardrules.cli.main import cli
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import UnsupportedError
@@ -382,3 +385,26 @@ def test_cancel_right_after_a_redemption_leaves_the_lots_as_before(
         ]
     else:
         assert back == []
+
+
+def test_explain_says_what_a_cancellation_gave_back() -> None:
+    examples = Path(__file__).resolve().parent.parent / "rules" / "examples"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "explain",
+            str(examples / "gift-shop.yaml"),
+            str(examples / "gift-shop.history.jsonl"),
+            "--customer",
+            "ana",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Cancellation u2 on 2026-05-05 10:00 of redemption x6, 40 points back\n"
+        "  tote  gave back  cancelled redemption x6 of Tote bag: 40 points back (10 more had "
+        "expired since and are not given back)\n"
+    ) in result.output
+    assert "  lounge  nothing  rejected: Lounge pass is for tier gold only (at tier silver)\n" in (
+        result.output
+    )

@@ -376,6 +376,8 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
         sign = "+" if (entry.points or 0) >= 0 else "-"
         change = sign + _counted(abs(entry.points or 0), points)
         labels = {"expiry": " expired", "written_off": " written off", "redemption": " spent"}
+        if entry.kind == "redemption" and (entry.units or 0) < 0:
+            return change + " back"  # a cancelled redemption
         return change + labels.get(entry.kind, "")
     value = f"{_m(entry.value)} {entry.money.code}"
     if entry.kind == "discount":
