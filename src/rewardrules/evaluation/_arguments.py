@@ -81,8 +81,8 @@ def check_step_arguments(
         else:
             how = "build one, such as Purchase(...)"
         raise TypeError(
-            "step takes one event, a Purchase, Refund, Redemption or ReferralQualified, as its "
-            f"third argument (got {_kind(event)}): {how}"
+            "step takes one event, a Purchase, Refund, Redemption, CancelRedemption or "
+            f"ReferralQualified, as its third argument (got {_kind(event)}): {how}"
         )
     if customer is not None and not isinstance(customer, Customer):
         raise TypeError(
