@@ -25,7 +25,10 @@ def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize(
-    "history", sorted(path.name for path in EXAMPLES.glob("*.history.*")), ids=str
+    "history",
+    # gift-shop's cancellations and quantities are no rows of a table (docs/lifecycle.md)
+    sorted(path.name for path in EXAMPLES.glob("*.history.*") if path.stem != "gift-shop.history"),
+    ids=str,
 )
 def test_an_example_evaluates_the_same_from_its_table(history: str) -> None:
     program = load_program(EXAMPLES / (history.split(".history.", maxsplit=1)[0] + ".yaml"))
