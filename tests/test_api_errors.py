@@ -79,7 +79,8 @@ def test_evaluate_given_dicts_says_to_build_events() -> None:
     with pytest.raises(TypeError) as caught:
         evaluate(program(), [{"type": "purchase"}])  # type: ignore[list-item]
     assert str(caught.value) == (
-        "events must be Purchase, Refund, Redemption or ReferralQualified objects (the first "
+        "events must be Purchase, Refund, Redemption, CancelRedemption or ReferralQualified "
+        "objects (the first "
         "is a dict): build them with Purchase.model_validate(...), or read a file with "
         "read_history('history.csv')"
     )
@@ -183,8 +184,8 @@ def test_no_json_text_lets_pydantic_text_through(model: type[Any], text: str) ->
 
 # --- step's arguments -----------------------------------------------------------------------
 STEP_EVENT = (
-    "step takes one event, a Purchase, Refund, Redemption or ReferralQualified, as its third "
-    "argument"
+    "step takes one event, a Purchase, Refund, Redemption, CancelRedemption or "
+    "ReferralQualified, as its third argument"
 )
 
 

@@ -584,12 +584,14 @@ ERRORS = {
     "unknown type in JSON": (
         "h.json",
         '[\n  {"type": "return", "id": "r1"}\n]',
-        "h.json:2:3: type: must be 'purchase', 'refund', 'redemption' or 'referral' (got 'return')",
+        "h.json:2:3: type: must be 'purchase', 'refund', 'redemption', 'cancel_redemption' "
+        "or 'referral' (got 'return')",
     ),
     "missing type": (
         "h.jsonl",
         '{"id": "r1"}',
-        "h.jsonl:1:1: type: is required: 'purchase', 'refund', 'redemption' or 'referral'",
+        "h.jsonl:1:1: type: is required: 'purchase', 'refund', 'redemption', "
+        "'cancel_redemption' or 'referral'",
     ),
     "NaN in JSON": (
         "h.json",

@@ -968,6 +968,19 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "a points-plus-cash reward whose cash covers its value",
+        ("rewards:", "  - {id: mug, name: Mug, cost: 200, value: 3.00, cash: 8.00}"),
+        [
+            (
+                "cash-covers-value",
+                "6:56: rewards[0].cash: the customer pays 8.00 USD in cash for 'mug', at least "
+                "its value of 3.00 USD: the reward costs the business nothing, and its points "
+                "buy nothing (check that cash and value are not swapped; value is the whole "
+                "reward's cost)",
+            )
+        ],
+    ),
 ]
 
 CLEAN = [

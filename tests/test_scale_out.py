@@ -182,7 +182,10 @@ def _example(name: str) -> tuple[Program, list[AnyEvent], list[Customer] | None,
 EXAMPLE_NAMES = sorted(
     path.name.removesuffix(".yaml")
     for path in EXAMPLES.glob("*.yaml")
-    if path.name != "card-rewards.yaml"
+    # Its cancellations and redemption quantities are no rows of a history table, which is
+    # what Dask and Spark read (docs/lifecycle.md, "The events"); test_catalogue.py checks
+    # that the batch engine refuses them by name.
+    if path.name not in ("card-rewards.yaml", "gift-shop.yaml")
 )
 
 

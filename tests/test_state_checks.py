@@ -281,16 +281,18 @@ FORMAT_3 = {
 FORMAT_4 = {
     **FORMAT_3,
     "CustomerState": (
-        "birthdays bonuses customer_id debt digest exponent first_event_at forgotten_until "
-        "format gift_cards last_event_at last_purchase_at limits lots points program "
-        "purchases redemptions referrals refunds settled_active_at stamps tier_amounts "
-        "tier_granted tier_granted_until tier_reached tier_window window_tier"
+        "birthdays bonuses cancellations customer_id debt digest exponent first_event_at "
+        "forgotten_until format gift_cards last_event_at last_purchase_at limits lots points "
+        "program purchases redemptions referrals refunds settled_active_at spent stamps "
+        "tier_amounts tier_granted tier_granted_until tier_reached tier_window window_tier"
     ),
     "SavedLot": "available_at earned_at expires_at lasting points source",
+    "SavedSpent": "id quantity reward taken value",
+    "SavedTaken": "earned_at points source",
 }
 """The keys of a format 4 state: the settled activity for points.expire_on_inactivity,
-lots that never expire (a tier's points_never_expire), and a migrated customer's granted
-tier."""
+lots that never expire (a tier's points_never_expire), a migrated customer's granted
+tier, and the lots each redemption took points from."""
 
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:

@@ -64,7 +64,7 @@ def expected_month(drawn: Program, events: list[AnyEvent], entry: LedgerEntry) -
 
 @given(
     drawn=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
 )

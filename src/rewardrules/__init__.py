@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rewardrules.evaluation.fold import CompiledProgram, compile_program, evaluate, step
     from rewardrules.events import (
         AnyEvent,
+        CancelRedemption,
         Customer,
         Line,
         OpeningLot,
@@ -59,6 +60,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "AnyEvent": ("rewardrules.events", "AnyEvent"),
     "Comparison": ("rewardrules.tools.compare", "Comparison"),
     "CompiledProgram": ("rewardrules.evaluation.fold", "CompiledProgram"),
+    "CancelRedemption": ("rewardrules.events", "CancelRedemption"),
     "Currency": ("rewardrules.money", "Currency"),
     "Customer": ("rewardrules.events", "Customer"),
     "CustomerExplanation": ("rewardrules.tools.explain.explanation", "CustomerExplanation"),
@@ -109,6 +111,7 @@ _HOMES: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "AnyEvent",
+    "CancelRedemption",
     "Comparison",
     "CompiledProgram",
     "Currency",

@@ -188,6 +188,28 @@ class Redemption(_Event):
     customer_id: NonEmptyText = Field(description="Who redeems.")
     at: EventTime = Field(description="When, with a UTC offset.")
     reward: NonEmptyText = Field(description="The id of the catalogue reward.")
+    quantity: WholeNumber = Field(
+        default=1,
+        ge=1,
+        description=(
+            "How many of the reward are redeemed at once: it costs cost x quantity points "
+            "(and cash x quantity), and counts as that many against the reward's per_customer."
+        ),
+    )
+
+
+class CancelRedemption(_Event):
+    """The undoing of an earlier redemption of the same customer.
+
+    Its points go back to the lots they were spent from, with those lots' own expiry; the
+    points of a lot that has expired since are not given back (docs/lifecycle.md).
+    """
+
+    type: Literal["cancel_redemption"] = "cancel_redemption"
+    id: NonEmptyText = Field(description="Unique id of the event.")
+    customer_id: NonEmptyText = Field(description="Whose redemption is cancelled.")
+    at: EventTime = Field(description="When, with a UTC offset.")
+    redemption_id: NonEmptyText = Field(description="The id of the redemption cancelled.")
 
 
 class ReferralQualified(_Event):
@@ -207,7 +229,7 @@ class ReferralQualified(_Event):
     rule: NonEmptyText = Field(description="The id of the referral rule.")
 
 
-AnyEvent = Purchase | Refund | Redemption | ReferralQualified
+AnyEvent = Purchase | Refund | Redemption | CancelRedemption | ReferralQualified
 """The type of any event of a history."""
 
 Event = Annotated[AnyEvent, Field(discriminator="type")]

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from rewardrules.events import Purchase, Redemption, Refund, event_sort_key
+from rewardrules.events import CancelRedemption, Purchase, Redemption, Refund, event_sort_key
 from rewardrules.program.model import Program
 from strategies.histories import (
     histories,
@@ -31,8 +31,8 @@ from strategies.values import (
 )
 
 CATALOGUE: tuple[dict[str, Any], ...] = (
-    {"id": "snack", "name": "Snack", "cost": 3, "value": Decimal("0.50")},
-    {"id": "cake", "name": "Cake", "cost": 25, "value": Decimal("6.00")},
+    {"id": "snack", "name": "Snack", "cost": 3, "value": Decimal("0.50"), "per_customer": 3},
+    {"id": "cake", "name": "Cake", "cost": 25, "value": Decimal("6.00"), "cash": Decimal("1.50")},
     {
         "id": "tote-bag",
         "name": "Tote bag",
@@ -42,8 +42,11 @@ CATALOGUE: tuple[dict[str, Any], ...] = (
     },
 )
 UNKNOWN_REWARDS = ("pie",)
+LOUNGE: dict[str, Any] = {"id": "lounge", "name": "Lounge", "cost": 5, "value": Decimal("2.00")}
+"""A reward drawn for the first tier or all tiers (with ``reward_tiers``), else for everyone."""
 # The cheapest reward twice as often: most histories earn only a few dozen points.
 REWARD_IDS = ("snack", *(reward["id"] for reward in CATALOGUE), *UNKNOWN_REWARDS)
+CATALOGUE_REWARD_IDS = (*REWARD_IDS, "lounge")
 PENDING_FOR = (None, "3 days", "14 days", "1 month")
 EXPIRE_AFTER = (None, "30 days", "2 months", "1 year")
 ROUND_UP_TO = (None, "month", "quarter", "year")
@@ -61,7 +64,7 @@ KEEP_UNTIL = (None, None, "end_of_year", "end_of_next_year")
 # pending periods, around the expiry periods; plus up to a day.
 REDEMPTION_GAP_DAYS = st.sampled_from((0, 2, 15, 32, 45, 70, 200, 400))
 
-LifecycleEvent = Purchase | Refund | Redemption
+LifecycleEvent = Purchase | Refund | Redemption | CancelRedemption
 
 
 @cache
@@ -93,6 +96,7 @@ def lifecycle_programs(
     rule_options: Options = (),
     max_rules: int = 2,
     reference_only: bool = False,
+    reward_tiers: bool = False,
 ) -> st.SearchStrategy[Program]:
     """A program that always earns points, with the catalogue and drawn points settings.
 
@@ -100,6 +104,8 @@ def lifecycle_programs(
     ``earn_on`` matters); with ``expiry`` False its points never expire. With
     ``reference_only`` its tiers may use what the batch engine refuses (``qualify_by:
     points``).
+    ``reward_tiers`` (which the batch engine refuses) the catalogue also has a lounge,
+    for the first tier or for every tier when the program has tiers.
     """
 
     @st.composite
@@ -114,6 +120,11 @@ def lifecycle_programs(
         if has_tiers:
             settings["tiers"] = draw(lifecycle_tiers(reference_only))
             tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
+        if reward_tiers:
+            lounge = dict(LOUNGE)
+            if tier_names:
+                lounge["tiers"] = list(draw(st.sampled_from((tier_names[:1], tier_names))))
+            settings["rewards"] = [*CATALOGUE, lounge]
         caps = dict(dict(rule_options).get("points_per_spend", ())).get("caps", True)
         earning = draw(points_per_spend_rules("earn", tier_names, caps))
         others = draw(rule_lists(ALL_KINDS, tier_names, rule_options, 0, max_rules))
@@ -151,12 +162,15 @@ def lifecycle_histories(
     refunds: bool = True,
     in_full: bool = False,
     max_redemptions: int = 6,
+    catalogue: bool = False,
 ) -> st.SearchStrategy[list[LifecycleEvent]]:
     """Purchases, refunds and redemptions of known and unknown rewards, in engine order.
 
     Most redemptions come a little after one of the customer's purchases, so that some
     find points pending, some find them available and some after they expired; the others
-    fall anywhere in the two years.
+    fall anywhere in the two years. With ``catalogue`` (which the batch engine refuses)
+    redemptions may be of 1 to 3 units, of the lounge too, and some are cancelled a moment
+    to a few months later (after the points of some of their lots expired).
     """
     bought = histories(customers, 1, max_purchases, refunds, in_full)
 
@@ -174,14 +188,30 @@ def lifecycle_histories(
                 when = (after.at + gap).astimezone(draw(st.sampled_from(OFFSETS)))
             else:
                 customer, when = draw(st.sampled_from(customers)), draw(instants())
+            rewards = CATALOGUE_REWARD_IDS if catalogue else REWARD_IDS
+            quantity = draw(st.sampled_from((1, 1, 2, 3))) if catalogue else 1
             events.append(
                 Redemption(
                     id=f"x{number:02d}",
                     customer_id=customer,
                     at=when,
-                    reward=draw(st.sampled_from(REWARD_IDS)),
+                    reward=draw(st.sampled_from(rewards)),
+                    quantity=quantity,
                 )
             )
+            if catalogue and draw(st.booleans()):
+                later = timedelta(
+                    days=draw(st.sampled_from((0, 1, 20, 40, 100))),
+                    seconds=draw(st.integers(1, 60)),
+                )
+                events.append(
+                    CancelRedemption(
+                        id=f"y{number:02d}",
+                        customer_id=customer,
+                        at=when + later,
+                        redemption_id=f"x{number:02d}",
+                    )
+                )
         events.sort(key=event_sort_key)
         return events
 

@@ -415,6 +415,8 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
             "redemption": " spent",
             "opening": " brought",
         }
+        if entry.kind == "redemption" and (entry.units or 0) < 0:
+            return change + " back"  # a cancelled redemption
         return change + labels.get(entry.kind, "")
     value = f"{_m(entry.value)} {entry.money.code}"
     if entry.kind == "discount":

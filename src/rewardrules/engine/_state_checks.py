@@ -153,6 +153,13 @@ def _event_problems(state: CustomerState) -> Found:
     yield from _duplicates("refunds", state.refunds)
     yield from _duplicates("redemptions", state.redemptions)
     yield from _duplicates("bonuses", state.bonuses)
+    evaluated = set(state.redemptions)
+    for index, spent in enumerate(state.spent):
+        if spent.id not in evaluated or spent.id in state.cancellations:
+            yield ("spent", index, "id"), f"'{spent.id}' is not an applied redemption of the state"
+    for cancel, target in state.cancellations.items():
+        if cancel not in evaluated or target not in evaluated:
+            yield ("cancellations", cancel), f"'{cancel}' or '{target}' is not in redemptions"
     kinds = (("refunds", state.refunds), ("redemptions", state.redemptions))
     used = set(purchase_ids)
     for name, ids in kinds:

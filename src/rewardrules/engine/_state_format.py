@@ -34,8 +34,9 @@ an array of what a refund needs, its amounts in whole minor units (``exponent`` 
 many decimal places), its instant in microseconds; and ``tier_window`` as ``[at, amount]``
 pairs of integers. Format 4 adds ``settled_active_at`` (the last activity for
 ``expire_on_inactivity`` that can no longer be undone), ``lasting`` on lots (earned at a
-level whose points never expire), and a migrated customer's granted tier: ``tier_granted``
-and ``tier_granted_until``.
+level whose points never expire), a migrated customer's granted tier (``tier_granted``
+and ``tier_granted_until``), ``spent`` (per applied redemption not cancelled, the points
+it took from each lot, which a ``cancel_redemption`` gives back) and ``cancellations``.
 """
 
 UNVERSIONED = 1
@@ -206,11 +207,18 @@ def _upgrade_2(content: dict[str, Any], customer: object) -> dict[str, Any]:
 
 
 def _from_3(content: dict[str, Any]) -> dict[str, Any]:
-    """Format 3 to 4: no settled activity, no lasting lot, never granted a tier. A
-    format 3 state counted inactivity from its last purchase; format 4 counts from the
-    last kept purchase not refunded in full (after the settled activity, none here), which
-    is that purchase unless it was refunded in full."""
-    return {**content, "tier_granted": None, "tier_granted_until": None}
+    """Format 3 to 4: no settled activity, no lasting lot, never granted a tier, and no
+    redemption that can be cancelled (which lots its points came from was not kept) nor
+    any cancelled. A format 3 state counted inactivity from its last purchase; format 4
+    counts from the last kept purchase not refunded in full (after the settled activity,
+    none here), which is that purchase unless it was refunded in full."""
+    return {
+        **content,
+        "tier_granted": None,
+        "tier_granted_until": None,
+        "spent": [],
+        "cancellations": {},
+    }
 
 
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -438,7 +438,7 @@ def total(
             sums["gift_cards"] += entry.units or 0
             sums["gift_card_value"] += entry.value_minor or 0
         elif kind == "redemption":
-            sums["redemptions"] += 1
+            sums["redemptions"] += 1 if (entry.units or 0) >= 0 else -1  # -1: a cancellation
             sums["points_redeemed"] -= entry.points or 0
             sums["redemption_value"] += entry.value_minor or 0
         elif kind == "rejected":

@@ -196,6 +196,25 @@ class Lot:
         self.lasting = lasting
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Points a redemption took from one lot (which a cancellation gives back)."""
+
+    source: str
+    earned_at: datetime
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """An applied redemption: the reward, how many, and the points it took from each lot."""
+
+    reward: str
+    quantity: int
+    value: int
+    taken: tuple[Taken, ...]
+
+
 class PointsAccount:
     """A customer's lots, debt, last purchase and activity: the points part of the working
     state.
@@ -203,7 +222,9 @@ class PointsAccount:
     For ``expire_on_inactivity``, ``active_at`` is the last activity that counts (the
     deadline counts from it); ``settled_at`` the last one that can no longer be undone (a
     redemption, a referrer's reward, a purchase no longer refundable); ``counting`` the
-    purchases after it that count and that a full refund could still undo.
+    purchases after it that count and that a full refund could still undo. ``spent`` holds
+    the applied redemptions not cancelled, by id (a cancellation gives their points back to
+    the lots they came from; ``per_customer`` counts their units).
     """
 
     __slots__ = (
@@ -214,6 +235,7 @@ class PointsAccount:
         "last_purchase_at",
         "lots",
         "settled_at",
+        "spent",
     )
 
     def __init__(self) -> None:
@@ -226,6 +248,11 @@ class PointsAccount:
         # An opening lot has an expiry of its own: lots may then expire in another order
         # than they were earned, and expire even if the program's points never do.
         self.dated = False
+        self.spent: dict[str, Spent] = {}
+
+    def units_of(self, reward_id: str) -> int:
+        """Units of a reward redeemed and not cancelled."""
+        return sum(spent.quantity for spent in self.spent.values() if spent.reward == reward_id)
 
     @property
     def balance(self) -> int:
@@ -591,6 +618,64 @@ def take_back(
     ]
 
 
+def redemption_refusal(
+    policy: PointsPolicy,
+    reward_id: str,
+    day: date,
+    quantity: int,
+    tier: str | None,
+    units_before: int,
+) -> str | None:
+    """Why a redemption is rejected before the balance is looked at, or None.
+
+    ``tier`` is the customer's tier when redeeming; ``units_before`` the units of the
+    reward they redeemed before (and did not cancel).
+    """
+    reward = policy.rewards.get(reward_id)
+    if reward is None:
+        known = ", ".join(policy.rewards) or "none"
+        return f"rejected: there is no reward '{reward_id}' (the rewards are: {known})"
+    window = reward.available
+    if window is not None and (
+        (window.starts is not None and day < window.starts)
+        or (window.ends is not None and day > window.ends)
+    ):
+        span = f"{window.starts or '...'} to {window.ends or '...'}"
+        return f"rejected: {reward.name} can be redeemed from {span}, not on {day}"
+    if reward.tiers is not None and tier not in reward.tiers:
+        at = "no tier" if tier is None else f"tier {tier}"
+        return f"rejected: {reward.name} is for tier {' or '.join(reward.tiers)} only (at {at})"
+    most = reward.per_customer
+    if most is not None and units_before + quantity > most:
+        return (
+            f"rejected: {reward.name} is limited to {most} per customer ({units_before} "
+            f"redeemed before, {quantity} asked)"
+        )
+    return None
+
+
+def redemption_terms(policy: PointsPolicy, reward: CatalogueReward, quantity: int) -> RedeemTerms:
+    """What a redemption of ``quantity`` units costs in points, what it costs the business
+    (the value less the cash the customer pays, never below 0) and its reason."""
+    cost = reward.cost * quantity
+    value = policy.money.to_minor(reward.value)
+    cash = 0 if reward.cash is None else policy.money.to_minor(reward.cash)
+    units = "" if quantity == 1 else f"{quantity} x "
+    reason = f"redeemed {units}{reward.name} for {cost} {policy.name}"
+    if cash:
+        reason += f" and {policy.money.format(cash * quantity)} in cash"
+    return RedeemTerms(cost, max(value - cash, 0) * quantity, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemTerms:
+    """A redemption's points, value (minor units, cash deducted) and reason."""
+
+    cost: int
+    value: int
+    reason: str
+
+
 def redeem(
     policy: PointsPolicy,
     account: PointsAccount,
@@ -598,44 +683,104 @@ def redeem(
     event_id: str,
     reward_id: str,
     at: datetime,
+    quantity: int = 1,
+    tier: str | None = None,
 ) -> list[LedgerEntry]:
     """Spend points on a catalogue reward, oldest available first, or record why not."""
     reward = policy.rewards.get(reward_id)
-    if reward is None:
-        known = ", ".join(policy.rewards) or "none"
-        reason = f"rejected: there is no reward '{reward_id}' (the rewards are: {known})"
-        return [_entry(policy, event_id, customer_id, reward_id, "rejected", None, reason)]
-    day = _local_day(policy, at)
-    window = reward.available
-    if window is not None and (
-        (window.starts is not None and day < window.starts)
-        or (window.ends is not None and day > window.ends)
-    ):
-        span = f"{window.starts or '...'} to {window.ends or '...'}"
-        reason = f"rejected: {reward.name} can be redeemed from {span}, not on {day}"
-        return [_entry(policy, event_id, customer_id, reward.id, "rejected", None, reason)]
+    units_before = (
+        0 if reward is None or reward.per_customer is None else account.units_of(reward_id)
+    )
+    refusal = redemption_refusal(
+        policy, reward_id, _local_day(policy, at), quantity, tier, units_before
+    )
+    if refusal is not None or reward is None:
+        rule = reward_id if reward is None else reward.id
+        return [_entry(policy, event_id, customer_id, rule, "rejected", None, refusal or "")]
+    terms = redemption_terms(policy, reward, quantity)
     available = account.available(at)
-    if available < reward.cost:
+    if available < terms.cost:
         reason = (
-            f"rejected: {reward.name} costs {reward.cost} {policy.name}, "
+            f"rejected: {reward.name} costs {terms.cost} {policy.name}, "
             f"but only {max(available, 0)} are available"
         )
         pending = account.pending(at)
         if pending:
             reason += f" ({pending} more are still pending)"
         return [_entry(policy, event_id, customer_id, reward.id, "rejected", None, reason)]
-    wanted = reward.cost
+    wanted = terms.cost
+    taken: list[Taken] = []
     for lot in _oldest_first(account.lots, at, available=True):
-        taken = min(lot.points, wanted)
-        lot.points -= taken
-        wanted -= taken
+        part = min(lot.points, wanted)
+        lot.points -= part
+        wanted -= part
+        taken.append(Taken(lot.source, lot.earned_at, part))
         if not wanted:
             break
     active(policy, account, "redemption", at)
-    value = policy.money.to_minor(reward.value)
-    reason = f"redeemed {reward.name} for {reward.cost} {policy.name}"
+    account.spent[event_id] = Spent(reward.id, quantity, terms.value, tuple(taken))
     return [
         _entry(
-            policy, event_id, customer_id, reward.id, "redemption", -reward.cost, reason, value, 1
+            policy,
+            event_id,
+            customer_id,
+            reward.id,
+            "redemption",
+            -terms.cost,
+            terms.reason,
+            terms.value,
+            quantity,
+        )
+    ]
+
+
+def cancel_redemption(
+    policy: PointsPolicy,
+    account: PointsAccount,
+    customer_id: str,
+    event_id: str,
+    redemption_id: str,
+) -> list[LedgerEntry]:
+    """Give a redemption's points back to the lots they were taken from.
+
+    A lot that has expired since (it is no longer among the lots) keeps its points
+    expired: they are not given back. Points given back pay a debt first, as earned points
+    do. Returns one ``redemption`` entry with the points given back (positive), the value
+    taken back (negative) and the units (negative); none when the redemption was rejected.
+    """
+    spent = account.spent.pop(redemption_id, None)
+    if spent is None:
+        return []
+    lots = {(lot.source, lot.earned_at): lot for lot in account.lots}
+    back = [(lots.get((part.source, part.earned_at)), part) for part in spent.taken]
+    restored = sum(part.points for lot, part in back if lot is not None)
+    gone = sum(part.points for lot, part in back if lot is None)
+    repaid = min(account.debt, restored)
+    account.debt -= repaid
+    owed = repaid
+    for lot, part in back:
+        if lot is not None:
+            paid = min(owed, part.points)
+            owed -= paid
+            lot.points += part.points - paid
+    reward = policy.rewards.get(spent.reward)
+    name = spent.reward if reward is None else reward.name
+    units = "" if spent.quantity == 1 else f"{spent.quantity} x "
+    reason = f"cancelled redemption {redemption_id} of {units}{name}: {restored} {policy.name} back"
+    if gone:
+        reason += f" ({gone} more had expired since and are not given back)"
+    if repaid:
+        reason += f"; {repaid} of them paid back a debt"
+    return [
+        _entry(
+            policy,
+            event_id,
+            customer_id,
+            spent.reward,
+            "redemption",
+            restored,
+            reason,
+            -spent.value,
+            -spent.quantity,
         )
     ]

@@ -48,7 +48,16 @@ from rewardrules.engine._state_format import (
     offset_seconds,
     upgrade,
 )
-from rewardrules.engine.lots import OPENING, Duration, Lot, PointsAccount, elapsed, settle
+from rewardrules.engine.lots import (
+    OPENING,
+    Duration,
+    Lot,
+    PointsAccount,
+    Spent,
+    Taken,
+    elapsed,
+    settle,
+)
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.tiers import TierCounter, TierPlan, calendar_key
@@ -115,6 +124,41 @@ class SavedLot(_Saved):
     lasting: bool = Field(
         default=False,
         description="Earned at a tier whose points never expire (no expiry, no inactivity).",
+    )
+
+
+class SavedTaken(_Saved):
+    """Points a redemption took from one lot."""
+
+    source: str = Field(description="The lot's source (the purchase that earned them).")
+    earned_at: AwareDatetime = Field(description="When the lot was earned.")
+    points: int = Field(ge=0, description="How many points it took from that lot.")
+
+
+class SavedSpent(_Saved):
+    """An applied redemption that is not cancelled: what a cancellation gives back."""
+
+    id: str = Field(description="The redemption.")
+    reward: str = Field(description="The catalogue reward.")
+    quantity: int = Field(ge=1, description="Units redeemed.")
+    value: int = Field(description="Its value in minor units (cash deducted).")
+    taken: tuple[SavedTaken, ...] = Field(description="The points it took, lot by lot.")
+
+
+def saved_spent(account: PointsAccount) -> tuple[SavedSpent, ...]:
+    """The account's applied redemptions not cancelled, as a saved state keeps them."""
+    return tuple(
+        SavedSpent(
+            id=key,
+            reward=spent.reward,
+            quantity=spent.quantity,
+            value=spent.value,
+            taken=tuple(
+                SavedTaken(source=part.source, earned_at=part.earned_at, points=part.points)
+                for part in spent.taken
+            ),
+        )
+        for key, spent in account.spent.items()
     )
 
 
@@ -212,7 +256,18 @@ class CustomerState(_Saved):
         default=(), description="Ids of the refunds evaluated, so none is applied twice."
     )
     redemptions: tuple[str, ...] = Field(
-        default=(), description="Ids of the redemptions evaluated, so none is applied twice."
+        default=(),
+        description=(
+            "Ids of the redemptions and cancellations evaluated, so none is applied twice."
+        ),
+    )
+    spent: tuple[SavedSpent, ...] = Field(
+        default=(),
+        description="Applied redemptions not cancelled: the lots their points came from.",
+    )
+    cancellations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per cancel_redemption event, the redemption it cancelled.",
     )
     bonuses: tuple[str, ...] = Field(
         default=(), description="Bonus rules that have given this customer their bonus."
@@ -526,6 +581,7 @@ class WorkingState:
         "account",
         "birthdays",
         "bonuses",
+        "cancellations",
         "customer_id",
         "first_event_at",
         "forgotten_until",
@@ -566,6 +622,7 @@ class WorkingState:
         self.forgotten_until: datetime | None = None
         self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
         self.redemptions: dict[str, None] = {}
+        self.cancellations: dict[str, str] = {}  # cancel id: the redemption it cancelled
         self.bonuses: dict[str, None] = {}
         self.tiers = TierCounter()
         self.profile: Customer | None = None
@@ -746,6 +803,8 @@ class WorkingState:
             purchases=purchases,
             refunds=tuple(self.refunds),
             redemptions=tuple(self.redemptions),
+            spent=saved_spent(self.account),
+            cancellations=dict(self.cancellations),
             window_tier=window_tier,
             tier_reached=tier_reached,
             forgotten_until=self.forgotten_until,
@@ -968,6 +1027,16 @@ def restore(
     account.last_purchase_at = saved.last_purchase_at
     _restore_activity(saved, account, purchases_count)
     state.redemptions = dict.fromkeys(saved.redemptions)
+    state.cancellations = dict(saved.cancellations)
+    state.account.spent = {
+        kept.id: Spent(
+            kept.reward,
+            kept.quantity,
+            kept.value,
+            tuple(Taken(part.source, part.earned_at, part.points) for part in kept.taken),
+        )
+        for kept in saved.spent
+    }
     state.bonuses = dict.fromkeys(saved.bonuses)
     state.first_event_at = saved.first_event_at
     state.birthdays = dict(saved.birthdays)

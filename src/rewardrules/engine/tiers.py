@@ -259,6 +259,13 @@ class TierCounter:
             return level
         return granted if level is None or granted > level else level
 
+    def level_at(self, plan: TierPlan, at: datetime, local_date: date) -> int | None:
+        """The level a purchase at ``at`` would be made at, remembering nothing: no tier
+        change, no level reached (a redemption asks it; only purchases move tiers)."""
+        window = plan.level_for(self.amount_before(plan, at, local_date))
+        level = self._held(plan, window, at) if plan.holds else window
+        return self._granted(level, at) if self.granted is not None else level
+
     def _held(self, plan: TierPlan, window: int | None, at: datetime) -> int | None:
         """The highest level above ``window`` still held at ``at``, else ``window``."""
         held_until = self.held_until

@@ -12,10 +12,17 @@ from collections.abc import Iterator, Sequence
 from pydantic import BaseModel
 
 from rewardrules.engine.state import CustomerState
-from rewardrules.events import Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import (
+    CancelRedemption,
+    Customer,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
 from rewardrules.program.model import Program
 
-_EVENTS = (Purchase, Refund, Redemption, ReferralQualified)
+_EVENTS = (Purchase, Refund, Redemption, CancelRedemption, ReferralQualified)
 
 
 def check_evaluate_arguments(program: object, events: object, customers: object) -> None:
@@ -74,8 +81,8 @@ def check_step_arguments(
         else:
             how = "build one, such as Purchase(...)"
         raise TypeError(
-            "step takes one event, a Purchase, Refund, Redemption or ReferralQualified, as its "
-            f"third argument (got {_kind(event)}): {how}"
+            "step takes one event, a Purchase, Refund, Redemption, CancelRedemption or "
+            f"ReferralQualified, as its third argument (got {_kind(event)}): {how}"
         )
     if customer is not None and not isinstance(customer, Customer):
         raise TypeError(

@@ -39,6 +39,7 @@ from rewardrules.engine.ledger import (
 from rewardrules.engine.lots import (
     advance,
     bought,
+    cancel_redemption,
     earn,
     redeem,
     refunded_in_full,
@@ -62,7 +63,15 @@ from rewardrules.evaluation._opening import open_customer, opening_problems
 from rewardrules.evaluation.gifts import apply_referral, grant_dated
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages, stage_rules
-from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import (
+    AnyEvent,
+    CancelRedemption,
+    Customer,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
 from rewardrules.kinds.table import KINDS
 from rewardrules.program.model import Program
 
@@ -226,6 +235,12 @@ def _apply_redemption(
 ) -> None:
     """Spend points on a catalogue reward, or record why not."""
     state.redemptions[redemption.id] = None
+    tier = None
+    tiers = plan.tiers
+    reward = plan.points.rewards.get(redemption.reward)
+    if tiers is not None and reward is not None and reward.tiers is not None:
+        local_date = redemption.at.astimezone(plan.zone).date()
+        tier = tiers.name_of(state.tiers.level_at(tiers, redemption.at, local_date))
     entries += redeem(
         plan.points,
         state.account,
@@ -233,7 +248,33 @@ def _apply_redemption(
         redemption.id,
         redemption.reward,
         redemption.at,
+        redemption.quantity,
+        tier,
     )
+
+
+def _apply_cancellation(
+    plan: ProgramPlan, state: WorkingState, cancel: CancelRedemption, entries: list[LedgerEntry]
+) -> None:
+    """Give a redemption's points back to their lots (nothing for a rejected one)."""
+    target = cancel.redemption_id
+    state.redemptions[cancel.id] = None
+    if target not in state.redemptions or target in state.cancellations:
+        raise _fail(
+            cancel,
+            f"it cancels redemption {target}, which customer {cancel.customer_id} has not "
+            "made before it; check the redemption id",
+            "redemption_id",
+        )
+    earlier = next((key for key, value in state.cancellations.items() if value == target), None)
+    if earlier is not None:
+        raise _fail(
+            cancel,
+            f"redemption {target} was already cancelled by {earlier}; cancel it once",
+            "redemption_id",
+        )
+    state.cancellations[cancel.id] = target
+    entries += cancel_redemption(plan.points, state.account, cancel.customer_id, cancel.id, target)
 
 
 def _fold_event(
@@ -265,6 +306,8 @@ def _fold_event(
         _apply_refund(plan, state, event, entries)
     elif isinstance(event, Redemption):
         _apply_redemption(plan, state, event, entries)
+    elif isinstance(event, CancelRedemption):
+        _apply_cancellation(plan, state, event, entries)
     else:
         apply_referral(plan, state, event, entries)
     state.last_event_at = event.at
@@ -611,7 +654,10 @@ def _evaluate_batch(
         refuse,
         unsupported,
     )
-    from rewardrules.histories.columns import events_to_table  # noqa: PLC0415 -- pyarrow on demand
+    from rewardrules.histories.columns import (  # noqa: PLC0415 -- pyarrow on demand
+        events_to_table,
+        is_not_a_row,
+    )
 
     features = unsupported(program)
     if features:
@@ -632,6 +678,10 @@ def _evaluate_batch(
 
             facts = supplied_table(supplied)
             history = [event for event in history if not isinstance(event, ReferralQualified)]
+        kept = [event.id for event in history if is_not_a_row(event)]
+        if kept:
+            shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
+            refuse([f"cancel_redemption events or redemption quantities (event {shown})"])
         # The program earns by no payment method (the batch engine refuses one that does),
         # so the payments are never read: the table may leave them out.
         history = events_to_table(history, drop_payments=True)

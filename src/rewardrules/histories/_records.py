@@ -26,7 +26,7 @@ from rewardrules._model_errors import (
 )
 from rewardrules._timetext import LEAP_SECONDS, is_week_date, leap_second_fix
 from rewardrules.errors import HistoryError, Location, PathItem, Problem
-from rewardrules.events import Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import CancelRedemption, Purchase, Redemption, ReferralQualified, Refund
 
 Path = tuple[PathItem, ...]
 Record = TypeVar("Record", bound=BaseModel)
@@ -38,12 +38,13 @@ CSV_MODELS: dict[str, CsvModel] = {
     "redemption": Redemption,
 }
 """The event types a CSV history holds, by its ``type`` cell."""
-MODELS: dict[str, CsvModel | type[ReferralQualified]] = {
+MODELS: dict[str, CsvModel | type[ReferralQualified] | type[CancelRedemption]] = {
     **CSV_MODELS,
+    "cancel_redemption": CancelRedemption,
     "referral": ReferralQualified,
 }
 """The event types a JSON or JSON Lines history holds, by its ``type`` key."""
-TYPES_HELP = "'purchase', 'refund', 'redemption' or 'referral'"
+TYPES_HELP = "'purchase', 'refund', 'redemption', 'cancel_redemption' or 'referral'"
 CSV_TYPES_HELP = "'purchase', 'refund' or 'redemption'"
 REFERRAL_IN_CSV = (
     "a referral is read from JSON or JSON Lines histories only, not from CSV; "

@@ -43,6 +43,7 @@ from rewardrules.histories.columns import (
     HISTORY_SCHEMA,
     customers_to_table,
     events_to_table,
+    is_not_a_row,
 )
 
 TableFormat = Literal["csv", "jsonl", "json", "parquet"]
@@ -402,9 +403,9 @@ def _json_lines(text: str, fmt: str, lines: list[int]) -> list[int]:
 
 def _table_of(events: list[AnyEvent], lines: list[int], name: str) -> pa.Table:
     for event, line in zip(events, lines, strict=True):
-        if isinstance(event, ReferralQualified):
+        if isinstance(event, ReferralQualified) or is_not_a_row(event):
             message = (
-                "a referral is not a row of a history table; read this file with "
+                f"a {event.type} is not a row of a history table; read this file with "
                 "read_history and pass its events to evaluate"
             )
             location = Location(name, line, 1)

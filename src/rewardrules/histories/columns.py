@@ -23,6 +23,7 @@ from rewardrules._model_errors import ModelInputError
 from rewardrules.errors import HistoryError, Location, Problem, format_path
 from rewardrules.events import (
     AnyEvent,
+    CancelRedemption,
     Customer,
     Line,
     Purchase,
@@ -90,6 +91,19 @@ def _written(instant: datetime, offset: int | None) -> datetime:
     return instant.astimezone(timezone(timedelta(seconds=offset)))
 
 
+NOT_IN_TABLES = (
+    "a cancel_redemption, or a redemption with a quantity, is not a row of a history table "
+    "(nor of the batch engine); evaluate it with engine='reference'"
+)
+
+
+def is_not_a_row(event: AnyEvent) -> bool:
+    """A cancellation, or a redemption of more than one unit: not a row of a table."""
+    return isinstance(event, CancelRedemption) or (
+        isinstance(event, Redemption) and event.quantity != 1
+    )
+
+
 def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) -> pa.Table:
     """The rows of purchases, refunds and redemptions, in the order given.
 
@@ -141,8 +155,10 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
                     quantity=refund_line.quantity,
                     purchase_id=event.purchase_id,
                 )
-        elif isinstance(event, Redemption):
+        elif isinstance(event, Redemption) and event.quantity == 1:
             row(event, reward=event.reward)
+        elif isinstance(event, Redemption | CancelRedemption):
+            raise ValueError(f"event {event.id}: {NOT_IN_TABLES}")
         else:
             raise ValueError(
                 f"event {event.id}: a referral fact is not a row of a history table; "

@@ -167,6 +167,16 @@ def _lifecycle_problems(program: Program) -> Iterator[tuple[tuple[PathItem, ...]
                 f"{reward.value} has more decimal places than {money.code} has "
                 f"({money.exponent}); write it in whole {money.code} minor units",
             )
+        if reward.cash is not None and decimal_places(reward.cash) > money.exponent:
+            yield (
+                ("rewards", index, "cash"),
+                f"{reward.cash} has more decimal places than {money.code} has "
+                f"({money.exponent}); write it in whole {money.code} minor units",
+            )
+        tier_names = () if program.tiers is None else program.tiers.level_names()
+        for position, name in enumerate(reward.tiers or ()):
+            if name not in tier_names:
+                yield ("rewards", index, "tiers", position), _unknown_tier(name, tier_names)
         window = reward.available
         if window and window.starts and window.ends and window.ends < window.starts:
             yield (

@@ -467,6 +467,35 @@ class CatalogueReward(_Model):
         description="When it can be redeemed; always when absent.",
         examples=[{"starts": "2026-04-01", "ends": "2026-06-30"}],
     )
+    cash: ExactDecimal | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Money the customer pays beside the points (a points-plus-cash reward), per unit "
+            "redeemed. It is not points: the redemption's value in cost reports is the "
+            "reward's value less this cash, never below 0. Absent: points only."
+        ),
+        examples=["2.00"],
+    )
+    tiers: tuple[Text, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Only customers at one of these tiers when they redeem may redeem it; anyone "
+            "else's redemption is rejected. Absent: every customer."
+        ),
+        examples=[["gold"]],
+    )
+    per_customer: WholeNumber | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "The most units of it one customer may redeem, ever (a redemption's quantity "
+            "counts; a cancelled redemption gives its units back). Absent: no limit."
+        ),
+        examples=[1],
+    )
 
 
 class Program(_Model):

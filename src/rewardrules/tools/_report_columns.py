@@ -355,7 +355,7 @@ def _add(
         sums["gift_cards"] += units
         sums["gift_card_value"] += value
     elif kind == "redemption":
-        sums["redemptions"] += entries
+        sums["redemptions"] += entries if sign <= 0 else -entries  # points back: cancellations
         sums["points_redeemed"] -= points
         sums["redemption_value"] += value
     elif kind == "rejected":

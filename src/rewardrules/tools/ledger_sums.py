@@ -239,7 +239,7 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
         "voucher_value": where(voucher, value),
         "gift_cards": where(gift_card, units),
         "gift_card_value": where(gift_card, value),
-        "redemptions": redemption.astype(np.int64),
+        "redemptions": where(redemption, np.where(units < 0, -1, 1)),  # -1: a cancellation
         "points_redeemed": where(redemption, -points),
         "redemption_value": where(redemption, value),
         "rejected_redemptions": kind_is("rejected").astype(np.int64),

@@ -393,7 +393,7 @@ def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
         sums["gift_cards"] += units
         sums["gift_card_value"] += value
     elif kind == "redemption":
-        sums["redemptions"] += 1
+        sums["redemptions"] += 1 if units >= 0 else -1  # -1: a cancellation
         sums["points_redeemed"] -= points
         sums["redemption_value"] += value
     elif kind == "rejected":

@@ -18,7 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
-from rewardrules.engine.lots import PointsPolicy, _entry
+from rewardrules.engine.lots import (
+    PointsPolicy,
+    _entry,
+    redemption_refusal,
+    redemption_terms,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,7 +110,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     purchases, refunds, _ = (flag.tolist() for flag in flags)
     clock = _Clock(policy, frame, moment)
     has_clock = policy.has_clock
-    name, money = policy.name, policy.money
+    name = policy.name
     expired_rule = "points.expire_after"
     why = f"{policy.expire_after.text if policy.expire_after else ''} after they were earned"
     if policy.round_up_to:
@@ -162,6 +167,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         lot_points: list[int] = []
         front[0] = 0
         debt = 0
+        units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
         first, end = starts[customer], starts[customer + 1]
         for event in range(first, end):
             at = at_of[event]
@@ -221,30 +227,22 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                 reward_id = frame.reward[event].as_py()
                 reward = policy.rewards.get(reward_id)
                 day = date.fromordinal(local_of[event])
-                window = None if reward is None else reward.available
-                if reward is None:
-                    known = ", ".join(policy.rewards) or "none"
-                    reason = (
-                        f"rejected: there is no reward '{reward_id}' (the rewards are: {known})"
-                    )
+                before = units.get(reward_id, 0)
+                refusal = redemption_refusal(policy, reward_id, day, 1, None, before)
+                if refusal is not None or reward is None:
+                    rule = reward_id if reward is None else reward.id
                     written = [
-                        _entry(policy, ids[event], customer_id, reward_id, "rejected", None, reason)
-                    ]
-                elif window is not None and (
-                    (window.starts is not None and day < window.starts)
-                    or (window.ends is not None and day > window.ends)
-                ):
-                    span = f"{window.starts or '...'} to {window.ends or '...'}"
-                    reason = f"rejected: {reward.name} can be redeemed from {span}, not on {day}"
-                    written = [
-                        _entry(policy, ids[event], customer_id, reward.id, "rejected", None, reason)
+                        _entry(
+                            policy, ids[event], customer_id, rule, "rejected", None, refusal or ""
+                        )
                     ]
                 else:
+                    terms = redemption_terms(policy, reward, 1)
                     pending = sum(lot_points[lot] for lot in lots if available[lot] > at)
                     ready_points = sum(lot_points[lot] for lot in lots) - debt - pending
-                    if ready_points < reward.cost:
+                    if ready_points < terms.cost:
                         reason = (
-                            f"rejected: {reward.name} costs {reward.cost} {name}, "
+                            f"rejected: {reward.name} costs {terms.cost} {name}, "
                             f"but only {max(ready_points, 0)} are available"
                         )
                         if pending:
@@ -255,7 +253,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                             )
                         ]
                     else:
-                        wanted = reward.cost
+                        wanted = terms.cost
                         for lot in lots:
                             if lot_points[lot] and available[lot] <= at:
                                 taken = min(lot_points[lot], wanted)
@@ -263,7 +261,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                                 wanted -= taken
                                 if not wanted:
                                     break
-                        reason = f"redeemed {reward.name} for {reward.cost} {name}"
+                        units[reward_id] = before + 1
                         written = [
                             _entry(
                                 policy,
@@ -271,9 +269,9 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                                 customer_id,
                                 reward.id,
                                 "redemption",
-                                -reward.cost,
-                                reason,
-                                money.to_minor(reward.value),
+                                -terms.cost,
+                                terms.reason,
+                                terms.value,
                                 1,
                             )
                         ]

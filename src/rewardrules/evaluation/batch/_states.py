@@ -41,6 +41,7 @@ from rewardrules.engine.state import (
     SavedLot,
     SavedPurchase,
     TierAmount,
+    saved_spent,
 )
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
@@ -200,6 +201,7 @@ class SavedStates:
             purchases=self._saved_purchases(kept),
             refunds=tuple(ids[event] for event in events if refunds[event]),
             redemptions=tuple(ids[event] for event in events if redemptions[event]),
+            spent=saved_spent(account),
             window_tier=window_tier,
             tier_reached=reached,
             forgotten_until=moment(forgotten[-1]) if forgotten else None,

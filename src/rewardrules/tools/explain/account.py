@@ -52,23 +52,33 @@ class EventExplanation:
     Attributes:
         event_id: the purchase, refund or redemption; for a gift at a date, the id of its
             ledger entries (``<rule>@<local date>``); for a referral, the friend's purchase.
-        type: ``"purchase"``, ``"refund"``, ``"redemption"``, ``"gift"`` (given at a date),
-            ``"referral"`` (a referred friend's first qualifying purchase), ``"as_of"``
-            (points that expired after the last event) or ``"opening"`` (a lot of a
-            migrated customer's opening balance, ``opening#<n>``).
+        type: ``"purchase"``, ``"refund"``, ``"redemption"``, ``"cancel_redemption"``,
+            ``"gift"`` (given at a date), ``"referral"`` (a referred friend's first
+            qualifying purchase), ``"as_of"`` (points that expired after the last event) or
+            ``"opening"`` (a lot of a migrated customer's opening balance, ``opening#<n>``).
         at: when, in the program's time zone; for a gift, the start of its local date.
         tier: the tier the purchase was made at (for a refund: its purchase's), or None.
         amount: a purchase's gross total, what a refund paid back, the points a redemption
-            spent; 0 otherwise.
+            spent, the points a cancellation gave back; 0 otherwise.
         currency: the program's currency code.
-        purchase_id: for a refund, the purchase it returns.
+        purchase_id: for a refund, the purchase it returns; for a cancellation, the
+            redemption it cancels.
         outcomes: one per rule, in the order the engine runs them (price rules first, each
             phase by priority, an exclusive group at its first member's place).
         friend: for a referral, the friend whose purchase it was.
     """
 
     event_id: str
-    type: Literal["purchase", "refund", "redemption", "gift", "referral", "as_of", "opening"]
+    type: Literal[
+        "purchase",
+        "refund",
+        "redemption",
+        "cancel_redemption",
+        "gift",
+        "referral",
+        "as_of",
+        "opening",
+    ]
     at: datetime
     tier: str | None
     amount: Decimal
@@ -94,6 +104,11 @@ class EventExplanation:
             return f"Refund {self.event_id} on {when} of purchase {self.purchase_id}, {money} back"
         if self.type == "redemption":
             return f"Redemption {self.event_id} on {when}, {self.amount} points spent"
+        if self.type == "cancel_redemption":
+            return (
+                f"Cancellation {self.event_id} on {when} of redemption {self.purchase_id}, "
+                f"{self.amount} points back"
+            )
         if self.type == "as_of":
             return f"Up to {when}: points that expired after the last event"
         if self.type == "opening":
@@ -219,6 +234,8 @@ def _verb(event_type: str, outcome: RuleOutcome) -> str:
     if not outcome.applied:
         return "nothing"
     kinds = {entry.kind for entry in outcome.entries}
+    if event_type == "cancel_redemption":
+        return "gave back"
     if len(kinds) == 1 and (kind := kinds.pop()) in _VERBS:
         return _VERBS[kind]
     return "took back" if event_type == "refund" else "gave"

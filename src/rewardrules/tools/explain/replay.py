@@ -25,7 +25,15 @@ from rewardrules.engine.lots import OPENING
 from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.evaluation._opening import open_customer
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
-from rewardrules.events import AnyEvent, Customer, Purchase, Redemption, ReferralQualified, Refund
+from rewardrules.events import (
+    AnyEvent,
+    CancelRedemption,
+    Customer,
+    Purchase,
+    Redemption,
+    ReferralQualified,
+    Refund,
+)
 from rewardrules.tools.explain.account import (
     INACTIVITY_NOTE,
     CustomerExplanation,
@@ -165,6 +173,8 @@ class _Explainer:
             explanation = self._refund(event)
         elif isinstance(event, Redemption):
             explanation = self._redemption(event)
+        elif isinstance(event, CancelRedemption):
+            explanation = self._cancellation(event)
         else:
             explanation = self._referral(event, derived)
         self.explained.append(explanation)
@@ -280,6 +290,15 @@ class _Explainer:
         return EventExplanation(
             event.id, "redemption", event.at.astimezone(self.plan.zone), None,
             Decimal(spent), self.plan.money.code, None, outcomes,
+        )  # fmt: skip
+
+    def _cancellation(self, event: CancelRedemption) -> EventExplanation:
+        entries = self._run(event)
+        back = sum(entry.points or 0 for entry in entries if entry.kind == "redemption")
+        return EventExplanation(
+            event.id, "cancel_redemption", event.at.astimezone(self.plan.zone), None,
+            Decimal(back), self.plan.money.code, event.redemption_id,
+            _lifecycle_outcomes(entries),
         )  # fmt: skip
 
     def _purchase(self, event: Purchase) -> EventExplanation:

@@ -4,6 +4,8 @@
   almost always a fraction written where a percent was meant: 15% written as 0.15.
 - ``points-without-value``: points are given but ``points.value`` is not written, so every
   cost report counts the points at 0.
+- ``cash-covers-value``: a catalogue reward's ``cash`` is at least its ``value``, so the
+  reward costs the business nothing: most likely the two were swapped.
 
 The first reads each kind's own part (its spec's ``lint``, under this code); the second looks
 at the program as a whole. ``docs/lint.md`` describes them.
@@ -41,3 +43,17 @@ def points_without_value(program: Program, context: LintContext) -> Iterator[Fin
     )
     hint = "write what one costs the business, such as 'value: 0.01' under points"
     yield Finding(path, message, hint, at="key")
+
+
+def cash_covering_value(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A points-plus-cash reward whose cash is at least its value: it costs nothing."""
+    code = program.currency
+    for index, reward in enumerate(program.rewards):
+        if reward.cash is not None and reward.cash >= reward.value:
+            yield Finding(
+                ("rewards", index, "cash"),
+                f"the customer pays {reward.cash} {code} in cash for '{reward.id}', at least "
+                f"its value of {reward.value} {code}: the reward costs the business nothing, "
+                f"and its {program.points.name} buy nothing",
+                "check that cash and value are not swapped; value is the whole reward's cost",
+            )

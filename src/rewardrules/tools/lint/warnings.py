@@ -31,7 +31,11 @@ from rewardrules.tools.lint.filters import (
     never_matches,
     outside_rule,
 )
-from rewardrules.tools.lint.hints import percents_written_as_fractions, points_without_value
+from rewardrules.tools.lint.hints import (
+    cash_covering_value,
+    percents_written_as_fractions,
+    points_without_value,
+)
 from rewardrules.tools.lint.lifecycle import (
     inactivity_without_purchases,
     never_expire_without_expiry,
@@ -284,6 +288,7 @@ CHECKS: Mapping[str, Check] = {
     "inactivity-without-purchases": inactivity_without_purchases,
     "never-expire-without-expiry": never_expire_without_expiry,
     "status-kept-in-lifetime": status_kept_in_lifetime,
+    "cash-covers-value": cash_covering_value,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
