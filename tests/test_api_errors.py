@@ -118,7 +118,7 @@ def test_a_float_price_in_a_lines_dict_is_located_inside_the_purchase() -> None:
 
 
 def test_model_errors_are_history_errors_and_value_errors() -> None:
-    with pytest.raises(ValueError, match="customer_id: is required") as caught:
+    with pytest.raises(ValueError, match="customer_id: 'customer_id' is required here") as caught:
         Customer.model_validate({})
     assert isinstance(caught.value, HistoryError)
 
@@ -130,8 +130,8 @@ def test_a_naive_time_and_an_unknown_key_are_said_plainly() -> None:
         )
     assert [str(problem) for problem in caught.value.problems] == [
         "at: must have a UTC offset, like 2026-03-01T09:30:00+01:00 (got '2026-03-01T09:00:00')",
-        "purchase_id: is required",
-        "purchse_id: is not a known field (did you mean 'purchase_id'?)",
+        "purchase_id: 'purchase_id' is required here",
+        "purchse_id: unknown key 'purchse_id' (did you mean 'purchase_id'?)",
     ]
 
 
@@ -141,7 +141,7 @@ def test_a_saved_state_that_does_not_fit_is_said_plainly() -> None:
     [problem] = caught.value.problems
     assert (problem.code, str(problem)) == (
         "bad-state",
-        "state of c1.lotz: is not a known field (did you mean 'lots'?)",
+        "state of c1.lotz: unknown key 'lotz' (did you mean 'lots'?)",
     )
 
 

@@ -339,7 +339,7 @@ def test_a_json_history_reads_a_referral_among_purchases(in_tmp: Path, name: str
 
 def test_a_referral_in_json_lines_needs_the_friend_and_the_rule(in_tmp: Path) -> None:
     Path("h.jsonl").write_text(REFERRAL.replace('"referred": "c9", ', "") + "\n")
-    assert error_of("h.jsonl") == "h.jsonl:1:1: referred: is required"
+    assert error_of("h.jsonl") == "h.jsonl:1:1: referred: 'referred' is required here"
 
 
 def test_a_misspelt_key_of_a_referral_gets_a_suggestion(in_tmp: Path) -> None:
@@ -347,8 +347,8 @@ def test_a_misspelt_key_of_a_referral_gets_a_suggestion(in_tmp: Path) -> None:
     with pytest.raises(HistoryError) as info:
         list(read_history("h.jsonl"))
     assert [str(problem) for problem in info.value.problems] == [
-        "h.jsonl:1:1: referred: is required",
-        "h.jsonl:1:1: refered: is not a known field (did you mean 'referred'?)",
+        "h.jsonl:1:1: referred: 'referred' is required here",
+        "h.jsonl:1:1: refered: unknown key 'refered' (did you mean 'referred'?)",
     ]
 
 
@@ -461,7 +461,7 @@ ERRORS = {
     "money left empty": (
         "h.csv",
         HEADER + ROW.replace("4.50", ""),
-        "h.csv:2:1: unit_price: is required",
+        "h.csv:2:1: unit_price: 'unit_price' is required here",
     ),
     "negative money": (
         "h.csv",
@@ -552,12 +552,12 @@ ERRORS = {
     "refund without purchase_id": (
         "h.csv",
         HEADER + "r1,refund,c1,2026-03-01T09:30:00Z,latte,,1,,\n",
-        "h.csv:2:1: purchase_id: is required",
+        "h.csv:2:1: purchase_id: 'purchase_id' is required here",
     ),
     "refund without purchase_id in JSON Lines": (
         "h.jsonl",
         '{"type": "refund", "id": "r1", "customer_id": "c1", ' + MOMENT + "}",
-        "h.jsonl:1:1: purchase_id: is required",
+        "h.jsonl:1:1: purchase_id: 'purchase_id' is required here",
     ),
     "purchase with a purchase_id": (
         "h.csv",
@@ -590,7 +590,7 @@ ERRORS = {
     "missing type": (
         "h.jsonl",
         '{"id": "r1"}',
-        "h.jsonl:1:1: type: is required: 'purchase', 'refund', 'redemption', "
+        "h.jsonl:1:1: type: 'type' is required here: 'purchase', 'refund', 'redemption', "
         "'cancel_redemption' or 'referral'",
     ),
     "NaN in JSON": (
@@ -630,8 +630,8 @@ ERRORS = {
         "h.jsonl",
         '{"type": "purchase", "id": 7, "customer_id": "c1", ' + MOMENT + ", "
         '"lines": [{"sku": "a", "quantity": 1, "unit_price": 4.5, "price": 1}]}',
-        "h.jsonl:1:1: id: must be text in quotes (got 7)\n"
-        "h.jsonl:1:1: lines[0].price: is not a known field (did you mean 'unit_price'?)",
+        "h.jsonl:1:1: id: expected text (got the number 7); put it in quotes, e.g. '7'\n"
+        "h.jsonl:1:1: lines[0].price: unknown key 'price' (did you mean 'unit_price'?)",
     ),
     "an event id used twice": (
         "h.jsonl",
@@ -662,8 +662,8 @@ ERRORS = {
     "a line that is not an object and a null id": (
         "h.jsonl",
         '{"type": "purchase", "id": null, "customer_id": "c", "lines": ["x"], ' + MOMENT + "}",
-        "h.jsonl:1:1: id: must be text in quotes (got null)\n"
-        "h.jsonl:1:1: lines[0]: must be an object {...} (got 'x')",
+        "h.jsonl:1:1: id: expected text, but nothing is written here\n"
+        "h.jsonl:1:1: lines[0]: expected a mapping of keys and values (got the text 'x')",
     ),
     "two JSON events without a comma": (
         "h.json",
@@ -703,18 +703,18 @@ ERRORS = {
     "a redemption without a reward": (
         "h.csv",
         REWARD_HEADER + ROW.replace(",\n", ",,\n") + REDEEM_ROW.replace("free-drink", ""),
-        "h.csv:3:1: reward: is required",
+        "h.csv:3:1: reward: 'reward' is required here",
     ),
     "a redemption in a file without a reward column": (
         "h.csv",
         HEADER + "x1,redemption,c1,2026-03-05T08:00:00Z,,,,,\n",
-        "h.csv:2:1: reward: is required; the header has no 'reward' column "
+        "h.csv:2:1: reward: 'reward' is required here; the header has no 'reward' column "
         "(add a 'reward' column holding the catalogue reward's id)",
     ),
     "a redemption without a reward in JSON Lines": (
         "h.jsonl",
         '{"type": "redemption", "id": "x1", "customer_id": "c1", ' + MOMENT + "}",
-        "h.jsonl:1:1: reward: is required",
+        "h.jsonl:1:1: reward: 'reward' is required here",
     ),
     "a reward on a purchase row": (
         "h.csv",
@@ -771,14 +771,14 @@ ERRORS = {
         "h.json",
         '[\n  {"type": "redemption", "id": "x1", "customer_id": "c1", ' + MOMENT + ",\n"
         '   "reward_id": "free-drink"}\n]',
-        "h.json:2:3: reward: is required\n"
-        "h.json:2:3: reward_id: is not a known field (did you mean 'reward'?)",
+        "h.json:2:3: reward: 'reward' is required here\n"
+        "h.json:2:3: reward_id: unknown key 'reward_id' (did you mean 'reward'?)",
     ),
     "lines on a JSON Lines redemption": (
         "h.jsonl",
         '{"type": "redemption", "id": "x1", "customer_id": "c1", ' + MOMENT + ', "reward": "a", '
         '"lines": [{"sku": "a", "quantity": 1}]}',
-        "h.jsonl:1:1: lines: is not a known field",
+        "h.jsonl:1:1: lines: unknown key 'lines'",
     ),
     "unknown extension": (
         "h.txt",

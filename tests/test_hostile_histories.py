@@ -347,7 +347,7 @@ HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
         [
             (
                 "unknown-key",
-                "h.jsonl:1:1: currency: is not a known field (a history has no currency: every "
+                "h.jsonl:1:1: currency: unknown key 'currency' (a history has no currency: every "
                 "amount is in the program's currency; put the events of each currency in their "
                 "own file, evaluated with that currency's program)",
             )
@@ -360,7 +360,7 @@ HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
         [
             (
                 "unknown-key",
-                "h.jsonl:1:1: 'store\\u200b': is not a known field (did you mean 'store'?)",
+                "h.jsonl:1:1: 'store\\u200b': unknown key 'store\\u200b' (did you mean 'store'?)",
             )
         ],
     ),
@@ -406,13 +406,18 @@ HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
         "h.jsonl",
         (REDEMPTION + '"at": "2026-03-05T08:00:00Z", "points": 150}').encode(),
         {},
-        [("unknown-key", "h.jsonl:1:1: points: is not a known field")],
+        [("unknown-key", "h.jsonl:1:1: points: unknown key 'points'")],
     ),
     "a JSON redemption with a numeric reward": (
         "h.jsonl",
         (REDEMPTION.replace('"free-drink"', "7") + '"at": "2026-03-05T08:00:00Z"}').encode(),
         {},
-        [("invalid-value", "h.jsonl:1:1: reward: must be text in quotes (got 7)")],
+        [
+            (
+                "invalid-value",
+                "h.jsonl:1:1: reward: expected text (got the number 7); put it in quotes, e.g. '7'",
+            )
+        ],
     ),
 }
 HOSTILE["an unknown encoding"] = (

@@ -395,6 +395,7 @@ _CODE_ARGUMENT = {
     "fatal": 2,
     "Finding": 2,
     "finding": 1,
+    "_shared": 0,
     "Problem": 3,
 }
 """For calls that take a code by position: its index."""

@@ -16,6 +16,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ValidationError
 
 from rewardrules._ids import INVISIBLE_HINT, SPACE_HINT
+from rewardrules._wording import KINDS, phrase, unknown_key
 from rewardrules.errors import HistoryError, Problem, closest
 
 AMOUNT_HELP = "an amount like 4.50 (digits, a point, decimals; no currency sign, comma or exponent)"
@@ -26,23 +27,11 @@ CURRENCY_HINT = (
 )
 _TIME_EXAMPLE = "2026-03-01T09:30:00+01:00"
 
-# Pydantic's error types, in plain words; ``{input}`` is the value given, the rest its ctx.
+# Pydantic's error types only events and profiles meet, in plain words; ``{input}`` is the
+# value given, the rest its ctx. The types rule files meet too are worded by
+# rewardrules._wording, in the rule files' words.
 _MESSAGES: dict[str, str] = {
-    "missing": "is required",
-    "extra_forbidden": "is not a known field",
-    "string_too_short": "must not be empty",
-    "too_short": "must have at least one entry",
-    "greater_than_equal": "must be at least {ge} (got {input})",
-    "less_than_equal": "must be at most {le} (got {input})",
-    "string_type": "must be text in quotes (got {input})",
-    "int_type": f"must be {WHOLE_HELP} (got {{input}})",
-    "int_from_float": f"must be {WHOLE_HELP} (got {{input}})",
-    "int_parsing": f"must be {WHOLE_HELP} (got {{input}})",
-    "decimal_type": f"must be {AMOUNT_HELP} (got {{input}})",
-    "decimal_parsing": f"must be {AMOUNT_HELP} (got {{input}})",
     "finite_number": f"must be {AMOUNT_HELP} (got {{input}})",
-    "model_type": "must be an object {{...}} (got {input})",
-    "tuple_type": "must be a list [...] (got {input})",
     "value_error": "{error}",
     "timezone_aware": f"must have a UTC offset, like {_TIME_EXAMPLE} (got {{input}})",
     "datetime_type": f"must be a datetime with a UTC offset, like {_TIME_EXAMPLE} (got {{input}})",
@@ -82,20 +71,25 @@ def plain_problems(error: ValidationError, model: type[BaseModel]) -> list[Probl
     found: list[Problem] = []
     for details in error.errors(include_url=False):
         kind, path, given = details["type"], tuple(details["loc"]), details.get("input")
-        if kind == "too_short" and given:
-            continue  # the list has entries: the problems inside them are reported instead
-        template = _MESSAGES.get(kind)
-        message = (
-            details["msg"]
-            if template is None
-            else template.format(input=show(given), **details.get("ctx", {}))
-        )
-        suggestion, code = _HINTS.get(kind), _CODES.get(kind, "invalid-value")
-        raised = details.get("ctx", {}).get("error")  # a ValueError of our own validators
+        ctx = details.get("ctx", {})
+        if kind in KINDS:
+            said = phrase(kind, given, ctx, name=path[-1] if path else None)
+            if said is None:
+                continue  # the list has entries: the problems inside them are reported instead
+            message, suggestion = said.message, said.suggestion
+        else:
+            template = _MESSAGES.get(kind)
+            message = (
+                details["msg"] if template is None else template.format(input=show(given), **ctx)
+            )
+            suggestion = _HINTS.get(kind)
+        code = _CODES.get(kind, "invalid-value")
+        raised = ctx.get("error")  # a ValueError of our own validators
         suggestion = getattr(raised, "suggestion", None) or suggestion
         code = getattr(raised, "code", None) or code
         if kind == "extra_forbidden":
             name = str(path[-1])
+            message = unknown_key(name)
             close = closest(name, field_names(model))
             suggestion = f"did you mean {close[0]!r}?" if close and close[0] != name else None
             suggestion = CURRENCY_HINT if name.lower() == "currency" else suggestion

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from rewardrules._ids import shown_apart
 from rewardrules._model_errors import CURRENCY_HINT, ModelInputError
+from rewardrules._wording import required
 from rewardrules.errors import HistoryError, Location, Problem, closest
 from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
 from rewardrules.histories._records import (
@@ -113,7 +114,7 @@ def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iter
                     raise RecordError(("event_id",), message, "split-event", None, hint)
                 event = _CsvEvent(source, line, event_id, head, options.decimal_comma)
                 if event.model is Redemption and reward is None:
-                    message = "is required; the header has no 'reward' column"
+                    message = f"{required('reward')}; the header has no 'reward' column"
                     hint = "add a 'reward' column holding the catalogue reward's id"
                     raise RecordError(("reward",), message, "missing-field", None, hint)
             event.add(line, head, sku, category, quantity, price)

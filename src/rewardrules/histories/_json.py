@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from rewardrules._model_errors import AMOUNT_HELP, WHOLE_HELP, show
+from rewardrules._wording import required
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories._records import (
     MAX_AMOUNT,
@@ -42,7 +43,7 @@ def event_from_object(value: Any) -> AnyEvent:
     kind = value.get("type")
     model = MODELS.get(kind) if isinstance(kind, str) else None
     if model is None and "type" not in value:
-        raise RecordError(("type",), f"is required: {TYPES_HELP}", "missing-field")
+        raise RecordError(("type",), f"{required('type')}: {TYPES_HELP}", "missing-field")
     if model is None:
         message = f"must be {TYPES_HELP} (got {show(kind)})"
         raise RecordError(("type",), message, "unknown-type")

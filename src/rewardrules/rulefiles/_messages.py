@@ -14,13 +14,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
 from rewardrules._timetext import is_week_date
 from rewardrules._types import Slug
+from rewardrules._wording import got, phrase, shorten, unknown_key
 from rewardrules.errors import PathItem, closest
 from rewardrules.program._unions import NOT_ONE_OF
 from rewardrules.program.model import RULE_KINDS
@@ -32,7 +32,7 @@ from rewardrules.rulefiles._errorpaths import (
     model_at,
     nested_fields,
 )
-from rewardrules.rulefiles.sourcemap import shorten, unusual_characters
+from rewardrules.rulefiles.sourcemap import unusual_characters
 from rewardrules.text import escaped
 
 Path = tuple[PathItem, ...]
@@ -88,19 +88,6 @@ def findings(error: ValidationError, data: object, text_at: TextAt) -> list[Find
     return [
         finding for finding in found if not (finding.code == "missing" and finding.path in misspelt)
     ]
-
-
-def got(value: object, text: str | None) -> str:
-    """Describe a value from the document in words: "the number 0123", "the text 'x'"."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"the yes/no value {text or str(value).lower()}"
-    if isinstance(value, int | Decimal):
-        return f"the number {shorten(text or str(value))}"
-    if isinstance(value, str):
-        return f"the text '{shorten(escaped(value))}'"
-    return "a mapping" if isinstance(value, dict) else "a list"
 
 
 def _choice(value: object, text: str | None) -> str:
@@ -160,8 +147,17 @@ def _describe(mapped: MappedError, data: object, text_at: TextAt) -> Finding | N
     return describe(details) if describe else details.finding(error["msg"], "invalid")
 
 
-def _missing(error: _Error) -> Finding:
-    return Finding(error.path, f"'{error.path[-1]}' is required here", "missing", at="parent")
+def _shared(code: str, at: Anchor | None = None) -> Callable[[_Error], Finding | None]:
+    """An error in the words histories use too (:mod:`rewardrules._wording`), with its code."""
+
+    def describe(error: _Error) -> Finding | None:
+        kind, name = error.mapped.error["type"], error.path[-1] if error.path else None
+        said = phrase(kind, error.value, error.ctx, name=name, text=error.text)
+        if said is None:
+            return None
+        return Finding(error.path, said.message, code, said.suggestion, at or error.at)
+
+    return describe
 
 
 def _unknown_key(error: _Error) -> Finding:
@@ -180,7 +176,7 @@ def _unknown_key(error: _Error) -> Finding:
             break
     if hint is None and fields:
         hint = f"the keys allowed here are: {', '.join(fields)}"
-    message = f"unknown key '{escaped(key, ascii_only=True)}'{unusual_characters(key)}"
+    message = f"{unknown_key(key)}{unusual_characters(key)}"
     return Finding(error.path, message, "unknown-key", hint, "key", meant)
 
 
@@ -204,14 +200,6 @@ def _not_one_of(error: _Error) -> Finding:
     return error.finding(message, "not-allowed", _did_you_mean(error.value, words))
 
 
-def _limit(name: str, words: str) -> Callable[[_Error], Finding]:
-    def describe(error: _Error) -> Finding:
-        shown = error.text or error.value
-        return error.finding(f"must be {words} {error.ctx.get(name)} (got {shown})", "out-of-range")
-
-    return describe
-
-
 def _literal(error: _Error) -> Finding:
     options = _choices(str(error.ctx.get("expected", "")))
     expected = f"'{options[0]}'" if len(options) == 1 else f"one of: {', '.join(options)}"
@@ -221,25 +209,7 @@ def _literal(error: _Error) -> Finding:
     )
 
 
-def _expected(expected: str) -> Callable[[_Error], Finding]:
-    def describe(error: _Error) -> Finding:
-        value, text = error.value, error.text
-        if value is None:
-            return error.finding(f"expected {expected}, but nothing is written here", "wrong-type")
-        message = f"expected {expected} (got {error.seen})"
-        hint = None
-        if expected == "text" and isinstance(value, int | Decimal | bool):
-            message += f"; put it in quotes, e.g. '{text or value}'"
-        elif expected == "a list" and isinstance(value, str | int | Decimal | bool):
-            hint = f"write a list, e.g. [{text or value}]"
-        elif expected == "a list" and isinstance(value, dict):
-            hint = "start each item of a list on its own line with '- '"
-        return error.finding(message, "wrong-type", hint)
-
-    return describe
-
-
-def _list(error: _Error) -> Finding:
+def _list(error: _Error) -> Finding | None:
     """A list was expected: of a rule's ``limit``, one mapping is enough."""
     name = error.path[-1] if error.path else None
     loc = tuple(error.mapped.error["loc"])
@@ -249,28 +219,7 @@ def _list(error: _Error) -> Finding:
         else:
             message = f"expected {_ONE_OR_A_LIST[name]} (got {error.seen})"
         return error.finding(message, "wrong-type")
-    return _expected("a list")(error)
-
-
-def _too_short(error: _Error) -> Finding | None:
-    count = error.ctx.get("min_length", 1)
-    if isinstance(error.value, list | dict) and len(error.value) >= count:
-        return None  # its items are there but invalid, and each says why
-    nouns = (
-        ("entry", "entries") if error.ctx.get("field_type") == "Dictionary" else ("item", "items")
-    )
-    actual = error.ctx.get("actual_length") or "none"
-    return error.finding(f"needs at least {count} {nouns[count != 1]} (got {actual})", "too-short")
-
-
-def _empty_text(error: _Error) -> Finding:
-    return error.finding("must not be empty", "empty")
-
-
-def _long_text(error: _Error) -> Finding:
-    length = len(error.value) if isinstance(error.value, str) else "more"
-    message = f"must be at most {error.ctx.get('max_length')} characters long (got {length})"
-    return error.finding(message, "too-long")
+    return _shared("wrong-type")(error)
 
 
 def _pattern(error: _Error) -> Finding:
@@ -365,32 +314,37 @@ def _value_error(error: _Error) -> Finding:
 
 
 _DESCRIBE: dict[str, Callable[[_Error], Finding | None]] = {
-    "missing": _missing,
+    "missing": _shared("missing", at="parent"),
     "extra_forbidden": _unknown_key,
     "union_tag_invalid": _unknown_kind,
     "union_tag_not_found": _missing_kind,
     NOT_ONE_OF: _not_one_of,
-    "greater_than_equal": _limit("ge", "at least"),
-    "greater_than": _limit("gt", "more than"),
-    "less_than_equal": _limit("le", "at most"),
-    "less_than": _limit("lt", "less than"),
+    **dict.fromkeys(
+        ("greater_than_equal", "greater_than", "less_than_equal", "less_than"),
+        _shared("out-of-range"),
+    ),
     "literal_error": _literal,
-    "string_type": _expected("text"),
-    "int_type": _expected("a whole number"),
-    "int_parsing": _expected("a whole number"),
-    "int_from_float": _expected("a whole number"),
-    "decimal_type": _expected("a number"),
-    "decimal_parsing": _expected("a number"),
+    **dict.fromkeys(
+        (
+            "string_type",
+            "int_type",
+            "int_parsing",
+            "int_from_float",
+            "decimal_type",
+            "decimal_parsing",
+            "list_type",
+            "dict_type",
+            "model_type",
+            "model_attributes_type",
+            "date_type",
+            "bool_type",
+        ),
+        _shared("wrong-type"),
+    ),
     "tuple_type": _list,
-    "list_type": _expected("a list"),
-    "dict_type": _expected("a mapping of keys and values"),
-    "model_type": _expected("a mapping of keys and values"),
-    "model_attributes_type": _expected("a mapping of keys and values"),
-    "date_type": _expected("a date written YYYY-MM-DD"),
-    "bool_type": _expected("true or false"),
-    "too_short": _too_short,
-    "string_too_short": _empty_text,
-    "string_too_long": _long_text,
+    "too_short": _shared("too-short"),
+    "string_too_short": _shared("empty"),
+    "string_too_long": _shared("too-long"),
     "string_pattern_mismatch": _pattern,
     "date_parsing": _date,
     "date_from_datetime_parsing": _date,

@@ -28,6 +28,7 @@ from typing import IO, Any, Final, Literal
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from rewardrules._wording import shorten
 from rewardrules.errors import Location, PathItem, Problem, RuleFileError
 from rewardrules.money import is_known_currency
 from rewardrules.program.model import (
@@ -56,7 +57,6 @@ from rewardrules.rulefiles.sourcemap import (
     SourceText,
     build,
     has_prefix,
-    shorten,
 )
 from rewardrules.text import escaped
 

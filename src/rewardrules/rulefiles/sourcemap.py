@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from rewardrules._wording import shorten
 from rewardrules.errors import Location, PathItem, Problem
 from rewardrules.text import escaped
 
@@ -231,11 +232,6 @@ def _number(text: str) -> int | Decimal | None:
     if _NOT_A_NUMBER.fullmatch(text):
         raise ScalarError(f"{text} is not a number a program can use", "not-a-number")
     return None
-
-
-def shorten(text: str, size: int = 40) -> str:
-    """Cut long text for a message: ``'aaaaaaaaaaaa...'``."""
-    return text if len(text) <= size else text[: size - 3] + "..."
 
 
 def unusual_characters(text: str) -> str:
