@@ -13,10 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bonus_strategies import bonus_rules, profiles
+from rewardrules.errors import HistoryError
 from rewardrules.evaluation import batch
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import (
@@ -207,6 +209,26 @@ def test_a_referrer_in_the_evaluation_is_rewarded_between_their_own_events() -> 
         ("b2", "points"),
     ]
     assert result.totals.referrals == 1
+
+
+def test_a_repeated_fact_id_is_refused_before_what_the_repeat_says() -> None:
+    # Two supplied facts share an id and an instant; the second also names its referrer
+    # as the friend. The reference refuses the repeated id before it reads the fact, and
+    # the batch engine must refuse the same (found by the CI profile of the law above).
+    referral = {"id": "friend", "kind": "referral", "referrer": {"points": 300}}
+    program = make_program([STARS, referral])
+    day = datetime(2025, 5, 1, 10, tzinfo=UTC)
+    events: list[AnyEvent] = [
+        _buy("a1", "alice", day),
+        ReferralQualified(id="p0", customer_id="alice", at=day, referred="bob", rule="friend"),
+        ReferralQualified(id="p0", customer_id="alice", at=day, referred="alice", rule="friend"),
+    ]
+    assert not same_results(program, events)
+    with pytest.raises(HistoryError) as refused:
+        evaluate(program, events, engine="batch")
+    assert str(refused.value).startswith(
+        "event p0: another event has the same id: the referral fact repeats a purchase"
+    )
 
 
 # Birthdays on the days clocks change (New York, Paris, Auckland), at the turn of the year

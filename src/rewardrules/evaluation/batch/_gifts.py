@@ -18,11 +18,10 @@ import pyarrow as pa
 
 from rewardrules.engine.ledger import CustomerResult, ExpiryDue, LedgerEntry
 from rewardrules.engine.tiers import TierCounter
-from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._bonus import PurchaseContextMaker
 from rewardrules.evaluation.batch._dated import GiftColumns, ProfileColumns, gifts_at_purchases
-from rewardrules.evaluation.batch._referrals import Fact, facts_of, repeated_ids
+from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import emptying
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.evaluation.batch.support import refuse
@@ -62,7 +61,7 @@ class GiftLedger:
         frame = run.frame
         self.columns = ProfileColumns.of(frame, profiles)
         self.facts: list[Fact] = []
-        self.repeated: tuple[tuple[int, str], HistoryError] | None = None
+        self.repeated: Repetition | None = None
         if supplied is not None and supplied.num_rows:
             facts = facts_of(supplied)
             if until is not None:

@@ -165,32 +165,44 @@ def supplied_table(facts: list[ReferralQualified]) -> pa.Table:
     )
 
 
-def repeated_ids(
-    facts: list[Fact], first_at: dict[str, int]
-) -> tuple[tuple[int, str], HistoryError] | None:
+Repetition = tuple[tuple[int, str, int], HistoryError]
+"""A supplied fact refused for repeating an id: where the reference refuses it, as
+(instant, event id, how many facts of that instant and id come before it), and the error."""
+
+
+def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> Repetition | None:
     """Refuse a supplied fact that repeats an event of the evaluation, or another fact
     (same id and rule), as the reference does at whichever of the two comes later.
 
     ``first_at`` is, per event id of the history, its instant in microseconds.
 
-    Returns the first such repetition, in evaluation order, with its (instant, id): the
-    referrers' pass raises it unless a fact before it is refused first.
+    Returns the first such repetition, in evaluation order (see :data:`Repetition`): the
+    referrers' pass raises it when it reaches that fact, before checking the fact itself
+    (the reference refuses a repeated id before it looks at what the fact says), unless a
+    fact before it is refused first.
     """
     seen: set[tuple[str, str]] = set()
-    problems: list[tuple[int, str, HistoryError]] = []
+    before: dict[tuple[int, str], int] = {}
+    problems: list[tuple[int, str, int, HistoryError]] = []
     for fact in sorted(facts, key=lambda fact: (fact.at, fact.event_id)):
         key = (fact.event_id, fact.rule)
         other = first_at.get(fact.event_id)
+        count = before.get((fact.at, fact.event_id), 0)
+        before[(fact.at, fact.event_id)] = count + 1
         if key in seen or (other is not None and other <= fact.at):
-            problems.append((fact.at, fact.event_id, event_error(fact.event_id, _REPEATS)))
+            error = event_error(fact.event_id, _REPEATS)
+            problems.append((fact.at, fact.event_id, count, error))
         elif other is not None:
+            # The history's event comes later and is the repeat: after every fact of its
+            # instant and id.
             message = "another event has the same id; event ids must be unique"
-            problems.append((other, fact.event_id, event_error(fact.event_id, message)))
+            error = event_error(fact.event_id, message)
+            problems.append((other, fact.event_id, len(facts), error))
         seen.add(key)
     if not problems:
         return None
-    at, event_id, error = min(problems, key=lambda problem: problem[:2])
-    return (at, event_id), error
+    at, event_id, count, error = min(problems, key=lambda problem: problem[:3])
+    return (at, event_id, count), error
 
 
 _REPEATS = (

@@ -36,9 +36,8 @@ from rewardrules.engine.lots import (
     take_back,
     upcoming_expiry,
 )
-from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
-from rewardrules.evaluation.batch._referrals import Fact, check_fact
+from rewardrules.evaluation.batch._referrals import Fact, Repetition, check_fact
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
@@ -297,7 +296,7 @@ def walk_customers(
     walker: Walker,
     profiles: dict[str, Customer],
     facts: list[Fact],
-    repeated: tuple[tuple[int, str], HistoryError] | None = None,
+    repeated: Repetition | None = None,
 ) -> Walks:
     """Walk every customer who may get a gift at a date or a referrer's reward.
 
@@ -308,8 +307,11 @@ def walk_customers(
     frame, plan = walker.frame, walker.plan
     by_referrer: dict[str, list[Fact]] = {}
     rewarded: dict[str, set[tuple[str, str]]] = {}
+    before: dict[tuple[int, str], int] = {}
     for fact in sorted(facts, key=lambda fact: (fact.at, fact.event_id)):
-        if repeated is not None and repeated[0] < (fact.at, fact.event_id):
+        count = before.get((fact.at, fact.event_id), 0)
+        before[(fact.at, fact.event_id)] = count + 1
+        if repeated is not None and repeated[0] <= (fact.at, fact.event_id, count):
             raise repeated[1]
         check_fact(fact, plan.referrals, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
