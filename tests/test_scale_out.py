@@ -40,7 +40,7 @@ from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
-from rewardrules.histories.columns import events_to_table, table_to_events
+from rewardrules.histories.columns import customers_to_table, events_to_table, table_to_events
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.scale import (
@@ -182,11 +182,20 @@ def _example(name: str) -> tuple[Program, list[AnyEvent], list[Customer] | None,
 EXAMPLE_NAMES = sorted(
     path.name.removesuffix(".yaml")
     for path in EXAMPLES.glob("*.yaml")
-    # Its cancellations and redemption quantities are no rows of a history table, which is
-    # what Dask and Spark read (docs/lifecycle.md, "The events"); test_catalogue.py checks
-    # that the batch engine refuses them by name.
-    if path.name not in ("card-rewards.yaml", "gift-shop.yaml")
+    # card-rewards' payments and gift-shop's cancellations and redemption quantities are
+    # no rows of a history table, which is what Dask and Spark read (docs/lifecycle.md,
+    # "The events"; test_catalogue.py checks that the batch engine refuses them by name);
+    # migrated-bookshop's customers open balances, which a customers table does not hold
+    # (the test below holds that refusal).
+    if path.name not in ("card-rewards.yaml", "gift-shop.yaml", "migrated-bookshop.yaml")
 )
+
+
+def test_migrated_customers_are_refused_as_a_table_rather_than_dropped() -> None:
+    _, _, customers, _ = _example("migrated-bookshop")
+    with pytest.raises(HistoryError) as raised:
+        customers_to_table(customers)
+    assert "a customers table does not hold opening_points or a granted tier" in str(raised.value)
 
 
 def test_an_example_with_payments_is_refused_as_a_table_rather_than_dropped() -> None:

@@ -9,14 +9,13 @@ The rules are in docs/lifecycle.md, "Opening balances".
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import open_lot
 from rewardrules.engine.state import WorkingState
-from rewardrules.errors import HistoryError, PathItem, Problem
+from rewardrules.errors import HistoryError, PathItem, Problem, closest
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
 
@@ -43,7 +42,7 @@ def opening_problems(
                 code="unknown-tier",
             )
         elif profile.tier not in tier_names:
-            close = difflib.get_close_matches(profile.tier, tier_names, n=1)
+            close = closest(profile.tier, tier_names)
             yield Problem(
                 message=(
                     f"{profile.tier!r} is not one of the program's tiers ({', '.join(tier_names)})"
