@@ -14,12 +14,18 @@ from datetime import UTC, date, datetime, timedelta
 
 from rewardrules.engine.kind import BoundDated
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
-from rewardrules.engine.limits import LimitPlan, cut_entries, cut_points
 from rewardrules.engine.lots import active, advance, earn
 from rewardrules.engine.state import WorkingState
 from rewardrules.errors import event_error
 from rewardrules.evaluation.plan import ProgramPlan
-from rewardrules.evaluation.stacking import GroupStep, Worth, limit_gift, worth, worth_words
+from rewardrules.evaluation.stacking import (
+    GroupStep,
+    Worth,
+    gift_within_limits,
+    limit_gift,
+    worth,
+    worth_words,
+)
 from rewardrules.events import ReferralQualified
 from rewardrules.money import Currency
 
@@ -160,7 +166,7 @@ def _best_gift(
     priority = {rule.id: rule.priority for rule in program.rules}
     worths = []
     for (_, rule_id, _), gift in zip(members, gifts, strict=True):
-        within = _within_limits(plan.limits.get(rule_id), state, local_date, gift)
+        within = gift_within_limits(plan.limits.get(rule_id), state, local_date, gift)
         worths.append(worth(measure, [within]))
     best = max(worths)
     winner = min(
@@ -193,20 +199,6 @@ def _best_gift(
             given = replace(given, template=_won, arguments=(given, group, others))
         result.append(given)
     return result
-
-
-def _within_limits(
-    limits: LimitPlan | None, state: WorkingState, local_date: date, entry: LedgerEntry
-) -> LedgerEntry:
-    """What a gift would give within its limits, counting nothing."""
-    if limits is None:
-        return entry
-    allowance = limits.allowance(state.limit_usage, local_date)
-    if entry.points:
-        _, kept = cut_points(limits, allowance, [entry], entry.points)
-    else:
-        kept = cut_entries(limits, allowance, [entry])
-    return kept[0]
 
 
 def _set_aside_reason(

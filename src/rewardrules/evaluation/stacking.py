@@ -102,10 +102,10 @@ def limited_step(
     return entries
 
 
-def limit_gift(
+def gift_within_limits(
     limits: LimitPlan | None, state: WorkingState, local_date: date, entry: LedgerEntry
 ) -> LedgerEntry:
-    """A gift given outside a purchase (a date, a referral), within the rule's limits."""
+    """What a gift would give within its rule's limits, counting nothing."""
     if limits is None:
         return entry
     allowance = limits.allowance(state.limit_usage, local_date)
@@ -113,8 +113,18 @@ def limit_gift(
         _, kept = cut_points(limits, allowance, [entry], entry.points)
     else:
         kept = cut_entries(limits, allowance, [entry])
-    limits.record(state.limit_usage, local_date, *measure(kept, units_are_rewards=False))
     return kept[0]
+
+
+def limit_gift(
+    limits: LimitPlan | None, state: WorkingState, local_date: date, entry: LedgerEntry
+) -> LedgerEntry:
+    """A gift given outside a purchase (a date, a referral), within the rule's limits."""
+    if limits is None:
+        return entry
+    given = gift_within_limits(limits, state, local_date, entry)
+    limits.record(state.limit_usage, local_date, *measure([given], units_are_rewards=False))
+    return given
 
 
 @dataclass(frozen=True, slots=True)
