@@ -5,19 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
+from hypothesis import strategies as st
 
 import rewardrules
-from helpers import line, program, purchase
+from helpers import line, program, purchase, redemption
 from rewardrules import report
 from rewardrules.cli.main import cli
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, Customer, OpeningLot
 from rewardrules.program.model import Program
 from rewardrules.tools.report import Report, points_money
 from rewardrules.tools.summary import SummaryBuilder, month_of
@@ -255,3 +256,115 @@ def test_the_summary_notes_each_events_local_month(drawn: Program, events: list[
     assert seen == events
     months = {event.id: month_of(event.at, drawn) for event in events}
     assert {event.id: builder._months[event.id] for event in events} == months
+
+
+def test_a_migrated_customers_opening_lots_belong_to_the_months_they_were_earned_in() -> None:
+    """rules/examples/migrated-bookshop, as of 2026-06-30. Worked by hand from its customers
+    file: noah brings 40 points earned 2025-02-15 that expire 2026-02-15; maya 120 earned
+    2025-04-10 (100 of them redeemed on 2026-04-02, the other 20 expire on 2026-04-10) and 60
+    earned 2025-11-20 that expire on 2026-05-31. Each expiry goes to the month its points
+    were earned in, as a purchase's does, so the months add up to the totals."""
+    name = EXAMPLES / "migrated-bookshop"
+    found = report(
+        EXAMPLES / "migrated-bookshop.yaml",
+        name.with_suffix(".history.csv"),
+        customers=rewardrules.read_customers(name.with_suffix(".customers.csv")),
+        as_of=date(2026, 6, 30),
+    )
+    opening = [
+        (month.month, month.points_issued, month.points_expired, month.balance, month.cost)
+        for month in found.months[:3]
+    ]
+    assert opening == [
+        ("2025-02", 40, 40, 0, 0),
+        ("2025-04", 120, 20, 100, 500),  # the 100 left are worth 5.00 USD at 0.05
+        ("2025-11", 60, 60, 100, 0),
+    ]
+    assert [month.month for month in found.months[3:]] == ["2026-03", "2026-04", "2026-05"]
+    assert sum(month.points_issued for month in found.months) == found.points.issued == 712
+    assert sum(month.points_expired for month in found.months) == found.points.expired == 120
+    assert all(group.key is not None for group in found.summary.by_month)
+    check_adds_up(found)
+
+
+OPENING_RULES: Program = program(
+    points={"value": "0.05", "expire_after": "6 months"},
+    rewards=[{"id": "mug", "name": "Mug", "cost": 40, "value": "2.00"}],
+    rules=[{"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"}],
+)
+
+
+@given(
+    lots=st.lists(
+        st.tuples(st.integers(1, 90), st.integers(-400, 0), st.none() | st.integers(1, 400)),
+        min_size=1,
+        max_size=4,
+    ),
+    buys=st.lists(st.tuples(st.booleans(), st.integers(0, 300), st.integers(1, 80)), max_size=6),
+    as_of=st.none() | st.integers(0, 500).map(lambda day: date(2026, 1, 1) + timedelta(days=day)),
+)
+def test_the_months_of_a_report_with_opening_balances_add_up(
+    lots: list[tuple[int, int, int | None]],
+    buys: list[tuple[bool, int, int]],
+    as_of: date | None,
+) -> None:
+    """Opening lots earned up to a year before the history, with and without their own expiry,
+    spent by redemptions: every entry has a month, and the months add up to the totals."""
+    start = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    opening = tuple(
+        OpeningLot(
+            points=points,
+            earned_at=start + timedelta(days=day),
+            expires_at=None if lasts is None else start + timedelta(days=day + lasts),
+        )
+        for points, day, lasts in lots
+    )
+    events: list[AnyEvent] = [
+        purchase(f"p{n}", start + timedelta(days=day), line("tea", f"{amount}.00"))
+        if buys_tea
+        else redemption(f"r{n}", start + timedelta(days=day), "mug")
+        for n, (buys_tea, day, amount) in enumerate(buys)
+    ]
+    profiles = [Customer(customer_id="c1", opening_points=opening), Customer(customer_id="c2")]
+    found = report(OPENING_RULES, events, customers=profiles, as_of=as_of)
+    assert all(group.key is not None for group in found.summary.by_month)
+    assert sum(month.points_issued for month in found.months) == found.points.issued
+    assert sum(month.points_expired for month in found.months) == found.points.expired
+    assert sum(month.points_redeemed for month in found.months) == found.points.redeemed
+    check_adds_up(found)
+
+
+def test_dry_run_summary_puts_opening_lots_in_the_report_s_months() -> None:
+    """``dry-run --summary`` groups a migrated customer's opening entries by the month their
+    lot was earned in, as the report does: no month is unknown, and the two agree."""
+    name = EXAMPLES / "migrated-bookshop"
+    arguments = [
+        "dry-run",
+        str(EXAMPLES / "migrated-bookshop.yaml"),
+        str(name.with_suffix(".history.csv")),
+        "--customers",
+        str(name.with_suffix(".customers.csv")),
+        "--as-of",
+        "2026-06-30",
+        "--summary",
+        "--format",
+        "json",
+    ]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 0, result.output
+    months = json.loads(result.stdout)["by_month"]
+    assert [(m["month"], m["points_issued"], m["points_expired"]) for m in months[:3]] == [
+        ("2025-02", 40, 40),
+        ("2025-04", 120, 20),
+        ("2025-11", 60, 60),
+    ]
+    found = report(
+        EXAMPLES / "migrated-bookshop.yaml",
+        name.with_suffix(".history.csv"),
+        customers=rewardrules.read_customers(name.with_suffix(".customers.csv")),
+        as_of=date(2026, 6, 30),
+    )
+    assert [m["month"] for m in months] == [month.month for month in found.months]
+    assert [m["points_net"] for m in months] == [
+        month.points_issued - month.points_reversed for month in found.months
+    ]

@@ -27,7 +27,7 @@ from rewardrules.cli._workbook import check_workbook_options, is_workbook
 from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program, gives_points
 from rewardrules.tools.export import SheetStyle, sheet_csv
 from rewardrules.tools.export_xlsx import sheet_xlsx
@@ -38,7 +38,7 @@ from rewardrules.tools.ledger_files import (
     ledger_file_format,
 )
 from rewardrules.tools.ledger_sums import ledger_pieces
-from rewardrules.tools.summary import Group, Summary, SummaryBuilder, entry_months
+from rewardrules.tools.summary import Group, Summary, SummaryBuilder
 
 _Result = TypeVar("_Result")
 _Command = TypeVar("_Command", bound=Callable[..., None])
@@ -249,7 +249,16 @@ class DryRunOutput:
                 param_hint="'--output'",
             )
         self._builder = SummaryBuilder(program) if self.summarises else None
+        self._customers: list[Customer] = []
         self._progress = Progress(history, quiet=quiet)
+
+    def note_openings(self, customers: list[Customer]) -> list[Customer]:
+        """Note the profiles read, and give them back: their opening lots' entries go to the
+        months the lots were earned in (tools/summary.py, :func:`opening_months`)."""
+        self._customers = customers
+        if self._builder is not None:
+            self._builder.note_openings(customers)
+        return customers
 
     @property
     def gives_points(self) -> bool:
@@ -303,8 +312,7 @@ class DryRunOutput:
                 if ledger is not None:
                     ledger.write_table(piece.table)
                 if builder is not None and months is not None:
-                    event_ids = piece.table["event_id"]
-                    builder.add_piece(piece, entry_months(event_ids, months, self.program))
+                    builder.add_piece(piece, builder.piece_months(piece, months))
                 if done is not None:
                     for _ in range(len(piece.customer_tiers)):
                         done()
@@ -327,6 +335,7 @@ class DryRunOutput:
         """
         program = self.program
         builder = SummaryBuilder(program)
+        builder.note_openings(self._customers)
         output = self.output
         ledger = None if output is None else LedgerFile(output, self.program.money)
         first: Evaluation | None = None

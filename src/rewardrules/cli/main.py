@@ -210,7 +210,9 @@ def dry_run(
         if customers_file is None:
             return None
         read = reading.read_customers(customers_file)
-        return [profile for profile in read if everybody or profile.customer_id == customer_id]
+        return output.note_openings(
+            [profile for profile in read if everybody or profile.customer_id == customer_id]
+        )
 
     def run() -> Evaluation:
         try:

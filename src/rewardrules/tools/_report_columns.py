@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, CustomerResult
+from rewardrules.engine.lots import OPENING
 
 Ints = npt.NDArray[np.int64]
 
@@ -79,15 +80,16 @@ class _Codes:
 
 def entries_as_columns(
     results: Sequence[CustomerResult],
-    month_of_event: Callable[[str], str | None],
+    month_of_event: Callable[[str, str], str | None],
     zone: ZoneInfo,
     ledger: Any = None,
 ) -> EntryColumns:
     """The columns of evaluated results: from the batch engine's ledger columns
     (``ledger``, as :func:`batch_ledger` finds them), else entry by entry.
 
-    ``month_of_event`` gives the month of an event id the history does not hold (a gift
-    at a date), or of every event when the results are read entry by entry.
+    ``month_of_event(event_id, customer_id)`` gives the month of an event id the history
+    does not hold (a gift at a date, a migrated customer's opening lot), or of every event
+    when the results are read entry by entry.
     """
     if ledger is not None:
         return _batch_columns(results, ledger, month_of_event, zone)
@@ -107,17 +109,18 @@ def entries_as_columns(
     month_names: dict[str, int] = {}
     by_event: dict[str, int] = {}
 
-    def month_code(event_id: str) -> int:
-        month = month_of_event(event_id)
+    def month_code(event_id: str, customer_id: str) -> int:
+        month = month_of_event(event_id, customer_id)
         code = -1 if month is None else month_names.setdefault(month, len(month_names))
-        by_event[event_id] = code
+        if not event_id.startswith(OPENING):  # opening#1 is every migrated customer's
+            by_event[event_id] = code
         return code
 
     month = np.fromiter(
         (
             found
             if (found := by_event.get(entry.event_id)) is not None
-            else month_code(entry.event_id)
+            else month_code(entry.event_id, entry.customer_id)
             for entry in entries
         ),
         np.int64,
@@ -203,7 +206,7 @@ _HOUR: Final = 3_600_000_000
 def _batch_columns(
     results: Sequence[CustomerResult],
     ledger: Any,
-    month_of_event: Callable[[str], str | None],
+    month_of_event: Callable[[str, str], str | None],
     zone: ZoneInfo,
 ) -> EntryColumns:
     """The columns read from one batch evaluation's ledger columns."""
@@ -214,7 +217,7 @@ def _batch_columns(
     event_ids = ledger.event_ids
     by_id: dict[str, int] | None = None
 
-    def month_of_entry(event: int, event_id: str) -> int:
+    def month_of_entry(event: int, event_id: str, customer_id: str) -> int:
         nonlocal by_id
         if event_ids[event] == event_id:
             return int(event_months[event])
@@ -223,7 +226,7 @@ def _batch_columns(
         place = by_id.get(event_id)
         if place is not None:
             return int(event_months[place])
-        month = month_of_event(event_id)
+        month = month_of_event(event_id, customer_id)
         return -1 if month is None else months.code(month)
 
     rules = _Codes()
@@ -237,7 +240,7 @@ def _batch_columns(
             parts_month.append(
                 np.fromiter(
                     (
-                        month_of_entry(event, entry.event_id)
+                        month_of_entry(event, entry.event_id, entry.customer_id)
                         for event, entry in zip(events.tolist(), built)
                     ),
                     np.int64,

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, Evaluation, Totals
-from rewardrules.engine.lots import Duration
+from rewardrules.engine.lots import OPENING, Duration
 from rewardrules.engine.state import active_at
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Purchase
@@ -47,7 +47,7 @@ from rewardrules.tools._report_columns import (
     source_of,
     tier_changes,
 )
-from rewardrules.tools.summary import Group, Source, Summary, month_of
+from rewardrules.tools.summary import Group, Source, Summary, month_of, opening_months
 
 __all__ = [
     "CustomerCost",
@@ -403,6 +403,8 @@ def report(
     """
     if not isinstance(program, Program):
         program = load_program(program)
+    if customers is not None:
+        customers = tuple(customers)  # read twice: evaluated, and their opening lots' months
     if engine == "batch":
         if isinstance(history, str | Path):
             history = read_history_table(history)
@@ -410,6 +412,7 @@ def report(
         ledger = batch_ledger(evaluation.customers)
         if ledger is not None:
             watcher = _Watcher.of_frame(program, ledger.frame, ledger.event_ids)
+            watcher.note_openings(customers or ())
             return build_report(program, evaluation, watcher, as_of, ledger)
         # Results already built (a customer with profile only): read them as the
         # reference engine's, with the history noted again.
@@ -419,6 +422,7 @@ def report(
         read_history(history) if isinstance(history, str | Path) else history
     )
     watcher = _Watcher(program, as_of)
+    watcher.note_openings(customers or ())
     evaluation = evaluate(program, watcher.watch(events), customers, as_of, engine=engine)
     return build_report(program, evaluation, watcher, as_of)
 
@@ -444,6 +448,7 @@ class _Watcher:
         self.first_month: dict[str, str] = {}
         self.months: dict[str, str] = {}
         self.last_at: datetime | None = None
+        self.openings: dict[tuple[str, str], str] = {}
         self._until: tuple[datetime, bool] | None = None
         if isinstance(as_of, datetime):
             self._until = (as_of, True)
@@ -477,8 +482,17 @@ class _Watcher:
 
     _event_months: tuple[Any, Any, list[str]] | None = None
 
-    def month(self, event_id: str) -> str | None:
-        """The month of an event (by id), or of a gift at a date (``rule@YYYY-MM-DD``)."""
+    def note_openings(self, customers: Iterable[Customer]) -> None:
+        """Note the months of migrated customers' opening lots (:func:`opening_months`)."""
+        self.openings.update(opening_months(customers, self._program))
+
+    def month(self, event_id: str, customer_id: str) -> str | None:
+        """The month of a customer's event (by id), of a gift at a date
+        (``rule@YYYY-MM-DD``) or of an opening lot (``opening#<n>``)."""
+        if event_id.startswith(OPENING):
+            opening = self.openings.get((customer_id, event_id))
+            if opening is not None:
+                return opening
         found = self.months.get(event_id)
         if found is None and self._event_months is not None and not self.months:
             event_ids, codes, names = self._event_months

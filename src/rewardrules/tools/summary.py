@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.compute
 
 from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, LedgerEntry, Totals
-from rewardrules.events import AnyEvent
+from rewardrules.engine.lots import OPENING
+from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_sums import (
     LedgerPiece,
@@ -38,7 +39,7 @@ from rewardrules.tools.ledger_sums import (
     minor_units,
 )
 
-__all__ = ["Group", "Summary", "SummaryBuilder", "entry_months", "month_of"]
+__all__ = ["Group", "Summary", "SummaryBuilder", "entry_months", "month_of", "opening_months"]
 
 # pyarrow's stubs type the compute functions too narrowly.
 pc: Any = pyarrow.compute
@@ -69,6 +70,20 @@ _COUNTS: Final = (
 def month_of(moment: datetime, program: Program) -> str:
     """The calendar month of an instant in the program's time zone, as ``YYYY-MM``."""
     return moment.astimezone(program.zone).strftime("%Y-%m")
+
+
+def opening_months(customers: Iterable[Customer], program: Program) -> dict[tuple[str, str], str]:
+    """The month (:func:`month_of`) of each migrated customer's opening lots, by customer id
+    and lot source (``opening#<n>``, as their entries' ``event_id``).
+
+    An opening lot's entries (its opening balance and, later, its expiry) belong to the
+    month it was earned in, as a purchase's expiry belongs to the purchase's month.
+    """
+    return {
+        (customer.customer_id, f"{OPENING}{place}"): month_of(lot.earned_at, program)
+        for customer in customers
+        for place, lot in enumerate(customer.opening_points, start=1)
+    }
 
 
 def entry_months(
@@ -190,6 +205,7 @@ class SummaryBuilder:
         self._by_month: dict[str | None, dict[str, int]] = {}
         self._gift_rules = frozenset(rule.id for rule in program.rules)
         self._month_rules: dict[tuple[str | None, str], list[int]] = {}
+        self._openings: dict[tuple[str, str], str] = {}
 
     def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
         """Pass events through, noting each one's month: wrap the history being evaluated.
@@ -219,7 +235,15 @@ class SummaryBuilder:
         results that come chunk by chunk keep only their chunk's months in memory."""
         self._months = dict(months)
 
+    def note_openings(self, customers: Iterable[Customer]) -> None:
+        """Note the months of migrated customers' opening lots (:func:`opening_months`)."""
+        self._openings.update(opening_months(customers, self._program))
+
     def _month(self, entry: LedgerEntry) -> str | None:
+        if entry.event_id.startswith(OPENING):
+            opening = self._openings.get((entry.customer_id, entry.event_id))
+            if opening is not None:
+                return opening
         found = self._months.get(entry.event_id)
         if found is not None:
             return found
@@ -265,7 +289,24 @@ class SummaryBuilder:
         """Count some customers' results from their ledger's columns (the batch engine's
         make no entry); ``months`` as :func:`entry_months` takes them."""
         for piece in ledger_pieces(results, self._program.money):
-            self.add_piece(piece, entry_months(piece.table["event_id"], months, self._program))
+            self.add_piece(piece, self.piece_months(piece, months))
+
+    def piece_months(
+        self, piece: LedgerPiece, known: tuple[pa.Array[Any], pa.Array[Any]]
+    ) -> pa.Array[Any]:
+        """The month of each entry of a piece: :func:`entry_months`, and for a migrated
+        customer's opening lot the month it was earned in (:meth:`note_openings`)."""
+        table = piece.table
+        found = entry_months(table["event_id"], known, self._program)
+        if not self._openings or not found.null_count:
+            return found
+        months: list[str | None] = found.to_pylist()
+        event_ids = [str(event_id) for event_id in table["event_id"].to_pylist()]
+        customer_ids = [str(customer_id) for customer_id in table["customer_id"].to_pylist()]
+        for place in range(len(months)):
+            if months[place] is None and event_ids[place].startswith(OPENING):
+                months[place] = self._openings.get((customer_ids[place], event_ids[place]))
+        return pa.array(months, pa.string())
 
     def add_piece(self, piece: LedgerPiece, months: pa.Array[Any]) -> None:
         """Count a piece of a ledger (``ledger_sums.ledger_pieces``), column by column;
