@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import logging
 import os
 import resource
@@ -197,8 +198,8 @@ def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: flo
     return dask_wall
 
 
-def main() -> None:
-    """Write the files, time every way, check the totals, print the figures."""
+def _arguments() -> argparse.Namespace:
+    """The command line's options."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--purchases", type=int, default=10_000_000)
     parser.add_argument("--customers", type=int, default=0, help="default: purchases / 100")
@@ -212,17 +213,37 @@ def main() -> None:
         help="files of customer id ranges (default), or slices of the rows in purchase order",
     )
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark run")
-    arguments = parser.parse_args()
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help=(
+            "keep the Parquet files in this folder, and reuse them when it already holds "
+            "files written with the same options (a timed run then starts at once)"
+        ),
+    )
+    parser.add_argument(
+        "--write-only", action="store_true", help="with --data: write the files and stop"
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Write the files, time every way, check the totals, print the figures."""
+    arguments = _arguments()
     customers = arguments.customers or max(1, arguments.purchases // 100)
     partitions = arguments.partitions or arguments.files
     program = coffee_club()
     text = program_text(program)
-    folder = Path(tempfile.mkdtemp(prefix="scale-out-"))
+    kept = arguments.data
+    folder = kept or Path(tempfile.mkdtemp(prefix="scale-out-"))
     try:
         print(f"load average at the start: {_load()}", flush=True)
-        rows = _write_files(
-            arguments.purchases, customers, arguments.files, folder, arguments.layout
+        rows = _kept_files(
+            arguments.purchases, customers, arguments.files, folder, arguments.layout, kept
         )
+        if arguments.write_only:
+            print(f"{rows:,} rows written to {folder}")
+            return
         print(
             f"{arguments.purchases:,} purchases of {customers:,} customers, {rows:,} rows "
             f"in {arguments.files} Parquet files ({arguments.layout}); {partitions} partitions"
@@ -271,7 +292,29 @@ def main() -> None:
         print("totals: equal in every run")
         print(f"load average at the end: {_load()}")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if kept is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kept_files(
+    purchases: int, customers: int, files: int, folder: Path, layout: str, kept: Path | None
+) -> int:
+    """The rows of the files in ``folder``: written now, or (``--data``) reused when the
+    folder's manifest says they were written with the same options."""
+    wanted = {"purchases": purchases, "customers": customers, "files": files, "layout": layout}
+    manifest = folder / "_manifest.json"  # Spark skips names starting with _
+    if kept is not None and manifest.is_file():
+        found = json.loads(manifest.read_text())
+        if {key: found.get(key) for key in wanted} == wanted:
+            print(f"reusing the files in {folder}", flush=True)
+            return int(found["rows"])
+        raise SystemExit(f"{folder} holds files written with other options: {found}")
+    if kept is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    rows = _write_files(purchases, customers, files, folder, layout)
+    if kept is not None:
+        manifest.write_text(json.dumps({**wanted, "rows": rows}))
+    return rows
 
 
 if __name__ == "__main__":
