@@ -525,7 +525,8 @@ def _step(
         if state is None and customer.opens:
             opened = open_customer(plan, working, customer, event.at)
     entries = opened + _apply(plan, working, event, {})
-    if plan.refunds_within is not None:
+    if plan.refunds_within is not None and not isinstance(event, Purchase):
+        # A purchase has forgotten what it made too old (``_apply_purchase``), as of itself.
         working.forget(plan.refunds_within, plan.zone, event.at)
     return working.save(plan.program.program, plan.money, plan.tiers), entries
 
