@@ -221,12 +221,13 @@ SUPPORTED_PROGRAMS = programs(
     kinds=SUPPORTED_KINDS,
     rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
     finals=False,  # the batch engine refuses final: true by name
+    payment_methods=True,
 )
 
 
 # Fewer than the CI profile's examples for each drawn test: together well under a minute.
 @settings(max_examples=80)
-@given(SUPPORTED_PROGRAMS, histories(refunds=True), cutoffs())
+@given(SUPPORTED_PROGRAMS, histories(refunds=True, payments=True), cutoffs())
 def test_drawn_programs_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:

@@ -344,13 +344,15 @@ def programs(
     max_rules: int = 4,
     rule_options: Options = (),
     finals: bool = True,
+    payment_methods: bool | None = None,
 ) -> st.SearchStrategy[Program]:
     """A program of a few rules of ``kinds``, with tiers when ``with_tiers`` (None: maybe).
 
     Its time zone and point value vary; a tiered discount is drawn only with tiers. With
-    ``finals``, what only the reference engine evaluates is drawn too: a rule is now and
-    then ``final: true``, and a points rule earns by payment method.
+    ``finals`` a rule is now and then ``final: true``; with ``payment_methods`` (as
+    ``finals`` when None) a points rule now and then earns by payment method.
     """
+    by_method = finals if payment_methods is None else payment_methods
 
     @st.composite
     def build(draw: st.DrawFn) -> Program:
@@ -366,6 +368,7 @@ def programs(
         rules = draw(rule_lists(kinds, tier_names, rule_options, min_rules, max_rules))
         if finals:
             rules = [rule | {"final": True} if draw(FINAL) else rule for rule in rules]
+        if by_method:
             rules = [
                 rule | {"when": rule["when"] | {"payment_methods": draw(_PAID_BY)}}
                 if rule["kind"] == "points_per_spend" and draw(FINAL)

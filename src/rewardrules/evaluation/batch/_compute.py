@@ -20,6 +20,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
+from rewardrules.evaluation.batch._payments import Payments
 from rewardrules.evaluation.batch._refunds import Refunds
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
@@ -57,7 +58,12 @@ class Computation:
         self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
+        self.payments = (
+            Payments.of(frame, plan.money, self.purchases) if plan.by_payment_method else None
+        )
+        """The purchases' payments, read when a rule earns by payment method."""
         self.groups = Groups.of(plan, frame)
+        self.groups.payments = self.payments
         self.price_stages = self.groups.in_order(
             [_stage(rule, frame, tiers) for rule in plan.price_rules]
         )

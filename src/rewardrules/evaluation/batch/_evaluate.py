@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.engine.ledger import EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
@@ -32,6 +33,7 @@ from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._rules import (
@@ -447,7 +449,7 @@ class _Run(Computation):
     def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
         """A points rule's entries at these events with these points (a set-aside
         member's, as it would have given them)."""
-        paid = self.frame.gross if earning.plan.on_gross else self.paid
+        paid = earned_on(earning, self.frame, self.paid, self.payments)
         weights = earning.weights(self.frame, self.tier, self.purchase_lines)
         reasons = _PointsReasons(
             earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
@@ -539,7 +541,7 @@ class _Run(Computation):
             ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
-        paid = frame.gross if earning.plan.on_gross else self.paid
+        paid = earned_on(earning, frame, self.paid, self.payments)
         weights = earning.weights(frame, self.tier, self.purchase_lines)
         points = earning.points(frame, self.tier, paid, weights)
         aside = self.groups.aside.get(earning.plan.rule.id)
@@ -562,8 +564,9 @@ class _Run(Computation):
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
         refunded = self._refund_points(earning, points, paid, weights)
-        net = {} if not refunded else refunded[3]
-        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net))
+        on = None if earning.plan.scope.payment_methods is None else paid  # its shares
+        net = refunded[3] if refunded else {}
+        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net, on))
         if refunded:
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
@@ -666,7 +669,15 @@ class _Run(Computation):
         refund) leaves of it, at the tier and factors it was made with; and what is left."""
         frame, purchase = self.frame, step.purchase
         start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-        if earning.plan.on_gross:
+        if earning.plan.scope.payment_methods is not None:
+            # It earned on shares of the lines: what is left of those shares.
+            left = [
+                int(share) - refunded_amount(int(share), int(quantity), done)
+                for share, quantity, done in zip(
+                    paid[start:end], frame.quantity[start:end], step.units_after
+                )
+            ]
+        elif earning.plan.on_gross:
             left = [
                 int(price) * (int(quantity) - done)
                 for price, quantity, done in zip(

@@ -61,6 +61,8 @@ class RulePoints:
     """Points per event (the purchases')."""
     net: Mapping[int, int]
     """Per refunded purchase, what the rule's points are after its refunds."""
+    earned_on: Any = None
+    """Per line, the shares a rule by payment method earned on (None for other rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +298,11 @@ class SavedStates:
         given = [
             (rule.rule_id, rule.given[chosen].tolist(), rule.net) for rule in columns.rule_points
         ]
+        shares = [
+            (rule.rule_id, rule.given[chosen].tolist(), rule.earned_on)
+            for rule in columns.rule_points
+            if rule.earned_on is not None
+        ]
         # The lines of the kept purchases: one run of rows, from the first to the last.
         first, end = int(frame.line_start[kept[0]]), int(frame.line_start[kept[-1] + 1])
         starts = (frame.line_start[chosen] - first).tolist()
@@ -318,6 +325,12 @@ class SavedStates:
                 if gave[place]:
                     points[rule_id] = net.get(event, gave[place])
             index = tiers[place]
+            earned: dict[str, tuple[int, ...]] = {}
+            for rule_id, gave, on in shares:
+                if gave[place]:  # the shares it earned on, kept when not what was paid
+                    seen = tuple(int(share) for share in on[first + start : first + stop])
+                    if list(seen) != paid[start:stop]:
+                        earned[rule_id] = seen
             lines = tuple(
                 SavedLine(cast("str", sku), category, quantity, price, line_paid, done, back)
                 for sku, category, quantity, price, line_paid, done, back in zip(
@@ -341,7 +354,7 @@ class SavedStates:
                     lines,
                     points,
                     (),  # set_aside: exclusive groups are refused (batch.support)
-                    {},  # earned_on: likewise
+                    earned,
                 )
             )
         return tuple(rows)

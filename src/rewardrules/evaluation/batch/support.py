@@ -55,9 +55,6 @@ def unsupported(program: Program) -> list[str]:
         if not isinstance(rule, SUPPORTED_KINDS):
             found.append(f"{where}: kind {rule.kind}")
             continue
-        if rule.when.payment_methods is not None:
-            # Histories as tables carry no payments yet, so no share can be computed.
-            found.append(f"{where}: when.payment_methods")
         if rule.final:
             # Stopping the later rules of a purchase is not built in the batch engine yet.
             found.append(f"{where}: final")
