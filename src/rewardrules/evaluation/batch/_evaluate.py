@@ -564,9 +564,14 @@ class _Run(Computation):
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
         refunded = self._refund_points(earning, points, paid, weights)
-        on = None if earning.plan.scope.payment_methods is None else paid  # its shares
-        net = refunded[3] if refunded else {}
-        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net, on))
+        self.rule_points.append(
+            RulePoints(
+                earning.plan.rule.id,
+                points,
+                refunded[3] if refunded else {},
+                None if earning.plan.scope.payment_methods is None else paid,  # its shares
+            )
+        )
         if refunded:
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
