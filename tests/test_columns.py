@@ -28,9 +28,7 @@ def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignor
     "history",
     # gift-shop's cancellations and quantities are no rows of a table (docs/lifecycle.md).
     sorted(
-        path.name
-        for path in EXAMPLES.glob("*.history.*")
-        if not path.name.startswith("gift-shop.")
+        path.name for path in EXAMPLES.glob("*.history.*") if not path.name.startswith("gift-shop.")
     ),
     ids=str,
 )

@@ -229,41 +229,41 @@ def test_a_csv_cell_holds_method_amount_pairs(tmp_path: Path) -> None:
 
 
 BAD_CSV = [
+    (
+        ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card=5.00",),
+        "DIR/history.csv:2:1: payments: must be method:amount pairs separated by spaces "
+        "(got 'card=5.00') (write each payment as method:amount, separated by spaces, "
+        "e.g. 'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase)",
+    ),
+    (
+        ('p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,"card:5,00"',),
+        "DIR/history.csv:2:1: payments[0].amount: must be an amount like 4.50 (digits, a "
+        "point, decimals; no currency sign, comma or exponent) (got '5,00') (if the file "
+        "writes amounts with a decimal comma, re-export it with a point, or read it with "
+        "decimal_comma=True)",
+    ),
+    (
         (
-            ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card=5.00",),
-            "DIR/history.csv:2:1: payments: must be method:amount pairs separated by spaces "
-            "(got 'card=5.00') (write each payment as method:amount, separated by spaces, "
-            "e.g. 'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase)",
+            "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:8.00",
+            "p1,purchase,c1,2026-03-02T09:00:00Z,cake,,1,3.00,,card:3.00",
         ),
+        "DIR/history.csv:3:1: payments: is 'card:3.00' here but 'card:8.00' on line 2, "
+        "the first row of event 'p1'; the rows of one event must agree",
+    ),
+    (
         (
-            ('p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,"card:5,00"',),
-            "DIR/history.csv:2:1: payments[0].amount: must be an amount like 4.50 (digits, a "
-            "point, decimals; no currency sign, comma or exponent) (got '5,00') (if the file "
-            "writes amounts with a decimal comma, re-export it with a point, or read it with "
-            "decimal_comma=True)",
+            "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:5.00",
+            "r1,refund,c1,2026-03-03T09:00:00Z,,,,,p1,card:5.00",
         ),
-        (
-            (
-                "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:8.00",
-                "p1,purchase,c1,2026-03-02T09:00:00Z,cake,,1,3.00,,card:3.00",
-            ),
-            "DIR/history.csv:3:1: payments: is 'card:3.00' here but 'card:8.00' on line 2, "
-            "the first row of event 'p1'; the rows of one event must agree",
-        ),
-        (
-            (
-                "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:5.00",
-                "r1,refund,c1,2026-03-03T09:00:00Z,,,,,p1,card:5.00",
-            ),
-            "DIR/history.csv:3:1: payments: must be empty for a refund; only a purchase "
-            "records its payments",
-        ),
-        (
-            ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,2,5.00,,card:5.00",),
-            "DIR/history.csv:2:1: payments: add up to 5.00, but the lines' gross total "
-            "(quantity x unit price, before any reward) is 10.00; the payments must add up "
-            "to it",
-        ),
+        "DIR/history.csv:3:1: payments: must be empty for a refund; only a purchase "
+        "records its payments",
+    ),
+    (
+        ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,2,5.00,,card:5.00",),
+        "DIR/history.csv:2:1: payments: add up to 5.00, but the lines' gross total "
+        "(quantity x unit price, before any reward) is 10.00; the payments must add up "
+        "to it",
+    ),
 ]
 
 

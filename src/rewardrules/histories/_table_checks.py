@@ -303,9 +303,7 @@ class _Checker:
                 if distinct.values[distinct.index[row]][1] != total:
                     self.bad[row] = True
         texts = [None if value is None else value[0] for value in distinct.values]
-        return pa.chunked_array(
-            [pa.array(texts, pa.string()).take(positions(distinct.index))]
-        )
+        return pa.chunked_array([pa.array(texts, pa.string()).take(positions(distinct.index))])
 
     def _texts(self) -> None:
         """Text: not empty where needed, at most 256 characters, nothing hidden, no end spaces."""

@@ -143,9 +143,7 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
     for event in events:
         if isinstance(event, Purchase):
             paid = (
-                None
-                if event.payments is None or drop_payments
-                else payments_text(event.payments)
+                None if event.payments is None or drop_payments else payments_text(event.payments)
             )
             for line in event.lines:
                 row(

@@ -324,9 +324,7 @@ def check_payments(rows: dict[str, Column], bounds: Ints, source: str) -> None:
             raise _row_problem(rows["line"], start, source, f"payments: {paid}")
         if prices is None or quantities is None:
             prices, quantities = rows["unit_price"].to_pylist(), rows["quantity"].to_pylist()
-        total = sum(
-            (prices[row] * quantities[row] for row in range(start, end)), Decimal(0)
-        )
+        total = sum((prices[row] * quantities[row] for row in range(start, end)), Decimal(0))
         if paid != total:
             message = (
                 f"payments: add up to {paid}, but the lines' gross total (quantity x unit "
