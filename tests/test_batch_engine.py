@@ -220,8 +220,9 @@ def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> No
 SUPPORTED_PROGRAMS = programs(
     kinds=SUPPORTED_KINDS,
     rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
-    finals=False,  # the batch engine refuses final: true by name
+    # final: true now and then, points rules by payment method, tiers by points
     payment_methods=True,
+    points_tiers=True,
 )
 
 
@@ -256,7 +257,7 @@ def programs_with_bonuses(draw: st.DrawFn) -> Program:
     }
     tier_names: tuple[str, ...] = ()
     if draw(st.booleans()):
-        settings["tiers"] = draw(tiers())
+        settings["tiers"] = draw(tiers(by_points=True))
         tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
     rules = [draw(points_per_spend_rules("earn", tier_names))]
     rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
@@ -336,7 +337,7 @@ def programs_keeping_tiers(draw: st.DrawFn) -> Program:
     """A supported program with tiers, a ``keep_for`` in days or calendar months (or a
     ``keep_until``), and a window that is sometimes short enough for a level to be kept
     after it drops."""
-    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True, finals=False))
+    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True, finals=True, points_tiers=True))
     assert drawn.tiers is not None
     keep = draw(
         st.sampled_from(
@@ -385,7 +386,7 @@ def test_drawn_programs_keeping_tiers_run_identically(
 # --- limits -------------------------------------------------------------------------------
 
 LIMITED_PROGRAMS = with_limits(
-    programs(SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True}), finals=False)
+    programs(SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True}), finals=True)
 )
 
 
@@ -765,7 +766,7 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
     }
     names: tuple[str, ...] = ()
     if draw(st.booleans()):
-        settings["tiers"] = draw(tiers())
+        settings["tiers"] = draw(tiers(by_points=True))
         names = tuple(level["name"] for level in settings["tiers"]["levels"])
 
     def bonus(rule_id: str) -> dict[str, Any]:
