@@ -345,7 +345,7 @@ def test_a_hand_built_table_whose_payments_do_not_add_up_is_refused_at_its_row()
         evaluate_table(CARD, wrong)
     assert str(raised.value) == (
         "row 1: payments: add up to 14.00, but the lines' gross total (quantity x unit price, "
-        "before any reward) is 15; the payments must add up to it"
+        "before any reward) is 15.00; the payments must add up to it"
     )
 
 

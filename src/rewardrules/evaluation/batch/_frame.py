@@ -292,7 +292,7 @@ def _respelled(rows: dict[str, Column], source: str) -> dict[str, Column]:
     return rows
 
 
-def check_payments(rows: dict[str, Column], bounds: Ints, source: str) -> None:
+def check_payments(rows: dict[str, Column], bounds: Ints, source: str, money: Currency) -> None:
     """The checks the event models make of payments: only on purchases, the same on each
     row of one, pairs of a method and an amount, adding up to the lines' gross total."""
     texts = rows["payments"].to_pylist()
@@ -328,7 +328,8 @@ def check_payments(rows: dict[str, Column], bounds: Ints, source: str) -> None:
         if paid != total:
             message = (
                 f"payments: add up to {paid}, but the lines' gross total (quantity x unit "
-                f"price, before any reward) is {_shown(total)}; the payments must add up to it"
+                f"price, before any reward) is {_shown(total, money)}; the payments must add "
+                "up to it"
             )
             raise _row_problem(rows["line"], start, source, message)
 
@@ -349,11 +350,11 @@ def _paid(text: str) -> Decimal | str:
     return sum((payment.amount for payment in payments), Decimal(0))
 
 
-def _shown(amount: Decimal) -> Decimal:
-    """A decimal from the table's 12 decimals, with the trailing zeros of its scale dropped
-    back to the cents (or whole units) it was written in."""
-    normal = amount.normalize()
-    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+def _shown(amount: Decimal, money: Currency) -> Decimal:
+    """A decimal from the table's 12 decimals, shown to the currency's minor unit (or to
+    its own last digit when finer)."""
+    minor = amount.quantize(Decimal(1).scaleb(-money.exponent))
+    return minor if minor == amount else amount.normalize()
 
 
 def _minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
@@ -489,7 +490,7 @@ def read_frame(
     _check_rows(table, rows, source)
     rows = _respelled(rows, source)
     if rows["payments"].null_count < len(rows["payments"]):
-        check_payments(rows, _runs(rows["event_id"], rows["type"]), source)
+        check_payments(rows, _runs(rows["event_id"], rows["type"]), source, money)
     if until is not None:
         instant, inclusive = until
         at = _numbers(rows["at"].cast(pa.int64()))

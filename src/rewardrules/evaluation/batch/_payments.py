@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rewardrules.errors import event_error
-from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, pc
 from rewardrules.evaluation.batch._rules import Numbers
 from rewardrules.money import Currency
 
@@ -39,23 +39,17 @@ class Payments:
         Raises:
             HistoryError: a payment finer than the currency allows.
         """
-        texts = frame.payments.to_pylist()
-        found: dict[str, int] = {}
+        # Each distinct text is read once; purchases index into what it reads.
+        encoded = pc.dictionary_encode(frame.payments)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        index = np.where(purchases, np.asarray(codes, dtype=np.int64), -1)
         paid: list[tuple[tuple[str, int], ...]] = []
         fine: dict[int, tuple[int, str]] = {}
-        index = np.full(frame.events, -1, dtype=np.int64)
-        for event in np.flatnonzero(purchases).tolist():
-            text = texts[event]
-            if text is None:
-                continue
-            place = found.get(text)
-            if place is None:
-                place = found[text] = len(paid)
-                pairs, bad = _read(text, money)
-                paid.append(pairs)
-                if bad is not None:
-                    fine[place] = bad
-            index[event] = place
+        for place, text in enumerate(encoded.dictionary.to_pylist()):
+            pairs, bad = _read(text, money)
+            paid.append(pairs)
+            if bad is not None:
+                fine[place] = bad
         if fine:
             _refuse_fine(frame, index, fine, money)
         return cls(index, paid)
