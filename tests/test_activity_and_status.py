@@ -18,7 +18,6 @@ from helpers import at, line, program, purchase, redemption, refund
 from rewardrules import evaluate, step
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import RuleFileError
-from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import loads_program
@@ -462,11 +461,6 @@ def test_points_that_never_expire_where_nothing_expires_make_an_ordinary_lot() -
     assert [(lot.points, lot.lasting) for lot in state.lots] == [(110, False)]
 
 
-def test_the_batch_engine_refuses_qualify_by_points_by_name() -> None:
-    with pytest.raises(UnsupportedError, match="tiers: qualify_by points"):
-        evaluate(by_points(), [], engine="batch")
-
-
 # --- tiers that qualify by points ----------------------------------------------------------
 
 
@@ -492,7 +486,7 @@ def test_tiers_count_the_points_purchases_earned_less_what_refunds_take_back() -
         purchase("p5", at(6), line("a", "10.00")),  # below 50: no tier, 10 (then 50)
     ]
     rules = by_points()
-    evaluation = evaluate(rules, events)
+    evaluation = both(rules, events)  # the batch engine's levels are the same
     assert [(entry.event_id, entry.points) for entry in evaluation.customer("c1").ledger] == [
         ("p1", 30),
         ("p2", 30),

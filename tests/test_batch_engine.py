@@ -39,7 +39,7 @@ from rewardrules.events import (
     Refund,
     event_sort_key,
 )
-from rewardrules.histories.columns import events_to_table, table_to_events
+from rewardrules.histories.columns import events_to_table, read_history_table, table_to_events
 from rewardrules.histories.read import read_customers, read_history
 from rewardrules.program.model import Program, RefundSettings
 from rewardrules.rulefiles.loader import load_program
@@ -173,6 +173,34 @@ def test_every_example_runs_identically_or_is_refused_by_name(example: Path) -> 
     same_results(program, events, customers, as_of)
 
 
+def _uses_issue_15(program: Program) -> bool:
+    """Whether a program uses final, payment_methods or qualify_by: points."""
+    tiers = program.tiers
+    return (tiers is not None and tiers.qualify_by == "points") or any(
+        rule.final or rule.when.payment_methods is not None for rule in program.rules
+    )
+
+
+ISSUE_15_EXAMPLES = [
+    path for path in sorted(EXAMPLES.glob("*.yaml")) if _uses_issue_15(load_program(path))
+]
+
+
+@pytest.mark.parametrize("example", ISSUE_15_EXAMPLES, ids=lambda path: path.stem)
+def test_examples_with_final_payments_or_points_tiers_run_in_the_batch_engine(
+    example: Path,
+) -> None:
+    history, customers_file, _ = _example_files(example)
+    program = load_program(example)
+    assert batch.unsupported(program) == []
+    customers = None if customers_file is None else list(read_customers(customers_file))
+    assert same_results(program, list(read_history(history)), customers)
+    # and from the history read as a table, as dry-run --engine batch reads it
+    table = read_history_table(history)
+    expected = evaluate(program, list(read_history(history)), customers).to_dict()
+    assert evaluate_table(program, table, customers).to_dict() == expected
+
+
 def test_the_coffee_club_purchases_run_identically() -> None:
     program = load_program(EXAMPLES / "coffee-club.yaml")
     purchases = [
@@ -220,13 +248,15 @@ def test_every_conformance_case_runs_identically_or_is_refused(case: Path) -> No
 SUPPORTED_PROGRAMS = programs(
     kinds=SUPPORTED_KINDS,
     rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
-    finals=False,  # the batch engine refuses final: true by name
+    # final: true now and then, points rules by payment method, tiers by points
+    payment_methods=True,
+    points_tiers=True,
 )
 
 
 # Fewer than the CI profile's examples for each drawn test: together well under a minute.
 @settings(max_examples=80)
-@given(SUPPORTED_PROGRAMS, histories(refunds=True), cutoffs())
+@given(SUPPORTED_PROGRAMS, histories(refunds=True, payments=True), cutoffs())
 def test_drawn_programs_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
@@ -255,7 +285,7 @@ def programs_with_bonuses(draw: st.DrawFn) -> Program:
     }
     tier_names: tuple[str, ...] = ()
     if draw(st.booleans()):
-        settings["tiers"] = draw(tiers())
+        settings["tiers"] = draw(tiers(by_points=True))
         tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
     rules = [draw(points_per_spend_rules("earn", tier_names))]
     rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
@@ -335,7 +365,7 @@ def programs_keeping_tiers(draw: st.DrawFn) -> Program:
     """A supported program with tiers, a ``keep_for`` in days or calendar months (or a
     ``keep_until``), and a window that is sometimes short enough for a level to be kept
     after it drops."""
-    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True, finals=False))
+    drawn = draw(programs(SUPPORTED_KINDS, with_tiers=True, finals=True, points_tiers=True))
     assert drawn.tiers is not None
     keep = draw(
         st.sampled_from(
@@ -362,7 +392,7 @@ def programs_keeping_tiers(draw: st.DrawFn) -> Program:
 def dense_histories(draw: st.DrawFn) -> list[AnyEvent]:
     """Drawn histories retimed, in their order, up to two and a half days apart, so that
     short windows rise and fall while levels are kept."""
-    events: list[AnyEvent] = draw(histories(("alice", "bob"), 2, 12, refunds=True))
+    events: list[AnyEvent] = draw(histories(("alice", "bob"), 2, 12, refunds=True, payments=True))
     gaps = draw(st.lists(st.integers(0, 60), min_size=len(events), max_size=len(events)))
     # Late December sometimes: a level kept to the end of the year (keep_until) then ends.
     at = datetime(2024, draw(st.sampled_from((3, 12))), 1 + draw(st.integers(0, 30)), tzinfo=UTC)
@@ -384,7 +414,11 @@ def test_drawn_programs_keeping_tiers_run_identically(
 # --- limits -------------------------------------------------------------------------------
 
 LIMITED_PROGRAMS = with_limits(
-    programs(SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True}), finals=False)
+    programs(
+        SUPPORTED_KINDS,
+        rule_options=options(points_per_spend={"caps": True}),
+        points_tiers=True,
+    )
 )
 
 
@@ -764,7 +798,7 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
     }
     names: tuple[str, ...] = ()
     if draw(st.booleans()):
-        settings["tiers"] = draw(tiers())
+        settings["tiers"] = draw(tiers(by_points=True))
         names = tuple(level["name"] for level in settings["tiers"]["levels"])
 
     def bonus(rule_id: str) -> dict[str, Any]:

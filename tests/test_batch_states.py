@@ -47,7 +47,7 @@ def programs_forgetting(draw: st.DrawFn) -> Program:
     calendar window, and a ``refunds.within`` short enough to forget most purchases."""
     drawn = draw(
         st.one_of(
-            programs(SUPPORTED_KINDS, with_tiers=True, finals=False), programs_keeping_tiers()
+            programs(SUPPORTED_KINDS, with_tiers=True, points_tiers=True), programs_keeping_tiers()
         )
     )
     assert drawn.tiers is not None
@@ -205,7 +205,7 @@ def _resumes_to_one_evaluation(program: Program, events: list[AnyEvent], split: 
 @settings(max_examples=60)
 @given(
     st.one_of(SUPPORTED_PROGRAMS, programs_forgetting(), programs_with_bonuses()),
-    st.one_of(histories(refunds=True), dense_histories()),
+    st.one_of(histories(refunds=True, payments=True), dense_histories()),
     st.data(),
 )
 def test_a_batch_state_resumed_anywhere_equals_one_evaluation(

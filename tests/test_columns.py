@@ -26,13 +26,9 @@ def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignor
 
 @pytest.mark.parametrize(
     "history",
-    # card-rewards' purchases record payments, which a history table does not hold yet
-    # (events_to_table refuses them; tests/test_scale_out.py holds that refusal), and
     # gift-shop's cancellations and quantities are no rows of a table (docs/lifecycle.md).
     sorted(
-        path.name
-        for path in EXAMPLES.glob("*.history.*")
-        if not path.name.startswith(("card-rewards.", "gift-shop."))
+        path.name for path in EXAMPLES.glob("*.history.*") if not path.name.startswith("gift-shop.")
     ),
     ids=str,
 )

@@ -33,7 +33,7 @@ from rewardrules.histories.columns import (
     table_to_events,
 )
 from rewardrules.histories.read import locate_event, read_customers, read_history
-from strategies import lifecycle_histories
+from strategies import histories, lifecycle_histories
 from test_hostile_histories import HOSTILE
 
 DATA = Path(__file__).parent / "data" / "histories"
@@ -490,8 +490,9 @@ def test_a_referral_in_json_lines_is_not_a_table_row(in_tmp: Path) -> None:
     assert text.startswith("h.jsonl:1:1: type: a referral is not a row of a history table")
 
 
-def write_csv(path: Path, events: list[AnyEvent]) -> None:
-    """The CSV a shop would export for these events (times at their written offsets)."""
+def write_csv(path: Path, events: list[AnyEvent], payments: bool = False) -> None:
+    """The CSV a shop would export for these events (times at their written offsets);
+    with ``payments``, a ``payments`` column too."""
     rows = []
     for row in events_to_table(events).to_pylist():
         at = row["at"].astimezone(timezone(timedelta(seconds=row["utc_offset"] or 0)))
@@ -501,8 +502,68 @@ def write_csv(path: Path, events: list[AnyEvent]) -> None:
         cells += ["" if quantity is None else str(quantity)]
         cells += ["" if price is None else format(price.normalize(), "f")]
         cells += [row["purchase_id"] or "", row["store"] or "", row["reward"] or ""]
+        cells += [row["payments"] or ""] if payments else []
         rows.append(cells)
-    write_rows(path, rows)
+    write_rows(path, rows, [*COLUMNS, "payments"] if payments else COLUMNS)
+
+
+# --- payments: the same events, or the same problems, as the row reader
+
+
+@given(histories(refunds=True, payments=True))
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_drawn_histories_with_payments_read_back_from_csv_and_parquet(
+    tmp_path: Path, events: list[AnyEvent]
+) -> None:
+    lines = [getattr(event, "lines", None) or () for event in events]
+    assume(all(len(set(each)) == len(each) for each in lines))
+    write_csv(tmp_path / "h.csv", events, payments=True)
+    same_answer(tmp_path / "h.csv")
+    pq.write_table(events_to_table(events), tmp_path / "h.parquet")
+    same_answer(tmp_path / "h.parquet")
+    assert list(read_history(tmp_path / "h.parquet")) == events
+
+
+PAID = [
+    # p1 is 2 x 4.50 + 0.10 = 9.10, p2 3 x 12.00 = 36.00
+    [*row, cell]
+    for row, cell in zip(
+        [row.split(",") for row in GOOD.splitlines()[1:]],
+        ["card:9.10", "card:9.10", "cash:30.00 card:6.00", "", "", ""],
+        strict=True,
+    )
+]
+
+
+@given(
+    st.integers(1, 6),
+    st.sampled_from(
+        [
+            "",
+            "card:9.10",
+            "card:9.1",
+            "card:4.55 cash:4.55",
+            "card:9.00",
+            "card:36.00",
+            "cash:30.00 card:6.00",
+            "card:",
+            ":9.10",
+            "card",
+            "card:9,10",
+            "card:-9.10",
+            "card:1e3",
+            "car/d:9.10",
+            "card:9.105 cash:-0.005",
+            "card:0 card:9.10",
+        ]
+    ),
+)
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_one_payments_cell_gets_the_same_answer(tmp_path: Path, row: int, cell: str) -> None:
+    rows = [list(each) for each in PAID]
+    rows[row - 1][-1] = cell
+    write_rows(tmp_path / "h.csv", rows, [*COLUMNS, "payments"])
+    same_answer(tmp_path / "h.csv")
 
 
 @pytest.mark.parametrize(

@@ -48,8 +48,8 @@ from test_batch_engine import SUPPORTED_KINDS
 from test_examples import EXAMPLES, PROGRAMS, dry_run_arguments, history_of
 from test_ledger_files import READERS, as_csv_writes, evaluate_example, exact, expected_rows
 
-DRAWN_PROGRAMS = st.one_of(programs(kinds=SUPPORTED_KINDS, finals=False), lifecycle_programs())
-DRAWN_HISTORIES = st.one_of(histories(refunds=True), lifecycle_histories())
+DRAWN_PROGRAMS = st.one_of(programs(kinds=SUPPORTED_KINDS, points_tiers=True), lifecycle_programs())
+DRAWN_HISTORIES = st.one_of(histories(refunds=True, payments=True), lifecycle_histories())
 
 
 def both_engines(

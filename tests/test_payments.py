@@ -10,15 +10,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from helpers import at, ledger, line, program, reasons, refund
 from rewardrules.errors import HistoryError, RuleFileError
 from rewardrules.evaluation import batch
-from rewardrules.evaluation.batch import UnsupportedError
+from rewardrules.evaluation.batch import evaluate_table
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Line, Payment, Purchase
-from rewardrules.histories.columns import read_history_table
+from rewardrules.histories.columns import events_to_table, read_history_table, table_to_events
 from rewardrules.histories.read import read_history
 from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.explain.explanation import explain
@@ -140,13 +141,34 @@ def test_a_purchase_without_payments_or_by_other_methods_earns_nothing() -> None
     ]
 
 
-def test_the_batch_engine_refuses_a_rule_by_payment_method_by_name() -> None:
-    assert batch.unsupported(CARD) == [
-        "rule 'stored_value': when.payment_methods",
-        "rule 'cash-card': when.payment_methods",
-    ]
-    with pytest.raises(UnsupportedError):
-        evaluate(CARD, [SPLIT], engine="batch")
+@pytest.mark.parametrize(
+    "history",
+    [
+        [SPLIT],
+        [SPLIT, refund("r1", at(1), "p1", ("latte", 1))],
+        [SPLIT, refund("r1", at(1), "p1", ("latte", 1)), refund("r2", at(2), "p1")],
+        [paid("p1", at(), None, line("latte", "5.00")), SPLIT.model_copy(update={"id": "p2"})],
+    ],
+    ids=["split", "a refund", "refunded in full", "one without payments"],
+)
+def test_the_batch_engine_earns_on_the_same_shares(history: list[AnyEvent]) -> None:
+    assert batch.unsupported(CARD) == []
+    reference = evaluate(CARD, history)
+    assert evaluate(CARD, history, engine="batch").to_dict() == reference.to_dict()
+    table = evaluate_table(CARD, events_to_table(history))
+    assert table.to_dict() == reference.to_dict()
+    for expected, result in zip(reference.customers, table.customers, strict=True):
+        # the saved state keeps the shares each rule earned on, as the reference's does
+        assert result.state.model_dump_json() == expected.state.model_dump_json()
+
+
+def test_the_batch_engine_refuses_a_payment_finer_than_the_currency_naming_it() -> None:
+    purchase = paid("p1", at(), [("card", "4.995"), ("cash", "0.005")], line("latte", "5.00"))
+    with pytest.raises(HistoryError) as reference:
+        evaluate(CARD, [purchase])
+    with pytest.raises(HistoryError) as raised:
+        evaluate(CARD, [purchase], engine="batch")
+    assert str(raised.value) == str(reference.value)
 
 
 def test_the_batch_engine_leaves_out_payments_a_program_never_reads() -> None:
@@ -206,63 +228,125 @@ def test_a_csv_cell_holds_method_amount_pairs(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("rows", "expected"),
-    [
+BAD_CSV = [
+    (
+        ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card=5.00",),
+        "DIR/history.csv:2:1: payments: must be method:amount pairs separated by spaces "
+        "(got 'card=5.00') (write each payment as method:amount, separated by spaces, "
+        "e.g. 'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase)",
+    ),
+    (
+        ('p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,"card:5,00"',),
+        "DIR/history.csv:2:1: payments[0].amount: must be an amount like 4.50 (digits, a "
+        "point, decimals; no currency sign, comma or exponent) (got '5,00') (if the file "
+        "writes amounts with a decimal comma, re-export it with a point, or read it with "
+        "decimal_comma=True)",
+    ),
+    (
         (
-            ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card=5.00",),
-            "DIR/history.csv:2:1: payments: must be method:amount pairs separated by spaces "
-            "(got 'card=5.00') (write each payment as method:amount, separated by spaces, "
-            "e.g. 'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase)",
+            "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:8.00",
+            "p1,purchase,c1,2026-03-02T09:00:00Z,cake,,1,3.00,,card:3.00",
         ),
+        "DIR/history.csv:3:1: payments: is 'card:3.00' here but 'card:8.00' on line 2, "
+        "the first row of event 'p1'; the rows of one event must agree",
+    ),
+    (
         (
-            ('p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,"card:5,00"',),
-            "DIR/history.csv:2:1: payments[0].amount: must be an amount like 4.50 (digits, a "
-            "point, decimals; no currency sign, comma or exponent) (got '5,00') (if the file "
-            "writes amounts with a decimal comma, re-export it with a point, or read it with "
-            "decimal_comma=True)",
+            "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:5.00",
+            "r1,refund,c1,2026-03-03T09:00:00Z,,,,,p1,card:5.00",
         ),
-        (
-            (
-                "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:8.00",
-                "p1,purchase,c1,2026-03-02T09:00:00Z,cake,,1,3.00,,card:3.00",
-            ),
-            "DIR/history.csv:3:1: payments: is 'card:3.00' here but 'card:8.00' on line 2, "
-            "the first row of event 'p1'; the rows of one event must agree",
-        ),
-        (
-            (
-                "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:5.00",
-                "r1,refund,c1,2026-03-03T09:00:00Z,,,,,p1,card:5.00",
-            ),
-            "DIR/history.csv:3:1: payments: must be empty for a refund; only a purchase "
-            "records its payments",
-        ),
-        (
-            ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,2,5.00,,card:5.00",),
-            "DIR/history.csv:2:1: payments: add up to 5.00, but the lines' gross total "
-            "(quantity x unit price, before any reward) is 10.00; the payments must add up "
-            "to it",
-        ),
-    ],
-)
+        "DIR/history.csv:3:1: payments: must be empty for a refund; only a purchase "
+        "records its payments",
+    ),
+    (
+        ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,2,5.00,,card:5.00",),
+        "DIR/history.csv:2:1: payments: add up to 5.00, but the lines' gross total "
+        "(quantity x unit price, before any reward) is 10.00; the payments must add up "
+        "to it",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), BAD_CSV)
 def test_bad_payments_in_csv_are_refused_at_their_line(
     tmp_path: Path, rows: tuple[str, ...], expected: str
 ) -> None:
     assert csv_error(tmp_path, *rows).splitlines()[0] == expected
 
 
-def test_a_csv_with_payments_is_refused_as_a_table_by_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        *[(rows, expected) for rows, expected in BAD_CSV],
+        (
+            ('p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,"card 5.00"',),
+            "DIR/history.csv:2:1: payments: must be method:amount pairs separated by spaces "
+            "(got 'card') (write each payment as method:amount, separated by spaces, "
+            "e.g. 'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase)",
+        ),
+        (
+            ("p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,car/d:5.00",),
+            "DIR/history.csv:2:1: method: must be a name of letters, digits, '_', "
+            "'-' or '.', starting with a letter or digit, without spaces or colons, like "
+            "stored_value (got 'car/d')",
+        ),
+    ],
+)
+def test_a_table_refuses_bad_payments_as_the_row_reader_does(
+    tmp_path: Path, rows: tuple[str, ...], expected: str
+) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text(HEADER + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    with pytest.raises(HistoryError) as rows_error:
+        list(read_history(path))
+    with pytest.raises(HistoryError) as table_error:
+        read_history_table(path)
+    assert str(table_error.value) == str(rows_error.value)
+    assert str(table_error.value).replace(str(tmp_path), "DIR").splitlines()[0] == expected
+
+
+def test_a_table_holds_a_csvs_payments_as_the_row_reader_reads_them(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     path.write_text(
-        HEADER + "p1,purchase,c1,2026-03-02T09:00:00Z,latte,,1,5.00,,card:5.00\n",
+        HEADER.replace(",", ";")
+        + "p1;purchase;c1;2026-03-02T09:00:00Z;latte;;2;5,00;;stored_value:9,00 cash:1,00\n"
+        + "p1;purchase;c1;2026-03-02T09:00:00Z;cake;;1;0;;stored_value:9,00 cash:1,00\n"
+        + "p2;purchase;c1;2026-03-03T09:00:00Z;latte;;1;5,00;;\n",
         encoding="utf-8",
     )
+    table = read_history_table(path, delimiter=";", decimal_comma=True)
+    # the amounts as a point writes them, on every row of the purchase; none for p2
+    assert table["payments"].to_pylist() == [
+        "stored_value:9.00 cash:1.00",
+        "stored_value:9.00 cash:1.00",
+        None,
+    ]
+    events = list(read_history(path, delimiter=";", decimal_comma=True))
+    assert list(table_to_events(table)) == events
+
+
+def test_a_table_without_a_payments_column_still_reads() -> None:
+    old = events_to_table([SPLIT]).drop_columns(["payments"])
+    [purchase] = table_to_events(old)
+    assert isinstance(purchase, Purchase)
+    assert purchase.payments is None
+    # no payments recorded: the rules by payment method give nothing, in both engines
+    assert ledger(evaluate_table(CARD, old)) == []
+
+
+def test_a_hand_built_table_whose_payments_do_not_add_up_is_refused_at_its_row() -> None:
+    table = events_to_table([SPLIT])
+    wrong = table.set_column(
+        table.schema.get_field_index("payments"),
+        "payments",
+        pa.array(["stored_value:9.00 cash:5.00"] * 2, pa.string()),
+    )
     with pytest.raises(HistoryError) as raised:
-        read_history_table(path)
-    problem = raised.value.problems[0]
-    assert problem.code == "unsupported"
-    assert problem.message.startswith("a history table does not hold the 'payments' column yet")
+        evaluate_table(CARD, wrong)
+    assert str(raised.value) == (
+        "row 1: payments: add up to 14.00, but the lines' gross total (quantity x unit price, "
+        "before any reward) is 15.00; the payments must add up to it"
+    )
 
 
 # --- where payment_methods may be written ------------------------------------------------

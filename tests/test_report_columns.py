@@ -92,9 +92,9 @@ def test_a_report_from_a_history_file_with_the_batch_engine_reads_it_as_a_table(
     programs(
         kinds=SUPPORTED_KINDS,
         rule_options=options(points_per_spend={"caps": True}),
-        finals=False,
+        points_tiers=True,
     ),
-    histories(refunds=True),
+    histories(refunds=True, payments=True),
     cutoffs(),
 )
 def test_drawn_programs_report_alike_on_both_engines(

@@ -213,7 +213,12 @@ def test_a_final_rule_that_gives_stops_the_later_rules_of_that_purchase() -> Non
         ("p2", "visit", "points", 5, None, None),
     ]
     assert evaluation.customer("c1").points == 17
-    assert batch.unsupported(rules_program) == ["rule 'card-stars': final"]
+    assert batch.unsupported(rules_program) == []
+    history = [
+        purchase("p1", at(), line("latte", "4.00"), store="app"),
+        purchase("p2", at(1), line("latte", "4.00"), store="kiosk"),
+    ]
+    assert evaluate(rules_program, history, engine="batch").to_dict() == evaluation.to_dict()
 
 
 def test_priority_decides_what_runs_after_a_final_rule() -> None:
@@ -287,3 +292,72 @@ def test_a_refund_leaves_the_rules_a_final_rule_stopped_be() -> None:
     assert refund_words["visit"] == (
         "stopped at purchase p1 by a final rule, so the refund leaves it be"
     )
+
+
+def _final_cases() -> dict[str, tuple[Program, list[AnyEvent]]]:
+    """The final: true cases above, and a final price rule, as program and history."""
+    limited = CARD_FIRST[0] | {"limit": {"per": "day", "points": 8}}
+    tiers = {
+        "qualify_by": "purchases",
+        "window": "lifetime",
+        "levels": [{"name": "member", "at_least": "0"}],
+    }
+    discount = {
+        "kind": "tiered_discount",
+        "id": "member-off",
+        "discounts": {"member": "10"},
+        "when": {"stores": ["app"]},
+        "final": True,
+    }
+    card = {"kind": "every_nth_free", "id": "card", "every": 2, "reward": "free"}
+    app = purchase("p1", at(), line("latte", "4.00"), line("cake", "6.00"), store="app")
+    kiosk = purchase("p2", at(1), line("latte", "4.00"), store="kiosk")
+    return {
+        "a final points rule": (program(rules=CARD_FIRST), [app, kiosk]),
+        "by priority": (
+            program(rules=[CARD_FIRST[0] | {"priority": 1}, CARD_FIRST[1], CARD_FIRST[2]]),
+            [app, kiosk],
+        ),
+        "cut to nothing by its limit": (
+            program(rules=[limited, *CARD_FIRST[1:]]),
+            [app, purchase("p3", at(0, hours=1), line("latte", "4.00"), store="app")],
+        ),
+        "a refund": (
+            program(rules=CARD_FIRST),
+            [app, kiosk, refund("r1", at(2), "p1", ("cake", 1)), refund("r2", at(3), "p2")],
+        ),
+        "a final price rule stops the card and the points": (
+            program(tiers=tiers, rules=[discount, card, *CARD_FIRST[1:]]),
+            [
+                app,
+                kiosk,
+                purchase("p3", at(2), line("latte", "4.00"), store="kiosk"),
+                refund("r1", at(3), "p1"),
+            ],
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_final_cases()))
+def test_the_batch_engine_stops_what_the_reference_stops(case: str) -> None:
+    rules_program, history = _final_cases()[case]
+    assert batch.unsupported(rules_program) == []
+    reference = evaluate(rules_program, history)
+    result = evaluate(rules_program, history, engine="batch")
+    assert result.to_dict() == reference.to_dict()
+    if not any(rule.limit for rule in rules_program.rules):  # no state of limits yet
+        for expected, found in zip(reference.customers, result.customers, strict=True):
+            assert found.state.model_dump_json() == expected.state.model_dump_json()
+
+
+def test_the_batch_engine_refuses_a_final_group_member_by_name() -> None:
+    group = {"exclusive_group": "promo"}
+    rules = [
+        stars("double", points="2", final=True) | group,
+        stars("triple", points="3") | group,
+    ]
+    assert batch.unsupported(program(rules=rules)) == ["rule 'double': final in an exclusive_group"]
+    before = [stars("first", final=True), stars("a") | group, stars("b") | group]
+    assert batch.unsupported(program(rules=before)) == [
+        "rule 'first': final before the exclusive_group 'promo'"
+    ]

@@ -177,17 +177,15 @@ def _example(name: str) -> tuple[Program, list[AnyEvent], list[Customer] | None,
     return program, events, customers, as_of
 
 
-# card-rewards' purchases record payments, which a history table does not hold yet, so it
-# cannot reach Dask or Spark (the test below holds that refusal).
 EXAMPLE_NAMES = sorted(
     path.name.removesuffix(".yaml")
     for path in EXAMPLES.glob("*.yaml")
-    # card-rewards' payments and gift-shop's cancellations and redemption quantities are
+    # gift-shop's cancellations and redemption quantities are
     # no rows of a history table, which is what Dask and Spark read (docs/lifecycle.md,
     # "The events"; test_catalogue.py checks that the batch engine refuses them by name);
     # migrated-bookshop's customers open balances, which a customers table does not hold
     # (the test below holds that refusal).
-    if path.name not in ("card-rewards.yaml", "gift-shop.yaml", "migrated-bookshop.yaml")
+    if path.name not in ("gift-shop.yaml", "migrated-bookshop.yaml")
 )
 
 
@@ -198,14 +196,11 @@ def test_migrated_customers_are_refused_as_a_table_rather_than_dropped() -> None
     assert "a customers table does not hold opening_points or a granted tier" in str(raised.value)
 
 
-def test_an_example_with_payments_is_refused_as_a_table_rather_than_dropped() -> None:
+def test_payments_reach_the_partitions_in_the_history_table() -> None:
     _, events, _, _ = _example("card-rewards")
-    with pytest.raises(HistoryError) as raised:
-        events_to_table(events)
-    assert str(raised.value) == (
-        "payments: purchase p-101 records payments, which a history table does not hold "
-        "yet; evaluate its events with engine='reference'"
-    )
+    table = events_to_table(events)
+    # p-101 is two lines paid by stored value and cash: each row holds the payments
+    assert table["payments"].to_pylist()[:2] == ["stored_value:9.00 cash:6.00"] * 2
 
 
 # --- Dask -------------------------------------------------------------------------------
@@ -216,6 +211,17 @@ def test_every_example_on_dask_equals_one_machine(dask_client: Client, name: str
     program, events, customers, as_of = _example(name)
     expected = _one_machine(program, events, customers, as_of)
     assert _on_dask(program, events, customers, as_of, partitions=3) == expected
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_payment_methods_on_dask_with_the_batch_engine_equal_one_machine(
+    dask_client: Client, partitions: int
+) -> None:
+    program, events, customers, as_of = _example("card-rewards")
+    assert any(rule.when.payment_methods for rule in program.rules)
+    expected = _one_machine(program, events, customers, as_of)
+    on_dask = _on_dask(program, events, customers, as_of, partitions, engine="batch")
+    assert on_dask == expected
 
 
 def _purchase(event_id: str, customer: str, day: int, price: str) -> Purchase:

@@ -61,7 +61,7 @@ def read_back(path: Path) -> list[AnyEvent]:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
-@pytest.mark.parametrize("name", ["coffee-club", "pharmacy"])
+@pytest.mark.parametrize("name", ["coffee-club", "pharmacy", "card-rewards"])  # payments too
 def test_the_sorted_file_reads_back_in_order_and_evaluates_the_same(
     tmp_path: Path, name: str, suffix: str
 ) -> None:

@@ -164,7 +164,7 @@ def histories(
     A refund names a purchase of the same customer, comes after it (and after that
     purchase's earlier refunds), and returns part of its lines or all that is left. With
     ``in_full`` every purchase ends refunded in full; without ``refunds`` there are none.
-    With ``payments`` most purchases record their payments (a history table holds none).
+    With ``payments`` most purchases record their payments.
     """
     bought_strategy = purchases(customers, min_purchases, max_purchases, payments)
 

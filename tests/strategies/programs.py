@@ -238,14 +238,16 @@ def order_discount_rules(
 
 
 @cache
-def tiers() -> st.SearchStrategy[dict[str, Any]]:
-    """Tiers by spend or purchases, in one of several windows, levels rising."""
-    return _tiers()
+def tiers(by_points: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """Tiers by spend or purchases (or, with ``by_points``, by points too), in one of
+    several windows, levels rising."""
+    return _tiers(by_points)
 
 
 @st.composite
-def _tiers(draw: st.DrawFn) -> dict[str, Any]:
-    qualify_by = draw(st.sampled_from(("spend", "purchases")))
+def _tiers(draw: st.DrawFn, by_points: bool = False) -> dict[str, Any]:
+    ways = ("spend", "purchases", "points") if by_points else ("spend", "purchases")
+    qualify_by = draw(st.sampled_from(ways))
     count = draw(st.integers(1, len(TIER_NAMES)))
     # Each level needs more than the one below: add a step (and one unit) per level.
     reached = 0
@@ -254,6 +256,9 @@ def _tiers(draw: st.DrawFn) -> dict[str, Any]:
         if qualify_by == "spend":
             reached += draw(st.integers(0, 6000)) + min(index, 1)
             at_least = cents(reached)
+        elif qualify_by == "points":
+            reached += draw(st.integers(0, 60)) + min(index, 1)
+            at_least = Decimal(reached)
         else:
             reached += draw(st.integers(0, 4)) + min(index, 1)
             at_least = Decimal(reached)
@@ -344,13 +349,17 @@ def programs(
     max_rules: int = 4,
     rule_options: Options = (),
     finals: bool = True,
+    payment_methods: bool | None = None,
+    points_tiers: bool = False,
 ) -> st.SearchStrategy[Program]:
     """A program of a few rules of ``kinds``, with tiers when ``with_tiers`` (None: maybe).
 
     Its time zone and point value vary; a tiered discount is drawn only with tiers. With
-    ``finals``, what only the reference engine evaluates is drawn too: a rule is now and
-    then ``final: true``, and a points rule earns by payment method.
+    ``finals`` a rule is now and then ``final: true``; with ``payment_methods`` (as
+    ``finals`` when None) a points rule now and then earns by payment method; with
+    ``points_tiers`` the tiers may qualify by points.
     """
+    by_method = finals if payment_methods is None else payment_methods
 
     @st.composite
     def build(draw: st.DrawFn) -> Program:
@@ -361,11 +370,12 @@ def programs(
         }
         tier_names: tuple[str, ...] = ()
         if has_tiers:
-            settings["tiers"] = draw(tiers())
+            settings["tiers"] = draw(tiers(points_tiers))
             tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
         rules = draw(rule_lists(kinds, tier_names, rule_options, min_rules, max_rules))
         if finals:
             rules = [rule | {"final": True} if draw(FINAL) else rule for rule in rules]
+        if by_method:
             rules = [
                 rule | {"when": rule["when"] | {"payment_methods": draw(_PAID_BY)}}
                 if rule["kind"] == "points_per_spend" and draw(FINAL)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from rewardrules.cli._support import HistoryReading, guarded, history_options
 from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
-from rewardrules.histories.columns import HISTORY_SCHEMA, table_to_events
+from rewardrules.histories.columns import HISTORY_SCHEMA, payments_text, table_to_events
 
 __all__ = ["SORT_KEYS", "is_sorted", "sort_history_table", "write_history"]
 
@@ -116,7 +116,8 @@ def write_history(table: pa.Table, path: str | os.PathLike[str]) -> None:
             events = table_to_events(table, source=str(target))
             with partial.open("w", encoding="utf-8", newline="") as stream:
                 if fmt == "csv":
-                    _write_csv(events, stream)
+                    paid = "payments" in table.column_names
+                    _write_csv(events, stream, paid and table["payments"].null_count < len(table))
                 else:
                     for event in events:
                         stream.write(event.model_dump_json(exclude_none=True))
@@ -126,23 +127,29 @@ def write_history(table: pa.Table, path: str | os.PathLike[str]) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _write_csv(events: Iterable[AnyEvent], stream: object) -> None:
+def _write_csv(events: Iterable[AnyEvent], stream: object, payments: bool = False) -> None:
+    """The events as CSV rows; with ``payments``, a ``payments`` column too."""
     writer = csv.writer(stream, lineterminator="\n")  # type: ignore[arg-type]
-    writer.writerow(_CSV_COLUMNS)
+    writer.writerow((*_CSV_COLUMNS, "payments") if payments else _CSV_COLUMNS)
+    more: tuple[str | None, ...] = (None,) if payments else ()
     for event in events:
         first = (event.id, event.type, event.customer_id, event.at.isoformat())
         if isinstance(event, Purchase):
+            paid = more
+            if payments and event.payments is not None:
+                paid = (payments_text(event.payments),)
             for line in event.lines:
                 price = format(line.unit_price, "f")
                 cells = (line.sku, line.category, line.quantity, price, None, event.store, None)
-                writer.writerow((*first, *cells))
+                writer.writerow((*first, *cells, *paid))
         elif isinstance(event, Refund):
             for returned in event.lines or (None,):
                 sku = None if returned is None else returned.sku
                 quantity = None if returned is None else returned.quantity
-                writer.writerow((*first, sku, None, quantity, None, event.purchase_id, None, None))
+                back = (sku, None, quantity, None, event.purchase_id, None, None)
+                writer.writerow((*first, *back, *more))
         elif isinstance(event, Redemption):
-            writer.writerow((*first, None, None, None, None, None, None, event.reward))
+            writer.writerow((*first, None, None, None, None, None, None, event.reward, *more))
 
 
 @click.command("sort-history")

@@ -683,9 +683,10 @@ def _evaluate_batch(
         if kept:
             shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
             refuse([f"cancel_redemption events or redemption quantities (event {shown})"])
-        # The program earns by no payment method (the batch engine refuses one that does),
-        # so the payments are never read: the table may leave them out.
-        history = events_to_table(history, drop_payments=True)
+        # A program that earns by no payment method never reads the payments: the table
+        # may leave them out.
+        by_method = any(rule.when.payment_methods is not None for rule in program.rules)
+        history = events_to_table(history, drop_payments=not by_method)
     return evaluate_table(program, history, customers, as_of, facts=facts)
 
 

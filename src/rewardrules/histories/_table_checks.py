@@ -30,10 +30,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rewardrules._model_errors import ModelInputError
 from rewardrules.errors import HistoryError, Location, Problem
-from rewardrules.events import MAX_TEXT
+from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories import _csv as _csv_history
 from rewardrules.histories import _table_rules
+from rewardrules.histories._csv import payment_pairs
 from rewardrules.histories._records import CsvOptions, RecordError, amount, whole
 from rewardrules.histories._table_rules import (
     EMPTY,
@@ -46,11 +48,11 @@ from rewardrules.histories._table_rules import (
     positions,
     strings,
 )
-from rewardrules.histories.columns import AMOUNT, HISTORY_SCHEMA, INSTANT
+from rewardrules.histories.columns import AMOUNT, HISTORY_SCHEMA, INSTANT, payments_text
 
 EVENT_COLUMNS = (*_csv_history._EVENT_COLUMNS, *_csv_history._OPTIONAL_EVENT_COLUMNS)
 """The columns a history's cells may have, as a CSV header names them."""
-_HEAD = ("type", "customer_id", "at", "purchase_id", "store", "reward")
+_HEAD = ("type", "customer_id", "at", "purchase_id", "store", "reward", "payments")
 _PURCHASE, _REFUND, _REDEMPTION = 0, 1, 2
 _TYPES = {"purchase": _PURCHASE, "refund": _REFUND, "redemption": _REDEMPTION}
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
@@ -101,21 +103,6 @@ def check_header(names: Sequence[str], source: str, options: CsvOptions) -> None
     error = _read_rows(Cells(pa.table({}), np.zeros(0, np.int64), source, options), names, ())
     if error is not None:
         raise error
-    if "payments" in names:
-        raise HistoryError([_no_payments(source, 1)])
-
-
-def _no_payments(source: str, line: int) -> Problem:
-    """A history table has no payments yet: refused by name rather than dropped."""
-    message = (
-        "a history table does not hold the 'payments' column yet, so this file cannot be "
-        "read as a table (the batch engine, --output or --summary)"
-    )
-    hint = (
-        "read it with read_history and evaluate with engine='reference' "
-        "(dry-run without --engine batch, --output or --summary), or drop the column"
-    )
-    return Problem(message, ("payments",), Location(source, line, 1), "unsupported", hint)
 
 
 @dataclass(frozen=True)
@@ -145,14 +132,12 @@ class _Checker:
         if self.count == 0:
             return HISTORY_SCHEMA.empty_table()
         table = self.cells.table
-        if "payments" in table.column_names:
-            raise HistoryError([_no_payments(self.cells.source, 1)])
         _table_rules.refuse_wrong_types(self.cells)
         for name in EVENT_COLUMNS:
             present = name in table.column_names and name not in ("quantity", "unit_price")
             if present and (name != "at" or _table_rules.is_text(table[name].type)):
                 self.text[name] = strings(table[name])
-            elif name in ("store", "reward"):
+            elif name in ("store", "reward", "payments"):
                 self.text[name] = pa.chunked_array([pa.repeat(EMPTY, self.count)])
         self._runs()
         types = self._types()
@@ -160,10 +145,11 @@ class _Checker:
         quantity = self._quantities(types)
         price = self._prices(types)
         self._cells_by_type(types)
+        payments = self._payments(types, quantity, price)
         self._texts()
         self.own += _table_rules.repeated_rows(self.cells, ~self.is_start[1:])
         self._raise_first_problem()
-        return self._build(at, offsets, quantity, price)
+        return self._build(at, offsets, quantity, price, payments)
 
     def _runs(self) -> None:
         """Runs of adjacent rows with one event id; an id that comes back is split-event."""
@@ -260,11 +246,12 @@ class _Checker:
         """Which cells a type of event leaves empty and which it needs; rows of one event agree."""
         purchase, refund, redemption = types == _PURCHASE, types == _REFUND, types == _REDEMPTION
         start = self.is_start
-        no_purchase_id, no_store, no_reward = (
-            self._empty(name) for name in ("purchase_id", "store", "reward")
+        no_purchase_id, no_store, no_reward, no_payments = (
+            self._empty(name) for name in ("purchase_id", "store", "reward", "payments")
         )
         self._refuse(start & ~refund & ~no_purchase_id)
         self._refuse(start & ~purchase & ~no_store)
+        self._refuse(start & ~purchase & ~no_payments)
         self._refuse(start & ~redemption & ~no_reward)
         self._refuse(start & refund & no_purchase_id)
         self._refuse(start & redemption & no_reward)
@@ -284,6 +271,39 @@ class _Checker:
                     column = _table_rules.nfc(column)
                 differs = numpy_of(pc.not_equal(column[1:], column[:-1]).fill_null(True))
                 self.bad[1:] |= differs & later
+
+    def _payments(self, types: npt.NDArray[np.int8], quantity: Ints, price: Column) -> Column:
+        """Each purchase's payments: pairs the event model takes, adding up to the lines'
+        gross total; as the table keeps them (``columns.payments_text``), null for none."""
+        column = self.text["payments"]
+        decimal_comma = self.cells.options.decimal_comma
+
+        def read(text: str) -> tuple[str, Decimal]:
+            payments = [Payment(**pair) for pair in payment_pairs(text, decimal_comma)]
+            paid = sum((payment.amount for payment in payments), Decimal(0))
+            return payments_text(payments), paid
+
+        distinct = self._distinct(column, read)
+        self._refuse((types == _PURCHASE) & distinct.rows(_BAD))
+        known = np.array([value is not None for value in distinct.values])[distinct.index]
+        paying = np.flatnonzero(known & self.is_start & (types == _PURCHASE))
+        if len(paying):
+            # The payments add up to the gross total of their purchase's rows (an
+            # event's rows all have its payments, or the rows disagree and are refused).
+            prices = price.to_pylist()
+            for row in paying.tolist():
+                end = row + int(self.size[row])
+                total = sum(
+                    (
+                        (prices[line] or Decimal(0)) * int(quantity[line])
+                        for line in range(row, end)
+                    ),
+                    Decimal(0),
+                )
+                if distinct.values[distinct.index[row]][1] != total:
+                    self.bad[row] = True
+        texts = [None if value is None else value[0] for value in distinct.values]
+        return pa.chunked_array([pa.array(texts, pa.string()).take(positions(distinct.index))])
 
     def _texts(self) -> None:
         """Text: not empty where needed, at most 256 characters, nothing hidden, no end spaces."""
@@ -320,7 +340,7 @@ class _Checker:
                     value = read(text)
                 except _TooFineError:
                     outcome = _TOO_FINE
-                except (RecordError, ValueError, KeyError):
+                except (RecordError, ModelInputError, ValueError, KeyError):
                     outcome = _BAD
             values.append(value)
             status.append(outcome)
@@ -377,7 +397,12 @@ class _Checker:
         return _read_rows(self.cells, names, range(start, end))
 
     def _build(
-        self, at: Ints, offsets: npt.NDArray[np.int32], quantity: Ints, price: Column
+        self,
+        at: Ints,
+        offsets: npt.NDArray[np.int32],
+        quantity: Ints,
+        price: Column,
+        payments: Column,
     ) -> pa.Table:
         def absent(name: str) -> Column:
             column = self.text[name]
@@ -400,6 +425,7 @@ class _Checker:
             "purchase_id": nfc(absent("purchase_id")),
             "store": nfc(absent("store")),
             "reward": nfc(absent("reward")),
+            "payments": payments,
             "line": pa.array(self.cells.lines, pa.int64()),
         }
         return pa.table(columns, schema=HISTORY_SCHEMA)

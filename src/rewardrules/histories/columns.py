@@ -8,6 +8,10 @@ so that an error about a row can point at it.
 
 Amounts are ``decimal128(38, 12)``: exact, in currency units, as written; the engine turns
 them into whole minor units of the program's currency and refuses a finer amount there.
+
+A purchase's payments are the optional text column ``payments``, written as a CSV file
+writes them (``method:amount`` pairs separated by spaces, amounts with a decimal point), on
+every row of the purchase; null where none are recorded (docs/histories.md#payments).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from rewardrules.events import (
     CancelRedemption,
     Customer,
     Line,
+    Payment,
     Purchase,
     Redemption,
     Refund,
@@ -60,6 +65,7 @@ _HISTORY_FIELDS: list[pa.Field[Any]] = [
     pa.field("purchase_id", pa.string()),
     pa.field("store", pa.string()),
     pa.field("reward", pa.string()),
+    pa.field("payments", pa.string()),
     pa.field("line", pa.int64()),
 ]
 HISTORY_SCHEMA = pa.schema(_HISTORY_FIELDS)
@@ -104,16 +110,21 @@ def is_not_a_row(event: AnyEvent) -> bool:
     )
 
 
+def payments_text(payments: Iterable[Payment]) -> str:
+    """A purchase's payments as the ``payments`` column holds them: ``method:amount`` pairs
+    separated by spaces, each amount as written (``stored_value:9.00 cash:6.00``)."""
+    return " ".join(f"{payment.method}:{payment.amount:f}" for payment in payments)
+
+
 def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) -> pa.Table:
     """The rows of purchases, refunds and redemptions, in the order given.
 
-    A history table has no column for a purchase's payments yet: a purchase that records
-    them is refused, unless ``drop_payments`` (for a program that earns by no payment
-    method, which never reads them).
+    A purchase's payments fill the ``payments`` column on each of its rows; with
+    ``drop_payments`` they are left out (for a program that earns by no payment method,
+    which never reads them).
 
     Raises:
         ValueError: a referral fact, which is not a row of a history table.
-        HistoryError: a purchase records payments, and ``drop_payments`` is False.
     """
     columns: dict[str, list[Any]] = {name: [] for name in HISTORY_SCHEMA.names}
 
@@ -126,16 +137,14 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
         for name in ("sku", "category", "quantity", "unit_price", "purchase_id", "store"):
             columns[name].append(cells.get(name))
         columns["reward"].append(cells.get("reward"))
+        columns["payments"].append(cells.get("payments"))
         columns["line"].append(None)
 
     for event in events:
         if isinstance(event, Purchase):
-            if event.payments is not None and not drop_payments:
-                message = (
-                    f"purchase {event.id} records payments, which a history table does not "
-                    "hold yet; evaluate its events with engine='reference'"
-                )
-                raise HistoryError([Problem(message, ("payments",), None, "unsupported")])
+            paid = (
+                None if event.payments is None or drop_payments else payments_text(event.payments)
+            )
             for line in event.lines:
                 row(
                     event,
@@ -144,6 +153,7 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
                     quantity=line.quantity,
                     unit_price=line.unit_price,
                     store=event.store,
+                    payments=paid,
                 )
         elif isinstance(event, Refund):
             if event.lines is None:
@@ -199,7 +209,7 @@ def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEve
         HistoryError: a row cannot be read as part of an event; the problem names the
             source and the row's line (or its position in the table).
     """
-    optional = {"line", "utc_offset", "store", "reward"}
+    optional = {"line", "utc_offset", "store", "reward", "payments"}
     names = table.schema.names
     missing = [name for name in HISTORY_SCHEMA.names if name not in optional and name not in names]
     if missing:
@@ -239,6 +249,7 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
                 customer_id=first["customer_id"],
                 at=at,
                 store=first.get("store"),
+                payments=_payments(first.get("payments")),
                 lines=tuple(
                     Line(
                         sku=row["sku"],
@@ -274,6 +285,14 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
         raise _row_error(source, line, index, error) from None
     message = f"type: must be 'purchase', 'refund' or 'redemption' (got {kind!r})"
     raise _row_error(source, line, index, message)
+
+
+def _payments(text: str | None) -> list[dict[str, str]] | None:
+    """A ``payments`` cell as the event model reads it (the model checks each pair)."""
+    if text is None:
+        return None
+    pairs = [pair.rpartition(":") for pair in text.split()]
+    return [{"method": method, "amount": written} for method, _, written in pairs]
 
 
 def _amount(value: Decimal | None) -> Decimal | None:

@@ -20,6 +20,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
+from rewardrules.evaluation.batch._payments import Payments
 from rewardrules.evaluation.batch._refunds import Refunds
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
@@ -48,8 +49,17 @@ from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 class Computation:
     """The frame, the compiled rules, and what they computed: tiers, prices, refunds."""
 
-    def __init__(self, plan: ProgramPlan, frame: Frame, cutoff: _Cutoff | None) -> None:
+    def __init__(
+        self,
+        plan: ProgramPlan,
+        frame: Frame,
+        cutoff: _Cutoff | None,
+        tier_points: Ints | None = None,
+    ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
+        self.tier_points = tier_points
+        """With ``qualify_by: points``, what each purchase counts toward tiers (the points
+        the rules gave it) and what each refund changes in it (``_evaluate``'s guess)."""
         self.purchases: Flags = frame.flags_of("purchase")
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
@@ -57,7 +67,17 @@ class Computation:
         self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
+        self.payments = (
+            Payments.of(frame, plan.money, self.purchases) if plan.by_payment_method else None
+        )
+        """The purchases' payments, read when a rule earns by payment method."""
+        self.step_of = {rule: step for step, rules in enumerate(plan.stage_rules) for rule in rules}
+        """Each purchase rule's step in running order (an exclusive group is one step)."""
+        self.stopped: Ints = np.full(frame.events, len(plan.stage_rules), dtype=np.int64)
+        """Per event, the step of the first final rule that gave something at it (past the
+        last step where none did): the rules of later steps do not run there."""
         self.groups = Groups.of(plan, frame)
+        self.groups.payments = self.payments
         self.price_stages = self.groups.in_order(
             [_stage(rule, frame, tiers) for rule in plan.price_rules]
         )
@@ -89,12 +109,30 @@ class Computation:
             paid, given = self._prices()
             if not groups.groups:
                 return paid, given
+            # Earning members run where no final price rule stopped the purchase (a final
+            # earning rule before a group is refused: batch.support).
             groups.earning(
-                self.earning_stages, self.tier, paid, self.purchase_lines, self.refunds.steps
+                self.earning_stages, self.tier, paid, self._earning_lines(), self.refunds.steps
             )
             if not groups.decide():
                 return paid, given
         raise AssertionError("the exclusive groups did not settle")  # pragma: no cover
+
+    def lines_for(self, rule_id: str) -> Flags:
+        """The purchase lines a rule runs on: none of a purchase where a final rule of an
+        earlier step gave something (``final: true``)."""
+        step = self.step_of.get(rule_id)
+        if not self.plan.final_rules or step is None:
+            return self.purchase_lines
+        return self.purchase_lines & (self.stopped >= step)[self.frame.line_event]
+
+    def gave(self, rule_id: str, events: Ints) -> None:
+        """A rule gave something (not a note) at ``events``: if it is final, the rules of
+        later steps do not run at those purchases."""
+        if rule_id not in self.plan.final_rules or not len(events):
+            return
+        chosen = events[self.purchases[events]]
+        self.stopped[chosen] = np.minimum(self.stopped[chosen], self.step_of[rule_id])
 
     def _prices(self) -> tuple[Numbers, list[Any]]:
         """What each line is paid after the price rules, and what each rule gave; then the
@@ -103,16 +141,19 @@ class Computation:
         amounts: Numbers = frame.gross
         units_left = frame.quantity
         given: list[Any] = []
+        self.stopped[:] = len(self.plan.stage_rules)  # each pass decides anew
         for stage in self.price_stages:
-            limited = self.limited.get(stage.plan.rule.id)
-            grouped = stage.plan.rule.id in self.groups.group_of
-            self.groups.enter(stage.plan.rule.id, amounts, units_left)
+            rule_id = stage.plan.rule.id
+            lines = self.lines_for(rule_id)
+            limited = self.limited.get(rule_id)
+            grouped = rule_id in self.groups.group_of
+            self.groups.enter(rule_id, amounts, units_left)
             if isinstance(stage, AnyDiscount):
                 before = amounts
                 if grouped:
-                    amounts, taken = self.groups.discount(stage, tier, self.purchase_lines, before)
+                    amounts, taken = self.groups.discount(stage, tier, lines, before)
                 else:
-                    amounts, taken = stage.apply(frame, tier, amounts, self.purchase_lines)
+                    amounts, taken = stage.apply(frame, tier, amounts, lines)
                 if limited is not None:
                     amounts, taken, cuts = limit_discount(
                         limited, frame, before, amounts, taken, units_left
@@ -120,9 +161,11 @@ class Computation:
                     self.price_cuts[stage.plan.rule.id] = cuts
                 units = per_event(frame, np.where(taken > 0, units_left, 0))
                 given.append((taken, units))
+                gave = np.flatnonzero(np.asarray(per_event(frame, taken), dtype=np.int64) > 0)
+                self.gave(rule_id, gave)
             else:
                 assert isinstance(stage, CardColumns)  # noqa: S101 -- the price stages
-                qualifying = stage.qualifying(frame, tier, self.purchase_lines)
+                qualifying = stage.qualifying(frame, tier, lines)
                 if grouped:
                     tried = qualifying
                     qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
@@ -150,12 +193,25 @@ class Computation:
                     )
                     self.price_cuts[stage.plan.rule.id] = cuts
                 given.append((counts, rewards))
+                self.gave(rule_id, np.asarray([reward.event for reward in rewards], np.int64))
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
+
+    def _earning_lines(self) -> Flags:
+        """The purchase lines the earning rules run on, as the final price rules left them."""
+        steps = [self.step_of.get(stage.plan.rule.id) for stage in self.earning_stages]
+        known = [step for step in steps if step is not None]
+        if not self.plan.final_rules or not known:
+            return self.purchase_lines
+        return self.purchase_lines & (self.stopped >= min(known))[self.frame.line_event]
 
     def _tier_amounts(self, paid: Numbers) -> Ints:
         """What each purchase counts toward tiers when it is made."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
+        if self.plan.tiers.by_points:
+            if self.tier_points is None:
+                return np.zeros(self.frame.events, dtype=np.int64)
+            return np.where(self.purchases, self.tier_points, 0)
         if not self.plan.tiers.by_spend:
             return self.purchases.astype(np.int64)
         return np.asarray(per_event(self.frame, paid), dtype=np.int64)
@@ -165,6 +221,12 @@ class Computation:
         the paid amount it gives back, or the purchase itself once refunded in full."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         steps = self.refunds.steps
+        if self.plan.tiers.by_points:
+            points = self.tier_points
+            return np.asarray(
+                [0 if points is None else int(points[step.event]) for step in steps],
+                dtype=np.int64,
+            )
         if self.plan.tiers.by_spend:
             return np.asarray([-step.given_back for step in steps], dtype=np.int64)
         quantity = self.frame.quantity

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any, NamedTuple
@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from rewardrules.engine.ledger import EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
@@ -32,6 +33,7 @@ from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._rules import (
@@ -52,6 +54,7 @@ from rewardrules.evaluation.batch._tiers import levels
 from rewardrules.evaluation.batch.support import refuse, unsupported
 from rewardrules.evaluation.fold import _INSTANT, _Cutoff, _profiles
 from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.evaluation.stacking import purchase_stages, stage_rules
 from rewardrules.events import Customer
 
 # The punch card's reason function (private to its kind module, which alone writes it).
@@ -113,6 +116,10 @@ def evaluate_table(
     if features:
         refuse(features)
     plan = ProgramPlan.compile(program)
+    if any(rule.final for rule in program.rules):
+        _, order = purchase_stages(plan)
+        finals = frozenset(rule.id for rule in program.rules if rule.final)
+        plan = replace(plan, stage_rules=stage_rules(order), final_rules=finals)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
     opening = [profile.customer_id for profile in profiles.values() if profile.opens]
@@ -130,9 +137,21 @@ def evaluate_table(
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
-        run = _Run(plan, frame, cutoff)
-        run.gifts = GiftLedger(run, profiles, facts, until)
-        return run.evaluation()
+        by_points = plan.tiers is not None and plan.tiers.by_points
+        guess: Ints | None = None
+        for _ in range(frame.events + 2):
+            run = _Run(plan, frame, cutoff, guess)
+            run.gifts = GiftLedger(run, profiles, facts, until)
+            evaluation = run.evaluation()
+            if not by_points or (guess is not None and np.array_equal(run.points_given, guess)):
+                return evaluation
+            # qualify_by: points. A purchase's level counts the points earlier purchases
+            # earned at their own levels: run again on the points this run gave, until
+            # they give the levels they were computed at. Each run fixes at least one more
+            # event of each customer (an event's level reads only earlier events), so the
+            # fixed point is the reference's answer.
+            guess = run.points_given
+        raise AssertionError("the points tiers did not settle")  # pragma: no cover
     finally:
         if collecting:
             gc.enable()
@@ -225,6 +244,23 @@ def _offer_arguments(
     return (first, count, "unit" if count == 1 else "units", worth[index])
 
 
+def _given_events(parts: list[EntryPart]) -> Ints:
+    """The events where these entries give something (not a ``capped`` or ``set_aside``
+    note)."""
+    found: list[int] = []
+    for part in parts:
+        if part.built is not None:
+            events = part.events.tolist()
+            found += [
+                event
+                for event, entry in zip(events, part.built, strict=True)
+                if entry.kind not in NOTE_KINDS
+            ]
+        elif part.kind not in NOTE_KINDS:
+            found += part.events.tolist()
+    return np.asarray(found, dtype=np.int64)
+
+
 def _nothing(_index: int) -> tuple[()]:
     return ()
 
@@ -293,8 +329,12 @@ class _Run(Computation):
         plan: ProgramPlan,
         frame: Any,
         cutoff: _Cutoff | None,
+        tier_points: Ints | None = None,
     ) -> None:
-        super().__init__(plan, frame, cutoff)
+        super().__init__(plan, frame, cutoff, tier_points)
+        self.points_given: Ints = np.zeros(0, dtype=np.int64)
+        """Per event, the points the rules gave (net, negative at refunds), before the
+        gifts at dates and the accounts: what ``qualify_by: points`` counts."""
         # What the saved states read of the earning rules, in running order.
         self.rule_points: list[RulePoints] = []
         self.bonus_points: list[tuple[str, Ints]] = []
@@ -324,7 +364,10 @@ class _Run(Computation):
             self._price_entries(ledger, position, stage, result)
             self._set_aside_entries(ledger, position, stage)
         for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
+            made = len(ledger.parts)
             self._earning_entries(ledger, position, stage)
+            if plan.final_rules:  # what it gave stops the later rules of those purchases
+                self.gave(stage.plan.rule.id, _given_events(ledger.parts[made:]))
             self._set_aside_entries(ledger, position, stage)
         cutoff = self.cutoff
         closing = (
@@ -337,6 +380,7 @@ class _Run(Computation):
             )
         )
         flags = (self.purchases, self.is_refund, frame.flags_of("redemption"))
+        self.points_given = ledger.points.copy()
         walked = self.gifts.walk(ledger.points, flags, closing)
         accounts = run_accounts(
             frame,
@@ -447,8 +491,8 @@ class _Run(Computation):
     def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
         """A points rule's entries at these events with these points (a set-aside
         member's, as it would have given them)."""
-        paid = self.frame.gross if earning.plan.on_gross else self.paid
-        weights = earning.weights(self.frame, self.tier, self.purchase_lines)
+        paid = earned_on(earning, self.frame, self.paid, self.payments)
+        weights = earning.weights(self.frame, self.tier, self.lines_for(earning.plan.rule.id))
         reasons = _PointsReasons(
             earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
         )
@@ -516,7 +560,7 @@ class _Run(Computation):
         """An earning rule's entries: vouchers of cards, points (and points taken back)."""
         frame = self.frame
         if isinstance(stage, CardColumns):
-            qualifying = stage.qualifying(frame, self.tier, self.purchase_lines)
+            qualifying = stage.qualifying(frame, self.tier, self.lines_for(stage.plan.rule.id))
             qualifying = self.groups.masked(stage.plan.rule.id, qualifying)
             counts = stage.counts(frame, qualifying, self.refunds.steps)
             self.stamps[stage.plan.rule.id] = counts.final
@@ -534,13 +578,14 @@ class _Run(Computation):
             return
         if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
             paid = np.asarray(self.paid, dtype=np.int64)
-            issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            lines = self.lines_for(stage.plan.rule.id)
+            issued = stage.issue(frame, self.tier, paid, lines, self.refunds.steps)
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
             ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
-        paid = frame.gross if earning.plan.on_gross else self.paid
-        weights = earning.weights(frame, self.tier, self.purchase_lines)
+        paid = earned_on(earning, frame, self.paid, self.payments)
+        weights = earning.weights(frame, self.tier, self.lines_for(earning.plan.rule.id))
         points = earning.points(frame, self.tier, paid, weights)
         aside = self.groups.aside.get(earning.plan.rule.id)
         if aside is not None:
@@ -562,8 +607,14 @@ class _Run(Computation):
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
         refunded = self._refund_points(earning, points, paid, weights)
-        net = {} if not refunded else refunded[3]
-        self.rule_points.append(RulePoints(earning.plan.rule.id, points, net))
+        self.rule_points.append(
+            RulePoints(
+                earning.plan.rule.id,
+                points,
+                refunded[3] if refunded else {},
+                None if earning.plan.scope.payment_methods is None else paid,  # its shares
+            )
+        )
         if refunded:
             ledger.add(position, refunded[1], refunded[0])
             np.add.at(ledger.points, refunded[1], refunded[2])
@@ -666,7 +717,15 @@ class _Run(Computation):
         refund) leaves of it, at the tier and factors it was made with; and what is left."""
         frame, purchase = self.frame, step.purchase
         start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-        if earning.plan.on_gross:
+        if earning.plan.scope.payment_methods is not None:
+            # It earned on shares of the lines: what is left of those shares.
+            left = [
+                int(share) - refunded_amount(int(share), int(quantity), done)
+                for share, quantity, done in zip(
+                    paid[start:end], frame.quantity[start:end], step.units_after
+                )
+            ]
+        elif earning.plan.on_gross:
             left = [
                 int(price) * (int(quantity) - done)
                 for price, quantity, done in zip(
@@ -753,7 +812,7 @@ class _Run(Computation):
 
     def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
         """An order offer's gift items: one free unit at the gift's value per purchase."""
-        events = stage.given(self.frame, self.tier, self.purchase_lines)
+        events = stage.given(self.frame, self.tier, self.lines_for(stage.plan.rule.id))
         value = stage.plan.gift_value
         assert value is not None  # noqa: S101 -- compiled only for a gift item
         count = len(events)
@@ -774,7 +833,7 @@ class _Run(Computation):
         """A bonus rule's entries: its points at purchases, taken back at refunds."""
         frame = self.frame
         priced = self.groups.masked(
-            stage.plan.rule.id, stage.priced(frame, self.tier, self.purchase_lines)
+            stage.plan.rule.id, stage.priced(frame, self.tier, self.lines_for(stage.plan.rule.id))
         )
         given = stage.given(frame, priced)
         events = np.flatnonzero(given)
@@ -873,7 +932,14 @@ class _Run(Computation):
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
         paid = np.asarray(self.paid, dtype=np.int64)
         gift_cards = [
-            gift_card_spend(stage, frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            gift_card_spend(
+                stage,
+                frame,
+                self.tier,
+                paid,
+                self.lines_for(stage.plan.rule.id),
+                self.refunds.steps,
+            )
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)
         ]
@@ -897,6 +963,7 @@ class _Run(Computation):
                 ],
                 gift_cards=gift_cards,
                 bonuses=self.bonus_points,
+                stopped=self.stopped if plan.final_rules else None,
                 moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
             )

@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from rewardrules._ids import check_text
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
-from rewardrules.events import MAX_TEXT
+from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -108,6 +108,8 @@ class Frame:
     """The purchase a refund refunds (null for other events)."""
     reward: Column
     """The catalogue reward a redemption asks for (null for other events)."""
+    payments: Column
+    """A purchase's payments as the table writes them (null for none, and other events)."""
     gross_total: Ints
     line_start: Ints
     line_event: Ints
@@ -290,6 +292,71 @@ def _respelled(rows: dict[str, Column], source: str) -> dict[str, Column]:
     return rows
 
 
+def check_payments(rows: dict[str, Column], bounds: Ints, source: str, money: Currency) -> None:
+    """The checks the event models make of payments: only on purchases, the same on each
+    row of one, pairs of a method and an amount, adding up to the lines' gross total."""
+    texts = rows["payments"].to_pylist()
+    kinds = rows["type"].to_pylist()
+    prices: list[Any] | None = None
+    quantities: list[Any] | None = None
+    read: dict[str, Decimal | str] = {}
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        text = texts[start]
+        for row in range(start, end):
+            if texts[row] is not None and kinds[row] != "purchase":
+                message = (
+                    f"payments: must be empty for a {kinds[row]}; only a purchase records "
+                    "its payments"
+                )
+                raise _row_problem(rows["line"], row, source, message)
+            if texts[row] != text:
+                message = (
+                    "payments: the rows of one purchase must have the same payments "
+                    f"(got {texts[row]!r} after {text!r})"
+                )
+                raise _row_problem(rows["line"], row, source, message)
+        if text is None:
+            continue
+        paid = read.get(text)
+        if paid is None:
+            paid = read[text] = _paid(text)
+        if isinstance(paid, str):
+            raise _row_problem(rows["line"], start, source, f"payments: {paid}")
+        if prices is None or quantities is None:
+            prices, quantities = rows["unit_price"].to_pylist(), rows["quantity"].to_pylist()
+        total = sum((prices[row] * quantities[row] for row in range(start, end)), Decimal(0))
+        if paid != total:
+            message = (
+                f"payments: add up to {paid}, but the lines' gross total (quantity x unit "
+                f"price, before any reward) is {_shown(total, money)}; the payments must add "
+                "up to it"
+            )
+            raise _row_problem(rows["line"], start, source, message)
+
+
+def _paid(text: str) -> Decimal | str:
+    """What a payments text adds up to, or what the event model says is wrong with it."""
+    payments = []
+    for pair in text.split():
+        method, colon, written = pair.rpartition(":")
+        if not colon or not method or not written:
+            return f"must be method:amount pairs separated by spaces (got {pair!r})"
+        try:
+            payments.append(Payment(method=method, amount=written))
+        except ValueError as error:
+            return str(error)
+    if not payments:
+        return "must be method:amount pairs separated by spaces (got nothing)"
+    return sum((payment.amount for payment in payments), Decimal(0))
+
+
+def _shown(amount: Decimal, money: Currency) -> Decimal:
+    """A decimal from the table's 12 decimals, shown to the currency's minor unit (or to
+    its own last digit when finer)."""
+    minor = amount.quantize(Decimal(1).scaleb(-money.exponent))
+    return minor if minor == amount else amount.normalize()
+
+
 def _minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
     """Each price in minor units, with flags of prices finer than the minor unit and of
     prices too large for the batch engine (beyond 2**53 minor units).
@@ -412,6 +479,7 @@ def read_frame(
         "store": pa.string(),
         "purchase_id": pa.string(),
         "reward": pa.string(),
+        "payments": pa.string(),
         "line": pa.int64(),
     }
     try:
@@ -421,6 +489,8 @@ def read_frame(
         raise HistoryError([Problem(message=message, code="invalid-column")]) from None
     _check_rows(table, rows, source)
     rows = _respelled(rows, source)
+    if rows["payments"].null_count < len(rows["payments"]):
+        check_payments(rows, _runs(rows["event_id"], rows["type"]), source, money)
     if until is not None:
         instant, inclusive = until
         at = _numbers(rows["at"].cast(pa.int64()))
@@ -525,6 +595,7 @@ def _frame(
         kind=rows["type"].take(heads),
         purchase_id=rows["purchase_id"].take(heads),
         reward=rows["reward"].take(heads),
+        payments=rows["payments"].take(heads),
         gross_total=np.asarray(gross_total, dtype=np.int64),
         line_start=line_start,
         line_event=line_event,

@@ -85,7 +85,8 @@ class GiftLedger:
     def at_purchases(self, ledger: Any, position: int, stage: GiftColumns) -> None:
         """A gift rule's entries at purchases, and its points taken back at refunds."""
         run, frame = self.run, self.run.frame
-        found = stage.qualifying(frame, run.tier, run.purchase_lines, run.paid, self.columns)
+        lines = run.lines_for(stage.plan.rule.id)
+        found = stage.qualifying(frame, run.tier, lines, run.paid, self.columns)
         given = gifts_at_purchases(stage, frame, found, self.columns)
         if given.facts is not None:
             self.facts += facts_of(given.facts)
@@ -101,7 +102,7 @@ class GiftLedger:
                 self.referrals += 1
         if not given.points or not run.refunds.steps:
             return
-        priced = stage.priced(frame, run.tier, run.purchase_lines)
+        priced = stage.priced(frame, run.tier, lines)
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
         if taken:

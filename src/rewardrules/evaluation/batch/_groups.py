@@ -28,6 +28,7 @@ from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMak
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._ledger import EntryPart
+from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     Numbers,
@@ -74,6 +75,8 @@ class Groups:
     """Per group, each event's winning member (an index into ``members``), -1 for none."""
     start: tuple[Numbers, Ints] | None = None
     """The basket where the current price group runs: amounts and units left."""
+    payments: Any = None
+    """The purchases' payments (``_payments.Payments``), for points rules by payment method."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, frame: Frame) -> Groups:
@@ -213,7 +216,7 @@ class Groups:
                 self.card(stage, qualifying, counts)
             else:
                 assert isinstance(stage, PointsColumns)  # noqa: S101 -- support admits these
-                source = frame.gross if stage.plan.on_gross else paid
+                source = earned_on(stage, frame, paid, self.payments)
                 weights = stage.weights(frame, tier, purchase_lines)
                 points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
                 self.trials[rule_id] = Trial(points != 0, zero, points, points)

@@ -61,6 +61,8 @@ class RulePoints:
     """Points per event (the purchases')."""
     net: Mapping[int, int]
     """Per refunded purchase, what the rule's points are after its refunds."""
+    earned_on: Any = None
+    """Per line, the shares a rule by payment method earned on (None for other rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,9 @@ class StateColumns:
     moment: Callable[[int], datetime]
     """An event's instant, as it was written."""
     cutoff: tuple[datetime, bool] | None
+    stopped: Ints | None = None
+    """Per event, the step of the final rule that stopped its later rules (``final: true``),
+    past the last step where none did; None when no rule is final."""
 
 
 _GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
@@ -181,11 +186,11 @@ class SavedStates:
             last_purchase_at=account.last_purchase_at,
             settled_active_at=account.settled_at,
             last_event_at=last_event_at,
-            stamps=(
-                {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
-                if bought
-                else {}
-            ),
+            stamps={
+                rule_id: int(final[customer])
+                for rule_id, final in columns.stamps
+                if self._ran_once(rule_id, bought)
+            },
             gift_cards={
                 rules.rule_id: {
                     key: GiftCardWindow(
@@ -195,7 +200,8 @@ class SavedStates:
                     )
                     for key, (net, highest, cards) in self._gift_card_windows(rules, events).items()
                 }
-                for rules in (columns.gift_cards if bought else ())
+                for rules in columns.gift_cards
+                if self._ran_once(rules.rule_id, bought)
             },
             exponent=money.exponent if kept else None,
             purchases=self._saved_purchases(kept),
@@ -296,6 +302,11 @@ class SavedStates:
         given = [
             (rule.rule_id, rule.given[chosen].tolist(), rule.net) for rule in columns.rule_points
         ]
+        shares = [
+            (rule.rule_id, rule.given[chosen].tolist(), rule.earned_on)
+            for rule in columns.rule_points
+            if rule.earned_on is not None
+        ]
         # The lines of the kept purchases: one run of rows, from the first to the last.
         first, end = int(frame.line_start[kept[0]]), int(frame.line_start[kept[-1] + 1])
         starts = (frame.line_start[chosen] - first).tolist()
@@ -306,6 +317,14 @@ class SavedStates:
         prices = frame.unit_price[first:end].tolist()
         paid = np.asarray(columns.paid[first:end], dtype=np.int64).tolist()
         ids = frame.event_ids
+        stopped, stages = columns.stopped, columns.plan.stage_rules
+
+        def stopped_at(event: int) -> tuple[str, ...]:
+            """The rules a final rule stopped at a purchase: those of the later steps."""
+            if stopped is None:
+                return ()
+            return tuple(rule for stage in stages[int(stopped[event]) + 1 :] for rule in stage)
+
         rows = []
         for place, event in enumerate(kept):
             start, stop = starts[place], ends[place]
@@ -318,6 +337,12 @@ class SavedStates:
                 if gave[place]:
                     points[rule_id] = net.get(event, gave[place])
             index = tiers[place]
+            earned: dict[str, tuple[int, ...]] = {}
+            for rule_id, gave, on in shares:
+                if gave[place]:  # the shares it earned on, kept when not what was paid
+                    seen = tuple(int(share) for share in on[first + start : first + stop])
+                    if list(seen) != paid[start:stop]:
+                        earned[rule_id] = seen
             lines = tuple(
                 SavedLine(cast("str", sku), category, quantity, price, line_paid, done, back)
                 for sku, category, quantity, price, line_paid, done, back in zip(
@@ -340,13 +365,32 @@ class SavedStates:
                     None if index < 0 else names[index],
                     lines,
                     points,
-                    (),  # set_aside: exclusive groups are refused (batch.support)
-                    {},  # earned_on: likewise
+                    stopped_at(event),
+                    earned,
                 )
             )
         return tuple(rows)
 
     # --- rules ------------------------------------------------------------------------
+
+    def _ran(self, rule_id: str) -> Any:
+        """Per event, whether a rule ran there: not where a final rule of an earlier step
+        gave something (``final: true``); None when it ran at every purchase."""
+        columns = self.columns
+        if columns.stopped is None:
+            return None
+        step = next(
+            (index for index, rules in enumerate(columns.plan.stage_rules) if rule_id in rules),
+            None,
+        )
+        return None if step is None else columns.stopped >= step
+
+    def _ran_once(self, rule_id: str, bought: list[int]) -> bool:
+        """Whether a rule ran at one of these purchases (its slice of the state exists)."""
+        if not bought:
+            return False
+        ran = self._ran(rule_id)
+        return ran is None or bool(ran[bought].any())
 
     def _gift_card_windows(
         self, rules: GiftCardSpend, events: Iterable[int]
@@ -356,9 +400,10 @@ class SavedStates:
         purchases, refunds, _ = self.columns.flags
         purchase_of = self._refunded_purchase()
         windows: dict[str, tuple[int, int, int]] = {}
+        ran = self._ran(rules.rule_id)
         for event in events:
             spend = int(rules.spend[event])
-            if purchases[event]:
+            if purchases[event] and (ran is None or ran[event]):
                 key = rules.window(event)
                 net, highest, cards = windows.get(key, (0, 0, 0))
                 if spend:

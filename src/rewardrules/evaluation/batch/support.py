@@ -55,12 +55,6 @@ def unsupported(program: Program) -> list[str]:
         if not isinstance(rule, SUPPORTED_KINDS):
             found.append(f"{where}: kind {rule.kind}")
             continue
-        if rule.when.payment_methods is not None:
-            # Histories as tables carry no payments yet, so no share can be computed.
-            found.append(f"{where}: when.payment_methods")
-        if rule.final:
-            # Stopping the later rules of a purchase is not built in the batch engine yet.
-            found.append(f"{where}: final")
         if isinstance(rule, OrderDiscount) and rule.gift_item is not None:
             # A gift item's columnar form gives it alone: not in a group, nor limited.
             if rule.exclusive_group is not None:
@@ -79,17 +73,47 @@ def unsupported(program: Program) -> list[str]:
             found.append(f"reward '{reward.id}': tiers")
     for members in groups.values():
         found += _refused_in_group(members)
-    return found + _refused_in_tiers(program)
+    return found + _refused_finals(program)
 
 
-def _refused_in_tiers(program: Program) -> list[str]:
-    """The tier options the batch engine does not evaluate yet: ``qualify_by: points`` (a
-    purchase's level would depend on the points earlier purchases earned at their levels,
-    which the columns compute after the levels)."""
-    tiers = program.tiers
-    if tiers is None or tiers.qualify_by != "points":
-        return []
-    return ["tiers: qualify_by points"]
+def _is_price(rule: AnyRule) -> bool:
+    """Whether a rule changes prices (it runs before every earning rule)."""
+    if isinstance(rule, OrderDiscount):
+        return rule.gift_item is None
+    return isinstance(rule, TieredDiscount) or (
+        isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward)
+    )
+
+
+def _refused_finals(program: Program) -> list[str]:
+    """The uses of ``final: true`` the batch engine does not evaluate yet: on a member of
+    an exclusive group, and on an earning rule that runs before an exclusive group's
+    earning member (the group's trials are decided before the earning rules run)."""
+    found = []
+    # Running order: price rules, then earning rules, each by priority, then file order.
+    place = {
+        rule.id: (not _is_price(rule), rule.priority, index)
+        for index, rule in enumerate(program.rules)
+    }
+    grouped = [rule for rule in program.rules if rule.exclusive_group is not None]
+    for rule in program.rules:
+        if not rule.final:
+            continue
+        if rule.exclusive_group is not None:
+            found.append(f"rule '{rule.id}': final in an exclusive_group")
+            continue
+        if _is_price(rule):
+            continue
+        later = [
+            member
+            for member in grouped
+            if not _is_price(member) and place[member.id] > place[rule.id]
+        ]
+        if later:
+            found.append(
+                f"rule '{rule.id}': final before the exclusive_group '{later[0].exclusive_group}'"
+            )
+    return found
 
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
