@@ -359,7 +359,7 @@ def _next_reward(plan: BirthdayPlan, state: WorkingState, now: Now) -> tuple[str
     at_purchase = " at a purchase" if plan.at_purchase else ""
     text = f"{gift}{at_purchase} in the birthday window {first} to {last}"
     asks = [
-        *([f"a member for {plan.member_for.text}"] if plan.member_for else []),
+        *([f"a member for {plan.member_for.text} by then"] if plan.member_for else []),
         *(
             [f"with a purchase in the {plan.purchase_within.text} before"]
             if plan.purchase_within
