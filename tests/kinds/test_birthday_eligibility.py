@@ -20,8 +20,10 @@ from test_batch_engine import same_results
 BIRTHDAY = {"id": "bday", "kind": "birthday", "points": 100}
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def gifts(

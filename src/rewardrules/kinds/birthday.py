@@ -27,13 +27,13 @@ is judged in turn, so a later one may still get it.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import DatedGifts, KindSpec, Now, ReferenceExamples
+from rewardrules.engine.kind import DatedGifts, Finding, KindSpec, Now, ReferenceExamples
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import Duration
 from rewardrules.engine.scope import PurchaseContext, Scope
@@ -50,7 +50,7 @@ from rewardrules.kinds._gifts import (
     refund_words_of_gift,
 )
 from rewardrules.money import Currency
-from rewardrules.program.model import Birthday
+from rewardrules.program.model import Birthday, Program
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +371,40 @@ def _next_reward(plan: BirthdayPlan, state: WorkingState, now: Now) -> tuple[str
     return text, max(first, local_date)
 
 
+_YEARS_OF_STANDING = 5
+"""A ``member_for`` longer than this many years is probably a slip of the unit."""
+
+
+def _lint_conditions(rule: Birthday, program: Program) -> Iterator[Finding]:
+    """``birthday-condition``: a member_for or purchase_within that is probably wrong."""
+    if rule.purchase_within is not None and Duration.parse(rule.purchase_within).is_zero:
+        yield Finding(
+            ("purchase_within",),
+            f"no purchase can be made in the {rule.purchase_within} before the gift: this "
+            "birthday gift is never given",
+            "write the time a customer must have bought in, e.g. 365 days, or leave "
+            "purchase_within out",
+        )
+    if rule.member_for is None:
+        return
+    member_for = Duration.parse(rule.member_for)
+    count = rule.member_for.split()[0]
+    if member_for.is_zero:
+        yield Finding(
+            ("member_for",),
+            f"every member has been one for {rule.member_for}: member_for asks nothing",
+            "leave member_for out, or write how long a customer must have been a member, "
+            "e.g. 30 days",
+        )
+    elif member_for.days > _YEARS_OF_STANDING * 366 or member_for.months > _YEARS_OF_STANDING * 12:
+        yield Finding(
+            ("member_for",),
+            f"only members of more than {_YEARS_OF_STANDING} years ({rule.member_for}) get "
+            "this gift; a birthday's member_for is usually days (30 days)",
+            f"check the unit: did you mean '{count} days'?",
+        )
+
+
 SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     model=Birthday,
     compile=lambda rule, settings: BirthdayPlan.compile(
@@ -388,7 +422,7 @@ SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     next_reward=_next_reward,
     refund_words=refund_words_of_gift,
     gives_fixed_gifts=True,
-    lint={},
+    lint={"birthday-condition": _lint_conditions},
     reference=ReferenceExamples(
         rule_id="birthday-treat",
         keys={},
