@@ -8,14 +8,22 @@ Every case that the batch engine evaluates is also run through it
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 from typing import Any
 
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bonus_strategies import profiles
 from helpers import ledger, line, program, purchase, refund
-from rewardrules import CustomerState, evaluate
+from rewardrules import CustomerState, HistoryError, evaluate
 from rewardrules.events import AnyEvent, Customer
+from rewardrules.program.model import Program, RefundSettings
 from rewardrules.tools.explain.explanation import explain
+from strategies import ZONES, lifecycle_histories
 from test_batch_engine import same_results
+from test_laws import assert_split_and_resume_equals_one_evaluation
 
 BIRTHDAY = {"id": "bday", "kind": "birthday", "points": 100}
 
@@ -224,3 +232,53 @@ def test_a_group_member_the_customer_is_not_eligible_for_does_not_compete() -> N
     history = [purchase("p1", utc(2026, 3, 20), BUN)]
     rows = ledger(evaluate(rules, history, [ana]))
     assert rows == [("small@2026-03-12", "small", "points", 50, None, None)]
+
+
+# --- laws ---------------------------------------------------------------------------------
+
+
+@st.composite
+def eligible_programs(draw: st.DrawFn) -> Program:
+    """Points and one or two birthday rules with member_for and purchase_within, and a
+    refunds.within that makes saved states forget purchases."""
+    rules: list[dict[str, Any]] = [{"id": "stars", "kind": "points_per_spend", "points": 1}]
+    for index in range(draw(st.integers(1, 2))):
+        rules.append(
+            {
+                **BIRTHDAY,
+                "id": f"bday-{index}",
+                "window": draw(st.sampled_from(("day", "month"))),
+                "requires_purchase": draw(st.booleans()),
+                "member_for": draw(st.sampled_from(("1 day", "30 days", "2 months"))),
+                "purchase_within": draw(st.sampled_from(("10 days", "60 days", "365 days"))),
+            }
+        )
+    within = draw(st.sampled_from(("5 days", "20 days", "120 days")))
+    return program(rules=rules, refunds={"within": within}, timezone=draw(st.sampled_from(ZONES)))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.filter_too_much])
+@given(eligible_programs(), lifecycle_histories(in_full=True), profiles(), st.data())
+def test_resuming_from_a_saved_state_gives_the_gifts_of_the_whole_history(
+    rules: Program, events: list[AnyEvent], customers: list[Customer], data: st.DataObject
+) -> None:
+    try:
+        evaluate(rules, events, customers)
+    except HistoryError:
+        assume(False)  # a refund later than refunds.within: no history to split
+    split = data.draw(st.integers(0, len(events)), label="split")
+    assert_split_and_resume_equals_one_evaluation(rules, events, split, customers)
+
+
+@settings(max_examples=60)
+@given(eligible_programs(), lifecycle_histories(in_full=True), profiles(), st.randoms())
+def test_the_order_of_the_input_does_not_change_the_gifts(
+    rules: Program, events: list[AnyEvent], customers: list[Customer], shuffle: random.Random
+) -> None:
+    rules = rules.model_copy(update={"refunds": RefundSettings()})
+    shuffled = list(events)
+    shuffle.shuffle(shuffled)
+    assert evaluate(rules, shuffled, customers).to_dict() == (
+        evaluate(rules, events, customers).to_dict()
+    )
+    assert same_results(rules, shuffled, customers)
