@@ -724,23 +724,19 @@ class WorkingState:
     def last_purchase_kept(self, leaving_out: str | None = None) -> datetime | None:
         """When the latest purchase evaluated that is not refunded in full was made (the
         one ``leaving_out`` names left out), forgotten ones included; None without one."""
-        latest = self.settled_purchase_at
-        for purchase_id, record in self.purchases.items():
-            if (
-                purchase_id != leaving_out
-                and (latest is None or record.at > latest)
-                and not record.fully_refunded()
-            ):
-                latest = record.at
-        for purchase_id, row in self.saved.items():
+        # Newest first: the kept purchases are in evaluation order, after the forgotten.
+        for purchase_id in reversed(self.order):
             if purchase_id == leaving_out:
                 continue
-            at = instant(row.at, row.offset)
-            if (latest is None or at > latest) and any(
-                line.refunded_units < line.quantity for line in row.lines
-            ):
-                latest = at
-        return latest
+            record = self.purchases.get(purchase_id)
+            if record is not None:
+                if not record.fully_refunded():
+                    return record.at
+                continue
+            row = self.saved[purchase_id]
+            if any(line.refunded_units < line.quantity for line in row.lines):
+                return instant(row.at, row.offset)
+        return self.settled_purchase_at
 
     def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
         """The kept purchases as saved, oldest first: untouched saved ones as they were."""

@@ -122,7 +122,13 @@ class BirthdayPlan:
         return self.member_for is not None or self.purchase_within is not None
 
     def refusal(
-        self, start: datetime | None, joined: bool, moment: datetime, bought: datetime | None
+        self,
+        start: datetime | None,
+        joined: bool,
+        moment: datetime,
+        bought: datetime | None,
+        *,
+        purchases: bool = True,
     ) -> str | None:
         """Why a customer is not eligible for the gift at ``moment``; None if they are.
 
@@ -130,13 +136,15 @@ class BirthdayPlan:
         ``joined_at``, else their first event); ``bought`` when the latest earlier purchase
         not refunded in full was made. A member for ``member_for`` when ``start`` plus it is
         at or before ``moment``; a purchase counts when ``moment`` is at most
-        ``purchase_within`` after it.
+        ``purchase_within`` after it. ``purchases`` False: ``member_for`` alone.
         """
         zone, member_for, within = self.zone, self.member_for, self.purchase_within
         if member_for is not None and (start is None or member_for.after(start, zone) > moment):
             since = "no event yet" if start is None else _day(start, zone)
             how = f"joined {since}" if joined else f"first event {since} (no joined_at)"
             return f"not a member for {member_for.text} yet: {how}"
+        if not purchases:
+            return None
         if within is not None and (bought is None or within.after(bought, zone) < moment):
             last = "" if bought is None else f"; the last was on {_day(bought, zone)}"
             return f"no purchase in the {within.text} before {_moment_words(moment, zone)}{last}"
@@ -175,8 +183,10 @@ def condition_refusal(
         return None
     joined = profile.joined_at
     start = joined or state.first_event_at
-    bought = state.last_purchase_kept(leaving_out) if plan.purchase_within else None
-    return plan.refusal(start, joined is not None, moment, bought)
+    refusal = plan.refusal(start, joined is not None, moment, None, purchases=False)
+    if refusal is not None or plan.purchase_within is None:
+        return refusal
+    return plan.refusal(start, joined is not None, moment, state.last_purchase_kept(leaving_out))
 
 
 def birthday_at_purchase(
