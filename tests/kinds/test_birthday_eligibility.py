@@ -12,6 +12,7 @@ import random
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -216,6 +217,31 @@ def test_a_format_4_state_takes_its_latest_forgotten_purchase_to_count() -> None
     del data["settled_purchase_at"], data["digest"]
     data["format"] = 4
     assert CustomerState.model_validate(data).settled_purchase_at == utc(2026, 3, 5)
+
+
+def test_a_saved_state_whose_settled_purchase_was_not_forgotten_is_refused() -> None:
+    _, _, saved = _resumed(refunded=False)
+    what_to_do = (
+        " (use the state exactly as rewardrules saved it, or rebuild it by evaluating the "
+        "customer's history)"
+    )
+    later = saved.model_dump(mode="json") | {"settled_purchase_at": "2026-04-01T00:00:00Z"}
+    none_forgotten = later | {
+        "forgotten_until": None,
+        "settled_purchase_at": "2026-03-01T00:00:00Z",
+    }
+    found = []
+    for data in (later, none_forgotten):
+        del data["digest"]
+        with pytest.raises(HistoryError) as raised:
+            CustomerState.model_validate(data)
+        found += [str(problem) for problem in raised.value.problems]
+    assert found == [
+        "state of c1.settled_purchase_at: is after forgotten_until (2026-03-05T00:00:00+00:00); "
+        "it is a forgotten purchase" + what_to_do,
+        "state of c1.settled_purchase_at: is a forgotten purchase, but none is forgotten"
+        + what_to_do,
+    ]
 
 
 # --- exclusive groups (the reference engine; the batch engine refuses them) -------------
