@@ -76,6 +76,13 @@ def bonus_rules(draw: st.DrawFn, rule_id: str) -> dict[str, Any]:
         if rule["window"] == "day":
             rule["days_around"] = draw(st.sampled_from((0, 3, 20)))
         rule["requires_purchase"] = draw(st.booleans())
+        # Eligibility (docs/semantics.md): some members too new, some lapsed, the edges.
+        member_for = draw(st.sampled_from((None, "0 days", "20 days", "3 months", "1 year")))
+        if member_for is not None:
+            rule["member_for"] = member_for
+        within = draw(st.sampled_from((None, "0 days", "30 days", "6 months", "365 days")))
+        if within is not None:
+            rule["purchase_within"] = within
     elif kind == "signup_bonus":
         rule["points"] = draw(st.integers(1, 80))
         if draw(st.booleans()):

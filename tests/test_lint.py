@@ -981,9 +981,57 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "a birthday that asks nothing of members and a purchase no one can make",
+        (
+            "rules:",
+            "  - id: treat",
+            "    kind: birthday",
+            "    points: 100",
+            "    member_for: 0 days",
+            "    purchase_within: 0 days",
+        ),
+        [
+            (
+                "birthday-condition",
+                "9:17: rules[0].member_for: every member has been one for 0 days: member_for "
+                "asks nothing (leave member_for out, or write how long a customer must have "
+                "been a member, e.g. 30 days)",
+            ),
+            (
+                "birthday-condition",
+                "10:22: rules[0].purchase_within: no purchase can be made in the 0 days "
+                "before the gift: this birthday gift is never given (write the time a "
+                "customer must have bought in, e.g. 365 days, or leave purchase_within out)",
+            ),
+        ],
+    ),
+    Case(
+        "a birthday for members of 30 years",
+        ("rules:", "  - {id: treat, kind: birthday, points: 100, member_for: 30 years}"),
+        [
+            (
+                "birthday-condition",
+                "6:58: rules[0].member_for: only members of more than 5 years (30 years) get "
+                "this gift; a birthday's member_for is usually days (30 days) (check the "
+                "unit: did you mean '30 days'?)",
+            )
+        ],
+    ),
 ]
 
 CLEAN = [
+    pytest.param(
+        (
+            "rules:",
+            "  - id: birthday-treat",
+            "    kind: birthday",
+            "    points: 100",
+            "    member_for: 30 days",
+            "    purchase_within: 12 months",
+        ),
+        id="a Starbucks-like birthday: members of 30 days who bought in the last year",
+    ),
     pytest.param(
         (
             "rules:",

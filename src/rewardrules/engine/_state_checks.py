@@ -258,11 +258,19 @@ def _time_problems(state: CustomerState) -> Found:
 def _forgotten_problems(state: CustomerState) -> Found:
     """The purchases the state forgot (``refunds.within``): all older than those it keeps."""
     until = state.forgotten_until
+    settled = state.settled_purchase_at
     if until is None:
         if state.tier_amounts or state.tier_window:
             name = "tier_amounts" if state.tier_amounts else "tier_window"
             yield (name,), "counts forgotten purchases, but forgotten_until is missing"
+        if settled is not None:
+            yield ("settled_purchase_at",), "is a forgotten purchase, but none is forgotten"
         return
+    if settled is not None and settled > until:
+        yield (
+            ("settled_purchase_at",),
+            f"is after forgotten_until ({until.isoformat()}); it is a forgotten purchase",
+        )
     if not state.purchases:
         yield ("forgotten_until",), "is set, but no purchase is saved; the newest is kept"
     elif state.purchases[0].at < micros(until):

@@ -25,7 +25,7 @@ from typing import Any
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 4
+FORMAT = 5
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
@@ -37,6 +37,8 @@ pairs of integers. Format 4 adds ``settled_active_at`` (the last activity for
 level whose points never expire), a migrated customer's granted tier (``tier_granted``
 and ``tier_granted_until``), ``spent`` (per applied redemption not cancelled, the points
 it took from each lot, which a ``cancel_redemption`` gives back) and ``cancellations``.
+Format 5 adds ``settled_purchase_at``, the latest forgotten purchase not refunded in full
+(a birthday rule's ``purchase_within``).
 """
 
 UNVERSIONED = 1
@@ -221,10 +223,18 @@ def _from_3(content: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _from_4(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 4 to 5: a format 4 state did not note which of its forgotten purchases were
+    refunded in full, so the latest it forgot (``forgotten_until``) is taken to count, as
+    all but a rare few do; a state that forgot none has none."""
+    return {**content, "settled_purchase_at": content.get("forgotten_until")}
+
+
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _from_1,
     2: _from_2,
     3: _from_3,
+    4: _from_4,
 }
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 

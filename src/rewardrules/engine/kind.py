@@ -160,8 +160,9 @@ class DatedGifts(Generic[PlanT]):
     due: Callable[[PlanT, WorkingState, Customer, datetime], Iterable[tuple[datetime, int]]]
     """The moments of its gifts up to a horizon, each with a tag ``give`` is passed back
     (a birthday's year)."""
-    give: Callable[[PlanT, WorkingState, Customer, datetime, int], LedgerEntry]
-    """Give the gift due at a moment and record it in the state."""
+    give: Callable[[PlanT, WorkingState, Customer, datetime, int], LedgerEntry | str]
+    """Give the gift due at a moment and record it in the state; or, for a customer not
+    eligible then, why not (a birthday's ``member_for``), the gift then used up as well."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,7 @@ class BoundDated:
     """A rule's gifts at dates, bound to its plan."""
 
     due: Callable[[WorkingState, Customer, datetime], Iterable[tuple[datetime, int]]]
-    give: Callable[[WorkingState, Customer, datetime, int], LedgerEntry]
+    give: Callable[[WorkingState, Customer, datetime, int], LedgerEntry | str]
 
 
 @dataclass(frozen=True, slots=True)

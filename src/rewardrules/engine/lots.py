@@ -53,6 +53,11 @@ class Duration:
             return cls(months=count, text=text)
         return cls(months=12 * count, text=text)
 
+    @property
+    def is_zero(self) -> bool:
+        """Whether it is no time at all ('0 days')."""
+        return not self.days and not self.months
+
     def after(self, instant: datetime, zone: ZoneInfo) -> datetime:
         """The instant this long after ``instant``; months at the same local time of day."""
         if not self.months:

@@ -277,7 +277,11 @@ class CustomerState(_Saved):
         description="When the customer's first event happened (for birthday windows).",
     )
     birthdays: dict[str, int] = Field(
-        default_factory=dict, description="Per birthday rule, the last birthday year given."
+        default_factory=dict,
+        description=(
+            "Per birthday rule, the last birthday year given, or passed over for want of "
+            "member_for or purchase_within."
+        ),
     )
     limits: dict[str, LimitUsage] = Field(
         default_factory=dict, description="Per rule limit ('<rule>#<n>'), its current usage."
@@ -298,6 +302,13 @@ class CustomerState(_Saved):
         description=(
             "When the latest purchase the state forgot was made: purchases older than the "
             "program's refunds.within can no longer be refunded and are not kept."
+        ),
+    )
+    settled_purchase_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When the latest purchase the state forgot that was not refunded in full was "
+            "made (a birthday rule's purchase_within reads it with the kept purchases)."
         ),
     )
     tier_amounts: dict[str, int] = Field(
@@ -595,6 +606,7 @@ class WorkingState:
         "opener",
         "order",
         "outbox",
+        "passed_over",
         "profile",
         "purchases",
         "redemptions",
@@ -603,6 +615,7 @@ class WorkingState:
         "saved",
         "saved_order",
         "saved_pairs",
+        "settled_purchase_at",
         "stamps",
         "tiers",
     )
@@ -623,6 +636,8 @@ class WorkingState:
         # first keys of a dict one by one makes finding the next first key ever slower.
         self.order: deque[str] = deque()
         self.forgotten_until: datetime | None = None
+        # The latest forgotten purchase not refunded in full (for purchase_within).
+        self.settled_purchase_at: datetime | None = None
         self.refunds: dict[str, None] = {}  # an ordered set: ids in the order evaluated
         self.redemptions: dict[str, None] = {}
         self.cancellations: dict[str, str] = {}  # cancel id: the redemption it cancelled
@@ -637,6 +652,9 @@ class WorkingState:
         self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
         # The next gift at a date, once worked out (not saved: a resumed state works it out).
         self.next_gift_at: datetime | None = None
+        # Gifts at dates passed over, (gift id, rule, moment, why), when something reads
+        # them (explain sets a list); not saved.
+        self.passed_over: list[tuple[str, str, datetime, str]] | None = None
 
     @property
     def points(self) -> int:
@@ -696,10 +714,32 @@ class WorkingState:
             if within.after(at, zone) >= now:
                 return
             gone = order.popleft()
-            if self.saved.pop(gone, None) is None:
-                del self.purchases[gone]
+            row = self.saved.pop(gone, None)
+            if row is None:
+                kept = not self.purchases.pop(gone).fully_refunded()
+            else:
+                kept = any(line.refunded_units < line.quantity for line in row.lines)
+            if kept:
+                self.settled_purchase_at = at
             self.forgotten_until = at
             settle(self.account, gone)
+
+    def last_purchase_kept(self, leaving_out: str | None = None) -> datetime | None:
+        """When the latest purchase evaluated that is not refunded in full was made (the
+        one ``leaving_out`` names left out), forgotten ones included; None without one."""
+        # Newest first: the kept purchases are in evaluation order, after the forgotten.
+        for purchase_id in reversed(self.order):
+            if purchase_id == leaving_out:
+                continue
+            record = self.purchases.get(purchase_id)
+            if record is not None:
+                if not record.fully_refunded():
+                    return record.at
+                continue
+            row = self.saved[purchase_id]
+            if any(line.refunded_units < line.quantity for line in row.lines):
+                return instant(row.at, row.offset)
+        return self.settled_purchase_at
 
     def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
         """The kept purchases as saved, oldest first: untouched saved ones as they were."""
@@ -823,6 +863,7 @@ class WorkingState:
             window_tier=window_tier,
             tier_reached=tier_reached,
             forgotten_until=self.forgotten_until,
+            settled_purchase_at=self.settled_purchase_at,
             tier_amounts=tier_amounts,
             tier_window=tier_window,
             tier_granted=None if granted is None or tiers is None else tiers.names[granted],
@@ -1065,7 +1106,10 @@ def restore(
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)
-    state.forgotten_until = saved.forgotten_until
+    state.forgotten_until, state.settled_purchase_at = (
+        saved.forgotten_until,
+        saved.settled_purchase_at,
+    )
     to_minor = money.to_minor
     state.gift_cards = {
         rule: {

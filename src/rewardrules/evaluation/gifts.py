@@ -26,7 +26,8 @@ from rewardrules.evaluation.stacking import (
     worth,
     worth_words,
 )
-from rewardrules.events import ReferralQualified
+from rewardrules.events import Customer, ReferralQualified
+from rewardrules.kinds._gifts import dated_event_id
 from rewardrules.money import Currency
 
 __all__ = ["apply_referral", "grant_dated"]
@@ -129,10 +130,12 @@ def grant_dated(
         if group is not None and rivals:
             done.update(rivals)
             members = [(dated, rule_id, tag), *(due[later][2:] for later in rivals)]
-            gifts = [member.give(state, profile, moment, key) for member, _, key in members]
-            gift_entries = _best_gift(plan, state, local_date, group, members, gifts)
+            gift_entries = _group_gifts(plan, state, profile, moment, group, members)
         else:
             gift = dated.give(state, profile, moment, tag)
+            if isinstance(gift, str):
+                _pass_over(state, plan, rule_id, moment, gift)
+                continue
             gift_entries = [limit_gift(plan.limits.get(rule_id), state, local_date, gift)]
         for gift in gift_entries:
             entries.append(gift)
@@ -142,6 +145,54 @@ def grant_dated(
 
 Member = tuple[BoundDated, str, int]
 """A gift due: its rule's bound gifts, the rule's id, and the tag its ``give`` takes."""
+
+
+def _pass_over(
+    state: WorkingState, plan: ProgramPlan, rule_id: str, moment: datetime, why: str
+) -> None:
+    """Note a gift the customer was not eligible for, when the state collects them."""
+    if state.passed_over is not None:
+        state.passed_over.append((dated_event_id(rule_id, moment, plan.zone), rule_id, moment, why))
+
+
+def _group_gifts(
+    plan: ProgramPlan,
+    state: WorkingState,
+    profile: Customer,
+    moment: datetime,
+    group: str,
+    members: list[Member],
+) -> list[LedgerEntry]:
+    """The gifts of an exclusive group's members due at one moment: the best of those the
+    customer is eligible for then (a member they are not does not compete)."""
+    local_date = moment.astimezone(plan.zone).date()
+    given = [member.give(state, profile, moment, key) for member, _, key in members]
+    members, gifts = _eligible(state, plan, moment, members, given)
+    if len(gifts) > 1:
+        return _best_gift(plan, state, local_date, group, members, gifts)
+    if gifts:
+        return [limit_gift(plan.limits.get(members[0][1]), state, local_date, gifts[0])]
+    return []
+
+
+def _eligible(
+    state: WorkingState,
+    plan: ProgramPlan,
+    moment: datetime,
+    members: list[Member],
+    given: list[LedgerEntry | str],
+) -> tuple[list[Member], list[LedgerEntry]]:
+    """The members of a group that gave a gift, and their gifts; the others are noted as
+    passed over (``WorkingState.passed_over``)."""
+    kept: list[Member] = []
+    gifts: list[LedgerEntry] = []
+    for member, gift in zip(members, given, strict=True):
+        if isinstance(gift, str):
+            _pass_over(state, plan, member[1], moment, gift)
+        else:
+            kept.append(member)
+            gifts.append(gift)
+    return kept, gifts
 
 
 def _best_gift(

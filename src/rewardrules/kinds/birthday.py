@@ -15,19 +15,27 @@ a purchase at or after ``joined_at`` counts. A window gives only when the
 moment it gives falls between the rule's ``starts`` and ``ends``. Points given at a
 purchase are that purchase's points (they wait with it and a refund of everything
 eligible takes them back); points given at a date are available at once.
+
+Eligibility (``member_for``, ``purchase_within``) is judged at the moment the gift would
+be given, on the events before it in the evaluation order: a member since ``joined_at``
+(else the first event) plus ``member_for`` at or before that moment, and an earlier
+purchase not refunded in full by then made at most ``purchase_within`` before it. A gift at
+a date that fails uses up its year; with ``requires_purchase`` each purchase in the window
+is judged in turn, so a later one may still get it.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import DatedGifts, KindSpec, Now, ReferenceExamples
+from rewardrules.engine.kind import DatedGifts, Finding, KindSpec, Now, ReferenceExamples
 from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.lots import Duration
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
@@ -42,7 +50,7 @@ from rewardrules.kinds._gifts import (
     refund_words_of_gift,
 )
 from rewardrules.money import Currency
-from rewardrules.program.model import Birthday
+from rewardrules.program.model import Birthday, Program
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,8 @@ class BirthdayPlan:
     points_name: str
     money: Currency
     zone: ZoneInfo
+    member_for: Duration | None = None
+    purchase_within: Duration | None = None
 
     @classmethod
     def compile(
@@ -68,6 +78,10 @@ class BirthdayPlan:
             points_name=points_name,
             money=money,
             zone=zone,
+            member_for=None if rule.member_for is None else Duration.parse(rule.member_for),
+            purchase_within=(
+                None if rule.purchase_within is None else Duration.parse(rule.purchase_within)
+            ),
         )
 
     @property
@@ -102,12 +116,77 @@ class BirthdayPlan:
             rule.ends is None or local_date <= rule.ends
         )
 
+    @property
+    def has_conditions(self) -> bool:
+        """Whether it asks for ``member_for`` or ``purchase_within``."""
+        return self.member_for is not None or self.purchase_within is not None
+
+    def refusal(
+        self,
+        start: datetime | None,
+        joined: bool,
+        moment: datetime,
+        bought: datetime | None,
+        *,
+        purchases: bool = True,
+    ) -> str | None:
+        """Why a customer is not eligible for the gift at ``moment``; None if they are.
+
+        ``start`` is when their membership started (``joined``: their profile's
+        ``joined_at``, else their first event); ``bought`` when the latest earlier purchase
+        not refunded in full was made. A member for ``member_for`` when ``start`` plus it is
+        at or before ``moment``; a purchase counts when ``moment`` is at most
+        ``purchase_within`` after it. ``purchases`` False: ``member_for`` alone.
+        """
+        zone, member_for, within = self.zone, self.member_for, self.purchase_within
+        if member_for is not None and (start is None or member_for.after(start, zone) > moment):
+            since = "no event yet" if start is None else _day(start, zone)
+            how = f"joined {since}" if joined else f"first event {since} (no joined_at)"
+            return f"not a member for {member_for.text} yet: {how}"
+        if not purchases:
+            return None
+        if within is not None and (bought is None or within.after(bought, zone) < moment):
+            last = "" if bought is None else f"; the last was on {_day(bought, zone)}"
+            return f"no purchase in the {within.text} before {_moment_words(moment, zone)}{last}"
+        return None
+
     def why(self, birthday: MonthDay, year: int) -> str:
         """'birthday 2026 (07-14; window 2026-07-07 to 2026-07-21)'."""
         first, last = self.window(birthday, year)
         what = self.rule.description or "birthday"
         day = f"{birthday.month:02d}-{birthday.day:02d}"
         return f"{what} {year} (birthday {day}; window {first} to {last})"
+
+
+def _day(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).date().isoformat()
+
+
+def _moment_words(moment: datetime, zone: tzinfo) -> str:
+    """'2026-05-01' at a local midnight, else '2026-05-03 10:30'."""
+    local = moment.astimezone(zone)
+    if local.time() == time(0):
+        return local.date().isoformat()
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def condition_refusal(
+    plan: BirthdayPlan,
+    state: WorkingState,
+    profile: Customer,
+    moment: datetime,
+    leaving_out: str | None = None,
+) -> str | None:
+    """Why the customer of ``state`` is not eligible for the gift at ``moment`` (None: they
+    are), from what the state holds: its purchases but ``leaving_out``."""
+    if not plan.has_conditions:
+        return None
+    joined = profile.joined_at
+    start = joined or state.first_event_at
+    refusal = plan.refusal(start, joined is not None, moment, None, purchases=False)
+    if refusal is not None or plan.purchase_within is None:
+        return refusal
+    return plan.refusal(start, joined is not None, moment, state.last_purchase_kept(leaving_out))
 
 
 def birthday_at_purchase(
@@ -200,6 +279,8 @@ def _purchase(
     year, entries = birthday_at_purchase(
         plan, profile.birthday, state.birthdays.get(rule_id), context, profile.joined_at
     )
+    if year is not None and condition_refusal(plan, state, profile, context.purchase.at):
+        return []  # not eligible at this purchase; a later one in the window may be
     if year is not None:
         state.birthdays[rule_id] = year
         keep_points(basket, rule_id, entries)
@@ -218,9 +299,12 @@ def _due(
 
 def _give(
     plan: BirthdayPlan, state: WorkingState, profile: Customer, moment: datetime, year: int
-) -> LedgerEntry:
+) -> LedgerEntry | str:
     assert profile.birthday is not None  # noqa: S101 -- only scheduled with one
-    state.birthdays[plan.rule.id] = year
+    state.birthdays[plan.rule.id] = year  # given or passed over: that year is done
+    refusal = condition_refusal(plan, state, profile, moment)
+    if refusal is not None:
+        return refusal
     return dated_birthday_entry(plan, profile.birthday, state.customer_id, moment, year)
 
 
@@ -235,6 +319,9 @@ def _why_not(
     refusal = _profile_refusal(plan, record, state, zone)
     if refusal is None:
         refusal = scope_refusal(plan, record.context)
+    if refusal is None and state.profile is not None:
+        purchase = record.purchase
+        refusal = condition_refusal(plan, state, state.profile, purchase.at, purchase.id)
     return refusal or "it gave nothing for this purchase"
 
 
@@ -281,7 +368,51 @@ def _next_reward(plan: BirthdayPlan, state: WorkingState, now: Now) -> tuple[str
     gift = plan.gift.words(plan.money, plan.points_name)
     at_purchase = " at a purchase" if plan.at_purchase else ""
     text = f"{gift}{at_purchase} in the birthday window {first} to {last}"
+    asks = [
+        *([f"a member for {plan.member_for.text} by then"] if plan.member_for else []),
+        *(
+            [f"with a purchase in the {plan.purchase_within.text} before"]
+            if plan.purchase_within
+            else []
+        ),
+    ]
+    if asks:
+        text += f", if {' and '.join(asks)}"
     return text, max(first, local_date)
+
+
+_YEARS_OF_STANDING = 5
+"""A ``member_for`` longer than this many years is probably a slip of the unit."""
+
+
+def _lint_conditions(rule: Birthday, program: Program) -> Iterator[Finding]:
+    """``birthday-condition``: a member_for or purchase_within that is probably wrong."""
+    if rule.purchase_within is not None and Duration.parse(rule.purchase_within).is_zero:
+        yield Finding(
+            ("purchase_within",),
+            f"no purchase can be made in the {rule.purchase_within} before the gift: this "
+            "birthday gift is never given",
+            "write the time a customer must have bought in, e.g. 365 days, or leave "
+            "purchase_within out",
+        )
+    if rule.member_for is None:
+        return
+    member_for = Duration.parse(rule.member_for)
+    count = rule.member_for.split()[0]
+    if member_for.is_zero:
+        yield Finding(
+            ("member_for",),
+            f"every member has been one for {rule.member_for}: member_for asks nothing",
+            "leave member_for out, or write how long a customer must have been a member, "
+            "e.g. 30 days",
+        )
+    elif member_for.days > _YEARS_OF_STANDING * 366 or member_for.months > _YEARS_OF_STANDING * 12:
+        yield Finding(
+            ("member_for",),
+            f"only members of more than {_YEARS_OF_STANDING} years ({rule.member_for}) get "
+            "this gift; a birthday's member_for is usually days (30 days)",
+            f"check the unit: did you mean '{count} days'?",
+        )
 
 
 SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
@@ -301,7 +432,7 @@ SPEC: KindSpec[Birthday, BirthdayPlan] = KindSpec(
     next_reward=_next_reward,
     refund_words=refund_words_of_gift,
     gives_fixed_gifts=True,
-    lint={},
+    lint={"birthday-condition": _lint_conditions},
     reference=ReferenceExamples(
         rule_id="birthday-treat",
         keys={},

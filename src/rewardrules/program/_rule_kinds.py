@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar, Literal, Self, get_args
 from pydantic import Field, StrictBool, Tag, ValidationInfo, field_validator, model_validator
 
 from rewardrules._types import ExactDecimal, Text, WholeNumber
+from rewardrules.program._durations import Duration
 from rewardrules.program._facts import Checked, Schema
 from rewardrules.program._rule_base import (
     Below,
@@ -417,7 +418,9 @@ class Birthday(_Rule, _PointsOrVoucher):
     """Points or a voucher once a year, in a window around the customer's birthday.
 
     Give exactly one of ``points`` or ``voucher``. Without ``requires_purchase`` the gift is given
-    when the window starts, not at a purchase, so the rule takes no ``when``.
+    when the window starts, not at a purchase, so the rule takes no ``when``. ``member_for``
+    and ``purchase_within`` make it Starbucks-like: only for members of some standing who
+    bought lately (docs/semantics.md, "Birthday eligibility").
     """
 
     kind: Literal["birthday"] = Field(description="A birthday gift.")
@@ -440,6 +443,24 @@ class Birthday(_Rule, _PointsOrVoucher):
             "window's start."
         ),
         examples=[True],
+    )
+    member_for: Duration | None = Field(
+        default=None,
+        description=(
+            "Give it only to a customer who has been a member at least this long when it "
+            "would be given: joined_at (else the customer's first event) plus this is at or "
+            "before that moment. Absent: members of any age."
+        ),
+        examples=["30 days"],
+    )
+    purchase_within: Duration | None = Field(
+        default=None,
+        description=(
+            "Give it only to a customer with a purchase, not refunded in full, in this long "
+            "before the moment it would be given (with requires_purchase, an earlier "
+            "purchase than the one it would be given at). Absent: no purchase needed."
+        ),
+        examples=["365 days", "12 months"],
     )
 
     def gives_points(self) -> bool:

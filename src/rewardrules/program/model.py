@@ -18,7 +18,6 @@ from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     Field,
     PrivateAttr,
@@ -32,7 +31,6 @@ from pydantic import (
 from rewardrules._types import (
     ExactDecimal,
     LocalDate,
-    OutOfRangeError,
     Slug,
     Text,
     WholeNumber,
@@ -44,6 +42,11 @@ from rewardrules.program._consistency import (
     IndexedRules,
     semantic_problems,
     semantic_problems_of_parts,
+)
+from rewardrules.program._durations import (
+    DURATION_PATTERN,
+    MOST_DAYS,
+    Duration,
 )
 from rewardrules.program._facts import Checked, Schema
 from rewardrules.program._rule_base import (
@@ -133,12 +136,6 @@ SEMANTICS_DEFERRED = "rewardrules.defer_semantic_checks"
 _ROLLING = re.compile(r"^ *([0-9]+) *(day|days|week|weeks) *$")
 
 
-MOST_OF_UNIT: Final = {"day": 36_500, "week": 5_218, "month": 1_200, "year": 100}
-"""The longest duration of each unit: 100 years, so that an event of 2099 plus a duration
-stays a date (docs/rule-files.md)."""
-MOST_DAYS: Final = MOST_OF_UNIT["day"]
-
-
 class RollingWindow(_Model):
     """A window of the last ``days`` x 24 hours.
 
@@ -181,35 +178,6 @@ def _rolling_window_text(field: Schema) -> None:
 
 def _currency_code(field: Schema) -> None:
     field["pattern"] = "^[A-Z]{3}$"
-
-
-DURATION_PATTERN = r"^[0-9]{1,5} (day|days|week|weeks|month|months|year|years)$"
-
-
-def _bounded_duration(text: str) -> str:
-    count, unit = text.split(" ")
-    unit = unit.removesuffix("s")
-    most = MOST_OF_UNIT[unit]
-    if int(count) > most:
-        longest = "100 years" if unit == "year" else f"{most} {unit}s (100 years)"
-        raise OutOfRangeError(f"must be at most {longest} (got '{text}')")
-    return text
-
-
-Duration = Annotated[
-    str,
-    Field(
-        pattern=DURATION_PATTERN,
-        description=(
-            "A length of time: 'N days', 'N weeks', 'N months' or 'N years', at most 100 "
-            "years (36500 days, 5218 weeks, 1200 months)."
-        ),
-        examples=["6 months"],
-    ),
-    AfterValidator(_bounded_duration),
-]
-"""A duration as written, at most 100 years: months and years are calendar months in the
-program's zone."""
 
 
 ACTIVITY_KINDS: Final = ("purchase", "redemption", "referral")

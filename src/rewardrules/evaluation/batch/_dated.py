@@ -11,11 +11,16 @@ entries are the kind modules' own (``GiftPlan.entry`` and the reasons it writes)
 points are the purchase's points (they wait with it) and a refund that leaves none of the
 purchase's eligible priced units takes them back (``take_back_fixed``).
 
+A birthday's ``member_for`` and ``purchase_within`` are judged for the purchases in its
+windows only (:class:`Standing`), in a short loop over them, before the first of each
+birthday year is chosen: a purchase that fails leaves the year to a later one.
+
 The gifts given at dates, and the referrer's side, are in ``_timeline``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -145,9 +150,16 @@ class GiftColumns:
             found &= np.asarray(on_eligible >= minimum, dtype=np.bool_)
         return found
 
-    def givers(self, frame: Frame, found: Flags, profiles: ProfileColumns) -> tuple[Ints, Ints]:
+    def givers(
+        self,
+        frame: Frame,
+        found: Flags,
+        profiles: ProfileColumns,
+        standing: Standing | None = None,
+    ) -> tuple[Ints, Ints]:
         """The purchases that give, and (for a birthday) the birthday year each gives for:
-        the first qualifying purchase per customer, or per customer and birthday year."""
+        the first qualifying purchase per customer, or per customer and birthday year
+        (of those ``standing`` finds eligible, for a birthday with conditions)."""
         events = np.flatnonzero(found)
         owner = frame.customer[events]
         years = np.zeros(len(events), dtype=np.int64)
@@ -155,6 +167,9 @@ class GiftColumns:
             years = _birthday_years(self.plan, profiles.birthday[owner], frame.local_date[events])
             inside = years > 0
             events, owner, years = events[inside], owner[inside], years[inside]
+            if standing is not None:
+                eligible = standing.eligible(self.plan, events)
+                events, owner, years = events[eligible], owner[eligible], years[eligible]
         first = np.ones(len(events), dtype=np.bool_)
         first[1:] = (owner[1:] != owner[:-1]) | (years[1:] != years[:-1])
         return events[first], years[first]
@@ -196,6 +211,50 @@ class GiftColumns:
             earned[purchase] = 0
             taken += [(step.event, entry) for entry in entries]
         return taken
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a birthday's ``member_for`` and ``purchase_within`` read of a customer at a
+    purchase: when their membership started, and their earlier purchases.
+
+    As the reference judges it (``birthday.condition_refusal``): the purchases before the
+    one in the evaluation order, less those a refund before it refunded in full.
+    """
+
+    frame: Frame
+    purchases: Flags
+    emptied_at: dict[int, int]
+    """Per purchase refunded in full, the refund (event) that emptied it."""
+    start_of: Callable[[int], tuple[datetime | None, bool]]
+    """Per customer, when membership started and whether from ``joined_at``."""
+    written: Callable[[int], datetime]
+    """An event's instant as written."""
+
+    def eligible(self, plan: BirthdayPlan, events: Ints) -> Flags:
+        """Per purchase of ``events``, whether the customer is eligible for the gift then."""
+        frame = self.frame
+        found = np.ones(len(events), dtype=np.bool_)
+        if not len(events):
+            return found
+        marks = np.where(self.purchases, np.arange(len(self.purchases)), -1)
+        latest = np.maximum.accumulate(marks)  # per event, the last purchase up to it
+        starts = frame.customer_start
+        for place, event in enumerate(events.tolist()):
+            customer = int(frame.customer[event])
+            start, joined = self.start_of(customer)
+            first = int(starts[customer])
+            bought: datetime | None = None
+            earlier = int(latest[event - 1]) if event > first else -1
+            while plan.purchase_within is not None and earlier >= first:
+                emptied = self.emptied_at.get(earlier)
+                if emptied is None or emptied > event:
+                    bought = self.written(earlier)
+                    break
+                earlier = int(latest[earlier - 1]) if earlier > first else -1
+            if plan.refusal(start, joined, self.written(event), bought) is not None:
+                found[place] = False
+        return found
 
 
 def _birthday_years(plan: BirthdayPlan, birthdays: Ints, local: Ints) -> Ints:
@@ -241,6 +300,7 @@ def gifts_at_purchases(
     frame: Frame,
     found: Flags,
     profiles: ProfileColumns,
+    standing: Standing | None = None,
 ) -> GiftsGiven:
     """A gift rule's entries at the purchases that give it (see :meth:`GiftColumns.givers`);
     a referral rule's through the facts pass (``_referrals.qualified_facts``)."""
@@ -294,7 +354,7 @@ def gifts_at_purchases(
                 if entry.points:
                     given.points[event] = entry.points
         return given
-    events, years = stage.givers(frame, found, profiles)
+    events, years = stage.givers(frame, found, profiles, standing)
     for event, year in zip(events.tolist(), years.tolist()):
         customer_id = frame.customer_ids[int(frame.customer[event])]
         if isinstance(plan, BirthdayPlan):

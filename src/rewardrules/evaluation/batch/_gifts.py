@@ -20,12 +20,19 @@ from rewardrules.engine.ledger import CustomerResult, ExpiryDue, LedgerEntry
 from rewardrules.engine.tiers import TierCounter
 from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._bonus import PurchaseContextMaker
-from rewardrules.evaluation.batch._dated import GiftColumns, ProfileColumns, gifts_at_purchases
+from rewardrules.evaluation.batch._dated import (
+    GiftColumns,
+    ProfileColumns,
+    Standing,
+    gifts_at_purchases,
+)
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import emptying
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.evaluation.batch.support import refuse
 from rewardrules.events import Customer
+from rewardrules.kinds.birthday import BirthdayPlan
+from rewardrules.kinds.referral import ReferralPlan
 from rewardrules.program.model import Birthday, Referral, SignupBonus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -61,7 +68,9 @@ class GiftLedger:
         frame = run.frame
         self.columns = ProfileColumns.of(frame, profiles)
         self.facts: list[Fact] = []
+        self.supplied: list[Fact] = []
         self.repeated: Repetition | None = None
+        self.standing: Standing | None = None
         if supplied is not None and supplied.num_rows:
             facts = facts_of(supplied)
             if until is not None:
@@ -74,6 +83,7 @@ class GiftLedger:
             first_at = dict(zip(frame.event_ids.tolist(), frame.at.tolist()))
             self.repeated = repeated_ids(facts, first_at)
             self.facts = facts
+            self.supplied = list(facts)
         self.walks = Walks()
         self.referrals = 0
 
@@ -87,7 +97,10 @@ class GiftLedger:
         run, frame = self.run, self.run.frame
         lines = run.lines_for(stage.plan.rule.id)
         found = stage.qualifying(frame, run.tier, lines, run.paid, self.columns)
-        given = gifts_at_purchases(stage, frame, found, self.columns)
+        standing = None
+        if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:
+            standing = self._standing()
+        given = gifts_at_purchases(stage, frame, found, self.columns, standing)
         if given.facts is not None:
             self.facts += facts_of(given.facts)
         if given.entries:
@@ -113,10 +126,64 @@ class GiftLedger:
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
 
+    def _standing(self) -> Standing:
+        """What a birthday's member_for and purchase_within read at purchases (built once)."""
+        if self.standing is None:
+            run = self.run
+            frame = run.frame
+            purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+            emptied = emptying(frame, run.refunds.steps)
+            firsts = self._first_facts()
+            starts = frame.customer_start.tolist()
+
+            def start_of(customer: int) -> tuple[datetime | None, bool]:
+                profile = self.profiles.get(frame.customer_ids[customer])
+                if profile is not None and profile.joined_at is not None:
+                    return profile.joined_at, True
+                first = self.written(starts[customer])
+                fact = firsts.get(frame.customer_ids[customer])
+                return (fact if fact is not None and fact < first else first), False
+
+            self.standing = Standing(
+                frame,
+                run.purchases,
+                {purchase_of[event]: event for event in emptied},
+                start_of,
+                self.written,
+            )
+        return self.standing
+
+    def _first_facts(self) -> dict[str, datetime]:
+        """Per referrer, their first referral fact: supplied, or raised by a friend's
+        qualifying purchase under any referral rule (the reference folds it as the
+        referrer's event, their first if it comes before their own)."""
+        run, frame = self.run, self.run.frame
+        facts = list(self.supplied)
+        for stage in run.earning_stages:
+            if isinstance(stage, GiftColumns) and isinstance(stage.plan, ReferralPlan):
+                found = stage.qualifying(
+                    frame, run.tier, run.purchase_lines, run.paid, self.columns
+                )
+                raised = gifts_at_purchases(stage, frame, found, self.columns).facts
+                if raised is not None:
+                    facts += facts_of(raised)
+        firsts: dict[str, datetime] = {}
+        for fact in facts:
+            known = firsts.get(fact.referrer)
+            if known is None or fact.written < known:
+                firsts[fact.referrer] = fact.written
+        return firsts
+
     def walk(self, points: Any, flags: Any, cutoff: tuple[datetime, bool, datetime] | None) -> Any:
         """Walk the customers with gifts at dates or rewards; the frame's customers walked."""
         run = self.run
-        emptied = emptying(run.frame, run.refunds.steps) if run.plan.points.inactivity else None
+        # A refund in full stops a purchase counting: as activity, and for a birthday's
+        # purchase_within.
+        counted = run.plan.points.inactivity or any(
+            isinstance(rule.plan, BirthdayPlan) and rule.plan.purchase_within is not None
+            for rule in run.plan.dated
+        )
+        emptied = emptying(run.frame, run.refunds.steps) if counted else None
         lasting = lasting_purchases(run.plan.points, run.plan.tiers, run.tier, flags[0])
         walker = Walker(
             run.plan,

@@ -211,6 +211,7 @@ class SavedStates:
             window_tier=window_tier,
             tier_reached=reached,
             forgotten_until=moment(forgotten[-1]) if forgotten else None,
+            settled_purchase_at=self._settled_purchase(forgotten),
             tier_amounts=tier_amounts,
             tier_window=tier_window,
             bonuses=self._bonuses(bought),
@@ -273,6 +274,17 @@ class SavedStates:
         while count < len(bought) - 1 and within.after(moment(bought[count]), plan.zone) < now:
             count += 1
         return bought[count:], bought[:count]
+
+    def _settled_purchase(self, forgotten: list[int]) -> datetime | None:
+        """When the latest forgotten purchase not refunded in full was made (``forget``):
+        a forgotten purchase can no longer be refunded, so its last refund is its final."""
+        frame, last = self.columns.frame, self._last_refunds()
+        for event in reversed(forgotten):
+            step = last.get(event)
+            start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
+            if step is None or list(step.units_after) != frame.quantity[start:end].tolist():
+                return self.columns.moment(event)
+        return None
 
     def _refunded_purchase(self) -> dict[int, int]:
         if self._purchase_of is None:

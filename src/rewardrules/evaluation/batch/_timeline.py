@@ -123,9 +123,15 @@ class Walker:
         due = self._schedule(profile, moments[0] if moments else None, until, inclusive)
         next_gift = 0
         pending: list[LedgerEntry] = []
+        # A birthday's member_for and purchase_within: when membership started, and the
+        # purchases so far not refunded in full.
+        standing = _Standing(
+            None if profile is None else profile.joined_at or (moments[0] if moments else None),
+            profile is not None and profile.joined_at is not None,
+        )
         for (_, _, item), moment in zip(items, moments):
             while next_gift < len(due) and due[next_gift][0] <= moment:
-                self._give(done, account, due[next_gift], pending, profile)
+                self._give(done, account, due[next_gift], pending, profile, standing)
                 next_gift += 1
             if policy.has_clock:
                 pending += self._expired(done, advance(policy, account, customer_id, moment))
@@ -142,14 +148,23 @@ class Walker:
             done.before.append((item, pending))
             pending = []
             written = self._account_step(account, customer_id, item, moment)
+            self._note_purchase(standing, item, moment)
             if written:
                 done.after.append((item, written))
                 done.account += written
         done.last_item = moments[-1] if moments else None
         done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
         done.moment = done.last_item
-        self._close(done, account, due[next_gift:], pending, profile)
+        self._close(done, account, due[next_gift:], pending, profile, standing)
         return done
+
+    def _note_purchase(self, standing: _Standing, event: int, moment: datetime) -> None:
+        """Keep a purchase for purchase_within; drop one a refund empties."""
+        purchases, refunds, _ = self.flags
+        if purchases[event]:
+            standing.kept[str(self.frame.event_ids[event])] = moment
+        elif refunds[event] and event in self.emptied:
+            standing.kept.pop(self.frame.purchase_id[event].as_py(), None)
 
     def _close(
         self,
@@ -158,6 +173,7 @@ class Walker:
         due: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]],
         pending: list[LedgerEntry],
         profile: Customer | None,
+        standing: _Standing,
     ) -> None:
         """After the last event: the gifts still ``due`` and the expiries up to the cutoff
         (if any), then the customer's balance and upcoming expiries."""
@@ -165,7 +181,7 @@ class Walker:
         if self.cutoff is not None:
             instant, inclusive, done.moment = self.cutoff
             for gift in due:
-                self._give(done, account, gift, pending, profile)
+                self._give(done, account, gift, pending, profile, standing)
             pending += self._expired(
                 done, advance(policy, account, done.customer_id, instant, inclusive)
             )
@@ -244,6 +260,7 @@ class Walker:
         gift: tuple[datetime, int, BirthdayPlan | SignupPlan, int],
         pending: list[LedgerEntry],
         profile: Customer | None,
+        standing: _Standing,
     ) -> None:
         moment, _, rule, year = gift
         plan = self.plan
@@ -255,11 +272,27 @@ class Walker:
         else:
             assert profile is not None  # noqa: S101 -- scheduled with a profile
             assert profile.birthday is not None  # noqa: S101 -- and a birthday
+            if rule.has_conditions:
+                bought = max(standing.kept.values(), default=None)
+                if rule.refusal(standing.start, standing.joined, moment, bought) is not None:
+                    return  # not eligible: the year passes without a gift, as the reference
             entry = dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
         pending.append(entry)
         done.gifts.append(entry)
         if entry.kind == "points" and entry.points:
             earn(plan.points, account, entry.event_id, moment, entry.points, waits=False)
+
+
+@dataclass(slots=True)
+class _Standing:
+    """What a birthday's member_for and purchase_within read during a walk."""
+
+    start: datetime | None
+    """When membership started: ``joined_at``, else the first event or fact."""
+    joined: bool
+    """Whether ``start`` is ``joined_at``."""
+    kept: dict[str, datetime] = field(default_factory=dict)
+    """The purchases so far not refunded in full, by id."""
 
 
 def local_ordinal(moment: datetime, plan: ProgramPlan) -> int:

@@ -146,6 +146,7 @@ class _Explainer:
         self.order = order
         self.cutoff = cutoff
         self.state = WorkingState(customer_id)
+        self.state.passed_over = []  # the gifts at dates not given, to say why
         self.explained: list[EventExplanation] = []
         self.ledger: list[LedgerEntry] = []
 
@@ -232,11 +233,16 @@ class _Explainer:
         last = max(
             (index for index, entry in enumerate(entries) if entry.rule in dated), default=-1
         )
+        passed = list(self.state.passed_over or ())
+        self.state.passed_over = []
         waiting: list[LedgerEntry] = []
         for entry in entries[: last + 1]:
             if entry.rule not in dated:
                 waiting.append(entry)  # an expiry before the gift
                 continue
+            day = self._day_of(entry)
+            while passed and passed[0][2].astimezone(self.plan.zone).date() <= day.date():
+                self._passed_over(*passed.pop(0))
             outcomes = (*_lifecycle_outcomes(waiting), _given(entry.rule, [entry]))
             gift = EventExplanation(
                 entry.event_id, "gift", self._day_of(entry), None, Decimal(0),
@@ -244,7 +250,18 @@ class _Explainer:
             )  # fmt: skip
             self.explained.append(gift)
             waiting = []
+        for item in passed:
+            self._passed_over(*item)
         return entries[last + 1 :]
+
+    def _passed_over(self, gift_id: str, rule_id: str, moment: datetime, why: str) -> None:
+        """A gift at a date the customer was not eligible for: a block that says why."""
+        outcome = RuleOutcome(rule_id, False, why)
+        block = EventExplanation(
+            gift_id, "gift", moment.astimezone(self.plan.zone), None, Decimal(0),
+            self.plan.money.code, None, (outcome,),
+        )  # fmt: skip
+        self.explained.append(block)
 
     def _day_of(self, gift: LedgerEntry) -> datetime:
         """The start of the local date a gift's id names (``<rule>@<date>``)."""

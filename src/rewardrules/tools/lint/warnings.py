@@ -56,6 +56,7 @@ __all__ = [
     "LintContext",
     "Path",
     "SeenInHistory",
+    "birthday_conditions",
     "discounts_fall_as_tiers_rise",
     "discounts_over_minimum",
     "duplicate_rewards",
@@ -239,6 +240,12 @@ def rules_ended(program: Program, context: LintContext) -> Iterator[Finding]:
             )
 
 
+def birthday_conditions(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A birthday's member_for or purchase_within that is probably wrong: 0 days (asks
+    nothing, or is never met), or a member_for of years where days were meant."""
+    yield from context.kind_findings("birthday-condition", program)
+
+
 def unknown_categories(program: Program, context: LintContext) -> Iterator[Finding]:
     """A filter naming a category that no purchase of the history has."""
     if context.history is not None:
@@ -289,6 +296,7 @@ CHECKS: Mapping[str, Check] = {
     "never-expire-without-expiry": never_expire_without_expiry,
     "status-kept-in-lifetime": status_kept_in_lifetime,
     "cash-covers-value": cash_covering_value,
+    "birthday-condition": birthday_conditions,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
