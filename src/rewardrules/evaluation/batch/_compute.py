@@ -20,6 +20,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
+from rewardrules.evaluation.batch._opening import Grants
 from rewardrules.evaluation.batch._refunds import Refunds
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
@@ -48,8 +49,16 @@ from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 class Computation:
     """The frame, the compiled rules, and what they computed: tiers, prices, refunds."""
 
-    def __init__(self, plan: ProgramPlan, frame: Frame, cutoff: _Cutoff | None) -> None:
+    def __init__(
+        self,
+        plan: ProgramPlan,
+        frame: Frame,
+        cutoff: _Cutoff | None,
+        grants: Grants | None = None,
+    ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
+        self.grants = grants
+        """Migrated customers' granted tiers (``_opening``), or None."""
         self.purchases: Flags = frame.flags_of("purchase")
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
@@ -187,9 +196,10 @@ class Computation:
         """The window's level at each event, and the level that applies (with retention)."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         window = levels(self.plan.tiers, sums)
-        if self.retention is None:
-            return window, window
-        return window, self.retention.levels(window)
+        applied = window if self.retention is None else self.retention.levels(window)
+        if self.grants is not None:  # a grant is not a level reached: after retention
+            applied = self.grants.at_purchases(self.frame, self.purchases, applied)
+        return window, applied
 
     def _settle_tiers(self, windows: TierWindows) -> None:
         """Iterate levels and prices to their fixed point (see ``_tiers``)."""

@@ -21,17 +21,17 @@ import pyarrow as pa
 from rewardrules.engine.ledger import EntryKind, Evaluation, LedgerEntry, Totals
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
-from rewardrules.errors import Problem
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
 from rewardrules.evaluation.batch._dated import GiftColumns
-from rewardrules.evaluation.batch._frame import Flags, Ints, UnsupportedError, read_frame
+from rewardrules.evaluation.batch._frame import Flags, Ints, read_frame
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._rules import (
@@ -46,9 +46,11 @@ from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
     StateColumns,
+    check_saveable,
     gift_card_spend,
 )
 from rewardrules.evaluation.batch._tiers import levels
+from rewardrules.evaluation.batch._timeline import Walk
 from rewardrules.evaluation.batch.support import refuse, unsupported
 from rewardrules.evaluation.fold import _INSTANT, _Cutoff, _profiles
 from rewardrules.evaluation.plan import ProgramPlan
@@ -115,22 +117,17 @@ def evaluate_table(
     plan = ProgramPlan.compile(program)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
-    opening = [profile.customer_id for profile in profiles.values() if profile.opens]
-    if opening:
-        shown = ", ".join(opening[:3]) + (
-            f" and {len(opening) - 3} more" if len(opening) > 3 else ""
-        )
-        message = (
-            f"the batch engine does not evaluate opening_points or a granted tier in the "
-            f"customers' profiles yet (customers {shown}); evaluate with engine='reference'"
-        )
-        raise UnsupportedError([Problem(message=message, code="unsupported")])
+    check_tiers(plan, profiles)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    grants = None
+    if profiles:
+        check_late(plan, frame, profiles, facts, until)
+        grants = Grants.of(plan, frame, profiles)
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
-        run = _Run(plan, frame, cutoff)
+        run = _Run(plan, frame, cutoff, grants)
         run.gifts = GiftLedger(run, profiles, facts, until)
         return run.evaluation()
     finally:
@@ -229,13 +226,12 @@ def _nothing(_index: int) -> tuple[()]:
     return ()
 
 
-def _no_saved_state(customer_id: str) -> CustomerState:
-    """A customer known only from a profile (no event of their own): refused for now."""
-    message = (
-        f"customer {customer_id}: the batch engine does not build the saved state of a "
-        "customer without events; evaluate with engine='reference' to save states"
-    )
-    raise UnsupportedError([Problem(message=message, code="unsupported")])
+def _profile_state(plan: ProgramPlan, walk: Walk, profile: Customer | None) -> CustomerState:
+    """The saved state of a customer known only from a profile (no event of their own):
+    a migrated customer reported as of ``as_of``, from their walk's account."""
+    check_saveable(plan, walk.customer_id)
+    assert walk.lots is not None  # noqa: S101 -- a walk with a result kept its account
+    return profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
 
 
 class _Ledger:
@@ -293,8 +289,9 @@ class _Run(Computation):
         plan: ProgramPlan,
         frame: Any,
         cutoff: _Cutoff | None,
+        grants: Grants | None = None,
     ) -> None:
-        super().__init__(plan, frame, cutoff)
+        super().__init__(plan, frame, cutoff, grants)
         # What the saved states read of the earning rules, in running order.
         self.rule_points: list[RulePoints] = []
         self.bonus_points: list[tuple[str, Ints]] = []
@@ -398,7 +395,7 @@ class _Run(Computation):
                 self._saved_states().state_of,
                 upcoming,
             ).results(),
-            _no_saved_state,
+            partial(_profile_state, plan),
         )
         sums = ledger.sums
         return Evaluation(
@@ -899,6 +896,7 @@ class _Run(Computation):
                 bonuses=self.bonus_points,
                 moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+                openings=self.gifts.openings(),
             )
         )
 
@@ -920,6 +918,8 @@ class _Run(Computation):
         reported = levels(tiers, amounts)
         if self.retention is not None:
             reported = self.retention.reported(self.window_tier, reported, instant)
+        if self.grants is not None:
+            reported = self.grants.at_report(reported, instant)
         # The level changes at purchases only: compare each purchase with the customer's
         # purchase before it (none before the first).
         bought = np.flatnonzero(self.purchases)
