@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from helpers import line, program, purchase, redemption
 from rewardrules import evaluate, step
 from rewardrules.errors import HistoryError
-from rewardrules.events import AnyEvent, Customer, OpeningLot
+from rewardrules.events import AnyEvent, Customer, OpeningLot, ReferralQualified
 from rewardrules.program.model import Program
 from strategies import cutoffs, instants, lifecycle_histories, lifecycle_programs
 from test_batch_engine import dense_histories, programs_keeping_tiers, same_results
@@ -245,3 +245,46 @@ def test_a_profile_the_reference_refuses_is_refused_with_its_error(
         with pytest.raises(HistoryError) as raised:
             evaluate(GOLD_CLUB, EVENTS, [profile], engine=engine)  # type: ignore[arg-type]
         assert message in str(raised.value)
+
+
+REFERRALS = program(
+    points={"expire_after": "6 months"},
+    rules=[
+        {"id": "base", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+        {
+            "id": "refer",
+            "kind": "referral",
+            "referrer": {"points": 300},
+            "referred": {"points": 100},
+            "min_paid": "20.00",
+        },
+    ],
+)
+RITA = Customer(
+    customer_id="rita",
+    opening_points=(
+        OpeningLot(points=40, earned_at=when("2025-01-01"), expires_at=when("2026-05-01")),
+    ),
+)
+FRED = Customer(customer_id="fred", referred_by="rita")
+FRIEND_BUYS = purchase("f1", when("2026-03-01T10:00"), line("tea", "25.00"), customer="fred")
+
+
+def fact(at: str) -> ReferralQualified:
+    return ReferralQualified(id="x9", customer_id="rita", at=when(at), referred="zed", rule="refer")
+
+
+@pytest.mark.parametrize(
+    ("supplied", "as_of"),
+    [
+        (None, None),  # rita's only moment is fred's purchase: she is never started
+        (None, date(2026, 6, 1)),  # started as of the date
+        ("2026-02-01T10:00", None),  # a supplied fact is her first event: started there
+        ("2024-02-01T10:00", None),  # ... which comes before her lot: late-opening
+    ],
+)
+def test_a_migrated_referrer_without_events_is_started_as_by_the_reference(
+    supplied: str | None, as_of: date | None
+) -> None:
+    events: list[AnyEvent] = [FRIEND_BUYS] if supplied is None else [FRIEND_BUYS, fact(supplied)]
+    assert same_results(REFERRALS, events, [RITA, FRED], as_of) == (supplied != "2024-02-01T10:00")
