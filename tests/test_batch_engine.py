@@ -112,11 +112,6 @@ def same_results(
         for feature in features:
             assert feature in str(refusal.value)
         return False
-    if any(profile.opens for profile in customers or ()):  # migrated customers
-        with pytest.raises(UnsupportedError) as refusal:
-            evaluate(program, events, customers, as_of, engine="batch")
-        assert "opening_points or a granted tier" in str(refusal.value)
-        return False
     if isinstance(expected, HistoryError):
         with pytest.raises((HistoryError, UnsupportedError)) as raised:
             evaluate(program, events, customers, as_of, engine="batch")

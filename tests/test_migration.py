@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -18,9 +20,8 @@ from helpers import line, program, purchase, redemption
 from rewardrules import CustomerState, HistoryError, evaluate, step
 from rewardrules.cli.main import cli
 from rewardrules.engine.ledger import Evaluation, ExpiryDue
-from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import Customer
-from rewardrules.histories.columns import customers_to_table
+from rewardrules.histories.columns import customers_to_table, table_to_customers
 from rewardrules.histories.read import read_customers
 from rewardrules.program.model import Program
 from rewardrules.tools.explain.explanation import explain
@@ -295,14 +296,46 @@ def test_step_opens_a_new_customer_and_the_saved_state_keeps_the_grant() -> None
     assert resumed.customer("c1").state == whole.customer("c1").state
 
 
-def test_the_batch_engine_refuses_migrated_customers_by_name() -> None:
-    with pytest.raises(UnsupportedError) as raised:
-        evaluate(club(), ANA_EVENTS, [ANA], engine="batch")
-    assert "opening_points or a granted tier" in str(raised.value)
-    assert "customers c1" in str(raised.value)
-    with pytest.raises(HistoryError) as table:
-        customers_to_table([ANA])
-    assert table.value.problems[0].path == ("customer c1", "opening_points")
+def test_the_batch_engine_evaluates_migrated_customers_as_the_reference() -> None:
+    reference = evaluate(club(), ANA_EVENTS, [ANA])
+    batch = evaluate(club(), ANA_EVENTS, [ANA], engine="batch")
+    assert batch.to_dict() == reference.to_dict()
+    assert (
+        batch.customer("c1").state.model_dump_json()
+        == reference.customer("c1").state.model_dump_json()
+    )
+
+
+def test_a_customers_table_holds_the_opening_as_a_csv_cell_does() -> None:
+    table = customers_to_table([ANA, Customer(customer_id="c2")])
+    assert table.column("opening_points").to_pylist() == [
+        "80@2025-06-01T00:00:00+00:00@2026-04-01T00:00:00+00:00 50@2025-09-01T00:00:00+00:00",
+        None,
+    ]
+    assert table.column("tier").to_pylist() == ["gold", None]
+    assert list(table_to_customers(table)) == [ANA, Customer(customer_id="c2")]
+    # A table from before migration (without the three columns) still reads.
+    older = table.select(["customer_id", "joined_at", "birthday", "referred_by"])
+    assert [profile.opens for profile in table_to_customers(older)] == [False, False]
+
+
+def test_a_parquet_customers_file_holds_the_opening(tmp_path: Path) -> None:
+    profiles = [ANA, Customer(customer_id="c2")]
+    pq.write_table(customers_to_table(profiles), tmp_path / "customers.parquet")
+    assert list(read_customers(tmp_path / "customers.parquet")) == profiles
+
+
+def test_a_bad_lot_in_a_customers_table_is_refused_naming_its_row_and_field() -> None:
+    table = customers_to_table([Customer(customer_id="c2"), ANA])
+    column = table.schema.get_field_index("opening_points")
+    table = table.set_column(column, "opening_points", pa.array([None, "80@2025-06-01"]))
+    with pytest.raises(HistoryError) as raised:
+        list(table_to_customers(table))
+    # The CSV reader's own message, at the table's row.
+    assert str(raised.value) == (
+        "row 2: opening_points[0].earned_at: timestamp has no UTC offset; write it like "
+        "2026-03-01T09:30:00+01:00 or 2026-03-01T09:30:00Z (got '2025-06-01')"
+    )
 
 
 def test_upcoming_expiry_is_the_same_in_both_engines() -> None:

@@ -40,7 +40,12 @@ from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
-from rewardrules.histories.columns import customers_to_table, events_to_table, table_to_events
+from rewardrules.histories.columns import (
+    customers_to_table,
+    events_to_table,
+    table_to_customers,
+    table_to_events,
+)
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.scale import (
@@ -182,18 +187,9 @@ EXAMPLE_NAMES = sorted(
     for path in EXAMPLES.glob("*.yaml")
     # gift-shop's cancellations and redemption quantities are
     # no rows of a history table, which is what Dask and Spark read (docs/lifecycle.md,
-    # "The events"; test_catalogue.py checks that the batch engine refuses them by name);
-    # migrated-bookshop's customers open balances, which a customers table does not hold
-    # (the test below holds that refusal).
-    if path.name not in ("gift-shop.yaml", "migrated-bookshop.yaml")
+    # "The events"; test_catalogue.py checks that the batch engine refuses them by name).
+    if path.name != "gift-shop.yaml"
 )
-
-
-def test_migrated_customers_are_refused_as_a_table_rather_than_dropped() -> None:
-    _, _, customers, _ = _example("migrated-bookshop")
-    with pytest.raises(HistoryError) as raised:
-        customers_to_table(customers)
-    assert "a customers table does not hold opening_points or a granted tier" in str(raised.value)
 
 
 def test_payments_reach_the_partitions_in_the_history_table() -> None:
@@ -327,6 +323,41 @@ def test_the_batch_engine_on_dask_equals_one_machine(dask_client: Client) -> Non
     program, events, customers, as_of = _example("coffee-club")
     expected = _one_machine(program, events, customers, as_of)
     assert _on_dask(program, events, customers, as_of, 2, engine="batch") == expected
+
+
+def _migrated_case() -> tuple[Program, list[AnyEvent], list[Customer], date | None]:
+    """migrated-bookshop, with migrated customers without events in every partition."""
+    program, events, customers, as_of = _example("migrated-bookshop")
+    assert customers is not None
+    ana = next(profile for profile in customers if profile.opening_points)
+    extra = [ana.model_copy(update={"customer_id": f"moved-{number}"}) for number in range(6)]
+    assert len(set(partition_of([profile.customer_id for profile in extra], 3))) == 3
+    return program, events, [*customers, *extra], as_of
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_migrated_customers_table_on_dask_equals_one_machine(
+    dask_client: Client, engine: str
+) -> None:
+    program, events, customers, as_of = _migrated_case()
+    expected = _one_machine(program, events, customers, as_of)
+    # The customers go to the cluster as a table, whose cells carry the opening.
+    table = customers_to_table(customers)
+    assert list(table_to_customers(table)) == customers
+    frame = events_to_table(events).to_pandas(types_mapper=pd.ArrowDtype)
+    result = scale_dask.evaluate(
+        program,
+        dd.from_pandas(frame, npartitions=2, sort=False),
+        as_of=as_of,
+        customers=table,
+        engine=engine,
+        partitions=3,
+    )
+    ledger = pa.Table.from_pandas(result.ledger.compute(), preserve_index=False)
+    results = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
+    assert (_rows(ledger), _rows(results), result.totals.to_dict()) == expected
+    moved = [row for row in expected[1] if row["customer_id"].startswith("moved-")]
+    assert len(moved) == 6  # reported as of the date, though they have no event
 
 
 def test_an_error_in_a_partition_reaches_the_caller_as_itself(dask_client: Client) -> None:
@@ -598,7 +629,7 @@ def test_partitioned_by_customer_false_shuffles_without_checking(
 # --- Spark ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["coffee-club", "pet-shop"])
+@pytest.mark.parametrize("name", ["coffee-club", "pet-shop", "migrated-bookshop"])
 def test_examples_on_spark_equal_one_machine(spark: Any, name: str) -> None:
     program, events, customers, as_of = _example(name)
     expected = _one_machine(program, events, customers, as_of)

@@ -251,8 +251,16 @@ def _profile_rows(df: DataFrame, customers: Any, partitions: int) -> DataFrame:
         if table is None:
             table = customers_to_table(list[Customer](customers))
         customers = df.sparkSession.createDataFrame(table, schema=_struct(CUSTOMERS_SCHEMA))
+    present = set(customers.columns)
     selected: DataFrame = customers.select(
-        *CUSTOMERS_SCHEMA.names,
+        # A profiles DataFrame from before migration lacks opening_points, tier and
+        # tier_until: read as empty cells.
+        *(
+            field.name
+            if field.name in present
+            else functions.lit(None).cast(_spark_type(field.type)).alias(field.name)
+            for field in CUSTOMERS_SCHEMA
+        ),
         _part_of(functions.col("customer_id"), partitions).alias(PART),
         functions.lit(_PROFILE).alias(_WHAT),
     )

@@ -297,7 +297,9 @@ def _fold_event(
         state.first_event_at = event.at
     if plan.dated:
         grant_dated(plan, state, event.at, True, entries)
-    if plan.points.has_clock:
+    if plan.points.has_clock or state.account.dated:
+        # An opening lot's own expiry is honoured even where the program's points never
+        # expire (docs/lifecycle.md, "Opening balances").
         entries += advance(plan.points, state.account, state.customer_id, event.at)
     gross = 0
     if isinstance(event, Purchase):

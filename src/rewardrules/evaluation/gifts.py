@@ -118,7 +118,7 @@ def grant_dated(
         moment = scheduled
         if state.last_event_at is not None and moment < state.last_event_at:
             moment = state.last_event_at  # a profile given late: never out of order
-        if plan.points.has_clock:
+        if plan.points.has_clock or state.account.dated:
             entries += advance(plan.points, state.account, customer_id, moment)
         local_date = moment.astimezone(plan.zone).date()
         group = groups[rule_id]

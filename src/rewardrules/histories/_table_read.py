@@ -354,8 +354,9 @@ def _parquet_cells(data: bytes, name: str) -> Cells:
 def _parquet_customers(table: pa.Table, name: str) -> Iterator[Customer]:
     for index, row in enumerate(table.to_pylist(), start=1):
         cells = {key: value for key, value in row.items() if value is not None}
-        if "joined_at" in cells and not isinstance(cells["joined_at"], str):
-            cells["joined_at"] = cells["joined_at"].isoformat()
+        for key in ("joined_at", "tier_until"):  # typed Parquet: a timestamp, not text
+            if key in cells and not isinstance(cells[key], str):
+                cells[key] = cells[key].isoformat()
         try:
             yield _json_history.customer_from_object(cells)
         except ValueError as exc:  # a RecordError or a pydantic ValidationError

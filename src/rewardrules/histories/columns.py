@@ -76,9 +76,16 @@ _CUSTOMER_FIELDS: list[pa.Field[Any]] = [
     pa.field("joined_at", INSTANT),
     pa.field("birthday", pa.string()),
     pa.field("referred_by", pa.string()),
+    # A migrated customer's opening (docs/histories.md, "Migrated customers"): the lots as
+    # a CSV cell writes them, so that every instant keeps the offset it was written with.
+    pa.field("opening_points", pa.string()),
+    pa.field("tier", pa.string()),
+    pa.field("tier_until", INSTANT),
 ]
 CUSTOMERS_SCHEMA = pa.schema(_CUSTOMER_FIELDS)
-"""The columns of a customers table: one row per profile."""
+"""The columns of a customers table: one row per profile. A table without the last three
+(``opening_points``, ``tier``, ``tier_until``: older tables) reads as one whose cells there
+are empty."""
 
 
 def _instant(moment: datetime) -> datetime:
@@ -304,45 +311,52 @@ def _amount(value: Decimal | None) -> Decimal | None:
 
 
 def customers_to_table(customers: Iterable[Customer]) -> pa.Table:
-    """One row per customer profile.
-
-    Raises:
-        HistoryError: a profile opens with points or a granted tier, which a table does not
-            hold (only the reference engine evaluates them, from CSV or JSON profiles).
-    """
+    """One row per customer profile; a migrated customer's opening lots in one cell, as a
+    CSV customers file writes them (``points@earned_at[@expires_at]``, space-separated)."""
     columns: dict[str, list[Any]] = {name: [] for name in CUSTOMERS_SCHEMA.names}
     for profile in customers:
-        if profile.opens:
-            field = "opening_points" if profile.opening_points else "tier"
-            message = (
-                "a customers table does not hold opening_points or a granted tier; evaluate "
-                "migrated customers with the reference engine, from a CSV or JSON customers file"
-            )
-            raise HistoryError(
-                [Problem(message, (f"customer {profile.customer_id}", field), code="unsupported")]
-            )
         columns["customer_id"].append(profile.customer_id)
         joined = profile.joined_at
         columns["joined_at"].append(None if joined is None else _instant(joined))
         columns["birthday"].append(None if profile.birthday is None else str(profile.birthday))
         columns["referred_by"].append(profile.referred_by)
+        columns["opening_points"].append(_lots_cell(profile) if profile.opening_points else None)
+        columns["tier"].append(profile.tier)
+        until = profile.tier_until
+        columns["tier_until"].append(None if until is None else _instant(until))
     return pa.table(columns, schema=CUSTOMERS_SCHEMA)
 
 
+def _lots_cell(profile: Customer) -> str:
+    """A profile's opening lots as a CSV cell (``_json.opening_lots`` reads it back)."""
+    return " ".join(
+        f"{lot.points}@{lot.earned_at.isoformat()}"
+        + ("" if lot.expires_at is None else f"@{lot.expires_at.isoformat()}")
+        for lot in profile.opening_points
+    )
+
+
 def table_to_customers(table: pa.Table, source: str = "<table>") -> Iterator[Customer]:
-    """The profiles of a customers table.
+    """The profiles of a customers table (its columns as ``CUSTOMERS_SCHEMA``'s; the
+    migrated customers' three may be absent).
 
     Raises:
-        HistoryError: a row is not a valid profile.
+        HistoryError: a row is not a valid profile; the problem names the row and field.
     """
+    from rewardrules.histories._json import customer_from_object  # noqa: PLC0415 -- a cycle
+    from rewardrules.histories._records import RecordError  # noqa: PLC0415 -- likewise
+
     for index, row in enumerate(table.to_pylist()):
+        cells = {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in row.items()
+            if value is not None and key in CUSTOMERS_SCHEMA.names
+        }
         try:
-            yield Customer(
-                customer_id=row["customer_id"],
-                joined_at=row.get("joined_at"),
-                birthday=row.get("birthday"),
-                referred_by=row.get("referred_by"),
-            )
+            yield customer_from_object(cells)
+        except RecordError as error:
+            message = f"{format_path(error.path) or 'row'}: {error.message}"
+            raise _row_error(source, None, index, message) from None
         except ModelInputError as error:
             raise _row_error(source, None, index, error) from None
 

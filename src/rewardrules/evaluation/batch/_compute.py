@@ -20,6 +20,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
+from rewardrules.evaluation.batch._opening import Grants
 from rewardrules.evaluation.batch._payments import Payments
 from rewardrules.evaluation.batch._refunds import Refunds
 from rewardrules.evaluation.batch._rules import (
@@ -55,11 +56,14 @@ class Computation:
         frame: Frame,
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
+        grants: Grants | None = None,
     ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
         self.tier_points = tier_points
         """With ``qualify_by: points``, what each purchase counts toward tiers (the points
         the rules gave it) and what each refund changes in it (``_evaluate``'s guess)."""
+        self.grants = grants
+        """Migrated customers' granted tiers (``_opening``), or None."""
         self.purchases: Flags = frame.flags_of("purchase")
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
@@ -249,9 +253,10 @@ class Computation:
         """The window's level at each event, and the level that applies (with retention)."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         window = levels(self.plan.tiers, sums)
-        if self.retention is None:
-            return window, window
-        return window, self.retention.levels(window)
+        applied = window if self.retention is None else self.retention.levels(window)
+        if self.grants is not None:  # a grant is not a level reached: after retention
+            applied = self.grants.at_purchases(self.frame, self.purchases, applied)
+        return window, applied
 
     def _settle_tiers(self, windows: TierWindows) -> None:
         """Iterate levels and prices to their fixed point (see ``_tiers``)."""

@@ -22,17 +22,17 @@ from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerE
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
-from rewardrules.errors import Problem
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
 from rewardrules.evaluation.batch._dated import GiftColumns
-from rewardrules.evaluation.batch._frame import Flags, Ints, UnsupportedError, read_frame
+from rewardrules.evaluation.batch._frame import Flags, Ints, read_frame
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
@@ -48,9 +48,11 @@ from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
     StateColumns,
+    check_saveable,
     gift_card_spend,
 )
 from rewardrules.evaluation.batch._tiers import levels
+from rewardrules.evaluation.batch._timeline import Walk
 from rewardrules.evaluation.batch.support import refuse, unsupported
 from rewardrules.evaluation.fold import _INSTANT, _Cutoff, _profiles
 from rewardrules.evaluation.plan import ProgramPlan
@@ -122,25 +124,20 @@ def evaluate_table(
         plan = replace(plan, stage_rules=stage_rules(order), final_rules=finals)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
-    opening = [profile.customer_id for profile in profiles.values() if profile.opens]
-    if opening:
-        shown = ", ".join(opening[:3]) + (
-            f" and {len(opening) - 3} more" if len(opening) > 3 else ""
-        )
-        message = (
-            f"the batch engine does not evaluate opening_points or a granted tier in the "
-            f"customers' profiles yet (customers {shown}); evaluate with engine='reference'"
-        )
-        raise UnsupportedError([Problem(message=message, code="unsupported")])
+    check_tiers(plan, profiles)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    grants = None
+    if profiles:
+        check_late(plan, frame, profiles, facts, until)
+        grants = Grants.of(plan, frame, profiles)
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
         by_points = plan.tiers is not None and plan.tiers.by_points
         guess: Ints | None = None
         for _ in range(frame.events + 2):
-            run = _Run(plan, frame, cutoff, guess)
+            run = _Run(plan, frame, cutoff, guess, grants)
             run.gifts = GiftLedger(run, profiles, facts, until)
             evaluation = run.evaluation()
             if not by_points or (guess is not None and np.array_equal(run.points_given, guess)):
@@ -265,13 +262,12 @@ def _nothing(_index: int) -> tuple[()]:
     return ()
 
 
-def _no_saved_state(customer_id: str) -> CustomerState:
-    """A customer known only from a profile (no event of their own): refused for now."""
-    message = (
-        f"customer {customer_id}: the batch engine does not build the saved state of a "
-        "customer without events; evaluate with engine='reference' to save states"
-    )
-    raise UnsupportedError([Problem(message=message, code="unsupported")])
+def _profile_state(plan: ProgramPlan, walk: Walk, profile: Customer | None) -> CustomerState:
+    """The saved state of a customer known only from a profile (no event of their own):
+    a migrated customer reported as of ``as_of``, from their walk's account."""
+    check_saveable(plan, walk.customer_id)
+    assert walk.lots is not None  # noqa: S101 -- a walk with a result kept its account
+    return profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
 
 
 class _Ledger:
@@ -330,8 +326,9 @@ class _Run(Computation):
         frame: Any,
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
+        grants: Grants | None = None,
     ) -> None:
-        super().__init__(plan, frame, cutoff, tier_points)
+        super().__init__(plan, frame, cutoff, tier_points, grants)
         self.points_given: Ints = np.zeros(0, dtype=np.int64)
         """Per event, the points the rules gave (net, negative at refunds), before the
         gifts at dates and the accounts: what ``qualify_by: points`` counts."""
@@ -442,7 +439,7 @@ class _Run(Computation):
                 self._saved_states().state_of,
                 upcoming,
             ).results(),
-            _no_saved_state,
+            partial(_profile_state, plan),
         )
         sums = ledger.sums
         return Evaluation(
@@ -966,6 +963,7 @@ class _Run(Computation):
                 stopped=self.stopped if plan.final_rules else None,
                 moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+                openings=self.gifts.openings(),
             )
         )
 
@@ -987,6 +985,8 @@ class _Run(Computation):
         reported = levels(tiers, amounts)
         if self.retention is not None:
             reported = self.retention.reported(self.window_tier, reported, instant)
+        if self.grants is not None:
+            reported = self.grants.at_report(reported, instant)
         # The level changes at purchases only: compare each purchase with the customer's
         # purchase before it (none before the first).
         bought = np.flatnonzero(self.purchases)

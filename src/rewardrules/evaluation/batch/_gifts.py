@@ -71,6 +71,8 @@ class GiftLedger:
         self.supplied: list[Fact] = []
         self.repeated: Repetition | None = None
         self.standing: Standing | None = None
+        self.supplied_referrers: frozenset[str] = frozenset()
+        """The referrers of the supplied facts (``Walker.supplied``)."""
         if supplied is not None and supplied.num_rows:
             facts = facts_of(supplied)
             if until is not None:
@@ -84,6 +86,7 @@ class GiftLedger:
             self.repeated = repeated_ids(facts, first_at)
             self.facts = facts
             self.supplied = list(facts)
+            self.supplied_referrers = frozenset(fact.referrer for fact in facts)
         self.walks = Walks()
         self.referrals = 0
 
@@ -194,6 +197,7 @@ class GiftLedger:
             cutoff,
             emptied or frozenset(),
             lasting,
+            self.supplied_referrers,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)
@@ -218,6 +222,17 @@ class GiftLedger:
         """The walked customers' upcoming expiries at the report."""
         for customer, walk in self.walks.walks.items():
             upcoming[customer] = walk.upcoming
+
+    def openings(self) -> dict[int, Customer]:
+        """The frame's customers who start from a profile's opening, with the profile."""
+        profiles = self.profiles
+        if not any(profile.opens for profile in profiles.values()):
+            return {}
+        return {
+            position: profiles[customer]
+            for position, customer in enumerate(self.run.frame.customer_ids)
+            if customer in profiles and profiles[customer].opens
+        }
 
     def last_facts(self) -> dict[int, datetime]:
         """The frame's customers whose last moment is a referrer's reward after their last
@@ -247,6 +262,8 @@ class GiftLedger:
             elif entry.kind == "voucher":
                 sums["vouchers"] += 1
                 sums["voucher_value"] += entry.value_minor or 0
+            elif entry.kind == "opening":  # issued, as ``ledger.total`` counts them
+                sums["points"] += entry.points or 0
         return sums, self.walks.account()
 
     def results(
@@ -263,6 +280,7 @@ class GiftLedger:
             tier = None
             changes: tuple[Any, ...] = ()
             next_tier = None
+            profile = self.profiles.get(walk.customer_id)
             if plan.tiers is not None:
                 if cutoff is not None:
                     instant, local_date = cutoff.instant, cutoff.local_date
@@ -270,7 +288,10 @@ class GiftLedger:
                     assert walk.last_item is not None  # noqa: S101 -- a walk with entries
                     instant = walk.last_item
                     local_date = instant.astimezone(plan.zone).date()
-                tier, changes, next_tier = TierCounter().report(
+                counter = TierCounter()
+                if walk.opened and profile is not None and profile.tier and profile.tier_until:
+                    counter.grant(plan.tiers, profile.tier, profile.tier_until)
+                tier, changes, next_tier = counter.report(
                     plan.tiers, plan.money, instant, local_date, walk.moment or instant
                 )
             extra.append(
@@ -282,7 +303,7 @@ class GiftLedger:
                     pending_points=walk.balance - walk.available,
                     tier=tier,
                     stamps=dict(stamps),
-                    save=partial(unsaved, walk.customer_id),
+                    save=partial(unsaved, walk, profile),
                     tier_changes=changes,
                     next_tier=next_tier,
                     upcoming_expiry=walk.upcoming,

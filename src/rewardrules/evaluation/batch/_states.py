@@ -16,7 +16,7 @@ run, a gift-card window when its first purchase is made, a bonus when it is firs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -48,8 +48,10 @@ from rewardrules.errors import Problem
 from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
+from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.events import Customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +109,47 @@ class StateColumns:
     stopped: Ints | None = None
     """Per event, the step of the final rule that stopped its later rules (``final: true``),
     past the last step where none did; None when no rule is final."""
+    openings: Mapping[int, Customer] = field(default_factory=dict)
+    """Per customer (index) who starts from a profile's opening, the profile."""
 
 
 _GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
 """The kinds whose saved slices the batch engine does not build yet (nor groups')."""
+
+
+def check_saveable(plan: ProgramPlan, customer_id: str) -> None:
+    """Refuse to save a state the batch engine does not gather everything of.
+
+    Raises:
+        UnsupportedError: the program has a per-rule limit, a gift rule or an exclusive
+            group.
+    """
+    if plan.limits:
+        # What each limit has counted in its period is not gathered from the batch
+        # engine's limits yet: refuse rather than save a state without it.
+        rules = ", ".join(f"'{rule}'" for rule in plan.limits)
+        message = (
+            f"customer {customer_id}: the batch engine does not build "
+            f"saved states of rules with a limit ({rules}) yet; evaluate with "
+            "engine='reference' to save states"
+        )
+        raise UnsupportedError([Problem(message=message, code="unsupported")])
+    gifts = [
+        rule.id
+        for rule in plan.program.rules
+        if rule.kind in _GIFT_KINDS or rule.exclusive_group is not None
+    ]
+    if gifts:
+        # The gifts' own slices (birthdays given, sign-up, referrals) and the purchases'
+        # set-aside members are not gathered from the batch engine's gift and group
+        # modules yet: refuse rather than save a state without them.
+        rules = ", ".join(f"'{rule}'" for rule in gifts)
+        message = (
+            f"customer {customer_id}: the batch engine does not build "
+            f"saved states of gift or exclusive-group rules ({rules}) yet; "
+            "evaluate with engine='reference' to save states"
+        )
+        raise UnsupportedError([Problem(message=message, code="unsupported")])
 
 
 class SavedStates:
@@ -127,32 +166,7 @@ class SavedStates:
         """The state the reference engine would save for the customer (by index)."""
         columns = self.columns
         plan, frame = columns.plan, columns.frame
-        if plan.limits:
-            # What each limit has counted in its period is not gathered from the batch
-            # engine's limits yet: refuse rather than save a state without it.
-            rules = ", ".join(f"'{rule}'" for rule in plan.limits)
-            message = (
-                f"customer {frame.customer_ids[customer]}: the batch engine does not build "
-                f"saved states of rules with a limit ({rules}) yet; evaluate with "
-                "engine='reference' to save states"
-            )
-            raise UnsupportedError([Problem(message=message, code="unsupported")])
-        gifts = [
-            rule.id
-            for rule in plan.program.rules
-            if rule.kind in _GIFT_KINDS or rule.exclusive_group is not None
-        ]
-        if gifts:
-            # The gifts' own slices (birthdays given, sign-up, referrals) and the purchases'
-            # set-aside members are not gathered from the batch engine's gift and group
-            # modules yet: refuse rather than save a state without them.
-            rules = ", ".join(f"'{rule}'" for rule in gifts)
-            message = (
-                f"customer {frame.customer_ids[customer]}: the batch engine does not build "
-                f"saved states of gift or exclusive-group rules ({rules}) yet; "
-                "evaluate with engine='reference' to save states"
-            )
-            raise UnsupportedError([Problem(message=message, code="unsupported")])
+        check_saveable(plan, frame.customer_ids[customer])
         purchases, refunds, redemptions = columns.flags
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         events = range(first, end)
@@ -167,6 +181,9 @@ class SavedStates:
         tier_amounts, tier_window = self._forgotten_tiers(forgotten, last_event_at)
         ids = frame.event_ids
         money = plan.money
+        granted = columns.openings.get(customer)
+        if plan.tiers is None or granted is None or granted.tier_until is None:
+            granted = None
         return CustomerState.model_construct(
             program=plan.program.program,
             customer_id=frame.customer_ids[customer],
@@ -214,6 +231,8 @@ class SavedStates:
             settled_purchase_at=self._settled_purchase(forgotten),
             tier_amounts=tier_amounts,
             tier_window=tier_window,
+            tier_granted=None if granted is None else granted.tier,
+            tier_granted_until=None if granted is None else granted.tier_until,
             bonuses=self._bonuses(bought),
             first_event_at=moment(first),
             birthdays={},
@@ -234,9 +253,12 @@ class SavedStates:
         emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
         lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
         account = PointsAccount()
+        profile = columns.openings.get(customer)
+        if profile is not None:
+            open_lots(columns.plan, account, profile)
         for event in events:
             at = columns.moment(event)
-            if policy.has_clock:
+            if policy.has_clock or account.dated:
                 advance(policy, account, customer_id, at)
             if purchases[event]:
                 earned = int(columns.points[event])

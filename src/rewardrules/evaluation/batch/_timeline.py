@@ -37,6 +37,7 @@ from rewardrules.engine.lots import (
     upcoming_expiry,
 )
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, check_fact
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
@@ -69,6 +70,10 @@ class Walk:
     """The account's entries written (expiries, redemptions, write-offs)."""
     upcoming: tuple[ExpiryDue, ...] = ()
     """The points left that will expire, per local date (``CustomerResult.upcoming_expiry``)."""
+    opened: bool = False
+    """Whether the walk started a migrated customer from their profile's opening."""
+    lots: PointsAccount | None = None
+    """The points account at the report (a customer without events saves it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +91,16 @@ class Walker:
     """The refunds that refund their purchase in full (``_refunds.emptying``)."""
     lasting: frozenset[int] = frozenset()
     """The purchases whose points never expire (``_accounts.lasting_purchases``)."""
+    supplied: frozenset[str] = frozenset()
+    """The referrers of the referral facts supplied with the history: a migrated one with
+    no event of their own is started at their first fact (the reference's first event)."""
 
     def needs_walk(self, profile: Customer | None) -> bool:
-        """Whether a profile may give a gift at a date."""
+        """Whether a profile may give a gift at a date, or brings opening lots."""
         if profile is None:
             return False
+        if profile.opening_points:
+            return True
         for compiled in self.plan.dated:
             rule = compiled.plan
             if isinstance(rule, SignupPlan) and profile.joined_at is not None:
@@ -129,11 +139,21 @@ class Walker:
             None if profile is None else profile.joined_at or (moments[0] if moments else None),
             profile is not None and profile.joined_at is not None,
         )
+        done.lots = account
+        if (
+            profile is not None
+            and profile.opens
+            and (events or cutoff is not None or customer_id in self.supplied)
+        ):
+            done.opened = True
+            opening = open_lots(plan, account, profile)
+            pending += opening
+            done.gifts += opening
         for (_, _, item), moment in zip(items, moments):
             while next_gift < len(due) and due[next_gift][0] <= moment:
                 self._give(done, account, due[next_gift], pending, profile, standing)
                 next_gift += 1
-            if policy.has_clock:
+            if policy.has_clock or account.dated:
                 pending += self._expired(done, advance(policy, account, customer_id, moment))
             if isinstance(item, Fact):
                 # checked by walk_customers; the program's referrals are referral rules
@@ -265,7 +285,7 @@ class Walker:
         moment, _, rule, year = gift
         plan = self.plan
         customer_id = done.customer_id
-        if plan.points.has_clock:
+        if plan.points.has_clock or account.dated:
             pending += self._expired(done, advance(plan.points, account, customer_id, moment))
         if isinstance(rule, SignupPlan):
             entry = signup_at_joining(rule, customer_id, moment)
@@ -382,10 +402,16 @@ def walk_customers(
     others = {customer for customer in by_referrer if customer not in index}
     if plan.dated and walker.cutoff is not None:
         others |= {customer for customer in profiles if customer not in index}
+    if walker.cutoff is not None:  # a migrated customer is reported as of then
+        others |= {
+            customer
+            for customer, profile in profiles.items()
+            if profile.opens and customer not in index
+        }
     for customer_id in sorted(others):
         walk = walker.walk(
             customer_id, range(0), by_referrer.get(customer_id, []), profiles.get(customer_id)
         )
-        if walk.last:
+        if walk.last or walk.opened:
             walks.others.append(walk)
     return walks
