@@ -295,6 +295,22 @@ lots that never expire (a tier's points_never_expire), a migrated customer's gra
 tier, and the lots each redemption took points from."""
 
 
+FORMAT_5 = {
+    **FORMAT_4,
+    "CustomerState": (
+        "birthdays bonuses cancellations customer_id debt digest exponent first_event_at "
+        "forgotten_until format gift_cards last_event_at last_purchase_at limits lots points "
+        "program purchases redemptions referral_holds referrals refunds settled_active_at "
+        "spent stamps tier_amounts tier_granted tier_granted_until tier_reached tier_window "
+        "window_tier"
+    ),
+    "SavedReferral": "held_until id referred rule",
+    "SavedHold": "purchase reversed_by rule until",
+}
+"""The keys of a format 5 state: referral holds (a referral rule's hold_for), the
+referrer's held reward and the friend's held purchase."""
+
+
 def test_the_saved_shape_changes_only_with_the_format() -> None:
     schema = CustomerState.model_json_schema()
     shape = {"CustomerState": " ".join(sorted(schema["properties"]))}
@@ -306,12 +322,12 @@ def test_the_saved_shape_changes_only_with_the_format() -> None:
     # A key added, even with a default, changes what a dump writes, and with it the digest
     # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
     # shape here, and say in docs/api.md what the new format holds.
-    assert (FORMAT, shape) == (4, FORMAT_4)
+    assert (FORMAT, shape) == (5, FORMAT_5)
 
 
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    assert data["format"] == FORMAT == 4
+    assert data["format"] == FORMAT == 5
     assert len(data["digest"]) == 32
     assert CustomerState.model_validate(data).model_dump(mode="json") == data
 
@@ -328,14 +344,14 @@ def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
     data = saved(purchase("p1", at(), line("a", "3.00")))
     upgraded: list[int] = []
 
-    def from_4(old: Data) -> Data:
+    def from_5(old: Data) -> Data:
         upgraded.append(old["format"])
         return old
 
-    monkeypatch.setattr(_state_format, "FORMAT", 5)  # as if format 5 were the current one
-    monkeypatch.setitem(_state_format.UPGRADES, 4, from_4)
+    monkeypatch.setattr(_state_format, "FORMAT", 6)  # as if format 6 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 5, from_5)
     state = CustomerState.model_validate_json(json.dumps(data))
-    assert (upgraded, state.format, state.points) == ([4], 5, 3)
+    assert (upgraded, state.format, state.points) == ([5], 6, 3)
 
 
 def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
@@ -352,12 +368,12 @@ def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
 
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["format"] = 5
+    data["format"] = 6
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate_json(json.dumps(data))
     assert [str(problem) for problem in raised.value.problems] == [
-        "state of c1.format: is 5: the state was saved by a newer rewardrules, and this one "
-        "reads formats up to 4 (upgrade rewardrules to use it)"
+        "state of c1.format: is 6: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 5 (upgrade rewardrules to use it)"
     ]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 4
+FORMAT = 5
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
@@ -37,6 +37,8 @@ pairs of integers. Format 4 adds ``settled_active_at`` (the last activity for
 level whose points never expire), a migrated customer's granted tier (``tier_granted``
 and ``tier_granted_until``), ``spent`` (per applied redemption not cancelled, the points
 it took from each lot, which a ``cancel_redemption`` gives back) and ``cancellations``.
+Format 5 adds the referral holds (a rule's ``hold_for``): ``held_until`` on a referrer's
+``referrals`` (the reward not given yet) and, for a referred friend, ``referral_holds``.
 """
 
 UNVERSIONED = 1
@@ -221,10 +223,23 @@ def _from_3(content: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _from_4(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 4 to 5: no rule held a referral, so every reward of ``referrals`` was given
+    and no friend's purchase is held."""
+    referrals = content.get("referrals", [])
+    if isinstance(referrals, list):
+        referrals = [
+            {**kept, "held_until": None} if isinstance(kept, dict) else kept
+            for kept in referrals
+        ]
+    return {**content, "referrals": referrals, "referral_holds": []}
+
+
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _from_1,
     2: _from_2,
     3: _from_3,
+    4: _from_4,
 }
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 

@@ -60,7 +60,7 @@ from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
 from rewardrules.evaluation._opening import open_customer, opening_problems
-from rewardrules.evaluation.gifts import apply_referral, grant_dated
+from rewardrules.evaluation.gifts import apply_referral, grant_dated, release_held
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages, stage_rules
 from rewardrules.events import (
@@ -295,6 +295,8 @@ def _fold_event(
         )
     if state.first_event_at is None:
         state.first_event_at = event.at
+    if state.held:
+        release_held(plan, state, event.at, True, entries)
     if plan.dated:
         grant_dated(plan, state, event.at, True, entries)
     if plan.points.has_clock:
@@ -324,7 +326,10 @@ def _apply(
             be applied.
     """
     if isinstance(event, ReferralQualified):
-        repeated = state.knows_fact(event.id, event.rule) or state.knows(event.id)
+        # A reversal names the fact it reverses: apply_referral checks that one is held.
+        repeated = event.reversed_by is None and (
+            state.knows_fact(event.id, event.rule) or state.knows(event.id)
+        )
     else:
         repeated = state.knows(event.id) or any(key[0] == event.id for key in state.referrals)
     if repeated:
@@ -744,7 +749,9 @@ def _evaluate(
     gross = 0
     counts = _Counts()
     for event in selected:
-        if isinstance(event, ReferralQualified):
+        if isinstance(event, ReferralQualified) and event.reversed_by is not None:
+            pass  # it reverses a fact before it, which apply_referral checks is held
+        elif isinstance(event, ReferralQualified):
             # A friend's purchase may qualify under two rules: two facts with its id.
             if event.id in seen or (event.id, event.rule) in facts:
                 raise _fail(event, _duplicate_message(event))
@@ -906,6 +913,8 @@ def _result(
     if cutoff is not None:
         # Gifts at dates are given and points expire up to the cutoff too; a date counts
         # up to (not including) the next local midnight.
+        if state.held:
+            release_held(plan, state, cutoff.instant, cutoff.inclusive, ledger)
         if plan.dated:
             grant_dated(plan, state, cutoff.instant, cutoff.inclusive, ledger)
         ledger += advance(

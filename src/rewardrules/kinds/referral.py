@@ -11,21 +11,30 @@ Edges: each friend qualifies once per rule. The referrer's reward is available a
 is not taken back when the friend returns the purchase; the friend's own points are the
 purchase's points and are taken back like a bonus. A rule's ``limit`` counts the
 referrer's rewards (for example at most 5 referrals a year).
+
+With ``hold_for`` the referrer's reward is held until the purchase's instant plus
+``hold_for`` (``evaluation.gifts`` gives it then). A refund of the purchase before then
+that leaves it paying less than ``min_paid`` on the eligible lines, or no eligible priced
+unit, reverses it: the friend's entries carry a fact with ``reversed_by`` for the
+referrer, and the friend's next qualifying purchase may earn the referral again (the
+friend's own gift is not given twice). A refund from the hold's end on changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.lots import Duration
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.state import PurchaseRecord, WorkingState
-from rewardrules.events import ReferralQualified
+from rewardrules.events import ReferralQualified, Refund
 from rewardrules.kinds._gifts import (
     GiftPlan,
     at_least,
@@ -53,10 +62,14 @@ class ReferralPlan:
     min_paid: int
     points_name: str
     money: Currency
+    hold: Duration | None = None
+    zone: ZoneInfo | None = None
 
     @classmethod
-    def compile(cls, rule: Referral, money: Currency, points_name: str) -> ReferralPlan:
-        """Compile the gifts, filter and minimum."""
+    def compile(
+        cls, rule: Referral, money: Currency, points_name: str, zone: ZoneInfo | None = None
+    ) -> ReferralPlan:
+        """Compile the gifts, filter, minimum and hold."""
         return cls(
             rule=rule,
             scope=Scope.compile(rule.when, money, rule.starts, rule.ends),
@@ -65,11 +78,19 @@ class ReferralPlan:
             min_paid=money.to_minor(rule.min_paid),
             points_name=points_name,
             money=money,
+            hold=None if rule.hold_for is None else Duration.parse(rule.hold_for),
+            zone=zone,
         )
 
     def what(self) -> str:
         """How the rule is called in reasons."""
         return self.rule.description or "referral"
+
+    def held_until(self, at: datetime) -> datetime | None:
+        """When the hold of a purchase at ``at`` ends; None without ``hold_for``."""
+        if self.hold is None:
+            return None
+        return self.hold.after(at, self.zone or ZoneInfo("UTC"))
 
 
 def referral_at_purchase(
@@ -77,8 +98,13 @@ def referral_at_purchase(
     referred_by: str,
     context: PurchaseContext,
     amounts: Sequence[int],
+    gift_given: bool = False,
 ) -> tuple[ReferralQualified | None, list[LedgerEntry]]:
-    """Whether a purchase is the friend's qualifying one: the fact, and the friend's entries."""
+    """Whether a purchase is the friend's qualifying one: the fact, and the friend's entries.
+
+    ``gift_given``: the friend had their own gift at a purchase whose referral a refund
+    reversed; it is not given again.
+    """
     if eligible_priced_units(plan.scope, context) == 0:
         return None, []
     if paid_on_eligible(plan.scope, context, amounts) < plan.min_paid:
@@ -105,7 +131,7 @@ def referral_at_purchase(
             (fact, plan),
         )
     ]
-    if plan.referred is not None:
+    if plan.referred is not None and not gift_given:
         why = f"{plan.what()}: first qualifying purchase as a friend of {referred_by}"
         entries.append(
             plan.referred.entry(
@@ -121,8 +147,10 @@ def referral_at_purchase(
 
 
 def referrer_reward(plan: ReferralPlan, fact: ReferralQualified) -> LedgerEntry:
-    """The referrer's entry for a friend's qualifying purchase."""
+    """The referrer's entry for a friend's qualifying purchase (at the hold's end, if held)."""
     why = f"{plan.what()}: {fact.referred}, whom you referred, made a first qualifying purchase"
+    if plan.hold is not None:
+        why += f" ({fact.id}), not returned within the hold of {plan.hold.text}"
     return plan.referrer.entry(
         fact.id, fact.customer_id, plan.rule.id, plan.money, plan.points_name, why
     )
@@ -131,9 +159,36 @@ def referrer_reward(plan: ReferralPlan, fact: ReferralQualified) -> LedgerEntry:
 def _marker_reason(money: Currency, fact: ReferralQualified, plan: ReferralPlan) -> str:
     gift = plan.referrer.words(money, plan.points_name)
     referrer = fact.customer_id
-    return (
+    text = (
         f"{plan.what()}: first qualifying purchase of a friend referred by {referrer}; "
         f"the referral reward ({gift}) goes to {referrer}'s ledger"
+    )
+    until = plan.held_until(fact.at)
+    if until is None:
+        return text
+    return (
+        f"{text}, held until {held_date(until, plan)} (friend's purchase {fact.id} may "
+        "still be returned)"
+    )
+
+
+def held_date(until: datetime, plan: ReferralPlan) -> str:
+    """The hold's end as the program's local date, with the time when not midnight."""
+    local = until.astimezone(plan.zone or ZoneInfo("UTC"))
+    if local.time() == local.time().replace(hour=0, minute=0, second=0, microsecond=0):
+        return local.date().isoformat()
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _reversal_reason(
+    money: Currency, fact: ReferralQualified, plan: ReferralPlan, refund: Refund
+) -> str:
+    refunded_on = refund.at.astimezone(plan.zone or ZoneInfo("UTC")).date().isoformat()
+    gift = plan.referrer.words(money, plan.points_name)
+    return (
+        f"{plan.what()}: reversed: friend's purchase {fact.id} was refunded on {refunded_on} "
+        f"within the hold; {fact.customer_id} does not get the referral reward ({gift}), "
+        "and the next qualifying purchase may earn it"
     )
 
 
@@ -162,12 +217,82 @@ def _purchase(
         return []
     if profile.joined_at is not None and context.purchase.at < profile.joined_at:
         return []
-    fact, entries = referral_at_purchase(plan, profile.referred_by, context, basket.amounts)
+    given = rule_id in state.friend_holds  # a reversed referral's: the gift was given
+    fact, entries = referral_at_purchase(
+        plan, profile.referred_by, context, basket.amounts, given
+    )
     if fact is not None:
         state.bonuses[rule_id] = None
         state.outbox.append(fact)
         keep_points(basket, rule_id, entries)
+        until = plan.held_until(fact.at)
+        if until is not None:
+            state.friend_holds[rule_id] = (fact.id, until, None)
     return entries
+
+
+def _refund(
+    plan: ReferralPlan,
+    state: WorkingState,
+    record: PurchaseRecord,
+    refund: Refund,
+    before: list[int],
+    refunded: list[int],
+) -> list[LedgerEntry]:
+    """The friend's points as a bonus's; then, within a hold, whether the referral stands."""
+    entries = refund_fixed_points(plan, state, record, refund, before, refunded)
+    rule_id = plan.rule.id
+    hold = state.friend_holds.get(rule_id)
+    if hold is None or state.profile is None or state.profile.referred_by is None:
+        return entries
+    purchase_id, until, reversed_by = hold
+    if purchase_id != record.context.purchase.id or reversed_by is not None:
+        return entries
+    if refund.at >= until or not _falls_below(plan, record):
+        return entries  # the hold is over, or the purchase still qualifies
+    state.friend_holds[rule_id] = (purchase_id, until, refund.id)
+    del state.bonuses[rule_id]
+    purchase = record.context.purchase
+    fact = ReferralQualified.model_construct(
+        id=purchase_id,
+        customer_id=state.profile.referred_by,
+        at=refund.at,
+        referred=purchase.customer_id,
+        rule=rule_id,
+        reversed_by=refund.id,
+    )
+    state.outbox.append(fact)
+    entries.append(
+        LedgerEntry(
+            refund.id,
+            purchase.customer_id,
+            rule_id,
+            "referral",
+            None,
+            None,
+            REVERSED,
+            plan.money,
+            _reversal_reason,
+            (fact, plan, refund),
+        )
+    )
+    return entries
+
+
+REVERSED = -1
+"""The ``units`` of a friend's ``referral`` entry that reverses a held referral: the totals
+count it as minus one referral (a qualifying purchase's entry has none)."""
+
+
+def _falls_below(plan: ReferralPlan, record: PurchaseRecord) -> bool:
+    """Whether what is left of a purchase no longer qualifies: no eligible priced unit, or
+    less than ``min_paid`` paid on the eligible lines (what was paid less what was given
+    back)."""
+    context = record.context
+    if eligible_priced_units(plan.scope, context, record.refunded_units) == 0:
+        return True
+    left = [paid - back for paid, back in zip(record.paid, record.refunded_amount)]
+    return paid_on_eligible(plan.scope, context, left) < plan.min_paid
 
 
 def _why_not(
@@ -230,9 +355,11 @@ def _refund_words(
 
 SPEC: KindSpec[Referral, ReferralPlan] = KindSpec(
     model=Referral,
-    compile=lambda rule, settings: ReferralPlan.compile(rule, settings.money, settings.points_name),
+    compile=lambda rule, settings: ReferralPlan.compile(
+        rule, settings.money, settings.points_name, settings.zone
+    ),
     purchase=_purchase,
-    refund=refund_fixed_points,
+    refund=_refund,
     # Never in a group (it rewards no purchase) nor limited at a purchase; its mark all the same.
     state_slices=lambda plan: (("bonuses", plan.rule.id),),
     changes_prices=lambda plan: False,

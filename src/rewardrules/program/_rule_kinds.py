@@ -9,7 +9,7 @@ involve the rest of the program are in :mod:`rewardrules.program._consistency`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal, Self, get_args
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self, get_args
 
 from pydantic import Field, StrictBool, Tag, ValidationInfo, field_validator, model_validator
 
@@ -25,6 +25,10 @@ from rewardrules.program._rule_base import (
     _Rule,
 )
 from rewardrules.program._unions import WORDS, one_of
+
+if TYPE_CHECKING:
+    # Resolved by model.py (``Referral.model_rebuild``), where the duration type is defined.
+    from rewardrules.program.model import Duration
 
 
 def _parts(
@@ -515,8 +519,10 @@ class Referral(_Rule):
 
     A friend is a customer whose profile names the referrer in ``referred_by``. The referrer's
     gift is given at the friend's first purchase that ``when`` admits and that pays at least
-    ``min_paid`` on the rule's lines. The rule rewards no purchase of the referrer's, so it
-    cannot be in an ``exclusive_group``.
+    ``min_paid`` on the rule's lines; with ``hold_for``, that long after it, unless a refund
+    within the hold takes the purchase below ``min_paid`` (docs/semantics.md, "Referral
+    holds"). The rule rewards no purchase of the referrer's, so it cannot be in an
+    ``exclusive_group``.
     """
 
     kind: Literal["referral"] = Field(description="A reward for referring a friend.")
@@ -535,6 +541,17 @@ class Referral(_Rule):
         allow_inf_nan=False,
         description="The friend's purchase must pay at least this on the rule's lines.",
         examples=["15.00"],
+    )
+    hold_for: Duration | None = Field(
+        default=None,
+        description=(
+            "Hold the referrer's gift this long after the friend's qualifying purchase (its "
+            "return window): it is given then, and not at all if refunds before then leave "
+            "the purchase paying less than min_paid on the rule's lines (or nothing "
+            "eligible); the friend's next qualifying purchase may then earn it. Absent: "
+            "given at the purchase and never taken back."
+        ),
+        examples=["30 days", "2 weeks"],
     )
 
     def gives_points(self) -> bool:

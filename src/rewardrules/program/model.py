@@ -211,6 +211,10 @@ Duration = Annotated[
 """A duration as written, at most 100 years: months and years are calendar months in the
 program's zone."""
 
+# The rule kinds come before this module's types: a kind's field of one of them is
+# resolved here, once it is defined.
+Referral.model_rebuild(_types_namespace={"Duration": Duration})
+
 
 ACTIVITY_KINDS: Final = ("purchase", "redemption", "referral")
 """What can count as activity for ``expire_on_inactivity``, in the order the docs list it."""
