@@ -305,7 +305,7 @@ FORMAT_5 = {
         "window_tier"
     ),
     "SavedReferral": "held_until id referred rule",
-    "SavedHold": "purchase reversed_by rule until",
+    "SavedHold": "gift_kept purchase reversed_by rule until",
 }
 """The keys of a format 5 state: referral holds (a referral rule's hold_for), the
 referrer's held reward and the friend's held purchase."""

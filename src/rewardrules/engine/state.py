@@ -203,7 +203,14 @@ class SavedHold(_Saved):
         default=None,
         description=(
             "The refund that reversed the referral within the hold, if one did: the friend "
-            "may then qualify again (without their own gift a second time)."
+            "may then qualify again."
+        ),
+    )
+    gift_kept: bool = Field(
+        default=False,
+        description=(
+            "After a reversal: whether the friend kept their own gift of that purchase (a "
+            "voucher, or points a partial refund left); if so, it is not given again."
         ),
     )
 
@@ -669,8 +676,9 @@ class WorkingState:
         self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
         # As a referrer: (fact id, rule) of ``referrals`` whose reward is held, until when.
         self.held: dict[tuple[str, str], datetime] = {}
-        # As a referred friend: rule: (qualifying purchase, hold's end, reversing refund).
-        self.friend_holds: dict[str, tuple[str, datetime, str | None]] = {}
+        # As a referred friend: rule: (qualifying purchase, hold's end, reversing refund,
+        # whether the friend kept their own gift of a reversed purchase).
+        self.friend_holds: dict[str, tuple[str, datetime, str | None, bool]] = {}
         # The next gift at a date, once worked out (not saved: a resumed state works it out).
         self.next_gift_at: datetime | None = None
 
@@ -868,8 +876,10 @@ class WorkingState:
                 for (fact_id, rule), friend in self.referrals.items()
             ),
             referral_holds=tuple(
-                SavedHold(rule=rule, purchase=purchase, until=until, reversed_by=reversed_by)
-                for rule, (purchase, until, reversed_by) in self.friend_holds.items()
+                SavedHold(
+                    rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept
+                )
+                for rule, (purchase, until, by, kept) in self.friend_holds.items()
             ),
         )
         state._mark_checked()
@@ -1096,7 +1106,8 @@ def restore(
         if kept.held_until is not None
     }
     state.friend_holds = {
-        kept.rule: (kept.purchase, kept.until, kept.reversed_by) for kept in saved.referral_holds
+        kept.rule: (kept.purchase, kept.until, kept.reversed_by, kept.gift_kept)
+        for kept in saved.referral_holds
     }
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)

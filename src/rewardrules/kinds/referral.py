@@ -16,8 +16,9 @@ With ``hold_for`` the referrer's reward is held until the purchase's instant plu
 ``hold_for`` (``evaluation.gifts`` gives it then). A refund of the purchase before then
 that leaves it paying less than ``min_paid`` on the eligible lines, or no eligible priced
 unit, reverses it: the friend's entries carry a fact with ``reversed_by`` for the
-referrer, and the friend's next qualifying purchase may earn the referral again (the
-friend's own gift is not given twice). A refund from the hold's end on changes nothing.
+referrer, and the friend's next qualifying purchase may earn the referral again (with the
+friend's own gift again, unless the friend kept the first one: a voucher, or points a
+partial refund left). A refund from the hold's end on changes nothing.
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def referral_at_purchase(
 ) -> tuple[ReferralQualified | None, list[LedgerEntry]]:
     """Whether a purchase is the friend's qualifying one: the fact, and the friend's entries.
 
-    ``gift_given``: the friend had their own gift at a purchase whose referral a refund
-    reversed; it is not given again.
+    ``gift_given``: the friend kept their own gift of a purchase whose referral a refund
+    reversed (a voucher, or points a partial refund left); it is not given again.
     """
     if eligible_priced_units(plan.scope, context) == 0:
         return None, []
@@ -217,9 +218,9 @@ def _purchase(
         return []
     if profile.joined_at is not None and context.purchase.at < profile.joined_at:
         return []
-    given = rule_id in state.friend_holds  # a reversed referral's: the gift was given
+    earlier = state.friend_holds.get(rule_id)  # a reversed referral: was the gift kept?
     fact, entries = referral_at_purchase(
-        plan, profile.referred_by, context, basket.amounts, given
+        plan, profile.referred_by, context, basket.amounts, earlier is not None and earlier[3]
     )
     if fact is not None:
         state.bonuses[rule_id] = None
@@ -227,7 +228,7 @@ def _purchase(
         keep_points(basket, rule_id, entries)
         until = plan.held_until(fact.at)
         if until is not None:
-            state.friend_holds[rule_id] = (fact.id, until, None)
+            state.friend_holds[rule_id] = (fact.id, until, None, False)
     return entries
 
 
@@ -245,12 +246,16 @@ def _refund(
     hold = state.friend_holds.get(rule_id)
     if hold is None or state.profile is None or state.profile.referred_by is None:
         return entries
-    purchase_id, until, reversed_by = hold
+    purchase_id, until, reversed_by, _ = hold
     if purchase_id != record.context.purchase.id or reversed_by is not None:
         return entries
     if refund.at >= until or not _falls_below(plan, record):
         return entries  # the hold is over, or the purchase still qualifies
-    state.friend_holds[rule_id] = (purchase_id, until, refund.id)
+    # The friend keeps a voucher, and points a partial refund left (record.points).
+    kept = plan.referred is not None and (
+        plan.referred.points is None or record.points.get(rule_id, 0) > 0
+    )
+    state.friend_holds[rule_id] = (purchase_id, until, refund.id, kept)
     del state.bonuses[rule_id]
     purchase = record.context.purchase
     fact = ReferralQualified.model_construct(
@@ -340,6 +345,9 @@ def _next_reward(plan: ReferralPlan, state: WorkingState, now: Now) -> tuple[str
     gift = plan.referrer.words(plan.money, plan.points_name)
     friends = sum(1 for _, referral in state.referrals if referral == rule_id)
     so_far = f"{counted(friends, 'friends')} qualified so far"
+    held = sum(1 for _, referral in state.held if referral == rule_id)
+    if held:
+        so_far += f", {counted(held, 'rewards')} held"
     return f"{gift} for each referred friend's first purchase{minimum} ({so_far})", now.local_date
 
 
