@@ -23,13 +23,13 @@ partial refund left). A refund from the hold's end on changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine.basket import Basket
-from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
+from rewardrules.engine.kind import Finding, KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import Duration
 from rewardrules.engine.scope import PurchaseContext, Scope
@@ -48,7 +48,7 @@ from rewardrules.kinds._gifts import (
     refund_fixed_points,
 )
 from rewardrules.money import Currency
-from rewardrules.program.model import Referral
+from rewardrules.program.model import Program, Referral
 from rewardrules.text import counted
 
 
@@ -361,6 +361,51 @@ def _refund_words(
     return gift_refund_words(plan.rule.id, plan.referred, plan.points_name, record)
 
 
+_LONGEST_HOLD = Duration.parse("1 year")
+"""Past this, a hold is probably a typo (``30 months`` for ``30 days``): no return window
+of a shop is that long, and the referrer waits the whole time."""
+
+_STARTS = tuple(datetime(2026 + month // 12, month % 12 + 1, 1, tzinfo=UTC) for month in range(24))
+"""Starting instants a month apart: a calendar duration is longer than another when it is
+longer from each of them (a month is 28 to 31 days)."""
+
+
+def _hold_findings(rule: Referral, program: Program) -> Iterator[Finding]:
+    """A hold that cannot do its job (``referral-hold``): of no time, far longer than a
+    return window, or outlasting ``refunds.within`` (no refund can come that late)."""
+    if rule.hold_for is None:
+        return
+    hold, path = Duration.parse(rule.hold_for), ("hold_for",)
+    if hold.days == 0 and hold.months == 0:
+        yield Finding(
+            path,
+            f"a hold of {hold.text} gives the referrer's reward at the friend's purchase: no "
+            "refund can reverse it",
+            suggestion="leave hold_for out, or hold for the return window, say 30 days",
+        )
+        return
+    if _longer(hold, _LONGEST_HOLD):
+        yield Finding(
+            path,
+            f"a hold of {hold.text}: the referrer waits more than a year for the reward",
+            suggestion="hold for the return window of the friend's purchase, say 30 days",
+        )
+    within = program.refunds.within
+    if within is not None and _longer(hold, Duration.parse(within)):
+        yield Finding(
+            path,
+            f"a hold of {hold.text} outlasts refunds.within ({within}): no refund can come "
+            f"after {within}, so the reward waits longer than any refund could reverse it",
+            suggestion=f"hold for {within} or less",
+        )
+
+
+def _longer(first: Duration, second: Duration) -> bool:
+    """Whether ``first`` is longer than ``second`` from any start (UTC calendar months)."""
+    zone = ZoneInfo("UTC")
+    return all(first.after(start, zone) > second.after(start, zone) for start in _STARTS)
+
+
 SPEC: KindSpec[Referral, ReferralPlan] = KindSpec(
     model=Referral,
     compile=lambda rule, settings: ReferralPlan.compile(
@@ -379,7 +424,7 @@ SPEC: KindSpec[Referral, ReferralPlan] = KindSpec(
     next_reward=_next_reward,
     refund_words=_refund_words,
     gives_fixed_gifts=True,
-    lint={},
+    lint={"referral-hold": _hold_findings},
     reference=ReferenceExamples(
         rule_id="bring-a-friend",
         keys={},

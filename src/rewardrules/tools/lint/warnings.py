@@ -195,6 +195,11 @@ def discounts_over_minimum(program: Program, context: LintContext) -> Iterator[F
     yield from context.kind_findings("discount-over-minimum", program)
 
 
+def referral_holds(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A referral's hold_for of no time, over a year, or longer than refunds.within."""
+    yield from context.kind_findings("referral-hold", program)
+
+
 def rules_never_applying(program: Program, context: LintContext) -> Iterator[Finding]:
     """A rule whose own filter and dates leave no purchase or no line it could reward."""
     for index, rule in enumerate(program.rules):
@@ -289,6 +294,7 @@ CHECKS: Mapping[str, Check] = {
     "never-expire-without-expiry": never_expire_without_expiry,
     "status-kept-in-lifetime": status_kept_in_lifetime,
     "cash-covers-value": cash_covering_value,
+    "referral-hold": referral_holds,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
