@@ -774,6 +774,7 @@ def _evaluate(
             for fact in state.outbox:
                 referrer = state_of(fact.customer_id)
                 _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
+                reported.add(fact.customer_id)  # a held reward is news even before it is given
             state.outbox.clear()
     finished = [
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
