@@ -87,6 +87,9 @@ def bonus_rules(draw: st.DrawFn, rule_id: str) -> dict[str, Any]:
         if draw(st.booleans()):
             rule["referred"] = draw(gifts())
         rule["min_paid"] = draw(st.sampled_from((Decimal("0"), Decimal("8.00"))))
+        hold = draw(st.sampled_from((None, None, "0 days", "3 days", "2 weeks", "1 month")))
+        if hold is not None:
+            rule["hold_for"] = hold
     else:
         rule["points"] = draw(st.integers(1, 40))
         rule["once_per_customer"] = draw(st.booleans())

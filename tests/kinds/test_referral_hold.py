@@ -451,3 +451,18 @@ def test_the_batch_engine_refuses_a_supplied_reversal_by_name() -> None:
         evaluate(rules, [reversal], engine="batch")
 
     assert "referral facts with reversed_by (fact b1)" in str(raised.value)
+
+
+def test_a_hold_of_0_days_gives_at_the_purchase_as_without_a_hold() -> None:
+    history = [
+        purchase("b1", at(0), line("bun", "12.00"), customer="ben"),
+        refund("r1", at(0, minutes=1), "b1", customer="ben"),
+    ]
+
+    evaluation = evaluate(held(hold_for="0 days"), history, PEOPLE)
+
+    assert ledger(evaluation, "ann") == [("b1", "friends", "points", 500, None, None)]
+    assert evaluation.customer("ben").ledger[0].reason == (
+        "referral: first qualifying purchase of a friend referred by ann; the referral reward "
+        "(500 points) goes to ann's ledger"
+    )

@@ -63,8 +63,10 @@ def apply_referral(
             )
     state.referrals[(fact.id, fact.rule)] = fact.referred
     if hold is not None:
-        state.held[(fact.id, fact.rule)] = Duration.parse(hold).after(fact.at, plan.zone)
-        return
+        until = Duration.parse(hold).after(fact.at, plan.zone)
+        if until > fact.at:  # a hold of 0 days holds nothing: given at once
+            state.held[(fact.id, fact.rule)] = until
+            return
     _reward(plan, state, fact, entries)
 
 

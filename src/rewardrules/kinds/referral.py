@@ -88,10 +88,12 @@ class ReferralPlan:
         return self.rule.description or "referral"
 
     def held_until(self, at: datetime) -> datetime | None:
-        """When the hold of a purchase at ``at`` ends; None without ``hold_for``."""
+        """When the hold of a purchase at ``at`` ends; None without ``hold_for`` (or with a
+        hold of 0 days, which holds nothing)."""
         if self.hold is None:
             return None
-        return self.hold.after(at, self.zone or ZoneInfo("UTC"))
+        until = self.hold.after(at, self.zone or ZoneInfo("UTC"))
+        return until if until > at else None
 
 
 def referral_at_purchase(
