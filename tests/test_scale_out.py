@@ -299,7 +299,7 @@ def test_a_referrer_in_another_partition_than_the_friends_gets_the_same_rewards(
 def _held_case() -> tuple[Program, list[AnyEvent], list[Customer], str, str, str]:
     """The referral case held 14 days: the friend's refund on 4 March reverses f-1, the
     other friend's o-1 of 3 March is given on 17 March (as of 31 March)."""
-    program, events, customers, referrer, friend, other = _referral_case()
+    _, events, customers, referrer, friend, other = _referral_case()
     held = REFERRALS.replace("    limit:\n      per: year\n      rewards: 1\n", "")
     return (
         load_program_text(held + "    hold_for: 14 days\n"),

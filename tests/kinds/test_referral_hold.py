@@ -466,3 +466,19 @@ def test_a_hold_of_0_days_gives_at_the_purchase_as_without_a_hold() -> None:
         "referral: first qualifying purchase of a friend referred by ann; the referral reward "
         "(500 points) goes to ann's ledger"
     )
+
+
+def test_a_state_holding_a_reward_under_a_rule_the_program_lacks_is_refused() -> None:
+    fact = ReferralQualified(id="b1", customer_id="ann", at=at(0), referred="ben", rule="friends")
+    state = evaluate(held(), [fact]).customer("ann").state
+    other = program(rules=[{**HELD, "id": "pals"}])
+
+    with pytest.raises(HistoryError) as raised:
+        evaluate(
+            other, [purchase("a1", at(20), line("tea", "3.00"), customer="ann")], states=[state]
+        )
+
+    assert str(raised.value.problems[0]).startswith(
+        "state of ann.referrals[0].rule: holds a reward under 'friends', which is not a "
+        "referral rule of the program; a state belongs to its program"
+    )

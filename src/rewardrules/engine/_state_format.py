@@ -229,8 +229,7 @@ def _from_4(content: dict[str, Any]) -> dict[str, Any]:
     referrals = content.get("referrals", [])
     if isinstance(referrals, list):
         referrals = [
-            {**kept, "held_until": None} if isinstance(kept, dict) else kept
-            for kept in referrals
+            {**kept, "held_until": None} if isinstance(kept, dict) else kept for kept in referrals
         ]
     return {**content, "referrals": referrals, "referral_holds": []}
 

@@ -625,14 +625,14 @@ class WorkingState:
         "customer_id",
         "first_event_at",
         "forgotten_until",
+        "friend_holds",
         "gift_cards",
+        "held",
         "last_event_at",
         "limit_usage",
         "next_gift_at",
         "opener",
         "order",
-        "friend_holds",
-        "held",
         "outbox",
         "profile",
         "purchases",
@@ -876,9 +876,7 @@ class WorkingState:
                 for (fact_id, rule), friend in self.referrals.items()
             ),
             referral_holds=tuple(
-                SavedHold(
-                    rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept
-                )
+                SavedHold(rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept)
                 for rule, (purchase, until, by, kept) in self.friend_holds.items()
             ),
         )
@@ -1055,6 +1053,21 @@ def _counting(rows: Sequence[SavedPurchase], settled: datetime | None) -> dict[s
     return counting
 
 
+def _restore_referrals(saved: CustomerState, state: WorkingState) -> None:
+    """The friends who rewarded the customer (or whose reward is held), and as a friend
+    the purchases held under rules with ``hold_for``."""
+    state.referrals = {(kept.id, kept.rule): kept.referred for kept in saved.referrals}
+    state.held = {
+        (kept.id, kept.rule): kept.held_until
+        for kept in saved.referrals
+        if kept.held_until is not None
+    }
+    state.friend_holds = {
+        kept.rule: (kept.purchase, kept.until, kept.reversed_by, kept.gift_kept)
+        for kept in saved.referral_holds
+    }
+
+
 def restore(
     saved: CustomerState,
     money: Currency,
@@ -1099,16 +1112,7 @@ def restore(
     state.first_event_at = saved.first_event_at
     state.birthdays = dict(saved.birthdays)
     state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
-    state.referrals = {(kept.id, kept.rule): kept.referred for kept in saved.referrals}
-    state.held = {
-        (kept.id, kept.rule): kept.held_until
-        for kept in saved.referrals
-        if kept.held_until is not None
-    }
-    state.friend_holds = {
-        kept.rule: (kept.purchase, kept.until, kept.reversed_by, kept.gift_kept)
-        for kept in saved.referral_holds
-    }
+    _restore_referrals(saved, state)
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)

@@ -357,6 +357,15 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
     if not problems:
         merged = not plan.points.has_clock
         problems = list(program_problems(saved, plan.money, merged_lots=merged))
+        problems += [
+            (
+                ("referrals", index, "rule"),
+                f"holds a reward under '{kept.rule}', which is not a referral rule of the "
+                "program; a state belongs to its program",
+            )
+            for index, kept in enumerate(saved.referrals)
+            if kept.held_until is not None and kept.rule not in plan.referrals
+        ]
     if problems:
         raise bad_state(saved.customer_id, problems)
     try:
