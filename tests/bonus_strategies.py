@@ -66,8 +66,9 @@ def gifts(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def bonus_rules(draw: st.DrawFn, rule_id: str) -> dict[str, Any]:
-    """One birthday, sign-up, referral or fixed bonus rule."""
+def bonus_rules(draw: st.DrawFn, rule_id: str, holds: bool = True) -> dict[str, Any]:
+    """One birthday, sign-up, referral or fixed bonus rule; ``holds``: a referral may have
+    a hold_for (which the batch engine refuses)."""
     kind = draw(st.sampled_from(("birthday", "signup_bonus", "referral", "bonus_points")))
     rule: dict[str, Any] = {"id": rule_id, "kind": kind}
     if kind == "birthday":
@@ -94,6 +95,10 @@ def bonus_rules(draw: st.DrawFn, rule_id: str) -> dict[str, Any]:
         if draw(st.booleans()):
             rule["referred"] = draw(gifts())
         rule["min_paid"] = draw(st.sampled_from((Decimal("0"), Decimal("8.00"))))
+        if holds:
+            hold = draw(st.sampled_from((None, None, "0 days", "3 days", "2 weeks", "1 month")))
+            if hold is not None:
+                rule["hold_for"] = hold
     else:
         rule["points"] = draw(st.integers(1, 40))
         rule["once_per_customer"] = draw(st.booleans())

@@ -19,7 +19,7 @@ from typing import Any
 
 from helpers import at, line, program, purchase, refund
 from rewardrules import evaluate
-from rewardrules.events import AnyEvent
+from rewardrules.events import AnyEvent, ReferralQualified
 from rewardrules.program.model import Program
 
 STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
@@ -128,12 +128,24 @@ def _inactivity() -> tuple[Program, list[AnyEvent], list[AnyEvent]]:
     return rules, before, after
 
 
+def _referral() -> tuple[Program, list[AnyEvent], list[AnyEvent]]:
+    # c1 was rewarded for referring c2 (a supplied fact): from format 5 a referral may be
+    # held, and a state of format 4 holds none.
+    friend = {"kind": "referral", "id": "friend", "referrer": {"points": 50}}
+    rules = program(rules=[STARS, friend])
+    fact = ReferralQualified(id="f1", customer_id="c1", at=at(1), referred="c2", rule="friend")
+    before: list[AnyEvent] = [purchase("p1", at(0), line("latte", "10.00")), fact]
+    after: list[AnyEvent] = [purchase("p2", at(5), line("mug", "5.00"))]
+    return rules, before, after
+
+
 CASES: dict[str, Any] = {
     "refunds": _refunds,
     "window": _window,
     "calendar": _calendar,
     "group": _group,
     "inactivity": _inactivity,
+    "referral": _referral,
 }
 """Per case, a function giving (program, events before the save, events after)."""
 

@@ -56,7 +56,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
 @st.composite
 def gift_programs(draw: st.DrawFn) -> Program:
     """A points program with other kinds and one to three birthday, sign-up, referral or
-    fixed bonus rules (no limits or groups: the batch engine refuses those)."""
+    fixed bonus rules (no limits, groups or referral holds: the batch engine refuses those)."""
     settings: dict[str, Any] = {
         "timezone": draw(st.sampled_from(ZONES)),
         "points": draw(points_settings(True)) | {"value": Decimal("0.01")},
@@ -68,7 +68,9 @@ def gift_programs(draw: st.DrawFn) -> Program:
         tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
     rules = [draw(points_per_spend_rules("earn", tier_names, True))]
     rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
-    rules += [draw(bonus_rules(f"gift-{index}")) for index in range(draw(st.integers(1, 3)))]
+    rules += [
+        draw(bonus_rules(f"gift-{index}", holds=False)) for index in range(draw(st.integers(1, 3)))
+    ]
     for rule in rules:
         rule["priority"] = draw(st.integers(0, 2))
     return make_program(rules, **settings)

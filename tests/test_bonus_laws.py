@@ -52,11 +52,17 @@ def test_the_ledger_adds_up_with_bonuses_limits_and_groups(
         assert total == result.points == result.available_points + result.pending_points
         assert result.state.points == result.points
     notes = [entry for entry in evaluation.entries if entry.kind in NOTE_KINDS]
-    assert all((entry.points, entry.value_minor, entry.units) == (None,) * 3 for entry in notes)
+    # A note gives nothing; only a referral reversed within its hold has units, -1.
+    assert all((entry.points, entry.value_minor) == (None, None) for entry in notes)
+    assert all(
+        entry.units in ((None, -1) if entry.kind == "referral" else (None,)) for entry in notes
+    )
     totals = evaluation.totals
     assert totals.rewards_capped == sum(entry.kind == "capped" for entry in notes)
     assert totals.rewards_set_aside == sum(entry.kind == "set_aside" for entry in notes)
-    assert totals.referrals == sum(entry.kind == "referral" for entry in notes)
+    assert totals.referrals == sum(
+        -1 if entry.units else 1 for entry in notes if entry.kind == "referral"
+    )
 
 
 @given(
@@ -195,17 +201,33 @@ def test_an_exclusive_group_rewards_a_purchase_with_one_rule_at_most(
 def test_every_referral_note_rewards_the_referrer_once_at_the_same_purchase(
     program: Program, events: list[AnyEvent], customers: list[Customer]
 ) -> None:
+    # Under a rule with hold_for (not 0 days) the reward comes at the hold's end, if no
+    # refund within the hold reversed it first; until then the referrer's state holds it.
     evaluation = evaluate(program, events, customers)
     referred_by = {profile.customer_id: profile.referred_by for profile in customers}
+    holds = {
+        rule.id: rule.hold_for not in (None, "0 days")
+        for rule in program.rules
+        if isinstance(rule, Referral)
+    }
 
     facts: list[ReferralQualified] = referral_facts(evaluation.entries)
-    assert len({(fact.rule, fact.referred) for fact in facts}) == len(facts)
-    for fact in facts:
+    reversed_ = {(fact.id, fact.rule) for fact in facts if fact.reversed_by is not None}
+    assert all(holds[rule] for _, rule in reversed_)
+    qualifying = [fact for fact in facts if fact.reversed_by is None]
+    standing = [fact for fact in qualifying if (fact.id, fact.rule) not in reversed_]
+    assert len({(fact.rule, fact.referred) for fact in standing}) == len(standing)
+    for fact in qualifying:
         assert referred_by[fact.referred] == fact.customer_id
+        referrer = evaluation.customer(fact.customer_id)
         rewards = [
             entry
-            for entry in evaluation.customer(fact.customer_id).ledger
+            for entry in referrer.ledger
             if entry.event_id == fact.id and entry.rule == fact.rule
         ]
+        waiting = {(kept.id, kept.rule) for kept in referrer.state.referrals if kept.held_until}
+        if (fact.id, fact.rule) in reversed_ or (fact.id, fact.rule) in waiting:
+            assert rewards == []
+            continue
         assert len(rewards) == 1
         assert rewards[0].kind in ("points", "voucher", "capped")

@@ -1018,9 +1018,81 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "a referral held longer than refunds.within lets any refund come",
+        (
+            "points: {name: stars, value: 0.01}",
+            "refunds: {within: 14 days}",
+            "rules:",
+            "  - {id: friend, kind: referral, referrer: {points: 500}, hold_for: 30 days}",
+        ),
+        [
+            (
+                "referral-hold",
+                "8:69: rules[0].hold_for: a hold of 30 days outlasts refunds.within (14 days): "
+                "no refund can come after 14 days, so the reward waits longer than any refund "
+                "could reverse it (hold for 14 days or less)",
+            )
+        ],
+    ),
+    Case(
+        "a referral held for no time",
+        (
+            "points: {name: stars, value: 0.01}",
+            "rules:",
+            "  - {id: friend, kind: referral, referrer: {points: 500}, hold_for: 0 days}",
+        ),
+        [
+            (
+                "referral-hold",
+                "7:69: rules[0].hold_for: a hold of 0 days gives the referrer's reward at the "
+                "friend's purchase: no refund can reverse it (leave hold_for out, or hold for "
+                "the return window, say 30 days)",
+            )
+        ],
+    ),
+    Case(
+        "a referral held for more than a year, and longer than refunds.within",
+        (
+            "points: {name: stars, value: 0.01}",
+            "refunds: {within: 12 months}",
+            "rules:",
+            "  - {id: friend, kind: referral, referrer: {points: 500}, hold_for: 13 months}",
+        ),
+        [
+            (
+                "referral-hold",
+                "8:69: rules[0].hold_for: a hold of 13 months: the referrer waits more than a "
+                "year for the reward (hold for the return window of the friend's purchase, say "
+                "30 days)",
+            ),
+            (
+                "referral-hold",
+                "8:69: rules[0].hold_for: a hold of 13 months outlasts refunds.within (12 "
+                "months): no refund can come after 12 months, so the reward waits longer than "
+                "any refund could reverse it (hold for 12 months or less)",
+            ),
+        ],
+    ),
 ]
 
 CLEAN = [
+    pytest.param(
+        (
+            "refunds: {within: 1 month}",
+            "rules:",
+            "  - {id: friend, kind: referral, referrer: {points: 5}, hold_for: 28 days}",
+        ),
+        id="a referral held 28 days, which no month is shorter than",
+    ),
+    pytest.param(
+        (
+            "refunds: {within: 12 months}",
+            "rules:",
+            "  - {id: friend, kind: referral, referrer: {points: 5}, hold_for: 1 year}",
+        ),
+        id="a referral held a year, as long as refunds.within and no longer than a year",
+    ),
     pytest.param(
         (
             "rules:",

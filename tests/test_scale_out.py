@@ -298,6 +298,38 @@ def test_a_referrer_in_another_partition_than_the_friends_gets_the_same_rewards(
     assert referrer_rows == [("r-1", "points", 5), ("f-1", "points", 300), ("o-1", "capped", None)]
 
 
+def _held_case() -> tuple[Program, list[AnyEvent], list[Customer], str, str, str]:
+    """The referral case held 14 days: the friend's refund on 4 March reverses f-1, the
+    other friend's o-1 of 3 March is given on 17 March (as of 31 March)."""
+    _, events, customers, referrer, friend, other = _referral_case()
+    held = REFERRALS.replace("    limit:\n      per: year\n      rewards: 1\n", "")
+    return (
+        load_program_text(held + "    hold_for: 14 days\n"),
+        events,
+        customers,
+        referrer,
+        friend,
+        other,
+    )
+
+
+def test_a_held_referral_and_its_reversal_reach_a_referrer_in_another_partition(
+    dask_client: Client,
+) -> None:
+    program, events, customers, referrer, _, _ = _held_case()
+    as_of = date(2026, 3, 31)
+    expected = _one_machine(program, events, customers, as_of)
+    ledger, results, totals = _on_dask(program, events, customers, as_of, partitions=2)
+    assert (ledger, results, totals) == expected
+    referrer_rows = [
+        (row["event_id"], row["kind"], row["points"])
+        for row in ledger
+        if row["customer_id"] == referrer
+    ]
+    # f-1 was refunded in full within its hold: nothing for it; o-1's 300 at its hold's end.
+    assert referrer_rows == [("r-1", "points", 5), ("o-1", "points", 300)]
+
+
 def test_a_referrer_without_events_or_profile_is_a_customer_of_their_own_partition(
     dask_client: Client,
 ) -> None:
@@ -673,6 +705,15 @@ def test_a_referrer_in_another_partition_gets_the_same_rewards_on_spark(spark: A
     ledger, results, totals = _on_spark(spark, program, events, customers, None, partitions=2)
     assert (ledger, results, totals) == expected
     assert [row["points"] for row in ledger if row["customer_id"] == referrer] == [5, 300, None]
+
+
+def test_a_held_referral_and_its_reversal_reach_a_referrer_in_another_partition_on_spark(
+    spark: Any,
+) -> None:
+    program, events, customers, _, _, _ = _held_case()
+    as_of = date(2026, 3, 31)
+    expected = _one_machine(program, events, customers, as_of)
+    assert _on_spark(spark, program, events, customers, as_of, partitions=2) == expected
 
 
 def test_an_error_in_a_spark_partition_reaches_the_caller_as_itself(spark: Any) -> None:

@@ -300,13 +300,16 @@ FORMAT_5 = {
     "CustomerState": (
         "birthdays bonuses cancellations customer_id debt digest exponent first_event_at "
         "forgotten_until format gift_cards last_event_at last_purchase_at limits lots points "
-        "program purchases redemptions referrals refunds settled_active_at "
+        "program purchases redemptions referral_holds referrals refunds settled_active_at "
         "settled_purchase_at spent stamps tier_amounts tier_granted tier_granted_until "
         "tier_reached tier_window window_tier"
     ),
+    "SavedReferral": "held_until id referred rule",
+    "SavedHold": "gift_kept purchase reversed_by rule until",
 }
 """The keys of a format 5 state: the latest forgotten purchase not refunded in full, for a
-birthday rule's purchase_within."""
+birthday rule's purchase_within; referral holds (a referral rule's hold_for), the
+referrer's held reward and the friend's held purchase."""
 
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:

@@ -218,7 +218,9 @@ class ReferralQualified(_Event):
     ``evaluate`` derives these itself when the friend's history and profile are part of the
     evaluation. Supply one only to evaluate a referrer without the friend's history (for
     example with ``step`` on the referrer's saved state): it then gives exactly what the
-    derived fact would.
+    derived fact would. Under a rule with ``hold_for`` the reward is held, and a second fact
+    with ``reversed_by`` (the friend's refund within the hold) takes it back before it is
+    given.
     """
 
     type: Literal["referral"] = "referral"
@@ -227,6 +229,14 @@ class ReferralQualified(_Event):
     at: EventTime = Field(description="When the friend's purchase happened, with a UTC offset.")
     referred: NonEmptyText = Field(description="The friend's customer id.")
     rule: NonEmptyText = Field(description="The id of the referral rule.")
+    reversed_by: NonEmptyText | None = Field(
+        default=None,
+        description=(
+            "Set when the fact takes back a held reward (a rule with hold_for): the id of the "
+            "friend's refund that took the purchase below the rule's minimum within the "
+            "hold; ``at`` is then the refund's instant."
+        ),
+    )
 
 
 AnyEvent = Purchase | Refund | Redemption | CancelRedemption | ReferralQualified

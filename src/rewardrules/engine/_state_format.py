@@ -38,7 +38,9 @@ level whose points never expire), a migrated customer's granted tier (``tier_gra
 and ``tier_granted_until``), ``spent`` (per applied redemption not cancelled, the points
 it took from each lot, which a ``cancel_redemption`` gives back) and ``cancellations``.
 Format 5 adds ``settled_purchase_at``, the latest forgotten purchase not refunded in full
-(a birthday rule's ``purchase_within``).
+(a birthday rule's ``purchase_within``), and the referral holds (a rule's ``hold_for``):
+``held_until`` on a referrer's ``referrals`` (the reward not given yet) and, for a
+referred friend, ``referral_holds``.
 """
 
 UNVERSIONED = 1
@@ -224,10 +226,21 @@ def _from_3(content: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_4(content: dict[str, Any]) -> dict[str, Any]:
-    """Format 4 to 5: a format 4 state did not note which of its forgotten purchases were
+    """Format 4 to 5. A format 4 state did not note which of its forgotten purchases were
     refunded in full, so the latest it forgot (``forgotten_until``) is taken to count, as
-    all but a rare few do; a state that forgot none has none."""
-    return {**content, "settled_purchase_at": content.get("forgotten_until")}
+    all but a rare few do; a state that forgot none has none. No rule held a referral, so
+    every reward of ``referrals`` was given and no friend's purchase is held."""
+    referrals = content.get("referrals", [])
+    if isinstance(referrals, list):
+        referrals = [
+            {**kept, "held_until": None} if isinstance(kept, dict) else kept for kept in referrals
+        ]
+    return {
+        **content,
+        "settled_purchase_at": content.get("forgotten_until"),
+        "referrals": referrals,
+        "referral_holds": [],
+    }
 
 
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -46,7 +46,8 @@ NOTE_KINDS = frozenset({"capped", "set_aside", "referral"})
 
 ``capped``: a limit left nothing of a reward; ``set_aside``: a rule lost its exclusive
 group to another; ``referral``: a referred customer's qualifying purchase (the referrer is
-rewarded in their own ledger).
+rewarded in their own ledger), or with ``units`` -1 a refund within a referral's hold that
+reversed it (the totals count it as minus one referral).
 
 ``opening`` is a lot a migrated customer starts with (``Customer.opening_points``): its
 points count among the points issued, a liability the program takes on."""
@@ -453,8 +454,8 @@ def total(
             sums["rewards_set_aside"] += 1
         elif kind == "opening":
             sums["points_issued"] += entry.points or 0
-        else:
-            sums["referrals"] += 1
+        else:  # a referral: -1 for a held one that a refund reversed (units -1)
+            sums["referrals"] += -1 if (entry.units or 0) < 0 else 1
     return Totals(
         money=money,
         point_value=point_value,

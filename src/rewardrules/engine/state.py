@@ -184,6 +184,35 @@ class SavedReferral(_Saved):
     id: str = Field(description="The friend's qualifying purchase.")
     rule: str = Field(description="The referral rule.")
     referred: str = Field(description="The friend.")
+    held_until: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "Under a rule with hold_for, when the reward is given if no refund of the "
+            "friend's purchase reverses it first; None once given (or without a hold)."
+        ),
+    )
+
+
+class SavedHold(_Saved):
+    """As a referred friend, a qualifying purchase under a rule with ``hold_for``."""
+
+    rule: str = Field(description="The referral rule.")
+    purchase: str = Field(description="The friend's qualifying purchase.")
+    until: AwareDatetime = Field(description="When the hold ends: a refund from then on is late.")
+    reversed_by: str | None = Field(
+        default=None,
+        description=(
+            "The refund that reversed the referral within the hold, if one did: the friend "
+            "may then qualify again."
+        ),
+    )
+    gift_kept: bool = Field(
+        default=False,
+        description=(
+            "After a reversal: whether the friend kept their own gift of that purchase (a "
+            "voucher, or points a partial refund left); if so, it is not given again."
+        ),
+    )
 
 
 class _Mark:
@@ -287,7 +316,18 @@ class CustomerState(_Saved):
         default_factory=dict, description="Per rule limit ('<rule>#<n>'), its current usage."
     )
     referrals: tuple[SavedReferral, ...] = Field(
-        default=(), description="Friends' qualifying purchases this customer was rewarded for."
+        default=(),
+        description=(
+            "Friends' qualifying purchases this customer was rewarded for, or whose reward "
+            "is held (held_until)."
+        ),
+    )
+    referral_holds: tuple[SavedHold, ...] = Field(
+        default=(),
+        description=(
+            "As a referred friend: per referral rule with hold_for, the last qualifying "
+            "purchase and its hold."
+        ),
     )
     window_tier: str | None = Field(
         default=None,
@@ -599,7 +639,9 @@ class WorkingState:
         "customer_id",
         "first_event_at",
         "forgotten_until",
+        "friend_holds",
         "gift_cards",
+        "held",
         "last_event_at",
         "limit_usage",
         "next_gift_at",
@@ -650,6 +692,11 @@ class WorkingState:
         # (fact id, rule): friend. One purchase of a friend may qualify under two rules.
         self.referrals: dict[tuple[str, str], str] = {}
         self.outbox: list[ReferralQualified] = []  # facts for referrers, not saved
+        # As a referrer: (fact id, rule) of ``referrals`` whose reward is held, until when.
+        self.held: dict[tuple[str, str], datetime] = {}
+        # As a referred friend: rule: (qualifying purchase, hold's end, reversing refund,
+        # whether the friend kept their own gift of a reversed purchase).
+        self.friend_holds: dict[str, tuple[str, datetime, str | None, bool]] = {}
         # The next gift at a date, once worked out (not saved: a resumed state works it out).
         self.next_gift_at: datetime | None = None
         # Gifts at dates passed over, (gift id, rule, moment, why), when something reads
@@ -857,8 +904,17 @@ class WorkingState:
                 for key, (period, used) in self.limit_usage.items()
             },
             referrals=tuple(
-                SavedReferral(id=fact_id, rule=rule, referred=friend)
+                SavedReferral(
+                    id=fact_id,
+                    rule=rule,
+                    referred=friend,
+                    held_until=self.held.get((fact_id, rule)),
+                )
                 for (fact_id, rule), friend in self.referrals.items()
+            ),
+            referral_holds=tuple(
+                SavedHold(rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept)
+                for rule, (purchase, until, by, kept) in self.friend_holds.items()
             ),
             window_tier=window_tier,
             tier_reached=tier_reached,
@@ -1058,6 +1114,21 @@ def _counting(rows: Sequence[SavedPurchase], settled: datetime | None) -> dict[s
     return counting
 
 
+def _restore_referrals(saved: CustomerState, state: WorkingState) -> None:
+    """The friends who rewarded the customer (or whose reward is held), and as a friend
+    the purchases held under rules with ``hold_for``."""
+    state.referrals = {(kept.id, kept.rule): kept.referred for kept in saved.referrals}
+    state.held = {
+        (kept.id, kept.rule): kept.held_until
+        for kept in saved.referrals
+        if kept.held_until is not None
+    }
+    state.friend_holds = {
+        kept.rule: (kept.purchase, kept.until, kept.reversed_by, kept.gift_kept)
+        for kept in saved.referral_holds
+    }
+
+
 def restore(
     saved: CustomerState,
     money: Currency,
@@ -1102,7 +1173,7 @@ def restore(
     state.first_event_at = saved.first_event_at
     state.birthdays = dict(saved.birthdays)
     state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
-    state.referrals = {(kept.id, kept.rule): kept.referred for kept in saved.referrals}
+    _restore_referrals(saved, state)
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)

@@ -60,7 +60,7 @@ from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
 from rewardrules.evaluation._opening import open_customer, opening_problems
-from rewardrules.evaluation.gifts import apply_referral, grant_dated
+from rewardrules.evaluation.gifts import apply_referral, grant_dated, release_held
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages, stage_rules
 from rewardrules.events import (
@@ -295,6 +295,8 @@ def _fold_event(
         )
     if state.first_event_at is None:
         state.first_event_at = event.at
+    if state.held:
+        release_held(plan, state, event.at, True, entries)
     if plan.dated:
         grant_dated(plan, state, event.at, True, entries)
     if plan.points.has_clock or state.account.dated:
@@ -326,7 +328,10 @@ def _apply(
             be applied.
     """
     if isinstance(event, ReferralQualified):
-        repeated = state.knows_fact(event.id, event.rule) or state.knows(event.id)
+        # A reversal names the fact it reverses: apply_referral checks that one is held.
+        repeated = event.reversed_by is None and (
+            state.knows_fact(event.id, event.rule) or state.knows(event.id)
+        )
     else:
         repeated = state.knows(event.id) or any(key[0] == event.id for key in state.referrals)
     if repeated:
@@ -354,6 +359,15 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
     if not problems:
         merged = not plan.points.has_clock
         problems = list(program_problems(saved, plan.money, merged_lots=merged))
+        problems += [
+            (
+                ("referrals", index, "rule"),
+                f"holds a reward under '{kept.rule}', which is not a referral rule of the "
+                "program; a state belongs to its program",
+            )
+            for index, kept in enumerate(saved.referrals)
+            if kept.held_until is not None and kept.rule not in plan.referrals
+        ]
     if problems:
         raise bad_state(saved.customer_id, problems)
     try:
@@ -674,6 +688,10 @@ def _evaluate_batch(
     if not _is_table(history):
         history = list(history)
         supplied = [event for event in history if isinstance(event, ReferralQualified)]
+        reversals = [fact.id for fact in supplied if fact.reversed_by is not None]
+        if reversals:
+            shown = ", ".join(reversals[:3]) + (", ..." if len(reversals) > 3 else "")
+            refuse([f"referral facts with reversed_by (fact {shown})"])
         if supplied:
             from rewardrules.evaluation.batch._referrals import (  # noqa: PLC0415 -- imports this module
                 supplied_table,
@@ -748,7 +766,9 @@ def _evaluate(
     gross = 0
     counts = _Counts()
     for event in selected:
-        if isinstance(event, ReferralQualified):
+        if isinstance(event, ReferralQualified) and event.reversed_by is not None:
+            pass  # it reverses a fact before it, which apply_referral checks is held
+        elif isinstance(event, ReferralQualified):
             # A friend's purchase may qualify under two rules: two facts with its id.
             if event.id in seen or (event.id, event.rule) in facts:
                 raise _fail(event, _duplicate_message(event))
@@ -767,6 +787,7 @@ def _evaluate(
             for fact in state.outbox:
                 referrer = state_of(fact.customer_id)
                 _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
+                reported.add(fact.customer_id)  # a held reward is news even before it is given
             state.outbox.clear()
     finished = [
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
@@ -910,6 +931,8 @@ def _result(
     if cutoff is not None:
         # Gifts at dates are given and points expire up to the cutoff too; a date counts
         # up to (not including) the next local midnight.
+        if state.held:
+            release_held(plan, state, cutoff.instant, cutoff.inclusive, ledger)
         if plan.dated:
             grant_dated(plan, state, cutoff.instant, cutoff.inclusive, ledger)
         ledger += advance(

@@ -2,9 +2,11 @@
 
 :func:`grant_dated` gives, before each event of a customer (and up to ``as_of``), the
 birthday and sign-up gifts due at dates, in time order; :func:`apply_referral` rewards a
-referrer for a friend's qualifying purchase. Both give points that are available at once
-(no purchase of theirs can be returned) and keep within the rule's limits. Of the gifts of
-one exclusive group due at one moment, only the one worth most is given.
+referrer for a friend's qualifying purchase, or holds the reward (a rule's ``hold_for``)
+until :func:`release_held` gives it at the hold's end, unless a fact with ``reversed_by``
+takes it back first. All give points that are available at once (no purchase of theirs
+can be returned) and keep within the rule's limits. Of the gifts of one exclusive group
+due at one moment, only the one worth most is given.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from rewardrules.engine.kind import BoundDated
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
-from rewardrules.engine.lots import active, advance, earn
+from rewardrules.engine.lots import Duration, active, advance, earn
 from rewardrules.engine.state import WorkingState
 from rewardrules.errors import event_error
 from rewardrules.evaluation.plan import ProgramPlan
@@ -30,13 +32,13 @@ from rewardrules.events import Customer, ReferralQualified
 from rewardrules.kinds._gifts import dated_event_id
 from rewardrules.money import Currency
 
-__all__ = ["apply_referral", "grant_dated"]
+__all__ = ["apply_referral", "grant_dated", "release_held"]
 
 
 def apply_referral(
     plan: ProgramPlan, state: WorkingState, fact: ReferralQualified, entries: list[LedgerEntry]
 ) -> None:
-    """Reward a referrer for a friend's qualifying purchase."""
+    """Reward a referrer for a friend's qualifying purchase, hold it, or reverse a hold."""
     rule = plan.referrals.get(fact.rule)
     if rule is None:
         known = ", ".join(sorted(plan.referrals)) or "none"
@@ -48,6 +50,10 @@ def apply_referral(
         )
     if fact.referred == fact.customer_id:
         raise event_error(fact.id, "a customer cannot refer themselves", "referred")
+    hold = getattr(rule.rule, "hold_for", None)
+    if fact.reversed_by is not None:
+        _reverse(state, fact, hold)
+        return
     for (_, rule_id), friend in state.referrals.items():
         if (rule_id, friend) == (fact.rule, fact.referred):
             raise event_error(
@@ -57,6 +63,19 @@ def apply_referral(
                 "referred",
             )
     state.referrals[(fact.id, fact.rule)] = fact.referred
+    if hold is not None:
+        until = Duration.parse(hold).after(fact.at, plan.zone)
+        if until > fact.at:  # a hold of 0 days holds nothing: given at once
+            state.held[(fact.id, fact.rule)] = until
+            return
+    _reward(plan, state, fact, entries)
+
+
+def _reward(
+    plan: ProgramPlan, state: WorkingState, fact: ReferralQualified, entries: list[LedgerEntry]
+) -> None:
+    """Give the referrer's reward at the fact's instant (a held one's: the hold's end)."""
+    rule = plan.referrals[fact.rule]
     local_date = fact.at.astimezone(plan.zone).date()
     assert rule.rewards_referrer is not None  # noqa: S101 -- the plan keeps only such rules
     entry = limit_gift(plan.limits.get(fact.rule), state, local_date, rule.rewards_referrer(fact))
@@ -64,6 +83,61 @@ def apply_referral(
     if entry.kind == "points" and entry.points:
         earn(plan.points, state.account, fact.id, fact.at, entry.points, waits=False)
     active(plan.points, state.account, "referral", fact.at)
+
+
+def _reverse(state: WorkingState, fact: ReferralQualified, hold: str | None) -> None:
+    """Take back a held reward: it is never given, and the friend may qualify again."""
+    key = (fact.id, fact.rule)
+    if hold is None:
+        raise event_error(
+            fact.id,
+            f"it reverses a referral under rule '{fact.rule}', which holds nothing (it has no "
+            "hold_for): leave reversed_by out, or give the rule a hold_for",
+            "reversed_by",
+        )
+    if key not in state.held or state.referrals.get(key) != fact.referred:
+        raise event_error(
+            fact.id,
+            f"it reverses the referral of {fact.referred}'s purchase {fact.id} under rule "
+            f"'{fact.rule}', but customer {fact.customer_id} holds no such reward (never "
+            "held, already reversed, or given when its hold ended); supply the fact of the "
+            "purchase first, and a reversal only for a refund within the hold",
+            "reversed_by",
+        )
+    del state.held[key]
+    del state.referrals[key]
+
+
+def release_held(
+    plan: ProgramPlan,
+    state: WorkingState,
+    until: datetime,
+    inclusive: bool,
+    entries: list[LedgerEntry],
+) -> None:
+    """Give the held referral rewards whose hold ends before ``until`` (or at it, when
+    ``inclusive``), in time order; the gifts at dates due before each are given first."""
+    due = sorted(
+        (moment, key)
+        for key, moment in state.held.items()
+        if moment < until or (inclusive and moment == until)
+    )
+    for moment, key in due:
+        if plan.dated:
+            grant_dated(plan, state, moment, False, entries)
+        if plan.points.has_clock:
+            entries += advance(plan.points, state.account, state.customer_id, moment)
+        del state.held[key]
+        fact_id, rule_id = key
+        fact = ReferralQualified.model_construct(
+            id=fact_id,
+            customer_id=state.customer_id,
+            at=moment,
+            referred=state.referrals[key],
+            rule=rule_id,
+            reversed_by=None,
+        )
+        _reward(plan, state, fact, entries)
 
 
 _GIFT_HORIZON = timedelta(days=800)

@@ -536,8 +536,10 @@ class Referral(_Rule):
 
     A friend is a customer whose profile names the referrer in ``referred_by``. The referrer's
     gift is given at the friend's first purchase that ``when`` admits and that pays at least
-    ``min_paid`` on the rule's lines. The rule rewards no purchase of the referrer's, so it
-    cannot be in an ``exclusive_group``.
+    ``min_paid`` on the rule's lines; with ``hold_for``, that long after it, unless a refund
+    within the hold takes the purchase below ``min_paid`` (docs/semantics.md, "Referral
+    holds"). The rule rewards no purchase of the referrer's, so it cannot be in an
+    ``exclusive_group``.
     """
 
     kind: Literal["referral"] = Field(description="A reward for referring a friend.")
@@ -556,6 +558,17 @@ class Referral(_Rule):
         allow_inf_nan=False,
         description="The friend's purchase must pay at least this on the rule's lines.",
         examples=["15.00"],
+    )
+    hold_for: Duration | None = Field(
+        default=None,
+        description=(
+            "Hold the referrer's gift this long after the friend's qualifying purchase (its "
+            "return window): it is given then, and not at all if refunds before then leave "
+            "the purchase paying less than min_paid on the rule's lines (or nothing "
+            "eligible); the friend's next qualifying purchase may then earn it. Absent: "
+            "given at the purchase and never taken back."
+        ),
+        examples=["30 days", "2 weeks"],
     )
 
     def gives_points(self) -> bool:

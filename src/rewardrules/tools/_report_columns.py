@@ -373,8 +373,8 @@ def _add(
         sums["rewards_set_aside"] += entries
     elif kind == "opening":
         sums["points_issued"] += points
-    else:
-        sums["referrals"] += entries
+    else:  # the reversals of held referrals (units -1 each) count minus one
+        sums["referrals"] += entries + 2 * units
 
 
 def source_of(kind_code: int) -> str:

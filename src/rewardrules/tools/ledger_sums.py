@@ -247,7 +247,8 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
         "points_written_off": where(written_off, points),
         "rewards_capped": kind_is("capped").astype(np.int64),
         "rewards_set_aside": kind_is("set_aside").astype(np.int64),
-        "referrals": (~named).astype(np.int64),
+        # A referral entry counts one; one reversing a held referral (units -1) minus one.
+        "referrals": where(~named, np.where(units < 0, -1, 1)),
     }
     missing = set(FIGURES) - set(figures)
     if missing:  # pragma: no cover - ENTRY_SUMS gained a figure this function does not count

@@ -87,10 +87,12 @@ _FACT_FIELDS: list[pa.Field[Any]] = [
     pa.field("utc_offset", pa.int32()),
     pa.field("referred", pa.string(), nullable=False),
     pa.field("rule", pa.string(), nullable=False),
+    pa.field("reversed_by", pa.string()),
     pa.field(ORDER, pa.int64(), nullable=False),
 ]
 FACTS_SCHEMA = pa.schema(_FACT_FIELDS)
-"""Referral facts on their way to the referrer's partition; ``customer_id`` is the referrer."""
+"""Referral facts on their way to the referrer's partition; ``customer_id`` is the referrer.
+``reversed_by`` is set on the fact that reverses a held referral (the friend's refund)."""
 
 _RESULT_FIELDS: list[pa.Field[Any]] = [
     pa.field("customer_id", pa.string(), nullable=False),
@@ -286,6 +288,7 @@ def _facts(table: pa.Table | None) -> list[ReferralQualified]:
                 at=at,
                 referred=row["referred"],
                 rule=row["rule"],
+                reversed_by=row.get("reversed_by"),
             )
         )
     return facts
@@ -338,6 +341,7 @@ def remote_facts(
             rows["utc_offset"].append(None if offset is None else int(offset.total_seconds()))
             rows["referred"].append(fact.referred)
             rows["rule"].append(fact.rule)
+            rows["reversed_by"].append(fact.reversed_by)
             rows[ORDER].append(len(rows[ORDER]))
             rows[PART].append(referrer_part)
     schema = FACTS_SCHEMA.append(pa.field(PART, pa.int64(), nullable=False))

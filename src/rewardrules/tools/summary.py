@@ -449,5 +449,5 @@ def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
         sums["rewards_set_aside"] += 1
     elif kind == "opening":
         sums["points_issued"] += points
-    else:
-        sums["referrals"] += 1
+    else:  # a referral: -1 for a held one that a refund reversed (units -1)
+        sums["referrals"] += -1 if units < 0 else 1

@@ -62,7 +62,8 @@ class EventExplanation:
             spent, the points a cancellation gave back; 0 otherwise.
         currency: the program's currency code.
         purchase_id: for a refund, the purchase it returns; for a cancellation, the
-            redemption it cancels.
+            redemption it cancels; for a referral a refund reversed within its hold
+            (``hold_for``), that refund.
         outcomes: one per rule, in the order the engine runs them (price rules first, each
             phase by priority, an exclusive group at its first member's place).
         friend: for a referral, the friend whose purchase it was.
@@ -116,6 +117,9 @@ class EventExplanation:
             return f"Opening balance {self.event_id}: earned on {day}, before the history"
         if self.type == "gift":
             return f"Gift {self.event_id}: given at a date, not for a purchase"
+        if self.type == "referral" and self.purchase_id is not None:
+            refund = f"friend {self.friend}'s refund {self.purchase_id} within the hold"
+            return f"Referral {self.event_id} reversed on {when}: {refund}"
         if self.type == "referral":
             friend = f"friend {self.friend}'s first qualifying purchase"
             return f"Referral {self.event_id} on {when}: {friend}"

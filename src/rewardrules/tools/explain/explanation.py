@@ -92,7 +92,9 @@ def explain(
     explanation = replay.accounts[customer_id].finish()
     profile = profiles.get(customer_id)
     migrated = profile is not None and profile.opens
-    if explanation is None or not (own or explanation.entries or migrated):
+    # A referrer whose rewards are only held (or reversed) has referral blocks, no entries.
+    referrer = explanation is not None and any(e.type == "referral" for e in explanation.events)
+    if explanation is None or not (own or explanation.entries or migrated or referrer):
         message = f"customer {customer_id!r} has no events in the history"
         if as_of is not None:
             message += f" up to {as_of.isoformat()}"

@@ -149,6 +149,7 @@ class _Explainer:
         self.state.passed_over = []  # the gifts at dates not given, to say why
         self.explained: list[EventExplanation] = []
         self.ledger: list[LedgerEntry] = []
+        self._hold_ends: dict[tuple[str, str], datetime] = {}
 
     def open(self, profile: Customer, first_at: datetime | None) -> None:
         """Start a migrated customer from their profile's opening, one block per lot."""
@@ -186,10 +187,11 @@ class _Explainer:
         if cutoff is None and state.last_event_at is None:
             return None
         before = len(self.ledger)
+        held = dict(state.held)
         result = self.fold.finish(state, self.ledger, cutoff)
         # The evaluation's ledger ends with the gifts due at dates and the points that
         # expired between the last event and as_of, so the account does too.
-        expired = self._gifts(self.ledger[before:])
+        expired = self._gifts(self._without_released(self.ledger[before:], held))
         if expired and cutoff is not None:
             up_to = EventExplanation(
                 "as_of", "as_of", cutoff.instant.astimezone(plan.zone), None, Decimal(0),
@@ -218,13 +220,25 @@ class _Explainer:
     def _run(self, event: AnyEvent, derived: bool = False) -> list[LedgerEntry]:
         """Apply an event with the engine's step; explain the gifts at dates given before
         it; return the event's own entries (expiries before it included)."""
+        held = dict(self.state.held)
         if derived:
             entries: list[LedgerEntry] = []
             self.fold.event(self.state, event, entries)
         else:
             entries = self.fold.apply(self.state, event)  # raises for a bad event
         self.ledger += entries
-        return self._gifts(entries)
+        return self._gifts(self._without_released(entries, held))
+
+    def _without_released(
+        self, entries: list[LedgerEntry], held: dict[tuple[str, str], datetime]
+    ) -> list[LedgerEntry]:
+        """Explain the held rewards the entries give (at their hold's end); the others."""
+        released = {key for key in held if key not in self.state.held}
+        if not released:
+            return entries
+        self._hold_ends.update((key, held[key]) for key in released)
+        self._released(entries, released)
+        return [entry for entry in entries if (entry.event_id, entry.rule) not in released]
 
     def _gifts(self, entries: list[LedgerEntry]) -> list[LedgerEntry]:
         """Explain the gifts at dates at the head of an event's entries, each with the
@@ -292,10 +306,46 @@ class _Explainer:
         outcomes = _with_lifecycle(
             tuple(_given(rule, given) for rule, given in _by_rule(rewarded).items()), entries
         ) + self._activity(active, f"kept alive by referral {fact.id}")
+        outcomes += self._hold(fact)
         return EventExplanation(
             fact.id, "referral", fact.at.astimezone(self.plan.zone), None, Decimal(0),
-            self.plan.money.code, None, outcomes, fact.referred,
+            self.plan.money.code, fact.reversed_by, outcomes, fact.referred,
         )  # fmt: skip
+
+    def _hold(self, fact: ReferralQualified) -> tuple[RuleOutcome, ...]:
+        """A held referral's line: held until when, or reversed by the friend's refund."""
+        zone = self.plan.zone
+        if fact.reversed_by is not None:
+            day = fact.at.astimezone(zone).date().isoformat()
+            text = (
+                f"reversed: friend's purchase {fact.id} was refunded on {day} within the hold "
+                f"(refund {fact.reversed_by}); nothing is given"
+            )
+            return (RuleOutcome(fact.rule, False, text),)
+        until = self.state.held.get((fact.id, fact.rule))
+        if until is None:
+            return ()
+        local = until.astimezone(zone)
+        shown = local.date().isoformat()
+        if local.time() != time(0):
+            shown = local.strftime("%Y-%m-%d %H:%M")
+        text = f"held until {shown} (friend's purchase {fact.id} may still be returned)"
+        return (RuleOutcome(fact.rule, False, text),)
+
+    def _released(self, entries: list[LedgerEntry], held: set[tuple[str, str]]) -> None:
+        """Explain the held referral rewards given at their hold's end, each a block of its
+        own at that instant (they come first among an event's entries)."""
+        for entry in entries:
+            if (entry.event_id, entry.rule) not in held or entry.kind in _LIFECYCLE:
+                continue
+            until = self._hold_ends.pop((entry.event_id, entry.rule))
+            outcome = _given(entry.rule, [entry])
+            block = EventExplanation(
+                entry.event_id, "referral", until.astimezone(self.plan.zone), None,
+                Decimal(0), self.plan.money.code, None, (outcome,),
+                self.state.referrals.get((entry.event_id, entry.rule)),
+            )  # fmt: skip
+            self.explained.append(block)
 
     def _redemption(self, event: Redemption) -> EventExplanation:
         active = self.state.account.active_at

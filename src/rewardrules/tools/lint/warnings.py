@@ -196,6 +196,11 @@ def discounts_over_minimum(program: Program, context: LintContext) -> Iterator[F
     yield from context.kind_findings("discount-over-minimum", program)
 
 
+def referral_holds(program: Program, context: LintContext) -> Iterator[Finding]:
+    """A referral's hold_for of no time, over a year, or longer than refunds.within."""
+    yield from context.kind_findings("referral-hold", program)
+
+
 def rules_never_applying(program: Program, context: LintContext) -> Iterator[Finding]:
     """A rule whose own filter and dates leave no purchase or no line it could reward."""
     for index, rule in enumerate(program.rules):
@@ -297,6 +302,7 @@ CHECKS: Mapping[str, Check] = {
     "status-kept-in-lifetime": status_kept_in_lifetime,
     "cash-covers-value": cash_covering_value,
     "birthday-condition": birthday_conditions,
+    "referral-hold": referral_holds,
 }
 """Every warning, by its code: the code a warning carries is its key here."""
 
