@@ -126,6 +126,7 @@ class GiftLedger:
             cutoff,
             emptied or frozenset(),
             lasting,
+            run.catalogue,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)

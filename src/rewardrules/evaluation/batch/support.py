@@ -73,10 +73,6 @@ def unsupported(program: Program) -> list[str]:
         if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit:
             # The gift rules' limits are not evaluated by the batch engine yet.
             found.append(f"{where}: limit")
-    for reward in program.rewards:
-        if reward.tiers is not None:
-            # The customer's tier at a redemption is not given to the batch accounts yet.
-            found.append(f"reward '{reward.id}': tiers")
     for members in groups.values():
         found += _refused_in_group(members)
     return found + _refused_in_tiers(program)
