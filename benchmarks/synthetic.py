@@ -303,6 +303,7 @@ def to_table(rows: Rows, customers: int, purchases: int) -> pa.Table:
         "purchase_id": purchase_id,
         "store": pa.nulls(count, pa.string()),
         "reward": reward,
+        "redemption_id": pa.nulls(count, pa.string()),
         "line": pa.nulls(count, pa.int64()),
     }
     return pa.table(columns, schema=HISTORY_SCHEMA)

@@ -17,7 +17,7 @@ from strategies import lifecycle_histories
 EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"
 
 
-@given(lifecycle_histories())
+@given(lifecycle_histories(catalogue=True))
 def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignore[type-arg]
     table = events_to_table(events)
     assert table.schema == HISTORY_SCHEMA
@@ -27,12 +27,11 @@ def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignor
 @pytest.mark.parametrize(
     "history",
     # card-rewards' purchases record payments, which a history table does not hold yet
-    # (events_to_table refuses them; tests/test_scale_out.py holds that refusal), and
-    # gift-shop's cancellations and quantities are no rows of a table (docs/lifecycle.md).
+    # (events_to_table refuses them; tests/test_scale_out.py holds that refusal).
     sorted(
         path.name
         for path in EXAMPLES.glob("*.history.*")
-        if not path.name.startswith(("card-rewards.", "gift-shop."))
+        if not path.name.startswith("card-rewards.")
     ),
     ids=str,
 )

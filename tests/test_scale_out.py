@@ -182,12 +182,10 @@ def _example(name: str) -> tuple[Program, list[AnyEvent], list[Customer] | None,
 EXAMPLE_NAMES = sorted(
     path.name.removesuffix(".yaml")
     for path in EXAMPLES.glob("*.yaml")
-    # card-rewards' payments and gift-shop's cancellations and redemption quantities are
-    # no rows of a history table, which is what Dask and Spark read (docs/lifecycle.md,
-    # "The events"; test_catalogue.py checks that the batch engine refuses them by name);
-    # migrated-bookshop's customers open balances, which a customers table does not hold
-    # (the test below holds that refusal).
-    if path.name not in ("card-rewards.yaml", "gift-shop.yaml", "migrated-bookshop.yaml")
+    # card-rewards' payments are no rows of a history table, which is what Dask and Spark
+    # read (docs/lifecycle.md, "The events"); migrated-bookshop's customers open balances,
+    # which a customers table does not hold (the test below holds that refusal).
+    if path.name not in ("card-rewards.yaml", "migrated-bookshop.yaml")
 )
 
 
@@ -359,7 +357,7 @@ def test_a_worker_killed_during_a_run_changes_nothing(dask_client: Client) -> No
 @settings(max_examples=DRAWN)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     partitions=st.integers(1, 8),
@@ -445,7 +443,7 @@ def test_ranges_that_overlap_name_two_partitions_to_shuffle(
 @settings(max_examples=DRAWN)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     files=st.integers(1, 8),
@@ -487,7 +485,7 @@ def test_files_partitioned_by_customer_are_not_shuffled_and_equal_one_machine(
 @settings(max_examples=DRAWN)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     files=st.integers(1, 7),
@@ -592,7 +590,7 @@ def test_partitioned_by_customer_false_shuffles_without_checking(
 # --- Spark ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["coffee-club", "pet-shop"])
+@pytest.mark.parametrize("name", ["coffee-club", "pet-shop", "gift-shop"])
 def test_examples_on_spark_equal_one_machine(spark: Any, name: str) -> None:
     program, events, customers, as_of = _example(name)
     expected = _one_machine(program, events, customers, as_of)
@@ -656,7 +654,7 @@ def test_an_error_in_a_spark_partition_reaches_the_caller_as_itself(spark: Any) 
 @settings(max_examples=DRAWN_ON_SPARK)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     partitions=st.integers(1, 8),

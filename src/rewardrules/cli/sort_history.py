@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rewardrules.cli._support import HistoryReading, guarded, history_options
-from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
+from rewardrules.events import AnyEvent, CancelRedemption, Purchase, Redemption, Refund
 from rewardrules.histories.columns import HISTORY_SCHEMA, table_to_events
 
 __all__ = ["SORT_KEYS", "is_sorted", "sort_history_table", "write_history"]
@@ -52,6 +52,7 @@ _CSV_COLUMNS: Final = (
     "purchase_id",
     "store",
     "reward",
+    "redemption_id",
 )
 
 
@@ -134,15 +135,20 @@ def _write_csv(events: Iterable[AnyEvent], stream: object) -> None:
         if isinstance(event, Purchase):
             for line in event.lines:
                 price = format(line.unit_price, "f")
-                cells = (line.sku, line.category, line.quantity, price, None, event.store, None)
-                writer.writerow((*first, *cells))
+                cells = (line.sku, line.category, line.quantity, price, None, event.store)
+                writer.writerow((*first, *cells, None, None))
         elif isinstance(event, Refund):
             for returned in event.lines or (None,):
                 sku = None if returned is None else returned.sku
                 quantity = None if returned is None else returned.quantity
-                writer.writerow((*first, sku, None, quantity, None, event.purchase_id, None, None))
+                cells = (sku, None, quantity, None, event.purchase_id, None, None, None)
+                writer.writerow((*first, *cells))
         elif isinstance(event, Redemption):
-            writer.writerow((*first, None, None, None, None, None, None, event.reward))
+            units = None if event.quantity == 1 else event.quantity
+            writer.writerow((*first, None, None, units, None, None, None, event.reward, None))
+        elif isinstance(event, CancelRedemption):
+            cells = (None, None, None, None, None, None, None, event.redemption_id)
+            writer.writerow((*first, *cells))
 
 
 @click.command("sort-history")
