@@ -237,13 +237,27 @@ def test_points_of_a_lot_that_expired_before_the_cancellation_are_not_given_back
     assert found.totals.points_redeemed == 50
 
 
-def test_a_cancellation_through_a_saved_state_gives_the_same_lots() -> None:
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_cancellation_through_a_saved_state_gives_the_same_lots(engine: str) -> None:
     shop_program = shop()
-    base = [buy("p1", 0, "50.00"), buy("p2", 10, "80.00"), redeem("r1", 11, "cake")]
-    state = evaluate(shop_program, base).customer("c1").state
+    base = [
+        buy("p1", 0, "50.00"),
+        buy("p2", 10, "80.00"),
+        redeem("r1", 11, "cake"),
+        redeem("r2", 11, "mug", hours=1),
+        cancel("u2", 11, "r2", hours=2),
+    ]
+    state = evaluate(shop_program, base, engine=engine).customer("c1").state
+    assert state.cancellations == {"u2": "r2"}
+    assert [spent.id for spent in state.spent] == ["r1"]
     reloaded = type(state).model_validate_json(state.model_dump_json())
-    stepped, _ = step(shop_program, reloaded, cancel("u1", 12, "r1"))
+    stepped, entries = step(shop_program, reloaded, cancel("u1", 12, "r1"))
     assert [(lot.source, lot.points) for lot in stepped.lots] == [("p1", 50), ("p2", 80)]
+    assert [(entry.kind, entry.points, entry.units) for entry in entries] == [
+        ("redemption", 100, -1)
+    ]
+    with pytest.raises(HistoryError, match="redemption r2 was already cancelled by u2"):
+        step(shop_program, reloaded, cancel("u3", 12, "r2"))
 
 
 def test_cancelling_a_rejected_redemption_gives_nothing() -> None:
