@@ -135,20 +135,19 @@ def _write_csv(events: Iterable[AnyEvent], stream: object) -> None:
         if isinstance(event, Purchase):
             for line in event.lines:
                 price = format(line.unit_price, "f")
-                cells = (line.sku, line.category, line.quantity, price, None, event.store)
-                writer.writerow((*first, *cells, None, None))
+                bought = (line.sku, line.category, line.quantity, price, None, event.store)
+                writer.writerow((*first, *bought, None, None))
         elif isinstance(event, Refund):
             for returned in event.lines or (None,):
                 sku = None if returned is None else returned.sku
                 quantity = None if returned is None else returned.quantity
-                cells = (sku, None, quantity, None, event.purchase_id, None, None, None)
-                writer.writerow((*first, *cells))
+                returned_cells = (sku, None, quantity, None, event.purchase_id, None, None, None)
+                writer.writerow((*first, *returned_cells))
         elif isinstance(event, Redemption):
             units = None if event.quantity == 1 else event.quantity
             writer.writerow((*first, None, None, units, None, None, None, event.reward, None))
         elif isinstance(event, CancelRedemption):
-            cells = (None, None, None, None, None, None, None, event.redemption_id)
-            writer.writerow((*first, *cells))
+            writer.writerow((*first, *(None,) * 7, event.redemption_id))
 
 
 @click.command("sort-history")
