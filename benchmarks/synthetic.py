@@ -304,6 +304,7 @@ def to_table(rows: Rows, customers: int, purchases: int) -> pa.Table:
         "store": pa.nulls(count, pa.string()),
         "reward": reward,
         "payments": pa.nulls(count, pa.string()),
+        "redemption_id": pa.nulls(count, pa.string()),
         "line": pa.nulls(count, pa.int64()),
     }
     return pa.table(columns, schema=HISTORY_SCHEMA)

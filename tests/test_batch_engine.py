@@ -259,7 +259,7 @@ def test_drawn_programs_run_identically(
 
 
 @settings(max_examples=80)
-@given(lifecycle_programs(), lifecycle_histories(), cutoffs())
+@given(lifecycle_programs(reward_tiers=True), lifecycle_histories(catalogue=True), cutoffs())
 def test_drawn_points_lifecycles_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
@@ -299,7 +299,7 @@ def programs_with_bonuses(draw: st.DrawFn) -> Program:
 
 
 @settings(max_examples=50)
-@given(programs_with_bonuses(), lifecycle_histories(), cutoffs())
+@given(programs_with_bonuses(), lifecycle_histories(catalogue=True), cutoffs())
 def test_drawn_bonuses_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
@@ -426,7 +426,11 @@ def test_drawn_programs_with_limits_run_identically(
 
 
 @settings(max_examples=60)
-@given(with_limits(lifecycle_programs()), lifecycle_histories(), cutoffs())
+@given(
+    with_limits(lifecycle_programs(reward_tiers=True)),
+    lifecycle_histories(catalogue=True),
+    cutoffs(),
+)
 def test_drawn_lifecycles_with_limits_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
@@ -657,9 +661,9 @@ def refund_windows(draw: st.DrawFn) -> str:
 
 @settings(max_examples=80)
 @given(
-    st.one_of(SUPPORTED_PROGRAMS, lifecycle_programs()),
+    st.one_of(SUPPORTED_PROGRAMS, lifecycle_programs(reward_tiers=True)),
     refund_windows(),
-    st.one_of(histories(refunds=True), lifecycle_histories()),
+    st.one_of(histories(refunds=True), lifecycle_histories(catalogue=True)),
 )
 def test_drawn_refund_windows_run_identically(
     program: Program, within: str, events: list[AnyEvent]

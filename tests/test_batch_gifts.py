@@ -77,7 +77,7 @@ def gift_programs(draw: st.DrawFn) -> Program:
 
 
 @settings(max_examples=120)
-@given(gift_programs(), lifecycle_histories(), profiles(), cutoffs())
+@given(gift_programs(), lifecycle_histories(catalogue=True), profiles(), cutoffs())
 def test_drawn_gift_programs_with_profiles_run_identically(
     program: Program,
     events: list[AnyEvent],
@@ -108,7 +108,7 @@ def supplied_facts(draw: st.DrawFn, program: Program) -> list[ReferralQualified]
 
 
 @settings(max_examples=80)
-@given(gift_programs(), lifecycle_histories(), profiles(), cutoffs(), st.data())
+@given(gift_programs(), lifecycle_histories(catalogue=True), profiles(), cutoffs(), st.data())
 def test_supplied_referral_facts_run_identically(
     program: Program,
     events: list[AnyEvent],

@@ -220,7 +220,7 @@ def test_a_batch_state_resumed_anywhere_equals_one_evaluation(
 
 
 @settings(max_examples=40)
-@given(lifecycle_programs(), lifecycle_histories(), st.data())
+@given(lifecycle_programs(reward_tiers=True), lifecycle_histories(catalogue=True), st.data())
 def test_a_batch_state_with_lots_and_redemptions_resumed_anywhere_equals_one_evaluation(
     program: Program, events: list[AnyEvent], data: st.DataObject
 ) -> None:

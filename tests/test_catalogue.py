@@ -21,7 +21,6 @@ from helpers import at, line, program, purchase, refund
 from rewardrules.cli.main import cli
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
-from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import evaluate, step
 from rewardrules.events import AnyEvent, CancelRedemption, Redemption
 from rewardrules.program.model import Program
@@ -238,13 +237,27 @@ def test_points_of_a_lot_that_expired_before_the_cancellation_are_not_given_back
     assert found.totals.points_redeemed == 50
 
 
-def test_a_cancellation_through_a_saved_state_gives_the_same_lots() -> None:
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_cancellation_through_a_saved_state_gives_the_same_lots(engine: str) -> None:
     shop_program = shop()
-    base = [buy("p1", 0, "50.00"), buy("p2", 10, "80.00"), redeem("r1", 11, "cake")]
-    state = evaluate(shop_program, base).customer("c1").state
+    base = [
+        buy("p1", 0, "50.00"),
+        buy("p2", 10, "80.00"),
+        redeem("r1", 11, "cake"),
+        redeem("r2", 11, "mug", hours=1),
+        cancel("u2", 11, "r2", hours=2),
+    ]
+    state = evaluate(shop_program, base, engine=engine).customer("c1").state
+    assert state.cancellations == {"u2": "r2"}
+    assert [spent.id for spent in state.spent] == ["r1"]
     reloaded = type(state).model_validate_json(state.model_dump_json())
-    stepped, _ = step(shop_program, reloaded, cancel("u1", 12, "r1"))
+    stepped, entries = step(shop_program, reloaded, cancel("u1", 12, "r1"))
     assert [(lot.source, lot.points) for lot in stepped.lots] == [("p1", 50), ("p2", 80)]
+    assert [(entry.kind, entry.points, entry.units) for entry in entries] == [
+        ("redemption", 100, -1)
+    ]
+    with pytest.raises(HistoryError, match="redemption r2 was already cancelled by u2"):
+        step(shop_program, reloaded, cancel("u3", 12, "r2"))
 
 
 def test_cancelling_a_rejected_redemption_gives_nothing() -> None:
@@ -255,12 +268,18 @@ def test_cancelling_a_rejected_redemption_gives_nothing() -> None:
     assert found.customer("c1").points == 50
 
 
+def someone_else(event: AnyEvent) -> AnyEvent:
+    return event.model_copy(update={"customer_id": "c2"})
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
 @pytest.mark.parametrize(
     ("history", "message"),
     [
         (
             [buy("p1", 0, "50.00"), cancel("u1", 1, "r9")],
-            "it cancels redemption r9, which customer c1 has not made before it",
+            "event u1.redemption_id: it cancels redemption r9, which customer c1 has not made "
+            "before it; check the redemption id",
         ),
         (
             [
@@ -269,16 +288,50 @@ def test_cancelling_a_rejected_redemption_gives_nothing() -> None:
                 cancel("u1", 2, "r1"),
                 cancel("u2", 3, "r1"),
             ],
-            "redemption r1 was already cancelled by u1; cancel it once",
+            "event u2.redemption_id: redemption r1 was already cancelled by u1; cancel it once",
+        ),
+        (  # before the redemption it names
+            [buy("p1", 0, "150.00"), cancel("u1", 1, "r1"), redeem("r1", 2, "cake")],
+            "event u1.redemption_id: it cancels redemption r1, which customer c1 has not made "
+            "before it; check the redemption id",
+        ),
+        (  # another customer's redemption
+            [
+                buy("p1", 0, "150.00", customer="c2"),
+                someone_else(redeem("r1", 1, "cake")),
+                cancel("u1", 2, "r1"),
+            ],
+            "event u1.redemption_id: it cancels redemption r1, which customer c1 has not made "
+            "before it; check the redemption id",
+        ),
+        (  # a purchase, and itself
+            [buy("p1", 0, "150.00"), cancel("u1", 1, "p1")],
+            "event u1.redemption_id: it cancels redemption p1, which customer c1 has not made "
+            "before it; check the redemption id",
+        ),
+        (
+            [buy("p1", 0, "150.00"), cancel("u1", 1, "u1")],
+            "event u1.redemption_id: it cancels redemption u1, which customer c1 has not made "
+            "before it; check the redemption id",
+        ),
+        (  # the first bad one by time, not by customer
+            [
+                buy("p1", 0, "150.00", customer="c2"),
+                someone_else(cancel("u2", 2, "r8")),
+                buy("p2", 0, "150.00"),
+                cancel("u1", 3, "r9"),
+            ],
+            "event u2.redemption_id: it cancels redemption r8, which customer c2 has not made "
+            "before it; check the redemption id",
         ),
     ],
 )
 def test_a_cancellation_of_no_redemption_is_a_located_error(
-    history: list[AnyEvent], message: str
+    history: list[AnyEvent], message: str, engine: str
 ) -> None:
     with pytest.raises(HistoryError) as caught:
-        evaluate(shop(), history)
-    assert message in str(caught.value)
+        evaluate(shop(), history, engine=engine)
+    assert str(caught.value) == message
     assert caught.value.problems[0].path[-1] == "redemption_id"
 
 
@@ -303,60 +356,118 @@ def test_a_cancellation_pays_a_debt_first() -> None:
 # --- the batch engine -------------------------------------------------------------------
 
 
-def test_the_batch_engine_gives_the_same_cash_and_per_customer_results() -> None:
-    history = [
-        buy("p1", 0, "300.00"),
-        redeem("r1", 1, "mug"),
-        redeem("r2", 2, "mug"),
-        redeem("r3", 3, "mug"),
-        redeem("r4", 4, "cake"),
-    ]
-    reference = evaluate(shop(), history, engine="reference")
-    batch = evaluate(shop(), history, engine="batch")
-    assert catalogue_rows(batch) == catalogue_rows(reference)
-    assert [row[1] for row in catalogue_rows(batch)] == [
-        "redemption",
-        "redemption",
-        "rejected",
-        "redemption",
-    ]
-    assert batch.customer("c1").state == reference.customer("c1").state
-
-
 @pytest.mark.parametrize(
-    ("rewards", "history", "named"),
+    ("rewards", "history", "kinds"),
     [
-        ([LOUNGE], [buy("p1", 0, "50.00")], "reward 'lounge': tiers"),
-        ([CAKE], [buy("p1", 0, "150.00"), redeem("r1", 1, "cake", 2)], "redemption quantities"),
-        (
-            [CAKE],
-            [buy("p1", 0, "150.00"), redeem("r1", 1, "cake"), cancel("u1", 2, "r1")],
-            "cancel_redemption",
+        pytest.param(
+            [CAKE, MUG],
+            [
+                buy("p1", 0, "300.00"),
+                redeem("r1", 1, "mug"),
+                redeem("r2", 2, "mug"),
+                redeem("r3", 3, "mug"),
+                redeem("r4", 4, "cake"),
+            ],
+            ["redemption", "redemption", "rejected", "redemption"],
+            id="cash and per_customer",
+        ),
+        pytest.param(
+            [CAKE, MUG],
+            [
+                buy("p1", 0, "200.00"),
+                redeem("r1", 1, "mug", 3),  # over the limit
+                redeem("r2", 2, "mug", 2),
+                redeem("r3", 3, "cake", 2),  # over the balance
+                cancel("u1", 4, "r2"),
+                redeem("r4", 5, "mug", 2),  # the cancelled units count no more
+            ],
+            ["rejected", "redemption", "rejected", "redemption", "redemption"],
+            id="quantities",
+        ),
+        pytest.param(
+            [CAKE, MUG],
+            [
+                buy("p1", 0, "50.00"),
+                buy("p2", 10, "50.00"),
+                redeem("r1", 11, "cake"),
+                cancel("u1", 31, "r1"),  # p1's lot expired on day 30
+                redeem("r2", 32, "cake"),
+                cancel("u2", 33, "r2"),  # rejected: nothing back
+            ],
+            ["redemption", "redemption", "rejected"],
+            id="a cancellation after a lot expired",
+        ),
+        pytest.param(
+            [CAKE, MUG],
+            [
+                buy("p1", 0, "150.00"),
+                redeem("r1", 1, "cake"),
+                refund("f1", at(2), "p1"),
+                cancel("u1", 3, "r1"),
+            ],
+            ["redemption", "redemption"],
+            id="a cancellation pays a debt",
+        ),
+        pytest.param(
+            [CAKE, LOUNGE],
+            [
+                buy("p1", 0, "450.00"),
+                redeem("r1", 1, "lounge"),  # silver
+                buy("p2", 2, "60.00"),
+                redeem("r2", 2, "lounge", hours=1),  # gold
+                cancel("u1", 3, "r2"),
+                redeem("r3", 4, "lounge", 2),
+                refund("f1", at(5), "p2"),
+                redeem("r4", 6, "lounge"),  # silver again
+            ],
+            ["rejected", "redemption", "redemption", "redemption", "rejected"],
+            id="rewards for some tiers",
         ),
     ],
 )
-def test_the_batch_engine_refuses_what_it_does_not_evaluate_by_name(
-    rewards: list[dict[str, Any]], history: list[AnyEvent], named: str
+def test_the_batch_engine_gives_the_reference_catalogue(
+    rewards: list[dict[str, Any]], history: list[AnyEvent], kinds: list[str]
 ) -> None:
     fields: dict[str, Any] = {"rewards": rewards}
-    if rewards == [LOUNGE]:
+    if LOUNGE in rewards:
         fields["tiers"] = TIERS
-    with pytest.raises(UnsupportedError) as caught:
-        evaluate(shop(**fields), history, engine="batch")
-    assert named in str(caught.value)
-    assert "engine='reference'" in str(caught.value)
+    reference = evaluate(shop(**fields), history, engine="reference")
+    batch = evaluate(shop(**fields), history, engine="batch")
+    assert batch.to_dict() == reference.to_dict()
+    assert batch.customer("c1").state == reference.customer("c1").state
+    assert [row[1] for row in catalogue_rows(batch)] == kinds
+
+
+def test_the_batch_engine_asks_a_redemption_the_tier_it_holds_by_keep_for() -> None:
+    # p3 is made at gold (510.00 before it) on day 1, which is kept 10 days: a lounge pass
+    # on day 5 passes although the refund took the spend back below gold, and one on day
+    # 20 is rejected.
+    tiers = {**TIERS, "keep_for": "10 days"}
+    history = [
+        buy("p1", 0, "450.00"),
+        buy("p2", 1, "60.00"),
+        purchase("p3", at(1, hours=1), line("item", "10.00")),
+        refund("f1", at(2), "p2"),
+        redeem("r1", 5, "lounge"),
+        redeem("r2", 20, "lounge"),
+    ]
+    reference = evaluate(shop(rewards=[LOUNGE], tiers=tiers), history, engine="reference")
+    batch = evaluate(shop(rewards=[LOUNGE], tiers=tiers), history, engine="batch")
+    assert batch.to_dict() == reference.to_dict()
+    assert [row[1] for row in catalogue_rows(batch)] == ["redemption", "rejected"]
 
 
 # --- the law ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("engine", ["reference", "batch"])
 @given(
     program=lifecycle_programs(reward_tiers=True),
     events=lifecycle_histories(catalogue=True),
     data=st.data(),
 )
 def test_cancel_right_after_a_redemption_leaves_the_lots_as_before(
-    program: Program, events: list[AnyEvent], data: st.DataObject
+    engine: str, program: Program, events: list[AnyEvent], data: st.DataObject
 ) -> None:
     # A redemption and its cancellation at one instant, after the drawn history, against a
     # rejected redemption there (so that both run the clock to that instant alike).
@@ -369,8 +480,8 @@ def test_cancel_right_after_a_redemption_leaves_the_lots_as_before(
     asked = Redemption(id="zz1", customer_id=customer, at=when, reward=reward, quantity=quantity)
     undone = CancelRedemption(id="zz2", customer_id=customer, at=when, redemption_id="zz1")
     nothing = Redemption(id="zz1", customer_id=customer, at=when, reward="pie")
-    after = evaluate(program, [*events, asked, undone]).customer(customer)
-    before = evaluate(program, [*events, nothing]).customer(customer)
+    after = evaluate(program, [*events, asked, undone], engine=engine).customer(customer)
+    before = evaluate(program, [*events, nothing], engine=engine).customer(customer)
     assert after.state.lots == before.state.lots
     assert (after.points, after.available_points, after.state.debt) == (
         before.points,

@@ -17,7 +17,7 @@ from strategies import lifecycle_histories
 EXAMPLES = Path(__file__).parent.parent / "rules" / "examples"
 
 
-@given(lifecycle_histories())
+@given(lifecycle_histories(catalogue=True))
 def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignore[type-arg]
     table = events_to_table(events)
     assert table.schema == HISTORY_SCHEMA
@@ -26,10 +26,7 @@ def test_events_survive_a_table_round_trip(events: list) -> None:  # type: ignor
 
 @pytest.mark.parametrize(
     "history",
-    # gift-shop's cancellations and quantities are no rows of a table (docs/lifecycle.md).
-    sorted(
-        path.name for path in EXAMPLES.glob("*.history.*") if not path.name.startswith("gift-shop.")
-    ),
+    sorted(path.name for path in EXAMPLES.glob("*.history.*")),
     ids=str,
 )
 def test_an_example_evaluates_the_same_from_its_table(history: str) -> None:

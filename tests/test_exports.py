@@ -339,7 +339,7 @@ BAD_LINES = [
     "unit_price: must be an amount like 4.50 (digits, a point, decimals; no currency sign, "
     "comma or exponent) (got '£4.50') (write 4.50)",
     "at: must be an ISO 8601 timestamp like 2026-03-01T09:30:00+01:00 (got '2026-03-0')",
-    "type: must be 'purchase', 'refund' or 'redemption' (got 'purchse')",
+    "type: must be 'purchase', 'refund', 'redemption' or 'cancel_redemption' (got 'purchse')",
 ]
 
 

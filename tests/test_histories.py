@@ -380,7 +380,8 @@ def test_a_csv_history_names_only_the_types_it_can_hold() -> None:
         list(parse_history_text(HEADER + ROW.replace("purchase", "gift"), "csv", source="h.csv"))
     assert (
         str(info.value)
-        == "h.csv:2:1: type: must be 'purchase', 'refund' or 'redemption' (got 'gift')"
+        == "h.csv:2:1: type: must be 'purchase', 'refund', 'redemption' or 'cancel_redemption' "
+        "(got 'gift')"
     )
 
 
@@ -512,7 +513,8 @@ ERRORS = {
         HEADER.replace("unit_price", "price").replace("\n", ",note\n"),
         "h.csv:1:1: unknown column 'price' (did you mean 'unit_price'?)\n"
         "h.csv:1:1: unknown column 'note' (the columns are event_id, type, customer_id, at, "
-        "sku, category, quantity, unit_price, purchase_id, store, reward, payments)\n"
+        "sku, category, quantity, unit_price, purchase_id, store, reward, payments, "
+        "redemption_id)\n"
         "h.csv:1:1: the header has no 'unit_price' column",
     ),
     "empty file": (
@@ -579,7 +581,8 @@ ERRORS = {
     "unknown type": (
         "h.csv",
         HEADER + ROW.replace("purchase", "sale"),
-        "h.csv:2:1: type: must be 'purchase', 'refund' or 'redemption' (got 'sale')",
+        "h.csv:2:1: type: must be 'purchase', 'refund', 'redemption' or 'cancel_redemption' "
+        "(got 'sale')",
     ),
     "unknown type in JSON": (
         "h.json",

@@ -34,6 +34,8 @@ SEMI_ROW = "p1;purchase;c1;2026-03-01T09:30:00Z;latte;coffee;2;4,50;\n"
 REFUND = '{"type": "refund", "id": "r1", "customer_id": "c1", "purchase_id": "p1", '
 REWARD_HEADER = HEADER.replace("\n", ",reward\n")
 REDEEM_ROW = "x1,redemption,c1,2026-03-05T08:00:00Z,,,,,,free-drink\n"
+CANCEL_HEADER = REWARD_HEADER.replace("\n", ",redemption_id\n")
+CANCEL_ROW = "u1,cancel_redemption,c1,2026-03-06T08:00:00Z,,,,,,,x1\n"
 REDEMPTION = '{"type": "redemption", "id": "x1", "customer_id": "c1", "reward": "free-drink", '
 
 
@@ -390,15 +392,102 @@ HOSTILE: dict[str, tuple[str, bytes, dict[str, Any], list[tuple[str, str]]]] = {
             )
         ],
     ),
-    "a redemption row with a quantity": (
+    "a redemption row with a price": (
         "h.csv",
-        (REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,1,,,")).encode(),
+        (REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,1,2.00,,")).encode(),
         {},
         [
             (
                 "not-empty",
-                "h.csv:2:1: quantity: must be empty for a redemption; only a purchase or refund "
+                "h.csv:2:1: unit_price: must be empty for a redemption; only a purchase or refund "
                 "has lines",
+            )
+        ],
+    ),
+    "a redemption of no units": (
+        "h.csv",
+        (REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,0,,,")).encode(),
+        {},
+        [("invalid-value", "h.csv:2:1: quantity: must be at least 1 (got 0)")],
+    ),
+    "a redemption of a fraction of a unit": (
+        "h.csv",
+        (REWARD_HEADER + REDEEM_ROW.replace(",,,,,,", ",,,1.5,,,")).encode(),
+        {},
+        [
+            (
+                "bad-quantity",
+                "h.csv:2:1: quantity: must be a whole number written with digits, like 2 "
+                "(got '1.5')",
+            )
+        ],
+    ),
+    # --- cancellations
+    "a cancellation without a redemption_id column": (
+        "h.csv",
+        (REWARD_HEADER + CANCEL_ROW.replace(",,x1", ",")).encode(),
+        {},
+        [
+            (
+                "missing-field",
+                "h.csv:2:1: redemption_id: 'redemption_id' is required here; the header has no "
+                "'redemption_id' column (add a 'redemption_id' column holding the id of the "
+                "redemption cancelled)",
+            )
+        ],
+    ),
+    "a cancellation naming no redemption": (
+        "h.csv",
+        (CANCEL_HEADER + CANCEL_ROW.replace(",,x1", ",,")).encode(),
+        {},
+        [("missing-field", "h.csv:2:1: redemption_id: 'redemption_id' is required here")],
+    ),
+    "a cancellation with a quantity": (
+        "h.csv",
+        (CANCEL_HEADER + CANCEL_ROW.replace(",,,,,,,x1", ",,,2,,,,x1")).encode(),
+        {},
+        [
+            (
+                "not-empty",
+                "h.csv:2:1: quantity: must be empty for a cancel_redemption; only its "
+                "redemption has a quantity",
+            )
+        ],
+    ),
+    "a cancellation with a reward": (
+        "h.csv",
+        (CANCEL_HEADER + CANCEL_ROW.replace(",,x1", ",tote,x1")).encode(),
+        {},
+        [
+            (
+                "not-empty",
+                "h.csv:2:1: reward: must be empty for a cancel_redemption; only a redemption "
+                "names a reward",
+            )
+        ],
+    ),
+    "a redemption naming a redemption": (
+        "h.csv",
+        (CANCEL_HEADER + REDEEM_ROW.replace("\n", ",x0\n")).encode(),
+        {},
+        [
+            (
+                "not-empty",
+                "h.csv:2:1: redemption_id: must be empty for a redemption; only a "
+                "cancel_redemption names a redemption",
+            )
+        ],
+    ),
+    "a second row of a cancellation": (
+        "h.csv",
+        (CANCEL_HEADER + CANCEL_ROW + CANCEL_ROW.replace("x1", "x2")).encode(),
+        {},
+        [
+            (
+                "duplicate-id",
+                "h.csv:3:1: event_id: event 'u1' appears twice (first on line 2); a "
+                "cancel_redemption is one row (remove the rows of a re-sent export before "
+                "reading)",
             )
         ],
     ),

@@ -182,14 +182,7 @@ def _example(name: str) -> tuple[Program, list[AnyEvent], list[Customer] | None,
     return program, events, customers, as_of
 
 
-EXAMPLE_NAMES = sorted(
-    path.name.removesuffix(".yaml")
-    for path in EXAMPLES.glob("*.yaml")
-    # gift-shop's cancellations and redemption quantities are
-    # no rows of a history table, which is what Dask and Spark read (docs/lifecycle.md,
-    # "The events"; test_catalogue.py checks that the batch engine refuses them by name).
-    if path.name != "gift-shop.yaml"
-)
+EXAMPLE_NAMES = sorted(path.name.removesuffix(".yaml") for path in EXAMPLES.glob("*.yaml"))
 
 
 def test_payments_reach_the_partitions_in_the_history_table() -> None:
@@ -428,7 +421,7 @@ def test_a_worker_killed_during_a_run_changes_nothing(dask_client: Client) -> No
 @settings(max_examples=DRAWN)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     partitions=st.integers(1, 8),
@@ -514,7 +507,7 @@ def test_ranges_that_overlap_name_two_partitions_to_shuffle(
 @settings(max_examples=DRAWN)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     files=st.integers(1, 8),
@@ -556,7 +549,7 @@ def test_files_partitioned_by_customer_are_not_shuffled_and_equal_one_machine(
 @settings(max_examples=DRAWN)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     files=st.integers(1, 7),
@@ -661,7 +654,7 @@ def test_partitioned_by_customer_false_shuffles_without_checking(
 # --- Spark ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["coffee-club", "pet-shop", "migrated-bookshop"])
+@pytest.mark.parametrize("name", ["coffee-club", "pet-shop", "migrated-bookshop", "gift-shop"])
 def test_examples_on_spark_equal_one_machine(spark: Any, name: str) -> None:
     program, events, customers, as_of = _example(name)
     expected = _one_machine(program, events, customers, as_of)
@@ -734,7 +727,7 @@ def test_an_error_in_a_spark_partition_reaches_the_caller_as_itself(spark: Any) 
 @settings(max_examples=DRAWN_ON_SPARK)
 @given(
     program=bonus_programs(),
-    events=lifecycle_histories(),
+    events=lifecycle_histories(catalogue=True),
     customers=profiles(),
     as_of=cutoffs(),
     partitions=st.integers(1, 8),

@@ -103,9 +103,8 @@ def lifecycle_programs(
     Beside its points rule it may have other rules (price rules change what is paid, so
     ``earn_on`` matters); with ``expiry`` False its points never expire. With
     ``reference_only`` its tiers may use what the batch engine refuses (``qualify_by:
-    points``).
-    ``reward_tiers`` (which the batch engine refuses) the catalogue also has a lounge,
-    for the first tier or for every tier when the program has tiers.
+    points``). With ``reward_tiers`` the catalogue also has a lounge, for the first tier
+    or for every tier when the program has tiers.
     """
 
     @st.composite
@@ -168,9 +167,9 @@ def lifecycle_histories(
 
     Most redemptions come a little after one of the customer's purchases, so that some
     find points pending, some find them available and some after they expired; the others
-    fall anywhere in the two years. With ``catalogue`` (which the batch engine refuses)
-    redemptions may be of 1 to 3 units, of the lounge too, and some are cancelled a moment
-    to a few months later (after the points of some of their lots expired).
+    fall anywhere in the two years. With ``catalogue`` redemptions may be of 1 to 3 units,
+    of the lounge too, and some are cancelled a moment to a few months later (after the
+    points of some of their lots expired).
     """
     bought = histories(customers, 1, max_purchases, refunds, in_full)
 

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rewardrules.cli._support import HistoryReading, guarded, history_options
-from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
+from rewardrules.events import AnyEvent, CancelRedemption, Purchase, Redemption, Refund
 from rewardrules.histories.columns import HISTORY_SCHEMA, payments_text, table_to_events
 
 __all__ = ["SORT_KEYS", "is_sorted", "sort_history_table", "write_history"]
@@ -52,6 +52,7 @@ _CSV_COLUMNS: Final = (
     "purchase_id",
     "store",
     "reward",
+    "redemption_id",
 )
 
 
@@ -140,16 +141,20 @@ def _write_csv(events: Iterable[AnyEvent], stream: object, payments: bool = Fals
                 paid = (payments_text(event.payments),)
             for line in event.lines:
                 price = format(line.unit_price, "f")
-                cells = (line.sku, line.category, line.quantity, price, None, event.store, None)
-                writer.writerow((*first, *cells, *paid))
+                bought = (line.sku, line.category, line.quantity, price, None, event.store)
+                writer.writerow((*first, *bought, None, None, *paid))
         elif isinstance(event, Refund):
             for returned in event.lines or (None,):
                 sku = None if returned is None else returned.sku
                 quantity = None if returned is None else returned.quantity
-                back = (sku, None, quantity, None, event.purchase_id, None, None)
-                writer.writerow((*first, *back, *more))
+                returned_cells = (sku, None, quantity, None, event.purchase_id, None, None, None)
+                writer.writerow((*first, *returned_cells, *more))
         elif isinstance(event, Redemption):
-            writer.writerow((*first, None, None, None, None, None, None, event.reward, *more))
+            units = None if event.quantity == 1 else event.quantity
+            redeemed = (None, None, units, None, None, None, event.reward, None)
+            writer.writerow((*first, *redeemed, *more))
+        elif isinstance(event, CancelRedemption):
+            writer.writerow((*first, *(None,) * 7, event.redemption_id, *more))
 
 
 @click.command("sort-history")

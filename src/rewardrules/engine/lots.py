@@ -739,6 +739,23 @@ def redeem(
     ]
 
 
+def cancellation_reason(
+    policy: PointsPolicy, redemption_id: str, spent: Spent, points: tuple[int, int, int]
+) -> str:
+    """What a cancellation gave back: ``points`` are the points given back, those of
+    lots expired since, and those of them that paid a debt."""
+    restored, gone, repaid = points
+    reward = policy.rewards.get(spent.reward)
+    name = spent.reward if reward is None else reward.name
+    units = "" if spent.quantity == 1 else f"{spent.quantity} x "
+    reason = f"cancelled redemption {redemption_id} of {units}{name}: {restored} {policy.name} back"
+    if gone:
+        reason += f" ({gone} more had expired since and are not given back)"
+    if repaid:
+        reason += f"; {repaid} of them paid back a debt"
+    return reason
+
+
 def cancel_redemption(
     policy: PointsPolicy,
     account: PointsAccount,
@@ -768,14 +785,7 @@ def cancel_redemption(
             paid = min(owed, part.points)
             owed -= paid
             lot.points += part.points - paid
-    reward = policy.rewards.get(spent.reward)
-    name = spent.reward if reward is None else reward.name
-    units = "" if spent.quantity == 1 else f"{spent.quantity} x "
-    reason = f"cancelled redemption {redemption_id} of {units}{name}: {restored} {policy.name} back"
-    if gone:
-        reason += f" ({gone} more had expired since and are not given back)"
-    if repaid:
-        reason += f"; {repaid} of them paid back a debt"
+    reason = cancellation_reason(policy, redemption_id, spent, (restored, gone, repaid))
     return [
         _entry(
             policy,

@@ -259,7 +259,7 @@ def _apply_cancellation(
     """Give a redemption's points back to their lots (nothing for a rejected one)."""
     target = cancel.redemption_id
     state.redemptions[cancel.id] = None
-    if target not in state.redemptions or target in state.cancellations:
+    if target == cancel.id or target not in state.redemptions or target in state.cancellations:
         raise _fail(
             cancel,
             f"it cancels redemption {target}, which customer {cancel.customer_id} has not "
@@ -673,7 +673,6 @@ def _evaluate_batch(
     )
     from rewardrules.histories.columns import (  # noqa: PLC0415 -- pyarrow on demand
         events_to_table,
-        is_not_a_row,
     )
 
     features = unsupported(program)
@@ -699,10 +698,6 @@ def _evaluate_batch(
 
             facts = supplied_table(supplied)
             history = [event for event in history if not isinstance(event, ReferralQualified)]
-        kept = [event.id for event in history if is_not_a_row(event)]
-        if kept:
-            shown = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")
-            refuse([f"cancel_redemption events or redemption quantities (event {shown})"])
         # A program that earns by no payment method never reads the payments: the table
         # may leave them out.
         by_method = any(rule.when.payment_methods is not None for rule in program.rules)

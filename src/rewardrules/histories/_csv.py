@@ -1,7 +1,9 @@
 """Reading CSV histories and customer profiles, row by row.
 
 A CSV history has one row per purchase line (or refund line); the adjacent rows with one
-``event_id`` make one event. A redemption is a single row. A row whose cells are those of
+``event_id`` make one event. A redemption (its ``quantity`` the units redeemed, 1 when empty)
+and a cancellation of a redemption (its ``redemption_id`` the redemption cancelled) are
+single rows. A row whose cells are those of
 the row before it is refused (``duplicate-row``): it is an overlap of a resumed export far
 more often than a second unit, which is written as quantity 2. Error lines count physical lines,
 so a quoted cell holding a line break does not shift them. ``docs/histories.md`` describes
@@ -28,7 +30,7 @@ from rewardrules._ids import shown_apart
 from rewardrules._model_errors import CURRENCY_HINT, ModelInputError
 from rewardrules._wording import required
 from rewardrules.errors import HistoryError, Location, Problem, closest
-from rewardrules.events import AnyEvent, Purchase, Redemption, Refund
+from rewardrules.events import AnyEvent, CancelRedemption, Purchase, Redemption, Refund
 from rewardrules.histories._records import (
     CSV_MODELS,
     CSV_TYPES_HELP,
@@ -52,16 +54,19 @@ _EVENT_COLUMNS = (
     "event_id", "type", "customer_id", "at", "sku", "category", "quantity", "unit_price",
     "purchase_id",
 )  # fmt: skip
-_OPTIONAL_EVENT_COLUMNS = ("store", "reward", "payments")
+_OPTIONAL_EVENT_COLUMNS = ("store", "reward", "payments", "redemption_id")
 _HEAD_COLUMNS = (
-    "type", "customer_id", "at", "purchase_id", "store", "reward", "payments",
+    "type", "customer_id", "at", "purchase_id", "store", "reward", "payments", "redemption_id",
 )  # one per event  # fmt: skip
 _PAYMENTS_HINT = (
     "write each payment as method:amount, separated by spaces, e.g. "
     "'stored_value:9.00 cash:6.00'; repeat the cell on every row of the purchase"
 )
-# A redemption's row holds its id, type, customer, time and reward; these cells stay empty.
-_NOT_REDEMPTION_COLUMNS = ("sku", "category", "quantity", "unit_price")
+# A redemption's row holds its id, type, customer, time, reward and quantity (optional), a
+# cancellation's its redemption_id instead of the last two; these cells stay empty.
+_NOT_REDEMPTION_COLUMNS = ("sku", "category", "unit_price")
+_NOT_CANCEL_COLUMNS = ("sku", "category", "quantity", "unit_price")
+_SINGLE_ROWS = {Redemption: "redemption", CancelRedemption: "cancel_redemption"}
 _CUSTOMER_COLUMNS = (
     "customer_id",
     "joined_at",
@@ -85,7 +90,7 @@ def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iter
     )
     cells = operator.itemgetter(*(columns[name] for name in _EVENT_COLUMNS))
     store, reward = columns.get("store"), columns.get("reward")
-    payments = columns.get("payments")
+    payments, cancelled = columns.get("payments"), columns.get("redemption_id")
     seen: dict[str, int] = {}
     event: _CsvEvent | None = None
     line = 1
@@ -100,6 +105,7 @@ def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iter
                 "" if store is None else row[store],
                 "" if reward is None else row[reward],
                 "" if payments is None else row[payments],
+                "" if cancelled is None else row[cancelled],
             )
             if event is None or event_id != event.id:
                 if event is not None:
@@ -117,6 +123,12 @@ def read_events(stream: Iterable[str], source: str, options: CsvOptions) -> Iter
                     message = f"{required('reward')}; the header has no 'reward' column"
                     hint = "add a 'reward' column holding the catalogue reward's id"
                     raise RecordError(("reward",), message, "missing-field", None, hint)
+                if event.model is CancelRedemption and cancelled is None:
+                    message = (
+                        f"{required('redemption_id')}; the header has no 'redemption_id' column"
+                    )
+                    hint = "add a 'redemption_id' column holding the id of the redemption cancelled"
+                    raise RecordError(("redemption_id",), message, "missing-field", None, hint)
             event.add(line, head, sku, category, quantity, price)
         if event is not None:
             yield event.build()
@@ -306,7 +318,7 @@ class _CsvEvent:
     def __init__(
         self, source: str, line: int, event_id: str, head: tuple[str, ...], decimal_comma: bool
     ) -> None:
-        kind, customer_id, at, purchase_id, store, reward, payments = head
+        kind, customer_id, at, purchase_id, store, reward, payments, cancelled = head
         model = CSV_MODELS.get(kind)
         if kind == "referral":
             raise RecordError(
@@ -326,6 +338,9 @@ class _CsvEvent:
         if model is not Redemption and reward:
             message = f"must be empty for a {kind}; only a redemption names a reward"
             raise RecordError(("reward",), message, "not-empty")
+        if model is not CancelRedemption and cancelled:
+            message = f"must be empty for a {kind}; only a cancel_redemption names a redemption"
+            raise RecordError(("redemption_id",), message, "not-empty")
         self.source, self.line, self.id, self.head, self.model = source, line, event_id, head, model
         self.decimal_comma = decimal_comma
         self.data: dict[str, object] = {"type": kind}  # an empty cell is an absent field
@@ -343,6 +358,8 @@ class _CsvEvent:
             self.data["reward"] = reward
         if payments:
             self.data["payments"] = payment_pairs(payments, decimal_comma)
+        if cancelled:
+            self.data["redemption_id"] = cancelled
         self.lines: list[dict[str, object]] = []
         self.line_numbers: list[int] = []
         self.whole = False
@@ -351,8 +368,8 @@ class _CsvEvent:
         self, line: int, head: tuple[str, ...], sku: str, category: str, quantity: str, price: str
     ) -> None:
         """Add one row: its event cells must agree with the first row's; it adds a line."""
-        if self.model is Redemption:
-            self._add_redemption_row(line, sku, category, quantity, price)
+        if self.model is Redemption or self.model is CancelRedemption:
+            self._add_single_row(line, sku, category, quantity, price)
             return
         if head != self.head and _nfc(head) != _nfc(self.head):
             name, here, there = next(
@@ -390,28 +407,37 @@ class _CsvEvent:
         self.lines.append(item)
         self.line_numbers.append(line)
 
-    def _add_redemption_row(
+    def _add_single_row(
         self, line: int, sku: str, category: str, quantity: str, price: str
     ) -> None:
-        """A redemption is its first row alone: the line cells stay empty, no second row."""
+        """A redemption or cancellation is its first row alone: the line cells stay empty
+        (but a redemption's quantity), no second row."""
+        kind = _SINGLE_ROWS[self.model]
         if self.line_numbers:
             message = (
-                f"event {self.id!r} appears twice (first on line {self.line}); "
-                "a redemption is one row"
+                f"event {self.id!r} appears twice (first on line {self.line}); a {kind} is one row"
             )
             hint = "remove the rows of a re-sent export before reading"
             raise RecordError(("event_id",), message, "duplicate-id", None, hint)
-        for column, cell in zip(
-            _NOT_REDEMPTION_COLUMNS, (sku, category, quantity, price), strict=True
-        ):
+        names: tuple[str, ...]
+        cells: tuple[str, ...]
+        if self.model is Redemption:
+            names, cells = _NOT_REDEMPTION_COLUMNS, (sku, category, price)
+        else:
+            names, cells = _NOT_CANCEL_COLUMNS, (sku, category, quantity, price)
+        for column, cell in zip(names, cells, strict=True):
             if cell:
-                message = "must be empty for a redemption; only a purchase or refund has lines"
+                message = f"must be empty for a {kind}; only a purchase or refund has lines"
+                if column == "quantity":
+                    message = f"must be empty for a {kind}; only its redemption has a quantity"
                 raise RecordError((column,), message, "not-empty")
+        if self.model is Redemption and quantity:
+            self.data["quantity"] = whole(quantity, ("quantity",))
         self.line_numbers.append(line)
 
     def build(self) -> AnyEvent:
         """Validate the gathered event; problems point at the row and name the column."""
-        if self.model is not Redemption and not self.whole:
+        if self.model not in _SINGLE_ROWS and not self.whole:
             self.data["lines"] = self.lines
         try:
             return self.model.model_validate(self.data)

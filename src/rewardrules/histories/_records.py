@@ -31,21 +31,21 @@ from rewardrules.events import CancelRedemption, Purchase, Redemption, ReferralQ
 Path = tuple[PathItem, ...]
 Record = TypeVar("Record", bound=BaseModel)
 
-CsvModel = type[Purchase] | type[Refund] | type[Redemption]
+CsvModel = type[Purchase] | type[Refund] | type[Redemption] | type[CancelRedemption]
 CSV_MODELS: dict[str, CsvModel] = {
     "purchase": Purchase,
     "refund": Refund,
     "redemption": Redemption,
+    "cancel_redemption": CancelRedemption,
 }
 """The event types a CSV history holds, by its ``type`` cell."""
-MODELS: dict[str, CsvModel | type[ReferralQualified] | type[CancelRedemption]] = {
+MODELS: dict[str, CsvModel | type[ReferralQualified]] = {
     **CSV_MODELS,
-    "cancel_redemption": CancelRedemption,
     "referral": ReferralQualified,
 }
 """The event types a JSON or JSON Lines history holds, by its ``type`` key."""
 TYPES_HELP = "'purchase', 'refund', 'redemption', 'cancel_redemption' or 'referral'"
-CSV_TYPES_HELP = "'purchase', 'refund' or 'redemption'"
+CSV_TYPES_HELP = "'purchase', 'refund', 'redemption' or 'cancel_redemption'"
 REFERRAL_IN_CSV = (
     "a referral is read from JSON or JSON Lines histories only, not from CSV; "
     "evaluate finds referrals itself when the friend's purchases are in the history"

@@ -52,11 +52,16 @@ from rewardrules.histories.columns import AMOUNT, HISTORY_SCHEMA, INSTANT, payme
 
 EVENT_COLUMNS = (*_csv_history._EVENT_COLUMNS, *_csv_history._OPTIONAL_EVENT_COLUMNS)
 """The columns a history's cells may have, as a CSV header names them."""
-_HEAD = ("type", "customer_id", "at", "purchase_id", "store", "reward", "payments")
-_PURCHASE, _REFUND, _REDEMPTION = 0, 1, 2
-_TYPES = {"purchase": _PURCHASE, "refund": _REFUND, "redemption": _REDEMPTION}
+_HEAD = ("type", "customer_id", "at", "purchase_id", "store", "reward", "payments", "redemption_id")
+_PURCHASE, _REFUND, _REDEMPTION, _CANCEL = 0, 1, 2, 3
+_TYPES = {
+    "purchase": _PURCHASE,
+    "refund": _REFUND,
+    "redemption": _REDEMPTION,
+    "cancel_redemption": _CANCEL,
+}
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
-_IDS = ("event_id", "customer_id", "purchase_id", "reward")
+_IDS = ("event_id", "customer_id", "purchase_id", "reward", "redemption_id")
 _TEXT = (*_IDS, "sku", "category", "store")
 _OK, _BAD, _TOO_FINE = 0, 1, 2
 _WIDE = decimal.Context(prec=100)  # 24 digits and 12 decimals are past the default 28
@@ -137,7 +142,7 @@ class _Checker:
             present = name in table.column_names and name not in ("quantity", "unit_price")
             if present and (name != "at" or _table_rules.is_text(table[name].type)):
                 self.text[name] = strings(table[name])
-            elif name in ("store", "reward", "payments"):
+            elif name in ("store", "reward", "payments", "redemption_id"):
                 self.text[name] = pa.chunked_array([pa.repeat(EMPTY, self.count)])
         self._runs()
         types = self._types()
@@ -208,7 +213,8 @@ class _Checker:
         values = np.array([value or 0 for value in distinct.values], np.int64)[distinct.index]
         self.has_quantity = (values > 0) | distinct.rows(_BAD)
         no_sku = self._empty("sku")
-        self._refuse((types != _REDEMPTION) & distinct.rows(_BAD))
+        self._refuse(distinct.rows(_BAD))
+        self._refuse((types == _CANCEL) & self.has_quantity)
         self._refuse((types == _PURCHASE) & ~self.has_quantity)
         whole_refund = (types == _REFUND) & ~self.has_quantity & no_sku
         self._refuse((types == _REFUND) & ~self.has_quantity & ~no_sku)
@@ -245,9 +251,11 @@ class _Checker:
     def _cells_by_type(self, types: npt.NDArray[np.int8]) -> None:
         """Which cells a type of event leaves empty and which it needs; rows of one event agree."""
         purchase, refund, redemption = types == _PURCHASE, types == _REFUND, types == _REDEMPTION
+        cancel = types == _CANCEL
         start = self.is_start
-        no_purchase_id, no_store, no_reward, no_payments = (
-            self._empty(name) for name in ("purchase_id", "store", "reward", "payments")
+        no_purchase_id, no_store, no_reward, no_payments, no_redemption_id = (
+            self._empty(name)
+            for name in ("purchase_id", "store", "reward", "payments", "redemption_id")
         )
         self._refuse(start & ~refund & ~no_purchase_id)
         self._refuse(start & ~purchase & ~no_store)
@@ -257,13 +265,18 @@ class _Checker:
         self._refuse(start & redemption & no_reward)
         if "reward" not in self.cells.table.column_names:
             self._refuse(start & redemption)
-        lineless = self._empty("sku") & self._empty("category") & ~self.has_quantity
-        self._refuse(redemption & (~start | ~lineless))
+        self._refuse(start & ~cancel & ~no_redemption_id)
+        self._refuse(start & cancel & no_redemption_id)
+        if "redemption_id" not in self.cells.table.column_names:
+            self._refuse(start & cancel)
+        # A redemption's quantity is its units; a cancellation has none (refused above).
+        lineless = self._empty("sku") & self._empty("category")
+        self._refuse((redemption | cancel) & (~start | ~lineless))
         self._refuse(refund & ~self._empty("category"))
         self._refuse(purchase & self._empty("sku"))
         self._refuse(refund & self._empty("sku") & self.has_quantity)
         # Each row agrees with the row before it in its event, so with the event's first row.
-        later = ~self.is_start[1:] & ~redemption[1:]
+        later = ~self.is_start[1:] & ~redemption[1:] & ~cancel[1:]
         for name in _HEAD:
             column = self.text.get(name, self.cells.table["at"] if name == "at" else None)
             if column is not None and later.any():
@@ -426,6 +439,7 @@ class _Checker:
             "store": nfc(absent("store")),
             "reward": nfc(absent("reward")),
             "payments": payments,
+            "redemption_id": nfc(absent("redemption_id")),
             "line": pa.array(self.cells.lines, pa.int64()),
         }
         return pa.table(columns, schema=HISTORY_SCHEMA)

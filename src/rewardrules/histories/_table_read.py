@@ -43,7 +43,6 @@ from rewardrules.histories.columns import (
     HISTORY_SCHEMA,
     customers_to_table,
     events_to_table,
-    is_not_a_row,
 )
 
 TableFormat = Literal["csv", "jsonl", "json", "parquet"]
@@ -77,8 +76,8 @@ def read_history_table(
         source: the name errors show; the path, or ``<stream>``, by default.
 
     Returns:
-        One row per purchase line, refund line or whole refund, and redemption, in file
-        order, with the line (or Parquet row) each came from in ``line``.
+        One row per purchase line, refund line or whole refund, redemption and
+        cancellation, in file order, with the line (or Parquet row) each came from in ``line``.
 
     Raises:
         HistoryError: the first problem the row reader would report, at the same place; or
@@ -404,7 +403,7 @@ def _json_lines(text: str, fmt: str, lines: list[int]) -> list[int]:
 
 def _table_of(events: list[AnyEvent], lines: list[int], name: str) -> pa.Table:
     for event, line in zip(events, lines, strict=True):
-        if isinstance(event, ReferralQualified) or is_not_a_row(event):
+        if isinstance(event, ReferralQualified):
             message = (
                 f"a {event.type} is not a row of a history table; read this file with "
                 "read_history and pass its events to evaluate"
@@ -415,7 +414,7 @@ def _table_of(events: list[AnyEvent], lines: list[int], name: str) -> pa.Table:
     counts = [len(getattr(event, "lines", None) or ()) or 1 for event in events]
     line_column = pa.array(np.repeat(np.array(lines, np.int64), counts), pa.int64())
     table = table.set_column(HISTORY_SCHEMA.get_field_index("line"), "line", line_column)
-    for column in ("event_id", "customer_id", "purchase_id", "reward"):
+    for column in ("event_id", "customer_id", "purchase_id", "reward", "redemption_id"):
         index = HISTORY_SCHEMA.get_field_index(column)
         table = table.set_column(index, HISTORY_SCHEMA.field(column), nfc(table[column]))
     return table

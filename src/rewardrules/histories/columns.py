@@ -1,10 +1,11 @@
 """Histories as Apache Arrow tables: the column layout, and the way between events and rows.
 
 A history table has one row per purchase line, per refund line (or one row for a refund of
-everything that is left), and per redemption. The rows of one event are adjacent, and the
-table keeps the order of the file it came from. ``line`` says where a row came from (the
-line of a CSV or JSON Lines file, the element of a JSON file, the row of a Parquet file),
-so that an error about a row can point at it.
+everything that is left), per redemption (its ``quantity`` the units redeemed) and per
+cancellation of a redemption (its ``redemption_id`` the redemption it cancels). The rows of
+one event are adjacent, and the table keeps the order of the file it came from. ``line``
+says where a row came from (the line of a CSV or JSON Lines file, the element of a JSON
+file, the row of a Parquet file), so that an error about a row can point at it.
 
 Amounts are ``decimal128(38, 12)``: exact, in currency units, as written; the engine turns
 them into whole minor units of the program's currency and refuses a finer amount there.
@@ -66,6 +67,7 @@ _HISTORY_FIELDS: list[pa.Field[Any]] = [
     pa.field("store", pa.string()),
     pa.field("reward", pa.string()),
     pa.field("payments", pa.string()),
+    pa.field("redemption_id", pa.string()),
     pa.field("line", pa.int64()),
 ]
 HISTORY_SCHEMA = pa.schema(_HISTORY_FIELDS)
@@ -104,19 +106,6 @@ def _written(instant: datetime, offset: int | None) -> datetime:
     return instant.astimezone(timezone(timedelta(seconds=offset)))
 
 
-NOT_IN_TABLES = (
-    "a cancel_redemption, or a redemption with a quantity, is not a row of a history table "
-    "(nor of the batch engine); evaluate it with engine='reference'"
-)
-
-
-def is_not_a_row(event: AnyEvent) -> bool:
-    """A cancellation, or a redemption of more than one unit: not a row of a table."""
-    return isinstance(event, CancelRedemption) or (
-        isinstance(event, Redemption) and event.quantity != 1
-    )
-
-
 def payments_text(payments: Iterable[Payment]) -> str:
     """A purchase's payments as the ``payments`` column holds them: ``method:amount`` pairs
     separated by spaces, each amount as written (``stored_value:9.00 cash:6.00``)."""
@@ -124,7 +113,7 @@ def payments_text(payments: Iterable[Payment]) -> str:
 
 
 def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) -> pa.Table:
-    """The rows of purchases, refunds and redemptions, in the order given.
+    """The rows of purchases, refunds, redemptions and cancellations, in the order given.
 
     A purchase's payments fill the ``payments`` column on each of its rows; with
     ``drop_payments`` they are left out (for a program that earns by no payment method,
@@ -145,6 +134,7 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
             columns[name].append(cells.get(name))
         columns["reward"].append(cells.get("reward"))
         columns["payments"].append(cells.get("payments"))
+        columns["redemption_id"].append(cells.get("redemption_id"))
         columns["line"].append(None)
 
     for event in events:
@@ -172,10 +162,12 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
                     quantity=refund_line.quantity,
                     purchase_id=event.purchase_id,
                 )
-        elif isinstance(event, Redemption) and event.quantity == 1:
-            row(event, reward=event.reward)
-        elif isinstance(event, Redemption | CancelRedemption):
-            raise ValueError(f"event {event.id}: {NOT_IN_TABLES}")
+        elif isinstance(event, Redemption):
+            # One unit is the default: its cell stays empty, as a CSV file writes it.
+            quantity = None if event.quantity == 1 else event.quantity
+            row(event, reward=event.reward, quantity=quantity)
+        elif isinstance(event, CancelRedemption):
+            row(event, redemption_id=event.redemption_id)
         else:
             raise ValueError(
                 f"event {event.id}: a referral fact is not a row of a history table; "
@@ -216,7 +208,7 @@ def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEve
         HistoryError: a row cannot be read as part of an event; the problem names the
             source and the row's line (or its position in the table).
     """
-    optional = {"line", "utc_offset", "store", "reward", "payments"}
+    optional = {"line", "utc_offset", "store", "reward", "payments", "redemption_id"}
     names = table.schema.names
     missing = [name for name in HISTORY_SCHEMA.names if name not in optional and name not in names]
     if missing:
@@ -287,10 +279,23 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
                 customer_id=first["customer_id"],
                 at=at,
                 reward=first.get("reward"),
+                quantity=1 if first["quantity"] is None else first["quantity"],
+            )
+        if kind == "cancel_redemption":
+            if len(rows) > 1:
+                return_error = "a cancel_redemption is one row; two adjacent rows have its id"
+                raise _row_error(source, rows[1].get("line"), index + 1, return_error)
+            return CancelRedemption(
+                id=first["event_id"],
+                customer_id=first["customer_id"],
+                at=at,
+                redemption_id=first.get("redemption_id"),
             )
     except ModelInputError as error:
         raise _row_error(source, line, index, error) from None
-    message = f"type: must be 'purchase', 'refund' or 'redemption' (got {kind!r})"
+    message = (
+        f"type: must be 'purchase', 'refund', 'redemption' or 'cancel_redemption' (got {kind!r})"
+    )
     raise _row_error(source, line, index, message)
 
 

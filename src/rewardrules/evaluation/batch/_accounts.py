@@ -23,6 +23,7 @@ from rewardrules.engine.lots import (
     PointsPolicy,
     advance,
     bought,
+    cancel_redemption,
     earn,
     redeem,
     refunded_in_full,
@@ -30,6 +31,7 @@ from rewardrules.engine.lots import (
     upcoming_expiry,
 )
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._lots import run_integer_accounts
 
@@ -80,6 +82,7 @@ def run_accounts(
     skip: Ints | None = None,
     emptied: frozenset[int] = frozenset(),
     lasting: frozenset[int] = frozenset(),
+    catalogue: Catalogue | None = None,
 ) -> Accounts:
     """Replay the points accounts of the customers with a redemption (of every customer
     when points wait or expire: their lots are then a matter of time).
@@ -89,8 +92,10 @@ def run_accounts(
     ``cutoff`` is the ``as_of`` instant, whether it is included, and the report's moment.
     The customers in ``skip`` are replayed elsewhere (``_timeline``); the refunds in
     ``emptied`` refund their purchase in full (it stops counting as activity); the
-    purchases in ``lasting`` earn points that never expire (``lasting_purchases``).
+    purchases in ``lasting`` earn points that never expire (``lasting_purchases``);
+    ``catalogue`` tells the cancellations' redemptions and the tiers redemptions ask at.
     """
+    catalogue = catalogue or Catalogue()
     purchases, refunds, redemptions = flags
     accounts = Accounts()
     if policy.has_clock:
@@ -103,7 +108,7 @@ def run_accounts(
         return accounts
     if policy.inactivity is None and not lasting:
         run_integer_accounts(
-            frame, policy, points, flags, moment, cutoff, replayed.tolist(), accounts
+            frame, policy, points, flags, moment, cutoff, replayed.tolist(), accounts, catalogue
         )
         return accounts
     at_of = moment
@@ -132,9 +137,14 @@ def run_accounts(
                     )
                 if event in emptied:
                     refunded_in_full(account, purchase_id)
+            elif event in catalogue.cancels:
+                target = ids[catalogue.cancels[event]]
+                written = cancel_redemption(policy, account, customer_id, ids[event], target)
             else:
-                reward = frame.reward[event].as_py()
-                written = redeem(policy, account, customer_id, ids[event], reward, at)
+                asked = (frame.reward[event].as_py(), at, int(frame.units[event]))
+                written = redeem(
+                    policy, account, customer_id, ids[event], *asked, catalogue.tiers.get(event)
+                )
             for entry in written:
                 accounts.events.append(event)
                 accounts.entries.append(entry)

@@ -24,10 +24,11 @@ from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
+from rewardrules.evaluation.batch._cancels import Catalogue, cancelled_redemptions
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
 from rewardrules.evaluation.batch._dated import GiftColumns
-from rewardrules.evaluation.batch._frame import Flags, Ints, read_frame
+from rewardrules.evaluation.batch._frame import Flags, Ints, pc, read_frame
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
@@ -378,6 +379,7 @@ class _Run(Computation):
         )
         flags = (self.purchases, self.is_refund, frame.flags_of("redemption"))
         self.points_given = ledger.points.copy()
+        self.catalogue = self._catalogue(flags[2])
         walked = self.gifts.walk(ledger.points, flags, closing)
         accounts = run_accounts(
             frame,
@@ -391,6 +393,7 @@ class _Run(Computation):
                 emptying(frame, self.refunds.steps) if plan.points.inactivity else frozenset()
             ),
             lasting=lasting_purchases(plan.points, plan.tiers, self.tier, self.purchases),
+            catalogue=self.catalogue,
         )
         self.gifts.place(ledger, rules)
         for position, events, entries in (
@@ -924,6 +927,36 @@ class _Run(Computation):
             partial(_discount_arguments, names, discount.plan.labels, counts, worth),
         )
 
+    def _catalogue(self, redemptions: Flags) -> Catalogue:
+        """Each cancellation's redemption, and the tier each redemption of a reward kept
+        for some tiers is asked at (``fold._apply_redemption``).
+
+        Raises:
+            HistoryError: a cancellation the reference refuses (``_cancels``).
+        """
+        frame, plan = self.frame, self.plan
+        cancels = cancelled_redemptions(frame, frame.flags_of("cancel_redemption"), redemptions)
+        tiers = plan.tiers
+        kept = frozenset(reward.id for reward in plan.program.rewards if reward.tiers)
+        if tiers is None or not kept:
+            return Catalogue(cancels)
+        found = pc.is_in(frame.reward, value_set=pa.array(sorted(kept), pa.string()))
+        asked = np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        events = np.flatnonzero(asked & redemptions).astype(np.int64)
+        level = self.window_tier[events]
+        if self.retention is not None:
+            level = self.retention.held_at(
+                self.window_tier, events, frame.customer[events], frame.at[events]
+            )
+        names = tiers.names
+        return Catalogue(
+            cancels,
+            {
+                event: None if index < 0 else names[index]
+                for event, index in zip(events.tolist(), level.tolist())
+            },
+        )
+
     def _saved_states(self) -> SavedStates:
         """What builds each customer's state when it is read (``batch._states``)."""
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
@@ -964,6 +997,7 @@ class _Run(Computation):
                 moment=lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
                 openings=self.gifts.openings(),
+                catalogue=self.catalogue,
             )
         )
 
@@ -1057,7 +1091,7 @@ def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:
     )
     for entry in entries:
         if entry.kind == "redemption":
-            sums["redemptions"] += 1
+            sums["redemptions"] += 1 if (entry.units or 0) >= 0 else -1  # -1: a cancellation
             sums["points_redeemed"] -= entry.points or 0
             sums["redemption_value"] += entry.value_minor or 0
         elif entry.kind == "rejected":

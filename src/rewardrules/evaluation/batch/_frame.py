@@ -110,6 +110,10 @@ class Frame:
     """The catalogue reward a redemption asks for (null for other events)."""
     payments: Column
     """A purchase's payments as the table writes them (null for none, and other events)."""
+    redemption_id: Column
+    """The redemption a cancellation cancels (null for other events)."""
+    units: Ints
+    """The units a redemption asks for (its quantity, 1 when not given; 0 for other events)."""
     gross_total: Ints
     line_start: Ints
     line_event: Ints
@@ -125,7 +129,8 @@ class Frame:
         return len(self.at)
 
     def flags_of(self, kind: str) -> Flags:
-        """Which events are of a type: 'purchase', 'refund' or 'redemption'."""
+        """Which events are of a type: 'purchase', 'refund', 'redemption' or
+        'cancel_redemption'."""
         found = pc.equal(self.kind, kind).fill_null(False)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
@@ -156,7 +161,10 @@ def _row_problem(lines: Column, row: int, source: str, message: str) -> HistoryE
     return HistoryError([Problem(message=text, location=location, code="invalid-event")])
 
 
-_TEXTS = ("event_id", "customer_id", "sku", "category", "store", "purchase_id", "reward")
+_TEXTS = (
+    "event_id", "customer_id", "sku", "category", "store", "purchase_id", "reward",
+    "redemption_id",
+)  # fmt: skip
 
 
 def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
@@ -169,6 +177,7 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
     purchase = pc.equal(rows["type"], "purchase").fill_null(False)
     refund = pc.equal(rows["type"], "refund").fill_null(False)
     redemption = pc.equal(rows["type"], "redemption").fill_null(False)
+    cancel = pc.equal(rows["type"], "cancel_redemption").fill_null(False)
     checks: list[tuple[Column, str]] = [
         (pc.is_null(rows["event_id"]), "event_id: must be an id (got nothing)"),
         (pc.is_null(rows["customer_id"]), "customer_id: must be an id (got nothing)"),
@@ -201,10 +210,16 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
             "reward: a redemption needs the id of a catalogue reward",
         ),
         (
-            pc.invert(
-                pc.is_in(rows["type"], pa.array(["purchase", "refund", "redemption"]))
-            ).fill_null(True),
-            "type: must be 'purchase', 'refund' or 'redemption'",
+            pc.and_(redemption, pc.less(rows["quantity"], 1).fill_null(False)),
+            "quantity: a redemption's quantity must be a whole number of at least 1",
+        ),
+        (
+            pc.and_(cancel, pc.is_null(rows["redemption_id"])),
+            "redemption_id: a cancel_redemption needs the id of the redemption it cancels",
+        ),
+        (
+            pc.invert(pc.is_in(rows["type"], pa.array(list(_TYPES)))).fill_null(True),
+            "type: must be 'purchase', 'refund', 'redemption' or 'cancel_redemption'",
         ),
     ]
     for flags, message in checks:
@@ -212,6 +227,8 @@ def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
             row = pc.index(flags, True).as_py()
             raise _row_problem(rows["line"], row, source, message)
 
+
+_TYPES = ("purchase", "refund", "redemption", "cancel_redemption")
 
 _PLAIN = r"^[!-~](?:[ -~]{0,254}[!-~])?$"
 """Printable ASCII, at most 256 characters, without a space at either end: text the event
@@ -480,6 +497,7 @@ def read_frame(
         "purchase_id": pa.string(),
         "reward": pa.string(),
         "payments": pa.string(),
+        "redemption_id": pa.string(),
         "line": pa.int64(),
     }
     try:
@@ -570,6 +588,13 @@ def _frame(
     if too_fine.any():
         _too_fine(rows, row_of_line, line_event, line_start, too_fine, at, money, heads)
     quantity = _numbers(rows["quantity"])[row_of_line]
+    # A redemption's row is a line of no sku: its quantity is the units it redeems.
+    redeemed = np.asarray(
+        pc.equal(rows["type"].take(heads), "redemption").to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    units = np.where(redeemed, np.maximum(quantity[line_start[:-1]], 1), 0)
+    quantity = np.where(redeemed[line_event], 0, quantity)
     unit_price = minor[row_of_line]
     too_large_lines = too_large[row_of_line] | (
         (unit_price > 0) & (quantity > _LARGEST // np.maximum(unit_price, 1))
@@ -596,6 +621,8 @@ def _frame(
         purchase_id=rows["purchase_id"].take(heads),
         reward=rows["reward"].take(heads),
         payments=rows["payments"].take(heads),
+        redemption_id=rows["redemption_id"].take(heads),
+        units=units.astype(np.int64),
         gross_total=np.asarray(gross_total, dtype=np.int64),
         line_start=line_start,
         line_event=line_event,

@@ -198,6 +198,7 @@ class GiftLedger:
             emptied or frozenset(),
             lasting,
             self.supplied_referrers,
+            run.catalogue,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)

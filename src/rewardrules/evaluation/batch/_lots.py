@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsPolicy,
+    Spent,
     _entry,
+    cancellation_reason,
     redemption_refusal,
     redemption_terms,
 )
+from rewardrules.evaluation.batch._cancels import Catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INSTANT = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
+_NO_CATALOGUE = Catalogue()
 NEVER = 2**62
 """A lot that does not expire: later than any instant a datetime can hold."""
 
@@ -104,8 +108,14 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     cutoff: tuple[datetime, bool, datetime] | None,
     replayed: list[int],
     accounts: Accounts,
+    catalogue: Catalogue = _NO_CATALOGUE,
 ) -> None:
-    """``_accounts.run_accounts`` for a policy without ``expire_on_inactivity``."""
+    """``_accounts.run_accounts`` for a policy without ``expire_on_inactivity``.
+
+    A redemption keeps which lots (by index) it took its points from, as ``lots.redeem``
+    keeps its ``Spent``; a cancellation (``catalogue.cancels``) gives them back to the lots
+    still there, those in front of the first unexpired lot having expired.
+    """
     assert policy.inactivity is None  # noqa: S101 -- the caller checks
     purchases, refunds, _ = (flag.tolist() for flag in flags)
     clock = _Clock(policy, frame, moment)
@@ -131,6 +141,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     )
     expired_at, expired = accounts.expired_at, accounts.expired
     events_out, entries_out = accounts.events, accounts.entries
+    cancels, tier_at, asked = catalogue.cancels, catalogue.tiers, frame.units.tolist()
 
     def expire(
         until: int, inclusive: bool, customer_id: str, out_at: list[int], out: list[LedgerEntry]
@@ -168,6 +179,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         front[0] = 0
         debt = 0
         units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
+        spent: dict[int, tuple[Spent, list[tuple[int, int]]]] = {}  # by redemption event
         first, end = starts[customer], starts[customer + 1]
         for event in range(first, end):
             at = at_of[event]
@@ -222,13 +234,48 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                                 reason,
                             )
                         ]
+            elif event in cancels:
+                undone = spent.pop(cancels[event], None)
+                if undone is not None:
+                    kept, taken = undone
+                    units[kept.reward] -= kept.quantity
+                    restored = sum(part for lot, part in taken if lot >= front[0])
+                    gone = sum(part for lot, part in taken if lot < front[0])
+                    repaid = min(debt, restored)
+                    debt -= repaid
+                    owed = repaid
+                    for lot, part in taken:
+                        if lot >= front[0]:
+                            paid = min(owed, part)
+                            owed -= paid
+                            lot_points[lot] += part - paid
+                    redemption_id = ids[cancels[event]]
+                    reason = cancellation_reason(
+                        policy, redemption_id, kept, (restored, gone, repaid)
+                    )
+                    written = [
+                        _entry(
+                            policy,
+                            ids[event],
+                            customer_id,
+                            kept.reward,
+                            "redemption",
+                            restored,
+                            reason,
+                            -kept.value,
+                            -kept.quantity,
+                        )
+                    ]
             else:
                 lots = range(front[0], len(lot_points))
                 reward_id = frame.reward[event].as_py()
                 reward = policy.rewards.get(reward_id)
                 day = date.fromordinal(local_of[event])
                 before = units.get(reward_id, 0)
-                refusal = redemption_refusal(policy, reward_id, day, 1, None, before)
+                quantity = asked[event]
+                refusal = redemption_refusal(
+                    policy, reward_id, day, quantity, tier_at.get(event), before
+                )
                 if refusal is not None or reward is None:
                     rule = reward_id if reward is None else reward.id
                     written = [
@@ -237,7 +284,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                         )
                     ]
                 else:
-                    terms = redemption_terms(policy, reward, 1)
+                    terms = redemption_terms(policy, reward, quantity)
                     pending = sum(lot_points[lot] for lot in lots if available[lot] > at)
                     ready_points = sum(lot_points[lot] for lot in lots) - debt - pending
                     if ready_points < terms.cost:
@@ -254,14 +301,17 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                         ]
                     else:
                         wanted = terms.cost
+                        parts: list[tuple[int, int]] = []
                         for lot in lots:
                             if lot_points[lot] and available[lot] <= at:
                                 taken = min(lot_points[lot], wanted)
                                 lot_points[lot] -= taken
                                 wanted -= taken
+                                parts.append((lot, taken))
                                 if not wanted:
                                     break
-                        units[reward_id] = before + 1
+                        units[reward_id] = before + quantity
+                        spent[event] = (Spent(reward.id, quantity, terms.value, ()), parts)
                         written = [
                             _entry(
                                 policy,
@@ -272,7 +322,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                                 -terms.cost,
                                 terms.reason,
                                 terms.value,
-                                1,
+                                quantity,
                             )
                         ]
             for entry in written:

@@ -27,6 +27,7 @@ from rewardrules.engine.lots import (
     PointsAccount,
     advance,
     bought,
+    cancel_redemption,
     earn,
     elapsed,
     redeem,
@@ -46,6 +47,7 @@ from rewardrules.engine.state import (
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem
 from rewardrules.evaluation.batch._accounts import lasting_purchases
+from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._opening import open_lots
@@ -111,6 +113,8 @@ class StateColumns:
     past the last step where none did; None when no rule is final."""
     openings: Mapping[int, Customer] = field(default_factory=dict)
     """Per customer (index) who starts from a profile's opening, the profile."""
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    """The cancellations' redemptions and the tiers redemptions ask at."""
 
 
 _GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
@@ -168,6 +172,7 @@ class SavedStates:
         plan, frame = columns.plan, columns.frame
         check_saveable(plan, frame.customer_ids[customer])
         purchases, refunds, redemptions = columns.flags
+        cancels = columns.catalogue.cancels
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         events = range(first, end)
         bought = [event for event in events if purchases[event]]
@@ -223,8 +228,11 @@ class SavedStates:
             exponent=money.exponent if kept else None,
             purchases=self._saved_purchases(kept),
             refunds=tuple(ids[event] for event in events if refunds[event]),
-            redemptions=tuple(ids[event] for event in events if redemptions[event]),
+            redemptions=tuple(
+                ids[event] for event in events if redemptions[event] or event in cancels
+            ),
             spent=saved_spent(account),
+            cancellations={ids[event]: ids[cancels[event]] for event in events if event in cancels},
             window_tier=window_tier,
             tier_reached=reached,
             forgotten_until=moment(forgotten[-1]) if forgotten else None,
@@ -248,6 +256,7 @@ class SavedStates:
         columns = self.columns
         frame, policy = columns.frame, columns.plan.points
         purchases, refunds, _ = columns.flags
+        catalogue = columns.catalogue
         customer_id = frame.customer_ids[customer]
         ids = frame.event_ids
         emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
@@ -271,9 +280,13 @@ class SavedStates:
                     take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
                 if event in emptied:
                     refunded_in_full(account, purchase_id)
+            elif event in catalogue.cancels:
+                target = ids[catalogue.cancels[event]]
+                cancel_redemption(policy, account, customer_id, ids[event], target)
             else:
                 reward = frame.reward[event].as_py()
-                redeem(policy, account, customer_id, ids[event], reward, at)
+                units, tier = int(frame.units[event]), catalogue.tiers.get(event)
+                redeem(policy, account, customer_id, ids[event], reward, at, units, tier)
         if columns.cutoff is not None:
             instant, inclusive = columns.cutoff
             advance(policy, account, customer_id, instant, inclusive)

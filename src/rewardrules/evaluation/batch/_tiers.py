@@ -219,7 +219,7 @@ class Retention:
         self.days = plan.keep_for.days if plan.keep_for and not plan.keep_for.months else None
         self.bought = np.flatnonzero(counted).astype(np.int64)
         self.at = frame.at[self.bought]
-        owner = frame.customer[self.bought]
+        owner = self.owner = frame.customer[self.bought]
         # Each purchase's customer's first purchase (in purchase positions).
         self.first = np.searchsorted(owner, owner, side="left").astype(np.int64)
         self.last = np.searchsorted(owner, np.arange(len(frame.customer_start) - 1), "right") - 1
@@ -268,6 +268,26 @@ class Retention:
         raised = window.copy()
         raised[self.bought] = level
         return raised
+
+    def held_at(self, window: Ints, events: Ints, customer: Ints, instant: Ints) -> Ints:
+        """The level at each of ``events`` (not purchases: a redemption asks it) of
+        ``customer``, from the window's level there, raised by what the customer's purchases
+        before it reached and still hold at its ``instant`` (``TierCounter.level_at``)."""
+        reaches = self._last_reaches(window)
+        level = window[events].copy()
+        # The customer's last purchase before each event, in purchase positions.
+        before = np.searchsorted(self.bought, events, side="left") - 1
+        clipped = np.maximum(before, 0)
+        has_purchase = before >= 0
+        if len(self.bought):
+            has_purchase &= self.owner[clipped] == customer
+        for index, last in enumerate(reaches):
+            if not len(last):
+                break
+            reach = np.where(has_purchase, last[clipped], -1)
+            held = (reach >= 0) & (self.until[np.maximum(reach, 0)] > instant)
+            level = np.where(held, np.maximum(level, index), level)
+        return level
 
     def reported(self, window: Ints, report_window: Ints, instant: Ints) -> Ints:
         """Per customer, the level at a report instant from the window's level there."""

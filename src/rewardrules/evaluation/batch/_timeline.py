@@ -30,12 +30,14 @@ from rewardrules.engine.lots import (
     active,
     advance,
     bought,
+    cancel_redemption,
     earn,
     redeem,
     refunded_in_full,
     take_back,
     upcoming_expiry,
 )
+from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, check_fact
@@ -94,6 +96,8 @@ class Walker:
     supplied: frozenset[str] = frozenset()
     """The referrers of the referral facts supplied with the history: a migrated one with
     no event of their own is started at their first fact (the reference's first event)."""
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    """The cancellations' redemptions and the tiers redemptions ask at."""
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date, or brings opening lots."""
@@ -232,8 +236,13 @@ class Walker:
             if event in self.emptied:
                 refunded_in_full(account, purchase_id)
             return written
+        cancels = self.catalogue.cancels
+        if event in cancels:
+            target = keys[cancels[event]]
+            return cancel_redemption(policy, account, customer_id, keys[event], target)
         reward = frame.reward[event].as_py()
-        return redeem(policy, account, customer_id, keys[event], reward, moment)
+        units, tier = int(frame.units[event]), self.catalogue.tiers.get(event)
+        return redeem(policy, account, customer_id, keys[event], reward, moment, units, tier)
 
     def _moment(self, item: int | Fact) -> datetime:
         return item.written if isinstance(item, Fact) else self.written(item)
