@@ -751,16 +751,14 @@ class _Run(Computation):
         )
         return events, entries
 
-    def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
-        """An order offer's gift items: one free unit at the gift's value per purchase."""
-        events = stage.given(self.frame, self.tier, self.purchase_lines)
+    def gift_item_part(self, stage: GiftItemColumns, events: Ints) -> EntryPart:
+        """An order offer's gift item entries at these purchases: one free unit each, at
+        the gift's value."""
         value = stage.plan.gift_value
         assert value is not None  # noqa: S101 -- compiled only for a gift item
         count = len(events)
-        ledger.sums["free_value"] += value * count
-        ledger.sums["free_units"] += count
         arguments = (stage.label(), value)
-        part = self._entries(
+        return self._entries(
             events,
             stage.plan.rule.id,
             "free",
@@ -768,7 +766,35 @@ class _Run(Computation):
             GIFT_REASON,
             lambda _index: arguments,
         )
-        ledger.add(position, events, part)
+
+    def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
+        """An order offer's gift items: one free unit at the gift's value per purchase, but
+        where its exclusive group set it aside; within its limits (each gift given whole or
+        not, as ``cut_entries`` gives a voucher)."""
+        rule_id = stage.plan.rule.id
+        events = stage.given(self.frame, self.tier, self.purchase_lines)
+        aside = self.groups.aside.get(rule_id)
+        if aside is not None:
+            events = events[~aside[events]]
+        part = self.gift_item_part(stage, events)
+        limited = self.limited.get(rule_id)
+        if limited is None or not len(events):
+            ledger.sums["free_value"] += (stage.plan.gift_value or 0) * len(events)
+            ledger.sums["free_units"] += len(events)
+            ledger.add(position, events, part)
+            return
+        built = self._built(part)
+        units = np.zeros(self.frame.events, dtype=np.int64)
+        values = np.zeros(self.frame.events, dtype=np.int64)
+        units[events] = 1
+        values[events] = stage.plan.gift_value or 0
+        _, cuts = limited.cut_counted(self.frame, units, values)
+        noted = limited.noted(events, built, cuts, "counted")
+        for entry in noted:
+            if entry.kind == "free":
+                ledger.sums["free_value"] += entry.value_minor or 0
+                ledger.sums["free_units"] += entry.units or 0
+        ledger.add(position, events, noted)
 
     def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
         """A bonus rule's entries: its points at purchases, taken back at refunds."""

@@ -30,6 +30,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._ledger import EntryPart
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
+    GiftItemColumns,
     Numbers,
     PointsColumns,
     per_event,
@@ -195,8 +196,8 @@ class Groups:
     def earning(
         self, stages: list[Any], tier: Ints, paid: Numbers, purchase_lines: Flags, steps: Any
     ) -> None:
-        """The earning members' trials: bonuses, vouchers and points (``steps``: the
-        refunds, which take units off a voucher card)."""
+        """The earning members' trials: bonuses, vouchers, gift items and points
+        (``steps``: the refunds, which take units off a voucher card)."""
         frame = self.frame
         for stage in stages:
             rule_id = stage.plan.rule.id
@@ -211,6 +212,14 @@ class Groups:
                 qualifying = stage.qualifying(frame, tier, purchase_lines)
                 counts = stage.counts(frame, self.masked(rule_id, qualifying), steps)
                 self.card(stage, qualifying, counts)
+            elif isinstance(stage, GiftItemColumns):
+                # A gift item reads the purchase only (no basket, no state): its trial is
+                # what it gives, one unit at the gift's value.
+                events = stage.given(frame, tier, purchase_lines)
+                rewarding = np.zeros(frame.events, dtype=np.bool_)
+                rewarding[events] = True
+                money = np.where(rewarding, stage.plan.gift_value or 0, 0).astype(np.int64)
+                self.trials[rule_id] = Trial(rewarding, money, zero, events)
             else:
                 assert isinstance(stage, PointsColumns)  # noqa: S101 -- support admits these
                 source = frame.gross if stage.plan.on_gross else paid
@@ -402,6 +411,8 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         wanted = set(events.tolist())
         rewards: list[CardReward] = [r for r in trial.detail if r.event in wanted]
         _, part = run._card_entries(stage, rewards, scratch)
+    elif isinstance(stage, GiftItemColumns):
+        part = run.gift_item_part(stage, events)
     elif isinstance(stage, BonusColumns):
         frame = run.frame
         contexts = PurchaseContextMaker(frame, run.tier, run.names, run.written)

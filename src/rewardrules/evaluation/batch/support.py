@@ -61,13 +61,6 @@ def unsupported(program: Program) -> list[str]:
         if rule.final:
             # Stopping the later rules of a purchase is not built in the batch engine yet.
             found.append(f"{where}: final")
-        if isinstance(rule, OrderDiscount) and rule.gift_item is not None:
-            # A gift item's columnar form gives it alone: not in a group, nor limited.
-            if rule.exclusive_group is not None:
-                found.append(f"{where}: gift_item in an exclusive_group")
-            if rule.limit:
-                found.append(f"{where}: gift_item with a limit")
-            continue
         if rule.exclusive_group is not None:
             groups.setdefault(rule.exclusive_group, []).append(rule)
         if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit:
@@ -101,7 +94,8 @@ def _refused_in_group(members: list[AnyRule]) -> list[str]:
     prices = [
         rule
         for rule in members
-        if isinstance(rule, TieredDiscount | OrderDiscount)
+        if isinstance(rule, TieredDiscount)
+        or (isinstance(rule, OrderDiscount) and rule.gift_item is None)
         or (isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward))
     ]
     for rule in members:
