@@ -424,9 +424,9 @@ class _Run(Computation):
                 voucher_value=sums["voucher_value"] + given["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
-                rewards_capped=_capped(ledger.parts) if plan.limits else 0,
+                rewards_capped=(_capped(ledger.parts) if plan.limits else 0) + given["capped"],
                 referrals=self.gifts.referrals,
-                rewards_set_aside=self.set_aside_count,
+                rewards_set_aside=self.set_aside_count + given["set_aside"],
                 **account_sums,
             ),
         )

@@ -63,9 +63,6 @@ def unsupported(program: Program) -> list[str]:
             found.append(f"{where}: final")
         if rule.exclusive_group is not None:
             groups.setdefault(rule.exclusive_group, []).append(rule)
-        if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit:
-            # The gift rules' limits are not evaluated by the batch engine yet.
-            found.append(f"{where}: limit")
     for reward in program.rewards:
         if reward.tiers is not None:
             # The customer's tier at a redemption is not given to the batch accounts yet.
@@ -86,10 +83,11 @@ def _refused_in_tiers(program: Program) -> list[str]:
 
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
-    """The combinations in an exclusive group the batch engine does not evaluate yet:
-    gifts given at dates, gift cards, limited members, and a points rule grouped with a price
-    rule (it earns on amounts a later price rule lowers again, which its refunds must
-    remember)."""
+    """The combinations in an exclusive group the batch engine does not evaluate yet: gift
+    cards, limited members, birthday and sign-up gifts given at a purchase, and a points
+    rule grouped with a price rule (it earns on amounts a later price rule lowers again,
+    which its refunds must remember). Gifts given at dates compete among themselves
+    (``_timeline``)."""
     found = []
     prices = [
         rule
@@ -101,12 +99,14 @@ def _refused_in_group(members: list[AnyRule]) -> list[str]:
     for rule in members:
         where = f"rule '{rule.id}': exclusive_group"
         if rule.parts().given_at_a_date is not None:
-            # Gifts at dates compete in the reference engine only, for now.
-            found.append(f"{where} of a gift given at a date")
-        elif isinstance(rule, PartnerGiftCard):
+            continue  # gifts at dates compete among themselves, in ``_timeline``
+        if isinstance(rule, PartnerGiftCard):
             found.append(f"{where} with a partner_gift_card member")
         elif rule.limit:
             found.append(f"{where} with a limit")
+        elif isinstance(rule, Birthday | SignupBonus):
+            # Its columns give it at the first qualifying purchase, whatever a group chose.
+            found.append(f"{where} of a {rule.kind} rule given at a purchase")
         elif isinstance(rule, PointsPerSpend) and prices:
             found.append(f"{where} of a points_per_spend rule with price rule '{prices[0].id}'")
     return found
