@@ -57,6 +57,7 @@ from strategies import (
     lifecycle_programs,
     make_program,
     options,
+    order_discount_rules,
     points_per_spend_rules,
     programs,
     rule_lists,
@@ -305,14 +306,23 @@ def _purchase(event_id: str, price: str, at: datetime | None = None) -> Purchase
 STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)}
 
 
-def test_a_limited_gift_rule_is_refused_naming_the_rule() -> None:
-    bonus = {"id": "welcome", "kind": "signup_bonus", "points": 50}
-    assert batch.unsupported(make_program([STARS, bonus])) == []
-    limited = {**bonus, "limit": {"per": "year", "rewards": 1}}
+def test_a_limited_sign_up_gift_at_a_purchase_runs_as_the_reference_runs_it() -> None:
+    bonus = {"id": "welcome", "kind": "signup_bonus", "points": 50, "min_first_purchase": 0}
+    limited = {**bonus, "limit": {"per": "lifetime", "points": 30}}
     program = make_program([STARS, limited])
-    assert batch.unsupported(program) == ["rule 'welcome': limit"]
-    with pytest.raises(UnsupportedError, match="rule 'welcome': limit"):
-        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+    assert batch.unsupported(program) == []
+    profile = Customer(customer_id="ann", joined_at=datetime(2026, 3, 1, tzinfo=UTC))
+    # 7.00 paid: 7 stars, and the 50 of the welcome cut to the 30 its limit leaves
+    events: list[AnyEvent] = [_purchase("p1", "3.50")]
+    assert same_results(program, events, [profile])
+    (customer,) = evaluate(program, events, [profile], engine="batch").customers
+    assert [(entry.rule, entry.points) for entry in customer.ledger] == [
+        ("stars", 7),
+        ("welcome", 30),
+    ]
+    assert customer.ledger[1].reason.endswith(
+        "(limit reached: at most 30 points in all; 30 of 50 given)"
+    )
 
 
 def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -> None:
@@ -384,7 +394,11 @@ def test_drawn_programs_keeping_tiers_run_identically(
 # --- limits -------------------------------------------------------------------------------
 
 LIMITED_PROGRAMS = with_limits(
-    programs(SUPPORTED_KINDS, rule_options=options(points_per_spend={"caps": True}), finals=False)
+    programs(
+        SUPPORTED_KINDS,
+        rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
+        finals=False,
+    )
 )
 
 
@@ -752,12 +766,15 @@ def test_a_hidden_character_in_an_id_is_refused() -> None:
 # --- exclusive groups ----------------------------------------------------------------------
 
 GROUP = {"exclusive_group": "offers"}
+PRICE_KEYS = ("percent", "amount")
+GIFT_VALUES = (Decimal("0.50"), Decimal("3.00"), Decimal("12.00"))
 
 
 @st.composite
 def batch_grouped_programs(draw: st.DrawFn) -> Program:
     """Two or three members of one exclusive group (punch cards of every reward, tiered
-    discounts, bonuses, a points rule with no price rule beside it), perhaps tiers, and
+    discounts, order offers and gift items, bonuses, a points rule with no price rule
+    beside it), perhaps tiers, and
     perhaps rules outside the group before, between and after its members."""
     settings: dict[str, Any] = {
         "points": {"name": "stars", "value": draw(COSTLY_POINT_VALUES)},
@@ -778,9 +795,9 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
         }
 
     def member(rule_id: str, points_rule: bool) -> dict[str, Any]:
-        choices = ["card", "bonus", *(["discount"] if names else [])]
+        choices = ["card", "bonus", "gift", *(["discount"] if names else [])]
         if points_rule:
-            choices = ["points", "bonus", "voucher"]
+            choices = ["points", "bonus", "voucher", "gift"]
         kind = draw(st.sampled_from(choices))
         if kind == "card":
             rule = draw(every_nth_free_rules(rule_id, names))
@@ -790,6 +807,11 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
             rule = draw(tiered_discount_rules(rule_id, names))
         elif kind == "points":
             rule = draw(points_per_spend_rules(rule_id, names, caps=True))
+        elif kind == "gift":
+            rule = draw(order_discount_rules(rule_id, names, gifts=True))
+            if points_rule and "gift_item" not in rule:  # no price rule beside the points
+                rule = {key: value for key, value in rule.items() if key not in PRICE_KEYS}
+                rule["gift_item"] = {"sku": "mug", "value": draw(st.sampled_from(GIFT_VALUES))}
         else:
             rule = bonus(rule_id)
         return rule | GROUP | {"priority": draw(st.integers(0, 2))}
@@ -931,17 +953,12 @@ def test_drawn_groups_of_points_worth_nothing_run_identically(
     assert same_results(program, events)
 
 
-def test_the_pet_shops_group_runs_identically_without_the_kinds_refused() -> None:
+def test_the_pet_shop_runs_identically_with_its_group_limits_and_gifts() -> None:
     program = load_program(EXAMPLES / "pet-shop.yaml")
-    refused = {"signup_bonus", "birthday", "referral"}
-    kept = tuple(rule for rule in program.rules if rule.kind not in refused)
-    assert any(rule.exclusive_group for rule in kept)
-    program = program.model_copy(update={"rules": kept})
+    assert any(rule.exclusive_group for rule in program.rules)
+    assert any(rule.limit and rule.kind == "referral" for rule in program.rules)
     assert batch.unsupported(program) == []
-    events = [
-        event
-        for event in read_history(EXAMPLES / "pet-shop.history.jsonl")
-        if not isinstance(event, ReferralQualified)
-    ]
-    assert same_results(program, events)
-    assert evaluate(program, events).totals.rewards_set_aside > 0
+    events = list(read_history(EXAMPLES / "pet-shop.history.jsonl"))
+    customers = list(read_customers(EXAMPLES / "pet-shop.customers.csv"))
+    assert same_results(program, events, customers)
+    assert evaluate(program, events, customers).totals.rewards_set_aside > 0
