@@ -58,6 +58,7 @@ from strategies import (
     make_program,
     options,
     order_discount_rules,
+    partner_gift_card_rules,
     points_per_spend_rules,
     programs,
     rule_lists,
@@ -773,8 +774,8 @@ GIFT_VALUES = (Decimal("0.50"), Decimal("3.00"), Decimal("12.00"))
 @st.composite
 def batch_grouped_programs(draw: st.DrawFn) -> Program:
     """Two or three members of one exclusive group (punch cards of every reward, tiered
-    discounts, order offers and gift items, bonuses, a points rule with no price rule
-    beside it), perhaps tiers, and
+    discounts, order offers and gift items, bonuses, a points or gift card rule with no
+    price rule beside it), perhaps tiers, and
     perhaps rules outside the group before, between and after its members."""
     settings: dict[str, Any] = {
         "points": {"name": "stars", "value": draw(COSTLY_POINT_VALUES)},
@@ -797,7 +798,7 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
     def member(rule_id: str, points_rule: bool) -> dict[str, Any]:
         choices = ["card", "bonus", "gift", *(["discount"] if names else [])]
         if points_rule:
-            choices = ["points", "bonus", "voucher", "gift"]
+            choices = ["points", "bonus", "voucher", "gift", "gift_card"]
         kind = draw(st.sampled_from(choices))
         if kind == "card":
             rule = draw(every_nth_free_rules(rule_id, names))
@@ -807,6 +808,8 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
             rule = draw(tiered_discount_rules(rule_id, names))
         elif kind == "points":
             rule = draw(points_per_spend_rules(rule_id, names, caps=True))
+        elif kind == "gift_card":
+            rule = draw(partner_gift_card_rules(rule_id, names))
         elif kind == "gift":
             rule = draw(order_discount_rules(rule_id, names, gifts=True))
             if points_rule and "gift_item" not in rule:  # no price rule beside the points
@@ -894,7 +897,7 @@ def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None
                 "value": Decimal(5),
                 "every_spend": Decimal(10),
             },
-            "rule 'gift': exclusive_group with a partner_gift_card member",
+            "rule 'gift': exclusive_group of a partner_gift_card rule with price rule 'card'",
         ),
         (
             {"id": "earn", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)},

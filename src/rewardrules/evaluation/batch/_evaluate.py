@@ -534,7 +534,14 @@ class _Run(Computation):
             return
         if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
             paid = np.asarray(self.paid, dtype=np.int64)
-            issued = stage.issue(frame, self.tier, paid, self.purchase_lines, self.refunds.steps)
+            issued = stage.issue(
+                frame,
+                self.tier,
+                paid,
+                self.purchase_lines,
+                self.refunds.steps,
+                self.groups.aside.get(stage.plan.rule.id),
+            )
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
             ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return

@@ -27,6 +27,7 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._ledger import EntryPart
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
@@ -196,7 +197,7 @@ class Groups:
     def earning(
         self, stages: list[Any], tier: Ints, paid: Numbers, purchase_lines: Flags, steps: Any
     ) -> None:
-        """The earning members' trials: bonuses, vouchers, gift items and points
+        """The earning members' trials: bonuses, vouchers, gift cards, gift items and points
         (``steps``: the refunds, which take units off a voucher card)."""
         frame = self.frame
         for stage in stages:
@@ -212,6 +213,21 @@ class Groups:
                 qualifying = stage.qualifying(frame, tier, purchase_lines)
                 counts = stage.counts(frame, self.masked(rule_id, qualifying), steps)
                 self.card(stage, qualifying, counts)
+            elif isinstance(stage, GiftCardColumns):
+                issued = stage.tried(
+                    frame,
+                    tier,
+                    np.asarray(paid, dtype=np.int64),
+                    purchase_lines,
+                    steps,
+                    self.aside[rule_id],
+                )
+                rewarding = np.zeros(frame.events, dtype=np.bool_)
+                money = zero.copy()
+                for cards in issued:
+                    rewarding[cards.event] = True
+                    money[cards.event] = (cards.last - cards.first + 1) * stage.plan.value
+                self.trials[rule_id] = Trial(rewarding, money, zero, issued)
             elif isinstance(stage, GiftItemColumns):
                 # A gift item reads the purchase only (no basket, no state): its trial is
                 # what it gives, one unit at the gift's value.
@@ -394,6 +410,8 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
             "discount_units",
             "vouchers",
             "voucher_value",
+            "gift_cards",
+            "gift_card_value",
         ),
         0,
     )
@@ -413,6 +431,10 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         _, part = run._card_entries(stage, rewards, scratch)
     elif isinstance(stage, GiftItemColumns):
         part = run.gift_item_part(stage, events)
+    elif isinstance(stage, GiftCardColumns):
+        wanted = set(events.tolist())
+        issued: list[CardsIssued] = [cards for cards in trial.detail if cards.event in wanted]
+        _, part = run._gift_card_entries(stage, issued, scratch)
     elif isinstance(stage, BonusColumns):
         frame = run.frame
         contexts = PurchaseContextMaker(frame, run.tier, run.names, run.written)

@@ -83,10 +83,10 @@ def _refused_in_tiers(program: Program) -> list[str]:
 
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
-    """The combinations in an exclusive group the batch engine does not evaluate yet: gift
-    cards, limited members, birthday and sign-up gifts given at a purchase, and a points
-    rule grouped with a price rule (it earns on amounts a later price rule lowers again,
-    which its refunds must remember). Gifts given at dates compete among themselves
+    """The combinations in an exclusive group the batch engine does not evaluate yet:
+    limited members, birthday and sign-up gifts given at a purchase, and a points or gift
+    card rule grouped with a price rule (it earns on amounts a later price rule lowers
+    again, which its refunds must remember). Gifts given at dates compete among themselves
     (``_timeline``)."""
     found = []
     prices = [
@@ -100,15 +100,13 @@ def _refused_in_group(members: list[AnyRule]) -> list[str]:
         where = f"rule '{rule.id}': exclusive_group"
         if rule.parts().given_at_a_date is not None:
             continue  # gifts at dates compete among themselves, in ``_timeline``
-        if isinstance(rule, PartnerGiftCard):
-            found.append(f"{where} with a partner_gift_card member")
-        elif rule.limit:
+        if rule.limit:
             found.append(f"{where} with a limit")
         elif isinstance(rule, Birthday | SignupBonus):
             # Its columns give it at the first qualifying purchase, whatever a group chose.
             found.append(f"{where} of a {rule.kind} rule given at a purchase")
-        elif isinstance(rule, PointsPerSpend) and prices:
-            found.append(f"{where} of a points_per_spend rule with price rule '{prices[0].id}'")
+        elif isinstance(rule, PointsPerSpend | PartnerGiftCard) and prices:
+            found.append(f"{where} of a {rule.kind} rule with price rule '{prices[0].id}'")
     return found
 
 
