@@ -886,6 +886,66 @@ def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None
     assert evaluation.totals.rewards_set_aside == 1
 
 
+CINEMA = {
+    "id": "cinema",
+    "kind": "partner_gift_card",
+    "partner": "cinema",
+    "value": Decimal(5),
+    "every_spend": Decimal(10),
+}
+
+
+@pytest.mark.parametrize(
+    ("bonus_points", "expected"),
+    [
+        # 300 points (3.00) lose to a card (5.00) at p1 and are given at p2, where no
+        # card is due (16.00 spent); at p3 21.00 is spent: a second card, the bonus used.
+        (
+            300,
+            [
+                ("p0", "cinema", "gift_card", 1),
+                ("p0", "bonus", "set_aside", None),
+                ("p1", "bonus", "points", None),
+                ("p2", "cinema", "gift_card", 1),
+            ],
+        ),
+        # 900 points (9.00) win p1: its 12.00 does not count for the card, so p2's
+        # 12.00 reaches one card, not two.
+        (
+            900,
+            [
+                ("p0", "cinema", "set_aside", None),
+                ("p0", "bonus", "points", None),
+                ("p1", "cinema", "gift_card", 1),
+            ],
+        ),
+    ],
+)
+def test_a_gift_card_in_a_group_counts_only_the_spend_it_was_not_set_aside_at(
+    bonus_points: int, expected: list[tuple[str, str, str, int | None]]
+) -> None:
+    bonus = {
+        "id": "bonus",
+        "kind": "bonus_points",
+        "points": bonus_points,
+        "once_per_customer": True,
+    }
+    program = make_program(
+        [CINEMA | GROUP, bonus | GROUP], points={"name": "stars", "value": Decimal("0.01")}
+    )
+    assert batch.unsupported(program) == []
+    prices = ("6.00", "2.00", "2.50") if bonus_points == 300 else ("6.00", "6.00")
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", price, BOUGHT + timedelta(days=index))
+        for index, price in enumerate(prices)
+    ]
+    assert same_results(program, events)
+    (customer,) = evaluate(program, events, engine="batch").customers
+    assert [
+        (entry.event_id, entry.rule, entry.kind, entry.units) for entry in customer.ledger
+    ] == expected
+
+
 @pytest.mark.parametrize(
     ("member", "refused"),
     [
