@@ -848,6 +848,42 @@ def test_drawn_exclusive_groups_run_identically(
     assert same_results(program, events, None, as_of)
 
 
+@settings(max_examples=80)
+@given(with_limits(batch_grouped_programs()), histories(refunds=True), cutoffs())
+def test_drawn_exclusive_groups_with_limits_run_identically_or_are_refused(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    same_results(program, events, None, as_of)
+
+
+def test_a_limited_member_used_up_gives_nothing_and_leaves_the_purchase_to_the_others() -> None:
+    # The bonus (5.00) beats the tote (2.00) at p0 and uses up its one reward; at p1 its
+    # limit leaves nothing, so it does not compete: the tote is given, the bonus capped.
+    bonus = {
+        "id": "bonus",
+        "kind": "bonus_points",
+        "points": 500,
+        "limit": {"per": "lifetime", "rewards": 1},
+    }
+    tote = {"id": "tote", "kind": "order_discount", "gift_item": {"sku": "tote", "value": 2}}
+    program = make_program(
+        [bonus | GROUP, tote | GROUP], points={"name": "stars", "value": Decimal("0.01")}
+    )
+    assert batch.unsupported(program) == []
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", "3.50", BOUGHT + timedelta(days=index)) for index in range(2)
+    ]
+    assert same_results(program, events)
+    (customer,) = evaluate(program, events, engine="batch").customers
+    assert [(entry.event_id, entry.rule, entry.kind) for entry in customer.ledger] == [
+        ("p0", "bonus", "points"),
+        ("p0", "tote", "set_aside"),
+        ("p1", "bonus", "capped"),
+        ("p1", "tote", "free"),
+    ]
+    assert customer.ledger[0].reason.endswith("(best of exclusive group 'offers', over 'tote')")
+
+
 @settings(max_examples=5)
 @given(st.integers(0, 2**32 - 1))
 def test_the_lifecycle_benchmark_and_its_group_run_identically(seed: int) -> None:
