@@ -57,6 +57,8 @@ from strategies import (
     lifecycle_programs,
     make_program,
     options,
+    order_discount_rules,
+    partner_gift_card_rules,
     points_per_spend_rules,
     programs,
     rule_lists,
@@ -330,14 +332,23 @@ def _purchase(event_id: str, price: str, at: datetime | None = None) -> Purchase
 STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)}
 
 
-def test_a_limited_gift_rule_is_refused_naming_the_rule() -> None:
-    bonus = {"id": "welcome", "kind": "signup_bonus", "points": 50}
-    assert batch.unsupported(make_program([STARS, bonus])) == []
-    limited = {**bonus, "limit": {"per": "year", "rewards": 1}}
+def test_a_limited_sign_up_gift_at_a_purchase_runs_as_the_reference_runs_it() -> None:
+    bonus = {"id": "welcome", "kind": "signup_bonus", "points": 50, "min_first_purchase": 0}
+    limited = {**bonus, "limit": {"per": "lifetime", "points": 30}}
     program = make_program([STARS, limited])
-    assert batch.unsupported(program) == ["rule 'welcome': limit"]
-    with pytest.raises(UnsupportedError, match="rule 'welcome': limit"):
-        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+    assert batch.unsupported(program) == []
+    profile = Customer(customer_id="ann", joined_at=datetime(2026, 3, 1, tzinfo=UTC))
+    # 7.00 paid: 7 stars, and the 50 of the welcome cut to the 30 its limit leaves
+    events: list[AnyEvent] = [_purchase("p1", "3.50")]
+    assert same_results(program, events, [profile])
+    (customer,) = evaluate(program, events, [profile], engine="batch").customers
+    assert [(entry.rule, entry.points) for entry in customer.ledger] == [
+        ("stars", 7),
+        ("welcome", 30),
+    ]
+    assert customer.ledger[1].reason.endswith(
+        "(limit reached: at most 30 points in all; 30 of 50 given)"
+    )
 
 
 def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -> None:
@@ -411,7 +422,7 @@ def test_drawn_programs_keeping_tiers_run_identically(
 LIMITED_PROGRAMS = with_limits(
     programs(
         SUPPORTED_KINDS,
-        rule_options=options(points_per_spend={"caps": True}),
+        rule_options=options(points_per_spend={"caps": True}, order_discount={"gifts": True}),
         points_tiers=True,
     )
 )
@@ -785,12 +796,15 @@ def test_a_hidden_character_in_an_id_is_refused() -> None:
 # --- exclusive groups ----------------------------------------------------------------------
 
 GROUP = {"exclusive_group": "offers"}
+PRICE_KEYS = ("percent", "amount")
+GIFT_VALUES = (Decimal("0.50"), Decimal("3.00"), Decimal("12.00"))
 
 
 @st.composite
 def batch_grouped_programs(draw: st.DrawFn) -> Program:
     """Two or three members of one exclusive group (punch cards of every reward, tiered
-    discounts, bonuses, a points rule with no price rule beside it), perhaps tiers, and
+    discounts, order offers and gift items, bonuses, a points or gift card rule with no
+    price rule beside it), perhaps tiers, and
     perhaps rules outside the group before, between and after its members."""
     settings: dict[str, Any] = {
         "points": {"name": "stars", "value": draw(COSTLY_POINT_VALUES)},
@@ -811,9 +825,9 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
         }
 
     def member(rule_id: str, points_rule: bool) -> dict[str, Any]:
-        choices = ["card", "bonus", *(["discount"] if names else [])]
+        choices = ["card", "bonus", "gift", *(["discount"] if names else [])]
         if points_rule:
-            choices = ["points", "bonus", "voucher"]
+            choices = ["points", "bonus", "voucher", "gift", "gift_card"]
         kind = draw(st.sampled_from(choices))
         if kind == "card":
             rule = draw(every_nth_free_rules(rule_id, names))
@@ -823,6 +837,13 @@ def batch_grouped_programs(draw: st.DrawFn) -> Program:
             rule = draw(tiered_discount_rules(rule_id, names))
         elif kind == "points":
             rule = draw(points_per_spend_rules(rule_id, names, caps=True))
+        elif kind == "gift_card":
+            rule = draw(partner_gift_card_rules(rule_id, names))
+        elif kind == "gift":
+            rule = draw(order_discount_rules(rule_id, names, gifts=True))
+            if points_rule and "gift_item" not in rule:  # no price rule beside the points
+                rule = {key: value for key, value in rule.items() if key not in PRICE_KEYS}
+                rule["gift_item"] = {"sku": "mug", "value": draw(st.sampled_from(GIFT_VALUES))}
         else:
             rule = bonus(rule_id)
         return rule | GROUP | {"priority": draw(st.integers(0, 2))}
@@ -854,6 +875,42 @@ def test_drawn_exclusive_groups_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
     assert same_results(program, events, None, as_of)
+
+
+@settings(max_examples=80)
+@given(with_limits(batch_grouped_programs()), histories(refunds=True), cutoffs())
+def test_drawn_exclusive_groups_with_limits_run_identically_or_are_refused(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> None:
+    same_results(program, events, None, as_of)
+
+
+def test_a_limited_member_used_up_gives_nothing_and_leaves_the_purchase_to_the_others() -> None:
+    # The bonus (5.00) beats the tote (2.00) at p0 and uses up its one reward; at p1 its
+    # limit leaves nothing, so it does not compete: the tote is given, the bonus capped.
+    bonus = {
+        "id": "bonus",
+        "kind": "bonus_points",
+        "points": 500,
+        "limit": {"per": "lifetime", "rewards": 1},
+    }
+    tote = {"id": "tote", "kind": "order_discount", "gift_item": {"sku": "tote", "value": 2}}
+    program = make_program(
+        [bonus | GROUP, tote | GROUP], points={"name": "stars", "value": Decimal("0.01")}
+    )
+    assert batch.unsupported(program) == []
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", "3.50", BOUGHT + timedelta(days=index)) for index in range(2)
+    ]
+    assert same_results(program, events)
+    (customer,) = evaluate(program, events, engine="batch").customers
+    assert [(entry.event_id, entry.rule, entry.kind) for entry in customer.ledger] == [
+        ("p0", "bonus", "points"),
+        ("p0", "tote", "set_aside"),
+        ("p1", "bonus", "capped"),
+        ("p1", "tote", "free"),
+    ]
+    assert customer.ledger[0].reason.endswith("(best of exclusive group 'offers', over 'tote')")
 
 
 @settings(max_examples=5)
@@ -894,6 +951,66 @@ def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None
     assert evaluation.totals.rewards_set_aside == 1
 
 
+CINEMA = {
+    "id": "cinema",
+    "kind": "partner_gift_card",
+    "partner": "cinema",
+    "value": Decimal(5),
+    "every_spend": Decimal(10),
+}
+
+
+@pytest.mark.parametrize(
+    ("bonus_points", "expected"),
+    [
+        # 300 points (3.00) lose to a card (5.00) at p1 and are given at p2, where no
+        # card is due (16.00 spent); at p3 21.00 is spent: a second card, the bonus used.
+        (
+            300,
+            [
+                ("p0", "cinema", "gift_card", 1),
+                ("p0", "bonus", "set_aside", None),
+                ("p1", "bonus", "points", None),
+                ("p2", "cinema", "gift_card", 1),
+            ],
+        ),
+        # 900 points (9.00) win p1: its 12.00 does not count for the card, so p2's
+        # 12.00 reaches one card, not two.
+        (
+            900,
+            [
+                ("p0", "cinema", "set_aside", None),
+                ("p0", "bonus", "points", None),
+                ("p1", "cinema", "gift_card", 1),
+            ],
+        ),
+    ],
+)
+def test_a_gift_card_in_a_group_counts_only_the_spend_it_was_not_set_aside_at(
+    bonus_points: int, expected: list[tuple[str, str, str, int | None]]
+) -> None:
+    bonus = {
+        "id": "bonus",
+        "kind": "bonus_points",
+        "points": bonus_points,
+        "once_per_customer": True,
+    }
+    program = make_program(
+        [CINEMA | GROUP, bonus | GROUP], points={"name": "stars", "value": Decimal("0.01")}
+    )
+    assert batch.unsupported(program) == []
+    prices = ("6.00", "2.00", "2.50") if bonus_points == 300 else ("6.00", "6.00")
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", price, BOUGHT + timedelta(days=index))
+        for index, price in enumerate(prices)
+    ]
+    assert same_results(program, events)
+    (customer,) = evaluate(program, events, engine="batch").customers
+    assert [
+        (entry.event_id, entry.rule, entry.kind, entry.units) for entry in customer.ledger
+    ] == expected
+
+
 @pytest.mark.parametrize(
     ("member", "refused"),
     [
@@ -905,7 +1022,7 @@ def test_a_member_set_aside_does_not_count_the_purchase_nor_its_refund() -> None
                 "value": Decimal(5),
                 "every_spend": Decimal(10),
             },
-            "rule 'gift': exclusive_group with a partner_gift_card member",
+            "rule 'gift': exclusive_group of a partner_gift_card rule with price rule 'card'",
         ),
         (
             {"id": "earn", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)},
@@ -964,17 +1081,12 @@ def test_drawn_groups_of_points_worth_nothing_run_identically(
     assert same_results(program, events)
 
 
-def test_the_pet_shops_group_runs_identically_without_the_kinds_refused() -> None:
+def test_the_pet_shop_runs_identically_with_its_group_limits_and_gifts() -> None:
     program = load_program(EXAMPLES / "pet-shop.yaml")
-    refused = {"signup_bonus", "birthday", "referral"}
-    kept = tuple(rule for rule in program.rules if rule.kind not in refused)
-    assert any(rule.exclusive_group for rule in kept)
-    program = program.model_copy(update={"rules": kept})
+    assert any(rule.exclusive_group for rule in program.rules)
+    assert any(rule.limit and rule.kind == "referral" for rule in program.rules)
     assert batch.unsupported(program) == []
-    events = [
-        event
-        for event in read_history(EXAMPLES / "pet-shop.history.jsonl")
-        if not isinstance(event, ReferralQualified)
-    ]
-    assert same_results(program, events)
-    assert evaluate(program, events).totals.rewards_set_aside > 0
+    events = list(read_history(EXAMPLES / "pet-shop.history.jsonl"))
+    customers = list(read_customers(EXAMPLES / "pet-shop.customers.csv"))
+    assert same_results(program, events, customers)
+    assert evaluate(program, events, customers).totals.rewards_set_aside > 0

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bonus_strategies import bonus_rules, profiles
+from bonus_strategies import bonus_rules, limits_for, profiles
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation import batch
 from rewardrules.evaluation.fold import evaluate
@@ -51,12 +51,14 @@ from strategies import (
 from test_batch_engine import same_results
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
+GIFT_KINDS = ("birthday", "signup_bonus", "referral")
 
 
 @st.composite
 def gift_programs(draw: st.DrawFn) -> Program:
     """A points program with other kinds and one to three birthday, sign-up, referral or
-    fixed bonus rules (no limits, groups or referral holds: the batch engine refuses those)."""
+    fixed bonus rules; now and then limits on the gift rules, and the gifts given at dates
+    in one exclusive group (no referral holds: the batch engine refuses those)."""
     settings: dict[str, Any] = {
         "timezone": draw(st.sampled_from(ZONES)),
         "points": draw(points_settings(True)) | {"value": Decimal("0.01")},
@@ -68,12 +70,26 @@ def gift_programs(draw: st.DrawFn) -> Program:
         tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
     rules = [draw(points_per_spend_rules("earn", tier_names, True))]
     rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
-    rules += [
+    gifts = [
         draw(bonus_rules(f"gift-{index}", holds=False)) for index in range(draw(st.integers(1, 3)))
     ]
+    for gift in gifts:
+        if gift["kind"] in GIFT_KINDS and not draw(st.integers(0, 2)):
+            gift["limit"] = draw(limits_for(gift))
+    if draw(st.booleans()):
+        for gift in gifts:
+            if _given_at_a_date(gift):
+                gift["exclusive_group"] = "dated"
+    rules += gifts
     for rule in rules:
         rule["priority"] = draw(st.integers(0, 2))
     return make_program(rules, **settings)
+
+
+def _given_at_a_date(rule: dict[str, Any]) -> bool:
+    if rule["kind"] == "birthday":
+        return not rule.get("requires_purchase")
+    return rule["kind"] == "signup_bonus" and "min_first_purchase" not in rule
 
 
 @settings(max_examples=120)
@@ -120,24 +136,9 @@ def test_supplied_referral_facts_run_identically(
     same_results(program, [*events, *facts], customers, as_of)
 
 
-GIFT_KINDS = ("birthday", "signup_bonus", "referral")
-
-
-def _unlimited(program: Program) -> Program:
-    """The program without the gift rules' limits and exclusive groups (refused by the
-    batch engine); the other rules keep their limits."""
-    rules = tuple(
-        rule.model_copy(
-            update={"exclusive_group": None} | ({"limit": ()} if rule.kind in GIFT_KINDS else {})
-        )
-        for rule in program.rules
-    )
-    return program.model_copy(update={"rules": rules})
-
-
-def test_the_pet_shop_without_gift_limits_and_groups_runs_identically() -> None:
-    program = _unlimited(load_program(EXAMPLES / "pet-shop.yaml"))
-    assert any(rule.limit for rule in program.rules)  # 'paws' keeps its monthly limit
+def test_the_pet_shop_with_its_gift_limits_and_groups_runs_identically() -> None:
+    program = load_program(EXAMPLES / "pet-shop.yaml")
+    assert any(rule.limit for rule in program.rules if rule.kind in GIFT_KINDS)
     events = list(read_history(EXAMPLES / "pet-shop.history.jsonl"))
     customers = list(read_customers(EXAMPLES / "pet-shop.customers.csv"))
     assert batch.unsupported(program) == []
@@ -145,11 +146,11 @@ def test_the_pet_shop_without_gift_limits_and_groups_runs_identically() -> None:
         assert same_results(program, events, customers, as_of)
     result = evaluate(program, events, customers, engine="batch")
     amy = next(customer for customer in result.customers if customer.customer_id == "amy")
-    # amy referred ben and dan, who are evaluated too: rewarded in her own ledger.
-    assert [entry.event_id for entry in amy.ledger if entry.rule == "refer-a-friend"] == [
-        "b-1",
-        "d-1",
-    ]
+    # amy referred ben and dan, who are evaluated too: rewarded in her own ledger, one
+    # friend a year (the referral's limit), so dan's reward is capped.
+    assert [
+        (entry.event_id, entry.kind) for entry in amy.ledger if entry.rule == "refer-a-friend"
+    ] == [("b-1", "points"), ("d-1", "capped")]
     # The limit on 'paws' cuts something beside the gifts (else this would test no limit).
     noted = [
         entry

@@ -333,10 +333,21 @@ def test_a_referrer_without_events_or_profile_is_a_customer_of_their_own_partiti
     assert referrer in [row["customer_id"] for row in expected[1]]
 
 
+def test_the_batch_engine_on_dask_limits_a_referrer_as_one_machine_does(
+    dask_client: Client,
+) -> None:
+    program, events, customers, _, _, _ = _referral_case()
+    expected = _one_machine(program, events, customers, None)
+    assert _on_dask(program, events, customers, None, partitions=2, engine="batch") == expected
+
+
 def test_the_batch_engine_refuses_on_dask_what_it_refuses_on_one_machine(
     dask_client: Client,
 ) -> None:
     program, events, customers, _, _, _ = _referral_case()
+    # A limited points rule in an exclusive group: refused by name.
+    limited = "    per: 1.00\n    exclusive_group: shop\n    limit: {per: day, points: 5}\n"
+    program = load_program_text(REFERRALS.replace("    per: 1.00\n", limited, 1))
     with pytest.raises(UnsupportedError) as one:
         evaluate(program, events, customers, engine="batch")
     with pytest.raises(UnsupportedError) as scaled:

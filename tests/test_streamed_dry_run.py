@@ -275,34 +275,33 @@ def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:
         added.update(hashes.tolist())
 
 
+def _pet_shop_refused(folder: Path) -> Path:
+    """The pet shop with its birthday treat (a gift at a purchase) in the shop's exclusive
+    group, which the batch engine refuses by name."""
+    text = (ROOT / "rules" / "examples" / "pet-shop.yaml").read_text(encoding="utf-8")
+    program = yaml.safe_load(text)
+    for rule in program["rules"]:
+        if rule["id"] == "birthday-treat":
+            rule["exclusive_group"] = "in-store-offers"
+    path = folder / "pet-shop.yaml"
+    path.write_text(yaml.safe_dump(program, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
     tmp_path: Path,
 ) -> None:
-    program = ROOT / "rules" / "examples" / "pet-shop.yaml"
+    program = _pet_shop_refused(tmp_path)
     history = tmp_path / "history.csv"
     history.write_text("event_id,type\nnot,a history\n")
     whole = run("dry-run", program, history, "--engine", "batch")
     output = tmp_path / "ledger.csv"
     streamed = run("dry-run", program, history, "--engine", "batch", "--output", output)
     assert whole[0] == 1
-    assert "the batch engine does not evaluate rule 'refer-a-friend': limit" in whole[2]
+    refused = "rule 'birthday-treat': exclusive_group of a birthday rule given at a purchase"
+    assert f"the batch engine does not evaluate {refused}" in whole[2]
     assert streamed == whole
     assert not output.exists()
-
-
-def _pet_shop_without_groups(folder: Path) -> Path:
-    """The pet shop with what the batch engine refuses taken out (its exclusive groups and
-    the referral's limit), keeping its birthday, sign-up and referral rules."""
-    text = (ROOT / "rules" / "examples" / "pet-shop.yaml").read_text(encoding="utf-8")
-    program = yaml.safe_load(text)
-    rules = [rule for rule in program["rules"] if "exclusive_group" not in rule]
-    for rule in rules:
-        if rule["kind"] == "referral":
-            rule.pop("limit", None)
-    program["rules"] = rules
-    path = folder / "pet-shop.yaml"
-    path.write_text(yaml.safe_dump(program, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("with_profiles", [True, False])
@@ -310,7 +309,7 @@ def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_profiles: bool
 ) -> None:
     examples = ROOT / "rules" / "examples"
-    program = _pet_shop_without_groups(tmp_path)
+    program = examples / "pet-shop.yaml"  # its groups and limits, the referral's too
     history = tmp_path / "sorted.parquet"
     assert run("sort-history", examples / "pet-shop.history.jsonl", history)[0] == 0
     profiles = ("--customers", examples / "pet-shop.customers.csv") if with_profiles else ()

@@ -222,14 +222,47 @@ def test_explain_says_a_refund_takes_no_discount_back() -> None:
     assert outcomes["big-basket"] == "a discount given at the till is not taken back"
 
 
-def test_the_batch_engine_refuses_a_gift_item_only_in_a_group_or_with_a_limit() -> None:
-    tote = {"sku": "tote", "value": "8.00"}
-    alone = shop(offer(gift_item=tote), offer(id="ten", percent=10))
-    assert batch.unsupported(alone) == []
+def test_the_batch_engine_gives_a_gift_item_in_a_group_as_the_reference_does() -> None:
     grouped = shop(*group("10"))
-    assert batch.unsupported(grouped) == ["rule 'tote': gift_item in an exclusive_group"]
+    assert batch.unsupported(grouped) == []
+    # 60.00: the tote (8.00 against 6.00); 100.00: 10.00 off; 80.00: a tie, the earlier rule
+    history = [
+        purchase("p1", at(), line("a", "60.00")),
+        purchase("p2", at(1), line("a", "100.00")),
+        purchase("p3", at(2), line("a", "80.00")),
+    ]
+    found = evaluate(grouped, history, engine="batch")
+    assert found.to_dict() == evaluate(grouped, history).to_dict()
+    assert [row[1:3] for row in ledger(found)] == [
+        ("ten-off", "set_aside"),
+        ("tote", "free"),
+        ("ten-off", "discount"),
+        ("tote", "set_aside"),
+        ("ten-off", "discount"),
+        ("tote", "set_aside"),
+    ]
+    assert (found.totals.free_units, found.totals.rewards_set_aside) == (1, 3)
+
+
+def test_the_batch_engine_keeps_a_gift_item_within_its_limit_as_the_reference_does() -> None:
+    tote = {"sku": "tote", "value": "8.00"}
     limited = shop(offer(gift_item=tote, limit={"per": "day", "rewards": 1}))
-    assert batch.unsupported(limited) == ["rule 'big-basket': gift_item with a limit"]
+    assert batch.unsupported(limited) == []
+    # two qualifying purchases on the first day: the second gets no tote; the next day one
+    history = [
+        purchase("p1", at(), line("a", "40.00")),
+        purchase("p2", at(), line("a", "50.00")),
+        purchase("p3", at(1), line("a", "30.00")),
+    ]
+    found = evaluate(limited, history, engine="batch")
+    assert found.to_dict() == evaluate(limited, history).to_dict()
+    assert [row[:3] for row in ledger(found)] == [
+        ("p1", "big-basket", "free"),
+        ("p2", "big-basket", "capped"),
+        ("p3", "big-basket", "free"),
+    ]
+    assert (found.totals.free_units, found.totals.free_value) == (2, 1600)  # minor units
+    assert found.totals.rewards_capped == 1
 
 
 def test_both_engines_give_a_gift_item_and_share_an_amount_alike() -> None:

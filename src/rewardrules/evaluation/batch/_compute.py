@@ -90,6 +90,7 @@ class Computation:
             rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
         }
         """Per limited rule's id, its limits over the frame (``_limits``)."""
+        self.groups.limited = self.limited
         self.price_cuts: dict[str, dict[int, PriceCut]] = {}
         """Per limited price rule's id, the events its limits cut (at the last pass)."""
         # What refunds take off the cards depends on units only: known before any price.

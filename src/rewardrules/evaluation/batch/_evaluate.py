@@ -468,9 +468,9 @@ class _Run(Computation):
                 voucher_value=sums["voucher_value"] + given["voucher_value"],
                 gift_cards=sums["gift_cards"],
                 gift_card_value=sums["gift_card_value"],
-                rewards_capped=_capped(ledger.parts) if plan.limits else 0,
+                rewards_capped=(_capped(ledger.parts) if plan.limits else 0) + given["capped"],
                 referrals=self.gifts.referrals,
-                rewards_set_aside=self.set_aside_count,
+                rewards_set_aside=self.set_aside_count + given["set_aside"],
                 **account_sums,
             ),
         )
@@ -578,8 +578,14 @@ class _Run(Computation):
             return
         if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
             paid = np.asarray(self.paid, dtype=np.int64)
-            lines = self.lines_for(stage.plan.rule.id)
-            issued = stage.issue(frame, self.tier, paid, lines, self.refunds.steps)
+            issued = stage.issue(
+                frame,
+                self.tier,
+                paid,
+                self.lines_for(stage.plan.rule.id),
+                self.refunds.steps,
+                self.groups.aside.get(stage.plan.rule.id),
+            )
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
             ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
@@ -810,16 +816,14 @@ class _Run(Computation):
         )
         return events, entries
 
-    def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
-        """An order offer's gift items: one free unit at the gift's value per purchase."""
-        events = stage.given(self.frame, self.tier, self.lines_for(stage.plan.rule.id))
+    def gift_item_part(self, stage: GiftItemColumns, events: Ints) -> EntryPart:
+        """An order offer's gift item entries at these purchases: one free unit each, at
+        the gift's value."""
         value = stage.plan.gift_value
         assert value is not None  # noqa: S101 -- compiled only for a gift item
         count = len(events)
-        ledger.sums["free_value"] += value * count
-        ledger.sums["free_units"] += count
         arguments = (stage.label(), value)
-        part = self._entries(
+        return self._entries(
             events,
             stage.plan.rule.id,
             "free",
@@ -827,7 +831,35 @@ class _Run(Computation):
             GIFT_REASON,
             lambda _index: arguments,
         )
-        ledger.add(position, events, part)
+
+    def _gift_item_entries(self, ledger: _Ledger, position: int, stage: GiftItemColumns) -> None:
+        """An order offer's gift items: one free unit at the gift's value per purchase, but
+        where its exclusive group set it aside; within its limits (each gift given whole or
+        not, as ``cut_entries`` gives a voucher)."""
+        rule_id = stage.plan.rule.id
+        events = stage.given(self.frame, self.tier, self.lines_for(rule_id))
+        aside = self.groups.aside.get(rule_id)
+        if aside is not None:
+            events = events[~aside[events]]
+        part = self.gift_item_part(stage, events)
+        limited = self.limited.get(rule_id)
+        if limited is None or not len(events):
+            ledger.sums["free_value"] += (stage.plan.gift_value or 0) * len(events)
+            ledger.sums["free_units"] += len(events)
+            ledger.add(position, events, part)
+            return
+        built = self._built(part)
+        units = np.zeros(self.frame.events, dtype=np.int64)
+        values = np.zeros(self.frame.events, dtype=np.int64)
+        units[events] = 1
+        values[events] = stage.plan.gift_value or 0
+        _, cuts = limited.cut_counted(self.frame, units, values)
+        noted = limited.noted(events, built, cuts, "counted")
+        for entry in noted:
+            if entry.kind == "free":
+                ledger.sums["free_value"] += entry.value_minor or 0
+                ledger.sums["free_units"] += entry.units or 0
+        ledger.add(position, events, noted)
 
     def _bonus_entries(self, ledger: _Ledger, position: int, stage: BonusColumns) -> None:
         """A bonus rule's entries: its points at purchases, taken back at refunds."""

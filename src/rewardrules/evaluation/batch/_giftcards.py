@@ -49,15 +49,82 @@ class GiftCardColumns:
         paid: Ints,
         purchase_lines: Flags,
         steps: list[RefundStep],
+        aside: Flags | None = None,
     ) -> list[CardsIssued]:
-        """The cards each purchase issues, in event order."""
+        """The cards each purchase issues, in event order; ``aside``: the purchases its
+        exclusive group set it aside at, whose spend (and refunds) do not count."""
+        windows = self._windows(frame, tier, paid, purchase_lines, steps, aside)
+        order, due, before, highest = windows.order, windows.due, windows.before, windows.highest
+        issued = []
+        for position in np.flatnonzero(due > before).tolist():
+            issued.append(
+                CardsIssued(
+                    int(order[position]),
+                    int(before[position]) + 1,
+                    int(due[position]),
+                    int(highest[position]),
+                )
+            )
+        issued.sort(key=lambda cards: cards.event)
+        return issued
+
+    def tried(
+        self,
+        frame: Frame,
+        tier: Ints,
+        paid: Ints,
+        purchase_lines: Flags,
+        steps: list[RefundStep],
+        aside: Flags,
+    ) -> list[CardsIssued]:
+        """The cards each purchase would issue were its spend to count (an exclusive group's
+        trial), from the window's spend before it without the set-aside purchases."""
+        windows = self._windows(frame, tier, paid, purchase_lines, steps, aside)
+        order, starts = windows.order, windows.starts
+        events = order
+        own = windows.spend[events] * windows.purchases[events]
+        # The net and highest before each position: the purchase's own delta taken off.
+        prior_net = windows.net - windows.delta[events]
+        prior_highest = np.where(starts, 0, np.concatenate(([0], windows.highest[:-1])))
+        highest = np.maximum(prior_highest, prior_net + own)
+        due = highest // self.plan.every_spend
+        if self.plan.limit is not None:
+            due = np.minimum(due, self.plan.limit)
+        before = windows.before
+        found = []
+        for position in np.flatnonzero((due > before) & (own > 0)).tolist():
+            found.append(
+                CardsIssued(
+                    int(events[position]),
+                    int(before[position]) + 1,
+                    int(due[position]),
+                    int(highest[position]),
+                )
+            )
+        found.sort(key=lambda cards: cards.event)
+        return found
+
+    def _windows(
+        self,
+        frame: Frame,
+        tier: Ints,
+        paid: Ints,
+        purchase_lines: Flags,
+        steps: list[RefundStep],
+        aside: Flags | None,
+    ) -> _Windows:
         plan = self.plan
         eligible = self.scope.line_flags(tier, frame) & purchase_lines
         spend = np.add.reduceat(np.where(eligible, paid, 0), frame.line_start[:-1])
         keys = calendar_keys(plan.rule.window, frame.local_date)
         delta = spend.astype(np.int64)
+        if aside is not None:
+            delta = np.where(aside, 0, delta)
         refunded_windows = set()
         for step in steps:
+            if aside is not None and aside[step.purchase]:
+                delta[step.event] = 0  # the purchase never counted for it
+                continue
             start = int(frame.line_start[step.purchase])
             flags = eligible[start : start + len(step.amounts_after)].tolist()
             back = sum(
@@ -90,15 +157,23 @@ class GiftCardColumns:
         if plan.limit is not None:
             due = np.minimum(due, plan.limit)
         before = np.where(starts, 0, np.concatenate(([0], due[:-1])))
-        issued = []
-        for position in np.flatnonzero(due > before).tolist():
-            issued.append(
-                CardsIssued(
-                    int(order[position]),
-                    int(before[position]) + 1,
-                    int(due[position]),
-                    int(highest[position]),
-                )
-            )
-        issued.sort(key=lambda cards: cards.event)
-        return issued
+        purchases = np.zeros(frame.events, dtype=np.int64)
+        purchases[frame.line_event[purchase_lines]] = 1
+        return _Windows(order, starts, net, highest, due, before, delta, spend, purchases)
+
+
+@dataclass(frozen=True, slots=True)
+class _Windows:
+    """A rule's windows over the frame, in (customer, window, event) order: where each
+    window starts, the net and highest spend after each event, the cards due then and
+    before; per event (frame order) its delta, its spend, and whether it is a purchase."""
+
+    order: Ints
+    starts: Flags
+    net: Ints
+    highest: Ints
+    due: Ints
+    before: Ints
+    delta: Ints
+    spend: Ints
+    purchases: Ints

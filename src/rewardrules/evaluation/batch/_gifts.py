@@ -22,18 +22,19 @@ from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._bonus import PurchaseContextMaker
 from rewardrules.evaluation.batch._dated import (
     GiftColumns,
+    GiftsGiven,
     ProfileColumns,
     Standing,
     gifts_at_purchases,
 )
+from rewardrules.evaluation.batch._frame import Flags, Frame
+from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
-from rewardrules.evaluation.batch._refunds import emptying
+from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
-from rewardrules.evaluation.batch.support import refuse
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.referral import ReferralPlan
-from rewardrules.program.model import Birthday, Referral, SignupBonus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INSTANT = timedelta(microseconds=1)
@@ -42,6 +43,34 @@ _INSTANT = timedelta(microseconds=1)
 def _written(at: int, offset: int) -> datetime:
     moment = _EPOCH + timedelta(microseconds=at)
     return moment.astimezone(timezone(timedelta(seconds=offset))) if offset else moment
+
+
+def within_limits(
+    limited: LimitColumns,
+    frame: Frame,
+    priced: Flags,
+    given: GiftsGiven,
+    steps: list[RefundStep],
+) -> None:
+    """A birthday or sign-up gift at purchases within its rule's limits, as a limited step
+    gives it (``stacking.limited_step``): points cut (``cut_points``, the points a refund
+    takes back returning to the allowance, as a bonus's do), or a voucher given whole or not
+    (``cut_entries``). ``given`` is changed in place: its entries noted, its points cut."""
+    events = np.asarray(given.events, dtype=np.int64)
+    zeros = np.zeros(frame.events, dtype=np.int64)
+    if given.entries[0].kind == "points":
+        wanted = zeros.copy()
+        wanted[events] = [entry.points or 0 for entry in given.entries]
+        releases = bonus_releases(frame, priced, wanted, steps)
+        cut, cuts = limited.cut_points_column(frame, wanted, releases)
+        given.entries = limited.noted(events, given.entries, cuts, "points")
+        given.points = {event: int(cut[event]) for event in given.events if cut[event]}
+        return
+    units, values = zeros.copy(), zeros.copy()
+    units[events] = 1
+    values[events] = [entry.value_minor or 0 for entry in given.entries]
+    _, cuts = limited.cut_counted(frame, units, values)
+    given.entries = limited.noted(events, given.entries, cuts, "counted")
 
 
 class GiftLedger:
@@ -56,15 +85,6 @@ class GiftLedger:
     ) -> None:
         self.run = run
         self.profiles = profiles
-        # The gifts' limits (``stacking.limit_gift`` and limited steps at purchases) are not
-        # evaluated here: refused even if the generic refusal of limits goes.
-        limited = [
-            f"rule '{rule.id}': limit"
-            for rule in run.plan.program.rules
-            if isinstance(rule, Birthday | SignupBonus | Referral) and rule.limit
-        ]
-        if limited:
-            refuse(limited)
         frame = run.frame
         self.columns = ProfileColumns.of(frame, profiles)
         self.facts: list[Fact] = []
@@ -104,6 +124,12 @@ class GiftLedger:
         if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:
             standing = self._standing()
         given = gifts_at_purchases(stage, frame, found, self.columns, standing)
+        priced = stage.priced(frame, run.tier, lines)
+        limited = run.limited.get(stage.plan.rule.id)
+        # A referral rule's limits bound the referrer's rewards (in ``_timeline``), not the
+        # friend's gift here (``stacking.purchase_stages``).
+        if limited is not None and given.events and not isinstance(stage.plan, ReferralPlan):
+            within_limits(limited, frame, priced, given, run.refunds.steps)
         if given.facts is not None:
             self.facts += facts_of(given.facts)
         if given.entries:
@@ -118,7 +144,6 @@ class GiftLedger:
                 self.referrals += 1
         if not given.points or not run.refunds.steps:
             return
-        priced = stage.priced(frame, run.tier, lines)
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
         if taken:
@@ -255,8 +280,10 @@ class GiftLedger:
         return instant, local_date
 
     def sums(self) -> tuple[dict[str, int], list[LedgerEntry]]:
-        """What the walks gave (points, vouchers) and the account entries they wrote."""
-        sums = {"points": 0, "vouchers": 0, "voucher_value": 0}
+        """What the walks gave (points, vouchers), the gifts they set aside, the gifts
+        limits left nothing of in the ledgers of customers without events (the others are
+        counted in the run's ledger), and the account entries they wrote."""
+        sums = {"points": 0, "vouchers": 0, "voucher_value": 0, "set_aside": 0, "capped": 0}
         for entry in self.walks.gifts():
             if entry.kind == "points":
                 sums["points"] += entry.points or 0
@@ -265,6 +292,11 @@ class GiftLedger:
                 sums["voucher_value"] += entry.value_minor or 0
             elif entry.kind == "opening":  # issued, as ``ledger.total`` counts them
                 sums["points"] += entry.points or 0
+            elif entry.kind == "set_aside":
+                sums["set_aside"] += 1
+        sums["capped"] = sum(
+            entry.kind == "capped" for walk in self.walks.others for entry in walk.gifts
+        )
         return sums, self.walks.account()
 
     def results(

@@ -18,19 +18,23 @@ the ledger, in member order; at refunds each rule keeps its own place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from rewardrules.engine.ledger import LedgerEntry
+from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
+from rewardrules.engine.limits import Allowance
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._ledger import EntryPart
+from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
+    GiftItemColumns,
     Numbers,
     PointsColumns,
     per_event,
@@ -49,6 +53,8 @@ class Trial:
     points: Ints
     detail: Any = None
     """What its entries are written from: card rewards, or (value, units) of a discount."""
+    cuts: dict[int, Allowance] = field(default_factory=dict)
+    """A limited member: the allowance at each event its limits cut (its trial is within)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +83,8 @@ class Groups:
     """The basket where the current price group runs: amounts and units left."""
     payments: Any = None
     """The purchases' payments (``_payments.Payments``), for points rules by payment method."""
+    limited: dict[str, LimitColumns] = field(default_factory=dict)
+    """Per limited rule's id, its limits (a limited earning member is tried within them)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, frame: Frame) -> Groups:
@@ -198,8 +206,8 @@ class Groups:
     def earning(
         self, stages: list[Any], tier: Ints, paid: Numbers, purchase_lines: Flags, steps: Any
     ) -> None:
-        """The earning members' trials: bonuses, vouchers and points (``steps``: the
-        refunds, which take units off a voucher card)."""
+        """The earning members' trials: bonuses, vouchers, gift cards, gift items and points
+        (``steps``: the refunds, which take units off a voucher card)."""
         frame = self.frame
         for stage in stages:
             rule_id = stage.plan.rule.id
@@ -208,18 +216,73 @@ class Groups:
             zero = np.zeros(frame.events, dtype=np.int64)
             if isinstance(stage, BonusColumns):
                 priced = stage.priced(frame, tier, purchase_lines)
-                points = bonus_trial(frame, stage, priced, self.masked(rule_id, priced))
+                masked = self.masked(rule_id, priced)
+                points = bonus_trial(frame, stage, priced, masked)
                 self.trials[rule_id] = Trial(points > 0, zero, points, points)
+                limited = self.limited.get(rule_id)
+                if limited is not None:
+                    # Within its limits, as ``_bonus_entries`` gives it where it counts.
+                    releases = bonus_releases(frame, masked, stage.given(frame, masked), steps)
+                    within, cuts = limited.cut_points_column(
+                        frame, points, releases, self.aside[rule_id]
+                    )
+                    self.trials[rule_id] = Trial(within > 0, zero, within, points, cuts)
             elif isinstance(stage, CardColumns):
                 qualifying = stage.qualifying(frame, tier, purchase_lines)
                 counts = stage.counts(frame, self.masked(rule_id, qualifying), steps)
                 self.card(stage, qualifying, counts)
+                tried: CardCounts = self.trials[rule_id].detail
+                every = stage.plan.every
+                completed = tried.after // every - tried.before // every
+                self._within_limits(stage, np.where(completed > 0, completed, 0))
+            elif isinstance(stage, GiftCardColumns):
+                issued = stage.tried(
+                    frame,
+                    tier,
+                    np.asarray(paid, dtype=np.int64),
+                    purchase_lines,
+                    steps,
+                    self.aside[rule_id],
+                )
+                rewarding = np.zeros(frame.events, dtype=np.bool_)
+                money = zero.copy()
+                units = zero.copy()
+                for cards in issued:
+                    rewarding[cards.event] = True
+                    units[cards.event] = cards.last - cards.first + 1
+                    money[cards.event] = units[cards.event] * stage.plan.value
+                self.trials[rule_id] = Trial(rewarding, money, zero, issued)
+                self._within_limits(stage, units)
+            elif isinstance(stage, GiftItemColumns):
+                # A gift item reads the purchase only (no basket, no state): its trial is
+                # what it gives, one unit at the gift's value.
+                events = stage.given(frame, tier, purchase_lines)
+                rewarding = np.zeros(frame.events, dtype=np.bool_)
+                rewarding[events] = True
+                money = np.where(rewarding, stage.plan.gift_value or 0, 0).astype(np.int64)
+                self.trials[rule_id] = Trial(rewarding, money, zero, events)
+                self._within_limits(stage, rewarding.astype(np.int64))
             else:
                 assert isinstance(stage, PointsColumns)  # noqa: S101 -- support admits these
                 source = earned_on(stage, frame, paid, self.payments)
                 weights = stage.weights(frame, tier, purchase_lines)
                 points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
                 self.trials[rule_id] = Trial(points != 0, zero, points, points)
+
+    def _within_limits(self, stage: Any, units: Ints) -> None:
+        """A limited member giving vouchers, gift cards or gift items (``units`` of them per
+        event in its trial): its trial within its limits, each given whole or not, counted
+        where it is not set aside (as ``_noted_counted`` and ``_gift_item_entries`` give it)."""
+        rule_id = stage.plan.rule.id
+        limited = self.limited.get(rule_id)
+        if limited is None:
+            return
+        trial = self.trials[rule_id]
+        within, cuts = limited.cut_counted(self.frame, units, trial.money, self.aside[rule_id])
+        each = np.where(units > 0, trial.money // np.maximum(units, 1), 0)
+        self.trials[rule_id] = Trial(
+            within > 0, (within * each).astype(np.int64), trial.points, trial.detail, cuts
+        )
 
     def decide(self) -> bool:
         """Pick each purchase's winner from the trials; True when a mask changed."""
@@ -270,10 +333,13 @@ class Groups:
 
     def noted(self, part: EntryPart) -> EntryPart:
         """A winner's entries, noted at the purchases where it beat other members."""
-        group = self.group_of.get(part.rule)
-        if group is None or part.built is not None or not len(part):
+        rule = part.rule
+        if part.built is not None:  # entries already made: of one rule (a limited member's)
+            rule = part.built[0].rule if part.built else ""
+        group = self.group_of.get(rule)
+        if group is None or not len(part):
             return part
-        index = group.members.index(part.rule)
+        index = group.members.index(rule)
         losers = [self.aside[member] for member in group.members]
         notes: dict[int, tuple[str, tuple[str, ...]]] = {}
         won = self.winner[group.name]
@@ -283,6 +349,14 @@ class Groups:
         if not notes:
             return part
         events = part.events.tolist()
+        if part.built is not None:  # a limited member's entries, noted where it won
+            built = [
+                entry
+                if entry.kind in NOTE_KINDS or entry.rule != rule or notes.get(event) is None
+                else replace(entry, template=_won, arguments=(entry, notes[event]))
+                for entry, event in zip(part.built, events)
+            ]
+            return EntryPart.of_entries(part.events, built)
         arguments = part.arguments
 
         def noted_arguments(position: int) -> tuple[Any, ...]:
@@ -388,6 +462,8 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
             "discount_units",
             "vouchers",
             "voucher_value",
+            "gift_cards",
+            "gift_card_value",
         ),
         0,
     )
@@ -405,6 +481,12 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         wanted = set(events.tolist())
         rewards: list[CardReward] = [r for r in trial.detail if r.event in wanted]
         _, part = run._card_entries(stage, rewards, scratch)
+    elif isinstance(stage, GiftItemColumns):
+        part = run.gift_item_part(stage, events)
+    elif isinstance(stage, GiftCardColumns):
+        wanted = set(events.tolist())
+        issued: list[CardsIssued] = [cards for cards in trial.detail if cards.event in wanted]
+        _, part = run._gift_card_entries(stage, issued, scratch)
     elif isinstance(stage, BonusColumns):
         frame = run.frame
         contexts = PurchaseContextMaker(frame, run.tier, run.names, run.written)
@@ -413,4 +495,11 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         part = EntryPart(events, rule_id, "points", points, None, None, reason, [()] * len(events))
     else:
         part = run.points_part(stage, events, trial.detail)
-    return list(run._built(part))
+    built = list(run._built(part))
+    if not trial.cuts:
+        return built
+    # A limited member: as it would have given them within its limits (noted).
+    cuts = {event: trial.cuts[event] for event in events.tolist() if event in trial.cuts}
+    kind = "points" if isinstance(stage, BonusColumns) else "counted"
+    noted: list[LedgerEntry] = run.limited[rule_id].noted(events, built, cuts, kind)
+    return noted

@@ -108,6 +108,7 @@ class LimitColumns:
         wanted: tuple[Ints, Ints, Ints],
         give: Give,
         releases: Sequence[Release] = (),
+        probe: Flags | None = None,
     ) -> dict[int, Allowance]:
         """Count the limits through each customer's events; cut where they bind.
 
@@ -115,7 +116,9 @@ class LimitColumns:
         ``give`` is called at an event whose want does not fit what is left, and gives
         within it. ``releases`` are the refunds of the rule's purchases (points rules):
         the points a refund takes back return to the allowance of the purchase's period,
-        if it is still the one counted. Returns the allowance of each event that was cut.
+        if it is still the one counted. At the events ``probe`` flags (an exclusive group's
+        set-aside purchases) the rule is tried within what is left and counts nothing.
+        Returns the allowance of each event that was cut (or would be, where probed).
         """
         points_wanted, rewards_wanted, value_wanted = wanted
         asking = np.flatnonzero((points_wanted != 0) | (rewards_wanted != 0) | (value_wanted != 0))
@@ -176,6 +179,8 @@ class LimitColumns:
                 cuts[event] = allowance
                 given = give(event, allowance)
                 given_points[event] = given[0]
+            if probe is not None and probe[event]:
+                continue
             _record(usage, keys, measures, given, event)
         return cuts
 
@@ -192,10 +197,15 @@ class LimitColumns:
     # --- what each kind gives within an allowance ---------------------------------------
 
     def cut_points_column(
-        self, frame: Frame, points: Ints, releases: Sequence[Release] = ()
+        self,
+        frame: Frame,
+        points: Ints,
+        releases: Sequence[Release] = (),
+        probe: Flags | None = None,
     ) -> tuple[Ints, dict[int, Allowance]]:
         """A points rule's (or a bonus's) points cut to its limits: the points given per
-        event, and the allowance of each cut event. A purchase given points is one reward."""
+        event, and the allowance of each cut event. A purchase given points is one reward.
+        ``probe``: see :meth:`run`."""
         given = points.copy()
 
         def give(event: int, allowance: Allowance) -> Wanted:
@@ -208,14 +218,15 @@ class LimitColumns:
             return most, 1 if most else 0, 0
 
         rewards = (points != 0).astype(np.int64)
-        cuts = self.run(frame, (points, rewards, np.zeros_like(points)), give, releases)
+        cuts = self.run(frame, (points, rewards, np.zeros_like(points)), give, releases, probe)
         return given, cuts
 
     def cut_counted(
-        self, frame: Frame, units: Ints, values: Ints
+        self, frame: Frame, units: Ints, values: Ints, probe: Flags | None = None
     ) -> tuple[Ints, dict[int, Allowance]]:
         """Vouchers or gift cards (``units`` of them per event, worth ``values`` in all)
-        given whole or not, as many as fit: the units given per event, and the cuts."""
+        given whole or not, as many as fit: the units given per event, and the cuts.
+        ``probe``: see :meth:`run`."""
         given = units.copy()
 
         def give(event: int, allowance: Allowance) -> Wanted:
@@ -230,7 +241,7 @@ class LimitColumns:
             return 0, take, each * take
 
         zeros = np.zeros(len(units), dtype=np.int64)
-        cuts = self.run(frame, (zeros, units, values), give)
+        cuts = self.run(frame, (zeros, units, values), give, probe=probe)
         return given, cuts
 
     def noted(

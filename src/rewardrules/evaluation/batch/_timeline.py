@@ -37,15 +37,24 @@ from rewardrules.engine.lots import (
     take_back,
     upcoming_expiry,
 )
+from rewardrules.engine.state import WorkingState
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, check_fact
+
+# The reference's choice among the gifts of an exclusive group due at one moment.
+from rewardrules.evaluation.gifts import _best_gift as best_gift
 from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.evaluation.stacking import limit_gift
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
 from rewardrules.kinds.referral import ReferralPlan, referrer_reward
 from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
+
+Due = tuple[datetime, int, BirthdayPlan | SignupPlan, int]
+"""A gift due at a date: its moment, its rule's place in ``plan.dated``, its plan, and its
+birthday year (0 for a sign-up)."""
 
 
 @dataclass(slots=True)
@@ -134,7 +143,11 @@ class Walker:
             until, inclusive = moments[-1], True
         else:
             return done
-        due = self._schedule(profile, moments[0] if moments else None, until, inclusive)
+        due = self._together(
+            self._schedule(profile, moments[0] if moments else None, until, inclusive)
+        )
+        # The limits' usage (the reference's own ``limit_gift`` reads it from a state).
+        usage = WorkingState(customer_id) if plan.limits else None
         next_gift = 0
         pending: list[LedgerEntry] = []
         # A birthday's member_for and purchase_within: when membership started, and the
@@ -154,20 +167,13 @@ class Walker:
             pending += opening
             done.gifts += opening
         for (_, _, item), moment in zip(items, moments):
-            while next_gift < len(due) and due[next_gift][0] <= moment:
-                self._give(done, account, due[next_gift], pending, profile, standing)
+            while next_gift < len(due) and due[next_gift][0][0] <= moment:
+                self._give(done, account, due[next_gift], pending, profile, standing, usage)
                 next_gift += 1
             if policy.has_clock or account.dated:
                 pending += self._expired(done, advance(policy, account, customer_id, moment))
             if isinstance(item, Fact):
-                # checked by walk_customers; the program's referrals are referral rules
-                rule = cast(ReferralPlan, plan.referrals[item.rule].plan)
-                entry = referrer_reward(rule, item.event())
-                pending.append(entry)
-                done.gifts.append(entry)
-                if entry.kind == "points" and entry.points:
-                    earn(policy, account, item.event_id, moment, entry.points, waits=False)
-                active(policy, account, "referral", moment)
+                self._reward_referrer(done, account, item, moment, pending, usage)
                 continue
             done.before.append((item, pending))
             pending = []
@@ -179,8 +185,33 @@ class Walker:
         done.last_item = moments[-1] if moments else None
         done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
         done.moment = done.last_item
-        self._close(done, account, due[next_gift:], pending, profile, standing)
+        self._close(done, account, due[next_gift:], pending, profile, standing, usage)
         return done
+
+    def _reward_referrer(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        fact: Fact,
+        moment: datetime,
+        pending: list[LedgerEntry],
+        usage: WorkingState | None,
+    ) -> None:
+        """A friend's qualifying purchase: the referrer's reward, within its limits."""
+        plan = self.plan
+        policy = plan.points
+        # checked by walk_customers; the program's referrals are referral rules
+        rule = cast(ReferralPlan, plan.referrals[fact.rule].plan)
+        entry = referrer_reward(rule, fact.event())
+        limits = plan.limits.get(fact.rule)
+        if limits is not None and usage is not None:
+            local_date = moment.astimezone(plan.zone).date()
+            entry = limit_gift(limits, usage, local_date, entry)
+        pending.append(entry)
+        done.gifts.append(entry)
+        if entry.kind == "points" and entry.points:
+            earn(policy, account, fact.event_id, moment, entry.points, waits=False)
+        active(policy, account, "referral", moment)
 
     def _note_purchase(self, standing: _Standing, event: int, moment: datetime) -> None:
         """Keep a purchase for purchase_within; drop one a refund empties."""
@@ -194,18 +225,19 @@ class Walker:
         self,
         done: Walk,
         account: PointsAccount,
-        due: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]],
+        due: list[list[Due]],
         pending: list[LedgerEntry],
         profile: Customer | None,
         standing: _Standing,
+        usage: WorkingState | None,
     ) -> None:
         """After the last event: the gifts still ``due`` and the expiries up to the cutoff
         (if any), then the customer's balance and upcoming expiries."""
         policy = self.plan.points
         if self.cutoff is not None:
             instant, inclusive, done.moment = self.cutoff
-            for gift in due:
-                self._give(done, account, gift, pending, profile, standing)
+            for gifts in due:
+                self._give(done, account, gifts, pending, profile, standing, usage)
             pending += self._expired(
                 done, advance(policy, account, done.customer_id, instant, inclusive)
             )
@@ -282,34 +314,93 @@ class Walker:
         schedule.sort(key=lambda item: (item[0], item[1]))
         return schedule
 
+    def _together(self, due: list[Due]) -> list[list[Due]]:
+        """The gifts due, each alone or with the later ones of its exclusive group due at
+        the same moment (``gifts.grant_dated``): those compete, at the first one's place."""
+        dated = self.plan.dated
+        found: list[list[Due]] = []
+        taken: set[int] = set()
+        for position, gift in enumerate(due):
+            if position in taken:
+                continue
+            group = dated[gift[1]].rule.exclusive_group
+            rivals = (
+                []
+                if group is None
+                else [
+                    later
+                    for later in range(position + 1, len(due))
+                    if due[later][0] == gift[0]
+                    and dated[due[later][1]].rule.exclusive_group == group
+                ]
+            )
+            taken.update(rivals)
+            found.append([gift, *(due[later] for later in rivals)])
+        return found
+
     def _give(
         self,
         done: Walk,
         account: PointsAccount,
-        gift: tuple[datetime, int, BirthdayPlan | SignupPlan, int],
+        gifts: list[Due],
         pending: list[LedgerEntry],
         profile: Customer | None,
         standing: _Standing,
+        usage: WorkingState | None,
     ) -> None:
-        moment, _, rule, year = gift
+        """Give the gifts due at one moment: one alone within its limits, or the best of
+        an exclusive group's (the others set aside)."""
+        moment = gifts[0][0]
         plan = self.plan
         customer_id = done.customer_id
         if plan.points.has_clock or account.dated:
             pending += self._expired(done, advance(plan.points, account, customer_id, moment))
-        if isinstance(rule, SignupPlan):
-            entry = signup_at_joining(rule, customer_id, moment)
+        # A birthday's member_for and purchase_within: a gift the customer is not eligible
+        # for is not given (its year passes) and does not compete in its group.
+        gifts = [gift for gift in gifts if self._eligible(gift, standing)]
+        if not gifts:
+            return
+        entries = [self._gift(customer_id, gift, profile) for gift in gifts]
+        local_date = moment.astimezone(plan.zone).date()
+        if len(gifts) > 1:
+            group = plan.dated[gifts[0][1]].rule.exclusive_group
+            assert group is not None  # noqa: S101 -- only a group's gifts come together
+            members = []
+            for gift in gifts:
+                compiled = plan.dated[gift[1]]
+                assert compiled.dated is not None  # noqa: S101 -- the plan's dated rules
+                members.append((compiled.dated, compiled.id, gift[3]))
+            state = usage or WorkingState(customer_id)
+            entries = best_gift(plan, state, local_date, group, members, entries)
         else:
-            assert profile is not None  # noqa: S101 -- scheduled with a profile
-            assert profile.birthday is not None  # noqa: S101 -- and a birthday
-            if rule.has_conditions:
-                bought = max(standing.kept.values(), default=None)
-                if rule.refusal(standing.start, standing.joined, moment, bought) is not None:
-                    return  # not eligible: the year passes without a gift, as the reference
-            entry = dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
-        pending.append(entry)
-        done.gifts.append(entry)
-        if entry.kind == "points" and entry.points:
-            earn(plan.points, account, entry.event_id, moment, entry.points, waits=False)
+            limits = plan.limits.get(plan.dated[gifts[0][1]].id)
+            if limits is not None and usage is not None:
+                entries = [limit_gift(limits, usage, local_date, entries[0])]
+        for entry in entries:
+            pending.append(entry)
+            done.gifts.append(entry)
+            if entry.kind == "points" and entry.points:
+                earn(plan.points, account, entry.event_id, moment, entry.points, waits=False)
+
+    @staticmethod
+    def _eligible(gift: Due, standing: _Standing) -> bool:
+        """Whether a gift due at a date meets its birthday's member_for and purchase_within
+        (as the reference's ``gifts._eligible``)."""
+        moment, _, rule, _ = gift
+        if not isinstance(rule, BirthdayPlan) or not rule.has_conditions:
+            return True
+        bought = max(standing.kept.values(), default=None)
+        return rule.refusal(standing.start, standing.joined, moment, bought) is None
+
+    @staticmethod
+    def _gift(customer_id: str, gift: Due, profile: Customer | None) -> LedgerEntry:
+        """The entry of a gift due at a date, before its limits and group."""
+        moment, _, rule, year = gift
+        if isinstance(rule, SignupPlan):
+            return signup_at_joining(rule, customer_id, moment)
+        assert profile is not None  # noqa: S101 -- scheduled with a profile
+        assert profile.birthday is not None  # noqa: S101 -- and a birthday
+        return dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
 
 
 @dataclass(slots=True)
