@@ -220,7 +220,7 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
     def kind_is(name: str) -> npt.NDArray[np.bool_]:
         if name not in kind_names:
             return np.zeros(count, dtype=np.bool_)
-        return kind_codes == kind_names.index(name)
+        return np.asarray(kind_codes == kind_names.index(name), dtype=np.bool_)
 
     points = _integers(table["points"])
     units = _integers(table["units"])
