@@ -25,13 +25,19 @@ from ``os.wait4``, through a small launcher: see ``LAUNCHER``):
   ``batch.evaluate_table`` over it, then ``write_ledger`` of every customer;
 * ``evaluate``: the batch engine's evaluation only, from the table already read (the CPU
   seconds of ``evaluate_table`` alone, measured inside the child; its peak memory is the
-  whole child's). Skipped for ``c`` (the whole table would not fit).
+  whole child's). Skipped for ``c`` (the whole table would not fit);
+* ``int-loop``: the hand-written integer loop of ``baselines.py`` (``replay.py``'s
+  baseline) over the same file: the CPU seconds of ``coffee_int_loop`` alone, as
+  ``replay.py`` times it (reading the file and making its columns are in the notes).
+  Skipped for ``c``.
 
 Rates are purchases per wall second and per CPU second (user and system, of the process),
 start to end of the process (Python's start and imports included). "vs whole" compares a
 row's purchases per CPU second with the whole-file script's, "vs evaluate" with the
 evaluation alone in the same run: how much of the engine's rate the command keeps end to
-end. Figures are printed only if the ledger files are equal, row for row.
+end; "vs int loop" with the int loop's. Figures are printed only if the ledger files are
+equal, row for row, and the command's ledger gives every customer the int loop's points
+and money given (discounts and free items).
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from synthetic import history_table  # beside this script (its folder is on sys.path)
+from baselines import coffee_int_loop, columns_from_table  # beside this script
+from synthetic import history_table
 
 HERE = Path(__file__).resolve().parent
 PROGRAM = HERE.parent / "rules" / "examples" / "coffee-club.yaml"
@@ -104,6 +111,57 @@ def evaluate_only(history: str) -> int:
     evaluate_table(program, table, source=history)
     print(json.dumps({"cpu": time.process_time() - start}))
     return 0
+
+
+def int_loop(history: str) -> int:
+    """The int loop, in a child process: prints its CPU seconds and what it found."""
+    start = time.process_time()
+    columns = columns_from_table(pq.read_table(history))
+    prepare = time.process_time() - start
+    start = time.process_time()
+    outcome = coffee_int_loop(columns)
+    cpu = time.process_time() - start
+    print(json.dumps({"cpu": cpu, "prepare": prepare, **outcome_sums(outcome)}))
+    return 0
+
+
+def outcome_sums(outcome: Any) -> dict[str, dict[str, int]]:
+    """Per customer, the points and the money given (minor units) of an int-loop outcome."""
+    return {"points": dict(outcome.stars), "given": dict(outcome.discounts)}
+
+
+def ledger_sums(path: Path) -> dict[str, dict[str, int]]:
+    """Per customer, the points and the money given (discounts and free items, minor units)
+    of a Parquet ledger, as the int loop counts them."""
+    table = pq.read_table(path, columns=["customer_id", "kind", "points", "value"])
+    points = table.group_by("customer_id").aggregate([("points", "sum")])
+    given = table.filter(pc.is_in(table["kind"], pa.array(["discount", "free"])))
+    from rewardrules.tools.ledger_sums import minor_units  # noqa: PLC0415 -- as the children
+
+    minor = pa.array(minor_units(given["value"]), pa.int64())
+    given = pa.table({"customer_id": given["customer_id"], "minor": minor})
+    money = given.group_by("customer_id").aggregate([("minor", "sum")])
+    return {
+        "points": dict(
+            zip(points["customer_id"].to_pylist(), points["points_sum"].to_pylist(), strict=True)
+        ),
+        "given": dict(
+            zip(money["customer_id"].to_pylist(), money["minor_sum"].to_pylist(), strict=True)
+        ),
+    }
+
+
+def disagreement(found: dict[str, dict[str, int]], loop: dict[str, dict[str, int]]) -> str | None:
+    """The first customer whose points or money given differ, if any."""
+    for figure in ("points", "given"):
+        mine, theirs = found[figure], loop[figure]
+        for customer in sorted(set(mine) | set(theirs)):
+            if (mine.get(customer) or 0) != (theirs.get(customer) or 0):
+                found_there = theirs.get(customer)
+                return (
+                    f"{figure} of {customer}: ledger {mine.get(customer)}, int loop {found_there}"
+                )
+    return None
 
 
 LAUNCHER = """
@@ -156,7 +214,10 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
     runs = []
     ledgers = {}
     # At 10 x N the whole-file script would need several times the machine's memory.
-    implementations = ("cli-stream",) if name == "c" else ("cli-stream", "whole", "evaluate")
+    implementations = (
+        ("cli-stream",) if name == "c" else ("cli-stream", "whole", "evaluate", "int-loop")
+    )
+    loop: dict[str, Any] = {}
     for implementation in implementations:
         print(f"{name}: {implementation}...", file=sys.stderr, flush=True)
         ledger = folder / f"{name}-{implementation}.parquet"
@@ -169,13 +230,18 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
         elif implementation == "whole":
             command = [*script, json.dumps({"history": str(history), "ledger": str(ledger)})]
         else:
-            command = [*script, json.dumps({"history": str(history)})]
-            printed = folder / "evaluate.json"
-        if implementation != "evaluate":
+            job = {"history": str(history), "loop": implementation == "int-loop"}
+            command = [*script, json.dumps(job)]
+            printed = folder / "child.json"
+        if implementation in ("cli-stream", "whole"):
             ledgers[implementation] = ledger
         wall, cpu, peak = measure(command, printed)
         if printed is not None:
-            cpu = float(json.loads(printed.read_text())["cpu"])
+            child = json.loads(printed.read_text())
+            cpu = float(child["cpu"])
+            if implementation == "int-loop":
+                loop = child
+                note += f"; the int loop's columns took {child['prepare']:.2f} CPU s"
         runs.append(Run(name, implementation, count, wall, cpu, peak))
     streamed = pq.read_table(ledgers["cli-stream"])
     if "whole" in ledgers:
@@ -184,6 +250,11 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
         note += f"; ledger {streamed.num_rows:,} entries, equal both ways"
     else:
         note += f"; ledger {streamed.num_rows:,} entries (not run whole)"
+    if loop:
+        differs = disagreement(ledger_sums(ledgers["cli-stream"]), loop)
+        if differs is not None:
+            sys.exit(f"{name}: the command's ledger and the int loop differ: {differs}")
+        note += "; every customer's points and money given agree with the int loop"
     for ledger in ledgers.values():
         ledger.unlink()
     history.unlink()
@@ -206,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     if arguments.child is not None:
         job: dict[str, Any] = json.loads(arguments.child)
+        if job.get("loop"):
+            return int_loop(job["history"])
         if "ledger" not in job:
             return evaluate_only(job["history"])
         return whole(job["history"], job["ledger"])
@@ -230,22 +303,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         "| scenario | implementation | purchases | wall s | CPU s | purchases/wall s "
-        "| purchases/CPU s | vs whole | vs evaluate | vs target | peak MiB |"
+        "| purchases/CPU s | vs whole | vs evaluate | vs int loop | vs target | peak MiB |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     wholes = {run.scenario: run for run in runs if run.implementation == "whole"}
     engines = {run.scenario: run for run in runs if run.implementation == "evaluate"}
+    loops = {run.scenario: run for run in runs if run.implementation == "int-loop"}
     for run in runs:
         base = wholes.get(run.scenario)
         engine = engines.get(run.scenario)
+        loop = loops.get(run.scenario)
         ratio = f"{run.rate / base.rate:.2f}x" if base is not None else "-"
         kept = f"{run.rate / engine.rate:.2f}x" if engine is not None else "-"
-        wall = "-" if run.implementation == "evaluate" else f"{run.wall:.2f}"
-        per_wall = "-" if run.implementation == "evaluate" else f"{run.purchases / run.wall:,.0f}"
+        against = f"{run.rate / loop.rate:.3f}x" if loop is not None else "-"
+        inside = run.implementation in ("evaluate", "int-loop")  # timed inside the child
+        wall = "-" if inside else f"{run.wall:.2f}"
+        per_wall = "-" if inside else f"{run.purchases / run.wall:,.0f}"
         print(
             f"| {run.scenario} | {run.implementation} | {run.purchases:,} | {wall} | "
-            f"{run.cpu:.2f} | {per_wall} | {run.rate:,.0f} | "
-            f"{ratio} | {kept} | {run.rate / TARGET_RATE:.2f}x | {run.peak_mib:,.0f} |"
+            f"{run.cpu:.2f} | {per_wall} | {run.rate:,.0f} | {ratio} | {kept} | {against} | "
+            f"{run.rate / TARGET_RATE:.2f}x | {run.peak_mib:,.0f} |"
         )
     print()
     print(f"load average (1, 5, 15 min) at end: {', '.join(f'{x:.2f}' for x in load_end)}")

@@ -135,6 +135,43 @@ def test_column_sums_are_the_totals_and_the_summary_of_the_reference_ledger(
     assert by_column.month_rules() == by_entry.month_rules()
 
 
+_PROFILE_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(
+    program=DRAWN_PROGRAMS,
+    events=DRAWN_HISTORIES,
+    as_of=cutoffs(),
+    per_chunk=st.integers(1, 3),
+    size=st.integers(1, 5),
+)
+def test_reasons_kept_across_chunks_of_customers_are_each_entrys_own(
+    tmp_path: Path,
+    program: Program,
+    events: list[AnyEvent],
+    as_of: date | datetime | None,
+    per_chunk: int,
+    size: int,
+) -> None:
+    # As a streamed dry-run does: customers evaluated a few at a time, every chunk's
+    # ledger written with one memo of reasons (a text written for one chunk serves the
+    # next); the file read back is the reference engine's ledger, entry for entry.
+    assume(not any(rule.kind in _PROFILE_KINDS for rule in program.rules))
+    reference, _ = both_engines(program, events, as_of)
+    customers = sorted({event.customer_id for event in events})
+    path = tmp_path / "ledger.parquet"
+    memo: dict[Any, str] = {}
+    with LedgerFile(path, program.money) as ledger:
+        for first in range(0, len(customers), per_chunk):
+            chosen = set(customers[first : first + per_chunk])
+            chunk = [event for event in events if event.customer_id in chosen]
+            columnar = evaluate(program, chunk, None, as_of, engine="batch")
+            for piece in ledger_pieces(columnar.customers, columnar.money, size, memo):
+                ledger.write_table(piece.table)
+    assert exact(READERS[".parquet"](path)) == exact(expected_rows(reference))
+
+
 def test_each_customer_is_counted_once_however_the_ledger_is_cut() -> None:
     program = EXAMPLES / "coffee-club.yaml"
     columnar = evaluate(load_program(program), read_history(history_of(program)), engine="batch")

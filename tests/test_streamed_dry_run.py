@@ -23,8 +23,11 @@ from click.testing import CliRunner
 
 from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
 from rewardrules.cli.main import cli
+from rewardrules.evaluation.batch import evaluate_table
 from rewardrules.histories.columns import read_history_table
 from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.ledger_files import LedgerFile
+from rewardrules.tools.ledger_sums import ledger_pieces
 from rewardrules.tools.summary import month_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +92,60 @@ def test_the_streamed_ledger_is_the_whole_files_ledger(
     assert ledger_text(streamed) == ledger_text(whole)
     assert without_file(out) == without_file(expected[1])
     assert json.loads(out)["ledger"]["entries"] == json.loads(expected[1])["ledger"]["entries"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_the_streamed_files_are_byte_for_byte_the_whole_runs(
+    history: Path, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole history in one chunk, then chunks of 1 and 7 rows (one customer, a few):
+    # the ledger file (Parquet row groups included) and the summary printed are the same
+    # bytes. The reference engine's whole-history run writes the same ledger file too.
+    reference = tmp_path / f"reference{suffix}"
+    assert run("dry-run", COFFEE_CLUB, history, "--output", reference, "--quiet")[0] == 0
+    written: dict[str, tuple[bytes, str]] = {}
+    for chunk in ("1000000", "1", "7"):
+        monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", chunk)
+        path = tmp_path / f"ledger-{chunk}{suffix}"
+        code, out, err = run(
+            "dry-run", COFFEE_CLUB, history, "--engine", "batch", "--output", path, "--quiet"
+        )
+        assert (code, err) == (0, "")
+        written[chunk] = (path.read_bytes(), out.replace(str(path), "LEDGER"))
+    assert written["1"] == written["1000000"]
+    assert written["7"] == written["1000000"]
+    assert written["1000000"][0] == reference.read_bytes()
+    if suffix == ".parquet":  # row groups of 65,536 entries (here: one, of every entry)
+        metadata = pq.ParquetFile(tmp_path / "ledger-1.parquet").metadata
+        assert metadata.num_row_groups == 1
+        assert metadata.num_rows == len(ledger_text(reference))
+
+
+def test_a_parquet_ledger_has_the_same_row_groups_however_its_tables_were_cut(
+    tmp_path: Path,
+) -> None:
+    program = load_program(COFFEE_CLUB)
+    evaluation = evaluate_table(
+        program, read_history_table(write_history(tmp_path, synthetic_history()))
+    )
+    table = pa.concat_tables(
+        piece.table for piece in ledger_pieces(evaluation.customers, evaluation.money, 10**6)
+    )
+    files = []
+    for cuts in ([table.num_rows], [1, 5, 7, 100, 3], [64] * (table.num_rows // 64 + 1)):
+        path = tmp_path / f"cut-{len(files)}.parquet"
+        with LedgerFile(path, evaluation.money, row_group_entries=50) as ledger:
+            start = 0
+            for size in cuts:
+                ledger.write_table(table.slice(start, size))
+                start += size
+            ledger.write_table(table.slice(start))  # the rest, if any
+        files.append(path.read_bytes())
+        groups = pq.ParquetFile(path).metadata
+        sizes = [groups.row_group(index).num_rows for index in range(groups.num_row_groups)]
+        assert sizes == [50] * (table.num_rows // 50) + [table.num_rows % 50]
+    assert files[1] == files[0]
+    assert files[2] == files[0]
 
 
 @pytest.mark.parametrize("chunk", ["1", "3"])

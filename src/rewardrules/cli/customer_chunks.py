@@ -323,27 +323,33 @@ def event_months(table: pa.Table, program: Program) -> dict[str, str]:
     }
 
 
-def event_month_columns(table: pa.Table, program: Program) -> tuple[pa.Array[Any], pa.Array[Any]]:
+def event_month_columns(
+    table: pa.Table, program: Program, days: dict[int, tuple[str, str]] | None = None
+) -> tuple[pa.Array[Any], pa.Array[Any]]:
     """Each event of a checked table and its month (``summary.month_of``): two columns.
 
     ``month_of`` is called once at each end of every UTC day that has an event; only the
     events of a day whose two ends fall in different local months get their own call.
+    ``days`` keeps each day's two months for the next tables of the same program (the
+    chunks of a history, which mostly share their days).
     """
     ids, starts = event_heads(table)
     instants = table["at"].combine_chunks().take(starts).cast(pa.int64())
     at = np.asarray(instants.to_numpy(zero_copy_only=False), np.int64)
-    days, inverse = np.unique(at // _DAY_US, return_inverse=True)
+    unique_days, inverse = np.unique(at // _DAY_US, return_inverse=True)
+    known = {} if days is None else days
     day = timedelta(days=1)
-    begins = [month_of(_EPOCH + int(value) * day, program) for value in days.tolist()]
-    ends = [
-        month_of(_EPOCH + (int(value) + 1) * day - timedelta(microseconds=1), program)
-        for value in days.tolist()
-    ]
-    names = sorted({*begins, *ends})
+    for value in unique_days.tolist():
+        if value not in known:
+            moment = _EPOCH + int(value) * day
+            last = moment + day - timedelta(microseconds=1)
+            known[value] = (month_of(moment, program), month_of(last, program))
+    ends = [known[value] for value in unique_days.tolist()]
+    names = sorted({name for pair in ends for name in pair})
     code = {name: place for place, name in enumerate(names)}
-    per_day = np.asarray([code[name] for name in begins], dtype=np.int64)
+    per_day = np.asarray([code[begin] for begin, _ in ends], dtype=np.int64)
     codes = per_day[np.asarray(inverse, dtype=np.int64).reshape(-1)]
-    mixed = np.asarray([one != other for one, other in zip(begins, ends, strict=True)], np.bool_)
+    mixed = np.asarray([begin != end for begin, end in ends], np.bool_)
     for row in np.flatnonzero(mixed[inverse]).tolist():
         name = month_of(_EPOCH + timedelta(microseconds=int(at[row])), program)
         if name not in code:

@@ -298,17 +298,21 @@ class DryRunOutput:
         done: Callable[[], None] | None = None,
         ledger: LedgerFile | None = None,
         size: int = ROW_GROUP_ENTRIES,
+        reasons: dict[Any, str] | None = None,
     ) -> None:
         """Write and count an evaluation's ledger as columns (``ledger_sums.ledger_pieces``):
         no entry is made for the batch engine's results. A ledger file of the caller's is
         written to and left open; else one is opened for ``--output`` and closed. ``size``:
-        entries per table; the batch engine formats each distinct reason once per table."""
+        entries per table; ``reasons``: the batch engine's reasons already written (for
+        evaluations of this program), so that each distinct reason is written once."""
         output = self.output
         owned = ledger is None and output is not None
         if owned and output is not None:
             ledger = LedgerFile(output, evaluation.money)
         try:
-            for piece in ledger_pieces(evaluation.customers, evaluation.money, size):
+            if reasons is None:
+                reasons = {}
+            for piece in ledger_pieces(evaluation.customers, evaluation.money, size, reasons):
                 if ledger is not None:
                     ledger.write_table(piece.table)
                 if builder is not None and months is not None:
@@ -341,12 +345,15 @@ class DryRunOutput:
         first: Evaluation | None = None
         sums: dict[str, Any] = {}
         rows = customers = 0
+        days: dict[int, tuple[str, str]] = {}  # the months of each day, across chunks
+        reasons: dict[Any, str] = {}  # the reasons written, across chunks
         try:
             for table, evaluation in chunks:
                 if first is None:
                     first = evaluation
-                months = event_month_columns(table, program)
-                self._write(evaluation, builder, months, None, ledger, _piece_entries())
+                months = event_month_columns(table, program, days)
+                size = _piece_entries()
+                self._write(evaluation, builder, months, None, ledger, size, reasons)
                 for name in _SUMMED:
                     sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
                 rows += table.num_rows

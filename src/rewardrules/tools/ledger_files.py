@@ -174,8 +174,14 @@ class _ParquetSink(_Sink):
         self._limit = row_group_entries
         self._columns: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
         self._rows: list[Any] = []  # [columns, start, end, customer ids] not yet written
+        self._tables: list[pa.Table] = []  # tables given, not yet written
+        self._table_rows = 0
+        self._reasons: tuple[Any, dict[Any, str]] = (None, {})
+        """Reasons written from one columnar ledger, for its next row groups (only: the
+        results of another evaluation may be of another program)."""
 
     def add(self, result: CustomerResult) -> None:
+        self._flush_tables()
         rows = _ledger_rows(result)
         if rows is not None:
             self._add_rows(*rows)
@@ -188,10 +194,23 @@ class _ParquetSink(_Sink):
                 self._flush()
 
     def add_table(self, table: pa.Table) -> None:
+        """Tables are written in row groups of exactly ``row_group_entries`` entries (but the
+        last), whatever their own lengths: the file is the same however it was cut."""
         self._flush()
         self._flush_rows()
-        if table.num_rows:
-            self._writer.write_table(table.cast(self._schema), row_group_size=self._limit)
+        if not table.num_rows:
+            return
+        self._tables.append(table.cast(self._schema))
+        self._table_rows += table.num_rows
+        while self._table_rows >= self._limit:
+            self._write_tables(self._limit)
+
+    def _write_tables(self, count: int) -> None:
+        """Write the first ``count`` entries of the tables given, as one row group."""
+        pending = pa.concat_tables(self._tables)
+        self._writer.write_table(pending.slice(0, count).combine_chunks(), row_group_size=count)
+        rest = pending.slice(count)
+        self._tables, self._table_rows = ([rest] if rest.num_rows else []), rest.num_rows
 
     def _add_rows(self, source: Any, start: int, end: int, customer_ids: Any) -> None:
         """Entries ``start`` to ``end`` of a columnar ledger, after those pending."""
@@ -212,7 +231,9 @@ class _ParquetSink(_Sink):
         source, start, end, customer_ids = self._rows
         stop = end if until is None else until
         if stop > start:
-            table = source.table(start, stop, customer_ids, self._schema)
+            if self._reasons[0] is not source:
+                self._reasons = (source, {})
+            table = source.table(start, stop, customer_ids, self._schema, self._reasons[1])
             self._writer.write_table(table, row_group_size=self._limit)
         self._rows = [] if stop == end else [source, stop, end, customer_ids]
 
@@ -228,10 +249,15 @@ class _ParquetSink(_Sink):
 
     def close(self) -> None:
         try:
+            self._flush_tables()
             self._flush()
             self._flush_rows()
         finally:
             self._writer.close()
+
+    def _flush_tables(self) -> None:
+        if self._table_rows:
+            self._write_tables(self._table_rows)
 
 
 class LedgerFile:

@@ -78,12 +78,17 @@ class LedgerPiece:
 
 
 def ledger_pieces(
-    results: Iterable[CustomerResult], money: Currency, size: int = ROW_GROUP_ENTRIES
+    results: Iterable[CustomerResult],
+    money: Currency,
+    size: int = ROW_GROUP_ENTRIES,
+    reasons: dict[Any, str] | None = None,
 ) -> Iterator[LedgerPiece]:
     """The ledger of some results as tables of at most ``size`` entries, in ledger order.
 
     A run of the batch engine's results that follow each other in its columns is read from
-    those columns; any other result is read entry by entry.
+    those columns; any other result is read entry by entry. ``reasons`` keeps the batch
+    engine's reason texts for later calls on evaluations of the same program (the chunks
+    of a streamed history), so that each distinct reason is written once in all.
     """
     schema = ledger_schema(money)
     run: list[Any] = []  # [columns, first customer, one past the last]
@@ -92,7 +97,7 @@ def ledger_pieces(
         place = result.place() if isinstance(result, BatchCustomerResult) else None
         if place is None:
             if run:
-                yield from _column_pieces(schema, size, *run)
+                yield from _column_pieces(schema, size, reasons, *run)
                 run = []
             plain.append(result)
             if len(plain) >= size:
@@ -107,16 +112,21 @@ def ledger_pieces(
             yield from _entry_pieces(schema, size, plain)
             plain = []
         if run:
-            yield from _column_pieces(schema, size, *run)
+            yield from _column_pieces(schema, size, reasons, *run)
         run = [columns, index, index + 1]
     if run:
-        yield from _column_pieces(schema, size, *run)
+        yield from _column_pieces(schema, size, reasons, *run)
     if plain:
         yield from _entry_pieces(schema, size, plain)
 
 
 def _column_pieces(
-    schema: pa.Schema, size: int, columns: ResultColumns, first: int, end: int
+    schema: pa.Schema,
+    size: int,
+    reasons: dict[Any, str] | None,
+    columns: ResultColumns,
+    first: int,
+    end: int,
 ) -> Iterator[LedgerPiece]:
     """Customers ``first`` to ``end`` of the batch engine's columns."""
     ledger = columns.ledger
@@ -129,7 +139,7 @@ def _column_pieces(
         return
     for low in range(start, stop, size):
         high = min(low + size, stop)
-        table = ledger.table(low, high, columns.customer_ids, schema)
+        table = ledger.table(low, high, columns.customer_ids, schema, reasons)
         owners = np.searchsorted(bounds, np.arange(low, high), side="right") - 1
         # Each customer is counted in the piece that holds the place where their entries
         # start; one with no entry at the very end, in the last piece.
@@ -202,11 +212,15 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
     ``table`` has a ledger's ``kind``, ``points``, ``value`` and ``units`` columns. Columns
     are int64 (object, of Python ints, where a value does not fit).
     """
-    kinds = table["kind"]
+    encoded: Any = pc.dictionary_encode(table["kind"].combine_chunks())
+    kind_names: list[str] = encoded.dictionary.to_pylist()
+    kind_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     count = table.num_rows
 
     def kind_is(name: str) -> npt.NDArray[np.bool_]:
-        return np.asarray(pc.equal(kinds, name).to_numpy(), dtype=np.bool_)
+        if name not in kind_names:
+            return np.zeros(count, dtype=np.bool_)
+        return np.asarray(kind_codes == kind_names.index(name), dtype=np.bool_)
 
     points = _integers(table["points"])
     units = _integers(table["units"])
@@ -217,7 +231,9 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
     giving = np.zeros(count, dtype=np.bool_)
     for name in _GIVING:
         giving |= kind_is(name)
-    named = np.asarray(pc.is_in(kinds, pa.array(sorted(_NAMED_KINDS))).to_numpy(), np.bool_)
+    named = np.isin(
+        kind_codes, [code for code, name in enumerate(kind_names) if name in _NAMED_KINDS]
+    )
     discount, free, voucher = kind_is("discount"), kind_is("free"), kind_is("voucher")
     gift_card, redemption = kind_is("gift_card"), kind_is("redemption")
     expiry, written_off = kind_is("expiry"), kind_is("written_off")

@@ -326,24 +326,25 @@ class SummaryBuilder:
                 pc.is_in(kinds, pa.array(["expiry", "written_off", "opening"])), "points", "rule"
             ),
         )
-        keys = {"source": source, "rule": table["rule"]}
-        for (where, rule), sums in grouped_figures(figures, keys):
-            _add(self._rules, (where, rule), sums)
-        for (tier,), sums in grouped_figures(figures, {"tier": piece.tiers}):
-            _add(self._tiers, tier, sums)
-        for (month,), sums in grouped_figures(figures, {"month": months}):
-            _add(self._by_month, month, sums)
-        given = {
-            "value": minor_units(table["value"]),
-            "points": np.asarray(pc.fill_null(table["points"], 0).to_numpy(), dtype=np.int64),
-        }
         is_rule = np.asarray(pc.equal(source, "rule").to_numpy(zero_copy_only=False), np.bool_)
-        for key, sums in grouped_figures(given, {"month": months, "rule": table["rule"]}, is_rule):
-            pair = self._month_rules.get((key[0], key[1]))
-            if pair is None:
-                pair = self._month_rules[(key[0], key[1])] = [0, 0]
-            pair[0] += sums["value"]
-            pair[1] += sums["points"]
+        value = minor_units(table["value"])
+        points = np.asarray(pc.fill_null(table["points"], 0).to_numpy(), dtype=np.int64)
+        figures["given value"] = np.where(is_rule, value, 0)
+        figures["given points"] = np.where(is_rule, points, 0)
+        # One grouping by all four keys, then each group's sums added where they belong:
+        # per rule, per tier, per month, and per (month, program rule) for the cost.
+        keys = {"source": source, "rule": table["rule"], "tier": piece.tiers, "month": months}
+        for (where, rule, tier, month), sums in grouped_figures(figures, keys):
+            given = (sums.pop("given value"), sums.pop("given points"))
+            _add(self._rules, (where, rule), sums)
+            _add(self._tiers, tier, sums)
+            _add(self._by_month, month, sums)
+            if where == "rule":
+                pair = self._month_rules.get((month, rule))
+                if pair is None:
+                    pair = self._month_rules[(month, rule)] = [0, 0]
+                pair[0] += given[0]
+                pair[1] += given[1]
 
     def month_rules(self) -> dict[tuple[str | None, str], tuple[int, int]]:
         """Per (month, program rule): the money value given (minor units) and the net

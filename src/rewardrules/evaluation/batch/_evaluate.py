@@ -31,7 +31,7 @@ from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Flags, Ints, pc, read_frame
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
-from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, row_keys
+from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, column_keys, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
 from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
 from rewardrules.evaluation.batch._payments import earned_on
@@ -208,13 +208,35 @@ def _points_arguments(
 
 
 def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Ints) -> pa.Array[Any]:
-    """Points entries' reason keys: equal when ``_points_reason`` reads the same tier,
-    paid amounts, line weights and points (so one text serves them all)."""
+    """Points entries' reason keys: equal when ``earn_reason`` reads the same tier and
+    points, the same amount paid on lines that earn, and as many lines of each boosted
+    weight (so one text serves them all, whatever the lines' own amounts).
+
+    Raises OverflowError or TypeError (the caller then compares arguments) when the
+    amounts are not integers whose sums surely fit in int64.
+    """
     event = events[chosen]
     starts = reasons.line_start[event]
     ends = reasons.line_start[event + 1]
-    heads = (reasons.tier[event], given[chosen])
-    return row_keys(heads, starts, ends, (reasons.paid, reasons.weights))
+    weights = np.asarray(reasons.weights, dtype=np.int64)
+    paid = np.asarray(reasons.paid)
+    if paid.dtype.kind not in "iu":
+        paid = paid.astype(np.int64)  # OverflowError or TypeError when it cannot be
+    earning = np.where(weights != 0, paid, 0).astype(np.int64)
+    if float(np.abs(earning.astype(np.float64)).sum()) >= 2.0**62:
+        raise OverflowError("paid amounts too large for int64 sums")
+
+    def per_event(values: Ints) -> Ints:
+        ahead = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
+        return ahead[ends] - ahead[starts]
+
+    heads = [reasons.tier[event], given[chosen], per_event(earning)]
+    plain = (weights == 0) | (weights == reasons.plan.base_weight)
+    for weight in np.unique(weights[~plain]).tolist():
+        lines = per_event((weights == weight).astype(np.int64))
+        heads += [np.full(len(event), weight, dtype=np.int64), lines]
+    none = np.zeros(len(event), dtype=np.int64)
+    return row_keys(heads, none, none, ())
 
 
 def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
@@ -948,6 +970,7 @@ class _Run(Computation):
                 (None, worth, counts),
                 discount.template,
                 partial(_offer_arguments, discount.first_argument(), counts, worth),
+                partial(column_keys, (value, units)),
             )
         names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         return self._entries(
@@ -957,6 +980,7 @@ class _Run(Computation):
             (None, worth, counts),
             DISCOUNT_REASON,
             partial(_discount_arguments, names, discount.plan.labels, counts, worth),
+            partial(column_keys, (self.tier[events], value, units)),
         )
 
     def _catalogue(self, redemptions: Flags) -> Catalogue:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,11 @@ Amounts = Sequence[int | None] | None
 ReasonKeys = Callable[[Ints], "pa.Array[Any]"]
 """For some entries (their indices in a part), one Arrow value each: entries whose values
 are equal have byte-identical reasons. Lets a ledger write each distinct reason once."""
+ReasonMemo = dict[Any, str]
+"""Reasons already written, shared by the tables of one program's evaluations (the chunks
+of a streamed history): by the part's rule, kind, template and key function and an
+entry's reason key, or by an entry's template and plain arguments. Never share one
+between programs: a key names a reason only within one program."""
 _PLAIN = frozenset({int, str, type(None)})
 """Argument types whose equal values always format alike (unlike ``True`` and ``1``,
 ``Decimal("1.0")`` and ``Decimal("1")``, ``0.0`` and ``-0.0``)."""
@@ -97,12 +103,15 @@ class EntryPart:
             return self.built[index].reason
         return self.entry(index, "", "", money).reason
 
-    def reasons(self, chosen: Ints, money: Currency) -> tuple[Ints, list[str]]:
+    def reasons(
+        self, chosen: Ints, money: Currency, memo: ReasonMemo | None = None
+    ) -> tuple[Ints, list[str]]:
         """The reasons of entries ``chosen``, each distinct one written once: a code per
         entry and the texts the codes point to, byte-identical to ``LedgerEntry.reason``.
 
         Entries share a text when their ``keys`` are equal, or else when their template
-        and arguments are equal and every argument is an int, a str or None.
+        and arguments are equal and every argument is an int, a str or None. A ``memo``
+        (:data:`ReasonMemo`) keeps the texts for the next tables of the same program.
         """
         keys = None
         if self.keys is not None:
@@ -115,7 +124,16 @@ class EntryPart:
             codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
             first = np.empty(len(encoded.dictionary), dtype=np.int64)
             first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-            texts = [self.reason(index, money) for index in chosen[first].tolist()]
+            picked = chosen[first].tolist()
+            if memo is None:
+                return codes, [self.reason(index, money) for index in picked]
+            scope = (money, self.rule, self.kind, self.template, _function(self.keys))
+            texts = []
+            for key, index in zip(encoded.dictionary.to_pylist(), picked, strict=True):
+                text = memo.get((scope, key))
+                if text is None:
+                    text = memo[(scope, key)] = self.reason(index, money)
+                texts.append(text)
             return codes, texts
         found = np.empty(len(chosen), dtype=np.int64)
         written: list[str] = []
@@ -125,7 +143,12 @@ class EntryPart:
             code = None if key is None else seen.get(key)
             if code is None:
                 code = len(written)
-                written.append(self.reason(index, money))
+                text = None if key is None or memo is None else memo.get((money, key))
+                if text is None:
+                    text = self.reason(index, money)
+                    if key is not None and memo is not None:
+                        memo[(money, key)] = text
+                written.append(text)
                 if key is not None:
                     seen[key] = code
             found[row] = code
@@ -147,6 +170,20 @@ class EntryPart:
             if type(argument) not in plain:
                 return None
         return (template, *arguments)
+
+
+def _function(keys: Any) -> Any:
+    """What computes a part's reason keys: a partial's function (the same for every
+    evaluation), else the callable itself."""
+    return keys.func if isinstance(keys, partial) else keys
+
+
+def column_keys(columns: Sequence[Ints], chosen: Ints) -> pa.Array[Any]:
+    """Reason keys (:data:`ReasonKeys`) of entries whose reason is told by a few integer
+    columns (by entry): one exact key per entry ``chosen`` (:func:`row_keys`)."""
+    heads = [np.asarray(column)[chosen] for column in columns]
+    none = np.zeros(len(chosen), dtype=np.int64)
+    return row_keys(heads, none, none, ())
 
 
 def row_keys(
@@ -215,7 +252,9 @@ class LedgerColumns:
         self.bounds: list[int] = np.searchsorted(flat, customer_start * rule_count).tolist()
         self.event_ids = event_ids
         self.money = money
-        self._columns: dict[tuple[int, str], npt.NDArray[Any]] = {}
+        self._columns: dict[tuple[int, str], pa.Array[Any]] = {}
+        self._event_ids: pa.Array[Any] | None = None
+        self._customer_ids: tuple[Sequence[str], pa.Array[Any]] | None = None
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -246,61 +285,92 @@ class LedgerColumns:
             built.append(part.entry(index, event_id, customer_id, money))
         return tuple(built)
 
-    def _column(self, part: int, name: str) -> npt.NDArray[Any]:
+    def _column(self, part: int, name: str) -> pa.Array[Any]:
+        """A part's points, value (minor units) or units as an int64 Arrow array (null
+        where there is none), made once."""
         key = (part, name)
         if key not in self._columns:
-            self._columns[key] = self.parts[part].column(name)
+            self._columns[key] = _int64s(self.parts[part].column(name))
         return self._columns[key]
 
+    def _ids(self, customer_ids: Sequence[str]) -> tuple[pa.Array[Any], pa.Array[Any]]:
+        """The event ids and ``customer_ids`` as Arrow strings, made once."""
+        if self._customer_ids is None or self._customer_ids[0] is not customer_ids:
+            customers = pa.array(np.asarray(customer_ids, dtype=object), pa.string())
+            self._customer_ids = (customer_ids, customers)
+        if self._event_ids is None:
+            self._event_ids = pa.array(self.event_ids, pa.string())
+        return self._event_ids, self._customer_ids[1]
+
     def table(
-        self, start: int, end: int, customer_ids: Sequence[str], schema: pa.Schema
+        self,
+        start: int,
+        end: int,
+        customer_ids: Sequence[str],
+        schema: pa.Schema,
+        memo: ReasonMemo | None = None,
     ) -> pa.Table:
         """Ledger positions ``start`` to ``end`` as a table of ``schema`` (a Parquet
         ledger's, ``ledger_files.ledger_schema``), with no entry object made.
 
-        ``customer_ids`` names the customers by index.
+        ``customer_ids`` names the customers by index; a ``memo`` keeps the reasons
+        written for the next tables of the same program (:meth:`EntryPart.reasons`).
         """
         part_of, index_of = self._positions(start, end)
-        count = end - start
-        event_id = np.empty(count, dtype=object)
-        points = np.empty(count, dtype=object)
-        value = np.empty(count, dtype=object)
-        units = np.empty(count, dtype=object)
-        rule = np.empty(count, dtype=object)
-        kind = np.empty(count, dtype=object)
-        codes = np.zeros(count, dtype=np.int64)
+        event_ids, customers = self._ids(customer_ids)
+        pieces: dict[str, list[pa.Array[Any]]] = {
+            name: [] for name in ("event_id", "rule", "kind", "points", "value", "units")
+        }
+        places: list[Ints] = []
+        codes: list[Ints] = []
         texts: list[str] = []
         for part_index in np.unique(part_of).tolist():
             part = self.parts[part_index]
             rows = np.flatnonzero(part_of == part_index)
             chosen = index_of[rows]
-            points[rows] = self._column(part_index, "points")[chosen]
-            value[rows] = self._column(part_index, "value")[chosen]
-            units[rows] = self._column(part_index, "units")[chosen]
+            places.append(rows)
+            for name in ("points", "value", "units"):
+                pieces[name].append(self._column(part_index, name).take(chosen))
             if part.built is not None:
                 picked = [part.built[index] for index in chosen.tolist()]
-                rule[rows] = [entry.rule for entry in picked]
-                kind[rows] = [entry.kind for entry in picked]
-                event_id[rows] = [entry.event_id for entry in picked]
+                pieces["rule"].append(pa.array([entry.rule for entry in picked], pa.string()))
+                pieces["kind"].append(pa.array([entry.kind for entry in picked], pa.string()))
+                built_ids = [entry.event_id for entry in picked]
+                pieces["event_id"].append(pa.array(built_ids, pa.string()))
             else:
-                event_id[rows] = self.event_ids[part.events[chosen]]
-                rule[rows] = part.rule
-                kind[rows] = part.kind
-            part_codes, part_texts = part.reasons(chosen, self.money)
-            codes[rows] = part_codes + len(texts)
+                pieces["event_id"].append(event_ids.take(part.events[chosen]))
+                pieces["rule"].append(pa.array([part.rule] * len(rows), pa.string()))
+                pieces["kind"].append(pa.array([part.kind] * len(rows), pa.string()))
+            part_codes, part_texts = part.reasons(chosen, self.money, memo)
+            codes.append(part_codes + len(texts))
             texts.extend(part_texts)
+        count = end - start
+        back = np.empty(count, dtype=np.int64)  # a position's place in the parts' order
+        back[np.concatenate(places) if places else back[:0]] = np.arange(count)
+
+        def ordered(name: str, kind: pa.DataType) -> pa.Array[Any]:
+            if not pieces[name]:
+                return pa.array([], kind)
+            return pa.concat_arrays(pieces[name]).take(back)
+
         owner = np.searchsorted(self.bounds, np.arange(start, end), side="right") - 1
+        reason_codes = np.concatenate(codes)[back] if codes else np.zeros(0, np.int64)
         columns = {
-            "customer_id": pa.array(np.asarray(customer_ids, dtype=object)[owner], pa.string()),
-            "event_id": pa.array(event_id, pa.string()),
-            "rule": pa.array(rule, pa.string()),
-            "kind": pa.array(kind, pa.string()),
-            "points": pa.array(points, pa.int64()),
-            "value": _decimals(value, schema.field("value").type),
-            "units": pa.array(units, pa.int64()),
-            "reason": pa.array(texts, pa.string()).take(codes),
+            "customer_id": customers.take(owner),
+            "event_id": ordered("event_id", pa.string()),
+            "rule": ordered("rule", pa.string()),
+            "kind": ordered("kind", pa.string()),
+            "points": ordered("points", pa.int64()),
+            "value": _decimals(ordered("value", pa.int64()), schema.field("value").type),
+            "units": ordered("units", pa.int64()),
+            "reason": pa.array(texts, pa.string()).take(reason_codes),
         }
         return pa.table(columns, schema=schema)
+
+
+def _int64s(values: npt.NDArray[Any]) -> pa.Array[Any]:
+    """An object array of ints and None as an int64 Arrow array (OverflowError beyond)."""
+    return pa.array(values, pa.int64(), from_pandas=False)
 
 
 def _integers(values: npt.NDArray[Any]) -> Ints:
@@ -312,13 +382,12 @@ def _integers(values: npt.NDArray[Any]) -> Ints:
     return values.astype(np.int64)
 
 
-def _decimals(minor: npt.NDArray[Any], kind: pa.DataType) -> pa.Array[Any]:
-    """Minor units as decimals of the currency's scale: the unscaled integers themselves,
-    written as the 16-byte little-endian two's complement Arrow keeps."""
-    missing = np.asarray([value is None for value in minor.tolist()], dtype=np.bool_)
-    low = np.where(missing, 0, minor).astype(np.int64)
+def _decimals(minor: pa.Array[Any], kind: pa.DataType) -> pa.Array[Any]:
+    """Minor units (int64, null for none) as decimals of the currency's scale: the unscaled
+    integers themselves, written as the 16-byte little-endian two's complement Arrow keeps."""
+    low = np.asarray(minor.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
     words = np.empty((len(low), 2), dtype=np.int64)
     words[:, 0] = low
     words[:, 1] = np.where(low < 0, -1, 0)
-    validity = pa.array(~missing).buffers()[1] if missing.any() else None
+    validity = pc.is_valid(minor).buffers()[1] if minor.null_count else None
     return pa.Array.from_buffers(kind, len(low), [validity, pa.py_buffer(words.tobytes())])
