@@ -103,6 +103,19 @@ def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]
     return time.perf_counter() - wall, time.process_time() - cpu, figures
 
 
+def _file_by_file(text: str, folder: Path) -> float:
+    """Wall seconds for one process to evaluate the files one after another, each as one
+    partition: a fair serial baseline, since one partition of every row costs more per
+    purchase than the same rows in parts (docs/scale-out.md)."""
+    wall = time.perf_counter()
+    files = sorted(folder.glob("*.parquet"))
+    for number, file in enumerate(files):
+        table = history_rows(pq.read_table(file))
+        evaluate_partition(text, number, len(files), table, None, None, None, "batch")
+        del table
+    return time.perf_counter() - wall
+
+
 def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
     import dask.dataframe as dd  # noqa: PLC0415 -- the dask extra
     from distributed import Client, LocalCluster, wait  # noqa: PLC0415
@@ -259,8 +272,15 @@ def main() -> None:
             f"peak {_peak_mib():,.0f} MiB"
         )
 
+        serial = _file_by_file(text, folder)
+        print(
+            f"one process, file by file: {serial:.1f} s wall (each file one partition, "
+            "one after another: the workers' own work, done serially)"
+        )
+
         dask = _on_dask(program, folder, arguments.workers, partitions)
         dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
+        print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
         if dask["totals"] != expected:
             raise SystemExit("dask's totals differ from one process's")
 
