@@ -270,10 +270,10 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
                 if whole
                 else tuple(RefundLine(sku=row["sku"], quantity=row["quantity"]) for row in rows),
             )
+        if kind in ("redemption", "cancel_redemption") and len(rows) > 1:
+            return_error = f"a {kind} is one row; two adjacent rows have its id"
+            raise _row_error(source, rows[1].get("line"), index + 1, return_error)
         if kind == "redemption":
-            if len(rows) > 1:
-                return_error = "a redemption is one row; two adjacent rows have its id"
-                raise _row_error(source, rows[1].get("line"), index + 1, return_error)
             return Redemption(
                 id=first["event_id"],
                 customer_id=first["customer_id"],
@@ -282,9 +282,6 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
                 quantity=1 if first["quantity"] is None else first["quantity"],
             )
         if kind == "cancel_redemption":
-            if len(rows) > 1:
-                return_error = "a cancel_redemption is one row; two adjacent rows have its id"
-                raise _row_error(source, rows[1].get("line"), index + 1, return_error)
             return CancelRedemption(
                 id=first["event_id"],
                 customer_id=first["customer_id"],

@@ -54,19 +54,8 @@ class GiftCardColumns:
         """The cards each purchase issues, in event order; ``aside``: the purchases its
         exclusive group set it aside at, whose spend (and refunds) do not count."""
         windows = self._windows(frame, tier, paid, purchase_lines, steps, aside)
-        order, due, before, highest = windows.order, windows.due, windows.before, windows.highest
-        issued = []
-        for position in np.flatnonzero(due > before).tolist():
-            issued.append(
-                CardsIssued(
-                    int(order[position]),
-                    int(before[position]) + 1,
-                    int(due[position]),
-                    int(highest[position]),
-                )
-            )
-        issued.sort(key=lambda cards: cards.event)
-        return issued
+        due, before = windows.due, windows.before
+        return _issued(windows.order, before, due, windows.highest, due > before)
 
     def tried(
         self,
@@ -91,18 +80,7 @@ class GiftCardColumns:
         if self.plan.limit is not None:
             due = np.minimum(due, self.plan.limit)
         before = windows.before
-        found = []
-        for position in np.flatnonzero((due > before) & (own > 0)).tolist():
-            found.append(
-                CardsIssued(
-                    int(events[position]),
-                    int(before[position]) + 1,
-                    int(due[position]),
-                    int(highest[position]),
-                )
-            )
-        found.sort(key=lambda cards: cards.event)
-        return found
+        return _issued(events, before, due, highest, (due > before) & (own > 0))
 
     def _windows(
         self,
@@ -177,3 +155,21 @@ class _Windows:
     delta: Ints
     spend: Ints
     purchases: Ints
+
+
+def _issued(
+    events: Ints, before: Ints, due: Ints, highest: Ints, chosen: Flags
+) -> list[CardsIssued]:
+    """The cards issued at the ``chosen`` positions of a window walk (cards ``before`` + 1 to
+    ``due`` at each position's event), in event order."""
+    found = [
+        CardsIssued(
+            int(events[position]),
+            int(before[position]) + 1,
+            int(due[position]),
+            int(highest[position]),
+        )
+        for position in np.flatnonzero(chosen).tolist()
+    ]
+    found.sort(key=lambda cards: cards.event)
+    return found

@@ -91,8 +91,6 @@ class GiftLedger:
         self.supplied: list[Fact] = []
         self.repeated: Repetition | None = None
         self.standing: Standing | None = None
-        self.supplied_referrers: frozenset[str] = frozenset()
-        """The referrers of the supplied facts (``Walker.supplied``)."""
         if supplied is not None and supplied.num_rows:
             facts = facts_of(supplied)
             if until is not None:
@@ -106,7 +104,6 @@ class GiftLedger:
             self.repeated = repeated_ids(facts, first_at)
             self.facts = facts
             self.supplied = list(facts)
-            self.supplied_referrers = frozenset(fact.referrer for fact in facts)
         self.walks = Walks()
         self.referrals = 0
 
@@ -222,7 +219,7 @@ class GiftLedger:
             cutoff,
             emptied or frozenset(),
             lasting,
-            self.supplied_referrers,
+            frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
