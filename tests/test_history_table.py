@@ -625,3 +625,53 @@ def test_options_that_do_not_fit_the_format_are_refused(in_tmp: Path) -> None:
     assert problems(lambda: read_customers_table("empty.csv")) == problems(
         lambda: list(read_customers("empty.csv"))
     )
+
+
+# --- optional columns absent, or present and empty in every row
+OPTIONAL_EMPTY = ["store", "reward", "payments", "redemption_id"]
+
+
+def text_parquet(path: str, rows: list[list[str]], names: list[str]) -> None:
+    columns = {name: [r[index] or None for r in rows] for index, name in enumerate(names)}
+    schema = pa.schema([(name, pa.string()) for name in names])
+    pq.write_table(pa.table(columns, schema=schema), path)
+
+
+@pytest.mark.parametrize("column", OPTIONAL_EMPTY)
+def test_an_optional_column_empty_in_every_row_reads_as_an_absent_one(
+    in_tmp: Path, column: str
+) -> None:
+    """A column null in every row is read as empty cells, without its text: the table is
+    the one read from the file without that column (a redemption's reward kept aside)."""
+    names = [*COLUMNS, "payments", "redemption_id"]
+    rows = [[*row, "", ""] for row in good_rows() if row[1] != "redemption"]
+    for row in rows:
+        row[names.index(column)] = ""
+    text_parquet("with.parquet", rows, names)
+    kept = [name for name in names if name != column]
+    text_parquet("without.parquet", [[r[names.index(n)] for n in kept] for r in rows], kept)
+    with_column, without = read_history_table("with.parquet"), read_history_table("without.parquet")
+    assert with_column.equals(without)
+    assert with_column[column].null_count == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"), [("redemption", "reward"), ("cancel_redemption", "redemption_id")]
+)
+def test_a_row_that_needs_an_empty_optional_column_gets_the_row_readers_problem(
+    in_tmp: Path, kind: str, column: str
+) -> None:
+    """The cell a redemption or a cancellation needs, in a column null in every row: the
+    row reader's problem, at the row."""
+    names = [*COLUMNS, "payments", "redemption_id"]
+    rows = [[*row, "", ""] for row in good_rows() if row[1] != "redemption"]
+    rows.append(["x9", kind, "c1", "2026-03-06T08:00:00Z", *[""] * (len(names) - 4)])
+    write_rows(Path("h.csv"), rows, names)
+    text_parquet("h.parquet", rows, names)
+    expected = row_problems("h.csv")
+    assert expected
+    assert all(column in text for _, text in expected)
+    assert table_problems("h.parquet") == [
+        (code, text.replace(f"h.csv:{len(rows) + 1}:", f"h.parquet:{len(rows)}:"))
+        for code, text in expected
+    ]

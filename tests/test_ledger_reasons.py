@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rewardrules.engine.ledger import _ReasonFormatter, _template_pieces, format_reason
 from rewardrules.evaluation.batch._ledger import EntryPart, row_keys
 from rewardrules.money import currency
 
@@ -90,3 +91,49 @@ def test_row_keys_refuse_what_is_not_an_integer() -> None:
         except TypeError:
             continue
         raise AssertionError(f"{column!r} was taken as integers")
+
+
+LITERALS = st.text(alphabet="ab {}:%()", max_size=6).map(
+    lambda text: text.replace("{", "{{").replace("}", "}}")
+)
+FIELDS = st.sampled_from(["{0}", "{1}", "{2:money}", "{0:>4}", "{1!r}", "{}", "{x}", "{0[0]}"])
+
+
+@given(
+    pieces=st.lists(st.tuples(LITERALS, FIELDS), max_size=5),
+    tail=LITERALS,
+    arguments=st.tuples(
+        st.sampled_from([1, "x", None, Decimal("1.50"), True, -7]),
+        st.sampled_from(["ab", 0, Decimal("-0.0")]),
+        st.integers(-(10**20), 10**20),
+    ),
+)
+def test_a_template_is_filled_as_the_formatter_fills_it(
+    pieces: list[tuple[str, str]], tail: str, arguments: tuple[Any, ...]
+) -> None:
+    """``format_reason`` reads a template once and fills it without ``string.Formatter``'s
+    calls per field: the text is the formatter's, byte for byte, or the same error."""
+    template = "".join(literal + field for literal, field in pieces) + tail
+
+    def formatted(call: Any) -> tuple[str, Any]:
+        try:
+            return "text", call()
+        except (IndexError, KeyError, TypeError, ValueError) as error:
+            return "error", type(error)
+
+    expected = formatted(lambda: _ReasonFormatter(EUR).format(template, *arguments))
+    assert formatted(lambda: format_reason(EUR, template, arguments)) == expected
+
+
+def test_every_reason_template_of_the_kinds_is_read_once() -> None:
+    """The kinds' templates are all of the simple form, so none falls back to the formatter."""
+    from rewardrules.kinds import order_discount, points_per_spend, tiered_discount  # noqa: PLC0415
+
+    templates = [
+        points_per_spend.REFUND_REASON,
+        tiered_discount.DISCOUNT_REASON,
+        order_discount.PERCENT_REASON,
+        order_discount.AMOUNT_REASON,
+        order_discount.GIFT_REASON,
+    ]
+    assert all(_template_pieces(template) is not None for template in templates)

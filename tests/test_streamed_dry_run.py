@@ -11,8 +11,11 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -20,11 +23,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import given as drawn
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
 from rewardrules.histories.columns import read_history_table
+from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.ledger_files import LedgerFile
 from rewardrules.tools.ledger_sums import ledger_pieces
@@ -384,3 +391,39 @@ def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does
     assert streamed.read_text(encoding="utf-8") == whole.read_text(encoding="utf-8")
     assert ("refer-a-friend" in whole.read_text(encoding="utf-8")) == with_profiles
     assert out.replace(str(streamed), str(whole)) == expected[1]
+
+
+ZONES = ["America/New_York", "Asia/Beirut", "Pacific/Chatham", "America/St_Johns", "UTC"]
+TURNS = [datetime(2024, month, 1, tzinfo=UTC) for month in range(1, 13)]
+
+
+@settings(deadline=None)
+@drawn(
+    zone=st.sampled_from(ZONES),
+    instants=st.lists(
+        st.tuples(st.sampled_from(TURNS), st.integers(-2 * 86_400_000_000, 2 * 86_400_000_000)),
+        min_size=1,
+        max_size=60,
+    ),
+)
+def test_events_near_a_month_turn_get_their_own_month(
+    zone: str, instants: list[tuple[datetime, int]]
+) -> None:
+    """A UTC day in two local months is cut where the month turns (by bisection), or each
+    event's month is found by itself when the zone's offset changes that day: either way,
+    ``month_of`` of each event, also a microsecond either side of the local midnight."""
+    program = cast(Program, SimpleNamespace(zone=ZoneInfo(zone)))
+    moments = [turn + timedelta(microseconds=shift) for turn, shift in instants]
+    for turn, _ in instants[:3]:
+        midnight = turn.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+        moments += [midnight - timedelta(microseconds=1), midnight]
+    table = pa.table(
+        {
+            "event_id": [f"e{place}" for place in range(len(moments))],
+            "at": pa.array(moments, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    months = event_months(table, program)
+    assert [months[f"e{place}"] for place in range(len(moments))] == [
+        month_of(moment, program) for moment in moments
+    ]

@@ -348,12 +348,39 @@ def event_month_columns(
     names = sorted({name for pair in ends for name in pair})
     code = {name: place for place, name in enumerate(names)}
     per_day = np.asarray([code[begin] for begin, _ in ends], dtype=np.int64)
-    codes = per_day[np.asarray(inverse, dtype=np.int64).reshape(-1)]
-    mixed = np.asarray([begin != end for begin, end in ends], np.bool_)
-    for row in np.flatnonzero(mixed[inverse]).tolist():
-        name = month_of(_EPOCH + timedelta(microseconds=int(at[row])), program)
-        if name not in code:
-            code[name] = len(names)
-            names.append(name)
-        codes[row] = code[name]
+    inverse = np.asarray(inverse, dtype=np.int64).reshape(-1)
+    codes = per_day[inverse]
+    for place in np.flatnonzero([begin != end for begin, end in ends]).tolist():
+        rows = np.flatnonzero(inverse == place)
+        turn = _month_turn(int(unique_days[place]) * _DAY_US, program)
+        if turn is not None:  # the day's later rows are in its end's month
+            rows = rows[at[rows] >= turn]
+            codes[rows] = code[ends[place][1]]
+            continue
+        for row in rows.tolist():
+            name = month_of(_EPOCH + timedelta(microseconds=int(at[row])), program)
+            if name not in code:
+                code[name] = len(names)
+                names.append(name)
+            codes[row] = code[name]
     return ids.cast(pa.string()), pa.array(names, pa.string()).take(codes)
+
+
+def _month_turn(start: int, program: Program) -> int | None:
+    """The first instant (microseconds since 1970) of a UTC day that falls in the day's
+    last local month, found by bisection; None when the zone's offset changes that day
+    (local time may then go back, and each event's month is found by itself)."""
+    first = _EPOCH + timedelta(microseconds=start)
+    last = first + timedelta(days=1, microseconds=-1)
+    zone = program.zone
+    if first.astimezone(zone).utcoffset() != last.astimezone(zone).utcoffset():
+        return None
+    month = month_of(last, program)
+    low, high = start, start + _DAY_US - 1  # month_of(high) is the last month
+    while low < high:
+        middle = (low + high) // 2
+        if month_of(_EPOCH + timedelta(microseconds=middle), program) == month:
+            high = middle
+        else:
+            low = middle + 1
+    return low

@@ -7,6 +7,7 @@ its time writing sentences nobody reads.
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -89,6 +90,41 @@ class _ReasonFormatter(string.Formatter):
         return str(super().format_field(value, format_spec))
 
 
+_Pieces = tuple[tuple[str, int, str], ...] | None
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_pieces(template: str) -> _Pieces:
+    """A reason template as (text before, argument, format spec) triples and the text
+    after (argument -1), read once; None for what only ``string.Formatter`` reads (an
+    automatic, named or nested field, a conversion, an attribute or an index)."""
+    pieces = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            pieces.append((literal, -1, ""))
+            continue
+        if not name.isdigit() or conversion or "{" in (spec or ""):
+            return None
+        pieces.append((literal, int(name), spec or ""))
+    return tuple(pieces)
+
+
+def format_reason(money: Currency, template: str, arguments: Sequence[Any]) -> str:
+    """A text template filled as ``_ReasonFormatter`` fills it (``{n:money}`` an amount in
+    ``money``), without its per-field method calls: reasons are written by the million."""
+    pieces = _template_pieces(template)
+    if pieces is None:
+        return _ReasonFormatter(money).format(template, *arguments)
+    parts = []
+    for literal, index, spec in pieces:
+        parts.append(literal)
+        if index < 0:
+            continue
+        value = arguments[index]
+        parts.append(money.format(int(value)) if spec == "money" else str(format(value, spec)))
+    return "".join(parts)
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class LedgerEntry:
     """One reward given (or taken back) for one event by one rule.
@@ -165,7 +201,7 @@ class LedgerEntry:
         """Why the customer got this, in words a marketer can read."""
         if callable(self.template):
             return self.template(self.money, *self.arguments)
-        return _ReasonFormatter(self.money).format(self.template, *self.arguments)
+        return format_reason(self.money, self.template, self.arguments)
 
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON text, indented by 2, as the command line prints it."""

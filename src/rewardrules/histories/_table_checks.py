@@ -62,6 +62,9 @@ _TYPES = {
 }
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 _IDS = ("event_id", "customer_id", "purchase_id", "reward", "redemption_id")
+# Columns that most histories leave empty in every row (or have not at all): such a column
+# is not made into text, and each check below treats it as empty cells without reading it.
+_MAY_BE_BLANK = ("sku", "category", "purchase_id", "store", "reward", "payments", "redemption_id")
 _TEXT = (*_IDS, "sku", "category", "store")
 _OK, _BAD, _TOO_FINE = 0, 1, 2
 _WIDE = decimal.Context(prec=100)  # 24 digits and 12 decimals are past the default 28
@@ -131,6 +134,7 @@ class _Checker:
         self.bad = np.zeros(self.count, np.bool_)
         self.own: list[tuple[int, Problem]] = []
         self.text: dict[str, Column] = {}
+        self.blank: set[str] = set()  # optional columns absent or null in every row
         self.empty: dict[str, Mask] = {}
 
     def table(self) -> pa.Table:
@@ -140,10 +144,10 @@ class _Checker:
         _table_rules.refuse_wrong_types(self.cells)
         for name in EVENT_COLUMNS:
             present = name in table.column_names and name not in ("quantity", "unit_price")
-            if present and (name != "at" or _table_rules.is_text(table[name].type)):
+            if name in _MAY_BE_BLANK and (not present or _all_null(table[name])):
+                self.blank.add(name)  # absent or empty: nothing to read, check or copy
+            elif present and (name != "at" or _table_rules.is_text(table[name].type)):
                 self.text[name] = strings(table[name])
-            elif name in ("store", "reward", "payments", "redemption_id"):
-                self.text[name] = pa.chunked_array([pa.repeat(EMPTY, self.count)])
         self._runs()
         types = self._types()
         at, offsets = self._instants()
@@ -288,6 +292,8 @@ class _Checker:
     def _payments(self, types: npt.NDArray[np.int8], quantity: Ints, price: Column) -> Column:
         """Each purchase's payments: pairs the event model takes, adding up to the lines'
         gross total; as the table keeps them (``columns.payments_text``), null for none."""
+        if "payments" in self.blank:
+            return pa.chunked_array([pa.nulls(self.count, pa.string())])
         column = self.text["payments"]
         decimal_comma = self.cells.options.decimal_comma
 
@@ -323,6 +329,8 @@ class _Checker:
         for name in ("event_id", "customer_id"):
             self._refuse(self._empty(name) & self.is_start)
         for name in _TEXT:
+            if name in self.blank:
+                continue
             column = self.text[name]
             self._refuse(_table_rules.surrounding_space(column))
             seen = _table_rules.scan(column)
@@ -335,7 +343,9 @@ class _Checker:
 
     def _empty(self, name: str) -> Mask:
         if name not in self.empty:
-            self.empty[name] = _table_rules.empty(self.text[name])
+            blank = name in self.blank
+            found = np.ones(self.count, np.bool_) if blank else _table_rules.empty(self.text[name])
+            self.empty[name] = found
         return self.empty[name]
 
     def _refuse(self, rows: Mask) -> None:
@@ -418,6 +428,8 @@ class _Checker:
         payments: Column,
     ) -> pa.Table:
         def absent(name: str) -> Column:
+            if name in self.blank:
+                return pa.chunked_array([pa.nulls(self.count, pa.string())])
             column = self.text[name]
             result: Column = pc.if_else(
                 pc.equal(column, EMPTY), pa.scalar(None, pa.string()), column
@@ -443,6 +455,10 @@ class _Checker:
             "line": pa.array(self.cells.lines, pa.int64()),
         }
         return pa.table(columns, schema=HISTORY_SCHEMA)
+
+
+def _all_null(column: Column) -> bool:
+    return column.null_count == len(column)
 
 
 def _read_rows(cells: Cells, names: Sequence[str], rows: Sequence[int]) -> HistoryError | None:

@@ -208,29 +208,63 @@ def earn_reason(
 ) -> str:
     """The reason of a points entry (the batch engine writes its entries with it too)."""
     eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
-    rule = plan.rule
-    methods = rule.when.payment_methods
-    by = "" if methods is None else f" by {' or '.join(methods)}"
-    text = (
-        f"{money.format(eligible)} paid{by} at {counted(rule.points, plan.points_name)} "
-        f"per {money.format(money.to_minor(rule.per))}"
-    )
+    words = _rule_words(money, plan)
+    text = f"{money.format(eligible)} paid{words.rate}"
     boosted: dict[int, int] = {}
     for weight in weights:
         if weight and weight != plan.base_weight:
             boosted[weight] = boosted.get(weight, 0) + 1
     for weight, count in sorted(boosted.items(), reverse=True):
-        multiplier = next(m for m in plan.rule.multipliers if _weight(plan, m.factor) == weight)
-        text += f", x{plain_number(multiplier.factor)} on {counted(count, 'lines')}"
-        if multiplier.description:
-            text += f" ({multiplier.description})"
+        factor, described = words.boosts[weight]
+        text += f", x{factor} on {counted(count, 'lines')}{described}"
     if plan.tiers is not None and context.tier_index is not None:
-        tier_multiplier = rule_tier_multiplier(plan, context.tier_index)
-        if tier_multiplier != 1:
-            text += f", x{plain_number(tier_multiplier)} at tier {context.tier}"
+        text += words.at_tier(context.tier_index, context.tier)
     if plan.cap is not None and points == plan.cap:
         text += f" (at most {plan.cap} per purchase)"
     return f"{text}: {counted(points, plan.points_name)}"
+
+
+class _RuleWords:
+    """The words of a points rule's reasons that do not change from entry to entry,
+    written once per plan: a reason is written for every distinct purchase."""
+
+    def __init__(self, money: Currency, plan: PointsPlan) -> None:
+        self.plan = plan
+        rule = plan.rule
+        methods = rule.when.payment_methods
+        by = "" if methods is None else f" by {' or '.join(methods)}"
+        self.rate = (
+            f"{by} at {counted(rule.points, plan.points_name)} "
+            f"per {money.format(money.to_minor(rule.per))}"
+        )
+        self.boosts: dict[int, tuple[str, str]] = {}
+        for multiplier in rule.multipliers:  # the first multiplier of a weight names it
+            described = f" ({multiplier.description})" if multiplier.description else ""
+            words = (plain_number(multiplier.factor), described)
+            self.boosts.setdefault(_weight(plan, multiplier.factor), words)
+        self.tiers: dict[tuple[int, str | None], str] = {}
+
+    def at_tier(self, index: int, tier: str | None) -> str:
+        found = self.tiers.get((index, tier))
+        if found is None:
+            multiplier = rule_tier_multiplier(self.plan, index)
+            found = "" if multiplier == 1 else f", x{plain_number(multiplier)} at tier {tier}"
+            self.tiers[(index, tier)] = found
+        return found
+
+
+_WORDS: dict[tuple[int, Currency], _RuleWords] = {}
+_WORDS_KEPT = 64  # plans; a long-lived process (serve) compiles programs again and again
+
+
+def _rule_words(money: Currency, plan: PointsPlan) -> _RuleWords:
+    key = (id(plan), money)
+    found = _WORDS.get(key)
+    if found is None or found.plan is not plan:
+        if len(_WORDS) >= _WORDS_KEPT:
+            _WORDS.clear()
+        found = _WORDS[key] = _RuleWords(money, plan)
+    return found
 
 
 def _weight(plan: PointsPlan, factor: Decimal) -> int:
