@@ -1,7 +1,9 @@
 """What ``step`` skips to be fast leaves the same results as the slow way would.
 
 A state ``step`` saves is built without ``model_construct`` (``engine.state._trusted_state``):
-it must be the very model ``model_construct`` gives, marked checked, and only that object.
+it must be the very model ``model_construct`` gives, marked checked, and only that object;
+its lots are built without validation (``engine.state._trusted_lot``): each must be the
+very lot ``SavedLot(...)`` validates.
 A purchase forgets what ``refunds.within`` no longer covers once: the state is the one a
 whole evaluation of the same history saves. No timing here (benchmarks/replay.py).
 """
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from helpers import at, line, program, purchase, refund
 from rewardrules import CustomerState, compile_program, evaluate, step
+from rewardrules.engine.state import SavedLot
 from rewardrules.errors import HistoryError
 from rewardrules.events import AnyEvent
 from rewardrules.program.model import Program
@@ -44,6 +47,29 @@ def test_a_stepped_state_is_the_model_construct_of_its_fields() -> None:
     assert saved.is_checked()
     assert not constructed.is_checked()
     assert not saved.model_copy().is_checked()
+
+
+def test_a_stepped_state_s_lots_are_the_lots_validation_would_give() -> None:
+    rules = program(
+        rules=[STARS],
+        points={"value": "0.01", "expire_after": "30 days", "pending_for": "2 days"},
+        refunds={"within": "60 days"},
+    )
+    history = [purchase(f"p{n}", at(3 * n), line("x", "5.00")) for n in range(5)]
+    state = evaluate(rules, history[:-1]).customer("c1").state
+    saved, _entries = step(rules, state, history[-1])
+    assert len(saved.lots) == 5
+    assert [lot.expires_at for lot in saved.lots] == [at(3 * n + 30) for n in range(5)]
+    for lot in saved.lots:
+        validated = SavedLot(**{name: getattr(lot, name) for name in SavedLot.model_fields})
+        assert list(vars(lot)) == list(vars(validated)) == list(SavedLot.model_fields)
+        assert vars(lot) == vars(validated)
+        assert lot.model_fields_set == validated.model_fields_set
+        assert lot.__pydantic_extra__ == validated.__pydantic_extra__
+        assert lot.__pydantic_private__ == validated.__pydantic_private__
+        assert lot.model_dump_json() == validated.model_dump_json()
+        assert lot == validated
+    assert CustomerState.model_validate_json(saved.model_dump_json()) == saved
 
 
 @settings(max_examples=40, deadline=None)

@@ -137,6 +137,8 @@ def _count_problems(state: CustomerState) -> Found:
 
 
 def _duplicates(name: str, ids: Sequence[str]) -> Found:
+    if len(set(ids)) == len(ids):  # the way every saved state goes, in one C loop
+        return
     seen: dict[str, int] = {}
     for index, event_id in enumerate(ids):
         if event_id in seen:
@@ -145,7 +147,7 @@ def _duplicates(name: str, ids: Sequence[str]) -> Found:
 
 
 def _event_problems(state: CustomerState) -> Found:
-    purchase_ids = [kept.id for kept in state.purchases]
+    purchase_ids = list(map(_ID, state.purchases))
     yield from (
         (("purchases", path[1], "id"), message)
         for path, message in _duplicates("purchases", purchase_ids)
@@ -271,9 +273,10 @@ def _forgotten_problems(state: CustomerState) -> Found:
             ("settled_purchase_at",),
             f"is after forgotten_until ({until.isoformat()}); it is a forgotten purchase",
         )
+    until_at = micros(until)
     if not state.purchases:
         yield ("forgotten_until",), "is set, but no purchase is saved; the newest is kept"
-    elif state.purchases[0].at < micros(until):
+    elif state.purchases[0].at < until_at:
         yield (
             ("purchases", 0, "at"),
             f"is before forgotten_until ({until.isoformat()}); purchases are forgotten "
@@ -281,7 +284,6 @@ def _forgotten_problems(state: CustomerState) -> Found:
         )
     for key, amount in state.tier_amounts.items():
         yield from _negative(("tier_amounts", key), amount)
-    until_at = micros(until)
     window = state.tier_window
     if window:  # C loops for the way every saved state goes: in order, before, not negative
         moments = list(map(_PAIR_AT, window))
@@ -309,12 +311,15 @@ def _all_plain(purchases: Sequence[SavedPurchase]) -> bool:
     """Whether every id, store, sku and category of the saved purchases is plain text, in
     one pass of C loops: most states are, and then no text is looked at one by one."""
     lines = list(chain.from_iterable(map(_LINES, purchases)))
+    # Stores, skus and categories repeat from purchase to purchase: each is looked at once.
     return _texts_plain(
         [
             *map(_ID, purchases),
-            *filter(None, map(_STORE, purchases)),
-            *map(_SKU, lines),
-            *filter(None, map(_CATEGORY, lines)),
+            *{
+                *filter(None, map(_STORE, purchases)),
+                *map(_SKU, lines),
+                *filter(None, map(_CATEGORY, lines)),
+            },
         ]
     )
 
@@ -348,7 +353,8 @@ def _plain_and_sound(purchases: Sequence[SavedPurchase]) -> tuple[bool, bool]:
     skus, categories, quantity, unit_price, paid, units, back = zip(
         *chain.from_iterable(lines_of), strict=True
     )
-    if not _texts_plain([*ids, *filter(None, stores), *skus, *filter(None, categories)]):
+    # Stores, skus and categories repeat from purchase to purchase: each is looked at once.
+    if not _texts_plain([*ids, *{*filter(None, stores), *skus, *filter(None, categories)}]):
         return False, False
     return True, (
         min(moments) >= FIRST_AT
@@ -493,7 +499,7 @@ def _points_problems(state: CustomerState) -> Found:
 
 
 def _lot_problems(state: CustomerState) -> Found:
-    purchases = {kept.id: kept for kept in state.purchases}
+    purchases = dict(zip(map(_ID, state.purchases), state.purchases))
     facts = {kept.id for kept in state.referrals}
     gift_rules = {*state.bonuses, *state.birthdays}
     sources: dict[str, int] = {}

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from functools import partial
+from itertools import chain
 from operator import itemgetter, sub
 from types import MappingProxyType
 from typing import Any, NamedTuple, Self
@@ -790,14 +792,20 @@ class WorkingState:
 
     def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
         """The kept purchases as saved, oldest first: untouched saved ones as they were."""
-        saved, purchases = self.saved, self.purchases
-        rows: list[SavedPurchase] = []
-        for purchase_id in self.saved_order:
-            row = saved.get(purchase_id)
-            if row is not None:
-                rows.append(row)
-            elif purchase_id in purchases:
-                rows.append(saved_row(purchases[purchase_id]))
+        saved, purchases, order = self.saved, self.purchases, self.saved_order
+        rows: list[SavedPurchase]
+        if not any(map(purchases.__contains__, order)):
+            # No saved purchase was opened (by a refund): the untouched ones in order, in
+            # C loops, the forgotten ones left out.
+            rows = list(filter(None, map(saved.get, order)))
+        else:
+            rows = []
+            for purchase_id in order:
+                row = saved.get(purchase_id)
+                if row is not None:
+                    rows.append(row)
+                elif purchase_id in purchases:
+                    rows.append(saved_row(purchases[purchase_id]))
         if len(rows) < len(saved) + len(purchases):
             opened = set(self.saved_order)
             rows += [
@@ -858,6 +866,9 @@ class WorkingState:
         granted = self.tiers.granted
         tier_amounts, tier_window = self._forgotten_tiers(tiers)
         purchases = self.kept_rows(money)
+        # Most of a state's collections are empty: an empty one is not walked (a comprehension
+        # costs a call even over nothing, and a step saves at every event).
+        lots, spent, referrals = self.account.lots, self.account.spent, self.referrals
         # The engine's own state: the checks are for states that come from outside, and the
         # laws over drawn histories check that every state made here passes them.
         return _trusted_state(
@@ -865,17 +876,7 @@ class WorkingState:
             program=program_id,
             customer_id=self.customer_id,
             points=self.points,
-            lots=tuple(
-                SavedLot(
-                    source=lot.source,
-                    earned_at=lot.earned_at,
-                    available_at=lot.available_at,
-                    expires_at=lot.expires_at,
-                    points=lot.points,
-                    lasting=lot.lasting,
-                )
-                for lot in self.account.lots
-            ),
+            lots=tuple(map(_trusted_lot, lots)) if lots else (),
             debt=self.account.debt,
             last_purchase_at=self.account.last_purchase_at,
             settled_active_at=self.account.settled_at,
@@ -889,12 +890,14 @@ class WorkingState:
                     for key, (net, highest, cards) in windows.items()
                 }
                 for rule, windows in self.gift_cards.items()
-            },
+            }
+            if self.gift_cards
+            else {},
             exponent=money.exponent if purchases else None,
             purchases=purchases,
             refunds=tuple(self.refunds),
             redemptions=tuple(self.redemptions),
-            spent=saved_spent(self.account),
+            spent=saved_spent(self.account) if spent else (),
             cancellations=dict(self.cancellations),
             bonuses=tuple(self.bonuses),
             first_event_at=self.first_event_at,
@@ -902,7 +905,9 @@ class WorkingState:
             limits={
                 key: LimitUsage(period=period, used=used)
                 for key, (period, used) in self.limit_usage.items()
-            },
+            }
+            if self.limit_usage
+            else {},
             referrals=tuple(
                 SavedReferral(
                     id=fact_id,
@@ -910,12 +915,16 @@ class WorkingState:
                     referred=friend,
                     held_until=self.held.get((fact_id, rule)),
                 )
-                for (fact_id, rule), friend in self.referrals.items()
-            ),
+                for (fact_id, rule), friend in referrals.items()
+            )
+            if referrals
+            else (),
             referral_holds=tuple(
                 SavedHold(rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept)
                 for rule, (purchase, until, by, kept) in self.friend_holds.items()
-            ),
+            )
+            if self.friend_holds
+            else (),
             window_tier=window_tier,
             tier_reached=tier_reached,
             forgotten_until=self.forgotten_until,
@@ -943,6 +952,33 @@ def _trusted_state(**values: Any) -> CustomerState:
     object.__setattr__(state, "__pydantic_extra__", None)
     object.__setattr__(state, "__pydantic_private__", {"_checked": _Mark(id(state))})
     return state
+
+
+_LOT_FIELDS = frozenset(SavedLot.model_fields)
+
+
+def _trusted_lot(lot: Lot) -> SavedLot:
+    """A lot as a saved state keeps it, without validating what the engine made (a
+    program whose points expire keeps a lot per purchase, and a step saves them all):
+    the fields, fields set and extras ``SavedLot(...)`` would leave
+    (``tests/test_step_speed.py`` compares the two)."""
+    saved = SavedLot.__new__(SavedLot)
+    object.__setattr__(
+        saved,
+        "__dict__",
+        {
+            "source": lot.source,
+            "earned_at": lot.earned_at,
+            "available_at": lot.available_at,
+            "expires_at": lot.expires_at,
+            "points": lot.points,
+            "lasting": lot.lasting,
+        },
+    )
+    object.__setattr__(saved, "__pydantic_fields_set__", set(_LOT_FIELDS))
+    object.__setattr__(saved, "__pydantic_extra__", None)
+    object.__setattr__(saved, "__pydantic_private__", None)
+    return saved
 
 
 def saved_row(record: PurchaseRecord) -> SavedPurchase:
@@ -1002,8 +1038,11 @@ def _row_amounts(rows: Sequence[SavedPurchase], plan: TierPlan) -> list[int]:
     if not plan.by_spend:
         return [_row_amount(row, plan) for row in rows]
     lines_of = list(map(_LINES_OF, rows))
-    paid = [sum(map(_PAID_OF, lines)) for lines in lines_of]
-    refunded = [sum(map(_REFUNDED_AMOUNT_OF, lines)) for lines in lines_of]
+    # Sums per purchase in C loops: map(sum, (map(_PAID_OF, lines) for each purchase)).
+    paid = list(map(sum, map(partial(map, _PAID_OF), lines_of)))
+    if not any(map(_REFUNDED_AMOUNT_OF, chain.from_iterable(lines_of))):
+        return paid  # nothing refunded: the way most saved purchases are
+    refunded = map(sum, map(partial(map, _REFUNDED_AMOUNT_OF), lines_of))
     return list(map(sub, paid, refunded))
 
 
@@ -1129,6 +1168,35 @@ def _restore_referrals(saved: CustomerState, state: WorkingState) -> None:
     }
 
 
+def _restore_account(saved: CustomerState, account: PointsAccount, purchases_count: bool) -> None:
+    """The points account as saved: lots, debt, activity, and the redemptions' lots."""
+    # Most of a state's collections are empty: an empty one is not walked (a comprehension
+    # costs a call even over nothing, and a step restores at every event).
+    if saved.lots:
+        account.lots = [
+            Lot(
+                lot.source, lot.earned_at, lot.available_at, lot.expires_at, lot.points, lot.lasting
+            )
+            for lot in saved.lots
+        ]
+        account.dated = any(
+            lot.expires_at is not None and lot.source.startswith(OPENING) for lot in saved.lots
+        )
+    account.debt = saved.debt
+    account.last_purchase_at = saved.last_purchase_at
+    _restore_activity(saved, account, purchases_count)
+    if saved.spent:
+        account.spent = {
+            kept.id: Spent(
+                kept.reward,
+                kept.quantity,
+                kept.value,
+                tuple(Taken(part.source, part.earned_at, part.points) for part in kept.taken),
+            )
+            for kept in saved.spent
+        }
+
+
 def restore(
     saved: CustomerState,
     money: Currency,
@@ -1147,33 +1215,16 @@ def restore(
             amounts in other decimal places than the currency's.
     """
     state = WorkingState(saved.customer_id)
-    account = state.account
-    account.lots = [
-        Lot(lot.source, lot.earned_at, lot.available_at, lot.expires_at, lot.points, lot.lasting)
-        for lot in saved.lots
-    ]
-    account.debt = saved.debt
-    account.dated = any(
-        lot.expires_at is not None and lot.source.startswith(OPENING) for lot in saved.lots
-    )
-    account.last_purchase_at = saved.last_purchase_at
-    _restore_activity(saved, account, purchases_count)
+    _restore_account(saved, state.account, purchases_count)
     state.redemptions = dict.fromkeys(saved.redemptions)
     state.cancellations = dict(saved.cancellations)
-    state.account.spent = {
-        kept.id: Spent(
-            kept.reward,
-            kept.quantity,
-            kept.value,
-            tuple(Taken(part.source, part.earned_at, part.points) for part in kept.taken),
-        )
-        for kept in saved.spent
-    }
     state.bonuses = dict.fromkeys(saved.bonuses)
     state.first_event_at = saved.first_event_at
     state.birthdays = dict(saved.birthdays)
-    state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
-    _restore_referrals(saved, state)
+    if saved.limits:
+        state.limit_usage = {key: (usage.period, usage.used) for key, usage in saved.limits.items()}
+    if saved.referrals or saved.referral_holds:
+        _restore_referrals(saved, state)
     state.last_event_at = saved.last_event_at
     state.stamps = dict(saved.stamps)
     state.refunds = dict.fromkeys(saved.refunds)
@@ -1182,13 +1233,14 @@ def restore(
         saved.settled_purchase_at,
     )
     to_minor = money.to_minor
-    state.gift_cards = {
-        rule: {
-            key: (to_minor(window.net_spend), to_minor(window.highest_spend), window.cards)
-            for key, window in windows.items()
+    if saved.gift_cards:
+        state.gift_cards = {
+            rule: {
+                key: (to_minor(window.net_spend), to_minor(window.highest_spend), window.cards)
+                for key, window in windows.items()
+            }
+            for rule, windows in saved.gift_cards.items()
         }
-        for rule, windows in saved.gift_cards.items()
-    }
     rows = saved.purchases
     if rows and saved.exponent != money.exponent:
         raise ValueError(

@@ -333,7 +333,9 @@ def _apply(
             state.knows_fact(event.id, event.rule) or state.knows(event.id)
         )
     else:
-        repeated = state.knows(event.id) or any(key[0] == event.id for key in state.referrals)
+        repeated = state.knows(event.id) or (
+            bool(state.referrals) and any(key[0] == event.id for key in state.referrals)
+        )
     if repeated:
         message = f"customer {event.customer_id} already has an event with this id"
         raise _fail(event, f"{message}; event ids must be unique")
