@@ -49,6 +49,7 @@ from rewardrules.histories.columns import (
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.scale import (
+    PART,
     CustomerRanges,
     customer_ranges,
     ledger_table,
@@ -733,6 +734,39 @@ def test_an_error_in_a_spark_partition_reaches_the_caller_as_itself(spark: Any) 
     with pytest.raises(HistoryError) as scaled:
         _on_spark(spark, program, events, None, None, partitions=2)
     assert scaled.value.problems == one.value.problems
+
+
+def test_each_spark_task_holds_exactly_its_own_partition_of_customers(spark: Any) -> None:
+    # Grouped by the partition number itself, Spark's hash would put two or three
+    # partitions in some tasks and none in others; the placement key sends partition k to
+    # task k, for every count of partitions.
+    from pyspark.sql import functions  # noqa: PLC0415 -- with the session
+
+    from rewardrules.spark import _placed, _placement_keys  # noqa: PLC0415
+
+    def task_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+        from pyspark import TaskContext  # noqa: PLC0415 -- in the Spark worker
+
+        context = TaskContext.get()
+        task = -1 if context is None else context.partitionId()
+        return pa.table({"part": [key[1].as_py()], "task": pa.array([task], pa.int32())})
+
+    for partitions in (1, 2, 3, 7, 20):
+        parts = spark.range(0, 200).select((functions.col("id") % partitions).alias(PART))
+        keys = _placement_keys(spark, partitions)
+        placed = _placed(parts, keys).applyInArrow(task_of, "part long, task int")
+        found = {(row["part"], row["task"]) for row in placed.collect()}
+        assert found == {(part, part) for part in range(partitions)}
+
+
+def test_packed_cells_unpack_to_the_same_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    spark_module = pytest.importorskip("rewardrules.spark")
+    monkeypatch.setattr(spark_module, "_PACKED_ROWS", 2)
+    table = pa.table({"customer_id": ["a", "b", "c", "d", "e"], "points": [1, None, 3, 4, 5]})
+    cells = spark_module._packed(table)
+    assert len(cells) == 3  # 2 + 2 + 1 rows
+    batch = pa.record_batch([pa.array(cells, pa.binary())], names=["packed"])
+    assert pa.Table.from_batches(list(spark_module._unpacked([batch]))) == table
 
 
 @settings(max_examples=DRAWN_ON_SPARK)

@@ -6,16 +6,21 @@
 Every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the number
 :func:`rewardrules.tools.scale.partition_of` gives in Python), and
 ``groupBy(partition).applyInArrow`` runs the engine once per partition of customers (one
-call per customer would compile the program once per customer). History rows, profiles and
+call per customer would compile the program once per customer). The rows are first
+repartitioned on a key chosen so that Spark's hash puts partition *k* in task *k*: one
+partition of customers per task, none empty, none doubled. History rows, profiles and
 routed referral facts travel in one frame, told apart by a column. The program reaches the
-workers as its YAML text. Every output column's type is declared.
+workers as its YAML text. A partition's ledger and customers leave the worker as Arrow IPC
+streams in a few binary cells, which are cached; the ledger and customers frames unpack
+them (``mapInArrow``), so the JVM never converts the rows when only the totals are read.
+Every output column's type is declared.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -27,6 +32,7 @@ from rewardrules.engine.ledger import Totals
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.events import Customer
 from rewardrules.histories.columns import CUSTOMERS_SCHEMA, HISTORY_SCHEMA, customers_to_table
+from rewardrules.money import Currency
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
 from rewardrules.tools.scale import (
@@ -59,8 +65,15 @@ _HISTORY, _PROFILE, _FACT = 0, 1, 2
 _FILE, _BLOCK = "_file", "_block"
 """A history row's input file (its place among the sorted files) and the start of its split."""
 _TABLE: Final = "_table"
-"""Which output a row is: a ledger row, a customer, a partition's totals, or its error."""
+"""Which output a row is: ledger rows, customers, a partition's totals, or its error."""
 _LEDGER, _CUSTOMER, _TOTALS, _ERROR = "ledger", "customer", "totals", "error"
+_KEY: Final = "_key"
+"""The shuffle key: a number whose Spark hash, modulo the partitions, is the partition."""
+_PACKED: Final = "packed"
+"""An Arrow IPC stream of at most ``_PACKED_ROWS`` ledger rows or customers."""
+_PACKED_ROWS: Final = 65_536
+# A cell stays far below the 2 GiB of a binary value; LZ4 keeps the cached cells small.
+_IPC: Final = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +122,36 @@ def _input_schema() -> pa.Schema:
     return pa.schema([field.with_nullable(True) for field in fields])
 
 
-def _output_schema(program: Program) -> pa.Schema:
-    fields: list[pa.Field[Any]] = [pa.field(_TABLE, pa.string())]
-    fields += list(ledger_schema(program.money))
-    fields += [field for field in RESULTS_SCHEMA if field.name not in {f.name for f in fields}]
-    fields += [pa.field("figures", pa.string()), pa.field("error", pa.binary())]
-    return pa.schema([field.with_nullable(True) for field in fields])
+_OUTPUT_FIELDS: list[pa.Field[Any]] = [
+    pa.field(_TABLE, pa.string()),
+    pa.field(_PACKED, pa.binary()),
+    pa.field("figures", pa.string()),
+    pa.field("error", pa.binary()),
+]
+_OUTPUT: Final = pa.schema(_OUTPUT_FIELDS)
+"""A partition's output rows: packed ledger rows or customers, its figures, or its error."""
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([field.with_nullable(True) for field in schema])
+
+
+def _packed(table: pa.Table) -> list[bytes]:
+    """A table as Arrow IPC streams of at most ``_PACKED_ROWS`` rows each."""
+    cells = []
+    for start in range(0, table.num_rows, _PACKED_ROWS):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema, options=_IPC) as writer:
+            writer.write_table(table.slice(start, _PACKED_ROWS))
+        cells.append(sink.getvalue().to_pybytes())
+    return cells
+
+
+def _unpacked(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The rows packed in the cells of ``batches`` (``mapInArrow``, on the workers)."""
+    for batch in batches:
+        for cell in batch.column(0):
+            yield from pa.ipc.open_stream(cell.as_buffer())
 
 
 def _facts_schema() -> pa.Schema:
@@ -129,8 +166,9 @@ def _part_of(column: Column, partitions: int) -> Column:
 def _split(
     key: tuple[Any, ...], table: pa.Table
 ) -> tuple[int, pa.Table, pa.Table | None, pa.Table | None]:
-    """A group's rows: its partition (the key), history rows, profiles and routed facts."""
-    part = int(key[0].as_py())
+    """A group's rows: its partition (the key's second part), history rows, profiles and
+    routed facts."""
+    part = int(key[1].as_py())
     what = table[_WHAT]
     history = table.filter(pc.equal(what, pa.scalar(_HISTORY, pa.int32())))
     if history.num_rows:
@@ -173,10 +211,10 @@ class _Partition:
         partitions: int,
         as_of: date | datetime | None,
         engine: Engine,
-        output: pa.Schema,
+        money: Currency,
     ) -> None:
         self.text, self.partitions, self.as_of, self.engine = text, partitions, as_of, engine
-        self.output = output
+        self.money = money
 
     def facts(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         """Pass one for a group: the facts to route to other partitions."""
@@ -202,13 +240,21 @@ class _Partition:
             # Spark would turn it into a Java exception holding a traceback's text; it is
             # carried as a row instead and raised as itself on the driver.
             failed = {_TABLE: [_ERROR], "error": [pickle.dumps(error)]}
-            return _conform(pa.table(failed), self.output)
-        tagged = [
-            ledger.append_column(_TABLE, pa.array([_LEDGER] * ledger.num_rows, pa.string())),
-            results.append_column(_TABLE, pa.array([_CUSTOMER] * results.num_rows, pa.string())),
-            pa.table({_TABLE: [_TOTALS], "figures": [json.dumps(figures)]}),
-        ]
-        return pa.concat_tables([_conform(part_table, self.output) for part_table in tagged])
+            return _conform(pa.table(failed), _OUTPUT)
+        ledger_cells = _packed(_conform(ledger, _nullable(ledger_schema(self.money))))
+        results_cells = _packed(_conform(results, _nullable(RESULTS_SCHEMA)))
+        return pa.table(
+            {
+                _TABLE: [_LEDGER] * len(ledger_cells)
+                + [_CUSTOMER] * len(results_cells)
+                + [_TOTALS],
+                _PACKED: [*ledger_cells, *results_cells, None],
+                "figures": [None] * (len(ledger_cells) + len(results_cells))
+                + [json.dumps(figures)],
+                "error": pa.nulls(len(ledger_cells) + len(results_cells) + 1, pa.binary()),
+            },
+            schema=_OUTPUT,
+        )
 
 
 def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
@@ -302,8 +348,8 @@ def evaluate(
     if customers is not None:
         frames.append(_profile_rows(df, customers, count))
     united = _union(frames)
-    output = _output_schema(program)
-    run = _Partition(program_text(program), count, as_of, checked, output)
+    keys = _placement_keys(session, count)
+    run = _Partition(program_text(program), count, as_of, checked, program.money)
 
     # Functions of (key, data) with resolvable hints: applyInArrow reads its mode from them.
     def facts_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
@@ -313,10 +359,10 @@ def evaluate(
         return run.evaluate(key, table)
 
     if has_referrals(program):
-        found = united.groupBy(PART).applyInArrow(facts_of, _struct(_facts_schema()))
+        found = _placed(united, keys).applyInArrow(facts_of, _struct(_facts_schema()))
         routed = found.withColumn(_WHAT, functions.lit(_FACT))
         united = _union([united, routed])
-    evaluated = united.groupBy(PART).applyInArrow(evaluated_of, _struct(output)).cache()
+    evaluated = _placed(united, keys).applyInArrow(evaluated_of, _struct(_OUTPUT)).cache()
     kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR)).select(
         _TABLE, "figures", "error"
     )
@@ -326,7 +372,47 @@ def evaluate(
             evaluated.unpersist()
             raise pickle.loads(row["error"])  # noqa: S301 -- our own workers' error
         figures.append(json.loads(row["figures"]))
-    table = functions.col(_TABLE)
-    ledger = evaluated.filter(table == _LEDGER).select(*ledger_schema(program.money).names)
-    results = evaluated.filter(table == _CUSTOMER).select(*RESULTS_SCHEMA.names)
-    return SparkEvaluation(ledger=ledger, customers=results, totals=add_totals(program, figures))
+    return SparkEvaluation(
+        ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
+        customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
+        totals=add_totals(program, figures),
+    )
+
+
+def _placement_keys(session: Any, partitions: int) -> list[int]:
+    """For each partition *k*, a number that Spark's hash partitioning sends to task *k*.
+
+    Grouped by the partition number itself, Spark would hash the numbers ``0..n-1`` into
+    ``n`` tasks: some tasks would get two or three partitions and others none, and with a
+    few cores the slowest task sets the time. One small job finds, among ``0..64n``, a
+    number per task (``pmod(hash(x), n)``, the expression of Spark's hash partitioning).
+    """
+    candidates = session.range(0, 64 * partitions).select(
+        functions.col("id"),
+        functions.pmod(functions.hash(functions.col("id")), functions.lit(partitions)).alias(
+            "task"
+        ),
+    )
+    first = {
+        int(row["task"]): int(row["id"])
+        for row in candidates.groupBy("task").agg(functions.min("id").alias("id")).collect()
+    }
+    # A task that no candidate reaches (not expected: e**-64 per task) shares a neighbour's.
+    return [first.get(part, part) for part in range(partitions)]
+
+
+def _placed(frame: DataFrame, keys: list[int]) -> Any:
+    """The rows repartitioned so that task *k* holds partition *k*, grouped by partition."""
+    key = functions.element_at(
+        functions.array(*[functions.lit(number) for number in keys]),
+        (functions.col(PART) + 1).cast("int"),
+    ).cast("long")
+    with_key = frame.withColumn(_KEY, key)
+    return with_key.repartition(len(keys), _KEY).groupBy(_KEY, PART)
+
+
+def _unpack(evaluated: DataFrame, table: str, schema: pa.Schema) -> DataFrame:
+    """The rows of one output table, unpacked from the cached cells."""
+    cells = evaluated.filter(functions.col(_TABLE) == table).select(_PACKED)
+    unpacked: DataFrame = cells.mapInArrow(_unpacked, _struct(schema))
+    return unpacked
