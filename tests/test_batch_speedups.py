@@ -4,7 +4,8 @@ Refunds: after the first price pass the batch engine works out the refunds' amou
 whole arrays from the units it kept (``_refunds._Units``); on any paid amounts that must
 equal running every refund again through ``refunded_lines``. Memory: the engine turns
 numpy's huge-page advice off while it runs (``_memory``) and must leave numpy's own
-setting as it found it.
+setting as it found it. Order: a history already sorted by customer and instant skips the
+sort, and must come out in (customer, instant, id) order all the same.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import at, line, program, purchase, refund
 from rewardrules.evaluation.batch import _memory, evaluate_table
-from rewardrules.evaluation.batch._frame import Frame, read_frame
+from rewardrules.evaluation.batch._frame import Frame, _evaluation_order, read_frame
 from rewardrules.evaluation.batch._refunds import Refunds
 from rewardrules.events import AnyEvent
 from rewardrules.histories.columns import events_to_table
@@ -102,3 +104,23 @@ def test_huge_pages_stay_off_until_the_last_evaluation_ends() -> None:
         assert switch(True) is True
     finally:
         switch(original)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), max_size=12).flatmap(
+        lambda keys: st.tuples(st.just(keys), st.permutations(range(len(keys))))
+    ),
+    st.booleans(),
+)
+def test_evaluation_order_is_customer_instant_id(
+    drawn: tuple[list[tuple[int, int]], list[int]], presorted: bool
+) -> None:
+    keys, names = drawn
+    if presorted:  # the shortcut for histories already sorted by customer and instant
+        keys = sorted(keys)
+    customer = np.asarray([key[0] for key in keys], dtype=np.int64)
+    instant = np.asarray([key[1] for key in keys], dtype=np.int64)
+    ids = [f"e{name}" for name in names]
+    order = _evaluation_order(customer, instant, pa.array(ids, pa.string()))
+    expected = sorted(range(len(keys)), key=lambda row: (*keys[row], ids[row]))
+    assert order.tolist() == expected
