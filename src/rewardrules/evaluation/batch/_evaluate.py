@@ -33,6 +33,7 @@ from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, column_keys, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._memory import small_pages
 from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
@@ -86,6 +87,7 @@ def _as_table(history: Any) -> pa.Table:
     )
 
 
+@small_pages()
 def evaluate_table(
     program: Program,
     table: Any,

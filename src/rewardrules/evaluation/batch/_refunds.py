@@ -88,6 +88,8 @@ class Refunds:
     applied_on: Ints | None = None
     """The paid amounts of those lines at the last :meth:`apply`."""
     steps: list[RefundStep] = field(default_factory=list)
+    units: _Units | None = None
+    """What every refund gave back in units, once :meth:`apply` has run them all."""
 
     @classmethod
     def of(
@@ -175,6 +177,9 @@ class Refunds:
             assert self.line_purchase is not None  # noqa: S101 -- set with the lines
             changed = set(self.line_purchase[seen != self.applied_on].tolist())
         self.applied_on = seen
+        if self.units is not None and changed is not None:
+            self.steps = self.units.steps(paid, previous, self.purchases, changed)
+            return self.steps
         records: dict[int, _Record] = {}
         steps = []
         for position, (event, purchase, request) in enumerate(
@@ -210,6 +215,90 @@ class Refunds:
             )
             record.refunded_units, record.refunded_amount = units, amounts
         self.steps = steps
+        self.units = _Units.of(frame, steps)
+        return steps
+
+
+@dataclass(frozen=True, slots=True)
+class _Units:
+    """The units each refund gave back, line by line, flattened (one row per line of its
+    purchase, the refunds in order).
+
+    Which units a refund gives back depends on the purchase's lines and the refunds
+    before it, never on the amounts paid, and neither do its errors: once every refund
+    has run, the amounts of another price pass are ``refunded_amount`` over whole
+    arrays.
+    """
+
+    lines: Ints
+    """Each row's line in the frame."""
+    quantity: Ints
+    after: Ints
+    """The line's units refunded after the refund."""
+    previous: Ints
+    """The row of the same line at the purchase's refund before (-1 for none)."""
+    offsets: Ints
+    """Where each refund's rows start, then the row count."""
+
+    @classmethod
+    def of(cls, frame: Frame, steps: list[RefundStep]) -> _Units:
+        """Flatten the refunds as :meth:`Refunds.apply` ran them."""
+        purchases = np.asarray([step.purchase for step in steps], dtype=np.int64)
+        first = frame.line_start[purchases]
+        sizes = frame.line_start[purchases + 1] - first
+        offsets = np.zeros(len(steps) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        owner = np.repeat(np.arange(len(steps), dtype=np.int64), sizes)
+        within = np.arange(int(offsets[-1]), dtype=np.int64) - offsets[owner]
+        lines = first[owner] + within
+        after = np.fromiter(
+            (units for step in steps for units in step.units_after),
+            dtype=np.int64,
+            count=int(offsets[-1]),
+        )
+        latest: dict[int, int] = {}
+        before = []
+        for position, purchase in enumerate(purchases.tolist()):
+            before.append(latest.get(purchase, -1))
+            latest[purchase] = position
+        step_before = np.asarray(before, dtype=np.int64)[owner]
+        previous = np.where(step_before >= 0, offsets[np.maximum(step_before, 0)] + within, -1)
+        return cls(lines, frame.quantity[lines], after, previous, offsets)
+
+    def steps(
+        self, paid: Ints, previous: list[RefundStep], purchases: list[int], changed: set[int]
+    ) -> list[RefundStep]:
+        """The refunds again on new paid amounts: the steps of purchases not in
+        ``changed`` are kept; the others get the amounts ``refunded_lines`` gives."""
+        worth = np.asarray(paid, dtype=np.int64)[self.lines]
+        quantity = self.quantity
+        # engine.refunds.refunded_amount, with money.divide_half_up, row by row.
+        half_up = np.where(
+            worth >= 0,
+            (2 * worth + quantity) // (2 * quantity),
+            -((-2 * worth + quantity) // (2 * quantity)),
+        )
+        after = np.where(self.after >= quantity, worth, np.minimum(self.after * half_up, worth))
+        before = np.where(self.previous >= 0, after[np.maximum(self.previous, 0)], 0)
+        back = np.add.reduceat(after - before, self.offsets[:-1]).tolist() if len(after) else []
+        after_list, before_list, offsets = after.tolist(), before.tolist(), self.offsets.tolist()
+        steps = []
+        for position, (step, purchase) in enumerate(zip(previous, purchases)):
+            if purchase not in changed:
+                steps.append(step)
+                continue
+            start, end = offsets[position], offsets[position + 1]
+            steps.append(
+                RefundStep(
+                    step.event,
+                    purchase,
+                    step.units_before,
+                    step.units_after,
+                    tuple(before_list[start:end]),
+                    tuple(after_list[start:end]),
+                    back[position],
+                )
+            )
         return steps
 
 

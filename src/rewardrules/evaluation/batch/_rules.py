@@ -244,14 +244,21 @@ class PointsColumns:
         event_bound = line_bound * max(_largest(np.diff(frame.line_start)), 1)
         bound = 2 * event_bound * plan.numerator * tier_bound + 2 * plan.denominator * tier_bound
         weighted = per_event(frame, _exact(np.asarray(paid), bound) * weights)
-        numerator = plan.numerator * weighted
-        denominator: Numbers = np.full(frame.events, plan.denominator, dtype=object)
-        if plan.tiers is not None:
-            numerator = numerator * self.tier_numerators[tier]
-            denominator = denominator * self.tier_denominators[tier]
+        numerator: Numbers
+        denominator: Numbers | int
         if bound < _SAFE:
-            numerator = numerator.astype(np.int64)
-            denominator = denominator.astype(np.int64)
+            # Every product fits in int64 (the bound covers them): no Python integers.
+            numerator = plan.numerator * np.asarray(weighted, dtype=np.int64)
+            denominator = plan.denominator
+            if plan.tiers is not None:
+                numerator *= self.tier_numerators.astype(np.int64)[tier]
+                denominator = plan.denominator * self.tier_denominators.astype(np.int64)[tier]
+        else:
+            numerator = plan.numerator * weighted
+            denominator = np.full(frame.events, plan.denominator, dtype=object)
+            if plan.tiers is not None:
+                numerator = numerator * self.tier_numerators[tier]
+                denominator = denominator * self.tier_denominators[tier]
         rounding = plan.round
         if rounding is divide_floor:
             points = numerator // denominator

@@ -1,0 +1,126 @@
+"""The batch engine's shortcuts against the long way round.
+
+Refunds: after the first price pass the batch engine works out the refunds' amounts over
+whole arrays from the units it kept (``_refunds._Units``); on any paid amounts that must
+equal running every refund again through ``refunded_lines``. Memory: the engine turns
+numpy's huge-page advice off while it runs (``_memory``) and must leave numpy's own
+setting as it found it. Order: a history already sorted by customer and instant skips the
+sort, and must come out in (customer, instant, id) order all the same.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import at, line, program, purchase, refund
+from rewardrules.evaluation.batch import _memory, evaluate_table
+from rewardrules.evaluation.batch._frame import Frame, _evaluation_order, read_frame
+from rewardrules.evaluation.batch._refunds import Refunds
+from rewardrules.events import AnyEvent
+from rewardrules.histories.columns import events_to_table
+from rewardrules.money import currency
+
+HISTORY: list[AnyEvent] = [
+    purchase("p1", at(0), line("latte", "4.50", 3), line("bun", "2.25", 2), line("latte", "4.50")),
+    purchase("p2", at(1), line("tea", "3.10", 7)),
+    purchase("p3", at(1), line("bun", "0.00", 2), customer="c2"),
+    refund("r1", at(2), "p1", ("latte", 2)),
+    refund("r2", at(2, hours=1), "p2", ("tea", 3)),
+    refund("r3", at(3), "p1", ("latte", 2), ("bun", 1)),
+    refund("r4", at(3), "p3", ("bun", 1), customer="c2"),
+    refund("r5", at(4), "p2"),
+    refund("r6", at(5), "p1"),
+]
+
+
+def _frame() -> tuple[Frame, Refunds]:
+    frame = read_frame(events_to_table(HISTORY), currency("USD"), ZoneInfo("UTC"), "<history>")
+    purchases, refunds = frame.flags_of("purchase"), frame.flags_of("refund")
+    return frame, Refunds.of(frame, refunds, purchases)
+
+
+@given(st.data())
+def test_refunds_on_new_paid_amounts_are_those_of_a_fresh_run(data: st.DataObject) -> None:
+    frame, kept = _frame()
+    kept.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
+    for _ in range(data.draw(st.integers(1, 3))):
+        paid = np.asarray(
+            data.draw(
+                st.lists(
+                    st.integers(0, 10**6),
+                    min_size=len(frame.line_event),
+                    max_size=len(frame.line_event),
+                )
+            ),
+            dtype=np.int64,
+        )
+        fresh = Refunds.of(frame, frame.flags_of("refund"), frame.flags_of("purchase"))
+        assert kept.apply(frame, paid) == fresh.apply(frame, paid)
+
+
+def test_refunds_of_unchanged_purchases_keep_their_steps() -> None:
+    frame, kept = _frame()
+    paid = frame.gross.copy()
+    first = kept.apply(frame, paid)
+    paid[frame.line_start[1]] += 1  # a line of the customer's second event (p2)
+    second = kept.apply(frame, paid)
+    assert [a is b for a, b in zip(first, second, strict=True)] == [
+        step.purchase != 1 for step in first
+    ]
+
+
+def test_numpy_huge_page_setting_is_left_as_found() -> None:
+    switch = _memory._SWITCH
+    if switch is None:
+        pytest.skip("this numpy has no huge-page switch")
+    club = program(rules=[{"id": "stars", "kind": "points_per_spend", "points": 1, "per": "1.00"}])
+    table = events_to_table(HISTORY)
+    original = switch(True)
+    try:
+        for setting in (True, False):
+            switch(setting)
+            evaluate_table(club, table)
+            assert switch(setting) is setting
+    finally:
+        switch(original)
+
+
+def test_huge_pages_stay_off_until_the_last_evaluation_ends() -> None:
+    switch = _memory._SWITCH
+    if switch is None:
+        pytest.skip("this numpy has no huge-page switch")
+    original = switch(True)
+    try:
+        with _memory.small_pages():
+            with _memory.small_pages():
+                assert switch(False) is False
+            assert switch(False) is False  # the outer evaluation still runs
+        assert switch(True) is True
+    finally:
+        switch(original)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), max_size=12).flatmap(
+        lambda keys: st.tuples(st.just(keys), st.permutations(range(len(keys))))
+    ),
+    st.booleans(),
+)
+def test_evaluation_order_is_customer_instant_id(
+    drawn: tuple[list[tuple[int, int]], list[int]], presorted: bool
+) -> None:
+    keys, names = drawn
+    if presorted:  # the shortcut for histories already sorted by customer and instant
+        keys = sorted(keys)
+    customer = np.asarray([key[0] for key in keys], dtype=np.int64)
+    instant = np.asarray([key[1] for key in keys], dtype=np.int64)
+    ids = [f"e{name}" for name in names]
+    order = _evaluation_order(customer, instant, pa.array(ids, pa.string()))
+    expected = sorted(range(len(keys)), key=lambda row: (*keys[row], ids[row]))
+    assert order.tolist() == expected
