@@ -8,10 +8,14 @@ are the friend's alone), so the batch engine splits the work:
 1. **The facts pass** (:func:`qualified_facts`, a table in and a table out): the friends'
    qualifying purchases (one row per purchase and rule, each friend's rows in evaluation
    order) become one fact per friend and rule: the first row. It needs nothing but the
-   friend's own rows, so it runs wherever the friend's history is.
+   friend's own rows, so it runs wherever the friend's history is. Under a rule with
+   ``hold_for`` the friend's refunds within the hold may reverse a fact and let a later
+   row qualify again (``_holds.FriendRefunds``): a reversal is a fact too, with
+   ``reversed_by``.
 2. **The referrers' pass** (``_timeline``): each referrer's facts, with the facts supplied
    in the history (``ReferralQualified``), are merged into the referrer's own events by
-   (instant, id), checked as the reference checks them, and rewarded there.
+   (instant, id), checked as the reference checks them, and rewarded there (or held
+   until the hold's end, and taken back by a reversal: ``_holds``).
 """
 
 from __future__ import annotations

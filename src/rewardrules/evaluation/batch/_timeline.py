@@ -9,7 +9,9 @@ customers only, this loop walks the customer's events and facts by (instant, id)
 the gifts due (the kind modules' own schedule, ``birthday_dates``, and entries), and
 replays the points account with the reference's own functions (``advance``, ``earn``,
 ``take_back``, ``redeem``) on the points the rules computed in columns. Everyone else's
-account is ``_accounts``'s.
+account is ``_accounts``'s. A referrer's reward under a rule with ``hold_for`` is held
+(``_holds.HeldRewards``) and given at the hold's end, before the first item from then on
+or by ``as_of`` (``gifts.release_held``), unless a reversal takes it back first.
 
 What the loop writes is placed around each event's entries: before it (gifts, expiries,
 rewards since the previous event), after its rules' entries (redemptions, write-offs), and
