@@ -89,31 +89,24 @@ class FriendRefunds:
         for step in self.steps:
             if step.purchase in wanted:
                 of_purchase.setdefault(step.purchase, []).append(step)
-        owners = frame.customer[np.asarray(rows, dtype=np.int64)].tolist()
+        owners = frame.customer[np.asarray(rows, dtype=np.int64)]
+        # Each friend's rows are together (the frame is sorted by customer).
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist() if rows else []
         found: dict[str, list[Any]] = {
             name: [] for name in (*FACT_SCHEMA.names, "row", "gift", "order_id")
         }
         reversals: list[tuple[int, LedgerEntry]] = []
-        position = 0
-        while position < len(rows):
-            end = position
-            while end < len(rows) and owners[end] == owners[position]:
-                end += 1
-            self._friend(rows[position:end], referrers[position], of_purchase, found, reversals)
-            position = end
+        for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+            self._friend(rows[start:end], referrers[start], of_purchase, found, reversals)
         order = sorted(range(len(found["row"])), key=found["row"].__getitem__)
         columns = {name: [values[index] for index in order] for name, values in found.items()}
-        table = pa.table(
-            {
-                **{name: columns[name] for name in ("event_id", "customer_id")},
-                "at": pa.array(columns["at"], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                "utc_offset": pa.array(columns["utc_offset"], pa.int32()),
-                **{name: columns[name] for name in ("referred", "rule", "reversed_by")},
-                "row": pa.array(columns["row"], pa.int64()),
-                "gift": pa.array(columns["gift"], pa.bool_()),
-                "order_id": pa.array(columns["order_id"], pa.string()),
-            }
-        )
+        at = pa.array(columns.pop("at"), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        kinds = {"utc_offset": pa.int32(), "row": pa.int64(), "gift": pa.bool_()}
+        arrays = {
+            name: at if name == "at" else pa.array(columns[name], kinds.get(name, pa.string()))
+            for name in (*FACT_SCHEMA.names, "row", "gift", "order_id")
+        }
+        table = pa.table(arrays)
         reversals.sort(key=lambda reversal: reversal[0])
         return table, reversals
 
