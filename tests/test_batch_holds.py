@@ -112,6 +112,18 @@ def test_without_as_of_a_referrer_with_every_reward_held_is_reported_with_nothin
     assert evaluation.totals.customers == 2
 
 
+def test_refunds_under_a_hold_when_no_friend_qualifies_give_nothing() -> None:
+    # A free bun pays nothing: no qualifying purchase, so its refund reverses nothing
+    # (found by the drawn cases below: the facts pass had no friend's rows to walk).
+    history = [_bun(at(0), "0.00"), refund("r1", at(1), "b1", customer="ben")]
+
+    evaluation = on_batch(held(), history)
+
+    assert [customer.customer_id for customer in evaluation.customers] == ["ben"]
+    assert ledger(evaluation, "ben") == []
+    assert evaluation.totals.referrals == 0
+
+
 # --- partial refunds --------------------------------------------------------------------
 
 

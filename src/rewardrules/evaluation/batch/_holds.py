@@ -91,12 +91,14 @@ class FriendRefunds:
                 of_purchase.setdefault(step.purchase, []).append(step)
         owners = frame.customer[np.asarray(rows, dtype=np.int64)]
         # Each friend's rows are together (the frame is sorted by customer).
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist() if rows else []
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist()
         found: dict[str, list[Any]] = {
             name: [] for name in (*FACT_SCHEMA.names, "row", "gift", "order_id")
         }
         reversals: list[tuple[int, LedgerEntry]] = []
         for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+            if start == end:
+                break  # no friend qualifies
             self._friend(rows[start:end], referrers[start], of_purchase, found, reversals)
         order = sorted(range(len(found["row"])), key=found["row"].__getitem__)
         columns = {name: [values[index] for index in order] for name, values in found.items()}
@@ -304,6 +306,9 @@ class HeldRewards:
     the fact."""
 
     held: dict[tuple[str, str], tuple[datetime, Fact]] = field(default_factory=dict)
+    first_end: datetime | None = None
+    """The earliest hold's end among ``held`` (None when nothing is held): most items of a
+    walk come before it, and need not look at the rewards held."""
 
     def take(self, fact: Fact, until: datetime | None) -> bool:
         """Hold a fact's reward until ``until``, or take a held one back (a reversal);
@@ -311,21 +316,32 @@ class HeldRewards:
         key = (fact.event_id, fact.rule)
         if fact.reversed_by is not None:
             self.held.pop(key, None)  # checked by ``HoldChecks``
+            self._first()
             return True
         if until is None:
             return False
         self.held[key] = (until, fact)
+        if self.first_end is None or until < self.first_end:
+            self.first_end = until
         return True
 
     def due(self, until: datetime, inclusive: bool) -> list[tuple[datetime, Fact]]:
         """The rewards whose hold ends before ``until`` (or at it, when ``inclusive``), in
         the order ``gifts.release_held`` gives them, no longer held."""
+        first = self.first_end
+        if first is None or first > until or (first == until and not inclusive):
+            return []
         ready = sorted(
             (moment, key)
             for key, (moment, _) in self.held.items()
             if moment < until or (inclusive and moment == until)
         )
-        return [(moment, self.held.pop(key)[1]) for moment, key in ready]
+        given = [(moment, self.held.pop(key)[1]) for moment, key in ready]
+        self._first()
+        return given
+
+    def _first(self) -> None:
+        self.first_end = min((moment for moment, _ in self.held.values()), default=None)
 
 
 def released(fact: Fact, moment: datetime) -> Fact:
