@@ -68,7 +68,7 @@ def gifts(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def bonus_rules(draw: st.DrawFn, rule_id: str, holds: bool = True) -> dict[str, Any]:
     """One birthday, sign-up, referral or fixed bonus rule; ``holds``: a referral may have
-    a hold_for (which the batch engine refuses)."""
+    a hold_for."""
     kind = draw(st.sampled_from(("birthday", "signup_bonus", "referral", "bonus_points")))
     rule: dict[str, Any] = {"id": rule_id, "kind": kind}
     if kind == "birthday":

@@ -57,8 +57,8 @@ GIFT_KINDS = ("birthday", "signup_bonus", "referral")
 @st.composite
 def gift_programs(draw: st.DrawFn) -> Program:
     """A points program with other kinds and one to three birthday, sign-up, referral or
-    fixed bonus rules; now and then limits on the gift rules, and the gifts given at dates
-    in one exclusive group (no referral holds: the batch engine refuses those)."""
+    fixed bonus rules; now and then limits on the gift rules, a referral's ``hold_for``, and
+    the gifts given at dates in one exclusive group."""
     settings: dict[str, Any] = {
         "timezone": draw(st.sampled_from(ZONES)),
         "points": draw(points_settings(True)) | {"value": Decimal("0.01")},
@@ -70,9 +70,7 @@ def gift_programs(draw: st.DrawFn) -> Program:
         tier_names = tuple(level["name"] for level in settings["tiers"]["levels"])
     rules = [draw(points_per_spend_rules("earn", tier_names, True))]
     rules += draw(rule_lists(ALL_KINDS, tier_names, (), 0, 2))
-    gifts = [
-        draw(bonus_rules(f"gift-{index}", holds=False)) for index in range(draw(st.integers(1, 3)))
-    ]
+    gifts = [draw(bonus_rules(f"gift-{index}")) for index in range(draw(st.integers(1, 3)))]
     for gift in gifts:
         if gift["kind"] in GIFT_KINDS and not draw(st.integers(0, 2)):
             gift["limit"] = draw(limits_for(gift))
@@ -106,11 +104,18 @@ def test_drawn_gift_programs_with_profiles_run_identically(
 
 @st.composite
 def supplied_facts(draw: st.DrawFn, program: Program) -> list[ReferralQualified]:
-    """Referral facts for friends outside the history, some of them wrong."""
+    """Referral facts for friends outside the history, some of them wrong; now and then a
+    fact that reverses an earlier one (``reversed_by``: within its hold, after it, or under
+    a rule without one)."""
     rules = [rule.id for rule in program.rules if rule.kind == "referral"] + ["no-such-rule"]
     people = (*CUSTOMERS, "dora")
-    facts = []
+    facts: list[ReferralQualified] = []
     for index in range(draw(st.integers(0, 3))):
+        if facts and draw(st.booleans()):
+            earlier = draw(st.sampled_from(facts))
+            later = earlier.at + timedelta(hours=draw(st.sampled_from((1, 47, 24 * 40))))
+            facts.append(earlier.model_copy(update={"at": later, "reversed_by": f"r{index}"}))
+            continue
         facts.append(
             ReferralQualified(
                 id=draw(st.sampled_from((f"fact-{index}", "fact-0", "p0"))),

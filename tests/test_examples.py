@@ -145,6 +145,15 @@ def test_example_dry_run_matches_golden_json(program: Path) -> None:
 
 
 @examples
+def test_example_dry_run_on_the_batch_engine_matches_golden_json(program: Path) -> None:
+    # The batch engine evaluates every example (meal-kit's referral hold among them) and
+    # must give the reference's golden output, entry for entry.
+    exit_code, output = run(*dry_run_arguments(program), "--format", "json", "--engine", "batch")
+    assert exit_code == 0, output
+    assert json.loads(output) == json.loads(golden_json(program).read_text(encoding="utf-8"))
+
+
+@examples
 def test_example_dry_run_matches_golden_table(program: Path) -> None:
     golden = golden_table(program)
     if not golden.is_file():

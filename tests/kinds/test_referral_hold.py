@@ -15,7 +15,6 @@ import pytest
 
 from helpers import at, ledger, line, program, purchase, refund
 from rewardrules import CustomerState, HistoryError, referral_facts, step
-from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer, ReferralQualified
 from rewardrules.program.model import Program
@@ -429,28 +428,7 @@ def test_a_reversal_under_a_rule_without_hold_for_is_refused() -> None:
     )
 
 
-# --- the batch engine -------------------------------------------------------------------
-
-
-def test_the_batch_engine_refuses_hold_for_by_name() -> None:
-    history = [purchase("b1", at(0), line("bun", "12.00"), customer="ben")]
-
-    with pytest.raises(UnsupportedError) as raised:
-        evaluate(held(), history, PEOPLE, engine="batch")
-
-    assert "rule 'friends': hold_for" in str(raised.value)
-
-
-def test_the_batch_engine_refuses_a_supplied_reversal_by_name() -> None:
-    rules = program(rules=[{key: value for key, value in HELD.items() if key != "hold_for"}])
-    reversal = ReferralQualified(
-        id="b1", customer_id="ann", at=at(2), referred="ben", rule="friends", reversed_by="r1"
-    )
-
-    with pytest.raises(UnsupportedError) as raised:
-        evaluate(rules, [reversal], engine="batch")
-
-    assert "referral facts with reversed_by (fact b1)" in str(raised.value)
+# The batch engine evaluates holds too: tests/test_batch_holds.py.
 
 
 def test_a_hold_of_0_days_gives_at_the_purchase_as_without_a_hold() -> None:

@@ -2,7 +2,8 @@
 
 ``values`` (money, instants, lines), ``histories`` (purchases and refunds), ``programs``
 (filters, one strategy per rule kind, tiers, groups, limits), ``lifecycle`` (points
-settings, catalogue, redemptions, cut-offs) and ``edges`` (the documented bounds).
+settings, catalogue, redemptions, cut-offs), ``edges`` (the documented bounds) and
+``holds`` (referral holds, with refunds at their edges).
 
 Everything is drawn from small alphabets (a handful of skus, three categories, three
 customers) so that filters match some lines and miss others, and over about two years with
@@ -31,6 +32,7 @@ from strategies.histories import (
     histories,
     purchases,
 )
+from strategies.holds import HOLDS, held_referral_cases
 from strategies.lifecycle import (
     CATALOGUE,
     EXPIRE_AFTER,
@@ -115,6 +117,7 @@ __all__ = [
     "FACTORS",
     "FIRST_DAY",
     "GIFT_CARD_WINDOWS",
+    "HOLDS",
     "INACTIVITY",
     "LAST_DAY",
     "LIMIT_PERIODS",
@@ -150,6 +153,7 @@ __all__ = [
     "every_nth_free_rules",
     "filters",
     "grouped_programs",
+    "held_referral_cases",
     "histories",
     "in_bounds",
     "instants",

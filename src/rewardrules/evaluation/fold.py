@@ -689,10 +689,6 @@ def _evaluate_batch(
     if not _is_table(history):
         history = list(history)
         supplied = [event for event in history if isinstance(event, ReferralQualified)]
-        reversals = [fact.id for fact in supplied if fact.reversed_by is not None]
-        if reversals:
-            shown = ", ".join(reversals[:3]) + (", ..." if len(reversals) > 3 else "")
-            refuse([f"referral facts with reversed_by (fact {shown})"])
         if supplied:
             from rewardrules.evaluation.batch._referrals import (  # noqa: PLC0415 -- imports this module
                 supplied_table,

@@ -21,7 +21,7 @@ The gifts given at dates, and the referrer's side, are in ``_timeline``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -31,6 +31,7 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._bonus import PurchaseContextMaker
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
 from rewardrules.evaluation.batch._referrals import facts_of, qualified_facts
 from rewardrules.evaluation.batch._refunds import RefundStep
@@ -293,6 +294,8 @@ class GiftsGiven:
     points: dict[int, int]
     """Points per purchase that gave them."""
     facts: pa.Table | None = None
+    reversals: list[tuple[int, LedgerEntry]] = field(default_factory=list)
+    """A referral rule with a hold: the friends' reversal entries, each at its refund."""
 
 
 def gifts_at_purchases(
@@ -301,9 +304,12 @@ def gifts_at_purchases(
     found: Flags,
     profiles: ProfileColumns,
     standing: Standing | None = None,
+    holds: FriendRefunds | None = None,
 ) -> GiftsGiven:
     """A gift rule's entries at the purchases that give it (see :meth:`GiftColumns.givers`);
-    a referral rule's through the facts pass (``_referrals.qualified_facts``)."""
+    a referral rule's through the facts pass (``_referrals.qualified_facts``), which
+    follows the friends' refunds within the hold when ``holds`` is given (a rule with
+    ``hold_for``; without it, the first fact of each friend is all there is)."""
     plan = stage.plan
     money, rule_id = plan.money, plan.rule.id
     ids = frame.event_ids
@@ -311,25 +317,30 @@ def gifts_at_purchases(
     if isinstance(plan, ReferralPlan):
         events = np.flatnonzero(found)
         referrers = [profiles.referred_by[owner] for owner in frame.customer[events].tolist()]
-        facts = qualified_facts(
-            pa.table(
-                {
-                    "event_id": pa.array(ids[events].tolist(), pa.string()),
-                    "customer_id": pa.array(
-                        [frame.customer_ids[c] for c in frame.customer[events].tolist()],
-                        pa.string(),
-                    ),
-                    "at": pa.array(frame.at[events], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-                    "utc_offset": pa.array(frame.utc_offset[events], pa.int32()),
-                    "rule": pa.array([rule_id] * len(events), pa.string()),
-                    "referred_by": pa.array(referrers, pa.string()),
-                    "row": pa.array(events, pa.int64()),
-                }
-            )
+        candidates = pa.table(
+            {
+                "event_id": pa.array(ids[events].tolist(), pa.string()),
+                "customer_id": pa.array(
+                    [frame.customer_ids[c] for c in frame.customer[events].tolist()],
+                    pa.string(),
+                ),
+                "at": pa.array(frame.at[events], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                "utc_offset": pa.array(frame.utc_offset[events], pa.int32()),
+                "rule": pa.array([rule_id] * len(events), pa.string()),
+                "referred_by": pa.array(referrers, pa.string()),
+                "row": pa.array(events, pa.int64()),
+            }
         )
-        given.facts = facts.drop_columns(["row"])
+        if holds is None:
+            facts = qualified_facts(candidates)
+        else:
+            facts, given.reversals = holds.facts(candidates)
         rows: list[int] = np.asarray(facts.column("row"), dtype=np.int64).tolist()
-        for fact, event in zip(facts_of(facts), rows):
+        gifts = facts.column("gift").to_pylist() if "gift" in facts.schema.names else None
+        given.facts = facts.drop_columns([n for n in ("row", "gift") if n in facts.schema.names])
+        for place, (fact, event) in enumerate(zip(facts_of(facts), rows, strict=True)):
+            if fact.reversed_by is not None:
+                continue  # its entry is among ``given.reversals``
             marker = LedgerEntry(
                 fact.event_id,
                 fact.referred,
@@ -344,7 +355,7 @@ def gifts_at_purchases(
             )
             given.events.append(event)
             given.entries.append(marker)
-            if plan.referred is not None:
+            if plan.referred is not None and (gifts is None or gifts[place]):
                 why = f"{plan.what()}: first qualifying purchase as a friend of {fact.referrer}"
                 entry = plan.referred.entry(
                     fact.event_id, fact.referred, rule_id, money, plan.points_name, why

@@ -28,6 +28,7 @@ from rewardrules.evaluation.batch._dated import (
     gifts_at_purchases,
 )
 from rewardrules.evaluation.batch._frame import Flags, Frame
+from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
@@ -120,7 +121,20 @@ class GiftLedger:
         standing = None
         if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:
             standing = self._standing()
-        given = gifts_at_purchases(stage, frame, found, self.columns, standing)
+        holds = None
+        plan = stage.plan
+        if isinstance(plan, ReferralPlan) and plan.hold is not None and run.refunds.steps:
+            # The friends' refunds within the hold may reverse a referral (``_holds``).
+            holds = FriendRefunds(
+                plan,
+                frame,
+                run.refunds.steps,
+                stage.priced(frame, run.tier, run.purchase_lines),
+                stage.scope.line_flags(run.tier, frame) & run.purchase_lines,
+                run.paid,
+                self.written,
+            )
+        given = gifts_at_purchases(stage, frame, found, self.columns, standing, holds)
         priced = stage.priced(frame, run.tier, lines)
         limited = run.limited.get(stage.plan.rule.id)
         # A referral rule's limits bound the referrer's rewards (in ``_timeline``), not the
@@ -140,6 +154,7 @@ class GiftLedger:
             elif entry.kind == "referral":
                 self.referrals += 1
         if not given.points or not run.refunds.steps:
+            self._reversals(ledger, position, given)
             return
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
@@ -150,6 +165,15 @@ class GiftLedger:
             ledger.add(position, refunds, entries)
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
+        self._reversals(ledger, position, given)
+
+    def _reversals(self, ledger: Any, position: int, given: GiftsGiven) -> None:
+        """A held referral's reversals by the friends' refunds, after the points the same
+        refund takes back (the kind module's order); each counts as minus one referral."""
+        if given.reversals:
+            refunds = np.asarray([event for event, _ in given.reversals], dtype=np.int64)
+            ledger.add(position, refunds, [entry for _, entry in given.reversals])
+            self.referrals -= len(given.reversals)
 
     def _standing(self) -> Standing:
         """What a birthday's member_for and purchase_within read at purchases (built once)."""

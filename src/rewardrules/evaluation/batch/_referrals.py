@@ -8,10 +8,14 @@ are the friend's alone), so the batch engine splits the work:
 1. **The facts pass** (:func:`qualified_facts`, a table in and a table out): the friends'
    qualifying purchases (one row per purchase and rule, each friend's rows in evaluation
    order) become one fact per friend and rule: the first row. It needs nothing but the
-   friend's own rows, so it runs wherever the friend's history is.
+   friend's own rows, so it runs wherever the friend's history is. Under a rule with
+   ``hold_for`` the friend's refunds within the hold may reverse a fact and let a later
+   row qualify again (``_holds.FriendRefunds``): a reversal is a fact too, with
+   ``reversed_by``.
 2. **The referrers' pass** (``_timeline``): each referrer's facts, with the facts supplied
    in the history (``ReferralQualified``), are merged into the referrer's own events by
-   (instant, id), checked as the reference checks them, and rewarded there.
+   (instant, id), checked as the reference checks them, and rewarded there (or held
+   until the hold's end, and taken back by a reversal: ``_holds``).
 """
 
 from __future__ import annotations
@@ -36,11 +40,14 @@ FACT_SCHEMA: pa.Schema = pa.schema(
         ("utc_offset", pa.int32()),
         ("referred", pa.string()),
         ("rule", pa.string()),
+        ("reversed_by", pa.string()),
     ]
 )
 """A table of referral facts: the friend's purchase (``event_id``, ``at`` and the UTC
 offset it was written with, in seconds), the referrer (``customer_id``), the friend
-(``referred``) and the referral rule."""
+(``referred``) and the referral rule; ``reversed_by`` is the friend's refund on a fact
+that reverses a held referral (a rule's ``hold_for``; then ``at`` is the refund's), null
+otherwise."""
 
 
 def qualified_facts(candidates: pa.Table) -> pa.Table:
@@ -70,6 +77,9 @@ def _as_facts(rows: pa.Table) -> pa.Table:
     renamed = {"customer_id": "referred", "referred_by": "customer_id"}
     names = [renamed.get(name, name) for name in rows.schema.names]
     table = rows.rename_columns(names)
+    if "reversed_by" not in names:  # the first qualifying purchases reverse nothing
+        table = table.append_column("reversed_by", pa.nulls(table.num_rows, pa.string()))
+        names.append("reversed_by")
     ordered = [*FACT_SCHEMA.names, *(n for n in names if n not in FACT_SCHEMA.names)]
     return table.select(ordered)
 
@@ -86,6 +96,16 @@ class Fact:
     rule: str
     written: datetime
     """The instant as written (with the friend's UTC offset)."""
+    reversed_by: str | None = None
+    """The friend's refund, on a fact that reverses a held referral."""
+    order_id: str = ""
+    """The id the evaluation orders the fact by, when not ``event_id``: a reversal the
+    friend's refund raises comes right after that refund, as the reference applies it."""
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """Where the fact comes in the evaluation: (instant, id)."""
+        return self.at, self.order_id or self.event_id
 
     def event(self) -> ReferralQualified:
         """The fact as the event the kind module rewards (built once per fact)."""
@@ -95,27 +115,38 @@ class Fact:
             at=self.written,
             referred=self.referred,
             rule=self.rule,
+            reversed_by=self.reversed_by,
         )
 
 
 def facts_of(table: pa.Table) -> list[Fact]:
-    """The facts of a fact table, as Python values."""
+    """The facts of a fact table, as Python values (with ``order_id`` when the table
+    carries that column)."""
     at = np.asarray(table.column("at").cast(pa.int64()).to_numpy(), dtype=np.int64)
     offsets = table.column("utc_offset").to_pylist()
+    names = table.schema.names
+    nothing = [None] * table.num_rows
+    reversed_by = table.column("reversed_by").to_pylist() if "reversed_by" in names else nothing
+    order = table.column("order_id").to_pylist() if "order_id" in names else nothing
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)  # noqa: UP017 -- a fixed offset below
     found = []
-    for moment, offset, event_id, referrer, referred, rule in zip(
+    for moment, offset, event_id, referrer, referred, rule, refund, order_id in zip(
         at.tolist(),
         offsets,
         table.column("event_id").to_pylist(),
         table.column("customer_id").to_pylist(),
         table.column("referred").to_pylist(),
         table.column("rule").to_pylist(),
+        reversed_by,
+        order,
+        strict=True,
     ):
         written = epoch + timedelta(microseconds=moment)
         if offset:
             written = written.astimezone(timezone(timedelta(seconds=offset)))
-        found.append(Fact(moment, event_id, referrer, referred, rule, written))
+        found.append(
+            Fact(moment, event_id, referrer, referred, rule, written, refund, order_id or "")
+        )
     return found
 
 
@@ -160,6 +191,7 @@ def supplied_table(facts: list[ReferralQualified]) -> pa.Table:
             "utc_offset": pa.array(offsets, pa.int32()),
             "referred": [fact.referred for fact in facts],
             "rule": [fact.rule for fact in facts],
+            "reversed_by": [fact.reversed_by for fact in facts],
         },
         schema=FACT_SCHEMA,
     )
@@ -174,7 +206,9 @@ def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> Repetition | No
     """Refuse a supplied fact that repeats an event of the evaluation, or another fact
     (same id and rule), as the reference does at whichever of the two comes later.
 
-    ``first_at`` is, per event id of the history, its instant in microseconds.
+    ``first_at`` is, per event id of the history, its instant in microseconds. A fact
+    that reverses a held referral (``reversed_by``) names the fact it reverses by its id:
+    it repeats nothing (``gifts.apply_referral`` checks that it reverses a held reward).
 
     Returns the first such repetition, in evaluation order (see :data:`Repetition`): the
     referrers' pass raises it when it reaches that fact, before checking the fact itself
@@ -189,6 +223,8 @@ def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> Repetition | No
         other = first_at.get(fact.event_id)
         count = before.get((fact.at, fact.event_id), 0)
         before[(fact.at, fact.event_id)] = count + 1
+        if fact.reversed_by is not None:
+            continue
         if key in seen or (other is not None and other <= fact.at):
             error = event_error(fact.event_id, _REPEATS)
             problems.append((fact.at, fact.event_id, count, error))

@@ -9,7 +9,9 @@ customers only, this loop walks the customer's events and facts by (instant, id)
 the gifts due (the kind modules' own schedule, ``birthday_dates``, and entries), and
 replays the points account with the reference's own functions (``advance``, ``earn``,
 ``take_back``, ``redeem``) on the points the rules computed in columns. Everyone else's
-account is ``_accounts``'s.
+account is ``_accounts``'s. A referrer's reward under a rule with ``hold_for`` is held
+(``_holds.HeldRewards``) and given at the hold's end, before the first item from then on
+or by ``as_of`` (``gifts.release_held``), unless a reversal takes it back first.
 
 What the loop writes is placed around each event's entries: before it (gifts, expiries,
 rewards since the previous event), after its rules' entries (redemptions, write-offs), and
@@ -40,8 +42,9 @@ from rewardrules.engine.lots import (
 from rewardrules.engine.state import WorkingState
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
+from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
 from rewardrules.evaluation.batch._opening import open_lots
-from rewardrules.evaluation.batch._referrals import Fact, Repetition, check_fact
+from rewardrules.evaluation.batch._referrals import Fact, Repetition
 
 # The reference's choice among the gifts of an exclusive group due at one moment.
 from rewardrules.evaluation.gifts import _best_gift as best_gift
@@ -134,7 +137,7 @@ class Walker:
         items: list[tuple[int, str, int | Fact]] = [
             (int(frame.at[event]), str(keys[event]), event) for event in events
         ]
-        items += [(fact.at, fact.event_id, fact) for fact in facts]
+        items += [(*fact.key, fact) for fact in facts]
         items.sort(key=lambda item: (item[0], item[1]))
         moments = [self._moment(item[2]) for item in items]
         if cutoff is not None:
@@ -157,6 +160,7 @@ class Walker:
             profile is not None and profile.joined_at is not None,
         )
         done.lots = account
+        held = HeldRewards()  # the referrer's rewards held (a rule's hold_for)
         if (
             profile is not None
             and profile.opens
@@ -167,13 +171,27 @@ class Walker:
             pending += opening
             done.gifts += opening
         for (_, _, item), moment in zip(items, moments):
+            if held.held:
+                next_gift = self._release(
+                    done,
+                    account,
+                    held,
+                    (moment, True),
+                    due,
+                    next_gift,
+                    pending,
+                    profile,
+                    standing,
+                    usage,
+                )
             while next_gift < len(due) and due[next_gift][0][0] <= moment:
                 self._give(done, account, due[next_gift], pending, profile, standing, usage)
                 next_gift += 1
             if policy.has_clock or account.dated:
                 pending += self._expired(done, advance(policy, account, customer_id, moment))
             if isinstance(item, Fact):
-                self._reward_referrer(done, account, item, moment, pending, usage)
+                if not held.take(item, hold_end(plan.referrals, item, plan.zone)):
+                    self._reward_referrer(done, account, item, moment, pending, usage)
                 continue
             done.before.append((item, pending))
             pending = []
@@ -185,7 +203,7 @@ class Walker:
         done.last_item = moments[-1] if moments else None
         done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
         done.moment = done.last_item
-        self._close(done, account, due[next_gift:], pending, profile, standing, usage)
+        self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
         return done
 
     def _reward_referrer(
@@ -213,6 +231,32 @@ class Walker:
             earn(policy, account, fact.event_id, moment, entry.points, waits=False)
         active(policy, account, "referral", moment)
 
+    def _release(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        held: HeldRewards,
+        until: tuple[datetime, bool],
+        due: list[list[Due]],
+        next_gift: int,
+        pending: list[LedgerEntry],
+        profile: Customer | None,
+        standing: _Standing,
+        usage: WorkingState | None,
+    ) -> int:
+        """Give the held rewards whose hold ends by ``until`` (an instant, and whether it is
+        included), in time order, each after the gifts at dates due before it and the
+        expiries up to it (``gifts.release_held``); the next gift at a date still due."""
+        policy = self.plan.points
+        for moment, fact in held.due(*until):
+            while next_gift < len(due) and due[next_gift][0][0] < moment:
+                self._give(done, account, due[next_gift], pending, profile, standing, usage)
+                next_gift += 1
+            if policy.has_clock:
+                pending += self._expired(done, advance(policy, account, done.customer_id, moment))
+            self._reward_referrer(done, account, released(fact, moment), moment, pending, usage)
+        return next_gift
+
     def _note_purchase(self, standing: _Standing, event: int, moment: datetime) -> None:
         """Keep a purchase for purchase_within; drop one a refund empties."""
         purchases, refunds, _ = self.flags
@@ -230,12 +274,28 @@ class Walker:
         profile: Customer | None,
         standing: _Standing,
         usage: WorkingState | None,
+        held: HeldRewards,
     ) -> None:
-        """After the last event: the gifts still ``due`` and the expiries up to the cutoff
-        (if any), then the customer's balance and upcoming expiries."""
+        """After the last event: the rewards ``held`` and gifts still ``due`` and the
+        expiries up to the cutoff (if any), then the customer's balance and upcoming
+        expiries."""
         policy = self.plan.points
         if self.cutoff is not None:
             instant, inclusive, done.moment = self.cutoff
+            if held.held:
+                start = self._release(
+                    done,
+                    account,
+                    held,
+                    (instant, inclusive),
+                    due,
+                    0,
+                    pending,
+                    profile,
+                    standing,
+                    usage,
+                )
+                due = due[start:]
             for gifts in due:
                 self._give(done, account, gifts, pending, profile, standing, usage)
             pending += self._expired(
@@ -461,12 +521,13 @@ def walk_customers(
     by_referrer: dict[str, list[Fact]] = {}
     rewarded: dict[str, set[tuple[str, str]]] = {}
     before: dict[tuple[int, str], int] = {}
-    for fact in sorted(facts, key=lambda fact: (fact.at, fact.event_id)):
+    checks = HoldChecks(plan.referrals, plan.zone)
+    for fact in sorted(facts, key=lambda fact: fact.key):
         count = before.get((fact.at, fact.event_id), 0)
         before[(fact.at, fact.event_id)] = count + 1
         if repeated is not None and repeated[0] <= (fact.at, fact.event_id, count):
             raise repeated[1]
-        check_fact(fact, plan.referrals, rewarded.setdefault(fact.referrer, set()))
+        checks.check(fact, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
@@ -512,6 +573,7 @@ def walk_customers(
         walk = walker.walk(
             customer_id, range(0), by_referrer.get(customer_id, []), profiles.get(customer_id)
         )
-        if walk.last or walk.opened:
+        # A referrer is reported even with every reward still held.
+        if walk.last or walk.opened or customer_id in by_referrer:
             walks.others.append(walk)
     return walks

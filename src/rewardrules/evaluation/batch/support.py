@@ -57,9 +57,6 @@ def unsupported(program: Program) -> list[str]:
             continue
         if rule.exclusive_group is not None:
             groups.setdefault(rule.exclusive_group, []).append(rule)
-        if isinstance(rule, Referral) and rule.hold_for is not None:
-            # The facts pass does not follow a friend's refunds within the hold yet.
-            found.append(f"{where}: hold_for")
     for members in groups.values():
         found += _refused_in_group(members)
     return found + _refused_finals(program)
