@@ -293,7 +293,7 @@ class _Checker:
         """Each purchase's payments: pairs the event model takes, adding up to the lines'
         gross total; as the table keeps them (``columns.payments_text``), null for none."""
         if "payments" in self.blank:
-            return pa.chunked_array([pa.nulls(self.count, pa.string())])
+            return self._null_text()
         column = self.text["payments"]
         decimal_comma = self.cells.options.decimal_comma
 
@@ -340,6 +340,10 @@ class _Checker:
             self._refuse(too_long | numpy_of(pc.match_substring_regex(column, _CONTROL)))
             if not seen.ascii:
                 self._refuse(_table_rules.hidden(column))
+
+    def _null_text(self) -> Column:
+        """A text column null in every row (what a blank optional column reads as)."""
+        return pa.chunked_array([pa.nulls(self.count, pa.string())])
 
     def _empty(self, name: str) -> Mask:
         if name not in self.empty:
@@ -429,7 +433,7 @@ class _Checker:
     ) -> pa.Table:
         def absent(name: str) -> Column:
             if name in self.blank:
-                return pa.chunked_array([pa.nulls(self.count, pa.string())])
+                return self._null_text()
             column = self.text[name]
             result: Column = pc.if_else(
                 pc.equal(column, EMPTY), pa.scalar(None, pa.string()), column
