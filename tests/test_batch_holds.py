@@ -186,6 +186,32 @@ def test_after_a_partial_refund_reverses_the_next_purchase_after_it_qualifies_wi
     assert evaluation.totals.referrals == 1  # two qualifying purchases, one reversal
 
 
+def test_a_gift_kept_through_a_reversal_is_not_given_again_after_a_second_reversal() -> None:
+    # r1 returns a bun of b1: reversed, and ben keeps his 200 (a bun is left). b2 (day 3)
+    # qualifies again with no gift; r2 returns all of b2 within its hold: reversed again.
+    # b3 (day 6) qualifies a third time: ben still holds b1's 200, so no second gift.
+    history = [
+        purchase("b1", at(0), line("bun", "6.00", quantity=2), customer="ben"),
+        refund("r1", at(1), "b1", ("bun", 1), customer="ben"),
+        purchase("b2", at(3), line("bread", "11.00"), customer="ben"),
+        refund("r2", at(4), "b2", customer="ben"),
+        purchase("b3", at(6), line("cake", "12.00"), customer="ben"),
+    ]
+
+    evaluation = on_batch(held(), history, as_of=at(20))
+
+    assert ledger(evaluation, "ben") == [
+        ("b1", "friends", "referral", None, None, None),
+        ("b1", "friends", "points", 200, None, None),
+        ("r1", "friends", "referral", None, None, -1),
+        ("b2", "friends", "referral", None, None, None),
+        ("r2", "friends", "referral", None, None, -1),
+        ("b3", "friends", "referral", None, None, None),
+    ]
+    assert evaluation.customer("ben").points == 200
+    assert ledger(evaluation, "ann") == [("b3", "friends", "points", 500, None, None)]
+
+
 def test_after_a_full_refund_reverses_the_friend_gets_their_gift_again() -> None:
     # The full refund took the 200 back, so b2 gives them again; held until day 18.
     history = [

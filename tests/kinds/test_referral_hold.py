@@ -460,3 +460,35 @@ def test_a_state_holding_a_reward_under_a_rule_the_program_lacks_is_refused() ->
         "state of ann.referrals[0].rule: holds a reward under 'friends', which is not a "
         "referral rule of the program; a state belongs to its program"
     )
+
+
+def test_a_gift_kept_through_two_reversals_is_never_given_twice_even_across_saved_states() -> None:
+    # r1 returns one bun of b1: reversed, ben keeps his 200 (a bun is left). b2 qualifies
+    # again, giftless, and r2 returns all of it within its hold: reversed again. What ben
+    # kept of b1 is still kept: b3 qualifies with no second gift. Stepped one event at a
+    # time through the saved state's JSON, the state carries that (gift_kept on b2's hold).
+    history = [
+        purchase("b1", at(0), line("bun", "6.00", quantity=2), customer="ben"),
+        refund("r1", at(1), "b1", ("bun", 1), customer="ben"),
+        purchase("b2", at(3), line("bread", "11.00"), customer="ben"),
+        refund("r2", at(4), "b2", customer="ben"),
+        purchase("b3", at(6), line("cake", "12.00"), customer="ben"),
+    ]
+    rules = held()
+
+    whole = evaluate(rules, history, PEOPLE)
+
+    gifts = [row[0] for row in ledger(whole, "ben") if row[2] == "points"]
+    assert gifts == ["b1"]
+    assert whole.customer("ben").points == 200
+    state: CustomerState | None = None
+    stepped = []
+    for event in history:
+        state, entries = step(rules, state, event, PEOPLE[1])
+        stepped += [(entry.event_id, entry.kind, entry.points) for entry in entries]
+        if event.id == "b2":
+            assert [(hold.purchase, hold.gift_kept) for hold in state.referral_holds] == [
+                ("b2", True)
+            ]
+        state = CustomerState.model_validate_json(state.model_dump_json())
+    assert [row for row in stepped if row[1] == "points"] == [("b1", "points", 200)]

@@ -211,8 +211,9 @@ class SavedHold(_Saved):
     gift_kept: bool = Field(
         default=False,
         description=(
-            "After a reversal: whether the friend kept their own gift of that purchase (a "
-            "voucher, or points a partial refund left); if so, it is not given again."
+            "Whether the friend kept their own gift of a reversed qualifying purchase (a "
+            "voucher, or points a partial refund left): of this one after its reversal, or "
+            "of an earlier one; if so, it is not given again."
         ),
     )
 

@@ -221,8 +221,9 @@ def _purchase(
     if profile.joined_at is not None and context.purchase.at < profile.joined_at:
         return []
     earlier = state.friend_holds.get(rule_id)  # a reversed referral: was the gift kept?
+    gift_kept = earlier is not None and earlier[3]
     fact, entries = referral_at_purchase(
-        plan, profile.referred_by, context, basket.amounts, earlier is not None and earlier[3]
+        plan, profile.referred_by, context, basket.amounts, gift_kept
     )
     if fact is not None:
         state.bonuses[rule_id] = None
@@ -230,7 +231,9 @@ def _purchase(
         keep_points(basket, rule_id, entries)
         until = plan.held_until(fact.at)
         if until is not None:
-            state.friend_holds[rule_id] = (fact.id, until, None, False)
+            # A gift kept from an earlier reversed purchase stays kept: were this one
+            # reversed too, the friend must not get a second gift at the next.
+            state.friend_holds[rule_id] = (fact.id, until, None, gift_kept)
     return entries
 
 
@@ -248,14 +251,16 @@ def _refund(
     hold = state.friend_holds.get(rule_id)
     if hold is None or state.profile is None or state.profile.referred_by is None:
         return entries
-    purchase_id, until, reversed_by, _ = hold
+    purchase_id, until, reversed_by, kept_before = hold
     if purchase_id != record.context.purchase.id or reversed_by is not None:
         return entries
     if refund.at >= until or not _falls_below(plan, record):
         return entries  # the hold is over, or the purchase still qualifies
-    # The friend keeps a voucher, and points a partial refund left (record.points).
-    kept = plan.referred is not None and (
-        plan.referred.points is None or record.points.get(rule_id, 0) > 0
+    # The friend keeps a voucher, and points a partial refund left (record.points), and
+    # whatever they kept of an earlier reversed purchase (this one then gave no gift).
+    kept = kept_before or (
+        plan.referred is not None
+        and (plan.referred.points is None or record.points.get(rule_id, 0) > 0)
     )
     state.friend_holds[rule_id] = (purchase_id, until, refund.id, kept)
     del state.bonuses[rule_id]

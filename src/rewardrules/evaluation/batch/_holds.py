@@ -138,9 +138,13 @@ class FriendRefunds:
                 return  # the referral stands
             refund_id = str(ids[step.event])
             self._add(found, step.event, purchase, referrer, friend, refund_id, False)
-            kept = plan.referred is not None and (
-                plan.referred.points is None
-                or (gift and plan.referred.points > 0 and self._units_left(purchase, step) > 0)
+            # What the friend kept stays kept, through later reversals of giftless ones.
+            kept = kept or (
+                plan.referred is not None
+                and (
+                    plan.referred.points is None
+                    or (gift and plan.referred.points > 0 and self._units_left(purchase, step) > 0)
+                )
             )
             reversals.append((step.event, self._reversal(purchase, step, referrer, friend)))
             after = step.event
