@@ -668,7 +668,6 @@ def _evaluate_batch(
     states: object,
 ) -> Evaluation:
     from rewardrules.evaluation.batch import (  # noqa: PLC0415 -- the batch engine imports this module
-        UnsupportedError,
         evaluate_table,
         refuse,
         unsupported,
@@ -680,11 +679,6 @@ def _evaluate_batch(
     features = unsupported(program)
     if features:
         refuse(features)
-    if states:
-        message = (
-            "the batch engine does not resume from saved states; evaluate with engine='reference'"
-        )
-        raise UnsupportedError([Problem(message=message, code="unsupported")])
     facts = None
     if not _is_table(history):
         history = list(history)
@@ -700,7 +694,7 @@ def _evaluate_batch(
         # may leave them out.
         by_method = any(rule.when.payment_methods is not None for rule in program.rules)
         history = events_to_table(history, drop_payments=not by_method)
-    return evaluate_table(program, history, customers, as_of, facts=facts)
+    return evaluate_table(program, history, customers, as_of, facts=facts, states=states)
 
 
 def check_profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:

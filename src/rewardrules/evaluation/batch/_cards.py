@@ -52,6 +52,8 @@ class CardColumns:
 
     plan: PunchCardPlan
     scope: ScopeColumns
+    offset: Ints | None = None
+    """Per customer, the count a saved state resumes from (``_resume``); None for none."""
 
     @classmethod
     def of(cls, plan: PunchCardPlan, frame: Frame, tiers: TierPlan | None) -> CardColumns:
@@ -76,11 +78,13 @@ class CardColumns:
         starts = frame.customer_start
         total = np.concatenate(([0], np.cumsum(added)))
         after = total[1:] - total[starts[frame.customer]]
+        if self.offset is not None:
+            after = after + self.offset[frame.customer]
         before = after - added
         if gone:
             # A refund floors the count at the last card: loop over those customers only.
             for customer in sorted({int(frame.customer[event]) for event in gone}):
-                count = 0
+                count = 0 if self.offset is None else int(self.offset[customer])
                 for event in range(int(starts[customer]), int(starts[customer + 1])):
                     before[event] = count
                     taken = gone.get(event, 0)

@@ -57,8 +57,11 @@ class Computation:
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
         grants: Grants | None = None,
+        resumed: Any = None,
     ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
+        self.resumed = resumed
+        """The saved states resumed from (``_resume.Resumed``), or None."""
         self.tier_points = tier_points
         """With ``qualify_by: points``, what each purchase counts toward tiers (the points
         the rules gave it) and what each refund changes in it (``_evaluate``'s guess)."""
@@ -86,6 +89,9 @@ class Computation:
             [_stage(rule, frame, tiers) for rule in plan.price_rules]
         )
         self.earning_stages = [_stage(rule, frame, tiers) for rule in plan.earning_rules]
+        if resumed is not None:  # punch cards' counts and bonuses given, as saved
+            self.price_stages = resumed.stages(self.price_stages, frame)
+            self.earning_stages = resumed.stages(self.earning_stages, frame)
         self.limited = {
             rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
         }

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
@@ -38,6 +39,7 @@ from rewardrules.evaluation.batch._opening import Grants, check_late, check_tier
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
+from rewardrules.evaluation.batch._resume import Resumed, with_idle
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     GiftItemColumns,
@@ -96,6 +98,7 @@ def evaluate_table(
     *,
     source: str = "<table>",
     facts: pa.Table | None = None,
+    states: object = None,
 ) -> Evaluation:
     """Evaluate a program over a history table with the batch engine.
 
@@ -110,6 +113,8 @@ def evaluate_table(
         as_of: ignore events after this date (the whole local day) or instant.
         source: how errors name the table.
         facts: referral facts supplied with the history (``_referrals.FACT_SCHEMA``).
+        states: saved states to resume from, by customer id (or as a list), read as the
+            reference engine reads them (``_resume``).
 
     Raises:
         UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
@@ -127,9 +132,12 @@ def evaluate_table(
         plan = replace(plan, stage_rules=stage_rules(order), final_rules=finals)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
+    resumed = Resumed.of(plan, states) if states else None
     check_tiers(plan, profiles)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    if resumed is not None:
+        resumed.check(frame, profiles)
     grants = None
     if profiles:
         check_late(plan, frame, profiles, facts, until)
@@ -140,7 +148,7 @@ def evaluate_table(
         by_points = plan.tiers is not None and plan.tiers.by_points
         guess: Ints | None = None
         for _ in range(frame.events + 2):
-            run = _Run(plan, frame, cutoff, guess, grants)
+            run = _Run(plan, frame, cutoff, guess, grants, resumed)
             run.gifts = GiftLedger(run, profiles, facts, until)
             evaluation = run.evaluation()
             if not by_points or (guess is not None and np.array_equal(run.points_given, guess)):
@@ -352,8 +360,9 @@ class _Run(Computation):
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
         grants: Grants | None = None,
+        resumed: Resumed | None = None,
     ) -> None:
-        super().__init__(plan, frame, cutoff, tier_points, grants)
+        super().__init__(plan, frame, cutoff, tier_points, grants, resumed)
         self.points_given: Ints = np.zeros(0, dtype=np.int64)
         """Per event, the points the rules gave (net, negative at refunds), before the
         gifts at dates and the accounts: what ``qualify_by: points`` counts."""
@@ -418,6 +427,7 @@ class _Run(Computation):
             ),
             lasting=lasting_purchases(plan.points, plan.tiers, self.tier, self.purchases),
             catalogue=self.catalogue,
+            **self._seeds(),
         )
         self.gifts.place(ledger, rules)
         for position, events, entries in (
@@ -449,9 +459,6 @@ class _Run(Computation):
         self.gifts.upcoming(upcoming)
         self.available = available
         given, walked_entries = self.gifts.sums()
-        account_sums = _account_sums(
-            [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries]
-        )
         results = self.gifts.results(
             ResultColumns(
                 frame.customer_ids,
@@ -467,6 +474,12 @@ class _Run(Computation):
                 upcoming,
             ).results(),
             partial(_profile_state, plan),
+        )
+        idle: list[LedgerEntry] = []
+        if self.resumed is not None:  # saved states without a new event: as they were
+            results, idle = with_idle(results, self.resumed.idle(frame.customer_ids, cutoff))
+        account_sums = _account_sums(
+            [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries, *idle]
         )
         sums = ledger.sums
         return Evaluation(
@@ -1056,8 +1069,26 @@ class _Run(Computation):
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
                 openings=self.gifts.openings(),
                 catalogue=self.catalogue,
+                **self._seeds(merge=True),
             )
         )
+
+    def _seeds(self, merge: bool = False) -> dict[str, Any]:
+        """What the accounts (and, with ``merge``, the saved states) read of the saved
+        states resumed from (``_resume``); nothing without them."""
+        resumed = self.resumed
+        if resumed is None:
+            return {}
+        customers = self.frame.customer_ids
+
+        def seed(customer: int) -> PointsAccount | None:
+            found: PointsAccount | None = resumed.account(customers[customer])
+            return found
+
+        if merge:
+            return {"seeds": seed, "merge": resumed.merged}
+        indices = sorted(resumed.seeded_customers(self.frame))
+        return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
 
     def _tier_reports(self) -> TierReports | None:
         """Per customer: the tier at the report, the changes seen, the next tier."""

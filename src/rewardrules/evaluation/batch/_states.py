@@ -115,6 +115,10 @@ class StateColumns:
     """Per customer (index) who starts from a profile's opening, the profile."""
     catalogue: Catalogue = field(default_factory=Catalogue)
     """The cancellations' redemptions and the tiers redemptions ask at."""
+    seeds: Callable[[int], PointsAccount | None] | None = None
+    """Per customer (index) resumed from a saved state, its saved account (``_resume``)."""
+    merge: Callable[[str, CustomerState, PointsAccount], CustomerState] | None = None
+    """Merges a resumed customer's state of the new history with the saved one."""
 
 
 _GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
@@ -189,7 +193,7 @@ class SavedStates:
         granted = columns.openings.get(customer)
         if plan.tiers is None or granted is None or granted.tier_until is None:
             granted = None
-        return CustomerState.model_construct(
+        state = CustomerState.model_construct(
             program=plan.program.program,
             customer_id=frame.customer_ids[customer],
             points=account.balance,
@@ -247,6 +251,9 @@ class SavedStates:
             limits={},
             referrals=(),
         )
+        if columns.merge is None:
+            return state
+        return columns.merge(frame.customer_ids[customer], state, account)
 
     # --- the points account -----------------------------------------------------------
 
@@ -261,7 +268,7 @@ class SavedStates:
         ids = frame.event_ids
         emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
         lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
-        account = PointsAccount()
+        account = (None if columns.seeds is None else columns.seeds(customer)) or PointsAccount()
         profile = columns.openings.get(customer)
         if profile is not None:
             open_lots(columns.plan, account, profile)

@@ -1,0 +1,324 @@
+"""Resuming from saved states (``states=``): each resumed customer seeded from their state.
+
+A saved state is read with the reference engine's own checks and restore
+(``fold._restore``: the same errors, the same ``WorkingState``). What the state carries
+into the new history is then handed to the columns as per-customer seeds: a punch card's
+count (an offset to its cumulative sums), a bonus given once per customer (the customer's
+purchases no longer qualify), the points account (lots, debt, pending points, the
+redemptions a cancellation gives back, the activity ``expire_on_inactivity`` counts from:
+the account loop starts from it instead of an empty account). The state saved at the end
+is the batch engine's state of the new history merged with the saved one, as
+``WorkingState.save`` writes it: the saved purchases first (those ``refunds.within`` now
+forgets left out), then the new ones; the saved refunds, redemptions and cancellations
+first; a rule's slice where the saved state put it. A customer with a saved state and no
+new event is reported by the reference's own ``fold._result`` on their restored state
+(nothing to compute but the state itself).
+
+What a state may hold that the columns cannot take yet is refused by name
+(``UnsupportedError``), before anything is computed: see ``refusals``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from rewardrules.engine._state_format import instant
+from rewardrules.engine.ledger import CustomerResult, LedgerEntry
+from rewardrules.engine.lots import PointsAccount, settle
+from rewardrules.engine.state import CustomerState, WorkingState, restore
+from rewardrules.engine.tiers import calendar_key
+from rewardrules.errors import Problem, event_error
+from rewardrules.evaluation.batch._bonus import BonusColumns
+from rewardrules.evaluation.batch._cards import CardColumns
+from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
+from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
+from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.events import Customer
+
+_GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
+
+
+def _refuse(features: list[str]) -> None:
+    if features:
+        listed = "; ".join(features)
+        message = (
+            f"the batch engine does not resume {listed} yet; "
+            "evaluate with engine='reference' to resume"
+        )
+        raise UnsupportedError([Problem(message=message, code="unsupported")])
+
+
+def program_refusals(plan: ProgramPlan) -> list[str]:
+    """What in the program the batch engine does not resume from saved states yet."""
+    found: list[str] = []
+    if plan.tiers is not None:
+        found.append("saved states of a program with tiers (the tier windows' saved amounts)")
+    for rule in plan.program.rules:
+        where = f"rule '{rule.id}'"
+        if rule.limit:
+            found.append(f"{where}: saved states of a rule with a limit")
+        if rule.kind in _GIFT_KINDS:
+            found.append(f"{where}: saved states of a {rule.kind} rule")
+        if rule.exclusive_group is not None:
+            found.append(f"{where}: saved states of an exclusive_group")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The saved states of an evaluation, restored, and their seeds over a frame."""
+
+    plan: ProgramPlan
+    saved: Mapping[str, CustomerState]
+    """Per customer id, the saved state (as given)."""
+
+    @classmethod
+    def of(cls, plan: ProgramPlan, states: object) -> Resumed:
+        """Read and check the saved states as the reference engine does.
+
+        Raises:
+            HistoryError: a state of another program, given twice or under another
+                customer, changed after it was saved, or not of this program's currency
+                (the reference's errors).
+            UnsupportedError: the program uses what the batch engine does not resume yet.
+        """
+        given = _saved_states(states)  # type: ignore[arg-type]
+        for saved in given:
+            _restore(plan, saved)  # the reference's checks and errors, in its order
+        if given:
+            _refuse(program_refusals(plan))
+        return cls(plan, {saved.customer_id: saved for saved in given})
+
+    def restored(self, customer_id: str) -> WorkingState:
+        """A fresh working state of the customer, as the reference restores it."""
+        plan = self.plan
+        counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
+        return restore(self.saved[customer_id], plan.money, plan.zone, plan.tiers, counts)
+
+    def account(self, customer_id: str) -> PointsAccount | None:
+        """The customer's points account as saved (a fresh copy), or None without a state."""
+        if customer_id not in self.saved:
+            return None
+        return self.restored(customer_id).account
+
+    # --- checks -----------------------------------------------------------------------
+
+    def check(self, frame: Frame, profiles: Mapping[str, Customer]) -> None:
+        """Refuse, before anything is computed, the new history's events the batch engine
+        does not resume yet; raise the reference's error for an id a saved state holds.
+
+        Raises:
+            HistoryError: an event repeats the id of an event a saved state holds.
+            UnsupportedError: see ``docs/batch-engine.md`` (resuming).
+        """
+        if not self.saved:
+            return
+        self._check_ids(frame)
+        features: list[str] = []
+        for customer_id in sorted(self.saved):
+            profile = profiles.get(customer_id)
+            if profile is not None and profile.opens:
+                features.append(f"customer {customer_id}: a saved state and an opening profile")
+        ids = frame.event_ids
+        refunds = np.flatnonzero(frame.flags_of("refund")).tolist()
+        cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
+        purchases = frame.flags_of("purchase")
+        position = {event_id: index for index, event_id in enumerate(ids.tolist())}
+        for event in refunds:
+            customer_id = frame.customer_ids[int(frame.customer[event])]
+            if customer_id not in self.saved:
+                continue
+            named = frame.purchase_id[event].as_py()
+            found = position.get(named)
+            if found is None or not purchases[found] or found > event:
+                features.append(
+                    f"customer {customer_id}: refund {ids[event]} of a purchase made before "
+                    "the saved state"
+                )
+                break
+        for event in cancels:
+            customer_id = frame.customer_ids[int(frame.customer[event])]
+            saved = self.saved.get(customer_id)
+            if saved is not None and frame.redemption_id[event].as_py() in saved.redemptions:
+                features.append(
+                    f"customer {customer_id}: cancellation {ids[event]} of a redemption made "
+                    "before the saved state"
+                )
+                break
+        features += self._gift_card_windows(frame)
+        _refuse(features)
+
+    def _check_ids(self, frame: Frame) -> None:
+        """The first event (by instant, then id) whose id a saved state holds: the
+        reference's error."""
+        held: set[str] = set()
+        for saved in self.saved.values():
+            held.update(row.id for row in saved.purchases)
+            held.update(saved.refunds)
+            held.update(saved.redemptions)
+        if not held:
+            return
+        ids = frame.event_ids
+        repeated = [event for event, event_id in enumerate(ids.tolist()) if event_id in held]
+        if repeated:
+            first = min(repeated, key=lambda event: (int(frame.at[event]), ids[event]))
+            message = "another event has the same id; event ids must be unique"
+            raise event_error(ids[first], message)
+
+    def _gift_card_windows(self, frame: Frame) -> list[str]:
+        """A gift card window a saved state holds that a new purchase falls in: its spend
+        is not seeded yet."""
+        found: list[str] = []
+        rules = {
+            rule.id: rule for rule in self.plan.program.rules if rule.kind == "partner_gift_card"
+        }
+        purchases = frame.flags_of("purchase")
+        for customer, customer_id in enumerate(frame.customer_ids):
+            saved = self.saved.get(customer_id)
+            if saved is None or not saved.gift_cards:
+                continue
+            start = int(frame.customer_start[customer])
+            end = int(frame.customer_start[customer + 1])
+            days = [int(frame.local_date[event]) for event in range(start, end) if purchases[event]]
+            for rule_id, windows in saved.gift_cards.items():
+                rule = rules.get(rule_id)
+                if rule is None or not windows:
+                    continue
+                keys = {calendar_key(rule.window, date.fromordinal(day)) for day in days}
+                if keys & set(windows):
+                    found.append(
+                        f"customer {customer_id}: rule '{rule_id}': a purchase in a gift card "
+                        "window the saved state holds"
+                    )
+        return found
+
+    # --- seeds --------------------------------------------------------------------------
+
+    def stages(self, stages: Sequence[Any], frame: Frame) -> list[Any]:
+        """The rules' stages seeded for the frame's resumed customers: a punch card's
+        count, a bonus already given once per customer."""
+        if not self.saved:
+            return list(stages)
+        customers = frame.customer_ids
+        seeded: list[Any] = []
+        for stage in stages:
+            rule_id = stage.plan.rule.id
+            seed = stage
+            if isinstance(stage, CardColumns):
+                offset = np.asarray(
+                    [self._stamps(customer_id, rule_id) for customer_id in customers],
+                    dtype=np.int64,
+                )
+                seed = replace(stage, offset=offset) if offset.any() else stage
+            elif isinstance(stage, BonusColumns) and stage.plan.rule.once_per_customer:
+                given = np.asarray(
+                    [self._given(customer_id, rule_id) for customer_id in customers],
+                    dtype=np.bool_,
+                )
+                seed = replace(stage, given_before=given) if given.any() else stage
+            seeded.append(seed)
+        return seeded
+
+    def _stamps(self, customer_id: str, rule_id: str) -> int:
+        saved = self.saved.get(customer_id)
+        return 0 if saved is None else saved.stamps.get(rule_id, 0)
+
+    def _given(self, customer_id: str, rule_id: str) -> bool:
+        saved = self.saved.get(customer_id)
+        return saved is not None and rule_id in saved.bonuses
+
+    def seeded_customers(self, frame: Frame) -> dict[int, str]:
+        """The frame's customers (by index) with a saved state."""
+        return {
+            customer: customer_id
+            for customer, customer_id in enumerate(frame.customer_ids)
+            if customer_id in self.saved
+        }
+
+    # --- results --------------------------------------------------------------------------
+
+    def merged(
+        self, customer_id: str, state: CustomerState, account: PointsAccount
+    ) -> CustomerState:
+        """The state the reference saves after resuming: ``state`` is the batch engine's
+        state of the new history (its account seeded from the saved one, as ``account``
+        still is), merged with the saved state."""
+        saved = self.saved.get(customer_id)
+        if saved is None:
+            return state
+        plan = self.plan
+        new_rows = state.purchases
+        rows = list(saved.purchases)
+        forgotten_until, settled_purchase_at = saved.forgotten_until, saved.settled_purchase_at
+        within, now = plan.refunds_within, state.last_event_at
+        if within is not None and now is not None:
+            # Forgotten from the front, never the newest (``WorkingState.forget``).
+            while rows and (new_rows or len(rows) > 1):
+                at = instant(rows[0].at, rows[0].offset)
+                if within.after(at, plan.zone) >= now:
+                    break
+                gone = rows.pop(0)
+                if any(line.refunded_units < line.quantity for line in gone.lines):
+                    settled_purchase_at = at
+                forgotten_until = at
+                settle(account, gone.id)
+        if state.forgotten_until is not None:
+            forgotten_until = state.forgotten_until
+        if state.settled_purchase_at is not None:
+            settled_purchase_at = state.settled_purchase_at
+        kept = (*rows, *new_rows)
+        stamps = {rule: state.stamps.get(rule, count) for rule, count in saved.stamps.items()}
+        stamps.update((rule, count) for rule, count in state.stamps.items() if rule not in stamps)
+        gift_cards = {rule: dict(windows) for rule, windows in saved.gift_cards.items()}
+        for rule, windows in state.gift_cards.items():
+            gift_cards.setdefault(rule, {}).update(windows)
+        bonuses = dict.fromkeys(saved.bonuses)
+        bonuses.update(dict.fromkeys(state.bonuses))
+        return CustomerState.model_construct(
+            **{
+                **state.__dict__,
+                "points": account.balance,
+                "settled_active_at": account.settled_at,
+                "stamps": stamps,
+                "gift_cards": gift_cards,
+                "exponent": plan.money.exponent if kept else None,
+                "purchases": kept,
+                "refunds": (*saved.refunds, *state.refunds),
+                "redemptions": (*saved.redemptions, *state.redemptions),
+                "cancellations": {**saved.cancellations, **state.cancellations},
+                "bonuses": tuple(bonuses),
+                "first_event_at": saved.first_event_at or state.first_event_at,
+                "birthdays": dict(saved.birthdays),
+                "limits": dict(saved.limits),
+                "referrals": saved.referrals,
+                "referral_holds": saved.referral_holds,
+                "forgotten_until": forgotten_until,
+                "settled_purchase_at": settled_purchase_at,
+            }
+        )
+
+    def idle(self, frame_customers: Iterable[str], cutoff: _Cutoff | None) -> list[CustomerResult]:
+        """The results of the customers with a saved state and no new event: the
+        reference's own, from their restored state (their state, and what ``as_of``
+        expires)."""
+        present = set(frame_customers)
+        return [
+            _result(self.plan, self.restored(customer_id), [], cutoff)
+            for customer_id in sorted(self.saved)
+            if customer_id not in present
+        ]
+
+
+def with_idle(
+    results: tuple[CustomerResult, ...], idle: list[CustomerResult]
+) -> tuple[tuple[CustomerResult, ...], list[LedgerEntry]]:
+    """The results with the idle resumed customers', in id order, and their entries."""
+    if not idle:
+        return results, []
+    merged = sorted([*results, *idle], key=lambda result: result.customer_id)
+    return tuple(merged), [entry for result in idle for entry in result.ledger]
