@@ -29,7 +29,7 @@ RESUMED_KINDS = tuple(kind for kind in SUPPORTED_KINDS if kind != "tiered_discou
 """Kinds resumed without tiers (a tiered discount needs them)."""
 
 REFUSALS = (
-    "of a purchase made before the saved state",
+    "a refund of a purchase made before the saved state, in a program with a partner_gift_card",
     "of a redemption made before the saved state",
     "a purchase in a gift card window the saved state holds",
     "saved states of a program with tiers",

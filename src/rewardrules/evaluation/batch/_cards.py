@@ -9,6 +9,7 @@ as ``kinds.every_nth_free`` does; its reason function writes their entries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cmp_to_key
 
@@ -54,6 +55,8 @@ class CardColumns:
     scope: ScopeColumns
     offset: Ints | None = None
     """Per customer, the count a saved state resumes from (``_resume``); None for none."""
+    saved_gone: Mapping[int, int] | None = None
+    """Per refund of a purchase a saved state keeps, the units it takes off the card."""
 
     @classmethod
     def of(cls, plan: PunchCardPlan, frame: Frame, tiers: TierPlan | None) -> CardColumns:
@@ -75,6 +78,8 @@ class CardColumns:
         )
         added = (per_purchase > 0).astype(np.int64) if self.plan.counts_visits else per_purchase
         gone = self._gone(frame, qualifying, steps)
+        if self.saved_gone:
+            gone.update(self.saved_gone)
         starts = frame.customer_start
         total = np.concatenate(([0], np.cumsum(added)))
         after = total[1:] - total[starts[frame.customer]]

@@ -71,7 +71,11 @@ class Computation:
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
         within = None if plan.refunds_within is None else (plan.refunds_within, plan.zone)
-        self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
+        refunds = self.is_refund
+        if resumed is not None and resumed.refunds.events:  # of saved purchases: _resume's
+            refunds = refunds.copy()
+            refunds[sorted(resumed.refunds.events)] = False
+        self.refunds = Refunds.of(frame, refunds, self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
         self.payments = (

@@ -400,6 +400,8 @@ class _Run(Computation):
             if plan.final_rules:  # what it gave stops the later rules of those purchases
                 self.gave(stage.plan.rule.id, _given_events(ledger.parts[made:]))
             self._set_aside_entries(ledger, position, stage)
+        if self.resumed is not None:
+            self._saved_refund_entries(ledger)
         cutoff = self.cutoff
         closing = (
             None
@@ -422,9 +424,7 @@ class _Run(Computation):
             lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
             closing,
             skip=walked,
-            emptied=(
-                emptying(frame, self.refunds.steps) if plan.points.inactivity else frozenset()
-            ),
+            emptied=self._emptied(),
             lasting=lasting_purchases(plan.points, plan.tiers, self.tier, self.purchases),
             catalogue=self.catalogue,
             **self._seeds(),
@@ -1073,6 +1073,31 @@ class _Run(Computation):
             )
         )
 
+    def _emptied(self) -> frozenset[int]:
+        """The refunds that refund their purchase in full (for ``expire_on_inactivity``)."""
+        if not self.plan.points.inactivity:
+            return frozenset()
+        found = emptying(self.frame, self.refunds.steps)
+        return found if self.resumed is None else found | self.resumed.refunds.emptied
+
+    def _saved_refund_entries(self, ledger: _Ledger) -> None:
+        """The entries of refunds of purchases saved states keep (``_saved_refunds``), each
+        at its rule's place, and the points they take back."""
+        assert self.resumed is not None  # noqa: S101 -- called when resuming
+        positions = {rule.id: index for index, rule in enumerate(self.plan.running, 1)}
+        by_position: dict[int, tuple[list[int], list[LedgerEntry]]] = {}
+        for event, entries in sorted(self.resumed.refunds.entries.items()):
+            for entry in entries:
+                events, built = by_position.setdefault(positions[entry.rule], ([], []))
+                events.append(event)
+                built.append(entry)
+                if entry.kind == "points" and entry.points:
+                    ledger.points[event] += entry.points
+                    ledger.taken_back += entry.points
+        for position, (events, built) in sorted(by_position.items()):
+            chosen = np.asarray(events, dtype=np.int64)
+            ledger.add(position, chosen, EntryPart.of_entries(chosen, built))
+
     def _seeds(self, merge: bool = False) -> dict[str, Any]:
         """What the accounts (and, with ``merge``, the saved states) read of the saved
         states resumed from (``_resume``); nothing without them."""
@@ -1086,7 +1111,7 @@ class _Run(Computation):
             return found
 
         if merge:
-            return {"seeds": seed, "merge": resumed.merged}
+            return {"seeds": seed, "merge": resumed.merged, "emptied": self._emptied()}
         indices = sorted(resumed.seeded_customers(self.frame))
         return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
 

@@ -21,8 +21,8 @@ What a state may hold that the columns cannot take yet is refused by name
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
+from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
@@ -69,13 +70,15 @@ def program_refusals(plan: ProgramPlan) -> list[str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Resumed:
     """The saved states of an evaluation, restored, and their seeds over a frame."""
 
     plan: ProgramPlan
     saved: Mapping[str, CustomerState]
     """Per customer id, the saved state (as given)."""
+    refunds: SavedRefunds = field(default_factory=SavedRefunds)
+    """The new history's refunds of purchases the saved states keep (set by ``check``)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, states: object) -> Resumed:
@@ -125,22 +128,15 @@ class Resumed:
             if profile is not None and profile.opens:
                 features.append(f"customer {customer_id}: a saved state and an opening profile")
         ids = frame.event_ids
-        refunds = np.flatnonzero(frame.flags_of("refund")).tolist()
         cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
-        purchases = frame.flags_of("purchase")
-        position = {event_id: index for index, event_id in enumerate(ids.tolist())}
-        for event in refunds:
-            customer_id = frame.customer_ids[int(frame.customer[event])]
-            if customer_id not in self.saved:
-                continue
-            named = frame.purchase_id[event].as_py()
-            found = position.get(named)
-            if found is None or not purchases[found] or found > event:
-                features.append(
-                    f"customer {customer_id}: refund {ids[event]} of a purchase made before "
-                    "the saved state"
-                )
-                break
+        self.refunds = saved_refunds(self.plan, frame, self.saved, self.restored, _moment(frame))
+        if self.refunds.events:
+            features += [
+                f"rule '{rule.id}': a refund of a purchase made before the saved state, in a "
+                "program with a partner_gift_card"
+                for rule in self.plan.program.rules
+                if rule.kind == "partner_gift_card"
+            ]
         for event in cancels:
             customer_id = frame.customer_ids[int(frame.customer[event])]
             saved = self.saved.get(customer_id)
@@ -215,6 +211,9 @@ class Resumed:
                     dtype=np.int64,
                 )
                 seed = replace(stage, offset=offset) if offset.any() else stage
+                gone = self.refunds.gone.get(rule_id)
+                if gone:
+                    seed = replace(seed, saved_gone=gone)
             elif isinstance(stage, BonusColumns) and stage.plan.rule.once_per_customer:
                 given = np.asarray(
                     [self._given(customer_id, rule_id) for customer_id in customers],
@@ -243,17 +242,23 @@ class Resumed:
     # --- results --------------------------------------------------------------------------
 
     def merged(
-        self, customer_id: str, state: CustomerState, account: PointsAccount
+        self,
+        customer_id: str,
+        state: CustomerState,
+        account: PointsAccount,
+        counts: Mapping[str, int],
     ) -> CustomerState:
         """The state the reference saves after resuming: ``state`` is the batch engine's
         state of the new history (its account seeded from the saved one, as ``account``
-        still is), merged with the saved state."""
+        still is; ``counts``: every punch card's final count), merged with the saved
+        state."""
         saved = self.saved.get(customer_id)
         if saved is None:
             return state
         plan = self.plan
         new_rows = state.purchases
-        rows = list(saved.purchases)
+        refunded = self.refunds.rows.get(customer_id, {})
+        rows = [refunded.get(row.id, row) for row in saved.purchases]
         forgotten_until, settled_purchase_at = saved.forgotten_until, saved.settled_purchase_at
         within, now = plan.refunds_within, state.last_event_at
         if within is not None and now is not None:
@@ -272,7 +277,7 @@ class Resumed:
         if state.settled_purchase_at is not None:
             settled_purchase_at = state.settled_purchase_at
         kept = (*rows, *new_rows)
-        stamps = {rule: state.stamps.get(rule, count) for rule, count in saved.stamps.items()}
+        stamps = {rule: counts.get(rule, count) for rule, count in saved.stamps.items()}
         stamps.update((rule, count) for rule, count in state.stamps.items() if rule not in stamps)
         gift_cards = {rule: dict(windows) for rule, windows in saved.gift_cards.items()}
         for rule, windows in state.gift_cards.items():
@@ -322,3 +327,12 @@ def with_idle(
         return results, []
     merged = sorted([*results, *idle], key=lambda result: result.customer_id)
     return tuple(merged), [entry for result in idle for entry in result.ledger]
+
+
+def _moment(frame: Frame) -> Any:
+    """An event's instant as it was written (UTC when no offset was kept)."""
+
+    def moment(event: int) -> datetime:
+        return instant(int(frame.at[event]), int(frame.utc_offset[event]))
+
+    return moment

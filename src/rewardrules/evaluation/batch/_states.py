@@ -117,8 +117,14 @@ class StateColumns:
     """The cancellations' redemptions and the tiers redemptions ask at."""
     seeds: Callable[[int], PointsAccount | None] | None = None
     """Per customer (index) resumed from a saved state, its saved account (``_resume``)."""
-    merge: Callable[[str, CustomerState, PointsAccount], CustomerState] | None = None
-    """Merges a resumed customer's state of the new history with the saved one."""
+    merge: Callable[[str, CustomerState, PointsAccount, dict[str, int]], CustomerState] | None = (
+        None
+    )
+    """Merges a resumed customer's state of the new history with the saved one (given the
+    account and every punch card's final count)."""
+    emptied: frozenset[int] | None = None
+    """The refunds that refund their purchase in full, when resuming (refunds of saved
+    purchases among them); None: those of ``steps``."""
 
 
 _GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
@@ -253,7 +259,8 @@ class SavedStates:
         )
         if columns.merge is None:
             return state
-        return columns.merge(frame.customer_ids[customer], state, account)
+        counts = {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
+        return columns.merge(frame.customer_ids[customer], state, account, counts)
 
     # --- the points account -----------------------------------------------------------
 
@@ -267,6 +274,8 @@ class SavedStates:
         customer_id = frame.customer_ids[customer]
         ids = frame.event_ids
         emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
+        if columns.emptied is not None:
+            emptied = columns.emptied
         lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
         account = (None if columns.seeds is None else columns.seeds(customer)) or PointsAccount()
         profile = columns.openings.get(customer)
