@@ -30,7 +30,6 @@ RESUMED_KINDS = tuple(kind for kind in SUPPORTED_KINDS if kind != "tiered_discou
 
 REFUSALS = (
     "a refund of a purchase made before the saved state, in a program with a partner_gift_card",
-    "of a redemption made before the saved state",
     "a purchase in a gift card window the saved state holds",
     "saved states of a program with tiers",
 )

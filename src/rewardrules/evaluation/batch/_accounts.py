@@ -154,8 +154,7 @@ def run_accounts(
                     )
                 if event in emptied:
                     refunded_in_full(account, purchase_id)
-            elif event in catalogue.cancels:
-                target = ids[catalogue.cancels[event]]
+            elif (target := catalogue.cancelled(event, ids)) is not None:
                 written = cancel_redemption(policy, account, customer_id, ids[event], target)
             else:
                 asked = (frame.reward[event].as_py(), at, int(frame.units[event]))

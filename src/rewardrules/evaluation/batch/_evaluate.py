@@ -400,8 +400,7 @@ class _Run(Computation):
             if plan.final_rules:  # what it gave stops the later rules of those purchases
                 self.gave(stage.plan.rule.id, _given_events(ledger.parts[made:]))
             self._set_aside_entries(ledger, position, stage)
-        if self.resumed is not None:
-            self._saved_refund_entries(ledger)
+        self._saved_refund_entries(ledger)
         cutoff = self.cutoff
         closing = (
             None
@@ -1006,11 +1005,16 @@ class _Run(Computation):
             HistoryError: a cancellation the reference refuses (``_cancels``).
         """
         frame, plan = self.frame, self.plan
-        cancels = cancelled_redemptions(frame, frame.flags_of("cancel_redemption"), redemptions)
+        asked = frame.flags_of("cancel_redemption")
+        if self.resumed is not None and self.resumed.cancels:  # of saved redemptions: below
+            asked = asked.copy()
+            asked[sorted(self.resumed.cancels)] = False
+        cancels = cancelled_redemptions(frame, asked, redemptions)
+        saved = {} if self.resumed is None else self.resumed.cancels
         tiers = plan.tiers
         kept = frozenset(reward.id for reward in plan.program.rewards if reward.tiers)
         if tiers is None or not kept:
-            return Catalogue(cancels)
+            return Catalogue(cancels, saved_cancels=saved)
         found = pc.is_in(frame.reward, value_set=pa.array(sorted(kept), pa.string()))
         asked = np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         events = np.flatnonzero(asked & redemptions).astype(np.int64)
@@ -1026,6 +1030,7 @@ class _Run(Computation):
                 event: None if index < 0 else names[index]
                 for event, index in zip(events.tolist(), level.tolist())
             },
+            saved,
         )
 
     def _saved_states(self) -> SavedStates:
@@ -1082,8 +1087,9 @@ class _Run(Computation):
 
     def _saved_refund_entries(self, ledger: _Ledger) -> None:
         """The entries of refunds of purchases saved states keep (``_saved_refunds``), each
-        at its rule's place, and the points they take back."""
-        assert self.resumed is not None  # noqa: S101 -- called when resuming
+        at its rule's place, and the points they take back (none without saved states)."""
+        if self.resumed is None:
+            return
         positions = {rule.id: index for index, rule in enumerate(self.plan.running, 1)}
         by_position: dict[int, tuple[list[int], list[LedgerEntry]]] = {}
         for event, entries in sorted(self.resumed.refunds.entries.items()):

@@ -79,6 +79,8 @@ class Resumed:
     """Per customer id, the saved state (as given)."""
     refunds: SavedRefunds = field(default_factory=SavedRefunds)
     """The new history's refunds of purchases the saved states keep (set by ``check``)."""
+    cancels: dict[int, str] = field(default_factory=dict)
+    """Per cancellation (event) of a redemption a saved state holds, its id (``check``)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, states: object) -> Resumed:
@@ -127,7 +129,6 @@ class Resumed:
             profile = profiles.get(customer_id)
             if profile is not None and profile.opens:
                 features.append(f"customer {customer_id}: a saved state and an opening profile")
-        ids = frame.event_ids
         cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
         self.refunds = saved_refunds(self.plan, frame, self.saved, self.restored, _moment(frame))
         if self.refunds.events:
@@ -137,17 +138,51 @@ class Resumed:
                 for rule in self.plan.program.rules
                 if rule.kind == "partner_gift_card"
             ]
-        for event in cancels:
-            customer_id = frame.customer_ids[int(frame.customer[event])]
-            saved = self.saved.get(customer_id)
-            if saved is not None and frame.redemption_id[event].as_py() in saved.redemptions:
-                features.append(
-                    f"customer {customer_id}: cancellation {ids[event]} of a redemption made "
-                    "before the saved state"
-                )
-                break
+        self.cancels = self._saved_cancels(frame, cancels)
         features += self._gift_card_windows(frame)
         _refuse(features)
+
+    def _saved_cancels(self, frame: Frame, cancels: list[int]) -> dict[int, str]:
+        """Per cancellation of a redemption a saved state holds, that redemption's id; the
+        reference's errors for one it refuses (``fold._apply_cancellation``).
+
+        Raises:
+            HistoryError: the redemption is itself a cancellation, or was already
+                cancelled (in the saved state, or earlier in the new history).
+        """
+        found: dict[int, str] = {}
+        ids = frame.event_ids
+        named = {event: frame.redemption_id[event].as_py() for event in cancels}
+        for event in sorted(cancels, key=lambda event: (int(frame.at[event]), ids[event])):
+            customer_id = frame.customer_ids[int(frame.customer[event])]
+            saved = self.saved.get(customer_id)
+            target = named[event]
+            if saved is None or target not in saved.redemptions:
+                continue  # of a new redemption (or of none): ``_cancels``
+            if target in saved.cancellations:
+                message = (
+                    f"it cancels redemption {target}, which customer {customer_id} has not "
+                    "made before it; check the redemption id"
+                )
+                raise event_error(ids[event], message, "redemption_id")
+            earlier = next(
+                (key for key, value in saved.cancellations.items() if value == target), None
+            )
+            if earlier is None:
+                earlier = next(
+                    (
+                        ids[other]
+                        for other, value in found.items()
+                        if value == target
+                        and frame.customer_ids[int(frame.customer[other])] == customer_id
+                    ),
+                    None,
+                )
+            if earlier is not None:
+                message = f"redemption {target} was already cancelled by {earlier}; cancel it once"
+                raise event_error(ids[event], message, "redemption_id")
+            found[event] = target
+        return found
 
     def _check_ids(self, frame: Frame) -> None:
         """The first event (by instant, then id) whose id a saved state holds: the

@@ -182,7 +182,7 @@ class SavedStates:
         plan, frame = columns.plan, columns.frame
         check_saveable(plan, frame.customer_ids[customer])
         purchases, refunds, redemptions = columns.flags
-        cancels = columns.catalogue.cancels
+        cancels, saved_cancels = columns.catalogue.cancels, columns.catalogue.saved_cancels
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         events = range(first, end)
         bought = [event for event in events if purchases[event]]
@@ -195,6 +195,11 @@ class SavedStates:
         window_tier, reached = self._retention(bought)
         tier_amounts, tier_window = self._forgotten_tiers(forgotten, last_event_at)
         ids = frame.event_ids
+        targets = {
+            event: ids[cancels[event]] if event in cancels else saved_cancels[event]
+            for event in events
+            if event in cancels or event in saved_cancels
+        }
         money = plan.money
         granted = columns.openings.get(customer)
         if plan.tiers is None or granted is None or granted.tier_until is None:
@@ -239,10 +244,10 @@ class SavedStates:
             purchases=self._saved_purchases(kept),
             refunds=tuple(ids[event] for event in events if refunds[event]),
             redemptions=tuple(
-                ids[event] for event in events if redemptions[event] or event in cancels
+                ids[event] for event in events if redemptions[event] or event in targets
             ),
             spent=saved_spent(account),
-            cancellations={ids[event]: ids[cancels[event]] for event in events if event in cancels},
+            cancellations={ids[event]: targets[event] for event in events if event in targets},
             window_tier=window_tier,
             tier_reached=reached,
             forgotten_until=moment(forgotten[-1]) if forgotten else None,
@@ -296,8 +301,7 @@ class SavedStates:
                     take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
                 if event in emptied:
                     refunded_in_full(account, purchase_id)
-            elif event in catalogue.cancels:
-                target = ids[catalogue.cancels[event]]
+            elif (target := catalogue.cancelled(event, ids)) is not None:
                 cancel_redemption(policy, account, customer_id, ids[event], target)
             else:
                 reward = frame.reward[event].as_py()
