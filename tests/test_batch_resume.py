@@ -13,16 +13,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import at, line, purchase, refund
 from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import evaluate
-from rewardrules.events import AnyEvent, event_sort_key
+from rewardrules.events import AnyEvent, CancelRedemption, Redemption, event_sort_key
 from rewardrules.program.model import Program
-from strategies import cutoffs, histories, lifecycle_histories, lifecycle_programs, programs
+from strategies import (
+    cutoffs,
+    histories,
+    lifecycle_histories,
+    lifecycle_programs,
+    make_program,
+    programs,
+)
 from test_batch_engine import SUPPORTED_KINDS, dense_histories
 
 RESUMED_KINDS = tuple(kind for kind in SUPPORTED_KINDS if kind != "tiered_discount")
@@ -148,3 +157,140 @@ def test_drawn_lifecycles_resume_as_the_reference_resumes(
     split = data.draw(st.integers(0, len(events)), label="split")
     resumes_as_the_reference(program, events, split, as_of)
     resumes_to_one_evaluation(program, events, split)
+
+
+# --- hand-worked cases ---------------------------------------------------------------------
+
+EARN = {"id": "points", "kind": "points_per_spend", "points": 1, "per": "1.00"}
+CARD = {"id": "card", "kind": "every_nth_free", "every": 3, "counts": "items", "reward": "free"}
+ONCE = {"id": "welcome", "kind": "bonus_points", "points": 50, "once_per_customer": True}
+CAKE = {"id": "cake", "name": "Cake", "cost": 10, "value": "6.00"}
+
+
+def _shop(**points: Any) -> Program:
+    return make_program(
+        [EARN], points={"value": "0.01", **points}, rewards=[CAKE], refunds={"within": "30 days"}
+    )
+
+
+def _both(
+    program: Program, before: list[AnyEvent], after: list[AnyEvent], **options: Any
+) -> tuple[Any, Any]:
+    """The reference's and the batch engine's evaluations of ``after`` resumed from the
+    reference's states after ``before``; asserted equal (states included)."""
+    saved = _saved(program, before)
+    reference = evaluate(program, after, states=saved, **options)
+    batch_run = evaluate(program, after, states=saved, engine="batch", **options)
+    assert batch_run.to_dict() == reference.to_dict()
+    assert _states_json(batch_run) == _states_json(reference)
+    return reference, batch_run
+
+
+def test_a_refund_of_a_saved_purchase_takes_its_points_back() -> None:
+    program = _shop()
+    bought = purchase("p1", at(0), line("tea", "4.00", 3))
+    _, resumed = _both(program, [bought], [refund("r1", at(2), "p1", ("tea", 1))])
+    (customer,) = resumed.customers
+    # 12 points for 12.00; one tea of three back: 8 points on the 8.00 left
+    assert [(entry.event_id, entry.points) for entry in customer.ledger] == [("r1", -4)]
+    assert customer.points == 8
+    (row,) = customer.state.purchases
+    assert (row.id, row.lines[0].refunded_units, row.points) == ("p1", 1, {"points": 8})
+    assert customer.state.refunds == ("r1",)
+    resumes_to_one_evaluation(program, [bought, refund("r1", at(2), "p1", ("tea", 1))], 1)
+
+
+def test_a_late_refund_of_a_saved_purchase_is_the_reference_error() -> None:
+    program = _shop()
+    saved = _saved(program, [purchase("p1", at(0), line("tea", "4.00"))])
+    late = [refund("r1", at(31), "p1")]
+    with pytest.raises(HistoryError) as reference:
+        evaluate(program, late, states=saved)
+    with pytest.raises(HistoryError) as batch_error:
+        evaluate(program, late, states=saved, engine="batch")
+    assert str(batch_error.value) == str(reference.value)
+    assert "refunds.within" in str(reference.value)
+
+
+def test_a_refund_of_a_saved_purchase_floors_the_punch_card() -> None:
+    program = make_program([CARD, EARN])
+    before: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "2.00", 2)),
+        purchase("p2", at(1), line("tea", "2.00", 2)),  # the third tea is free: count 4
+    ]
+    after: list[AnyEvent] = [refund("r1", at(2), "p1"), purchase("p3", at(3), line("tea", "2.00"))]
+    _, resumed = _both(program, before, after)
+    # The refund takes 2 off the count, floored at the last card (3); p3 makes it 4.
+    assert resumed.customers[0].state.stamps == {"card": 4}
+    resumes_to_one_evaluation(program, before + after, 2)
+
+
+def test_points_expire_across_the_split() -> None:
+    program = _shop(expire_after="30 days")
+    before: list[AnyEvent] = [purchase("p1", at(0), line("tea", "5.00"))]
+    after: list[AnyEvent] = [purchase("p2", at(40), line("tea", "3.00"))]
+    _, resumed = _both(program, before, after)
+    kinds = [(entry.event_id, entry.kind, entry.points) for entry in resumed.customers[0].ledger]
+    assert kinds == [("p1", "expiry", -5), ("p2", "points", 3)]
+    resumes_to_one_evaluation(program, before + after, 1)
+
+
+def test_a_cancellation_of_a_saved_redemption_gives_its_points_back() -> None:
+    program = _shop()
+    before: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "15.00")),
+        Redemption(id="d1", customer_id="c1", at=at(1), reward="cake"),
+    ]
+    undo = CancelRedemption(id="x1", customer_id="c1", at=at(2), redemption_id="d1")
+    _, resumed = _both(program, before, [undo])
+    assert resumed.customers[0].points == 15
+    assert resumed.customers[0].state.cancellations == {"x1": "d1"}
+    again = CancelRedemption(id="x2", customer_id="c1", at=at(3), redemption_id="d1")
+    with pytest.raises(HistoryError) as reference:
+        evaluate(program, [undo, again], states=_saved(program, before))
+    with pytest.raises(HistoryError) as batch_error:
+        evaluate(program, [undo, again], states=_saved(program, before), engine="batch")
+    assert str(batch_error.value) == str(reference.value)
+
+
+def test_a_bonus_given_once_before_the_state_is_not_given_again() -> None:
+    program = make_program([EARN, ONCE])
+    before: list[AnyEvent] = [purchase("p1", at(0), line("tea", "2.00"))]
+    after: list[AnyEvent] = [purchase("p2", at(1), line("tea", "2.00"))]
+    _, resumed = _both(program, before, after)
+    assert [entry.rule for entry in resumed.customers[0].ledger] == ["points"]
+    assert resumed.customers[0].state.bonuses == ("welcome",)
+
+
+def test_a_customer_with_a_state_and_no_new_event_is_reported_as_saved() -> None:
+    program = _shop(expire_after="30 days")
+    before: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "5.00")),
+        purchase("q1", at(0), line("tea", "2.00"), customer="c2"),
+    ]
+    after: list[AnyEvent] = [purchase("p2", at(1), line("tea", "1.00"))]
+    _, resumed = _both(program, before, after, as_of=at(45))
+    assert [customer.customer_id for customer in resumed.customers] == ["c1", "c2"]
+    assert resumed.customers[1].ledger[0].kind == "expiry"
+    assert resumed.totals.customers == 2
+
+
+def test_an_event_repeating_a_saved_id_is_the_reference_error() -> None:
+    program = _shop()
+    saved = _saved(program, [purchase("p1", at(0), line("tea", "5.00"))])
+    again = [purchase("p1", at(1), line("tea", "5.00"), customer="c2")]
+    with pytest.raises(HistoryError) as reference:
+        evaluate(program, again, states=saved)
+    with pytest.raises(HistoryError) as batch_error:
+        evaluate(program, again, states=saved, engine="batch")
+    assert str(batch_error.value) == str(reference.value)
+
+
+def test_what_the_batch_engine_does_not_resume_is_refused_by_name() -> None:
+    limited = {**EARN, "limit": {"per": "day", "points": 10}}
+    program = make_program([limited])
+    saved = _saved(program, [purchase("p1", at(0), line("tea", "5.00"))])
+    with pytest.raises(UnsupportedError, match="rule 'points': saved states of a rule with a"):
+        evaluate(
+            program, [purchase("p2", at(1), line("tea", "1.00"))], states=saved, engine="batch"
+        )

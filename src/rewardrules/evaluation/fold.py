@@ -607,8 +607,8 @@ def evaluate(
         states: saved states to resume from, by customer id (or as a list).
         engine: ``"reference"``, the fold of ``step`` (the oracle), or ``"batch"``, the
             columnar engine (``rewardrules.evaluation.batch``): the same results, much faster on big
-            histories; it refuses what it does not evaluate yet, and resuming from saved
-            states (it saves them: ``CustomerResult.state`` is the reference's).
+            histories; it refuses what it does not evaluate yet (or resume from saved
+            states yet: docs/batch-engine.md), and saves states as the reference does.
 
     The reference engine pauses Python's cyclic garbage collector (``gc.disable()``) while
     it folds, and turns it back on afterwards only if it was on: the collector is left as
