@@ -32,15 +32,18 @@ from strategies import (
     make_program,
     programs,
 )
-from test_batch_engine import SUPPORTED_KINDS, dense_histories
-
-RESUMED_KINDS = tuple(kind for kind in SUPPORTED_KINDS if kind != "tiered_discount")
-"""Kinds resumed without tiers (a tiered discount needs them)."""
+from test_batch_engine import (
+    SUPPORTED_KINDS,
+    dense_histories,
+    programs_keeping_tiers,
+    programs_with_bonuses,
+)
+from test_batch_states import programs_forgetting
 
 REFUSALS = (
     "a refund of a purchase made before the saved state, in a program with a partner_gift_card",
     "a purchase in a gift card window the saved state holds",
-    "saved states of a program with tiers",
+    "a saved state with a granted tier",
 )
 """What the batch engine says when it does not resume a drawn history yet."""
 
@@ -133,7 +136,12 @@ def resumes_to_one_evaluation(program: Program, events: list[AnyEvent], split: i
 
 @settings(max_examples=80)
 @given(
-    programs(RESUMED_KINDS, with_tiers=False),
+    st.one_of(
+        programs(SUPPORTED_KINDS, points_tiers=True),
+        programs_keeping_tiers(),
+        programs_forgetting(),
+        programs_with_bonuses(),
+    ),
     st.one_of(histories(refunds=True, payments=True), dense_histories()),
     st.data(),
 )
@@ -146,7 +154,7 @@ def test_drawn_programs_resume_as_the_reference_resumes(
 
 @settings(max_examples=60)
 @given(
-    lifecycle_programs(rule_options=()).filter(lambda program: program.tiers is None),
+    lifecycle_programs(reward_tiers=True),
     lifecycle_histories(catalogue=True),
     st.data(),
     cutoffs(),
@@ -294,3 +302,71 @@ def test_what_the_batch_engine_does_not_resume_is_refused_by_name() -> None:
         evaluate(
             program, [purchase("p2", at(1), line("tea", "1.00"))], states=saved, engine="batch"
         )
+
+
+SILVER_OFF = {
+    "id": "silver-off",
+    "kind": "tiered_discount",
+    "discounts": {"silver": 10},
+}
+
+
+def _tiered(window: str, **tiers: Any) -> Program:
+    return make_program(
+        [SILVER_OFF, EARN],
+        tiers={
+            "qualify_by": "spend",
+            "window": window,
+            "levels": [{"name": "silver", "at_least": "10.00"}],
+            **tiers,
+        },
+        refunds={"within": "3 days"},
+    )
+
+
+def test_a_rolling_tier_window_reaches_across_the_split() -> None:
+    program = _tiered("30 days")
+    before: list[AnyEvent] = [purchase("p1", at(0), line("tea", "10.00"))]
+    after: list[AnyEvent] = [
+        purchase("p2", at(5), line("tea", "10.00")),  # silver: p1 is in its window
+        purchase("p3", at(40), line("tea", "10.00")),  # p1 and p2 have left it
+    ]
+    _, resumed = _both(program, before, after)
+    (customer,) = resumed.customers
+    assert [row.tier for row in customer.state.purchases] == [None, "silver", None][-1:]
+    discounts = [entry.event_id for entry in customer.ledger if entry.kind == "discount"]
+    assert discounts == ["p2"]
+    resumes_to_one_evaluation(program, before + after, 1)
+
+
+def test_a_refund_of_a_saved_purchase_lowers_the_window_from_then_on() -> None:
+    program = _tiered("calendar_month")
+    before: list[AnyEvent] = [purchase("p1", at(0), line("tea", "10.00"))]
+    after: list[AnyEvent] = [
+        refund("r1", at(1), "p1"),
+        purchase("p2", at(2), line("tea", "5.00")),  # p1 no longer counts: no tier
+    ]
+    _, resumed = _both(program, before, after)
+    assert [entry.kind for entry in resumed.customers[0].ledger] == ["points", "points"]
+    resumes_to_one_evaluation(program, before + after, 1)
+
+
+def test_a_tier_kept_for_a_while_holds_across_the_split() -> None:
+    program = _tiered("7 days", keep_for="30 days")
+    before: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "10.00")),
+        purchase("p2", at(1), line("tea", "1.00")),  # silver reached here
+    ]
+    after: list[AnyEvent] = [
+        purchase("p3", at(20), line("tea", "10.00")),  # the window is empty: kept silver
+        purchase("p4", at(60), line("tea", "10.00")),  # kept no longer, window empty again
+    ]
+    _, resumed = _both(program, before, after)
+    state = resumed.customers[0].state
+    assert [row.tier for row in state.purchases] == [None]  # p4's; the others forgotten
+    assert state.tier_reached == {"silver": at(1)}
+    discounts = [
+        entry.event_id for entry in resumed.customers[0].ledger if entry.kind == "discount"
+    ]
+    assert discounts == ["p3"]
+    resumes_to_one_evaluation(program, before + after, 2)

@@ -110,6 +110,10 @@ class Computation:
         self.retention: Retention | None = None
         if tiers is not None and tiers.holds:
             self.retention = Retention(tiers, frame, self.purchases)
+        self.saved_tiers = None
+        if tiers is not None and self.windows is not None and resumed is not None:
+            self.saved_tiers = resumed.tiers(frame, self.windows, self.retention)
+            self.windows = self.saved_tiers.windows
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier
         self.paid, self.given = self._grouped_prices()

@@ -1150,15 +1150,19 @@ class _Run(Computation):
         before[1:] = tier[:-1]
         first = np.ones(len(bought), dtype=np.bool_)
         first[1:] = owner_of[1:] != owner_of[:-1]
-        before[first] = -1
+        before[first] = (
+            -1 if self.saved_tiers is None else self.saved_tiers.last_level()[owner_of[first]]
+        )
         changed = np.flatnonzero(tier != before)
         # Each customer's level at their last purchase (-1 without one).
         latest = np.searchsorted(bought, frame.customer_start[1:]) - 1
         final_level = np.full(len(latest), -1, dtype=np.int64)
+        if self.saved_tiers is not None:
+            final_level = self.saved_tiers.last_level()
         if len(bought):
             clipped = np.maximum(latest, 0)
             has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
-            final_level = np.where(has_purchase, tier[clipped], -1)
+            final_level = np.where(has_purchase, tier[clipped], final_level)
         at, offsets = frame.at, frame.utc_offset
         report_change: list[datetime | None] = [None] * len(last)
         for index in np.flatnonzero(reported != final_level).tolist():

@@ -30,13 +30,15 @@ import numpy as np
 from rewardrules.engine._state_format import instant
 from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.engine.lots import PointsAccount, settle
-from rewardrules.engine.state import CustomerState, WorkingState, restore
+from rewardrules.engine.state import CustomerState, SavedPurchase, WorkingState, restore
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
+from rewardrules.evaluation.batch._resumed_tiers import SavedTiers
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
+from rewardrules.evaluation.batch._tiers import Retention, TierWindows
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
@@ -57,8 +59,6 @@ def _refuse(features: list[str]) -> None:
 def program_refusals(plan: ProgramPlan) -> list[str]:
     """What in the program the batch engine does not resume from saved states yet."""
     found: list[str] = []
-    if plan.tiers is not None:
-        found.append("saved states of a program with tiers (the tier windows' saved amounts)")
     for rule in plan.program.rules:
         where = f"rule '{rule.id}'"
         if rule.limit:
@@ -81,6 +81,8 @@ class Resumed:
     """The new history's refunds of purchases the saved states keep (set by ``check``)."""
     cancels: dict[int, str] = field(default_factory=dict)
     """Per cancellation (event) of a redemption a saved state holds, its id (``check``)."""
+    saved_tiers: SavedTiers | None = None
+    """The saved tier entries over the frame (set by :meth:`tiers`)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, states: object) -> Resumed:
@@ -129,6 +131,8 @@ class Resumed:
             profile = profiles.get(customer_id)
             if profile is not None and profile.opens:
                 features.append(f"customer {customer_id}: a saved state and an opening profile")
+            if self.saved[customer_id].tier_granted is not None and self.plan.tiers is not None:
+                features.append(f"customer {customer_id}: a saved state with a granted tier")
         cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
         self.refunds = saved_refunds(self.plan, frame, self.saved, self.restored, _moment(frame))
         if self.refunds.events:
@@ -266,6 +270,20 @@ class Resumed:
         saved = self.saved.get(customer_id)
         return saved is not None and rule_id in saved.bonuses
 
+    def tiers(self, frame: Frame, windows: TierWindows, retention: Retention | None) -> SavedTiers:
+        """The saved tier entries over the frame: the windows' base, the retention's seeds
+        (``_resumed_tiers``)."""
+        assert self.plan.tiers is not None  # noqa: S101 -- called with tiers
+        saved = SavedTiers(self.plan.tiers, frame, self.saved, self.refunds.tier_amounts)
+        saved.windows = windows
+        if saved.customers:
+            saved.windows = replace(windows, base=saved.base(), report_base=saved.report_base)
+            if retention is not None:
+                retention.saved_window = saved.window_level()
+                retention.saved_until = saved.held_until()
+        self.saved_tiers = saved
+        return saved
+
     def seeded_customers(self, frame: Frame) -> dict[int, str]:
         """The frame's customers (by index) with a saved state."""
         return {
@@ -282,11 +300,12 @@ class Resumed:
         state: CustomerState,
         account: PointsAccount,
         counts: Mapping[str, int],
+        bought: Sequence[tuple[datetime, int]] = (),
     ) -> CustomerState:
         """The state the reference saves after resuming: ``state`` is the batch engine's
         state of the new history (its account seeded from the saved one, as ``account``
         still is; ``counts``: every punch card's final count), merged with the saved
-        state."""
+        state; ``bought``: the new purchases' instants and window levels)."""
         saved = self.saved.get(customer_id)
         if saved is None:
             return state
@@ -294,6 +313,7 @@ class Resumed:
         new_rows = state.purchases
         refunded = self.refunds.rows.get(customer_id, {})
         rows = [refunded.get(row.id, row) for row in saved.purchases]
+        gone: list[SavedPurchase] = []
         forgotten_until, settled_purchase_at = saved.forgotten_until, saved.settled_purchase_at
         within, now = plan.refunds_within, state.last_event_at
         if within is not None and now is not None:
@@ -302,11 +322,11 @@ class Resumed:
                 at = instant(rows[0].at, rows[0].offset)
                 if within.after(at, plan.zone) >= now:
                     break
-                gone = rows.pop(0)
-                if any(line.refunded_units < line.quantity for line in gone.lines):
+                gone.append(rows.pop(0))
+                if any(line.refunded_units < line.quantity for line in gone[-1].lines):
                     settled_purchase_at = at
                 forgotten_until = at
-                settle(account, gone.id)
+                settle(account, gone[-1].id)
         if state.forgotten_until is not None:
             forgotten_until = state.forgotten_until
         if state.settled_purchase_at is not None:
@@ -319,6 +339,22 @@ class Resumed:
             gift_cards.setdefault(rule, {}).update(windows)
         bonuses = dict.fromkeys(saved.bonuses)
         bonuses.update(dict.fromkeys(state.bonuses))
+        tiers: dict[str, Any] = {}
+        if self.saved_tiers is not None:
+            window_tier, reached = self.saved_tiers.retention(customer_id, bought)
+            amounts, window = (
+                ({}, ())
+                if forgotten_until is None or now is None
+                else self.saved_tiers.forgotten(
+                    customer_id, gone, (state.tier_amounts, state.tier_window), now
+                )
+            )
+            tiers = {
+                "window_tier": window_tier,
+                "tier_reached": reached,
+                "tier_amounts": amounts,
+                "tier_window": window,
+            }
         return CustomerState.model_construct(
             **{
                 **state.__dict__,
@@ -339,6 +375,7 @@ class Resumed:
                 "referral_holds": saved.referral_holds,
                 "forgotten_until": forgotten_until,
                 "settled_purchase_at": settled_purchase_at,
+                **tiers,
             }
         )
 

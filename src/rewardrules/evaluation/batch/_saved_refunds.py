@@ -33,6 +33,7 @@ from rewardrules.engine.state import (
     SavedPurchase,
     WorkingState,
     saved_row,
+    tier_amount,
 )
 from rewardrules.errors import event_error
 from rewardrules.evaluation.batch._frame import Frame
@@ -55,6 +56,8 @@ class SavedRefunds:
     """The refunds after which their saved purchase is refunded in full."""
     rows: dict[str, dict[str, SavedPurchase]] = field(default_factory=dict)
     """Per customer, each refunded saved purchase as the state saves it afterwards."""
+    tier_amounts: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """Per such refund, its purchase and what that counts toward tiers after it."""
 
 
 def _forgotten_message(refund: Refund, within: str) -> str:
@@ -126,6 +129,7 @@ def saved_refunds(
             if record.fully_refunded():
                 emptied.append(event)
             found.rows.setdefault(customer_id, {})[purchase_id] = saved_row(record)
+            found.tier_amounts[event] = (purchase_id, tier_amount(record, plan.tiers))
     found.events = frozenset(events)
     found.emptied = frozenset(emptied)
     return found

@@ -117,9 +117,7 @@ class StateColumns:
     """The cancellations' redemptions and the tiers redemptions ask at."""
     seeds: Callable[[int], PointsAccount | None] | None = None
     """Per customer (index) resumed from a saved state, its saved account (``_resume``)."""
-    merge: Callable[[str, CustomerState, PointsAccount, dict[str, int]], CustomerState] | None = (
-        None
-    )
+    merge: Callable[..., CustomerState] | None = None
     """Merges a resumed customer's state of the new history with the saved one (given the
     account and every punch card's final count)."""
     emptied: frozenset[int] | None = None
@@ -265,7 +263,8 @@ class SavedStates:
         if columns.merge is None:
             return state
         counts = {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
-        return columns.merge(frame.customer_ids[customer], state, account, counts)
+        levels = [(moment(event), int(columns.window_tier[event])) for event in bought]
+        return columns.merge(frame.customer_ids[customer], state, account, counts, levels)
 
     # --- the points account -----------------------------------------------------------
 
