@@ -11,6 +11,7 @@ yet is refused by name (``UnsupportedError``), never computed another way.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -42,7 +43,6 @@ from test_batch_states import programs_forgetting
 
 REFUSALS = (
     "a refund of a purchase made before the saved state, in a program with a partner_gift_card",
-    "a purchase in a gift card window the saved state holds",
     "a saved state with a granted tier",
 )
 """What the batch engine says when it does not resume a drawn history yet."""
@@ -370,3 +370,38 @@ def test_a_tier_kept_for_a_while_holds_across_the_split() -> None:
     ]
     assert discounts == ["p3"]
     resumes_to_one_evaluation(program, before + after, 2)
+
+
+GROCER = {
+    "id": "grocer",
+    "kind": "partner_gift_card",
+    "partner": "Green Basket",
+    "value": "1.00",
+    "every_spend": "10.00",
+    "window": "calendar_month",
+    "max_per_window": 3,
+}
+
+
+def test_a_gift_card_window_goes_on_from_the_saved_spend() -> None:
+    program = make_program([GROCER, EARN])
+    before: list[AnyEvent] = [purchase("p1", at(0), line("tea", "8.00"))]
+    after: list[AnyEvent] = [
+        purchase("p2", at(1), line("tea", "5.00")),  # 13.00 in the month: a card
+        refund("r2", at(2), "p2"),  # back to 8.00; the card stays issued
+        purchase("p3", at(3), line("tea", "20.00")),  # 28.00, highest 28.00: one more
+    ]
+    _, resumed = _both(program, before, after)
+    cards = [
+        (entry.event_id, entry.units)
+        for entry in resumed.customers[0].ledger
+        if entry.kind == "gift_card"
+    ]
+    assert cards == [("p2", 1), ("p3", 1)]
+    (window,) = resumed.customers[0].state.gift_cards["grocer"].values()
+    assert (window.net_spend, window.highest_spend, window.cards) == (
+        Decimal("28.00"),
+        Decimal("28.00"),
+        2,
+    )
+    resumes_to_one_evaluation(program, before + after, 1)

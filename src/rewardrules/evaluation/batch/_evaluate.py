@@ -1117,7 +1117,12 @@ class _Run(Computation):
             return found
 
         if merge:
-            return {"seeds": seed, "merge": resumed.merged, "emptied": self._emptied()}
+            return {
+                "seeds": seed,
+                "merge": resumed.merged,
+                "emptied": self._emptied(),
+                "window_seeds": resumed.windows,
+            }
         indices = sorted(resumed.seeded_customers(self.frame))
         return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
 

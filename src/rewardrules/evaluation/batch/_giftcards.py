@@ -8,6 +8,7 @@ windows with refunds take the running maximum in a loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,9 @@ class GiftCardColumns:
 
     plan: GiftCardPlan
     scope: ScopeColumns
+    seeds: Mapping[tuple[int, int], tuple[int, int, int]] | None = None
+    """Per (customer, window key) a saved state holds: its net spend, highest spend and
+    cards issued, in minor units (``_resume``)."""
 
     @classmethod
     def of(cls, plan: GiftCardPlan, frame: Frame, tiers: TierPlan | None) -> GiftCardColumns:
@@ -81,6 +85,25 @@ class GiftCardColumns:
             due = np.minimum(due, self.plan.limit)
         before = windows.before
         return _issued(events, before, due, highest, (due > before) & (own > 0))
+
+    def _seeded(
+        self, starts: Flags, customer: Ints, keys: Ints, net: Ints, highest: Ints
+    ) -> list[tuple[int, int, int]]:
+        """Start the windows a saved state holds from its net and highest spend (changed in
+        place); their groups' (first, end) positions and the cards already issued."""
+        if not self.seeds:
+            return []
+        found = []
+        for low in np.flatnonzero(starts).tolist():
+            seed = self.seeds.get((int(customer[low]), int(keys[low])))
+            if seed is None:
+                continue
+            end = _group_end(starts, low)
+            saved_net, saved_highest, cards = seed
+            net[low:end] += saved_net
+            highest[low:end] = np.maximum.accumulate(np.maximum(net[low:end], saved_highest))
+            found.append((low, end, cards))
+        return found
 
     def _windows(
         self,
@@ -131,13 +154,24 @@ class GiftCardColumns:
                 while end < frame.events and not starts[end]:
                     end += 1
                 highest[low:end] = np.maximum.accumulate(np.maximum(net[low:end], 0))
+        seeded = self._seeded(starts, grouped_customer, grouped_keys, net, highest)
         due = highest // plan.every_spend
         if plan.limit is not None:
             due = np.minimum(due, plan.limit)
+        for low, end, cards in seeded:
+            due[low:end] = np.maximum(due[low:end], cards)
         before = np.where(starts, 0, np.concatenate(([0], due[:-1])))
+        for low, _, cards in seeded:
+            before[low] = cards
         purchases = np.zeros(frame.events, dtype=np.int64)
         purchases[frame.line_event[purchase_lines]] = 1
         return _Windows(order, starts, net, highest, due, before, delta, spend, purchases)
+
+
+def _group_end(starts: Flags, low: int) -> int:
+    """One past the last position of the window group starting at ``low``."""
+    following = np.flatnonzero(starts[low + 1 :])
+    return low + 1 + int(following[0]) if len(following) else len(starts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,10 @@ from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
+from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._resumed_tiers import SavedTiers
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
-from rewardrules.evaluation.batch._tiers import Retention, TierWindows
+from rewardrules.evaluation.batch._tiers import Retention, TierWindows, calendar_keys
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
@@ -143,7 +144,6 @@ class Resumed:
                 if rule.kind == "partner_gift_card"
             ]
         self.cancels = self._saved_cancels(frame, cancels)
-        features += self._gift_card_windows(frame)
         _refuse(features)
 
     def _saved_cancels(self, frame: Frame, cancels: list[int]) -> dict[int, str]:
@@ -205,33 +205,6 @@ class Resumed:
             message = "another event has the same id; event ids must be unique"
             raise event_error(ids[first], message)
 
-    def _gift_card_windows(self, frame: Frame) -> list[str]:
-        """A gift card window a saved state holds that a new purchase falls in: its spend
-        is not seeded yet."""
-        found: list[str] = []
-        rules = {
-            rule.id: rule for rule in self.plan.program.rules if rule.kind == "partner_gift_card"
-        }
-        purchases = frame.flags_of("purchase")
-        for customer, customer_id in enumerate(frame.customer_ids):
-            saved = self.saved.get(customer_id)
-            if saved is None or not saved.gift_cards:
-                continue
-            start = int(frame.customer_start[customer])
-            end = int(frame.customer_start[customer + 1])
-            days = [int(frame.local_date[event]) for event in range(start, end) if purchases[event]]
-            for rule_id, windows in saved.gift_cards.items():
-                rule = rules.get(rule_id)
-                if rule is None or not windows:
-                    continue
-                keys = {calendar_key(rule.window, date.fromordinal(day)) for day in days}
-                if keys & set(windows):
-                    found.append(
-                        f"customer {customer_id}: rule '{rule_id}': a purchase in a gift card "
-                        "window the saved state holds"
-                    )
-        return found
-
     # --- seeds --------------------------------------------------------------------------
 
     def stages(self, stages: Sequence[Any], frame: Frame) -> list[Any]:
@@ -253,6 +226,9 @@ class Resumed:
                 gone = self.refunds.gone.get(rule_id)
                 if gone:
                     seed = replace(seed, saved_gone=gone)
+            elif isinstance(stage, GiftCardColumns):
+                seeds = self._window_seeds(frame, stage)
+                seed = replace(stage, seeds=seeds) if seeds else stage
             elif isinstance(stage, BonusColumns) and stage.plan.rule.once_per_customer:
                 given = np.asarray(
                     [self._given(customer_id, rule_id) for customer_id in customers],
@@ -261,6 +237,39 @@ class Resumed:
                 seed = replace(stage, given_before=given) if given.any() else stage
             seeded.append(seed)
         return seeded
+
+    def _window_seeds(
+        self, frame: Frame, stage: GiftCardColumns
+    ) -> dict[tuple[int, int], tuple[int, int, int]]:
+        """Per (customer, window key) of a new purchase, the window a saved state holds."""
+        rule = stage.plan.rule
+        purchases = frame.flags_of("purchase")
+        found: dict[tuple[int, int], tuple[int, int, int]] = {}
+        for customer, customer_id in enumerate(frame.customer_ids):
+            windows = self.windows(customer_id, rule.id)
+            if not windows:
+                continue
+            start = int(frame.customer_start[customer])
+            end = int(frame.customer_start[customer + 1])
+            bought = [event for event in range(start, end) if purchases[event]]
+            days = frame.local_date[np.asarray(bought, dtype=np.int64)]
+            for day, number in zip(days.tolist(), calendar_keys(rule.window, days).tolist()):
+                window = windows.get(calendar_key(rule.window, date.fromordinal(day)))
+                if window is not None:
+                    found[(customer, number)] = window
+        return found
+
+    def windows(self, customer_id: str, rule_id: str) -> dict[str, tuple[int, int, int]]:
+        """A gift card rule's windows a saved state holds (net, highest, cards; minor
+        units), in the state's order."""
+        saved = self.saved.get(customer_id)
+        if saved is None:
+            return {}
+        to_minor = self.plan.money.to_minor
+        return {
+            key: (to_minor(window.net_spend), to_minor(window.highest_spend), window.cards)
+            for key, window in saved.gift_cards.get(rule_id, {}).items()
+        }
 
     def _stamps(self, customer_id: str, rule_id: str) -> int:
         saved = self.saved.get(customer_id)

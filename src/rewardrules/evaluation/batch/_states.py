@@ -120,6 +120,9 @@ class StateColumns:
     merge: Callable[..., CustomerState] | None = None
     """Merges a resumed customer's state of the new history with the saved one (given the
     account and every punch card's final count)."""
+    window_seeds: Callable[[str, str], Mapping[str, tuple[int, int, int]]] | None = None
+    """Per customer id and gift card rule, the windows a saved state holds (net, highest,
+    cards in minor units), when resuming."""
     emptied: frozenset[int] | None = None
     """The refunds that refund their purchase in full, when resuming (refunds of saved
     purchases among them); None: those of ``steps``."""
@@ -233,7 +236,9 @@ class SavedStates:
                         highest_spend=money.to_decimal(highest),
                         cards=cards,
                     )
-                    for key, (net, highest, cards) in self._gift_card_windows(rules, events).items()
+                    for key, (net, highest, cards) in self._gift_card_windows(
+                        rules, events, customer
+                    ).items()
                 }
                 for rules in columns.gift_cards
                 if self._ran_once(rules.rule_id, bought)
@@ -459,13 +464,16 @@ class SavedStates:
         return ran is None or bool(ran[bought].any())
 
     def _gift_card_windows(
-        self, rules: GiftCardSpend, events: Iterable[int]
+        self, rules: GiftCardSpend, events: Iterable[int], customer: int
     ) -> dict[str, tuple[int, int, int]]:
         """A gift card rule's windows (net, highest, cards), as ``partner_gift_card`` and
         ``refund_partner_gift_card`` leave them."""
         purchases, refunds, _ = self.columns.flags
         purchase_of = self._refunded_purchase()
         windows: dict[str, tuple[int, int, int]] = {}
+        seeds = self.columns.window_seeds
+        if seeds is not None:  # resumed: the windows a saved state holds go on from it
+            windows = dict(seeds(self.columns.frame.customer_ids[customer], rules.rule_id))
         ran = self._ran(rules.rule_id)
         for event in events:
             spend = int(rules.spend[event])
