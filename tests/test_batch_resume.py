@@ -23,7 +23,7 @@ from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import evaluate
-from rewardrules.events import AnyEvent, CancelRedemption, Redemption, event_sort_key
+from rewardrules.events import AnyEvent, CancelRedemption, Customer, Redemption, event_sort_key
 from rewardrules.program.model import Program
 from strategies import (
     cutoffs,
@@ -39,6 +39,7 @@ from test_batch_engine import (
     programs_keeping_tiers,
     programs_with_bonuses,
 )
+from test_batch_migration import migrations
 from test_batch_states import programs_forgetting
 
 REFUSALS = (
@@ -405,3 +406,62 @@ def test_a_gift_card_window_goes_on_from_the_saved_spend() -> None:
         2,
     )
     resumes_to_one_evaluation(program, before + after, 1)
+
+
+def test_a_tier_granted_before_the_state_holds_until_its_end() -> None:
+    program = _tiered("30 days")
+    profile = Customer(customer_id="c1", tier="silver", tier_until=at(10))
+    first = evaluate(program, [purchase("p1", at(0), line("tea", "2.00"))], [profile])
+    saved = {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+    assert saved["c1"].tier_granted == "silver"
+    after: list[AnyEvent] = [
+        purchase("p2", at(5), line("tea", "2.00")),  # granted silver: 10% off
+        purchase("p3", at(15), line("tea", "2.00")),  # the grant has ended
+    ]
+    reference = evaluate(program, after, states=saved)
+    resumed = evaluate(program, after, states=saved, engine="batch")
+    assert resumed.to_dict() == reference.to_dict()
+    assert _states_json(resumed) == _states_json(reference)
+    discounts = [
+        entry.event_id for entry in resumed.customers[0].ledger if entry.kind == "discount"
+    ]
+    assert discounts == ["p2"]
+    assert resumed.customers[0].state.tier_granted == "silver"
+
+
+@settings(max_examples=40)
+@given(migrations(expiry=True), st.data())
+def test_migrated_customers_resume_as_the_reference_resumes(
+    drawn: tuple[Program, list[AnyEvent], list[Customer], Any], data: st.DataObject
+) -> None:
+    """Opening lots and granted tiers reach the state of the first part (the reference's,
+    with the profiles); the second part resumes without them."""
+    program, events, profiles, _ = drawn
+    events = sorted(events, key=event_sort_key)
+    split = data.draw(st.integers(0, len(events)), label="split")
+    try:
+        first = evaluate(program, events[:split], profiles)
+    except HistoryError:
+        return
+    saved = {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+    rest = events[split:]
+    try:
+        expected: Any = evaluate(program, rest, states=saved)
+    except HistoryError as error:
+        expected = error
+    found: Any
+    try:
+        found = evaluate(program, rest, states=saved, engine="batch")
+    except HistoryError as error:
+        found = error
+    if isinstance(expected, HistoryError) or isinstance(found, HistoryError):
+        assert str(found) == str(expected)
+        return
+    assert found.to_dict() == expected.to_dict()
+    assert _states_json(found) == _states_json(expected)

@@ -142,6 +142,8 @@ def evaluate_table(
     if profiles:
         check_late(plan, frame, profiles, facts, until)
         grants = Grants.of(plan, frame, profiles)
+    if resumed is not None:  # tiers granted to migrated customers, as their states keep them
+        grants = resumed.grants(frame, grants)
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:

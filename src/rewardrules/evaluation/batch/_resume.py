@@ -27,16 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from rewardrules.engine._state_format import instant
+from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.engine.lots import PointsAccount, settle
-from rewardrules.engine.state import CustomerState, SavedPurchase, WorkingState, restore
+from rewardrules.engine.state import (
+    CustomerState,
+    SavedPurchase,
+    WorkingState,
+    _restore_account,
+    restore,
+)
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
+from rewardrules.evaluation.batch._opening import Grants
 from rewardrules.evaluation.batch._resumed_tiers import SavedTiers
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, calendar_keys
@@ -110,9 +117,14 @@ class Resumed:
 
     def account(self, customer_id: str) -> PointsAccount | None:
         """The customer's points account as saved (a fresh copy), or None without a state."""
-        if customer_id not in self.saved:
+        saved = self.saved.get(customer_id)
+        if saved is None:
             return None
-        return self.restored(customer_id).account
+        plan = self.plan
+        account = PointsAccount()
+        counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
+        _restore_account(saved, account, counts)  # as ``restore`` restores it
+        return account
 
     # --- checks -----------------------------------------------------------------------
 
@@ -132,8 +144,6 @@ class Resumed:
             profile = profiles.get(customer_id)
             if profile is not None and profile.opens:
                 features.append(f"customer {customer_id}: a saved state and an opening profile")
-            if self.saved[customer_id].tier_granted is not None and self.plan.tiers is not None:
-                features.append(f"customer {customer_id}: a saved state with a granted tier")
         cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
         self.refunds = saved_refunds(self.plan, frame, self.saved, self.restored, _moment(frame))
         if self.refunds.events:
@@ -293,6 +303,25 @@ class Resumed:
         self.saved_tiers = saved
         return saved
 
+    def grants(self, frame: Frame, grants: Grants | None) -> Grants | None:
+        """The frame's granted tiers with those the saved states keep (``tier_granted``
+        until ``tier_granted_until``, as ``restore`` grants them)."""
+        tiers = self.plan.tiers
+        if tiers is None:
+            return grants
+        count = len(frame.customer_ids)
+        level = np.full(count, -1, dtype=np.int64) if grants is None else grants.level.copy()
+        until = np.zeros(count, dtype=np.int64) if grants is None else grants.until.copy()
+        found = False
+        for customer, customer_id in enumerate(frame.customer_ids):
+            saved = self.saved.get(customer_id)
+            if saved is None or saved.tier_granted is None or saved.tier_granted_until is None:
+                continue
+            level[customer] = tiers.index_of(saved.tier_granted)
+            until[customer] = micros(saved.tier_granted_until)
+            found = True
+        return Grants(level, until) if found else grants
+
     def seeded_customers(self, frame: Frame) -> dict[int, str]:
         """The frame's customers (by index) with a saved state."""
         return {
@@ -349,6 +378,11 @@ class Resumed:
         bonuses = dict.fromkeys(saved.bonuses)
         bonuses.update(dict.fromkeys(state.bonuses))
         tiers: dict[str, Any] = {}
+        if plan.tiers is not None and saved.tier_granted_until is not None:
+            tiers = {
+                "tier_granted": saved.tier_granted,
+                "tier_granted_until": saved.tier_granted_until,
+            }
         if self.saved_tiers is not None:
             window_tier, reached = self.saved_tiers.retention(customer_id, bought)
             amounts, window = (
@@ -358,7 +392,7 @@ class Resumed:
                     customer_id, gone, (state.tier_amounts, state.tier_window), now
                 )
             )
-            tiers = {
+            tiers |= {
                 "window_tier": window_tier,
                 "tier_reached": reached,
                 "tier_amounts": amounts,

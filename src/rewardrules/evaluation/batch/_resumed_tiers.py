@@ -67,9 +67,10 @@ class _Entries:
             self._add(plan, row.at, row.offset, row_amount(plan, row), row.id)
 
     def _add(self, plan: TierPlan, at: int, offset: int, amount: int, row_id: str | None) -> None:
-        local = instant(at, offset).astimezone(plan.zone).date()
+        if plan.span is None:  # a rolling window reads instants only
+            local = instant(at, offset).astimezone(plan.zone).date()
+            self.key.append(calendar_key(plan.window, local))
         self.at.append(at)
-        self.key.append(calendar_key(plan.window, local))
         self.amount.append(amount)
         self.ids.append(row_id)
 
