@@ -42,10 +42,7 @@ from test_batch_engine import (
 from test_batch_migration import migrations
 from test_batch_states import programs_forgetting
 
-REFUSALS = (
-    "a refund of a purchase made before the saved state, in a program with a partner_gift_card",
-    "a saved state with a granted tier",
-)
+REFUSALS = ("a saved state with a granted tier",)
 """What the batch engine says when it does not resume a drawn history yet."""
 
 
@@ -465,3 +462,18 @@ def test_migrated_customers_resume_as_the_reference_resumes(
         return
     assert found.to_dict() == expected.to_dict()
     assert _states_json(found) == _states_json(expected)
+
+
+def test_a_refund_of_a_saved_purchase_gives_back_its_gift_card_spend() -> None:
+    program = make_program([GROCER, EARN])
+    before: list[AnyEvent] = [purchase("p1", at(0), line("tea", "8.00", 2))]  # 16.00: a card
+    after: list[AnyEvent] = [
+        refund("r1", at(1), "p1", ("tea", 1)),  # 8.00 back: net 8.00, highest 16.00
+        purchase("p2", at(2), line("tea", "10.00")),  # net 18.00: under 20.00, no card
+        purchase("p3", at(3), line("tea", "3.00")),  # net 21.00: a second card
+    ]
+    _, resumed = _both(program, before, after)
+    cards = [entry.event_id for entry in resumed.customers[0].ledger if entry.kind == "gift_card"]
+    assert cards == ["p3"]
+    resumes_to_one_evaluation(program, before + after, 1)
+    _both(program, before, after[:1])  # the rule runs on no new purchase

@@ -1051,6 +1051,11 @@ class _Run(Computation):
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)
         ]
+        if self.resumed is not None:  # what refunds of saved purchases gave back
+            backs = self.resumed.refunds.windows
+            gift_cards = [
+                replace(spend, saved_refunds=backs.get(spend.rule_id, {})) for spend in gift_cards
+            ]
         running = [*self.price_stages, *self.earning_stages]
         return SavedStates(
             StateColumns(

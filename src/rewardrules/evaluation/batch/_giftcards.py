@@ -40,6 +40,9 @@ class GiftCardColumns:
     seeds: Mapping[tuple[int, int], tuple[int, int, int]] | None = None
     """Per (customer, window key) a saved state holds: its net spend, highest spend and
     cards issued, in minor units (``_resume``)."""
+    saved_refunds: Mapping[int, tuple[int, int]] | None = None
+    """Per refund of a purchase a saved state keeps: that purchase's local date (an
+    ordinal) and the qualifying spend it gives back (``_saved_refunds``)."""
 
     @classmethod
     def of(cls, plan: GiftCardPlan, frame: Frame, tiers: TierPlan | None) -> GiftCardColumns:
@@ -136,6 +139,10 @@ class GiftCardColumns:
             delta[step.event] = -back
             keys[step.event] = keys[step.purchase]
             refunded_windows.add((int(frame.customer[step.event]), int(keys[step.purchase])))
+        for event, (day, back) in (self.saved_refunds or {}).items():
+            keys[event] = calendar_keys(plan.rule.window, np.asarray([day], dtype=np.int64))[0]
+            delta[event] = -back
+            refunded_windows.add((int(frame.customer[event]), int(keys[event])))
         index = np.arange(frame.events, dtype=np.int64)
         order = np.lexsort((index, keys, frame.customer))
         grouped_keys, grouped_customer = keys[order], frame.customer[order]

@@ -32,6 +32,7 @@ from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.engine.lots import PointsAccount, settle
 from rewardrules.engine.state import (
     CustomerState,
+    GiftCardWindow,
     SavedPurchase,
     WorkingState,
     _restore_account,
@@ -91,6 +92,8 @@ class Resumed:
     """Per cancellation (event) of a redemption a saved state holds, its id (``check``)."""
     saved_tiers: SavedTiers | None = None
     """The saved tier entries over the frame (set by :meth:`tiers`)."""
+    frame: Frame | None = None
+    """The new history's frame (set by ``check``)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, states: object) -> Resumed:
@@ -145,14 +148,8 @@ class Resumed:
             if profile is not None and profile.opens:
                 features.append(f"customer {customer_id}: a saved state and an opening profile")
         cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
+        self.frame = frame
         self.refunds = saved_refunds(self.plan, frame, self.saved, self.restored, _moment(frame))
-        if self.refunds.events:
-            features += [
-                f"rule '{rule.id}': a refund of a purchase made before the saved state, in a "
-                "program with a partner_gift_card"
-                for rule in self.plan.program.rules
-                if rule.kind == "partner_gift_card"
-            ]
         self.cancels = self._saved_cancels(frame, cancels)
         _refuse(features)
 
@@ -239,6 +236,10 @@ class Resumed:
             elif isinstance(stage, GiftCardColumns):
                 seeds = self._window_seeds(frame, stage)
                 seed = replace(stage, seeds=seeds) if seeds else stage
+                backs = self.refunds.windows.get(rule_id)
+                if backs:
+                    given_back = {event: (day, back) for event, (_, day, back) in backs.items()}
+                    seed = replace(seed, saved_refunds=given_back)
             elif isinstance(stage, BonusColumns) and stage.plan.rule.once_per_customer:
                 given = np.asarray(
                     [self._given(customer_id, rule_id) for customer_id in customers],
@@ -375,6 +376,7 @@ class Resumed:
         gift_cards = {rule: dict(windows) for rule, windows in saved.gift_cards.items()}
         for rule, windows in state.gift_cards.items():
             gift_cards.setdefault(rule, {}).update(windows)
+        self._given_back(customer_id, state, gift_cards)
         bonuses = dict.fromkeys(saved.bonuses)
         bonuses.update(dict.fromkeys(state.bonuses))
         tiers: dict[str, Any] = {}
@@ -421,6 +423,44 @@ class Resumed:
                 **tiers,
             }
         )
+
+    def _given_back(
+        self, customer_id: str, state: CustomerState, gift_cards: dict[str, dict[str, Any]]
+    ) -> None:
+        """The spend refunds of saved purchases gave back, in the windows of a gift card
+        rule that ran on no new purchase (the state of the new history has none of it)."""
+        money = self.plan.money
+        for rule_id, backs in self.refunds.windows.items():
+            if rule_id in state.gift_cards:
+                continue  # the new history's windows count them (``_states``)
+            customer = [
+                (key, back)
+                for event, (key, _, back) in sorted(backs.items())
+                if self._owner_of(event) == customer_id
+            ]
+            if not customer:
+                continue
+            windows = gift_cards.setdefault(rule_id, {})
+            for key, back in customer:
+                window = windows.get(key)
+                net, highest, cards = (
+                    (0, 0, 0)
+                    if window is None
+                    else (
+                        money.to_minor(window.net_spend),
+                        money.to_minor(window.highest_spend),
+                        window.cards,
+                    )
+                )
+                windows[key] = GiftCardWindow(
+                    net_spend=money.to_decimal(net - back),
+                    highest_spend=money.to_decimal(highest),
+                    cards=cards,
+                )
+
+    def _owner_of(self, event: int) -> str:
+        assert self.frame is not None  # noqa: S101 -- set by ``check``
+        return self.frame.customer_ids[int(self.frame.customer[event])]
 
     def idle(self, frame_customers: Iterable[str], cutoff: _Cutoff | None) -> list[CustomerResult]:
         """The results of the customers with a saved state and no new event: the

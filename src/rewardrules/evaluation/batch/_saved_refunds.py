@@ -40,6 +40,7 @@ from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Refund, RefundLine
 from rewardrules.kinds.every_nth_free import PunchCardPlan
+from rewardrules.kinds.partner_gift_card import GiftCardPlan
 
 
 @dataclass(slots=True)
@@ -56,6 +57,9 @@ class SavedRefunds:
     """The refunds after which their saved purchase is refunded in full."""
     rows: dict[str, dict[str, SavedPurchase]] = field(default_factory=dict)
     """Per customer, each refunded saved purchase as the state saves it afterwards."""
+    windows: dict[str, dict[int, tuple[str, int, int]]] = field(default_factory=dict)
+    """Per partner gift card rule, per such refund: the window key of its purchase, that
+    purchase's local date (an ordinal) and the qualifying spend it gives back."""
     tier_amounts: dict[int, tuple[str, int]] = field(default_factory=dict)
     """Per such refund, its purchase and what that counts toward tiers after it."""
 
@@ -168,6 +172,16 @@ def _apply(
             lost = _card_units(rule.plan, record, before, units)
             if lost:
                 found.gone.setdefault(rule.id, {})[event] = lost
+        elif isinstance(rule.plan, GiftCardPlan):
+            # As the kind's refund step reads it (``partner_gift_card._refund``).
+            shares = refunded
+            if rule.id in record.earned_on:
+                shares = record.refunded_of(rule.id, record.refunded_units, before)
+            spend = rule.plan.qualifying_spend(record.context, shares)
+            if spend:
+                key = rule.plan.window_of(record.context)
+                day = record.local_date.toordinal()
+                found.windows.setdefault(rule.id, {})[event] = (key, day, spend)
     found.entries[event] = taken
     return record
 

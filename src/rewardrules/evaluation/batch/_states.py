@@ -81,6 +81,9 @@ class GiftCardSpend:
     back (in its purchase's window)."""
     window: Callable[[int], str]
     """The window key of a purchase (by event)."""
+    saved_refunds: Mapping[int, tuple[str, int, int]] = field(default_factory=dict)
+    """Per refund of a purchase a saved state keeps: its window key, the purchase's local
+    date and the spend it gives back (``_saved_refunds``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +492,10 @@ class SavedStates:
                             due = min(due, rules.limit)
                         cards = max(cards, due)
                 windows[key] = (net, highest, cards)
+            elif event in rules.saved_refunds:  # of a purchase a saved state keeps
+                key, _, back = rules.saved_refunds[event]
+                net, highest, cards = windows.get(key, (0, 0, 0))
+                windows[key] = (net - back, highest, cards)
             elif refunds[event] and spend:
                 key = rules.window(purchase_of[event])
                 net, highest, cards = windows.get(key, (0, 0, 0))
