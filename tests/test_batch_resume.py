@@ -435,8 +435,10 @@ def test_migrated_customers_resume_as_the_reference_resumes(
     drawn: tuple[Program, list[AnyEvent], list[Customer], Any], data: st.DataObject
 ) -> None:
     """Opening lots and granted tiers reach the state of the first part (the reference's,
-    with the profiles); the second part resumes without them."""
-    program, events, profiles, _ = drawn
+    with the profiles); the second part resumes with the profiles or without them (a
+    resumed customer's opening is in their state, and is not opened again)."""
+    program, events, profiles, as_of = drawn
+    again = profiles if data.draw(st.booleans(), label="profiles again") else None
     events = sorted(events, key=event_sort_key)
     split = data.draw(st.integers(0, len(events)), label="split")
     try:
@@ -449,12 +451,12 @@ def test_migrated_customers_resume_as_the_reference_resumes(
     }
     rest = events[split:]
     try:
-        expected: Any = evaluate(program, rest, states=saved)
+        expected: Any = evaluate(program, rest, again, as_of, states=saved)
     except HistoryError as error:
         expected = error
     found: Any
     try:
-        found = evaluate(program, rest, states=saved, engine="batch")
+        found = evaluate(program, rest, again, as_of, states=saved, engine="batch")
     except HistoryError as error:
         found = error
     if isinstance(expected, HistoryError) or isinstance(found, HistoryError):

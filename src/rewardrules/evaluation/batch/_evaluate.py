@@ -133,11 +133,13 @@ def evaluate_table(
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
     resumed = Resumed.of(plan, states) if states else None
+    if resumed is not None:
+        profiles = resumed.profiles(profiles)
     check_tiers(plan, profiles)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
     if resumed is not None:
-        resumed.check(frame, profiles)
+        resumed.check(frame)
     grants = None
     if profiles:
         check_late(plan, frame, profiles, facts, until)

@@ -112,6 +112,18 @@ class Resumed:
             _refuse(program_refusals(plan))
         return cls(plan, {saved.customer_id: saved for saved in given})
 
+    def profiles(self, profiles: dict[str, Customer]) -> dict[str, Customer]:
+        """The profiles, without the opening of a customer with a saved state: the state
+        already holds it (``fold._start_profiles`` opens only the others)."""
+        return {
+            customer_id: (
+                profile.model_copy(update={"opening_points": (), "tier": None, "tier_until": None})
+                if customer_id in self.saved and profile.opens
+                else profile
+            )
+            for customer_id, profile in profiles.items()
+        }
+
     def restored(self, customer_id: str) -> WorkingState:
         """A fresh working state of the customer, as the reference restores it."""
         plan = self.plan
@@ -131,27 +143,22 @@ class Resumed:
 
     # --- checks -----------------------------------------------------------------------
 
-    def check(self, frame: Frame, profiles: Mapping[str, Customer]) -> None:
-        """Refuse, before anything is computed, the new history's events the batch engine
-        does not resume yet; raise the reference's error for an id a saved state holds.
+    def check(self, frame: Frame) -> None:
+        """Read the new history's events a saved state is needed for: the refunds of
+        purchases it keeps, the cancellations of redemptions it holds (``refunds``,
+        ``cancels``); raise the reference's error for an id a saved state holds.
 
         Raises:
-            HistoryError: an event repeats the id of an event a saved state holds.
-            UnsupportedError: see ``docs/batch-engine.md`` (resuming).
+            HistoryError: an event repeats the id of an event a saved state holds, or one
+                of those refunds or cancellations is one the reference refuses.
         """
         if not self.saved:
             return
         self._check_ids(frame)
-        features: list[str] = []
-        for customer_id in sorted(self.saved):
-            profile = profiles.get(customer_id)
-            if profile is not None and profile.opens:
-                features.append(f"customer {customer_id}: a saved state and an opening profile")
         cancels = np.flatnonzero(frame.flags_of("cancel_redemption")).tolist()
         self.frame = frame
         self.refunds = saved_refunds(self.plan, frame, self.saved, self.restored, _moment(frame))
         self.cancels = self._saved_cancels(frame, cancels)
-        _refuse(features)
 
     def _saved_cancels(self, frame: Frame, cancels: list[int]) -> dict[int, str]:
         """Per cancellation of a redemption a saved state holds, that redemption's id; the
