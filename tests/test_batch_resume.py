@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from helpers import at, line, purchase, refund
 from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
-from rewardrules.evaluation.batch import UnsupportedError
+from rewardrules.evaluation.batch import UnsupportedError, resume_unsupported
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, CancelRedemption, Customer, Redemption, event_sort_key
 from rewardrules.program.model import Program
@@ -296,6 +296,7 @@ def test_what_the_batch_engine_does_not_resume_is_refused_by_name() -> None:
     limited = {**EARN, "limit": {"per": "day", "points": 10}}
     program = make_program([limited])
     saved = _saved(program, [purchase("p1", at(0), line("tea", "5.00"))])
+    assert resume_unsupported(program) == ["rule 'points': saved states of a rule with a limit"]
     with pytest.raises(UnsupportedError, match="rule 'points': saved states of a rule with a"):
         evaluate(
             program, [purchase("p2", at(1), line("tea", "1.00"))], states=saved, engine="batch"

@@ -48,11 +48,10 @@ from rewardrules.evaluation.batch._opening import Grants
 from rewardrules.evaluation.batch._resumed_tiers import SavedTiers
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, calendar_keys
+from rewardrules.evaluation.batch.support import resume_unsupported
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
-
-_GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
 
 
 def _refuse(features: list[str]) -> None:
@@ -63,20 +62,6 @@ def _refuse(features: list[str]) -> None:
             "evaluate with engine='reference' to resume"
         )
         raise UnsupportedError([Problem(message=message, code="unsupported")])
-
-
-def program_refusals(plan: ProgramPlan) -> list[str]:
-    """What in the program the batch engine does not resume from saved states yet."""
-    found: list[str] = []
-    for rule in plan.program.rules:
-        where = f"rule '{rule.id}'"
-        if rule.limit:
-            found.append(f"{where}: saved states of a rule with a limit")
-        if rule.kind in _GIFT_KINDS:
-            found.append(f"{where}: saved states of a {rule.kind} rule")
-        if rule.exclusive_group is not None:
-            found.append(f"{where}: saved states of an exclusive_group")
-    return found
 
 
 @dataclass(slots=True)
@@ -109,7 +94,7 @@ class Resumed:
         for saved in given:
             _restore(plan, saved)  # the reference's checks and errors, in its order
         if given:
-            _refuse(program_refusals(plan))
+            _refuse(resume_unsupported(plan.program))
         return cls(plan, {saved.customer_id: saved for saved in given})
 
     def profiles(self, profiles: dict[str, Customer]) -> dict[str, Customer]:
