@@ -186,6 +186,8 @@ class _PointsReasons:
     names: tuple[str, ...]
     written: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False)
     """Reasons already written, by what ``earn_reason`` reads: purchases alike share one."""
+    prefixes: list[tuple[Ints, list[tuple[int, Ints]]]] = field(default_factory=list, compare=False)
+    """``_line_prefixes``, once made (the ledger asks for its keys piece by piece)."""
 
 
 def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
@@ -220,6 +222,24 @@ def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Int
     event = events[chosen]
     starts = reasons.line_start[event]
     ends = reasons.line_start[event + 1]
+    earning, boosted = _line_prefixes(reasons)
+    heads = [reasons.tier[event], given[chosen], earning[ends] - earning[starts]]
+    for weight, lines in boosted:
+        heads += [np.full(len(event), weight, dtype=np.int64), lines[ends] - lines[starts]]
+    none = np.zeros(len(event), dtype=np.int64)
+    return row_keys(heads, none, none, ())
+
+
+def _line_prefixes(reasons: _PointsReasons) -> tuple[Ints, list[tuple[int, Ints]]]:
+    """Prefix sums over every line of the rule: the amount paid on lines that earn, and
+    per boosted weight the number of lines of that weight. Made once per rule and kept:
+    the ledger asks for keys piece by piece, and remaking them over every line for each
+    piece made a big partition's ledger cost grow with the square of its size.
+
+    Raises OverflowError or TypeError as ``_points_keys`` says (nothing is kept then).
+    """
+    if reasons.prefixes:
+        return reasons.prefixes[0]
     weights = np.asarray(reasons.weights, dtype=np.int64)
     paid = np.asarray(reasons.paid)
     if paid.dtype.kind not in "iu":
@@ -228,17 +248,16 @@ def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Int
     if float(np.abs(earning.astype(np.float64)).sum()) >= 2.0**62:
         raise OverflowError("paid amounts too large for int64 sums")
 
-    def per_event(values: Ints) -> Ints:
-        ahead = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
-        return ahead[ends] - ahead[starts]
+    def ahead(values: Ints) -> Ints:
+        return np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
 
-    heads = [reasons.tier[event], given[chosen], per_event(earning)]
     plain = (weights == 0) | (weights == reasons.plan.base_weight)
-    for weight in np.unique(weights[~plain]).tolist():
-        lines = per_event((weights == weight).astype(np.int64))
-        heads += [np.full(len(event), weight, dtype=np.int64), lines]
-    none = np.zeros(len(event), dtype=np.int64)
-    return row_keys(heads, none, none, ())
+    boosted = [
+        (weight, ahead((weights == weight).astype(np.int64)))
+        for weight in np.unique(weights[~plain]).tolist()
+    ]
+    reasons.prefixes.append((ahead(earning), boosted))
+    return reasons.prefixes[0]
 
 
 def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
