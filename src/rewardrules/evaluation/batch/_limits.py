@@ -302,11 +302,17 @@ have given (the discount's value and units, or the punch card's reward)."""
 
 
 def limit_discount(
-    limited: LimitColumns, frame: Frame, before: Ints, after: Ints, taken: Ints, units_left: Ints
+    limited: LimitColumns,
+    frame: Frame,
+    before: Ints,
+    after: Ints,
+    taken: Ints,
+    units_left: Ints,
+    probe: Flags | None = None,
 ) -> tuple[Ints, Ints, dict[int, PriceCut]]:
     """A tiered discount's lines cut to its limits (``tiered_discount`` with
     ``most_value``, nothing when no reward is left): the amounts after it, each line's
-    discount, and the cut events."""
+    discount, and the cut events. ``probe``: see :meth:`LimitColumns.run`."""
     starts = frame.line_start
     value = np.asarray(np.add.reduceat(taken, starts[:-1]) if frame.events else taken[:0])
     within: dict[int, list[int]] = {}
@@ -323,7 +329,7 @@ def limit_discount(
 
     rewards = (value > 0).astype(np.int64)
     zeros = np.zeros(frame.events, dtype=np.int64)
-    cuts = limited.run(frame, (zeros, rewards, value), give)
+    cuts = limited.run(frame, (zeros, rewards, value), give, probe=probe)
     if not cuts:
         return after, taken, {}
     after, taken = after.copy(), taken.copy()
@@ -348,10 +354,12 @@ def limit_card(
     before: tuple[Ints, Ints],
     after: tuple[Ints, Ints],
     rewards: list[CardReward],
+    probe: Flags | None = None,
 ) -> tuple[Ints, Ints, list[CardReward], dict[int, PriceCut]]:
     """A punch card's free or discounted units cut to its limits (``every_nth_free``
     with ``most_units`` and ``most_value``), run again from the amounts before it: the
-    amounts and units left after it, its rewards, and the cut events."""
+    amounts and units left after it, its rewards, and the cut events. ``probe``: see
+    :meth:`LimitColumns.run`."""
     by_event = {reward.event: reward for reward in rewards}
     units = np.zeros(frame.events, dtype=np.int64)
     value = np.zeros(frame.events, dtype=np.int64)
@@ -379,7 +387,7 @@ def limit_card(
         return 0, given, worth
 
     zeros = np.zeros(frame.events, dtype=np.int64)
-    cuts = limited.run(frame, (zeros, units, value), give)
+    cuts = limited.run(frame, (zeros, units, value), give, probe=probe)
     if not cuts:
         return amounts, units_left, rewards, {}
     amounts, units_left = amounts.copy(), units_left.copy()
