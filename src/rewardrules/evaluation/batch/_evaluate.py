@@ -534,7 +534,7 @@ class _Run(Computation):
     def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
         """A points rule's entries at these events with these points (a set-aside
         member's, as it would have given them)."""
-        seen = self.groups.earns_on(earning.plan.rule.id, self.paid)
+        seen = self.groups.earns_on(earning.plan.rule.id, self.paid, tried=True)
         paid = earned_on(earning, self.frame, seen, self.payments)
         weights = earning.weights(self.frame, self.tier, self.lines_for(earning.plan.rule.id))
         reasons = _PointsReasons(

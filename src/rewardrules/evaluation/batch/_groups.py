@@ -96,8 +96,10 @@ class Groups:
     limited: dict[str, LimitColumns] = field(default_factory=dict)
     """Per limited rule's id, its limits (a limited earning member is tried within them)."""
     baskets: dict[str, Numbers] = field(default_factory=dict)
-    """Per group with a price member, the amounts where it runs: its earning members
-    earn on them (``_members.earns_on``)."""
+    """Per group with a price member, the amounts its price members leave: its earning
+    members run there (``_members.earns_on``), after the winner's prices."""
+    tried_baskets: dict[str, Numbers] = field(default_factory=dict)
+    """Per group with a price member, the amounts where it runs: every member's trial."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, frame: Frame) -> Groups:
@@ -143,12 +145,20 @@ class Groups:
         group = self.group_of.get(rule_id)
         if group is not None and group.members[0] == rule_id:
             self.start = (amounts, units_left)
+            self.tried_baskets[group.name] = amounts
+
+    def leave(self, rule_id: str, amounts: Numbers) -> None:
+        """Keep the amounts a group's price member leaves (the last one's are the group's)."""
+        group = self.group_of.get(rule_id)
+        if group is not None:
             self.baskets[group.name] = amounts
 
-    def earns_on(self, rule_id: str, paid: Numbers) -> Numbers:
-        """What a member earns on: its group's basket beside a price member, else ``paid``."""
+    def earns_on(self, rule_id: str, paid: Numbers, tried: bool = False) -> Numbers:
+        """What a member earns on: beside a price member, what its group's price members
+        leave (with ``tried``, its group's basket, where it is tried), else ``paid``."""
         group = self.group_of.get(rule_id)
-        return earns_on(self.baskets, None if group is None else group.name, paid)
+        baskets = self.tried_baskets if tried else self.baskets
+        return earns_on(baskets, None if group is None else group.name, paid)
 
     def beside_price(self, rule_id: str) -> bool:
         """Whether a member earns on its group's basket, beside a price member."""
@@ -305,6 +315,7 @@ class Groups:
                     purchase_lines,
                     self.refunds_of(rule_id, steps, paid),
                     self.aside[rule_id],
+                    np.asarray(self.earns_on(rule_id, paid, tried=True), dtype=np.int64),
                 )
                 rewarding = np.zeros(frame.events, dtype=np.bool_)
                 money = zero.copy()
@@ -335,7 +346,7 @@ class Groups:
         its limits (as ``_earning_entries`` gives it where it counts)."""
         frame, rule_id = self.frame, stage.plan.rule.id
         zero = np.zeros(frame.events, dtype=np.int64)
-        source = earned_on(stage, frame, self.earns_on(rule_id, paid), self.payments)
+        source = earned_on(stage, frame, self.earns_on(rule_id, paid, True), self.payments)
         weights = stage.weights(frame, tier, purchase_lines)
         points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
         self.trials[rule_id] = Trial(points != 0, zero, points, points)
