@@ -472,13 +472,14 @@ def limited_group_programs() -> st.SearchStrategy[Program]:
     """Two or three members of one exclusive group drawn from points rules, punch cards
     (free or percent off, or vouchers), tiered and order discounts, gift cards and
     bonuses, so that points and gift card members sit beside price members (they earn on
-    the group's basket); limits on most members, small enough to bind; perhaps a price
-    rule after the group (lowering the amounts again) and a points rule outside it.
+    the group's basket); limits on most members, small enough to bind; tiers, perhaps
+    by points; perhaps a price rule after the group (lowering the amounts again, now and
+    then final) and a points rule outside it.
     """
 
     @st.composite
     def build(draw: st.DrawFn) -> Program:
-        levels = draw(tiers())
+        levels = draw(tiers(draw(st.booleans())))
         names = tuple(level["name"] for level in levels["levels"])
         group = {"exclusive_group": "deal"}
         rules = []
@@ -494,7 +495,7 @@ def limited_group_programs() -> st.SearchStrategy[Program]:
                 rewards = ("voucher",) if kind == "voucher" else ("free", "percent_off")
                 rule = draw(every_nth_free_rules(rule_id, names, rewards=rewards))
             elif kind == "offer":
-                rule = draw(order_discount_rules(rule_id, names))
+                rule = draw(order_discount_rules(rule_id, names, gifts=True))
             elif kind == "discount":
                 rule = draw(tiered_discount_rules(rule_id, names))
             elif kind == "gift_card":
@@ -512,6 +513,8 @@ def limited_group_programs() -> st.SearchStrategy[Program]:
             rules.append(rule)
         if draw(st.booleans()):  # a price rule after the group lowers the amounts again
             after = draw(tiered_discount_rules("after", names)) | {"priority": 3}
+            if draw(FINAL):
+                after["final"] = True
             rules.insert(draw(st.integers(0, len(rules))), after)
         if draw(st.booleans()):
             rules.append(draw(points_per_spend_rules("outside", names)))
