@@ -884,10 +884,11 @@ def test_drawn_exclusive_groups_run_identically(
 
 @settings(max_examples=80)
 @given(with_limits(batch_grouped_programs()), histories(refunds=True), cutoffs())
-def test_drawn_exclusive_groups_with_limits_run_identically_or_are_refused(
+def test_drawn_exclusive_groups_with_limits_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
-    same_results(program, events, None, as_of)
+    assert batch.unsupported(program) == []
+    assert same_results(program, events, None, as_of)
 
 
 def test_a_limited_member_used_up_gives_nothing_and_leaves_the_purchase_to_the_others() -> None:
