@@ -182,3 +182,26 @@ def test_a_gift_card_member_counts_the_spend_a_winning_offer_leaves_and_refunds_
     ]
     (customer,) = evaluate(program, events, engine="batch").customers
     assert "11.50 USD spent in all" in customer.ledger[-1].reason
+
+
+def test_a_capped_points_member_runs_after_the_winning_offer_on_what_it_leaves() -> None:
+    # One reward a day for the stars. p1 (10.00, under the offer's minimum): 10 stars.
+    # p2 (30.00): the limit leaves the stars nothing, so they do not compete; the offer
+    # wins, and the stars run after it: capped, on the 15.00 it leaves.
+    offer = HALF | {"when": {"min_total": Decimal(20)}}
+    stars = STARS | {"limit": {"per": "day", "rewards": 1}}
+    program = make_program([offer | GROUP, stars | GROUP], points=CENT_POINTS)
+    events: list[AnyEvent] = [
+        purchase("p1", at(0, hours=9), line("latte", "5.00", 2)),
+        purchase("p2", at(0, hours=10), line("latte", "15.00", 2)),
+    ]
+    assert _ledger(program, events) == [
+        ("p1", "stars", "points", 10, None),
+        ("p2", "half", "discount", None, Decimal("15.00")),
+        ("p2", "stars", "capped", None, None),
+    ]
+    (customer,) = evaluate(program, events, engine="batch").customers
+    assert customer.ledger[2].reason == (
+        "15.00 USD paid at 1 star per 1.00 USD: 15 stars "
+        "(limit reached: at most 1 reward a day; not given)"
+    )
