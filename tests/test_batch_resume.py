@@ -480,3 +480,18 @@ def test_a_refund_of_a_saved_purchase_gives_back_its_gift_card_spend() -> None:
     assert cards == ["p3"]
     resumes_to_one_evaluation(program, before + after, 1)
     _both(program, before, after[:1])  # the rule runs on no new purchase
+
+
+def test_errors_of_refunds_are_raised_in_the_reference_order() -> None:
+    program = _shop()
+    saved = _saved(program, [purchase("p1", at(0), line("tea", "4.00"))])
+    for late_first in (True, False):
+        late = refund("r1", at(31 if late_first else 35), "p1")
+        bad = refund("r2", at(33), "p2", ("cake", 1))  # p2 has no cake
+        after: list[AnyEvent] = [purchase("p2", at(32), line("tea", "1.00")), bad, late]
+        with pytest.raises(HistoryError) as reference:
+            evaluate(program, after, states=saved)
+        with pytest.raises(HistoryError) as batch_error:
+            evaluate(program, after, states=saved, engine="batch")
+        assert str(batch_error.value) == str(reference.value)
+        assert ("r1" if late_first else "r2") in str(reference.value)

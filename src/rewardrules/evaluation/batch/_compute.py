@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._dated import GiftColumns
@@ -104,7 +105,7 @@ class Computation:
         self.price_cuts: dict[str, dict[int, PriceCut]] = {}
         """Per limited price rule's id, the events its limits cut (at the last pass)."""
         # What refunds take off the cards depends on units only: known before any price.
-        self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
+        self._apply_refunds_once()
         self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
         self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
         self.retention: Retention | None = None
@@ -119,6 +120,21 @@ class Computation:
         self.paid, self.given = self._grouped_prices()
         if self.windows is not None:
             self._settle_tiers(self.windows)
+
+    def _apply_refunds_once(self) -> None:
+        """Run the refunds on units (what they take off the cards depends on units only),
+        raising the first error in the reference's order: of the columns' refunds, or of
+        the refunds of saved purchases (``_saved_refunds``)."""
+        frame = self.frame
+        deferred = None if self.resumed is None else self.resumed.refunds.error
+        try:
+            self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
+        except HistoryError as error:
+            if deferred is not None and deferred[0] < _event_key(frame, error):
+                raise deferred[1] from None
+            raise
+        if deferred is not None:
+            raise deferred[1]
 
     def _grouped_prices(self) -> tuple[Numbers, list[Any]]:
         """Prices at these tiers, passes repeated until the exclusive groups' set-aside
@@ -291,6 +307,14 @@ class Computation:
                 return
             self.tier = settled
         raise AssertionError("the tier iteration did not settle")  # pragma: no cover
+
+
+def _event_key(frame: Frame, error: HistoryError) -> tuple[int, str]:
+    """The (instant, id) of the event an error names (``event <id>``), for ordering."""
+    where = str(error.problems[0].path[0]) if error.problems and error.problems[0].path else ""
+    event_id = where.removeprefix("event ")
+    found = np.flatnonzero(frame.event_ids == event_id)
+    return (int(frame.at[found[0]]), event_id) if len(found) else (-(2**63), event_id)
 
 
 def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:  # noqa: RET503 -- refuse raises

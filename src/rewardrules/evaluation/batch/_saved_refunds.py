@@ -35,7 +35,7 @@ from rewardrules.engine.state import (
     saved_row,
     tier_amount,
 )
-from rewardrules.errors import event_error
+from rewardrules.errors import HistoryError, event_error
 from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Refund, RefundLine
@@ -61,6 +61,9 @@ class SavedRefunds:
     """Per partner gift card rule, per such refund: the window key of its purchase, that
     purchase's local date (an ordinal) and the qualifying spend it gives back."""
     tier_amounts: dict[int, tuple[str, int]] = field(default_factory=dict)
+    error: tuple[tuple[int, str], HistoryError] | None = None
+    """The first of these refunds (by instant, then id) the reference refuses, with its
+    error: raised once the columns' refunds before it are known to be accepted."""
     """Per such refund, its purchase and what that counts toward tiers after it."""
 
 
@@ -83,9 +86,9 @@ def saved_refunds(
     """Apply the frame's refunds of saved purchases (``restored(customer_id)`` gives a
     fresh working state; ``moment(event)`` an event's instant as written).
 
-    Raises:
-        HistoryError: a refund the reference refuses (a sku or units the purchase does not
-            have, a purchase refunded in full, a late refund, a forgotten purchase).
+    A refund the reference refuses (a sku or units the purchase does not have, a purchase
+    refunded in full, a late refund, a forgotten purchase) is kept as ``error``, the first
+    by instant and id; its customer's later refunds are not applied.
     """
     found = SavedRefunds()
     if not saved:
@@ -105,35 +108,42 @@ def saved_refunds(
         saved_ids = {row.id: row for row in kept.purchases}
         latest: int | None = None  # the instant of the customer's latest new purchase
         bought: set[str] = set()
-        for event in range(start, end):
-            if purchases[event]:
-                latest = int(frame.at[event])
-                bought.add(ids[event])
-                continue
-            purchase_id = frame.purchase_id[event].as_py() if refunds[event] else None
-            if purchase_id is None or purchase_id in bought:
-                continue  # not a refund, or of a new purchase: the columns'
-            row = saved_ids.get(purchase_id)
-            refund = _refund(frame, event, customer_id, purchase_id, moment(event))
-            if row is None or _forgotten(plan, row, latest):
-                forgotten = kept.forgotten_until is not None or (
-                    latest is not None
-                    and bool(kept.purchases)
-                    and _forgotten(plan, kept.purchases[0], latest)
-                )
-                if within is not None and forgotten:
-                    raise event_error(
-                        ids[event], _forgotten_message(refund, within.text), "purchase_id"
+        event = start
+        try:
+            for event in range(start, end):
+                if purchases[event]:
+                    latest = int(frame.at[event])
+                    bought.add(ids[event])
+                    continue
+                purchase_id = frame.purchase_id[event].as_py() if refunds[event] else None
+                if purchase_id is None or purchase_id in bought:
+                    continue  # not a refund, or of a new purchase: the columns'
+                row = saved_ids.get(purchase_id)
+                refund = _refund(frame, event, customer_id, purchase_id, moment(event))
+                if row is None or _forgotten(plan, row, latest):
+                    forgotten = kept.forgotten_until is not None or (
+                        latest is not None
+                        and bool(kept.purchases)
+                        and _forgotten(plan, kept.purchases[0], latest)
                     )
-                continue  # an unknown purchase: the columns raise the reference's error
-            if state is None:
-                state = restored(customer_id)
-            record = _apply(plan, state, refund, event, found)
-            events.append(event)
-            if record.fully_refunded():
-                emptied.append(event)
-            found.rows.setdefault(customer_id, {})[purchase_id] = saved_row(record)
-            found.tier_amounts[event] = (purchase_id, tier_amount(record, plan.tiers))
+                    if within is not None and forgotten:
+                        raise event_error(
+                            ids[event], _forgotten_message(refund, within.text), "purchase_id"
+                        )
+                    continue  # an unknown purchase: the columns raise the reference's error
+                if state is None:
+                    state = restored(customer_id)
+                record = _apply(plan, state, refund, event, found)
+                events.append(event)
+                if record.fully_refunded():
+                    emptied.append(event)
+                found.rows.setdefault(customer_id, {})[purchase_id] = saved_row(record)
+                found.tier_amounts[event] = (purchase_id, tier_amount(record, plan.tiers))
+        except HistoryError as error:  # raised in the reference's order (``Computation``)
+            key = (int(frame.at[event]), str(ids[event]))
+            events.append(event)  # not the columns' to refuse again
+            if found.error is None or key < found.error[0]:
+                found.error = (key, error)
     found.events = frozenset(events)
     found.emptied = frozenset(emptied)
     return found
