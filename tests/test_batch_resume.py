@@ -495,3 +495,32 @@ def test_errors_of_refunds_are_raised_in_the_reference_order() -> None:
             evaluate(program, after, states=saved, engine="batch")
         assert str(batch_error.value) == str(reference.value)
         assert ("r1" if late_first else "r2") in str(reference.value)
+
+
+def test_a_resumed_and_a_new_customer_redeeming_keep_their_own_entries() -> None:
+    # The resumed customer's account is replayed after the new customer's integer one:
+    # the ledger still gets each entry at its own event and customer.
+    program = _shop()
+    saved = _saved(program, [purchase("p1", at(0), line("tea", "15.00"))])
+    after: list[AnyEvent] = [
+        Redemption(id="x1", customer_id="c1", at=at(1), reward="cake"),
+        Redemption(id="x2", customer_id="c2", at=at(1), reward="cake"),  # rejected
+        Redemption(id="x3", customer_id="c1", at=at(2), reward="cake"),
+    ]
+    _, resumed = _both_with(program, saved, after)
+    owners = {
+        entry.event_id: customer.customer_id
+        for customer in resumed.customers
+        for entry in customer.ledger
+    }
+    assert owners == {"x1": "c1", "x2": "c2", "x3": "c1"}
+
+
+def _both_with(
+    program: Program, saved: dict[str, CustomerState], after: list[AnyEvent]
+) -> tuple[Any, Any]:
+    reference = evaluate(program, after, states=saved)
+    batch_run = evaluate(program, after, states=saved, engine="batch")
+    assert batch_run.to_dict() == reference.to_dict()
+    assert _states_json(batch_run) == _states_json(reference)
+    return reference, batch_run

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 
@@ -173,4 +174,19 @@ def run_accounts(
         accounts.balances[customer] = account.balance
         accounts.available[customer] = account.available(report)
         accounts.upcoming[customer] = upcoming_expiry(policy, account.lots, account.active_at)
+    return _in_event_order(accounts)
+
+
+def _in_event_order(accounts: Accounts) -> Accounts:
+    """The entries in event order (stable): resumed customers' accounts are replayed
+    after the others' (``seeded``), and the ledger reads each list in event order."""
+    for events, entries in (
+        (accounts.events, accounts.entries),
+        (accounts.expired_at, accounts.expired),
+        (accounts.closing_at, accounts.closing),
+    ):
+        if any(later < earlier for earlier, later in pairwise(events)):
+            order = sorted(range(len(events)), key=events.__getitem__)
+            events[:] = [events[index] for index in order]
+            entries[:] = [entries[index] for index in order]
     return accounts
