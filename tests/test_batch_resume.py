@@ -150,7 +150,7 @@ def test_drawn_programs_resume_as_the_reference_resumes(
     resumes_to_one_evaluation(program, events, split)
 
 
-@settings(max_examples=60)
+@settings(max_examples=100)
 @given(
     lifecycle_programs(reward_tiers=True),
     lifecycle_histories(catalogue=True),
