@@ -59,55 +59,14 @@ def unsupported(program: Program) -> list[str]:
             groups.setdefault(rule.exclusive_group, []).append(rule)
     for members in groups.values():
         found += _refused_in_group(members)
-    return found + _refused_finals(program)
-
-
-def _is_price(rule: AnyRule) -> bool:
-    """Whether a rule changes prices (it runs before every earning rule)."""
-    if isinstance(rule, OrderDiscount):
-        return rule.gift_item is None
-    return isinstance(rule, TieredDiscount) or (
-        isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward)
-    )
-
-
-def _refused_finals(program: Program) -> list[str]:
-    """The uses of ``final: true`` the batch engine does not evaluate yet: on a member of
-    an exclusive group, and on an earning rule that runs before an exclusive group's
-    earning member (the group's trials are decided before the earning rules run)."""
-    found = []
-    # Running order: price rules, then earning rules, each by priority, then file order.
-    place = {
-        rule.id: (not _is_price(rule), rule.priority, index)
-        for index, rule in enumerate(program.rules)
-    }
-    grouped = [rule for rule in program.rules if rule.exclusive_group is not None]
-    for rule in program.rules:
-        if not rule.final:
-            continue
-        if rule.exclusive_group is not None:
-            found.append(f"rule '{rule.id}': final in an exclusive_group")
-            continue
-        if _is_price(rule):
-            continue
-        later = [
-            member
-            for member in grouped
-            if not _is_price(member) and place[member.id] > place[rule.id]
-        ]
-        if later:
-            found.append(
-                f"rule '{rule.id}': final before the exclusive_group '{later[0].exclusive_group}'"
-            )
     return found
 
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
     """The combinations in an exclusive group the batch engine does not evaluate yet:
-    limited points and price rules, birthday and sign-up gifts given at a purchase, and a
-    points or gift card rule grouped with a price rule (it earns on amounts a later price
-    rule lowers again, which its refunds must remember). Gifts given at dates compete
-    among themselves (``_timeline``)."""
+    limited points and price rules, and a points, gift card or sign-up rule grouped with a
+    price rule (it reads amounts a later price rule lowers again, which its refunds must
+    remember). Gifts given at dates compete among themselves (``_timeline``)."""
     found = []
     prices = [
         rule
@@ -122,23 +81,21 @@ def _refused_in_group(members: list[AnyRule]) -> list[str]:
             continue  # gifts at dates compete among themselves, in ``_timeline``
         if rule.limit and not _limited_in_group(rule):
             found.append(f"{where} with a limit")
-        elif isinstance(rule, Birthday | SignupBonus):
-            # Its columns give it at the first qualifying purchase, whatever a group chose.
-            found.append(f"{where} of a {rule.kind} rule given at a purchase")
-        elif isinstance(rule, PointsPerSpend | PartnerGiftCard) and prices:
+        elif isinstance(rule, PointsPerSpend | PartnerGiftCard | SignupBonus) and prices:
             found.append(f"{where} of a {rule.kind} rule with price rule '{prices[0].id}'")
     return found
 
 
 def _limited_in_group(rule: AnyRule) -> bool:
     """Whether a member's limits are evaluated in its group: a bonus, a gift item, a
-    voucher card or a gift card (counted whole). A points rule's limits, which refunds
-    release, and a price rule's, which re-run it on the group's basket, are not yet."""
+    voucher card, a gift card (counted whole), a birthday or sign-up gift at a purchase.
+    A points rule's limits, which refunds release, and a price rule's, which re-run it on
+    the group's basket, are not yet."""
     if isinstance(rule, OrderDiscount):
         return rule.gift_item is not None
     if isinstance(rule, EveryNthFree):
         return isinstance(rule.reward, VoucherReward)
-    return isinstance(rule, BonusPoints | PartnerGiftCard)
+    return isinstance(rule, BonusPoints | PartnerGiftCard | Birthday | SignupBonus)
 
 
 def unsupported_message(features: list[str]) -> str:
