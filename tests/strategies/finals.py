@@ -180,8 +180,9 @@ def _outside(draw: st.DrawFn, rule_id: str, kind: str, names: tuple[str, ...]) -
 def final_group_programs() -> st.SearchStrategy[Program]:
     """One exclusive group of two or three members (a birthday at a purchase among the
     kinds, a sign-up at the first purchase in a group that earns), up to three rules
-    outside it anywhere in the file (two of them sometimes a second group), perhaps tiers,
-    and each rule ``final: true`` about one time in three."""
+    outside it anywhere in the file (two of them sometimes a second group), perhaps tiers
+    (by points too: their fixed point and the final stops settle together), and each rule
+    ``final: true`` about one time in three."""
 
     @st.composite
     def build(draw: st.DrawFn) -> Program:
@@ -191,7 +192,7 @@ def final_group_programs() -> st.SearchStrategy[Program]:
         }
         names: tuple[str, ...] = ()
         if draw(st.booleans()):
-            settings["tiers"] = draw(tiers())
+            settings["tiers"] = draw(tiers(by_points=True))
             names = tuple(level["name"] for level in settings["tiers"]["levels"])
         earning = draw(st.booleans())
         rules = [
