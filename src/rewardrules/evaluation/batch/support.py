@@ -44,9 +44,10 @@ SUPPORTED_KINDS: tuple[type, ...] = (
 def unsupported(program: Program) -> list[str]:
     """What in the program the batch engine does not evaluate yet; empty when it all runs.
 
-    Each item names the feature and where it is, e.g. ``rule 'coffee-card': kind
-    every_nth_free``. The history may still hold what the engine refuses (refunds,
-    redemptions): :func:`rewardrules.evaluation.batch.evaluate_table` says so when it meets them.
+    Each item names the feature and where it is, e.g. ``rule 'signup': exclusive_group
+    of a signup_bonus rule with price rule 'card'``. The history may still hold what the
+    engine refuses (refunds, redemptions): :func:`rewardrules.evaluation.batch.evaluate_table`
+    says so when it meets them.
     """
     found: list[str] = []
     groups: dict[str, list[AnyRule]] = {}
