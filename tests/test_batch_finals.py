@@ -32,16 +32,19 @@ STARS = {"kind": "points_per_spend", "id": "stars", "points": "1"}
 
 
 def both_engines(
-    rules_program: Program, events: list[AnyEvent], customers: list[Customer] | None = None
+    rules_program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer] | None = None,
+    customer: str = "c1",
 ) -> tuple[list[Row], Evaluation]:
-    """The reference's ledger of c1 and evaluation, after checking that the batch engine
-    evaluates the program and gives the same results."""
+    """The reference's ledger of ``customer`` and evaluation, after checking that the batch
+    engine evaluates the program and gives the same results."""
     assert batch.unsupported(rules_program) == []
     reference = evaluate(rules_program, events, customers)
     assert evaluate(rules_program, events, customers, engine="batch").to_dict() == (
         reference.to_dict()
     )
-    return ledger(reference), reference
+    return ledger(reference, customer), reference
 
 
 def test_a_birthday_set_aside_is_not_used_up_and_is_given_at_a_later_purchase() -> None:
@@ -259,6 +262,44 @@ def test_a_sign_up_bonus_at_a_purchase_grouped_with_a_price_rule_is_refused_by_n
     assert batch.unsupported(rules_program) == [
         "rule 'signup': exclusive_group of a signup_bonus rule with price rule 'card'"
     ]
+
+
+def test_a_referral_a_final_rule_stopped_does_not_start_the_referrers_membership() -> None:
+    # ben's latte at b1 (1 February) gets the final latte bonus, which stops the referral
+    # rule after it: no fact for amy then. So amy's membership starts at her own first
+    # purchase (2 March), and on 17 March she is not yet a member of 20 days: no birthday
+    # treat. The referral gives at b2 (18 March), after both of her purchases in March.
+    bonus = {
+        "kind": "bonus_points",
+        "id": "latte-bonus",
+        "points": 10,
+        "when": {"skus": ["latte"]},
+        "final": True,
+        "priority": 1,
+    }
+    referral = {"kind": "referral", "id": "friend", "referrer": {"points": 300}, "priority": 2}
+    birthday = {
+        "kind": "birthday",
+        "id": "birthday",
+        "points": 100,
+        "requires_purchase": True,
+        "window": "month",
+        "member_for": "20 days",
+        "priority": 0,
+    }
+    rules_program = program(rules=[bonus, referral, birthday], points=CENT_POINTS)
+    profiles = [
+        Customer(customer_id="ben", referred_by="amy"),
+        Customer(customer_id="amy", birthday=MonthDay(month=3, day=20)),
+    ]
+    events: list[AnyEvent] = [
+        purchase("b1", at(-30), line("latte", "4.00"), customer="ben"),
+        purchase("a1", at(0), line("tea", "4.00"), customer="amy"),
+        purchase("a2", at(15), line("tea", "4.00"), customer="amy"),
+        purchase("b2", at(16), line("tea", "4.00"), customer="ben"),
+    ]
+    rows, _ = both_engines(rules_program, events, profiles, "amy")
+    assert rows == [("b2", "friend", "points", 300, None, None)]
 
 
 AS_OF = st.one_of(st.none(), cutoffs())

@@ -59,7 +59,7 @@ def gift_programs(draw: st.DrawFn) -> Program:
     """A points program with other kinds and one to three birthday, sign-up, referral or
     fixed bonus rules; now and then limits on the gift rules, a referral's ``hold_for``, and
     the gifts given at dates in one exclusive group, or those given at purchases in one
-    with the points rule."""
+    with the points rule; in half the programs, a rule now and then ``final: true``."""
     settings: dict[str, Any] = {
         "timezone": draw(st.sampled_from(ZONES)),
         "points": draw(points_settings(True)) | {"value": Decimal("0.01")},
@@ -84,8 +84,11 @@ def gift_programs(draw: st.DrawFn) -> Program:
             if rule["kind"] != "referral" and not _given_at_a_date(rule):
                 rule["exclusive_group"] = "at-purchase"
     rules += gifts
+    finals = draw(st.booleans())
     for rule in rules:
         rule["priority"] = draw(st.integers(0, 2))
+        if finals and not draw(st.integers(0, 3)):
+            rule["final"] = True
     return make_program(rules, **settings)
 
 

@@ -4,9 +4,10 @@ The run decides the price rules, the tiers and the exclusive groups' trials firs
 (``_compute``), then writes the earning rules' entries in running order (``_evaluate``),
 each adding the purchases it stops (a final rule that gave something there) before the
 next runs. An earning rule's stop reaches back when a rule of a later step was decided
-before it: a group's earning member (its trial and the group's choice), or a price rule
-of a step after a group that sits among the price rules and has a final earning member
-(a bonus that wins beside a punch card).
+before it: a group's earning member (its trial and the group's choice), a price rule of
+a step after a group that sits among the price rules and has a final earning member (a
+bonus that wins beside a punch card), or a referral rule whose friends' facts tell when
+a referrer's membership started to a birthday with conditions written before it.
 
 Those stops are then a guess: each run starts from the earning stops the run before
 found (none at first), and the runs repeat until a run finds the stops it started from.
@@ -28,6 +29,8 @@ import numpy as np
 
 from rewardrules.evaluation.batch._frame import Ints
 from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.kinds.birthday import BirthdayPlan
+from rewardrules.kinds.referral import ReferralPlan
 
 
 class Unsettled(Exception):  # noqa: N818 -- a signal between the run and its loop, not an error
@@ -35,8 +38,10 @@ class Unsettled(Exception):  # noqa: N818 -- a signal between the run and its lo
 
 
 def reaches_back(plan: ProgramPlan) -> bool:
-    """Whether a final earning rule runs at a step before a rule the computation decides
-    before the earning rules: a price rule, or an earning member of an exclusive group."""
+    """Whether a final earning rule runs at a step before a rule decided before the earning
+    rules are written in order: a price rule, an earning member of an exclusive group, or
+    a referral rule whose friends' facts a birthday at a purchase reads (when the
+    referrer's membership started, for ``member_for`` and ``purchase_within``)."""
     if not plan.final_rules:
         return False
     step_of = {rule: step for step, rules in enumerate(plan.stage_rules) for rule in rules}
@@ -44,10 +49,15 @@ def reaches_back(plan: ProgramPlan) -> bool:
     finals = [step_of[rule.id] for rule in earning if rule.id in plan.final_rules]
     if not finals:
         return False
+    standing = any(
+        isinstance(rule.plan, BirthdayPlan) and rule.plan.has_conditions for rule in earning
+    )
     decided = [
         step_of[rule.id]
         for rule in plan.running
-        if rule.changes_prices or rule.rule.exclusive_group is not None
+        if rule.changes_prices
+        or rule.rule.exclusive_group is not None
+        or (standing and isinstance(rule.plan, ReferralPlan))
     ]
     return any(step > min(finals) for step in decided)
 

@@ -226,7 +226,10 @@ class GiftLedger:
         facts = list(self.supplied)
         for stage in run.earning_stages:
             if isinstance(stage, GiftColumns) and isinstance(stage.plan, ReferralPlan):
-                found = stage.qualifying(frame, tier, run.purchase_lines, paid, self.columns)
+                # Not where a final rule stopped the referral (``_finals`` settles the stops
+                # of rules written after the birthday that reads these facts).
+                lines = run.lines_for(stage.plan.rule.id)
+                found = stage.qualifying(frame, tier, lines, paid, self.columns)
                 raised = gifts_at_purchases(stage, frame, found, self.columns).facts
                 if raised is not None:
                     facts += facts_of(raised)
