@@ -3,9 +3,9 @@ the members, and profiles whose birthdays fall near the purchases.
 
 A drawn program has one exclusive group of two or three members (punch cards of every
 reward, tiered discounts, order offers and gift items, bonuses, and a birthday gift given
-at a purchase; or, in a group of rules that earn, points, gift cards and a sign-up bonus
-at the first purchase too; a gift sometimes limited), rules outside it before, between
-and after its members (perhaps a second group), and any rule now and then ``final: true``.
+at a purchase, a sign-up bonus at the first purchase, points and gift cards; or only
+rules that earn; a gift sometimes limited), rules outside it before, between and after
+its members (perhaps a second group), and any rule now and then ``final: true``.
 """
 
 from __future__ import annotations
@@ -111,10 +111,11 @@ def _bonus(draw: st.DrawFn, rule_id: str, names: tuple[str, ...]) -> dict[str, A
 
 
 def _member(draw: st.DrawFn, rule_id: str, names: tuple[str, ...], earning: bool) -> dict[str, Any]:
-    """One member: of a group that may hold price rules, or (``earning``) of one that
-    earns (a points, gift card or sign-up rule reads what the price rules left)."""
+    """One member: of a group that may hold price rules (the points, gift card and sign-up
+    members then read the group's basket), or (``earning``) of one that earns."""
     # The gifts at purchases, which this strategy is for, twice as often as the others.
-    choices = ["card", "bonus", "gift", "birthday", "birthday", *(["discount"] if names else [])]
+    choices = ["card", "bonus", "gift", "birthday", "birthday", "signup", "points", "gift_card"]
+    choices += ["discount"] if names else []
     if earning:
         choices = ["points", "bonus", "voucher", "gift", "gift_card", "birthday", "signup"] * 2
         choices += ["birthday", "signup"]

@@ -26,6 +26,7 @@ from rewardrules.cli.report import (
     FORMATS,
     emit,
     engine_option,
+    html_pages,
     output_option,
     recorded_text,
     table_console,
@@ -66,6 +67,8 @@ def compare_command(
     color: bool | None = None,
 ) -> None:
     """What changing OLD to NEW would do over HISTORY: cost, rules, customers, tiers."""
+    if output_format == "html":
+        html_pages()  # a missing extra is said before any work
     old = guarded(lambda: load_program(old_file))
     new = guarded(lambda: load_program(new_file))
     reading = reading.for_program(new)
@@ -87,9 +90,7 @@ def compare_command(
     elif output_format == "csv":
         emit(comparison_csv(found), output_file)
     elif output_format == "html":
-        from rewardrules.tools.report_html import compare_html  # noqa: PLC0415 -- the extra
-
-        emit(compare_html(found), output_file)
+        emit(html_pages().compare_html(found), output_file)
     else:
         coloured = wants_color(color, output_file is not None)
         emit(comparison_table(found, coloured), output_file, coloured)

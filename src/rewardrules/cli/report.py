@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import click
@@ -79,6 +80,8 @@ def report_command(
     color: bool | None = None,
 ) -> None:
     """What PROGRAM cost over HISTORY: per rule, month, tier and customer (docs/cost.md)."""
+    if output_format == "html":
+        html_pages()  # a missing extra is said before any work
     program = guarded(lambda: load_program(program_file))
     reading = reading.for_program(program)
 
@@ -117,11 +120,28 @@ def render_report(found: Report, output_format: str, color: bool = False) -> str
     if output_format == "csv":
         return report_csv(found)
     if output_format == "html":
-        # plotly is the extra 'report' (pip install 'rewardrules[report]'): imported here.
-        from rewardrules.tools.report_html import report_html  # noqa: PLC0415
-
-        return report_html(found)
+        page: str = html_pages().report_html(found)
+        return page
     return report_table(found, color)
+
+
+def html_pages() -> ModuleType:
+    """``rewardrules.tools.report_html``, whose charts need plotly: the ``report`` extra.
+
+    Imported on demand, so that the other formats work without it; without it, a message
+    that names the extra to install (exit code 1), not a traceback.
+    """
+    try:
+        from rewardrules.tools import report_html  # noqa: PLC0415 -- plotly, on demand
+    except ImportError as error:
+        if (error.name or "").split(".")[0] != "plotly":
+            raise
+        message = (
+            "--format html draws its charts with plotly, which is not installed: "
+            "pip install 'rewardrules[report]'"
+        )
+        raise click.ClickException(message) from None
+    return report_html
 
 
 def report_csv(found: Report) -> str:

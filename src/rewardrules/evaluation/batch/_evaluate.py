@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerEntry, Totals
-from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
@@ -34,6 +33,7 @@ from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, column_keys, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._members import earns_on_shares, points_left
 from rewardrules.evaluation.batch._memory import small_pages
 from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
 from rewardrules.evaluation.batch._payments import earned_on
@@ -195,6 +195,8 @@ class _PointsReasons:
     names: tuple[str, ...]
     written: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False)
     """Reasons already written, by what ``earn_reason`` reads: purchases alike share one."""
+    prefixes: list[tuple[Ints, list[tuple[int, Ints]]]] = field(default_factory=list, compare=False)
+    """``_line_prefixes``, once made (the ledger asks for its keys piece by piece)."""
 
 
 def _points_reason(money: Currency, reasons: _PointsReasons, event: int, points: int) -> str:
@@ -229,6 +231,24 @@ def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Int
     event = events[chosen]
     starts = reasons.line_start[event]
     ends = reasons.line_start[event + 1]
+    earning, boosted = _line_prefixes(reasons)
+    heads = [reasons.tier[event], given[chosen], earning[ends] - earning[starts]]
+    for weight, lines in boosted:
+        heads += [np.full(len(event), weight, dtype=np.int64), lines[ends] - lines[starts]]
+    none = np.zeros(len(event), dtype=np.int64)
+    return row_keys(heads, none, none, ())
+
+
+def _line_prefixes(reasons: _PointsReasons) -> tuple[Ints, list[tuple[int, Ints]]]:
+    """Prefix sums over every line of the rule: the amount paid on lines that earn, and
+    per boosted weight the number of lines of that weight. Made once per rule and kept:
+    the ledger asks for keys piece by piece, and remaking them over every line for each
+    piece made a big partition's ledger cost grow with the square of its size.
+
+    Raises OverflowError or TypeError as ``_points_keys`` says (nothing is kept then).
+    """
+    if reasons.prefixes:
+        return reasons.prefixes[0]
     weights = np.asarray(reasons.weights, dtype=np.int64)
     paid = np.asarray(reasons.paid)
     if paid.dtype.kind not in "iu":
@@ -237,17 +257,16 @@ def _points_keys(reasons: _PointsReasons, events: Ints, given: Ints, chosen: Int
     if float(np.abs(earning.astype(np.float64)).sum()) >= 2.0**62:
         raise OverflowError("paid amounts too large for int64 sums")
 
-    def per_event(values: Ints) -> Ints:
-        ahead = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
-        return ahead[ends] - ahead[starts]
+    def ahead(values: Ints) -> Ints:
+        return np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
 
-    heads = [reasons.tier[event], given[chosen], per_event(earning)]
     plain = (weights == 0) | (weights == reasons.plan.base_weight)
-    for weight in np.unique(weights[~plain]).tolist():
-        lines = per_event((weights == weight).astype(np.int64))
-        heads += [np.full(len(event), weight, dtype=np.int64), lines]
-    none = np.zeros(len(event), dtype=np.int64)
-    return row_keys(heads, none, none, ())
+    boosted = [
+        (weight, ahead((weights == weight).astype(np.int64)))
+        for weight in np.unique(weights[~plain]).tolist()
+    ]
+    reasons.prefixes.append((ahead(earning), boosted))
+    return reasons.prefixes[0]
 
 
 def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
@@ -530,7 +549,8 @@ class _Run(Computation):
     def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
         """A points rule's entries at these events with these points (a set-aside
         member's, as it would have given them)."""
-        paid = earned_on(earning, self.frame, self.paid, self.payments)
+        seen = self.groups.earns_on(earning.plan.rule.id, self.paid, tried=True)
+        paid = earned_on(earning, self.frame, seen, self.payments)
         weights = earning.weights(self.frame, self.tier, self.lines_for(earning.plan.rule.id))
         reasons = _PointsReasons(
             earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
@@ -616,20 +636,21 @@ class _Run(Computation):
             self.gifts.at_purchases(ledger, position, stage)
             return
         if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
-            paid = np.asarray(self.paid, dtype=np.int64)
+            rule_id = stage.plan.rule.id
             issued = stage.issue(
                 frame,
                 self.tier,
-                paid,
-                self.lines_for(stage.plan.rule.id),
-                self.refunds.steps,
-                self.groups.aside.get(stage.plan.rule.id),
+                np.asarray(self.groups.earns_on(rule_id, self.paid), dtype=np.int64),
+                self.lines_for(rule_id),
+                self.groups.refunds_of(rule_id, self.refunds.steps, self.paid),
+                self.groups.aside.get(rule_id),
             )
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
             ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
-        paid = earned_on(earning, frame, self.paid, self.payments)
+        seen = self.groups.earns_on(earning.plan.rule.id, self.paid)
+        paid = earned_on(earning, frame, seen, self.payments)
         weights = earning.weights(frame, self.tier, self.lines_for(earning.plan.rule.id))
         points = earning.points(frame, self.tier, paid, weights)
         aside = self.groups.aside.get(earning.plan.rule.id)
@@ -657,7 +678,7 @@ class _Run(Computation):
                 earning.plan.rule.id,
                 points,
                 refunded[3] if refunded else {},
-                None if earning.plan.scope.payment_methods is None else paid,  # its shares
+                paid if self._on_shares(earning) else None,  # its shares
             )
         )
         if refunded:
@@ -760,33 +781,14 @@ class _Run(Computation):
     ) -> tuple[int, int]:
         """The points a purchase's entry of a points rule is worth on what ``step`` (a
         refund) leaves of it, at the tier and factors it was made with; and what is left."""
-        frame, purchase = self.frame, step.purchase
-        start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-        if earning.plan.scope.payment_methods is not None:
-            # It earned on shares of the lines: what is left of those shares.
-            left = [
-                int(share) - refunded_amount(int(share), int(quantity), done)
-                for share, quantity, done in zip(
-                    paid[start:end], frame.quantity[start:end], step.units_after
-                )
-            ]
-        elif earning.plan.on_gross:
-            left = [
-                int(price) * (int(quantity) - done)
-                for price, quantity, done in zip(
-                    frame.unit_price[start:end], frame.quantity[start:end], step.units_after
-                )
-            ]
-        else:
-            left = [
-                int(amount) - refunded
-                for amount, refunded in zip(paid[start:end], step.amounts_after)
-            ]
-        index = int(self.tier[purchase])
-        context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
-        line_weights = [int(weight) for weight in weights[start:end]]
-        worth = earning.plan.points(context, left, line_weights)  # type: ignore[arg-type]
-        return worth, sum(left)
+        index = int(self.tier[step.purchase])
+        at = (index, self.names[index] if index >= 0 else None)
+        return points_left(earning, self.frame, step, paid, weights, at, self._on_shares(earning))
+
+    def _on_shares(self, earning: PointsColumns) -> bool:
+        """Whether a points rule earned on amounts other than those paid (a share by
+        payment method, or its group's basket before a later price rule)."""
+        return earns_on_shares(earning, self.groups.beside_price(earning.plan.rule.id))
 
     def _noted_counted(
         self, stage: Any, events: Ints, columns: EntryPart, sums: dict[str, int]
@@ -1039,9 +1041,9 @@ class _Run(Computation):
                 stage,
                 frame,
                 self.tier,
-                paid,
+                np.asarray(self.groups.earns_on(stage.plan.rule.id, paid), dtype=np.int64),
                 self.lines_for(stage.plan.rule.id),
-                self.refunds.steps,
+                self.groups.refunds_of(stage.plan.rule.id, self.refunds.steps, paid),
             )
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)

@@ -117,9 +117,14 @@ class GiftLedger:
         """A gift rule's entries at purchases, and its points taken back at refunds."""
         run, frame = self.run, self.run.frame
         lines = run.lines_for(stage.plan.rule.id)
-        found = stage.qualifying(frame, run.tier, lines, run.paid, self.columns)
         aside = run.groups.aside.get(stage.plan.rule.id)
-        if aside is not None:  # a group's member: not where the group set it aside
+        # A group's member: given where it is tried (``_grouped_gifts``), and not where the
+        # group set it aside.
+        paid = (
+            run.paid if aside is None else run.groups.earns_on(stage.plan.rule.id, run.paid, True)
+        )
+        found = stage.qualifying(frame, run.tier, lines, paid, self.columns)
+        if aside is not None:
             found = found & ~aside
         standing = None
         if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:

@@ -36,6 +36,8 @@ def gift_trial(run: Any, stage: GiftColumns, paid: Numbers, lines: Flags) -> Tri
     gifts (``_gifts.GiftLedger``: the profiles, and a birthday's standing).
     """
     frame, gifts = run.frame, run.gifts
+    # Beside a price member, a sign-up reads what is paid on the group's basket.
+    paid = run.groups.earns_on(stage.plan.rule.id, paid, tried=True)
     found = stage.qualifying(frame, run.tier, lines, paid, gifts.columns)
     standing = gifts.standing_now(stage.plan, run.tier, paid)
     events, years, first = stage.candidates(frame, found, gifts.columns, standing)
