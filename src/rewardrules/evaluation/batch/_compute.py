@@ -8,6 +8,7 @@ entries).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,10 @@ from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._dated import GiftColumns
+from rewardrules.evaluation.batch._finals import EarningStops, reaches_back
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
+from rewardrules.evaluation.batch._grouped_gifts import gift_trial
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
 from rewardrules.evaluation.batch._opening import Grants
@@ -50,6 +53,10 @@ from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 class Computation:
     """The frame, the compiled rules, and what they computed: tiers, prices, refunds."""
 
+    gifts: Any
+    """The gifts that read profiles (``_gifts.GiftLedger``), made from the run first: a
+    group's birthday or sign-up member is tried with the profiles."""
+
     def __init__(
         self,
         plan: ProgramPlan,
@@ -57,6 +64,9 @@ class Computation:
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
         grants: Grants | None = None,
+        *,
+        stops: Ints | None = None,
+        gifts: Callable[[Any], Any] | None = None,
     ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
         self.tier_points = tier_points
@@ -80,6 +90,11 @@ class Computation:
         self.stopped: Ints = np.full(frame.events, len(plan.stage_rules), dtype=np.int64)
         """Per event, the step of the first final rule that gave something at it (past the
         last step where none did): the rules of later steps do not run there."""
+        self.finals = EarningStops.of(plan, frame.events, stops) if reaches_back(plan) else None
+        """The earning rules' stops guessed from the run before, where they reach back to
+        rules decided before them (``_finals``); None where they do not."""
+        if gifts is not None:
+            self.gifts = gifts(self)
         self.groups = Groups.of(plan, frame)
         self.groups.payments = self.payments
         self.price_stages = self.groups.in_order(
@@ -114,11 +129,17 @@ class Computation:
             paid, given = self._prices()
             if not groups.groups:
                 return paid, given
-            # Earning members run where no final price rule stopped the purchase (a final
-            # earning rule before a group is refused: batch.support).
-            groups.earning(
-                self.earning_stages, self.tier, paid, self._earning_lines(), self.refunds.steps
-            )
+            # Each earning member is tried on the lines no final rule of an earlier step
+            # stopped (an earning rule's stops guessed from the run before: ``_finals``).
+            for stage in self.earning_stages:
+                rule_id = stage.plan.rule.id
+                if rule_id not in groups.group_of:
+                    continue
+                lines = self.lines_for(rule_id)
+                if isinstance(stage, GiftColumns):
+                    groups.trials[rule_id] = gift_trial(self, stage, paid, lines)
+                else:
+                    groups.earning([stage], self.tier, paid, lines, self.refunds.steps)
             if not groups.decide():
                 return paid, given
         raise AssertionError("the exclusive groups did not settle")  # pragma: no cover
@@ -138,6 +159,8 @@ class Computation:
             return
         chosen = events[self.purchases[events]]
         self.stopped[chosen] = np.minimum(self.stopped[chosen], self.step_of[rule_id])
+        if self.finals is not None:
+            self.finals.add(rule_id, chosen, self.step_of[rule_id])
 
     def _prices(self) -> tuple[Numbers, list[Any]]:
         """What each line is paid after the price rules, and what each rule gave; then the
@@ -147,6 +170,8 @@ class Computation:
         units_left = frame.quantity
         given: list[Any] = []
         self.stopped[:] = len(self.plan.stage_rules)  # each pass decides anew
+        if self.finals is not None:  # the earning rules' stops, as the run before found them
+            np.minimum(self.stopped, self.finals.guess, out=self.stopped)
         for stage in self.price_stages:
             rule_id = stage.plan.rule.id
             lines = self.lines_for(rule_id)
@@ -202,14 +227,6 @@ class Computation:
             self.groups.leave(rule_id, amounts)
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
-
-    def _earning_lines(self) -> Flags:
-        """The purchase lines the earning rules run on, as the final price rules left them."""
-        steps = [self.step_of.get(stage.plan.rule.id) for stage in self.earning_stages]
-        known = [step for step in steps if step is not None]
-        if not self.plan.final_rules or not known:
-            return self.purchase_lines
-        return self.purchase_lines & (self.stopped >= min(known))[self.frame.line_event]
 
     def _tier_amounts(self, paid: Numbers) -> Ints:
         """What each purchase counts toward tiers when it is made."""

@@ -117,7 +117,15 @@ class GiftLedger:
         """A gift rule's entries at purchases, and its points taken back at refunds."""
         run, frame = self.run, self.run.frame
         lines = run.lines_for(stage.plan.rule.id)
-        found = stage.qualifying(frame, run.tier, lines, run.paid, self.columns)
+        aside = run.groups.aside.get(stage.plan.rule.id)
+        # A group's member: given where it is tried (``_grouped_gifts``), and not where the
+        # group set it aside.
+        paid = (
+            run.paid if aside is None else run.groups.earns_on(stage.plan.rule.id, run.paid, True)
+        )
+        found = stage.qualifying(frame, run.tier, lines, paid, self.columns)
+        if aside is not None:
+            found = found & ~aside
         standing = None
         if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:
             standing = self._standing()
@@ -175,14 +183,24 @@ class GiftLedger:
             ledger.add(position, refunds, [entry for _, entry in given.reversals])
             self.referrals -= len(given.reversals)
 
-    def _standing(self) -> Standing:
-        """What a birthday's member_for and purchase_within read at purchases (built once)."""
-        if self.standing is None:
+    def standing_now(self, plan: Any, tier: Any, paid: Any) -> Standing | None:
+        """What a birthday with conditions reads at purchases, at these tiers and amounts
+        (a group's trials, before they settle); None for another gift."""
+        if not isinstance(plan, BirthdayPlan) or not plan.has_conditions:
+            return None
+        return self._standing(tier, paid)
+
+    def _standing(self, tier: Any = None, paid: Any = None) -> Standing:
+        """What a birthday's member_for and purchase_within read at purchases (built once,
+        at the run's tiers and amounts; anew at others)."""
+        if self.standing is None or tier is not None:
             run = self.run
             frame = run.frame
             purchase_of = {step.event: step.purchase for step in run.refunds.steps}
             emptied = emptying(frame, run.refunds.steps)
-            firsts = self._first_facts()
+            firsts = self._first_facts(
+                run.tier if tier is None else tier, run.paid if paid is None else paid
+            )
             starts = frame.customer_start.tolist()
 
             def start_of(customer: int) -> tuple[datetime | None, bool]:
@@ -193,16 +211,19 @@ class GiftLedger:
                 fact = firsts.get(frame.customer_ids[customer])
                 return (fact if fact is not None and fact < first else first), False
 
-            self.standing = Standing(
+            standing = Standing(
                 frame,
                 run.purchases,
                 {purchase_of[event]: event for event in emptied},
                 start_of,
                 self.written,
             )
+            if tier is not None:
+                return standing
+            self.standing = standing
         return self.standing
 
-    def _first_facts(self) -> dict[str, datetime]:
+    def _first_facts(self, tier: Any, paid: Any) -> dict[str, datetime]:
         """Per referrer, their first referral fact: supplied, or raised by a friend's
         qualifying purchase under any referral rule (the reference folds it as the
         referrer's event, their first if it comes before their own)."""
@@ -210,9 +231,10 @@ class GiftLedger:
         facts = list(self.supplied)
         for stage in run.earning_stages:
             if isinstance(stage, GiftColumns) and isinstance(stage.plan, ReferralPlan):
-                found = stage.qualifying(
-                    frame, run.tier, run.purchase_lines, run.paid, self.columns
-                )
+                # Not where a final rule stopped the referral (``_finals`` settles the stops
+                # of rules written after the birthday that reads these facts).
+                lines = run.lines_for(stage.plan.rule.id)
+                found = stage.qualifying(frame, tier, lines, paid, self.columns)
                 raised = gifts_at_purchases(stage, frame, found, self.columns).facts
                 if raised is not None:
                     facts += facts_of(raised)
