@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,9 +20,8 @@ from rewardrules.engine._state_format import micros
 from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation import batch
-from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import evaluate
-from rewardrules.events import AnyEvent, event_sort_key
+from rewardrules.events import AnyEvent, Customer, Purchase, event_sort_key
 from rewardrules.histories.columns import events_to_table
 from rewardrules.program.model import Program
 from strategies import cutoffs, histories, lifecycle_histories, lifecycle_programs, programs
@@ -84,20 +82,13 @@ def test_states_from_a_table_are_the_reference_states_from_that_table(
     assert_same_states(reference, evaluate(program, table, engine="batch"))
 
 
-STATELESS_GIFTS = ("birthday", "signup_bonus", "referral")
-"""Gift kinds whose saved states the batch engine does not build yet."""
-
-
 def test_every_example_saves_the_reference_states_from_its_table() -> None:
     from rewardrules import load_program, read_history  # noqa: PLC0415 -- the examples only
 
     checked = 0
     for example in sorted(EXAMPLES.glob("*.yaml")):
         program = load_program(example)
-        if batch.unsupported(program) or any(
-            rule.limit or rule.exclusive_group or rule.kind in STATELESS_GIFTS
-            for rule in program.rules
-        ):  # refused, or its states are (the saved states' refusals below)
+        if batch.unsupported(program):
             continue
         history = next(EXAMPLES.glob(f"{example.stem}.history.*"))
         table = events_to_table(read_history(history))
@@ -242,27 +233,80 @@ def test_a_saved_purchase_is_the_same_from_a_list_or_a_table() -> None:
     assert (saved.purchases[0].at, saved.purchases[0].offset) == (micros(at(0)), 0)
 
 
-def test_a_state_of_a_program_with_limits_is_refused_not_built_without_them() -> None:
-    program = _edge_program("7 days", "7 days")
-    rule = {
-        **program.rules[0].model_dump(exclude_none=True),
-        "limit": [{"per": "day", "points": 5}],
+def _with_rules(program: Program, *rules: dict[str, Any]) -> Program:
+    return Program.model_validate({**program.model_dump(exclude_none=True), "rules": rules})
+
+
+def test_a_state_keeps_what_each_limit_counted_in_its_period() -> None:
+    stars = {
+        "id": "stars",
+        "kind": "points_per_spend",
+        "points": "1",
+        "per": "1",
+        "limit": [{"per": "day", "points": 5}, {"per": "month", "rewards": 3}],
     }
-    limited = Program.model_validate({**program.model_dump(exclude_none=True), "rules": [rule]})
-    result = evaluate(limited, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
-    with pytest.raises(UnsupportedError, match=r"rules with a limit \('stars'\)"):
-        _ = result.customers[0].state
+    limited = _with_rules(_edge_program("7 days", "7 days"), stars)
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("a", "4.00")),
+        purchase("p2", at(0, hours=1), line("b", "3.00")),  # cut to 1 of 3
+        purchase("p3", at(1), line("c", "2.00")),
+        refund("r1", at(1, hours=1), "p3", ("c", 1)),  # gives its 2 back to that day's limit
+    ]
+    saved = _saved(limited, events)
+    assert {key: (usage.period, usage.used) for key, usage in saved.limits.items()} == {
+        "stars#0": ("2026-03-03", 0),
+        "stars#1": ("2026-03", 3),
+    }
+    assert [kept.points for kept in saved.purchases] == [{"stars": 4}, {"stars": 1}, {"stars": 0}]
 
 
-def test_a_state_of_a_program_with_gift_rules_is_refused_not_built_without_them() -> None:
-    program = _edge_program("7 days", "7 days")
-    gift = {"id": "welcome", "kind": "signup_bonus", "points": 10, "min_first_purchase": "1.00"}
-    rules = [program.rules[0].model_dump(exclude_none=True), gift]
-    gifted = Program.model_validate({**program.model_dump(exclude_none=True), "rules": rules})
-    result = evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
-    assert (
-        result.customers[0].points
-        == evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))]).customers[0].points
+def test_a_limit_that_cuts_points_to_none_keeps_the_shares_they_were_earned_on() -> None:
+    cards = {
+        "id": "cards",
+        "kind": "points_per_spend",
+        "points": "1",
+        "per": "1",
+        "when": {"payment_methods": ["card"]},
+        "limit": [{"per": "day", "points": 4}],
+    }
+    limited = _with_rules(_edge_program("7 days", "7 days"), cards)
+
+    def paid(id: str, when: datetime, price: str, **methods: str) -> Purchase:
+        payments = [{"method": method, "amount": amount} for method, amount in methods.items()]
+        return Purchase.model_validate(
+            {
+                "id": id,
+                "customer_id": "c1",
+                "at": when,
+                "lines": [line("a", price)],
+                "payments": payments,
+            }
+        )
+
+    events: list[AnyEvent] = [
+        paid("p1", at(0), "10.00", card="10.00"),  # 10 points, cut to the day's 4
+        paid("p2", at(0, hours=1), "4.00", card="2.00", cash="2.00"),  # 2 wanted, none left
+    ]
+    saved = _saved(limited, events)
+    # The reference keeps the shares a rule earned on where it earned, even cut to none.
+    assert saved.purchases[1].points == {}
+    assert saved.purchases[1].earned_on == {"cards": (200,)}
+
+
+def test_a_state_keeps_the_once_only_marks_and_birthday_years_of_gifts() -> None:
+    welcome = {"id": "welcome", "kind": "signup_bonus", "points": 10, "min_first_purchase": "1.00"}
+    cake = {"id": "cake", "kind": "birthday", "points": 5}
+    gifted = _with_rules(
+        _edge_program("7 days", "7 days"),
+        _edge_program("7 days", "7 days").rules[0].model_dump(exclude_none=True),
+        welcome,
+        cake,
     )
-    with pytest.raises(UnsupportedError, match=r"gift or exclusive-group rules \('welcome'\)"):
-        _ = result.customers[0].state
+    profile = Customer(customer_id="c1", joined_at=at(-40), birthday="03-05")
+    events: list[AnyEvent] = [purchase("p1", at(0), line("a", "4.00"))]
+    reference = evaluate(gifted, events, [profile], as_of=at(10).date())
+    batch_run = evaluate(gifted, events, [profile], as_of=at(10).date(), engine="batch")
+    assert_same_states(reference, batch_run)
+    saved = batch_run.customers[0].state
+    assert saved.bonuses == ("welcome",)
+    assert saved.birthdays == {"cake": 2026}

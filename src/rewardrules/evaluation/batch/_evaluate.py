@@ -46,11 +46,11 @@ from rewardrules.evaluation.batch._rules import (
     PointsColumns,
     per_event,
 )
+from rewardrules.evaluation.batch._slices import SliceReader, Timeline, keeps_slices
 from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
     StateColumns,
-    check_saveable,
     gift_card_spend,
 )
 from rewardrules.evaluation.batch._tiers import levels
@@ -306,12 +306,18 @@ def _nothing(_index: int) -> tuple[()]:
     return ()
 
 
-def _profile_state(plan: ProgramPlan, walk: Walk, profile: Customer | None) -> CustomerState:
-    """The saved state of a customer known only from a profile (no event of their own):
-    a migrated customer reported as of ``as_of``, from their walk's account."""
-    check_saveable(plan, walk.customer_id)
+def _profile_state(
+    plan: ProgramPlan, reader: SliceReader | None, walk: Walk, profile: Customer | None
+) -> CustomerState:
+    """The saved state of a customer known only from a profile or referral facts (no event
+    of their own): a migrated customer reported as of ``as_of``, from their walk's account;
+    a referrer, or a profile with gifts by ``as_of``, with their slices (``_slices``)."""
     assert walk.lots is not None  # noqa: S101 -- a walk with a result kept its account
-    return profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
+    state = profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
+    if reader is None:
+        return state
+    found = reader.slices(walk.customer_id, walk.last, Timeline.empty())
+    return state.model_copy(update=found.fields())
 
 
 class _Ledger:
@@ -482,10 +488,10 @@ class _Run(Computation):
                     for rule_id, every in self.plan.stamp_cards
                 ],
                 self._tier_reports(),
-                self._saved_states().state_of,
+                self._saved_states(columns).state_of,
                 upcoming,
             ).results(),
-            partial(_profile_state, plan),
+            partial(_profile_state, plan, self._slice_reader()),
         )
         sums = ledger.sums
         return Evaluation(
@@ -662,6 +668,7 @@ class _Run(Computation):
                 points,
                 refunded[3] if refunded else {},
                 None if earning.plan.scope.payment_methods is None else paid,  # its shares
+                wanted if limited is not None else None,
             )
         )
         if refunded:
@@ -1034,7 +1041,7 @@ class _Run(Computation):
             },
         )
 
-    def _saved_states(self) -> SavedStates:
+    def _saved_states(self, ledger: LedgerColumns) -> SavedStates:
         """What builds each customer's state when it is read (``batch._states``)."""
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
         paid = np.asarray(self.paid, dtype=np.int64)
@@ -1075,8 +1082,43 @@ class _Run(Computation):
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
                 openings=self.gifts.openings(),
                 catalogue=self.catalogue,
+                **self._slice_columns(ledger),
             )
         )
+
+    def _slice_reader(self) -> SliceReader | None:
+        """What builds the slices of limits, gifts and groups (``_slices``), if any."""
+        plan, cutoff = self.plan, self.cutoff
+        if not keeps_slices(plan):
+            return None
+        if self.slice_reader is None:
+            self.slice_reader = SliceReader.of(
+                plan,
+                self.gifts.profiles,
+                self.gifts.facts,
+                None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+            )
+        return self.slice_reader
+
+    slice_reader: SliceReader | None = None
+
+    def _slice_columns(self, ledger: LedgerColumns) -> dict[str, Any]:
+        """What the slices of limits, gifts and groups read (``_slices``), if any."""
+        plan, frame = self.plan, self.frame
+        if not keeps_slices(plan):
+            return {}
+        stages = [*self.price_stages, *self.earning_stages]
+        aside = self.groups.aside
+        return {
+            "ledger": lambda customer: ledger.entries(customer, frame.customer_ids[customer]),
+            "slices": self._slice_reader(),
+            "walks": self.gifts.walks.walks,
+            "aside": [
+                (stage.plan.rule.id, aside[stage.plan.rule.id])
+                for stage in stages
+                if stage.plan.rule.id in aside
+            ],
+        }
 
     def _tier_reports(self) -> TierReports | None:
         """Per customer: the tier at the report, the changes seen, the next tier."""

@@ -32,6 +32,7 @@ from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._states import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
@@ -154,10 +155,12 @@ class GiftLedger:
             elif entry.kind == "referral":
                 self.referrals += 1
         if not given.points or not run.refunds.steps:
+            self._keep_points(stage.plan.rule.id, given, [])
             self._reversals(ledger, position, given)
             return
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
+        self._keep_points(stage.plan.rule.id, given, [event for event, _ in taken])
         if taken:
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
@@ -166,6 +169,16 @@ class GiftLedger:
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
         self._reversals(ledger, position, given)
+
+    def _keep_points(self, rule_id: str, given: GiftsGiven, refunds: list[int]) -> None:
+        """What a saved purchase keeps of a gift's points: given, and none after a refund
+        took them back (``_states``)."""
+        run = self.run
+        points = np.zeros(run.frame.events, dtype=np.int64)
+        for event, amount in given.points.items():
+            points[event] = amount
+        purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+        run.rule_points.append(RulePoints(rule_id, points, {purchase_of[e]: 0 for e in refunds}))
 
     def _reversals(self, ledger: Any, position: int, given: GiftsGiven) -> None:
         """A held referral's reversals by the friends' refunds, after the points the same
