@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bonus_strategies import profiles
 from helpers import at, line, purchase, refund
 from rewardrules.engine._state_format import micros
 from rewardrules.engine.state import CustomerState
@@ -24,17 +25,28 @@ from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Purchase, event_sort_key
 from rewardrules.histories.columns import events_to_table
 from rewardrules.program.model import Program
-from strategies import cutoffs, histories, lifecycle_histories, lifecycle_programs, programs
+from strategies import (
+    cutoffs,
+    held_referral_cases,
+    histories,
+    lifecycle_histories,
+    lifecycle_programs,
+    programs,
+    with_limits,
+)
 from test_batch_engine import (
     EXAMPLES,
+    LIMITED_PROGRAMS,
     SUPPORTED_KINDS,
     SUPPORTED_PROGRAMS,
     assert_same_states,
+    batch_grouped_programs,
     dense_histories,
     programs_keeping_tiers,
     programs_with_bonuses,
     same_results,
 )
+from test_batch_gifts import gift_programs
 
 # --- drawn programs whose states keep tier windows of forgotten purchases -----------------
 
@@ -162,21 +174,26 @@ def test_a_forgotten_purchase_counts_in_its_calendar_window_less_its_refunds() -
 # --- the law: a state the batch engine saves resumes to one evaluation ---------------------
 
 
-def _resumes_to_one_evaluation(program: Program, events: list[AnyEvent], split: int) -> None:
+def _resumes_to_one_evaluation(
+    program: Program,
+    events: list[AnyEvent],
+    split: int,
+    customers: list[Customer] | None = None,
+) -> None:
     """``events[:split]`` by the batch engine, its states saved as JSON, the rest resumed
     by the reference engine: the states and balances of one batch evaluation, and its
     ledger in two parts."""
     events = sorted(events, key=event_sort_key)
     try:
-        whole = evaluate(program, events, engine="batch")
+        whole = evaluate(program, events, customers, engine="batch")
     except HistoryError:
         return  # the whole history is refused (a late refund): nothing to split
-    first = evaluate(program, events[:split], engine="batch")
+    first = evaluate(program, events[:split], customers, engine="batch")
     saved = {
         result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
         for result in first.customers
     }
-    rest = evaluate(program, events[split:], states=saved)
+    rest = evaluate(program, events[split:], customers, states=saved)
     assert [result.customer_id for result in rest.customers] == [
         result.customer_id for result in whole.customers
     ]
@@ -220,6 +237,49 @@ def test_a_batch_state_with_lots_and_redemptions_resumed_anywhere_equals_one_eva
 ) -> None:
     split = data.draw(st.integers(0, len(events)), label="split")
     _resumes_to_one_evaluation(program, events, split)
+
+
+@settings(max_examples=60)
+@given(LIMITED_PROGRAMS, st.one_of(histories(refunds=True), dense_histories()), st.data())
+def test_a_batch_state_with_limits_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split)
+
+
+@settings(max_examples=60)
+@given(
+    st.one_of(batch_grouped_programs(), with_limits(batch_grouped_programs())),
+    st.one_of(histories(refunds=True), dense_histories()),
+    st.data(),
+)
+def test_a_batch_state_with_groups_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    if batch.unsupported(program):
+        return  # a combination in a group the batch engine refuses as a whole
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split)
+
+
+@settings(max_examples=60)
+@given(gift_programs(), lifecycle_histories(catalogue=True), profiles(), st.data())
+def test_a_batch_state_with_gifts_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], customers: list[Customer], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split, customers)
+
+
+@settings(max_examples=40)
+@given(held_referral_cases(), st.data())
+def test_a_batch_state_with_referral_holds_resumed_anywhere_equals_one_evaluation(
+    case: tuple[Program, list[AnyEvent], list[Customer]], data: st.DataObject
+) -> None:
+    program, events, customers = case
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split, customers)
 
 
 def test_a_saved_purchase_is_the_same_from_a_list_or_a_table() -> None:
