@@ -46,7 +46,13 @@ from rewardrules.evaluation.batch._rules import (
     PointsColumns,
     per_event,
 )
-from rewardrules.evaluation.batch._slices import SliceReader, Timeline, keeps_slices
+from rewardrules.evaluation.batch._slices import (
+    SliceReader,
+    Timeline,
+    keeps_slices,
+    read_rules,
+    slice_entries,
+)
 from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
@@ -1110,7 +1116,12 @@ class _Run(Computation):
         stages = [*self.price_stages, *self.earning_stages]
         aside = self.groups.aside
         return {
-            "ledger": lambda customer: ledger.entries(customer, frame.customer_ids[customer]),
+            "ledger": partial(
+                lambda rules, customer: slice_entries(
+                    ledger, customer, frame.customer_ids[customer], rules
+                ),
+                read_rules(plan),
+            ),
             "slices": self._slice_reader(),
             "walks": self.gifts.walks.walks,
             "aside": [

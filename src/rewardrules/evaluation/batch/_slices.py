@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
+import numpy as np
+
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.limits import Usage, measure
 from rewardrules.engine.state import LimitUsage, SavedHold, SavedReferral
 from rewardrules.evaluation.batch._holds import hold_end
+from rewardrules.evaluation.batch._ledger import LedgerColumns
 from rewardrules.evaluation.batch._referrals import Fact
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
@@ -40,6 +43,39 @@ _MARKING = frozenset({"bonus_points", "signup_bonus", "referral"})
 """The kinds that mark the customer in ``bonuses`` (given once, or once per rule)."""
 _GIVEN = frozenset({"points", "voucher", "capped", "referral"})
 """The entries at a purchase that say a marking rule gave (a limit may have cut it)."""
+
+
+def read_rules(plan: ProgramPlan) -> frozenset[str]:
+    """The rules whose entries the slices read: limited rules and the gift and bonus kinds."""
+    return frozenset(plan.limits) | frozenset(
+        rule.id for rule in plan.program.rules if rule.kind in _GIFT_KINDS | _MARKING
+    )
+
+
+def slice_entries(
+    ledger: LedgerColumns, customer: int, customer_id: str, rules: frozenset[str]
+) -> list[LedgerEntry]:
+    """A customer's entries of these rules, in ledger order; the other rules' entries are
+    not built (a ledger of columns builds an entry when it is read)."""
+    start, end = ledger.bounds[customer], ledger.bounds[customer + 1]
+    if start == end:
+        return []
+    found = np.arange(start, end, dtype=np.int64)
+    if ledger.order is not None:
+        found = ledger.order[start:end]
+    part_of = np.searchsorted(ledger.offsets, found, side="right") - 1
+    index_of = found - ledger.offsets[part_of]
+    parts, money, event_ids = ledger.parts, ledger.money, ledger.event_ids
+    kept = []
+    for part_index, index in zip(part_of.tolist(), index_of.tolist()):
+        part = parts[part_index]
+        if part.built is not None:
+            entry = part.built[index]
+            if entry.rule in rules:
+                kept.append(entry)
+        elif part.rule in rules:
+            kept.append(part.entry(index, event_ids[part.events[index]], customer_id, money))
+    return kept
 
 
 def keeps_slices(plan: ProgramPlan) -> bool:
@@ -264,8 +300,7 @@ class SliceReader:
         birthday = profile.birthday
         marks: list[tuple[tuple[Any, ...], str, int]] = []
         for entry in entries:
-            compiled = self.plan.referrals.get(entry.rule)
-            if compiled is not None or self.kinds.get(entry.rule) != "birthday":
+            if self.kinds.get(entry.rule) != "birthday":
                 continue
             event = timeline.index.get(entry.event_id)
             if event is None or not timeline.purchase(event) or entry.kind not in _GIVEN:
