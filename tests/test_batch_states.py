@@ -370,3 +370,36 @@ def test_a_state_keeps_the_once_only_marks_and_birthday_years_of_gifts() -> None
     saved = batch_run.customers[0].state
     assert saved.bonuses == ("welcome",)
     assert saved.birthdays == {"cake": 2026}
+
+
+def test_a_referrer_whose_own_friend_gift_is_taken_back_gets_that_much_limit_back() -> None:
+    # amy is rewarded for ben (300 of a month's 300), then, as carl's friend, gets 100 and
+    # returns the purchase: the reference gives those 100 back to the referral rule's limit,
+    # so her reward for dan is 100 of 300, not capped.
+    friends = {
+        "id": "friends",
+        "kind": "referral",
+        "min_paid": "10",
+        "referrer": {"points": 300},
+        "referred": {"points": 100},
+        "limit": [{"per": "month", "points": 300}],
+    }
+    program = _with_rules(_edge_program("7 days", "7 days"), friends)
+    events: list[AnyEvent] = [
+        purchase("b1", at(0), line("a", "20.00"), customer="ben"),
+        purchase("a1", at(1), line("a", "20.00"), customer="amy"),
+        refund("r1", at(2), "a1", ("a", 1), customer="amy"),
+        purchase("d1", at(3), line("a", "20.00"), customer="dan"),
+    ]
+    profiles = [
+        Customer(customer_id="ben", referred_by="amy"),
+        Customer(customer_id="amy", referred_by="carl"),
+        Customer(customer_id="dan", referred_by="amy"),
+    ]
+    reference = evaluate(program, events, profiles)
+    batch_run = evaluate(program, events, profiles, engine="batch")
+    assert batch_run.to_dict() == reference.to_dict()
+    assert_same_states(reference, batch_run)
+    amy = next(result for result in batch_run.customers if result.customer_id == "amy")
+    assert amy.points == 400
+    assert {key: usage.used for key, usage in amy.state.limits.items()} == {"friends#0": 300}

@@ -9,7 +9,7 @@ tier reports, results and totals need of them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -107,6 +107,9 @@ class GiftLedger:
             self.facts = facts
             self.supplied = list(facts)
         self.walks = Walks()
+        self.released: dict[int, list[tuple[str, int, date]]] = {}
+        """Per refund, the points of a friend's gift under a limited referral rule it took
+        back (``Walker.released``)."""
         self.referrals = 0
 
     def written(self, event: int) -> datetime:
@@ -161,6 +164,13 @@ class GiftLedger:
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
         self._keep_points(stage.plan.rule.id, given, [event for event, _ in taken])
+        if isinstance(stage.plan, ReferralPlan) and stage.plan.rule.id in run.plan.limits:
+            purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+            for event, entry in taken:
+                local = date.fromordinal(int(frame.local_date[purchase_of[event]]))
+                self.released.setdefault(event, []).append(
+                    (stage.plan.rule.id, -(entry.points or 0), local)
+                )
         if taken:
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
@@ -258,6 +268,7 @@ class GiftLedger:
             lasting,
             frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
+            self.released,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)
