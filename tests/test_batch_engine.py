@@ -347,7 +347,7 @@ def test_a_limited_sign_up_gift_at_a_purchase_runs_as_the_reference_runs_it() ->
     )
 
 
-def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -> None:
+def test_a_limited_group_member_with_tier_retention_runs_as_the_reference_runs_it() -> None:
     limited = {**STARS, "limit": {"per": "day", "points": 10}, "exclusive_group": "one"}
     tiers = {
         "qualify_by": "purchases",
@@ -356,10 +356,15 @@ def test_limited_group_members_are_refused_but_limits_and_tier_retention_run() -
         "keep_for": "6 months",
     }
     program = make_program([limited], tiers=tiers)
-    assert batch.unsupported(program) == ["rule 'stars': exclusive_group with a limit"]
-    assert (
-        batch.unsupported(make_program([{**STARS, "limit": limited["limit"]}], tiers=tiers)) == []
-    )
+    assert batch.unsupported(program) == []
+    # 7.00 then 5.00 on one day: 7 stars, then 3 of 5 (the day's 10 used up).
+    events: list[AnyEvent] = [
+        _purchase("p1", "3.50"),
+        _purchase("p2", "2.50", BOUGHT + timedelta(hours=1)),
+    ]
+    assert same_results(program, events)
+    (customer,) = evaluate(program, events, engine="batch").customers
+    assert [entry.points for entry in customer.ledger] == [7, 3]
 
 
 @st.composite
@@ -875,10 +880,11 @@ def test_drawn_exclusive_groups_run_identically(
 
 @settings(max_examples=80)
 @given(with_limits(batch_grouped_programs()), histories(refunds=True), cutoffs())
-def test_drawn_exclusive_groups_with_limits_run_identically_or_are_refused(
+def test_drawn_exclusive_groups_with_limits_run_identically(
     program: Program, events: list[AnyEvent], as_of: date | datetime | None
 ) -> None:
-    same_results(program, events, None, as_of)
+    assert batch.unsupported(program) == []
+    assert same_results(program, events, None, as_of)
 
 
 def test_a_limited_member_used_up_gives_nothing_and_leaves_the_purchase_to_the_others() -> None:
@@ -1008,45 +1014,40 @@ def test_a_gift_card_in_a_group_counts_only_the_spend_it_was_not_set_aside_at(
 
 
 @pytest.mark.parametrize(
-    ("member", "refused"),
+    "member",
     [
-        (
-            {
-                "id": "gift",
-                "kind": "partner_gift_card",
-                "partner": "cinema",
-                "value": Decimal(5),
-                "every_spend": Decimal(10),
-            },
-            "rule 'gift': exclusive_group of a partner_gift_card rule with price rule 'card'",
-        ),
-        (
-            {"id": "earn", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)},
-            "rule 'earn': exclusive_group of a points_per_spend rule with price rule 'card'",
-        ),
+        {
+            "id": "gift",
+            "kind": "partner_gift_card",
+            "partner": "cinema",
+            "value": Decimal(5),
+            "every_spend": Decimal(10),
+        },
+        {"id": "earn", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)},
     ],
 )
-def test_group_combinations_not_evaluated_yet_are_refused_by_name(
-    member: dict[str, Any], refused: str
+def test_a_points_or_gift_card_member_beside_a_punch_card_runs_as_the_reference(
+    member: dict[str, Any],
 ) -> None:
     card = {"id": "card", "kind": "every_nth_free", "every": 3, "reward": "free"}
     program = make_program(
         [card | GROUP, member | GROUP], points={"name": "stars", "value": Decimal("0.01")}
     )
-    assert batch.unsupported(program) == [refused]
-    with pytest.raises(UnsupportedError, match=refused):
-        evaluate(program, [_purchase("p1", "3.50")], engine="batch")
+    assert batch.unsupported(program) == []
+    events: list[AnyEvent] = [
+        _purchase(f"p{index}", "6.00", BOUGHT + timedelta(days=index)) for index in range(3)
+    ]
+    events.append(_refund("r1", "p1", BOUGHT + timedelta(days=4)))
+    assert same_results(program, events)
 
 
-@settings(max_examples=10)
+@settings(max_examples=40)
 @given(grouped_programs(), histories(refunds=True))
-def test_a_points_rule_grouped_with_a_punch_card_is_refused_naming_it(
+def test_a_points_rule_grouped_with_a_punch_card_runs_identically(
     program: Program, events: list[AnyEvent]
 ) -> None:
-    assert batch.unsupported(program) == [
-        "rule 'earn': exclusive_group of a points_per_spend rule with price rule 'card'"
-    ]
-    assert not same_results(program, events)
+    assert batch.unsupported(program) == []
+    assert same_results(program, events)
 
 
 @st.composite

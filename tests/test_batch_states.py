@@ -31,6 +31,7 @@ from strategies import (
     histories,
     lifecycle_histories,
     lifecycle_programs,
+    limited_group_programs,
     programs,
     with_limits,
 )
@@ -250,8 +251,12 @@ def test_a_batch_state_with_limits_resumed_anywhere_equals_one_evaluation(
 
 @settings(max_examples=60)
 @given(
-    st.one_of(batch_grouped_programs(), with_limits(batch_grouped_programs())),
-    st.one_of(histories(refunds=True), dense_histories()),
+    st.one_of(
+        batch_grouped_programs(),
+        with_limits(batch_grouped_programs()),
+        limited_group_programs(),
+    ),
+    st.one_of(histories(refunds=True, payments=True), dense_histories()),
     st.data(),
 )
 def test_a_batch_state_with_groups_resumed_anywhere_equals_one_evaluation(

@@ -348,13 +348,14 @@ def test_the_batch_engine_refuses_on_dask_what_it_refuses_on_one_machine(
     dask_client: Client,
 ) -> None:
     program, events, customers, _, _, _ = _referral_case()
-    # A limited points rule in an exclusive group: refused by name.
-    limited = "    per: 1.00\n    exclusive_group: shop\n    limit: {per: day, points: 5}\n"
-    program = load_program_text(REFERRALS.replace("    per: 1.00\n", limited, 1))
+    # An amount beyond the batch engine's integers (2**53 minor units): refused whatever
+    # the program uses, and not a feature any change to the engine takes away.
+    events = [*events, _purchase("huge", events[0].customer_id, 5, "100000000000000.00")]
     with pytest.raises(UnsupportedError) as one:
         evaluate(program, events, customers, engine="batch")
     with pytest.raises(UnsupportedError) as scaled:
         _on_dask(program, events, customers, None, partitions=2, engine="batch")
+    assert "(2**53 minor units)" in str(one.value)
     assert scaled.value.problems == one.value.problems
 
 

@@ -460,3 +460,69 @@ def with_limits(drawn: st.SearchStrategy[Program]) -> st.SearchStrategy[Program]
         return Program.model_validate(document)
 
     return build()
+
+
+# --- exclusive groups with limited members and members beside price rules ---------------
+
+GROUPED_MEMBER_KINDS = ("points", "card", "offer", "discount", "gift_card", "bonus", "voucher")
+
+
+@cache
+def limited_group_programs() -> st.SearchStrategy[Program]:
+    """Two or three members of one exclusive group drawn from points rules, punch cards
+    (free or percent off, or vouchers), tiered and order discounts, gift cards and
+    bonuses, so that points and gift card members sit beside price members (they earn on
+    the group's basket); limits on most members, small enough to bind; tiers, perhaps
+    by points; perhaps a price rule after the group (lowering the amounts again, now and
+    then final) and a points rule outside it.
+    """
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Program:
+        levels = draw(tiers(draw(st.booleans())))
+        names = tuple(level["name"] for level in levels["levels"])
+        group = {"exclusive_group": "deal"}
+        rules = []
+        for index in range(draw(st.integers(2, 3))):
+            rule_id = f"member-{index}"
+            kind = draw(st.sampled_from(GROUPED_MEMBER_KINDS))
+            if kind == "points":
+                rule = draw(points_per_spend_rules(rule_id, names))
+                if draw(st.integers(0, 4)) == 0:
+                    methods = draw(_PAID_BY)
+                    rule["when"] = rule["when"] | {"payment_methods": methods}
+            elif kind in ("card", "voucher"):
+                rewards = ("voucher",) if kind == "voucher" else ("free", "percent_off")
+                rule = draw(every_nth_free_rules(rule_id, names, rewards=rewards))
+            elif kind == "offer":
+                rule = draw(order_discount_rules(rule_id, names, gifts=True))
+            elif kind == "discount":
+                rule = draw(tiered_discount_rules(rule_id, names))
+            elif kind == "gift_card":
+                rule = draw(partner_gift_card_rules(rule_id, names))
+            else:
+                rule = {
+                    "id": rule_id,
+                    "kind": "bonus_points",
+                    "points": draw(st.integers(1, 300)),
+                    "when": draw(filters(names)),
+                }
+            rule |= group | {"priority": draw(st.integers(0, 2))}
+            if draw(st.integers(0, 3)):
+                rule["limit"] = draw(rule_limits(kind in ("points", "bonus")))
+            rules.append(rule)
+        if draw(st.booleans()):  # a price rule after the group lowers the amounts again
+            after = draw(tiered_discount_rules("after", names)) | {"priority": 3}
+            if draw(FINAL):
+                after["final"] = True
+            rules.insert(draw(st.integers(0, len(rules))), after)
+        if draw(st.booleans()):
+            rules.append(draw(points_per_spend_rules("outside", names)))
+        points = {
+            "name": "stars",
+            "value": draw(COSTLY_POINT_VALUES),
+            "earn_on": draw(st.sampled_from(("paid", "paid", "gross"))),
+        }
+        return make_program(rules, tiers=levels, points=points)
+
+    return build()

@@ -199,6 +199,7 @@ class Computation:
                     self.price_cuts[stage.plan.rule.id] = cuts
                 given.append((counts, rewards))
                 self.gave(rule_id, np.asarray([reward.event for reward in rewards], np.int64))
+            self.groups.leave(rule_id, amounts)
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
 

@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 
 from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerEntry, Totals
-from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
@@ -33,6 +32,7 @@ from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, column_keys, row_keys
 from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._members import earns_on_shares, points_left
 from rewardrules.evaluation.batch._memory import small_pages
 from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
 from rewardrules.evaluation.batch._payments import earned_on
@@ -546,7 +546,8 @@ class _Run(Computation):
     def points_part(self, earning: PointsColumns, events: Ints, points: Ints) -> EntryPart:
         """A points rule's entries at these events with these points (a set-aside
         member's, as it would have given them)."""
-        paid = earned_on(earning, self.frame, self.paid, self.payments)
+        seen = self.groups.earns_on(earning.plan.rule.id, self.paid, tried=True)
+        paid = earned_on(earning, self.frame, seen, self.payments)
         weights = earning.weights(self.frame, self.tier, self.lines_for(earning.plan.rule.id))
         reasons = _PointsReasons(
             earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
@@ -632,20 +633,21 @@ class _Run(Computation):
             self.gifts.at_purchases(ledger, position, stage)
             return
         if isinstance(stage, GiftCardColumns):  # its saved windows: see _saved_states
-            paid = np.asarray(self.paid, dtype=np.int64)
+            rule_id = stage.plan.rule.id
             issued = stage.issue(
                 frame,
                 self.tier,
-                paid,
-                self.lines_for(stage.plan.rule.id),
-                self.refunds.steps,
-                self.groups.aside.get(stage.plan.rule.id),
+                np.asarray(self.groups.earns_on(rule_id, self.paid), dtype=np.int64),
+                self.lines_for(rule_id),
+                self.groups.refunds_of(rule_id, self.refunds.steps, self.paid),
+                self.groups.aside.get(rule_id),
             )
             events, part = self._gift_card_entries(stage, issued, ledger.sums)
             ledger.add(position, events, self._noted_counted(stage, events, part, ledger.sums))
             return
         earning: PointsColumns = stage
-        paid = earned_on(earning, frame, self.paid, self.payments)
+        seen = self.groups.earns_on(earning.plan.rule.id, self.paid)
+        paid = earned_on(earning, frame, seen, self.payments)
         weights = earning.weights(frame, self.tier, self.lines_for(earning.plan.rule.id))
         points = earning.points(frame, self.tier, paid, weights)
         aside = self.groups.aside.get(earning.plan.rule.id)
@@ -673,7 +675,7 @@ class _Run(Computation):
                 earning.plan.rule.id,
                 points,
                 refunded[3] if refunded else {},
-                None if earning.plan.scope.payment_methods is None else paid,  # its shares
+                paid if self._on_shares(earning) else None,  # its shares
                 wanted if limited is not None else None,
             )
         )
@@ -777,33 +779,14 @@ class _Run(Computation):
     ) -> tuple[int, int]:
         """The points a purchase's entry of a points rule is worth on what ``step`` (a
         refund) leaves of it, at the tier and factors it was made with; and what is left."""
-        frame, purchase = self.frame, step.purchase
-        start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-        if earning.plan.scope.payment_methods is not None:
-            # It earned on shares of the lines: what is left of those shares.
-            left = [
-                int(share) - refunded_amount(int(share), int(quantity), done)
-                for share, quantity, done in zip(
-                    paid[start:end], frame.quantity[start:end], step.units_after
-                )
-            ]
-        elif earning.plan.on_gross:
-            left = [
-                int(price) * (int(quantity) - done)
-                for price, quantity, done in zip(
-                    frame.unit_price[start:end], frame.quantity[start:end], step.units_after
-                )
-            ]
-        else:
-            left = [
-                int(amount) - refunded
-                for amount, refunded in zip(paid[start:end], step.amounts_after)
-            ]
-        index = int(self.tier[purchase])
-        context = _TierAt(None, None) if index < 0 else _TierAt(index, self.names[index])
-        line_weights = [int(weight) for weight in weights[start:end]]
-        worth = earning.plan.points(context, left, line_weights)  # type: ignore[arg-type]
-        return worth, sum(left)
+        index = int(self.tier[step.purchase])
+        at = (index, self.names[index] if index >= 0 else None)
+        return points_left(earning, self.frame, step, paid, weights, at, self._on_shares(earning))
+
+    def _on_shares(self, earning: PointsColumns) -> bool:
+        """Whether a points rule earned on amounts other than those paid (a share by
+        payment method, or its group's basket before a later price rule)."""
+        return earns_on_shares(earning, self.groups.beside_price(earning.plan.rule.id))
 
     def _noted_counted(
         self, stage: Any, events: Ints, columns: EntryPart, sums: dict[str, int]
@@ -1056,9 +1039,10 @@ class _Run(Computation):
                 stage,
                 frame,
                 self.tier,
-                paid,
+                np.asarray(self.groups.earns_on(stage.plan.rule.id, paid), dtype=np.int64),
                 self.lines_for(stage.plan.rule.id),
-                self.refunds.steps,
+                self.groups.refunds_of(stage.plan.rule.id, self.refunds.steps, paid),
+                self.groups.beside_price(stage.plan.rule.id),
             )
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)

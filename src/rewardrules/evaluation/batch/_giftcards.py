@@ -65,13 +65,20 @@ class GiftCardColumns:
         purchase_lines: Flags,
         steps: list[RefundStep],
         aside: Flags,
+        tried_on: Ints | None = None,
     ) -> list[CardsIssued]:
         """The cards each purchase would issue were its spend to count (an exclusive group's
-        trial), from the window's spend before it without the set-aside purchases."""
+        trial), from the window's spend before it without the set-aside purchases.
+        ``tried_on``: the amounts its own purchase is tried on (its group's basket, before
+        the group's price members), when not ``paid``."""
         windows = self._windows(frame, tier, paid, purchase_lines, steps, aside)
         order, starts = windows.order, windows.starts
         events = order
-        own = windows.spend[events] * windows.purchases[events]
+        spend = windows.spend
+        if tried_on is not None and frame.events:
+            eligible = self.scope.line_flags(tier, frame) & purchase_lines
+            spend = np.add.reduceat(np.where(eligible, tried_on, 0), frame.line_start[:-1])
+        own = spend[events] * windows.purchases[events]
         # The net and highest before each position: the purchase's own delta taken off.
         prior_net = windows.net - windows.delta[events]
         prior_highest = np.where(starts, 0, np.concatenate(([0], windows.highest[:-1])))

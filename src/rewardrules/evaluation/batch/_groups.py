@@ -30,7 +30,15 @@ from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardRew
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._ledger import EntryPart
-from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
+from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, bonus_releases
+from rewardrules.evaluation.batch._members import (
+    earns_on,
+    earns_on_shares,
+    limited_card,
+    limited_discount,
+    limited_points,
+    steps_on,
+)
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
@@ -55,6 +63,8 @@ class Trial:
     """What its entries are written from: card rewards, or (value, units) of a discount."""
     cuts: dict[int, Allowance] = field(default_factory=dict)
     """A limited member: the allowance at each event its limits cut (its trial is within)."""
+    prices: dict[int, PriceCut] = field(default_factory=dict)
+    """A limited price member: at each event its limits cut, what it wanted (``_limits``)."""
 
 
 @dataclass(slots=True)
@@ -85,6 +95,11 @@ class Groups:
     """The purchases' payments (``_payments.Payments``), for points rules by payment method."""
     limited: dict[str, LimitColumns] = field(default_factory=dict)
     """Per limited rule's id, its limits (a limited earning member is tried within them)."""
+    baskets: dict[str, Numbers] = field(default_factory=dict)
+    """Per group with a price member, the amounts its price members leave: its earning
+    members run there (``_members.earns_on``), after the winner's prices."""
+    tried_baskets: dict[str, Numbers] = field(default_factory=dict)
+    """Per group with a price member, the amounts where it runs: every member's trial."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, frame: Frame) -> Groups:
@@ -130,6 +145,30 @@ class Groups:
         group = self.group_of.get(rule_id)
         if group is not None and group.members[0] == rule_id:
             self.start = (amounts, units_left)
+            self.tried_baskets[group.name] = amounts
+
+    def leave(self, rule_id: str, amounts: Numbers) -> None:
+        """Keep the amounts a group's price member leaves (the last one's are the group's)."""
+        group = self.group_of.get(rule_id)
+        if group is not None:
+            self.baskets[group.name] = amounts
+
+    def earns_on(self, rule_id: str, paid: Numbers, tried: bool = False) -> Numbers:
+        """What a member earns on: beside a price member, what its group's price members
+        leave (with ``tried``, its group's basket, where it is tried), else ``paid``."""
+        group = self.group_of.get(rule_id)
+        baskets = self.tried_baskets if tried else self.baskets
+        return earns_on(baskets, None if group is None else group.name, paid)
+
+    def beside_price(self, rule_id: str) -> bool:
+        """Whether a member earns on its group's basket, beside a price member."""
+        group = self.group_of.get(rule_id)
+        return group is not None and group.name in self.baskets
+
+    def refunds_of(self, rule_id: str, steps: list[Any], paid: Numbers) -> list[Any]:
+        """The refunds as a member that earns on its group's basket sees them."""
+        seen = self.earns_on(rule_id, paid)
+        return steps if seen is paid else steps_on(self.frame, steps, seen)
 
     def masked(self, rule_id: str, line_values: Any) -> Any:
         """Line values with a member's set-aside purchases' lines zeroed."""
@@ -151,6 +190,19 @@ class Groups:
         units = np.asarray(per_event(frame, np.where(tried > 0, units_left, 0)), dtype=np.int64)
         zero = np.zeros(frame.events, dtype=np.int64)
         self.trials[rule_id] = Trial(value > 0, value, zero, (value, units))
+        limited = self.limited.get(rule_id)
+        if limited is not None:  # tried within what its limits leave
+            value, units, cuts = limited_discount(
+                limited, frame, self.start, tried, self.aside[rule_id]
+            )
+            self.trials[rule_id] = Trial(
+                value > 0,
+                value,
+                zero,
+                (value, units),
+                {event: cut[0] for event, cut in cuts.items()},
+                cuts,
+            )
         _, taken = stage.apply(frame, tier, before, purchase_lines)
         taken = self.masked(rule_id, np.asarray(taken))
         return before - taken, taken
@@ -183,12 +235,32 @@ class Groups:
         amounts, units_left = self.start
         start = (np.asarray(amounts, dtype=np.int64), units_left)
         freed, left, rewards = stage.free(frame, tried, qualifying, *start)
+        limited = self.limited.get(plan.rule.id)
+        within, cuts = rewards, dict[int, PriceCut]()
+        if limited is not None:  # tried within what its limits leave
+            within, cuts = limited_card(
+                limited,
+                frame,
+                stage,
+                tried,
+                qualifying,
+                start,
+                (freed, left, rewards),
+                self.aside[plan.rule.id],
+            )
         rewarding = np.zeros(frame.events, dtype=np.bool_)
         money = zero.copy()
-        for reward in rewards:
+        for reward in within:
             rewarding[reward.event] = True
             money[reward.event] = reward.value
-        self.trials[plan.rule.id] = Trial(rewarding, money, zero, rewards)
+        self.trials[plan.rule.id] = Trial(
+            rewarding,
+            money,
+            zero,
+            within,
+            {event: cut[0] for event, cut in cuts.items()},
+            cuts,
+        )
         if basket is None or basket[0] is not amounts or basket[1] is not units_left:
             return None
         # At a purchase it is not set aside at, its count (hence what it frees) is its
@@ -239,10 +311,11 @@ class Groups:
                 issued = stage.tried(
                     frame,
                     tier,
-                    np.asarray(paid, dtype=np.int64),
+                    np.asarray(self.earns_on(rule_id, paid), dtype=np.int64),
                     purchase_lines,
-                    steps,
+                    self.refunds_of(rule_id, steps, paid),
                     self.aside[rule_id],
+                    np.asarray(self.earns_on(rule_id, paid, tried=True), dtype=np.int64),
                 )
                 rewarding = np.zeros(frame.events, dtype=np.bool_)
                 money = zero.copy()
@@ -264,10 +337,34 @@ class Groups:
                 self._within_limits(stage, rewarding.astype(np.int64))
             else:
                 assert isinstance(stage, PointsColumns)  # noqa: S101 -- support admits these
-                source = earned_on(stage, frame, paid, self.payments)
-                weights = stage.weights(frame, tier, purchase_lines)
-                points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
-                self.trials[rule_id] = Trial(points != 0, zero, points, points)
+                self._points(stage, tier, paid, purchase_lines, steps)
+
+    def _points(
+        self, stage: PointsColumns, tier: Ints, paid: Numbers, purchase_lines: Flags, steps: Any
+    ) -> None:
+        """A points member's trial: on its group's basket beside a price member, and within
+        its limits (as ``_earning_entries`` gives it where it counts)."""
+        frame, rule_id = self.frame, stage.plan.rule.id
+        zero = np.zeros(frame.events, dtype=np.int64)
+        source = earned_on(stage, frame, self.earns_on(rule_id, paid, True), self.payments)
+        weights = stage.weights(frame, tier, purchase_lines)
+        points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
+        self.trials[rule_id] = Trial(points != 0, zero, points, points)
+        limited = self.limited.get(rule_id)
+        if limited is None:
+            return
+        names = () if self.plan.tiers is None else self.plan.tiers.names
+        shares = earns_on_shares(stage, self.beside_price(rule_id))
+        within, cuts = limited_points(
+            limited,
+            stage,
+            frame,
+            points,
+            (source, weights, tier, names, shares),
+            steps,
+            self.aside[rule_id],
+        )
+        self.trials[rule_id] = Trial(within != 0, zero, within, points, cuts)
 
     def _within_limits(self, stage: Any, units: Ints) -> None:
         """A limited member giving vouchers, gift cards or gift items (``units`` of them per
@@ -470,6 +567,8 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
     if isinstance(stage, AnyDiscount):
         value, units = trial.detail
         part = run._discount_entries(stage, events, value[events], units[events])
+        if trial.prices:
+            return _noted_prices(run, stage, events, part, trial.prices)
     elif isinstance(stage, CardColumns) and stage.plan.reward == "voucher":
         counts: CardCounts = trial.detail
         # Nothing completes but at these events: their entries alone are written.
@@ -481,6 +580,8 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         wanted = set(events.tolist())
         rewards: list[CardReward] = [r for r in trial.detail if r.event in wanted]
         _, part = run._card_entries(stage, rewards, scratch)
+        if trial.prices:
+            return _noted_prices(run, stage, events, part, trial.prices)
     elif isinstance(stage, GiftItemColumns):
         part = run.gift_item_part(stage, events)
     elif isinstance(stage, GiftCardColumns):
@@ -500,6 +601,18 @@ def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[Le
         return built
     # A limited member: as it would have given them within its limits (noted).
     cuts = {event: trial.cuts[event] for event in events.tolist() if event in trial.cuts}
-    kind = "points" if isinstance(stage, BonusColumns) else "counted"
+    kind = "points" if isinstance(stage, BonusColumns | PointsColumns) else "counted"
     noted: list[LedgerEntry] = run.limited[rule_id].noted(events, built, cuts, kind)
     return noted
+
+
+def _noted_prices(
+    run: Any, stage: Any, events: Ints, part: EntryPart, prices: dict[int, PriceCut]
+) -> list[LedgerEntry]:
+    """A limited price member's entries at these purchases as its trial gave them within
+    its limits, noted where they cut it (``note_cut``)."""
+    chosen = {event: prices[event] for event in events.tolist() if event in prices}
+    if not chosen:
+        return list(run._built(part))
+    _, noted = run._noted_prices(stage, events, part, chosen)
+    return list(noted)

@@ -3,12 +3,13 @@
 A limit's usage runs through a customer's events in order and depends on what was given
 before it (and on points refunds gave back): a sequential count. The columns say, for
 every limit, the period of each event as one integer (a day's ordinal, the ordinal of the
-Monday of an ISO week, a month or year number, 0 for lifetime). A customer none of whose
-periods ever asks for more than its limit allows (a sum per customer and period, in
-numpy) is never cut and is skipped; the others run in a tight integer loop, event by
-event, as ``rewardrules.engine.limits`` counts: the same allowance, the same cut, the same
-record, the same release of points at refunds. The entries are then noted with the
-reference's own functions (``cut_points``, ``cut_entries``, ``note_cut``).
+Monday of an ISO week, a month or year number, 0 for lifetime). An event in no period
+that asks for more than its limit allows (a sum per customer and period, in numpy) is
+never cut, and what it counts is read by no cut: it is skipped. The events of the other
+periods run in a tight integer loop, event by event, as ``rewardrules.engine.limits``
+counts: the same allowance, the same cut, the same record, the same release of points at
+refunds. The entries are then noted with the reference's own functions (``cut_points``,
+``cut_entries``, ``note_cut``).
 """
 
 from __future__ import annotations
@@ -78,16 +79,20 @@ class LimitColumns:
 
     # --- the sequential count ------------------------------------------------------------
 
-    def _ever_cut(self, frame: Frame, wanted: tuple[Ints, Ints, Ints], events: Ints) -> Ints:
-        """The customers some limit could cut: asked more in one period than it allows."""
+    def _may_cut(self, frame: Frame, wanted: tuple[Ints, Ints, Ints], events: Ints) -> Flags:
+        """The events in a period some limit could cut (asked more there than it allows),
+        per customer; a ``per: purchase`` limit's own events. Usage starts again in each
+        period, so an event in no such period is never cut, and what it counts matters
+        only in its own periods, which no cut reads (an unflagged limit never binds)."""
         customers = frame.customer[events]
-        flagged = np.zeros(len(frame.customer_ids), dtype=np.bool_)
+        flagged = np.zeros(frame.events, dtype=np.bool_)
         for limit, keys in zip(self.plan.limits, self.keys):
             asked = wanted[("points", "rewards", "value").index(limit.measure)][events]
+            # Float sums, with room for their rounding: an event flagged needlessly only
+            # runs through the exact loop.
+            bound = float(limit.most) * (1 - 1e-6) - 1
             if keys is None:
-                flagged[
-                    customers[asked.astype(np.float64) >= float(limit.most) * (1 - 1e-6) - 1]
-                ] = True
+                flagged[events[asked.astype(np.float64) >= bound]] = True
                 continue
             # Events are in time order per customer, and periods follow local dates: a
             # customer's period is a run of consecutive events.
@@ -95,12 +100,15 @@ class LimitColumns:
             starts = np.ones(len(events), dtype=np.bool_)
             starts[1:] = (customers[1:] != customers[:-1]) | (period[1:] != period[:-1])
             first = np.flatnonzero(starts)
-            # Float sums, with room for their rounding: a customer flagged needlessly only
-            # runs through the exact loop.
             totals = np.add.reduceat(asked.astype(np.float64), first)
-            over = totals >= float(limit.most) * (1 - 1e-6) - 1
-            flagged[customers[first[over]]] = True
-        return np.flatnonzero(flagged)
+            over = first[totals >= bound]
+            if not len(over):
+                continue
+            # Every event of those (customer, period) pairs, refunds included.
+            low = int(keys.min())
+            pair = frame.customer.astype(np.int64) * (int(keys.max()) - low + 1) + (keys - low)
+            flagged |= np.isin(pair, pair[events[over]])
+        return flagged
 
     def run(
         self,
@@ -124,15 +132,13 @@ class LimitColumns:
         asking = np.flatnonzero((points_wanted != 0) | (rewards_wanted != 0) | (value_wanted != 0))
         if not len(asking):
             return {}
-        cut_customers = self._ever_cut(frame, wanted, asking)
-        if not len(cut_customers):
+        may_cut = self._may_cut(frame, wanted, asking)
+        if not may_cut.any():
             return {}
-        chosen = np.isin(frame.customer[asking], cut_customers)
-        purchases = asking[chosen].tolist()
+        purchases = asking[may_cut[asking]].tolist()
         by_event: dict[int, list[Release]] = {}
-        chosen_set = set(cut_customers.tolist())
         for release in releases:
-            if int(frame.customer[release.event]) in chosen_set:
+            if may_cut[release.event]:
                 by_event.setdefault(release.event, []).append(release)
         order = sorted({*purchases, *by_event})
         limits = self.plan.limits
@@ -302,11 +308,17 @@ have given (the discount's value and units, or the punch card's reward)."""
 
 
 def limit_discount(
-    limited: LimitColumns, frame: Frame, before: Ints, after: Ints, taken: Ints, units_left: Ints
+    limited: LimitColumns,
+    frame: Frame,
+    before: Ints,
+    after: Ints,
+    taken: Ints,
+    units_left: Ints,
+    probe: Flags | None = None,
 ) -> tuple[Ints, Ints, dict[int, PriceCut]]:
     """A tiered discount's lines cut to its limits (``tiered_discount`` with
     ``most_value``, nothing when no reward is left): the amounts after it, each line's
-    discount, and the cut events."""
+    discount, and the cut events. ``probe``: see :meth:`LimitColumns.run`."""
     starts = frame.line_start
     value = np.asarray(np.add.reduceat(taken, starts[:-1]) if frame.events else taken[:0])
     within: dict[int, list[int]] = {}
@@ -323,7 +335,7 @@ def limit_discount(
 
     rewards = (value > 0).astype(np.int64)
     zeros = np.zeros(frame.events, dtype=np.int64)
-    cuts = limited.run(frame, (zeros, rewards, value), give)
+    cuts = limited.run(frame, (zeros, rewards, value), give, probe=probe)
     if not cuts:
         return after, taken, {}
     after, taken = after.copy(), taken.copy()
@@ -348,10 +360,12 @@ def limit_card(
     before: tuple[Ints, Ints],
     after: tuple[Ints, Ints],
     rewards: list[CardReward],
+    probe: Flags | None = None,
 ) -> tuple[Ints, Ints, list[CardReward], dict[int, PriceCut]]:
     """A punch card's free or discounted units cut to its limits (``every_nth_free``
     with ``most_units`` and ``most_value``), run again from the amounts before it: the
-    amounts and units left after it, its rewards, and the cut events."""
+    amounts and units left after it, its rewards, and the cut events. ``probe``: see
+    :meth:`LimitColumns.run`."""
     by_event = {reward.event: reward for reward in rewards}
     units = np.zeros(frame.events, dtype=np.int64)
     value = np.zeros(frame.events, dtype=np.int64)
@@ -379,7 +393,7 @@ def limit_card(
         return 0, given, worth
 
     zeros = np.zeros(frame.events, dtype=np.int64)
-    cuts = limited.run(frame, (zeros, units, value), give)
+    cuts = limited.run(frame, (zeros, units, value), give, probe=probe)
     if not cuts:
         return amounts, units_left, rewards, {}
     amounts, units_left = amounts.copy(), units_left.copy()

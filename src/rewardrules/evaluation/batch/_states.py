@@ -90,6 +90,9 @@ class GiftCardSpend:
     back (in its purchase's window)."""
     window: Callable[[int], str]
     """The window key of a purchase (by event)."""
+    earned_on: Ints | None = None
+    """Per line, what it earned on where not what was paid (beside its exclusive group's
+    price member: the group's basket); None when it earned on what was paid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +372,13 @@ class SavedStates:
             for rule in columns.rule_points
             if rule.earned_on is not None
         ]
+        # A gift card beside its group's price member keeps what it saw wherever it ran.
+        shares += [
+            (cards.rule_id, self._ran_at(cards.rule_id, chosen), cards.earned_on)
+            for cards in columns.gift_cards
+            if cards.earned_on is not None
+        ]
+        shares.sort(key=lambda share: self._running[share[0]])
         # The lines of the kept purchases: one run of rows, from the first to the last.
         first, end = int(frame.line_start[kept[0]]), int(frame.line_start[kept[-1] + 1])
         starts = (frame.line_start[chosen] - first).tolist()
@@ -457,6 +467,11 @@ class SavedStates:
         if aside is not None:
             ran = ~aside if ran is None else ran & ~aside
         return ran
+
+    def _ran_at(self, rule_id: str, chosen: Ints) -> list[bool]:
+        """Whether a rule ran at each of these purchases (``_ran``)."""
+        ran = self._ran(rule_id)
+        return [True] * len(chosen) if ran is None else ran[chosen].tolist()
 
     @staticmethod
     def _rule_id(rule: object) -> str:
@@ -581,6 +596,7 @@ def gift_card_spend(
     paid: Ints,
     purchase_lines: Flags,
     steps: list[RefundStep],
+    beside_price: bool = False,
 ) -> GiftCardSpend:
     """A gift card rule's qualifying spend per event (``GiftCardPlan.qualifying_spend``):
     of what each purchase paid, and of what each refund gives back."""
@@ -604,5 +620,10 @@ def gift_card_spend(
         return calendar_key(window, date.fromordinal(int(local_date[event])))
 
     return GiftCardSpend(
-        plan.rule.id, plan.every_spend, plan.limit, np.asarray(spend, dtype=np.int64), key_of
+        plan.rule.id,
+        plan.every_spend,
+        plan.limit,
+        np.asarray(spend, dtype=np.int64),
+        key_of,
+        paid if beside_price else None,
     )

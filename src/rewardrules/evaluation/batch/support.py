@@ -104,41 +104,18 @@ def _refused_finals(program: Program) -> list[str]:
 
 def _refused_in_group(members: list[AnyRule]) -> list[str]:
     """The combinations in an exclusive group the batch engine does not evaluate yet:
-    limited points and price rules, birthday and sign-up gifts given at a purchase, and a
-    points or gift card rule grouped with a price rule (it earns on amounts a later price
-    rule lowers again, which its refunds must remember). Gifts given at dates compete
-    among themselves (``_timeline``)."""
+    birthday and sign-up gifts given at a purchase. Gifts given at dates compete among
+    themselves (``_timeline``); limited members and members beside price rules run
+    (``_members``)."""
     found = []
-    prices = [
-        rule
-        for rule in members
-        if isinstance(rule, TieredDiscount)
-        or (isinstance(rule, OrderDiscount) and rule.gift_item is None)
-        or (isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward))
-    ]
     for rule in members:
         where = f"rule '{rule.id}': exclusive_group"
         if rule.parts().given_at_a_date is not None:
             continue  # gifts at dates compete among themselves, in ``_timeline``
-        if rule.limit and not _limited_in_group(rule):
-            found.append(f"{where} with a limit")
-        elif isinstance(rule, Birthday | SignupBonus):
+        if isinstance(rule, Birthday | SignupBonus):
             # Its columns give it at the first qualifying purchase, whatever a group chose.
             found.append(f"{where} of a {rule.kind} rule given at a purchase")
-        elif isinstance(rule, PointsPerSpend | PartnerGiftCard) and prices:
-            found.append(f"{where} of a {rule.kind} rule with price rule '{prices[0].id}'")
     return found
-
-
-def _limited_in_group(rule: AnyRule) -> bool:
-    """Whether a member's limits are evaluated in its group: a bonus, a gift item, a
-    voucher card or a gift card (counted whole). A points rule's limits, which refunds
-    release, and a price rule's, which re-run it on the group's basket, are not yet."""
-    if isinstance(rule, OrderDiscount):
-        return rule.gift_item is not None
-    if isinstance(rule, EveryNthFree):
-        return isinstance(rule.reward, VoucherReward)
-    return isinstance(rule, BonusPoints | PartnerGiftCard)
 
 
 def unsupported_message(features: list[str]) -> str:
