@@ -47,11 +47,17 @@ from rewardrules.evaluation.batch._rules import (
     PointsColumns,
     per_event,
 )
+from rewardrules.evaluation.batch._slices import (
+    SliceReader,
+    Timeline,
+    keeps_slices,
+    read_rules,
+    slice_entries,
+)
 from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
     StateColumns,
-    check_saveable,
     gift_card_spend,
 )
 from rewardrules.evaluation.batch._tiers import levels
@@ -315,12 +321,18 @@ def _nothing(_index: int) -> tuple[()]:
     return ()
 
 
-def _profile_state(plan: ProgramPlan, walk: Walk, profile: Customer | None) -> CustomerState:
-    """The saved state of a customer known only from a profile (no event of their own):
-    a migrated customer reported as of ``as_of``, from their walk's account."""
-    check_saveable(plan, walk.customer_id)
+def _profile_state(
+    plan: ProgramPlan, reader: SliceReader | None, walk: Walk, profile: Customer | None
+) -> CustomerState:
+    """The saved state of a customer known only from a profile or referral facts (no event
+    of their own): a migrated customer reported as of ``as_of``, from their walk's account;
+    a referrer, or a profile with gifts by ``as_of``, with their slices (``_slices``)."""
     assert walk.lots is not None  # noqa: S101 -- a walk with a result kept its account
-    return profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
+    state = profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
+    if reader is None:
+        return state
+    found = reader.slices(walk.customer_id, walk.last, Timeline.empty())
+    return state.model_copy(update=found.fields())
 
 
 class _Ledger:
@@ -497,10 +509,10 @@ class _Run(Computation):
                     for rule_id, every in self.plan.stamp_cards
                 ],
                 self._tier_reports(),
-                self._saved_states().state_of,
+                self._saved_states(columns).state_of,
                 upcoming,
             ).results(),
-            partial(_profile_state, plan),
+            partial(_profile_state, plan, self._slice_reader()),
         )
         sums = ledger.sums
         return Evaluation(
@@ -679,6 +691,7 @@ class _Run(Computation):
                 points,
                 refunded[3] if refunded else {},
                 paid if self._on_shares(earning) else None,  # its shares
+                wanted if limited is not None else None,
             )
         )
         if refunded:
@@ -1032,7 +1045,7 @@ class _Run(Computation):
             },
         )
 
-    def _saved_states(self) -> SavedStates:
+    def _saved_states(self, ledger: LedgerColumns) -> SavedStates:
         """What builds each customer's state when it is read (``batch._states``)."""
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
         paid = np.asarray(self.paid, dtype=np.int64)
@@ -1044,6 +1057,7 @@ class _Run(Computation):
                 np.asarray(self.groups.earns_on(stage.plan.rule.id, paid), dtype=np.int64),
                 self.lines_for(stage.plan.rule.id),
                 self.groups.refunds_of(stage.plan.rule.id, self.refunds.steps, paid),
+                self.groups.beside_price(stage.plan.rule.id),
             )
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)
@@ -1073,8 +1087,48 @@ class _Run(Computation):
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
                 openings=self.gifts.openings(),
                 catalogue=self.catalogue,
+                **self._slice_columns(ledger),
             )
         )
+
+    def _slice_reader(self) -> SliceReader | None:
+        """What builds the slices of limits, gifts and groups (``_slices``), if any."""
+        plan, cutoff = self.plan, self.cutoff
+        if not keeps_slices(plan):
+            return None
+        if self.slice_reader is None:
+            self.slice_reader = SliceReader.of(
+                plan,
+                self.gifts.profiles,
+                self.gifts.facts,
+                None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+            )
+        return self.slice_reader
+
+    slice_reader: SliceReader | None = None
+
+    def _slice_columns(self, ledger: LedgerColumns) -> dict[str, Any]:
+        """What the slices of limits, gifts and groups read (``_slices``), if any."""
+        plan, frame = self.plan, self.frame
+        if not keeps_slices(plan):
+            return {}
+        stages = [*self.price_stages, *self.earning_stages]
+        aside = self.groups.aside
+        return {
+            "ledger": partial(
+                lambda rules, customer: slice_entries(
+                    ledger, customer, frame.customer_ids[customer], rules
+                ),
+                read_rules(plan),
+            ),
+            "slices": self._slice_reader(),
+            "walks": self.gifts.walks.walks,
+            "aside": [
+                (stage.plan.rule.id, aside[stage.plan.rule.id])
+                for stage in stages
+                if stage.plan.rule.id in aside
+            ],
+        }
 
     def _tier_reports(self) -> TierReports | None:
         """Per customer: the tier at the report, the changes seen, the next tier."""

@@ -9,7 +9,7 @@ tier reports, results and totals need of them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,7 @@ from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._states import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
@@ -106,6 +107,9 @@ class GiftLedger:
             self.facts = facts
             self.supplied = list(facts)
         self.walks = Walks()
+        self.released: dict[int, list[tuple[str, int, date]]] = {}
+        """Per refund, the points of a friend's gift under a limited referral rule it took
+        back (``Walker.released``)."""
         self.referrals = 0
 
     def written(self, event: int) -> datetime:
@@ -162,10 +166,19 @@ class GiftLedger:
             elif entry.kind == "referral":
                 self.referrals += 1
         if not given.points or not run.refunds.steps:
+            self._keep_points(stage.plan.rule.id, given, [])
             self._reversals(ledger, position, given)
             return
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
+        self._keep_points(stage.plan.rule.id, given, [event for event, _ in taken])
+        if isinstance(stage.plan, ReferralPlan) and stage.plan.rule.id in run.plan.limits:
+            purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+            for event, entry in taken:
+                local = date.fromordinal(int(frame.local_date[purchase_of[event]]))
+                self.released.setdefault(event, []).append(
+                    (stage.plan.rule.id, -(entry.points or 0), local)
+                )
         if taken:
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
@@ -174,6 +187,16 @@ class GiftLedger:
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
         self._reversals(ledger, position, given)
+
+    def _keep_points(self, rule_id: str, given: GiftsGiven, refunds: list[int]) -> None:
+        """What a saved purchase keeps of a gift's points: given, and none after a refund
+        took them back (``_states``)."""
+        run = self.run
+        points = np.zeros(run.frame.events, dtype=np.int64)
+        for event, amount in given.points.items():
+            points[event] = amount
+        purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+        run.rule_points.append(RulePoints(rule_id, points, {purchase_of[e]: 0 for e in refunds}))
 
     def _reversals(self, ledger: Any, position: int, given: GiftsGiven) -> None:
         """A held referral's reversals by the friends' refunds, after the points the same
@@ -267,6 +290,7 @@ class GiftLedger:
             lasting,
             frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
+            self.released,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)
