@@ -4,7 +4,7 @@ A saved state is loaded at every ``step`` from JSON (docs/api.md, "Saved states"
 most of its bytes are the saved purchases and the rolling tier window's pairs: named
 tuples (``SavedPurchase``, ``SavedLine``, ``TierAmount``), which pydantic-core validates by
 calling the class with the validated items, a Python call per purchase, line and pair.
-:func:`fast_schema` rewrites the state's core schema so that each is validated as a plain
+:func:`fast_validator` rewrites the state's core schema so that each is validated as a plain
 tuple of the same items and then made the named tuple by ``tuple.__new__`` (a C call: the
 same object, no Python frame), and so that the numeric bounds the consistency checks test
 on every purchase, line and pair (``_state_checks``) are tested by pydantic-core as it

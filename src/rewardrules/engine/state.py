@@ -496,7 +496,9 @@ class CustomerState(_Saved):
 
 
 _AS_READ = "rewardrules: digest of the text as read"
-_BOUNDED = "rewardrules: bounds tested by pydantic-core"
+_BOUNDED = object()
+"""In a validation's context: the bounds were tested by pydantic-core (``_state_fast``); an
+object, so that no context given by a caller can say so."""
 
 _FAST_BOUNDS = {
     "SavedLine": {
