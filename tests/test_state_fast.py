@@ -270,8 +270,13 @@ def saved_rows(draw: st.DrawFn) -> list[Any]:
     return row
 
 
-PURCHASES = fast_validator(TypeAdapter(tuple[SavedPurchase, ...]).core_schema, _FAST_BOUNDS)
-PAIRS = fast_validator(TypeAdapter(tuple[TierAmount, ...]).core_schema, _FAST_BOUNDS)
+PURCHASES = fast_validator(
+    TypeAdapter(tuple[SavedPurchase, ...]).core_schema,
+    {name: _FAST_BOUNDS[name] for name in ("SavedPurchase", "SavedLine")},
+)
+PAIRS = fast_validator(
+    TypeAdapter(tuple[TierAmount, ...]).core_schema, {"TierAmount": _FAST_BOUNDS["TierAmount"]}
+)
 
 
 @settings(max_examples=300)
@@ -298,3 +303,11 @@ def test_the_window_checks_skip_only_bounds_the_fast_way_has_tested(pairs: list[
         tier_window=window,
     )
     assert list(_forgotten_problems(state, bounded=True)) == list(_forgotten_problems(state))
+
+
+def test_a_bound_the_state_s_schema_has_no_field_for_is_refused_when_the_validator_is_built() -> (
+    None
+):
+    bounds = {**_FAST_BOUNDS, "TierAmount": {"amount": {"ge": 0}, "instant": {"ge": 0}}}
+    with pytest.raises(TypeError, match=r"\[\('TierAmount', 'instant'\)\]"):
+        fast_validator(CustomerState.__pydantic_core_schema__, bounds)

@@ -31,14 +31,15 @@ Bounds = Mapping[str, Mapping[str, Mapping[str, int]]]
 """Per named tuple class name, per field, the int schema's bounds to add (``ge``, ``lt``...)."""
 
 
-def _rewritten(node: Any, bounds: Bounds, wrap: bool) -> Any:
+def _rewritten(node: Any, bounds: Bounds, wrap: bool, found: set[tuple[str, str]]) -> Any:
     """``node`` with every named tuple schema made a plain tuple schema, its fields
-    bounded by ``bounds``, and (with ``wrap``) made the named tuple after validation."""
+    bounded by ``bounds``, and (with ``wrap``) made the named tuple after validation;
+    each (class, field) bounded is added to ``found``."""
     if isinstance(node, list):
-        return [_rewritten(item, bounds, wrap) for item in node]
+        return [_rewritten(item, bounds, wrap, found) for item in node]
     if not isinstance(node, dict):
         return node
-    rewritten = {key: _rewritten(value, bounds, wrap) for key, value in node.items()}
+    rewritten = {key: _rewritten(value, bounds, wrap, found) for key, value in node.items()}
     if rewritten.get("type") != "named-tuple":
         return rewritten
     cls = rewritten["cls"]
@@ -49,6 +50,7 @@ def _rewritten(node: Any, bounds: Bounds, wrap: bool) -> Any:
         added = extra.get(field["name"])
         if added:
             schema = _bounded(schema, added)
+            found.add((cls.__name__, field["name"]))
         items.append(schema)
     plain = core_schema.tuple_schema(items, strict=True)
     if not wrap:
@@ -77,4 +79,11 @@ def _bounded(schema: dict[str, Any], added: Mapping[str, int]) -> dict[str, Any]
 def fast_validator(schema: CoreSchema, bounds: Bounds) -> SchemaValidator:
     """A validator of ``schema`` (a model's core schema) with its named tuples read as
     bounded plain tuples and made the named tuples by a C call."""
-    return SchemaValidator(_rewritten(schema, bounds, wrap=True))
+    found: set[tuple[str, str]] = set()
+    rewritten = _rewritten(schema, bounds, True, found)
+    # The checks skip these bounds for a state read this way: each must have been added
+    # (a pydantic that names its named tuple schemas otherwise would leave them out).
+    missing = {(name, field) for name, fields in bounds.items() for field in fields} - found
+    if missing:
+        raise TypeError(f"no named tuple field to bound in the state's schema: {sorted(missing)}")
+    return SchemaValidator(rewritten)
