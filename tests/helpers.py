@@ -6,6 +6,7 @@ one fixed, timezone-aware base so every example can be worked out by hand.
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -97,3 +98,23 @@ def reasons(evaluation: Evaluation, customer: str = "c1") -> list[str]:
 
 def _row(entry: LedgerEntry) -> Row:
     return (entry.event_id, entry.rule, entry.kind, entry.points, entry.value, entry.units)
+
+
+def batch_refuses(monkeypatch: Any, feature: str) -> None:
+    """Make the batch engine refuse every program, naming ``feature`` besides what it
+    really refuses: for tests of how a refusal is shown (a message, an exit code, a run
+    that reads nothing), which no feature the batch engine learns should break.
+
+    Every module of the package that imported ``support.unsupported`` by name is patched
+    where it looks it up.
+    """
+    from rewardrules.evaluation.batch import support  # noqa: PLC0415 -- the real one, at call time
+
+    original = support.unsupported
+
+    def refusing(program: Program) -> list[str]:
+        return [*original(program), feature]
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("rewardrules") and getattr(module, "unsupported", None) is original:
+            monkeypatch.setattr(module, "unsupported", refusing)

@@ -58,7 +58,8 @@ GIFT_KINDS = ("birthday", "signup_bonus", "referral")
 def gift_programs(draw: st.DrawFn) -> Program:
     """A points program with other kinds and one to three birthday, sign-up, referral or
     fixed bonus rules; now and then limits on the gift rules, a referral's ``hold_for``, and
-    the gifts given at dates in one exclusive group."""
+    the gifts given at dates in one exclusive group, or those given at purchases in one
+    with the points rule; in half the programs, a rule now and then ``final: true``."""
     settings: dict[str, Any] = {
         "timezone": draw(st.sampled_from(ZONES)),
         "points": draw(points_settings(True)) | {"value": Decimal("0.01")},
@@ -78,9 +79,16 @@ def gift_programs(draw: st.DrawFn) -> Program:
         for gift in gifts:
             if _given_at_a_date(gift):
                 gift["exclusive_group"] = "dated"
+    elif draw(st.booleans()):  # the gifts at purchases compete with the points rule
+        for rule in [rules[0], *gifts]:
+            if rule["kind"] != "referral" and not _given_at_a_date(rule):
+                rule["exclusive_group"] = "at-purchase"
     rules += gifts
+    finals = draw(st.booleans())
     for rule in rules:
         rule["priority"] = draw(st.integers(0, 2))
+        if finals and not draw(st.integers(0, 3)):
+            rule["final"] = True
     return make_program(rules, **settings)
 
 

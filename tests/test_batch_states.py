@@ -12,31 +12,42 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bonus_strategies import profiles
 from helpers import at, line, purchase, refund
 from rewardrules.engine._state_format import micros
 from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation import batch
-from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import evaluate
-from rewardrules.events import AnyEvent, event_sort_key
+from rewardrules.events import AnyEvent, Customer, Purchase, event_sort_key
 from rewardrules.histories.columns import events_to_table
 from rewardrules.program.model import Program
-from strategies import cutoffs, histories, lifecycle_histories, lifecycle_programs, programs
+from strategies import (
+    cutoffs,
+    held_referral_cases,
+    histories,
+    lifecycle_histories,
+    lifecycle_programs,
+    limited_group_programs,
+    programs,
+    with_limits,
+)
 from test_batch_engine import (
     EXAMPLES,
+    LIMITED_PROGRAMS,
     SUPPORTED_KINDS,
     SUPPORTED_PROGRAMS,
     assert_same_states,
+    batch_grouped_programs,
     dense_histories,
     programs_keeping_tiers,
     programs_with_bonuses,
     same_results,
 )
+from test_batch_gifts import gift_programs
 
 # --- drawn programs whose states keep tier windows of forgotten purchases -----------------
 
@@ -84,20 +95,13 @@ def test_states_from_a_table_are_the_reference_states_from_that_table(
     assert_same_states(reference, evaluate(program, table, engine="batch"))
 
 
-STATELESS_GIFTS = ("birthday", "signup_bonus", "referral")
-"""Gift kinds whose saved states the batch engine does not build yet."""
-
-
 def test_every_example_saves_the_reference_states_from_its_table() -> None:
     from rewardrules import load_program, read_history  # noqa: PLC0415 -- the examples only
 
     checked = 0
     for example in sorted(EXAMPLES.glob("*.yaml")):
         program = load_program(example)
-        if batch.unsupported(program) or any(
-            rule.limit or rule.exclusive_group or rule.kind in STATELESS_GIFTS
-            for rule in program.rules
-        ):  # refused, or its states are (the saved states' refusals below)
+        if batch.unsupported(program):
             continue
         history = next(EXAMPLES.glob(f"{example.stem}.history.*"))
         table = events_to_table(read_history(history))
@@ -171,21 +175,26 @@ def test_a_forgotten_purchase_counts_in_its_calendar_window_less_its_refunds() -
 # --- the law: a state the batch engine saves resumes to one evaluation ---------------------
 
 
-def _resumes_to_one_evaluation(program: Program, events: list[AnyEvent], split: int) -> None:
+def _resumes_to_one_evaluation(
+    program: Program,
+    events: list[AnyEvent],
+    split: int,
+    customers: list[Customer] | None = None,
+) -> None:
     """``events[:split]`` by the batch engine, its states saved as JSON, the rest resumed
     by the reference engine: the states and balances of one batch evaluation, and its
     ledger in two parts."""
     events = sorted(events, key=event_sort_key)
     try:
-        whole = evaluate(program, events, engine="batch")
+        whole = evaluate(program, events, customers, engine="batch")
     except HistoryError:
         return  # the whole history is refused (a late refund): nothing to split
-    first = evaluate(program, events[:split], engine="batch")
+    first = evaluate(program, events[:split], customers, engine="batch")
     saved = {
         result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
         for result in first.customers
     }
-    rest = evaluate(program, events[split:], states=saved)
+    rest = evaluate(program, events[split:], customers, states=saved)
     assert [result.customer_id for result in rest.customers] == [
         result.customer_id for result in whole.customers
     ]
@@ -231,6 +240,53 @@ def test_a_batch_state_with_lots_and_redemptions_resumed_anywhere_equals_one_eva
     _resumes_to_one_evaluation(program, events, split)
 
 
+@settings(max_examples=60)
+@given(LIMITED_PROGRAMS, st.one_of(histories(refunds=True), dense_histories()), st.data())
+def test_a_batch_state_with_limits_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split)
+
+
+@settings(max_examples=60)
+@given(
+    st.one_of(
+        batch_grouped_programs(),
+        with_limits(batch_grouped_programs()),
+        limited_group_programs(),
+    ),
+    st.one_of(histories(refunds=True, payments=True), dense_histories()),
+    st.data(),
+)
+def test_a_batch_state_with_groups_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    if batch.unsupported(program):
+        return  # a combination in a group the batch engine refuses as a whole
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split)
+
+
+@settings(max_examples=60)
+@given(gift_programs(), lifecycle_histories(catalogue=True), profiles(), st.data())
+def test_a_batch_state_with_gifts_resumed_anywhere_equals_one_evaluation(
+    program: Program, events: list[AnyEvent], customers: list[Customer], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split, customers)
+
+
+@settings(max_examples=40)
+@given(held_referral_cases(), st.data())
+def test_a_batch_state_with_referral_holds_resumed_anywhere_equals_one_evaluation(
+    case: tuple[Program, list[AnyEvent], list[Customer]], data: st.DataObject
+) -> None:
+    program, events, customers = case
+    split = data.draw(st.integers(0, len(events)), label="split")
+    _resumes_to_one_evaluation(program, events, split, customers)
+
+
 def test_a_saved_purchase_is_the_same_from_a_list_or_a_table() -> None:
     program = _edge_program("7 days", "7 days")
     events: list[AnyEvent] = [purchase("p1", at(0), line("a", "4.50"))]
@@ -242,27 +298,113 @@ def test_a_saved_purchase_is_the_same_from_a_list_or_a_table() -> None:
     assert (saved.purchases[0].at, saved.purchases[0].offset) == (micros(at(0)), 0)
 
 
-def test_a_state_of_a_program_with_limits_is_refused_not_built_without_them() -> None:
-    program = _edge_program("7 days", "7 days")
-    rule = {
-        **program.rules[0].model_dump(exclude_none=True),
-        "limit": [{"per": "day", "points": 5}],
+def _with_rules(program: Program, *rules: dict[str, Any]) -> Program:
+    return Program.model_validate({**program.model_dump(exclude_none=True), "rules": rules})
+
+
+def test_a_state_keeps_what_each_limit_counted_in_its_period() -> None:
+    stars = {
+        "id": "stars",
+        "kind": "points_per_spend",
+        "points": "1",
+        "per": "1",
+        "limit": [{"per": "day", "points": 5}, {"per": "month", "rewards": 3}],
     }
-    limited = Program.model_validate({**program.model_dump(exclude_none=True), "rules": [rule]})
-    result = evaluate(limited, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
-    with pytest.raises(UnsupportedError, match=r"rules with a limit \('stars'\)"):
-        _ = result.customers[0].state
+    limited = _with_rules(_edge_program("7 days", "7 days"), stars)
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("a", "4.00")),
+        purchase("p2", at(0, hours=1), line("b", "3.00")),  # cut to 1 of 3
+        purchase("p3", at(1), line("c", "2.00")),
+        refund("r1", at(1, hours=1), "p3", ("c", 1)),  # gives its 2 back to that day's limit
+    ]
+    saved = _saved(limited, events)
+    assert {key: (usage.period, usage.used) for key, usage in saved.limits.items()} == {
+        "stars#0": ("2026-03-03", 0),
+        "stars#1": ("2026-03", 3),
+    }
+    assert [kept.points for kept in saved.purchases] == [{"stars": 4}, {"stars": 1}, {"stars": 0}]
 
 
-def test_a_state_of_a_program_with_gift_rules_is_refused_not_built_without_them() -> None:
-    program = _edge_program("7 days", "7 days")
-    gift = {"id": "welcome", "kind": "signup_bonus", "points": 10, "min_first_purchase": "1.00"}
-    rules = [program.rules[0].model_dump(exclude_none=True), gift]
-    gifted = Program.model_validate({**program.model_dump(exclude_none=True), "rules": rules})
-    result = evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))], engine="batch")
-    assert (
-        result.customers[0].points
-        == evaluate(gifted, [purchase("p1", at(0), line("a", "4.00"))]).customers[0].points
+def test_a_limit_that_cuts_points_to_none_keeps_the_shares_they_were_earned_on() -> None:
+    cards = {
+        "id": "cards",
+        "kind": "points_per_spend",
+        "points": "1",
+        "per": "1",
+        "when": {"payment_methods": ["card"]},
+        "limit": [{"per": "day", "points": 4}],
+    }
+    limited = _with_rules(_edge_program("7 days", "7 days"), cards)
+
+    def paid(id: str, when: datetime, price: str, **methods: str) -> Purchase:
+        payments = [{"method": method, "amount": amount} for method, amount in methods.items()]
+        return Purchase.model_validate(
+            {
+                "id": id,
+                "customer_id": "c1",
+                "at": when,
+                "lines": [line("a", price)],
+                "payments": payments,
+            }
+        )
+
+    events: list[AnyEvent] = [
+        paid("p1", at(0), "10.00", card="10.00"),  # 10 points, cut to the day's 4
+        paid("p2", at(0, hours=1), "4.00", card="2.00", cash="2.00"),  # 2 wanted, none left
+    ]
+    saved = _saved(limited, events)
+    # The reference keeps the shares a rule earned on where it earned, even cut to none.
+    assert saved.purchases[1].points == {}
+    assert saved.purchases[1].earned_on == {"cards": (200,)}
+
+
+def test_a_state_keeps_the_once_only_marks_and_birthday_years_of_gifts() -> None:
+    welcome = {"id": "welcome", "kind": "signup_bonus", "points": 10, "min_first_purchase": "1.00"}
+    cake = {"id": "cake", "kind": "birthday", "points": 5}
+    gifted = _with_rules(
+        _edge_program("7 days", "7 days"),
+        _edge_program("7 days", "7 days").rules[0].model_dump(exclude_none=True),
+        welcome,
+        cake,
     )
-    with pytest.raises(UnsupportedError, match=r"gift or exclusive-group rules \('welcome'\)"):
-        _ = result.customers[0].state
+    profile = Customer(customer_id="c1", joined_at=at(-40), birthday="03-05")
+    events: list[AnyEvent] = [purchase("p1", at(0), line("a", "4.00"))]
+    reference = evaluate(gifted, events, [profile], as_of=at(10).date())
+    batch_run = evaluate(gifted, events, [profile], as_of=at(10).date(), engine="batch")
+    assert_same_states(reference, batch_run)
+    saved = batch_run.customers[0].state
+    assert saved.bonuses == ("welcome",)
+    assert saved.birthdays == {"cake": 2026}
+
+
+def test_a_referrer_whose_own_friend_gift_is_taken_back_gets_that_much_limit_back() -> None:
+    # amy is rewarded for ben (300 of a month's 300), then, as carl's friend, gets 100 and
+    # returns the purchase: the reference gives those 100 back to the referral rule's limit,
+    # so her reward for dan is 100 of 300, not capped.
+    friends = {
+        "id": "friends",
+        "kind": "referral",
+        "min_paid": "10",
+        "referrer": {"points": 300},
+        "referred": {"points": 100},
+        "limit": [{"per": "month", "points": 300}],
+    }
+    program = _with_rules(_edge_program("7 days", "7 days"), friends)
+    events: list[AnyEvent] = [
+        purchase("b1", at(0), line("a", "20.00"), customer="ben"),
+        purchase("a1", at(1), line("a", "20.00"), customer="amy"),
+        refund("r1", at(2), "a1", ("a", 1), customer="amy"),
+        purchase("d1", at(3), line("a", "20.00"), customer="dan"),
+    ]
+    profiles = [
+        Customer(customer_id="ben", referred_by="amy"),
+        Customer(customer_id="amy", referred_by="carl"),
+        Customer(customer_id="dan", referred_by="amy"),
+    ]
+    reference = evaluate(program, events, profiles)
+    batch_run = evaluate(program, events, profiles, engine="batch")
+    assert batch_run.to_dict() == reference.to_dict()
+    assert_same_states(reference, batch_run)
+    amy = next(result for result in batch_run.customers if result.customer_id == "amy")
+    assert amy.points == 400
+    assert {key: usage.used for key, usage in amy.state.limits.items()} == {"friends#0": 300}

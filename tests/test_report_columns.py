@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import line, purchase
+from helpers import batch_refuses, line, purchase
 from helpers import program as make_program
 from rewardrules import evaluate, load_program, read_history
 from rewardrules.cli.main import cli
@@ -152,7 +152,19 @@ def test_the_command_line_reports_alike_with_either_engine(command: str) -> None
     assert batch.output == reference.output
 
 
-def test_the_command_line_names_what_the_batch_engine_refuses(tmp_path: Path) -> None:
+def test_the_command_line_names_what_the_batch_engine_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch_refuses(monkeypatch, "rule 'birthday-treat': a feature refused for this test")
+    example = EXAMPLES / "pet-shop.yaml"
+    arguments = ["report", str(example), str(_history(example)), "--engine", "batch"]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 1
+    assert "the batch engine does not evaluate rule 'birthday-treat'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_gift_at_a_purchase_in_a_group_reports_alike_on_both_engines(tmp_path: Path) -> None:
     example = EXAMPLES / "pet-shop.yaml"
     # The pet shop, its birthday treat (a gift at a purchase) put in the shop's group.
     path = tmp_path / "pet-shop.yaml"
@@ -163,11 +175,13 @@ def test_the_command_line_names_what_the_batch_engine_refuses(tmp_path: Path) ->
         ),
         encoding="utf-8",
     )
-    arguments = ["report", str(path), str(_history(example)), "--engine", "batch"]
-    result = CliRunner().invoke(cli, arguments)
-    assert result.exit_code == 1
-    assert "the batch engine does not evaluate rule 'birthday-treat'" in result.output
-    assert "Traceback" not in result.output
+    profiles = EXAMPLES / "pet-shop.customers.csv"
+    arguments = ["report", str(path), str(_history(example)), "--format", "json"]
+    arguments += ["--customers", str(profiles)]
+    reference = CliRunner().invoke(cli, arguments)
+    batch = CliRunner().invoke(cli, [*arguments, "--engine", "batch"])
+    assert (reference.exit_code, batch.exit_code) == (0, 0)
+    assert batch.output == reference.output
 
 
 def test_gifts_at_dates_for_profiles_report_alike_on_both_engines() -> None:

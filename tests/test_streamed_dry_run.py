@@ -21,12 +21,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from click.testing import CliRunner
 from hypothesis import given as drawn
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from helpers import batch_refuses
 from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
@@ -339,30 +339,18 @@ def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:
         added.update(hashes.tolist())
 
 
-def _pet_shop_refused(folder: Path) -> Path:
-    """The pet shop with its birthday treat (a gift at a purchase) in the shop's exclusive
-    group, which the batch engine refuses by name."""
-    text = (ROOT / "rules" / "examples" / "pet-shop.yaml").read_text(encoding="utf-8")
-    program = yaml.safe_load(text)
-    for rule in program["rules"]:
-        if rule["id"] == "birthday-treat":
-            rule["exclusive_group"] = "in-store-offers"
-    path = folder / "pet-shop.yaml"
-    path.write_text(yaml.safe_dump(program, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    program = _pet_shop_refused(tmp_path)
+    refused = "rule 'birthday-treat': a feature refused for this test"
+    batch_refuses(monkeypatch, refused)
+    program = ROOT / "rules" / "examples" / "pet-shop.yaml"
     history = tmp_path / "history.csv"
     history.write_text("event_id,type\nnot,a history\n")
     whole = run("dry-run", program, history, "--engine", "batch")
     output = tmp_path / "ledger.csv"
     streamed = run("dry-run", program, history, "--engine", "batch", "--output", output)
     assert whole[0] == 1
-    refused = "rule 'birthday-treat': exclusive_group of a birthday rule given at a purchase"
     assert f"the batch engine does not evaluate {refused}" in whole[2]
     assert streamed == whole
     assert not output.exists()

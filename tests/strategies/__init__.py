@@ -2,8 +2,9 @@
 
 ``values`` (money, instants, lines), ``histories`` (purchases and refunds), ``programs``
 (filters, one strategy per rule kind, tiers, groups, limits), ``lifecycle`` (points
-settings, catalogue, redemptions, cut-offs), ``edges`` (the documented bounds) and
-``holds`` (referral holds, with refunds at their edges).
+settings, catalogue, redemptions, cut-offs), ``edges`` (the documented bounds),
+``holds`` (referral holds, with refunds at their edges) and ``finals`` (final rules and
+exclusive groups, with gifts at purchases and profiles near the purchases).
 
 Everything is drawn from small alphabets (a handful of skus, three categories, three
 customers) so that filters match some lines and miss others, and over about two years with
@@ -27,6 +28,12 @@ from strategies.edges import (
     edge_histories,
     edge_programs,
     in_bounds,
+)
+from strategies.finals import (
+    birthday_at_purchase_rules,
+    final_group_programs,
+    profiles_near,
+    signup_at_purchase_rules,
 )
 from strategies.histories import (
     histories,
@@ -146,6 +153,7 @@ __all__ = [
     "Event",
     "LifecycleEvent",
     "Options",
+    "birthday_at_purchase_rules",
     "cents",
     "cutoffs",
     "edge_durations",
@@ -153,6 +161,7 @@ __all__ = [
     "edge_programs",
     "every_nth_free_rules",
     "filters",
+    "final_group_programs",
     "grouped_programs",
     "held_referral_cases",
     "histories",
@@ -170,11 +179,13 @@ __all__ = [
     "partner_gift_card_rules",
     "points_per_spend_rules",
     "points_settings",
+    "profiles_near",
     "programs",
     "punch_card_rewards",
     "purchases",
     "rule_limits",
     "rule_lists",
+    "signup_at_purchase_rules",
     "tiered_discount_rules",
     "tiers",
     "with_limits",

@@ -40,17 +40,21 @@ Found = Iterator[tuple[tuple[PathItem, ...], str]]
 
 FIRST_AT = micros(datetime(FIRST_DATE.year, 1, 1, tzinfo=UTC))
 END_AT = micros(datetime(LAST_DATE.year + 1, 1, 1, tzinfo=UTC))
-_DAY = 86_400
+DAY = 86_400
 
 
-def state_problems(state: CustomerState) -> Found:
-    """Yield ``(path, message)`` for every inconsistency a state shows on its own."""
+def state_problems(state: CustomerState, bounded: bool = False) -> Found:
+    """Yield ``(path, message)`` for every inconsistency a state shows on its own.
+
+    ``bounded``: pydantic-core has tested the saved purchases' and tier window pairs'
+    numeric bounds as it read them (``engine._state_fast``), so they are not tested again.
+    """
     yield from _count_problems(state)
     yield from _event_problems(state)
-    yield from _time_problems(state)
+    yield from _time_problems(state, bounded)
     if state.purchases and (state.exponent is None or state.exponent < 0):
         yield ("exponent",), f"must be a number of decimal places (got {state.exponent!r})"
-    texts, sound = _plain_and_sound(state.purchases)
+    texts, sound = _plain_and_sound(state.purchases, bounded)
     if not sound:
         for index, kept in enumerate(state.purchases):
             yield from _purchase_problems(state, index, kept, texts)
@@ -199,7 +203,7 @@ def _event_problems(state: CustomerState) -> Found:
         friends.setdefault((kept.rule, kept.referred), index)
 
 
-def _time_problems(state: CustomerState) -> Found:
+def _time_problems(state: CustomerState, bounded: bool = False) -> Found:
     has_events = bool(state.purchases or state.refunds or state.redemptions or state.referrals)
     last, first = state.last_event_at, state.first_event_at
     for name, moment in (("last_event_at", last), ("first_event_at", first)):
@@ -254,10 +258,10 @@ def _time_problems(state: CustomerState) -> Found:
         yield ("window_tier",), "names a tier, but no purchase is saved"
     if (state.tier_granted is None) != (state.tier_granted_until is None):
         yield ("tier_granted_until",), "must be given with tier_granted, and only with it"
-    yield from _forgotten_problems(state)
+    yield from _forgotten_problems(state, bounded)
 
 
-def _forgotten_problems(state: CustomerState) -> Found:
+def _forgotten_problems(state: CustomerState, bounded: bool = False) -> Found:
     """The purchases the state forgot (``refunds.within``): all older than those it keeps."""
     until = state.forgotten_until
     settled = state.settled_purchase_at
@@ -290,7 +294,7 @@ def _forgotten_problems(state: CustomerState) -> Found:
         if (
             moments[-1] <= until_at
             and all(map(le, moments, moments[1:]))
-            and min(map(_PAIR_AMOUNT, window)) >= 0
+            and (bounded or min(map(_PAIR_AMOUNT, window)) >= 0)
         ):
             return
     previous: int | None = None
@@ -338,11 +342,14 @@ def _texts_plain(texts: list[str]) -> bool:
     )
 
 
-def _plain_and_sound(purchases: Sequence[SavedPurchase]) -> tuple[bool, bool]:
+def _plain_and_sound(
+    purchases: Sequence[SavedPurchase], bounded: bool = False
+) -> tuple[bool, bool]:
     """Whether every text of the saved purchases is plain (:func:`_all_plain`), and whether
     :func:`_purchase_problems` then finds nothing in any of them: the same tests decided in
     C loops over all the purchases at once, one conjunction per field (every state is
-    checked at every load, and most pass)."""
+    checked at every load, and most pass). ``bounded``: the numeric bounds are known to
+    hold (``state_problems``); the relations between fields are tested."""
     if not purchases:
         return True, True
     ids, moments, offsets, stores, _tiers, lines_of, points, _aside, earned_on = zip(
@@ -356,11 +363,18 @@ def _plain_and_sound(purchases: Sequence[SavedPurchase]) -> tuple[bool, bool]:
     # Stores, skus and categories repeat from purchase to purchase: each is looked at once.
     if not _texts_plain([*ids, *{*filter(None, stores), *skus, *filter(None, categories)}]):
         return False, False
+    if bounded:
+        return True, (
+            not any(earned_on)  # the grouped rules' amounts: checked one by one
+            and all(map(le, units, quantity))
+            and all(map(le, back, paid))
+            and all(map(le, paid, map(mul, quantity, unit_price)))
+        )
     return True, (
         min(moments) >= FIRST_AT
         and max(moments) < END_AT
-        and min(offsets) > -_DAY
-        and max(offsets) < _DAY
+        and min(offsets) > -DAY
+        and max(offsets) < DAY
         and not any(earned_on)  # the grouped rules' amounts: checked one by one
         and min(chain.from_iterable(map(dict.values, points)), default=0) >= 0
         and min(quantity) >= 1
@@ -389,7 +403,7 @@ def _purchase_problems(
         yield from _text_problems((*path, "id"), kept.id)
     if not FIRST_AT <= kept.at < END_AT:
         yield (*path, "at"), f"must be an instant of the years 1970 to 2099 (got {kept.at})"
-    if not -_DAY < kept.offset < _DAY:
+    if not -DAY < kept.offset < DAY:
         yield (*path, "offset"), f"must be a UTC offset in seconds (got {kept.offset})"
     if kept.store is not None and not texts_plain:
         yield from _text_problems((*path, "store"), kept.store)

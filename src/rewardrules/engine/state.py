@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from itertools import chain
 from operator import itemgetter, sub
 from types import MappingProxyType
@@ -34,9 +34,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import SchemaValidator
 
 from rewardrules._model_errors import ModelInputError, PlainErrors, plain_problems
-from rewardrules.engine._state_checks import state_problems
+from rewardrules.engine._state_checks import DAY, END_AT, FIRST_AT, state_problems
+from rewardrules.engine._state_fast import fast_validator
 from rewardrules.engine._state_format import (
     FORMAT,
     WHAT_TO_DO,
@@ -394,10 +396,12 @@ class CustomerState(_Saved):
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> Self:
-        problems = list(state_problems(self))
+        context = info.context if isinstance(info.context, dict) else {}
+        # Loaded the fast way (``_state_fast``), pydantic-core has tested the bounds.
+        problems = list(state_problems(self, bounded=context.get(_BOUNDED, False)))
         # A text loaded as a dump wrote it is checked on its own bytes; any other spelling
         # of the content is written again as a dump would, and checked on that.
-        as_read = info.context.get(_AS_READ) if isinstance(info.context, dict) else None
+        as_read = context.get(_AS_READ)
         digest = self.digest
         if (
             not problems
@@ -469,7 +473,16 @@ class CustomerState(_Saved):
             HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
         """
         if options.get("context") is None:
-            options["context"] = {_AS_READ: _digest_as_read(json_data)}
+            as_read = _digest_as_read(json_data)
+            if not options:
+                try:
+                    loaded: Self = _fast_validator().validate_json(
+                        json_data, context={_AS_READ: as_read, _BOUNDED: True}
+                    )
+                    return loaded
+                except ValidationError:
+                    pass  # loaded again the ordinary way: its errors, or an older format
+            options["context"] = {_AS_READ: as_read}
         try:
             return super(PlainErrors, cls).model_validate_json(json_data, **options)
         except ValidationError as error:
@@ -483,6 +496,36 @@ class CustomerState(_Saved):
 
 
 _AS_READ = "rewardrules: digest of the text as read"
+_BOUNDED = object()
+"""In a validation's context: the bounds were tested by pydantic-core (``_state_fast``); an
+object, so that no context given by a caller can say so."""
+
+_FAST_BOUNDS = {
+    "SavedLine": {
+        "quantity": {"ge": 1},
+        "unit_price": {"ge": 0},
+        "paid": {"ge": 0},
+        "refunded_units": {"ge": 0},
+        "refunded_amount": {"ge": 0},
+    },
+    "SavedPurchase": {
+        "at": {"ge": FIRST_AT, "lt": END_AT},
+        "offset": {"gt": -DAY, "lt": DAY},
+        "points": {"ge": 0},
+        "earned_on": {"ge": 0},
+    },
+    "TierAmount": {"amount": {"ge": 0}},
+}
+"""The bounds ``state_problems(..., bounded=True)`` leaves to pydantic-core: each one the
+checks refuse beyond (``_state_checks._plain_and_sound`` and ``_forgotten_problems``)."""
+
+
+@cache
+def _fast_validator() -> SchemaValidator:
+    """The state's validator for JSON text with bounded plain tuples (``_state_fast``)."""
+    return fast_validator(CustomerState.__pydantic_core_schema__, _FAST_BOUNDS)
+
+
 _DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
 
 

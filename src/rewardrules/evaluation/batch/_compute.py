@@ -8,6 +8,7 @@ entries).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,10 @@ from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._dated import GiftColumns
+from rewardrules.evaluation.batch._finals import EarningStops, reaches_back
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
+from rewardrules.evaluation.batch._grouped_gifts import gift_trial
 from rewardrules.evaluation.batch._groups import Groups
 from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_card, limit_discount
 from rewardrules.evaluation.batch._opening import Grants
@@ -51,6 +54,10 @@ from rewardrules.kinds.tiered_discount import TieredDiscountPlan
 class Computation:
     """The frame, the compiled rules, and what they computed: tiers, prices, refunds."""
 
+    gifts: Any
+    """The gifts that read profiles (``_gifts.GiftLedger``), made from the run first: a
+    group's birthday or sign-up member is tried with the profiles."""
+
     def __init__(
         self,
         plan: ProgramPlan,
@@ -58,6 +65,9 @@ class Computation:
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
         grants: Grants | None = None,
+        *,
+        stops: Ints | None = None,
+        gifts: Callable[[Any], Any] | None = None,
         resumed: Any = None,
     ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
@@ -72,11 +82,7 @@ class Computation:
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
         within = None if plan.refunds_within is None else (plan.refunds_within, plan.zone)
-        refunds = self.is_refund
-        if resumed is not None and resumed.refunds.events:  # of saved purchases: _resume's
-            refunds = refunds.copy()
-            refunds[sorted(resumed.refunds.events)] = False
-        self.refunds = Refunds.of(frame, refunds, self.purchases, within)
+        self.refunds = Refunds.of(frame, self._own_refunds(), self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
         self.payments = (
@@ -88,6 +94,11 @@ class Computation:
         self.stopped: Ints = np.full(frame.events, len(plan.stage_rules), dtype=np.int64)
         """Per event, the step of the first final rule that gave something at it (past the
         last step where none did): the rules of later steps do not run there."""
+        self.finals = EarningStops.of(plan, frame.events, stops) if reaches_back(plan) else None
+        """The earning rules' stops guessed from the run before, where they reach back to
+        rules decided before them (``_finals``); None where they do not."""
+        if gifts is not None:
+            self.gifts = gifts(self)
         self.groups = Groups.of(plan, frame)
         self.groups.payments = self.payments
         self.price_stages = self.groups.in_order(
@@ -111,15 +122,31 @@ class Computation:
         self.retention: Retention | None = None
         if tiers is not None and tiers.holds:
             self.retention = Retention(tiers, frame, self.purchases)
-        self.saved_tiers = None
-        if tiers is not None and self.windows is not None and resumed is not None:
-            self.saved_tiers = resumed.tiers(frame, self.windows, self.retention)
-            self.windows = self.saved_tiers.windows
+        self.saved_tiers = self._saved_tiers()
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier
         self.paid, self.given = self._grouped_prices()
         if self.windows is not None:
             self._settle_tiers(self.windows)
+
+    def _own_refunds(self) -> Flags:
+        """The refunds the columns apply: not those of purchases saved states keep
+        (``_saved_refunds`` applies them)."""
+        resumed = self.resumed
+        if resumed is None or not resumed.refunds.events:
+            return self.is_refund
+        refunds = self.is_refund.copy()
+        refunds[sorted(resumed.refunds.events)] = False
+        return refunds
+
+    def _saved_tiers(self) -> Any:
+        """What saved states' purchases count toward tiers (``_resumed_tiers``), with the
+        windows and retention seeded; None when not resuming a program with tiers."""
+        if self.plan.tiers is None or self.windows is None or self.resumed is None:
+            return None
+        saved = self.resumed.tiers(self.frame, self.windows, self.retention)
+        self.windows = saved.windows
+        return saved
 
     def _apply_refunds_once(self) -> None:
         """Run the refunds on units (what they take off the cards depends on units only),
@@ -144,11 +171,17 @@ class Computation:
             paid, given = self._prices()
             if not groups.groups:
                 return paid, given
-            # Earning members run where no final price rule stopped the purchase (a final
-            # earning rule before a group is refused: batch.support).
-            groups.earning(
-                self.earning_stages, self.tier, paid, self._earning_lines(), self.refunds.steps
-            )
+            # Each earning member is tried on the lines no final rule of an earlier step
+            # stopped (an earning rule's stops guessed from the run before: ``_finals``).
+            for stage in self.earning_stages:
+                rule_id = stage.plan.rule.id
+                if rule_id not in groups.group_of:
+                    continue
+                lines = self.lines_for(rule_id)
+                if isinstance(stage, GiftColumns):
+                    groups.trials[rule_id] = gift_trial(self, stage, paid, lines)
+                else:
+                    groups.earning([stage], self.tier, paid, lines, self.refunds.steps)
             if not groups.decide():
                 return paid, given
         raise AssertionError("the exclusive groups did not settle")  # pragma: no cover
@@ -168,6 +201,8 @@ class Computation:
             return
         chosen = events[self.purchases[events]]
         self.stopped[chosen] = np.minimum(self.stopped[chosen], self.step_of[rule_id])
+        if self.finals is not None:
+            self.finals.add(rule_id, chosen, self.step_of[rule_id])
 
     def _prices(self) -> tuple[Numbers, list[Any]]:
         """What each line is paid after the price rules, and what each rule gave; then the
@@ -177,6 +212,8 @@ class Computation:
         units_left = frame.quantity
         given: list[Any] = []
         self.stopped[:] = len(self.plan.stage_rules)  # each pass decides anew
+        if self.finals is not None:  # the earning rules' stops, as the run before found them
+            np.minimum(self.stopped, self.finals.guess, out=self.stopped)
         for stage in self.price_stages:
             rule_id = stage.plan.rule.id
             lines = self.lines_for(rule_id)
@@ -232,14 +269,6 @@ class Computation:
             self.groups.leave(rule_id, amounts)
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
-
-    def _earning_lines(self) -> Flags:
-        """The purchase lines the earning rules run on, as the final price rules left them."""
-        steps = [self.step_of.get(stage.plan.rule.id) for stage in self.earning_stages]
-        known = [step for step in steps if step is not None]
-        if not self.plan.final_rules or not known:
-            return self.purchase_lines
-        return self.purchase_lines & (self.stopped >= min(known))[self.frame.line_event]
 
     def _tier_amounts(self, paid: Numbers) -> Ints:
         """What each purchase counts toward tiers when it is made."""

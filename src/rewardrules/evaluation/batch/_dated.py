@@ -161,6 +161,19 @@ class GiftColumns:
         """The purchases that give, and (for a birthday) the birthday year each gives for:
         the first qualifying purchase per customer, or per customer and birthday year
         (of those ``standing`` finds eligible, for a birthday with conditions)."""
+        events, years, first = self.candidates(frame, found, profiles, standing)
+        return events[first], years[first]
+
+    def candidates(
+        self,
+        frame: Frame,
+        found: Flags,
+        profiles: ProfileColumns,
+        standing: Standing | None = None,
+    ) -> tuple[Ints, Ints, Flags]:
+        """The purchases that would give were the gift not given yet: those of ``found``
+        in a birthday window (and eligible by ``standing``), each with its birthday year
+        (0 for a sign-up), and whether each is the first of its customer and year."""
         events = np.flatnonzero(found)
         owner = frame.customer[events]
         years = np.zeros(len(events), dtype=np.int64)
@@ -173,7 +186,21 @@ class GiftColumns:
                 events, owner, years = events[eligible], owner[eligible], years[eligible]
         first = np.ones(len(events), dtype=np.bool_)
         first[1:] = (owner[1:] != owner[:-1]) | (years[1:] != years[:-1])
-        return events[first], years[first]
+        return events, years, first
+
+    def entry(self, frame: Frame, profiles: ProfileColumns, event: int, year: int) -> LedgerEntry:
+        """The gift's entry at a purchase, for a birthday year (a birthday's)."""
+        plan = self.plan
+        money, rule_id = plan.money, plan.rule.id
+        event_id = frame.event_ids[event]
+        customer_id = frame.customer_ids[int(frame.customer[event])]
+        if isinstance(plan, BirthdayPlan):
+            code = int(profiles.birthday[int(frame.customer[event])])
+            day = MonthDay.model_construct(month=code // 100, day=code % 100)
+            why = plan.why(day, year)
+            return plan.gift.entry(event_id, customer_id, rule_id, money, plan.points_name, why)
+        assert isinstance(plan, SignupPlan)  # noqa: S101 -- the other kinds
+        return plan.gift.entry(event_id, customer_id, rule_id, money, plan.points_name, plan.why())
 
     def take_back(
         self,
@@ -367,17 +394,7 @@ def gifts_at_purchases(
         return given
     events, years = stage.givers(frame, found, profiles, standing)
     for event, year in zip(events.tolist(), years.tolist()):
-        customer_id = frame.customer_ids[int(frame.customer[event])]
-        if isinstance(plan, BirthdayPlan):
-            code = int(profiles.birthday[int(frame.customer[event])])
-            day = MonthDay.model_construct(month=code // 100, day=code % 100)
-            why = plan.why(day, year)
-            entry = plan.gift.entry(ids[event], customer_id, rule_id, money, plan.points_name, why)
-        else:
-            assert isinstance(plan, SignupPlan)  # noqa: S101 -- the other kinds
-            entry = plan.gift.entry(
-                ids[event], customer_id, rule_id, money, plan.points_name, plan.why()
-            )
+        entry = stage.entry(frame, profiles, event, year)
         given.events.append(event)
         given.entries.append(entry)
         if entry.points:

@@ -9,7 +9,7 @@ ledger entries the reference would write, built in bulk and split by customer.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
@@ -18,7 +18,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.ledger import (
+    NOTE_KINDS,
+    CustomerResult,
+    EntryKind,
+    Evaluation,
+    LedgerEntry,
+    Totals,
+)
 from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
@@ -28,6 +35,7 @@ from rewardrules.evaluation.batch._cancels import Catalogue, cancelled_redemptio
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
 from rewardrules.evaluation.batch._dated import GiftColumns
+from rewardrules.evaluation.batch._finals import Unsettled, in_steps
 from rewardrules.evaluation.batch._frame import Flags, Ints, pc, read_frame
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
@@ -48,11 +56,17 @@ from rewardrules.evaluation.batch._rules import (
     PointsColumns,
     per_event,
 )
+from rewardrules.evaluation.batch._slices import (
+    SliceReader,
+    Timeline,
+    keeps_slices,
+    read_rules,
+    slice_entries,
+)
 from rewardrules.evaluation.batch._states import (
     RulePoints,
     SavedStates,
     StateColumns,
-    check_saveable,
     gift_card_spend,
 )
 from rewardrules.evaluation.batch._tiers import levels
@@ -151,10 +165,20 @@ def evaluate_table(
     try:
         by_points = plan.tiers is not None and plan.tiers.by_points
         guess: Ints | None = None
-        for _ in range(frame.events + 2):
-            run = _Run(plan, frame, cutoff, guess, grants, resumed)
-            run.gifts = GiftLedger(run, profiles, facts, until)
-            evaluation = run.evaluation()
+        stops: Ints | None = None
+        gifts = partial(GiftLedger, profiles=profiles, supplied=facts, until=until)
+        for _ in range(2 * frame.events + 4):
+            run = _Run(
+                plan, frame, cutoff, guess, grants, stops=stops, gifts=gifts, resumed=resumed
+            )
+            try:
+                evaluation = run.evaluation()
+            except Unsettled:  # final earning rules' stops: run again from those found
+                assert run.finals is not None  # noqa: S101 -- only a guess is unsettled
+                stops = run.finals.found
+                if by_points:
+                    guess = run.points_given
+                continue
             if not by_points or (guess is not None and np.array_equal(run.points_given, guess)):
                 return evaluation
             # qualify_by: points. A purchase's level counts the points earlier purchases
@@ -163,7 +187,7 @@ def evaluate_table(
             # event of each customer (an event's level reads only earlier events), so the
             # fixed point is the reference's answer.
             guess = run.points_given
-        raise AssertionError("the points tiers did not settle")  # pragma: no cover
+        raise AssertionError("the points tiers or final stops did not settle")  # pragma: no cover
     finally:
         if collecting:
             gc.enable()
@@ -318,12 +342,18 @@ def _nothing(_index: int) -> tuple[()]:
     return ()
 
 
-def _profile_state(plan: ProgramPlan, walk: Walk, profile: Customer | None) -> CustomerState:
-    """The saved state of a customer known only from a profile (no event of their own):
-    a migrated customer reported as of ``as_of``, from their walk's account."""
-    check_saveable(plan, walk.customer_id)
+def _profile_state(
+    plan: ProgramPlan, reader: SliceReader | None, walk: Walk, profile: Customer | None
+) -> CustomerState:
+    """The saved state of a customer known only from a profile or referral facts (no event
+    of their own): a migrated customer reported as of ``as_of``, from their walk's account;
+    a referrer, or a profile with gifts by ``as_of``, with their slices (``_slices``)."""
     assert walk.lots is not None  # noqa: S101 -- a walk with a result kept its account
-    return profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
+    state = profile_state(plan, walk.lots, profile if walk.opened else None, walk.customer_id)
+    if reader is None:
+        return state
+    found = reader.slices(walk.customer_id, walk.last, Timeline.empty())
+    return state.model_copy(update=found.fields())
 
 
 class _Ledger:
@@ -383,9 +413,14 @@ class _Run(Computation):
         cutoff: _Cutoff | None,
         tier_points: Ints | None = None,
         grants: Grants | None = None,
+        *,
+        stops: Ints | None = None,
+        gifts: Callable[[Any], GiftLedger] | None = None,
         resumed: Resumed | None = None,
     ) -> None:
-        super().__init__(plan, frame, cutoff, tier_points, grants, resumed)
+        super().__init__(
+            plan, frame, cutoff, tier_points, grants, stops=stops, gifts=gifts, resumed=resumed
+        )
         self.points_given: Ints = np.zeros(0, dtype=np.int64)
         """Per event, the points the rules gave (net, negative at refunds), before the
         gifts at dates and the accounts: what ``qualify_by: points`` counts."""
@@ -417,7 +452,8 @@ class _Run(Computation):
         for position, (stage, result) in enumerate(zip(self.price_stages, self.given), 1):
             self._price_entries(ledger, position, stage, result)
             self._set_aside_entries(ledger, position, stage)
-        for position, stage in enumerate(self.earning_stages, len(self.price_stages) + 1):
+        earning = enumerate(self.earning_stages, len(self.price_stages) + 1)
+        for position, stage in in_steps(earning, self.step_of, plan.final_rules):
             made = len(ledger.parts)
             self._earning_entries(ledger, position, stage)
             if plan.final_rules:  # what it gave stops the later rules of those purchases
@@ -436,6 +472,8 @@ class _Run(Computation):
         )
         flags = (self.purchases, self.is_refund, frame.flags_of("redemption"))
         self.points_given = ledger.points.copy()
+        if self.finals is not None and not self.finals.settled():
+            raise Unsettled  # the earning stops differ from the guess: ``_finals``
         self.catalogue = self._catalogue(flags[2])
         walked = self.gifts.walk(ledger.points, flags, closing)
         accounts = run_accounts(
@@ -492,14 +530,12 @@ class _Run(Computation):
                     for rule_id, every in self.plan.stamp_cards
                 ],
                 self._tier_reports(),
-                self._saved_states().state_of,
+                self._saved_states(columns).state_of,
                 upcoming,
             ).results(),
-            partial(_profile_state, plan),
+            partial(_profile_state, plan, self._slice_reader()),
         )
-        idle: list[LedgerEntry] = []
-        if self.resumed is not None:  # saved states without a new event: as they were
-            results, idle = with_idle(results, self.resumed.idle(frame.customer_ids, cutoff))
+        results, idle = self._with_idle(results)
         account_sums = _account_sums(
             [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries, *idle]
         )
@@ -680,6 +716,7 @@ class _Run(Computation):
                 points,
                 refunded[3] if refunded else {},
                 paid if self._on_shares(earning) else None,  # its shares
+                wanted if limited is not None else None,
             )
         )
         if refunded:
@@ -1039,7 +1076,7 @@ class _Run(Computation):
             saved,
         )
 
-    def _saved_states(self) -> SavedStates:
+    def _saved_states(self, ledger: LedgerColumns) -> SavedStates:
         """What builds each customer's state when it is read (``batch._states``)."""
         frame, plan, cutoff = self.frame, self.plan, self.cutoff
         paid = np.asarray(self.paid, dtype=np.int64)
@@ -1051,6 +1088,7 @@ class _Run(Computation):
                 np.asarray(self.groups.earns_on(stage.plan.rule.id, paid), dtype=np.int64),
                 self.lines_for(stage.plan.rule.id),
                 self.groups.refunds_of(stage.plan.rule.id, self.refunds.steps, paid),
+                self.groups.beside_price(stage.plan.rule.id),
             )
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)
@@ -1086,8 +1124,18 @@ class _Run(Computation):
                 openings=self.gifts.openings(),
                 catalogue=self.catalogue,
                 **self._seeds(merge=True),
+                **self._slice_columns(ledger),
             )
         )
+
+    def _with_idle(
+        self, results: tuple[CustomerResult, ...]
+    ) -> tuple[tuple[CustomerResult, ...], list[LedgerEntry]]:
+        """The results with the customers resumed from a saved state without a new event
+        (as they were, by the reference's ``_result``), and those customers' entries."""
+        if self.resumed is None:
+            return results, []
+        return with_idle(results, self.resumed.idle(self.frame.customer_ids, self.cutoff))
 
     def _emptied(self) -> frozenset[int]:
         """The refunds that refund their purchase in full (for ``expire_on_inactivity``)."""
@@ -1136,6 +1184,45 @@ class _Run(Computation):
             }
         indices = sorted(resumed.seeded_customers(self.frame))
         return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
+
+    def _slice_reader(self) -> SliceReader | None:
+        """What builds the slices of limits, gifts and groups (``_slices``), if any."""
+        plan, cutoff = self.plan, self.cutoff
+        if not keeps_slices(plan):
+            return None
+        if self.slice_reader is None:
+            self.slice_reader = SliceReader.of(
+                plan,
+                self.gifts.profiles,
+                self.gifts.facts,
+                None if cutoff is None else (cutoff.instant, cutoff.inclusive),
+            )
+        return self.slice_reader
+
+    slice_reader: SliceReader | None = None
+
+    def _slice_columns(self, ledger: LedgerColumns) -> dict[str, Any]:
+        """What the slices of limits, gifts and groups read (``_slices``), if any."""
+        plan, frame = self.plan, self.frame
+        if not keeps_slices(plan):
+            return {}
+        stages = [*self.price_stages, *self.earning_stages]
+        aside = self.groups.aside
+        return {
+            "ledger": partial(
+                lambda rules, customer: slice_entries(
+                    ledger, customer, frame.customer_ids[customer], rules
+                ),
+                read_rules(plan),
+            ),
+            "slices": self._slice_reader(),
+            "walks": self.gifts.walks.walks,
+            "aside": [
+                (stage.plan.rule.id, aside[stage.plan.rule.id])
+                for stage in stages
+                if stage.plan.rule.id in aside
+            ],
+        }
 
     def _tier_reports(self) -> TierReports | None:
         """Per customer: the tier at the report, the changes seen, the next tier."""

@@ -9,7 +9,7 @@ tier reports, results and totals need of them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,7 @@ from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._states import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
@@ -106,6 +107,9 @@ class GiftLedger:
             self.facts = facts
             self.supplied = list(facts)
         self.walks = Walks()
+        self.released: dict[int, list[tuple[str, int, date]]] = {}
+        """Per refund, the points of a friend's gift under a limited referral rule it took
+        back (``Walker.released``)."""
         self.referrals = 0
 
     def written(self, event: int) -> datetime:
@@ -117,7 +121,15 @@ class GiftLedger:
         """A gift rule's entries at purchases, and its points taken back at refunds."""
         run, frame = self.run, self.run.frame
         lines = run.lines_for(stage.plan.rule.id)
-        found = stage.qualifying(frame, run.tier, lines, run.paid, self.columns)
+        aside = run.groups.aside.get(stage.plan.rule.id)
+        # A group's member: given where it is tried (``_grouped_gifts``), and not where the
+        # group set it aside.
+        paid = (
+            run.paid if aside is None else run.groups.earns_on(stage.plan.rule.id, run.paid, True)
+        )
+        found = stage.qualifying(frame, run.tier, lines, paid, self.columns)
+        if aside is not None:
+            found = found & ~aside
         standing = None
         if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:
             standing = self._standing()
@@ -154,10 +166,19 @@ class GiftLedger:
             elif entry.kind == "referral":
                 self.referrals += 1
         if not given.points or not run.refunds.steps:
+            self._keep_points(stage.plan.rule.id, given, [])
             self._reversals(ledger, position, given)
             return
         contexts = PurchaseContextMaker(frame, run.tier, run.names, self.written)
         taken = stage.take_back(frame, priced, given.points, run.refunds.steps, contexts)
+        self._keep_points(stage.plan.rule.id, given, [event for event, _ in taken])
+        if isinstance(stage.plan, ReferralPlan) and stage.plan.rule.id in run.plan.limits:
+            purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+            for event, entry in taken:
+                local = date.fromordinal(int(frame.local_date[purchase_of[event]]))
+                self.released.setdefault(event, []).append(
+                    (stage.plan.rule.id, -(entry.points or 0), local)
+                )
         if taken:
             refunds = np.asarray([event for event, _ in taken], dtype=np.int64)
             entries = [entry for _, entry in taken]
@@ -167,6 +188,16 @@ class GiftLedger:
             ledger.taken_back += int(back.sum())
         self._reversals(ledger, position, given)
 
+    def _keep_points(self, rule_id: str, given: GiftsGiven, refunds: list[int]) -> None:
+        """What a saved purchase keeps of a gift's points: given, and none after a refund
+        took them back (``_states``)."""
+        run = self.run
+        points = np.zeros(run.frame.events, dtype=np.int64)
+        for event, amount in given.points.items():
+            points[event] = amount
+        purchase_of = {step.event: step.purchase for step in run.refunds.steps}
+        run.rule_points.append(RulePoints(rule_id, points, {purchase_of[e]: 0 for e in refunds}))
+
     def _reversals(self, ledger: Any, position: int, given: GiftsGiven) -> None:
         """A held referral's reversals by the friends' refunds, after the points the same
         refund takes back (the kind module's order); each counts as minus one referral."""
@@ -175,14 +206,24 @@ class GiftLedger:
             ledger.add(position, refunds, [entry for _, entry in given.reversals])
             self.referrals -= len(given.reversals)
 
-    def _standing(self) -> Standing:
-        """What a birthday's member_for and purchase_within read at purchases (built once)."""
-        if self.standing is None:
+    def standing_now(self, plan: Any, tier: Any, paid: Any) -> Standing | None:
+        """What a birthday with conditions reads at purchases, at these tiers and amounts
+        (a group's trials, before they settle); None for another gift."""
+        if not isinstance(plan, BirthdayPlan) or not plan.has_conditions:
+            return None
+        return self._standing(tier, paid)
+
+    def _standing(self, tier: Any = None, paid: Any = None) -> Standing:
+        """What a birthday's member_for and purchase_within read at purchases (built once,
+        at the run's tiers and amounts; anew at others)."""
+        if self.standing is None or tier is not None:
             run = self.run
             frame = run.frame
             purchase_of = {step.event: step.purchase for step in run.refunds.steps}
             emptied = emptying(frame, run.refunds.steps)
-            firsts = self._first_facts()
+            firsts = self._first_facts(
+                run.tier if tier is None else tier, run.paid if paid is None else paid
+            )
             starts = frame.customer_start.tolist()
 
             def start_of(customer: int) -> tuple[datetime | None, bool]:
@@ -193,16 +234,19 @@ class GiftLedger:
                 fact = firsts.get(frame.customer_ids[customer])
                 return (fact if fact is not None and fact < first else first), False
 
-            self.standing = Standing(
+            standing = Standing(
                 frame,
                 run.purchases,
                 {purchase_of[event]: event for event in emptied},
                 start_of,
                 self.written,
             )
+            if tier is not None:
+                return standing
+            self.standing = standing
         return self.standing
 
-    def _first_facts(self) -> dict[str, datetime]:
+    def _first_facts(self, tier: Any, paid: Any) -> dict[str, datetime]:
         """Per referrer, their first referral fact: supplied, or raised by a friend's
         qualifying purchase under any referral rule (the reference folds it as the
         referrer's event, their first if it comes before their own)."""
@@ -210,9 +254,10 @@ class GiftLedger:
         facts = list(self.supplied)
         for stage in run.earning_stages:
             if isinstance(stage, GiftColumns) and isinstance(stage.plan, ReferralPlan):
-                found = stage.qualifying(
-                    frame, run.tier, run.purchase_lines, run.paid, self.columns
-                )
+                # Not where a final rule stopped the referral (``_finals`` settles the stops
+                # of rules written after the birthday that reads these facts).
+                lines = run.lines_for(stage.plan.rule.id)
+                found = stage.qualifying(frame, tier, lines, paid, self.columns)
                 raised = gifts_at_purchases(stage, frame, found, self.columns).facts
                 if raised is not None:
                     facts += facts_of(raised)
@@ -245,6 +290,7 @@ class GiftLedger:
             lasting,
             frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
+            self.released,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)

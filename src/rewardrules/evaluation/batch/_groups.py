@@ -27,6 +27,7 @@ from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.limits import Allowance
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
+from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._ledger import EntryPart
@@ -551,6 +552,8 @@ def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags)
 def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[LedgerEntry]:
     """A member's entries at these purchases as it would have given them (its trial)."""
     stage = run.stage_of[rule_id]
+    if isinstance(stage, GiftColumns):  # a birthday or sign-up gift: its trial's entries
+        return [trial.detail[event] for event in events.tolist()]
     scratch = dict.fromkeys(
         (
             "free_value",

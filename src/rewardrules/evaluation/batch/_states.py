@@ -15,14 +15,16 @@ run, a gift-card window when its first purchase is made, a bonus when it is firs
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 from rewardrules.engine._state_format import micros
+from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import (
     PointsAccount,
     advance,
@@ -45,15 +47,19 @@ from rewardrules.engine.state import (
     saved_spent,
 )
 from rewardrules.engine.tiers import calendar_key
-from rewardrules.errors import Problem
 from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._cancels import Catalogue
-from rewardrules.evaluation.batch._frame import Flags, Frame, Ints, UnsupportedError
+from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._slices import SliceReader, Slices, Timeline
+from rewardrules.evaluation.batch._timeline import Walk
 from rewardrules.evaluation.plan import ProgramPlan
+from rewardrules.evaluation.stacking import purchase_stages
 from rewardrules.events import Customer
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,9 @@ class RulePoints:
     """Per refunded purchase, what the rule's points are after its refunds."""
     earned_on: Any = None
     """Per line, the shares a rule by payment method earned on (None for other rules)."""
+    wanted: Ints | None = None
+    """Points per event before a limit cut them (None: ``given``): a rule by payment
+    method keeps its shares where it earned, even where a limit cut its points to none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,9 @@ class GiftCardSpend:
     back (in its purchase's window)."""
     window: Callable[[int], str]
     """The window key of a purchase (by event)."""
+    earned_on: Ints | None = None
+    """Per line, what it earned on where not what was paid (beside its exclusive group's
+    price member: the group's basket); None when it earned on what was paid."""
     saved_refunds: Mapping[int, tuple[str, int, int]] = field(default_factory=dict)
     """Per refund of a purchase a saved state keeps: its window key, the purchase's local
     date and the spend it gives back (``_saved_refunds``)."""
@@ -130,44 +142,15 @@ class StateColumns:
     """The refunds that refund their purchase in full, when resuming (refunds of saved
     purchases among them); None: those of ``steps``."""
 
-
-_GIFT_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
-"""The kinds whose saved slices the batch engine does not build yet (nor groups')."""
-
-
-def check_saveable(plan: ProgramPlan, customer_id: str) -> None:
-    """Refuse to save a state the batch engine does not gather everything of.
-
-    Raises:
-        UnsupportedError: the program has a per-rule limit, a gift rule or an exclusive
-            group.
-    """
-    if plan.limits:
-        # What each limit has counted in its period is not gathered from the batch
-        # engine's limits yet: refuse rather than save a state without it.
-        rules = ", ".join(f"'{rule}'" for rule in plan.limits)
-        message = (
-            f"customer {customer_id}: the batch engine does not build "
-            f"saved states of rules with a limit ({rules}) yet; evaluate with "
-            "engine='reference' to save states"
-        )
-        raise UnsupportedError([Problem(message=message, code="unsupported")])
-    gifts = [
-        rule.id
-        for rule in plan.program.rules
-        if rule.kind in _GIFT_KINDS or rule.exclusive_group is not None
-    ]
-    if gifts:
-        # The gifts' own slices (birthdays given, sign-up, referrals) and the purchases'
-        # set-aside members are not gathered from the batch engine's gift and group
-        # modules yet: refuse rather than save a state without them.
-        rules = ", ".join(f"'{rule}'" for rule in gifts)
-        message = (
-            f"customer {customer_id}: the batch engine does not build "
-            f"saved states of gift or exclusive-group rules ({rules}) yet; "
-            "evaluate with engine='reference' to save states"
-        )
-        raise UnsupportedError([Problem(message=message, code="unsupported")])
+    ledger: Callable[[int], Sequence[LedgerEntry]] | None = None
+    """A customer's ledger (by index): what the limits', gifts' and groups' slices read."""
+    slices: SliceReader | None = None
+    """Builds those slices (``_slices``); None when the program keeps none."""
+    walks: Mapping[int, Walk] = field(default_factory=dict)
+    """Per customer walked for gifts at dates or referrers' rewards, their walk (whose
+    account holds the gifts)."""
+    aside: Sequence[tuple[str, Any]] = ()
+    """Per member of an exclusive group, in running order, the purchases it is set aside at."""
 
 
 class SavedStates:
@@ -179,20 +162,28 @@ class SavedStates:
         """Per refunded purchase, its last refund (built once, when a state is first read)."""
         self._purchase_of: dict[int, int] | None = None
         """Per refund, its purchase."""
+        _, order = purchase_stages(columns.plan)
+        self._running = {rule.id: place for place, rule in enumerate(order)}
+        """Each rule's place in the reference's running order (an exclusive group's members
+        run together, at the first one's place): the order a purchase's points are kept in."""
 
     def state_of(self, customer: int) -> CustomerState:
         """The state the reference engine would save for the customer (by index)."""
         columns = self.columns
         plan, frame = columns.plan, columns.frame
-        check_saveable(plan, frame.customer_ids[customer])
         purchases, refunds, redemptions = columns.flags
         cancels, saved_cancels = columns.catalogue.cancels, columns.catalogue.saved_cancels
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         events = range(first, end)
         bought = [event for event in events if purchases[event]]
-        account = self._account(customer, events)
+        walk = columns.walks.get(customer)
+        if walk is not None and walk.lots is not None:  # its account holds the gifts
+            account = copy.deepcopy(walk.lots)
+        else:
+            account = self._account(customer, events)
         moment = columns.moment
-        last_event_at = moment(end - 1)
+        found = self._slices(customer, events)
+        last_event_at = (None if found is None else found.last_event_at) or moment(end - 1)
         kept, forgotten = self._forget(bought, last_event_at)
         for event in forgotten:
             settle(account, frame.event_ids[event])  # no longer refundable, as the reference
@@ -229,8 +220,7 @@ class SavedStates:
             last_event_at=last_event_at,
             stamps={
                 rule_id: int(final[customer])
-                for rule_id, final in columns.stamps
-                if self._ran_once(rule_id, bought)
+                for rule_id, final in self._first_ran(columns.stamps, bought)
             },
             gift_cards={
                 rules.rule_id: {
@@ -243,8 +233,7 @@ class SavedStates:
                         rules, events, customer
                     ).items()
                 }
-                for rules in columns.gift_cards
-                if self._ran_once(rules.rule_id, bought)
+                for rules in self._first_ran(columns.gift_cards, bought)
             },
             exponent=money.exponent if kept else None,
             purchases=self._saved_purchases(kept),
@@ -262,17 +251,42 @@ class SavedStates:
             tier_window=tier_window,
             tier_granted=None if granted is None else granted.tier,
             tier_granted_until=None if granted is None else granted.tier_until,
-            bonuses=self._bonuses(bought),
-            first_event_at=moment(first),
-            birthdays={},
-            limits={},
-            referrals=(),
+            bonuses=self._bonuses(bought) if found is None else found.bonuses,
+            first_event_at=moment(first) if found is None else found.first_event_at,
+            birthdays={} if found is None else found.birthdays,
+            limits={} if found is None else found.limits,
+            referrals=() if found is None else found.referrals,
+            referral_holds=() if found is None else found.referral_holds,
         )
         if columns.merge is None:
             return state
         counts = {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
         levels = [(moment(event), int(columns.window_tier[event])) for event in bought]
         return columns.merge(frame.customer_ids[customer], state, account, counts, levels)
+
+    def _slices(self, customer: int, events: range) -> Slices | None:
+        """The slices of limits, gifts and groups (``_slices``), if the program keeps any."""
+        columns = self.columns
+        reader = columns.slices
+        if reader is None or columns.ledger is None:
+            return None
+        frame = columns.frame
+        purchases, refunds, _ = columns.flags
+        ids = frame.event_ids
+        purchase_of = self._refunded_purchase()
+        first, last = events[0], events[-1]
+        timeline = Timeline(
+            index={str(ids[event]): event for event in events},
+            purchase=lambda event: bool(purchases[event]),
+            refund=lambda event: bool(refunds[event]),
+            local_date=lambda event: date.fromordinal(int(frame.local_date[event])),
+            moment=columns.moment,
+            refunded=purchase_of.__getitem__,
+            purchase_id=lambda event: str(ids[purchase_of[event]]),
+            first=(int(frame.at[first]), str(ids[first]), columns.moment(first)),
+            last=(int(frame.at[last]), str(ids[last]), columns.moment(last)),
+        )
+        return reader.slices(frame.customer_ids[customer], columns.ledger(customer), timeline)
 
     # --- the points account -----------------------------------------------------------
 
@@ -374,13 +388,25 @@ class SavedStates:
         tiers = columns.tier[chosen].tolist()
         stores = frame.store.take(chosen).to_pylist()
         given = [
-            (rule.rule_id, rule.given[chosen].tolist(), rule.net) for rule in columns.rule_points
+            (rule.rule_id, rule.given[chosen].tolist(), rule.net)
+            for rule in sorted(columns.rule_points, key=lambda rule: self._running[rule.rule_id])
         ]
         shares = [
-            (rule.rule_id, rule.given[chosen].tolist(), rule.earned_on)
+            (
+                rule.rule_id,
+                (rule.given if rule.wanted is None else rule.wanted)[chosen].tolist(),
+                rule.earned_on,
+            )
             for rule in columns.rule_points
             if rule.earned_on is not None
         ]
+        # A gift card beside its group's price member keeps what it saw wherever it ran.
+        shares += [
+            (cards.rule_id, self._ran_at(cards.rule_id, chosen), cards.earned_on)
+            for cards in columns.gift_cards
+            if cards.earned_on is not None
+        ]
+        shares.sort(key=lambda share: self._running[share[0]])
         # The lines of the kept purchases: one run of rows, from the first to the last.
         first, end = int(frame.line_start[kept[0]]), int(frame.line_start[kept[-1] + 1])
         starts = (frame.line_start[chosen] - first).tolist()
@@ -393,11 +419,17 @@ class SavedStates:
         ids = frame.event_ids
         stopped, stages = columns.stopped, columns.plan.stage_rules
 
+        aside = sorted(columns.aside, key=lambda member: self._running[member[0]])
+
         def stopped_at(event: int) -> tuple[str, ...]:
-            """The rules a final rule stopped at a purchase: those of the later steps."""
+            """The rules an exclusive group set aside at a purchase (in running order), then
+            those a final rule stopped there: the rules of the later steps."""
+            found = tuple(rule for rule, flags in aside if flags[event])
             if stopped is None:
-                return ()
-            return tuple(rule for stage in stages[int(stopped[event]) + 1 :] for rule in stage)
+                return found
+            return found + tuple(
+                rule for stage in stages[int(stopped[event]) + 1 :] for rule in stage
+            )
 
         rows = []
         for place, event in enumerate(kept):
@@ -413,7 +445,7 @@ class SavedStates:
             index = tiers[place]
             earned: dict[str, tuple[int, ...]] = {}
             for rule_id, gave, on in shares:
-                if gave[place]:  # the shares it earned on, kept when not what was paid
+                if gave[place]:  # the shares it earned on (before a limit), when not paid
                     seen = tuple(int(share) for share in on[first + start : first + stop])
                     if list(seen) != paid[start:stop]:
                         earned[rule_id] = seen
@@ -449,22 +481,55 @@ class SavedStates:
 
     def _ran(self, rule_id: str) -> Any:
         """Per event, whether a rule ran there: not where a final rule of an earlier step
-        gave something (``final: true``); None when it ran at every purchase."""
+        gave something (``final: true``), nor where its exclusive group set it aside; None
+        when it ran at every purchase."""
         columns = self.columns
-        if columns.stopped is None:
-            return None
-        step = next(
-            (index for index, rules in enumerate(columns.plan.stage_rules) if rule_id in rules),
-            None,
-        )
-        return None if step is None else columns.stopped >= step
+        ran = None
+        if columns.stopped is not None:
+            step = next(
+                (index for index, rules in enumerate(columns.plan.stage_rules) if rule_id in rules),
+                None,
+            )
+            ran = None if step is None else columns.stopped >= step
+        aside = dict(columns.aside).get(rule_id)
+        if aside is not None:
+            ran = ~aside if ran is None else ran & ~aside
+        return ran
 
-    def _ran_once(self, rule_id: str, bought: list[int]) -> bool:
-        """Whether a rule ran at one of these purchases (its slice of the state exists)."""
-        if not bought:
-            return False
+    def _ran_at(self, rule_id: str, chosen: Ints) -> list[bool]:
+        """Whether a rule ran at each of these purchases (``_ran``)."""
         ran = self._ran(rule_id)
-        return ran is None or bool(ran[bought].any())
+        return [True] * len(chosen) if ran is None else ran[chosen].tolist()
+
+    @staticmethod
+    def _rule_id(rule: object) -> str:
+        if isinstance(rule, GiftCardSpend):
+            return rule.rule_id
+        return cast("tuple[str, Any]", rule)[0]
+
+    def _first_ran(self, rules: Sequence[T], bought: list[int]) -> list[T]:
+        """The rules (each a ``(rule_id, ...)`` pair or a ``GiftCardSpend``, in running order)
+        that ran at one of these purchases, in the order their slices were made: by the
+        first purchase each ran at (an exclusive group's member set aside at the first ones
+        makes its slice later), then running order."""
+        if not bought:
+            return []
+        first: list[tuple[int, int, T]] = []
+        for place, rule in enumerate(rules):
+            rule_id = (
+                rule.rule_id
+                if isinstance(rule, GiftCardSpend)
+                else cast("tuple[str, Any]", rule)[0]
+            )
+            ran = self._ran(rule_id)
+            if ran is None:
+                first.append((bought[0], place, rule))
+                continue
+            hits = np.flatnonzero(ran[bought])
+            if len(hits):
+                first.append((bought[int(hits[0])], place, rule))
+        first.sort(key=lambda item: (item[0], self._running[self._rule_id(item[2])], item[1]))
+        return [rule for _, _, rule in first]
 
     def _gift_card_windows(
         self, rules: GiftCardSpend, events: Iterable[int], customer: int
@@ -496,7 +561,7 @@ class SavedStates:
                 key, _, back = rules.saved_refunds[event]
                 net, highest, cards = windows.get(key, (0, 0, 0))
                 windows[key] = (net - back, highest, cards)
-            elif refunds[event] and spend:
+            elif refunds[event] and spend and (ran is None or ran[purchase_of[event]]):
                 key = rules.window(purchase_of[event])
                 net, highest, cards = windows.get(key, (0, 0, 0))
                 windows[key] = (net - spend, highest, cards)
@@ -566,6 +631,7 @@ def gift_card_spend(
     paid: Ints,
     purchase_lines: Flags,
     steps: list[RefundStep],
+    beside_price: bool = False,
 ) -> GiftCardSpend:
     """A gift card rule's qualifying spend per event (``GiftCardPlan.qualifying_spend``):
     of what each purchase paid, and of what each refund gives back."""
@@ -589,5 +655,10 @@ def gift_card_spend(
         return calendar_key(window, date.fromordinal(int(local_date[event])))
 
     return GiftCardSpend(
-        plan.rule.id, plan.every_spend, plan.limit, np.asarray(spend, dtype=np.int64), key_of
+        plan.rule.id,
+        plan.every_spend,
+        plan.limit,
+        np.asarray(spend, dtype=np.int64),
+        key_of,
+        paid if beside_price else None,
     )

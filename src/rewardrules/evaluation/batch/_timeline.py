@@ -21,9 +21,9 @@ own (a referrer, or a profile with a gift up to ``as_of``) gets a whole ledger f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
@@ -110,6 +110,10 @@ class Walker:
     no event of their own is started at their first fact (the reference's first event)."""
     catalogue: Catalogue = field(default_factory=Catalogue)
     """The cancellations' redemptions and the tiers redemptions ask at."""
+    released: Mapping[int, list[tuple[str, int, date]]] = field(default_factory=dict)
+    """Per refund, the points it took back of a friend's gift under a limited referral
+    rule, and its purchase's local date: given back to that rule's limits, which count the
+    customer's rewards as a referrer (``fold._apply_refund`` releases them)."""
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date, or brings opening lots."""
@@ -195,6 +199,7 @@ class Walker:
                 continue
             done.before.append((item, pending))
             pending = []
+            self._give_back(usage, item)
             written = self._account_step(account, customer_id, item, moment)
             self._note_purchase(standing, item, moment)
             if written:
@@ -205,6 +210,13 @@ class Walker:
         done.moment = done.last_item
         self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
         return done
+
+    def _give_back(self, usage: WorkingState | None, event: int) -> None:
+        """A refund's points of a friend's gift under a limited referral rule, given back
+        to the rule's limits (which count this customer's rewards as a referrer)."""
+        if usage is not None:
+            for rule_id, points, local_date in self.released.get(event, ()):
+                self.plan.limits[rule_id].release_points(usage.limit_usage, local_date, points)
 
     def _reward_referrer(
         self,

@@ -13,7 +13,6 @@ from typing import NoReturn
 from rewardrules.errors import Problem
 from rewardrules.evaluation.batch._frame import UnsupportedError
 from rewardrules.program.model import (
-    AnyRule,
     Birthday,
     BonusPoints,
     EveryNthFree,
@@ -24,7 +23,6 @@ from rewardrules.program.model import (
     Referral,
     SignupBonus,
     TieredDiscount,
-    VoucherReward,
 )
 
 SUPPORTED_KINDS: tuple[type, ...] = (
@@ -44,78 +42,17 @@ SUPPORTED_KINDS: tuple[type, ...] = (
 def unsupported(program: Program) -> list[str]:
     """What in the program the batch engine does not evaluate yet; empty when it all runs.
 
-    Each item names the feature and where it is, e.g. ``rule 'coffee-card': kind
-    every_nth_free``. The history may still hold what the engine refuses (refunds,
-    redemptions): :func:`rewardrules.evaluation.batch.evaluate_table` says so when it meets them.
+    Each item names the feature and where it is (``rule 'X': kind K`` for a kind the batch
+    engine has no columns for). Every option of the kinds it knows runs, ``final: true``
+    and exclusive groups of every combination included. The history may still hold what
+    the engine refuses (amounts beyond 2**53 minor units):
+    :func:`rewardrules.evaluation.batch.evaluate_table` says so when it meets them.
     """
-    found: list[str] = []
-    groups: dict[str, list[AnyRule]] = {}
-    for rule in program.rules:
-        where = f"rule '{rule.id}'"
-        if not isinstance(rule, SUPPORTED_KINDS):
-            found.append(f"{where}: kind {rule.kind}")
-            continue
-        if rule.exclusive_group is not None:
-            groups.setdefault(rule.exclusive_group, []).append(rule)
-    for members in groups.values():
-        found += _refused_in_group(members)
-    return found + _refused_finals(program)
-
-
-def _is_price(rule: AnyRule) -> bool:
-    """Whether a rule changes prices (it runs before every earning rule)."""
-    if isinstance(rule, OrderDiscount):
-        return rule.gift_item is None
-    return isinstance(rule, TieredDiscount) or (
-        isinstance(rule, EveryNthFree) and not isinstance(rule.reward, VoucherReward)
-    )
-
-
-def _refused_finals(program: Program) -> list[str]:
-    """The uses of ``final: true`` the batch engine does not evaluate yet: on a member of
-    an exclusive group, and on an earning rule that runs before an exclusive group's
-    earning member (the group's trials are decided before the earning rules run)."""
-    found = []
-    # Running order: price rules, then earning rules, each by priority, then file order.
-    place = {
-        rule.id: (not _is_price(rule), rule.priority, index)
-        for index, rule in enumerate(program.rules)
-    }
-    grouped = [rule for rule in program.rules if rule.exclusive_group is not None]
-    for rule in program.rules:
-        if not rule.final:
-            continue
-        if rule.exclusive_group is not None:
-            found.append(f"rule '{rule.id}': final in an exclusive_group")
-            continue
-        if _is_price(rule):
-            continue
-        later = [
-            member
-            for member in grouped
-            if not _is_price(member) and place[member.id] > place[rule.id]
-        ]
-        if later:
-            found.append(
-                f"rule '{rule.id}': final before the exclusive_group '{later[0].exclusive_group}'"
-            )
-    return found
-
-
-def _refused_in_group(members: list[AnyRule]) -> list[str]:
-    """The combinations in an exclusive group the batch engine does not evaluate yet:
-    birthday and sign-up gifts given at a purchase. Gifts given at dates compete among
-    themselves (``_timeline``); limited members and members beside price rules run
-    (``_members``)."""
-    found = []
-    for rule in members:
-        where = f"rule '{rule.id}': exclusive_group"
-        if rule.parts().given_at_a_date is not None:
-            continue  # gifts at dates compete among themselves, in ``_timeline``
-        if isinstance(rule, Birthday | SignupBonus):
-            # Its columns give it at the first qualifying purchase, whatever a group chose.
-            found.append(f"{where} of a {rule.kind} rule given at a purchase")
-    return found
+    return [
+        f"rule '{rule.id}': kind {rule.kind}"
+        for rule in program.rules
+        if not isinstance(rule, SUPPORTED_KINDS)
+    ]
 
 
 def unsupported_message(features: list[str]) -> str:
