@@ -607,8 +607,8 @@ def evaluate(
         states: saved states to resume from, by customer id (or as a list).
         engine: ``"reference"``, the fold of ``step`` (the oracle), or ``"batch"``, the
             columnar engine (``rewardrules.evaluation.batch``): the same results, much faster on big
-            histories; it refuses what it does not evaluate yet, and resuming from saved
-            states (it saves them: ``CustomerResult.state`` is the reference's).
+            histories; it refuses what it does not evaluate yet (or resume from saved
+            states yet: docs/batch-engine.md), and saves states as the reference does.
 
     The reference engine pauses Python's cyclic garbage collector (``gc.disable()``) while
     it folds, and turns it back on afterwards only if it was on: the collector is left as
@@ -668,7 +668,6 @@ def _evaluate_batch(
     states: object,
 ) -> Evaluation:
     from rewardrules.evaluation.batch import (  # noqa: PLC0415 -- the batch engine imports this module
-        UnsupportedError,
         evaluate_table,
         refuse,
         unsupported,
@@ -680,11 +679,6 @@ def _evaluate_batch(
     features = unsupported(program)
     if features:
         refuse(features)
-    if states:
-        message = (
-            "the batch engine does not resume from saved states; evaluate with engine='reference'"
-        )
-        raise UnsupportedError([Problem(message=message, code="unsupported")])
     facts = None
     if not _is_table(history):
         history = list(history)
@@ -700,7 +694,7 @@ def _evaluate_batch(
         # may leave them out.
         by_method = any(rule.when.payment_methods is not None for rule in program.rules)
         history = events_to_table(history, drop_payments=not by_method)
-    return evaluate_table(program, history, customers, as_of, facts=facts)
+    return evaluate_table(program, history, customers, as_of, facts=facts, states=states)
 
 
 def check_profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:

@@ -17,7 +17,7 @@ without making its entries.
 from rewardrules.evaluation.batch._evaluate import evaluate_table
 from rewardrules.evaluation.batch._frame import UnsupportedError
 from rewardrules.evaluation.batch._results import BatchCustomerResult, ResultColumns
-from rewardrules.evaluation.batch.support import refuse, unsupported
+from rewardrules.evaluation.batch.support import refuse, resume_unsupported, unsupported
 
 __all__ = [
     "BatchCustomerResult",
@@ -25,5 +25,6 @@ __all__ = [
     "UnsupportedError",
     "evaluate_table",
     "refuse",
+    "resume_unsupported",
     "unsupported",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 
@@ -72,6 +73,22 @@ def lasting_purchases(
     return frozenset(np.flatnonzero(at_level & purchases).tolist())
 
 
+def _replayed(
+    frame: Frame, policy: PointsPolicy, redemptions: Flags, skip: Ints | None, resumed: Ints
+) -> Ints:
+    """The customers whose accounts are replayed: every one when points wait or expire,
+    else those who redeem; and those resumed from a saved account; not those in ``skip``."""
+    if policy.has_clock:
+        replayed = np.arange(len(frame.customer_ids), dtype=np.int64)
+    else:
+        replayed = np.unique(frame.customer[redemptions])
+    if len(resumed):
+        replayed = np.union1d(replayed, resumed)
+    if skip is not None and len(skip):
+        replayed = np.setdiff1d(replayed, skip)
+    return replayed
+
+
 def run_accounts(
     frame: Frame,
     policy: PointsPolicy,
@@ -83,6 +100,8 @@ def run_accounts(
     emptied: frozenset[int] = frozenset(),
     lasting: frozenset[int] = frozenset(),
     catalogue: Catalogue | None = None,
+    seeds: Callable[[int], PointsAccount | None] | None = None,
+    seeded: Ints | None = None,
 ) -> Accounts:
     """Replay the points accounts of the customers with a redemption (of every customer
     when points wait or expire: their lots are then a matter of time).
@@ -94,33 +113,32 @@ def run_accounts(
     ``emptied`` refund their purchase in full (it stops counting as activity); the
     purchases in ``lasting`` earn points that never expire (``lasting_purchases``);
     ``catalogue`` tells the cancellations' redemptions and the tiers redemptions ask at.
+    The customers in ``seeded`` resume from a saved account (``seeds(customer)``, a fresh
+    copy): they are replayed here, from it.
     """
     catalogue = catalogue or Catalogue()
     purchases, refunds, redemptions = flags
     accounts = Accounts()
-    if policy.has_clock:
-        replayed = np.arange(len(frame.customer_ids), dtype=np.int64)
-    else:
-        replayed = np.unique(frame.customer[redemptions])
-    if skip is not None and len(skip):
-        replayed = np.setdiff1d(replayed, skip)
+    resumed = np.zeros(0, dtype=np.int64) if seeded is None else seeded
+    replayed = _replayed(frame, policy, redemptions, skip, resumed)
     if not len(replayed):
         return accounts
     if policy.inactivity is None and not lasting:
+        plain = np.setdiff1d(replayed, resumed)
         run_integer_accounts(
-            frame, policy, points, flags, moment, cutoff, replayed.tolist(), accounts, catalogue
+            frame, policy, points, flags, moment, cutoff, plain.tolist(), accounts, catalogue
         )
-        return accounts
+        replayed = np.intersect1d(replayed, resumed)
     at_of = moment
     ids = frame.event_ids
     for customer in replayed.tolist():
         customer_id = frame.customer_ids[customer]
-        account = PointsAccount()
+        account = (None if seeds is None else seeds(customer)) or PointsAccount()
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         for event in range(first, end):
             written: list[LedgerEntry] = []
             at: datetime = at_of(event)
-            if policy.has_clock:
+            if policy.has_clock or account.dated:
                 for entry in advance(policy, account, customer_id, at):
                     accounts.expired_at.append(event)
                     accounts.expired.append(entry)
@@ -137,8 +155,7 @@ def run_accounts(
                     )
                 if event in emptied:
                     refunded_in_full(account, purchase_id)
-            elif event in catalogue.cancels:
-                target = ids[catalogue.cancels[event]]
+            elif (target := catalogue.cancelled(event, ids)) is not None:
                 written = cancel_redemption(policy, account, customer_id, ids[event], target)
             else:
                 asked = (frame.reward[event].as_py(), at, int(frame.units[event]))
@@ -157,4 +174,19 @@ def run_accounts(
         accounts.balances[customer] = account.balance
         accounts.available[customer] = account.available(report)
         accounts.upcoming[customer] = upcoming_expiry(policy, account.lots, account.active_at)
+    return _in_event_order(accounts)
+
+
+def _in_event_order(accounts: Accounts) -> Accounts:
+    """The entries in event order (stable): resumed customers' accounts are replayed
+    after the others' (``seeded``), and the ledger reads each list in event order."""
+    for events, entries in (
+        (accounts.events, accounts.entries),
+        (accounts.expired_at, accounts.expired),
+        (accounts.closing_at, accounts.closing),
+    ):
+        if any(later < earlier for earlier, later in pairwise(events)):
+            order = sorted(range(len(events)), key=events.__getitem__)
+            events[:] = [events[index] for index in order]
+            entries[:] = [entries[index] for index in order]
     return accounts

@@ -31,6 +31,8 @@ class BonusColumns:
 
     plan: BonusPlan
     scope: ScopeColumns
+    given_before: Flags | None = None
+    """Per customer, whether a saved state says the bonus was given once (``_resume``)."""
 
     @classmethod
     def of(cls, plan: BonusPlan, frame: Frame, tiers: TierPlan | None) -> BonusColumns:
@@ -46,6 +48,8 @@ class BonusColumns:
         units = np.where(priced, frame.quantity, 0)
         qualifies = np.add.reduceat(units, frame.line_start[:-1]) > 0
         if self.plan.rule.once_per_customer:
+            if self.given_before is not None:
+                qualifies = qualifies & ~self.given_before[frame.customer]
             index = np.flatnonzero(qualifies)
             first = np.ones(len(index), dtype=np.bool_)
             first[1:] = frame.customer[index[1:]] != frame.customer[index[:-1]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -71,3 +72,13 @@ class Catalogue:
     """Per cancellation (event), the redemption (event) it cancels."""
     tiers: Mapping[int, str | None] = field(default_factory=dict)
     """Per redemption of a reward kept for some tiers (event), the customer's tier then."""
+    saved_cancels: Mapping[int, str] = field(default_factory=dict)
+    """Per cancellation (event) of a redemption a saved state holds, that redemption's id
+    (``_resume``)."""
+
+    def cancelled(self, event: int, ids: Any) -> str | None:
+        """The id of the redemption a cancellation (event) cancels; None for another event."""
+        found = self.cancels.get(event)
+        if found is not None:
+            return str(ids[found])
+        return self.saved_cancels.get(event)

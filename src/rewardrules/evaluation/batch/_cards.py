@@ -9,6 +9,7 @@ as ``kinds.every_nth_free`` does; its reason function writes their entries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cmp_to_key
 
@@ -52,6 +53,10 @@ class CardColumns:
 
     plan: PunchCardPlan
     scope: ScopeColumns
+    offset: Ints | None = None
+    """Per customer, the count a saved state resumes from (``_resume``); None for none."""
+    saved_gone: Mapping[int, int] | None = None
+    """Per refund of a purchase a saved state keeps, the units it takes off the card."""
 
     @classmethod
     def of(cls, plan: PunchCardPlan, frame: Frame, tiers: TierPlan | None) -> CardColumns:
@@ -73,14 +78,18 @@ class CardColumns:
         )
         added = (per_purchase > 0).astype(np.int64) if self.plan.counts_visits else per_purchase
         gone = self._gone(frame, qualifying, steps)
+        if self.saved_gone:
+            gone.update(self.saved_gone)
         starts = frame.customer_start
         total = np.concatenate(([0], np.cumsum(added)))
         after = total[1:] - total[starts[frame.customer]]
+        if self.offset is not None:
+            after = after + self.offset[frame.customer]
         before = after - added
         if gone:
             # A refund floors the count at the last card: loop over those customers only.
             for customer in sorted({int(frame.customer[event]) for event in gone}):
-                count = 0
+                count = 0 if self.offset is None else int(self.offset[customer])
                 for event in range(int(starts[customer]), int(starts[customer + 1])):
                     before[event] = count
                     taken = gone.get(event, 0)

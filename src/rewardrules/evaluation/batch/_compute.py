@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._dated import GiftColumns
@@ -67,8 +68,11 @@ class Computation:
         *,
         stops: Ints | None = None,
         gifts: Callable[[Any], Any] | None = None,
+        resumed: Any = None,
     ) -> None:
         self.plan, self.frame, self.cutoff = plan, frame, cutoff
+        self.resumed = resumed
+        """The saved states resumed from (``_resume.Resumed``), or None."""
         self.tier_points = tier_points
         """With ``qualify_by: points``, what each purchase counts toward tiers (the points
         the rules gave it) and what each refund changes in it (``_evaluate``'s guess)."""
@@ -78,7 +82,7 @@ class Computation:
         self.purchase_lines: Flags = self.purchases[frame.line_event]
         self.is_refund: Flags = frame.flags_of("refund")
         within = None if plan.refunds_within is None else (plan.refunds_within, plan.zone)
-        self.refunds = Refunds.of(frame, self.is_refund, self.purchases, within)
+        self.refunds = Refunds.of(frame, self._own_refunds(), self.purchases, within)
         tiers = plan.tiers
         self.names: tuple[str, ...] = () if tiers is None else tiers.names
         self.payments = (
@@ -101,6 +105,9 @@ class Computation:
             [_stage(rule, frame, tiers) for rule in plan.price_rules]
         )
         self.earning_stages = [_stage(rule, frame, tiers) for rule in plan.earning_rules]
+        if resumed is not None:  # punch cards' counts and bonuses given, as saved
+            self.price_stages = resumed.stages(self.price_stages, frame)
+            self.earning_stages = resumed.stages(self.earning_stages, frame)
         self.limited = {
             rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
         }
@@ -109,17 +116,52 @@ class Computation:
         self.price_cuts: dict[str, dict[int, PriceCut]] = {}
         """Per limited price rule's id, the events its limits cut (at the last pass)."""
         # What refunds take off the cards depends on units only: known before any price.
-        self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
+        self._apply_refunds_once()
         self.tier: Ints = np.full(frame.events, -1, dtype=np.int64)
         self.windows = None if tiers is None else TierWindows.of(tiers, frame, self.purchases)
         self.retention: Retention | None = None
         if tiers is not None and tiers.holds:
             self.retention = Retention(tiers, frame, self.purchases)
+        self.saved_tiers = self._saved_tiers()
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier
         self.paid, self.given = self._grouped_prices()
         if self.windows is not None:
             self._settle_tiers(self.windows)
+
+    def _own_refunds(self) -> Flags:
+        """The refunds the columns apply: not those of purchases saved states keep
+        (``_saved_refunds`` applies them)."""
+        resumed = self.resumed
+        if resumed is None or not resumed.refunds.events:
+            return self.is_refund
+        refunds = self.is_refund.copy()
+        refunds[sorted(resumed.refunds.events)] = False
+        return refunds
+
+    def _saved_tiers(self) -> Any:
+        """What saved states' purchases count toward tiers (``_resumed_tiers``), with the
+        windows and retention seeded; None when not resuming a program with tiers."""
+        if self.plan.tiers is None or self.windows is None or self.resumed is None:
+            return None
+        saved = self.resumed.tiers(self.frame, self.windows, self.retention)
+        self.windows = saved.windows
+        return saved
+
+    def _apply_refunds_once(self) -> None:
+        """Run the refunds on units (what they take off the cards depends on units only),
+        raising the first error in the reference's order: of the columns' refunds, or of
+        the refunds of saved purchases (``_saved_refunds``)."""
+        frame = self.frame
+        deferred = None if self.resumed is None else self.resumed.refunds.error
+        try:
+            self.refunds.apply(frame, np.zeros(len(frame.line_event), dtype=np.int64))
+        except HistoryError as error:
+            if deferred is not None and deferred[0] < _event_key(frame, error):
+                raise deferred[1] from None
+            raise
+        if deferred is not None:
+            raise deferred[1]
 
     def _grouped_prices(self) -> tuple[Numbers, list[Any]]:
         """Prices at these tiers, passes repeated until the exclusive groups' set-aside
@@ -294,6 +336,14 @@ class Computation:
                 return
             self.tier = settled
         raise AssertionError("the tier iteration did not settle")  # pragma: no cover
+
+
+def _event_key(frame: Frame, error: HistoryError) -> tuple[int, str]:
+    """The (instant, id) of the event an error names (``event <id>``), for ordering."""
+    where = str(error.problems[0].path[0]) if error.problems and error.problems[0].path else ""
+    event_id = where.removeprefix("event ")
+    found = np.flatnonzero(frame.event_ids == event_id)
+    return (int(frame.at[found[0]]), event_id) if len(found) else (-(2**63), event_id)
 
 
 def _stage(rule: Any, frame: Frame, tiers: TierPlan | None) -> Any:  # noqa: RET503 -- refuse raises

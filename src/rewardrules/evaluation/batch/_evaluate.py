@@ -18,7 +18,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from rewardrules.engine.ledger import NOTE_KINDS, EntryKind, Evaluation, LedgerEntry, Totals
+from rewardrules.engine.ledger import (
+    NOTE_KINDS,
+    CustomerResult,
+    EntryKind,
+    Evaluation,
+    LedgerEntry,
+    Totals,
+)
+from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
@@ -39,6 +47,7 @@ from rewardrules.evaluation.batch._opening import Grants, check_late, check_tier
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
+from rewardrules.evaluation.batch._resume import Resumed, with_idle
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     GiftItemColumns,
@@ -103,6 +112,7 @@ def evaluate_table(
     *,
     source: str = "<table>",
     facts: pa.Table | None = None,
+    states: object = None,
 ) -> Evaluation:
     """Evaluate a program over a history table with the batch engine.
 
@@ -117,6 +127,8 @@ def evaluate_table(
         as_of: ignore events after this date (the whole local day) or instant.
         source: how errors name the table.
         facts: referral facts supplied with the history (``_referrals.FACT_SCHEMA``).
+        states: saved states to resume from, by customer id (or as a list), read as the
+            reference engine reads them (``_resume``).
 
     Raises:
         UnsupportedError: the program uses a feature the batch engine does not evaluate yet,
@@ -134,13 +146,20 @@ def evaluate_table(
         plan = replace(plan, stage_rules=stage_rules(order), final_rules=finals)
     cutoff = None if as_of is None else _Cutoff(as_of, plan)
     profiles = _profiles(customers)
+    resumed = Resumed.of(plan, states) if states else None
+    if resumed is not None:
+        profiles = resumed.profiles(profiles)
     check_tiers(plan, profiles)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
     frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    if resumed is not None:
+        resumed.check(frame)
     grants = None
     if profiles:
         check_late(plan, frame, profiles, facts, until)
         grants = Grants.of(plan, frame, profiles)
+    if resumed is not None:  # tiers granted to migrated customers, as their states keep them
+        grants = resumed.grants(frame, grants)
     collecting = gc.isenabled()
     gc.disable()  # millions of entries and no cycles: see engine.evaluate
     try:
@@ -149,7 +168,9 @@ def evaluate_table(
         stops: Ints | None = None
         gifts = partial(GiftLedger, profiles=profiles, supplied=facts, until=until)
         for _ in range(2 * frame.events + 4):
-            run = _Run(plan, frame, cutoff, guess, grants, stops=stops, gifts=gifts)
+            run = _Run(
+                plan, frame, cutoff, guess, grants, stops=stops, gifts=gifts, resumed=resumed
+            )
             try:
                 evaluation = run.evaluation()
             except Unsettled:  # final earning rules' stops: run again from those found
@@ -395,8 +416,11 @@ class _Run(Computation):
         *,
         stops: Ints | None = None,
         gifts: Callable[[Any], GiftLedger] | None = None,
+        resumed: Resumed | None = None,
     ) -> None:
-        super().__init__(plan, frame, cutoff, tier_points, grants, stops=stops, gifts=gifts)
+        super().__init__(
+            plan, frame, cutoff, tier_points, grants, stops=stops, gifts=gifts, resumed=resumed
+        )
         self.points_given: Ints = np.zeros(0, dtype=np.int64)
         """Per event, the points the rules gave (net, negative at refunds), before the
         gifts at dates and the accounts: what ``qualify_by: points`` counts."""
@@ -435,6 +459,7 @@ class _Run(Computation):
             if plan.final_rules:  # what it gave stops the later rules of those purchases
                 self.gave(stage.plan.rule.id, _given_events(ledger.parts[made:]))
             self._set_aside_entries(ledger, position, stage)
+        self._saved_refund_entries(ledger)
         cutoff = self.cutoff
         closing = (
             None
@@ -459,11 +484,10 @@ class _Run(Computation):
             lambda event: _written(int(frame.at[event]), int(frame.utc_offset[event])),
             closing,
             skip=walked,
-            emptied=(
-                emptying(frame, self.refunds.steps) if plan.points.inactivity else frozenset()
-            ),
+            emptied=self._emptied(),
             lasting=lasting_purchases(plan.points, plan.tiers, self.tier, self.purchases),
             catalogue=self.catalogue,
+            **self._seeds(),
         )
         self.gifts.place(ledger, rules)
         for position, events, entries in (
@@ -495,9 +519,6 @@ class _Run(Computation):
         self.gifts.upcoming(upcoming)
         self.available = available
         given, walked_entries = self.gifts.sums()
-        account_sums = _account_sums(
-            [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries]
-        )
         results = self.gifts.results(
             ResultColumns(
                 frame.customer_ids,
@@ -513,6 +534,10 @@ class _Run(Computation):
                 upcoming,
             ).results(),
             partial(_profile_state, plan, self._slice_reader()),
+        )
+        results, idle = self._with_idle(results)
+        account_sums = _account_sums(
+            [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries, *idle]
         )
         sums = ledger.sums
         return Evaluation(
@@ -1023,11 +1048,16 @@ class _Run(Computation):
             HistoryError: a cancellation the reference refuses (``_cancels``).
         """
         frame, plan = self.frame, self.plan
-        cancels = cancelled_redemptions(frame, frame.flags_of("cancel_redemption"), redemptions)
+        asked = frame.flags_of("cancel_redemption")
+        if self.resumed is not None and self.resumed.cancels:  # of saved redemptions: below
+            asked = asked.copy()
+            asked[sorted(self.resumed.cancels)] = False
+        cancels = cancelled_redemptions(frame, asked, redemptions)
+        saved = {} if self.resumed is None else self.resumed.cancels
         tiers = plan.tiers
         kept = frozenset(reward.id for reward in plan.program.rewards if reward.tiers)
         if tiers is None or not kept:
-            return Catalogue(cancels)
+            return Catalogue(cancels, saved_cancels=saved)
         found = pc.is_in(frame.reward, value_set=pa.array(sorted(kept), pa.string()))
         asked = np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         events = np.flatnonzero(asked & redemptions).astype(np.int64)
@@ -1043,6 +1073,7 @@ class _Run(Computation):
                 event: None if index < 0 else names[index]
                 for event, index in zip(events.tolist(), level.tolist())
             },
+            saved,
         )
 
     def _saved_states(self, ledger: LedgerColumns) -> SavedStates:
@@ -1062,6 +1093,11 @@ class _Run(Computation):
             for stage in self.earning_stages
             if isinstance(stage, GiftCardColumns)
         ]
+        if self.resumed is not None:  # what refunds of saved purchases gave back
+            backs = self.resumed.refunds.windows
+            gift_cards = [
+                replace(spend, saved_refunds=backs.get(spend.rule_id, {})) for spend in gift_cards
+            ]
         running = [*self.price_stages, *self.earning_stages]
         return SavedStates(
             StateColumns(
@@ -1087,9 +1123,67 @@ class _Run(Computation):
                 cutoff=None if cutoff is None else (cutoff.instant, cutoff.inclusive),
                 openings=self.gifts.openings(),
                 catalogue=self.catalogue,
+                **self._seeds(merge=True),
                 **self._slice_columns(ledger),
             )
         )
+
+    def _with_idle(
+        self, results: tuple[CustomerResult, ...]
+    ) -> tuple[tuple[CustomerResult, ...], list[LedgerEntry]]:
+        """The results with the customers resumed from a saved state without a new event
+        (as they were, by the reference's ``_result``), and those customers' entries."""
+        if self.resumed is None:
+            return results, []
+        return with_idle(results, self.resumed.idle(self.frame.customer_ids, self.cutoff))
+
+    def _emptied(self) -> frozenset[int]:
+        """The refunds that refund their purchase in full (for ``expire_on_inactivity``)."""
+        if not self.plan.points.inactivity:
+            return frozenset()
+        found = emptying(self.frame, self.refunds.steps)
+        return found if self.resumed is None else found | self.resumed.refunds.emptied
+
+    def _saved_refund_entries(self, ledger: _Ledger) -> None:
+        """The entries of refunds of purchases saved states keep (``_saved_refunds``), each
+        at its rule's place, and the points they take back (none without saved states)."""
+        if self.resumed is None:
+            return
+        positions = {rule.id: index for index, rule in enumerate(self.plan.running, 1)}
+        by_position: dict[int, tuple[list[int], list[LedgerEntry]]] = {}
+        for event, entries in sorted(self.resumed.refunds.entries.items()):
+            for entry in entries:
+                events, built = by_position.setdefault(positions[entry.rule], ([], []))
+                events.append(event)
+                built.append(entry)
+                if entry.kind == "points" and entry.points:
+                    ledger.points[event] += entry.points
+                    ledger.taken_back += entry.points
+        for position, (events, built) in sorted(by_position.items()):
+            chosen = np.asarray(events, dtype=np.int64)
+            ledger.add(position, chosen, EntryPart.of_entries(chosen, built))
+
+    def _seeds(self, merge: bool = False) -> dict[str, Any]:
+        """What the accounts (and, with ``merge``, the saved states) read of the saved
+        states resumed from (``_resume``); nothing without them."""
+        resumed = self.resumed
+        if resumed is None:
+            return {}
+        customers = self.frame.customer_ids
+
+        def seed(customer: int) -> PointsAccount | None:
+            found: PointsAccount | None = resumed.account(customers[customer])
+            return found
+
+        if merge:
+            return {
+                "seeds": seed,
+                "merge": resumed.merged,
+                "emptied": self._emptied(),
+                "window_seeds": resumed.windows,
+            }
+        indices = sorted(resumed.seeded_customers(self.frame))
+        return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
 
     def _slice_reader(self) -> SliceReader | None:
         """What builds the slices of limits, gifts and groups (``_slices``), if any."""
@@ -1159,15 +1253,19 @@ class _Run(Computation):
         before[1:] = tier[:-1]
         first = np.ones(len(bought), dtype=np.bool_)
         first[1:] = owner_of[1:] != owner_of[:-1]
-        before[first] = -1
+        before[first] = (
+            -1 if self.saved_tiers is None else self.saved_tiers.last_level()[owner_of[first]]
+        )
         changed = np.flatnonzero(tier != before)
         # Each customer's level at their last purchase (-1 without one).
         latest = np.searchsorted(bought, frame.customer_start[1:]) - 1
         final_level = np.full(len(latest), -1, dtype=np.int64)
+        if self.saved_tiers is not None:
+            final_level = self.saved_tiers.last_level()
         if len(bought):
             clipped = np.maximum(latest, 0)
             has_purchase = (latest >= 0) & (bought[clipped] >= frame.customer_start[:-1])
-            final_level = np.where(has_purchase, tier[clipped], -1)
+            final_level = np.where(has_purchase, tier[clipped], final_level)
         at, offsets = frame.at, frame.utc_offset
         report_change: list[datetime | None] = [None] * len(last)
         for index in np.flatnonzero(reported != final_level).tolist():

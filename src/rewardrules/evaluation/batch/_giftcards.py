@@ -8,6 +8,7 @@ windows with refunds take the running maximum in a loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,12 @@ class GiftCardColumns:
 
     plan: GiftCardPlan
     scope: ScopeColumns
+    seeds: Mapping[tuple[int, int], tuple[int, int, int]] | None = None
+    """Per (customer, window key) a saved state holds: its net spend, highest spend and
+    cards issued, in minor units (``_resume``)."""
+    saved_refunds: Mapping[int, tuple[int, int]] | None = None
+    """Per refund of a purchase a saved state keeps: that purchase's local date (an
+    ordinal) and the qualifying spend it gives back (``_saved_refunds``)."""
 
     @classmethod
     def of(cls, plan: GiftCardPlan, frame: Frame, tiers: TierPlan | None) -> GiftCardColumns:
@@ -89,6 +96,25 @@ class GiftCardColumns:
         before = windows.before
         return _issued(events, before, due, highest, (due > before) & (own > 0))
 
+    def _seeded(
+        self, starts: Flags, customer: Ints, keys: Ints, net: Ints, highest: Ints
+    ) -> list[tuple[int, int, int]]:
+        """Start the windows a saved state holds from its net and highest spend (changed in
+        place); their groups' (first, end) positions and the cards already issued."""
+        if not self.seeds:
+            return []
+        found = []
+        for low in np.flatnonzero(starts).tolist():
+            seed = self.seeds.get((int(customer[low]), int(keys[low])))
+            if seed is None:
+                continue
+            end = _group_end(starts, low)
+            saved_net, saved_highest, cards = seed
+            net[low:end] += saved_net
+            highest[low:end] = np.maximum.accumulate(np.maximum(net[low:end], saved_highest))
+            found.append((low, end, cards))
+        return found
+
     def _windows(
         self,
         frame: Frame,
@@ -120,6 +146,10 @@ class GiftCardColumns:
             delta[step.event] = -back
             keys[step.event] = keys[step.purchase]
             refunded_windows.add((int(frame.customer[step.event]), int(keys[step.purchase])))
+        for event, (day, back) in (self.saved_refunds or {}).items():
+            keys[event] = calendar_keys(plan.rule.window, np.asarray([day], dtype=np.int64))[0]
+            delta[event] = -back
+            refunded_windows.add((int(frame.customer[event]), int(keys[event])))
         index = np.arange(frame.events, dtype=np.int64)
         order = np.lexsort((index, keys, frame.customer))
         grouped_keys, grouped_customer = keys[order], frame.customer[order]
@@ -138,13 +168,24 @@ class GiftCardColumns:
                 while end < frame.events and not starts[end]:
                     end += 1
                 highest[low:end] = np.maximum.accumulate(np.maximum(net[low:end], 0))
+        seeded = self._seeded(starts, grouped_customer, grouped_keys, net, highest)
         due = highest // plan.every_spend
         if plan.limit is not None:
             due = np.minimum(due, plan.limit)
+        for low, end, cards in seeded:
+            due[low:end] = np.maximum(due[low:end], cards)
         before = np.where(starts, 0, np.concatenate(([0], due[:-1])))
+        for low, _, cards in seeded:
+            before[low] = cards
         purchases = np.zeros(frame.events, dtype=np.int64)
         purchases[frame.line_event[purchase_lines]] = 1
         return _Windows(order, starts, net, highest, due, before, delta, spend, purchases)
+
+
+def _group_end(starts: Flags, low: int) -> int:
+    """One past the last position of the window group starting at ``low``."""
+    following = np.flatnonzero(starts[low + 1 :])
+    return low + 1 + int(following[0]) if len(following) else len(starts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,9 @@ class GiftCardSpend:
     earned_on: Ints | None = None
     """Per line, what it earned on where not what was paid (beside its exclusive group's
     price member: the group's basket); None when it earned on what was paid."""
+    saved_refunds: Mapping[int, tuple[str, int, int]] = field(default_factory=dict)
+    """Per refund of a purchase a saved state keeps: its window key, the purchase's local
+    date and the spend it gives back (``_saved_refunds``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,18 @@ class StateColumns:
     """Per customer (index) who starts from a profile's opening, the profile."""
     catalogue: Catalogue = field(default_factory=Catalogue)
     """The cancellations' redemptions and the tiers redemptions ask at."""
+    seeds: Callable[[int], PointsAccount | None] | None = None
+    """Per customer (index) resumed from a saved state, its saved account (``_resume``)."""
+    merge: Callable[..., CustomerState] | None = None
+    """Merges a resumed customer's state of the new history with the saved one (given the
+    account and every punch card's final count)."""
+    window_seeds: Callable[[str, str], Mapping[str, tuple[int, int, int]]] | None = None
+    """Per customer id and gift card rule, the windows a saved state holds (net, highest,
+    cards in minor units), when resuming."""
+    emptied: frozenset[int] | None = None
+    """The refunds that refund their purchase in full, when resuming (refunds of saved
+    purchases among them); None: those of ``steps``."""
+
     ledger: Callable[[int], Sequence[LedgerEntry]] | None = None
     """A customer's ledger (by index): what the limits', gifts' and groups' slices read."""
     slices: SliceReader | None = None
@@ -157,7 +172,7 @@ class SavedStates:
         columns = self.columns
         plan, frame = columns.plan, columns.frame
         purchases, refunds, redemptions = columns.flags
-        cancels = columns.catalogue.cancels
+        cancels, saved_cancels = columns.catalogue.cancels, columns.catalogue.saved_cancels
         first, end = int(frame.customer_start[customer]), int(frame.customer_start[customer + 1])
         events = range(first, end)
         bought = [event for event in events if purchases[event]]
@@ -175,11 +190,16 @@ class SavedStates:
         window_tier, reached = self._retention(bought)
         tier_amounts, tier_window = self._forgotten_tiers(forgotten, last_event_at)
         ids = frame.event_ids
+        targets = {
+            event: ids[cancels[event]] if event in cancels else saved_cancels[event]
+            for event in events
+            if event in cancels or event in saved_cancels
+        }
         money = plan.money
         granted = columns.openings.get(customer)
         if plan.tiers is None or granted is None or granted.tier_until is None:
             granted = None
-        return CustomerState.model_construct(
+        state = CustomerState.model_construct(
             program=plan.program.program,
             customer_id=frame.customer_ids[customer],
             points=account.balance,
@@ -209,7 +229,9 @@ class SavedStates:
                         highest_spend=money.to_decimal(highest),
                         cards=cards,
                     )
-                    for key, (net, highest, cards) in self._gift_card_windows(rules, events).items()
+                    for key, (net, highest, cards) in self._gift_card_windows(
+                        rules, events, customer
+                    ).items()
                 }
                 for rules in self._first_ran(columns.gift_cards, bought)
             },
@@ -217,10 +239,10 @@ class SavedStates:
             purchases=self._saved_purchases(kept),
             refunds=tuple(ids[event] for event in events if refunds[event]),
             redemptions=tuple(
-                ids[event] for event in events if redemptions[event] or event in cancels
+                ids[event] for event in events if redemptions[event] or event in targets
             ),
             spent=saved_spent(account),
-            cancellations={ids[event]: ids[cancels[event]] for event in events if event in cancels},
+            cancellations={ids[event]: targets[event] for event in events if event in targets},
             window_tier=window_tier,
             tier_reached=reached,
             forgotten_until=moment(forgotten[-1]) if forgotten else None,
@@ -236,6 +258,11 @@ class SavedStates:
             referrals=() if found is None else found.referrals,
             referral_holds=() if found is None else found.referral_holds,
         )
+        if columns.merge is None:
+            return state
+        counts = {rule_id: int(final[customer]) for rule_id, final in columns.stamps}
+        levels = [(moment(event), int(columns.window_tier[event])) for event in bought]
+        return columns.merge(frame.customer_ids[customer], state, account, counts, levels)
 
     def _slices(self, customer: int, events: range) -> Slices | None:
         """The slices of limits, gifts and groups (``_slices``), if the program keeps any."""
@@ -273,8 +300,10 @@ class SavedStates:
         customer_id = frame.customer_ids[customer]
         ids = frame.event_ids
         emptied = emptying(frame, columns.steps) if policy.inactivity else frozenset()
+        if columns.emptied is not None:
+            emptied = columns.emptied
         lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
-        account = PointsAccount()
+        account = (None if columns.seeds is None else columns.seeds(customer)) or PointsAccount()
         profile = columns.openings.get(customer)
         if profile is not None:
             open_lots(columns.plan, account, profile)
@@ -293,8 +322,7 @@ class SavedStates:
                     take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
                 if event in emptied:
                     refunded_in_full(account, purchase_id)
-            elif event in catalogue.cancels:
-                target = ids[catalogue.cancels[event]]
+            elif (target := catalogue.cancelled(event, ids)) is not None:
                 cancel_redemption(policy, account, customer_id, ids[event], target)
             else:
                 reward = frame.reward[event].as_py()
@@ -504,13 +532,16 @@ class SavedStates:
         return [rule for _, _, rule in first]
 
     def _gift_card_windows(
-        self, rules: GiftCardSpend, events: Iterable[int]
+        self, rules: GiftCardSpend, events: Iterable[int], customer: int
     ) -> dict[str, tuple[int, int, int]]:
         """A gift card rule's windows (net, highest, cards), as ``partner_gift_card`` and
         ``refund_partner_gift_card`` leave them."""
         purchases, refunds, _ = self.columns.flags
         purchase_of = self._refunded_purchase()
         windows: dict[str, tuple[int, int, int]] = {}
+        seeds = self.columns.window_seeds
+        if seeds is not None:  # resumed: the windows a saved state holds go on from it
+            windows = dict(seeds(self.columns.frame.customer_ids[customer], rules.rule_id))
         ran = self._ran(rules.rule_id)
         for event in events:
             spend = int(rules.spend[event])
@@ -526,6 +557,10 @@ class SavedStates:
                             due = min(due, rules.limit)
                         cards = max(cards, due)
                 windows[key] = (net, highest, cards)
+            elif event in rules.saved_refunds:  # of a purchase a saved state keeps
+                key, _, back = rules.saved_refunds[event]
+                net, highest, cards = windows.get(key, (0, 0, 0))
+                windows[key] = (net - back, highest, cards)
             elif refunds[event] and spend and (ran is None or ran[purchase_of[event]]):
                 key = rules.window(purchase_of[event])
                 net, highest, cards = windows.get(key, (0, 0, 0))

@@ -11,7 +11,7 @@ purchases; in practice two or three passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -104,6 +104,10 @@ class TierWindows:
     """In ``order``'s positions: the first position of each position's window."""
     counted: Flags
     """The events a tier counts: purchases."""
+    base: Ints | None = None
+    """Per event, what saved states' purchases count in its window (``_resumed_tiers``)."""
+    report_base: Callable[[Ints, Ints], Ints] | None = None
+    """Per customer, what they count at a report's instants and dates."""
 
     @classmethod
     def of(cls, plan: TierPlan, frame: Frame, counted: Flags) -> TierWindows:
@@ -142,7 +146,7 @@ class TierWindows:
             sums_grouped = sums_grouped + np.cumsum(added)[:-1]
         sums = np.empty(len(amounts), dtype=np.int64)
         sums[self.order] = sums_grouped
-        return sums
+        return sums if self.base is None else sums + self.base
 
     def change_ranges(self, frame: Frame, changes: Sequence[tuple[int, int]]) -> tuple[Ints, Ints]:
         """For each (event, purchase): the positions (in ``order``) of the later events
@@ -186,7 +190,8 @@ class TierWindows:
             report = calendar_keys(self.plan.window, local_date)
             inside = keys == report[frame.customer]
         kept = np.where(inside & self.counted, amounts, 0)
-        return np.asarray(np.add.reduceat(kept, frame.customer_start[:-1]), dtype=np.int64)
+        sums = np.asarray(np.add.reduceat(kept, frame.customer_start[:-1]), dtype=np.int64)
+        return sums if self.report_base is None else sums + self.report_base(instant, local_date)
 
 
 def span_us(plan: TierPlan) -> int:
@@ -227,6 +232,11 @@ class Retention:
             owner, np.arange(len(frame.customer_start) - 1), "left"
         )
         self.until = np.full(len(self.bought), _UNKNOWN, dtype=np.int64)
+        self.saved_window: Ints | None = None
+        """Per customer, the window level a saved state left (-1 for none): the first new
+        purchase's level rises from it (``_resumed_tiers``)."""
+        self.saved_until: list[Ints] | None = None
+        """Per level, per customer: until when a saved state's reach holds it."""
         if self.days is not None:
             self.until = self.at + self.days * (timedelta(days=1) // _MICROSECOND)
 
@@ -237,7 +247,8 @@ class Retention:
         previous = np.full(len(level), -1, dtype=np.int64)
         previous[1:] = level[:-1]
         positions = np.arange(len(level), dtype=np.int64)
-        previous[positions == self.first] = -1
+        first = positions == self.first
+        previous[first] = -1 if self.saved_window is None else self.saved_window[self.owner[first]]
         reaches = []
         for index in range(len(self.plan.names)):
             reached = np.where((previous < index) & (level >= index), positions, -1)
@@ -264,6 +275,8 @@ class Retention:
         level = window[self.bought]
         for index, last in enumerate(reaches):
             held = (last >= 0) & (self.until[np.maximum(last, 0)] > self.at)
+            if self.saved_until is not None:
+                held |= self.saved_until[index][self.owner] > self.at
             level = np.where(held, np.maximum(level, index), level)
         raised = window.copy()
         raised[self.bought] = level
@@ -282,10 +295,14 @@ class Retention:
         if len(self.bought):
             has_purchase &= self.owner[clipped] == customer
         for index, last in enumerate(reaches):
-            if not len(last):
+            if not len(last) and self.saved_until is None:
                 break
-            reach = np.where(has_purchase, last[clipped], -1)
-            held = (reach >= 0) & (self.until[np.maximum(reach, 0)] > instant)
+            held = np.zeros(len(level), dtype=np.bool_)
+            if len(last):
+                reach = np.where(has_purchase, last[clipped], -1)
+                held = (reach >= 0) & (self.until[np.maximum(reach, 0)] > instant)
+            if self.saved_until is not None:
+                held |= self.saved_until[index][customer] > instant
             level = np.where(held, np.maximum(level, index), level)
         return level
 
@@ -295,9 +312,13 @@ class Retention:
         level = report_window.copy()
         latest = np.maximum(self.last, 0)
         for index, last in enumerate(reaches):
-            if not len(last):
+            if not len(last) and self.saved_until is None:
                 break
-            reach = np.where(self.has_purchase, last[latest], -1)
-            held = (reach >= 0) & (self.until[np.maximum(reach, 0)] > instant)
+            held = np.zeros(len(level), dtype=np.bool_)
+            if len(last):
+                reach = np.where(self.has_purchase, last[latest], -1)
+                held = (reach >= 0) & (self.until[np.maximum(reach, 0)] > instant)
+            if self.saved_until is not None:
+                held |= self.saved_until[index] > instant
             level = np.where(held, np.maximum(level, index), level)
         return level
