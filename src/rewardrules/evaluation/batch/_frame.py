@@ -148,10 +148,10 @@ class Frame:
         events = np.flatnonzero(hit >= 0)
         event_of = np.full(len(distinct), -1, dtype=np.int64)
         event_of[hit[events]] = events
-        place = pc.index_in(wanted, value_set=distinct).fill_null(-1)
-        place = np.asarray(place.to_numpy(zero_copy_only=False), dtype=np.int64)
+        found = pc.index_in(wanted, value_set=distinct).fill_null(-1)
+        place: Ints = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
         event_of = np.append(event_of, -1)  # the place -1 (null) finds the last: none
-        return event_of[place]
+        return np.asarray(event_of[place], dtype=np.int64)
 
     def flags_of(self, kind: str) -> Flags:
         """Which events are of a type: 'purchase', 'refund', 'redemption' or
