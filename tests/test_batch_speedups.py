@@ -24,6 +24,8 @@ from helpers import at, line, program, purchase, refund
 from rewardrules.evaluation.batch import _memory, evaluate_table
 from rewardrules.evaluation.batch._frame import Frame, _evaluation_order, read_frame
 from rewardrules.evaluation.batch._refunds import Refunds
+from rewardrules.evaluation.batch._rules import DiscountColumns
+from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import AnyEvent
 from rewardrules.histories.columns import events_to_table
 from rewardrules.money import currency
@@ -164,3 +166,41 @@ def test_refunds_find_their_purchases_and_lines_as_the_reference_reads_them() ->
         ("latte", 2),
         ("bun", 1),
     ]
+
+
+@given(
+    st.lists(st.integers(-1, 1), min_size=9, max_size=9),  # one per event
+    st.lists(st.one_of(st.integers(0, 10**6), st.integers(2**50, 2**53)), min_size=12, max_size=12),
+    st.lists(st.booleans(), min_size=12, max_size=12),  # one per line
+)
+def test_a_tiered_discount_on_the_discounted_lines_only_is_the_whole_columns(
+    tier: list[int], amounts: list[int], purchase_lines: list[bool]
+) -> None:
+    # DiscountColumns.apply rounds only the lines that get a discount; the long way round
+    # rounds every line and keeps the flagged ones. Amounts near 2**53 take Python integers.
+    club = program(
+        tiers={"qualify_by": "spend", "window": "365 days", "levels": [
+            {"name": "silver", "at_least": "100.00"}, {"name": "gold", "at_least": "500.00"}
+        ]},
+        rules=[{
+            "id": "off", "kind": "tiered_discount", "discounts": {"silver": 5, "gold": "12.345"},
+            "when": {"exclude_categories": ["merch"]},
+        }],
+    )  # fmt: skip
+    plan = ProgramPlan.compile(club)
+    frame, _ = _frame()
+    assert plan.tiers is not None
+    stage = DiscountColumns.of(plan.price_rules[0], frame, plan.tiers)
+    tiers = np.asarray(tier, dtype=np.int64)
+    paid = np.asarray(amounts, dtype=np.int64)
+    lines = np.asarray(purchase_lines, dtype=np.bool_)
+    found, taken = stage.apply(frame, tiers, paid, lines)
+
+    line_tier = tiers[frame.line_event]
+    flags = stage.scope.line_flags(tiers, frame) & stage.present[line_tier] & lines & (paid > 0)
+    exact = paid.astype(object)
+    numerator, scale = stage.numerators[line_tier], 100 * stage.denominators[line_tier]
+    rounded = (2 * exact * numerator + scale) // (2 * scale)
+    expected = np.where(flags, rounded, 0)
+    assert taken.tolist() == expected.tolist()
+    assert found.tolist() == (exact - expected).tolist()
