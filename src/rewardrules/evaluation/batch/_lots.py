@@ -126,7 +126,6 @@ class _Clock:
         self.lasts = NEVER if expiry is None else expiry.days * _DAY_US
         self.by_date = expiry is not None and expiry.months != 0 and policy.round_up_to is not None
         self.exact = expiry is not None and (expiry.months != 0 or policy.round_up_to is not None)
-        self.expiries: dict[int, int] = {}
         self.days: dict[int, date] = {}
 
     def available_at(self, event: int, at: int) -> int:
@@ -137,21 +136,41 @@ class _Clock:
             return microseconds(pending.after(self.moment(event), self.policy.zone))
         return at + self.wait
 
-    def expires_at(self, event: int, at: int, day: int) -> int:
-        """When points earned at ``event`` expire (``PointsPolicy.expiry_of``), or NEVER.
+    def columns(self, purchases: Flags) -> tuple[list[int], list[int]]:
+        """When each purchase's points become available and when they expire
+        (``PointsPolicy.expiry_of``, or NEVER), at once (0 at other events).
 
         Months, rounded up to the end of a month, quarter or year, land on the first local
-        midnight of a period that the local date of the purchase (``day``, an ordinal)
-        alone decides.
+        midnight of a period that the local date of the purchase alone decides: those are
+        worked out once per local date.
         """
+        frame = self.frame
+        at, local = frame.at, frame.local_date
+        bought = np.flatnonzero(purchases)
+        if self.wait_months:
+            available = np.zeros(len(at), dtype=np.int64)
+            moments = at[bought].tolist()
+            available[bought] = [
+                self.available_at(event, moment)
+                for event, moment in zip(bought.tolist(), moments, strict=True)
+            ]
+        else:
+            available = at + self.wait
         if not self.exact:
-            return NEVER if self.lasts == NEVER else at + self.lasts
-        if not self.by_date:
-            return self._expiry(event)
-        found = self.expiries.get(day)
-        if found is None:
-            found = self.expiries[day] = self._expiry(event)
-        return found
+            expires = np.full(len(at), NEVER, dtype=np.int64)
+            if self.lasts != NEVER:
+                expires = at + self.lasts
+        elif self.by_date:
+            days, first = np.unique(local[bought], return_index=True)
+            ends = [self._expiry(event) for event in bought[first].tolist()]
+            expires = np.zeros(len(at), dtype=np.int64)
+            if len(days):
+                found = np.asarray(ends, dtype=np.int64)
+                expires[bought] = found[np.searchsorted(days, local[bought])]
+        else:
+            expires = np.zeros(len(at), dtype=np.int64)
+            expires[bought] = [self._expiry(event) for event in bought.tolist()]
+        return available.tolist(), expires.tolist()
 
     def _expiry(self, event: int) -> int:
         expires = self.policy.expiry_of(self.moment(event))
@@ -222,6 +241,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
 
     front = [0]
     due, closing = accounts.expiring, accounts.closing_expiries
+    available_of, expires_of = clock.columns(flags[0])
     for customer in replayed:
         customer_id = frame.customer_ids[customer]
         sources: list[int] = []  # the purchases (events) that earned the lots
@@ -251,8 +271,8 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     elif gained:
                         sources.append(event)
                         earned.append(local_of[event])
-                        available.append(clock.available_at(event, at))
-                        expires.append(clock.expires_at(event, at, local_of[event]))
+                        available.append(available_of[event])
+                        expires.append(expires_of[event])
                         lot_points.append(gained)
             elif refunds[event]:
                 wanted = -points_of[event]
