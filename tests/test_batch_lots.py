@@ -8,15 +8,21 @@ batch engine's results are the reference engine's, entry for entry.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from helpers import line, purchase, redemption, refund
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.program.model import Program
+from rewardrules.tools.ledger_files import LedgerFile
+from rewardrules.tools.ledger_sums import ledger_pieces
 from strategies import make_program
 from test_batch_engine import same_results
+from test_ledger_files import READERS, exact, expected_rows
+from test_report_columns import same_reports
 
 NEW_YORK = ZoneInfo("America/New_York")
 POINTS_RULE = {"id": "points", "kind": "points_per_spend", "points": 10, "per": "1.00"}
@@ -113,3 +119,35 @@ def test_without_a_clock_one_lot_holds_every_point_for_a_customer_who_redeems() 
         redemption("r2", bought + timedelta(hours=3), "missing"),
     ]
     assert same_results(program, events)
+
+
+def test_expiries_kept_as_columns_name_the_purchase_and_are_written_like_the_references(
+    tmp_path: Path,
+) -> None:
+    # The integer accounts keep expiries as columns (``_lots.Expiries``): each entry is
+    # placed before a later event (or at the as_of cutoff) but carries the id of the
+    # purchase that earned the lot; its reason, its row in a Parquet ledger, the totals
+    # and the report's months must all be the reference's.
+    program = lifecycle(expire_after="1 month", expire_round_up_to="month")
+    events = [
+        purchase("p1", local(2026, 1, 15, 9), line("mug", "12.00")),
+        purchase("p2", local(2026, 1, 20, 9), line("tea", "3.00"), customer="c2"),
+        purchase("p3", local(2026, 2, 3, 9), line("tea", "4.00")),
+        purchase("p4", local(2026, 4, 2, 9), line("cake", "5.00")),  # after p1's, p3's ends
+        refund("f1", local(2026, 4, 2, 10), "p4"),
+    ]
+    for as_of in (None, date(2026, 6, 30)):
+        assert same_results(program, events, as_of=as_of)
+        reference = evaluate(program, events, None, as_of)
+        columnar = evaluate(program, events, None, as_of, engine="batch")
+        expired = [entry for entry in columnar.entries if entry.kind == "expiry"]
+        assert {entry.event_id for entry in expired} == (
+            {"p1", "p3"} if as_of is None else {"p1", "p2", "p3"}
+        )
+        assert columnar.totals.points_expired == reference.totals.points_expired > 0
+        path = tmp_path / "ledger.parquet"
+        with LedgerFile(path, columnar.money) as ledger:
+            for piece in ledger_pieces(columnar.customers, columnar.money, 2):
+                ledger.write_table(piece.table)
+        assert exact(READERS[".parquet"](path)) == exact(expected_rows(reference))
+        assert same_reports(program, events, as_of)

@@ -253,7 +253,7 @@ def _batch_columns(
             parts_value.append(np.fromiter((e.value_minor or 0 for e in built), np.int64, size))
             parts_units.append(np.fromiter((e.units or 0 for e in built), np.int64, size))
             continue
-        parts_month.append(event_months[events])
+        parts_month.append(event_months[np.asarray(part.named, dtype=np.int64)])
         parts_rule.append(np.full(size, rules.code(part.rule), dtype=np.int64))
         parts_kind.append(np.full(size, KIND_CODE[part.kind], dtype=np.int64))
         parts_points.append(_amounts(part.points, size))

@@ -34,7 +34,8 @@ from rewardrules.engine.lots import (
 from rewardrules.engine.tiers import TierPlan
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
-from rewardrules.evaluation.batch._lots import run_integer_accounts
+from rewardrules.evaluation.batch._ledger import EntryPart
+from rewardrules.evaluation.batch._lots import Expiries, ExpiryReason, run_integer_accounts
 
 
 @dataclass(slots=True)
@@ -56,6 +57,28 @@ class Accounts:
     """Expiries due up to the ``as_of`` cutoff, at each customer's last event."""
     upcoming: dict[int, tuple[ExpiryDue, ...]] = field(default_factory=dict)
     """Per customer whose points expire, the points left that will, per local date."""
+    expiring: Expiries = field(default_factory=Expiries)
+    closing_expiries: Expiries = field(default_factory=Expiries)
+    """The integer accounts' expiries (``_lots``), before events and at the cutoff, as
+    columns: ``expired`` and ``closing`` hold those of the accounts replayed as objects."""
+    expiry_reason: ExpiryReason | None = None
+
+    def expiry_parts(self, closing_position: int) -> list[tuple[int, EntryPart]]:
+        """The integer accounts' expiries as ledger parts, each with its position: 0
+        (before the event) or ``closing_position`` (after a customer's last event)."""
+        reason = self.expiry_reason
+        if reason is None:
+            return []
+        return [
+            (position, found.part(reason))
+            for position, found in ((0, self.expiring), (closing_position, self.closing_expiries))
+            if found.events
+        ]
+
+    @property
+    def points_expired(self) -> int:
+        """The points the integer accounts' expiries took."""
+        return sum(self.expiring.points) + sum(self.closing_expiries.points)
 
 
 def lasting_purchases(

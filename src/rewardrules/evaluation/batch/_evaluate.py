@@ -497,6 +497,8 @@ class _Run(Computation):
         ):
             chosen = np.asarray(events, dtype=np.int64)
             ledger.add(position, chosen, EntryPart.of_entries(chosen, entries))
+        for position, part in accounts.expiry_parts(rules + 2):
+            ledger.add(position, part.events, part)
         columns = LedgerColumns(
             ledger.parts,
             ledger.keys,
@@ -566,7 +568,7 @@ class _Run(Computation):
                 rewards_capped=(_capped(ledger.parts) if plan.limits else 0) + given["capped"],
                 referrals=self.gifts.referrals,
                 rewards_set_aside=self.set_aside_count + given["set_aside"],
-                **account_sums,
+                **_with_expiries(account_sums, accounts.points_expired),
             ),
         )
 
@@ -1301,6 +1303,11 @@ def _capped(parts: list[EntryPart]) -> int:
     return sum(
         entry.kind == "capped" for part in parts if part.built is not None for entry in part.built
     )
+
+
+def _with_expiries(sums: dict[str, int], expired: int) -> dict[str, int]:
+    """The account's totals with the points of the expiries kept as columns."""
+    return {**sums, "points_expired": sums["points_expired"] + expired}
 
 
 def _account_sums(entries: list[LedgerEntry]) -> dict[str, int]:

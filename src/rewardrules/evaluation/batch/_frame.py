@@ -122,11 +122,36 @@ class Frame:
     gross: Ints
     sku: Codes
     category: Codes
+    id_column: Column = None
+    """``event_ids`` as an Arrow string array (what :meth:`index_of` searches)."""
 
     @property
     def events(self) -> int:
         """How many events."""
         return len(self.at)
+
+    def index_of(self, wanted: Column) -> Ints:
+        """The event of each id in ``wanted`` (an Arrow string array), -1 for an id no
+        event has (or null): ``pc.index_in(wanted, value_set=ids)``, since ids are unique.
+
+        The events' ids are looked up among the few wanted (hashing those), rather than
+        the wanted among every event's id.
+        """
+        ids = self.id_column
+        if ids is None:
+            ids = pa.array(self.event_ids, pa.string())
+        distinct = pc.unique(wanted.drop_null()) if wanted.null_count else pc.unique(wanted)
+        hit = np.asarray(
+            pc.index_in(ids, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
+        events = np.flatnonzero(hit >= 0)
+        event_of = np.full(len(distinct), -1, dtype=np.int64)
+        event_of[hit[events]] = events
+        found = pc.index_in(wanted, value_set=distinct).fill_null(-1)
+        place: Ints = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+        event_of = np.append(event_of, -1)  # the place -1 (null) finds the last: none
+        return np.asarray(event_of[place], dtype=np.int64)
 
     def flags_of(self, kind: str) -> Flags:
         """Which events are of a type: 'purchase', 'refund', 'redemption' or
@@ -614,8 +639,9 @@ def _frame(
     if float(gross_total.astype(np.float64).sum()) > 2.0**62:
         raise UnsupportedError([_too_large(source)])
     customer_start = np.searchsorted(customer_rank, np.arange(len(customer_ids) + 1))
+    id_column = rows["event_id"].take(heads)
     return Frame(
-        event_ids=rows["event_id"].take(heads).to_numpy(zero_copy_only=False),
+        event_ids=id_column.to_numpy(zero_copy_only=False),
         customer_ids=customer_ids.to_pylist(),
         customer_start=customer_start.astype(np.int64),
         customer=customer_rank,
@@ -638,6 +664,7 @@ def _frame(
         gross=gross,
         sku=Codes.encode(rows["sku"], row_of_line),
         category=Codes.encode(rows["category"], row_of_line),
+        id_column=id_column,
     )
 
 

@@ -46,6 +46,9 @@ class EntryPart:
     """One rule's entries for some events (in event order), as columns.
 
     ``built`` holds entries made elsewhere (a points account's), used as they are.
+    ``sources`` are the events whose ids the entries carry when those are not the events
+    they are placed at (an expiry, placed before a later event, names the purchase that
+    earned its points).
     """
 
     events: Ints
@@ -58,6 +61,12 @@ class EntryPart:
     arguments: Arguments
     built: Sequence[LedgerEntry] | None = None
     keys: ReasonKeys | None = None
+    sources: Ints | None = None
+
+    @property
+    def named(self) -> Ints:
+        """The events whose ids the entries carry (``sources``, else ``events``)."""
+        return self.events if self.sources is None else self.sources
 
     @classmethod
     def of_entries(cls, events: Ints, entries: Sequence[LedgerEntry]) -> EntryPart:
@@ -281,7 +290,7 @@ class LedgerColumns:
         built = []
         for part_index, index in zip(part_of.tolist(), index_of.tolist()):
             part = parts[part_index]
-            event_id = event_ids[part.events[index]]
+            event_id = event_ids[part.named[index]]
             built.append(part.entry(index, event_id, customer_id, money))
         return tuple(built)
 
@@ -338,7 +347,7 @@ class LedgerColumns:
                 built_ids = [entry.event_id for entry in picked]
                 pieces["event_id"].append(pa.array(built_ids, pa.string()))
             else:
-                pieces["event_id"].append(event_ids.take(part.events[chosen]))
+                pieces["event_id"].append(event_ids.take(part.named[chosen]))
                 pieces["rule"].append(pa.array([part.rule] * len(rows), pa.string()))
                 pieces["kind"].append(pa.array([part.kind] * len(rows), pa.string()))
             part_codes, part_texts = part.reasons(chosen, self.money, memo)

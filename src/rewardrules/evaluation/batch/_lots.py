@@ -9,13 +9,20 @@ then depends on nothing else). ``_accounts`` uses it for every program without
 left to the reference's functions there.
 
 The reasons and entries are the reference's, word for word (``lots._entry``); a test
-compares the two on drawn histories.
+compares the two on drawn histories. The expiries, most of the entries an account writes
+on a long history, are kept as columns (:class:`Expiries`) and become ledger entries, with
+their reasons, only when they are read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
@@ -27,6 +34,8 @@ from rewardrules.engine.lots import (
     redemption_terms,
 )
 from rewardrules.evaluation.batch._cancels import Catalogue
+from rewardrules.evaluation.batch._ledger import EntryPart, column_keys
+from rewardrules.money import Currency
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,6 +56,65 @@ def microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // _INSTANT
 
 
+@dataclass(frozen=True, slots=True)
+class ExpiryReason:
+    """The reason of an expiry entry, as ``lots._expire_due`` writes it, from the points,
+    the local date (ordinal) the lot was earned on and the instant (UTC microseconds) it
+    expired at. Equal for equal programs, so a ledger's memo of reasons holds across the
+    chunks of one program's history."""
+
+    name: str
+    why: str
+    zone: ZoneInfo
+
+    def __call__(self, _money: Currency, left: int, earned: int, expires: int) -> str:
+        moment = _EPOCH + timedelta(microseconds=expires)
+        gone = moment.astimezone(self.zone).date()
+        day = date.fromordinal(earned)
+        return f"{left} {self.name} earned on {day} expired on {gone} ({self.why})"
+
+
+@dataclass(slots=True)
+class Expiries:
+    """Expired lots as columns, in the order they expired: where each entry goes (the
+    event it is written before, or the customer's last event at the ``as_of`` cutoff), the
+    purchase that earned the lot (the entry's event id), the points, the local date the
+    lot was earned on (an ordinal) and the instant it expired at."""
+
+    events: list[int] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)
+    points: list[int] = field(default_factory=list)
+    earned: list[int] = field(default_factory=list)
+    expires: list[int] = field(default_factory=list)
+
+    def part(self, reason: ExpiryReason) -> EntryPart:
+        """The entries, as a ledger part (rule ``points.expire_after``, kind ``expiry``)."""
+        taken = [-left for left in self.points]
+        columns = (
+            np.asarray(self.points, dtype=np.int64),
+            np.asarray(self.earned, dtype=np.int64),
+            np.asarray(self.expires, dtype=np.int64),
+        )
+        return EntryPart(
+            np.asarray(self.events, dtype=np.int64),
+            "points.expire_after",
+            "expiry",
+            taken,
+            None,
+            None,
+            reason,
+            partial(_expiry_arguments, self.points, self.earned, self.expires),
+            keys=partial(column_keys, columns),
+            sources=np.asarray(self.sources, dtype=np.int64),
+        )
+
+
+def _expiry_arguments(
+    points: list[int], earned: list[int], expires: list[int], index: int
+) -> tuple[Any, ...]:
+    return (points[index], earned[index], expires[index])
+
+
 class _Clock:
     """When a purchase's points become available and when they expire, in microseconds."""
 
@@ -58,7 +126,6 @@ class _Clock:
         self.lasts = NEVER if expiry is None else expiry.days * _DAY_US
         self.by_date = expiry is not None and expiry.months != 0 and policy.round_up_to is not None
         self.exact = expiry is not None and (expiry.months != 0 or policy.round_up_to is not None)
-        self.expiries: dict[int, int] = {}
         self.days: dict[int, date] = {}
 
     def available_at(self, event: int, at: int) -> int:
@@ -69,21 +136,41 @@ class _Clock:
             return microseconds(pending.after(self.moment(event), self.policy.zone))
         return at + self.wait
 
-    def expires_at(self, event: int, at: int) -> int:
-        """When points earned at ``event`` expire (``PointsPolicy.expiry_of``), or NEVER.
+    def columns(self, purchases: Flags) -> tuple[list[int], list[int]]:
+        """When each purchase's points become available and when they expire
+        (``PointsPolicy.expiry_of``, or NEVER), at once (0 at other events).
 
         Months, rounded up to the end of a month, quarter or year, land on the first local
-        midnight of a period that the local date of the purchase alone decides.
+        midnight of a period that the local date of the purchase alone decides: those are
+        worked out once per local date.
         """
+        frame = self.frame
+        at, local = frame.at, frame.local_date
+        bought = np.flatnonzero(purchases)
+        if self.wait_months:
+            available = np.zeros(len(at), dtype=np.int64)
+            moments = at[bought].tolist()
+            available[bought] = [
+                self.available_at(event, moment)
+                for event, moment in zip(bought.tolist(), moments, strict=True)
+            ]
+        else:
+            available = at + self.wait
         if not self.exact:
-            return NEVER if self.lasts == NEVER else at + self.lasts
-        if not self.by_date:
-            return self._expiry(event)
-        day = int(self.frame.local_date[event])
-        found = self.expiries.get(day)
-        if found is None:
-            found = self.expiries[day] = self._expiry(event)
-        return found
+            expires = np.full(len(at), NEVER, dtype=np.int64)
+            if self.lasts != NEVER:
+                expires = at + self.lasts
+        elif self.by_date:
+            days, first = np.unique(local[bought], return_index=True)
+            ends = [self._expiry(event) for event in bought[first].tolist()]
+            expires = np.zeros(len(at), dtype=np.int64)
+            if len(days):
+                found = np.asarray(ends, dtype=np.int64)
+                expires[bought] = found[np.searchsorted(days, local[bought])]
+        else:
+            expires = np.zeros(len(at), dtype=np.int64)
+            expires[bought] = [self._expiry(event) for event in bought.tolist()]
+        return available.tolist(), expires.tolist()
 
     def _expiry(self, event: int) -> int:
         expires = self.policy.expiry_of(self.moment(event))
@@ -121,57 +208,43 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     clock = _Clock(policy, frame, moment)
     has_clock = policy.has_clock
     name = policy.name
-    expired_rule = "points.expire_after"
     why = f"{policy.expire_after.text if policy.expire_after else ''} after they were earned"
     if policy.round_up_to:
         why += f", to the end of the {policy.round_up_to}"
+    accounts.expiry_reason = ExpiryReason(name, why, policy.zone)
     ids = frame.event_ids
     at_of = frame.at.tolist()
     local_of = frame.local_date.tolist()
-    dates: dict[int, date] = {}
-
-    def _date(ordinal: int) -> date:
-        found = dates[ordinal] = date.fromordinal(ordinal)
-        return found
-
     starts = frame.customer_start.tolist()
     points_of = points.tolist()
     until = (
         None if cutoff is None else (microseconds(cutoff[0]), cutoff[1], microseconds(cutoff[2]))
     )
-    expired_at, expired = accounts.expired_at, accounts.expired
     events_out, entries_out = accounts.events, accounts.entries
     cancels, tier_at, asked = catalogue.cancels, catalogue.tiers, frame.units.tolist()
 
-    def expire(
-        until: int, inclusive: bool, customer_id: str, out_at: list[int], out: list[LedgerEntry]
-    ) -> int:
-        """Pop the due lots from the front (``lots._expire_due``); return the new front."""
+    def expire(until: int, inclusive: bool, at_event: int, out: Expiries) -> None:
+        """Pop the due lots from the front (``lots._expire_due``), as columns."""
         head = front[0]
-        while head < len(expires) and (
-            expires[head] < until or (inclusive and expires[head] == until)
-        ):
+        count = len(expires)
+        while head < count and (expires[head] < until or (inclusive and expires[head] == until)):
             left = lot_points[head]
             if left:
-                earned_day = dates.get(earned[head]) or _date(earned[head])
-                gone = clock.local_day(expires[head])
-                reason = f"{left} {name} earned on {earned_day} expired on {gone} ({why})"
-                out_at.append(out_event[0])
-                out.append(
-                    _entry(
-                        policy, sources[head], customer_id, expired_rule, "expiry", -left, reason
-                    )
-                )
+                out.events.append(at_event)
+                out.sources.append(sources[head])
+                out.points.append(left)
+                out.earned.append(earned[head])
+                out.expires.append(expires[head])
                 lot_points[head] = 0
             head += 1
         front[0] = head
-        return head
 
-    out_event = [0]
     front = [0]
+    due, closing = accounts.expiring, accounts.closing_expiries
+    available_of, expires_of = clock.columns(flags[0])
     for customer in replayed:
         customer_id = frame.customer_ids[customer]
-        sources: list[str] = []
+        sources: list[int] = []  # the purchases (events) that earned the lots
         earned: list[int] = []  # local date ordinals
         available: list[int] = []
         expires: list[int] = []
@@ -185,8 +258,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
             at = at_of[event]
             head = front[0]
             if has_clock and head < len(expires) and expires[head] <= at:
-                out_event[0] = event
-                expire(at, True, customer_id, expired_at, expired)
+                expire(at, True, event, due)
             written: list[LedgerEntry] = []
             if purchases[event]:
                 gained = points_of[event]
@@ -197,17 +269,17 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     if gained and not has_clock and len(lot_points) > front[0]:
                         lot_points[front[0]] += gained
                     elif gained:
-                        sources.append(ids[event])
+                        sources.append(event)
                         earned.append(local_of[event])
-                        available.append(clock.available_at(event, at))
-                        expires.append(clock.expires_at(event, at))
+                        available.append(available_of[event])
+                        expires.append(expires_of[event])
                         lot_points.append(gained)
             elif refunds[event]:
                 wanted = -points_of[event]
                 if wanted:
                     purchase_id = frame.purchase_id[event].as_py()
                     lots = range(front[0], len(lot_points))
-                    own = [lot for lot in lots if sources[lot] == purchase_id]
+                    own = [lot for lot in lots if ids[sources[lot]] == purchase_id]
                     ready = [lot for lot in lots if lot_points[lot] and available[lot] <= at]
                     waiting = [lot for lot in lots if lot_points[lot] and available[lot] > at]
                     for lot in (*own, *ready, *waiting):
@@ -332,8 +404,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         if until is not None:
             instant, inclusive, report = until
             if has_clock:
-                out_event[0] = end - 1
-                expire(instant, inclusive, customer_id, accounts.closing_at, accounts.closing)
+                expire(instant, inclusive, end - 1, closing)
         lots = range(front[0], len(lot_points))
         balance = sum(lot_points[lot] for lot in lots) - debt
         accounts.balances[customer] = balance

@@ -14,12 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pyarrow as pa
 
 from rewardrules.engine.lots import Duration
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.errors import HistoryError, event_error
-from rewardrules.evaluation.batch._frame import Frame, Ints, pc
+from rewardrules.evaluation.batch._frame import Frame, Ints
 from rewardrules.evaluation.batch._window import first_refused
 
 
@@ -108,12 +107,16 @@ class Refunds:
         if not len(found):
             return cls([], [], [])
         ids = frame.event_ids
-        at = frame.at
-        order = sorted(found.tolist(), key=lambda event: (int(at[event]), ids[event]))
+        at = frame.at[found].tolist()
+        order = [
+            event
+            for _, _, event in sorted(
+                zip(at, ids[found].tolist(), found.tolist(), strict=True),
+            )
+        ]
         events = np.asarray(order, dtype=np.int64)
         wanted = frame.purchase_id.take(events)
-        where = pc.index_in(wanted, value_set=pa.array(ids, pa.string()))
-        target = np.asarray(where.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        target = frame.index_of(wanted)
         valid = (
             (target >= 0)
             & is_purchase[np.maximum(target, 0)]
@@ -137,9 +140,9 @@ class Refunds:
             refused = first_refused(frame, events, target, valid, is_purchase, window)
             if refused is not None and (unknown is None or refused[0] <= unknown[0]):
                 unknown = refused
-        requests = [_request(frame, event) for event in order]
+        requests = _requests(frame, order)
         purchases = target.tolist()
-        bought = {purchase: _purchase(frame, purchase) for purchase in set(purchases)}
+        bought = _purchases(frame, sorted(set(purchases)))
         return cls(order, purchases, requests, unknown, bought)
 
     def refunded_purchases(self) -> dict[str, int]:
@@ -306,24 +309,47 @@ def _refund_error(refund_id: str, error: RefundError) -> HistoryError:
     return event_error(refund_id, str(error), *error.path)
 
 
-def _purchase(frame: Frame, purchase: int) -> _Purchase:
-    if purchase < 0:
-        return _Purchase("", ())  # an unknown purchase: its refund raises before use
-    start, end = int(frame.line_start[purchase]), int(frame.line_start[purchase + 1])
-    skus = frame.sku.texts(start, end)
-    quantities = frame.quantity[start:end].tolist()
-    lines = tuple(_Line(sku, quantity) for sku, quantity in zip(skus, quantities))
-    return _Purchase(frame.event_ids[purchase], lines)
+def _lines_of(frame: Frame, events: list[int]) -> tuple[list[int], list[str | None], list[int]]:
+    """The lines of some events in one gather: where each event's lines start among them
+    (then their count), and the lines' skus and quantities."""
+    chosen = np.asarray(events, dtype=np.int64)
+    starts, ends = frame.line_start[chosen], frame.line_start[chosen + 1]
+    sizes = ends - starts
+    bounds = np.zeros(len(chosen) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    lines = np.repeat(starts - bounds[:-1], sizes) + np.arange(int(bounds[-1]), dtype=np.int64)
+    texts = frame.sku.texts_of
+    skus = [texts[code] for code in frame.sku.codes[lines].tolist()]
+    return bounds.tolist(), skus, frame.quantity[lines].tolist()
 
 
-def _request(frame: Frame, event: int) -> _Refund:
-    start, end = int(frame.line_start[event]), int(frame.line_start[event + 1])
-    skus = frame.sku.texts(start, end)
-    event_id = frame.event_ids[event]
-    if end - start == 1 and skus[0] is None:
-        return _Refund(event_id, None)
-    quantities = frame.quantity[start:end].tolist()
-    return _Refund(event_id, tuple(_Line(sku, units) for sku, units in zip(skus, quantities)))
+def _purchases(frame: Frame, purchases: list[int]) -> dict[int, _Purchase]:
+    """What ``refunded_lines`` reads of these purchases (an unknown one, -1, has no lines:
+    its refund raises before use)."""
+    known = [purchase for purchase in purchases if purchase >= 0]
+    found = {purchase: _Purchase("", ()) for purchase in purchases if purchase < 0}
+    bounds, skus, quantities = _lines_of(frame, known)
+    ids = frame.event_ids
+    for place, purchase in enumerate(known):
+        start, end = bounds[place], bounds[place + 1]
+        lines = tuple(map(_Line, skus[start:end], quantities[start:end]))
+        found[purchase] = _Purchase(ids[purchase], lines)
+    return found
+
+
+def _requests(frame: Frame, events: list[int]) -> list[_Refund]:
+    """What ``refunded_lines`` reads of these refunds."""
+    bounds, skus, quantities = _lines_of(frame, events)
+    ids = frame.event_ids
+    found = []
+    for place, event in enumerate(events):
+        start, end = bounds[place], bounds[place + 1]
+        if end - start == 1 and skus[start] is None:
+            found.append(_Refund(ids[event], None))
+        else:
+            lines = tuple(map(_Line, skus[start:end], quantities[start:end]))
+            found.append(_Refund(ids[event], lines))
+    return found
 
 
 def emptying(frame: Frame, steps: list[RefundStep]) -> frozenset[int]:

@@ -83,17 +83,22 @@ class DiscountColumns:
         Each eligible line with something left gets the tier's percentage off, rounded
         half-up per line.
         """
-        line_tier = tier[frame.line_event]
-        flags = self.scope.line_flags(tier, frame) & self.present[line_tier] & purchase_lines
+        # The event's conditions and tier once per event, then the rounding only on the
+        # lines that get a discount (the tier iteration runs this once per pass).
+        admitted = self.scope.admits(tier) & self.present[tier]
+        flags = self.scope.lines & admitted[frame.line_event] & purchase_lines
         flags &= amounts > 0
+        chosen = np.flatnonzero(flags)
+        line_tier = tier[frame.line_event[chosen]]
         numerator = self.numerators[line_tier]
         scale = 100 * self.denominators[line_tier]
         bound = 2 * _largest(np.asarray(amounts, dtype=np.int64)) * max(
             int(self.numerators.max()), 1
         ) + 2 * 100 * int(self.denominators.max())
-        exact = _exact(np.asarray(amounts), bound)
+        exact = _exact(np.asarray(amounts)[chosen], bound)
         rounded = (2 * exact * numerator + scale) // (2 * scale)
-        discount = np.where(flags, rounded, 0)
+        discount = np.zeros(len(flags), dtype=rounded.dtype)
+        discount[chosen] = rounded
         return amounts - discount, discount
 
 
