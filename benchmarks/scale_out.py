@@ -118,13 +118,22 @@ def _file_by_file(text: str, folder: Path) -> float:
 
 
 def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
+    import dask  # noqa: PLC0415
     import dask.dataframe as dd  # noqa: PLC0415 -- the dask extra
     from distributed import Client, LocalCluster, wait  # noqa: PLC0415
 
-    from rewardrules.dask import _by_customer, customer_layout, evaluate  # noqa: PLC0415
+    from rewardrules.dask import (  # noqa: PLC0415
+        _by_customer,
+        customer_layout,
+        evaluate,
+        worker_environ,
+    )
 
     files = sorted(map(str, folder.glob("*.parquet")))
     with (
+        # As the CLI starts its cluster: glibc's allocator left to reuse the columns'
+        # memory (rewardrules.dask.WORKER_MALLOC).
+        dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

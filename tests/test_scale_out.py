@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 import rewardrules.dask as scale_dask
 from bonus_strategies import bonus_programs, profiles
 from rewardrules import evaluate, load_program, read_customers, read_history
+from rewardrules.cli.dry_run_cluster import _client
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.evaluation.batch import UnsupportedError
@@ -896,6 +897,24 @@ def test_dry_run_with_workers_starts_a_local_cluster(parquet_histories: Path) ->
     _, expected, _ = _dry_run(EXAMPLES / "pet-shop.yaml", EXAMPLES / "pet-shop.history.jsonl")
     assert code == 0
     assert out == expected[expected.index("Program totals") :]
+
+
+def _allocator_environ() -> tuple[str | None, str | None, str | None]:
+    names = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS")
+    first, second, third = (os.environ.get(name) for name in names)
+    return first, second, third
+
+
+def test_the_clis_local_cluster_starts_workers_with_the_allocator_left_to_reuse_memory() -> None:
+    # distributed's default MALLOC_TRIM_THRESHOLD_=65536 fixes glibc's mmap threshold at
+    # 128 KiB: every column is fresh pages (docs/scale-out.md). The CLI's workers get
+    # WORKER_MALLOC instead, and distributed's other settings are kept.
+    with _client(2, None) as client:
+        found = set(client.run(_allocator_environ).values())
+    assert found == {
+        (str(256 * 2**20), str(32 * 2**20), "1"),
+    }
+    assert scale_dask.worker_environ()["MALLOC_MMAP_THRESHOLD_"] == str(32 * 2**20)
 
 
 def test_a_pattern_that_matches_nothing_is_one_line(tmp_path: Path) -> None:

@@ -60,7 +60,36 @@ try:
 except ImportError as missing:  # pragma: no cover - the extra's absence is tested in a subprocess
     raise MissingExtraError("dask", missing.name or "dask") from None
 
-__all__ = ["DaskEvaluation", "LayoutWarning", "PartitionTasks", "evaluate"]
+__all__ = [
+    "WORKER_MALLOC",
+    "DaskEvaluation",
+    "LayoutWarning",
+    "PartitionTasks",
+    "evaluate",
+    "worker_environ",
+]
+
+WORKER_MALLOC = {
+    "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20),
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+}
+"""glibc's allocator settings for the workers of a cluster this package starts.
+
+distributed's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand
+memory back to the system early). Setting it fixes glibc's mmap threshold at 128 KiB, so
+every column the batch engine makes above that is fresh pages from the kernel, zeroed at
+first touch: on 10,000,000 purchases, 5.6 million page faults and 18 CPU s of system time
+per worker. With these settings arrays up to 32 MiB are reused from the heap, and up to
+256 MiB of free memory is kept before it is trimmed (docs/scale-out.md)."""
+
+
+def worker_environ() -> dict[str, Any]:
+    """distributed's ``nanny.pre-spawn-environ`` with :data:`WORKER_MALLOC` over it: use
+    it as ``dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()})``
+    around starting a cluster's workers."""
+    found = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return {**found, **WORKER_MALLOC}
+
 
 _REQUIRED = ("event_id", "type", "customer_id", "at")
 

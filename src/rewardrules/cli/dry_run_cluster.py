@@ -64,7 +64,10 @@ def _files(pattern: str) -> list[str]:
 
 @contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    from distributed import Client, LocalCluster  # noqa: PLC0415 -- the extra, checked
+    import dask  # noqa: PLC0415 -- the extra, checked
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+
+    from rewardrules.dask import worker_environ  # noqa: PLC0415
 
     if scheduler is not None:
         try:
@@ -79,6 +82,7 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             yield client
         return
     with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
