@@ -905,10 +905,17 @@ def _allocator_environ() -> tuple[str | None, str | None, str | None]:
     return first, second, third
 
 
-def test_the_clis_local_cluster_starts_workers_with_the_allocator_left_to_reuse_memory() -> None:
+def test_the_clis_local_cluster_starts_workers_with_the_allocator_left_to_reuse_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # distributed's default MALLOC_TRIM_THRESHOLD_=65536 fixes glibc's mmap threshold at
     # 128 KiB: every column is fresh pages (docs/scale-out.md). The CLI's workers get
-    # WORKER_MALLOC instead, and distributed's other settings are kept.
+    # WORKER_MALLOC instead, and distributed's other settings are kept. A variable set in
+    # the process's own environment wins over both (distributed's rule); an earlier
+    # cluster of this test session leaks its nanny's into it, which a fresh `rewardrules`
+    # process does not have.
+    for name in scale_dask.WORKER_MALLOC:
+        monkeypatch.delenv(name, raising=False)
     with _client(2, None) as client:
         found = set(client.run(_allocator_environ).values())
     assert found == {
