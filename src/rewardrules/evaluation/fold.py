@@ -163,6 +163,19 @@ def _apply_purchase(
     return context.gross_total
 
 
+def late_refund(plan: ProgramPlan, record: PurchaseRecord, refund: Refund) -> str | None:
+    """Why ``refund`` comes too late for ``refunds.within`` to refund its purchase, or
+    None when it is in time (the batch engine's refunds of saved purchases say it so)."""
+    within = plan.refunds_within
+    if within is None or refund.at <= within.after(record.at, plan.zone):
+        return None
+    return (
+        f"it refunds purchase {refund.purchase_id} of {record.local_date.isoformat()}, "
+        f"more than {within.text} before; the program's refunds.within is "
+        f"{within.text}, so that purchase can no longer be refunded"
+    )
+
+
 def _apply_refund(
     plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
 ) -> None:
@@ -186,14 +199,9 @@ def _apply_refund(
             "comes after its purchase",
             "purchase_id",
         )
-    if within is not None and refund.at > within.after(record.at, plan.zone):
-        raise _fail(
-            refund,
-            f"it refunds purchase {refund.purchase_id} of {record.local_date.isoformat()}, "
-            f"more than {within.text} before; the program's refunds.within is "
-            f"{within.text}, so that purchase can no longer be refunded",
-            "at",
-        )
+    late = late_refund(plan, record, refund)
+    if late is not None:
+        raise _fail(refund, late, "at")
     try:
         units, amounts = refunded_lines(record, refund)
     except RefundError as error:

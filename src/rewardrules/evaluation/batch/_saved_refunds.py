@@ -37,6 +37,7 @@ from rewardrules.engine.state import (
 )
 from rewardrules.errors import HistoryError, event_error
 from rewardrules.evaluation.batch._frame import Frame
+from rewardrules.evaluation.fold import late_refund
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Refund, RefundLine
 from rewardrules.kinds.every_nth_free import PunchCardPlan
@@ -157,15 +158,9 @@ def _apply(
     ``found``; the purchase's record after it."""
     record = state.record(refund.purchase_id)
     assert record is not None  # noqa: S101 -- a kept purchase opens
-    within = plan.refunds_within
-    if within is not None and refund.at > within.after(record.at, plan.zone):
-        raise event_error(
-            refund.id,
-            f"it refunds purchase {refund.purchase_id} of {record.local_date.isoformat()}, "
-            f"more than {within.text} before; the program's refunds.within is "
-            f"{within.text}, so that purchase can no longer be refunded",
-            "at",
-        )
+    late = late_refund(plan, record, refund)
+    if late is not None:
+        raise event_error(refund.id, late, "at")
     try:
         units, amounts = refunded_lines(record, refund)
     except RefundError as error:
