@@ -104,17 +104,23 @@ def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]
     return time.perf_counter() - wall, time.process_time() - cpu, figures
 
 
-def _file_by_file(text: str, folder: Path) -> float:
-    """Wall seconds for one process to evaluate the files one after another, each as one
-    partition: a fair serial baseline, since one partition of every row costs more per
-    purchase than the same rows in parts (docs/scale-out.md)."""
-    wall = time.perf_counter()
-    files = sorted(folder.glob("*.parquet"))
-    for number, file in enumerate(files):
+def _file_by_file(text: str, folder: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds for one process to evaluate the files one after another, each
+    as one partition of which every customer is its own (as a worker evaluates a file of
+    customer ranges), and the ledger entries made: a fair serial baseline, since one
+    partition of every row costs more per purchase than the same rows in parts
+    (docs/scale-out.md). Each file is partition 0 of 1: partition *n* of the files'
+    number would keep (and write the ledger of) only the customers hashed to *n*."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    entries = 0
+    for file in sorted(folder.glob("*.parquet")):
         table = history_rows(pq.read_table(file))
-        evaluate_partition(text, number, len(files), table, None, None, None, "batch")
-        del table
-    return time.perf_counter() - wall
+        ledger, _results, _figures = evaluate_partition(
+            text, 0, 1, table, None, None, None, "batch"
+        )
+        entries += ledger.num_rows
+        del table, ledger
+    return time.perf_counter() - wall, time.process_time() - cpu, entries
 
 
 def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
@@ -157,7 +163,9 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
         result = evaluate(program, history, engine="batch", partitions=partitions)  # type: ignore[arg-type]
         wall = time.perf_counter() - started
         peaks = list(client.run(_peak_mib).values())
+        entries = len(result.ledger)  # after the figures: reads the persisted partitions
     return {
+        "entries": entries,
         "wall": wall,
         "check": check,
         "partitioned": not isinstance(layout, tuple),
@@ -290,15 +298,18 @@ def main() -> None:
             f"peak {_peak_mib():,.0f} MiB"
         )
 
-        serial = _file_by_file(text, folder)
+        serial, serial_cpu, entries = _file_by_file(text, folder)
         print(
-            f"one process, file by file: {serial:.1f} s wall (each file one partition, "
-            "one after another: the workers' own work, done serially)"
+            f"one process, file by file: {serial:.1f} s wall, {serial_cpu:.1f} CPU s, "
+            f"{entries:,} ledger entries (each file one partition, one after another: the "
+            "workers' own work, done serially)"
         )
 
         dask = _on_dask(program, folder, arguments.workers, partitions)
         dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
         print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
+        if dask["entries"] != entries and arguments.layout == "customer-ranges":
+            raise SystemExit(f"dask made {dask['entries']:,} ledger entries, not {entries:,}")
         if dask["totals"] != expected:
             raise SystemExit("dask's totals differ from one process's")
 
