@@ -132,8 +132,10 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
         _by_customer,
         customer_layout,
         evaluate,
+        partition_tasks,
         worker_environ,
     )
+    from rewardrules.tools.scale import add_totals  # noqa: PLC0415
 
     files = sorted(map(str, folder.glob("*.parquet")))
     with (
@@ -162,17 +164,33 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
         started = time.perf_counter()
         result = evaluate(program, history, engine="batch", partitions=partitions)  # type: ignore[arg-type]
         wall = time.perf_counter() - started
+        result_totals, shuffled = result.totals, result.shuffled
         peaks = list(client.run(_peak_mib).values())
         entries = len(result.ledger)  # after the figures: reads the persisted partitions
+        del result
+        # As `dry-run --workers N --output DIR/` runs: each partition writes its ledger.
+        client.run(_reset_peak)
+        with tempfile.TemporaryDirectory(prefix="scale-out-ledger-") as ledger:
+            started = time.perf_counter()
+            planned = partition_tasks(program, history, engine="batch", ledger_folder=ledger)  # type: ignore[arg-type]
+            written = add_totals(program, client.compute(planned.figures(), sync=True))  # type: ignore[arg-type]
+            writing = time.perf_counter() - started
+            written_entries = pq.ParquetDataset(ledger).read(columns=["points"]).num_rows
+        writing_peaks = list(client.run(_peak_mib).values())
+    if written != result_totals:
+        raise SystemExit("dask's totals differ when the partitions write their ledger")
     return {
+        "writing": writing,
+        "writing_peaks": writing_peaks,
+        "written_entries": written_entries,
         "entries": entries,
         "wall": wall,
         "check": check,
         "partitioned": not isinstance(layout, tuple),
         "shuffle": shuffle,
-        "shuffled": result.shuffled,
+        "shuffled": shuffled,
         "peaks": peaks,
-        "totals": result.totals,
+        "totals": result_totals,
     }
 
 
@@ -234,6 +252,13 @@ def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: flo
     )
     peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
     print(f"dask peak resident memory per worker (MiB): {peaks}")
+    writing = float(dask["writing"])  # type: ignore[arg-type]
+    peaks = ", ".join(f"{peak:,.0f}" for peak in dask["writing_peaks"])  # type: ignore[attr-defined]
+    print(
+        f"dask, {workers} workers, each partition writing its ledger (dry-run --output DIR/): "
+        f"{writing:.1f} s wall, {dask['written_entries']:,} entries written, "
+        f"{wall / writing:.2f}x one process; peak resident memory per worker (MiB): {peaks}"
+    )
     return dask_wall
 
 
