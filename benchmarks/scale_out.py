@@ -104,17 +104,23 @@ def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]
     return time.perf_counter() - wall, time.process_time() - cpu, figures
 
 
-def _file_by_file(text: str, folder: Path) -> float:
-    """Wall seconds for one process to evaluate the files one after another, each as one
-    partition: a fair serial baseline, since one partition of every row costs more per
-    purchase than the same rows in parts (docs/scale-out.md)."""
-    wall = time.perf_counter()
-    files = sorted(folder.glob("*.parquet"))
-    for number, file in enumerate(files):
+def _file_by_file(text: str, folder: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds for one process to evaluate the files one after another, each
+    as one partition of which every customer is its own (as a worker evaluates a file of
+    customer ranges), and the ledger entries made: a fair serial baseline, since one
+    partition of every row costs more per purchase than the same rows in parts
+    (docs/scale-out.md). Each file is partition 0 of 1: partition *n* of the files'
+    number would keep (and write the ledger of) only the customers hashed to *n*."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    entries = 0
+    for file in sorted(folder.glob("*.parquet")):
         table = history_rows(pq.read_table(file))
-        evaluate_partition(text, number, len(files), table, None, None, None, "batch")
-        del table
-    return time.perf_counter() - wall
+        ledger, _results, _figures = evaluate_partition(
+            text, 0, 1, table, None, None, None, "batch"
+        )
+        entries += ledger.num_rows
+        del table, ledger
+    return time.perf_counter() - wall, time.process_time() - cpu, entries
 
 
 def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
@@ -126,8 +132,10 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
         _by_customer,
         customer_layout,
         evaluate,
+        partition_tasks,
         worker_environ,
     )
+    from rewardrules.tools.scale import add_totals  # noqa: PLC0415
 
     files = sorted(map(str, folder.glob("*.parquet")))
     with (
@@ -156,15 +164,33 @@ def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> di
         started = time.perf_counter()
         result = evaluate(program, history, engine="batch", partitions=partitions)  # type: ignore[arg-type]
         wall = time.perf_counter() - started
+        result_totals, shuffled = result.totals, result.shuffled
         peaks = list(client.run(_peak_mib).values())
+        entries = len(result.ledger)  # after the figures: reads the persisted partitions
+        del result
+        # As `dry-run --workers N --output DIR/` runs: each partition writes its ledger.
+        client.run(_reset_peak)
+        with tempfile.TemporaryDirectory(prefix="scale-out-ledger-") as ledger:
+            started = time.perf_counter()
+            planned = partition_tasks(program, history, engine="batch", ledger_folder=ledger)  # type: ignore[arg-type]
+            written = add_totals(program, client.compute(planned.figures(), sync=True))  # type: ignore[arg-type]
+            writing = time.perf_counter() - started
+            written_entries = pq.ParquetDataset(ledger).read(columns=["points"]).num_rows
+        writing_peaks = list(client.run(_peak_mib).values())
+    if written != result_totals:
+        raise SystemExit("dask's totals differ when the partitions write their ledger")
     return {
+        "writing": writing,
+        "writing_peaks": writing_peaks,
+        "written_entries": written_entries,
+        "entries": entries,
         "wall": wall,
         "check": check,
         "partitioned": not isinstance(layout, tuple),
         "shuffle": shuffle,
-        "shuffled": result.shuffled,
+        "shuffled": shuffled,
         "peaks": peaks,
-        "totals": result.totals,
+        "totals": result_totals,
     }
 
 
@@ -226,6 +252,13 @@ def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: flo
     )
     peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
     print(f"dask peak resident memory per worker (MiB): {peaks}")
+    writing = float(dask["writing"])  # type: ignore[arg-type]
+    peaks = ", ".join(f"{peak:,.0f}" for peak in dask["writing_peaks"])  # type: ignore[attr-defined]
+    print(
+        f"dask, {workers} workers, each partition writing its ledger (dry-run --output DIR/): "
+        f"{writing:.1f} s wall, {dask['written_entries']:,} entries written, "
+        f"{wall / writing:.2f}x one process; peak resident memory per worker (MiB): {peaks}"
+    )
     return dask_wall
 
 
@@ -290,15 +323,18 @@ def main() -> None:
             f"peak {_peak_mib():,.0f} MiB"
         )
 
-        serial = _file_by_file(text, folder)
+        serial, serial_cpu, entries = _file_by_file(text, folder)
         print(
-            f"one process, file by file: {serial:.1f} s wall (each file one partition, "
-            "one after another: the workers' own work, done serially)"
+            f"one process, file by file: {serial:.1f} s wall, {serial_cpu:.1f} CPU s, "
+            f"{entries:,} ledger entries (each file one partition, one after another: the "
+            "workers' own work, done serially)"
         )
 
         dask = _on_dask(program, folder, arguments.workers, partitions)
         dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
         print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
+        if dask["entries"] != entries and arguments.layout == "customer-ranges":
+            raise SystemExit(f"dask made {dask['entries']:,} ledger entries, not {entries:,}")
         if dask["totals"] != expected:
             raise SystemExit("dask's totals differ from one process's")
 

@@ -52,6 +52,7 @@ from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.scale import (
     PART,
     CustomerRanges,
+    add_totals,
     customer_ranges,
     ledger_table,
     partition_of,
@@ -434,6 +435,35 @@ def test_a_worker_killed_during_a_run_changes_nothing(dask_client: Client) -> No
     found = pa.Table.from_pandas(result.customers.compute(), preserve_index=False)
     assert (_rows(ledger), _rows(found), result.totals.to_dict()) == expected
     assert victim not in dask_client.run(os.getpid).values()
+
+
+def test_partitions_that_write_their_ledger_survive_a_killed_worker(
+    dask_client: Client, tmp_path: Path
+) -> None:
+    # The command line's --output DIR/: each task writes its partition's ledger and gives
+    # only its figures. A worker killed mid-run is replaced; its partitions are written
+    # again, whole, under the same names.
+    program, events, customers, as_of = _example("pet-shop")
+    expected = _one_machine(program, events, customers, as_of)
+    table = events_to_table(events)
+    history = dd.from_pandas(table.to_pandas(types_mapper=pd.ArrowDtype), npartitions=2)
+    tasks = scale_dask.partition_tasks(
+        program, history, as_of=as_of, customers=customers, engine="reference",
+        partitions=4, ledger_folder=str(tmp_path),
+    )  # fmt: skip
+    persisted = dask_client.persist(tasks.figures())
+    victim = next(iter(dask_client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)
+    figures = dask_client.compute(persisted, sync=True)
+    files = [tmp_path / scale_dask.ledger_file_name(part) for part in range(4)]
+    ledger = pa.concat_tables([pq.read_table(file) for file in files])
+    assert (_rows(ledger), add_totals(program, figures).to_dict()) == (
+        expected[0],
+        expected[2],
+    )
+    assert sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith(".")) == [
+        file.name for file in files
+    ]
 
 
 @settings(max_examples=DRAWN)

@@ -16,6 +16,8 @@ The results equal ``rewardrules.evaluate`` on one machine, entry for entry.
 
 from __future__ import annotations
 
+import os
+import uuid
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from rewardrules.engine.ledger import Totals
 from rewardrules.errors import Problem, RewardRulesError
@@ -66,6 +69,7 @@ __all__ = [
     "LayoutWarning",
     "PartitionTasks",
     "evaluate",
+    "ledger_file_name",
     "worker_environ",
 ]
 
@@ -115,10 +119,21 @@ class DaskEvaluation:
 
 @dataclass(frozen=True, slots=True)
 class PartitionTasks:
-    """The lazy per-partition evaluations, and whether the history is shuffled first."""
+    """The lazy per-partition evaluations, and whether the history is shuffled first.
+
+    Each task gives (ledger, customers, totals' figures); with a ``ledger_folder`` given to
+    :func:`partition_tasks`, each writes its ledger there instead and gives the figures
+    alone (:attr:`writes`)."""
 
     tasks: list[Delayed]
     shuffled: bool
+    writes: bool = False
+
+    def figures(self) -> list[Delayed]:
+        """Each partition's totals' figures: computing them holds no ledger in memory."""
+        if self.writes:
+            return list(self.tasks)
+        return [cast(Any, task)[2] for task in self.tasks]
 
 
 class LayoutWarning(UserWarning):
@@ -248,6 +263,40 @@ def _evaluate_task(
     return _frame(ledger), _frame(results), figures
 
 
+def ledger_file_name(part: int) -> str:
+    """The name of partition ``part``'s ledger file in a ledger folder."""
+    return f"part.{part}.parquet"
+
+
+def _write_task(
+    text: str,
+    part: int,
+    partitions: Placement,
+    history: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    facts: pd.DataFrame | None,
+    as_of: date | datetime | None,
+    engine: Engine,
+    folder: str,
+) -> dict[str, int]:
+    """Evaluate a partition, write its ledger to ``folder``, give its totals' figures.
+
+    The file is written under a temporary name (a dot file) and renamed: a worker lost
+    mid-write leaves at most a dot file, and the recomputed partition writes the whole
+    file again. Nothing of the ledger stays in the worker's memory.
+    """
+    table = _table(history)
+    assert table is not None  # noqa: S101 -- a partition is a frame
+    ledger, _results, figures = evaluate_partition(
+        text, part, partitions, table, _table(customers), _table(facts), as_of, engine
+    )
+    name = ledger_file_name(part)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(ledger, temporary)
+    os.replace(temporary, os.path.join(folder, name))
+    return figures
+
+
 def _check_columns(frame: dd.DataFrame, what: str, names: Sequence[str]) -> None:
     missing = [name for name in names if name not in frame.columns]
     if missing:
@@ -306,11 +355,15 @@ def partition_tasks(
     engine: str = "batch",
     partitions: int | None = None,
     partitioned_by_customer: bool | None = None,
+    ledger_folder: str | None = None,
 ) -> PartitionTasks:
     """The lazy per-partition evaluations: each gives (ledger, customers, totals' figures).
 
     :func:`evaluate` runs them; the command line persists them itself to show progress.
-    Arguments as :func:`evaluate`.
+    With ``ledger_folder`` (an existing folder the workers can write to), each task
+    writes its partition's ledger there as ``part.K.parquet`` (:func:`ledger_file_name`)
+    and gives only its figures, so that a worker holds one partition's ledger at a time.
+    Other arguments as :func:`evaluate`.
     """
     checked = check_engine(engine)
     refuse_early(program, checked)
@@ -342,6 +395,14 @@ def partition_tasks(
         ]
         meta = _pandas(FACTS_SCHEMA.append(pa.field(PART, pa.int64(), nullable=False)))
         facts = _by_customer(dd.from_delayed(found, meta=meta, verify_meta=False), count)
+    if ledger_folder is not None:
+        writes = [
+            delayed(_write_task, pure=False)(
+                text, k, placement, events[k], profiles[k], facts[k], as_of, checked, ledger_folder
+            )
+            for k in range(count)
+        ]
+        return PartitionTasks(tasks=writes, shuffled=ranges is None, writes=True)
     tasks = [
         delayed(_evaluate_task, pure=True, nout=3)(
             text, k, placement, events[k], profiles[k], facts[k], as_of, checked

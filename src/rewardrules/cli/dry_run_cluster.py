@@ -10,6 +10,7 @@ Every failure is a one-line message and exit status 1 (``RewardRulesError``).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
@@ -123,7 +124,11 @@ def _show_progress(client: Any, persisted: list[Any], quiet: bool) -> None:
             bar.advance(task)
 
 
-def _write(ledger: Any, target: Path) -> None:
+@contextmanager
+def _ledger_folder(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` for the workers to write the ledger's files
+    into, renamed to ``target`` when the block ends well and removed when it does not:
+    a ledger folder is whole or absent, never half-written."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise _fail(
             f"{target}: the ledger directory exists and is not empty; remove it or name another",
@@ -134,7 +139,10 @@ def _write(ledger: Any, target: Path) -> None:
         raise _fail(f"{target}: its folder {parent} does not exist", "no-folder")
     temporary = parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        ledger.to_parquet(str(temporary), write_index=False)
+        temporary.mkdir()
+        yield temporary
+        for leftover in temporary.glob(".*"):
+            leftover.unlink()  # a file a lost worker had begun; its partition was redone
         if target.exists():
             target.rmdir()
         temporary.rename(target)
@@ -164,24 +172,34 @@ def dry_run_on_cluster(
         RewardRulesError: the dask extra is missing, no file matches, a file is not
             Parquet, the scheduler cannot be reached, or the evaluation failed.
     """
-    from rewardrules.dask import partition_tasks, read_histories, results_of  # noqa: PLC0415
+    from rewardrules.dask import partition_tasks, read_histories  # noqa: PLC0415
+    from rewardrules.tools.scale import add_totals  # noqa: PLC0415
 
     files = _files(pattern)
     try:
         history = read_histories(files)
     except (OSError, ValueError) as error:
         raise _fail(f"{pattern}: cannot read the histories: {error}", "unreadable") from None
-    with _client(workers, scheduler) as client:
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(_client(workers, scheduler))
         click.echo(f"dashboard: {client.dashboard_link}", err=True)
-        planned = partition_tasks(program, history, as_of=as_of, customers=customers, engine=engine)
+        folder = None if output is None else stack.enter_context(_ledger_folder(output.path))
+        planned = partition_tasks(
+            program,
+            history,
+            as_of=as_of,
+            customers=customers,
+            engine=engine,
+            ledger_folder=None if folder is None else str(folder),
+        )
         if not planned.shuffled:
             click.echo("the files are partitioned by customer: no shuffle", err=True)
-        persisted = client.persist(planned.tasks)
+        # Only the figures are kept: each worker writes (or drops) a partition's ledger
+        # as soon as it is made, and holds one partition at a time.
+        persisted = client.persist(planned.figures())
         _show_progress(client, persisted, quiet)
-        evaluation = results_of(program, persisted, shuffled=planned.shuffled)
-        if output is not None:
-            _write(evaluation.ledger, output.path)
-        return evaluation.totals
+        return add_totals(program, client.compute(persisted, sync=True))
+    raise AssertionError("unreachable")  # pragma: no cover -- the block returns or raises
 
 
 def totals_json(program: Program, totals: Totals) -> str:
