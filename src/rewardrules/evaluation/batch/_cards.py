@@ -143,12 +143,15 @@ class CardColumns:
         after = counts.after
         found = _cheapest(self.plan, frame, events, completed[events], qualifying, freed, left)
         if found is not None:
+            chosen = np.asarray([event for event, _, _ in found], dtype=np.int64)
             return (
                 freed,
                 left,
                 [
-                    CardReward(event, int(after[event]), int(completed[event]), given, value)
-                    for event, given, value in found
+                    CardReward(event, count, cards, given, value)
+                    for (event, given, value), count, cards in zip(
+                        found, after[chosen].tolist(), completed[chosen].tolist(), strict=True
+                    )
                 ],
             )
         rewards = []
