@@ -255,10 +255,15 @@ def _upcoming(
         np.concatenate(([True], (owners[1:] != owners[:-1]) | (ordinal[1:] != ordinal[:-1])))
     )
     sums = np.add.reduceat(points, heads).tolist()
-    dues = [
-        ExpiryDue(days[instant], left)
-        for instant, left in zip(which[heads].tolist(), sums, strict=True)
-    ]
+    # Many customers have the same points due on the same date: one (frozen) object each.
+    made: dict[tuple[date, int], ExpiryDue] = {}
+    dues = []
+    for instant, left in zip(which[heads].tolist(), sums, strict=True):
+        key = (days[instant], left)
+        found = made.get(key)
+        if found is None:
+            found = made[key] = ExpiryDue(*key)
+        dues.append(found)
     whose = owners[heads]
     firsts = np.flatnonzero(np.concatenate(([True], whose[1:] != whose[:-1])))
     bounds = [*firsts.tolist(), len(dues)]
