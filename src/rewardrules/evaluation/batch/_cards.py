@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cmp_to_key
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,10 +27,11 @@ from rewardrules.kinds.every_nth_free import PunchCardPlan, _worth
 from rewardrules.kinds.every_nth_free import _reward_reason as reward_reason  # noqa: F401
 
 
-@dataclass(frozen=True, slots=True)
-class CardReward:
+class CardReward(NamedTuple):
     """What a purchase that completes cards gets: its count after it, the cards completed,
-    and the units and value given (free or discounted)."""
+    and the units and value given (free or discounted). A named tuple: a pass of a long
+    history makes one per completed card, and a tuple is made several times faster than
+    a frozen dataclass."""
 
     event: int
     after: int
@@ -128,36 +130,126 @@ class CardColumns:
         amounts: Ints,
         units_left: Ints,
     ) -> tuple[Ints, Ints, list[CardReward]]:
-        """Free (or discount) the cheapest qualifying units of each completed card."""
+        """Free (or discount) the cheapest qualifying units of each completed card.
+
+        Over columns (:func:`_cheapest`) when the amounts are int64 whose products fit;
+        otherwise one purchase at a time, as ``kinds.every_nth_free`` does (:func:`_give`).
+        """
         every = self.plan.every
         completed = counts.after // every - counts.before // every
+        events = np.flatnonzero(completed > 0)
+        freed = np.array(amounts, copy=True)
+        left = np.array(units_left, copy=True)
+        if not len(events):
+            return freed, left, []
+        after = counts.after
+        found = _cheapest(self.plan, frame, events, completed[events], qualifying, freed, left)
+        if found is not None:
+            chosen = np.asarray([event for event, _, _ in found], dtype=np.int64)
+            return (
+                freed,
+                left,
+                [
+                    CardReward(event, count, cards, given, value)
+                    for (event, given, value), count, cards in zip(
+                        found, after[chosen].tolist(), completed[chosen].tolist(), strict=True
+                    )
+                ],
+            )
         rewards = []
-        # Lists once, not a slice of each array per completed card: most purchases
-        # complete none, and those that do have a line or two.
-        starts = frame.line_start.tolist()
-        all_amounts, all_left, all_qualifying = (
-            amounts.tolist(),
-            units_left.tolist(),
-            qualifying.tolist(),
-        )
-        completed_of, after = completed.tolist(), counts.after
-        for event in np.flatnonzero(completed > 0).tolist():
-            start, end = starts[event], starts[event + 1]
-            line_amounts = all_amounts[start:end]
-            line_left = all_left[start:end]
-            cards = completed_of[event]
+        starts = frame.line_start
+        for event in events.tolist():
+            start, end = int(starts[event]), int(starts[event + 1])
+            line_amounts = freed[start:end].tolist()
+            line_left = left[start:end].tolist()
+            cards = int(completed[event])
             given, value = _give(
-                self.plan, cards, all_qualifying[start:end], line_amounts, line_left
+                self.plan, cards, qualifying[start:end].tolist(), line_amounts, line_left
             )
             if given:
-                all_amounts[start:end] = line_amounts
-                all_left[start:end] = line_left
+                freed[start:end] = line_amounts
+                left[start:end] = line_left
                 rewards.append(CardReward(event, int(after[event]), cards, given, value))
-        return (
-            np.asarray(all_amounts, dtype=amounts.dtype),
-            np.asarray(all_left, dtype=units_left.dtype),
-            rewards,
+        return freed, left, rewards
+
+
+_FITS = 2**61
+"""Products below this, doubled and added to, still fit in int64."""
+
+
+def _cheapest(
+    plan: PunchCardPlan,
+    frame: Frame,
+    events: Ints,
+    cards: Ints,
+    qualifying: Ints,
+    amounts: Ints,
+    units_left: Ints,
+) -> list[tuple[int, int, int]] | None:
+    """:func:`_give` for every completing purchase at once: ``amounts`` and ``units_left``
+    changed in place; each purchase that gives units, with the units and their value.
+
+    Each purchase's lines with units to free are put in ``_give``'s order (the cheapest
+    unit first, then line order) by a sort on the unit price as a float, checked exactly
+    by cross-multiplying each neighbouring pair; a card takes from them in that order.
+    None (nothing changed) when the amounts are not int64, when the products might not
+    fit, or when the floats got the order wrong: the caller then runs ``_give``.
+    """
+    if amounts.dtype != np.int64 or units_left.dtype != np.int64:
+        return None
+    starts = frame.line_start
+    first, sizes = starts[events], starts[events + 1] - starts[events]
+    owner = np.repeat(np.arange(len(events)), sizes)
+    lines = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(
+        first - np.cumsum(sizes) + sizes, sizes
+    )
+    available = np.minimum(qualifying[lines], units_left[lines])
+    usable = available > 0
+    owner, lines, available = owner[usable], lines[usable], available[usable]
+    if not len(lines):
+        return []
+    amount, left = amounts[lines], units_left[lines]
+    numerator, denominator = (1, 1) if plan.reward == "free" else plan.percent
+    biggest = int(left.max())
+    if (
+        int(np.abs(amount).max()) * biggest * numerator >= _FITS
+        or biggest * 100 * denominator >= _FITS
+    ):
+        return None
+    order = np.lexsort((lines, amount / left, owner))
+    owner, lines, available = owner[order], lines[order], available[order]
+    amount, left = amount[order], left[order]
+    same = owner[1:] == owner[:-1]
+    if np.any(same & (amount[:-1] * left[1:] > amount[1:] * left[:-1])):
+        return None
+    heads = np.flatnonzero(np.concatenate(([True], ~same)))
+    group = np.cumsum(np.concatenate(([True], ~same))) - 1
+    before = np.cumsum(available) - available
+    before -= before[heads][group]
+    take = np.clip(cards[owner] - before, 0, available)
+    if plan.reward == "free":
+        top, bottom = amount * take, left
+    else:
+        top, bottom = amount * take * numerator, left * 100 * denominator
+    # money.divide_half_up, over columns
+    worth = np.where(
+        top >= 0, (2 * top + bottom) // (2 * bottom), -((-2 * top + bottom) // (2 * bottom))
+    )
+    if plan.reward == "free":
+        worth = np.where(take == left, amount, worth)
+        units_left[lines] -= take
+    amounts[lines] -= worth
+    given = np.add.reduceat(take, heads)
+    value = np.add.reduceat(worth, heads)
+    gives = given > 0
+    return list(
+        zip(
+            events[owner[heads][gives]].tolist(),
+            given[gives].tolist(),
+            value[gives].tolist(),
+            strict=True,
         )
+    )
 
 
 def _give(

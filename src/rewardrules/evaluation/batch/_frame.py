@@ -574,7 +574,7 @@ def _evaluation_order(customer_rank: Ints, at: Ints, head_ids: Column) -> Ints:
     if (steps >= 0).all() and not ((steps == 0) & (np.diff(at) < 0)).any():
         order = np.arange(len(at), dtype=np.int64)
     else:
-        order = np.lexsort((at, customer_rank))
+        order = _by_customer_and_instant(customer_rank, at)
     if len(order) < 2:
         return order
     ranked, instants = customer_rank[order], at[order]
@@ -592,6 +592,17 @@ def _evaluation_order(customer_rank: Ints, at: Ints, head_ids: Column) -> Ints:
         order[start:end] = order[start:end][sorted(range(size), key=mine.__getitem__)]
         offset += size
     return order
+
+
+def _by_customer_and_instant(customer_rank: Ints, at: Ints) -> Ints:
+    """``np.lexsort((at, customer_rank))``: one stable sort of a single int64 key when the
+    customers times the span of instants fit in one (about twice as fast)."""
+    low, high = int(at.min()), int(at.max())
+    customers = int(customer_rank.max()) + 1 if len(customer_rank) else 0
+    if customers * (high - low + 1) >= 2**62 or int(customer_rank.min()) < 0:
+        return np.lexsort((at, customer_rank))
+    key = customer_rank.astype(np.int64) * (high - low + 1) + (at - low)
+    return np.argsort(key, kind="stable")
 
 
 def _frame(

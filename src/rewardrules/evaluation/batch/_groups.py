@@ -390,14 +390,16 @@ class Groups:
             numerator, denominator = group.step.point_value.as_integer_ratio()
             trials = [self.trials[member] for member in group.members]
             scale = 10**exponent
-            # Worth in units of 1 / (10**exponent * denominator): exact integers.
+            # Worth in units of 1 / (10**exponent * denominator): exact integers, in int64
+            # when every worth surely fits (Python integers otherwise).
+            kind = _worth_type(trials, denominator, numerator * scale)
             worths = [
-                trial.money.astype(object) * denominator
-                + trial.points.astype(object) * numerator * scale
+                trial.money.astype(kind) * denominator
+                + trial.points.astype(kind) * numerator * scale
                 for trial in trials
             ]
             best = np.full(self.frame.events, -1, dtype=np.int64)
-            best_worth: Any = np.zeros(self.frame.events, dtype=object)
+            best_worth: Any = np.zeros(self.frame.events, dtype=kind)
             best_points = np.zeros(self.frame.events, dtype=np.int64)
             for index in sorted(range(len(trials)), key=lambda index: group.ranks[index]):
                 trial = trials[index]
@@ -513,6 +515,17 @@ class Groups:
                 )
             )
         return events, entries
+
+
+def _worth_type(trials: list[Trial], money_factor: int, points_factor: int) -> type:
+    """``np.int64`` when every trial's money and points, scaled to a worth, fit in it;
+    ``object`` (exact Python integers) otherwise."""
+    bound = 0
+    for trial in trials:
+        for column, factor in ((trial.money, money_factor), (trial.points, points_factor)):
+            if len(column):
+                bound += max(abs(int(column.max())), abs(int(column.min()))) * factor
+    return np.int64 if bound < 2**62 else object
 
 
 def _noted_reason(

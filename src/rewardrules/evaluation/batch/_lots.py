@@ -35,6 +35,13 @@ from rewardrules.engine.lots import (
 )
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._ledger import EntryPart, column_keys
+from rewardrules.evaluation.batch._plain_lots import (
+    NEVER,
+    in_event_order,
+    loop_columns,
+    plain_accounts,
+    plain_customers,
+)
 from rewardrules.money import Currency
 
 if TYPE_CHECKING:
@@ -47,8 +54,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INSTANT = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
 _NO_CATALOGUE = Catalogue()
-NEVER = 2**62
-"""A lot that does not expire: later than any instant a datetime can hold."""
 
 
 def microseconds(moment: datetime) -> int:
@@ -136,7 +141,7 @@ class _Clock:
             return microseconds(pending.after(self.moment(event), self.policy.zone))
         return at + self.wait
 
-    def columns(self, purchases: Flags) -> tuple[list[int], list[int]]:
+    def columns(self, purchases: Flags) -> tuple[Ints, Ints]:
         """When each purchase's points become available and when they expire
         (``PointsPolicy.expiry_of``, or NEVER), at once (0 at other events).
 
@@ -170,7 +175,7 @@ class _Clock:
         else:
             expires = np.zeros(len(at), dtype=np.int64)
             expires[bought] = [self._expiry(event) for event in bought.tolist()]
-        return available.tolist(), expires.tolist()
+        return available, expires
 
     def _expiry(self, event: int) -> int:
         expires = self.policy.expiry_of(self.moment(event))
@@ -204,7 +209,6 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     still there, those in front of the first unexpired lot having expired.
     """
     assert policy.inactivity is None  # noqa: S101 -- the caller checks
-    purchases, refunds, _ = (flag.tolist() for flag in flags)
     clock = _Clock(policy, frame, moment)
     has_clock = policy.has_clock
     name = policy.name
@@ -213,15 +217,12 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         why += f", to the end of the {policy.round_up_to}"
     accounts.expiry_reason = ExpiryReason(name, why, policy.zone)
     ids = frame.event_ids
-    at_of = frame.at.tolist()
-    local_of = frame.local_date.tolist()
     starts = frame.customer_start.tolist()
-    points_of = points.tolist()
     until = (
         None if cutoff is None else (microseconds(cutoff[0]), cutoff[1], microseconds(cutoff[2]))
     )
     events_out, entries_out = accounts.events, accounts.entries
-    cancels, tier_at, asked = catalogue.cancels, catalogue.tiers, frame.units.tolist()
+    cancels, tier_at = catalogue.cancels, catalogue.tiers
 
     def expire(until: int, inclusive: bool, at_event: int, out: Expiries) -> None:
         """Pop the due lots from the front (``lots._expire_due``), as columns."""
@@ -241,19 +242,44 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
 
     front = [0]
     due, closing = accounts.expiring, accounts.closing_expiries
-    available_of, expires_of = clock.columns(flags[0])
+    available_at, expires_at = clock.columns(flags[0])
+    plain, carried = None, {}
+    if has_clock:  # the purchases before a customer's first other event, over columns
+        replayed, plain = plain_customers(frame, flags[0], replayed, points, expires_at)
+        if plain is not None:
+            upcoming = policy.expire_after is not None
+            carried = plain_accounts(
+                frame, plain, available_at, until, clock.local_day, upcoming, accounts
+            )
+    columns = (
+        *flags[:2],
+        frame.at,
+        frame.local_date,
+        points,
+        frame.units,
+        available_at,
+        expires_at,
+    )
+    picked: list[Any] = (  # by event: only the events the loop reads, when it skips some
+        [column.tolist() for column in columns]
+        if plain is None
+        else loop_columns(frame, replayed, plain.cut, columns)
+    )
+    purchases, refunds, at_of, local_of, points_of, asked, available_of, expires_of = picked
+    cuts = None if plain is None else plain.cut.tolist()
     for customer in replayed:
         customer_id = frame.customer_ids[customer]
-        sources: list[int] = []  # the purchases (events) that earned the lots
-        earned: list[int] = []  # local date ordinals
-        available: list[int] = []
-        expires: list[int] = []
-        lot_points: list[int] = []
+        lots_left = carried.get(customer)
+        # the purchases (events) that earned the lots, the local date ordinals they were
+        # earned on, when available, when they expire, their points
+        sources, earned, available, expires, lot_points = lots_left or ([], [], [], [], [])
         front[0] = 0
         debt = 0
         units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
         spent: dict[int, tuple[Spent, list[tuple[int, int]]]] = {}  # by redemption event
         first, end = starts[customer], starts[customer + 1]
+        if cuts is not None:
+            first = cuts[customer]
         for event in range(first, end):
             at = at_of[event]
             head = front[0]
@@ -420,3 +446,10 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
             accounts.upcoming[customer] = tuple(
                 ExpiryDue(day, left) for day, left in sorted(by_day.items())
             )
+    if plain is not None:
+        in_event_order(due)
+        in_event_order(closing)
+        # in customer order, as one loop over every customer would have written them
+        accounts.balances = dict(sorted(accounts.balances.items()))
+        accounts.available = dict(sorted(accounts.available.items()))
+        accounts.upcoming = dict(sorted(accounts.upcoming.items()))
