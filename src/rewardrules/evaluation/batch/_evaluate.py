@@ -48,6 +48,7 @@ from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._resume import Resumed, with_idle
+from rewardrules.evaluation.batch._resumed_slices import resumed_reader
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     GiftItemColumns,
@@ -1183,6 +1184,7 @@ class _Run(Computation):
                 "merge": resumed.merged,
                 "emptied": self._emptied(),
                 "window_seeds": resumed.windows,
+                "saved_refunds": resumed.refunds.purchases,
             }
         indices = sorted(resumed.seeded_customers(self.frame))
         return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
@@ -1199,6 +1201,8 @@ class _Run(Computation):
                 self.gifts.facts,
                 None if cutoff is None else (cutoff.instant, cutoff.inclusive),
             )
+            if self.resumed is not None:  # the saved slices counted on (``_resumed_slices``)
+                self.slice_reader = resumed_reader(self.slice_reader, self.resumed.saved)
         return self.slice_reader
 
     slice_reader: SliceReader | None = None

@@ -103,7 +103,7 @@ def merged_state(
             "bonuses": tuple(bonuses),
             "first_event_at": saved.first_event_at or state.first_event_at,
             "birthdays": dict(saved.birthdays),
-            "limits": dict(saved.limits),
+            "limits": state.limits,
             "referrals": saved.referrals,
             "referral_holds": saved.referral_holds,
             "forgotten_until": forgotten_until,

@@ -79,8 +79,6 @@ def resume_unsupported(program: Program) -> list[str]:
     found: list[str] = []
     for rule in program.rules:
         where = f"rule '{rule.id}'"
-        if rule.limit:
-            found.append(f"{where}: saved states of a rule with a limit")
         if rule.kind in _GIFT_KINDS:
             found.append(f"{where}: saved states of a {rule.kind} rule")
         if rule.exclusive_group is not None:

@@ -1,0 +1,100 @@
+"""The slices of a saved state that limits keep, seeded into the columns when resuming.
+
+A saved state keeps, per limit (``<rule>#<position>``), the period it counted in and what
+it counted there (``CustomerState.limits``, as ``restore`` loads it into
+``WorkingState.limit_usage``). Resuming, each limited rule's count (``_limits``) starts
+from it for the customer: the period's text read back as the integer ``period_keys``
+gives the same local dates. A refund of a purchase the state keeps
+(``_saved_refunds``) gives the points it took back to the limits of that purchase's
+period, if it is still the one counted (``LimitPlan.release_points``), as the reference's
+``fold._apply_refund`` does. The state saved at the end counts the new history's entries
+from the saved usage (``_slices.SliceReader``, seeded by :func:`usage_seeds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+
+from rewardrules.engine.limits import LimitPlan, Usage
+from rewardrules.engine.state import CustomerState
+from rewardrules.evaluation.batch._frame import Frame
+from rewardrules.evaluation.batch._limits import LimitColumns, period_keys
+from rewardrules.evaluation.batch._saved_refunds import SavedRefunds
+from rewardrules.evaluation.batch._slices import SliceReader
+
+
+def period_number(per: str, period: str) -> int:
+    """A saved period's text (``limits.period_key``) as the integer ``period_keys`` gives
+    every local date in it."""
+    if per == "day":
+        day = date.fromisoformat(period)
+    elif per == "week":
+        year, week = period.split("-W")
+        day = date.fromisocalendar(int(year), int(week), 1)
+    elif per == "month":
+        day = date(int(period[:4]), int(period[5:7]), 1)
+    elif per == "year":
+        day = date(int(period), 1, 1)
+    else:
+        return 0
+    return int(period_keys(per, np.asarray([day.toordinal()], dtype=np.int64))[0])
+
+
+def _usage(plan: LimitPlan, saved: CustomerState) -> list[tuple[int, int]] | None:
+    """The limits' saved usage as the count's start, or None where the state has none."""
+    if not any(limit.key in saved.limits for limit in plan.limits):
+        return None
+    found = []
+    for limit in plan.limits:
+        usage = saved.limits.get(limit.key)
+        if usage is None or limit.per == "purchase":
+            found.append((0, 0))
+        else:
+            found.append((period_number(limit.per, usage.period), usage.used))
+    return found
+
+
+def seed_limits(
+    limited: Mapping[str, LimitColumns],
+    frame: Frame,
+    saved: Mapping[str, CustomerState],
+    refunds: SavedRefunds,
+) -> dict[str, LimitColumns]:
+    """Each limited rule's columns, counting from the saved states' usage, with the points
+    refunds of saved purchases give back to it."""
+    seeded: dict[str, LimitColumns] = {}
+    for rule_id, columns in limited.items():
+        plan = columns.plan
+        seeds: dict[int, list[tuple[int, int]]] = {}
+        for customer, customer_id in enumerate(frame.customer_ids):
+            state = saved.get(customer_id)
+            usage = None if state is None else _usage(plan, state)
+            if usage is not None:
+                seeds[customer] = usage
+        releases: dict[int, list[tuple[tuple[int | None, ...], int]]] = {}
+        for event, entries in refunds.entries.items():
+            day = np.asarray([refunds.purchases[event][1]], dtype=np.int64)
+            periods = tuple(
+                None if limit.per == "purchase" else int(period_keys(limit.per, day)[0])
+                for limit in plan.limits
+            )
+            for entry in entries:  # one by one, as ``fold._apply_refund`` gives them back
+                if entry.rule == rule_id and entry.kind == "points" and entry.points:
+                    releases.setdefault(event, []).append((periods, -entry.points))
+        seeded[rule_id] = replace(columns, seeds=seeds or None, saved_releases=releases or None)
+    return seeded
+
+
+def resumed_reader(reader: SliceReader, saved: Mapping[str, CustomerState]) -> SliceReader:
+    """The slices' reader counting on from the saved states: each resumed customer's
+    limits' usage as ``restore`` loads it (``WorkingState.limit_usage``)."""
+    seeds: dict[str, Usage] = {
+        customer_id: {key: (usage.period, usage.used) for key, usage in state.limits.items()}
+        for customer_id, state in saved.items()
+        if state.limits
+    }
+    return replace(reader, usage_seeds=seeds) if seeds else reader

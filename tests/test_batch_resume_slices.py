@@ -1,0 +1,194 @@
+"""The batch engine resumes programs with limits, exclusive groups and gifts as the
+reference engine does.
+
+A history is split at a drawn point; the reference engine evaluates the first part and
+saves each customer's state (through JSON); both engines resume the rest from those
+states. The batch engine's evaluation must be the reference's (entries, balances, tiers,
+totals, saved states) and the whole history's, split in two. No refusal is accepted: these
+programs' states resume in the batch engine.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import at, line, purchase, refund
+from rewardrules.engine.state import CustomerState, LimitUsage
+from rewardrules.errors import HistoryError
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.events import AnyEvent, Customer, event_sort_key
+from rewardrules.program.model import Program
+from strategies import histories, make_program
+from test_batch_engine import LIMITED_PROGRAMS, dense_histories
+
+
+def _saved(
+    program: Program, events: list[AnyEvent], customers: list[Customer] | None
+) -> dict[str, CustomerState]:
+    first = evaluate(program, events, customers)
+    return {
+        result.customer_id: CustomerState.model_validate_json(result.state.model_dump_json())
+        for result in first.customers
+    }
+
+
+def _states(evaluation: Any) -> list[str]:
+    return [result.state.model_dump_json() for result in evaluation.customers]
+
+
+def resumes_as_one(
+    program: Program,
+    events: list[AnyEvent],
+    split: int,
+    customers: list[Customer] | None = None,
+) -> Any:
+    """Assert the batch engine resumes ``events[split:]`` from the reference's states as
+    the reference does, and (when the whole history is accepted) as the whole history's
+    evaluation split in two. Returns the batch evaluation (None where both refuse)."""
+    events = sorted(events, key=event_sort_key)
+    try:
+        saved = _saved(program, events[:split], customers)
+    except HistoryError:
+        return None  # the first part is refused already
+    rest = events[split:]
+    try:
+        expected: Any = evaluate(program, rest, customers, states=saved)
+    except HistoryError as error:
+        expected = error
+    try:
+        resumed: Any = evaluate(program, rest, customers, states=saved, engine="batch")
+    except HistoryError as error:
+        resumed = error
+    if isinstance(resumed, HistoryError):
+        assert isinstance(expected, HistoryError), str(resumed)
+        assert str(resumed) == str(expected)
+        return None
+    assert not isinstance(expected, HistoryError), str(expected)
+    assert resumed.to_dict() == expected.to_dict()
+    assert _states(resumed) == _states(expected)
+    try:
+        whole = evaluate(program, events, customers)
+    except HistoryError:
+        return resumed
+    first = evaluate(program, events[:split], customers)
+    by_id = {result.customer_id: result for result in resumed.customers}
+    for single in whole.customers:
+        ours = by_id[single.customer_id]
+        assert (ours.points, ours.available_points, ours.tier, ours.stamps) == (
+            single.points,
+            single.available_points,
+            single.tier,
+            single.stamps,
+        )
+        assert ours.state.model_dump_json() == single.state.model_dump_json()
+    parts: dict[str, list[dict[str, Any]]] = {
+        result.customer_id: [entry.to_dict() for entry in result.ledger]
+        for result in first.customers
+    }
+    for result in resumed.customers:
+        parts.setdefault(result.customer_id, []).extend(entry.to_dict() for entry in result.ledger)
+    assert parts == {
+        result.customer_id: [entry.to_dict() for entry in result.ledger]
+        for result in whole.customers
+    }
+    return resumed
+
+
+# --- drawn: a history split anywhere, no refusal accepted ------------------------------------
+
+
+@settings(max_examples=60)
+@given(LIMITED_PROGRAMS, st.one_of(histories(refunds=True), dense_histories()), st.data())
+def test_drawn_limited_programs_resume_as_the_reference_and_the_whole_history(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    resumes_as_one(program, events, split)
+
+
+# --- limits ------------------------------------------------------------------------------
+
+DAILY = {
+    "id": "points",
+    "kind": "points_per_spend",
+    "points": 1,
+    "per": "1.00",
+    "limit": {"per": "day", "points": 10},
+}
+
+
+def _given(evaluation: Any, rule: str = "points") -> list[tuple[str, str, int | None]]:
+    return [
+        (entry.event_id, entry.kind, entry.points)
+        for customer in evaluation.customers
+        for entry in customer.ledger
+        if entry.rule == rule
+    ]
+
+
+def test_a_limit_reached_before_the_split_cuts_the_purchase_after_it() -> None:
+    program = make_program([DAILY])
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "8.00")),  # 8 of the day's 10
+        purchase("p2", at(0, hours=2), line("tea", "5.00")),  # 2 of 5 given
+        purchase("p3", at(1), line("tea", "5.00")),  # a new day: all 5
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    assert _given(resumed) == [("p2", "points", 2), ("p3", "points", 5)]
+    assert resumed.customers[0].state.limits == {
+        "points#0": LimitUsage(period=at(1).date().isoformat(), used=5)
+    }
+
+
+def test_a_weekly_limit_used_up_before_the_split_gives_nothing_after_it() -> None:
+    program = make_program([{**DAILY, "limit": {"per": "week", "points": 10}}])
+    monday = at(0) - timedelta(days=at(0).weekday())
+    events: list[AnyEvent] = [
+        purchase("p1", monday, line("tea", "12.00")),  # 10 of 12 given
+        purchase("p2", monday + timedelta(days=3), line("tea", "5.00")),  # capped
+        purchase("p3", monday + timedelta(days=7), line("tea", "5.00")),  # next week
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    assert _given(resumed) == [("p2", "capped", None), ("p3", "points", 5)]
+
+
+def test_a_refund_after_the_split_gives_back_to_the_limit_of_its_purchase_day() -> None:
+    program = make_program([DAILY], refunds={"within": "30 days"})
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "4.00", 2)),  # 8 points
+        refund("r1", at(0, hours=1), "p1", ("tea", 1)),  # 4 back: 4 of 10 used
+        purchase("p2", at(0, hours=2), line("tea", "7.00")),  # 6 of 7 given
+        refund("r2", at(1), "p1"),  # the other 4 back, a day later: day 0 is not counted
+        purchase("p3", at(1, hours=1), line("tea", "9.00")),  # 9 of 10
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    assert _given(resumed) == [
+        ("r1", "points", -4),
+        ("p2", "points", 6),
+        ("r2", "points", -4),
+        ("p3", "points", 9),
+    ]
+    for split in range(len(events) + 1):
+        resumes_as_one(program, events, split)
+
+
+def test_a_limited_price_rule_counts_on_from_the_saved_rewards() -> None:
+    card = {
+        "id": "card",
+        "kind": "every_nth_free",
+        "every": 2,
+        "counts": "items",
+        "reward": "free",
+        "limit": {"per": "month", "rewards": 1},
+    }
+    program = make_program([card])
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "3.00", 2)),  # one free: the month's one
+        purchase("p2", at(1), line("tea", "3.00", 2)),  # a card completed, none given
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    assert [entry.kind for entry in resumed.customers[0].ledger] == ["capped"]
