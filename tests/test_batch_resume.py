@@ -293,11 +293,11 @@ def test_an_event_repeating_a_saved_id_is_the_reference_error() -> None:
 
 
 def test_what_the_batch_engine_does_not_resume_is_refused_by_name() -> None:
-    grouped = {**EARN, "exclusive_group": "offers"}
-    program = make_program([grouped])
+    signup = {"id": "hello", "kind": "signup_bonus", "points": 5}
+    program = make_program([EARN, signup])
     saved = _saved(program, [purchase("p1", at(0), line("tea", "5.00"))])
-    assert resume_unsupported(program) == ["rule 'points': saved states of an exclusive_group"]
-    with pytest.raises(UnsupportedError, match="rule 'points': saved states of an exclusive"):
+    assert resume_unsupported(program) == ["rule 'hello': saved states of a signup_bonus rule"]
+    with pytest.raises(UnsupportedError, match="rule 'hello': saved states of a signup_bonus"):
         evaluate(
             program, [purchase("p2", at(1), line("tea", "1.00"))], states=saved, engine="batch"
         )

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from helpers import at, line, purchase, refund
 from rewardrules.engine.state import CustomerState, LimitUsage
 from rewardrules.errors import HistoryError
+from rewardrules.evaluation import batch
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, event_sort_key
 from rewardrules.program.model import Program
-from strategies import histories, make_program
-from test_batch_engine import LIMITED_PROGRAMS, dense_histories
+from strategies import histories, limited_group_programs, make_program, with_limits
+from test_batch_engine import LIMITED_PROGRAMS, batch_grouped_programs, dense_histories
 
 
 def _saved(
@@ -192,3 +193,99 @@ def test_a_limited_price_rule_counts_on_from_the_saved_rewards() -> None:
     ]
     resumed = resumes_as_one(program, events, 1)
     assert [entry.kind for entry in resumed.customers[0].ledger] == ["capped"]
+
+
+@settings(max_examples=60)
+@given(
+    st.one_of(
+        batch_grouped_programs(),
+        with_limits(batch_grouped_programs()),
+        limited_group_programs(),
+    ),
+    st.one_of(histories(refunds=True, payments=True), dense_histories()),
+    st.data(),
+)
+def test_drawn_grouped_programs_resume_as_the_reference_and_the_whole_history(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    if batch.unsupported(program):
+        return  # refused as a whole, not only its states
+    split = data.draw(st.integers(0, len(events)), label="split")
+    resumes_as_one(program, events, split)
+
+
+# --- exclusive groups --------------------------------------------------------------------
+
+GROUPED_CARD = {
+    "id": "card",
+    "kind": "every_nth_free",
+    "every": 3,
+    "counts": "items",
+    "reward": "free",
+    "exclusive_group": "offers",
+}
+GROUPED_POINTS = {
+    "id": "points",
+    "kind": "points_per_spend",
+    "points": 1,
+    "per": "1.00",
+    "exclusive_group": "offers",
+}
+
+
+def test_a_group_winner_is_decided_by_a_card_filled_before_the_split() -> None:
+    cake_points = {**GROUPED_POINTS, "when": {"skus": ["cake"]}}
+    program = make_program(
+        [GROUPED_CARD, cake_points], points={"value": "0.01"}, refunds={"within": "30 days"}
+    )
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "2.00", 2)),  # no points on tea: the card counts 2
+        purchase("p2", at(1), line("tea", "2.00"), line("cake", "5.00")),  # free tea wins
+        purchase("p3", at(2), line("cake", "5.00")),  # the card gives nothing: 5 points
+        refund("r2", at(3), "p2", ("cake", 1)),  # the points were set aside at p2
+        refund("r3", at(3, hours=1), "p3"),  # 5 points back
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    ledger = resumed.customers[0].ledger
+    assert [(entry.event_id, entry.rule, entry.kind) for entry in ledger] == [
+        ("p2", "card", "free"),
+        ("p2", "points", "set_aside"),
+        ("p3", "points", "points"),
+        ("r3", "points", "points"),
+    ]
+    for split in range(len(events) + 1):
+        resumes_as_one(program, events, split)
+
+
+def test_a_limited_member_counts_on_from_the_saved_usage_in_its_group() -> None:
+    limited = {**GROUPED_POINTS, "limit": {"per": "day", "points": 5}}
+    bonus = {"id": "bonus", "kind": "bonus_points", "points": 3, "exclusive_group": "offers"}
+    program = make_program([limited, bonus], points={"value": "0.01"})
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "4.00")),  # 4 points of 5 beat the bonus's 3
+        purchase("p2", at(0, hours=1), line("tea", "4.00")),  # 1 point left: the bonus wins
+        purchase("p3", at(1), line("tea", "4.00")),  # a new day: 4 points again
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    given = [
+        (entry.event_id, entry.rule)
+        for entry in resumed.customers[0].ledger
+        if entry.kind == "points"
+    ]
+    assert given == [("p2", "bonus"), ("p3", "points")]
+
+
+def test_a_bonus_given_once_before_the_split_does_not_win_its_group_again() -> None:
+    once = {**ONCE_BONUS, "exclusive_group": "offers"}
+    program = make_program([once, GROUPED_POINTS], points={"value": "0.01"})
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "1.00")),  # the bonus (50) wins
+        purchase("p2", at(1), line("tea", "1.00")),  # given already: the point wins
+    ]
+    resumed = resumes_as_one(program, events, 1)
+    assert [(entry.rule, entry.kind) for entry in resumed.customers[0].ledger] == [
+        ("points", "points")
+    ]
+
+
+ONCE_BONUS = {"id": "welcome", "kind": "bonus_points", "points": 50, "once_per_customer": True}

@@ -81,6 +81,4 @@ def resume_unsupported(program: Program) -> list[str]:
         where = f"rule '{rule.id}'"
         if rule.kind in _GIFT_KINDS:
             found.append(f"{where}: saved states of a {rule.kind} rule")
-        if rule.exclusive_group is not None:
-            found.append(f"{where}: saved states of an exclusive_group")
     return found
