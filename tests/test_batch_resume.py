@@ -296,7 +296,9 @@ def test_what_the_batch_engine_does_not_resume_is_refused_by_name() -> None:
     signup = {"id": "hello", "kind": "signup_bonus", "points": 5}
     program = make_program([EARN, signup])
     saved = _saved(program, [purchase("p1", at(0), line("tea", "5.00"))])
-    assert resume_unsupported(program) == ["rule 'hello': saved states of a signup_bonus rule"]
+    assert resume_unsupported(program) == [
+        "rule 'hello': saved states of a signup_bonus rule given at joining"
+    ]
     with pytest.raises(UnsupportedError, match="rule 'hello': saved states of a signup_bonus"):
         evaluate(
             program, [purchase("p2", at(1), line("tea", "1.00"))], states=saved, engine="batch"

@@ -111,6 +111,8 @@ class GiftColumns:
 
     plan: GiftRule
     scope: ScopeColumns
+    given_before: Flags | None = None
+    """Per customer, whether a saved state marks a sign-up bonus given (``_resume``)."""
 
     @classmethod
     def of(cls, plan: GiftRule, frame: Frame, tiers: TierPlan | None) -> GiftColumns:
@@ -139,6 +141,8 @@ class GiftColumns:
         found &= profiles.has[owner] & (frame.at >= joined)
         if isinstance(plan, SignupPlan):
             found &= has_joined
+            if self.given_before is not None:  # given before a saved state
+                found &= ~self.given_before[owner]
         elif isinstance(plan, ReferralPlan):
             referred = np.asarray([by is not None for by in profiles.referred_by], dtype=bool)
             found &= referred[owner]

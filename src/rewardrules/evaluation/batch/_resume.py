@@ -3,8 +3,9 @@
 A saved state is read with the reference engine's own checks and restore
 (``fold._restore``: the same errors, the same ``WorkingState``). What the state carries
 into the new history is then handed to the columns as per-customer seeds: a punch card's
-count (an offset to its cumulative sums), a bonus given once per customer (the customer's
-purchases no longer qualify), the points account (lots, debt, pending points, the
+count (an offset to its cumulative sums), a bonus given once per customer or a sign-up
+bonus at a purchase (the customer's purchases no longer qualify), a limit's usage
+(``_resumed_slices``), the points account (lots, debt, pending points, the
 redemptions a cancellation gives back, the activity ``expire_on_inactivity`` counts from:
 the account loop starts from it instead of an empty account). Refunds of saved
 purchases run through the reference's steps (``_saved_refunds``), tiers get what the saved
@@ -39,6 +40,7 @@ from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
+from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._opening import Grants
@@ -50,6 +52,8 @@ from rewardrules.evaluation.batch.support import resume_unsupported
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
+from rewardrules.kinds.bonus_points import BonusPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
 
 
 def _refuse(features: list[str]) -> None:
@@ -206,7 +210,7 @@ class Resumed:
 
     def stages(self, stages: Sequence[Any], frame: Frame) -> list[Any]:
         """The rules' stages seeded for the frame's resumed customers: a punch card's
-        count, a bonus already given once per customer."""
+        count, a bonus given once per customer or a sign-up bonus already given."""
         if not self.saved:
             return list(stages)
         customers = frame.customer_ids
@@ -230,7 +234,7 @@ class Resumed:
                 if backs:
                     given_back = {event: (day, back) for event, (_, day, back) in backs.items()}
                     seed = replace(seed, saved_refunds=given_back)
-            elif isinstance(stage, BonusColumns) and stage.plan.rule.once_per_customer:
+            elif isinstance(stage, BonusColumns | GiftColumns) and _once(stage):
                 given = np.asarray(
                     [self._given(customer_id, rule_id) for customer_id in customers],
                     dtype=np.bool_,
@@ -354,6 +358,15 @@ def with_idle(
         return results, []
     merged = sorted([*results, *idle], key=lambda result: result.customer_id)
     return tuple(merged), [entry for result in idle for entry in result.ledger]
+
+
+def _once(stage: BonusColumns | GiftColumns) -> bool:
+    """Whether a saved state's mark (``bonuses``) keeps the rule from giving again: a bonus
+    once per customer, a sign-up bonus at a purchase."""
+    plan = stage.plan
+    if isinstance(plan, BonusPlan):
+        return plan.rule.once_per_customer
+    return isinstance(plan, SignupPlan)
 
 
 def _moment(frame: Frame) -> Any:
