@@ -26,6 +26,7 @@ from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, event_sort_key
 from rewardrules.program.model import Program
 from strategies import (
+    birthday_at_purchase_rules,
     filters,
     final_group_programs,
     histories,
@@ -362,3 +363,77 @@ def test_a_signup_bonus_given_before_the_split_is_not_given_again() -> None:
         ("r2", -20)
     ]
     assert resumed.customers[0].state.bonuses == ("hello",)
+
+
+@st.composite
+def birthday_programs(draw: st.DrawFn) -> Program:
+    """A points rule and a birthday gift at a purchase (sometimes for members of some
+    standing, now and then limited or in a group with the points rule)."""
+    points: dict[str, Any] = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1"}
+    birthday = draw(birthday_at_purchase_rules())
+    birthday.pop("purchase_within", None)  # refused by name when resuming
+    if draw(st.booleans()):
+        birthday["limit"] = [{"per": "year", "rewards": 1}]
+    if draw(st.booleans()):
+        points["exclusive_group"] = birthday["exclusive_group"] = "offers"
+    return make_program(
+        [points, birthday],
+        timezone=draw(st.sampled_from(("UTC", "America/New_York", "Asia/Tokyo"))),
+        points={"value": "0.01"},
+        refunds={"within": "30 days"},
+    )
+
+
+@settings(max_examples=60)
+@given(birthday_programs(), histories(("alice", "bob"), 2, 12), st.data())
+def test_drawn_birthday_programs_resume_as_the_reference_and_the_whole_history(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    customers = data.draw(profiles_near(events, program.timezone))
+    split = data.draw(st.integers(0, len(events)), label="split")
+    resumes_as_one(program, events, split, customers)
+
+
+def test_a_birthday_gift_given_before_the_split_waits_for_the_next_year() -> None:
+    cake = {
+        "id": "cake",
+        "kind": "birthday",
+        "points": 30,
+        "requires_purchase": True,
+        "window": "month",
+        "member_for": "20 days",
+    }
+    program = make_program([cake], refunds={"within": "30 days"})
+    born = at(0).date()
+    profile = [Customer(customer_id="c1", birthday={"month": born.month, "day": born.day})]
+    events: list[AnyEvent] = [
+        purchase("p0", at(-30), line("tea", "1.00")),  # a member from here
+        purchase("p1", at(0), line("tea", "1.00")),  # this year's gift
+        purchase("p2", at(5), line("tea", "1.00")),  # the same window: given already
+        purchase("p3", at(366), line("tea", "1.00")),  # next year's window: given
+    ]
+    for split in range(len(events) + 1):
+        resumes_as_one(program, events, split, profile)
+    resumed = resumes_as_one(program, events, 2, profile)
+    assert [entry.event_id for entry in resumed.customers[0].ledger] == ["p3"]
+    assert resumed.customers[0].state.birthdays == {"cake": born.year + 1}
+
+
+def test_a_member_for_counts_from_the_saved_first_event() -> None:
+    cake = {
+        "id": "cake",
+        "kind": "birthday",
+        "points": 30,
+        "requires_purchase": True,
+        "window": "month",
+        "member_for": "20 days",
+    }
+    program = make_program([cake])
+    born = at(0).date()
+    profile = [Customer(customer_id="c1", birthday={"month": born.month, "day": born.day})]
+    events: list[AnyEvent] = [
+        purchase("p0", at(-25), line("tea", "1.00")),  # the first event, before the split
+        purchase("p1", at(0), line("tea", "1.00")),  # a member for 25 days: the gift
+    ]
+    resumed = resumes_as_one(program, events, 1, profile)
+    assert [entry.event_id for entry in resumed.customers[0].ledger] == ["p1"]

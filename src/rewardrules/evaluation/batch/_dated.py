@@ -113,6 +113,9 @@ class GiftColumns:
     scope: ScopeColumns
     given_before: Flags | None = None
     """Per customer, whether a saved state marks a sign-up bonus given (``_resume``)."""
+    years_done: Ints | None = None
+    """Per customer, the last birthday year a saved state says the rule gave (0: none;
+    ``_resume``): the purchases of that year and before give no more."""
 
     @classmethod
     def of(cls, plan: GiftRule, frame: Frame, tiers: TierPlan | None) -> GiftColumns:
@@ -184,6 +187,8 @@ class GiftColumns:
         if isinstance(self.plan, BirthdayPlan) and len(events):
             years = _birthday_years(self.plan, profiles.birthday[owner], frame.local_date[events])
             inside = years > 0
+            if self.years_done is not None:  # given before a saved state
+                inside &= years > self.years_done[owner]
             events, owner, years = events[inside], owner[inside], years[inside]
             if standing is not None:
                 eligible = standing.eligible(self.plan, events)

@@ -232,6 +232,13 @@ class GiftLedger:
                     return profile.joined_at, True
                 first = self.written(starts[customer])
                 fact = firsts.get(frame.customer_ids[customer])
+                saved = (
+                    None
+                    if run.resumed is None
+                    else run.resumed.first_event(frame.customer_ids[customer])
+                )
+                if saved is not None:  # the saved state's first event (``state.first_event_at``)
+                    first = saved
                 return (fact if fact is not None and fact < first else first), False
 
             standing = Standing(

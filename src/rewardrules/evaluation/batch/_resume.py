@@ -52,6 +52,7 @@ from rewardrules.evaluation.batch.support import resume_unsupported
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
+from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.bonus_points import BonusPlan
 from rewardrules.kinds.signup_bonus import SignupPlan
 
@@ -210,7 +211,8 @@ class Resumed:
 
     def stages(self, stages: Sequence[Any], frame: Frame) -> list[Any]:
         """The rules' stages seeded for the frame's resumed customers: a punch card's
-        count, a bonus given once per customer or a sign-up bonus already given."""
+        count, a bonus given once per customer or a sign-up bonus already given, the last
+        birthday year a birthday at purchases gave."""
         if not self.saved:
             return list(stages)
         customers = frame.customer_ids
@@ -234,6 +236,12 @@ class Resumed:
                 if backs:
                     given_back = {event: (day, back) for event, (_, day, back) in backs.items()}
                     seed = replace(seed, saved_refunds=given_back)
+            elif isinstance(stage, GiftColumns) and isinstance(stage.plan, BirthdayPlan):
+                done = np.asarray(
+                    [self._year(customer_id, rule_id) for customer_id in customers],
+                    dtype=np.int64,
+                )
+                seed = replace(stage, years_done=done) if done.any() else stage
             elif isinstance(stage, BonusColumns | GiftColumns) and _once(stage):
                 given = np.asarray(
                     [self._given(customer_id, rule_id) for customer_id in customers],
@@ -279,6 +287,15 @@ class Resumed:
     def _stamps(self, customer_id: str, rule_id: str) -> int:
         saved = self.saved.get(customer_id)
         return 0 if saved is None else saved.stamps.get(rule_id, 0)
+
+    def _year(self, customer_id: str, rule_id: str) -> int:
+        saved = self.saved.get(customer_id)
+        return 0 if saved is None else saved.birthdays.get(rule_id, 0)
+
+    def first_event(self, customer_id: str) -> datetime | None:
+        """When the customer's saved state says their first event was (None: no state)."""
+        saved = self.saved.get(customer_id)
+        return None if saved is None else saved.first_event_at
 
     def _given(self, customer_id: str, rule_id: str) -> bool:
         saved = self.saved.get(customer_id)

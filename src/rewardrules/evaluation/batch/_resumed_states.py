@@ -102,7 +102,7 @@ def merged_state(
             "cancellations": {**saved.cancellations, **state.cancellations},
             "bonuses": tuple(bonuses),
             "first_event_at": saved.first_event_at or state.first_event_at,
-            "birthdays": dict(saved.birthdays),
+            "birthdays": {**saved.birthdays, **state.birthdays},
             "limits": state.limits,
             "referrals": saved.referrals,
             "referral_holds": saved.referral_holds,
