@@ -27,6 +27,7 @@ from rewardrules.events import AnyEvent, Customer, event_sort_key
 from rewardrules.program.model import Program
 from strategies import (
     birthday_at_purchase_rules,
+    cutoffs,
     filters,
     final_group_programs,
     histories,
@@ -437,3 +438,110 @@ def test_a_member_for_counts_from_the_saved_first_event() -> None:
     ]
     resumed = resumes_as_one(program, events, 1, profile)
     assert [entry.event_id for entry in resumed.customers[0].ledger] == ["p1"]
+
+
+@st.composite
+def dated_gift_programs(draw: st.DrawFn) -> Program:
+    """A points rule, a birthday given at dates (a day or month window, sometimes for
+    members of some standing) and a sign-up bonus at joining or at a first purchase; now
+    and then limited, or the gifts at dates in one exclusive group."""
+    points: dict[str, Any] = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1"}
+    birthday: dict[str, Any] = {
+        "id": "cake",
+        "kind": "birthday",
+        "points": draw(st.sampled_from((25, 60))),
+        "window": draw(st.sampled_from(("day", "month"))),
+    }
+    member_for = draw(st.sampled_from((None, None, "20 days")))
+    if member_for is not None:
+        birthday["member_for"] = member_for
+    signup: dict[str, Any] = {"id": "hello", "kind": "signup_bonus", "points": 40}
+    if draw(st.booleans()):
+        signup["min_first_purchase"] = "0"
+    for rule in (birthday, signup):
+        if not draw(st.integers(0, 2)):
+            rule["limit"] = [{"per": draw(st.sampled_from(("day", "month"))), "points": 50}]
+    if "min_first_purchase" not in signup and draw(st.booleans()):
+        birthday["exclusive_group"] = signup["exclusive_group"] = "dated"
+    return make_program(
+        [points, birthday, signup],
+        timezone=draw(st.sampled_from(("UTC", "America/New_York", "Asia/Tokyo"))),
+        points={"value": "0.01"},
+        refunds={"within": "30 days"},
+    )
+
+
+@settings(max_examples=60)
+@given(dated_gift_programs(), histories(("alice", "bob"), 2, 12), st.data())
+def test_drawn_gifts_at_dates_resume_as_the_reference_and_the_whole_history(
+    program: Program, events: list[AnyEvent], data: st.DataObject
+) -> None:
+    customers = data.draw(profiles_near(events, program.timezone))
+    split = data.draw(st.integers(0, len(events)), label="split")
+    resumes_as_one(program, events, split, customers)
+
+
+@settings(max_examples=60)
+@given(dated_gift_programs(), histories(("alice", "bob"), 2, 12), cutoffs(), st.data())
+def test_drawn_gifts_at_dates_resume_as_the_reference_up_to_a_cutoff(
+    program: Program, events: list[AnyEvent], as_of: Any, data: st.DataObject
+) -> None:
+    customers = data.draw(profiles_near(events, program.timezone))
+    events = sorted(events, key=event_sort_key)
+    split = data.draw(st.integers(0, len(events)), label="split")
+    try:
+        saved = _saved(program, events[:split], customers)
+    except HistoryError:
+        return
+    rest = events[split:]
+    outcomes: list[Any] = []
+    for engine in ("reference", "batch"):
+        try:
+            outcomes.append(
+                evaluate(program, rest, customers, states=saved, as_of=as_of, engine=engine)
+            )
+        except HistoryError as error:
+            outcomes.append(str(error))
+    expected, resumed = outcomes
+    if isinstance(expected, str) or isinstance(resumed, str):
+        assert resumed == expected
+        return
+    assert resumed.to_dict() == expected.to_dict()
+    assert _states(resumed) == _states(expected)
+
+
+def test_a_birthday_gift_due_across_the_split_is_given_once() -> None:
+    cake = {"id": "cake", "kind": "birthday", "points": 30, "window": "day"}
+    hello = {"id": "hello", "kind": "signup_bonus", "points": 40}
+    program = make_program([cake, hello], points={"value": "0.01"})
+    born = at(10).date()
+    profile = [
+        Customer(
+            customer_id="c1",
+            joined_at=at(-1),
+            birthday={"month": born.month, "day": born.day},
+        )
+    ]
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "1.00")),  # the sign-up bonus, given at joining
+        purchase("p2", at(5), line("tea", "1.00")),
+        purchase("p3", at(20), line("tea", "1.00")),  # the birthday (day 10) given before it
+        purchase("p4", at(400), line("tea", "1.00")),  # next year's, given before it
+    ]
+    for split in range(len(events) + 1):
+        resumes_as_one(program, events, split, profile)
+    resumed = resumes_as_one(program, events, 2, profile)
+    assert [(entry.rule, entry.points) for entry in resumed.customers[0].ledger] == [
+        ("cake", 30),
+        ("cake", 30),
+    ]
+    assert resumed.customers[0].state.bonuses == ("hello",)
+    assert resumed.customers[0].state.birthdays == {"cake": born.year + 1}
+    # A resumed customer without a new event gets the gift due by ``as_of``.
+    saved = _saved(program, events[:2], profile)
+    as_of = at(11)
+    expected = evaluate(program, [], profile, states=saved, as_of=as_of)
+    idle = evaluate(program, [], profile, states=saved, as_of=as_of, engine="batch")
+    assert idle.to_dict() == expected.to_dict()
+    assert [entry.rule for entry in idle.customers[0].ledger] == ["cake"]
+    assert idle.totals.points_issued == 30

@@ -285,6 +285,9 @@ class GiftLedger:
             for rule in run.plan.dated
         )
         emptied = emptying(run.frame, run.refunds.steps) if counted else None
+        resumed = run.resumed
+        if emptied is not None and resumed is not None:  # of saved purchases too
+            emptied = emptied | resumed.refunds.emptied
         lasting = lasting_purchases(run.plan.points, run.plan.tiers, run.tier, flags[0])
         walker = Walker(
             run.plan,
@@ -298,6 +301,7 @@ class GiftLedger:
             frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
             self.released,
+            {} if resumed is None else resumed.saved,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)

@@ -82,6 +82,9 @@ class Resumed:
     """The saved tier entries over the frame (set by :meth:`tiers`)."""
     frame: Frame | None = None
     """The new history's frame (set by ``check``)."""
+    given_profiles: Mapping[str, Customer] = field(default_factory=dict)
+    """The profiles as given (set by :meth:`profiles`): an idle customer's state reads its
+    own, as the reference's (gifts at dates up to ``as_of``)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, states: object) -> Resumed:
@@ -103,6 +106,7 @@ class Resumed:
     def profiles(self, profiles: dict[str, Customer]) -> dict[str, Customer]:
         """The profiles, without the opening of a customer with a saved state: the state
         already holds it (``fold._start_profiles`` opens only the others)."""
+        self.given_profiles = profiles
         return {
             customer_id: (
                 profile.model_copy(update={"opening_points": (), "tier": None, "tier_until": None})
@@ -360,11 +364,14 @@ class Resumed:
         reference's own, from their restored state (their state, and what ``as_of``
         expires)."""
         present = set(frame_customers)
-        return [
-            _result(self.plan, self.restored(customer_id), [], cutoff)
-            for customer_id in sorted(self.saved)
-            if customer_id not in present
-        ]
+        found = []
+        for customer_id in sorted(self.saved):
+            if customer_id in present:
+                continue
+            state = self.restored(customer_id)
+            state.profile = self.given_profiles.get(customer_id)  # as ``fold.evaluate``
+            found.append(_result(self.plan, state, [], cutoff))
+        return found
 
 
 def with_idle(

@@ -19,12 +19,15 @@ from datetime import date
 
 import numpy as np
 
+from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.limits import LimitPlan, Usage
-from rewardrules.engine.state import CustomerState
+from rewardrules.engine.lots import PointsAccount
+from rewardrules.engine.state import CustomerState, _restore_account
 from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.batch._limits import LimitColumns, period_keys
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds
 from rewardrules.evaluation.batch._slices import SliceReader
+from rewardrules.evaluation.plan import ProgramPlan
 
 
 def period_number(per: str, period: str) -> int:
@@ -91,10 +94,44 @@ def seed_limits(
 
 def resumed_reader(reader: SliceReader, saved: Mapping[str, CustomerState]) -> SliceReader:
     """The slices' reader counting on from the saved states: each resumed customer's
-    limits' usage as ``restore`` loads it (``WorkingState.limit_usage``)."""
+    limits' usage as ``restore`` loads it (``WorkingState.limit_usage``), and their first
+    event and birthday years, where the birthdays at dates go on from."""
     seeds: dict[str, Usage] = {
         customer_id: {key: (usage.period, usage.used) for key, usage in state.limits.items()}
         for customer_id, state in saved.items()
         if state.limits
     }
-    return replace(reader, usage_seeds=seeds) if seeds else reader
+    years = {
+        customer_id: (state.first_event_at, state.birthdays) for customer_id, state in saved.items()
+    }
+    return replace(reader, usage_seeds=seeds, saved_years=years)
+
+
+def saved_account(plan: ProgramPlan, saved: CustomerState) -> PointsAccount:
+    """A customer's points account as their state saved it (a fresh one), as ``restore``
+    restores it: where a walk for gifts at dates starts from (``_timeline``)."""
+    account = PointsAccount()
+    counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
+    _restore_account(saved, account, counts)
+    return account
+
+
+def idle_gifts(
+    plan: ProgramPlan, entries: list[LedgerEntry], given: dict[str, int]
+) -> list[LedgerEntry]:
+    """Of the entries of resumed customers without a new event (``Resumed.idle``), add the
+    gifts at dates up to ``as_of`` to what the walks ``given`` (as ``_gifts.sums`` counts
+    them, a ``capped`` one too); return the others, the account's entries."""
+    dated = {rule.id for rule in plan.dated}
+    account = []
+    for entry in entries:
+        if entry.rule not in dated:
+            account.append(entry)
+        elif entry.kind == "points":
+            given["points"] += entry.points or 0
+        elif entry.kind == "voucher":
+            given["vouchers"] += 1
+            given["voucher_value"] += entry.value_minor or 0
+        elif entry.kind in ("set_aside", "capped"):
+            given[entry.kind] += 1
+    return account

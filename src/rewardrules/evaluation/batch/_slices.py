@@ -161,6 +161,11 @@ class SliceReader:
     units_are_rewards: dict[str, bool] = field(default_factory=dict)
     usage_seeds: Mapping[str, Usage] = field(default_factory=dict)
     """When resuming, per customer with a saved state, its limits' usage: counted on from."""
+    saved_years: Mapping[str, tuple[datetime | None, Mapping[str, int]]] = field(
+        default_factory=dict
+    )
+    """When resuming, per customer with a saved state, its first event and birthday years:
+    where the birthdays at dates go on from."""
 
     @classmethod
     def of(
@@ -202,7 +207,9 @@ class SliceReader:
         profile = self.profiles.get(customer_id)
         found.limits = self._limits(entries, timeline, facts, self.usage_seeds.get(customer_id))
         found.bonuses = self._bonuses(entries, timeline)
-        found.birthdays = self._birthdays(entries, timeline, profile, found.first_event_at, last)
+        found.birthdays = self._birthdays(
+            entries, timeline, profile, found.first_event_at, last, customer_id
+        )
         found.referrals = self._referrals(facts, last)
         found.referral_holds = self._holds(entries, timeline)
         return found
@@ -306,6 +313,7 @@ class SliceReader:
         profile: Customer | None,
         first: datetime | None,
         last: tuple[int, str, datetime] | None,
+        customer_id: str = "",
     ) -> dict[str, int]:
         """The last birthday year each rule gave or passed over: at a purchase, the year
         whose window holds it; at dates, every year due up to the last event or fact (or
@@ -328,12 +336,14 @@ class SliceReader:
         until: tuple[datetime, bool] | None = self.cutoff
         if until is None and last is not None:
             until = (last[2], True)
-        since = profile.joined_at or first
+        saved_first, saved_years = self.saved_years.get(customer_id, (None, {}))
+        since = profile.joined_at or saved_first or first
         if until is not None and since is not None:
             for order, dated in enumerate(self.plan.dated):
                 if not isinstance(dated.plan, BirthdayPlan):
                     continue
-                for moment, year in birthday_dates(dated.plan, birthday, since, None, *until):
+                done = saved_years.get(dated.id)
+                for moment, year in birthday_dates(dated.plan, birthday, since, done, *until):
                     marks.append(((moment, 0, order), dated.id, year))
         marks.sort(key=lambda mark: mark[0])
         years: dict[str, int] = {}

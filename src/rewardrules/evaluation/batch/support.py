@@ -79,10 +79,6 @@ def resume_unsupported(program: Program) -> list[str]:
         where = f"rule '{rule.id}'"
         if isinstance(rule, Referral):
             found.append(f"{where}: saved states of a {rule.kind} rule")
-        elif isinstance(rule, Birthday) and not rule.requires_purchase:
-            found.append(f"{where}: saved states of a birthday rule given at dates")
         elif isinstance(rule, Birthday) and rule.purchase_within is not None:
             found.append(f"{where}: saved states of a birthday rule with purchase_within")
-        elif isinstance(rule, SignupBonus) and rule.min_first_purchase is None:
-            found.append(f"{where}: saved states of a signup_bonus rule given at joining")
     return found
