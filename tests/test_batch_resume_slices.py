@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bonus_strategies import profiles
@@ -21,7 +21,6 @@ from helpers import at, line, purchase, refund
 from rewardrules.engine.state import CustomerState, LimitUsage
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation import batch
-from rewardrules.evaluation.batch import resume_unsupported
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, event_sort_key
 from rewardrules.program.model import Program
@@ -340,8 +339,6 @@ def test_drawn_signup_programs_resume_as_the_reference_and_the_whole_history(
 def test_drawn_final_groups_resume_as_the_reference_and_the_whole_history(
     program: Program, events: list[AnyEvent], data: st.DataObject
 ) -> None:
-    # A birthday among the members is still refused by name (``resume_unsupported``).
-    assume(not resume_unsupported(program))
     customers = data.draw(profiles_near(events, program.timezone))
     split = data.draw(st.integers(0, len(events)), label="split")
     resumes_as_one(program, events, split, customers)
@@ -372,7 +369,6 @@ def birthday_programs(draw: st.DrawFn) -> Program:
     standing, now and then limited or in a group with the points rule)."""
     points: dict[str, Any] = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1"}
     birthday = draw(birthday_at_purchase_rules())
-    birthday.pop("purchase_within", None)  # refused by name when resuming
     if draw(st.booleans()):
         birthday["limit"] = [{"per": "year", "rewards": 1}]
     if draw(st.booleans()):
@@ -443,8 +439,9 @@ def test_a_member_for_counts_from_the_saved_first_event() -> None:
 @st.composite
 def dated_gift_programs(draw: st.DrawFn) -> Program:
     """A points rule, a birthday given at dates (a day or month window, sometimes for
-    members of some standing) and a sign-up bonus at joining or at a first purchase; now
-    and then limited, or the gifts at dates in one exclusive group."""
+    members of some standing: ``member_for``, ``purchase_within``) and a sign-up bonus at
+    joining or at a first purchase; now and then limited, or the gifts at dates in one
+    exclusive group."""
     points: dict[str, Any] = {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1"}
     birthday: dict[str, Any] = {
         "id": "cake",
@@ -455,6 +452,9 @@ def dated_gift_programs(draw: st.DrawFn) -> Program:
     member_for = draw(st.sampled_from((None, None, "20 days")))
     if member_for is not None:
         birthday["member_for"] = member_for
+    within = draw(st.sampled_from((None, None, "2 days", "30 days")))
+    if within is not None:
+        birthday["purchase_within"] = within
     signup: dict[str, Any] = {"id": "hello", "kind": "signup_bonus", "points": 40}
     if draw(st.booleans()):
         signup["min_first_purchase"] = "0"
@@ -545,3 +545,28 @@ def test_a_birthday_gift_due_across_the_split_is_given_once() -> None:
     assert idle.to_dict() == expected.to_dict()
     assert [entry.rule for entry in idle.customers[0].ledger] == ["cake"]
     assert idle.totals.points_issued == 30
+
+
+def test_purchase_within_reads_the_saved_purchases_and_their_refunds() -> None:
+    cake = {"id": "cake", "kind": "birthday", "points": 30, "purchase_within": "30 days"}
+    program = make_program([cake], refunds={"within": "60 days"})
+    born = at(10).date()
+    profile = [Customer(customer_id="c1", birthday={"month": born.month, "day": born.day})]
+    kept: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "1.00")),  # before the split
+        purchase("p2", at(12), line("tea", "1.00")),  # the birthday (day 10) given before it
+    ]
+    resumed = resumes_as_one(program, kept, 1, profile)
+    assert [entry.rule for entry in resumed.customers[0].ledger] == ["cake"]
+    refunded: list[AnyEvent] = [
+        purchase("p1", at(0), line("tea", "1.00")),
+        refund("r1", at(5), "p1"),  # p1 refunded in full: no purchase within 30 days
+        purchase("p2", at(12), line("tea", "1.00")),
+    ]
+    resumed = resumes_as_one(program, refunded, 1, profile)
+    assert [entry.rule for entry in resumed.customers[0].ledger] == []
+    at_purchase = {**cake, "requires_purchase": True, "window": "month"}
+    program = make_program([at_purchase], refunds={"within": "60 days"})
+    for events in (kept, refunded):
+        for split in range(len(events) + 1):
+            resumes_as_one(program, events, split, profile)

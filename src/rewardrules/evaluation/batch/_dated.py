@@ -267,6 +267,9 @@ class Standing:
     """Per customer, when membership started and whether from ``joined_at``."""
     written: Callable[[int], datetime]
     """An event's instant as written."""
+    saved_before: Callable[[int, int], datetime | None] | None = None
+    """When resuming: per (customer, event), the latest purchase their saved state keeps
+    not refunded in full before the event (``WorkingState.last_purchase_kept``)."""
 
     def eligible(self, plan: BirthdayPlan, events: Ints) -> Flags:
         """Per purchase of ``events``, whether the customer is eligible for the gift then."""
@@ -289,6 +292,8 @@ class Standing:
                     bought = self.written(earlier)
                     break
                 earlier = int(latest[earlier - 1]) if earlier > first else -1
+            if bought is None and plan.purchase_within is not None and self.saved_before:
+                bought = self.saved_before(customer, event)
             if plan.refusal(start, joined, self.written(event), bought) is not None:
                 found[place] = False
         return found

@@ -32,6 +32,7 @@ from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._resumed_slices import saved_purchases_before
 from rewardrules.evaluation.batch._states import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.events import Customer
@@ -247,6 +248,7 @@ class GiftLedger:
                 {purchase_of[event]: event for event in emptied},
                 start_of,
                 self.written,
+                None if run.resumed is None else saved_purchases_before(run.resumed, frame),
             )
             if tier is not None:
                 return standing

@@ -13,12 +13,14 @@ from the saved usage (``_slices.SliceReader``, seeded by :func:`usage_seeds`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 
+from rewardrules.engine._state_format import instant
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.limits import LimitPlan, Usage
 from rewardrules.engine.lots import PointsAccount
@@ -135,3 +137,40 @@ def idle_gifts(
         elif entry.kind in ("set_aside", "capped"):
             given[entry.kind] += 1
     return account
+
+
+def kept_purchases(saved: CustomerState) -> dict[str, datetime]:
+    """The purchases a saved state keeps not refunded in full, by id (their instants as
+    written), and the latest forgotten one not refunded in full (``settled_purchase_at``):
+    what a birthday's ``purchase_within`` reads of them (``last_purchase_kept``)."""
+    kept = {
+        row.id: instant(row.at, row.offset)
+        for row in saved.purchases
+        if any(line.refunded_units < line.quantity for line in row.lines)
+    }
+    if saved.settled_purchase_at is not None:
+        kept[""] = saved.settled_purchase_at  # older than any kept one: never the latest
+    return kept
+
+
+def saved_purchases_before(resumed: Any, frame: Frame) -> Callable[[int, int], datetime | None]:
+    """Per (customer, event), the latest purchase the customer's saved state keeps that no
+    refund before the event has refunded in full (``WorkingState.last_purchase_kept``)."""
+    emptied: dict[tuple[int, str], int] = {}
+    for event in resumed.refunds.emptied:
+        purchase_id = resumed.refunds.purchases[event][0]
+        emptied[(int(frame.customer[event]), purchase_id)] = event
+    kept: dict[int, dict[str, datetime]] = {}
+
+    def before(customer: int, event: int) -> datetime | None:
+        if customer not in kept:
+            saved = resumed.saved.get(frame.customer_ids[customer])
+            kept[customer] = {} if saved is None else kept_purchases(saved)
+        moments = [
+            moment
+            for purchase_id, moment in kept[customer].items()
+            if emptied.get((customer, purchase_id), event + 1) > event
+        ]
+        return max(moments, default=None)
+
+    return before

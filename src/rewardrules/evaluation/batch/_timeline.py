@@ -45,7 +45,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._referrals import Fact, Repetition
-from rewardrules.evaluation.batch._resumed_slices import saved_account
+from rewardrules.evaluation.batch._resumed_slices import kept_purchases, saved_account
 
 # The reference's choice among the gifts of an exclusive group due at one moment.
 from rewardrules.evaluation.gifts import _best_gift as best_gift
@@ -163,6 +163,7 @@ class Walker:
         standing = _Standing(
             None if profile is None else profile.joined_at or first,
             profile is not None and profile.joined_at is not None,
+            {} if saved is None else kept_purchases(saved),
         )
         done.lots = account
         held = HeldRewards()  # the referrer's rewards held (a rule's hold_for)

@@ -79,6 +79,4 @@ def resume_unsupported(program: Program) -> list[str]:
         where = f"rule '{rule.id}'"
         if isinstance(rule, Referral):
             found.append(f"{where}: saved states of a {rule.kind} rule")
-        elif isinstance(rule, Birthday) and rule.purchase_within is not None:
-            found.append(f"{where}: saved states of a birthday rule with purchase_within")
     return found
