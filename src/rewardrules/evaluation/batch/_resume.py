@@ -4,8 +4,9 @@ A saved state is read with the reference engine's own checks and restore
 (``fold._restore``: the same errors, the same ``WorkingState``). What the state carries
 into the new history is then handed to the columns as per-customer seeds: a punch card's
 count (an offset to its cumulative sums), a bonus given once per customer or a sign-up
-bonus at a purchase (the customer's purchases no longer qualify), a limit's usage
-(``_resumed_slices``), the points account (lots, debt, pending points, the
+bonus at a purchase (the customer's purchases no longer qualify), a birthday's last year
+given, a limit's usage and the walks of gifts at dates (``_resumed_slices``), the points
+account (lots, debt, pending points, the
 redemptions a cancellation gives back, the activity ``expire_on_inactivity`` counts from:
 the account loop starts from it instead of an empty account). Refunds of saved
 purchases run through the reference's steps (``_saved_refunds``), tiers get what the saved
