@@ -600,13 +600,13 @@ def walk_customers(
     others = {customer for customer in by_referrer if customer not in index}
     if plan.dated and walker.cutoff is not None:
         others |= {customer for customer in profiles if customer not in index}
-        others -= set(walker.saved)  # resumed without an event: the reference's ``_result``
     if walker.cutoff is not None:  # a migrated customer is reported as of then
         others |= {
             customer
             for customer, profile in profiles.items()
             if profile.opens and customer not in index
         }
+    others -= set(walker.saved)  # resumed without an event: the reference's ``_result``
     for customer_id in sorted(others):
         walk = walker.walk(
             customer_id, range(0), by_referrer.get(customer_id, []), profiles.get(customer_id)
