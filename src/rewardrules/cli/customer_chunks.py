@@ -178,6 +178,8 @@ class _SeenIds:
         self._runs: list[npt.NDArray[np.int64]] = []
 
     def seen(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of some hashes, **sorted**, an earlier chunk had: sorted queries walk each
+        run in order (several times faster than searching it at random places)."""
         found = np.zeros(len(hashes), np.bool_)
         for run in self._runs:
             where = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
@@ -185,7 +187,8 @@ class _SeenIds:
         return found
 
     def add(self, hashes: npt.NDArray[np.int64]) -> None:
-        run = np.sort(hashes)
+        """Keep some hashes, **sorted**."""
+        run = hashes
         while self._runs and len(self._runs[-1]) <= 2 * len(run):
             run = np.sort(np.concatenate((self._runs.pop(), run)), kind="mergesort")
         self._runs.append(run)
@@ -273,8 +276,10 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
 def _check_new_ids(source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int) -> None:
     """Refuse an event id used in an earlier chunk, as the whole-file reader words it."""
     ids, starts = event_heads(table)
-    hashes = np.fromiter((hash(text) for text in ids.to_pylist()), np.int64, len(ids))
-    for index in np.flatnonzero(seen.seen(hashes)).tolist():
+    hashes = np.fromiter(map(hash, ids.to_pylist()), np.int64, len(ids))
+    order = np.argsort(hashes)
+    hashes = hashes[order]
+    for index in np.sort(order[seen.seen(hashes)]).tolist():  # in row order
         event_id = ids[index].as_py()
         earlier = source.first_row_of(event_id, first)
         if earlier is None:

@@ -176,7 +176,7 @@ class _ParquetSink(_Sink):
         self._rows: list[Any] = []  # [columns, start, end, customer ids] not yet written
         self._tables: list[pa.Table] = []  # tables given, not yet written
         self._table_rows = 0
-        self._reasons: tuple[Any, dict[Any, str]] = (None, {})
+        self._reasons: tuple[Any, dict[Any, Any]] = (None, {})
         """Reasons written from one columnar ledger, for its next row groups (only: the
         results of another evaluation may be of another program)."""
 
