@@ -231,7 +231,7 @@ def row_keys(
     return pa.Array.from_buffers(
         pa.large_binary(),
         rows,
-        [None, pa.py_buffer((offsets * 8).tobytes()), pa.py_buffer(data.tobytes())],
+        [None, pa.py_buffer(offsets * 8), pa.py_buffer(data)],  # numpy memory, not copied
     )
 
 
@@ -508,5 +508,5 @@ def _decimals(low: Ints, valid: npt.NDArray[np.bool_], kind: pa.DataType) -> pa.
     words[:, 1] = np.where(low < 0, -1, 0)
     validity = None
     if not valid.all():
-        validity = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
-    return pa.Array.from_buffers(kind, len(low), [validity, pa.py_buffer(words.tobytes())])
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(kind, len(low), [validity, pa.py_buffer(words)])
