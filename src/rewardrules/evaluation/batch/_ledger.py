@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rewardrules.engine.ledger import EntryKind, LedgerEntry
+from rewardrules.engine.ledger import EntryKind, LedgerEntry, format_reason
 from rewardrules.evaluation.batch._frame import Ints
 from rewardrules.money import Currency
 
@@ -111,7 +111,14 @@ class EntryPart:
         """The reason of entry ``index``, as ``LedgerEntry.reason`` writes it."""
         if self.built is not None:
             return self.built[index].reason
-        return self.entry(index, "", "", money).reason
+        # LedgerEntry.reason, without making the entry (once per distinct reason written)
+        found = self.arguments
+        arguments = found(index) if callable(found) else found[index]
+        template = self.template
+        if callable(template):
+            text: str = template(money, *arguments)
+            return text
+        return format_reason(money, template, arguments)
 
     def reasons(
         self, chosen: Ints, money: Currency, memo: ReasonMemo | None = None
@@ -231,7 +238,7 @@ def row_keys(
     return pa.Array.from_buffers(
         pa.large_binary(),
         rows,
-        [None, pa.py_buffer(offsets * 8), pa.py_buffer(data)],  # numpy memory, not copied
+        [None, _buffer(offsets * 8), _buffer(data)],
     )
 
 
@@ -508,5 +515,10 @@ def _decimals(low: Ints, valid: npt.NDArray[np.bool_], kind: pa.DataType) -> pa.
     words[:, 1] = np.where(low < 0, -1, 0)
     validity = None
     if not valid.all():
-        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.Array.from_buffers(kind, len(low), [validity, pa.py_buffer(words)])
+        validity = _buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(kind, len(low), [validity, _buffer(words)])
+
+
+def _buffer(values: npt.NDArray[Any]) -> pa.Buffer:
+    """A C-contiguous numpy array's memory as an Arrow buffer, not copied."""
+    return pa.py_buffer(values)  # type: ignore[arg-type] # the stubs ask for __buffer__ (3.12)
