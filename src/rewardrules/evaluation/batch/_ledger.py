@@ -317,8 +317,17 @@ class LedgerColumns:
         key = (part, name)
         found = self._columns.get(key)
         if found is None:
-            values = self.parts[part].column(name)
-            array = _int64s(values)
+            entries = self.parts[part]
+            given = getattr(entries, name) if entries.built is None else entries.column(name)
+            if given is None:  # the kind has none
+                found = self._columns[key] = (
+                    np.zeros(len(entries), dtype=np.int64),
+                    np.zeros(len(entries), dtype=np.bool_),
+                )
+                return found
+            if not isinstance(given, list | tuple | np.ndarray):
+                given = list(given)
+            array = _int64s(given)
             valid = None
             if array.null_count:
                 valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), np.bool_)
@@ -492,8 +501,9 @@ def _with_nulls(values: Ints, valid: npt.NDArray[np.bool_]) -> pa.Array[Any]:
     return pa.array(values, pa.int64(), mask=~valid)
 
 
-def _int64s(values: npt.NDArray[Any]) -> pa.Array[Any]:
-    """An object array of ints and None as an int64 Arrow array (OverflowError beyond)."""
+def _int64s(values: Sequence[int | None] | npt.NDArray[Any]) -> pa.Array[Any]:
+    """Ints and None (a sequence, or an object array) as an int64 Arrow array
+    (OverflowError beyond)."""
     return pa.array(values, pa.int64(), from_pandas=False)
 
 
