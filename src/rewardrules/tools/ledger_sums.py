@@ -61,6 +61,8 @@ _NAMED_KINDS: Final = frozenset(get_args(EntryKind)) - {"referral"}
 """Kinds :func:`rewardrules.engine.ledger.total` counts by name; any other is a referral."""
 _SAFE_SUM: Final = float(2**62)
 """A column whose absolute values add up to less than this cannot overflow an int64 sum."""
+_EXACT_FLOAT: Final = float(2**53)
+"""Integers whose absolute values add up to less than this are summed exactly in float64."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,34 +286,48 @@ def coded_figures(
         and its amounts' sums (points, value, units), exact Python ints. A kind and key
         values may come in several groups (by sign): add them up.
     """
-    points, value, units = amounts
+    points, _, units = amounts
     key = np.asarray(kinds, dtype=np.int64)
     for column, size in zip(keys, sizes, strict=True):
         key = key * size + column
     key = (key * 3 + np.sign(points) + 1) * 2 + (units < 0)
-    order = np.argsort(key, kind="stable")
-    ordered = key[order]
-    count = len(ordered)
+    count = len(key)
     if not count:
         return []
-    heads = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    sizes_of = np.diff(np.append(heads, count))
-    summed = [_sums(column[order], heads) for column in (points, value, units)]
-    kind_of = kinds[order[heads]]
-    figures = _figures(kind_of, list(kind_names), *summed)
-    found: list[tuple[tuple[int, ...], str, dict[str, int], tuple[int, int, int]]] = []
-    rest = ordered[heads] // 6
+    span = int(key.max()) + 1
+    small = all(float(np.abs(column.astype(np.float64)).sum()) < _EXACT_FLOAT for column in amounts)
+    if small and span <= 4 * count + 4096:
+        # Few possible keys and small sums: counted by key with no sort (float64 sums of
+        # integers below 2**53 are exact).
+        counted = np.bincount(key, minlength=span)
+        group_keys = np.flatnonzero(counted)
+        sizes_of = counted[group_keys]
+        summed: list[npt.NDArray[Any]] = [
+            np.bincount(key, weights=column, minlength=span)[group_keys].astype(np.int64)
+            for column in amounts
+        ]
+    else:
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        heads = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        group_keys = ordered[heads]
+        sizes_of = np.diff(np.append(heads, count))
+        summed = [_sums(column[order], heads) for column in amounts]
+    rest = group_keys // 6
     places = []
     for size in reversed(sizes):
         places.append(rest % size)
         rest = rest // size
     places.reverse()
+    kind_of = rest
+    figures = _figures(kind_of, list(kind_names), *summed)
+    found: list[tuple[tuple[int, ...], str, dict[str, int], tuple[int, int, int]]] = []
     key_rows = [column.tolist() for column in places]
     figure_rows = {name: column.tolist() for name, column in figures.items()}
     amount_rows = [column.tolist() for column in summed]
     counts = sizes_of.tolist()
     kind_rows = kind_of.tolist()
-    for group in range(len(heads)):
+    for group in range(len(group_keys)):
         found.append(
             (
                 tuple(column[group] for column in key_rows),
