@@ -30,12 +30,14 @@ from helpers import batch_refuses
 from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
-from rewardrules.histories.columns import read_history_table
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.histories.columns import read_history_table, table_to_events
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.ledger_files import LedgerFile
 from rewardrules.tools.ledger_sums import ledger_pieces
 from rewardrules.tools.summary import month_of
+from test_ledger_files import exact, expected_rows, read_parquet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -99,6 +101,22 @@ def test_the_streamed_ledger_is_the_whole_files_ledger(
     assert ledger_text(streamed) == ledger_text(whole)
     assert without_file(out) == without_file(expected[1])
     assert json.loads(out)["ledger"]["entries"] == json.loads(expected[1])["ledger"]["entries"]
+
+
+@pytest.mark.parametrize("chunk", ["7", "1000000"])
+def test_the_streamed_parquet_ledger_read_back_is_evaluates_entries(
+    history: Path, tmp_path: Path, chunk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file read back by pyarrow alone, row for row, against the reference engine's
+    # entries of the whole history (each value's text, so that 4.5 and 4.50 differ).
+    program = load_program(COFFEE_CLUB)
+    expected = expected_rows(evaluate(program, table_to_events(read_history_table(history))))
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", chunk)
+    ledger = tmp_path / "ledger.parquet"
+    arguments = ("--engine", "batch", "--output", ledger, "--summary", "--quiet")
+    assert run("dry-run", COFFEE_CLUB, history, *arguments)[0] == 0
+    assert len(expected) > 400
+    assert exact(read_parquet(ledger)) == exact(expected)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
