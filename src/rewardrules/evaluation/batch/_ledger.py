@@ -342,9 +342,11 @@ class LedgerColumns:
             customers = pa.array(np.asarray(customer_ids, dtype=object), pa.string())
             self._customer_ids = (customer_ids, customers)
         if self._event_ids is None:
-            known = getattr(self.frame, "id_column", None)
+            known = getattr(self.frame, "id_column", None)  # the same ids, already Arrow
             if known is not None and len(known) == len(self.event_ids):
-                self._event_ids = known
+                if isinstance(known, pa.ChunkedArray):
+                    known = known.combine_chunks()
+                self._event_ids = known.cast(pa.string())
             else:
                 self._event_ids = pa.array(self.event_ids, pa.string())
         return self._event_ids, self._customer_ids[1]
