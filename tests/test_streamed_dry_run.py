@@ -27,7 +27,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from helpers import batch_refuses
-from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
+from rewardrules.cli.customer_chunks import _SeenIds, event_months, text_hashes, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
 from rewardrules.evaluation.fold import evaluate
@@ -343,6 +343,26 @@ def test_the_months_of_a_chunk_are_the_summarys_months(tmp_path: Path) -> None:
     months = event_months(table, program)
     for row in table.to_pylist():
         assert months[row["event_id"]] == month_of(row["at"], program)
+
+
+@settings(max_examples=200)
+@drawn(texts=st.lists(st.text(max_size=40), min_size=1, max_size=30), cut=st.integers(0, 30))
+def test_an_id_hashes_alike_wherever_it_is_read(texts: list[str], cut: int) -> None:
+    # A function of the text alone: the same in another array, a slice, a chunked
+    # column or a large_string one; different lengths or 8-byte words never collide
+    # for texts of at most 8 bytes (each step is a bijection).
+    hashes = text_hashes(pa.array(texts, pa.string()))
+    one_by_one = [int(text_hashes(pa.array([text]))[0]) for text in texts]
+    assert hashes.tolist() == one_by_one
+    cut = min(cut, len(texts))
+    pieces = [pa.array(texts[:cut], pa.string()), pa.array(texts[cut:], pa.string())]
+    chunked = pa.chunked_array(pieces)
+    sliced = pa.array(["x", *texts], pa.large_string()).slice(1)
+    assert text_hashes(chunked.combine_chunks()).tolist() == hashes.tolist()
+    assert text_hashes(sliced).tolist() == hashes.tolist()
+    short = {text for text in texts if len(text.encode()) <= 8}
+    by_text = dict(zip(texts, hashes.tolist(), strict=True))
+    assert len({by_text[text] for text in short}) == len(short)
 
 
 def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:
