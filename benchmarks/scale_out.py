@@ -104,17 +104,23 @@ def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]
     return time.perf_counter() - wall, time.process_time() - cpu, figures
 
 
-def _file_by_file(text: str, folder: Path) -> float:
+def _file_by_file(text: str, folder: Path) -> tuple[float, list[dict[str, int]]]:
     """Wall seconds for one process to evaluate the files one after another, each as one
     partition: a fair serial baseline, since one partition of every row costs more per
-    purchase than the same rows in parts (docs/scale-out.md)."""
+    purchase than the same rows in parts (docs/scale-out.md); and each file's figures.
+
+    Each file is one partition of one (``0, 1``): every customer in it is kept, ledger
+    and results made, as a cluster's worker does for its partition. (As partition
+    ``number`` of ``len(files)`` it would keep only the customers whose CRC-32 lands
+    there, about one in ``len(files)``, and skip the others' ledger rows.)"""
     wall = time.perf_counter()
     files = sorted(folder.glob("*.parquet"))
-    for number, file in enumerate(files):
+    figures = []
+    for file in files:
         table = history_rows(pq.read_table(file))
-        evaluate_partition(text, number, len(files), table, None, None, None, "batch")
+        figures.append(evaluate_partition(text, 0, 1, table, None, None, None, "batch")[2])
         del table
-    return time.perf_counter() - wall
+    return time.perf_counter() - wall, figures
 
 
 def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
@@ -178,10 +184,16 @@ def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> d
     from pyspark.sql import SparkSession  # noqa: PLC0415 -- the spark extra
 
     import rewardrules.spark as scale_spark  # noqa: PLC0415
+    from rewardrules.dask import WORKER_MALLOC  # noqa: PLC0415
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for name, value in WORKER_MALLOC.items():
+        # Spark's Python workers get the executors' environment: the same allocator as
+        # Dask's workers (docs/scale-out.md, "The workers' allocator").
+        builder = builder.config(f"spark.executorEnv.{name}", value)
     session = (
-        SparkSession.builder.master(f"local[{workers}]")
+        builder.master(f"local[{workers}]")
         .appName("rewardrules-scale-out")
         .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.default.parallelism", str(workers))
@@ -207,12 +219,58 @@ def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> d
             "totals": result.totals,
             "ledger": time.perf_counter() - started,
             "rows": rows,
+            "shuffled": result.shuffled,
         }
     finally:
         session.stop()
 
 
-def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: float) -> float:
+def _spark_step(
+    program: object,
+    folder: Path,
+    arguments: argparse.Namespace,
+    partitions: int,
+    walls: tuple[float | None, float, float | None],
+    expected: object,
+) -> None:
+    """The Spark run, when asked for and Java is there."""
+    if arguments.no_spark:
+        print("spark: skipped (--no-spark)")
+    elif shutil.which("java") is None:
+        print("spark: skipped, no Java runtime")
+    else:
+        spark = _on_spark(program, folder, arguments.workers, partitions)
+        _print_spark(spark, arguments, walls, expected)
+
+
+def _print_spark(
+    spark: dict[str, object],
+    arguments: argparse.Namespace,
+    walls: tuple[float | None, float, float | None],
+    expected: object,
+) -> None:
+    """Print the Spark figures against one process, the files one by one and Dask."""
+    one, serial, dask_wall = walls
+    spark_wall = float(spark["wall"])  # type: ignore[arg-type]
+    ratios = [f"{serial / spark_wall:.2f}x one process file by file"]
+    if one is not None:
+        ratios.insert(0, f"{one / spark_wall:.2f}x one process")
+    if dask_wall is not None:
+        ratios.append(f"{dask_wall / spark_wall:.2f}x dask")
+    steps = "read, shuffle, evaluate" if spark["shuffled"] else "read, check, evaluate in place"
+    print(
+        f"spark local[{arguments.workers}]: {spark_wall:.1f} s wall ({steps}), "
+        f"{arguments.purchases / spark_wall:,.0f} purchases/s, {', '.join(ratios)}"
+    )
+    print(
+        f"spark ledger read afterwards (count of {spark['rows']:,} rows, "
+        f"not part of the figure above): {spark['ledger']:.1f} s wall"
+    )
+    if spark["totals"] != expected:
+        raise SystemExit("spark's totals differ from one process's")
+
+
+def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: float | None) -> float:
     """Print the Dask figures; the cluster's wall seconds."""
     partitioned = "partitioned by customer" if dask["partitioned"] else "not partitioned"
     print(f"dask layout check alone: {dask['check']:.1f} s wall ({partitioned})")
@@ -221,8 +279,8 @@ def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: flo
     steps = "read, check, shuffle, evaluate" if dask["shuffled"] else "read, check, evaluate"
     print(
         f"dask, {workers} workers: {dask_wall:.1f} s wall "
-        f"({steps}), {purchases / dask_wall:,.0f} purchases/s, "
-        f"{wall / dask_wall:.2f}x one process"
+        f"({steps}), {purchases / dask_wall:,.0f} purchases/s"
+        + ("" if wall is None else f", {wall / dask_wall:.2f}x one process")
     )
     peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
     print(f"dask peak resident memory per worker (MiB): {peaks}")
@@ -244,6 +302,14 @@ def _arguments() -> argparse.Namespace:
         help="files of customer id ranges (default), or slices of the rows in purchase order",
     )
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark run")
+    parser.add_argument(
+        "--only",
+        choices=("dask", "spark"),
+        help=(
+            "run only this cluster, after the files one by one (whose totals are then the "
+            "ones to equal); the one-process run of every row is skipped"
+        ),
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -280,57 +346,47 @@ def main() -> None:
             f"in {arguments.files} Parquet files ({arguments.layout}); {partitions} partitions"
         )
 
-        _reset_peak()
-        wall, cpu, figures = _one_process(text, folder)
-        expected = add_totals(program, [figures])
-        per_core = arguments.purchases / cpu
-        print(
-            f"one process: {wall:.1f} s wall, {cpu:.1f} CPU s, "
-            f"{arguments.purchases / wall:,.0f} purchases/s ({per_core:,.0f} per CPU s), "
-            f"peak {_peak_mib():,.0f} MiB"
-        )
+        only = arguments.only
+        wall = per_core = expected = None
+        if only is None:
+            _reset_peak()
+            wall, cpu, figures = _one_process(text, folder)
+            expected = add_totals(program, [figures])
+            per_core = arguments.purchases / cpu
+            print(
+                f"one process: {wall:.1f} s wall, {cpu:.1f} CPU s, "
+                f"{arguments.purchases / wall:,.0f} purchases/s ({per_core:,.0f} per CPU s), "
+                f"peak {_peak_mib():,.0f} MiB"
+            )
 
-        serial = _file_by_file(text, folder)
+        serial, serial_figures = _file_by_file(text, folder)
+        expected = expected or add_totals(program, serial_figures)
         print(
             f"one process, file by file: {serial:.1f} s wall (each file one partition, "
             "one after another: the workers' own work, done serially)"
         )
 
-        dask = _on_dask(program, folder, arguments.workers, partitions)
-        dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
-        print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
-        if dask["totals"] != expected:
-            raise SystemExit("dask's totals differ from one process's")
+        dask_wall = None
+        if only in (None, "dask"):
+            dask = _on_dask(program, folder, arguments.workers, partitions)
+            dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
+            print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
+            if dask["totals"] != expected:
+                raise SystemExit("dask's totals differ from one process's")
 
-        spark_wall = None
-        if arguments.no_spark:
-            print("spark: skipped (--no-spark)")
-        elif shutil.which("java") is None:
-            print("spark: skipped, no Java runtime")
-        else:
-            spark = _on_spark(program, folder, arguments.workers, partitions)
-            spark_wall = float(spark["wall"])  # type: ignore[arg-type]
-            print(
-                f"spark local[{arguments.workers}]: {spark_wall:.1f} s wall, "
-                f"{arguments.purchases / spark_wall:,.0f} purchases/s, "
-                f"{wall / spark_wall:.2f}x one process, {dask_wall / spark_wall:.2f}x dask"
-            )
-            print(
-                f"spark ledger read afterwards (count of {spark['rows']:,} rows, "
-                f"not part of the figure above): {spark['ledger']:.1f} s wall"
-            )
-            if spark["totals"] != expected:
-                raise SystemExit("spark's totals differ from one process's")
+        if only != "dask":
+            _spark_step(program, folder, arguments, partitions, (wall, serial, dask_wall), expected)
 
-        billion, cores = 1_000_000_000, 100
-        efficiency = (wall / dask_wall) / arguments.workers
-        ideal = billion / (per_core * cores)
-        print(
-            f"projection, not a measurement: 1,000,000,000 purchases on {cores} cores at "
-            f"{per_core:,.0f} purchases per CPU s: {ideal / 60:,.1f} min if perfectly "
-            f"parallel; {ideal / efficiency / 60:,.1f} min at the {efficiency:.0%} "
-            f"efficiency per worker measured here"
-        )
+        if wall is not None and per_core is not None and dask_wall is not None:
+            billion, cores = 1_000_000_000, 100
+            efficiency = (wall / dask_wall) / arguments.workers
+            ideal = billion / (per_core * cores)
+            print(
+                f"projection, not a measurement: 1,000,000,000 purchases on {cores} cores at "
+                f"{per_core:,.0f} purchases per CPU s: {ideal / 60:,.1f} min if perfectly "
+                f"parallel; {ideal / efficiency / 60:,.1f} min at the {efficiency:.0%} "
+                f"efficiency per worker measured here"
+            )
         print("totals: equal in every run")
         print(f"load average at the end: {_load()}")
     finally:

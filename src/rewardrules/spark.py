@@ -23,10 +23,12 @@ import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pa_fs
+import pyarrow.parquet as pq
 
 from rewardrules.engine.ledger import Totals
 from rewardrules.errors import Problem, RewardRulesError
@@ -46,6 +48,7 @@ from rewardrules.tools.scale import (
     check_engine,
     evaluate_partition,
     has_referrals,
+    history_rows,
     program_text,
     refuse_early,
     remote_facts,
@@ -65,8 +68,9 @@ _HISTORY, _PROFILE, _FACT = 0, 1, 2
 _FILE, _BLOCK = "_file", "_block"
 """A history row's input file (its place among the sorted files) and the start of its split."""
 _TABLE: Final = "_table"
-"""Which output a row is: ledger rows, customers, a partition's totals, or its error."""
-_LEDGER, _CUSTOMER, _TOTALS, _ERROR = "ledger", "customer", "totals", "error"
+"""Which output a row is: ledger rows, customers, a partition's totals, its error, or (in
+place) the range of customer ids it held."""
+_LEDGER, _CUSTOMER, _TOTALS, _ERROR, _RANGE = "ledger", "customer", "totals", "error", "range"
 _KEY: Final = "_key"
 """The shuffle key: a number whose Spark hash, modulo the partitions, is the partition."""
 _PACKED: Final = "packed"
@@ -74,6 +78,9 @@ _PACKED: Final = "packed"
 _PACKED_ROWS: Final = 65_536
 # A cell stays far below the 2 GiB of a binary value; LZ4 keeps the cached cells small.
 _IPC: Final = pa.ipc.IpcWriteOptions(compression="lz4")
+_CHUNK_ROWS: Final = 1_000_000
+"""In place, an input partition of more history rows is evaluated in parts of whole
+customers of about this many rows: one partition of many rows costs more per row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +91,14 @@ class SparkEvaluation:
         ledger: the ledger rows (``value`` is ``decimal(38, places)``).
         customers: one row per customer (``rewardrules.tools.scale.RESULTS_SCHEMA``).
         totals: the program's totals, computed.
+        shuffled: whether the rows were shuffled by customer; ``False`` when each of the
+            input's partitions held whole customers and was evaluated in place.
     """
 
     ledger: DataFrame
     customers: DataFrame
     totals: Totals
+    shuffled: bool = True
 
 
 def _spark_type(arrow: pa.DataType) -> spark_types.DataType:
@@ -170,17 +180,7 @@ def _split(
     routed facts."""
     part = int(key[1].as_py())
     what = table[_WHAT]
-    history = table.filter(pc.equal(what, pa.scalar(_HISTORY, pa.int32())))
-    if history.num_rows:
-        # Back in input order (file, split, row), numbered so that history_rows keeps it.
-        history = history.sort_by(
-            [(_FILE, "ascending"), (_BLOCK, "ascending"), (ORDER, "ascending")]
-        )
-        history = history.set_column(
-            history.schema.get_field_index(ORDER),
-            ORDER,
-            pa.array(range(history.num_rows), pa.int64()),
-        )
+    history = _in_order(table.filter(pc.equal(what, pa.scalar(_HISTORY, pa.int32()))))
     profiles = facts = None
     # The columns are there only when profiles (or routed facts) were united with the rows.
     if "joined_at" in table.schema.names:
@@ -190,6 +190,89 @@ def _split(
         facts = table.filter(pc.equal(what, pa.scalar(_FACT, pa.int32())))
         facts = facts.select(FACTS_SCHEMA.names)
     return part, history, profiles, facts
+
+
+def _in_order(history: pa.Table) -> pa.Table:
+    """History rows back in input order (file, split, row), numbered so that
+    ``history_rows`` keeps it."""
+    if not history.num_rows:
+        return history
+    history = history.sort_by([(_FILE, "ascending"), (_BLOCK, "ascending"), (ORDER, "ascending")])
+    return history.set_column(
+        history.schema.get_field_index(ORDER), ORDER, pa.array(range(history.num_rows), pa.int64())
+    )
+
+
+def _spans(history: pa.Table) -> list[tuple[str | None, str | None, bool]]:
+    """The lowest and highest customer id of each input file's rows in a partition, and
+    whether a row has none."""
+    spans = history.group_by(_FILE).aggregate(
+        [("customer_id", "min"), ("customer_id", "max"), ("customer_id", "count", _NULLS)]
+    )
+    return list(
+        zip(
+            spans["customer_id_min"].to_pylist(),
+            spans["customer_id_max"].to_pylist(),
+            [bool(count) for count in spans["customer_id_count"].to_pylist()],
+            strict=True,
+        )
+    )
+
+
+_NULLS: Final = pc.CountOptions(mode="only_null")
+
+
+def _disjoint(spans: Iterable[tuple[int, str | None, str | None, bool]]) -> bool:
+    """Whether no customer id can be in two partitions: spans ``(partition, lowest,
+    highest, a row without an id)`` of different partitions never overlap.
+
+    Sorted by their lowest id, the spans that overlap (directly or through others) form
+    runs; a run holding two partitions has two of them overlapping."""
+    found = []
+    for part, low, high, missing in spans:
+        if missing:
+            return False
+        if low is not None and high is not None:
+            found.append((low, high, part))
+    found.sort()
+    top: str | None = None
+    run_part = -1
+    for low, high, part in found:
+        if top is not None and low <= top:
+            if part != run_part:
+                return False
+            top = max(top, high)
+        else:
+            top, run_part = high, part
+    return bool(found)
+
+
+def _read(uri: str, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file of a URI Spark listed, read with pyarrow."""
+    filesystem, path = pa_fs.FileSystem.from_uri(uri)
+    return pq.read_table(path, filesystem=filesystem, columns=columns)
+
+
+def _file_span(uri: str) -> tuple[str | None, str | None, bool]:
+    """A file's lowest and highest customer id, and whether a row has none."""
+    ids = _read(uri, ["customer_id"])["customer_id"]
+    span = pc.min_max(ids)
+    return span["min"].as_py(), span["max"].as_py(), ids.null_count > 0
+
+
+def _chunks(history: pa.Table) -> Iterator[pa.Table]:
+    """A partition's history rows in parts of whole customers, about ``_CHUNK_ROWS`` rows
+    each, every part in input order."""
+    count = -(-history.num_rows // _CHUNK_ROWS)
+    if count <= 1:
+        yield history
+        return
+    # Customers numbered by first appearance, dealt round the parts.
+    encoded = pc.dictionary_encode(history["customer_id"].combine_chunks())
+    numbers = cast("pa.DictionaryArray[Any, Any]", encoded).indices
+    which = pc.cast(numbers, pa.int64()).to_numpy(zero_copy_only=False) % count
+    for part in range(count):
+        yield history.filter(pa.array(which == part))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -241,6 +324,9 @@ class _Partition:
             # carried as a row instead and raised as itself on the driver.
             failed = {_TABLE: [_ERROR], "error": [pickle.dumps(error)]}
             return _conform(pa.table(failed), _OUTPUT)
+        return self._output(ledger, results, figures)
+
+    def _output(self, ledger: pa.Table, results: pa.Table, figures: dict[str, int]) -> pa.Table:
         ledger_cells = _packed(_conform(ledger, _nullable(ledger_schema(self.money))))
         results_cells = _packed(_conform(results, _nullable(RESULTS_SCHEMA)))
         return pa.table(
@@ -256,8 +342,50 @@ class _Partition:
             schema=_OUTPUT,
         )
 
+    def files(
+        self, batches: Iterable[pa.RecordBatch], groups: list[list[str]]
+    ) -> Iterator[pa.RecordBatch]:
+        """Groups of Parquet files of whole customers, read here with pyarrow, each group's
+        files in name order (``mapInArrow`` over the groups' numbers)."""
+        for batch in batches:
+            for number in cast("list[int]", batch.column(0).to_pylist()):
+                tables = [history_rows(_read(uri)) for uri in groups[number]]
+                history = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+                del tables
+                yield from self._chunked(history)
 
-def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
+    def _chunked(self, history: pa.Table) -> Iterator[pa.RecordBatch]:
+        """History rows of whole customers, in input order, evaluated in parts."""
+        for chunk in _chunks(history):
+            try:
+                ledger, results, figures = evaluate_partition(
+                    self.text, 0, 1, chunk, None, None, self.as_of, self.engine
+                )
+            except RewardRulesError as error:
+                failed = {_TABLE: [_ERROR], "error": [pickle.dumps(error)]}
+                yield from _conform(pa.table(failed), _OUTPUT).to_batches()
+                return
+            yield from self._output(ledger, results, figures).to_batches()
+
+    def in_place(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """A whole input partition, whose customers live nowhere else (``mapInArrow``):
+        the range of customer ids it held, then its parts' outputs, or an error."""
+        found = list(batches)
+        if not found:
+            return
+        history = _in_order(pa.Table.from_batches(found))
+        del found
+        # The driver checks these ranges against other partitions': the evaluation
+        # stands only if this very run saw no customer in two partitions.
+        yield from _conform(
+            pa.table({_TABLE: [_RANGE], "figures": [json.dumps(_spans(history))]}), _OUTPUT
+        ).to_batches()
+        yield from self._chunked(history)
+
+
+def _history_rows(df: DataFrame, partitions: int | None) -> DataFrame:
+    """The history's rows with their input order; with a partition of ``partitions`` each
+    and their kind, to be united with other inputs and shuffled."""
     missing = [name for name in ("event_id", "type", "customer_id", "at") if name not in df.columns]
     if missing:
         raise RewardRulesError(
@@ -281,13 +409,20 @@ def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
         if files
         else functions.lit(0)
     )
+    placed = (
+        []
+        if partitions is None
+        else [
+            _part_of(functions.col("customer_id"), partitions).alias(PART),
+            functions.lit(_HISTORY).alias(_WHAT),
+        ]
+    )
     return df.select(
         *[name for name in HISTORY_SCHEMA.names if name in df.columns],
         functions.monotonically_increasing_id().alias(ORDER),
         where.cast("long").alias(_FILE),
         functions.input_file_block_start().alias(_BLOCK),
-        _part_of(functions.col("customer_id"), partitions).alias(PART),
-        functions.lit(_HISTORY).alias(_WHAT),
+        *placed,
     )
 
 
@@ -342,6 +477,17 @@ def evaluate(
     """
     checked = check_engine(engine)
     refuse_early(program, checked)
+    text = program_text(program)
+    if customers is None and not has_referrals(program):
+        run = _Partition(text, 1, as_of, checked, program.money)
+        files = _parquet_files(df)
+        groups = None if files is None else _file_groups(df.sparkSession, files)
+        if groups is not None:
+            return _from_files(program, df.sparkSession, groups, run)
+        if _whole_customers(df):
+            in_place = _in_place(program, df, run)
+            if in_place is not None:
+                return in_place
     session = df.sparkSession
     count = partitions or int(str(session.conf.get("spark.sql.shuffle.partitions")))
     frames = [_history_rows(df, count)]
@@ -349,7 +495,7 @@ def evaluate(
         frames.append(_profile_rows(df, customers, count))
     united = _union(frames)
     keys = _placement_keys(session, count)
-    run = _Partition(program_text(program), count, as_of, checked, program.money)
+    run = _Partition(text, count, as_of, checked, program.money)
 
     # Functions of (key, data) with resolvable hints: applyInArrow reads its mode from them.
     def facts_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
@@ -363,19 +509,164 @@ def evaluate(
         routed = found.withColumn(_WHAT, functions.lit(_FACT))
         united = _union([united, routed])
     evaluated = _placed(united, keys).applyInArrow(evaluated_of, _struct(_OUTPUT)).cache()
-    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR)).select(
-        _TABLE, "figures", "error"
-    )
-    figures = []
-    for row in kept.collect():
-        if row[_TABLE] == _ERROR:
-            evaluated.unpersist()
-            raise pickle.loads(row["error"])  # noqa: S301 -- our own workers' error
-        figures.append(json.loads(row["figures"]))
+    figures, _ = _collected(evaluated)
     return SparkEvaluation(
         ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
         customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
         totals=add_totals(program, figures),
+    )
+
+
+def _collected(
+    evaluated: DataFrame,
+) -> tuple[list[dict[str, int]], list[tuple[int, str | None, str | None, bool]]]:
+    """The partitions' figures and (in place) the spans of customer ids they held, or
+    their error raised (the cache dropped)."""
+    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR, _RANGE)).select(
+        _TABLE, "figures", "error"
+    )
+    figures, spans, errors = [], [], []
+    for number, row in enumerate(kept.collect()):
+        if row[_TABLE] == _ERROR:
+            errors.append(row["error"])
+        elif row[_TABLE] == _RANGE:
+            spans += [(number, *span) for span in json.loads(row["figures"])]
+        else:
+            figures.append(json.loads(row["figures"]))
+    if errors and not (spans and not _disjoint(spans)):
+        evaluated.unpersist()
+        raise pickle.loads(errors[0])  # noqa: S301 -- our own workers' error
+    return figures, spans
+
+
+def _parquet_files(df: DataFrame) -> list[str] | None:
+    """The Parquet files a frame reads, in name order, when it is a plain read of them
+    (no filter, projection or partition columns) that pyarrow can read too."""
+    if any(name not in df.columns for name in ("event_id", "type", "customer_id", "at")):
+        return None  # the frame's own path names the missing column
+    try:
+        plan = df._jdf.queryExecution().analyzed()
+        relation = plan.relation()
+        plain = (
+            plan.getClass().getSimpleName() == "LogicalRelation"
+            and relation.fileFormat().toString() == "Parquet"
+            and relation.partitionSchema().isEmpty()
+        )
+        files = sorted(df.inputFiles()) if plain else []
+        for uri in files[:1]:
+            pa_fs.FileSystem.from_uri(uri)
+    except Exception:
+        return None
+    return files or None
+
+
+def _file_groups(session: Any, files: list[str]) -> list[list[str]] | None:
+    """The files in groups of whole customers: files whose ranges of customer ids overlap
+    (directly or through others) go together, in name order. ``None`` when the groups
+    would not spread the work (a group of more than a quarter of several files) or a row
+    has no customer id: the frame's rows are then evaluated through Spark.
+
+    One job reads the ``customer_id`` column of each file, on the workers."""
+
+    def spans_of(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            numbers = cast("list[int]", batch.column(0).to_pylist())
+            found = [_file_span(files[number]) for number in numbers]
+            yield pa.record_batch(
+                [
+                    pa.array(numbers, pa.int64()),
+                    pa.array([span[0] for span in found], pa.string()),
+                    pa.array([span[1] for span in found], pa.string()),
+                    pa.array([span[2] for span in found], pa.bool_()),
+                ],
+                names=["file", "low", "high", "missing"],
+            )
+
+    tasks = min(len(files), session.sparkContext.defaultParallelism * 4)
+    rows = (
+        session.range(0, len(files), 1, tasks)
+        .mapInArrow(spans_of, "file long, low string, high string, missing boolean")
+        .collect()
+    )
+    if any(row["missing"] for row in rows):
+        return None
+    spans = sorted((row["low"], row["high"], row["file"]) for row in rows if row["low"] is not None)
+    groups: list[list[int]] = []
+    top: str | None = None
+    for low, high, number in spans:
+        if top is not None and low <= top:
+            groups[-1].append(number)
+            top = max(top, high)
+        else:
+            groups.append([number])
+            top = high
+    if not groups or (len(files) > 1 and max(map(len, groups)) > max(1, len(files) // 4)):
+        return None
+    return [[files[number] for number in sorted(group)] for group in groups]
+
+
+def _from_files(
+    program: Program, session: Any, groups: list[list[str]], run: _Partition
+) -> SparkEvaluation:
+    """Each group of files read and evaluated by one task, with pyarrow: Spark schedules
+    the tasks and keeps the output, and never converts the rows."""
+
+    def files_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        return run.files(batches, groups)
+
+    numbers = session.range(0, len(groups), 1, len(groups))
+    evaluated = numbers.mapInArrow(files_of, _struct(_OUTPUT)).cache()
+    figures, _ = _collected(evaluated)
+    return SparkEvaluation(
+        ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
+        customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
+        totals=add_totals(program, figures),
+        shuffled=False,
+    )
+
+
+def _whole_customers(df: DataFrame) -> bool:
+    """Whether each of the frame's own partitions holds whole customers: the ranges of
+    customer ids of each partition's files (or parts of files) never overlap another
+    partition's, and every row has an id. One small job that reads only ``customer_id``."""
+    if "customer_id" not in df.columns:
+        return False
+    ids = functions.col("customer_id")
+    spans = (
+        df.select(
+            functions.spark_partition_id().alias("part"),
+            functions.input_file_name().alias("file"),
+            ids,
+        )
+        .groupBy("part", "file")
+        .agg(
+            functions.min(ids).alias("low"),
+            functions.max(ids).alias("high"),
+            functions.max(ids.isNull()).alias("missing"),
+        )
+    )
+    return _disjoint(
+        (row["part"], row["low"], row["high"], bool(row["missing"])) for row in spans.collect()
+    )
+
+
+def _in_place(program: Program, df: DataFrame, run: _Partition) -> SparkEvaluation | None:
+    """Each input partition evaluated where it is (``mapInArrow``), no shuffle; ``None``
+    (the output dropped) if the partitions this run read did not hold whole customers."""
+
+    def in_place_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        return run.in_place(batches)
+
+    evaluated = _history_rows(df, None).mapInArrow(in_place_of, _struct(_OUTPUT)).cache()
+    figures, spans = _collected(evaluated)
+    if spans and not _disjoint(spans):
+        evaluated.unpersist()
+        return None
+    return SparkEvaluation(
+        ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
+        customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
+        totals=add_totals(program, figures),
+        shuffled=False,
     )
 
 
