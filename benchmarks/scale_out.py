@@ -20,9 +20,13 @@ the files and the shuffle is needed. Then, in this order:
   is not partitioned by customer costs on top;
 - **Dask**: ``rewardrules.dask.evaluate`` on that cluster (read, check, shuffle if the
   check fails, evaluate), with each worker's peak resident memory during it;
-- **Spark**: ``rewardrules.spark.evaluate`` on ``local[--workers]`` (read, shuffle by
-  ``groupBy``, evaluate, collect the totals), when Java and pyspark are there; then,
-  timed apart, one read of its ledger (a count: the packed rows unpacked and converted).
+- **Spark**: ``rewardrules.spark.evaluate`` on ``local[--workers]`` (read, check the
+  layout, evaluate in place or shuffle by ``groupBy`` and evaluate, collect the totals),
+  when Java and pyspark are there; then, timed apart, one read of its ledger (a count:
+  the packed rows unpacked and converted).
+
+``--only dask`` or ``--only spark`` runs one cluster alone, after the files one by one
+(whose totals are then the ones to equal); the one-process run of every row is skipped.
 
 Every run's program totals must equal one process's, or the script exits 1. Speeds are
 wall-clock ratios against one process (which runs alone, so its wall time is its CPU

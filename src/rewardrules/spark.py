@@ -3,8 +3,23 @@
 >>> from rewardrules.spark import evaluate  # doctest: +SKIP
 >>> result = evaluate(program, spark.read.parquet("histories/"))  # doctest: +SKIP
 
-Every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the number
-:func:`rewardrules.tools.scale.partition_of` gives in Python), and
+Input of whole customers is evaluated where it lies, without a shuffle, when there are no
+profiles and no referral rules (which need routing between partitions):
+
+- a plain Parquet read (``spark.read.parquet(...)``, no filter, projection or partition
+  columns) whose files fall into groups of overlapping customer-id ranges, none holding
+  more than a quarter of the files, is read by the workers themselves with pyarrow, one
+  task per group, each group's files in name order: one small job first reads each file's
+  ``customer_id`` column for the ranges. The JVM never converts the rows;
+- otherwise, when no customer id lies in two of the frame's own partitions (one small job
+  reads the ``customer_id`` column, per partition and file), each partition is evaluated
+  as it is (``mapInArrow``), put back in input order; the ranges seen by that very run
+  are checked again, and the run is dropped and the rows shuffled if they overlap.
+
+Partitions of more than ``_CHUNK_ROWS`` rows are evaluated in parts of whole customers.
+
+Otherwise every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the
+number :func:`rewardrules.tools.scale.partition_of` gives in Python), and
 ``groupBy(partition).applyInArrow`` runs the engine once per partition of customers (one
 call per customer would compile the program once per customer). The rows are first
 repartitioned on a key chosen so that Spark's hash puts partition *k* in task *k*: one
@@ -469,7 +484,8 @@ def evaluate(
 
     The output is cached: the ledger and customers frames read it without running the
     engine again. Arguments as :func:`rewardrules.dask.evaluate`; ``partitions`` defaults
-    to ``spark.sql.shuffle.partitions``.
+    to ``spark.sql.shuffle.partitions`` and counts only when the rows are shuffled (input
+    of whole customers is evaluated in its own files or partitions: the module's text).
 
     Raises:
         HistoryError: an event cannot be applied (raised here, as itself).
