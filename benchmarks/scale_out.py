@@ -25,8 +25,9 @@ the files and the shuffle is needed. Then, in this order:
   when Java and pyspark are there; then, timed apart, one read of its ledger (a count:
   the packed rows unpacked and converted).
 
-``--only dask`` or ``--only spark`` runs one cluster alone, after the files one by one
-(whose totals are then the ones to equal); the one-process run of every row is skipped.
+``--only dask``, ``--only spark`` or ``--only clusters`` (both) runs the clusters alone,
+after the files one by one (whose totals are then the ones to equal); the one-process
+run of every row is skipped.
 
 Every run's program totals must equal one process's, or the script exits 1. Speeds are
 wall-clock ratios against one process (which runs alone, so its wall time is its CPU
@@ -308,10 +309,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark run")
     parser.add_argument(
         "--only",
-        choices=("dask", "spark"),
+        choices=("dask", "spark", "clusters"),
         help=(
-            "run only this cluster, after the files one by one (whose totals are then the "
-            "ones to equal); the one-process run of every row is skipped"
+            "run only this cluster (or both: clusters), after the files one by one (whose "
+            "totals are then the ones to equal); the one-process run of every row is skipped"
         ),
     )
     parser.add_argument(
@@ -371,7 +372,7 @@ def main() -> None:
         )
 
         dask_wall = None
-        if only in (None, "dask"):
+        if only != "spark":
             dask = _on_dask(program, folder, arguments.workers, partitions)
             dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
             print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")

@@ -268,11 +268,11 @@ def _read(uri: str, columns: list[str] | None = None) -> pa.Table:
     return pq.read_table(path, filesystem=filesystem, columns=columns)
 
 
-def _file_span(uri: str) -> tuple[str | None, str | None, bool]:
-    """A file's lowest and highest customer id, and whether a row has none."""
+def _file_span(uri: str) -> tuple[str | None, str | None, bool, int]:
+    """A file's lowest and highest customer id, whether a row has none, and its rows."""
     ids = _read(uri, ["customer_id"])["customer_id"]
     span = pc.min_max(ids)
-    return span["min"].as_py(), span["max"].as_py(), ids.null_count > 0
+    return span["min"].as_py(), span["max"].as_py(), ids.null_count > 0, len(ids)
 
 
 def _chunks(history: pa.Table) -> Iterator[pa.Table]:
@@ -571,7 +571,7 @@ def _parquet_files(df: DataFrame) -> list[str] | None:
         files = sorted(df.inputFiles()) if plain else []
         for uri in files[:1]:
             pa_fs.FileSystem.from_uri(uri)
-    except Exception:
+    except Exception:  # not a plain read of files that pyarrow reads, or no JVM (Connect)
         return None
     return files or None
 
@@ -594,14 +594,15 @@ def _file_groups(session: Any, files: list[str]) -> list[list[str]] | None:
                     pa.array([span[0] for span in found], pa.string()),
                     pa.array([span[1] for span in found], pa.string()),
                     pa.array([span[2] for span in found], pa.bool_()),
+                    pa.array([span[3] for span in found], pa.int64()),
                 ],
-                names=["file", "low", "high", "missing"],
+                names=["file", "low", "high", "missing", "rows"],
             )
 
     tasks = min(len(files), session.sparkContext.defaultParallelism * 4)
     rows = (
         session.range(0, len(files), 1, tasks)
-        .mapInArrow(spans_of, "file long, low string, high string, missing boolean")
+        .mapInArrow(spans_of, "file long, low string, high string, missing boolean, rows long")
         .collect()
     )
     if any(row["missing"] for row in rows):
@@ -618,6 +619,10 @@ def _file_groups(session: Any, files: list[str]) -> list[list[str]] | None:
             top = high
     if not groups or (len(files) > 1 and max(map(len, groups)) > max(1, len(files) // 4)):
         return None
+    # The largest groups first: the tasks start in this order, so the last to finish are
+    # small ones and no core waits long for another.
+    sizes = {row["file"]: row["rows"] for row in rows}
+    groups.sort(key=lambda group: -sum(sizes[number] for number in group))
     return [[files[number] for number in sorted(group)] for group in groups]
 
 
