@@ -873,7 +873,7 @@ def test_files_of_overlapping_customers_in_one_partition_are_evaluated_there_in_
 
 
 def test_spans_of_customers_are_disjoint_only_across_partitions() -> None:
-    spark_module = pytest.importorskip("rewardrules.spark")
+    spark_module = pytest.importorskip("rewardrules._spark_tasks")
     disjoint = spark_module._disjoint
     # One partition's files may overlap each other; two partitions' may not, even
     # through a third span, nor touch at one id.
@@ -908,7 +908,7 @@ def test_a_partition_in_parts_of_whole_customers_gives_the_same_output(
 ) -> None:
     # An input partition of more than _CHUNK_ROWS rows is evaluated in parts, each
     # customer whole in one: the same ledger, results and totals as one machine.
-    spark_module = pytest.importorskip("rewardrules.spark")
+    spark_module = pytest.importorskip("rewardrules._spark_tasks")
     program, events, _, as_of = _example("coffee-club")
     table = events_to_table(events)
     rows = len(table)
@@ -925,7 +925,7 @@ def test_a_partition_in_parts_of_whole_customers_gives_the_same_output(
 
 
 def test_packed_cells_unpack_to_the_same_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    spark_module = pytest.importorskip("rewardrules.spark")
+    spark_module = pytest.importorskip("rewardrules._spark_tasks")
     monkeypatch.setattr(spark_module, "_PACKED_ROWS", 2)
     table = pa.table({"customer_id": ["a", "b", "c", "d", "e"], "points": [1, None, 3, 4, 5]})
     cells = spark_module._packed(table)
