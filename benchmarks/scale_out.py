@@ -20,9 +20,14 @@ the files and the shuffle is needed. Then, in this order:
   is not partitioned by customer costs on top;
 - **Dask**: ``rewardrules.dask.evaluate`` on that cluster (read, check, shuffle if the
   check fails, evaluate), with each worker's peak resident memory during it;
-- **Spark**: ``rewardrules.spark.evaluate`` on ``local[--workers]`` (read, shuffle by
-  ``groupBy``, evaluate, collect the totals), when Java and pyspark are there; then,
-  timed apart, one read of its ledger (a count: the packed rows unpacked and converted).
+- **Spark**: ``rewardrules.spark.evaluate`` on ``local[--workers]`` (read, check the
+  layout, evaluate in place or shuffle by ``groupBy`` and evaluate, collect the totals),
+  when Java and pyspark are there; then, timed apart, one read of its ledger (a count:
+  the packed rows unpacked and converted).
+
+``--only dask``, ``--only spark`` or ``--only clusters`` (both) runs the clusters alone,
+after the files one by one (whose totals are then the ones to equal); the one-process
+run of every row is skipped.
 
 Every run's program totals must equal one process's, or the script exits 1. Speeds are
 wall-clock ratios against one process (which runs alone, so its wall time is its CPU
@@ -104,23 +109,26 @@ def _one_process(text: str, folder: Path) -> tuple[float, float, dict[str, int]]
     return time.perf_counter() - wall, time.process_time() - cpu, figures
 
 
-def _file_by_file(text: str, folder: Path) -> tuple[float, float, int]:
+def _file_by_file(text: str, folder: Path) -> tuple[float, float, int, list[dict[str, int]]]:
     """Wall and CPU seconds for one process to evaluate the files one after another, each
-    as one partition of which every customer is its own (as a worker evaluates a file of
-    customer ranges), and the ledger entries made: a fair serial baseline, since one
-    partition of every row costs more per purchase than the same rows in parts
-    (docs/scale-out.md). Each file is partition 0 of 1: partition *n* of the files'
-    number would keep (and write the ledger of) only the customers hashed to *n*."""
+    as one partition, the ledger entries made and each file's figures: a fair serial
+    baseline, since one partition of every row costs more per purchase than the same rows
+    in parts (docs/scale-out.md).
+
+    Each file is one partition of one (``0, 1``): every customer in it is kept, ledger
+    and results made, as a cluster's worker does for its partition of customer ranges. (As
+    partition ``number`` of ``len(files)`` it would keep only the customers whose CRC-32
+    lands there, about one in ``len(files)``, and skip the others' ledger rows.)"""
     wall, cpu = time.perf_counter(), time.process_time()
     entries = 0
+    figures = []
     for file in sorted(folder.glob("*.parquet")):
         table = history_rows(pq.read_table(file))
-        ledger, _results, _figures = evaluate_partition(
-            text, 0, 1, table, None, None, None, "batch"
-        )
+        ledger, _results, found = evaluate_partition(text, 0, 1, table, None, None, None, "batch")
         entries += ledger.num_rows
+        figures.append(found)
         del table, ledger
-    return time.perf_counter() - wall, time.process_time() - cpu, entries
+    return time.perf_counter() - wall, time.process_time() - cpu, entries, figures
 
 
 def _on_dask(program: object, folder: Path, workers: int, partitions: int) -> dict[str, object]:
@@ -204,10 +212,16 @@ def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> d
     from pyspark.sql import SparkSession  # noqa: PLC0415 -- the spark extra
 
     import rewardrules.spark as scale_spark  # noqa: PLC0415
+    from rewardrules.dask import WORKER_MALLOC  # noqa: PLC0415
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for name, value in WORKER_MALLOC.items():
+        # Spark's Python workers get the executors' environment: the same allocator as
+        # Dask's workers (docs/scale-out.md, "The workers' allocator").
+        builder = builder.config(f"spark.executorEnv.{name}", value)
     session = (
-        SparkSession.builder.master(f"local[{workers}]")
+        builder.master(f"local[{workers}]")
         .appName("rewardrules-scale-out")
         .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.default.parallelism", str(workers))
@@ -233,12 +247,60 @@ def _on_spark(program: object, folder: Path, workers: int, partitions: int) -> d
             "totals": result.totals,
             "ledger": time.perf_counter() - started,
             "rows": rows,
+            "shuffled": result.shuffled,
         }
     finally:
         session.stop()
 
 
-def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: float) -> float:
+def _spark_step(
+    program: object,
+    folder: Path,
+    arguments: argparse.Namespace,
+    partitions: int,
+    walls: tuple[float | None, float, float | None],
+    expected: object,
+) -> None:
+    """The Spark run, when asked for and Java is there."""
+    if arguments.no_spark:
+        print("spark: skipped (--no-spark)")
+    elif shutil.which("java") is None:
+        print("spark: skipped, no Java runtime")
+    else:
+        spark = _on_spark(program, folder, arguments.workers, partitions)
+        _print_spark(spark, arguments, walls, expected)
+
+
+def _print_spark(
+    spark: dict[str, object],
+    arguments: argparse.Namespace,
+    walls: tuple[float | None, float, float | None],
+    expected: object,
+) -> None:
+    """Print the Spark figures against one process, the files one by one and Dask."""
+    one, serial, dask_wall = walls
+    spark_wall = float(spark["wall"])  # type: ignore[arg-type]
+    ratios = [f"{serial / spark_wall:.2f}x one process file by file"]
+    if one is not None:
+        ratios.insert(0, f"{one / spark_wall:.2f}x one process")
+    if dask_wall is not None:
+        ratios.append(f"{dask_wall / spark_wall:.2f}x dask")
+    steps = "read, shuffle, evaluate" if spark["shuffled"] else "read, check, evaluate in place"
+    print(
+        f"spark local[{arguments.workers}]: {spark_wall:.1f} s wall ({steps}), "
+        f"{arguments.purchases / spark_wall:,.0f} purchases/s, {', '.join(ratios)}"
+    )
+    print(
+        f"spark ledger read afterwards (count of {spark['rows']:,} rows, "
+        f"not part of the figure above): {spark['ledger']:.1f} s wall"
+    )
+    if spark["totals"] != expected:
+        raise SystemExit("spark's totals differ from one process's")
+
+
+def _print_dask(
+    dask: dict[str, object], purchases: int, workers: int, wall: float | None, serial: float
+) -> float:
     """Print the Dask figures; the cluster's wall seconds."""
     partitioned = "partitioned by customer" if dask["partitioned"] else "not partitioned"
     print(f"dask layout check alone: {dask['check']:.1f} s wall ({partitioned})")
@@ -247,8 +309,8 @@ def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: flo
     steps = "read, check, shuffle, evaluate" if dask["shuffled"] else "read, check, evaluate"
     print(
         f"dask, {workers} workers: {dask_wall:.1f} s wall "
-        f"({steps}), {purchases / dask_wall:,.0f} purchases/s, "
-        f"{wall / dask_wall:.2f}x one process"
+        f"({steps}), {purchases / dask_wall:,.0f} purchases/s"
+        + ("" if wall is None else f", {wall / dask_wall:.2f}x one process")
     )
     peaks = ", ".join(f"{peak:,.0f}" for peak in dask["peaks"])  # type: ignore[attr-defined]
     print(f"dask peak resident memory per worker (MiB): {peaks}")
@@ -257,7 +319,8 @@ def _print_dask(dask: dict[str, object], purchases: int, workers: int, wall: flo
     print(
         f"dask, {workers} workers, each partition writing its ledger (dry-run --output DIR/): "
         f"{writing:.1f} s wall, {dask['written_entries']:,} entries written, "
-        f"{wall / writing:.2f}x one process; peak resident memory per worker (MiB): {peaks}"
+        f"{serial / writing:.2f}x one process file by file; peak resident memory per worker "
+        f"(MiB): {peaks}"
     )
     return dask_wall
 
@@ -277,6 +340,14 @@ def _arguments() -> argparse.Namespace:
         help="files of customer id ranges (default), or slices of the rows in purchase order",
     )
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark run")
+    parser.add_argument(
+        "--only",
+        choices=("dask", "spark", "clusters"),
+        help=(
+            "run only this cluster (or both: clusters), after the files one by one (whose "
+            "totals are then the ones to equal); the one-process run of every row is skipped"
+        ),
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -313,60 +384,50 @@ def main() -> None:
             f"in {arguments.files} Parquet files ({arguments.layout}); {partitions} partitions"
         )
 
-        _reset_peak()
-        wall, cpu, figures = _one_process(text, folder)
-        expected = add_totals(program, [figures])
-        per_core = arguments.purchases / cpu
-        print(
-            f"one process: {wall:.1f} s wall, {cpu:.1f} CPU s, "
-            f"{arguments.purchases / wall:,.0f} purchases/s ({per_core:,.0f} per CPU s), "
-            f"peak {_peak_mib():,.0f} MiB"
-        )
+        only = arguments.only
+        wall = per_core = expected = None
+        if only is None:
+            _reset_peak()
+            wall, cpu, figures = _one_process(text, folder)
+            expected = add_totals(program, [figures])
+            per_core = arguments.purchases / cpu
+            print(
+                f"one process: {wall:.1f} s wall, {cpu:.1f} CPU s, "
+                f"{arguments.purchases / wall:,.0f} purchases/s ({per_core:,.0f} per CPU s), "
+                f"peak {_peak_mib():,.0f} MiB"
+            )
 
-        serial, serial_cpu, entries = _file_by_file(text, folder)
+        serial, serial_cpu, entries, serial_figures = _file_by_file(text, folder)
+        expected = expected or add_totals(program, serial_figures)
         print(
             f"one process, file by file: {serial:.1f} s wall, {serial_cpu:.1f} CPU s, "
             f"{entries:,} ledger entries (each file one partition, one after another: the "
             "workers' own work, done serially)"
         )
 
-        dask = _on_dask(program, folder, arguments.workers, partitions)
-        dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall)
-        print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
-        if dask["entries"] != entries and arguments.layout == "customer-ranges":
-            raise SystemExit(f"dask made {dask['entries']:,} ledger entries, not {entries:,}")
-        if dask["totals"] != expected:
-            raise SystemExit("dask's totals differ from one process's")
+        dask_wall = None
+        if only != "spark":
+            dask = _on_dask(program, folder, arguments.workers, partitions)
+            dask_wall = _print_dask(dask, arguments.purchases, arguments.workers, wall, serial)
+            print(f"dask vs one process file by file: {serial / dask_wall:.2f}x")
+            if dask["entries"] != entries and arguments.layout == "customer-ranges":
+                raise SystemExit(f"dask made {dask['entries']:,} ledger entries, not {entries:,}")
+            if dask["totals"] != expected:
+                raise SystemExit("dask's totals differ from one process's")
 
-        spark_wall = None
-        if arguments.no_spark:
-            print("spark: skipped (--no-spark)")
-        elif shutil.which("java") is None:
-            print("spark: skipped, no Java runtime")
-        else:
-            spark = _on_spark(program, folder, arguments.workers, partitions)
-            spark_wall = float(spark["wall"])  # type: ignore[arg-type]
-            print(
-                f"spark local[{arguments.workers}]: {spark_wall:.1f} s wall, "
-                f"{arguments.purchases / spark_wall:,.0f} purchases/s, "
-                f"{wall / spark_wall:.2f}x one process, {dask_wall / spark_wall:.2f}x dask"
-            )
-            print(
-                f"spark ledger read afterwards (count of {spark['rows']:,} rows, "
-                f"not part of the figure above): {spark['ledger']:.1f} s wall"
-            )
-            if spark["totals"] != expected:
-                raise SystemExit("spark's totals differ from one process's")
+        if only != "dask":
+            _spark_step(program, folder, arguments, partitions, (wall, serial, dask_wall), expected)
 
-        billion, cores = 1_000_000_000, 100
-        efficiency = (wall / dask_wall) / arguments.workers
-        ideal = billion / (per_core * cores)
-        print(
-            f"projection, not a measurement: 1,000,000,000 purchases on {cores} cores at "
-            f"{per_core:,.0f} purchases per CPU s: {ideal / 60:,.1f} min if perfectly "
-            f"parallel; {ideal / efficiency / 60:,.1f} min at the {efficiency:.0%} "
-            f"efficiency per worker measured here"
-        )
+        if wall is not None and per_core is not None and dask_wall is not None:
+            billion, cores = 1_000_000_000, 100
+            efficiency = (wall / dask_wall) / arguments.workers
+            ideal = billion / (per_core * cores)
+            print(
+                f"projection, not a measurement: 1,000,000,000 purchases on {cores} cores at "
+                f"{per_core:,.0f} purchases per CPU s: {ideal / 60:,.1f} min if perfectly "
+                f"parallel; {ideal / efficiency / 60:,.1f} min at the {efficiency:.0%} "
+                f"efficiency per worker measured here"
+            )
         print("totals: equal in every run")
         print(f"load average at the end: {_load()}")
     finally:

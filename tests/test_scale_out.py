@@ -26,6 +26,7 @@ from typing import Any
 import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -50,12 +51,14 @@ from rewardrules.histories.columns import (
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program_text
 from rewardrules.tools.scale import (
+    ORDER,
     PART,
     CustomerRanges,
     add_totals,
     customer_ranges,
     ledger_table,
     partition_of,
+    program_text,
     results_table,
 )
 from strategies import cutoffs, lifecycle_histories
@@ -796,8 +799,162 @@ def test_each_spark_task_holds_exactly_its_own_partition_of_customers(spark: Any
         assert found == {(part, part) for part in range(partitions)}
 
 
+def _customer_files(table: pa.Table, folder: Path, files: int, layout: str) -> None:
+    """The rows as Parquet files: ranges of customers (sorted by customer, a stable sort,
+    cut between two customers) or slices of the rows in their order."""
+    if layout == "customer-ranges":
+        table = table.sort_by([("customer_id", "ascending")])
+    ids = table["customer_id"].to_pylist()
+    size = -(-len(ids) // files)
+    cuts = [0]
+    for number in range(1, files):
+        cut = max(number * size, cuts[-1])
+        while layout == "customer-ranges" and 0 < cut < len(ids) and ids[cut] == ids[cut - 1]:
+            cut += 1
+        cuts.append(min(cut, len(ids)))
+    cuts.append(len(ids))
+    for number, (start, stop) in enumerate(itertools.pairwise(cuts)):
+        pq.write_table(table.slice(start, stop - start), folder / f"part-{number}.parquet")
+
+
+def _on_spark_files(
+    spark: Any,
+    program: Program,
+    folder: Path,
+    as_of: date | datetime | None,
+    *,
+    file_per_partition: bool,
+    plain: bool = True,
+    engine: str = "reference",
+) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], bool]:
+    """Spark's evaluation of the files in ``folder``, and whether it shuffled. With
+    ``file_per_partition``, each file is an input partition of its own (a file's opening
+    costs as much as the largest partition); otherwise Spark packs the small files into
+    one. ``plain``: the frame is the read itself, which the workers may read with pyarrow;
+    otherwise a projection of it, whose rows come through Spark."""
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    opening = "spark.sql.files.openCostInBytes"
+    before = spark.conf.get(opening)
+    spark.conf.set(opening, str(2**40) if file_per_partition else before)
+    try:
+        frame = spark.read.parquet(str(folder))
+        if not plain:
+            frame = frame.select(*frame.columns)
+        assert (scale_spark._parquet_files(frame) is not None) == plain
+        result = scale_spark.evaluate(program, frame, as_of=as_of, engine=engine, partitions=2)
+        found = (
+            _rows(result.ledger.toArrow()),
+            _rows(result.customers.toArrow()),
+            result.totals.to_dict(),
+        )
+    finally:
+        spark.conf.set(opening, before)
+    return found, result.shuffled
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["read-by-workers", "rows-through-spark"])
+@pytest.mark.parametrize("name", ["airline-miles", "card-rewards", "coffee-club", "gift-shop"])
+def test_files_of_customer_ranges_are_evaluated_in_place_on_spark(
+    spark: Any, name: str, plain: bool, tmp_path: Path
+) -> None:
+    # Each file its own partition, each holding a range of customers: no shuffle, and
+    # the same ledger, results and totals as one machine, whether the workers read the
+    # files themselves or get the rows of each input partition from Spark.
+    program, events, _, as_of = _example(name)
+    _customer_files(events_to_table(events), tmp_path, 3, "customer-ranges")
+    found, shuffled = _on_spark_files(
+        spark, program, tmp_path, as_of, file_per_partition=True, plain=plain
+    )
+    assert found == _one_machine(program, events, None, as_of)
+    assert not shuffled
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["read-by-workers", "rows-through-spark"])
+def test_files_whose_customers_overlap_are_shuffled_on_spark(
+    spark: Any, plain: bool, tmp_path: Path
+) -> None:
+    program, events, _, as_of = _example("coffee-club")
+    _customer_files(events_to_table(events), tmp_path, 3, "row-slices")
+    found, shuffled = _on_spark_files(
+        spark, program, tmp_path, as_of, file_per_partition=True, plain=plain
+    )
+    assert found == _one_machine(program, events, None, as_of)
+    assert shuffled
+
+
+def test_files_of_overlapping_customers_in_one_partition_are_evaluated_there_in_name_order(
+    spark: Any, tmp_path: Path
+) -> None:
+    # Small files, which Spark packs into one partition, the largest first: every
+    # customer is in that partition, read back in the files' name order.
+    program, events, _, as_of = _example("coffee-club")
+    table = events_to_table(events)
+    ids = table["event_id"].to_pylist()
+    cut = next(
+        row for row in range(1, len(ids)) if ids[row] == ids[row - 1] and row < len(ids) // 4
+    )
+    pq.write_table(table.slice(0, cut), tmp_path / "part-0.parquet")
+    pq.write_table(table.slice(cut), tmp_path / "part-1.parquet")
+    found, shuffled = _on_spark_files(spark, program, tmp_path, as_of, file_per_partition=False)
+    assert found == _one_machine(program, events, None, as_of)
+    assert not shuffled
+
+
+def test_spans_of_customers_are_disjoint_only_across_partitions() -> None:
+    spark_module = pytest.importorskip("rewardrules._spark_tasks")
+    disjoint = spark_module._disjoint
+    # One partition's files may overlap each other; two partitions' may not, even
+    # through a third span, nor touch at one id.
+    assert disjoint([(0, "a", "c", False), (1, "d", "f", False), (0, "g", "h", False)])
+    assert disjoint([(0, "a", "e", False), (0, "b", "k", False), (0, "f", "g", False)])
+    assert not disjoint([(0, "a", "c", False), (1, "c", "f", False)])
+    assert not disjoint([(0, "a", "e", False), (0, "b", "k", False), (1, "f", "g", False)])
+    assert not disjoint([(0, "a", "c", False), (1, "d", "f", True)])  # a row without an id
+    assert disjoint([(0, "a", "c", False), (1, None, None, False)])  # an empty partition
+    assert not disjoint([])
+
+
+def _in_place_output(
+    spark_module: Any, run: Any, table: pa.Table, program: Program
+) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], int]:
+    """What a worker gives for one input partition in place, unpacked, and in how many
+    parts it evaluated it."""
+    out = pa.Table.from_batches(list(run.in_place(table.to_batches(max_chunksize=7))))
+
+    def rows(kind: str) -> list[dict[str, Any]]:
+        cells = out.filter(pc.equal(out["_table"], kind)).select(["packed"])
+        return _rows(pa.Table.from_batches(list(spark_module._unpacked(cells.to_batches()))))
+
+    totals = out.filter(pc.equal(out["_table"], "totals"))["figures"].to_pylist()
+    figures = [json.loads(cell) for cell in totals]
+    found = (rows("ledger"), rows("customer"), add_totals(program, figures).to_dict())
+    return found, len(totals)
+
+
+def test_a_partition_in_parts_of_whole_customers_gives_the_same_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An input partition of more than _CHUNK_ROWS rows is evaluated in parts, each
+    # customer whole in one: the same ledger, results and totals as one machine.
+    spark_module = pytest.importorskip("rewardrules._spark_tasks")
+    program, events, _, as_of = _example("coffee-club")
+    table = events_to_table(events)
+    rows = len(table)
+    table = table.append_column(ORDER, pa.array(range(rows), pa.int64()))
+    table = table.append_column("_file", pa.array([1] * rows, pa.int64()))
+    table = table.append_column("_block", pa.array([0] * rows, pa.int64()))
+    run = spark_module._Partition(program_text(program), 1, as_of, "reference", program.money)
+    expected = _one_machine(program, events, None, as_of)
+    assert _in_place_output(spark_module, run, table, program) == (expected, 1)
+    monkeypatch.setattr(spark_module, "_CHUNK_ROWS", 10)
+    found, parts = _in_place_output(spark_module, run, table, program)
+    assert found == expected
+    assert parts == -(-rows // 10) > 1
+
+
 def test_packed_cells_unpack_to_the_same_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    spark_module = pytest.importorskip("rewardrules.spark")
+    spark_module = pytest.importorskip("rewardrules._spark_tasks")
     monkeypatch.setattr(spark_module, "_PACKED_ROWS", 2)
     table = pa.table({"customer_id": ["a", "b", "c", "d", "e"], "points": [1, None, 3, 4, 5]})
     cells = spark_module._packed(table)
@@ -829,6 +986,40 @@ def test_drawn_histories_on_spark_equal_one_machine(
             _on_spark(spark, program, events, customers, as_of, partitions)
         return
     assert _on_spark(spark, program, events, customers, as_of, partitions) == expected
+
+
+@settings(max_examples=DRAWN_ON_SPARK)
+@given(
+    program=bonus_programs(),
+    events=lifecycle_histories(catalogue=True),
+    as_of=cutoffs(),
+    files=st.integers(1, 4),
+    plain=st.booleans(),
+)
+def test_drawn_histories_in_files_of_customer_ranges_on_spark_equal_one_machine(
+    spark: Any,
+    program: Program,
+    events: list[AnyEvent],
+    as_of: date | datetime | None,
+    files: int,
+    plain: bool,
+) -> None:
+    # No profiles: read in place (by the workers, or as Spark's rows) unless the program
+    # rewards referrers, or the files overlap.
+    with tempfile.TemporaryDirectory() as folder:
+        _customer_files(events_to_table(events), Path(folder), files, "customer-ranges")
+        try:
+            expected = _one_machine(program, events, None, as_of)
+        except RewardRulesError as error:
+            with pytest.raises(type(error)):
+                _on_spark_files(
+                    spark, program, Path(folder), as_of, file_per_partition=True, plain=plain
+                )
+            return
+        found, _ = _on_spark_files(
+            spark, program, Path(folder), as_of, file_per_partition=True, plain=plain
+        )
+    assert found == expected
 
 
 # --- the extras -------------------------------------------------------------------------

@@ -3,8 +3,23 @@
 >>> from rewardrules.spark import evaluate  # doctest: +SKIP
 >>> result = evaluate(program, spark.read.parquet("histories/"))  # doctest: +SKIP
 
-Every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the number
-:func:`rewardrules.tools.scale.partition_of` gives in Python), and
+Input of whole customers is evaluated where it lies, without a shuffle, when there are no
+profiles and no referral rules (which need routing between partitions):
+
+- a plain Parquet read (``spark.read.parquet(...)``, no filter, projection or partition
+  columns) whose files fall into groups of overlapping customer-id ranges, none holding
+  more than a quarter of the files, is read by the workers themselves with pyarrow, one
+  task per group, each group's files in name order: one small job first reads each file's
+  ``customer_id`` column for the ranges. The JVM never converts the rows;
+- otherwise, when no customer id lies in two of the frame's own partitions (one small job
+  reads the ``customer_id`` column, per partition and file), each partition is evaluated
+  as it is (``mapInArrow``), put back in input order; the ranges seen by that very run
+  are checked again, and the run is dropped and the rows shuffled if they overlap.
+
+Partitions of more than ``_CHUNK_ROWS`` rows are evaluated in parts of whole customers.
+
+Otherwise every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the
+number :func:`rewardrules.tools.scale.partition_of` gives in Python), and
 ``groupBy(partition).applyInArrow`` runs the engine once per partition of customers (one
 call per customer would compile the program once per customer). The rows are first
 repartitioned on a key chosen so that Spark's hash puts partition *k* in task *k*: one
@@ -13,7 +28,8 @@ routed referral facts travel in one frame, told apart by a column. The program r
 workers as its YAML text. A partition's ledger and customers leave the worker as Arrow IPC
 streams in a few binary cells, which are cached; the ledger and customers frames unpack
 them (``mapInArrow``), so the JVM never converts the rows when only the totals are read.
-Every output column's type is declared.
+Every output column's type is declared. What runs in the workers (pyarrow only) is in
+:mod:`rewardrules._spark_tasks`.
 """
 
 from __future__ import annotations
@@ -23,16 +39,36 @@ import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.fs as pa_fs
 
+from rewardrules._spark_tasks import (
+    _BLOCK,
+    _CUSTOMER,
+    _ERROR,
+    _FACT,
+    _FILE,
+    _HISTORY,
+    _LEDGER,
+    _OUTPUT,
+    _PACKED,
+    _PROFILE,
+    _RANGE,
+    _TABLE,
+    _TOTALS,
+    _WHAT,
+    _disjoint,
+    _facts_schema,
+    _file_span,
+    _Partition,
+    _unpacked,
+)
 from rewardrules.engine.ledger import Totals
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.events import Customer
 from rewardrules.histories.columns import CUSTOMERS_SCHEMA, HISTORY_SCHEMA, customers_to_table
-from rewardrules.money import Currency
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
 from rewardrules.tools.scale import (
@@ -40,15 +76,12 @@ from rewardrules.tools.scale import (
     ORDER,
     PART,
     RESULTS_SCHEMA,
-    Engine,
     MissingExtraError,
     add_totals,
     check_engine,
-    evaluate_partition,
     has_referrals,
     program_text,
     refuse_early,
-    remote_facts,
 )
 
 try:
@@ -59,21 +92,8 @@ except ImportError as missing:  # pragma: no cover - the extra's absence is test
 
 __all__ = ["SparkEvaluation", "evaluate"]
 
-_WHAT: Final = "_what"
-"""Which input a row is: a history row, a profile, or a routed referral fact."""
-_HISTORY, _PROFILE, _FACT = 0, 1, 2
-_FILE, _BLOCK = "_file", "_block"
-"""A history row's input file (its place among the sorted files) and the start of its split."""
-_TABLE: Final = "_table"
-"""Which output a row is: ledger rows, customers, a partition's totals, or its error."""
-_LEDGER, _CUSTOMER, _TOTALS, _ERROR = "ledger", "customer", "totals", "error"
 _KEY: Final = "_key"
 """The shuffle key: a number whose Spark hash, modulo the partitions, is the partition."""
-_PACKED: Final = "packed"
-"""An Arrow IPC stream of at most ``_PACKED_ROWS`` ledger rows or customers."""
-_PACKED_ROWS: Final = 65_536
-# A cell stays far below the 2 GiB of a binary value; LZ4 keeps the cached cells small.
-_IPC: Final = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +104,14 @@ class SparkEvaluation:
         ledger: the ledger rows (``value`` is ``decimal(38, places)``).
         customers: one row per customer (``rewardrules.tools.scale.RESULTS_SCHEMA``).
         totals: the program's totals, computed.
+        shuffled: whether the rows were shuffled by customer; ``False`` when each of the
+            input's partitions held whole customers and was evaluated in place.
     """
 
     ledger: DataFrame
     customers: DataFrame
     totals: Totals
+    shuffled: bool = True
 
 
 def _spark_type(arrow: pa.DataType) -> spark_types.DataType:
@@ -122,142 +145,14 @@ def _input_schema() -> pa.Schema:
     return pa.schema([field.with_nullable(True) for field in fields])
 
 
-_OUTPUT_FIELDS: list[pa.Field[Any]] = [
-    pa.field(_TABLE, pa.string()),
-    pa.field(_PACKED, pa.binary()),
-    pa.field("figures", pa.string()),
-    pa.field("error", pa.binary()),
-]
-_OUTPUT: Final = pa.schema(_OUTPUT_FIELDS)
-"""A partition's output rows: packed ledger rows or customers, its figures, or its error."""
-
-
-def _nullable(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([field.with_nullable(True) for field in schema])
-
-
-def _packed(table: pa.Table) -> list[bytes]:
-    """A table as Arrow IPC streams of at most ``_PACKED_ROWS`` rows each."""
-    cells = []
-    for start in range(0, table.num_rows, _PACKED_ROWS):
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema, options=_IPC) as writer:
-            writer.write_table(table.slice(start, _PACKED_ROWS))
-        cells.append(sink.getvalue().to_pybytes())
-    return cells
-
-
-def _unpacked(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The rows packed in the cells of ``batches`` (``mapInArrow``, on the workers)."""
-    for batch in batches:
-        for cell in batch.column(0):
-            yield from pa.ipc.open_stream(cell.as_buffer())
-
-
-def _facts_schema() -> pa.Schema:
-    return FACTS_SCHEMA.append(pa.field(PART, pa.int64()))
-
-
 def _part_of(column: Column, partitions: int) -> Column:
     """The Spark twin of ``partition_of``: CRC-32 of the UTF-8 id, modulo the partitions."""
     return functions.pmod(functions.crc32(column.cast("binary")), functions.lit(partitions))
 
 
-def _split(
-    key: tuple[Any, ...], table: pa.Table
-) -> tuple[int, pa.Table, pa.Table | None, pa.Table | None]:
-    """A group's rows: its partition (the key's second part), history rows, profiles and
-    routed facts."""
-    part = int(key[1].as_py())
-    what = table[_WHAT]
-    history = table.filter(pc.equal(what, pa.scalar(_HISTORY, pa.int32())))
-    if history.num_rows:
-        # Back in input order (file, split, row), numbered so that history_rows keeps it.
-        history = history.sort_by(
-            [(_FILE, "ascending"), (_BLOCK, "ascending"), (ORDER, "ascending")]
-        )
-        history = history.set_column(
-            history.schema.get_field_index(ORDER),
-            ORDER,
-            pa.array(range(history.num_rows), pa.int64()),
-        )
-    profiles = facts = None
-    # The columns are there only when profiles (or routed facts) were united with the rows.
-    if "joined_at" in table.schema.names:
-        profiles = table.filter(pc.equal(what, pa.scalar(_PROFILE, pa.int32())))
-        profiles = profiles.select(CUSTOMERS_SCHEMA.names)
-    if "referred" in table.schema.names:
-        facts = table.filter(pc.equal(what, pa.scalar(_FACT, pa.int32())))
-        facts = facts.select(FACTS_SCHEMA.names)
-    return part, history, profiles, facts
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    columns = [
-        table[field.name].cast(field.type)
-        if field.name in table.schema.names
-        else pa.nulls(table.num_rows, field.type)
-        for field in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-class _Partition:
-    """The functions Spark runs per group: plain data in, so that they pickle small."""
-
-    def __init__(
-        self,
-        text: str,
-        partitions: int,
-        as_of: date | datetime | None,
-        engine: Engine,
-        money: Currency,
-    ) -> None:
-        self.text, self.partitions, self.as_of, self.engine = text, partitions, as_of, engine
-        self.money = money
-
-    def facts(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
-        """Pass one for a group: the facts to route to other partitions."""
-        part, history, profiles, _ = _split(key, table)
-        try:
-            found = remote_facts(
-                self.text, part, self.partitions, history, profiles, self.as_of, self.engine
-            )
-        except RewardRulesError:
-            # The second pass evaluates the same events, meets the same error and carries
-            # it to the driver; here it would become a Java exception.
-            found = _facts_schema().empty_table()
-        return _conform(found, _facts_schema())
-
-    def evaluate(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
-        """Pass two for a group: its ledger rows, customers and figures, or its error."""
-        part, history, profiles, facts = _split(key, table)
-        try:
-            ledger, results, figures = evaluate_partition(
-                self.text, part, self.partitions, history, profiles, facts, self.as_of, self.engine
-            )
-        except RewardRulesError as error:
-            # Spark would turn it into a Java exception holding a traceback's text; it is
-            # carried as a row instead and raised as itself on the driver.
-            failed = {_TABLE: [_ERROR], "error": [pickle.dumps(error)]}
-            return _conform(pa.table(failed), _OUTPUT)
-        ledger_cells = _packed(_conform(ledger, _nullable(ledger_schema(self.money))))
-        results_cells = _packed(_conform(results, _nullable(RESULTS_SCHEMA)))
-        return pa.table(
-            {
-                _TABLE: [_LEDGER] * len(ledger_cells)
-                + [_CUSTOMER] * len(results_cells)
-                + [_TOTALS],
-                _PACKED: [*ledger_cells, *results_cells, None],
-                "figures": [None] * (len(ledger_cells) + len(results_cells))
-                + [json.dumps(figures)],
-                "error": pa.nulls(len(ledger_cells) + len(results_cells) + 1, pa.binary()),
-            },
-            schema=_OUTPUT,
-        )
-
-
-def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
+def _history_rows(df: DataFrame, partitions: int | None) -> DataFrame:
+    """The history's rows with their input order; with a partition of ``partitions`` each
+    and their kind, to be united with other inputs and shuffled."""
     missing = [name for name in ("event_id", "type", "customer_id", "at") if name not in df.columns]
     if missing:
         raise RewardRulesError(
@@ -281,13 +176,20 @@ def _history_rows(df: DataFrame, partitions: int) -> DataFrame:
         if files
         else functions.lit(0)
     )
+    placed = (
+        []
+        if partitions is None
+        else [
+            _part_of(functions.col("customer_id"), partitions).alias(PART),
+            functions.lit(_HISTORY).alias(_WHAT),
+        ]
+    )
     return df.select(
         *[name for name in HISTORY_SCHEMA.names if name in df.columns],
         functions.monotonically_increasing_id().alias(ORDER),
         where.cast("long").alias(_FILE),
         functions.input_file_block_start().alias(_BLOCK),
-        _part_of(functions.col("customer_id"), partitions).alias(PART),
-        functions.lit(_HISTORY).alias(_WHAT),
+        *placed,
     )
 
 
@@ -334,7 +236,8 @@ def evaluate(
 
     The output is cached: the ledger and customers frames read it without running the
     engine again. Arguments as :func:`rewardrules.dask.evaluate`; ``partitions`` defaults
-    to ``spark.sql.shuffle.partitions``.
+    to ``spark.sql.shuffle.partitions`` and counts only when the rows are shuffled (input
+    of whole customers is evaluated in its own files or partitions: the module's text).
 
     Raises:
         HistoryError: an event cannot be applied (raised here, as itself).
@@ -342,6 +245,17 @@ def evaluate(
     """
     checked = check_engine(engine)
     refuse_early(program, checked)
+    text = program_text(program)
+    if customers is None and not has_referrals(program):
+        run = _Partition(text, 1, as_of, checked, program.money)
+        files = _parquet_files(df)
+        groups = None if files is None else _file_groups(df.sparkSession, files)
+        if groups is not None:
+            return _from_files(program, df.sparkSession, groups, run)
+        if _whole_customers(df):
+            in_place = _in_place(program, df, run)
+            if in_place is not None:
+                return in_place
     session = df.sparkSession
     count = partitions or int(str(session.conf.get("spark.sql.shuffle.partitions")))
     frames = [_history_rows(df, count)]
@@ -349,7 +263,7 @@ def evaluate(
         frames.append(_profile_rows(df, customers, count))
     united = _union(frames)
     keys = _placement_keys(session, count)
-    run = _Partition(program_text(program), count, as_of, checked, program.money)
+    run = _Partition(text, count, as_of, checked, program.money)
 
     # Functions of (key, data) with resolvable hints: applyInArrow reads its mode from them.
     def facts_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
@@ -363,19 +277,169 @@ def evaluate(
         routed = found.withColumn(_WHAT, functions.lit(_FACT))
         united = _union([united, routed])
     evaluated = _placed(united, keys).applyInArrow(evaluated_of, _struct(_OUTPUT)).cache()
-    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR)).select(
-        _TABLE, "figures", "error"
-    )
-    figures = []
-    for row in kept.collect():
-        if row[_TABLE] == _ERROR:
-            evaluated.unpersist()
-            raise pickle.loads(row["error"])  # noqa: S301 -- our own workers' error
-        figures.append(json.loads(row["figures"]))
+    figures, _ = _collected(evaluated)
     return SparkEvaluation(
         ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
         customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
         totals=add_totals(program, figures),
+    )
+
+
+def _collected(
+    evaluated: DataFrame,
+) -> tuple[list[dict[str, int]], list[tuple[int, str | None, str | None, bool]]]:
+    """The partitions' figures and (in place) the spans of customer ids they held, or
+    their error raised (the cache dropped)."""
+    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR, _RANGE)).select(
+        _TABLE, "figures", "error"
+    )
+    figures, spans, errors = [], [], []
+    for number, row in enumerate(kept.collect()):
+        if row[_TABLE] == _ERROR:
+            errors.append(row["error"])
+        elif row[_TABLE] == _RANGE:
+            spans += [(number, *span) for span in json.loads(row["figures"])]
+        else:
+            figures.append(json.loads(row["figures"]))
+    if errors and not (spans and not _disjoint(spans)):
+        evaluated.unpersist()
+        raise pickle.loads(errors[0])  # noqa: S301 -- our own workers' error
+    return figures, spans
+
+
+def _parquet_files(df: DataFrame) -> list[str] | None:
+    """The Parquet files a frame reads, in name order, when it is a plain read of them
+    (no filter, projection or partition columns) that pyarrow can read too."""
+    if any(name not in df.columns for name in ("event_id", "type", "customer_id", "at")):
+        return None  # the frame's own path names the missing column
+    try:
+        plan = df._jdf.queryExecution().analyzed()
+        relation = plan.relation()
+        plain = (
+            plan.getClass().getSimpleName() == "LogicalRelation"
+            and relation.fileFormat().toString() == "Parquet"
+            and relation.partitionSchema().isEmpty()
+        )
+        files = sorted(df.inputFiles()) if plain else []
+        for uri in files[:1]:
+            pa_fs.FileSystem.from_uri(uri)
+    except Exception:  # not a plain read of files that pyarrow reads, or no JVM (Connect)
+        return None
+    return files or None
+
+
+def _file_groups(session: Any, files: list[str]) -> list[list[str]] | None:
+    """The files in groups of whole customers: files whose ranges of customer ids overlap
+    (directly or through others) go together, in name order. ``None`` when the groups
+    would not spread the work (a group of more than a quarter of several files) or a row
+    has no customer id: the frame's rows are then evaluated through Spark.
+
+    One job reads the ``customer_id`` column of each file, on the workers."""
+
+    def spans_of(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            numbers = cast("list[int]", batch.column(0).to_pylist())
+            found = [_file_span(files[number]) for number in numbers]
+            yield pa.record_batch(
+                [
+                    pa.array(numbers, pa.int64()),
+                    pa.array([span[0] for span in found], pa.string()),
+                    pa.array([span[1] for span in found], pa.string()),
+                    pa.array([span[2] for span in found], pa.bool_()),
+                    pa.array([span[3] for span in found], pa.int64()),
+                ],
+                names=["file", "low", "high", "missing", "rows"],
+            )
+
+    tasks = min(len(files), session.sparkContext.defaultParallelism * 4)
+    rows = (
+        session.range(0, len(files), 1, tasks)
+        .mapInArrow(spans_of, "file long, low string, high string, missing boolean, rows long")
+        .collect()
+    )
+    if any(row["missing"] for row in rows):
+        return None
+    spans = sorted((row["low"], row["high"], row["file"]) for row in rows if row["low"] is not None)
+    groups: list[list[int]] = []
+    top: str | None = None
+    for low, high, number in spans:
+        if top is not None and low <= top:
+            groups[-1].append(number)
+            top = max(top, high)
+        else:
+            groups.append([number])
+            top = high
+    if not groups or (len(files) > 1 and max(map(len, groups)) > max(1, len(files) // 4)):
+        return None
+    # The largest groups first: the tasks start in this order, so the last to finish are
+    # small ones and no core waits long for another.
+    sizes = {row["file"]: row["rows"] for row in rows}
+    groups.sort(key=lambda group: -sum(sizes[number] for number in group))
+    return [[files[number] for number in sorted(group)] for group in groups]
+
+
+def _from_files(
+    program: Program, session: Any, groups: list[list[str]], run: _Partition
+) -> SparkEvaluation:
+    """Each group of files read and evaluated by one task, with pyarrow: Spark schedules
+    the tasks and keeps the output, and never converts the rows."""
+
+    def files_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        return run.files(batches, groups)
+
+    numbers = session.range(0, len(groups), 1, len(groups))
+    evaluated = numbers.mapInArrow(files_of, _struct(_OUTPUT)).cache()
+    figures, _ = _collected(evaluated)
+    return SparkEvaluation(
+        ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
+        customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
+        totals=add_totals(program, figures),
+        shuffled=False,
+    )
+
+
+def _whole_customers(df: DataFrame) -> bool:
+    """Whether each of the frame's own partitions holds whole customers: the ranges of
+    customer ids of each partition's files (or parts of files) never overlap another
+    partition's, and every row has an id. One small job that reads only ``customer_id``."""
+    if "customer_id" not in df.columns:
+        return False
+    ids = functions.col("customer_id")
+    spans = (
+        df.select(
+            functions.spark_partition_id().alias("part"),
+            functions.input_file_name().alias("file"),
+            ids,
+        )
+        .groupBy("part", "file")
+        .agg(
+            functions.min(ids).alias("low"),
+            functions.max(ids).alias("high"),
+            functions.max(ids.isNull()).alias("missing"),
+        )
+    )
+    return _disjoint(
+        (row["part"], row["low"], row["high"], bool(row["missing"])) for row in spans.collect()
+    )
+
+
+def _in_place(program: Program, df: DataFrame, run: _Partition) -> SparkEvaluation | None:
+    """Each input partition evaluated where it is (``mapInArrow``), no shuffle; ``None``
+    (the output dropped) if the partitions this run read did not hold whole customers."""
+
+    def in_place_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        return run.in_place(batches)
+
+    evaluated = _history_rows(df, None).mapInArrow(in_place_of, _struct(_OUTPUT)).cache()
+    figures, spans = _collected(evaluated)
+    if spans and not _disjoint(spans):
+        evaluated.unpersist()
+        return None
+    return SparkEvaluation(
+        ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
+        customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
+        totals=add_totals(program, figures),
+        shuffled=False,
     )
 
 
