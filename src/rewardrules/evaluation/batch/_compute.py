@@ -36,7 +36,7 @@ from rewardrules.evaluation.batch._rules import (
     PointsColumns,
     per_event,
 )
-from rewardrules.evaluation.batch._tier_passes import REPRICE_SHARE, DiscountPasses
+from rewardrules.evaluation.batch._tier_passes import DiscountPasses
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, levels
 from rewardrules.evaluation.batch.support import refuse
 from rewardrules.evaluation.fold import _Cutoff
@@ -330,12 +330,13 @@ class Computation:
         passes = DiscountPasses.of(self)
         moved: Ints | None = None  # the events whose level moved since the last pass
         for _ in range(frame.events + 2):
-            if passes is None or moved is None or len(moved) * REPRICE_SHARE > frame.events:
+            if passes is not None and moved is not None and passes.worth(moved, frame.events):
+                # Only the lines of the events whose level moved (``_tier_passes``).
+                self.paid, self.given = passes.reprice(self, moved, self.purchase_lines)
+            else:
                 self.paid, self.given = self._grouped_prices()
                 if passes is not None:
                     passes.keep(self.paid, self.given)
-            else:  # only the lines of the events whose level moved (``_tier_passes``)
-                self.paid, self.given = passes.reprice(self, moved, self.purchase_lines)
             sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
             window_tier, settled = self._levels(sums)
             # Retention can hide a window level that moved: keep the one these prices give.

@@ -56,6 +56,11 @@ class DiscountPasses:
             return None
         return cls(stages)
 
+    @staticmethod
+    def worth(moved: Ints | None, events: int) -> bool:
+        """Whether to reprice only ``moved`` (None before the first pass) rather than all."""
+        return moved is not None and len(moved) * REPRICE_SHARE <= events
+
     def keep(self, paid: Any, given: list[Any]) -> None:
         """Remember a full pass's amounts and what each discount took."""
         self.paid = np.asarray(paid, dtype=np.int64)
