@@ -2,9 +2,10 @@
 
 A later pass reprices only the lines of the events whose level changed; every such pass
 must give what a full price pass gives at the same levels (paid amounts, what each
-discount took and on how many units, the refunds), and the engine's results must stay
-the reference's. The histories are drawn so that levels still move in late passes: a
-discount at one purchase moves the next one across a threshold, and so on.
+discount took and on how many units, what each event paid, the refunds), and the
+engine's results must stay the reference's. The histories are drawn so that levels still
+move in late passes: a discount at one purchase moves the next one across a threshold,
+and so on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from helpers import at, line, program, purchase, refund
 from rewardrules import evaluate, load_program
 from rewardrules.evaluation.batch import _tier_passes
+from rewardrules.evaluation.batch._rules import per_event
 from rewardrules.evaluation.batch._tier_passes import DiscountPasses
 from rewardrules.histories.columns import table_to_events
 from rewardrules.program.model import Program
@@ -47,6 +49,7 @@ def _checked_repricing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         full_paid, full_given = computation._grouped_prices()
         assert np.array_equal(paid, full_paid)
         assert paid.dtype == np.asarray(full_paid).dtype
+        assert np.array_equal(self.event_paid, per_event(computation.frame, full_paid))
         assert len(given) == len(full_given)
         for (taken, units), (full_taken, full_units) in zip(given, full_given, strict=True):
             assert np.array_equal(taken, full_taken)

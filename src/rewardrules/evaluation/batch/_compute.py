@@ -271,8 +271,9 @@ class Computation:
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
 
-    def _tier_amounts(self, paid: Numbers) -> Ints:
-        """What each purchase counts toward tiers when it is made."""
+    def _tier_amounts(self, paid: Numbers, event_paid: Ints | None = None) -> Ints:
+        """What each purchase counts toward tiers when it is made (``event_paid``: what
+        each event paid, when known)."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         if self.plan.tiers.by_points:
             if self.tier_points is None:
@@ -280,6 +281,8 @@ class Computation:
             return np.where(self.purchases, self.tier_points, 0)
         if not self.plan.tiers.by_spend:
             return self.purchases.astype(np.int64)
+        if event_paid is not None:
+            return event_paid
         return np.asarray(per_event(self.frame, paid), dtype=np.int64)
 
     def _tier_deltas(self) -> Ints:
@@ -336,8 +339,9 @@ class Computation:
             else:
                 self.paid, self.given = self._grouped_prices()
                 if passes is not None:
-                    passes.keep(self.paid, self.given)
-            sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
+                    passes.keep(frame, self.paid, self.given)
+            counts = self._tier_amounts(self.paid, None if passes is None else passes.event_paid)
+            sums = windows.sums_before(counts, ranges, self._tier_deltas())
             window_tier, settled = self._levels(sums)
             # Retention can hide a window level that moved: keep the one these prices give.
             self.window_tier = window_tier

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
-from rewardrules.evaluation.batch._rules import _SAFE, DiscountColumns
+from rewardrules.evaluation.batch._rules import _SAFE, DiscountColumns, per_event
 
 REPRICE_SHARE = 4
 """A later pass reprices only the changed events when they are at most one in this many
@@ -36,6 +36,8 @@ class DiscountPasses:
         self.stages = stages
         self.paid: Ints | None = None
         self.given: list[tuple[Ints, Ints]] = []
+        self.event_paid: Ints | None = None
+        """What each event paid (its lines' sum), at the last pass."""
 
     @classmethod
     def of(cls, computation: Any) -> DiscountPasses | None:
@@ -61,9 +63,10 @@ class DiscountPasses:
         """Whether to reprice only ``moved`` (None before the first pass) rather than all."""
         return moved is not None and len(moved) * REPRICE_SHARE <= events
 
-    def keep(self, paid: Any, given: list[Any]) -> None:
+    def keep(self, frame: Frame, paid: Any, given: list[Any]) -> None:
         """Remember a full pass's amounts and what each discount took."""
         self.paid = np.asarray(paid, dtype=np.int64)
+        self.event_paid = np.asarray(per_event(frame, self.paid), dtype=np.int64)
         self.given = [(np.asarray(taken), np.asarray(units)) for taken, units in given]
 
     def reprice(
@@ -72,6 +75,7 @@ class DiscountPasses:
         """The amounts and what each discount gave at ``computation.tier``, where only
         ``events`` (sorted) changed level since the last pass; then the refunds on them."""
         assert self.paid is not None  # noqa: S101 -- kept after a full pass
+        assert self.event_paid is not None  # noqa: S101 -- kept with it
         frame: Frame = computation.frame
         tier: Ints = computation.tier
         first = frame.line_start[events]
@@ -97,8 +101,10 @@ class DiscountPasses:
             if len(events):
                 units[events] = np.add.reduceat(np.where(discount > 0, quantity, 0), offsets)
             given.append((taken, units))
-        paid = self.paid.copy()
+        paid, event_paid = self.paid.copy(), self.event_paid.copy()
         paid[rows] = amounts
+        if len(events):
+            event_paid[events] = np.add.reduceat(amounts, offsets)
         computation.refunds.apply(frame, paid)
-        self.paid, self.given = paid, given
+        self.paid, self.given, self.event_paid = paid, given, event_paid
         return paid, list(given)
