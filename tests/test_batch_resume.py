@@ -293,11 +293,11 @@ def test_an_event_repeating_a_saved_id_is_the_reference_error() -> None:
 
 
 def test_what_the_batch_engine_does_not_resume_is_refused_by_name() -> None:
-    limited = {**EARN, "limit": {"per": "day", "points": 10}}
-    program = make_program([limited])
+    friends = {"id": "friends", "kind": "referral", "referrer": {"points": 5}}
+    program = make_program([EARN, friends])
     saved = _saved(program, [purchase("p1", at(0), line("tea", "5.00"))])
-    assert resume_unsupported(program) == ["rule 'points': saved states of a rule with a limit"]
-    with pytest.raises(UnsupportedError, match="rule 'points': saved states of a rule with a"):
+    assert resume_unsupported(program) == ["rule 'friends': saved states of a referral rule"]
+    with pytest.raises(UnsupportedError, match="rule 'friends': saved states of a referral"):
         evaluate(
             program, [purchase("p2", at(1), line("tea", "1.00"))], states=saved, engine="batch"
         )

@@ -408,3 +408,37 @@ def test_a_referrer_whose_own_friend_gift_is_taken_back_gets_that_much_limit_bac
     amy = next(result for result in batch_run.customers if result.customer_id == "amy")
     assert amy.points == 400
     assert {key: usage.used for key, usage in amy.state.limits.items()} == {"friends#0": 300}
+
+
+def test_a_referrer_whose_only_held_reward_was_reversed_saves_a_state_that_loads() -> None:
+    # The friend's only qualifying purchase is refunded within the hold: the referrer's
+    # reward is taken back before it was given. The referrer's state keeps nothing but
+    # the instants of the events evaluated for them, and must load again in both engines.
+    program = Program.model_validate(
+        {
+            "program": "holds",
+            "name": "Holds",
+            "currency": "USD",
+            "timezone": "UTC",
+            "rules": [
+                {"id": "earn", "kind": "points_per_spend", "points": 1, "per": 1},
+                {"id": "friends", "kind": "referral", "referrer": {"points": 40},
+                 "hold_for": "3 days"},
+            ],
+        }
+    )  # fmt: skip
+    customers = [Customer(customer_id="amy"), Customer(customer_id="bob", referred_by="amy")]
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("latte", "4.00"), customer="bob"),
+        refund("r1", at(1), "p1", customer="bob"),
+    ]
+    for engine in ("reference", "batch"):
+        result = evaluate(program, events, customers, engine=engine)  # type: ignore[arg-type]
+        amy = next(found for found in result.customers if found.customer_id == "amy")
+        assert (amy.points, amy.state.referrals, amy.state.last_event_at is not None) == (
+            0,
+            (),
+            True,
+        )
+        loaded = CustomerState.model_validate_json(amy.state.model_dump_json())
+        assert loaded == amy.state

@@ -14,8 +14,9 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
@@ -23,7 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rewardrules.cli.main import cli
-from rewardrules.engine.ledger import ENTRY_SUMS, Evaluation, total
+from rewardrules.engine.ledger import ENTRY_SUMS, EntryKind, Evaluation, total
 from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.batch import unsupported as batch_unsupported
 from rewardrules.evaluation.fold import evaluate
@@ -37,6 +38,7 @@ from rewardrules.tools.export import LEDGER_COLUMNS, ledger_row
 from rewardrules.tools.ledger_files import LedgerFile, ledger_schema, write_ledger
 from rewardrules.tools.ledger_sums import (
     FIGURES,
+    coded_figures,
     entry_figures,
     grouped_figures,
     ledger_pieces,
@@ -134,6 +136,68 @@ def test_column_sums_are_the_totals_and_the_summary_of_the_reference_ledger(
     assert by_column.finish(reference.totals) == by_entry.finish(reference.totals)
     assert by_column.month_rules() == by_entry.month_rules()
 
+    # And from the batch engine's integer columns: months from the events' local dates,
+    # no text read but the ids of entries that name no event of the evaluation.
+    assert all(piece.codes is not None for piece in pieces if piece.table.num_rows)
+    by_codes = SummaryBuilder(program)
+    for piece in pieces:
+        by_codes.count_piece(piece, lambda: pytest.fail("the months were asked for"))
+    assert by_codes.finish(reference.totals) == by_entry.finish(reference.totals)
+    assert by_codes.month_rules() == by_entry.month_rules()
+
+
+KINDS = list(get_args(EntryKind))
+AMOUNTS = st.one_of(st.none(), st.integers(-5, 5), st.integers(-(2**62), 2**62))
+
+
+@settings(max_examples=200)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(KINDS), AMOUNTS, AMOUNTS, AMOUNTS, st.integers(0, 2), st.integers(0, 1)
+        ),
+        max_size=30,
+    )
+)
+def test_figures_summed_from_integer_columns_are_the_figures_summed_entry_by_entry(
+    rows: list[tuple[str, int | None, int | None, int | None, int, int]],
+) -> None:
+    # Amounts up to 2**62 on purpose: their sums no longer fit in int64.
+    money = currency("USD")
+    table = pa.table(
+        {
+            "kind": pa.array([row[0] for row in rows], pa.string()),
+            "points": pa.array([row[1] for row in rows], pa.int64()),
+            "value": pa.array(
+                [None if row[2] is None else Decimal(row[2]).scaleb(-2) for row in rows],
+                ledger_schema(money).field("value").type,
+            ),
+            "units": pa.array([row[3] for row in rows], pa.int64()),
+        }
+    )
+    keys = {"a": pa.array([row[4] for row in rows]), "b": pa.array([row[5] for row in rows])}
+    expected = {(a, b): sums for (a, b), sums in grouped_figures(entry_figures(table), keys)}
+
+    kinds = np.asarray([KINDS.index(row[0]) for row in rows], dtype=np.int64)
+    amounts = tuple(
+        np.asarray([row[place] or 0 for row in rows], dtype=np.int64) for place in (1, 2, 3)
+    )
+    columns = [np.asarray([row[place] for row in rows], dtype=np.int64) for place in (4, 5)]
+    found: dict[tuple[int, ...], dict[str, int]] = {}
+    given: dict[tuple[int, ...], list[int]] = {}
+    for key, kind, sums, summed in coded_figures(kinds, KINDS, amounts, columns, [3, 2]):
+        assert kind in KINDS
+        group = found.setdefault(key, dict.fromkeys(FIGURES, 0))
+        for name, value in sums.items():
+            group[name] += value
+        mine = given.setdefault(key, [0, 0, 0])
+        for place, value in enumerate(summed):
+            mine[place] += value
+    assert found == expected
+    for (a, b), mine in given.items():
+        chosen = [row for row in rows if (row[4], row[5]) == (a, b)]
+        assert mine == [sum(row[place] or 0 for row in chosen) for place in (1, 2, 3)]
+
 
 _PROFILE_KINDS = frozenset({"birthday", "signup_bonus", "referral"})
 
@@ -161,7 +225,7 @@ def test_reasons_kept_across_chunks_of_customers_are_each_entrys_own(
     reference, _ = both_engines(program, events, as_of)
     customers = sorted({event.customer_id for event in events})
     path = tmp_path / "ledger.parquet"
-    memo: dict[Any, str] = {}
+    memo: dict[Any, Any] = {}
     with LedgerFile(path, program.money) as ledger:
         for first in range(0, len(customers), per_chunk):
             chosen = set(customers[first : first + per_chunk])

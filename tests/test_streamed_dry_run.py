@@ -27,15 +27,17 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from helpers import batch_refuses
-from rewardrules.cli.customer_chunks import _SeenIds, event_months, whole_chunks
+from rewardrules.cli.customer_chunks import _SeenIds, event_months, text_hashes, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
-from rewardrules.histories.columns import read_history_table
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.histories.columns import read_history_table, table_to_events
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.ledger_files import LedgerFile
 from rewardrules.tools.ledger_sums import ledger_pieces
 from rewardrules.tools.summary import month_of
+from test_ledger_files import exact, expected_rows, read_parquet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -99,6 +101,22 @@ def test_the_streamed_ledger_is_the_whole_files_ledger(
     assert ledger_text(streamed) == ledger_text(whole)
     assert without_file(out) == without_file(expected[1])
     assert json.loads(out)["ledger"]["entries"] == json.loads(expected[1])["ledger"]["entries"]
+
+
+@pytest.mark.parametrize("chunk", ["7", "1000000"])
+def test_the_streamed_parquet_ledger_read_back_is_evaluates_entries(
+    history: Path, tmp_path: Path, chunk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file read back by pyarrow alone, row for row, against the reference engine's
+    # entries of the whole history (each value's text, so that 4.5 and 4.50 differ).
+    program = load_program(COFFEE_CLUB)
+    expected = expected_rows(evaluate(program, table_to_events(read_history_table(history))))
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", chunk)
+    ledger = tmp_path / "ledger.parquet"
+    arguments = ("--engine", "batch", "--output", ledger, "--summary", "--quiet")
+    assert run("dry-run", COFFEE_CLUB, history, *arguments)[0] == 0
+    assert len(expected) > 400
+    assert exact(read_parquet(ledger)) == exact(expected)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
@@ -325,6 +343,26 @@ def test_the_months_of_a_chunk_are_the_summarys_months(tmp_path: Path) -> None:
     months = event_months(table, program)
     for row in table.to_pylist():
         assert months[row["event_id"]] == month_of(row["at"], program)
+
+
+@settings(max_examples=200)
+@drawn(texts=st.lists(st.text(max_size=40), min_size=1, max_size=30), cut=st.integers(0, 30))
+def test_an_id_hashes_alike_wherever_it_is_read(texts: list[str], cut: int) -> None:
+    # A function of the text alone: the same in another array, a slice, a chunked
+    # column or a large_string one; different lengths or 8-byte words never collide
+    # for texts of at most 8 bytes (each step is a bijection).
+    hashes = text_hashes(pa.array(texts, pa.string()))
+    one_by_one = [int(text_hashes(pa.array([text]))[0]) for text in texts]
+    assert hashes.tolist() == one_by_one
+    cut = min(cut, len(texts))
+    pieces = [pa.array(texts[:cut], pa.string()), pa.array(texts[cut:], pa.string())]
+    chunked = pa.chunked_array(pieces)
+    sliced = pa.array(["x", *texts], pa.large_string()).slice(1)
+    assert text_hashes(chunked.combine_chunks()).tolist() == hashes.tolist()
+    assert text_hashes(sliced).tolist() == hashes.tolist()
+    short = {text for text in texts if len(text.encode()) <= 8}
+    by_text = dict(zip(texts, hashes.tolist(), strict=True))
+    assert len({by_text[text] for text in short}) == len(short)
 
 
 def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:

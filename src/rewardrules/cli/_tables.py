@@ -15,13 +15,13 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from rewardrules.cli._style import Terminal, wants_color
+
+if TYPE_CHECKING:  # rich is imported when a rich table is drawn, not by every command
+    from rich.table import Table
+    from rich.text import Text
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class Look:
         """The heading and the blocks, a blank line between each."""
         if not self.rich:
             return "\n\n".join([heading, *(block.plain() for block in blocks)])
+        from rich.console import Console  # noqa: PLC0415 -- on a terminal only
+        from rich.text import Text  # noqa: PLC0415
+
         console = Console(
             file=io.StringIO(),
             width=self.width,
@@ -82,6 +85,10 @@ class Look:
         return "\n".join(line.rstrip() for line in text.splitlines())
 
     def _table(self, block: Block) -> Table | Text:
+        from rich import box  # noqa: PLC0415 -- as in render
+        from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
         if not block.body:
             return Text(block.plain(), style="bold" if not block.empty else "")
         table = Table(
@@ -103,6 +110,8 @@ class Look:
 
     def _cell(self, text: str) -> Text:
         """A cell as text, never markup: a reason may hold ``[``."""
+        from rich.text import Text  # noqa: PLC0415 -- as in render
+
         if self.color:
             for start, style in (("-", "red"), ("+", "green")):
                 if text.startswith(start) and len(text) > 1 and not text[1].isspace():

@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -286,7 +287,7 @@ class DryRunOutput:
             return None
         with self._progress as progress:
             progress.customers(len(evaluation.customers))
-            months = None if builder is None else builder.known_months()
+            months = None if builder is None else builder.known_months
             self._write(evaluation, builder, months, progress.customer_done)
         return None if builder is None else builder.finish(evaluation.totals)
 
@@ -294,17 +295,19 @@ class DryRunOutput:
         self,
         evaluation: Evaluation,
         builder: SummaryBuilder | None,
-        months: tuple[pa.Array[Any], pa.Array[Any]] | None,
+        months: Callable[[], tuple[pa.Array[Any], pa.Array[Any]]] | None,
         done: Callable[[], None] | None = None,
         ledger: LedgerFile | None = None,
         size: int = ROW_GROUP_ENTRIES,
-        reasons: dict[Any, str] | None = None,
+        reasons: dict[Any, Any] | None = None,
     ) -> None:
         """Write and count an evaluation's ledger as columns (``ledger_sums.ledger_pieces``):
         no entry is made for the batch engine's results. A ledger file of the caller's is
         written to and left open; else one is opened for ``--output`` and closed. ``size``:
         entries per table; ``reasons``: the batch engine's reasons already written (for
-        evaluations of this program), so that each distinct reason is written once."""
+        evaluations of this program), so that each distinct reason is written once;
+        ``months`` gives the events' months (``SummaryBuilder.known_months``) when a piece
+        needs them (one without the batch engine's integer columns)."""
         output = self.output
         owned = ledger is None and output is not None
         if owned and output is not None:
@@ -316,7 +319,7 @@ class DryRunOutput:
                 if ledger is not None:
                     ledger.write_table(piece.table)
                 if builder is not None and months is not None:
-                    builder.add_piece(piece, builder.piece_months(piece, months))
+                    builder.count_piece(piece, months)
                 if done is not None:
                     for _ in range(len(piece.customer_tiers)):
                         done()
@@ -346,12 +349,12 @@ class DryRunOutput:
         sums: dict[str, Any] = {}
         rows = customers = 0
         days: dict[int, tuple[str, str]] = {}  # the months of each day, across chunks
-        reasons: dict[Any, str] = {}  # the reasons written, across chunks
+        reasons: dict[Any, Any] = {}  # the reasons written, across chunks
         try:
             for table, evaluation in chunks:
                 if first is None:
                     first = evaluation
-                months = event_month_columns(table, program, days)
+                months = _once(partial(event_month_columns, table, program, days))
                 size = _piece_entries()
                 self._write(evaluation, builder, months, None, ledger, size, reasons)
                 for name in _SUMMED:
@@ -406,6 +409,19 @@ _SUMMED = tuple(
     field.name for field in dataclasses.fields(Totals) if field.name not in ("money", "point_value")
 )
 """The totals' counts and sums, added up over chunks."""
+
+
+def _once(make: Callable[[], _Result]) -> Callable[[], _Result]:
+    """``make``, called the first time only (the events' months, only if a piece needs
+    them: the batch engine's pieces carry their events' dates)."""
+    made: list[_Result] = []
+
+    def once() -> _Result:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return once
 
 
 def _piece_entries() -> int:

@@ -206,11 +206,11 @@ def _event_problems(state: CustomerState) -> Found:
 def _time_problems(state: CustomerState, bounded: bool = False) -> Found:
     has_events = bool(state.purchases or state.refunds or state.redemptions or state.referrals)
     last, first = state.last_event_at, state.first_event_at
+    # The other way round is no problem: a state may keep the instants of events of which
+    # nothing else is kept (a referrer whose only held reward was reversed in its hold).
     for name, moment in (("last_event_at", last), ("first_event_at", first)):
         if has_events and moment is None:
             yield (name,), "is missing, but the state has evaluated events"
-        elif not has_events and moment is not None:
-            yield (name,), f"is {moment.isoformat()}, but the state has no evaluated event"
     if first is not None and last is not None and first > last:
         yield ("first_event_at",), f"is after last_event_at ({last.isoformat()})"
     last_at = None if last is None else micros(last)

@@ -21,7 +21,7 @@ costs more than evaluating them. This module keeps a ledger as columns from end 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, get_args
 
@@ -31,13 +31,15 @@ import pyarrow as pa
 import pyarrow.compute
 
 from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, EntryKind
-from rewardrules.evaluation.batch import BatchCustomerResult, ResultColumns
+from rewardrules.evaluation.batch import BatchCustomerResult, EntryCodes, ResultColumns
 from rewardrules.money import Currency
 from rewardrules.tools.ledger_files import ROW_GROUP_ENTRIES, append_entry, ledger_schema
 
 __all__ = [
     "FIGURES",
     "LedgerPiece",
+    "PieceCodes",
+    "coded_figures",
     "entry_figures",
     "grouped_figures",
     "ledger_pieces",
@@ -59,6 +61,19 @@ _NAMED_KINDS: Final = frozenset(get_args(EntryKind)) - {"referral"}
 """Kinds :func:`rewardrules.engine.ledger.total` counts by name; any other is a referral."""
 _SAFE_SUM: Final = float(2**62)
 """A column whose absolute values add up to less than this cannot overflow an int64 sum."""
+_EXACT_FLOAT: Final = float(2**53)
+"""Integers whose absolute values add up to less than this are summed exactly in float64."""
+
+
+@dataclass(frozen=True, slots=True)
+class PieceCodes:
+    """A piece's entries as the batch engine's integer columns (:class:`EntryCodes`), and
+    each entry's tier as a code: what sums by group read instead of the table's texts."""
+
+    entries: EntryCodes
+    tier: Ints
+    """Per entry, its customer's tier as an index into ``tier_names``."""
+    tier_names: list[str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +85,21 @@ class LedgerPiece:
         tiers: per entry, the tier its customer is reported at (null: none).
         customer_tiers: per customer whose entries start in this piece (or who has none),
             the tier reported: across the pieces of some results, every customer once.
+        codes: the same entries as integer columns, for the batch engine's results
+            (None for results read entry by entry).
     """
 
     table: pa.Table
     tiers: pa.Array[Any]
     customer_tiers: pa.Array[Any]
+    codes: PieceCodes | None = None
 
 
 def ledger_pieces(
     results: Iterable[CustomerResult],
     money: Currency,
     size: int = ROW_GROUP_ENTRIES,
-    reasons: dict[Any, str] | None = None,
+    reasons: dict[Any, Any] | None = None,
 ) -> Iterator[LedgerPiece]:
     """The ledger of some results as tables of at most ``size`` entries, in ledger order.
 
@@ -123,7 +141,7 @@ def ledger_pieces(
 def _column_pieces(
     schema: pa.Schema,
     size: int,
-    reasons: dict[Any, str] | None,
+    reasons: dict[Any, Any] | None,
     columns: ResultColumns,
     first: int,
     end: int,
@@ -137,16 +155,21 @@ def _column_pieces(
     if start == stop:
         yield LedgerPiece(schema.empty_table(), pa.nulls(0, pa.string()), tiers)
         return
+    encoded: Any = pc.dictionary_encode(tiers)
+    tier_names: list[str | None] = [*encoded.dictionary.to_pylist(), None]
+    tier_codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(), dtype=np.int64)
+    tier_codes[tier_codes < 0] = len(tier_names) - 1
     for low in range(start, stop, size):
         high = min(low + size, stop)
-        table = ledger.table(low, high, columns.customer_ids, schema, reasons)
-        owners = np.searchsorted(bounds, np.arange(low, high), side="right") - 1
+        table, codes = ledger.coded_table(low, high, columns.customer_ids, schema, reasons)
+        owners = codes.customer - first
         # Each customer is counted in the piece that holds the place where their entries
         # start; one with no entry at the very end, in the last piece.
         since = int(np.searchsorted(starts, low, side="left"))
         until = len(starts) if high == stop else int(np.searchsorted(starts, high, side="left"))
         counted = tiers[since:until]
-        yield LedgerPiece(table, tiers.take(owners), counted)
+        coded = PieceCodes(codes, tier_codes[owners], tier_names)
+        yield LedgerPiece(table, tiers.take(owners), counted, coded)
 
 
 def _entry_pieces(
@@ -215,16 +238,137 @@ def entry_figures(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
     encoded: Any = pc.dictionary_encode(table["kind"].combine_chunks())
     kind_names: list[str] = encoded.dictionary.to_pylist()
     kind_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    count = table.num_rows
+    points = _integers(table["points"])
+    units = _integers(table["units"])
+    return _figures(kind_codes, kind_names, points, minor_units(table["value"]), units)
+
+
+_COUNTED: Final = frozenset(
+    {
+        "entries",
+        "rewards",
+        "redemptions",
+        "rejected_redemptions",
+        "rewards_capped",
+        "rewards_set_aside",
+        "referrals",
+    }
+)
+"""The figures of :func:`_figures` that count entries: an entry's share of each is told
+by its kind and the signs of its points and units alone. Every other figure is one of the
+entry's amounts (or its negation) where its kind and signs say so, else 0."""
+
+
+def coded_figures(
+    kinds: Ints,
+    kind_names: Sequence[str],
+    amounts: tuple[Ints, Ints, Ints],
+    keys: Sequence[Ints],
+    sizes: Sequence[int],
+) -> list[tuple[tuple[int, ...], str, dict[str, int], tuple[int, int, int]]]:
+    """The sums of :func:`entry_figures` for each group of entries with equal keys and
+    kind, from integer columns: what :func:`grouped_figures` gives, without the texts.
+
+    Entries are grouped by kind, keys and the signs of their points and units; within
+    such a group each figure is a count or a sum of one amount (:data:`_COUNTED`), so
+    the figures of the group's summed amounts, scaled for the counts, are the group's.
+
+    Args:
+        kinds: each entry's kind, an index into ``kind_names``.
+        kind_names: the kinds.
+        amounts: each entry's points, value (minor units) and units (0 where none),
+            int64.
+        keys: integer key columns, each of values ``0 <= value < size``.
+        sizes: each key's size.
+
+    Returns:
+        Per group (in no particular order): its key values, its kind, its figures' sums
+        and its amounts' sums (points, value, units), exact Python ints. A kind and key
+        values may come in several groups (by sign): add them up.
+    """
+    points, _, units = amounts
+    key = np.asarray(kinds, dtype=np.int64)
+    for column, size in zip(keys, sizes, strict=True):
+        key = key * size + column
+    key = (key * 3 + np.sign(points) + 1) * 2 + (units < 0)
+    count = len(key)
+    if not count:
+        return []
+    span = int(key.max()) + 1
+    small = all(float(np.abs(column.astype(np.float64)).sum()) < _EXACT_FLOAT for column in amounts)
+    if small and span <= 4 * count + 4096:
+        # Few possible keys and small sums: counted by key with no sort (float64 sums of
+        # integers below 2**53 are exact).
+        counted = np.bincount(key, minlength=span)
+        group_keys = np.flatnonzero(counted)
+        sizes_of = counted[group_keys]
+        summed: list[npt.NDArray[Any]] = [
+            np.bincount(key, weights=column, minlength=span)[group_keys].astype(np.int64)
+            for column in amounts
+        ]
+    else:
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        heads = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        group_keys = ordered[heads]
+        sizes_of = np.diff(np.append(heads, count))
+        summed = [_sums(column[order], heads) for column in amounts]
+    rest = group_keys // 6
+    places = []
+    for size in reversed(sizes):
+        places.append(rest % size)
+        rest = rest // size
+    places.reverse()
+    kind_of = rest
+    figures = _figures(kind_of, list(kind_names), *summed)
+    found: list[tuple[tuple[int, ...], str, dict[str, int], tuple[int, int, int]]] = []
+    key_rows = [column.tolist() for column in places]
+    figure_rows = {name: column.tolist() for name, column in figures.items()}
+    amount_rows = [column.tolist() for column in summed]
+    counts = sizes_of.tolist()
+    kind_rows = kind_of.tolist()
+    for group in range(len(group_keys)):
+        found.append(
+            (
+                tuple(column[group] for column in key_rows),
+                kind_names[kind_rows[group]],
+                {
+                    name: int(column[group]) * (counts[group] if name in _COUNTED else 1)
+                    for name, column in figure_rows.items()
+                },
+                (
+                    int(amount_rows[0][group]),
+                    int(amount_rows[1][group]),
+                    int(amount_rows[2][group]),
+                ),
+            )
+        )
+    return found
+
+
+def _sums(values: Ints, heads: Ints) -> npt.NDArray[Any]:
+    """The sums of sorted runs starting at ``heads``: int64 when it surely cannot
+    overflow, else Python ints (an object array)."""
+    if float(np.abs(values.astype(np.float64)).sum()) >= _SAFE_SUM:
+        return np.add.reduceat(values.astype(object), heads)
+    return np.add.reduceat(values, heads)
+
+
+def _figures(
+    kind_codes: Ints,
+    kind_names: list[str],
+    points: npt.NDArray[Any],
+    value: npt.NDArray[Any],
+    units: npt.NDArray[Any],
+) -> dict[str, npt.NDArray[Any]]:
+    """:func:`entry_figures` of entries given as kind codes and amounts (0 for none)."""
+    count = len(kind_codes)
 
     def kind_is(name: str) -> npt.NDArray[np.bool_]:
         if name not in kind_names:
             return np.zeros(count, dtype=np.bool_)
         return np.asarray(kind_codes == kind_names.index(name), dtype=np.bool_)
 
-    points = _integers(table["points"])
-    units = _integers(table["units"])
-    value = minor_units(table["value"])
     zero = np.zeros(count, dtype=np.int64)
     one = np.ones(count, dtype=np.int64)
     is_points = kind_is("points")

@@ -18,21 +18,25 @@ defines the groups.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute
 
 from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, LedgerEntry, Totals
 from rewardrules.engine.lots import OPENING
+from rewardrules.evaluation.batch import EntryCodes
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_sums import (
     LedgerPiece,
+    PieceCodes,
+    coded_figures,
     entry_figures,
     grouped_figures,
     ledger_pieces,
@@ -43,6 +47,8 @@ __all__ = ["Group", "Summary", "SummaryBuilder", "entry_months", "month_of", "op
 
 # pyarrow's stubs type the compute functions too narrowly.
 pc: Any = pyarrow.compute
+
+_EPOCH_ORDINAL: Final = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 
 Source = Literal["rule", "catalogue", "points"]
 """What the ``rule`` of a per-rule group names: a program rule, a catalogue reward, or a
@@ -289,7 +295,7 @@ class SummaryBuilder:
         """Count some customers' results from their ledger's columns (the batch engine's
         make no entry); ``months`` as :func:`entry_months` takes them."""
         for piece in ledger_pieces(results, self._program.money):
-            self.add_piece(piece, self.piece_months(piece, months))
+            self.count_piece(piece, lambda: months)
 
     def piece_months(
         self, piece: LedgerPiece, known: tuple[pa.Array[Any], pa.Array[Any]]
@@ -308,15 +314,90 @@ class SummaryBuilder:
                 months[place] = self._openings.get((customer_ids[place], event_ids[place]))
         return pa.array(months, pa.string())
 
-    def add_piece(self, piece: LedgerPiece, months: pa.Array[Any]) -> None:
-        """Count a piece of a ledger (``ledger_sums.ledger_pieces``), column by column;
-        ``months`` holds each entry's month (null: unknown), as :func:`entry_months` gives."""
+    def count_piece(
+        self, piece: LedgerPiece, known: Callable[[], tuple[pa.Array[Any], pa.Array[Any]]]
+    ) -> None:
+        """Count a piece of a ledger (``ledger_sums.ledger_pieces``): from its integer
+        columns when it has them (the batch engine's), else from its table with the months
+        of ``known()`` (:meth:`piece_months`)."""
+        self._count_tiers(piece)
+        if not piece.table.num_rows:
+            return
+        codes = piece.codes
+        if codes is not None and codes.entries.dates is not None:
+            self._add_codes(piece, codes)
+        else:
+            self._add_table(piece, self.piece_months(piece, known()))
+
+    def _count_tiers(self, piece: LedgerPiece) -> None:
         ones = {"customers": np.ones(len(piece.customer_tiers), dtype=np.int64)}
         for (tier,), counted in grouped_figures(ones, {"tier": piece.customer_tiers}):
             _add(self._tiers, tier, counted)
+
+    def _add_codes(self, piece: LedgerPiece, codes: PieceCodes) -> None:
+        """:meth:`add_piece` from the batch engine's integer columns: each entry's month
+        from its event's local date, or (an entry with an id of its own) from its id."""
+        entries = codes.entries
+        month_names, month = self._entry_months(piece, entries)
+        keys = [entries.rule, codes.tier, month]
+        sizes = [len(entries.rules), len(codes.tier_names), len(month_names)]
+        amounts = (entries.points, entries.value, entries.units)
+        found = coded_figures(entries.kind, entries.kinds, amounts, keys, sizes)
+        for (rule_code, tier_code, month_code), kind, sums, (points, value, _) in found:
+            where, rule = _SOURCE_OF_KIND.get(kind, "rule"), entries.rules[rule_code]
+            month_name = month_names[month_code]
+            _add(self._rules, (where, rule), sums)
+            _add(self._tiers, codes.tier_names[tier_code], sums)
+            _add(self._by_month, month_name, sums)
+            if where == "rule":
+                pair = self._month_rules.get((month_name, rule))
+                if pair is None:
+                    pair = self._month_rules[(month_name, rule)] = [0, 0]
+                pair[0] += value
+                pair[1] += points
+
+    def _entry_months(
+        self, piece: LedgerPiece, entries: EntryCodes
+    ) -> tuple[list[str | None], npt.NDArray[np.int64]]:
+        """The months of a piece's entries: the names, and a code per entry."""
+        assert entries.dates is not None  # noqa: S101 -- count_piece checked it
+        event = entries.event
+        named = event >= 0
+        every = bool(named.all())
+        dates = entries.dates[event if every else event[named]]
+        numbers = (dates - _EPOCH_ORDINAL).astype("datetime64[D]").astype("datetime64[M]")
+        distinct, inverse = np.unique(numbers.astype(np.int64), return_inverse=True)
+        names: list[str | None] = [
+            date(1970 + int(number) // 12, int(number) % 12 + 1, 1).strftime("%Y-%m")
+            for number in distinct.tolist()
+        ]
+        if every:
+            return names, np.asarray(inverse, dtype=np.int64).reshape(-1)
+        codes = np.empty(len(event), dtype=np.int64)
+        codes[named] = np.asarray(inverse, dtype=np.int64).reshape(-1)
+        own = np.flatnonzero(~named)
         table = piece.table
-        if not table.num_rows:
-            return
+        no_event = (pa.array([], pa.string()), pa.array([], pa.string()))
+        alone = LedgerPiece(table.take(own), piece.tiers.take(own), piece.customer_tiers)
+        place = {name: code for code, name in enumerate(names)}
+        others = []
+        for name in self.piece_months(alone, no_event).to_pylist():
+            if name not in place:
+                place[name] = len(names)
+                names.append(name)
+            others.append(place[name])
+        codes[~named] = others
+        return names, codes
+
+    def add_piece(self, piece: LedgerPiece, months: pa.Array[Any]) -> None:
+        """Count a piece of a ledger (``ledger_sums.ledger_pieces``), column by column;
+        ``months`` holds each entry's month (null: unknown), as :func:`entry_months` gives."""
+        self._count_tiers(piece)
+        if piece.table.num_rows:
+            self._add_table(piece, months)
+
+    def _add_table(self, piece: LedgerPiece, months: pa.Array[Any]) -> None:
+        table = piece.table
         figures = entry_figures(table)
         kinds = table["kind"]
         source = pc.if_else(

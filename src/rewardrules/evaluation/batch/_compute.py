@@ -27,6 +27,7 @@ from rewardrules.evaluation.batch._limits import LimitColumns, PriceCut, limit_c
 from rewardrules.evaluation.batch._opening import Grants
 from rewardrules.evaluation.batch._payments import Payments
 from rewardrules.evaluation.batch._refunds import Refunds
+from rewardrules.evaluation.batch._resumed_slices import seed_limits
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     DiscountColumns,
@@ -113,6 +114,8 @@ class Computation:
             rule: LimitColumns.of(limits, frame) for rule, limits in plan.limits.items()
         }
         """Per limited rule's id, its limits over the frame (``_limits``)."""
+        if resumed is not None and resumed.saved and self.limited:  # counting from the states
+            self.limited = seed_limits(self.limited, frame, resumed.saved, resumed.refunds)
         self.groups.limited = self.limited
         self.price_cuts: dict[str, dict[int, PriceCut]] = {}
         """Per limited price rule's id, the events its limits cut (at the last pass)."""

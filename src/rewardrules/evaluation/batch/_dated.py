@@ -111,6 +111,11 @@ class GiftColumns:
 
     plan: GiftRule
     scope: ScopeColumns
+    given_before: Flags | None = None
+    """Per customer, whether a saved state marks a sign-up bonus given (``_resume``)."""
+    years_done: Ints | None = None
+    """Per customer, the last birthday year a saved state says the rule gave (0: none;
+    ``_resume``): the purchases of that year and before give no more."""
 
     @classmethod
     def of(cls, plan: GiftRule, frame: Frame, tiers: TierPlan | None) -> GiftColumns:
@@ -139,6 +144,8 @@ class GiftColumns:
         found &= profiles.has[owner] & (frame.at >= joined)
         if isinstance(plan, SignupPlan):
             found &= has_joined
+            if self.given_before is not None:  # given before a saved state
+                found &= ~self.given_before[owner]
         elif isinstance(plan, ReferralPlan):
             referred = np.asarray([by is not None for by in profiles.referred_by], dtype=bool)
             found &= referred[owner]
@@ -180,6 +187,8 @@ class GiftColumns:
         if isinstance(self.plan, BirthdayPlan) and len(events):
             years = _birthday_years(self.plan, profiles.birthday[owner], frame.local_date[events])
             inside = years > 0
+            if self.years_done is not None:  # given before a saved state
+                inside &= years > self.years_done[owner]
             events, owner, years = events[inside], owner[inside], years[inside]
             if standing is not None:
                 eligible = standing.eligible(self.plan, events)
@@ -258,6 +267,9 @@ class Standing:
     """Per customer, when membership started and whether from ``joined_at``."""
     written: Callable[[int], datetime]
     """An event's instant as written."""
+    saved_before: Callable[[int, int], datetime | None] | None = None
+    """When resuming: per (customer, event), the latest purchase their saved state keeps
+    not refunded in full before the event (``WorkingState.last_purchase_kept``)."""
 
     def eligible(self, plan: BirthdayPlan, events: Ints) -> Flags:
         """Per purchase of ``events``, whether the customer is eligible for the gift then."""
@@ -280,6 +292,8 @@ class Standing:
                     bought = self.written(earlier)
                     break
                 earlier = int(latest[earlier - 1]) if earlier > first else -1
+            if bought is None and plan.purchase_within is not None and self.saved_before:
+                bought = self.saved_before(customer, event)
             if plan.refusal(start, joined, self.written(event), bought) is not None:
                 found[place] = False
         return found

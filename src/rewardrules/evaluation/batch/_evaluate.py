@@ -48,6 +48,7 @@ from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
 from rewardrules.evaluation.batch._resume import Resumed, with_idle
+from rewardrules.evaluation.batch._resumed_slices import idle_gifts, resumed_reader
 from rewardrules.evaluation.batch._rules import (
     AnyDiscount,
     GiftItemColumns,
@@ -537,7 +538,7 @@ class _Run(Computation):
             ).results(),
             partial(_profile_state, plan, self._slice_reader()),
         )
-        results, idle = self._with_idle(results)
+        results, idle = self._with_idle(results, given)
         account_sums = _account_sums(
             [*accounts.entries, *accounts.expired, *accounts.closing, *walked_entries, *idle]
         )
@@ -1131,13 +1132,16 @@ class _Run(Computation):
         )
 
     def _with_idle(
-        self, results: tuple[CustomerResult, ...]
+        self, results: tuple[CustomerResult, ...], given: dict[str, int]
     ) -> tuple[tuple[CustomerResult, ...], list[LedgerEntry]]:
         """The results with the customers resumed from a saved state without a new event
-        (as they were, by the reference's ``_result``), and those customers' entries."""
+        (as they were, by the reference's ``_result``), and those customers' account
+        entries (their gifts at dates up to ``as_of`` are added to ``given``)."""
         if self.resumed is None:
             return results, []
-        return with_idle(results, self.resumed.idle(self.frame.customer_ids, self.cutoff))
+        idle = self.resumed.idle(self.frame.customer_ids, self.cutoff)
+        results, entries = with_idle(results, idle)
+        return results, idle_gifts(self.plan, entries, given)
 
     def _emptied(self) -> frozenset[int]:
         """The refunds that refund their purchase in full (for ``expire_on_inactivity``)."""
@@ -1183,6 +1187,7 @@ class _Run(Computation):
                 "merge": resumed.merged,
                 "emptied": self._emptied(),
                 "window_seeds": resumed.windows,
+                "saved_refunds": resumed.refunds.purchases,
             }
         indices = sorted(resumed.seeded_customers(self.frame))
         return {"seeds": seed, "seeded": np.asarray(indices, dtype=np.int64)}
@@ -1199,6 +1204,8 @@ class _Run(Computation):
                 self.gifts.facts,
                 None if cutoff is None else (cutoff.instant, cutoff.inclusive),
             )
+            if self.resumed is not None:  # the saved slices counted on (``_resumed_slices``)
+                self.slice_reader = resumed_reader(self.slice_reader, self.resumed.saved)
         return self.slice_reader
 
     slice_reader: SliceReader | None = None

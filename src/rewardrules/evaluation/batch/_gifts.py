@@ -32,6 +32,7 @@ from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._resumed_slices import saved_purchases_before
 from rewardrules.evaluation.batch._states import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.events import Customer
@@ -232,6 +233,13 @@ class GiftLedger:
                     return profile.joined_at, True
                 first = self.written(starts[customer])
                 fact = firsts.get(frame.customer_ids[customer])
+                saved = (
+                    None
+                    if run.resumed is None
+                    else run.resumed.first_event(frame.customer_ids[customer])
+                )
+                if saved is not None:  # the saved state's first event (``state.first_event_at``)
+                    first = saved
                 return (fact if fact is not None and fact < first else first), False
 
             standing = Standing(
@@ -240,6 +248,7 @@ class GiftLedger:
                 {purchase_of[event]: event for event in emptied},
                 start_of,
                 self.written,
+                None if run.resumed is None else saved_purchases_before(run.resumed, frame),
             )
             if tier is not None:
                 return standing
@@ -278,6 +287,9 @@ class GiftLedger:
             for rule in run.plan.dated
         )
         emptied = emptying(run.frame, run.refunds.steps) if counted else None
+        resumed = run.resumed
+        if emptied is not None and resumed is not None:  # of saved purchases too
+            emptied = emptied | resumed.refunds.emptied
         lasting = lasting_purchases(run.plan.points, run.plan.tiers, run.tier, flags[0])
         walker = Walker(
             run.plan,
@@ -291,6 +303,7 @@ class GiftLedger:
             frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
             self.released,
+            {} if resumed is None else resumed.saved,
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)

@@ -559,6 +559,8 @@ def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags)
         total = np.concatenate(([0], np.cumsum(given)))
         before = total[:-1] - total[frame.customer_start[frame.customer]]
         qualifies = qualifies & (before == 0)
+        if stage.given_before is not None:  # given before a saved state (``_resume``)
+            qualifies = qualifies & ~stage.given_before[frame.customer]
     return np.where(qualifies, stage.plan.points, 0).astype(np.int64)
 
 

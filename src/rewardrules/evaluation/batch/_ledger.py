@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rewardrules.engine.ledger import EntryKind, LedgerEntry
+from rewardrules.engine.ledger import EntryKind, LedgerEntry, format_reason
 from rewardrules.evaluation.batch._frame import Ints
 from rewardrules.money import Currency
 
@@ -31,11 +31,12 @@ Amounts = Sequence[int | None] | None
 ReasonKeys = Callable[[Ints], "pa.Array[Any]"]
 """For some entries (their indices in a part), one Arrow value each: entries whose values
 are equal have byte-identical reasons. Lets a ledger write each distinct reason once."""
-ReasonMemo = dict[Any, str]
+ReasonMemo = dict[Any, Any]
 """Reasons already written, shared by the tables of one program's evaluations (the chunks
-of a streamed history): by the part's rule, kind, template and key function and an
-entry's reason key, or by an entry's template and plain arguments. Never share one
-between programs: a key names a reason only within one program."""
+of a streamed history): per scope (the currency, and the part's rule, kind, template and
+key function), a dict of texts by an entry's reason key; or per currency, by an entry's
+template and plain arguments. Never share one between programs: a key names a reason
+only within one program."""
 _PLAIN = frozenset({int, str, type(None)})
 """Argument types whose equal values always format alike (unlike ``True`` and ``1``,
 ``Decimal("1.0")`` and ``Decimal("1")``, ``0.0`` and ``-0.0``)."""
@@ -110,7 +111,14 @@ class EntryPart:
         """The reason of entry ``index``, as ``LedgerEntry.reason`` writes it."""
         if self.built is not None:
             return self.built[index].reason
-        return self.entry(index, "", "", money).reason
+        # LedgerEntry.reason, without making the entry (once per distinct reason written)
+        found = self.arguments
+        arguments = found(index) if callable(found) else found[index]
+        template = self.template
+        if callable(template):
+            text: str = template(money, *arguments)
+            return text
+        return format_reason(money, template, arguments)
 
     def reasons(
         self, chosen: Ints, money: Currency, memo: ReasonMemo | None = None
@@ -137,31 +145,32 @@ class EntryPart:
             if memo is None:
                 return codes, [self.reason(index, money) for index in picked]
             scope = (money, self.rule, self.kind, self.template, _function(self.keys))
-            texts = []
-            for key, index in zip(encoded.dictionary.to_pylist(), picked, strict=True):
-                text = memo.get((scope, key))
+            written = _bucket(memo, scope)
+            known = encoded.dictionary.to_pylist()
+            texts: list[str | None] = [written.get(key) for key in known]
+            for place, text in enumerate(texts):
                 if text is None:
-                    text = memo[(scope, key)] = self.reason(index, money)
-                texts.append(text)
-            return codes, texts
+                    texts[place] = written[known[place]] = self.reason(picked[place], money)
+            return codes, texts  # type: ignore[return-value] # every None was replaced
         found = np.empty(len(chosen), dtype=np.int64)
-        written: list[str] = []
+        written_here: list[str] = []
         seen: dict[tuple[Any, ...], int] = {}
+        plain = None if memo is None else _bucket(memo, (money,))
         for row, index in enumerate(chosen.tolist()):
             key = self._reason_key(index, money)
             code = None if key is None else seen.get(key)
             if code is None:
-                code = len(written)
-                text = None if key is None or memo is None else memo.get((money, key))
+                code = len(written_here)
+                text = None if key is None or plain is None else plain.get(key)
                 if text is None:
                     text = self.reason(index, money)
-                    if key is not None and memo is not None:
-                        memo[(money, key)] = text
-                written.append(text)
+                    if key is not None and plain is not None:
+                        plain[key] = text
+                written_here.append(text)
                 if key is not None:
                     seen[key] = code
             found[row] = code
-        return found, written
+        return found, written_here
 
     def _reason_key(self, index: int, money: Currency) -> tuple[Any, ...] | None:
         """What entry ``index``'s reason is made of, when equal keys surely give equal
@@ -179,6 +188,14 @@ class EntryPart:
             if type(argument) not in plain:
                 return None
         return (template, *arguments)
+
+
+def _bucket(memo: ReasonMemo, scope: tuple[Any, ...]) -> dict[Any, str]:
+    """The memo's texts of one scope (hashed once per table, not once per text)."""
+    found: dict[Any, str] | None = memo.get(scope)
+    if found is None:
+        found = memo[scope] = {}
+    return found
 
 
 def _function(keys: Any) -> Any:
@@ -221,7 +238,7 @@ def row_keys(
     return pa.Array.from_buffers(
         pa.large_binary(),
         rows,
-        [None, pa.py_buffer((offsets * 8).tobytes()), pa.py_buffer(data.tobytes())],
+        [None, _buffer(offsets * 8), _buffer(data)],
     )
 
 
@@ -261,7 +278,7 @@ class LedgerColumns:
         self.bounds: list[int] = np.searchsorted(flat, customer_start * rule_count).tolist()
         self.event_ids = event_ids
         self.money = money
-        self._columns: dict[tuple[int, str], pa.Array[Any]] = {}
+        self._columns: dict[tuple[int, str], tuple[Ints, npt.NDArray[np.bool_] | None]] = {}
         self._event_ids: pa.Array[Any] | None = None
         self._customer_ids: tuple[Sequence[str], pa.Array[Any]] | None = None
 
@@ -294,13 +311,30 @@ class LedgerColumns:
             built.append(part.entry(index, event_id, customer_id, money))
         return tuple(built)
 
-    def _column(self, part: int, name: str) -> pa.Array[Any]:
-        """A part's points, value (minor units) or units as an int64 Arrow array (null
-        where there is none), made once."""
+    def _numbers(self, part: int, name: str) -> tuple[Ints, npt.NDArray[np.bool_] | None]:
+        """A part's points, value (minor units) or units as int64 (0 where there is none)
+        and where there is one (None: everywhere), made once. OverflowError beyond int64."""
         key = (part, name)
-        if key not in self._columns:
-            self._columns[key] = _int64s(self.parts[part].column(name))
-        return self._columns[key]
+        found = self._columns.get(key)
+        if found is None:
+            entries = self.parts[part]
+            given = getattr(entries, name) if entries.built is None else entries.column(name)
+            if given is None:  # the kind has none
+                found = self._columns[key] = (
+                    np.zeros(len(entries), dtype=np.int64),
+                    np.zeros(len(entries), dtype=np.bool_),
+                )
+                return found
+            if not isinstance(given, list | tuple | np.ndarray):
+                given = list(given)
+            array = _int64s(given)
+            valid = None
+            if array.null_count:
+                valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), np.bool_)
+                array = array.fill_null(0)
+            numbers = np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
+            found = self._columns[key] = (numbers, valid)
+        return found
 
     def _ids(self, customer_ids: Sequence[str]) -> tuple[pa.Array[Any], pa.Array[Any]]:
         """The event ids and ``customer_ids`` as Arrow strings, made once."""
@@ -308,7 +342,13 @@ class LedgerColumns:
             customers = pa.array(np.asarray(customer_ids, dtype=object), pa.string())
             self._customer_ids = (customer_ids, customers)
         if self._event_ids is None:
-            self._event_ids = pa.array(self.event_ids, pa.string())
+            known = getattr(self.frame, "id_column", None)  # the same ids, already Arrow
+            if known is not None and len(known) == len(self.event_ids):
+                if isinstance(known, pa.ChunkedArray):
+                    known = known.combine_chunks()
+                self._event_ids = known.cast(pa.string())
+            else:
+                self._event_ids = pa.array(self.event_ids, pa.string())
         return self._event_ids, self._customer_ids[1]
 
     def table(
@@ -325,60 +365,147 @@ class LedgerColumns:
         ``customer_ids`` names the customers by index; a ``memo`` keeps the reasons
         written for the next tables of the same program (:meth:`EntryPart.reasons`).
         """
+        return self.coded_table(start, end, customer_ids, schema, memo)[0]
+
+    def coded_table(
+        self,
+        start: int,
+        end: int,
+        customer_ids: Sequence[str],
+        schema: pa.Schema,
+        memo: ReasonMemo | None = None,
+    ) -> tuple[pa.Table, EntryCodes]:
+        """:meth:`table`, and the same entries as integer columns (:class:`EntryCodes`).
+
+        Each column is gathered into ledger order once: a part's values are placed at
+        its entries' positions (numpy), and text columns are one Arrow ``take`` each from
+        their distinct values (rule, kind, reason) or from the event and customer ids.
+        """
+        count = end - start
         part_of, index_of = self._positions(start, end)
         event_ids, customers = self._ids(customer_ids)
-        pieces: dict[str, list[pa.Array[Any]]] = {
-            name: [] for name in ("event_id", "rule", "kind", "points", "value", "units")
-        }
-        places: list[Ints] = []
-        codes: list[Ints] = []
+        numbers = {name: np.zeros(count, dtype=np.int64) for name in _NUMBERS}
+        valid = {name: np.ones(count, dtype=np.bool_) for name in _NUMBERS}
+        events = np.empty(count, dtype=np.int64)  # into the event ids, then those of ``built``
+        named = np.empty(count, dtype=np.int64)  # the event each entry names, -1 for none
+        kind = np.empty(count, dtype=np.int64)
+        rule = np.empty(count, dtype=np.int64)
+        reason = np.empty(count, dtype=np.int64)
+        names: dict[str, dict[str, int]] = {"kind": {}, "rule": {}}
         texts: list[str] = []
-        for part_index in np.unique(part_of).tolist():
+        built_ids: list[str] = []
+        present = np.flatnonzero(np.bincount(part_of, minlength=len(self.parts)))
+        for part_index in present.tolist():
             part = self.parts[part_index]
-            rows = np.flatnonzero(part_of == part_index)
+            rows = np.flatnonzero(part_of == part_index) if len(present) > 1 else slice(None)
             chosen = index_of[rows]
-            places.append(rows)
-            for name in ("points", "value", "units"):
-                pieces[name].append(self._column(part_index, name).take(chosen))
+            for name in _NUMBERS:
+                values, where = self._numbers(part_index, name)
+                numbers[name][rows] = values[chosen]
+                if where is not None:
+                    valid[name][rows] = where[chosen]
             if part.built is not None:
                 picked = [part.built[index] for index in chosen.tolist()]
-                pieces["rule"].append(pa.array([entry.rule for entry in picked], pa.string()))
-                pieces["kind"].append(pa.array([entry.kind for entry in picked], pa.string()))
-                built_ids = [entry.event_id for entry in picked]
-                pieces["event_id"].append(pa.array(built_ids, pa.string()))
+                kind[rows] = _codes(names["kind"], [entry.kind for entry in picked])
+                rule[rows] = _codes(names["rule"], [entry.rule for entry in picked])
+                events[rows] = np.arange(len(picked)) + (len(event_ids) + len(built_ids))
+                ids = [entry.event_id for entry in picked]
+                built_ids += ids
+                named[rows] = self._events_named(part.events[chosen], ids)
             else:
-                pieces["event_id"].append(event_ids.take(part.named[chosen]))
-                pieces["rule"].append(pa.array([part.rule] * len(rows), pa.string()))
-                pieces["kind"].append(pa.array([part.kind] * len(rows), pa.string()))
+                kind[rows] = names["kind"].setdefault(part.kind, len(names["kind"]))
+                rule[rows] = names["rule"].setdefault(part.rule, len(names["rule"]))
+                events[rows] = named[rows] = part.named[chosen]
             part_codes, part_texts = part.reasons(chosen, self.money, memo)
-            codes.append(part_codes + len(texts))
+            reason[rows] = part_codes + len(texts)
             texts.extend(part_texts)
-        count = end - start
-        back = np.empty(count, dtype=np.int64)  # a position's place in the parts' order
-        back[np.concatenate(places) if places else back[:0]] = np.arange(count)
-
-        def ordered(name: str, kind: pa.DataType) -> pa.Array[Any]:
-            if not pieces[name]:
-                return pa.array([], kind)
-            return pa.concat_arrays(pieces[name]).take(back)
-
+        if built_ids:
+            event_ids = pa.concat_arrays([event_ids, pa.array(built_ids, pa.string())])
         owner = np.searchsorted(self.bounds, np.arange(start, end), side="right") - 1
-        reason_codes = np.concatenate(codes)[back] if codes else np.zeros(0, np.int64)
+        kinds, rules = list(names["kind"]), list(names["rule"])
         columns = {
             "customer_id": customers.take(owner),
-            "event_id": ordered("event_id", pa.string()),
-            "rule": ordered("rule", pa.string()),
-            "kind": ordered("kind", pa.string()),
-            "points": ordered("points", pa.int64()),
-            "value": _decimals(ordered("value", pa.int64()), schema.field("value").type),
-            "units": ordered("units", pa.int64()),
-            "reason": pa.array(texts, pa.string()).take(reason_codes),
+            "event_id": event_ids.take(events),
+            "rule": pa.array(rules, pa.string()).take(rule),
+            "kind": pa.array(kinds, pa.string()).take(kind),
+            "points": _with_nulls(numbers["points"], valid["points"]),
+            "value": _decimals(numbers["value"], valid["value"], schema.field("value").type),
+            "units": _with_nulls(numbers["units"], valid["units"]),
+            "reason": pa.array(texts, pa.string()).take(reason),
         }
-        return pa.table(columns, schema=schema)
+        codes = EntryCodes(
+            kind,
+            kinds,
+            rule,
+            rules,
+            named,
+            owner,
+            numbers["points"],
+            numbers["value"],
+            numbers["units"],
+            getattr(self.frame, "local_date", None),
+        )
+        return pa.table(columns, schema=schema), codes
+
+    def _events_named(self, places: Ints, ids: list[str]) -> Ints:
+        """The events whose ids entries made elsewhere carry (-1: none of this
+        evaluation's): mostly the event each is placed at, else found by id."""
+        found = np.asarray(places, dtype=np.int64).copy()
+        other = np.flatnonzero(self.event_ids[found] != np.asarray(ids, dtype=object))
+        if len(other):
+            wanted = pa.array([ids[place] for place in other.tolist()], pa.string())
+            index_of = getattr(self.frame, "index_of", None)
+            found[other] = -1 if index_of is None else index_of(wanted)
+        return found
 
 
-def _int64s(values: npt.NDArray[Any]) -> pa.Array[Any]:
-    """An object array of ints and None as an int64 Arrow array (OverflowError beyond)."""
+@dataclass(frozen=True, slots=True)
+class EntryCodes:
+    """Some ledger entries (a table of :meth:`LedgerColumns.coded_table`) as integer
+    columns, one value per entry: what sums that group entries need, with no text read.
+
+    Attributes:
+        kind: the entry's kind, as an index into ``kinds``.
+        rule: the entry's rule, as an index into ``rules``.
+        event: the event whose id the entry carries (an index into the evaluation's
+            events), or -1 when the entry was made elsewhere with an id of its own (a
+            gift given at a date, an opening lot: read its ``event_id``).
+        customer: the entry's customer, as an index into the evaluation's customers.
+        points, value, units: the amounts (value in minor units), 0 where there is none.
+        dates: each event's local date in the program's zone (a proleptic Gregorian
+            ordinal), by event index; None when the evaluation did not keep them.
+    """
+
+    kind: Ints
+    kinds: list[str]
+    rule: Ints
+    rules: list[str]
+    event: Ints
+    customer: Ints
+    points: Ints
+    value: Ints
+    units: Ints
+    dates: Ints | None
+
+
+_NUMBERS = ("points", "value", "units")
+
+
+def _codes(known: dict[str, int], values: list[str]) -> Ints:
+    """Each value's code in ``known`` (adding the new ones)."""
+    return np.asarray([known.setdefault(value, len(known)) for value in values], dtype=np.int64)
+
+
+def _with_nulls(values: Ints, valid: npt.NDArray[np.bool_]) -> pa.Array[Any]:
+    """int64 values, null where not ``valid``."""
+    if valid.all():
+        return pa.array(values, pa.int64())
+    return pa.array(values, pa.int64(), mask=~valid)
+
+
+def _int64s(values: Sequence[int | None] | npt.NDArray[Any]) -> pa.Array[Any]:
+    """Ints and None (a sequence, or an object array) as an int64 Arrow array
+    (OverflowError beyond)."""
     return pa.array(values, pa.int64(), from_pandas=False)
 
 
@@ -391,12 +518,19 @@ def _integers(values: npt.NDArray[Any]) -> Ints:
     return values.astype(np.int64)
 
 
-def _decimals(minor: pa.Array[Any], kind: pa.DataType) -> pa.Array[Any]:
-    """Minor units (int64, null for none) as decimals of the currency's scale: the unscaled
-    integers themselves, written as the 16-byte little-endian two's complement Arrow keeps."""
-    low = np.asarray(minor.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+def _decimals(low: Ints, valid: npt.NDArray[np.bool_], kind: pa.DataType) -> pa.Array[Any]:
+    """Minor units (int64; null where not ``valid``) as decimals of the currency's scale:
+    the unscaled integers themselves, written as the 16-byte little-endian two's
+    complement Arrow keeps."""
     words = np.empty((len(low), 2), dtype=np.int64)
     words[:, 0] = low
     words[:, 1] = np.where(low < 0, -1, 0)
-    validity = pc.is_valid(minor).buffers()[1] if minor.null_count else None
-    return pa.Array.from_buffers(kind, len(low), [validity, pa.py_buffer(words.tobytes())])
+    validity = None
+    if not valid.all():
+        validity = _buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(kind, len(low), [validity, _buffer(words)])
+
+
+def _buffer(values: npt.NDArray[Any]) -> pa.Buffer:
+    """A C-contiguous numpy array's memory as an Arrow buffer, not copied."""
+    return pa.py_buffer(values)  # type: ignore[arg-type] # the stubs ask for __buffer__ (3.12)

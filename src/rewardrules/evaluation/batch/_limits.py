@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.limits import Allowance, LimitPlan, cut_entries, cut_points, note_cut
@@ -67,6 +68,12 @@ class LimitColumns:
     plan: LimitPlan
     keys: tuple[Ints | None, ...]
     """Per limit, each event's period (None for ``per: purchase``)."""
+    seeds: dict[int, list[tuple[int, int]]] | None = None
+    """When resuming: per customer (index) with a saved usage, each limit's (period, used)
+    as its state saved them, the count's start (``_resumed_slices``)."""
+    saved_releases: dict[int, list[tuple[tuple[int | None, ...], int]]] | None = None
+    """When resuming: per refund of a saved purchase, the points it took back and, per
+    limit, the period of that purchase (``_resumed_slices``)."""
 
     @classmethod
     def of(cls, plan: LimitPlan, frame: Frame) -> LimitColumns:
@@ -86,7 +93,7 @@ class LimitColumns:
         only in its own periods, which no cut reads (an unflagged limit never binds)."""
         customers = frame.customer[events]
         flagged = np.zeros(frame.events, dtype=np.bool_)
-        for limit, keys in zip(self.plan.limits, self.keys):
+        for index, (limit, keys) in enumerate(zip(self.plan.limits, self.keys)):
             asked = wanted[("points", "rewards", "value").index(limit.measure)][events]
             # Float sums, with room for their rounding: an event flagged needlessly only
             # runs through the exact loop.
@@ -101,6 +108,8 @@ class LimitColumns:
             starts[1:] = (customers[1:] != customers[:-1]) | (period[1:] != period[:-1])
             first = np.flatnonzero(starts)
             totals = np.add.reduceat(asked.astype(np.float64), first)
+            if self.seeds:  # what saved states counted in the period already
+                totals += self._seeded(index, customers[first], period[first])
             over = first[totals >= bound]
             if not len(over):
                 continue
@@ -109,6 +118,16 @@ class LimitColumns:
             pair = frame.customer.astype(np.int64) * (int(keys.max()) - low + 1) + (keys - low)
             flagged |= np.isin(pair, pair[events[over]])
         return flagged
+
+    def _seeded(self, index: int, customers: Ints, periods: Ints) -> npt.NDArray[np.float64]:
+        """Per (customer, period) run, what limit ``index`` counted there before resuming."""
+        found = np.zeros(len(customers), dtype=np.float64)
+        seeds = self.seeds or {}
+        for run, (customer, period) in enumerate(zip(customers.tolist(), periods.tolist())):
+            seed = seeds.get(customer)
+            if seed is not None and seed[index][0] == period:
+                found[run] = seed[index][1]
+        return found
 
     def run(
         self,
@@ -140,7 +159,8 @@ class LimitColumns:
         for release in releases:
             if may_cut[release.event]:
                 by_event.setdefault(release.event, []).append(release)
-        order = sorted({*purchases, *by_event})
+        saved_releases = self.saved_releases or {}
+        order = sorted({*purchases, *by_event, *(e for e in saved_releases if may_cut[e])})
         limits = self.plan.limits
         keys = [None if column is None else column.tolist() for column in self.keys]
         measures = [("points", "rewards", "value").index(limit.measure) for limit in limits]
@@ -156,7 +176,8 @@ class LimitColumns:
             customer = int(customer_of[event])
             if customer != current:
                 current = customer
-                usage = [(0, 0)] * len(limits)
+                usage = list((self.seeds or {}).get(customer, [(0, 0)] * len(limits)))
+            _release_saved(usage, measures, saved_releases.get(event, ()))
             for release in by_event.get(event, ()):
                 purchase = release.purchase
                 earned = net.get(purchase, given_points.get(purchase, int(points_wanted[purchase])))
@@ -166,7 +187,7 @@ class LimitColumns:
                 net[purchase] = now
                 if now != earned:
                     self._release(usage, keys, purchase, earned - now)
-            if event in by_event and not (
+            if (event in by_event or event in saved_releases) and not (
                 points_wanted[event] or rewards_wanted[event] or value_wanted[event]
             ):
                 continue
@@ -449,6 +470,23 @@ def bonus_releases(
         left = sum(q - done for q, done, flag in zip(quantities, step.units_after, flags) if flag)
         releases.append(Release(step.event, purchase, _KEPT if left else 0))
     return releases
+
+
+def _release_saved(
+    usage: list[tuple[int, int]],
+    measures: list[int],
+    releases: Sequence[tuple[tuple[int | None, ...], int]],
+) -> None:
+    """Give the points refunds of a saved purchase took back (each with its purchase's
+    period per limit) to each points limit's usage, if that period is still the one
+    counted (``LimitPlan.release_points``)."""
+    for periods, points in releases:
+        for index, period in enumerate(periods):
+            if measures[index] != 0 or period is None:
+                continue
+            current, used = usage[index]
+            if used and current == period:
+                usage[index] = (current, max(used - points, 0))
 
 
 def _left(

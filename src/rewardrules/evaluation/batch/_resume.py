@@ -3,8 +3,10 @@
 A saved state is read with the reference engine's own checks and restore
 (``fold._restore``: the same errors, the same ``WorkingState``). What the state carries
 into the new history is then handed to the columns as per-customer seeds: a punch card's
-count (an offset to its cumulative sums), a bonus given once per customer (the customer's
-purchases no longer qualify), the points account (lots, debt, pending points, the
+count (an offset to its cumulative sums), a bonus given once per customer or a sign-up
+bonus at a purchase (the customer's purchases no longer qualify), a birthday's last year
+given, a limit's usage and the walks of gifts at dates (``_resumed_slices``), the points
+account (lots, debt, pending points, the
 redemptions a cancellation gives back, the activity ``expire_on_inactivity`` counts from:
 the account loop starts from it instead of an empty account). Refunds of saved
 purchases run through the reference's steps (``_saved_refunds``), tiers get what the saved
@@ -39,6 +41,7 @@ from rewardrules.engine.tiers import calendar_key
 from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
+from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._opening import Grants
@@ -50,6 +53,9 @@ from rewardrules.evaluation.batch.support import resume_unsupported
 from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
+from rewardrules.kinds.birthday import BirthdayPlan
+from rewardrules.kinds.bonus_points import BonusPlan
+from rewardrules.kinds.signup_bonus import SignupPlan
 
 
 def _refuse(features: list[str]) -> None:
@@ -77,6 +83,9 @@ class Resumed:
     """The saved tier entries over the frame (set by :meth:`tiers`)."""
     frame: Frame | None = None
     """The new history's frame (set by ``check``)."""
+    given_profiles: Mapping[str, Customer] = field(default_factory=dict)
+    """The profiles as given (set by :meth:`profiles`): an idle customer's state reads its
+    own, as the reference's (gifts at dates up to ``as_of``)."""
 
     @classmethod
     def of(cls, plan: ProgramPlan, states: object) -> Resumed:
@@ -98,6 +107,7 @@ class Resumed:
     def profiles(self, profiles: dict[str, Customer]) -> dict[str, Customer]:
         """The profiles, without the opening of a customer with a saved state: the state
         already holds it (``fold._start_profiles`` opens only the others)."""
+        self.given_profiles = profiles
         return {
             customer_id: (
                 profile.model_copy(update={"opening_points": (), "tier": None, "tier_until": None})
@@ -206,7 +216,8 @@ class Resumed:
 
     def stages(self, stages: Sequence[Any], frame: Frame) -> list[Any]:
         """The rules' stages seeded for the frame's resumed customers: a punch card's
-        count, a bonus already given once per customer."""
+        count, a bonus given once per customer or a sign-up bonus already given, the last
+        birthday year a birthday at purchases gave."""
         if not self.saved:
             return list(stages)
         customers = frame.customer_ids
@@ -230,7 +241,13 @@ class Resumed:
                 if backs:
                     given_back = {event: (day, back) for event, (_, day, back) in backs.items()}
                     seed = replace(seed, saved_refunds=given_back)
-            elif isinstance(stage, BonusColumns) and stage.plan.rule.once_per_customer:
+            elif isinstance(stage, GiftColumns) and isinstance(stage.plan, BirthdayPlan):
+                done = np.asarray(
+                    [self._year(customer_id, rule_id) for customer_id in customers],
+                    dtype=np.int64,
+                )
+                seed = replace(stage, years_done=done) if done.any() else stage
+            elif isinstance(stage, BonusColumns | GiftColumns) and _once(stage):
                 given = np.asarray(
                     [self._given(customer_id, rule_id) for customer_id in customers],
                     dtype=np.bool_,
@@ -275,6 +292,15 @@ class Resumed:
     def _stamps(self, customer_id: str, rule_id: str) -> int:
         saved = self.saved.get(customer_id)
         return 0 if saved is None else saved.stamps.get(rule_id, 0)
+
+    def _year(self, customer_id: str, rule_id: str) -> int:
+        saved = self.saved.get(customer_id)
+        return 0 if saved is None else saved.birthdays.get(rule_id, 0)
+
+    def first_event(self, customer_id: str) -> datetime | None:
+        """When the customer's saved state says their first event was (None: no state)."""
+        saved = self.saved.get(customer_id)
+        return None if saved is None else saved.first_event_at
 
     def _given(self, customer_id: str, rule_id: str) -> bool:
         saved = self.saved.get(customer_id)
@@ -339,11 +365,14 @@ class Resumed:
         reference's own, from their restored state (their state, and what ``as_of``
         expires)."""
         present = set(frame_customers)
-        return [
-            _result(self.plan, self.restored(customer_id), [], cutoff)
-            for customer_id in sorted(self.saved)
-            if customer_id not in present
-        ]
+        found = []
+        for customer_id in sorted(self.saved):
+            if customer_id in present:
+                continue
+            state = self.restored(customer_id)
+            state.profile = self.given_profiles.get(customer_id)  # as ``fold.evaluate``
+            found.append(_result(self.plan, state, [], cutoff))
+        return found
 
 
 def with_idle(
@@ -354,6 +383,15 @@ def with_idle(
         return results, []
     merged = sorted([*results, *idle], key=lambda result: result.customer_id)
     return tuple(merged), [entry for result in idle for entry in result.ledger]
+
+
+def _once(stage: BonusColumns | GiftColumns) -> bool:
+    """Whether a saved state's mark (``bonuses``) keeps the rule from giving again: a bonus
+    once per customer, a sign-up bonus at a purchase."""
+    plan = stage.plan
+    if isinstance(plan, BonusPlan):
+        return plan.rule.once_per_customer
+    return isinstance(plan, SignupPlan)
 
 
 def _moment(frame: Frame) -> Any:

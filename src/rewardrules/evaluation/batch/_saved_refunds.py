@@ -62,6 +62,8 @@ class SavedRefunds:
     """Per partner gift card rule, per such refund: the window key of its purchase, that
     purchase's local date (an ordinal) and the qualifying spend it gives back."""
     tier_amounts: dict[int, tuple[str, int]] = field(default_factory=dict)
+    purchases: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """Per such refund, its purchase's id and local date (an ordinal)."""
     error: tuple[tuple[int, str], HistoryError] | None = None
     """The first of these refunds (by instant, then id) the reference refuses, with its
     error: raised once the columns' refunds before it are known to be accepted."""
@@ -188,6 +190,7 @@ def _apply(
                 day = record.local_date.toordinal()
                 found.windows.setdefault(rule.id, {})[event] = (key, day, spend)
     found.entries[event] = taken
+    found.purchases[event] = (refund.purchase_id, record.local_date.toordinal())
     return record
 
 

@@ -102,6 +102,16 @@ class Timeline:
     first: tuple[int, str, datetime] | None
     """The first event: (instant in microseconds, id, instant as written)."""
     last: tuple[int, str, datetime] | None
+    saved_refunds: Mapping[int, tuple[str, int]] = field(default_factory=dict)
+    """When resuming, per refund of a purchase the saved state keeps (no event of the
+    frame): that purchase's id and local date (an ordinal)."""
+
+    def refund_date(self, event: int) -> date:
+        """A refund's purchase's local date."""
+        saved = self.saved_refunds.get(event)
+        if saved is not None:
+            return date.fromordinal(saved[1])
+        return self.local_date(self.refunded(event))
 
     @classmethod
     def empty(cls) -> Timeline:
@@ -149,6 +159,13 @@ class SliceReader:
     cutoff: tuple[datetime, bool] | None
     kinds: dict[str, str] = field(default_factory=dict)
     units_are_rewards: dict[str, bool] = field(default_factory=dict)
+    usage_seeds: Mapping[str, Usage] = field(default_factory=dict)
+    """When resuming, per customer with a saved state, its limits' usage: counted on from."""
+    saved_years: Mapping[str, tuple[datetime | None, Mapping[str, int]]] = field(
+        default_factory=dict
+    )
+    """When resuming, per customer with a saved state, its first event and birthday years:
+    where the birthdays at dates go on from."""
 
     @classmethod
     def of(
@@ -188,9 +205,11 @@ class SliceReader:
             last_event_at=None if last is None else last[2],
         )
         profile = self.profiles.get(customer_id)
-        found.limits = self._limits(entries, timeline, facts)
+        found.limits = self._limits(entries, timeline, facts, self.usage_seeds.get(customer_id))
         found.bonuses = self._bonuses(entries, timeline)
-        found.birthdays = self._birthdays(entries, timeline, profile, found.first_event_at, last)
+        found.birthdays = self._birthdays(
+            entries, timeline, profile, found.first_event_at, last, customer_id
+        )
         found.referrals = self._referrals(facts, last)
         found.referral_holds = self._holds(entries, timeline)
         return found
@@ -198,7 +217,11 @@ class SliceReader:
     # --- limits -----------------------------------------------------------------------
 
     def _limits(
-        self, entries: Sequence[LedgerEntry], timeline: Timeline, facts: Sequence[Fact]
+        self,
+        entries: Sequence[LedgerEntry],
+        timeline: Timeline,
+        facts: Sequence[Fact],
+        seed: Usage | None = None,
     ) -> dict[str, LimitUsage]:
         """Each limit's usage: ``LimitPlan.record`` of what its rule gave at each step (the
         entries of one rule at one event measured together) and ``release_points`` of the
@@ -206,7 +229,7 @@ class SliceReader:
         plan = self.plan
         if not plan.limits:
             return {}
-        usage: Usage = {}
+        usage: Usage = dict(seed or {})
         run: list[LedgerEntry] = []
         for entry in [*entries, None]:
             if run and (
@@ -233,8 +256,7 @@ class SliceReader:
         if event is not None and timeline.refund(event):
             for entry in run:  # as ``fold._apply_refund`` gives points back
                 if entry.kind == "points" and entry.points:
-                    purchase = timeline.refunded(event)
-                    limits.release_points(usage, timeline.local_date(purchase), -entry.points)
+                    limits.release_points(usage, timeline.refund_date(event), -entry.points)
             return
         if event is not None and timeline.purchase(event):
             if referral:
@@ -291,6 +313,7 @@ class SliceReader:
         profile: Customer | None,
         first: datetime | None,
         last: tuple[int, str, datetime] | None,
+        customer_id: str = "",
     ) -> dict[str, int]:
         """The last birthday year each rule gave or passed over: at a purchase, the year
         whose window holds it; at dates, every year due up to the last event or fact (or
@@ -313,12 +336,14 @@ class SliceReader:
         until: tuple[datetime, bool] | None = self.cutoff
         if until is None and last is not None:
             until = (last[2], True)
-        since = profile.joined_at or first
+        saved_first, saved_years = self.saved_years.get(customer_id, (None, {}))
+        since = profile.joined_at or saved_first or first
         if until is not None and since is not None:
             for order, dated in enumerate(self.plan.dated):
                 if not isinstance(dated.plan, BirthdayPlan):
                     continue
-                for moment, year in birthday_dates(dated.plan, birthday, since, None, *until):
+                done = saved_years.get(dated.id)
+                for moment, year in birthday_dates(dated.plan, birthday, since, done, *until):
                     marks.append(((moment, 0, order), dated.id, year))
         marks.sort(key=lambda mark: mark[0])
         years: dict[str, int] = {}

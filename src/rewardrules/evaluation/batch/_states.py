@@ -151,6 +151,9 @@ class StateColumns:
     account holds the gifts)."""
     aside: Sequence[tuple[str, Any]] = ()
     """Per member of an exclusive group, in running order, the purchases it is set aside at."""
+    saved_refunds: Mapping[int, tuple[str, int]] = field(default_factory=dict)
+    """When resuming, per refund of a purchase a saved state keeps, that purchase's id and
+    local date (``_saved_refunds``)."""
 
 
 class SavedStates:
@@ -282,9 +285,14 @@ class SavedStates:
             local_date=lambda event: date.fromordinal(int(frame.local_date[event])),
             moment=columns.moment,
             refunded=purchase_of.__getitem__,
-            purchase_id=lambda event: str(ids[purchase_of[event]]),
+            purchase_id=lambda event: (
+                columns.saved_refunds[event][0]
+                if event in columns.saved_refunds
+                else str(ids[purchase_of[event]])
+            ),
             first=(int(frame.at[first]), str(ids[first]), columns.moment(first)),
             last=(int(frame.at[last]), str(ids[last]), columns.moment(last)),
+            saved_refunds=columns.saved_refunds,
         )
         return reader.slices(frame.customer_ids[customer], columns.ledger(customer), timeline)
 

@@ -39,12 +39,13 @@ from rewardrules.engine.lots import (
     take_back,
     upcoming_expiry,
 )
-from rewardrules.engine.state import WorkingState
+from rewardrules.engine.state import CustomerState, WorkingState
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._referrals import Fact, Repetition
+from rewardrules.evaluation.batch._resumed_slices import kept_purchases, saved_account
 
 # The reference's choice among the gifts of an exclusive group due at one moment.
 from rewardrules.evaluation.gifts import _best_gift as best_gift
@@ -114,6 +115,9 @@ class Walker:
     """Per refund, the points it took back of a friend's gift under a limited referral
     rule, and its purchase's local date: given back to that rule's limits, which count the
     customer's rewards as a referrer (``fold._apply_refund`` releases them)."""
+    saved: Mapping[str, CustomerState] = field(default_factory=dict)
+    """When resuming, per customer, their saved state: where their walk starts from (its
+    account, limits' usage, first event, birthday years and marks)."""
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date, or brings opening lots."""
@@ -136,7 +140,7 @@ class Walker:
         plan, frame, cutoff = self.plan, self.frame, self.cutoff
         policy = plan.points
         done = Walk(customer_id)
-        account = PointsAccount()
+        saved = self.saved.get(customer_id)
         keys = frame.event_ids
         items: list[tuple[int, str, int | Fact]] = [
             (int(frame.at[event]), str(keys[event]), event) for event in events
@@ -150,18 +154,16 @@ class Walker:
             until, inclusive = moments[-1], True
         else:
             return done
-        due = self._together(
-            self._schedule(profile, moments[0] if moments else None, until, inclusive)
-        )
-        # The limits' usage (the reference's own ``limit_gift`` reads it from a state).
-        usage = WorkingState(customer_id) if plan.limits else None
+        account, first, usage = self._start(customer_id, moments, saved)
+        due = self._together(self._schedule(profile, first, until, inclusive, saved))
         next_gift = 0
         pending: list[LedgerEntry] = []
         # A birthday's member_for and purchase_within: when membership started, and the
         # purchases so far not refunded in full.
         standing = _Standing(
-            None if profile is None else profile.joined_at or (moments[0] if moments else None),
+            None if profile is None else profile.joined_at or first,
             profile is not None and profile.joined_at is not None,
+            {} if saved is None else kept_purchases(saved),
         )
         done.lots = account
         held = HeldRewards()  # the referrer's rewards held (a rule's hold_for)
@@ -210,6 +212,23 @@ class Walker:
         done.moment = done.last_item
         self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
         return done
+
+    def _start(
+        self, customer_id: str, moments: list[datetime], saved: CustomerState | None
+    ) -> tuple[PointsAccount, datetime | None, WorkingState | None]:
+        """Where a walk starts: the points account, the first event, and the limits'
+        usage (the reference's own ``limit_gift`` reads it from a state); from a saved
+        state, as ``restore`` restores them."""
+        plan = self.plan
+        first = moments[0] if moments else None
+        usage = WorkingState(customer_id) if plan.limits else None
+        if saved is None:
+            return PointsAccount(), first, usage
+        if usage is not None:
+            usage.limit_usage = {
+                key: (kept.period, kept.used) for key, kept in saved.limits.items()
+            }
+        return saved_account(plan, saved), saved.first_event_at or first, usage
 
     def _give_back(self, usage: WorkingState | None, event: int) -> None:
         """A refund's points of a friend's gift under a limited referral rule, given back
@@ -362,16 +381,22 @@ class Walker:
         first: datetime | None,
         until: datetime,
         inclusive: bool,
+        saved: CustomerState | None = None,
     ) -> list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]]:
-        """The gifts at dates due up to ``until``, in the order given (``grant_dated``)."""
+        """The gifts at dates due up to ``until``, in the order given (``grant_dated``);
+        from a saved state, not those its marks and birthday years say were given (or
+        passed over) already."""
         if profile is None:
             return []
         schedule: list[tuple[datetime, int, BirthdayPlan | SignupPlan, int]] = []
+        years = {} if saved is None else saved.birthdays
         for order, compiled in enumerate(self.plan.dated):
             rule = compiled.plan
             if isinstance(rule, SignupPlan):
                 joined = profile.joined_at
                 if joined is None or not rule.active_at(joined):
+                    continue
+                if saved is not None and compiled.id in saved.bonuses:
                     continue
                 if joined < until or (inclusive and joined == until):
                     schedule.append((joined, order, rule, 0))
@@ -380,7 +405,7 @@ class Walker:
             if not isinstance(rule, BirthdayPlan) or profile.birthday is None or since is None:
                 continue
             for moment, year in birthday_dates(
-                rule, profile.birthday, since, None, until, inclusive
+                rule, profile.birthday, since, years.get(compiled.id), until, inclusive
             ):
                 schedule.append((moment, order, rule, year))
         schedule.sort(key=lambda item: (item[0], item[1]))
@@ -581,6 +606,7 @@ def walk_customers(
             for customer, profile in profiles.items()
             if profile.opens and customer not in index
         }
+    others -= set(walker.saved)  # resumed without an event: the reference's ``_result``
     for customer_id in sorted(others):
         walk = walker.walk(
             customer_id, range(0), by_referrer.get(customer_id, []), profiles.get(customer_id)

@@ -69,20 +69,14 @@ def refuse(features: list[str]) -> NoReturn:
     raise UnsupportedError([Problem(message=unsupported_message(features), code="unsupported")])
 
 
-_GIFT_KINDS = ("birthday", "signup_bonus", "referral")
-
-
 def resume_unsupported(program: Program) -> list[str]:
     """What in the program the batch engine does not resume from saved states yet
-    (``states=``, ``_resume``): the slices of a state it does not seed. Empty when every
-    saved state of the program resumes."""
+    (``states=``, ``_resume``): the slices of a state it does not seed (a birthday's years,
+    gifts at dates, referrals and their holds). Empty when every saved state of the
+    program resumes."""
     found: list[str] = []
     for rule in program.rules:
         where = f"rule '{rule.id}'"
-        if rule.limit:
-            found.append(f"{where}: saved states of a rule with a limit")
-        if rule.kind in _GIFT_KINDS:
+        if isinstance(rule, Referral):
             found.append(f"{where}: saved states of a {rule.kind} rule")
-        if rule.exclusive_group is not None:
-            found.append(f"{where}: saved states of an exclusive_group")
     return found
