@@ -129,9 +129,17 @@ class Computation:
         self.saved_tiers = self._saved_tiers()
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier
-        self.paid, self.given = self._grouped_prices()
+        self._price_and_settle()
+
+    def _price_and_settle(self) -> None:
+        """The prices, and with tiers, levels and prices to their fixed point. With
+        discounts only (``_tier_passes``) nothing carries over from a pass at no tier:
+        the tiers' first pass prices from the gross."""
+        passes = None if self.windows is None else DiscountPasses.of(self)
+        if passes is None:
+            self.paid, self.given = self._grouped_prices()
         if self.windows is not None:
-            self._settle_tiers(self.windows)
+            self._settle_tiers(self.windows, passes)
 
     def _own_refunds(self) -> Flags:
         """The refunds the columns apply: not those of purchases saved states keep
@@ -326,14 +334,14 @@ class Computation:
             applied = self.grants.at_purchases(self.frame, self.purchases, applied)
         return window, applied
 
-    def _settle_tiers(self, windows: TierWindows) -> None:
-        """Iterate levels and prices to their fixed point (see ``_tiers``)."""
+    def _settle_tiers(self, windows: TierWindows, passes: DiscountPasses | None) -> None:
+        """Iterate levels and prices to their fixed point (see ``_tiers``); with
+        ``passes``, later passes reprice only the events whose level moved."""
         frame = self.frame
         pairs = [(step.event, step.purchase) for step in self.refunds.steps]
         ranges = windows.change_ranges(frame, pairs)
         sums = windows.sums_before(self._tier_amounts(frame.gross), ranges, self._tier_deltas())
         self.window_tier, self.tier = self._levels(sums)
-        passes = DiscountPasses.of(self)
         moved: Ints | None = None  # the events whose level moved since the last pass
         for _ in range(frame.events + 2):
             if passes is not None and moved is not None and passes.worth(moved, frame.events):
