@@ -37,6 +37,7 @@ from rewardrules.evaluation.batch._rules import (
     PointsColumns,
     per_event,
 )
+from rewardrules.evaluation.batch._tier_passes import DiscountPasses
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, levels
 from rewardrules.evaluation.batch.support import refuse
 from rewardrules.evaluation.fold import _Cutoff
@@ -128,9 +129,17 @@ class Computation:
         self.saved_tiers = self._saved_tiers()
         # The window's level at each event, before retention raises it (``tier``).
         self.window_tier: Ints = self.tier
-        self.paid, self.given = self._grouped_prices()
+        self._price_and_settle()
+
+    def _price_and_settle(self) -> None:
+        """The prices, and with tiers, levels and prices to their fixed point. With
+        discounts only (``_tier_passes``) nothing carries over from a pass at no tier:
+        the tiers' first pass prices from the gross."""
+        passes = None if self.windows is None else DiscountPasses.of(self)
+        if passes is None:
+            self.paid, self.given = self._grouped_prices()
         if self.windows is not None:
-            self._settle_tiers(self.windows)
+            self._settle_tiers(self.windows, passes)
 
     def _own_refunds(self) -> Flags:
         """The refunds the columns apply: not those of purchases saved states keep
@@ -273,8 +282,9 @@ class Computation:
         self.refunds.apply(frame, np.asarray(amounts, dtype=np.int64))
         return amounts, given
 
-    def _tier_amounts(self, paid: Numbers) -> Ints:
-        """What each purchase counts toward tiers when it is made."""
+    def _tier_amounts(self, paid: Numbers, event_paid: Ints | None = None) -> Ints:
+        """What each purchase counts toward tiers when it is made (``event_paid``: what
+        each event paid, when known)."""
         assert self.plan.tiers is not None  # noqa: S101 -- only with tiers
         if self.plan.tiers.by_points:
             if self.tier_points is None:
@@ -282,6 +292,8 @@ class Computation:
             return np.where(self.purchases, self.tier_points, 0)
         if not self.plan.tiers.by_spend:
             return self.purchases.astype(np.int64)
+        if event_paid is not None:
+            return event_paid
         return np.asarray(per_event(self.frame, paid), dtype=np.int64)
 
     def _tier_deltas(self) -> Ints:
@@ -322,20 +334,30 @@ class Computation:
             applied = self.grants.at_purchases(self.frame, self.purchases, applied)
         return window, applied
 
-    def _settle_tiers(self, windows: TierWindows) -> None:
-        """Iterate levels and prices to their fixed point (see ``_tiers``)."""
+    def _settle_tiers(self, windows: TierWindows, passes: DiscountPasses | None) -> None:
+        """Iterate levels and prices to their fixed point (see ``_tiers``); with
+        ``passes``, later passes reprice only the events whose level moved."""
         frame = self.frame
         pairs = [(step.event, step.purchase) for step in self.refunds.steps]
         ranges = windows.change_ranges(frame, pairs)
         sums = windows.sums_before(self._tier_amounts(frame.gross), ranges, self._tier_deltas())
         self.window_tier, self.tier = self._levels(sums)
+        moved: Ints | None = None  # the events whose level moved since the last pass
         for _ in range(frame.events + 2):
-            self.paid, self.given = self._grouped_prices()
-            sums = windows.sums_before(self._tier_amounts(self.paid), ranges, self._tier_deltas())
+            if passes is not None and moved is not None and passes.worth(moved, frame.events):
+                # Only the lines of the events whose level moved (``_tier_passes``).
+                self.paid, self.given = passes.reprice(self, moved, self.purchase_lines)
+            else:
+                self.paid, self.given = self._grouped_prices()
+                if passes is not None:
+                    passes.keep(frame, self.paid, self.given)
+            counts = self._tier_amounts(self.paid, None if passes is None else passes.event_paid)
+            sums = windows.sums_before(counts, ranges, self._tier_deltas())
             window_tier, settled = self._levels(sums)
             # Retention can hide a window level that moved: keep the one these prices give.
             self.window_tier = window_tier
-            if np.array_equal(settled, self.tier):
+            moved = np.flatnonzero(settled != self.tier)
+            if not len(moved):
                 return
             self.tier = settled
         raise AssertionError("the tier iteration did not settle")  # pragma: no cover

@@ -90,16 +90,24 @@ class DiscountColumns:
         flags &= amounts > 0
         chosen = np.flatnonzero(flags)
         line_tier = tier[frame.line_event[chosen]]
-        numerator = self.numerators[line_tier]
-        scale = 100 * self.denominators[line_tier]
-        bound = 2 * _largest(np.asarray(amounts, dtype=np.int64)) * max(
-            int(self.numerators.max()), 1
-        ) + 2 * 100 * int(self.denominators.max())
-        exact = _exact(np.asarray(amounts)[chosen], bound)
-        rounded = (2 * exact * numerator + scale) // (2 * scale)
+        exact = _exact(np.asarray(amounts)[chosen], self.bound(amounts))
+        rounded = self.off(exact, line_tier)
         discount = np.zeros(len(flags), dtype=rounded.dtype)
         discount[chosen] = rounded
         return amounts - discount, discount
+
+    def bound(self, amounts: Numbers) -> int:
+        """What the rounding's products stay below, over these amounts."""
+        largest = _largest(np.asarray(amounts, dtype=np.int64))
+        return 2 * largest * max(int(self.numerators.max()), 1) + 2 * 100 * int(
+            self.denominators.max()
+        )
+
+    def off(self, exact: Numbers, line_tier: Ints) -> Numbers:
+        """What comes off each of these amounts at its line's tier, rounded half-up."""
+        numerator = self.numerators[line_tier]
+        scale = 100 * self.denominators[line_tier]
+        return (2 * exact * numerator + scale) // (2 * scale)
 
 
 @dataclass(frozen=True, slots=True)
