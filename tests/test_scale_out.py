@@ -837,6 +837,10 @@ def _on_spark_files(
     opening = "spark.sql.files.openCostInBytes"
     before = spark.conf.get(opening)
     spark.conf.set(opening, str(2**40) if file_per_partition else before)
+    # Packed: a split of at least all the files' bytes and opening costs. By default a
+    # split is their sum over the default parallelism (2 here), which leaves two small
+    # files in two partitions.
+    spark.conf.set("spark.sql.files.minPartitionNum", "1")
     try:
         frame = spark.read.parquet(str(folder))
         if not plain:
@@ -850,6 +854,7 @@ def _on_spark_files(
         )
     finally:
         spark.conf.set(opening, before)
+        spark.conf.unset("spark.sql.files.minPartitionNum")
     return found, result.shuffled
 
 
