@@ -245,6 +245,24 @@ def _facts_task(
     return _frame(found)
 
 
+def _evaluated(
+    text: str,
+    part: int,
+    partitions: Placement,
+    history: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    facts: pd.DataFrame | None,
+    as_of: date | datetime | None,
+    engine: Engine,
+) -> tuple[pa.Table, pa.Table, dict[str, int]]:
+    """A partition's frames evaluated: its ledger, results and totals' figures, in Arrow."""
+    table = _table(history)
+    assert table is not None  # noqa: S101 -- a partition is a frame
+    return evaluate_partition(
+        text, part, partitions, table, _table(customers), _table(facts), as_of, engine
+    )
+
+
 def _evaluate_task(
     text: str,
     part: int,
@@ -255,10 +273,8 @@ def _evaluate_task(
     as_of: date | datetime | None,
     engine: Engine,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
-    table = _table(history)
-    assert table is not None  # noqa: S101 -- a partition is a frame
-    ledger, results, figures = evaluate_partition(
-        text, part, partitions, table, _table(customers), _table(facts), as_of, engine
+    ledger, results, figures = _evaluated(
+        text, part, partitions, history, customers, facts, as_of, engine
     )
     return _frame(ledger), _frame(results), figures
 
@@ -285,10 +301,8 @@ def _write_task(
     mid-write leaves at most a dot file, and the recomputed partition writes the whole
     file again. Nothing of the ledger stays in the worker's memory.
     """
-    table = _table(history)
-    assert table is not None  # noqa: S101 -- a partition is a frame
-    ledger, _results, figures = evaluate_partition(
-        text, part, partitions, table, _table(customers), _table(facts), as_of, engine
+    ledger, _results, figures = _evaluated(
+        text, part, partitions, history, customers, facts, as_of, engine
     )
     name = ledger_file_name(part)
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
