@@ -96,18 +96,53 @@ def test_a_state_is_refused_by_a_program_whose_currency_has_other_decimal_places
     ]
 
 
-def test_a_saved_purchase_holds_integers_and_ids_only() -> None:
+def test_the_saved_purchases_are_columns_of_integers_and_ids_only() -> None:
     rules, before, _ = CASES["refunds"]()
     data = json.loads(evaluate(rules, before).customer("c1").state.model_dump_json())
     assert data["exponent"] == 2
-    assert data["purchases"][1] == [
-        "p2",
-        1772539200000000,  # 2026-03-03T12:00:00Z in microseconds
-        19800,  # written at +05:30
-        "s1",
-        None,
-        [["latte", "coffee", 2, 350, 350, 0, 0]],  # the 4th coffee is free
-        {"stars": 3},
-        [],
-        {},
-    ]
+    assert data["purchases"] == {
+        "id": ["p1", "p2", "p3"],
+        # 2026-03-02T12:00:00Z... in microseconds
+        "at": [1772452800000000, 1772539200000000, 1772712000000000],
+        "offset": [0, 19800, 0],  # p2 written at +05:30
+        "store": [None, "s1", None],
+        "tier": [None, None, None],
+        "lines": [2, 1, 1],  # p1's lines are the first two of the line columns
+        "points": {"stars": [9, 3, 12]},
+        "set_aside": {},
+        "earned_on": {},
+        "sku": ["latte", "bun", "latte", "mug"],
+        "category": ["coffee", None, "coffee", None],
+        "quantity": [3, 1, 2, 1],
+        "unit_price": [350, 225, 350, 1200],
+        "paid": [1050, 225, 350, 1200],  # the 4th coffee is free
+        "refunded_units": [1, 0, 0, 0],
+        "refunded_amount": [350, 0, 0, 0],
+    }
+
+
+@pytest.mark.parametrize("path", sorted(STATES.glob("format-5-*.json")), ids=lambda path: path.stem)
+def test_a_format_5_state_is_upgraded_to_the_same_content_as_columns(path: Path) -> None:
+    rules, before, after = CASES[_case(path)]()
+    old = _old(path)
+    state = CustomerState.model_validate_json(path.read_text())
+    now = evaluate(rules, before).customer("c1").state
+    assert state.model_dump_json() == now.model_dump_json()
+    # The rows read from the columns are the rows format 5 saved.
+    assert [list(row) for row in json.loads(json.dumps(state.purchases))] == old["purchases"]
+    assert [list(pair) for pair in state.tier_window] == old["tier_window"]
+    resumed, entries = state, []
+    for event in after:
+        resumed, given = step(rules, resumed, event)
+        entries += given
+    whole = evaluate(rules, [*before, *after]).customer("c1")
+    assert tuple(entries) == whole.ledger[-len(entries) :]
+    assert resumed.model_dump_json() == whole.state.model_dump_json()
+
+
+def test_a_format_5_purchase_of_another_shape_is_refused_with_its_place() -> None:
+    data = _old(STATES / "format-5-refunds.json")
+    data["purchases"][1] = data["purchases"][1][:-1]
+    with pytest.raises(HistoryError) as raised:
+        CustomerState.model_validate(data)
+    assert [problem.path for problem in raised.value.problems] == [("state of c1", "purchases", 1)]

@@ -23,9 +23,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from rewardrules.engine._state_columns import ColumnsBuilder, SavedLine, SavedPurchase
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 5
+FORMAT = 6
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
@@ -41,6 +42,9 @@ Format 5 adds ``settled_purchase_at``, the latest forgotten purchase not refunde
 (a birthday rule's ``purchase_within``), and the referral holds (a rule's ``hold_for``):
 ``held_until`` on a referrer's ``referrals`` (the reward not given yet) and, for a
 referred friend, ``referral_holds``.
+Format 6 saves the purchases and ``tier_window`` as columns, one array per field
+(``engine._state_columns``): the same content, which loads and dumps without a Python
+object per purchase and per line.
 """
 
 UNVERSIONED = 1
@@ -243,11 +247,44 @@ def _from_4(content: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _from_5(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 5 to 6: the purchase arrays and the ``[at, amount]`` pairs of ``tier_window``
+    as columns, the same content. What is not of format 5's shape is refused here, where
+    the purchase or pair is still there to name; the values are checked as format 6's."""
+    customer = content.get("customer_id")
+    rows = content.get("purchases", [])
+    pairs = content.get("tier_window", [])
+    builder = ColumnsBuilder()
+    path: tuple[str | int, ...] = ("purchases",)
+    try:
+        if not isinstance(rows, list) or not isinstance(pairs, list):
+            raise TypeError("not a list")
+        for index, values in enumerate(rows):
+            path = ("purchases", index)
+            row = SavedPurchase(*values)
+            lines = tuple(SavedLine(*line) for line in row.lines)
+            builder.add_row(
+                row._replace(lines=lines, points=dict(row.points), earned_on=dict(row.earned_on))
+            )
+        window: dict[str, list[Any]] = {"at": [], "amount": []}
+        for index, (at, amount) in enumerate(pairs):
+            path = ("tier_window", index)
+            window["at"].append(at)
+            window["amount"].append(amount)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise bad_state(
+            customer if isinstance(customer, str) else None,
+            [(path, f"is not what format 5 saved ({error})")],
+        ) from None
+    return {**content, "purchases": dict(builder.build()), "tier_window": window}
+
+
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _from_1,
     2: _from_2,
     3: _from_3,
     4: _from_4,
+    5: _from_5,
 }
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 

@@ -15,11 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from functools import cache, partial
-from itertools import chain
-from operator import itemgetter, sub
+from operator import mul
 from types import MappingProxyType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -27,18 +25,35 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    StrictInt,
-    StrictStr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import SchemaValidator
 
 from rewardrules._model_errors import ModelInputError, PlainErrors, plain_problems
-from rewardrules.engine._state_checks import DAY, END_AT, FIRST_AT, state_problems
-from rewardrules.engine._state_fast import fast_validator
+from rewardrules.engine._state_checks import state_problems
+from rewardrules.engine._state_columns import (
+    NO_PURCHASES,
+    NO_WINDOW,
+    ColumnsBuilder,
+    PurchaseColumns,
+    SavedLine,
+    SavedPurchase,
+    TierAmount,
+    WindowColumns,
+    line_starts,
+    not_refunded_in_full,
+    points_given,
+    points_of,
+    purchase_columns,
+    purchase_rows,
+    spend_left,
+    trusted_window,
+    units_left,
+    window_columns,
+    window_pairs,
+)
 from rewardrules.engine._state_format import (
     FORMAT,
     WHAT_TO_DO,
@@ -72,41 +87,6 @@ from rewardrules.money import Currency
 
 class _Saved(PlainErrors):  # a bad saved state is a HistoryError in plain words
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SavedLine(NamedTuple):
-    """One line of a saved purchase, written as a JSON array in this order; amounts are
-    whole minor units of the program's currency (``CustomerState.exponent``)."""
-
-    sku: StrictStr
-    category: StrictStr | None
-    quantity: StrictInt
-    unit_price: StrictInt
-    paid: StrictInt
-    refunded_units: StrictInt
-    refunded_amount: StrictInt
-
-
-class SavedPurchase(NamedTuple):
-    """A purchase kept in the state so a later refund can undo what it earned: only what a
-    refund needs, written as a JSON array in this order (format 3; docs/api.md).
-
-    ``at`` is the instant in microseconds since 1970-01-01 UTC and ``offset`` the UTC
-    offset it was written with, in seconds. ``points`` holds the points each rule gave it,
-    net; ``set_aside`` the rules an exclusive group set aside at it; ``earned_on``, per rule
-    that earned on amounts other than the lines' ``paid`` (an exclusive group's member that
-    ran before a later price rule), each line's amount it saw, in minor units.
-    """
-
-    id: StrictStr
-    at: StrictInt
-    offset: StrictInt
-    store: StrictStr | None
-    tier: StrictStr | None
-    lines: tuple[SavedLine, ...]
-    points: dict[str, StrictInt]
-    set_aside: tuple[StrictStr, ...]
-    earned_on: dict[str, tuple[StrictInt, ...]]
 
 
 class GiftCardWindow(_Saved):
@@ -164,15 +144,6 @@ def saved_spent(account: PointsAccount) -> tuple[SavedSpent, ...]:
         )
         for key, spent in account.spent.items()
     )
-
-
-class TierAmount(NamedTuple):
-    """What a forgotten purchase still counts in a rolling tier window, written as a JSON
-    array ``[at, amount]``: its instant in microseconds since 1970-01-01 UTC, and its paid
-    amount left in minor units (or 1 purchase)."""
-
-    at: StrictInt
-    amount: StrictInt
 
 
 class LimitUsage(_Saved):
@@ -238,6 +209,24 @@ class _Mark:
     __hash__ = None  # type: ignore[assignment]  # equal marks: not to be hashed
 
 
+class _Views:
+    """A state's purchases and window pairs as rows, built from its columns when read, and
+    which columns they were built from. Two are always equal: they are not content."""
+
+    __slots__ = ("pairs", "pairs_of", "rows", "rows_of")
+
+    def __init__(self) -> None:
+        self.rows: tuple[SavedPurchase, ...] = ()
+        self.rows_of: PurchaseColumns | None = None
+        self.pairs: tuple[TierAmount, ...] = ()
+        self.pairs_of: WindowColumns | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Views)
+
+    __hash__ = None  # type: ignore[assignment]  # equal views: not to be hashed
+
+
 class CustomerState(_Saved):
     """Everything the engine remembers of one customer, in a JSON-friendly form.
 
@@ -283,8 +272,13 @@ class CustomerState(_Saved):
             "minor unit); None when no purchase is saved."
         ),
     )
-    purchases: tuple[SavedPurchase, ...] = Field(
-        default=(), description="Purchases evaluated (what a refund needs), oldest first."
+    purchase_columns: PurchaseColumns = Field(
+        default=NO_PURCHASES,
+        alias="purchases",
+        description=(
+            "Purchases evaluated (what a refund needs), oldest first, as columns; "
+            "``purchases`` reads them as rows."
+        ),
     )
     refunds: tuple[str, ...] = Field(
         default=(), description="Ids of the refunds evaluated, so none is applied twice."
@@ -363,11 +357,13 @@ class CustomerState(_Saved):
             "forgotten purchases count in it: minor units of spend, or purchases."
         ),
     )
-    tier_window: tuple[TierAmount, ...] = Field(
-        default=(),
+    window_columns: WindowColumns = Field(
+        default=NO_WINDOW,
+        alias="tier_window",
         description=(
             "The forgotten purchases still inside a rolling tier window, oldest first: "
-            "[instant in microseconds since 1970 UTC, amount]."
+            "instants in microseconds since 1970 UTC and amounts; ``tier_window`` reads "
+            "them as pairs."
         ),
     )
     tier_granted: str | None = Field(
@@ -388,6 +384,40 @@ class CustomerState(_Saved):
     )
 
     _checked: _Mark = PrivateAttr(default_factory=lambda: _Mark(None))
+    _views: _Views = PrivateAttr(default_factory=_Views)
+
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    def __init__(self, /, **data: Any) -> None:
+        # Rows and pairs, as code built states before format 6, are read as their columns.
+        rows, pairs = data.get("purchases"), data.get("tier_window")
+        if isinstance(rows, (tuple, list)) and all(isinstance(row, tuple) for row in rows):
+            data["purchases"] = dict(purchase_columns(rows))
+        if isinstance(pairs, (tuple, list)) and all(isinstance(pair, tuple) for pair in pairs):
+            data["tier_window"] = dict(window_columns(pairs))
+        super().__init__(**data)
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # as PlainErrors'
+
+    @property
+    def purchases(self) -> tuple[SavedPurchase, ...]:
+        """The saved purchases as rows, oldest first, built from the columns once."""
+        views: _Views = self.__pydantic_private__["_views"]  # type: ignore[index]
+        columns = self.purchase_columns
+        if views.rows_of is not columns:
+            views.rows, views.rows_of = purchase_rows(columns), columns
+        return views.rows
+
+    @property
+    def tier_window(self) -> tuple[TierAmount, ...]:
+        """The saved rolling tier window as ``(at, amount)`` pairs, oldest first."""
+        views: _Views = self.__pydantic_private__["_views"]  # type: ignore[index]
+        window = self.window_columns
+        if views.pairs_of is not window:
+            views.pairs, views.pairs_of = window_pairs(window), window
+        return views.pairs
 
     @field_validator("format", mode="before")
     @classmethod
@@ -397,8 +427,7 @@ class CustomerState(_Saved):
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> Self:
         context = info.context if isinstance(info.context, dict) else {}
-        # Loaded the fast way (``_state_fast``), pydantic-core has tested the bounds.
-        problems = list(state_problems(self, bounded=context.get(_BOUNDED, False)))
+        problems = list(state_problems(self))
         # A text loaded as a dump wrote it is checked on its own bytes; any other spelling
         # of the content is written again as a dump would, and checked on that.
         as_read = context.get(_AS_READ)
@@ -473,16 +502,7 @@ class CustomerState(_Saved):
             HistoryError: ``bad-state``: the state is not one rewardrules can have saved.
         """
         if options.get("context") is None:
-            as_read = _digest_as_read(json_data)
-            if not options:
-                try:
-                    loaded: Self = _fast_validator().validate_json(
-                        json_data, context={_AS_READ: as_read, _BOUNDED: True}
-                    )
-                    return loaded
-                except ValidationError:
-                    pass  # loaded again the ordinary way: its errors, or an older format
-            options["context"] = {_AS_READ: as_read}
+            options["context"] = {_AS_READ: _digest_as_read(json_data)}
         try:
             return super(PlainErrors, cls).model_validate_json(json_data, **options)
         except ValidationError as error:
@@ -496,36 +516,6 @@ class CustomerState(_Saved):
 
 
 _AS_READ = "rewardrules: digest of the text as read"
-_BOUNDED = object()
-"""In a validation's context: the bounds were tested by pydantic-core (``_state_fast``); an
-object, so that no context given by a caller can say so."""
-
-_FAST_BOUNDS = {
-    "SavedLine": {
-        "quantity": {"ge": 1},
-        "unit_price": {"ge": 0},
-        "paid": {"ge": 0},
-        "refunded_units": {"ge": 0},
-        "refunded_amount": {"ge": 0},
-    },
-    "SavedPurchase": {
-        "at": {"ge": FIRST_AT, "lt": END_AT},
-        "offset": {"gt": -DAY, "lt": DAY},
-        "points": {"ge": 0},
-        "earned_on": {"ge": 0},
-    },
-    "TierAmount": {"amount": {"ge": 0}},
-}
-"""The bounds ``state_problems(..., bounded=True)`` leaves to pydantic-core: each one the
-checks refuse beyond (``_state_checks._plain_and_sound`` and ``_forgotten_problems``)."""
-
-
-@cache
-def _fast_validator() -> SchemaValidator:
-    """The state's validator for JSON text with bounded plain tuples (``_state_fast``)."""
-    return fast_validator(CustomerState.__pydantic_core_schema__, _FAST_BOUNDS)
-
-
 _DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
 
 
@@ -702,7 +692,7 @@ class WorkingState:
         "refunds",
         "saved",
         "saved_order",
-        "saved_pairs",
+        "saved_window",
         "settled_purchase_at",
         "stamps",
         "tiers",
@@ -716,9 +706,9 @@ class WorkingState:
         self.gift_cards: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.purchases: dict[str, PurchaseRecord] = {}
         # The saved state's purchases not opened yet, and the ids of all it held, in order.
-        self.saved: dict[str, SavedPurchase] = {}
+        self.saved: dict[str, int] = {}  # id: its index in the saved columns
         self.saved_order: tuple[str, ...] = ()
-        self.saved_pairs: tuple[TierAmount, ...] = ()  # the saved rolling window's forgotten
+        self.saved_window: WindowColumns = NO_WINDOW  # the saved rolling window's forgotten
         self.opener: _Opener | None = None
         # The purchases' ids oldest first, to forget them from the front: deleting the
         # first keys of a dict one by one makes finding the next first key ever slower.
@@ -781,16 +771,16 @@ class WorkingState:
         found = self.purchases.get(purchase_id)
         if found is not None:
             return found
-        row = self.saved.pop(purchase_id, None)
-        if row is None or self.opener is None:
+        index = self.saved.pop(purchase_id, None)
+        if index is None or self.opener is None:
             return None
-        found = self.purchases[purchase_id] = self.opener.open(self, row)
+        found = self.purchases[purchase_id] = self.opener.open(self, index)
         return found
 
     def _instant_of(self, purchase_id: str) -> datetime:
-        row = self.saved.get(purchase_id)
-        if row is not None:
-            return instant(row.at, row.offset)
+        index = self.saved.get(purchase_id)
+        if index is not None and self.opener is not None:
+            return self.opener.instant(index)
         return self.purchases[purchase_id].at
 
     def forget(self, within: Duration, zone: ZoneInfo, now: datetime) -> None:
@@ -807,11 +797,11 @@ class WorkingState:
             if within.after(at, zone) >= now:
                 return
             gone = order.popleft()
-            row = self.saved.pop(gone, None)
-            if row is None:
+            index = self.saved.pop(gone, None)
+            if index is None or self.opener is None:
                 kept = not self.purchases.pop(gone).fully_refunded()
             else:
-                kept = any(line.refunded_units < line.quantity for line in row.lines)
+                kept = self.opener.kept(index)
             if kept:
                 self.settled_purchase_at = at
             self.forgotten_until = at
@@ -829,43 +819,49 @@ class WorkingState:
                 if not record.fully_refunded():
                     return record.at
                 continue
-            row = self.saved[purchase_id]
-            if any(line.refunded_units < line.quantity for line in row.lines):
-                return instant(row.at, row.offset)
+            index = self.saved[purchase_id]
+            if self.opener is not None and self.opener.kept(index):
+                return self.opener.instant(index)
         return self.settled_purchase_at
 
-    def kept_rows(self, money: Currency) -> tuple[SavedPurchase, ...]:
-        """The kept purchases as saved, oldest first: untouched saved ones as they were."""
+    def kept_columns(self) -> PurchaseColumns:
+        """The kept purchases as saved, oldest first: untouched saved ones as the slices of
+        the saved columns they were, the others written from their records."""
         saved, purchases, order = self.saved, self.purchases, self.saved_order
-        rows: list[SavedPurchase]
-        if not any(map(purchases.__contains__, order)):
-            # No saved purchase was opened (by a refund): the untouched ones in order, in
-            # C loops, the forgotten ones left out.
-            rows = list(filter(None, map(saved.get, order)))
-        else:
-            rows = []
-            for purchase_id in order:
-                row = saved.get(purchase_id)
-                if row is not None:
-                    rows.append(row)
-                elif purchase_id in purchases:
-                    rows.append(saved_row(purchases[purchase_id]))
-        if len(rows) < len(saved) + len(purchases):
-            opened = set(self.saved_order)
-            rows += [
-                saved_row(record)
-                for purchase_id, record in purchases.items()
-                if purchase_id not in opened
-            ]
-        return tuple(rows)
+        if not purchases and (self.opener is None or len(saved) == len(order)):
+            return NO_PURCHASES if self.opener is None else self.opener.columns
+        builder = ColumnsBuilder()
+        opener = self.opener
+        if opener is not None and not any(map(purchases.__contains__, order)):
+            # No saved purchase was opened (by a refund): the untouched ones are the newest
+            # of the saved columns, the forgotten ones left out, then the new ones.
+            count = len(order)
+            builder.add_slice(opener.columns, count - len(saved), count)
+            for record in purchases.values():
+                builder.add_row(saved_row(record))
+            return builder.build()
+        start: int | None = None  # the first of a run of untouched saved purchases
+        index = -1
+        for purchase_id in self.order:
+            found = saved.get(purchase_id)
+            if found is not None:
+                if start is None:
+                    start = found
+                index = found
+                continue
+            if opener is not None and start is not None:
+                builder.add_slice(opener.columns, start, index + 1)
+            start = None
+            builder.add_row(saved_row(purchases[purchase_id]))
+        if opener is not None and start is not None:
+            builder.add_slice(opener.columns, start, index + 1)
+        return builder.build()
 
-    def _forgotten_tiers(
-        self, plan: TierPlan | None
-    ) -> tuple[dict[str, int], tuple[TierAmount, ...]]:
+    def _forgotten_tiers(self, plan: TierPlan | None) -> tuple[dict[str, int], WindowColumns]:
         """What the forgotten purchases count in the tier windows still to be read."""
         until, now = self.forgotten_until, self.last_event_at
         if plan is None or until is None or now is None:
-            return {}, ()
+            return {}, NO_WINDOW
         if plan.span is None:
             key = calendar_key(plan.window, now.astimezone(plan.zone).date())
             kept = sum(
@@ -880,26 +876,29 @@ class WorkingState:
                     if calendar_key(plan.window, local_date) == key
                 )
             amount = self.tiers.by_key.get(key, 0) - kept
-            return ({key: amount} if amount else {}), ()
+            return ({key: amount} if amount else {}), NO_WINDOW
         start = micros(elapsed(now, -plan.span))
         saved, purchases, counter = self.saved, self.purchases, self.tiers
         # The window's records that are not a kept purchase: a kept purchase at the same
         # instant as a forgotten one is saved with its purchase, and must not count twice.
         # The saved window's forgotten pairs come first and are written back as they were.
         first = bisect_left(counter.saved_at, start, lo=counter.saved_next)
-        pairs = list(self.saved_pairs[first:])
-        for index in range(max(first, len(self.saved_pairs)), len(counter.saved_at)):
+        window = self.saved_window
+        moments, amounts = list(window.at[first:]), list(window.amount[first:])
+        for index in range(max(first, len(window.at)), len(counter.saved_at)):
             purchase_id = counter.saved_ids[index]
             if purchase_id in saved or purchase_id in purchases:
                 break  # purchases are forgotten oldest first: the rest are kept
-            pairs.append(TierAmount(counter.saved_at[index], counter.saved_amount[index]))
+            moments.append(counter.saved_at[index])
+            amounts.append(counter.saved_amount[index])
         live = {id(record) for record in purchases.values()}
-        pairs += [
-            TierAmount(at, record.tier_amount)
-            for record in self.tiers.recent
-            if id(record) not in live and (at := micros(record.at)) >= start
-        ]
-        return {}, tuple(pairs)
+        for record in self.tiers.recent:
+            if id(record) not in live and (moment := micros(record.at)) >= start:
+                moments.append(moment)
+                amounts.append(record.tier_amount)
+        if not moments:
+            return {}, NO_WINDOW
+        return {}, trusted_window(tuple(moments), tuple(amounts))
 
     def save(
         self, program_id: str, money: Currency, tiers: TierPlan | None = None
@@ -909,7 +908,7 @@ class WorkingState:
         window_tier, tier_reached = self.tiers.retention()
         granted = self.tiers.granted
         tier_amounts, tier_window = self._forgotten_tiers(tiers)
-        purchases = self.kept_rows(money)
+        purchases = self.kept_columns()
         # Most of a state's collections are empty: an empty one is not walked (a comprehension
         # costs a call even over nothing, and a step saves at every event).
         lots, spent, referrals = self.account.lots, self.account.spent, self.referrals
@@ -937,8 +936,8 @@ class WorkingState:
             }
             if self.gift_cards
             else {},
-            exponent=money.exponent if purchases else None,
-            purchases=purchases,
+            exponent=money.exponent if purchases.id else None,
+            purchase_columns=purchases,
             refunds=tuple(self.refunds),
             redemptions=tuple(self.redemptions),
             spent=saved_spent(self.account) if spent else (),
@@ -974,7 +973,7 @@ class WorkingState:
             forgotten_until=self.forgotten_until,
             settled_purchase_at=self.settled_purchase_at,
             tier_amounts=tier_amounts,
-            tier_window=tier_window,
+            window_columns=tier_window,
             tier_granted=None if granted is None or tiers is None else tiers.names[granted],
             tier_granted_until=None if granted is None else self.tiers.granted_until,
             digest=None,
@@ -994,7 +993,9 @@ def _trusted_state(**values: Any) -> CustomerState:
     object.__setattr__(state, "__dict__", values)
     object.__setattr__(state, "__pydantic_fields_set__", set(_GIVEN))
     object.__setattr__(state, "__pydantic_extra__", None)
-    object.__setattr__(state, "__pydantic_private__", {"_checked": _Mark(id(state))})
+    object.__setattr__(
+        state, "__pydantic_private__", {"_checked": _Mark(id(state)), "_views": _Views()}
+    )
     return state
 
 
@@ -1072,92 +1073,98 @@ def tier_amount_of(plan: TierPlan | None, paid: list[int], points: Mapping[str, 
     return 1
 
 
-_PAID_OF, _REFUNDED_AMOUNT_OF = itemgetter(4), itemgetter(6)
-_ID_OF, _AT_OF, _TIER_OF, _LINES_OF = itemgetter(0), itemgetter(1), itemgetter(4), itemgetter(5)
-_PAIR_AT, _PAIR_AMOUNT = itemgetter(0), itemgetter(1)
-
-
-def _row_amounts(rows: Sequence[SavedPurchase], plan: TierPlan) -> list[int]:
-    """:func:`_row_amount` of each saved purchase; by spend, in C loops over the lines."""
-    if not plan.by_spend:
-        return [_row_amount(row, plan) for row in rows]
-    lines_of = list(map(_LINES_OF, rows))
-    # Sums per purchase in C loops: map(sum, (map(_PAID_OF, lines) for each purchase)).
-    paid = list(map(sum, map(partial(map, _PAID_OF), lines_of)))
-    if not any(map(_REFUNDED_AMOUNT_OF, chain.from_iterable(lines_of))):
-        return paid  # nothing refunded: the way most saved purchases are
-    refunded = map(sum, map(partial(map, _REFUNDED_AMOUNT_OF), lines_of))
-    return list(map(sub, paid, refunded))
-
-
-def _row_amount(row: SavedPurchase, plan: TierPlan | None) -> int:
-    """What a saved purchase counts toward tiers now (as :func:`tier_amount`)."""
+def _saved_amounts(columns: PurchaseColumns, plan: TierPlan | None) -> list[int]:
+    """What each saved purchase counts toward tiers now (as :func:`tier_amount`)."""
     if plan is None or plan.by_spend:
-        paid: int = sum(map(_PAID_OF, row.lines))
-        refunded: int = sum(map(_REFUNDED_AMOUNT_OF, row.lines))
-        return paid - refunded
+        return spend_left(columns)
     if plan.by_points:
-        return sum(row.points.values())
-    return 0 if all(line.refunded_units == line.quantity for line in row.lines) else 1
+        return points_given(columns)
+    return [1 if left else 0 for left in units_left(columns)]
 
 
 class _Opener:
     """Turns a saved purchase into a record when a refund needs it, in a program's terms."""
 
-    __slots__ = ("money", "tiers", "zone")
+    __slots__ = ("_starts", "columns", "money", "tiers", "zone")
 
-    def __init__(self, money: Currency, zone: tzinfo, tiers: TierPlan | None) -> None:
+    def __init__(
+        self, money: Currency, zone: tzinfo, tiers: TierPlan | None, columns: PurchaseColumns
+    ) -> None:
         self.money = money
         self.zone = zone
         self.tiers = tiers
+        self.columns = columns
+        self._starts: list[int] | None = None
 
-    def local_date(self, row: SavedPurchase) -> date:
-        return instant(row.at).astimezone(self.zone).date()
+    @property
+    def starts(self) -> list[int]:
+        """Where each saved purchase's lines start in the line columns (worked out once)."""
+        if self._starts is None:
+            self._starts = line_starts(self.columns)
+        return self._starts
 
-    def counted(self, rows: Iterable[SavedPurchase]) -> list[tuple[date, int]]:
+    def counted(self, indexes: Iterable[int]) -> list[tuple[date, int]]:
         """Each saved purchase's local date and what it counts toward tiers."""
-        return [(self.local_date(row), _row_amount(row, self.tiers)) for row in rows]
+        columns, zone = self.columns, self.zone
+        amounts = _saved_amounts(columns, self.tiers)
+        return [
+            (instant(columns.at[index]).astimezone(zone).date(), amounts[index])
+            for index in indexes
+        ]
 
-    def open(self, state: WorkingState, row: SavedPurchase) -> PurchaseRecord:
+    def kept(self, index: int) -> bool:
+        """Whether a unit of the saved purchase ``index`` is not refunded."""
+        return not_refunded_in_full(self.columns, self.starts, index)
+
+    def instant(self, index: int) -> datetime:
+        """The instant of the saved purchase ``index``, at the offset it was written with."""
+        return instant(self.columns.at[index], self.columns.offset[index])
+
+    def open(self, state: WorkingState, index: int) -> PurchaseRecord:
         """The record of a saved purchase, with its place in the saved tier window."""
+        columns = self.columns
         show = self.money.to_decimal
+        first, end = self.starts[index], self.starts[index + 1]
+        quantities = columns.quantity[first:end]
+        prices = columns.unit_price[first:end]
+        purchase_id = columns.id[index]
         purchase = Purchase.model_construct(
-            id=row.id,
+            id=purchase_id,
             customer_id=state.customer_id,
-            at=instant(row.at, row.offset),
+            at=self.instant(index),
             lines=tuple(
                 Line.model_construct(
-                    sku=line.sku,
-                    category=line.category,
-                    quantity=line.quantity,
-                    unit_price=show(line.unit_price),
+                    sku=sku, category=category, quantity=quantity, unit_price=show(price)
                 )
-                for line in row.lines
+                for sku, category, quantity, price in zip(
+                    columns.sku[first:end], columns.category[first:end], quantities, prices
+                )
             ),
-            store=row.store,
+            store=columns.store[index],
         )
         tiers = self.tiers
-        tier_index = None if row.tier is None or tiers is None else tiers.names.index(row.tier)
+        tier = columns.tier[index]
+        tier_index = None if tier is None or tiers is None else tiers.names.index(tier)
         local = purchase.at.astimezone(self.zone)
-        prices = tuple(line.unit_price for line in row.lines)
-        gross = tuple(line.unit_price * line.quantity for line in row.lines)
+        gross = tuple(map(mul, prices, quantities))
         context = PurchaseContext(
-            purchase, local.date(), local.weekday(), prices, gross, sum(gross), row.tier, tier_index
+            purchase, local.date(), local.weekday(), prices, gross, sum(gross), tier, tier_index
         )
         record = PurchaseRecord(
             context,
-            [line.paid for line in row.lines],
-            dict(row.points),
+            list(columns.paid[first:end]),
+            points_of(columns, index),
             0,
-            [line.refunded_units for line in row.lines],
-            [line.refunded_amount for line in row.lines],
+            list(columns.refunded_units[first:end]),
+            list(columns.refunded_amount[first:end]),
         )
         record.tier_amount = tier_amount(record, tiers)
-        record.set_aside = tuple(row.set_aside)
-        if row.earned_on:
-            record.earned_on = {rule: list(amounts) for rule, amounts in row.earned_on.items()}
+        record.set_aside = tuple(columns.set_aside.get(purchase_id, ()))
+        earned_on = columns.earned_on.get(purchase_id)
+        if earned_on:
+            record.earned_on = {rule: list(amounts) for rule, amounts in earned_on.items()}
         if tiers is not None and tiers.span is not None:
-            record.tier_slot = state.tiers.slot_of(row.id)
+            record.tier_slot = state.tiers.slot_of(purchase_id)
         return record
 
 
@@ -1168,7 +1175,7 @@ def _restore_activity(saved: CustomerState, account: PointsAccount, purchases_co
     are read the same way."""
     account.settled_at = saved.settled_active_at
     if purchases_count:
-        account.counting = _counting(saved.purchases, saved.settled_active_at)
+        account.counting = _counting(saved.purchase_columns, saved.settled_active_at)
     account.active_at = active_at(saved, purchases_count)
 
 
@@ -1178,23 +1185,24 @@ def active_at(saved: CustomerState, purchases_count: bool) -> datetime | None:
     settled = saved.settled_active_at
     if not purchases_count:
         return settled
-    newest = max(_counting(saved.purchases, settled).values(), default=None)
+    newest = max(_counting(saved.purchase_columns, settled).values(), default=None)
     if newest is None or (settled is not None and settled >= newest):
         return settled
     return newest
 
 
-def _counting(rows: Sequence[SavedPurchase], settled: datetime | None) -> dict[str, datetime]:
+def _counting(columns: PurchaseColumns, settled: datetime | None) -> dict[str, datetime]:
     """The saved purchases after ``settled`` that still count as activity (not refunded in
     full), by id."""
-    counting = {}
-    for row in rows:
-        at = instant(row.at, row.offset)
-        if (settled is None or at > settled) and any(
-            line.refunded_units < line.quantity for line in row.lines
-        ):
-            counting[row.id] = at
-    return counting
+    after = -1 if settled is None else micros(settled)
+    # An instant is made only for the purchases that count (microseconds are compared).
+    return {
+        purchase_id: instant(at, offset)
+        for purchase_id, at, offset, left in zip(
+            columns.id, columns.at, columns.offset, units_left(columns), strict=True
+        )
+        if left and at > after
+    }
 
 
 def _restore_referrals(saved: CustomerState, state: WorkingState) -> None:
@@ -1285,39 +1293,43 @@ def restore(
             }
             for rule, windows in saved.gift_cards.items()
         }
-    rows = saved.purchases
-    if rows and saved.exponent != money.exponent:
+    columns = saved.purchase_columns
+    ids = columns.id
+    if ids and saved.exponent != money.exponent:
         raise ValueError(
             f"its amounts are in {saved.exponent} decimal places, but the program's currency "
             f"{money.code} has {money.exponent}"
         )
-    opener = _Opener(money, zone, tiers)
+    opener = _Opener(money, zone, tiers, columns)
     state.opener = opener
-    ids = tuple(map(_ID_OF, rows))
-    state.saved = dict(zip(ids, rows, strict=True))
+    state.saved = dict(zip(ids, range(len(ids))))
     state.saved_order = ids
     state.order = deque(ids)
     if tiers is not None:
-        if not {*map(_TIER_OF, rows)} <= {None, *tiers.names}:
-            unknown = next(row for row in rows if row.tier not in {None, *tiers.names})
-            raise ValueError(f"the saved purchase {unknown.id} names an unknown tier")
+        if not {*columns.tier} <= {None, *tiers.names}:
+            unknown = next(
+                purchase_id
+                for purchase_id, tier in zip(ids, columns.tier, strict=True)
+                if tier not in {None, *tiers.names}
+            )
+            raise ValueError(f"the saved purchase {unknown} names an unknown tier")
         forgotten = saved.forgotten_until is not None
         if tiers.span is None:
             if forgotten:
                 state.tiers.by_key = dict(saved.tier_amounts)
             by_key = state.tiers.by_key
-            for local_date, amount in opener.counted(rows):
+            for local_date, amount in opener.counted(range(len(ids))):
                 key = calendar_key(tiers.window, local_date)
                 by_key[key] = by_key.get(key, 0) + amount
         else:
-            window = saved.tier_window if forgotten else ()
-            state.saved_pairs = window
+            window = saved.window_columns if forgotten else NO_WINDOW
+            state.saved_window = window
             state.tiers.load_window(
-                [*map(_PAIR_AT, window), *map(_AT_OF, rows)],
-                [*map(_PAIR_AMOUNT, window), *_row_amounts(rows, tiers)],
-                [*(None,) * len(window), *ids],
+                [*window.at, *columns.at],
+                [*window.amount, *_saved_amounts(columns, tiers)],
+                [*(None,) * len(window.at), *ids],
             )
-        last_tier = rows[-1].tier if rows else None
+        last_tier = columns.tier[-1] if ids else None
         state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)
         if saved.tier_granted is not None and saved.tier_granted_until is not None:
             state.tiers.grant(tiers, saved.tier_granted, saved.tier_granted_until)

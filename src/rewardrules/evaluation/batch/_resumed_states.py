@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rewardrules.engine._state_columns import SavedPurchase, purchase_columns, window_columns
 from rewardrules.engine._state_format import instant
 from rewardrules.engine.lots import PointsAccount, settle
-from rewardrules.engine.state import CustomerState, GiftCardWindow, SavedPurchase
+from rewardrules.engine.state import CustomerState, GiftCardWindow
 
 if TYPE_CHECKING:
     from rewardrules.evaluation.batch._resume import Resumed
@@ -86,7 +87,7 @@ def merged_state(
             "window_tier": window_tier,
             "tier_reached": reached,
             "tier_amounts": amounts,
-            "tier_window": window,
+            "window_columns": window_columns(window),
         }
     return CustomerState.model_construct(
         **{
@@ -96,7 +97,7 @@ def merged_state(
             "stamps": stamps,
             "gift_cards": gift_cards,
             "exponent": plan.money.exponent if kept else None,
-            "purchases": kept,
+            "purchase_columns": purchase_columns(kept),
             "refunds": (*saved.refunds, *state.refunds),
             "redemptions": (*saved.redemptions, *state.redemptions),
             "cancellations": {**saved.cancellations, **state.cancellations},

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from rewardrules.engine._state_columns import SavedPurchase, TierAmount
 from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.lots import elapsed
-from rewardrules.engine.state import CustomerState, SavedPurchase, TierAmount
+from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import TierPlan, calendar_key
 from rewardrules.evaluation.batch._frame import Frame, Ints
 from rewardrules.evaluation.batch._tiers import span_us

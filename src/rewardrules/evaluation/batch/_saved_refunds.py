@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from rewardrules.engine._state_columns import SavedPurchase
 from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.state import (
     CustomerState,
     PurchaseRecord,
-    SavedPurchase,
     WorkingState,
     saved_row,
     tier_amount,

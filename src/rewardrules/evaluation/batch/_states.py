@@ -23,6 +23,13 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from rewardrules.engine._state_columns import (
+    SavedLine,
+    SavedPurchase,
+    TierAmount,
+    purchase_columns,
+    window_columns,
+)
 from rewardrules.engine._state_format import micros
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import (
@@ -40,10 +47,7 @@ from rewardrules.engine.lots import (
 from rewardrules.engine.state import (
     CustomerState,
     GiftCardWindow,
-    SavedLine,
     SavedLot,
-    SavedPurchase,
-    TierAmount,
     saved_spent,
 )
 from rewardrules.engine.tiers import calendar_key
@@ -239,7 +243,7 @@ class SavedStates:
                 for rules in self._first_ran(columns.gift_cards, bought)
             },
             exponent=money.exponent if kept else None,
-            purchases=self._saved_purchases(kept),
+            purchase_columns=purchase_columns(self._saved_purchases(kept)),
             refunds=tuple(ids[event] for event in events if refunds[event]),
             redemptions=tuple(
                 ids[event] for event in events if redemptions[event] or event in targets
@@ -251,7 +255,7 @@ class SavedStates:
             forgotten_until=moment(forgotten[-1]) if forgotten else None,
             settled_purchase_at=self._settled_purchase(forgotten),
             tier_amounts=tier_amounts,
-            tier_window=tier_window,
+            window_columns=window_columns(tier_window),
             tier_granted=None if granted is None else granted.tier,
             tier_granted_until=None if granted is None else granted.tier_until,
             bonuses=self._bonuses(bought) if found is None else found.bonuses,
