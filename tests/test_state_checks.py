@@ -13,7 +13,6 @@ import pathlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,10 +22,17 @@ from hypothesis import strategies as st
 from bonus_strategies import bonus_programs, profiles
 from helpers import at, line, program, purchase, redemption, refund
 from rewardrules import CustomerState, evaluate, step
-from rewardrules.engine import _state_checks, _state_format
-from rewardrules.engine._state_format import FORMAT, instant
+from rewardrules.engine import _purchase_checks, _state_format
+from rewardrules.engine._purchase_checks import text_problems
+from rewardrules.engine._state_columns import (
+    PurchaseColumns,
+    SavedLine,
+    SavedPurchase,
+    purchase_columns,
+    purchase_rows,
+)
+from rewardrules.engine._state_format import FORMAT, instant, micros
 from rewardrules.engine.lots import PointsPolicy
-from rewardrules.engine.state import SavedLine, SavedPurchase
 from rewardrules.errors import HistoryError, format_path
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
@@ -90,16 +96,11 @@ def test_a_debt_beside_points_left_in_a_lot_is_refused() -> None:
     ]
 
 
-# A saved purchase's fields by position (format 3): its lines, and a line's fields.
-ID, AT, LINES, POINTS, EARNED_ON = 0, 1, 5, 6, 8
-QUANTITY, UNIT_PRICE, PAID, REFUNDED_UNITS, REFUNDED_AMOUNT = 2, 3, 4, 5, 6
-
-
 def test_a_saved_purchase_with_an_empty_id_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0][ID] = ""
+    data["purchases"]["id"][0] = ""
     data["lots"][0]["source"] = ""
-    assert refusal(data)[0] == "state of c1.purchases[0].id: must not be empty"
+    assert refusal(data)[0] == "state of c1.purchases.id[0]: must not be empty"
 
 
 def test_a_lot_of_an_event_the_customer_does_not_have_is_refused() -> None:
@@ -123,7 +124,7 @@ def test_a_last_event_at_earlier_than_a_saved_purchase_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")), purchase("p2", at(2), line("a", "1.00")))
     data["last_event_at"] = at(1).isoformat()
     assert refusal(data) == [
-        "state of c1.last_event_at: is 2026-03-03T12:00:00+00:00, earlier than purchases[1] "
+        "state of c1.last_event_at: is 2026-03-03T12:00:00+00:00, earlier than purchases.at[1] "
         "(2026-03-04T12:00:00+00:00); it is the instant of the last evaluated event"
     ]
 
@@ -132,25 +133,55 @@ def test_refunded_units_beyond_the_quantity_are_refused() -> None:
     data = saved(
         purchase("p1", at(), line("a", "3.00", quantity=2)), refund("r1", at(1), "p1", ("a", 1))
     )
-    data["purchases"][0][LINES][0][REFUNDED_UNITS] = 3
+    data["purchases"]["refunded_units"][0] = 3
     assert refusal(data) == [
-        "state of c1.purchases[0].lines[0].refunded_units: is 3, more than the line's quantity 2"
+        "state of c1.purchases.refunded_units[0]: is 3, more than the line's quantity 2"
     ]
 
 
 def test_a_saved_purchase_without_a_line_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0][LINES] = []
+    data["purchases"]["lines"][0] = 0
+    for name in ("sku", "category", "quantity", "unit_price", "paid"):
+        data["purchases"][name] = []
+    data["purchases"]["refunded_units"] = data["purchases"]["refunded_amount"] = []
     data["stamps"] = {}
-    assert refusal(data) == ["state of c1.purchases[0].lines: must hold at least one line"]
+    assert refusal(data) == [
+        "state of c1.purchases.lines[0]: must be at least 1: a purchase has a line (got 0)"
+    ]
+
+
+def test_a_line_column_of_another_length_than_the_lines_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00"), line("b", "1.00")))
+    data["purchases"]["paid"].pop()
+    data["purchases"]["points"]["stars"].append(1)
+    assert refusal(data) == [
+        "state of c1.purchases.points.stars: has 2 values for 1 purchase",
+        "state of c1.purchases.paid: has 1 value for 2 lines (the sum of purchases.lines)",
+    ]
+
+
+def test_the_basis_of_a_purchase_not_saved_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["purchases"]["set_aside"] = {"p9": ["stars"]}
+    assert refusal(data) == [
+        "state of c1.purchases.set_aside.p9: 'p9' is none of the saved purchases (purchases.id)"
+    ]
+
+
+def test_a_tier_window_with_an_amount_per_instant_missing_is_refused() -> None:
+    data = saved(purchase("p1", at(), line("a", "3.00")))
+    data["forgotten_until"] = at(-1).isoformat()
+    data["tier_window"] = {"at": [micros(at(-2))], "amount": []}
+    assert refusal(data) == [
+        "state of c1.tier_window.amount: has 0 values for 1 instant (tier_window.at)"
+    ]
 
 
 def test_a_paid_amount_above_the_line_s_gross_is_refused_in_the_currency_s_words() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00", quantity=2)))
-    data["purchases"][0][LINES][0][PAID] = 601
-    assert refusal(data) == [
-        "state of c1.purchases[0].lines[0].paid: is 6.01, more than the line's 6.00"
-    ]
+    data["purchases"]["paid"][0] = 601
+    assert refusal(data) == ["state of c1.purchases.paid[0]: is 6.01, more than the line's 6.00"]
 
 
 def test_negative_counts_are_refused() -> None:
@@ -158,10 +189,10 @@ def test_negative_counts_are_refused() -> None:
     rules_program = program(rules=[card])
     data = saved(purchase("p1", at(), line("a", "3.00")), rules_program=rules_program)
     data["stamps"]["card"] = -2
-    data["purchases"][0][LINES][0][REFUNDED_UNITS] = -1
+    data["purchases"]["refunded_units"][0] = -1
     assert refusal(data, rules_program) == [
         "state of c1.stamps.card: must not be negative (got -2)",
-        "state of c1.purchases[0].lines[0].refunded_units: must not be negative (got -1)",
+        "state of c1.purchases.refunded_units[0]: must not be negative (got -1)",
     ]
 
 
@@ -174,10 +205,10 @@ def test_a_negative_lot_is_refused_with_the_field_it_is_in() -> None:
 def test_a_lot_holding_more_than_its_purchase_earned_is_refused() -> None:
     waiting = program(rules=[STARS], points={"pending_for": "14 days"})
     data = saved(purchase("p1", at(), line("a", "30.00")), rules_program=waiting)
-    data["purchases"][0][POINTS]["stars"] = 3
+    data["purchases"]["points"]["stars"][0] = 3
     assert refusal(data, waiting) == [
         "state of c1.lots[0].points: is 30, more than the 3 its purchase p1 earned "
-        "(purchases[0].points)"
+        "(purchases.points, purchase 0)"
     ]
 
 
@@ -185,9 +216,9 @@ def test_a_refunded_amount_that_the_refunded_units_do_not_give_is_refused() -> N
     data = saved(
         purchase("p1", at(), line("a", "3.00", quantity=3)), refund("r1", at(1), "p1", ("a", 1))
     )
-    data["purchases"][0][LINES][0][REFUNDED_AMOUNT] = 200
+    data["purchases"]["refunded_amount"][0] = 200
     assert refusal(data) == [
-        "state of c1.purchases[0].lines[0].refunded_amount: is 2.00, but 1 of 3 units refunded of "
+        "state of c1.purchases.refunded_amount[0]: is 2.00, but 1 of 3 units refunded of "
         "9.00 paid give back 3.00"
     ]
 
@@ -195,10 +226,10 @@ def test_a_refunded_amount_that_the_refunded_units_do_not_give_is_refused() -> N
 def test_every_problem_of_a_state_is_reported_at_once() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
     data["points"] = 4
-    data["purchases"][0][LINES][0][QUANTITY] = 0
+    data["purchases"]["quantity"][0] = 0
     assert [problem.split(":")[0] for problem in refusal(data)] == [
-        "state of c1.purchases[0].lines[0].quantity",
-        "state of c1.purchases[0].lines[0].paid",
+        "state of c1.purchases.quantity[0]",
+        "state of c1.purchases.paid[0]",
         "state of c1.points",
     ]
 
@@ -312,6 +343,22 @@ birthday rule's purchase_within; referral holds (a referral rule's hold_for), th
 referrer's held reward and the friend's held purchase."""
 
 
+FORMAT_6 = {
+    **{
+        name: keys
+        for name, keys in FORMAT_5.items()
+        if name not in ("SavedPurchase", "SavedLine", "TierAmount")
+    },
+    # Columns, one array per field; the lines of every purchase one after the other.
+    "PurchaseColumns": (
+        "at category earned_on id lines offset paid points quantity refunded_amount "
+        "refunded_units set_aside sku store tier unit_price"
+    ),
+    "WindowColumns": "amount at",
+}
+"""The keys of a format 6 state: the saved purchases and the rolling tier window as columns."""
+
+
 def test_the_saved_shape_changes_only_with_the_format() -> None:
     schema = CustomerState.model_json_schema()
     shape = {"CustomerState": " ".join(sorted(schema["properties"]))}
@@ -323,12 +370,12 @@ def test_the_saved_shape_changes_only_with_the_format() -> None:
     # A key added, even with a default, changes what a dump writes, and with it the digest
     # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
     # shape here, and say in docs/api.md what the new format holds.
-    assert (FORMAT, shape) == (5, FORMAT_5)
+    assert (FORMAT, shape) == (6, FORMAT_6)
 
 
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    assert data["format"] == FORMAT == 5
+    assert data["format"] == FORMAT == 6
     assert len(data["digest"]) == 32
     assert CustomerState.model_validate(data).model_dump(mode="json") == data
 
@@ -345,14 +392,14 @@ def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
     data = saved(purchase("p1", at(), line("a", "3.00")))
     upgraded: list[int] = []
 
-    def from_5(old: Data) -> Data:
+    def from_6(old: Data) -> Data:
         upgraded.append(old["format"])
         return old
 
-    monkeypatch.setattr(_state_format, "FORMAT", 6)  # as if format 6 were the current one
-    monkeypatch.setitem(_state_format.UPGRADES, 5, from_5)
+    monkeypatch.setattr(_state_format, "FORMAT", 7)  # as if format 7 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 6, from_6)
     state = CustomerState.model_validate_json(json.dumps(data))
-    assert (upgraded, state.format, state.points) == ([5], 6, 3)
+    assert (upgraded, state.format, state.points) == ([6], 7, 3)
 
 
 def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
@@ -369,12 +416,12 @@ def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
 
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["format"] = 6
+    data["format"] = 7
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate_json(json.dumps(data))
     assert [str(problem) for problem in raised.value.problems] == [
-        "state of c1.format: is 6: the state was saved by a newer rewardrules, and this one "
-        "reads formats up to 5 (upgrade rewardrules to use it)"
+        "state of c1.format: is 7: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 6 (upgrade rewardrules to use it)"
     ]
 
 
@@ -614,11 +661,12 @@ def _debt(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
 
 
 def _paid_beyond_gross(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
-    if not data["purchases"]:
+    columns = data["purchases"]
+    if not columns["id"]:
         return None
-    kept = draw(st.sampled_from(data["purchases"]))
-    saved_line = draw(st.sampled_from(kept[LINES]))
-    saved_line[PAID] = saved_line[QUANTITY] * saved_line[UNIT_PRICE] + draw(st.integers(1, 99))
+    index = draw(st.integers(0, len(columns["paid"]) - 1))
+    gross = columns["quantity"][index] * columns["unit_price"][index]
+    columns["paid"][index] = gross + draw(st.integers(1, 99))
     return ("paid",)
 
 
@@ -638,20 +686,20 @@ def _no_last_event(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] |
 
 
 def _earlier_last_event(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
-    if not data["purchases"]:
+    if not data["purchases"]["id"]:
         return None
-    last = instant(data["purchases"][-1][AT])
+    last = instant(data["purchases"]["at"][-1])
     minutes = draw(st.integers(1, 60 * 24 * 400))
     data["last_event_at"] = (last - timedelta(minutes=minutes)).isoformat()
     return ("last_event_at",)
 
 
 def _units_beyond_quantity(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] | None:
-    if not data["purchases"]:
+    columns = data["purchases"]
+    if not columns["id"]:
         return None
-    kept = draw(st.sampled_from(data["purchases"]))
-    saved_line = draw(st.sampled_from(kept[LINES]))
-    saved_line[REFUNDED_UNITS] = saved_line[QUANTITY] + draw(st.integers(1, 3))
+    index = draw(st.integers(0, len(columns["quantity"]) - 1))
+    columns["refunded_units"][index] = columns["quantity"][index] + draw(st.integers(1, 3))
     return ("refunded_units",)
 
 
@@ -661,11 +709,15 @@ def _negative_count(draw: st.DrawFn, data: Data, _: Program) -> tuple[str, ...] 
         (data["stamps"], rule, "stamps") for rule in data["stamps"]
     ]
     counts += [(usage, "used", "used") for usage in data["limits"].values()]
-    for kept in data["purchases"]:
-        for saved_line in kept[LINES]:
-            counts += [(saved_line, REFUNDED_UNITS, "refunded_units")]
-            counts += [(saved_line, QUANTITY, "quantity")]
-        counts += [(kept[POINTS], rule, "points") for rule in kept[POINTS]]
+    columns = data["purchases"]
+    for field in ("refunded_units", "quantity"):
+        counts += [(columns[field], index, field) for index in range(len(columns[field]))]
+    counts += [
+        (gave, index, "points")
+        for gave in columns["points"].values()
+        for index, points in enumerate(gave)
+        if points is not None
+    ]
     if not counts:
         return None
     holder, key, field = draw(st.sampled_from(counts))
@@ -678,15 +730,18 @@ def _purchase_points_below_its_lot(
 ) -> tuple[str, ...] | None:
     if not PointsPolicy.compile(program).has_clock:
         return None  # one lot holds every event's points: no lot is a purchase's
-    by_id = {kept[ID]: kept for kept in data["purchases"]}
+    columns = data["purchases"]
+    by_id = {purchase_id: index for index, purchase_id in enumerate(columns["id"])}
     lots = [lot for lot in data["lots"] if lot["source"] in by_id and lot["points"] > 0]
     if not lots:
         return None
     lot = draw(st.sampled_from(lots))
-    points = by_id[lot["source"]][POINTS]
-    for rule in points:
-        points[rule] = 0
-    points["earn"] = lot["points"] - draw(st.integers(1, lot["points"]))
+    index = by_id[lot["source"]]
+    for gave in columns["points"].values():
+        if gave[index] is not None:
+            gave[index] = 0
+    earn = columns["points"].setdefault("earn", [None] * len(columns["id"]))
+    earn[index] = lot["points"] - draw(st.integers(1, lot["points"]))
     return ("points",)
 
 
@@ -737,8 +792,8 @@ def test_a_state_edited_without_its_digest_is_refused_for_each_listed_inconsiste
 
 def test_a_rule_basis_with_a_value_per_line_missing_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["purchases"][0][EARNED_ON] = {"stars": [300, 100]}
-    assert refusal(data) == ["state of c1.purchases[0].earned_on.stars: has 2 values for 1 line"]
+    data["purchases"]["earned_on"] = {"p1": {"stars": [300, 100]}}
+    assert refusal(data) == ["state of c1.purchases.earned_on.p1.stars: has 2 values for 1 line"]
 
 
 # --- the checks in C loops agree with the checks one by one -------------------------------
@@ -775,9 +830,9 @@ def _saved_purchases(draw: st.DrawFn) -> SavedPurchase:
     """A saved purchase with fields drawn at and beyond every bound its checks test."""
     (at,) = _perturbed(
         draw,
-        [_state_checks.FIRST_AT],
+        [_purchase_checks.FIRST_AT],
         st.sampled_from(
-            [_state_checks.FIRST_AT - 1, _state_checks.END_AT - 1, _state_checks.END_AT]
+            [_purchase_checks.FIRST_AT - 1, _purchase_checks.END_AT - 1, _purchase_checks.END_AT]
         ),
     )
     (offset,) = _perturbed(draw, [3_600], st.sampled_from([-86_400, -86_399, 86_399, 86_400]))
@@ -803,61 +858,101 @@ def _saved_purchases(draw: st.DrawFn) -> SavedPurchase:
     )
 
 
+def _refused_one_by_one(kept: SavedPurchase) -> bool:
+    """Whether a saved purchase breaks a check, decided one value at a time."""
+    texts = [kept.id, kept.store, *(line.sku for line in kept.lines)]
+    texts += [line.category for line in kept.lines]
+    return (
+        any(list(text_problems(("x",), text)) for text in texts if text is not None)
+        or not _purchase_checks.FIRST_AT <= kept.at < _purchase_checks.END_AT
+        or not -_purchase_checks.DAY < kept.offset < _purchase_checks.DAY
+        or not kept.lines
+        or any(points < 0 for points in kept.points.values())
+        or any(
+            line.quantity < 1
+            or line.unit_price < 0
+            or line.refunded_units < 0
+            or line.refunded_amount < 0
+            or line.refunded_units > line.quantity
+            or line.refunded_amount > line.paid
+            or not 0 <= line.paid <= line.quantity * line.unit_price
+            for line in kept.lines
+        )
+        or any(
+            len(seen) != len(kept.lines) or any(amount < 0 for amount in seen)
+            for seen in kept.earned_on.values()
+        )
+    )
+
+
 @settings(max_examples=400)  # cheap examples; each bound is met by a few in a hundred
-@given(purchases=st.lists(_saved_purchases(), max_size=4))
-def test_the_checks_of_saved_purchases_in_c_loops_agree_with_the_checks_one_by_one(
+@given(purchases=st.lists(_saved_purchases(), max_size=4, unique_by=lambda kept: kept.id))
+def test_the_checks_of_purchase_columns_in_c_loops_agree_with_the_checks_one_by_one(
     purchases: list[SavedPurchase],
 ) -> None:
-    plain, sound = _state_checks._plain_and_sound(purchases)
-    assert plain == _state_checks._all_plain(purchases)
-    if plain:
-        holder = SimpleNamespace(exponent=2)
-        found = [
-            problem
-            for index, kept in enumerate(purchases)
-            for problem in _state_checks._purchase_problems(holder, index, kept, True)  # type: ignore[arg-type]
-        ]
-        if sound:  # never passes a purchase the checks one by one refuse
-            assert not found, found
-        elif not any(kept.earned_on for kept in purchases):  # the grouped rules' amounts
-            assert found  # are left to the checks one by one; any other pass is seen in C
+    columns = purchase_columns(purchases)
+    assert not list(_purchase_checks.shape_problems(columns))
+    found = list(_purchase_checks.value_problems(columns, 2))
+    # Never passes a purchase the checks one by one refuse, nor refuses a sound one.
+    assert bool(found) == any(map(_refused_one_by_one, purchases)), found
+    fields = set(PurchaseColumns.model_fields)
+    assert all(path[0] == "purchases" and path[1] in fields for path, _ in found)
 
 
 _SOUND_LINE = SavedLine("latte", "coffee", 2, 450, 800, 1, 400)
 _SOUND_PURCHASE = SavedPurchase(
-    "p1", _state_checks.FIRST_AT, 3_600, "s1", None, (_SOUND_LINE,), {"a": 3}, (), {}
+    "p1", _purchase_checks.FIRST_AT, 3_600, "s1", None, (_SOUND_LINE,), {"a": 3}, (), {}
 )
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "where"),
     [
-        {"at": _state_checks.FIRST_AT - 1},
-        {"at": _state_checks.END_AT},
-        {"offset": -86_400},
-        {"offset": 86_400},
-        {"lines": ()},
-        {"points": {"a": -1}},
-        {"earned_on": {"a": (1, 2)}},
-        {"quantity": 0},
-        {"unit_price": -1},
-        {"paid": -1},
-        {"paid": 901},
-        {"refunded_units": -1},
-        {"refunded_units": 3},
-        {"refunded_amount": -1},
-        {"refunded_amount": 801},
+        ({"at": _purchase_checks.FIRST_AT - 1}, ("at", 1)),
+        ({"at": _purchase_checks.END_AT}, ("at", 1)),
+        ({"offset": -86_400}, ("offset", 1)),
+        ({"offset": 86_400}, ("offset", 1)),
+        ({"lines": ()}, ("lines", 1)),
+        ({"points": {"a": -1}}, ("points", "a", 1)),
+        ({"earned_on": {"a": (1, 2)}}, ("earned_on", "p2", "a")),
+        ({"quantity": 0}, ("quantity", 2)),
+        ({"unit_price": -1}, ("unit_price", 2)),
+        ({"paid": -1}, ("paid", 2)),
+        ({"paid": 901}, ("paid", 2)),
+        ({"refunded_units": -1}, ("refunded_units", 2)),
+        ({"refunded_units": 3}, ("refunded_units", 2)),
+        ({"refunded_amount": -1}, ("refunded_amount", 2)),
+        ({"refunded_amount": 801}, ("refunded_amount", 2)),
     ],
     ids=repr,
 )
-def test_the_c_loop_checks_refuse_a_saved_purchase_beyond_each_bound(change: Data) -> None:
+def test_the_c_loop_checks_refuse_a_saved_purchase_beyond_each_bound_where_it_is(
+    change: Data, where: tuple[str | int, ...]
+) -> None:
     line_fields = {key: value for key, value in change.items() if key in SavedLine._fields}
     kept = _SOUND_PURCHASE._replace(
-        lines=(_SOUND_LINE, _SOUND_LINE._replace(**line_fields)) if line_fields else (_SOUND_LINE,)
+        id="p2",
+        lines=(_SOUND_LINE, _SOUND_LINE._replace(**line_fields)) if line_fields else (_SOUND_LINE,),
     )
     kept = kept._replace(**{key: value for key, value in change.items() if key not in line_fields})
-    holder = SimpleNamespace(exponent=2)
-    assert _state_checks._plain_and_sound([_SOUND_PURCHASE]) == (True, True)
-    assert _state_checks._plain_and_sound([_SOUND_PURCHASE, kept]) == (True, False)
-    found = list(_state_checks._purchase_problems(holder, 1, kept, True))  # type: ignore[arg-type]
-    assert found  # the checks one by one refuse it too, with their located message
+    sound = purchase_columns([_SOUND_PURCHASE])
+    assert not list(_purchase_checks.value_problems(sound, 2))
+    found = list(_purchase_checks.value_problems(purchase_columns([_SOUND_PURCHASE, kept]), 2))
+    assert ("purchases", *where) in [path for path, _ in found]
+
+
+def test_the_rows_read_from_the_columns_are_the_rows_they_were_made_of() -> None:
+    rows = (
+        _SOUND_PURCHASE,
+        _SOUND_PURCHASE._replace(
+            id="p2", points={}, set_aside=("b",), earned_on={"c": (700,)}, store=None
+        ),
+        _SOUND_PURCHASE._replace(id="p3", points={"b": 0, "a": 1}, lines=(_SOUND_LINE,) * 2),
+    )
+    columns = purchase_columns(rows)
+    assert columns.lines == (1, 1, 2)
+    assert columns.points == {"a": (3, None, 1), "b": (None, None, 0)}
+    assert purchase_rows(columns) == rows
+    state = CustomerState.model_construct(program="x", customer_id="c1", purchase_columns=columns)
+    assert state.purchases == rows
+    assert state.purchases is state.purchases  # built once

@@ -103,7 +103,7 @@ def value_problems(columns: PurchaseColumns, exponent: int | None) -> Found:
 def _line_problems(columns: PurchaseColumns, exponent: int | None) -> Found:
     quantity, price, paid = columns.quantity, columns.unit_price, columns.paid
     units, back = columns.refunded_units, columns.refunded_amount
-    if (
+    if not quantity or (
         min(quantity) >= 1
         and min(price) >= 0
         and min(paid) >= 0
