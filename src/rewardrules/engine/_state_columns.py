@@ -368,3 +368,42 @@ def not_refunded_in_full(columns: PurchaseColumns, starts: Sequence[int], index:
     """Whether a unit of a saved purchase is not refunded (``starts``: :func:`line_starts`)."""
     first, end = starts[index], starts[index + 1]
     return any(map(gt, columns.quantity[first:end], columns.refunded_units[first:end]))
+
+
+def newest_then(
+    columns: PurchaseColumns, start: int, rows: Sequence[SavedPurchase]
+) -> PurchaseColumns:
+    """The saved purchases from ``start`` on, then ``rows``: what a step saves when no
+    saved purchase was opened, in C slices and concatenations (a step saves at every event).
+    """
+    if not rows and start == 0:
+        return columns
+    added = ColumnsBuilder()
+    for row in rows:
+        added.add_row(row)
+    first = sum(columns.lines[:start])
+    values: dict[str, Any] = {}
+    for name, new in zip(PER_PURCHASE, added.per_purchase, strict=True):
+        values[name] = getattr(columns, name)[start:] + tuple(new)
+    for name, new in zip(PER_LINE, added.per_line, strict=True):
+        values[name] = getattr(columns, name)[first:] + tuple(new)
+    count = len(values["id"])
+    if not count:
+        return NO_PURCHASES
+    points: dict[str, tuple[int | None, ...]] = {}
+    for rule, given in columns.points.items():
+        kept = given[start:] + tuple(added.points.get(rule, (None,) * len(rows)))
+        if kept.count(None) < count:  # a rule of forgotten purchases only is left out
+            points[rule] = kept
+    fresh = [rule for rule in added.points if rule not in columns.points]
+    for rule in fresh:
+        points[rule] = (None,) * (count - len(rows)) + tuple(added.points[rule])
+    values["points"] = dict(sorted(points.items())) if fresh else points
+    set_aside, earned_on = columns.set_aside, columns.earned_on
+    if start and (set_aside or earned_on):
+        ids = set(values["id"])
+        set_aside = {key: value for key, value in set_aside.items() if key in ids}
+        earned_on = {key: value for key, value in earned_on.items() if key in ids}
+    values["set_aside"] = {**set_aside, **added.set_aside} if added.set_aside else set_aside
+    values["earned_on"] = {**earned_on, **added.earned_on} if added.earned_on else earned_on
+    return trusted_columns(**{name: values[name] for name in _FIELDS})

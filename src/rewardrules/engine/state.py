@@ -43,6 +43,7 @@ from rewardrules.engine._state_columns import (
     TierAmount,
     WindowColumns,
     line_starts,
+    newest_then,
     not_refunded_in_full,
     points_given,
     points_of,
@@ -830,16 +831,13 @@ class WorkingState:
         saved, purchases, order = self.saved, self.purchases, self.saved_order
         if not purchases and (self.opener is None or len(saved) == len(order)):
             return NO_PURCHASES if self.opener is None else self.opener.columns
-        builder = ColumnsBuilder()
         opener = self.opener
         if opener is not None and not any(map(purchases.__contains__, order)):
             # No saved purchase was opened (by a refund): the untouched ones are the newest
             # of the saved columns, the forgotten ones left out, then the new ones.
-            count = len(order)
-            builder.add_slice(opener.columns, count - len(saved), count)
-            for record in purchases.values():
-                builder.add_row(saved_row(record))
-            return builder.build()
+            first = len(order) - len(saved)
+            return newest_then(opener.columns, first, list(map(saved_row, purchases.values())))
+        builder = ColumnsBuilder()
         start: int | None = None  # the first of a run of untouched saved purchases
         index = -1
         for purchase_id in self.order:
