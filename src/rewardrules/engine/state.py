@@ -882,7 +882,8 @@ class WorkingState:
         # The saved window's forgotten pairs come first and are written back as they were.
         first = bisect_left(counter.saved_at, start, lo=counter.saved_next)
         window = self.saved_window
-        moments, amounts = list(window.at[first:]), list(window.amount[first:])
+        moments: list[int] = []  # the pairs after the saved window's, to append to it
+        amounts: list[int] = []
         for index in range(max(first, len(window.at)), len(counter.saved_at)):
             purchase_id = counter.saved_ids[index]
             if purchase_id in saved or purchase_id in purchases:
@@ -894,9 +895,11 @@ class WorkingState:
             if id(record) not in live and (moment := micros(record.at)) >= start:
                 moments.append(moment)
                 amounts.append(record.tier_amount)
-        if not moments:
+        if first >= len(window.at) and not moments:
             return {}, NO_WINDOW
-        return {}, trusted_window(tuple(moments), tuple(amounts))
+        return {}, trusted_window(
+            window.at[first:] + tuple(moments), window.amount[first:] + tuple(amounts)
+        )
 
     def save(
         self, program_id: str, money: Currency, tiers: TierPlan | None = None
