@@ -28,6 +28,7 @@ from rewardrules.engine._state_columns import (
     PurchaseColumns,
     SavedLine,
     SavedPurchase,
+    newest_then,
     purchase_columns,
     purchase_rows,
 )
@@ -956,3 +957,21 @@ def test_the_rows_read_from_the_columns_are_the_rows_they_were_made_of() -> None
     state = CustomerState.model_construct(program="x", customer_id="c1", purchase_columns=columns)
     assert state.purchases == rows
     assert state.purchases is state.purchases  # built once
+
+
+@settings(max_examples=200)
+@given(
+    purchases=st.lists(_saved_purchases(), max_size=6, unique_by=lambda kept: kept.id),
+    data=st.data(),
+)
+def test_a_step_s_slice_of_the_saved_columns_and_new_rows_is_the_columns_of_those_rows(
+    purchases: list[SavedPurchase], data: st.DataObject
+) -> None:
+    saved_count = data.draw(st.integers(0, len(purchases)), label="saved")
+    start = data.draw(st.integers(0, saved_count), label="forgotten")
+    aside = st.sampled_from([(), ("b",)])
+    rows = [kept._replace(set_aside=data.draw(aside)) for kept in purchases]
+    saved_columns = purchase_columns(rows[:saved_count])
+    written = newest_then(saved_columns, start, rows[saved_count:])
+    assert written == purchase_columns(rows[start:])
+    assert written.model_dump_json() == purchase_columns(rows[start:]).model_dump_json()

@@ -374,36 +374,53 @@ def newest_then(
     columns: PurchaseColumns, start: int, rows: Sequence[SavedPurchase]
 ) -> PurchaseColumns:
     """The saved purchases from ``start`` on, then ``rows``: what a step saves when no
-    saved purchase was opened, in C slices and concatenations (a step saves at every event).
-    """
+    saved purchase was opened, in C slices, transpositions and concatenations (a step
+    saves at every event)."""
     if not rows and start == 0:
         return columns
-    added = ColumnsBuilder()
-    for row in rows:
-        added.add_row(row)
-    first = sum(columns.lines[:start])
-    values: dict[str, Any] = {}
-    for name, new in zip(PER_PURCHASE, added.per_purchase, strict=True):
-        values[name] = getattr(columns, name)[start:] + tuple(new)
-    for name, new in zip(PER_LINE, added.per_line, strict=True):
-        values[name] = getattr(columns, name)[first:] + tuple(new)
-    count = len(values["id"])
-    if not count:
+    if start >= len(columns.id) and not rows:
         return NO_PURCHASES
+    first = sum(columns.lines[:start])
+    # The rows' fields as columns: one transposition of the purchases, one of the lines.
+    ids, at, offset, store, tier = zip(*(row[:5] for row in rows)) if rows else ((),) * 5
+    lines = [line for row in rows for line in row.lines]
+    sku, category, quantity, unit_price, paid, units, back = (
+        zip(*lines, strict=True) if lines else ((),) * 7
+    )
+    count = len(columns.id) - start + len(rows)
     points: dict[str, tuple[int | None, ...]] = {}
     for rule, given in columns.points.items():
-        kept = given[start:] + tuple(added.points.get(rule, (None,) * len(rows)))
+        kept = given[start:] + tuple(row.points.get(rule) for row in rows)
         if kept.count(None) < count:  # a rule of forgotten purchases only is left out
             points[rule] = kept
-    fresh = [rule for rule in added.points if rule not in columns.points]
+    fresh = {rule for row in rows for rule in row.points if rule not in columns.points}
     for rule in fresh:
-        points[rule] = (None,) * (count - len(rows)) + tuple(added.points[rule])
-    values["points"] = dict(sorted(points.items())) if fresh else points
+        gave = tuple(row.points.get(rule) for row in rows)
+        points[rule] = (None,) * (count - len(rows)) + gave
     set_aside, earned_on = columns.set_aside, columns.earned_on
     if start and (set_aside or earned_on):
-        ids = set(values["id"])
-        set_aside = {key: value for key, value in set_aside.items() if key in ids}
-        earned_on = {key: value for key, value in earned_on.items() if key in ids}
-    values["set_aside"] = {**set_aside, **added.set_aside} if added.set_aside else set_aside
-    values["earned_on"] = {**earned_on, **added.earned_on} if added.earned_on else earned_on
-    return trusted_columns(**{name: values[name] for name in _FIELDS})
+        kept_ids = set(columns.id[start:])
+        set_aside = {key: value for key, value in set_aside.items() if key in kept_ids}
+        earned_on = {key: value for key, value in earned_on.items() if key in kept_ids}
+    if any(row.set_aside for row in rows):
+        set_aside = {**set_aside, **{row.id: row.set_aside for row in rows if row.set_aside}}
+    if any(row.earned_on for row in rows):
+        earned_on = {**earned_on, **{row.id: row.earned_on for row in rows if row.earned_on}}
+    return trusted_columns(
+        id=columns.id[start:] + ids,
+        at=columns.at[start:] + at,
+        offset=columns.offset[start:] + offset,
+        store=columns.store[start:] + store,
+        tier=columns.tier[start:] + tier,
+        lines=columns.lines[start:] + tuple(len(row.lines) for row in rows),
+        points=dict(sorted(points.items())) if fresh else points,
+        set_aside=set_aside,
+        earned_on=earned_on,
+        sku=columns.sku[first:] + sku,
+        category=columns.category[first:] + category,
+        quantity=columns.quantity[first:] + quantity,
+        unit_price=columns.unit_price[first:] + unit_price,
+        paid=columns.paid[first:] + paid,
+        refunded_units=columns.refunded_units[first:] + units,
+        refunded_amount=columns.refunded_amount[first:] + back,
+    )
