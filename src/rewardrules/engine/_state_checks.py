@@ -11,6 +11,8 @@ that every problem of a state is reported in one go.
 the program's currency and whether its points wait or expire. The invariants are the
 engine's (see ``lots``, ``refunds``, ``engine``): a check here that a real evaluation can
 break is a bug, which ``tests/test_state_checks.py`` looks for over drawn histories.
+The saved purchases' columns on their own are checked in ``_purchase_checks``; here, what
+relates them to the rest of the state.
 """
 
 from __future__ import annotations
