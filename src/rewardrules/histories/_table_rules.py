@@ -118,8 +118,10 @@ def empty(column: Column) -> Mask:
 def surrounding_space(column: Column) -> Mask:
     """Which cells of a text column start or end with a space (refused: a padded cell)."""
     offsets, data = _buffers(column.combine_chunks())
-    filled = np.flatnonzero(np.diff(offsets) > 0)
     found = np.zeros(len(offsets) - 1, np.bool_)
+    if not (data == ord(" ")).any():  # no space in any cell (one pass over the bytes)
+        return found
+    filled = np.flatnonzero(np.diff(offsets) > 0)
     if len(filled):
         first, last = data[offsets[filled]], data[offsets[filled + 1] - 1]
         found[filled] = (first == ord(" ")) | (last == ord(" "))
