@@ -281,8 +281,10 @@ def _surely_plain(column: Column) -> bool:
     if data_buffer is None or lengths.min() < 1 or lengths.max() > MAX_TEXT:
         return False
     data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if not ((data >= ord(" ")) & (data <= ord("~"))).all():
+    if int(data.min()) < ord(" ") or int(data.max()) > ord("~"):  # two reductions, no mask
         return False
+    if not (data == ord(" ")).any():  # no space at all, so none at either end
+        return True
     starts = offsets[:-1] - offsets[0]
     return not ((data[starts] == ord(" ")) | (data[starts + lengths - 1] == ord(" "))).any()
 
