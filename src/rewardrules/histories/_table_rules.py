@@ -282,9 +282,19 @@ def typed_instants(cells: Cells) -> tuple[Ints, Mask]:
         location = Location(cells.source, int(cells.lines[row]), 1)
         raise HistoryError([Problem(message, ("at",), location, "bad-timestamp")]) from None
     valid = numpy_of(column.is_valid())
+    if column.type.tz in ("UTC", "+00:00"):  # a UTC year is a range of instants
+        bad = (instants < _FIRST_INSTANT) | (instants >= _AFTER_LAST_INSTANT) | ~valid
+        return instants.astype(np.int64), bad
     years = np.where(valid, numpy_of(pc.year(column)), FIRST_YEAR)
     bad = (years < FIRST_YEAR) | (years > LAST_YEAR) | ~valid
     return instants.astype(np.int64), bad
+
+
+_FIRST_INSTANT = (datetime(FIRST_YEAR, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_AFTER_LAST_INSTANT = (datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(
+    microseconds=1
+)
+"""The first microsecond of ``FIRST_YEAR`` and of the year after ``LAST_YEAR``, in UTC."""
 
 
 def too_fine(cells: Cells, row: int, text: str) -> tuple[int, Problem]:
