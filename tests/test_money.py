@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import iso4217
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import at, ledger, line, program, purchase, run
 from rewardrules.errors import HistoryError
@@ -92,6 +94,16 @@ def test_minor_units_show_with_exactly_the_currencys_places(
 
 def test_an_amount_is_formatted_with_its_code() -> None:
     assert currency("USD").format(450) == "4.50 USD"
+
+
+@given(
+    code=st.sampled_from(["USD", "JPY", "KWD", "CLF"]),
+    minor=st.integers(-(10**40), 10**40) | st.integers(-20_000, 20_000),
+)
+def test_an_amount_is_formatted_as_its_decimal_reads(code: str, minor: int) -> None:
+    # format writes the text from the integer; it must be to_decimal's, byte for byte.
+    money = currency(code)
+    assert money.format(minor) == f"{money.to_decimal(minor)} {code}"
 
 
 def test_decimal_places_counts_the_written_places() -> None:

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
+from hypothesis import strategies as st
 
 from bonus_strategies import bonus_programs, profiles
 from helpers import line, program, purchase, refund
@@ -20,7 +22,7 @@ from rewardrules.engine.ledger import Evaluation, LedgerEntry, Totals, total
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program
-from rewardrules.tools.summary import Summary, SummaryBuilder, month_of
+from rewardrules.tools.summary import Summary, SummaryBuilder, _months_of_days, month_of
 from strategies import cutoffs, lifecycle_histories
 from test_examples import PROGRAMS, dry_run_arguments
 
@@ -196,3 +198,19 @@ def test_a_group_in_json_has_the_totals_figures_but_the_counts_of_events() -> No
     [month] = document["by_month"]
     assert set(month) == {"month", "entries"} | totals_keys
     assert month["month"] == "2026-03"
+
+
+@given(
+    first=st.integers(1, 3_000_000),
+    offsets=st.lists(st.integers(0, 40_000) | st.integers(0, 400), min_size=0, max_size=50),
+)
+def test_the_months_of_dates_are_numpys_unique_months(first: int, offsets: list[int]) -> None:
+    # Counted over the span of days (or sorted, for a long span of few dates): the months
+    # in order and each date's index among them, as np.unique gives them.
+    dates = np.asarray([first + offset for offset in offsets], dtype=np.int64)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
+    months = (dates - epoch).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    distinct, inverse = np.unique(months, return_inverse=True)
+    found, index = _months_of_days(dates)
+    assert found.tolist() == distinct.tolist()
+    assert index.tolist() == inverse.reshape(-1).tolist()

@@ -46,6 +46,11 @@ _ISO_4217_CODES: Final[frozenset[str]] = frozenset(
 )
 
 
+_PLAIN_DECIMALS: Final = 6
+"""Decimal places up to which a Decimal of the currency's exponent is written without an
+exponent whatever its digits (``str(Decimal)`` switches below an adjusted exponent of -6)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Currency:
     """An ISO 4217 currency and the size of its minor unit.
@@ -88,8 +93,17 @@ class Currency:
         return Decimal((1 if minor < 0 else 0, digits, -self.exponent))
 
     def format(self, minor: int) -> str:
-        """Show an amount as text, e.g. ``"4.50 USD"``."""
-        return f"{self.to_decimal(minor)} {self.code}"
+        """Show an amount as text, e.g. ``"4.50 USD"``: ``to_decimal``'s text, written from
+        the integer (reasons show amounts by the hundred thousand)."""
+        minor = int(minor)
+        exponent = self.exponent
+        if exponent == 0:
+            return f"{minor} {self.code}"
+        if exponent > _PLAIN_DECIMALS:  # pragma: no cover - no ISO 4217 currency has so many
+            return f"{self.to_decimal(minor)} {self.code}"
+        whole, part = divmod(-minor if minor < 0 else minor, 10**exponent)
+        sign = "-" if minor < 0 else ""
+        return f"{sign}{whole}.{part:0{exponent}d} {self.code}"
 
 
 def is_known_currency(code: str) -> bool:

@@ -31,7 +31,6 @@ from rewardrules.engine.ledger import Evaluation, Totals
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.program.model import Program, gives_points
 from rewardrules.tools.export import SheetStyle, sheet_csv
-from rewardrules.tools.export_xlsx import sheet_xlsx
 from rewardrules.tools.ledger_files import (
     ROW_GROUP_ENTRIES,
     LedgerFile,
@@ -151,6 +150,8 @@ class EventDates:
 
     def xlsx(self, evaluation: Evaluation) -> bytes:
         """The ledger and the totals as ``--format xlsx`` writes them (``tools.export_xlsx``)."""
+        from rewardrules.tools.export_xlsx import sheet_xlsx  # noqa: PLC0415 -- xlsx only
+
         return sheet_xlsx(
             evaluation,
             dates=self.dates,

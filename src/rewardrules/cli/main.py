@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -54,9 +54,10 @@ from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories.read import read_customers
 from rewardrules.program.model import Program, gives_points
 from rewardrules.rulefiles.loader import load_program
-from rewardrules.tools.explain.explanation import CustomerExplanation, explain_all
-from rewardrules.tools.report import coming_expiries
 from rewardrules.tools.summary import Summary
+
+if TYPE_CHECKING:
+    from rewardrules.tools.explain.explanation import CustomerExplanation
 
 
 @click.command()
@@ -260,13 +261,23 @@ def dry_run(
         return
     explained = None
     if explain:
-        explained = guarded(
-            lambda: explain_all(program, events(), customers=profiles(), as_of=as_of)
-        )
+        explained = guarded(lambda: _explain_all(program, events(), profiles(), as_of))
     if output_format in ("csv", "xlsx"):
         write_sheet(dates, evaluation, output_format, style, output_file)
         return
     _show_evaluation(program, evaluation, output_format, explained, as_of, customer_id, color)
+
+
+def _explain_all(
+    program: Program,
+    events: Iterator[AnyEvent],
+    profiles: list[Customer] | None,
+    as_of: date | datetime | None,
+) -> dict[str, CustomerExplanation]:
+    """``--explain``: every customer's explanation (``tools.explain``, imported for it)."""
+    from rewardrules.tools.explain.explanation import explain_all  # noqa: PLC0415 -- --explain only
+
+    return explain_all(program, events, customers=profiles, as_of=as_of)
 
 
 def _show_evaluation(
@@ -281,6 +292,8 @@ def _show_evaluation(
     """Print a dry-run's evaluation in the chosen format, with explanations for JSON;
     ``color``: ``--color`` or ``--no-color`` (None: neither)."""
     if output_format == "json":
+        from rewardrules.tools.report import coming_expiries  # noqa: PLC0415 -- JSON only
+
         document = evaluation.to_dict()
         coming = coming_expiries(program, evaluation, as_of)
         for customer in document["customers"] if coming else ():

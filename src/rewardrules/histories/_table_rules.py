@@ -118,8 +118,10 @@ def empty(column: Column) -> Mask:
 def surrounding_space(column: Column) -> Mask:
     """Which cells of a text column start or end with a space (refused: a padded cell)."""
     offsets, data = _buffers(column.combine_chunks())
-    filled = np.flatnonzero(np.diff(offsets) > 0)
     found = np.zeros(len(offsets) - 1, np.bool_)
+    if not (data == ord(" ")).any():  # no space in any cell (one pass over the bytes)
+        return found
+    filled = np.flatnonzero(np.diff(offsets) > 0)
     if len(filled):
         first, last = data[offsets[filled]], data[offsets[filled + 1] - 1]
         found[filled] = (first == ord(" ")) | (last == ord(" "))
@@ -280,9 +282,19 @@ def typed_instants(cells: Cells) -> tuple[Ints, Mask]:
         location = Location(cells.source, int(cells.lines[row]), 1)
         raise HistoryError([Problem(message, ("at",), location, "bad-timestamp")]) from None
     valid = numpy_of(column.is_valid())
+    if column.type.tz in ("UTC", "+00:00"):  # a UTC year is a range of instants
+        bad = (instants < _FIRST_INSTANT) | (instants >= _AFTER_LAST_INSTANT) | ~valid
+        return instants.astype(np.int64), bad
     years = np.where(valid, numpy_of(pc.year(column)), FIRST_YEAR)
     bad = (years < FIRST_YEAR) | (years > LAST_YEAR) | ~valid
     return instants.astype(np.int64), bad
+
+
+_FIRST_INSTANT = (datetime(FIRST_YEAR, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_AFTER_LAST_INSTANT = (datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(
+    microseconds=1
+)
+"""The first microsecond of ``FIRST_YEAR`` and of the year after ``LAST_YEAR``, in UTC."""
 
 
 def too_fine(cells: Cells, row: int, text: str) -> tuple[int, Problem]:

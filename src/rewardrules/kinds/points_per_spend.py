@@ -208,17 +208,33 @@ def earn_reason(
 ) -> str:
     """The reason of a points entry (the batch engine writes its entries with it too)."""
     eligible = sum(amount for amount, weight in zip(paid, weights) if weight)
-    words = _rule_words(money, plan)
-    text = f"{money.format(eligible)} paid{words.rate}"
     boosted: dict[int, int] = {}
     for weight in weights:
         if weight and weight != plan.base_weight:
             boosted[weight] = boosted.get(weight, 0) + 1
-    for weight, count in sorted(boosted.items(), reverse=True):
+    lines = sorted(boosted.items(), reverse=True)
+    return earn_text(money, plan, eligible, lines, context.tier_index, context.tier, points)
+
+
+def earn_text(
+    money: Currency,
+    plan: PointsPlan,
+    eligible: int,
+    boosted: Sequence[tuple[int, int]],
+    tier_index: int | None,
+    tier: str | None,
+    points: int,
+) -> str:
+    """:func:`earn_reason` from what it reads of a purchase: the amount paid on lines that
+    earn, the count of lines of each boosted weight (weights in falling order, counts
+    above 0), the tier (index and name; None for none) and the points."""
+    words = _rule_words(money, plan)
+    text = f"{money.format(eligible)} paid{words.rate}"
+    for weight, count in boosted:
         factor, described = words.boosts[weight]
         text += f", x{factor} on {counted(count, 'lines')}{described}"
-    if plan.tiers is not None and context.tier_index is not None:
-        text += words.at_tier(context.tier_index, context.tier)
+    if plan.tiers is not None and tier_index is not None:
+        text += words.at_tier(tier_index, tier)
     if plan.cap is not None and points == plan.cap:
         text += f" (at most {plan.cap} per purchase)"
     return f"{text}: {counted(points, plan.points_name)}"

@@ -365,16 +365,15 @@ class SummaryBuilder:
         named = event >= 0
         every = bool(named.all())
         dates = entries.dates[event if every else event[named]]
-        numbers = (dates - _EPOCH_ORDINAL).astype("datetime64[D]").astype("datetime64[M]")
-        distinct, inverse = np.unique(numbers.astype(np.int64), return_inverse=True)
+        distinct, inverse = _months_of_days(dates)
         names: list[str | None] = [
             date(1970 + int(number) // 12, int(number) % 12 + 1, 1).strftime("%Y-%m")
             for number in distinct.tolist()
         ]
         if every:
-            return names, np.asarray(inverse, dtype=np.int64).reshape(-1)
+            return names, inverse
         codes = np.empty(len(event), dtype=np.int64)
-        codes[named] = np.asarray(inverse, dtype=np.int64).reshape(-1)
+        codes[named] = inverse
         own = np.flatnonzero(~named)
         table = piece.table
         no_event = (pa.array([], pa.string()), pa.array([], pa.string()))
@@ -533,3 +532,26 @@ def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
         sums["points_issued"] += points
     else:  # a referral: -1 for a held one that a refund reversed (units -1)
         sums["referrals"] += -1 if units < 0 else 1
+
+
+def _months_of_days(
+    dates: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The months (since January 1970) that some dates (proleptic Gregorian ordinals)
+    fall in, in order, and each date's index among them: ``np.unique`` of their months
+    with ``return_inverse``, counted over the span of days rather than sorted (a ledger
+    piece's dates span a few hundred days; its entries are a hundred thousand)."""
+    if not len(dates):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low = int(dates.min())
+    if int(dates.max()) - low > 4 * len(dates) + 4096:  # a long span for few dates: sorted
+        numbers = (dates - _EPOCH_ORDINAL).astype("datetime64[D]").astype("datetime64[M]")
+        distinct, inverse = np.unique(numbers.astype(np.int64), return_inverse=True)
+        return distinct.astype(np.int64), np.asarray(inverse, dtype=np.int64).reshape(-1)
+    days = np.arange(low, int(dates.max()) + 1, dtype=np.int64) - _EPOCH_ORDINAL
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    first = int(months[0])
+    month = months[dates - low] - first  # each date's month, from the span's first
+    present = np.bincount(month, minlength=int(months[-1]) - first + 1) > 0
+    index = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(np.int64) + first, index[month].astype(np.int64)

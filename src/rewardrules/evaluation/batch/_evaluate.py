@@ -84,7 +84,7 @@ from rewardrules.kinds.order_discount import GIFT_REASON
 
 # The gift card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
-from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason
+from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason, earn_text
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
 from rewardrules.money import Currency
 from rewardrules.program.model import Program
@@ -295,6 +295,37 @@ def _line_prefixes(reasons: _PointsReasons) -> tuple[Ints, list[tuple[int, Ints]
     ]
     reasons.prefixes.append((ahead(earning), boosted))
     return reasons.prefixes[0]
+
+
+def _points_texts(
+    reasons: _PointsReasons, events: Ints, given: list[int], chosen: Ints, money: Currency
+) -> list[str]:
+    """Points entries' reasons (``_points_reason``), all at once: what ``earn_reason``
+    reads of each purchase summed from the rule's prefix sums (``_line_prefixes``)."""
+    event = events[chosen]
+    try:
+        earning, boosted = _line_prefixes(reasons)
+    except (OverflowError, TypeError):  # amounts beyond int64: one by one
+        return [
+            _points_reason(money, reasons, int(place), given[index])
+            for place, index in zip(event.tolist(), chosen.tolist())
+        ]
+    starts = reasons.line_start[event]
+    ends = reasons.line_start[event + 1]
+    eligible = (earning[ends] - earning[starts]).tolist()
+    counts = [
+        (weight, (lines[ends] - lines[starts]).tolist())
+        for weight, lines in sorted(boosted, key=lambda pair: pair[0], reverse=True)
+    ]
+    tiers = reasons.tier[event].tolist()
+    plan, names = reasons.plan, reasons.names
+    texts = []
+    for row, index in enumerate(chosen.tolist()):
+        tier = tiers[row]
+        lines = [(weight, found[row]) for weight, found in counts if found[row]]
+        index_at, name = (None, None) if tier < 0 else (tier, names[tier])
+        texts.append(earn_text(money, plan, eligible[row], lines, index_at, name, given[index]))
+    return texts
 
 
 def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
@@ -748,6 +779,7 @@ class _Run(Computation):
             _points_reason,
             partial(_points_arguments, reasons, events.tolist(), given),
             _points_keys_of(reasons, events, given),
+            partial(_points_texts, reasons, events, given),
         )
 
     def _built(self, part: EntryPart) -> list[LedgerEntry]:
@@ -768,13 +800,17 @@ class _Run(Computation):
         template: Any,
         arguments: Any,
         keys: Any = None,
+        texts: Any = None,
     ) -> EntryPart:
         """One rule's entries for these events, as columns (``_ledger``): built when read.
 
         ``amounts`` are the entries' points, value and units (lists, or None for none);
-        ``keys`` tell entries with equal reasons apart from the rest (``ReasonKeys``).
+        ``keys`` tell entries with equal reasons apart from the rest (``ReasonKeys``);
+        ``texts`` writes many reasons at once (``ReasonTexts``).
         """
-        return EntryPart(events, rule_id, kind, *amounts, template, arguments, keys=keys)
+        return EntryPart(
+            events, rule_id, kind, *amounts, template, arguments, keys=keys, texts=texts
+        )
 
     def _refund_points(
         self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -280,8 +281,10 @@ def _surely_plain(column: Column) -> bool:
     if data_buffer is None or lengths.min() < 1 or lengths.max() > MAX_TEXT:
         return False
     data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if not ((data >= ord(" ")) & (data <= ord("~"))).all():
+    if int(data.min()) < ord(" ") or int(data.max()) > ord("~"):  # two reductions, no mask
         return False
+    if not (data == ord(" ")).any():  # no space at all, so none at either end
+        return True
     starts = offsets[:-1] - offsets[0]
     return not ((data[starts] == ord(" ")) | (data[starts + lengths - 1] == ord(" "))).any()
 
@@ -426,37 +429,45 @@ def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
     where two samples of a day differ, the exact instant of the change is found by
     bisection (between days, where there is no instant, any point will do). Offsets are
     then a look-up by instant. (A zone that changed its offset twice within 6 hours
-    would be missed; the time zone database has none.)
+    would be missed; the time zone database has none.) Each day's samples are kept
+    (:func:`_day_offsets`): the chunks of a streamed history cover the same days.
     """
     if len(at) == 0:
         return np.zeros(0, dtype=np.int64)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    per_day = _DAY_US // _BUCKET_US
     changes: list[int] = []  # instants (µs) where each offset starts
     values: list[int] = []
     for day in np.unique(at // _DAY_US).tolist():
-        start = day * _DAY_US
-        previous = _offset_us(epoch + timedelta(microseconds=start), zone)
-        if not values or values[-1] != previous:
-            changes.append(start)
-            values.append(previous)
-        for index in range(1, per_day + 1):
-            high = start + index * _BUCKET_US
-            offset = _offset_us(epoch + timedelta(microseconds=high), zone)
-            if offset != previous:
-                low = high - _BUCKET_US
-                while high - low > 1:  # the first instant at the new offset is in (low, high]
-                    middle = (low + high) // 2
-                    if _offset_us(epoch + timedelta(microseconds=middle), zone) == offset:
-                        high = middle
-                    else:
-                        low = middle
-                changes.append(high)
+        for instant, offset in _day_offsets(day, zone):
+            if not values or values[-1] != offset:
+                changes.append(instant)
                 values.append(offset)
-                previous = offset
     changes[0] = int(np.iinfo(np.int64).min)
     where = np.searchsorted(np.asarray(changes, dtype=np.int64), at, side="right") - 1
     return np.asarray(values, dtype=np.int64)[where]
+
+
+@lru_cache(maxsize=1 << 16)
+def _day_offsets(day: int, zone: ZoneInfo) -> tuple[tuple[int, int], ...]:
+    """The UTC offset at the start of a UTC day (µs since the epoch), then each change
+    within the day: (the first instant at the new offset, the offset), in order."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    start = day * _DAY_US
+    previous = _offset_us(epoch + timedelta(microseconds=start), zone)
+    found = [(start, previous)]
+    for index in range(1, _DAY_US // _BUCKET_US + 1):
+        high = start + index * _BUCKET_US
+        offset = _offset_us(epoch + timedelta(microseconds=high), zone)
+        if offset != previous:
+            low = high - _BUCKET_US
+            while high - low > 1:  # the first instant at the new offset is in (low, high]
+                middle = (low + high) // 2
+                if _offset_us(epoch + timedelta(microseconds=middle), zone) == offset:
+                    high = middle
+                else:
+                    low = middle
+            found.append((high, offset))
+            previous = offset
+    return tuple(found)
 
 
 def _offset_us(moment: datetime, zone: ZoneInfo) -> int:

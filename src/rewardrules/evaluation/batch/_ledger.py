@@ -34,9 +34,12 @@ are equal have byte-identical reasons. Lets a ledger write each distinct reason 
 ReasonMemo = dict[Any, Any]
 """Reasons already written, shared by the tables of one program's evaluations (the chunks
 of a streamed history): per scope (the currency, and the part's rule, kind, template and
-key function), a dict of texts by an entry's reason key; or per currency, by an entry's
-template and plain arguments. Never share one between programs: a key names a reason
-only within one program."""
+key function), the reason keys met and their texts (:class:`_Written`); or per currency,
+a dict of texts by an entry's template and plain arguments. Never share one between
+programs: a key names a reason only within one program."""
+ReasonTexts = Callable[[Ints, Currency], list[str]]
+"""For some entries (their indices in a part), their reasons, each as ``EntryPart.reason``
+writes it: all at once, where one at a time costs more than the text."""
 _PLAIN = frozenset({int, str, type(None)})
 """Argument types whose equal values always format alike (unlike ``True`` and ``1``,
 ``Decimal("1.0")`` and ``Decimal("1")``, ``0.0`` and ``-0.0``)."""
@@ -63,6 +66,7 @@ class EntryPart:
     built: Sequence[LedgerEntry] | None = None
     keys: ReasonKeys | None = None
     sources: Ints | None = None
+    texts: ReasonTexts | None = None
 
     @property
     def named(self) -> Ints:
@@ -120,15 +124,23 @@ class EntryPart:
             return text
         return format_reason(money, template, arguments)
 
+    def _texts(self, chosen: Ints, money: Currency) -> list[str]:
+        """The reasons of entries ``chosen``: all at once with ``texts``, else one by one."""
+        if self.texts is not None:
+            return self.texts(chosen, money)
+        return [self.reason(index, money) for index in chosen.tolist()]
+
     def reasons(
         self, chosen: Ints, money: Currency, memo: ReasonMemo | None = None
-    ) -> tuple[Ints, list[str]]:
+    ) -> tuple[Ints, list[str] | pa.Array[Any]]:
         """The reasons of entries ``chosen``, each distinct one written once: a code per
         entry and the texts the codes point to, byte-identical to ``LedgerEntry.reason``.
 
         Entries share a text when their ``keys`` are equal, or else when their template
         and arguments are equal and every argument is an int, a str or None. A ``memo``
-        (:data:`ReasonMemo`) keeps the texts for the next tables of the same program.
+        (:data:`ReasonMemo`) keeps the texts for the next tables of the same program; the
+        texts of entries with ``keys`` then come as an Arrow array of every text of the
+        memo's scope.
         """
         keys = None
         if self.keys is not None:
@@ -141,17 +153,18 @@ class EntryPart:
             codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
             first = np.empty(len(encoded.dictionary), dtype=np.int64)
             first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-            picked = chosen[first].tolist()
             if memo is None:
-                return codes, [self.reason(index, money) for index in picked]
+                return codes, self._texts(chosen[first], money)
             scope = (money, self.rule, self.kind, self.template, _function(self.keys))
-            written = _bucket(memo, scope)
-            known = encoded.dictionary.to_pylist()
-            texts: list[str | None] = [written.get(key) for key in known]
-            for place, text in enumerate(texts):
-                if text is None:
-                    texts[place] = written[known[place]] = self.reason(picked[place], money)
-            return codes, texts  # type: ignore[return-value] # every None was replaced
+            written = memo.get(scope)
+            if written is None:
+                written = memo[scope] = _Written()
+            places = written.places(encoded.dictionary)
+            new = np.flatnonzero(places < 0)
+            if len(new):
+                texts = self._texts(chosen[first[new]], money)
+                places[new] = written.add(encoded.dictionary.take(pa.array(new)), texts)
+            return places[codes], written.texts()
         found = np.empty(len(chosen), dtype=np.int64)
         written_here: list[str] = []
         seen: dict[tuple[Any, ...], int] = {}
@@ -196,6 +209,44 @@ def _bucket(memo: ReasonMemo, scope: tuple[Any, ...]) -> dict[Any, str]:
     if found is None:
         found = memo[scope] = {}
     return found
+
+
+class _Written:
+    """The reasons of one memo scope: the reason keys met, in the order met (Arrow, so
+    that a table's keys are looked up all at once), and their texts."""
+
+    def __init__(self) -> None:
+        self._keys: list[pa.Array[Any]] = []
+        self._known: pa.Array[Any] | None = None
+        self._texts: list[pa.Array[Any]] = []
+        self._all: pa.Array[Any] | None = None
+        self.count = 0
+
+    def places(self, keys: pa.Array[Any]) -> Ints:
+        """Where each of some distinct keys is among those met (-1: not met)."""
+        if not self.count:
+            return np.full(len(keys), -1, dtype=np.int64)
+        if self._known is None:
+            self._known = pa.concat_arrays(self._keys)
+            self._keys = [self._known]
+        found: Any = pc.index_in(keys, value_set=self._known)
+        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def add(self, keys: pa.Array[Any], texts: list[str]) -> Ints:
+        """Keep some keys not met before and their texts; their places."""
+        self._keys.append(keys)
+        self._texts.append(pa.array(texts, pa.string()))
+        self._known = self._all = None
+        first = self.count
+        self.count += len(texts)
+        return np.arange(first, self.count, dtype=np.int64)
+
+    def texts(self) -> pa.Array[Any]:
+        """Every text kept, by place."""
+        if self._all is None:
+            self._all = pa.concat_arrays(self._texts) if self._texts else pa.array([], pa.string())
+            self._texts = [self._all]
+        return self._all
 
 
 def _function(keys: Any) -> Any:
@@ -392,7 +443,8 @@ class LedgerColumns:
         rule = np.empty(count, dtype=np.int64)
         reason = np.empty(count, dtype=np.int64)
         names: dict[str, dict[str, int]] = {"kind": {}, "rule": {}}
-        texts: list[str] = []
+        texts: list[pa.Array[Any]] = []  # the reasons' texts, part after part
+        written = 0
         built_ids: list[str] = []
         present = np.flatnonzero(np.bincount(part_of, minlength=len(self.parts)))
         for part_index in present.tolist():
@@ -417,8 +469,11 @@ class LedgerColumns:
                 rule[rows] = names["rule"].setdefault(part.rule, len(names["rule"]))
                 events[rows] = named[rows] = part.named[chosen]
             part_codes, part_texts = part.reasons(chosen, self.money, memo)
-            reason[rows] = part_codes + len(texts)
-            texts.extend(part_texts)
+            if isinstance(part_texts, list):
+                part_texts = pa.array(part_texts, pa.string())
+            reason[rows] = part_codes + written
+            texts.append(part_texts)
+            written += len(part_texts)
         if built_ids:
             event_ids = pa.concat_arrays([event_ids, pa.array(built_ids, pa.string())])
         owner = np.searchsorted(self.bounds, np.arange(start, end), side="right") - 1
@@ -431,7 +486,7 @@ class LedgerColumns:
             "points": _with_nulls(numbers["points"], valid["points"]),
             "value": _decimals(numbers["value"], valid["value"], schema.field("value").type),
             "units": _with_nulls(numbers["units"], valid["units"]),
-            "reason": pa.array(texts, pa.string()).take(reason),
+            "reason": _concatenated(texts).take(reason),
         }
         codes = EntryCodes(
             kind,
@@ -494,6 +549,13 @@ _NUMBERS = ("points", "value", "units")
 def _codes(known: dict[str, int], values: list[str]) -> Ints:
     """Each value's code in ``known`` (adding the new ones)."""
     return np.asarray([known.setdefault(value, len(known)) for value in values], dtype=np.int64)
+
+
+def _concatenated(texts: list[pa.Array[Any]]) -> pa.Array[Any]:
+    """Some string arrays as one (none: an empty one)."""
+    if not texts:
+        return pa.array([], pa.string())
+    return texts[0] if len(texts) == 1 else pa.concat_arrays(texts)
 
 
 def _with_nulls(values: Ints, valid: npt.NDArray[np.bool_]) -> pa.Array[Any]:
