@@ -45,12 +45,13 @@ from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._opening import Grants
+from rewardrules.evaluation.batch._referrals import Fact
 from rewardrules.evaluation.batch._resumed_states import merged_state
 from rewardrules.evaluation.batch._resumed_tiers import SavedTiers
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, calendar_keys
 from rewardrules.evaluation.batch.support import resume_unsupported
-from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
+from rewardrules.evaluation.fold import _Cutoff, _fold_event, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
@@ -101,7 +102,7 @@ class Resumed:
         for saved in given:
             _restore(plan, saved)  # the reference's checks and errors, in its order
         if given:
-            _refuse(resume_unsupported(plan.program))
+            _refuse(resume_unsupported(plan.program))  # nothing today; kept for what comes
         return cls(plan, {saved.customer_id: saved for saved in given})
 
     def profiles(self, profiles: dict[str, Customer]) -> dict[str, Customer]:
@@ -121,7 +122,9 @@ class Resumed:
         """A fresh working state of the customer, as the reference restores it."""
         plan = self.plan
         counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
-        return restore(self.saved[customer_id], plan.money, plan.zone, plan.tiers, counts)
+        state = restore(self.saved[customer_id], plan.money, plan.zone, plan.tiers, counts)
+        state.profile = self.given_profiles.get(customer_id)  # as ``fold.evaluate``
+        return state
 
     def account(self, customer_id: str) -> PointsAccount | None:
         """The customer's points account as saved (a fresh copy), or None without a state."""
@@ -203,6 +206,7 @@ class Resumed:
             held.update(row.id for row in saved.purchases)
             held.update(saved.refunds)
             held.update(saved.redemptions)
+            held.update(kept.id for kept in saved.referrals)  # ``fold._evaluate``'s fact ids
         if not held:
             return
         ids = frame.event_ids
@@ -360,18 +364,27 @@ class Resumed:
         """The state the reference saves after resuming (``_resumed_states``)."""
         return merged_state(self, customer_id, state, account, counts, bought)
 
-    def idle(self, frame_customers: Iterable[str], cutoff: _Cutoff | None) -> list[CustomerResult]:
+    def idle(
+        self,
+        frame_customers: Iterable[str],
+        cutoff: _Cutoff | None,
+        facts: Mapping[str, Sequence[Fact]] | None = None,
+    ) -> list[CustomerResult]:
         """The results of the customers with a saved state and no new event: the
-        reference's own, from their restored state (their state, and what ``as_of``
-        expires)."""
+        reference's own, from their restored state (their state, the referral ``facts``
+        the new history raised for them, checked already, folded in their order, and what
+        ``as_of`` expires)."""
         present = set(frame_customers)
         found = []
+        prices: dict[Any, int] = {}
         for customer_id in sorted(self.saved):
             if customer_id in present:
                 continue
             state = self.restored(customer_id)
-            state.profile = self.given_profiles.get(customer_id)  # as ``fold.evaluate``
-            found.append(_result(self.plan, state, [], cutoff))
+            ledger: list[LedgerEntry] = []
+            for fact in (facts or {}).get(customer_id, ()):
+                _fold_event(self.plan, state, fact.event(), ledger, prices)
+            found.append(_result(self.plan, state, ledger, cutoff))
         return found
 
 
