@@ -199,22 +199,36 @@ class Resumed:
         return found
 
     def _check_ids(self, frame: Frame) -> None:
-        """The first event (by instant, then id) whose id a saved state holds: the
-        reference's error."""
+        """The first event (by instant, then id) whose id a saved state holds, or that
+        comes before its customer's saved state: the reference's error."""
         held: set[str] = set()
         for saved in self.saved.values():
             held.update(row.id for row in saved.purchases)
             held.update(saved.refunds)
             held.update(saved.redemptions)
             held.update(kept.id for kept in saved.referrals)  # ``fold._evaluate``'s fact ids
-        if not held:
-            return
         ids = frame.event_ids
-        repeated = [event for event, event_id in enumerate(ids.tolist()) if event_id in held]
-        if repeated:
-            first = min(repeated, key=lambda event: (int(frame.at[event]), ids[event]))
+        found: list[tuple[int, str, str, str]] = []
+        if held:
             message = "another event has the same id; event ids must be unique"
-            raise event_error(ids[first], message)
+            found += [
+                (int(frame.at[event]), event_id, message, "")
+                for event, event_id in enumerate(ids.tolist())
+                if event_id in held
+            ]
+        for customer, customer_id in self.seeded_customers(frame).items():
+            last = self.saved[customer_id].last_event_at
+            first = int(frame.customer_start[customer])
+            if last is not None and int(frame.at[first]) < micros(last):
+                moment = _moment(frame)(first)
+                message = (
+                    f"it happened at {moment.isoformat()}, before the customer's saved state "
+                    f"(last event at {last.isoformat()}); evaluate it from an earlier state"
+                )
+                found.append((int(frame.at[first]), str(ids[first]), message, "at"))
+        if found:
+            _, event_id, message, path = min(found)
+            raise event_error(event_id, message, *([path] if path else []))
 
     # --- seeds --------------------------------------------------------------------------
 
