@@ -241,6 +241,33 @@ def test_a_new_purchase_repeating_a_saved_facts_id_is_the_reference_error() -> N
     assert "same id" in str(ours.value)
 
 
+def test_a_supplied_reversal_takes_back_a_reward_held_in_the_saved_state() -> None:
+    rules = _program()
+    events: list[AnyEvent] = [
+        _buy("a1", "ann", at(0), "3.00"),
+        ReferralQualified(id="f1", customer_id="ann", at=at(1), referred="dora", rule="friends"),
+        ReferralQualified(
+            id="f1",
+            customer_id="ann",
+            at=at(4),
+            referred="dora",
+            rule="friends",
+            reversed_by="dora-refund",
+        ),
+        _buy("a2", "ann", at(20), "3.00"),
+    ]
+    _every_split(rules, events)
+    _every_split(rules, events[:3], as_of=LATER)  # ann resumed with no event of her own
+    found = resumed(rules, events, 2)
+    assert found is not None
+    assert ledger(found, "ann") == [("a2", "stars", "points", 3, None, None)]
+    assert found.customer("ann").points == 6
+    assert found.customer("ann").state.referrals == ()
+    # Reversed once the hold has ended (at(15)): given already, the reference's error.
+    late = events[2].model_copy(update={"at": at(16)})
+    assert resumed(rules, [*events[:2], events[3], late], 2) is None
+
+
 @pytest.mark.parametrize(
     "late",
     [
