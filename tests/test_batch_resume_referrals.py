@@ -166,6 +166,22 @@ def test_a_reward_held_in_the_saved_state_is_given_at_the_referrers_next_event()
     assert found.totals.points_issued == 503
 
 
+def test_a_held_reward_is_given_in_a_new_history_with_no_profile_nor_fact() -> None:
+    rules = _program()
+    events: list[AnyEvent] = [
+        ReferralQualified(id="f1", customer_id="ann", at=at(0), referred="dora", rule="friends"),
+        _buy("a1", "ann", at(0), "3.00"),
+        _buy("a2", "ann", at(14), "3.00"),  # at the hold's end: given before a2
+    ]
+    _every_split(rules, events, customers=None)
+    found = resumed(rules, events, 2, customers=None)  # a1 and f1 saved, the reward held
+    assert found is not None
+    assert ledger(found, "ann") == [
+        ("f1", "friends", "points", 500, None, None),
+        ("a2", "stars", "points", 3, None, None),
+    ]
+
+
 def test_a_reward_held_in_the_saved_state_waits_without_a_later_event_or_as_of() -> None:
     rules = _program()
     events: list[AnyEvent] = [_buy("b1", "ben", at(0)), _buy("a1", "ann", at(5), "3.00")]

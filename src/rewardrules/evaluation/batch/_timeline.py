@@ -587,7 +587,8 @@ def walk_customers(
     if repeated is not None:
         raise repeated[1]
     index: dict[str, int] = {}
-    if profiles or by_referrer:  # a million customers without a profile need no index
+    holders = holding(walker.saved) if walker.saved else set()
+    if profiles or by_referrer or holders:  # a million customers without one need no index
         index = {customer: position for position, customer in enumerate(frame.customer_ids)}
     chosen = {
         index[customer]
@@ -595,8 +596,8 @@ def walk_customers(
         if customer in index and walker.needs_walk(profile)
     }
     chosen |= {index[customer] for customer in by_referrer if customer in index}
-    if walker.saved:  # a saved state's held rewards are given at the hold's end
-        chosen |= {index[customer] for customer in holding(walker.saved) if customer in index}
+    # A saved state's held rewards are given at the hold's end.
+    chosen |= {index[customer] for customer in holders if customer in index}
     walks = Walks(frame_customers=sorted(chosen))
     starts = frame.customer_start.tolist()
     for customer in walks.frame_customers:
