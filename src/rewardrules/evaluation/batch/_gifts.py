@@ -36,7 +36,7 @@ from rewardrules.evaluation.batch._resumed_referrals import (
     FriendSeeds,
     friend_seeds,
     saved_fact_keys,
-    saved_reversals,
+    saved_refund_effects,
 )
 from rewardrules.evaluation.batch._resumed_slices import saved_purchases_before
 from rewardrules.evaluation.batch._states import RulePoints
@@ -339,8 +339,12 @@ class GiftLedger:
         resumed = run.resumed
         if emptied is not None and resumed is not None:  # of saved purchases too
             emptied = emptied | resumed.refunds.emptied
-        if resumed is not None:
-            self._saved_refunds(resumed)
+        if resumed is not None:  # what refunds of saved purchases raise for referrers
+            reversals, releases = saved_refund_effects(run.plan, resumed.refunds)
+            self.facts += reversals
+            self.referrals -= len(reversals)  # each counts as minus one referral
+            for event, released in releases.items():
+                self.released.setdefault(event, []).extend(released)
         lasting = lasting_purchases(run.plan.points, run.plan.tiers, run.tier, flags[0])
         walker = Walker(
             run.plan,
@@ -358,25 +362,6 @@ class GiftLedger:
         )
         self.walks = walk_customers(walker, self.profiles, self.facts, self.repeated)
         return np.asarray(self.walks.frame_customers, dtype=np.int64)
-
-    def _saved_refunds(self, resumed: Any) -> None:
-        """What refunds of saved purchases raise for the referrers: the facts reversing a
-        friend's held referral (each counted as minus one referral), and the points they
-        take back of a friend's gift under a limited referral rule (``released``)."""
-        reversals = saved_reversals(resumed.refunds)
-        self.facts += reversals
-        self.referrals -= len(reversals)
-        limits = self.run.plan.limits
-        for event, entries in sorted(resumed.refunds.entries.items()):
-            for entry in entries:
-                if (
-                    entry.rule in self.run.plan.referrals
-                    and entry.rule in limits
-                    and entry.kind == "points"
-                    and entry.points
-                ):
-                    local = date.fromordinal(resumed.refunds.purchases[event][1])
-                    self.released.setdefault(event, []).append((entry.rule, -entry.points, local))
 
     def place(self, ledger: Any, rules: int) -> None:
         """Put the walks' entries around the events' own."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from rewardrules.evaluation.batch._frame import Flags, Frame
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks
 from rewardrules.evaluation.batch._referrals import Fact
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds
+from rewardrules.evaluation.plan import ProgramPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,27 @@ def saved_reversals(refunds: SavedRefunds) -> list[Fact]:
                 )
             )
     return found
+
+
+def saved_refund_effects(
+    plan: ProgramPlan, refunds: SavedRefunds
+) -> tuple[list[Fact], dict[int, list[tuple[str, int, date]]]]:
+    """What refunds of saved purchases raise for the referrers' walks: the facts reversing
+    a friend's held referral (:func:`saved_reversals`), and per refund the points it took
+    back of a friend's gift under a limited referral rule, with its purchase's local date
+    (``Walker.released``: given back to the limits of that customer as a referrer)."""
+    releases: dict[int, list[tuple[str, int, date]]] = {}
+    for event, entries in sorted(refunds.entries.items()):
+        for entry in entries:
+            if (
+                entry.rule in plan.referrals
+                and entry.rule in plan.limits
+                and entry.kind == "points"
+                and entry.points
+            ):
+                local = date.fromordinal(refunds.purchases[event][1])
+                releases.setdefault(event, []).append((entry.rule, -entry.points, local))
+    return saved_reversals(refunds), releases
 
 
 def saved_held(saved: CustomerState | None) -> HeldRewards:
