@@ -5,18 +5,22 @@ A saved state is read with the reference engine's own checks and restore
 into the new history is then handed to the columns as per-customer seeds: a punch card's
 count (an offset to its cumulative sums), a bonus given once per customer or a sign-up
 bonus at a purchase (the customer's purchases no longer qualify), a birthday's last year
-given, a limit's usage and the walks of gifts at dates (``_resumed_slices``), the points
-account (lots, debt, pending points, the
+given, a limit's usage and the walks of gifts at dates (``_resumed_slices``), a friend's
+referral mark and hold and a referrer's friends and held rewards (``_resumed_referrals``),
+the points account (lots, debt, pending points, the
 redemptions a cancellation gives back, the activity ``expire_on_inactivity`` counts from:
 the account loop starts from it instead of an empty account). Refunds of saved
 purchases run through the reference's steps (``_saved_refunds``), tiers get what the saved
 purchases count (``_resumed_tiers``), and the state saved at the end is the new history's
 merged with the saved one (``_resumed_states``). A customer with a saved state and no
 new event is reported by the reference's own ``fold._result`` on their restored state
-(nothing to compute but the state itself).
+(nothing to compute but the state itself), after the reference's own fold of the referral
+facts the new history raises for them, if any. A new event (or fact) older than its
+customer's saved state is the reference's error.
 
-What a program's states hold that the columns cannot take yet is refused by name
-(``UnsupportedError``, ``support.resume_unsupported``), before anything is computed.
+What a program's states hold that the columns cannot take yet would be refused by name
+(``UnsupportedError``, ``support.resume_unsupported``), before anything is computed: every
+rule kind's slices are seeded today.
 """
 
 from __future__ import annotations
