@@ -1175,7 +1175,7 @@ class _Run(Computation):
         entries (their gifts at dates up to ``as_of`` are added to ``given``)."""
         if self.resumed is None:
             return results, []
-        idle = self.resumed.idle(self.frame.customer_ids, self.cutoff)
+        idle = self.resumed.idle(self.frame.customer_ids, self.cutoff, self.gifts.walks.idle)
         results, entries = with_idle(results, idle)
         return results, idle_gifts(self.plan, entries, given)
 
@@ -1241,7 +1241,9 @@ class _Run(Computation):
                 None if cutoff is None else (cutoff.instant, cutoff.inclusive),
             )
             if self.resumed is not None:  # the saved slices counted on (``_resumed_slices``)
-                self.slice_reader = resumed_reader(self.slice_reader, self.resumed.saved)
+                ids = self.frame.event_ids
+                reversals = {str(ids[event]): h for event, h in self.resumed.refunds.holds.items()}
+                self.slice_reader = resumed_reader(self.slice_reader, self.resumed.saved, reversals)
         return self.slice_reader
 
     slice_reader: SliceReader | None = None

@@ -32,6 +32,12 @@ from rewardrules.evaluation.batch._holds import FriendRefunds
 from rewardrules.evaluation.batch._limits import LimitColumns, bonus_releases
 from rewardrules.evaluation.batch._referrals import Fact, Repetition, facts_of, repeated_ids
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
+from rewardrules.evaluation.batch._resumed_referrals import (
+    FriendSeeds,
+    friend_seeds,
+    saved_fact_keys,
+    saved_refund_effects,
+)
 from rewardrules.evaluation.batch._resumed_slices import saved_purchases_before
 from rewardrules.evaluation.batch._states import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
@@ -40,6 +46,8 @@ from rewardrules.kinds.birthday import BirthdayPlan
 from rewardrules.kinds.referral import ReferralPlan
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = np.iinfo(np.int64).min
+"""The instant of a saved state's event, for the repeated ids: before every new one."""
 _INSTANT = timedelta(microseconds=1)
 
 
@@ -104,7 +112,17 @@ class GiftLedger:
                     if fact.at < instant or (inclusive and fact.at == instant)
                 ]
             first_at = dict(zip(frame.event_ids.tolist(), frame.at.tolist()))
-            self.repeated = repeated_ids(facts, first_at)
+            saved_keys: set[tuple[str, str]] = set()
+            if run.resumed is not None:  # the saved states' events and facts came first
+                saved_keys = saved_fact_keys(run.resumed.saved)
+                for state in run.resumed.saved.values():
+                    for held in (
+                        (row.id for row in state.purchases),
+                        state.refunds,
+                        state.redemptions,
+                    ):
+                        first_at.update(dict.fromkeys(held, _FIRST))
+            self.repeated = repeated_ids(facts, first_at, saved_keys)
             self.facts = facts
             self.supplied = list(facts)
         self.walks = Walks()
@@ -112,6 +130,8 @@ class GiftLedger:
         """Per refund, the points of a friend's gift under a limited referral rule it took
         back (``Walker.released``)."""
         self.referrals = 0
+        self.seeds: dict[str, FriendSeeds | None] = {}
+        """Per referral rule, its friends' seeds from the saved states (when resuming)."""
 
     def written(self, event: int) -> datetime:
         """An event's instant, with the UTC offset it was written with."""
@@ -131,22 +151,13 @@ class GiftLedger:
         found = stage.qualifying(frame, run.tier, lines, paid, self.columns)
         if aside is not None:
             found = found & ~aside
+        seeds = self._friend_seeds(stage.plan)
+        if seeds is not None:  # friends marked by their saved states (``_resumed_referrals``)
+            found = found & ~seeds.barred
         standing = None
         if isinstance(stage.plan, BirthdayPlan) and stage.plan.has_conditions:
             standing = self._standing()
-        holds = None
-        plan = stage.plan
-        if isinstance(plan, ReferralPlan) and plan.hold is not None and run.refunds.steps:
-            # The friends' refunds within the hold may reverse a referral (``_holds``).
-            holds = FriendRefunds(
-                plan,
-                frame,
-                run.refunds.steps,
-                stage.priced(frame, run.tier, run.purchase_lines),
-                stage.scope.line_flags(run.tier, frame) & run.purchase_lines,
-                run.paid,
-                self.written,
-            )
+        holds = self._friend_refunds(stage, seeds)
         given = gifts_at_purchases(stage, frame, found, self.columns, standing, holds)
         priced = stage.priced(frame, run.tier, lines)
         limited = run.limited.get(stage.plan.rule.id)
@@ -188,6 +199,41 @@ class GiftLedger:
             np.add.at(ledger.points, refunds, back)
             ledger.taken_back += int(back.sum())
         self._reversals(ledger, position, given)
+
+    def _friend_refunds(
+        self, stage: GiftColumns, seeds: FriendSeeds | None
+    ) -> FriendRefunds | None:
+        """What the facts pass of a referral rule with ``hold_for`` reads: the friends'
+        refunds within the hold may reverse a referral (``_holds``), and a friend's saved
+        state may say they kept their gift; None for another rule, or nothing to read."""
+        run, frame, plan = self.run, self.run.frame, stage.plan
+        if not isinstance(plan, ReferralPlan) or plan.hold is None:
+            return None
+        if not run.refunds.steps and seeds is None:
+            return None
+        return FriendRefunds(
+            plan,
+            frame,
+            run.refunds.steps,
+            stage.priced(frame, run.tier, run.purchase_lines),
+            stage.scope.line_flags(run.tier, frame) & run.purchase_lines,
+            run.paid,
+            self.written,
+            {} if seeds is None else seeds.kept,
+        )
+
+    def _friend_seeds(self, plan: Any) -> FriendSeeds | None:
+        """A referral rule's friends as their saved states leave them (None: no state
+        says anything of the rule, or not resuming)."""
+        resumed = self.run.resumed
+        if resumed is None or not isinstance(plan, ReferralPlan):
+            return None
+        rule_id = plan.rule.id
+        if rule_id not in self.seeds:
+            self.seeds[rule_id] = friend_seeds(
+                self.run.frame, resumed.saved, resumed.refunds, rule_id
+            )
+        return self.seeds[rule_id]
 
     def _keep_points(self, rule_id: str, given: GiftsGiven, refunds: list[int]) -> None:
         """What a saved purchase keeps of a gift's points: given, and none after a refund
@@ -267,6 +313,9 @@ class GiftLedger:
                 # of rules written after the birthday that reads these facts).
                 lines = run.lines_for(stage.plan.rule.id)
                 found = stage.qualifying(frame, tier, lines, paid, self.columns)
+                seeds = self._friend_seeds(stage.plan)
+                if seeds is not None:
+                    found = found & ~seeds.barred
                 raised = gifts_at_purchases(stage, frame, found, self.columns).facts
                 if raised is not None:
                     facts += facts_of(raised)
@@ -290,6 +339,12 @@ class GiftLedger:
         resumed = run.resumed
         if emptied is not None and resumed is not None:  # of saved purchases too
             emptied = emptied | resumed.refunds.emptied
+        if resumed is not None:  # what refunds of saved purchases raise for referrers
+            reversals, releases = saved_refund_effects(run.plan, resumed.refunds)
+            self.facts += reversals
+            self.referrals -= len(reversals)  # each counts as minus one referral
+            for event, released in releases.items():
+                self.released.setdefault(event, []).extend(released)
         lasting = lasting_purchases(run.plan.points, run.plan.tiers, run.tier, flags[0])
         walker = Walker(
             run.plan,

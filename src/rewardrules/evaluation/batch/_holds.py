@@ -67,6 +67,9 @@ class FriendRefunds:
     """Per line: what it paid after the price rules."""
     written: Callable[[int], datetime]
     """An event's instant as written."""
+    kept: Mapping[int, bool] = field(default_factory=dict)
+    """Per customer (frame index), when resuming: whether the friend kept their own gift of
+    a referral reversed before (``SavedHold.gift_kept``, ``_resumed_referrals``)."""
 
     def facts(self, candidates: pa.Table) -> tuple[pa.Table, list[tuple[int, LedgerEntry]]]:
         """The facts pass under a hold.
@@ -124,7 +127,7 @@ class FriendRefunds:
         after the reversing refund."""
         plan, frame, ids = self.plan, self.frame, self.frame.event_ids
         friend = frame.customer_ids[int(frame.customer[purchases[0]])]
-        after, kept = -1, False
+        after, kept = -1, self.kept.get(int(frame.customer[purchases[0]]), False)
         for purchase in purchases:
             if purchase <= after:
                 continue  # made before the refund that reversed the referral: qualified then

@@ -202,11 +202,16 @@ Repetition = tuple[tuple[int, str, int], HistoryError]
 (instant, event id, how many facts of that instant and id come before it), and the error."""
 
 
-def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> Repetition | None:
+def repeated_ids(
+    facts: list[Fact],
+    first_at: dict[str, int],
+    saved: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
+) -> Repetition | None:
     """Refuse a supplied fact that repeats an event of the evaluation, or another fact
     (same id and rule), as the reference does at whichever of the two comes later.
 
-    ``first_at`` is, per event id of the history, its instant in microseconds. A fact
+    ``first_at`` is, per event id of the history, its instant in microseconds (a saved
+    state's events before any); ``saved``, the (id, rule) of the facts saved states hold. A fact
     that reverses a held referral (``reversed_by``) names the fact it reverses by its id:
     it repeats nothing (``gifts.apply_referral`` checks that it reverses a held reward).
 
@@ -215,7 +220,7 @@ def repeated_ids(facts: list[Fact], first_at: dict[str, int]) -> Repetition | No
     (the reference refuses a repeated id before it looks at what the fact says), unless a
     fact before it is refused first.
     """
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set(saved)
     before: dict[tuple[int, str], int] = {}
     problems: list[tuple[int, str, int, HistoryError]] = []
     for fact in sorted(facts, key=lambda fact: (fact.at, fact.event_id)):

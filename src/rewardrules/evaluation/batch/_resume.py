@@ -5,18 +5,22 @@ A saved state is read with the reference engine's own checks and restore
 into the new history is then handed to the columns as per-customer seeds: a punch card's
 count (an offset to its cumulative sums), a bonus given once per customer or a sign-up
 bonus at a purchase (the customer's purchases no longer qualify), a birthday's last year
-given, a limit's usage and the walks of gifts at dates (``_resumed_slices``), the points
-account (lots, debt, pending points, the
+given, a limit's usage and the walks of gifts at dates (``_resumed_slices``), a friend's
+referral mark and hold and a referrer's friends and held rewards (``_resumed_referrals``),
+the points account (lots, debt, pending points, the
 redemptions a cancellation gives back, the activity ``expire_on_inactivity`` counts from:
 the account loop starts from it instead of an empty account). Refunds of saved
 purchases run through the reference's steps (``_saved_refunds``), tiers get what the saved
 purchases count (``_resumed_tiers``), and the state saved at the end is the new history's
 merged with the saved one (``_resumed_states``). A customer with a saved state and no
 new event is reported by the reference's own ``fold._result`` on their restored state
-(nothing to compute but the state itself).
+(nothing to compute but the state itself), after the reference's own fold of the referral
+facts the new history raises for them, if any. A new event (or fact) older than its
+customer's saved state is the reference's error.
 
-What a program's states hold that the columns cannot take yet is refused by name
-(``UnsupportedError``, ``support.resume_unsupported``), before anything is computed.
+What a program's states hold that the columns cannot take yet would be refused by name
+(``UnsupportedError``, ``support.resume_unsupported``), before anything is computed: every
+rule kind's slices are seeded today.
 """
 
 from __future__ import annotations
@@ -45,12 +49,13 @@ from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Frame, UnsupportedError
 from rewardrules.evaluation.batch._giftcards import GiftCardColumns
 from rewardrules.evaluation.batch._opening import Grants
+from rewardrules.evaluation.batch._referrals import Fact
 from rewardrules.evaluation.batch._resumed_states import merged_state
 from rewardrules.evaluation.batch._resumed_tiers import SavedTiers
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds, saved_refunds
 from rewardrules.evaluation.batch._tiers import Retention, TierWindows, calendar_keys
 from rewardrules.evaluation.batch.support import resume_unsupported
-from rewardrules.evaluation.fold import _Cutoff, _restore, _result, _saved_states
+from rewardrules.evaluation.fold import _Cutoff, _fold_event, _restore, _result, _saved_states
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
@@ -101,7 +106,7 @@ class Resumed:
         for saved in given:
             _restore(plan, saved)  # the reference's checks and errors, in its order
         if given:
-            _refuse(resume_unsupported(plan.program))
+            _refuse(resume_unsupported(plan.program))  # nothing today; kept for what comes
         return cls(plan, {saved.customer_id: saved for saved in given})
 
     def profiles(self, profiles: dict[str, Customer]) -> dict[str, Customer]:
@@ -121,7 +126,9 @@ class Resumed:
         """A fresh working state of the customer, as the reference restores it."""
         plan = self.plan
         counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
-        return restore(self.saved[customer_id], plan.money, plan.zone, plan.tiers, counts)
+        state = restore(self.saved[customer_id], plan.money, plan.zone, plan.tiers, counts)
+        state.profile = self.given_profiles.get(customer_id)  # as ``fold.evaluate``
+        return state
 
     def account(self, customer_id: str) -> PointsAccount | None:
         """The customer's points account as saved (a fresh copy), or None without a state."""
@@ -196,21 +203,36 @@ class Resumed:
         return found
 
     def _check_ids(self, frame: Frame) -> None:
-        """The first event (by instant, then id) whose id a saved state holds: the
-        reference's error."""
+        """The first event (by instant, then id) whose id a saved state holds, or that
+        comes before its customer's saved state: the reference's error."""
         held: set[str] = set()
         for saved in self.saved.values():
             held.update(row.id for row in saved.purchases)
             held.update(saved.refunds)
             held.update(saved.redemptions)
-        if not held:
-            return
+            held.update(kept.id for kept in saved.referrals)  # ``fold._evaluate``'s fact ids
         ids = frame.event_ids
-        repeated = [event for event, event_id in enumerate(ids.tolist()) if event_id in held]
-        if repeated:
-            first = min(repeated, key=lambda event: (int(frame.at[event]), ids[event]))
+        found: list[tuple[int, str, str, str]] = []
+        if held:
             message = "another event has the same id; event ids must be unique"
-            raise event_error(ids[first], message)
+            found += [
+                (int(frame.at[event]), event_id, message, "")
+                for event, event_id in enumerate(ids.tolist())
+                if event_id in held
+            ]
+        for customer, customer_id in self.seeded_customers(frame).items():
+            last = self.saved[customer_id].last_event_at
+            first = int(frame.customer_start[customer])
+            if last is not None and int(frame.at[first]) < micros(last):
+                moment = _moment(frame)(first)
+                message = (
+                    f"it happened at {moment.isoformat()}, before the customer's saved state "
+                    f"(last event at {last.isoformat()}); evaluate it from an earlier state"
+                )
+                found.append((int(frame.at[first]), str(ids[first]), message, "at"))
+        if found:
+            _, event_id, message, path = min(found)
+            raise event_error(event_id, message, *([path] if path else []))
 
     # --- seeds --------------------------------------------------------------------------
 
@@ -360,18 +382,27 @@ class Resumed:
         """The state the reference saves after resuming (``_resumed_states``)."""
         return merged_state(self, customer_id, state, account, counts, bought)
 
-    def idle(self, frame_customers: Iterable[str], cutoff: _Cutoff | None) -> list[CustomerResult]:
+    def idle(
+        self,
+        frame_customers: Iterable[str],
+        cutoff: _Cutoff | None,
+        facts: Mapping[str, Sequence[Fact]] | None = None,
+    ) -> list[CustomerResult]:
         """The results of the customers with a saved state and no new event: the
-        reference's own, from their restored state (their state, and what ``as_of``
-        expires)."""
+        reference's own, from their restored state (their state, the referral ``facts``
+        the new history raised for them, checked already, folded in their order, and what
+        ``as_of`` expires)."""
         present = set(frame_customers)
         found = []
+        prices: dict[Any, int] = {}
         for customer_id in sorted(self.saved):
             if customer_id in present:
                 continue
             state = self.restored(customer_id)
-            state.profile = self.given_profiles.get(customer_id)  # as ``fold.evaluate``
-            found.append(_result(self.plan, state, [], cutoff))
+            ledger: list[LedgerEntry] = []
+            for fact in (facts or {}).get(customer_id, ()):
+                _fold_event(self.plan, state, fact.event(), ledger, prices)
+            found.append(_result(self.plan, state, ledger, cutoff))
         return found
 
 

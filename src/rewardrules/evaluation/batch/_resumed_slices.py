@@ -28,7 +28,7 @@ from rewardrules.engine.state import CustomerState, _restore_account
 from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.batch._limits import LimitColumns, period_keys
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds
-from rewardrules.evaluation.batch._slices import SliceReader
+from rewardrules.evaluation.batch._slices import SavedReferrals, SliceReader
 from rewardrules.evaluation.plan import ProgramPlan
 
 
@@ -94,10 +94,16 @@ def seed_limits(
     return seeded
 
 
-def resumed_reader(reader: SliceReader, saved: Mapping[str, CustomerState]) -> SliceReader:
+def resumed_reader(
+    reader: SliceReader,
+    saved: Mapping[str, CustomerState],
+    reversals: Mapping[str, Mapping[str, tuple[str, datetime, str | None, bool]]],
+) -> SliceReader:
     """The slices' reader counting on from the saved states: each resumed customer's
-    limits' usage as ``restore`` loads it (``WorkingState.limit_usage``), and their first
-    event and birthday years, where the birthdays at dates go on from."""
+    limits' usage as ``restore`` loads it (``WorkingState.limit_usage``), their first
+    event and birthday years, where the birthdays at dates go on from, and their marks,
+    friends and holds (``_resumed_referrals``), with the holds the refunds of saved
+    purchases reversed (``reversals``, by refund id)."""
     seeds: dict[str, Usage] = {
         customer_id: {key: (usage.period, usage.used) for key, usage in state.limits.items()}
         for customer_id, state in saved.items()
@@ -106,7 +112,18 @@ def resumed_reader(reader: SliceReader, saved: Mapping[str, CustomerState]) -> S
     years = {
         customer_id: (state.first_event_at, state.birthdays) for customer_id, state in saved.items()
     }
-    return replace(reader, usage_seeds=seeds, saved_years=years)
+    referrals = {
+        customer_id: SavedReferrals(state.bonuses, state.referrals, state.referral_holds)
+        for customer_id, state in saved.items()
+        if state.bonuses or state.referrals or state.referral_holds
+    }
+    return replace(
+        reader,
+        usage_seeds=seeds,
+        saved_years=years,
+        saved_referrals=referrals,
+        saved_reversals=reversals,
+    )
 
 
 def saved_account(plan: ProgramPlan, saved: CustomerState) -> PointsAccount:
@@ -124,7 +141,7 @@ def idle_gifts(
     """Of the entries of resumed customers without a new event (``Resumed.idle``), add the
     gifts at dates up to ``as_of`` to what the walks ``given`` (as ``_gifts.sums`` counts
     them, a ``capped`` one too); return the others, the account's entries."""
-    dated = {rule.id for rule in plan.dated}
+    dated = {rule.id for rule in plan.dated} | set(plan.referrals)  # and referrers' rewards
     account = []
     for entry in entries:
         if entry.rule not in dated:

@@ -17,6 +17,7 @@ from rewardrules.engine._state_columns import SavedPurchase, purchase_columns, w
 from rewardrules.engine._state_format import instant
 from rewardrules.engine.lots import PointsAccount, settle
 from rewardrules.engine.state import CustomerState, GiftCardWindow
+from rewardrules.evaluation.batch._slices import keeps_slices
 
 if TYPE_CHECKING:
     from rewardrules.evaluation.batch._resume import Resumed
@@ -68,6 +69,11 @@ def merged_state(
     _given_back(resumed, customer_id, state, gift_cards)
     bonuses = dict.fromkeys(saved.bonuses)
     bonuses.update(dict.fromkeys(state.bonuses))
+    if keeps_slices(plan):  # counted on from the saved marks (``_slices``): a reversal takes one
+        bonuses = dict.fromkeys(state.bonuses)
+    referrals, holds = saved.referrals, saved.referral_holds
+    if plan.referrals:  # counted on from the saved ones (``_slices``, ``_resumed_referrals``)
+        referrals, holds = state.referrals, state.referral_holds
     tiers: dict[str, Any] = {}
     if plan.tiers is not None and saved.tier_granted_until is not None:
         tiers = {
@@ -105,8 +111,8 @@ def merged_state(
             "first_event_at": saved.first_event_at or state.first_event_at,
             "birthdays": {**saved.birthdays, **state.birthdays},
             "limits": state.limits,
-            "referrals": saved.referrals,
-            "referral_holds": saved.referral_holds,
+            "referrals": referrals,
+            "referral_holds": holds,
             "forgotten_until": forgotten_until,
             "settled_purchase_at": settled_purchase_at,
             **tiers,

@@ -39,7 +39,7 @@ from rewardrules.errors import HistoryError, event_error
 from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.fold import late_refund
 from rewardrules.evaluation.plan import ProgramPlan
-from rewardrules.events import Refund, RefundLine
+from rewardrules.events import ReferralQualified, Refund, RefundLine
 from rewardrules.kinds.every_nth_free import PunchCardPlan
 from rewardrules.kinds.partner_gift_card import GiftCardPlan
 
@@ -64,6 +64,14 @@ class SavedRefunds:
     tier_amounts: dict[int, tuple[str, int]] = field(default_factory=dict)
     purchases: dict[int, tuple[str, int]] = field(default_factory=dict)
     """Per such refund, its purchase's id and local date (an ordinal)."""
+    facts: dict[int, list[ReferralQualified]] = field(default_factory=dict)
+    """Per such refund that reverses a friend's held referral (``referral._refund``), the
+    facts it raises for the referrers (``reversed_by``)."""
+    holds: dict[int, dict[str, tuple[str, datetime, str | None, bool]]] = field(
+        default_factory=dict
+    )
+    """Per such refund, the friend's hold of each rule it reversed, as the kind module
+    leaves it (``WorkingState.friend_holds``: the gift kept)."""
     error: tuple[tuple[int, str], HistoryError] | None = None
     """The first of these refunds (by instant, then id) the reference refuses, with its
     error: raised once the columns' refunds before it are known to be accepted."""
@@ -190,6 +198,10 @@ def _apply(
                 day = record.local_date.toordinal()
                 found.windows.setdefault(rule.id, {})[event] = (key, day, spend)
     found.entries[event] = taken
+    if state.outbox:  # a friend's held referral reversed: the referrers' facts
+        found.facts[event] = list(state.outbox)
+        found.holds[event] = {fact.rule: state.friend_holds[fact.rule] for fact in state.outbox}
+        state.outbox.clear()
     found.purchases[event] = (refund.purchase_id, record.local_date.toordinal())
     return record
 

@@ -149,6 +149,15 @@ class Slices:
 
 
 @dataclass(frozen=True, slots=True)
+class SavedReferrals:
+    """What a saved state's referral slices start the new ones from."""
+
+    bonuses: tuple[str, ...] = ()
+    referrals: tuple[SavedReferral, ...] = ()
+    referral_holds: tuple[SavedHold, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SliceReader:
     """Builds the slices of a customer's state from their ledger, facts and profile."""
 
@@ -166,6 +175,14 @@ class SliceReader:
     )
     """When resuming, per customer with a saved state, its first event and birthday years:
     where the birthdays at dates go on from."""
+    saved_referrals: Mapping[str, SavedReferrals] = field(default_factory=dict)
+    """When resuming, per customer with a saved state: its once-only marks, its friends
+    (and rewards held) as a referrer, and its holds as a friend, counted on from."""
+    saved_reversals: Mapping[str, Mapping[str, tuple[str, datetime, str | None, bool]]] = field(
+        default_factory=dict
+    )
+    """When resuming, per refund (id) of a saved purchase that reversed a friend's held
+    referral, the friend's hold of each rule it reversed (``_saved_refunds.holds``)."""
 
     @classmethod
     def of(
@@ -206,12 +223,13 @@ class SliceReader:
         )
         profile = self.profiles.get(customer_id)
         found.limits = self._limits(entries, timeline, facts, self.usage_seeds.get(customer_id))
-        found.bonuses = self._bonuses(entries, timeline)
+        saved = self.saved_referrals.get(customer_id)
+        found.bonuses = self._bonuses(entries, timeline, saved)
         found.birthdays = self._birthdays(
             entries, timeline, profile, found.first_event_at, last, customer_id
         )
-        found.referrals = self._referrals(facts, last)
-        found.referral_holds = self._holds(entries, timeline)
+        found.referrals = self._referrals(facts, last, saved)
+        found.referral_holds = self._holds(entries, timeline, saved)
         return found
 
     # --- limits -----------------------------------------------------------------------
@@ -263,32 +281,55 @@ class SliceReader:
                 return  # a referral's limits bound the referrer's rewards, not the friend's gift
             local_date = timeline.local_date(event)
         elif referral:
-            local_date = self._reward_date(first, facts)
+            local_date = self._reward_date(first, facts, timeline)
         else:  # a gift at a date, filed under '<rule>@<local date>'
             local_date = date.fromisoformat(first.event_id.rsplit("@", 1)[1])
         given = measure(run, self.units_are_rewards.get(first.rule, False))
         limits.record(usage, local_date, *given)
 
-    def _reward_date(self, entry: LedgerEntry, facts: Sequence[Fact]) -> date:
-        """The local date a referrer's reward was given: the fact's, or its hold's end."""
+    def _reward_date(
+        self, entry: LedgerEntry, facts: Sequence[Fact], timeline: Timeline | None = None
+    ) -> date:
+        """The local date a referrer's reward was given: the fact's, or its hold's end (a
+        reward held in a saved state: its ``held_until``)."""
         plan = self.plan
         fact = next(
-            fact
-            for fact in facts
-            if (fact.event_id, fact.rule) == (entry.event_id, entry.rule)
-            and fact.reversed_by is None
+            (
+                fact
+                for fact in facts
+                if (fact.event_id, fact.rule) == (entry.event_id, entry.rule)
+                and fact.reversed_by is None
+            ),
+            None,
         )
+        if fact is None:
+            held = self._saved_held(entry, timeline)
+            return held.astimezone(plan.zone).date()
         moment = hold_end(plan.referrals, fact, plan.zone) or fact.written
         return moment.astimezone(plan.zone).date()
 
+    def _saved_held(self, entry: LedgerEntry, timeline: Timeline | None) -> datetime:
+        """When a reward held in the customer's saved state ends its hold."""
+        customer_id = entry.customer_id
+        saved = self.saved_referrals.get(customer_id)
+        assert saved is not None  # noqa: S101 -- a reward without a new fact was saved held
+        return next(
+            kept.held_until
+            for kept in saved.referrals
+            if (kept.id, kept.rule) == (entry.event_id, entry.rule) and kept.held_until
+        )
+
     # --- once-only marks and birthdays --------------------------------------------------
 
-    def _bonuses(self, entries: Sequence[LedgerEntry], timeline: Timeline) -> tuple[str, ...]:
-        """The rules that marked the customer, in the order marked: a bonus or a gift at a
-        purchase where it gave (even cut to nothing by a limit), a sign-up bonus at joining
-        (given, capped or set aside), a friend's qualifying purchase; a reversal of it takes
-        the mark away (the friend may qualify again)."""
-        marks: dict[str, None] = {}
+    def _bonuses(
+        self, entries: Sequence[LedgerEntry], timeline: Timeline, saved: SavedReferrals | None
+    ) -> tuple[str, ...]:
+        """The rules that marked the customer, in the order marked (from the saved marks,
+        when resuming): a bonus or a gift at a purchase where it gave (even cut to nothing
+        by a limit), a sign-up bonus at joining (given, capped or set aside), a friend's
+        qualifying purchase; a reversal of it takes the mark away (the friend may qualify
+        again)."""
+        marks: dict[str, None] = {} if saved is None else dict.fromkeys(saved.bonuses)
         kinds = self.kinds
         for entry in entries:
             kind = kinds.get(entry.rule)
@@ -358,13 +399,21 @@ class SliceReader:
     # --- referrals --------------------------------------------------------------------
 
     def _referrals(
-        self, facts: Sequence[Fact], last: tuple[int, str, datetime] | None
+        self,
+        facts: Sequence[Fact],
+        last: tuple[int, str, datetime] | None,
+        saved: SavedReferrals | None = None,
     ) -> tuple[SavedReferral, ...]:
         """The friends the referrer was rewarded for, or whose reward is still held, in the
-        order their facts came (``gifts.apply_referral``); a reversal removes one."""
+        order their facts came (``gifts.apply_referral``), after the saved ones; a reversal
+        removes one."""
         plan = self.plan
         referred: dict[tuple[str, str], str] = {}
         held: dict[tuple[str, str], datetime] = {}
+        for kept in () if saved is None else saved.referrals:
+            referred[(kept.id, kept.rule)] = kept.referred
+            if kept.held_until is not None:
+                held[(kept.id, kept.rule)] = kept.held_until
         for fact in facts:
             key = (fact.event_id, fact.rule)
             if fact.reversed_by is not None:
@@ -392,12 +441,17 @@ class SliceReader:
             for (fact_id, rule), friend in referred.items()
         )
 
-    def _holds(self, entries: Sequence[LedgerEntry], timeline: Timeline) -> tuple[SavedHold, ...]:
+    def _holds(
+        self, entries: Sequence[LedgerEntry], timeline: Timeline, saved: SavedReferrals | None
+    ) -> tuple[SavedHold, ...]:
         """As a friend, per rule with ``hold_for``, the last qualifying purchase and its hold
         (``referral._purchase`` and ``_refund``): read from the friend's markers, gifts,
-        points taken back and reversals."""
+        points taken back and reversals, after the saved holds (a refund of a saved
+        purchase leaves its hold as the reference's own step left it)."""
         plan = self.plan
         holds: dict[str, tuple[str, datetime, str | None, bool]] = {}
+        for hold in () if saved is None else saved.referral_holds:
+            holds[hold.rule] = (hold.purchase, hold.until, hold.reversed_by, hold.gift_kept)
         gift_points: dict[tuple[str, str], int] = {}
         for entry in entries:
             compiled = plan.referrals.get(entry.rule)
@@ -423,6 +477,10 @@ class SliceReader:
             if entry.kind == "points" and entry.points:
                 gift_points[(entry.rule, purchase_id)] = 0
             elif entry.kind == "referral" and entry.units == REVERSED:
+                left = self.saved_reversals.get(entry.event_id, {}).get(entry.rule)
+                if left is not None:  # of a saved purchase (``_saved_refunds``)
+                    holds[entry.rule] = left
+                    continue
                 _, until, _, kept_before = holds[entry.rule]
                 kept = kept_before or (
                     rule.referred is not None

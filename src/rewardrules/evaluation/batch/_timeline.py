@@ -40,11 +40,18 @@ from rewardrules.engine.lots import (
     upcoming_expiry,
 )
 from rewardrules.engine.state import CustomerState, WorkingState
+from rewardrules.errors import event_error
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._referrals import Fact, Repetition
+from rewardrules.evaluation.batch._resumed_referrals import (
+    holding,
+    saved_held,
+    seed_checks,
+    too_early,
+)
 from rewardrules.evaluation.batch._resumed_slices import kept_purchases, saved_account
 
 # The reference's choice among the gifts of an exclusive group due at one moment.
@@ -166,7 +173,7 @@ class Walker:
             {} if saved is None else kept_purchases(saved),
         )
         done.lots = account
-        held = HeldRewards()  # the referrer's rewards held (a rule's hold_for)
+        held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
         if (
             profile is not None
             and profile.opens
@@ -359,9 +366,8 @@ class Walker:
             if event in self.emptied:
                 refunded_in_full(account, purchase_id)
             return written
-        cancels = self.catalogue.cancels
-        if event in cancels:
-            target = keys[cancels[event]]
+        target = self.catalogue.cancelled(event, keys)  # a saved redemption's too
+        if target is not None:
             return cancel_redemption(policy, account, customer_id, keys[event], target)
         reward = frame.reward[event].as_py()
         units, tier = int(frame.units[event]), self.catalogue.tiers.get(event)
@@ -530,6 +536,9 @@ class Walks:
     before: tuple[list[int], list[LedgerEntry]] = field(default_factory=lambda: ([], []))
     after: tuple[list[int], list[LedgerEntry]] = field(default_factory=lambda: ([], []))
     last: tuple[list[int], list[LedgerEntry]] = field(default_factory=lambda: ([], []))
+    idle: dict[str, list[Fact]] = field(default_factory=dict)
+    """Per referrer with a saved state and no event in the frame, their new facts (in
+    evaluation order): the reference folds them (``Resumed.idle``)."""
 
     def gifts(self) -> list[LedgerEntry]:
         """Every gift and reward written here."""
@@ -559,17 +568,27 @@ def walk_customers(
     rewarded: dict[str, set[tuple[str, str]]] = {}
     before: dict[tuple[int, str], int] = {}
     checks = HoldChecks(plan.referrals, plan.zone)
+    seed_checks(checks, rewarded, walker.saved)  # the saved referrals (``_resumed_referrals``)
     for fact in sorted(facts, key=lambda fact: fact.key):
         count = before.get((fact.at, fact.event_id), 0)
         before[(fact.at, fact.event_id)] = count + 1
         if repeated is not None and repeated[0] <= (fact.at, fact.event_id, count):
             raise repeated[1]
+        last = too_early(fact, walker.saved) if walker.saved else None
+        if last is not None:
+            raise event_error(
+                fact.event_id,
+                f"it happened at {fact.written.isoformat()}, before the customer's saved "
+                f"state (last event at {last.isoformat()}); evaluate it from an earlier state",
+                "at",
+            )
         checks.check(fact, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
     index: dict[str, int] = {}
-    if profiles or by_referrer:  # a million customers without a profile need no index
+    holders = holding(walker.saved) if walker.saved else set()
+    if profiles or by_referrer or holders:  # a million customers without one need no index
         index = {customer: position for position, customer in enumerate(frame.customer_ids)}
     chosen = {
         index[customer]
@@ -577,6 +596,8 @@ def walk_customers(
         if customer in index and walker.needs_walk(profile)
     }
     chosen |= {index[customer] for customer in by_referrer if customer in index}
+    # A saved state's held rewards are given at the hold's end.
+    chosen |= {index[customer] for customer in holders if customer in index}
     walks = Walks(frame_customers=sorted(chosen))
     starts = frame.customer_start.tolist()
     for customer in walks.frame_customers:
@@ -606,7 +627,13 @@ def walk_customers(
             for customer, profile in profiles.items()
             if profile.opens and customer not in index
         }
-    others -= set(walker.saved)  # resumed without an event: the reference's ``_result``
+    # Resumed without an event: the reference's ``_result``, after its fold of the facts.
+    walks.idle = {
+        customer: facts
+        for customer, facts in by_referrer.items()
+        if customer in walker.saved and customer not in index
+    }
+    others -= set(walker.saved)
     for customer_id in sorted(others):
         walk = walker.walk(
             customer_id, range(0), by_referrer.get(customer_id, []), profiles.get(customer_id)
