@@ -8,6 +8,7 @@ Every case that the batch engine evaluates is also run through it
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, date, datetime
 from typing import Any
@@ -216,6 +217,9 @@ def test_a_format_4_state_takes_its_latest_forgotten_purchase_to_count() -> None
     data = saved.model_dump(mode="json")
     del data["settled_purchase_at"], data["digest"]
     data["format"] = 4
+    # Format 4 saved each purchase and window pair as an array (format 6: as columns).
+    data["purchases"] = json.loads(json.dumps(saved.purchases))
+    data["tier_window"] = json.loads(json.dumps(saved.tier_window))
     assert CustomerState.model_validate(data).settled_purchase_at == utc(2026, 3, 5)
 
 

@@ -171,7 +171,9 @@ def _text_problems_of(columns: PurchaseColumns) -> Found:
     stores = columns.store
     categories = columns.category
     # Stores, skus and categories repeat from purchase to purchase: each is looked at once.
-    texts = [*columns.id, *{*filter(None, stores), *columns.sku, *filter(None, categories)}]
+    # None is left out, an empty text is not: it must be refused.
+    names = {text for text in {*stores, *categories} if text is not None}
+    texts = [*columns.id, *names.union(columns.sku)]
     if texts_plain(texts):
         return
     named: Sequence[tuple[str, Sequence[str | None]]] = (
