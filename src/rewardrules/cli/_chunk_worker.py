@@ -1,0 +1,133 @@
+"""What each worker process of ``dry-run --jobs N`` does with a chunk of whole customers.
+
+The main process (:mod:`rewardrules.cli.dry_run_jobs`) reads and checks the history and
+sends each chunk here as an Arrow IPC stream. A worker evaluates it with the batch engine,
+turns its ledger into the ledger file's columns (``tools.ledger_sums.ledger_pieces``) and
+counts them into a summary of its own, exactly as the one-process stream does for that
+chunk (``DryRunOutput.stream``), and sends back the ledger as an IPC stream, the summary's
+sums and the totals: what the main process writes and adds up, in input order.
+
+A worker is started with :func:`start_worker` (the program, ``--as-of`` and the history's
+name, compiled once) and keeps, across the chunks it is given, the reason texts already
+formatted and the months of the days already seen, as the one-process run does across all
+chunks: caches only, the output is the same whichever worker a chunk goes to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from rewardrules.cli.customer_chunks import event_month_columns
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.errors import HistoryError
+from rewardrules.evaluation.batch import evaluate_table
+from rewardrules.histories.columns import HISTORY_SCHEMA
+from rewardrules.program.model import Program
+from rewardrules.tools.ledger_files import ledger_schema
+from rewardrules.tools.ledger_sums import ledger_pieces
+from rewardrules.tools.summary import CountedSums, SummaryBuilder
+
+__all__ = ["ChunkDone", "evaluate_chunk", "start_worker", "table_bytes", "table_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDone:
+    """A chunk's results, or the error its evaluation raised (not yet located in the file).
+
+    Attributes:
+        error: the batch engine's error about an event of the chunk, or None.
+        ledger: the chunk's ledger entries as an Arrow IPC stream (``ledger_schema``).
+        entries: how many entries ``ledger`` holds.
+        counted: the chunk's summary sums (``SummaryBuilder.counted``).
+        evaluation: the chunk's evaluation without its customers (its totals).
+        rows: the history rows of the chunk.
+        customers: the customers of the chunk.
+    """
+
+    error: HistoryError | None = None
+    ledger: bytes = b""
+    entries: int = 0
+    counted: CountedSums | None = None
+    evaluation: Evaluation | None = None
+    rows: int = 0
+    customers: int = 0
+
+
+@dataclass(slots=True)
+class _Worker:
+    """What one worker process keeps between chunks."""
+
+    program: Program
+    as_of: date | datetime | None
+    source: str
+    reasons: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    days: dict[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
+
+
+_WORKER: list[_Worker] = []  # the worker process's own, set by start_worker
+
+
+def start_worker(program: Program, as_of: date | datetime | None, source: str) -> None:
+    """Initialise a worker process: keep the program, and evaluate an empty history once
+    (the engine's modules imported and its plan compiled while the main process reads the
+    first chunk).
+
+    Ctrl-C is the main process's to handle (it stops the workers and removes the partial
+    ledger): a worker ignores it, so that no worker prints a traceback of its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    evaluate_table(program, HISTORY_SCHEMA.empty_table(), None, as_of, source=source)
+    _WORKER[:] = [_Worker(program, as_of, source)]
+
+
+def table_bytes(table: pa.Table) -> bytes:
+    """A table as an Arrow IPC stream (its columns' buffers, no row made)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def table_of(data: bytes) -> pa.Table:
+    """The table of an Arrow IPC stream (:func:`table_bytes`)."""
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def evaluate_chunk(data: bytes, size: int) -> ChunkDone:
+    """Evaluate a chunk of whole customers (an IPC stream of a checked history table): its
+    ledger in pieces of ``size`` entries, counted into the chunk's summary as they come."""
+    worker = _WORKER[0]
+    program = worker.program
+    table = table_of(data)
+    try:
+        evaluation = evaluate_table(program, table, None, worker.as_of, source=worker.source)
+    except HistoryError as error:
+        return ChunkDone(error=error)
+    builder = SummaryBuilder(program)
+    made: list[tuple[pa.Array[Any], pa.Array[Any]]] = []
+
+    def months() -> tuple[pa.Array[Any], pa.Array[Any]]:
+        if not made:  # only for a piece without the engine's dates
+            made.append(event_month_columns(table, program, worker.days))
+        return made[0]
+
+    tables = []
+    for piece in ledger_pieces(evaluation.customers, evaluation.money, size, worker.reasons):
+        tables.append(piece.table)
+        builder.count_piece(piece, months)
+    schema = ledger_schema(evaluation.money)
+    ledger = pa.concat_tables(tables) if tables else schema.empty_table()
+    return ChunkDone(
+        ledger=table_bytes(ledger),
+        entries=ledger.num_rows,
+        counted=builder.counted(),
+        evaluation=dataclasses.replace(evaluation, customers=()),
+        rows=table.num_rows,
+        customers=len(evaluation.customers),
+    )

@@ -1,0 +1,217 @@
+"""``dry-run --engine batch --jobs N``: the streamed dry-run on N processes of one machine.
+
+The main process reads and checks the history in chunks of whole customers, as the
+one-process stream does (:mod:`rewardrules.cli.customer_chunks`), and sends each chunk, as
+an Arrow IPC stream, to a pool of N worker processes (:mod:`rewardrules.cli._chunk_worker`,
+started with ``forkserver`` where the platform has it, else ``spawn``). A worker evaluates
+the chunk and sends back its ledger (an IPC stream) and its summary's sums; the main
+process writes the ledgers to the one ledger file and adds up the sums **in input order**,
+so the file, the summary and the totals are those of ``--jobs 1``, byte for byte.
+
+At most :data:`IN_FLIGHT_PER_JOB` x N chunks are read and not yet written at any time:
+memory is bounded by that many chunks, their evaluations in the workers and their ledgers
+on their way back, whatever the length of the history.
+
+Errors come out as in one process. A problem found while reading chunk k is raised only
+after the chunks before k are evaluated, and the first of their own errors wins; an
+evaluation error of chunk k is raised when chunk k's turn to be written comes, and nothing
+of a later chunk is written. On any failure (an error, Ctrl-C, a worker that died) the
+partial ledger file is removed (``LedgerFile.discard``) and the workers are stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Final
+
+import pyarrow as pa
+
+from rewardrules.cli._chunk_worker import ChunkDone, evaluate_chunk, start_worker, table_bytes
+from rewardrules.cli._chunk_worker import table_of as _table_of
+from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.errors import HistoryError, Problem, RewardRulesError
+from rewardrules.histories.columns import HISTORY_SCHEMA
+from rewardrules.program.model import Program
+from rewardrules.tools.ledger_files import LedgerFile
+from rewardrules.tools.summary import Summary, SummaryBuilder
+
+__all__ = ["IN_FLIGHT_PER_JOB", "ChunkPool", "stream_on_jobs"]
+
+IN_FLIGHT_PER_JOB: Final = 2
+"""Chunks read and not yet written, per worker process: one being evaluated, one waiting
+(so that a worker never waits for the main process to read)."""
+
+_WORKER_MODULE: Final = "rewardrules.cli._chunk_worker"
+
+
+class ChunkPool:
+    """N worker processes that evaluate chunks of one program; a context manager.
+
+    Args:
+        jobs: how many worker processes.
+        program: the program, sent to each worker once.
+        as_of: ``--as-of``.
+        source: the history's name, for the engine's located errors.
+    """
+
+    def __init__(
+        self, jobs: int, program: Program, as_of: date | datetime | None, source: str
+    ) -> None:
+        self.jobs = jobs
+        self._executor = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=_context(),
+            initializer=start_worker,
+            initargs=(program, as_of, source),
+        )
+
+    def submit(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+        """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries."""
+        return self._executor.submit(evaluate_chunk, table_bytes(chunk), size)
+
+    def __enter__(self) -> ChunkPool:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self._executor.shutdown(wait=True)
+            return
+        # A failure: the chunks still queued are dropped and the workers stopped at once
+        # (they ignore Ctrl-C, which is the main process's to handle).
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.terminate()
+        for process in list(processes.values()):
+            process.join(5)
+
+
+def _context() -> Any:
+    """``forkserver`` (the worker module imported once, in the server), else ``spawn``:
+    never a plain fork of a process whose Arrow threads may hold locks."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([_WORKER_MODULE])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _lost(error: BaseException) -> RewardRulesError:
+    message = (
+        f"a worker process of --jobs stopped before it finished ({error}); no ledger file "
+        "was written: run again, or with --jobs 1 to see the failure in one process"
+    )
+    return RewardRulesError([Problem(message, code="worker-lost")])
+
+
+class _InOrder:
+    """The results of a stream's chunks, taken in input order: written and counted."""
+
+    def __init__(
+        self, output: DryRunOutput, locate: Callable[[HistoryError], HistoryError]
+    ) -> None:
+        program = output.program
+        self.output = output
+        self.locate = locate
+        self.builder = SummaryBuilder(program)
+        self.ledger = None if output.output is None else LedgerFile(output.output, program.money)
+        self.evaluations: list[Evaluation] = []
+        self.rows = self.customers = 0
+
+    def result(self, future: Future[ChunkDone]) -> ChunkDone:
+        """A chunk's results, once evaluated; its error (located) if it had one."""
+        try:
+            found = future.result()
+        except BrokenProcessPool as error:
+            raise _lost(error) from None
+        if found.error is not None:
+            raise self.locate(found.error)
+        return found
+
+    def write(self, found: ChunkDone) -> None:
+        """Write a chunk's ledger, count its summary, keep its totals, move the bar."""
+        if self.ledger is not None and found.entries:
+            self.ledger.write_table(_table_of(found.ledger))
+        if found.counted is not None:
+            self.builder.add_counted(found.counted)
+        if found.evaluation is not None:
+            self.evaluations.append(found.evaluation)
+        self.rows += found.rows
+        self.customers += found.customers
+        self.output.progress.chunk(self.rows, self.customers)
+
+    def fail(self) -> None:
+        """Remove the partial ledger and take the bar down."""
+        if self.ledger is not None:
+            self.ledger.discard()
+        self.output.progress.close()
+
+    def finish(self) -> tuple[Evaluation, Summary]:
+        """Move the ledger into place; the evaluation of all chunks and the summary."""
+        if self.ledger is not None:
+            self.ledger.close()
+            self.output.entries = self.ledger.entries
+        self.output.progress.close()
+        totals = summed_totals(evaluation.totals for evaluation in self.evaluations)
+        first = self.evaluations[0]
+        return dataclasses.replace(first, customers=(), totals=totals), self.builder.finish(totals)
+
+
+def stream_on_jobs(
+    output: DryRunOutput,
+    pool: ChunkPool,
+    chunks: Iterable[pa.Table],
+    size: int,
+    locate: Callable[[HistoryError], HistoryError],
+) -> tuple[Evaluation, Summary]:
+    """Evaluate chunks of whole customers on the pool; write and count them in input order.
+
+    What :meth:`DryRunOutput.stream` does in one process, with the same file, summary and
+    totals. ``size``: entries per ledger piece; ``locate``: points an engine error at the
+    history's rows.
+
+    Returns:
+        The evaluation with no customers and the totals of all chunks, and the summary.
+    """
+    taken = _InOrder(output, locate)
+    pending: deque[Future[ChunkDone]] = deque()
+    limit = IN_FLIGHT_PER_JOB * pool.jobs
+    read = iter(chunks)
+    try:
+        while True:
+            try:
+                chunk = next(read, None)
+            except Exception:
+                # A problem of this chunk's rows: the chunks before it are evaluated first,
+                # and the first of their errors is the one a single process would show.
+                while pending:
+                    taken.result(pending.popleft())
+                raise
+            if chunk is None:
+                break
+            pending.append(pool.submit(chunk, size))
+            while pending and (len(pending) >= limit or pending[0].done()):
+                taken.write(taken.result(pending.popleft()))
+        if not taken.evaluations and not pending:  # no row at all: still the totals
+            pending.append(pool.submit(HISTORY_SCHEMA.empty_table(), size))
+        while pending:
+            taken.write(taken.result(pending.popleft()))
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        taken.fail()
+        raise
+    return taken.finish()
