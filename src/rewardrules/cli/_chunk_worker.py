@@ -33,7 +33,15 @@ from rewardrules.tools.ledger_files import ledger_schema
 from rewardrules.tools.ledger_sums import ledger_pieces
 from rewardrules.tools.summary import CountedSums, SummaryBuilder
 
-__all__ = ["ChunkDone", "evaluate_chunk", "start_worker", "table_bytes", "table_of"]
+__all__ = [
+    "ChunkDone",
+    "ChunkState",
+    "evaluate_chunk",
+    "evaluate_here",
+    "start_worker",
+    "table_bytes",
+    "table_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +68,8 @@ class ChunkDone:
 
 
 @dataclass(slots=True)
-class _Worker:
-    """What one worker process keeps between chunks."""
+class ChunkState:
+    """What one process keeps between the chunks it evaluates (caches only)."""
 
     program: Program
     as_of: date | datetime | None
@@ -70,7 +78,7 @@ class _Worker:
     days: dict[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
-_WORKER: list[_Worker] = []  # the worker process's own, set by start_worker
+_WORKER: list[ChunkState] = []  # the worker process's own, set by start_worker
 
 
 def start_worker(program: Program, as_of: date | datetime | None, source: str) -> None:
@@ -83,7 +91,7 @@ def start_worker(program: Program, as_of: date | datetime | None, source: str) -
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     evaluate_table(program, HISTORY_SCHEMA.empty_table(), None, as_of, source=source)
-    _WORKER[:] = [_Worker(program, as_of, source)]
+    _WORKER[:] = [ChunkState(program, as_of, source)]
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -100,11 +108,14 @@ def table_of(data: bytes) -> pa.Table:
 
 
 def evaluate_chunk(data: bytes, size: int) -> ChunkDone:
-    """Evaluate a chunk of whole customers (an IPC stream of a checked history table): its
-    ledger in pieces of ``size`` entries, counted into the chunk's summary as they come."""
-    worker = _WORKER[0]
+    """In a worker process: :func:`evaluate_here` of a chunk sent as an IPC stream."""
+    return evaluate_here(_WORKER[0], table_of(data), size)
+
+
+def evaluate_here(worker: ChunkState, table: pa.Table, size: int) -> ChunkDone:
+    """Evaluate a chunk of whole customers (a checked history table): its ledger in pieces
+    of ``size`` entries, counted into the chunk's summary as they come."""
     program = worker.program
-    table = table_of(data)
     try:
         evaluation = evaluate_table(program, table, None, worker.as_of, source=worker.source)
     except HistoryError as error:

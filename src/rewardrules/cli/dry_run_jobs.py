@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.forkserver
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from types import TracebackType
@@ -33,7 +36,14 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from rewardrules.cli._chunk_worker import ChunkDone, evaluate_chunk, start_worker, table_bytes
+from rewardrules.cli._chunk_worker import (
+    ChunkDone,
+    ChunkState,
+    evaluate_chunk,
+    evaluate_here,
+    start_worker,
+    table_bytes,
+)
 from rewardrules.cli._chunk_worker import table_of as _table_of
 from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
 from rewardrules.engine.ledger import Evaluation
@@ -43,17 +53,26 @@ from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import LedgerFile
 from rewardrules.tools.summary import Summary, SummaryBuilder
 
-__all__ = ["IN_FLIGHT_PER_JOB", "ChunkPool", "stream_on_jobs"]
+__all__ = ["EVALUATE_WHILE_STARTING", "IN_FLIGHT_PER_JOB", "ChunkPool", "stream_on_jobs"]
 
 IN_FLIGHT_PER_JOB: Final = 2
 """Chunks read and not yet written, per worker process: one being evaluated, one waiting
 (so that a worker never waits for the main process to read)."""
+
+EVALUATE_WHILE_STARTING = True
+"""Whether the main process evaluates the chunks it reads before the workers are ready
+(tests set it False, so that every chunk goes to a worker)."""
 
 _WORKER_MODULE: Final = "rewardrules.cli._chunk_worker"
 
 
 class ChunkPool:
     """N worker processes that evaluate chunks of one program; a context manager.
+
+    The workers are started by a thread of their own (starting them waits for the
+    forkserver to import the engine): until they are all ready, :attr:`ready` is False and
+    this process evaluates the chunks it reads itself (:meth:`evaluate_here`), so that the
+    start of the workers costs no wall time.
 
     Args:
         jobs: how many worker processes.
@@ -66,16 +85,47 @@ class ChunkPool:
         self, jobs: int, program: Program, as_of: date | datetime | None, source: str
     ) -> None:
         self.jobs = jobs
+        self._here = ChunkState(program, as_of, source)
         self._executor = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=_context(),
             initializer=start_worker,
             initargs=(program, as_of, source),
         )
+        self._started = threading.Event()
+        self._starter = threading.Thread(target=self._start, name="rewardrules-jobs", daemon=True)
+        self._starter.start()
+
+    def _start(self) -> None:
+        """Start every worker (each submit starts one while none is idle) and wait until
+        each has run its initializer."""
+        try:
+            wait([self._executor.submit(int) for _ in range(self.jobs)])
+        except RuntimeError:  # the pool was shut down first
+            pass
+        finally:
+            self._started.set()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the workers have started (before that, chunks are evaluated here)."""
+        return self._started.is_set()
 
     def submit(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
-        """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries."""
-        return self._executor.submit(evaluate_chunk, table_bytes(chunk), size)
+        """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
+        that died makes the pool refuse it: the future holds that error)."""
+        try:
+            return self._executor.submit(evaluate_chunk, table_bytes(chunk), size)
+        except BrokenProcessPool as error:
+            lost: Future[ChunkDone] = Future()
+            lost.set_exception(error)
+            return lost
+
+    def evaluate_here(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+        """Evaluate a chunk in this process, as a worker would: a future already done."""
+        done: Future[ChunkDone] = Future()
+        done.set_result(evaluate_here(self._here, chunk, size))
+        return done
 
     def __enter__(self) -> ChunkPool:
         return self
@@ -87,6 +137,7 @@ class ChunkPool:
         traceback: TracebackType | None,
     ) -> None:
         if kind is None:
+            self._starter.join()
             self._executor.shutdown(wait=True)
             return
         # A failure: the chunks still queued are dropped and the workers stopped at once
@@ -101,12 +152,23 @@ class ChunkPool:
 
 def _context() -> Any:
     """``forkserver`` (the worker module imported once, in the server), else ``spawn``:
-    never a plain fork of a process whose Arrow threads may hold locks."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([_WORKER_MODULE])
-        return context
-    return multiprocessing.get_context("spawn")
+    never a plain fork of a process whose Arrow threads may hold locks.
+
+    The forkserver is started here with Ctrl-C ignored (it keeps that, and so do the
+    workers it forks): Ctrl-C is the main process's to handle, and a server still
+    importing would otherwise print a traceback of its own.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([_WORKER_MODULE])
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    return context
 
 
 def _lost(error: BaseException) -> RewardRulesError:
@@ -202,7 +264,10 @@ def stream_on_jobs(
                 raise
             if chunk is None:
                 break
-            pending.append(pool.submit(chunk, size))
+            if pool.ready or not EVALUATE_WHILE_STARTING:
+                pending.append(pool.submit(chunk, size))
+            else:  # the workers are still starting: this process does the chunk
+                pending.append(pool.evaluate_here(chunk, size))
             while pending and (len(pending) >= limit or pending[0].done()):
                 taken.write(taken.result(pending.popleft()))
         if not taken.evaluations and not pending:  # no row at all: still the totals
