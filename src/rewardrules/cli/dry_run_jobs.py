@@ -252,6 +252,12 @@ def stream_on_jobs(
     pending: deque[Future[ChunkDone]] = deque()
     limit = IN_FLIGHT_PER_JOB * pool.jobs
     read = iter(chunks)
+
+    def send(chunk: pa.Table) -> Future[ChunkDone]:
+        if pool.ready or not EVALUATE_WHILE_STARTING:
+            return pool.submit(chunk, size)
+        return pool.evaluate_here(chunk, size)  # the workers are still starting
+
     try:
         while True:
             try:
@@ -264,14 +270,11 @@ def stream_on_jobs(
                 raise
             if chunk is None:
                 break
-            if pool.ready or not EVALUATE_WHILE_STARTING:
-                pending.append(pool.submit(chunk, size))
-            else:  # the workers are still starting: this process does the chunk
-                pending.append(pool.evaluate_here(chunk, size))
+            pending.append(send(chunk))
             while pending and (len(pending) >= limit or pending[0].done()):
                 taken.write(taken.result(pending.popleft()))
         if not taken.evaluations and not pending:  # no row at all: still the totals
-            pending.append(pool.submit(HISTORY_SCHEMA.empty_table(), size))
+            pending.append(send(HISTORY_SCHEMA.empty_table()))
         while pending:
             taken.write(taken.result(pending.popleft()))
     except BaseException:
