@@ -1,10 +1,11 @@
-"""``dry-run --engine batch --jobs 2``: the streamed dry-run on two worker processes.
+"""``dry-run --engine batch --jobs N``: the streamed dry-run on N processes.
 
-``--jobs 2`` must write what ``--jobs 1`` writes: the same ledger file (read back row for
-row, and the same bytes), the same summary on standard output, the same error and exit
-status for a bad record, in the same order. Each test sets the chunk size small
-(``REWARDRULES_CHUNK_ROWS``) so that several chunks are in flight at once. These tests
-start real processes: they are few and their histories small.
+``--jobs 3`` (the main process and two workers) must write what ``--jobs 1`` writes: the
+same ledger file (read back row for row, and the same bytes), the same summary on
+standard output, the same error and exit status for a bad record, in the same order.
+Each test sets the chunk size small (``REWARDRULES_CHUNK_ROWS``) so that several chunks
+are in flight at once. These tests start real processes: they are few and their
+histories small.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ BATCH = ("--engine", "batch")
 def workers_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every chunk goes to a worker: the main process does not evaluate the first chunks
     while the workers start (it would do all of a small history)."""
-    monkeypatch.setattr(dry_run_jobs, "EVALUATE_WHILE_STARTING", False)
+    monkeypatch.setattr(dry_run_jobs, "MAIN_EVALUATES", False)
 
 
 def run(*arguments: str | Path) -> tuple[int, str, str]:
@@ -91,11 +92,11 @@ def ledger_of(path: Path) -> Any:
 def both_ways(
     program: Path, history: Path, folder: Path, suffix: str, *more: str | Path
 ) -> tuple[tuple[int, str, str], tuple[int, str, str], Path, Path]:
-    """``dry-run`` with ``--jobs 1`` and ``--jobs 2``, each to its own ledger file; the
+    """``dry-run`` with ``--jobs 1`` and ``--jobs 3``, each to its own ledger file; the
     second run's output names the first run's file, to compare them as text."""
     one, two = folder / f"one{suffix}", folder / f"two{suffix}"
     first = run("dry-run", program, history, *BATCH, "--output", one, *more)
-    second = run("dry-run", program, history, *BATCH, "--output", two, "--jobs", "2", *more)
+    second = run("dry-run", program, history, *BATCH, "--output", two, "--jobs", "3", *more)
     return first, (second[0], second[1].replace(str(two), str(one)), second[2]), one, two
 
 
@@ -155,10 +156,10 @@ def sorted_table(events: list[Event]) -> pa.Table:
 @drawn(
     events=histories(refunds=True, max_purchases=10),
     chunk=st.integers(1, 6),
-    while_starting=st.booleans(),
+    main_evaluates=st.booleans(),
 )
 def test_a_drawn_history_gives_the_same_files_on_two_jobs(
-    tmp_path_factory: pytest.TempPathFactory, events: list[Event], chunk: int, while_starting: bool
+    tmp_path_factory: pytest.TempPathFactory, events: list[Event], chunk: int, main_evaluates: bool
 ) -> None:
     # Also with the main process evaluating the chunks it reads while the workers start.
     folder = tmp_path_factory.mktemp("drawn")
@@ -166,7 +167,7 @@ def test_a_drawn_history_gives_the_same_files_on_two_jobs(
     pq.write_table(sorted_table(events), history)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REWARDRULES_CHUNK_ROWS", str(chunk))
-        patch.setattr(dry_run_jobs, "EVALUATE_WHILE_STARTING", while_starting)
+        patch.setattr(dry_run_jobs, "MAIN_EVALUATES", main_evaluates)
         first, second, one, two = both_ways(
             COFFEE_CLUB, history, folder, ".parquet", "--format", "json"
         )
@@ -303,8 +304,9 @@ class _LaterFuture(Future[ChunkDone]):
 class _SlowPool:
     """A stand-in for ``ChunkPool``: records what is sent, fails the chunk ``failing``."""
 
-    def __init__(self, jobs: int, failing: int | None, evaluation: Any) -> None:
-        self.jobs = jobs
+    def __init__(self, workers: int, failing: int | None, evaluation: Any) -> None:
+        self.workers = workers
+        self.here: list[int] = []
         self.failing = failing
         self.evaluation = evaluation
         self.sent: list[int] = []
@@ -327,6 +329,16 @@ class _SlowPool:
         return _LaterFuture(self, place, ChunkDone(evaluation=self.evaluation, rows=1))
 
 
+def _here(pool: _SlowPool, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+    place = len(pool.sent)
+    pool.sent.append(place)
+    pool.here.append(place)
+    pool.taken.append(place)  # evaluated at once: never in flight
+    done: Future[ChunkDone] = Future()
+    done.set_result(ChunkDone(evaluation=pool.evaluation, rows=1))
+    return done
+
+
 def chunks_then(count: int, error: Exception | None) -> Iterator[pa.Table]:
     for _ in range(count):
         yield HISTORY_SCHEMA.empty_table()
@@ -334,22 +346,22 @@ def chunks_then(count: int, error: Exception | None) -> Iterator[pa.Table]:
         raise error
 
 
-@pytest.mark.parametrize("jobs", [1, 3])
+@pytest.mark.parametrize("workers", [1, 3])
 def test_a_reading_error_waits_for_the_chunks_before_it_and_theirs_wins(
-    tmp_path: Path, jobs: int
+    tmp_path: Path, workers: int
 ) -> None:
     program = load_program(COFFEE_CLUB)
     evaluation = evaluate_table(program, HISTORY_SCHEMA.empty_table())
     late = HistoryError([Problem("chunk 9 cannot be read", code="invalid-event")])
 
     def stream(failing: int | None) -> tuple[_SlowPool, Exception]:
-        pool = _SlowPool(jobs, failing, evaluation)
+        pool = _SlowPool(workers, failing, evaluation)
         output = DryRunOutput(
             program, tmp_path / "h.parquet", output=None, summary=True, quiet=True
         )
         with pytest.raises(HistoryError) as raised:
             stream_on_jobs(output, cast(ChunkPool, pool), chunks_then(9, late), 10, lambda e: e)
-        assert pool.most_in_flight <= IN_FLIGHT_PER_JOB * jobs
+        assert pool.most_in_flight <= IN_FLIGHT_PER_JOB * (workers + 1)
         return pool, raised.value
 
     pool, error = stream(failing=8)  # read just before the bad chunk: still in flight
@@ -372,3 +384,22 @@ def test_a_worker_that_died_is_a_clear_error_and_leaves_no_ledger(tmp_path: Path
     assert problem.code == "worker-lost"
     assert problem.message.startswith("a worker process of --jobs stopped before it finished")
     assert list(tmp_path.iterdir()) == []  # no ledger, no partial file
+
+
+def test_the_main_process_evaluates_what_the_workers_have_no_room_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One worker that never finishes before it is asked: it holds two chunks, the main
+    # process evaluates every other one, and all are written in input order.
+    monkeypatch.setattr(dry_run_jobs, "MAIN_EVALUATES", True)
+    monkeypatch.setattr(_SlowPool, "evaluate_here", _here, raising=False)
+    program = load_program(COFFEE_CLUB)
+    pool = _SlowPool(1, None, evaluate_table(program, HISTORY_SCHEMA.empty_table()))
+    output = DryRunOutput(program, tmp_path / "h.parquet", output=None, summary=True, quiet=True)
+    evaluation, _ = stream_on_jobs(
+        output, cast(ChunkPool, pool), chunks_then(12, None), 10, lambda e: e
+    )
+    assert evaluation.customers == ()
+    assert pool.most_in_flight <= IN_FLIGHT_PER_JOB
+    assert 0 < len(pool.here) < 12  # both evaluated
+    assert sorted(pool.taken) == list(range(12))  # each once

@@ -1,16 +1,19 @@
 """``dry-run --engine batch --jobs N``: the streamed dry-run on N processes of one machine.
 
-The main process reads and checks the history in chunks of whole customers, as the
-one-process stream does (:mod:`rewardrules.cli.customer_chunks`), and sends each chunk, as
-an Arrow IPC stream, to a pool of N worker processes (:mod:`rewardrules.cli._chunk_worker`,
-started with ``forkserver`` where the platform has it, else ``spawn``). A worker evaluates
-the chunk and sends back its ledger (an IPC stream) and its summary's sums; the main
-process writes the ledgers to the one ledger file and adds up the sums **in input order**,
-so the file, the summary and the totals are those of ``--jobs 1``, byte for byte.
+N processes evaluate: the main one and N - 1 workers. The main process reads and checks
+the history in chunks of whole customers, as the one-process stream does
+(:mod:`rewardrules.cli.customer_chunks`), and sends each chunk, as an Arrow IPC stream, to
+a pool of worker processes (:mod:`rewardrules.cli._chunk_worker`, started with
+``forkserver`` where the platform has it, else ``spawn``) while they have fewer than
+:data:`IN_FLIGHT_PER_JOB` chunks each; otherwise (and while the workers are starting) it
+evaluates the chunk itself, the same way. A worker sends back the chunk's ledger (an IPC
+stream) and its summary's sums; the main process writes the ledgers to the one ledger file
+and adds up the sums **in input order**, so the file, the summary and the totals are those
+of ``--jobs 1``, byte for byte.
 
 At most :data:`IN_FLIGHT_PER_JOB` x N chunks are read and not yet written at any time:
-memory is bounded by that many chunks, their evaluations in the workers and their ledgers
-on their way back, whatever the length of the history.
+memory is bounded by that many chunks, their evaluations and their ledgers on their way
+back, whatever the length of the history.
 
 Errors come out as in one process. A problem found while reading chunk k is raised only
 after the chunks before k are evaluated, and the first of their own errors wins; an
@@ -53,21 +56,22 @@ from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import LedgerFile
 from rewardrules.tools.summary import Summary, SummaryBuilder
 
-__all__ = ["EVALUATE_WHILE_STARTING", "IN_FLIGHT_PER_JOB", "ChunkPool", "stream_on_jobs"]
+__all__ = ["IN_FLIGHT_PER_JOB", "MAIN_EVALUATES", "ChunkPool", "stream_on_jobs"]
 
 IN_FLIGHT_PER_JOB: Final = 2
-"""Chunks read and not yet written, per worker process: one being evaluated, one waiting
-(so that a worker never waits for the main process to read)."""
+"""Chunks given to a worker and not yet done, at most: one being evaluated, one waiting
+(so that a worker never waits for the main process to read). Chunks read and not yet
+written: at most this many per process that evaluates."""
 
-EVALUATE_WHILE_STARTING = True
-"""Whether the main process evaluates the chunks it reads before the workers are ready
-(tests set it False, so that every chunk goes to a worker)."""
+MAIN_EVALUATES = True
+"""Whether the main process evaluates a chunk itself when the workers have enough or are
+still starting (tests set it False, so that every chunk goes to a worker)."""
 
 _WORKER_MODULE: Final = "rewardrules.cli._chunk_worker"
 
 
 class ChunkPool:
-    """N worker processes that evaluate chunks of one program; a context manager.
+    """Worker processes that evaluate chunks of one program; a context manager.
 
     The workers are started by a thread of their own (starting them waits for the
     forkserver to import the engine): until they are all ready, :attr:`ready` is False and
@@ -75,19 +79,19 @@ class ChunkPool:
     start of the workers costs no wall time.
 
     Args:
-        jobs: how many worker processes.
+        workers: how many worker processes.
         program: the program, sent to each worker once.
         as_of: ``--as-of``.
         source: the history's name, for the engine's located errors.
     """
 
     def __init__(
-        self, jobs: int, program: Program, as_of: date | datetime | None, source: str
+        self, workers: int, program: Program, as_of: date | datetime | None, source: str
     ) -> None:
-        self.jobs = jobs
+        self.workers = workers
         self._here = ChunkState(program, as_of, source)
         self._executor = ProcessPoolExecutor(
-            max_workers=jobs,
+            max_workers=workers,
             mp_context=_context(),
             initializer=start_worker,
             initargs=(program, as_of, source),
@@ -100,7 +104,7 @@ class ChunkPool:
         """Start every worker (each submit starts one while none is idle) and wait until
         each has run its initializer."""
         try:
-            wait([self._executor.submit(int) for _ in range(self.jobs)])
+            wait([self._executor.submit(int) for _ in range(self.workers)])
         except RuntimeError:  # the pool was shut down first
             pass
         finally:
@@ -250,13 +254,17 @@ def stream_on_jobs(
     """
     taken = _InOrder(output, locate)
     pending: deque[Future[ChunkDone]] = deque()
-    limit = IN_FLIGHT_PER_JOB * pool.jobs
+    limit = IN_FLIGHT_PER_JOB * (pool.workers + 1)
     read = iter(chunks)
 
     def send(chunk: pa.Table) -> Future[ChunkDone]:
-        if pool.ready or not EVALUATE_WHILE_STARTING:
+        """To a worker if one has room, else evaluated here (a future already done)."""
+        if not MAIN_EVALUATES:
             return pool.submit(chunk, size)
-        return pool.evaluate_here(chunk, size)  # the workers are still starting
+        busy = sum(not future.done() for future in pending)  # at the workers
+        if pool.ready and busy < IN_FLIGHT_PER_JOB * pool.workers:
+            return pool.submit(chunk, size)
+        return pool.evaluate_here(chunk, size)
 
     try:
         while True:

@@ -51,9 +51,10 @@ def streamed_dry_run(
 ) -> tuple[Evaluation, Summary]:
     """Evaluate and write a history chunk of customers by chunk; the totals and the summary.
 
-    With ``jobs`` above 1 the chunks are evaluated by that many worker processes
-    (:mod:`rewardrules.cli.dry_run_jobs`) and written in input order: the same file and
-    summary. A history evaluated in one piece (profiles, referrals) is evaluated here.
+    With ``jobs`` above 1 the chunks are evaluated by that many processes, this one and
+    ``jobs - 1`` workers (:mod:`rewardrules.cli.dry_run_jobs`), and written in input
+    order: the same file and summary. A history evaluated in one piece (profiles,
+    referrals) is evaluated here.
 
     Raises:
         HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
@@ -71,7 +72,7 @@ def streamed_dry_run(
     source = _parquet_source(history, reading)
     name = source.name if source is not None else _name(history)
     if jobs > 1 and size != _ONE_PIECE:
-        with ChunkPool(jobs, program, as_of, name) as pool:
+        with ChunkPool(jobs - 1, program, as_of, name) as pool:
             return _on_jobs(pool, history, reading, source, size, output)
 
     def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:

@@ -143,8 +143,8 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
     show_default=True,
     help=(
         "With --engine batch and --output or --summary: evaluate the chunks of customers in "
-        "this many worker processes of this machine; the same ledger file and summary "
-        "(docs/histories.md, 'Several processes')."
+        "this many processes of this machine (this one and N - 1 workers); the same ledger "
+        "file and summary (docs/histories.md, 'Several processes')."
     ),
 )
 @csv_options
