@@ -23,7 +23,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from rewardrules.cli.customer_chunks import event_month_columns
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import evaluate_table
@@ -125,6 +124,9 @@ def evaluate_here(worker: ChunkState, table: pa.Table, size: int) -> ChunkDone:
 
     def months() -> tuple[pa.Array[Any], pa.Array[Any]]:
         if not made:  # only for a piece without the engine's dates
+            # The history checks' modules, imported only then: not by every worker's start.
+            from rewardrules.cli.customer_chunks import event_month_columns  # noqa: PLC0415
+
             made.append(event_month_columns(table, program, worker.days))
         return made[0]
 
