@@ -34,9 +34,12 @@ from rewardrules.cli.dry_run_output import DryRunOutput
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
 from rewardrules.evaluation.batch import evaluate_table
+from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Event
 from rewardrules.histories.columns import HISTORY_SCHEMA, events_to_table
+from rewardrules.histories.read import read_history
 from rewardrules.rulefiles.loader import load_program
+from rewardrules.tools.summary import SummaryBuilder
 from strategies.histories import histories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -403,3 +406,28 @@ def test_the_main_process_evaluates_what_the_workers_have_no_room_for(
     assert pool.most_in_flight <= IN_FLIGHT_PER_JOB
     assert 0 < len(pool.here) < 12  # both evaluated
     assert sorted(pool.taken) == list(range(12))  # each once
+
+
+@pytest.mark.parametrize("example", ["airline-miles", "coffee-club"])
+def test_summaries_counted_apart_and_added_are_the_summary_counted_at_once(
+    example: str,
+) -> None:
+    # What a worker counts (SummaryBuilder.counted), added to the main process's builder
+    # (add_counted), gives the summary of one builder that counted everything.
+    program = load_program(EXAMPLES / f"{example}.yaml")
+    [history] = EXAMPLES.glob(f"{example}.history.*")
+    events = list(read_history(history))
+    evaluation = evaluate(program, events, engine="batch")
+    results = evaluation.customers
+    assert len(results) > 1
+    months = SummaryBuilder(program)
+    list(months.watch(events))
+    known = months.known_months()
+    whole = SummaryBuilder(program)
+    whole.add_results(results, known)
+    main, apart = SummaryBuilder(program), SummaryBuilder(program)
+    main.add_results(results[:1], known)
+    apart.add_results(results[1:], known)
+    main.add_counted(apart.counted())
+    assert main.finish(evaluation.totals) == whole.finish(evaluation.totals)
+    assert main.month_rules() == whole.month_rules()
