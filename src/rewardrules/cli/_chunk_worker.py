@@ -80,7 +80,9 @@ class ChunkState:
 _WORKER: list[ChunkState] = []  # the worker process's own, set by start_worker
 
 
-def start_worker(program: Program, as_of: date | datetime | None, source: str) -> None:
+def start_worker(  # pragma: no cover - runs in the worker processes (tests/test_cli_jobs.py)
+    program: Program, as_of: date | datetime | None, source: str
+) -> None:
     """Initialise a worker process: keep the program, and evaluate an empty history once
     (the engine's modules imported and its plan compiled while the main process reads the
     first chunk).
@@ -106,7 +108,7 @@ def table_of(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
-def evaluate_chunk(data: bytes, size: int) -> ChunkDone:
+def evaluate_chunk(data: bytes, size: int) -> ChunkDone:  # pragma: no cover - in a worker
     """In a worker process: :func:`evaluate_here` of a chunk sent as an IPC stream."""
     return evaluate_here(_WORKER[0], table_of(data), size)
 
