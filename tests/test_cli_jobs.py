@@ -252,8 +252,8 @@ def test_the_first_error_in_input_order_wins(
 def test_profiles_and_an_empty_history_give_the_one_process_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Profiles make the history one piece (evaluated in the main process); a history of no
-    # row is one empty chunk on a worker: both still give --jobs 1's files and totals.
+    # Profiles make the history one piece (evaluated in the main process); a history of
+    # no row is no chunk: both still give --jobs 1's files and totals.
     program = EXAMPLES / "pet-shop.yaml"
     history = tmp_path / "sorted.parquet"
     assert run("sort-history", EXAMPLES / "pet-shop.history.jsonl", history)[0] == 0
@@ -265,10 +265,13 @@ def test_profiles_and_an_empty_history_give_the_one_process_results(
     assert ledger_of(two) == ledger_of(one)
     empty = tmp_path / "empty.parquet"
     pq.write_table(pq.read_table(history).slice(0, 0), empty)
-    first, second, one, two = both_ways(COFFEE_CLUB, empty, tmp_path, ".parquet", "--summary")
-    assert (first[0], pq.read_table(one).num_rows) == (0, 0)
-    assert second == first
-    assert ledger_of(two) == ledger_of(one)
+    text = tmp_path / "empty.csv"  # read whole: no chunk, the empty table on a worker
+    assert run("sort-history", empty, text)[0] == 0
+    for given in (empty, text):
+        first, second, one, two = both_ways(COFFEE_CLUB, given, tmp_path, ".parquet", "--summary")
+        assert (first[0], pq.read_table(one).num_rows) == (0, 0)
+        assert second == first
+        assert ledger_of(two) == ledger_of(one)
 
 
 @pytest.mark.parametrize(

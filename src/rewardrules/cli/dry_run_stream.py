@@ -54,7 +54,7 @@ def streamed_dry_run(
     With ``jobs`` above 1 the chunks are evaluated by that many processes, this one and
     ``jobs - 1`` workers (:mod:`rewardrules.cli.dry_run_jobs`), and written in input
     order: the same file and summary. A history evaluated in one piece (profiles,
-    referrals) is evaluated here.
+    referrals), or a Parquet history of at most two chunks, is evaluated here.
 
     Raises:
         HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
@@ -71,7 +71,8 @@ def streamed_dry_run(
         size = _ONE_PIECE
     source = _parquet_source(history, reading)
     name = source.name if source is not None else _name(history)
-    if jobs > 1 and size != _ONE_PIECE:
+    few = source is not None and source.rows <= _FEW_CHUNKS * size  # not worth a worker
+    if jobs > 1 and size != _ONE_PIECE and not few:
         with ChunkPool(jobs - 1, program, as_of, name) as pool:
             return _on_jobs(pool, history, reading, source, size, output)
 
@@ -123,6 +124,9 @@ def _on_jobs(
     return stream_on_jobs(output, pool, whole_chunks(table, size), pieces, locate)
 
 
+_FEW_CHUNKS = 2
+"""A Parquet history of at most this many chunks' rows is evaluated in this process even
+with ``--jobs``: starting a worker costs about a CPU second, more than it would save."""
 _READ_PROFILES = frozenset({"birthday", "signup_bonus", "referral"})
 _ONE_PIECE = 2**62  # rows: more than any history holds
 
