@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import multiprocessing.forkserver
+import shutil
 import signal
 import threading
 from collections import deque
@@ -42,12 +43,13 @@ import pyarrow as pa
 from rewardrules.cli._chunk_worker import (
     ChunkDone,
     ChunkState,
+    carry,
     evaluate_chunk,
     evaluate_here,
+    spool_folder,
     start_worker,
-    table_bytes,
+    unpack,
 )
-from rewardrules.cli._chunk_worker import table_of as _table_of
 from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
@@ -90,11 +92,12 @@ class ChunkPool:
     ) -> None:
         self.workers = workers
         self._here = ChunkState(program, as_of, source)
+        self._spool = spool_folder()
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=_context(),
             initializer=start_worker,
-            initargs=(program, as_of, source),
+            initargs=(program, as_of, source, self._spool),
         )
         self._started = threading.Event()
         self._starter = threading.Thread(target=self._start, name="rewardrules-jobs", daemon=True)
@@ -119,7 +122,7 @@ class ChunkPool:
         """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
         that died makes the pool refuse it: the future holds that error)."""
         try:
-            return self._executor.submit(evaluate_chunk, table_bytes(chunk), size)
+            return self._executor.submit(evaluate_chunk, carry(chunk, self._spool), size)
         except BrokenProcessPool as error:
             lost: Future[ChunkDone] = Future()
             lost.set_exception(error)
@@ -140,18 +143,22 @@ class ChunkPool:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if kind is None:
-            self._starter.join()
-            self._executor.shutdown(wait=True)
-            return
-        # A failure: the chunks still queued are dropped and the workers stopped at once
-        # (they ignore Ctrl-C, which is the main process's to handle).
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
-        for process in list(processes.values()):
-            process.terminate()
-        for process in list(processes.values()):
-            process.join(5)
+        try:
+            if kind is None:
+                self._starter.join()
+                self._executor.shutdown(wait=True)
+                return
+            # A failure: the chunks still queued are dropped and the workers stopped at
+            # once (they ignore Ctrl-C, which is the main process's to handle).
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.terminate()
+            for process in list(processes.values()):
+                process.join(5)
+        finally:
+            if self._spool is not None:  # the files of chunks never read back
+                shutil.rmtree(self._spool, ignore_errors=True)
 
 
 def _context() -> Any:
@@ -209,8 +216,11 @@ class _InOrder:
 
     def write(self, found: ChunkDone) -> None:
         """Write a chunk's ledger, count its summary, keep its totals, move the bar."""
-        if self.ledger is not None and found.entries:
-            self.ledger.write_table(_table_of(found.ledger))
+        ledger = found.ledger
+        if ledger is not None and not isinstance(ledger, pa.Table):
+            ledger = unpack(ledger)
+        if self.ledger is not None and ledger is not None and found.entries:
+            self.ledger.write_table(ledger)
         if found.counted is not None:
             self.builder.add_counted(found.counted)
         if found.evaluation is not None:
