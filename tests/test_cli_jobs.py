@@ -28,7 +28,7 @@ from hypothesis import given as drawn
 from hypothesis import strategies as st
 
 from rewardrules.cli import dry_run_jobs
-from rewardrules.cli._chunk_worker import ChunkDone
+from rewardrules.cli._chunk_worker import ChunkDone, carry
 from rewardrules.cli.dry_run_jobs import IN_FLIGHT_PER_JOB, ChunkPool, stream_on_jobs
 from rewardrules.cli.dry_run_output import DryRunOutput
 from rewardrules.cli.main import cli
@@ -434,3 +434,45 @@ def test_summaries_counted_apart_and_added_are_the_summary_counted_at_once(
     main.add_counted(apart.counted())
     assert main.finish(evaluation.totals) == whole.finish(evaluation.totals)
     assert main.month_rules() == whole.month_rules()
+
+
+@pytest.mark.parametrize("spool", ["none", "folder"])
+@pytest.mark.parametrize("bad", [False, True])
+def test_the_spool_folder_is_removed_and_the_pipe_serves_without_one(
+    tmp_path: Path, spool: str, bad: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks and ledgers go through spool files (or, without a folder, through the pool's
+    # pipe): the same files either way, and no spool left behind, after a failure too.
+    history = synthetic_history(tmp_path)
+    if bad:
+        row = late_row(history)
+
+        def change(rows: list[dict[str, Any]]) -> None:
+            rows[row]["quantity"] = 0
+
+        rewritten(history, change)
+    folder = tmp_path / "spool"
+
+    def made() -> str | None:
+        if spool == "none":
+            return None
+        folder.mkdir()
+        return str(folder)
+
+    sent: list[Any] = []
+
+    def carried(table: pa.Table, folder: str | None) -> Any:
+        sent.append(carry(table, folder))
+        return sent[-1]
+
+    monkeypatch.setattr(dry_run_jobs, "spool_folder", made)
+    monkeypatch.setattr(dry_run_jobs, "carry", carried)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "50")
+    first, second, one, two = both_ways(COFFEE_CLUB, history, tmp_path, ".parquet")
+    assert sent
+    assert {type(given) for given in sent} == ({bytes} if spool == "none" else {str})
+    assert first[0] == (1 if bad else 0)
+    assert second == first
+    assert not folder.exists()
+    if not bad:
+        assert two.read_bytes() == one.read_bytes()
