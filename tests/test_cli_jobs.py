@@ -64,6 +64,11 @@ def run(*arguments: str | Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def run_on_stdin(data: bytes, *arguments: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(argument) for argument in arguments], input=data)
+    return result.exit_code, result.stdout, result.stderr
+
+
 def synthetic_table() -> pa.Table:
     return synthetic.history_table(60, 400, 12, sorted_by_customer=True)
 
@@ -476,3 +481,26 @@ def test_the_spool_folder_is_removed_and_the_pipe_serves_without_one(
     assert not folder.exists()
     if not bad:
         assert two.read_bytes() == one.read_bytes()
+
+
+@pytest.mark.parametrize("given", ["unsorted", "stdin"])
+def test_an_unsorted_history_and_standard_input_give_the_one_process_files(
+    tmp_path: Path, given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unsorted: the workers start on the first chunks, the order breaks, the history is
+    # read whole and its chunks go to the same pool. Standard input: Parquet streamed.
+    table = synthetic.history_table(60, 400, 12, sorted_by_customer=given == "stdin")
+    history = tmp_path / "history.parquet"
+    pq.write_table(table, history)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "40")
+    arguments = ("--summary", "--format", "json", *BATCH)
+    if given == "unsorted":
+        first, second, one, two = both_ways(COFFEE_CLUB, history, tmp_path, ".jsonl", *arguments)
+        assert ledger_of(two) == ledger_of(one)
+    else:
+        first, second = (
+            run_on_stdin(history.read_bytes(), "dry-run", COFFEE_CLUB, "-", *arguments, *jobs)
+            for jobs in ((), ("--jobs", "3"))
+        )
+    assert first[0] == 0
+    assert second == first
