@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from hypothesis import given as drawn
 from hypothesis import strategies as st
 
@@ -33,14 +34,17 @@ from rewardrules.cli.dry_run_jobs import IN_FLIGHT_PER_JOB, ChunkPool, stream_on
 from rewardrules.cli.dry_run_output import DryRunOutput
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
-from rewardrules.evaluation.batch import evaluate_table
+from rewardrules.evaluation.batch import evaluate_table, unsupported
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Event
 from rewardrules.histories.columns import HISTORY_SCHEMA, events_to_table
 from rewardrules.histories.read import read_history
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.dump import dump_program
 from rewardrules.rulefiles.loader import load_program
 from rewardrules.tools.summary import SummaryBuilder
 from strategies.histories import histories
+from strategies.lifecycle import cutoffs, lifecycle_histories, lifecycle_programs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -504,3 +508,40 @@ def test_an_unsorted_history_and_standard_input_give_the_one_process_files(
         )
     assert first[0] == 0
     assert second == first
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@drawn(
+    program=lifecycle_programs(reward_tiers=True),
+    events=lifecycle_histories(catalogue=True),
+    as_of=cutoffs(),
+    chunk=st.integers(1, 4),
+)
+def test_a_drawn_program_and_history_give_the_same_files_and_summary_on_three_jobs(
+    tmp_path_factory: pytest.TempPathFactory,
+    program: Program,
+    events: list[Any],
+    as_of: date | datetime | None,
+    chunk: int,
+) -> None:
+    # Tiers, expiry, the catalogue's redemptions and cancellations, --as-of: every figure
+    # of the summary (per rule, tier and month) added up from the workers' sums.
+    assume(not unsupported(program))
+    folder = tmp_path_factory.mktemp("drawn-program")
+    rules = folder / "program.yaml"
+    rules.write_text(dump_program(program), encoding="utf-8")
+    history = folder / "history.parquet"
+    pq.write_table(sorted_table(events), history)
+    cutoff = () if as_of is None else ("--as-of", as_of.isoformat())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REWARDRULES_CHUNK_ROWS", str(chunk))
+        first, second, one, two = both_ways(
+            rules, history, folder, ".jsonl", "--format", "json", *cutoff
+        )
+    assert first[0] == 0, first[2]
+    assert second == first
+    assert ledger_of(two) == ledger_of(one)
