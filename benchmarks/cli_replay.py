@@ -15,12 +15,16 @@ Parquet **sorted by customer**, the order a history must have to stream):
   script would not fit in memory).
 
 Implementations, each in its own process (peak memory is that process's ``ru_maxrss``
-from ``os.wait4``, through a small launcher: see ``LAUNCHER``):
+from ``os.wait4``, through a small launcher: see ``LAUNCHER``, or for a process tree the
+most its processes held together, sampled: see ``measure``):
 
 * ``cli-stream``: ``rewardrules dry-run coffee-club.yaml H.parquet --engine batch
   --output ledger.parquet --summary --quiet``: the history read by record batches and
   evaluated in chunks of whole customers, the ledger written as it goes and the summary
   totalled from its columns (docs/histories.md);
+* ``cli-jobs``: the same command with ``--jobs 2``: the main process reads and writes,
+  two worker processes evaluate the chunks (docs/histories.md, "Several processes");
+  its ledger file must equal ``cli-stream``'s;
 * ``whole``: what a script did before: ``read_history_table`` of the whole file,
   ``batch.evaluate_table`` over it, then ``write_ledger`` of every customer;
 * ``evaluate``: the batch engine's evaluation only, from the table already read (the CPU
@@ -31,14 +35,14 @@ from ``os.wait4``, through a small launcher: see ``LAUNCHER``):
   ``replay.py`` times it (reading the file and making its columns are in the notes).
   Skipped for ``c``.
 
-Rates are purchases per wall second and per CPU second (user and system, of the process),
-start to end of the process (Python's start and imports included). "vs whole" compares a
-row's purchases per CPU second with the whole-file script's, "vs evaluate" with the
-evaluation alone in the same run: how much of the engine's rate the command keeps end to
-end; "vs int loop" with the int loop's. Figures are printed only if the ledger files are
-equal, row for row, and the command's ledger gives every customer the int loop's points
-and money given (discounts and free items).
-"""
+Rates are purchases per wall second and per CPU second (user and system, of the process
+and every process it started, workers included), start to end of the process (Python's
+start and imports included). "vs whole" compares a row's purchases per CPU second with
+the whole-file script's, "vs evaluate" with the evaluation alone in the same run: how
+much of the engine's rate the command keeps end to end; "vs int loop" with the int
+loop's. Figures are printed only if the ledger files are equal, row for row, and the
+command's ledger gives every customer the int loop's points and money given (discounts
+and free items)."""
 
 from __future__ import annotations
 
@@ -66,6 +70,7 @@ from synthetic import history_table
 HERE = Path(__file__).resolve().parent
 PROGRAM = HERE.parent / "rules" / "examples" / "coffee-club.yaml"
 TARGET_RATE = 500_000  # issue 12: CLI end to end, Parquet in and out, purchases a second
+JOBS = 2  # cli-jobs: dry-run --jobs 2, the machine's two cores
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,33 +170,82 @@ def disagreement(found: dict[str, dict[str, int]], loop: dict[str, dict[str, int
 
 
 LAUNCHER = """
-import os, sys
+import ctypes, os, resource, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 pid = os.fork()
 if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
+while True:  # descendants left behind (a forkserver and what it reaps) come back here
+    try:
+        os.wait4(-1, 0)
+    except ChildProcessError:
+        break
+tree = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as out:
-    out.write(f"{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+    out.write(f"{tree.ru_utime + tree.ru_stime} {usage.ru_maxrss}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
-"""Runs a command and writes its CPU seconds and peak KiB. Linux keeps, as a process's
-``ru_maxrss``, the peak of the memory it replaced at ``exec``: a child started straight
-from this script (which holds the generated history) would report this script's peak.
-The launcher's own memory is a bare interpreter's, so its child's peak is its own."""
+"""Runs a command and writes the CPU seconds of its whole process tree and its peak KiB.
+Linux keeps, as a process's ``ru_maxrss``, the peak of the memory it replaced at ``exec``:
+a child started straight from this script (which holds the generated history) would
+report this script's peak. The launcher's own memory is a bare interpreter's, so its
+child's peak is its own. The launcher is a child subreaper: a descendant orphaned when the
+command exits (``--jobs``' forkserver, which reaps the worker processes) is waited for
+here, so the CPU seconds (``RUSAGE_CHILDREN`` once every descendant is reaped) are the
+whole tree's, workers included."""
+
+_SAMPLE_SECONDS = 0.05
+
+
+def tree_rss(root: int) -> int:
+    """The resident KiB of a process and all its descendants now (Linux ``/proc``)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+    tree, grown = {root}, True
+    while grown:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grown = bool(found)
+    total = 0
+    for pid in tree - {root}:  # not the launcher's own bare interpreter
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 def measure(command: list[str], output: Path | None = None) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak MiB of a child process (its output to a file)."""
+    """Wall seconds, CPU seconds (the process tree's) and peak MiB of a child process (its
+    output to a file). The peak is the larger of the command's own ``ru_maxrss`` and the
+    most that its process tree held at once, sampled every 50 ms (the sum of every
+    process's resident memory: the main process and ``--jobs``' workers together)."""
     start = time.perf_counter()
     with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage_file:
         launched = [sys.executable, "-S", "-c", LAUNCHER, usage_file.name, *command]
+        tree_peak = 0
         with (output or Path(os.devnull)).open("w") as stream:
-            status = subprocess.run(launched, stdout=stream, check=False).returncode  # noqa: S603
+            child = subprocess.Popen(launched, stdout=stream)  # noqa: S603
+            while child.poll() is None:
+                tree_peak = max(tree_peak, tree_rss(child.pid))
+                time.sleep(_SAMPLE_SECONDS)
+            status = child.returncode
         wall = time.perf_counter() - start
         if status != 0:
             sys.exit(f"failed: {' '.join(command)}")
         cpu, peak = usage_file.read().split()
-    return wall, float(cpu), int(peak) / 1024
+    return wall, float(cpu), max(int(peak), tree_peak) / 1024
 
 
 def scenario_table(name: str, purchases: int, seed: int) -> pa.Table:
@@ -201,6 +255,32 @@ def scenario_table(name: str, purchases: int, seed: int) -> pa.Table:
     if name == "b":
         return history_table(purchases, purchases, seed, one_each=True, sorted_by_customer=True)
     return history_table(max(1, purchases // 10), 10 * purchases, seed, sorted_by_customer=True)
+
+
+def command_of(
+    implementation: str, history: Path, ledger: Path, folder: Path
+) -> tuple[list[str], Path | None]:
+    """The command of an implementation, and the file it prints its figures to (if any)."""
+    script = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    if implementation in ("cli-stream", "cli-jobs"):
+        command = [sys.executable, "-m", "rewardrules", "dry-run", str(PROGRAM)]
+        command += [str(history), "--engine", "batch", "--output", str(ledger)]
+        command += ["--summary", "--quiet"]
+        if implementation == "cli-jobs":
+            command += ["--jobs", str(JOBS)]
+        return command, None
+    if implementation == "whole":
+        return [*script, json.dumps({"history": str(history), "ledger": str(ledger)})], None
+    job = {"history": str(history), "loop": implementation == "int-loop"}
+    return [*script, json.dumps(job)], folder / "child.json"
+
+
+def jobs_note(name: str, streamed: pa.Table, ledgers: dict[str, Path]) -> str:
+    """Check that the ``--jobs`` ledger is the one-process ledger; say how equal."""
+    if not streamed.equals(pq.read_table(ledgers["cli-jobs"])):
+        sys.exit(f"{name}: the --jobs {JOBS} ledger differs from the one-process ledger")
+    same = ledgers["cli-stream"].read_bytes() == ledgers["cli-jobs"].read_bytes()
+    return f"; --jobs {JOBS} ledger {'the same bytes' if same else 'equal row for row'}"
 
 
 def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[list[Run], str]:
@@ -214,26 +294,15 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
     runs = []
     ledgers = {}
     # At 10 x N the whole-file script would need several times the machine's memory.
-    implementations = (
-        ("cli-stream",) if name == "c" else ("cli-stream", "whole", "evaluate", "int-loop")
-    )
+    implementations = ("cli-stream", "cli-jobs")
+    if name != "c":
+        implementations += ("whole", "evaluate", "int-loop")
     loop: dict[str, Any] = {}
     for implementation in implementations:
         print(f"{name}: {implementation}...", file=sys.stderr, flush=True)
         ledger = folder / f"{name}-{implementation}.parquet"
-        script = [sys.executable, str(Path(__file__).resolve()), "--child"]
-        printed = None
-        if implementation == "cli-stream":
-            command = [sys.executable, "-m", "rewardrules", "dry-run", str(PROGRAM)]
-            command += [str(history), "--engine", "batch", "--output", str(ledger)]
-            command += ["--summary", "--quiet"]
-        elif implementation == "whole":
-            command = [*script, json.dumps({"history": str(history), "ledger": str(ledger)})]
-        else:
-            job = {"history": str(history), "loop": implementation == "int-loop"}
-            command = [*script, json.dumps(job)]
-            printed = folder / "child.json"
-        if implementation in ("cli-stream", "whole"):
+        command, printed = command_of(implementation, history, ledger, folder)
+        if implementation in ("cli-stream", "cli-jobs", "whole"):
             ledgers[implementation] = ledger
         wall, cpu, peak = measure(command, printed)
         if printed is not None:
@@ -244,6 +313,7 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
                 note += f"; the int loop's columns took {child['prepare']:.2f} CPU s"
         runs.append(Run(name, implementation, count, wall, cpu, peak))
     streamed = pq.read_table(ledgers["cli-stream"])
+    note += jobs_note(name, streamed, ledgers)
     if "whole" in ledgers:
         if not streamed.equals(pq.read_table(ledgers["whole"])):
             sys.exit(f"{name}: the streamed ledger differs from the whole-file ledger")

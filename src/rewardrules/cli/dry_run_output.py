@@ -356,7 +356,7 @@ class DryRunOutput:
                 if first is None:
                     first = evaluation
                 months = _once(partial(event_month_columns, table, program, days))
-                size = _piece_entries()
+                size = piece_entries()
                 self._write(evaluation, builder, months, None, ledger, size, reasons)
                 for name in _SUMMED:
                     sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
@@ -376,6 +376,11 @@ class DryRunOutput:
             raise ValueError("no evaluation to stream")
         totals = dataclasses.replace(first.totals, **sums)
         return dataclasses.replace(first, customers=(), totals=totals), builder.finish(totals)
+
+    @property
+    def progress(self) -> Progress:
+        """The progress bar (``dry-run --jobs`` moves it chunk by chunk, as :meth:`stream`)."""
+        return self._progress
 
     def close(self) -> None:
         """Take the progress bar down (before anything is printed)."""
@@ -412,6 +417,20 @@ _SUMMED = tuple(
 """The totals' counts and sums, added up over chunks."""
 
 
+def summed_totals(chunks: Iterable[Totals]) -> Totals:
+    """The totals of the chunks of one history: each count and sum added up (the currency
+    and the point value are the first chunk's, the program's)."""
+    first: Totals | None = None
+    sums: dict[str, Any] = {}
+    for totals in chunks:
+        first = first or totals
+        for name in _SUMMED:
+            sums[name] = sums.get(name, 0) + getattr(totals, name)
+    if first is None:
+        raise ValueError("no totals to add up")
+    return dataclasses.replace(first, **sums)
+
+
 def _once(make: Callable[[], _Result]) -> Callable[[], _Result]:
     """``make``, called the first time only (the events' months, only if a piece needs
     them: the batch engine's pieces carry their events' dates)."""
@@ -425,7 +444,7 @@ def _once(make: Callable[[], _Result]) -> Callable[[], _Result]:
     return once
 
 
-def _piece_entries() -> int:
+def piece_entries() -> int:
     """Entries per table of a streamed chunk: a chunk's ledger (a little more than one
     entry a row on the examples) in one table, so that its reasons are formatted once."""
     return max(ROW_GROUP_ENTRIES, 2 * chunk_rows())

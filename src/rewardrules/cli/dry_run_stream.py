@@ -26,7 +26,8 @@ from rewardrules.cli.customer_chunks import (
     whole_chunks,
     whole_rows,
 )
-from rewardrules.cli.dry_run_output import DryRunOutput
+from rewardrules.cli.dry_run_jobs import ChunkPool, stream_on_jobs
+from rewardrules.cli.dry_run_output import DryRunOutput, piece_entries
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.evaluation.batch import evaluate_table, refuse, unsupported
@@ -46,8 +47,14 @@ def streamed_dry_run(
     profiles: list[Customer] | None,
     as_of: date | datetime | None,
     output: DryRunOutput,
+    jobs: int = 1,
 ) -> tuple[Evaluation, Summary]:
     """Evaluate and write a history chunk of customers by chunk; the totals and the summary.
+
+    With ``jobs`` above 1 the chunks are evaluated by that many processes, this one and
+    ``jobs - 1`` workers (:mod:`rewardrules.cli.dry_run_jobs`), and written in input
+    order: the same file and summary. A history evaluated in one piece (profiles,
+    referrals), or a Parquet history of at most two chunks, is evaluated here.
 
     Raises:
         HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
@@ -63,9 +70,13 @@ def streamed_dry_run(
         # a referrer in another chunk): such a history is evaluated in one piece.
         size = _ONE_PIECE
     source = _parquet_source(history, reading)
+    name = source.name if source is not None else _name(history)
+    few = source is not None and source.rows <= _FEW_CHUNKS * size  # not worth a worker
+    if jobs > 1 and size != _ONE_PIECE and not few:
+        with ChunkPool(jobs - 1, program, as_of, name) as pool:
+            return _on_jobs(pool, history, reading, source, size, output)
 
     def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
-        name = source.name if source is not None else _name(history)
         first = True
         for chunk in chunks:
             given = profiles if first else None  # profiles are checked once
@@ -87,6 +98,35 @@ def streamed_dry_run(
     return output.stream(evaluated(whole_chunks(table, size)))
 
 
+def _on_jobs(
+    pool: ChunkPool,
+    history: Path,
+    reading: HistoryReading,
+    source: ParquetSource | None,
+    size: int,
+    output: DryRunOutput,
+) -> tuple[Evaluation, Summary]:
+    """:func:`streamed_dry_run`'s chunks on a pool of worker processes, read as there."""
+
+    def locate(error: HistoryError) -> HistoryError:
+        return located_events(error, history, reading)
+
+    pieces = piece_entries()
+    if source is not None:
+        try:
+            return stream_on_jobs(output, pool, parquet_chunks(source, size), pieces, locate)
+        except NotSortedError:
+            if source.rows > whole_rows():
+                raise
+        table = source.read_whole()
+    else:
+        table = reading.read_table(history)
+    return stream_on_jobs(output, pool, whole_chunks(table, size), pieces, locate)
+
+
+_FEW_CHUNKS = 2
+"""A Parquet history of at most this many chunks' rows is evaluated in this process even
+with ``--jobs``: starting a worker costs about a CPU second, more than it would save."""
 _READ_PROFILES = frozenset({"birthday", "signup_bonus", "referral"})
 _ONE_PIECE = 2**62  # rows: more than any history holds
 

@@ -137,11 +137,22 @@ def validate(files: Sequence[Path], output_format: Format, output_file: Path | N
     metavar="ADDRESS",
     help="Evaluate on the Dask cluster of this scheduler (tcp://host:8786), as --workers.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help=(
+        "With --engine batch and --output or --summary: evaluate the chunks of customers in "
+        "this many processes of this machine (this one and N - 1 workers); the same ledger "
+        "file and summary (docs/histories.md, 'Several processes')."
+    ),
+)
 @csv_options
 @output_options
 @color_option
 @history_options
-def dry_run(
+def dry_run(  # noqa: PLR0915 -- the command's usage checks, then its paths, in turn
     program_file: Path,
     history_file: Path,
     customers_file: Path | None,
@@ -156,6 +167,7 @@ def dry_run(
     quiet: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    jobs: int = 1,
     csv_delimiter: str | None = None,
     csv_decimal_comma: bool = False,
     color: bool | None = None,
@@ -164,6 +176,9 @@ def dry_run(
     style = sheet_style(output_format, csv_delimiter, csv_decimal_comma)
     if explain and output_format != "json":
         raise click.UsageError("--explain needs --format json (or use 'rewardrules explain')")
+    _check_jobs(
+        jobs, engine, (workers, scheduler), output_file, summary, output_format, customer_id
+    )
     if workers is not None or scheduler is not None:
         _dry_run_on_cluster(
             program_file,
@@ -236,7 +251,9 @@ def dry_run(
         # Nothing but totals is printed: the batch engine streams chunk of customers by
         # chunk, in memory bounded by a chunk (docs/histories.md, "Large histories").
         evaluation, streamed = guarded(
-            lambda: streamed_dry_run(program, history_file, reading, profiles(), as_of, output)
+            lambda: streamed_dry_run(
+                program, history_file, reading, profiles(), as_of, output, jobs
+            )
         )
         totals_summary: Summary | None = streamed
     else:
@@ -311,6 +328,42 @@ def _show_evaluation(
         look = table_look(color)
         text = render_table(program, evaluation, customer_id, look)
         click.echo(text, color=look.color or None)
+
+
+def _check_jobs(
+    jobs: int,
+    engine: str,
+    cluster: tuple[int | None, str | None],
+    output: Path | LedgerDirectory | None,
+    summary: bool,
+    output_format: str,
+    customer_id: str | None,
+) -> None:
+    """Refuse ``--jobs N`` (N > 1) where the dry-run does not stream chunk by chunk.
+
+    Raises:
+        click.UsageError: with a cluster, the reference engine, ``--customer``, or
+            neither ``--output FILE`` nor ``--summary`` (or ``--format xlsx``).
+    """
+    if jobs == 1:
+        return
+    workers, scheduler = cluster
+    if workers is not None or scheduler is not None:
+        given = "--workers" if workers is not None else "--scheduler"
+        raise click.UsageError(
+            f"--jobs shares one machine's cores; {given} runs on a Dask cluster: give one of them"
+        )
+    if engine != "batch":
+        raise click.UsageError(
+            "--jobs evaluates chunks of customers with the batch engine; add --engine batch"
+        )
+    if customer_id is not None:
+        raise click.UsageError("--customer evaluates one customer; it cannot go with --jobs")
+    if output_format == "xlsx" or (output is None and not summary):
+        raise click.UsageError(
+            "--jobs streams the ledger to a file or into the summary; add --output "
+            "ledger.parquet (or .csv, .jsonl) or --summary"
+        )
 
 
 def _dry_run_on_cluster(

@@ -43,7 +43,15 @@ from rewardrules.tools.ledger_sums import (
     minor_units,
 )
 
-__all__ = ["Group", "Summary", "SummaryBuilder", "entry_months", "month_of", "opening_months"]
+__all__ = [
+    "CountedSums",
+    "Group",
+    "Summary",
+    "SummaryBuilder",
+    "entry_months",
+    "month_of",
+    "opening_months",
+]
 
 # pyarrow's stubs type the compute functions too narrowly.
 pc: Any = pyarrow.compute
@@ -191,6 +199,18 @@ class Summary:
             "by_tier": [group.to_dict("tier") for group in self.by_tier],
             "by_month": [group.to_dict("month") for group in self.by_month],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CountedSums:
+    """What a :class:`SummaryBuilder` counted: per rule, per tier, per month (each a
+    figure's integer sum by name), and per (month, program rule) the value and points
+    given (:meth:`SummaryBuilder.month_rules`)."""
+
+    rules: dict[tuple[Source, str], dict[str, int]]
+    tiers: dict[str | None, dict[str, int]]
+    months: dict[str | None, dict[str, int]]
+    month_rules: dict[tuple[str | None, str], tuple[int, int]]
 
 
 class SummaryBuilder:
@@ -430,6 +450,33 @@ class SummaryBuilder:
         """Per (month, program rule): the money value given (minor units) and the net
         points given, for cost per month stacked by rule."""
         return {key: (sums[0], sums[1]) for key, sums in self._month_rules.items()}
+
+    def counted(self) -> CountedSums:
+        """What this builder has counted so far, as plain data (to pickle): another
+        builder of the same program adds it with :meth:`add_counted` (the chunks of one
+        history counted in several processes, ``dry-run --jobs``). Every figure is an
+        integer sum, so the order in which builders are added does not matter."""
+        return CountedSums(
+            rules=self._rules,
+            tiers=self._tiers,
+            months=self._by_month,
+            month_rules=self.month_rules(),
+        )
+
+    def add_counted(self, counted: CountedSums) -> None:
+        """Add what another builder of the same program counted (:meth:`counted`)."""
+        for rule, sums in counted.rules.items():
+            _add(self._rules, rule, sums)
+        for tier, sums in counted.tiers.items():
+            _add(self._tiers, tier, sums)
+        for month, sums in counted.months.items():
+            _add(self._by_month, month, sums)
+        for key, (value, points) in counted.month_rules.items():
+            pair = self._month_rules.get(key)
+            if pair is None:
+                pair = self._month_rules[key] = [0, 0]
+            pair[0] += value
+            pair[1] += points
 
     def finish(self, totals: Totals) -> Summary:
         """The summary, with the program totals of the evaluation (``evaluation.totals``)."""

@@ -1,0 +1,303 @@
+"""``dry-run --engine batch --jobs N``: the streamed dry-run on N processes of one machine.
+
+N processes evaluate: the main one and N - 1 workers. The main process reads and checks
+the history in chunks of whole customers, as the one-process stream does
+(:mod:`rewardrules.cli.customer_chunks`), and sends each chunk, as an Arrow IPC stream, to
+a pool of worker processes (:mod:`rewardrules.cli._chunk_worker`, started with
+``forkserver`` where the platform has it, else ``spawn``) while they have fewer than
+:data:`IN_FLIGHT_PER_JOB` chunks each; otherwise (and while the workers are starting) it
+evaluates the chunk itself, the same way. A worker sends back the chunk's ledger (an IPC
+stream) and its summary's sums; the main process writes the ledgers to the one ledger file
+and adds up the sums **in input order**, so the file, the summary and the totals are those
+of ``--jobs 1``, byte for byte.
+
+At most :data:`IN_FLIGHT_PER_JOB` x N chunks are read and not yet written at any time:
+memory is bounded by that many chunks, their evaluations and their ledgers on their way
+back, whatever the length of the history.
+
+Errors come out as in one process. A problem found while reading chunk k is raised only
+after the chunks before k are evaluated, and the first of their own errors wins; an
+evaluation error of chunk k is raised when chunk k's turn to be written comes, and nothing
+of a later chunk is written. On any failure (an error, Ctrl-C, a worker that died) the
+partial ledger file is removed (``LedgerFile.discard``) and the workers are stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import multiprocessing.forkserver
+import shutil
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Final
+
+import pyarrow as pa
+
+from rewardrules.cli._chunk_worker import (
+    ChunkDone,
+    ChunkState,
+    carry,
+    evaluate_chunk,
+    evaluate_here,
+    spool_folder,
+    start_worker,
+    unpack,
+)
+from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.errors import HistoryError, Problem, RewardRulesError
+from rewardrules.histories.columns import HISTORY_SCHEMA
+from rewardrules.program.model import Program
+from rewardrules.tools.ledger_files import LedgerFile
+from rewardrules.tools.summary import Summary, SummaryBuilder
+
+__all__ = ["IN_FLIGHT_PER_JOB", "MAIN_EVALUATES", "ChunkPool", "stream_on_jobs"]
+
+IN_FLIGHT_PER_JOB: Final = 2
+"""Chunks given to a worker and not yet done, at most: one being evaluated, one waiting
+(so that a worker never waits for the main process to read). Chunks read and not yet
+written: at most this many per process that evaluates."""
+
+MAIN_EVALUATES = True
+"""Whether the main process evaluates a chunk itself when the workers have enough or are
+still starting (tests set it False, so that every chunk goes to a worker)."""
+
+_WORKER_MODULE: Final = "rewardrules.cli._chunk_worker"
+
+
+class ChunkPool:
+    """Worker processes that evaluate chunks of one program; a context manager.
+
+    The workers are started by a thread of their own (starting them waits for the
+    forkserver to import the engine): until they are all ready, :attr:`ready` is False and
+    this process evaluates the chunks it reads itself (:meth:`evaluate_here`), so that the
+    start of the workers costs no wall time.
+
+    Args:
+        workers: how many worker processes.
+        program: the program, sent to each worker once.
+        as_of: ``--as-of``.
+        source: the history's name, for the engine's located errors.
+    """
+
+    def __init__(
+        self, workers: int, program: Program, as_of: date | datetime | None, source: str
+    ) -> None:
+        self.workers = workers
+        self._here = ChunkState(program, as_of, source)
+        self._spool = spool_folder()
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_context(),
+            initializer=start_worker,
+            initargs=(program, as_of, source, self._spool),
+        )
+        self._started = threading.Event()
+        self._starter = threading.Thread(target=self._start, name="rewardrules-jobs", daemon=True)
+        self._starter.start()
+
+    def _start(self) -> None:
+        """Start every worker (each submit starts one while none is idle) and wait until
+        each has run its initializer."""
+        try:
+            wait([self._executor.submit(int) for _ in range(self.workers)])
+        except RuntimeError:  # the pool was shut down first
+            pass
+        finally:
+            self._started.set()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the workers have started (before that, chunks are evaluated here)."""
+        return self._started.is_set()
+
+    def submit(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+        """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
+        that died makes the pool refuse it: the future holds that error)."""
+        try:
+            return self._executor.submit(evaluate_chunk, carry(chunk, self._spool), size)
+        except BrokenProcessPool as error:
+            lost: Future[ChunkDone] = Future()
+            lost.set_exception(error)
+            return lost
+
+    def evaluate_here(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+        """Evaluate a chunk in this process, as a worker would: a future already done."""
+        done: Future[ChunkDone] = Future()
+        done.set_result(evaluate_here(self._here, chunk, size))
+        return done
+
+    def __enter__(self) -> ChunkPool:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if kind is None:
+                self._starter.join()
+                self._executor.shutdown(wait=True)
+                return
+            # A failure: the chunks still queued are dropped and the workers stopped at
+            # once (they ignore Ctrl-C, which is the main process's to handle).
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.terminate()
+            for process in list(processes.values()):
+                process.join(5)
+        finally:
+            if self._spool is not None:  # the files of chunks never read back
+                shutil.rmtree(self._spool, ignore_errors=True)
+
+
+def _context() -> Any:
+    """``forkserver`` (the worker module imported once, in the server), else ``spawn``:
+    never a plain fork of a process whose Arrow threads may hold locks.
+
+    The forkserver is started here with Ctrl-C ignored (it keeps that, and so do the
+    workers it forks): Ctrl-C is the main process's to handle, and a server still
+    importing would otherwise print a traceback of its own.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([_WORKER_MODULE])
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    return context
+
+
+def _lost(error: BaseException) -> RewardRulesError:
+    message = (
+        f"a worker process of --jobs stopped before it finished ({error}); no ledger file "
+        "was written: run again, or with --jobs 1 to see the failure in one process"
+    )
+    return RewardRulesError([Problem(message, code="worker-lost")])
+
+
+class _InOrder:
+    """The results of a stream's chunks, taken in input order: written and counted."""
+
+    def __init__(
+        self, output: DryRunOutput, locate: Callable[[HistoryError], HistoryError]
+    ) -> None:
+        program = output.program
+        self.output = output
+        self.locate = locate
+        self.builder = SummaryBuilder(program)
+        self.ledger = None if output.output is None else LedgerFile(output.output, program.money)
+        self.evaluations: list[Evaluation] = []
+        self.rows = self.customers = 0
+
+    def result(self, future: Future[ChunkDone]) -> ChunkDone:
+        """A chunk's results, once evaluated; its error (located) if it had one."""
+        try:
+            found = future.result()
+        except BrokenProcessPool as error:
+            raise _lost(error) from None
+        if found.error is not None:
+            raise self.locate(found.error)
+        return found
+
+    def write(self, found: ChunkDone) -> None:
+        """Write a chunk's ledger, count its summary, keep its totals, move the bar."""
+        ledger = found.ledger
+        if ledger is not None and not isinstance(ledger, pa.Table):
+            ledger = unpack(ledger)
+        if self.ledger is not None and ledger is not None and found.entries:
+            self.ledger.write_table(ledger)
+        if found.counted is not None:
+            self.builder.add_counted(found.counted)
+        if found.evaluation is not None:
+            self.evaluations.append(found.evaluation)
+        self.rows += found.rows
+        self.customers += found.customers
+        self.output.progress.chunk(self.rows, self.customers)
+
+    def fail(self) -> None:
+        """Remove the partial ledger and take the bar down."""
+        if self.ledger is not None:
+            self.ledger.discard()
+        self.output.progress.close()
+
+    def finish(self) -> tuple[Evaluation, Summary]:
+        """Move the ledger into place; the evaluation of all chunks and the summary."""
+        if self.ledger is not None:
+            self.ledger.close()
+            self.output.entries = self.ledger.entries
+        self.output.progress.close()
+        totals = summed_totals(evaluation.totals for evaluation in self.evaluations)
+        first = self.evaluations[0]
+        return dataclasses.replace(first, customers=(), totals=totals), self.builder.finish(totals)
+
+
+def stream_on_jobs(
+    output: DryRunOutput,
+    pool: ChunkPool,
+    chunks: Iterable[pa.Table],
+    size: int,
+    locate: Callable[[HistoryError], HistoryError],
+) -> tuple[Evaluation, Summary]:
+    """Evaluate chunks of whole customers on the pool; write and count them in input order.
+
+    What :meth:`DryRunOutput.stream` does in one process, with the same file, summary and
+    totals. ``size``: entries per ledger piece; ``locate``: points an engine error at the
+    history's rows.
+
+    Returns:
+        The evaluation with no customers and the totals of all chunks, and the summary.
+    """
+    taken = _InOrder(output, locate)
+    pending: deque[Future[ChunkDone]] = deque()
+    limit = IN_FLIGHT_PER_JOB * (pool.workers + 1)
+    read = iter(chunks)
+
+    def send(chunk: pa.Table) -> Future[ChunkDone]:
+        """To a worker if one has room, else evaluated here (a future already done)."""
+        if not MAIN_EVALUATES:
+            return pool.submit(chunk, size)
+        busy = sum(not future.done() for future in pending)  # at the workers
+        if pool.ready and busy < IN_FLIGHT_PER_JOB * pool.workers:
+            return pool.submit(chunk, size)
+        return pool.evaluate_here(chunk, size)
+
+    try:
+        while True:
+            try:
+                chunk = next(read, None)
+            except Exception:
+                # A problem of this chunk's rows: the chunks before it are evaluated first,
+                # and the first of their errors is the one a single process would show.
+                while pending:
+                    taken.result(pending.popleft())
+                raise
+            if chunk is None:
+                break
+            pending.append(send(chunk))
+            while pending and (len(pending) >= limit or pending[0].done()):
+                taken.write(taken.result(pending.popleft()))
+        if not taken.evaluations and not pending:  # no row at all: still the totals
+            pending.append(send(HISTORY_SCHEMA.empty_table()))
+        while pending:
+            taken.write(taken.result(pending.popleft()))
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        taken.fail()
+        raise
+    return taken.finish()
