@@ -757,7 +757,8 @@ def _evaluate(
             ledgers[customer_id] = []
         return state
 
-    _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
+    # Migrated customers first reached by a derived referral fact: started right before it.
+    waiting = _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
     gross = 0
     counts = _Counts()
     for event in selected:
@@ -779,10 +780,9 @@ def _evaluate(
         gross += _fold_event(plan, state, event, ledgers[customer_id], prices)
         counts.add(event, state)
         if state.outbox:
-            for fact in state.outbox:
-                referrer = state_of(fact.customer_id)
-                _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
-                reported.add(fact.customer_id)  # a held reward is news even before it is given
+            _reward_referrers(plan, state, state_of, ledgers, prices, waiting)
+            # A held reward is news even before it is given.
+            reported.update(fact.customer_id for fact in state.outbox)
             state.outbox.clear()
     finished = [
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
@@ -810,6 +810,24 @@ def _evaluate(
         customers=results,
         totals=totals,
     )
+
+
+def _reward_referrers(
+    plan: ProgramPlan,
+    state: WorkingState,
+    state_of: Callable[[str], WorkingState],
+    ledgers: dict[str, list[LedgerEntry]],
+    prices: dict[Decimal, int],
+    waiting: dict[str, Customer],
+) -> None:
+    """Fold the referral facts a friend's event raised (``state.outbox``) into their
+    referrers' states; a migrated referrer ``waiting`` to start is opened right before."""
+    for fact in state.outbox:
+        referrer = state_of(fact.customer_id)
+        profile = waiting.pop(fact.customer_id, None) if waiting else None
+        if profile is not None:
+            ledgers[fact.customer_id] += open_customer(plan, referrer, profile, fact.at)
+        _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
 
 
 class _Counts:
@@ -845,11 +863,15 @@ def _start_profiles(
     state_of: Callable[[str], WorkingState],
     ledgers: dict[str, list[LedgerEntry]],
     reported: set[str],
-) -> None:
+) -> dict[str, Customer]:
     """Start the customers known from their profile before any event: with ``as_of``,
     those with gifts at dates; and each migrated customer without a saved state
     (``reported`` holds those) from their opening: with an event, or with ``as_of`` (a
-    balance and a tier to report then) without one."""
+    balance and a tier to report then) without one.
+
+    Returns the migrated customers left waiting (no event, no ``as_of``), by id: one a
+    friend's qualifying purchase reaches (a derived referral fact) is started right before
+    that fact (docs/lifecycle.md, "Opening balances"); the others have nothing to report."""
     restored = set(reported)  # a saved state already holds a migrated customer's opening
     if plan.dated and cutoff is not None:
         for customer_id in profiles:
@@ -860,7 +882,7 @@ def _start_profiles(
         if profile.opens and customer_id not in restored
     ]
     if not opening:
-        return
+        return {}
     tiers = None if plan.tiers is None else plan.tiers.names
     problems = [problem for profile in opening for problem in opening_problems(profile, tiers)]
     if problems:  # every profile's, also of a customer this evaluation does not start
@@ -868,13 +890,16 @@ def _start_profiles(
     firsts: dict[str, datetime] = {}
     for event in selected:  # in (instant, id) order: the first seen is the first
         firsts.setdefault(event.customer_id, event.at)
+    waiting: dict[str, Customer] = {}
     for profile in opening:
         customer_id = profile.customer_id
         if cutoff is None and customer_id not in firsts:
-            continue  # no event and no as_of: nothing to report on, as for gifts at dates
+            waiting[customer_id] = profile  # unless a friend's purchase reaches them
+            continue
         state = state_of(customer_id)
         ledgers[customer_id] += open_customer(plan, state, profile, firsts.get(customer_id))
         reported.add(customer_id)
+    return waiting
 
 
 def _saved_states(

@@ -40,7 +40,8 @@ from rewardrules.engine.lots import (
     upcoming_expiry,
 )
 from rewardrules.engine.state import CustomerState, WorkingState
-from rewardrules.errors import event_error
+from rewardrules.errors import HistoryError, event_error
+from rewardrules.evaluation._opening import opening_problems
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
@@ -174,11 +175,9 @@ class Walker:
         )
         done.lots = account
         held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
-        if (
-            profile is not None
-            and profile.opens
-            and (events or cutoff is not None or customer_id in self.supplied)
-        ):
+        # A migrated customer starts before their first event, supplied fact or ``as_of``;
+        # without these, before the first fact a friend's purchase raises (the first item).
+        if profile is not None and profile.opens and (events or cutoff is not None or facts):
             done.opened = True
             opening = open_lots(plan, account, profile)
             pending += opening
@@ -569,6 +568,11 @@ def walk_customers(
     before: dict[tuple[int, str], int] = {}
     checks = HoldChecks(plan.referrals, plan.zone)
     seed_checks(checks, rewarded, walker.saved)  # the saved referrals (``_resumed_referrals``)
+    holders = holding(walker.saved) if walker.saved else set()
+    index: dict[str, int] = {}
+    if profiles or facts or holders:  # a million customers without one need no index
+        index = {customer: position for position, customer in enumerate(frame.customer_ids)}
+    waiting = waiting_openings(walker, profiles, index) if facts else {}
     for fact in sorted(facts, key=lambda fact: fact.key):
         count = before.get((fact.at, fact.event_id), 0)
         before[(fact.at, fact.event_id)] = count + 1
@@ -582,14 +586,12 @@ def walk_customers(
                 f"state (last event at {last.isoformat()}); evaluate it from an earlier state",
                 "at",
             )
+        if waiting:
+            late_opening(walker.plan, waiting.pop(fact.referrer, None), fact)
         checks.check(fact, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
-    index: dict[str, int] = {}
-    holders = holding(walker.saved) if walker.saved else set()
-    if profiles or by_referrer or holders:  # a million customers without one need no index
-        index = {customer: position for position, customer in enumerate(frame.customer_ids)}
     chosen = {
         index[customer]
         for customer, profile in profiles.items()
@@ -642,3 +644,36 @@ def walk_customers(
         if walk.last or walk.opened or customer_id in by_referrer:
             walks.others.append(walk)
     return walks
+
+
+def waiting_openings(
+    walker: Walker, profiles: Mapping[str, Customer], index: Mapping[str, int]
+) -> dict[str, Customer]:
+    """The migrated customers with opening lots the evaluation has not started (no event,
+    supplied fact, saved state or ``as_of``), by id: one a friend's purchase reaches is
+    started right before that fact (``fold._start_profiles``), its lots checked there."""
+    if walker.cutoff is not None:
+        return {}
+    return {
+        customer: profile
+        for customer, profile in profiles.items()
+        if profile.opening_points
+        and customer not in index
+        and customer not in walker.supplied
+        and customer not in walker.saved
+    }
+
+
+def late_opening(plan: ProgramPlan, profile: Customer | None, fact: Fact) -> None:
+    """Refuse a waiting profile's opening lots earned after the first fact that reaches
+    the customer (``open_customer``'s check, at that fact's instant as written).
+
+    Raises:
+        HistoryError: the profile's lots earned too late.
+    """
+    if profile is None:
+        return
+    names = None if plan.tiers is None else plan.tiers.names
+    problems = list(opening_problems(profile, names, fact.written))
+    if problems:
+        raise HistoryError(problems)
