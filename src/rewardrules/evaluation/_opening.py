@@ -3,7 +3,9 @@
 A customer moved from another system starts with what their profile brings
 (``Customer.opening_points``, ``Customer.tier`` until ``Customer.tier_until``) instead of
 nothing. It is applied once, when the customer starts without a saved state (a saved state
-already holds it), before their first event; each lot gives an ``opening`` ledger entry.
+already holds it), before their first event (in ``evaluate``, a referrer with none is
+started before the first referral fact a friend's purchase raises for them); each lot gives
+an ``opening`` ledger entry.
 The rules are in docs/lifecycle.md, "Opening balances".
 """
 
