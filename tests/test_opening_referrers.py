@@ -159,6 +159,36 @@ def test_the_late_opening_error_comes_at_the_fact_in_both_engines() -> None:
     assert same_results(CLUB, [BEN_BUYS], [on_time, BEN])
 
 
+ZED_FACT = ReferralQualified(id="z1", customer_id="ann", at=at(3), referred="zed", rule="refer")
+
+
+@pytest.mark.parametrize(
+    ("events", "as_of"),
+    [
+        ([BEN_BUYS], date(2026, 3, 31)),  # started at the start by as_of
+        ([BEN_BUYS, ANN_BUYS.model_copy(update={"at": at(5)})], None),  # by her own event
+        ([BEN_BUYS, ZED_FACT], None),  # by a supplied fact (as a partition of a scale-out)
+    ],
+    ids=["as_of", "own-event-later", "supplied-fact-later"],
+)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_friends_purchase_before_the_referrers_own_events_is_their_first_event(
+    events: list[AnyEvent], as_of: date | None, engine: Literal["reference", "batch"]
+) -> None:
+    # ann is started at the start of the evaluation, but the first event that reaches her
+    # is ben's purchase at at(0): a lot earned at at(1) comes after it.
+    late = Customer(customer_id="ann", opening_points=(OpeningLot(points=40, earned_at=at(1)),))
+    with pytest.raises(HistoryError) as raised:
+        evaluate(CLUB, events, [late, BEN], as_of, engine=engine)
+    [problem] = raised.value.problems
+    assert (problem.code, problem.path[-2:]) == ("late-opening", (0, "earned_at"))
+    assert "after the customer's first event (2026-03-02T12:00:00+00:00)" in problem.message
+    # Earned at ben's very instant, it is the opening, before his reward.
+    on_time = late.model_copy(update={"opening_points": (OpeningLot(points=40, earned_at=at(0)),)})
+    found = evaluate(CLUB, events, [on_time, BEN], as_of, engine=engine)
+    assert _rows(found, "ann")[:2] == [("opening#1", "opening", 40), ("b1", "points", 500)]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_granted_tier_is_given_to_a_referrer_reached_by_a_friends_purchase(
     engine: Literal["reference", "batch"],
@@ -213,12 +243,12 @@ def migrated_referrers(
 
 
 @settings(max_examples=60)
-@given(migrated_referrers())
+@given(migrated_referrers(), st.sampled_from((None, date(2026, 3, 10), date(2026, 4, 30))))
 def test_drawn_migrated_referrers_run_and_resume_as_the_whole_history(
-    drawn: tuple[Program, list[AnyEvent], list[Customer], int],
+    drawn: tuple[Program, list[AnyEvent], list[Customer], int], as_of: date | None
 ) -> None:
     rules, events, customers, split = drawn
-    same_results(rules, events, customers)
+    same_results(rules, events, customers, as_of)
     events = sorted(events, key=event_sort_key)
     try:
         whole = evaluate(rules, events, customers)

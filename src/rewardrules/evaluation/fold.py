@@ -59,7 +59,7 @@ from rewardrules.engine.state import (
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
-from rewardrules.evaluation._opening import open_customer, opening_problems
+from rewardrules.evaluation._opening import check_opening, open_customer, opening_problems
 from rewardrules.evaluation.gifts import apply_referral, grant_dated, release_held
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages, stage_rules
@@ -757,8 +757,9 @@ def _evaluate(
             ledgers[customer_id] = []
         return state
 
-    # Migrated customers first reached by a derived referral fact: started right before it.
-    waiting = _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
+    # The migrated customers this evaluation starts: one whose first event is a referral
+    # fact a friend's purchase raises has their lots checked (and is opened) right before.
+    fresh = _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
     gross = 0
     counts = _Counts()
     for event in selected:
@@ -780,7 +781,7 @@ def _evaluate(
         gross += _fold_event(plan, state, event, ledgers[customer_id], prices)
         counts.add(event, state)
         if state.outbox:
-            _reward_referrers(plan, state, state_of, ledgers, prices, waiting)
+            _reward_referrers(plan, state, state_of, ledgers, prices, fresh)
             # A held reward is news even before it is given.
             reported.update(fact.customer_id for fact in state.outbox)
             state.outbox.clear()
@@ -818,16 +819,22 @@ def _reward_referrers(
     state_of: Callable[[str], WorkingState],
     ledgers: dict[str, list[LedgerEntry]],
     prices: dict[Decimal, int],
-    waiting: dict[str, Customer],
+    fresh: dict[str, Customer],
 ) -> None:
     """Fold the referral facts a friend's event raised (``state.outbox``) into their
-    referrers' states; a migrated referrer ``waiting`` to start is opened right before."""
+    referrers' states. A migrated referrer started by this evaluation (``fresh``) whose
+    first event it is has their lots checked against it; one not started yet (no event,
+    no ``as_of``) is opened right before it (docs/lifecycle.md, "Opening balances")."""
     for fact in state.outbox:
-        referrer = state_of(fact.customer_id)
-        profile = waiting.pop(fact.customer_id, None) if waiting else None
-        if profile is not None:
-            ledgers[fact.customer_id] += open_customer(plan, referrer, profile, fact.at)
-        _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
+        customer_id = fact.customer_id
+        profile = fresh.get(customer_id) if fresh else None
+        waiting = profile is not None and customer_id not in ledgers
+        referrer = state_of(customer_id)
+        if profile is not None and waiting:
+            ledgers[customer_id] += open_customer(plan, referrer, profile, fact.at)
+        elif profile is not None and referrer.first_event_at is None:
+            check_opening(plan, profile, fact.at)  # opened at the start, first event here
+        _fold_event(plan, referrer, fact, ledgers[customer_id], prices)
 
 
 class _Counts:
@@ -869,9 +876,10 @@ def _start_profiles(
     (``reported`` holds those) from their opening: with an event, or with ``as_of`` (a
     balance and a tier to report then) without one.
 
-    Returns the migrated customers left waiting (no event, no ``as_of``), by id: one a
-    friend's qualifying purchase reaches (a derived referral fact) is started right before
-    that fact (docs/lifecycle.md, "Opening balances"); the others have nothing to report."""
+    Returns the migrated customers without a saved state, by id: started here, or left
+    waiting (no event, no ``as_of``); one a friend's qualifying purchase reaches (a derived
+    referral fact) is started right before that fact (docs/lifecycle.md, "Opening
+    balances"), the others have nothing to report."""
     restored = set(reported)  # a saved state already holds a migrated customer's opening
     if plan.dated and cutoff is not None:
         for customer_id in profiles:
@@ -890,16 +898,14 @@ def _start_profiles(
     firsts: dict[str, datetime] = {}
     for event in selected:  # in (instant, id) order: the first seen is the first
         firsts.setdefault(event.customer_id, event.at)
-    waiting: dict[str, Customer] = {}
     for profile in opening:
         customer_id = profile.customer_id
         if cutoff is None and customer_id not in firsts:
-            waiting[customer_id] = profile  # unless a friend's purchase reaches them
-            continue
+            continue  # waiting, unless a friend's purchase reaches them
         state = state_of(customer_id)
         ledgers[customer_id] += open_customer(plan, state, profile, firsts.get(customer_id))
         reported.add(customer_id)
-    return waiting
+    return {profile.customer_id: profile for profile in opening}
 
 
 def _saved_states(

@@ -573,7 +573,7 @@ def walk_customers(
     index: dict[str, int] = {}
     if profiles or facts or holders:  # a million customers without one need no index
         index = {customer: position for position, customer in enumerate(frame.customer_ids)}
-    waiting = waiting_openings(walker, profiles, index) if facts else {}
+    fresh = fresh_openings(walker, profiles, index) if facts else {}
     for fact in sorted(facts, key=lambda fact: fact.key):
         count = before.get((fact.at, fact.event_id), 0)
         before[(fact.at, fact.event_id)] = count + 1
@@ -587,8 +587,8 @@ def walk_customers(
                 f"state (last event at {last.isoformat()}); evaluate it from an earlier state",
                 "at",
             )
-        if waiting:
-            late_opening(walker.plan, waiting.pop(fact.referrer, None), fact)
+        if fresh:  # at the referrer's first fact: maybe their first event
+            late_opening(plan, fresh.pop(fact.referrer, None), fact)
         checks.check(fact, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
@@ -647,33 +647,41 @@ def walk_customers(
     return walks
 
 
-def waiting_openings(
+def fresh_openings(
     walker: Walker, profiles: Mapping[str, Customer], index: Mapping[str, int]
-) -> dict[str, Customer]:
-    """The migrated customers with opening lots the evaluation has not started (no event,
-    supplied fact, saved state or ``as_of``), by id: one a friend's purchase reaches is
-    started right before that fact (``fold._start_profiles``), its lots checked there."""
-    if walker.cutoff is not None:
-        return {}
-    return {
-        customer: profile
-        for customer, profile in profiles.items()
-        if profile.opening_points
-        and customer not in index
-        and customer not in walker.supplied
-        and customer not in walker.saved
-    }
+) -> dict[str, tuple[Customer, tuple[int, str] | None]]:
+    """The migrated customers with opening lots this evaluation starts (no saved state),
+    by id, with their first event's (instant, id) in the frame (None without one): a fact
+    before it is their first event, which their lots must not come after."""
+    frame = walker.frame
+    found: dict[str, tuple[Customer, tuple[int, str] | None]] = {}
+    for customer, profile in profiles.items():
+        if not profile.opening_points or customer in walker.saved:
+            continue
+        position = index.get(customer)
+        if position is None:
+            found[customer] = (profile, None)
+        else:
+            start = int(frame.customer_start[position])
+            found[customer] = (profile, (int(frame.at[start]), str(frame.event_ids[start])))
+    return found
 
 
-def late_opening(plan: ProgramPlan, profile: Customer | None, fact: Fact) -> None:
-    """Refuse a waiting profile's opening lots earned after the first fact that reaches
-    the customer (``open_customer``'s check, at that fact's instant as written).
+def late_opening(
+    plan: ProgramPlan, fresh: tuple[Customer, tuple[int, str] | None] | None, fact: Fact
+) -> None:
+    """Refuse a migrated customer's opening lots earned after ``fact``, the first fact that
+    reaches them, when it is their first event (``fold._reward_referrers``: the lots are
+    checked against that fact's instant as written).
 
     Raises:
         HistoryError: the profile's lots earned too late.
     """
-    if profile is None:
+    if fresh is None:
         return
+    profile, first = fresh
+    if first is not None and first < fact.key:
+        return  # their own event came first: checked against it (``_opening.check_late``)
     names = None if plan.tiers is None else plan.tiers.names
     problems = list(opening_problems(profile, names, fact.written))
     if problems:
