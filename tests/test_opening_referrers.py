@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import at, line, program, purchase
-from rewardrules import evaluate, step
+from rewardrules import evaluate, explain, explain_all, step
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError
@@ -187,6 +187,31 @@ def test_a_friends_purchase_before_the_referrers_own_events_is_their_first_event
     on_time = late.model_copy(update={"opening_points": (OpeningLot(points=40, earned_at=at(0)),)})
     found = evaluate(CLUB, events, [on_time, BEN], as_of, engine=engine)
     assert _rows(found, "ann")[:2] == [("opening#1", "opening", 40), ("b1", "points", 500)]
+
+
+@pytest.mark.parametrize(
+    ("events", "as_of"),
+    [
+        ([BEN_BUYS], None),
+        ([BEN_BUYS], date(2026, 3, 31)),
+        ([BEN_BUYS, ANN_BUYS.model_copy(update={"at": at(5)})], None),
+        ([BEN_BUYS, ZED_FACT], None),
+    ],
+    ids=["alone", "as_of", "own-event-later", "supplied-fact-later"],
+)
+def test_explain_opens_and_refuses_as_evaluate(events: list[AnyEvent], as_of: date | None) -> None:
+    found = explain(CLUB, events, "ann", customers=[ANN, BEN], as_of=as_of)
+    ledger = evaluate(CLUB, events, [ANN, BEN], as_of).customer("ann").ledger
+    assert [entry.to_dict() for entry in found.entries] == [entry.to_dict() for entry in ledger]
+    assert [event.event_id for event in found.events[:2]] == ["opening#1", "b1"]
+    late = Customer(customer_id="ann", opening_points=(OpeningLot(points=40, earned_at=at(1)),))
+    for explained in (
+        lambda: explain(CLUB, events, "ann", customers=[late, BEN], as_of=as_of),
+        lambda: explain_all(CLUB, events, customers=[late, BEN], as_of=as_of),
+    ):
+        with pytest.raises(HistoryError) as raised:
+            explained()
+        assert raised.value.problems[0].code == "late-opening"
 
 
 @pytest.mark.parametrize("engine", ENGINES)
