@@ -114,10 +114,6 @@ class Walker:
     """The refunds that refund their purchase in full (``_refunds.emptying``)."""
     lasting: frozenset[int] = frozenset()
     """The purchases whose points never expire (``_accounts.lasting_purchases``)."""
-    supplied: frozenset[str] = frozenset()
-    """The referrers of the referral facts supplied with the history: a migrated one with
-    no event of their own is started at the start (the reference's first event is their
-    first supplied fact), not at a fact a friend's purchase raises."""
     catalogue: Catalogue = field(default_factory=Catalogue)
     """The cancellations' redemptions and the tiers redemptions ask at."""
     released: Mapping[int, list[tuple[str, int, date]]] = field(default_factory=dict)
