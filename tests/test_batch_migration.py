@@ -277,7 +277,7 @@ def fact(at: str) -> ReferralQualified:
 @pytest.mark.parametrize(
     ("supplied", "as_of"),
     [
-        (None, None),  # rita's only moment is fred's purchase: she is never started
+        (None, None),  # rita's first moment is fred's purchase: she is started before it
         (None, date(2026, 6, 1)),  # started as of the date
         ("2026-02-01T10:00", None),  # a supplied fact is her first event: started there
         ("2024-02-01T10:00", None),  # ... which comes before her lot: late-opening

@@ -41,7 +41,7 @@ from rewardrules.cli.dry_run_cluster import _client
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError, RewardRulesError
 from rewardrules.evaluation.batch import UnsupportedError
-from rewardrules.events import AnyEvent, Customer, Line, Purchase, Refund
+from rewardrules.events import AnyEvent, Customer, Line, OpeningLot, Purchase, Refund
 from rewardrules.histories.columns import (
     customers_to_table,
     events_to_table,
@@ -339,6 +339,26 @@ def test_a_referrer_without_events_or_profile_is_a_customer_of_their_own_partiti
     expected = _one_machine(program, events, customers, None)
     assert _on_dask(program, events, customers, None, partitions=2) == expected
     assert referrer in [row["customer_id"] for row in expected[1]]
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_migrated_referrer_without_events_is_opened_in_their_own_partition(
+    dask_client: Client, engine: str
+) -> None:
+    """The friends' facts reach the referrer's partition as supplied ones: the opening comes
+    before the first of them there, as one machine opens it before the first derived one."""
+    program, events, customers, referrer, _, _ = _referral_case()
+    events = [event for event in events if event.customer_id != referrer]
+    lot = OpeningLot(points=70, earned_at=datetime(2025, 1, 1, tzinfo=UTC))
+    customers = [*customers, Customer(customer_id=referrer, opening_points=(lot,))]
+    expected = _one_machine(program, events, customers, None)
+    assert _on_dask(program, events, customers, None, 2, engine) == expected
+    referrer_rows = [
+        (row["event_id"], row["kind"], row["points"])
+        for row in expected[0]
+        if row["customer_id"] == referrer
+    ]
+    assert referrer_rows[:2] == [("opening#1", "opening", 70), ("f-1", "points", 300)]
 
 
 def test_the_batch_engine_on_dask_limits_a_referrer_as_one_machine_does(

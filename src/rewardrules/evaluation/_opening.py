@@ -3,7 +3,9 @@
 A customer moved from another system starts with what their profile brings
 (``Customer.opening_points``, ``Customer.tier`` until ``Customer.tier_until``) instead of
 nothing. It is applied once, when the customer starts without a saved state (a saved state
-already holds it), before their first event; each lot gives an ``opening`` ledger entry.
+already holds it), before their first event (in ``evaluate``, a referrer with none is
+started before the first referral fact a friend's purchase raises for them); each lot gives
+an ``opening`` ledger entry.
 The rules are in docs/lifecycle.md, "Opening balances".
 """
 
@@ -67,6 +69,19 @@ def opening_problems(
             )
 
 
+def check_opening(plan: ProgramPlan, profile: Customer, first_at: datetime | None) -> None:
+    """Refuse what a profile's opening has that the program cannot take (``opening_problems``).
+
+    Raises:
+        HistoryError: the tier is not one of the program's, or a lot is earned after
+            ``first_at``, the customer's first event.
+    """
+    tiers = plan.tiers
+    problems = list(opening_problems(profile, None if tiers is None else tiers.names, first_at))
+    if problems:
+        raise HistoryError(problems)
+
+
 def open_customer(
     plan: ProgramPlan, state: WorkingState, profile: Customer, first_at: datetime | None
 ) -> list[LedgerEntry]:
@@ -76,10 +91,8 @@ def open_customer(
         HistoryError: the tier is not one of the program's, or a lot is earned after the
             customer's first event.
     """
+    check_opening(plan, profile, first_at)
     tiers = plan.tiers
-    problems = list(opening_problems(profile, None if tiers is None else tiers.names, first_at))
-    if problems:
-        raise HistoryError(problems)
     if tiers is not None and profile.tier is not None and profile.tier_until is not None:
         state.tiers.grant(tiers, profile.tier, profile.tier_until)
     lots = sorted(enumerate(profile.opening_points, start=1), key=lambda item: item[1].earned_at)

@@ -59,7 +59,7 @@ from rewardrules.engine.state import (
 from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
-from rewardrules.evaluation._opening import open_customer, opening_problems
+from rewardrules.evaluation._opening import check_opening, open_customer, opening_problems
 from rewardrules.evaluation.gifts import apply_referral, grant_dated, release_held
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import purchase_stages, stage_rules
@@ -757,7 +757,9 @@ def _evaluate(
             ledgers[customer_id] = []
         return state
 
-    _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
+    # The migrated customers this evaluation starts: one whose first event is a referral
+    # fact a friend's purchase raises has their lots checked (and is opened) right before.
+    fresh = _start_profiles(plan, profiles, selected, cutoff, state_of, ledgers, reported)
     gross = 0
     counts = _Counts()
     for event in selected:
@@ -779,10 +781,9 @@ def _evaluate(
         gross += _fold_event(plan, state, event, ledgers[customer_id], prices)
         counts.add(event, state)
         if state.outbox:
-            for fact in state.outbox:
-                referrer = state_of(fact.customer_id)
-                _fold_event(plan, referrer, fact, ledgers[fact.customer_id], prices)
-                reported.add(fact.customer_id)  # a held reward is news even before it is given
+            _reward_referrers(plan, state, state_of, ledgers, prices, fresh)
+            # A held reward is news even before it is given.
+            reported.update(fact.customer_id for fact in state.outbox)
             state.outbox.clear()
     finished = [
         _result(plan, working[customer_id], ledgers[customer_id], cutoff)
@@ -810,6 +811,30 @@ def _evaluate(
         customers=results,
         totals=totals,
     )
+
+
+def _reward_referrers(
+    plan: ProgramPlan,
+    state: WorkingState,
+    state_of: Callable[[str], WorkingState],
+    ledgers: dict[str, list[LedgerEntry]],
+    prices: dict[Decimal, int],
+    fresh: dict[str, Customer],
+) -> None:
+    """Fold the referral facts a friend's event raised (``state.outbox``) into their
+    referrers' states. A migrated referrer started by this evaluation (``fresh``) whose
+    first event it is has their lots checked against it; one not started yet (no event,
+    no ``as_of``) is opened right before it (docs/lifecycle.md, "Opening balances")."""
+    for fact in state.outbox:
+        customer_id = fact.customer_id
+        profile = fresh.get(customer_id) if fresh else None
+        waiting = profile is not None and customer_id not in ledgers
+        referrer = state_of(customer_id)
+        if profile is not None and waiting:
+            ledgers[customer_id] += open_customer(plan, referrer, profile, fact.at)
+        elif profile is not None and referrer.first_event_at is None:
+            check_opening(plan, profile, fact.at)  # opened at the start, first event here
+        _fold_event(plan, referrer, fact, ledgers[customer_id], prices)
 
 
 class _Counts:
@@ -845,11 +870,16 @@ def _start_profiles(
     state_of: Callable[[str], WorkingState],
     ledgers: dict[str, list[LedgerEntry]],
     reported: set[str],
-) -> None:
+) -> dict[str, Customer]:
     """Start the customers known from their profile before any event: with ``as_of``,
     those with gifts at dates; and each migrated customer without a saved state
     (``reported`` holds those) from their opening: with an event, or with ``as_of`` (a
-    balance and a tier to report then) without one."""
+    balance and a tier to report then) without one.
+
+    Returns the migrated customers without a saved state, by id: started here, or left
+    waiting (no event, no ``as_of``); one a friend's qualifying purchase reaches (a derived
+    referral fact) is started right before that fact (docs/lifecycle.md, "Opening
+    balances"), the others have nothing to report."""
     restored = set(reported)  # a saved state already holds a migrated customer's opening
     if plan.dated and cutoff is not None:
         for customer_id in profiles:
@@ -860,7 +890,7 @@ def _start_profiles(
         if profile.opens and customer_id not in restored
     ]
     if not opening:
-        return
+        return {}
     tiers = None if plan.tiers is None else plan.tiers.names
     problems = [problem for profile in opening for problem in opening_problems(profile, tiers)]
     if problems:  # every profile's, also of a customer this evaluation does not start
@@ -871,10 +901,11 @@ def _start_profiles(
     for profile in opening:
         customer_id = profile.customer_id
         if cutoff is None and customer_id not in firsts:
-            continue  # no event and no as_of: nothing to report on, as for gifts at dates
+            continue  # waiting, unless a friend's purchase reaches them
         state = state_of(customer_id)
         ledgers[customer_id] += open_customer(plan, state, profile, firsts.get(customer_id))
         reported.add(customer_id)
+    return {profile.customer_id: profile for profile in opening}
 
 
 def _saved_states(

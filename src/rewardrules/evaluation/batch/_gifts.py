@@ -355,7 +355,6 @@ class GiftLedger:
             cutoff,
             emptied or frozenset(),
             lasting,
-            frozenset(fact.referrer for fact in self.supplied),  # ``Walker.supplied``
             run.catalogue,
             self.released,
             {} if resumed is None else resumed.saved,

@@ -14,8 +14,9 @@ event: each lot of ``Customer.opening_points`` becomes a lot available at once, 
 - the opening lots are given by ``_timeline``'s walk, which replays a migrated customer's
   points account with the reference's own functions (:func:`open_lots`), and by the saved
   states' replay (``_states``); a customer with a profile and no event is reported (and
-  saved, :func:`profile_state`) only with ``as_of`` or a supplied referral fact, as by the
-  reference.
+  saved, :func:`profile_state`) only with ``as_of`` or a referral fact (supplied, or
+  raised by a friend's purchase: opened right before the first one, its lots checked there
+  by ``_timeline.late_opening``), as by the reference.
 """
 
 from __future__ import annotations

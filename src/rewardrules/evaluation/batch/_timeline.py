@@ -40,7 +40,8 @@ from rewardrules.engine.lots import (
     upcoming_expiry,
 )
 from rewardrules.engine.state import CustomerState, WorkingState
-from rewardrules.errors import event_error
+from rewardrules.errors import HistoryError, event_error
+from rewardrules.evaluation._opening import opening_problems
 from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
@@ -113,9 +114,6 @@ class Walker:
     """The refunds that refund their purchase in full (``_refunds.emptying``)."""
     lasting: frozenset[int] = frozenset()
     """The purchases whose points never expire (``_accounts.lasting_purchases``)."""
-    supplied: frozenset[str] = frozenset()
-    """The referrers of the referral facts supplied with the history: a migrated one with
-    no event of their own is started at their first fact (the reference's first event)."""
     catalogue: Catalogue = field(default_factory=Catalogue)
     """The cancellations' redemptions and the tiers redemptions ask at."""
     released: Mapping[int, list[tuple[str, int, date]]] = field(default_factory=dict)
@@ -174,11 +172,9 @@ class Walker:
         )
         done.lots = account
         held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
-        if (
-            profile is not None
-            and profile.opens
-            and (events or cutoff is not None or customer_id in self.supplied)
-        ):
+        # A migrated customer starts before their first event, supplied fact or ``as_of``;
+        # without these, before the first fact a friend's purchase raises (the first item).
+        if profile is not None and profile.opens and (events or cutoff is not None or facts):
             done.opened = True
             opening = open_lots(plan, account, profile)
             pending += opening
@@ -569,6 +565,11 @@ def walk_customers(
     before: dict[tuple[int, str], int] = {}
     checks = HoldChecks(plan.referrals, plan.zone)
     seed_checks(checks, rewarded, walker.saved)  # the saved referrals (``_resumed_referrals``)
+    holders = holding(walker.saved) if walker.saved else set()
+    index: dict[str, int] = {}
+    if profiles or facts or holders:  # a million customers without one need no index
+        index = {customer: position for position, customer in enumerate(frame.customer_ids)}
+    fresh = fresh_openings(walker, profiles, index) if facts else {}
     for fact in sorted(facts, key=lambda fact: fact.key):
         count = before.get((fact.at, fact.event_id), 0)
         before[(fact.at, fact.event_id)] = count + 1
@@ -582,14 +583,12 @@ def walk_customers(
                 f"state (last event at {last.isoformat()}); evaluate it from an earlier state",
                 "at",
             )
+        if fresh:  # at the referrer's first fact: maybe their first event
+            late_opening(plan, fresh.pop(fact.referrer, None), fact)
         checks.check(fact, rewarded.setdefault(fact.referrer, set()))
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
-    index: dict[str, int] = {}
-    holders = holding(walker.saved) if walker.saved else set()
-    if profiles or by_referrer or holders:  # a million customers without one need no index
-        index = {customer: position for position, customer in enumerate(frame.customer_ids)}
     chosen = {
         index[customer]
         for customer, profile in profiles.items()
@@ -642,3 +641,44 @@ def walk_customers(
         if walk.last or walk.opened or customer_id in by_referrer:
             walks.others.append(walk)
     return walks
+
+
+def fresh_openings(
+    walker: Walker, profiles: Mapping[str, Customer], index: Mapping[str, int]
+) -> dict[str, tuple[Customer, tuple[int, str] | None]]:
+    """The migrated customers with opening lots this evaluation starts (no saved state),
+    by id, with their first event's (instant, id) in the frame (None without one): a fact
+    before it is their first event, which their lots must not come after."""
+    frame = walker.frame
+    found: dict[str, tuple[Customer, tuple[int, str] | None]] = {}
+    for customer, profile in profiles.items():
+        if not profile.opening_points or customer in walker.saved:
+            continue
+        position = index.get(customer)
+        if position is None:
+            found[customer] = (profile, None)
+        else:
+            start = int(frame.customer_start[position])
+            found[customer] = (profile, (int(frame.at[start]), str(frame.event_ids[start])))
+    return found
+
+
+def late_opening(
+    plan: ProgramPlan, fresh: tuple[Customer, tuple[int, str] | None] | None, fact: Fact
+) -> None:
+    """Refuse a migrated customer's opening lots earned after ``fact``, the first fact that
+    reaches them, when it is their first event (``fold._reward_referrers``: the lots are
+    checked against that fact's instant as written).
+
+    Raises:
+        HistoryError: the profile's lots earned too late.
+    """
+    if fresh is None:
+        return
+    profile, first = fresh
+    if first is not None and first < fact.key:
+        return  # their own event came first: checked against it (``_opening.check_late``)
+    names = None if plan.tiers is None else plan.tiers.names
+    problems = list(opening_problems(profile, names, fact.written))
+    if problems:
+        raise HistoryError(problems)

@@ -23,7 +23,7 @@ from rewardrules.engine.kind import CompiledRule
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.lots import OPENING
 from rewardrules.engine.state import PurchaseRecord, WorkingState
-from rewardrules.evaluation._opening import open_customer
+from rewardrules.evaluation._opening import check_opening, open_customer
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
 from rewardrules.events import (
     AnyEvent,
@@ -108,7 +108,9 @@ class Replay:
                 self.fold.apply(state, event)
             for fact in state.outbox:
                 if self.only is None or fact.customer_id == self.only:
-                    self.account(fact.customer_id, fact.at).apply(fact, derived=True)
+                    referrer = self.account(fact.customer_id, fact.at)
+                    referrer.check_first(fact)
+                    referrer.apply(fact, derived=True)
             state.outbox.clear()
 
     def _friend(self, customer_id: str) -> WorkingState:
@@ -165,6 +167,17 @@ class _Explainer:
                 Decimal(entry.points or 0), self.plan.money.code, None, (outcome,),
             )  # fmt: skip
             self.explained.append(block)
+
+    def check_first(self, fact: ReferralQualified) -> None:
+        """A friend's referral fact that is the customer's first event: a migrated
+        customer's opening lots must not come after it (``fold._reward_referrers``).
+
+        Raises:
+            HistoryError: a lot is earned after the fact (``late-opening``).
+        """
+        profile = self.state.profile
+        if profile is not None and profile.opens and self.state.first_event_at is None:
+            check_opening(self.plan, profile, fact.at)
 
     def apply(self, event: AnyEvent, derived: bool = False) -> None:
         """Apply one event (``derived``: a referral fact of a friend's purchase, applied as
