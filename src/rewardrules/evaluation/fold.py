@@ -176,29 +176,32 @@ def late_refund(plan: ProgramPlan, record: PurchaseRecord, refund: Refund) -> st
     )
 
 
-def _apply_refund(
-    plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
-) -> None:
-    """Evaluate a refund and append what it takes back."""
-    record = state.record(refund.purchase_id)
-    within = plan.refunds_within
-    if record is None:
-        if within is not None and state.forgotten_until is not None:
-            raise _fail(
-                refund,
-                f"it refunds purchase {refund.purchase_id}, which customer "
-                f"{refund.customer_id} made more than {within.text} before it or never: the "
-                f"program's refunds.within is {within.text}, and older purchases are "
-                "forgotten; check the purchase id, and refund within the policy",
-                "purchase_id",
-            )
-        raise _fail(
-            refund,
-            f"it refunds purchase {refund.purchase_id}, but customer {refund.customer_id} "
-            "has no such purchase before it; check the purchase id, and that the refund "
-            "comes after its purchase",
-            "purchase_id",
-        )
+def forgotten_message(refund: Refund, within: str) -> str:
+    """Why ``refund`` cannot refund its purchase once ``refunds.within`` (``within``, as
+    written) has forgotten the customer's older purchases: it may be one of them."""
+    return (
+        f"it refunds purchase {refund.purchase_id}, which customer "
+        f"{refund.customer_id} made more than {within} before it or never: the "
+        f"program's refunds.within is {within}, and older purchases are "
+        "forgotten; check the purchase id, and refund within the policy"
+    )
+
+
+def refund_purchase(
+    plan: ProgramPlan, state: WorkingState, record: PurchaseRecord, refund: Refund
+) -> tuple[list[int], list[int], list[LedgerEntry]]:
+    """Refund ``refund``'s lines of ``record`` and run each rule's refund step on it.
+
+    The one place a refund's semantics live, for both engines (the batch engine's refunds
+    of saved purchases call it too): a refund later than ``refunds.within`` is refused,
+    then its lines are checked against what the purchase has left (``refunded_lines``),
+    the record takes them, and every running rule but one set aside at the purchase gives
+    back what the refunded units earned. Returns the units refunded per line before it,
+    the amounts it refunds per line and the rules' entries, in running order.
+
+    Raises:
+        HistoryError: the refund is late, or refunds what the purchase does not have.
+    """
     late = late_refund(plan, record, refund)
     if late is not None:
         raise _fail(refund, late, "at")
@@ -206,7 +209,6 @@ def _apply_refund(
         units, amounts = refunded_lines(record, refund)
     except RefundError as error:
         raise _fail(refund, str(error), *error.path) from None
-    state.refunds[refund.id] = None
     before = record.refunded_units
     refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
     record.refunded_units, record.refunded_amount = units, amounts
@@ -215,6 +217,27 @@ def _apply_refund(
         if record.set_aside and rule.id in record.set_aside:
             continue  # the purchase never counted for a rule set aside at it
         taken += rule.refund(state, record, refund, before, refunded)
+    return before, refunded, taken
+
+
+def _apply_refund(
+    plan: ProgramPlan, state: WorkingState, refund: Refund, entries: list[LedgerEntry]
+) -> None:
+    """Evaluate a refund and append what it takes back."""
+    record = state.record(refund.purchase_id)
+    within = plan.refunds_within
+    if record is None:
+        if within is not None and state.forgotten_until is not None:
+            raise _fail(refund, forgotten_message(refund, within.text), "purchase_id")
+        raise _fail(
+            refund,
+            f"it refunds purchase {refund.purchase_id}, but customer {refund.customer_id} "
+            "has no such purchase before it; check the purchase id, and that the refund "
+            "comes after its purchase",
+            "purchase_id",
+        )
+    _, _, taken = refund_purchase(plan, state, record, refund)
+    state.refunds[refund.id] = None
     entries += taken
     if plan.limits:
         for entry in taken:

@@ -27,7 +27,6 @@ from typing import Any, cast
 from rewardrules.engine._state_columns import SavedPurchase
 from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.state import (
     CustomerState,
     PurchaseRecord,
@@ -37,7 +36,7 @@ from rewardrules.engine.state import (
 )
 from rewardrules.errors import HistoryError, event_error
 from rewardrules.evaluation.batch._frame import Frame
-from rewardrules.evaluation.fold import late_refund
+from rewardrules.evaluation.fold import forgotten_message, refund_purchase
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import ReferralQualified, Refund, RefundLine
 from rewardrules.kinds.every_nth_free import PunchCardPlan
@@ -62,6 +61,7 @@ class SavedRefunds:
     """Per partner gift card rule, per such refund: the window key of its purchase, that
     purchase's local date (an ordinal) and the qualifying spend it gives back."""
     tier_amounts: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """Per such refund, its purchase and what that counts toward tiers after it."""
     purchases: dict[int, tuple[str, int]] = field(default_factory=dict)
     """Per such refund, its purchase's id and local date (an ordinal)."""
     facts: dict[int, list[ReferralQualified]] = field(default_factory=dict)
@@ -75,16 +75,6 @@ class SavedRefunds:
     error: tuple[tuple[int, str], HistoryError] | None = None
     """The first of these refunds (by instant, then id) the reference refuses, with its
     error: raised once the columns' refunds before it are known to be accepted."""
-    """Per such refund, its purchase and what that counts toward tiers after it."""
-
-
-def _forgotten_message(refund: Refund, within: str) -> str:
-    return (
-        f"it refunds purchase {refund.purchase_id}, which customer "
-        f"{refund.customer_id} made more than {within} before it or never: the "
-        f"program's refunds.within is {within}, and older purchases are "
-        "forgotten; check the purchase id, and refund within the policy"
-    )
 
 
 def saved_refunds(
@@ -133,13 +123,11 @@ def saved_refunds(
                 refund = _refund(frame, event, customer_id, purchase_id, moment(event))
                 if row is None or _forgotten(plan, row, latest):
                     forgotten = kept.forgotten_until is not None or (
-                        latest is not None
-                        and bool(kept.purchases)
-                        and _forgotten(plan, kept.purchases[0], latest)
+                        latest is not None and _any_forgotten(plan, kept, latest)
                     )
                     if within is not None and forgotten:
                         raise event_error(
-                            ids[event], _forgotten_message(refund, within.text), "purchase_id"
+                            ids[event], forgotten_message(refund, within.text), "purchase_id"
                         )
                     continue  # an unknown purchase: the columns raise the reference's error
                 if state is None:
@@ -163,28 +151,19 @@ def saved_refunds(
 def _apply(
     plan: ProgramPlan, state: WorkingState, refund: Refund, event: int, found: SavedRefunds
 ) -> PurchaseRecord:
-    """One refund of a saved purchase, as ``fold._apply_refund`` applies it (but the points
-    account, which the columns replay): its entries and a punch card's units into
-    ``found``; the purchase's record after it."""
+    """One refund of a saved purchase, through the reference's own refund step
+    (``fold.refund_purchase``; the points account is the columns' to replay): its entries,
+    a punch card's units and a partner gift card's spend given back into ``found``; the
+    purchase's record after it. Those last two are read after every rule's refund step,
+    which changes neither the record's units nor its ``earned_on``."""
     record = state.record(refund.purchase_id)
     assert record is not None  # noqa: S101 -- a kept purchase opens
-    late = late_refund(plan, record, refund)
-    if late is not None:
-        raise event_error(refund.id, late, "at")
-    try:
-        units, amounts = refunded_lines(record, refund)
-    except RefundError as error:
-        raise event_error(refund.id, str(error), *error.path) from None
-    before = record.refunded_units
-    refunded = [now - then for now, then in zip(amounts, record.refunded_amount)]
-    record.refunded_units, record.refunded_amount = units, amounts
-    taken: list[LedgerEntry] = []
+    before, refunded, taken = refund_purchase(plan, state, record, refund)
     for rule in plan.running:
         if record.set_aside and rule.id in record.set_aside:
             continue  # the purchase never counted for a rule set aside at it
-        taken += rule.refund(state, record, refund, before, refunded)
         if isinstance(rule.plan, PunchCardPlan):
-            lost = _card_units(rule.plan, record, before, units)
+            lost = _card_units(rule.plan, record, before, record.refunded_units)
             if lost:
                 found.gone.setdefault(rule.id, {})[event] = lost
         elif isinstance(rule.plan, GiftCardPlan):
