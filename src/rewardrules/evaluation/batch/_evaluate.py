@@ -64,12 +64,8 @@ from rewardrules.evaluation.batch._slices import (
     read_rules,
     slice_entries,
 )
-from rewardrules.evaluation.batch._states import (
-    RulePoints,
-    SavedStates,
-    StateColumns,
-    gift_card_spend,
-)
+from rewardrules.evaluation.batch._state_inputs import RulePoints, StateColumns, gift_card_spend
+from rewardrules.evaluation.batch._states import SavedStates
 from rewardrules.evaluation.batch._tiers import levels
 from rewardrules.evaluation.batch._timeline import Walk
 from rewardrules.evaluation.batch.support import refuse, unsupported

@@ -39,7 +39,7 @@ from rewardrules.evaluation.batch._resumed_referrals import (
     saved_refund_effects,
 )
 from rewardrules.evaluation.batch._resumed_slices import saved_purchases_before
-from rewardrules.evaluation.batch._states import RulePoints
+from rewardrules.evaluation.batch._state_inputs import RulePoints
 from rewardrules.evaluation.batch._timeline import Walker, Walks, walk_customers
 from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan
