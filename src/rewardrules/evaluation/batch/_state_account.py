@@ -11,23 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rewardrules.engine.lots import (
-    PointsAccount,
-    advance,
-    bought,
-    cancel_redemption,
-    earn,
-    redeem,
-    refunded_in_full,
-    take_back,
-)
+from rewardrules.engine import lots
 from rewardrules.evaluation.batch._accounts import lasting_purchases
 from rewardrules.evaluation.batch._opening import open_lots
 from rewardrules.evaluation.batch._refunds import emptying
 from rewardrules.evaluation.batch._state_inputs import StateColumns
 
 
-def replay_account(columns: StateColumns, customer: int, events: Iterable[int]) -> PointsAccount:
+def replay_account(
+    columns: StateColumns, customer: int, events: Iterable[int]
+) -> lots.PointsAccount:
     """The customer's points account, replayed on the points the rules computed (as
     ``_accounts.run_accounts`` does, without its entries)."""
     frame, policy = columns.frame, columns.plan.points
@@ -39,32 +32,32 @@ def replay_account(columns: StateColumns, customer: int, events: Iterable[int]) 
     if columns.emptied is not None:
         emptied = columns.emptied
     lasting = lasting_purchases(policy, columns.plan.tiers, columns.tier, purchases)
-    account = (None if columns.seeds is None else columns.seeds(customer)) or PointsAccount()
+    account = (None if columns.seeds is None else columns.seeds(customer)) or lots.PointsAccount()
     profile = columns.openings.get(customer)
     if profile is not None:
         open_lots(columns.plan, account, profile)
     for event in events:
         at = columns.moment(event)
         if policy.has_clock or account.dated:
-            advance(policy, account, customer_id, at)
+            lots.advance(policy, account, customer_id, at)
         if purchases[event]:
             earned = int(columns.points[event])
-            earn(policy, account, ids[event], at, earned, lasting=event in lasting)
-            bought(policy, account, ids[event], at)
+            lots.earn(policy, account, ids[event], at, earned, lasting=event in lasting)
+            lots.bought(policy, account, ids[event], at)
         elif refunds[event]:
             back = -int(columns.points[event])
             purchase_id = frame.purchase_id[event].as_py()
             if back:
-                take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
+                lots.take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
             if event in emptied:
-                refunded_in_full(account, purchase_id)
+                lots.refunded_in_full(account, purchase_id)
         elif (target := catalogue.cancelled(event, ids)) is not None:
-            cancel_redemption(policy, account, customer_id, ids[event], target)
+            lots.cancel_redemption(policy, account, customer_id, ids[event], target)
         else:
             reward = frame.reward[event].as_py()
             units, tier = int(frame.units[event]), catalogue.tiers.get(event)
-            redeem(policy, account, customer_id, ids[event], reward, at, units, tier)
+            lots.redeem(policy, account, customer_id, ids[event], reward, at, units, tier)
     if columns.cutoff is not None:
         instant, inclusive = columns.cutoff
-        advance(policy, account, customer_id, instant, inclusive)
+        lots.advance(policy, account, customer_id, instant, inclusive)
     return account

@@ -68,10 +68,7 @@ def first_ran(
         return []
     first: list[tuple[int, int, T]] = []
     for place, rule in enumerate(rules):
-        rule_id = (
-            rule.rule_id if isinstance(rule, GiftCardSpend) else cast("tuple[str, Any]", rule)[0]
-        )
-        ran = rule_ran(columns, rule_id)
+        ran = rule_ran(columns, _rule_id(rule))
         if ran is None:
             first.append((bought[0], place, rule))
             continue
