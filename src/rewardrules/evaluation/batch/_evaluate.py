@@ -622,15 +622,7 @@ class _Run(Computation):
         reasons = _PointsReasons(
             earning.plan, paid, weights, self.frame.line_start, self.tier, self.names
         )
-        given = points[events].tolist()
-        return self._entries(
-            events,
-            earning.plan.rule.id,
-            "points",
-            (given, None, None),
-            _points_reason,
-            partial(_points_arguments, reasons, events.tolist(), given),
-        )
+        return self._points_part(earning, reasons, events, points)
 
     def _price_entries(self, ledger: _Ledger, position: int, stage: Any, result: Any) -> None:
         """A price rule's entries: discounts, free or discounted units of cards."""
