@@ -42,6 +42,14 @@ def spare_pandas(args: Sequence[str]) -> None:
         return
     if any(arg.split("=", 1)[0] in _CLUSTER for arg in args):
         return
+    spare_now()
+
+
+def spare_now() -> None:
+    """Have pyarrow settle, in this process, that there is no pandas (unless imported)."""
+    global spared  # noqa: PLW0603 -- one flag per process
+    if "pandas" in sys.modules:
+        return
     import pyarrow as pa  # noqa: PLC0415 -- the command imports it anyway, --help does not
 
     finder = _NoPandas()
@@ -50,3 +58,9 @@ def spare_pandas(args: Sequence[str]) -> None:
         pa.array([0])  # pyarrow's first question: is this a pandas object?
     finally:
         sys.meta_path.remove(finder)
+    spared = True
+
+
+spared = False
+"""Whether :func:`spare_now` ran in this process (``dry-run --jobs`` then spares its
+worker processes too: :mod:`rewardrules.cli._pandas_spared`)."""
