@@ -40,6 +40,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from rewardrules.cli import _pandas
 from rewardrules.cli._chunk_worker import (
     ChunkDone,
     ChunkState,
@@ -172,7 +173,9 @@ def _context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([_WORKER_MODULE])
+    # A command that spared pandas (cli._pandas) spares its workers too, first thing.
+    spared = ["rewardrules.cli._pandas_spared"] if _pandas.spared else []
+    context.set_forkserver_preload([*spared, _WORKER_MODULE])
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:

@@ -10,12 +10,14 @@ holds equal to the commands' own. benchmarks/cli_startup.py measures the time.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Sequence
 from typing import Final, NoReturn
 
 import click
 
 from rewardrules.cli._exit import InterruptibleGroup, run
+from rewardrules.cli._pandas import spare_pandas
 
 COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
     "validate": (
@@ -119,4 +121,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     usage, 130 when interrupted and 141 when the reader of the output goes away
     (:mod:`rewardrules.cli._exit`).
     """
+    spare_pandas(sys.argv[1:] if argv is None else argv)
     run(cli, argv)
