@@ -38,6 +38,27 @@ def shape_problems(columns: PurchaseColumns) -> Found:
     """Columns of another length than the purchases (``id``) or the lines (the sum of
     ``lines``) have, and ``set_aside`` or ``earned_on`` of a purchase not saved."""
     count = len(columns.id)
+    fields = columns.__dict__
+    if not (
+        # The way every saved state goes, decided without a message made.
+        {len(fields[name]) for name in PER_PURCHASE} <= {count}
+        and {len(given) for given in columns.points.values()} <= {count}
+        and {len(fields[name]) for name in PER_LINE} <= {sum(columns.lines)}
+    ):
+        yield from _length_problems(columns, count)
+    if not columns.set_aside and not columns.earned_on:
+        return
+    saved = set(columns.id)
+    for name, kept in (("set_aside", columns.set_aside), ("earned_on", columns.earned_on)):
+        for purchase_id in kept:
+            if purchase_id not in saved:
+                yield (
+                    ("purchases", name, purchase_id),
+                    f"'{purchase_id}' is none of the saved purchases (purchases.id)",
+                )
+
+
+def _length_problems(columns: PurchaseColumns, count: int) -> Found:
     purchases = counted(count, "purchases")
     for name in PER_PURCHASE[1:]:
         found = len(getattr(columns, name))
@@ -58,14 +79,6 @@ def shape_problems(columns: PurchaseColumns) -> Found:
                     ("purchases", name),
                     f"has {counted(found, 'values')} for {counted(lines, 'lines')} (the sum "
                     "of purchases.lines)",
-                )
-    saved = set(columns.id)
-    for name, kept in (("set_aside", columns.set_aside), ("earned_on", columns.earned_on)):
-        for purchase_id in kept:
-            if purchase_id not in saved:
-                yield (
-                    ("purchases", name, purchase_id),
-                    f"'{purchase_id}' is none of the saved purchases (purchases.id)",
                 )
 
 
