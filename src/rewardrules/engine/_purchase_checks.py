@@ -88,12 +88,15 @@ def value_problems(columns: PurchaseColumns, exponent: int | None) -> Found:
         return
     yield from _text_problems_of(columns)
     at, offset = columns.at, columns.offset
-    if not (min(at) >= FIRST_AT and max(at) < END_AT):
+    # Saved instants are in order: one sort (a linear pass over them) gives both ends.
+    ordered = sorted(at)
+    if not (ordered[0] >= FIRST_AT and ordered[-1] < END_AT):
         for index, moment in enumerate(at):
             if not FIRST_AT <= moment < END_AT:
                 message = f"must be an instant of the years 1970 to 2099 (got {moment})"
                 yield ("purchases", "at", index), message
-    if not (min(offset) > -DAY and max(offset) < DAY):
+    # Most states are written in UTC: all offsets 0, counted in C.
+    if offset.count(0) != len(offset) and not (min(offset) > -DAY and max(offset) < DAY):
         for index, seconds in enumerate(offset):
             if not -DAY < seconds < DAY:
                 message = f"must be a UTC offset in seconds (got {seconds})"
