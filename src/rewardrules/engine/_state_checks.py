@@ -288,12 +288,14 @@ def _forgotten_problems(state: CustomerState) -> Found:
         )
     for key, amount in state.tier_amounts.items():
         yield from negative(("tier_amounts", key), amount)
-    yield from _window_problems(window.at, window.amount, until)
+    yield from _window_problems(window.at, window.amount, until, until_at)
 
 
-def _window_problems(moments: Sequence[int], amounts: Sequence[int], until: datetime) -> Found:
+def _window_problems(
+    moments: Sequence[int], amounts: Sequence[int], until: datetime, until_at: int
+) -> Found:
     """The rolling window's forgotten purchases: one amount per instant, in order, none
-    after ``forgotten_until``, none negative."""
+    after ``forgotten_until`` (``until_at`` in microseconds), none negative."""
     if len(amounts) != len(moments):
         yield (
             ("tier_window", "amount"),
@@ -301,7 +303,6 @@ def _window_problems(moments: Sequence[int], amounts: Sequence[int], until: date
             "(tier_window.at)",
         )
         return
-    until_at = micros(until)
     # C loops for the way every saved state goes: in order, before, not negative.
     if not moments or (
         moments[-1] <= until_at and sorted(moments) == list(moments) and min(amounts) >= 0
