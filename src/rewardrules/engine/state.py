@@ -529,9 +529,11 @@ _DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
 def _digest_as_read(json_data: str | bytes | bytearray) -> str | None:
     """The digest of a state's text as read, if it ends with its digest as a dump writes it."""
     end = len(_DIGEST_END)
-    # The digest is ASCII: its characters are as many bytes at the end of the UTF-8.
     if isinstance(json_data, str):
         if json_data[-end:-34] == _DIGEST_END[:-34] and json_data.endswith('"}'):
+            if not json_data[-34:].isascii():  # not a digest: as many bytes as characters
+                return digest_of(json_data[:-end] + "}")
+            # An ASCII end is as many bytes at the end of the UTF-8: hashed without a copy.
             return digest_of(memoryview(json_data.encode())[:-end], b"}")
         return None
     if bytes(json_data[-end:-34]) == _DIGEST_END[:-34].encode() and json_data.endswith(b'"}'):
