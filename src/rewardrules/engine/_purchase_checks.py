@@ -38,6 +38,27 @@ def shape_problems(columns: PurchaseColumns) -> Found:
     """Columns of another length than the purchases (``id``) or the lines (the sum of
     ``lines``) have, and ``set_aside`` or ``earned_on`` of a purchase not saved."""
     count = len(columns.id)
+    fields = columns.__dict__
+    if not (
+        # The way every saved state goes, decided without a message made.
+        {len(fields[name]) for name in PER_PURCHASE} <= {count}
+        and {len(given) for given in columns.points.values()} <= {count}
+        and {len(fields[name]) for name in PER_LINE} <= {sum(columns.lines)}
+    ):
+        yield from _length_problems(columns, count)
+    if not columns.set_aside and not columns.earned_on:
+        return
+    saved = set(columns.id)
+    for name, kept in (("set_aside", columns.set_aside), ("earned_on", columns.earned_on)):
+        for purchase_id in kept:
+            if purchase_id not in saved:
+                yield (
+                    ("purchases", name, purchase_id),
+                    f"'{purchase_id}' is none of the saved purchases (purchases.id)",
+                )
+
+
+def _length_problems(columns: PurchaseColumns, count: int) -> Found:
     purchases = counted(count, "purchases")
     for name in PER_PURCHASE[1:]:
         found = len(getattr(columns, name))
@@ -59,14 +80,6 @@ def shape_problems(columns: PurchaseColumns) -> Found:
                     f"has {counted(found, 'values')} for {counted(lines, 'lines')} (the sum "
                     "of purchases.lines)",
                 )
-    saved = set(columns.id)
-    for name, kept in (("set_aside", columns.set_aside), ("earned_on", columns.earned_on)):
-        for purchase_id in kept:
-            if purchase_id not in saved:
-                yield (
-                    ("purchases", name, purchase_id),
-                    f"'{purchase_id}' is none of the saved purchases (purchases.id)",
-                )
 
 
 def value_problems(columns: PurchaseColumns, exponent: int | None) -> Found:
@@ -75,12 +88,15 @@ def value_problems(columns: PurchaseColumns, exponent: int | None) -> Found:
         return
     yield from _text_problems_of(columns)
     at, offset = columns.at, columns.offset
-    if not (min(at) >= FIRST_AT and max(at) < END_AT):
+    # Saved instants are in order: one sort (a linear pass over them) gives both ends.
+    ordered = sorted(at)
+    if not (ordered[0] >= FIRST_AT and ordered[-1] < END_AT):
         for index, moment in enumerate(at):
             if not FIRST_AT <= moment < END_AT:
                 message = f"must be an instant of the years 1970 to 2099 (got {moment})"
                 yield ("purchases", "at", index), message
-    if not (min(offset) > -DAY and max(offset) < DAY):
+    # Most states are written in UTC: all offsets 0, counted in C.
+    if offset.count(0) != len(offset) and not (min(offset) > -DAY and max(offset) < DAY):
         for index, seconds in enumerate(offset):
             if not -DAY < seconds < DAY:
                 message = f"must be a UTC offset in seconds (got {seconds})"

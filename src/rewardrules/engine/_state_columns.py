@@ -380,20 +380,42 @@ def newest_then(
         return columns
     if start >= len(columns.id) and not rows:
         return NO_PURCHASES
-    first = sum(columns.lines[:start])
-    # The rows' fields as columns: one transposition of the purchases, one of the lines.
-    ids, at, offset, store, tier = zip(*(row[:5] for row in rows)) if rows else ((),) * 5
-    lines = [line for row in rows for line in row.lines]
+    first = sum(columns.lines[:start]) if start else 0
+    count = len(columns.id) - start + len(rows)
+    points: dict[str, tuple[int | None, ...]] = {}
+    ids: tuple[str, ...]
+    at: tuple[int, ...]
+    offset: tuple[int, ...]
+    store: tuple[str | None, ...]
+    tier: tuple[str | None, ...]
+    if len(rows) == 1:  # a step's purchase: its fields as columns of one, without walks
+        row = rows[0]
+        ids, at, offset, store, tier = (
+            (row.id,),
+            (row.at,),
+            (row.offset,),
+            (row.store,),
+            (row.tier,),
+        )
+        lines: Sequence[SavedLine] = row.lines
+        given_now = row.points
+        for rule, given in columns.points.items():
+            kept = (*given[start:], given_now.get(rule))
+            if kept.count(None) < count:  # a rule of forgotten purchases only is left out
+                points[rule] = kept
+        fresh = {rule for rule in given_now if rule not in columns.points}
+    else:
+        # The rows' fields as columns: one transposition of the purchases, one of the lines.
+        ids, at, offset, store, tier = zip(*(row[:5] for row in rows)) if rows else ((),) * 5
+        lines = [line for row in rows for line in row.lines]
+        for rule, given in columns.points.items():
+            kept = given[start:] + tuple(row.points.get(rule) for row in rows)
+            if kept.count(None) < count:  # a rule of forgotten purchases only is left out
+                points[rule] = kept
+        fresh = {rule for row in rows for rule in row.points if rule not in columns.points}
     sku, category, quantity, unit_price, paid, units, back = (
         zip(*lines, strict=True) if lines else ((),) * 7
     )
-    count = len(columns.id) - start + len(rows)
-    points: dict[str, tuple[int | None, ...]] = {}
-    for rule, given in columns.points.items():
-        kept = given[start:] + tuple(row.points.get(rule) for row in rows)
-        if kept.count(None) < count:  # a rule of forgotten purchases only is left out
-            points[rule] = kept
-    fresh = {rule for row in rows for rule in row.points if rule not in columns.points}
     for rule in fresh:
         gave = tuple(row.points.get(rule) for row in rows)
         points[rule] = (None,) * (count - len(rows)) + gave

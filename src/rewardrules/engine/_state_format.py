@@ -354,6 +354,10 @@ def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
     return content
 
 
-def digest_of(content: str) -> str:
-    """A hash of a state's content written as JSON (without its digest)."""
-    return hashlib.sha256(content.encode()).hexdigest()[:32]
+def digest_of(content: str | bytes | memoryview, end: bytes = b"") -> str:
+    """A hash of a state's content written as JSON (without its digest), as text or as
+    its UTF-8 bytes; ``end`` follows them (to hash a part of a text without a copy)."""
+    found = hashlib.sha256(content.encode() if isinstance(content, str) else content)
+    if end:
+        found.update(end)
+    return found.hexdigest()[:32]
