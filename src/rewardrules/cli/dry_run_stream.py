@@ -11,7 +11,7 @@ with a message that says how to sort it (docs/histories.md, "Large histories").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -86,16 +86,9 @@ def streamed_dry_run(
             empty = HISTORY_SCHEMA.empty_table()
             yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
 
-    if source is not None:
-        try:
-            return output.stream(evaluated(parquet_chunks(source, size)))
-        except NotSortedError:
-            if source.rows > whole_rows():
-                raise
-        table = source.read_whole()
-    else:
-        table = reading.read_table(history)
-    return output.stream(evaluated(whole_chunks(table, size)))
+    return _on_chunks(
+        lambda chunks: output.stream(evaluated(chunks)), history, reading, source, size
+    )
 
 
 def _on_jobs(
@@ -112,16 +105,36 @@ def _on_jobs(
         return located_events(error, history, reading)
 
     pieces = piece_entries()
+    return _on_chunks(
+        lambda chunks: stream_on_jobs(output, pool, chunks, pieces, locate),
+        history,
+        reading,
+        source,
+        size,
+    )
+
+
+def _on_chunks(
+    run: Callable[[Iterable[pa.Table]], tuple[Evaluation, Summary]],
+    history: Path,
+    reading: HistoryReading,
+    source: ParquetSource | None,
+    size: int,
+) -> tuple[Evaluation, Summary]:
+    """``run`` over the history's chunks of whole customers: a Parquet history streamed by
+    row groups, or, if it turns out not sorted by customer and has at most
+    ``whole_rows()`` rows, read whole and cut (more rows: ``NotSortedError``); any other
+    history read whole and cut."""
     if source is not None:
         try:
-            return stream_on_jobs(output, pool, parquet_chunks(source, size), pieces, locate)
+            return run(parquet_chunks(source, size))
         except NotSortedError:
             if source.rows > whole_rows():
                 raise
         table = source.read_whole()
     else:
         table = reading.read_table(history)
-    return stream_on_jobs(output, pool, whole_chunks(table, size), pieces, locate)
+    return run(whole_chunks(table, size))
 
 
 _FEW_CHUNKS = 2
