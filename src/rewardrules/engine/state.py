@@ -471,14 +471,11 @@ class CustomerState(_Saved):
 
     def model_dump_json(self, **options: Any) -> str:
         """The state as JSON text, with its ``digest``."""
-        if not options:
-            # What BaseModel.model_dump_json writes without options, hashed as the bytes
-            # written rather than decoded and encoded again.
-            written = self.__pydantic_serializer__.to_json(self)
-            if written.endswith(b"}"):
-                return f'{written[:-1].decode()},"digest":"{digest_of(written)}"}}'
-        text = super().model_dump_json(**options)
-        digest = digest_of(text) if not options else self.content_digest()
+        # The content as BaseModel.model_dump_json writes it without options, hashed as
+        # the bytes written (the digest whatever the options ask of the text).
+        written = self.__pydantic_serializer__.to_json(self)
+        digest = digest_of(written)
+        text = written.decode() if not options else super().model_dump_json(**options)
         if options.get("indent") is None and text.endswith("}"):
             return f'{text[:-1]},"digest":"{digest}"}}'
         data = json.loads(text)
@@ -531,10 +528,9 @@ def _digest_as_read(json_data: str | bytes | bytearray) -> str | None:
     end = len(_DIGEST_END)
     if isinstance(json_data, str):
         if json_data[-end:-34] == _DIGEST_END[:-34] and json_data.endswith('"}'):
-            if not json_data[-34:].isascii():  # not a digest: as many bytes as characters
-                return digest_of(json_data[:-end] + "}")
-            # An ASCII end is as many bytes at the end of the UTF-8: hashed without a copy.
-            return digest_of(memoryview(json_data.encode())[:-end], b"}")
+            # The text before the digest, as UTF-8, hashed without a copy of it.
+            tail = len(json_data[-end:].encode())
+            return digest_of(memoryview(json_data.encode())[:-tail], b"}")
         return None
     if bytes(json_data[-end:-34]) == _DIGEST_END[:-34].encode() and json_data.endswith(b'"}'):
         return digest_of(bytes(json_data[:-end]).decode() + "}")
