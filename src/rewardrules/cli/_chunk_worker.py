@@ -32,6 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from rewardrules.cli._pandas import spare_now
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import evaluate_table
@@ -105,16 +106,23 @@ _NAMES = itertools.count()  # spool files made by this process
 
 
 def start_worker(  # pragma: no cover - runs in the worker processes (tests/test_cli_jobs.py)
-    program: Program, as_of: date | datetime | None, source: str, spool: str | None
+    program: Program,
+    as_of: date | datetime | None,
+    source: str,
+    spool: str | None,
+    spare: bool = False,
 ) -> None:
     """Initialise a worker process: keep the program, and evaluate an empty history once
     (the engine's modules imported and its plan compiled while the main process reads the
-    first chunk).
+    first chunk). ``spare``: the main process spared pandas (:mod:`rewardrules.cli._pandas`),
+    so does this one, before pyarrow's first question (importing this module asks none).
 
     Ctrl-C is the main process's to handle (it stops the workers and removes the partial
     ledger): a worker ignores it, so that no worker prints a traceback of its own.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spare:
+        spare_now()
     evaluate_table(program, HISTORY_SCHEMA.empty_table(), None, as_of, source=source)
     _WORKER[:] = [ChunkState(program, as_of, source)]
     _SPOOL[:] = [spool]
@@ -140,7 +148,7 @@ def spool_folder() -> str | None:
         status = os.statvfs(_SHARED_MEMORY)
         if status.f_bavail * status.f_frsize < SPOOL_FREE_BYTES:
             return None
-        return tempfile.mkdtemp(prefix="rewardrules-jobs-", dir=_SHARED_MEMORY)
+        return tempfile.mkdtemp(prefix=f"rewardrules-jobs-{os.getpid()}-", dir=_SHARED_MEMORY)
     except (OSError, AttributeError):  # no /dev/shm, or no statvfs (Windows)
         return None
 

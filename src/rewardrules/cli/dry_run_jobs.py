@@ -96,9 +96,9 @@ class ChunkPool:
         self._spool = spool_folder()
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=_context(),
+            mp_context=_context(workers),
             initializer=start_worker,
-            initargs=(program, as_of, source, self._spool),
+            initargs=(program, as_of, source, self._spool, _pandas.spared),
         )
         self._started = threading.Event()
         self._starter = threading.Thread(target=self._start, name="rewardrules-jobs", daemon=True)
@@ -162,15 +162,18 @@ class ChunkPool:
                 shutil.rmtree(self._spool, ignore_errors=True)
 
 
-def _context() -> Any:
-    """``forkserver`` (the worker module imported once, in the server), else ``spawn``:
+def _context(workers: int) -> Any:
+    """``spawn`` for one worker, ``forkserver`` for several where the platform has it:
     never a plain fork of a process whose Arrow threads may hold locks.
 
-    The forkserver is started here with Ctrl-C ignored (it keeps that, and so do the
-    workers it forks): Ctrl-C is the main process's to handle, and a server still
-    importing would otherwise print a traceback of its own.
+    One worker imports the engine itself: a forkserver would import it once for that one
+    fork and stay beside it (about 100 MiB of resident memory and a process for nothing).
+    Several workers share the forkserver's imports (the worker module imported once, in
+    the server). The forkserver is started here with Ctrl-C ignored (it keeps that, and
+    so do the workers it forks): Ctrl-C is the main process's to handle, and a server
+    still importing would otherwise print a traceback of its own.
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    if workers == 1 or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # A command that spared pandas (cli._pandas) spares its workers too, first thing.

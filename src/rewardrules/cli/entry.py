@@ -16,6 +16,7 @@ from typing import Final, NoReturn
 
 import click
 
+from rewardrules.cli._arrow_memory import lean_memory
 from rewardrules.cli._exit import InterruptibleGroup, run
 from rewardrules.cli._pandas import spare_pandas
 
@@ -121,5 +122,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     usage, 130 when interrupted and 141 when the reader of the output goes away
     (:mod:`rewardrules.cli._exit`).
     """
-    spare_pandas(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    lean_memory(args)
+    spare_pandas(args)
     run(cli, argv)
