@@ -27,16 +27,19 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import shutil
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from datetime import date, datetime
+from multiprocessing import resource_tracker
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pyarrow as pa
 
@@ -61,10 +64,13 @@ from rewardrules.tools.summary import Summary, SummaryBuilder
 
 __all__ = ["IN_FLIGHT_PER_JOB", "MAIN_EVALUATES", "ChunkPool", "stream_on_jobs"]
 
-IN_FLIGHT_PER_JOB: Final = 2
-"""Chunks given to a worker and not yet done, at most: one being evaluated, one waiting
-(so that a worker never waits for the main process to read). Chunks read and not yet
-written: at most this many per process that evaluates."""
+IN_FLIGHT_PER_JOB: Final = 3
+"""Chunks given to a worker and not yet done, at most: one being evaluated, two waiting.
+The main process evaluates a chunk itself only when every worker has that many, so that
+a worker still has work when the main process is done with its own chunk and has read
+the next: with one waiting (two in flight) the worker of ``--jobs 2`` ran dry during the
+main process's evaluations (docs/performance.md, "`--jobs`, ninth session"). Chunks read
+and not yet written: at most this many per process that evaluates."""
 
 MAIN_EVALUATES = True
 """Whether the main process evaluates a chunk itself when the workers have enough or are
@@ -93,24 +99,40 @@ class ChunkPool:
     ) -> None:
         self.workers = workers
         self._here = ChunkState(program, as_of, source)
-        self._spool = spool_folder()
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_context(workers),
-            initializer=start_worker,
-            initargs=(program, as_of, source, self._spool, _pandas.spared),
-        )
         self._started = threading.Event()
-        self._starter = threading.Thread(target=self._start, name="rewardrules-jobs", daemon=True)
-        self._starter.start()
-
-    def _start(self) -> None:
-        """Start every worker (each submit starts one while none is idle) and wait until
-        each has run its initializer."""
+        self._spool: str | None = None
+        self._executor: ProcessPoolExecutor | None = None
+        if os.name == "posix":
+            # Started first: starting it unblocks Ctrl-C in this thread, which the workers
+            # started below would then not inherit blocked.
+            resource_tracker.ensure_running()
         try:
-            wait([self._executor.submit(int) for _ in range(self.workers)])
-        except RuntimeError:  # the pool was shut down first
-            pass
+            # Ctrl-C held until the spool folder and the workers are there to be removed
+            # and stopped; the workers start with it blocked (they keep that through their
+            # imports, as a forked one keeps the forkserver's): Ctrl-C is the main
+            # process's to handle, and a worker still importing would otherwise print a
+            # traceback of its own. Each submit starts a worker while none is idle.
+            with _ctrl_c_held():
+                self._spool = spool_folder()
+                self._executor = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=_context(workers),
+                    initializer=start_worker,
+                    initargs=(program, as_of, source, self._spool, _pandas.spared),
+                )
+                starts = [self._executor.submit(int) for _ in range(workers)]
+                self._starter = threading.Thread(
+                    target=self._start, args=(starts,), name="rewardrules-jobs", daemon=True
+                )
+                self._starter.start()
+        except BaseException:
+            self._stop()
+            raise
+
+    def _start(self, starts: list[Future[int]]) -> None:
+        """Wait until each worker has run its initializer."""
+        try:
+            wait(starts)
         finally:
             self._started.set()
 
@@ -123,7 +145,8 @@ class ChunkPool:
         """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
         that died makes the pool refuse it: the future holds that error)."""
         try:
-            return self._executor.submit(evaluate_chunk, carry(chunk, self._spool), size)
+            executor = cast(ProcessPoolExecutor, self._executor)
+            return executor.submit(evaluate_chunk, carry(chunk, self._spool), size)
         except BrokenProcessPool as error:
             lost: Future[ChunkDone] = Future()
             lost.set_exception(error)
@@ -144,21 +167,27 @@ class ChunkPool:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if kind is None and self._executor is not None:
+            self._starter.join()
+            self._executor.shutdown(wait=True)
+            self._stop()
+        else:
+            self._stop()
+
+    def _stop(self) -> None:
+        """After a failure: drop the chunks still queued, stop the workers at once (they
+        ignore Ctrl-C, which is the main process's to handle); remove the spool folder
+        (the files of chunks never read back)."""
         try:
-            if kind is None:
-                self._starter.join()
-                self._executor.shutdown(wait=True)
-                return
-            # A failure: the chunks still queued are dropped and the workers stopped at
-            # once (they ignore Ctrl-C, which is the main process's to handle).
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
-            for process in list(processes.values()):
-                process.terminate()
-            for process in list(processes.values()):
-                process.join(5)
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
+                for process in list(processes.values()):
+                    process.terminate()
+                for process in list(processes.values()):
+                    process.join(5)
         finally:
-            if self._spool is not None:  # the files of chunks never read back
+            if self._spool is not None:
                 shutil.rmtree(self._spool, ignore_errors=True)
 
 
@@ -169,7 +198,7 @@ def _context(workers: int) -> Any:
     One worker imports the engine itself: a forkserver would import it once for that one
     fork and stay beside it (about 100 MiB of resident memory and a process for nothing).
     Several workers share the forkserver's imports (the worker module imported once, in
-    the server). The forkserver is started here with Ctrl-C ignored (it keeps that, and
+    the server). The forkserver is started here with Ctrl-C blocked (it keeps that, and
     so do the workers it forks): Ctrl-C is the main process's to handle, and a server
     still importing would otherwise print a traceback of its own.
     """
@@ -179,13 +208,36 @@ def _context(workers: int) -> Any:
     # A command that spared pandas (cli._pandas) spares its workers too, first thing.
     spared = ["rewardrules.cli._pandas_spared"] if _pandas.spared else []
     context.set_forkserver_preload([*spared, _WORKER_MODULE])
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            multiprocessing.forkserver.ensure_running()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+    with _ctrl_c_held():
+        multiprocessing.forkserver.ensure_running()
     return context
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C held back while the block runs, then raised (as ``KeyboardInterrupt``) if it
+    came: for what must not be cut in two (a file made and not yet known to be removed).
+    Processes started in the block start with it blocked, and keep it so.
+
+    In the main thread only (where Python handles signals); elsewhere the block just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: came.append(number))
+    masked = hasattr(signal, "pthread_sigmask")
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masked else set()
+    try:
+        yield
+    finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, previous)
+    if came and callable(previous):
+        previous(signal.SIGINT, None)
+    elif came and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
 def _lost(error: BaseException) -> RewardRulesError:
@@ -268,7 +320,7 @@ def stream_on_jobs(
     Returns:
         The evaluation with no customers and the totals of all chunks, and the summary.
     """
-    taken = _InOrder(output, locate)
+    made: list[_InOrder] = []
     pending: deque[Future[ChunkDone]] = deque()
     limit = IN_FLIGHT_PER_JOB * (pool.workers + 1)
     read = iter(chunks)
@@ -283,6 +335,9 @@ def stream_on_jobs(
         return pool.evaluate_here(chunk, size)
 
     try:
+        with _ctrl_c_held():  # the ledger file made, and known to be removed on a failure
+            made.append(_InOrder(output, locate))
+        taken = made[0]
         while True:
             try:
                 chunk = next(read, None)
@@ -304,6 +359,7 @@ def stream_on_jobs(
     except BaseException:
         for future in pending:
             future.cancel()
-        taken.fail()
+        if made:
+            made[0].fail()
         raise
     return taken.finish()
