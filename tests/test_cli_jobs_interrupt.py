@@ -1,10 +1,12 @@
-"""``dry-run --jobs 2`` in a real process: Ctrl-C, success and the files it leaves.
+"""``dry-run --jobs 2`` in a real process: Ctrl-C, success, the files and processes it leaves.
 
 The worker process of ``--jobs 2`` is spawned (``cli.dry_run_jobs``); Ctrl-C at a terminal
 reaches the main process and the worker together. Whether it comes while the worker still
 imports the engine or while chunks are flowing, the command ends with status 130 and
 prints nothing (no traceback of the worker's own), leaves no ledger file, no spool folder
 in ``/dev/shm`` and no process behind. A run that succeeds leaves no spool folder either.
+The command's entry point starts the workers as soon as it reads ``--jobs``
+(``cli._job_workers``), and stops them at once when the command does not use them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import synthetic  # noqa: E402 (from benchmarks/, put on the path above)
+
+from rewardrules.cli import _job_workers  # noqa: E402 -- after the path, as synthetic
 
 PROGRAM = ROOT / "rules" / "examples" / "coffee-club.yaml"
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 -- where the spool folders are made
@@ -144,3 +148,51 @@ def test_a_run_that_succeeds_leaves_no_spool_folder(tmp_path: Path) -> None:
     assert b"entries written" in out
     assert ledger.exists()
     assert _spools(process.pid) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "jobs"),
+    [
+        (("dry-run", "p.yaml", "h.parquet", "--jobs", "3"), 3),
+        (("dry-run", "p.yaml", "h.parquet", "--jobs=2", "--summary"), 2),
+        (("dry-run", "p.yaml", "h.parquet"), 1),
+        (("dry-run", "p.yaml", "h.parquet", "--jobs", "two"), 1),
+        (("dry-run", "p.yaml", "h.parquet", "--jobs"), 1),
+        (("dry-run", "p.yaml", "h.parquet", "--jobs", "2", "--help"), 1),
+        (("dry-run", "p.yaml", "h.parquet", "--jobs", "2", "--workers", "2"), 1),
+        (("report", "p.yaml", "h.parquet", "--jobs", "2"), 1),
+    ],
+)
+def test_the_workers_are_started_early_for_dry_run_jobs_only(
+    args: tuple[str, ...], jobs: int
+) -> None:
+    assert _job_workers._jobs(args) == jobs
+
+
+@pytest.mark.parametrize("case", ["few chunks", "usage error"])
+def test_workers_started_early_and_not_used_are_stopped_at_once(tmp_path: Path, case: str) -> None:
+    # Started before the command knows it will not use them: a history of two chunks is
+    # evaluated in the main process, a usage error ends the command; either way the
+    # workers are stopped (not waited for while they import) and none is left behind.
+    history = tmp_path / "history.parquet"
+    pq.write_table(synthetic.history_table(20, 50, 5, sorted_by_customer=True), history)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "rewardrules", "dry-run", str(PROGRAM), str(history)]
+    command += ["--summary", "--jobs", "2"]
+    if case == "few chunks":
+        command += ["--engine", "batch"]  # else refused: --jobs needs the batch engine
+    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    seen: set[int] = set()
+    while process.poll() is None:
+        seen.update(_children(process.pid))
+        time.sleep(0.005)
+    _, err = process.communicate()
+    assert process.returncode == (0 if case == "few chunks" else 2), err
+    assert seen  # the worker (and the resource tracker) were started
+    assert _spools(process.pid) == []
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in seen):
+        assert time.monotonic() < deadline, "a process of --jobs outlived the command"
+        time.sleep(0.05)

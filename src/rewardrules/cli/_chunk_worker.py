@@ -13,10 +13,12 @@ a chunk's ledger (about 290 bytes an entry, mostly reason texts) then costs the 
 process no copy, where bytes through the pool's pipe cost it three (measured: 0.7 CPU s
 for the ledgers of 1,000,000 purchases). Without such a folder they go through the pipe.
 
-A worker is started with :func:`start_worker` (the program, ``--as-of`` and the history's
-name, compiled once) and keeps, across the chunks it is given, the reason texts already
-formatted and the months of the days already seen, as the one-process run does across all
-chunks: caches only, the output is the same whichever worker a chunk goes to.
+A worker is started before the program is read (:mod:`rewardrules.cli._job_workers`); each
+chunk comes with a :class:`Setup` (the program, ``--as-of``, the history's name and the
+spool folder), compiled once by each worker. A worker keeps, across the chunks of a setup,
+the reason texts already formatted and the months of the days already seen, as the
+one-process run does across all chunks: caches only, the output is the same whichever
+worker a chunk goes to.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import signal
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,11 +33,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from rewardrules.cli._pandas import spare_now
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import evaluate_table
-from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
 from rewardrules.tools.ledger_sums import ledger_pieces
@@ -45,11 +44,12 @@ from rewardrules.tools.summary import CountedSums, SummaryBuilder
 __all__ = [
     "ChunkDone",
     "ChunkState",
+    "Setup",
     "carry",
     "evaluate_chunk",
     "evaluate_here",
+    "next_key",
     "spool_folder",
-    "start_worker",
     "table_bytes",
     "table_of",
     "unpack",
@@ -100,32 +100,26 @@ class ChunkState:
     days: dict[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
-_WORKER: list[ChunkState] = []  # the worker process's own, set by start_worker
-_SPOOL: list[str | None] = [None]  # the spool folder, set by start_worker
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What a worker is told with each chunk: the program to evaluate it with (compiled
+    once by each worker for each :attr:`key`, :data:`_STATES`) and where the ledger goes."""
+
+    key: str
+    program: Program
+    as_of: date | datetime | None
+    source: str
+    spool: str | None
+
+
+_STATES: dict[str, ChunkState] = {}  # a worker process's own, by Setup.key
 _NAMES = itertools.count()  # spool files made by this process
+_KEYS = itertools.count()  # setups made by this process
 
 
-def start_worker(  # pragma: no cover - runs in the worker processes (tests/test_cli_jobs.py)
-    program: Program,
-    as_of: date | datetime | None,
-    source: str,
-    spool: str | None,
-    spare: bool = False,
-) -> None:
-    """Initialise a worker process: keep the program, and evaluate an empty history once
-    (the engine's modules imported and its plan compiled while the main process reads the
-    first chunk). ``spare``: the main process spared pandas (:mod:`rewardrules.cli._pandas`),
-    so does this one, before pyarrow's first question (importing this module asks none).
-
-    Ctrl-C is the main process's to handle (it stops the workers and removes the partial
-    ledger): a worker ignores it, so that no worker prints a traceback of its own.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if spare:
-        spare_now()
-    evaluate_table(program, HISTORY_SCHEMA.empty_table(), None, as_of, source=source)
-    _WORKER[:] = [ChunkState(program, as_of, source)]
-    _SPOOL[:] = [spool]
+def next_key() -> str:
+    """A new :attr:`Setup.key` (this process's id and a count)."""
+    return f"{os.getpid()}-{next(_KEYS)}"
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -174,13 +168,16 @@ def unpack(carried: Carried) -> pa.Table:
 
 
 def evaluate_chunk(  # pragma: no cover - runs in the worker processes (tests/test_cli_jobs.py)
-    chunk: Carried, size: int
+    setup: Setup, chunk: Carried, size: int
 ) -> ChunkDone:
     """In a worker process: :func:`evaluate_here` of a chunk sent by :func:`carry`, its
     ledger carried back the same way."""
-    done = evaluate_here(_WORKER[0], unpack(chunk), size)
+    state = _STATES.get(setup.key)
+    if state is None:
+        state = _STATES[setup.key] = ChunkState(setup.program, setup.as_of, setup.source)
+    done = evaluate_here(state, unpack(chunk), size)
     if isinstance(done.ledger, pa.Table):
-        return dataclasses.replace(done, ledger=carry(done.ledger, _SPOOL[0]))
+        return dataclasses.replace(done, ledger=carry(done.ledger, setup.spool))
     return done
 
 

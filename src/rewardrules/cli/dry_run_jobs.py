@@ -25,35 +25,30 @@ partial ledger file is removed (``LedgerFile.discard``) and the workers are stop
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import multiprocessing.forkserver
-import os
 import shutil
-import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from datetime import date, datetime
-from multiprocessing import resource_tracker
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Final, cast
 
 import pyarrow as pa
 
-from rewardrules.cli import _pandas
 from rewardrules.cli._chunk_worker import (
     ChunkDone,
     ChunkState,
+    Setup,
     carry,
     evaluate_chunk,
     evaluate_here,
+    next_key,
     spool_folder,
-    start_worker,
     unpack,
 )
+from rewardrules.cli._job_workers import Workers, ctrl_c_held, take_early
 from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
@@ -76,20 +71,19 @@ MAIN_EVALUATES = True
 """Whether the main process evaluates a chunk itself when the workers have enough or are
 still starting (tests set it False, so that every chunk goes to a worker)."""
 
-_WORKER_MODULE: Final = "rewardrules.cli._chunk_worker"
-
 
 class ChunkPool:
     """Worker processes that evaluate chunks of one program; a context manager.
 
-    The workers are started by a thread of their own (starting them waits for the
-    forkserver to import the engine): until they are all ready, :attr:`ready` is False and
-    this process evaluates the chunks it reads itself (:meth:`evaluate_here`), so that the
-    start of the workers costs no wall time.
+    The workers are those started early by the command's entry point
+    (:func:`rewardrules.cli._job_workers.start_early`), or else started here. A thread of
+    this pool waits for them to import the engine: until they are all ready, :attr:`ready`
+    is False and this process evaluates the chunks it reads itself (:meth:`evaluate_here`),
+    so that the start of the workers costs no wall time.
 
     Args:
         workers: how many worker processes.
-        program: the program, sent to each worker once.
+        program: the program, sent with each chunk (compiled once by each worker).
         as_of: ``--as-of``.
         source: the history's name, for the engine's located errors.
     """
@@ -101,38 +95,28 @@ class ChunkPool:
         self._here = ChunkState(program, as_of, source)
         self._started = threading.Event()
         self._spool: str | None = None
-        self._executor: ProcessPoolExecutor | None = None
-        if os.name == "posix":
-            # Started first: starting it unblocks Ctrl-C in this thread, which the workers
-            # started below would then not inherit blocked.
-            resource_tracker.ensure_running()
+        self._workers = take_early(workers)
         try:
             # Ctrl-C held until the spool folder and the workers are there to be removed
-            # and stopped; the workers start with it blocked (they keep that through their
-            # imports, as a forked one keeps the forkserver's): Ctrl-C is the main
-            # process's to handle, and a worker still importing would otherwise print a
-            # traceback of its own. Each submit starts a worker while none is idle.
-            with _ctrl_c_held():
+            # and stopped.
+            with ctrl_c_held():
+                if self._workers is None:
+                    self._workers = Workers(workers)
                 self._spool = spool_folder()
-                self._executor = ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=_context(workers),
-                    initializer=start_worker,
-                    initargs=(program, as_of, source, self._spool, _pandas.spared),
-                )
-                starts = [self._executor.submit(int) for _ in range(workers)]
+                self._setup = Setup(next_key(), program, as_of, source, self._spool)
                 self._starter = threading.Thread(
-                    target=self._start, args=(starts,), name="rewardrules-jobs", daemon=True
+                    target=self._start, name="rewardrules-jobs", daemon=True
                 )
                 self._starter.start()
         except BaseException:
             self._stop()
             raise
 
-    def _start(self, starts: list[Future[int]]) -> None:
-        """Wait until each worker has run its initializer."""
+    def _start(self) -> None:
+        """Wait until each worker has imported the engine."""
         try:
-            wait(starts)
+            if self._workers is not None:
+                wait(self._workers.starts)
         finally:
             self._started.set()
 
@@ -145,8 +129,10 @@ class ChunkPool:
         """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
         that died makes the pool refuse it: the future holds that error)."""
         try:
-            executor = cast(ProcessPoolExecutor, self._executor)
-            return executor.submit(evaluate_chunk, carry(chunk, self._spool), size)
+            executor = cast(Workers, self._workers).executor
+            if executor is None:  # pragma: no cover - made in __init__ or raised there
+                raise BrokenProcessPool("no worker processes")
+            return executor.submit(evaluate_chunk, self._setup, carry(chunk, self._spool), size)
         except BrokenProcessPool as error:
             lost: Future[ChunkDone] = Future()
             lost.set_exception(error)
@@ -167,77 +153,21 @@ class ChunkPool:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if kind is None and self._executor is not None:
+        if kind is None and self._workers is not None:
             self._starter.join()
-            self._executor.shutdown(wait=True)
-            self._stop()
-        else:
-            self._stop()
+            self._workers.close()
+        self._stop()
 
     def _stop(self) -> None:
-        """After a failure: drop the chunks still queued, stop the workers at once (they
+        """Drop the chunks still queued and stop the workers at once (after a failure; they
         ignore Ctrl-C, which is the main process's to handle); remove the spool folder
         (the files of chunks never read back)."""
         try:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                processes: dict[int, Any] = getattr(self._executor, "_processes", None) or {}
-                for process in list(processes.values()):
-                    process.terminate()
-                for process in list(processes.values()):
-                    process.join(5)
+            if self._workers is not None:
+                self._workers.stop()
         finally:
             if self._spool is not None:
                 shutil.rmtree(self._spool, ignore_errors=True)
-
-
-def _context(workers: int) -> Any:
-    """``spawn`` for one worker, ``forkserver`` for several where the platform has it:
-    never a plain fork of a process whose Arrow threads may hold locks.
-
-    One worker imports the engine itself: a forkserver would import it once for that one
-    fork and stay beside it (about 100 MiB of resident memory and a process for nothing).
-    Several workers share the forkserver's imports (the worker module imported once, in
-    the server). The forkserver is started here with Ctrl-C blocked (it keeps that, and
-    so do the workers it forks): Ctrl-C is the main process's to handle, and a server
-    still importing would otherwise print a traceback of its own.
-    """
-    if workers == 1 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # A command that spared pandas (cli._pandas) spares its workers too, first thing.
-    spared = ["rewardrules.cli._pandas_spared"] if _pandas.spared else []
-    context.set_forkserver_preload([*spared, _WORKER_MODULE])
-    with _ctrl_c_held():
-        multiprocessing.forkserver.ensure_running()
-    return context
-
-
-@contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """Ctrl-C held back while the block runs, then raised (as ``KeyboardInterrupt``) if it
-    came: for what must not be cut in two (a file made and not yet known to be removed).
-    Processes started in the block start with it blocked, and keep it so.
-
-    In the main thread only (where Python handles signals); elsewhere the block just runs.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    came: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, _frame: came.append(number))
-    masked = hasattr(signal, "pthread_sigmask")
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masked else set()
-    try:
-        yield
-    finally:
-        if masked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        signal.signal(signal.SIGINT, previous)
-    if came and callable(previous):
-        previous(signal.SIGINT, None)
-    elif came and previous == signal.SIG_DFL:
-        raise KeyboardInterrupt
 
 
 def _lost(error: BaseException) -> RewardRulesError:
@@ -335,7 +265,7 @@ def stream_on_jobs(
         return pool.evaluate_here(chunk, size)
 
     try:
-        with _ctrl_c_held():  # the ledger file made, and known to be removed on a failure
+        with ctrl_c_held():  # the ledger file made, and known to be removed on a failure
             made.append(_InOrder(output, locate))
         taken = made[0]
         while True:

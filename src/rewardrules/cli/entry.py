@@ -125,4 +125,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     lean_memory(args)
     spare_pandas(args)
-    run(cli, argv)
+    if not any(arg == "--jobs" or arg.startswith("--jobs=") for arg in args):
+        run(cli, argv)
+    # dry-run --jobs N: its workers import the engine while this process imports the rest.
+    from rewardrules.cli._job_workers import start_early, stop_early  # noqa: PLC0415
+
+    try:
+        start_early(args)
+        run(cli, argv)
+    finally:
+        stop_early()
