@@ -22,9 +22,10 @@ most its processes held together, sampled: see ``measure``):
   --output ledger.parquet --summary --quiet``: the history read by record batches and
   evaluated in chunks of whole customers, the ledger written as it goes and the summary
   totalled from its columns (docs/histories.md);
-* ``cli-jobs``: the same command with ``--jobs 2``: the main process reads and writes,
-  two worker processes evaluate the chunks (docs/histories.md, "Several processes");
-  its ledger file must equal ``cli-stream``'s;
+* ``cli-jobs``: the same command with ``--jobs 2``: the main process reads, checks and
+  writes, one worker process (and the main one, when the worker has three chunks)
+  evaluates the chunks (docs/histories.md, "Several processes"); its ledger file must
+  equal ``cli-stream``'s;
 * ``whole``: what a script did before: ``read_history_table`` of the whole file,
   ``batch.evaluate_table`` over it, then ``write_ledger`` of every customer;
 * ``evaluate``: the batch engine's evaluation only, from the table already read (the CPU
