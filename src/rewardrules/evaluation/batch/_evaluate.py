@@ -324,7 +324,12 @@ def _points_texts(
     return texts
 
 
-def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
+def _int64s(values: Any) -> Ints | None:
+    """Some amounts as they are when they are int64 (None otherwise: beyond int64)."""
+    return values if values.dtype == np.int64 else None
+
+
+def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int] | Ints) -> Any:
     """``_points_keys`` for these entries, or None when some points do not fit in int64."""
     try:
         points = np.asarray(given, dtype=np.int64)
@@ -758,7 +763,9 @@ class _Run(Computation):
         self, earning: PointsColumns, reasons: _PointsReasons, events: Ints, wanted: Ints
     ) -> EntryPart:
         """A points rule's entries at ``events``, as columns: the points it wanted there."""
-        given = wanted[events].tolist()
+        points = wanted[events]
+        given = points.tolist()
+        exact = _int64s(points)
         return self._entries(
             events,
             earning.plan.rule.id,
@@ -766,8 +773,9 @@ class _Run(Computation):
             (given, None, None),
             _points_reason,
             partial(_points_arguments, reasons, events.tolist(), given),
-            _points_keys_of(reasons, events, given),
+            _points_keys_of(reasons, events, given if exact is None else exact),
             partial(_points_texts, reasons, events, given),
+            (exact, None, None),
         )
 
     def _built(self, part: EntryPart) -> list[LedgerEntry]:
@@ -789,15 +797,25 @@ class _Run(Computation):
         arguments: Any,
         keys: Any = None,
         texts: Any = None,
+        numbers: tuple[Ints | None, Ints | None, Ints | None] | None = None,
     ) -> EntryPart:
         """One rule's entries for these events, as columns (``_ledger``): built when read.
 
         ``amounts`` are the entries' points, value and units (lists, or None for none);
         ``keys`` tell entries with equal reasons apart from the rest (``ReasonKeys``);
-        ``texts`` writes many reasons at once (``ReasonTexts``).
+        ``texts`` writes many reasons at once (``ReasonTexts``); ``numbers`` are the
+        amounts again as the int64 arrays they were made from (``EntryPart.numbers``).
         """
         return EntryPart(
-            events, rule_id, kind, *amounts, template, arguments, keys=keys, texts=texts
+            events,
+            rule_id,
+            kind,
+            *amounts,
+            template,
+            arguments,
+            keys=keys,
+            texts=texts,
+            numbers=numbers,
         )
 
     def _refund_points(
@@ -1046,6 +1064,7 @@ class _Run(Computation):
     ) -> EntryPart:
         counts = units.tolist()
         worth = value.tolist()
+        numbers = (None, _int64s(value), _int64s(units))
         if isinstance(discount, OrderDiscountColumns):
             return self._entries(
                 events,
@@ -1055,6 +1074,7 @@ class _Run(Computation):
                 discount.template,
                 partial(_offer_arguments, discount.first_argument(), counts, worth),
                 partial(column_keys, (value, units)),
+                numbers=numbers,
             )
         names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         return self._entries(
@@ -1065,6 +1085,7 @@ class _Run(Computation):
             DISCOUNT_REASON,
             partial(_discount_arguments, names, discount.plan.labels, counts, worth),
             partial(column_keys, (self.tier[events], value, units)),
+            numbers=numbers,
         )
 
     def _catalogue(self, redemptions: Flags) -> Catalogue:

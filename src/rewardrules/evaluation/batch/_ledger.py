@@ -67,6 +67,9 @@ class EntryPart:
     keys: ReasonKeys | None = None
     sources: Ints | None = None
     texts: ReasonTexts | None = None
+    numbers: tuple[Ints | None, Ints | None, Ints | None] | None = None
+    """The points, value and units again as the int64 arrays the lists were made from
+    (None where not given so): a ledger table reads them instead of the lists."""
 
     @property
     def named(self) -> Ints:
@@ -369,6 +372,10 @@ class LedgerColumns:
         found = self._columns.get(key)
         if found is None:
             entries = self.parts[part]
+            exact = None if entries.numbers is None else entries.numbers[_NUMBERS.index(name)]
+            if exact is not None and getattr(entries, name) is not None:
+                found = self._columns[key] = (exact, None)
+                return found
             given = getattr(entries, name) if entries.built is None else entries.column(name)
             if given is None:  # the kind has none
                 found = self._columns[key] = (
