@@ -10,7 +10,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules.engine.ledger import _ReasonFormatter, _template_pieces, format_reason
+from rewardrules.engine.ledger import (
+    _ReasonFormatter,
+    _template_pieces,
+    format_reason,
+    format_reasons,
+)
 from rewardrules.evaluation.batch._ledger import EntryPart, row_keys
 from rewardrules.money import currency
 
@@ -140,6 +145,40 @@ def test_a_template_is_filled_as_the_formatter_fills_it(
 
     expected = formatted(lambda: _ReasonFormatter(EUR).format(template, *arguments))
     assert formatted(lambda: format_reason(EUR, template, arguments)) == expected
+
+
+@given(
+    pieces=st.lists(st.tuples(LITERALS, FIELDS), max_size=5),
+    tail=LITERALS,
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([1, "x", None, Decimal("1.50"), True, -7]),
+            st.sampled_from(["ab", 0, Decimal("-0.0")]),
+            st.integers(-(10**20), 10**20),
+        ),
+        max_size=6,
+    ),
+)
+def test_many_rows_are_filled_as_each_alone(
+    pieces: list[tuple[str, str]], tail: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """``format_reasons`` fills a template field by field for many argument rows: each
+    text is ``format_reason``'s of its row, or the error is of the same kind."""
+    template = "".join(literal + field for literal, field in pieces) + tail
+    try:
+        expected: Any = [format_reason(EUR, template, row) for row in rows]
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        expected = type(error)
+    try:
+        found: Any = format_reasons(EUR, template, rows)
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        found = type(error)
+    assert found == expected
+
+
+def test_a_template_without_fields_is_its_text_for_every_row() -> None:
+    assert format_reasons(EUR, "a {{b}}", [(), (1,)]) == ["a {b}", "a {b}"]
+    assert format_reasons(EUR, "{0:money}", []) == []
 
 
 def test_every_reason_template_of_the_kinds_is_read_once() -> None:

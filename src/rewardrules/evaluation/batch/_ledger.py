@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rewardrules.engine.ledger import EntryKind, LedgerEntry, format_reason
+from rewardrules.engine.ledger import EntryKind, LedgerEntry, format_reason, format_reasons
 from rewardrules.evaluation.batch._frame import Ints
 from rewardrules.money import Currency
 
@@ -128,10 +128,23 @@ class EntryPart:
         return format_reason(money, template, arguments)
 
     def _texts(self, chosen: Ints, money: Currency) -> list[str]:
-        """The reasons of entries ``chosen``: all at once with ``texts``, else one by one."""
+        """The reasons of entries ``chosen``: all at once with ``texts``, else a template's
+        field by field (``format_reasons``)."""
         if self.texts is not None:
             return self.texts(chosen, money)
-        return [self.reason(index, money) for index in chosen.tolist()]
+        indices = chosen.tolist()
+        if self.built is not None:
+            return [self.built[index].reason for index in indices]
+        found = self.arguments
+        rows = (
+            [found(index) for index in indices]
+            if callable(found)
+            else [found[index] for index in indices]
+        )
+        template = self.template
+        if callable(template):
+            return [template(money, *arguments) for arguments in rows]
+        return format_reasons(money, template, rows)
 
     def reasons(
         self, chosen: Ints, money: Currency, memo: ReasonMemo | None = None
@@ -170,6 +183,7 @@ class EntryPart:
             return places[codes], written.texts()
         found = np.empty(len(chosen), dtype=np.int64)
         written_here: list[str] = []
+        missing: list[tuple[int, int, tuple[Any, ...] | None]] = []  # code, index, key
         seen: dict[tuple[Any, ...], int] = {}
         plain = None if memo is None else _bucket(memo, (money,))
         for row, index in enumerate(chosen.tolist()):
@@ -179,13 +193,18 @@ class EntryPart:
                 code = len(written_here)
                 text = None if key is None or plain is None else plain.get(key)
                 if text is None:
-                    text = self.reason(index, money)
-                    if key is not None and plain is not None:
-                        plain[key] = text
+                    missing.append((code, index, key))
+                    text = ""  # written below, with the others missing
                 written_here.append(text)
                 if key is not None:
                     seen[key] = code
             found[row] = code
+        if missing:
+            wanted = np.asarray([index for _code, index, _key in missing], dtype=np.int64)
+            for (code, _index, key), text in zip(missing, self._texts(wanted, money)):
+                written_here[code] = text
+                if key is not None and plain is not None:
+                    plain[key] = text
         return found, written_here
 
     def _reason_key(self, index: int, money: Currency) -> tuple[Any, ...] | None:
