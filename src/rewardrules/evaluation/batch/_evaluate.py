@@ -80,7 +80,7 @@ from rewardrules.kinds.order_discount import GIFT_REASON
 
 # The gift card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
-from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason, earn_text
+from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason, earn_texts
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
 from rewardrules.money import Currency
 from rewardrules.program.model import Program
@@ -313,15 +313,12 @@ def _points_texts(
         (weight, (lines[ends] - lines[starts]).tolist())
         for weight, lines in sorted(boosted, key=lambda pair: pair[0], reverse=True)
     ]
-    tiers = reasons.tier[event].tolist()
-    plan, names = reasons.plan, reasons.names
-    texts = []
-    for row, index in enumerate(chosen.tolist()):
-        tier = tiers[row]
-        lines = [(weight, found[row]) for weight, found in counts if found[row]]
-        index_at, name = (None, None) if tier < 0 else (tier, names[tier])
-        texts.append(earn_text(money, plan, eligible[row], lines, index_at, name, given[index]))
-    return texts
+    names = reasons.names
+    tiers = [
+        (None, None) if tier < 0 else (tier, names[tier]) for tier in reasons.tier[event].tolist()
+    ]
+    points = [given[index] for index in chosen.tolist()]
+    return earn_texts(money, reasons.plan, eligible, counts, tiers, points)
 
 
 def _int64s(values: Any) -> Ints | None:
