@@ -193,3 +193,18 @@ def test_every_reason_template_of_the_kinds_is_read_once() -> None:
         order_discount.GIFT_REASON,
     ]
     assert all(_template_pieces(template) is not None for template in templates)
+
+
+@given(
+    values=st.lists(st.integers(-3, 6), max_size=30),
+    known=st.lists(st.integers(-3, 6), max_size=5),
+)
+def test_the_distinct_weights_of_points_lines_are_numpys_unique(
+    values: list[int], known: list[int]
+) -> None:
+    """The boosted weights of a rule's lines are looked for among its multipliers' weights
+    first (one pass each), and sorted out only when some are none of them."""
+    from rewardrules.evaluation.batch._evaluate import _distinct  # noqa: PLC0415
+
+    array = np.asarray(values, dtype=np.int64)
+    assert _distinct(array, iter(known)) == np.unique(array).tolist()

@@ -284,13 +284,31 @@ def _line_prefixes(reasons: _PointsReasons) -> tuple[Ints, list[tuple[int, Ints]
     def ahead(values: Ints) -> Ints:
         return np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
 
-    plain = (weights == 0) | (weights == reasons.plan.base_weight)
+    plan = reasons.plan
+    plain = (weights == 0) | (weights == plan.base_weight)
+    known = (weight for _scope, weight, _factor in plan.multipliers)
     boosted = [
         (weight, ahead((weights == weight).astype(np.int64)))
-        for weight in np.unique(weights[~plain]).tolist()
+        for weight in _distinct(weights[~plain], known)
     ]
     reasons.prefixes.append((ahead(earning), boosted))
     return reasons.prefixes[0]
+
+
+def _distinct(values: Ints, known: Iterable[int]) -> list[int]:
+    """``np.unique(values).tolist()``, found by one comparison pass per ``known`` value
+    (a points rule's multiplier weights: what its lines' weights are) and a sort only
+    when some value is none of them."""
+    found, counted = [], 0
+    for value in sorted(set(known)):
+        count = int(np.count_nonzero(values == value))
+        if count:
+            found.append(value)
+            counted += count
+    if counted != len(values):
+        unique: list[int] = np.unique(values).tolist()
+        return unique
+    return found
 
 
 def _points_texts(
