@@ -3,8 +3,8 @@
 N processes evaluate: the main one and N - 1 workers. The main process reads and checks
 the history in chunks of whole customers, as the one-process stream does
 (:mod:`rewardrules.cli.customer_chunks`), and sends each chunk, as an Arrow IPC stream, to
-a pool of worker processes (:mod:`rewardrules.cli._chunk_worker`, started with
-``forkserver`` where the platform has it, else ``spawn``) while they have fewer than
+a pool of worker processes (:mod:`rewardrules.cli._chunk_worker`, started as soon as the
+command line is read: :mod:`rewardrules.cli._job_workers`) while they have fewer than
 :data:`IN_FLIGHT_PER_JOB` chunks each; otherwise (and while the workers are starting) it
 evaluates the chunk itself, the same way. A worker sends back the chunk's ledger (an IPC
 stream) and its summary's sums; the main process writes the ledgers to the one ledger file
@@ -19,7 +19,9 @@ Errors come out as in one process. A problem found while reading chunk k is rais
 after the chunks before k are evaluated, and the first of their own errors wins; an
 evaluation error of chunk k is raised when chunk k's turn to be written comes, and nothing
 of a later chunk is written. On any failure (an error, Ctrl-C, a worker that died) the
-partial ledger file is removed (``LedgerFile.discard``) and the workers are stopped.
+partial ledger file is removed (``LedgerFile.discard``), the workers are stopped and the
+spool folder is removed; the ledger file, the spool folder and the workers are made with
+Ctrl-C held (``_job_workers.ctrl_c_held``), so that none is made and left behind.
 """
 
 from __future__ import annotations
