@@ -36,6 +36,7 @@ import pyarrow.compute
 import pyarrow.parquet as pq
 
 from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.histories._checked import facts_of
 from rewardrules.histories._records import CsvOptions
 from rewardrules.histories._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
 from rewardrules.program.model import Program
@@ -243,6 +244,9 @@ def text_hashes(texts: pa.Array[Any]) -> npt.NDArray[np.int64]:
 def event_heads(table: pa.Table) -> tuple[Any, npt.NDArray[np.intp]]:
     """Each event's id (runs of one id) and the row it starts at, in a checked table."""
     ids = table["event_id"].combine_chunks()
+    facts = facts_of(table)
+    if facts is not None and facts.starts is not None:  # the checks found the runs
+        return ids.take(facts.starts), facts.starts
     count = len(ids)
     starts = np.zeros(min(count, 1), np.intp)
     if count > 1:

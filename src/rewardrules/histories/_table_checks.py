@@ -35,6 +35,7 @@ from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories import _csv as _csv_history
 from rewardrules.histories import _table_rules
+from rewardrules.histories._checked import CheckedFacts, remember
 from rewardrules.histories._csv import payment_pairs
 from rewardrules.histories._records import CsvOptions, RecordError, amount, whole
 from rewardrules.histories._table_rules import (
@@ -136,6 +137,7 @@ class _Checker:
         self.text: dict[str, Column] = {}
         self.blank: set[str] = set()  # optional columns absent or null in every row
         self.empty: dict[str, Mask] = {}
+        self.plain: set[str] = set()  # text columns of plain text only (see CheckedFacts)
 
     def table(self) -> pa.Table:
         if self.count == 0:
@@ -330,11 +332,15 @@ class _Checker:
             self._refuse(self._empty(name) & self.is_start)
         for name in _TEXT:
             if name in self.blank:
+                self.plain.add(name)  # null in every row
                 continue
             column = self.text[name]
             self._refuse(_table_rules.surrounding_space(column))
             seen = _table_rules.scan(column)
             if seen.longest <= MAX_TEXT and seen.printable:
+                # Printable ASCII of 0 to 256 bytes, padded cells refused: plain text once
+                # an empty cell is refused (ids) or null (the other columns).
+                self.plain.add(name)
                 continue
             too_long = numpy_of(pc.utf8_length(column)) > MAX_TEXT
             self._refuse(too_long | numpy_of(pc.match_substring_regex(column, _CONTROL)))
@@ -458,7 +464,12 @@ class _Checker:
             "redemption_id": nfc(absent("redemption_id")),
             "line": pa.array(self.cells.lines, pa.int64()),
         }
-        return pa.table(columns, schema=HISTORY_SCHEMA)
+        # No run repeats an id as read (else split-event was raised): so in the table too,
+        # when NFC left the ids as they were.
+        same_ids = columns["event_id"] is self.text["event_id"]
+        starts = self.starts.astype(np.int64, copy=False) if same_ids else None
+        facts = CheckedFacts(starts=starts, plain=frozenset(self.plain))
+        return remember(pa.table(columns, schema=HISTORY_SCHEMA), facts)
 
 
 def _all_null(column: Column) -> bool:

@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from rewardrules._ids import check_text
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
 from rewardrules.events import MAX_TEXT, Payment
+from rewardrules.histories._checked import facts_of
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -306,12 +307,16 @@ def _unusual_rows(column: Column, repeats: bool) -> Ints:
     return np.flatnonzero(np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool))
 
 
-def _respelled(rows: dict[str, Column], source: str) -> dict[str, Column]:
-    """Text as the event models keep it. Plain text is kept as it is; the few other values
-    are refused when empty, too long or holding a control character, and otherwise go
-    through the models' own check (hidden characters and surrounding spaces refused, then
-    NFC)."""
+def _respelled(
+    rows: dict[str, Column], source: str, plain: frozenset[str] = frozenset()
+) -> dict[str, Column]:
+    """Text as the event models keep it. Plain text is kept as it is (the columns in
+    ``plain`` are known to be); the few other values are refused when empty, too long or
+    holding a control character, and otherwise go through the models' own check (hidden
+    characters and surrounding spaces refused, then NFC)."""
     for name in _TEXTS:
+        if name in plain:
+            continue
         column = rows[name]
         found = _unusual_rows(column, name not in _UNIQUE_TEXTS)
         if not len(found):
@@ -541,19 +546,29 @@ def read_frame(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         message = f"{source}: a column does not have the history table's type: {error}"
         raise HistoryError([Problem(message=message, code="invalid-column")]) from None
-    _check_rows(table, rows, source)
-    rows = _respelled(rows, source)
+    # A table ``history_table`` returned has passed the row checks and more; its facts
+    # say where its events start (ids known distinct) and which text is plain.
+    facts = facts_of(table)
+    if facts is None:
+        _check_rows(table, rows, source)
+    ids = rows["event_id"]
+    rows = _respelled(rows, source, frozenset() if facts is None else facts.plain)
+    known = None
+    if facts is not None and facts.starts is not None and rows["event_id"] is ids:
+        known = np.append(facts.starts, np.int64(len(ids)))
     if rows["payments"].null_count < len(rows["payments"]):
-        check_payments(rows, _runs(rows["event_id"], rows["type"]), source, money)
+        bounds = _runs(rows["event_id"], rows["type"]) if known is None else known
+        check_payments(rows, bounds, source, money)
     if until is not None:
         instant, inclusive = until
         at = _numbers(rows["at"].cast(pa.int64()))
         kept = pa.array((at < instant) | (inclusive & (at == instant)))
         rows = {name: column.filter(kept) for name, column in rows.items()}
-    bounds = _runs(rows["event_id"], rows["type"])
+        known = None
+    bounds = _runs(rows["event_id"], rows["type"]) if known is None else known
     heads = pa.array(bounds[:-1])
     head_ids = rows["event_id"].take(heads)
-    if len(pc.unique(head_ids)) < len(head_ids):
+    if known is None and len(pc.unique(head_ids)) < len(head_ids):
         _refuse_repeated_id(head_ids)
     customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     at = _numbers(rows["at"].take(heads).cast(pa.int64()))
