@@ -166,3 +166,29 @@ def test_drawn_histories_read_as_a_copy(tmp_path: Path, events: list[AnyEvent]) 
     except HistoryError:  # two equal lines of one purchase: a repeated row
         return
     same_frames(table)
+
+
+@pytest.mark.parametrize(
+    "stores",
+    [
+        [None, None, None, None, None, None],  # blank: not read at all
+        ["downtown", None, None, None, None, None],  # the empty cells are the nulls
+        ["downtown", "", None, None, "", None],  # empty text and nulls: both null
+        ["downtown", "", "", "", "", ""],  # empty text only
+        ["caf\u00e9", None, "", None, None, None],  # not ASCII
+    ],
+)
+def test_empty_and_null_cells_of_a_parquet_column_read_as_null(
+    tmp_path: Path, stores: list[str | None]
+) -> None:
+    rows = good_rows()
+    rows[1][COLUMNS.index("store")] = "downtown"  # p1's rows agree
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(COLUMNS)})
+    store = [*stores[:1], stores[0], *stores[2:]]  # p1's two rows agree
+    table = table.set_column(COLUMNS.index("store"), "store", pa.array(store, pa.string()))
+    pq.write_table(table, tmp_path / "h.parquet")
+    read = read_history_table(tmp_path / "h.parquet")
+    expected = [None if not value else value.replace("e\u0301", "\u00e9") for value in store]
+    assert read["store"].to_pylist() == expected
+    assert read["store"].null_count == expected.count(None)
+    same_frames(read)

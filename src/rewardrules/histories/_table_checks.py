@@ -39,7 +39,6 @@ from rewardrules.histories._checked import CheckedFacts, remember
 from rewardrules.histories._csv import payment_pairs
 from rewardrules.histories._records import CsvOptions, RecordError, amount, whole
 from rewardrules.histories._table_rules import (
-    EMPTY,
     Column,
     Ints,
     Mask,
@@ -47,7 +46,6 @@ from rewardrules.histories._table_rules import (
     dictionary,
     numpy_of,
     positions,
-    strings,
 )
 from rewardrules.histories.columns import AMOUNT, HISTORY_SCHEMA, INSTANT, payments_text
 
@@ -138,6 +136,8 @@ class _Checker:
         self.blank: set[str] = set()  # optional columns absent or null in every row
         self.empty: dict[str, Mask] = {}
         self.plain: set[str] = set()  # text columns of plain text only (see CheckedFacts)
+        self.scans: dict[str, _table_rules.Scan] = {}
+        self.nulls: dict[str, pa.Array[Any]] = {}  # text columns read with null cells
 
     def table(self) -> pa.Table:
         if self.count == 0:
@@ -149,7 +149,10 @@ class _Checker:
             if name in _MAY_BE_BLANK and (not present or _all_null(table[name])):
                 self.blank.add(name)  # absent or empty: nothing to read, check or copy
             elif present and (name != "at" or _table_rules.is_text(table[name].type)):
-                self.text[name] = strings(table[name])
+                given = _table_rules.string_array(table[name])
+                self.text[name] = _table_rules.filled(given)
+                if given.null_count:
+                    self.nulls[name] = given
         self._runs()
         types = self._types()
         at, offsets = self._instants()
@@ -287,7 +290,7 @@ class _Checker:
             column = self.text.get(name, self.cells.table["at"] if name == "at" else None)
             if column is not None and later.any():
                 if name != "at":  # rows may differ in the spelling NFC makes one
-                    column = _table_rules.nfc(column)
+                    column = self._nfc(name, column)
                 differs = numpy_of(pc.not_equal(column[1:], column[:-1]).fill_null(True))
                 self.bad[1:] |= differs & later
 
@@ -336,7 +339,7 @@ class _Checker:
                 continue
             column = self.text[name]
             self._refuse(_table_rules.surrounding_space(column))
-            seen = _table_rules.scan(column)
+            seen = self._scan(name)
             if seen.longest <= MAX_TEXT and seen.printable:
                 # Printable ASCII of 0 to 256 bytes, padded cells refused: plain text once
                 # an empty cell is refused (ids) or null (the other columns).
@@ -350,6 +353,16 @@ class _Checker:
     def _null_text(self) -> Column:
         """A text column null in every row (what a blank optional column reads as)."""
         return pa.chunked_array([pa.nulls(self.count, pa.string())])
+
+    def _scan(self, name: str) -> _table_rules.Scan:
+        """What one look at a text column's bytes tells, made once."""
+        if name not in self.scans:
+            self.scans[name] = _table_rules.scan(self.text[name])
+        return self.scans[name]
+
+    def _nfc(self, name: str, column: Column) -> Column:
+        """A column of ``name``'s cells (nulls or empty cells aside) in composed form."""
+        return column if self._scan(name).ascii else _table_rules.nfc(column)
 
     def _empty(self, name: str) -> Mask:
         if name not in self.empty:
@@ -438,30 +451,34 @@ class _Checker:
         payments: Column,
     ) -> pa.Table:
         def absent(name: str) -> Column:
+            """The column, null where its cell is empty, in composed form."""
             if name in self.blank:
                 return self._null_text()
             column = self.text[name]
-            result: Column = pc.if_else(
-                pc.equal(column, EMPTY), pa.scalar(None, pa.string()), column
-            )
-            return result
+            empty = self._empty(name)
+            given = self.nulls.get(name)
+            if given is not None and np.count_nonzero(empty) == given.null_count:
+                column = pa.chunked_array([given])  # its empty cells are the nulls read
+            elif empty.any():
+                column = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), column)
+            return self._nfc(name, column)
 
-        nfc = _table_rules.nfc
+        text = self.text
         columns = {
-            "event_id": nfc(self.text["event_id"]),
-            "type": self.text["type"],
-            "customer_id": nfc(self.text["customer_id"]),
+            "event_id": self._nfc("event_id", text["event_id"]),
+            "type": text["type"],
+            "customer_id": self._nfc("customer_id", text["customer_id"]),
             "at": pa.array(at, pa.int64()).cast(INSTANT),
             "utc_offset": pa.array(offsets, pa.int32()),
-            "sku": nfc(absent("sku")),
-            "category": nfc(absent("category")),
+            "sku": absent("sku"),
+            "category": absent("category"),
             "quantity": pa.array(quantity, pa.int64(), mask=quantity == 0),
             "unit_price": price,
-            "purchase_id": nfc(absent("purchase_id")),
-            "store": nfc(absent("store")),
-            "reward": nfc(absent("reward")),
+            "purchase_id": absent("purchase_id"),
+            "store": absent("store"),
+            "reward": absent("reward"),
             "payments": payments,
-            "redemption_id": nfc(absent("redemption_id")),
+            "redemption_id": absent("redemption_id"),
             "line": pa.array(self.cells.lines, pa.int64()),
         }
         # No run repeats an id as read (else split-event was raised): so in the table too,

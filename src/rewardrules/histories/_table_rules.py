@@ -56,9 +56,18 @@ def is_text(kind: pa.DataType) -> bool:
 
 def strings(column: Column) -> Column:
     """A text column as plain strings in one chunk, "" for an empty or null cell."""
+    return filled(string_array(column))
+
+
+def string_array(column: Column) -> pa.Array[Any]:
+    """A text column as one array of plain strings, nulls kept."""
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
-    array = column.combine_chunks()
+    return column.combine_chunks()
+
+
+def filled(array: pa.Array[Any]) -> Column:
+    """:func:`string_array`'s array in one chunk, "" for a null cell."""
     return pa.chunked_array([array.fill_null(EMPTY) if array.null_count else array])
 
 
