@@ -435,20 +435,52 @@ def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
     bisection (between days, where there is no instant, any point will do). Offsets are
     then a look-up by instant. (A zone that changed its offset twice within 6 hours
     would be missed; the time zone database has none.) Each day's samples are kept
-    (:func:`_day_offsets`): the chunks of a streamed history cover the same days.
+    (:func:`_day_offsets`), and the look-up of each span of days (:func:`_span_offsets`):
+    the chunks of a streamed history cover the same days.
     """
     if len(at) == 0:
         return np.zeros(0, dtype=np.int64)
-    changes: list[int] = []  # instants (µs) where each offset starts
+    days = at // _DAY_US
+    low, high = int(days.min()), int(days.max())
+    if high - low >= _LONGEST_SPAN:
+        changes, values = _offsets_of_days(zone, np.unique(days).tolist())
+    else:
+        present = np.zeros(high - low + 1, dtype=np.bool_)  # the days present: no sort
+        present[days - low] = True
+        if len(present) <= 2 * np.count_nonzero(present) + 64:
+            # Few days absent: every day of the span, kept for the chunks to come (the
+            # offsets of the days present are the same, whatever other days are sampled).
+            changes, values = _span_offsets(zone, low, high)
+        else:
+            changes, values = _offsets_of_days(zone, (np.flatnonzero(present) + low).tolist())
+    return values[np.searchsorted(changes, at, side="right") - 1]
+
+
+_LONGEST_SPAN = 1 << 17  # days (358 years): longer, the days are sorted, not marked
+
+
+@lru_cache(maxsize=64)
+def _span_offsets(zone: ZoneInfo, low: int, high: int) -> tuple[Ints, Ints]:
+    """:func:`_offsets_of_days` of every day from ``low`` to ``high``: the chunks of a
+    streamed history mostly span the same days."""
+    return _offsets_of_days(zone, list(range(low, high + 1)))
+
+
+def _offsets_of_days(zone: ZoneInfo, days: list[int]) -> tuple[Ints, Ints]:
+    """The instants (µs) where each offset starts and the offsets, through some days in
+    order; the first instant is the smallest int64 (the first day's offset, before it)."""
+    changes: list[int] = []
     values: list[int] = []
-    for day in np.unique(at // _DAY_US).tolist():
+    for day in days:
         for instant, offset in _day_offsets(day, zone):
             if not values or values[-1] != offset:
                 changes.append(instant)
                 values.append(offset)
     changes[0] = int(np.iinfo(np.int64).min)
-    where = np.searchsorted(np.asarray(changes, dtype=np.int64), at, side="right") - 1
-    return np.asarray(values, dtype=np.int64)[where]
+    found = np.asarray(changes, dtype=np.int64), np.asarray(values, dtype=np.int64)
+    for array in found:
+        array.setflags(write=False)  # kept by the cache
+    return found
 
 
 @lru_cache(maxsize=1 << 16)
