@@ -168,31 +168,60 @@ def _boundaries(table: pa.Table) -> npt.NDArray[np.intp]:
 
 
 class _SeenIds:
-    """The event ids of earlier chunks, as 64-bit hashes in sorted runs (8 bytes an event).
+    """The event ids of earlier chunks, as 64-bit hashes in sorted runs (8 bytes an event),
+    and a filter of one bit per hash prefix (about 16 bits an event, at most 32 MiB).
 
-    Runs are merged as they grow (each at least twice the next), so a look-up searches a
-    few sorted arrays and the merging costs ``n log n`` in all. A hash found again is only
+    Most hashes never met find their bit unset, with no search. The others are looked up in
+    the runs, merged as they grow (each at least twice the next), so that a look-up searches
+    a few sorted arrays and the merging costs ``n log n`` in all. A hash found again is only
     a suspicion: the caller confirms it on the ids themselves.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 0) -> None:
+        width = max(_FEWEST_BITS, min(_MOST_BITS, (16 * max(expected, 1) - 1).bit_length()))
+        self._shift = np.uint64(64 - width)
+        self._filter = np.zeros(1 << (width - 3), np.uint8)
         self._runs: list[npt.NDArray[np.int64]] = []
+
+    def _slots(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Each hash's bit in the filter: its top bits, in the hashes' order (the sign bit
+        flipped makes int64 order unsigned order)."""
+        keys = hashes.view(np.uint64) ^ _SIGN
+        return (keys >> self._shift).astype(np.intp)
 
     def seen(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of some hashes, **sorted**, an earlier chunk had: sorted queries walk each
         run in order (several times faster than searching it at random places)."""
         found = np.zeros(len(hashes), np.bool_)
+        if not self._runs or not len(hashes):
+            return found
+        slots = self._slots(hashes)
+        marked = (self._filter[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
+        maybe = np.flatnonzero(marked)
+        wanted = hashes[maybe]
+        hit = np.zeros(len(wanted), np.bool_)
         for run in self._runs:
-            where = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
-            found |= run[where] == hashes
+            where = np.minimum(np.searchsorted(run, wanted), len(run) - 1)
+            hit |= run[where] == wanted
+        found[maybe] = hit
         return found
 
     def add(self, hashes: npt.NDArray[np.int64]) -> None:
         """Keep some hashes, **sorted**."""
+        if len(hashes):
+            slots = self._slots(hashes)
+            places = slots >> 3  # in order: each byte's bits are OR-ed together
+            firsts = np.flatnonzero(np.diff(places, prepend=-1))
+            bits = np.left_shift(np.uint8(1), (slots & 7).astype(np.uint8))
+            self._filter[places[firsts]] |= np.bitwise_or.reduceat(bits, firsts)
         run = hashes
         while self._runs and len(self._runs[-1]) <= 2 * len(run):
             run = np.sort(np.concatenate((self._runs.pop(), run)), kind="mergesort")
         self._runs.append(run)
+
+
+_SIGN: Final = np.uint64(1 << 63)
+_FEWEST_BITS, _MOST_BITS = 16, 28  # the filter's bits, as powers of two: 8 KiB to 32 MiB
 
 
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
@@ -293,7 +322,7 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         NotSortedError: a customer id smaller than the one before.
     """
     order = _Order(source.name)
-    seen = _SeenIds()
+    seen = _SeenIds(source.rows)
     start = 0  # the file's row (0-based) of the first pending row
     pending: list[pa.Table] = []
     pending_rows = 0
