@@ -329,9 +329,11 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
 
     def checked(table: pa.Table, first: int) -> pa.Table:
         lines = np.arange(first + 1, first + table.num_rows + 1, dtype=np.int64)
-        result = history_table(Cells(table, lines, source.name, CsvOptions(), rows=True))
+        heads = _HeadHashes()
+        cells = Cells(table, lines, source.name, CsvOptions(), rows=True, distinct=heads)
+        result = history_table(cells)
         order.check(result)
-        _check_new_ids(source, seen, result, first)
+        _check_new_ids(source, seen, result, first, heads)
         return result
 
     for batch in source.batches(size):
@@ -352,13 +354,39 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         yield checked(pa.concat_tables(pending), start)
 
 
-def _check_new_ids(source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int) -> None:
+class _HeadHashes:
+    """The hashes of a chunk's event ids, made as the checks ask whether the ids differ
+    (``Cells.distinct``), then kept for the look among the earlier chunks' ids."""
+
+    def __init__(self) -> None:
+        self.found: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    def __call__(self, ids: Any) -> bool:
+        """True when no two ids are equal: their hashes, sorted, are all different (two
+        equal hashes send the ids to the checks' exact look)."""
+        array = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        if array.null_count or not pa.types.is_string(array.type):
+            return False
+        hashes = text_hashes(array)
+        ordered = np.sort(hashes)
+        self.found = (hashes, ordered)
+        return not bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _check_new_ids(
+    source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int, heads: _HeadHashes
+) -> None:
     """Refuse an event id used in an earlier chunk, as the whole-file reader words it."""
     ids, starts = event_heads(table)
-    hashes = text_hashes(ids)
-    order = np.argsort(hashes)
-    hashes = hashes[order]
-    for index in np.sort(order[seen.seen(hashes)]).tolist():  # in row order
+    facts = facts_of(table)
+    if heads.found is not None and facts is not None and facts.starts is not None:
+        hashes, ordered = heads.found  # the ids the checks hashed are the table's
+    else:
+        hashes = text_hashes(ids)
+        ordered = np.sort(hashes)
+    found = seen.seen(ordered)
+    suspects = np.flatnonzero(np.isin(hashes, ordered[found])) if found.any() else found[:0]
+    for index in suspects.tolist():  # in row order
         event_id = ids[index].as_py()
         earlier = source.first_row_of(event_id, first)
         if earlier is None:
@@ -371,7 +399,7 @@ def _check_new_ids(source: ParquetSource, seen: _SeenIds, table: pa.Table, first
         hint = "remove the rows of a re-sent export before reading"
         location = Location(source.name, int(table["line"][row].as_py()), 1)
         raise HistoryError([Problem(message, ("event_id",), location, "split-event", hint)])
-    seen.add(hashes)
+    seen.add(ordered)
 
 
 def whole_chunks(table: pa.Table, size: int) -> Iterator[pa.Table]:

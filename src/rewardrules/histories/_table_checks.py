@@ -83,6 +83,10 @@ class Cells:
         source: the name errors show.
         options: the CSV options the cells were written with (decimal comma).
         rows: True when ``lines`` count the rows of a table, not the lines of a text.
+        distinct: tells, of the first id of each run of rows with one event id, that no
+            two are equal (True only when sure: False sends them to the exact check);
+            ``_table_rules.surely_unique`` by default. A reader that hashes the ids
+            anyway (the streaming reader) tells it from its hashes.
     """
 
     table: pa.Table
@@ -90,6 +94,7 @@ class Cells:
     source: str
     options: CsvOptions = field(default_factory=CsvOptions)
     rows: bool = False
+    distinct: Callable[[Column], bool] = _table_rules.surely_unique
 
 
 def history_table(cells: Cells) -> pa.Table:
@@ -178,7 +183,7 @@ class _Checker:
         self.size = np.diff(np.append(self.starts, self.count))[self.run]
         self.split: int | None = None
         head_ids = ids.take(positions(self.starts))
-        if _table_rules.surely_unique(head_ids):
+        if self.cells.distinct(head_ids):
             return
         # Dictionary codes are given in order of first appearance: a run repeats an id
         # when its code is not above every code before it.
