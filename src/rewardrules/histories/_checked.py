@@ -31,6 +31,12 @@ class CheckedFacts:
     plain: frozenset[str]
     """Text columns whose every value (nulls aside) is plain: printable ASCII, 1 to 256
     characters, with no space at either end."""
+    types: npt.NDArray[np.int8]
+    """Each row's type, as its place in :data:`TYPES`."""
+
+
+TYPES = ("purchase", "refund", "redemption", "cancel_redemption")
+"""The types of a history table's rows, in the order of their codes."""
 
 
 _FACTS: dict[int, tuple[weakref.ref[pa.Table], CheckedFacts]] = {}

@@ -35,7 +35,7 @@ from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories import _csv as _csv_history
 from rewardrules.histories import _table_rules
-from rewardrules.histories._checked import CheckedFacts, remember
+from rewardrules.histories._checked import TYPES, CheckedFacts, remember
 from rewardrules.histories._csv import payment_pairs
 from rewardrules.histories._records import CsvOptions, RecordError, amount, whole
 from rewardrules.histories._table_rules import (
@@ -52,13 +52,8 @@ from rewardrules.histories.columns import AMOUNT, HISTORY_SCHEMA, INSTANT, payme
 EVENT_COLUMNS = (*_csv_history._EVENT_COLUMNS, *_csv_history._OPTIONAL_EVENT_COLUMNS)
 """The columns a history's cells may have, as a CSV header names them."""
 _HEAD = ("type", "customer_id", "at", "purchase_id", "store", "reward", "payments", "redemption_id")
-_PURCHASE, _REFUND, _REDEMPTION, _CANCEL = 0, 1, 2, 3
-_TYPES = {
-    "purchase": _PURCHASE,
-    "refund": _REFUND,
-    "redemption": _REDEMPTION,
-    "cancel_redemption": _CANCEL,
-}
+_TYPES = {name: code for code, name in enumerate(TYPES)}
+_PURCHASE, _REFUND, _REDEMPTION, _CANCEL = 0, 1, 2, 3  # places in TYPES
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 _IDS = ("event_id", "customer_id", "purchase_id", "reward", "redemption_id")
 # Columns that most histories leave empty in every row (or have not at all): such a column
@@ -159,7 +154,7 @@ class _Checker:
                 if given.null_count:
                     self.nulls[name] = given
         self._runs()
-        types = self._types()
+        self.types = types = self._types()
         at, offsets = self._instants()
         quantity = self._quantities(types)
         price = self._prices(types)
@@ -198,7 +193,8 @@ class _Checker:
 
     def _types(self) -> npt.NDArray[np.int8]:
         """Each row's type, as its event's first row gives it (-1 for an unknown type)."""
-        distinct = self._distinct(self.text["type"], lambda text: _TYPES[text])
+        # The cells as read: a Parquet or CSV type column is read as a dictionary already.
+        distinct = self._distinct(self.cells.table["type"], lambda text: _TYPES[text])
         codes = np.array([-1 if value is None else value for value in distinct.values], np.int8)
         types = codes[distinct.index]
         self._refuse((types < 0) & self.is_start)
@@ -490,7 +486,7 @@ class _Checker:
         # when NFC left the ids as they were.
         same_ids = columns["event_id"] is self.text["event_id"]
         starts = self.starts.astype(np.int64, copy=False) if same_ids else None
-        facts = CheckedFacts(starts=starts, plain=frozenset(self.plain))
+        facts = CheckedFacts(starts=starts, plain=frozenset(self.plain), types=self.types)
         return remember(pa.table(columns, schema=HISTORY_SCHEMA), facts)
 
 

@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from rewardrules._ids import check_text
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
 from rewardrules.events import MAX_TEXT, Payment
-from rewardrules.histories._checked import facts_of
+from rewardrules.histories._checked import TYPES, facts_of
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -605,8 +605,16 @@ def read_frame(
     customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     at = _numbers(rows["at"].take(heads).cast(pa.int64()))
     order = _evaluation_order(customer_rank, at, head_ids)
+    row_types = None if known is None or facts is None else facts.types
     return _frame(
-        rows, bounds, order, customer_rank[order], at[order], customer_ids, (money, zone), source
+        rows,
+        bounds,
+        order,
+        customer_rank[order],
+        at[order],
+        customer_ids,
+        (money, zone, row_types),
+        source,
     )
 
 
@@ -670,10 +678,10 @@ def _frame(
     customer_rank: Ints,
     at: Ints,
     customer_ids: Column,
-    settings: tuple[Currency, ZoneInfo],
+    settings: tuple[Currency, ZoneInfo, npt.NDArray[np.int8] | None],
     source: str,
 ) -> Frame:
-    money, zone = settings
+    money, zone, types = settings  # each row's type code (histories._checked), if known
     starts, ends = bounds[:-1][order], bounds[1:][order]
     sizes = ends - starts
     line_start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
@@ -682,18 +690,24 @@ def _frame(
     heads = pa.array(starts)
     local = local_dates(at, zone)
     minor, too_fine, too_large = _minor_units(rows["unit_price"], money)
-    purchase_rows = np.asarray(
-        pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
-    )
+    if types is None:
+        purchase_rows = np.asarray(
+            pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
+        )
+    else:
+        purchase_rows = types == TYPES.index("purchase")
     too_fine &= purchase_rows & ~too_large
     if too_fine.any():
         _too_fine(rows, row_of_line, line_event, line_start, too_fine, at, money, heads)
     quantity = _numbers(rows["quantity"])[row_of_line]
     # A redemption's row is a line of no sku: its quantity is the units it redeems.
-    redeemed = np.asarray(
-        pc.equal(rows["type"].take(heads), "redemption").to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
+    if types is None:
+        redeemed = np.asarray(
+            pc.equal(rows["type"].take(heads), "redemption").to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+    else:
+        redeemed = types[starts] == TYPES.index("redemption")
     units = np.where(redeemed, np.maximum(quantity[line_start[:-1]], 1), 0)
     quantity = np.where(redeemed[line_event], 0, quantity)
     unit_price = minor[row_of_line]
