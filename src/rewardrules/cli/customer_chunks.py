@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
+from numpy.lib.stride_tricks import sliding_window_view
 
 from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.histories._checked import facts_of
@@ -253,16 +254,18 @@ def text_hashes(texts: pa.Array[Any]) -> npt.NDArray[np.int64]:
     if data_buffer is not None:
         data = np.frombuffer(memoryview(data_buffer), np.uint8)
     lengths = np.diff(offsets)
-    for length in np.unique(lengths).tolist():
+    for length in np.flatnonzero(np.bincount(lengths)).tolist():  # the lengths met, in order
         rows = np.flatnonzero(lengths == length)
         words = (length + 7) // 8
         step = max(1, _BLOCK_BYTES // max(words * 8, 1))
+        # Each text's bytes, as a row of the windows of ``length`` bytes over the data.
+        windows = sliding_window_view(data, length) if length else data[:0, None]
         for first in range(0, len(rows), step):
             chosen = rows[first : first + step]
             hashes = _mixed(np.full(len(chosen), length, np.uint64))
             if length:
                 block = np.zeros((len(chosen), words * 8), np.uint8)
-                block[:, :length] = data[offsets[chosen][:, None] + np.arange(length)]
+                block[:, :length] = windows[offsets[chosen]]
                 packed = block.view(np.uint64)
                 for word in range(words):
                     hashes = _mixed(hashes ^ packed[:, word])
