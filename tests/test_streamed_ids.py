@@ -7,8 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
+from rewardrules.cli.customer_chunks import _boundaries, _last_boundary
 from test_streamed_dry_run import (
     COFFEE_CLUB,
     run,
@@ -113,3 +116,22 @@ def test_a_refund_of_another_customers_purchase_in_an_earlier_chunk(
     streamed, whole = streamed_and_whole(tmp_path, elsewhere, chunk, monkeypatch)
     assert whole[0] == 1
     assert streamed == (1, "", whole[2])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_last_place_to_cut_is_the_last_boundary(seed: int) -> None:
+    # Runs of one customer and of one event, some longer than each window looked at.
+    rng = np.random.default_rng(seed)
+    customers: list[str] = []
+    events: list[str] = []
+    for customer in range(int(rng.integers(1, 6))):
+        rows = int(rng.choice([1, 3, 4095, 4097, 70_000]))
+        event_rows = int(rng.choice([1, 2, rows]))
+        customers += [f"c{customer}"] * rows
+        events += [f"e{customer}-{row // event_rows}" for row in range(rows)]
+    table = pa.table({"customer_id": customers, "event_id": events})
+    cuts = _boundaries(table)
+    assert _last_boundary(table) == (int(cuts[-1]) if len(cuts) else None)
+    assert _last_boundary(table.slice(1)) == (
+        int(cuts[-1]) - 1 if len(cuts) and cuts[-1] > 1 else None
+    )

@@ -168,6 +168,23 @@ def _boundaries(table: pa.Table) -> npt.NDArray[np.intp]:
     return np.flatnonzero(flags) + 1
 
 
+def _last_boundary(table: pa.Table) -> int | None:
+    """The last row of :func:`_boundaries`, looked for in the table's last rows first
+    (a customer has a few hundred rows), then in more: None when there is none."""
+    count = table.num_rows
+    for window in (_TAIL_ROWS, 16 * _TAIL_ROWS, count):
+        start = max(0, count - window)
+        cuts = _boundaries(table.slice(start))
+        if len(cuts):
+            return start + int(cuts[-1])
+        if not start:
+            return None
+    return None  # pragma: no cover - the last window is the whole table
+
+
+_TAIL_ROWS = 4096
+
+
 class _SeenIds:
     """The event ids of earlier chunks, as 64-bit hashes in sorted runs (8 bytes an event),
     and a filter of one bit per hash prefix (about 16 bits an event, at most 32 MiB).
@@ -345,10 +362,9 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         if pending_rows < size:
             continue
         table = pa.concat_tables(pending)
-        cuts = _boundaries(table)
-        if not len(cuts):
+        cut = _last_boundary(table)
+        if cut is None:
             continue  # one customer (or event) so far: read on
-        cut = int(cuts[-1])
         yield checked(table.slice(0, cut), start)
         start += cut
         rest = table.slice(cut)
