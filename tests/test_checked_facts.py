@@ -24,6 +24,7 @@ from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._frame import Frame, read_frame
 from rewardrules.events import AnyEvent
 from rewardrules.histories._checked import _FACTS, facts_of
+from rewardrules.histories._table_rules import filled, scan
 from rewardrules.histories.columns import events_to_table, read_history_table
 from rewardrules.money import Currency
 from strategies import histories
@@ -192,3 +193,23 @@ def test_empty_and_null_cells_of_a_parquet_column_read_as_null(
     assert read["store"].to_pylist() == expected
     assert read["store"].null_count == expected.count(None)
     same_frames(read)
+
+
+@given(
+    st.lists(st.sampled_from([None, "", "a", "b\u00e9", "xyz ", " q"]), max_size=30),
+    st.integers(0, 5),
+)
+def test_text_filled_with_empty_cells_is_fill_null(values: list[str | None], cut: int) -> None:
+    column = pa.array(values, pa.string())
+    for array in (column, column.slice(min(cut, len(column)))):
+        found = filled(array)
+        assert found.null_count == 0
+        assert found.to_pylist() == array.fill_null("").to_pylist()
+        assert scan(found) == scan(pa.chunked_array([array.fill_null("")]))
+
+
+def test_null_cells_that_hold_bytes_are_filled_empty() -> None:
+    validity = pa.array([True, False]).buffers()[1]
+    offsets = pa.array([0, 1, 3], pa.int32()).buffers()[1]
+    column = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, pa.py_buffer(b"abc")], 1)
+    assert filled(column).to_pylist() == ["a", ""]
