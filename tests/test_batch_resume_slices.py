@@ -37,6 +37,7 @@ from strategies import (
     with_limits,
 )
 from test_batch_engine import LIMITED_PROGRAMS, batch_grouped_programs, dense_histories
+from test_laws import assert_resumed_equals_whole
 
 
 def _saved(
@@ -88,26 +89,7 @@ def resumes_as_one(
     except HistoryError:
         return resumed
     first = evaluate(program, events[:split], customers)
-    by_id = {result.customer_id: result for result in resumed.customers}
-    for single in whole.customers:
-        ours = by_id[single.customer_id]
-        assert (ours.points, ours.available_points, ours.tier, ours.stamps) == (
-            single.points,
-            single.available_points,
-            single.tier,
-            single.stamps,
-        )
-        assert ours.state.model_dump_json() == single.state.model_dump_json()
-    parts: dict[str, list[dict[str, Any]]] = {
-        result.customer_id: [entry.to_dict() for entry in result.ledger]
-        for result in first.customers
-    }
-    for result in resumed.customers:
-        parts.setdefault(result.customer_id, []).extend(entry.to_dict() for entry in result.ledger)
-    assert parts == {
-        result.customer_id: [entry.to_dict() for entry in result.ledger]
-        for result in whole.customers
-    }
+    assert_resumed_equals_whole(first, resumed, whole)
     return resumed
 
 

@@ -48,6 +48,7 @@ from test_batch_engine import (
     same_results,
 )
 from test_batch_gifts import gift_programs
+from test_laws import assert_resumed_equals_whole
 
 # --- drawn programs whose states keep tier windows of forgotten purchases -----------------
 
@@ -195,27 +196,7 @@ def _resumes_to_one_evaluation(
         for result in first.customers
     }
     rest = evaluate(program, events[split:], customers, states=saved)
-    assert [result.customer_id for result in rest.customers] == [
-        result.customer_id for result in whole.customers
-    ]
-    for resumed, single in zip(rest.customers, whole.customers, strict=True):
-        assert (resumed.points, resumed.available_points, resumed.tier, resumed.stamps) == (
-            single.points,
-            single.available_points,
-            single.tier,
-            single.stamps,
-        )
-        assert resumed.state.model_dump_json() == single.state.model_dump_json()
-    parts: dict[str, list[dict[str, Any]]] = {
-        result.customer_id: [entry.to_dict() for entry in result.ledger]
-        for result in first.customers
-    }
-    for result in rest.customers:
-        parts.setdefault(result.customer_id, []).extend(entry.to_dict() for entry in result.ledger)
-    assert parts == {
-        result.customer_id: [entry.to_dict() for entry in result.ledger]
-        for result in whole.customers
-    }
+    assert_resumed_equals_whole(first, rest, whole)
 
 
 @settings(max_examples=60)

@@ -163,23 +163,30 @@ def assert_split_and_resume_equals_one_evaluation(
         for result in first.customers
     }
     rest = evaluate(program, events[split:], customers, states=saved)
+    assert_resumed_equals_whole(first, rest, whole)
 
-    assert [result.customer_id for result in rest.customers] == [
+
+def assert_resumed_equals_whole(first: Evaluation, resumed: Evaluation, whole: Evaluation) -> None:
+    """A history evaluated in two parts, ``first`` then ``resumed`` from its saved states,
+    is its one evaluation ``whole``: the same customers in the same order, each with the
+    same balances (points, available, pending), tier, stamps and saved state (the same
+    JSON, digest included), and the two ledgers together are its ledger."""
+    assert [result.customer_id for result in resumed.customers] == [
         result.customer_id for result in whole.customers
     ]
-    for resumed, single in zip(rest.customers, whole.customers, strict=True):
-        assert (resumed.points, resumed.available_points, resumed.pending_points) == (
+    for ours, single in zip(resumed.customers, whole.customers, strict=True):
+        assert (ours.points, ours.available_points, ours.pending_points) == (
             single.points,
             single.available_points,
             single.pending_points,
         )
-        assert resumed.tier == single.tier
-        assert resumed.stamps == single.stamps
-        assert resumed.state.model_dump() == single.state.model_dump()
-    before, after = ledgers(first), ledgers(rest)
-    assert {
-        customer: before.get(customer, []) + entries for customer, entries in after.items()
-    } == ledgers(whole)
+        assert ours.tier == single.tier
+        assert ours.stamps == single.stamps
+        assert ours.state.model_dump_json() == single.state.model_dump_json()
+    parts = ledgers(first)
+    for customer, entries in ledgers(resumed).items():
+        parts[customer] = parts.get(customer, []) + entries
+    assert parts == ledgers(whole)
 
 
 def assert_step_folded_equals_evaluate(

@@ -180,6 +180,40 @@ def test_parquet_row_groups_hold_at_most_the_given_number_of_entries(tmp_path: P
     assert metadata.num_rows == entries
 
 
+def test_parquet_row_groups_say_their_customers_and_amounts_not_their_texts(
+    tmp_path: Path,
+) -> None:
+    """Statistics where a reader can skip row groups by them: each row group's first and
+    last customer (entries are in customer order) and its amounts' range and nulls; none
+    for event ids, rules, kinds and reasons (``ledger_files.STATISTICS``)."""
+    evaluation = points_and_discount_evaluation()
+    path = tmp_path / "ledger.parquet"
+    write_ledger(evaluation.customers, path, evaluation.money, row_group_entries=2)
+
+    metadata = pq.ParquetFile(path).metadata
+    rows = pq.read_table(path).to_pylist()
+    assert metadata.num_row_groups > 1
+    start = 0
+    for group in range(metadata.num_row_groups):
+        chunk = metadata.row_group(group)
+        held = rows[start : start + chunk.num_rows]
+        start += chunk.num_rows
+        columns = {chunk.column(i).path_in_schema: chunk.column(i) for i in range(8)}
+        assert {name for name, column in columns.items() if column.is_stats_set} == {
+            "customer_id",
+            "points",
+            "value",
+            "units",
+        }
+        customers = columns["customer_id"].statistics
+        assert (customers.min, customers.max) == (
+            min(row["customer_id"] for row in held),
+            max(row["customer_id"] for row in held),
+        )
+        points = columns["points"].statistics
+        assert points.null_count == sum(row["points"] is None for row in held)
+
+
 def test_a_failure_while_writing_leaves_no_file_and_keeps_an_old_one(tmp_path: Path) -> None:
     evaluation = points_and_discount_evaluation()
     path = tmp_path / "ledger.csv"

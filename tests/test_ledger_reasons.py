@@ -10,7 +10,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewardrules.engine.ledger import _ReasonFormatter, _template_pieces, format_reason
+from rewardrules.engine.ledger import (
+    _ReasonFormatter,
+    _template_pieces,
+    format_reason,
+    format_reasons,
+)
 from rewardrules.evaluation.batch._ledger import EntryPart, row_keys
 from rewardrules.money import currency
 
@@ -83,6 +88,23 @@ def test_row_keys_are_equal_exactly_when_the_rows_are(
             assert (keys[left] == keys[right]) == (rows[left] == rows[right])
 
 
+@given(
+    rows=st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(-3, 3)), max_size=20),
+)
+def test_row_keys_of_heads_alone_are_those_of_rows_without_lines(
+    rows: list[tuple[int, int]],
+) -> None:
+    """Heads alone take a shortcut (every key as long): the same keys, byte for byte, as
+    rows whose lines are none, which a memo of keys met may compare them with."""
+    first = np.asarray([a for a, _b in rows], dtype=np.int64)
+    second = np.asarray([b for _a, b in rows], dtype=object)
+    none = np.zeros(len(rows), dtype=np.int64)
+    alone = row_keys((first, second), none, none, ())
+    general = row_keys((first, second), none, none, (np.zeros(1, dtype=np.int64),))
+    assert alone.type == general.type
+    assert alone.to_pylist() == general.to_pylist()
+
+
 def test_row_keys_refuse_what_is_not_an_integer() -> None:
     starts, ends = np.asarray([0]), np.asarray([1])
     for column in (np.asarray([1.5]), np.asarray([Decimal(1)], dtype=object)):
@@ -125,6 +147,40 @@ def test_a_template_is_filled_as_the_formatter_fills_it(
     assert formatted(lambda: format_reason(EUR, template, arguments)) == expected
 
 
+@given(
+    pieces=st.lists(st.tuples(LITERALS, FIELDS), max_size=5),
+    tail=LITERALS,
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([1, "x", None, Decimal("1.50"), True, -7]),
+            st.sampled_from(["ab", 0, Decimal("-0.0")]),
+            st.integers(-(10**20), 10**20),
+        ),
+        max_size=6,
+    ),
+)
+def test_many_rows_are_filled_as_each_alone(
+    pieces: list[tuple[str, str]], tail: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """``format_reasons`` fills a template field by field for many argument rows: each
+    text is ``format_reason``'s of its row, or the error is of the same kind."""
+    template = "".join(literal + field for literal, field in pieces) + tail
+    try:
+        expected: Any = [format_reason(EUR, template, row) for row in rows]
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        expected = type(error)
+    try:
+        found: Any = format_reasons(EUR, template, rows)
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        found = type(error)
+    assert found == expected
+
+
+def test_a_template_without_fields_is_its_text_for_every_row() -> None:
+    assert format_reasons(EUR, "a {{b}}", [(), (1,)]) == ["a {b}", "a {b}"]
+    assert format_reasons(EUR, "{0:money}", []) == []
+
+
 def test_every_reason_template_of_the_kinds_is_read_once() -> None:
     """The kinds' templates are all of the simple form, so none falls back to the formatter."""
     from rewardrules.kinds import order_discount, points_per_spend, tiered_discount  # noqa: PLC0415
@@ -137,3 +193,18 @@ def test_every_reason_template_of_the_kinds_is_read_once() -> None:
         order_discount.GIFT_REASON,
     ]
     assert all(_template_pieces(template) is not None for template in templates)
+
+
+@given(
+    values=st.lists(st.integers(-3, 6), max_size=30),
+    known=st.lists(st.integers(-3, 6), max_size=5),
+)
+def test_the_distinct_weights_of_points_lines_are_numpys_unique(
+    values: list[int], known: list[int]
+) -> None:
+    """The boosted weights of a rule's lines are looked for among its multipliers' weights
+    first (one pass each), and sorted out only when some are none of them."""
+    from rewardrules.evaluation.batch._evaluate import _distinct  # noqa: PLC0415
+
+    array = np.asarray(values, dtype=np.int64)
+    assert _distinct(array, iter(known)) == np.unique(array).tolist()

@@ -1,8 +1,8 @@
 """What ``step`` skips to be fast leaves the same results as the slow way would.
 
-A state ``step`` saves is built without ``model_construct`` (``engine.state._trusted_state``):
+A state ``step`` saves is built without ``model_construct`` (``engine.state.trusted_state``):
 it must be the very model ``model_construct`` gives, marked checked, and only that object;
-its lots are built without validation (``engine.state._trusted_lot``): each must be the
+its lots are built without validation (``engine._state_save._trusted_lot``): each must be the
 very lot ``SavedLot(...)`` validates.
 A purchase forgets what ``refunds.within`` no longer covers once: the state is the one a
 whole evaluation of the same history saves. No timing here (benchmarks/replay.py).

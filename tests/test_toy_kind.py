@@ -34,7 +34,7 @@ from rewardrules.engine.kind import (
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.evaluation.batch import UnsupportedError, evaluate_table, unsupported
 from rewardrules.evaluation.fold import compile_program
 from rewardrules.evaluation.plan import UnknownKindError

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from rewardrules.engine._state_columns import ColumnsBuilder, SavedLine, SavedPurchase
 from rewardrules.errors import HistoryError, PathItem, Problem
 
@@ -354,6 +356,14 @@ def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
     return content
 
 
+def needs_upgrade(error: ValidationError) -> bool:
+    """Whether pydantic refused a state only for being of an older format (to upgrade)."""
+    return any(
+        isinstance(detail.get("ctx", {}).get("error"), OlderFormatError)
+        for detail in error.errors(include_url=False)
+    )
+
+
 def digest_of(content: str | bytes | memoryview, end: bytes = b"") -> str:
     """A hash of a state's content written as JSON (without its digest), as text or as
     its UTF-8 bytes; ``end`` follows them (to hash a part of a text without a copy)."""
@@ -361,3 +371,20 @@ def digest_of(content: str | bytes | memoryview, end: bytes = b"") -> str:
     if end:
         found.update(end)
     return found.hexdigest()[:32]
+
+
+_DIGEST_END = ',"digest":"' + "0" * 32 + '"}'
+
+
+def digest_as_read(json_data: str | bytes | bytearray) -> str | None:
+    """The digest of a state's text as read, if it ends with its digest as a dump writes it."""
+    end = len(_DIGEST_END)
+    if isinstance(json_data, str):
+        if json_data[-end:-34] == _DIGEST_END[:-34] and json_data.endswith('"}'):
+            # The text before the digest, as UTF-8, hashed without a copy of it.
+            tail = len(json_data[-end:].encode())
+            return digest_of(memoryview(json_data.encode())[:-tail], b"}")
+        return None
+    if bytes(json_data[-end:-34]) == _DIGEST_END[:-34].encode() and json_data.endswith(b'"}'):
+        return digest_of(bytes(json_data[:-end]).decode() + "}")
+    return None

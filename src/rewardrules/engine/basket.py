@@ -14,7 +14,7 @@ from rewardrules.engine.scope import PurchaseContext
 
 if TYPE_CHECKING:
     from rewardrules.engine.limits import Allowance
-    from rewardrules.engine.state import WorkingState
+    from rewardrules.engine.working_state import WorkingState
 
 
 class Basket:

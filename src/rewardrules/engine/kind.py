@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from rewardrules.engine.basket import Basket, Slice
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
-from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.errors import PathItem
 from rewardrules.events import Customer, ReferralQualified, Refund
 from rewardrules.money import Currency

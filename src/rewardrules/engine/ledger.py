@@ -8,6 +8,7 @@ its time writing sentences nobody reads.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -123,6 +124,33 @@ def format_reason(money: Currency, template: str, arguments: Sequence[Any]) -> s
         value = arguments[index]
         parts.append(money.format(int(value)) if spec == "money" else str(format(value, spec)))
     return "".join(parts)
+
+
+def format_reasons(money: Currency, template: str, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """:func:`format_reason` of many argument tuples at once, field by field (each field's
+    texts made in one pass, then each row's joined): the same texts, or the same error."""
+    pieces = _template_pieces(template)
+    if pieces is None:
+        formatter = _ReasonFormatter(money)
+        return [formatter.format(template, *arguments) for arguments in rows]
+    if not rows:
+        return []
+    if all(index < 0 for _literal, index, _spec in pieces):
+        return ["".join(literal for literal, _index, _spec in pieces)] * len(rows)
+    columns = list(zip(*rows, strict=False))
+    fields: list[Iterable[str]] = []
+    for literal, index, spec in pieces:
+        if literal:
+            fields.append(itertools.repeat(literal))
+        if index < 0:
+            continue
+        if index >= len(columns):
+            raise IndexError(f"Replacement index {index} out of range for positional args tuple")
+        if spec == "money":
+            fields.append([money.format(int(value)) for value in columns[index]])
+        else:
+            fields.append(list(map(format, columns[index], itertools.repeat(spec))))
+    return list(map("".join, zip(*fields, strict=False)))
 
 
 @dataclass(frozen=True, slots=True, init=False)

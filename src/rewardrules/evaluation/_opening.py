@@ -16,7 +16,7 @@ from datetime import datetime
 
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import open_lot
-from rewardrules.engine.state import WorkingState
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.errors import HistoryError, PathItem, Problem, closest
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.events import Customer

@@ -27,6 +27,8 @@ from rewardrules._ids import look_alike, shown_apart
 from rewardrules._types import FIRST_DATE, LAST_DATE
 from rewardrules.engine._state_checks import program_problems, state_problems
 from rewardrules.engine._state_format import bad_state
+from rewardrules.engine._state_restore import restore
+from rewardrules.engine._state_save import save
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import KindTable
 from rewardrules.engine.ledger import (
@@ -48,15 +50,14 @@ from rewardrules.engine.lots import (
 )
 from rewardrules.engine.refunds import RefundError, refunded_lines
 from rewardrules.engine.scope import PaymentTooFine, PriceTooFine, build_context
-from rewardrules.engine.state import (
-    CustomerState,
+from rewardrules.engine.state import CustomerState
+from rewardrules.engine.tiers import NextTier, TierChange
+from rewardrules.engine.working_state import (
     PurchaseRecord,
     WorkingState,
-    restore,
     tier_amount,
     tier_amount_of,
 )
-from rewardrules.engine.tiers import NextTier, TierChange
 from rewardrules.errors import HistoryError, Problem, event_error, history_problem
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
 from rewardrules.evaluation._opening import check_opening, open_customer, opening_problems
@@ -577,7 +578,7 @@ def _step(
     if plan.refunds_within is not None and not isinstance(event, Purchase):
         # A purchase has forgotten what it made too old (``_apply_purchase``), as of itself.
         working.forget(plan.refunds_within, plan.zone, event.at)
-    return working.save(plan.program.program, plan.money, plan.tiers), entries
+    return save(working, plan.program.program, plan.money, plan.tiers), entries
 
 
 def _apart(first: str, second: str) -> tuple[str, str]:
@@ -1013,7 +1014,7 @@ def _result(
         pending_points=state.account.pending(moment),
         tier=tier,
         stamps=stamps,
-        save=lambda: state.save(program_id, money, tiers),
+        save=lambda: save(state, program_id, money, tiers),
         tier_changes=tier_changes,
         next_tier=next_tier,
         upcoming_expiry=upcoming_expiry(plan.points, state.account.lots, state.account.active_at),

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from rewardrules.engine.kind import BoundDated
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.lots import Duration, active, advance, earn
-from rewardrules.engine.state import WorkingState
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.errors import event_error
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.evaluation.stacking import (

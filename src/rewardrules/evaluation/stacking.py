@@ -34,7 +34,7 @@ from rewardrules.engine.limits import (
     note_cut,
 )
 from rewardrules.engine.scope import PurchaseContext
-from rewardrules.engine.state import WorkingState
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.money import Currency
 from rewardrules.text import counted

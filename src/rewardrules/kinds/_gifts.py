@@ -17,7 +17,7 @@ from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency
 from rewardrules.program._rule_base import _Rule

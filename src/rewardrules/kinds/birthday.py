@@ -38,7 +38,7 @@ from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import Duration
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.events import Customer, MonthDay
 from rewardrules.kinds._gifts import (
     GiftPlan,

@@ -21,7 +21,7 @@ from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.kinds._gifts import eligible_priced_units, refund_fixed_points
 from rewardrules.money import Currency
 from rewardrules.program.model import BonusPoints

@@ -31,7 +31,7 @@ from rewardrules.engine.kind import (
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.kinds._gifts import eligible_priced_units
 from rewardrules.money import Currency, as_fraction, divide_half_up

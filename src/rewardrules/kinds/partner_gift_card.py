@@ -23,8 +23,8 @@ from rewardrules.engine.kind import KindSpec, Now, ReferenceExamples, Returned
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import calendar_key
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency
 from rewardrules.program.model import PartnerGiftCard

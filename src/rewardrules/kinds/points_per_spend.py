@@ -23,8 +23,8 @@ from rewardrules.engine.kind import Finding, KindSpec, Now, ReferenceExamples, R
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import (
     Currency,
@@ -238,6 +238,51 @@ def earn_text(
     if plan.cap is not None and points == plan.cap:
         text += f" (at most {plan.cap} per purchase)"
     return f"{text}: {counted(points, plan.points_name)}"
+
+
+def earn_texts(
+    money: Currency,
+    plan: PointsPlan,
+    eligible: Sequence[int],
+    boosted: Sequence[tuple[int, Sequence[int]]],
+    tiers: Sequence[tuple[int | None, str | None]],
+    points: Sequence[int],
+) -> list[str]:
+    """:func:`earn_text` of many purchases at once (integer amounts and points): per
+    purchase the amount paid on lines that earn, its tier (index and name; None for none)
+    and its points; ``boosted`` gives per boosted weight (in falling order) each purchase's
+    count of lines of that weight (0 for none). Each piece of text is written with
+    ``earn_text``'s own words, once per distinct value, and joined in its order."""
+    words = _rule_words(money, plan)
+    paid: dict[int, str] = {}
+    texts = []
+    for amount in eligible:
+        shown = paid.get(amount)
+        if shown is None:
+            shown = paid[amount] = f"{money.format(amount)} paid{words.rate}"
+        texts.append(shown)
+    for weight, counts in boosted:
+        factor, described = words.boosts[weight]
+        pieces: dict[int, str] = {}
+        for row, count in enumerate(counts):
+            if count:
+                piece = pieces.get(count)
+                if piece is None:
+                    piece = pieces[count] = f", x{factor} on {counted(count, 'lines')}{described}"
+                texts[row] += piece
+    if plan.tiers is not None:
+        for row, (index, tier) in enumerate(tiers):
+            if index is not None:
+                texts[row] += words.at_tier(index, tier)
+    cap = plan.cap
+    ends: dict[int, str] = {}
+    for row, given in enumerate(points):
+        end = ends.get(given)
+        if end is None:
+            capped = f" (at most {cap} per purchase)" if cap is not None and given == cap else ""
+            end = ends[given] = f"{capped}: {counted(given, plan.points_name)}"
+        texts[row] += end
+    return texts
 
 
 class _RuleWords:

@@ -27,7 +27,7 @@ from rewardrules.engine.kind import (
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import one_of, scope_refusal
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.events import Refund
 from rewardrules.money import Currency, as_fraction, divide_half_up
 from rewardrules.program.model import Program, TieredDiscount

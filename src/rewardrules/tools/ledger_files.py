@@ -61,6 +61,14 @@ ROW_GROUP_ENTRIES: Final = 65_536
 """Entries per Parquet row group: what a Parquet ledger holds in memory at most."""
 
 
+STATISTICS: Final = ("customer_id", "points", "value", "units")
+"""The columns whose row groups carry statistics (min, max, null count) in a Parquet ledger:
+the customers (entries are in customer order, so a reader skips the row groups of other
+customers) and the amounts. Those of the event ids, rules, kinds and reasons were a fifth of
+the writer's time and let a reader skip nothing (every row group spans the same few rules
+and kinds, and ids and reasons in no order)."""
+
+
 class LedgerFileError(RewardRulesError, OSError):
     """A ledger file that cannot be written: an unknown extension, a missing folder."""
 
@@ -178,6 +186,7 @@ class _ParquetSink(_Sink):
             path,
             self._schema,
             use_dictionary=encoded,  # type: ignore[arg-type] # pyarrow takes names; the stubs a bool
+            write_statistics=list(STATISTICS),
         )
         self._limit = row_group_entries
         self._columns: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}

@@ -321,29 +321,32 @@ def coded_figures(
     places.reverse()
     kind_of = rest
     figures = _figures(kind_of, list(kind_names), *summed)
-    found: list[tuple[tuple[int, ...], str, dict[str, int], tuple[int, int, int]]] = []
-    key_rows = [column.tolist() for column in places]
-    figure_rows = {name: column.tolist() for name, column in figures.items()}
-    amount_rows = [column.tolist() for column in summed]
-    counts = sizes_of.tolist()
-    kind_rows = kind_of.tolist()
-    for group in range(len(group_keys)):
-        found.append(
-            (
-                tuple(column[group] for column in key_rows),
-                kind_names[kind_rows[group]],
-                {
-                    name: int(column[group]) * (counts[group] if name in _COUNTED else 1)
-                    for name, column in figure_rows.items()
-                },
-                (
-                    int(amount_rows[0][group]),
-                    int(amount_rows[1][group]),
-                    int(amount_rows[2][group]),
-                ),
-            )
+    # A group's counted figures are one entry's times its size (the group's entries are
+    # alike in them); made in numpy, then read a group at a time.
+    names = list(figures)
+    figure_rows = zip(
+        *(
+            (figures[name] * sizes_of if name in _COUNTED else figures[name]).tolist()
+            for name in names
+        ),
+        strict=True,
+    )
+    groups = len(group_keys)
+    key_rows = (
+        zip(*(column.tolist() for column in places), strict=True) if places else [()] * groups
+    )
+    amount_rows = zip(*(column.tolist() for column in summed), strict=True)
+    return [
+        (
+            tuple(keys),
+            kind_names[kind],
+            dict(zip(names, map(int, row), strict=True)),
+            (int(points_sum), int(value_sum), int(units_sum)),
         )
-    return found
+        for keys, kind, row, (points_sum, value_sum, units_sum) in zip(
+            key_rows, kind_of.tolist(), figure_rows, amount_rows, strict=True
+        )
+    ]
 
 
 def _sums(values: Ints, heads: Ints) -> npt.NDArray[Any]:

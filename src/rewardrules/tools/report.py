@@ -24,9 +24,9 @@ from typing import Any, Final, Literal
 import numpy as np
 import pyarrow as pa
 
+from rewardrules.engine._state_restore import active_at
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, Evaluation, Totals
 from rewardrules.engine.lots import OPENING, Duration
-from rewardrules.engine.state import active_at
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import AnyEvent, Customer, Purchase
 from rewardrules.histories.columns import read_history_table, table_to_events

@@ -532,7 +532,8 @@ def _add(groups: dict[Any, dict[str, int]], key: Any, sums: Mapping[str, int]) -
     if group is None:
         group = groups[key] = _zero()
     for name, value in sums.items():
-        group[name] += value
+        if value:  # most of a group's figures are 0
+            group[name] += value
 
 
 def _count(sums: dict[str, int], entry: LedgerEntry) -> None:

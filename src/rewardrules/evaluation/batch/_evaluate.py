@@ -80,7 +80,7 @@ from rewardrules.kinds.order_discount import GIFT_REASON
 
 # The gift card's reason function (private to its kind module, which alone writes it).
 from rewardrules.kinds.partner_gift_card import _cards_reason as cards_reason
-from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason, earn_text
+from rewardrules.kinds.points_per_spend import REFUND_REASON, PointsPlan, earn_reason, earn_texts
 from rewardrules.kinds.tiered_discount import DISCOUNT_REASON
 from rewardrules.money import Currency
 from rewardrules.program.model import Program
@@ -284,13 +284,31 @@ def _line_prefixes(reasons: _PointsReasons) -> tuple[Ints, list[tuple[int, Ints]
     def ahead(values: Ints) -> Ints:
         return np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
 
-    plain = (weights == 0) | (weights == reasons.plan.base_weight)
+    plan = reasons.plan
+    plain = (weights == 0) | (weights == plan.base_weight)
+    known = (weight for _scope, weight, _factor in plan.multipliers)
     boosted = [
         (weight, ahead((weights == weight).astype(np.int64)))
-        for weight in np.unique(weights[~plain]).tolist()
+        for weight in _distinct(weights[~plain], known)
     ]
     reasons.prefixes.append((ahead(earning), boosted))
     return reasons.prefixes[0]
+
+
+def _distinct(values: Ints, known: Iterable[int]) -> list[int]:
+    """``np.unique(values).tolist()``, found by one comparison pass per ``known`` value
+    (a points rule's multiplier weights: what its lines' weights are) and a sort only
+    when some value is none of them."""
+    found, counted = [], 0
+    for value in sorted(set(known)):
+        count = int(np.count_nonzero(values == value))
+        if count:
+            found.append(value)
+            counted += count
+    if counted != len(values):
+        unique: list[int] = np.unique(values).tolist()
+        return unique
+    return found
 
 
 def _points_texts(
@@ -313,18 +331,20 @@ def _points_texts(
         (weight, (lines[ends] - lines[starts]).tolist())
         for weight, lines in sorted(boosted, key=lambda pair: pair[0], reverse=True)
     ]
-    tiers = reasons.tier[event].tolist()
-    plan, names = reasons.plan, reasons.names
-    texts = []
-    for row, index in enumerate(chosen.tolist()):
-        tier = tiers[row]
-        lines = [(weight, found[row]) for weight, found in counts if found[row]]
-        index_at, name = (None, None) if tier < 0 else (tier, names[tier])
-        texts.append(earn_text(money, plan, eligible[row], lines, index_at, name, given[index]))
-    return texts
+    names = reasons.names
+    tiers = [
+        (None, None) if tier < 0 else (tier, names[tier]) for tier in reasons.tier[event].tolist()
+    ]
+    points = [given[index] for index in chosen.tolist()]
+    return earn_texts(money, reasons.plan, eligible, counts, tiers, points)
 
 
-def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int]) -> Any:
+def _int64s(values: Any) -> Ints | None:
+    """Some amounts as they are when they are int64 (None otherwise: beyond int64)."""
+    return values if values.dtype == np.int64 else None
+
+
+def _points_keys_of(reasons: _PointsReasons, events: Ints, given: list[int] | Ints) -> Any:
     """``_points_keys`` for these entries, or None when some points do not fit in int64."""
     try:
         points = np.asarray(given, dtype=np.int64)
@@ -758,7 +778,9 @@ class _Run(Computation):
         self, earning: PointsColumns, reasons: _PointsReasons, events: Ints, wanted: Ints
     ) -> EntryPart:
         """A points rule's entries at ``events``, as columns: the points it wanted there."""
-        given = wanted[events].tolist()
+        points = wanted[events]
+        given = points.tolist()
+        exact = _int64s(points)
         return self._entries(
             events,
             earning.plan.rule.id,
@@ -766,8 +788,9 @@ class _Run(Computation):
             (given, None, None),
             _points_reason,
             partial(_points_arguments, reasons, events.tolist(), given),
-            _points_keys_of(reasons, events, given),
+            _points_keys_of(reasons, events, given if exact is None else exact),
             partial(_points_texts, reasons, events, given),
+            (exact, None, None),
         )
 
     def _built(self, part: EntryPart) -> list[LedgerEntry]:
@@ -789,15 +812,25 @@ class _Run(Computation):
         arguments: Any,
         keys: Any = None,
         texts: Any = None,
+        numbers: tuple[Ints | None, Ints | None, Ints | None] | None = None,
     ) -> EntryPart:
         """One rule's entries for these events, as columns (``_ledger``): built when read.
 
         ``amounts`` are the entries' points, value and units (lists, or None for none);
         ``keys`` tell entries with equal reasons apart from the rest (``ReasonKeys``);
-        ``texts`` writes many reasons at once (``ReasonTexts``).
+        ``texts`` writes many reasons at once (``ReasonTexts``); ``numbers`` are the
+        amounts again as the int64 arrays they were made from (``EntryPart.numbers``).
         """
         return EntryPart(
-            events, rule_id, kind, *amounts, template, arguments, keys=keys, texts=texts
+            events,
+            rule_id,
+            kind,
+            *amounts,
+            template,
+            arguments,
+            keys=keys,
+            texts=texts,
+            numbers=numbers,
         )
 
     def _refund_points(
@@ -1046,6 +1079,7 @@ class _Run(Computation):
     ) -> EntryPart:
         counts = units.tolist()
         worth = value.tolist()
+        numbers = (None, _int64s(value), _int64s(units))
         if isinstance(discount, OrderDiscountColumns):
             return self._entries(
                 events,
@@ -1055,6 +1089,7 @@ class _Run(Computation):
                 discount.template,
                 partial(_offer_arguments, discount.first_argument(), counts, worth),
                 partial(column_keys, (value, units)),
+                numbers=numbers,
             )
         names = np.asarray(self.names, dtype=object)[self.tier[events]].tolist()
         return self._entries(
@@ -1065,6 +1100,7 @@ class _Run(Computation):
             DISCOUNT_REASON,
             partial(_discount_arguments, names, discount.plan.labels, counts, worth),
             partial(column_keys, (self.tier[events], value, units)),
+            numbers=numbers,
         )
 
     def _catalogue(self, redemptions: Flags) -> Catalogue:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rewardrules.engine.ledger import EntryKind, LedgerEntry, format_reason
+from rewardrules.engine.ledger import EntryKind, LedgerEntry, format_reason, format_reasons
 from rewardrules.evaluation.batch._frame import Ints
 from rewardrules.money import Currency
 
@@ -67,6 +67,9 @@ class EntryPart:
     keys: ReasonKeys | None = None
     sources: Ints | None = None
     texts: ReasonTexts | None = None
+    numbers: tuple[Ints | None, Ints | None, Ints | None] | None = None
+    """The points, value and units again as the int64 arrays the lists were made from
+    (None where not given so): a ledger table reads them instead of the lists."""
 
     @property
     def named(self) -> Ints:
@@ -125,10 +128,23 @@ class EntryPart:
         return format_reason(money, template, arguments)
 
     def _texts(self, chosen: Ints, money: Currency) -> list[str]:
-        """The reasons of entries ``chosen``: all at once with ``texts``, else one by one."""
+        """The reasons of entries ``chosen``: all at once with ``texts``, else a template's
+        field by field (``format_reasons``)."""
         if self.texts is not None:
             return self.texts(chosen, money)
-        return [self.reason(index, money) for index in chosen.tolist()]
+        indices = chosen.tolist()
+        if self.built is not None:
+            return [self.built[index].reason for index in indices]
+        found = self.arguments
+        rows = (
+            [found(index) for index in indices]
+            if callable(found)
+            else [found[index] for index in indices]
+        )
+        template = self.template
+        if callable(template):
+            return [template(money, *arguments) for arguments in rows]
+        return format_reasons(money, template, rows)
 
     def reasons(
         self, chosen: Ints, money: Currency, memo: ReasonMemo | None = None
@@ -167,6 +183,7 @@ class EntryPart:
             return places[codes], written.texts()
         found = np.empty(len(chosen), dtype=np.int64)
         written_here: list[str] = []
+        missing: list[tuple[int, int, tuple[Any, ...] | None]] = []  # code, index, key
         seen: dict[tuple[Any, ...], int] = {}
         plain = None if memo is None else _bucket(memo, (money,))
         for row, index in enumerate(chosen.tolist()):
@@ -176,13 +193,18 @@ class EntryPart:
                 code = len(written_here)
                 text = None if key is None or plain is None else plain.get(key)
                 if text is None:
-                    text = self.reason(index, money)
-                    if key is not None and plain is not None:
-                        plain[key] = text
+                    missing.append((code, index, key))
+                    text = ""  # written below, with the others missing
                 written_here.append(text)
                 if key is not None:
                     seen[key] = code
             found[row] = code
+        if missing:
+            wanted = np.asarray([index for _code, index, _key in missing], dtype=np.int64)
+            for (code, _index, key), text in zip(missing, self._texts(wanted, money)):
+                written_here[code] = text
+                if key is not None and plain is not None:
+                    plain[key] = text
         return found, written_here
 
     def _reason_key(self, index: int, money: Currency) -> tuple[Any, ...] | None:
@@ -274,6 +296,13 @@ def row_keys(
     when one is not an integer.
     """
     rows, width = len(starts), len(lines)
+    if not width:  # heads alone: every key as long, the rows of a 2-d array
+        flat = np.empty((rows, len(heads)), dtype=np.int64)
+        for place, head in enumerate(heads):
+            flat[:, place] = head
+        step = 8 * len(heads)
+        fixed = np.arange(0, step * (rows + 1), step, dtype=np.int64)
+        return pa.Array.from_buffers(pa.large_binary(), rows, [None, _buffer(fixed), _buffer(flat)])
     counts = np.asarray(ends, dtype=np.int64) - starts
     offsets = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(len(heads) + width * counts, out=offsets[1:])
@@ -369,6 +398,10 @@ class LedgerColumns:
         found = self._columns.get(key)
         if found is None:
             entries = self.parts[part]
+            exact = None if entries.numbers is None else entries.numbers[_NUMBERS.index(name)]
+            if exact is not None and getattr(entries, name) is not None:
+                found = self._columns[key] = (exact, None)
+                return found
             given = getattr(entries, name) if entries.built is None else entries.column(name)
             if given is None:  # the kind has none
                 found = self._columns[key] = (

@@ -28,9 +28,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pyarrow as pa
 
+from rewardrules.engine._state_save import save
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.lots import PointsAccount, open_lot
-from rewardrules.engine.state import CustomerState, WorkingState
+from rewardrules.engine.state import CustomerState
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation._opening import opening_problems
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -203,4 +205,4 @@ def profile_state(
         and profile.tier_until is not None
     ):
         state.tiers.grant(tiers, profile.tier, profile.tier_until)
-    return state.save(plan.program.program, plan.money, tiers)
+    return save(state, plan.program.program, plan.money, tiers)

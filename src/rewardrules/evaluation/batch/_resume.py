@@ -33,15 +33,12 @@ from typing import Any
 import numpy as np
 
 from rewardrules.engine._state_format import instant, micros
+from rewardrules.engine._state_restore import restore, restore_account
 from rewardrules.engine.ledger import CustomerResult, LedgerEntry
 from rewardrules.engine.lots import PointsAccount
-from rewardrules.engine.state import (
-    CustomerState,
-    WorkingState,
-    _restore_account,
-    restore,
-)
+from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.errors import Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
@@ -138,7 +135,7 @@ class Resumed:
         plan = self.plan
         account = PointsAccount()
         counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
-        _restore_account(saved, account, counts)  # as ``restore`` restores it
+        restore_account(saved, account, counts)  # as ``restore`` restores it
         return account
 
     # --- checks -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Referrals when resuming (``states=``): a saved state's referral slices seeded into the
 facts pass and the referrers' walks.
 
-A saved state keeps both sides of a referral (``engine.state._restore_referrals``):
+A saved state keeps both sides of a referral (``engine._state_restore._restore_referrals``):
 
 - **as a friend**, the once-per-rule mark (``bonuses``) of a qualifying purchase, and per
   rule with ``hold_for`` that purchase's hold (``referral_holds``: its end, the refund that

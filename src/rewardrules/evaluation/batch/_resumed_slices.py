@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from rewardrules.engine._state_format import instant
+from rewardrules.engine._state_restore import restore_account
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.limits import LimitPlan, Usage
 from rewardrules.engine.lots import PointsAccount
-from rewardrules.engine.state import CustomerState, _restore_account
+from rewardrules.engine.state import CustomerState
 from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.batch._limits import LimitColumns, period_keys
 from rewardrules.evaluation.batch._saved_refunds import SavedRefunds
@@ -131,7 +132,7 @@ def saved_account(plan: ProgramPlan, saved: CustomerState) -> PointsAccount:
     restores it: where a walk for gifts at dates starts from (``_timeline``)."""
     account = PointsAccount()
     counts = plan.points.inactivity is not None and "purchase" in plan.points.activity
-    _restore_account(saved, account, counts)
+    restore_account(saved, account, counts)
     return account
 
 

@@ -1,5 +1,5 @@
 """The state saved after resuming (``_resume``): the new history's state merged with the
-saved one, as ``WorkingState.save`` writes it.
+saved one, as ``engine._state_save.save`` writes it.
 
 The saved purchases come first (refunded ones as they are now, those ``refunds.within``
 now forgets left out), then the new ones; the saved refunds, redemptions and

@@ -2,7 +2,7 @@
 
 A saved state keeps what its purchases count toward tiers: the kept purchases (what each
 counts now), and with ``refunds.within`` what the forgotten ones still count (``tier_window``
-pairs in a rolling window, ``tier_amounts`` per calendar window). ``engine.state.restore``
+pairs in a rolling window, ``tier_amounts`` per calendar window). ``engine._state_restore.restore``
 loads them into the tier counter before the new history; here they become a *base* per
 event: what the saved entries count in the window of that event (a rolling window: those
 at or after its start; a calendar window: those of its key), each at its amount after the
@@ -13,7 +13,7 @@ For ``keep_for``/``keep_until`` the saved window level seeds the level the custo
 new purchase rises from, and each saved reach holds its level until ``hold_until`` of it
 (``Retention``). The level of the last saved purchase is where tier changes are seen from.
 The saved state out gets the retention and the forgotten purchases' counts the reference's
-``TierCounter.retention`` and ``WorkingState._forgotten_tiers`` write.
+``TierCounter.retention`` and ``engine._state_save._forgotten_tiers`` write.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class SavedTiers:
         now: datetime,
     ) -> tuple[dict[str, int], tuple[TierAmount, ...]]:
         """What the forgotten purchases count in the window read next, saved ones first
-        (``WorkingState._forgotten_tiers``); ``new`` is the new forgotten purchases'."""
+        (``engine._state_save._forgotten_tiers``); ``new`` is the new forgotten purchases'."""
         plan = self.plan
         customer = self.index[customer_id]
         _, entries = self.customers[customer]

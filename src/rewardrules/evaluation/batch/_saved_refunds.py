@@ -26,14 +26,10 @@ from typing import Any, cast
 
 from rewardrules.engine._state_columns import SavedPurchase
 from rewardrules.engine._state_format import instant, micros
+from rewardrules.engine._state_save import saved_row
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.state import (
-    CustomerState,
-    PurchaseRecord,
-    WorkingState,
-    saved_row,
-    tier_amount,
-)
+from rewardrules.engine.state import CustomerState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState, tier_amount
 from rewardrules.errors import HistoryError, event_error
 from rewardrules.evaluation.batch._frame import Frame
 from rewardrules.evaluation.fold import forgotten_message, refund_purchase

@@ -208,7 +208,7 @@ class SliceReader:
     def slices(
         self, customer_id: str, entries: Sequence[LedgerEntry], timeline: Timeline
     ) -> Slices:
-        """The customer's slices, as the reference's ``WorkingState.save`` writes them."""
+        """The customer's slices, as the reference's ``_state_save.save`` writes them."""
         facts = self.facts.get(customer_id, ())
         first, last = timeline.first, timeline.last
         if facts:

@@ -2,7 +2,7 @@
 
 ``refunds.within`` forgets a customer's older purchases (never the newest); this module
 says which are kept and which forgotten, when the latest forgotten one not refunded in
-full was made, and writes the kept ones as ``state.saved_row`` does (lines, paid amounts,
+full was made, and writes the kept ones as ``_state_save.saved_row`` does (lines, paid amounts,
 their last refund's units and amounts, each rule's points net of refunds, the shares a
 rule earned on where not what was paid, the rules set aside or stopped at each), read
 straight from the frame's columns.
@@ -59,7 +59,7 @@ def saved_purchases(
     last: Mapping[int, RefundStep],
     kept: list[int],
 ) -> tuple[SavedPurchase, ...]:
-    """The kept purchases as ``state.saved_row`` writes them: integers read straight
+    """The kept purchases as ``_state_save.saved_row`` writes them: integers read straight
     from the frame's columns (minor units, microseconds, offset seconds), each column
     read once for the customer's kept purchases."""
     if not kept:

@@ -40,7 +40,7 @@ def forgotten_tiers(
     columns: StateColumns, forgotten: list[int], now: datetime
 ) -> tuple[dict[str, int], tuple[TierAmount, ...]]:
     """What the forgotten purchases still count in the tier window read next
-    (``WorkingState._forgotten_tiers``)."""
+    (``engine._state_save._forgotten_tiers``)."""
     tiers, amounts = columns.plan.tiers, columns.tier_amounts
     if tiers is None or amounts is None or not forgotten:
         return {}, ()

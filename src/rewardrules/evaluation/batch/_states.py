@@ -23,13 +23,9 @@ import copy
 from datetime import date
 
 from rewardrules.engine._state_columns import purchase_columns, window_columns
+from rewardrules.engine._state_save import saved_spent
 from rewardrules.engine.lots import settle
-from rewardrules.engine.state import (
-    CustomerState,
-    GiftCardWindow,
-    SavedLot,
-    saved_spent,
-)
+from rewardrules.engine.state import CustomerState, GiftCardWindow, SavedLot
 from rewardrules.evaluation.batch._refunds import RefundStep
 from rewardrules.evaluation.batch._slices import Slices, Timeline
 from rewardrules.evaluation.batch._state_account import replay_account

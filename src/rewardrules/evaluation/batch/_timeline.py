@@ -39,7 +39,8 @@ from rewardrules.engine.lots import (
     take_back,
     upcoming_expiry,
 )
-from rewardrules.engine.state import CustomerState, WorkingState
+from rewardrules.engine.state import CustomerState
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.errors import HistoryError, event_error
 from rewardrules.evaluation._opening import opening_problems
 from rewardrules.evaluation.batch._cancels import Catalogue

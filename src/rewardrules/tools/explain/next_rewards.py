@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from rewardrules.engine.kind import Now
-from rewardrules.engine.state import WorkingState
 from rewardrules.engine.tiers import calendar_key
+from rewardrules.engine.working_state import WorkingState
 from rewardrules.evaluation.plan import ProgramPlan
 from rewardrules.program.model import gives_points
 from rewardrules.text import counted, in_window

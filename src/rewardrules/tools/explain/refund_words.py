@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rewardrules.engine.kind import CompiledRule, Returned
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 
 __all__ = ["Returned", "refund_text"]
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from rewardrules.engine.kind import CompiledRule
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.lots import OPENING
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 from rewardrules.evaluation._opening import check_opening, open_customer
 from rewardrules.evaluation.fold import CompiledProgram, Cutoff, Fold
 from rewardrules.events import (

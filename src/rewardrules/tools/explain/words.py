@@ -14,7 +14,7 @@ from datetime import tzinfo
 
 from rewardrules.engine.kind import CompiledRule
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.state import PurchaseRecord, WorkingState
+from rewardrules.engine.working_state import PurchaseRecord, WorkingState
 
 __all__ = ["note_text", "why_not"]
 
