@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
@@ -19,6 +22,7 @@ from rewardrules._ids import is_hidden, look_alike, shown_apart
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
+from rewardrules.histories.columns import events_to_table
 from rewardrules.histories.read import locate_event, read_customers, read_history
 
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
@@ -309,3 +313,58 @@ def test_step_shows_two_look_alike_customer_ids_escaped() -> None:
     assert str(caught.value) == (
         "event p2.customer_id: it belongs to customer '\\u04411', but the state to customer 'c1'"
     )
+
+
+# --- two events whose ids NFC makes one are two events with one id ------------------------
+
+ID_NFC, ID_NFD = "p-\u00e9", "p-e\u0301"
+TEXT_CELLS = pa_csv.ConvertOptions(column_types={"at": pa.string(), "unit_price": pa.string()})
+SAME_ID = "another event has the same id; event ids must be unique"
+
+
+@pytest.mark.parametrize("second_customer", ["c1", "c2"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_adjacent_events_whose_ids_nfc_makes_one_are_refused_not_merged(
+    tmp_path: Path, second_customer: str, suffix: str, engine: str, streamed: bool
+) -> None:
+    """As the CSV row reader reads them: two events (the id changed between the rows) with
+    one id, refused by every engine and reader alike, never one event of both customers."""
+    csv_path = tmp_path / "h.csv"
+    csv_path.write_text(
+        HEADER
+        + f"{ID_NFC},purchase,c1,{MOMENT},latte,,1,4.50,\n"
+        + f"{ID_NFD},purchase,{second_customer},{MOMENT},bagel,,1,2.00,\n",
+        encoding="utf-8",
+    )
+    history = csv_path
+    if suffix == ".parquet":
+        history = tmp_path / "h.parquet"
+        pq.write_table(pa_csv.read_csv(csv_path, convert_options=TEXT_CELLS), history)
+    rules = Path(__file__).parent.parent / "rules" / "examples" / "car-wash.yaml"
+    output = ["--output", str(tmp_path / "ledger.parquet")] if streamed else []
+    args = ["dry-run", str(rules), str(history), "--engine", engine, *output]
+    result = CliRunner().invoke(cli, args)
+    line = 2 if suffix == ".csv" else 1  # a CSV line, a Parquet row
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"{history}:{line}:1: event {ID_NFC}: {SAME_ID}\n",
+    )
+    assert not (tmp_path / "ledger.parquet").exists()
+
+
+def test_a_table_of_two_adjacent_events_with_one_id_is_refused_as_the_reference_refuses() -> None:
+    """``events_to_table`` tells events apart by their ids changing: two with one id in a row
+    would read back as one event, so the batch engine refuses them as the reference does."""
+    first = purchase(customer_id="c1", event_id=ID_NFD)
+    for events in ([first, first], [first, first.model_copy(update={"customer_id": "c2"})]):
+        with pytest.raises(HistoryError) as reference:
+            evaluate(program(), events, engine="reference")
+        with pytest.raises(HistoryError) as batch:
+            evaluate(program(), events, engine="batch")
+        with pytest.raises(HistoryError) as table:
+            events_to_table(events)
+        assert str(batch.value) == str(reference.value) == str(table.value)
+        assert str(reference.value) == f"event {ID_NFC}: {SAME_ID}"

@@ -465,8 +465,11 @@ class _Checker:
             return self._nfc(name, column)
 
         text = self.text
+        event_ids = self._nfc("event_id", text["event_id"])
+        if event_ids is not text["event_id"]:
+            _refuse_events_made_one(self.cells, event_ids, self.starts)
         columns = {
-            "event_id": self._nfc("event_id", text["event_id"]),
+            "event_id": event_ids,
             "type": text["type"],
             "customer_id": self._nfc("customer_id", text["customer_id"]),
             "at": pa.array(at, pa.int64()).cast(INSTANT),
@@ -488,6 +491,24 @@ class _Checker:
         starts = self.starts.astype(np.int64, copy=False) if same_ids else None
         facts = CheckedFacts(starts=starts, plain=frozenset(self.plain), types=self.types)
         return remember(pa.table(columns, schema=HISTORY_SCHEMA), facts)
+
+
+def _refuse_events_made_one(cells: Cells, event_ids: Column, starts: Ints) -> None:
+    """Two events, one after the other, whose ids differ as read but are one id in composed
+    form (``cafe\u0301`` then ``caf\u00e9``): the row reader reads them as two events with one
+    id, which the engine refuses; so are they here, located at the id's first row as the
+    engine's error is, rather than read as the lines of one event (which would merge two
+    customers' purchases into one)."""
+    if len(starts) < 2:
+        return
+    heads = event_ids.take(positions(starts))
+    same = numpy_of(pc.equal(heads[1:], heads[:-1]))
+    if same.any():
+        event_id = heads[int(np.argmax(same))].as_py()
+        first = pc.index(event_ids, event_id).as_py()
+        message = "another event has the same id; event ids must be unique"
+        location = Location(cells.source, int(cells.lines[first]), 1)
+        raise HistoryError([Problem(message, (f"event {event_id}",), location, "invalid-event")])
 
 
 def _all_null(column: Column) -> bool:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from rewardrules._model_errors import ModelInputError
-from rewardrules.errors import HistoryError, Location, Problem, format_path
+from rewardrules.errors import HistoryError, Location, Problem, event_error, format_path
 from rewardrules.events import (
     AnyEvent,
     CancelRedemption,
@@ -119,8 +119,13 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
     ``drop_payments`` they are left out (for a program that earns by no payment method,
     which never reads them).
 
+    The rows of one event are told apart from the next event's by the id changing, so two
+    events with one id, one after the other, would read back as one event: they are refused
+    here, with the error the engines give for any repeated id.
+
     Raises:
         ValueError: a referral fact, which is not a row of a history table.
+        HistoryError: an event with the id of the event before it.
     """
     columns: dict[str, list[Any]] = {name: [] for name in HISTORY_SCHEMA.names}
 
@@ -137,7 +142,11 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
         columns["redemption_id"].append(cells.get("redemption_id"))
         columns["line"].append(None)
 
+    previous_id = None
     for event in events:
+        if event.id == previous_id:
+            raise event_error(event.id, "another event has the same id; event ids must be unique")
+        previous_id = event.id
         if isinstance(event, Purchase):
             paid = (
                 None if event.payments is None or drop_payments else payments_text(event.payments)
