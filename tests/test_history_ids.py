@@ -368,3 +368,54 @@ def test_a_table_of_two_adjacent_events_with_one_id_is_refused_as_the_reference_
             events_to_table(events)
         assert str(batch.value) == str(reference.value) == str(table.value)
         assert str(reference.value) == f"event {ID_NFC}: {SAME_ID}"
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_an_arrow_table_of_adjacent_events_whose_ids_nfc_makes_one_is_refused(engine: str) -> None:
+    """The same from an Arrow table handed to ``evaluate`` (text ``at`` and ``unit_price``
+    cells, as a CSV export read by Arrow gives them, cast by both engines alike)."""
+    table = pa.table(
+        {
+            "event_id": [ID_NFC, ID_NFD],
+            "type": ["purchase", "purchase"],
+            "customer_id": ["c1", "c2"],
+            "at": [MOMENT, MOMENT],
+            "sku": ["latte", "bagel"],
+            "category": [None, None],
+            "quantity": [1, 1],
+            "unit_price": ["4.50", "2.00"],
+            "purchase_id": pa.nulls(2, pa.string()),
+        }
+    )
+    with pytest.raises(HistoryError) as caught:
+        evaluate(program(), table, engine=engine)
+    assert str(caught.value) == f"event {ID_NFC}: {SAME_ID}"
+    spelt_alike = table.set_column(0, "event_id", pa.array(["p1", "p2"]))
+    [first, second] = evaluate(program(), spelt_alike, engine=engine).customers
+    assert (first.customer_id, second.customer_id) == ("c1", "c2")
+
+
+def test_a_table_cell_of_the_wrong_type_is_refused_by_name_by_both_engines() -> None:
+    table = pa.table(
+        {
+            "event_id": ["p1"],
+            "type": ["purchase"],
+            "customer_id": ["c1"],
+            "at": [MOMENT],
+            "sku": ["latte"],
+            "category": pa.nulls(1, pa.string()),
+            "quantity": [1],
+            "unit_price": ["four"],
+            "purchase_id": pa.nulls(1, pa.string()),
+        }
+    )
+    messages = set()
+    for engine in ("reference", "batch"):
+        with pytest.raises(HistoryError) as caught:
+            evaluate(program(), table, engine=engine)
+        messages.add(str(caught.value))
+    assert messages == {
+        "<table>: column 'unit_price' does not have the history table's type "
+        "(decimal128(38, 12)) and cannot be read as it: "
+        "The string 'four' is not a valid decimal128 number"
+    }

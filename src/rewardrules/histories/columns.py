@@ -230,7 +230,7 @@ def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEve
                 )
             ]
         )
-    rows = table.to_pylist()
+    rows = _typed(table, source).to_pylist()
     index = 0
     while index < len(rows):
         first = rows[index]
@@ -243,6 +243,37 @@ def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEve
             end += 1
         yield _event(rows[index:end], source, index)
         index = end
+
+
+def _typed(table: pa.Table, source: str) -> pa.Table:
+    """The table's history columns in the history table's types (a text ``at`` or
+    ``unit_price`` cast as the batch engine casts it), refused by name if one cannot be."""
+    columns = {}
+    for field in HISTORY_SCHEMA:
+        if field.name in table.schema.names:
+            column = table.column(field.name)
+            if column.type != field.type:
+                column = cast_column(column, field.name, field.type, source)
+            columns[field.name] = column
+    return pa.table(columns)
+
+
+def cast_column(column: Any, name: str, kind: pa.DataType, source: str) -> Any:
+    """A column of a history table handed in with another type, cast to the history table's
+    (text instants and prices as an export read by Arrow gives them); refused, naming the
+    column, when a cell cannot be.
+
+    Raises:
+        HistoryError: ``invalid-column``, with Arrow's reason.
+    """
+    try:
+        return column.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        message = (
+            f"{source}: column {name!r} does not have the history table's type ({kind}) "
+            f"and cannot be read as it: {error}"
+        )
+        raise HistoryError([Problem(message=message, code="invalid-column")]) from None
 
 
 def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:

@@ -31,6 +31,7 @@ from rewardrules._ids import check_text
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories._checked import TYPES, facts_of
+from rewardrules.histories.columns import cast_column
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -167,12 +168,12 @@ def _numbers(array: Column, fill: int = 0) -> Ints:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _column(table: pa.Table, name: str, kind: Any) -> Column:
+def _column(table: pa.Table, name: str, kind: Any, source: str) -> Column:
     if name not in table.schema.names:
         return pa.nulls(table.num_rows, kind)
     chunked = table.column(name)
     column = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
-    return column if column.type == kind else column.cast(kind)
+    return column if column.type == kind else cast_column(column, name, kind, source)
 
 
 def _where(lines: Column, row: int, source: str) -> tuple[Location | None, str]:
@@ -576,11 +577,7 @@ def read_frame(
         "redemption_id": pa.string(),
         "line": pa.int64(),
     }
-    try:
-        rows = {name: _column(table, name, kind) for name, kind in types.items()}
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        message = f"{source}: a column does not have the history table's type: {error}"
-        raise HistoryError([Problem(message=message, code="invalid-column")]) from None
+    rows = {name: _column(table, name, kind, source) for name, kind in types.items()}
     # A table ``history_table`` returned has passed the row checks and more; its facts
     # say where its events start (ids known distinct) and which text is plain.
     facts = facts_of(table)
@@ -591,16 +588,19 @@ def read_frame(
     known = None
     if facts is not None and facts.starts is not None and rows["event_id"] is ids:
         known = np.append(facts.starts, np.int64(len(ids)))
+    # The rows of an event are those with its id as read: two events in a row whose ids NFC
+    # makes one stay two events, and are refused below as any repeated id is.
     if rows["payments"].null_count < len(rows["payments"]):
-        bounds = _runs(rows["event_id"], rows["type"]) if known is None else known
+        bounds = _runs(ids, rows["type"]) if known is None else known
         check_payments(rows, bounds, source, money)
     if until is not None:
         instant, inclusive = until
         at = _numbers(rows["at"].cast(pa.int64()))
         kept = pa.array((at < instant) | (inclusive & (at == instant)))
         rows = {name: column.filter(kept) for name, column in rows.items()}
+        ids = ids.filter(kept)
         known = None
-    bounds = _runs(rows["event_id"], rows["type"]) if known is None else known
+    bounds = _runs(ids, rows["type"]) if known is None else known
     heads = pa.array(bounds[:-1])
     head_ids = rows["event_id"].take(heads)
     if known is None and len(pc.unique(head_ids)) < len(head_ids):
