@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
@@ -19,6 +22,7 @@ from rewardrules._ids import is_hidden, look_alike, shown_apart
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
+from rewardrules.histories.columns import events_to_table
 from rewardrules.histories.read import locate_event, read_customers, read_history
 
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
@@ -309,3 +313,109 @@ def test_step_shows_two_look_alike_customer_ids_escaped() -> None:
     assert str(caught.value) == (
         "event p2.customer_id: it belongs to customer '\\u04411', but the state to customer 'c1'"
     )
+
+
+# --- two events whose ids NFC makes one are two events with one id ------------------------
+
+ID_NFC, ID_NFD = "p-\u00e9", "p-e\u0301"
+TEXT_CELLS = pa_csv.ConvertOptions(column_types={"at": pa.string(), "unit_price": pa.string()})
+SAME_ID = "another event has the same id; event ids must be unique"
+
+
+@pytest.mark.parametrize("second_customer", ["c1", "c2"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_adjacent_events_whose_ids_nfc_makes_one_are_refused_not_merged(
+    tmp_path: Path, second_customer: str, suffix: str, engine: str, streamed: bool
+) -> None:
+    """As the CSV row reader reads them: two events (the id changed between the rows) with
+    one id, refused by every engine and reader alike, never one event of both customers."""
+    csv_path = tmp_path / "h.csv"
+    csv_path.write_text(
+        HEADER
+        + f"{ID_NFC},purchase,c1,{MOMENT},latte,,1,4.50,\n"
+        + f"{ID_NFD},purchase,{second_customer},{MOMENT},bagel,,1,2.00,\n",
+        encoding="utf-8",
+    )
+    history = csv_path
+    if suffix == ".parquet":
+        history = tmp_path / "h.parquet"
+        pq.write_table(pa_csv.read_csv(csv_path, convert_options=TEXT_CELLS), history)
+    rules = Path(__file__).parent.parent / "rules" / "examples" / "car-wash.yaml"
+    output = ["--output", str(tmp_path / "ledger.parquet")] if streamed else []
+    args = ["dry-run", str(rules), str(history), "--engine", engine, *output]
+    result = CliRunner().invoke(cli, args)
+    line = 2 if suffix == ".csv" else 1  # a CSV line, a Parquet row
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"{history}:{line}:1: event {ID_NFC}: {SAME_ID}\n",
+    )
+    assert not (tmp_path / "ledger.parquet").exists()
+
+
+def test_a_table_of_two_adjacent_events_with_one_id_is_refused_as_the_reference_refuses() -> None:
+    """``events_to_table`` tells events apart by their ids changing: two with one id in a row
+    would read back as one event, so the batch engine refuses them as the reference does."""
+    first = purchase(customer_id="c1", event_id=ID_NFD)
+    for events in ([first, first], [first, first.model_copy(update={"customer_id": "c2"})]):
+        with pytest.raises(HistoryError) as reference:
+            evaluate(program(), events, engine="reference")
+        with pytest.raises(HistoryError) as batch:
+            evaluate(program(), events, engine="batch")
+        with pytest.raises(HistoryError) as table:
+            events_to_table(events)
+        assert str(batch.value) == str(reference.value) == str(table.value)
+        assert str(reference.value) == f"event {ID_NFC}: {SAME_ID}"
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_an_arrow_table_of_adjacent_events_whose_ids_nfc_makes_one_is_refused(engine: str) -> None:
+    """The same from an Arrow table handed to ``evaluate`` (text ``at`` and ``unit_price``
+    cells, as a CSV export read by Arrow gives them, cast by both engines alike)."""
+    table = pa.table(
+        {
+            "event_id": [ID_NFC, ID_NFD],
+            "type": ["purchase", "purchase"],
+            "customer_id": ["c1", "c2"],
+            "at": [MOMENT, MOMENT],
+            "sku": ["latte", "bagel"],
+            "category": [None, None],
+            "quantity": [1, 1],
+            "unit_price": ["4.50", "2.00"],
+            "purchase_id": pa.nulls(2, pa.string()),
+        }
+    )
+    with pytest.raises(HistoryError) as caught:
+        evaluate(program(), table, engine=engine)
+    assert str(caught.value) == f"event {ID_NFC}: {SAME_ID}"
+    spelt_alike = table.set_column(0, "event_id", pa.array(["p1", "p2"]))
+    [first, second] = evaluate(program(), spelt_alike, engine=engine).customers
+    assert (first.customer_id, second.customer_id) == ("c1", "c2")
+
+
+def test_a_table_cell_of_the_wrong_type_is_refused_by_name_by_both_engines() -> None:
+    table = pa.table(
+        {
+            "event_id": ["p1"],
+            "type": ["purchase"],
+            "customer_id": ["c1"],
+            "at": [MOMENT],
+            "sku": ["latte"],
+            "category": pa.nulls(1, pa.string()),
+            "quantity": [1],
+            "unit_price": ["four"],
+            "purchase_id": pa.nulls(1, pa.string()),
+        }
+    )
+    messages = set()
+    for engine in ("reference", "batch"):
+        with pytest.raises(HistoryError) as caught:
+            evaluate(program(), table, engine=engine)
+        messages.add(str(caught.value))
+    assert messages == {
+        "<table>: column 'unit_price' does not have the history table's type "
+        "(decimal128(38, 12)) and cannot be read as it: "
+        "The string 'four' is not a valid decimal128 number"
+    }

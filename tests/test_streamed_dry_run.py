@@ -377,6 +377,20 @@ def test_seen_ids_find_every_hash_added_before_and_no_other() -> None:
         added.update(hashes.tolist())
 
 
+@pytest.mark.parametrize("expected", [0, 3000, 10**9])
+def test_seen_ids_find_every_random_hash_added_before_and_no_other(expected: int) -> None:
+    rng = np.random.default_rng(expected)
+    seen = _SeenIds(expected)
+    added = np.zeros(0, np.int64)
+    for _ in range(6):
+        hashes = np.sort(rng.integers(-(2**63), 2**63 - 1, 500, dtype=np.int64, endpoint=True))
+        again = rng.choice(added, min(len(added), 50), replace=False) if len(added) else added
+        probe = np.sort(np.concatenate((hashes, again, [-(2**63), 2**63 - 1, 0])))
+        assert seen.seen(probe).tolist() == np.isin(probe, added).tolist()
+        seen.add(hashes)
+        added = np.concatenate((added, hashes))
+
+
 def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

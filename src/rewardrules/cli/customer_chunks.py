@@ -34,8 +34,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
+from numpy.lib.stride_tricks import sliding_window_view
 
 from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.histories._checked import facts_of
 from rewardrules.histories._records import CsvOptions
 from rewardrules.histories._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
 from rewardrules.program.model import Program
@@ -166,32 +168,78 @@ def _boundaries(table: pa.Table) -> npt.NDArray[np.intp]:
     return np.flatnonzero(flags) + 1
 
 
-class _SeenIds:
-    """The event ids of earlier chunks, as 64-bit hashes in sorted runs (8 bytes an event).
+def _last_boundary(table: pa.Table) -> int | None:
+    """The last row of :func:`_boundaries`, looked for in the table's last rows first
+    (a customer has a few hundred rows), then in more: None when there is none."""
+    count = table.num_rows
+    for window in (_TAIL_ROWS, 16 * _TAIL_ROWS, count):
+        start = max(0, count - window)
+        cuts = _boundaries(table.slice(start))
+        if len(cuts):
+            return start + int(cuts[-1])
+        if not start:
+            return None
+    return None  # pragma: no cover - the last window is the whole table
 
-    Runs are merged as they grow (each at least twice the next), so a look-up searches a
-    few sorted arrays and the merging costs ``n log n`` in all. A hash found again is only
+
+_TAIL_ROWS = 4096
+
+
+class _SeenIds:
+    """The event ids of earlier chunks, as 64-bit hashes in sorted runs (8 bytes an event),
+    and a filter of one bit per hash prefix (about 16 bits an event, at most 32 MiB).
+
+    Most hashes never met find their bit unset, with no search. The others are looked up in
+    the runs, merged as they grow (each at least twice the next), so that a look-up searches
+    a few sorted arrays and the merging costs ``n log n`` in all. A hash found again is only
     a suspicion: the caller confirms it on the ids themselves.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 0) -> None:
+        width = max(_FEWEST_BITS, min(_MOST_BITS, (16 * max(expected, 1) - 1).bit_length()))
+        self._shift = np.uint64(64 - width)
+        self._filter = np.zeros(1 << (width - 3), np.uint8)
         self._runs: list[npt.NDArray[np.int64]] = []
+
+    def _slots(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Each hash's bit in the filter: its top bits, in the hashes' order (the sign bit
+        flipped makes int64 order unsigned order)."""
+        keys = hashes.view(np.uint64) ^ _SIGN
+        return (keys >> self._shift).astype(np.intp)
 
     def seen(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Which of some hashes, **sorted**, an earlier chunk had: sorted queries walk each
         run in order (several times faster than searching it at random places)."""
         found = np.zeros(len(hashes), np.bool_)
+        if not self._runs or not len(hashes):
+            return found
+        slots = self._slots(hashes)
+        marked = (self._filter[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
+        maybe = np.flatnonzero(marked)
+        wanted = hashes[maybe]
+        hit = np.zeros(len(wanted), np.bool_)
         for run in self._runs:
-            where = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
-            found |= run[where] == hashes
+            where = np.minimum(np.searchsorted(run, wanted), len(run) - 1)
+            hit |= run[where] == wanted
+        found[maybe] = hit
         return found
 
     def add(self, hashes: npt.NDArray[np.int64]) -> None:
         """Keep some hashes, **sorted**."""
+        if len(hashes):
+            slots = self._slots(hashes)
+            places = slots >> 3  # in order: each byte's bits are OR-ed together
+            firsts = np.flatnonzero(np.diff(places, prepend=-1))
+            bits = np.left_shift(np.uint8(1), (slots & 7).astype(np.uint8))
+            self._filter[places[firsts]] |= np.bitwise_or.reduceat(bits, firsts)
         run = hashes
         while self._runs and len(self._runs[-1]) <= 2 * len(run):
             run = np.sort(np.concatenate((self._runs.pop(), run)), kind="mergesort")
         self._runs.append(run)
+
+
+_SIGN: Final = np.uint64(1 << 63)
+_FEWEST_BITS, _MOST_BITS = 16, 28  # the filter's bits, as powers of two: 8 KiB to 32 MiB
 
 
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
@@ -223,16 +271,18 @@ def text_hashes(texts: pa.Array[Any]) -> npt.NDArray[np.int64]:
     if data_buffer is not None:
         data = np.frombuffer(memoryview(data_buffer), np.uint8)
     lengths = np.diff(offsets)
-    for length in np.unique(lengths).tolist():
+    for length in np.flatnonzero(np.bincount(lengths)).tolist():  # the lengths met, in order
         rows = np.flatnonzero(lengths == length)
         words = (length + 7) // 8
         step = max(1, _BLOCK_BYTES // max(words * 8, 1))
+        # Each text's bytes, as a row of the windows of ``length`` bytes over the data.
+        windows = sliding_window_view(data, length) if length else data[:0, None]
         for first in range(0, len(rows), step):
             chosen = rows[first : first + step]
             hashes = _mixed(np.full(len(chosen), length, np.uint64))
             if length:
                 block = np.zeros((len(chosen), words * 8), np.uint8)
-                block[:, :length] = data[offsets[chosen][:, None] + np.arange(length)]
+                block[:, :length] = windows[offsets[chosen]]
                 packed = block.view(np.uint64)
                 for word in range(words):
                     hashes = _mixed(hashes ^ packed[:, word])
@@ -243,6 +293,9 @@ def text_hashes(texts: pa.Array[Any]) -> npt.NDArray[np.int64]:
 def event_heads(table: pa.Table) -> tuple[Any, npt.NDArray[np.intp]]:
     """Each event's id (runs of one id) and the row it starts at, in a checked table."""
     ids = table["event_id"].combine_chunks()
+    facts = facts_of(table)
+    if facts is not None and facts.starts is not None:  # the checks found the runs
+        return ids.take(facts.starts), facts.starts
     count = len(ids)
     starts = np.zeros(min(count, 1), np.intp)
     if count > 1:
@@ -289,16 +342,18 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         NotSortedError: a customer id smaller than the one before.
     """
     order = _Order(source.name)
-    seen = _SeenIds()
+    seen = _SeenIds(source.rows)
     start = 0  # the file's row (0-based) of the first pending row
     pending: list[pa.Table] = []
     pending_rows = 0
 
     def checked(table: pa.Table, first: int) -> pa.Table:
         lines = np.arange(first + 1, first + table.num_rows + 1, dtype=np.int64)
-        result = history_table(Cells(table, lines, source.name, CsvOptions(), rows=True))
+        heads = _HeadHashes()
+        cells = Cells(table, lines, source.name, CsvOptions(), rows=True, distinct=heads)
+        result = history_table(cells)
         order.check(result)
-        _check_new_ids(source, seen, result, first)
+        _check_new_ids(source, seen, result, first, heads)
         return result
 
     for batch in source.batches(size):
@@ -307,10 +362,9 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         if pending_rows < size:
             continue
         table = pa.concat_tables(pending)
-        cuts = _boundaries(table)
-        if not len(cuts):
+        cut = _last_boundary(table)
+        if cut is None:
             continue  # one customer (or event) so far: read on
-        cut = int(cuts[-1])
         yield checked(table.slice(0, cut), start)
         start += cut
         rest = table.slice(cut)
@@ -319,13 +373,39 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         yield checked(pa.concat_tables(pending), start)
 
 
-def _check_new_ids(source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int) -> None:
+class _HeadHashes:
+    """The hashes of a chunk's event ids, made as the checks ask whether the ids differ
+    (``Cells.distinct``), then kept for the look among the earlier chunks' ids."""
+
+    def __init__(self) -> None:
+        self.found: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    def __call__(self, ids: Any) -> bool:
+        """True when no two ids are equal: their hashes, sorted, are all different (two
+        equal hashes send the ids to the checks' exact look)."""
+        array = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        if array.null_count or not pa.types.is_string(array.type):
+            return False
+        hashes = text_hashes(array)
+        ordered = np.sort(hashes)
+        self.found = (hashes, ordered)
+        return not bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _check_new_ids(
+    source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int, heads: _HeadHashes
+) -> None:
     """Refuse an event id used in an earlier chunk, as the whole-file reader words it."""
     ids, starts = event_heads(table)
-    hashes = text_hashes(ids)
-    order = np.argsort(hashes)
-    hashes = hashes[order]
-    for index in np.sort(order[seen.seen(hashes)]).tolist():  # in row order
+    facts = facts_of(table)
+    if heads.found is not None and facts is not None and facts.starts is not None:
+        hashes, ordered = heads.found  # the ids the checks hashed are the table's
+    else:
+        hashes = text_hashes(ids)
+        ordered = np.sort(hashes)
+    found = seen.seen(ordered)
+    suspects = np.flatnonzero(np.isin(hashes, ordered[found])) if found.any() else found[:0]
+    for index in suspects.tolist():  # in row order
         event_id = ids[index].as_py()
         earlier = source.first_row_of(event_id, first)
         if earlier is None:
@@ -338,7 +418,7 @@ def _check_new_ids(source: ParquetSource, seen: _SeenIds, table: pa.Table, first
         hint = "remove the rows of a re-sent export before reading"
         location = Location(source.name, int(table["line"][row].as_py()), 1)
         raise HistoryError([Problem(message, ("event_id",), location, "split-event", hint)])
-    seen.add(hashes)
+    seen.add(ordered)
 
 
 def whole_chunks(table: pa.Table, size: int) -> Iterator[pa.Table]:

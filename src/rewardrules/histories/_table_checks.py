@@ -35,10 +35,10 @@ from rewardrules.errors import HistoryError, Location, Problem
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories import _csv as _csv_history
 from rewardrules.histories import _table_rules
+from rewardrules.histories._checked import TYPES, CheckedFacts, remember
 from rewardrules.histories._csv import payment_pairs
 from rewardrules.histories._records import CsvOptions, RecordError, amount, whole
 from rewardrules.histories._table_rules import (
-    EMPTY,
     Column,
     Ints,
     Mask,
@@ -46,20 +46,14 @@ from rewardrules.histories._table_rules import (
     dictionary,
     numpy_of,
     positions,
-    strings,
 )
 from rewardrules.histories.columns import AMOUNT, HISTORY_SCHEMA, INSTANT, payments_text
 
 EVENT_COLUMNS = (*_csv_history._EVENT_COLUMNS, *_csv_history._OPTIONAL_EVENT_COLUMNS)
 """The columns a history's cells may have, as a CSV header names them."""
 _HEAD = ("type", "customer_id", "at", "purchase_id", "store", "reward", "payments", "redemption_id")
-_PURCHASE, _REFUND, _REDEMPTION, _CANCEL = 0, 1, 2, 3
-_TYPES = {
-    "purchase": _PURCHASE,
-    "refund": _REFUND,
-    "redemption": _REDEMPTION,
-    "cancel_redemption": _CANCEL,
-}
+_TYPES = {name: code for code, name in enumerate(TYPES)}
+_PURCHASE, _REFUND, _REDEMPTION, _CANCEL = 0, 1, 2, 3  # places in TYPES
 _CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 _IDS = ("event_id", "customer_id", "purchase_id", "reward", "redemption_id")
 # Columns that most histories leave empty in every row (or have not at all): such a column
@@ -84,6 +78,10 @@ class Cells:
         source: the name errors show.
         options: the CSV options the cells were written with (decimal comma).
         rows: True when ``lines`` count the rows of a table, not the lines of a text.
+        distinct: tells, of the first id of each run of rows with one event id, that no
+            two are equal (True only when sure: False sends them to the exact check);
+            ``_table_rules.surely_unique`` by default. A reader that hashes the ids
+            anyway (the streaming reader) tells it from its hashes.
     """
 
     table: pa.Table
@@ -91,6 +89,7 @@ class Cells:
     source: str
     options: CsvOptions = field(default_factory=CsvOptions)
     rows: bool = False
+    distinct: Callable[[Column], bool] = _table_rules.surely_unique
 
 
 def history_table(cells: Cells) -> pa.Table:
@@ -136,6 +135,9 @@ class _Checker:
         self.text: dict[str, Column] = {}
         self.blank: set[str] = set()  # optional columns absent or null in every row
         self.empty: dict[str, Mask] = {}
+        self.plain: set[str] = set()  # text columns of plain text only (see CheckedFacts)
+        self.scans: dict[str, _table_rules.Scan] = {}
+        self.nulls: dict[str, pa.Array[Any]] = {}  # text columns read with null cells
 
     def table(self) -> pa.Table:
         if self.count == 0:
@@ -147,9 +149,12 @@ class _Checker:
             if name in _MAY_BE_BLANK and (not present or _all_null(table[name])):
                 self.blank.add(name)  # absent or empty: nothing to read, check or copy
             elif present and (name != "at" or _table_rules.is_text(table[name].type)):
-                self.text[name] = strings(table[name])
+                given = _table_rules.string_array(table[name])
+                self.text[name] = _table_rules.filled(given)
+                if given.null_count:
+                    self.nulls[name] = given
         self._runs()
-        types = self._types()
+        self.types = types = self._types()
         at, offsets = self._instants()
         quantity = self._quantities(types)
         price = self._prices(types)
@@ -173,7 +178,7 @@ class _Checker:
         self.size = np.diff(np.append(self.starts, self.count))[self.run]
         self.split: int | None = None
         head_ids = ids.take(positions(self.starts))
-        if _table_rules.surely_unique(head_ids):
+        if self.cells.distinct(head_ids):
             return
         # Dictionary codes are given in order of first appearance: a run repeats an id
         # when its code is not above every code before it.
@@ -188,7 +193,8 @@ class _Checker:
 
     def _types(self) -> npt.NDArray[np.int8]:
         """Each row's type, as its event's first row gives it (-1 for an unknown type)."""
-        distinct = self._distinct(self.text["type"], lambda text: _TYPES[text])
+        # The cells as read: a Parquet or CSV type column is read as a dictionary already.
+        distinct = self._distinct(self.cells.table["type"], lambda text: _TYPES[text])
         codes = np.array([-1 if value is None else value for value in distinct.values], np.int8)
         types = codes[distinct.index]
         self._refuse((types < 0) & self.is_start)
@@ -285,7 +291,7 @@ class _Checker:
             column = self.text.get(name, self.cells.table["at"] if name == "at" else None)
             if column is not None and later.any():
                 if name != "at":  # rows may differ in the spelling NFC makes one
-                    column = _table_rules.nfc(column)
+                    column = self._nfc(name, column)
                 differs = numpy_of(pc.not_equal(column[1:], column[:-1]).fill_null(True))
                 self.bad[1:] |= differs & later
 
@@ -330,11 +336,15 @@ class _Checker:
             self._refuse(self._empty(name) & self.is_start)
         for name in _TEXT:
             if name in self.blank:
+                self.plain.add(name)  # null in every row
                 continue
             column = self.text[name]
             self._refuse(_table_rules.surrounding_space(column))
-            seen = _table_rules.scan(column)
+            seen = self._scan(name)
             if seen.longest <= MAX_TEXT and seen.printable:
+                # Printable ASCII of 0 to 256 bytes, padded cells refused: plain text once
+                # an empty cell is refused (ids) or null (the other columns).
+                self.plain.add(name)
                 continue
             too_long = numpy_of(pc.utf8_length(column)) > MAX_TEXT
             self._refuse(too_long | numpy_of(pc.match_substring_regex(column, _CONTROL)))
@@ -344,6 +354,16 @@ class _Checker:
     def _null_text(self) -> Column:
         """A text column null in every row (what a blank optional column reads as)."""
         return pa.chunked_array([pa.nulls(self.count, pa.string())])
+
+    def _scan(self, name: str) -> _table_rules.Scan:
+        """What one look at a text column's bytes tells, made once."""
+        if name not in self.scans:
+            self.scans[name] = _table_rules.scan(self.text[name])
+        return self.scans[name]
+
+    def _nfc(self, name: str, column: Column) -> Column:
+        """A column of ``name``'s cells (nulls or empty cells aside) in composed form."""
+        return column if self._scan(name).ascii else _table_rules.nfc(column)
 
     def _empty(self, name: str) -> Mask:
         if name not in self.empty:
@@ -432,33 +452,63 @@ class _Checker:
         payments: Column,
     ) -> pa.Table:
         def absent(name: str) -> Column:
+            """The column, null where its cell is empty, in composed form."""
             if name in self.blank:
                 return self._null_text()
             column = self.text[name]
-            result: Column = pc.if_else(
-                pc.equal(column, EMPTY), pa.scalar(None, pa.string()), column
-            )
-            return result
+            empty = self._empty(name)
+            given = self.nulls.get(name)
+            if given is not None and np.count_nonzero(empty) == given.null_count:
+                column = pa.chunked_array([given])  # its empty cells are the nulls read
+            elif empty.any():
+                column = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), column)
+            return self._nfc(name, column)
 
-        nfc = _table_rules.nfc
+        text = self.text
+        event_ids = self._nfc("event_id", text["event_id"])
+        if event_ids is not text["event_id"]:
+            _refuse_events_made_one(self.cells, event_ids, self.starts)
         columns = {
-            "event_id": nfc(self.text["event_id"]),
-            "type": self.text["type"],
-            "customer_id": nfc(self.text["customer_id"]),
+            "event_id": event_ids,
+            "type": text["type"],
+            "customer_id": self._nfc("customer_id", text["customer_id"]),
             "at": pa.array(at, pa.int64()).cast(INSTANT),
             "utc_offset": pa.array(offsets, pa.int32()),
-            "sku": nfc(absent("sku")),
-            "category": nfc(absent("category")),
+            "sku": absent("sku"),
+            "category": absent("category"),
             "quantity": pa.array(quantity, pa.int64(), mask=quantity == 0),
             "unit_price": price,
-            "purchase_id": nfc(absent("purchase_id")),
-            "store": nfc(absent("store")),
-            "reward": nfc(absent("reward")),
+            "purchase_id": absent("purchase_id"),
+            "store": absent("store"),
+            "reward": absent("reward"),
             "payments": payments,
-            "redemption_id": nfc(absent("redemption_id")),
+            "redemption_id": absent("redemption_id"),
             "line": pa.array(self.cells.lines, pa.int64()),
         }
-        return pa.table(columns, schema=HISTORY_SCHEMA)
+        # No run repeats an id as read (else split-event was raised): so in the table too,
+        # when NFC left the ids as they were.
+        same_ids = columns["event_id"] is self.text["event_id"]
+        starts = self.starts.astype(np.int64, copy=False) if same_ids else None
+        facts = CheckedFacts(starts=starts, plain=frozenset(self.plain), types=self.types)
+        return remember(pa.table(columns, schema=HISTORY_SCHEMA), facts)
+
+
+def _refuse_events_made_one(cells: Cells, event_ids: Column, starts: Ints) -> None:
+    """Two events, one after the other, whose ids differ as read but are one id in composed
+    form (``cafe\u0301`` then ``caf\u00e9``): the row reader reads them as two events with one
+    id, which the engine refuses; so are they here, located at the id's first row as the
+    engine's error is, rather than read as the lines of one event (which would merge two
+    customers' purchases into one)."""
+    if len(starts) < 2:
+        return
+    heads = event_ids.take(positions(starts))
+    same = numpy_of(pc.equal(heads[1:], heads[:-1]))
+    if same.any():
+        event_id = heads[int(np.argmax(same))].as_py()
+        first = pc.index(event_ids, event_id).as_py()
+        message = "another event has the same id; event ids must be unique"
+        location = Location(cells.source, int(cells.lines[first]), 1)
+        raise HistoryError([Problem(message, (f"event {event_id}",), location, "invalid-event")])
 
 
 def _all_null(column: Column) -> bool:

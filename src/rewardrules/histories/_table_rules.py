@@ -56,10 +56,33 @@ def is_text(kind: pa.DataType) -> bool:
 
 def strings(column: Column) -> Column:
     """A text column as plain strings in one chunk, "" for an empty or null cell."""
+    return filled(string_array(column))
+
+
+def string_array(column: Column) -> pa.Array[Any]:
+    """A text column as one array of plain strings, nulls kept."""
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
-    array = column.combine_chunks()
-    return pa.chunked_array([array.fill_null(EMPTY) if array.null_count else array])
+    return column.combine_chunks()
+
+
+def filled(array: pa.Array[Any]) -> Column:
+    """:func:`string_array`'s array in one chunk, "" for a null cell.
+
+    When the null cells hold no bytes (as Arrow's readers write them), the array's own
+    offsets and bytes are read without its validity: no copy.
+    """
+    if not array.null_count:
+        return pa.chunked_array([array])
+    offsets, _ = _buffers(array)
+    valid = numpy_of(array.is_valid())
+    if not np.diff(offsets)[~valid].any():
+        _, offset_buffer, data_buffer = array.buffers()
+        plain = pa.Array.from_buffers(
+            pa.string(), len(array), [None, offset_buffer, data_buffer], 0, array.offset
+        )
+        return pa.chunked_array([plain])
+    return pa.chunked_array([array.fill_null(EMPTY)])
 
 
 def cell_text(value: object) -> str:

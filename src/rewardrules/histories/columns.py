@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from rewardrules._model_errors import ModelInputError
-from rewardrules.errors import HistoryError, Location, Problem, format_path
+from rewardrules.errors import HistoryError, Location, Problem, event_error, format_path
 from rewardrules.events import (
     AnyEvent,
     CancelRedemption,
@@ -119,8 +119,13 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
     ``drop_payments`` they are left out (for a program that earns by no payment method,
     which never reads them).
 
+    The rows of one event are told apart from the next event's by the id changing, so two
+    events with one id, one after the other, would read back as one event: they are refused
+    here, with the error the engines give for any repeated id.
+
     Raises:
         ValueError: a referral fact, which is not a row of a history table.
+        HistoryError: an event with the id of the event before it.
     """
     columns: dict[str, list[Any]] = {name: [] for name in HISTORY_SCHEMA.names}
 
@@ -137,7 +142,11 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
         columns["redemption_id"].append(cells.get("redemption_id"))
         columns["line"].append(None)
 
+    previous_id = None
     for event in events:
+        if event.id == previous_id:
+            raise event_error(event.id, "another event has the same id; event ids must be unique")
+        previous_id = event.id
         if isinstance(event, Purchase):
             paid = (
                 None if event.payments is None or drop_payments else payments_text(event.payments)
@@ -221,7 +230,7 @@ def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEve
                 )
             ]
         )
-    rows = table.to_pylist()
+    rows = _typed(table, source).to_pylist()
     index = 0
     while index < len(rows):
         first = rows[index]
@@ -234,6 +243,37 @@ def table_to_events(table: pa.Table, source: str = "<table>") -> Iterator[AnyEve
             end += 1
         yield _event(rows[index:end], source, index)
         index = end
+
+
+def _typed(table: pa.Table, source: str) -> pa.Table:
+    """The table's history columns in the history table's types (a text ``at`` or
+    ``unit_price`` cast as the batch engine casts it), refused by name if one cannot be."""
+    columns = {}
+    for field in HISTORY_SCHEMA:
+        if field.name in table.schema.names:
+            column = table.column(field.name)
+            if column.type != field.type:
+                column = cast_column(column, field.name, field.type, source)
+            columns[field.name] = column
+    return pa.table(columns)
+
+
+def cast_column(column: Any, name: str, kind: pa.DataType, source: str) -> Any:
+    """A column of a history table handed in with another type, cast to the history table's
+    (text instants and prices as an export read by Arrow gives them); refused, naming the
+    column, when a cell cannot be.
+
+    Raises:
+        HistoryError: ``invalid-column``, with Arrow's reason.
+    """
+    try:
+        return column.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        message = (
+            f"{source}: column {name!r} does not have the history table's type ({kind}) "
+            f"and cannot be read as it: {error}"
+        )
+        raise HistoryError([Problem(message=message, code="invalid-column")]) from None
 
 
 def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:

@@ -30,6 +30,8 @@ from pydantic_core import PydanticCustomError
 from rewardrules._ids import check_text
 from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
 from rewardrules.events import MAX_TEXT, Payment
+from rewardrules.histories._checked import TYPES, facts_of
+from rewardrules.histories.columns import cast_column
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -166,12 +168,12 @@ def _numbers(array: Column, fill: int = 0) -> Ints:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _column(table: pa.Table, name: str, kind: Any) -> Column:
+def _column(table: pa.Table, name: str, kind: Any, source: str) -> Column:
     if name not in table.schema.names:
         return pa.nulls(table.num_rows, kind)
     chunked = table.column(name)
     column = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
-    return column if column.type == kind else column.cast(kind)
+    return column if column.type == kind else cast_column(column, name, kind, source)
 
 
 def _where(lines: Column, row: int, source: str) -> tuple[Location | None, str]:
@@ -194,7 +196,10 @@ _TEXTS = (
 
 
 def _check_rows(table: pa.Table, rows: dict[str, Column], source: str) -> None:
-    """The checks the event models make, column-wise, on what the batch engine reads."""
+    """The checks the event models make, column-wise, on what the batch engine reads.
+
+    Skipped for a table ``history_table`` returned (``histories._checked``): it refuses
+    each of these cases, so a check added here must be one it makes too."""
     names = table.schema.names
     missing = [name for name in ("event_id", "type", "customer_id", "at") if name not in names]
     if missing:
@@ -306,12 +311,16 @@ def _unusual_rows(column: Column, repeats: bool) -> Ints:
     return np.flatnonzero(np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool))
 
 
-def _respelled(rows: dict[str, Column], source: str) -> dict[str, Column]:
-    """Text as the event models keep it. Plain text is kept as it is; the few other values
-    are refused when empty, too long or holding a control character, and otherwise go
-    through the models' own check (hidden characters and surrounding spaces refused, then
-    NFC)."""
+def _respelled(
+    rows: dict[str, Column], source: str, plain: frozenset[str] = frozenset()
+) -> dict[str, Column]:
+    """Text as the event models keep it. Plain text is kept as it is (the columns in
+    ``plain`` are known to be); the few other values are refused when empty, too long or
+    holding a control character, and otherwise go through the models' own check (hidden
+    characters and surrounding spaces refused, then NFC)."""
     for name in _TEXTS:
+        if name in plain:
+            continue
         column = rows[name]
         found = _unusual_rows(column, name not in _UNIQUE_TEXTS)
         if not len(found):
@@ -430,20 +439,52 @@ def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
     bisection (between days, where there is no instant, any point will do). Offsets are
     then a look-up by instant. (A zone that changed its offset twice within 6 hours
     would be missed; the time zone database has none.) Each day's samples are kept
-    (:func:`_day_offsets`): the chunks of a streamed history cover the same days.
+    (:func:`_day_offsets`), and the look-up of each span of days (:func:`_span_offsets`):
+    the chunks of a streamed history cover the same days.
     """
     if len(at) == 0:
         return np.zeros(0, dtype=np.int64)
-    changes: list[int] = []  # instants (µs) where each offset starts
+    days = at // _DAY_US
+    low, high = int(days.min()), int(days.max())
+    if high - low >= _LONGEST_SPAN:
+        changes, values = _offsets_of_days(zone, np.unique(days).tolist())
+    else:
+        present = np.zeros(high - low + 1, dtype=np.bool_)  # the days present: no sort
+        present[days - low] = True
+        if len(present) <= 2 * np.count_nonzero(present) + 64:
+            # Few days absent: every day of the span, kept for the chunks to come (the
+            # offsets of the days present are the same, whatever other days are sampled).
+            changes, values = _span_offsets(zone, low, high)
+        else:
+            changes, values = _offsets_of_days(zone, (np.flatnonzero(present) + low).tolist())
+    return values[np.searchsorted(changes, at, side="right") - 1]
+
+
+_LONGEST_SPAN = 1 << 17  # days (358 years): longer, the days are sorted, not marked
+
+
+@lru_cache(maxsize=64)
+def _span_offsets(zone: ZoneInfo, low: int, high: int) -> tuple[Ints, Ints]:
+    """:func:`_offsets_of_days` of every day from ``low`` to ``high``: the chunks of a
+    streamed history mostly span the same days."""
+    return _offsets_of_days(zone, list(range(low, high + 1)))
+
+
+def _offsets_of_days(zone: ZoneInfo, days: list[int]) -> tuple[Ints, Ints]:
+    """The instants (µs) where each offset starts and the offsets, through some days in
+    order; the first instant is the smallest int64 (the first day's offset, before it)."""
+    changes: list[int] = []
     values: list[int] = []
-    for day in np.unique(at // _DAY_US).tolist():
+    for day in days:
         for instant, offset in _day_offsets(day, zone):
             if not values or values[-1] != offset:
                 changes.append(instant)
                 values.append(offset)
     changes[0] = int(np.iinfo(np.int64).min)
-    where = np.searchsorted(np.asarray(changes, dtype=np.int64), at, side="right") - 1
-    return np.asarray(values, dtype=np.int64)[where]
+    found = np.asarray(changes, dtype=np.int64), np.asarray(values, dtype=np.int64)
+    for array in found:
+        array.setflags(write=False)  # kept by the cache
+    return found
 
 
 @lru_cache(maxsize=1 << 16)
@@ -536,30 +577,47 @@ def read_frame(
         "redemption_id": pa.string(),
         "line": pa.int64(),
     }
-    try:
-        rows = {name: _column(table, name, kind) for name, kind in types.items()}
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        message = f"{source}: a column does not have the history table's type: {error}"
-        raise HistoryError([Problem(message=message, code="invalid-column")]) from None
-    _check_rows(table, rows, source)
-    rows = _respelled(rows, source)
+    rows = {name: _column(table, name, kind, source) for name, kind in types.items()}
+    # A table ``history_table`` returned has passed the row checks and more; its facts
+    # say where its events start (ids known distinct) and which text is plain.
+    facts = facts_of(table)
+    if facts is None:
+        _check_rows(table, rows, source)
+    ids = rows["event_id"]
+    rows = _respelled(rows, source, frozenset() if facts is None else facts.plain)
+    known = None
+    if facts is not None and facts.starts is not None and rows["event_id"] is ids:
+        known = np.append(facts.starts, np.int64(len(ids)))
+    # The rows of an event are those with its id as read: two events in a row whose ids NFC
+    # makes one stay two events, and are refused below as any repeated id is.
     if rows["payments"].null_count < len(rows["payments"]):
-        check_payments(rows, _runs(rows["event_id"], rows["type"]), source, money)
+        bounds = _runs(ids, rows["type"]) if known is None else known
+        check_payments(rows, bounds, source, money)
     if until is not None:
         instant, inclusive = until
         at = _numbers(rows["at"].cast(pa.int64()))
         kept = pa.array((at < instant) | (inclusive & (at == instant)))
         rows = {name: column.filter(kept) for name, column in rows.items()}
-    bounds = _runs(rows["event_id"], rows["type"])
+        ids = ids.filter(kept)
+        known = None
+    bounds = _runs(ids, rows["type"]) if known is None else known
     heads = pa.array(bounds[:-1])
     head_ids = rows["event_id"].take(heads)
-    if len(pc.unique(head_ids)) < len(head_ids):
+    if known is None and len(pc.unique(head_ids)) < len(head_ids):
         _refuse_repeated_id(head_ids)
     customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     at = _numbers(rows["at"].take(heads).cast(pa.int64()))
     order = _evaluation_order(customer_rank, at, head_ids)
+    row_types = None if known is None or facts is None else facts.types
     return _frame(
-        rows, bounds, order, customer_rank[order], at[order], customer_ids, (money, zone), source
+        rows,
+        bounds,
+        order,
+        customer_rank[order],
+        at[order],
+        customer_ids,
+        (money, zone, row_types),
+        source,
     )
 
 
@@ -623,10 +681,10 @@ def _frame(
     customer_rank: Ints,
     at: Ints,
     customer_ids: Column,
-    settings: tuple[Currency, ZoneInfo],
+    settings: tuple[Currency, ZoneInfo, npt.NDArray[np.int8] | None],
     source: str,
 ) -> Frame:
-    money, zone = settings
+    money, zone, types = settings  # each row's type code (histories._checked), if known
     starts, ends = bounds[:-1][order], bounds[1:][order]
     sizes = ends - starts
     line_start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
@@ -635,18 +693,24 @@ def _frame(
     heads = pa.array(starts)
     local = local_dates(at, zone)
     minor, too_fine, too_large = _minor_units(rows["unit_price"], money)
-    purchase_rows = np.asarray(
-        pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
-    )
+    if types is None:
+        purchase_rows = np.asarray(
+            pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
+        )
+    else:
+        purchase_rows = types == TYPES.index("purchase")
     too_fine &= purchase_rows & ~too_large
     if too_fine.any():
         _too_fine(rows, row_of_line, line_event, line_start, too_fine, at, money, heads)
     quantity = _numbers(rows["quantity"])[row_of_line]
     # A redemption's row is a line of no sku: its quantity is the units it redeems.
-    redeemed = np.asarray(
-        pc.equal(rows["type"].take(heads), "redemption").to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
+    if types is None:
+        redeemed = np.asarray(
+            pc.equal(rows["type"].take(heads), "redemption").to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+    else:
+        redeemed = types[starts] == TYPES.index("redemption")
     units = np.where(redeemed, np.maximum(quantity[line_start[:-1]], 1), 0)
     quantity = np.where(redeemed[line_event], 0, quantity)
     unit_price = minor[row_of_line]
