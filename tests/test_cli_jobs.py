@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, assume, settings
 from hypothesis import given as drawn
 from hypothesis import strategies as st
 
-from rewardrules.cli import dry_run_jobs
+from rewardrules.cli import _chunk_worker, dry_run_jobs
 from rewardrules.cli._chunk_worker import ChunkDone, carry
 from rewardrules.cli.dry_run_jobs import IN_FLIGHT_PER_JOB, ChunkPool, stream_on_jobs
 from rewardrules.cli.dry_run_output import DryRunOutput
@@ -37,7 +37,8 @@ from rewardrules.errors import HistoryError, Problem, RewardRulesError
 from rewardrules.evaluation.batch import evaluate_table, unsupported
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Event
-from rewardrules.histories.columns import HISTORY_SCHEMA, events_to_table
+from rewardrules.histories._checked import CheckedFacts, facts_of
+from rewardrules.histories.columns import HISTORY_SCHEMA, events_to_table, read_history_table
 from rewardrules.histories.read import read_history
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.dump import dump_program
@@ -545,3 +546,34 @@ def test_a_drawn_program_and_history_give_the_same_files_and_summary_on_three_jo
     assert first[0] == 0, first[2]
     assert second == first
     assert ledger_of(two) == ledger_of(one)
+
+
+def test_a_chunk_sent_to_a_worker_takes_what_its_checks_found_and_gives_the_same_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main process checked the chunk (``history_table``): its facts go with it, so the
+    worker's engine reads the table it unpacks without checking and searching it again;
+    the ledger is the one it makes from a table without facts."""
+    history = tmp_path / "history.parquet"
+    pq.write_table(synthetic.history_table(30, 200, 5, sorted_by_customer=True), history)
+    table = read_history_table(history)
+    facts = facts_of(table)
+    assert facts is not None
+    assert facts.starts is not None
+    setup = _chunk_worker.Setup("test-facts", load_program(COFFEE_CLUB), None, str(history), None)
+    given: list[CheckedFacts | None] = []
+    here = _chunk_worker.evaluate_here
+
+    def spied(worker: Any, unpacked: pa.Table, size: int) -> ChunkDone:
+        given.append(facts_of(unpacked))
+        return here(worker, unpacked, size)
+
+    monkeypatch.setattr(_chunk_worker, "evaluate_here", spied)
+    with_facts = _chunk_worker.evaluate_chunk(setup, carry(table, None), 64, facts)
+    without = _chunk_worker.evaluate_chunk(setup, carry(table, None), 64)
+    assert given[0] is facts
+    assert given[1:] == [None]
+    assert isinstance(with_facts.ledger, bytes)
+    assert isinstance(without.ledger, bytes)
+    assert with_facts.ledger == without.ledger
+    assert with_facts.entries == without.entries > 0

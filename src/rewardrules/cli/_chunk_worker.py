@@ -36,6 +36,7 @@ import pyarrow as pa
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import evaluate_table
+from rewardrules.histories._checked import CheckedFacts, remember
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
 from rewardrules.tools.ledger_sums import ledger_pieces
@@ -168,14 +169,19 @@ def unpack(carried: Carried) -> pa.Table:
 
 
 def evaluate_chunk(  # pragma: no cover - runs in the worker processes (tests/test_cli_jobs.py)
-    setup: Setup, chunk: Carried, size: int
+    setup: Setup, chunk: Carried, size: int, facts: CheckedFacts | None = None
 ) -> ChunkDone:
     """In a worker process: :func:`evaluate_here` of a chunk sent by :func:`carry`, its
-    ledger carried back the same way."""
+    ledger carried back the same way. ``facts`` are what the history checks found of the
+    chunk in the main process (``facts_of``), kept for the table read here, which holds the
+    same rows: the engine then does not check and search them again."""
     state = _STATES.get(setup.key)
     if state is None:
         state = _STATES[setup.key] = ChunkState(setup.program, setup.as_of, setup.source)
-    done = evaluate_here(state, unpack(chunk), size)
+    table = unpack(chunk)
+    if facts is not None:
+        remember(table, facts)
+    done = evaluate_here(state, table, size)
     if isinstance(done.ledger, pa.Table):
         return dataclasses.replace(done, ledger=carry(done.ledger, setup.spool))
     return done

@@ -54,6 +54,7 @@ from rewardrules.cli._job_workers import Workers, ctrl_c_held, take_early
 from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
+from rewardrules.histories._checked import facts_of
 from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import LedgerFile
@@ -134,7 +135,8 @@ class ChunkPool:
             executor = cast(Workers, self._workers).executor
             if executor is None:  # pragma: no cover - made in __init__ or raised there
                 raise BrokenProcessPool("no worker processes")
-            return executor.submit(evaluate_chunk, self._setup, carry(chunk, self._spool), size)
+            carried = carry(chunk, self._spool)
+            return executor.submit(evaluate_chunk, self._setup, carried, size, facts_of(chunk))
         except BrokenProcessPool as error:
             lost: Future[ChunkDone] = Future()
             lost.set_exception(error)
