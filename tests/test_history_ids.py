@@ -22,7 +22,7 @@ from rewardrules._ids import is_hidden, look_alike, shown_apart
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
-from rewardrules.histories.columns import events_to_table
+from rewardrules.histories.columns import events_to_table, read_history_table
 from rewardrules.histories.read import locate_event, read_customers, read_history
 
 HEADER = "event_id,type,customer_id,at,sku,category,quantity,unit_price,purchase_id\n"
@@ -419,3 +419,22 @@ def test_a_table_cell_of_the_wrong_type_is_refused_by_name_by_both_engines() -> 
         "(decimal128(38, 12)) and cannot be read as it: "
         "The string 'four' is not a valid decimal128 number"
     }
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_repeated_parquet_row_with_an_all_empty_column_is_refused_not_a_crash(
+    tmp_path: Path, engine: str
+) -> None:
+    """Arrow reads an all-empty CSV column (``category``, ``purchase_id``) as the ``null``
+    type, which Parquet keeps: the repeated-row check compared such a column with a kernel
+    Arrow does not have, and stopped with Arrow's error instead of the reader's."""
+    csv_path = tmp_path / "h.csv"
+    row = f"p1,purchase,c1,{MOMENT},latte,,1,4.50,\n"
+    csv_path.write_text(HEADER + row + row, encoding="utf-8")
+    parquet_path = tmp_path / "h.parquet"
+    table = pa_csv.read_csv(csv_path, convert_options=TEXT_CELLS)
+    assert pa.types.is_null(table["category"].type)
+    pq.write_table(table, parquet_path)
+    with pytest.raises(HistoryError) as caught:
+        evaluate(program(), read_history_table(parquet_path), engine=engine)
+    assert str(caught.value).startswith(f"{parquet_path}:2:1: this row repeats row 1 exactly (")
