@@ -135,3 +135,17 @@ def test_the_last_place_to_cut_is_the_last_boundary(seed: int) -> None:
     assert _last_boundary(table.slice(1)) == (
         int(cuts[-1]) - 1 if len(cuts) and cuts[-1] > 1 else None
     )
+
+
+def test_a_customer_spelt_two_ways_is_never_cut_into_two_chunks() -> None:
+    """Two rows of one customer, ``caf\\u00e9`` then ``cafe\\u0301``: the checks read both
+    as one customer, so no cut falls between them (a cut did, and each half was evaluated
+    as a customer of its own: the second purchase lost the tier the first one reached)."""
+    table = pa.table(
+        {
+            "customer_id": ["ana", "caf\u00e9", "cafe\u0301", "zoe"],
+            "event_id": ["p0", "p1", "p2", "p3"],
+        }
+    )
+    assert _boundaries(table).tolist() == [1, 3]
+    assert _last_boundary(table.slice(0, 3)) == 1

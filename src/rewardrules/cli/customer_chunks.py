@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.histories import _table_rules
 from rewardrules.histories._checked import facts_of
 from rewardrules.histories._records import CsvOptions
 from rewardrules.histories._table_checks import EVENT_COLUMNS, Cells, check_header, history_table
@@ -162,6 +163,10 @@ def _boundaries(table: pa.Table) -> npt.NDArray[np.intp]:
     cuts: Any = None
     for name in ("customer_id", "event_id"):
         column = table[name]
+        if name == "customer_id" and pa.types.is_string(column.type):
+            # As the checks will read them: a customer spelt two ways (NFC and NFD) is one
+            # customer, never cut in two (which would evaluate each half on its own).
+            column = _table_rules.nfc(column)
         differs = pc.not_equal(column.slice(1), column.slice(0, count - 1)).fill_null(True)
         cuts = differs if cuts is None else pc.and_(cuts, differs)
     flags = np.asarray(cuts.to_numpy(), np.bool_)
