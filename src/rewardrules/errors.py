@@ -167,6 +167,18 @@ def history_problem(
     return Problem(message=message, path=path, location=location, code=code)
 
 
+REPEATED_EVENT_ID: Final = "another event has the same id; event ids must be unique"
+"""What every reader and both engines say (through :func:`event_error`) of an event whose id
+another event of the evaluation has."""
+
+REPEATED_BY_REFERRAL_FACT: Final = (
+    "another event has the same id: the referral fact repeats a purchase of this "
+    "evaluation, which gives the referrer their reward itself; supply referral facts "
+    "only for friends whose history is not evaluated"
+)
+""":data:`REPEATED_EVENT_ID` when the repeat is a supplied referral fact."""
+
+
 def event_error(event_id: str, message: str, *path: str | int) -> HistoryError:
     """An error about one event, its path starting with ``event <id>`` then the field."""
     where = (f"event {event_id}", *path)

@@ -58,7 +58,14 @@ from rewardrules.engine.working_state import (
     tier_amount,
     tier_amount_of,
 )
-from rewardrules.errors import HistoryError, Problem, event_error, history_problem
+from rewardrules.errors import (
+    REPEATED_BY_REFERRAL_FACT,
+    REPEATED_EVENT_ID,
+    HistoryError,
+    Problem,
+    event_error,
+    history_problem,
+)
 from rewardrules.evaluation._arguments import check_evaluate_arguments, check_step_arguments
 from rewardrules.evaluation._opening import check_opening, open_customer, opening_problems
 from rewardrules.evaluation.gifts import apply_referral, grant_dated, release_held
@@ -954,12 +961,8 @@ def _saved_states(
 
 def _duplicate_message(event: AnyEvent) -> str:
     if isinstance(event, ReferralQualified):
-        return (
-            "another event has the same id: the referral fact repeats a purchase of this "
-            "evaluation, which gives the referrer their reward itself; supply referral facts "
-            "only for friends whose history is not evaluated"
-        )
-    return "another event has the same id; event ids must be unique"
+        return REPEATED_BY_REFERRAL_FACT
+    return REPEATED_EVENT_ID
 
 
 def _event_id(event: AnyEvent) -> str:

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rewardrules._model_errors import ModelInputError
-from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.errors import REPEATED_EVENT_ID, HistoryError, Location, Problem
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories import _csv as _csv_history
 from rewardrules.histories import _table_rules
@@ -506,9 +506,9 @@ def _refuse_events_made_one(cells: Cells, event_ids: Column, starts: Ints) -> No
     if same.any():
         event_id = heads[int(np.argmax(same))].as_py()
         first = pc.index(event_ids, event_id).as_py()
-        message = "another event has the same id; event ids must be unique"
         location = Location(cells.source, int(cells.lines[first]), 1)
-        raise HistoryError([Problem(message, (f"event {event_id}",), location, "invalid-event")])
+        path = (f"event {event_id}",)
+        raise HistoryError([Problem(REPEATED_EVENT_ID, path, location, "invalid-event")])
 
 
 def _all_null(column: Column) -> bool:

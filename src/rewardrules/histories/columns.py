@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from rewardrules._model_errors import ModelInputError
-from rewardrules.errors import HistoryError, Location, Problem, event_error, format_path
+from rewardrules.errors import (
+    REPEATED_EVENT_ID,
+    HistoryError,
+    Location,
+    Problem,
+    event_error,
+    format_path,
+)
 from rewardrules.events import (
     AnyEvent,
     CancelRedemption,
@@ -145,7 +152,7 @@ def events_to_table(events: Iterable[AnyEvent], *, drop_payments: bool = False) 
     previous_id = None
     for event in events:
         if event.id == previous_id:
-            raise event_error(event.id, "another event has the same id; event ids must be unique")
+            raise event_error(event.id, REPEATED_EVENT_ID)
         previous_id = event.id
         if isinstance(event, Purchase):
             paid = (

@@ -28,7 +28,14 @@ import pyarrow.compute
 from pydantic_core import PydanticCustomError
 
 from rewardrules._ids import check_text
-from rewardrules.errors import HistoryError, Location, Problem, RewardRulesError, event_error
+from rewardrules.errors import (
+    REPEATED_EVENT_ID,
+    HistoryError,
+    Location,
+    Problem,
+    RewardRulesError,
+    event_error,
+)
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories._checked import TYPES, facts_of
 from rewardrules.histories.columns import cast_column
@@ -627,7 +634,7 @@ def _refuse_repeated_id(head_ids: Column) -> None:
     sorted_ids = head_ids.take(by_id)
     repeated = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(sorted_ids) - 1))
     event_id = sorted_ids[pc.index(repeated, True).as_py()].as_py()
-    raise event_error(event_id, "another event has the same id; event ids must be unique")
+    raise event_error(event_id, REPEATED_EVENT_ID)
 
 
 def _evaluation_order(customer_rank: Ints, at: Ints, head_ids: Column) -> Ints:

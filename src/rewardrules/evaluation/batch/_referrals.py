@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rewardrules.errors import HistoryError, event_error
+from rewardrules.errors import (
+    REPEATED_BY_REFERRAL_FACT,
+    REPEATED_EVENT_ID,
+    HistoryError,
+    event_error,
+)
 from rewardrules.evaluation.batch._frame import pc
 from rewardrules.events import ReferralQualified
 
@@ -231,23 +236,15 @@ def repeated_ids(
         if fact.reversed_by is not None:
             continue
         if key in seen or (other is not None and other <= fact.at):
-            error = event_error(fact.event_id, _REPEATS)
+            error = event_error(fact.event_id, REPEATED_BY_REFERRAL_FACT)
             problems.append((fact.at, fact.event_id, count, error))
         elif other is not None:
             # The history's event comes later and is the repeat: after every fact of its
             # instant and id.
-            message = "another event has the same id; event ids must be unique"
-            error = event_error(fact.event_id, message)
+            error = event_error(fact.event_id, REPEATED_EVENT_ID)
             problems.append((other, fact.event_id, len(facts), error))
         seen.add(key)
     if not problems:
         return None
     at, event_id, count, error = min(problems, key=lambda problem: problem[:3])
     return (at, event_id, count), error
-
-
-_REPEATS = (
-    "another event has the same id: the referral fact repeats a purchase of this "
-    "evaluation, which gives the referrer their reward itself; supply referral facts "
-    "only for friends whose history is not evaluated"
-)

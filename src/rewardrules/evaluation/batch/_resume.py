@@ -39,7 +39,7 @@ from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.engine.working_state import WorkingState
-from rewardrules.errors import Problem, event_error
+from rewardrules.errors import REPEATED_EVENT_ID, Problem, event_error
 from rewardrules.evaluation.batch._bonus import BonusColumns
 from rewardrules.evaluation.batch._cards import CardColumns
 from rewardrules.evaluation.batch._dated import GiftColumns
@@ -211,9 +211,8 @@ class Resumed:
         ids = frame.event_ids
         found: list[tuple[int, str, str, str]] = []
         if held:
-            message = "another event has the same id; event ids must be unique"
             found += [
-                (int(frame.at[event]), event_id, message, "")
+                (int(frame.at[event]), event_id, REPEATED_EVENT_ID, "")
                 for event, event_id in enumerate(ids.tolist())
                 if event_id in held
             ]
