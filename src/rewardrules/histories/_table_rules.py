@@ -54,11 +54,6 @@ def is_text(kind: pa.DataType) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def strings(column: Column) -> Column:
-    """A text column as plain strings in one chunk, "" for an empty or null cell."""
-    return filled(string_array(column))
-
-
 def string_array(column: Column) -> pa.Array[Any]:
     """A text column as one array of plain strings, nulls kept."""
     if not pa.types.is_string(column.type):
