@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from types import TracebackType
@@ -79,10 +78,10 @@ class ChunkPool:
     """Worker processes that evaluate chunks of one program; a context manager.
 
     The workers are those started early by the command's entry point
-    (:func:`rewardrules.cli._job_workers.start_early`), or else started here. A thread of
-    this pool waits for them to import the engine: until they are all ready, :attr:`ready`
-    is False and this process evaluates the chunks it reads itself (:meth:`evaluate_here`),
-    so that the start of the workers costs no wall time.
+    (:func:`rewardrules.cli._job_workers.start_early`), or else started here. Until each
+    has imported the engine (its start's future is done), :attr:`ready` is False and this
+    process evaluates the chunks it reads itself (:meth:`evaluate_here`), so that the start
+    of the workers costs no wall time.
 
     Args:
         workers: how many worker processes.
@@ -96,7 +95,6 @@ class ChunkPool:
     ) -> None:
         self.workers = workers
         self._here = ChunkState(program, as_of, source)
-        self._started = threading.Event()
         self._spool: str | None = None
         self._workers = take_early(workers)
         try:
@@ -107,26 +105,16 @@ class ChunkPool:
                     self._workers = Workers(workers)
                 self._spool = spool_folder()
                 self._setup = Setup(next_key(), program, as_of, source, self._spool)
-                self._starter = threading.Thread(
-                    target=self._start, name="rewardrules-jobs", daemon=True
-                )
-                self._starter.start()
         except BaseException:
             self._stop()
             raise
 
-    def _start(self) -> None:
-        """Wait until each worker has imported the engine."""
-        try:
-            if self._workers is not None:
-                wait(self._workers.starts)
-        finally:
-            self._started.set()
-
     @property
     def ready(self) -> bool:
-        """Whether the workers have started (before that, chunks are evaluated here)."""
-        return self._started.is_set()
+        """Whether the workers have started, each having imported the engine (before that,
+        chunks are evaluated here)."""
+        starts = cast(Workers, self._workers).starts
+        return all(start.done() for start in starts)
 
     def submit(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
         """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
@@ -158,7 +146,6 @@ class ChunkPool:
         traceback: TracebackType | None,
     ) -> None:
         if kind is None and self._workers is not None:
-            self._starter.join()
             self._workers.close()
         self._stop()
 
