@@ -20,7 +20,7 @@ from helpers import at, program
 from rewardrules import evaluate, explain, load_program, step
 from rewardrules._ids import is_hidden, look_alike, shown_apart
 from rewardrules.cli.main import cli
-from rewardrules.errors import HistoryError
+from rewardrules.errors import HistoryError, Location
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
 from rewardrules.histories.columns import events_to_table, read_history_table
 from rewardrules.histories.read import locate_event, read_customers, read_history
@@ -223,6 +223,10 @@ def test_an_nfd_event_id_is_located_by_its_nfc_form(tmp_path: Path) -> None:
     assert event.id == CAFE_NFC
     assert locate_event(csv_path, CAFE_NFC) is not None
     assert locate_event(jsonl_path, CAFE_NFC) is not None
+    # In Parquet too (it was None there: an engine's error went unlocated).
+    parquet_path = tmp_path / "h.parquet"
+    pq.write_table(pa.table({"event_id": ["p0", CAFE_NFD]}), parquet_path)
+    assert locate_event(parquet_path, CAFE_NFC) == Location(str(parquet_path), 2, 1)
 
 
 def test_a_program_filter_matches_skus_however_either_is_spelt() -> None:
