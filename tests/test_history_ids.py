@@ -359,6 +359,26 @@ def test_adjacent_events_whose_ids_nfc_makes_one_are_refused_not_merged(
     assert not (tmp_path / "ledger.parquet").exists()
 
 
+@pytest.mark.parametrize(("first", "later"), [(ID_NFC, ID_NFD), (ID_NFD, ID_NFC)])
+def test_the_table_reader_refuses_one_id_spelt_two_ways_apart_at_its_first_row(
+    tmp_path: Path, first: str, later: str
+) -> None:
+    """Not adjacent, the two events are still one id: refused when read, at the id's first
+    row, as the engine refused it once read (a streamed dry-run evaluating each customer's
+    chunk alone would not see the two events together)."""
+    csv_path = tmp_path / "h.csv"
+    csv_path.write_text(
+        HEADER
+        + f"{first},purchase,c1,{MOMENT},latte,,1,4.50,\n"
+        + f"p2,purchase,c1,{MOMENT},latte,,1,4.50,\n"
+        + f"{later},purchase,c2,{MOMENT},bagel,,1,2.00,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(HistoryError) as caught:
+        read_history_table(csv_path)
+    assert str(caught.value) == f"{csv_path}:2:1: event {ID_NFC}: {SAME_ID}"
+
+
 def test_a_table_of_two_adjacent_events_with_one_id_is_refused_as_the_reference_refuses() -> None:
     """``events_to_table`` tells events apart by their ids changing: two with one id in a row
     would read back as one event, so the batch engine refuses them as the reference does."""
