@@ -45,7 +45,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from rewardrules import evaluate, load_program
@@ -368,6 +368,8 @@ def test_a_repeated_event_id_is_refused_alike_however_the_chunks_fall(
 
 
 @settings(max_examples=max(5, settings.default.max_examples // 20))
+@example(events=[(NFC_ID, "c1"), (NFD_ID, "c2")])  # split-event in two chunks, was
+@example(events=[(NFC_ID, "c1"), ("p2", "c1"), (NFD_ID, "c2")])  # accepted from CSV, was
 @given(
     st.lists(
         st.tuples(st.sampled_from(["p1", "p2", NFC_ID, NFD_ID]), st.sampled_from(CUSTOMERS)),
