@@ -719,8 +719,11 @@ def _frame(
     gross = unit_price * quantity
     gross_total = np.add.reduceat(gross, line_start[:-1]) if len(gross) else line_start[:-1]
     gross_total = np.where(sizes > 0, gross_total, 0)
-    quantities = np.add.reduceat(quantity, line_start[:-1]) if len(gross) else gross_total
-    for column, values in (("unit_price", gross_total), ("quantity", quantities)):
+    sums = [("unit_price", gross_total)]
+    if float(quantity.sum(dtype=np.float64)) >= 2.0**61:  # the purchases' units, when many
+        bought = np.where(purchase_rows[row_of_line], quantity, 0).astype(object)  # exact
+        sums.append(("quantity", np.add.reduceat(bought, line_start[:-1])))
+    for column, values in sums:
         event = first_sum_too_large(values)
         if event is not None:
             total = int(values[: event + 1].astype(object).sum())
