@@ -59,7 +59,6 @@ Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
 AMOUNT = pa.decimal128(38, 12)
-_SCALE = 12
 _EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 _DAY_US = 86_400_000_000
 _BUCKET_US = 21_600_000_000  # 6 hours: no zone has changed its offset twice within one
