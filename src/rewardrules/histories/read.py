@@ -99,7 +99,8 @@ def read_history(
 
     Returns:
         An iterator of purchases, refunds and redemptions (and, from JSON or JSON Lines,
-        referrals), read as it is consumed.
+        referrals), read as it is consumed; its ``source`` is the file's name, which the
+        batch engine names when it refuses an amount of these events.
 
     Raises:
         HistoryError: at once if the format or an option is wrong or the file cannot be
