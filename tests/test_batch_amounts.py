@@ -354,3 +354,35 @@ def test_drawn_points_lifecycles_on_large_amounts_run_as_the_reference(
     program: Program, events: list[AnyEvent], factor: int
 ) -> None:
     _same_or_refused_by_bound(program, _scaled(events, factor))
+
+
+# --- a program's own figures past int64 ----------------------------------------------------
+
+NINES = "9" * 30
+HUGE_VOUCHERS = Program.model_validate(
+    {
+        "program": "huge-vouchers",
+        "name": "Huge vouchers",
+        "currency": "USD",
+        "timezone": "UTC",
+        "rules": [
+            {
+                "id": "vouchers",
+                "kind": "every_nth_free",
+                "every": 2,
+                "reward": {"voucher": {"sku": "cone", "value": Decimal(f"{NINES}.99")}},
+                "limit": [{"per": "lifetime", "rewards": Decimal(NINES)}],
+            }
+        ],
+    }
+)
+
+
+def test_a_reward_worth_more_than_int64_is_refused_not_an_overflow_error() -> None:
+    # A voucher of 30 digits: no bound on the history's amounts covers the program's figures.
+    events: list[AnyEvent] = [_purchase("p1", "1.00", quantity=2, sku="cone")]
+    assert _refusal(HUGE_VOUCHERS, events) == (
+        "a reward's value or points passed the batch engine's integers (2**63) while "
+        "evaluating: the program's figures, or a reward given very many times, are too "
+        "large for it" + ADVICE
+    )

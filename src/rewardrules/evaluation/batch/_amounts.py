@@ -120,6 +120,18 @@ def check_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> None:
     raise UnsupportedError([too_large_problem((None, "<events>"), path, what)])
 
 
+def overflow_problem() -> Problem:
+    """The refusal of a value the engine met past int64 while evaluating: the rewards a
+    program's own figures give (a voucher, gift card or bonus of 30 digits, or a value
+    given very many times), which no bound on the history's amounts covers."""
+    return Problem(
+        message="a reward's value or points passed the batch engine's integers (2**63) "
+        "while evaluating: the program's figures, or a reward given very many times, are "
+        "too large for it; evaluate this history with engine='reference'",
+        code="unsupported",
+    )
+
+
 def too_large_problem(
     where: tuple[Location | None, str],
     path: tuple[str | int, ...],
