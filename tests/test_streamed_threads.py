@@ -343,7 +343,7 @@ def test_ctrl_c_in_a_real_process_exits_130_and_leaves_nothing(tmp_path: Path) -
     history = _history(tmp_path)
     ledger = tmp_path / "ledger.parquet"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "REWARDRULES_CHUNK_ROWS": "40"}
-    env.pop("REWARDRULES_THREADS", None)
+    env["REWARDRULES_THREADS"] = "1"
     command = [sys.executable, "-m", "rewardrules", "dry-run", str(COFFEE_CLUB), str(history)]
     command += ["--engine", "batch", "--output", str(ledger), "--summary"]
     process = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
@@ -467,6 +467,22 @@ def test_write_behind_stopped_by_ctrl_c_drops_what_waits() -> None:
     assert done == [0]  # the one at work is finished, the one waiting dropped
     assert helper_threads() == []
     assert gate.is_set()
+
+
+def test_the_threads_are_used_where_there_are_two_cores_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REWARDRULES_THREADS", raising=False)
+    for cores, told, expected in [
+        ({0, 1}, None, True),
+        ({3}, None, False),
+        ({3}, "1", True),
+        ({0, 1}, "0", False),
+    ]:
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, cores=cores: cores)
+        if told is not None:
+            monkeypatch.setenv("REWARDRULES_THREADS", told)
+        assert _overlap.threads_on() is expected
 
 
 def test_without_threads_both_run_in_the_calling_thread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,15 +13,16 @@ one process"):
 
 Errors keep the order of the input. A reader's error is raised where its chunk would have
 been taken; a writer's error by the next hand-over, or by :meth:`WriteBehind.stop`, which
-the taker calls on any error of its own: it lets the writer finish what it was given
+the giver calls on any error of its own: it lets the writer finish what it was given
 (the chunks before the failing one) and returns the writer's error if that came first.
 Ctrl-C reaches the main thread only (the threads block it): :meth:`WriteBehind.stop` after
 a ``KeyboardInterrupt`` drops what waits; either thread ends once its current item is
 done, and is joined before the caller goes on, so that no thread outlives the run and the
 ledger file is removed only once nothing writes to it.
 
-``REWARDRULES_THREADS=0`` in the environment turns both off: the reader's iterator and the
-writer's function then run in the calling thread, one after the other, as before.
+They are used where the process may run on two cores or more. ``REWARDRULES_THREADS=0``
+in the environment turns them off (``1`` on): the reader's iterator and the writer's
+function then run in the calling thread, one after the other, as before.
 """
 
 from __future__ import annotations
@@ -42,9 +43,14 @@ _Item = TypeVar("_Item")
 
 
 def threads_on() -> bool:
-    """Whether the streamed run reads ahead and writes behind in threads: unless
-    ``REWARDRULES_THREADS`` is ``0`` (for comparisons and measurements)."""
-    return os.environ.get("REWARDRULES_THREADS", "").strip() != "0"
+    """Whether the streamed run reads ahead and writes behind in threads: when this process
+    may run on two cores or more (on one, the threads would only add their switching);
+    ``REWARDRULES_THREADS=1`` or ``0`` says so instead (for comparisons and measurements)."""
+    told = os.environ.get("REWARDRULES_THREADS", "").strip()
+    if told in ("0", "1"):
+        return told == "1"
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return (len(cores) if cores is not None else os.cpu_count() or 1) >= 2
 
 
 class _Channel(Generic[_Item]):
