@@ -371,6 +371,7 @@ class DryRunOutput:
                 for name in _SUMMED:
                     sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
                 writer.put((table, evaluation))
+                del table, evaluation  # the writer's now: not held while the next is evaluated
             writer.finish()
         except BaseException as error:
             instead = writer.stop(error)  # an earlier chunk's write error comes first
