@@ -502,3 +502,22 @@ def test_without_threads_both_run_in_the_calling_thread(monkeypatch: pytest.Monk
             writer.put(item)
     writer.finish()
     assert names == [threading.current_thread().name] * 2
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_the_threads_block_ctrl_c_and_the_main_thread_does_not() -> None:
+    masks: list[set[int]] = []
+
+    def items() -> Iterator[int]:
+        masks.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, set())))
+        yield 1
+
+    with ReadAhead(items()) as ahead:
+        assert list(ahead) == [1]
+    writer: WriteBehind[int] = WriteBehind(
+        lambda _item: masks.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, set())))
+    )
+    writer.put(1)
+    writer.finish()
+    assert [signal.SIGINT in mask for mask in masks] == [True, True]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())

@@ -109,18 +109,20 @@ class _Raised:
 
 
 def _started(name: str, run: Callable[[], None]) -> threading.Thread:
-    """A thread running ``run``, with Ctrl-C blocked in it: the signal then goes to the
-    main thread, which handles it (a wait of the main thread is cut short by it only if
-    the signal is delivered to that thread)."""
-
-    def body() -> None:
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        run()
-
+    """A thread running ``run``, with Ctrl-C blocked in it from its start (it inherits the
+    mask of the thread that starts it, blocked for that moment): the signal then goes to
+    the main thread, which handles it (a wait of the main thread is cut short by it only
+    if the signal is delivered to that thread)."""
     # A daemon only in case of a bug: every thread is joined before the run ends.
-    thread = threading.Thread(target=body, name=name, daemon=True)
-    thread.start()
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    if not hasattr(signal, "pthread_sigmask"):
+        thread.start()
+        return thread
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
     return thread
 
 
