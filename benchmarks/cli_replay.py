@@ -22,6 +22,10 @@ most its processes held together, sampled: see ``measure``):
   --output ledger.parquet --summary --quiet``: the history read by record batches and
   evaluated in chunks of whole customers, the ledger written as it goes and the summary
   totalled from its columns (docs/histories.md);
+* ``cli-serial``: the same command with ``REWARDRULES_THREADS=0``: reading, evaluating
+  and writing one after the other in one thread, as before the reading ahead and writing
+  behind in threads (docs/performance.md, "Overlapping reading and writing in one
+  process"); its ledger file must be ``cli-stream``'s, byte for byte;
 * ``cli-jobs``: the same command with ``--jobs 2``: the main process reads, checks and
   writes, one worker process (and the main one, when the worker has three chunks)
   evaluates the chunks (docs/histories.md, "Several processes"); its ledger file must
@@ -227,7 +231,9 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def measure(command: list[str], output: Path | None = None) -> tuple[float, float, float]:
+def measure(
+    command: list[str], output: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (the process tree's) and peak MiB of a child process (its
     output to a file). The peak is the larger of the command's own ``ru_maxrss`` and the
     most that its process tree held at once, sampled every 50 ms (the sum of every
@@ -237,7 +243,7 @@ def measure(command: list[str], output: Path | None = None) -> tuple[float, floa
         launched = [sys.executable, "-S", "-c", LAUNCHER, usage_file.name, *command]
         tree_peak = 0
         with (output or Path(os.devnull)).open("w") as stream:
-            child = subprocess.Popen(launched, stdout=stream)  # noqa: S603
+            child = subprocess.Popen(launched, stdout=stream, env=env)  # noqa: S603
             while child.poll() is None:
                 tree_peak = max(tree_peak, tree_rss(child.pid))
                 time.sleep(_SAMPLE_SECONDS)
@@ -263,7 +269,7 @@ def command_of(
 ) -> tuple[list[str], Path | None]:
     """The command of an implementation, and the file it prints its figures to (if any)."""
     script = [sys.executable, str(Path(__file__).resolve()), "--child"]
-    if implementation in ("cli-stream", "cli-jobs"):
+    if implementation in ("cli-stream", "cli-serial", "cli-jobs"):
         command = [sys.executable, "-m", "rewardrules", "dry-run", str(PROGRAM)]
         command += [str(history), "--engine", "batch", "--output", str(ledger)]
         command += ["--summary", "--quiet"]
@@ -295,7 +301,7 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
     runs = []
     ledgers = {}
     # At 10 x N the whole-file script would need several times the machine's memory.
-    implementations = ("cli-stream", "cli-jobs")
+    implementations = ("cli-stream", "cli-serial", "cli-jobs")
     if name != "c":
         implementations += ("whole", "evaluate", "int-loop")
     loop: dict[str, Any] = {}
@@ -303,9 +309,10 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
         print(f"{name}: {implementation}...", file=sys.stderr, flush=True)
         ledger = folder / f"{name}-{implementation}.parquet"
         command, printed = command_of(implementation, history, ledger, folder)
-        if implementation in ("cli-stream", "cli-jobs", "whole"):
+        if implementation in ("cli-stream", "cli-serial", "cli-jobs", "whole"):
             ledgers[implementation] = ledger
-        wall, cpu, peak = measure(command, printed)
+        env = {**os.environ, "REWARDRULES_THREADS": "0"} if implementation == "cli-serial" else None
+        wall, cpu, peak = measure(command, printed, env)
         if printed is not None:
             child = json.loads(printed.read_text())
             cpu = float(child["cpu"])
@@ -314,6 +321,8 @@ def run_scenario(name: str, purchases: int, seed: int, folder: Path) -> tuple[li
                 note += f"; the int loop's columns took {child['prepare']:.2f} CPU s"
         runs.append(Run(name, implementation, count, wall, cpu, peak))
     streamed = pq.read_table(ledgers["cli-stream"])
+    if ledgers["cli-serial"].read_bytes() != ledgers["cli-stream"].read_bytes():
+        sys.exit(f"{name}: the one-thread ledger differs from the threads' ledger")
     note += jobs_note(name, streamed, ledgers)
     if "whole" in ledgers:
         if not streamed.equals(pq.read_table(ledgers["whole"])):

@@ -373,14 +373,14 @@ def test_the_batch_engine_refuses_on_dask_what_it_refuses_on_one_machine(
     dask_client: Client,
 ) -> None:
     program, events, customers, _, _, _ = _referral_case()
-    # An amount beyond the batch engine's integers (2**53 minor units): refused whatever
-    # the program uses, and not a feature any change to the engine takes away.
-    events = [*events, _purchase("huge", events[0].customer_id, 5, "100000000000000.00")]
+    # An amount beyond the batch engine's integers (2**61 minor units on one line): refused
+    # whatever the program uses, and not a feature any change to the engine takes away.
+    events = [*events, _purchase("huge", events[0].customer_id, 5, "100000000000000000.00")]
     with pytest.raises(UnsupportedError) as one:
         evaluate(program, events, customers, engine="batch")
     with pytest.raises(UnsupportedError) as scaled:
         _on_dask(program, events, customers, None, partitions=2, engine="batch")
-    assert "(2**53 minor units)" in str(one.value)
+    assert "event huge.lines[0].unit_price: the line's gross amount" in str(one.value)
     assert scaled.value.problems == one.value.problems
 
 

@@ -44,6 +44,9 @@ from rewardrules.histories.read import (
 _Result = TypeVar("_Result")
 _Record = TypeVar("_Record")
 _Moment = TypeVar("_Moment", date, datetime)
+Refusal = TypeVar("Refusal", bound=RewardRulesError)
+"""An error whose problems may name events: a ``HistoryError``, or the batch engine's
+``UnsupportedError`` of an amount too large for it."""
 
 
 def guarded(action: Callable[[], _Result]) -> _Result:
@@ -107,8 +110,8 @@ def refuse_misread_time(value: str, forms: str = _AS_OF_FORMS) -> None:
 
 
 def located_events(
-    error: HistoryError, history_file: Path, reading: HistoryReading | None = None
-) -> HistoryError:
+    error: Refusal, history_file: Path, reading: HistoryReading | None = None
+) -> Refusal:
     """Point each problem about an evaluated event at the event's first line in the history.
 
     The engine names the event (path ``("event <id>", field)``) but not its place; only this
@@ -125,7 +128,7 @@ def located_events(
             problems.append(dataclasses.replace(problem, location=found[event_id]))
         else:
             problems.append(problem)
-    return HistoryError(problems)
+    return type(error)(problems)
 
 
 STDIN = "-"

@@ -22,6 +22,7 @@ from typing import Any, Final, TypeVar
 import click
 import pyarrow as pa
 
+from rewardrules.cli._overlap import WriteBehind, threads_on
 from rewardrules.cli._progress import Progress
 from rewardrules.cli._tables import PLAIN, Block, Look
 from rewardrules.cli._workbook import check_workbook_options, is_workbook
@@ -348,25 +349,37 @@ class DryRunOutput:
         ledger = None if output is None else LedgerFile(output, self.program.money)
         first: Evaluation | None = None
         sums: dict[str, Any] = {}
-        rows = customers = 0
+        counts = [0, 0]  # rows and customers written
         days: dict[int, tuple[str, str]] = {}  # the months of each day, across chunks
         reasons: dict[Any, Any] = {}  # the reasons written, across chunks
+        size = piece_entries()
+
+        def write(chunk: tuple[pa.Table, Evaluation]) -> None:
+            table, evaluation = chunk
+            months = _once(partial(event_month_columns, table, program, days))
+            self._write(evaluation, builder, months, None, ledger, size, reasons)
+            counts[0] += table.num_rows
+            counts[1] += len(evaluation.customers)
+            self._progress.chunk(counts[0], counts[1])
+
+        # The ledger of a chunk is written in a thread while the next one is evaluated.
+        writer = WriteBehind(write, threaded=threads_on())
         try:
             for table, evaluation in chunks:
                 if first is None:
                     first = evaluation
-                months = _once(partial(event_month_columns, table, program, days))
-                size = piece_entries()
-                self._write(evaluation, builder, months, None, ledger, size, reasons)
                 for name in _SUMMED:
                     sums[name] = sums.get(name, 0) + getattr(evaluation.totals, name)
-                rows += table.num_rows
-                customers += len(evaluation.customers)
-                self._progress.chunk(rows, customers)
-        except BaseException:
+                writer.put((table, evaluation))
+                del table, evaluation  # the writer's now: not held while the next is evaluated
+            writer.finish()
+        except BaseException as error:
+            instead = writer.stop(error)  # an earlier chunk's write error comes first
             if ledger is not None:
                 ledger.discard()
             self._progress.close()
+            if instead is not None:
+                raise instead from None
             raise
         if ledger is not None:
             ledger.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from rewardrules.cli._overlap import ReadAhead, threads_on
 from rewardrules.cli._support import STDIN, HistoryReading, located_events
 from rewardrules.cli.customer_chunks import (
     NotSortedError,
@@ -86,9 +87,12 @@ def streamed_dry_run(
             empty = HISTORY_SCHEMA.empty_table()
             yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
 
-    return _on_chunks(
-        lambda chunks: output.stream(evaluated(chunks)), history, reading, source, size
-    )
+    def run(chunks: Iterable[pa.Table]) -> tuple[Evaluation, Summary]:
+        # The next chunk is read in a thread while this one is evaluated.
+        with ReadAhead(chunks, threaded=threads_on()) as ahead:
+            return output.stream(evaluated(ahead))
+
+    return _on_chunks(run, history, reading, source, size)
 
 
 def _on_jobs(

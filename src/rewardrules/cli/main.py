@@ -49,6 +49,7 @@ from rewardrules.cli.dry_run_table import render_table, totals_block
 from rewardrules.cli.entry import cli, main  # noqa: F401 -- the group and main, as before
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, RewardRulesError
+from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.evaluation.fold import compile_program, evaluate
 from rewardrules.events import AnyEvent, Customer
 from rewardrules.histories.read import read_customers
@@ -232,7 +233,7 @@ def dry_run(  # noqa: PLR0915 -- the command's usage checks, then its paths, in 
     def run() -> Evaluation:
         try:
             evaluation = evaluate(program, output.watch(events()), profiles(), as_of, engine=engine)
-        except HistoryError as error:
+        except (HistoryError, UnsupportedError) as error:
             raise located_events(error, history_file, reading) from None
         if customer_id is None or not everybody:
             return evaluation

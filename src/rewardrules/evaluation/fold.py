@@ -720,7 +720,10 @@ def _evaluate_batch(
     if features:
         refuse(features)
     facts = None
+    source = "<table>"
     if not _is_table(history):
+        # A history read from a file (``read_history``) names it; other events have none.
+        source = getattr(history, "source", "<events>")
         history = list(history)
         supplied = [event for event in history if isinstance(event, ReferralQualified)]
         if supplied:
@@ -735,7 +738,9 @@ def _evaluate_batch(
         by_method = any(rule.when.payment_methods is not None for rule in program.rules)
         history = _table_ready(program, history, as_of)
         history = events_to_table(history, drop_payments=not by_method)
-    return evaluate_table(program, history, customers, as_of, facts=facts, states=states)
+    return evaluate_table(
+        program, history, customers, as_of, source=source, facts=facts, states=states
+    )
 
 
 def _table_ready(

@@ -33,6 +33,8 @@ class CheckedFacts:
     characters, with no space at either end."""
     types: npt.NDArray[np.int8]
     """Each row's type, as its place in :data:`TYPES`."""
+    source: str | None = None
+    """The name of the file the table was read from, which its ``line`` column counts in."""
 
 
 TYPES = ("purchase", "refund", "redemption", "cancel_redemption")

@@ -489,7 +489,9 @@ class _Checker:
         # when NFC left the ids as they were.
         same_ids = columns["event_id"] is self.text["event_id"]
         starts = self.starts.astype(np.int64, copy=False) if same_ids else None
-        facts = CheckedFacts(starts=starts, plain=frozenset(self.plain), types=self.types)
+        facts = CheckedFacts(
+            starts=starts, plain=frozenset(self.plain), types=self.types, source=self.cells.source
+        )
         return remember(pa.table(columns, schema=HISTORY_SCHEMA), facts)
 
 

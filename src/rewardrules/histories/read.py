@@ -56,6 +56,26 @@ _ENCODINGS = {
 _UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
+class HistoryEvents(Iterator[AnyEvent]):
+    """A history file's events, read as they are consumed, and the file they come from.
+
+    ``source`` lets an engine that reads the events as a whole (the batch engine) name the
+    file in what it says about them.
+    """
+
+    __slots__ = ("_events", "source")
+
+    def __init__(self, events: Iterator[AnyEvent], source: str) -> None:
+        self._events = events
+        self.source = source
+
+    def __iter__(self) -> HistoryEvents:
+        return self
+
+    def __next__(self) -> AnyEvent:
+        return next(self._events)
+
+
 def read_history(
     path: str | os.PathLike[str],
     *,
@@ -79,7 +99,8 @@ def read_history(
 
     Returns:
         An iterator of purchases, refunds and redemptions (and, from JSON or JSON Lines,
-        referrals), read as it is consumed.
+        referrals), read as it is consumed; its ``source`` is the file's name, which the
+        batch engine names when it refuses an amount of these events.
 
     Raises:
         HistoryError: at once if the format or an option is wrong or the file cannot be
@@ -91,8 +112,9 @@ def read_history(
     if fmt == "parquet":
         from rewardrules.histories.columns import read_history_table, table_to_events  # noqa: PLC0415 -- columns imports this module
 
-        return table_to_events(read_history_table(path, format=fmt), source)
-    return _read(source, fmt, _EVENTS, options, _codec(encoding))
+        events = table_to_events(read_history_table(path, format=fmt), source)
+        return HistoryEvents(events, source)
+    return HistoryEvents(_read(source, fmt, _EVENTS, options, _codec(encoding)), source)
 
 
 def read_customers(

@@ -30,13 +30,14 @@ from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
+from rewardrules.evaluation.batch._amounts import overflow_problem
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cancels import Catalogue, cancelled_redemptions
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._compute import Computation
 from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._finals import Unsettled, in_steps
-from rewardrules.evaluation.batch._frame import Flags, Ints, pc, read_frame
+from rewardrules.evaluation.batch._frame import Flags, Ints, UnsupportedError, pc, read_frame
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, column_keys, row_keys
@@ -185,6 +186,8 @@ def evaluate_table(
             # fixed point is the reference's answer.
             guess = run.points_given
         raise AssertionError("the points tiers or final stops did not settle")  # pragma: no cover
+    except OverflowError:  # a Python integer put into int64 (numpy raises, never wraps)
+        raise UnsupportedError([overflow_problem()]) from None
     finally:
         if collecting:
             gc.enable()

@@ -36,6 +36,15 @@ from rewardrules.errors import (
     RewardRulesError,
     event_error,
 )
+from rewardrules.evaluation.batch._amounts import (
+    LARGEST_LINE,
+    first_sum_too_large,
+    line_refusal,
+    lines_too_large,
+    minor_units,
+    sum_refusal,
+    too_large_problem,
+)
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories._checked import TYPES, facts_of
 from rewardrules.histories.columns import cast_column
@@ -50,12 +59,9 @@ Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
 AMOUNT = pa.decimal128(38, 12)
-_SCALE = 12
 _EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 _DAY_US = 86_400_000_000
 _BUCKET_US = 21_600_000_000  # 6 hours: no zone has changed its offset twice within one
-_LARGEST = 2**53
-"""The largest amount (in minor units) kept in int64 with room for the rules' arithmetic."""
 
 
 class UnsupportedError(RewardRulesError, NotImplementedError):
@@ -418,26 +424,6 @@ def _shown(amount: Decimal, money: Currency) -> Decimal:
     return minor if minor == amount else amount.normalize()
 
 
-def _minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
-    """Each price in minor units, with flags of prices finer than the minor unit and of
-    prices too large for the batch engine (beyond 2**53 minor units).
-
-    Read from the decimal128 buffer: 16 bytes per value, a little-endian two's complement
-    integer of 10^-12 currency units.
-    """
-    count = len(prices)
-    words = np.frombuffer(prices.buffers()[1], dtype=np.uint64)
-    words = words[2 * prices.offset : 2 * (prices.offset + count)].reshape(count, 2)
-    valid = np.asarray(prices.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    low, high = words[:, 0], words[:, 1]
-    too_large = valid & ((high != 0) | (low >= np.uint64(2**63)))
-    raw = np.where(valid & ~too_large, low, np.uint64(0)).astype(np.int64)
-    step = 10 ** (_SCALE - money.exponent)
-    minor, rest = np.divmod(raw, step)
-    too_large |= minor > _LARGEST
-    return np.where(too_large, 0, minor), rest != 0, too_large
-
-
 def _offsets(at: Ints, zone: ZoneInfo) -> Ints:
     """Each instant's UTC offset in the zone, in microseconds.
 
@@ -588,6 +574,8 @@ def read_frame(
     # A table ``history_table`` returned has passed the row checks and more; its facts
     # say where its events start (ids known distinct) and which text is plain.
     facts = facts_of(table)
+    if source == "<table>" and facts is not None and facts.source is not None:
+        source = facts.source  # a table read from a file names it: its lines are the file's
     if facts is None:
         _check_rows(table, rows, source)
     ids = rows["event_id"]
@@ -708,14 +696,15 @@ def _frame(
     row_of_line = starts[line_event] + (np.arange(len(line_event)) - line_start[line_event])
     heads = pa.array(starts)
     local = local_dates(at, zone)
-    minor, too_fine, too_large = _minor_units(rows["unit_price"], money)
+    minor, too_fine, too_large = minor_units(rows["unit_price"], money)
     if types is None:
         purchase_rows = np.asarray(
             pc.equal(rows["type"], "purchase").to_numpy(zero_copy_only=False), dtype=bool
         )
     else:
         purchase_rows = types == TYPES.index("purchase")
-    too_fine &= purchase_rows & ~too_large
+    too_fine &= purchase_rows
+    too_large &= purchase_rows
     if too_fine.any():
         _too_fine(rows, row_of_line, line_event, line_start, too_fine, at, money, heads)
     quantity = _numbers(rows["quantity"])[row_of_line]
@@ -730,16 +719,23 @@ def _frame(
     units = np.where(redeemed, np.maximum(quantity[line_start[:-1]], 1), 0)
     quantity = np.where(redeemed[line_event], 0, quantity)
     unit_price = minor[row_of_line]
-    too_large_lines = too_large[row_of_line] | (
-        (unit_price > 0) & (quantity > _LARGEST // np.maximum(unit_price, 1))
-    )
+    too_large_lines = lines_too_large(unit_price, quantity, too_large[row_of_line])
     if too_large_lines.any():
-        raise UnsupportedError([_too_large(source)])
+        lines = np.flatnonzero(too_large_lines)
+        line = int(lines[np.argmin(row_of_line[lines])])  # the first in the table
+        _too_large_line(rows, line, row_of_line, line_start[line_event[line]], source, money)
     gross = unit_price * quantity
     gross_total = np.add.reduceat(gross, line_start[:-1]) if len(gross) else line_start[:-1]
     gross_total = np.where(sizes > 0, gross_total, 0)
-    if float(gross_total.astype(np.float64).sum()) > 2.0**62:
-        raise UnsupportedError([_too_large(source)])
+    sums = [("unit_price", gross_total)]
+    if float(quantity.sum(dtype=np.float64)) >= 2.0**61:  # the purchases' units, when many
+        bought = np.where(purchase_rows[row_of_line], quantity, 0).astype(object)  # exact
+        sums.append(("quantity", np.add.reduceat(bought, line_start[:-1])))
+    for column, values in sums:
+        event = first_sum_too_large(values)
+        if event is not None:
+            total = int(values[: event + 1].astype(object).sum())
+            _too_large_sum(rows, int(starts[event]), total, column, source)
     customer_start = np.searchsorted(customer_rank, np.arange(len(customer_ids) + 1))
     id_column = rows["event_id"].take(heads)
     return Frame(
@@ -770,12 +766,33 @@ def _frame(
     )
 
 
-def _too_large(source: str) -> Problem:
-    return Problem(
-        message=f"{source}: an amount is larger than the batch engine's integers allow "
-        f"(2**53 minor units); evaluate this history with engine='reference'",
-        code="unsupported",
-    )
+def _too_large_line(
+    rows: dict[str, Column], line: int, row_of_line: Ints, first: int, source: str, money: Currency
+) -> None:
+    """Refuse a purchase line whose gross amount is beyond the batch engine's bound."""
+    row = int(row_of_line[line])
+    price: Any = rows["unit_price"][row].as_py()
+    quantity = int(rows["quantity"][row].as_py())
+    numerator, denominator = price.as_integer_ratio()  # exact, whatever its digits
+    minor = numerator * money.minor_per_major // denominator
+    column = "unit_price" if minor > LARGEST_LINE else "quantity"
+    event_id = rows["event_id"][row].as_py()
+    path = (f"event {event_id}", "lines", int(line - first), column)
+    what = line_refusal(price, quantity, minor * quantity, money)
+    raise UnsupportedError([too_large_problem(_place(rows, row, source), path, what)])
+
+
+def _too_large_sum(rows: dict[str, Column], row: int, total: int, column: str, source: str) -> None:
+    """Refuse a history whose purchases add up beyond the batch engine's bound."""
+    path = (f"event {rows['event_id'][row].as_py()}", "lines", 0, column)
+    problem = too_large_problem(_place(rows, row, source), path, sum_refusal(total, column))
+    raise UnsupportedError([problem])
+
+
+def _place(rows: dict[str, Column], row: int, source: str) -> tuple[Location | None, str]:
+    """A row's location in its file (when the table says its line) and the source."""
+    location, _ = _where(rows["line"], row, source)
+    return location, source
 
 
 def _too_fine(

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.evaluation.batch._amounts import check_points
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
 from rewardrules.kinds.order_discount import AMOUNT_REASON, PERCENT_REASON, OrderDiscountPlan
@@ -282,4 +283,5 @@ class PointsColumns:
             points = (2 * numerator + denominator) // (2 * denominator)
         if plan.cap is not None:
             points = np.minimum(points, plan.cap)
+        check_points(frame, np.asarray(points), plan.rule.id)
         return np.asarray(points).astype(np.int64)

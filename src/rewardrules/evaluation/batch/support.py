@@ -45,7 +45,7 @@ def unsupported(program: Program) -> list[str]:
     Each item names the feature and where it is (``rule 'X': kind K`` for a kind the batch
     engine has no columns for). Every option of the kinds it knows runs, ``final: true``
     and exclusive groups of every combination included. The history may still hold what
-    the engine refuses (amounts beyond 2**53 minor units):
+    the engine refuses (amounts beyond its integers' bounds, docs/batch-engine.md):
     :func:`rewardrules.evaluation.batch.evaluate_table` says so when it meets them.
     """
     return [

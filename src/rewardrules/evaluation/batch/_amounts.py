@@ -1,0 +1,180 @@
+"""A history's amounts in the batch engine's int64 minor units, and the bounds they keep.
+
+Prices come from the table's decimal128 column (12 decimals): read from its buffer, and the
+128-bit integers that do not fit 64 bits (prices from about 9.2 million currency units on)
+one by one, exactly, as Python integers. What must then fit (docs/batch-engine.md, "The
+bounds on amounts"), checked on the actual values:
+
+- each purchase line's gross amount (quantity times unit price) is at most
+  :data:`LARGEST_LINE` minor units: the engine doubles a line's amount, or what is left of
+  it, and adds a divisor to round half up (``money.divide_half_up`` over columns). Every
+  product of an amount and a rule's figures (a points rate, a percent, a share of the
+  payments, a punch card's cheapest unit) has its own bound on the actual values, and runs
+  on Python integers where that bound passes int64;
+- the gross totals of all the purchases, and their quantities, add up to less than
+  :data:`LARGEST_SUM`: the cumulative sums over the whole history (window spend, punch-card
+  counts, tiers by spend, customer totals) are int64;
+- the points each ``points_per_spend`` rule gives add up to less than :data:`LARGEST_SUM`
+  (:func:`check_points`): the ledger, lots and balances hold points in int64.
+
+A history beyond one of them is refused by name (``UnsupportedError``, code
+``unsupported``): the source, the event and its line (the file's line when the table has
+one), the column, the amount, the bound, and what to do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rewardrules.errors import Location, Problem
+
+if TYPE_CHECKING:
+    from rewardrules.evaluation.batch._frame import Column, Flags, Frame, Ints
+    from rewardrules.money import Currency
+
+LARGEST_LINE = 2**61
+"""The largest gross amount of a purchase line, in minor units."""
+LARGEST_SUM = 2**62
+"""What the gross totals (and the quantities) of all the purchases add up to less than."""
+
+_SCALE = 12  # the decimals of the table's amounts (``_frame.AMOUNT``)
+_SURE = 2.0**61
+"""A float sum of non-negative int64 values below this is surely below ``LARGEST_SUM``
+(its rounding is far smaller than the gap)."""
+
+
+def minor_units(prices: Column, money: Currency) -> tuple[Ints, Flags, Flags]:
+    """Each price in minor units (0 where it is too large or null), with flags of prices
+    finer than the minor unit and of prices beyond :data:`LARGEST_LINE` (or negative).
+
+    Read from the decimal128 buffer: 16 bytes per value, a little-endian two's complement
+    integer of 10^-12 currency units. Values that fit 63 bits are divided as int64 columns;
+    the few others are read as Python integers, exactly.
+    """
+    count = len(prices)
+    words = np.frombuffer(prices.buffers()[1], dtype=np.uint64)
+    words = words[2 * prices.offset : 2 * (prices.offset + count)].reshape(count, 2)
+    valid = np.asarray(prices.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    low, high = words[:, 0], words[:, 1]
+    wide = valid & ((high != 0) | (low >= np.uint64(2**63)))
+    raw = np.where(valid & ~wide, low, np.uint64(0)).astype(np.int64)
+    step = 10 ** (_SCALE - money.exponent)
+    minor, rest = np.divmod(raw, step)
+    too_large = minor > LARGEST_LINE
+    if wide.any():
+        for row in np.flatnonzero(wide).tolist():
+            value = (int(high[row]) << 64) | int(low[row])
+            if value >= 2**127:  # two's complement: a negative price
+                value -= 2**128
+            whole, part = divmod(value, step)
+            rest[row] = part
+            if 0 <= whole <= LARGEST_LINE:
+                minor[row] = whole
+            else:
+                too_large[row] = True
+    return np.where(too_large, 0, minor), rest != 0, too_large
+
+
+def lines_too_large(unit_price: Ints, quantity: Ints, price_too_large: Flags) -> Flags:
+    """The purchase lines whose gross amount is beyond :data:`LARGEST_LINE`: exactly, by
+    dividing the bound rather than multiplying (which could overflow)."""
+    return price_too_large | (
+        (unit_price > 0) & (quantity > LARGEST_LINE // np.maximum(unit_price, 1))
+    )
+
+
+def first_sum_too_large(values: npt.NDArray[Any]) -> int | None:
+    """The first index at which the running sum of ``values`` (non-negative, int64 or
+    Python integers) reaches :data:`LARGEST_SUM`, or None: a float sum settles the common
+    case, an exact running sum in Python integers the few columns near the bound."""
+    if not len(values):
+        return None
+    if values.dtype != object and float(values.sum(dtype=np.float64)) < _SURE:
+        return None
+    running = np.cumsum(values.astype(object))
+    over = np.flatnonzero(running >= LARGEST_SUM)
+    return int(over[0]) if len(over) else None
+
+
+def check_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> None:
+    """Refuse the points a ``points_per_spend`` rule gives on each event (int64, or Python
+    integers where its products passed int64) when they add up, over the history, beyond
+    :data:`LARGEST_SUM`: the ledger, balances and lots hold points in int64."""
+    event = first_sum_too_large(np.abs(points))
+    if event is None:
+        return
+    from rewardrules.evaluation.batch._frame import UnsupportedError  # noqa: PLC0415 -- it imports this module
+
+    total = int(np.abs(points[: event + 1]).astype(object).sum())
+    what = (
+        f"rule '{rule}' gives {int(points[event])} points here; the points it gives add up "
+        f"to {total} through this event,",
+        f"which is more than the batch engine's integers allow for a sum over a history "
+        f"({_power(LARGEST_SUM)} = {LARGEST_SUM})",
+    )
+    path = (f"event {frame.event_ids[event]}",)
+    raise UnsupportedError([too_large_problem((None, "<events>"), path, what)])
+
+
+def overflow_problem() -> Problem:
+    """The refusal of a value the engine met past int64 while evaluating: the rewards a
+    program's own figures give (a voucher, gift card or bonus of 30 digits, or a value
+    given very many times), which no bound on the history's amounts covers."""
+    return Problem(
+        message="a reward's value or points passed the batch engine's integers (2**63) "
+        "while evaluating: the program's figures, or a reward given very many times, are "
+        "too large for it; evaluate this history with engine='reference'",
+        code="unsupported",
+    )
+
+
+def too_large_problem(
+    where: tuple[Location | None, str],
+    path: tuple[str | int, ...],
+    what: tuple[str, str],
+) -> Problem:
+    """The refusal of an amount beyond the batch engine's bounds, located.
+
+    ``where`` is the row's place in its file (None when the table does not know it) and the
+    source's name; ``path`` the event and its field (``event p1``, ``lines``, 0,
+    ``unit_price``); ``what`` the amount refused and why. Without a place the amount names
+    its source when that is a file's name (not ``<table>`` or ``<events>``, which a table
+    or events handed in are called: the event names them well enough, and the command line
+    finds the event's line).
+    """
+    location, source = where
+    amount, reason = what
+    if location is None and not (source.startswith("<") and source.endswith(">")):
+        amount += f" in {source}"
+    message = f"{amount} {reason}; evaluate this history with engine='reference'"
+    return Problem(message=message, path=path, location=location, code="unsupported")
+
+
+def line_refusal(price: Decimal, quantity: int, gross: int, money: Currency) -> tuple[str, str]:
+    """What a refusal of a line says: its quantity, price and gross, and the bound."""
+    shown = price.normalize()
+    if shown == shown.to_integral():
+        shown = shown.quantize(Decimal(1))
+    return (
+        f"the line's gross amount, {quantity} x {shown} {money.code} = {gross} minor units,",
+        f"is larger than the batch engine's integers allow for one line ({_power(LARGEST_LINE)} "
+        f"= {LARGEST_LINE} minor units)",
+    )
+
+
+def sum_refusal(total: int, column: str) -> tuple[str, str]:
+    """What a refusal of the history's total of a column says."""
+    what = "gross totals" if column == "unit_price" else "quantities"
+    return (
+        f"the purchases' {what} add up to {total} through this event,",
+        f"which is more than the batch engine's integers allow for a sum over a history "
+        f"({_power(LARGEST_SUM)} = {LARGEST_SUM})",
+    )
+
+
+def _power(bound: int) -> str:
+    return f"2**{bound.bit_length() - 1}"
