@@ -9,6 +9,7 @@ evaluate yet it must refuse by name, never compute.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -711,6 +712,100 @@ def test_two_events_with_one_id_are_the_reference_engines_error() -> None:
     with pytest.raises(HistoryError) as raised:
         evaluate(program, events, engine="batch")
     assert str(raised.value) == str(expected.value)
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2026, 3, 2, hour, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("ids", "named"),
+    [
+        # The reference folds by (instant, id) and names the first event whose id an
+        # earlier one had. The batch engine named the first repeated id in id order (a in
+        # the first case), and, given a list with two events of one id next to each other,
+        # the first such pair in the list (a in the second and third cases).
+        ((("b", 1), ("a", 2), ("b", 3), ("a", 4)), "b"),
+        ((("a", 4), ("a", 2), ("b", 3), ("b", 1)), "b"),
+        ((("c", 1), ("b", 1), ("c", 1), ("a", 1), ("a", 2)), "c"),
+    ],
+)
+def test_of_several_repeated_ids_the_one_the_reference_meets_first_is_named(
+    ids: tuple[tuple[str, int], ...], named: str
+) -> None:
+    program = make_program([STARS])
+    events: list[AnyEvent] = [_purchase(event_id, "1.00", _at(hour)) for event_id, hour in ids]
+    with pytest.raises(HistoryError) as expected:
+        evaluate(program, events)
+    assert str(expected.value).startswith(f"event {named}: another event has the same id")
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events, engine="batch")
+    assert str(raised.value) == str(expected.value)
+    in_time = sorted(events, key=lambda event: event.at)
+    if all(event.id != after.id for event, after in itertools.pairwise(in_time)):
+        with pytest.raises(HistoryError) as from_table:  # the table's check, in read_frame
+            evaluate(program, events_to_table(in_time), engine="batch")
+        assert str(from_table.value) == str(expected.value)
+
+
+@settings(max_examples=30)
+@given(
+    programs(SUPPORTED_KINDS),
+    histories(),
+    st.data(),
+    cutoffs(),
+    st.randoms(use_true_random=False),
+)
+def test_drawn_histories_with_repeated_ids_are_refused_as_the_reference_refuses_them(
+    program: Program,
+    events: list[AnyEvent],
+    data: st.DataObject,
+    as_of: date | datetime | None,
+    shuffle: Any,
+) -> None:
+    """Purchases renamed to a few ids, in time order or shuffled, with a cut-off: the batch
+    engine evaluates what the reference evaluates; when both refuse a repeated id, they
+    name the same one (which of two kinds of problem comes first may differ)."""
+    names = data.draw(st.lists(st.sampled_from("abcd"), min_size=len(events), max_size=len(events)))
+    events = [
+        event.model_copy(update={"id": name}) if isinstance(event, Purchase) else event
+        for event, name in zip(events, names, strict=True)
+    ]
+    if data.draw(st.booleans()):
+        shuffle.shuffle(events)
+    outcomes = []
+    for engine in ("reference", "batch"):
+        try:
+            outcomes.append(evaluate(program, events, None, as_of, engine=engine).to_dict())
+        except HistoryError as error:
+            outcomes.append(str(error))
+    reference, batch_run = outcomes
+    evaluated = isinstance(reference, dict) or isinstance(batch_run, dict)
+    if evaluated or all("another event has the same id" in str(text) for text in outcomes):
+        assert batch_run == reference
+
+
+def test_two_events_with_one_id_after_as_of_are_ignored_as_the_reference_ignores_them() -> None:
+    """``as_of`` ignores later events (semantics.md); the batch engine refused a list with
+    two such events of one id next to each other, which a table cannot hold apart."""
+    program = make_program([STARS])
+    events: list[AnyEvent] = [
+        _purchase("p1", "1.00", _at(1)),
+        _purchase("x", "1.00", _at(5)),
+        _purchase("x", "2.00", _at(6)),
+    ]
+    reference = evaluate(program, events, as_of=_at(2))
+    assert evaluate(program, events, as_of=_at(2), engine="batch").to_dict() == reference.to_dict()
+    assert [customer.points for customer in reference.customers] == [2]
+    with pytest.raises(HistoryError) as expected:
+        evaluate(program, events, as_of=_at(6))
+    with pytest.raises(HistoryError) as raised:
+        evaluate(program, events, as_of=_at(6), engine="batch")
+    assert (
+        str(raised.value)
+        == str(expected.value)
+        == ("event x: another event has the same id; event ids must be unique")
+    )
 
 
 def test_the_reference_engine_reads_a_table_too() -> None:

@@ -20,7 +20,7 @@ from helpers import at, program
 from rewardrules import evaluate, explain, load_program, step
 from rewardrules._ids import is_hidden, look_alike, shown_apart
 from rewardrules.cli.main import cli
-from rewardrules.errors import HistoryError
+from rewardrules.errors import HistoryError, Location
 from rewardrules.events import Customer, Line, Purchase, Redemption, Refund
 from rewardrules.histories.columns import events_to_table, read_history_table
 from rewardrules.histories.read import locate_event, read_customers, read_history
@@ -223,6 +223,10 @@ def test_an_nfd_event_id_is_located_by_its_nfc_form(tmp_path: Path) -> None:
     assert event.id == CAFE_NFC
     assert locate_event(csv_path, CAFE_NFC) is not None
     assert locate_event(jsonl_path, CAFE_NFC) is not None
+    # In Parquet too (it was None there: an engine's error went unlocated).
+    parquet_path = tmp_path / "h.parquet"
+    pq.write_table(pa.table({"event_id": ["p0", CAFE_NFD]}), parquet_path)
+    assert locate_event(parquet_path, CAFE_NFC) == Location(str(parquet_path), 2, 1)
 
 
 def test_a_program_filter_matches_skus_however_either_is_spelt() -> None:
@@ -353,6 +357,26 @@ def test_adjacent_events_whose_ids_nfc_makes_one_are_refused_not_merged(
         f"{history}:{line}:1: event {ID_NFC}: {SAME_ID}\n",
     )
     assert not (tmp_path / "ledger.parquet").exists()
+
+
+@pytest.mark.parametrize(("first", "later"), [(ID_NFC, ID_NFD), (ID_NFD, ID_NFC)])
+def test_the_table_reader_refuses_one_id_spelt_two_ways_apart_at_its_first_row(
+    tmp_path: Path, first: str, later: str
+) -> None:
+    """Not adjacent, the two events are still one id: refused when read, at the id's first
+    row, as the engine refused it once read (a streamed dry-run evaluating each customer's
+    chunk alone would not see the two events together)."""
+    csv_path = tmp_path / "h.csv"
+    csv_path.write_text(
+        HEADER
+        + f"{first},purchase,c1,{MOMENT},latte,,1,4.50,\n"
+        + f"p2,purchase,c1,{MOMENT},latte,,1,4.50,\n"
+        + f"{later},purchase,c2,{MOMENT},bagel,,1,2.00,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(HistoryError) as caught:
+        read_history_table(csv_path)
+    assert str(caught.value) == f"{csv_path}:2:1: event {ID_NFC}: {SAME_ID}"
 
 
 def test_a_table_of_two_adjacent_events_with_one_id_is_refused_as_the_reference_refuses() -> None:

@@ -30,6 +30,7 @@ chunks of 1 to 3 rows and whole, and compares the two runs (see its docstring).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -42,8 +43,9 @@ from unittest.mock import patch
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from rewardrules import evaluate, load_program
@@ -287,3 +289,107 @@ def test_a_streamed_dry_run_gives_the_whole_runs_ledger_and_summary_or_refuses_t
                 assert streamed == whole
             else:
                 assert (streamed[0], streamed[3]) == (whole[0], None)
+
+
+def streamed_errors(history: Path, chunk_rows: int) -> tuple[int, str]:
+    """The exit code and the error text (its location included) of a streamed batch
+    dry-run in chunks of ``chunk_rows`` rows."""
+    with TemporaryDirectory() as directory:
+        arguments = ["dry-run", str(PROGRAM_FILE), str(history), "--engine", "batch"]
+        arguments += ["--output", str(Path(directory) / "ledger.parquet"), "--summary"]
+        with patch.dict(os.environ, {"REWARDRULES_CHUNK_ROWS": str(chunk_rows)}):
+            result = CliRunner().invoke(cli, arguments)
+    return result.exit_code, result.stderr
+
+
+def write_purchases(folder: Path, events: list[tuple[str, str]]) -> tuple[Path, Path]:
+    """A CSV history of one-row purchases (event id, customer id), and it as Parquet."""
+    csv_path = folder / "h.csv"
+    rows = "".join(
+        f"{event},purchase,{customer},2026-03-01T09:30:00Z,latte,,1,4.50,\n"
+        for event, customer in events
+    )
+    csv_path.write_text(HEADER + rows, encoding="utf-8")
+    parquet_path = folder / "h.parquet"
+    pq.write_table(pa_csv.read_csv(csv_path, convert_options=TEXT_CELLS), parquet_path)
+    return csv_path, parquet_path
+
+
+NFC_ID, NFD_ID = spellings("p-\u00e9")
+SAME_ID = "event p-\u00e9: another event has the same id; event ids must be unique\n"
+SPLIT = (
+    "event_id: event 'p1' appears again (its first rows start on {}); the rows of one "
+    "event must be adjacent, and an event id is used by one event only (remove the rows of "
+    "a re-sent export before reading)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("events", "csv_error", "parquet_error"),
+    [
+        # One id spelt two ways (NFC, NFD), by two customers, adjacent or not: the reader's
+        # "same id", at the id's first row, in every chunking. Streamed Parquet said
+        # split-event when the two fell in two chunks, and a CSV history read whole then cut
+        # into chunks of one or two rows was accepted, each chunk's engine seeing one event.
+        ([(NFC_ID, "c1"), (NFD_ID, "c2")], "h.csv:2:1: " + SAME_ID, "h.parquet:1:1: " + SAME_ID),
+        ([(NFD_ID, "c1"), (NFC_ID, "c2")], "h.csv:2:1: " + SAME_ID, "h.parquet:1:1: " + SAME_ID),
+        (
+            [(NFC_ID, "c1"), ("p2", "c1"), (NFD_ID, "c2")],
+            "h.csv:2:1: " + SAME_ID,
+            "h.parquet:1:1: " + SAME_ID,
+        ),
+        (
+            [(NFD_ID, "c1"), ("p2", "c1"), (NFC_ID, "c2")],
+            "h.csv:2:1: " + SAME_ID,
+            "h.parquet:1:1: " + SAME_ID,
+        ),
+        (
+            [("p0", "c0"), (NFC_ID, "c1"), (NFD_ID, "c2")],
+            "h.csv:3:1: " + SAME_ID,
+            "h.parquet:2:1: " + SAME_ID,
+        ),
+        # One id written alike, reused by another customer: split-event where it comes back.
+        (
+            [("p1", "c1"), ("p2", "c1"), ("p1", "c2")],
+            "h.csv:4:1: " + SPLIT.format("line 2"),
+            "h.parquet:3:1: " + SPLIT.format("row 1"),
+        ),
+    ],
+    ids=["nfc-nfd", "nfd-nfc", "nfc-nfd apart", "nfd-nfc apart", "nfc-nfd third", "written alike"],
+)
+def test_a_repeated_event_id_is_refused_alike_however_the_chunks_fall(
+    tmp_path: Path, events: list[tuple[str, str]], csv_error: str, parquet_error: str
+) -> None:
+    csv_path, parquet_path = write_purchases(tmp_path, events)
+    for history, error in ((csv_path, csv_error), (parquet_path, parquet_error)):
+        expected = (1, f"{tmp_path}/{error}")
+        for chunk_rows in [*range(1, len(events) + 1), 1_000_000]:
+            assert streamed_errors(history, chunk_rows) == expected, (history, chunk_rows)
+
+
+@settings(max_examples=max(5, settings.default.max_examples // 20))
+@example(events=[(NFC_ID, "c1"), (NFD_ID, "c2")])  # split-event in two chunks, was
+@example(events=[(NFC_ID, "c1"), ("p2", "c1"), (NFD_ID, "c2")])  # accepted from CSV, was
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["p1", "p2", NFC_ID, NFD_ID]), st.sampled_from(CUSTOMERS)),
+        min_size=2,
+        max_size=5,
+    )
+)
+def test_a_history_with_one_repeated_id_gets_one_refusal_in_every_chunking(
+    events: list[tuple[str, str]],
+) -> None:
+    """One-row purchases whose only problem may be one event id used by two events (as
+    written, or spelt two ways), customers in any order: a streamed dry-run of the CSV and
+    the Parquet file gives the whole run's exit code and message, location included, in
+    chunks of every size from one row to all."""
+    written = [event for event, _ in events]
+    assume(all(one != other for one, other in itertools.pairwise(written)))
+    ids = [unicodedata.normalize("NFC", event) for event in written]
+    assume(len(ids) - len(set(ids)) <= 1)
+    with TemporaryDirectory() as directory:
+        for history in write_purchases(Path(directory), events):
+            whole = streamed_errors(history, 1_000_000)
+            for chunk_rows in range(1, len(events) + 1):
+                assert streamed_errors(history, chunk_rows) == whole, (history, chunk_rows)

@@ -550,6 +550,57 @@ def _results_of(result: scale_dask.DaskEvaluation) -> tuple[Any, Any, Any]:
     return _rows(ledger), _rows(found), result.totals.to_dict()
 
 
+CAFE_NFC, CAFE_NFD = "caf\u00e9", "cafe\u0301"
+
+
+def _cafe_history(customers: list[str]) -> pa.Table:
+    """One-line purchases of a punch card's customers, their ids written as given."""
+    count = len(customers)
+    events = [
+        Purchase(
+            id=f"p{number}",
+            customer_id="c1",
+            at=datetime(2026, 3, 2 + number, 9, 0, tzinfo=UTC),
+            lines=(Line(sku="latte", quantity=1, unit_price=Decimal("4.50")),),
+        )
+        for number in range(count)
+    ]
+    table = events_to_table(events)
+    return table.set_column(2, "customer_id", pa.array(customers, pa.string()))
+
+
+@pytest.mark.parametrize("in_files", [False, True])
+@pytest.mark.parametrize(
+    "customers",
+    [[CAFE_NFC, CAFE_NFD], [CAFE_NFD, CAFE_NFD], [CAFE_NFD, "zoe", CAFE_NFC]],
+    ids=["spelt two ways", "decomposed", "two ways apart"],
+)
+def test_a_customer_id_spelt_two_ways_is_one_customer_on_dask(
+    dask_client: Client, customers: list[str], in_files: bool, tmp_path: Path
+) -> None:
+    """The engines read ``caf\u00e9`` and ``cafe\u0301`` as one customer. Dask placed
+    rows by the CRC-32 of the id as written (two partitions for one customer: no free
+    coffee, earned over both purchases) and kept a partition's results by the CRC-32 of
+    the composed id (a customer written decomposed only was dropped from the results);
+    in files, the ranges of ids as written did not overlap, so the customer was evaluated
+    in two places."""
+    program = load_program_text(
+        "program: cafe\nname: Cafe\ncurrency: EUR\ntimezone: UTC\nrules:\n"
+        "  - {id: card, kind: every_nth_free, every: 2, counts: items, reward: free}\n"
+    )
+    assert len(set(partition_of([CAFE_NFC, CAFE_NFD], 8))) == 1
+    table = _cafe_history(customers)
+    expected = _one_machine(program, list(table_to_events(table)), None, None)
+    if in_files:  # one file per row: the ranges are read, and must overlap
+        history = _in_files(table, list(range(1, table.num_rows)), tmp_path)
+        result = scale_dask.evaluate(program, history, engine="reference")
+    else:
+        frame = dd.from_pandas(table.to_pandas(types_mapper=pd.ArrowDtype), npartitions=1)
+        result = scale_dask.evaluate(program, frame, engine="batch", partitions=8)
+    assert _results_of(result) == expected
+    assert expected[2]["free_units"] == 1  # two purchases of one customer: one free
+
+
 def test_ranges_of_customer_ids_that_do_not_overlap_place_every_customer() -> None:
     ranges = customer_ranges(
         [("m", "p", False), (None, None, False), ("a", "c", False), ("q", "q", False)]

@@ -177,8 +177,11 @@ def _by_customer(
 
 
 def _range_of(ids: pd.Series) -> pd.DataFrame:
-    """A partition's lowest and highest customer id, and whether a row has none."""
+    """A partition's lowest and highest customer id (composed, NFC, as ``partition_of``
+    places them), and whether a row has none."""
     column = pa.array(ids)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = pc.utf8_normalize(column, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
     found = pc.min_max(column)
     return pd.DataFrame(
         {

@@ -5,7 +5,8 @@ between two customers once a chunk holds :data:`CHUNK_ROWS` rows: memory then ho
 chunk, never the history. Each chunk is checked as ``read_history_table`` checks a whole
 file (the same located errors: its rows are numbered as rows of the file), and the chunks
 are checked together for what one chunk cannot see: an event id used again in a later
-chunk (the reader's ``split-event`` error, pointing at the first use) and the order.
+chunk (the reader's ``split-event`` error, pointing at the first use, or its repeated id
+when spelt another way) and the order.
 
 Streaming needs the rows **sorted by customer id** (code point order; within a customer,
 any order). A customer id smaller than the one before raises :class:`NotSortedError`; the
@@ -36,7 +37,7 @@ import pyarrow.compute
 import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import sliding_window_view
 
-from rewardrules.errors import HistoryError, Location, Problem
+from rewardrules.errors import REPEATED_EVENT_ID, HistoryError, Location, Problem
 from rewardrules.histories import _table_rules
 from rewardrules.histories._checked import facts_of
 from rewardrules.histories._records import CsvOptions
@@ -141,16 +142,17 @@ class ParquetSource:
         except (pa.ArrowInvalid, OSError) as exc:
             raise self._unreadable(exc) from None
 
-    def first_row_of(self, event_id: str, before: int) -> int | None:
-        """The 0-based row where ``event_id`` first appears, if before row ``before``."""
+    def first_row_of(self, event_id: str, before: int) -> tuple[int, str] | None:
+        """The 0-based row where ``event_id`` (composed, NFC) first appears, if before row
+        ``before``, and its id as written there (which may be spelt another way)."""
         start = 0
         for table in self.batches(65_536, ["event_id"]):
             if start >= before:
                 return None
             column = table["event_id"].cast(pa.string())
-            found = pc.index(column, event_id).as_py()
+            found = pc.index(_table_rules.nfc(column), event_id).as_py()
             if found is not None and found >= 0 and start + found < before:
-                return int(start + found)
+                return int(start + found), str(column[found].as_py())
             start += table.num_rows
         return None
 
@@ -343,7 +345,8 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
 
     Raises:
         HistoryError: the first problem of the first chunk that has one, located in the
-            file; an event id used again (``split-event``).
+            file; an event id used again (``split-event``, or a repeated id when spelt
+            another way).
         NotSortedError: a customer id smaller than the one before.
     """
     order = _Order(source.name)
@@ -358,7 +361,7 @@ def parquet_chunks(source: ParquetSource, size: int) -> Iterator[pa.Table]:
         cells = Cells(table, lines, source.name, CsvOptions(), rows=True, distinct=heads)
         result = history_table(cells)
         order.check(result)
-        _check_new_ids(source, seen, result, first, heads)
+        _check_new_ids(source, seen, result, table["event_id"], first, heads)
         return result
 
     for batch in source.batches(size):
@@ -398,9 +401,17 @@ class _HeadHashes:
 
 
 def _check_new_ids(
-    source: ParquetSource, seen: _SeenIds, table: pa.Table, first: int, heads: _HeadHashes
+    source: ParquetSource,
+    seen: _SeenIds,
+    table: pa.Table,
+    written: pa.ChunkedArray[Any],
+    first: int,
+    heads: _HeadHashes,
 ) -> None:
-    """Refuse an event id used in an earlier chunk, as the whole-file reader words it."""
+    """Refuse an event id used in an earlier chunk, as the whole-file reader words it: an id
+    written as it was before comes back (``split-event``, here); an id spelt another way
+    (NFC and NFD) is another event with the same id (at its first row, as the reader's
+    check of composed ids and the engine say it). ``written`` is the chunk's ids as read."""
     ids, starts = event_heads(table)
     facts = facts_of(table)
     if heads.found is not None and facts is not None and facts.starts is not None:
@@ -416,8 +427,13 @@ def _check_new_ids(
         if earlier is None:
             continue  # two ids with one hash
         row = int(starts[index])
-        message = (
-            f"event {event_id!r} appears again (its first rows start on row {earlier + 1}); "
+        earlier_row, spelt = earlier
+        if spelt != written[row].as_py():
+            location = Location(source.name, earlier_row + 1, 1)
+            path = (f"event {event_id}",)
+            raise HistoryError([Problem(REPEATED_EVENT_ID, path, location, "invalid-event")])
+        message = (  # the id as written, as the reader's message has it
+            f"event {spelt!r} appears again (its first rows start on row {earlier_row + 1}); "
             "the rows of one event must be adjacent, and an event id is used by one event only"
         )
         hint = "remove the rows of a re-sent export before reading"

@@ -17,6 +17,7 @@ mutable copy; inputs (programs, events, saved states) are never changed.
 from __future__ import annotations
 
 import gc
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -735,10 +736,33 @@ def _evaluate_batch(
         # A program that earns by no payment method never reads the payments: the table
         # may leave them out.
         by_method = any(rule.when.payment_methods is not None for rule in program.rules)
+        history = _table_ready(program, history, as_of)
         history = events_to_table(history, drop_payments=not by_method)
     return evaluate_table(
         program, history, customers, as_of, source=source, facts=facts, states=states
     )
+
+
+def _table_ready(
+    program: Program, events: list[AnyEvent], as_of: date | datetime | None
+) -> list[AnyEvent]:
+    """The events for a table, none next to another with its id (which a table would read
+    as one event, so ``events_to_table`` refuses it): as given when none is; else those up
+    to ``as_of`` in the reference's (instant, id) order, refusing the first repeated id the
+    reference meets there. A repeat after ``as_of`` is ignored, as the reference ignores
+    those events, and a repeat before it is named as the reference names it."""
+    if all(event.id != after.id for event, after in itertools.pairwise(events)):
+        return events
+    cutoff = None if as_of is None else Cutoff(as_of, compile_program(program).plan)
+    selected = [event for event in events if cutoff is None or cutoff.admits(event)]
+    selected.sort(key=_event_id)
+    selected.sort(key=_event_at)
+    seen: set[str] = set()
+    for event in selected:
+        if event.id in seen:
+            raise _fail(event, REPEATED_EVENT_ID)
+        seen.add(event.id)
+    return selected
 
 
 def check_profiles(customers: Iterable[Customer] | None) -> dict[str, Customer]:

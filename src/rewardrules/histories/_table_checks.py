@@ -496,21 +496,26 @@ class _Checker:
 
 
 def _refuse_events_made_one(cells: Cells, event_ids: Column, starts: Ints) -> None:
-    """Two events, one after the other, whose ids differ as read but are one id in composed
-    form (``cafe\u0301`` then ``caf\u00e9``): the row reader reads them as two events with one
+    """Two events whose ids differ as read but are one id in composed form (``cafe\u0301``
+    and ``caf\u00e9``), adjacent or not: the row reader reads them as two events with one
     id, which the engine refuses; so are they here, located at the id's first row as the
     engine's error is, rather than read as the lines of one event (which would merge two
-    customers' purchases into one)."""
+    customers' purchases into one) or left to the engine (which, evaluating a history chunk
+    of customers by chunk, would not see two chunks' events at once). The id named is the
+    first, in row order, whose second event is met."""
     if len(starts) < 2:
         return
     heads = event_ids.take(positions(starts))
-    same = numpy_of(pc.equal(heads[1:], heads[:-1]))
-    if same.any():
-        event_id = heads[int(np.argmax(same))].as_py()
-        first = pc.index(event_ids, event_id).as_py()
-        location = Location(cells.source, int(cells.lines[first]), 1)
-        path = (f"event {event_id}",)
-        raise HistoryError([Problem(REPEATED_EVENT_ID, path, location, "invalid-event")])
+    if len(pc.unique(heads)) == len(heads):
+        return
+    codes = numpy_of(dictionary(heads).indices)  # in order of first appearance
+    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    again = int(np.flatnonzero(codes <= before)[0])
+    event_id = heads[again].as_py()
+    first = pc.index(event_ids, event_id).as_py()
+    location = Location(cells.source, int(cells.lines[first]), 1)
+    path = (f"event {event_id}",)
+    raise HistoryError([Problem(REPEATED_EVENT_ID, path, location, "invalid-event")])
 
 
 def _all_null(column: Column) -> bool:

@@ -246,12 +246,16 @@ def _format_of(source: str, given: str | None) -> Format:
 
 def _locate_in_parquet(source: str, event_id: str) -> Location | None:
     """The row (as the line, column 1) of an event's first row in a Parquet history."""
-    import pyarrow.compute as pc  # noqa: PLC0415 -- only a Parquet history needs pyarrow here
+    import pyarrow as pa  # noqa: PLC0415 -- only a Parquet history needs pyarrow here
+    import pyarrow.compute as pc  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
+    from rewardrules.histories import _table_rules  # noqa: PLC0415 -- imports pyarrow
+
     try:
-        ids = pq.read_table(source, columns=["event_id"])["event_id"]
-        found = pc.index(ids.cast("string"), event_id).as_py()
+        ids = pq.read_table(source, columns=["event_id"])["event_id"].cast(pa.string())
+        # Spelt another way (NFD) it is still the event: the readers compose ids (NFC).
+        found = pc.index(_table_rules.nfc(ids), event_id).as_py()
     except (OSError, ValueError, KeyError):  # pyarrow's errors are OSError or ValueError
         return None
     return None if found < 0 else Location(source, found + 1, 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import unicodedata
 import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -232,16 +233,22 @@ def customer_ranges(
 
 def partition_of(customer_ids: Iterable[str], partitions: Placement) -> list[int]:
     """Each customer's partition: the CRC-32 of its UTF-8 id modulo ``partitions`` when it
-    is a number, or the input partition whose range holds the id (:class:`CustomerRanges`)."""
+    is a number, or the input partition whose range holds the id (:class:`CustomerRanges`).
+
+    The id is taken in composed form (NFC), as the engines read it: a customer whose id is
+    spelt two ways in the input (``caf\u00e9``, ``cafe\u0301``) is one customer in one
+    partition, and a result (whose id is composed) is kept by the partition that held its
+    rows."""
     found: dict[str, int] = {}
     parts = []
-    for customer in customer_ids:
-        part = found.get(customer)
+    for written in customer_ids:
+        part = found.get(written)
         if part is None:
+            customer = written if written.isascii() else unicodedata.normalize("NFC", written)
             if isinstance(partitions, CustomerRanges):
-                part = found[customer] = partitions.part(customer)
+                part = found[written] = partitions.part(customer)
             else:
-                part = found[customer] = zlib.crc32(customer.encode()) % partitions
+                part = found[written] = zlib.crc32(customer.encode()) % partitions
         parts.append(part)
     return parts
 

@@ -598,10 +598,10 @@ def read_frame(
     bounds = _runs(ids, rows["type"]) if known is None else known
     heads = pa.array(bounds[:-1])
     head_ids = rows["event_id"].take(heads)
-    if known is None and len(pc.unique(head_ids)) < len(head_ids):
-        _refuse_repeated_id(head_ids)
-    customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     at = _numbers(rows["at"].take(heads).cast(pa.int64()))
+    if known is None and len(pc.unique(head_ids)) < len(head_ids):
+        _refuse_repeated_id(head_ids, at)
+    customer_rank, customer_ids = _ranks(rows["customer_id"].take(heads))
     order = _evaluation_order(customer_rank, at, head_ids)
     row_types = None if known is None or facts is None else facts.types
     return _frame(
@@ -616,13 +616,22 @@ def read_frame(
     )
 
 
-def _refuse_repeated_id(head_ids: Column) -> None:
-    """Raise the error about the first repeated event id, in id order."""
-    by_id = pc.sort_indices(head_ids)
-    sorted_ids = head_ids.take(by_id)
-    repeated = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(sorted_ids) - 1))
-    event_id = sorted_ids[pc.index(repeated, True).as_py()].as_py()
-    raise event_error(event_id, REPEATED_EVENT_ID)
+def _refuse_repeated_id(head_ids: Column, at: Ints) -> None:
+    """Raise the error about the first repeated event id the reference meets: it folds the
+    events by (instant, id) and refuses the first whose id an earlier one had, so the id
+    named is the one whose second event comes first in that order (not the first repeated
+    id in id order, which named ``a`` where the reference names ``b`` of events ``b``,
+    ``a``, ``b``, ``a``)."""
+    pairs = pa.table({"id": head_ids, "at": pa.array(at, pa.int64())})
+    order = pc.sort_indices(pairs, sort_keys=[("id", "ascending"), ("at", "ascending")])
+    ids = head_ids.take(order)
+    instants = at[np.asarray(order.to_numpy(zero_copy_only=False), dtype=np.intp)]
+    equal = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    same = np.asarray(equal.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    # Each id's second event, sorted by id then instant: its first repeat.
+    seconds = np.flatnonzero(same & ~np.concatenate(([False], same[:-1]))) + 1
+    place = int(seconds[np.argmin(instants[seconds])])  # the earliest; a tie, the least id
+    raise event_error(ids[place].as_py(), REPEATED_EVENT_ID)
 
 
 def _evaluation_order(customer_rank: Ints, at: Ints, head_ids: Column) -> Ints:
