@@ -117,19 +117,20 @@ def test_text_that_is_not_plain_reads_as_a_copy(tmp_path: Path, old: str, new: s
     same_frames(table)
 
 
-def test_event_ids_that_nfc_makes_one_are_refused_as_in_a_copy(tmp_path: Path) -> None:
+def test_event_ids_that_nfc_makes_one_are_refused_by_the_checks(tmp_path: Path) -> None:
+    # Two events apart whose ids NFC makes one: the checks refuse them at the id's first row
+    # (so no checked table, no facts), not read as the lines of one event.
     rows = good_rows()
     rows[0][0] = rows[1][0] = "Ren\u00e9"  # p1, two rows
     rows[4][0] = "Rene\u0301"  # r2
     write_rows(tmp_path / "h.csv", rows)
-    table = read_history_table(tmp_path / "h.csv")
-    facts = facts_of(table)
-    assert facts is not None
-    assert facts.starts is None
-    found = read(table)
-    assert found == read(copy_of(table))
-    assert isinstance(found, list)
-    assert "same id" in found[0][1]
+    with pytest.raises(HistoryError) as refused:
+        read_history_table(tmp_path / "h.csv")
+    [problem] = refused.value.problems
+    assert problem.code == "invalid-event"
+    assert "same id" in str(problem)
+    assert problem.location is not None
+    assert problem.location.line == 2  # the first row of René's first event
 
 
 CELLS = st.sampled_from(
