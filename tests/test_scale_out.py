@@ -912,6 +912,53 @@ def test_a_customer_id_written_decomposed_is_placed_composed_on_spark(
     )
 
 
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_referrer_written_decomposed_gets_the_same_rewards_on_spark(
+    spark: Any, engine: str
+) -> None:
+    """The referrer's history rows and profile are written decomposed (Spark's crc32:
+    partition 2 of 4, where ``eve`` lives), the composed id lives in 1 and the friend in
+    0: the friend's fact reaches the referrer's composed partition, and so do its rows."""
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    program = load_program_text(REFERRALS)
+    assert partition_of(["bob", "eve"], 4) == [0, 2]
+    events: list[AnyEvent] = [
+        _purchase("r-1", CAFE_NFC, 1, "5.00"),
+        _purchase("f-1", "bob", 2, "25.00"),
+        _purchase("e-1", "eve", 3, "30.00"),
+        _purchase("r-2", CAFE_NFC, 5, "7.00"),
+    ]
+    customers = [Customer(customer_id="bob", referred_by=CAFE_NFC), Customer(customer_id=CAFE_NFC)]
+    expected = _one_machine(program, events, customers, None)
+    table = events_to_table(events)
+    written = [
+        CAFE_NFD if customer == CAFE_NFC else customer
+        for customer in table["customer_id"].to_pylist()
+    ]
+    table = table.set_column(2, "customer_id", pa.array(written, pa.string()))
+    profiles = customers_to_table(customers)
+    profile_ids = [
+        CAFE_NFD if customer == CAFE_NFC else customer
+        for customer in profiles["customer_id"].to_pylist()
+    ]
+    profiles = profiles.set_column(
+        profiles.schema.get_field_index("customer_id"),
+        "customer_id",
+        pa.array(profile_ids, pa.string()),
+    )
+    result = scale_spark.evaluate(
+        program, spark.createDataFrame(table), customers=profiles, engine=engine, partitions=4
+    )
+    found = (
+        _rows(result.ledger.toArrow()),
+        _rows(result.customers.toArrow()),
+        result.totals.to_dict(),
+    )
+    assert found == expected
+    assert [row["points"] for row in expected[0] if row["customer_id"] == CAFE_NFC] == [5, 300, 7]
+
+
 def test_too_many_ids_written_decomposed_are_refused_by_name_on_spark(
     spark: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
