@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -868,6 +869,150 @@ def test_each_spark_task_holds_exactly_its_own_partition_of_customers(spark: Any
         placed = _placed(parts, keys).applyInArrow(task_of, "part long, task int")
         found = {(row["part"], row["task"]) for row in placed.collect()}
         assert found == {(part, part) for part in range(partitions)}
+
+
+CAFE_PROGRAM = (
+    "program: cafe\nname: Cafe\ncurrency: EUR\ntimezone: UTC\nrules:\n"
+    "  - {id: card, kind: every_nth_free, every: 2, counts: items, reward: free}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "customers",
+    [[CAFE_NFD, CAFE_NFD], [CAFE_NFC, CAFE_NFD], [CAFE_NFD, "zoe", CAFE_NFC]],
+    ids=["decomposed", "spelt two ways", "two ways apart"],
+)
+def test_a_customer_id_written_decomposed_is_placed_composed_on_spark(
+    spark: Any, customers: list[str]
+) -> None:
+    """Spark's crc32 reads the id as written: ``cafe\u0301`` went to partition 2 of 4 and
+    its results, kept by the composed id's partition (1), were dropped everywhere; spelt
+    both ways, the customer was evaluated in two partitions (no free coffee). The workers
+    report such ids and the run is made again with them placed by their composed id."""
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    assert partition_of([CAFE_NFC], 4) == [1]
+    assert zlib.crc32(CAFE_NFD.encode()) % 4 == 2  # Spark's placement of the id as written
+    program = load_program_text(CAFE_PROGRAM)
+    table = _cafe_history(customers)
+    expected = _one_machine(program, list(table_to_events(table)), [], None)
+    # Profiles (none) force the shuffle: the frame's partitions might hold whole customers.
+    result = scale_spark.evaluate(
+        program, spark.createDataFrame(table), customers=[], engine="batch", partitions=4
+    )
+    found = (
+        _rows(result.ledger.toArrow()),
+        _rows(result.customers.toArrow()),
+        result.totals.to_dict(),
+    )
+    assert found == expected
+    assert expected[2]["free_units"] == 1
+    assert [row["customer_id"] for row in expected[1]] == sorted(
+        {CAFE_NFC, *customers} - {CAFE_NFD}
+    )
+
+
+@pytest.mark.parametrize("engine", ["reference", "batch"])
+def test_a_referrer_written_decomposed_gets_the_same_rewards_on_spark(
+    spark: Any, engine: str
+) -> None:
+    """The referrer's history rows and profile are written decomposed (Spark's crc32:
+    partition 2 of 4, where ``eve`` lives), the composed id lives in 1 and the friend in
+    0: the friend's fact reaches the referrer's composed partition, and so do its rows."""
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    program = load_program_text(REFERRALS)
+    assert partition_of(["bob", "eve"], 4) == [0, 2]
+    events: list[AnyEvent] = [
+        _purchase("r-1", CAFE_NFC, 1, "5.00"),
+        _purchase("f-1", "bob", 2, "25.00"),
+        _purchase("e-1", "eve", 3, "30.00"),
+        _purchase("r-2", CAFE_NFC, 5, "7.00"),
+    ]
+    customers = [Customer(customer_id="bob", referred_by=CAFE_NFC), Customer(customer_id=CAFE_NFC)]
+    expected = _one_machine(program, events, customers, None)
+    table = events_to_table(events)
+    written = [
+        CAFE_NFD if customer == CAFE_NFC else customer
+        for customer in table["customer_id"].to_pylist()
+    ]
+    table = table.set_column(2, "customer_id", pa.array(written, pa.string()))
+    profiles = customers_to_table(customers)
+    profile_ids = [
+        CAFE_NFD if customer == CAFE_NFC else customer
+        for customer in profiles["customer_id"].to_pylist()
+    ]
+    profiles = profiles.set_column(
+        profiles.schema.get_field_index("customer_id"),
+        "customer_id",
+        pa.array(profile_ids, pa.string()),
+    )
+    result = scale_spark.evaluate(
+        program, spark.createDataFrame(table), customers=profiles, engine=engine, partitions=4
+    )
+    found = (
+        _rows(result.ledger.toArrow()),
+        _rows(result.customers.toArrow()),
+        result.totals.to_dict(),
+    )
+    assert found == expected
+    assert [row["points"] for row in expected[0] if row["customer_id"] == CAFE_NFC] == [5, 300, 7]
+
+
+def test_too_many_ids_written_decomposed_are_refused_by_name_on_spark(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rewardrules.spark as scale_spark  # noqa: PLC0415 -- with the session
+
+    monkeypatch.setattr(scale_spark, "_MOVED_MAX", 0)
+    program = load_program_text(CAFE_PROGRAM)
+    frame = spark.createDataFrame(_cafe_history([CAFE_NFD, "zoe"]))
+    with pytest.raises(RewardRulesError) as refused:
+        scale_spark.evaluate(program, frame, customers=[], partitions=4)
+    (problem,) = refused.value.problems
+    assert problem.code == "customer-id-not-composed"
+    assert repr(CAFE_NFD) in problem.message
+    assert "more than the 0 such ids a run places itself" in problem.message
+    assert "unicodedata.normalize('NFC', customer_id)" in str(problem.suggestion)
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["read-by-workers", "rows-through-spark"])
+@pytest.mark.parametrize(
+    "customers",
+    [[CAFE_NFC, CAFE_NFD], [CAFE_NFD, "zoe", CAFE_NFC]],
+    ids=["spelt two ways", "two ways apart"],
+)
+def test_files_of_one_customer_spelt_two_ways_overlap_on_spark(
+    spark: Any, customers: list[str], plain: bool, tmp_path: Path
+) -> None:
+    """One file per row: as written, the files' ranges of ids did not overlap and the
+    customer was evaluated in place twice, each half without its free coffee. The ranges
+    are of composed ids: they overlap, and the rows are shuffled."""
+    program = load_program_text(CAFE_PROGRAM)
+    table = _cafe_history(customers)
+    for number in range(table.num_rows):
+        pq.write_table(table.slice(number, 1), tmp_path / f"part-{number}.parquet")
+    found, shuffled = _on_spark_files(
+        spark, program, tmp_path, None, file_per_partition=True, plain=plain, engine="batch"
+    )
+    assert found == _one_machine(program, list(table_to_events(table)), None, None)
+    assert found[2]["free_units"] == 1
+    assert shuffled
+
+
+def test_spark_workers_find_ids_written_decomposed_placed_elsewhere() -> None:
+    from rewardrules._spark_tasks import _chunks, _misplaced  # noqa: PLC0415 -- pyspark-free
+
+    ids = pa.table({"customer_id": [CAFE_NFD, CAFE_NFC, "zoe", None, CAFE_NFD]})
+    assert _misplaced(2, 4, ids, None) == {CAFE_NFD: 1}
+    assert _misplaced(1, 4, ids) == {}  # placed by the map: stays
+    assert _misplaced(0, 4, pa.table({"customer_id": ["zoe", "amy"]})) == {}
+    # In parts of whole customers, one customer spelt two ways is in one part.
+    history = pa.table({"customer_id": [CAFE_NFD, "amy", "zoe", CAFE_NFC]})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("rewardrules._spark_tasks._CHUNK_ROWS", 1)
+        parts = [chunk["customer_id"].to_pylist() for chunk in _chunks(history)]
+    assert [CAFE_NFD, CAFE_NFC] in parts
 
 
 def _customer_files(table: pa.Table, folder: Path, files: int, layout: str) -> None:

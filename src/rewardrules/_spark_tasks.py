@@ -2,8 +2,10 @@
 
 A partition's rows in, put back in input order (or read from its Parquet files), evaluated
 in parts of whole customers, and out as a few rows of packed Arrow IPC cells, its totals,
-the ranges of customer ids it held, or its error. :mod:`rewardrules.spark` builds the
-Spark plan around these functions.
+the ranges of customer ids it held, its error, or (shuffled) the customers it should not
+hold: ids written other than composed (NFC) that Spark's ``crc32``, reading the id as
+written, sent to another partition than :func:`rewardrules.tools.scale.partition_of` gives.
+:mod:`rewardrules.spark` builds the Spark plan around these functions.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rewardrules.tools.scale import (
     Engine,
     evaluate_partition,
     history_rows,
+    partition_of,
     remote_facts,
 )
 
@@ -40,9 +43,11 @@ _HISTORY, _PROFILE, _FACT = 0, 1, 2
 _FILE, _BLOCK = "_file", "_block"
 """A history row's input file (its place among the sorted files) and the start of its split."""
 _TABLE: Final = "_table"
-"""Which output a row is: ledger rows, customers, a partition's totals, its error, or (in
-place) the range of customer ids it held."""
+"""Which output a row is: ledger rows, customers, a partition's totals, its error, (in
+place) the range of customer ids it held, or (shuffled) the customers placed elsewhere
+than their composed id's partition."""
 _LEDGER, _CUSTOMER, _TOTALS, _ERROR, _RANGE = "ledger", "customer", "totals", "error", "range"
+_MOVED: Final = "moved"
 
 
 _PACKED: Final = "packed"
@@ -121,9 +126,43 @@ def _in_order(history: pa.Table) -> pa.Table:
     )
 
 
+def _composed(ids: Any) -> Any:
+    """Customer ids in composed form (NFC), as the engines read them; ids all ASCII (the
+    common case, a few milliseconds per million to tell) as they are."""
+    if pc.all(pc.string_is_ascii(ids)).as_py() is not False:
+        return ids
+    return pc.utf8_normalize(ids, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
+
+
+def _misplaced(part: int, partitions: int, *tables: pa.Table | None) -> dict[str, int]:
+    """The customer ids of a shuffled partition's rows that belong to another partition,
+    with that partition: Spark places a row by the CRC-32 of its id as written, the
+    engines read the id composed (NFC), and ``partition_of`` places it composed. Only ids
+    that NFC changes can be misplaced; ids all ASCII cost one vectorised check."""
+    moved: dict[str, int] = {}
+    for table in tables:
+        if table is None or not table.num_rows:
+            continue
+        ids = table["customer_id"]
+        composed = _composed(ids)
+        if composed is ids:
+            continue
+        written = cast("list[str]", pc.unique(ids.filter(pc.not_equal(composed, ids))).to_pylist())
+        for customer, where in zip(written, partition_of(written, partitions), strict=True):
+            if where != part:
+                moved[customer] = where
+    return moved
+
+
 def _spans(history: pa.Table) -> list[tuple[str | None, str | None, bool]]:
-    """The lowest and highest customer id of each input file's rows in a partition, and
-    whether a row has none."""
+    """The lowest and highest customer id (composed, NFC, as the engines read it) of each
+    input file's rows in a partition, and whether a row has none."""
+    if history.num_rows:
+        history = history.set_column(
+            history.schema.get_field_index("customer_id"),
+            "customer_id",
+            _composed(history["customer_id"]),
+        )
     spans = history.group_by(_FILE).aggregate(
         [("customer_id", "min"), ("customer_id", "max"), ("customer_id", "count", _NULLS)]
     )
@@ -172,9 +211,11 @@ def _read(uri: str, columns: list[str] | None = None) -> pa.Table:
 
 
 def _file_span(uri: str) -> tuple[str | None, str | None, bool, int]:
-    """A file's lowest and highest customer id, whether a row has none, and its rows."""
+    """A file's lowest and highest customer id (composed, NFC, as the engines read it:
+    files holding one customer spelt two ways overlap), whether a row has none, and its
+    rows."""
     ids = _read(uri, ["customer_id"])["customer_id"]
-    span = pc.min_max(ids)
+    span = pc.min_max(_composed(ids))
     return span["min"].as_py(), span["max"].as_py(), ids.null_count > 0, len(ids)
 
 
@@ -185,8 +226,9 @@ def _chunks(history: pa.Table) -> Iterator[pa.Table]:
     if count <= 1:
         yield history
         return
-    # Customers numbered by first appearance, dealt round the parts.
-    encoded = pc.dictionary_encode(history["customer_id"].combine_chunks())
+    # Customers (composed ids: one customer spelt two ways is one) numbered by first
+    # appearance, dealt round the parts.
+    encoded = pc.dictionary_encode(_composed(history["customer_id"].combine_chunks()))
     numbers = cast("pa.DictionaryArray[Any, Any]", encoded).indices
     which = pc.cast(numbers, pa.int64()).to_numpy(zero_copy_only=False) % count
     for part in range(count):
@@ -220,6 +262,10 @@ class _Partition:
     def facts(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         """Pass one for a group: the facts to route to other partitions."""
         part, history, profiles, _ = _split(key, table)
+        if _misplaced(part, self.partitions, history, profiles):
+            # The second pass finds them again and tells the driver, which places them
+            # by their composed id and runs again.
+            return _conform(_facts_schema().empty_table(), _facts_schema())
         try:
             found = remote_facts(
                 self.text, part, self.partitions, history, profiles, self.as_of, self.engine
@@ -233,6 +279,12 @@ class _Partition:
     def evaluate(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         """Pass two for a group: its ledger rows, customers and figures, or its error."""
         part, history, profiles, facts = _split(key, table)
+        moved = _misplaced(part, self.partitions, history, profiles)
+        if moved:
+            # Evaluated here, those customers would be dropped (their results belong to
+            # another partition) or split: the driver places them and runs again.
+            rows = {_TABLE: [_MOVED], "figures": [json.dumps(moved, sort_keys=True)]}
+            return _conform(pa.table(rows), _OUTPUT)
         try:
             ledger, results, figures = evaluate_partition(
                 self.text, part, self.partitions, history, profiles, facts, self.as_of, self.engine

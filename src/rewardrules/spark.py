@@ -19,7 +19,8 @@ profiles and no referral rules (which need routing between partitions):
 Partitions of more than ``_CHUNK_ROWS`` rows are evaluated in parts of whole customers.
 
 Otherwise every row gets its customer's partition, ``pmod(crc32(customer_id), n)`` (the
-number :func:`rewardrules.tools.scale.partition_of` gives in Python), and
+number :func:`rewardrules.tools.scale.partition_of` gives in Python for an id written
+composed, NFC, as every ASCII id is), and
 ``groupBy(partition).applyInArrow`` runs the engine once per partition of customers (one
 call per customer would compile the program once per customer). The rows are first
 repartitioned on a key chosen so that Spark's hash puts partition *k* in task *k*: one
@@ -30,6 +31,14 @@ streams in a few binary cells, which are cached; the ledger and customers frames
 them (``mapInArrow``), so the JVM never converts the rows when only the totals are read.
 Every output column's type is declared. What runs in the workers (pyarrow only) is in
 :mod:`rewardrules._spark_tasks`.
+
+Spark's ``crc32`` reads an id as written, the engines and ``partition_of`` read it composed:
+an id written otherwise (``cafe`` and a combining accent) may land in another partition
+than its customer's. Each worker checks its rows' ids before evaluating (one vectorised
+check when they are all ASCII) and reports any such customer with its partition instead
+of results; the driver then drops the run and runs again with those ids placed by a
+broadcast join (at most ``_MOVED_MAX`` of them; more are refused by name). In place, the
+ranges of ids are of composed ids.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from rewardrules._spark_tasks import (
     _FILE,
     _HISTORY,
     _LEDGER,
+    _MOVED,
     _OUTPUT,
     _PACKED,
     _PROFILE,
@@ -94,6 +104,9 @@ __all__ = ["SparkEvaluation", "evaluate"]
 
 _KEY: Final = "_key"
 """The shuffle key: a number whose Spark hash, modulo the partitions, is the partition."""
+_MOVED_MAX: Final = 1_000_000
+"""The most customer ids written other than composed (NFC), and sent by Spark's ``crc32``
+to another partition than their customer's, that a run places by a broadcast join."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +159,28 @@ def _input_schema() -> pa.Schema:
 
 
 def _part_of(column: Column, partitions: int) -> Column:
-    """The Spark twin of ``partition_of``: CRC-32 of the UTF-8 id, modulo the partitions."""
+    """The Spark twin of ``partition_of`` for ids written composed (NFC): CRC-32 of the
+    UTF-8 id, modulo the partitions."""
     return functions.pmod(functions.crc32(column.cast("binary")), functions.lit(partitions))
+
+
+def _moved_to(united: DataFrame, moved: dict[str, int]) -> DataFrame:
+    """The rows with the ids of ``moved`` (written other than composed, whose composed id
+    ``partition_of`` places elsewhere than Spark's crc32) in their partition: a left join
+    with a broadcast table of them. (A literal map in the plan took 75 s to plan 10,000.)"""
+    if not moved:
+        return united
+    table = pa.table(
+        {
+            "_moved_id": pa.array(list(moved), pa.string()),
+            "_moved_part": pa.array(list(moved.values()), pa.int64()),
+        }
+    )
+    found = functions.broadcast(united.sparkSession.createDataFrame(table))
+    joined = united.join(found, united["customer_id"] == found["_moved_id"], "left")
+    return joined.withColumn(
+        PART, functions.coalesce(functions.col("_moved_part"), functions.col(PART))
+    ).drop("_moved_id", "_moved_part")
 
 
 def _history_rows(df: DataFrame, partitions: int | None) -> DataFrame:
@@ -258,12 +291,63 @@ def evaluate(
                 return in_place
     session = df.sparkSession
     count = partitions or int(str(session.conf.get("spark.sql.shuffle.partitions")))
+    if customers is not None and not isinstance(customers, DataFrame | pa.Table):
+        customers = customers_to_table(list[Customer](customers))  # read once, maybe twice
+    keys = _placement_keys(session, count)
+    run = _Partition(text, count, as_of, checked, program.money)
+    moved: dict[str, int] = {}
+    # Run again, at most once, when a worker found ids that Spark's crc32 (of the id as
+    # written) sent to another partition than their composed id's.
+    for _ in range(2):
+        evaluated, figures, found = _shuffled(program, df, customers, run, keys, moved)
+        if not found:
+            return SparkEvaluation(
+                ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
+                customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
+                totals=add_totals(program, figures),
+            )
+        if len(moved) + len(found) > _MOVED_MAX:
+            raise _misplaced_error(
+                sorted(found), f"more than the {_MOVED_MAX} such ids a run places itself"
+            )
+        moved.update(found)
+    raise _misplaced_error(sorted(found), "and placing them by their composed id did not hold")
+
+
+def _misplaced_error(customers: list[str], why: str) -> RewardRulesError:
+    """The refusal of customer ids written other than composed that could not be placed."""
+    named = ", ".join(repr(customer) for customer in customers[:5])
+    more = f" and {len(customers) - 5} more" if len(customers) > 5 else ""
+    return RewardRulesError(
+        [
+            Problem(
+                message=f"customer id {named}{more} is written other than composed (NFC): "
+                "Spark places a row by the CRC-32 of its id as written, the engines read the "
+                f"id composed, and its customer belongs to another partition, {why}",
+                code="customer-id-not-composed",
+                suggestion="compose the ids before handing the frame to Spark: in Python, "
+                "unicodedata.normalize('NFC', customer_id) before createDataFrame, or write "
+                "the history again with `rewardrules sort-history` (it writes composed ids)",
+            )
+        ]
+    )
+
+
+def _shuffled(
+    program: Program,
+    df: DataFrame,
+    customers: Any,
+    run: _Partition,
+    keys: list[int],
+    moved: dict[str, int],
+) -> tuple[DataFrame, list[dict[str, int]], dict[str, int]]:
+    """One shuffled run: its cached output and figures, or (the output dropped) the ids
+    its workers found in another partition than their customer's."""
+    count = run.partitions
     frames = [_history_rows(df, count)]
     if customers is not None:
         frames.append(_profile_rows(df, customers, count))
-    united = _union(frames)
-    keys = _placement_keys(session, count)
-    run = _Partition(text, count, as_of, checked, program.money)
+    united = _moved_to(_union(frames), moved)
 
     # Functions of (key, data) with resolvable hints: applyInArrow reads its mode from them.
     def facts_of(key: tuple[Any, ...], table: pa.Table) -> pa.Table:
@@ -273,38 +357,41 @@ def evaluate(
         return run.evaluate(key, table)
 
     if has_referrals(program):
-        found = _placed(united, keys).applyInArrow(facts_of, _struct(_facts_schema()))
-        routed = found.withColumn(_WHAT, functions.lit(_FACT))
+        facts = _placed(united, keys).applyInArrow(facts_of, _struct(_facts_schema()))
+        routed = facts.withColumn(_WHAT, functions.lit(_FACT))
         united = _union([united, routed])
     evaluated = _placed(united, keys).applyInArrow(evaluated_of, _struct(_OUTPUT)).cache()
-    figures, _ = _collected(evaluated)
-    return SparkEvaluation(
-        ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
-        customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
-        totals=add_totals(program, figures),
-    )
+    figures, _, found = _collected(evaluated)
+    if found:
+        evaluated.unpersist()
+    return evaluated, figures, found
 
 
 def _collected(
     evaluated: DataFrame,
-) -> tuple[list[dict[str, int]], list[tuple[int, str | None, str | None, bool]]]:
-    """The partitions' figures and (in place) the spans of customer ids they held, or
+) -> tuple[list[dict[str, int]], list[tuple[int, str | None, str | None, bool]], dict[str, int]]:
+    """The partitions' figures, (in place) the spans of customer ids they held and
+    (shuffled) the customers they found placed elsewhere than by their composed id, or
     their error raised (the cache dropped)."""
-    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR, _RANGE)).select(
+    kept = evaluated.filter(functions.col(_TABLE).isin(_TOTALS, _ERROR, _RANGE, _MOVED)).select(
         _TABLE, "figures", "error"
     )
-    figures, spans, errors = [], [], []
+    figures, spans, errors, moved = [], [], [], {}
     for number, row in enumerate(kept.collect()):
         if row[_TABLE] == _ERROR:
             errors.append(row["error"])
         elif row[_TABLE] == _RANGE:
             spans += [(number, *span) for span in json.loads(row["figures"])]
+        elif row[_TABLE] == _MOVED:
+            moved.update(json.loads(row["figures"]))
         else:
             figures.append(json.loads(row["figures"]))
-    if errors and not (spans and not _disjoint(spans)):
+    # An error of a run dropped (overlapping ranges, misplaced customers) may come of a
+    # customer split between partitions: the next run says.
+    if errors and not moved and not (spans and not _disjoint(spans)):
         evaluated.unpersist()
         raise pickle.loads(errors[0])  # noqa: S301 -- our own workers' error
-    return figures, spans
+    return figures, spans, moved
 
 
 def _parquet_files(df: DataFrame) -> list[str] | None:
@@ -389,7 +476,7 @@ def _from_files(
 
     numbers = session.range(0, len(groups), 1, len(groups))
     evaluated = numbers.mapInArrow(files_of, _struct(_OUTPUT)).cache()
-    figures, _ = _collected(evaluated)
+    figures, _, _ = _collected(evaluated)
     return SparkEvaluation(
         ledger=_unpack(evaluated, _LEDGER, ledger_schema(program.money)),
         customers=_unpack(evaluated, _CUSTOMER, RESULTS_SCHEMA),
@@ -431,7 +518,7 @@ def _in_place(program: Program, df: DataFrame, run: _Partition) -> SparkEvaluati
         return run.in_place(batches)
 
     evaluated = _history_rows(df, None).mapInArrow(in_place_of, _struct(_OUTPUT)).cache()
-    figures, spans = _collected(evaluated)
+    figures, spans, _ = _collected(evaluated)
     if spans and not _disjoint(spans):
         evaluated.unpersist()
         return None
