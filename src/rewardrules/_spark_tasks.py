@@ -22,6 +22,7 @@ import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 
 from rewardrules.errors import RewardRulesError
+from rewardrules.histories._table_rules import nfc
 from rewardrules.histories.columns import CUSTOMERS_SCHEMA
 from rewardrules.money import Currency
 from rewardrules.tools.ledger_files import ledger_schema
@@ -126,14 +127,6 @@ def _in_order(history: pa.Table) -> pa.Table:
     )
 
 
-def _composed(ids: Any) -> Any:
-    """Customer ids in composed form (NFC), as the engines read them; ids all ASCII (the
-    common case, a few milliseconds per million to tell) as they are."""
-    if pc.all(pc.string_is_ascii(ids)).as_py() is not False:
-        return ids
-    return pc.utf8_normalize(ids, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
-
-
 def _misplaced(part: int, partitions: int, *tables: pa.Table | None) -> dict[str, int]:
     """The customer ids of a shuffled partition's rows that belong to another partition,
     with that partition: Spark places a row by the CRC-32 of its id as written, the
@@ -144,7 +137,7 @@ def _misplaced(part: int, partitions: int, *tables: pa.Table | None) -> dict[str
         if table is None or not table.num_rows:
             continue
         ids = table["customer_id"]
-        composed = _composed(ids)
+        composed = nfc(ids)
         if composed is ids:
             continue
         written = cast("list[str]", pc.unique(ids.filter(pc.not_equal(composed, ids))).to_pylist())
@@ -161,7 +154,7 @@ def _spans(history: pa.Table) -> list[tuple[str | None, str | None, bool]]:
         history = history.set_column(
             history.schema.get_field_index("customer_id"),
             "customer_id",
-            _composed(history["customer_id"]),
+            nfc(history["customer_id"]),
         )
     spans = history.group_by(_FILE).aggregate(
         [("customer_id", "min"), ("customer_id", "max"), ("customer_id", "count", _NULLS)]
@@ -215,7 +208,7 @@ def _file_span(uri: str) -> tuple[str | None, str | None, bool, int]:
     files holding one customer spelt two ways overlap), whether a row has none, and its
     rows."""
     ids = _read(uri, ["customer_id"])["customer_id"]
-    span = pc.min_max(_composed(ids))
+    span = pc.min_max(nfc(ids))
     return span["min"].as_py(), span["max"].as_py(), ids.null_count > 0, len(ids)
 
 
@@ -228,7 +221,7 @@ def _chunks(history: pa.Table) -> Iterator[pa.Table]:
         return
     # Customers (composed ids: one customer spelt two ways is one) numbered by first
     # appearance, dealt round the parts.
-    encoded = pc.dictionary_encode(_composed(history["customer_id"].combine_chunks()))
+    encoded = pc.dictionary_encode(nfc(history["customer_id"]).combine_chunks())
     numbers = cast("pa.DictionaryArray[Any, Any]", encoded).indices
     which = pc.cast(numbers, pa.int64()).to_numpy(zero_copy_only=False) % count
     for part in range(count):

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from rewardrules.engine.ledger import Totals
 from rewardrules.errors import Problem, RewardRulesError
 from rewardrules.events import Customer
+from rewardrules.histories._table_rules import nfc
 from rewardrules.histories.columns import HISTORY_SCHEMA, customers_to_table
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
@@ -179,9 +180,7 @@ def _by_customer(
 def _range_of(ids: pd.Series) -> pd.DataFrame:
     """A partition's lowest and highest customer id (composed, NFC, as ``partition_of``
     places them), and whether a row has none."""
-    column = pa.array(ids)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        column = pc.utf8_normalize(column, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
+    column = nfc(pa.array(ids))
     found = pc.min_max(column)
     return pd.DataFrame(
         {

@@ -172,8 +172,12 @@ def surely_unique(column: Column) -> bool:
 
 
 def nfc(column: Column) -> Column:
-    """Ids in Unicode's composed form, so that an é typed two ways is one id."""
-    if scan(column).ascii:
+    """Ids in Unicode's composed form, so that an é typed two ways is one id: the column
+    itself when every id is ASCII (no text at all: nulls only, or not text)."""
+    if pa.types.is_large_string(column.type):  # as pandas and Spark may hand ids over
+        if pc.all(pc.string_is_ascii(column)).as_py() is not False:
+            return column
+    elif scan(column).ascii:
         return column
     normalized: Column = pc.utf8_normalize(column, "NFC")  # type: ignore[attr-defined]  # not in pyarrow's stubs
     return normalized
