@@ -754,9 +754,7 @@ def _table_ready(
     if all(event.id != after.id for event, after in itertools.pairwise(events)):
         return events
     cutoff = None if as_of is None else Cutoff(as_of, compile_program(program).plan)
-    selected = [event for event in events if cutoff is None or cutoff.admits(event)]
-    selected.sort(key=_event_id)
-    selected.sort(key=_event_at)
+    selected = _in_fold_order(events, cutoff)
     seen: set[str] = set()
     for event in selected:
         if event.id in seen:
@@ -801,10 +799,7 @@ def _evaluate(
         facts.update(working[saved.customer_id].referrals)
     fact_ids = {fact_id for fact_id, _ in facts}
     reported = set(working)  # customers with a saved state or an event
-    selected = [event for event in events if cutoff is None or cutoff.admits(event)]
-    # Two stable sorts give the (instant, id) order; cheaper than sorting on tuples.
-    selected.sort(key=_event_id)
-    selected.sort(key=_event_at)
+    selected = _in_fold_order(events, cutoff)
     ledgers: dict[str, list[LedgerEntry]] = {customer: [] for customer in working}
     for customer_id, state in working.items():
         state.profile = profiles.get(customer_id)
@@ -992,6 +987,15 @@ def _duplicate_message(event: AnyEvent) -> str:
     if isinstance(event, ReferralQualified):
         return REPEATED_BY_REFERRAL_FACT
     return REPEATED_EVENT_ID
+
+
+def _in_fold_order(events: Iterable[AnyEvent], cutoff: Cutoff | None) -> list[AnyEvent]:
+    """The events the cut-off admits, in the order the fold takes them: (instant, id)."""
+    selected = [event for event in events if cutoff is None or cutoff.admits(event)]
+    # Two stable sorts give the (instant, id) order; cheaper than sorting on tuples.
+    selected.sort(key=_event_id)
+    selected.sort(key=_event_at)
+    return selected
 
 
 def _event_id(event: AnyEvent) -> str:
