@@ -301,7 +301,7 @@ def _event(rows: list[dict[str, Any]], source: str, index: int) -> AnyEvent:
                         sku=row["sku"],
                         category=row["category"],
                         quantity=row["quantity"],
-                        unit_price=_amount(row["unit_price"]),
+                        unit_price=written_amount(row["unit_price"]),
                     )
                     for row in rows
                 ),
@@ -351,7 +351,7 @@ def _payments(text: str | None) -> list[dict[str, str]] | None:
     return [{"method": method, "amount": written} for method, _, written in pairs]
 
 
-def _amount(value: Decimal | None) -> Decimal | None:
+def written_amount(value: Decimal | None) -> Decimal | None:
     """An Arrow decimal with its scale's trailing zeros dropped back to the written form."""
     if value is None:
         return None

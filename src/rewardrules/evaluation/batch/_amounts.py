@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardrules.errors import Location, Problem
+from rewardrules.histories.columns import written_amount
 
 if TYPE_CHECKING:
     from rewardrules.evaluation.batch._frame import Column, Flags, Frame, Ints
@@ -156,9 +157,7 @@ def too_large_problem(
 
 def line_refusal(price: Decimal, quantity: int, gross: int, money: Currency) -> tuple[str, str]:
     """What a refusal of a line says: its quantity, price and gross, and the bound."""
-    shown = price.normalize()
-    if shown == shown.to_integral():
-        shown = shown.quantize(Decimal(1))
+    shown = written_amount(price)
     return (
         f"the line's gross amount, {quantity} x {shown} {money.code} = {gross} minor units,",
         f"is larger than the batch engine's integers allow for one line ({_power(LARGEST_LINE)} "

@@ -47,7 +47,7 @@ from rewardrules.evaluation.batch._amounts import (
 )
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories._checked import TYPES, facts_of
-from rewardrules.histories.columns import cast_column
+from rewardrules.histories.columns import cast_column, written_amount
 from rewardrules.money import Currency
 
 # pyarrow's stubs type the compute functions and ``take`` too narrowly for numpy
@@ -816,8 +816,7 @@ def _too_fine(
     first = int(lines[line_event[lines] == event][0])
     row = int(row_of_line[first])
     price: Any = rows["unit_price"][row].as_py()
-    normal = price.normalize()
-    shown = normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+    shown = written_amount(price)
     sku = rows["sku"][row].as_py()
     message = (
         f"the unit price {shown} of sku {sku} is finer than {money.code} allows "
