@@ -596,9 +596,17 @@ def take_back(
     """Take ``points`` back after a refund: from the purchase's lot, then oldest first.
 
     Returns a ``written_off`` entry when the program clamps and the points were gone.
+    Where the program's points neither wait nor expire, a purchase's points were merged
+    into the lot that never expires (``earn``): that lot is the purchase's own, so a
+    refund never takes from a migrated customer's expiring opening lot before it.
     """
     wanted = points
-    own = [lot for lot in account.lots if lot.source == purchase_id]
+    merged = not policy.has_clock
+    own = [
+        lot
+        for lot in account.lots
+        if lot.source == purchase_id or (merged and lot.expires_at is None)
+    ]
     others_available = list(_oldest_first(account.lots, at, available=True))
     others_pending = list(_oldest_first(account.lots, at, available=False))
     for lot in (*own, *others_available, *others_pending):

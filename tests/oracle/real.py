@@ -1,0 +1,407 @@
+"""An independent oracle for the program features real programs need (issue 15).
+
+Written from the issue text (payments, migration with opening balances and statuses,
+``final``, order offers, the tier details of airline, Starbucks and Sephora terms) and
+from docs/semantics.md, docs/lifecycle.md and docs/histories.md only, **not** from the
+engine's code: it is a second reading of the written contract, for a differential test.
+
+It covers a restricted family of programs, given as the plain document that is also fed
+to ``Program.model_validate``:
+
+* currency USD (cents), time zone UTC; ``points`` without ``pending_for``, expiry or
+  inactivity (only opening lots expire, at their own ``expires_at``);
+* ``tiers`` with ``window: lifetime``, ``qualify_by: spend | points``, levels with
+  ``points_multiplier``; a granted tier (``tier``/``tier_until``) on the profile;
+* rules ``order_discount`` (``percent``, ``amount`` or ``gift_item``),
+  ``points_per_spend`` (``points``, ``per``, ``multipliers`` by category,
+  ``when.payment_methods``, rounding ``floor``) and ``bonus_points``; each with
+  ``priority``, ``final`` and ``when`` holding ``min_total``, ``min_total_of``,
+  ``categories``, ``exclude_categories`` (and ``payment_methods``);
+* purchases with optional payments; refunds that return whole lines (a line's sku once per
+  purchase) or everything left.
+
+Money is ``Decimal`` throughout, rounded half up to the cent where it is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from rewardrules.events import Customer, Purchase, Refund
+
+CENT = Decimal("0.01")
+
+Row = tuple[str, str, str, int | None, Decimal | None, int | None]
+"""(event id, rule, kind, points, value, units), as tests/helpers.py compares entries."""
+
+
+def half_up(amount: Decimal) -> Decimal:
+    """Round half away from zero to the cent."""
+    return amount.quantize(CENT, ROUND_HALF_UP)
+
+
+@dataclass
+class Outcome:
+    """What the oracle says one customer ends with."""
+
+    ledger: list[Row] = field(default_factory=list)
+    points: int = 0
+    tier: str | None = None
+    upcoming_expiry: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Lot:
+    event_id: str
+    points: int
+    expires_at: datetime | None
+
+
+@dataclass
+class _Bought:
+    """A purchase as later refunds need it."""
+
+    purchase: Purchase
+    tier: str | None
+    paid: list[Decimal]
+    left: list[bool]
+    earned: dict[str, tuple[int, list[Decimal]]]
+    """Per points rule that gave: (points now held, the amounts it earned on per line)."""
+    bonuses: dict[str, int]
+    qualified: Decimal
+
+
+def _levels(program: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tiers = program.get("tiers")
+    return list(tiers["levels"]) if tiers else []
+
+
+def window_level(program: Mapping[str, Any], total: Decimal) -> str | None:
+    """The highest level whose ``at_least`` the window's total reaches."""
+    reached = None
+    for level in _levels(program):
+        if total >= Decimal(str(level["at_least"])):
+            reached = level["name"]
+    return reached
+
+
+def tier_at(
+    program: Mapping[str, Any], total: Decimal, profile: Customer | None, now: datetime
+) -> str | None:
+    """The window's level, never below a granted tier before ``tier_until``."""
+    level = window_level(program, total)
+    if profile is None or profile.tier is None or profile.tier_until is None:
+        return level
+    if now >= profile.tier_until:
+        return level
+    names = [entry["name"] for entry in _levels(program)]
+    if level is None or names.index(profile.tier) > names.index(level):
+        return profile.tier
+    return level
+
+
+def _multiplier(program: Mapping[str, Any], tier: str | None) -> Decimal:
+    for level in _levels(program):
+        if level["name"] == tier:
+            return Decimal(str(level.get("points_multiplier", 1)))
+    return Decimal(1)
+
+
+def line_eligible(when: Mapping[str, Any], category: str | None) -> bool:
+    """The line-level conditions: categories listed (if any), none excluded."""
+    categories = when.get("categories")
+    if categories is not None and category not in categories:
+        return False
+    return category is None or category not in when.get("exclude_categories", ())
+
+
+def admitted(when: Mapping[str, Any], purchase: Purchase, tier: str | None) -> bool:
+    """The purchase-level conditions: ``min_total`` over ``min_total_of`` lines, ``tiers``."""
+    if "tiers" in when and tier not in when["tiers"]:
+        return False
+    if "min_total" not in when:
+        return True
+    lines = purchase.lines
+    if when.get("min_total_of", "all") == "eligible":
+        lines = tuple(line for line in lines if line_eligible(when, line.category))
+    gross = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    return gross >= Decimal(str(when["min_total"]))
+
+
+def percent_off(rule: Mapping[str, Any], purchase: Purchase, paid: list[Decimal]) -> Row | None:
+    """``order_discount`` ``percent``: P% off each eligible line, half up per line."""
+    when = rule.get("when", {})
+    percent = Decimal(str(rule["percent"]))
+    total, units = Decimal(0), 0
+    for index, line in enumerate(purchase.lines):
+        if not line_eligible(when, line.category):
+            continue
+        discount = half_up(paid[index] * percent / 100)
+        if discount > 0:
+            paid[index] -= discount
+            total += discount
+            units += line.quantity
+    return (purchase.id, rule["id"], "discount", None, total, units) if total > 0 else None
+
+
+def amount_off(rule: Mapping[str, Any], purchase: Purchase, paid: list[Decimal]) -> Row | None:
+    """``order_discount`` ``amount``: shared by what each eligible line has left, floored
+    shares first, then a cent each to the largest remainders (earlier line on a tie)."""
+    when = rule.get("when", {})
+    eligible = [i for i, line in enumerate(purchase.lines) if line_eligible(when, line.category)]
+    left = {i: int(paid[i] / CENT) for i in eligible}
+    whole = sum(left.values())
+    if whole == 0:
+        return None
+    cents = min(int(Decimal(str(rule["amount"])) / CENT), whole)
+    shares = {i: cents * left[i] // whole for i in eligible}
+    spare = cents - sum(shares.values())
+    by_remainder = sorted(eligible, key=lambda i: (-(cents * left[i] % whole), i))
+    for i in by_remainder[:spare]:
+        shares[i] += 1
+    units = 0
+    for i in eligible:
+        if shares[i] > 0:
+            paid[i] -= shares[i] * CENT
+            units += purchase.lines[i].quantity
+    return (purchase.id, rule["id"], "discount", None, cents * CENT, units) if cents else None
+
+
+def gift_item(rule: Mapping[str, Any], purchase: Purchase) -> Row | None:
+    """``order_discount`` ``gift_item``: one free item with an eligible priced line."""
+    when = rule.get("when", {})
+    if not any(
+        line.unit_price > 0 and line_eligible(when, line.category) for line in purchase.lines
+    ):
+        return None
+    value = Decimal(str(rule["gift_item"]["value"]))
+    return (purchase.id, rule["id"], "free", None, value, 1)
+
+
+def spend_bases(
+    rule: Mapping[str, Any], purchase: Purchase, paid: list[Decimal]
+) -> list[Decimal] | None:
+    """What ``points_per_spend`` earns on, per line: the paid amount of an eligible line, or
+    with ``payment_methods`` its share paid by those methods (half up per line). None when
+    the purchase records no payment the rule reads."""
+    when = rule.get("when", {})
+    fraction = Decimal(1)
+    methods = when.get("payment_methods")
+    if methods is not None:
+        if not purchase.payments:
+            return None
+        gross = sum((line.unit_price * line.quantity for line in purchase.lines), Decimal(0))
+        by_methods = sum((p.amount for p in purchase.payments if p.method in methods), Decimal(0))
+        if gross == 0:
+            return None
+        fraction = by_methods / gross
+    bases = []
+    for index, line in enumerate(purchase.lines):
+        if not line_eligible(when, line.category):
+            bases.append(Decimal(0))
+        elif methods is None:
+            bases.append(paid[index])
+        else:
+            bases.append(half_up(paid[index] * fraction))
+    return bases
+
+
+def spend_points(
+    rule: Mapping[str, Any], purchase: Purchase, bases: Sequence[Decimal], multiplier: Decimal
+) -> int:
+    """sum(base x largest matching factor, or 1) x points / per x tier multiplier, floored."""
+    weighted = Decimal(0)
+    for index, line in enumerate(purchase.lines):
+        factors = [
+            Decimal(str(m["factor"]))
+            for m in rule.get("multipliers", ())
+            if line_eligible(m.get("when", {}), line.category)
+        ]
+        weighted += bases[index] * (max(factors) if factors else Decimal(1))
+    raw = weighted * Decimal(str(rule["points"])) / Decimal(str(rule.get("per", 1))) * multiplier
+    return int(raw.to_integral_value(ROUND_FLOOR))
+
+
+def bonus_due(rule: Mapping[str, Any], purchase: Purchase, left: Sequence[bool]) -> bool:
+    """A bonus holds while an eligible line priced above zero is not returned."""
+    when = rule.get("when", {})
+    return any(
+        left[i] and line.unit_price > 0 and line_eligible(when, line.category)
+        for i, line in enumerate(purchase.lines)
+    )
+
+
+def running_order(program: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Price rules, then earning rules, each by priority, then file order."""
+    rules = list(program["rules"])
+
+    def is_price(rule: Mapping[str, Any]) -> bool:
+        return rule["kind"] == "order_discount" and "gift_item" not in rule
+
+    def key(indexed: tuple[int, dict[str, Any]]) -> tuple[int, int, int]:
+        index, rule = indexed
+        return (0 if is_price(rule) else 1, int(rule.get("priority", 0)), index)
+
+    return [rule for _, rule in sorted(enumerate(rules), key=key)]
+
+
+class _Customer:
+    def __init__(self, program: Mapping[str, Any], profile: Customer | None) -> None:
+        self.program = program
+        self.profile = profile
+        self.out = Outcome()
+        self.lots: list[_Lot] = []
+        self.bought: dict[str, _Bought] = {}
+        self.total = Decimal(0)
+        self.by_points = (
+            bool(program.get("tiers")) and program["tiers"].get("qualify_by") == "points"
+        )
+
+    def open(self) -> None:
+        """The opening lots, oldest ``earned_at`` first, ids in the profile's order."""
+        if self.profile is None:
+            return
+        numbered = list(enumerate(self.profile.opening_points, start=1))
+        for number, lot in sorted(numbered, key=lambda pair: (pair[1].earned_at, pair[0])):
+            event_id = f"opening#{number}"
+            self.out.ledger.append(
+                (event_id, "customers.opening_points", "opening", lot.points, None, None)
+            )
+            self.lots.append(_Lot(event_id, lot.points, lot.expires_at))
+            self.out.points += lot.points
+
+    def bring_to(self, now: datetime) -> None:
+        """Expire the lots whose own expiry has come: at or before ``now``."""
+        due = [lot for lot in self.lots if lot.expires_at is not None and lot.points > 0]
+        due = [lot for lot in due if lot.expires_at is not None and lot.expires_at <= now]
+        for lot in sorted(due, key=lambda lot: lot.expires_at or now):
+            self.out.ledger.append(
+                (lot.event_id, "customers.opening_points", "expiry", -lot.points, None, None)
+            )
+            self.out.points -= lot.points
+            lot.points = 0
+
+    def buy(self, purchase: Purchase) -> None:
+        tier = tier_at(self.program, self.total, self.profile, purchase.at)
+        multiplier = _multiplier(self.program, tier)
+        paid = [line.unit_price * line.quantity for line in purchase.lines]
+        bought = _Bought(purchase, tier, paid, [True] * len(paid), {}, {}, Decimal(0))
+        earned = 0
+        for rule in running_order(self.program):
+            when = rule.get("when", {})
+            if not admitted(when, purchase, tier):
+                continue
+            row: Row | None = None
+            if rule["kind"] == "order_discount":
+                if "percent" in rule:
+                    row = percent_off(rule, purchase, paid)
+                elif "amount" in rule:
+                    row = amount_off(rule, purchase, paid)
+                else:
+                    row = gift_item(rule, purchase)
+            elif rule["kind"] == "points_per_spend":
+                bases = spend_bases(rule, purchase, paid)
+                if bases is not None:
+                    points = spend_points(rule, purchase, bases, multiplier)
+                    if points > 0:
+                        bought.earned[rule["id"]] = (points, bases)
+                        row = (purchase.id, rule["id"], "points", points, None, None)
+            elif rule["kind"] == "bonus_points" and bonus_due(rule, purchase, bought.left):
+                points = int(rule["points"])
+                bought.bonuses[rule["id"]] = points
+                row = (purchase.id, rule["id"], "points", points, None, None)
+            if row is None:
+                continue
+            self.out.ledger.append(row)
+            if row[3] is not None:
+                earned += row[3]
+            if rule.get("final"):
+                break
+        self.out.points += earned
+        bought.qualified = Decimal(earned) if self.by_points else sum(paid, Decimal(0))
+        self.total += bought.qualified
+        self.bought[purchase.id] = bought
+
+    def refund(self, refund: Refund) -> None:
+        bought = self.bought[refund.purchase_id]
+        purchase = bought.purchase
+        if refund.lines is None:
+            returned = [i for i, left in enumerate(bought.left) if left]
+        else:
+            skus = {line.sku for line in refund.lines}
+            returned = [i for i, line in enumerate(purchase.lines) if line.sku in skus]
+        for i in returned:
+            bought.left[i] = False
+        taken = 0
+        multiplier = _multiplier(self.program, bought.tier)
+        for rule in running_order(self.program):
+            rule_id = rule["id"]
+            if rule_id in bought.earned:
+                held, bases = bought.earned[rule_id]
+                kept = [base if bought.left[i] else Decimal(0) for i, base in enumerate(bases)]
+                now = spend_points(rule, purchase, kept, multiplier)
+                if now != held:
+                    self.out.ledger.append((refund.id, rule_id, "points", now - held, None, None))
+                    taken += held - now
+                    bought.earned[rule_id] = (now, bases)
+            elif rule_id in bought.bonuses and not bonus_due(rule, purchase, bought.left):
+                held = bought.bonuses.pop(rule_id)
+                self.out.ledger.append((refund.id, rule_id, "points", -held, None, None))
+                taken += held
+        self.out.points -= taken
+        if self.by_points:
+            self.total -= taken
+        else:
+            self.total -= sum((bought.paid[i] for i in returned), Decimal(0))
+
+    def finish(self, end: datetime) -> None:
+        self.bring_to(end)
+        self.out.tier = tier_at(self.program, self.total, self.profile, end)
+        due: dict[str, int] = {}
+        for lot in self.lots:
+            if lot.points > 0 and lot.expires_at is not None:
+                day = lot.expires_at.date().isoformat()
+                due[day] = due.get(day, 0) + lot.points
+        self.out.upcoming_expiry = sorted(due.items())
+
+
+def evaluate(
+    program: Mapping[str, Any],
+    events: Sequence[Purchase | Refund],
+    customers: Sequence[Customer] = (),
+    as_of: datetime | None = None,
+) -> dict[str, Outcome]:
+    """Each customer's outcome: events in (instant, id) order, customer by customer.
+
+    ``as_of`` is an instant (events at or before it count). A customer with a profile but
+    no event is reported only with ``as_of`` and an opening (a lot or a granted tier)."""
+    profiles = {profile.customer_id: profile for profile in customers}
+    ordered = sorted(events, key=lambda event: (event.at, event.id))
+    if as_of is not None:
+        ordered = [event for event in ordered if event.at <= as_of]
+    ids = {event.customer_id for event in ordered}
+    if as_of is not None:
+        ids |= {
+            cid
+            for cid, profile in profiles.items()
+            if profile.opening_points or profile.tier is not None
+        }
+    outcomes = {}
+    for cid in sorted(ids):
+        customer = _Customer(program, profiles.get(cid))
+        customer.open()
+        own = [event for event in ordered if event.customer_id == cid]
+        for event in own:
+            customer.bring_to(event.at)
+            if isinstance(event, Purchase):
+                customer.buy(event)
+            else:
+                customer.refund(event)
+        end = as_of if as_of is not None else own[-1].at
+        customer.finish(end)
+        outcomes[cid] = customer.out
+    return outcomes
