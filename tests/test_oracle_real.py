@@ -610,6 +610,8 @@ def _rule(draw: st.DrawFn, index: int, tier_names: Sequence[str]) -> dict[str, A
     if draw(st.booleans()):
         rule["priority"] = draw(st.integers(0, 2))
     if draw(st.integers(0, 2)) == 0:
+        rule["exclusive_group"] = draw(st.sampled_from(["g1", "g2"]))
+    if draw(st.integers(0, 2)) == 0:
         rule["final"] = True
     return rule
 
@@ -627,7 +629,7 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
     tier_names: list[str] = []
     if draw(st.booleans()):
         by_points = draw(st.booleans())
-        bounds = ([20, 60] if by_points else ["20.00", "60.00"])[: draw(st.integers(1, 2))]
+        bounds = ([5, 30] if by_points else ["5.00", "30.00"])[: draw(st.integers(1, 2))]
         tier_names = ["silver", "gold"][: len(bounds)]
         document["tiers"] = {
             "qualify_by": "points" if by_points else "spend",
@@ -692,30 +694,30 @@ def family_histories(
                 payments=draw(_payments(lines)),
             )
             events.append(bought)
-            left = [item.sku for item in lines]
+            left = {item.sku: item.quantity for item in lines}
             later = bought.at
             for back in range(draw(st.integers(0, 2))):
-                if not left:
+                if not any(left.values()):
                     break
                 later += timedelta(hours=draw(st.integers(1, 24 * 30)))
                 whole = draw(st.booleans())
-                returned = () if whole else (left[draw(st.integers(0, len(left) - 1))],)
+                returned: tuple[RefundLine, ...] = ()
+                if not whole:
+                    sku = draw(st.sampled_from(sorted(sku for sku, units in left.items() if units)))
+                    returned = (RefundLine(sku=sku, quantity=draw(st.integers(1, left[sku]))),)
                 events.append(
                     Refund(
                         id=f"{customer}-r{number}-{back}",
                         customer_id=customer,
                         at=later,
                         purchase_id=bought.id,
-                        lines=tuple(
-                            RefundLine(
-                                sku=sku, quantity=next(i.quantity for i in lines if i.sku == sku)
-                            )
-                            for sku in returned
-                        )
-                        or None,
+                        lines=returned or None,
                     )
                 )
-                left = [] if whole else [sku for sku in left if sku not in returned]
+                if whole:
+                    left = dict.fromkeys(left, 0)
+                else:
+                    left[returned[0].sku] -= returned[0].quantity
         first = min((event.at for event in events if event.customer_id == customer), default=START)
         if draw(st.booleans()):
             lots = []

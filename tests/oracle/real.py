@@ -15,10 +15,11 @@ to ``Program.model_validate``:
 * rules ``order_discount`` (``percent``, ``amount`` or ``gift_item``),
   ``points_per_spend`` (``points``, ``per``, ``multipliers`` by category,
   ``when.payment_methods``, rounding ``floor``) and ``bonus_points``; each with
-  ``priority``, ``final`` and ``when`` holding ``min_total``, ``min_total_of``,
-  ``categories``, ``exclude_categories`` (and ``payment_methods``);
-* purchases with optional payments; refunds that return whole lines (a line's sku once per
-  purchase) or everything left.
+  ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
+  ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
+  ``payment_methods``);
+* purchases with optional payments; refunds of some units of a line (a line's sku once per
+  purchase) or of everything left.
 
 Money is ``Decimal`` throughout, rounded half up to the cent where it is computed.
 """
@@ -68,7 +69,8 @@ class _Bought:
     purchase: Purchase
     tier: str | None
     paid: list[Decimal]
-    left: list[bool]
+    back: list[int]
+    """Units returned so far, per line."""
     earned: dict[str, tuple[int, list[Decimal]]]
     """Per points rule that gave: (points now held, the amounts it earned on per line)."""
     bonuses: dict[str, int]
@@ -226,13 +228,21 @@ def spend_points(
     return int(raw.to_integral_value(ROUND_FLOOR))
 
 
-def bonus_due(rule: Mapping[str, Any], purchase: Purchase, left: Sequence[bool]) -> bool:
-    """A bonus holds while an eligible line priced above zero is not returned."""
+def bonus_due(rule: Mapping[str, Any], purchase: Purchase, left: Sequence[int]) -> bool:
+    """A bonus holds while an eligible unit priced above zero is not returned."""
     when = rule.get("when", {})
     return any(
-        left[i] and line.unit_price > 0 and line_eligible(when, line.category)
+        left[i] > 0 and line.unit_price > 0 and line_eligible(when, line.category)
         for i, line in enumerate(purchase.lines)
     )
+
+
+def remaining(amount: Decimal, quantity: int, returned: int) -> Decimal:
+    """What is left of a line's amount once ``returned`` of its units are back: each unit
+    takes ``amount / quantity`` half up, the last one the rest."""
+    if returned >= quantity:
+        return Decimal(0)
+    return amount - returned * half_up(amount / quantity)
 
 
 def running_order(program: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -285,42 +295,85 @@ class _Customer:
             self.out.points -= lot.points
             lot.points = 0
 
+    def _try(
+        self, rule: Mapping[str, Any], purchase: Purchase, tier: str | None, paid: list[Decimal]
+    ) -> tuple[Row, list[Decimal] | None] | None:
+        """What ``rule`` gives for the purchase, on (and into) ``paid``; None for nothing.
+        The second item is what a points rule earned on, per line."""
+        when = rule.get("when", {})
+        if not admitted(when, purchase, tier):
+            return None
+        if rule["kind"] == "order_discount":
+            if "percent" in rule:
+                row = percent_off(rule, purchase, paid)
+            elif "amount" in rule:
+                row = amount_off(rule, purchase, paid)
+            else:
+                row = gift_item(rule, purchase)
+            return None if row is None else (row, None)
+        if rule["kind"] == "points_per_spend":
+            bases = spend_bases(rule, purchase, paid)
+            if bases is None:
+                return None
+            points = spend_points(rule, purchase, bases, _multiplier(self.program, tier))
+            return (
+                ((purchase.id, rule["id"], "points", points, None, None), bases) if points else None
+            )
+        if bonus_due(rule, purchase, [line.quantity for line in purchase.lines]):
+            return (purchase.id, rule["id"], "points", int(rule["points"]), None, None), None
+        return None
+
+    def _worth(self, row: Row) -> tuple[Decimal, int]:
+        value = Decimal(str(self.program.get("points", {}).get("value", 0)))
+        points = row[3] or 0
+        return (row[4] or Decimal(0)) + points * value, points
+
+    def _rank(
+        self, member: dict[str, Any], tried: Mapping[str, tuple[Row, Any] | None]
+    ) -> tuple[Decimal, int, int, int]:
+        """Worth most first (money, then points), then lower priority, then file order."""
+        got = tried[member["id"]]
+        assert got is not None
+        money, points = self._worth(got[0])
+        index = list(self.program["rules"]).index(member)
+        return (-money, -points, int(member.get("priority", 0)), index)
+
     def buy(self, purchase: Purchase) -> None:
         tier = tier_at(self.program, self.total, self.profile, purchase.at)
-        multiplier = _multiplier(self.program, tier)
         paid = [line.unit_price * line.quantity for line in purchase.lines]
-        bought = _Bought(purchase, tier, paid, [True] * len(paid), {}, {}, Decimal(0))
+        bought = _Bought(purchase, tier, list(paid), [0] * len(paid), {}, {}, Decimal(0))
         earned = 0
-        for rule in running_order(self.program):
-            when = rule.get("when", {})
-            if not admitted(when, purchase, tier):
+        order = running_order(self.program)
+        done: set[str] = set()
+        for rule in order:
+            if rule["id"] in done:
                 continue
-            row: Row | None = None
-            if rule["kind"] == "order_discount":
-                if "percent" in rule:
-                    row = percent_off(rule, purchase, paid)
-                elif "amount" in rule:
-                    row = amount_off(rule, purchase, paid)
-                else:
-                    row = gift_item(rule, purchase)
-            elif rule["kind"] == "points_per_spend":
-                bases = spend_bases(rule, purchase, paid)
-                if bases is not None:
-                    points = spend_points(rule, purchase, bases, multiplier)
-                    if points > 0:
-                        bought.earned[rule["id"]] = (points, bases)
-                        row = (purchase.id, rule["id"], "points", points, None, None)
-            elif rule["kind"] == "bonus_points" and bonus_due(rule, purchase, bought.left):
-                points = int(rule["points"])
-                bought.bonuses[rule["id"]] = points
-                row = (purchase.id, rule["id"], "points", points, None, None)
-            if row is None:
-                continue
-            self.out.ledger.append(row)
-            if row[3] is not None:
-                earned += row[3]
-            if rule.get("final"):
+            group = rule.get("exclusive_group")
+            members = [m for m in order if group is not None and m.get("exclusive_group") == group]
+            members = members or [rule]
+            done |= {m["id"] for m in members}
+            tried = {m["id"]: self._try(m, purchase, tier, list(paid)) for m in members}
+            giving = [m for m in members if tried[m["id"]] is not None]
+            winner = min(giving, key=lambda m: self._rank(m, tried), default=None)
+            for member in members:
+                if member is winner:
+                    got = self._try(member, purchase, tier, paid)
+                    assert got is not None
+                    row, bases = got
+                    self.out.ledger.append(row)
+                    if row[3] is not None:
+                        earned += row[3]
+                        if bases is not None:
+                            bought.earned[member["id"]] = (row[3], bases)
+                        else:
+                            bought.bonuses[member["id"]] = row[3]
+                elif tried[member["id"]] is not None:
+                    self.out.ledger.append(
+                        (purchase.id, member["id"], "set_aside", None, None, None)
+                    )
+            if winner is not None and winner.get("final"):
                 break
+        bought.paid = list(paid)
         self.out.points += earned
         bought.qualified = Decimal(earned) if self.by_points else sum(paid, Decimal(0))
         self.total += bought.qualified
@@ -329,26 +382,33 @@ class _Customer:
     def refund(self, refund: Refund) -> None:
         bought = self.bought[refund.purchase_id]
         purchase = bought.purchase
+        before = [
+            remaining(p, line.quantity, n)
+            for p, line, n in zip(bought.paid, purchase.lines, bought.back, strict=True)
+        ]
         if refund.lines is None:
-            returned = [i for i, left in enumerate(bought.left) if left]
+            bought.back = [line.quantity for line in purchase.lines]
         else:
-            skus = {line.sku for line in refund.lines}
-            returned = [i for i, line in enumerate(purchase.lines) if line.sku in skus]
-        for i in returned:
-            bought.left[i] = False
+            for returned in refund.lines:
+                index = next(i for i, line in enumerate(purchase.lines) if line.sku == returned.sku)
+                bought.back[index] += returned.quantity
+        left = [line.quantity - n for line, n in zip(purchase.lines, bought.back, strict=True)]
         taken = 0
         multiplier = _multiplier(self.program, bought.tier)
         for rule in running_order(self.program):
             rule_id = rule["id"]
             if rule_id in bought.earned:
                 held, bases = bought.earned[rule_id]
-                kept = [base if bought.left[i] else Decimal(0) for i, base in enumerate(bases)]
+                kept = [
+                    remaining(base, line.quantity, n)
+                    for base, line, n in zip(bases, purchase.lines, bought.back, strict=True)
+                ]
                 now = spend_points(rule, purchase, kept, multiplier)
                 if now != held:
                     self.out.ledger.append((refund.id, rule_id, "points", now - held, None, None))
                     taken += held - now
                     bought.earned[rule_id] = (now, bases)
-            elif rule_id in bought.bonuses and not bonus_due(rule, purchase, bought.left):
+            elif rule_id in bought.bonuses and not bonus_due(rule, purchase, left):
                 held = bought.bonuses.pop(rule_id)
                 self.out.ledger.append((refund.id, rule_id, "points", -held, None, None))
                 taken += held
@@ -356,7 +416,11 @@ class _Customer:
         if self.by_points:
             self.total -= taken
         else:
-            self.total -= sum((bought.paid[i] for i in returned), Decimal(0))
+            after = [
+                remaining(p, line.quantity, n)
+                for p, line, n in zip(bought.paid, purchase.lines, bought.back, strict=True)
+            ]
+            self.total -= sum(before, Decimal(0)) - sum(after, Decimal(0))
 
     def finish(self, end: datetime) -> None:
         self.bring_to(end)
