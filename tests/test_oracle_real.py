@@ -23,7 +23,17 @@ from helpers import line, program, purchase, redemption, refund, rows
 from oracle import real
 from rewardrules import Customer, evaluate
 from rewardrules.engine.ledger import Evaluation
-from rewardrules.events import AnyEvent, Line, OpeningLot, Payment, Purchase, Refund, RefundLine
+from rewardrules.events import (
+    AnyEvent,
+    CancelRedemption,
+    Line,
+    OpeningLot,
+    Payment,
+    Purchase,
+    Redemption,
+    Refund,
+    RefundLine,
+)
 from rewardrules.program.model import Program
 
 ENGINES = ("reference", "batch")
@@ -625,7 +635,11 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
         "currency": "USD",
         "timezone": "UTC",
         "points": {"value": "0.01"},
+        "rewards": [{"id": "perk", "name": "Perk", "cost": 5, "value": "1.00"}],
     }
+    expiry = draw(st.sampled_from([None, "3 days", "30 days", "400 days"]))
+    if expiry is not None:
+        document["points"]["expire_after"] = expiry
     tier_names: list[str] = []
     if draw(st.booleans()):
         by_points = draw(st.booleans())
@@ -639,6 +653,7 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
                     "name": name,
                     "at_least": bound,
                     "points_multiplier": draw(st.sampled_from(["1", "1.5", "2", "0", "0.5"])),
+                    "points_never_expire": draw(st.booleans()),
                 }
                 for name, bound in zip(tier_names, bounds, strict=True)
             ],
@@ -667,10 +682,10 @@ def _payments(draw: st.DrawFn, lines: Sequence[Line]) -> tuple[Payment, ...] | N
 @st.composite
 def family_histories(
     draw: st.DrawFn, tier_names: Sequence[str]
-) -> tuple[list[Purchase | Refund], list[Customer], datetime | None]:
+) -> tuple[list[Any], list[Customer], datetime | None]:
     """Purchases (with payments) and whole-line refunds of one or two customers, their
     migrated profiles, and an optional ``as_of`` instant."""
-    events: list[Purchase | Refund] = []
+    events: list[Any] = []
     profiles: list[Customer] = []
     for customer in draw(st.sampled_from([["c1"], ["c1", "c2"]])):
         hours = sorted(draw(st.lists(st.integers(0, 24 * 60), min_size=0, max_size=5, unique=True)))
@@ -718,6 +733,24 @@ def family_histories(
                     left = dict.fromkeys(left, 0)
                 else:
                     left[returned[0].sku] -= returned[0].quantity
+        for number in range(draw(st.integers(0, 3))):
+            spend = Redemption(
+                id=f"{customer}-x{number}",
+                customer_id=customer,
+                at=START + timedelta(hours=draw(st.integers(0, 24 * 60))),
+                reward="perk",
+                quantity=draw(st.integers(1, 2)),
+            )
+            events.append(spend)
+            if draw(st.integers(0, 2)) == 0:
+                events.append(
+                    CancelRedemption(
+                        id=f"{customer}-u{number}",
+                        customer_id=customer,
+                        at=spend.at + timedelta(hours=draw(st.integers(1, 24 * 20))),
+                        redemption_id=spend.id,
+                    )
+                )
         first = min((event.at for event in events if event.customer_id == customer), default=START)
         if draw(st.booleans()):
             lots = []

@@ -8,10 +8,13 @@ engine's code: it is a second reading of the written contract, for a differentia
 It covers a restricted family of programs, given as the plain document that is also fed
 to ``Program.model_validate``:
 
-* currency USD (cents), time zone UTC; ``points`` without ``pending_for``, expiry or
-  inactivity (only opening lots expire, at their own ``expires_at``);
+* currency USD (cents), time zone UTC; ``points`` with ``value``, ``expire_after`` written
+  ``N days`` or none, no ``pending_for`` nor inactivity; a catalogue of ``rewards``
+  (``cost``, ``value``);
 * ``tiers`` with ``window: lifetime``, ``qualify_by: spend | points``, levels with
-  ``points_multiplier``; a granted tier (``tier``/``tier_until``) on the profile;
+  ``points_multiplier`` and ``points_never_expire``;
+* migrated customers: ``opening_points`` lots (with or without ``expires_at``) and a
+  granted tier (``tier``/``tier_until``) on the profile;
 * rules ``order_discount`` (``percent``, ``amount`` or ``gift_item``),
   ``points_per_spend`` (``points``, ``per``, ``multipliers`` by category,
   ``when.payment_methods``, rounding ``floor``) and ``bonus_points``; each with
@@ -19,7 +22,7 @@ to ``Program.model_validate``:
   ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
   ``payment_methods``);
 * purchases with optional payments; refunds of some units of a line (a line's sku once per
-  purchase) or of everything left.
+  purchase) or of everything left; redemptions and their cancellations.
 
 Money is ``Decimal`` throughout, rounded half up to the cent where it is computed.
 """
@@ -28,13 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from rewardrules.events import Customer, Purchase, Refund
+from rewardrules.events import CancelRedemption, Customer, Purchase, Redemption, Refund
 
 CENT = Decimal("0.01")
+OPENING = "customers.opening_points"
 
 Row = tuple[str, str, str, int | None, Decimal | None, int | None]
 """(event id, rule, kind, points, value, units), as tests/helpers.py compares entries."""
@@ -60,6 +64,9 @@ class _Lot:
     event_id: str
     points: int
     expires_at: datetime | None
+    rule: str = "points.expire_after"
+    """What the ``expiry`` entry names: the setting that expired the lot."""
+    expired: bool = False
 
 
 @dataclass
@@ -111,6 +118,12 @@ def _multiplier(program: Mapping[str, Any], tier: str | None) -> Decimal:
         if level["name"] == tier:
             return Decimal(str(level.get("points_multiplier", 1)))
     return Decimal(1)
+
+
+def _never_expire(program: Mapping[str, Any], tier: str | None) -> bool:
+    return any(
+        level["name"] == tier and level.get("points_never_expire") for level in _levels(program)
+    )
 
 
 def line_eligible(when: Mapping[str, Any], category: str | None) -> bool:
@@ -265,14 +278,24 @@ class _Customer:
         self.profile = profile
         self.out = Outcome()
         self.lots: list[_Lot] = []
+        self.debt = 0
+        self.spent: dict[str, tuple[str, list[tuple[_Lot, int]], Decimal, int]] = {}
         self.bought: dict[str, _Bought] = {}
         self.total = Decimal(0)
         self.by_points = (
             bool(program.get("tiers")) and program["tiers"].get("qualify_by") == "points"
         )
 
+    def expiry_of(self, earned_at: datetime) -> datetime | None:
+        """``expire_after`` (written ``N days``) after ``earned_at``; None without it."""
+        after = self.program.get("points", {}).get("expire_after")
+        if after is None:
+            return None
+        return earned_at + timedelta(days=int(str(after).split()[0]))
+
     def open(self) -> None:
-        """The opening lots, oldest ``earned_at`` first, ids in the profile's order."""
+        """The opening lots, oldest ``earned_at`` first, ids in the profile's order; a lot
+        without ``expires_at`` expires as the program's points earned then do."""
         if self.profile is None:
             return
         numbered = list(enumerate(self.profile.opening_points, start=1))
@@ -281,19 +304,77 @@ class _Customer:
             self.out.ledger.append(
                 (event_id, "customers.opening_points", "opening", lot.points, None, None)
             )
-            self.lots.append(_Lot(event_id, lot.points, lot.expires_at))
-            self.out.points += lot.points
+            own = self.expiry_of(lot.earned_at)
+            if lot.expires_at is None or lot.expires_at == own:
+                self.lots.append(_Lot(event_id, lot.points, own))
+            else:
+                self.lots.append(_Lot(event_id, lot.points, lot.expires_at, OPENING))
 
     def bring_to(self, now: datetime) -> None:
-        """Expire the lots whose own expiry has come: at or before ``now``."""
-        due = [lot for lot in self.lots if lot.expires_at is not None and lot.points > 0]
+        """Expire the lots whose expiry has come (at or before ``now``), in time order."""
+        due = [lot for lot in self.lots if not lot.expired and lot.expires_at is not None]
         due = [lot for lot in due if lot.expires_at is not None and lot.expires_at <= now]
         for lot in sorted(due, key=lambda lot: lot.expires_at or now):
-            self.out.ledger.append(
-                (lot.event_id, "customers.opening_points", "expiry", -lot.points, None, None)
-            )
-            self.out.points -= lot.points
+            if lot.points:
+                self.out.ledger.append((lot.event_id, lot.rule, "expiry", -lot.points, None, None))
             lot.points = 0
+            lot.expired = True
+
+    def earn(self, event_id: str, at: datetime, points: int, lasting: bool) -> None:
+        """A debt is paid first; the rest is a lot of its own."""
+        repaid = min(self.debt, points)
+        self.debt -= repaid
+        if points - repaid:
+            self.lots.append(
+                _Lot(event_id, points - repaid, None if lasting else self.expiry_of(at))
+            )
+
+    def take_back(self, purchase_id: str, points: int) -> None:
+        """From the purchase's own lot, then the other lots oldest first, then a debt."""
+        own = [lot for lot in self.lots if lot.event_id == purchase_id]
+        for lot in [*own, *self.lots]:
+            taken = min(lot.points, points)
+            lot.points -= taken
+            points -= taken
+        self.debt += points
+
+    def redeem(self, redemption: Redemption) -> None:
+        """Oldest lots first, when the available balance covers cost x quantity."""
+        reward = next(
+            item for item in self.program.get("rewards", ()) if item["id"] == redemption.reward
+        )
+        cost = int(reward["cost"]) * redemption.quantity
+        if sum(lot.points for lot in self.lots) - self.debt < cost:
+            self.out.ledger.append((redemption.id, reward["id"], "rejected", None, None, None))
+            return
+        spent: list[tuple[_Lot, int]] = []
+        wanted = cost
+        for lot in self.lots:
+            taken = min(lot.points, wanted)
+            if taken:
+                lot.points -= taken
+                wanted -= taken
+                spent.append((lot, taken))
+        value = Decimal(str(reward["value"])) * redemption.quantity
+        self.spent[redemption.id] = (reward["id"], spent, value, redemption.quantity)
+        self.out.ledger.append(
+            (redemption.id, reward["id"], "redemption", -cost, value, redemption.quantity)
+        )
+
+    def cancel(self, cancel: CancelRedemption) -> None:
+        """Points go back to their lots, except the lots expired by now; a debt first."""
+        if cancel.redemption_id not in self.spent:
+            return  # a rejected redemption: nothing to give back
+        reward, spent, value, quantity = self.spent.pop(cancel.redemption_id)
+        given = 0
+        for lot, points in spent:
+            if lot.expired:
+                continue
+            repaid = min(self.debt, points)
+            self.debt -= repaid
+            lot.points += points - repaid
+            given += points
+        self.out.ledger.append((cancel.id, reward, "redemption", given, -value, -quantity))
 
     def _try(
         self, rule: Mapping[str, Any], purchase: Purchase, tier: str | None, paid: list[Decimal]
@@ -374,7 +455,7 @@ class _Customer:
             if winner is not None and winner.get("final"):
                 break
         bought.paid = list(paid)
-        self.out.points += earned
+        self.earn(purchase.id, purchase.at, earned, _never_expire(self.program, tier))
         bought.qualified = Decimal(earned) if self.by_points else sum(paid, Decimal(0))
         self.total += bought.qualified
         self.bought[purchase.id] = bought
@@ -412,7 +493,8 @@ class _Customer:
                 held = bought.bonuses.pop(rule_id)
                 self.out.ledger.append((refund.id, rule_id, "points", -held, None, None))
                 taken += held
-        self.out.points -= taken
+        if taken:
+            self.take_back(purchase.id, taken)
         if self.by_points:
             self.total -= taken
         else:
@@ -424,6 +506,7 @@ class _Customer:
 
     def finish(self, end: datetime) -> None:
         self.bring_to(end)
+        self.out.points = sum(lot.points for lot in self.lots) - self.debt
         self.out.tier = tier_at(self.program, self.total, self.profile, end)
         due: dict[str, int] = {}
         for lot in self.lots:
@@ -435,7 +518,7 @@ class _Customer:
 
 def evaluate(
     program: Mapping[str, Any],
-    events: Sequence[Purchase | Refund],
+    events: Sequence[Purchase | Refund | Redemption | CancelRedemption],
     customers: Sequence[Customer] = (),
     as_of: datetime | None = None,
 ) -> dict[str, Outcome]:
@@ -463,8 +546,12 @@ def evaluate(
             customer.bring_to(event.at)
             if isinstance(event, Purchase):
                 customer.buy(event)
-            else:
+            elif isinstance(event, Refund):
                 customer.refund(event)
+            elif isinstance(event, Redemption):
+                customer.redeem(event)
+            else:
+                customer.cancel(event)
         end = as_of if as_of is not None else own[-1].at
         customer.finish(end)
         outcomes[cid] = customer.out
