@@ -635,8 +635,13 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
         "currency": "USD",
         "timezone": "UTC",
         "points": {"value": "0.01"},
-        "rewards": [{"id": "perk", "name": "Perk", "cost": 5, "value": "1.00"}],
+        "rewards": [
+            {"id": "perk", "name": "Perk", "cost": 5, "value": "1.00"},
+            {"id": "mug", "name": "Mug", "cost": 8, "value": "3.00", "per_customer": 2},
+        ],
     }
+    if draw(st.booleans()):
+        document["rewards"][1]["cash"] = draw(st.sampled_from(["1.00", "4.00"]))
     expiry = draw(st.sampled_from([None, "3 days", "30 days", "400 days"]))
     if expiry is not None:
         document["points"]["expire_after"] = expiry
@@ -647,7 +652,7 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
         tier_names = ["silver", "gold"][: len(bounds)]
         document["tiers"] = {
             "qualify_by": "points" if by_points else "spend",
-            "window": "lifetime",
+            "window": draw(st.sampled_from(["lifetime", "calendar_year", "30 days"])),
             "levels": [
                 {
                     "name": name,
@@ -658,6 +663,12 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
                 for name, bound in zip(tier_names, bounds, strict=True)
             ],
         }
+        document["rewards"].append(
+            {"id": "lounge", "name": "Lounge", "cost": 3, "value": "2.00", "tiers": tier_names[-1:]}
+        )
+        keep = draw(st.sampled_from([None, "end_of_year", "end_of_next_year"]))
+        if keep is not None:
+            document["tiers"]["keep_until"] = keep
     document["rules"] = [draw(_rule(index, tier_names)) for index in range(draw(st.integers(1, 4)))]
     return document
 
@@ -687,8 +698,9 @@ def family_histories(
     migrated profiles, and an optional ``as_of`` instant."""
     events: list[Any] = []
     profiles: list[Customer] = []
+    span = draw(st.sampled_from([24 * 60, 24 * 800]))
     for customer in draw(st.sampled_from([["c1"], ["c1", "c2"]])):
-        hours = sorted(draw(st.lists(st.integers(0, 24 * 60), min_size=0, max_size=5, unique=True)))
+        hours = sorted(draw(st.lists(st.integers(0, span), min_size=0, max_size=5, unique=True)))
         for number, hour in enumerate(hours, start=1):
             count = draw(st.integers(1, 3))
             lines = tuple(
@@ -737,8 +749,10 @@ def family_histories(
             spend = Redemption(
                 id=f"{customer}-x{number}",
                 customer_id=customer,
-                at=START + timedelta(hours=draw(st.integers(0, 24 * 60))),
-                reward="perk",
+                at=START + timedelta(hours=draw(st.integers(0, span))),
+                reward=draw(
+                    st.sampled_from(["perk", "mug", "lounge"] if tier_names else ["perk", "mug"])
+                ),
                 quantity=draw(st.integers(1, 2)),
             )
             events.append(spend)
@@ -774,7 +788,9 @@ def family_histories(
                     else None,
                 )
             )
-    as_of = draw(st.none() | st.integers(0, 24 * 100).map(lambda h: START + timedelta(hours=h)))
+    as_of = draw(
+        st.none() | st.integers(0, span + 24 * 40).map(lambda h: START + timedelta(hours=h))
+    )
     return events, profiles, as_of
 
 

@@ -10,9 +10,9 @@ to ``Program.model_validate``:
 
 * currency USD (cents), time zone UTC; ``points`` with ``value``, ``expire_after`` written
   ``N days`` or none, no ``pending_for`` nor inactivity; a catalogue of ``rewards``
-  (``cost``, ``value``);
-* ``tiers`` with ``window: lifetime``, ``qualify_by: spend | points``, levels with
-  ``points_multiplier`` and ``points_never_expire``;
+  (``cost``, ``value``, ``cash``, ``tiers``, ``per_customer``);
+* ``tiers`` with ``window: lifetime | calendar_year | N days``, ``qualify_by: spend |
+  points``, ``keep_until``, levels with ``points_multiplier`` and ``points_never_expire``;
 * migrated customers: ``opening_points`` lots (with or without ``expires_at``) and a
   granted tier (``tier``/``tier_until``) on the profile;
 * rules ``order_discount`` (``percent``, ``amount`` or ``gift_item``),
@@ -98,19 +98,23 @@ def window_level(program: Mapping[str, Any], total: Decimal) -> str | None:
     return reached
 
 
-def tier_at(
-    program: Mapping[str, Any], total: Decimal, profile: Customer | None, now: datetime
-) -> str | None:
-    """The window's level, never below a granted tier before ``tier_until``."""
-    level = window_level(program, total)
-    if profile is None or profile.tier is None or profile.tier_until is None:
-        return level
-    if now >= profile.tier_until:
-        return level
-    names = [entry["name"] for entry in _levels(program)]
-    if level is None or names.index(profile.tier) > names.index(level):
-        return profile.tier
-    return level
+def in_window(window: Any, at: datetime, now: datetime) -> bool:
+    """Whether a purchase at ``at`` counts in the window of ``now``: ``lifetime``,
+    ``calendar_year`` (UTC years) or rolling ``N days`` (the start included)."""
+    if window == "lifetime":
+        return True
+    if window == "calendar_year":
+        return at.year == now.year
+    days = int(window["days"]) if isinstance(window, Mapping) else int(str(window).split()[0])
+    return now - timedelta(days=days) <= at <= now
+
+
+def kept_until(keep: str | None, reached: datetime) -> datetime | None:
+    """The local New Year after (``end_of_year``) or the one after that."""
+    if keep is None:
+        return None
+    years = 1 if keep == "end_of_year" else 2
+    return datetime(reached.year + years, 1, 1, tzinfo=reached.tzinfo)
 
 
 def _multiplier(program: Mapping[str, Any], tier: str | None) -> Decimal:
@@ -281,10 +285,58 @@ class _Customer:
         self.debt = 0
         self.spent: dict[str, tuple[str, list[tuple[_Lot, int]], Decimal, int]] = {}
         self.bought: dict[str, _Bought] = {}
-        self.total = Decimal(0)
+        self.amounts: dict[str, list[Any]] = {}
+        """Per purchase: [instant, what it counts for the tier window now]."""
+        self.window_was = -1
+        """The window's level (an index, -1 for none) at the previous purchase."""
+        self.kept: dict[int, datetime] = {}
+        """Per level reached: until when it is kept."""
         self.by_points = (
             bool(program.get("tiers")) and program["tiers"].get("qualify_by") == "points"
         )
+
+    def window_rank(self, now: datetime) -> int:
+        """The window's level at ``now`` over the purchases evaluated so far."""
+        tiers = self.program.get("tiers")
+        if not tiers:
+            return -1
+        total = sum(
+            (amount for at, amount in self.amounts.values() if in_window(tiers["window"], at, now)),
+            Decimal(0),
+        )
+        names = [level["name"] for level in _levels(self.program)]
+        level = window_level(self.program, total)
+        return -1 if level is None else names.index(level)
+
+    def tier_now(self, now: datetime) -> str | None:
+        """The window's level, raised to the levels kept at ``now`` and to a tier granted
+        until after ``now``."""
+        names = [level["name"] for level in _levels(self.program)]
+        best = self.window_rank(now)
+        for rank, until in self.kept.items():
+            if now < until:
+                best = max(best, rank)
+        grant = self.profile
+        granted = grant is not None and grant.tier is not None and grant.tier_until is not None
+        if (
+            granted
+            and grant is not None
+            and grant.tier_until is not None
+            and now < grant.tier_until
+        ):
+            best = max(best, names.index(str(grant.tier)))
+        return None if best < 0 else names[best]
+
+    def reach(self, now: datetime) -> str | None:
+        """A purchase's tier; the levels its window reaches from below are kept from now."""
+        rank = self.window_rank(now)
+        keep = (self.program.get("tiers") or {}).get("keep_until")
+        until = kept_until(keep, now)
+        if until is not None:
+            for level in range(self.window_was + 1, rank + 1):
+                self.kept[level] = until
+        self.window_was = rank
+        return self.tier_now(now)
 
     def expiry_of(self, earned_at: datetime) -> datetime | None:
         """``expire_after`` (written ``N days``) after ``earned_at``; None without it."""
@@ -339,12 +391,21 @@ class _Customer:
         self.debt += points
 
     def redeem(self, redemption: Redemption) -> None:
-        """Oldest lots first, when the available balance covers cost x quantity."""
+        """Rejected for a tier not listed, past ``per_customer`` or without the points;
+        otherwise spent from the oldest lots first. Its value is ``value`` less ``cash``
+        (never below 0), per unit."""
         reward = next(
             item for item in self.program.get("rewards", ()) if item["id"] == redemption.reward
         )
-        cost = int(reward["cost"]) * redemption.quantity
-        if sum(lot.points for lot in self.lots) - self.debt < cost:
+        quantity = redemption.quantity
+        cost = int(reward["cost"]) * quantity
+        before = sum(q for rid, _, _, q in self.spent.values() if rid == reward["id"])
+        refused = (
+            ("tiers" in reward and self.tier_now(redemption.at) not in reward["tiers"])
+            or ("per_customer" in reward and before + quantity > int(reward["per_customer"]))
+            or sum(lot.points for lot in self.lots) - self.debt < cost
+        )
+        if refused:
             self.out.ledger.append((redemption.id, reward["id"], "rejected", None, None, None))
             return
         spent: list[tuple[_Lot, int]] = []
@@ -355,11 +416,10 @@ class _Customer:
                 lot.points -= taken
                 wanted -= taken
                 spent.append((lot, taken))
-        value = Decimal(str(reward["value"])) * redemption.quantity
-        self.spent[redemption.id] = (reward["id"], spent, value, redemption.quantity)
-        self.out.ledger.append(
-            (redemption.id, reward["id"], "redemption", -cost, value, redemption.quantity)
-        )
+        unit = Decimal(str(reward["value"])) - Decimal(str(reward.get("cash", 0)))
+        value = max(unit, Decimal(0)) * quantity
+        self.spent[redemption.id] = (reward["id"], spent, value, quantity)
+        self.out.ledger.append((redemption.id, reward["id"], "redemption", -cost, value, quantity))
 
     def cancel(self, cancel: CancelRedemption) -> None:
         """Points go back to their lots, except the lots expired by now; a debt first."""
@@ -420,7 +480,7 @@ class _Customer:
         return (-money, -points, int(member.get("priority", 0)), index)
 
     def buy(self, purchase: Purchase) -> None:
-        tier = tier_at(self.program, self.total, self.profile, purchase.at)
+        tier = self.reach(purchase.at)
         paid = [line.unit_price * line.quantity for line in purchase.lines]
         bought = _Bought(purchase, tier, list(paid), [0] * len(paid), {}, {}, Decimal(0))
         earned = 0
@@ -457,7 +517,7 @@ class _Customer:
         bought.paid = list(paid)
         self.earn(purchase.id, purchase.at, earned, _never_expire(self.program, tier))
         bought.qualified = Decimal(earned) if self.by_points else sum(paid, Decimal(0))
-        self.total += bought.qualified
+        self.amounts[purchase.id] = [purchase.at, bought.qualified]
         self.bought[purchase.id] = bought
 
     def refund(self, refund: Refund) -> None:
@@ -496,18 +556,18 @@ class _Customer:
         if taken:
             self.take_back(purchase.id, taken)
         if self.by_points:
-            self.total -= taken
+            self.amounts[purchase.id][1] -= taken
         else:
             after = [
                 remaining(p, line.quantity, n)
                 for p, line, n in zip(bought.paid, purchase.lines, bought.back, strict=True)
             ]
-            self.total -= sum(before, Decimal(0)) - sum(after, Decimal(0))
+            self.amounts[purchase.id][1] -= sum(before, Decimal(0)) - sum(after, Decimal(0))
 
     def finish(self, end: datetime) -> None:
         self.bring_to(end)
         self.out.points = sum(lot.points for lot in self.lots) - self.debt
-        self.out.tier = tier_at(self.program, self.total, self.profile, end)
+        self.out.tier = self.tier_now(end)
         due: dict[str, int] = {}
         for lot in self.lots:
             if lot.points > 0 and lot.expires_at is not None:
