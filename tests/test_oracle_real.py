@@ -603,6 +603,10 @@ def _rule(draw: st.DrawFn, index: int, tier_names: Sequence[str]) -> dict[str, A
             "per": draw(st.sampled_from(["1.00", "0.50", "5.00"])),
         }
         if draw(st.booleans()):
+            rule["rounding"] = draw(st.sampled_from(["floor", "half_up", "ceil"]))
+        if draw(st.integers(0, 3)) == 0:
+            rule["max_per_purchase"] = draw(st.sampled_from([1, 7, 40]))
+        if draw(st.booleans()):
             rule["multipliers"] = [
                 {
                     "factor": draw(st.sampled_from(["0", "0.5", "2"])),
@@ -642,6 +646,8 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         document["rewards"][1]["cash"] = draw(st.sampled_from(["1.00", "4.00"]))
+    if draw(st.integers(0, 3)) == 0:
+        document["points"]["earn_on"] = "gross"
     expiry = draw(st.sampled_from([None, "3 days", "30 days", "400 days"]))
     if expiry is not None:
         document["points"]["expire_after"] = expiry

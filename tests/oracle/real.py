@@ -8,17 +8,17 @@ engine's code: it is a second reading of the written contract, for a differentia
 It covers a restricted family of programs, given as the plain document that is also fed
 to ``Program.model_validate``:
 
-* currency USD (cents), time zone UTC; ``points`` with ``value``, ``expire_after`` written
-  ``N days`` or none, no ``pending_for`` nor inactivity; a catalogue of ``rewards``
-  (``cost``, ``value``, ``cash``, ``tiers``, ``per_customer``);
+* currency USD (cents), time zone UTC; ``points`` with ``value``, ``earn_on``,
+  ``expire_after`` written ``N days`` or none, no ``pending_for`` nor inactivity; a
+  catalogue of ``rewards`` (``cost``, ``value``, ``cash``, ``tiers``, ``per_customer``);
 * ``tiers`` with ``window: lifetime | calendar_year | N days``, ``qualify_by: spend |
   points``, ``keep_until``, levels with ``points_multiplier`` and ``points_never_expire``;
 * migrated customers: ``opening_points`` lots (with or without ``expires_at``) and a
   granted tier (``tier``/``tier_until``) on the profile;
 * rules ``order_discount`` (``percent``, ``amount`` or ``gift_item``),
   ``points_per_spend`` (``points``, ``per``, ``multipliers`` by category,
-  ``when.payment_methods``, rounding ``floor``) and ``bonus_points``; each with
-  ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
+  ``when.payment_methods``, ``rounding``, ``max_per_purchase``) and ``bonus_points``;
+  each with ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
   ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
   ``payment_methods``);
 * purchases with optional payments; refunds of some units of a line (a line's sku once per
@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from rewardrules.events import CancelRedemption, Customer, Purchase, Redemption, Refund
@@ -232,7 +232,8 @@ def spend_bases(
 def spend_points(
     rule: Mapping[str, Any], purchase: Purchase, bases: Sequence[Decimal], multiplier: Decimal
 ) -> int:
-    """sum(base x largest matching factor, or 1) x points / per x tier multiplier, floored."""
+    """sum(base x largest matching factor, or 1) x points / per x tier multiplier, rounded
+    once by ``rounding`` (floor unless said), at most ``max_per_purchase``."""
     weighted = Decimal(0)
     for index, line in enumerate(purchase.lines):
         factors = [
@@ -242,7 +243,10 @@ def spend_points(
         ]
         weighted += bases[index] * (max(factors) if factors else Decimal(1))
     raw = weighted * Decimal(str(rule["points"])) / Decimal(str(rule.get("per", 1))) * multiplier
-    return int(raw.to_integral_value(ROUND_FLOOR))
+    mode = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
+    points = int(raw.to_integral_value(mode[rule.get("rounding", "floor")]))
+    cap = rule.get("max_per_purchase")
+    return points if cap is None else min(points, int(cap))
 
 
 def bonus_due(rule: Mapping[str, Any], purchase: Purchase, left: Sequence[int]) -> bool:
@@ -453,7 +457,9 @@ class _Customer:
                 row = gift_item(rule, purchase)
             return None if row is None else (row, None)
         if rule["kind"] == "points_per_spend":
-            bases = spend_bases(rule, purchase, paid)
+            gross = self.program.get("points", {}).get("earn_on") == "gross"
+            amounts = [line.unit_price * line.quantity for line in purchase.lines]
+            bases = spend_bases(rule, purchase, amounts if gross else paid)
             if bases is None:
                 return None
             points = spend_points(rule, purchase, bases, _multiplier(self.program, tier))
