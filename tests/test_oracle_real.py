@@ -637,7 +637,7 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
         "program": "drawn",
         "name": "Drawn",
         "currency": "USD",
-        "timezone": "UTC",
+        "timezone": draw(st.sampled_from(["UTC", "America/New_York", "Pacific/Kiritimati"])),
         "points": {"value": "0.01"},
         "rewards": [
             {"id": "perk", "name": "Perk", "cost": 5, "value": "1.00"},

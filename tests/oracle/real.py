@@ -8,9 +8,10 @@ engine's code: it is a second reading of the written contract, for a differentia
 It covers a restricted family of programs, given as the plain document that is also fed
 to ``Program.model_validate``:
 
-* currency USD (cents), time zone UTC; ``points`` with ``value``, ``earn_on``,
-  ``expire_after`` written ``N days`` or none, no ``pending_for`` nor inactivity; a
-  catalogue of ``rewards`` (``cost``, ``value``, ``cash``, ``tiers``, ``per_customer``);
+* currency USD (cents), any time zone (local years and dates); ``points`` with
+  ``value``, ``earn_on``, ``expire_after`` written ``N days`` or none, no ``pending_for``
+  nor inactivity; a catalogue of ``rewards`` (``cost``, ``value``, ``cash``, ``tiers``,
+  ``per_customer``);
 * ``tiers`` with ``window: lifetime | calendar_year | N days``, ``qualify_by: spend |
   points``, ``keep_until``, levels with ``points_multiplier`` and ``points_never_expire``;
 * migrated customers: ``opening_points`` lots (with or without ``expires_at``) and a
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rewardrules.events import CancelRedemption, Customer, Purchase, Redemption, Refund
 
@@ -98,23 +100,23 @@ def window_level(program: Mapping[str, Any], total: Decimal) -> str | None:
     return reached
 
 
-def in_window(window: Any, at: datetime, now: datetime) -> bool:
+def in_window(window: Any, at: datetime, now: datetime, zone: ZoneInfo) -> bool:
     """Whether a purchase at ``at`` counts in the window of ``now``: ``lifetime``,
-    ``calendar_year`` (UTC years) or rolling ``N days`` (the start included)."""
+    ``calendar_year`` (local years) or rolling ``N days`` (the start included)."""
     if window == "lifetime":
         return True
     if window == "calendar_year":
-        return at.year == now.year
+        return at.astimezone(zone).year == now.astimezone(zone).year
     days = int(window["days"]) if isinstance(window, Mapping) else int(str(window).split()[0])
     return now - timedelta(days=days) <= at <= now
 
 
-def kept_until(keep: str | None, reached: datetime) -> datetime | None:
+def kept_until(keep: str | None, reached: datetime, zone: ZoneInfo) -> datetime | None:
     """The local New Year after (``end_of_year``) or the one after that."""
     if keep is None:
         return None
     years = 1 if keep == "end_of_year" else 2
-    return datetime(reached.year + years, 1, 1, tzinfo=reached.tzinfo)
+    return datetime(reached.astimezone(zone).year + years, 1, 1, tzinfo=zone)
 
 
 def _multiplier(program: Mapping[str, Any], tier: str | None) -> Decimal:
@@ -284,6 +286,7 @@ class _Customer:
     def __init__(self, program: Mapping[str, Any], profile: Customer | None) -> None:
         self.program = program
         self.profile = profile
+        self.zone = ZoneInfo(str(program["timezone"]))
         self.out = Outcome()
         self.lots: list[_Lot] = []
         self.debt = 0
@@ -305,7 +308,11 @@ class _Customer:
         if not tiers:
             return -1
         total = sum(
-            (amount for at, amount in self.amounts.values() if in_window(tiers["window"], at, now)),
+            (
+                amount
+                for at, amount in self.amounts.values()
+                if in_window(tiers["window"], at, now, self.zone)
+            ),
             Decimal(0),
         )
         names = [level["name"] for level in _levels(self.program)]
@@ -335,7 +342,7 @@ class _Customer:
         """A purchase's tier; the levels its window reaches from below are kept from now."""
         rank = self.window_rank(now)
         keep = (self.program.get("tiers") or {}).get("keep_until")
-        until = kept_until(keep, now)
+        until = kept_until(keep, now, self.zone)
         if until is not None:
             for level in range(self.window_was + 1, rank + 1):
                 self.kept[level] = until
@@ -577,7 +584,7 @@ class _Customer:
         due: dict[str, int] = {}
         for lot in self.lots:
             if lot.points > 0 and lot.expires_at is not None:
-                day = lot.expires_at.date().isoformat()
+                day = lot.expires_at.astimezone(self.zone).date().isoformat()
                 due[day] = due.get(day, 0) + lot.points
         self.out.upcoming_expiry = sorted(due.items())
 
