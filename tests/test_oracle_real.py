@@ -400,6 +400,49 @@ def test_a_refund_never_takes_from_an_expiring_opening_lot_first() -> None:
         assert result.points == 2
 
 
+def test_a_granted_tier_opens_rewards_kept_for_that_tier() -> None:
+    # Regression: the batch engine asked a redemption of a reward kept for some tiers at
+    # the window's level only, so a migrated member granted silver was rejected ("at no
+    # tier") where the reference redeemed.
+    lounge = program(
+        rewards=[
+            {"id": "lounge", "name": "Lounge", "cost": 3, "value": "2.00", "tiers": ["silver"]}
+        ],
+        tiers={
+            "qualify_by": "spend",
+            "window": "lifetime",
+            "levels": [{"name": "silver", "at_least": "5.00"}],
+        },
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    granted = Customer(
+        customer_id="c1",
+        opening_points=(OpeningLot(points=3, earned_at=utc(2026, 3, 2, 9)),),
+        tier="silver",
+        tier_until=utc(2026, 3, 2, 10),
+    )
+    history = [
+        purchase("p1", utc(2026, 3, 2, 9), line("a", "1.00")),
+        redemption("x1", utc(2026, 3, 2, 9) + timedelta(minutes=30), "lounge"),
+        redemption("x2", utc(2026, 3, 2, 10), "lounge"),
+    ]
+    reference, batch = both(lounge, history, [granted])
+    for evaluation in (reference, batch):
+        # silver is granted until 10:00: x1 at 9:30 redeems 3 of the 3 + 1 points; x2 at
+        # 10:00 is past the grant, and 1.00 of spend reaches no level: rejected
+        assert rows(evaluation.customer("c1").ledger) == [
+            ("opening#1", "customers.opening_points", "opening", 3, None, None),
+            ("p1", "base", "points", 1, None, None),
+            ("x1", "lounge", "redemption", -3, D("2.00"), 1),
+            ("x2", "lounge", "rejected", None, None, None),
+        ]
+        assert evaluation.customer("c1").points == 1
+    assert (
+        batch.customer("c1").state.model_dump_json()
+        == reference.customer("c1").state.model_dump_json()
+    )
+
+
 # --- An airline: status points, status through the end of next year, miles that never expire
 
 
