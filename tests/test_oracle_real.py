@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -441,6 +442,124 @@ def test_a_granted_tier_opens_rewards_kept_for_that_tier() -> None:
         batch.customer("c1").state.model_dump_json()
         == reference.customer("c1").state.model_dump_json()
     )
+
+
+def test_a_migrated_referrer_reached_only_by_a_friend_is_opened_before_the_reward() -> None:
+    referral = program(
+        points={"expire_after": "365 days"},
+        tiers={
+            "qualify_by": "spend",
+            "window": "lifetime",
+            "levels": [{"name": "gold", "at_least": "100.00"}],
+        },
+        rewards=[
+            {"id": "lounge", "name": "Lounge", "cost": 50, "value": "5.00", "tiers": ["gold"]}
+        ],
+        rules=[
+            {"id": "base", "kind": "points_per_spend", "points": 1},
+            {
+                "id": "refer",
+                "kind": "referral",
+                "referrer": {"points": 300},
+                "referred": {"points": 100},
+            },
+        ],
+    )
+    amy = Customer(
+        customer_id="amy",
+        opening_points=(
+            OpeningLot(points=40, earned_at=utc(2026, 1, 5), expires_at=utc(2026, 6, 1, 0)),
+        ),
+        tier="gold",
+        tier_until=utc(2026, 12, 31),
+    )
+    ben = Customer(customer_id="ben", referred_by="amy")
+    history = [
+        purchase("b1", utc(2026, 3, 2), line("kit", "30.00"), customer="ben"),
+        redemption("x1", utc(2026, 7, 1), "lounge", customer="amy"),
+    ]
+    for evaluation in both(referral, history, [amy, ben]):
+        # amy has no event before ben's b1: she is opened right before its referral fact
+        # (40 opening points), rewarded 300 at b1. Her opening lot expires on 2026-06-01
+        # (-40); on 07-01 she redeems the gold-only lounge (granted gold until 12-31) for 50
+        # of the 300: 40 + 300 - 40 - 50 = 250. Ben, in running (file) order: 30 points, the
+        # referral note, the friend's 100.
+        assert rows(evaluation.customer("amy").ledger) == [
+            ("opening#1", "customers.opening_points", "opening", 40, None, None),
+            ("b1", "refer", "points", 300, None, None),
+            ("opening#1", "customers.opening_points", "expiry", -40, None, None),
+            ("x1", "lounge", "redemption", -50, D("5.00"), 1),
+        ]
+        assert (evaluation.customer("amy").points, evaluation.customer("amy").tier) == (250, "gold")
+        assert [row[1:4] for row in rows(evaluation.customer("ben").ledger)] == [
+            ("base", "points", 30),
+            ("refer", "referral", None),
+            ("refer", "points", 100),
+        ]
+
+
+def test_opening_lots_do_not_start_the_inactivity_deadline() -> None:
+    idle = program(
+        points={"expire_on_inactivity": "30 days"},
+        rewards=[{"id": "perk", "name": "Perk", "cost": 10, "value": "1.00"}],
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    lot = (OpeningLot(points=80, earned_at=utc(2025, 12, 1), expires_at=utc(2026, 12, 1, 0)),)
+    profiles = [
+        Customer(customer_id="saver", opening_points=lot),
+        Customer(customer_id="buyer", opening_points=lot),
+    ]
+    history = [
+        redemption("x1", utc(2026, 3, 2), "perk", customer="saver"),
+        purchase("p1", utc(2026, 3, 2), line("a", "20.00"), customer="buyer"),
+    ]
+    for evaluation in both(idle, history, profiles, date(2026, 6, 30)):
+        # saver never buys: no deadline; 80 - 10 = 70 kept until their own 2026-12-01.
+        # buyer: p1 + 30 days = 2026-04-01 expires every lot earned by then: 80 and 20
+        saver, buyer = evaluation.customer("saver"), evaluation.customer("buyer")
+        assert saver.points == 70
+        assert [due.to_dict() for due in saver.upcoming_expiry] == [
+            {"date": "2026-12-01", "points": 70}
+        ]
+        assert [(row[0], row[2], row[3]) for row in rows(buyer.ledger) if row[2] == "expiry"] == [
+            ("opening#1", "expiry", -80),
+            ("p1", "expiry", -20),
+        ]
+        assert buyer.points == 0
+
+
+def test_status_reached_on_new_years_eve_in_new_york_lasts_to_the_local_new_year() -> None:
+    york = ZoneInfo("America/New_York")
+    club = program(
+        timezone="America/New_York",
+        tiers={
+            "qualify_by": "spend",
+            "window": "lifetime",
+            "keep_until": "end_of_year",
+            "levels": [{"name": "gold", "at_least": "100.00", "points_multiplier": 2}],
+        },
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    history = [
+        purchase("p1", datetime(2026, 12, 31, 22, 0, tzinfo=york), line("a", "100.00")),
+        purchase("p2", datetime(2026, 12, 31, 23, 30, tzinfo=york), line("a", "10.00")),
+        refund("r1", datetime(2026, 12, 31, 23, 40, tzinfo=york), "p1"),
+        purchase("p3", datetime(2026, 12, 31, 23, 50, tzinfo=york), line("a", "10.00")),
+        purchase("p4", datetime(2027, 1, 1, 0, 0, tzinfo=york), line("a", "10.00")),
+    ]
+    for evaluation in both(club, history):
+        # p1 crosses 100.00; p2 at 23:30 local (04:30 UTC on 1 January) is the first purchase
+        # at gold: 20 points, gold kept to the local New Year 2027-01-01 00:00 (not 2028).
+        # r1 drops the window to 10.00; p3 at 23:50 is still kept gold: 20; p4 at local
+        # midnight is at the window's level (20.00): none, 10 points
+        assert [row[0:4] for row in rows(evaluation.customer("c1").ledger)] == [
+            ("p1", "base", "points", 100),
+            ("p2", "base", "points", 20),
+            ("r1", "base", "points", -100),
+            ("p3", "base", "points", 20),
+            ("p4", "base", "points", 10),
+        ]
+        assert evaluation.customer("c1").tier is None
 
 
 # --- An airline: status points, status through the end of next year, miles that never expire
