@@ -36,6 +36,7 @@ from rewardrules.events import (
     RefundLine,
 )
 from rewardrules.program.model import Program
+from test_batch_engine import same_results
 
 ENGINES = ("reference", "batch")
 
@@ -747,8 +748,20 @@ def _when(draw: st.DrawFn, tier_names: Sequence[str], methods: bool) -> dict[str
 
 @st.composite
 def _rule(draw: st.DrawFn, index: int, tier_names: Sequence[str]) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["percent", "amount", "gift", "spend", "spend", "bonus"]))
+    kind = draw(st.sampled_from(["percent", "amount", "gift", "spend", "spend", "bonus", "refer"]))
     rule: dict[str, Any] = {"id": f"r{index}"}
+    if kind == "refer":
+        rule |= {"kind": "referral", "referrer": {"points": draw(st.sampled_from([7, 30]))}}
+        if draw(st.booleans()):
+            rule["referred"] = {"points": draw(st.sampled_from([3, 10]))}
+        if draw(st.booleans()):
+            rule["min_paid"] = draw(st.sampled_from(["1.00", "20.00"]))
+        when = draw(_when(tier_names, methods=False))
+        if when:
+            rule["when"] = when
+        if draw(st.integers(0, 2)) == 0:
+            rule["final"] = True
+        return rule
     if kind == "percent":
         rule |= {"kind": "order_discount", "percent": draw(st.sampled_from([5, 10, 25, 100]))}
     elif kind == "amount":
@@ -933,29 +946,36 @@ def family_histories(
                         redemption_id=spend.id,
                     )
                 )
+    others = ["c1", "c2", "r0"]
+    for customer in sorted({event.customer_id for event in events} | {"r0"}):
         first = min((event.at for event in events if event.customer_id == customer), default=START)
-        if draw(st.booleans()):
-            lots = []
-            for _ in range(draw(st.integers(0, 2))):
-                earned = first - timedelta(days=draw(st.integers(0, 400)))
-                offset = draw(st.none() | st.integers(-24 * 10, 24 * 80))
-                ends = None if offset is None else first + timedelta(hours=offset)
-                if ends is not None and ends <= earned:
-                    ends = earned + timedelta(days=1)
-                lots.append(
-                    OpeningLot(points=draw(st.integers(1, 500)), earned_at=earned, expires_at=ends)
-                )
-            grant = tier_names and draw(st.booleans())
-            profiles.append(
-                Customer(
-                    customer_id=customer,
-                    opening_points=tuple(lots),
-                    tier=draw(st.sampled_from(tier_names)) if grant else None,
-                    tier_until=START + timedelta(hours=draw(st.integers(-24, 24 * 60)))
-                    if grant
-                    else None,
-                )
+        first = min(first, START)  # a referrer is reached at a friend's purchase, after START
+        migrated = draw(st.booleans())
+        referred_by = draw(st.sampled_from([None, *(name for name in others if name != customer)]))
+        if not migrated and referred_by is None:
+            continue
+        lots = []
+        for _ in range(draw(st.integers(0, 2)) if migrated else 0):
+            earned = first - timedelta(days=draw(st.integers(0, 400)))
+            offset = draw(st.none() | st.integers(-24 * 10, 24 * 80))
+            ends = None if offset is None else first + timedelta(hours=offset)
+            if ends is not None and ends <= earned:
+                ends = earned + timedelta(days=1)
+            lots.append(
+                OpeningLot(points=draw(st.integers(1, 500)), earned_at=earned, expires_at=ends)
             )
+        grant = migrated and tier_names and draw(st.booleans())
+        profiles.append(
+            Customer(
+                customer_id=customer,
+                referred_by=referred_by,
+                opening_points=tuple(lots),
+                tier=draw(st.sampled_from(tier_names)) if grant else None,
+                tier_until=START + timedelta(hours=draw(st.integers(-24, 24 * 60)))
+                if grant
+                else None,
+            )
+        )
     as_of = draw(
         st.none() | st.integers(0, span + 24 * 40).map(lambda h: START + timedelta(hours=h))
     )
@@ -985,3 +1005,6 @@ def test_both_engines_agree_with_the_oracle(data: st.DataObject) -> None:
     for engine in ENGINES:
         got = _outcome(evaluate(drawn, events, profiles, as_of, engine=engine))
         assert got == expected, engine
+    # and beyond what the oracle computes: reasons, totals, tier changes, saved states, the
+    # batch engine on a history table
+    assert same_results(drawn, events, profiles, as_of)

@@ -22,6 +22,7 @@ to ``Program.model_validate``:
   each with ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
   ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
   ``payment_methods``);
+* ``referral`` rules (``referrer`` and ``referred`` points, ``min_paid``), no hold;
 * purchases with optional payments; refunds of some units of a line (a line's sku once per
   purchase) or of everything left; redemptions and their cancellations.
 
@@ -290,6 +291,9 @@ class _Customer:
         self.out = Outcome()
         self.lots: list[_Lot] = []
         self.debt = 0
+        self.qualified: set[str] = set()
+        self.facts: list[tuple[str, datetime, str, Mapping[str, Any]]] = []
+        """Referral facts for referrers: (referrer, instant, friend's purchase id, rule)."""
         self.spent: dict[str, tuple[str, list[tuple[_Lot, int]], Decimal, int]] = {}
         self.bought: dict[str, _Bought] = {}
         self.amounts: dict[str, list[Any]] = {}
@@ -492,6 +496,44 @@ class _Customer:
         index = list(self.program["rules"]).index(member)
         return (-money, -points, int(member.get("priority", 0)), index)
 
+    def refer(
+        self,
+        rule: Mapping[str, Any],
+        purchase: Purchase,
+        tier: str | None,
+        paid: Sequence[Decimal],
+        bought: _Bought,
+    ) -> int | None:
+        """A referred friend's first qualifying purchase: the ``referral`` note, the friend's
+        points (taken back as a bonus is), and a fact for the referrer. None: nothing given."""
+        profile = self.profile
+        if profile is None or profile.referred_by is None or rule["id"] in self.qualified:
+            return None
+        when = rule.get("when", {})
+        eligible = [
+            i for i, line in enumerate(purchase.lines) if line_eligible(when, line.category)
+        ]
+        if not admitted(when, purchase, tier) or not any(
+            purchase.lines[i].unit_price > 0 for i in eligible
+        ):
+            return None
+        if sum((paid[i] for i in eligible), Decimal(0)) < Decimal(str(rule.get("min_paid", 0))):
+            return None
+        self.qualified.add(rule["id"])
+        self.facts.append((profile.referred_by, purchase.at, purchase.id, rule))
+        self.out.ledger.append((purchase.id, rule["id"], "referral", None, None, None))
+        gift = int(rule.get("referred", {}).get("points", 0))
+        if gift:
+            self.out.ledger.append((purchase.id, rule["id"], "points", gift, None, None))
+            bought.bonuses[rule["id"]] = gift
+        return gift
+
+    def rewarded(self, at: datetime, purchase_id: str, rule: Mapping[str, Any]) -> None:
+        """The referrer's reward for a friend's purchase: a lot of its own, at once."""
+        points = int(rule["referrer"]["points"])
+        self.out.ledger.append((purchase_id, rule["id"], "points", points, None, None))
+        self.earn(purchase_id, at, points, lasting=False)
+
     def buy(self, purchase: Purchase) -> None:
         tier = self.reach(purchase.at)
         paid = [line.unit_price * line.quantity for line in purchase.lines]
@@ -501,6 +543,12 @@ class _Customer:
         done: set[str] = set()
         for rule in order:
             if rule["id"] in done:
+                continue
+            if rule["kind"] == "referral":
+                gave = self.refer(rule, purchase, tier, paid, bought)
+                earned += gave or 0
+                if gave is not None and rule.get("final"):
+                    break
                 continue
             group = rule.get("exclusive_group")
             members = [m for m in order if group is not None and m.get("exclusive_group") == group]
@@ -610,22 +658,33 @@ def evaluate(
             for cid, profile in profiles.items()
             if profile.opening_points or profile.tier is not None
         }
-    outcomes = {}
-    for cid in sorted(ids):
+
+    def run(cid: str, facts: Sequence[tuple[str, datetime, str, Mapping[str, Any]]]) -> _Customer:
         customer = _Customer(program, profiles.get(cid))
         customer.open()
-        own = [event for event in ordered if event.customer_id == cid]
-        for event in own:
-            customer.bring_to(event.at)
+        timeline: list[tuple[datetime, str, Any]] = [
+            (event.at, event.id, event) for event in ordered if event.customer_id == cid
+        ]
+        timeline += [(at, purchase_id, rule) for who, at, purchase_id, rule in facts if who == cid]
+        timeline.sort(key=lambda item: (item[0], item[1]))
+        for at, event_id, event in timeline:
+            customer.bring_to(at)
             if isinstance(event, Purchase):
                 customer.buy(event)
             elif isinstance(event, Refund):
                 customer.refund(event)
             elif isinstance(event, Redemption):
                 customer.redeem(event)
-            else:
+            elif isinstance(event, CancelRedemption):
                 customer.cancel(event)
-        end = as_of if as_of is not None else own[-1].at
+            else:
+                customer.rewarded(at, event_id, event)
+        end = as_of if as_of is not None else timeline[-1][0]
         customer.finish(end)
-        outcomes[cid] = customer.out
-    return outcomes
+        return customer
+
+    # A friend's qualifying purchase reaches the referrer as the referrer's event at its
+    # instant, with the purchase's id; the friends' own results do not depend on it.
+    facts = [fact for cid in sorted(ids) for fact in run(cid, ()).facts]
+    ids |= {who for who, _, _, _ in facts}
+    return {cid: run(cid, facts).out for cid in sorted(ids)}
