@@ -319,6 +319,35 @@ def test_a_final_price_rule_stops_the_earning_rules() -> None:
         ]
 
 
+@pytest.mark.parametrize(
+    ("gift", "expected"),
+    [
+        (None, [("ref", "referral", None), ("b", "points", 3)]),
+        (5, [("ref", "referral", None), ("ref", "points", 5)]),
+    ],
+)
+def test_a_final_referral_stops_only_with_the_friends_own_gift(
+    gift: int | None, expected: list[Any]
+) -> None:
+    referral: dict[str, Any] = {
+        "id": "ref",
+        "kind": "referral",
+        "referrer": {"points": 7},
+        "final": True,
+    }
+    if gift is not None:
+        referral["referred"] = {"points": gift}
+    offer = program(rules=[referral, {"id": "b", "kind": "bonus_points", "points": 3}])
+    bought = purchase("p1", utc(2026, 3, 2), line("a", "5.00"), customer="f")
+    for evaluation in both(offer, [bought], [Customer(customer_id="f", referred_by="amy")]):
+        # amy gets 7 either way; the note alone gives f's purchase nothing, so the bonus still
+        # runs; with the friend's gift of 5 the final referral gave something and stops it
+        assert [row[1:4] for row in rows(evaluation.customer("f").ledger)] == expected
+        assert [row[1:4] for row in rows(evaluation.customer("amy").ledger)] == [
+            ("ref", "points", 7)
+        ]
+
+
 # --- Migration: the docs' own example (lifecycle.md, "Opening balances") ----------------
 
 CLUB = program(

@@ -547,8 +547,8 @@ class _Customer:
             if rule["kind"] == "referral":
                 gave = self.refer(rule, purchase, tier, paid, bought)
                 earned += gave or 0
-                if gave is not None and rule.get("final"):
-                    break
+                if gave and rule.get("final"):
+                    break  # the note alone gives the purchase nothing (semantics.md)
                 continue
             group = rule.get("exclusive_group")
             members = [m for m in order if group is not None and m.get("exclusive_group") == group]
