@@ -852,6 +852,17 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
         document["rewards"][1]["cash"] = draw(st.sampled_from(["1.00", "4.00"]))
     if draw(st.integers(0, 3)) == 0:
         document["points"]["earn_on"] = "gross"
+    idle = draw(st.sampled_from([None, None, "5 days", "40 days"]))
+    if idle is not None:
+        activity = draw(
+            st.none()
+            | st.lists(
+                st.sampled_from(["purchase", "redemption", "referral"]), min_size=1, unique=True
+            )
+        )
+        document["points"]["expire_on_inactivity"] = (
+            idle if activity is None else {"after": idle, "activity": activity}
+        )
     expiry = draw(st.sampled_from([None, "3 days", "30 days", "400 days"]))
     if expiry is not None:
         document["points"]["expire_after"] = expiry

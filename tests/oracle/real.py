@@ -9,9 +9,9 @@ It covers a restricted family of programs, given as the plain document that is a
 to ``Program.model_validate``:
 
 * currency USD (cents), any time zone (local years and dates); ``points`` with
-  ``value``, ``earn_on``, ``expire_after`` written ``N days`` or none, no ``pending_for``
-  nor inactivity; a catalogue of ``rewards`` (``cost``, ``value``, ``cash``, ``tiers``,
-  ``per_customer``);
+  ``value``, ``earn_on``, ``expire_after`` and ``expire_on_inactivity`` (``after`` and
+  ``activity``) written ``N days``, no ``pending_for``; a catalogue of ``rewards``
+  (``cost``, ``value``, ``cash``, ``tiers``, ``per_customer``);
 * ``tiers`` with ``window: lifetime | calendar_year | N days``, ``qualify_by: spend |
   points``, ``keep_until``, levels with ``points_multiplier`` and ``points_never_expire``;
 * migrated customers: ``opening_points`` lots (with or without ``expires_at``) and a
@@ -67,9 +67,12 @@ class _Lot:
     event_id: str
     points: int
     expires_at: datetime | None
+    earned_at: datetime
     rule: str = "points.expire_after"
     """What the ``expiry`` entry names: the setting that expired the lot."""
     expired: bool = False
+    lasting: bool = False
+    """Earned at a level whose points never expire: the inactivity deadline passes it."""
 
 
 @dataclass
@@ -291,6 +294,18 @@ class _Customer:
         self.out = Outcome()
         self.lots: list[_Lot] = []
         self.debt = 0
+        inactivity = program.get("points", {}).get("expire_on_inactivity")
+        self.inactivity: timedelta | None = None
+        self.counts: list[str] = ["purchase"]
+        if inactivity is not None:
+            after = inactivity["after"] if isinstance(inactivity, Mapping) else inactivity
+            self.inactivity = timedelta(days=int(str(after).split()[0]))
+            if isinstance(inactivity, Mapping):
+                self.counts = list(inactivity.get("activity", ["purchase"]))
+        self.active: dict[str, datetime] = {}
+        """What keeps points alive, by event id: its instant."""
+        self.applied: datetime | None = None
+        """The inactivity deadline already applied."""
         self.qualified: set[str] = set()
         self.facts: list[tuple[str, datetime, str, Mapping[str, Any]]] = []
         """Referral facts for referrers: (referrer, instant, friend's purchase id, rule)."""
@@ -373,28 +388,57 @@ class _Customer:
             )
             own = self.expiry_of(lot.earned_at)
             if lot.expires_at is None or lot.expires_at == own:
-                self.lots.append(_Lot(event_id, lot.points, own))
+                self.lots.append(_Lot(event_id, lot.points, own, lot.earned_at))
             else:
-                self.lots.append(_Lot(event_id, lot.points, lot.expires_at, OPENING))
+                self.lots.append(_Lot(event_id, lot.points, lot.expires_at, lot.earned_at, OPENING))
+
+    def deadline(self) -> datetime | None:
+        """The last activity that counts plus ``expire_on_inactivity``; None without."""
+        if self.inactivity is None or not self.active:
+            return None
+        return max(self.active.values()) + self.inactivity
 
     def bring_to(self, now: datetime) -> None:
-        """Expire the lots whose expiry has come (at or before ``now``), in time order."""
+        """Expire, in time order up to ``now`` (included), the lots whose own expiry has
+        come, and at the inactivity deadline every lot earned by then that can expire."""
+        deadline = self.deadline()
+        if deadline is not None and (deadline > now or deadline == self.applied):
+            deadline = None
         due = [lot for lot in self.lots if not lot.expired and lot.expires_at is not None]
         due = [lot for lot in due if lot.expires_at is not None and lot.expires_at <= now]
-        for lot in sorted(due, key=lambda lot: lot.expires_at or now):
-            if lot.points:
-                self.out.ledger.append((lot.event_id, lot.rule, "expiry", -lot.points, None, None))
-            lot.points = 0
-            lot.expired = True
+        steps: list[tuple[datetime, int, _Lot | None]] = [
+            (lot.expires_at, 0, lot) for lot in due if lot.expires_at is not None
+        ]
+        if deadline is not None:
+            steps.append((deadline, 1, None))
+        for _, _, lot in sorted(steps, key=lambda step: (step[0], step[1])):
+            if lot is not None:
+                self.expire(lot, lot.rule)
+            else:
+                self.idle(deadline)
+
+    def expire(self, lot: _Lot, rule: str) -> None:
+        if lot.points:
+            self.out.ledger.append((lot.event_id, rule, "expiry", -lot.points, None, None))
+        lot.points = 0
+        lot.expired = True
+
+    def idle(self, deadline: datetime | None) -> None:
+        """The inactivity deadline: every lot left earned by it expires, oldest first."""
+        if deadline is None or deadline == self.applied:
+            return
+        self.applied = deadline
+        for lot in self.lots:
+            if not lot.expired and not lot.lasting and lot.earned_at <= deadline and lot.points:
+                self.expire(lot, "points.expire_on_inactivity")
 
     def earn(self, event_id: str, at: datetime, points: int, lasting: bool) -> None:
         """A debt is paid first; the rest is a lot of its own."""
         repaid = min(self.debt, points)
         self.debt -= repaid
         if points - repaid:
-            self.lots.append(
-                _Lot(event_id, points - repaid, None if lasting else self.expiry_of(at))
-            )
+            expires = None if lasting else self.expiry_of(at)
+            self.lots.append(_Lot(event_id, points - repaid, expires, at, lasting=lasting))
 
     def take_back(self, purchase_id: str, points: int) -> None:
         """From the purchase's own lot, then the other lots oldest first, then a debt."""
@@ -435,6 +479,8 @@ class _Customer:
         value = max(unit, Decimal(0)) * quantity
         self.spent[redemption.id] = (reward["id"], spent, value, quantity)
         self.out.ledger.append((redemption.id, reward["id"], "redemption", -cost, value, quantity))
+        if "redemption" in self.counts:
+            self.active[redemption.id] = redemption.at
 
     def cancel(self, cancel: CancelRedemption) -> None:
         """Points go back to their lots, except the lots expired by now; a debt first."""
@@ -533,6 +579,8 @@ class _Customer:
         points = int(rule["referrer"]["points"])
         self.out.ledger.append((purchase_id, rule["id"], "points", points, None, None))
         self.earn(purchase_id, at, points, lasting=False)
+        if "referral" in self.counts:
+            self.active[f"referral {purchase_id}"] = at
 
     def buy(self, purchase: Purchase) -> None:
         tier = self.reach(purchase.at)
@@ -580,6 +628,8 @@ class _Customer:
         bought.qualified = Decimal(earned) if self.by_points else sum(paid, Decimal(0))
         self.amounts[purchase.id] = [purchase.at, bought.qualified]
         self.bought[purchase.id] = bought
+        if "purchase" in self.counts:
+            self.active[purchase.id] = purchase.at
 
     def refund(self, refund: Refund) -> None:
         bought = self.bought[refund.purchase_id]
@@ -624,15 +674,27 @@ class _Customer:
                 for p, line, n in zip(bought.paid, purchase.lines, bought.back, strict=True)
             ]
             self.amounts[purchase.id][1] -= sum(before, Decimal(0)) - sum(after, Decimal(0))
+        if all(n >= line.quantity for line, n in zip(purchase.lines, bought.back, strict=True)):
+            # refunded in full: no longer activity; a deadline passed since expires now
+            self.active.pop(purchase.id, None)
+            deadline = self.deadline()
+            if deadline is not None and deadline <= refund.at:
+                self.idle(deadline)
 
     def finish(self, end: datetime) -> None:
         self.bring_to(end)
         self.out.points = sum(lot.points for lot in self.lots) - self.debt
         self.out.tier = self.tier_now(end)
         due: dict[str, int] = {}
+        deadline = self.deadline()
         for lot in self.lots:
-            if lot.points > 0 and lot.expires_at is not None:
-                day = lot.expires_at.astimezone(self.zone).date().isoformat()
+            if lot.points <= 0:
+                continue
+            when = lot.expires_at
+            if deadline is not None and not lot.lasting and lot.earned_at <= deadline:
+                when = deadline if when is None else min(when, deadline)
+            if when is not None:
+                day = when.astimezone(self.zone).date().isoformat()
                 due[day] = due.get(day, 0) + lot.points
         self.out.upcoming_expiry = sorted(due.items())
 
