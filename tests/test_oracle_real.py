@@ -914,7 +914,7 @@ def _payments(draw: st.DrawFn, lines: Sequence[Line]) -> tuple[Payment, ...] | N
 @st.composite
 def family_histories(
     draw: st.DrawFn, tier_names: Sequence[str]
-) -> tuple[list[Any], list[Customer], datetime | None]:
+) -> tuple[list[Any], list[Customer], date | datetime | None]:
     """Purchases (with payments) and whole-line refunds of one or two customers, their
     migrated profiles, and an optional ``as_of`` instant."""
     events: list[Any] = []
@@ -1016,9 +1016,11 @@ def family_histories(
                 else None,
             )
         )
-    as_of = draw(
+    as_of: date | datetime | None = draw(
         st.none() | st.integers(0, span + 24 * 40).map(lambda h: START + timedelta(hours=h))
     )
+    if as_of is not None and draw(st.booleans()):
+        as_of = as_of.date()
     return events, profiles, as_of
 
 

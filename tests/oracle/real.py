@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -703,12 +703,18 @@ def evaluate(
     program: Mapping[str, Any],
     events: Sequence[Purchase | Refund | Redemption | CancelRedemption],
     customers: Sequence[Customer] = (),
-    as_of: datetime | None = None,
+    as_of: date | datetime | None = None,
 ) -> dict[str, Outcome]:
     """Each customer's outcome: events in (instant, id) order, customer by customer.
 
-    ``as_of`` is an instant (events at or before it count). A customer with a profile but
-    no event is reported only with ``as_of`` and an opening (a lot or a granted tier)."""
+    ``as_of`` is an instant (events at or before it count) or a local date (the whole day:
+    what happens before the next local midnight, the tier just before it). A customer with a
+    profile but no event is reported only with ``as_of`` and an opening (a lot or a granted
+    tier)."""
+    if isinstance(as_of, date) and not isinstance(as_of, datetime):
+        zone = ZoneInfo(str(program["timezone"]))
+        midnight = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=zone)
+        as_of = midnight - timedelta(microseconds=1)
     profiles = {profile.customer_id: profile for profile in customers}
     ordered = sorted(events, key=lambda event: (event.at, event.id))
     if as_of is not None:
