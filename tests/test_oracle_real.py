@@ -592,6 +592,35 @@ def test_status_reached_on_new_years_eve_in_new_york_lasts_to_the_local_new_year
         assert evaluation.customer("c1").tier is None
 
 
+def test_a_lot_expires_at_its_own_date_before_an_opening_lot_the_deadline_takes() -> None:
+    # Regression: with an opening lot that expires after the inactivity deadline, the
+    # younger lots' own expiry was skipped, and they expired at the deadline instead.
+    idle = program(
+        points={"expire_after": "3 days", "expire_on_inactivity": "5 days"},
+        rules=[{"id": "b", "kind": "bonus_points", "points": 3}],
+    )
+    start = utc(2026, 3, 2, 9)
+    migrated = Customer(
+        customer_id="c1",
+        opening_points=(
+            OpeningLot(points=1, earned_at=start, expires_at=start + timedelta(days=5, hours=1)),
+        ),
+    )
+    history = [
+        purchase("p1", start, line("a", "1.00")),
+        purchase("p2", start + timedelta(days=5, hours=1), line("a", "0.00")),
+    ]
+    for evaluation in both(idle, history, [migrated]):
+        # p1's 3 expire 3 days after they were earned, on 03-05 09:00; the deadline, p1 + 5
+        # days = 03-07 09:00, comes before the opening lot's own 10:00 and takes its 1
+        assert [row[:4] for row in rows(evaluation.customer("c1").ledger)] == [
+            ("opening#1", "customers.opening_points", "opening", 1),
+            ("p1", "b", "points", 3),
+            ("p1", "points.expire_after", "expiry", -3),
+            ("opening#1", "points.expire_on_inactivity", "expiry", -1),
+        ]
+
+
 # --- An airline: status points, status through the end of next year, miles that never expire
 
 
@@ -852,6 +881,8 @@ def family_programs(draw: st.DrawFn) -> dict[str, Any]:
         document["rewards"][1]["cash"] = draw(st.sampled_from(["1.00", "4.00"]))
     if draw(st.integers(0, 3)) == 0:
         document["points"]["earn_on"] = "gross"
+    if draw(st.integers(0, 3)) == 0:
+        document["points"]["pending_for"] = draw(st.sampled_from(["1 days", "14 days"]))
     idle = draw(st.sampled_from([None, None, "5 days", "40 days"]))
     if idle is not None:
         activity = draw(
@@ -1029,6 +1060,7 @@ def _outcome(evaluation: Evaluation) -> dict[str, real.Outcome]:
         result.customer_id: real.Outcome(
             ledger=rows(result.ledger),
             points=result.points,
+            available_points=result.available_points,
             tier=result.tier,
             upcoming_expiry=[(due.on.isoformat(), due.points) for due in result.upcoming_expiry],
         )

@@ -10,7 +10,7 @@ to ``Program.model_validate``:
 
 * currency USD (cents), any time zone (local years and dates); ``points`` with
   ``value``, ``earn_on``, ``expire_after`` and ``expire_on_inactivity`` (``after`` and
-  ``activity``) written ``N days``, no ``pending_for``; a catalogue of ``rewards``
+  ``activity``) and ``pending_for`` written ``N days``; a catalogue of ``rewards``
   (``cost``, ``value``, ``cash``, ``tiers``, ``per_customer``);
 * ``tiers`` with ``window: lifetime | calendar_year | N days``, ``qualify_by: spend |
   points``, ``keep_until``, levels with ``points_multiplier`` and ``points_never_expire``;
@@ -58,6 +58,7 @@ class Outcome:
 
     ledger: list[Row] = field(default_factory=list)
     points: int = 0
+    available_points: int = 0
     tier: str | None = None
     upcoming_expiry: list[tuple[str, int]] = field(default_factory=list)
 
@@ -73,6 +74,11 @@ class _Lot:
     expired: bool = False
     lasting: bool = False
     """Earned at a level whose points never expire: the inactivity deadline passes it."""
+    available_at: datetime | None = None
+    """When a purchase's points stop waiting (``pending_for``); None: at once."""
+
+    def available(self, now: datetime) -> bool:
+        return self.available_at is None or self.available_at <= now
 
 
 @dataclass
@@ -432,18 +438,26 @@ class _Customer:
             if not lot.expired and not lot.lasting and lot.earned_at <= deadline and lot.points:
                 self.expire(lot, "points.expire_on_inactivity")
 
-    def earn(self, event_id: str, at: datetime, points: int, lasting: bool) -> None:
-        """A debt is paid first; the rest is a lot of its own."""
+    def earn(self, event_id: str, at: datetime, points: int, lasting: bool, waits: bool) -> None:
+        """A debt is paid first; the rest is a lot of its own, waiting out ``pending_for``
+        when a purchase earned it."""
         repaid = min(self.debt, points)
         self.debt -= repaid
         if points - repaid:
             expires = None if lasting else self.expiry_of(at)
-            self.lots.append(_Lot(event_id, points - repaid, expires, at, lasting=lasting))
+            pending = self.program.get("points", {}).get("pending_for")
+            ready = at + timedelta(days=int(str(pending).split()[0])) if pending and waits else None
+            self.lots.append(
+                _Lot(event_id, points - repaid, expires, at, lasting=lasting, available_at=ready)
+            )
 
-    def take_back(self, purchase_id: str, points: int) -> None:
-        """From the purchase's own lot, then the other lots oldest first, then a debt."""
+    def take_back(self, purchase_id: str, points: int, now: datetime) -> None:
+        """From the purchase's own lot, then the other available lots oldest first, then
+        the pending ones oldest first, then a debt."""
         own = [lot for lot in self.lots if lot.event_id == purchase_id]
-        for lot in [*own, *self.lots]:
+        ready = [lot for lot in self.lots if lot.available(now)]
+        waiting = [lot for lot in self.lots if not lot.available(now)]
+        for lot in [*own, *ready, *waiting]:
             taken = min(lot.points, points)
             lot.points -= taken
             points -= taken
@@ -462,7 +476,8 @@ class _Customer:
         refused = (
             ("tiers" in reward and self.tier_now(redemption.at) not in reward["tiers"])
             or ("per_customer" in reward and before + quantity > int(reward["per_customer"]))
-            or sum(lot.points for lot in self.lots) - self.debt < cost
+            or sum(lot.points for lot in self.lots if lot.available(redemption.at)) - self.debt
+            < cost
         )
         if refused:
             self.out.ledger.append((redemption.id, reward["id"], "rejected", None, None, None))
@@ -470,6 +485,8 @@ class _Customer:
         spent: list[tuple[_Lot, int]] = []
         wanted = cost
         for lot in self.lots:
+            if not lot.available(redemption.at):
+                continue
             taken = min(lot.points, wanted)
             if taken:
                 lot.points -= taken
@@ -578,7 +595,7 @@ class _Customer:
         """The referrer's reward for a friend's purchase: a lot of its own, at once."""
         points = int(rule["referrer"]["points"])
         self.out.ledger.append((purchase_id, rule["id"], "points", points, None, None))
-        self.earn(purchase_id, at, points, lasting=False)
+        self.earn(purchase_id, at, points, lasting=False, waits=False)
         if "referral" in self.counts:
             self.active[f"referral {purchase_id}"] = at
 
@@ -624,7 +641,7 @@ class _Customer:
             if winner is not None and winner.get("final"):
                 break
         bought.paid = list(paid)
-        self.earn(purchase.id, purchase.at, earned, _never_expire(self.program, tier))
+        self.earn(purchase.id, purchase.at, earned, _never_expire(self.program, tier), waits=True)
         bought.qualified = Decimal(earned) if self.by_points else sum(paid, Decimal(0))
         self.amounts[purchase.id] = [purchase.at, bought.qualified]
         self.bought[purchase.id] = bought
@@ -665,7 +682,7 @@ class _Customer:
                 self.out.ledger.append((refund.id, rule_id, "points", -held, None, None))
                 taken += held
         if taken:
-            self.take_back(purchase.id, taken)
+            self.take_back(purchase.id, taken, refund.at)
         if self.by_points:
             self.amounts[purchase.id][1] -= taken
         else:
@@ -684,6 +701,8 @@ class _Customer:
     def finish(self, end: datetime) -> None:
         self.bring_to(end)
         self.out.points = sum(lot.points for lot in self.lots) - self.debt
+        ready = sum(lot.points for lot in self.lots if lot.available(end))
+        self.out.available_points = ready - self.debt
         self.out.tier = self.tier_now(end)
         due: dict[str, int] = {}
         deadline = self.deadline()

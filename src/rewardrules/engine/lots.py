@@ -521,7 +521,7 @@ def _expire_due(
         if expiry is None or not due(expiry):
             continue
         if deadline is not None and deadline < expiry and lot.earned_at <= deadline:
-            break
+            continue  # the deadline expires it first; a later lot may still be due before
         found.append((expiry, index))
     found.sort()
     for _, index in found:
