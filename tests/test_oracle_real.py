@@ -621,6 +621,32 @@ def test_a_lot_expires_at_its_own_date_before_an_opening_lot_the_deadline_takes(
         ]
 
 
+def test_a_last_refund_in_full_that_brings_back_a_passed_deadline_expires_the_points() -> None:
+    # Regression: when that refund was the customer's last event (and no as_of), nothing
+    # brought the points up to it: 7 points stayed, "expiring" on a date already past.
+    idle = program(
+        points={"expire_on_inactivity": "40 days"},
+        rules=[{"id": "b", "kind": "points_per_spend", "points": 1}],
+    )
+    start = utc(2026, 3, 2, 9)
+    history = [
+        purchase("p1", start, line("a", "7.00")),
+        purchase("p3", start + timedelta(days=30), line("a", "1.00")),
+        refund("r3", start + timedelta(days=40, hours=1), "p3"),
+    ]
+    for evaluation in both(idle, history):
+        result = evaluation.customer("c1")
+        # p3 returned whole: the deadline is p1 + 40 days = 04-11 09:00, an hour before the
+        # refund: p1's 7 expire at it, right after the refund's -1
+        assert [row[:4] for row in rows(result.ledger)] == [
+            ("p1", "b", "points", 7),
+            ("p3", "b", "points", 1),
+            ("r3", "b", "points", -1),
+            ("p1", "points.expire_on_inactivity", "expiry", -7),
+        ]
+        assert (result.points, result.upcoming_expiry) == (0, ())
+
+
 # --- An airline: status points, status through the end of next year, miles that never expire
 
 

@@ -435,7 +435,8 @@ class _Customer:
             return
         self.applied = deadline
         for lot in self.lots:
-            if not lot.expired and not lot.lasting and lot.earned_at <= deadline and lot.points:
+            if not lot.expired and not lot.lasting and lot.earned_at <= deadline:
+                # a spent lot expires too: a cancelled redemption gives it nothing back
                 self.expire(lot, "points.expire_on_inactivity")
 
     def earn(self, event_id: str, at: datetime, points: int, lasting: bool, waits: bool) -> None:

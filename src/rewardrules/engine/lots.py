@@ -298,16 +298,21 @@ def _active(account: PointsAccount, at: datetime) -> None:
         account.active_at = at
 
 
-def refunded_in_full(account: PointsAccount, purchase_id: str) -> None:
-    """A purchase refunded in full no longer counts as activity: the deadline counts from
-    the last activity left."""
+def refunded_in_full(
+    policy: PointsPolicy, account: PointsAccount, customer_id: str, purchase_id: str, at: datetime
+) -> list[LedgerEntry]:
+    """A purchase refunded in full (at ``at``) no longer counts as activity: the deadline
+    counts from the last activity left. When that deadline has passed, the points expire
+    at it now, after the refund's entries (also when the refund is the customer's last
+    event); return those expiry entries."""
     if account.counting.pop(purchase_id, None) is None:
-        return
+        return []
     last = account.settled_at
     if account.counting:
         newest = max(account.counting.values())
         last = newest if last is None or newest > last else last
     account.active_at = last
+    return advance(policy, account, customer_id, at)
 
 
 def settle(account: PointsAccount, purchase_id: str) -> None:

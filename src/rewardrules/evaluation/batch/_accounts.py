@@ -177,7 +177,7 @@ def run_accounts(
                         policy, account, customer_id, ids[event], purchase_id, at, back
                     )
                 if event in emptied:
-                    refunded_in_full(account, purchase_id)
+                    written += refunded_in_full(policy, account, customer_id, purchase_id, at)
             elif (target := catalogue.cancelled(event, ids)) is not None:
                 written = cancel_redemption(policy, account, customer_id, ids[event], target)
             else:

@@ -361,7 +361,7 @@ class Walker:
                 else []
             )
             if event in self.emptied:
-                refunded_in_full(account, purchase_id)
+                written += refunded_in_full(policy, account, customer_id, purchase_id, moment)
             return written
         target = self.catalogue.cancelled(event, keys)  # a saved redemption's too
         if target is not None:
