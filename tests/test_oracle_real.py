@@ -647,6 +647,53 @@ def test_a_last_refund_in_full_that_brings_back_a_passed_deadline_expires_the_po
         assert (result.points, result.upcoming_expiry) == (0, ())
 
 
+def test_meal_kit_referral_held_through_the_return_window_and_reversed_by_a_refund() -> None:
+    meal_kit = program(
+        rules=[
+            {
+                "id": "bring",
+                "kind": "referral",
+                "referrer": {"points": 500},
+                "referred": {"points": 250},
+                "min_paid": "40.00",
+                "hold_for": "30 days",
+            },
+        ],
+    )
+    profiles = [
+        Customer(customer_id="bob", referred_by="ann"),
+        Customer(customer_id="cy", referred_by="ann"),
+    ]
+    box = line("box", "50.00")
+    history = [
+        purchase("b1", utc(2026, 5, 2, 18), box, customer="bob"),
+        purchase("c1", utc(2026, 5, 5), box, customer="cy"),
+        refund("rc1", utc(2026, 5, 12), "c1", customer="cy"),
+        purchase("c2", utc(2026, 5, 20), box, customer="cy"),
+    ]
+    for evaluation in both(meal_kit, history, profiles, date(2026, 6, 10)):
+        # bob's b1 (50.00 >= 40.00) qualifies on 05-02 18:00: held 30 days, ann gets 500 on
+        # 06-01 18:00. cy's c1 qualifies on 05-05 but is returned whole on 05-12, inside its
+        # hold: reversed (units -1), and cy's 250 taken back; c2 on 05-20 qualifies again,
+        # gift again (none kept), held until 06-19, after the report: ann has 500
+        ann = evaluation.customer("ann")
+        assert [row[:4] for row in rows(ann.ledger)] == [("b1", "bring", "points", 500)]
+        assert ann.points == 500
+        assert [
+            (row[0], row[2], row[3], row[5]) for row in rows(evaluation.customer("cy").ledger)
+        ] == [
+            ("c1", "referral", None, None),
+            ("c1", "points", 250, None),
+            ("rc1", "points", -250, None),
+            ("rc1", "referral", None, -1),
+            ("c2", "referral", None, None),
+            ("c2", "points", 250, None),
+        ]
+    for evaluation in both(meal_kit, history, profiles, date(2026, 6, 19)):
+        # by the end of 06-19 cy's second hold (c2 + 30 days = 06-19 00:00) is over too
+        assert evaluation.customer("ann").points == 1000
+
+
 # --- An airline: status points, status through the end of next year, miles that never expire
 
 
