@@ -887,6 +887,8 @@ def _rule(draw: st.DrawFn, index: int, tier_names: Sequence[str]) -> dict[str, A
             rule["referred"] = {"points": draw(st.sampled_from([3, 10]))}
         if draw(st.booleans()):
             rule["min_paid"] = draw(st.sampled_from(["1.00", "20.00"]))
+        if draw(st.booleans()):
+            rule["hold_for"] = draw(st.sampled_from(["2 days", "30 days"]))
         when = draw(_when(tier_names, methods=False))
         if when:
             rule["when"] = when

@@ -22,7 +22,7 @@ to ``Program.model_validate``:
   each with ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
   ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
   ``payment_methods``);
-* ``referral`` rules (``referrer`` and ``referred`` points, ``min_paid``), no hold;
+* ``referral`` rules (``referrer`` and ``referred`` points, ``min_paid``, ``hold_for``);
 * purchases with optional payments; refunds of some units of a line (a line's sku once per
   purchase) or of everything left; redemptions and their cancellations.
 
@@ -61,6 +61,25 @@ class Outcome:
     available_points: int = 0
     tier: str | None = None
     upcoming_expiry: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A friend's qualifying purchase as the referrer sees it: ``now`` (rewarded at it),
+    ``held`` (rewarded at the hold's end) or ``reversed`` (a refund inside the hold)."""
+
+    referrer: str
+    at: datetime
+    purchase_id: str
+    rule: Mapping[str, Any]
+    kind: str
+
+
+def hold_of(rule: Mapping[str, Any]) -> timedelta | None:
+    """A referral's ``hold_for`` (``N days``); None without one, or for 0 days."""
+    hold = rule.get("hold_for")
+    days = 0 if hold is None else int(str(hold).split()[0])
+    return timedelta(days=days) if days else None
 
 
 @dataclass
@@ -313,8 +332,12 @@ class _Customer:
         self.applied: datetime | None = None
         """The inactivity deadline already applied."""
         self.qualified: set[str] = set()
-        self.facts: list[tuple[str, datetime, str, Mapping[str, Any]]] = []
-        """Referral facts for referrers: (referrer, instant, friend's purchase id, rule)."""
+        self.facts: list[Fact] = []
+        """Referral facts for referrers."""
+        self.holds: dict[str, tuple[str, datetime, bool]] = {}
+        """Per held referral rule: the qualifying purchase, the hold's end, reversed."""
+        self.gift_kept: dict[str, bool] = {}
+        """Per referral rule: the friend kept a gift of a reversed qualification."""
         self.spent: dict[str, tuple[str, list[tuple[_Lot, int]], Decimal, int]] = {}
         self.bought: dict[str, _Bought] = {}
         self.amounts: dict[str, list[Any]] = {}
@@ -584,13 +607,53 @@ class _Customer:
         if sum((paid[i] for i in eligible), Decimal(0)) < Decimal(str(rule.get("min_paid", 0))):
             return None
         self.qualified.add(rule["id"])
-        self.facts.append((profile.referred_by, purchase.at, purchase.id, rule))
+        held = hold_of(rule)
+        kind = "now" if held is None else "held"
+        self.facts.append(Fact(profile.referred_by, purchase.at, purchase.id, rule, kind))
+        if held is not None:
+            self.holds[rule["id"]] = (purchase.id, purchase.at + held, False)
         self.out.ledger.append((purchase.id, rule["id"], "referral", None, None, None))
         gift = int(rule.get("referred", {}).get("points", 0))
+        if self.gift_kept.get(rule["id"]):
+            gift = 0  # a friend never holds two gifts
         if gift:
             self.out.ledger.append((purchase.id, rule["id"], "points", gift, None, None))
             bought.bonuses[rule["id"]] = gift
         return gift
+
+    def reverse(self, rule: Mapping[str, Any], refund: Refund, bought: _Bought) -> None:
+        """A refund inside the hold that leaves less than ``min_paid`` on the rule's lines,
+        or no eligible priced unit, reverses the held referral: the friend may qualify again."""
+        hold = self.holds.get(rule["id"])
+        if hold is None or hold[0] != refund.purchase_id or hold[2] or refund.at >= hold[1]:
+            return
+        purchase = bought.purchase
+        when = rule.get("when", {})
+        eligible = [
+            i for i, line in enumerate(purchase.lines) if line_eligible(when, line.category)
+        ]
+        left = sum(
+            (
+                remaining(bought.paid[i], purchase.lines[i].quantity, bought.back[i])
+                for i in eligible
+            ),
+            Decimal(0),
+        )
+        whole = all(n >= line.quantity for line, n in zip(purchase.lines, bought.back, strict=True))
+        priced = any(
+            purchase.lines[i].unit_price > 0 and bought.back[i] < purchase.lines[i].quantity
+            for i in eligible
+        )
+        if not whole and priced and left >= Decimal(str(rule.get("min_paid", 0))):
+            return
+        self.holds[rule["id"]] = (hold[0], hold[1], True)
+        self.qualified.discard(rule["id"])
+        self.gift_kept[rule["id"]] = self.gift_kept.get(rule["id"], False) or (
+            rule["id"] in bought.bonuses
+        )
+        referrer = "" if self.profile is None else str(self.profile.referred_by)
+        self.facts.append(Fact(referrer, refund.at, refund.purchase_id, rule, "reversed"))
+        self.out.ledger.append((refund.id, rule["id"], "referral", None, None, -1))
 
     def rewarded(self, at: datetime, purchase_id: str, rule: Mapping[str, Any]) -> None:
         """The referrer's reward for a friend's purchase: a lot of its own, at once."""
@@ -682,6 +745,8 @@ class _Customer:
                 held = bought.bonuses.pop(rule_id)
                 self.out.ledger.append((refund.id, rule_id, "points", -held, None, None))
                 taken += held
+            if rule["kind"] == "referral":
+                self.reverse(rule, refund, bought)
         if taken:
             self.take_back(purchase.id, taken, refund.at)
         if self.by_points:
@@ -747,15 +812,30 @@ def evaluate(
             if profile.opening_points or profile.tier is not None
         }
 
-    def run(cid: str, facts: Sequence[tuple[str, datetime, str, Mapping[str, Any]]]) -> _Customer:
+    def run(cid: str, facts: Sequence[Fact]) -> _Customer:
         customer = _Customer(program, profiles.get(cid))
         customer.open()
-        timeline: list[tuple[datetime, str, Any]] = [
-            (event.at, event.id, event) for event in ordered if event.customer_id == cid
+        timeline: list[tuple[datetime, int, str, Any]] = [
+            (event.at, 1, event.id, event) for event in ordered if event.customer_id == cid
         ]
-        timeline += [(at, purchase_id, rule) for who, at, purchase_id, rule in facts if who == cid]
-        timeline.sort(key=lambda item: (item[0], item[1]))
-        for at, event_id, event in timeline:
+        mine = [fact for fact in facts if fact.referrer == cid]
+        timeline += [(fact.at, 1, fact.purchase_id, fact) for fact in mine]
+        # a held reward is given at the hold's end, before the events at that instant,
+        # unless a refund inside the hold reversed it; up to the last event, or as_of
+        reversed_ = {(f.purchase_id, f.rule["id"]) for f in mine if f.kind == "reversed"}
+        bound = as_of if as_of is not None else max((item[0] for item in timeline), default=None)
+        for fact in mine:
+            held = hold_of(fact.rule)
+            if fact.kind != "held" or held is None:
+                continue
+            end = fact.at + held
+            if (fact.purchase_id, fact.rule["id"]) in reversed_ or bound is None or end > bound:
+                continue
+            timeline.append(
+                (end, 0, fact.purchase_id, Fact(cid, end, fact.purchase_id, fact.rule, "now"))
+            )
+        timeline.sort(key=lambda item: (item[0], item[1], item[2]))
+        for at, _, event_id, event in timeline:
             customer.bring_to(at)
             if isinstance(event, Purchase):
                 customer.buy(event)
@@ -765,8 +845,8 @@ def evaluate(
                 customer.redeem(event)
             elif isinstance(event, CancelRedemption):
                 customer.cancel(event)
-            else:
-                customer.rewarded(at, event_id, event)
+            elif event.kind == "now":
+                customer.rewarded(at, event_id, event.rule)
         end = as_of if as_of is not None else timeline[-1][0]
         customer.finish(end)
         return customer
@@ -774,5 +854,5 @@ def evaluate(
     # A friend's qualifying purchase reaches the referrer as the referrer's event at its
     # instant, with the purchase's id; the friends' own results do not depend on it.
     facts = [fact for cid in sorted(ids) for fact in run(cid, ()).facts]
-    ids |= {who for who, _, _, _ in facts}
+    ids |= {fact.referrer for fact in facts}
     return {cid: run(cid, facts).out for cid in sorted(ids)}
