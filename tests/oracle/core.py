@@ -195,8 +195,13 @@ class Oracle:
         return not (when.exclude_skus is not None and line.sku in when.exclude_skus)
 
     def purchase_passes(
-        self, rule_or_none: Any, when: Any, purchase: Purchase, lines: list[LineState],
-        local: date, tier: str | None,
+        self,
+        rule_or_none: Any,
+        when: Any,
+        purchase: Purchase,
+        lines: list[LineState],
+        local: date,
+        tier: str | None,
     ) -> bool:
         if rule_or_none is not None:
             if rule_or_none.starts is not None and local < rule_or_none.starts:
@@ -210,7 +215,9 @@ class Oracle:
                 total = sum(ln.gross for ln in lines)
             if total < self.minor(when.min_total):
                 return False
-        if when.stores is not None and (purchase.store is None or purchase.store not in when.stores):
+        if when.stores is not None and (
+            purchase.store is None or purchase.store not in when.stores
+        ):
             return False
         if when.weekdays is not None and WEEKDAY_NAMES[local.weekday()] not in when.weekdays:
             return False
@@ -404,9 +411,7 @@ class Oracle:
             if reward == "free":
                 # The whole amount for the last unit, else amount x j / u half up.
                 share = (
-                    line.amount
-                    if j == remaining
-                    else half_up(Fraction(line.amount * j, remaining))
+                    line.amount if j == remaining else half_up(Fraction(line.amount * j, remaining))
                 )
                 line.amount -= share
                 line.free_units += j
@@ -443,8 +448,13 @@ class Oracle:
         return points
 
     def points_per_spend(
-        self, rule: Any, purchase: Purchase, record: PurchaseRecord, ok: list[bool],
-        local: date, tier: str | None,
+        self,
+        rule: Any,
+        purchase: Purchase,
+        record: PurchaseRecord,
+        ok: list[bool],
+        local: date,
+        tier: str | None,
     ) -> list[Entry]:
         factors: list[Fraction | None] = []
         for line, eligible in zip(record.lines, ok, strict=True):
@@ -546,8 +556,7 @@ class Oracle:
                     gone = sum(n for n, q in zip(now, qualifying, strict=True) if q)
                 else:
                     was_visit = any(
-                        q and before_units[i] < lines[i].quantity
-                        for i, q in enumerate(qualifying)
+                        q and before_units[i] < lines[i].quantity for i, q in enumerate(qualifying)
                     )
                     still = any(
                         q and lines[i].refunded_units < lines[i].quantity

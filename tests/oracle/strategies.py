@@ -29,18 +29,29 @@ def _dec(*values: str) -> st.SearchStrategy[Decimal]:
     return st.sampled_from([Decimal(v) for v in values])
 
 
+# Money in each currency's minor unit: written for USD, scaled for JPY (0) and KWD (3).
+CURRENCIES = ("USD", "USD", "JPY", "KWD")
+EXPONENTS = {"USD": 2, "JPY": 0, "KWD": 3}
+
+
+def _money(currency: str, *values: str) -> st.SearchStrategy[Decimal]:
+    """USD amounts, turned into the same count of minor units of ``currency``."""
+    exponent = EXPONENTS[currency]
+    return st.sampled_from([Decimal(int(Decimal(v) * 100)).scaleb(-exponent) for v in values])
+
+
 def _some(values: Any, max_size: int = 2) -> st.SearchStrategy[list[Any]]:
     return st.lists(st.sampled_from(tuple(values)), min_size=1, max_size=max_size, unique=True)
 
 
 @st.composite
-def when(draw: st.DrawFn, tiers: tuple[str, ...]) -> dict[str, Any]:
+def when(draw: st.DrawFn, tiers: tuple[str, ...], currency: str = "USD") -> dict[str, Any]:
     conditions: dict[str, st.SearchStrategy[Any]] = {
         "categories": _some(("coffee", "food", "merch")),
         "skus": _some(SKUS, 3),
         "exclude_categories": _some(("coffee", "food", "merch"), 1),
         "exclude_skus": _some(SKUS, 1),
-        "min_total": _dec("0", "5.00", "12.50", "30.00"),
+        "min_total": _money(currency, "0", "5.00", "12.50", "30.00"),
         "stores": _some(STORES, 1),
         "weekdays": _some(WEEKDAYS, 4),
         "dates": st.lists(
@@ -60,14 +71,14 @@ def when(draw: st.DrawFn, tiers: tuple[str, ...]) -> dict[str, Any]:
 
 
 @st.composite
-def rule(draw: st.DrawFn, index: int, tiers: tuple[str, ...]) -> dict[str, Any]:
+def rule(draw: st.DrawFn, index: int, tiers: tuple[str, ...], currency: str) -> dict[str, Any]:
     kind = draw(
         st.sampled_from(
             ("points_per_spend", "every_nth_free", "partner_gift_card")
             + (("tiered_discount",) if tiers else ())
         )
     )
-    body: dict[str, Any] = {"id": f"r{index}", "kind": kind, "when": draw(when(tiers))}
+    body: dict[str, Any] = {"id": f"r{index}", "kind": kind, "when": draw(when(tiers, currency))}
     if draw(st.integers(0, 3)) == 0:
         body["priority"] = draw(st.integers(-1, 2))
     if draw(st.integers(0, 4)) == 0:
@@ -78,11 +89,14 @@ def rule(draw: st.DrawFn, index: int, tiers: tuple[str, ...]) -> dict[str, Any]:
             body["ends"] = first + timedelta(days=draw(st.integers(0, 60)))
     if kind == "points_per_spend":
         body["points"] = draw(_dec("1", "2", "3", "0.5", "10"))
-        body["per"] = draw(_dec("1.00", "1.00", "5.00", "0.50", "1.10"))
+        body["per"] = draw(_money(currency, "1.00", "1.00", "5.00", "0.50", "1.10"))
         body["multipliers"] = draw(
             st.lists(
                 st.fixed_dictionaries(
-                    {"factor": _dec("2", "3", "1.5", "0.5", "0", "1"), "when": when(tiers)}
+                    {
+                        "factor": _dec("2", "3", "1.5", "0.5", "0", "1"),
+                        "when": when(tiers, currency),
+                    }
                 ),
                 max_size=2,
             )
@@ -96,14 +110,16 @@ def rule(draw: st.DrawFn, index: int, tiers: tuple[str, ...]) -> dict[str, Any]:
         body["reward"] = draw(
             st.one_of(
                 st.just("free"),
-                _dec("10", "25", "50", "33", "100").map(lambda p: {"percent_off": p}),
-                _dec("3.00", "4.50").map(lambda v: {"voucher": {"sku": "latte", "value": v}}),
+                _dec("10", "25", "50", "33", "100", "12.5").map(lambda p: {"percent_off": p}),
+                _money(currency, "3.00", "4.50").map(
+                    lambda v: {"voucher": {"sku": "latte", "value": v}}
+                ),
             )
         )
     elif kind == "partner_gift_card":
         body["partner"] = "grocer"
-        body["value"] = draw(_dec("5.00", "10.00"))
-        body["every_spend"] = draw(_dec("10.00", "25.00", "7.33"))
+        body["value"] = draw(_money(currency, "5.00", "10.00"))
+        body["every_spend"] = draw(_money(currency, "10.00", "25.00", "7.33"))
         body["window"] = draw(
             st.sampled_from(("lifetime", "calendar_year", "calendar_quarter", "calendar_month"))
         )
@@ -111,16 +127,17 @@ def rule(draw: st.DrawFn, index: int, tiers: tuple[str, ...]) -> dict[str, Any]:
             body["max_per_window"] = draw(st.integers(1, 3))
     else:
         chosen = draw(_some(tiers, len(tiers)))
-        body["discounts"] = {t: draw(_dec("5", "10", "33", "50", "100")) for t in chosen}
+        body["discounts"] = {t: draw(_dec("5", "10", "33", "50", "100", "12.5")) for t in chosen}
     return body
 
 
 @st.composite
 def programs(draw: st.DrawFn) -> Program:
+    currency = draw(st.sampled_from(CURRENCIES))
     document: dict[str, Any] = {
         "program": "core-oracle",
         "name": "Core oracle",
-        "currency": "USD",
+        "currency": currency,
         "timezone": draw(st.sampled_from(ZONES)),
         "points": {"name": "points", "value": "0.01"},
     }
@@ -131,18 +148,15 @@ def programs(draw: st.DrawFn) -> Program:
         tiers = TIERS[:count]
         steps = draw(
             st.lists(
-                st.integers(1, 40) if qualify_by == "spend" else st.integers(1, 3),
+                st.integers(0, 40) if qualify_by == "spend" else st.integers(0, 3),
                 min_size=count,
                 max_size=count,
             )
         )
-        levels, total = [], 0
+        levels, total = [], -1
         for name, step in zip(tiers, steps, strict=True):
-            total += step
-            level: dict[str, Any] = {
-                "name": name,
-                "at_least": Decimal(total) if qualify_by == "purchases" else Decimal(total),
-            }
+            total += step + 1  # levels rise strictly; the lowest may be 0
+            level: dict[str, Any] = {"name": name, "at_least": Decimal(total)}
             if draw(st.booleans()):
                 level["points_multiplier"] = draw(_dec("1.5", "2", "0.5", "1.25"))
             levels.append(level)
@@ -150,30 +164,48 @@ def programs(draw: st.DrawFn) -> Program:
             "qualify_by": qualify_by,
             "window": draw(
                 st.sampled_from(
-                    ("lifetime", "calendar_year", "calendar_quarter", "30 days", "7 days")
+                    (
+                        "lifetime",
+                        "calendar_year",
+                        "calendar_quarter",
+                        "calendar_month",
+                        "30 days",
+                        "7 days",
+                        "2 weeks",
+                    )
                 )
             ),
             "levels": levels,
         }
-    document["rules"] = [draw(rule(i, tiers)) for i in range(draw(st.integers(1, 4)))]
+    document["rules"] = [draw(rule(i, tiers, currency)) for i in range(draw(st.integers(1, 4)))]
     return Program.model_validate(document)
 
 
-PRICES = ("0", "0.01", "0.99", "1.00", "2.49", "4.50", "9.99", "12.35", "25.00")
+PRICES = ("0", "0.01", "0.15", "0.99", "1.00", "2.49", "4.50", "9.99", "12.35", "25.00")
 
 
 @st.composite
-def histories(draw: st.DrawFn) -> list[Purchase | Refund]:
+def cases(draw: st.DrawFn) -> tuple[Program, list[Purchase | Refund]]:
+    """A program and a history in its currency."""
+    drawn = draw(programs())
+    return drawn, draw(histories(drawn.currency))
+
+
+@st.composite
+def histories(draw: st.DrawFn, currency: str = "USD") -> list[Purchase | Refund]:
     events: list[Purchase | Refund] = []
     left: dict[str, tuple[str, datetime, list[list[Any]]]] = {}
     count = draw(st.integers(1, 9))
     minute = 0
     for n in range(count):
         # Bunched: often the same instant or a few minutes on, sometimes days or weeks.
-        minute += draw(st.sampled_from((0, 1, 60, 24 * 60, 7 * 24 * 60, 31 * 24 * 60)))
+        minute += draw(
+            st.sampled_from((0, 1, 60, 24 * 60, 7 * 24 * 60, 14 * 24 * 60, 30 * 24 * 60))
+        )
         when = START + timedelta(minutes=minute)
         customer = draw(st.sampled_from(("ann", "ann", "bob")))
-        owned = [pid for pid, (c, t, _) in left.items() if c == customer and t < when]
+        # A refund may share its purchase's instant: "r.." sorts after "p.." by id.
+        owned = [pid for pid, (c, t, _) in left.items() if c == customer and t <= when]
         if owned and draw(st.integers(0, 2)) == 0:
             pid = draw(st.sampled_from(owned))
             lines = left[pid][2]
@@ -208,8 +240,8 @@ def histories(draw: st.DrawFn) -> list[Purchase | Refund]:
                 Line(
                     sku=sku,
                     category=SKUS[sku],
-                    quantity=draw(st.integers(1, 4)),
-                    unit_price=Decimal(draw(st.sampled_from(PRICES))),
+                    quantity=draw(st.sampled_from((1, 1, 2, 3, 4, 12))),
+                    unit_price=draw(_money(currency, *PRICES)),
                 )
             )
         pid = f"p{n:02d}"
