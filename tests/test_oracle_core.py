@@ -628,6 +628,42 @@ def test_refunded_units_take_their_paid_share_and_the_last_the_remainder() -> No
     )
 
 
+def test_a_refund_never_gives_back_more_than_the_line_has_left() -> None:
+    rules = program(
+        tiers={
+            "qualify_by": "purchases",
+            "window": "lifetime",
+            "levels": [{"name": "silver", "at_least": 1}],
+        },
+        rules=[
+            {"id": "off", "kind": "tiered_discount", "discounts": {"silver": 25}},
+            {"id": "pts", "kind": "points_per_spend", "points": "1", "per": "0.01"},
+        ],
+    )
+    events: list[Purchase | Refund] = [
+        purchase("p1", utc(2026, 3, 2), line("x", "1.00")),  # 100 points
+        # silver: 10 x 0.02 = 0.20, 25% = 0.05 off, paid 0.15: 15 points
+        purchase("p2", utc(2026, 3, 3), line("t", "0.02", 10)),
+        # 9 units at 0.015 -> 0.02 each would be 0.18, more than the 0.15 paid: the
+        # refund gives back 0.15, so all 15 points go; the last unit gives back nothing
+        refund("r1", utc(2026, 3, 4), "p2", ("t", 9)),
+        refund("r2", utc(2026, 3, 5), "p2"),
+    ]
+    check(
+        rules,
+        events,
+        "c1",
+        [
+            ("p1", "pts", "points", 100, None, None),
+            ("p2", "off", "discount", None, D("0.05"), 10),
+            ("p2", "pts", "points", 15, None, None),
+            ("r1", "pts", "points", -15, None, None),
+        ],
+        points=100,
+        tier="silver",
+    )
+
+
 def test_refund_lines_fill_the_purchase_lines_of_a_sku_in_order() -> None:
     rules = program(rules=[{"id": "pts", "kind": "points_per_spend", "points": "1", "per": "1.00"}])
     events: list[Purchase | Refund] = [

@@ -536,7 +536,12 @@ class Oracle:
             if line.refunded_units + j == line.quantity:
                 back_amount = line.amount - line.refunded_amount
             else:
-                back_amount = j * half_up(Fraction(line.amount, line.quantity))
+                # Never more than the line has left: per-unit shares rounded up can add up
+                # to more than was paid (10 units paid 0.15: 0.02 each); docs/semantics.md.
+                back_amount = min(
+                    j * half_up(Fraction(line.amount, line.quantity)),
+                    line.amount - line.refunded_amount,
+                )
             amounts_back[i] = back_amount
             line.refunded_units += j
             line.refunded_amount += back_amount
