@@ -9,9 +9,10 @@ three agree entry for entry, on balances, tiers and stamps.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 
@@ -30,17 +31,19 @@ def _rows(entries: Any) -> list[Row]:
     return [(e.event_id, e.rule, e.kind, e.points, e.value, e.units) for e in entries]
 
 
-def outcomes(rules: Program, events: list[Purchase | Refund]) -> dict[str, dict[str, Outcome]]:
+def outcomes(
+    rules: Program, events: list[Purchase | Refund], as_of: date | datetime | None = None
+) -> dict[str, dict[str, Outcome]]:
     """Per source (oracle, reference, batch): per customer, (ledger, points, tier, stamps)."""
     assert in_scope(rules)
     found: dict[str, dict[str, Outcome]] = {
         "oracle": {
             customer: (_rows(result.ledger), result.points, result.tier, result.stamps)
-            for customer, result in Oracle(rules).run(events).items()
+            for customer, result in Oracle(rules).run(events, as_of).items()
         }
     }
     for engine in ("reference", "batch"):
-        evaluation = evaluate(rules, events, engine=engine)  # type: ignore[arg-type]
+        evaluation = evaluate(rules, events, as_of=as_of, engine=engine)  # type: ignore[arg-type]
         found[engine] = {
             c.customer_id: (_rows(c.ledger), c.points, c.tier, dict(c.stamps))
             for c in evaluation.customers
@@ -48,9 +51,11 @@ def outcomes(rules: Program, events: list[Purchase | Refund]) -> dict[str, dict[
     return found
 
 
-def agree(rules: Program, events: list[Purchase | Refund]) -> dict[str, Outcome]:
+def agree(
+    rules: Program, events: list[Purchase | Refund], as_of: date | datetime | None = None
+) -> dict[str, Outcome]:
     """The three sources agree; their common outcome."""
-    found = outcomes(rules, events)
+    found = outcomes(rules, events, as_of)
     assert found["reference"] == found["oracle"]
     assert found["batch"] == found["oracle"]
     return found["oracle"]
@@ -850,12 +855,54 @@ def test_price_rules_run_by_priority_each_on_what_the_previous_left() -> None:
     )
 
 
+def test_a_rolling_window_is_elapsed_hours_across_a_clock_change_and_as_of_its_end() -> None:
+    new_york = ZoneInfo("America/New_York")
+    rules = program(
+        timezone="America/New_York",
+        tiers={
+            "qualify_by": "purchases",
+            "window": "7 days",
+            "levels": [{"name": "silver", "at_least": 1}],
+        },
+        rules=[
+            {
+                "id": "silver-pts",
+                "kind": "points_per_spend",
+                "points": "1",
+                "per": "1.00",
+                "when": {"tiers": ["silver"]},
+            }
+        ],
+    )
+    first = purchase("p1", datetime(2026, 3, 5, 12, tzinfo=new_york), line("x", "1.00"))
+    # Clocks went forward on 8 March: 13:00 EDT on the 12th is exactly 7 x 24 h after
+    # 12:00 EST on the 5th (start included: silver, 10 points); 13:01 is past it.
+    for hour, minute, points in ((12, 0, 10), (13, 0, 10), (13, 1, 0)):
+        later = datetime(2026, 3, 12, hour, minute, tzinfo=new_york)
+        expected = [("p2", "silver-pts", "points", 10, None, None)] if points else []
+        check(
+            rules,
+            [first, purchase("p2", later, line("x", "10.00"))],
+            "c1",
+            expected,
+            points=points,
+            tier="silver",  # just after p2, p2 itself is in the window
+        )
+    # as_of a date: the tier at the end of that local day, the next midnight; a purchase
+    # exactly 7 x 24 h before that midnight still counts. 5 March 12:00 EST + 7 days is
+    # 12 March 13:00 EDT, so no midnight is ever exactly 7 days on: as_of the 11th counts
+    # p1 (11th 24:00 is less than 7 days on), the 12th does not.
+    for day, tier in ((11, "silver"), (12, None)):
+        outcome = agree(rules, [first], as_of=date(2026, 3, day))["c1"]
+        assert outcome == ([], 0, tier, {})
+
+
 # --- hypothesis: drawn programs and histories ---------------------------------------------
 
 
 @settings(max_examples=150)
 @given(cases())
 def test_drawn_programs_agree_with_the_oracle_on_both_engines(
-    case: tuple[Program, list[Purchase | Refund]],
+    case: tuple[Program, list[Purchase | Refund], date | datetime | None],
 ) -> None:
     agree(*case)

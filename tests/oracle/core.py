@@ -19,7 +19,7 @@ and every computed amount is rounded half up to the minor unit where it is compu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -234,12 +234,6 @@ class Oracle:
 
     # --- tiers ---
 
-    def window_start(self, at: datetime) -> Any:
-        window = self.program.tiers.window
-        if isinstance(window, str):
-            return window
-        return at - timedelta(days=window.days)
-
     def in_window(self, record: PurchaseRecord, at: datetime, local: date) -> bool:
         window = self.program.tiers.window
         if window == "lifetime":
@@ -253,14 +247,18 @@ class Oracle:
             )
         if window == "calendar_month":
             return (record.local.year, record.local.month) == (local.year, local.month)
-        return record.at >= at - timedelta(days=window.days)
+        # N x 24 hours of elapsed time, start included (not N local calendar days).
+        return record.at.astimezone(UTC) >= at.astimezone(UTC) - timedelta(days=window.days)
 
-    def tier_at(self, customer: Customer, at: datetime) -> str | None:
-        """The tier from the customer's purchases so far (all evaluated before now)."""
+    def tier_at(self, customer: Customer, at: datetime, closed: bool = True) -> str | None:
+        """The tier from the customer's purchases so far (all evaluated before now).
+
+        ``closed=False``: ``at`` is the end of an as_of date, a midnight not itself in it.
+        """
         tiers = self.program.tiers
         if tiers is None:
             return None
-        local = self.local_date(at)
+        local = self.local_date(at if closed else at - timedelta(microseconds=1))
         records = [r for r in customer.order if self.in_window(r, at, local)]
         if tiers.qualify_by == "spend":
             amount: Decimal = self.money(sum(r.paid - r.refunded() for r in records))
@@ -282,8 +280,21 @@ class Oracle:
 
     # --- the fold ---
 
-    def run(self, events: list[Purchase | Refund]) -> dict[str, Result]:
+    def run(
+        self, events: list[Purchase | Refund], as_of: date | datetime | None = None
+    ) -> dict[str, Result]:
+        """Each customer's result; ``as_of`` a local date (its whole day) or an instant."""
+        bound: datetime | None = None
+        if isinstance(as_of, datetime):
+            bound = as_of
+        elif as_of is not None:
+            # the whole local day: events before the next local midnight
+            bound = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), self.zone)
         ordered = sorted(events, key=lambda e: (e.at, e.id))
+        if isinstance(as_of, datetime):
+            ordered = [e for e in ordered if e.at <= as_of]
+        elif bound is not None:
+            ordered = [e for e in ordered if e.at < bound]
         customers: dict[str, Customer] = {}
         last_at: dict[str, datetime] = {}
         for event in ordered:
@@ -302,7 +313,12 @@ class Oracle:
             results[customer_id] = Result(
                 ledger=customer.ledger,
                 points=customer.points,
-                tier=self.tier_at(customer, last_at[customer_id]),
+                # as of as_of, else just after the customer's last event
+                tier=self.tier_at(
+                    customer,
+                    bound or last_at[customer_id],
+                    closed=bound is None or isinstance(as_of, datetime),
+                ),
                 stamps=stamps,
             )
         return results

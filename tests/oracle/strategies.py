@@ -7,9 +7,10 @@ cents, purchases bunched around calendar edges, partial and whole refunds.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
@@ -22,6 +23,13 @@ ZONES = ("UTC", "America/New_York", "Pacific/Auckland")
 TIERS = ("silver", "gold", "platinum")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 START = datetime(2025, 12, 20, tzinfo=UTC)
+# An event's instant is written with one of these: the same instant whatever the offset.
+OFFSETS = (
+    UTC,
+    timezone(timedelta(hours=-5)),
+    timezone(timedelta(hours=13)),
+    ZoneInfo("Europe/Paris"),
+)
 DAYS = 120
 
 
@@ -185,24 +193,36 @@ PRICES = ("0", "0.01", "0.15", "0.99", "1.00", "2.49", "4.50", "9.99", "12.35", 
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[Program, list[Purchase | Refund]]:
-    """A program and a history in its currency."""
+def cases(
+    draw: st.DrawFn,
+) -> tuple[Program, list[Purchase | Refund], date | datetime | None]:
+    """A program, a history in its currency, and an ``as_of`` (mostly none)."""
     drawn = draw(programs())
-    return drawn, draw(histories(drawn.currency))
+    events = draw(histories(drawn.currency))
+    as_of: date | datetime | None = None
+    choice = draw(st.integers(0, 3))
+    if choice and events:
+        instant = draw(st.sampled_from(events)).at
+        shift = timedelta(minutes=draw(st.sampled_from((-1, 0, 1, 24 * 60))))
+        if choice == 1:
+            as_of = (instant + shift).astimezone(ZoneInfo(drawn.timezone)).date()
+        elif choice == 2:
+            as_of = (instant + shift).astimezone(draw(st.sampled_from(OFFSETS)))
+    return drawn, events, as_of
 
 
 @st.composite
 def histories(draw: st.DrawFn, currency: str = "USD") -> list[Purchase | Refund]:
     events: list[Purchase | Refund] = []
     left: dict[str, tuple[str, datetime, list[list[Any]]]] = {}
-    count = draw(st.integers(1, 9))
+    count = draw(st.integers(1, 12))
     minute = 0
     for n in range(count):
         # Bunched: often the same instant or a few minutes on, sometimes days or weeks.
         minute += draw(
             st.sampled_from((0, 1, 60, 24 * 60, 7 * 24 * 60, 14 * 24 * 60, 30 * 24 * 60))
         )
-        when = START + timedelta(minutes=minute)
+        when = (START + timedelta(minutes=minute)).astimezone(draw(st.sampled_from(OFFSETS)))
         customer = draw(st.sampled_from(("ann", "ann", "bob")))
         # A refund may share its purchase's instant: "r.." sorts after "p.." by id.
         owned = [pid for pid, (c, t, _) in left.items() if c == customer and t <= when]
@@ -225,7 +245,7 @@ def histories(draw: st.DrawFn, currency: str = "USD") -> list[Purchase | Refund]
                     back.append(RefundLine(sku=sku_left[0], quantity=q))
             events.append(
                 Refund(
-                    id=f"r{n:02d}",
+                    id=f"r{n}",
                     customer_id=customer,
                     at=when,
                     purchase_id=pid,
@@ -244,7 +264,7 @@ def histories(draw: st.DrawFn, currency: str = "USD") -> list[Purchase | Refund]
                     unit_price=draw(_money(currency, *PRICES)),
                 )
             )
-        pid = f"p{n:02d}"
+        pid = f"p{n}"  # "p10" sorts before "p9": ids compare as text
         # A refund line fills the purchase's lines of that sku in order: count per sku.
         per_sku: dict[str, int] = {}
         for ln in lines:
