@@ -36,10 +36,11 @@ def outcomes(
 ) -> dict[str, dict[str, Outcome]]:
     """Per source (oracle, reference, batch): per customer, (ledger, points, tier, stamps)."""
     assert in_scope(rules)
+    oracle = Oracle(rules)
     found: dict[str, dict[str, Outcome]] = {
         "oracle": {
             customer: (_rows(result.ledger), result.points, result.tier, result.stamps)
-            for customer, result in Oracle(rules).run(events, as_of).items()
+            for customer, result in oracle.run(events, as_of).items()
         }
     }
     for engine in ("reference", "batch"):
@@ -48,6 +49,8 @@ def outcomes(
             c.customer_id: (_rows(c.ledger), c.points, c.tier, dict(c.stamps))
             for c in evaluation.customers
         }
+        totals = evaluation.totals.to_dict()
+        assert {key: totals[key] for key in oracle.totals} == oracle.totals, engine
     return found
 
 

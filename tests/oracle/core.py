@@ -304,6 +304,7 @@ class Oracle:
                 self.purchase(customer, event)
             else:
                 self.refund(customer, event)
+        self.totals = self.count_totals(customers, ordered)
         results = {}
         for customer_id, customer in customers.items():
             stamps = {}
@@ -322,6 +323,49 @@ class Oracle:
                 stamps=stamps,
             )
         return results
+
+    def count_totals(
+        self, customers: dict[str, Customer], ordered: list[Purchase | Refund]
+    ) -> dict[str, Any]:
+        """Program totals as the JSON contract shows them (docs/semantics.md, cost.md)."""
+        entries = [e for c in customers.values() for e in c.ledger]
+        purchases = [r for c in customers.values() for r in c.order]
+
+        def value(kind: str) -> int:
+            return sum(self.minor(e.value) for e in entries if e.kind == kind and e.value)
+
+        def units(kind: str) -> int:
+            return sum(e.units or 0 for e in entries if e.kind == kind)
+
+        issued = sum(e.points for e in entries if e.points and e.points > 0)
+        reversed_ = -sum(e.points for e in entries if e.points and e.points < 0)
+        point_value = Fraction(self.program.points.value) if self.program.points else Fraction(0)
+        net = issued - reversed_
+        given = value("discount") + value("free") + value("voucher") + value("gift_card")
+        cost = given + half_up(net * point_value * self.scale)
+        show = self.money
+        return {
+            "customers": len(customers),
+            "purchases": len(purchases),
+            "refunds": sum(1 for e in ordered if isinstance(e, Refund)),
+            "refunded_purchases": sum(
+                1 for r in purchases if any(ln.refunded_units for ln in r.lines)
+            ),
+            "fully_refunded_purchases": sum(1 for r in purchases if r.fully_refunded()),
+            "gross_spend": str(show(sum(ln.gross for r in purchases for ln in r.lines))),
+            "points_issued": issued,
+            "points_reversed": reversed_,
+            "points_net": net,
+            "discount_value": str(show(value("discount"))),
+            "discount_units": units("discount"),
+            "free_item_value": str(show(value("free"))),
+            "free_units": units("free"),
+            "vouchers": units("voucher"),
+            "voucher_value": str(show(value("voucher"))),
+            "gift_cards": units("gift_card"),
+            "gift_card_value": str(show(value("gift_card"))),
+            "estimated_cost": str(show(cost)),
+        }
 
     def purchase(self, customer: Customer, purchase: Purchase) -> None:
         local = self.local_date(purchase.at)
