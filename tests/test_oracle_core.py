@@ -353,6 +353,49 @@ def test_shoe_shop_every_fifth_pair_thirty_percent_off_the_cheapest() -> None:
     )
 
 
+def test_a_completed_card_writes_its_entry_even_when_worth_nothing() -> None:
+    everyone = {
+        "qualify_by": "purchases",
+        "window": "lifetime",
+        "levels": [{"name": "member", "at_least": 0}],
+    }
+    rules = program(
+        tiers=everyone,
+        rules=[
+            {"id": "all-off", "kind": "tiered_discount", "discounts": {"member": 100}},
+            {"id": "card", "kind": "every_nth_free", "every": 2, "reward": "free"},
+            {"id": "tenth", "kind": "every_nth_free", "every": 2, "reward": {"percent_off": 10}},
+        ],
+    )
+    # 100% off takes both units to 0.00; each card (2 units of price 1.00 count) completes
+    # and writes its entry of 1 unit, worth 0.00
+    check(
+        rules,
+        [purchase("p1", utc(2026, 3, 2), line("a", "1.00", 2))],
+        "c1",
+        [
+            ("p1", "all-off", "discount", None, D("2.00"), 2),
+            ("p1", "card", "free", None, D("0.00"), 1),
+            ("p1", "tenth", "discount", None, D("0.00"), 1),
+        ],
+        points=0,
+        tier="member",
+        stamps={"card": 0, "tenth": 0},
+    )
+    # a 5% tier discount of 0.01 rounds to 0.00: that line is not counted (2 units, not 3)
+    check(
+        program(
+            tiers=everyone,
+            rules=[{"id": "five", "kind": "tiered_discount", "discounts": {"member": 5}}],
+        ),
+        [purchase("p1", utc(2026, 3, 2), line("a", "0.01"), line("b", "10.00", 2))],
+        "c1",
+        [("p1", "five", "discount", None, D("1.00"), 2)],
+        points=0,
+        tier="member",
+    )
+
+
 # --- partner gift cards -------------------------------------------------------------------
 
 
