@@ -552,6 +552,121 @@ def test_airline_miles_tiers_by_flights_multiply_miles() -> None:
     )
 
 
+def test_beauty_retailer_calendar_year_spend_tiers_with_fractional_multipliers() -> None:
+    # A Sephora-like shape: a point per dollar, gift cards earn nothing but count toward
+    # status, status by calendar-year spend, VIB 1.25x and Rouge 1.5x.
+    rules = program(
+        timezone="America/Los_Angeles",
+        tiers={
+            "qualify_by": "spend",
+            "window": "calendar_year",
+            "levels": [
+                {"name": "insider", "at_least": "0"},
+                {"name": "vib", "at_least": "350.00", "points_multiplier": "1.25"},
+                {"name": "rouge", "at_least": "1000.00", "points_multiplier": "1.5"},
+            ],
+        },
+        rules=[
+            {
+                "id": "beauty-points",
+                "kind": "points_per_spend",
+                "points": "1",
+                "per": "1.00",
+                "when": {"exclude_categories": ["gift-card"]},
+            }
+        ],
+    )
+    events: list[Purchase | Refund] = [
+        purchase("s1", utc(2026, 1, 10), line("palette", "300.00")),  # insider: 300
+        # a gift card: no points, but 100.00 of status spend: 400
+        purchase("s2", utc(2026, 2, 1), line("card", "100.00", 1, "gift-card")),
+        # vib: 79.99 x 1.25 = 99.9875 -> 99; spend 479.99
+        purchase("s3", utc(2026, 3, 1), line("serum", "79.99")),
+        # vib: 700.00 x 1.25 = 875; spend 1,179.99
+        purchase("s4", utc(2026, 6, 1), line("dryer", "350.00", 2)),
+        # one dryer back: 350.00 x 1.25 = 437.5 -> 437 left, 438 taken back; spend 829.99
+        refund("r4", utc(2026, 6, 5), "s4", ("dryer", 1)),
+        # still vib: 100 x 1.25 = 125; spend 929.99
+        purchase("s5", utc(2026, 6, 10), line("lipstick", "25.00", 4)),
+        # 31 Dec 23:30 in Los Angeles (already 2027 in UTC): still 2026, vib: 80 x 1.25 = 100
+        purchase("s6", utc(2027, 1, 1, 7, 30), line("mascara", "80.00")),
+        # 2027 in Los Angeles: spend starts again, insider: 10
+        purchase("s7", utc(2027, 1, 1, 18), line("balm", "10.00")),
+    ]
+    check(
+        rules,
+        events,
+        "c1",
+        [
+            ("s1", "beauty-points", "points", 300, None, None),
+            ("s3", "beauty-points", "points", 99, None, None),
+            ("s4", "beauty-points", "points", 875, None, None),
+            ("r4", "beauty-points", "points", -438, None, None),
+            ("s5", "beauty-points", "points", 125, None, None),
+            ("s6", "beauty-points", "points", 100, None, None),
+            ("s7", "beauty-points", "points", 10, None, None),
+        ],
+        points=300 + 99 + 875 - 438 + 125 + 100 + 10,
+        tier="insider",
+    )
+
+
+def test_bakery_loaf_card_and_a_pastry_voucher_every_eighth_visit() -> None:
+    rules = program(
+        currency="EUR",
+        timezone="Europe/Paris",
+        rules=[
+            {
+                "id": "tenth-loaf",
+                "kind": "every_nth_free",
+                "every": 10,
+                "counts": "items",
+                "reward": "free",
+                "when": {"categories": ["bread"]},
+            },
+            {
+                "id": "eighth-visit",
+                "kind": "every_nth_free",
+                "every": 8,
+                "counts": "visits",
+                "reward": {"voucher": {"sku": "croissant", "value": "1.40"}},
+            },
+        ],
+    )
+    t = utc(2026, 3, 2, 7)
+    baguette = line("baguette", "1.20", 1, "bread")
+    # seven daily visits with a baguette each: 7 loaves, 7 visits
+    events: list[Purchase | Refund] = [
+        purchase(f"d{n}", t + timedelta(days=n), baguette) for n in range(1, 8)
+    ]
+    events += [
+        # visit 8 (the voucher): 2 baguettes and a country loaf, 7 -> 10 loaves: the
+        # cheapest loaf (a baguette, 1.20) is free
+        purchase(
+            "d8",
+            t + timedelta(days=8),
+            line("baguette", "1.20", 2, "bread"),
+            line("campagne", "4.10", 1, "bread"),
+        ),
+        # visit 9: a croissant paid with the voucher (price 0) is no visit
+        purchase("d9", t + timedelta(days=9), line("croissant", "0.00")),
+        # visit 9: 12 loaves in one basket, 10 -> 22: 22 // 10 - 10 // 10 = one card
+        purchase("d10", t + timedelta(days=10), line("baguette", "1.20", 12, "bread")),
+    ]
+    check(
+        rules,
+        events,
+        "c1",
+        [
+            ("d8", "tenth-loaf", "free", None, D("1.20"), 1),
+            ("d8", "eighth-visit", "voucher", None, D("1.40"), 1),
+            ("d10", "tenth-loaf", "free", None, D("1.20"), 1),
+        ],
+        points=0,
+        stamps={"tenth-loaf": 2, "eighth-visit": 1},
+    )
+
+
 # --- points: rounding, caps, factors, refunds ---------------------------------------------
 
 
