@@ -396,6 +396,28 @@ def test_a_completed_card_writes_its_entry_even_when_worth_nothing() -> None:
     )
 
 
+def test_units_of_a_line_are_alike_for_the_cards_after_a_percent_off() -> None:
+    rules = program(
+        rules=[
+            {"id": "half", "kind": "every_nth_free", "every": 2, "reward": {"percent_off": 50}},
+            {"id": "free", "kind": "every_nth_free", "every": 2, "reward": "free"},
+        ]
+    )
+    # 50% off one of two 10.00 units: 5.00, the line is at 15.00; the free card frees one
+    # unit of what is left spread over both, 7.50 (docs/semantics.md, "Cheapest")
+    check(
+        rules,
+        [purchase("p1", utc(2026, 3, 2), line("a", "10.00", 2))],
+        "c1",
+        [
+            ("p1", "half", "discount", None, D("5.00"), 1),
+            ("p1", "free", "free", None, D("7.50"), 1),
+        ],
+        points=0,
+        stamps={"half": 0, "free": 0},
+    )
+
+
 # --- partner gift cards -------------------------------------------------------------------
 
 
