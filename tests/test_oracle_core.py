@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 
 from helpers import line, program, purchase, refund
@@ -21,7 +23,9 @@ from oracle.core import Oracle, in_scope
 from oracle.strategies import cases
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Purchase, Refund
+from rewardrules.histories.read import read_history
 from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
 
 Row = tuple[str, str, str, int | None, Decimal | None, int | None]
 Outcome = tuple[list[Row], int, str | None, dict[str, int]]
@@ -1078,6 +1082,22 @@ def test_a_rolling_window_is_elapsed_hours_across_a_clock_change_and_as_of_its_e
     for day, tier in ((11, "silver"), (12, None)):
         outcome = agree(rules, [first], as_of=date(2026, 3, day))["c1"]
         assert outcome == ([], 0, tier, {})
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "rules" / "examples"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["coffee-club", "ice-cream-parlour", "car-wash", "shoe-shop", "pharmacy", "airline-miles"],
+)
+def test_the_six_example_programs_of_the_issue_agree_with_the_oracle(name: str) -> None:
+    rules = load_program(EXAMPLES / f"{name}.yaml")
+    (history,) = EXAMPLES.glob(f"{name}.history.*")
+    events = list(read_history(history))
+    assert all(isinstance(event, Purchase | Refund) for event in events)
+    outcome = agree(rules, events)  # type: ignore[arg-type]
+    assert any(entries for entries, *_ in outcome.values())
 
 
 # --- hypothesis: drawn programs and histories ---------------------------------------------
