@@ -1109,3 +1109,13 @@ def test_drawn_programs_agree_with_the_oracle_on_both_engines(
     case: tuple[Program, list[Purchase | Refund], date | datetime | None],
 ) -> None:
     agree(*case)
+
+
+@settings(max_examples=25)
+@given(cases(("ann", "bob", "cem", "dia", "eve"), 40))
+def test_longer_histories_of_several_customers_agree_with_the_oracle(
+    case: tuple[Program, list[Purchase | Refund], date | datetime | None],
+) -> None:
+    # The batch engine works on columns of every customer at once: more customers and
+    # events than above, fewer examples.
+    agree(*case)

@@ -194,11 +194,11 @@ PRICES = ("0", "0.01", "0.15", "0.99", "1.00", "2.49", "4.50", "9.99", "12.35", 
 
 @st.composite
 def cases(
-    draw: st.DrawFn,
+    draw: st.DrawFn, customers: tuple[str, ...] = ("ann", "ann", "bob"), most: int = 12
 ) -> tuple[Program, list[Purchase | Refund], date | datetime | None]:
     """A program, a history in its currency, and an ``as_of`` (mostly none)."""
     drawn = draw(programs())
-    events = draw(histories(drawn.currency))
+    events = draw(histories(drawn.currency, customers, most))
     as_of: date | datetime | None = None
     choice = draw(st.integers(0, 3))
     if choice and events:
@@ -212,10 +212,15 @@ def cases(
 
 
 @st.composite
-def histories(draw: st.DrawFn, currency: str = "USD") -> list[Purchase | Refund]:
+def histories(
+    draw: st.DrawFn,
+    currency: str = "USD",
+    customers: tuple[str, ...] = ("ann", "ann", "bob"),
+    most: int = 12,
+) -> list[Purchase | Refund]:
     events: list[Purchase | Refund] = []
     left: dict[str, tuple[str, datetime, list[list[Any]]]] = {}
-    count = draw(st.integers(1, 12))
+    count = draw(st.integers(1, most))
     minute = 0
     for n in range(count):
         # Bunched: often the same instant or a few minutes on, sometimes days or weeks.
@@ -223,7 +228,7 @@ def histories(draw: st.DrawFn, currency: str = "USD") -> list[Purchase | Refund]
             st.sampled_from((0, 1, 60, 24 * 60, 7 * 24 * 60, 14 * 24 * 60, 30 * 24 * 60))
         )
         when = (START + timedelta(minutes=minute)).astimezone(draw(st.sampled_from(OFFSETS)))
-        customer = draw(st.sampled_from(("ann", "ann", "bob")))
+        customer = draw(st.sampled_from(customers))
         # A refund may share its purchase's instant: "r.." sorts after "p.." by id.
         owned = [pid for pid, (c, t, _) in left.items() if c == customer and t <= when]
         if owned and draw(st.integers(0, 2)) == 0:
