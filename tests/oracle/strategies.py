@@ -189,6 +189,8 @@ def programs(draw: st.DrawFn) -> Program:
     return Program.model_validate(document)
 
 
+# Mostly small; now and then a quantity large enough that a loop over units would show.
+QUANTITIES = (1, 1, 2, 3, 4, 12, 1, 2, 3, 123_456_789)
 PRICES = ("0", "0.01", "0.15", "0.99", "1.00", "2.49", "4.50", "9.99", "12.35", "25.00")
 
 
@@ -265,7 +267,7 @@ def histories(
                 Line(
                     sku=sku,
                     category=SKUS[sku],
-                    quantity=draw(st.sampled_from((1, 1, 2, 3, 4, 12))),
+                    quantity=draw(st.sampled_from(QUANTITIES)),
                     unit_price=draw(_money(currency, *PRICES)),
                 )
             )
