@@ -221,7 +221,9 @@ def histories(
     most: int = 12,
 ) -> list[Purchase | Refund]:
     events: list[Purchase | Refund] = []
+    # Per purchase: its customer, the instant of its last event, units left per sku.
     left: dict[str, tuple[str, datetime, list[list[Any]]]] = {}
+    refunded: set[str] = set()
     count = draw(st.integers(1, most))
     minute = 0
     for n in range(count):
@@ -231,11 +233,20 @@ def histories(
         )
         when = (START + timedelta(minutes=minute)).astimezone(draw(st.sampled_from(OFFSETS)))
         customer = draw(st.sampled_from(customers))
-        # A refund may share its purchase's instant: "r.." sorts after "p.." by id.
-        owned = [pid for pid, (c, t, _) in left.items() if c == customer and t <= when]
+        # A refund may share its purchase's instant when it sorts after it by id: "r.."
+        # does, "o.." does not. It comes strictly after the purchase's earlier refunds
+        # ("r10" sorts before "r9").
+        prefix = draw(st.sampled_from("or"))
+        owned = [
+            pid
+            for pid, (c, t, _) in left.items()
+            if c == customer and (t < when or (t == when and prefix == "r" and pid not in refunded))
+        ]
         if owned and draw(st.integers(0, 2)) == 0:
             pid = draw(st.sampled_from(owned))
             lines = left[pid][2]
+            left[pid] = (customer, when, lines)
+            refunded.add(pid)
             remaining = [ln for ln in lines if ln[1] > 0]
             if not remaining:
                 continue
@@ -252,7 +263,7 @@ def histories(
                     back.append(RefundLine(sku=sku_left[0], quantity=q))
             events.append(
                 Refund(
-                    id=f"r{n}",
+                    id=f"{prefix}{n}",
                     customer_id=customer,
                     at=when,
                     purchase_id=pid,
