@@ -20,7 +20,7 @@ from hypothesis import given, settings
 
 from helpers import line, program, purchase, refund
 from oracle.core import Oracle, in_scope
-from oracle.strategies import cases
+from oracle.core_strategies import cases
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Purchase, Refund
 from rewardrules.histories.read import read_history
