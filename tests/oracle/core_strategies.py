@@ -140,7 +140,7 @@ def rule(draw: st.DrawFn, index: int, tiers: tuple[str, ...], currency: str) -> 
 
 
 @st.composite
-def programs(draw: st.DrawFn) -> Program:
+def programs(draw: st.DrawFn, most_rules: int = 4) -> Program:
     currency = draw(st.sampled_from(CURRENCIES))
     document: dict[str, Any] = {
         "program": "core-oracle",
@@ -185,7 +185,8 @@ def programs(draw: st.DrawFn) -> Program:
             ),
             "levels": levels,
         }
-    document["rules"] = [draw(rule(i, tiers, currency)) for i in range(draw(st.integers(1, 4)))]
+    count = draw(st.integers(1, most_rules))
+    document["rules"] = [draw(rule(i, tiers, currency)) for i in range(count)]
     return Program.model_validate(document)
 
 
@@ -196,10 +197,13 @@ PRICES = ("0", "0.01", "0.15", "0.99", "1.00", "2.49", "4.50", "9.99", "12.35", 
 
 @st.composite
 def cases(
-    draw: st.DrawFn, customers: tuple[str, ...] = ("ann", "ann", "bob"), most: int = 12
+    draw: st.DrawFn,
+    customers: tuple[str, ...] = ("ann", "ann", "bob"),
+    most: int = 12,
+    most_rules: int = 4,
 ) -> tuple[Program, list[Purchase | Refund], date | datetime | None]:
     """A program, a history in its currency, and an ``as_of`` (mostly none)."""
-    drawn = draw(programs())
+    drawn = draw(programs(most_rules))
     events = draw(histories(drawn.currency, customers, most))
     as_of: date | datetime | None = None
     choice = draw(st.integers(0, 3))
