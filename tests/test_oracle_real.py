@@ -879,8 +879,23 @@ def _when(draw: st.DrawFn, tier_names: Sequence[str], methods: bool) -> dict[str
 
 @st.composite
 def _rule(draw: st.DrawFn, index: int, tier_names: Sequence[str]) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["percent", "amount", "gift", "spend", "spend", "bonus", "refer"]))
+    kind = draw(
+        st.sampled_from(
+            ["percent", "amount", "gift", "spend", "spend", "bonus", "refer", "birthday"]
+        )
+    )
     rule: dict[str, Any] = {"id": f"r{index}"}
+    if kind == "birthday":
+        rule |= {"kind": "birthday", "points": draw(st.sampled_from([4, 50]))}
+        if draw(st.booleans()):
+            rule["window"] = "month"
+        elif draw(st.booleans()):
+            rule["days_around"] = draw(st.integers(1, 3))
+        if draw(st.booleans()):
+            rule["member_for"] = draw(st.sampled_from(["1 days", "30 days"]))
+        if draw(st.booleans()):
+            rule["purchase_within"] = draw(st.sampled_from(["10 days", "365 days"]))
+        return rule
     if kind == "refer":
         rule |= {"kind": "referral", "referrer": {"points": draw(st.sampled_from([7, 30]))}}
         if draw(st.booleans()):
@@ -1098,7 +1113,9 @@ def family_histories(
         first = min(first, START)  # a referrer is reached at a friend's purchase, after START
         migrated = draw(st.booleans())
         referred_by = draw(st.sampled_from([None, *(name for name in others if name != customer)]))
-        if not migrated and referred_by is None:
+        born = draw(st.none() | st.tuples(st.integers(1, 12), st.integers(1, 28)))
+        joined = draw(st.none() | st.integers(-24 * 400, 24 * 60))
+        if not migrated and referred_by is None and born is None:
             continue
         lots = []
         for _ in range(draw(st.integers(0, 2)) if migrated else 0):
@@ -1115,6 +1132,8 @@ def family_histories(
             Customer(
                 customer_id=customer,
                 referred_by=referred_by,
+                birthday=None if born is None else {"month": born[0], "day": born[1]},
+                joined_at=None if joined is None else START + timedelta(hours=joined),
                 opening_points=tuple(lots),
                 tier=draw(st.sampled_from(tier_names)) if grant else None,
                 tier_until=START + timedelta(hours=draw(st.integers(-24, 24 * 60)))

@@ -22,6 +22,8 @@ to ``Program.model_validate``:
   each with ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
   ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
   ``payment_methods``);
+* ``birthday`` rules given at a date (``points``, ``window``, ``days_around``,
+  ``member_for``, ``purchase_within``);
 * ``referral`` rules (``referrer`` and ``referred`` points, ``min_paid``, ``hold_for``);
 * purchases with optional payments; refunds of some units of a line (a line's sku once per
   purchase) or of everything left; redemptions and their cancellations.
@@ -31,6 +33,7 @@ Money is ``Decimal`` throughout, rounded half up to the cent where it is compute
 
 from __future__ import annotations
 
+from calendar import isleap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -127,6 +130,43 @@ def window_level(program: Mapping[str, Any], total: Decimal) -> str | None:
         if total >= Decimal(str(level["at_least"])):
             reached = level["name"]
     return reached
+
+
+def birthdays(
+    program: Mapping[str, Any],
+    rule: Mapping[str, Any],
+    profile: Customer | None,
+    first: datetime | None,
+    bound: datetime | None,
+) -> list[tuple[datetime, int, str, Any]]:
+    """A birthday rule's gift moments up to ``bound``: each year's window (the birthday
+    plus or minus ``days_around``, or its month) that ends on or after the day the customer
+    joined (``joined_at``, else the first event), at its first local midnight or at
+    joining when they joined inside it; the id is ``rule@local date``."""
+    if profile is None or profile.birthday is None or bound is None:
+        return []
+    joined = profile.joined_at if profile.joined_at is not None else first
+    if joined is None:
+        return []
+    zone = ZoneInfo(str(program["timezone"]))
+    month, day = profile.birthday.month, profile.birthday.day
+    found = []
+    for year in range(joined.astimezone(zone).year - 1, bound.astimezone(zone).year + 2):
+        on = date(year, month, 28 if (month, day) == (2, 29) and not isleap(year) else day)
+        if rule.get("window", "day") == "month":
+            opens = on.replace(day=1)
+            closes = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        else:
+            around = timedelta(days=int(rule.get("days_around", 0)))
+            opens, closes = on - around, on + around
+        if closes < joined.astimezone(zone).date():
+            continue
+        moment = max(datetime.combine(opens, time(0), tzinfo=zone), joined)
+        if moment > bound:
+            continue
+        day_of = moment.astimezone(zone).date().isoformat()
+        found.append((moment, 0, f"{rule['id']}@{day_of}", rule))
+    return found
 
 
 def in_window(window: Any, at: datetime, now: datetime, zone: ZoneInfo) -> bool:
@@ -596,6 +636,8 @@ class _Customer:
         profile = self.profile
         if profile is None or profile.referred_by is None or rule["id"] in self.qualified:
             return None
+        if profile.joined_at is not None and purchase.at < profile.joined_at:
+            return None  # only a purchase at or after joining qualifies
         when = rule.get("when", {})
         eligible = [
             i for i, line in enumerate(purchase.lines) if line_eligible(when, line.category)
@@ -655,6 +697,37 @@ class _Customer:
         self.facts.append(Fact(referrer, refund.at, refund.purchase_id, rule, "reversed"))
         self.out.ledger.append((refund.id, rule["id"], "referral", None, None, -1))
 
+    def birthday(
+        self, rule: Mapping[str, Any], moment: datetime, event_id: str, first: datetime | None
+    ) -> None:
+        """A birthday gift at its moment, if the customer is a member for ``member_for``
+        (from ``joined_at``, else the first event) and bought within ``purchase_within``
+        (a purchase before it, not refunded in full by then)."""
+        profile = self.profile
+        start = first if profile is None or profile.joined_at is None else profile.joined_at
+        member_for = rule.get("member_for")
+        if member_for is not None and (
+            start is None or start + timedelta(days=int(str(member_for).split()[0])) > moment
+        ):
+            return
+        within = rule.get("purchase_within")
+        if within is not None:
+            days = timedelta(days=int(str(within).split()[0]))
+            kept = [
+                bought.purchase.at
+                for bought in self.bought.values()
+                if bought.purchase.at < moment
+                and not all(
+                    n >= line.quantity
+                    for line, n in zip(bought.purchase.lines, bought.back, strict=True)
+                )
+            ]
+            if not any(at + days >= moment for at in kept):
+                return
+        points = int(rule["points"])
+        self.out.ledger.append((event_id, rule["id"], "points", points, None, None))
+        self.earn(event_id, moment, points, lasting=False, waits=False)
+
     def rewarded(self, at: datetime, purchase_id: str, rule: Mapping[str, Any]) -> None:
         """The referrer's reward for a friend's purchase: a lot of its own, at once."""
         points = int(rule["referrer"]["points"])
@@ -671,8 +744,8 @@ class _Customer:
         order = running_order(self.program)
         done: set[str] = set()
         for rule in order:
-            if rule["id"] in done:
-                continue
+            if rule["id"] in done or rule["kind"] == "birthday":
+                continue  # a birthday without requires_purchase gives at a date
             if rule["kind"] == "referral":
                 gave = self.refer(rule, purchase, tier, paid, bought)
                 earned += gave or 0
@@ -834,6 +907,10 @@ def evaluate(
             timeline.append(
                 (end, 0, fact.purchase_id, Fact(cid, end, fact.purchase_id, fact.rule, "now"))
             )
+        first = min((item[0] for item in timeline), default=None)
+        for rule in program["rules"]:
+            if rule["kind"] == "birthday":
+                timeline += birthdays(program, rule, profiles.get(cid), first, bound)
         timeline.sort(key=lambda item: (item[0], item[1], item[2]))
         for at, _, event_id, event in timeline:
             customer.bring_to(at)
@@ -845,8 +922,12 @@ def evaluate(
                 customer.redeem(event)
             elif isinstance(event, CancelRedemption):
                 customer.cancel(event)
+            elif isinstance(event, Mapping):
+                customer.birthday(event, at, event_id, first)
             elif event.kind == "now":
                 customer.rewarded(at, event_id, event.rule)
+        if not timeline and as_of is None:
+            return customer
         end = as_of if as_of is not None else timeline[-1][0]
         customer.finish(end)
         return customer
@@ -855,4 +936,10 @@ def evaluate(
     # instant, with the purchase's id; the friends' own results do not depend on it.
     facts = [fact for cid in sorted(ids) for fact in run(cid, ()).facts]
     ids |= {fact.referrer for fact in facts}
-    return {cid: run(cid, facts).out for cid in sorted(ids)}
+    results = {cid: run(cid, facts).out for cid in sorted(ids)}
+    if as_of is not None:  # a profile whose gifts at dates gave something by then
+        for cid in sorted(set(profiles) - ids):
+            out = run(cid, facts).out
+            if out.ledger:
+                results[cid] = out
+    return dict(sorted(results.items()))
