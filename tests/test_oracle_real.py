@@ -881,12 +881,19 @@ def _when(draw: st.DrawFn, tier_names: Sequence[str], methods: bool) -> dict[str
 def _rule(draw: st.DrawFn, index: int, tier_names: Sequence[str]) -> dict[str, Any]:
     kind = draw(
         st.sampled_from(
-            ["percent", "amount", "gift", "spend", "spend", "bonus", "refer", "birthday"]
+            ["percent", "amount", "gift", "spend", "spend", "bonus", "refer", "birthday", "signup"]
         )
     )
     rule: dict[str, Any] = {"id": f"r{index}"}
+    if kind == "signup":
+        rule |= {"kind": "signup_bonus", "points": draw(st.sampled_from([4, 50]))}
+        if draw(st.booleans()):
+            rule["exclusive_group"] = "dated"
+        return rule
     if kind == "birthday":
         rule |= {"kind": "birthday", "points": draw(st.sampled_from([4, 50]))}
+        if draw(st.booleans()):
+            rule["exclusive_group"] = "dated"
         if draw(st.booleans()):
             rule["window"] = "month"
         elif draw(st.booleans()):
@@ -1162,7 +1169,7 @@ def _outcome(evaluation: Evaluation) -> dict[str, real.Outcome]:
     }
 
 
-@settings(max_examples=150)
+@settings(max_examples=300)
 @given(data=st.data())
 def test_both_engines_agree_with_the_oracle(data: st.DataObject) -> None:
     document = data.draw(family_programs(), label="program")

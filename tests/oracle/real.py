@@ -22,8 +22,8 @@ to ``Program.model_validate``:
   each with ``priority``, ``final``, ``exclusive_group`` and ``when`` holding ``min_total``,
   ``min_total_of``, ``categories``, ``exclude_categories``, ``tiers`` (and
   ``payment_methods``);
-* ``birthday`` rules given at a date (``points``, ``window``, ``days_around``,
-  ``member_for``, ``purchase_within``);
+* gifts at dates: ``birthday`` (``points``, ``window``, ``days_around``, ``member_for``,
+  ``purchase_within``) and ``signup_bonus`` at joining, alone or in an exclusive group;
 * ``referral`` rules (``referrer`` and ``referred`` points, ``min_paid``, ``hold_for``);
 * purchases with optional payments; refunds of some units of a line (a line's sku once per
   purchase) or of everything left; redemptions and their cancellations.
@@ -167,6 +167,20 @@ def birthdays(
         day_of = moment.astimezone(zone).date().isoformat()
         found.append((moment, 0, f"{rule['id']}@{day_of}", rule))
     return found
+
+
+def signups(
+    program: Mapping[str, Any],
+    rule: Mapping[str, Any],
+    profile: Customer | None,
+    bound: datetime | None,
+) -> list[tuple[datetime, int, str, Any]]:
+    """A sign-up bonus without ``min_first_purchase``: at ``joined_at``, up to ``bound``."""
+    if profile is None or profile.joined_at is None or bound is None or profile.joined_at > bound:
+        return []
+    zone = ZoneInfo(str(program["timezone"]))
+    day = profile.joined_at.astimezone(zone).date().isoformat()
+    return [(profile.joined_at, 0, f"{rule['id']}@{day}", rule)]
 
 
 def in_window(window: Any, at: datetime, now: datetime, zone: ZoneInfo) -> bool:
@@ -697,9 +711,43 @@ class _Customer:
         self.facts.append(Fact(referrer, refund.at, refund.purchase_id, rule, "reversed"))
         self.out.ledger.append((refund.id, rule["id"], "referral", None, None, -1))
 
-    def birthday(
-        self, rule: Mapping[str, Any], moment: datetime, event_id: str, first: datetime | None
+    def gifts(
+        self,
+        members: Sequence[tuple[int, str, Mapping[str, Any]]],
+        moment: datetime,
+        first: datetime | None,
     ) -> None:
+        """Gifts at dates due at one moment, of one exclusive group (or one rule): of those
+        the customer is eligible for, the one worth most is given (points x value, then
+        more points, then priority and file order); the others are set aside, used up."""
+        eligible = [
+            (rank, gift_id, rule)
+            for rank, gift_id, rule in members
+            if rule["kind"] == "signup_bonus" or self.birthday_eligible(rule, moment, first)
+        ]
+        if not eligible:
+            return
+        value = Decimal(str(self.program.get("points", {}).get("value", 0)))
+        rules = list(self.program["rules"])
+
+        def worth(member: tuple[int, str, Mapping[str, Any]]) -> tuple[Any, ...]:
+            rule = member[2]
+            points = int(rule["points"])
+            return (-points * value, -points, int(rule.get("priority", 0)), rules.index(rule))
+
+        winner = min(eligible, key=worth)
+        for member in eligible:
+            _, gift_id, rule = member
+            if member is winner:
+                points = int(rule["points"])
+                self.out.ledger.append((gift_id, rule["id"], "points", points, None, None))
+                self.earn(gift_id, moment, points, lasting=False, waits=False)
+            else:
+                self.out.ledger.append((gift_id, rule["id"], "set_aside", None, None, None))
+
+    def birthday_eligible(
+        self, rule: Mapping[str, Any], moment: datetime, first: datetime | None
+    ) -> bool:
         """A birthday gift at its moment, if the customer is a member for ``member_for``
         (from ``joined_at``, else the first event) and bought within ``purchase_within``
         (a purchase before it, not refunded in full by then)."""
@@ -709,7 +757,7 @@ class _Customer:
         if member_for is not None and (
             start is None or start + timedelta(days=int(str(member_for).split()[0])) > moment
         ):
-            return
+            return False
         within = rule.get("purchase_within")
         if within is not None:
             days = timedelta(days=int(str(within).split()[0]))
@@ -723,10 +771,8 @@ class _Customer:
                 )
             ]
             if not any(at + days >= moment for at in kept):
-                return
-        points = int(rule["points"])
-        self.out.ledger.append((event_id, rule["id"], "points", points, None, None))
-        self.earn(event_id, moment, points, lasting=False, waits=False)
+                return False
+        return True
 
     def rewarded(self, at: datetime, purchase_id: str, rule: Mapping[str, Any]) -> None:
         """The referrer's reward for a friend's purchase: a lot of its own, at once."""
@@ -744,7 +790,7 @@ class _Customer:
         order = running_order(self.program)
         done: set[str] = set()
         for rule in order:
-            if rule["id"] in done or rule["kind"] == "birthday":
+            if rule["id"] in done or rule["kind"] in ("birthday", "signup_bonus"):
                 continue  # a birthday without requires_purchase gives at a date
             if rule["kind"] == "referral":
                 gave = self.refer(rule, purchase, tier, paid, bought)
@@ -908,9 +954,21 @@ def evaluate(
                 (end, 0, fact.purchase_id, Fact(cid, end, fact.purchase_id, fact.rule, "now"))
             )
         first = min((item[0] for item in timeline), default=None)
+        dated: dict[tuple[datetime, str], list[tuple[int, str, Mapping[str, Any]]]] = {}
+        order = running_order(program)
         for rule in program["rules"]:
+            due: list[tuple[datetime, int, str, Any]] = []
             if rule["kind"] == "birthday":
-                timeline += birthdays(program, rule, profiles.get(cid), first, bound)
+                due = birthdays(program, rule, profiles.get(cid), first, bound)
+            elif rule["kind"] == "signup_bonus":
+                due = signups(program, rule, profiles.get(cid), bound)
+            for moment, _, gift_id, _ in due:
+                # the gifts of one exclusive group due at one moment compete
+                group = rule.get("exclusive_group") or f"rule {rule['id']}"
+                dated.setdefault((moment, group), []).append((order.index(rule), gift_id, rule))
+        for (moment, _), members in dated.items():
+            members.sort(key=lambda member: member[0])
+            timeline.append((moment, 0, f"~{members[0][0]:04d}", members))
         timeline.sort(key=lambda item: (item[0], item[1], item[2]))
         for at, _, event_id, event in timeline:
             customer.bring_to(at)
@@ -922,8 +980,8 @@ def evaluate(
                 customer.redeem(event)
             elif isinstance(event, CancelRedemption):
                 customer.cancel(event)
-            elif isinstance(event, Mapping):
-                customer.birthday(event, at, event_id, first)
+            elif isinstance(event, list):
+                customer.gifts(event, at, first)
             elif event.kind == "now":
                 customer.rewarded(at, event_id, event.rule)
         if not timeline and as_of is None:
