@@ -1,0 +1,670 @@
+"""An independent oracle for the points lifecycle and program policies (issues 3 and 18).
+
+Written from the issue texts (issue 3, "Points lifecycle and program policies", and issue
+18, "Pin down five lifecycle choices") and from docs/lifecycle.md and docs/semantics.md
+alone, never from the engine's code. It reads a program as the plain dict a rule file
+holds and events as the public event models, and computes each customer's ledger and
+balances with plain Python: Decimal money on the edges, integer minor units and whole
+points inside.
+
+Its scope is the family it checks, on programs drawn within it:
+
+* `points_per_spend` (no multipliers, no tiers, `rounding: floor`, a `per` amount) and
+  `bonus_points` (optionally `once_per_customer`, optionally `when: {skus: [...]}`), on
+  purchases without price rules (so paid = gross);
+* lots, `pending_for`, `expire_after` with `expire_round_up_to`, `expire_on_inactivity`
+  (a bare duration: purchases not refunded in full count), `negative_balance`;
+* the catalogue (`cost`, `value`, `cash`, `available`, `per_customer`), redemptions with a
+  quantity, cancellations;
+* refunds, whole or by lines, with debts and write-offs;
+* per-rule `limit` on points or rewards, per purchase, day, week, month, year or lifetime;
+* `exclusive_group` of rules that give points;
+* gifts at dates: `signup_bonus` at joining and `birthday` without `requires_purchase`;
+* `as_of` as a date or an instant.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Entry = tuple[str, str, str, int | None, int | None, int | None]
+"""(event_id, rule, kind, points, value in minor units, units), as the ledger shows them."""
+
+MINOR = 100  # the programs drawn here are in a currency of two decimals
+
+
+def minor(amount: Decimal | str | int) -> int:
+    scaled = Decimal(amount) * MINOR
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} is finer than the minor unit")
+    return int(scaled)
+
+
+# --- durations -------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    count, unit = text.split()
+    unit = unit.rstrip("s")
+    return int(count), unit
+
+
+def add_duration(at: datetime, text: str, zone: ZoneInfo) -> datetime:
+    """Days and weeks are exact 24-hour spans; months and years local calendar months."""
+    count, unit = parse_duration(text)
+    if unit == "day":
+        return (at.astimezone(UTC) + timedelta(days=count)).astimezone(UTC)
+    if unit == "week":
+        return (at.astimezone(UTC) + timedelta(weeks=count)).astimezone(UTC)
+    months = count if unit == "month" else count * 12
+    local = at.astimezone(zone)
+    index = local.year * 12 + local.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    moved = datetime.combine(date(year, month, day), local.time(), tzinfo=zone)
+    return moved.astimezone(UTC)
+
+
+def round_up(at: datetime, period: str, zone: ZoneInfo) -> datetime:
+    """The first instant of the local period after the one ``at`` falls in."""
+    local = at.astimezone(zone).date()
+    if period == "month":
+        index = local.year * 12 + local.month
+    elif period == "quarter":
+        index = local.year * 12 + (local.month - 1) // 3 * 3 + 3
+    else:
+        index = (local.year + 1) * 12
+    year, month = divmod(index, 12)
+    return midnight(date(year, month + 1, 1), zone)
+
+
+def midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+# --- the customer's points -------------------------------------------------------------
+
+
+@dataclass
+class Lot:
+    event_id: str
+    earned_at: datetime
+    available_at: datetime
+    expires_at: datetime | None
+    points: int
+    expired: bool = False
+
+
+@dataclass
+class Bought:
+    """A purchase as the oracle remembers it."""
+
+    id: str
+    at: datetime
+    lines: list[tuple[str, int, int]]  # sku, quantity, unit price in minor units
+    refunded: list[int]  # units refunded per line
+    lot: Lot
+    given: dict[str, int]  # points each rule gave at the purchase
+    now: dict[str, int]  # points each rule still holds
+    periods: dict[str, dict[int, object]]  # rule -> limit index -> period key of the purchase
+
+
+@dataclass
+class Redeemed:
+    reward: str
+    quantity: int
+    value: int
+    spent: list[tuple[Lot, int]]
+    cancelled: bool = False
+
+
+@dataclass
+class Customer:
+    lots: list[Lot] = field(default_factory=list)
+    debt: int = 0
+    purchases: dict[str, Bought] = field(default_factory=dict)
+    redemptions: dict[str, Redeemed] = field(default_factory=dict)
+    redeemed_units: dict[str, int] = field(default_factory=dict)
+    limits: dict[tuple[str, int], tuple[object, int, int]] = field(default_factory=dict)
+    once_used: set[str] = field(default_factory=set)
+    gifts_given: set[tuple[str, object]] = field(default_factory=set)
+    ledger: list[Entry] = field(default_factory=list)
+    seen: bool = False
+
+
+class Oracle:
+    """One program; ``run(events, customers, as_of)`` gives each customer's results."""
+
+    def __init__(self, program: dict[str, Any]) -> None:
+        self.program = program
+        self.zone = ZoneInfo(program.get("timezone", "UTC"))
+        self.points = program.get("points") or {}
+        self.point_value = Decimal(str(self.points.get("value", 0)))
+        self.rewards = {reward["id"]: reward for reward in program.get("rewards", [])}
+        rules = list(program.get("rules", []))
+        ordered = sorted(enumerate(rules), key=lambda pair: (pair[1].get("priority", 0), pair[0]))
+        self.purchase_rules = [
+            (index, rule)
+            for index, rule in ordered
+            if rule["kind"] in ("points_per_spend", "bonus_points")
+        ]
+        self.dated_rules = [
+            (index, rule) for index, rule in ordered if rule["kind"] in ("signup_bonus", "birthday")
+        ]
+
+    # -- time ---------------------------------------------------------------------------
+
+    def local_date(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
+
+    def expiry_of(self, earned: datetime) -> datetime | None:
+        after = self.points.get("expire_after")
+        if after is None:
+            return None
+        moment = add_duration(earned, after, self.zone)
+        period = self.points.get("expire_round_up_to")
+        return round_up(moment, period, self.zone) if period else moment
+
+    def available_of(self, earned: datetime) -> datetime:
+        pending = self.points.get("pending_for")
+        return earned if pending is None else add_duration(earned, pending, self.zone)
+
+    # -- balances ------------------------------------------------------------------------
+
+    def deadline(self, who: Customer) -> datetime | None:
+        after = self.points.get("expire_on_inactivity")
+        if after is None:
+            return None
+        active = [
+            bought.at
+            for bought in who.purchases.values()
+            if any(done < line[1] for done, line in zip(bought.refunded, bought.lines))
+        ]
+        if not active:
+            return None
+        return add_duration(max(active), after, self.zone)
+
+    def bring_up(self, who: Customer, reached: Any) -> None:
+        """Expire what has come due (``reached(instant)`` says whether it has), in time order."""
+        due: list[tuple[datetime, int, int, Lot | None]] = []
+        for order, lot in enumerate(who.lots):
+            if lot.expires_at is not None and not lot.expired and reached(lot.expires_at):
+                due.append((lot.expires_at, 0, order, lot))
+        deadline = self.deadline(who)
+        if deadline is not None and reached(deadline):
+            due.append((deadline, 1, 0, None))
+        for moment, which, _, lot in sorted(due, key=lambda item: item[:3]):
+            if lot is not None:
+                if not lot.expired:
+                    self.expire(who, lot, "points.expire_after")
+                continue
+            for each in who.lots:
+                if each.earned_at <= moment and not each.expired:
+                    self.expire(who, each, "points.expire_on_inactivity")
+            del which
+
+    def expire(self, who: Customer, lot: Lot, setting: str) -> None:
+        lot.expired = True
+        if lot.points > 0:
+            who.ledger.append((lot.event_id, setting, "expiry", -lot.points, None, None))
+            lot.points = 0
+
+    def available(self, who: Customer, reached: Any) -> int:
+        return sum(lot.points for lot in who.lots if reached(lot.available_at)) - who.debt
+
+    def pending(self, who: Customer, reached: Any) -> int:
+        return sum(lot.points for lot in who.lots if not reached(lot.available_at))
+
+    def new_lot(self, who: Customer, event_id: str, at: datetime, points: int, wait: bool) -> Lot:
+        paid = min(who.debt, points)
+        who.debt -= paid
+        lot = Lot(
+            event_id,
+            at,
+            self.available_of(at) if wait else at,
+            self.expiry_of(at),
+            points - paid,
+        )
+        # When nothing waits or expires every lot is alike; keeping one per earning changes
+        # no result the oracle compares.
+        who.lots.append(lot)
+        return lot
+
+    def take_back(self, who: Customer, own: Lot, points: int, at: datetime, refund_id: str) -> None:
+        """Take points back: the purchase's lot, available lots, pending lots, then a debt."""
+        order = [own]
+        order += [lot for lot in who.lots if lot is not own and lot.available_at <= at]
+        order += [lot for lot in who.lots if lot is not own and lot.available_at > at]
+        for lot in order:
+            taken = min(lot.points, points)
+            lot.points -= taken
+            points -= taken
+        if points:
+            if self.points.get("negative_balance", "allow") == "allow":
+                who.debt += points
+            else:
+                who.ledger.append(
+                    (refund_id, "points.negative_balance", "written_off", points, None, None)
+                )
+
+    # -- limits --------------------------------------------------------------------------
+
+    def limits_of(self, rule: dict[str, Any]) -> list[dict[str, Any]]:
+        limit = rule.get("limit")
+        if limit is None:
+            return []
+        return list(limit) if isinstance(limit, list) else [limit]
+
+    def period(self, per: str, day: date, event_id: str) -> object:
+        if per == "purchase":
+            return ("purchase", event_id)
+        if per == "day":
+            return day
+        if per == "week":
+            return day.isocalendar()[:2]
+        if per == "month":
+            return (day.year, day.month)
+        if per == "year":
+            return day.year
+        return "lifetime"
+
+    def cut(
+        self, who: Customer, rule: dict[str, Any], points: int, day: date, event_id: str
+    ) -> int:
+        """The points a rule's limits let it give (``points`` > 0)."""
+        for index, limit in enumerate(self.limits_of(rule)):
+            key = self.period(limit["per"], day, event_id)
+            period, used_points, used_rewards = who.limits.get((rule["id"], index), (key, 0, 0))
+            if period != key:
+                used_points = used_rewards = 0
+            if "points" in limit:
+                points = min(points, limit["points"] - used_points)
+            if "rewards" in limit and used_rewards >= limit["rewards"]:
+                points = 0
+        return max(points, 0)
+
+    def count(
+        self, who: Customer, rule: dict[str, Any], points: int, day: date, event_id: str
+    ) -> dict[int, object]:
+        keys: dict[int, object] = {}
+        for index, limit in enumerate(self.limits_of(rule)):
+            key = self.period(limit["per"], day, event_id)
+            keys[index] = key
+            if points <= 0:
+                continue
+            period, used_points, used_rewards = who.limits.get((rule["id"], index), (key, 0, 0))
+            if period != key:
+                used_points = used_rewards = 0
+            who.limits[(rule["id"], index)] = (key, used_points + points, used_rewards + 1)
+        return keys
+
+    # -- rules on a purchase -------------------------------------------------------------
+
+    def eligible(self, rule: dict[str, Any], sku: str) -> bool:
+        skus = (rule.get("when") or {}).get("skus")
+        return skus is None or sku in skus
+
+    def dates_admit(self, rule: dict[str, Any], day: date) -> bool:
+        starts, ends = rule.get("starts"), rule.get("ends")
+        weekdays = (rule.get("when") or {}).get("weekdays")
+        if weekdays is not None and calendar.day_name[day.weekday()].lower() not in weekdays:
+            return False
+        return (starts is None or day >= starts) and (ends is None or day <= ends)
+
+    def rule_points(
+        self, who: Customer | None, rule: dict[str, Any], lines: list[tuple[str, int, int]]
+    ) -> int:
+        """What a rule earns on lines (sku, quantity, unit price), before limits."""
+        if rule["kind"] == "points_per_spend":
+            paid = sum(q * price for sku, q, price in lines if self.eligible(rule, sku))
+            per = minor(Decimal(str(rule.get("per", "1"))))
+            rate = Fraction(Decimal(str(rule["points"])))
+            return int(Fraction(paid) * rate / per // 1)
+        if who is not None and rule.get("once_per_customer") and rule["id"] in who.once_used:
+            return 0
+        if any(q > 0 and price > 0 and self.eligible(rule, sku) for sku, q, price in lines):
+            return int(rule["points"])
+        return 0
+
+    def purchase(self, who: Customer, event: Any) -> None:
+        at = event.at.astimezone(UTC)
+        day = self.local_date(at)
+        lines = [(line.sku, line.quantity, minor(line.unit_price)) for line in event.lines]
+        given: dict[str, int] = {}
+        periods: dict[str, dict[int, object]] = {}
+        done: set[str] = set()
+        for _, rule in self.purchase_rules:
+            if rule["id"] in done:
+                continue
+            group = rule.get("exclusive_group")
+            members = [rule]
+            if group is not None:
+                members = [r for _, r in self.purchase_rules if r.get("exclusive_group") == group]
+            done.update(r["id"] for r in members)
+            tried = []
+            for position, member in enumerate(members):
+                raw = self.rule_points(who, member, lines) if self.dates_admit(member, day) else 0
+                kept = self.cut(who, member, raw, day, event.id) if raw > 0 else 0
+                tried.append((member, raw, kept, position))
+            competing = [item for item in tried if item[2] > 0]
+            winner = None
+            if len(competing) > 1:
+                winner = max(
+                    competing,
+                    key=lambda item: (
+                        item[2] * self.point_value,
+                        item[2],
+                        -item[0].get("priority", 0),
+                        -item[3],
+                    ),
+                )
+            for member, raw, kept, _ in tried:
+                if winner is not None and member is not winner[0] and kept > 0:
+                    who.ledger.append((event.id, member["id"], "set_aside", None, None, None))
+                    continue
+                if raw <= 0:
+                    continue
+                if kept <= 0:
+                    who.ledger.append((event.id, member["id"], "capped", None, None, None))
+                else:
+                    who.ledger.append((event.id, member["id"], "points", kept, None, None))
+                if member["kind"] == "bonus_points":
+                    who.once_used.add(member["id"])
+                given[member["id"]] = kept
+                periods[member["id"]] = self.count(who, member, kept, day, event.id)
+        lot = self.new_lot(who, event.id, at, sum(given.values()), wait=True)
+        who.purchases[event.id] = Bought(
+            event.id, at, lines, [0] * len(lines), lot, given, dict(given), periods
+        )
+
+    def refund(self, who: Customer, event: Any) -> None:
+        at = event.at.astimezone(UTC)
+        bought = who.purchases[event.purchase_id]
+        if not event.lines:
+            bought.refunded = [line[1] for line in bought.lines]
+        else:
+            for back in event.lines:
+                units = back.quantity
+                for index, (sku, quantity, _) in enumerate(bought.lines):
+                    if sku != back.sku or units == 0:
+                        continue
+                    taken = min(units, quantity - bought.refunded[index])
+                    bought.refunded[index] += taken
+                    units -= taken
+                if units:
+                    raise ValueError(f"refund {event.id} returns more than was bought")
+        left = [
+            (sku, quantity - done, price)
+            for (sku, quantity, price), done in zip(bought.lines, bought.refunded)
+        ]
+        for _, rule in self.purchase_rules:
+            held = bought.now.get(rule["id"], 0)
+            if held <= 0:
+                continue
+            still = min(self.rule_points(None, rule, left), bought.given[rule["id"]])
+            taken = held - still
+            if taken <= 0:
+                continue
+            bought.now[rule["id"]] = still
+            who.ledger.append((event.id, rule["id"], "points", -taken, None, None))
+            self.take_back(who, bought.lot, taken, at, event.id)
+            for index, key in bought.periods.get(rule["id"], {}).items():
+                usage = who.limits.get((rule["id"], index))
+                if (
+                    usage is not None
+                    and usage[0] == key
+                    and "points" in self.limits_of(rule)[index]
+                ):
+                    who.limits[(rule["id"], index)] = (key, usage[1] - taken, usage[2])
+
+    # -- the catalogue -------------------------------------------------------------------
+
+    def redeem(self, who: Customer, event: Any) -> None:
+        at = event.at.astimezone(UTC)
+        reward = self.rewards.get(event.reward)
+        quantity = event.quantity or 1
+        rejected = (event.id, event.reward, "rejected", None, None, None)
+        if reward is None:
+            who.ledger.append(rejected)
+            return
+        day = self.local_date(at)
+        window = reward.get("available")
+        if window is not None and not (window["starts"] <= day <= window["ends"]):
+            who.ledger.append(rejected)
+            return
+        cap = reward.get("per_customer")
+        if cap is not None and who.redeemed_units.get(reward["id"], 0) + quantity > cap:
+            who.ledger.append(rejected)
+            return
+        cost = reward["cost"] * quantity
+
+        def reached(moment: datetime) -> bool:
+            return moment <= at
+
+        if self.available(who, reached) < cost:
+            who.ledger.append(rejected)
+            return
+        spent: list[tuple[Lot, int]] = []
+        owed = cost
+        for lot in who.lots:
+            if owed == 0:
+                break
+            if lot.available_at <= at and lot.points > 0:
+                taken = min(lot.points, owed)
+                lot.points -= taken
+                owed -= taken
+                spent.append((lot, taken))
+        cash = minor(Decimal(str(reward.get("cash", 0))))
+        value = max(minor(Decimal(str(reward["value"]))) - cash, 0) * quantity
+        who.redemptions[event.id] = Redeemed(reward["id"], quantity, value, spent)
+        who.redeemed_units[reward["id"]] = who.redeemed_units.get(reward["id"], 0) + quantity
+        who.ledger.append((event.id, reward["id"], "redemption", -cost, value, quantity))
+
+    def cancel(self, who: Customer, event: Any) -> None:
+        redeemed = who.redemptions.get(event.redemption_id)
+        if redeemed is None:
+            return  # a rejected redemption: nothing back, no entry
+        redeemed.cancelled = True
+        back = 0
+        for lot, taken in redeemed.spent:
+            if lot.expired:
+                continue
+            paid = min(who.debt, taken)
+            who.debt -= paid
+            lot.points += taken - paid
+            back += taken
+        who.redeemed_units[redeemed.reward] -= redeemed.quantity
+        who.ledger.append(
+            (event.id, redeemed.reward, "redemption", back, -redeemed.value, -redeemed.quantity)
+        )
+
+    # -- gifts at dates ------------------------------------------------------------------
+
+    def gifts_due(self, profile: Any, first_event: datetime | None, until: date) -> list[Any]:
+        """(moment, running position, rule, key) of every dated gift up to the local ``until``."""
+        due: list[Any] = []
+        if profile is None:
+            return due
+        joined = profile.joined_at
+        for position, (_, rule) in enumerate(self.dated_rules):
+            if rule["kind"] == "signup_bonus":
+                if rule.get("min_first_purchase") is not None or joined is None:
+                    continue
+                if self.dates_admit(rule, self.local_date(joined)):
+                    due.append((joined.astimezone(UTC), position, rule, "signup"))
+                continue
+            if rule.get("requires_purchase") or profile.birthday is None:
+                continue
+            start = joined if joined is not None else first_event
+            if start is None:
+                continue
+            start_day = self.local_date(start)
+            for year in range(start_day.year - 1, until.year + 2):
+                first, last = self.birthday_window(rule, profile.birthday, year)
+                if last < start_day:
+                    continue
+                moment = midnight(first, self.zone)
+                if joined is not None and joined.astimezone(UTC) > moment:
+                    moment = joined.astimezone(UTC)
+                if self.dates_admit(rule, self.local_date(moment)):
+                    due.append((moment, position, rule, year))
+        due.sort(key=lambda item: (item[0], item[1]))
+        return due
+
+    def birthday_window(self, rule: dict[str, Any], birthday: Any, year: int) -> tuple[date, date]:
+        month, day = self.month_day(birthday)
+        if rule.get("window", "day") == "month":
+            return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+        if month == 2 and day == 29 and not calendar.isleap(year):
+            day = 28
+        centre = date(year, month, day)
+        around = timedelta(days=rule.get("days_around", 0))
+        return centre - around, centre + around
+
+    @staticmethod
+    def month_day(birthday: Any) -> tuple[int, int]:
+        if hasattr(birthday, "month"):
+            return birthday.month, birthday.day
+        text = str(birthday).lstrip("-")
+        month, day = text.split("-")
+        return int(month), int(day)
+
+    def give(self, who: Customer, moment: datetime, rule: dict[str, Any], key: object) -> None:
+        who.gifts_given.add((rule["id"], key))
+        day = self.local_date(moment)
+        event_id = f"{rule['id']}@{day.isoformat()}"
+        kept = self.cut(who, rule, int(rule["points"]), day, event_id)
+        if kept <= 0:
+            who.ledger.append((event_id, rule["id"], "capped", None, None, None))
+            return
+        who.ledger.append((event_id, rule["id"], "points", kept, None, None))
+        self.count(who, rule, kept, day, event_id)
+        self.new_lot(who, event_id, moment, kept, wait=False)
+
+    def give_gifts(self, who: Customer, due: list[Any], reached: Any) -> None:
+        for moment, _, rule, key in due:
+            if (rule["id"], key) in who.gifts_given or not reached(moment):
+                continue
+            self.bring_up(who, lambda instant, moment=moment: instant <= moment)
+            self.give(who, moment, rule, key)
+
+    # -- the fold ------------------------------------------------------------------------
+
+    def run(
+        self,
+        events: list[Any],
+        profiles: list[Any] | None = None,
+        as_of: date | datetime | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        if isinstance(as_of, datetime):
+            bound = as_of.astimezone(UTC)
+
+            def within(moment: datetime) -> bool:
+                return moment <= bound
+
+            last_day = self.local_date(bound)
+        elif isinstance(as_of, date):
+            end = midnight(as_of + timedelta(days=1), self.zone)
+
+            def within(moment: datetime) -> bool:
+                return moment < end
+
+            last_day = as_of
+        else:
+
+            def within(moment: datetime) -> bool:
+                return True
+
+            last_day = None
+        ordered = sorted(
+            (event for event in events if within(event.at.astimezone(UTC))),
+            key=lambda event: (event.at.astimezone(UTC), event.id),
+        )
+        by_profile = {profile.customer_id: profile for profile in profiles or []}
+        people: dict[str, Customer] = {}
+        firsts: dict[str, datetime] = {}
+        lasts: dict[str, datetime] = {}
+        for event in ordered:
+            firsts.setdefault(event.customer_id, event.at.astimezone(UTC))
+            lasts[event.customer_id] = event.at.astimezone(UTC)
+        horizon = last_day or max(
+            (self.local_date(at) for at in lasts.values()), default=date(2000, 1, 1)
+        )
+        plans = {
+            cid: self.gifts_due(by_profile.get(cid), firsts.get(cid), horizon)
+            for cid in set(by_profile) | set(firsts)
+        }
+        for event in ordered:
+            who = people.setdefault(event.customer_id, Customer())
+            who.seen = True
+            at = event.at.astimezone(UTC)
+
+            def upto(moment: datetime, at: datetime = at) -> bool:
+                return moment <= at
+
+            self.give_gifts(who, plans[event.customer_id], upto)
+            self.bring_up(who, upto)
+            kind = type(event).__name__
+            if kind == "Purchase":
+                self.purchase(who, event)
+            elif kind == "Refund":
+                self.refund(who, event)
+            elif kind == "Redemption":
+                self.redeem(who, event)
+            elif kind == "CancelRedemption":
+                self.cancel(who, event)
+            else:
+                raise ValueError(f"the oracle does not know {kind}")
+        results: dict[str, dict[str, Any]] = {}
+        for cid in sorted(set(plans) | set(people)):
+            who = people.setdefault(cid, Customer())
+            if as_of is None:
+                if cid not in lasts:
+                    continue
+                last = lasts[cid]
+
+                def end_reached(moment: datetime, last: datetime = last) -> bool:
+                    return moment <= last
+
+            else:
+                end_reached = within
+                self.give_gifts(who, plans[cid], within)
+            self.bring_up(who, end_reached)
+            if not who.seen and not who.ledger:
+                continue
+            available = self.available(who, end_reached)
+            pending = self.pending(who, end_reached)
+            results[cid] = {
+                "ledger": who.ledger,
+                "points": available + pending,
+                "available": available,
+                "pending": pending,
+            }
+        return results
+
+
+def engine_view(evaluation: Any) -> dict[str, dict[str, Any]]:
+    """The same view of an engine's ``Evaluation``."""
+    view: dict[str, dict[str, Any]] = {}
+    for result in evaluation.customers:
+        view[result.customer_id] = {
+            "ledger": [
+                (e.event_id, e.rule, e.kind, e.points, e.value_minor, e.units)
+                for e in result.ledger
+            ],
+            "points": result.points,
+            "available": result.available_points,
+            "pending": result.pending_points,
+        }
+    return view
+
+
+def half_up(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -1,0 +1,466 @@
+"""The points lifecycle against an independent oracle (tests/oracle/lifecycle.py).
+
+The oracle was written from issue 3 and issue 18 and docs/lifecycle.md alone. Each
+hand-worked case asserts the numbers worked out by hand (the arithmetic in the comments),
+then that the oracle and both engines give exactly the same ledger and balances.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from oracle.lifecycle import Oracle, engine_view
+from rewardrules import (
+    CancelRedemption,
+    Customer,
+    Program,
+    Purchase,
+    Redemption,
+    Refund,
+    RefundLine,
+    evaluate,
+)
+
+
+def program(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "program": "club",
+        "name": "Club",
+        "currency": "USD",
+        "timezone": "America/New_York",
+        "points": {"name": "stars", "value": "0.01"},
+        "rules": [{"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"}],
+    }
+    base.update(fields)
+    return base
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def buy(id: str, when: str, *lines: tuple[str, int, str], customer: str = "c1") -> Purchase:
+    return Purchase(
+        id=id,
+        customer_id=customer,
+        at=at(when),
+        lines=[
+            {"sku": sku, "quantity": q, "unit_price": Decimal(price)} for sku, q, price in lines
+        ],
+    )
+
+
+def refund(id: str, when: str, purchase: str, *lines: tuple[str, int]) -> Refund:
+    back = [RefundLine(sku=sku, quantity=q) for sku, q in lines] or None
+    return Refund(id=id, customer_id="c1", at=at(when), purchase_id=purchase, lines=back)
+
+
+def redeem(id: str, when: str, reward: str, quantity: int = 1) -> Redemption:
+    return Redemption(id=id, customer_id="c1", at=at(when), reward=reward, quantity=quantity)
+
+
+def cancel(id: str, when: str, redemption: str) -> CancelRedemption:
+    return CancelRedemption(id=id, customer_id="c1", at=at(when), redemption_id=redemption)
+
+
+def agree(
+    spec: dict[str, Any],
+    events: list[Any],
+    profiles: list[Customer] | None = None,
+    as_of: date | datetime | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The oracle's view, checked equal to both engines'."""
+    expected = Oracle(spec).run(events, profiles, as_of)
+    model = Program.model_validate(spec)
+    for engine in ("reference", "batch"):
+        got = engine_view(evaluate(model, events, profiles, as_of, engine=engine))
+        assert got == expected, engine
+    return expected
+
+
+# --- expiry --------------------------------------------------------------------------
+
+
+STARBUCKS = program(
+    points={
+        "name": "stars",
+        "value": "0.01",
+        "expire_after": "6 months",
+        "expire_round_up_to": "month",
+    },
+    rules=[{"id": "stars", "kind": "points_per_spend", "points": 2, "per": "1.00"}],
+    rewards=[{"id": "drink", "name": "Any drink", "cost": 20, "value": "2.00"}],
+)
+STARBUCKS_EVENTS = [
+    buy("p1", "2026-01-15T10:00:00-05:00", ("latte", 1, "12.50")),  # 2 x 12.50 = 25 stars
+    buy("p2", "2026-02-10T10:00:00-05:00", ("mocha", 1, "5.00")),  # 2 x 5.00 = 10 stars
+    redeem("x1", "2026-03-01T09:00:00-05:00", "drink"),  # 20 from p1 (oldest): p1 5, p2 10
+]
+
+
+def test_stars_expire_six_months_after_the_calendar_month_they_were_earned() -> None:
+    # p1: 2026-01-15 + 6 months = 2026-07-15, the end of July: 2026-08-01T00:00-04:00.
+    # p2: 2026-02-10 + 6 months = 2026-08-10, the end of August: 2026-09-01T00:00-04:00.
+    # With as_of the date 2026-07-31 (the whole day) nothing has expired: 5 + 10 = 15.
+    kept = agree(STARBUCKS, STARBUCKS_EVENTS, as_of=date(2026, 7, 31))["c1"]
+    assert (kept["points"], kept["available"]) == (15, 15)
+    # At the instant of midnight p1's 5 left expire (issue 18: an instant includes itself).
+    gone = agree(STARBUCKS, STARBUCKS_EVENTS, as_of=at("2026-08-01T00:00:00-04:00"))["c1"]
+    assert gone["ledger"][-1] == ("p1", "points.expire_after", "expiry", -5, None, None)
+    assert gone["points"] == 10
+    # On 2026-09-01 p2's 10 go too: nothing left, two expiry entries in all.
+    done = agree(STARBUCKS, STARBUCKS_EVENTS, as_of=date(2026, 9, 1))["c1"]
+    assert [e[3] for e in done["ledger"] if e[2] == "expiry"] == [-5, -10]
+    assert done["points"] == 0
+
+
+def test_days_are_24_hour_spans_across_daylight_saving() -> None:
+    # Issue 18's Sydney example: earned 2025-03-28 07:42:13+11:00 = 2025-03-27T20:42:13Z,
+    # plus 10 x 7 x 24 hours = 2025-06-05T20:42:13Z (06:42:13 local at +10:00).
+    spec = program(
+        timezone="Australia/Sydney",
+        currency="AUD",
+        points={"name": "points", "value": "0.01", "expire_after": "10 weeks"},
+    )
+    events = [buy("p1", "2025-03-28T07:42:13+11:00", ("flat-white", 1, "7.00"))]  # 7 points
+    before = agree(spec, events, as_of=at("2025-06-05T20:42:12+00:00"))["c1"]
+    assert before["points"] == 7
+    after = agree(spec, events, as_of=at("2025-06-05T20:42:13+00:00"))["c1"]
+    assert after["points"] == 0
+    assert after["ledger"][-1][3] == -7
+
+
+AIRLINE = program(
+    timezone="Europe/London",
+    currency="GBP",
+    points={"name": "miles", "value": "0.01", "expire_on_inactivity": "18 months"},
+    rules=[{"id": "fares", "kind": "points_per_spend", "points": 1, "per": "1.00"}],
+)
+
+
+def test_airline_miles_expire_after_eighteen_months_without_a_flight() -> None:
+    events = [
+        buy("f1", "2024-01-10T08:00:00+00:00", ("fare", 1, "1000.00")),  # 1000 miles
+        buy("f2", "2024-05-01T08:00:00+01:00", ("fare", 1, "200.00")),  # 200 miles
+    ]
+    # Deadline: the last flight 2024-05-01 08:00 BST + 18 months = 2025-11-01 08:00 GMT.
+    kept = agree(AIRLINE, events, as_of=date(2025, 10, 31))["c1"]
+    assert kept["points"] == 1200
+    gone = agree(AIRLINE, events, as_of=date(2025, 11, 1))["c1"]
+    # Every lot left expires at the deadline, one entry per lot, oldest first.
+    assert gone["ledger"][-2:] == [
+        ("f1", "points.expire_on_inactivity", "expiry", -1000, None, None),
+        ("f2", "points.expire_on_inactivity", "expiry", -200, None, None),
+    ]
+    assert gone["points"] == 0
+
+
+def test_a_purchase_refunded_in_full_no_longer_keeps_points_alive() -> None:
+    spec = program(points={"name": "miles", "value": "0.01", "expire_on_inactivity": "30 days"})
+    events = [
+        buy("p1", "2026-03-02T12:00:00-05:00", ("a", 1, "20.00")),  # 20
+        buy("p2", "2026-03-22T12:00:00-04:00", ("a", 1, "10.00")),  # 10; deadline 04-21
+        refund("r1", "2026-03-27T12:00:00-04:00", "p2"),  # -10; deadline back to 04-01
+        buy("p3", "2026-04-16T12:00:00-04:00", ("a", 1, "1.00")),  # 1
+    ]
+    # Before p3, p1's 20 expired at 2026-04-01T12:00-04:00 (p1 + 30 x 24 hours).
+    result = agree(spec, events)["c1"]
+    assert result["ledger"] == [
+        ("p1", "earn", "points", 20, None, None),
+        ("p2", "earn", "points", 10, None, None),
+        ("r1", "earn", "points", -10, None, None),
+        ("p1", "points.expire_on_inactivity", "expiry", -20, None, None),
+        ("p3", "earn", "points", 1, None, None),
+    ]
+    assert result["points"] == 1
+
+
+# --- pending points, debts ------------------------------------------------------------
+
+
+CAFE = program(
+    points={"name": "beans", "value": "0.01", "pending_for": "14 days"},
+    rewards=[{"id": "cake", "name": "Cake", "cost": 10, "value": "3.00"}],
+)
+
+
+def test_pending_points_wait_out_the_return_period() -> None:
+    events = [
+        buy("p1", "2026-03-01T10:00:00-05:00", ("beans", 1, "30.00")),  # 30 pending to 03-15
+        buy("p2", "2026-03-02T10:00:00-05:00", ("beans", 1, "20.00")),  # 20 pending to 03-16
+        refund("r1", "2026-03-05T10:00:00-05:00", "p1"),  # -30 from p1's own pending lot
+        redeem("x1", "2026-03-10T10:00:00-04:00", "cake"),  # available 0 < 10: rejected
+        redeem("x2", "2026-03-17T10:00:00-04:00", "cake"),  # p2 available: 20 - 10 = 10
+    ]
+    mid = agree(CAFE, events, as_of=date(2026, 3, 12))["c1"]
+    assert (mid["available"], mid["pending"]) == (0, 20)
+    result = agree(CAFE, events)["c1"]
+    assert [e[2] for e in result["ledger"]] == [
+        "points",
+        "points",
+        "points",
+        "rejected",
+        "redemption",
+    ]
+    assert (result["available"], result["pending"]) == (10, 0)
+
+
+def debt_events() -> list[Any]:
+    return [
+        buy("p1", "2026-03-01T10:00:00-05:00", ("a", 1, "100.00")),  # 100, available 03-15
+        redeem("x1", "2026-03-16T10:00:00-04:00", "big"),  # -100: 0 left
+        refund("r1", "2026-03-17T10:00:00-04:00", "p1"),  # -100, nothing to take from
+        buy("p2", "2026-03-18T10:00:00-04:00", ("a", 1, "150.00")),  # 150
+    ]
+
+
+def test_a_debt_is_paid_at_once_by_pending_points() -> None:
+    spec = program(
+        points={"name": "stars", "value": "0.01", "pending_for": "14 days"},
+        rewards=[{"id": "big", "name": "Big", "cost": 100, "value": "5.00"}],
+    )
+    # Debt 100 after r1; p2's 150 pay it first: available 0, pending 50 (issue 18, item 3).
+    result = agree(spec, debt_events())["c1"]
+    assert (result["points"], result["available"], result["pending"]) == (50, 0, 50)
+    before = agree(spec, debt_events()[:3])["c1"]
+    assert (before["points"], before["available"], before["pending"]) == (-100, -100, 0)
+
+
+def test_clamp_writes_off_what_a_refund_cannot_take_back() -> None:
+    spec = program(
+        points={
+            "name": "stars",
+            "value": "0.01",
+            "pending_for": "14 days",
+            "negative_balance": "clamp",
+        },
+        rewards=[{"id": "big", "name": "Big", "cost": 100, "value": "5.00"}],
+    )
+    result = agree(spec, debt_events())["c1"]
+    assert ("r1", "points.negative_balance", "written_off", 100, None, None) in result["ledger"]
+    # 100 - 100 (redeemed) - 100 (reversed) + 100 (written off) + 150 = 150, all pending.
+    assert (result["points"], result["available"], result["pending"]) == (150, 0, 150)
+
+
+# --- the catalogue ----------------------------------------------------------------------
+
+
+SHOP = program(
+    points={"name": "points", "value": "0.01", "expire_after": "30 days"},
+    timezone="UTC",
+    rewards=[
+        {"id": "cake", "name": "Cake", "cost": 80, "value": "6.00"},
+        {
+            "id": "mug",
+            "name": "Mug",
+            "cost": 10,
+            "value": "5.00",
+            "cash": "2.00",
+            "per_customer": 2,
+        },
+        {
+            "id": "tote",
+            "name": "Tote",
+            "cost": 5,
+            "value": "1.00",
+            "available": {"starts": date(2026, 4, 1), "ends": date(2026, 4, 30)},
+        },
+    ],
+)
+
+
+def test_a_cancelled_redemption_gives_back_only_what_has_not_expired() -> None:
+    events = [
+        buy("p1", "2026-03-01T12:00:00+00:00", ("a", 1, "50.00")),  # 50, expires 03-31
+        buy("p2", "2026-03-21T12:00:00+00:00", ("a", 1, "50.00")),  # 50, expires 04-20
+        redeem("x1", "2026-03-26T12:00:00+00:00", "cake"),  # 80: 50 from p1, 30 from p2
+        cancel("u1", "2026-04-05T12:00:00+00:00", "x1"),  # p1 expired: only p2's 30 back
+    ]
+    result = agree(SHOP, events)["c1"]
+    assert result["ledger"][-1] == ("u1", "cake", "redemption", 30, -600, -1)
+    assert result["points"] == 50  # p2: 20 + 30 back
+    # p2's lot keeps its own expiry: gone on 2026-04-20.
+    assert agree(SHOP, events, as_of=date(2026, 4, 20))["c1"]["points"] == 0
+
+
+def test_catalogue_checks_each_reject() -> None:
+    events = [
+        buy("p1", "2026-03-01T12:00:00+00:00", ("a", 1, "50.00")),  # 50
+        redeem("x1", "2026-03-02T12:00:00+00:00", "pie"),  # unknown: rejected
+        redeem("x2", "2026-03-03T12:00:00+00:00", "tote"),  # before April: rejected
+        redeem("x3", "2026-03-04T12:00:00+00:00", "mug", 3),  # 3 > per_customer 2: rejected
+        redeem("x4", "2026-03-05T12:00:00+00:00", "mug", 2),  # -20, value (5.00-2.00) x 2
+        redeem("x5", "2026-03-06T12:00:00+00:00", "cake"),  # 30 < 80: rejected
+        cancel("u4", "2026-03-07T12:00:00+00:00", "x4"),  # +20, the mugs count no more
+        redeem("x6", "2026-03-08T12:00:00+00:00", "mug", 2),  # allowed again: -20
+    ]
+    result = agree(SHOP, events)["c1"]
+    assert [e[2] for e in result["ledger"][1:]] == [
+        "rejected",
+        "rejected",
+        "rejected",
+        "redemption",
+        "rejected",
+        "redemption",
+        "redemption",
+    ]
+    assert result["ledger"][4] == ("x4", "mug", "redemption", -20, 600, 2)
+    assert result["points"] == 30
+
+
+# --- limits and groups -----------------------------------------------------------------
+
+
+def test_a_refund_gives_points_back_to_the_month_allowance() -> None:
+    spec = program(
+        timezone="UTC",
+        rules=[
+            {
+                "id": "earn",
+                "kind": "points_per_spend",
+                "points": 1,
+                "per": "1.00",
+                "limit": {"per": "month", "points": 120},
+            }
+        ],
+    )
+    events = [
+        buy("p1", "2026-04-03T12:00:00+00:00", ("a", 1, "85.00"), ("b", 1, "15.00")),  # 100
+        buy("p2", "2026-04-10T12:00:00+00:00", ("a", 1, "60.00")),  # 60 cut to 20
+        refund("r1", "2026-04-12T12:00:00+00:00", "p1", ("b", 1)),  # -15: 15 back to April
+        buy("p3", "2026-04-20T12:00:00+00:00", ("a", 1, "30.00")),  # 30 cut to 15
+        buy("p4", "2026-05-01T12:00:00+00:00", ("a", 1, "30.00")),  # May: 30
+        refund("r2", "2026-05-02T12:00:00+00:00", "p2", ("a", 1)),  # all of p2: its 20 back
+    ]
+    result = agree(spec, events)["c1"]
+    assert [e[3] for e in result["ledger"]] == [100, 20, -15, 15, 30, -20]
+    assert result["points"] == 130
+
+
+def test_a_purchase_cut_by_a_limit_keeps_its_points_while_enough_is_left() -> None:
+    spec = program(
+        timezone="UTC",
+        rules=[
+            {
+                "id": "earn",
+                "kind": "points_per_spend",
+                "points": 1,
+                "per": "1.00",
+                "limit": {"per": "day", "points": 25},
+            }
+        ],
+    )
+    events = [
+        buy("p1", "2026-04-03T12:00:00+00:00", ("a", 2, "30.00")),  # 60 cut to 25
+        refund("r1", "2026-04-04T12:00:00+00:00", "p1", ("a", 1)),  # 30 left >= 25: keeps 25
+        buy("p2", "2026-04-04T13:00:00+00:00", ("a", 1, "40.00")),  # new day: 40 cut to 25
+        buy("p3", "2026-04-04T14:00:00+00:00", ("a", 1, "5.00")),  # nothing left: capped
+        refund("r2", "2026-04-05T12:00:00+00:00", "p1", ("a", 1)),  # nothing left: -25
+    ]
+    result = agree(spec, events)["c1"]
+    assert result["ledger"] == [
+        ("p1", "earn", "points", 25, None, None),
+        ("p2", "earn", "points", 25, None, None),
+        ("p3", "earn", "capped", None, None, None),
+        ("r2", "earn", "points", -25, None, None),
+    ]
+
+
+def test_a_capped_purchase_does_not_use_a_reward_of_the_month() -> None:
+    # Issue 18, item 4: a day's 100 points given, the month's 2 rewards not used up.
+    spec = program(
+        timezone="UTC",
+        rules=[
+            {
+                "id": "earn",
+                "kind": "points_per_spend",
+                "points": 1,
+                "per": "1.00",
+                "limit": [{"per": "day", "points": 100}, {"per": "month", "rewards": 2}],
+            }
+        ],
+    )
+    events = [
+        buy("p1", "2026-04-03T10:00:00+00:00", ("a", 1, "100.00")),  # 100 (reward 1)
+        buy("p2", "2026-04-03T11:00:00+00:00", ("a", 1, "10.00")),  # capped, no reward
+        buy("p3", "2026-04-04T10:00:00+00:00", ("a", 1, "10.00")),  # 10 (reward 2)
+        buy("p4", "2026-04-05T10:00:00+00:00", ("a", 1, "10.00")),  # rewards used: capped
+    ]
+    result = agree(spec, events)["c1"]
+    assert [e[2:4] for e in result["ledger"]] == [
+        ("points", 100),
+        ("capped", None),
+        ("points", 10),
+        ("capped", None),
+    ]
+
+
+def test_the_exclusive_group_gives_the_bonus_worth_most() -> None:
+    spec = program(
+        timezone="Europe/London",
+        currency="GBP",
+        rules=[
+            {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {
+                "id": "saturday",
+                "kind": "bonus_points",
+                "points": 150,
+                "when": {"weekdays": ["saturday"]},
+                "exclusive_group": "offers",
+            },
+            {
+                "id": "first",
+                "kind": "bonus_points",
+                "points": 100,
+                "once_per_customer": True,
+                "exclusive_group": "offers",
+            },
+        ],
+    )
+    events = [
+        buy("p1", "2026-04-04T12:00:00+01:00", ("a", 1, "10.00")),  # Saturday: 150 beats 100
+        buy("p2", "2026-04-06T12:00:00+01:00", ("a", 1, "10.00")),  # Monday: first is unused
+    ]
+    got = agree(spec, events)["c1"]
+    # p1: earn 10, saturday 150, first set aside (not used up); p2: earn 10, first 100.
+    assert got["ledger"] == [
+        ("p1", "earn", "points", 10, None, None),
+        ("p1", "saturday", "points", 150, None, None),
+        ("p1", "first", "set_aside", None, None, None),
+        ("p2", "earn", "points", 10, None, None),
+        ("p2", "first", "points", 100, None, None),
+    ]
+    assert got["points"] == 270
+
+
+# --- gifts at dates -----------------------------------------------------------------------
+
+
+def test_sign_up_and_birthday_gifts_at_joining() -> None:
+    spec = program(
+        points={"name": "paws", "value": "0.01", "expire_after": "2 months"},
+        rules=[
+            {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {"id": "welcome", "kind": "signup_bonus", "points": 200},
+            {"id": "birthday", "kind": "birthday", "points": 100, "window": "month"},
+        ],
+    )
+    # Joins 2026-04-05 inside the April birthday month: both gifts at the moment of joining,
+    # in running order (file order at priority 0), ids <rule>@<local date>.
+    amy = Customer(customer_id="amy", joined_at=at("2026-04-05T15:00:00-04:00"), birthday="04-18")
+    events = [buy("p1", "2026-04-10T10:00:00-04:00", ("a", 1, "20.00"), customer="amy")]
+    result = agree(spec, events, [amy], as_of=date(2026, 6, 30))["amy"]
+    assert result["ledger"] == [
+        ("welcome@2026-04-05", "welcome", "points", 200, None, None),
+        ("birthday@2026-04-05", "birthday", "points", 100, None, None),
+        ("p1", "earn", "points", 20, None, None),
+        ("welcome@2026-04-05", "points.expire_after", "expiry", -200, None, None),
+        ("birthday@2026-04-05", "points.expire_after", "expiry", -100, None, None),
+        ("p1", "points.expire_after", "expiry", -20, None, None),
+    ]
+    # Next year's window opens at 2027-04-01T00:00-04:00.
+    later = agree(spec, events, [amy], as_of=date(2027, 4, 1))["amy"]
+    assert later["ledger"][-1] == ("birthday@2027-04-01", "birthday", "points", 100, None, None)
+    assert later["points"] == 100
