@@ -7,9 +7,12 @@ then that the oracle and both engines give exactly the same ledger and balances.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oracle.lifecycle import Oracle, engine_view
 from rewardrules import (
@@ -21,6 +24,7 @@ from rewardrules import (
     Refund,
     RefundLine,
     evaluate,
+    step,
 )
 
 
@@ -464,3 +468,260 @@ def test_sign_up_and_birthday_gifts_at_joining() -> None:
     later = agree(spec, events, [amy], as_of=date(2027, 4, 1))["amy"]
     assert later["ledger"][-1] == ("birthday@2027-04-01", "birthday", "points", 100, None, None)
     assert later["points"] == 100
+
+
+# --- drawn programs and histories -----------------------------------------------------------
+
+
+ZONES = ("UTC", "America/New_York", "Australia/Sydney")
+PRICES = ("0.50", "4.00", "9.99", "25.00", "60.00")
+GAPS = (0, 1, 24, 72, 14 * 24, 40 * 24, 100 * 24)  # hours between events
+REWARD_IDS = ("snack", "snack", "cake", "tote", "pie")
+CATALOGUE = [
+    {"id": "snack", "name": "Snack", "cost": 5, "value": "0.50", "per_customer": 4},
+    {"id": "cake", "name": "Cake", "cost": 40, "value": "6.00", "cash": "1.50"},
+    {
+        "id": "tote",
+        "name": "Tote",
+        "cost": 20,
+        "value": "3.00",
+        "available": {"starts": date(2026, 2, 1), "ends": date(2026, 5, 31)},
+    },
+]
+
+
+@st.composite
+def limits(draw: st.DrawFn) -> list[dict[str, Any]] | None:
+    drawn = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "per": st.sampled_from(
+                        ("purchase", "day", "week", "month", "year", "lifetime")
+                    ),
+                }
+            ).flatmap(
+                lambda base: st.one_of(
+                    st.integers(1, 200).map(lambda n: {**base, "points": n}),
+                    st.integers(1, 3).map(lambda n: {**base, "rewards": n}),
+                )
+            ),
+            max_size=2,
+        )
+    )
+    return drawn or None
+
+
+@st.composite
+def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
+    points: dict[str, Any] = {
+        "name": "stars",
+        "value": draw(st.sampled_from(("0", "0.01", "0.05"))),
+        "negative_balance": draw(st.sampled_from(("allow", "clamp"))),
+    }
+    pending = draw(st.sampled_from((None, "3 days", "14 days", "1 month")))
+    if pending:
+        points["pending_for"] = pending
+    expire = draw(st.sampled_from((None, "30 days", "2 months", "1 year")))
+    if expire:
+        points["expire_after"] = expire
+        round_to = draw(st.sampled_from((None, "month", "quarter", "year")))
+        if round_to:
+            points["expire_round_up_to"] = round_to
+    inactivity = draw(st.sampled_from((None, "60 days", "6 months")))
+    if inactivity:
+        points["expire_on_inactivity"] = inactivity
+    earn: dict[str, Any] = {
+        "id": "earn",
+        "kind": "points_per_spend",
+        "points": draw(st.sampled_from((1, 2, "0.5"))),
+        "per": draw(st.sampled_from(("1.00", "5.00"))),
+    }
+    rules: list[dict[str, Any]] = [earn]
+    limit = draw(limits())
+    if limit:
+        earn["limit"] = limit
+    group = draw(st.booleans())
+    for name in draw(st.lists(st.sampled_from(("first", "weekend", "bag")), unique=True)):
+        bonus: dict[str, Any] = {
+            "id": name,
+            "kind": "bonus_points",
+            "points": draw(st.sampled_from((10, 50, 150))),
+            "priority": draw(st.integers(0, 2)),
+        }
+        if name == "first":
+            bonus["once_per_customer"] = True
+        elif name == "weekend":
+            bonus["when"] = {"weekdays": ["saturday", "sunday"]}
+        else:
+            bonus["when"] = {"skus": ["b"]}
+        if group:
+            bonus["exclusive_group"] = "offers"
+        limit = draw(limits())
+        if limit:
+            bonus["limit"] = limit
+        rules.append(bonus)
+    if draw(st.booleans()):
+        signup: dict[str, Any] = {"id": "welcome", "kind": "signup_bonus", "points": 100}
+        limit = draw(limits())
+        if limit:
+            signup["limit"] = limit
+        rules.append(signup)
+    if draw(st.booleans()):
+        birthday: dict[str, Any] = {
+            "id": "birthday",
+            "kind": "birthday",
+            "points": draw(st.sampled_from((25, 80))),
+        }
+        if draw(st.booleans()):
+            birthday["window"] = "month"
+        else:
+            birthday["days_around"] = draw(st.sampled_from((0, 3)))
+        rules.append(birthday)
+    return program(
+        timezone=draw(st.sampled_from(ZONES)),
+        points=points,
+        rules=rules,
+        rewards=CATALOGUE,
+    )
+
+
+@st.composite
+def lifecycle_histories(draw: st.DrawFn) -> tuple[list[Any], list[Customer], Any]:
+    moment = datetime(2026, 1, 3, 12, 0, tzinfo=UTC)
+    events: list[Any] = []
+    bought: dict[str, tuple[str, list[list[Any]]]] = {}  # id -> customer, [sku, units left]
+    redeemed: dict[str, str] = {}  # live redemption ids -> customer
+    for number in range(draw(st.integers(1, 14))):
+        moment += timedelta(hours=draw(st.sampled_from(GAPS)), minutes=draw(st.integers(0, 59)))
+        id = f"e{number:02d}"
+        customer = draw(st.sampled_from(("c1", "c1", "c2")))
+        choice = draw(st.sampled_from(("buy", "buy", "buy", "refund", "redeem", "cancel")))
+        mine = [p for p, (c, left) in bought.items() if c == customer and any(n for _, n in left)]
+        if choice == "refund" and mine:
+            target = draw(st.sampled_from(mine))
+            left = bought[target][1]
+            if draw(st.booleans()):
+                events.append(Refund(id=id, customer_id=customer, at=moment, purchase_id=target))
+                for line in left:
+                    line[1] = 0
+                continue
+            sku = draw(st.sampled_from([line[0] for line in left if line[1]]))
+            units = sum(line[1] for line in left if line[0] == sku)
+            back = draw(st.integers(1, units))
+            events.append(
+                Refund(
+                    id=id,
+                    customer_id=customer,
+                    at=moment,
+                    purchase_id=target,
+                    lines=[RefundLine(sku=sku, quantity=back)],
+                )
+            )
+            for line in left:
+                if line[0] == sku:
+                    taken = min(back, line[1])
+                    line[1] -= taken
+                    back -= taken
+            continue
+        live = [r for r, c in redeemed.items() if c == customer]
+        if choice == "cancel" and live:
+            target = draw(st.sampled_from(live))
+            del redeemed[target]
+            events.append(
+                CancelRedemption(id=id, customer_id=customer, at=moment, redemption_id=target)
+            )
+            continue
+        if choice == "redeem":
+            events.append(
+                Redemption(
+                    id=id,
+                    customer_id=customer,
+                    at=moment,
+                    reward=draw(st.sampled_from(REWARD_IDS)),
+                    quantity=draw(st.sampled_from((1, 1, 2))),
+                )
+            )
+            redeemed[id] = customer
+            continue
+        lines = draw(
+            st.lists(
+                st.tuples(st.sampled_from(("a", "b")), st.integers(1, 3), st.sampled_from(PRICES)),
+                min_size=1,
+                max_size=2,
+            )
+        )
+        events.append(
+            Purchase(
+                id=id,
+                customer_id=customer,
+                at=moment,
+                lines=[
+                    {"sku": sku, "quantity": q, "unit_price": Decimal(price)}
+                    for sku, q, price in lines
+                ],
+            )
+        )
+        bought[id] = (customer, [[sku, q] for sku, q, _ in lines])
+    profiles = []
+    for customer in ("c1", "c2", "c3"):
+        if draw(st.booleans()):
+            joined = datetime(2026, 1, 3, 12, 0, tzinfo=UTC) + timedelta(
+                hours=draw(st.integers(-24 * 60, 24 * 60))
+            )
+            birthday = draw(st.none() | st.dates(date(2024, 1, 1), date(2024, 12, 31)))
+            profiles.append(
+                Customer(
+                    customer_id=customer,
+                    joined_at=joined,
+                    birthday=None if birthday is None else birthday.strftime("%m-%d"),
+                )
+            )
+    as_of = draw(
+        st.none()
+        | st.dates(date(2026, 1, 1), date(2027, 12, 31))
+        | st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31)).map(
+            lambda moment: moment.replace(tzinfo=UTC)
+        )
+    )
+    return events, profiles, as_of
+
+
+@settings(max_examples=150)
+@given(spec=lifecycle_specs(), drawn=lifecycle_histories())
+def test_drawn_lifecycles_agree_with_the_oracle(
+    spec: dict[str, Any], drawn: tuple[list[Any], list[Customer], Any]
+) -> None:
+    events, profiles, as_of = drawn
+    agree(spec, events, profiles, as_of)
+
+
+def test_a_refund_that_brings_back_a_passed_deadline_expires_the_points_at_once() -> None:
+    # Regression: the refund was the customer's last event, no as_of. p1 (20.00 -> 20)
+    # 2026-01-03, p2 (5.00 -> 5) 2026-02-12: deadline 2026-04-13. r1 on 2026-03-24 returns
+    # p2 in full: the deadline is p1's again, 2026-01-03 + 60 days = 2026-03-04, passed, so
+    # p1's 20 expire after the refund's entry. The engines left them: 20 points, not 0.
+    spec = program(
+        timezone="UTC", points={"name": "stars", "value": "0.01", "expire_on_inactivity": "60 days"}
+    )
+    events = [
+        buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "20.00")),
+        buy("p2", "2026-02-12T12:00:00+00:00", ("a", 1, "5.00")),
+        refund("r1", "2026-03-24T12:00:00+00:00", "p2"),
+    ]
+    result = agree(spec, events)["c1"]
+    assert result["ledger"][-2:] == [
+        ("r1", "earn", "points", -5, None, None),
+        ("p1", "points.expire_on_inactivity", "expiry", -20, None, None),
+    ]
+    assert result["points"] == 0
+    # step gives the expiry with the refund, so the saved state holds 0 points too.
+    model = Program.model_validate(spec)
+    state = None
+    for event in events:
+        state, entries = step(model, state, event)
+    assert [(e.event_id, e.kind, e.points) for e in entries] == [
+        ("r1", "points", -5),
+        ("p1", "expiry", -20),
+    ]
+    assert state.points == 0

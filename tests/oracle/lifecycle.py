@@ -237,8 +237,11 @@ class Oracle:
         who.lots.append(lot)
         return lot
 
-    def take_back(self, who: Customer, own: Lot, points: int, at: datetime, refund_id: str) -> None:
-        """Take points back: the purchase's lot, available lots, pending lots, then a debt."""
+    def take_back(self, who: Customer, own: Lot, points: int, at: datetime) -> int:
+        """Take points back: the purchase's lot, available lots, pending lots, then a debt.
+
+        Returns what ``clamp`` writes off (one ``written_off`` entry per refund, after its
+        points entries)."""
         order = [own]
         order += [lot for lot in who.lots if lot is not own and lot.available_at <= at]
         order += [lot for lot in who.lots if lot is not own and lot.available_at > at]
@@ -246,13 +249,10 @@ class Oracle:
             taken = min(lot.points, points)
             lot.points -= taken
             points -= taken
-        if points:
-            if self.points.get("negative_balance", "allow") == "allow":
-                who.debt += points
-            else:
-                who.ledger.append(
-                    (refund_id, "points.negative_balance", "written_off", points, None, None)
-                )
+        if points and self.points.get("negative_balance", "allow") == "allow":
+            who.debt += points
+            return 0
+        return points
 
     # -- limits --------------------------------------------------------------------------
 
@@ -404,6 +404,7 @@ class Oracle:
             (sku, quantity - done, price)
             for (sku, quantity, price), done in zip(bought.lines, bought.refunded)
         ]
+        written_off = 0
         for _, rule in self.purchase_rules:
             held = bought.now.get(rule["id"], 0)
             if held <= 0:
@@ -414,7 +415,7 @@ class Oracle:
                 continue
             bought.now[rule["id"]] = still
             who.ledger.append((event.id, rule["id"], "points", -taken, None, None))
-            self.take_back(who, bought.lot, taken, at, event.id)
+            written_off += self.take_back(who, bought.lot, taken, at)
             for index, key in bought.periods.get(rule["id"], {}).items():
                 usage = who.limits.get((rule["id"], index))
                 if (
@@ -423,6 +424,10 @@ class Oracle:
                     and "points" in self.limits_of(rule)[index]
                 ):
                     who.limits[(rule["id"], index)] = (key, usage[1] - taken, usage[2])
+        if written_off:
+            who.ledger.append(
+                (event.id, "points.negative_balance", "written_off", written_off, None, None)
+            )
 
     # -- the catalogue -------------------------------------------------------------------
 

@@ -310,6 +310,19 @@ def refunded_in_full(account: PointsAccount, purchase_id: str) -> None:
     account.active_at = last
 
 
+def refunded_in_full_expiring(
+    policy: PointsPolicy, account: PointsAccount, customer_id: str, purchase_id: str, at: datetime
+) -> list[LedgerEntry]:
+    """:func:`refunded_in_full` at a refund's instant ``at``, with the expiries of an earlier
+    inactivity deadline that has already passed (after the refund's own entries), so that
+    they are written when the refund is the customer's last event too."""
+    before = account.active_at
+    refunded_in_full(account, purchase_id)
+    if account.active_at == before or account.active_at is None:
+        return []
+    return advance(policy, account, customer_id, at)
+
+
 def settle(account: PointsAccount, purchase_id: str) -> None:
     """A purchase that can no longer be refunded: its activity can no longer be undone."""
     at = account.counting.pop(purchase_id, None)
