@@ -528,7 +528,17 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
         round_to = draw(st.sampled_from((None, "month", "quarter", "year")))
         if round_to:
             points["expire_round_up_to"] = round_to
-    inactivity = draw(st.sampled_from((None, "60 days", "6 months")))
+    inactivity = draw(
+        st.sampled_from(
+            (
+                None,
+                "60 days",
+                "6 months",
+                {"after": "45 days", "activity": ["purchase", "redemption"]},
+                {"after": "30 days", "activity": ["redemption"]},
+            )
+        )
+    )
     if inactivity:
         points["expire_on_inactivity"] = inactivity
     earn: dict[str, Any] = {
@@ -561,22 +571,43 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
         if limit:
             bonus["limit"] = limit
         rules.append(bonus)
-    if draw(st.booleans()):
-        signup: dict[str, Any] = {"id": "welcome", "kind": "signup_bonus", "points": 100}
+    # Gifts: at dates (a group of them may compete) or at a purchase (in the purchase group).
+    at_purchase = draw(st.booleans())
+    gift_group = draw(st.booleans())
+    for name in draw(st.lists(st.sampled_from(("welcome", "hello")), unique=True)):
+        signup: dict[str, Any] = {
+            "id": name,
+            "kind": "signup_bonus",
+            "points": draw(st.sampled_from((30, 100))),
+        }
+        if at_purchase:
+            signup["min_first_purchase"] = draw(st.sampled_from(("0", "10.00")))
+            if group:
+                signup["exclusive_group"] = "offers"
+        elif gift_group:
+            signup["exclusive_group"] = "gifts"
         limit = draw(limits())
         if limit:
             signup["limit"] = limit
         rules.append(signup)
-    if draw(st.booleans()):
+    for name in draw(st.lists(st.sampled_from(("birthday", "cake-day")), unique=True)):
         birthday: dict[str, Any] = {
-            "id": "birthday",
+            "id": name,
             "kind": "birthday",
             "points": draw(st.sampled_from((25, 80))),
         }
         if draw(st.booleans()):
             birthday["window"] = "month"
         else:
-            birthday["days_around"] = draw(st.sampled_from((0, 3)))
+            birthday["days_around"] = draw(st.sampled_from((0, 3, 40)))
+        if at_purchase:
+            birthday["requires_purchase"] = True
+            if draw(st.booleans()):
+                birthday["when"] = {"skus": ["b"]}
+            if group:
+                birthday["exclusive_group"] = "offers"
+        elif gift_group:
+            birthday["exclusive_group"] = "gifts"
         rules.append(birthday)
     return program(
         timezone=draw(st.sampled_from(ZONES)),
@@ -673,7 +704,7 @@ def lifecycle_histories(draw: st.DrawFn) -> tuple[list[Any], list[Customer], Any
             profiles.append(
                 Customer(
                     customer_id=customer,
-                    joined_at=joined,
+                    joined_at=draw(st.sampled_from((joined, joined, None))),
                     birthday=None if birthday is None else birthday.strftime("%m-%d"),
                 )
             )
@@ -725,3 +756,68 @@ def test_a_refund_that_brings_back_a_passed_deadline_expires_the_points_at_once(
         ("p1", "expiry", -20),
     ]
     assert state.points == 0
+
+
+def test_a_cancelled_redemption_still_kept_points_alive() -> None:
+    # Inactivity 30 days, purchases and redemptions count. p1 2026-01-03 (20), x1 on 01-20
+    # (-5) cancelled on 01-21 (+5): the deadline stays 01-20 + 30 days = 02-19, so p2 on
+    # 02-10 finds p1's 20 alive: 20 + 1 = 21 (docs/lifecycle.md, "Inactivity").
+    spec = program(
+        timezone="UTC",
+        points={
+            "name": "stars",
+            "value": "0.01",
+            "expire_on_inactivity": {"after": "30 days", "activity": ["purchase", "redemption"]},
+        },
+        rewards=CATALOGUE,
+    )
+    events = [
+        buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "20.00")),
+        redeem("x1", "2026-01-20T12:00:00+00:00", "snack"),
+        cancel("u1", "2026-01-21T12:00:00+00:00", "x1"),
+        buy("p2", "2026-02-10T12:00:00+00:00", ("a", 1, "1.00")),
+    ]
+    assert agree(spec, events)["c1"]["points"] == 21
+
+
+def test_a_birthday_without_joined_at_is_given_at_the_first_event_inside_its_window() -> None:
+    # Birthday 01-01, days_around 3: the window 2025-12-29 to 2026-01-04. No joined_at: the
+    # first event (2026-01-03) stands for joining, inside the window, so the gift is dated
+    # 2026-01-03, not the window's start before the customer was known.
+    spec = program(
+        timezone="UTC",
+        rules=[
+            {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {"id": "birthday", "kind": "birthday", "points": 25, "days_around": 3},
+        ],
+    )
+    events = [buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "0.50"))]
+    result = agree(spec, events, [Customer(customer_id="c1", birthday="01-01")])["c1"]
+    assert result["ledger"] == [("birthday@2026-01-03", "birthday", "points", 25, None, None)]
+
+
+def test_deadlines_and_expiries_at_an_event_instant_come_first() -> None:
+    # An inactivity deadline at the very instant of a purchase has passed (no activity
+    # came before it); a lot whose own expiry is the redemption's instant is gone, and
+    # one that becomes available at that instant can be spent.
+    spec = program(
+        timezone="UTC", points={"name": "s", "value": "0.01", "expire_on_inactivity": "30 days"}
+    )
+    events = [
+        buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "20.00")),
+        buy("p2", "2026-02-02T12:00:00+00:00", ("a", 1, "1.00")),  # 01-03 + 30 x 24 h
+    ]
+    assert agree(spec, events)["c1"]["points"] == 1
+    spec = program(
+        timezone="UTC",
+        points={"name": "s", "value": "0.01", "expire_after": "30 days", "pending_for": "3 days"},
+        rewards=CATALOGUE,
+    )
+    events = [
+        buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "20.00")),  # expires 02-02 12:00
+        buy("p2", "2026-01-30T12:00:00+00:00", ("a", 1, "5.00")),  # available 02-02 12:00
+        redeem("x1", "2026-02-02T12:00:00+00:00", "snack"),  # p1 gone, p2's 5 spent
+        redeem("x2", "2026-02-02T12:00:00+00:00", "snack"),  # nothing left: rejected
+    ]
+    result = agree(spec, events)["c1"]
+    assert [e[2] for e in result["ledger"][2:]] == ["expiry", "redemption", "rejected"]

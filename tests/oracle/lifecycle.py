@@ -136,7 +136,11 @@ class Customer:
     once_used: set[str] = field(default_factory=set)
     gifts_given: set[tuple[str, object]] = field(default_factory=set)
     ledger: list[Entry] = field(default_factory=list)
+    now: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    year: int = 0
     seen: bool = False
+    profile: Any = None
+    redeemed_at: list[datetime] = field(default_factory=list)
 
 
 class Oracle:
@@ -150,14 +154,20 @@ class Oracle:
         self.rewards = {reward["id"]: reward for reward in program.get("rewards", [])}
         rules = list(program.get("rules", []))
         ordered = sorted(enumerate(rules), key=lambda pair: (pair[1].get("priority", 0), pair[0]))
-        self.purchase_rules = [
-            (index, rule)
-            for index, rule in ordered
-            if rule["kind"] in ("points_per_spend", "bonus_points")
-        ]
-        self.dated_rules = [
-            (index, rule) for index, rule in ordered if rule["kind"] in ("signup_bonus", "birthday")
-        ]
+        self.purchase_rules = [(index, rule) for index, rule in ordered if not self.dated(rule)]
+        self.dated_rules = [(index, rule) for index, rule in ordered if self.dated(rule)]
+        inactivity = self.points.get("expire_on_inactivity")
+        self.activity: tuple[str, ...] = ("purchase",)
+        if isinstance(inactivity, dict):
+            self.activity = tuple(inactivity.get("activity", ["purchase"]))
+            self.points = {**self.points, "expire_on_inactivity": inactivity["after"]}
+
+    @staticmethod
+    def dated(rule: dict[str, Any]) -> bool:
+        """A gift given at a date rather than at a purchase."""
+        if rule["kind"] == "signup_bonus":
+            return rule.get("min_first_purchase") is None
+        return rule["kind"] == "birthday" and not rule.get("requires_purchase")
 
     # -- time ---------------------------------------------------------------------------
 
@@ -182,11 +192,15 @@ class Oracle:
         after = self.points.get("expire_on_inactivity")
         if after is None:
             return None
-        active = [
-            bought.at
-            for bought in who.purchases.values()
-            if any(done < line[1] for done, line in zip(bought.refunded, bought.lines))
-        ]
+        active: list[datetime] = []
+        if "purchase" in self.activity:
+            active = [
+                bought.at
+                for bought in who.purchases.values()
+                if any(done < line[1] for done, line in zip(bought.refunded, bought.lines))
+            ]
+        if "redemption" in self.activity:
+            active += who.redeemed_at
         if not active:
             return None
         return add_duration(max(active), after, self.zone)
@@ -329,12 +343,42 @@ class Oracle:
             return int(Fraction(paid) * rate / per // 1)
         if who is not None and rule.get("once_per_customer") and rule["id"] in who.once_used:
             return 0
+        if who is not None and rule["kind"] in ("signup_bonus", "birthday"):
+            return self.gift_at_purchase(who, rule, lines)
         if any(q > 0 and price > 0 and self.eligible(rule, sku) for sku, q, price in lines):
             return int(rule["points"])
         return 0
 
+    def gift_at_purchase(
+        self, who: Customer, rule: dict[str, Any], lines: list[tuple[str, int, int]]
+    ) -> int:
+        """A sign-up bonus with ``min_first_purchase``, a birthday with ``requires_purchase``."""
+        profile, at = who.profile, who.now
+        if profile is None or not any(
+            q > 0 and price > 0 and self.eligible(rule, sku) for sku, q, price in lines
+        ):
+            return 0
+        joined = profile.joined_at
+        if rule["kind"] == "signup_bonus":
+            if joined is None or rule["id"] in who.once_used or at < joined.astimezone(UTC):
+                return 0
+            paid = sum(q * price for sku, q, price in lines if self.eligible(rule, sku))
+            if paid < minor(Decimal(str(rule["min_first_purchase"]))):
+                return 0
+            return int(rule["points"])
+        if profile.birthday is None or (joined is not None and at < joined.astimezone(UTC)):
+            return 0
+        day = self.local_date(at)
+        for year in (day.year - 1, day.year, day.year + 1):
+            first, last = self.birthday_window(rule, profile.birthday, year)
+            if first <= day <= last:
+                who.year = year
+                return 0 if (rule["id"], year) in who.gifts_given else int(rule["points"])
+        return 0
+
     def purchase(self, who: Customer, event: Any) -> None:
         at = event.at.astimezone(UTC)
+        who.now = at
         day = self.local_date(at)
         lines = [(line.sku, line.quantity, minor(line.unit_price)) for line in event.lines]
         given: dict[str, int] = {}
@@ -375,8 +419,11 @@ class Oracle:
                     who.ledger.append((event.id, member["id"], "capped", None, None, None))
                 else:
                     who.ledger.append((event.id, member["id"], "points", kept, None, None))
-                if member["kind"] == "bonus_points":
+                if member["kind"] in ("bonus_points", "signup_bonus"):
                     who.once_used.add(member["id"])
+                if member["kind"] == "birthday":
+                    self.rule_points(who, member, lines)  # finds the window's year
+                    who.gifts_given.add((member["id"], who.year))
                 given[member["id"]] = kept
                 periods[member["id"]] = self.count(who, member, kept, day, event.id)
         lot = self.new_lot(who, event.id, at, sum(given.values()), wait=True)
@@ -469,6 +516,7 @@ class Oracle:
         cash = minor(Decimal(str(reward.get("cash", 0))))
         value = max(minor(Decimal(str(reward["value"]))) - cash, 0) * quantity
         who.redemptions[event.id] = Redeemed(reward["id"], quantity, value, spent)
+        who.redeemed_at.append(at)
         who.redeemed_units[reward["id"]] = who.redeemed_units.get(reward["id"], 0) + quantity
         who.ledger.append((event.id, reward["id"], "redemption", -cost, value, quantity))
 
@@ -516,8 +564,8 @@ class Oracle:
                 if last < start_day:
                     continue
                 moment = midnight(first, self.zone)
-                if joined is not None and joined.astimezone(UTC) > moment:
-                    moment = joined.astimezone(UTC)
+                # Without joined_at the first event stands for joining, in this too.
+                moment = max(moment, start.astimezone(UTC))
                 if self.dates_admit(rule, self.local_date(moment)):
                     due.append((moment, position, rule, year))
         due.sort(key=lambda item: (item[0], item[1]))
@@ -554,11 +602,47 @@ class Oracle:
         self.new_lot(who, event_id, moment, kept, wait=False)
 
     def give_gifts(self, who: Customer, due: list[Any], reached: Any) -> None:
-        for moment, _, rule, key in due:
+        for index, (moment, _, rule, key) in enumerate(due):
             if (rule["id"], key) in who.gifts_given or not reached(moment):
                 continue
             self.bring_up(who, lambda instant, moment=moment: instant <= moment)
-            self.give(who, moment, rule, key)
+            group = rule.get("exclusive_group")
+            if group is None:
+                self.give(who, moment, rule, key)
+                continue
+            # The gifts of the group due at this moment compete; the best is given.
+            members = [
+                (other, other_key)
+                for when, _, other, other_key in due[index:]
+                if when == moment
+                and other.get("exclusive_group") == group
+                and (other["id"], other_key) not in who.gifts_given
+            ]
+            day = self.local_date(moment)
+            tried = []
+            for position, (member, member_key) in enumerate(members):
+                gift_id = f"{member['id']}@{day.isoformat()}"
+                kept = self.cut(who, member, int(member["points"]), day, gift_id)
+                tried.append((member, member_key, kept, position))
+            competing = [item for item in tried if item[2] > 0]
+            winner = None
+            if len(competing) > 1:
+                winner = max(
+                    competing,
+                    key=lambda item: (
+                        item[2] * self.point_value,
+                        item[2],
+                        -item[0].get("priority", 0),
+                        -item[3],
+                    ),
+                )
+            for member, member_key, kept, _ in tried:
+                if winner is not None and member is not winner[0] and kept > 0:
+                    who.gifts_given.add((member["id"], member_key))
+                    gift_id = f"{member['id']}@{day.isoformat()}"
+                    who.ledger.append((gift_id, member["id"], "set_aside", None, None, None))
+                else:
+                    self.give(who, moment, member, member_key)
 
     # -- the fold ------------------------------------------------------------------------
 
@@ -609,6 +693,7 @@ class Oracle:
         for event in ordered:
             who = people.setdefault(event.customer_id, Customer())
             who.seen = True
+            who.profile = by_profile.get(event.customer_id)
             at = event.at.astimezone(UTC)
 
             def upto(moment: datetime, at: datetime = at) -> bool:
