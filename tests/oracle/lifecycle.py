@@ -224,6 +224,21 @@ class Oracle:
                     self.expire(who, each, "points.expire_on_inactivity")
             del which
 
+    def upcoming(self, who: Customer) -> list[tuple[date, int]]:
+        """Points left that will expire if nothing spends them, per local date of expiry."""
+        deadline = self.deadline(who)
+        by_day: dict[date, int] = {}
+        for lot in who.lots:
+            if lot.points <= 0 or lot.expired:
+                continue
+            moment = lot.expires_at
+            if deadline is not None and lot.earned_at <= deadline:
+                moment = deadline if moment is None else min(moment, deadline)
+            if moment is not None:
+                day = self.local_date(moment)
+                by_day[day] = by_day.get(day, 0) + lot.points
+        return sorted(by_day.items())
+
     def expire(self, who: Customer, lot: Lot, setting: str) -> None:
         lot.expired = True
         if lot.points > 0:
@@ -736,6 +751,7 @@ class Oracle:
                 "points": available + pending,
                 "available": available,
                 "pending": pending,
+                "upcoming": self.upcoming(who),
             }
         return results
 
@@ -752,6 +768,7 @@ def engine_view(evaluation: Any) -> dict[str, dict[str, Any]]:
             "points": result.points,
             "available": result.available_points,
             "pending": result.pending_points,
+            "upcoming": [(due.on, due.points) for due in result.upcoming_expiry],
         }
     return view
 
