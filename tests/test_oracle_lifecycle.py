@@ -609,6 +609,21 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
         elif gift_group:
             birthday["exclusive_group"] = "gifts"
         rules.append(birthday)
+    if draw(st.booleans()):
+        referral: dict[str, Any] = {
+            "id": "refer",
+            "kind": "referral",
+            "referrer": {"points": draw(st.sampled_from((40, 300)))},
+            "min_paid": draw(st.sampled_from(("0", "20.00"))),
+        }
+        if draw(st.booleans()):
+            referral["referred"] = {"points": 60}
+        if draw(st.booleans()):
+            referral["when"] = {"skus": ["a"]}
+        limit = draw(limits())
+        if limit:
+            referral["limit"] = limit
+        rules.append(referral)
     return program(
         timezone=draw(st.sampled_from(ZONES)),
         points=points,
@@ -706,6 +721,9 @@ def lifecycle_histories(draw: st.DrawFn) -> tuple[list[Any], list[Customer], Any
                     customer_id=customer,
                     joined_at=draw(st.sampled_from((joined, joined, None))),
                     birthday=None if birthday is None else birthday.strftime("%m-%d"),
+                    referred_by=draw(
+                        st.sampled_from([None, *sorted({"c1", "c2", "c3"} - {customer})])
+                    ),
                 )
             )
     as_of = draw(

@@ -156,6 +156,7 @@ class Oracle:
         ordered = sorted(enumerate(rules), key=lambda pair: (pair[1].get("priority", 0), pair[0]))
         self.purchase_rules = [(index, rule) for index, rule in ordered if not self.dated(rule)]
         self.dated_rules = [(index, rule) for index, rule in ordered if self.dated(rule)]
+        self.facts: list[tuple[str, str, dict[str, Any]]] = []
         inactivity = self.points.get("expire_on_inactivity")
         self.activity: tuple[str, ...] = ("purchase",)
         if isinstance(inactivity, dict):
@@ -356,6 +357,12 @@ class Oracle:
             per = minor(Decimal(str(rule.get("per", "1"))))
             rate = Fraction(Decimal(str(rule["points"])))
             return int(Fraction(paid) * rate / per // 1)
+        if rule["kind"] == "referral":  # the friend's gift, as a refund recomputes it
+            if "points" not in (rule.get("referred") or {}):
+                return 0
+            if any(q > 0 and price > 0 and self.eligible(rule, sku) for sku, q, price in lines):
+                return int(rule["referred"]["points"])
+            return 0
         if who is not None and rule.get("once_per_customer") and rule["id"] in who.once_used:
             return 0
         if who is not None and rule["kind"] in ("signup_bonus", "birthday"):
@@ -391,6 +398,35 @@ class Oracle:
                 return 0 if (rule["id"], year) in who.gifts_given else int(rule["points"])
         return 0
 
+    def friend(
+        self,
+        who: Customer,
+        event: Any,
+        rule: dict[str, Any],
+        lines: list[tuple[str, int, int]],
+        given: dict[str, int],
+    ) -> None:
+        """A referred friend's first qualifying purchase: a note, the friend's gift, a fact."""
+        profile = who.profile
+        if profile is None or profile.referred_by is None or rule["id"] in who.once_used:
+            return
+        if profile.joined_at is not None and who.now < profile.joined_at.astimezone(UTC):
+            return
+        if not self.dates_admit(rule, self.local_date(who.now)):
+            return
+        if not any(q > 0 and price > 0 and self.eligible(rule, sku) for sku, q, price in lines):
+            return
+        paid = sum(q * price for sku, q, price in lines if self.eligible(rule, sku))
+        if paid < minor(Decimal(str(rule.get("min_paid", "0")))):
+            return
+        who.once_used.add(rule["id"])
+        who.ledger.append((event.id, rule["id"], "referral", None, None, None))
+        friend_gift = (rule.get("referred") or {}).get("points")
+        if friend_gift is not None:
+            who.ledger.append((event.id, rule["id"], "points", int(friend_gift), None, None))
+            given[rule["id"]] = int(friend_gift)
+        self.facts.append((profile.referred_by, event.id, rule))
+
     def purchase(self, who: Customer, event: Any) -> None:
         at = event.at.astimezone(UTC)
         who.now = at
@@ -401,6 +437,9 @@ class Oracle:
         done: set[str] = set()
         for _, rule in self.purchase_rules:
             if rule["id"] in done:
+                continue
+            if rule["kind"] == "referral":
+                self.friend(who, event, rule, lines, given)
                 continue
             group = rule.get("exclusive_group")
             members = [rule]
@@ -661,6 +700,20 @@ class Oracle:
 
     # -- the fold ------------------------------------------------------------------------
 
+    def reward_referrer(
+        self, who: Customer, purchase_id: str, at: datetime, rule: dict[str, Any]
+    ) -> None:
+        """The referrer's reward for a friend's qualifying purchase: a lot available at once."""
+        day = self.local_date(at)
+        points = int(rule["referrer"]["points"])
+        kept = self.cut(who, rule, points, day, purchase_id)
+        if kept <= 0:
+            who.ledger.append((purchase_id, rule["id"], "capped", None, None, None))
+            return
+        who.ledger.append((purchase_id, rule["id"], "points", kept, None, None))
+        self.count(who, rule, kept, day, purchase_id)
+        self.new_lot(who, purchase_id, at, kept, wait=False)
+
     def run(
         self,
         events: list[Any],
@@ -695,27 +748,31 @@ class Oracle:
         people: dict[str, Customer] = {}
         firsts: dict[str, datetime] = {}
         lasts: dict[str, datetime] = {}
-        for event in ordered:
-            firsts.setdefault(event.customer_id, event.at.astimezone(UTC))
-            lasts[event.customer_id] = event.at.astimezone(UTC)
         horizon = last_day or max(
-            (self.local_date(at) for at in lasts.values()), default=date(2000, 1, 1)
+            (self.local_date(event.at) for event in ordered), default=date(2000, 1, 1)
         )
-        plans = {
-            cid: self.gifts_due(by_profile.get(cid), firsts.get(cid), horizon)
-            for cid in set(by_profile) | set(firsts)
-        }
-        for event in ordered:
-            who = people.setdefault(event.customer_id, Customer())
-            who.seen = True
-            who.profile = by_profile.get(event.customer_id)
-            at = event.at.astimezone(UTC)
+        plans: dict[str, list[Any]] = {}
 
-            def upto(moment: datetime, at: datetime = at) -> bool:
+        def arrive(cid: str, at: datetime) -> Customer:
+            """A customer's event (or referral fact) at ``at``: gifts and expiry up to it."""
+            firsts.setdefault(cid, at)
+            lasts[cid] = at
+            if cid not in plans:
+                plans[cid] = self.gifts_due(by_profile.get(cid), firsts[cid], horizon)
+            who = people.setdefault(cid, Customer())
+            who.seen = True
+            who.profile = by_profile.get(cid)
+
+            def upto(moment: datetime) -> bool:
                 return moment <= at
 
-            self.give_gifts(who, plans[event.customer_id], upto)
+            self.give_gifts(who, plans[cid], upto)
             self.bring_up(who, upto)
+            return who
+
+        for event in ordered:
+            at = event.at.astimezone(UTC)
+            who = arrive(event.customer_id, at)
             kind = type(event).__name__
             if kind == "Purchase":
                 self.purchase(who, event)
@@ -727,6 +784,12 @@ class Oracle:
                 self.cancel(who, event)
             else:
                 raise ValueError(f"the oracle does not know {kind}")
+            for referrer, purchase_id, rule in self.facts:
+                self.reward_referrer(arrive(referrer, at), purchase_id, at, rule)
+            self.facts.clear()
+        for cid, profile in by_profile.items():
+            if cid not in plans:
+                plans[cid] = self.gifts_due(profile, None, horizon)
         results: dict[str, dict[str, Any]] = {}
         for cid in sorted(set(plans) | set(people)):
             who = people.setdefault(cid, Customer())
