@@ -839,3 +839,32 @@ def test_deadlines_and_expiries_at_an_event_instant_come_first() -> None:
     ]
     result = agree(spec, events)["c1"]
     assert [e[2] for e in result["ledger"][2:]] == ["expiry", "redemption", "rejected"]
+
+
+def test_a_purchase_a_points_limit_cuts_to_nothing_says_not_given() -> None:
+    # docs/lifecycle.md, "How a reward is cut": a capped entry's note ends "; not given)".
+    # p1 earns the day's 100 points; p2's 10 find nothing left: capped, "not given" (the
+    # engines said "0 of 10 given"), in both engines.
+    spec = program(
+        timezone="UTC",
+        rules=[
+            {
+                "id": "earn",
+                "kind": "points_per_spend",
+                "points": 1,
+                "per": "1.00",
+                "limit": {"per": "day", "points": 100},
+            }
+        ],
+    )
+    events = [
+        buy("p1", "2026-04-03T10:00:00+00:00", ("a", 1, "100.00")),
+        buy("p2", "2026-04-03T11:00:00+00:00", ("a", 1, "10.00")),
+    ]
+    agree(spec, events)
+    for engine in ("reference", "batch"):
+        ledger = evaluate(Program.model_validate(spec), events, engine=engine).customer("c1").ledger
+        assert ledger[1].reason == (
+            "10.00 USD paid at 1 star per 1.00 USD: 10 stars "
+            "(limit reached: at most 100 stars a day; not given)"
+        )
