@@ -473,6 +473,7 @@ def test_sign_up_and_birthday_gifts_at_joining() -> None:
 # --- drawn programs and histories -----------------------------------------------------------
 
 
+VOUCHER = {"sku": "tote", "value": "4.00", "name": "a tote bag"}
 ZONES = ("UTC", "America/New_York", "Australia/Sydney")
 PRICES = ("0.50", "4.00", "9.99", "25.00", "60.00")
 GAPS = (0, 1, 24, 72, 14 * 24, 40 * 24, 100 * 24)  # hours between events
@@ -491,7 +492,13 @@ CATALOGUE = [
 
 
 @st.composite
-def limits(draw: st.DrawFn) -> list[dict[str, Any]] | None:
+def limits(draw: st.DrawFn, money: bool = False) -> list[dict[str, Any]] | None:
+    """Limits on a rule that gives points, or (``money``) on one that gives vouchers."""
+    measure = (
+        st.sampled_from(("3.00", "5.00", "12.00")).map(lambda v: ("value", v))
+        if money
+        else st.integers(1, 200).map(lambda n: ("points", n))
+    )
     drawn = draw(
         st.lists(
             st.fixed_dictionaries(
@@ -502,7 +509,7 @@ def limits(draw: st.DrawFn) -> list[dict[str, Any]] | None:
                 }
             ).flatmap(
                 lambda base: st.one_of(
-                    st.integers(1, 200).map(lambda n: {**base, "points": n}),
+                    measure.map(lambda pair: {**base, pair[0]: pair[1]}),
                     st.integers(1, 3).map(lambda n: {**base, "rewards": n}),
                 )
             ),
@@ -591,11 +598,15 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
             signup["limit"] = limit
         rules.append(signup)
     for name in draw(st.lists(st.sampled_from(("birthday", "cake-day")), unique=True)):
-        birthday: dict[str, Any] = {
-            "id": name,
-            "kind": "birthday",
-            "points": draw(st.sampled_from((25, 80))),
-        }
+        birthday: dict[str, Any] = {"id": name, "kind": "birthday"}
+        if not at_purchase and draw(st.booleans()):
+            birthday["voucher"] = {"sku": "cake", "value": draw(st.sampled_from(("0.20", "5.00")))}
+            points["value"] = draw(st.sampled_from(("0.01", "0.05")))  # a group may mix
+            limit = draw(limits(money=True))
+            if limit:
+                birthday["limit"] = limit
+        else:
+            birthday["points"] = draw(st.sampled_from((25, 80)))
         if draw(st.booleans()):
             birthday["window"] = "month"
         else:
@@ -613,14 +624,16 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
         referral: dict[str, Any] = {
             "id": "refer",
             "kind": "referral",
-            "referrer": {"points": draw(st.sampled_from((40, 300)))},
+            "referrer": draw(
+                st.sampled_from(({"points": 40}, {"points": 300}, {"voucher": VOUCHER}))
+            ),
             "min_paid": draw(st.sampled_from(("0", "20.00"))),
         }
         if draw(st.booleans()):
             referral["referred"] = {"points": 60}
         if draw(st.booleans()):
             referral["when"] = {"skus": ["a"]}
-        limit = draw(limits())
+        limit = draw(limits(money="voucher" in referral["referrer"]))
         if limit:
             referral["limit"] = limit
         rules.append(referral)

@@ -306,19 +306,29 @@ class Oracle:
         return "lifetime"
 
     def cut(
-        self, who: Customer, rule: dict[str, Any], points: int, day: date, event_id: str
+        self,
+        who: Customer,
+        rule: dict[str, Any],
+        amount: int,
+        day: date,
+        event_id: str,
+        whole: bool = False,
     ) -> int:
-        """The points a rule's limits let it give (``points`` > 0)."""
+        """What a rule's limits let it give of ``amount`` (> 0): points are cut, a voucher
+        (``whole``, its value in minor units) is given whole or not at all."""
         for index, limit in enumerate(self.limits_of(rule)):
             key = self.period(limit["per"], day, event_id)
-            period, used_points, used_rewards = who.limits.get((rule["id"], index), (key, 0, 0))
+            period, used_amount, used_rewards = who.limits.get((rule["id"], index), (key, 0, 0))
             if period != key:
-                used_points = used_rewards = 0
+                used_amount = used_rewards = 0
             if "points" in limit:
-                points = min(points, limit["points"] - used_points)
+                amount = min(amount, limit["points"] - used_amount)
+            if "value" in limit and amount > minor(Decimal(str(limit["value"]))) - used_amount:
+                amount = 0
             if "rewards" in limit and used_rewards >= limit["rewards"]:
-                points = 0
-        return max(points, 0)
+                amount = 0
+        del whole  # a voucher's value either fits whole or is cut to 0 above
+        return max(amount, 0)
 
     def count(
         self, who: Customer, rule: dict[str, Any], points: int, day: date, event_id: str
@@ -643,17 +653,48 @@ class Oracle:
         month, day = text.split("-")
         return int(month), int(day)
 
-    def give(self, who: Customer, moment: datetime, rule: dict[str, Any], key: object) -> None:
-        who.gifts_given.add((rule["id"], key))
+    @staticmethod
+    def reward_of(spec: dict[str, Any]) -> tuple[str, int]:
+        """("points", n) or ("voucher", value in minor units) of a gift's settings."""
+        if "voucher" in spec:
+            return "voucher", minor(Decimal(str(spec["voucher"]["value"])))
+        return "points", int(spec["points"])
+
+    def worth(self, kind: str, amount: int) -> tuple[Decimal, int]:
+        """A gift's worth to the customer, and its points to break a tie of money."""
+        if kind == "voucher":
+            return Decimal(amount) / MINOR, 0
+        return amount * self.point_value, amount
+
+    def hand_out(
+        self,
+        who: Customer,
+        event_id: str,
+        moment: datetime,
+        rule: dict[str, Any],
+        spec: dict[str, Any],
+        kept: int | None = None,
+    ) -> None:
+        """Give a gift (points as a lot available at once, or a voucher) within its limits."""
         day = self.local_date(moment)
-        event_id = f"{rule['id']}@{day.isoformat()}"
-        kept = self.cut(who, rule, int(rule["points"]), day, event_id)
+        kind, amount = self.reward_of(spec)
+        if kept is None:
+            kept = self.cut(who, rule, amount, day, event_id, whole=kind == "voucher")
         if kept <= 0:
             who.ledger.append((event_id, rule["id"], "capped", None, None, None))
             return
-        who.ledger.append((event_id, rule["id"], "points", kept, None, None))
+        if kind == "voucher":
+            who.ledger.append((event_id, rule["id"], "voucher", None, kept, 1))
+        else:
+            who.ledger.append((event_id, rule["id"], "points", kept, None, None))
         self.count(who, rule, kept, day, event_id)
-        self.new_lot(who, event_id, moment, kept, wait=False)
+        if kind == "points":
+            self.new_lot(who, event_id, moment, kept, wait=False)
+
+    def give(self, who: Customer, moment: datetime, rule: dict[str, Any], key: object) -> None:
+        who.gifts_given.add((rule["id"], key))
+        event_id = f"{rule['id']}@{self.local_date(moment).isoformat()}"
+        self.hand_out(who, event_id, moment, rule, rule)
 
     def give_gifts(self, who: Customer, due: list[Any], reached: Any) -> None:
         for index, (moment, _, rule, key) in enumerate(due):
@@ -676,21 +717,17 @@ class Oracle:
             tried = []
             for position, (member, member_key) in enumerate(members):
                 gift_id = f"{member['id']}@{day.isoformat()}"
-                kept = self.cut(who, member, int(member["points"]), day, gift_id)
-                tried.append((member, member_key, kept, position))
+                kind, amount = self.reward_of(member)
+                kept = self.cut(who, member, amount, day, gift_id, whole=kind == "voucher")
+                tried.append((member, member_key, kept, position, self.worth(kind, kept)))
             competing = [item for item in tried if item[2] > 0]
             winner = None
             if len(competing) > 1:
                 winner = max(
                     competing,
-                    key=lambda item: (
-                        item[2] * self.point_value,
-                        item[2],
-                        -item[0].get("priority", 0),
-                        -item[3],
-                    ),
+                    key=lambda item: (*item[4], -item[0].get("priority", 0), -item[3]),
                 )
-            for member, member_key, kept, _ in tried:
+            for member, member_key, kept, _, _ in tried:
                 if winner is not None and member is not winner[0] and kept > 0:
                     who.gifts_given.add((member["id"], member_key))
                     gift_id = f"{member['id']}@{day.isoformat()}"
@@ -704,15 +741,7 @@ class Oracle:
         self, who: Customer, purchase_id: str, at: datetime, rule: dict[str, Any]
     ) -> None:
         """The referrer's reward for a friend's qualifying purchase: a lot available at once."""
-        day = self.local_date(at)
-        points = int(rule["referrer"]["points"])
-        kept = self.cut(who, rule, points, day, purchase_id)
-        if kept <= 0:
-            who.ledger.append((purchase_id, rule["id"], "capped", None, None, None))
-            return
-        who.ledger.append((purchase_id, rule["id"], "points", kept, None, None))
-        self.count(who, rule, kept, day, purchase_id)
-        self.new_lot(who, purchase_id, at, kept, wait=False)
+        self.hand_out(who, purchase_id, at, rule, rule["referrer"])
 
     def run(
         self,
