@@ -881,3 +881,92 @@ def test_a_purchase_a_points_limit_cuts_to_nothing_says_not_given() -> None:
             "10.00 USD paid at 1 star per 1.00 USD: 10 stars "
             "(limit reached: at most 100 stars a day; not given)"
         )
+
+
+def test_a_pet_shop_referral_rewards_the_referrer_and_the_friend() -> None:
+    # Refer a friend: the referrer 300 paws, the friend 100, on a first purchase paying at
+    # least 20.00; at most 1 friend a year rewarded per referrer.
+    spec = program(
+        currency="GBP",
+        timezone="Europe/London",
+        points={"name": "paws", "value": "0.01", "pending_for": "14 days"},
+        rules=[
+            {"id": "paws", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {
+                "id": "refer",
+                "kind": "referral",
+                "referrer": {"points": 300},
+                "referred": {"points": 100},
+                "min_paid": "20.00",
+                "limit": {"per": "year", "rewards": 1},
+            },
+        ],
+    )
+    profiles = [
+        Customer(customer_id="ben", joined_at=at("2026-03-10T12:00:00+00:00"), referred_by="amy"),
+        Customer(customer_id="cat", joined_at=at("2026-03-11T12:00:00+00:00"), referred_by="amy"),
+    ]
+    events = [
+        buy("b1", "2026-03-11T12:00:00+00:00", ("toy", 1, "15.00"), customer="ben"),  # < 20.00
+        buy("b2", "2026-03-12T12:15:00+00:00", ("food", 1, "25.00"), customer="ben"),  # qualifies
+        buy("c1", "2026-03-13T09:00:00+00:00", ("food", 1, "30.00"), customer="cat"),  # 2nd friend
+        refund("zz", "2026-03-14T09:00:00+00:00", "b2").model_copy(update={"customer_id": "ben"}),
+    ]
+    result = agree(spec, events, profiles)
+    # amy: 300 available at once for b2; cat's purchase is capped by the year's 1 reward.
+    assert result["amy"]["ledger"] == [
+        ("b2", "refer", "points", 300, None, None),
+        ("c1", "refer", "capped", None, None, None),
+    ]
+    assert (result["amy"]["available"], result["amy"]["pending"]) == (300, 0)
+    # ben: 15 + 25 + 100 earned; the refund of b2 takes 25 + 100 back; amy keeps her 300.
+    assert [e[2:4] for e in result["ben"]["ledger"]] == [
+        ("points", 15),
+        ("points", 25),
+        ("referral", None),
+        ("points", 100),
+        ("points", -25),
+        ("points", -100),
+    ]
+    assert result["ben"]["points"] == 15
+    # cat still gets her own 100 (the friend's gift is not limited): 30 + 100 pending.
+    assert (result["cat"]["available"], result["cat"]["pending"]) == (0, 130)
+
+
+def test_a_beauty_shop_birthday_gift_in_the_birthday_month_at_a_purchase() -> None:
+    # A birthday gift of 250 points at the first purchase in the birthday month (one a
+    # year); points expire 12 months after they were earned, rounded up to the year's end.
+    spec = program(
+        points={
+            "name": "points",
+            "value": "0.01",
+            "expire_after": "12 months",
+            "expire_round_up_to": "year",
+        },
+        rules=[
+            {"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {
+                "id": "birthday",
+                "kind": "birthday",
+                "points": 250,
+                "window": "month",
+                "requires_purchase": True,
+            },
+        ],
+    )
+    profile = [
+        Customer(customer_id="c1", joined_at=at("2025-01-05T10:00:00-05:00"), birthday="06-20")
+    ]
+    events = [
+        buy("p1", "2026-05-31T20:00:00-04:00", ("lipstick", 1, "20.00")),  # May: 20
+        buy("p2", "2026-06-02T10:00:00-04:00", ("lipstick", 1, "30.00")),  # June: 30 + 250
+        buy("p3", "2026-06-25T10:00:00-04:00", ("lipstick", 1, "10.00")),  # 10, year given
+        buy("p4", "2027-06-01T10:00:00-04:00", ("lipstick", 1, "5.00")),  # 5 + 250 (2027)
+    ]
+    result = agree(spec, events, profile, as_of=date(2027, 12, 31))["c1"]
+    assert [e[3] for e in result["ledger"] if e[2] == "points"] == [20, 30, 250, 10, 5, 250]
+    # Earned in 2026 (20 + 30 + 250 + 10 = 310): 12 months later is in 2027, rounded up to
+    # 2028-01-01; earned in 2027 (5 + 250 = 255): 2029-01-01. All 565 still there.
+    assert result["points"] == 565
+    assert result["upcoming"] == [(date(2028, 1, 1), 310), (date(2029, 1, 1), 255)]
+    assert agree(spec, events, profile, as_of=date(2028, 1, 1))["c1"]["points"] == 255
