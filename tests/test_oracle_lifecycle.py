@@ -477,7 +477,12 @@ VOUCHER = {"sku": "tote", "value": "4.00", "name": "a tote bag"}
 ZONES = ("UTC", "America/New_York", "Australia/Sydney")
 PRICES = ("0.50", "4.00", "9.99", "25.00", "60.00")
 GAPS = (0, 1, 24, 72, 14 * 24, 40 * 24, 100 * 24)  # hours between events
-REWARD_IDS = ("snack", "snack", "cake", "tote", "pie")
+REWARD_IDS = ("snack", "snack", "cake", "tote", "pie", "lounge", "pin")
+TIERS = {
+    "qualify_by": "purchases",
+    "window": "lifetime",
+    "levels": [{"name": "silver", "at_least": 1}, {"name": "gold", "at_least": 3}],
+}
 CATALOGUE = [
     {"id": "snack", "name": "Snack", "cost": 5, "value": "0.50", "per_customer": 4},
     {"id": "cake", "name": "Cake", "cost": 40, "value": "6.00", "cash": "1.50"},
@@ -488,6 +493,8 @@ CATALOGUE = [
         "value": "3.00",
         "available": {"starts": date(2026, 2, 1), "ends": date(2026, 5, 31)},
     },
+    {"id": "lounge", "name": "Lounge", "cost": 3, "value": "2.00", "tiers": ["gold"]},
+    {"id": "pin", "name": "Pin", "cost": 2, "value": "1.00", "cash": "1.50"},
 ]
 
 
@@ -637,11 +644,19 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
         if limit:
             referral["limit"] = limit
         rules.append(referral)
+    if draw(st.booleans()):
+        return program(
+            timezone=draw(st.sampled_from(ZONES)),
+            points=points,
+            rules=rules,
+            rewards=CATALOGUE,
+            tiers=TIERS,
+        )
     return program(
         timezone=draw(st.sampled_from(ZONES)),
         points=points,
         rules=rules,
-        rewards=CATALOGUE,
+        rewards=[reward for reward in CATALOGUE if "tiers" not in reward],
     )
 
 
@@ -801,6 +816,7 @@ def test_a_cancelled_redemption_still_kept_points_alive() -> None:
             "expire_on_inactivity": {"after": "30 days", "activity": ["purchase", "redemption"]},
         },
         rewards=CATALOGUE,
+        tiers=TIERS,
     )
     events = [
         buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "20.00")),
@@ -843,6 +859,7 @@ def test_deadlines_and_expiries_at_an_event_instant_come_first() -> None:
         timezone="UTC",
         points={"name": "s", "value": "0.01", "expire_after": "30 days", "pending_for": "3 days"},
         rewards=CATALOGUE,
+        tiers=TIERS,
     )
     events = [
         buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "20.00")),  # expires 02-02 12:00
@@ -970,3 +987,26 @@ def test_a_beauty_shop_birthday_gift_in_the_birthday_month_at_a_purchase() -> No
     assert result["points"] == 565
     assert result["upcoming"] == [(date(2028, 1, 1), 310), (date(2029, 1, 1), 255)]
     assert agree(spec, events, profile, as_of=date(2028, 1, 1))["c1"]["points"] == 255
+
+
+def test_a_reward_for_gold_members_counts_the_purchases_kept() -> None:
+    # Gold from 3 purchases (lifetime); a purchase refunded in full no longer counts.
+    spec = program(timezone="UTC", rewards=CATALOGUE, tiers=TIERS)
+    events = [
+        buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "4.00")),  # 4 points, silver
+        buy("p2", "2026-01-04T12:00:00+00:00", ("a", 1, "4.00")),  # 8
+        redeem("x1", "2026-01-05T12:00:00+00:00", "lounge"),  # 2 purchases: rejected
+        buy("p3", "2026-01-06T12:00:00+00:00", ("a", 1, "4.00")),  # 12, gold
+        redeem("x2", "2026-01-07T12:00:00+00:00", "lounge"),  # -3: 9
+        refund("r1", "2026-01-08T12:00:00+00:00", "p3"),  # -4: 5, silver again
+        redeem("x3", "2026-01-09T12:00:00+00:00", "lounge"),  # rejected
+        redeem("x4", "2026-01-10T12:00:00+00:00", "pin"),  # -2, value max(1.00 - 1.50, 0)
+    ]
+    result = agree(spec, events)["c1"]
+    assert [e[2:] for e in result["ledger"] if e[0].startswith("x")] == [
+        ("rejected", None, None, None),
+        ("redemption", -3, 200, 1),
+        ("rejected", None, None, None),
+        ("redemption", -2, 0, 1),
+    ]
+    assert result["points"] == 3

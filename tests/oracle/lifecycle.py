@@ -555,6 +555,9 @@ class Oracle:
         if window is not None and not (window["starts"] <= day <= window["ends"]):
             who.ledger.append(rejected)
             return
+        if reward.get("tiers") is not None and self.tier(who) not in reward["tiers"]:
+            who.ledger.append(rejected)
+            return
         cap = reward.get("per_customer")
         if cap is not None and who.redeemed_units.get(reward["id"], 0) + quantity > cap:
             who.ledger.append(rejected)
@@ -583,6 +586,21 @@ class Oracle:
         who.redeemed_at.append(at)
         who.redeemed_units[reward["id"]] = who.redeemed_units.get(reward["id"], 0) + quantity
         who.ledger.append((event.id, reward["id"], "redemption", -cost, value, quantity))
+
+    def tier(self, who: Customer) -> str | None:
+        """The tier of a program whose tiers count purchases (not refunded in full), ever."""
+        tiers = self.program.get("tiers")
+        if tiers is None:
+            return None
+        if (tiers["qualify_by"], tiers["window"]) != ("purchases", "lifetime"):
+            raise ValueError("the oracle counts tiers by purchases, over a lifetime, only")
+        count = sum(
+            1
+            for bought in who.purchases.values()
+            if any(done < line[1] for done, line in zip(bought.refunded, bought.lines))
+        )
+        reached = [level["name"] for level in tiers["levels"] if count >= level["at_least"]]
+        return reached[-1] if reached else None
 
     def cancel(self, who: Customer, event: Any) -> None:
         redeemed = who.redemptions.get(event.redemption_id)
