@@ -662,12 +662,25 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def lifecycle_histories(draw: st.DrawFn) -> tuple[list[Any], list[Customer], Any]:
-    moment = datetime(2026, 1, 3, 12, 0, tzinfo=UTC)
+    # Some histories start at 01:30 or 02:30 New York time a month or a few before a
+    # daylight-saving change, so that months-long periods end in a skipped or repeated hour.
+    moment = draw(
+        st.sampled_from(
+            (
+                datetime(2026, 1, 3, 12, 0, tzinfo=UTC),
+                datetime(2026, 2, 8, 7, 30, tzinfo=UTC),  # 02:30 EST; 03-08 02:30 is skipped
+                datetime(2026, 10, 1, 5, 30, tzinfo=UTC),  # 01:30 EDT; 11-01 01:30 repeats
+                datetime(2026, 8, 1, 5, 30, tzinfo=UTC),
+            )
+        )
+    )
     events: list[Any] = []
     bought: dict[str, tuple[str, list[list[Any]]]] = {}  # id -> customer, [sku, units left]
     redeemed: dict[str, str] = {}  # live redemption ids -> customer
     for number in range(draw(st.integers(1, 14))):
-        moment += timedelta(hours=draw(st.sampled_from(GAPS)), minutes=draw(st.integers(0, 59)))
+        if number:
+            gap = timedelta(hours=draw(st.sampled_from(GAPS)), minutes=draw(st.integers(0, 59)))
+            moment += draw(st.sampled_from((gap, gap, timedelta(days=28), timedelta(days=31))))
         id = f"e{number:02d}"
         customer = draw(st.sampled_from(("c1", "c1", "c2")))
         choice = draw(st.sampled_from(("buy", "buy", "buy", "refund", "redeem", "cancel")))
@@ -1010,3 +1023,24 @@ def test_a_reward_for_gold_members_counts_the_purchases_kept() -> None:
         ("redemption", -2, 0, 1),
     ]
     assert result["points"] == 3
+
+
+def test_points_expiring_in_a_repeated_or_skipped_hour_expire_at_that_very_instant() -> None:
+    # Regression. New York: 1 month after 2026-10-01 01:30 EDT is 2026-11-01 01:30, the
+    # first of the two 01:30s (EDT, 05:30Z). 1 month after 2026-02-08 02:30 EST is
+    # 2026-03-08 02:30, which the clocks skip: the pre-change offset, EST, so 07:30Z.
+    # At exactly that instant the points are gone (issue 18: an instant includes itself);
+    # the engines kept them (an instant in a named zone in such an hour is never equal to
+    # one in another tzinfo), and expired them one instant later.
+    spec = program(points={"name": "stars", "value": "0.01", "expire_after": "1 month"})
+    for bought, gone in (
+        ("2026-10-01T01:30:00-04:00", "2026-11-01T05:30:00+00:00"),
+        ("2026-02-08T02:30:00-05:00", "2026-03-08T07:30:00+00:00"),
+    ):
+        events = [buy("p1", bought, ("a", 1, "20.00"))]
+        before = at(gone) - timedelta(seconds=1)
+        assert agree(spec, events, as_of=before)["c1"]["points"] == 20
+        assert agree(spec, events, as_of=at(gone))["c1"]["points"] == 0
+        # An event at that instant comes after the expiry too.
+        late = [*events, buy("p2", gone, ("a", 1, "1.00"))]
+        assert agree(spec, late)["c1"]["ledger"][1][2] == "expiry"

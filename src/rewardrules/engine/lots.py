@@ -67,7 +67,20 @@ class Duration:
         year, month = local.year + month_index // 12, month_index % 12 + 1
         last_day = _MONTH_DAYS[month - 1] + (1 if month == 2 and _leap(year) else 0)
         moved = local.replace(year=year, month=month, day=min(local.day, last_day), fold=0)
-        return moved.replace(tzinfo=zone)
+        return fixed_offset(moved.replace(tzinfo=zone))
+
+
+def fixed_offset(moment: datetime) -> datetime:
+    """``moment`` with its UTC offset as a fixed tzinfo: the same instant and wall clock.
+
+    An instant held in a named zone that falls in an hour the clocks skip or repeat is
+    never equal (``==``) to an instant in another tzinfo (PEP 495), so an expiry or a
+    deadline in such an hour would not be reached by an event or ``as_of`` at that very
+    instant; with a fixed offset it compares as the instant it is (and it is written the
+    same way in a saved state).
+    """
+    offset = moment.utcoffset()
+    return moment if offset is None else moment.astimezone(timezone(offset))
 
 
 def elapsed(instant: datetime, span: timedelta) -> datetime:
@@ -101,7 +114,7 @@ def end_of_period(instant: datetime, period: str, zone: ZoneInfo) -> datetime:
         first_month = 1
     month_index = first_month - 1 + step
     start = date(local.year + month_index // 12, month_index % 12 + 1, 1)
-    return datetime.combine(start, time(0), zone)
+    return fixed_offset(datetime.combine(start, time(0), zone))
 
 
 @dataclass(frozen=True, slots=True)
