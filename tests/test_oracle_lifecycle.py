@@ -1044,3 +1044,39 @@ def test_points_expiring_in_a_repeated_or_skipped_hour_expire_at_that_very_insta
         # An event at that instant comes after the expiry too.
         late = [*events, buy("p2", gone, ("a", 1, "1.00"))]
         assert agree(spec, late)["c1"]["ledger"][1][2] == "expiry"
+
+
+def test_a_gift_its_limit_cuts_to_nothing_does_not_compete_in_its_group() -> None:
+    # Regression. Birthday month gifts in one group: a 5.00 voucher whose limit allows 3.00
+    # a gift (cut to nothing: capped) and 25 points. As in a purchase's group, the capped
+    # gift does not compete: capped, 25 points given, nothing set aside (the engines wrote
+    # the voucher set aside, "worth 0.00 USD").
+    spec = program(
+        timezone="UTC",
+        rules=[
+            {
+                "id": "voucher-gift",
+                "kind": "birthday",
+                "voucher": {"sku": "cake", "value": "5.00"},
+                "limit": {"per": "purchase", "value": "3.00"},
+                "window": "month",
+                "exclusive_group": "gifts",
+            },
+            {
+                "id": "points-gift",
+                "kind": "birthday",
+                "points": 25,
+                "window": "month",
+                "exclusive_group": "gifts",
+            },
+        ],
+    )
+    profile = [
+        Customer(customer_id="c1", joined_at=at("2026-01-03T12:00:00+00:00"), birthday="01-01")
+    ]
+    events = [buy("p1", "2026-01-03T12:00:00+00:00", ("a", 1, "0.50"))]
+    result = agree(spec, events, profile)["c1"]
+    assert result["ledger"] == [
+        ("voucher-gift@2026-01-03", "voucher-gift", "capped", None, None, None),
+        ("points-gift@2026-01-03", "points-gift", "points", 25, None, None),
+    ]
