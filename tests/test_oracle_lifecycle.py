@@ -777,7 +777,7 @@ def lifecycle_histories(draw: st.DrawFn) -> tuple[list[Any], list[Customer], Any
     return events, profiles, as_of
 
 
-@settings(max_examples=150)
+@settings(max_examples=250)
 @given(spec=lifecycle_specs(), drawn=lifecycle_histories())
 def test_drawn_lifecycles_agree_with_the_oracle(
     spec: dict[str, Any], drawn: tuple[list[Any], list[Customer], Any]
