@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.lifecycle import Oracle, engine_view
+from oracle.lifecycle import Oracle, engine_totals, engine_view, totals
 from rewardrules import (
     CancelRedemption,
     Customer,
@@ -79,8 +79,9 @@ def agree(
     expected = Oracle(spec).run(events, profiles, as_of)
     model = Program.model_validate(spec)
     for engine in ("reference", "batch"):
-        got = engine_view(evaluate(model, events, profiles, as_of, engine=engine))
-        assert got == expected, engine
+        evaluation = evaluate(model, events, profiles, as_of, engine=engine)
+        assert engine_view(evaluation) == expected, engine
+        assert engine_totals(evaluation) == totals(expected), engine
     return expected
 
 

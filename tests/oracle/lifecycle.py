@@ -885,3 +885,56 @@ def engine_view(evaluation: Any) -> dict[str, dict[str, Any]]:
 
 def half_up(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def totals(view: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The lifecycle totals of docs/json-output.md, added up from the customers' ledgers."""
+    sums = dict.fromkeys(
+        (
+            "customers",
+            "points_issued",
+            "points_reversed",
+            "vouchers",
+            "voucher_value",
+            "redemptions",
+            "points_redeemed",
+            "redemption_value",
+            "rejected_redemptions",
+            "points_expired",
+            "points_written_off",
+            "rewards_capped",
+            "rewards_set_aside",
+            "referrals",
+        ),
+        0,
+    )
+    for result in view.values():
+        sums["customers"] += 1
+        for _, _, kind, points, value, units in result["ledger"]:
+            if kind == "points" and points is not None:
+                sums["points_issued" if points > 0 else "points_reversed"] += abs(points)
+            elif kind == "voucher":
+                sums["vouchers"] += units or 0
+                sums["voucher_value"] += value or 0
+            elif kind == "redemption":
+                sums["redemptions"] += 1 if (units or 0) > 0 else -1
+                sums["points_redeemed"] -= points or 0
+                sums["redemption_value"] += value or 0
+            elif kind == "rejected":
+                sums["rejected_redemptions"] += 1
+            elif kind == "expiry":
+                sums["points_expired"] -= points or 0
+            elif kind == "written_off":
+                sums["points_written_off"] += points or 0
+            elif kind == "capped":
+                sums["rewards_capped"] += 1
+            elif kind == "set_aside":
+                sums["rewards_set_aside"] += 1
+            elif kind == "referral":
+                sums["referrals"] += 1
+    return sums
+
+
+def engine_totals(evaluation: Any) -> dict[str, int]:
+    """The same totals as the engine reports them."""
+    return {name: getattr(evaluation.totals, name) for name in totals({})}
