@@ -619,6 +619,10 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
             birthday["window"] = "month"
         else:
             birthday["days_around"] = draw(st.sampled_from((0, 3, 40)))
+        if draw(st.booleans()):
+            birthday["member_for"] = draw(st.sampled_from(("30 days", "2 months")))
+        if draw(st.booleans()):
+            birthday["purchase_within"] = draw(st.sampled_from(("60 days", "1 year")))
         if at_purchase:
             birthday["requires_purchase"] = True
             if draw(st.booleans()):

@@ -137,6 +137,7 @@ class Customer:
     gifts_given: set[tuple[str, object]] = field(default_factory=set)
     ledger: list[Entry] = field(default_factory=list)
     now: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    first: datetime | None = None
     year: int = 0
     seen: bool = False
     profile: Any = None
@@ -381,6 +382,27 @@ class Oracle:
             return int(rule["points"])
         return 0
 
+    def eligible_for(self, who: Customer, rule: dict[str, Any], moment: datetime) -> bool:
+        """A birthday's ``member_for`` and ``purchase_within``, judged at ``moment`` on the
+        events before it (semantics.md, "Birthday eligibility")."""
+        member_for = rule.get("member_for")
+        if member_for is not None:
+            joined = who.profile.joined_at if who.profile is not None else None
+            start = joined.astimezone(UTC) if joined is not None else who.first
+            if start is None or add_duration(start, member_for, self.zone) > moment:
+                return False
+        within = rule.get("purchase_within")
+        if within is not None:
+            kept = [
+                bought.at
+                for bought in who.purchases.values()
+                if bought.at < moment
+                and any(done < line[1] for done, line in zip(bought.refunded, bought.lines))
+            ]
+            if not any(add_duration(at, within, self.zone) >= moment for at in kept):
+                return False
+        return True
+
     def gift_at_purchase(
         self, who: Customer, rule: dict[str, Any], lines: list[tuple[str, int, int]]
     ) -> int:
@@ -405,7 +427,9 @@ class Oracle:
             first, last = self.birthday_window(rule, profile.birthday, year)
             if first <= day <= last:
                 who.year = year
-                return 0 if (rule["id"], year) in who.gifts_given else int(rule["points"])
+                if (rule["id"], year) in who.gifts_given or not self.eligible_for(who, rule, at):
+                    return 0
+                return int(rule["points"])
         return 0
 
     def friend(
@@ -720,17 +744,25 @@ class Oracle:
                 continue
             self.bring_up(who, lambda instant, moment=moment: instant <= moment)
             group = rule.get("exclusive_group")
+            if not self.eligible_for(who, rule, moment):
+                who.gifts_given.add((rule["id"], key))  # nothing that year
+                continue
             if group is None:
                 self.give(who, moment, rule, key)
                 continue
             # The gifts of the group due at this moment compete; the best is given.
-            members = [
-                (other, other_key)
-                for when, _, other, other_key in due[index:]
-                if when == moment
-                and other.get("exclusive_group") == group
-                and (other["id"], other_key) not in who.gifts_given
-            ]
+            members = []
+            for when, _, other, other_key in due[index:]:
+                if (
+                    when != moment
+                    or other.get("exclusive_group") != group
+                    or (other["id"], other_key) in who.gifts_given
+                ):
+                    continue
+                if self.eligible_for(who, other, moment):
+                    members.append((other, other_key))
+                else:
+                    who.gifts_given.add((other["id"], other_key))
             day = self.local_date(moment)
             tried = []
             for position, (member, member_key) in enumerate(members):
@@ -804,6 +836,7 @@ class Oracle:
             """A customer's event (or referral fact) at ``at``: gifts and expiry up to it."""
             firsts.setdefault(cid, at)
             lasts[cid] = at
+            people.setdefault(cid, Customer()).first = firsts[cid]
             if cid not in plans:
                 plans[cid] = self.gifts_due(by_profile.get(cid), firsts[cid], horizon)
             who = people.setdefault(cid, Customer())
@@ -850,6 +883,7 @@ class Oracle:
 
             else:
                 end_reached = within
+                who.profile = by_profile.get(cid)
                 self.give_gifts(who, plans[cid], within)
             self.bring_up(who, end_reached)
             if not who.seen and not who.ledger:
