@@ -644,6 +644,8 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             referral["referred"] = {"points": 60}
         if draw(st.booleans()):
+            referral["hold_for"] = draw(st.sampled_from(("30 days", "1 month", "0 days")))
+        if draw(st.booleans()):
             referral["when"] = {"skus": ["a"]}
         limit = draw(limits(money="voucher" in referral["referrer"]))
         if limit:
@@ -1084,4 +1086,52 @@ def test_a_gift_its_limit_cuts_to_nothing_does_not_compete_in_its_group() -> Non
     assert result["ledger"] == [
         ("voucher-gift@2026-01-03", "voucher-gift", "capped", None, None, None),
         ("points-gift@2026-01-03", "points-gift", "points", 25, None, None),
+    ]
+
+
+def test_a_meal_kit_referral_held_for_the_return_window() -> None:
+    # Bring a friend: 500 to the referrer once the friend's first purchase of at least
+    # 40.00 cannot be returned any more (30 days), 250 to the friend at once.
+    spec = program(
+        currency="EUR",
+        timezone="Europe/Berlin",
+        points={"name": "points", "value": "0.01"},
+        rules=[
+            {"id": "points", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+            {
+                "id": "bring",
+                "kind": "referral",
+                "referrer": {"points": 500},
+                "referred": {"points": 250},
+                "min_paid": "40.00",
+                "hold_for": "30 days",
+            },
+        ],
+    )
+    profiles = [Customer(customer_id="bob", referred_by="ann")]
+    events = [
+        buy("b1", "2026-05-02T18:00:00+02:00", ("kit", 1, "50.00"), customer="bob"),  # 50+250
+        refund("r1", "2026-05-12T10:00:00+02:00", "b1").model_copy(update={"customer_id": "bob"}),
+        buy("b2", "2026-05-20T18:00:00+02:00", ("kit", 1, "45.00"), customer="bob"),  # again
+        buy("a1", "2026-06-25T09:00:00+02:00", ("kit", 1, "10.00"), customer="ann"),
+    ]
+    result = agree(spec, events, profiles)
+    # r1 returns all of b1 within the hold: -50, -250, and the referral is reversed; b2
+    # qualifies again (the 250 were taken back, so bob gets them again), held to 06-19 18:00.
+    assert [e[2:] for e in result["bob"]["ledger"]] == [
+        ("points", 50, None, None),
+        ("referral", None, None, None),
+        ("points", 250, None, None),
+        ("points", -50, None, None),
+        ("points", -250, None, None),
+        ("referral", None, None, -1),
+        ("points", 45, None, None),
+        ("referral", None, None, None),
+        ("points", 250, None, None),
+    ]
+    assert result["bob"]["points"] == 295
+    # ann: the reward of b2 at the hold's end (2026-06-19 18:00), before her own a1.
+    assert result["ann"]["ledger"] == [
+        ("b2", "bring", "points", 500, None, None),
+        ("a1", "points", "points", 10, None, None),
     ]

@@ -138,6 +138,9 @@ class Customer:
     ledger: list[Entry] = field(default_factory=list)
     now: datetime = datetime(1970, 1, 1, tzinfo=UTC)
     first: datetime | None = None
+    holds: dict[str, tuple[str, datetime, str]] = field(default_factory=dict)
+    gift_kept: set[str] = field(default_factory=set)
+    held: list[tuple[datetime, str, str]] = field(default_factory=list)  # end, purchase, rule
     year: int = 0
     seen: bool = False
     profile: Any = None
@@ -158,6 +161,7 @@ class Oracle:
         self.purchase_rules = [(index, rule) for index, rule in ordered if not self.dated(rule)]
         self.dated_rules = [(index, rule) for index, rule in ordered if self.dated(rule)]
         self.facts: list[tuple[str, str, dict[str, Any]]] = []
+        self.reversals: list[tuple[str, str, dict[str, Any]]] = []
         inactivity = self.points.get("expire_on_inactivity")
         self.activity: tuple[str, ...] = ("purchase",)
         if isinstance(inactivity, dict):
@@ -456,7 +460,11 @@ class Oracle:
         who.once_used.add(rule["id"])
         who.ledger.append((event.id, rule["id"], "referral", None, None, None))
         friend_gift = (rule.get("referred") or {}).get("points")
-        if friend_gift is not None:
+        hold = rule.get("hold_for")
+        if hold is not None and parse_duration(hold)[0] > 0:
+            end = add_duration(who.now, hold, self.zone)
+            who.holds[rule["id"]] = (event.id, end, profile.referred_by)
+        if friend_gift is not None and rule["id"] not in who.gift_kept:
             who.ledger.append((event.id, rule["id"], "points", int(friend_gift), None, None))
             given[rule["id"]] = int(friend_gift)
         self.facts.append((profile.referred_by, event.id, rule))
@@ -563,6 +571,21 @@ class Oracle:
             who.ledger.append(
                 (event.id, "points.negative_balance", "written_off", written_off, None, None)
             )
+        for _, rule in self.purchase_rules:
+            hold = who.holds.get(rule["id"])
+            if hold is None or hold[0] != event.purchase_id or at >= hold[1]:
+                continue
+            paid = sum(q * price for sku, q, price in left if self.eligible(rule, sku))
+            priced = any(q > 0 and price > 0 and self.eligible(rule, sku) for sku, q, price in left)
+            if priced and paid >= minor(Decimal(str(rule.get("min_paid", "0")))):
+                continue
+            # Reversed within the hold: the referrer never gets it; the friend may qualify again.
+            del who.holds[rule["id"]]
+            who.once_used.discard(rule["id"])
+            if bought.now.get(rule["id"], 0) > 0:
+                who.gift_kept.add(rule["id"])
+            who.ledger.append((event.id, rule["id"], "referral", None, None, -1))
+            self.reversals.append((hold[2], event.purchase_id, rule))
 
     # -- the catalogue -------------------------------------------------------------------
 
@@ -790,8 +813,23 @@ class Oracle:
     def reward_referrer(
         self, who: Customer, purchase_id: str, at: datetime, rule: dict[str, Any]
     ) -> None:
-        """The referrer's reward for a friend's qualifying purchase: a lot available at once."""
+        """The referrer's reward for a friend's qualifying purchase: a lot available at once,
+        or held until the hold's end."""
+        hold = rule.get("hold_for")
+        if hold is not None and parse_duration(hold)[0] > 0:
+            who.held.append((add_duration(at, hold, self.zone), purchase_id, rule["id"]))
+            return
         self.hand_out(who, purchase_id, at, rule, rule["referrer"])
+
+    def release(self, who: Customer, reached: Any) -> None:
+        """Held referral rewards whose hold has ended, in time order."""
+        rules = {rule["id"]: rule for _, rule in self.purchase_rules}
+        for end, purchase_id, rule_id in sorted(who.held):
+            if not reached(end):
+                continue
+            who.held.remove((end, purchase_id, rule_id))
+            self.bring_up(who, lambda instant, end=end: instant <= end)
+            self.hand_out(who, purchase_id, end, rules[rule_id], rules[rule_id]["referrer"])
 
     def run(
         self,
@@ -846,6 +884,7 @@ class Oracle:
             def upto(moment: datetime) -> bool:
                 return moment <= at
 
+            self.release(who, upto)
             self.give_gifts(who, plans[cid], upto)
             self.bring_up(who, upto)
             return who
@@ -867,6 +906,10 @@ class Oracle:
             for referrer, purchase_id, rule in self.facts:
                 self.reward_referrer(arrive(referrer, at), purchase_id, at, rule)
             self.facts.clear()
+            for referrer, purchase_id, rule in self.reversals:
+                them = arrive(referrer, at)
+                them.held = [held for held in them.held if held[1:] != (purchase_id, rule["id"])]
+            self.reversals.clear()
         for cid, profile in by_profile.items():
             if cid not in plans:
                 plans[cid] = self.gifts_due(profile, None, horizon)
@@ -884,6 +927,7 @@ class Oracle:
             else:
                 end_reached = within
                 who.profile = by_profile.get(cid)
+                self.release(who, within)
                 self.give_gifts(who, plans[cid], within)
             self.bring_up(who, end_reached)
             if not who.seen and not who.ledger:
@@ -965,7 +1009,7 @@ def totals(view: dict[str, dict[str, Any]]) -> dict[str, int]:
             elif kind == "set_aside":
                 sums["rewards_set_aside"] += 1
             elif kind == "referral":
-                sums["referrals"] += 1
+                sums["referrals"] += -1 if units == -1 else 1  # a reversed hold: minus one
     return sums
 
 
