@@ -551,6 +551,7 @@ def lifecycle_specs(draw: st.DrawFn) -> dict[str, Any]:
                 "6 months",
                 {"after": "45 days", "activity": ["purchase", "redemption"]},
                 {"after": "30 days", "activity": ["redemption"]},
+                {"after": "40 days", "activity": ["purchase", "referral"]},
             )
         )
     )

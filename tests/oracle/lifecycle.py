@@ -145,6 +145,7 @@ class Customer:
     seen: bool = False
     profile: Any = None
     redeemed_at: list[datetime] = field(default_factory=list)
+    referred_at: list[datetime] = field(default_factory=list)
 
 
 class Oracle:
@@ -207,6 +208,8 @@ class Oracle:
             ]
         if "redemption" in self.activity:
             active += who.redeemed_at
+        if "referral" in self.activity:
+            active += who.referred_at
         if not active:
             return None
         return add_duration(max(active), after, self.zone)
@@ -820,6 +823,7 @@ class Oracle:
             who.held.append((add_duration(at, hold, self.zone), purchase_id, rule["id"]))
             return
         self.hand_out(who, purchase_id, at, rule, rule["referrer"])
+        who.referred_at.append(at)  # activity, whatever it gave
 
     def release(self, who: Customer, reached: Any) -> None:
         """Held referral rewards whose hold has ended, in time order."""
@@ -830,6 +834,7 @@ class Oracle:
             who.held.remove((end, purchase_id, rule_id))
             self.bring_up(who, lambda instant, end=end: instant <= end)
             self.hand_out(who, purchase_id, end, rules[rule_id], rules[rule_id]["referrer"])
+            who.referred_at.append(end)
 
     def run(
         self,
