@@ -694,6 +694,38 @@ def test_meal_kit_referral_held_through_the_return_window_and_reversed_by_a_refu
         assert evaluation.customer("ann").points == 1000
 
 
+def test_a_gift_at_joining_before_the_opening_lots_expires_at_its_own_date() -> None:
+    # Regression: the opening lots are kept first; a sign-up gift at joining, earned before
+    # them, expires first, and the walk that stopped at the first lot not yet due missed it
+    welcome = program(
+        points={"expire_after": "3 days"},
+        rules=[{"id": "welcome", "kind": "signup_bonus", "points": 4}],
+    )
+    joined = utc(2026, 3, 2, 8)
+    migrated = Customer(
+        customer_id="c1",
+        joined_at=joined,
+        opening_points=(OpeningLot(points=1, earned_at=utc(2026, 3, 2, 9)),),
+    )
+    history = [
+        purchase("p1", utc(2026, 3, 2, 9), line("a", "0.00")),
+        purchase("p2", joined + timedelta(days=3), line("a", "0.00")),
+    ]
+    for evaluation in both(welcome, history, [migrated]):
+        result = evaluation.customer("c1")
+        # the gift at joining (03-02 08:00) expires 3 days later, at p2's instant; the
+        # opening 1 point, earned at 09:00, expires an hour after p2
+        assert [row[:4] for row in rows(result.ledger)] == [
+            ("opening#1", "customers.opening_points", "opening", 1),
+            ("welcome@2026-03-02", "welcome", "points", 4),
+            ("welcome@2026-03-02", "points.expire_after", "expiry", -4),
+        ]
+        assert result.points == 1
+        assert [due.to_dict() for due in result.upcoming_expiry] == [
+            {"date": "2026-03-05", "points": 1}
+        ]
+
+
 # --- An airline: status points, status through the end of next year, miles that never expire
 
 

@@ -487,7 +487,9 @@ def advance(
     # Lots expire oldest first; one whose own expiry comes after the inactivity deadline
     # expires at the deadline instead, with every lot earned before it. A lot given after
     # the deadline (a gift at a date, without a purchase) is not touched by that deadline.
-    any_order = account.dated
+    # Opening lots come first, but a gift at a date given before the first event is
+    # earned before them and may expire first: while any is left, look at every lot.
+    any_order = account.dated or (bool(lots) and lots[0].source.startswith(OPENING))
     _expire_due(policy, lots, customer_id, due, deadline if inactive else None, entries, any_order)
     if inactive and deadline is not None:
         kept = []
