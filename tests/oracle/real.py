@@ -36,7 +36,7 @@ from __future__ import annotations
 from calendar import isleap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -161,7 +161,9 @@ def birthdays(
             opens, closes = on - around, on + around
         if closes < joined.astimezone(zone).date():
             continue
-        moment = max(datetime.combine(opens, time(0), tzinfo=zone), joined)
+        # in UTC: days are elapsed time, and an aware datetime of a zone adds wall time
+        midnight = datetime.combine(opens, time(0), tzinfo=zone).astimezone(UTC)
+        moment = max(midnight, joined)
         if moment > bound:
             continue
         day_of = moment.astimezone(zone).date().isoformat()
@@ -456,7 +458,7 @@ class _Customer:
         after = self.program.get("points", {}).get("expire_after")
         if after is None:
             return None
-        return earned_at + timedelta(days=int(str(after).split()[0]))
+        return earned_at.astimezone(UTC) + timedelta(days=int(str(after).split()[0]))
 
     def open(self) -> None:
         """The opening lots, oldest ``earned_at`` first, ids in the profile's order; a lot
