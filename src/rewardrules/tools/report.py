@@ -292,7 +292,9 @@ class Report:
                     "points_issued": rule.points_issued,
                     "points_net": rule.points_net,
                     "cost": show(rule.cost),
-                    "share": _share(rule.cost, self._rules_cost()),
+                    "share": _share(rule.cost, self._rules_cost())
+                    if rule.source == "rule"
+                    else None,
                 }
                 for rule in self.rules
             ],
@@ -374,7 +376,15 @@ def _share(part: int, whole: int) -> str | None:
     """``part / whole`` as a fraction with 4 decimals (half-up), None when ``whole`` is 0."""
     if whole == 0:
         return None
-    return str(Decimal(divide_half_up(part * 10000, whole)) / 10000)
+    return str(_four_places(divide_half_up(part * 10000, whole)))
+
+
+def _four_places(ten_thousandths: int) -> Decimal:
+    """A whole number of ten-thousandths as a decimal written with its 4 places (0.1330)."""
+    return Decimal(ten_thousandths).scaleb(-4).quantize(_TEN_THOUSANDTH)
+
+
+_TEN_THOUSANDTH: Final = Decimal("0.0001")
 
 
 def report(
@@ -596,7 +606,7 @@ def build_report(
         liability=worth(outstanding),
         redemption_rate=None
         if issued_net <= 0
-        else Decimal(divide_half_up(totals.points_redeemed * 10000, issued_net)) / 10000,
+        else _four_places(divide_half_up(totals.points_redeemed * 10000, issued_net)),
     )
     tiers: tuple[TierCost, ...] = ()
     tier_mix: tuple[tuple[str, Mapping[str | None, int]], ...] = ()

@@ -1,0 +1,389 @@
+"""``report``, ``compare`` and ``dry-run --summary`` against an independent oracle.
+
+``tests/oracle/report.py`` computes the report's figures from issue 14's text and
+docs/cost.md, docs/json-output.md alone, reading only the evaluation's JSON contract; here
+its figures are held equal to ``report(...).to_dict()`` (both engines), to the CLI's
+``--format json`` of ``report``, ``compare`` and ``dry-run --summary``, on hand-worked
+programs (a café, a retailer with tiers), on every example, and on hypothesis draws.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+
+import rewardrules
+from helpers import line, program, purchase, redemption, refund
+from oracle import report as oracle
+from rewardrules import compare, read_customers, read_history, report
+from rewardrules.cli.main import cli
+from rewardrules.evaluation.batch import UnsupportedError
+from rewardrules.events import AnyEvent, Customer
+from rewardrules.program.model import Program
+from rewardrules.rulefiles.loader import load_program
+from strategies import cutoffs, lifecycle_histories, lifecycle_programs
+from test_examples import PROGRAMS, as_of_of, customers_of, dry_run_arguments, history_of
+
+ROOT = Path(__file__).parent.parent
+Cutoff = date | datetime | None
+
+
+def _opening_months(customers: list[Customer] | None) -> dict[tuple[str, str], datetime]:
+    """Each migrated customer's opening lot (``opening#N``) and when it was earned."""
+    found = {}
+    for customer in customers or ():
+        for number, lot in enumerate(customer.opening_points or (), 1):
+            found[(customer.customer_id, f"opening#{number}")] = lot.earned_at
+    return found
+
+
+def expected(
+    drawn: Program,
+    events: list[AnyEvent],
+    as_of: Cutoff = None,
+    customers: list[Customer] | None = None,
+) -> dict[str, Any]:
+    """The oracle's report, from the reference engine's evaluation (its JSON contract)."""
+    evaluation = rewardrules.evaluate(drawn, events, as_of=as_of, customers=customers)
+    return oracle.report(drawn, events, evaluation.to_dict(), as_of, _opening_months(customers))
+
+
+def assert_same_report(mine: dict[str, Any], real: dict[str, Any]) -> None:
+    """Every figure the oracle computes equals the real report's, field by field."""
+    for key in ("program", "currency", "cost", "value_given", "liability", "breakage"):
+        assert real[key] == mine[key], key
+    assert real["by_rule"] == mine["by_rule"]
+    months = [
+        {key: value for key, value in month.items() if key != "rule_costs"}
+        for month in mine["by_month"]
+    ]
+    assert [
+        {key: value for key, value in month.items() if key != "by_rule"}
+        for month in real["by_month"]
+    ] == months
+    for month, found in zip(mine["by_month"], real["by_month"], strict=True):
+        costs = {rule: Decimal(cost) for rule, cost in found["by_rule"].items()}
+        rule_costs = {
+            rule: Decimal(cost).scaleb(-oracle.MINOR_UNITS[mine["currency"]])
+            for rule, cost in month["rule_costs"].items()
+        }
+        assert costs == rule_costs, month["month"]
+    assert real["points"] == mine["points"]
+    assert real["by_tier"] == mine["by_tier"]
+    assert real["tier_mix"] == mine["tier_mix"]
+    assert real["customers"] == mine["customers"]
+
+
+def assert_same_comparison(mine: dict[str, Any], real: dict[str, Any]) -> None:
+    for key in ("program", "by_rule", "rewards", "appearing", "disappearing", "by_month"):
+        assert real[key] == mine[key], key
+    assert real["customers"] == mine["customers"]
+    assert {(row["old"], row["new"]): row["customers"] for row in real["tiers"]} == mine["tiers"]
+
+
+def _example(path: Path) -> tuple[Program, list[AnyEvent], Cutoff, list[Customer] | None]:
+    events = list(read_history(history_of(path)))
+    customers_path = customers_of(path)
+    customers = list(read_customers(customers_path)) if customers_path else None
+    text = as_of_of(path)
+    as_of: Cutoff = None
+    if text is not None:
+        as_of = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    return load_program(path), events, as_of, customers
+
+
+# --- hand-worked programs --------------------------------------------------------------
+
+
+def cafe() -> tuple[Program, list[AnyEvent]]:
+    """Bean There: every 5th coffee free, 2 beans per 1.00 paid (a bean is worth 0.05),
+    a muffin for 40 beans (worth 2.50 to the café)."""
+    drawn = program(
+        program="bean-there",
+        name="Bean There",
+        timezone="Europe/London",
+        points={"name": "beans", "value": "0.05"},
+        rewards=[{"id": "free-muffin", "name": "Free muffin", "cost": 40, "value": "2.50"}],
+        rules=[
+            {
+                "id": "stamp-card",
+                "kind": "every_nth_free",
+                "every": 5,
+                "counts": "items",
+                "when": {"categories": ["coffee"]},
+                "reward": "free",
+            },
+            {"id": "beans", "kind": "points_per_spend", "points": 2, "per": "1.00"},
+        ],
+    )
+    events: list[AnyEvent] = [
+        # amy: coffees 1-3, 9.00 paid: 18 beans.
+        purchase("p1", datetime.fromisoformat("2026-01-10T09:00:00+00:00"),
+                 line("flat-white", "3.00", 3, "coffee"), customer="amy"),
+        # coffees 4-6: the 5th is free (3.00), 6.00 paid: 12 beans.
+        purchase("p2", datetime.fromisoformat("2026-01-20T09:00:00+00:00"),
+                 line("flat-white", "3.00", 3, "coffee"), customer="amy"),
+        # coffees 7-10 and a muffin: the 10th is free (3.20); 2.60 + 3 x 3.20 = 12.20
+        # paid: 24.4, 24 beans.
+        purchase("p3", datetime.fromisoformat("2026-02-03T09:00:00+00:00"),
+                 line("muffin", "2.60", 1, "food"), line("latte", "3.20", 4, "coffee"),
+                 customer="amy"),
+        # bo: two coffees, 12 beans; one is returned the next day: 6 beans back.
+        purchase("p4", datetime.fromisoformat("2026-02-14T09:00:00+00:00"),
+                 line("flat-white", "3.00", 2, "coffee"), customer="bo"),
+        refund("r1", datetime.fromisoformat("2026-02-15T09:00:00+00:00"), "p4",
+               ("flat-white", 1), customer="bo"),
+        # amy spends 40 of her 54 beans on a muffin.
+        redemption("x1", datetime.fromisoformat("2026-02-20T09:00:00+00:00"), "free-muffin",
+                   customer="amy"),
+        # cy: a tea, 4 beans.
+        purchase("p5", datetime.fromisoformat("2026-03-01T09:00:00+00:00"),
+                 line("tea", "2.00", 1, "tea"), customer="cy"),
+    ]  # fmt: skip
+    return drawn, events
+
+
+def test_a_cafe_costs_its_free_coffees_its_muffin_and_its_outstanding_beans() -> None:
+    drawn, events = cafe()
+    found = report(drawn, events).to_dict()
+    # Value given: free coffees 3.00 + 3.20 = 6.20, the muffin 2.50: 8.70.
+    # Beans: 18 + 12 + 24 + 12 + 4 = 70 issued, 6 back by the refund, 40 redeemed:
+    # 24 outstanding, worth 24 x 0.05 = 1.20. Cost 8.70 + 1.20 = 9.90; nothing expired.
+    assert (found["value_given"], found["liability"], found["cost"]) == ("8.70", "1.20", "9.90")
+    assert found["breakage"] == "0.00"
+    # Redemption rate: 40 / (70 - 6) = 0.625.
+    assert found["points"]["redemption_rate"] == "0.6250"
+    # Per rule: the stamp card 2 free coffees (6.20); beans 5 rewards, net 64 = 3.20; the
+    # catalogue row the muffin's 2.50, with no share. Shares of 6.20 + 3.20 = 9.40:
+    # 6.20 / 9.40 = 0.65957 -> 0.6596; 3.20 / 9.40 = 0.34043 -> 0.3404.
+    assert [
+        tuple(
+            row[key] for key in ("rule", "rewards", "units", "value", "points_net", "cost", "share")
+        )
+        for row in found["by_rule"]
+    ] == [
+        ("stamp-card", 2, 2, "6.20", 0, "6.20", "0.6596"),
+        ("beans", 5, 0, "0.00", 64, "3.20", "0.3404"),
+        ("free-muffin", 1, 0, "2.50", 0, "2.50", None),
+    ]
+    # Per month (Europe/London): January 3.00 given, 30 beans held (1.50): 4.50;
+    # February 3.20 + 2.50 given, balance 30 + 24 + 12 - 6 - 40 = 20 (1.00): 5.70 - 0.50
+    # = 5.20; March 4 beans, balance 24 (1.20): 0.20. 4.50 + 5.20 + 0.20 = 9.90.
+    assert [
+        (month["month"], month["value_given"], month["points_outstanding"], month["cost"])
+        for month in found["by_month"]
+    ] == [
+        ("2026-01", "3.00", 30, "4.50"),
+        ("2026-02", "5.70", 20, "5.20"),
+        ("2026-03", "0.00", 24, "0.20"),
+    ]
+    # Customers: amy 8.70 + 14 beans (0.70) = 9.40, bo 6 beans 0.30, cy 4 beans 0.20.
+    # Nearest rank of [0.20, 0.30, 9.40]: q0.25 -> rank 1, q0.5 -> rank 2, q0.75 -> 3.
+    assert found["customers"]["quantiles"] == {
+        "0": "0.20", "0.25": "0.20", "0.5": "0.30", "0.75": "9.40",
+        "0.9": "9.40", "0.99": "9.40", "1": "9.40",
+    }  # fmt: skip
+    assert found["customers"]["top"][0] == {"customer_id": "amy", "cost": "9.40"}
+    assert_same_report(expected(drawn, events), found)
+
+
+def test_a_cancelled_redemption_is_no_reward_given() -> None:
+    """Regression: a cancellation's entry (points given back) counted as one more reward,
+    so a catalogue reward redeemed once and cancelled showed 2 rewards given."""
+    drawn, events = cafe()
+    cancel = rewardrules.events.CancelRedemption(
+        id="u1",
+        customer_id="amy",
+        at=datetime.fromisoformat("2026-02-21T09:00:00+00:00"),
+        redemption_id="x1",
+    )
+    events = [*events[:6], cancel, events[6]]
+    found = report(drawn, events)
+    muffin = next(rule for rule in found.rules if rule.source == "catalogue")
+    # x1 gave the muffin (2.50) and u1 took it back (-2.50): one reward given, value 0.
+    assert (muffin.rewards, muffin.value) == (1, 0)
+    assert found.summary.by_rule[-1].key == "free-muffin"
+    assert_same_report(expected(drawn, events), found.to_dict())
+
+
+def retailer() -> tuple[Program, list[AnyEvent]]:
+    """Northwind: silver from 200.00 paid (5% off), gold from 500.00 (10% off); 1 point
+    per 1.00 paid, worth 0.01 EUR."""
+    drawn = program(
+        program="northwind",
+        name="Northwind",
+        currency="EUR",
+        timezone="Europe/Berlin",
+        points={"value": "0.01"},
+        tiers={
+            "qualify_by": "spend",
+            "window": "lifetime",
+            "levels": [
+                {"name": "silver", "at_least": "200.00"},
+                {"name": "gold", "at_least": "500.00"},
+            ],
+        },
+        rules=[
+            {"id": "member-discount", "kind": "tiered_discount",
+             "discounts": {"silver": 5, "gold": 10}},
+            {"id": "points", "kind": "points_per_spend", "points": 1, "per": "1.00"},
+        ],
+    )  # fmt: skip
+    events: list[AnyEvent] = [
+        # dana: 250.00 below every level (250 points); then silver: 100.00 less 5.00 (95
+        # points), 200.00 less 10.00 (190 points); 535.00 paid in all: gold at the end.
+        purchase("d1", datetime.fromisoformat("2026-04-05T10:00:00+00:00"),
+                 line("tent", "250.00"), customer="dana"),
+        purchase("d2", datetime.fromisoformat("2026-05-10T10:00:00+00:00"),
+                 line("boots", "100.00"), customer="dana"),
+        purchase("d3", datetime.fromisoformat("2026-06-01T10:00:00+00:00"),
+                 line("jacket", "200.00"), customer="dana"),
+        # eli: 120.00, 120 points, no tier.
+        purchase("e1", datetime.fromisoformat("2026-05-20T10:00:00+00:00"),
+                 line("pack", "120.00"), customer="eli"),
+        # fay: 300.00, 300 points, silver at the end.
+        purchase("f1", datetime.fromisoformat("2026-04-15T10:00:00+00:00"),
+                 line("stove", "300.00"), customer="fay"),
+    ]  # fmt: skip
+    return drawn, events
+
+
+def test_a_retailer_with_tiers_costs_its_discounts_and_points_per_tier() -> None:
+    drawn, events = retailer()
+    found = report(drawn, events).to_dict()
+    # Discounts 5.00 + 10.00 = 15.00 on 2 units; points 250 + 95 + 190 + 120 + 300 = 955
+    # (9.55). Cost 15.00 + 9.55 = 24.55.
+    assert (found["value_given"], found["liability"], found["cost"]) == ("15.00", "9.55", "24.55")
+    assert found["points"]["redemption_rate"] == "0.0000"
+    # Per tier at the end: eli (120.00 spent, 1.20), fay silver (300.00, 3.00), dana gold
+    # (550.00 gross, 15.00 + 535 points = 20.35).
+    assert found["by_tier"] == [
+        {"tier": None, "members": 1, "spend": "120.00", "cost": "1.20"},
+        {"tier": "silver", "members": 1, "spend": "300.00", "cost": "3.00"},
+        {"tier": "gold", "members": 1, "spend": "550.00", "cost": "20.35"},
+    ]
+    assert_same_report(expected(drawn, events), found)
+
+
+def test_compare_a_retailer_with_a_richer_gold_tier() -> None:
+    drawn, events = retailer()
+    document = drawn.model_dump(mode="json", exclude_none=True)
+    document["rules"][0]["discounts"] = {"silver": 5, "gold": 15}
+    document["tiers"]["levels"][1]["at_least"] = "300.00"
+    richer = Program.model_validate(document)
+    found = compare(drawn, richer, events).to_dict()
+    # With gold from 300.00, dana is gold at d3 (345.00 paid before it): 15% of 200.00 =
+    # 30.00 off instead of 10.00, 170 points instead of 190: +20.00 - 0.20 = +19.80. fay
+    # (300.00 paid) is now gold, with nothing more given: cost unchanged.
+    cost = found["program"][0]
+    assert (cost["old"], cost["new"], cost["change"]) == ("24.55", "44.35", "19.80")
+    assert found["customers"]["top_gaining"] == [
+        {"key": "dana", "status": "both", "old": "20.35", "new": "40.15", "change": "19.80"}
+    ]
+    assert {(row["old"], row["new"]): row["customers"] for row in found["tiers"]} == {
+        (None, None): 1, ("silver", "gold"): 1, ("gold", "gold"): 1,
+    }  # fmt: skip
+    money = oracle.money_of(drawn)
+    mine = oracle.compare(expected(drawn, events), expected(richer, events), money)
+    assert_same_comparison(mine, found)
+
+
+# --- the examples, through the API and the command line -------------------------------
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda path: path.stem)
+def test_every_example_reports_as_the_oracle_says(path: Path) -> None:
+    drawn, events, as_of, customers = _example(path)
+    mine = expected(drawn, events, as_of, customers)
+    assert_same_report(mine, report(drawn, events, as_of=as_of, customers=customers).to_dict())
+    try:
+        batch = report(drawn, events, as_of=as_of, customers=customers, engine="batch")
+    except UnsupportedError:
+        pass
+    else:
+        assert_same_report(mine, batch.to_dict())
+    runner = CliRunner()
+    arguments = ["report", *dry_run_arguments(path)[1:], "--format", "json"]
+    result = runner.invoke(cli, arguments)
+    assert result.exit_code == 0, result.output
+    assert_same_report(mine, json.loads(result.output))
+    summary = runner.invoke(cli, [*dry_run_arguments(path), "--summary", "--format", "json"])
+    assert summary.exit_code == 0, summary.output
+    assert_same_summary(drawn, events, as_of, customers, json.loads(summary.output))
+
+
+def assert_same_summary(
+    drawn: Program,
+    events: list[AnyEvent],
+    as_of: Cutoff,
+    customers: list[Customer] | None,
+    real: dict[str, Any],
+) -> None:
+    """``dry-run --summary``'s groups per rule, tier and month, as the oracle adds them."""
+    evaluation = rewardrules.evaluate(drawn, events, as_of=as_of, customers=customers).to_dict()
+    history = oracle.History(drawn, events, as_of, _opening_months(customers))
+    mine = oracle.summary_groups(drawn, history, evaluation, oracle.money_of(drawn))
+    for name, key in (("by_rule", "rule"), ("by_tier", "tier"), ("by_month", "month")):
+        found = real[name]
+        assert [group[key] for group in found] == [group[key] for group in mine[name]], name
+        for group, ours in zip(found, mine[name], strict=True):
+            assert {field: group[field] for field in ours} == ours, (name, group[key])
+
+
+def test_compare_the_worked_coffee_card_as_the_oracle_says() -> None:
+    folder = ROOT / "rules" / "compare"
+    old, new = (load_program(folder / f"coffee-card-{nth}.yaml") for nth in ("12th", "10th"))
+    events = list(read_history(folder / "coffee-card.history.csv"))
+    mine = oracle.compare(expected(old, events), expected(new, events), oracle.money_of(old))
+    result = CliRunner().invoke(
+        cli,
+        ["compare", str(folder / "coffee-card-12th.yaml"), str(folder / "coffee-card-10th.yaml"),
+         str(folder / "coffee-card.history.csv"), "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert_same_comparison(mine, json.loads(result.output))
+    assert_same_comparison(mine, compare(old, new, events).to_dict())
+
+
+# --- drawn programs and histories ------------------------------------------------------
+
+
+@settings(max_examples=60)
+@given(lifecycle_programs(), lifecycle_histories(catalogue=True), cutoffs())
+def test_drawn_reports_are_the_oracles(
+    drawn: Program, events: list[AnyEvent], as_of: Cutoff
+) -> None:
+    mine = expected(drawn, events, as_of)
+    assert_same_report(mine, report(drawn, events, as_of=as_of).to_dict())
+    try:
+        batch = report(drawn, events, as_of=as_of, engine="batch")
+    except UnsupportedError:
+        return
+    assert_same_report(mine, batch.to_dict())
+
+
+@settings(max_examples=30)
+@given(lifecycle_programs(), lifecycle_programs(), lifecycle_histories(), cutoffs())
+def test_drawn_comparisons_are_the_oracles(
+    old: Program, new: Program, events: list[AnyEvent], as_of: Cutoff
+) -> None:
+    mine = oracle.compare(
+        expected(old, events, as_of), expected(new, events, as_of), oracle.money_of(old)
+    )
+    assert_same_comparison(mine, compare(old, new, events, as_of=as_of).to_dict())
+
+
+@settings(max_examples=30)
+@given(lifecycle_programs(), lifecycle_histories(catalogue=True), cutoffs())
+def test_drawn_summaries_are_the_oracles(
+    drawn: Program, events: list[AnyEvent], as_of: Cutoff
+) -> None:
+    summary = report(drawn, events, as_of=as_of).summary.to_dict()
+    assert_same_summary(drawn, events, as_of, None, summary)
