@@ -79,6 +79,8 @@ def assert_same_report(mine: dict[str, Any], real: dict[str, Any]) -> None:
     assert real["by_tier"] == mine["by_tier"]
     assert real["tier_mix"] == mine["tier_mix"]
     assert real["customers"] == mine["customers"]
+    if mine["_expiry_certain"]:
+        assert real["expiry"] == mine["expiry"]
 
 
 def assert_same_comparison(mine: dict[str, Any], real: dict[str, Any]) -> None:
@@ -213,6 +215,52 @@ def test_a_cancelled_redemption_is_no_reward_given() -> None:
     assert_same_report(expected(drawn, events), found.to_dict())
 
 
+def test_a_cafes_points_expire_after_three_months_as_breakage_not_cost() -> None:
+    """1 point per 1.00, worth 0.10, expiring 3 months after they were earned."""
+    drawn = program(
+        timezone="Europe/London",
+        points={"value": "0.10", "expire_after": "3 months"},
+        rules=[{"id": "earn", "kind": "points_per_spend", "points": 1, "per": "1.00"}],
+    )
+    events: list[AnyEvent] = [
+        # amy: 20 points due 2026-04-15, then 10 due 2026-05-10; bo: 5 due 2026-06-05.
+        purchase("p1", datetime.fromisoformat("2026-01-15T10:00:00+00:00"),
+                 line("beans", "20.00"), customer="amy"),
+        purchase("p2", datetime.fromisoformat("2026-02-10T10:00:00+00:00"),
+                 line("beans", "10.00"), customer="amy"),
+        purchase("p3", datetime.fromisoformat("2026-03-05T10:00:00+00:00"),
+                 line("beans", "5.00"), customer="bo"),
+    ]  # fmt: skip
+    # As of 31 March: the report's instant is the midnight after it, so the months are
+    # April, May and June: 20 (2.00), 10 (1.00) and 5 (0.50). Nothing expired yet: the
+    # 35 points outstanding are the liability, 3.50.
+    march = report(drawn, events, as_of=date(2026, 3, 31)).to_dict()
+    assert (march["cost"], march["liability"], march["breakage"]) == ("3.50", "3.50", "0.00")
+    assert march["expiry"] == [
+        {"month": "2026-04", "points": 20, "value": "2.00", "customers": {"amy": 20}},
+        {"month": "2026-05", "points": 10, "value": "1.00", "customers": {"amy": 10}},
+        {"month": "2026-06", "points": 5, "value": "0.50", "customers": {"bo": 5}},
+    ]
+    assert_same_report(expected(drawn, events, date(2026, 3, 31)), march)
+    # As of 20 April: amy's 20 points expired on the 15th: breakage 2.00, not a cost; the
+    # liability is 15 points, 1.50, and so is the cost. April has nothing left to expire.
+    april = report(drawn, events, as_of=date(2026, 4, 20)).to_dict()
+    assert (april["cost"], april["liability"], april["breakage"]) == ("1.50", "1.50", "2.00")
+    assert [(month["month"], month["points"]) for month in april["expiry"]] == [
+        ("2026-04", 0),
+        ("2026-05", 10),
+        ("2026-06", 5),
+    ]
+    # The expiry belongs to January, the month the points were earned: January's cost is
+    # its 20 points (2.00) less their expiry (-2.00) = 0.00.
+    assert [(month["month"], month["cost"]) for month in april["by_month"]] == [
+        ("2026-01", "0.00"),
+        ("2026-02", "1.00"),
+        ("2026-03", "0.50"),
+    ]
+    assert_same_report(expected(drawn, events, date(2026, 4, 20)), april)
+
+
 def retailer() -> tuple[Program, list[AnyEvent]]:
     """Northwind: silver from 200.00 paid (5% off), gold from 500.00 (10% off); 1 point
     per 1.00 paid, worth 0.01 EUR."""
@@ -314,6 +362,14 @@ def test_every_example_reports_as_the_oracle_says(path: Path) -> None:
     result = runner.invoke(cli, arguments)
     assert result.exit_code == 0, result.output
     assert_same_report(mine, json.loads(result.output))
+    dry_run = runner.invoke(cli, [*dry_run_arguments(path), "--format", "json"])
+    assert dry_run.exit_code == 0, dry_run.output
+    expiring = {
+        customer["customer_id"]: customer["expiring"]
+        for customer in json.loads(dry_run.output)["customers"]
+        if "expiring" in customer
+    }
+    assert expiring == (mine["expiring"] or {})
     summary = runner.invoke(cli, [*dry_run_arguments(path), "--summary", "--format", "json"])
     assert summary.exit_code == 0, summary.output
     assert_same_summary(drawn, events, as_of, customers, json.loads(summary.output))

@@ -383,6 +383,61 @@ def tier_mix(
     return rows
 
 
+def report_instant(history: History) -> datetime:
+    """``as_of`` (a date: the local midnight after it), or the history's last event."""
+    if isinstance(history.as_of, datetime):
+        return history.as_of
+    if isinstance(history.as_of, date):
+        return datetime.combine(history.as_of + timedelta(days=1), time(), history.zone)
+    return max(event.at for event in history.events)
+
+
+def expiry_months(
+    program: Program, history: History, evaluation: dict[str, Any], money: Money
+) -> tuple[list[dict[str, Any]], bool]:
+    """Points due to expire in the month of the report's instant and the two after, in
+    total and per customer, read from each customer's ``upcoming_expiry`` (per local date).
+
+    Also whether the figures are certain: an expiry dated on the report instant's own local
+    date may fall before or after that instant, which a date does not tell.
+    """
+    settings = program.points
+    if settings is None or (
+        settings.expire_after is None and settings.expire_on_inactivity is None
+    ):
+        return [], True
+    instant = report_instant(history).astimezone(history.zone)
+    year, month = instant.year, instant.month
+    months = []
+    for _ in range(3):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    due: dict[str, dict[str, int]] = {name: {} for name in months}
+    certain = True
+    for customer in evaluation["customers"]:
+        for expiry in customer["upcoming_expiry"]:
+            day = date.fromisoformat(expiry["date"])
+            if day == instant.date():
+                certain = False
+            if day <= instant.date() or expiry["date"][:7] not in due:
+                continue
+            found = due[expiry["date"][:7]]
+            who = customer["customer_id"]
+            found[who] = found.get(who, 0) + expiry["points"]
+    rows = []
+    for name in months:
+        points = sum(due[name].values())
+        rows.append(
+            {
+                "month": name,
+                "points": points,
+                "value": money.show(money.worth(points)),
+                "customers": {who: due[name][who] for who in sorted(due[name]) if due[name][who]},
+            }
+        )
+    return rows, certain
+
+
 def report(
     program: Program,
     events: list[Any],
@@ -406,6 +461,7 @@ def report(
     rules = rule_rows(program, evaluation, money)
     costs = [person["cost"] for person in people]
     months = month_rows(history, evaluation, money)
+    expiry, certain = expiry_months(program, history, evaluation, money)
     ranked = sorted(people, key=lambda person: (-person["cost"], person["customer_id"]))
     return {
         "program": program.program,
@@ -446,6 +502,17 @@ def report(
                 for person in ranked[:TOP]
             ],
         },
+        "expiry": expiry,
+        "expiring": {
+            person["customer_id"]: [
+                {"month": row["month"], "points": row["customers"].get(person["customer_id"], 0)}
+                for row in expiry
+            ]
+            for person in people
+        }
+        if expiry
+        else None,
+        "_expiry_certain": certain,
         "_people": people,
         "_rules": rules,
     }
