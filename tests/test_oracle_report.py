@@ -10,7 +10,7 @@ programs (a café, a retailer with tiers), on every example, and on hypothesis d
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rewardrules
 from helpers import line, program, purchase, redemption, refund
@@ -25,10 +26,11 @@ from oracle import report as oracle
 from rewardrules import compare, read_customers, read_history, report
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import UnsupportedError
-from rewardrules.events import AnyEvent, Customer
+from rewardrules.events import AnyEvent, Customer, OpeningLot
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
 from strategies import cutoffs, lifecycle_histories, lifecycle_programs
+from strategies.values import CUSTOMERS
 from test_examples import PROGRAMS, as_of_of, customers_of, dry_run_arguments, history_of
 
 ROOT = Path(__file__).parent.parent
@@ -386,6 +388,7 @@ def assert_same_summary(
     evaluation = rewardrules.evaluate(drawn, events, as_of=as_of, customers=customers).to_dict()
     history = oracle.History(drawn, events, as_of, _opening_months(customers))
     mine = oracle.summary_groups(drawn, history, evaluation, oracle.money_of(drawn))
+    assert {key: real["totals"][key] for key in mine["totals"]} == mine["totals"]
     for name, key in (("by_rule", "rule"), ("by_tier", "tier"), ("by_month", "month")):
         found = real[name]
         assert [group[key] for group in found] == [group[key] for group in mine[name]], name
@@ -443,3 +446,41 @@ def test_drawn_summaries_are_the_oracles(
 ) -> None:
     summary = report(drawn, events, as_of=as_of).summary.to_dict()
     assert_same_summary(drawn, events, as_of, None, summary)
+
+
+@st.composite
+def opening_profiles(draw: st.DrawFn) -> list[Customer]:
+    """Migrated customers: each of the drawn histories' customers with 0 to 2 opening lots
+    earned in 2023, before every drawn event, some with their own expiry."""
+    found = []
+    for who in CUSTOMERS:
+        lots = []
+        for _ in range(draw(st.integers(0, 2))):
+            earned = datetime(2023, 1, 1, tzinfo=UTC) + timedelta(
+                days=draw(st.integers(0, 360)), hours=draw(st.integers(0, 23))
+            )
+            expires = None
+            if draw(st.booleans()):
+                expires = earned + timedelta(days=draw(st.integers(20, 900)))
+            lots.append(
+                OpeningLot(points=draw(st.integers(1, 300)), earned_at=earned, expires_at=expires)
+            )
+        if lots:
+            found.append(Customer(customer_id=who, opening_points=tuple(lots)))
+    return found
+
+
+@settings(max_examples=30)
+@given(lifecycle_programs(), lifecycle_histories(catalogue=True), opening_profiles(), cutoffs())
+def test_drawn_reports_with_opening_balances_are_the_oracles(
+    drawn: Program, events: list[AnyEvent], customers: list[Customer], as_of: Cutoff
+) -> None:
+    mine = expected(drawn, events, as_of, customers)
+    found = report(drawn, events, as_of=as_of, customers=customers)
+    assert_same_report(mine, found.to_dict())
+    history = oracle.History(drawn, events, as_of, _opening_months(customers))
+    evaluation = rewardrules.evaluate(drawn, events, as_of=as_of, customers=customers).to_dict()
+    summary = oracle.summary_groups(drawn, history, evaluation, oracle.money_of(drawn))
+    assert [group["month"] for group in found.summary.to_dict()["by_month"]] == [
+        group["month"] for group in summary["by_month"]
+    ]

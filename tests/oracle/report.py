@@ -96,7 +96,16 @@ class Sums:
     points_expired: int = 0
     points_written_off: int = 0
     discount_value: int = 0
+    discount_units: int = 0
     free_item_value: int = 0
+    free_units: int = 0
+    vouchers: int = 0
+    gift_cards: int = 0
+    redemptions: int = 0
+    rejected_redemptions: int = 0
+    rewards_capped: int = 0
+    rewards_set_aside: int = 0
+    referrals: int = 0
     voucher_value: int = 0
     gift_card_value: int = 0
 
@@ -134,7 +143,16 @@ class Sums:
                 "gift_card": "gift_card_value",
             }[kind]
             setattr(self, name, getattr(self, name) + value)
+            counted = {
+                "discount": "discount_units",
+                "free": "free_units",
+                "voucher": "vouchers",
+                "gift_card": "gift_cards",
+            }[kind]
+            setattr(self, counted, getattr(self, counted) + units)
         elif kind == "redemption":
+            # Applied less cancelled: a cancellation's entry has negative units.
+            self.redemptions += 1 if units > 0 else -1
             self.points_redeemed -= points
             self.redemption_value += value
             self.value_given += value
@@ -144,6 +162,15 @@ class Sums:
             self.points_expired -= points
         elif kind == "written_off":
             self.points_written_off += points
+        elif kind == "rejected":
+            self.rejected_redemptions += 1
+        elif kind == "capped":
+            self.rewards_capped += 1
+        elif kind == "set_aside":
+            self.rewards_set_aside += 1
+        elif kind == "referral":
+            # A friend's qualifying purchase; units -1: a refund reversed it within its hold.
+            self.referrals += -1 if units == -1 else 1
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -671,9 +698,21 @@ def summary_groups(
             "points_net": sums.points_net,
             "points_cost": money.show(money.worth(sums.points_net)),
             "discount_value": money.show(sums.discount_value),
+            "discount_units": sums.discount_units,
             "free_item_value": money.show(sums.free_item_value),
+            "free_units": sums.free_units,
+            "vouchers": sums.vouchers,
             "voucher_value": money.show(sums.voucher_value),
+            "gift_cards": sums.gift_cards,
             "gift_card_value": money.show(sums.gift_card_value),
+            "redemptions": sums.redemptions,
+            "rejected_redemptions": sums.rejected_redemptions,
+            "rewards_capped": sums.rewards_capped,
+            "rewards_set_aside": sums.rewards_set_aside,
+            "referrals": sums.referrals,
+            "points_outstanding": sums.balance,
+            "liability": money.show(money.worth(sums.balance)),
+            "breakage": money.show(money.worth(sums.points_expired)),
             "points_redeemed": sums.points_redeemed,
             "redemption_value": money.show(sums.redemption_value),
             "points_expired": sums.points_expired,
@@ -702,7 +741,12 @@ def summary_groups(
             month = history.entry_month(entry, customer["customer_id"])
             assert month is not None
             months[month].add(entry, money)
+    total = Sums()
+    for customer in evaluation["customers"]:
+        for entry in customer["ledger"]:
+            total.add(entry, money)
     return {
+        "totals": {key: value for key, value in figures(total).items() if key != "entries"},
         "by_rule": rules,
         "by_tier": tiers,
         "by_month": [{"month": month, **figures(months[month])} for month in sorted(months)],
