@@ -29,7 +29,15 @@ from rewardrules.evaluation.batch import UnsupportedError
 from rewardrules.events import AnyEvent, Customer, OpeningLot
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program
-from strategies import cutoffs, lifecycle_histories, lifecycle_programs
+from strategies import (
+    cutoffs,
+    final_group_programs,
+    held_referral_cases,
+    histories,
+    lifecycle_histories,
+    lifecycle_programs,
+    profiles_near,
+)
 from strategies.values import CUSTOMERS
 from test_examples import PROGRAMS, as_of_of, customers_of, dry_run_arguments, history_of
 
@@ -484,3 +492,30 @@ def test_drawn_reports_with_opening_balances_are_the_oracles(
     assert [group["month"] for group in found.summary.to_dict()["by_month"]] == [
         group["month"] for group in summary["by_month"]
     ]
+
+
+@settings(max_examples=25)
+@given(final_group_programs(), histories(("alice", "bob"), 2, 12), cutoffs(), st.data())
+def test_drawn_reports_of_groups_limits_and_gifts_at_dates_are_the_oracles(
+    drawn: Program, events: list[AnyEvent], as_of: Cutoff, data: st.DataObject
+) -> None:
+    """Exclusive groups (set-aside entries), limits (capped), final rules, sign-up and
+    birthday gifts given at a date (event ``RULE@YYYY-MM-DD``)."""
+    customers = data.draw(profiles_near(events, drawn.timezone))
+    mine = expected(drawn, events, as_of, customers)
+    found = report(drawn, events, as_of=as_of, customers=customers)
+    assert_same_report(mine, found.to_dict())
+    assert_same_summary(drawn, events, as_of, customers, found.summary.to_dict())
+
+
+@settings(max_examples=25)
+@given(held_referral_cases(), cutoffs())
+def test_drawn_reports_of_referrals_are_the_oracles(
+    case: tuple[Program, list[AnyEvent], list[Customer]], as_of: Cutoff
+) -> None:
+    """Referrers rewarded for a friend's purchase, held, reversed by refunds in the hold."""
+    drawn, events, customers = case
+    mine = expected(drawn, events, as_of, customers)
+    found = report(drawn, events, as_of=as_of, customers=customers)
+    assert_same_report(mine, found.to_dict())
+    assert_same_summary(drawn, events, as_of, customers, found.summary.to_dict())
