@@ -529,3 +529,16 @@ def test_drawn_reports_of_referrals_are_the_oracles(
     found = report(drawn, events, as_of=as_of, customers=customers)
     assert_same_report(mine, found.to_dict())
     assert_same_summary(drawn, events, as_of, customers, found.summary.to_dict())
+
+
+@settings(max_examples=25)
+@given(lifecycle_programs(), lifecycle_histories(catalogue=True), cutoffs())
+def test_drawn_reports_in_a_three_decimal_currency_are_the_oracles(
+    drawn: Program, events: list[AnyEvent], as_of: Cutoff
+) -> None:
+    """The same draws in Kuwaiti dinars (3 decimals): points valued and rounded to a fils."""
+    document = drawn.model_dump(mode="json", exclude_none=True)
+    document["currency"] = "KWD"
+    dinars = Program.model_validate(document)
+    mine = expected(dinars, events, as_of)
+    assert_same_report(mine, report(dinars, events, as_of=as_of).to_dict())
