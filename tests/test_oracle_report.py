@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -592,3 +593,50 @@ def test_drawn_reports_in_a_three_decimal_currency_are_the_oracles(
     dinars = Program.model_validate(document)
     mine = expected(dinars, events, as_of)
     assert_same_report(mine, report(dinars, events, as_of=as_of).to_dict())
+
+
+def _html_table(page: str, title: str) -> list[list[str]]:
+    """The ``data-sort`` cells (exact: minor units, counts, ids) of the table after ``title``."""
+    start = page.index(f"<h2>{title}</h2>")
+    table = page[page.index("<tbody>", start) : page.index("</tbody>", start)]
+    return [
+        re.findall(r'data-sort="([^"]*)"', row) for row in table.split("<tr>") if "data-sort" in row
+    ]
+
+
+@pytest.mark.parametrize("name", ["coffee-club", "gift-shop", "migrated-bookshop"])
+def test_the_html_tables_hold_the_oracles_figures(name: str, tmp_path: Path) -> None:
+    path = ROOT / "rules" / "examples" / f"{name}.yaml"
+    drawn, events, as_of, customers = _example(path)
+    mine = expected(drawn, events, as_of, customers)
+    page = tmp_path / "report.html"
+    arguments = ["report", *dry_run_arguments(path)[1:], "--format", "html"]
+    result = CliRunner().invoke(cli, [*arguments, "--output", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    minor = oracle.money_of(drawn).minor
+    assert _html_table(text, "Per rule") == [
+        [
+            rule["rule"],
+            str(rule["rewards"]),
+            str(rule["units"]),
+            str(minor(rule["value"])),
+            str(rule["points_net"]),
+            str(minor(rule["cost"])),
+        ]
+        for rule in mine["by_rule"]
+    ]
+    assert _html_table(text, "Per tier") == [
+        [
+            tier["tier"] or "",
+            str(tier["members"]),
+            str(minor(tier["spend"])),
+            str(minor(tier["cost"])),
+        ]
+        for tier in mine["by_tier"]
+    ]
+    people = {person["customer_id"]: person for person in mine["_people"]}
+    assert [row[:2] for row in _html_table(text, "Top 10 customers by cost")] == [
+        [top["customer_id"], str(people[top["customer_id"]]["cost"])]
+        for top in mine["customers"]["top"]
+    ]
