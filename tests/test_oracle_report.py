@@ -39,7 +39,9 @@ from strategies import (
     histories,
     lifecycle_histories,
     lifecycle_programs,
+    options,
     profiles_near,
+    programs,
 )
 from strategies.values import CUSTOMERS
 from test_examples import PROGRAMS, as_of_of, customers_of, dry_run_arguments, history_of
@@ -640,3 +642,20 @@ def test_the_html_tables_hold_the_oracles_figures(name: str, tmp_path: Path) -> 
         [top["customer_id"], str(people[top["customer_id"]]["cost"])]
         for top in mine["customers"]["top"]
     ]
+
+
+@settings(max_examples=30)
+@given(
+    programs(rule_options=options(every_nth_free={"rewards": ("voucher", "free")})),
+    histories(),
+    cutoffs(),
+)
+def test_drawn_reports_of_every_kind_are_the_oracles(
+    drawn: Program, events: list[AnyEvent], as_of: Cutoff
+) -> None:
+    """Every rule kind (vouchers, gift cards, order and tiered discounts, punch cards,
+    points), with limits, groups and final rules, and the summary of each."""
+    mine = expected(drawn, events, as_of)
+    found = report(drawn, events, as_of=as_of)
+    assert_same_report(mine, found.to_dict())
+    assert_same_summary(drawn, events, as_of, None, found.summary.to_dict())
