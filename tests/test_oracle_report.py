@@ -137,6 +137,22 @@ def csv_rows(mine: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def assert_batch_reports_the_same(
+    mine: dict[str, Any],
+    drawn: Program,
+    events: list[AnyEvent],
+    as_of: Cutoff,
+    customers: list[Customer] | None = None,
+) -> None:
+    """The batch engine's report, where it runs the program, is the oracle's too."""
+    try:
+        batch = report(drawn, events, as_of=as_of, customers=customers, engine="batch")
+    except UnsupportedError:
+        return
+    assert_same_report(mine, batch.to_dict())
+    assert_same_summary(drawn, events, as_of, customers, batch.summary.to_dict())
+
+
 def assert_same_comparison(mine: dict[str, Any], real: dict[str, Any]) -> None:
     for key in ("program", "by_rule", "rewards", "appearing", "disappearing", "by_month"):
         assert real[key] == mine[key], key
@@ -569,6 +585,7 @@ def test_drawn_reports_of_groups_limits_and_gifts_at_dates_are_the_oracles(
     found = report(drawn, events, as_of=as_of, customers=customers)
     assert_same_report(mine, found.to_dict())
     assert_same_summary(drawn, events, as_of, customers, found.summary.to_dict())
+    assert_batch_reports_the_same(mine, drawn, events, as_of, customers)
 
 
 @settings(max_examples=25)
@@ -582,6 +599,7 @@ def test_drawn_reports_of_referrals_are_the_oracles(
     found = report(drawn, events, as_of=as_of, customers=customers)
     assert_same_report(mine, found.to_dict())
     assert_same_summary(drawn, events, as_of, customers, found.summary.to_dict())
+    assert_batch_reports_the_same(mine, drawn, events, as_of, customers)
 
 
 @settings(max_examples=25)
@@ -659,3 +677,4 @@ def test_drawn_reports_of_every_kind_are_the_oracles(
     found = report(drawn, events, as_of=as_of)
     assert_same_report(mine, found.to_dict())
     assert_same_summary(drawn, events, as_of, None, found.summary.to_dict())
+    assert_batch_reports_the_same(mine, drawn, events, as_of)
