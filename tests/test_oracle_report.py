@@ -329,6 +329,14 @@ def test_a_cafes_points_expire_after_three_months_as_breakage_not_cost() -> None
         ("2026-03", "0.50"),
     ]
     assert_same_report(expected(drawn, events, date(2026, 4, 20)), april)
+    # docs/cost.md's deviation: January's balance counts its points' later expiry (0
+    # outstanding as of April), though amy held 20 at the end of January, which a report
+    # as of that day shows.
+    assert [month["points_outstanding"] for month in april["by_month"]] == [0, 10, 15]
+    january = report(drawn, events, as_of=date(2026, 1, 31)).to_dict()
+    assert [(month["month"], month["points_outstanding"]) for month in january["by_month"]] == [
+        ("2026-01", 20)
+    ]
 
 
 def retailer() -> tuple[Program, list[AnyEvent]]:
