@@ -256,6 +256,14 @@ def test_a_cafe_costs_its_free_coffees_its_muffin_and_its_outstanding_beans() ->
         ("2026-02", "5.70", 20, "5.20"),
         ("2026-03", "0.00", 24, "0.20"),
     ]
+    # Issue 14's per month "the same" as per rule: units (one free coffee in January, one
+    # in February) and the share of the program's cost: 4.50 / 9.90 = 0.45454 -> 0.4545,
+    # 5.20 / 9.90 = 0.52525 -> 0.5253, 0.20 / 9.90 = 0.0202.
+    assert [(month["units"], month["share"]) for month in found["by_month"]] == [
+        (1, "0.4545"),
+        (1, "0.5253"),
+        (0, "0.0202"),
+    ]
     # Customers: amy 8.70 + 14 beans (0.70) = 9.40, bo 6 beans 0.30, cy 4 beans 0.20.
     # Nearest rank of [0.20, 0.30, 9.40]: q0.25 -> rank 1, q0.5 -> rank 2, q0.75 -> 3.
     assert found["customers"]["quantiles"] == {

@@ -71,8 +71,8 @@ def money_of(program: Program) -> Money:
 
 
 def ratio(part: int, whole: int) -> str | None:
-    """A share or a rate, to 4 decimals half up; none over nothing."""
-    if whole == 0:
+    """A share or a rate, to 4 decimals half up; none over nothing (or a negative whole)."""
+    if whole <= 0:
         return None
     exact = Decimal(part) / Decimal(whole)
     return str(exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
@@ -334,6 +334,7 @@ def month_rows(history: History, evaluation: dict[str, Any], money: Money) -> li
             {
                 "month": month,
                 "rewards": sums.rewards,
+                "units": sums.units,
                 "value_given": money.show(sums.value_given),
                 "points_issued": sums.points_issued,
                 "points_reversed": sums.points_reversed,
@@ -489,6 +490,8 @@ def report(
     costs = [person["cost"] for person in people]
     months = month_rows(history, evaluation, money)
     expiry, certain = expiry_months(program, history, evaluation, money)
+    for month in months:  # its share of the program's cost: the months add up to it
+        month["share"] = ratio(money.minor(month["cost"]), total.value_given + liability)
     ranked = sorted(people, key=lambda person: (-person["cost"], person["customer_id"]))
     return {
         "program": program.program,

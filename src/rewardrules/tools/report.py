@@ -142,6 +142,8 @@ class MonthCost:
     """``value_given`` plus the change of liability over the month."""
     by_rule: Mapping[str, int] = field(default_factory=dict)
     """Cost at issue per program rule given in the month (for the stacked chart)."""
+    units: int = 0
+    """Units discounted or made free, vouchers and gift cards issued in the month."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +304,7 @@ class Report:
                 {
                     "month": month.month,
                     "rewards": month.rewards,
+                    "units": month.units,
                     "value_given": show(month.value_given),
                     "points_issued": month.points_issued,
                     "points_reversed": month.points_reversed,
@@ -313,6 +316,7 @@ class Report:
                     "points_outstanding": month.balance,
                     "liability": show(month.liability),
                     "cost": show(month.cost),
+                    "share": _share(month.cost, self.cost),
                     "by_rule": {rule: show(cost) for rule, cost in month.by_rule.items()},
                 }
                 for month in self.months
@@ -373,8 +377,9 @@ class Report:
 
 
 def _share(part: int, whole: int) -> str | None:
-    """``part / whole`` as a fraction with 4 decimals (half-up), None when ``whole`` is 0."""
-    if whole == 0:
+    """``part / whole`` as a fraction with 4 decimals (half-up), None when ``whole`` is 0
+    or less."""
+    if whole <= 0:  # no share of nothing, nor of a program that is owed points on balance
         return None
     return str(_four_places(divide_half_up(part * 10000, whole)))
 
@@ -764,6 +769,10 @@ def _months(
                     for (month, rule), (money, points) in sorted(month_rules.items())
                     if month == group.key
                 },
+                units=totals.discount_units
+                + totals.free_units
+                + totals.vouchers
+                + totals.gift_cards,
             )
         )
         liability = new_liability
