@@ -694,3 +694,25 @@ def test_drawn_reports_of_every_kind_are_the_oracles(
     assert_same_report(mine, found.to_dict())
     assert_same_summary(drawn, events, as_of, None, found.summary.to_dict())
     assert_batch_reports_the_same(mine, drawn, events, as_of)
+
+
+@settings(max_examples=20)
+@given(
+    final_group_programs(),
+    final_group_programs(),
+    histories(("alice", "bob"), 2, 12),
+    cutoffs(),
+    st.data(),
+)
+def test_drawn_comparisons_of_gifts_and_groups_are_the_oracles(
+    old: Program, new: Program, events: list[AnyEvent], as_of: Cutoff, data: st.DataObject
+) -> None:
+    """Customers only one program rewards (a profile's gift at a date): added or removed."""
+    customers = data.draw(profiles_near(events, old.timezone))
+    mine = oracle.compare(
+        expected(old, events, as_of, customers),
+        expected(new, events, as_of, customers),
+        oracle.money_of(old),
+    )
+    found = compare(old, new, events, as_of=as_of, customers=customers)
+    assert_same_comparison(mine, found.to_dict())
