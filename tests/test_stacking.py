@@ -61,7 +61,7 @@ def test_a_daily_points_limit_cuts_then_caps_then_starts_again_the_next_day() ->
         "12.00 USD paid at 1 point per 1.00 USD: 12 points "
         "(limit reached: at most 10 points a day; 10 of 12 given)"
     )
-    assert reasons(evaluation)[1].endswith("(limit reached: at most 10 points a day; 0 of 5 given)")
+    assert reasons(evaluation)[1].endswith("(limit reached: at most 10 points a day; not given)")
     assert evaluation.totals.rewards_capped == 1
     assert evaluation.totals.points_issued == 17
 

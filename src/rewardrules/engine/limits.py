@@ -224,7 +224,8 @@ def cut_points(
         if entry.kind != "points" or not entry.points:
             kept.append(entry)
             continue
-        given = "not given" if limit.measure == "rewards" else f"{most} of {entry.points} given"
+        # Cut to nothing, the reward is not given at all, whichever limit cut it.
+        given = "not given" if most == 0 else f"{most} of {entry.points} given"
         note = _note(plan, limit, given)
         if most == 0:
             kept.append(_capped(entry, note))

@@ -67,7 +67,20 @@ class Duration:
         year, month = local.year + month_index // 12, month_index % 12 + 1
         last_day = _MONTH_DAYS[month - 1] + (1 if month == 2 and _leap(year) else 0)
         moved = local.replace(year=year, month=month, day=min(local.day, last_day), fold=0)
-        return moved.replace(tzinfo=zone)
+        return fixed_offset(moved.replace(tzinfo=zone))
+
+
+def fixed_offset(moment: datetime) -> datetime:
+    """``moment`` with its UTC offset as a fixed tzinfo: the same instant and wall clock.
+
+    An instant held in a named zone that falls in an hour the clocks skip or repeat is
+    never equal (``==``) to an instant in another tzinfo (PEP 495), so an expiry or a
+    deadline in such an hour would not be reached by an event or ``as_of`` at that very
+    instant; with a fixed offset it compares as the instant it is (and it is written the
+    same way in a saved state).
+    """
+    offset = moment.utcoffset()
+    return moment if offset is None else moment.astimezone(timezone(offset))
 
 
 def elapsed(instant: datetime, span: timedelta) -> datetime:
@@ -101,7 +114,7 @@ def end_of_period(instant: datetime, period: str, zone: ZoneInfo) -> datetime:
         first_month = 1
     month_index = first_month - 1 + step
     start = date(local.year + month_index // 12, month_index % 12 + 1, 1)
-    return datetime.combine(start, time(0), zone)
+    return fixed_offset(datetime.combine(start, time(0), zone))
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +321,19 @@ def refunded_in_full(account: PointsAccount, purchase_id: str) -> None:
         newest = max(account.counting.values())
         last = newest if last is None or newest > last else last
     account.active_at = last
+
+
+def refunded_in_full_expiring(
+    policy: PointsPolicy, account: PointsAccount, customer_id: str, purchase_id: str, at: datetime
+) -> list[LedgerEntry]:
+    """:func:`refunded_in_full` at a refund's instant ``at``, with the expiries of an earlier
+    inactivity deadline that has already passed (after the refund's own entries), so that
+    they are written when the refund is the customer's last event too."""
+    before = account.active_at
+    refunded_in_full(account, purchase_id)
+    if account.active_at == before or account.active_at is None:
+        return []
+    return advance(policy, account, customer_id, at)
 
 
 def settle(account: PointsAccount, purchase_id: str) -> None:

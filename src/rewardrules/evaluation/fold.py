@@ -45,7 +45,7 @@ from rewardrules.engine.lots import (
     cancel_redemption,
     earn,
     redeem,
-    refunded_in_full,
+    refunded_in_full_expiring,
     take_back,
     upcoming_expiry,
 )
@@ -265,7 +265,9 @@ def _apply_refund(
             points_back,
         )
     if record.fully_refunded():
-        refunded_in_full(state.account, refund.purchase_id)
+        entries += refunded_in_full_expiring(
+            plan.points, state.account, refund.customer_id, refund.purchase_id, refund.at
+        )
     if plan.tiers is not None:
         state.tiers.adjust(plan.tiers, record, tier_amount(record, plan.tiers))
 

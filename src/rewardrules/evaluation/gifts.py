@@ -281,29 +281,38 @@ def _best_gift(
 
     Each is worth what it would give within its limits (as ``worth`` measures a purchase's
     group: money, plus points at ``points.value``; then more points); a tie goes to the
-    lower priority, then the earlier rule in the file. The others write a ``set_aside``
-    entry under their own gift's id, and are used up as if given (a sign-up bonus is not
-    given later, nor a birthday gift again that year).
+    lower priority, then the earlier rule in the file. The others that would give something
+    write a ``set_aside`` entry under their own gift's id, and are used up as if given (a
+    sign-up bonus is not given later, nor a birthday gift again that year); one that its
+    limits cut to nothing does not compete and is given as usual (a ``capped`` entry).
     """
     program = plan.program
     measure = GroupStep(group, (), (), program.points.value, plan.money, program.points.name)
     place = {rule.id: index for index, rule in enumerate(program.rules)}
     priority = {rule.id: rule.priority for rule in program.rules}
     worths = []
-    for (_, rule_id, _), gift in zip(members, gifts, strict=True):
+    rewarding = []
+    for index, ((_, rule_id, _), gift) in enumerate(zip(members, gifts, strict=True)):
         within = gift_within_limits(plan.limits.get(rule_id), state, local_date, gift)
         worths.append(worth(measure, [within]))
-    best = max(worths)
-    winner = min(
-        (index for index, value in enumerate(worths) if value == best),
-        key=lambda index: (priority[members[index][1]], place[members[index][1]]),
-    )
-    winner_id = members[winner][1]
-    others = tuple(rule_id for index, (_, rule_id, _) in enumerate(members) if index != winner)
+        if within.kind not in NOTE_KINDS:
+            rewarding.append(index)
+    # As in a purchase's group, a gift its limits cut to nothing does not compete: it is
+    # given as usual (a capped entry), and only the gifts that would give something compete.
+    winner = None
+    if rewarding:
+        best = max(worths[index] for index in rewarding)
+        winner = min(
+            (index for index in rewarding if worths[index] == best),
+            key=lambda index: (priority[members[index][1]], place[members[index][1]]),
+        )
+    losers = [index for index in rewarding if index != winner]
+    others = tuple(members[index][1] for index in losers)
     result = []
     for index, ((_, rule_id, _), gift) in enumerate(zip(members, gifts, strict=True)):
-        if index != winner:
-            reason = (measure, winner_id, worths[winner], worths[index], gift)
+        if index in losers:
+            assert winner is not None  # noqa: S101 -- a loser means there is a winner
+            reason = (measure, members[winner][1], worths[winner], worths[index], gift)
             result.append(
                 LedgerEntry(
                     gift.event_id,
@@ -320,7 +329,7 @@ def _best_gift(
             )
             continue
         given = limit_gift(plan.limits.get(rule_id), state, local_date, gift)
-        if given.kind not in NOTE_KINDS:
+        if index == winner and losers and given.kind not in NOTE_KINDS:
             given = replace(given, template=_won, arguments=(given, group, others))
         result.append(given)
     return result

@@ -27,7 +27,7 @@ from rewardrules.engine.lots import (
     cancel_redemption,
     earn,
     redeem,
-    refunded_in_full,
+    refunded_in_full_expiring,
     take_back,
     upcoming_expiry,
 )
@@ -177,7 +177,9 @@ def run_accounts(
                         policy, account, customer_id, ids[event], purchase_id, at, back
                     )
                 if event in emptied:
-                    refunded_in_full(account, purchase_id)
+                    written += refunded_in_full_expiring(
+                        policy, account, customer_id, purchase_id, at
+                    )
             elif (target := catalogue.cancelled(event, ids)) is not None:
                 written = cancel_redemption(policy, account, customer_id, ids[event], target)
             else:

@@ -35,7 +35,7 @@ from rewardrules.engine.lots import (
     cancel_redemption,
     earn,
     redeem,
-    refunded_in_full,
+    refunded_in_full_expiring,
     take_back,
     upcoming_expiry,
 )
@@ -361,7 +361,9 @@ class Walker:
                 else []
             )
             if event in self.emptied:
-                refunded_in_full(account, purchase_id)
+                written += refunded_in_full_expiring(
+                    policy, account, customer_id, purchase_id, moment
+                )
             return written
         target = self.catalogue.cancelled(event, keys)  # a saved redemption's too
         if target is not None:
