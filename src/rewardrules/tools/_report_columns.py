@@ -27,7 +27,12 @@ from rewardrules.engine.lots import OPENING
 Ints = npt.NDArray[np.int64]
 
 KIND_CODE: Final = {kind: code for code, kind in enumerate(ENTRY_KINDS)}
-_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card", "redemption"})
+_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card"})
+"""Kinds whose every entry is a reward given; so are a points entry with points > 0 and an
+applied redemption (points < 0): a cancellation's entry, which gives points back, is none."""
+_VALUE_CODES: Final = np.asarray(
+    [kind in _GIVING or kind == "redemption" for kind in ENTRY_KINDS], dtype=np.bool_
+)
 _GIVING_CODES: Final = np.asarray([kind in _GIVING for kind in ENTRY_KINDS], dtype=np.bool_)
 _SOURCE_OF_KIND: Final = {
     "redemption": "catalogue",
@@ -341,7 +346,7 @@ def _add(
 ) -> None:
     """Add ``entries`` entries of one kind and points sign, as ``summary._count`` does."""
     sums["entries"] += entries
-    if kind in _GIVING or (kind == "points" and sign > 0):
+    if kind in _GIVING or (kind == "points" and sign > 0) or (kind == "redemption" and sign < 0):
         sums["rewards"] += entries
     if kind == "points":
         if sign >= 0:
@@ -392,10 +397,13 @@ class CustomerSums:
 
 def customer_sums(columns: EntryColumns, customers: int) -> CustomerSums:
     """What each customer was given in money, and whether they earned any reward."""
-    giving = _GIVING_CODES[columns.kind]
+    valued = _VALUE_CODES[columns.kind]
     given = np.zeros(customers, dtype=np.int64)
-    np.add.at(given, columns.customer[giving], columns.value[giving])
-    earning = giving | ((columns.kind == KIND_CODE["points"]) & (columns.points > 0))
+    np.add.at(given, columns.customer[valued], columns.value[valued])
+    earning = _GIVING_CODES[columns.kind] | (
+        (columns.kind == KIND_CODE["points"]) & (columns.points > 0)
+    )
+    earning |= (columns.kind == KIND_CODE["redemption"]) & (columns.points < 0)
     earned = np.bincount(columns.customer[earning], minlength=customers) > 0
     return CustomerSums(given.tolist(), earned.tolist())
 
