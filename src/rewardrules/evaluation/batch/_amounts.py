@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardrules.errors import Location, Problem
+from rewardrules.evaluation.batch._unsupported import UnsupportedError
 from rewardrules.histories.columns import written_amount
 
 if TYPE_CHECKING:
@@ -108,8 +109,6 @@ def check_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> None:
     event = first_sum_too_large(np.abs(points))
     if event is None:
         return
-    from rewardrules.evaluation.batch._frame import UnsupportedError  # noqa: PLC0415 -- it imports this module
-
     total = int(np.abs(points[: event + 1]).astype(object).sum())
     what = (
         f"rule '{rule}' gives {int(points[event])} points here; the points it gives add up "
