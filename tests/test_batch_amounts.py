@@ -21,7 +21,7 @@ from rewardrules import evaluate, load_program, read_customers, read_history
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import UnsupportedError
-from rewardrules.events import AnyEvent, Line, Payment, Purchase
+from rewardrules.events import AnyEvent, Line, Payment, Purchase, Refund, RefundLine
 from rewardrules.histories.columns import read_history_table
 from rewardrules.program.model import Program
 from strategies import histories, lifecycle_histories, lifecycle_programs
@@ -222,6 +222,180 @@ def test_points_past_int64_on_one_purchase_are_refused_not_overflowed() -> None:
     # 3000 points a cent on 2**53 cents: past int64 itself (an OverflowError before).
     message = _refusal(BIG_POINTS, [_purchase("p1", _minor(2**53), category="coffee")])
     assert message.startswith("event p1: rule 'stars' gives 27021597764222976000 points here")
+
+
+# --- points cut by limits, a cap or a group before the bound -------------------------------
+
+# 1000 points per cent (no multiplier): 2**53 cents want 1000 * 2**53 points, past int64
+# on one purchase. The bound is on what the rule gives, after its cap, limits and group.
+HUGE = _minor(2**53)
+HUGE_WANT = 1000 * 2**53
+
+
+def _limited_stars(*limits: dict[str, Any], **rule: Any) -> Program:
+    others = rule.pop("others", ())
+    return Program.model_validate(
+        {
+            "program": "limited-stars",
+            "name": "Limited stars",
+            "currency": "USD",
+            "timezone": "UTC",
+            "points": {"name": "stars", "value": Decimal("0.01")},
+            "rules": [
+                {
+                    "id": "stars",
+                    "kind": "points_per_spend",
+                    "points": Decimal(1000),
+                    "per": Decimal("0.01"),
+                    **({"limit": list(limits)} if limits else {}),
+                    **rule,
+                },
+                *others,
+            ],
+        }
+    )
+
+
+def _ledger(program: Program, events: list[AnyEvent]) -> list[tuple[str, int | None, str]]:
+    """The batch engine's ledger, after checking it is the reference's."""
+    assert same_results(program, events)
+    result = evaluate(program, events, engine="batch").to_dict()
+    return [
+        (entry["event_id"], entry["points"], entry["reason"])
+        for customer in result["customers"]
+        for entry in customer["ledger"]
+    ]
+
+
+def test_a_limit_per_purchase_brings_points_past_int64_within_the_bound() -> None:
+    program = _limited_stars({"per": "purchase", "points": Decimal(1000)})
+    assert _ledger(program, [_purchase("p1", HUGE)]) == [
+        (
+            "p1",
+            1000,
+            "90071992547409.92 USD paid at 1000 stars per 0.01 USD: "
+            f"{HUGE_WANT} stars (limit reached: at most 1000 stars per purchase; "
+            f"1000 of {HUGE_WANT} given)",
+        )
+    ]
+
+
+def test_a_lifetime_limit_gives_nothing_more_on_huge_purchases_after_it_is_reached() -> None:
+    # The points wanted add up far past 2**62; what is given stops at the limit.
+    program = _limited_stars({"per": "lifetime", "points": Decimal(10**18)})
+    events: list[AnyEvent] = [_purchase(f"p{day}", HUGE, day=day) for day in range(1, 5)]
+    ledger = _ledger(program, events)
+    assert [points for _, points, _ in ledger] == [10**18, None, None, None]  # capped
+    assert ledger[1][2].endswith(
+        f"(limit reached: at most {10**18} stars in all; 0 of {HUGE_WANT} given)"
+    )
+
+
+def test_a_cap_per_purchase_brings_points_past_int64_within_the_bound() -> None:
+    program = _limited_stars(max_per_purchase=Decimal(2**61 - 1))
+    events: list[AnyEvent] = [_purchase("p1", HUGE), _purchase("p2", HUGE, day=2)]
+    assert [points for _, points, _ in _ledger(program, events)] == [2**61 - 1, 2**61 - 1]
+
+
+def test_capped_points_adding_up_to_the_bound_are_refused() -> None:
+    program = _limited_stars(max_per_purchase=Decimal(2**61))
+    events: list[AnyEvent] = [_purchase("p1", HUGE), _purchase("p2", HUGE, day=2)]
+    assert _refusal(program, events).startswith(
+        f"event p2: rule 'stars' gives {2**61} points here; the points it gives add up to {SUM}"
+    )
+
+
+def test_limited_points_adding_up_to_just_under_the_bound_run_as_the_reference() -> None:
+    # Each purchase is cut to 2**61 - 1 points: 2**62 - 2 in all, the most that fits.
+    program = _limited_stars({"per": "purchase", "points": Decimal(2**61 - 1)})
+    events: list[AnyEvent] = [_purchase("p1", HUGE), _purchase("p2", HUGE, day=2)]
+    assert [points for _, points, _ in _ledger(program, events)] == [2**61 - 1, 2**61 - 1]
+
+
+def test_limited_points_adding_up_to_the_bound_are_refused_at_the_event_that_reaches_it() -> None:
+    program = _limited_stars({"per": "purchase", "points": Decimal(2**61)})
+    events: list[AnyEvent] = [
+        _purchase("p1", HUGE),
+        _purchase("p2", HUGE, day=2),
+        _purchase("p3", "1.00", day=3),
+    ]
+    assert _refusal(program, events) == (
+        f"event p2: rule 'stars' gives {2**61} points here; the points it gives add up to "
+        f"{SUM} through this event, which is more than the batch engine's integers allow "
+        f"for a sum over a history (2**62 = {SUM})" + ADVICE
+    )
+
+
+def test_a_refund_of_a_limited_purchase_of_huge_points_runs_as_the_reference() -> None:
+    program = _limited_stars({"per": "purchase", "points": Decimal(10**6)})
+    events: list[AnyEvent] = [
+        _purchase("p1", HUGE, quantity=3),
+        Refund(
+            id="r1",
+            customer_id="c1",
+            at=datetime(2025, 1, 2, 10, tzinfo=UTC),
+            purchase_id="p1",
+            lines=(RefundLine(sku="latte-16oz", quantity=2),),
+        ),
+        Refund(
+            id="r2",
+            customer_id="c1",
+            at=datetime(2025, 1, 3, 10, tzinfo=UTC),
+            purchase_id="p1",
+        ),
+    ]
+    # r1 leaves a third of p1, still worth more than the limit: nothing is taken back.
+    assert [points for _, points, _ in _ledger(program, events)] == [10**6, -(10**6)]
+
+
+def _grouped(*limits: dict[str, Any]) -> Program:
+    """The stars in an exclusive group with 1% off: each member worth its money."""
+    percent = {"id": "percent", "kind": "order_discount", "percent": Decimal(1)}
+    return _limited_stars(
+        *limits, exclusive_group="one", others=[{**percent, "exclusive_group": "one"}]
+    )
+
+
+def test_a_huge_points_member_of_a_group_wins_within_its_limit_as_the_reference() -> None:
+    # p1: the stars within their limit (10**15, worth 10**13 USD) beat 1% off
+    # (900719925474.10 USD), though they want 1000 * 2**53; p2: 1000 stars beat 0.50.
+    program = _grouped({"per": "purchase", "points": Decimal(10**15)})
+    ledger = _ledger(program, [_purchase("p1", HUGE), _purchase("p2", "50.00", day=2)])
+    assert [(event, points) for event, points, _ in ledger] == [
+        ("p1", None),  # the 1% off, set aside
+        ("p1", 10**15),
+        ("p2", None),
+        ("p2", 5_000_000),
+    ]
+    assert ledger[1][2].endswith(
+        f"(limit reached: at most {10**15} stars per purchase; {10**15} of {HUGE_WANT} "
+        "given) (best of exclusive group 'one', over 'percent')"
+    )
+
+
+def test_a_huge_points_member_of_a_group_that_loses_gives_nothing_to_bound() -> None:
+    # Unlimited, the stars want 1000 * 2**53 on p1; with a point worth 10**-30 USD they lose
+    # to 1% off, so they give nothing there, and nothing is refused.
+    program = _grouped().model_copy(
+        update={"points": _grouped().points.model_copy(update={"value": Decimal("1e-30")})}
+    )
+    ledger = _ledger(program, [_purchase("p1", HUGE)])
+    assert [(event, points) for event, points, _ in ledger] == [("p1", None), ("p1", None)]
+
+
+def test_a_huge_points_member_of_a_group_that_wins_past_the_bound_is_refused() -> None:
+    assert _refusal(_grouped(), [_purchase("p1", HUGE)]).startswith(
+        f"event p1: rule 'stars' gives {HUGE_WANT} points here"
+    )
+
+
+def test_points_past_the_bound_even_after_their_limit_are_refused_not_overflowed() -> None:
+    # A limit of 2**63 points per purchase leaves the first purchase's points past int64.
+    program = _limited_stars({"per": "purchase", "points": Decimal(2**63)})
+    assert _refusal(program, [_purchase("p1", _minor(2**60))]).startswith(
+        f"event p1: rule 'stars' gives {2**63} points here; the points it gives add up to "
+        f"{2**63} through this event"
+    )
 
 
 # --- the examples, scaled -----------------------------------------------------------------

@@ -15,7 +15,9 @@ bounds on amounts"), checked on the actual values:
   :data:`LARGEST_SUM`: the cumulative sums over the whole history (window spend, punch-card
   counts, tiers by spend, customer totals) are int64;
 - the points each ``points_per_spend`` rule gives add up to less than :data:`LARGEST_SUM`
-  (:func:`check_points`): the ledger, lots and balances hold points in int64.
+  (:func:`given_points`), after its limits and its exclusive group cut them: the ledger,
+  lots and balances hold points in int64. What it wants to give before those cuts is held
+  exactly (:func:`wanted_points`: Python integers where int64 might not do).
 
 A history beyond one of them is refused by name (``UnsupportedError``, code
 ``unsupported``): the source, the event and its line (the file's line when the table has
@@ -102,10 +104,28 @@ def first_sum_too_large(values: npt.NDArray[Any]) -> int | None:
     return int(over[0]) if len(over) else None
 
 
+def wanted_points(points: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The points a ``points_per_spend`` rule wants to give on each event, before its
+    limits and its exclusive group cut them: int64 when they surely add up to less than
+    :data:`LARGEST_SUM` (a float sum settles the common case), else exact Python integers,
+    so that a limit may still bring them within the bound. The caller cuts them, then
+    checks what is given (:func:`given_points`)."""
+    if first_sum_too_large(np.abs(points)) is None:
+        return points.astype(np.int64, copy=False)
+    return points.astype(object)
+
+
+def given_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> Ints:
+    """The points a ``points_per_spend`` rule gives on each event (after its limits and
+    its group), as int64: refused (:func:`check_points`) when they add up beyond
+    :data:`LARGEST_SUM`, since the ledger, balances and lots hold points in int64."""
+    check_points(frame, points, rule)
+    return points.astype(np.int64, copy=False)
+
+
 def check_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> None:
-    """Refuse the points a ``points_per_spend`` rule gives on each event (int64, or Python
-    integers where its products passed int64) when they add up, over the history, beyond
-    :data:`LARGEST_SUM`: the ledger, balances and lots hold points in int64."""
+    """Refuse the points a rule gives on each event (int64, or Python integers) when they
+    add up, over the history, to :data:`LARGEST_SUM` or more: at the event that reaches it."""
     event = first_sum_too_large(np.abs(points))
     if event is None:
         return

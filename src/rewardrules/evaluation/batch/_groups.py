@@ -349,7 +349,7 @@ class Groups:
         zero = np.zeros(frame.events, dtype=np.int64)
         source = earned_on(stage, frame, self.earns_on(rule_id, paid, True), self.payments)
         weights = stage.weights(frame, tier, purchase_lines)
-        points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
+        points = stage.points(frame, tier, source, weights)  # exact: _earning_entries checks
         self.trials[rule_id] = Trial(points != 0, zero, points, points)
         limited = self.limited.get(rule_id)
         if limited is None:
