@@ -31,14 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel
 
 from rewardrules.errors import Location, Problem
 from rewardrules.evaluation.batch._unsupported import UnsupportedError
 from rewardrules.histories.columns import written_amount
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rewardrules.evaluation.batch._frame import Column, Flags, Frame, Ints
     from rewardrules.money import Currency
+    from rewardrules.program.model import Program
 
 LARGEST_LINE = 2**61
 """The largest gross amount of a purchase line, in minor units."""
@@ -140,16 +144,70 @@ def check_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> None:
     raise UnsupportedError([too_large_problem((None, "<events>"), path, what)])
 
 
-def overflow_problem() -> Problem:
-    """The refusal of a value the engine met past int64 while evaluating: the rewards a
-    program's own figures give (a voucher, gift card or bonus of 30 digits, or a value
-    given very many times), which no bound on the history's amounts covers."""
-    return Problem(
-        message="a reward's value or points passed the batch engine's integers (2**63) "
-        "while evaluating: the program's figures, or a reward given very many times, are "
-        "too large for it; evaluate this history with engine='reference'",
-        code="unsupported",
-    )
+LARGEST_HELD = 2**63 - 1
+"""The largest value the engine's int64 columns hold (minor units or points)."""
+
+
+def overflow_problems(program: Program, money: Currency) -> list[Problem]:
+    """The refusal of a value the engine met past int64 while evaluating, naming its
+    cause: each figure of the program that int64 cannot hold as the engine holds it (a
+    whole number as it is, a decimal in minor units), with its rule, its path in the
+    program and what to do. A limit's figures are left out: the engine counts limits in
+    Python integers. Without such a figure, a reward was given very many times; that
+    refusal names no figure."""
+    problems = []
+    for path, figure in _figures(program, ()):
+        held = figure if isinstance(figure, int) else _minor_of(figure, money)
+        if abs(held) <= LARGEST_HELD:
+            continue
+        shown = str(figure)
+        if not isinstance(figure, int):
+            shown = f"{figure:f} {money.code} ({held} minor units)"
+        owner = ""
+        if path[0] == "rules":
+            owner = f"rule '{program.rules[int(path[1])].id}': "
+        problems.append(
+            Problem(
+                message=f"{owner}{shown} is more than the batch engine's integers hold "
+                f"({_power(LARGEST_HELD + 1)} - 1 = {LARGEST_HELD}), and a value or points "
+                "the program gives passed them while evaluating; write a smaller figure, or "
+                "evaluate this history with engine='reference'",
+                path=path,
+                code="unsupported",
+            )
+        )
+    if problems:
+        return problems
+    return [
+        Problem(
+            message="a reward's value or points passed the batch engine's integers "
+            f"({_power(LARGEST_HELD + 1)}) while evaluating: a reward given very many times "
+            "adds up past them; evaluate this history with engine='reference'",
+            code="unsupported",
+        )
+    ]
+
+
+def _minor_of(figure: Decimal, money: Currency) -> int:
+    """A decimal figure in whole minor units, exactly (the context's precision aside)."""
+    numerator, denominator = figure.as_integer_ratio()
+    return numerator * money.minor_per_major // denominator
+
+
+Path = tuple[str | int, ...]
+
+
+def _figures(value: object, path: Path) -> Iterator[tuple[Path, int | Decimal]]:
+    """Every number of a program's models, with its path (a limit's left out)."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name != "limit":
+                yield from _figures(getattr(value, name), (*path, name))
+    elif isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            yield from _figures(item, (*path, index))
+    elif isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        yield path, value
 
 
 def too_large_problem(

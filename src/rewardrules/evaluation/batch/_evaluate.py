@@ -30,7 +30,7 @@ from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
-from rewardrules.evaluation.batch._amounts import given_points, overflow_problem
+from rewardrules.evaluation.batch._amounts import given_points, overflow_problems
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cancels import Catalogue, cancelled_redemptions
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
@@ -187,7 +187,7 @@ def evaluate_table(
             guess = run.points_given
         raise AssertionError("the points tiers or final stops did not settle")  # pragma: no cover
     except OverflowError:  # a Python integer put into int64 (numpy raises, never wraps)
-        raise UnsupportedError([overflow_problem()]) from None
+        raise UnsupportedError(overflow_problems(program, plan.money)) from None
     finally:
         if collecting:
             gc.enable()
