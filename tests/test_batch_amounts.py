@@ -21,7 +21,7 @@ from rewardrules import evaluate, load_program, read_customers, read_history
 from rewardrules.cli.main import cli
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import UnsupportedError
-from rewardrules.events import AnyEvent, Line, Payment, Purchase, Refund, RefundLine
+from rewardrules.events import AnyEvent, Customer, Line, Payment, Purchase, Refund, RefundLine
 from rewardrules.histories.columns import read_history_table
 from rewardrules.program.model import Program
 from strategies import histories, lifecycle_histories, lifecycle_programs
@@ -395,6 +395,123 @@ def test_points_past_the_bound_even_after_their_limit_are_refused_not_overflowed
     assert _refusal(program, [_purchase("p1", _minor(2**60))]).startswith(
         f"event p1: rule 'stars' gives {2**63} points here; the points it gives add up to "
         f"{2**63} through this event"
+    )
+
+
+# --- the points of every rule together -------------------------------------------------
+# The ledger adds the rules' points per event in int64: what all rules give, bonuses and
+# gifts included, adds up to less than 2**62 (they wrapped around, silently, before).
+
+
+def _bonus(points: int) -> Program:
+    return Program.model_validate(
+        {
+            "program": "bonus",
+            "name": "Bonus",
+            "currency": "USD",
+            "timezone": "UTC",
+            "rules": [{"id": "bonus", "kind": "bonus_points", "points": points}],
+        }
+    )
+
+
+def _days(count: int) -> list[AnyEvent]:
+    return [_purchase(f"p{day}", "1.00", day=day) for day in range(1, count + 1)]
+
+
+def test_bonuses_adding_up_to_just_under_the_bound_run_as_the_reference() -> None:
+    assert same_results(_bonus(2**60 - 1), _days(4))
+    assert evaluate(_bonus(2**60 - 1), _days(4), engine="batch").customers[0].points == (2**62 - 4)
+
+
+@pytest.mark.parametrize(
+    ("points", "count", "event", "total"),
+    [
+        (2**61, 4, "p2", SUM),  # 4 x 2**61 wrapped to 0 before
+        (2**63, 1, "p1", 2**63),  # wrapped to -2**63 before
+        (10**30, 1, "p1", 10**30),  # past uint64: an unlocated refusal before
+    ],
+)
+def test_bonuses_adding_up_past_the_bound_are_refused_at_the_event_that_reaches_it(
+    points: int, count: int, event: str, total: int
+) -> None:
+    assert _refusal(_bonus(points), _days(count)) == (
+        f"event {event}: rule 'bonus' gives {points} points here; the points it gives add "
+        f"up to {total} through this event, which is more than the batch engine's integers "
+        f"allow for a sum over a history (2**62 = {SUM})" + ADVICE
+    )
+
+
+def _birthday_at_purchase(points: int, count: int) -> tuple[Program, list[Any], list[Any]]:
+    """A birthday gift given at a purchase in the month, to ``count`` customers."""
+    program = Program.model_validate(
+        {
+            "program": "birthday",
+            "name": "Birthday",
+            "currency": "USD",
+            "timezone": "UTC",
+            "rules": [
+                {
+                    "id": "birthday",
+                    "kind": "birthday",
+                    "window": "month",
+                    "points": points,
+                    "requires_purchase": True,
+                }
+            ],
+        }
+    )
+    customers = [Customer(customer_id=f"c{index}", birthday="01-05") for index in range(count)]
+    events = [
+        _purchase(f"p{index}", "1.00").model_copy(update={"customer_id": f"c{index}"})
+        for index in range(count)
+    ]
+    return program, events, customers
+
+
+def test_gifts_at_purchases_adding_up_under_the_bound_run_as_the_reference() -> None:
+    assert same_results(*_birthday_at_purchase(2**60, 3))
+
+
+def test_gifts_at_purchases_adding_up_past_the_bound_are_refused() -> None:
+    # Five customers' 2**61 points: the ledger's sum wrapped around before.
+    program, events, customers = _birthday_at_purchase(2**61, 5)
+    evaluate(program, events, customers)
+    with pytest.raises(UnsupportedError) as refused:
+        evaluate(program, events, customers, engine="batch")
+    assert str(refused.value) == (
+        f"event p1: rule 'birthday' gives {2**61} points here; the points it gives add up "
+        f"to {SUM} through this event, which is more than the batch engine's integers "
+        f"allow for a sum over a history (2**62 = {SUM})" + ADVICE
+    )
+
+
+def _three_stars() -> Program:
+    rule = {"kind": "points_per_spend", "points": Decimal(1000), "per": Decimal("0.01")}
+    return Program.model_validate(
+        {
+            "program": "three-stars",
+            "name": "Three stars",
+            "currency": "USD",
+            "timezone": "UTC",
+            "rules": [{"id": f"stars{index}", **rule} for index in range(3)],
+        }
+    )
+
+
+def test_points_of_several_rules_adding_up_under_the_bound_run_as_the_reference() -> None:
+    events: list[AnyEvent] = [_purchase("p1", _minor(SUM // 3000 - 1))]
+    assert same_results(_three_stars(), events)
+
+
+def test_points_of_several_rules_adding_up_past_the_bound_are_refused_naming_the_rule() -> None:
+    # Each rule's points fit the bound alone; the three together wrapped around before.
+    cents = SUM // 1000 - 1
+    assert _refusal(_three_stars(), [_purchase("p1", _minor(cents))]) == (
+        f"event p1: rule 'stars1' gives {1000 * cents} points here; with the {1000 * cents} "
+        f"points the rules before it give, the points the rules give add up to "
+        f"{2000 * cents} through this event, which is more than the batch engine's integers "
+        f"allow for a sum over a history (2**62 = {SUM})" + ADVICE
     )
 
 

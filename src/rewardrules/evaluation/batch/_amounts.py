@@ -14,9 +14,10 @@ bounds on amounts"), checked on the actual values:
 - the gross totals of all the purchases, and their quantities, add up to less than
   :data:`LARGEST_SUM`: the cumulative sums over the whole history (window spend, punch-card
   counts, tiers by spend, customer totals) are int64;
-- the points each ``points_per_spend`` rule gives add up to less than :data:`LARGEST_SUM`
-  (:func:`given_points`), after its limits and its exclusive group cut them: the ledger,
-  lots and balances hold points in int64. What it wants to give before those cuts is held
+- the points the program's rules give (points per spend, bonuses, gifts at purchases) add
+  up, all rules together, to less than :data:`LARGEST_SUM` (:class:`PointsTally`), as
+  given: after a rule's cap, limits and exclusive group cut them. The ledger, lots and
+  balances hold points in int64. What a rule wants to give before those cuts is held
   exactly (:func:`wanted_points`: Python integers where int64 might not do).
 
 A history beyond one of them is refused by name (``UnsupportedError``, code
@@ -26,6 +27,7 @@ one), the column, the amount, the bound, and what to do.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -95,51 +97,83 @@ def lines_too_large(unit_price: Ints, quantity: Ints, price_too_large: Flags) ->
     )
 
 
-def first_sum_too_large(values: npt.NDArray[Any]) -> int | None:
-    """The first index at which the running sum of ``values`` (non-negative, int64 or
-    Python integers) reaches :data:`LARGEST_SUM`, or None: a float sum settles the common
-    case, an exact running sum in Python integers the few columns near the bound."""
+def first_sum_too_large(values: npt.NDArray[Any], start: int = 0) -> int | None:
+    """The first index at which ``start`` plus the running sum of ``values`` (non-negative,
+    int64 or Python integers) reaches :data:`LARGEST_SUM`, or None: a float sum settles the
+    common case, an exact running sum in Python integers the few columns near the bound."""
     if not len(values):
         return None
-    if values.dtype != object and float(values.sum(dtype=np.float64)) < _SURE:
+    if values.dtype != object and start + float(values.sum(dtype=np.float64)) < _SURE:
         return None
-    running = np.cumsum(values.astype(object))
+    running = start + np.cumsum(values.astype(object))
     over = np.flatnonzero(running >= LARGEST_SUM)
     return int(over[0]) if len(over) else None
 
 
 def wanted_points(points: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """The points a ``points_per_spend`` rule wants to give on each event, before its
-    limits and its exclusive group cut them: int64 when they surely add up to less than
-    :data:`LARGEST_SUM` (a float sum settles the common case), else exact Python integers,
-    so that a limit may still bring them within the bound. The caller cuts them, then
-    checks what is given (:func:`given_points`)."""
+    """The points a rule wants to give on each event, before its limits and its exclusive
+    group cut them: int64 when they surely add up to less than :data:`LARGEST_SUM` (a float
+    sum settles the common case), else exact Python integers, so that a limit may still
+    bring them within the bound. The caller cuts them, then gives them
+    (:meth:`PointsTally.give`)."""
     if first_sum_too_large(np.abs(points)) is None:
         return points.astype(np.int64, copy=False)
     return points.astype(object)
 
 
-def given_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> Ints:
-    """The points a ``points_per_spend`` rule gives on each event (after its limits and
-    its group), as int64: refused (:func:`check_points`) when they add up beyond
-    :data:`LARGEST_SUM`, since the ledger, balances and lots hold points in int64."""
-    check_points(frame, points, rule)
-    return points.astype(np.int64, copy=False)
+@dataclass(slots=True)
+class PointsTally:
+    """The points the program's rules have given so far in one evaluation, in all.
+
+    The ledger adds them per event in int64, and the balances, lots and totals add those
+    up: they stay exact while everything given adds up to less than :data:`LARGEST_SUM`
+    (what refunds take back is never more than was given).
+    """
+
+    total: int = 0
+
+    def give(self, frame: Frame, points: npt.NDArray[Any], rule: str) -> Ints:
+        """The points ``rule`` gives on each event (after its limits and group), as int64:
+        refused, at the event where the tally reaches :data:`LARGEST_SUM`, beyond it."""
+        size = np.abs(points)
+        _check_points(frame, (points, None), rule, self.total)
+        self.total += int(size.sum())  # below the bound (checked): no int64 overflow
+        return points.astype(np.int64, copy=False)
+
+    def give_at(self, frame: Frame, given: dict[int, int], rule: str) -> None:
+        """Points ``rule`` gives at some events (``{event: points}``, Python integers),
+        checked as :meth:`give` checks a column."""
+        if not given:
+            return
+        points = np.fromiter(given.values(), dtype=object, count=len(given))
+        events = np.fromiter(given, dtype=np.int64, count=len(given))
+        _check_points(frame, (points, events), rule, self.total)
+        self.total += sum(abs(value) for value in given.values())
 
 
-def check_points(frame: Frame, points: npt.NDArray[Any], rule: str) -> None:
-    """Refuse the points a rule gives on each event (int64, or Python integers) when they
-    add up, over the history, to :data:`LARGEST_SUM` or more: at the event that reaches it."""
-    event = first_sum_too_large(np.abs(points))
-    if event is None:
+def _check_points(
+    frame: Frame, given: tuple[npt.NDArray[Any], Ints | None], rule: str, before: int
+) -> None:
+    """Refuse the points a rule gives (per event, or at ``events``) when, with the
+    ``before`` points the rules before it gave, they add up to :data:`LARGEST_SUM` or more:
+    at the event that reaches it."""
+    points, events = given
+    index = first_sum_too_large(np.abs(points), before)
+    if index is None:
         return
-    total = int(np.abs(points[: event + 1]).astype(object).sum())
+    total = before + int(np.abs(points[: index + 1]).astype(object).sum())
+    here = f"rule '{rule}' gives {int(points[index])} points here; "
+    if before:
+        here += f"with the {before} points the rules before it give, "
+        here += f"the points the rules give add up to {total} through this event,"
+    else:
+        here += f"the points it gives add up to {total} through this event,"
     what = (
-        f"rule '{rule}' gives {int(points[event])} points here; the points it gives add up "
-        f"to {total} through this event,",
+        here,
         f"which is more than the batch engine's integers allow for a sum over a history "
         f"({_power(LARGEST_SUM)} = {LARGEST_SUM})",
     )
+    event = index if events is None else int(events[index])
     path = (f"event {frame.event_ids[event]}",)
     raise UnsupportedError([too_large_problem((None, "<events>"), path, what)])
 

@@ -30,7 +30,7 @@ from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
-from rewardrules.evaluation.batch._amounts import given_points, overflow_problems
+from rewardrules.evaluation.batch._amounts import PointsTally, overflow_problems
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cancels import Catalogue, cancelled_redemptions
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
@@ -416,6 +416,8 @@ class _Ledger:
         self.keys: list[Ints] = []
         self.points: Ints = np.zeros(events, dtype=np.int64)
         """Points per event, net."""
+        self.tally = PointsTally()
+        """The points the rules gave, in all: what ``points`` may add up to (its bound)."""
         self.taken_back = 0
         self.places: dict[int, int] = {}
         """Exclusive groups: a member's position to its group's, at purchases."""
@@ -742,6 +744,7 @@ class _Run(Computation):
         wanted = points
         limited = self.limited.get(earning.plan.rule.id)
         points, cuts = self._given_points(earning, limited, wanted, (paid, weights))
+        points = ledger.tally.give(frame, points, earning.plan.rule.id)
         reasons = _PointsReasons(
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
@@ -774,10 +777,9 @@ class _Run(Computation):
         limited: LimitColumns | None,
         wanted: Numbers,
         earned: tuple[Numbers, Ints],
-    ) -> tuple[Ints, dict[int, Any]]:
+    ) -> tuple[Numbers, dict[int, Any]]:
         """What a points rule gives per event, cut to its limits (and the allowance of each
-        event cut), in int64: refused when even that does not add up within the bound
-        (``_amounts.given_points``); what it wanted may not, and is held exactly."""
+        event cut); what it wanted may not fit in int64, and is held exactly."""
         cuts: dict[int, Any] = {}
         points = wanted
         if limited is not None:
@@ -790,7 +792,7 @@ class _Run(Computation):
                 if points[step.purchase]
             ]
             points, cuts = limited.cut_points_column(self.frame, points, releases)
-        return given_points(self.frame, points, earning.plan.rule.id), cuts
+        return points, cuts
 
     def _points_part(
         self, earning: PointsColumns, reasons: _PointsReasons, events: Ints, wanted: Ints
@@ -1033,6 +1035,7 @@ class _Run(Computation):
         if limited is not None:
             releases = bonus_releases(frame, priced, given, self.refunds.steps)
             given, cuts = limited.cut_points_column(frame, given, releases)
+        given = ledger.tally.give(frame, given, stage.plan.rule.id)
         contexts = PurchaseContextMaker(
             frame,
             self.tier,

@@ -25,7 +25,7 @@ import numpy as np
 
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.limits import Allowance
-from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
+from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker, bonus_column
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -550,7 +550,7 @@ def _tried_counts(
     return CardCounts(counts.before, counts.before + added, counts.final)
 
 
-def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags) -> Ints:
+def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags) -> Numbers:
     """The bonus each purchase would get: once per customer counts only what was given."""
     units = np.where(priced, frame.quantity, 0)
     qualifies = np.add.reduceat(units, frame.line_start[:-1]) > 0 if frame.events else priced
@@ -561,7 +561,7 @@ def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags)
         qualifies = qualifies & (before == 0)
         if stage.given_before is not None:  # given before a saved state (``_resume``)
             qualifies = qualifies & ~stage.given_before[frame.customer]
-    return np.where(qualifies, stage.plan.points, 0).astype(np.int64)
+    return bonus_column(qualifies, stage.plan.points)
 
 
 def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[LedgerEntry]:
