@@ -22,7 +22,9 @@ bounds on amounts"), checked on the actual values:
 
 A history beyond one of them is refused by name (``UnsupportedError``, code
 ``unsupported``): the source, the event and its line (the file's line when the table has
-one), the column, the amount, the bound, and what to do.
+one), the column, the amount, the bound, and what to do. A value past int64 met while
+evaluating, which no bound on the history covers (a program's own figures), is refused
+naming each figure int64 cannot hold, its rule and its path (:func:`overflow_problems`).
 """
 
 from __future__ import annotations
