@@ -138,7 +138,7 @@ class PointsTally:
         """The points ``rule`` gives on each event (after its limits and group), as int64:
         refused, at the event where the tally reaches :data:`LARGEST_SUM`, beyond it."""
         size = np.abs(points)
-        _check_points(frame, (points, None), rule, self.total)
+        _check_points(frame, (points, size, None), rule, self.total)
         self.total += int(size.sum())  # below the bound (checked): no int64 overflow
         return points.astype(np.int64, copy=False)
 
@@ -149,21 +149,25 @@ class PointsTally:
             return
         points = np.fromiter(given.values(), dtype=object, count=len(given))
         events = np.fromiter(given, dtype=np.int64, count=len(given))
-        _check_points(frame, (points, events), rule, self.total)
-        self.total += sum(abs(value) for value in given.values())
+        size = np.abs(points)
+        _check_points(frame, (points, size, events), rule, self.total)
+        self.total += int(size.sum())
 
 
 def _check_points(
-    frame: Frame, given: tuple[npt.NDArray[Any], Ints | None], rule: str, before: int
+    frame: Frame,
+    given: tuple[npt.NDArray[Any], npt.NDArray[Any], Ints | None],
+    rule: str,
+    before: int,
 ) -> None:
-    """Refuse the points a rule gives (per event, or at ``events``) when, with the
-    ``before`` points the rules before it gave, they add up to :data:`LARGEST_SUM` or more:
-    at the event that reaches it."""
-    points, events = given
-    index = first_sum_too_large(np.abs(points), before)
+    """Refuse the points a rule gives (per event, or at ``events``; ``size``: their
+    absolute values) when, with the ``before`` points the rules before it gave, they add up
+    to :data:`LARGEST_SUM` or more: at the event that reaches it."""
+    points, size, events = given
+    index = first_sum_too_large(size, before)
     if index is None:
         return
-    total = before + int(np.abs(points[: index + 1]).astype(object).sum())
+    total = before + int(size[: index + 1].astype(object).sum())
     here = f"rule '{rule}' gives {int(points[index])} points here; "
     if before:
         here += f"with the {before} points the rules before it give, "
