@@ -18,6 +18,7 @@ from rewardrules.events import AnyEvent, Customer, Refund, RefundLine
 from rewardrules.program.model import Program
 from test_batch_amounts import ADVICE, SUM, _minor, _purchase, _refusal
 from test_batch_engine import same_results
+from test_batch_resume import resumes_as_the_reference
 
 # --- points cut by limits, a cap or a group before the bound -------------------------------
 
@@ -308,3 +309,15 @@ def test_points_of_several_rules_adding_up_past_the_bound_are_refused_naming_the
         f"{2000 * cents} through this event, which is more than the batch engine's integers "
         f"allow for a sum over a history (2**62 = {SUM})" + ADVICE
     )
+
+
+@pytest.mark.parametrize("split", [1, 2, 4])
+def test_resuming_a_limit_of_huge_points_runs_as_the_reference(split: int) -> None:
+    # The saved usage of a monthly limit, and refunds of saved purchases releasing it.
+    program = _limited_stars({"per": "month", "points": Decimal(2**60)})
+    events: list[AnyEvent] = [_purchase(f"p{day}", HUGE, day=day) for day in range(1, 4)]
+    events += [
+        Refund(id="r1", customer_id="c1", at=datetime(2025, 1, 6, tzinfo=UTC), purchase_id="p1"),
+        Refund(id="r3", customer_id="c1", at=datetime(2025, 1, 7, tzinfo=UTC), purchase_id="p3"),
+    ]
+    assert resumes_as_the_reference(program, events, split)
