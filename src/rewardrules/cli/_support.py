@@ -117,8 +117,8 @@ def located_events(
     program_file: Path | None = None,
 ) -> Refusal:
     """Point each problem about an evaluated event at the event's first line in the history,
-    and each about a figure of the program (path ``("rules", ...)``) at where the program
-    file writes it.
+    and each about a figure of the program (path ``("rules", ...)``, or another of the
+    program's keys) at where the program file writes it.
 
     The engine names the event or the figure (a path) but not its place; only this error
     path reads the history or the program again to find it. Problems already located are
@@ -140,12 +140,17 @@ def located_events(
     return type(error)(problems)
 
 
+_PROGRAM_KEYS = frozenset({"points", "tiers", "rules", "rewards"})
+"""The program's keys whose figures a refusal may name."""
+
+
 def _located_figures(error: Refusal, program_file: Path) -> Refusal:
     """Each problem about one of the program's figures, at its line and column (the
     problem's own source line and caret with it)."""
 
-    def of_figure(problem: Problem) -> bool:
-        return not problem.location and problem.path[:1] == ("rules",)
+    def of_figure(problem: Problem) -> bool:  # a path into the program, not an event's
+        head = problem.path[0] if problem.path else None
+        return not problem.location and head in _PROGRAM_KEYS
 
     if not any(of_figure(problem) for problem in error.problems):
         return error
