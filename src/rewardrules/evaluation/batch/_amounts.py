@@ -188,6 +188,15 @@ LARGEST_HELD = 2**63 - 1
 """The largest value the engine's int64 columns hold (minor units or points)."""
 
 
+def times(counts: Ints, each: int) -> npt.NDArray[Any]:
+    """``counts`` (non-negative) times ``each`` (a reward's value), exactly: int64 when
+    the largest product fits, else Python integers (int64 products wrap silently)."""
+    largest = int(counts.max()) if len(counts) else 0
+    if largest * abs(each) <= LARGEST_HELD:
+        return counts * each
+    return counts.astype(object) * each
+
+
 def overflow_problems(program: Program, money: Currency) -> list[Problem]:
     """The refusal of a value the engine met past int64 while evaluating, naming its
     cause: each figure of the program that int64 cannot hold as the engine holds it (a

@@ -25,6 +25,7 @@ import numpy as np
 
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.limits import Allowance
+from rewardrules.evaluation.batch._amounts import times
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker, bonus_column
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._dated import GiftColumns
@@ -229,7 +230,7 @@ class Groups:
             every = plan.every
             completed = tried.after // every - tried.before // every
             completed = np.where(completed > 0, completed, 0)
-            money = (completed * plan.voucher_value).astype(np.int64)
+            money = times(completed, plan.voucher_value)
             self.trials[plan.rule.id] = Trial(completed > 0, money, zero, tried)
             return None
         assert self.start is not None  # noqa: S101 -- entered at the group's first member
@@ -319,12 +320,11 @@ class Groups:
                     np.asarray(self.earns_on(rule_id, paid, tried=True), dtype=np.int64),
                 )
                 rewarding = np.zeros(frame.events, dtype=np.bool_)
-                money = zero.copy()
                 units = zero.copy()
                 for cards in issued:
                     rewarding[cards.event] = True
                     units[cards.event] = cards.last - cards.first + 1
-                    money[cards.event] = units[cards.event] * stage.plan.value
+                money = times(units, stage.plan.value)
                 self.trials[rule_id] = Trial(rewarding, money, zero, issued)
                 self._within_limits(stage, units)
             elif isinstance(stage, GiftItemColumns):
@@ -378,8 +378,8 @@ class Groups:
         trial = self.trials[rule_id]
         within, cuts = limited.cut_counted(self.frame, units, trial.money, self.aside[rule_id])
         each = np.where(units > 0, trial.money // np.maximum(units, 1), 0)
-        self.trials[rule_id] = Trial(
-            within > 0, (within * each).astype(np.int64), trial.points, trial.detail, cuts
+        self.trials[rule_id] = Trial(  # within is at most units: no more than the trial's
+            within > 0, within * each, trial.points, trial.detail, cuts
         )
 
     def decide(self) -> bool:
