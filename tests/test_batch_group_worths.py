@@ -123,3 +123,17 @@ def test_a_worth_of_more_than_28_digits_is_written_in_the_set_aside_reason() -> 
         f"set aside: exclusive group 'deal' went to 'cinema', worth {2 * 10**27}.00 USD "
         "against 2000000.00 USD (2000000 stars)"
     )
+
+
+@pytest.mark.parametrize("value", ["92233720368547758.08", "150000000000000000.00"])
+def test_a_gift_item_worth_more_than_int64_wins_its_group(value: str) -> None:
+    # 2**63 minor units and more: the trial's int64 column wrapped it around to a negative
+    # worth, and the star won.
+    program = _grouped({"kind": "order_discount", "gift_item": {"sku": "tote", "value": value}})
+    events = [_purchase("p1", "10.00")]
+    assert same_results(program, events)
+    ledger = evaluate(program, events, engine="batch").customers[0].ledger
+    assert [(entry.rule, entry.kind) for entry in ledger] == [
+        ("cinema", "free"),
+        ("stars", "set_aside"),
+    ]

@@ -321,3 +321,20 @@ def test_resuming_a_limit_of_huge_points_runs_as_the_reference(split: int) -> No
         Refund(id="r3", customer_id="c1", at=datetime(2025, 1, 7, tzinfo=UTC), purchase_id="p3"),
     ]
     assert resumes_as_the_reference(program, events, split)
+
+
+@pytest.mark.parametrize("factor", ["10000000000000000000", "100000000000000000000.5"])
+def test_a_multiplier_of_twenty_digits_earns_as_the_reference(factor: str) -> None:
+    # Its weight passed int64: the weights' int64 column wrapped it around (and a reason
+    # failed with a KeyError).
+    program = _limited_stars(
+        multipliers=[{"factor": Decimal(factor), "when": {"categories": ["coffee"]}}],
+        per=Decimal("100000000.00"),
+        points=Decimal(1),
+    )
+    events: list[AnyEvent] = [
+        _purchase("p1", "0.01", category="coffee"),
+        _purchase("p2", "1.00", day=2, category="tea"),
+    ]
+    ledger = _ledger(program, events)
+    assert [points for _, points, _ in ledger] == [int(Decimal(factor) // 10**10)]

@@ -59,7 +59,8 @@ class Trial:
 
     rewarding: Flags
     money: Ints
-    """Minor units of money (free, discounted, vouchers) per event."""
+    """Minor units of money (free, discounted, vouchers) per event: int64, or Python
+    integers where a reward's value times its count passes int64 (``_amounts.times``)."""
     points: Ints
     detail: Any = None
     """What its entries are written from: card rewards, or (value, units) of a discount."""
@@ -333,7 +334,7 @@ class Groups:
                 events = stage.given(frame, tier, purchase_lines)
                 rewarding = np.zeros(frame.events, dtype=np.bool_)
                 rewarding[events] = True
-                money = np.where(rewarding, stage.plan.gift_value or 0, 0).astype(np.int64)
+                money = times(rewarding.astype(np.int64), stage.plan.gift_value or 0)
                 self.trials[rule_id] = Trial(rewarding, money, zero, events)
                 self._within_limits(stage, rewarding.astype(np.int64))
             else:

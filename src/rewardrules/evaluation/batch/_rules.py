@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardrules.engine.tiers import TierPlan
-from rewardrules.evaluation.batch._amounts import wanted_points
+from rewardrules.evaluation.batch._amounts import LARGEST_HELD, wanted_points
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
 from rewardrules.kinds.order_discount import AMOUNT_REASON, PERCENT_REASON, OrderDiscountPlan
@@ -242,7 +242,11 @@ class PointsColumns:
         The largest factor whose filter matches the line wins (``PointsPlan.weights``).
         """
         eligible = self.scope.line_flags(tier, frame) & purchase_lines
-        weights = np.where(eligible, self.plan.base_weight, 0).astype(np.int64)
+        # Weights past int64 (a factor of 20 digits) as Python integers: an int64 column
+        # would wrap them around silently.
+        largest = max([self.plan.base_weight, *(weight for _, weight in self.multipliers)])
+        kind = np.int64 if largest <= LARGEST_HELD else object
+        weights = np.where(eligible, self.plan.base_weight, 0).astype(kind)
         # The multipliers are ordered by falling weight: the first that matches wins, so
         # apply them from the last, each overriding those after it.
         for scope, weight in reversed(self.multipliers):
