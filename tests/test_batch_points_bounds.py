@@ -82,9 +82,8 @@ def test_a_lifetime_limit_gives_nothing_more_on_huge_purchases_after_it_is_reach
     events: list[AnyEvent] = [_purchase(f"p{day}", HUGE, day=day) for day in range(1, 5)]
     ledger = _ledger(program, events)
     assert [points for _, points, _ in ledger] == [10**18, None, None, None]  # capped
-    assert ledger[1][2].endswith(
-        f"(limit reached: at most {10**18} stars in all; 0 of {HUGE_WANT} given)"
-    )
+    # How a cut to nothing is worded is for the limits' own tests to pin.
+    assert f"{HUGE_WANT} stars (limit reached: at most {10**18} stars in all; " in ledger[1][2]
 
 
 def test_a_cap_per_purchase_brings_points_past_int64_within_the_bound() -> None:
