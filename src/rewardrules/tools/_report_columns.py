@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, CustomerResult
 from rewardrules.engine.lots import OPENING
+from rewardrules.tools.ledger_files import refuse_too_large
 
 Ints = npt.NDArray[np.int64]
 
@@ -132,14 +133,21 @@ def entries_as_columns(
         count,
     )
     codes = KIND_CODE
+    try:
+        points = np.fromiter((entry.points or 0 for entry in entries), np.int64, count)
+        value = np.fromiter((entry.value_minor or 0 for entry in entries), np.int64, count)
+        units = np.fromiter((entry.units or 0 for entry in entries), np.int64, count)
+    except OverflowError:  # a figure past int64 (the reference engine computes any size)
+        refuse_too_large(entries)
+        raise
     return EntryColumns(
         customer=customer,
         month=month,
         rule=rule,
         kind=np.fromiter((codes[entry.kind] for entry in entries), np.int64, count),
-        points=np.fromiter((entry.points or 0 for entry in entries), np.int64, count),
-        value=np.fromiter((entry.value_minor or 0 for entry in entries), np.int64, count),
-        units=np.fromiter((entry.units or 0 for entry in entries), np.int64, count),
+        points=points,
+        value=value,
+        units=units,
         months=list(month_names),
         rules=list(rule_codes),
     )
