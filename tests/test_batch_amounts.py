@@ -378,11 +378,44 @@ HUGE_VOUCHERS = Program.model_validate(
 )
 
 
-def test_a_reward_worth_more_than_int64_is_refused_not_an_overflow_error() -> None:
+def test_a_reward_worth_more_than_int64_is_refused_naming_its_rule_and_figure() -> None:
     # A voucher of 30 digits: no bound on the history's amounts covers the program's figures.
+    # Its limit's figure is as large, but limits are counted in Python integers: not named.
     events: list[AnyEvent] = [_purchase("p1", "1.00", quantity=2, sku="cone")]
-    assert _refusal(HUGE_VOUCHERS, events) == (
-        "a reward's value or points passed the batch engine's integers (2**63) while "
-        "evaluating: the program's figures, or a reward given very many times, are too "
-        "large for it" + ADVICE
+    evaluate(HUGE_VOUCHERS, events)
+    with pytest.raises(UnsupportedError) as refused:
+        evaluate(HUGE_VOUCHERS, events, engine="batch")
+    (problem,) = refused.value.problems
+    assert problem.code == "unsupported"
+    assert problem.path == ("rules", 0, "reward", "voucher", "value")
+    assert str(refused.value) == (
+        f"rules[0].reward.voucher.value: rule 'vouchers': {NINES}.99 USD ({NINES}99 minor "
+        "units) is more than the batch engine's integers hold (2**63 - 1 = "
+        "9223372036854775807), and a value or points the program gives passed them while "
+        "evaluating; write a smaller figure, or evaluate this history with engine='reference'"
+    )
+
+
+def test_the_command_line_points_the_refusal_at_the_figure_in_the_program_file(
+    tmp_path: Path,
+) -> None:
+    program = tmp_path / "huge.yaml"
+    program.write_text(
+        "program: huge-vouchers\nname: Huge vouchers\ncurrency: USD\ntimezone: UTC\n"
+        "rules:\n  - id: vouchers\n    kind: every_nth_free\n    every: 2\n    reward:\n"
+        f"      voucher: {{sku: cone, value: {NINES}.99}}\n"
+        f"    limit:\n      - {{per: lifetime, rewards: {NINES}}}\n"
+    )
+    history = tmp_path / "h.csv"
+    history.write_text(HEADER + "p1,c1,2025-01-01T10:00:00Z,purchase,cone,ice,2,1.00,\n")
+    result = CliRunner().invoke(cli, ["dry-run", str(program), str(history), "--engine", "batch"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{program}:10:35: rules[0].reward.voucher.value: rule 'vouchers': {NINES}.99 USD "
+        f"({NINES}99 minor units) is more than the batch engine's integers hold (2**63 - 1 = "
+        "9223372036854775807), and a value or points the program gives passed them while "
+        "evaluating; write a smaller figure, or evaluate this history with "
+        "engine='reference'\n"
+        f"          voucher: {{sku: cone, value: {NINES}.99}}\n"
+        "                                      ^\n"
     )

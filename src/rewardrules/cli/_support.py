@@ -40,6 +40,7 @@ from rewardrules.histories.read import (
     read_customers,
     read_history,
 )
+from rewardrules.rulefiles.loader import load_program_with_map
 
 _Result = TypeVar("_Result")
 _Record = TypeVar("_Record")
@@ -110,13 +111,21 @@ def refuse_misread_time(value: str, forms: str = _AS_OF_FORMS) -> None:
 
 
 def located_events(
-    error: Refusal, history_file: Path, reading: HistoryReading | None = None
+    error: Refusal,
+    history_file: Path,
+    reading: HistoryReading | None = None,
+    program_file: Path | None = None,
 ) -> Refusal:
-    """Point each problem about an evaluated event at the event's first line in the history.
+    """Point each problem about an evaluated event at the event's first line in the history,
+    and each about a figure of the program (path ``("rules", ...)``, or another of the
+    program's keys) at where the program file writes it.
 
-    The engine names the event (path ``("event <id>", field)``) but not its place; only this
-    error path reads the history again to find it. Problems already located are kept.
+    The engine names the event or the figure (a path) but not its place; only this error
+    path reads the history or the program again to find it. Problems already located are
+    kept.
     """
+    if program_file is not None:
+        error = _located_figures(error, program_file)
     found: dict[str, Location | None] = {}
     problems = []
     for problem in error.problems:
@@ -129,6 +138,31 @@ def located_events(
         else:
             problems.append(problem)
     return type(error)(problems)
+
+
+_PROGRAM_KEYS = frozenset({"points", "tiers", "rules", "rewards"})
+"""The program's keys whose figures a refusal may name."""
+
+
+def _located_figures(error: Refusal, program_file: Path) -> Refusal:
+    """Each problem about one of the program's figures, at its line and column (the
+    problem's own source line and caret with it)."""
+
+    def of_figure(problem: Problem) -> bool:  # a path into the program, not an event's
+        head = problem.path[0] if problem.path else None
+        return not problem.location and head in _PROGRAM_KEYS
+
+    if not any(of_figure(problem) for problem in error.problems):
+        return error
+    _, where = load_program_with_map(program_file)
+    return type(error)(
+        [
+            where.problem(problem.message, problem.path, code=problem.code)
+            if of_figure(problem)
+            else problem
+            for problem in error.problems
+        ]
+    )
 
 
 STDIN = "-"

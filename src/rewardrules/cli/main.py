@@ -234,7 +234,7 @@ def dry_run(  # noqa: PLR0915 -- the command's usage checks, then its paths, in 
         try:
             evaluation = evaluate(program, output.watch(events()), profiles(), as_of, engine=engine)
         except (HistoryError, UnsupportedError) as error:
-            raise located_events(error, history_file, reading) from None
+            raise located_events(error, history_file, reading, program_file) from None
         if customer_id is None or not everybody:
             return evaluation
         # The customer's own purchases, refunds and spend, as an evaluation counts them.

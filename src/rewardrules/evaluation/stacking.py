@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import partial
 
 from rewardrules.engine.basket import Basket, Slice, Snapshot
@@ -148,17 +148,23 @@ Worth = tuple[Decimal, int]
 """What a reward is worth to the customer: money (points at their value), then points."""
 
 
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Sums, products and rounding to the minor unit of any size, never rounded to the default
+context's 28 digits (a worth of more digits was compared rounded, and failed to print)."""
+
+
 def worth(group: GroupStep, entries: Sequence[LedgerEntry]) -> Worth:
-    """Money plus points at ``points.value``; the points alone break a tie of money."""
+    """Money plus points at ``points.value``, exactly; the points alone break a tie of money."""
     money = Decimal(0)
     points = 0
-    for entry in entries:
-        if entry.kind in NOTE_KINDS:
-            continue
-        points += entry.points or 0
-        if entry.value_minor:
-            money += group.money.to_decimal(entry.value_minor)
-    return money + points * group.point_value, points
+    with localcontext(_EXACT):
+        for entry in entries:
+            if entry.kind in NOTE_KINDS:
+                continue
+            points += entry.points or 0
+            if entry.value_minor:
+                money += group.money.to_decimal(entry.value_minor)
+        return money + points * group.point_value, points
 
 
 def group_step(
@@ -234,7 +240,9 @@ def worth_words(group: GroupStep, value: Worth) -> str:
     if points and not group.point_value:
         return counted(points, group.points_name)
     step = Decimal(1).scaleb(-group.money.exponent)
-    shown = group.money.format(group.money.to_minor(money.quantize(step, ROUND_HALF_UP)))
+    with localcontext(_EXACT):
+        minor = group.money.to_minor(money.quantize(step, ROUND_HALF_UP))
+    shown = group.money.format(minor)
     return f"{shown} ({counted(points, group.points_name)})" if points else shown
 
 

@@ -23,11 +23,17 @@ import numpy.typing as npt
 
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, CustomerResult
 from rewardrules.engine.lots import OPENING
+from rewardrules.tools.ledger_files import refuse_too_large
 
 Ints = npt.NDArray[np.int64]
 
 KIND_CODE: Final = {kind: code for code, kind in enumerate(ENTRY_KINDS)}
-_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card", "redemption"})
+_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card"})
+"""Kinds whose every entry is a reward given; so are a points entry with points > 0 and an
+applied redemption (points < 0): a cancellation's entry, which gives points back, is none."""
+_VALUE_CODES: Final = np.asarray(
+    [kind in _GIVING or kind == "redemption" for kind in ENTRY_KINDS], dtype=np.bool_
+)
 _GIVING_CODES: Final = np.asarray([kind in _GIVING for kind in ENTRY_KINDS], dtype=np.bool_)
 _SOURCE_OF_KIND: Final = {
     "redemption": "catalogue",
@@ -127,14 +133,21 @@ def entries_as_columns(
         count,
     )
     codes = KIND_CODE
+    try:
+        points = np.fromiter((entry.points or 0 for entry in entries), np.int64, count)
+        value = np.fromiter((entry.value_minor or 0 for entry in entries), np.int64, count)
+        units = np.fromiter((entry.units or 0 for entry in entries), np.int64, count)
+    except OverflowError:  # a figure past int64 (the reference engine computes any size)
+        refuse_too_large(entries)
+        raise
     return EntryColumns(
         customer=customer,
         month=month,
         rule=rule,
         kind=np.fromiter((codes[entry.kind] for entry in entries), np.int64, count),
-        points=np.fromiter((entry.points or 0 for entry in entries), np.int64, count),
-        value=np.fromiter((entry.value_minor or 0 for entry in entries), np.int64, count),
-        units=np.fromiter((entry.units or 0 for entry in entries), np.int64, count),
+        points=points,
+        value=value,
+        units=units,
         months=list(month_names),
         rules=list(rule_codes),
     )
@@ -341,7 +354,7 @@ def _add(
 ) -> None:
     """Add ``entries`` entries of one kind and points sign, as ``summary._count`` does."""
     sums["entries"] += entries
-    if kind in _GIVING or (kind == "points" and sign > 0):
+    if kind in _GIVING or (kind == "points" and sign > 0) or (kind == "redemption" and sign < 0):
         sums["rewards"] += entries
     if kind == "points":
         if sign >= 0:
@@ -392,10 +405,13 @@ class CustomerSums:
 
 def customer_sums(columns: EntryColumns, customers: int) -> CustomerSums:
     """What each customer was given in money, and whether they earned any reward."""
-    giving = _GIVING_CODES[columns.kind]
+    valued = _VALUE_CODES[columns.kind]
     given = np.zeros(customers, dtype=np.int64)
-    np.add.at(given, columns.customer[giving], columns.value[giving])
-    earning = giving | ((columns.kind == KIND_CODE["points"]) & (columns.points > 0))
+    np.add.at(given, columns.customer[valued], columns.value[valued])
+    earning = _GIVING_CODES[columns.kind] | (
+        (columns.kind == KIND_CODE["points"]) & (columns.points > 0)
+    )
+    earning |= (columns.kind == KIND_CODE["redemption"]) & (columns.points < 0)
     earned = np.bincount(columns.customer[earning], minlength=customers) > 0
     return CustomerSums(given.tolist(), earned.tolist())
 

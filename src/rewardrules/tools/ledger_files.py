@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rewardrules.engine.ledger import CustomerResult, LedgerEntry
-from rewardrules.errors import Problem, RewardRulesError
+from rewardrules.errors import HistoryError, Problem, RewardRulesError
 from rewardrules.money import Currency
 from rewardrules.tools._ledger_text import csv_text, json_lines_text
 from rewardrules.tools.export import LEDGER_COLUMNS, ledger_row
@@ -108,8 +108,20 @@ def ledger_schema(money: Currency) -> pa.Schema:
     return pa.schema(fields)
 
 
+_INT64: Final = range(-(2**63), 2**63)
+"""What the ledger's ``points`` and ``units`` columns hold (Arrow's int64)."""
+
+
 def append_entry(columns: dict[str, list[Any]], entry: LedgerEntry) -> None:
-    """Add one entry to lists of the ledger's columns (:func:`ledger_schema`'s names)."""
+    """Add one entry to lists of the ledger's columns (:func:`ledger_schema`'s names).
+
+    Raises:
+        HistoryError: ``figure-too-large``: the entry's points or units do not fit the
+            columns' 64-bit integers (the reference engine computes any size).
+    """
+    for name, figure in (("points", entry.points), ("units", entry.units)):
+        if figure is not None and figure not in _INT64:
+            raise _too_large(entry, name, figure)
     columns["customer_id"].append(entry.customer_id)
     columns["event_id"].append(entry.event_id)
     columns["rule"].append(entry.rule)
@@ -118,6 +130,46 @@ def append_entry(columns: dict[str, list[Any]], entry: LedgerEntry) -> None:
     columns["value"].append(entry.value)
     columns["units"].append(entry.units)
     columns["reason"].append(entry.reason)
+
+
+def refuse_too_large(entries: Iterable[LedgerEntry]) -> None:
+    """Raise the refusal of the first entry whose points, units or value in minor units do
+    not fit 64-bit integers (what a report's and a ledger's columns hold), if any.
+
+    Raises:
+        HistoryError: ``figure-too-large``, naming the entry's event, rule and figure.
+    """
+    for entry in entries:
+        for name, figure in (
+            ("points", entry.points),
+            ("units", entry.units),
+            ("minor units of value", entry.value_minor),
+        ):
+            if figure is not None and figure not in _INT64:
+                raise _too_large(entry, name, figure)
+
+
+def _too_large(entry: LedgerEntry, name: str, figure: int) -> HistoryError:
+    """The refusal of an entry whose ``name`` (points or units) a ledger table cannot hold."""
+    message = (
+        f"rule '{entry.rule}' gives customer {entry.customer_id!r} a {entry.kind} entry of "
+        f"{figure:,} {name}; a ledger's {name} column holds 64-bit integers (at most "
+        f"{2**63 - 1:,}), so this ledger cannot be written, totalled or reported"
+    )
+    suggestion = (
+        "write smaller figures in the program, or see this history's results with "
+        "'rewardrules dry-run --format json', which writes integers of any size"
+    )
+    return HistoryError(
+        [
+            Problem(
+                message=message,
+                path=(f"event {entry.event_id}",),
+                code="figure-too-large",
+                suggestion=suggestion,
+            )
+        ]
+    )
 
 
 class _Sink:

@@ -56,7 +56,9 @@ FIGURES: Final = ("entries", "rewards", *ENTRY_SUMS)
 points, discounts, free items, vouchers, gift cards and applied redemptions), then the
 totals' sums of ledger entries."""
 
-_GIVING: Final = ("discount", "free", "voucher", "gift_card", "redemption")
+_GIVING: Final = ("discount", "free", "voucher", "gift_card")
+"""Kinds whose every entry is a reward given; besides them a points entry with points > 0
+and an applied redemption (points < 0; a cancellation's entry gives nothing) are."""
 _NAMED_KINDS: Final = frozenset(get_args(EntryKind)) - {"referral"}
 """Kinds :func:`rewardrules.engine.ledger.total` counts by name; any other is a referral."""
 _SAFE_SUM: Final = float(2**62)
@@ -391,7 +393,9 @@ def _figures(
 
     figures: dict[str, npt.NDArray[Any]] = {
         "entries": one,
-        "rewards": (giving | (is_points & (points > 0))).astype(np.int64),
+        "rewards": (
+            giving | (is_points & (points > 0)) | (kind_is("redemption") & (points < 0))
+        ).astype(np.int64),
         "points_issued": where(issued, points),
         "points_reversed": where(is_points & (points < 0), -points),
         "discount_value": where(discount, value),

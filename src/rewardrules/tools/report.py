@@ -142,6 +142,8 @@ class MonthCost:
     """``value_given`` plus the change of liability over the month."""
     by_rule: Mapping[str, int] = field(default_factory=dict)
     """Cost at issue per program rule given in the month (for the stacked chart)."""
+    units: int = 0
+    """Units discounted or made free, vouchers and gift cards issued in the month."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +294,9 @@ class Report:
                     "points_issued": rule.points_issued,
                     "points_net": rule.points_net,
                     "cost": show(rule.cost),
-                    "share": _share(rule.cost, self._rules_cost()),
+                    "share": _share(rule.cost, self._rules_cost())
+                    if rule.source == "rule"
+                    else None,
                 }
                 for rule in self.rules
             ],
@@ -300,6 +304,7 @@ class Report:
                 {
                     "month": month.month,
                     "rewards": month.rewards,
+                    "units": month.units,
                     "value_given": show(month.value_given),
                     "points_issued": month.points_issued,
                     "points_reversed": month.points_reversed,
@@ -311,6 +316,7 @@ class Report:
                     "points_outstanding": month.balance,
                     "liability": show(month.liability),
                     "cost": show(month.cost),
+                    "share": _share(month.cost, self.cost),
                     "by_rule": {rule: show(cost) for rule, cost in month.by_rule.items()},
                 }
                 for month in self.months
@@ -371,10 +377,19 @@ class Report:
 
 
 def _share(part: int, whole: int) -> str | None:
-    """``part / whole`` as a fraction with 4 decimals (half-up), None when ``whole`` is 0."""
-    if whole == 0:
+    """``part / whole`` as a fraction with 4 decimals (half-up), None when ``whole`` is 0
+    or less."""
+    if whole <= 0:  # no share of nothing, nor of a program that is owed points on balance
         return None
-    return str(Decimal(divide_half_up(part * 10000, whole)) / 10000)
+    return str(_four_places(divide_half_up(part * 10000, whole)))
+
+
+def _four_places(ten_thousandths: int) -> Decimal:
+    """A whole number of ten-thousandths as a decimal written with its 4 places (0.1330)."""
+    return Decimal(ten_thousandths).scaleb(-4).quantize(_TEN_THOUSANDTH)
+
+
+_TEN_THOUSANDTH: Final = Decimal("0.0001")
 
 
 def report(
@@ -596,7 +611,7 @@ def build_report(
         liability=worth(outstanding),
         redemption_rate=None
         if issued_net <= 0
-        else Decimal(divide_half_up(totals.points_redeemed * 10000, issued_net)) / 10000,
+        else _four_places(divide_half_up(totals.points_redeemed * 10000, issued_net)),
     )
     tiers: tuple[TierCost, ...] = ()
     tier_mix: tuple[tuple[str, Mapping[str | None, int]], ...] = ()
@@ -754,6 +769,10 @@ def _months(
                     for (month, rule), (money, points) in sorted(month_rules.items())
                     if month == group.key
                 },
+                units=totals.discount_units
+                + totals.free_units
+                + totals.vouchers
+                + totals.gift_cards,
             )
         )
         liability = new_liability

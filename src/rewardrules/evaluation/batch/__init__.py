@@ -15,9 +15,9 @@ without making its entries.
 """
 
 from rewardrules.evaluation.batch._evaluate import evaluate_table
-from rewardrules.evaluation.batch._frame import UnsupportedError
 from rewardrules.evaluation.batch._ledger import EntryCodes
 from rewardrules.evaluation.batch._results import BatchCustomerResult, ResultColumns
+from rewardrules.evaluation.batch._unsupported import UnsupportedError
 from rewardrules.evaluation.batch.support import refuse, resume_unsupported, unsupported
 
 __all__ = [

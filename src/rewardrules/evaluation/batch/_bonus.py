@@ -11,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rewardrules.engine.ledger import LedgerEntry
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.tiers import TierPlan
+from rewardrules.evaluation.batch._amounts import LARGEST_HELD, wanted_points
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
 from rewardrules.evaluation.batch._refunds import RefundStep
@@ -43,8 +46,9 @@ class BonusColumns:
         """Per line, whether it is an eligible line with a price above zero."""
         return self.scope.line_flags(tier, frame) & purchase_lines & (frame.unit_price > 0)
 
-    def given(self, frame: Frame, priced: Flags) -> Ints:
-        """The points each event gets from the rule (``bonus_points``)."""
+    def given(self, frame: Frame, priced: Flags) -> npt.NDArray[Any]:
+        """The points each event gets from the rule (``bonus_points``): int64, or Python
+        integers where they might not add up within int64 (:func:`bonus_column`)."""
         units = np.where(priced, frame.quantity, 0)
         qualifies = np.add.reduceat(units, frame.line_start[:-1]) > 0
         if self.plan.rule.once_per_customer:
@@ -55,7 +59,7 @@ class BonusColumns:
             first[1:] = frame.customer[index[1:]] != frame.customer[index[:-1]]
             qualifies = np.zeros(frame.events, dtype=np.bool_)
             qualifies[index[first]] = True
-        return np.where(qualifies, self.plan.points, 0).astype(np.int64)
+        return bonus_column(qualifies, self.plan.points)
 
     def taken_back(
         self,
@@ -152,3 +156,11 @@ class PurchaseContextMaker:
             tier=None if index < 0 else self.names[index],
             tier_index=None if index < 0 else index,
         )
+
+
+def bonus_column(qualifies: Flags, points: int) -> npt.NDArray[Any]:
+    """``points`` at each event that qualifies, 0 elsewhere: exactly, whatever the figure
+    (:func:`~rewardrules.evaluation.batch._amounts.wanted_points`)."""
+    column = np.zeros(len(qualifies), dtype=np.int64 if points <= LARGEST_HELD else object)
+    column[qualifies] = points
+    return wanted_points(column)

@@ -30,7 +30,7 @@ from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
-from rewardrules.evaluation.batch._amounts import overflow_problem
+from rewardrules.evaluation.batch._amounts import PointsTally, overflow_problems
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
 from rewardrules.evaluation.batch._cancels import Catalogue, cancelled_redemptions
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
@@ -41,7 +41,7 @@ from rewardrules.evaluation.batch._frame import Flags, Ints, UnsupportedError, p
 from rewardrules.evaluation.batch._giftcards import CardsIssued, GiftCardColumns
 from rewardrules.evaluation.batch._gifts import GiftLedger
 from rewardrules.evaluation.batch._ledger import EntryPart, LedgerColumns, column_keys, row_keys
-from rewardrules.evaluation.batch._limits import Release, bonus_releases, with_noted
+from rewardrules.evaluation.batch._limits import LimitColumns, Release, bonus_releases, with_noted
 from rewardrules.evaluation.batch._members import earns_on_shares, points_left
 from rewardrules.evaluation.batch._memory import small_pages
 from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
@@ -187,7 +187,7 @@ def evaluate_table(
             guess = run.points_given
         raise AssertionError("the points tiers or final stops did not settle")  # pragma: no cover
     except OverflowError:  # a Python integer put into int64 (numpy raises, never wraps)
-        raise UnsupportedError([overflow_problem()]) from None
+        raise UnsupportedError(overflow_problems(program, plan.money)) from None
     finally:
         if collecting:
             gc.enable()
@@ -416,6 +416,8 @@ class _Ledger:
         self.keys: list[Ints] = []
         self.points: Ints = np.zeros(events, dtype=np.int64)
         """Points per event, net."""
+        self.tally = PointsTally()
+        """The points the rules gave, in all: what ``points`` may add up to (its bound)."""
         self.taken_back = 0
         self.places: dict[int, int] = {}
         """Exclusive groups: a member's position to its group's, at purchases."""
@@ -741,16 +743,8 @@ class _Run(Computation):
         events = np.flatnonzero(points != 0)
         wanted = points
         limited = self.limited.get(earning.plan.rule.id)
-        cuts: dict[int, Any] = {}
-        if limited is not None:
-            releases = [
-                Release(
-                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
-                )
-                for step in self.refunds.steps
-                if points[step.purchase]
-            ]
-            points, cuts = limited.cut_points_column(frame, points, releases)
+        points, cuts = self._given_points(earning, limited, wanted, (paid, weights))
+        points = ledger.tally.give(frame, points, earning.plan.rule.id)
         reasons = _PointsReasons(
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
@@ -776,6 +770,29 @@ class _Run(Computation):
             events = events[~cut]
         ledger.add(position, events, self._points_part(earning, reasons, events, wanted))
         ledger.points += points
+
+    def _given_points(
+        self,
+        earning: PointsColumns,
+        limited: LimitColumns | None,
+        wanted: Numbers,
+        earned: tuple[Numbers, Ints],
+    ) -> tuple[Numbers, dict[int, Any]]:
+        """What a points rule gives per event, cut to its limits (and the allowance of each
+        event cut); what it wanted may not fit in int64, and is held exactly."""
+        cuts: dict[int, Any] = {}
+        points = wanted
+        if limited is not None:
+            paid, weights = earned
+            releases = [
+                Release(
+                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
+                )
+                for step in self.refunds.steps
+                if points[step.purchase]
+            ]
+            points, cuts = limited.cut_points_column(self.frame, points, releases)
+        return points, cuts
 
     def _points_part(
         self, earning: PointsColumns, reasons: _PointsReasons, events: Ints, wanted: Ints
@@ -1018,6 +1035,7 @@ class _Run(Computation):
         if limited is not None:
             releases = bonus_releases(frame, priced, given, self.refunds.steps)
             given, cuts = limited.cut_points_column(frame, given, releases)
+        given = ledger.tally.give(frame, given, stage.plan.rule.id)
         contexts = PurchaseContextMaker(
             frame,
             self.tier,

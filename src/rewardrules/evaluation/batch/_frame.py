@@ -33,7 +33,6 @@ from rewardrules.errors import (
     HistoryError,
     Location,
     Problem,
-    RewardRulesError,
     event_error,
 )
 from rewardrules.evaluation.batch._amounts import (
@@ -45,6 +44,9 @@ from rewardrules.evaluation.batch._amounts import (
     sum_refusal,
     too_large_problem,
 )
+
+# Re-exported: the engine's modules import it from here (its home breaks a cycle with _amounts).
+from rewardrules.evaluation.batch._unsupported import UnsupportedError as UnsupportedError  # noqa: PLC0414
 from rewardrules.events import MAX_TEXT, Payment
 from rewardrules.histories._checked import TYPES, facts_of
 from rewardrules.histories.columns import cast_column, written_amount
@@ -62,13 +64,6 @@ AMOUNT = pa.decimal128(38, 12)
 _EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 _DAY_US = 86_400_000_000
 _BUCKET_US = 21_600_000_000  # 6 hours: no zone has changed its offset twice within one
-
-
-class UnsupportedError(RewardRulesError, NotImplementedError):
-    """The batch engine cannot evaluate this program or history (yet); nothing was computed.
-
-    Evaluate it with ``engine="reference"``.
-    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,7 @@ class GiftLedger:
             self.facts += facts_of(given.facts)
         if given.entries:
             ledger.add(position, np.asarray(given.events, dtype=np.int64), given.entries)
+        ledger.tally.give_at(frame, given.points, stage.plan.rule.id)
         for event, points in given.points.items():
             ledger.points[event] += points
         for entry in given.entries:

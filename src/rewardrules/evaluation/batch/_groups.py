@@ -25,7 +25,8 @@ import numpy as np
 
 from rewardrules.engine.ledger import NOTE_KINDS, LedgerEntry
 from rewardrules.engine.limits import Allowance
-from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
+from rewardrules.evaluation.batch._amounts import times
+from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker, bonus_column
 from rewardrules.evaluation.batch._cards import CardColumns, CardCounts, CardReward
 from rewardrules.evaluation.batch._dated import GiftColumns
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -58,7 +59,8 @@ class Trial:
 
     rewarding: Flags
     money: Ints
-    """Minor units of money (free, discounted, vouchers) per event."""
+    """Minor units of money (free, discounted, vouchers) per event: int64, or Python
+    integers where a reward's value times its count passes int64 (``_amounts.times``)."""
     points: Ints
     detail: Any = None
     """What its entries are written from: card rewards, or (value, units) of a discount."""
@@ -229,7 +231,7 @@ class Groups:
             every = plan.every
             completed = tried.after // every - tried.before // every
             completed = np.where(completed > 0, completed, 0)
-            money = (completed * plan.voucher_value).astype(np.int64)
+            money = times(completed, plan.voucher_value)
             self.trials[plan.rule.id] = Trial(completed > 0, money, zero, tried)
             return None
         assert self.start is not None  # noqa: S101 -- entered at the group's first member
@@ -319,12 +321,11 @@ class Groups:
                     np.asarray(self.earns_on(rule_id, paid, tried=True), dtype=np.int64),
                 )
                 rewarding = np.zeros(frame.events, dtype=np.bool_)
-                money = zero.copy()
                 units = zero.copy()
                 for cards in issued:
                     rewarding[cards.event] = True
                     units[cards.event] = cards.last - cards.first + 1
-                    money[cards.event] = units[cards.event] * stage.plan.value
+                money = times(units, stage.plan.value)
                 self.trials[rule_id] = Trial(rewarding, money, zero, issued)
                 self._within_limits(stage, units)
             elif isinstance(stage, GiftItemColumns):
@@ -333,7 +334,7 @@ class Groups:
                 events = stage.given(frame, tier, purchase_lines)
                 rewarding = np.zeros(frame.events, dtype=np.bool_)
                 rewarding[events] = True
-                money = np.where(rewarding, stage.plan.gift_value or 0, 0).astype(np.int64)
+                money = times(rewarding.astype(np.int64), stage.plan.gift_value or 0)
                 self.trials[rule_id] = Trial(rewarding, money, zero, events)
                 self._within_limits(stage, rewarding.astype(np.int64))
             else:
@@ -349,7 +350,7 @@ class Groups:
         zero = np.zeros(frame.events, dtype=np.int64)
         source = earned_on(stage, frame, self.earns_on(rule_id, paid, True), self.payments)
         weights = stage.weights(frame, tier, purchase_lines)
-        points = np.asarray(stage.points(frame, tier, source, weights), dtype=np.int64)
+        points = stage.points(frame, tier, source, weights)  # exact: _earning_entries checks
         self.trials[rule_id] = Trial(points != 0, zero, points, points)
         limited = self.limited.get(rule_id)
         if limited is None:
@@ -378,8 +379,8 @@ class Groups:
         trial = self.trials[rule_id]
         within, cuts = limited.cut_counted(self.frame, units, trial.money, self.aside[rule_id])
         each = np.where(units > 0, trial.money // np.maximum(units, 1), 0)
-        self.trials[rule_id] = Trial(
-            within > 0, (within * each).astype(np.int64), trial.points, trial.detail, cuts
+        self.trials[rule_id] = Trial(  # within is at most units: no more than the trial's
+            within > 0, within * each, trial.points, trial.detail, cuts
         )
 
     def decide(self) -> bool:
@@ -550,7 +551,7 @@ def _tried_counts(
     return CardCounts(counts.before, counts.before + added, counts.final)
 
 
-def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags) -> Ints:
+def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags) -> Numbers:
     """The bonus each purchase would get: once per customer counts only what was given."""
     units = np.where(priced, frame.quantity, 0)
     qualifies = np.add.reduceat(units, frame.line_start[:-1]) > 0 if frame.events else priced
@@ -561,7 +562,7 @@ def bonus_trial(frame: Frame, stage: BonusColumns, priced: Flags, masked: Flags)
         qualifies = qualifies & (before == 0)
         if stage.given_before is not None:  # given before a saved state (``_resume``)
             qualifies = qualifies & ~stage.given_before[frame.customer]
-    return np.where(qualifies, stage.plan.points, 0).astype(np.int64)
+    return bonus_column(qualifies, stage.plan.points)
 
 
 def would_entries(run: Any, trial: Trial, rule_id: str, events: Ints) -> list[LedgerEntry]:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardrules.engine.tiers import TierPlan
-from rewardrules.evaluation.batch._amounts import check_points
+from rewardrules.evaluation.batch._amounts import LARGEST_HELD, wanted_points
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._masks import ScopeColumns, scope_columns
 from rewardrules.kinds.order_discount import AMOUNT_REASON, PERCENT_REASON, OrderDiscountPlan
@@ -242,7 +242,11 @@ class PointsColumns:
         The largest factor whose filter matches the line wins (``PointsPlan.weights``).
         """
         eligible = self.scope.line_flags(tier, frame) & purchase_lines
-        weights = np.where(eligible, self.plan.base_weight, 0).astype(np.int64)
+        # Weights past int64 (a factor of 20 digits) as Python integers: an int64 column
+        # would wrap them around silently.
+        largest = max([self.plan.base_weight, *(weight for _, weight in self.multipliers)])
+        kind = np.int64 if largest <= LARGEST_HELD else object
+        weights = np.where(eligible, self.plan.base_weight, 0).astype(kind)
         # The multipliers are ordered by falling weight: the first that matches wins, so
         # apply them from the last, each overriding those after it.
         for scope, weight in reversed(self.multipliers):
@@ -250,7 +254,10 @@ class PointsColumns:
         return weights
 
     def points(self, frame: Frame, tier: Ints, paid: Numbers, weights: Ints) -> Numbers:
-        """Each purchase's points on these amounts: rounded once, then capped."""
+        """Each purchase's points on these amounts: rounded once, then capped
+        (``max_per_purchase``). What the rule wants to give, before its limits and its
+        group (:func:`~rewardrules.evaluation.batch._amounts.wanted_points`): int64, or
+        Python integers when they might not add up within int64."""
         plan = self.plan
         largest_weight = max(_largest(weights), 1)
         tier_bound = max(int(max(self.tier_numerators)), int(max(self.tier_denominators)))
@@ -283,5 +290,4 @@ class PointsColumns:
             points = (2 * numerator + denominator) // (2 * denominator)
         if plan.cap is not None:
             points = np.minimum(points, plan.cap)
-        check_points(frame, np.asarray(points), plan.rule.id)
-        return np.asarray(points).astype(np.int64)
+        return wanted_points(np.asarray(points))
