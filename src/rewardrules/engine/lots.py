@@ -487,7 +487,9 @@ def advance(
     # Lots expire oldest first; one whose own expiry comes after the inactivity deadline
     # expires at the deadline instead, with every lot earned before it. A lot given after
     # the deadline (a gift at a date, without a purchase) is not touched by that deadline.
-    any_order = account.dated
+    # Opening lots come first, but a gift at a date given before the first event is
+    # earned before them and may expire first: while any is left, look at every lot.
+    any_order = account.dated or (bool(lots) and lots[0].source.startswith(OPENING))
     _expire_due(policy, lots, customer_id, due, deadline if inactive else None, entries, any_order)
     if inactive and deadline is not None:
         kept = []
@@ -547,7 +549,7 @@ def _expire_due(
         if expiry is None or not due(expiry):
             continue
         if deadline is not None and deadline < expiry and lot.earned_at <= deadline:
-            break
+            continue  # the deadline expires it first; a later lot may still be due before
         found.append((expiry, index))
     found.sort()
     for _, index in found:
@@ -622,9 +624,17 @@ def take_back(
     """Take ``points`` back after a refund: from the purchase's lot, then oldest first.
 
     Returns a ``written_off`` entry when the program clamps and the points were gone.
+    Where the program's points neither wait nor expire, a purchase's points were merged
+    into the lot that never expires (``earn``): that lot is the purchase's own, so a
+    refund never takes from a migrated customer's expiring opening lot before it.
     """
     wanted = points
-    own = [lot for lot in account.lots if lot.source == purchase_id]
+    merged = not policy.has_clock
+    own = [
+        lot
+        for lot in account.lots
+        if lot.source == purchase_id or (merged and lot.expires_at is None)
+    ]
     others_available = list(_oldest_first(account.lots, at, available=True))
     others_pending = list(_oldest_first(account.lots, at, available=False))
     for lot in (*own, *others_available, *others_pending):

@@ -1150,6 +1150,8 @@ class _Run(Computation):
             level = self.retention.held_at(
                 self.window_tier, events, frame.customer[events], frame.at[events]
             )
+        if self.grants is not None:  # a migrated customer's granted tier holds here too
+            level = self.grants.at_events(frame.customer[events], frame.at[events], level)
         names = tiers.names
         return Catalogue(
             cancels,

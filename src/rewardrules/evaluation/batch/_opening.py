@@ -166,6 +166,13 @@ class Grants:
         held = purchases & (level > tier) & (frame.at < self.until[frame.customer])
         return np.where(held, level, tier)
 
+    def at_events(self, customer: Ints, at: Ints, level: Ints) -> Ints:
+        """Each event's level (of its customer, at its instant) raised to the grant while
+        it holds: the tier a redemption is asked at, as a purchase then would be."""
+        granted = self.level[customer]
+        held = (granted > level) & (at < self.until[customer])
+        return np.where(held, granted, level)
+
     def at_report(self, reported: Ints, instant: Ints) -> Ints:
         """Each customer's level at the report raised to the grant while it holds."""
         held = (self.level > reported) & (instant < self.until)
