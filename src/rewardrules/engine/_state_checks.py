@@ -379,7 +379,13 @@ def _lot_problems(state: CustomerState) -> Found:
             yield (*path, "available_at"), "is before earned_at"
         if lot.expires_at is not None and lot.expires_at < lot.earned_at:
             yield (*path, "expires_at"), "is before earned_at"
-        if previous is not None and lot.earned_at < previous.earned_at:
+        # The opening lots come first, oldest first, before every lot the evaluation
+        # adds: a gift dated at a joining before an opening lot's date follows them.
+        if (
+            previous is not None
+            and lot.earned_at < previous.earned_at
+            and not (_is_opening(previous.source) and not _is_opening(lot.source))
+        ):
             yield (
                 (*path, "earned_at"),
                 f"is before lots[{index - 1}].earned_at; lots are kept oldest first",
