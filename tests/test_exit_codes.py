@@ -125,3 +125,36 @@ def test_ctrl_c_during_a_dry_run_exits_130_and_prints_nothing(tmp_path: Path) ->
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=600)
     assert (process.returncode, out, err) == (130, b"", b"")
+
+
+IGNORED_CTRL_C = """
+import gc, sys
+import click
+from rewardrules.cli._exit import InterruptibleGroup, run
+
+class Finaliser:
+    def __del__(self):  # where Python ignores an exception: Ctrl-C landing in a finaliser
+        raise KeyboardInterrupt
+
+@click.group(cls=InterruptibleGroup)
+def group():
+    pass
+
+@group.command()
+def busy():
+    Finaliser()
+    gc.collect()
+    click.echo("results that must not be written")
+
+run(group, ["busy"])
+"""
+
+
+def test_ctrl_c_that_python_ignores_in_a_finaliser_still_exits_130_and_prints_nothing() -> None:
+    # A Ctrl-C whose KeyboardInterrupt is raised in a finaliser (the garbage collector's,
+    # under load) is printed by Python as "Exception ignored in ..." and the command went
+    # on to print its results and exit 0; it must end as any Ctrl-C does.
+    process = subprocess.run(  # noqa: S603 -- our own interpreter and code
+        [sys.executable, "-c", IGNORED_CTRL_C], capture_output=True, timeout=120, check=False
+    )
+    assert (process.returncode, process.stdout, process.stderr) == (130, b"", b"")

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn, cast
 
@@ -30,6 +32,25 @@ import click
 INTERRUPTED = 130
 BROKEN_PIPE = 141
 INTERNAL_ERROR = 3
+
+_ctrl_c = threading.Event()
+"""Set at Ctrl-C: the ``KeyboardInterrupt`` it raises can land where Python ignores it (a
+finaliser that the garbage collector runs, printed as "Exception ignored in ..."), and the
+command must still end with 130 and write nothing more."""
+
+
+def _on_ctrl_c(_signal: int, _frame: object) -> None:
+    _ctrl_c.set()
+    raise KeyboardInterrupt
+
+
+def _unraisable(details: Any) -> None:
+    """Python's hook for exceptions it cannot raise: a Ctrl-C there is remembered, not
+    printed; anything else as Python prints it."""
+    if isinstance(details.exc_value, KeyboardInterrupt):
+        _ctrl_c.set()
+        return
+    sys.__unraisablehook__(details)
 
 
 class _Interrupted(Exception):  # noqa: N818 -- a signal, not an error
@@ -68,6 +89,8 @@ class _GuardedStream:
         self._name = name
 
     def write(self, text: str) -> int:
+        if _ctrl_c.is_set() and self._name == "stdout":  # an interrupt Python ignored
+            raise KeyboardInterrupt
         try:
             return self._stream.write(text)
         except OSError as error:
@@ -92,14 +115,28 @@ def run(group: click.Group, argv: Sequence[str] | None) -> NoReturn:
     sys.stdout = cast(IO[str], _GuardedStream(out, "stdout"))
     if err is not None:
         sys.stderr = cast(IO[str], _GuardedStream(err, "stderr"))
+    _catch_ctrl_c()
     try:
         status = _status(group, argv)
-        sys.stdout.flush()
+        if _ctrl_c.is_set():  # interrupted where Python ignored it: end as interrupted
+            status = _interrupted()
+        else:
+            sys.stdout.flush()
     except _OutputFailed as failure:
         status = _output_failed(failure)
     finally:
         sys.stdout, sys.stderr = out, err
     sys.exit(status)
+
+
+def _catch_ctrl_c() -> None:
+    """Remember every Ctrl-C (:data:`_ctrl_c`), where Python keeps the default handler."""
+    _ctrl_c.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)
+    sys.unraisablehook = _unraisable
 
 
 def _status(group: click.Group, argv: Sequence[str] | None) -> int:
