@@ -24,17 +24,15 @@ import numpy.typing as npt
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, CustomerResult
 from rewardrules.engine.lots import OPENING
 from rewardrules.tools.ledger_files import refuse_too_large
+from rewardrules.tools.ledger_sums import GIVING_KINDS, gives_reward
 
 Ints = npt.NDArray[np.int64]
 
 KIND_CODE: Final = {kind: code for code, kind in enumerate(ENTRY_KINDS)}
-_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card"})
-"""Kinds whose every entry is a reward given; so are a points entry with points > 0 and an
-applied redemption (points < 0): a cancellation's entry, which gives points back, is none."""
 _VALUE_CODES: Final = np.asarray(
-    [kind in _GIVING or kind == "redemption" for kind in ENTRY_KINDS], dtype=np.bool_
+    [kind in GIVING_KINDS or kind == "redemption" for kind in ENTRY_KINDS], dtype=np.bool_
 )
-_GIVING_CODES: Final = np.asarray([kind in _GIVING for kind in ENTRY_KINDS], dtype=np.bool_)
+_GIVING_CODES: Final = np.asarray([kind in GIVING_KINDS for kind in ENTRY_KINDS], dtype=np.bool_)
 _SOURCE_OF_KIND: Final = {
     "redemption": "catalogue",
     "rejected": "catalogue",
@@ -354,7 +352,7 @@ def _add(
 ) -> None:
     """Add ``entries`` entries of one kind and points sign, as ``summary._count`` does."""
     sums["entries"] += entries
-    if kind in _GIVING or (kind == "points" and sign > 0) or (kind == "redemption" and sign < 0):
+    if gives_reward(kind, sign):
         sums["rewards"] += entries
     if kind == "points":
         if sign >= 0:

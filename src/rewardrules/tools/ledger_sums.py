@@ -56,9 +56,22 @@ FIGURES: Final = ("entries", "rewards", *ENTRY_SUMS)
 points, discounts, free items, vouchers, gift cards and applied redemptions), then the
 totals' sums of ledger entries."""
 
-_GIVING: Final = ("discount", "free", "voucher", "gift_card")
+GIVING_KINDS: Final = frozenset({"discount", "free", "voucher", "gift_card"})
 """Kinds whose every entry is a reward given; besides them a points entry with points > 0
-and an applied redemption (points < 0; a cancellation's entry gives nothing) are."""
+and an applied redemption (points < 0; a cancellation's entry gives nothing) are
+(:func:`gives_reward`, and its columnar twin in :func:`entry_figures`)."""
+
+
+def gives_reward(kind: str, points: int) -> bool:
+    """Whether an entry of ``kind`` whose points are ``points`` (or only their sign) is a
+    reward given, as the totals, the summary and the report count ``rewards``."""
+    return (
+        kind in GIVING_KINDS
+        or (kind == "points" and points > 0)
+        or (kind == "redemption" and points < 0)
+    )
+
+
 _NAMED_KINDS: Final = frozenset(get_args(EntryKind)) - {"referral"}
 """Kinds :func:`rewardrules.engine.ledger.total` counts by name; any other is a referral."""
 _SAFE_SUM: Final = float(2**62)
@@ -378,7 +391,7 @@ def _figures(
     one = np.ones(count, dtype=np.int64)
     is_points = kind_is("points")
     giving = np.zeros(count, dtype=np.bool_)
-    for name in _GIVING:
+    for name in sorted(GIVING_KINDS):
         giving |= kind_is(name)
     named = np.isin(
         kind_codes, [code for code, name in enumerate(kind_names) if name in _NAMED_KINDS]

@@ -38,6 +38,7 @@ from rewardrules.tools.ledger_sums import (
     PieceCodes,
     coded_figures,
     entry_figures,
+    gives_reward,
     grouped_figures,
     ledger_pieces,
     minor_units,
@@ -520,9 +521,6 @@ class SummaryBuilder:
 
 
 _SUMS: Final = ("entries", "customers", "rewards", *ENTRY_SUMS)
-_GIVING: Final = frozenset({"discount", "free", "voucher", "gift_card"})
-"""Kinds whose every entry is a reward given; so are a points entry with points > 0 and an
-applied redemption (points < 0): a cancellation's entry, which gives points back, is none."""
 
 
 def _zero() -> dict[str, int]:
@@ -543,11 +541,7 @@ def _count(sums: dict[str, int], entry: LedgerEntry) -> None:
     sums["entries"] += 1
     kind = entry.kind
     points = entry.points or 0
-    if (
-        kind in _GIVING
-        or (kind == "points" and points > 0)
-        or (kind == "redemption" and points < 0)
-    ):
+    if gives_reward(kind, points):
         sums["rewards"] += 1
     value = entry.value_minor or 0
     units = entry.units or 0
