@@ -311,27 +311,22 @@ def _active(account: PointsAccount, at: datetime) -> None:
         account.active_at = at
 
 
-def refunded_in_full(account: PointsAccount, purchase_id: str) -> None:
-    """A purchase refunded in full no longer counts as activity: the deadline counts from
-    the last activity left."""
+def refunded_in_full(
+    policy: PointsPolicy, account: PointsAccount, customer_id: str, purchase_id: str, at: datetime
+) -> list[LedgerEntry]:
+    """A purchase refunded in full (at ``at``) no longer counts as activity: the deadline
+    counts from the last activity left. Returns the expiries of that deadline when it has
+    already passed (written after the refund's own entries), so that they are written when
+    the refund is the customer's last event too."""
     if account.counting.pop(purchase_id, None) is None:
-        return
+        return []
+    before = account.active_at
     last = account.settled_at
     if account.counting:
         newest = max(account.counting.values())
         last = newest if last is None or newest > last else last
     account.active_at = last
-
-
-def refunded_in_full_expiring(
-    policy: PointsPolicy, account: PointsAccount, customer_id: str, purchase_id: str, at: datetime
-) -> list[LedgerEntry]:
-    """:func:`refunded_in_full` at a refund's instant ``at``, with the expiries of an earlier
-    inactivity deadline that has already passed (after the refund's own entries), so that
-    they are written when the refund is the customer's last event too."""
-    before = account.active_at
-    refunded_in_full(account, purchase_id)
-    if account.active_at == before or account.active_at is None:
+    if last == before or last is None:
         return []
     return advance(policy, account, customer_id, at)
 

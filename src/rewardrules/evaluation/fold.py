@@ -45,7 +45,7 @@ from rewardrules.engine.lots import (
     cancel_redemption,
     earn,
     redeem,
-    refunded_in_full_expiring,
+    refunded_in_full,
     take_back,
     upcoming_expiry,
 )
@@ -265,7 +265,7 @@ def _apply_refund(
             points_back,
         )
     if record.fully_refunded():
-        entries += refunded_in_full_expiring(
+        entries += refunded_in_full(
             plan.points, state.account, refund.customer_id, refund.purchase_id, refund.at
         )
     if plan.tiers is not None:

@@ -27,7 +27,7 @@ from rewardrules.engine.lots import (
     cancel_redemption,
     earn,
     redeem,
-    refunded_in_full_expiring,
+    refunded_in_full,
     take_back,
     upcoming_expiry,
 )
@@ -177,9 +177,7 @@ def run_accounts(
                         policy, account, customer_id, ids[event], purchase_id, at, back
                     )
                 if event in emptied:
-                    written += refunded_in_full_expiring(
-                        policy, account, customer_id, purchase_id, at
-                    )
+                    written += refunded_in_full(policy, account, customer_id, purchase_id, at)
             elif (target := catalogue.cancelled(event, ids)) is not None:
                 written = cancel_redemption(policy, account, customer_id, ids[event], target)
             else:

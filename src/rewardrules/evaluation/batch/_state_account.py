@@ -50,7 +50,7 @@ def replay_account(
             if back:
                 lots.take_back(policy, account, customer_id, ids[event], purchase_id, at, back)
             if event in emptied:
-                lots.refunded_in_full_expiring(policy, account, customer_id, purchase_id, at)
+                lots.refunded_in_full(policy, account, customer_id, purchase_id, at)
         elif (target := catalogue.cancelled(event, ids)) is not None:
             lots.cancel_redemption(policy, account, customer_id, ids[event], target)
         else:

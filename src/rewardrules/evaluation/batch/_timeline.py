@@ -35,7 +35,7 @@ from rewardrules.engine.lots import (
     cancel_redemption,
     earn,
     redeem,
-    refunded_in_full_expiring,
+    refunded_in_full,
     take_back,
     upcoming_expiry,
 )
@@ -361,9 +361,7 @@ class Walker:
                 else []
             )
             if event in self.emptied:
-                written += refunded_in_full_expiring(
-                    policy, account, customer_id, purchase_id, moment
-                )
+                written += refunded_in_full(policy, account, customer_id, purchase_id, moment)
             return written
         target = self.catalogue.cancelled(event, keys)  # a saved redemption's too
         if target is not None:
