@@ -65,14 +65,24 @@ def state_problems(state: CustomerState) -> Found:
     yield from _lot_problems(state)
 
 
-def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -> Found:
+def program_problems(
+    state: CustomerState, money: Currency, merged_lots: bool, clamps: bool = False
+) -> Found:
     """Yield the inconsistencies that show only with the program's currency and points.
 
     Only for a state without the problems of :func:`state_problems` (one value per line).
 
     ``merged_lots``: the program's points neither wait nor expire, so one lot holds the
-    points of every event and no lot belongs to one purchase.
+    points of every event and no lot belongs to one purchase. ``clamps``: the program's
+    ``negative_balance`` is ``clamp``, the only setting that writes points off.
     """
+    if state.written_off and not clamps:
+        yield (
+            ("written_off",),
+            f"holds {counted(len(state.written_off), 'write-offs')}, but the program's "
+            "negative_balance is allow, which writes no points off (a refund leaves a debt "
+            "instead)",
+        )
     if state.purchase_columns.id and state.exponent != money.exponent:
         yield (
             ("exponent",),
@@ -95,7 +105,11 @@ def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -
                     f"is {show(given_back)}, but {done} of {quantity} units refunded of "
                     f"{show(paid[index])} paid give back {show(expected)}",
                 )
-    if merged_lots:
+    if merged_lots or state.cancellations:
+        # A cancellation gives points back to the lots they were taken from, also to a
+        # lot whose purchase a refund since made earn less (the refund took from other
+        # lots when that lot was spent): the bound holds only while none is cancelled,
+        # and the state never forgets a cancellation.
         return
     by_id = {purchase_id: index for index, purchase_id in enumerate(columns.id)}
     for index, lot in enumerate(state.lots):
@@ -162,6 +176,22 @@ def _event_problems(state: CustomerState) -> Found:
     for cancel, target in state.cancellations.items():
         if cancel not in evaluated or target not in evaluated:
             yield ("cancellations", cancel), f"'{cancel}' or '{target}' is not in redemptions"
+    if state.written_off:
+        outstanding = {spent.id for spent in state.spent}
+        refunds = set(state.refunds)
+        for index, found in enumerate(state.written_off):
+            if found.refund not in refunds:
+                yield (
+                    ("written_off", index, "refund"),
+                    f"'{found.refund}' is not in refunds; points are written off by a refund",
+                )
+            for position, redemption in enumerate(found.redemptions):
+                if redemption not in outstanding:
+                    yield (
+                        ("written_off", index, "redemptions", position),
+                        f"'{redemption}' is not an applied redemption of the state (spent); "
+                        "only cancelling one recovers written-off points",
+                    )
     kinds = (("refunds", state.refunds), ("redemptions", state.redemptions))
     used = set(purchase_ids)
     for name, ids in kinds:
