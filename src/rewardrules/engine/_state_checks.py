@@ -30,7 +30,7 @@ from rewardrules.engine._purchase_checks import (
     shape_problems,
     value_problems,
 )
-from rewardrules.engine._state_columns import points_of
+from rewardrules.engine._state_columns import PurchaseColumns, points_of
 from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.lots import OPENING
 from rewardrules.engine.refunds import refunded_amount
@@ -105,16 +105,17 @@ def program_problems(
                     f"is {show(given_back)}, but {done} of {quantity} units refunded of "
                     f"{show(paid[index])} paid give back {show(expected)}",
                 )
-    if merged_lots or state.cancellations:
-        # A cancellation gives points back to the lots they were taken from, also to a
-        # lot whose purchase a refund since made earn less (the refund took from other
-        # lots when that lot was spent): the bound holds only while none is cancelled,
-        # and the state never forgets a cancellation.
+    if merged_lots:
         return
+    # A cancellation gives points back to the lots they were taken from, also to the lot of
+    # a purchase that a refund has since made earn less (the refund took from the other
+    # lots while that one was spent): once a state has a cancellation (it forgets none),
+    # only the lots of purchases nothing was refunded of keep the bound.
+    refunded = _refunded_purchases(columns) if state.cancellations else set()
     by_id = {purchase_id: index for index, purchase_id in enumerate(columns.id)}
     for index, lot in enumerate(state.lots):
         source = by_id.get(lot.source)
-        if source is not None:
+        if source is not None and source not in refunded:
             earned = sum(points_of(columns, source).values())
             if lot.points > earned:
                 yield (
@@ -122,6 +123,17 @@ def program_problems(
                     f"is {lot.points}, more than the {earned} its purchase "
                     f"{lot.source} earned (purchases.points, purchase {source})",
                 )
+
+
+def _refunded_purchases(columns: PurchaseColumns) -> set[int]:
+    """The saved purchases (by index) with a refunded unit."""
+    refunded: set[int] = set()
+    end = 0
+    for purchase, count in enumerate(columns.lines):
+        start, end = end, end + count
+        if any(columns.refunded_units[start:end]):
+            refunded.add(purchase)
+    return refunded
 
 
 def _count_problems(state: CustomerState) -> Found:

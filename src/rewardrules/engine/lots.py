@@ -893,9 +893,7 @@ def cancel_redemption(
             paid = min(owed, part.points)
             owed -= paid
             lot.points += part.points - paid
-    reason = cancellation_reason(
-        policy, redemption_id, spent, (restored, gone, repaid), recovered
-    )
+    reason = cancellation_reason(policy, redemption_id, spent, (restored, gone, repaid), recovered)
     entries = [
         _entry(
             policy,
