@@ -28,9 +28,9 @@ from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsPolicy,
     Spent,
+    WriteOff,
     _entry,
     cancellation_reason,
-    WriteOff,
     recover_written_off,
     redemption_refusal,
     redemption_terms,
