@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from helpers import at, line, program, purchase, refund
-from rewardrules import CustomerState, HistoryError, evaluate, step
+from rewardrules import CustomerState, HistoryError, evaluate, explain, step
+from rewardrules.cli.main import render_table
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.events import AnyEvent, CancelRedemption, Redemption
 from rewardrules.program.model import Program
+from rewardrules.tools.report import report
 
 ENGINES = ("reference", "batch")
 EARN = {"id": "earn", "kind": "points_per_spend", "points": 2, "per": "5.00"}
@@ -315,3 +317,31 @@ def test_a_format_6_state_keeps_its_write_offs_written_off() -> None:
     assert [(entry.kind, entry.points) for entry in given] == [("redemption", 4)]
     assert (after.points, lots(after)) == (4, [("A", 4)])
     evaluate(club("clamp"), [], states={"c1": after})  # resumes
+
+
+# ONE_LOT with the cancellation a month later: the write-off in March, its recovery in April.
+ACROSS_MONTHS = [*ONE_LOT[:3], cancel("C", 31, "R")]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_report_counts_a_recovery_against_the_points_written_off(engine: str) -> None:
+    # March: 4 issued, 3 reversed, 4 redeemed, 3 written off: 4 - 3 - 4 + 3 = 0 outstanding.
+    # April: C gives 4 back (-4 redeemed) and recovers 3 (-3 written off): 0 + 4 - 3 = 1.
+    found = report(club("clamp"), ACROSS_MONTHS, engine=engine).to_dict()
+    assert [
+        (month["month"], month["points_written_off"], month["points_outstanding"])
+        for month in found["by_month"]
+    ] == [("2026-03", 3, 0), ("2026-04", -3, 1)]
+    assert (found["points"]["written_off"], found["points"]["outstanding"]) == (0, 1)
+    assert found["totals"]["points_written_off"] == 0
+
+
+def test_explain_and_the_dry_run_say_the_points_were_recovered() -> None:
+    found = evaluate(club("clamp"), ONE_LOT)
+    table = render_table(club("clamp"), found)
+    assert "C      points.negative_balance  -3 points recovered" in table
+    text = explain(club("clamp"), ONE_LOT, "c1").render_text()
+    assert (
+        "  points.negative_balance  recovered  3 points written off at refund F recovered: "
+        "cancelled redemption R gave them back"
+    ) in text

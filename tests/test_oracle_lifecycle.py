@@ -249,6 +249,36 @@ def test_clamp_writes_off_what_a_refund_cannot_take_back() -> None:
     assert (result["points"], result["available"], result["pending"]) == (150, 0, 150)
 
 
+def test_clamp_a_cancellation_recovers_what_a_refund_after_it_wrote_off() -> None:
+    spec = program(
+        points={
+            "name": "stars",
+            "value": "0.01",
+            "pending_for": "14 days",
+            "negative_balance": "clamp",
+        },
+        rewards=[{"id": "big", "name": "Big", "cost": 100, "value": "5.00"}],
+    )
+    # As above: 100 written off at r1 (after x1), p2's 150 kept whole (pending to 04-01).
+    # x2 on 04-02 spends 100 of p2's (50 left) and u2 cancels it: all 100 back (r1 came
+    # before x2). u1 cancels x1: its 100 go back to p1's lot, and recover r1's 100 first.
+    events = [
+        *debt_events(),
+        redeem("x2", "2026-04-02T10:00:00-04:00", "big"),
+        cancel("u2", "2026-04-03T10:00:00-04:00", "x2"),
+        cancel("u1", "2026-04-04T10:00:00-04:00", "x1"),
+    ]
+    result = agree(spec, events)["c1"]
+    assert result["ledger"][-4:] == [
+        ("x2", "big", "redemption", -100, 500, 1),
+        ("u2", "big", "redemption", 100, -500, -1),
+        ("u1", "big", "redemption", 100, -500, -1),
+        ("u1", "points.negative_balance", "written_off", -100, None, None),
+    ]
+    # 100 - 100 - 100 + 100 + 150 - 100 + 100 + 100 - 100 = 150, all available by then.
+    assert (result["points"], result["available"], result["pending"]) == (150, 150, 0)
+
+
 # --- the catalogue ----------------------------------------------------------------------
 
 
