@@ -233,7 +233,7 @@ class Spent:
     taken: tuple[Taken, ...]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class WriteOff:
     """Points a refund wrote off (``negative_balance: clamp``) that a cancellation may still
     recover: those of the redemptions applied before the refund and not cancelled since
@@ -829,10 +829,11 @@ def recover_written_off(
     entries: list[LedgerEntry] = []
     kept: list[WriteOff] = []
     for found in written_off:
+        left = found.points
         if points and redemption_id in found.redemptions:
-            recovered = min(found.points, points)
+            recovered = min(left, points)
             points -= recovered
-            found.points -= recovered
+            left -= recovered
             reason = (
                 f"{recovered} {policy.name} written off at refund {found.refund} recovered: "
                 f"cancelled redemption {redemption_id} gave them back"
@@ -849,9 +850,8 @@ def recover_written_off(
                 )
             )
         others = tuple(key for key in found.redemptions if key != redemption_id)
-        if found.points and others:
-            found.redemptions = others
-            kept.append(found)
+        if left and others:
+            kept.append(WriteOff(found.refund, left, others))
     return entries, kept
 
 
