@@ -279,6 +279,57 @@ def test_clamp_a_cancellation_recovers_what_a_refund_after_it_wrote_off() -> Non
     assert (result["points"], result["available"], result["pending"]) == (150, 150, 0)
 
 
+@st.composite
+def write_off_histories(draw: st.DrawFn) -> tuple[dict[str, Any], list[Any]]:
+    """One customer under ``clamp`` who redeems much, returns, and cancels: the histories
+    where refunds write off and cancellations recover (rare in ``lifecycle_histories``)."""
+    points: dict[str, Any] = {"name": "stars", "value": "0.01", "negative_balance": "clamp"}
+    points |= draw(st.sampled_from(({}, {"expire_after": "20 days"}, {"pending_for": "2 days"})))
+    spec = program(
+        points=points,
+        rewards=[
+            {"id": "pin", "name": "Pin", "cost": 3, "value": "1.00"},
+            {"id": "cap", "name": "Cap", "cost": 8, "value": "4.00"},
+        ],
+    )
+    moment = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    events: list[Any] = []
+    bought: dict[str, int] = {}  # purchase -> units left
+    live: list[str] = []  # redemptions not cancelled (rejected ones too: nothing back)
+    for number in range(draw(st.integers(3, 12))):
+        moment += timedelta(hours=draw(st.sampled_from((1, 20, 24 * 9))))
+        id, when = f"e{number:02d}", moment.isoformat()
+        choice = draw(st.sampled_from(("buy", "redeem", "redeem", "refund", "cancel")))
+        left = [key for key, units in bought.items() if units]
+        if choice == "refund" and left:
+            target = draw(st.sampled_from(left))
+            units = draw(st.integers(1, bought[target]))
+            bought[target] -= units
+            events.append(refund(id, when, target, ("a", units)))
+        elif choice == "cancel" and live:
+            target = draw(st.sampled_from(live))
+            live.remove(target)
+            events.append(cancel(id, when, target))
+        elif choice == "redeem":
+            events.append(
+                redeem(id, when, draw(st.sampled_from(("pin", "cap"))), draw(st.integers(1, 2)))
+            )
+            live.append(id)
+        else:
+            units = draw(st.integers(1, 4))
+            events.append(buy(id, when, ("a", units, draw(st.sampled_from(("2.00", "3.50"))))))
+            bought[id] = units
+    return spec, events
+
+
+@given(drawn=write_off_histories())
+def test_drawn_write_offs_and_recoveries_agree_with_the_oracle(
+    drawn: tuple[dict[str, Any], list[Any]],
+) -> None:
+    spec, events = drawn
+    agree(spec, events)
+
+
 # --- the catalogue ----------------------------------------------------------------------
 
 

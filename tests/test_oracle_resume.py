@@ -47,7 +47,7 @@ from rewardrules.events import (
     event_sort_key,
 )
 from test_laws import assert_resumed_equals_whole, ledgers
-from test_oracle_lifecycle import lifecycle_histories, lifecycle_specs
+from test_oracle_lifecycle import lifecycle_histories, lifecycle_specs, write_off_histories
 from test_oracle_real import family_histories, family_programs
 
 ENGINES = ("reference", "batch")
@@ -224,6 +224,19 @@ def test_lifecycles_stepped_give_the_evaluation(
 ) -> None:
     events, profiles, _ = drawn
     steps_as_evaluate(Program.model_validate(spec), events, profiles)
+
+
+@_examples(40)
+@given(drawn=write_off_histories(), data=st.data())
+def test_write_offs_and_their_recoveries_resume_and_step_as_the_whole_history(
+    drawn: tuple[dict[str, Any], list[AnyEvent]], data: st.DataObject
+) -> None:
+    # States saved with write-offs still to recover (format 7's written_off), split and
+    # stepped: the same ledgers, balances and states.
+    spec, events = drawn
+    program = Program.model_validate(spec)
+    resumes_as_whole(program, events, (), None, _splits(data, len(events)))
+    steps_as_evaluate(program, events, [])
 
 
 @_examples(25)
