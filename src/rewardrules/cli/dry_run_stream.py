@@ -7,6 +7,10 @@ sorted by customer id streams from the file; any other history is read whole int
 (much smaller than its evaluation) and evaluated chunk by chunk. A Parquet history that is
 not sorted is read whole when it has at most ``WHOLE_ROWS`` rows, and refused otherwise
 with a message that says how to sort it (docs/histories.md, "Large histories").
+
+Customer profiles (``--customers``) go with the chunk of customers they belong to
+(:class:`ProfilesByChunk`); a referral program, where a friend's purchase rewards a
+referrer in another chunk, is evaluated in one piece.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rewardrules.cli._support import STDIN, HistoryReading, located_events
 from rewardrules.cli.customer_chunks import (
     NotSortedError,
     ParquetSource,
+    ProfilesByChunk,
     chunk_rows,
     parquet_chunks,
     whole_chunks,
@@ -54,8 +59,8 @@ def streamed_dry_run(
 
     With ``jobs`` above 1 the chunks are evaluated by that many processes, this one and
     ``jobs - 1`` workers (:mod:`rewardrules.cli.dry_run_jobs`), and written in input
-    order: the same file and summary. A history evaluated in one piece (profiles,
-    referrals), or a Parquet history of at most two chunks, is evaluated here.
+    order: the same file and summary. A history evaluated in one piece (a referral
+    program) or a Parquet history of at most two chunks is evaluated here.
 
     Raises:
         HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
@@ -66,26 +71,30 @@ def streamed_dry_run(
     if features:  # before any row is read, as the whole-history run refuses it
         refuse(features)
     size = chunk_rows()
-    if profiles is not None or any(rule.kind in _READ_PROFILES for rule in program.rules):
-        # Profiles, gifts at dates and referrals cross the chunks (a profile-only customer,
-        # a referrer in another chunk): such a history is evaluated in one piece.
+    if any(rule.kind == "referral" for rule in program.rules):
+        # A friend's purchase rewards a referrer who may be in another chunk: such a
+        # history is evaluated in one piece.
         size = _ONE_PIECE
     source = _parquet_source(history, reading)
     name = source.name if source is not None else _name(history)
     few = source is not None and source.rows <= _FEW_CHUNKS * size  # not worth a worker
     if jobs > 1 and size != _ONE_PIECE and not few:
         with ChunkPool(jobs - 1, program, as_of, name) as pool:
-            return _on_jobs(pool, history, reading, source, size, output)
+            return _on_jobs(pool, history, reading, source, size, output, profiles)
 
     def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
+        routed = None if profiles is None else ProfilesByChunk(profiles)
         first = True
         for chunk in chunks:
-            given = profiles if first else None  # profiles are checked once
+            given = None if routed is None else routed.up_to(chunk)
             yield chunk, _evaluate(program, chunk, given, as_of, name, history, reading)
             first = False
-        if first:  # no row at all: the profiles are still checked, the totals still made
+        rest = None if routed is None else routed.rest()
+        if first or rest:
+            # No row at all (the profiles are still checked, the totals still made), or
+            # customers with a profile and no event after the last chunk's: their gifts.
             empty = HISTORY_SCHEMA.empty_table()
-            yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
+            yield empty, _evaluate(program, empty, rest, as_of, name, history, reading)
 
     def run(chunks: Iterable[pa.Table]) -> tuple[Evaluation, Summary]:
         # The next chunk is read in a thread while this one is evaluated.
@@ -102,6 +111,7 @@ def _on_jobs(
     source: ParquetSource | None,
     size: int,
     output: DryRunOutput,
+    profiles: list[Customer] | None,
 ) -> tuple[Evaluation, Summary]:
     """:func:`streamed_dry_run`'s chunks on a pool of worker processes, read as there."""
 
@@ -110,7 +120,7 @@ def _on_jobs(
 
     pieces = piece_entries()
     return _on_chunks(
-        lambda chunks: stream_on_jobs(output, pool, chunks, pieces, locate),
+        lambda chunks: stream_on_jobs(output, pool, chunks, pieces, locate, profiles),
         history,
         reading,
         source,
@@ -144,7 +154,6 @@ def _on_chunks(
 _FEW_CHUNKS = 2
 """A Parquet history of at most this many chunks' rows is evaluated in this process even
 with ``--jobs``: starting a worker costs about a CPU second, more than it would save."""
-_READ_PROFILES = frozenset({"birthday", "signup_bonus", "referral"})
 _ONE_PIECE = 2**62  # rows: more than any history holds
 
 
