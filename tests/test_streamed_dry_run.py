@@ -410,9 +410,13 @@ def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
 
 
 @pytest.mark.parametrize("with_profiles", [True, False])
-def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does(
+def test_referrals_across_chunks_give_the_whole_ledger_and_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_profiles: bool
 ) -> None:
+    # pet-shop: amy referred ben and dan (customers file). One customer per chunk: ben's
+    # and dan's facts are found first (pass one, the friends alone), then amy's chunk is
+    # given them; ben's and dan's chunks reward amy inline and drop her. The ledger is the
+    # whole history's, byte for byte, and so is the summary (the referrals' months too).
     examples = ROOT / "rules" / "examples"
     program = examples / "pet-shop.yaml"  # its groups and limits, the referral's too
     history = tmp_path / "sorted.parquet"
@@ -420,10 +424,19 @@ def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does
     profiles = ("--customers", examples / "pet-shop.customers.csv") if with_profiles else ()
     as_of = ("--as-of", (examples / "pet-shop.as-of").read_text(encoding="utf-8").strip())
     whole = tmp_path / "whole.jsonl"
-    expected = run("dry-run", program, history, *profiles, *as_of, "--output", whole)
-    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # one customer per chunk, if chunked
+    expected = run("dry-run", program, history, *profiles, *as_of, "--output", whole, "--summary")
+    calls: list[tuple[list[str], list[str]]] = []
+
+    def recorded(*arguments: Any, **options: Any) -> Any:
+        chunk, facts = arguments[1], options.get("facts")
+        customers = sorted(set(chunk["customer_id"].to_pylist()))
+        calls.append((customers, [] if facts is None else facts["customer_id"].to_pylist()))
+        return evaluate_table(*arguments, **options)
+
+    monkeypatch.setattr(dry_run_stream, "evaluate_table", recorded)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # one customer per chunk
     streamed = tmp_path / "streamed.jsonl"
-    arguments = ("--engine", "batch", "--output", streamed)
+    arguments = ("--engine", "batch", "--output", streamed, "--summary")
     code, out, err = run("dry-run", program, history, *profiles, *as_of, *arguments)
     # Without profiles, only the hints that --customers is missing (one a kind).
     hints = [line for line in err.splitlines() if line.startswith("hint: the program has ")]
@@ -432,6 +445,10 @@ def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does
     assert streamed.read_text(encoding="utf-8") == whole.read_text(encoding="utf-8")
     assert ("refer-a-friend" in whole.read_text(encoding="utf-8")) == with_profiles
     assert out.replace(str(streamed), str(whole)) == expected[1]
+    chunks = [(["amy"], []), (["ben"], []), (["dan"], [])]  # cat has no event
+    if with_profiles:  # pass one: ben and dan alone; then amy's chunk with their facts
+        chunks = [(["ben"], []), (["dan"], []), (["amy"], ["amy", "amy"]), *chunks[1:]]
+    assert calls == chunks
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
