@@ -299,9 +299,10 @@ def test_profiles_go_to_the_workers_with_their_customers_chunk(
     sent: list[tuple[int, list[str]]] = []
     submit = ChunkPool.submit
 
-    def recorded(pool: ChunkPool, chunk: pa.Table, size: int, given: Any = None) -> Any:
-        sent.append((chunk.num_rows, [profile.customer_id for profile in given or ()]))
-        return submit(pool, chunk, size, given)
+    def recorded(pool: ChunkPool, chunk: pa.Table, size: int, company: Any = None) -> Any:
+        given = [] if company is None else company.profiles or []
+        sent.append((chunk.num_rows, [profile.customer_id for profile in given]))
+        return submit(pool, chunk, size, company)
 
     monkeypatch.setattr(ChunkPool, "submit", recorded)
     first, second, one, two = both_ways(program, history, tmp_path, ".jsonl", *profiles)
@@ -311,6 +312,67 @@ def test_profiles_go_to_the_workers_with_their_customers_chunk(
     assert all(f'"customer_id": "{name}"' in ledger_of(one) for name in PROFILE_ONLY)
     assert [given for _, given in sent] == [["aaa", "ana"], ["anz", "ben"], ["bob", "zzz"]]
     assert [rows for rows, _ in sent][2] == 0  # the customers after ben's, on no row
+
+
+def test_migrated_customers_on_the_workers_give_the_whole_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # migrated-bookshop: opening lots from the customers file. The worker that evaluates a
+    # chunk counts its customers' opening entries in the months they were earned, as the
+    # whole history's summary does (not in an unknown month).
+    program = EXAMPLES / "migrated-bookshop.yaml"
+    given = next(EXAMPLES.glob("migrated-bookshop.history.*"))
+    history = tmp_path / "sorted.parquet"
+    assert run("sort-history", given, history)[0] == 0
+    profiles = ("--customers", EXAMPLES / "migrated-bookshop.customers.csv")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")
+    first, second, one, _ = both_ways(program, history, tmp_path, ".jsonl", *profiles, "--summary")
+    whole = tmp_path / "whole.jsonl"
+    reference = run("dry-run", program, given, *profiles, "--output", whole, "--summary")
+    assert (first[0], reference[0]) == (0, 0)
+    assert second == first
+    assert "(unknown)" not in reference[1]
+    assert first[1].replace(str(one), str(whole)) == reference[1]
+
+
+@pytest.mark.parametrize("example", ["pet-shop", "meal-kit"])
+def test_referral_facts_go_to_the_workers_with_the_referrers_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example: str
+) -> None:
+    # amy (pet-shop) and ann (meal-kit) referred the other customers of their files: the
+    # friends' pass finds the facts in this process, then every chunk goes to a worker
+    # with the facts of the referrers it covers; the worker keeps only its own customers.
+    # meal-kit holds its rewards 30 days, and a friend's refund takes one back.
+    program = EXAMPLES / f"{example}.yaml"
+    history = tmp_path / "sorted.parquet"
+    given = next(EXAMPLES.glob(f"{example}.history.*"))
+    assert run("sort-history", given, history)[0] == 0
+    as_of = (EXAMPLES / f"{example}.as-of").read_text(encoding="utf-8").strip()
+    profiles = ("--customers", EXAMPLES / f"{example}.customers.csv", "--as-of", as_of)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # a customer a chunk
+    sent: list[tuple[list[str], list[str]]] = []
+    submit = ChunkPool.submit
+
+    def recorded(pool: ChunkPool, chunk: pa.Table, size: int, company: Any = None) -> Any:
+        facts = [] if company is None else company.facts or []
+        customers = sorted(set(chunk["customer_id"].to_pylist()))
+        sent.append((customers, [f"{fact.referred}>{fact.customer_id}" for fact in facts]))
+        return submit(pool, chunk, size, company)
+
+    monkeypatch.setattr(ChunkPool, "submit", recorded)
+    first, second, one, two = both_ways(
+        program, history, tmp_path, ".jsonl", *profiles, "--summary"
+    )
+    whole = tmp_path / "whole.jsonl"
+    reference = run("dry-run", program, given, *profiles, "--output", whole, "--summary")
+    assert (first[0], reference[0]) == (0, 0)
+    assert second == first
+    assert ledger_of(two) == ledger_of(one) == ledger_of(whole)
+    assert first[1].replace(str(one), str(whole)) == reference[1]  # the summary too
+    referrer = {"pet-shop": "amy", "meal-kit": "ann"}[example]
+    with_facts = [(customers, facts) for customers, facts in sent if facts]
+    assert [customers for customers, _ in with_facts] == [[referrer]]
+    assert all(fact.endswith(f">{referrer}") for fact in with_facts[0][1])
 
 
 @pytest.mark.parametrize(

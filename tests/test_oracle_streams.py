@@ -10,14 +10,13 @@ hold ``evaluate``'s entries of either engine, value for value as text, and the s
 must be the whole-file reference dry-run's.
 
 A referral rule with a customers file that names friends makes the streamed run read the
-history twice in the main process (``referral_passes``): the friends' facts first, then
-the chunks, each given the facts of the referrers it covers. The lifecycle cases are
-therefore run twice, once as drawn (customers file, referrals across customers, in two
-passes when drawn with a referral rule and friends) and once without the referral rules,
-chunked on the worker, each chunk with its customers' profiles (gifts at dates to
-customers without events among them); the migrated customers (opening lots, granted tiers)
-are read from the file. The core cases are chunked on the worker whenever they have more
-than two chunks of rows.
+history twice (``referral_passes``): the friends' facts first, in the main process, then
+the chunks on the worker, each given the facts of the referrers it covers. The lifecycle
+cases are therefore run twice, once as drawn (customers file, referrals across customers)
+and once without the referral rules, each chunk with its customers' profiles (gifts at
+dates to customers without events among them); the migrated customers (opening lots,
+granted tiers) are read from the file. The core cases are chunked on the worker whenever
+they have more than two chunks of rows.
 Last, a few migrated cases on a one-worker Dask cluster (``rewardrules.dask``). These
 tests start real processes: few examples.
 """
@@ -126,15 +125,10 @@ def streamed_agrees(
     return len(sent)
 
 
-def chunked(
-    program: Program, events: list[AnyEvent], customers: list[Customer], chunk: str
-) -> bool:
-    """Whether the streamed run sends this history's chunks to the worker: no referral
-    rule with friends in the customers file, more than two chunks of rows
-    (``dry_run_stream``)."""
-    refers = any(rule.kind == "referral" for rule in program.rules)
-    friends = any(customer.referred_by is not None for customer in customers)
-    return not (refers and friends) and events_to_table(events).num_rows > 2 * int(chunk)
+def chunked(events: list[AnyEvent], chunk: str) -> bool:
+    """Whether the streamed run sends this history's chunks to the worker: more than two
+    chunks of rows (``dry_run_stream``)."""
+    return events_to_table(events).num_rows > 2 * int(chunk)
 
 
 def distinct_rows(events: list[AnyEvent]) -> bool:
@@ -156,7 +150,7 @@ def test_core_cases_streamed_on_two_processes(
     if distinct_rows(events):
         folder = tmp_path_factory.mktemp("core")
         sent = streamed_agrees(folder, program, events, [], as_of, chunk)
-        assert (sent > 0) == chunked(program, events, [], chunk)
+        assert (sent > 0) == chunked(events, chunk)
 
 
 @FEW
@@ -172,12 +166,12 @@ def test_lifecycles_with_customers_streamed_on_two_processes(
         folder = tmp_path_factory.mktemp("lifecycle")
         program = Program.model_validate(spec)
         sent = streamed_agrees(folder, program, events, customers, as_of, chunk)
-        assert (sent > 0) == chunked(program, events, customers, chunk)
+        assert (sent > 0) == chunked(events, chunk)
         # Without the referral rules: in chunks on the worker, with their profiles.
         rules = [rule for rule in spec["rules"] if rule["kind"] != "referral"]
         plain = Program.model_validate({**spec, "rules": rules})
         sent = streamed_agrees(folder / "plain", plain, events, customers, as_of, chunk)
-        assert (sent > 0) == chunked(plain, events, customers, chunk)
+        assert (sent > 0) == chunked(events, chunk)
 
 
 @FEW

@@ -33,10 +33,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from rewardrules.cli.chunk_company import ChunkCompany
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
-from rewardrules.evaluation.batch import evaluate_table
-from rewardrules.events import Customer
+from rewardrules.evaluation.batch import evaluate_table, fact_table
 from rewardrules.histories._checked import CheckedFacts, remember
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
@@ -174,37 +174,54 @@ def evaluate_chunk(  # pragma: no cover - runs in the worker processes (tests/te
     chunk: Carried,
     size: int,
     facts: CheckedFacts | None = None,
-    profiles: list[Customer] | None = None,
+    company: ChunkCompany | None = None,
 ) -> ChunkDone:
     """In a worker process: :func:`evaluate_here` of a chunk sent by :func:`carry`, its
     ledger carried back the same way. ``facts`` are what the history checks found of the
     chunk in the main process (``facts_of``), kept for the table read here, which holds the
-    same rows: the engine then does not check and search them again. ``profiles``: the
-    chunk's customer profiles (``ProfilesByChunk``)."""
+    same rows: the engine then does not check and search them again. ``company``: the
+    chunk's customer profiles and referral facts (``chunk_company``)."""
     state = _STATES.get(setup.key)
     if state is None:
         state = _STATES[setup.key] = ChunkState(setup.program, setup.as_of, setup.source)
     table = unpack(chunk)
     if facts is not None:
         remember(table, facts)
-    done = evaluate_here(state, table, size, profiles)
+    done = evaluate_here(state, table, size, company)
     if isinstance(done.ledger, pa.Table):
         return dataclasses.replace(done, ledger=carry(done.ledger, setup.spool))
     return done
 
 
 def evaluate_here(
-    worker: ChunkState, table: pa.Table, size: int, profiles: list[Customer] | None = None
+    worker: ChunkState, table: pa.Table, size: int, company: ChunkCompany | None = None
 ) -> ChunkDone:
-    """Evaluate a chunk of whole customers (a checked history table) with their profiles:
-    its ledger in pieces of ``size`` entries, counted into the chunk's summary as they
-    come."""
+    """Evaluate a chunk of whole customers (a checked history table) with their profiles
+    and referral facts (``chunk_company``): its ledger in pieces of ``size`` entries,
+    counted into the chunk's summary as they come."""
     program = worker.program
+    company = company or ChunkCompany()
+    facts = company.facts
     try:
-        evaluation = evaluate_table(program, table, profiles, worker.as_of, source=worker.source)
+        evaluation = evaluate_table(
+            program,
+            table,
+            company.profiles,
+            worker.as_of,
+            source=worker.source,
+            facts=fact_table(facts) if facts else None,
+        )
     except HistoryError as error:
         return ChunkDone(error=error)
     builder = SummaryBuilder(program)
+    if company.profiles:  # migrated customers' opening lots go to the months they were earned
+        builder.note_openings(company.profiles)
+    if facts is not None:
+        # A referral program in two passes, imported only then: not by every worker's start.
+        from rewardrules.cli.referral_passes import own_customers  # noqa: PLC0415
+
+        evaluation = own_customers(program, evaluation, company.low, company.high)
+        builder.note_referral_facts(facts)
     made: list[tuple[pa.Array[Any], pa.Array[Any]]] = []
 
     def months() -> tuple[pa.Array[Any], pa.Array[Any]]:

@@ -50,11 +50,10 @@ from rewardrules.cli._chunk_worker import (
     unpack,
 )
 from rewardrules.cli._job_workers import Workers, ctrl_c_held, take_early
-from rewardrules.cli.customer_chunks import ProfilesByChunk
+from rewardrules.cli.chunk_company import ChunkCompany, Companions
 from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
-from rewardrules.events import Customer
 from rewardrules.histories._checked import facts_of
 from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.program.model import Program
@@ -112,6 +111,21 @@ class ChunkPool:
             raise
 
     @property
+    def program(self) -> Program:
+        """The program the chunks are evaluated with."""
+        return self._here.program
+
+    @property
+    def as_of(self) -> date | datetime | None:
+        """``--as-of``."""
+        return self._here.as_of
+
+    @property
+    def source(self) -> str:
+        """The history's name, for the engine's located errors."""
+        return self._here.source
+
+    @property
     def ready(self) -> bool:
         """Whether the workers have started, each having imported the engine (before that,
         chunks are evaluated here)."""
@@ -119,29 +133,29 @@ class ChunkPool:
         return all(start.done() for start in starts)
 
     def submit(
-        self, chunk: pa.Table, size: int, profiles: list[Customer] | None = None
+        self, chunk: pa.Table, size: int, company: ChunkCompany | None = None
     ) -> Future[ChunkDone]:
-        """Send a chunk and its customers' profiles to be evaluated, its ledger in pieces of
-        ``size`` entries (a worker that died makes the pool refuse it: the future holds that
-        error)."""
+        """Send a chunk and its company (its customers' profiles and referral facts) to be
+        evaluated, its ledger in pieces of ``size`` entries (a worker that died makes the
+        pool refuse it: the future holds that error)."""
         try:
             executor = cast(Workers, self._workers).executor
             if executor is None:  # pragma: no cover - made in __init__ or raised there
                 raise BrokenProcessPool("no worker processes")
             carried = carry(chunk, self._spool)
             facts = facts_of(chunk)
-            return executor.submit(evaluate_chunk, self._setup, carried, size, facts, profiles)
+            return executor.submit(evaluate_chunk, self._setup, carried, size, facts, company)
         except BrokenProcessPool as error:
             lost: Future[ChunkDone] = Future()
             lost.set_exception(error)
             return lost
 
     def evaluate_here(
-        self, chunk: pa.Table, size: int, profiles: list[Customer] | None = None
+        self, chunk: pa.Table, size: int, company: ChunkCompany | None = None
     ) -> Future[ChunkDone]:
         """Evaluate a chunk in this process, as a worker would: a future already done."""
         done: Future[ChunkDone] = Future()
-        done.set_result(evaluate_here(self._here, chunk, size, profiles))
+        done.set_result(evaluate_here(self._here, chunk, size, company))
         return done
 
     def __enter__(self) -> ChunkPool:
@@ -239,14 +253,14 @@ def stream_on_jobs(
     chunks: Iterable[pa.Table],
     size: int,
     locate: Callable[[HistoryError], HistoryError],
-    profiles: list[Customer] | None = None,
+    companions: Companions | None = None,
 ) -> tuple[Evaluation, Summary]:
     """Evaluate chunks of whole customers on the pool; write and count them in input order.
 
     What :meth:`DryRunOutput.stream` does in one process, with the same file, summary and
     totals. ``size``: entries per ledger piece; ``locate``: points an engine error at the
-    history's rows; ``profiles``: customer profiles, each sent with its customer's chunk
-    (those of customers without events after the last: :class:`ProfilesByChunk`).
+    history's rows; ``companions``: each chunk's customer profiles and referral facts, sent
+    with it (those of customers without events after the last chunk's with an empty one).
 
     Returns:
         The evaluation with no customers and the totals of all chunks, and the summary.
@@ -255,9 +269,9 @@ def stream_on_jobs(
     pending: deque[Future[ChunkDone]] = deque()
     limit = IN_FLIGHT_PER_JOB * (pool.workers + 1)
     read = iter(chunks)
-    routed = None if profiles is None else ProfilesByChunk(profiles)
+    companions = companions or Companions(None, None)
 
-    def send(chunk: pa.Table, given: list[Customer] | None) -> Future[ChunkDone]:
+    def send(chunk: pa.Table, given: ChunkCompany | None) -> Future[ChunkDone]:
         """To a worker if one has room, else evaluated here (a future already done)."""
         if not MAIN_EVALUATES:
             return pool.submit(chunk, size, given)
@@ -281,13 +295,13 @@ def stream_on_jobs(
                 raise
             if chunk is None:
                 break
-            pending.append(send(chunk, None if routed is None else routed.up_to(chunk)))
+            pending.append(send(chunk, companions.of(chunk)))
             while pending and (len(pending) >= limit or pending[0].done()):
                 taken.write(taken.result(pending.popleft()))
-        rest = None if routed is None else routed.rest()
-        if rest or (not taken.evaluations and not pending):
+        rest = companions.last()
+        if rest is not None or (not taken.evaluations and not pending):
             # No row at all (still the totals, the profiles still checked), or customers
-            # with a profile and no event after the last chunk's.
+            # with a profile or a friend's fact and no event after the last chunk's.
             pending.append(send(HISTORY_SCHEMA.empty_table(), rest))
         while pending:
             taken.write(taken.result(pending.popleft()))

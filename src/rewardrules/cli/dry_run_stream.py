@@ -23,10 +23,10 @@ import pyarrow as pa
 
 from rewardrules.cli._overlap import ReadAhead, threads_on
 from rewardrules.cli._support import STDIN, HistoryReading, located_events
+from rewardrules.cli.chunk_company import ChunkCompany, Companions
 from rewardrules.cli.customer_chunks import (
     NotSortedError,
     ParquetSource,
-    ProfilesByChunk,
     chunk_rows,
     parquet_chunks,
     whole_chunks,
@@ -34,17 +34,11 @@ from rewardrules.cli.customer_chunks import (
 )
 from rewardrules.cli.dry_run_jobs import ChunkPool, stream_on_jobs
 from rewardrules.cli.dry_run_output import DryRunOutput, piece_entries
-from rewardrules.cli.referral_passes import (
-    FactsByChunk,
-    friends_facts,
-    largest_customer,
-    own_customers,
-    referred,
-)
+from rewardrules.cli.referral_passes import FactsByChunk, friends_facts, own_customers, referred
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem
 from rewardrules.evaluation.batch import evaluate_table, fact_table, refuse, unsupported
-from rewardrules.events import Customer, ReferralQualified
+from rewardrules.events import Customer
 from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.histories.read import _format_of
 from rewardrules.program.model import Program
@@ -66,9 +60,9 @@ def streamed_dry_run(
 
     With ``jobs`` above 1 the chunks are evaluated by that many processes, this one and
     ``jobs - 1`` workers (:mod:`rewardrules.cli.dry_run_jobs`), and written in input
-    order: the same file and summary. A referral program whose customers file names
-    friends (read twice: :mod:`rewardrules.cli.referral_passes`), or a Parquet history of
-    at most two chunks, is evaluated here.
+    order: the same file and summary; a referral program whose customers file names
+    friends is read twice, the friends' pass here (:mod:`rewardrules.cli.referral_passes`).
+    A Parquet history of at most two chunks is evaluated here.
 
     Raises:
         HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
@@ -83,40 +77,32 @@ def streamed_dry_run(
     source = _parquet_source(history, reading)
     name = source.name if source is not None else _name(history)
     few = source is not None and source.rows <= _FEW_CHUNKS * size  # not worth a worker
-    if jobs > 1 and not friends and not few:
+    if jobs > 1 and not few:
         with ChunkPool(jobs - 1, program, as_of, name) as pool:
-            return _on_jobs(pool, history, reading, source, size, output, profiles)
-
-    def evaluate(
-        chunk: pa.Table, given: list[Customer] | None, facts: list[ReferralQualified] | None
-    ) -> Evaluation:
-        return _evaluate(program, chunk, given, as_of, name, history, reading, facts)
+            return _on_jobs(pool, history, reading, source, size, output, profiles, friends)
 
     def evaluated(
         chunks: Iterable[pa.Table], facts: FactsByChunk | None
     ) -> Iterator[tuple[pa.Table, Evaluation]]:
-        routed = None if profiles is None else ProfilesByChunk(profiles)
-        low: str | None = None  # the largest customer id of the chunks before
+        companions = Companions(profiles, facts)
         first = True
         for chunk in chunks:
-            high = largest_customer(chunk)
-            given = None if routed is None else routed.up_to(chunk)
-            yield chunk, _covered(program, chunk, given, facts, low, high, evaluate)
-            low, first = high, False
-        rest = None if routed is None else routed.rest()
-        if first or rest or (facts is not None and facts.covered(low, None)):
+            company = companions.of(chunk)
+            yield chunk, _evaluate(program, chunk, company, as_of, name, history, reading)
+            first = False
+        last = companions.last()
+        if first or last is not None:
             # No row at all (the profiles are still checked, the totals still made), or
-            # customers with a profile and no event after the last chunk's: their gifts.
+            # customers with a profile or a friend's fact and no event after the last
+            # chunk's: their gifts and rewards.
             empty = HISTORY_SCHEMA.empty_table()
-            yield empty, _covered(program, empty, rest, facts, low, None, evaluate)
+            last = last or ChunkCompany(profiles)
+            yield empty, _evaluate(program, empty, last, as_of, name, history, reading)
 
     def run(chunks: Callable[[], Iterable[pa.Table]]) -> tuple[Evaluation, Summary]:
-        facts = None
-        if friends:  # pass one: the friends' referral facts (referral_passes)
-            assert profiles is not None  # noqa: S101 -- friends come from the profiles
-            found = friends_facts(chunks(), profiles, friends, lambda c, p: evaluate(c, p, None))
-            facts = FactsByChunk(found)
-            output.note_referral_facts(found)
+        facts = _friends_pass(program, chunks, profiles, friends, as_of, name, history, reading)
+        if facts is not None:
+            output.note_referral_facts(facts.facts)
         # The next chunk is read in a thread while this one is evaluated.
         with ReadAhead(chunks(), threaded=threads_on()) as ahead:
             return output.stream(evaluated(ahead, facts))
@@ -124,23 +110,25 @@ def streamed_dry_run(
     return _on_chunks(run, history, reading, source, size)
 
 
-def _covered(
+def _friends_pass(
     program: Program,
-    chunk: pa.Table,
-    given: list[Customer] | None,
-    facts: FactsByChunk | None,
-    low: str | None,
-    high: str | None,
-    evaluate: Callable[
-        [pa.Table, list[Customer] | None, list[ReferralQualified] | None], Evaluation
-    ],
-) -> Evaluation:
-    """A chunk's evaluation: with the referral facts of the referrers it covers, and only
-    its own customers, when pass one found facts; else as it is."""
-    if facts is None:
-        return evaluate(chunk, given, None)
-    evaluation = evaluate(chunk, given, facts.covered(low, high) or None)
-    return own_customers(program, evaluation, low, high)
+    chunks: Callable[[], Iterable[pa.Table]],
+    profiles: list[Customer] | None,
+    friends: set[str],
+    as_of: date | datetime | None,
+    name: str,
+    history: Path,
+    reading: HistoryReading,
+) -> FactsByChunk | None:
+    """Pass one of a referral program whose customers file names friends: their facts
+    (:mod:`rewardrules.cli.referral_passes`); None without friends."""
+    if not friends or profiles is None:
+        return None
+
+    def alone(rows: pa.Table, given: list[Customer]) -> Evaluation:
+        return _evaluate(program, rows, ChunkCompany(given), as_of, name, history, reading)
+
+    return FactsByChunk(friends_facts(chunks(), profiles, friends, alone))
 
 
 def _on_jobs(
@@ -151,20 +139,23 @@ def _on_jobs(
     size: int,
     output: DryRunOutput,
     profiles: list[Customer] | None,
+    friends: set[str],
 ) -> tuple[Evaluation, Summary]:
-    """:func:`streamed_dry_run`'s chunks on a pool of worker processes, read as there."""
+    """:func:`streamed_dry_run`'s chunks on a pool of worker processes, read as there
+    (after the friends' pass in this process, for a referral program)."""
 
     def locate(error: HistoryError) -> HistoryError:
         return located_events(error, history, reading)
 
     pieces = piece_entries()
-    return _on_chunks(
-        lambda chunks: stream_on_jobs(output, pool, chunks(), pieces, locate, profiles),
-        history,
-        reading,
-        source,
-        size,
-    )
+    program, as_of, name = pool.program, pool.as_of, pool.source
+
+    def run(chunks: Callable[[], Iterable[pa.Table]]) -> tuple[Evaluation, Summary]:
+        facts = _friends_pass(program, chunks, profiles, friends, as_of, name, history, reading)
+        companions = Companions(profiles, facts)
+        return stream_on_jobs(output, pool, chunks(), pieces, locate, companions)
+
+    return _on_chunks(run, history, reading, source, size)
 
 
 def _on_chunks(
@@ -202,18 +193,23 @@ def _name(history: Path) -> str:
 def _evaluate(
     program: Program,
     chunk: pa.Table,
-    profiles: list[Customer] | None,
+    company: ChunkCompany,
     as_of: date | datetime | None,
     name: str,
     history: Path,
     reading: HistoryReading,
-    facts: list[ReferralQualified] | None = None,
 ) -> Evaluation:
-    supplied = None if facts is None else fact_table(facts)
+    facts = company.facts
+    supplied = fact_table(facts) if facts else None
     try:
-        return evaluate_table(program, chunk, profiles, as_of, source=name, facts=supplied)
+        evaluation = evaluate_table(
+            program, chunk, company.profiles, as_of, source=name, facts=supplied
+        )
     except HistoryError as error:
         raise located_events(error, history, reading) from None
+    if facts is None:
+        return evaluation
+    return own_customers(program, evaluation, company.low, company.high)
 
 
 def _parquet_source(history: Path, reading: HistoryReading) -> ParquetSource | None:

@@ -87,6 +87,11 @@ class FactsByChunk:
         self._facts = sorted(facts, key=attrgetter("customer_id"))
         self._referrers = [fact.customer_id for fact in self._facts]
 
+    @property
+    def facts(self) -> list[ReferralQualified]:
+        """Every fact, by referrer id."""
+        return self._facts
+
     def covered(self, low: str | None, high: str | None) -> list[ReferralQualified]:
         """The facts of referrers after ``low`` up to ``high`` (None: no bound) whose friend
         is outside that range (a friend inside rewards the referrer inline)."""
