@@ -138,8 +138,9 @@ def _count_problems(state: CustomerState) -> Found:
             )
 
 
-def _duplicates(name: str, ids: Sequence[str]) -> Found:
-    if len(set(ids)) == len(ids):  # the way every saved state goes, in one C loop
+def _duplicates(name: str, ids: Sequence[str], distinct: set[str] | None = None) -> Found:
+    """Ids given twice (``distinct``: the set of ``ids``, when it is already made)."""
+    if len(set(ids) if distinct is None else distinct) == len(ids):  # one C loop
         return
     seen: dict[str, int] = {}
     for index, event_id in enumerate(ids):
@@ -151,7 +152,8 @@ def _duplicates(name: str, ids: Sequence[str]) -> Found:
 def _event_problems(state: CustomerState) -> Found:
     columns = state.purchase_columns
     purchase_ids = columns.id
-    yield from _duplicates("purchases.id", purchase_ids)
+    used = set(purchase_ids)
+    yield from _duplicates("purchases.id", purchase_ids, used)
     yield from _duplicates("refunds", state.refunds)
     yield from _duplicates("redemptions", state.redemptions)
     yield from _duplicates("bonuses", state.bonuses)
@@ -163,7 +165,6 @@ def _event_problems(state: CustomerState) -> Found:
         if cancel not in evaluated or target not in evaluated:
             yield ("cancellations", cancel), f"'{cancel}' or '{target}' is not in redemptions"
     kinds = (("refunds", state.refunds), ("redemptions", state.redemptions))
-    used = set(purchase_ids)
     for name, ids in kinds:
         for index, event_id in enumerate(ids):
             if event_id in used:
@@ -234,8 +235,13 @@ def _time_problems(state: CustomerState) -> Found:
         if previous is not None and at < previous:
             yield path, f"is before purchases.at[{index - 1}]; purchases are kept in time order"
         previous = at
-    expected = instant(moments[-1]) if moments else None
-    if state.last_purchase_at != expected:
+    # Compared in microseconds: the instant is made only for a message or a tier reached.
+    last_purchase = state.last_purchase_at
+    if moments and last_purchase is not None and micros(last_purchase) == moments[-1]:
+        expected: datetime | None = last_purchase
+    else:
+        expected = instant(moments[-1]) if moments else None
+    if last_purchase != expected:
         shown = "missing" if state.last_purchase_at is None else state.last_purchase_at
         wanted = (
             "none, as no purchase is saved"
@@ -343,6 +349,8 @@ def _points_problems(state: CustomerState) -> Found:
 
 
 def _lot_problems(state: CustomerState) -> Found:
+    if not state.lots:
+        return
     columns = state.purchase_columns
     purchases = dict(zip(columns.id, range(len(columns.id))))
     facts = {kept.id for kept in state.referrals}
