@@ -380,6 +380,11 @@ def newest_then(
     saved_points: dict[str, tuple[int | None, ...]] = saved["points"]
     points: dict[str, tuple[int | None, ...]] = {}
     lines: Sequence[SavedLine]
+    new_ids: tuple[Any, ...]
+    at: tuple[Any, ...]
+    offset: tuple[Any, ...]
+    store: tuple[Any, ...]
+    tier: tuple[Any, ...]
     if len(rows) == 1:  # a step's purchase: its fields as columns of one, without walks
         row = rows[0]
         new_ids, at, offset, store, tier = zip(row[:5])

@@ -447,7 +447,7 @@ def trusted_state(values: dict[str, Any]) -> CustomerState:
     fields' aliases and defaults (a fifth of a ``step``): ``values`` are every field, in
     the model's order; the fields set and private attributes are what ``model_construct``
     and ``_mark_checked`` leave (``tests/test_step_speed.py`` compares the two)."""
-    private = {"_checked": _Mark(None), "_views": _Views()}
-    state = trusted(CustomerState, values, set(_GIVEN), private)
-    private["_checked"].owner = id(state)
+    mark = _Mark(None)
+    state = trusted(CustomerState, values, set(_GIVEN), {"_checked": mark, "_views": _Views()})
+    mark.owner = id(state)
     return state
