@@ -193,8 +193,9 @@ def _text_problems_of(columns: PurchaseColumns) -> Found:
     categories = columns.category
     # Stores, skus and categories repeat from purchase to purchase: each is looked at once.
     # None is left out, an empty text is not: it must be refused.
-    names = {text for text in {*stores, *categories} if text is not None}
-    texts = [*columns.id, *names.union(columns.sku)]
+    names: set[str | None] = {*stores, *categories, *columns.sku}
+    names.discard(None)
+    texts: list[str] = [*columns.id, *names]  # type: ignore[list-item]  # None discarded
     if texts_plain(texts):
         return
     named: Sequence[tuple[str, Sequence[str | None]]] = (

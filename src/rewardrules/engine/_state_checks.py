@@ -352,7 +352,7 @@ def _lot_problems(state: CustomerState) -> Found:
     if not state.lots:
         return
     columns = state.purchase_columns
-    purchases = dict(zip(columns.id, range(len(columns.id))))
+    purchases = _indexes(columns.id, state.lots)
     facts = {kept.id for kept in state.referrals}
     gift_rules = {*state.bonuses, *state.birthdays}
     sources: dict[str, int] = {}
@@ -399,6 +399,20 @@ def _lot_problems(state: CustomerState) -> Found:
                 f"is before lots[{index - 1}].earned_at; lots are kept oldest first",
             )
         previous = lot
+
+
+def _indexes(ids: tuple[str, ...], lots: Sequence[SavedLot]) -> dict[str, int]:
+    """Where each lot's source is among the saved purchase ids (the last, if given twice).
+
+    A table of every id costs a dict entry per purchase; a program whose points do not
+    expire keeps one lot, looked up in the ids in C."""
+    if len(lots) > 2:
+        return dict(zip(ids, range(len(ids))))
+    found = {}
+    for lot in lots:
+        if lot.source in ids:
+            found[lot.source] = len(ids) - 1 - ids[::-1].index(lot.source)
+    return found
 
 
 def _is_opening(source: str) -> bool:
