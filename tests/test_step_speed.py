@@ -102,3 +102,75 @@ def test_stepping_one_event_at_a_time_saves_what_one_evaluation_saves(
     whole = evaluate(rules, events).customer("c1").state
     assert state is not None
     assert state.model_dump_json() == whole.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("qualify_by", "amounts", "levels", "made_at"),
+    [
+        ("spend", (600, 200), ("10.00", "12.00", "13.00"), (None, None, "silver")),
+        ("points", (6, 2), ("10", "12", "13"), (None, None, "silver")),
+        ("purchases", (1, 1), (3, 4, 5), (None, "bronze", "silver")),
+    ],
+)
+def test_a_resumed_rolling_window_counts_each_kept_purchase_as_it_was_left(
+    qualify_by: str,
+    amounts: tuple[int, int],
+    levels: tuple[object, object, object],
+    made_at: tuple[str | None, ...],
+) -> None:
+    # A step sums the kept purchases' tier amounts in C and reads one only when it needs
+    # it (forgotten into the window's pairs, or refunded): each must be what is left of it.
+    # Stars at 1 a 1.00, so points and spend count alike; refunds within 5 days:
+    # p1 at day 0, 6.00 (2 x 3.00); p2 at day 3, 4.00 (2 x 2.00), one unit refunded at
+    # day 4: 2.00 left (2 points; 1 purchase, not refunded in full). p3 at day 10 sees
+    # 6 + 2 = 8 (2 purchases), below bronze at 10 (3), and forgets p1 and p2 into the
+    # 30-day window's pairs; p4 at day 12 sees 8 + 1 = 9 (3: bronze by purchases); p5 at
+    # day 13 sees 9 + 3 = 12 (4): silver. With p2's refund missed, p3 would see 10
+    # (bronze) and p5 14 (gold).
+    tiers = {
+        "qualify_by": qualify_by,
+        "window": "30 days",
+        "levels": [
+            {"name": name, "at_least": least}
+            for name, least in zip(("bronze", "silver", "gold"), levels, strict=True)
+        ],
+    }
+    rules = program(rules=[STARS], tiers=tiers, refunds={"within": "5 days"})
+    events: list[AnyEvent] = [
+        purchase("p1", at(0), line("a", "3.00", 2)),
+        purchase("p2", at(3), line("a", "2.00", 2)),
+        refund("r1", at(4), "p2", ("a", 1)),
+        purchase("p3", at(10), line("a", "1.00")),
+        purchase("p4", at(12), line("a", "3.00")),
+        purchase("p5", at(13), line("a", "1.00")),
+    ]
+    compiled = compile_program(rules)
+    state: CustomerState | None = None
+    for event in events:
+        state, _entries = step(compiled, state, event)
+        state = CustomerState.model_validate_json(state.model_dump_json())
+    assert state is not None
+    assert state.purchase_columns.id == ("p3", "p4", "p5")
+    assert state.purchase_columns.tier == made_at
+    assert state.window_columns.amount == amounts
+    whole = evaluate(rules, events).customer("c1").state
+    assert state.model_dump_json() == whole.model_dump_json()
+
+
+def test_a_saved_purchase_is_kept_to_the_very_microsecond_its_refunds_within_ends() -> None:
+    # refunds.within 30 days: p1 at day 0 can be refunded up to day 30 inclusive, so a
+    # purchase at exactly day 30 keeps it and one a microsecond later forgets it (the
+    # step compares the saved instant in microseconds, the fold as datetimes).
+    rules = _program_within(30)
+    compiled = compile_program(rules)
+    first = purchase("p1", at(0), line("x", "5.00"))
+    state, _entries = step(compiled, None, first)
+    for moment, kept in [
+        (at(30), ("p1", "p2")),
+        (at(30) + timedelta(microseconds=1), ("p2",)),
+    ]:
+        loaded = CustomerState.model_validate_json(state.model_dump_json())
+        saved, _entries = step(compiled, loaded, purchase("p2", moment, line("x", "5.00")))
+        assert saved.purchase_columns.id == kept
+        whole = evaluate(rules, [first, purchase("p2", moment, line("x", "5.00"))])
+        assert saved.model_dump_json() == whole.customer("c1").state.model_dump_json()

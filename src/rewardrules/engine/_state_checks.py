@@ -164,8 +164,9 @@ def _count_problems(state: CustomerState) -> Found:
             )
 
 
-def _duplicates(name: str, ids: Sequence[str]) -> Found:
-    if len(set(ids)) == len(ids):  # the way every saved state goes, in one C loop
+def _duplicates(name: str, ids: Sequence[str], distinct: set[str] | None = None) -> Found:
+    """Ids given twice (``distinct``: the set of ``ids``, when it is already made)."""
+    if len(set(ids) if distinct is None else distinct) == len(ids):  # one C loop
         return
     seen: dict[str, int] = {}
     for index, event_id in enumerate(ids):
@@ -177,7 +178,8 @@ def _duplicates(name: str, ids: Sequence[str]) -> Found:
 def _event_problems(state: CustomerState) -> Found:
     columns = state.purchase_columns
     purchase_ids = columns.id
-    yield from _duplicates("purchases.id", purchase_ids)
+    used = set(purchase_ids)
+    yield from _duplicates("purchases.id", purchase_ids, used)
     yield from _duplicates("refunds", state.refunds)
     yield from _duplicates("redemptions", state.redemptions)
     yield from _duplicates("bonuses", state.bonuses)
@@ -205,7 +207,6 @@ def _event_problems(state: CustomerState) -> Found:
                         "only cancelling one recovers written-off points",
                     )
     kinds = (("refunds", state.refunds), ("redemptions", state.redemptions))
-    used = set(purchase_ids)
     for name, ids in kinds:
         for index, event_id in enumerate(ids):
             if event_id in used:
@@ -276,8 +277,13 @@ def _time_problems(state: CustomerState) -> Found:
         if previous is not None and at < previous:
             yield path, f"is before purchases.at[{index - 1}]; purchases are kept in time order"
         previous = at
-    expected = instant(moments[-1]) if moments else None
-    if state.last_purchase_at != expected:
+    # Compared in microseconds: the instant is made only for a message or a tier reached.
+    last_purchase = state.last_purchase_at
+    if moments and last_purchase is not None and micros(last_purchase) == moments[-1]:
+        expected: datetime | None = last_purchase
+    else:
+        expected = instant(moments[-1]) if moments else None
+    if last_purchase != expected:
         shown = "missing" if state.last_purchase_at is None else state.last_purchase_at
         wanted = (
             "none, as no purchase is saved"
@@ -385,8 +391,10 @@ def _points_problems(state: CustomerState) -> Found:
 
 
 def _lot_problems(state: CustomerState) -> Found:
+    if not state.lots:
+        return
     columns = state.purchase_columns
-    purchases = dict(zip(columns.id, range(len(columns.id))))
+    purchases = _indexes(columns.id, state.lots)
     facts = {kept.id for kept in state.referrals}
     gift_rules = {*state.bonuses, *state.birthdays}
     sources: dict[str, int] = {}
@@ -433,6 +441,20 @@ def _lot_problems(state: CustomerState) -> Found:
                 f"is before lots[{index - 1}].earned_at; lots are kept oldest first",
             )
         previous = lot
+
+
+def _indexes(ids: tuple[str, ...], lots: Sequence[SavedLot]) -> dict[str, int]:
+    """Where each lot's source is among the saved purchase ids (the last, if given twice).
+
+    A table of every id costs a dict entry per purchase; a program whose points do not
+    expire keeps one lot, looked up in the ids in C."""
+    if len(lots) > 2:
+        return dict(zip(ids, range(len(ids))))
+    found = {}
+    for lot in lots:
+        if lot.source in ids:
+            found[lot.source] = len(ids) - 1 - ids[::-1].index(lot.source)
+    return found
 
 
 def _is_opening(source: str) -> bool:

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from rewardrules._model_errors import PlainErrors
+from rewardrules.engine._trusted import trusted
 
 
 class SavedLine(NamedTuple):
@@ -147,28 +148,18 @@ _FIELDS = tuple(PurchaseColumns.model_fields)
 _CONSTRUCT_FIELDS = frozenset(_FIELDS)
 
 
-def trusted_columns(**values: Any) -> PurchaseColumns:
-    """Purchase columns the engine made, unvalidated: ``values`` are every field."""
-    columns = PurchaseColumns.__new__(PurchaseColumns)
-    object.__setattr__(columns, "__dict__", values)
-    object.__setattr__(columns, "__pydantic_fields_set__", set(_CONSTRUCT_FIELDS))
-    object.__setattr__(columns, "__pydantic_extra__", None)
-    object.__setattr__(columns, "__pydantic_private__", None)
-    return columns
+def trusted_columns(values: dict[str, Any]) -> PurchaseColumns:
+    """Purchase columns the engine made, unvalidated: ``values`` are every field, in order."""
+    return trusted(PurchaseColumns, values, set(_CONSTRUCT_FIELDS))
 
 
 def trusted_window(at: tuple[int, ...], amount: tuple[int, ...]) -> WindowColumns:
     """Window columns the engine made, unvalidated."""
-    window = WindowColumns.__new__(WindowColumns)
-    object.__setattr__(window, "__dict__", {"at": at, "amount": amount})
-    object.__setattr__(window, "__pydantic_fields_set__", {"at", "amount"})
-    object.__setattr__(window, "__pydantic_extra__", None)
-    object.__setattr__(window, "__pydantic_private__", None)
-    return window
+    return trusted(WindowColumns, {"at": at, "amount": amount}, {"at", "amount"})
 
 
 _MAPPINGS = frozenset({"points", "set_aside", "earned_on"})
-NO_PURCHASES = trusted_columns(**{name: {} if name in _MAPPINGS else () for name in _FIELDS})
+NO_PURCHASES = trusted_columns({name: {} if name in _MAPPINGS else () for name in _FIELDS})
 """No saved purchase (shared: frozen, and its mappings are never changed)."""
 NO_WINDOW = trusted_window((), ())
 
@@ -287,22 +278,24 @@ class ColumnsBuilder:
             if any(value is not None for value in given)
         }
         return trusted_columns(
-            id=ids,
-            at=at,
-            offset=offset,
-            store=store,
-            tier=tier,
-            lines=lines,
-            points=points,
-            set_aside=self.set_aside,
-            earned_on=self.earned_on,
-            sku=sku,
-            category=category,
-            quantity=quantity,
-            unit_price=unit_price,
-            paid=paid,
-            refunded_units=units,
-            refunded_amount=back,
+            {
+                "id": ids,
+                "at": at,
+                "offset": offset,
+                "store": store,
+                "tier": tier,
+                "lines": lines,
+                "points": points,
+                "set_aside": self.set_aside,
+                "earned_on": self.earned_on,
+                "sku": sku,
+                "category": category,
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "paid": paid,
+                "refunded_units": units,
+                "refunded_amount": back,
+            }
         )
 
 
@@ -378,71 +371,81 @@ def newest_then(
     saves at every event)."""
     if not rows and start == 0:
         return columns
-    if start >= len(columns.id) and not rows:
+    saved = columns.__dict__  # the fields read once, not through the model's attributes
+    ids = saved["id"]
+    if start >= len(ids) and not rows:
         return NO_PURCHASES
-    first = sum(columns.lines[:start]) if start else 0
-    count = len(columns.id) - start + len(rows)
+    first = sum(saved["lines"][:start]) if start else 0
+    count = len(ids) - start + len(rows)
+    saved_points: dict[str, tuple[int | None, ...]] = saved["points"]
     points: dict[str, tuple[int | None, ...]] = {}
-    ids: tuple[str, ...]
-    at: tuple[int, ...]
-    offset: tuple[int, ...]
-    store: tuple[str | None, ...]
-    tier: tuple[str | None, ...]
+    lines: Sequence[SavedLine]
+    new_ids: tuple[Any, ...]
+    at: tuple[Any, ...]
+    offset: tuple[Any, ...]
+    store: tuple[Any, ...]
+    tier: tuple[Any, ...]
     if len(rows) == 1:  # a step's purchase: its fields as columns of one, without walks
         row = rows[0]
-        ids, at, offset, store, tier = (
-            (row.id,),
-            (row.at,),
-            (row.offset,),
-            (row.store,),
-            (row.tier,),
-        )
-        lines: Sequence[SavedLine] = row.lines
+        new_ids, at, offset, store, tier = zip(row[:5])
+        lines = row.lines
+        counts: tuple[int, ...] = (len(lines),)
         given_now = row.points
-        for rule, given in columns.points.items():
-            kept = (*given[start:], given_now.get(rule))
-            if kept.count(None) < count:  # a rule of forgotten purchases only is left out
+        for rule, given in saved_points.items():
+            now = given_now.get(rule)
+            kept = given[start:] + (now,)  # noqa: RUF005  # faster than unpacking
+            # A rule of forgotten purchases only is left out.
+            if now is not None or kept.count(None) < count:
                 points[rule] = kept
-        fresh = {rule for rule in given_now if rule not in columns.points}
+        fresh = [rule for rule in given_now if rule not in saved_points] if given_now else []
+        new_aside = {row.id: row.set_aside} if row.set_aside else None
+        new_earned = {row.id: row.earned_on} if row.earned_on else None
     else:
         # The rows' fields as columns: one transposition of the purchases, one of the lines.
-        ids, at, offset, store, tier = zip(*(row[:5] for row in rows)) if rows else ((),) * 5
+        new_ids, at, offset, store, tier = zip(*(row[:5] for row in rows)) if rows else ((),) * 5
         lines = [line for row in rows for line in row.lines]
-        for rule, given in columns.points.items():
+        counts = tuple(len(row.lines) for row in rows)
+        for rule, given in saved_points.items():
             kept = given[start:] + tuple(row.points.get(rule) for row in rows)
             if kept.count(None) < count:  # a rule of forgotten purchases only is left out
                 points[rule] = kept
-        fresh = {rule for row in rows for rule in row.points if rule not in columns.points}
+        fresh = list(
+            {rule: None for row in rows for rule in row.points if rule not in saved_points}
+        )
+        new_aside = {row.id: row.set_aside for row in rows if row.set_aside} or None
+        new_earned = {row.id: row.earned_on for row in rows if row.earned_on} or None
     sku, category, quantity, unit_price, paid, units, back = (
         zip(*lines, strict=True) if lines else ((),) * 7
     )
     for rule in fresh:
         gave = tuple(row.points.get(rule) for row in rows)
         points[rule] = (None,) * (count - len(rows)) + gave
-    set_aside, earned_on = columns.set_aside, columns.earned_on
+    set_aside, earned_on = saved["set_aside"], saved["earned_on"]
     if start and (set_aside or earned_on):
-        kept_ids = set(columns.id[start:])
+        kept_ids = set(ids[start:])
         set_aside = {key: value for key, value in set_aside.items() if key in kept_ids}
         earned_on = {key: value for key, value in earned_on.items() if key in kept_ids}
-    if any(row.set_aside for row in rows):
-        set_aside = {**set_aside, **{row.id: row.set_aside for row in rows if row.set_aside}}
-    if any(row.earned_on for row in rows):
-        earned_on = {**earned_on, **{row.id: row.earned_on for row in rows if row.earned_on}}
+    if new_aside:
+        set_aside = {**set_aside, **new_aside}
+    if new_earned:
+        earned_on = {**earned_on, **new_earned}
     return trusted_columns(
-        id=columns.id[start:] + ids,
-        at=columns.at[start:] + at,
-        offset=columns.offset[start:] + offset,
-        store=columns.store[start:] + store,
-        tier=columns.tier[start:] + tier,
-        lines=columns.lines[start:] + tuple(len(row.lines) for row in rows),
-        points=dict(sorted(points.items())) if fresh else points,
-        set_aside=set_aside,
-        earned_on=earned_on,
-        sku=columns.sku[first:] + sku,
-        category=columns.category[first:] + category,
-        quantity=columns.quantity[first:] + quantity,
-        unit_price=columns.unit_price[first:] + unit_price,
-        paid=columns.paid[first:] + paid,
-        refunded_units=columns.refunded_units[first:] + units,
-        refunded_amount=columns.refunded_amount[first:] + back,
+        {
+            "id": ids[start:] + new_ids,
+            "at": saved["at"][start:] + at,
+            "offset": saved["offset"][start:] + offset,
+            "store": saved["store"][start:] + store,
+            "tier": saved["tier"][start:] + tier,
+            "lines": saved["lines"][start:] + counts,
+            "points": dict(sorted(points.items())) if fresh else points,
+            "set_aside": set_aside,
+            "earned_on": earned_on,
+            "sku": saved["sku"][first:] + sku,
+            "category": saved["category"][first:] + category,
+            "quantity": saved["quantity"][first:] + quantity,
+            "unit_price": saved["unit_price"][first:] + unit_price,
+            "paid": saved["paid"][first:] + paid,
+            "refunded_units": saved["refunded_units"][first:] + units,
+            "refunded_amount": saved["refunded_amount"][first:] + back,
+        }
     )

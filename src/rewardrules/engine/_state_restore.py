@@ -17,6 +17,7 @@ from operator import mul
 from rewardrules.engine._state_columns import (
     NO_WINDOW,
     PurchaseColumns,
+    WindowColumns,
     line_starts,
     not_refunded_in_full,
     points_given,
@@ -28,7 +29,7 @@ from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.lots import OPENING, Lot, PointsAccount, Spent, Taken, WriteOff
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.state import CustomerState
-from rewardrules.engine.tiers import TierPlan, calendar_key
+from rewardrules.engine.tiers import SavedAmounts, TierPlan, calendar_key
 from rewardrules.engine.working_state import PurchaseRecord, WorkingState, tier_amount
 from rewardrules.events import Line, Purchase
 from rewardrules.money import Currency
@@ -41,6 +42,22 @@ def _saved_amounts(columns: PurchaseColumns, plan: TierPlan | None) -> list[int]
     if plan.by_points:
         return points_given(columns)
     return [1 if left else 0 for left in units_left(columns)]
+
+
+def _window_amounts(window: WindowColumns, opener: Opener) -> tuple[list[int] | SavedAmounts, int]:
+    """What each entry of the resumed rolling window counts, and their sum: the kept
+    purchases' amounts worked out one by one only when read, where their sum needs none of
+    them (the paid amounts less the refunded, or the points given, summed in C)."""
+    columns, tiers = opener.columns, opener.tiers
+    if tiers is None or tiers.by_spend:
+        kept = sum(columns.paid) - sum(columns.refunded_amount)
+    elif tiers.by_points:
+        kept = sum(sum(filter(None, given)) for given in columns.points.values())
+    else:  # purchases not refunded in full: each is read to count them
+        amounts = [*window.amount, *_saved_amounts(columns, tiers)]
+        return amounts, sum(amounts)
+    lazy = SavedAmounts(window.amount, len(columns.id), opener.tier_amount)
+    return lazy, sum(window.amount) + kept
 
 
 class Opener:
@@ -72,6 +89,16 @@ class Opener:
             (instant(columns.at[index]).astimezone(zone).date(), amounts[index])
             for index in indexes
         ]
+
+    def tier_amount(self, index: int) -> int:
+        """What the saved purchase ``index`` counts toward tiers (as :func:`tier_amount`)."""
+        columns, tiers = self.columns, self.tiers
+        if tiers is not None and tiers.by_points:
+            return sum(points_of(columns, index).values())
+        first, end = self.starts[index], self.starts[index + 1]
+        if tiers is None or tiers.by_spend:
+            return sum(columns.paid[first:end]) - sum(columns.refunded_amount[first:end])
+        return 1 if self.kept(index) else 0
 
     def kept(self, index: int) -> bool:
         """Whether a unit of the saved purchase ``index`` is not refunded."""
@@ -290,10 +317,9 @@ def restore(
         else:
             window = saved.window_columns if forgotten else NO_WINDOW
             state.saved_window = window
+            amounts, total = _window_amounts(window, opener)
             state.tiers.load_window(
-                [*window.at, *columns.at],
-                [*window.amount, *_saved_amounts(columns, tiers)],
-                [*(None,) * len(window.at), *ids],
+                [*window.at, *columns.at], amounts, [*(None,) * len(window.at), *ids], total
             )
         last_tier = columns.tier[-1] if ids else None
         state.tiers.resume(tiers, last_tier, saved.window_tier, saved.tier_reached)

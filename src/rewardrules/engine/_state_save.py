@@ -34,6 +34,7 @@ from rewardrules.engine._state_rows import (
     SavedTaken,
     SavedWriteOff,
 )
+from rewardrules.engine._trusted import trusted
 from rewardrules.engine.lots import Lot, PointsAccount, elapsed
 from rewardrules.engine.state import CustomerState, trusted_state
 from rewardrules.engine.tiers import TierPlan, calendar_key
@@ -56,67 +57,71 @@ def save(
     # The engine's own state: the checks are for states that come from outside, and the
     # laws over drawn histories check that every state made here passes them.
     return trusted_state(
-        format=FORMAT,
-        program=program_id,
-        customer_id=state.customer_id,
-        points=state.points,
-        lots=tuple(map(_trusted_lot, lots)) if lots else (),
-        debt=state.account.debt,
-        written_off=saved_written_off(state.account) if state.account.written_off else (),
-        last_purchase_at=state.account.last_purchase_at,
-        settled_active_at=state.account.settled_at,
-        last_event_at=state.last_event_at,
-        stamps=dict(state.stamps),
-        gift_cards={
-            rule: {
-                key: GiftCardWindow(net_spend=show(net), highest_spend=show(highest), cards=cards)
-                for key, (net, highest, cards) in windows.items()
+        {
+            "format": FORMAT,
+            "program": program_id,
+            "customer_id": state.customer_id,
+            "points": state.points,
+            "lots": tuple(map(_trusted_lot, lots)) if lots else (),
+            "debt": state.account.debt,
+            "written_off": saved_written_off(state.account) if state.account.written_off else (),
+            "last_purchase_at": state.account.last_purchase_at,
+            "settled_active_at": state.account.settled_at,
+            "last_event_at": state.last_event_at,
+            "stamps": dict(state.stamps),
+            "gift_cards": {
+                rule: {
+                    key: GiftCardWindow(
+                        net_spend=show(net), highest_spend=show(highest), cards=cards
+                    )
+                    for key, (net, highest, cards) in windows.items()
+                }
+                for rule, windows in state.gift_cards.items()
             }
-            for rule, windows in state.gift_cards.items()
-        }
-        if state.gift_cards
-        else {},
-        exponent=money.exponent if purchases.id else None,
-        purchase_columns=purchases,
-        refunds=tuple(state.refunds),
-        redemptions=tuple(state.redemptions),
-        spent=saved_spent(state.account) if spent else (),
-        cancellations=dict(state.cancellations),
-        bonuses=tuple(state.bonuses),
-        first_event_at=state.first_event_at,
-        birthdays=dict(state.birthdays),
-        limits={
-            key: LimitUsage(period=period, used=used)
-            for key, (period, used) in state.limit_usage.items()
-        }
-        if state.limit_usage
-        else {},
-        referrals=tuple(
-            SavedReferral(
-                id=fact_id,
-                rule=rule,
-                referred=friend,
-                held_until=state.held.get((fact_id, rule)),
+            if state.gift_cards
+            else {},
+            "exponent": money.exponent if purchases.id else None,
+            "purchase_columns": purchases,
+            "refunds": tuple(state.refunds),
+            "redemptions": tuple(state.redemptions),
+            "spent": saved_spent(state.account) if spent else (),
+            "cancellations": dict(state.cancellations),
+            "bonuses": tuple(state.bonuses),
+            "first_event_at": state.first_event_at,
+            "birthdays": dict(state.birthdays),
+            "limits": {
+                key: LimitUsage(period=period, used=used)
+                for key, (period, used) in state.limit_usage.items()
+            }
+            if state.limit_usage
+            else {},
+            "referrals": tuple(
+                SavedReferral(
+                    id=fact_id,
+                    rule=rule,
+                    referred=friend,
+                    held_until=state.held.get((fact_id, rule)),
+                )
+                for (fact_id, rule), friend in referrals.items()
             )
-            for (fact_id, rule), friend in referrals.items()
-        )
-        if referrals
-        else (),
-        referral_holds=tuple(
-            SavedHold(rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept)
-            for rule, (purchase, until, by, kept) in state.friend_holds.items()
-        )
-        if state.friend_holds
-        else (),
-        window_tier=window_tier,
-        tier_reached=tier_reached,
-        forgotten_until=state.forgotten_until,
-        settled_purchase_at=state.settled_purchase_at,
-        tier_amounts=tier_amounts,
-        window_columns=tier_window,
-        tier_granted=None if granted is None or tiers is None else tiers.names[granted],
-        tier_granted_until=None if granted is None else state.tiers.granted_until,
-        digest=None,
+            if referrals
+            else (),
+            "referral_holds": tuple(
+                SavedHold(rule=rule, purchase=purchase, until=until, reversed_by=by, gift_kept=kept)
+                for rule, (purchase, until, by, kept) in state.friend_holds.items()
+            )
+            if state.friend_holds
+            else (),
+            "window_tier": window_tier,
+            "tier_reached": tier_reached,
+            "forgotten_until": state.forgotten_until,
+            "settled_purchase_at": state.settled_purchase_at,
+            "tier_amounts": tier_amounts,
+            "window_columns": tier_window,
+            "tier_granted": None if granted is None or tiers is None else tiers.names[granted],
+            "tier_granted_until": None if granted is None else state.tiers.granted_until,
+            "digest": None,
+        }
     )
 
 
@@ -208,10 +213,8 @@ def _trusted_lot(lot: Lot) -> SavedLot:
     program whose points expire keeps a lot per purchase, and a step saves them all):
     the fields, fields set and extras ``SavedLot(...)`` would leave
     (``tests/test_step_speed.py`` compares the two)."""
-    saved = SavedLot.__new__(SavedLot)
-    object.__setattr__(
-        saved,
-        "__dict__",
+    return trusted(
+        SavedLot,
         {
             "source": lot.source,
             "earned_at": lot.earned_at,
@@ -220,11 +223,8 @@ def _trusted_lot(lot: Lot) -> SavedLot:
             "points": lot.points,
             "lasting": lot.lasting,
         },
+        set(_LOT_FIELDS),
     )
-    object.__setattr__(saved, "__pydantic_fields_set__", set(_LOT_FIELDS))
-    object.__setattr__(saved, "__pydantic_extra__", None)
-    object.__setattr__(saved, "__pydantic_private__", None)
-    return saved
 
 
 def saved_row(record: PurchaseRecord) -> SavedPurchase:

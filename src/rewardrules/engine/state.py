@@ -65,6 +65,7 @@ from rewardrules.engine._state_rows import (
     SavedTaken,
     SavedWriteOff,
 )
+from rewardrules.engine._trusted import trusted
 from rewardrules.errors import HistoryError
 
 __all__ = [
@@ -450,16 +451,12 @@ _GIVEN = frozenset(CustomerState.model_fields) - {"format", "digest"}
 """The fields ``_state_save.save`` gives (``model_construct``'s ``model_fields_set``)."""
 
 
-def trusted_state(**values: Any) -> CustomerState:
+def trusted_state(values: dict[str, Any]) -> CustomerState:
     """A state the engine made, marked checked, without ``model_construct``'s walk over the
     fields' aliases and defaults (a fifth of a ``step``): ``values`` are every field, in
     the model's order; the fields set and private attributes are what ``model_construct``
     and ``_mark_checked`` leave (``tests/test_step_speed.py`` compares the two)."""
-    state = CustomerState.__new__(CustomerState)
-    object.__setattr__(state, "__dict__", values)
-    object.__setattr__(state, "__pydantic_fields_set__", set(_GIVEN))
-    object.__setattr__(state, "__pydantic_extra__", None)
-    object.__setattr__(
-        state, "__pydantic_private__", {"_checked": _Mark(id(state)), "_views": _Views()}
-    )
+    mark = _Mark(None)
+    state = trusted(CustomerState, values, set(_GIVEN), {"_checked": mark, "_views": _Views()})
+    mark.owner = id(state)
     return state

@@ -20,6 +20,7 @@ it, the window (and ``keep_for``) decide alone. A grant is not a level reached.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -172,6 +173,33 @@ class NextTier:
         return {"tier": self.tier, "needs": str(needs) if isinstance(needs, Decimal) else needs}
 
 
+class SavedAmounts:
+    """What each entry of a rolling window resumed from a saved state counts
+    (``TierCounter.saved_amount``): the saved window's forgotten purchases' amounts as they
+    were saved, then each kept purchase's, worked out by ``amount_of`` (its index among the
+    kept purchases) when first read. A step reads one or two of them (a purchase forgotten
+    or refunded); working out every kept purchase's at each resume was a tenth of it."""
+
+    __slots__ = ("_amount_of", "_forgotten", "_known")
+
+    def __init__(self, forgotten: Sequence[int], kept: int, amount_of: Callable[[int], int]):
+        self._forgotten = len(forgotten)
+        self._known: list[int | None] = [*forgotten, *(None,) * kept]
+        self._amount_of = amount_of
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __getitem__(self, index: int) -> int:
+        found = self._known[index]
+        if found is None:
+            found = self._known[index] = self._amount_of(index - self._forgotten)
+        return found
+
+    def __setitem__(self, index: int, amount: int) -> None:
+        self._known[index] = amount
+
+
 class TierCounter:
     """A customer's qualifying amounts, kept per window as purchases come and go.
 
@@ -205,7 +233,7 @@ class TierCounter:
         # microseconds, amounts, and the kept purchase's id (None for a forgotten one), so
         # that resuming makes no object per purchase. ``saved_next`` is the first still in.
         self.saved_at: list[int] = []
-        self.saved_amount: list[int] = []
+        self.saved_amount: list[int] | SavedAmounts = []
         self.saved_ids: list[str | None] = []
         self.saved_next = 0
         self.level: int | None = None
@@ -301,12 +329,15 @@ class TierCounter:
             index += 1
         self.saved_next = index
 
-    def load_window(self, at: list[int], amounts: list[int], ids: list[str | None]) -> None:
+    def load_window(
+        self, at: list[int], amounts: list[int] | SavedAmounts, ids: list[str | None], total: int
+    ) -> None:
         """Resume a rolling window from a saved state: instants (microseconds, oldest
-        first), what each counts, and each kept purchase's id (None for a forgotten one)."""
+        first), what each counts and their ``total``, and each kept purchase's id (None for
+        a forgotten one)."""
         self.saved_at, self.saved_amount, self.saved_ids = at, amounts, ids
         self.saved_next = 0
-        self.recent_total += sum(amounts)
+        self.recent_total += total
 
     def slot_of(self, purchase_id: str) -> int:
         """Where a kept purchase of the saved window is (see :meth:`load_window`)."""

@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rewardrules.engine._state_columns import NO_WINDOW, WindowColumns
+from rewardrules.engine._state_format import micros
 from rewardrules.engine.lots import Duration, PointsAccount, settle
 from rewardrules.engine.refunds import refunded_amount
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.tiers import TierCounter, TierPlan
 from rewardrules.events import Customer, Purchase, ReferralQualified
+
+_DAY_MICROS = 86_400_000_000
 
 if TYPE_CHECKING:  # restoring opens saved purchases into this state's records
     from rewardrules.engine._state_restore import Opener
@@ -256,10 +259,23 @@ class WorkingState:
         totals already include them.
         """
         order = self.order
+        if len(order) < 2:
+            return
+        # A span of days, after a saved purchase, compared in microseconds: the oldest
+        # kept purchase is still in it at most steps, and its instant is not made for that.
+        opener, saved = self.opener, self.saved
+        span = None if within.months or opener is None else within.days * _DAY_MICROS
+        now_at = 0 if span is None else micros(now)
         while len(order) > 1:
-            at = self._instant_of(order[0])
-            if within.after(at, zone) >= now:
-                return
+            index = saved.get(order[0])
+            if span is not None and index is not None and opener is not None:
+                if opener.columns.at[index] + span >= now_at:
+                    return
+                at = opener.instant(index)
+            else:
+                at = self._instant_of(order[0])
+                if within.after(at, zone) >= now:
+                    return
             gone = order.popleft()
             index = self.saved.pop(gone, None)
             if index is None or self.opener is None:
