@@ -1,0 +1,170 @@
+"""Calendar and time-zone edges, worked out by hand from the docs (semantics.md, lifecycle.md).
+
+Instants built in Python with a named zone (``ZoneInfo``) in an hour the clocks repeat or
+skip, a local midnight that does not exist, and the instants that such midnights become.
+Each case runs on both engines, and resumes from a saved state where a split matters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from helpers import line, program, purchase, rows
+from rewardrules.engine.state import CustomerState
+from rewardrules.evaluation.fold import evaluate
+from rewardrules.events import Customer
+
+LONDON = ZoneInfo("Europe/London")
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+ENGINES = ("reference", "batch")
+
+
+def _ledger(evaluation: Any, customer: str = "c1") -> list[tuple[str, str, str, int | None]]:
+    return [row[:4] for row in rows(evaluation.customer(customer).ledger)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_events_in_a_named_zone_in_the_repeated_hour_are_ordered_by_instant(engine: str) -> None:
+    # 25 October 2026 in London: 01:00-02:00 happens twice. p1 at 01:45 BST is 00:45 UTC,
+    # p2 at 01:15 GMT (fold=1) is 01:15 UTC: p1 is first, though its clock shows later.
+    # The first-purchase bonus goes to p1. Before, the reference compared the two by their
+    # wall clocks (one tzinfo) and gave it to p2.
+    rules = program(
+        timezone="Europe/London",
+        rules=[
+            {"id": "first", "kind": "bonus_points", "points": 100, "once_per_customer": True},
+            {"id": "base", "kind": "points_per_spend", "points": 1},
+        ],
+    )
+    p1 = purchase("p1", datetime(2026, 10, 25, 1, 45, tzinfo=LONDON), line("a", "20.00"))
+    p2 = purchase("p2", datetime(2026, 10, 25, 1, 15, tzinfo=LONDON, fold=1), line("a", "10.00"))
+
+    evaluation = evaluate(rules, [p2, p1], engine=engine)
+
+    assert _ledger(evaluation) == [
+        ("p1", "first", "points", 100),
+        ("p1", "base", "points", 20),
+        ("p2", "base", "points", 10),
+    ]
+    # An event keeps its wall clock and offset as written.
+    assert p2.at.isoformat() == "2026-10-25T01:15:00+00:00"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("fold", [0, 1])
+def test_as_of_an_instant_in_the_repeated_hour_includes_that_instant(
+    engine: str, fold: int
+) -> None:
+    # as_of 01:30 on 25 October 2026 in London, either occurrence (00:30 or 01:30 UTC). p0,
+    # bought 30 × 24 hours before it, expires at it; p1 is at it. An as_of instant counts
+    # that instant (semantics.md): p1 is evaluated and p0's 10 points are expired, leaving
+    # p1's 10. Before, the reference found neither (a named zone's instant in an hour the
+    # clocks repeat is never == to one in another tzinfo): 10 points, p0's.
+    as_of = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON, fold=fold)
+    rules = program(
+        timezone="Europe/London",
+        points={"expire_after": "30 days"},
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    instant = as_of.astimezone(UTC)
+    events = [
+        purchase("p0", instant - timedelta(days=30), line("a", "10.00")),
+        purchase("p1", instant, line("a", "10.00")),
+    ]
+
+    result = evaluate(rules, events, as_of=as_of, engine=engine).customer("c1")
+
+    assert [row[:4] for row in rows(result.ledger)] == [
+        ("p0", "base", "points", 10),
+        ("p0", "points.expire_after", "expiry", -10),
+        ("p1", "base", "points", 10),
+    ]
+    assert result.points == 10
+
+
+def test_a_resumed_state_meets_an_event_in_a_named_zone_at_an_expiry() -> None:
+    # p0's lot expires at 00:30 UTC on 25 October 2026, 01:30 BST, where p1 is, written in
+    # London time. Resumed from p0's saved state (instants at fixed offsets), p1 found the
+    # lot still there (20 points, not 10).
+    rules = program(
+        timezone="Europe/London",
+        points={"expire_after": "30 days"},
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    at = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON)
+    p0 = purchase("p0", at.astimezone(UTC) - timedelta(days=30), line("a", "10.00"))
+    p1 = purchase("p1", at, line("a", "10.00"))
+    saved = evaluate(rules, [p0]).customer("c1").state
+    loaded = CustomerState.model_validate_json(saved.model_dump_json())
+
+    for engine in ENGINES:
+        resumed = evaluate(rules, [p1], states={"c1": loaded}, engine=engine).customer("c1")
+        assert resumed.points == 10
+        assert _ledger(evaluate(rules, [p1], states={"c1": loaded}, engine=engine)) == [
+            ("p0", "points.expire_after", "expiry", -10),
+            ("p1", "base", "points", 10),
+        ]
+
+
+SKIPPED_MIDNIGHT = datetime(2018, 11, 4, 3, 0, tzinfo=UTC)
+"""Sao Paulo's clocks went from 00:00 to 01:00 on 4 November 2018: that day began at 01:00
+-02:00, 03:00 UTC, the instant the clocks jumped."""
+
+
+def _birthday_program() -> Any:
+    return program(
+        timezone="America/Sao_Paulo",
+        rules=[
+            {"id": "bd", "kind": "birthday", "points": 100},
+            {"id": "first", "kind": "bonus_points", "points": 5, "once_per_customer": True},
+        ],
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_birthday_whose_midnight_is_skipped_is_given_when_the_day_begins(engine: str) -> None:
+    # The gift is due at the window's first local midnight, which the clocks skip: the day
+    # begins at 03:00 UTC. A gift due at the very instant of a purchase comes before it
+    # (lifecycle.md). Before, the reference gave it after the purchase at 03:00 UTC (the
+    # batch engine before it).
+    customers = [
+        Customer(customer_id="c1", birthday="11-04", joined_at=datetime(2018, 1, 1, tzinfo=UTC))
+    ]
+    events = [purchase("p1", SKIPPED_MIDNIGHT, line("a", "10.00"))]
+
+    evaluation = evaluate(_birthday_program(), events, customers, engine=engine)
+
+    assert _ledger(evaluation) == [
+        ("bd@2018-11-04", "bd", "points", 100),
+        ("p1", "first", "points", 5),
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("as_of", "given"),
+    [
+        # The whole of 3 November: up to 4 November's first instant, 03:00 UTC, excluded.
+        (date(2018, 11, 3), False),
+        (SKIPPED_MIDNIGHT - timedelta(microseconds=1), False),
+        (SKIPPED_MIDNIGHT, True),
+        # 00:00 -03:00, the skipped midnight written with the offset before the change.
+        (datetime(2018, 11, 4, tzinfo=SAO_PAULO), True),
+        (date(2018, 11, 4), True),
+    ],
+)
+def test_a_birthday_at_a_skipped_midnight_is_due_from_the_days_first_instant(
+    engine: str, as_of: date | datetime, given: bool
+) -> None:
+    customers = [
+        Customer(customer_id="c1", birthday="11-04", joined_at=datetime(2018, 1, 1, tzinfo=UTC))
+    ]
+    events = [purchase("p0", datetime(2018, 10, 1, tzinfo=UTC), line("a", "1.00"))]
+
+    result = evaluate(_birthday_program(), events, customers, as_of, engine=engine).customer("c1")
+
+    assert result.points == 5 + (100 if given else 0)
