@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from helpers import line, program, purchase
+from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError, RuleFileError
 from rewardrules.evaluation.fold import evaluate
-from rewardrules.engine.state import CustomerState
 from rewardrules.events import Customer, Purchase
 from rewardrules.program.model import Program
 from rewardrules.rulefiles.loader import load_program_text

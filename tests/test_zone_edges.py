@@ -60,7 +60,7 @@ def test_as_of_an_instant_in_the_repeated_hour_includes_that_instant(
     engine: str, fold: int
 ) -> None:
     # as_of 01:30 on 25 October 2026 in London, either occurrence (00:30 or 01:30 UTC). p0,
-    # bought 30 × 24 hours before it, expires at it; p1 is at it. An as_of instant counts
+    # bought 30 x 24 hours before it, expires at it; p1 is at it. An as_of instant counts
     # that instant (semantics.md): p1 is evaluated and p0's 10 points are expired, leaving
     # p1's 10. Before, the reference found neither (a named zone's instant in an hour the
     # clocks repeat is never == to one in another tzinfo): 10 points, p0's.
