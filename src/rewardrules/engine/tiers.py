@@ -26,8 +26,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from rewardrules._types import fixed_offset
 from rewardrules.engine._state_format import micros
-from rewardrules.engine.lots import Duration, elapsed, fixed_offset
+from rewardrules.engine.lots import Duration, elapsed
 from rewardrules.money import Currency, as_fraction
 from rewardrules.program.model import Program, RollingWindow
 

@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from rewardrules._types import fixed_offset
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import DatedGifts, Finding, KindSpec, Now, ReferenceExamples
 from rewardrules.engine.ledger import LedgerEntry
-from rewardrules.engine.lots import Duration, fixed_offset
+from rewardrules.engine.lots import Duration
 from rewardrules.engine.scope import PurchaseContext, Scope
 from rewardrules.engine.scope_words import scope_refusal
 from rewardrules.engine.working_state import PurchaseRecord, WorkingState
