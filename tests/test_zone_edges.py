@@ -17,6 +17,7 @@ from helpers import line, program, purchase, rows
 from rewardrules.engine.state import CustomerState
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer
+from rewardrules.tools.report import report
 
 LONDON = ZoneInfo("Europe/London")
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -168,3 +169,27 @@ def test_a_birthday_at_a_skipped_midnight_is_due_from_the_days_first_instant(
     result = evaluate(_birthday_program(), events, customers, as_of, engine=engine).customer("c1")
 
     assert result.points == 5 + (100 if given else 0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_report_counts_an_event_at_an_as_of_instant_in_the_repeated_hour(engine: str) -> None:
+    # p1 is at as_of itself, 01:30 BST on 25 October 2026 (00:30 UTC), so it is evaluated
+    # and counts in October. Before, the reference report did not find its month and
+    # stopped with a TypeError.
+    rules = program(
+        timezone="Europe/London",
+        points={"value": "0.01"},
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    as_of = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON)
+    events = [
+        purchase("p0", datetime(2026, 9, 30, tzinfo=UTC), line("a", "10.00")),
+        purchase("p1", as_of.astimezone(UTC), line("a", "5.00")),
+    ]
+
+    months = report(rules, events, as_of=as_of, engine=engine).to_dict()["by_month"]
+
+    assert [(month["month"], month["points_issued"]) for month in months] == [
+        ("2026-09", 10),
+        ("2026-10", 5),
+    ]
