@@ -7,7 +7,7 @@ Each case runs on both engines, and resumes from a saved state where a split mat
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -193,3 +193,75 @@ def test_the_report_counts_an_event_at_an_as_of_instant_in_the_repeated_hour(eng
         ("2026-09", 10),
         ("2026-10", 5),
     ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_week_limit_counts_iso_week_53_into_january(engine: str) -> None:
+    # 2026 has 53 ISO weeks: 2026-W53 is Monday 28 December 2026 to Sunday 3 January 2027.
+    # One bonus a week in Kiritimati (+14:00), instants written in UTC and at -10:00: a on
+    # 28 December gets it; b (31 December), c (1 January) and d (3 January) are in the same
+    # week and are capped; e, on Monday 4 January 2027 at 00:00, starts 2027-W01.
+    kiritimati = ZoneInfo("Pacific/Kiritimati")
+    rules = program(
+        timezone="Pacific/Kiritimati",
+        rules=[
+            {
+                "id": "weekly",
+                "kind": "bonus_points",
+                "points": 5,
+                "limit": {"per": "week", "rewards": 1},
+            }
+        ],
+    )
+    minus_ten = timezone(-timedelta(hours=10))
+    events = [
+        purchase("a", datetime(2026, 12, 28, 0, 5, tzinfo=kiritimati), line("x", "1.00")),
+        purchase(
+            "b",
+            datetime(2026, 12, 31, 23, 59, tzinfo=kiritimati).astimezone(UTC),
+            line("x", "1.00"),
+        ),
+        purchase(
+            "c", datetime(2027, 1, 1, tzinfo=kiritimati).astimezone(minus_ten), line("x", "1.00")
+        ),
+        purchase("d", datetime(2027, 1, 3, 23, 59, tzinfo=kiritimati), line("x", "1.00")),
+        purchase("e", datetime(2027, 1, 4, tzinfo=kiritimati).astimezone(UTC), line("x", "1.00")),
+    ]
+
+    evaluation = evaluate(rules, events, engine=engine)
+
+    assert [(row[0], row[2]) for row in _ledger(evaluation)] == [
+        ("a", "points"),
+        ("b", "capped"),
+        ("c", "capped"),
+        ("d", "capped"),
+        ("e", "points"),
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_day_limit_where_the_clocks_went_back_across_midnight(engine: str) -> None:
+    # St. John's on 1 November 2009: at 00:01 NDT (02:31 UTC) the clocks went back to
+    # 23:01 NST on 31 October. a (00:00:30 on 1 November), b (23:15 on 31 October, again)
+    # and c (00:15 on 1 November, again): the period changes at each, so a one-a-day limit
+    # gives all three (lifecycle.md, "Periods").
+    rules = program(
+        timezone="America/St_Johns",
+        rules=[
+            {
+                "id": "daily",
+                "kind": "bonus_points",
+                "points": 5,
+                "limit": {"per": "day", "rewards": 1},
+            }
+        ],
+    )
+    events = [
+        purchase("a", datetime(2009, 11, 1, 2, 30, 30, tzinfo=UTC), line("x", "1.00")),
+        purchase("b", datetime(2009, 11, 1, 2, 45, tzinfo=UTC), line("x", "1.00")),
+        purchase("c", datetime(2009, 11, 1, 3, 45, tzinfo=UTC), line("x", "1.00")),
+    ]
+
+    evaluation = evaluate(rules, events, engine=engine)
+
+    assert _ledger(evaluation) == [(event, "daily", "points", 5) for event in "abc"]
