@@ -265,3 +265,22 @@ def test_a_day_limit_where_the_clocks_went_back_across_midnight(engine: str) -> 
     evaluation = evaluate(rules, events, engine=engine)
 
     assert _ledger(evaluation) == [(event, "daily", "points", 5) for event in "abc"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_as_of_a_date_ends_at_the_first_occurrence_of_the_next_midnight(engine: str) -> None:
+    # St. John's, 1 November 2009: midnight came at 02:30 UTC, and again at 03:30 UTC after
+    # the clocks went back at 00:01. as_of 31 October ends at 02:30 UTC: a (02:29 UTC) is
+    # in, b (02:45 UTC, 23:15 on 31 October the second time) is not (lifecycle.md).
+    rules = program(
+        timezone="America/St_Johns",
+        rules=[{"id": "base", "kind": "points_per_spend", "points": 1}],
+    )
+    events = [
+        purchase("a", datetime(2009, 11, 1, 2, 29, tzinfo=UTC), line("x", "10.00")),
+        purchase("b", datetime(2009, 11, 1, 2, 45, tzinfo=UTC), line("x", "5.00")),
+    ]
+
+    evaluation = evaluate(rules, events, as_of=date(2009, 10, 31), engine=engine)
+
+    assert _ledger(evaluation) == [("a", "base", "points", 10)]
