@@ -84,8 +84,9 @@ def near_a_change(
         moved.append(event.model_validate({**event.model_dump(), "at": _written(draw, at, zone)}))
     local = change.astimezone(zone).date()
     customers = [
-        customer.model_copy(
-            update={
+        Customer.model_validate(
+            {
+                **customer.model_dump(),
                 "joined_at": None
                 if customer.joined_at is None
                 else _written(draw, draw(_near(change)), zone),
