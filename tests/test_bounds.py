@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from helpers import line, program, purchase
+from rewardrules.engine.state import CustomerState
 from rewardrules.errors import HistoryError, RuleFileError
 from rewardrules.evaluation.fold import evaluate
 from rewardrules.events import Customer, Purchase
@@ -52,11 +53,12 @@ def test_a_program_that_validates_at_the_edges_of_its_bounds_evaluates(
 
     evaluation = evaluate(rules, events, customers, as_of)
 
-    # Everything a run hands back can be shown and saved.
+    # Everything a run hands back can be shown and saved, and a saved state loads back.
     assert evaluation.to_dict()["program"] == "edges"
     for result in evaluation.customers:
         assert result.state.customer_id == result.customer_id
         assert all(entry.reason for entry in result.ledger)
+        assert CustomerState.model_validate_json(result.state.model_dump_json()) is not None
 
 
 BOUNDS = (
@@ -125,6 +127,34 @@ def test_an_event_built_in_python_is_held_to_the_years_of_history_files() -> Non
             at=datetime.fromisoformat("9999-12-31T23:00:00+00:00"),
             lines=(line("a", "1.00"),),
         )
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "1970-01-01T00:00:00+14:00",  # 1969-12-31 10:00 UTC
+        "2099-12-31T23:59:59-12:00",  # 2100-01-01 11:59:59 UTC
+    ],
+)
+def test_a_state_saved_at_an_end_of_the_years_as_written_resumes(written: str) -> None:
+    # The year as written bounds events (docs/histories.md); the state that a purchase at
+    # such an instant leaves was refused when loaded ("purchases.at[0]: must be an instant
+    # of the years 1970 to 2099"), as its UTC year is 1969 or 2100.
+    rules = program(
+        timezone="Pacific/Kiritimati",
+        rules=[{"id": "earn", "kind": "points_per_spend", "points": 1}],
+    )
+    first = datetime.fromisoformat(written)
+    events = [purchase("p1", first, line("a", "3.00"))]
+    if first.year == 1970:
+        events.append(purchase("p2", first + timedelta(seconds=1), line("a", "2.00")))
+
+    saved = evaluate(rules, events[:1]).customer("c1").state
+    loaded = CustomerState.model_validate_json(saved.model_dump_json())
+    for engine in ("reference", "batch"):
+        resumed = evaluate(rules, events[1:], states={"c1": loaded}, engine=engine)
+        # 3 points at p1, and 2 more at p2 when there is one (1970)
+        assert resumed.customer("c1").points == 3 + 2 * (len(events) - 1)
 
 
 def test_the_longest_durations_from_the_last_instant_evaluate() -> None:

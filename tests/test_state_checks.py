@@ -847,7 +847,16 @@ def _saved_purchases(draw: st.DrawFn) -> SavedPurchase:
         draw,
         [_purchase_checks.FIRST_AT],
         st.sampled_from(
-            [_purchase_checks.FIRST_AT - 1, _purchase_checks.END_AT - 1, _purchase_checks.END_AT]
+            [
+                _purchase_checks.FIRST_AT - 1,
+                _purchase_checks.END_AT - 1,
+                _purchase_checks.END_AT,
+                # the years as written, at an offset of +01:00: just in, and just out
+                _purchase_checks.FIRST_AT - 3_600_000_000,
+                _purchase_checks.FIRST_AT - 3_600_000_001,
+                _purchase_checks.END_AT - 3_600_000_001,
+                _purchase_checks.END_AT - 3_600_000_000,
+            ]
         ),
     )
     (offset,) = _perturbed(draw, [3_600], st.sampled_from([-86_400, -86_399, 86_399, 86_400]))
@@ -879,7 +888,8 @@ def _refused_one_by_one(kept: SavedPurchase) -> bool:
     texts += [line.category for line in kept.lines]
     return (
         any(list(text_problems(("x",), text)) for text in texts if text is not None)
-        or not _purchase_checks.FIRST_AT <= kept.at < _purchase_checks.END_AT
+        # the year as written: the instant at its offset
+        or not _purchase_checks.FIRST_AT <= kept.at + kept.offset * 10**6 < _purchase_checks.END_AT
         or not -_purchase_checks.DAY < kept.offset < _purchase_checks.DAY
         or not kept.lines
         or any(points < 0 for points in kept.points.values())
@@ -923,8 +933,10 @@ _SOUND_PURCHASE = SavedPurchase(
 @pytest.mark.parametrize(
     ("change", "where"),
     [
-        ({"at": _purchase_checks.FIRST_AT - 1}, ("at", 1)),
-        ({"at": _purchase_checks.END_AT}, ("at", 1)),
+        # At its offset of +01:00, the year as written: 1969-12-31T23:59:59.999999+01:00 ...
+        ({"at": _purchase_checks.FIRST_AT - 3_600_000_001}, ("at", 1)),
+        # ... and 2100-01-01T00:00:00+01:00.
+        ({"at": _purchase_checks.END_AT - 3_600_000_000}, ("at", 1)),
         ({"offset": -86_400}, ("offset", 1)),
         ({"offset": 86_400}, ("offset", 1)),
         ({"lines": ()}, ("lines", 1)),

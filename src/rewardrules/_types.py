@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+from pydantic_core import TzInfo
 
 _PLAIN_DECIMAL: Final = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 """The only way an amount may be written as text: optional sign, ASCII digits, a point."""
@@ -122,7 +123,25 @@ def _moment_in_range(value: datetime) -> datetime:
             f"must be in the years {FIRST_DATE.year} to {LAST_DATE.year}, as written "
             f"(got {value.isoformat()})"
         )
-    return value
+    return fixed_offset(value)
+
+
+def fixed_offset(value: datetime) -> datetime:
+    """An aware instant with its UTC offset as a fixed tzinfo: the same instant, written the
+    same way (wall clock and offset).
+
+    An instant held in a named zone (``ZoneInfo``, as Python code may build an event or
+    ``as_of``) compares by its wall clock with another of the same zone, whatever its
+    ``fold``: 01:45 BST and 01:15 GMT on the night the clocks go back would be ordered the
+    wrong way round. And one in an hour the clocks repeat or skip is never ``==`` to an
+    instant in another tzinfo (PEP 495). With a fixed offset it is only an instant, as a
+    history file writes it.
+    """
+    tzinfo = value.tzinfo
+    if isinstance(tzinfo, timezone | TzInfo):
+        return value
+    offset = value.utcoffset()
+    return value if offset is None else value.astimezone(timezone(offset))
 
 
 def _require_date_text(value: object) -> object:

@@ -31,7 +31,10 @@ Found = Iterator[tuple[tuple[PathItem, ...], str]]
 
 FIRST_AT = micros(datetime(FIRST_DATE.year, 1, 1, tzinfo=UTC))
 END_AT = micros(datetime(LAST_DATE.year + 1, 1, 1, tzinfo=UTC))
+"""The years a saved purchase's instant may be in, as written: its ``at`` plus its ``offset``
+(microseconds), as for events (docs/histories.md)."""
 DAY = 86_400
+DAY_US = DAY * 1_000_000
 _CONTROL = bytes([*range(32), 127])
 """The ASCII characters that are not printable (``str.isprintable``)."""
 
@@ -90,11 +93,14 @@ def value_problems(columns: PurchaseColumns, exponent: int | None) -> Found:
         return
     yield from _text_problems_of(columns)
     at, offset = columns.at, columns.offset
-    # Saved instants are in order: one sort (a linear pass over them) gives both ends.
+    # Saved instants are in order: one sort (a linear pass over them) gives both ends. The
+    # bound is the events' own, the year as written (the instant at its saved offset): a
+    # purchase at 1970-01-01T00:00+14:00 is 1969 in UTC. A day inside the years needs no
+    # offset: one is less than a day (checked below).
     ordered = sorted(at)
-    if not (ordered[0] >= FIRST_AT and ordered[-1] < END_AT):
-        for index, moment in enumerate(at):
-            if not FIRST_AT <= moment < END_AT:
+    if not (ordered[0] >= FIRST_AT + DAY_US and ordered[-1] < END_AT - DAY_US):
+        for index, (moment, seconds) in enumerate(zip(at, offset, strict=True)):
+            if not FIRST_AT <= moment + seconds * 1_000_000 < END_AT:
                 message = f"must be an instant of the years 1970 to 2099 (got {moment})"
                 yield ("purchases", "at", index), message
     # Most states are written in UTC: all offsets 0, counted in C.

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from rewardrules._types import fixed_offset
 from rewardrules.engine.ledger import EntryKind, ExpiryDue, LedgerEntry
 from rewardrules.money import Currency
 from rewardrules.program.model import CatalogueReward, Program
@@ -68,19 +69,6 @@ class Duration:
         last_day = _MONTH_DAYS[month - 1] + (1 if month == 2 and _leap(year) else 0)
         moved = local.replace(year=year, month=month, day=min(local.day, last_day), fold=0)
         return fixed_offset(moved.replace(tzinfo=zone))
-
-
-def fixed_offset(moment: datetime) -> datetime:
-    """``moment`` with its UTC offset as a fixed tzinfo: the same instant and wall clock.
-
-    An instant held in a named zone that falls in an hour the clocks skip or repeat is
-    never equal (``==``) to an instant in another tzinfo (PEP 495), so an expiry or a
-    deadline in such an hour would not be reached by an event or ``as_of`` at that very
-    instant; with a fixed offset it compares as the instant it is (and it is written the
-    same way in a saved state).
-    """
-    offset = moment.utcoffset()
-    return moment if offset is None else moment.astimezone(timezone(offset))
 
 
 def elapsed(instant: datetime, span: timedelta) -> datetime:

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from rewardrules._types import fixed_offset
 from rewardrules.engine._state_format import micros
 from rewardrules.engine.lots import Duration, elapsed
 from rewardrules.money import Currency, as_fraction
@@ -83,7 +84,7 @@ class TierPlan:
             return self.keep_for.after(at, self.zone)
         years = 1 if self.keep_until == "end_of_year" else 2
         year = at.astimezone(self.zone).year + years
-        return datetime(year, 1, 1, tzinfo=self.zone)
+        return fixed_offset(datetime(year, 1, 1, tzinfo=self.zone))
 
     @classmethod
     def compile(cls, program: Program) -> TierPlan | None:

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from rewardrules._ids import look_alike, shown_apart
-from rewardrules._types import FIRST_DATE, LAST_DATE
+from rewardrules._types import FIRST_DATE, LAST_DATE, fixed_offset
 from rewardrules.engine._state_checks import program_problems, state_problems
 from rewardrules.engine._state_format import bad_state
 from rewardrules.engine._state_restore import restore
@@ -616,11 +616,14 @@ class Cutoff:
         if isinstance(as_of, datetime):
             if as_of.tzinfo is None or as_of.utcoffset() is None:
                 raise ValueError("as_of must be a date or a timezone-aware datetime")
-            self.instant, self.inclusive = as_of, True
+            # As an instant only: a named zone's instant in an hour the clocks repeat or
+            # skip is never == to an event's (PEP 495), which would leave out an event
+            # at as_of itself.
+            self.instant, self.inclusive = fixed_offset(as_of), True
             self.local_date = as_of.astimezone(plan.zone).date()
         else:
             next_day = datetime.combine(as_of + timedelta(days=1), time(0), plan.zone)
-            self.instant, self.inclusive, self.local_date = next_day, False, as_of
+            self.instant, self.inclusive, self.local_date = fixed_offset(next_day), False, as_of
 
     def admits(self, event: AnyEvent) -> bool:
         """Whether an event happens on or before the cutoff."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from rewardrules._types import fixed_offset
 from rewardrules.engine.basket import Basket
 from rewardrules.engine.kind import DatedGifts, Finding, KindSpec, Now, ReferenceExamples
 from rewardrules.engine.ledger import LedgerEntry
@@ -244,7 +245,10 @@ def birthday_dates(
         first, last = plan.window(birthday, year)
         if last < since_local:
             continue
-        moment = max(datetime.combine(first, time(0), zone), since)
+        # The first instant of the window's first day, as an instant only (a midnight the
+        # clocks skip is the instant they jump: 2018-11-04 in Sao Paulo starts at 01:00).
+        midnight = fixed_offset(datetime.combine(first, time(0), zone))
+        moment = max(midnight, since)
         if moment > until or (moment == until and not inclusive):
             break
         if plan.active_on(moment.astimezone(zone).date()):

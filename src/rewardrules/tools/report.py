@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pyarrow as pa
 
+from rewardrules._types import fixed_offset
 from rewardrules.engine._state_restore import active_at
 from rewardrules.engine.ledger import ENTRY_KINDS, ENTRY_SUMS, Evaluation, Totals
 from rewardrules.engine.lots import OPENING, Duration
@@ -465,13 +466,13 @@ class _Watcher:
         self.last_at: datetime | None = None
         self.openings: dict[tuple[str, str], str] = {}
         self._until: tuple[datetime, bool] | None = None
+        # As instants only, as evaluate's cutoff: a named zone's instant in an hour the
+        # clocks repeat or skip is never == to an event's (PEP 495).
         if isinstance(as_of, datetime):
-            self._until = (as_of, True)
+            self._until = (fixed_offset(as_of), True)
         elif isinstance(as_of, date):
-            self._until = (
-                datetime.combine(as_of + timedelta(days=1), time(0), program.zone),
-                False,
-            )
+            next_midnight = datetime.combine(as_of + timedelta(days=1), time(0), program.zone)
+            self._until = (fixed_offset(next_midnight), False)
 
     @classmethod
     def of_frame(cls, program: Program, frame: Any, event_ids: Any) -> _Watcher:
