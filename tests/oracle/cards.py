@@ -170,10 +170,6 @@ class Customer:
         self.issued: dict[tuple[str, Any], int] = {}
         self.once: set[str] = set()
         self.bought: dict[str, _Bought] = {}
-        self.two_rewards_in_a_group = False
-        """A member its limits capped at the group's place would give something after the
-        winner's discount (a punch card under a value limit): both engines give it, against
-        the group's one reward per purchase (tests/test_oracle_cards.py, the strict xfail)."""
 
     # --- limits ---------------------------------------------------------------------
 
@@ -230,7 +226,7 @@ class Customer:
         if kind == "partner_gift_card":
             return self.gift_cards(rule, purchase, day, paid, left)
         if kind == "order_discount":
-            return self.offer(rule, purchase, paid, left)
+            return self.offer(rule, purchase, paid, freed, left)
         if kind == "points_per_spend":
             return self.spend(rule, purchase, paid, left)
         return self.bonus(rule, purchase, left)
@@ -431,8 +427,10 @@ class Customer:
         rule: Mapping[str, Any],
         purchase: Purchase,
         paid: Sequence[int],
+        freed: Sequence[int],
         left: dict[str, int | None],
     ) -> Given | None:
+        """An order offer; its units are those of the discounted lines not already free."""
         lines = [i for i, line in enumerate(purchase.lines) if eligible(rule, line.category)]
         if "gift_item" in rule:
             if not any(cents(purchase.lines[i].unit_price) > 0 for i in lines):
@@ -465,7 +463,7 @@ class Customer:
         if not shares:
             return Given((purchase.id, rule["id"], "capped", None, None, None), capped=True)
         value = sum(shares.values())
-        units = sum(purchase.lines[i].quantity for i in shares)
+        units = sum(purchase.lines[i].quantity - freed[i] for i in shares)
         row = (purchase.id, rule["id"], "discount", None, money(value), units)
         return Given(row, value=value, rewards=1, discounts=shares)
 
@@ -553,10 +551,7 @@ class Customer:
                     # a member that gave nothing at the group's place gives nothing there
                     again = self.run(member, purchase, day, paid, freed)
                     assert again is not None
-                    if again.gives:
-                        self.two_rewards_in_a_group = True
-                        again = given
-                    self.apply(member, again, bought, paid, freed)
+                    self.apply(member, given if again.gives else again, bought, paid, freed)
                 else:
                     self.ledger.append((purchase.id, member["id"], "set_aside", None, None, None))
             if winner is not None and winner.get("final"):
@@ -626,7 +621,6 @@ class Outcome:
     ledger: list[Row]
     points: int
     stamps: dict[str, int]
-    two_rewards_in_a_group: bool = field(default=False, compare=False)
 
 
 def evaluate(program: Mapping[str, Any], events: Sequence[Purchase | Refund]) -> dict[str, Outcome]:
@@ -647,5 +641,5 @@ def evaluate(program: Mapping[str, Any], events: Sequence[Purchase | Refund]) ->
             for rule in program["rules"]
             if rule["kind"] == "every_nth_free"
         }
-        out[cid] = Outcome(customer.ledger, points, stamps, customer.two_rewards_in_a_group)
+        out[cid] = Outcome(customer.ledger, points, stamps)
     return out
