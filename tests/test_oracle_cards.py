@@ -229,6 +229,18 @@ def test_a_gift_card_counts_what_was_paid_even_when_points_earn_on_gross() -> No
     ]
 
 
+def test_a_second_punch_card_with_no_unit_left_gives_nothing_and_is_not_capped() -> None:
+    first = {**CARD, "id": "first", "every": 2}
+    second = {**CARD, "id": "second", "every": 2, "limit": {"per": "day", "rewards": 5}}
+    events = [buy("p1", 1, ("cone", 1, "2.00")), buy("p2", 2, ("cone", 1, "3.00"))]
+    found = agree(shop(first, second), events)
+    # p2 completes both cards (2 cones each). The first frees p2's only cone (3.00); the
+    # second finds no unit left: it completes, gives nothing and writes nothing (no free
+    # entry of 0 units, and no capped entry: its limit had nothing to cut).
+    assert found["c1"].ledger == [("p2", "first", "free", None, D("3.00"), 1)]
+    assert found["c1"].stamps == {"first": 0, "second": 0}
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_member_capped_at_the_groups_place_gives_nothing_after_the_winner(engine: str) -> None:
     half = {

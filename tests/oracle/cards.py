@@ -354,6 +354,8 @@ class Customer:
             for i in range(len(purchase.lines))
             if qualifying[i] and purchase.lines[i].quantity - freed[i] > 0
         }
+        if not open_units:  # every qualifying unit is free already: nothing to give
+            return Given(("", rule["id"], "", None, None, None), capped=True)
         cheapest = sorted(open_units, key=lambda i: (Fraction(paid[i], open_units[i]), i))
         wanted = cards if left["rewards"] is None else min(cards, left["rewards"])
 
@@ -382,7 +384,7 @@ class Customer:
             if wanted == 0:
                 break
         units = sum(taken.values())
-        if units == 0 and (left["rewards"] is not None or left["value"] is not None) and cards:
+        if units == 0:
             return Given((purchase.id, rule["id"], "capped", None, None, None), capped=True)
         discounts = {i: worth(i, n) for i, n in taken.items()}
         kind = "free" if percent is None else "discount"
