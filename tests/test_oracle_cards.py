@@ -307,6 +307,7 @@ def _rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
                 "gift",
                 "spend",
                 "bonus",
+                "tiered",
             ]
         )
     )
@@ -346,6 +347,9 @@ def _rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
             "kind": "order_discount",
             "amount": draw(st.sampled_from(["1.00", "3.33", "12.00"])),
         }
+    elif kind == "tiered":
+        discounts = draw(st.sampled_from([{"silver": 5, "gold": 10}, {"gold": 20}]))
+        rule |= {"kind": "tiered_discount", "discounts": discounts}
     elif kind == "gift":
         rule |= {"kind": "order_discount", "gift_item": {"sku": "tote", "value": "3.00"}}
     elif kind == "spend":
@@ -387,7 +391,7 @@ def programs(draw: st.DrawFn) -> dict[str, Any]:
     points: dict[str, Any] = {"value": draw(st.sampled_from(["0.01", "0.10", "0.05"]))}
     if draw(st.booleans()):
         points["earn_on"] = draw(st.sampled_from(["paid", "gross"]))
-    return {
+    document = {
         "program": "drawn-cards",
         "name": "Drawn cards",
         "currency": "USD",
@@ -395,6 +399,13 @@ def programs(draw: st.DrawFn) -> dict[str, Any]:
         "points": points,
         "rules": rules,
     }
+    if any(rule["kind"] == "tiered_discount" for rule in rules) or draw(st.booleans()):
+        gold = {"name": "gold", "at_least": draw(st.sampled_from(["20.00", "40.00"]))}
+        if draw(st.booleans()):
+            gold["points_multiplier"] = "1.5"
+        silver = {"name": "silver", "at_least": "10.00"}
+        document["tiers"] = {"qualify_by": "spend", "window": "lifetime", "levels": [silver, gold]}
+    return document
 
 
 @st.composite

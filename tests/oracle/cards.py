@@ -10,7 +10,8 @@ draws neither card. This module checks them together.
 The family of programs, given as the plain document ``Program.model_validate`` reads:
 
 * currency USD, any time zone (limits count by local dates); ``points.value`` and
-  ``points.earn_on``; no tiers, expiry, waiting, catalogue or gifts at dates;
+  ``points.earn_on``; tiers by lifetime spend with a ``points_multiplier`` and
+  ``tiered_discount`` rules; no expiry, waiting, catalogue or gifts at dates;
 * ``every_nth_free`` (``items`` or ``visits``; ``free``, ``percent_off`` below 100 or a
   ``voucher``), ``partner_gift_card`` (any ``window``, ``max_per_window``),
   ``order_discount`` (``percent`` below 100, ``amount`` or ``gift_item``),
@@ -63,10 +64,18 @@ def remaining(amount: int, quantity: int, returned: int) -> int:
     return max(0, amount - returned * half_up(Fraction(amount, quantity)))
 
 
+def spend_points(rule: Mapping[str, Any], bases: Sequence[int], multiplier: Fraction) -> int:
+    """``points`` per 1.00 of the bases, times the tier's multiplier, floored once."""
+    raw = Fraction(sum(bases) * int(rule["points"]), 100) * multiplier
+    return raw.numerator // raw.denominator
+
+
 def is_price_rule(rule: Mapping[str, Any]) -> bool:
     """Punch cards that free or discount units and order offers that take money off."""
     if rule["kind"] == "every_nth_free":
         return not isinstance(rule.get("reward"), Mapping) or "voucher" not in rule["reward"]
+    if rule["kind"] == "tiered_discount":
+        return True
     return rule["kind"] == "order_discount" and "gift_item" not in rule
 
 
@@ -150,6 +159,8 @@ class _Bought:
     purchase: Purchase
     day: date
     back: list[int]
+    tier: str | None
+    paid: list[int] = field(default_factory=list)
     points: dict[str, tuple[int, int, list[int]]] = field(default_factory=dict)
     """Per points rule: (points held, points given, what it earned on per line)."""
     bonuses: dict[str, int] = field(default_factory=dict)
@@ -170,6 +181,8 @@ class Customer:
         self.issued: dict[tuple[str, Any], int] = {}
         self.once: set[str] = set()
         self.bought: dict[str, _Bought] = {}
+        self.tier_spend: dict[str, int] = {}
+        """Per purchase: the paid amount it counts toward the tiers (lifetime), less refunds."""
 
     # --- limits ---------------------------------------------------------------------
 
@@ -205,13 +218,28 @@ class Customer:
             if key is not None and was == key:
                 self.used[(rule["id"], index)] = (key, max(0, counted - points))
 
+    def tier(self) -> str | None:
+        """The highest level the purchases so far reach (the one that crosses is not yet at it)."""
+        total = sum(self.tier_spend.values())
+        reached = None
+        for level in (self.program.get("tiers") or {}).get("levels", ()):
+            if total >= cents(level["at_least"]):
+                reached = level["name"]
+        return reached
+
+    def multiplier(self, tier: str | None) -> Fraction:
+        for level in (self.program.get("tiers") or {}).get("levels", ()):
+            if level["name"] == tier:
+                return Fraction(Decimal(str(level.get("points_multiplier", 1))))
+        return Fraction(1)
+
     # --- one rule at a purchase -----------------------------------------------------
 
     def run(
         self,
         rule: Mapping[str, Any],
         purchase: Purchase,
-        day: date,
+        bought: _Bought,
         paid: Sequence[int],
         freed: Sequence[int],
     ) -> Given | None:
@@ -219,6 +247,7 @@ class Customer:
         it does not look at the purchase at all (not admitted)."""
         if not admitted(rule, purchase):
             return None
+        day = bought.day
         left = self.left(rule, day)
         kind = rule["kind"]
         if kind == "every_nth_free":
@@ -228,7 +257,12 @@ class Customer:
         if kind == "order_discount":
             return self.offer(rule, purchase, paid, freed, left)
         if kind == "points_per_spend":
-            return self.spend(rule, purchase, paid, left)
+            return self.spend(rule, purchase, paid, self.multiplier(bought.tier), left)
+        if kind == "tiered_discount":
+            percent = rule["discounts"].get(bought.tier)
+            if percent is None:
+                return None
+            return self.percent(rule, purchase, Fraction(Decimal(str(percent))), paid, freed, left)
         return self.bonus(rule, purchase, left)
 
     def _points(
@@ -247,6 +281,7 @@ class Customer:
         rule: Mapping[str, Any],
         purchase: Purchase,
         paid: Sequence[int],
+        multiplier: Fraction,
         left: dict[str, int | None],
     ) -> Given | None:
         gross_basis = self.program.get("points", {}).get("earn_on") == "gross"
@@ -264,7 +299,7 @@ class Customer:
             half_up(basis[i] * fraction) if eligible(rule, line.category) else 0
             for i, line in enumerate(purchase.lines)
         ]
-        points = sum(bases) * int(rule["points"]) // 100
+        points = spend_points(rule, bases, multiplier)
         if points == 0:
             return None
         given = self._points(rule, purchase.id, points, left)
@@ -442,16 +477,41 @@ class Customer:
             )
         if "percent" in rule:
             percent = Fraction(Decimal(str(rule["percent"])))
-            shares = {i: half_up(paid[i] * percent / 100) for i in lines}
-        else:
-            whole = sum(paid[i] for i in lines)
-            if whole == 0:
-                return None
-            amount = min(cents(rule["amount"]), whole)
-            shares = {i: amount * paid[i] // whole for i in lines}
-            spare = amount - sum(shares.values())
-            for i in sorted(lines, key=lambda i: (-(amount * paid[i] % whole), i))[:spare]:
-                shares[i] += 1
+            return self.percent(rule, purchase, percent, paid, freed, left)
+        whole = sum(paid[i] for i in lines)
+        if whole == 0:
+            return None
+        amount = min(cents(rule["amount"]), whole)
+        shares = {i: amount * paid[i] // whole for i in lines}
+        spare = amount - sum(shares.values())
+        for i in sorted(lines, key=lambda i: (-(amount * paid[i] % whole), i))[:spare]:
+            shares[i] += 1
+        return self.cut_shares(rule, purchase, shares, freed, left)
+
+    def percent(
+        self,
+        rule: Mapping[str, Any],
+        purchase: Purchase,
+        percent: Fraction,
+        paid: Sequence[int],
+        freed: Sequence[int],
+        left: dict[str, int | None],
+    ) -> Given | None:
+        """P% off each eligible line, half up per line (an order offer, a tier discount)."""
+        lines = [i for i, line in enumerate(purchase.lines) if eligible(rule, line.category)]
+        shares = {i: half_up(paid[i] * percent / 100) for i in lines}
+        return self.cut_shares(rule, purchase, shares, freed, left)
+
+    def cut_shares(
+        self,
+        rule: Mapping[str, Any],
+        purchase: Purchase,
+        shares: dict[int, int],
+        freed: Sequence[int],
+        left: dict[str, int | None],
+    ) -> Given | None:
+        """A discount within the limits: nothing without a reward left; under a value
+        limit, line by line in line order, each at most what is left."""
         if sum(shares.values()) == 0:
             return None
         if left["rewards"] is not None and left["rewards"] <= 0:
@@ -521,7 +581,7 @@ class Customer:
 
     def buy(self, purchase: Purchase) -> None:
         day = purchase.at.astimezone(self.zone).date()
-        bought = _Bought(purchase, day, [0] * len(purchase.lines))
+        bought = _Bought(purchase, day, [0] * len(purchase.lines), self.tier())
         self.bought[purchase.id] = bought
         paid = [cents(line.unit_price) * line.quantity for line in purchase.lines]
         freed = [0] * len(purchase.lines)
@@ -537,7 +597,7 @@ class Customer:
             ] or [rule]
             done |= {m["id"] for m in members}
             # each member on the same amounts and state, as they are at the group's place
-            tried = {m["id"]: self.run(m, purchase, day, paid, freed) for m in members}
+            tried = {m["id"]: self.run(m, purchase, bought, paid, freed) for m in members}
             giving = [m for m in members if (t := tried[m["id"]]) is not None and t.gives]
 
             ranked = sorted(giving, key=lambda m: self.rank(m, tried[m["id"]], rules))
@@ -551,13 +611,15 @@ class Customer:
                 elif not given.gives:
                     # runs as usual, on the basket less the winner's discount (lifecycle.md);
                     # a member that gave nothing at the group's place gives nothing there
-                    again = self.run(member, purchase, day, paid, freed)
+                    again = self.run(member, purchase, bought, paid, freed)
                     assert again is not None
                     self.apply(member, given if again.gives else again, bought, paid, freed)
                 else:
                     self.ledger.append((purchase.id, member["id"], "set_aside", None, None, None))
             if winner is not None and winner.get("final"):
                 break
+        bought.paid = list(paid)
+        self.tier_spend[purchase.id] = sum(paid)
 
     def refund(self, refund: Refund) -> None:
         bought = self.bought[refund.purchase_id]
@@ -569,6 +631,11 @@ class Customer:
             for returned in refund.lines:
                 index = next(i for i, line in enumerate(purchase.lines) if line.sku == returned.sku)
                 bought.back[index] += returned.quantity
+        lines = purchase.lines
+        self.tier_spend[purchase.id] -= sum(
+            remaining(p, line.quantity, w) - remaining(p, line.quantity, b)
+            for p, line, w, b in zip(bought.paid, lines, was, bought.back, strict=True)
+        )
         for rule in running_order(self.program):
             rule_id = rule["id"]
             if rule_id in bought.points:
@@ -577,7 +644,7 @@ class Customer:
                     remaining(b, line.quantity, n)
                     for b, line, n in zip(bases, purchase.lines, bought.back, strict=True)
                 ]
-                now = min(sum(kept) * int(rule["points"]) // 100, given)
+                now = min(spend_points(rule, kept, self.multiplier(bought.tier)), given)
                 if now < held:
                     self.ledger.append((refund.id, rule_id, "points", now - held, None, None))
                     self.give_back(rule, bought.day, held - now)
