@@ -24,6 +24,7 @@ from rewardrules import evaluate
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.events import Line, Payment, Purchase, Refund, RefundLine
 from rewardrules.program.model import Program
+from test_oracle_resume import resumes_as_whole, steps_as_evaluate
 
 ENGINES = ("reference", "batch")
 CATEGORIES = (None, "coffee", "food")
@@ -482,3 +483,22 @@ def test_drawn_cards_and_limits_agree_with_the_oracle_on_both_engines(
     document: dict[str, Any], events: list[Purchase | Refund]
 ) -> None:
     agree(document, events)
+
+
+@settings(max_examples=40, deadline=None)
+@given(document=programs(), events=histories(), data=st.data())
+def test_drawn_cards_and_limits_resume_as_the_whole_history(
+    document: dict[str, Any], events: list[Purchase | Refund], data: st.DataObject
+) -> None:
+    # Punch counts, gift card windows, limit usage and the purchases refunds still need, in
+    # saved states, split anywhere and resumed (tests/test_oracle_resume.py's law).
+    splits = sorted(set(data.draw(st.lists(st.integers(0, len(events)), min_size=1, max_size=3))))
+    resumes_as_whole(Program.model_validate(document), events, (), None, splits)
+
+
+@settings(max_examples=25, deadline=None)
+@given(document=programs(), events=histories())
+def test_drawn_cards_and_limits_stepped_give_the_evaluation(
+    document: dict[str, Any], events: list[Purchase | Refund]
+) -> None:
+    steps_as_evaluate(Program.model_validate(document), events, ())
