@@ -242,6 +242,22 @@ def test_a_second_punch_card_with_no_unit_left_gives_nothing_and_is_not_capped()
     assert found["c1"].stamps == {"first": 0, "second": 0}
 
 
+def test_an_amount_off_under_a_value_limit_is_cut_line_by_line_in_line_order() -> None:
+    five = {
+        "id": "five",
+        "kind": "order_discount",
+        "amount": "5.00",
+        "limit": {"per": "purchase", "value": "3.00"},
+    }
+    events = [buy("p1", 1, ("book", 2, "10.00"), ("pen", 1, "10.00"))]
+    found = agree(shop(five), events)
+    # 5.00 shared by what each line has left: 5.00 x 20/30 = 3.33 and a third of a cent,
+    # 5.00 x 10/30 = 1.66 and two thirds: floored 3.33 + 1.66, and the spare cent goes to the
+    # larger remainder, the pen: 3.33 + 1.67. The limit of 3.00 cuts line by line, in line
+    # order: the books get 3.00, the pen nothing. Units: the 2 books only.
+    assert found["c1"].ledger == [("p1", "five", "discount", None, D("3.00"), 2)]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_member_capped_at_the_groups_place_gives_nothing_after_the_winner(engine: str) -> None:
     half = {
@@ -346,7 +362,7 @@ def _rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
     elif kind == "amount":
         rule |= {
             "kind": "order_discount",
-            "amount": draw(st.sampled_from(["1.00", "3.33", "12.00"])),
+            "amount": draw(st.sampled_from(["1.00", "3.00", "3.33", "12.00"])),
         }
     elif kind == "tiered":
         discounts = draw(st.sampled_from([{"silver": 5, "gold": 10}, {"gold": 20}]))
