@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from rewardrules.engine.ledger import Evaluation, LedgerEntry
@@ -118,3 +119,20 @@ def batch_refuses(monkeypatch: Any, feature: str) -> None:
     for name, module in list(sys.modules.items()):
         if name.startswith("rewardrules") and getattr(module, "unsupported", None) is original:
             monkeypatch.setattr(module, "unsupported", refusing)
+
+
+PROFILE_ONLY = ("aaa", "anz", "bob", "zzz")
+"""Customers that :func:`profiles_around` adds with a profile and no event: before every
+customer of bookshop-offers' history (ana, ben), between them, and after them."""
+
+
+def profiles_around(folder: Path, examples: Path) -> Path:
+    """bookshop-offers' customers file (signup bonuses, no referral rule) with the
+    :data:`PROFILE_ONLY` customers added, each joining on a date that gets a bonus."""
+    given = (examples / "bookshop-offers.customers.csv").read_text(encoding="utf-8")
+    added = "".join(
+        f"{name},2026-03-0{day}T09:00:00+00:00\n" for day, name in enumerate(PROFILE_ONLY, 1)
+    )
+    path = folder / "customers.csv"
+    path.write_text(given + added, encoding="utf-8")
+    return path

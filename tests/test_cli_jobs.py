@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, assume, settings
 from hypothesis import given as drawn
 from hypothesis import strategies as st
 
+from helpers import PROFILE_ONLY, profiles_around
 from rewardrules.cli import _chunk_worker, dry_run_jobs
 from rewardrules.cli._chunk_worker import ChunkDone, carry
 from rewardrules.cli.dry_run_jobs import IN_FLIGHT_PER_JOB, ChunkPool, stream_on_jobs
@@ -123,9 +124,9 @@ def test_two_jobs_write_the_one_process_ledger_and_summary(
     sent = []
     submit = ChunkPool.submit
 
-    def counted(pool: ChunkPool, chunk: pa.Table, size: int) -> Any:
+    def counted(pool: ChunkPool, chunk: pa.Table, size: int, profiles: Any = None) -> Any:
         sent.append(chunk.num_rows)
-        return submit(pool, chunk, size)
+        return submit(pool, chunk, size, profiles)
 
     monkeypatch.setattr(ChunkPool, "submit", counted)
     first, second, one, two = both_ways(
@@ -262,8 +263,8 @@ def test_the_first_error_in_input_order_wins(
 def test_profiles_and_an_empty_history_give_the_one_process_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Profiles make the history one piece (evaluated in the main process); a history of
-    # no row is no chunk: both still give --jobs 1's files and totals.
+    # A referral rule makes the history one piece (evaluated in the main process); a
+    # history of no row is no chunk: both still give --jobs 1's files and totals.
     program = EXAMPLES / "pet-shop.yaml"
     history = tmp_path / "sorted.parquet"
     assert run("sort-history", EXAMPLES / "pet-shop.history.jsonl", history)[0] == 0
@@ -282,6 +283,34 @@ def test_profiles_and_an_empty_history_give_the_one_process_results(
         assert (first[0], pq.read_table(one).num_rows) == (0, 0)
         assert second == first
         assert ledger_of(two) == ledger_of(one)
+
+
+def test_profiles_go_to_the_workers_with_their_customers_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Signup bonuses and --customers, no referral rule: each chunk goes to a worker with
+    # its customers' profiles, those of customers without events after the last chunk's
+    # with an empty chunk; the files and totals are --jobs 1's.
+    program = EXAMPLES / "bookshop-offers.yaml"
+    history = tmp_path / "sorted.parquet"
+    assert run("sort-history", EXAMPLES / "bookshop-offers.history.csv", history)[0] == 0
+    profiles = ("--customers", profiles_around(tmp_path, EXAMPLES), "--as-of", "2026-12-31")
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # ana's chunk and ben's: 9 rows
+    sent: list[tuple[int, list[str]]] = []
+    submit = ChunkPool.submit
+
+    def recorded(pool: ChunkPool, chunk: pa.Table, size: int, given: Any = None) -> Any:
+        sent.append((chunk.num_rows, [profile.customer_id for profile in given or ()]))
+        return submit(pool, chunk, size, given)
+
+    monkeypatch.setattr(ChunkPool, "submit", recorded)
+    first, second, one, two = both_ways(program, history, tmp_path, ".jsonl", *profiles)
+    assert first[0] == 0
+    assert second == first
+    assert ledger_of(two) == ledger_of(one)
+    assert all(f'"customer_id": "{name}"' in ledger_of(one) for name in PROFILE_ONLY)
+    assert [given for _, given in sent] == [["aaa", "ana"], ["anz", "ben"], ["bob", "zzz"]]
+    assert [rows for rows, _ in sent][2] == 0  # the customers after ben's, on no row
 
 
 @pytest.mark.parametrize(
@@ -331,7 +360,7 @@ class _SlowPool:
         self.broken = False
         self.ready = True
 
-    def submit(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+    def submit(self, chunk: pa.Table, size: int, profiles: Any = None) -> Future[ChunkDone]:
         place = len(self.sent)
         self.sent.append(place)
         self.most_in_flight = max(self.most_in_flight, len(self.sent) - len(self.taken))
@@ -345,7 +374,7 @@ class _SlowPool:
         return _LaterFuture(self, place, ChunkDone(evaluation=self.evaluation, rows=1))
 
 
-def _here(pool: _SlowPool, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+def _here(pool: _SlowPool, chunk: pa.Table, size: int, profiles: Any = None) -> Future[ChunkDone]:
     place = len(pool.sent)
     pool.sent.append(place)
     pool.here.append(place)
@@ -564,9 +593,9 @@ def test_a_chunk_sent_to_a_worker_takes_what_its_checks_found_and_gives_the_same
     given: list[CheckedFacts | None] = []
     here = _chunk_worker.evaluate_here
 
-    def spied(worker: Any, unpacked: pa.Table, size: int) -> ChunkDone:
+    def spied(worker: Any, unpacked: pa.Table, size: int, profiles: Any = None) -> ChunkDone:
         given.append(facts_of(unpacked))
-        return here(worker, unpacked, size)
+        return here(worker, unpacked, size, profiles)
 
     monkeypatch.setattr(_chunk_worker, "evaluate_here", spied)
     with_facts = _chunk_worker.evaluate_chunk(setup, carry(table, None), 64, facts)

@@ -9,12 +9,15 @@ processes (``--jobs 2``, every chunk sent to the worker). The ledger file read b
 hold ``evaluate``'s entries of either engine, value for value as text, and the summary
 must be the whole-file reference dry-run's.
 
-A customers file, or a rule that reads profiles (gifts at dates, referrals), makes the
-streamed run evaluate the history in one piece in the main process (``dry_run_stream``):
-the lifecycle cases are therefore run twice, once as drawn (customers file, referrals
-across customers, in one piece) and once without profiles and those rules, chunked on the
-worker; the migrated customers (opening lots, granted tiers) are read from the file. The
-core cases are chunked on the worker whenever they have more than two chunks of rows.
+A referral rule with a customers file that names friends makes the streamed run read the
+history twice in the main process (``referral_passes``): the friends' facts first, then
+the chunks, each given the facts of the referrers it covers. The lifecycle cases are
+therefore run twice, once as drawn (customers file, referrals across customers, in two
+passes when drawn with a referral rule and friends) and once without the referral rules,
+chunked on the worker, each chunk with its customers' profiles (gifts at dates to
+customers without events among them); the migrated customers (opening lots, granted tiers)
+are read from the file. The core cases are chunked on the worker whenever they have more
+than two chunks of rows.
 Last, a few migrated cases on a one-worker Dask cluster (``rewardrules.dask``). These
 tests start real processes: few examples.
 """
@@ -40,7 +43,6 @@ from hypothesis import strategies as st
 from oracle import core_strategies
 from rewardrules import Customer, evaluate
 from rewardrules.cli import dry_run_jobs
-from rewardrules.cli.dry_run_stream import _READ_PROFILES
 from rewardrules.cli.main import cli
 from rewardrules.events import AnyEvent
 from rewardrules.histories.columns import customers_to_table, events_to_table
@@ -107,9 +109,11 @@ def streamed_agrees(
         sent: list[int] = []
         submit = dry_run_jobs.ChunkPool.submit
 
-        def counted(pool: dry_run_jobs.ChunkPool, table: pa.Table, size: int) -> Any:
+        def counted(
+            pool: dry_run_jobs.ChunkPool, table: pa.Table, size: int, profiles: Any = None
+        ) -> Any:
             sent.append(table.num_rows)
-            return submit(pool, table, size)
+            return submit(pool, table, size, profiles)
 
         patch.setattr(dry_run_jobs.ChunkPool, "submit", counted)
         streamed = run(
@@ -122,11 +126,15 @@ def streamed_agrees(
     return len(sent)
 
 
-def chunked(program: Program, events: list[AnyEvent], chunk: str) -> bool:
-    """Whether the streamed run sends this history's chunks to the worker: no profile
-    read, more than two chunks of rows (``dry_run_stream``)."""
-    reads_profiles = any(rule.kind in _READ_PROFILES for rule in program.rules)
-    return not reads_profiles and events_to_table(events).num_rows > 2 * int(chunk)
+def chunked(
+    program: Program, events: list[AnyEvent], customers: list[Customer], chunk: str
+) -> bool:
+    """Whether the streamed run sends this history's chunks to the worker: no referral
+    rule with friends in the customers file, more than two chunks of rows
+    (``dry_run_stream``)."""
+    refers = any(rule.kind == "referral" for rule in program.rules)
+    friends = any(customer.referred_by is not None for customer in customers)
+    return not (refers and friends) and events_to_table(events).num_rows > 2 * int(chunk)
 
 
 def distinct_rows(events: list[AnyEvent]) -> bool:
@@ -148,7 +156,7 @@ def test_core_cases_streamed_on_two_processes(
     if distinct_rows(events):
         folder = tmp_path_factory.mktemp("core")
         sent = streamed_agrees(folder, program, events, [], as_of, chunk)
-        assert (sent > 0) == chunked(program, events, chunk)
+        assert (sent > 0) == chunked(program, events, [], chunk)
 
 
 @FEW
@@ -162,12 +170,14 @@ def test_lifecycles_with_customers_streamed_on_two_processes(
     events, customers, as_of = drawn
     if distinct_rows(events):
         folder = tmp_path_factory.mktemp("lifecycle")
-        streamed_agrees(folder, Program.model_validate(spec), events, customers, as_of, chunk)
-        # Without profiles and the rules that read them: in chunks on the worker.
-        rules = [rule for rule in spec["rules"] if rule["kind"] not in _READ_PROFILES]
+        program = Program.model_validate(spec)
+        sent = streamed_agrees(folder, program, events, customers, as_of, chunk)
+        assert (sent > 0) == chunked(program, events, customers, chunk)
+        # Without the referral rules: in chunks on the worker, with their profiles.
+        rules = [rule for rule in spec["rules"] if rule["kind"] != "referral"]
         plain = Program.model_validate({**spec, "rules": rules})
-        sent = streamed_agrees(folder / "plain", plain, events, [], as_of, chunk)
-        assert (sent > 0) == chunked(plain, events, chunk)
+        sent = streamed_agrees(folder / "plain", plain, events, customers, as_of, chunk)
+        assert (sent > 0) == chunked(plain, events, customers, chunk)
 
 
 @FEW

@@ -26,7 +26,8 @@ from hypothesis import given as drawn
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from helpers import batch_refuses
+from helpers import PROFILE_ONLY, batch_refuses, profiles_around
+from rewardrules.cli import dry_run_stream
 from rewardrules.cli.customer_chunks import _SeenIds, event_months, text_hashes, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
@@ -409,9 +410,13 @@ def test_a_program_the_batch_engine_refuses_is_refused_before_any_row_is_read(
 
 
 @pytest.mark.parametrize("with_profiles", [True, False])
-def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does(
+def test_referrals_across_chunks_give_the_whole_ledger_and_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_profiles: bool
 ) -> None:
+    # pet-shop: amy referred ben and dan (customers file). One customer per chunk: ben's
+    # and dan's facts are found first (pass one, the friends alone), then amy's chunk is
+    # given them; ben's and dan's chunks reward amy inline and drop her. The ledger is the
+    # whole history's, byte for byte, and so is the summary (the referrals' months too).
     examples = ROOT / "rules" / "examples"
     program = examples / "pet-shop.yaml"  # its groups and limits, the referral's too
     history = tmp_path / "sorted.parquet"
@@ -419,10 +424,19 @@ def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does
     profiles = ("--customers", examples / "pet-shop.customers.csv") if with_profiles else ()
     as_of = ("--as-of", (examples / "pet-shop.as-of").read_text(encoding="utf-8").strip())
     whole = tmp_path / "whole.jsonl"
-    expected = run("dry-run", program, history, *profiles, *as_of, "--output", whole)
-    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # one customer per chunk, if chunked
+    expected = run("dry-run", program, history, *profiles, *as_of, "--output", whole, "--summary")
+    calls: list[tuple[list[str], list[str]]] = []
+
+    def recorded(*arguments: Any, **options: Any) -> Any:
+        chunk, facts = arguments[1], options.get("facts")
+        customers = sorted(set(chunk["customer_id"].to_pylist()))
+        calls.append((customers, [] if facts is None else facts["customer_id"].to_pylist()))
+        return evaluate_table(*arguments, **options)
+
+    monkeypatch.setattr(dry_run_stream, "evaluate_table", recorded)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # one customer per chunk
     streamed = tmp_path / "streamed.jsonl"
-    arguments = ("--engine", "batch", "--output", streamed)
+    arguments = ("--engine", "batch", "--output", streamed, "--summary")
     code, out, err = run("dry-run", program, history, *profiles, *as_of, *arguments)
     # Without profiles, only the hints that --customers is missing (one a kind).
     hints = [line for line in err.splitlines() if line.startswith("hint: the program has ")]
@@ -431,6 +445,50 @@ def test_profiles_and_referrals_are_evaluated_in_one_piece_as_the_reference_does
     assert streamed.read_text(encoding="utf-8") == whole.read_text(encoding="utf-8")
     assert ("refer-a-friend" in whole.read_text(encoding="utf-8")) == with_profiles
     assert out.replace(str(streamed), str(whole)) == expected[1]
+    chunks = [(["amy"], []), (["ben"], []), (["dan"], [])]  # cat has no event
+    if with_profiles:  # pass one: ben and dan alone; then amy's chunk with their facts
+        chunks = [(["ben"], []), (["dan"], []), (["amy"], ["amy", "amy"]), *chunks[1:]]
+    assert calls == chunks
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("size", ["1", "2", "1000000"])
+def test_profiles_go_with_their_customers_chunk_and_give_the_whole_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, size: str
+) -> None:
+    # Signup bonuses and --customers, without a referral rule: streamed chunk by chunk,
+    # each chunk with the profiles of its customers (customers without events among them),
+    # the ones after the last chunk's customers evaluated last: the reference engine's
+    # whole-history ledger, in its order, byte for byte.
+    examples = ROOT / "rules" / "examples"
+    program = examples / "bookshop-offers.yaml"
+    history = tmp_path / "sorted.parquet"
+    assert run("sort-history", examples / "bookshop-offers.history.csv", history)[0] == 0
+    profiles = ("--customers", profiles_around(tmp_path, examples), "--as-of", "2026-12-31")
+    whole = tmp_path / f"whole{suffix}"
+    expected = run("dry-run", program, history, *profiles, "--output", whole)
+    calls: list[list[str]] = []
+
+    def recorded(*arguments: Any, **options: Any) -> Any:
+        calls.append([profile.customer_id for profile in arguments[2] or ()])
+        return evaluate_table(*arguments, **options)
+
+    monkeypatch.setattr(dry_run_stream, "evaluate_table", recorded)
+    monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", size)
+    streamed = tmp_path / f"streamed{suffix}"
+    code, out, err = run(
+        "dry-run", program, history, *profiles, "--engine", "batch", "--output", streamed
+    )
+    assert (code, err, expected[0]) == (0, "", 0)
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert out.replace(str(streamed), str(whole)) == expected[1]
+    written = read_parquet(whole) if suffix == ".parquet" else whole.read_text(encoding="utf-8")
+    assert all(name in str(written) for name in PROFILE_ONLY)  # their signup bonuses
+    # ana's rows, then ben's: one chunk each at a size of 1 or 2 rows (each has more).
+    if size == "1000000":  # one chunk, then the customers after ben's
+        assert calls == [["aaa", "ana", "anz", "ben"], ["bob", "zzz"]]
+    else:
+        assert calls == [["aaa", "ana"], ["anz", "ben"], ["bob", "zzz"]]
 
 
 ZONES = ["America/New_York", "Asia/Beirut", "Pacific/Chatham", "America/St_Johns", "UTC"]

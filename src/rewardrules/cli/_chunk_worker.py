@@ -36,6 +36,7 @@ import pyarrow as pa
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch import evaluate_table
+from rewardrules.events import Customer
 from rewardrules.histories._checked import CheckedFacts, remember
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
@@ -169,30 +170,38 @@ def unpack(carried: Carried) -> pa.Table:
 
 
 def evaluate_chunk(  # pragma: no cover - runs in the worker processes (tests/test_cli_jobs.py)
-    setup: Setup, chunk: Carried, size: int, facts: CheckedFacts | None = None
+    setup: Setup,
+    chunk: Carried,
+    size: int,
+    facts: CheckedFacts | None = None,
+    profiles: list[Customer] | None = None,
 ) -> ChunkDone:
     """In a worker process: :func:`evaluate_here` of a chunk sent by :func:`carry`, its
     ledger carried back the same way. ``facts`` are what the history checks found of the
     chunk in the main process (``facts_of``), kept for the table read here, which holds the
-    same rows: the engine then does not check and search them again."""
+    same rows: the engine then does not check and search them again. ``profiles``: the
+    chunk's customer profiles (``ProfilesByChunk``)."""
     state = _STATES.get(setup.key)
     if state is None:
         state = _STATES[setup.key] = ChunkState(setup.program, setup.as_of, setup.source)
     table = unpack(chunk)
     if facts is not None:
         remember(table, facts)
-    done = evaluate_here(state, table, size)
+    done = evaluate_here(state, table, size, profiles)
     if isinstance(done.ledger, pa.Table):
         return dataclasses.replace(done, ledger=carry(done.ledger, setup.spool))
     return done
 
 
-def evaluate_here(worker: ChunkState, table: pa.Table, size: int) -> ChunkDone:
-    """Evaluate a chunk of whole customers (a checked history table): its ledger in pieces
-    of ``size`` entries, counted into the chunk's summary as they come."""
+def evaluate_here(
+    worker: ChunkState, table: pa.Table, size: int, profiles: list[Customer] | None = None
+) -> ChunkDone:
+    """Evaluate a chunk of whole customers (a checked history table) with their profiles:
+    its ledger in pieces of ``size`` entries, counted into the chunk's summary as they
+    come."""
     program = worker.program
     try:
-        evaluation = evaluate_table(program, table, None, worker.as_of, source=worker.source)
+        evaluation = evaluate_table(program, table, profiles, worker.as_of, source=worker.source)
     except HistoryError as error:
         return ChunkDone(error=error)
     builder = SummaryBuilder(program)

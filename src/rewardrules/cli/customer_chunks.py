@@ -17,6 +17,8 @@ Read whole (:func:`whole_chunks`: CSV, JSON Lines, JSON, or a Parquet history no
 sorted), the history is one checked table, sorted by customer (stably: the rows of an event
 stay together and in order) if it is not already, then cut into the same chunks.
 
+Customer profiles go with the chunk of their customers (:class:`ProfilesByChunk`).
+
 :data:`CHUNK_ROWS` and :data:`WHOLE_ROWS` can be set with the environment variables
 ``REWARDRULES_CHUNK_ROWS`` and ``REWARDRULES_WHOLE_ROWS`` (for tests and measurements).
 """
@@ -25,8 +27,10 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +42,7 @@ import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rewardrules.errors import REPEATED_EVENT_ID, HistoryError, Location, Problem
+from rewardrules.events import Customer
 from rewardrules.histories import _table_rules
 from rewardrules.histories._checked import facts_of
 from rewardrules.histories._records import CsvOptions
@@ -536,3 +541,36 @@ def _month_turn(start: int, program: Program) -> int | None:
         else:
             low = middle + 1
     return low
+
+
+class ProfilesByChunk:
+    """Customer profiles handed out with the chunks of customers they belong to.
+
+    The chunks come in customer id order (:mod:`rewardrules.cli.customer_chunks`), and the
+    evaluation lists its customers in that order too: a chunk takes the profiles whose ids
+    are at most its last customer's (those of customers without events among them), so
+    that every customer's ledger lands where the whole history's evaluation puts it.
+    ``rest`` is what is left after the last chunk: customers with a profile and no event,
+    ordered after every customer with one.
+    """
+
+    __slots__ = ("_ids", "_next", "_profiles")
+
+    def __init__(self, profiles: Iterable[Customer]) -> None:
+        self._profiles = sorted(profiles, key=attrgetter("customer_id"))
+        self._ids = [profile.customer_id for profile in self._profiles]
+        self._next = 0
+
+    def up_to(self, chunk: pa.Table) -> list[Customer]:
+        """The profiles not handed out yet whose ids are at most the chunk's largest."""
+        if chunk.num_rows == 0:
+            return []
+        largest = pc.max(chunk["customer_id"]).as_py()
+        end = bisect_right(self._ids, largest, lo=self._next)
+        given, self._next = self._profiles[self._next : end], end
+        return given
+
+    def rest(self) -> list[Customer]:
+        """The profiles no chunk took."""
+        given, self._next = self._profiles[self._next :], len(self._profiles)
+        return given

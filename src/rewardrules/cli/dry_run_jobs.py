@@ -50,9 +50,11 @@ from rewardrules.cli._chunk_worker import (
     unpack,
 )
 from rewardrules.cli._job_workers import Workers, ctrl_c_held, take_early
+from rewardrules.cli.customer_chunks import ProfilesByChunk
 from rewardrules.cli.dry_run_output import DryRunOutput, summed_totals
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem, RewardRulesError
+from rewardrules.events import Customer
 from rewardrules.histories._checked import facts_of
 from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.program.model import Program
@@ -116,24 +118,30 @@ class ChunkPool:
         starts = cast(Workers, self._workers).starts
         return all(start.done() for start in starts)
 
-    def submit(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
-        """Send a chunk to be evaluated, its ledger in pieces of ``size`` entries (a worker
-        that died makes the pool refuse it: the future holds that error)."""
+    def submit(
+        self, chunk: pa.Table, size: int, profiles: list[Customer] | None = None
+    ) -> Future[ChunkDone]:
+        """Send a chunk and its customers' profiles to be evaluated, its ledger in pieces of
+        ``size`` entries (a worker that died makes the pool refuse it: the future holds that
+        error)."""
         try:
             executor = cast(Workers, self._workers).executor
             if executor is None:  # pragma: no cover - made in __init__ or raised there
                 raise BrokenProcessPool("no worker processes")
             carried = carry(chunk, self._spool)
-            return executor.submit(evaluate_chunk, self._setup, carried, size, facts_of(chunk))
+            facts = facts_of(chunk)
+            return executor.submit(evaluate_chunk, self._setup, carried, size, facts, profiles)
         except BrokenProcessPool as error:
             lost: Future[ChunkDone] = Future()
             lost.set_exception(error)
             return lost
 
-    def evaluate_here(self, chunk: pa.Table, size: int) -> Future[ChunkDone]:
+    def evaluate_here(
+        self, chunk: pa.Table, size: int, profiles: list[Customer] | None = None
+    ) -> Future[ChunkDone]:
         """Evaluate a chunk in this process, as a worker would: a future already done."""
         done: Future[ChunkDone] = Future()
-        done.set_result(evaluate_here(self._here, chunk, size))
+        done.set_result(evaluate_here(self._here, chunk, size, profiles))
         return done
 
     def __enter__(self) -> ChunkPool:
@@ -231,12 +239,14 @@ def stream_on_jobs(
     chunks: Iterable[pa.Table],
     size: int,
     locate: Callable[[HistoryError], HistoryError],
+    profiles: list[Customer] | None = None,
 ) -> tuple[Evaluation, Summary]:
     """Evaluate chunks of whole customers on the pool; write and count them in input order.
 
     What :meth:`DryRunOutput.stream` does in one process, with the same file, summary and
     totals. ``size``: entries per ledger piece; ``locate``: points an engine error at the
-    history's rows.
+    history's rows; ``profiles``: customer profiles, each sent with its customer's chunk
+    (those of customers without events after the last: :class:`ProfilesByChunk`).
 
     Returns:
         The evaluation with no customers and the totals of all chunks, and the summary.
@@ -245,15 +255,16 @@ def stream_on_jobs(
     pending: deque[Future[ChunkDone]] = deque()
     limit = IN_FLIGHT_PER_JOB * (pool.workers + 1)
     read = iter(chunks)
+    routed = None if profiles is None else ProfilesByChunk(profiles)
 
-    def send(chunk: pa.Table) -> Future[ChunkDone]:
+    def send(chunk: pa.Table, given: list[Customer] | None) -> Future[ChunkDone]:
         """To a worker if one has room, else evaluated here (a future already done)."""
         if not MAIN_EVALUATES:
-            return pool.submit(chunk, size)
+            return pool.submit(chunk, size, given)
         busy = sum(not future.done() for future in pending)  # at the workers
         if pool.ready and busy < IN_FLIGHT_PER_JOB * pool.workers:
-            return pool.submit(chunk, size)
-        return pool.evaluate_here(chunk, size)
+            return pool.submit(chunk, size, given)
+        return pool.evaluate_here(chunk, size, given)
 
     try:
         with ctrl_c_held():  # the ledger file made, and known to be removed on a failure
@@ -270,11 +281,14 @@ def stream_on_jobs(
                 raise
             if chunk is None:
                 break
-            pending.append(send(chunk))
+            pending.append(send(chunk, None if routed is None else routed.up_to(chunk)))
             while pending and (len(pending) >= limit or pending[0].done()):
                 taken.write(taken.result(pending.popleft()))
-        if not taken.evaluations and not pending:  # no row at all: still the totals
-            pending.append(send(HISTORY_SCHEMA.empty_table()))
+        rest = None if routed is None else routed.rest()
+        if rest or (not taken.evaluations and not pending):
+            # No row at all (still the totals, the profiles still checked), or customers
+            # with a profile and no event after the last chunk's.
+            pending.append(send(HISTORY_SCHEMA.empty_table(), rest))
         while pending:
             taken.write(taken.result(pending.popleft()))
     except BaseException:

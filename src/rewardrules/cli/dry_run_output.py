@@ -29,7 +29,7 @@ from rewardrules.cli._workbook import check_workbook_options, is_workbook
 from rewardrules.cli.customer_chunks import chunk_rows, event_month_columns
 from rewardrules.cli.dry_run_cluster import LedgerDirectory
 from rewardrules.engine.ledger import Evaluation, Totals
-from rewardrules.events import AnyEvent, Customer
+from rewardrules.events import AnyEvent, Customer, ReferralQualified
 from rewardrules.program.model import Program, gives_points
 from rewardrules.tools.export import SheetStyle, sheet_csv
 from rewardrules.tools.ledger_files import (
@@ -253,6 +253,7 @@ class DryRunOutput:
             )
         self._builder = SummaryBuilder(program) if self.summarises else None
         self._customers: list[Customer] = []
+        self._facts: list[ReferralQualified] = []
         self._progress = Progress(history, quiet=quiet)
 
     def note_openings(self, customers: list[Customer]) -> list[Customer]:
@@ -262,6 +263,11 @@ class DryRunOutput:
         if self._builder is not None:
             self._builder.note_openings(customers)
         return customers
+
+    def note_referral_facts(self, facts: list[ReferralQualified]) -> None:
+        """Note the referral facts supplied to the chunks of :meth:`stream` (a friend's
+        in another chunk): their referrers' entries go to their months in the summary."""
+        self._facts = facts
 
     @property
     def gives_points(self) -> bool:
@@ -345,6 +351,7 @@ class DryRunOutput:
         program = self.program
         builder = SummaryBuilder(program)
         builder.note_openings(self._customers)
+        builder.note_referral_facts(self._facts)
         output = self.output
         ledger = None if output is None else LedgerFile(output, self.program.money)
         first: Evaluation | None = None

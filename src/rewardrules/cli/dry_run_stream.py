@@ -7,6 +7,10 @@ sorted by customer id streams from the file; any other history is read whole int
 (much smaller than its evaluation) and evaluated chunk by chunk. A Parquet history that is
 not sorted is read whole when it has at most ``WHOLE_ROWS`` rows, and refused otherwise
 with a message that says how to sort it (docs/histories.md, "Large histories").
+
+Customer profiles (``--customers``) go with the chunk of customers they belong to
+(:class:`ProfilesByChunk`). A referral program whose customers file names friends is read
+twice, the friends' referral facts first (:mod:`rewardrules.cli.referral_passes`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rewardrules.cli._support import STDIN, HistoryReading, located_events
 from rewardrules.cli.customer_chunks import (
     NotSortedError,
     ParquetSource,
+    ProfilesByChunk,
     chunk_rows,
     parquet_chunks,
     whole_chunks,
@@ -29,10 +34,17 @@ from rewardrules.cli.customer_chunks import (
 )
 from rewardrules.cli.dry_run_jobs import ChunkPool, stream_on_jobs
 from rewardrules.cli.dry_run_output import DryRunOutput, piece_entries
+from rewardrules.cli.referral_passes import (
+    FactsByChunk,
+    friends_facts,
+    largest_customer,
+    own_customers,
+    referred,
+)
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem
-from rewardrules.evaluation.batch import evaluate_table, refuse, unsupported
-from rewardrules.events import Customer
+from rewardrules.evaluation.batch import evaluate_table, fact_table, refuse, unsupported
+from rewardrules.events import Customer, ReferralQualified
 from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.histories.read import _format_of
 from rewardrules.program.model import Program
@@ -54,8 +66,9 @@ def streamed_dry_run(
 
     With ``jobs`` above 1 the chunks are evaluated by that many processes, this one and
     ``jobs - 1`` workers (:mod:`rewardrules.cli.dry_run_jobs`), and written in input
-    order: the same file and summary. A history evaluated in one piece (profiles,
-    referrals), or a Parquet history of at most two chunks, is evaluated here.
+    order: the same file and summary. A referral program whose customers file names
+    friends (read twice: :mod:`rewardrules.cli.referral_passes`), or a Parquet history of
+    at most two chunks, is evaluated here.
 
     Raises:
         HistoryError: a problem of the history, located; ``NotSortedError`` for a Parquet
@@ -66,33 +79,68 @@ def streamed_dry_run(
     if features:  # before any row is read, as the whole-history run refuses it
         refuse(features)
     size = chunk_rows()
-    if profiles is not None or any(rule.kind in _READ_PROFILES for rule in program.rules):
-        # Profiles, gifts at dates and referrals cross the chunks (a profile-only customer,
-        # a referrer in another chunk): such a history is evaluated in one piece.
-        size = _ONE_PIECE
+    friends = referred(program, profiles)
     source = _parquet_source(history, reading)
     name = source.name if source is not None else _name(history)
     few = source is not None and source.rows <= _FEW_CHUNKS * size  # not worth a worker
-    if jobs > 1 and size != _ONE_PIECE and not few:
+    if jobs > 1 and not friends and not few:
         with ChunkPool(jobs - 1, program, as_of, name) as pool:
-            return _on_jobs(pool, history, reading, source, size, output)
+            return _on_jobs(pool, history, reading, source, size, output, profiles)
 
-    def evaluated(chunks: Iterable[pa.Table]) -> Iterator[tuple[pa.Table, Evaluation]]:
+    def evaluate(
+        chunk: pa.Table, given: list[Customer] | None, facts: list[ReferralQualified] | None
+    ) -> Evaluation:
+        return _evaluate(program, chunk, given, as_of, name, history, reading, facts)
+
+    def evaluated(
+        chunks: Iterable[pa.Table], facts: FactsByChunk | None
+    ) -> Iterator[tuple[pa.Table, Evaluation]]:
+        routed = None if profiles is None else ProfilesByChunk(profiles)
+        low: str | None = None  # the largest customer id of the chunks before
         first = True
         for chunk in chunks:
-            given = profiles if first else None  # profiles are checked once
-            yield chunk, _evaluate(program, chunk, given, as_of, name, history, reading)
-            first = False
-        if first:  # no row at all: the profiles are still checked, the totals still made
+            high = largest_customer(chunk)
+            given = None if routed is None else routed.up_to(chunk)
+            yield chunk, _covered(program, chunk, given, facts, low, high, evaluate)
+            low, first = high, False
+        rest = None if routed is None else routed.rest()
+        if first or rest or (facts is not None and facts.covered(low, None)):
+            # No row at all (the profiles are still checked, the totals still made), or
+            # customers with a profile and no event after the last chunk's: their gifts.
             empty = HISTORY_SCHEMA.empty_table()
-            yield empty, _evaluate(program, empty, profiles, as_of, name, history, reading)
+            yield empty, _covered(program, empty, rest, facts, low, None, evaluate)
 
-    def run(chunks: Iterable[pa.Table]) -> tuple[Evaluation, Summary]:
+    def run(chunks: Callable[[], Iterable[pa.Table]]) -> tuple[Evaluation, Summary]:
+        facts = None
+        if friends:  # pass one: the friends' referral facts (referral_passes)
+            assert profiles is not None  # noqa: S101 -- friends come from the profiles
+            found = friends_facts(chunks(), profiles, friends, lambda c, p: evaluate(c, p, None))
+            facts = FactsByChunk(found)
+            output.note_referral_facts(found)
         # The next chunk is read in a thread while this one is evaluated.
-        with ReadAhead(chunks, threaded=threads_on()) as ahead:
-            return output.stream(evaluated(ahead))
+        with ReadAhead(chunks(), threaded=threads_on()) as ahead:
+            return output.stream(evaluated(ahead, facts))
 
     return _on_chunks(run, history, reading, source, size)
+
+
+def _covered(
+    program: Program,
+    chunk: pa.Table,
+    given: list[Customer] | None,
+    facts: FactsByChunk | None,
+    low: str | None,
+    high: str | None,
+    evaluate: Callable[
+        [pa.Table, list[Customer] | None, list[ReferralQualified] | None], Evaluation
+    ],
+) -> Evaluation:
+    """A chunk's evaluation: with the referral facts of the referrers it covers, and only
+    its own customers, when pass one found facts; else as it is."""
+    if facts is None:
+        return evaluate(chunk, given, None)
+    evaluation = evaluate(chunk, given, facts.covered(low, high) or None)
+    return own_customers(program, evaluation, low, high)
 
 
 def _on_jobs(
@@ -102,6 +150,7 @@ def _on_jobs(
     source: ParquetSource | None,
     size: int,
     output: DryRunOutput,
+    profiles: list[Customer] | None,
 ) -> tuple[Evaluation, Summary]:
     """:func:`streamed_dry_run`'s chunks on a pool of worker processes, read as there."""
 
@@ -110,7 +159,7 @@ def _on_jobs(
 
     pieces = piece_entries()
     return _on_chunks(
-        lambda chunks: stream_on_jobs(output, pool, chunks, pieces, locate),
+        lambda chunks: stream_on_jobs(output, pool, chunks(), pieces, locate, profiles),
         history,
         reading,
         source,
@@ -119,33 +168,31 @@ def _on_jobs(
 
 
 def _on_chunks(
-    run: Callable[[Iterable[pa.Table]], tuple[Evaluation, Summary]],
+    run: Callable[[Callable[[], Iterable[pa.Table]]], tuple[Evaluation, Summary]],
     history: Path,
     reading: HistoryReading,
     source: ParquetSource | None,
     size: int,
 ) -> tuple[Evaluation, Summary]:
-    """``run`` over the history's chunks of whole customers: a Parquet history streamed by
-    row groups, or, if it turns out not sorted by customer and has at most
-    ``whole_rows()`` rows, read whole and cut (more rows: ``NotSortedError``); any other
-    history read whole and cut."""
+    """``run`` over the history's chunks of whole customers (given as a function that
+    starts reading them, once a pass): a Parquet history streamed by row groups, or, if it
+    turns out not sorted by customer and has at most ``whole_rows()`` rows, read whole and
+    cut (more rows: ``NotSortedError``); any other history read whole and cut."""
     if source is not None:
         try:
-            return run(parquet_chunks(source, size))
+            return run(lambda: parquet_chunks(source, size))
         except NotSortedError:
             if source.rows > whole_rows():
                 raise
         table = source.read_whole()
     else:
         table = reading.read_table(history)
-    return run(whole_chunks(table, size))
+    return run(lambda: whole_chunks(table, size))
 
 
 _FEW_CHUNKS = 2
 """A Parquet history of at most this many chunks' rows is evaluated in this process even
 with ``--jobs``: starting a worker costs about a CPU second, more than it would save."""
-_READ_PROFILES = frozenset({"birthday", "signup_bonus", "referral"})
-_ONE_PIECE = 2**62  # rows: more than any history holds
 
 
 def _name(history: Path) -> str:
@@ -160,9 +207,11 @@ def _evaluate(
     name: str,
     history: Path,
     reading: HistoryReading,
+    facts: list[ReferralQualified] | None = None,
 ) -> Evaluation:
+    supplied = None if facts is None else fact_table(facts)
     try:
-        return evaluate_table(program, chunk, profiles, as_of, source=name)
+        return evaluate_table(program, chunk, profiles, as_of, source=name, facts=supplied)
     except HistoryError as error:
         raise located_events(error, history, reading) from None
 

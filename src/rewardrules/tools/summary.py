@@ -31,7 +31,7 @@ import pyarrow.compute
 from rewardrules.engine.ledger import ENTRY_SUMS, CustomerResult, LedgerEntry, Totals
 from rewardrules.engine.lots import OPENING
 from rewardrules.evaluation.batch import EntryCodes
-from rewardrules.events import AnyEvent, Customer
+from rewardrules.events import AnyEvent, Customer, ReferralQualified
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_sums import (
     LedgerPiece,
@@ -233,6 +233,7 @@ class SummaryBuilder:
         self._gift_rules = frozenset(rule.id for rule in program.rules)
         self._month_rules: dict[tuple[str | None, str], list[int]] = {}
         self._openings: dict[tuple[str, str], str] = {}
+        self._fact_months: dict[str, str] = {}  # supplied referral facts' months, by id
 
     def watch(self, events: Iterable[AnyEvent]) -> Iterator[AnyEvent]:
         """Pass events through, noting each one's month: wrap the history being evaluated.
@@ -266,12 +267,24 @@ class SummaryBuilder:
         """Note the months of migrated customers' opening lots (:func:`opening_months`)."""
         self._openings.update(opening_months(customers, self._program))
 
+    def note_referral_facts(self, facts: Iterable[ReferralQualified]) -> None:
+        """Note the months of referral facts supplied apart from the history (a friend in
+        another chunk of the streamed dry-run): a referrer's entry of such a fact goes to
+        the month of the friend's purchase, as when the friend is evaluated with them."""
+        for fact in facts:
+            # A fact that takes a held reward back is dated at the friend's refund, whose
+            # id the referrer's entry then bears.
+            taken_back = fact.reversed_by
+            self._fact_months[fact.id if taken_back is None else taken_back] = month_of(
+                fact.at, self._program
+            )
+
     def _month(self, entry: LedgerEntry) -> str | None:
         if entry.event_id.startswith(OPENING):
             opening = self._openings.get((entry.customer_id, entry.event_id))
             if opening is not None:
                 return opening
-        found = self._months.get(entry.event_id)
+        found = self._months.get(entry.event_id) or self._fact_months.get(entry.event_id)
         if found is not None:
             return found
         rule, at, day = entry.event_id.rpartition("@")
@@ -325,14 +338,18 @@ class SummaryBuilder:
         customer's opening lot the month it was earned in (:meth:`note_openings`)."""
         table = piece.table
         found = entry_months(table["event_id"], known, self._program)
-        if not self._openings or not found.null_count:
+        if not (self._openings or self._fact_months) or not found.null_count:
             return found
         months: list[str | None] = found.to_pylist()
         event_ids = [str(event_id) for event_id in table["event_id"].to_pylist()]
         customer_ids = [str(customer_id) for customer_id in table["customer_id"].to_pylist()]
         for place in range(len(months)):
-            if months[place] is None and event_ids[place].startswith(OPENING):
+            if months[place] is not None:
+                continue
+            if event_ids[place].startswith(OPENING):
                 months[place] = self._openings.get((customer_ids[place], event_ids[place]))
+            else:
+                months[place] = self._fact_months.get(event_ids[place])
         return pa.array(months, pa.string())
 
     def count_piece(

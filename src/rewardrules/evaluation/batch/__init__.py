@@ -16,6 +16,7 @@ without making its entries.
 
 from rewardrules.evaluation.batch._evaluate import evaluate_table
 from rewardrules.evaluation.batch._ledger import EntryCodes
+from rewardrules.evaluation.batch._referrals import supplied_table as fact_table
 from rewardrules.evaluation.batch._results import BatchCustomerResult, ResultColumns
 from rewardrules.evaluation.batch._unsupported import UnsupportedError
 from rewardrules.evaluation.batch.support import refuse, resume_unsupported, unsupported
@@ -26,6 +27,7 @@ __all__ = [
     "ResultColumns",
     "UnsupportedError",
     "evaluate_table",
+    "fact_table",
     "refuse",
     "resume_unsupported",
     "unsupported",
