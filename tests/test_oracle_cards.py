@@ -417,11 +417,14 @@ def programs(draw: st.DrawFn) -> dict[str, Any]:
         "rules": rules,
     }
     if any(rule["kind"] == "tiered_discount" for rule in rules) or draw(st.booleans()):
-        gold = {"name": "gold", "at_least": draw(st.sampled_from(["20.00", "40.00"]))}
+        by = draw(st.sampled_from(["spend", "points"]))
+        gold: dict[str, Any] = {"name": "gold", "at_least": draw(st.sampled_from([20, 40]))}
+        silver: dict[str, Any] = {"name": "silver", "at_least": 10}
+        if by == "spend":
+            gold["at_least"], silver["at_least"] = f"{gold['at_least']}.00", "10.00"
         if draw(st.booleans()):
             gold["points_multiplier"] = "1.5"
-        silver = {"name": "silver", "at_least": "10.00"}
-        document["tiers"] = {"qualify_by": "spend", "window": "lifetime", "levels": [silver, gold]}
+        document["tiers"] = {"qualify_by": by, "window": "lifetime", "levels": [silver, gold]}
     return document
 
 

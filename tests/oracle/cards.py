@@ -10,7 +10,7 @@ draws neither card. This module checks them together.
 The family of programs, given as the plain document ``Program.model_validate`` reads:
 
 * currency USD, any time zone (limits count by local dates); ``points.value`` and
-  ``points.earn_on``; tiers by lifetime spend with a ``points_multiplier`` and
+  ``points.earn_on``; tiers by lifetime spend or points with a ``points_multiplier`` and
   ``tiered_discount`` rules; no expiry, waiting, catalogue or gifts at dates;
 * ``every_nth_free`` (``items`` or ``visits``; ``free``, ``percent_off`` below 100 or a
   ``voucher``), ``partner_gift_card`` (any ``window``, ``max_per_window``),
@@ -182,7 +182,9 @@ class Customer:
         self.once: set[str] = set()
         self.bought: dict[str, _Bought] = {}
         self.tier_spend: dict[str, int] = {}
-        """Per purchase: the paid amount it counts toward the tiers (lifetime), less refunds."""
+        """Per purchase: what it counts toward the tiers (lifetime), less refunds: the paid
+        amount, or with ``qualify_by: points`` the points it was given (after limits)."""
+        self.by_points = (program.get("tiers") or {}).get("qualify_by") == "points"
 
     # --- limits ---------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class Customer:
         total = sum(self.tier_spend.values())
         reached = None
         for level in (self.program.get("tiers") or {}).get("levels", ()):
-            if total >= cents(level["at_least"]):
+            if total >= (int(level["at_least"]) if self.by_points else cents(level["at_least"])):
                 reached = level["name"]
         return reached
 
@@ -619,7 +621,13 @@ class Customer:
             if winner is not None and winner.get("final"):
                 break
         bought.paid = list(paid)
-        self.tier_spend[purchase.id] = sum(paid)
+        given = sum(p[0] for p in bought.points.values()) + sum(bought.bonuses.values())
+        self.tier_spend[purchase.id] = given if self.by_points else sum(paid)
+
+    def taken(self, purchase_id: str, points: int) -> None:
+        """Status points: what a refund takes back no longer counts toward the tiers."""
+        if self.by_points:
+            self.tier_spend[purchase_id] -= points
 
     def refund(self, refund: Refund) -> None:
         bought = self.bought[refund.purchase_id]
@@ -632,10 +640,11 @@ class Customer:
                 index = next(i for i, line in enumerate(purchase.lines) if line.sku == returned.sku)
                 bought.back[index] += returned.quantity
         lines = purchase.lines
-        self.tier_spend[purchase.id] -= sum(
-            remaining(p, line.quantity, w) - remaining(p, line.quantity, b)
-            for p, line, w, b in zip(bought.paid, lines, was, bought.back, strict=True)
-        )
+        if not self.by_points:
+            self.tier_spend[purchase.id] -= sum(
+                remaining(p, line.quantity, w) - remaining(p, line.quantity, b)
+                for p, line, w, b in zip(bought.paid, lines, was, bought.back, strict=True)
+            )
         for rule in running_order(self.program):
             rule_id = rule["id"]
             if rule_id in bought.points:
@@ -648,6 +657,7 @@ class Customer:
                 if now < held:
                     self.ledger.append((refund.id, rule_id, "points", now - held, None, None))
                     self.give_back(rule, bought.day, held - now)
+                    self.taken(purchase.id, held - now)
                     bought.points[rule_id] = (now, given, bases)
             elif rule_id in bought.bonuses:
                 still = any(
@@ -660,6 +670,7 @@ class Customer:
                     held = bought.bonuses.pop(rule_id)
                     self.ledger.append((refund.id, rule_id, "points", -held, None, None))
                     self.give_back(rule, bought.day, held)
+                    self.taken(purchase.id, held)
             elif rule_id in bought.counted and rule["kind"] == "every_nth_free":
                 qualifying = bought.counted[rule_id]
                 if rule.get("counts", "items") == "items":
