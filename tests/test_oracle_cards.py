@@ -258,6 +258,42 @@ def test_an_amount_off_under_a_value_limit_is_cut_line_by_line_in_line_order() -
     assert found["c1"].ledger == [("p1", "five", "discount", None, D("3.00"), 2)]
 
 
+def test_status_points_count_what_a_limit_left_and_lose_what_a_refund_took_back() -> None:
+    stars = {"id": "stars", "kind": "points_per_spend", "points": 1}
+    stars["limit"] = {"per": "purchase", "points": 15}
+    gold_off = {"id": "gold-off", "kind": "tiered_discount", "discounts": {"gold": 10}}
+    document = shop(stars, gold_off)
+    document["tiers"] = {
+        "qualify_by": "points",
+        "window": "lifetime",
+        "levels": [
+            {"name": "silver", "at_least": 10},
+            {"name": "gold", "at_least": 20, "points_multiplier": "1.5"},
+        ],
+    }
+    events = [
+        buy("p1", 1, ("tea", 3, "10.00")),
+        buy("p2", 2, ("tea", 3, "10.00")),
+        back("r1", 2, "p1"),
+        buy("p3", 3, ("tea", 1, "10.00")),
+        buy("p4", 4, ("tea", 1, "10.00")),
+    ]
+    found = agree(document, events)
+    # p1: 30 points cut to 15 (status 15). p2 is at silver (15 >= 10): 30 cut to 15 (status
+    # 30). r1 returns p1: 0 points left of the 15: -15, and the status drops to 15. p3 is
+    # at silver again (no gold discount): 10 points (status 25). p4 is at gold: 10% off
+    # 10.00 = 1.00, 9.00 paid x 1.5 = 13.5, floored: 13.
+    assert found["c1"].ledger == [
+        ("p1", "stars", "points", 15, None, None),
+        ("p2", "stars", "points", 15, None, None),
+        ("r1", "stars", "points", -15, None, None),
+        ("p3", "stars", "points", 10, None, None),
+        ("p4", "gold-off", "discount", None, D("1.00"), 1),
+        ("p4", "stars", "points", 13, None, None),
+    ]
+    assert found["c1"].points == 38
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_member_capped_at_the_groups_place_gives_nothing_after_the_winner(engine: str) -> None:
     half = {
