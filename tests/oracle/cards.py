@@ -614,8 +614,8 @@ class Customer:
                     # runs as usual, on the basket less the winner's discount (lifecycle.md);
                     # a member that gave nothing at the group's place gives nothing there
                     again = self.run(member, purchase, bought, paid, freed)
-                    assert again is not None
-                    self.apply(member, given if again.gives else again, bought, paid, freed)
+                    if again is not None:  # None: a discount of nothing there, not even capped
+                        self.apply(member, given if again.gives else again, bought, paid, freed)
                 else:
                     self.ledger.append((purchase.id, member["id"], "set_aside", None, None, None))
             if winner is not None and winner.get("final"):
