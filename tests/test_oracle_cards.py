@@ -422,8 +422,14 @@ def _rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
     when = rule.setdefault("when", {})
     if draw(st.booleans()):
         when["categories"] = [draw(st.sampled_from(CATEGORIES[1:]))]
+    elif draw(st.integers(0, 3)) == 0:
+        when["exclude_categories"] = [draw(st.sampled_from(CATEGORIES[1:]))]
     if draw(st.integers(0, 3)) == 0:
         when["min_total"] = draw(st.sampled_from(["5.00", "20.00"]))
+        if "categories" in when or "exclude_categories" in when:
+            when["min_total_of"] = draw(st.sampled_from(["all", "eligible"]))
+    if draw(st.integers(0, 5)) == 0:
+        when["tiers"] = draw(st.sampled_from([["gold"], ["silver", "gold"]]))
     if not when:
         del rule["when"]
     limits = draw(_limits(measure))
@@ -452,7 +458,10 @@ def programs(draw: st.DrawFn) -> dict[str, Any]:
         "points": points,
         "rules": rules,
     }
-    if any(rule["kind"] == "tiered_discount" for rule in rules) or draw(st.booleans()):
+    tiered = any(
+        rule["kind"] == "tiered_discount" or "tiers" in rule.get("when", {}) for rule in rules
+    )
+    if tiered or draw(st.booleans()):
         by = draw(st.sampled_from(["spend", "points"]))
         gold: dict[str, Any] = {"name": "gold", "at_least": draw(st.sampled_from([20, 40]))}
         silver: dict[str, Any] = {"name": "silver", "at_least": 10}

@@ -18,7 +18,8 @@ The family of programs, given as the plain document ``Program.model_validate`` r
   ``points_per_spend`` (``points`` per 1.00, floor, ``when.payment_methods``) and
   ``bonus_points`` (``once_per_customer``);
 * each with ``priority``, ``final``, ``exclusive_group``, ``when`` (``categories``,
-  ``min_total``) and ``limit``: a list of ``{per, points | rewards | value}``;
+  ``exclude_categories``, ``min_total`` of all or eligible lines, ``tiers``) and
+  ``limit``: a list of ``{per, points | rewards | value}``;
 * purchases (a sku once per purchase, optional payments) and refunds, whole or by lines.
 
 Money is integer cents inside; ratios are exact :class:`fractions.Fraction`.
@@ -89,14 +90,25 @@ def running_order(program: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def eligible(rule: Mapping[str, Any], category: str | None) -> bool:
-    categories = rule.get("when", {}).get("categories")
-    return categories is None or category in categories
+    """The line-level conditions: a listed category (if any are listed), none excluded."""
+    when = rule.get("when", {})
+    categories = when.get("categories")
+    if categories is not None and category not in categories:
+        return False
+    return category is None or category not in when.get("exclude_categories", ())
 
 
-def admitted(rule: Mapping[str, Any], purchase: Purchase) -> bool:
-    """``min_total``: the purchase's gross total before any reward."""
-    minimum = rule.get("when", {}).get("min_total")
-    gross = sum(cents(line.unit_price) * line.quantity for line in purchase.lines)
+def admitted(rule: Mapping[str, Any], purchase: Purchase, tier: str | None) -> bool:
+    """``tiers`` (the purchase's tier is listed) and ``min_total``: the gross total before
+    any reward of every line, or with ``min_total_of: eligible`` of the eligible lines."""
+    when = rule.get("when", {})
+    if "tiers" in when and tier not in when["tiers"]:
+        return False
+    minimum = when.get("min_total")
+    lines = purchase.lines
+    if when.get("min_total_of", "all") == "eligible":
+        lines = tuple(line for line in lines if eligible(rule, line.category))
+    gross = sum(cents(line.unit_price) * line.quantity for line in lines)
     return minimum is None or gross >= cents(minimum)
 
 
@@ -247,7 +259,7 @@ class Customer:
     ) -> Given | None:
         """What the rule would give now, on these amounts, within its limits; None when
         it does not look at the purchase at all (not admitted)."""
-        if not admitted(rule, purchase):
+        if not admitted(rule, purchase, bought.tier):
             return None
         day = bought.day
         left = self.left(rule, day)
