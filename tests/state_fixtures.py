@@ -6,7 +6,8 @@ rewardrules is importable: run it with an older rewardrules (``git archive <comm
 to make the fixtures of that format. The format 2 files were written by the code of
 commit 42705c6; format 1 files are format 2's without the keys format 2 added, which is how
 format 1 saved those histories (none of them forgets a purchase). The format 3 files were
-written by the code of commit cd81066, the format 4 files by that of a6049d7.
+written by the code of commit cd81066, the format 4 files by that of a6049d7, the
+format 6 files by that of dc86ca8.
 """
 
 from __future__ import annotations

@@ -249,6 +249,87 @@ def test_clamp_writes_off_what_a_refund_cannot_take_back() -> None:
     assert (result["points"], result["available"], result["pending"]) == (150, 0, 150)
 
 
+def test_clamp_a_cancellation_recovers_what_a_refund_after_it_wrote_off() -> None:
+    spec = program(
+        points={
+            "name": "stars",
+            "value": "0.01",
+            "pending_for": "14 days",
+            "negative_balance": "clamp",
+        },
+        rewards=[{"id": "big", "name": "Big", "cost": 100, "value": "5.00"}],
+    )
+    # As above: 100 written off at r1 (after x1), p2's 150 kept whole (pending to 04-01).
+    # x2 on 04-02 spends 100 of p2's (50 left) and u2 cancels it: all 100 back (r1 came
+    # before x2). u1 cancels x1: its 100 go back to p1's lot, and recover r1's 100 first.
+    events = [
+        *debt_events(),
+        redeem("x2", "2026-04-02T10:00:00-04:00", "big"),
+        cancel("u2", "2026-04-03T10:00:00-04:00", "x2"),
+        cancel("u1", "2026-04-04T10:00:00-04:00", "x1"),
+    ]
+    result = agree(spec, events)["c1"]
+    assert result["ledger"][-4:] == [
+        ("x2", "big", "redemption", -100, 500, 1),
+        ("u2", "big", "redemption", 100, -500, -1),
+        ("u1", "big", "redemption", 100, -500, -1),
+        ("u1", "points.negative_balance", "written_off", -100, None, None),
+    ]
+    # 100 - 100 - 100 + 100 + 150 - 100 + 100 + 100 - 100 = 150, all available by then.
+    assert (result["points"], result["available"], result["pending"]) == (150, 150, 0)
+
+
+@st.composite
+def write_off_histories(draw: st.DrawFn) -> tuple[dict[str, Any], list[Any]]:
+    """One customer under ``clamp`` who redeems much, returns, and cancels: the histories
+    where refunds write off and cancellations recover (rare in ``lifecycle_histories``)."""
+    points: dict[str, Any] = {"name": "stars", "value": "0.01", "negative_balance": "clamp"}
+    points |= draw(st.sampled_from(({}, {"expire_after": "20 days"}, {"pending_for": "2 days"})))
+    spec = program(
+        points=points,
+        rewards=[
+            {"id": "pin", "name": "Pin", "cost": 3, "value": "1.00"},
+            {"id": "cap", "name": "Cap", "cost": 8, "value": "4.00"},
+        ],
+    )
+    moment = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    events: list[Any] = []
+    bought: dict[str, int] = {}  # purchase -> units left
+    live: list[str] = []  # redemptions not cancelled (rejected ones too: nothing back)
+    for number in range(draw(st.integers(3, 12))):
+        moment += timedelta(hours=draw(st.sampled_from((1, 20, 24 * 9))))
+        id, when = f"e{number:02d}", moment.isoformat()
+        choice = draw(st.sampled_from(("buy", "redeem", "redeem", "refund", "cancel")))
+        left = [key for key, units in bought.items() if units]
+        if choice == "refund" and left:
+            target = draw(st.sampled_from(left))
+            units = draw(st.integers(1, bought[target]))
+            bought[target] -= units
+            events.append(refund(id, when, target, ("a", units)))
+        elif choice == "cancel" and live:
+            target = draw(st.sampled_from(live))
+            live.remove(target)
+            events.append(cancel(id, when, target))
+        elif choice == "redeem":
+            events.append(
+                redeem(id, when, draw(st.sampled_from(("pin", "cap"))), draw(st.integers(1, 2)))
+            )
+            live.append(id)
+        else:
+            units = draw(st.integers(1, 4))
+            events.append(buy(id, when, ("a", units, draw(st.sampled_from(("2.00", "3.50"))))))
+            bought[id] = units
+    return spec, events
+
+
+@given(drawn=write_off_histories())
+def test_drawn_write_offs_and_recoveries_agree_with_the_oracle(
+    drawn: tuple[dict[str, Any], list[Any]],
+) -> None:
+    spec, events = drawn
+    agree(spec, events)
+
+
 # --- the catalogue ----------------------------------------------------------------------
 
 

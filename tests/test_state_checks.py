@@ -359,6 +359,20 @@ FORMAT_6 = {
 }
 """The keys of a format 6 state: the saved purchases and the rolling tier window as columns."""
 
+FORMAT_7 = {
+    **FORMAT_6,
+    "CustomerState": (
+        "birthdays bonuses cancellations customer_id debt digest exponent first_event_at "
+        "forgotten_until format gift_cards last_event_at last_purchase_at limits lots points "
+        "program purchases redemptions referral_holds referrals refunds settled_active_at "
+        "settled_purchase_at spent stamps tier_amounts tier_granted tier_granted_until "
+        "tier_reached tier_window window_tier written_off"
+    ),
+    "SavedWriteOff": "points redemptions refund",
+}
+"""The keys of a format 7 state: the points refunds wrote off under negative_balance clamp
+that cancelling a redemption applied before them may still recover."""
+
 
 def test_the_saved_shape_changes_only_with_the_format() -> None:
     schema = CustomerState.model_json_schema()
@@ -371,12 +385,12 @@ def test_the_saved_shape_changes_only_with_the_format() -> None:
     # A key added, even with a default, changes what a dump writes, and with it the digest
     # of every state saved before: raise FORMAT, add the step to UPGRADES, write the new
     # shape here, and say in docs/api.md what the new format holds.
-    assert (FORMAT, shape) == (6, FORMAT_6)
+    assert (FORMAT, shape) == (7, FORMAT_7)
 
 
 def test_a_dump_carries_the_format_and_a_digest_of_the_content() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    assert data["format"] == FORMAT == 6
+    assert data["format"] == FORMAT == 7
     assert len(data["digest"]) == 32
     assert CustomerState.model_validate(data).model_dump(mode="json") == data
 
@@ -393,14 +407,14 @@ def test_a_state_of_an_older_format_goes_through_each_upgrade_as_it_is_loaded(
     data = saved(purchase("p1", at(), line("a", "3.00")))
     upgraded: list[int] = []
 
-    def from_6(old: Data) -> Data:
+    def from_7(old: Data) -> Data:
         upgraded.append(old["format"])
         return old
 
-    monkeypatch.setattr(_state_format, "FORMAT", 7)  # as if format 7 were the current one
-    monkeypatch.setitem(_state_format.UPGRADES, 6, from_6)
+    monkeypatch.setattr(_state_format, "FORMAT", 8)  # as if format 8 were the current one
+    monkeypatch.setitem(_state_format.UPGRADES, 7, from_7)
     state = CustomerState.model_validate_json(json.dumps(data))
-    assert (upgraded, state.format, state.points) == ([6], 7, 3)
+    assert (upgraded, state.format, state.points) == ([7], 8, 3)
 
 
 def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
@@ -417,12 +431,12 @@ def test_a_format_1_state_is_upgraded_to_one_that_forgot_no_purchase() -> None:
 
 def test_a_state_of_a_newer_format_is_refused() -> None:
     data = saved(purchase("p1", at(), line("a", "3.00")))
-    data["format"] = 7
+    data["format"] = 8
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate_json(json.dumps(data))
     assert [str(problem) for problem in raised.value.problems] == [
-        "state of c1.format: is 7: the state was saved by a newer rewardrules, and this one "
-        "reads formats up to 6 (upgrade rewardrules to use it)"
+        "state of c1.format: is 8: the state was saved by a newer rewardrules, and this one "
+        "reads formats up to 7 (upgrade rewardrules to use it)"
     ]
 
 

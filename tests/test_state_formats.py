@@ -146,3 +146,11 @@ def test_a_format_5_purchase_of_another_shape_is_refused_with_its_place() -> Non
     with pytest.raises(HistoryError) as raised:
         CustomerState.model_validate(data)
     assert [problem.path for problem in raised.value.problems] == [("state of c1", "purchases", 1)]
+
+
+@pytest.mark.parametrize("path", sorted(STATES.glob("format-6-*.json")), ids=lambda path: path.stem)
+def test_a_format_6_state_is_upgraded_with_no_write_off_to_recover(path: Path) -> None:
+    old = _old(path)
+    assert "written_off" not in old
+    state = CustomerState.model_validate_json(path.read_text())
+    assert (state.format, state.written_off) == (FORMAT, ())

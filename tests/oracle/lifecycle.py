@@ -16,7 +16,8 @@ Its scope is the family it checks, on programs drawn within it:
   (a bare duration: purchases not refunded in full count), `negative_balance`;
 * the catalogue (`cost`, `value`, `cash`, `available`, `per_customer`), redemptions with a
   quantity, cancellations;
-* refunds, whole or by lines, with debts and write-offs;
+* refunds, whole or by lines, with debts and write-offs, and cancellations that recover
+  write-offs;
 * per-rule `limit` on points or rewards, per purchase, day, week, month, year or lifetime;
 * `exclusive_group` of rules that give points;
 * gifts at dates: `signup_bonus` at joining and `birthday` without `requires_purchase`;
@@ -123,12 +124,15 @@ class Redeemed:
     value: int
     spent: list[tuple[Lot, int]]
     cancelled: bool = False
+    place: int = 0  # where its entry is in the ledger: what came before it and after
 
 
 @dataclass
 class Customer:
     lots: list[Lot] = field(default_factory=list)
     debt: int = 0
+    # clamp: [refund id, points not recovered, place of the refund's written_off entry]
+    written_off: list[list[Any]] = field(default_factory=list)
     purchases: dict[str, Bought] = field(default_factory=dict)
     redemptions: dict[str, Redeemed] = field(default_factory=dict)
     redeemed_units: dict[str, int] = field(default_factory=dict)
@@ -571,6 +575,7 @@ class Oracle:
                 ):
                     who.limits[(rule["id"], index)] = (key, usage[1] - taken, usage[2])
         if written_off:
+            who.written_off.append([event.id, written_off, len(who.ledger)])
             who.ledger.append(
                 (event.id, "points.negative_balance", "written_off", written_off, None, None)
             )
@@ -632,7 +637,9 @@ class Oracle:
                 spent.append((lot, taken))
         cash = minor(Decimal(str(reward.get("cash", 0))))
         value = max(minor(Decimal(str(reward["value"]))) - cash, 0) * quantity
-        who.redemptions[event.id] = Redeemed(reward["id"], quantity, value, spent)
+        who.redemptions[event.id] = Redeemed(
+            reward["id"], quantity, value, spent, place=len(who.ledger)
+        )
         who.redeemed_at.append(at)
         who.redeemed_units[reward["id"]] = who.redeemed_units.get(reward["id"], 0) + quantity
         who.ledger.append((event.id, reward["id"], "redemption", -cost, value, quantity))
@@ -658,17 +665,33 @@ class Oracle:
             return  # a rejected redemption: nothing back, no entry
         redeemed.cancelled = True
         back = 0
+        recovered: list[tuple[str, int]] = []
         for lot, taken in redeemed.spent:
             if lot.expired:
                 continue
             paid = min(who.debt, taken)
             who.debt -= paid
+            # clamp (lifecycle.md): the points back first recover what refunds made after
+            # the redemption wrote off and no cancellation recovered, oldest refund first
+            for written in who.written_off:
+                if written[2] > redeemed.place and written[1] and taken - paid:
+                    part = min(written[1], taken - paid)
+                    written[1] -= part
+                    paid += part
+                    recovered.append((written[0], part))
             lot.points += taken - paid
             back += taken
         who.redeemed_units[redeemed.reward] -= redeemed.quantity
         who.ledger.append(
             (event.id, redeemed.reward, "redemption", back, -redeemed.value, -redeemed.quantity)
         )
+        by_refund: dict[str, int] = {}
+        for refund_id, part in recovered:
+            by_refund[refund_id] = by_refund.get(refund_id, 0) + part
+        for part in by_refund.values():  # one entry per refund, oldest first
+            who.ledger.append(
+                (event.id, "points.negative_balance", "written_off", -part, None, None)
+            )
 
     # -- gifts at dates ------------------------------------------------------------------
 

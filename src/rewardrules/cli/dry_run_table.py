@@ -84,6 +84,8 @@ def _reward_text(entry: LedgerEntry, points: str) -> str:
         }
         if entry.kind == "redemption" and (entry.units or 0) < 0:
             return change + " back"  # a cancelled redemption
+        if entry.kind == "written_off" and (entry.points or 0) < 0:
+            return change + " recovered"  # written off before, recovered by a cancellation
         return change + labels.get(entry.kind, "")
     value = f"{_m(entry.value)} {entry.money.code}"
     if entry.kind == "discount":

@@ -30,7 +30,7 @@ from rewardrules.engine._purchase_checks import (
     shape_problems,
     value_problems,
 )
-from rewardrules.engine._state_columns import points_of
+from rewardrules.engine._state_columns import PurchaseColumns, points_of
 from rewardrules.engine._state_format import instant, micros
 from rewardrules.engine.lots import OPENING
 from rewardrules.engine.refunds import refunded_amount
@@ -65,14 +65,24 @@ def state_problems(state: CustomerState) -> Found:
     yield from _lot_problems(state)
 
 
-def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -> Found:
+def program_problems(
+    state: CustomerState, money: Currency, merged_lots: bool, clamps: bool = False
+) -> Found:
     """Yield the inconsistencies that show only with the program's currency and points.
 
     Only for a state without the problems of :func:`state_problems` (one value per line).
 
     ``merged_lots``: the program's points neither wait nor expire, so one lot holds the
-    points of every event and no lot belongs to one purchase.
+    points of every event and no lot belongs to one purchase. ``clamps``: the program's
+    ``negative_balance`` is ``clamp``, the only setting that writes points off.
     """
+    if state.written_off and not clamps:
+        yield (
+            ("written_off",),
+            f"holds {counted(len(state.written_off), 'write-offs')}, but the program's "
+            "negative_balance is allow, which writes no points off (a refund leaves a debt "
+            "instead)",
+        )
     if state.purchase_columns.id and state.exponent != money.exponent:
         yield (
             ("exponent",),
@@ -97,10 +107,15 @@ def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -
                 )
     if merged_lots:
         return
+    # A cancellation gives points back to the lots they were taken from, also to the lot of
+    # a purchase that a refund has since made earn less (the refund took from the other
+    # lots while that one was spent): once a state has a cancellation (it forgets none),
+    # only the lots of purchases nothing was refunded of keep the bound.
+    refunded = _refunded_purchases(columns) if state.cancellations else set()
     by_id = {purchase_id: index for index, purchase_id in enumerate(columns.id)}
     for index, lot in enumerate(state.lots):
         source = by_id.get(lot.source)
-        if source is not None:
+        if source is not None and source not in refunded:
             earned = sum(points_of(columns, source).values())
             if lot.points > earned:
                 yield (
@@ -108,6 +123,17 @@ def program_problems(state: CustomerState, money: Currency, merged_lots: bool) -
                     f"is {lot.points}, more than the {earned} its purchase "
                     f"{lot.source} earned (purchases.points, purchase {source})",
                 )
+
+
+def _refunded_purchases(columns: PurchaseColumns) -> set[int]:
+    """The saved purchases (by index) with a refunded unit."""
+    refunded: set[int] = set()
+    end = 0
+    for purchase, count in enumerate(columns.lines):
+        start, end = end, end + count
+        if any(columns.refunded_units[start:end]):
+            refunded.add(purchase)
+    return refunded
 
 
 def _count_problems(state: CustomerState) -> Found:
@@ -162,6 +188,22 @@ def _event_problems(state: CustomerState) -> Found:
     for cancel, target in state.cancellations.items():
         if cancel not in evaluated or target not in evaluated:
             yield ("cancellations", cancel), f"'{cancel}' or '{target}' is not in redemptions"
+    if state.written_off:
+        outstanding = {spent.id for spent in state.spent}
+        refunds = set(state.refunds)
+        for index, found in enumerate(state.written_off):
+            if found.refund not in refunds:
+                yield (
+                    ("written_off", index, "refund"),
+                    f"'{found.refund}' is not in refunds; points are written off by a refund",
+                )
+            for position, redemption in enumerate(found.redemptions):
+                if redemption not in outstanding:
+                    yield (
+                        ("written_off", index, "redemptions", position),
+                        f"'{redemption}' is not an applied redemption of the state (spent); "
+                        "only cancelling one recovers written-off points",
+                    )
     kinds = (("refunds", state.refunds), ("redemptions", state.redemptions))
     used = set(purchase_ids)
     for name, ids in kinds:

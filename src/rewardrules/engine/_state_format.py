@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from rewardrules.engine._state_columns import ColumnsBuilder, SavedLine, SavedPurchase
 from rewardrules.errors import HistoryError, PathItem, Problem
 
-FORMAT = 6
+FORMAT = 7
 """The version of the saved shape this rewardrules writes and reads.
 
 Format 2 adds what a state keeps of the purchases it forgot under ``refunds.within``:
@@ -47,6 +47,9 @@ referred friend, ``referral_holds``.
 Format 6 saves the purchases and ``tier_window`` as columns, one array per field
 (``engine._state_columns``): the same content, which loads and dumps without a Python
 object per purchase and per line.
+Format 7 adds ``written_off``: under ``negative_balance: clamp``, the points refunds wrote
+off that cancelling a redemption applied before them may still recover (the refund, the
+points, the redemptions).
 """
 
 UNVERSIONED = 1
@@ -281,12 +284,20 @@ def _from_5(content: dict[str, Any]) -> dict[str, Any]:
     return {**content, "purchases": dict(builder.build()), "tier_window": window}
 
 
+def _from_6(content: dict[str, Any]) -> dict[str, Any]:
+    """Format 6 to 7: no point written off waits to be recovered. Before format 7 a
+    cancellation never recovered points written off, so those a format 6 state had written
+    off stay written off, as they did then."""
+    return {**content, "written_off": []}
+
+
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _from_1,
     2: _from_2,
     3: _from_3,
     4: _from_4,
     5: _from_5,
+    6: _from_6,
 }
 """Per format ``n``, the function that turns a state of format ``n`` into format ``n + 1``."""
 

@@ -25,7 +25,7 @@ from rewardrules.engine._state_columns import (
     units_left,
 )
 from rewardrules.engine._state_format import instant, micros
-from rewardrules.engine.lots import OPENING, Lot, PointsAccount, Spent, Taken
+from rewardrules.engine.lots import OPENING, Lot, PointsAccount, Spent, Taken, WriteOff
 from rewardrules.engine.scope import PurchaseContext
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import TierPlan, calendar_key
@@ -182,7 +182,8 @@ def _restore_referrals(saved: CustomerState, state: WorkingState) -> None:
 
 
 def restore_account(saved: CustomerState, account: PointsAccount, purchases_count: bool) -> None:
-    """The points account as saved: lots, debt, activity, and the redemptions' lots."""
+    """The points account as saved: lots, debt, points written off not recovered yet,
+    activity, and the redemptions' lots."""
     # Most of a state's collections are empty: an empty one is not walked (a comprehension
     # costs a call even over nothing, and a step restores at every event).
     if saved.lots:
@@ -196,6 +197,10 @@ def restore_account(saved: CustomerState, account: PointsAccount, purchases_coun
             lot.expires_at is not None and lot.source.startswith(OPENING) for lot in saved.lots
         )
     account.debt = saved.debt
+    if saved.written_off:
+        account.written_off = [
+            WriteOff(found.refund, found.points, found.redemptions) for found in saved.written_off
+        ]
     account.last_purchase_at = saved.last_purchase_at
     _restore_activity(saved, account, purchases_count)
     if saved.spent:

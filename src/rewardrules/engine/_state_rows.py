@@ -63,6 +63,21 @@ class SavedSpent(SavedModel):
     taken: tuple[SavedTaken, ...] = Field(description="The points it took, lot by lot.")
 
 
+class SavedWriteOff(SavedModel):
+    """Points a refund wrote off under ``negative_balance: clamp`` that cancelling one of
+    the redemptions applied before it may still recover."""
+
+    refund: str = Field(description="The refund that wrote them off.")
+    points: int = Field(ge=1, description="The points written off and not recovered yet.")
+    redemptions: tuple[str, ...] = Field(
+        min_length=1,
+        description=(
+            "The redemptions applied before the refund and not cancelled since: cancelling "
+            "one recovers these points first."
+        ),
+    )
+
+
 class LimitUsage(SavedModel):
     """What one limit of a rule has counted in its current period."""
 

@@ -32,6 +32,7 @@ from rewardrules.engine._state_rows import (
     SavedReferral,
     SavedSpent,
     SavedTaken,
+    SavedWriteOff,
 )
 from rewardrules.engine.lots import Lot, PointsAccount, elapsed
 from rewardrules.engine.state import CustomerState, trusted_state
@@ -61,6 +62,7 @@ def save(
         points=state.points,
         lots=tuple(map(_trusted_lot, lots)) if lots else (),
         debt=state.account.debt,
+        written_off=saved_written_off(state.account) if state.account.written_off else (),
         last_purchase_at=state.account.last_purchase_at,
         settled_active_at=state.account.settled_at,
         last_event_at=state.last_event_at,
@@ -267,4 +269,12 @@ def saved_spent(account: PointsAccount) -> tuple[SavedSpent, ...]:
             ),
         )
         for key, spent in account.spent.items()
+    )
+
+
+def saved_written_off(account: PointsAccount) -> tuple[SavedWriteOff, ...]:
+    """The write-offs a cancellation may still recover, as a saved state keeps them."""
+    return tuple(
+        SavedWriteOff(refund=found.refund, points=found.points, redemptions=found.redemptions)
+        for found in account.written_off
     )

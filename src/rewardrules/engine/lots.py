@@ -233,6 +233,18 @@ class Spent:
     taken: tuple[Taken, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class WriteOff:
+    """Points a refund wrote off (``negative_balance: clamp``) that a cancellation may still
+    recover: those of the redemptions applied before the refund and not cancelled since
+    (``redemptions``), as a cancellation pays back under ``allow`` only a debt that came
+    after its redemption."""
+
+    refund: str
+    points: int
+    redemptions: tuple[str, ...]
+
+
 class PointsAccount:
     """A customer's lots, debt, last purchase and activity: the points part of the working
     state.
@@ -242,7 +254,10 @@ class PointsAccount:
     redemption, a referrer's reward, a purchase no longer refundable); ``counting`` the
     purchases after it that count and that a full refund could still undo. ``spent`` holds
     the applied redemptions not cancelled, by id (a cancellation gives their points back to
-    the lots they came from; ``per_customer`` counts their units).
+    the lots they came from; ``per_customer`` counts their units). ``written_off``: under
+    ``negative_balance: clamp``, the write-offs a cancellation may still recover, oldest
+    first (the points a cancelled redemption gives back recover them first; earnings never
+    do).
     """
 
     __slots__ = (
@@ -254,11 +269,13 @@ class PointsAccount:
         "lots",
         "settled_at",
         "spent",
+        "written_off",
     )
 
     def __init__(self) -> None:
         self.lots: list[Lot] = []
         self.debt = 0
+        self.written_off: list[WriteOff] = []
         self.last_purchase_at: datetime | None = None
         self.active_at: datetime | None = None
         self.settled_at: datetime | None = None
@@ -643,6 +660,8 @@ def take_back(
     if not policy.clamp:
         account.debt += wanted
         return []
+    if account.spent:  # a redemption it came after may be cancelled: recoverable until then
+        account.written_off.append(WriteOff(refund_id, wanted, tuple(account.spent)))
     reason = (
         f"{wanted} {policy.name} of refunded purchase {purchase_id} were already spent or "
         "expired; written off (the program clamps the balance at 0)"
@@ -771,10 +790,15 @@ def redeem(
 
 
 def cancellation_reason(
-    policy: PointsPolicy, redemption_id: str, spent: Spent, points: tuple[int, int, int]
+    policy: PointsPolicy,
+    redemption_id: str,
+    spent: Spent,
+    points: tuple[int, int, int],
+    recovered: int = 0,
 ) -> str:
     """What a cancellation gave back: ``points`` are the points given back, those of
-    lots expired since, and those of them that paid a debt."""
+    lots expired since, and those of them that paid a debt; ``recovered`` those of them
+    that recovered points written off (``negative_balance: clamp``)."""
     restored, gone, repaid = points
     reward = policy.rewards.get(spent.reward)
     name = spent.reward if reward is None else reward.name
@@ -784,7 +808,51 @@ def cancellation_reason(
         reason += f" ({gone} more had expired since and are not given back)"
     if repaid:
         reason += f"; {repaid} of them paid back a debt"
+    if recovered:
+        reason += f"; {recovered} of them recovered {policy.name} written off"
     return reason
+
+
+def recover_written_off(
+    policy: PointsPolicy,
+    written_off: list[WriteOff],
+    customer_id: str,
+    event_id: str,
+    redemption_id: str,
+    points: int,
+) -> tuple[list[LedgerEntry], list[WriteOff]]:
+    """Recover, with ``points`` a cancellation of ``redemption_id`` gives back, the points
+    written off after that redemption and not recovered yet, oldest write-off first: one
+    ``written_off`` entry (negative) per refund recovered from. Returns them and the
+    write-offs left: the redemption no longer recovers anything, and a write-off that no
+    redemption can recover any more is forgotten (it stays written off)."""
+    entries: list[LedgerEntry] = []
+    kept: list[WriteOff] = []
+    for found in written_off:
+        left = found.points
+        if points and redemption_id in found.redemptions:
+            recovered = min(left, points)
+            points -= recovered
+            left -= recovered
+            reason = (
+                f"{recovered} {policy.name} written off at refund {found.refund} recovered: "
+                f"cancelled redemption {redemption_id} gave them back"
+            )
+            entries.append(
+                _entry(
+                    policy,
+                    event_id,
+                    customer_id,
+                    "points.negative_balance",
+                    "written_off",
+                    -recovered,
+                    reason,
+                )
+            )
+        others = tuple(key for key in found.redemptions if key != redemption_id)
+        if left and others:
+            kept.append(WriteOff(found.refund, left, others))
+    return entries, kept
 
 
 def cancel_redemption(
@@ -798,8 +866,11 @@ def cancel_redemption(
 
     A lot that has expired since (it is no longer among the lots) keeps its points
     expired: they are not given back. Points given back pay a debt first, as earned points
-    do. Returns one ``redemption`` entry with the points given back (positive), the value
-    taken back (negative) and the units (negative); none when the redemption was rejected.
+    do; under ``negative_balance: clamp`` they first recover the points refunds wrote off
+    after the redemption (:func:`recover_written_off`). Returns one ``redemption`` entry
+    with the points given back (positive), the value taken back (negative) and the units
+    (negative), then a ``written_off`` entry (negative) per refund whose written-off points
+    it recovered; none when the redemption was rejected.
     """
     spent = account.spent.pop(redemption_id, None)
     if spent is None:
@@ -810,14 +881,20 @@ def cancel_redemption(
     gone = sum(part.points for lot, part in back if lot is None)
     repaid = min(account.debt, restored)
     account.debt -= repaid
-    owed = repaid
+    recovery: list[LedgerEntry] = []
+    if account.written_off:
+        recovery, account.written_off = recover_written_off(
+            policy, account.written_off, customer_id, event_id, redemption_id, restored - repaid
+        )
+    recovered = -sum(entry.points or 0 for entry in recovery)
+    owed = repaid + recovered
     for lot, part in back:
         if lot is not None:
             paid = min(owed, part.points)
             owed -= paid
             lot.points += part.points - paid
-    reason = cancellation_reason(policy, redemption_id, spent, (restored, gone, repaid))
-    return [
+    reason = cancellation_reason(policy, redemption_id, spent, (restored, gone, repaid), recovered)
+    entries = [
         _entry(
             policy,
             event_id,
@@ -830,3 +907,4 @@ def cancel_redemption(
             -spent.quantity,
         )
     ]
+    return entries + recovery

@@ -63,6 +63,7 @@ from rewardrules.engine._state_rows import (
     SavedReferral,
     SavedSpent,
     SavedTaken,
+    SavedWriteOff,
 )
 from rewardrules.errors import HistoryError
 
@@ -77,6 +78,7 @@ __all__ = [
     "SavedReferral",
     "SavedSpent",
     "SavedTaken",
+    "SavedWriteOff",
     "TierAmount",
     "trusted_state",
 ]
@@ -135,6 +137,13 @@ class CustomerState(SavedModel):
     )
     lots: tuple[SavedLot, ...] = Field(default=(), description="Points left, oldest first.")
     debt: int = Field(default=0, ge=0, description="Points owed after refunds (allowed debt).")
+    written_off: tuple[SavedWriteOff, ...] = Field(
+        default=(),
+        description=(
+            "Under negative_balance clamp: points refunds wrote off that cancelling a "
+            "redemption applied before them may still recover, oldest first."
+        ),
+    )
     last_purchase_at: AwareDatetime | None = Field(
         default=None, description="When the customer last bought."
     )

@@ -402,7 +402,9 @@ def _restore(plan: ProgramPlan, saved: CustomerState) -> WorkingState:
     problems = [] if saved.is_checked() else list(state_problems(saved))
     if not problems:
         merged = not plan.points.has_clock
-        problems = list(program_problems(saved, plan.money, merged_lots=merged))
+        problems = list(
+            program_problems(saved, plan.money, merged_lots=merged, clamps=plan.points.clamp)
+        )
         problems += [
             (
                 ("referrals", index, "rule"),

@@ -28,8 +28,10 @@ from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsPolicy,
     Spent,
+    WriteOff,
     _entry,
     cancellation_reason,
+    recover_written_off,
     redemption_refusal,
     redemption_terms,
 )
@@ -275,6 +277,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         sources, earned, available, expires, lot_points = lots_left or ([], [], [], [], [])
         front[0] = 0
         debt = 0
+        written_off: list[WriteOff] = []  # under clamp: what cancellations may recover
         units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
         spent: dict[int, tuple[Spent, list[tuple[int, int]]]] = {}  # by redemption event
         first, end = starts[customer], starts[customer + 1]
@@ -317,6 +320,9 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     if wanted and not policy.clamp:
                         debt += wanted
                     elif wanted:
+                        if spent:  # recoverable by cancelling one of these (lots.take_back)
+                            redeemed = tuple(ids[key] for key in spent)
+                            written_off.append(WriteOff(ids[event], wanted, redeemed))
                         reason = (
                             f"{wanted} {name} of refunded purchase {purchase_id} were already "
                             "spent or expired; written off (the program clamps the balance at 0)"
@@ -341,15 +347,26 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     gone = sum(part for lot, part in taken if lot < front[0])
                     repaid = min(debt, restored)
                     debt -= repaid
-                    owed = repaid
+                    redemption_id = ids[cancels[event]]
+                    recovery: list[LedgerEntry] = []
+                    if written_off:
+                        recovery, written_off = recover_written_off(
+                            policy,
+                            written_off,
+                            customer_id,
+                            ids[event],
+                            redemption_id,
+                            restored - repaid,
+                        )
+                    recovered = -sum(entry.points or 0 for entry in recovery)
+                    owed = repaid + recovered
                     for lot, part in taken:
                         if lot >= front[0]:
                             paid = min(owed, part)
                             owed -= paid
                             lot_points[lot] += part - paid
-                    redemption_id = ids[cancels[event]]
                     reason = cancellation_reason(
-                        policy, redemption_id, kept, (restored, gone, repaid)
+                        policy, redemption_id, kept, (restored, gone, repaid), recovered
                     )
                     written = [
                         _entry(
@@ -364,6 +381,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                             -kept.quantity,
                         )
                     ]
+                    written += recovery
             else:
                 lots = range(front[0], len(lot_points))
                 reward_id = frame.reward[event].as_py()

@@ -23,7 +23,7 @@ import copy
 from datetime import date
 
 from rewardrules.engine._state_columns import purchase_columns, window_columns
-from rewardrules.engine._state_save import saved_spent
+from rewardrules.engine._state_save import saved_spent, saved_written_off
 from rewardrules.engine.lots import settle
 from rewardrules.engine.state import CustomerState, GiftCardWindow, SavedLot
 from rewardrules.evaluation.batch._refunds import RefundStep
@@ -105,6 +105,7 @@ class SavedStates:
                 for lot in account.lots
             ),
             debt=account.debt,
+            written_off=saved_written_off(account),
             last_purchase_at=account.last_purchase_at,
             settled_active_at=account.settled_at,
             last_event_at=last_event_at,

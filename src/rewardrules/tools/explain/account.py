@@ -239,7 +239,8 @@ def _verb(event_type: str, outcome: RuleOutcome) -> str:
         return "nothing"
     kinds = {entry.kind for entry in outcome.entries}
     if event_type == "cancel_redemption":
-        return "gave back"
+        # Its written_off entries are points written off that the points back recovered.
+        return "recovered" if kinds == {"written_off"} else "gave back"
     if len(kinds) == 1 and (kind := kinds.pop()) in _VERBS:
         return _VERBS[kind]
     return "took back" if event_type == "refund" else "gave"
