@@ -196,7 +196,10 @@ def group_step(
             assert winner is not None  # noqa: S101 -- a loser means there is a winner
             result.append(_set_aside(group, context, rule_id, index, winner, tried))
             continue
-        entries = step(state, context, basket)
+        if index == winner:
+            entries = step(state, context, basket)
+        else:
+            entries = _as_tried(step, state, context, basket, snapshot, group.slices)
         if index == winner and losers:
             others = tuple(group.members[loser][1] for loser in losers)
             note = (group.name, others)
@@ -208,6 +211,34 @@ def group_step(
             ]
         result += entries
     return result
+
+
+def _as_tried(
+    step: PurchaseStep,
+    state: WorkingState,
+    context: PurchaseContext,
+    basket: Basket,
+    place: Snapshot,
+    slices: tuple[Slice, ...],
+) -> list[LedgerEntry]:
+    """A member that gave nothing where the group runs, run as usual after the winner.
+
+    It runs on the basket the winner left (a gift card counts what was paid). Only a limit
+    of value can make it give there what it could not give at the group's place (a punch
+    card's free unit, too dear for what is left, made cheaper by the winner's discount);
+    a group gives one reward, so such a member runs where it was tried instead, and is
+    capped there as it was in its trial: its card completes and its reward is lost."""
+    before = Snapshot(state, basket, slices)
+    entries = step(state, context, basket)
+    if all(entry.kind in NOTE_KINDS for entry in entries):
+        return entries
+    before.restore(state, basket)
+    left = (basket.amounts, basket.units_left)
+    basket.amounts, basket.units_left = list(place.amounts), list(place.units_left)
+    try:
+        return step(state, context, basket)
+    finally:
+        basket.amounts, basket.units_left = left
 
 
 def _set_aside(

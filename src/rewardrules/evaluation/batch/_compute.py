@@ -274,6 +274,7 @@ class Computation:
                         start,
                         (amounts, units_left),
                         rewards,
+                        capped=self.groups.capped_in_trial(rule_id, rewards) if grouped else None,
                     )
                     self.price_cuts[stage.plan.rule.id] = cuts
                 given.append((counts, rewards))

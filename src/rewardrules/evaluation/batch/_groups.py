@@ -276,6 +276,23 @@ class Groups:
             [reward for reward in rewards if not aside[reward.event]],
         )
 
+    def capped_in_trial(self, rule_id: str, rewards: list[CardReward]) -> dict[int, CardReward]:
+        """A limited punch card member's purchases where its limits capped it on the group's
+        basket but it completes cards on the basket the winner left: what it wanted in its
+        trial. A group gives one reward: it is capped there too (``stacking._as_tried``)."""
+        trial = self.trials.get(rule_id)
+        if trial is None:
+            return {}
+        aside = self.aside[rule_id]
+        found = {}
+        for reward in rewards:
+            event = reward.event
+            if not trial.rewarding[event] and event in trial.prices and not aside[event]:
+                wanted = trial.prices[event][2]
+                assert isinstance(wanted, CardReward)  # noqa: S101 -- a card's own trial
+                found[event] = wanted
+        return found
+
     # --- earning members and the decision ----------------------------------------------
 
     def earning(

@@ -382,11 +382,16 @@ def limit_card(
     after: tuple[Ints, Ints],
     rewards: list[CardReward],
     probe: Flags | None = None,
+    capped: dict[int, CardReward] | None = None,
 ) -> tuple[Ints, Ints, list[CardReward], dict[int, PriceCut]]:
     """A punch card's free or discounted units cut to its limits (``every_nth_free``
     with ``most_units`` and ``most_value``), run again from the amounts before it: the
     amounts and units left after it, its rewards, and the cut events. ``probe``: see
-    :meth:`LimitColumns.run`."""
+    :meth:`LimitColumns.run`. ``capped``: the events where an exclusive group's member
+    was capped where the group runs (``Groups.capped_in_trial``), with what it wanted
+    there: it wants that again, and gives nothing."""
+    capped = capped or {}
+    rewards = [capped.get(reward.event, reward) for reward in rewards]
     by_event = {reward.event: reward for reward in rewards}
     units = np.zeros(frame.events, dtype=np.int64)
     value = np.zeros(frame.events, dtype=np.int64)
@@ -401,6 +406,9 @@ def limit_card(
         start, end = int(starts[event]), int(starts[event + 1])
         line_amounts = [int(amount) for amount in before[0][start:end]]
         line_left = [int(left) for left in before[1][start:end]]
+        if event in capped:
+            within[event] = (line_amounts, line_left, 0, 0)
+            return 0, 0, 0
         given, worth = card_within(
             plan,
             int(completed[event]),
