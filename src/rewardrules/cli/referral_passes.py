@@ -62,10 +62,10 @@ def friends_facts(
 ) -> list[ReferralQualified]:
     """Pass one: the referral facts of every friend with events, in chunk order."""
     by_id = {profile.customer_id: profile for profile in profiles}
+    wanted = pa.array(sorted(friends), pa.string())
     found: list[ReferralQualified] = []
     for chunk in chunks:
-        ids = chunk["customer_id"]
-        mine = pc.is_in(ids, value_set=pa.array(sorted(friends), pa.string()))
+        mine = pc.is_in(chunk["customer_id"], value_set=wanted)
         if not pc.any(mine).as_py():
             continue
         rows = chunk.filter(mine)
