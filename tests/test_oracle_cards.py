@@ -328,6 +328,36 @@ def test_a_member_capped_at_the_groups_place_gives_nothing_after_the_winner(engi
     assert cards.evaluate(shop(half, card), events)["c1"].ledger == expected
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_member_capped_at_the_groups_place_and_after_the_winner_says_what_it_wanted_there(
+    engine: str,
+) -> None:
+    # Found by CI's draw of tests/test_batch_resume_slices.py. Two cards in a group, each
+    # every 2nd item: 50% off (at most 0.02 a purchase) and a free item (at most 0.00).
+    # 2 lattes at 0.03: where the group runs, the free latte (0.03) does not fit 0.00, so the
+    # free card is capped; 50% off one latte is 0.015, rounded half-up 0.02, which fits its
+    # 0.02: it wins. After it, the two lattes left cost 0.04, 0.02 each: the free latte
+    # (0.02) does not fit 0.00 either, so the card is capped there too, and its entry says
+    # what it wanted on the basket the winner left (0.02), as for any member that gives
+    # nothing. Before: the batch engine said 0.03, the reference 0.02.
+    half = {**CARD, "every": 2, "reward": {"percent_off": "50"}}
+    half.update(exclusive_group="g", limit={"per": "purchase", "value": "0.02"})
+    free = {**CARD, "id": "free", "every": 2, "exclusive_group": "g"}
+    free["limit"] = {"per": "purchase", "value": "0.00"}
+    events = [buy("p1", 1, ("latte", 2, "0.03"))]
+    result = evaluate(Program.model_validate(shop(half, free)), events, engine=engine).customer(
+        "c1"
+    )
+    assert rows(result.ledger) == [
+        ("p1", "card", "discount", None, D("0.02"), 1),
+        ("p1", "free", "capped", None, None, None),
+    ]
+    assert result.ledger[1].reason.endswith(
+        "cheapest qualifying item free (0.02 USD) (limit reached: at most 0.00 USD per "
+        "purchase; not given)"
+    )
+
+
 # --- drawn programs ----------------------------------------------------------------------
 
 

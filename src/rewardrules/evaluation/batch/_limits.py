@@ -389,10 +389,14 @@ def limit_card(
     amounts and units left after it, its rewards, and the cut events. ``probe``: see
     :meth:`LimitColumns.run`. ``capped``: the events where an exclusive group's member
     was capped where the group runs (``Groups.capped_in_trial``), with what it wanted
-    there: it wants that again, and gives nothing."""
+    there: it gives nothing. Where its limits would let it give on the basket the winner
+    left, it is capped as it was tried, wanting what it wanted there; where they cap it
+    there too, its entry says what it wanted there (``stacking._as_tried``)."""
     capped = capped or {}
+    left_by_event = {reward.event: reward for reward in rewards}
     rewards = [capped.get(reward.event, reward) for reward in rewards]
     by_event = {reward.event: reward for reward in rewards}
+    capped_as_left: set[int] = set()
     units = np.zeros(frame.events, dtype=np.int64)
     value = np.zeros(frame.events, dtype=np.int64)
     for reward in rewards:
@@ -407,6 +411,17 @@ def limit_card(
         line_amounts = [int(amount) for amount in before[0][start:end]]
         line_left = [int(left) for left in before[1][start:end]]
         if event in capped:
+            fits, _ = card_within(
+                plan,
+                int(completed[event]),
+                qualifying[start:end].tolist(),
+                list(line_amounts),
+                list(line_left),
+                allowance.rewards,
+                allowance.value,
+            )
+            if not fits:
+                capped_as_left.add(event)
             within[event] = (line_amounts, line_left, 0, 0)
             return 0, 0, 0
         given, worth = card_within(
@@ -438,7 +453,9 @@ def limit_card(
         start, end = int(starts[event]), int(starts[event + 1])
         amounts[start:end] = line_amounts
         units_left[start:end] = line_left
-        found[event] = (allowance, (0, reward.units, reward.value), by_event[event])
+        if event in capped_as_left:
+            reward = left_by_event[event]
+        found[event] = (allowance, (0, reward.units, reward.value), reward)
         if given:
             kept.append(CardReward(event, reward.after, reward.completed, given, worth))
     return amounts, units_left, kept, found
