@@ -395,7 +395,6 @@ def limit_card(
     capped = capped or {}
     left_by_event = {reward.event: reward for reward in rewards}
     rewards = [capped.get(reward.event, reward) for reward in rewards]
-    by_event = {reward.event: reward for reward in rewards}
     capped_as_left: set[int] = set()
     units = np.zeros(frame.events, dtype=np.int64)
     value = np.zeros(frame.events, dtype=np.int64)
@@ -453,9 +452,8 @@ def limit_card(
         start, end = int(starts[event]), int(starts[event + 1])
         amounts[start:end] = line_amounts
         units_left[start:end] = line_left
-        if event in capped_as_left:
-            reward = left_by_event[event]
-        found[event] = (allowance, (0, reward.units, reward.value), reward)
+        wanted = left_by_event[event] if event in capped_as_left else reward
+        found[event] = (allowance, (0, wanted.units, wanted.value), wanted)
         if given:
             kept.append(CardReward(event, reward.after, reward.completed, given, worth))
     return amounts, units_left, kept, found
