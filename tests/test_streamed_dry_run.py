@@ -27,7 +27,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from helpers import PROFILE_ONLY, batch_refuses, profiles_around
-from rewardrules.cli import dry_run_stream
+from rewardrules.cli import chunk_company
 from rewardrules.cli.customer_chunks import _SeenIds, event_months, text_hashes, whole_chunks
 from rewardrules.cli.main import cli
 from rewardrules.evaluation.batch import evaluate_table
@@ -433,7 +433,7 @@ def test_referrals_across_chunks_give_the_whole_ledger_and_summary(
         calls.append((customers, [] if facts is None else facts["customer_id"].to_pylist()))
         return evaluate_table(*arguments, **options)
 
-    monkeypatch.setattr(dry_run_stream, "evaluate_table", recorded)
+    monkeypatch.setattr(chunk_company, "evaluate_table", recorded)
     monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "1")  # one customer per chunk
     streamed = tmp_path / "streamed.jsonl"
     arguments = ("--engine", "batch", "--output", streamed, "--summary")
@@ -473,7 +473,7 @@ def test_profiles_go_with_their_customers_chunk_and_give_the_whole_ledger(
         calls.append([profile.customer_id for profile in arguments[2] or ()])
         return evaluate_table(*arguments, **options)
 
-    monkeypatch.setattr(dry_run_stream, "evaluate_table", recorded)
+    monkeypatch.setattr(chunk_company, "evaluate_table", recorded)
     monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", size)
     streamed = tmp_path / f"streamed{suffix}"
     code, out, err = run(

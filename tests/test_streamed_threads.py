@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from rewardrules.cli import _overlap, dry_run_stream
+from rewardrules.cli import _overlap, chunk_company, dry_run_stream
 from rewardrules.cli._overlap import ReadAhead, WriteBehind
 from rewardrules.cli._progress import Progress
 from rewardrules.errors import HistoryError, Problem
@@ -252,7 +252,7 @@ def test_an_output_folder_that_disappears_is_the_same_message(
 ) -> None:
     folder = tmp_path / "out"
     monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "7")
-    evaluate = dry_run_stream.evaluate_table
+    evaluate = chunk_company.evaluate_table
     calls = [0]
 
     def then_remove(*arguments: Any, **options: Any) -> Any:
@@ -263,7 +263,7 @@ def test_an_output_folder_that_disappears_is_the_same_message(
             folder.rmdir()
         return evaluate(*arguments, **options)
 
-    monkeypatch.setattr(dry_run_stream, "evaluate_table", then_remove)
+    monkeypatch.setattr(chunk_company, "evaluate_table", then_remove)
     results = []
     for mode in MODES:
         folder.mkdir()
@@ -282,7 +282,7 @@ def test_ctrl_c_during_the_evaluation_stops_both_threads_and_removes_the_ledger(
     history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "7")
-    evaluate = dry_run_stream.evaluate_table
+    evaluate = chunk_company.evaluate_table
     calls = [0]
 
     def interrupted(*arguments: Any, **options: Any) -> Any:
@@ -291,7 +291,7 @@ def test_ctrl_c_during_the_evaluation_stops_both_threads_and_removes_the_ledger(
             raise KeyboardInterrupt
         return evaluate(*arguments, **options)
 
-    monkeypatch.setattr(dry_run_stream, "evaluate_table", interrupted)
+    monkeypatch.setattr(chunk_company, "evaluate_table", interrupted)
     results = []
     for mode in MODES:
         calls[0] = 0
@@ -318,7 +318,7 @@ def test_ctrl_c_while_the_reader_is_reading_waits_for_it_and_closes_its_chunks(
         finally:
             closed.append(threading.current_thread().name)
 
-    evaluate = dry_run_stream.evaluate_table
+    evaluate = chunk_company.evaluate_table
     calls = [0]
 
     def interrupted(*arguments: Any, **options: Any) -> Any:
@@ -329,7 +329,7 @@ def test_ctrl_c_while_the_reader_is_reading_waits_for_it_and_closes_its_chunks(
 
     monkeypatch.setenv("REWARDRULES_CHUNK_ROWS", "7")
     monkeypatch.setattr(dry_run_stream, "parquet_chunks", slow)
-    monkeypatch.setattr(dry_run_stream, "evaluate_table", interrupted)
+    monkeypatch.setattr(chunk_company, "evaluate_table", interrupted)
     ledger = tmp_path / "ledger.parquet"
     arguments = ("dry-run", COFFEE_CLUB, history, "--output", ledger, "--engine", "batch")
     code, out, _ = run_as("threads", monkeypatch, *arguments)

@@ -33,10 +33,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from rewardrules.cli.chunk_company import ChunkCompany
+from rewardrules.cli.chunk_company import ChunkCompany, evaluate_in_company
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError
-from rewardrules.evaluation.batch import evaluate_table, fact_table
 from rewardrules.histories._checked import CheckedFacts, remember
 from rewardrules.program.model import Program
 from rewardrules.tools.ledger_files import ledger_schema
@@ -201,27 +200,15 @@ def evaluate_here(
     counted into the chunk's summary as they come."""
     program = worker.program
     company = company or ChunkCompany()
-    facts = company.facts
     try:
-        evaluation = evaluate_table(
-            program,
-            table,
-            company.profiles,
-            worker.as_of,
-            source=worker.source,
-            facts=fact_table(facts) if facts else None,
-        )
+        evaluation = evaluate_in_company(program, table, company, worker.as_of, worker.source)
     except HistoryError as error:
         return ChunkDone(error=error)
     builder = SummaryBuilder(program)
     if company.profiles:  # migrated customers' opening lots go to the months they were earned
         builder.note_openings(company.profiles)
-    if facts is not None:
-        # A referral program in two passes, imported only then: not by every worker's start.
-        from rewardrules.cli.referral_passes import own_customers  # noqa: PLC0415
-
-        evaluation = own_customers(program, evaluation, company.low, company.high)
-        builder.note_referral_facts(facts)
+    if company.facts is not None:  # a referral program's second pass
+        builder.note_referral_facts(company.facts)
     made: list[tuple[pa.Array[Any], pa.Array[Any]]] = []
 
     def months() -> tuple[pa.Array[Any], pa.Array[Any]]:

@@ -12,14 +12,18 @@ chunk evaluated in this process or sent to a worker (``dry_run_jobs``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import pyarrow as pa
 
 from rewardrules.cli.customer_chunks import ProfilesByChunk
-from rewardrules.cli.referral_passes import FactsByChunk, largest_customer
+from rewardrules.cli.referral_passes import FactsByChunk, largest_customer, own_customers
+from rewardrules.engine.ledger import Evaluation
+from rewardrules.evaluation.batch import evaluate_table, fact_table
 from rewardrules.events import Customer, ReferralQualified
+from rewardrules.program.model import Program
 
-__all__ = ["ChunkCompany", "Companions"]
+__all__ = ["ChunkCompany", "Companions", "evaluate_in_company"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ class Companions:
         """The next chunk's company."""
         low, high = self._low, largest_customer(chunk)
         self._low = high
-        given = None if self._profiles is None else self._profiles.up_to(chunk)
+        given = None if self._profiles is None else self._profiles.up_to(high)
         facts = None if self._facts is None else self._facts.covered(low, high)
         return ChunkCompany(given, facts, low, high)
 
@@ -70,3 +74,29 @@ class Companions:
         if not rest and not facts:
             return None
         return ChunkCompany(rest, facts, self._low, None)
+
+
+def evaluate_in_company(
+    program: Program,
+    chunk: pa.Table,
+    company: ChunkCompany,
+    as_of: date | datetime | None,
+    source: str,
+) -> Evaluation:
+    """A chunk evaluated by the batch engine with its company: its customers' profiles and
+    the referral facts of the referrers it covers; after a friends' pass, only the
+    customers it covers (``referral_passes.own_customers``). The same in this process and
+    in a ``--jobs`` worker.
+
+    Raises:
+        HistoryError: the engine's error about an event of the chunk, not yet located in
+            the history file.
+    """
+    facts = company.facts
+    supplied = fact_table(facts) if facts else None
+    evaluation = evaluate_table(
+        program, chunk, company.profiles, as_of, source=source, facts=supplied
+    )
+    if facts is None:
+        return evaluation
+    return own_customers(program, evaluation, company.low, company.high)

@@ -561,11 +561,11 @@ class ProfilesByChunk:
         self._ids = [profile.customer_id for profile in self._profiles]
         self._next = 0
 
-    def up_to(self, chunk: pa.Table) -> list[Customer]:
-        """The profiles not handed out yet whose ids are at most the chunk's largest."""
-        if chunk.num_rows == 0:
+    def up_to(self, largest: str | None) -> list[Customer]:
+        """The profiles not handed out yet whose ids are at most ``largest``, a chunk's
+        largest customer id (None: a chunk of no row, which takes none)."""
+        if largest is None:
             return []
-        largest = pc.max(chunk["customer_id"]).as_py()
         end = bisect_right(self._ids, largest, lo=self._next)
         given, self._next = self._profiles[self._next : end], end
         return given

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from rewardrules.cli._overlap import ReadAhead, threads_on
 from rewardrules.cli._support import STDIN, HistoryReading, located_events
-from rewardrules.cli.chunk_company import ChunkCompany, Companions
+from rewardrules.cli.chunk_company import ChunkCompany, Companions, evaluate_in_company
 from rewardrules.cli.customer_chunks import (
     NotSortedError,
     ParquetSource,
@@ -34,10 +34,10 @@ from rewardrules.cli.customer_chunks import (
 )
 from rewardrules.cli.dry_run_jobs import ChunkPool, stream_on_jobs
 from rewardrules.cli.dry_run_output import DryRunOutput, piece_entries
-from rewardrules.cli.referral_passes import FactsByChunk, friends_facts, own_customers, referred
+from rewardrules.cli.referral_passes import FactsByChunk, friends_facts, referred
 from rewardrules.engine.ledger import Evaluation
 from rewardrules.errors import HistoryError, Problem
-from rewardrules.evaluation.batch import evaluate_table, fact_table, refuse, unsupported
+from rewardrules.evaluation.batch import refuse, unsupported
 from rewardrules.events import Customer
 from rewardrules.histories.columns import HISTORY_SCHEMA
 from rewardrules.histories.read import _format_of
@@ -199,17 +199,10 @@ def _evaluate(
     history: Path,
     reading: HistoryReading,
 ) -> Evaluation:
-    facts = company.facts
-    supplied = fact_table(facts) if facts else None
     try:
-        evaluation = evaluate_table(
-            program, chunk, company.profiles, as_of, source=name, facts=supplied
-        )
+        return evaluate_in_company(program, chunk, company, as_of, name)
     except HistoryError as error:
         raise located_events(error, history, reading) from None
-    if facts is None:
-        return evaluation
-    return own_customers(program, evaluation, company.low, company.high)
 
 
 def _parquet_source(history: Path, reading: HistoryReading) -> ParquetSource | None:

@@ -30,7 +30,6 @@ from rewardrules.engine.ledger import Evaluation
 from rewardrules.events import Customer, ReferralQualified
 from rewardrules.kinds.referral import referral_facts
 from rewardrules.program.model import Program
-from rewardrules.tools.scale import add_totals, totals_of
 
 __all__ = ["FactsByChunk", "friends_facts", "largest_customer", "own_customers", "referred"]
 
@@ -115,6 +114,10 @@ def own_customers(
     end = len(ids) if high is None else bisect_right(ids, high)
     if (start, end) == (0, len(results)):
         return evaluation
+    # The partition tools, imported only here: every --jobs worker imports this module
+    # (through chunk_company), and only a referral program's chunks need them.
+    from rewardrules.tools.scale import add_totals, totals_of  # noqa: PLC0415
+
     own = results[start:end]
     totals = add_totals(program, [totals_of(evaluation, own)])
     return dataclasses.replace(evaluation, customers=tuple(own), totals=totals)
