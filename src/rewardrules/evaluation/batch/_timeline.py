@@ -22,9 +22,11 @@ own (a referrer, or a profile with a gift up to ``as_of``) gets a whole ledger f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import cast
+
+import numpy as np
 
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
@@ -47,6 +49,7 @@ from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
 from rewardrules.evaluation.batch._opening import open_lots
+from rewardrules.evaluation.batch._quiet_runs import QuietRuns
 from rewardrules.evaluation.batch._referrals import Fact, Repetition
 from rewardrules.evaluation.batch._resumed_referrals import (
     holding,
@@ -64,6 +67,9 @@ from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
 from rewardrules.kinds.referral import ReferralPlan, referrer_reward
 from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 Due = tuple[datetime, int, BirthdayPlan | SignupPlan, int]
 """A gift due at a date: its moment, its rule's place in ``plan.dated``, its plan, and its
@@ -124,6 +130,19 @@ class Walker:
     saved: Mapping[str, CustomerState] = field(default_factory=dict)
     """When resuming, per customer, their saved state: where their walk starts from (its
     account, limits' usage, first event, birthday years and marks)."""
+    runs: QuietRuns | None = None
+    """The frame's prefix sums for the runs of events between gifts (``_quiet_runs``);
+    ``walk_customers`` sets them."""
+
+    def with_runs(self, customers: list[int]) -> Walker:
+        """This walker with the frame's runs (``_quiet_runs``) to walk the frame's
+        ``customers``, where points have no clock."""
+        if not customers or self.runs is not None or self.plan.points.has_clock:
+            return self
+        runs = QuietRuns.of(
+            self.frame, self.plan.points, self.points, self.flags, self.released, self.emptied
+        )
+        return replace(self, runs=runs)
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date, or brings opening lots."""
@@ -143,27 +162,28 @@ class Walker:
         self, customer_id: str, events: range, facts: list[Fact], profile: Customer | None
     ) -> Walk:
         """Give one customer's gifts at dates and rewards, and replay their account."""
-        plan, frame, cutoff = self.plan, self.frame, self.cutoff
-        policy = plan.points
-        done = Walk(customer_id)
         saved = self.saved.get(customer_id)
-        keys = frame.event_ids
-        items: list[tuple[int, str, int | Fact]] = [
-            (int(frame.at[event]), str(keys[event]), event) for event in events
-        ]
-        items += [(*fact.key, fact) for fact in facts]
-        items.sort(key=lambda item: (item[0], item[1]))
-        moments = [self._moment(item[2]) for item in items]
-        if cutoff is not None:
-            until, inclusive = cutoff[0], cutoff[1]
+        held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
+        # Only the customer's own events, points without a clock: no datetime per event
+        # (the runs between gifts in bulk, ``_quiet_runs``), unless a lot expires.
+        quiet = (
+            self.runs is not None and not facts and not held.held and not self.plan.points.has_clock
+        )
+        items: list[tuple[int, str, int | Fact]] = []
+        if quiet:
+            moments = [self.written(events[0]), self.written(events[-1])] if events else []
+        else:
+            items, moments = self._items(events, facts)
+        done = Walk(customer_id)
+        if self.cutoff is not None:
+            until, inclusive = self.cutoff[0], self.cutoff[1]
         elif moments:
             until, inclusive = moments[-1], True
         else:
             return done
-        account, first, usage = self._start(customer_id, moments, saved)
+        account, first, usage = self._start(customer_id, moments[0] if moments else None, saved)
+        done.lots = account
         due = self._together(self._schedule(profile, first, until, inclusive, saved))
-        next_gift = 0
-        pending: list[LedgerEntry] = []
         # A birthday's member_for and purchase_within: when membership started, and the
         # purchases so far not refunded in full.
         standing = _Standing(
@@ -171,15 +191,57 @@ class Walker:
             profile is not None and profile.joined_at is not None,
             {} if saved is None else kept_purchases(saved),
         )
-        done.lots = account
-        held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
-        # A migrated customer starts before their first event, supplied fact or ``as_of``;
-        # without these, before the first fact a friend's purchase raises (the first item).
-        if profile is not None and profile.opens and (events or cutoff is not None or facts):
-            done.opened = True
-            opening = open_lots(plan, account, profile)
-            pending += opening
-            done.gifts += opening
+        pending = self._open(done, account, profile, bool(events or facts))
+        if quiet and not account.dated:
+            standing.since = events.start
+            next_gift, pending = self._walk_runs(
+                done, account, events, due, pending, profile, standing, usage
+            )
+        else:
+            if quiet:  # an opening or saved lot expires: every event is a moment
+                items, moments = self._items(events, facts)
+            next_gift, pending = self._walk_items(
+                done, account, items, moments, due, pending, profile, standing, usage, held
+            )
+        done.last_item = moments[-1] if moments else None
+        done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
+        done.moment = done.last_item
+        self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
+        return done
+
+    def _items(
+        self, events: range, facts: list[Fact]
+    ) -> tuple[list[tuple[int, str, int | Fact]], list[datetime]]:
+        """A customer's events and facts in evaluation order (instant, id), each with its
+        moment."""
+        keys = self.frame.event_ids
+        at = self.frame.at
+        items: list[tuple[int, str, int | Fact]] = [
+            (int(at[event]), str(keys[event]), event) for event in events
+        ]
+        items += [(*fact.key, fact) for fact in facts]
+        items.sort(key=lambda item: (item[0], item[1]))
+        return items, [self._moment(item[2]) for item in items]
+
+    def _walk_items(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        items: list[tuple[int, str, int | Fact]],
+        moments: list[datetime],
+        due: list[list[Due]],
+        pending: list[LedgerEntry],
+        profile: Customer | None,
+        standing: _Standing,
+        usage: WorkingState | None,
+        held: HeldRewards,
+    ) -> tuple[int, list[LedgerEntry]]:
+        """Every event and fact in order, each at its moment: the gifts due by then and
+        the held rewards whose hold ended, the expiries, the item. Returns the first gift
+        still due and what is pending after the last item."""
+        plan = self.plan
+        policy, customer_id = plan.points, done.customer_id
+        next_gift = 0
         for (_, _, item), moment in zip(items, moments):
             if held.held:
                 next_gift = self._release(
@@ -211,20 +273,99 @@ class Walker:
             if written:
                 done.after.append((item, written))
                 done.account += written
-        done.last_item = moments[-1] if moments else None
-        done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
-        done.moment = done.last_item
-        self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
-        return done
+        return next_gift, pending
+
+    def _walk_runs(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        events: range,
+        due: list[list[Due]],
+        pending: list[LedgerEntry],
+        profile: Customer | None,
+        standing: _Standing,
+        usage: WorkingState | None,
+    ) -> tuple[int, list[LedgerEntry]]:
+        """The customer's events, each gift due before the first event at or after it
+        (compared as instants in microseconds, no datetime per event), the runs between
+        gifts in bulk where the account allows (``_quiet_runs``). Returns the first gift
+        still due after the last event and what is pending after it."""
+        at = self.frame.at
+        position, end = events.start, events.stop
+        next_gift = 0
+        while next_gift < len(due):
+            instant = (due[next_gift][0][0] - _EPOCH) // _MICROSECOND
+            stop = position + int(np.searchsorted(at[position:end], instant, side="left"))
+            if stop >= end:
+                break
+            if position < stop:
+                if pending:
+                    done.before.append((position, pending))
+                    pending = []
+                self._run(done, account, position, stop, usage)
+                position = stop
+            standing.upto = stop
+            self._give(done, account, due[next_gift], pending, profile, standing, usage)
+            next_gift += 1
+        if position < end:
+            if pending:
+                done.before.append((position, pending))
+                pending = []
+            self._run(done, account, position, end, usage)
+        standing.upto = end  # the gifts still due come after every event
+        return next_gift, pending
+
+    def _run(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        start: int,
+        stop: int,
+        usage: WorkingState | None,
+    ) -> None:
+        """The events ``[start, stop)`` with no gift between them: the purchases and refunds
+        in bulk where ``_quiet_runs`` can, the others one by one."""
+        runs = self.runs
+        assert runs is not None  # noqa: S101 -- only walked so with the runs
+        position = start
+        for event in [*runs.visits(start, stop), stop]:
+            if not runs.replay(account, position, event, self.written):
+                for each in range(position, event):
+                    self._step(done, account, each, usage)
+            if event < stop:
+                self._step(done, account, event, usage)
+            position = event + 1
+
+    def _step(
+        self, done: Walk, account: PointsAccount, event: int, usage: WorkingState | None
+    ) -> None:
+        """One event of the frame in the account (a run's event the bulk cannot take)."""
+        self._give_back(usage, event)
+        written = self._account_step(account, done.customer_id, event, self.written(event))
+        if written:
+            done.after.append((event, written))
+            done.account += written
+
+    def _open(
+        self, done: Walk, account: PointsAccount, profile: Customer | None, anything: bool
+    ) -> list[LedgerEntry]:
+        """A migrated customer's opening lots, written before their first event, supplied
+        fact or ``as_of`` (``anything``: an event or fact); without these, before the first
+        fact a friend's purchase raises (the first item)."""
+        if profile is None or not profile.opens or not (anything or self.cutoff is not None):
+            return []
+        done.opened = True
+        opening = open_lots(self.plan, account, profile)
+        done.gifts += opening
+        return list(opening)
 
     def _start(
-        self, customer_id: str, moments: list[datetime], saved: CustomerState | None
+        self, customer_id: str, first: datetime | None, saved: CustomerState | None
     ) -> tuple[PointsAccount, datetime | None, WorkingState | None]:
         """Where a walk starts: the points account, the first event, and the limits'
         usage (the reference's own ``limit_gift`` reads it from a state); from a saved
         state, as ``restore`` restores them."""
         plan = self.plan
-        first = moments[0] if moments else None
         usage = WorkingState(customer_id) if plan.limits else None
         if saved is None:
             return PointsAccount(), first, usage
@@ -482,14 +623,19 @@ class Walker:
             if entry.kind == "points" and entry.points:
                 earn(plan.points, account, entry.event_id, moment, entry.points, waits=False)
 
-    @staticmethod
-    def _eligible(gift: Due, standing: _Standing) -> bool:
+    def _eligible(self, gift: Due, standing: _Standing) -> bool:
         """Whether a gift due at a date meets its birthday's member_for and purchase_within
         (as the reference's ``gifts._eligible``)."""
         moment, _, rule, _ = gift
         if not isinstance(rule, BirthdayPlan) or not rule.has_conditions:
             return True
-        bought = max(standing.kept.values(), default=None)
+        if standing.since is None or rule.purchase_within is None:
+            bought = max(standing.kept.values(), default=None)
+        else:  # walked in runs: found from the gift's place among the events
+            assert self.runs is not None  # noqa: S101 -- set with the runs
+            bought = self.runs.latest_kept(
+                standing.since, standing.upto, standing.kept, self.written
+            )
         return rule.refusal(standing.start, standing.joined, moment, bought) is None
 
     @staticmethod
@@ -512,7 +658,12 @@ class _Standing:
     joined: bool
     """Whether ``start`` is ``joined_at``."""
     kept: dict[str, datetime] = field(default_factory=dict)
-    """The purchases so far not refunded in full, by id."""
+    """The purchases so far not refunded in full, by id (walked in runs: the saved ones)."""
+    since: int | None = None
+    """Walked in runs: the customer's first event in the frame (None: walked event by
+    event, ``kept`` noted at each)."""
+    upto: int = 0
+    """Walked in runs: the event the gift being given comes before."""
 
 
 def local_ordinal(moment: datetime, plan: ProgramPlan) -> int:
@@ -590,15 +741,8 @@ def walk_customers(
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
-    chosen = {
-        index[customer]
-        for customer, profile in profiles.items()
-        if customer in index and walker.needs_walk(profile)
-    }
-    chosen |= {index[customer] for customer in by_referrer if customer in index}
-    # A saved state's held rewards are given at the hold's end.
-    chosen |= {index[customer] for customer in holders if customer in index}
-    walks = Walks(frame_customers=sorted(chosen))
+    walks = Walks(frame_customers=_walked(walker, profiles, index, {*by_referrer, *holders}))
+    walker = walker.with_runs(walks.frame_customers)
     starts = frame.customer_start.tolist()
     for customer in walks.frame_customers:
         customer_id = frame.customer_ids[customer]
@@ -642,6 +786,21 @@ def walk_customers(
         if walk.last or walk.opened or customer_id in by_referrer:
             walks.others.append(walk)
     return walks
+
+
+def _walked(
+    walker: Walker, profiles: Mapping[str, Customer], index: Mapping[str, int], others: set[str]
+) -> list[int]:
+    """The frame's customers to walk, in order: those whose profile may give a gift at a
+    date or brings opening lots, and the ``others`` (the referrers with facts, and those
+    whose saved state holds rewards, given at the hold's end)."""
+    chosen = {
+        index[customer]
+        for customer, profile in profiles.items()
+        if customer in index and walker.needs_walk(profile)
+    }
+    chosen |= {index[customer] for customer in others if customer in index}
+    return sorted(chosen)
 
 
 def fresh_openings(
