@@ -37,7 +37,7 @@ from rewardrules.events import (
 from rewardrules.program.model import Program
 from strategies import CATALOGUE, cutoffs, lifecycle_histories, make_program
 from test_batch_engine import same_results
-from test_batch_gifts import gift_programs
+from test_batch_gifts import gift_programs, supplied_facts
 from test_batch_migration import opening_lots
 
 STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)}
@@ -240,6 +240,35 @@ def test_an_opening_lot_that_expires_is_walked_event_by_event(
     assert walked == {"runs": set(), "items": {"ana"}}
 
 
+def test_a_referrer_rewarded_between_their_events_walks_in_runs(
+    walked: dict[str, set[str]], bulk: list[bool]
+) -> None:
+    referral = {"id": "friend", "kind": "referral", "referrer": {"points": 300}}
+    program = make_program([STARS, BIRTHDAY, referral])
+    noon = _day(3, 10)
+    events: list[AnyEvent] = [
+        _buy("a1", _day(3, 1), "25.00"),
+        _buy("a2", noon, "10.00"),
+        _buy("b1", noon, "20.00", customer="bo"),  # bo's first purchase: ana's reward
+        _buy("a3", _day(3, 20), "5.00"),
+    ]
+    customers = [ANA, Customer(customer_id="bo", referred_by="ana")]
+    assert same_results(program, events, customers)
+    ledger, result = _points(program, events, customers)
+    # a1: 25; birthday 03-09: 50; a2 at noon: 10; bo's b1 at the same instant comes after
+    # a2 by id ("a2" < "b1"): 300; a3: 5. Balance 25 + 50 + 10 + 300 + 5 = 390.
+    assert [(event_id, points) for event_id, _, points in ledger] == [
+        ("a1", 25),
+        ("bday@2025-03-09", 50),
+        ("a2", 10),
+        ("b1", 300),
+        ("a3", 5),
+    ]
+    assert result.points == 390
+    assert walked == {"runs": {"ana"}, "items": set()}
+    assert all(bulk)
+
+
 def test_a_referrer_with_a_held_reward_is_walked_event_by_event(
     walked: dict[str, set[str]],
 ) -> None:
@@ -290,11 +319,40 @@ def _same_without_a_clock(
 def test_drawn_gift_programs_without_a_clock_run_identically(
     walked: dict[str, set[str]], bulk: list[bool]
 ) -> None:
-    # Points that neither wait nor expire: the walks take the runs in bulk (but for
-    # referrers, held rewards and opening lots that expire), with refunds, redemptions,
+    # Points that neither wait nor expire: the walks take the runs in bulk (but for held
+    # referrers' rewards and opening lots that expire), with refunds, redemptions,
     # cancellations, clamp or debts, limits and groups of the gifts at dates. The draws
     # must reach the bulk replay (about 280 runs replayed in 150 examples under the CI
     # profile), not only the walks event by event.
     _same_without_a_clock()
     assert walked["runs"]
     assert bulk.count(True) >= 50
+
+
+@settings(max_examples=100)
+@given(
+    gift_programs(clock=False),
+    lifecycle_histories(catalogue=True),
+    profiles(),
+    cutoffs(),
+    st.data(),
+)
+def _same_with_supplied_facts(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    as_of: date | datetime | None,
+    data: st.DataObject,
+) -> None:
+    facts = data.draw(supplied_facts(program))
+    same_results(program, [*events, *facts], customers, as_of)
+
+
+def test_drawn_referral_facts_without_a_clock_run_identically(
+    walked: dict[str, set[str]],
+) -> None:
+    # Supplied facts (some wrong, some reversing a held reward) beside the friends' own:
+    # a referrer whose rewards are not held is walked in runs, its facts placed among its
+    # events by (instant, id).
+    _same_with_supplied_facts()
+    assert walked["runs"]

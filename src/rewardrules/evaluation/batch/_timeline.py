@@ -21,7 +21,7 @@ own (a referrer, or a profile with a gift up to ``as_of``) gets a whole ledger f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
@@ -164,16 +164,11 @@ class Walker:
         """Give one customer's gifts at dates and rewards, and replay their account."""
         saved = self.saved.get(customer_id)
         held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
-        # Only the customer's own events, points without a clock: no datetime per event
-        # (the runs between gifts in bulk, ``_quiet_runs``), unless a lot expires.
-        quiet = (
-            self.runs is not None and not facts and not held.held and not self.plan.points.has_clock
-        )
-        items: list[tuple[int, str, int | Fact]] = []
-        if quiet:
-            moments = [self.written(events[0]), self.written(events[-1])] if events else []
-        else:
-            items, moments = self._items(events, facts)
+        # Points without a clock and no reward held: no datetime per event (the runs
+        # between gifts and facts in bulk, ``_quiet_runs``), unless a lot expires.
+        quiet = self._quiet(facts, held)
+        ends = sorted({events[0], events[-1]}) if quiet and events else events
+        items, moments = self._items(ends, facts)  # quiet: the first and last event only
         done = Walk(customer_id)
         if self.cutoff is not None:
             until, inclusive = self.cutoff[0], self.cutoff[1]
@@ -194,9 +189,9 @@ class Walker:
         pending = self._open(done, account, profile, bool(events or facts))
         if quiet and not account.dated:
             standing.since = events.start
-            next_gift, pending = self._walk_runs(
-                done, account, events, due, pending, profile, standing, usage
-            )
+            walked = _Runs(events.start, due, pending, held, profile, standing)
+            self._walk_runs(done, account, (events, facts), walked, usage)
+            next_gift, pending = walked.next_gift, walked.pending
         else:
             if quiet:  # an opening or saved lot expires: every event is a moment
                 items, moments = self._items(events, facts)
@@ -209,8 +204,19 @@ class Walker:
         self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
         return done
 
+    def _quiet(self, facts: list[Fact], held: HeldRewards) -> bool:
+        """Whether a walk may take the runs of events in bulk: points without a clock, and
+        no referrer's reward held (none now, and no fact under a rule that holds it)."""
+        plan = self.plan
+        return (
+            self.runs is not None
+            and not plan.points.has_clock
+            and not held.held
+            and all(hold_end(plan.referrals, fact, plan.zone) is None for fact in facts)
+        )
+
     def _items(
-        self, events: range, facts: list[Fact]
+        self, events: Sequence[int], facts: list[Fact]
     ) -> tuple[list[tuple[int, str, int | Fact]], list[datetime]]:
         """A customer's events and facts in evaluation order (instant, id), each with its
         moment."""
@@ -279,41 +285,83 @@ class Walker:
         self,
         done: Walk,
         account: PointsAccount,
-        events: range,
-        due: list[list[Due]],
-        pending: list[LedgerEntry],
-        profile: Customer | None,
-        standing: _Standing,
+        items: tuple[range, list[Fact]],
+        walked: _Runs,
         usage: WorkingState | None,
-    ) -> tuple[int, list[LedgerEntry]]:
-        """The customer's events, each gift due before the first event at or after it
-        (compared as instants in microseconds, no datetime per event), the runs between
-        gifts in bulk where the account allows (``_quiet_runs``). Returns the first gift
-        still due after the last event and what is pending after it."""
-        at = self.frame.at
-        position, end = events.start, events.stop
-        next_gift = 0
-        while next_gift < len(due):
-            instant = (due[next_gift][0][0] - _EPOCH) // _MICROSECOND
-            stop = position + int(np.searchsorted(at[position:end], instant, side="left"))
-            if stop >= end:
+    ) -> None:
+        """The customer's events and facts, no datetime per event: each fact before the
+        first event after it by (instant, id), each gift before the first event or fact at
+        or after it (instants compared in microseconds), the runs of events between them in
+        bulk where the account allows (``_quiet_runs``). ``walked`` ends at the first gift
+        still due after the last item, with what is pending after it."""
+        plan = self.plan
+        events, facts = items
+        due = walked.due
+        for fact in facts:
+            self._events_before(done, account, walked, self._place(fact, events), usage)
+            while walked.next_gift < len(due) and due[walked.next_gift][0][0] <= fact.written:
+                self._give_next(done, account, walked, usage)
+            if not walked.held.take(fact, hold_end(plan.referrals, fact, plan.zone)):
+                self._reward_referrer(done, account, fact, fact.written, walked.pending, usage)
+        self._events_before(done, account, walked, events.stop, usage)
+        walked.standing.upto = events.stop  # the gifts still due come after every event
+
+    def _place(self, fact: Fact, events: range) -> int:
+        """The first of ``events`` after a fact by (instant, id)."""
+        at, keys = self.frame.at, self.frame.event_ids
+        instant, key = fact.key
+        place = events.start + int(np.searchsorted(at[events.start : events.stop], instant))
+        while place < events.stop and int(at[place]) == instant and str(keys[place]) < key:
+            place += 1
+        return place
+
+    def _events_before(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        walked: _Runs,
+        stop: int,
+        usage: WorkingState | None,
+    ) -> None:
+        """The events from ``walked.position`` up to ``stop``, each gift due before the
+        first of them at or after it, the runs between gifts in bulk."""
+        at, due = self.frame.at, walked.due
+        while walked.next_gift < len(due) and walked.position < stop:
+            instant = (due[walked.next_gift][0][0] - _EPOCH) // _MICROSECOND
+            start = walked.position
+            place = start + int(np.searchsorted(at[start:stop], instant, side="left"))
+            if place >= stop:
                 break
-            if position < stop:
-                if pending:
-                    done.before.append((position, pending))
-                    pending = []
-                self._run(done, account, position, stop, usage)
-                position = stop
-            standing.upto = stop
-            self._give(done, account, due[next_gift], pending, profile, standing, usage)
-            next_gift += 1
-        if position < end:
-            if pending:
-                done.before.append((position, pending))
-                pending = []
-            self._run(done, account, position, end, usage)
-        standing.upto = end  # the gifts still due come after every event
-        return next_gift, pending
+            self._events(done, account, walked, place, usage)
+            walked.standing.upto = place
+            self._give_next(done, account, walked, usage)
+        self._events(done, account, walked, stop, usage)
+
+    def _give_next(
+        self, done: Walk, account: PointsAccount, walked: _Runs, usage: WorkingState | None
+    ) -> None:
+        """Give the next gift due."""
+        gift = walked.due[walked.next_gift]
+        self._give(done, account, gift, walked.pending, walked.profile, walked.standing, usage)
+        walked.next_gift += 1
+
+    def _events(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        walked: _Runs,
+        stop: int,
+        usage: WorkingState | None,
+    ) -> None:
+        """The events from ``walked.position`` up to ``stop``, with no gift between them;
+        what is pending comes before the first."""
+        if walked.position >= stop:
+            return
+        if walked.pending:
+            done.before.append((walked.position, walked.pending))
+            walked.pending = []
+        self._run(done, account, walked.position, stop, usage)
+        walked.position = stop
 
     def _run(
         self,
@@ -647,6 +695,22 @@ class Walker:
         assert profile is not None  # noqa: S101 -- scheduled with a profile
         assert profile.birthday is not None  # noqa: S101 -- and a birthday
         return dated_birthday_entry(rule, profile.birthday, customer_id, moment, year)
+
+
+@dataclass(slots=True)
+class _Runs:
+    """Where a walk in runs is (``Walker._walk_runs``)."""
+
+    position: int
+    """The next event of the frame to walk."""
+    due: list[list[Due]]
+    pending: list[LedgerEntry]
+    """What comes before the next event (or after the last)."""
+    held: HeldRewards
+    profile: Customer | None
+    standing: _Standing
+    next_gift: int = 0
+    """The next gift of ``due`` to give."""
 
 
 @dataclass(slots=True)
