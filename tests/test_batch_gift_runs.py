@@ -322,11 +322,11 @@ def test_drawn_gift_programs_without_a_clock_run_identically(
     # Points that neither wait nor expire: the walks take the runs in bulk (but for held
     # referrers' rewards and opening lots that expire), with refunds, redemptions,
     # cancellations, clamp or debts, limits and groups of the gifts at dates. The draws
-    # must reach the bulk replay (about 280 runs replayed in 150 examples under the CI
-    # profile), not only the walks event by event.
+    # must reach the bulk replay (100 to 300 runs replayed in 150 examples), not only the
+    # walks event by event.
     _same_without_a_clock()
     assert walked["runs"]
-    assert bulk.count(True) >= 50
+    assert bulk.count(True) >= 10
 
 
 @settings(max_examples=100)
