@@ -1,8 +1,9 @@
 """A walked customer's events between two gifts at dates, taken in bulk where that is exact.
 
 ``_timeline`` walks a customer who gets a gift at a date (a birthday, a sign-up, opening
-points) because the gift changes their points account between events. Most of what lies
-between two gifts is purchases and refunds, and where the points neither wait nor expire
+points) or a referrer's reward, because these change their points account between
+events. Most of what lies between two of them is purchases and refunds, and where the
+points neither wait nor expire
 (``not policy.has_clock``) and the account holds no lot that expires (``not
 account.dated``), the reference's account functions keep all of a customer's points in one
 lot that never expires (``lots.earn`` merges into it, ``lots.take_back`` takes from it

@@ -13,6 +13,11 @@ account is ``_accounts``'s. A referrer's reward under a rule with ``hold_for`` i
 (``_holds.HeldRewards``) and given at the hold's end, before the first item from then on
 or by ``as_of`` (``gifts.release_held``), unless a reversal takes it back first.
 
+Where the points neither wait nor expire and no reward is held, the loop does not visit
+every event: it places each fact and gift among the customer's events by searching their
+instants, and replays the runs of purchases and refunds between them in bulk
+(``_quiet_runs``); only the other events (redemptions, cancellations...) are visited.
+
 What the loop writes is placed around each event's entries: before it (gifts, expiries,
 rewards since the previous event), after its rules' entries (redemptions, write-offs), and
 after the customer's last event (then up to ``as_of``). A customer with no event of their
