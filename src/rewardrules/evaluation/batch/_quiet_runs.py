@@ -54,8 +54,8 @@ class QuietRuns:
     visited: list[int]
     """The events a run never holds, in order: redemptions and cancellations, refunds that
     add points, refunds that release a friend's gift to a referral rule's limits."""
-    purchases: list[int]
-    """The purchases, in order."""
+    purchases: Ints
+    """The purchases, in order (an array: a history is mostly purchases)."""
     refunds: list[int]
     """The refunds, in order."""
     emptied: Collection[int]
@@ -90,7 +90,7 @@ class QuietRuns:
             change,
             taken,
             np.flatnonzero(visited).tolist(),
-            np.flatnonzero(purchases).tolist(),
+            np.flatnonzero(purchases),
             np.flatnonzero(refunds).tolist(),
             emptied,
         )
@@ -146,9 +146,9 @@ class QuietRuns:
             lots[0].points = max(balance, 0)
         account.debt = max(-balance, 0)
         purchases = self.purchases
-        last = bisect_left(purchases, stop) - 1
+        last = int(np.searchsorted(purchases, stop)) - 1
         if last >= 0 and purchases[last] >= start:
-            account.last_purchase_at = written(purchases[last])
+            account.last_purchase_at = written(int(purchases[last]))
         return True
 
     def latest_kept(
@@ -168,8 +168,8 @@ class QuietRuns:
             if refund in self.emptied
         }
         ids = self.frame.event_ids
-        for place in range(bisect_left(purchases, stop) - 1, -1, -1):
-            purchase = purchases[place]
+        for place in range(int(np.searchsorted(purchases, stop)) - 1, -1, -1):
+            purchase = int(purchases[place])
             if purchase < start:
                 break
             if str(ids[purchase]) not in emptied:
