@@ -146,7 +146,7 @@ class QuietRuns:
             lots[0].points = max(balance, 0)
         account.debt = max(-balance, 0)
         purchases = self.purchases
-        last = int(np.searchsorted(purchases, stop)) - 1
+        last = int(purchases.searchsorted(stop)) - 1
         if last >= 0 and purchases[last] >= start:
             account.last_purchase_at = written(int(purchases[last]))
         return True
@@ -168,7 +168,7 @@ class QuietRuns:
             if refund in self.emptied
         }
         ids = self.frame.event_ids
-        for place in range(int(np.searchsorted(purchases, stop)) - 1, -1, -1):
+        for place in range(int(purchases.searchsorted(stop)) - 1, -1, -1):
             purchase = int(purchases[place])
             if purchase < start:
                 break

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
-import numpy as np
-
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsAccount,
@@ -315,7 +313,7 @@ class Walker:
         """The first of ``events`` after a fact by (instant, id)."""
         at, keys = self.frame.at, self.frame.event_ids
         instant, key = fact.key
-        place = events.start + int(np.searchsorted(at[events.start : events.stop], instant))
+        place = events.start + int(at[events.start : events.stop].searchsorted(instant))
         while place < events.stop and int(at[place]) == instant and str(keys[place]) < key:
             place += 1
         return place
@@ -334,7 +332,7 @@ class Walker:
         while walked.next_gift < len(due) and walked.position < stop:
             instant = (due[walked.next_gift][0][0] - _EPOCH) // _MICROSECOND
             start = walked.position
-            place = start + int(np.searchsorted(at[start:stop], instant, side="left"))
+            place = start + int(at[start:stop].searchsorted(instant))
             if place >= stop:
                 break
             self._events(done, account, walked, place, usage)
