@@ -269,6 +269,35 @@ def test_a_referrer_rewarded_between_their_events_walks_in_runs(
     assert all(bulk)
 
 
+def test_gifts_at_an_events_instant_come_before_it_and_before_a_fact_then(
+    walked: dict[str, set[str]],
+) -> None:
+    referral = {"id": "friend", "kind": "referral", "referrer": {"points": 300}}
+    program = make_program([STARS, BIRTHDAY, WELCOME, referral])
+    joined = _day(3, 1)
+    midnight = datetime(2025, 3, 9, tzinfo=UTC)  # the birthday window's first instant
+    ana = ANA.model_copy(update={"joined_at": joined})
+    events: list[AnyEvent] = [
+        _buy("p1", joined, "25.00"),  # at the instant of joining
+        _buy("a2", midnight, "10.00"),
+        _buy("b1", midnight, "20.00", customer="bo"),  # ana's reward, after a2 by id
+    ]
+    customers = [ana, Customer(customer_id="bo", referred_by="ana")]
+    assert same_results(program, events, customers)
+    ledger, result = _points(program, events, customers)
+    # A gift due at an instant comes before the events and facts at that instant: the
+    # sign-up (100) before p1 (25), the birthday (50) before a2 (10) and b1's reward (300).
+    assert [(event_id, points) for event_id, _, points in ledger] == [
+        ("welcome@2025-03-01", 100),
+        ("p1", 25),
+        ("bday@2025-03-09", 50),
+        ("a2", 10),
+        ("b1", 300),
+    ]
+    assert result.points == 485
+    assert walked["runs"] == {"ana"}
+
+
 def test_a_referrer_with_a_held_reward_is_walked_event_by_event(
     walked: dict[str, set[str]],
 ) -> None:
