@@ -39,6 +39,7 @@ from strategies import CATALOGUE, cutoffs, lifecycle_histories, make_program
 from test_batch_engine import same_results
 from test_batch_gifts import gift_programs, supplied_facts
 from test_batch_migration import opening_lots
+from test_batch_resume_slices import resumes_as_one
 
 STARS = {"id": "stars", "kind": "points_per_spend", "points": Decimal(1), "per": Decimal(1)}
 BIRTHDAY = {"id": "bday", "kind": "birthday", "points": 50, "window": "day"}
@@ -384,4 +385,25 @@ def test_drawn_referral_facts_without_a_clock_run_identically(
     # a referrer whose rewards are not held is walked in runs, its facts placed among its
     # events by (instant, id).
     _same_with_supplied_facts()
+    assert walked["runs"]
+
+
+@settings(max_examples=60)
+@given(gift_programs(clock=False), lifecycle_histories(catalogue=True), profiles(), st.data())
+def _resumes_without_a_clock(
+    program: Program,
+    events: list[AnyEvent],
+    customers: list[Customer],
+    data: st.DataObject,
+) -> None:
+    split = data.draw(st.integers(0, len(events)), label="split")
+    resumes_as_one(program, events, split, customers)
+
+
+def test_drawn_gift_programs_without_a_clock_resume_as_the_reference(
+    walked: dict[str, set[str]],
+) -> None:
+    # From a saved state: the walk in runs starts from the saved account (in bulk while it
+    # is one lot that never expires) and reads the saved purchases for purchase_within.
+    _resumes_without_a_clock()
     assert walked["runs"]
