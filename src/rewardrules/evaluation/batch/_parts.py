@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -71,19 +72,38 @@ def customer_parts(table: pa.Table, profiles: Mapping[str, Customer] | None) -> 
     last = np.flatnonzero(np.diff(part_in_order, append=part_in_order[-1] + 1))
     highs: list[str] = dictionary.take(pa.array(order[last])).to_pylist()
     routed = _routed_profiles(profiles, highs)
+    # Each part's rows in the table's order, and where its events start among them: for a
+    # table sorted by customer (as big histories should be) each part is a slice.
+    count, starts = len(highs), facts.starts
     in_order = bool(np.all(row_part[1:] >= row_part[:-1]))
+    by_part = None if in_order else np.argsort(row_part, kind="stable")
+    bounds = np.searchsorted(
+        row_part if by_part is None else row_part[by_part], np.arange(count + 1)
+    )
+    starts_part = row_part[starts]
+    starts_by_part = None if in_order else np.argsort(starts_part, kind="stable")
+    start_bounds = np.searchsorted(
+        starts_part if starts_by_part is None else starts_part[starts_by_part],
+        np.arange(count + 1),
+    )
+    place = None
+    if by_part is not None:  # each row's place in its part
+        place = np.empty(table.num_rows, dtype=np.int64)
+        place[by_part] = np.arange(table.num_rows, dtype=np.int64) - bounds[row_part[by_part]]
     parts = []
     for part, wanted in enumerate(routed):
-        if in_order:
-            start = int(np.searchsorted(row_part, part, side="left"))
-            end = int(np.searchsorted(row_part, part, side="right"))
-            kept = np.arange(start, end, dtype=np.int64)
-            piece = table.slice(start, end - start)
+        low, high = int(bounds[part]), int(bounds[part + 1])
+        begin, end = int(start_bounds[part]), int(start_bounds[part + 1])
+        if by_part is None or starts_by_part is None or place is None:
+            kept: npt.NDArray[np.int64] | slice = slice(low, high)
+            piece = table.slice(low, high - low)
+            own_starts = starts[begin:end] - low
         else:
-            mask = row_part == part
-            kept = np.flatnonzero(mask)
-            piece = table.filter(pa.array(mask))
-        parts.append(Part(remember(piece, _facts_of_rows(facts, kept, table.num_rows)), wanted))
+            kept = by_part[low:high]
+            piece = table.take(kept)
+            own_starts = place[starts[starts_by_part[begin:end]]]
+        known = CheckedFacts(own_starts, facts.plain, facts.types[kept], facts.source)
+        parts.append(Part(remember(piece, known), wanted))
     return parts
 
 
@@ -99,15 +119,6 @@ def _routed_profiles(
         part = min(bisect_left(highs, customer_id), len(highs) - 1)  # code point order
         routed[part].append(profile)  # type: ignore[union-attr]
     return routed
-
-
-def _facts_of_rows(facts: CheckedFacts, kept: np.ndarray, rows: int) -> CheckedFacts:
-    """The facts of the table's rows ``kept`` (whole events, in the table's order)."""
-    place = np.full(rows, -1, dtype=np.int64)
-    place[kept] = np.arange(len(kept), dtype=np.int64)
-    assert facts.starts is not None  # noqa: S101 -- customer_parts cuts only such tables
-    starts = place[facts.starts]
-    return CheckedFacts(starts[starts >= 0], facts.plain, facts.types[kept], facts.source)
 
 
 def joined(evaluations: list[Evaluation]) -> Evaluation:
