@@ -16,9 +16,11 @@ their reasons, only when they are read.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +49,7 @@ from rewardrules.evaluation.batch._plain_lots import (
 from rewardrules.money import Currency
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from rewardrules.evaluation.batch._accounts import Accounts
     from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -114,6 +116,43 @@ class Expiries:
             keys=partial(column_keys, columns),
             sources=np.asarray(self.sources, dtype=np.int64),
         )
+
+
+def _expired(
+    out: Expiries,
+    event: int,
+    span: tuple[int, int],
+    sources: list[int],
+    earned: list[int],
+    expires: list[int],
+    lot_points: list[int],
+) -> None:
+    """Lots ``span`` (a range of a customer's lots, oldest first) expire before ``event``,
+    with the points they have left: those left with none are dropped once every customer
+    has been replayed (:func:`_drop_emptied`), since ``lots._expire_due`` writes nothing
+    for them."""
+    start, stop = span
+    out.events += [event] * (stop - start)
+    out.sources += sources[start:stop]
+    out.points += lot_points[start:stop]
+    out.earned += earned[start:stop]
+    out.expires += expires[start:stop]
+
+
+def _drop_emptied(out: Expiries) -> None:
+    """Drop the expiries of lots that had no points left (spent or taken back)."""
+    points = np.asarray(out.points, dtype=np.int64)
+    if points.all():
+        return
+    kept = np.flatnonzero(points)
+    for name in ("events", "sources", "points", "earned", "expires"):
+        column = np.asarray(getattr(out, name), dtype=np.int64)
+        setattr(out, name, column[kept].tolist())
+
+
+def _never_back(instants: list[int]) -> bool:
+    """Whether a customer's lots' instants (when available, when due) never go back."""
+    return all(earlier <= later for earlier, later in pairwise(instants))
 
 
 def _expiry_arguments(
@@ -226,23 +265,6 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     events_out, entries_out = accounts.events, accounts.entries
     cancels, tier_at = catalogue.cancels, catalogue.tiers
 
-    def expire(until: int, inclusive: bool, at_event: int, out: Expiries) -> None:
-        """Pop the due lots from the front (``lots._expire_due``), as columns."""
-        head = front[0]
-        count = len(expires)
-        while head < count and (expires[head] < until or (inclusive and expires[head] == until)):
-            left = lot_points[head]
-            if left:
-                out.events.append(at_event)
-                out.sources.append(sources[head])
-                out.points.append(left)
-                out.earned.append(earned[head])
-                out.expires.append(expires[head])
-                lot_points[head] = 0
-            head += 1
-        front[0] = head
-
-    front = [0]
     due, closing = accounts.expiring, accounts.closing_expiries
     available_at, expires_at = clock.columns(flags[0])
     plain, carried = None, {}
@@ -275,7 +297,14 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         # the purchases (events) that earned the lots, the local date ordinals they were
         # earned on, when available, when they expire, their points
         sources, earned, available, expires, lot_points = lots_left or ([], [], [], [], [])
-        front[0] = 0
+        # Lots open in event order. While their availability and their expiry never go
+        # back (a fixed wait and period do not), the lots still waiting are the last ones
+        # and the lots due the first ones: bisections find them, not scans of every lot.
+        ready_in_order = _never_back(available)
+        due_in_order = _never_back(expires)
+        head = 0  # the lots before it have expired
+        spent_to = 0  # the lots from head to it hold no points (a redemption spent them)
+        due_at = expires[0] if has_clock and expires else NEVER  # when the head lot expires
         debt = 0
         written_off: list[WriteOff] = []  # under clamp: what cancellations may recover
         units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
@@ -285,33 +314,54 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
             first = cuts[customer]
         for event in range(first, end):
             at = at_of[event]
-            head = front[0]
-            if has_clock and head < len(expires) and expires[head] <= at:
-                expire(at, True, event, due)
-            written: list[LedgerEntry] = []
+            if at >= due_at:  # lots._expire_due: pop the due lots from the front
+                if due_in_order:
+                    stop = bisect_right(expires, at, head)
+                else:
+                    stop = head + 1
+                    while stop < len(expires) and expires[stop] <= at:
+                        stop += 1
+                _expired(due, event, (head, stop), sources, earned, expires, lot_points)
+                head = stop
+                due_at = expires[head] if head < len(expires) else NEVER
             if purchases[event]:
                 gained = points_of[event]
-                if gained > 0:
+                if gained > 0 and debt:
                     repaid = min(debt, gained)
                     debt -= repaid
                     gained -= repaid
-                    if gained and not has_clock and len(lot_points) > front[0]:
-                        lot_points[front[0]] += gained
-                    elif gained:
-                        sources.append(event)
-                        earned.append(local_of[event])
-                        available.append(available_of[event])
-                        expires.append(expires_of[event])
-                        lot_points.append(gained)
-            elif refunds[event]:
+                if gained <= 0:
+                    continue
+                if not has_clock and len(lot_points) > head:
+                    lot_points[head] += gained
+                    spent_to = head
+                    continue
+                ready, ends = available_of[event], expires_of[event]
+                if lot_points:
+                    ready_in_order = ready_in_order and ready >= available[-1]
+                    due_in_order = due_in_order and ends >= expires[-1]
+                if has_clock and head == len(lot_points):
+                    due_at = ends
+                sources.append(event)
+                earned.append(local_of[event])
+                available.append(ready)
+                expires.append(ends)
+                lot_points.append(gained)
+                continue
+            written: list[LedgerEntry] = []
+            if refunds[event]:
                 wanted = -points_of[event]
                 if wanted:
                     purchase_id = frame.purchase_id[event].as_py()
-                    lots = range(front[0], len(lot_points))
+                    lots = range(head, len(lot_points))
                     own = [lot for lot in lots if ids[sources[lot]] == purchase_id]
-                    ready = [lot for lot in lots if lot_points[lot] and available[lot] <= at]
-                    waiting = [lot for lot in lots if lot_points[lot] and available[lot] > at]
-                    for lot in (*own, *ready, *waiting):
+                    # then the available lots oldest first, then the waiting ones
+                    others: Iterable[int] = lots
+                    if not ready_in_order:
+                        ready = [lot for lot in lots if lot_points[lot] and available[lot] <= at]
+                        waiting = [lot for lot in lots if lot_points[lot] and available[lot] > at]
+                        others = (*ready, *waiting)
+                    for lot in chain(own, others):
                         if not wanted:
                             break
                         taken = min(lot_points[lot], wanted)
@@ -341,10 +391,10 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
             elif event in cancels:
                 undone = spent.pop(cancels[event], None)
                 if undone is not None:
-                    kept, taken = undone
+                    kept, taken_from = undone
                     units[kept.reward] -= kept.quantity
-                    restored = sum(part for lot, part in taken if lot >= front[0])
-                    gone = sum(part for lot, part in taken if lot < front[0])
+                    restored = sum(part for lot, part in taken_from if lot >= head)
+                    gone = sum(part for lot, part in taken_from if lot < head)
                     repaid = min(debt, restored)
                     debt -= repaid
                     redemption_id = ids[cancels[event]]
@@ -360,11 +410,12 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                         )
                     recovered = -sum(entry.points or 0 for entry in recovery)
                     owed = repaid + recovered
-                    for lot, part in taken:
-                        if lot >= front[0]:
+                    for lot, part in taken_from:
+                        if lot >= head:
                             paid = min(owed, part)
                             owed -= paid
                             lot_points[lot] += part - paid
+                            spent_to = min(spent_to, lot)
                     reason = cancellation_reason(
                         policy, redemption_id, kept, (restored, gone, repaid), recovered
                     )
@@ -383,7 +434,6 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     ]
                     written += recovery
             else:
-                lots = range(front[0], len(lot_points))
                 reward_id = frame.reward[event].as_py()
                 reward = policy.rewards.get(reward_id)
                 day = date.fromordinal(local_of[event])
@@ -401,8 +451,17 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     ]
                 else:
                     terms = redemption_terms(policy, reward, quantity)
-                    pending = sum(lot_points[lot] for lot in lots if available[lot] > at)
-                    ready_points = sum(lot_points[lot] for lot in lots) - debt - pending
+                    spent_to = max(spent_to, head)
+                    if ready_in_order:  # the lots from ``waits`` on are still waiting
+                        waits = bisect_right(available, at, spent_to)
+                        pending = sum(lot_points[waits:])
+                        ready_points = sum(lot_points[spent_to:waits]) - debt
+                        spendable: Iterable[int] = range(spent_to, waits)
+                    else:
+                        lots = range(spent_to, len(lot_points))
+                        pending = sum(lot_points[lot] for lot in lots if available[lot] > at)
+                        ready_points = sum(lot_points[spent_to:]) - debt - pending
+                        spendable = [lot for lot in lots if available[lot] <= at]
                     if ready_points < terms.cost:
                         reason = (
                             f"rejected: {reward.name} costs {terms.cost} {name}, "
@@ -418,14 +477,16 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     else:
                         wanted = terms.cost
                         parts: list[tuple[int, int]] = []
-                        for lot in lots:
-                            if lot_points[lot] and available[lot] <= at:
+                        for lot in spendable:
+                            if lot_points[lot]:
                                 taken = min(lot_points[lot], wanted)
                                 lot_points[lot] -= taken
                                 wanted -= taken
                                 parts.append((lot, taken))
                                 if not wanted:
                                     break
+                        if ready_in_order:  # every lot before the last one taken is empty
+                            spent_to = parts[-1][0] if parts else spent_to
                         units[reward_id] = before + quantity
                         spent[event] = (Spent(reward.id, quantity, terms.value, ()), parts)
                         written = [
@@ -447,10 +508,16 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         report = at_of[end - 1]
         if until is not None:
             instant, inclusive, report = until
-            if has_clock:
-                expire(instant, inclusive, end - 1, closing)
-        lots = range(front[0], len(lot_points))
-        balance = sum(lot_points[lot] for lot in lots) - debt
+            if has_clock and head < len(expires):
+                stop = head
+                while stop < len(expires) and (
+                    expires[stop] < instant or (inclusive and expires[stop] == instant)
+                ):
+                    stop += 1
+                _expired(closing, end - 1, (head, stop), sources, earned, expires, lot_points)
+                head = stop
+        lots = range(head, len(lot_points))
+        balance = sum(lot_points[head:]) - debt
         accounts.balances[customer] = balance
         accounts.available[customer] = balance - sum(
             lot_points[lot] for lot in lots if available[lot] > report
@@ -464,6 +531,8 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
             accounts.upcoming[customer] = tuple(
                 ExpiryDue(day, left) for day, left in sorted(by_day.items())
             )
+    _drop_emptied(due)
+    _drop_emptied(closing)
     if plain is not None:
         in_event_order(due)
         in_event_order(closing)
