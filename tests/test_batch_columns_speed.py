@@ -139,7 +139,8 @@ def test_plain_customers_expire_at_the_first_event_at_or_after_the_expiry(
     one_sort: bool,
 ) -> None:
     if one_sort:  # the search used when the customers' spans do not fit one int64 key
-        monkeypatch.setattr(_plain_lots, "_due", _plain_lots._due_sorted)
+        monkeypatch.setattr(_plain_lots, "due_events", _plain_lots._due_sorted)
+        monkeypatch.setattr(_lots, "due_events", _plain_lots._due_sorted)
     # Earned 15 January: six months on is 15 July, rounded up to 1 August, local midnight.
     program = _lifecycle(pending_for="14 days", expire_after="6 months", expire_round_up_to="month")
     expiry = datetime(2026, 8, 1, tzinfo=NEW_YORK).astimezone(UTC)

@@ -16,7 +16,7 @@ their reasons, only when they are read.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -41,11 +41,12 @@ from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._ledger import EntryPart, column_keys
 from rewardrules.evaluation.batch._plain_lots import (
     NEVER,
-    in_event_order,
+    due_events,
     loop_columns,
     plain_accounts,
     plain_customers,
 )
+from rewardrules.evaluation.batch._purchase_runs import Earnings, in_time_order, visited_events
 from rewardrules.money import Currency
 
 if TYPE_CHECKING:
@@ -120,34 +121,52 @@ class Expiries:
 
 def _expired(
     out: Expiries,
-    event: int,
+    event: int | None,
     span: tuple[int, int],
-    sources: list[int],
-    earned: list[int],
-    expires: list[int],
-    lot_points: list[int],
+    lots: tuple[list[int], list[int], list[int]],
 ) -> None:
-    """Lots ``span`` (a range of a customer's lots, oldest first) expire before ``event``,
-    with the points they have left: those left with none are dropped once every customer
-    has been replayed (:func:`_drop_emptied`), since ``lots._expire_due`` writes nothing
-    for them."""
+    """Lots ``span`` (a range of a customer's lots, oldest first: ``lots`` are their
+    purchases, expiries and points) expire before ``event`` (None: placed later, by
+    :func:`_settle`), with the points they have left. :func:`_settle` drops those left with
+    none (``lots._expire_due`` writes nothing for them) and fills in the local dates the
+    lots were earned on."""
     start, stop = span
-    out.events += [event] * (stop - start)
+    sources, expires, lot_points = lots
+    if event is not None:
+        out.events += [event] * (stop - start)
     out.sources += sources[start:stop]
     out.points += lot_points[start:stop]
-    out.earned += earned[start:stop]
     out.expires += expires[start:stop]
 
 
-def _drop_emptied(out: Expiries) -> None:
-    """Drop the expiries of lots that had no points left (spent or taken back)."""
-    points = np.asarray(out.points, dtype=np.int64)
-    if points.all():
-        return
-    kept = np.flatnonzero(points)
-    for name in ("events", "sources", "points", "earned", "expires"):
-        column = np.asarray(getattr(out, name), dtype=np.int64)
-        setattr(out, name, column[kept].tolist())
+def _settle(frame: Frame, out: Expiries, placed_later: Expiries | None = None) -> None:
+    """Expiries as the ledger reads them: ``placed_later`` (lots of customers whose
+    purchases were added in runs) added, each before its customer's first event after its
+    purchase at or after its expiry (it expired by the customer's last event); those with
+    no points left dropped; the local date each lot was earned on; all in event order
+    (stable: a customer's lots keep their order)."""
+    names = ("sources", "points", "expires")
+    events = np.asarray(out.events, dtype=np.int64)
+    sources, points, expires = (np.asarray(getattr(out, name), dtype=np.int64) for name in names)
+    if placed_later is not None and placed_later.sources:
+        more = [np.asarray(getattr(placed_later, name), dtype=np.int64) for name in names]
+        owners = frame.customer[more[0]]
+        where = due_events(frame, more[0], owners, more[2], frame.customer_start[owners + 1])
+        assert not np.any(where < 0)  # noqa: S101 -- each expired by its customer's last event
+        events = np.concatenate((events, where))
+        sources, points, expires = (
+            np.concatenate((column, added))
+            for column, added in zip((sources, points, expires), more, strict=True)
+        )
+    order = np.flatnonzero(points)
+    if np.any(events[order][1:] < events[order][:-1]):
+        order = order[np.argsort(events[order], kind="stable")]
+    sources = sources[order]
+    out.events = events[order].tolist()
+    out.sources = sources.tolist()
+    out.points = points[order].tolist()
+    out.earned = frame.local_date[sources].tolist()
+    out.expires = expires[order].tolist()
 
 
 def _never_back(instants: list[int]) -> bool:
@@ -284,24 +303,36 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         available_at,
         expires_at,
     )
-    picked: list[Any] = (  # by event: only the events the loop reads, when it skips some
-        [column.tolist() for column in columns]
-        if plain is None
-        else loop_columns(frame, replayed, plain.cut, columns)
-    )
+    # A customer whose lots keep their time order has its purchases added as runs between
+    # the other events it visits (``_purchase_runs``); the others visit every event.
+    in_runs = np.zeros(len(frame.customer_ids), dtype=np.bool_)
+    earnings, non_purchases = None, []
+    if plain is None:
+        picked: list[Any] = [column.tolist() for column in columns]
+    else:
+        in_runs = in_time_order(frame, flags[0], points, (available_at, expires_at))
+        earnings = Earnings.of(frame, flags[0], points, available_at, expires_at)
+        non_purchases = np.flatnonzero(~flags[0]).tolist()
+        visited = visited_events(frame, replayed, plain.cut, in_runs, flags[0])
+        picked = loop_columns(frame, visited, columns)  # by event: those the loop reads
     purchases, refunds, at_of, local_of, points_of, asked, available_of, expires_of = picked
     cuts = None if plain is None else plain.cut.tolist()
+    runs_of = in_runs.tolist()
+    lazily = Expiries()  # lots of customers in runs that expired at an event: placed after
     for customer in replayed:
         customer_id = frame.customer_ids[customer]
         lots_left = carried.get(customer)
-        # the purchases (events) that earned the lots, the local date ordinals they were
-        # earned on, when available, when they expire, their points
-        sources, earned, available, expires, lot_points = lots_left or ([], [], [], [], [])
+        # the purchases (events) that earned the lots, when available, when they expire,
+        # their points
+        sources, available, expires, lot_points = lots_left or ([], [], [], [])
         # Lots open in event order. While their availability and their expiry never go
         # back (a fixed wait and period do not), the lots still waiting are the last ones
         # and the lots due the first ones: bisections find them, not scans of every lot.
-        ready_in_order = _never_back(available)
-        due_in_order = _never_back(expires)
+        in_run = earnings is not None and runs_of[customer]
+        ready_in_order = in_run or _never_back(available)
+        due_in_order = in_run or _never_back(expires)
+        lots_now = (sources, available, expires, lot_points)
+        dying = (sources, expires, lot_points)
         head = 0  # the lots before it have expired
         spent_to = 0  # the lots from head to it hold no points (a redemption spent them)
         due_at = expires[0] if has_clock and expires else NEVER  # when the head lot expires
@@ -312,16 +343,27 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         first, end = starts[customer], starts[customer + 1]
         if cuts is not None:
             first = cuts[customer]
-        for event in range(first, end):
+        visits: Iterable[int] = range(first, end)
+        if in_run:
+            starts_at, ends_at = bisect_left(non_purchases, first), bisect_left(non_purchases, end)
+            visits = non_purchases[starts_at:ends_at]
+        bought = first  # in runs: the first event whose purchase is not added yet
+        for event in visits:
             at = at_of[event]
-            if at >= due_at:  # lots._expire_due: pop the due lots from the front
+            if in_run:
+                if bought < event:
+                    assert earnings is not None  # noqa: S101 -- in_run says it is set
+                    debt = earnings.add(lots_now, (bought, event), debt)
+                bought = event + 1
+                head = bisect_right(expires, at, head)  # the lots due by now have expired
+            elif at >= due_at:  # lots._expire_due: pop the due lots from the front
                 if due_in_order:
                     stop = bisect_right(expires, at, head)
                 else:
                     stop = head + 1
                     while stop < len(expires) and expires[stop] <= at:
                         stop += 1
-                _expired(due, event, (head, stop), sources, earned, expires, lot_points)
+                _expired(due, event, (head, stop), dying)
                 head = stop
                 due_at = expires[head] if head < len(expires) else NEVER
             if purchases[event]:
@@ -343,7 +385,6 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                 if has_clock and head == len(lot_points):
                     due_at = ends
                 sources.append(event)
-                earned.append(local_of[event])
                 available.append(ready)
                 expires.append(ends)
                 lot_points.append(gained)
@@ -506,6 +547,15 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                 events_out.append(event)
                 entries_out.append(entry)
         report = at_of[end - 1]
+        if in_run:
+            if bought < end:
+                assert earnings is not None  # noqa: S101 -- in_run says it is set
+                debt = earnings.add(lots_now, (bought, end), debt)
+            stop = bisect_right(expires, report, head)
+            if stop > head and sources[stop - 1] == end - 1:
+                stop -= 1  # the last event's own lot can only expire at a later one
+            _expired(lazily, None, (0, stop), dying)
+            head = stop
         if until is not None:
             instant, inclusive, report = until
             if has_clock and head < len(expires):
@@ -514,7 +564,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     expires[stop] < instant or (inclusive and expires[stop] == instant)
                 ):
                     stop += 1
-                _expired(closing, end - 1, (head, stop), sources, earned, expires, lot_points)
+                _expired(closing, end - 1, (head, stop), dying)
                 head = stop
         lots = range(head, len(lot_points))
         balance = sum(lot_points[head:]) - debt
@@ -524,18 +574,19 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         )
         if policy.expire_after is not None:
             by_day: dict[date, int] = {}
+            instant = NEVER  # of the last lot looked at (lots expiring together are many)
             for lot in lots:
                 if lot_points[lot] and expires[lot] != NEVER:
-                    day = clock.local_day(expires[lot])
+                    if expires[lot] != instant:
+                        instant = expires[lot]
+                        day = clock.local_day(instant)
                     by_day[day] = by_day.get(day, 0) + lot_points[lot]
             accounts.upcoming[customer] = tuple(
                 ExpiryDue(day, left) for day, left in sorted(by_day.items())
             )
-    _drop_emptied(due)
-    _drop_emptied(closing)
+    _settle(frame, due, lazily)
+    _settle(frame, closing)
     if plain is not None:
-        in_event_order(due)
-        in_event_order(closing)
         # in customer order, as one loop over every customer would have written them
         accounts.balances = dict(sorted(accounts.balances.items()))
         accounts.available = dict(sorted(accounts.available.items()))
