@@ -139,6 +139,32 @@ def test_long_histories_visiting_every_event_are_the_references(
 
     monkeypatch.setattr(_lots, "in_time_order", out_of_order)
     assert same_results(program(**settings), long_history(11, 260, customers=2))
+    # and with the lots looked at one by one, as when their instants go back in time
+    monkeypatch.setattr(_lots, "_never_back", lambda _instants: False)
+    assert same_results(program(**settings), long_history(11, 260, customers=2))
+
+
+@pytest.mark.parametrize("as_of", [None, date(2026, 12, 1), date(2026, 12, 2)])
+def test_lots_whose_instants_go_back_at_the_end_of_summer_time_are_the_references(
+    runs: list[int], as_of: date | None
+) -> None:
+    # New York leaves summer time at 2:00 on 1 November 2026: 1:30 EDT (5:30 UTC) comes
+    # before 1:10 EST (6:10 UTC), but a month on, 1 December 1:10 comes before 1:30. The
+    # second purchase's points become available, and expire, before the first's.
+    settings = {"pending_for": "1 month", "expire_after": "1 month"}
+    first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    second = datetime(2026, 11, 1, 6, 10, tzinfo=UTC)
+    history: list[AnyEvent] = [
+        purchase("p1", first, line("mug", "12.00")),
+        purchase("p2", second, line("mug", "30.00")),
+        redemption("r1", datetime(2026, 12, 1, 6, 20, tzinfo=UTC), "drink"),  # 1:20 EST
+        purchase("p3", datetime(2026, 12, 1, 6, 20, tzinfo=UTC), line("mug", "4.50")),
+        refund("f1", datetime(2026, 12, 1, 6, 25, tzinfo=UTC), "p1"),
+        redemption("r2", datetime(2026, 12, 1, 6, 40, tzinfo=UTC), "drink"),  # 1:40 EST
+        purchase("p4", datetime(2026, 12, 1, 7, 0, tzinfo=UTC), line("mug", "2.00")),
+    ]
+    assert same_results(program(**settings), history, None, as_of)
+    assert runs[-1:] == [0]  # replayed event by event
 
 
 def test_a_redemption_spends_the_oldest_available_lots_across_many_of_them() -> None:

@@ -169,6 +169,40 @@ def _settle(frame: Frame, out: Expiries, placed_later: Expiries | None = None) -
     out.expires = expires[order].tolist()
 
 
+def _held(
+    lots: tuple[list[int], list[int], list[int]],
+    head: int,
+    report: int,
+    wanted: tuple[bool, bool],
+) -> tuple[int, int, dict[int, int]]:
+    """What a customer's lots from ``head`` on (``lots``: when available, when they
+    expire, their points) hold at the end: the points, those still waiting at ``report``,
+    and, when asked (``wanted``: whether the lots keep their time order, whether the
+    upcoming expiries are), the points per instant they expire at (not the lots that
+    never expire). Lots in time order are summed a slice at a time."""
+    available, expires, lot_points = lots
+    in_order, upcoming = wanted
+    count = len(lot_points)
+    held = sum(lot_points[head:])
+    by_instant: dict[int, int] = {}
+    if in_order:
+        waiting = sum(lot_points[bisect_right(available, report, head) :])
+        index = head
+        while upcoming and index < count:
+            instant = expires[index]
+            stop = bisect_right(expires, instant, index)
+            left = sum(lot_points[index:stop])
+            if left and instant != NEVER:
+                by_instant[instant] = left
+            index = stop
+        return held, waiting, by_instant
+    waiting = sum(lot_points[lot] for lot in range(head, count) if available[lot] > report)
+    for lot in range(head, count) if upcoming else ():
+        if lot_points[lot] and expires[lot] != NEVER:
+            by_instant[expires[lot]] = by_instant.get(expires[lot], 0) + lot_points[lot]
+    return held, waiting, by_instant
+
+
 def _never_back(instants: list[int]) -> bool:
     """Whether a customer's lots' instants (when available, when due) never go back."""
     return all(earlier <= later for earlier, later in pairwise(instants))
@@ -566,21 +600,19 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     stop += 1
                 _expired(closing, end - 1, (head, stop), dying)
                 head = stop
-        lots = range(head, len(lot_points))
-        balance = sum(lot_points[head:]) - debt
-        accounts.balances[customer] = balance
-        accounts.available[customer] = balance - sum(
-            lot_points[lot] for lot in lots if available[lot] > report
+        held, held_waiting, by_instant = _held(
+            (available, expires, lot_points),
+            head,
+            report,
+            (ready_in_order and due_in_order, policy.expire_after is not None),
         )
+        accounts.balances[customer] = held - debt
+        accounts.available[customer] = held - debt - held_waiting
         if policy.expire_after is not None:
             by_day: dict[date, int] = {}
-            instant = NEVER  # of the last lot looked at (lots expiring together are many)
-            for lot in lots:
-                if lot_points[lot] and expires[lot] != NEVER:
-                    if expires[lot] != instant:
-                        instant = expires[lot]
-                        day = clock.local_day(instant)
-                    by_day[day] = by_day.get(day, 0) + lot_points[lot]
+            for instant, left in by_instant.items():
+                day = clock.local_day(instant)
+                by_day[day] = by_day.get(day, 0) + left
             accounts.upcoming[customer] = tuple(
                 ExpiryDue(day, left) for day, left in sorted(by_day.items())
             )
