@@ -203,6 +203,16 @@ def _held(
     return held, waiting, by_instant
 
 
+def _own_lot(bought: int | None, sources: list[int], head: int) -> list[int]:
+    """The lot (from ``head`` on) that purchase ``bought`` (its event, if the customer made
+    it) opened, as a list of at most one: event ids are unique, and a customer's lots are
+    opened in event order, so a bisection finds it."""
+    if bought is None:
+        return []
+    lot = bisect_left(sources, bought, head)
+    return [lot] if lot < len(sources) and sources[lot] == bought else []
+
+
 def _never_back(instants: list[int]) -> bool:
     """Whether a customer's lots' instants (when available, when due) never go back."""
     return all(earlier <= later for earlier, later in pairwise(instants))
@@ -374,6 +384,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         written_off: list[WriteOff] = []  # under clamp: what cancellations may recover
         units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
         spent: dict[int, tuple[Spent, list[tuple[int, int]]]] = {}  # by redemption event
+        bought_at: dict[str, int] | None = None
         first, end = starts[customer], starts[customer + 1]
         if cuts is not None:
             first = cuts[customer]
@@ -429,7 +440,10 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                 if wanted:
                     purchase_id = frame.purchase_id[event].as_py()
                     lots = range(head, len(lot_points))
-                    own = [lot for lot in lots if ids[sources[lot]] == purchase_id]
+                    if bought_at is None:  # the customer's events by id, at its first refund
+                        span = range(starts[customer], end)
+                        bought_at = dict(zip(ids[span.start : span.stop].tolist(), span))
+                    own = _own_lot(bought_at.get(purchase_id), sources, head)
                     # then the available lots oldest first, then the waiting ones
                     others: Iterable[int] = lots
                     if not ready_in_order:
