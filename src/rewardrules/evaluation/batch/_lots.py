@@ -144,7 +144,8 @@ def _settle(frame: Frame, out: Expiries, placed_later: Expiries | None = None) -
     purchases were added in runs) added, each before its customer's first event after its
     purchase at or after its expiry (it expired by the customer's last event); those with
     no points left dropped; the local date each lot was earned on; all in event order
-    (stable: a customer's lots keep their order)."""
+    (stable: a customer's lots keep their order). Every column fits int64: the points the
+    rules give add up to less than 2**62 (docs/batch-engine.md, "The bounds on amounts")."""
     names = ("sources", "points", "expires")
     events = np.asarray(out.events, dtype=np.int64)
     sources, points, expires = (np.asarray(getattr(out, name), dtype=np.int64) for name in names)
