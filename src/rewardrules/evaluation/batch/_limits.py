@@ -176,7 +176,8 @@ class LimitColumns:
             if customer != current:
                 current = customer
                 usage = list((self.seeds or {}).get(customer, [(0, 0)] * len(limits)))
-            _release_saved(usage, measures, saved_releases.get(event, ()))
+            if saved_releases and event in saved_releases:
+                _release_saved(usage, measures, saved_releases[event])
             for release in by_event.get(event, ()):
                 purchase = release.purchase
                 earned = net.get(purchase, given_points.get(purchase, int(points_wanted[purchase])))
@@ -191,7 +192,11 @@ class LimitColumns:
                 continue
             least, remaining = _left(usage, keys, measures, mosts, event)
             given = want
-            if not _within(want, least):
+            if not (
+                (least[0] is None or want[0] <= least[0])
+                and (least[1] is None or want[1] <= least[1])
+                and (least[2] is None or want[2] <= least[2])
+            ):
                 allowance = Allowance(least[0], least[1], least[2], limits, tuple(remaining))
                 cuts[event] = allowance
                 given = give(event, allowance)
@@ -513,16 +518,6 @@ def _at_events(
     wants = list(zip(points, rewards, value, strict=True))
     probed: list[bool] = [False] * len(order) if probe is None else probe[chosen].tolist()
     return customers, wants, probed
-
-
-def _within(want: Wanted, least: list[int | None]) -> bool:
-    """Whether what a rule wants fits what its limits leave, measure by measure."""
-    most_points, most_rewards, most_value = least
-    return (
-        (most_points is None or want[0] <= most_points)
-        and (most_rewards is None or want[1] <= most_rewards)
-        and (most_value is None or want[2] <= most_value)
-    )
 
 
 def _left(

@@ -29,6 +29,7 @@ import numpy as np
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsPolicy,
+    RedeemTerms,
     Spent,
     WriteOff,
     _entry,
@@ -363,6 +364,7 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     purchases, refunds, at_of, local_of, points_of, asked, available_of, expires_of = picked
     cuts = None if plain is None else plain.cut.tolist()
     runs_of = in_runs.tolist()
+    terms_of: dict[tuple[str, int], RedeemTerms] = {}
     lazily = Expiries()  # lots of customers in runs that expired at an event: placed after
     for customer in replayed:
         customer_id = frame.customer_ids[customer]
@@ -540,7 +542,11 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                         )
                     ]
                 else:
-                    terms = redemption_terms(policy, reward, quantity)
+                    terms = terms_of.get((reward_id, quantity))
+                    if terms is None:  # the same for every redemption of these units
+                        terms = terms_of[reward_id, quantity] = redemption_terms(
+                            policy, reward, quantity
+                        )
                     spent_to = max(spent_to, head)
                     if ready_in_order:  # the lots from ``waits`` on are still waiting
                         waits = bisect_right(available, at, spent_to)
