@@ -190,13 +190,14 @@ class LimitColumns:
             want: Wanted = wants[position]
             if (event in by_event or event in saved_releases) and not any(want):
                 continue
-            least, remaining = _left(usage, keys, measures, mosts, event)
+            least = _least(usage, keys, measures, mosts, event)
             given = want
             if not (
                 (least[0] is None or want[0] <= least[0])
                 and (least[1] is None or want[1] <= least[1])
                 and (least[2] is None or want[2] <= least[2])
             ):
+                _, remaining = _left(usage, keys, measures, mosts, event)
                 allowance = Allowance(least[0], least[1], least[2], limits, tuple(remaining))
                 cuts[event] = allowance
                 given = give(event, allowance)
@@ -518,6 +519,28 @@ def _at_events(
     wants = list(zip(points, rewards, value, strict=True))
     probed: list[bool] = [False] * len(order) if probe is None else probe[chosen].tolist()
     return customers, wants, probed
+
+
+def _least(
+    usage: list[tuple[int, int]],
+    keys: list[list[int] | None],
+    measures: list[int],
+    mosts: list[int],
+    event: int,
+) -> list[int | None]:
+    """Per measure, the least any limit leaves at ``event``: :func:`_left` without what
+    each limit leaves, which only a cut reads (this runs at every event counted)."""
+    least: list[int | None] = [None, None, None]
+    for index, keys_of in enumerate(keys):
+        left = mosts[index]
+        if keys_of is not None:
+            period, used = usage[index]
+            if used and period == keys_of[event]:
+                left = max(left - used, 0)
+        known = least[measures[index]]
+        if known is None or left < known:
+            least[measures[index]] = left
+    return least
 
 
 def _left(
