@@ -55,14 +55,18 @@ GIFT_KINDS = ("birthday", "signup_bonus", "referral")
 
 
 @st.composite
-def gift_programs(draw: st.DrawFn) -> Program:
+def gift_programs(draw: st.DrawFn, clock: bool = True) -> Program:
     """A points program with other kinds and one to three birthday, sign-up, referral or
     fixed bonus rules; now and then limits on the gift rules, a referral's ``hold_for``, and
     the gifts given at dates in one exclusive group, or those given at purchases in one
-    with the points rule; in half the programs, a rule now and then ``final: true``."""
+    with the points rule; in half the programs, a rule now and then ``final: true``.
+    ``clock`` False: points that neither wait nor expire."""
+    points = draw(points_settings(clock)) | {"value": Decimal("0.01")}
+    if not clock:
+        points.pop("pending_for", None)
     settings: dict[str, Any] = {
         "timezone": draw(st.sampled_from(ZONES)),
-        "points": draw(points_settings(True)) | {"value": Decimal("0.01")},
+        "points": points,
         "rewards": list(CATALOGUE),
     }
     tier_names: tuple[str, ...] = ()

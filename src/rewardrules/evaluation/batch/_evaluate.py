@@ -29,6 +29,7 @@ from rewardrules.engine.ledger import (
 from rewardrules.engine.lots import PointsAccount
 from rewardrules.engine.state import CustomerState
 from rewardrules.engine.tiers import calendar_key
+from rewardrules.errors import HistoryError
 from rewardrules.evaluation.batch._accounts import lasting_purchases, run_accounts
 from rewardrules.evaluation.batch._amounts import PointsTally, overflow_problems
 from rewardrules.evaluation.batch._bonus import BonusColumns, PurchaseContextMaker
@@ -45,6 +46,7 @@ from rewardrules.evaluation.batch._limits import LimitColumns, Release, bonus_re
 from rewardrules.evaluation.batch._members import earns_on_shares, points_left
 from rewardrules.evaluation.batch._memory import small_pages
 from rewardrules.evaluation.batch._opening import Grants, check_late, check_tiers, profile_state
+from rewardrules.evaluation.batch._parts import customer_parts, joined
 from rewardrules.evaluation.batch._payments import earned_on
 from rewardrules.evaluation.batch._refunds import RefundStep, emptying
 from rewardrules.evaluation.batch._results import ResultColumns, TierReports
@@ -138,6 +140,36 @@ def evaluate_table(
     if features:
         refuse(features)
     plan = ProgramPlan.compile(program)
+    history = _as_table(table)
+    profiles = None if customers is None else list(customers)
+    if facts is None and not states and not plan.referrals:
+        # Parts of whole customers, each a customer's own results; on any error, the whole
+        # table again, so that the errors are the ones its evaluation reports.
+        try:
+            parts = customer_parts(history, None if profiles is None else _profiles(profiles))
+            if parts is not None:
+                return joined(
+                    [
+                        _evaluate(plan, program, part.table, part.profiles, as_of, source)
+                        for part in parts
+                    ]
+                )
+        except (HistoryError, UnsupportedError):
+            pass
+    return _evaluate(plan, program, history, profiles, as_of, source, facts, states)
+
+
+def _evaluate(
+    plan: ProgramPlan,
+    program: Program,
+    table: pa.Table,
+    customers: Iterable[Customer] | None,
+    as_of: date | datetime | None,
+    source: str,
+    facts: pa.Table | None = None,
+    states: object = None,
+) -> Evaluation:
+    """:func:`evaluate_table` of one table in one piece."""
     if any(rule.final for rule in program.rules):
         _, order = purchase_stages(plan)
         finals = frozenset(rule.id for rule in program.rules if rule.final)
@@ -149,7 +181,7 @@ def evaluate_table(
         profiles = resumed.profiles(profiles)
     check_tiers(plan, profiles)
     until = None if cutoff is None else (_microseconds(cutoff.instant), cutoff.inclusive)
-    frame = read_frame(_as_table(table), plan.money, plan.zone, source, until)
+    frame = read_frame(table, plan.money, plan.zone, source, until)
     if resumed is not None:
         resumed.check(frame)
     grants = None

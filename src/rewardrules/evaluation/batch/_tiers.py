@@ -44,31 +44,37 @@ def first_at_or_after(customer: Ints, at: Ints, query_customer: Ints, query_at: 
     return found
 
 
+_ROOM = 2**61
+"""How far the instants shifted in one binary search may reach (below int64's 2**63)."""
+
+
 def window_starts(customer: Ints, customer_start: Ints, at: Ints, span: int) -> Ints:
     """For each event, the index of its customer's first event at or after ``at - span``.
 
     Events are sorted by (customer, instant). Each customer's instants are shifted so that
     all of them, and every instant ``span`` before them, lie above the previous customer's:
-    one global binary search then answers every event. When the shifted instants would not
-    fit in int64 (many customers over long histories), instants are first replaced by their
-    rank among all the events' instants, and each window's start by the rank of the first
-    instant at or after it: the order within each customer, hence the answer, is the same.
+    one binary search then answers every event of a group of customers. A group holds as
+    many customers as fit in ``_ROOM`` (the widest customer's history and span, times the
+    group's size), so that the shifted instants stay in int64 however many customers there
+    are; each group's search reads only its own events, so the work stays linear in them
+    (a search over all the events' ranks, as before, cost ten times as much from about
+    40,000 customers on, where the shifted instants of one group stopped fitting).
     """
     if len(at) == 0:
         return np.zeros(0, dtype=np.int64)
     first, last = customer_start[:-1], customer_start[1:] - 1
-    lowest, highest = at[first], at[last]
-    room = (highest - lowest).astype(np.float64).sum() + len(first) * (span + 1.0)
-    if room >= 2.0**62:
-        instants = np.unique(at)
-        ranks = np.searchsorted(instants, at)
-        starts = np.searchsorted(instants, at - span, side="left")
-        # Ranks are below the event count: shifting by it per customer cannot overflow.
-        shift = customer * (len(instants) + 1)
-        return np.searchsorted(ranks + shift, starts + shift, side="left").astype(np.int64)
-    base = np.concatenate(([0], np.cumsum(highest - lowest + span + 1)[:-1]))
-    shift = (base - lowest)[customer]
-    return np.searchsorted(at + shift, at - span + shift, side="left").astype(np.int64)
+    lowest = at[first]
+    width = at[last] - lowest + (span + 1)
+    size = max(1, _ROOM // int(width.max()))
+    starts = np.empty(len(at), dtype=np.int64)
+    for low in range(0, len(first), size):
+        high = min(low + size, len(first))
+        begin, end = int(customer_start[low]), int(customer_start[high])
+        base = np.concatenate(([0], np.cumsum(width[low : high - 1])))
+        shift = (base - lowest[low:high])[customer[begin:end] - low]
+        shifted = at[begin:end] + shift
+        starts[begin:end] = np.searchsorted(shifted, shifted - span, side="left") + begin
+    return starts
 
 
 def calendar_keys(window: str, local_date: Ints) -> Ints:

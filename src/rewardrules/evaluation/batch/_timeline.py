@@ -13,6 +13,11 @@ account is ``_accounts``'s. A referrer's reward under a rule with ``hold_for`` i
 (``_holds.HeldRewards``) and given at the hold's end, before the first item from then on
 or by ``as_of`` (``gifts.release_held``), unless a reversal takes it back first.
 
+Where the points neither wait nor expire and no reward is held, the loop does not visit
+every event: it places each fact and gift among the customer's events by searching their
+instants, and replays the runs of purchases and refunds between them in bulk
+(``_quiet_runs``); only the other events (redemptions, cancellations...) are visited.
+
 What the loop writes is placed around each event's entries: before it (gifts, expiries,
 rewards since the previous event), after its rules' entries (redemptions, write-offs), and
 after the customer's last event (then up to ``as_of``). A customer with no event of their
@@ -21,9 +26,9 @@ own (a referrer, or a profile with a gift up to ``as_of``) gets a whole ledger f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
@@ -47,6 +52,7 @@ from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
 from rewardrules.evaluation.batch._holds import HeldRewards, HoldChecks, hold_end, released
 from rewardrules.evaluation.batch._opening import open_lots
+from rewardrules.evaluation.batch._quiet_runs import QuietRuns
 from rewardrules.evaluation.batch._referrals import Fact, Repetition
 from rewardrules.evaluation.batch._resumed_referrals import (
     holding,
@@ -64,6 +70,9 @@ from rewardrules.events import Customer
 from rewardrules.kinds.birthday import BirthdayPlan, birthday_dates, dated_birthday_entry
 from rewardrules.kinds.referral import ReferralPlan, referrer_reward
 from rewardrules.kinds.signup_bonus import SignupPlan, signup_at_joining
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 Due = tuple[datetime, int, BirthdayPlan | SignupPlan, int]
 """A gift due at a date: its moment, its rule's place in ``plan.dated``, its plan, and its
@@ -124,6 +133,19 @@ class Walker:
     saved: Mapping[str, CustomerState] = field(default_factory=dict)
     """When resuming, per customer, their saved state: where their walk starts from (its
     account, limits' usage, first event, birthday years and marks)."""
+    runs: QuietRuns | None = None
+    """The frame's prefix sums for the runs of events between gifts (``_quiet_runs``);
+    ``walk_customers`` sets them."""
+
+    def with_runs(self, customers: list[int]) -> Walker:
+        """This walker with the frame's runs (``_quiet_runs``) to walk the frame's
+        ``customers``, where points have no clock."""
+        if not customers or self.runs is not None or self.plan.points.has_clock:
+            return self
+        runs = QuietRuns.of(
+            self.frame, self.plan.points, self.points, self.flags, self.released, self.emptied
+        )
+        return replace(self, runs=runs)
 
     def needs_walk(self, profile: Customer | None) -> bool:
         """Whether a profile may give a gift at a date, or brings opening lots."""
@@ -143,27 +165,23 @@ class Walker:
         self, customer_id: str, events: range, facts: list[Fact], profile: Customer | None
     ) -> Walk:
         """Give one customer's gifts at dates and rewards, and replay their account."""
-        plan, frame, cutoff = self.plan, self.frame, self.cutoff
-        policy = plan.points
-        done = Walk(customer_id)
         saved = self.saved.get(customer_id)
-        keys = frame.event_ids
-        items: list[tuple[int, str, int | Fact]] = [
-            (int(frame.at[event]), str(keys[event]), event) for event in events
-        ]
-        items += [(*fact.key, fact) for fact in facts]
-        items.sort(key=lambda item: (item[0], item[1]))
-        moments = [self._moment(item[2]) for item in items]
-        if cutoff is not None:
-            until, inclusive = cutoff[0], cutoff[1]
+        held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
+        # Points without a clock and no reward held: no datetime per event (the runs
+        # between gifts and facts in bulk, ``_quiet_runs``), unless a lot expires.
+        quiet = self._quiet(facts, held)
+        ends = sorted({events[0], events[-1]}) if quiet and events else events
+        items, moments = self._items(ends, facts)  # quiet: the first and last event only
+        done = Walk(customer_id)
+        if self.cutoff is not None:
+            until, inclusive = self.cutoff[0], self.cutoff[1]
         elif moments:
             until, inclusive = moments[-1], True
         else:
             return done
-        account, first, usage = self._start(customer_id, moments, saved)
+        account, first, usage = self._start(customer_id, moments[0] if moments else None, saved)
+        done.lots = account
         due = self._together(self._schedule(profile, first, until, inclusive, saved))
-        next_gift = 0
-        pending: list[LedgerEntry] = []
         # A birthday's member_for and purchase_within: when membership started, and the
         # purchases so far not refunded in full.
         standing = _Standing(
@@ -171,15 +189,68 @@ class Walker:
             profile is not None and profile.joined_at is not None,
             {} if saved is None else kept_purchases(saved),
         )
-        done.lots = account
-        held = saved_held(saved)  # the referrer's rewards held (a rule's hold_for)
-        # A migrated customer starts before their first event, supplied fact or ``as_of``;
-        # without these, before the first fact a friend's purchase raises (the first item).
-        if profile is not None and profile.opens and (events or cutoff is not None or facts):
-            done.opened = True
-            opening = open_lots(plan, account, profile)
-            pending += opening
-            done.gifts += opening
+        pending = self._open(done, account, profile, bool(events or facts))
+        if quiet and not account.dated:
+            standing.since = events.start
+            walked = _Runs(events.start, due, pending, held, profile, standing)
+            self._walk_runs(done, account, (events, facts), walked, usage)
+            next_gift, pending = walked.next_gift, walked.pending
+        else:
+            if quiet:  # an opening or saved lot expires: every event is a moment
+                items, moments = self._items(events, facts)
+            next_gift, pending = self._walk_items(
+                done, account, items, moments, due, pending, profile, standing, usage, held
+            )
+        done.last_item = moments[-1] if moments else None
+        done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
+        done.moment = done.last_item
+        self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
+        return done
+
+    def _quiet(self, facts: list[Fact], held: HeldRewards) -> bool:
+        """Whether a walk may take the runs of events in bulk: points without a clock, and
+        no referrer's reward held (none now, and no fact under a rule that holds it)."""
+        plan = self.plan
+        return (
+            self.runs is not None
+            and not plan.points.has_clock
+            and not held.held
+            and all(hold_end(plan.referrals, fact, plan.zone) is None for fact in facts)
+        )
+
+    def _items(
+        self, events: Sequence[int], facts: list[Fact]
+    ) -> tuple[list[tuple[int, str, int | Fact]], list[datetime]]:
+        """A customer's events and facts in evaluation order (instant, id), each with its
+        moment."""
+        keys = self.frame.event_ids
+        at = self.frame.at
+        items: list[tuple[int, str, int | Fact]] = [
+            (int(at[event]), str(keys[event]), event) for event in events
+        ]
+        items += [(*fact.key, fact) for fact in facts]
+        items.sort(key=lambda item: (item[0], item[1]))
+        return items, [self._moment(item[2]) for item in items]
+
+    def _walk_items(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        items: list[tuple[int, str, int | Fact]],
+        moments: list[datetime],
+        due: list[list[Due]],
+        pending: list[LedgerEntry],
+        profile: Customer | None,
+        standing: _Standing,
+        usage: WorkingState | None,
+        held: HeldRewards,
+    ) -> tuple[int, list[LedgerEntry]]:
+        """Every event and fact in order, each at its moment: the gifts due by then and
+        the held rewards whose hold ended, the expiries, the item. Returns the first gift
+        still due and what is pending after the last item."""
+        plan = self.plan
+        policy, customer_id = plan.points, done.customer_id
+        next_gift = 0
         for (_, _, item), moment in zip(items, moments):
             if held.held:
                 next_gift = self._release(
@@ -211,20 +282,141 @@ class Walker:
             if written:
                 done.after.append((item, written))
                 done.account += written
-        done.last_item = moments[-1] if moments else None
-        done.last_is_fact = bool(items) and isinstance(items[-1][2], Fact)
-        done.moment = done.last_item
-        self._close(done, account, due[next_gift:], pending, profile, standing, usage, held)
-        return done
+        return next_gift, pending
+
+    def _walk_runs(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        items: tuple[range, list[Fact]],
+        walked: _Runs,
+        usage: WorkingState | None,
+    ) -> None:
+        """The customer's events and facts, no datetime per event: each fact before the
+        first event after it by (instant, id), each gift before the first event or fact at
+        or after it (instants compared in microseconds), the runs of events between them in
+        bulk where the account allows (``_quiet_runs``). ``walked`` ends at the first gift
+        still due after the last item, with what is pending after it."""
+        plan = self.plan
+        events, facts = items
+        due = walked.due
+        for fact in facts:
+            self._events_before(done, account, walked, self._place(fact, events), usage)
+            while walked.next_gift < len(due) and due[walked.next_gift][0][0] <= fact.written:
+                self._give_next(done, account, walked, usage)
+            if not walked.held.take(fact, hold_end(plan.referrals, fact, plan.zone)):
+                self._reward_referrer(done, account, fact, fact.written, walked.pending, usage)
+        self._events_before(done, account, walked, events.stop, usage)
+        walked.standing.upto = events.stop  # the gifts still due come after every event
+
+    def _place(self, fact: Fact, events: range) -> int:
+        """The first of ``events`` after a fact by (instant, id)."""
+        at, keys = self.frame.at, self.frame.event_ids
+        instant, key = fact.key
+        place = events.start + int(at[events.start : events.stop].searchsorted(instant))
+        while place < events.stop and int(at[place]) == instant and str(keys[place]) < key:
+            place += 1
+        return place
+
+    def _events_before(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        walked: _Runs,
+        stop: int,
+        usage: WorkingState | None,
+    ) -> None:
+        """The events from ``walked.position`` up to ``stop``, each gift due before the
+        first of them at or after it, the runs between gifts in bulk."""
+        at, due = self.frame.at, walked.due
+        while walked.next_gift < len(due) and walked.position < stop:
+            instant = (due[walked.next_gift][0][0] - _EPOCH) // _MICROSECOND
+            start = walked.position
+            place = start + int(at[start:stop].searchsorted(instant))
+            if place >= stop:
+                break
+            self._events(done, account, walked, place, usage)
+            walked.standing.upto = place
+            self._give_next(done, account, walked, usage)
+        self._events(done, account, walked, stop, usage)
+
+    def _give_next(
+        self, done: Walk, account: PointsAccount, walked: _Runs, usage: WorkingState | None
+    ) -> None:
+        """Give the next gift due."""
+        gift = walked.due[walked.next_gift]
+        self._give(done, account, gift, walked.pending, walked.profile, walked.standing, usage)
+        walked.next_gift += 1
+
+    def _events(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        walked: _Runs,
+        stop: int,
+        usage: WorkingState | None,
+    ) -> None:
+        """The events from ``walked.position`` up to ``stop``, with no gift between them;
+        what is pending comes before the first."""
+        if walked.position >= stop:
+            return
+        if walked.pending:
+            done.before.append((walked.position, walked.pending))
+            walked.pending = []
+        self._run(done, account, walked.position, stop, usage)
+        walked.position = stop
+
+    def _run(
+        self,
+        done: Walk,
+        account: PointsAccount,
+        start: int,
+        stop: int,
+        usage: WorkingState | None,
+    ) -> None:
+        """The events ``[start, stop)`` with no gift between them: the purchases and refunds
+        in bulk where ``_quiet_runs`` can, the others one by one."""
+        runs = self.runs
+        assert runs is not None  # noqa: S101 -- only walked so with the runs
+        position = start
+        for event in [*runs.visits(start, stop), stop]:
+            if not runs.replay(account, position, event, self.written):
+                for each in range(position, event):
+                    self._step(done, account, each, usage)
+            if event < stop:
+                self._step(done, account, event, usage)
+            position = event + 1
+
+    def _step(
+        self, done: Walk, account: PointsAccount, event: int, usage: WorkingState | None
+    ) -> None:
+        """One event of the frame in the account (a run's event the bulk cannot take)."""
+        self._give_back(usage, event)
+        written = self._account_step(account, done.customer_id, event, self.written(event))
+        if written:
+            done.after.append((event, written))
+            done.account += written
+
+    def _open(
+        self, done: Walk, account: PointsAccount, profile: Customer | None, anything: bool
+    ) -> list[LedgerEntry]:
+        """A migrated customer's opening lots, written before their first event, supplied
+        fact or ``as_of`` (``anything``: an event or fact); without these, before the first
+        fact a friend's purchase raises (the first item)."""
+        if profile is None or not profile.opens or not (anything or self.cutoff is not None):
+            return []
+        done.opened = True
+        opening = open_lots(self.plan, account, profile)
+        done.gifts += opening
+        return list(opening)
 
     def _start(
-        self, customer_id: str, moments: list[datetime], saved: CustomerState | None
+        self, customer_id: str, first: datetime | None, saved: CustomerState | None
     ) -> tuple[PointsAccount, datetime | None, WorkingState | None]:
         """Where a walk starts: the points account, the first event, and the limits'
         usage (the reference's own ``limit_gift`` reads it from a state); from a saved
         state, as ``restore`` restores them."""
         plan = self.plan
-        first = moments[0] if moments else None
         usage = WorkingState(customer_id) if plan.limits else None
         if saved is None:
             return PointsAccount(), first, usage
@@ -482,14 +674,19 @@ class Walker:
             if entry.kind == "points" and entry.points:
                 earn(plan.points, account, entry.event_id, moment, entry.points, waits=False)
 
-    @staticmethod
-    def _eligible(gift: Due, standing: _Standing) -> bool:
+    def _eligible(self, gift: Due, standing: _Standing) -> bool:
         """Whether a gift due at a date meets its birthday's member_for and purchase_within
         (as the reference's ``gifts._eligible``)."""
         moment, _, rule, _ = gift
         if not isinstance(rule, BirthdayPlan) or not rule.has_conditions:
             return True
-        bought = max(standing.kept.values(), default=None)
+        if standing.since is None or rule.purchase_within is None:
+            bought = max(standing.kept.values(), default=None)
+        else:  # walked in runs: found from the gift's place among the events
+            assert self.runs is not None  # noqa: S101 -- set with the runs
+            bought = self.runs.latest_kept(
+                standing.since, standing.upto, standing.kept, self.written
+            )
         return rule.refusal(standing.start, standing.joined, moment, bought) is None
 
     @staticmethod
@@ -504,6 +701,22 @@ class Walker:
 
 
 @dataclass(slots=True)
+class _Runs:
+    """Where a walk in runs is (``Walker._walk_runs``)."""
+
+    position: int
+    """The next event of the frame to walk."""
+    due: list[list[Due]]
+    pending: list[LedgerEntry]
+    """What comes before the next event (or after the last)."""
+    held: HeldRewards
+    profile: Customer | None
+    standing: _Standing
+    next_gift: int = 0
+    """The next gift of ``due`` to give."""
+
+
+@dataclass(slots=True)
 class _Standing:
     """What a birthday's member_for and purchase_within read during a walk."""
 
@@ -512,7 +725,12 @@ class _Standing:
     joined: bool
     """Whether ``start`` is ``joined_at``."""
     kept: dict[str, datetime] = field(default_factory=dict)
-    """The purchases so far not refunded in full, by id."""
+    """The purchases so far not refunded in full, by id (walked in runs: the saved ones)."""
+    since: int | None = None
+    """Walked in runs: the customer's first event in the frame (None: walked event by
+    event, ``kept`` noted at each)."""
+    upto: int = 0
+    """Walked in runs: the event the gift being given comes before."""
 
 
 def local_ordinal(moment: datetime, plan: ProgramPlan) -> int:
@@ -590,15 +808,8 @@ def walk_customers(
         by_referrer.setdefault(fact.referrer, []).append(fact)
     if repeated is not None:
         raise repeated[1]
-    chosen = {
-        index[customer]
-        for customer, profile in profiles.items()
-        if customer in index and walker.needs_walk(profile)
-    }
-    chosen |= {index[customer] for customer in by_referrer if customer in index}
-    # A saved state's held rewards are given at the hold's end.
-    chosen |= {index[customer] for customer in holders if customer in index}
-    walks = Walks(frame_customers=sorted(chosen))
+    walks = Walks(frame_customers=_walked(walker, profiles, index, {*by_referrer, *holders}))
+    walker = walker.with_runs(walks.frame_customers)
     starts = frame.customer_start.tolist()
     for customer in walks.frame_customers:
         customer_id = frame.customer_ids[customer]
@@ -642,6 +853,21 @@ def walk_customers(
         if walk.last or walk.opened or customer_id in by_referrer:
             walks.others.append(walk)
     return walks
+
+
+def _walked(
+    walker: Walker, profiles: Mapping[str, Customer], index: Mapping[str, int], others: set[str]
+) -> list[int]:
+    """The frame's customers to walk, in order: those whose profile may give a gift at a
+    date or brings opening lots, and the ``others`` (the referrers with facts, and those
+    whose saved state holds rewards, given at the hold's end)."""
+    chosen = {
+        index[customer]
+        for customer, profile in profiles.items()
+        if customer in index and walker.needs_walk(profile)
+    }
+    chosen |= {index[customer] for customer in others if customer in index}
+    return sorted(chosen)
 
 
 def fresh_openings(
