@@ -4,6 +4,9 @@ Punch cards: the completed cards of every purchase free their cheapest units ove
 (``_cards._cheapest``); on any lines that must change the amounts and units exactly as
 ``_cards._give`` (the reference kind's loop) does purchase by purchase, or decline.
 
+A card's counts with refunds taken off visit only the refunds (``_cards._floor_at_refunds``):
+they must be the counts of a walk through every event.
+
 Also: one sort key for the history's (customer, instant) order, and group worths in
 int64 when they fit, each against what it replaces.
 
@@ -26,7 +29,7 @@ from hypothesis import strategies as st
 
 from helpers import line, purchase, redemption, refund
 from rewardrules.evaluation.batch import _lots, _plain_lots
-from rewardrules.evaluation.batch._cards import _cheapest, _give
+from rewardrules.evaluation.batch._cards import _cheapest, _floor_at_refunds, _give
 from rewardrules.evaluation.batch._frame import _by_customer_and_instant
 from rewardrules.evaluation.batch._groups import Trial, _worth_type
 from rewardrules.evaluation.batch._plain_lots import plain_customers
@@ -100,6 +103,67 @@ def test_cards_over_columns_decline_amounts_whose_products_may_not_fit() -> None
     assert amounts.tolist() == [2**60, 3]
 
 
+def _walked(customers: list[list[tuple[int, int]]], every: int) -> tuple[list[int], list[int]]:
+    """The counts before and after each event, walking every event (docs/semantics.md): a
+    purchase adds its units (``added``); a refund takes its units (``taken``) off, never
+    below the last completed card."""
+    before, after = [], []
+    for events in customers:
+        count = 0
+        for added, taken in events:
+            before.append(count)
+            count = max(count - taken, count // every * every) if taken else count + added
+            after.append(count)
+    return before, after
+
+
+_CUSTOMER_EVENTS = st.lists(
+    st.one_of(st.tuples(st.integers(0, 7), st.just(0)), st.tuples(st.just(0), st.integers(1, 9))),
+    min_size=1,
+    max_size=25,
+)
+
+
+@given(st.lists(_CUSTOMER_EVENTS, min_size=1, max_size=4), st.integers(1, 10))
+def test_card_counts_visiting_only_the_refunds_are_those_of_a_walk_through_every_event(
+    customers: list[list[tuple[int, int]]], every: int
+) -> None:
+    sizes = [len(events) for events in customers]
+    frame = SimpleNamespace(
+        events=sum(sizes),
+        customer=np.repeat(np.arange(len(sizes)), sizes),
+        customer_start=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+    )
+    added = np.asarray([a for events in customers for a, _ in events], dtype=np.int64)
+    gone = {
+        index: taken
+        for index, taken in enumerate(t for events in customers for _, t in events)
+        if taken
+    }
+    starts = frame.customer_start
+    total = np.concatenate(([0], np.cumsum(added)))
+    after = total[1:] - total[starts[frame.customer]]  # the running sums, as ``counts``
+    before = after - added
+    _floor_at_refunds(frame, every, gone, before, after)  # type: ignore[arg-type]
+    assert (before.tolist(), after.tolist()) == _walked(customers, every)
+
+
+def test_a_refund_floors_the_count_at_the_last_card_and_later_purchases_count_on() -> None:
+    # Every 10: 7 + 6 = 13 (a card at 10); a refund of 6 would leave 7, floored at 10;
+    # +2 = 12; a refund of 1 leaves 11; +9 = 20. A second customer: 4, a refund of 9: 0.
+    frame = SimpleNamespace(
+        events=8,
+        customer=np.asarray([0, 0, 0, 0, 0, 0, 1, 1]),
+        customer_start=np.asarray([0, 6, 8]),
+    )
+    added = np.asarray([7, 6, 0, 2, 0, 9, 4, 0], dtype=np.int64)
+    after = np.asarray([7, 13, 13, 15, 15, 24, 4, 4], dtype=np.int64)
+    before = after - added
+    _floor_at_refunds(frame, 10, {2: 6, 4: 1, 7: 9}, before, after)  # type: ignore[arg-type]
+    assert after.tolist() == [7, 13, 10, 12, 11, 20, 4, 0]
+    assert before.tolist() == [0, 7, 13, 10, 12, 11, 0, 4]
+
+
 NEW_YORK = ZoneInfo("America/New_York")
 START = datetime(2026, 1, 15, 9, tzinfo=NEW_YORK).astimezone(UTC)
 
@@ -139,7 +203,8 @@ def test_plain_customers_expire_at_the_first_event_at_or_after_the_expiry(
     one_sort: bool,
 ) -> None:
     if one_sort:  # the search used when the customers' spans do not fit one int64 key
-        monkeypatch.setattr(_plain_lots, "_due", _plain_lots._due_sorted)
+        monkeypatch.setattr(_plain_lots, "due_events", _plain_lots._due_sorted)
+        monkeypatch.setattr(_lots, "due_events", _plain_lots._due_sorted)
     # Earned 15 January: six months on is 15 July, rounded up to 1 August, local midnight.
     program = _lifecycle(pending_for="14 days", expire_after="6 months", expire_round_up_to="month")
     expiry = datetime(2026, 8, 1, tzinfo=NEW_YORK).astimezone(UTC)

@@ -230,7 +230,7 @@ def cut_points(
         if most == 0:
             kept.append(_capped(entry, note))
         else:
-            kept.append(replace(entry, points=most, template=_noted, arguments=(entry, note)))
+            kept.append(_with_points(entry, most, note))
     return most, kept
 
 
@@ -307,14 +307,35 @@ def _note(plan: LimitPlan, limit: CompiledLimit, what: str) -> str:
 
 
 def _capped(entry: LedgerEntry, note: str) -> LedgerEntry:
-    return replace(
-        entry,
-        kind="capped",
-        points=None,
-        value_minor=None,
-        units=None,
-        template=_noted,
-        arguments=(entry, note),
+    # Built directly rather than by ``dataclasses.replace`` (which looks up every field):
+    # a long history caps a points rule at tens of thousands of purchases.
+    return LedgerEntry(
+        entry.event_id,
+        entry.customer_id,
+        entry.rule,
+        "capped",
+        None,
+        None,
+        None,
+        entry.money,
+        _noted,
+        (entry, note),
+    )
+
+
+def _with_points(entry: LedgerEntry, points: int, note: str) -> LedgerEntry:
+    """A points entry cut to ``points``, its reason noted (see :func:`_capped`)."""
+    return LedgerEntry(
+        entry.event_id,
+        entry.customer_id,
+        entry.rule,
+        entry.kind,
+        points,
+        entry.value_minor,
+        entry.units,
+        entry.money,
+        _noted,
+        (entry, note),
     )
 
 

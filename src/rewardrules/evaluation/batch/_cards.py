@@ -89,17 +89,7 @@ class CardColumns:
             after = after + self.offset[frame.customer]
         before = after - added
         if gone:
-            # A refund floors the count at the last card: loop over those customers only.
-            for customer in sorted({int(frame.customer[event]) for event in gone}):
-                count = 0 if self.offset is None else int(self.offset[customer])
-                for event in range(int(starts[customer]), int(starts[customer + 1])):
-                    before[event] = count
-                    taken = gone.get(event, 0)
-                    if taken:
-                        count = max(count - taken, count // every * every)
-                    else:
-                        count += int(added[event])
-                    after[event] = count
+            _floor_at_refunds(frame, every, gone, before, after)
         final = after[starts[1:] - 1] if frame.events else np.zeros(0, dtype=np.int64)
         return CardCounts(before, after, final)
 
@@ -171,6 +161,38 @@ class CardColumns:
                 left[start:end] = line_left
                 rewards.append(CardReward(event, int(after[event]), cards, given, value))
         return freed, left, rewards
+
+
+def _floor_at_refunds(
+    frame: Frame, every: int, gone: dict[int, int], before: Ints, after: Ints
+) -> None:
+    """The counts around each event (``before`` and ``after``, in place: the running sums
+    of what each purchase added) with the refunds in ``gone`` taken off, each flooring the
+    count at the customer's last completed card; a refund adds nothing itself.
+
+    Only the refunds are visited, in order: each shifts the counts of its customer's later
+    events by what it changed against the running sum (one difference array for all),
+    rather than a walk through every event of a customer who refunds.
+    """
+    customer_of, starts = frame.customer, frame.customer_start
+    shift_of: dict[int, int] = {}  # per customer, what its refunds so far took off
+    change = np.zeros(frame.events + 1, dtype=np.int64)
+    floored = []
+    for event in sorted(gone):
+        customer = int(customer_of[event])
+        shift = shift_of.get(customer, 0)
+        count = int(before[event]) + shift
+        now = max(count - gone[event], count // every * every)
+        moved = now - int(after[event])
+        floored.append((event, count, now))
+        change[event + 1] += moved - shift
+        change[int(starts[customer + 1])] -= moved - shift
+        shift_of[customer] = moved
+    shifts = np.cumsum(change[:-1])
+    before += shifts
+    after += shifts
+    for event, count, now in floored:
+        before[event], after[event] = count, now
 
 
 _FITS = 2**61

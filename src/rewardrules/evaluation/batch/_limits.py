@@ -165,19 +165,19 @@ class LimitColumns:
         keys = [None if column is None else column.tolist() for column in self.keys]
         measures = [("points", "rewards", "value").index(limit.measure) for limit in limits]
         mosts = [limit.most for limit in limits]
-        customer_of = frame.customer
-        wanted_lists = (points_wanted, rewards_wanted, value_wanted)
         cuts: dict[int, Allowance] = {}
         given_points: dict[int, int] = {}
         net: dict[int, int] = {}
         usage: list[tuple[int, int]] = []
         current = -1
-        for event in order:
-            customer = int(customer_of[event])
+        customers, wants, probed = _at_events(order, frame.customer, wanted, probe)
+        for position, event in enumerate(order):
+            customer = customers[position]
             if customer != current:
                 current = customer
                 usage = list((self.seeds or {}).get(customer, [(0, 0)] * len(limits)))
-            _release_saved(usage, measures, saved_releases.get(event, ()))
+            if saved_releases and event in saved_releases:
+                _release_saved(usage, measures, saved_releases[event])
             for release in by_event.get(event, ()):
                 purchase = release.purchase
                 earned = net.get(purchase, given_points.get(purchase, int(points_wanted[purchase])))
@@ -187,26 +187,22 @@ class LimitColumns:
                 net[purchase] = now
                 if now != earned:
                     self._release(usage, keys, purchase, earned - now)
-            if (event in by_event or event in saved_releases) and not (
-                points_wanted[event] or rewards_wanted[event] or value_wanted[event]
-            ):
+            want: Wanted = wants[position]
+            if (event in by_event or event in saved_releases) and not any(want):
                 continue
-            want = (
-                int(wanted_lists[0][event]),
-                int(wanted_lists[1][event]),
-                int(wanted_lists[2][event]),
-            )
-            least, remaining = _left(usage, keys, measures, mosts, event)
-            fits = all(
-                bound is None or amount <= bound for amount, bound in zip(want, least, strict=True)
-            )
+            least = _least(usage, keys, measures, mosts, event)
             given = want
-            if not fits:
+            if not (
+                (least[0] is None or want[0] <= least[0])
+                and (least[1] is None or want[1] <= least[1])
+                and (least[2] is None or want[2] <= least[2])
+            ):
+                _, remaining = _left(usage, keys, measures, mosts, event)
                 allowance = Allowance(least[0], least[1], least[2], limits, tuple(remaining))
                 cuts[event] = allowance
                 given = give(event, allowance)
                 given_points[event] = given[0]
-            if probe is not None and probe[event]:
+            if probed[position]:
                 continue
             _record(usage, keys, measures, given, event)
         return cuts
@@ -510,6 +506,41 @@ def _release_saved(
             current, used = usage[index]
             if used and current == period:
                 usage[index] = (current, max(used - points, 0))
+
+
+def _at_events(
+    order: list[int], customer_of: Ints, wanted: tuple[Ints, Ints, Ints], probe: Flags | None
+) -> tuple[list[int], list[Wanted], list[bool]]:
+    """At the events counted (``order``), as lists read once each: the customer, what the
+    rule wants (points, rewards, value), whether it is probed."""
+    chosen = np.asarray(order, dtype=np.int64)
+    customers: list[int] = customer_of[chosen].tolist()
+    points, rewards, value = (column[chosen].tolist() for column in wanted)
+    wants = list(zip(points, rewards, value, strict=True))
+    probed: list[bool] = [False] * len(order) if probe is None else probe[chosen].tolist()
+    return customers, wants, probed
+
+
+def _least(
+    usage: list[tuple[int, int]],
+    keys: list[list[int] | None],
+    measures: list[int],
+    mosts: list[int],
+    event: int,
+) -> list[int | None]:
+    """Per measure, the least any limit leaves at ``event``: :func:`_left` without what
+    each limit leaves, which only a cut reads (this runs at every event counted)."""
+    least: list[int | None] = [None, None, None]
+    for index, keys_of in enumerate(keys):
+        left = mosts[index]
+        if keys_of is not None:
+            period, used = usage[index]
+            if used and period == keys_of[event]:
+                left = max(left - used, 0)
+        known = least[measures[index]]
+        if known is None or left < known:
+            least[measures[index]] = left
+    return least
 
 
 def _left(

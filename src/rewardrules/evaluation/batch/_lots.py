@@ -16,9 +16,11 @@ their reasons, only when they are read.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +29,7 @@ import numpy as np
 from rewardrules.engine.ledger import ExpiryDue, LedgerEntry
 from rewardrules.engine.lots import (
     PointsPolicy,
+    RedeemTerms,
     Spent,
     WriteOff,
     _entry,
@@ -39,15 +42,16 @@ from rewardrules.evaluation.batch._cancels import Catalogue
 from rewardrules.evaluation.batch._ledger import EntryPart, column_keys
 from rewardrules.evaluation.batch._plain_lots import (
     NEVER,
-    in_event_order,
+    due_events,
     loop_columns,
     plain_accounts,
     plain_customers,
 )
+from rewardrules.evaluation.batch._purchase_runs import Earnings, in_time_order, visited_events
 from rewardrules.money import Currency
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from rewardrules.evaluation.batch._accounts import Accounts
     from rewardrules.evaluation.batch._frame import Flags, Frame, Ints
@@ -114,6 +118,106 @@ class Expiries:
             keys=partial(column_keys, columns),
             sources=np.asarray(self.sources, dtype=np.int64),
         )
+
+
+def _expired(
+    out: Expiries,
+    event: int | None,
+    span: tuple[int, int],
+    lots: tuple[list[int], list[int], list[int]],
+) -> None:
+    """Lots ``span`` (a range of a customer's lots, oldest first: ``lots`` are their
+    purchases, expiries and points) expire before ``event`` (None: placed later, by
+    :func:`_settle`), with the points they have left. :func:`_settle` drops those left with
+    none (``lots._expire_due`` writes nothing for them) and fills in the local dates the
+    lots were earned on."""
+    start, stop = span
+    sources, expires, lot_points = lots
+    if event is not None:
+        out.events += [event] * (stop - start)
+    out.sources += sources[start:stop]
+    out.points += lot_points[start:stop]
+    out.expires += expires[start:stop]
+
+
+def _settle(frame: Frame, out: Expiries, placed_later: Expiries | None = None) -> None:
+    """Expiries as the ledger reads them: ``placed_later`` (lots of customers whose
+    purchases were added in runs) added, each before its customer's first event after its
+    purchase at or after its expiry (it expired by the customer's last event); those with
+    no points left dropped; the local date each lot was earned on; all in event order
+    (stable: a customer's lots keep their order). Every column fits int64: the points the
+    rules give add up to less than 2**62 (docs/batch-engine.md, "The bounds on amounts")."""
+    names = ("sources", "points", "expires")
+    events = np.asarray(out.events, dtype=np.int64)
+    sources, points, expires = (np.asarray(getattr(out, name), dtype=np.int64) for name in names)
+    if placed_later is not None and placed_later.sources:
+        more = [np.asarray(getattr(placed_later, name), dtype=np.int64) for name in names]
+        owners = frame.customer[more[0]]
+        where = due_events(frame, more[0], owners, more[2], frame.customer_start[owners + 1])
+        assert not np.any(where < 0)  # noqa: S101 -- each expired by its customer's last event
+        events = np.concatenate((events, where))
+        sources, points, expires = (
+            np.concatenate((column, added))
+            for column, added in zip((sources, points, expires), more, strict=True)
+        )
+    order = np.flatnonzero(points)
+    if np.any(events[order][1:] < events[order][:-1]):
+        order = order[np.argsort(events[order], kind="stable")]
+    sources = sources[order]
+    out.events = events[order].tolist()
+    out.sources = sources.tolist()
+    out.points = points[order].tolist()
+    out.earned = frame.local_date[sources].tolist()
+    out.expires = expires[order].tolist()
+
+
+def _held(
+    lots: tuple[list[int], list[int], list[int]],
+    head: int,
+    report: int,
+    wanted: tuple[bool, bool],
+) -> tuple[int, int, dict[int, int]]:
+    """What a customer's lots from ``head`` on (``lots``: when available, when they
+    expire, their points) hold at the end: the points, those still waiting at ``report``,
+    and, when asked (``wanted``: whether the lots keep their time order, whether the
+    upcoming expiries are), the points per instant they expire at (not the lots that
+    never expire). Lots in time order are summed a slice at a time."""
+    available, expires, lot_points = lots
+    in_order, upcoming = wanted
+    count = len(lot_points)
+    held = sum(lot_points[head:])
+    by_instant: dict[int, int] = {}
+    if in_order:
+        waiting = sum(lot_points[bisect_right(available, report, head) :])
+        index = head
+        while upcoming and index < count:
+            instant = expires[index]
+            stop = bisect_right(expires, instant, index)
+            left = sum(lot_points[index:stop])
+            if left and instant != NEVER:
+                by_instant[instant] = left
+            index = stop
+        return held, waiting, by_instant
+    waiting = sum(lot_points[lot] for lot in range(head, count) if available[lot] > report)
+    for lot in range(head, count) if upcoming else ():
+        if lot_points[lot] and expires[lot] != NEVER:
+            by_instant[expires[lot]] = by_instant.get(expires[lot], 0) + lot_points[lot]
+    return held, waiting, by_instant
+
+
+def _own_lot(bought: int | None, sources: list[int], head: int) -> list[int]:
+    """The lot (from ``head`` on) that purchase ``bought`` (its event, if the customer made
+    it) opened, as a list of at most one: event ids are unique, and a customer's lots are
+    opened in event order, so a bisection finds it."""
+    if bought is None:
+        return []
+    lot = bisect_left(sources, bought, head)
+    return [lot] if lot < len(sources) and sources[lot] == bought else []
+
+
+def _never_back(instants: list[int]) -> bool:
+    """Whether a customer's lots' instants (when available, when due) never go back."""
+    return all(earlier <= later for earlier, later in pairwise(instants))
 
 
 def _expiry_arguments(
@@ -226,23 +330,6 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
     events_out, entries_out = accounts.events, accounts.entries
     cancels, tier_at = catalogue.cancels, catalogue.tiers
 
-    def expire(until: int, inclusive: bool, at_event: int, out: Expiries) -> None:
-        """Pop the due lots from the front (``lots._expire_due``), as columns."""
-        head = front[0]
-        count = len(expires)
-        while head < count and (expires[head] < until or (inclusive and expires[head] == until)):
-            left = lot_points[head]
-            if left:
-                out.events.append(at_event)
-                out.sources.append(sources[head])
-                out.points.append(left)
-                out.earned.append(earned[head])
-                out.expires.append(expires[head])
-                lot_points[head] = 0
-            head += 1
-        front[0] = head
-
-    front = [0]
     due, closing = accounts.expiring, accounts.closing_expiries
     available_at, expires_at = clock.columns(flags[0])
     plain, carried = None, {}
@@ -262,56 +349,111 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
         available_at,
         expires_at,
     )
-    picked: list[Any] = (  # by event: only the events the loop reads, when it skips some
-        [column.tolist() for column in columns]
-        if plain is None
-        else loop_columns(frame, replayed, plain.cut, columns)
-    )
+    # A customer whose lots keep their time order has its purchases added as runs between
+    # the other events it visits (``_purchase_runs``); the others visit every event.
+    in_runs = np.zeros(len(frame.customer_ids), dtype=np.bool_)
+    earnings, non_purchases = None, []
+    if plain is None:
+        picked: list[Any] = [column.tolist() for column in columns]
+    else:
+        in_runs = in_time_order(frame, flags[0], points, (available_at, expires_at))
+        earnings = Earnings.of(frame, flags[0], points, available_at, expires_at)
+        non_purchases = np.flatnonzero(~flags[0]).tolist()
+        visited = visited_events(frame, replayed, plain.cut, in_runs, flags[0])
+        picked = loop_columns(frame, visited, columns)  # by event: those the loop reads
     purchases, refunds, at_of, local_of, points_of, asked, available_of, expires_of = picked
     cuts = None if plain is None else plain.cut.tolist()
+    runs_of = in_runs.tolist()
+    terms_of: dict[tuple[str, int], RedeemTerms] = {}
+    lazily = Expiries()  # lots of customers in runs that expired at an event: placed after
     for customer in replayed:
         customer_id = frame.customer_ids[customer]
         lots_left = carried.get(customer)
-        # the purchases (events) that earned the lots, the local date ordinals they were
-        # earned on, when available, when they expire, their points
-        sources, earned, available, expires, lot_points = lots_left or ([], [], [], [], [])
-        front[0] = 0
+        # the purchases (events) that earned the lots, when available, when they expire,
+        # their points
+        sources, available, expires, lot_points = lots_left or ([], [], [], [])
+        # Lots open in event order. While their availability and their expiry never go
+        # back (a fixed wait and period do not), the lots still waiting are the last ones
+        # and the lots due the first ones: bisections find them, not scans of every lot.
+        in_run = earnings is not None and runs_of[customer]
+        ready_in_order = in_run or _never_back(available)
+        due_in_order = in_run or _never_back(expires)
+        lots_now = (sources, available, expires, lot_points)
+        dying = (sources, expires, lot_points)
+        head = 0  # the lots before it have expired
+        spent_to = 0  # the lots from head to it hold no points (a redemption spent them)
+        due_at = expires[0] if has_clock and expires else NEVER  # when the head lot expires
         debt = 0
         written_off: list[WriteOff] = []  # under clamp: what cancellations may recover
         units: dict[str, int] = {}  # per reward, units redeemed (for per_customer)
         spent: dict[int, tuple[Spent, list[tuple[int, int]]]] = {}  # by redemption event
+        bought_at: dict[str, int] | None = None
         first, end = starts[customer], starts[customer + 1]
         if cuts is not None:
             first = cuts[customer]
-        for event in range(first, end):
+        visits: Iterable[int] = range(first, end)
+        if in_run:
+            starts_at, ends_at = bisect_left(non_purchases, first), bisect_left(non_purchases, end)
+            visits = non_purchases[starts_at:ends_at]
+        bought = first  # in runs: the first event whose purchase is not added yet
+        for event in visits:
             at = at_of[event]
-            head = front[0]
-            if has_clock and head < len(expires) and expires[head] <= at:
-                expire(at, True, event, due)
-            written: list[LedgerEntry] = []
+            if in_run:
+                if bought < event:
+                    assert earnings is not None  # noqa: S101 -- in_run says it is set
+                    debt = earnings.add(lots_now, (bought, event), debt)
+                bought = event + 1
+                head = bisect_right(expires, at, head)  # the lots due by now have expired
+            elif at >= due_at:  # lots._expire_due: pop the due lots from the front
+                if due_in_order:
+                    stop = bisect_right(expires, at, head)
+                else:
+                    stop = head + 1
+                    while stop < len(expires) and expires[stop] <= at:
+                        stop += 1
+                _expired(due, event, (head, stop), dying)
+                head = stop
+                due_at = expires[head] if head < len(expires) else NEVER
             if purchases[event]:
                 gained = points_of[event]
-                if gained > 0:
+                if gained > 0 and debt:
                     repaid = min(debt, gained)
                     debt -= repaid
                     gained -= repaid
-                    if gained and not has_clock and len(lot_points) > front[0]:
-                        lot_points[front[0]] += gained
-                    elif gained:
-                        sources.append(event)
-                        earned.append(local_of[event])
-                        available.append(available_of[event])
-                        expires.append(expires_of[event])
-                        lot_points.append(gained)
-            elif refunds[event]:
+                if gained <= 0:
+                    continue
+                if not has_clock and len(lot_points) > head:
+                    lot_points[head] += gained
+                    spent_to = head
+                    continue
+                ready, ends = available_of[event], expires_of[event]
+                if lot_points:
+                    ready_in_order = ready_in_order and ready >= available[-1]
+                    due_in_order = due_in_order and ends >= expires[-1]
+                if has_clock and head == len(lot_points):
+                    due_at = ends
+                sources.append(event)
+                available.append(ready)
+                expires.append(ends)
+                lot_points.append(gained)
+                continue
+            written: list[LedgerEntry] = []
+            if refunds[event]:
                 wanted = -points_of[event]
                 if wanted:
                     purchase_id = frame.purchase_id[event].as_py()
-                    lots = range(front[0], len(lot_points))
-                    own = [lot for lot in lots if ids[sources[lot]] == purchase_id]
-                    ready = [lot for lot in lots if lot_points[lot] and available[lot] <= at]
-                    waiting = [lot for lot in lots if lot_points[lot] and available[lot] > at]
-                    for lot in (*own, *ready, *waiting):
+                    lots = range(head, len(lot_points))
+                    if bought_at is None:  # the customer's events by id, at its first refund
+                        span = range(starts[customer], end)
+                        bought_at = dict(zip(ids[span.start : span.stop].tolist(), span))
+                    own = _own_lot(bought_at.get(purchase_id), sources, head)
+                    # then the available lots oldest first, then the waiting ones
+                    others: Iterable[int] = lots
+                    if not ready_in_order:
+                        ready = [lot for lot in lots if lot_points[lot] and available[lot] <= at]
+                        waiting = [lot for lot in lots if lot_points[lot] and available[lot] > at]
+                        others = (*ready, *waiting)
+                    for lot in chain(own, others):
                         if not wanted:
                             break
                         taken = min(lot_points[lot], wanted)
@@ -341,10 +483,10 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
             elif event in cancels:
                 undone = spent.pop(cancels[event], None)
                 if undone is not None:
-                    kept, taken = undone
+                    kept, taken_from = undone
                     units[kept.reward] -= kept.quantity
-                    restored = sum(part for lot, part in taken if lot >= front[0])
-                    gone = sum(part for lot, part in taken if lot < front[0])
+                    restored = sum(part for lot, part in taken_from if lot >= head)
+                    gone = sum(part for lot, part in taken_from if lot < head)
                     repaid = min(debt, restored)
                     debt -= repaid
                     redemption_id = ids[cancels[event]]
@@ -360,11 +502,12 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                         )
                     recovered = -sum(entry.points or 0 for entry in recovery)
                     owed = repaid + recovered
-                    for lot, part in taken:
-                        if lot >= front[0]:
+                    for lot, part in taken_from:
+                        if lot >= head:
                             paid = min(owed, part)
                             owed -= paid
                             lot_points[lot] += part - paid
+                            spent_to = min(spent_to, lot)
                     reason = cancellation_reason(
                         policy, redemption_id, kept, (restored, gone, repaid), recovered
                     )
@@ -383,7 +526,6 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     ]
                     written += recovery
             else:
-                lots = range(front[0], len(lot_points))
                 reward_id = frame.reward[event].as_py()
                 reward = policy.rewards.get(reward_id)
                 day = date.fromordinal(local_of[event])
@@ -400,9 +542,22 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                         )
                     ]
                 else:
-                    terms = redemption_terms(policy, reward, quantity)
-                    pending = sum(lot_points[lot] for lot in lots if available[lot] > at)
-                    ready_points = sum(lot_points[lot] for lot in lots) - debt - pending
+                    terms = terms_of.get((reward_id, quantity))
+                    if terms is None:  # the same for every redemption of these units
+                        terms = terms_of[reward_id, quantity] = redemption_terms(
+                            policy, reward, quantity
+                        )
+                    spent_to = max(spent_to, head)
+                    if ready_in_order:  # the lots from ``waits`` on are still waiting
+                        waits = bisect_right(available, at, spent_to)
+                        pending = sum(lot_points[waits:])
+                        ready_points = sum(lot_points[spent_to:waits]) - debt
+                        spendable: Iterable[int] = range(spent_to, waits)
+                    else:
+                        lots = range(spent_to, len(lot_points))
+                        pending = sum(lot_points[lot] for lot in lots if available[lot] > at)
+                        ready_points = sum(lot_points[spent_to:]) - debt - pending
+                        spendable = [lot for lot in lots if available[lot] <= at]
                     if ready_points < terms.cost:
                         reason = (
                             f"rejected: {reward.name} costs {terms.cost} {name}, "
@@ -418,14 +573,16 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                     else:
                         wanted = terms.cost
                         parts: list[tuple[int, int]] = []
-                        for lot in lots:
-                            if lot_points[lot] and available[lot] <= at:
+                        for lot in spendable:
+                            if lot_points[lot]:
                                 taken = min(lot_points[lot], wanted)
                                 lot_points[lot] -= taken
                                 wanted -= taken
                                 parts.append((lot, taken))
                                 if not wanted:
                                     break
+                        if ready_in_order:  # every lot before the last one taken is empty
+                            spent_to = parts[-1][0] if parts else spent_to
                         units[reward_id] = before + quantity
                         spent[event] = (Spent(reward.id, quantity, terms.value, ()), parts)
                         written = [
@@ -445,28 +602,44 @@ def run_integer_accounts(  # noqa: PLR0915 (one hot loop, on purpose)
                 events_out.append(event)
                 entries_out.append(entry)
         report = at_of[end - 1]
+        if in_run:
+            if bought < end:
+                assert earnings is not None  # noqa: S101 -- in_run says it is set
+                debt = earnings.add(lots_now, (bought, end), debt)
+            stop = bisect_right(expires, report, head)
+            if stop > head and sources[stop - 1] == end - 1:
+                stop -= 1  # the last event's own lot can only expire at a later one
+            _expired(lazily, None, (0, stop), dying)
+            head = stop
         if until is not None:
             instant, inclusive, report = until
-            if has_clock:
-                expire(instant, inclusive, end - 1, closing)
-        lots = range(front[0], len(lot_points))
-        balance = sum(lot_points[lot] for lot in lots) - debt
-        accounts.balances[customer] = balance
-        accounts.available[customer] = balance - sum(
-            lot_points[lot] for lot in lots if available[lot] > report
+            if has_clock and head < len(expires):
+                stop = head
+                while stop < len(expires) and (
+                    expires[stop] < instant or (inclusive and expires[stop] == instant)
+                ):
+                    stop += 1
+                _expired(closing, end - 1, (head, stop), dying)
+                head = stop
+        held, held_waiting, by_instant = _held(
+            (available, expires, lot_points),
+            head,
+            report,
+            (ready_in_order and due_in_order, policy.expire_after is not None),
         )
+        accounts.balances[customer] = held - debt
+        accounts.available[customer] = held - debt - held_waiting
         if policy.expire_after is not None:
             by_day: dict[date, int] = {}
-            for lot in lots:
-                if lot_points[lot] and expires[lot] != NEVER:
-                    day = clock.local_day(expires[lot])
-                    by_day[day] = by_day.get(day, 0) + lot_points[lot]
+            for instant, left in by_instant.items():
+                day = clock.local_day(instant)
+                by_day[day] = by_day.get(day, 0) + left
             accounts.upcoming[customer] = tuple(
                 ExpiryDue(day, left) for day, left in sorted(by_day.items())
             )
+    _settle(frame, due, lazily)
+    _settle(frame, closing)
     if plain is not None:
-        in_event_order(due)
-        in_event_order(closing)
         # in customer order, as one loop over every customer would have written them
         accounts.balances = dict(sorted(accounts.balances.items()))
         accounts.available = dict(sorted(accounts.available.items()))

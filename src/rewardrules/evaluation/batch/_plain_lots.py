@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from rewardrules.evaluation.batch._lots import Expiries
 
 _FITS = 2**62
+_MAPPED_SHARE = 8
+"""The loop reads maps of the events it replays when they are fewer than one in this many
+of the history's events, else whole columns (a map's entry costs several list items)."""
 NEVER = 2**62
 """A lot that does not expire: later than any instant a datetime can hold."""
 
@@ -49,9 +52,9 @@ class Lots:
     expires: Ints
 
 
-Carried = tuple[list[int], list[int], list[int], list[int], list[int]]
+Carried = tuple[list[int], list[int], list[int], list[int]]
 """A customer's lots left at its cut, as the event loop keeps them: the purchases that
-earned them, the local dates earned, when available, when they expire, and the points."""
+earned them, when available, when they expire, and the points."""
 
 
 def plain_customers(
@@ -102,7 +105,7 @@ def plain_accounts(
     at, starts = frame.at, frame.customer_start
     events, owners, ends = lots.events, lots.customers, lots.expires
     last = starts[owners + 1] - 1
-    due = _due(frame, events, owners, ends, lots.cut[owners])
+    due = due_events(frame, events, owners, ends, lots.cut[owners])
     whole = lots.cut[owners] == starts[owners + 1]
     if until is None:
         closing = np.zeros(len(events), dtype=np.bool_)
@@ -118,7 +121,7 @@ def plain_accounts(
         if chosen.any():
             _add(out, where[chosen], events[chosen], lots.points[chosen], local, ends[chosen])
     kept = ~(expired | closing)
-    carried = _carried(lots, kept & ~whole, available_of, local)
+    carried = _carried(lots, kept & ~whole, available_of)
     kept &= whole
     events, owners, points, ends = events[kept], owners[kept], lots.points[kept], ends[kept]
     report = at[last[kept]] if until is None else np.full(len(events), until[2], dtype=np.int64)
@@ -138,14 +141,13 @@ def plain_accounts(
     return carried
 
 
-def _carried(lots: Lots, chosen: Flags, available_of: Ints, local: Ints) -> dict[int, Carried]:
+def _carried(lots: Lots, chosen: Flags, available_of: Ints) -> dict[int, Carried]:
     """Per customer, its chosen lots as the event loop's lists."""
     events, owners = lots.events[chosen], lots.customers[chosen]
     if not len(events):
         return {}
     columns = (
         events.tolist(),
-        local[events].tolist(),
         available_of[events].tolist(),
         lots.expires[chosen].tolist(),
         lots.points[chosen].tolist(),
@@ -159,31 +161,19 @@ def _carried(lots: Lots, chosen: Flags, available_of: Ints, local: Ints) -> dict
 
 
 def loop_columns(
-    frame: Frame, replayed: list[int], cut: Ints, columns: tuple[np.ndarray[Any, Any], ...]
-) -> list[dict[int, Any]]:
-    """Each column's values at the events the loop replays (from each customer's cut to
-    its last event), by event: a few of the history's events, not a list of them all."""
-    chosen = np.asarray(replayed, dtype=np.int64)
-    first, sizes = cut[chosen], frame.customer_start[chosen + 1] - cut[chosen]
-    events = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(
-        first - np.cumsum(sizes) + sizes, sizes
-    )
+    frame: Frame, events: Ints, columns: tuple[np.ndarray[Any, Any], ...]
+) -> list[dict[int, Any]] | list[list[Any]]:
+    """Each column's values at the events the loop reads (``events``, in order), by event:
+    a few of the history's events, not a list of them all; when they are a good share of
+    them (long histories of customers who redeem or refund), the whole columns as lists,
+    quicker to make and to read than maps."""
+    if len(events) * _MAPPED_SHARE >= frame.events:
+        return [column.tolist() for column in columns]
     keys = events.tolist()
     return [dict(zip(keys, column[events].tolist(), strict=True)) for column in columns]
 
 
-def in_event_order(out: Expiries) -> None:
-    """Put the expiries in event order (stable: a customer's lots keep their order)."""
-    events = np.asarray(out.events, dtype=np.int64)
-    if not len(events) or not np.any(events[1:] < events[:-1]):
-        return
-    order = np.argsort(events, kind="stable")
-    out.events = events[order].tolist()
-    for name in ("sources", "points", "earned", "expires"):
-        setattr(out, name, np.asarray(getattr(out, name), dtype=np.int64)[order].tolist())
-
-
-def _due(frame: Frame, events: Ints, owners: Ints, ends: Ints, cut: Ints) -> Ints:
+def due_events(frame: Frame, events: Ints, owners: Ints, ends: Ints, cut: Ints) -> Ints:
     """Per lot, the event before which it expires: the customer's first event after the
     purchase at or after the expiry; -1 when there is none before the lot's ``cut``."""
     at, starts = frame.at, frame.customer_start
@@ -204,7 +194,7 @@ def _due(frame: Frame, events: Ints, owners: Ints, ends: Ints, cut: Ints) -> Int
 
 
 def _due_sorted(frame: Frame, events: Ints, owners: Ints, ends: Ints, cut: Ints) -> Ints:
-    """:func:`_due` by one sort of the events and the expiries together (customer,
+    """:func:`due_events` by one sort of the events and the expiries together (customer,
     instant, expiries before events at the same instant)."""
     at, customer = frame.at, frame.customer
     count = frame.events
@@ -223,7 +213,7 @@ def _due_sorted(frame: Frame, events: Ints, owners: Ints, ends: Ints, cut: Ints)
 
 
 def _add(out: Expiries, where: Ints, sources: Ints, points: Ints, local: Ints, ends: Ints) -> None:
-    """Add expiries to ``out`` (:func:`in_event_order` sorts them in with the loop's)."""
+    """Add expiries to ``out`` (``_lots`` sorts them in with the loop's)."""
     out.events += where.tolist()
     out.sources += sources.tolist()
     out.points += points.tolist()
