@@ -171,6 +171,10 @@ class LimitColumns:
         usage: list[tuple[int, int]] = []
         current = -1
         customers, wants, probed = _at_events(order, frame.customer, wanted, probe)
+        if len(limits) == 1 and keys[0] is not None and not self.seeds and not saved_releases:
+            return self._run_one(
+                order, customers, wants, probed, keys[0], points_wanted, by_event, give
+            )
         for position, event in enumerate(order):
             customer = customers[position]
             if customer != current:
@@ -205,6 +209,71 @@ class LimitColumns:
             if probed[position]:
                 continue
             _record(usage, keys, measures, given, event)
+        return cuts
+
+    def _run_one(
+        self,
+        order: list[int],
+        customers: list[int],
+        wants: list[Wanted],
+        probed: list[bool],
+        keys_of: list[int],
+        points_wanted: Ints,
+        by_event: dict[int, list[Release]],
+        give: Give,
+    ) -> dict[int, Allowance]:
+        """:meth:`run` for a rule with one limit over periods and nothing saved, the
+        common case, with the usage as two locals rather than a list of pairs: the same
+        allowance, cut, record and release at each event, without a call per event."""
+        limits = self.plan.limits
+        measure = ("points", "rewards", "value").index(limits[0].measure)
+        most = limits[0].most
+        releases_points = measure == 0
+        cuts: dict[int, Allowance] = {}
+        given_points: dict[int, int] = {}
+        net: dict[int, int] = {}
+        period, used = 0, 0
+        current = -1
+        for position, event in enumerate(order):
+            customer = customers[position]
+            if customer != current:
+                current = customer
+                period, used = 0, 0
+            released = by_event.get(event)
+            if released is not None:
+                for release in released:
+                    purchase = release.purchase
+                    earned = net.get(
+                        purchase, given_points.get(purchase, int(points_wanted[purchase]))
+                    )
+                    if earned == 0:
+                        continue
+                    now = min(release.left_worth, earned)
+                    net[purchase] = now
+                    if now != earned and releases_points and used:
+                        if period == keys_of[purchase]:
+                            used = max(used - (earned - now), 0)
+            want = wants[position]
+            if released is not None and not any(want):
+                continue
+            left = most
+            if used and period == keys_of[event]:
+                left = max(most - used, 0)
+            given = want
+            if want[measure] > left:
+                least: list[int | None] = [None, None, None]
+                least[measure] = left
+                allowance = Allowance(least[0], least[1], least[2], limits, (left,))
+                cuts[event] = allowance
+                given = give(event, allowance)
+                given_points[event] = given[0]
+            if probed[position]:
+                continue
+            amount = given[measure]
+            if amount:
+                at = keys_of[event]
+                used = (used if period == at else 0) + amount
+                period = at
         return cuts
 
     def _release(
