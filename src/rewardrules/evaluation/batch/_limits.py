@@ -129,7 +129,7 @@ class LimitColumns:
                 found[run] = seed[index][1]
         return found
 
-    def run(
+    def run(  # noqa: PLR0915 (one hot loop, on purpose)
         self,
         frame: Frame,
         wanted: tuple[Ints, Ints, Ints],
@@ -162,6 +162,13 @@ class LimitColumns:
         saved_releases = self.saved_releases or {}
         order = sorted({*purchases, *by_event, *(e for e in saved_releases if may_cut[e])})
         limits = self.plan.limits
+        customers, wants, probed = _at_events(order, frame.customer, wanted, probe)
+        only = self.keys[0]
+        if len(limits) == 1 and only is not None and not self.seeds and not saved_releases:
+            periods = (only[np.asarray(order, dtype=np.int64)].tolist(), only)
+            return self._run_one(
+                order, customers, wants, probed, periods, points_wanted, by_event, give
+            )
         keys = [None if column is None else column.tolist() for column in self.keys]
         measures = [("points", "rewards", "value").index(limit.measure) for limit in limits]
         mosts = [limit.most for limit in limits]
@@ -170,11 +177,6 @@ class LimitColumns:
         net: dict[int, int] = {}
         usage: list[tuple[int, int]] = []
         current = -1
-        customers, wants, probed = _at_events(order, frame.customer, wanted, probe)
-        if len(limits) == 1 and keys[0] is not None and not self.seeds and not saved_releases:
-            return self._run_one(
-                order, customers, wants, probed, keys[0], points_wanted, by_event, give
-            )
         for position, event in enumerate(order):
             customer = customers[position]
             if customer != current:
@@ -217,14 +219,17 @@ class LimitColumns:
         customers: list[int],
         wants: list[Wanted],
         probed: list[bool],
-        keys_of: list[int],
+        periods: tuple[list[int], Ints],
         points_wanted: Ints,
         by_event: dict[int, list[Release]],
         give: Give,
     ) -> dict[int, Allowance]:
         """:meth:`run` for a rule with one limit over periods and nothing saved, the
         common case, with the usage as two locals rather than a list of pairs: the same
-        allowance, cut, record and release at each event, without a call per event."""
+        allowance, cut, record and release at each event, without a call per event.
+        ``periods``: the limit's period at each event of ``order``, and its column (for
+        the purchases refunds release points to)."""
+        period_at, keys_of = periods
         limits = self.plan.limits
         measure = ("points", "rewards", "value").index(limits[0].measure)
         most = limits[0].most
@@ -250,14 +255,19 @@ class LimitColumns:
                         continue
                     now = min(release.left_worth, earned)
                     net[purchase] = now
-                    if now != earned and releases_points and used:
-                        if period == keys_of[purchase]:
-                            used = max(used - (earned - now), 0)
+                    if (
+                        now != earned
+                        and releases_points
+                        and used
+                        and period == int(keys_of[purchase])
+                    ):
+                        used = max(used - (earned - now), 0)
             want = wants[position]
             if released is not None and not any(want):
                 continue
+            at = period_at[position]
             left = most
-            if used and period == keys_of[event]:
+            if used and period == at:
                 left = max(most - used, 0)
             given = want
             if want[measure] > left:
@@ -271,7 +281,6 @@ class LimitColumns:
                 continue
             amount = given[measure]
             if amount:
-                at = keys_of[event]
                 used = (used if period == at else 0) + amount
                 period = at
         return cuts
