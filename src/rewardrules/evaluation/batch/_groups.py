@@ -253,7 +253,7 @@ class Groups:
             )
         rewarding = np.zeros(frame.events, dtype=np.bool_)
         money = zero.copy()
-        if within:  # over columns: a long history completes a card at 1 purchase in 20
+        if within:  # over columns: a long history completes hundreds of thousands of cards
             given_at = np.fromiter((reward.event for reward in within), np.int64, len(within))
             rewarding[given_at] = True
             money[given_at] = [reward.value for reward in within]
