@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cmp_to_key
-from typing import NamedTuple
+from itertools import repeat
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -135,17 +136,15 @@ class CardColumns:
         after = counts.after
         found = _cheapest(self.plan, frame, events, completed[events], qualifying, freed, left)
         if found is not None:
-            chosen = np.asarray([event for event, _, _ in found], dtype=np.int64)
-            return (
-                freed,
-                left,
-                [
-                    CardReward(event, count, cards, given, value)
-                    for (event, given, value), count, cards in zip(
-                        found, after[chosen].tolist(), completed[chosen].tolist(), strict=True
-                    )
-                ],
-            )
+            if not found:
+                return freed, left, []
+            given_at, units, values = zip(*found, strict=True)
+            chosen = np.asarray(given_at, dtype=np.int64)
+            rows = zip(given_at, after[chosen].tolist(), completed[chosen].tolist(), units, values)
+            # Made by tuple.__new__ over the rows, without a Python call each: a long history
+            # completes hundreds of thousands of cards.
+            made = map(tuple.__new__, repeat(CardReward), rows)
+            return freed, left, cast(list[CardReward], list(made))
         rewards = []
         starts = frame.line_start
         for event in events.tolist():

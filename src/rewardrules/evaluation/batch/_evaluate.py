@@ -775,12 +775,13 @@ class _Run(Computation):
         events = np.flatnonzero(points != 0)
         wanted = points
         limited = self.limited.get(earning.plan.rule.id)
-        points, cuts = self._given_points(earning, limited, wanted, (paid, weights))
+        lefts: dict[int, tuple[int, int]] = {}  # per refund step (its position): its worth
+        points, cuts = self._given_points(earning, limited, wanted, (paid, weights), lefts)
         points = ledger.tally.give(frame, points, earning.plan.rule.id)
         reasons = _PointsReasons(
             earning.plan, paid, weights, frame.line_start, self.tier, self.names
         )
-        refunded = self._refund_points(earning, points, paid, weights)
+        refunded = self._refund_points(earning, points, paid, weights, lefts)
         self.rule_points.append(
             RulePoints(
                 earning.plan.rule.id,
@@ -809,20 +810,21 @@ class _Run(Computation):
         limited: LimitColumns | None,
         wanted: Numbers,
         earned: tuple[Numbers, Ints],
+        lefts: dict[int, tuple[int, int]],
     ) -> tuple[Numbers, dict[int, Any]]:
         """What a points rule gives per event, cut to its limits (and the allowance of each
-        event cut); what it wanted may not fit in int64, and is held exactly."""
+        event cut); what it wanted may not fit in int64, and is held exactly. ``lefts``
+        keeps what each refund step leaves (:meth:`_points_left`, by the step's position),
+        which :meth:`_refund_points` reads again."""
         cuts: dict[int, Any] = {}
         points = wanted
         if limited is not None:
             paid, weights = earned
-            releases = [
-                Release(
-                    step.event, step.purchase, self._points_left(earning, step, paid, weights)[0]
-                )
-                for step in self.refunds.steps
-                if points[step.purchase]
-            ]
+            releases = []
+            for index, step in enumerate(self.refunds.steps):
+                if points[step.purchase]:
+                    found = lefts[index] = self._points_left(earning, step, paid, weights)
+                    releases.append(Release(step.event, step.purchase, found[0]))
             points, cuts = limited.cut_points_column(self.frame, points, releases)
         return points, cuts
 
@@ -849,9 +851,12 @@ class _Run(Computation):
         """A part's entries, built now (a limit reads and notes them one by one)."""
         frame, money = self.frame, self.plan.money
         owners = frame.customer_ids
+        events = part.events
         return [
-            part.entry(index, frame.event_ids[event], owners[frame.customer[event]], money)
-            for index, event in enumerate(part.events.tolist())
+            part.entry(index, event_id, owners[customer], money)
+            for index, (event_id, customer) in enumerate(
+                zip(frame.event_ids[events].tolist(), frame.customer[events].tolist())
+            )
         ]
 
     def _entries(
@@ -886,11 +891,16 @@ class _Run(Computation):
         )
 
     def _refund_points(
-        self, earning: PointsColumns, points: Ints, paid: Numbers, weights: Ints
+        self,
+        earning: PointsColumns,
+        points: Ints,
+        paid: Numbers,
+        weights: Ints,
+        lefts: dict[int, tuple[int, int]],
     ) -> tuple[EntryPart, Ints, Ints, dict[int, int]] | None:
         """A points rule's entries at refunds: its points recomputed on what is left of the
         purchase, at the tier and factors it was made with, never more than it gave
-        (``refund_points_per_spend``)."""
+        (``refund_points_per_spend``). ``lefts``: those :meth:`_given_points` worked out."""
         steps = self.refunds.steps
         if not steps:
             return None
@@ -900,12 +910,13 @@ class _Run(Computation):
         events: list[int] = []
         taken_list: list[int] = []
         arguments: list[tuple[Any, ...]] = []
-        for step in steps:
+        for index, step in enumerate(steps):
             purchase = step.purchase
             earned = net.get(purchase, int(points[purchase]))
             if earned == 0:
                 continue
-            worth, left = self._points_left(earning, step, paid, weights)
+            found = lefts.get(index)
+            worth, left = found or self._points_left(earning, step, paid, weights)
             now = min(worth, earned)
             net[purchase] = now
             if now != earned:

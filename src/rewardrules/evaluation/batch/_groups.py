@@ -50,7 +50,7 @@ from rewardrules.evaluation.batch._rules import (
     per_event,
 )
 from rewardrules.evaluation.plan import ProgramPlan
-from rewardrules.evaluation.stacking import GroupStep, _set_aside_reason, _won, worth
+from rewardrules.evaluation.stacking import GroupStep, Worth, _set_aside_reason, _won, worth
 
 
 @dataclass(slots=True)
@@ -253,9 +253,10 @@ class Groups:
             )
         rewarding = np.zeros(frame.events, dtype=np.bool_)
         money = zero.copy()
-        for reward in within:
-            rewarding[reward.event] = True
-            money[reward.event] = reward.value
+        if within:  # over columns: a long history completes hundreds of thousands of cards
+            given_at = np.fromiter((reward.event for reward in within), np.int64, len(within))
+            rewarding[given_at] = True
+            money[given_at] = [reward.value for reward in within]
         self.trials[plan.rule.id] = Trial(
             rewarding,
             money,
@@ -509,13 +510,30 @@ class Groups:
             built = would_entries(run, self.trials[winner], winner, chosen)
             winning.update(zip(chosen.tolist(), built))
         frame = self.frame
+        # An entry's worth is its kind's, points' and value's: worked out once for each
+        # (a long history sets aside tens of thousands of purchases worth a few amounts).
+        worths: dict[tuple[str, int | None, int | None], Worth] = {}
+
+        def worth_of(entry: LedgerEntry) -> Worth:
+            key = (entry.kind, entry.points, entry.value_minor)
+            found = worths.get(key)
+            if found is None:
+                found = worths[key] = worth(group.step, [entry])
+            return found
+
         entries = []
-        for event, given in zip(events.tolist(), would):
-            winner = group.members[int(won[event])]
+        for event, event_id, customer, index, given in zip(
+            events.tolist(),
+            frame.event_ids[events].tolist(),
+            frame.customer[events].tolist(),
+            won[events].tolist(),
+            would,
+        ):
+            winner = group.members[index]
             entries.append(
                 LedgerEntry(
-                    str(frame.event_ids[event]),
-                    frame.customer_ids[int(frame.customer[event])],
+                    str(event_id),
+                    frame.customer_ids[customer],
                     rule_id,
                     "set_aside",
                     None,
@@ -526,8 +544,8 @@ class Groups:
                     (
                         group.step,
                         winner,
-                        worth(group.step, [winning[event]]),
-                        worth(group.step, [given]),
+                        worth_of(winning[event]),
+                        worth_of(given),
                         [given],
                     ),
                 )

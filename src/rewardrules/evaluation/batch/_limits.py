@@ -129,7 +129,7 @@ class LimitColumns:
                 found[run] = seed[index][1]
         return found
 
-    def run(
+    def run(  # noqa: PLR0915 (one hot loop, on purpose)
         self,
         frame: Frame,
         wanted: tuple[Ints, Ints, Ints],
@@ -162,6 +162,13 @@ class LimitColumns:
         saved_releases = self.saved_releases or {}
         order = sorted({*purchases, *by_event, *(e for e in saved_releases if may_cut[e])})
         limits = self.plan.limits
+        customers, wants, probed = _at_events(order, frame.customer, wanted, probe)
+        only = self.keys[0]
+        if len(limits) == 1 and only is not None and not self.seeds and not saved_releases:
+            periods = (only[np.asarray(order, dtype=np.int64)].tolist(), only)
+            return self._run_one(
+                order, customers, wants, probed, periods, points_wanted, by_event, give
+            )
         keys = [None if column is None else column.tolist() for column in self.keys]
         measures = [("points", "rewards", "value").index(limit.measure) for limit in limits]
         mosts = [limit.most for limit in limits]
@@ -170,7 +177,6 @@ class LimitColumns:
         net: dict[int, int] = {}
         usage: list[tuple[int, int]] = []
         current = -1
-        customers, wants, probed = _at_events(order, frame.customer, wanted, probe)
         for position, event in enumerate(order):
             customer = customers[position]
             if customer != current:
@@ -205,6 +211,78 @@ class LimitColumns:
             if probed[position]:
                 continue
             _record(usage, keys, measures, given, event)
+        return cuts
+
+    def _run_one(
+        self,
+        order: list[int],
+        customers: list[int],
+        wants: list[Wanted],
+        probed: list[bool],
+        periods: tuple[list[int], Ints],
+        points_wanted: Ints,
+        by_event: dict[int, list[Release]],
+        give: Give,
+    ) -> dict[int, Allowance]:
+        """:meth:`run` for a rule with one limit over periods and nothing saved, the
+        common case, with the usage as two locals rather than a list of pairs: the same
+        allowance, cut, record and release at each event, without a call per event.
+        ``periods``: the limit's period at each event of ``order``, and its column (for
+        the purchases refunds release points to)."""
+        period_at, keys_of = periods
+        limits = self.plan.limits
+        measure = ("points", "rewards", "value").index(limits[0].measure)
+        most = limits[0].most
+        releases_points = measure == 0
+        cuts: dict[int, Allowance] = {}
+        given_points: dict[int, int] = {}
+        net: dict[int, int] = {}
+        period, used = 0, 0
+        current = -1
+        for position, event in enumerate(order):
+            customer = customers[position]
+            if customer != current:
+                current = customer
+                period, used = 0, 0
+            released = by_event.get(event)
+            if released is not None:
+                for release in released:
+                    purchase = release.purchase
+                    earned = net.get(
+                        purchase, given_points.get(purchase, int(points_wanted[purchase]))
+                    )
+                    if earned == 0:
+                        continue
+                    now = min(release.left_worth, earned)
+                    net[purchase] = now
+                    if (
+                        now != earned
+                        and releases_points
+                        and used
+                        and period == int(keys_of[purchase])
+                    ):
+                        used = max(used - (earned - now), 0)
+            want = wants[position]
+            if released is not None and not any(want):
+                continue
+            at = period_at[position]
+            left = most
+            if used and period == at:
+                left = max(most - used, 0)
+            given = want
+            if want[measure] > left:
+                least: list[int | None] = [None, None, None]
+                least[measure] = left
+                allowance = Allowance(least[0], least[1], least[2], limits, (left,))
+                cuts[event] = allowance
+                given = give(event, allowance)
+                given_points[event] = given[0]
+            if probed[position]:
+                continue
+            amount = given[measure]
+            if amount:
+                used = (used if period == at else 0) + amount
+                period = at
         return cuts
 
     def _release(

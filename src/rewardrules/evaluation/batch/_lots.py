@@ -97,26 +97,33 @@ class Expiries:
     points: list[int] = field(default_factory=list)
     earned: list[int] = field(default_factory=list)
     expires: list[int] = field(default_factory=list)
+    arrays: tuple[Ints, Ints, Ints, Ints, Ints] | None = None
+    """The five lists again as int64 columns, when :func:`_settle` made them (which
+    :meth:`part` reads rather than converting hundreds of thousands of items again)."""
 
     def part(self, reason: ExpiryReason) -> EntryPart:
         """The entries, as a ledger part (rule ``points.expire_after``, kind ``expiry``)."""
-        taken = [-left for left in self.points]
-        columns = (
-            np.asarray(self.points, dtype=np.int64),
-            np.asarray(self.earned, dtype=np.int64),
-            np.asarray(self.expires, dtype=np.int64),
-        )
+        arrays = self.arrays
+        if arrays is None:
+            arrays = (
+                np.asarray(self.events, dtype=np.int64),
+                np.asarray(self.sources, dtype=np.int64),
+                np.asarray(self.points, dtype=np.int64),
+                np.asarray(self.earned, dtype=np.int64),
+                np.asarray(self.expires, dtype=np.int64),
+            )
+        events, sources, points, earned, expires = arrays
         return EntryPart(
-            np.asarray(self.events, dtype=np.int64),
+            events,
             "points.expire_after",
             "expiry",
-            taken,
+            (-points).tolist(),
             None,
             None,
             reason,
             partial(_expiry_arguments, self.points, self.earned, self.expires),
-            keys=partial(column_keys, columns),
-            sources=np.asarray(self.sources, dtype=np.int64),
+            keys=partial(column_keys, (points, earned, expires)),
+            sources=sources,
         )
 
 
@@ -164,11 +171,16 @@ def _settle(frame: Frame, out: Expiries, placed_later: Expiries | None = None) -
     if np.any(events[order][1:] < events[order][:-1]):
         order = order[np.argsort(events[order], kind="stable")]
     sources = sources[order]
-    out.events = events[order].tolist()
-    out.sources = sources.tolist()
-    out.points = points[order].tolist()
-    out.earned = frame.local_date[sources].tolist()
-    out.expires = expires[order].tolist()
+    out.arrays = (
+        events[order],
+        sources,
+        points[order],
+        frame.local_date[sources].astype(np.int64),
+        expires[order],
+    )
+    out.events, out.sources, out.points, out.earned, out.expires = (
+        column.tolist() for column in out.arrays
+    )
 
 
 def _held(
