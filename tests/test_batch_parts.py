@@ -53,6 +53,7 @@ def parts_of(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return real(*arguments, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_parts, "PART_ROWS", 3)
+    monkeypatch.setattr(_parts, "WHOLE_ROWS", 3)
     monkeypatch.setattr(_evaluate, "_evaluate", counting)
     return seen
 
@@ -138,6 +139,25 @@ def test_an_error_in_a_later_part_is_the_one_piece_evaluation_s(parts_of: list[i
     with pytest.raises(HistoryError) as in_one_piece:
         evaluate(program, events, engine="reference")
     assert str(in_parts.value).split(": ", 1)[-1] == str(in_one_piece.value).split(": ", 1)[-1]
+
+
+def test_a_table_of_at_most_whole_rows_is_evaluated_in_one_piece(
+    parts_of: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Six customers of one row each: parts of 3 rows would cut it, 6 whole rows keep it.
+    events = [
+        purchase(f"p{index}", at(index), line("latte", "4.50", 1, "coffee"), customer=f"c{index}")
+        for index in range(6)
+    ]
+    program = load_program(EXAMPLES / "coffee-club.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        checked = _checked(events_to_table(events), folder)
+        monkeypatch.setattr(_parts, "WHOLE_ROWS", 6)
+        evaluate_table(program, checked)
+        assert parts_of == [6]
+        monkeypatch.setattr(_parts, "WHOLE_ROWS", 5)
+        evaluate_table(program, checked)
+        assert parts_of == [6, 3, 3]
 
 
 def test_a_table_the_checks_did_not_return_is_evaluated_in_one_piece(

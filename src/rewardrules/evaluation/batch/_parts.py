@@ -6,7 +6,7 @@ more than 32 MiB go back to the kernel as they are freed), so every fresh array 
 pages, zeroed by the kernel as they are first touched: the evaluation's time then grew
 faster than its rows (6,000,000 purchases cost 11 times 1,000,000; docs/performance.md).
 In parts of about :data:`PART_ROWS` rows the arrays are reused and the time grows with
-the rows.
+the rows; a table of at most :data:`WHOLE_ROWS` rows stays whole.
 
 A customer's results depend on their own events and profile alone, unless a rule rewards
 referrers for their friends' purchases, so parts of whole customers give the one-piece
@@ -33,6 +33,11 @@ from rewardrules.histories._table_rules import nfc
 PART_ROWS = 1_000_000
 """About how many rows a part holds (a customer is never split: a part may hold more)."""
 
+WHOLE_ROWS = 4_000_000
+"""A table of at most this many rows is evaluated in one piece: its arrays of int64 per
+row are at most 32 MiB, which the allocator reuses, and cutting it (a copy of every row
+when the table is not sorted by customer) would cost more than it saves."""
+
 
 @dataclass(frozen=True, slots=True)
 class Part:
@@ -51,7 +56,7 @@ def customer_parts(table: pa.Table, profiles: Mapping[str, Customer] | None) -> 
     across every customer. Each part keeps those facts for its own rows.
     """
     facts, rows = facts_of(table), PART_ROWS
-    if table.num_rows <= rows or facts is None or facts.starts is None:
+    if table.num_rows <= max(rows, WHOLE_ROWS) or facts is None or facts.starts is None:
         return None
     ids = nfc(table["customer_id"]).combine_chunks()
     encoded = pc.dictionary_encode(ids)
